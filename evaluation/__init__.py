@@ -1,0 +1,1 @@
+"""Scoring a clustering against known labels, and writing a run's results (JSON, CSV, HTML report)."""

@@ -1,0 +1,105 @@
+"""ACC by Hungarian matching (any number of clusters vs classes), NMI, ARI, and the confusion matrix."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Scores:
+    acc: float
+    nmi: float
+    ari: float
+    n: int
+    clusters: list[str]
+    classes: list[str]
+    contingency: list[list[int]]  # rows: clusters, columns: classes
+    matching: dict[str, str]  # cluster -> class it was matched to (unmatched clusters absent)
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def contingency(predicted: list[str], truth: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    clusters, classes = sorted(set(predicted)), sorted(set(truth))
+    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    row, col = {c: i for i, c in enumerate(clusters)}, {c: i for i, c in enumerate(classes)}
+    for p, t in zip(predicted, truth, strict=True):
+        table[row[p], col[t]] += 1
+    return table, clusters, classes
+
+
+def score(predicted: list[str], truth: list[str], cluster_order: list[str] | None = None) -> Scores:
+    """ACC: the best one-to-one matching of clusters to classes (rectangular when their numbers
+    differ: unmatched clusters count as wrong), over all images."""
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    if not predicted:
+        raise ValueError("no image has both a cluster and a ground-truth label")
+    table, clusters, classes = contingency(predicted, truth)
+    if cluster_order:  # rows in the run's order, including empty clusters
+        order = [c for c in cluster_order if c in clusters] + [c for c in clusters if c not in cluster_order]
+        extra = [c for c in cluster_order if c not in clusters]
+        table = np.vstack([table[[clusters.index(c) for c in order]], np.zeros((len(extra), len(classes)), np.int64)])
+        clusters = order + extra
+    rows, cols = linear_sum_assignment(-table)
+    matched = int(table[rows, cols].sum())
+    return Scores(acc=matched / len(predicted), nmi=float(normalized_mutual_info_score(truth, predicted)),
+                  ari=float(adjusted_rand_score(truth, predicted)), n=len(predicted), clusters=clusters,
+                  classes=classes, contingency=table.tolist(),
+                  matching={clusters[r]: classes[c] for r, c in zip(rows, cols, strict=True) if table[r, c] > 0})
+
+
+def read_labels(path: str | Path) -> dict[str, str]:
+    """`image,label` CSV (header required) -> {image: label}."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ValueError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+    if not rows or not {"image", "label"} <= set(rows[0]):
+        raise ValueError(f"labels file {path} needs a header 'image,label' and at least one row")
+    return {row["image"]: row["label"] for row in rows}
+
+
+def match_labels(paths: list[str], labels: dict[str, str]) -> dict[str, str]:
+    """Label of each image: by the path as given, else by file name when that name is unique."""
+    by_name: dict[str, list[str]] = {}
+    for key in labels:
+        by_name.setdefault(Path(key).name, []).append(key)
+    found = {}
+    for path in paths:
+        if path in labels:
+            found[path] = labels[path]
+        elif len(by_name.get(Path(path).name, [])) == 1:
+            found[path] = labels[by_name[Path(path).name][0]]
+    return found
+
+
+def plot_confusion(scores: Scores, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = np.array(scores.contingency)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(scores.classes), 1.2 + 0.5 * len(scores.clusters)))
+    ax.imshow(table, cmap="Blues")
+    ax.set_xticks(range(len(scores.classes)), scores.classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(scores.clusters)), scores.clusters)
+    for (r, c), v in np.ndenumerate(table):
+        if v:
+            ax.text(c, r, str(v), ha="center", va="center", color="white" if v > table.max() / 2 else "black")
+    ax.set_xlabel("true class")
+    ax.set_ylabel("cluster")
+    ax.set_title(f"ACC {scores.acc:.3f}  NMI {scores.nmi:.3f}  ARI {scores.ari:.3f}")
+    fig.tight_layout()
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(out)

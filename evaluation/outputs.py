@@ -1,0 +1,66 @@
+"""A run folder's files: results.json, results.csv, report.html. Every file is written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CSV_COLUMNS = ["image", "cluster", "description", "raw_label", "label", "route", "status", "reason", "sha256"]
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write beside the target, fsync, then rename: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per input image, in input order, whatever became of it."""
+    from ictc.nodes.label_counts import normalize_label
+
+    descriptions, labels = state.get("descriptions", {}), state.get("labels", {})
+    assignments, failures = state.get("assignments", {}), state.get("failures", {})
+    rows = []
+    for image in state["images"]:
+        path = image["path"]
+        failed = failures.get(path)
+        assigned = assignments.get(path, {})
+        raw = labels.get(path, {}).get("raw", "")
+        rows.append({
+            "image": path, "sha256": image["sha256"],
+            "description": descriptions.get(path, {}).get("text", ""),
+            "raw_label": raw, "label": normalize_label(raw) if raw else "",
+            "cluster": assigned.get("cluster", ""), "route": assigned.get("route", ""),
+            "answer": assigned.get("answer", ""),
+            "status": "failed" if failed else ("ok" if assigned else "unfinished"),
+            "reason": f"{failed['step']}: {failed['reason']}" if failed else "",
+            "seconds": {"describe": descriptions.get(path, {}).get("seconds"),
+                        "label": labels.get(path, {}).get("seconds"), "assign": assigned.get("seconds")},
+        })
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, buffer.getvalue())

@@ -1,0 +1,1 @@
+"""The IC|TC pipeline as a LangGraph state machine: state, runtime context, builder, and run entry points."""

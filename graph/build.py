@@ -1,0 +1,92 @@
+"""The graph: describe -> label -> name_clusters -> assign, with per-image steps fanned out.
+
+Fan-out choice: one `Send` task per batch of images. Each task's result is written to the checkpoint
+as soon as it finishes (LangGraph keeps the writes of finished tasks of an unfinished step), so a
+killed run resumes without redoing finished images; `max_concurrency` caps the tasks in flight, which
+is what an endpoint needs; and a batch of several images lets a local model run one batched
+`generate` instead of one per image. Batch size 1 for endpoints, 4 for local models by default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ictc.graph.context import Context
+from ictc.graph.state import RunInput, RunState
+from ictc.nodes.assign import assign
+from ictc.nodes.common import report
+from ictc.nodes.describe import describe
+from ictc.nodes.label import label
+from ictc.nodes.name_clusters import name_clusters
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+
+def _batches(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _pending(state: RunState, done_key: str, need_key: str | None) -> list[dict[str, Any]]:
+    """Images not yet through this step, that did not fail before it, and have what the step reads."""
+    done, failed = state.get(done_key, {}), state.get("failures", {})
+    needed = state.get(need_key, {}) if need_key else None
+    return [img for img in state["images"]
+            if img["path"] not in done and img["path"] not in failed and (needed is None or img["path"] in needed)]
+
+
+def start(state: RunState) -> dict[str, Any]:
+    report("describe", total=len(state["images"]), done=len(state.get("descriptions", {})))
+    return {}
+
+
+def fan_out_describe(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+    pending = _pending(state, "descriptions", None)
+    size = runtime.context.settings.resolved_batch_size()
+    return [Send("describe", {"items": batch, "criterion": state["criterion"]}) for batch in _batches(pending, size)] \
+        or "descriptions_done"
+
+
+def descriptions_done(state: RunState) -> dict[str, Any]:
+    report("label", total=len(state.get("descriptions", {})), done=len(state.get("labels", {})))
+    return {}
+
+
+def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+    descriptions = state.get("descriptions", {})
+    pending = [{**img, "description": descriptions[img["path"]]["text"]}
+               for img in _pending(state, "labels", "descriptions")]
+    size = runtime.context.settings.resolved_batch_size()
+    return [Send("label", {"items": batch, "criterion": state["criterion"]}) for batch in _batches(pending, size)] \
+        or "name_clusters"
+
+
+def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+    descriptions = state.get("descriptions", {})
+    names = state["naming"]["names"]
+    pending = [{**img, "description": descriptions[img["path"]]["text"]}
+               for img in _pending(state, "assignments", "labels")]
+    report("assign", total=len(state.get("labels", {})), done=len(state.get("assignments", {})))
+    # Step 3 scores one image at a time on local models too (each is one scoring pass), so batch = 1
+    # keeps resume granular; endpoints get their parallelism from max_concurrency.
+    return [Send("assign", {"items": [item], "criterion": state["criterion"], "names": names})
+            for item in pending] or END
+
+
+
+def build_graph() -> StateGraph:
+    """The uncompiled builder: callers compile it with their own checkpointer."""
+    builder = StateGraph(RunState, input_schema=RunInput, context_schema=Context)
+    builder.add_node("start", start)
+    builder.add_node("describe", describe)
+    builder.add_node("descriptions_done", descriptions_done)
+    builder.add_node("label", label)
+    builder.add_node("name_clusters", name_clusters)
+    builder.add_node("assign", assign)
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", fan_out_describe, ["describe", "descriptions_done"])
+    builder.add_edge("describe", "descriptions_done")
+    builder.add_conditional_edges("descriptions_done", fan_out_label, ["label", "name_clusters"])
+    builder.add_edge("label", "name_clusters")
+    builder.add_conditional_edges("name_clusters", fan_out_assign, ["assign", END])
+    builder.add_edge("assign", END)
+    return builder

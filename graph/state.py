@@ -1,0 +1,36 @@
+"""What flows between nodes. Per-image results are dicts keyed by the image path, merged as tasks finish."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+
+def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(left or {}), **(right or {})}
+
+
+class ImageItem(TypedDict):
+    path: str
+    sha256: str
+
+
+class RunInput(TypedDict):
+    images: list[ImageItem]
+    criterion: dict[str, Any]  # prompts.Criterion.to_dict()
+    n_clusters: int
+
+
+class RunState(RunInput, total=False):
+    descriptions: Annotated[dict[str, dict[str, Any]], merge]  # path -> text, seconds, prompt_hash
+    labels: Annotated[dict[str, dict[str, Any]], merge]  # path -> raw, label, reasked, seconds
+    naming: dict[str, Any]  # names, counts, dropped, groups, attempts, source, problems
+    assignments: Annotated[dict[str, dict[str, Any]], merge]  # path -> cluster, route, answer, seconds
+    failures: Annotated[dict[str, dict[str, str]], merge]  # path -> step, reason
+
+
+class BatchTask(TypedDict, total=False):
+    """The payload one fan-out task receives through `Send`."""
+
+    items: list[dict[str, Any]]
+    criterion: dict[str, Any]
+    names: list[str]

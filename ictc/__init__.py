@@ -1,0 +1,1 @@
+"""ictc: image clustering conditioned on text criteria."""

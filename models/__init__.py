@@ -1,0 +1,1 @@
+"""Model backends: what the graph needs from a model, and its OpenAI-compatible and transformers implementations."""

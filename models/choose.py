@@ -1,0 +1,122 @@
+"""Step 3's answer: exactly one of the K names for every image, and how it was obtained.
+
+Routes: `choice` (local log-likelihood over the names), `schema` / `json` / `text` (endpoint answer
+that is a name as given), `retry` (a name after telling the model its answer was not one),
+`mapped-string` / `mapped-embedding` (an answer that is no name, mapped by the rule in `map_to_name`)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ictc.models.embed import TextEmbedder
+from ictc.models.structured import JsonCaller, parse_json_object
+from langchain_core.messages import AIMessage
+
+_ARTICLES = re.compile(r"^(a|an|the)\s+")
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    route: str
+    answer: str  # the model's own words (or the best-scoring name for `choice`)
+
+
+RetryMessages = Callable[[str], list]  # the model's wrong answer -> messages that tell it so
+
+
+class Chooser(Protocol):
+    def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice: ...
+
+
+def normalize(text: str) -> str:
+    text = re.sub(r"[^\w\s-]", " ", text.lower()).replace("_", " ")
+    return _ARTICLES.sub("", " ".join(text.split()))
+
+
+def exact_name(answer: str, names: list[str]) -> str | None:
+    """The name the answer spells out, ignoring case, punctuation and a leading article."""
+    wanted = normalize(answer)
+    return next((n for n in names if normalize(n) == wanted), None)
+
+
+def string_match(answer: str, names: list[str]) -> str | None:
+    """String rule, in order: the answer contains exactly one name as whole words (longest wins if
+    several); the answer is contained in exactly one name; the closest spelling with ratio >= 0.8."""
+    said = normalize(answer)
+    if not said:
+        return None
+    inside = [n for n in names if normalize(n) and re.search(rf"\b{re.escape(normalize(n))}\b", said)]
+    if inside:
+        longest = max(len(normalize(n)) for n in inside)
+        candidates = [n for n in inside if len(normalize(n)) == longest]
+        if len(candidates) == 1:
+            return candidates[0]
+    containing = [n for n in names if re.search(rf"\b{re.escape(said)}\b", normalize(n))]
+    if len(containing) == 1:
+        return containing[0]
+    ratios = [difflib.SequenceMatcher(None, said, normalize(n)).ratio() for n in names]
+    best = max(range(len(names)), key=lambda i: (ratios[i], -i))
+    return names[best] if ratios[best] >= 0.8 else None
+
+
+def map_to_name(answer: str, names: list[str], description: str, embedder: TextEmbedder) -> Choice:
+    """Stated rule for an answer that is not a name: string rule first, then the name whose embedding
+    is closest to the answer's (to the description's when the answer is empty); ties go to the earlier
+    name. Never random."""
+    by_string = string_match(answer, names)
+    if by_string is not None:
+        return Choice(by_string, "mapped-string", answer)
+    probe = answer.strip() or description
+    vectors = embedder.embed([probe, *names])
+    similarity = vectors[1:] @ vectors[0]
+    best = max(range(len(names)), key=lambda i: (round(float(similarity[i]), 6), -i))
+    return Choice(names[best], "mapped-embedding", answer)
+
+
+class LikelihoodChooser:
+    """Local LLM: the name with the highest log-likelihood after the prompt. No text is parsed."""
+
+    def __init__(self, model, embedder: TextEmbedder):
+        self.model = model
+
+    def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:
+        scores = self.model.score_options(messages, names)
+        best = max(range(len(names)), key=lambda i: (scores[i], -i))
+        return Choice(names[best], "choice", names[best])
+
+
+def _answer_text(content: str) -> str:
+    parsed = parse_json_object(content)
+    if parsed and isinstance(parsed.get("category"), str):
+        return parsed["category"]
+    return content.strip().splitlines()[0] if content.strip() else ""
+
+
+class PromptedChooser:
+    """Any chat model (endpoints): JSON schema with an enum of the names where the server takes it,
+    then re-asks, then the mapping rule."""
+
+    ROUTE_OF_MODE = {"json_schema": "schema", "json_object": "json", "text": "text"}
+
+    def __init__(self, caller: JsonCaller, embedder: TextEmbedder, retries: int, max_tokens: int = 64):
+        self.caller, self.embedder, self.retries = caller, embedder, retries
+        self.max_tokens = max_tokens
+
+    def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:
+        schema = {"type": "object", "properties": {"category": {"type": "string", "enum": list(names)}},
+                  "required": ["category"], "additionalProperties": False}
+        conversation = list(messages)
+        answer = ""
+        for attempt in range(self.retries + 1):
+            content, mode = self.caller.invoke(conversation, schema, "category", max_tokens=self.max_tokens)
+            answer = _answer_text(content)
+            name = exact_name(answer, names)
+            if name is not None:
+                return Choice(name, "retry" if attempt else self.ROUTE_OF_MODE[mode], answer)
+            conversation += [AIMessage(content=content), *retry(answer)]
+        return map_to_name(answer, names, description, self.embedder)

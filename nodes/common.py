@@ -1,0 +1,66 @@
+"""What every step node does the same way: build messages, call a model over a batch, report progress."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ictc.graph.context import RECOVERABLE_ERRORS
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.config import get_stream_writer
+
+_MESSAGE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+
+def to_messages(rendered: list[tuple[str, str]], image_uri: str | None = None) -> list[BaseMessage]:
+    """(role, text) pairs -> LangChain messages; an image goes with the last user message."""
+    messages: list[BaseMessage] = [_MESSAGE[role](content=text) for role, text in rendered]
+    if image_uri is not None:
+        last = messages[-1]
+        messages[-1] = HumanMessage(content=[{"type": "text", "text": last.content},
+                                             {"type": "image_url", "image_url": {"url": image_uri}}])
+    return messages
+
+
+def text_of(reply: Any) -> str:
+    content = reply.content if hasattr(reply, "content") else reply
+    if isinstance(content, list):
+        content = " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content).strip()
+
+
+def call_each(model: Any, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[str | BaseException]:
+    """One batched call; an item whose call fails in a recoverable way comes back as its exception."""
+    try:
+        return [text_of(r) for r in model.batch(conversations, **kwargs)]
+    except RECOVERABLE_ERRORS as exc:
+        if len(conversations) == 1:
+            return [exc]
+    # the batch failed as a whole: find out which items fail on their own
+    return [_single(model, c, **kwargs) for c in conversations]
+
+
+def _single(model: Any, conversation: list[BaseMessage], **kwargs: Any) -> str | BaseException:
+    try:
+        return text_of(model.invoke(conversation, **kwargs))
+    except RECOVERABLE_ERRORS as exc:
+        return exc
+
+
+def failure(step: str, exc: BaseException) -> dict[str, str]:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return {"step": step, "reason": f"{type(exc).__name__}: {reason[:300]}"}
+
+
+def report(step: str, **fields: Any) -> None:
+    """A custom stream event; the CLI turns these into progress bars."""
+    get_stream_writer()({"step": step, **fields})
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start

