@@ -65,7 +65,9 @@ def _compiled(run_dir: Path):
 
 def _drive(run_dir: Path, thread_id: str, graph_input: dict[str, Any] | None, ctx: Context,
            on_event: Events | None) -> dict[str, Any]:
-    config = {"configurable": {"thread_id": thread_id}, "max_concurrency": ctx.settings.concurrency,
+    # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
+    # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
+    config = {"configurable": {"thread_id": thread_id}, "max_concurrency": ctx.settings.concurrency + 1,
               "recursion_limit": 100}
     with _compiled(run_dir) as graph:
         for mode, chunk in graph.stream(graph_input, config, context=ctx, stream_mode=["custom", "updates"]):

@@ -53,8 +53,12 @@ def failure(step: str, exc: BaseException) -> dict[str, str]:
 
 
 def report(step: str, **fields: Any) -> None:
-    """A custom stream event; the CLI turns these into progress bars."""
-    get_stream_writer()({"step": step, **fields})
+    """A custom stream event; the CLI turns these into progress bars. Silent outside a graph run."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # a node called directly (tests, notebooks)
+        return
+    writer({"step": step, **fields})
 
 
 class Timer:

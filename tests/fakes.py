@@ -77,7 +77,7 @@ class CountingChatModel(BaseChatModel):
         with self.lock:
             if self.crash_after is not None and len(self.calls) >= self.crash_after:
                 raise RuntimeError("simulated crash")
-            self.calls.append({"prompt": "\n".join(_text(m) for m in messages), "kwargs": kwargs})
+            self.calls.append({"prompt": "\n".join(_text(m) for m in messages), "kwargs": kwargs, "stop": stop})
         text = self.respond(messages, **kwargs)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 

@@ -1,0 +1,63 @@
+"""Python API in the scikit-learn style: settings in the constructor, work in `fit`, results end in `_`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ictc.graph.context import Context
+
+
+class ICTC:
+    """Cluster images by a text criterion.
+
+    >>> model = ICTC(criterion="mood of the person", n_clusters=4).fit("photos/")
+    >>> model.cluster_names_, model.labels_[:5]
+    """
+
+    def __init__(self, criterion: str | None = None, n_clusters: int = 3, *, preset: str | None = None,
+                 instructions: dict[str, list[str]] | None = None, out_dir: str | Path | None = None,
+                 context: Context | None = None, **settings: Any):
+        self.criterion, self.n_clusters, self.preset = criterion, n_clusters, preset
+        self.instructions = instructions or {}
+        self.out_dir = out_dir
+        self.context = context  # models to use instead of those the settings name (tests, notebooks)
+        self.settings = settings  # any field of ictc.settings.Settings, e.g. backend="openai", vlm="..."
+
+    def _criterion(self):
+        from ictc.prompts import make_criterion
+
+        criterion = make_criterion(self.criterion, self.preset)
+        for step, texts in self.instructions.items():
+            for text in texts:
+                criterion = criterion.with_instruction(text, step)
+        return criterion
+
+    def fit(self, images: str | Path | list[str], y: Any = None, labels: str | None = None) -> ICTC:
+        """`images`: a folder or a list of paths. `y` is ignored (scikit-learn convention)."""
+        from ictc.graph.run import start_run
+        from ictc.settings import load_settings
+
+        settings = self.context.settings if self.context else load_settings(self.settings)
+        out = Path(self.out_dir) if self.out_dir else Path(tempfile.mkdtemp(prefix="ictc-run-"))
+        source = [str(p) for p in images] if isinstance(images, list | tuple) else images
+        result = start_run(source, self._criterion(), self.n_clusters, settings, out, labels=labels,
+                           context=self.context)
+        self._store(result)
+        return self
+
+    def _store(self, result) -> None:
+        rows = result.rows
+        self.run_dir_ = result.run_dir
+        self.results_ = result.results
+        self.cluster_names_ = list(result.results["cluster_names"])
+        self.image_paths_ = [r["image"] for r in rows]
+        index = {name: i for i, name in enumerate(self.cluster_names_)}
+        self.labels_ = [index.get(r["cluster"], -1) for r in rows]  # -1: the image failed
+        self.descriptions_ = [r["description"] for r in rows]
+        self.raw_labels_ = [r["raw_label"] for r in rows]
+        self.metrics_ = result.results.get("metrics")
+
+    def fit_predict(self, images: str | Path | list[str], y: Any = None) -> list[int]:
+        return self.fit(images).labels_

@@ -1,0 +1,38 @@
+"""The real labelled photos that ship inside the foolbox wheel (CIFAR-10 and ImageNet samples).
+
+The package is only read as files, never imported (importing it needs packages we do not install)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+SETS = {"cifar10": ("cifar10_", CIFAR10_CLASSES), "imagenet": ("imagenet_", None)}
+
+
+def foolbox_data() -> Path:
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the sample photos come from the foolbox wheel: pip install --no-deps foolbox==3.3.4")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def export_samples(out: Path) -> dict[str, tuple[Path, int]]:
+    """Copy each set into out/<set>/ with a labels.csv (image,label); file names keep the class id."""
+    source = foolbox_data()
+    exported = {}
+    for name, (prefix, classes) in SETS.items():
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = ["image,label"]
+        files = sorted(p for p in source.iterdir() if p.name.startswith(prefix))
+        for path in files:
+            shutil.copyfile(path, folder / path.name)
+            class_id = int(path.stem.rsplit("_", 1)[1])
+            label = classes[class_id] if classes else f"imagenet-{class_id}"
+            lines.append(f"{folder / path.name},{label}")
+        (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        exported[name] = (folder, len(files))
+    return exported

@@ -1,0 +1,38 @@
+"""Shared fixtures. Every test runs offline: no hub access, no downloads."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for variable in [v for v in os.environ if v.startswith("ICTC_") or v in ("OPENAI_BASE_URL", "OPENAI_API_KEY")]:
+    del os.environ[variable]  # the developer's own settings must not leak into tests
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes import make_images  # noqa: E402
+
+
+@pytest.fixture
+def colour_images(tmp_path):
+    """8 solid-colour photos (3 red, 3 green, 2 blue) and their labels.csv."""
+    return make_images(tmp_path / "images", {"red": 3, "green": 3, "blue": 2})
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_dir(tmp_path_factory):
+    from tiny_models import build_tiny_llm
+
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory):
+    from tiny_models import build_tiny_vlm
+
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))

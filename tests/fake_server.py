@@ -1,0 +1,74 @@
+"""A loopback OpenAI-compatible server for tests: answers with the fake models' rules and records
+every request, so tests can check what the endpoint backend sends (image blocks, schemas, models)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from fakes import FakeLLM, FakeVLM
+from langchain_core.messages import convert_to_messages
+
+
+class FakeOpenAIServer:
+    def __init__(self, models: tuple[str, ...] = ("vision-model", "text-model"), reject_modes: tuple[str, ...] = (),
+                 llm: FakeLLM | None = None):
+        self.models, self.reject_modes = models, set(reject_modes)
+        self.requests: list[dict[str, Any]] = []
+        self.vlm, self.llm = FakeVLM(), llm or FakeLLM()
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+                status, reply = server.answer(body)
+                self._send(status, reply)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        mode = (body.get("response_format") or {}).get("type", "text")
+        if mode in self.reject_modes:
+            return 400, {"error": {"message": f"response_format {mode} is not supported", "type": "invalid_request_error"}}
+        messages = convert_to_messages(body["messages"])
+        has_image = any(not isinstance(m.content, str) and any(
+            isinstance(b, dict) and b.get("type") == "image_url" for b in m.content) for m in messages)
+        text = (self.vlm if has_image else self.llm).respond(messages)
+        if mode == "json_schema" and "category" in json.dumps(body["response_format"]):
+            text = json.dumps({"category": text})
+        return 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                     "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": text}}],
+                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

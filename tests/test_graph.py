@@ -1,0 +1,84 @@
+"""The whole graph with fake models: results, interruption and resume, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakes import FakeLLM, FakeVLM, fake_context, step_calls
+from ictc.graph.run import resume_run, start_run
+from ictc.prompts import make_criterion
+
+
+def test_end_to_end_clusters_every_image_with_one_of_k_names(colour_images, tmp_path):
+    paths, labels = colour_images
+    ctx = fake_context()
+    events = []
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       on_event=events.append, context=ctx)
+    names = result.results["cluster_names"]
+    assert sorted(names) == ["Blue", "Green", "Red"]
+    assert all(row["cluster"] in names and row["status"] == "ok" for row in result.rows)
+    assert result.results["metrics"]["acc"] == 1.0
+    assert {e["step"] for e in events} == {"describe", "label", "name_clusters", "assign"}
+    assert sum(e.get("advance", 0) for e in events if e["step"] == "describe") == len(paths)
+    # the criterion reaches every step's prompt
+    for model, markers in ((ctx.vlm, ["colour"]), (ctx.llm, ["Criterion: colour", "grouped by colour"])):
+        assert all(any(m in call["prompt"] for m in markers) for call in model.calls)
+    for name in ("results.json", "results.csv", "report.html", "confusion.png", "run.json"):
+        assert (result.run_dir / name).is_file()
+
+
+def test_run_interrupted_mid_step_1_resumes_without_describing_finished_images(colour_images, tmp_path):
+    paths, _ = colour_images
+    crashing = FakeVLM(crash_after=3)
+    ctx = fake_context(vlm=crashing, concurrency=1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    first = [c["prompt"] for c in crashing.calls]
+    assert len(first) == 3
+
+    fresh = fake_context(concurrency=1)
+    result = resume_run(tmp_path / "run", context=fresh)
+    assert len(fresh.vlm.calls) == len(paths) - 3  # nothing described twice
+    assert result.results["summary"]["clustered"] == len(paths)
+    assert step_calls(fresh.llm, "Criterion: colour") == len(paths)  # Step 2a had not started
+
+
+def test_resume_of_a_finished_run_calls_no_model(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    again = fake_context()
+    resume_run(tmp_path / "run", context=again)
+    assert again.vlm.calls == [] and again.llm.calls == []
+
+
+def test_two_identical_runs_give_identical_outputs(colour_images, tmp_path):
+    paths, _ = colour_images
+    outputs = []
+    for name in ("a", "b"):
+        ctx = fake_context()
+        result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / name, context=ctx)
+        data = json.loads((result.run_dir / "results.json").read_text())
+        outputs.append(((result.run_dir / "results.csv").read_text(), data["cluster_names"],
+                        [(r["cluster"], r["route"]) for r in data["images"]]))
+    assert outputs[0] == outputs[1]
+
+
+def test_sentence_labels_are_reasked_and_stay_short(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context(llm=FakeLLM(sentence_labels=True), label_max_words=3)
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    assert {r["raw_label"] for r in result.rows} == {"red", "green", "blue"}
+    assert step_calls(ctx.llm, "too long") == len(paths)
+    assert all(c["kwargs"].get("max_tokens") == ctx.settings.label_max_tokens and c["stop"] == ["\n"]
+               for c in ctx.llm.calls if "Criterion: colour" in c["prompt"])
+
+
+def test_k_larger_than_images_is_refused_before_any_model_call(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    with pytest.raises(ValueError, match="K=9 is more than the 8 images"):
+        start_run(paths, make_criterion("colour"), 9, ctx.settings, tmp_path / "run", context=ctx)
+    assert ctx.vlm.calls == [] and not (tmp_path / "run").exists()
