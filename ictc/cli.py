@@ -68,6 +68,8 @@ class Progress:
 
     def __call__(self, event: dict[str, Any]) -> None:
         step = event.get("step", "")
+        if step not in self.bars:  # steps run one after another: finish the previous bar first
+            self.close()
         if "total" in event and step not in self.bars:
             self.bars[step] = self._tqdm(total=event["total"], initial=event.get("done", 0),
                                          desc=STEP_TITLES.get(step, step), unit="img", leave=True)

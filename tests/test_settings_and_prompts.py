@@ -1,0 +1,76 @@
+"""Settings precedence and documentation; prompts carry the criterion, presets and instructions."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from ictc.prompts import STEPS, make_criterion, presets, render
+
+from ictc.settings import Settings, env_name, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_documents_every_setting_with_its_default():
+    text = (ROOT / ".env.example").read_text()
+    for f in fields(Settings):
+        default = "" if f.metadata.get("secret") else f.default
+        assert f"{env_name(f)}={default}" in text, env_name(f)
+
+
+def test_precedence_defaults_env_file_environment_flags(tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    env_file.write_text("ICTC_CONCURRENCY=3\nICTC_SEED=5\nICTC_VLM=from-file\n")
+    monkeypatch.setenv("ICTC_SEED", "7")
+    settings = load_settings({"vlm": "from-flag"}, env_file=env_file)
+    assert (settings.concurrency, settings.seed, settings.vlm, settings.image_max_side) == (3, 7, "from-flag", 512)
+
+
+def test_secret_is_never_in_public_settings(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    settings = load_settings(env_file=None)
+    assert settings.api_key == "sk-secret" and "sk-secret" not in repr(settings)
+    assert "api_key" not in settings.public_dict()
+
+
+def test_bad_setting_values_are_named(monkeypatch):
+    monkeypatch.setenv("ICTC_CONCURRENCY", "many")
+    with pytest.raises(ValueError, match="ICTC_CONCURRENCY='many'"):
+        load_settings(env_file=None)
+    monkeypatch.delenv("ICTC_CONCURRENCY")
+    with pytest.raises(ValueError, match="backend must be"):
+        load_settings({"backend": "magic"}, env_file=None)
+
+
+def test_criterion_is_in_every_step_prompt():
+    criterion = make_criterion("the mood of the person")
+    rendered = {
+        "describe": render("describe", criterion),
+        "label": render("label", criterion, description="d"),
+        "name_clusters": render("name_clusters", criterion, label_counts="- happy: 2", groups="", k=3),
+        "assign": render("assign", criterion, names="- Happy", description="d"),
+    }
+    assert set(rendered) == set(STEPS)
+    for messages in rendered.values():
+        assert "the mood of the person" in messages[-1][1]
+
+
+def test_presets_cover_the_paper_criteria_and_add_hints():
+    assert {"object", "action", "location", "mood", "instrument", "place", "occupation"} <= set(presets())
+    criterion = make_criterion(None, "instrument")
+    assert criterion.text == "musical instrument"
+    assert presets()["instrument"]["describe"] in render("describe", criterion)[-1][1]
+    assert make_criterion("mood").preset == "mood"  # a preset's name as the criterion picks the preset
+
+
+def test_instructions_go_to_the_chosen_step_or_all():
+    criterion = make_criterion("occupation").with_instruction("Do not consider gender.", "assign")
+    assert "Do not consider gender." in render("assign", criterion, names="-", description="d")[-1][1]
+    assert "Do not consider gender." not in render("describe", criterion)[-1][1]
+    everywhere = make_criterion("occupation").with_instruction("Ignore the background.")
+    assert all("Ignore the background." in render(step, everywhere, description="d", names="-", label_counts="",
+                                                   groups="", k=2)[-1][1] for step in STEPS)
+    with pytest.raises(ValueError, match="unknown step"):
+        criterion.with_instruction("x", "step9")
