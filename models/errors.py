@@ -1,17 +1,22 @@
 """Errors a user can fix by configuration; the CLI prints them as one line."""
 
+from __future__ import annotations
+
 
 class ModelUnavailableError(RuntimeError):
-    """A configured model could not be loaded or reached; raised before any work starts."""
+    """Configured models that could not be loaded or reached; raised before any work starts."""
 
-    def __init__(self, role: str, model: str, reason: str, backend: str):
-        self.role, self.model, self.reason = role, model, reason
+    def __init__(self, role: str, model: str, reason: str, backend: str,
+                 more: list[tuple[str, str, str]] | None = None):
+        self.missing = [(role, model, reason), *(more or [])]
+        roles = " / ".join(f"--{r}" for r, _, _ in self.missing)
         ways = (
-            f"give a local folder (--{role} /path/to/model), "
+            f"give a local folder ({roles} /path/to/model), "
             "use an OpenAI-compatible endpoint (--backend openai --base-url URL, e.g. vLLM, Ollama, llama.cpp), "
             "or go online so the model can be downloaded once"
         )
         if backend == "openai":
             ways = ("check --base-url / OPENAI_BASE_URL and that the server is running, "
-                    f"or use a local model (--backend local --{role} /path/to/model)")
-        super().__init__(f"The {role.upper()} '{model}' is not available ({reason}). To fix: {ways}.")
+                    f"or use local models (--backend local {roles} /path/to/model)")
+        what = "; ".join(f"the {r.upper()} '{m}' is not available ({why})" for r, m, why in self.missing)
+        super().__init__(f"{what[0].upper()}{what[1:]}. To fix: {ways}.")

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 from ictc.graph.context import Context
+from ictc.models.availability import local_model_problem
 from ictc.models.choose import LikelihoodChooser, PromptedChooser
 from ictc.models.embed import make_embedder
 from ictc.models.errors import ModelUnavailableError
@@ -30,6 +31,10 @@ def _local_context(settings: Settings, embedder) -> Context:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    roles = (("vlm", settings.resolved_vlm()), ("llm", settings.resolved_llm()))
+    missing = [(role, model, why) for role, model in roles if (why := local_model_problem(model))]
+    if missing:  # name every missing model at once, before loading anything
+        raise ModelUnavailableError(*missing[0], "local", more=missing[1:])
     vlm = LocalChatModel(engine=LocalVLM(settings.resolved_vlm(), settings.device, settings.seed))
     llm = LocalChatModel(engine=LocalLLM(settings.resolved_llm(), settings.device, settings.seed))
     return Context(vlm=vlm, llm=llm, llm_json=JsonCaller(llm, supports_response_format=False),

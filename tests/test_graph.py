@@ -82,3 +82,15 @@ def test_k_larger_than_images_is_refused_before_any_model_call(colour_images, tm
     with pytest.raises(ValueError, match="K=9 is more than the 8 images"):
         start_run(paths, make_criterion("colour"), 9, ctx.settings, tmp_path / "run", context=ctx)
     assert ctx.vlm.calls == [] and not (tmp_path / "run").exists()
+
+
+def test_python_api_in_scikit_learn_style(colour_images, tmp_path):
+    from ictc.api import ICTC
+
+    paths, _ = colour_images
+    model = ICTC(criterion="colour", n_clusters=3, out_dir=tmp_path / "run", context=fake_context())
+    assert model.fit(paths) is model
+    assert sorted(model.cluster_names_) == ["Blue", "Green", "Red"]
+    assert [model.cluster_names_[i] for i in model.labels_] == [p.rsplit("/", 1)[1].split("_")[0].capitalize() for p in paths]
+    assert model.descriptions_[0].startswith("A plain square") and model.raw_labels_[0] == "red"
+    assert model.image_paths_ == paths

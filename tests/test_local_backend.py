@@ -88,6 +88,24 @@ def test_missing_local_model_stops_with_one_clear_message(tmp_path):
     assert "\n" not in message and time.perf_counter() - started < 30
 
 
+def test_folder_without_config_is_named(tmp_path):
+    from ictc.models.availability import local_model_problem
+
+    assert local_model_problem(str(tmp_path)) == f"{tmp_path} has no config.json"
+    assert local_model_problem(str(tmp_path / "nope")) == f"no folder {tmp_path / 'nope'}"
+    assert "HF_HUB_OFFLINE" in local_model_problem("someone/some-model-not-cached")
+
+
+def test_two_local_runs_are_identical(tiny_llm_dir, tiny_vlm_dir, colour_images, tmp_path):
+    folder = colour_images[0][0].rsplit("/", 1)[0]
+    outputs = []
+    for name in ("a", "b"):
+        main(["run", folder, "-c", "colour", "-k", "2", "--out", str(tmp_path / name), "--backend", "local",
+              "--vlm", str(tiny_vlm_dir), "--llm", str(tiny_llm_dir)])
+        outputs.append((tmp_path / name / "results.csv").read_text())
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") == 9
+
+
 def test_cli_run_with_local_tiny_models(tiny_llm_dir, tiny_vlm_dir, colour_images, tmp_path, capsys):
     paths, labels = colour_images
     out = tmp_path / "run"
@@ -107,5 +125,6 @@ def test_cli_reports_unavailable_default_model_offline(colour_images, tmp_path, 
     paths, _ = colour_images
     code = main(["run", str(paths[0].rsplit("/", 1)[0]), "--criterion", "colour", "-k", "2", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert code == 3 and Settings().resolved_vlm() in err and err.count("\n") == 1
+    assert code == 3 and Settings().resolved_vlm() in err and Settings().resolved_llm() in err
+    assert err.count("\n") == 1 and "HF_HUB_OFFLINE" in err
     assert not (tmp_path / "r" / "results.json").exists()
