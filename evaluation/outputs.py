@@ -38,14 +38,17 @@ def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
 
     descriptions, labels = state.get("descriptions", {}), state.get("labels", {})
     assignments, failures = state.get("assignments", {}), state.get("failures", {})
+    from ictc.graph.state import primaries
+
+    primary = primaries(state["images"])
     rows = []
     for image in state["images"]:
-        path = image["path"]
+        path = primary[image["path"]]  # a twin shares the records of the first image with its content
         failed = failures.get(path)
         assigned = assignments.get(path, {})
         raw = labels.get(path, {}).get("raw", "")
         rows.append({
-            "image": path, "sha256": image["sha256"],
+            "image": image["path"], "sha256": image["sha256"], "same_as": "" if path == image["path"] else path,
             "description": descriptions.get(path, {}).get("text", ""),
             "raw_label": raw, "label": normalize_label(raw) if raw else "",
             "cluster": assigned.get("cluster", ""), "route": assigned.get("route", ""),

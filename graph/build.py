@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ictc.graph.context import Context
-from ictc.graph.state import RunInput, RunState
+from ictc.graph.state import RunInput, RunState, primaries
 from ictc.nodes.assign import assign
 from ictc.nodes.common import report
 from ictc.nodes.describe import describe
@@ -30,8 +30,9 @@ def _pending(state: RunState, done_key: str, need_key: str | None) -> list[dict[
     """Images not yet through this step, that did not fail before it, and have what the step reads."""
     done, failed = state.get(done_key, {}), state.get("failures", {})
     needed = state.get(need_key, {}) if need_key else None
-    return [img for img in state["images"]
-            if img["path"] not in done and img["path"] not in failed and (needed is None or img["path"] in needed)]
+    primary = primaries(state["images"])
+    return [img for img in state["images"] if primary[img["path"]] == img["path"]  # twins: once
+            and img["path"] not in done and img["path"] not in failed and (needed is None or img["path"] in needed)]
 
 
 def start(state: RunState) -> dict[str, Any]:

@@ -33,3 +33,12 @@ class Context:
     settings: Settings
     vlm_id: str
     llm_id: str
+    descriptions: Any = None  # store.descriptions.DescriptionStore: Step-1 reuse (None: no reuse)
+    cache: Any = None  # store.step_cache.StepCache: Steps 2a, 2b, 3 reuse (None: no reuse)
+
+    def cached(self, key: str) -> Any | None:
+        return self.cache.get(key) if self.cache is not None else None
+
+    def remember(self, key: str, step: str, value: Any) -> None:
+        if self.cache is not None:
+            self.cache.put(key, step, value)

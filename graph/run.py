@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
               context: Context | None = None, context_factory: Callable[[Settings], Context] | None = None) -> RunResult:
     paths = list_images(images if isinstance(images, list | tuple) else Path(images))
     check_request(paths, criterion, n_clusters, labels)
-    ctx = context or _make_context(settings, context_factory)  # loads models: fails before any work
+    ctx = with_stores(context or _make_context(settings, context_factory))  # loads models: fails before any work
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     items = [{"path": p, "sha256": sha256_of(p)} for p in paths]
@@ -102,7 +102,7 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         raise ValueError(f"{run_dir} is not a run folder (no run.json)")
     meta = json.loads(meta_path.read_text("utf-8"))
     settings = settings_from_public(meta["settings"])
-    ctx = context or _make_context(settings, context_factory)
+    ctx = with_stores(context or _make_context(settings, context_factory))
     state = _drive(run_dir, meta["thread_id"], None, ctx, on_event)
     return _finish(run_dir, meta, state, ctx)
 
@@ -113,6 +113,28 @@ def _make_context(settings: Settings, factory: Callable[[Settings], Context] | N
     from ictc.models.factory import build_context
 
     return build_context(settings)
+
+
+def with_stores(ctx: Context) -> Context:
+    """The context with the workspace's stores attached (kept when the caller brought its own)."""
+    from ictc.store.descriptions import DescriptionStore
+    from ictc.store.step_cache import StepCache
+
+    workspace = ctx.settings.resolved_workspace()
+    return replace(ctx, descriptions=ctx.descriptions or DescriptionStore(workspace / "chroma", ctx.embedder),
+                   cache=ctx.cache or StepCache(workspace / "steps.sqlite"))
+
+
+def call_counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per step: model calls made, and answers taken from the store instead."""
+    counts = {}
+    for step, key in (("describe", "descriptions"), ("label", "labels"), ("assign", "assignments")):
+        records = list(state.get(key, {}).values())
+        counts[step] = {"model_calls": sum(r.get("calls", 1) for r in records),
+                        "from_store": sum(r.get("calls", 1) == 0 for r in records)}
+    naming = state.get("naming", {})
+    counts["name_clusters"] = {"model_calls": naming.get("calls", 0), "from_store": int(naming.get("calls", 1) == 0)}
+    return counts
 
 
 def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
@@ -140,6 +162,7 @@ def _finish(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Con
         "clusters": [{"name": n, "size": sum(r["cluster"] == n for r in rows)} for n in names],
         "naming": {k: v for k, v in naming.items() if k != "names"},
         "routes": dict(Counter(r["route"] for r in rows if r["route"])),
+        "calls": call_counts(state),
         "summary": {"images": len(rows), "clustered": status["ok"], "failed": status["failed"],
                     "unfinished": status["unfinished"]},
         "images": rows,

