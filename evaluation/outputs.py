@@ -50,6 +50,7 @@ def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({
             "image": image["path"], "sha256": image["sha256"], "same_as": "" if path == image["path"] else path,
             "description": descriptions.get(path, {}).get("text", ""),
+            "description_key": descriptions.get(path, {}).get("key", ""),
             "raw_label": raw, "label": normalize_label(raw) if raw else "",
             "cluster": assigned.get("cluster", ""), "route": assigned.get("route", ""),
             "answer": assigned.get("answer", ""),

@@ -1,4 +1,4 @@
-"""The graph: describe -> label -> name_clusters -> assign, with per-image steps fanned out.
+"""The graph: describe -> label -> name_clusters -> [review] -> assign -> [review], per-image steps fanned out.
 
 Fan-out choice: one `Send` task per batch of images. Each task's result is written to the checkpoint
 as soon as it finishes (LangGraph keeps the writes of finished tasks of an unfinished step), so a
@@ -17,6 +17,7 @@ from ictc.nodes.common import report
 from ictc.nodes.describe import describe
 from ictc.nodes.label import label
 from ictc.nodes.name_clusters import name_clusters
+from ictc.nodes.review import review_clusters, review_names
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -61,16 +62,21 @@ def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | st
         or "name_clusters"
 
 
-def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+def assign_dispatch(state: RunState) -> dict[str, Any]:
+    pending = len(_pending(state, "assignments", "labels"))
+    report("assign", total=pending + len(state.get("assignments", {})), done=len(state.get("assignments", {})))
+    return {}
+
+
+def fan_out_assign(state: RunState) -> list[Send] | str:
     descriptions = state.get("descriptions", {})
-    names = state["naming"]["names"]
-    pending = [{**img, "description": descriptions[img["path"]]["text"]}
-               for img in _pending(state, "assignments", "labels")]
-    report("assign", total=len(state.get("labels", {})), done=len(state.get("assignments", {})))
+    names, scope = state["naming"]["names"], state.get("scope", {})
     # Step 3 scores one image at a time on local models too (each is one scoring pass), so batch = 1
-    # keeps resume granular; endpoints get their parallelism from max_concurrency.
-    return [Send("assign", {"items": [item], "criterion": state["criterion"], "names": names})
-            for item in pending] or END
+    # keeps resume granular; endpoints get their parallelism from max_concurrency. After a split, the
+    # split cluster's images choose among its new names only (scope).
+    return [Send("assign", {"items": [{**img, "description": descriptions[img["path"]]["text"]}],
+                            "criterion": state["criterion"], "names": scope.get(img["path"], names)})
+            for img in _pending(state, "assignments", "labels")] or "review_clusters"
 
 
 
@@ -82,12 +88,18 @@ def build_graph() -> StateGraph:
     builder.add_node("descriptions_done", descriptions_done)
     builder.add_node("label", label)
     builder.add_node("name_clusters", name_clusters)
+    builder.add_node("review_names", review_names, destinations=(
+        "assign_dispatch", "review_names", "name_clusters", "descriptions_done", "start"))
+    builder.add_node("assign_dispatch", assign_dispatch)
     builder.add_node("assign", assign)
+    builder.add_node("review_clusters", review_clusters, destinations=(
+        END, "review_clusters", "assign_dispatch", "name_clusters", "descriptions_done", "start"))
     builder.add_edge(START, "start")
     builder.add_conditional_edges("start", fan_out_describe, ["describe", "descriptions_done"])
     builder.add_edge("describe", "descriptions_done")
     builder.add_conditional_edges("descriptions_done", fan_out_label, ["label", "name_clusters"])
     builder.add_edge("label", "name_clusters")
-    builder.add_conditional_edges("name_clusters", fan_out_assign, ["assign", END])
-    builder.add_edge("assign", END)
+    builder.add_edge("name_clusters", "review_names")
+    builder.add_conditional_edges("assign_dispatch", fan_out_assign, ["assign", "review_clusters"])
+    builder.add_edge("assign", "review_clusters")
     return builder

@@ -1,4 +1,4 @@
-"""Run, resume and evaluate: the one entry point used by the CLI, the Python API and the UI."""
+"""Run, resume, review, refine, undo, search, evaluate: the one entry used by the CLI, the API and the UI."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import sqlite3
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -16,15 +16,21 @@ from typing import Any
 from ictc.evaluation.metrics import Scores, match_labels, plot_confusion, read_labels, score
 from ictc.evaluation.outputs import image_rows, write_csv, write_json
 from ictc.evaluation.report import write_report
+from ictc.graph.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.graph.build import build_graph
 from ictc.graph.context import Context
+from ictc.graph.state import RESET
+from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
 from ictc.prompts import Criterion, prompt_hash, render
+from langgraph.types import Command
 
 from ictc.images import list_images, sha256_of
 from ictc.settings import Settings, settings_from_public
 
 MAX_CRITERION_CHARS = 300
+MERGED_FIELDS = ("descriptions", "labels", "assignments", "failures")
 Events = Callable[[dict[str, Any]], None]
+ContextFactory = Callable[[Settings], Context]
 
 
 @dataclass
@@ -32,6 +38,9 @@ class RunResult:
     run_dir: Path
     results: dict[str, Any]
     rows: list[dict[str, Any]]
+    pause: dict[str, Any] | None = None  # set when the run waits at a review point
+    version: int | None = None
+    changes: dict[str, Any] | None = None  # against the previous version (refinements)
 
     @property
     def failed(self) -> int:
@@ -52,62 +61,57 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
         raise ValueError(f"labels file {labels} names none of the {len(paths)} images")
 
 
-@contextmanager
-def _compiled(run_dir: Path):
-    from langgraph.checkpoint.sqlite import SqliteSaver
+class RunSession:
+    """A run folder opened for work: its checkpointer, compiled graph, thread and runtime context."""
 
-    connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
-    try:
-        yield build_graph().compile(checkpointer=SqliteSaver(connection))
-    finally:
-        connection.close()
+    def __init__(self, run_dir: Path, meta: dict[str, Any], ctx: Context, connection: sqlite3.Connection):
+        from langgraph.checkpoint.sqlite import SqliteSaver
 
+        self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
+        self.graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
+        # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
+        self.config = {"configurable": {"thread_id": meta["thread_id"]},
+                       "max_concurrency": ctx.settings.concurrency + 1, "recursion_limit": 200}
 
-def _drive(run_dir: Path, thread_id: str, graph_input: dict[str, Any] | None, ctx: Context,
-           on_event: Events | None) -> dict[str, Any]:
-    # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
-    # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
-    config = {"configurable": {"thread_id": thread_id}, "max_concurrency": ctx.settings.concurrency + 1,
-              "recursion_limit": 100}
-    with _compiled(run_dir) as graph:
-        for mode, chunk in graph.stream(graph_input, config, context=ctx, stream_mode=["custom", "updates"]):
+    def state(self) -> dict[str, Any]:
+        return dict(self.graph.get_state(self.config).values)
+
+    def pause(self) -> dict[str, Any] | None:
+        interrupts = self.graph.get_state(self.config).interrupts
+        return interrupts[0].value if interrupts else None
+
+    def drive(self, graph_input: Any, on_event: Events | None) -> None:
+        for mode, chunk in self.graph.stream(graph_input, self.config, context=self.ctx,
+                                             stream_mode=["custom", "updates"]):
             if mode == "custom" and on_event:
                 on_event(chunk)
-        return dict(graph.get_state(config).values)
+
+    def finish(self, action: str | None) -> RunResult:
+        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version."""
+        state = self.state()
+        result = write_outputs(self.run_dir, self.meta, state, self.ctx)
+        result.pause = self.pause()
+        if result.pause is None and action is not None:
+            previous = self.meta.get("versions", [])
+            checkpoint = self.graph.get_state(self.config).config["configurable"]["checkpoint_id"]
+            result.version = add_version(self.run_dir, self.meta, action, checkpoint)
+            if previous:
+                result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
+        return result
 
 
-def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: int, settings: Settings,
-              out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
-              context: Context | None = None, context_factory: Callable[[Settings], Context] | None = None) -> RunResult:
-    paths = list_images(images if isinstance(images, list | tuple) else Path(images))
-    check_request(paths, criterion, n_clusters, labels)
-    ctx = with_stores(context or _make_context(settings, context_factory))  # loads models: fails before any work
-    run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    items = [{"path": p, "sha256": sha256_of(p)} for p in paths]
-    meta = {"format": 1, "thread_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "settings": settings.public_dict(), "criterion": criterion.to_dict(), "n_clusters": n_clusters,
-            "labels": str(Path(labels).resolve()) if labels else None, "image_count": len(items)}
-    write_json(run_dir / "run.json", meta)
-    state = _drive(run_dir, meta["thread_id"], {"images": items, "criterion": criterion.to_dict(),
-                                                 "n_clusters": n_clusters}, ctx, on_event)
-    return _finish(run_dir, meta, state, ctx)
+@contextmanager
+def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunSession]:
+    with run_lock(run_dir):
+        connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
+        try:
+            yield RunSession(run_dir, meta, ctx, connection)
+        finally:
+            connection.close()
 
 
-def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Context | None = None,
-               context_factory: Callable[[Settings], Context] | None = None) -> RunResult:
-    run_dir = Path(run_dir)
-    meta_path = run_dir / "run.json"
-    if not meta_path.is_file():
-        raise ValueError(f"{run_dir} is not a run folder (no run.json)")
-    meta = json.loads(meta_path.read_text("utf-8"))
-    settings = settings_from_public(meta["settings"])
-    ctx = with_stores(context or _make_context(settings, context_factory))
-    state = _drive(run_dir, meta["thread_id"], None, ctx, on_event)
-    return _finish(run_dir, meta, state, ctx)
-
-
-def _make_context(settings: Settings, factory: Callable[[Settings], Context] | None) -> Context:
+def _make_context(settings: Settings, factory: ContextFactory | None) -> Context:
     if factory is not None:
         return factory(settings)
     from ictc.models.factory import build_context
@@ -125,16 +129,117 @@ def with_stores(ctx: Context) -> Context:
                    cache=ctx.cache or StepCache(workspace / "steps.sqlite"))
 
 
-def call_counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Per step: model calls made, and answers taken from the store instead."""
-    counts = {}
-    for step, key in (("describe", "descriptions"), ("label", "labels"), ("assign", "assignments")):
-        records = list(state.get(key, {}).values())
-        counts[step] = {"model_calls": sum(r.get("calls", 1) for r in records),
-                        "from_store": sum(r.get("calls", 1) == 0 for r in records)}
-    naming = state.get("naming", {})
-    counts["name_clusters"] = {"model_calls": naming.get("calls", 0), "from_store": int(naming.get("calls", 1) == 0)}
-    return counts
+def _context_for(meta: dict[str, Any], context: Context | None, factory: ContextFactory | None) -> Context:
+    return with_stores(context or _make_context(settings_from_public(meta["settings"]), factory))
+
+
+def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: int, settings: Settings,
+              out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
+              context: Context | None = None, context_factory: ContextFactory | None = None,
+              review: bool = False) -> RunResult:
+    paths = list_images(images if isinstance(images, list | tuple) else Path(images))
+    check_request(paths, criterion, n_clusters, labels)
+    ctx = with_stores(context or _make_context(settings, context_factory))  # loads models: fails before any work
+    run_dir = Path(out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    items = [{"path": p, "sha256": sha256_of(p)} for p in paths]
+    meta = {"format": 1, "thread_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings": settings.public_dict(), "labels": str(Path(labels).resolve()) if labels else None,
+            "image_count": len(items), "versions": []}
+    write_json(run_dir / "run.json", meta)
+    with open_run(run_dir, meta, ctx) as session:
+        session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,
+                       "review": review}, on_event)
+        return session.finish("first run")
+
+
+def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Context | None = None,
+               context_factory: ContextFactory | None = None, answer: dict[str, Any] | Action | None = None) -> RunResult:
+    """Continue an interrupted run, or answer the review pause it waits at."""
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    ctx = _context_for(meta, context, context_factory)
+    with open_run(run_dir, meta, ctx) as session:
+        waiting = session.pause()
+        if answer is not None:
+            if waiting is None:
+                raise ValueError(f"{run_dir} is not waiting at a review point; use ictc refine")
+            session.drive(Command(resume=action_dict(parse_action(answer))), on_event)
+            return session.finish(_version_label(meta, describe_action(parse_action(answer))))
+        if waiting is not None or not session.graph.get_state(session.config).next:
+            return session.finish(None)  # waits for the user, or already finished: outputs rewritten only
+        session.drive(None, on_event)
+        label = meta.pop("pending_action", None) or _version_label(meta, "resumed")
+        return session.finish(label)
+
+
+def _version_label(meta: dict[str, Any], action: str) -> str:
+    return action if meta.get("versions") else "first run"
+
+
+def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: Events | None = None,
+               context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
+    """Apply an action to a finished run as a new version; only the work whose inputs changed is redone."""
+    from ictc.nodes.name_clusters import propose_names
+
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    parsed = parse_action(action)
+    ctx = _context_for(meta, context, context_factory)
+    with open_run(run_dir, meta, ctx) as session:
+        snapshot = session.graph.get_state(session.config)
+        if session.pause() is not None:  # paused at a review point: the action is its answer
+            session.drive(Command(resume=action_dict(parsed)), on_event)
+        elif snapshot.next:
+            raise ValueError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
+        else:
+            state = dict(snapshot.values)
+            criterion = Criterion.from_dict(state["criterion"])
+            plan = plan_action(state, parsed, split_names=lambda labels, n: propose_names(ctx, criterion, labels, n)["names"])
+            if on_event:
+                on_event({"step": "plan", "redo": plan.redo})
+            meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
+            write_json(run_dir / "run.json", meta)
+            session.drive(Command(update=plan.update, goto=plan.goto or "review_clusters"), on_event)
+        meta.pop("pending_action", None)
+        return session.finish(describe_action(parsed))
+
+
+def undo_run(run_dir: str | Path, context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
+    """Back to the version before the current one, recorded as a new version (nothing is lost)."""
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    versions = meta.get("versions", [])
+    if len(versions) < 2:
+        raise ValueError(f"{run_dir} has no earlier version to go back to")
+    target = versions[-2]
+    ctx = _context_for(meta, context, context_factory)
+    with open_run(run_dir, meta, ctx) as session:
+        old_config = {"configurable": {**session.config["configurable"], "checkpoint_id": target["checkpoint_id"]}}
+        old = dict(session.graph.get_state(old_config).values)
+        restore = {k: ({RESET: True, **v} if k in MERGED_FIELDS else v) for k, v in old.items()}
+        session.graph.update_state(session.config, restore, as_node="review_clusters")
+        return session.finish(f"undo: back to version {target['version']}")
+
+
+def search_run(run_dir: str | Path, query: str, n: int = 5, context: Context | None = None) -> list[dict[str, Any]]:
+    """The run's images whose stored descriptions are closest to `query` (same embedder as the store)."""
+    from ictc.models.embed import make_embedder
+    from ictc.store.descriptions import DescriptionStore
+
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    settings = settings_from_public(meta["settings"])
+    embedder = context.embedder if context else make_embedder(settings.embedder)
+    rows = json.loads((run_dir / "results.json").read_text("utf-8"))["images"]
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("description_key"):
+            by_key.setdefault(row["description_key"], []).append(row)
+    store = DescriptionStore(settings.resolved_workspace() / "chroma", embedder)
+    found = store.search(query, list(by_key), n)
+    return [{"image": row["image"], "cluster": row["cluster"], "distance": distance, "description": text}
+            for key, text, distance in found for row in by_key[key]][:n]
 
 
 def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
@@ -147,15 +252,28 @@ def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
     }
 
 
-def _finish(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context) -> RunResult:
+def call_counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per step: model calls made, and answers taken from the store instead."""
+    counts = {}
+    for step, key in (("describe", "descriptions"), ("label", "labels"), ("assign", "assignments")):
+        records = list(state.get(key, {}).values())
+        counts[step] = {"model_calls": sum(r.get("calls", 1) for r in records),
+                        "from_store": sum(r.get("calls", 1) == 0 for r in records)}
+    naming = state.get("naming", {})
+    counts["name_clusters"] = {"model_calls": naming.get("calls", 0), "from_store": int(naming.get("calls", 1) == 0)}
+    return counts
+
+
+def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context) -> RunResult:
     criterion = Criterion.from_dict(state["criterion"])
     rows = image_rows(state)
     naming = state.get("naming", {})
     names = naming.get("names", [])
     status = Counter(r["status"] for r in rows)
     results: dict[str, Any] = {
-        "run_id": meta["thread_id"], "created": meta["created"], "criterion": criterion.to_dict(),
-        "n_clusters": state["n_clusters"], "settings": meta["settings"],
+        "run_id": meta["thread_id"], "created": meta["created"], "version": len(meta.get("versions", [])) + 1,
+        "history": [v["action"] for v in meta.get("versions", [])],
+        "criterion": criterion.to_dict(), "n_clusters": state["n_clusters"], "settings": meta["settings"],
         "models": {"backend": ctx.settings.backend, "vlm": ctx.vlm_id, "llm": ctx.llm_id, "embedder": ctx.embedder.name},
         "prompt_hashes": template_hashes(criterion, state["n_clusters"]),
         "cluster_names": names,
@@ -167,7 +285,7 @@ def _finish(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Con
                     "unfinished": status["unfinished"]},
         "images": rows,
     }
-    if meta.get("labels"):
+    if meta.get("labels") and names:
         results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
     write_json(run_dir / "results.json", results)
     write_csv(run_dir / "results.csv", rows)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
+RESET = "__reset__"  # see graph/actions.py
+
 
 def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Per-image results arrive task by task and are merged; an update marked RESET replaces instead."""
+    if right and right.get(RESET):
+        return {k: v for k, v in right.items() if k != RESET}
     return {**(left or {}), **(right or {})}
 
 
@@ -20,10 +25,11 @@ class ImageItem(TypedDict):
     sha256: str
 
 
-class RunInput(TypedDict):
+class RunInput(TypedDict, total=False):
     images: list[ImageItem]
     criterion: dict[str, Any]  # prompts.Criterion.to_dict()
     n_clusters: int
+    review: bool  # pause for the user after Step 2b and after Step 3
 
 
 class RunState(RunInput, total=False):
@@ -32,6 +38,8 @@ class RunState(RunInput, total=False):
     naming: dict[str, Any]  # names, counts, dropped, groups, attempts, source, problems
     assignments: Annotated[dict[str, dict[str, Any]], merge]  # path -> cluster, route, answer, seconds
     failures: Annotated[dict[str, dict[str, str]], merge]  # path -> step, reason
+    scope: dict[str, list[str]]  # path -> the names Step 3 may choose from (after a split)
+    review_error: str  # why the last review answer could not be applied
 
 
 class BatchTask(TypedDict, total=False):

@@ -29,7 +29,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     for item in task["items"]:
         if keys[item["path"]] in stored:
             descriptions[item["path"]] = {"text": stored[keys[item["path"]]], "seconds": 0.0,
-                                          "prompt_hash": prompt_hash(rendered), "calls": 0}
+                                          "prompt_hash": prompt_hash(rendered), "calls": 0, "key": keys[item["path"]]}
             continue
         try:  # decoded one by one and dropped after encoding: the folder is never held in memory
             uri = to_data_uri(load_rgb(item["path"], settings.image_max_side))
@@ -48,7 +48,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[path] = {"step": "describe", "reason": "the VLM returned an empty description"}
         else:
             descriptions[path] = {"text": reply, "seconds": timer.seconds / len(paths),
-                                  "prompt_hash": prompt_hash(rendered), "calls": 1}
+                                  "prompt_hash": prompt_hash(rendered), "calls": 1, "key": keys[path]}
             fresh.append((keys[path], reply, {"vlm": ctx.vlm_id, "sha256": sha[path],
                                                 "prompt_hash": prompt_hash(rendered)}))
     if ctx.descriptions is not None:

@@ -75,15 +75,17 @@ def test_server_with_plain_text_only_still_clusters(images_dir, tmp_path):
     assert sorted(results["cluster_names"]) == ["Blue", "Green", "Red"]
 
 
-def test_openai_base_url_and_key_from_the_environment(images_dir, tmp_path, monkeypatch):
+def test_openai_base_url_and_key_from_the_environment(images_dir, tmp_path, monkeypatch, private_workspace):
     with FakeOpenAIServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
         code = main(["run", str(images_dir), "-c", "colour", "-k", "3", "--out", str(tmp_path / "run"),
                      "--backend", "openai", "--vlm", "vision-model", "--llm", "text-model"])
     assert code == 0 and server.requests
-    for path in (tmp_path / "run").iterdir():  # the key is in no file written
-        assert FAKE_KEY.encode() not in path.read_bytes(), path.name
+    written = [p for folder in (tmp_path / "run", private_workspace) for p in folder.rglob("*") if p.is_file()]
+    assert len(written) > 8
+    for path in written:  # the key is in no file written: results, versions, checkpoints, stores
+        assert FAKE_KEY.encode() not in path.read_bytes(), path
 
 
 def test_unreachable_endpoint_stops_before_any_work(images_dir, tmp_path, capsys):

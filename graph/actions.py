@@ -1,0 +1,193 @@
+"""What a user can do at a review pause or with `ictc refine`, as typed structures, and the plan each
+one becomes: which state to reset and where the graph goes next.
+
+Exactness comes from two things together: an action resets only the results downstream of the first
+step whose inputs it changes, and every step's answers are stored under the hash of their exact
+inputs, so a re-run step calls a model only for the images whose prompt really changed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ictc.graph.state import RESET
+from ictc.prompts import ALL_STEPS, STEPS, Criterion, make_criterion
+
+
+@dataclass(frozen=True)
+class Accept:
+    action: str = "accept"
+
+
+@dataclass(frozen=True)
+class Rename:
+    cluster: str
+    to: str
+    action: str = "rename"
+
+
+@dataclass(frozen=True)
+class Merge:
+    clusters: tuple[str, str]
+    into: str = ""  # empty: keep the first cluster's name
+    action: str = "merge"
+
+
+@dataclass(frozen=True)
+class Split:
+    cluster: str
+    n: int = 2
+    action: str = "split"
+
+
+@dataclass(frozen=True)
+class SetK:
+    k: int
+    action: str = "set_k"
+
+
+@dataclass(frozen=True)
+class SetCriterion:
+    criterion: str
+    preset: str | None = None
+    action: str = "set_criterion"
+
+
+@dataclass(frozen=True)
+class AddInstruction:
+    text: str
+    step: str = ALL_STEPS
+    action: str = "add_instruction"
+
+
+Action = Accept | Rename | Merge | Split | SetK | SetCriterion | AddInstruction
+KINDS: dict[str, type] = {c.action: c for c in (Accept, Rename, Merge, Split, SetK, SetCriterion, AddInstruction)}  # type: ignore[attr-defined]
+
+
+def parse_action(data: dict[str, Any] | Action) -> Action:
+    if not isinstance(data, dict):
+        return data
+    kind = KINDS.get(str(data.get("action")))
+    if kind is None:
+        raise ValueError(f"unknown action {data.get('action')!r}: use one of {', '.join(KINDS)}")
+    fields = {k: v for k, v in data.items() if k != "action"}
+    if kind is Merge:
+        fields["clusters"] = tuple(fields.get("clusters", ()))
+    try:
+        return kind(**fields)
+    except TypeError as exc:
+        raise ValueError(f"bad {kind.action} action: {exc}") from exc  # type: ignore[attr-defined]
+
+
+def action_dict(action: Action) -> dict[str, Any]:
+    data = asdict(action)
+    if isinstance(action, Merge):
+        data["clusters"] = list(action.clusters)
+    return data
+
+
+def describe_action(action: Action) -> str:
+    match action:
+        case Accept():
+            return "accept"
+        case Rename(cluster, to):
+            return f"rename {cluster!r} to {to!r}"
+        case Merge(clusters, into):
+            return f"merge {clusters[0]!r} and {clusters[1]!r}" + (f" into {into!r}" if into else "")
+        case Split(cluster, n):
+            return f"split {cluster!r} into {n}"
+        case SetK(k):
+            return f"use K={k}"
+        case SetCriterion(criterion):
+            return f"criterion {criterion!r}"
+        case AddInstruction(text, step):
+            return f"instruction for {step}: {text!r}"
+    raise AssertionError(action)
+
+
+def _reset(*fields: str) -> dict[str, Any]:
+    return {f: {RESET: True} for f in fields}
+
+
+@dataclass
+class Plan:
+    update: dict[str, Any]
+    goto: str
+    redo: str  # what will be redone, in words, for the user before it runs
+
+
+def _check_name(state: dict[str, Any], name: str) -> str:
+    names = state.get("naming", {}).get("names", [])
+    if name not in names:
+        raise ValueError(f"no cluster named {name!r}; the clusters are: {', '.join(names)}")
+    return name
+
+
+def _assigned(state: dict[str, Any], cluster: str) -> list[str]:
+    return [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
+
+
+def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan:
+    """The state update and next node for `action`. `split_names(labels, n)` proposes names for a split."""
+    names = list(state.get("naming", {}).get("names", []))
+    criterion = Criterion.from_dict(state["criterion"])
+    images = len(state["images"])
+    match action:
+        case Rename(cluster, to):
+            _check_name(state, cluster)
+            if not to.strip() or to in names:
+                raise ValueError(f"cannot rename to {to!r}: empty or already a cluster")
+            moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
+            naming = {**state["naming"], "names": [to if n == cluster else n for n in names]}
+            return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
+        case Merge((first, second), into):
+            _check_name(state, first), _check_name(state, second)
+            if first == second:
+                raise ValueError("merge needs two different clusters")
+            target = into.strip() or first
+            if target in names and target not in (first, second):
+                raise ValueError(f"cannot merge into {target!r}: another cluster has that name")
+            moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()
+                     if a["cluster"] in (first, second)}
+            kept = [target if n == first else n for n in names if n != second]
+            return Plan({"naming": {**state["naming"], "names": kept}, "n_clusters": len(kept), "assignments": moved},
+                        "", "nothing (a merge calls no model)")
+        case Split(cluster, n):
+            _check_name(state, cluster)
+            members = _assigned(state, cluster)
+            if not members:
+                raise ValueError("split needs the clusters' members: accept the names first, then split after Step 3")
+            if n < 2 or n > len(members):
+                raise ValueError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
+            labels = [state["labels"][p]["raw"] for p in members if p in state.get("labels", {})]
+            fresh = [x for x in split_names(labels, n) if x not in names] or [f"{cluster} {i + 1}" for i in range(n)]
+            new_names = [x for x in names if x != cluster] + fresh
+            kept = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
+            return Plan({"naming": {**state["naming"], "names": new_names}, "n_clusters": len(new_names),
+                         "assignments": {RESET: True, **kept}, "scope": {p: fresh for p in members}},
+                        "assign_dispatch", f"Step 2b on the {len(labels)} labels of {cluster!r}, "
+                                           f"then Step 3 on its {len(members)} images only")
+        case SetK(k):
+            if k < 2 or k > images:
+                raise ValueError(f"K must be between 2 and the {images} images, not {k}")
+            return Plan({"n_clusters": k, "scope": {}, **_reset("assignments")}, "name_clusters",
+                        f"Step 2b with K={k}, then Step 3 on {images} images (no VLM, no Step 2a)")
+        case SetCriterion(text, preset):
+            new = make_criterion(text, preset)
+            new = Criterion(new.text, new.preset, criterion.instructions)
+            return Plan({"criterion": new.to_dict(), "scope": {}, **_reset("descriptions", "labels", "assignments", "failures")},
+                        "start", f"every step on {images} images (the criterion is in every prompt)")
+        case AddInstruction(text, step):
+            if step not in (*STEPS, ALL_STEPS):
+                raise ValueError(f"unknown step {step!r}: use one of {', '.join((*STEPS, ALL_STEPS))}")
+            updated = {"criterion": criterion.with_instruction(text, step).to_dict(), "scope": {}}
+            if step in ("describe", ALL_STEPS):
+                return Plan({**updated, **_reset("descriptions", "labels", "assignments", "failures")}, "start",
+                            f"every step on {images} images")
+            if step == "label":
+                return Plan({**updated, **_reset("labels", "assignments")}, "descriptions_done",
+                            f"Step 2a on {images} images, then 2b and 3 where their inputs change")
+            if step == "name_clusters":
+                return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
+            return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
+    raise ValueError(f"{describe_action(action)} is not a change")

@@ -1,0 +1,73 @@
+"""A run's versions: each finished run or refinement is kept (results, the action, its checkpoint), and
+what changed between two versions is reported as renamed clusters and images that moved."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ictc.evaluation.outputs import write_json
+
+
+def load_meta(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise ValueError(f"{run_dir} is not a run folder (no run.json)")
+    return json.loads(path.read_text("utf-8"))
+
+
+def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id: str) -> int:
+    """Snapshot the current outputs as the next version; returns its number."""
+    versions = meta.setdefault("versions", [])
+    number = len(versions) + 1
+    folder = run_dir / "versions" / f"v{number}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("results.json", "results.csv", "report.html"):
+        shutil.copyfile(run_dir / name, folder / name)
+    versions.append({"version": number, "action": action, "checkpoint_id": checkpoint_id})
+    write_json(run_dir / "run.json", meta)
+    return number
+
+
+def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
+    return json.loads((run_dir / "versions" / f"v{number}" / "results.json").read_text("utf-8"))["images"]
+
+
+def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clusters whose members are unchanged but whose name changed are renamed; every other image
+    whose cluster changed has moved."""
+    def members(rows: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for row in rows:
+            if row["cluster"]:
+                groups.setdefault(row["cluster"], set()).add(row["image"])
+        return {name: frozenset(paths) for name, paths in groups.items()}
+
+    old, new = members(before), members(after)
+    by_members = {paths: name for name, paths in new.items()}
+    renamed = {name: by_members[paths] for name, paths in old.items()
+               if paths in by_members and by_members[paths] != name and name not in new}
+    was = {row["image"]: renamed.get(row["cluster"], row["cluster"]) for row in before}
+    moved = [{"image": row["image"], "from": next((r["cluster"] for r in before if r["image"] == row["image"]), ""),
+              "to": row["cluster"]} for row in after if was.get(row["image"], "") != row["cluster"]]
+    return {"renamed": renamed, "moved": moved}
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """One process at a time works on a run folder; a second one is refused at once, never interleaved."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ValueError(f"run folder {run_dir} is busy: another ictc process is working on it") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

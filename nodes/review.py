@@ -1,0 +1,53 @@
+"""Human feedback: a pause after Step 2b (check the names before the costly Step 3) and one after
+Step 3 (look at the clusters). Each takes an action (graph/actions.py) through Command(resume=...).
+Both pass straight through when the run was started without review (batch use)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ictc.graph.actions import Accept, parse_action, plan_action
+from ictc.graph.context import Context
+from ictc.graph.state import RunState
+from ictc.nodes.name_clusters import propose_names
+from ictc.prompts import Criterion
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
+
+
+def pause_payload(state: RunState, point: str) -> dict[str, Any]:
+    """What the user sees: clusters with their sizes and a few example descriptions."""
+    assignments, descriptions = state.get("assignments", {}), state.get("descriptions", {})
+    clusters = []
+    for name in state.get("naming", {}).get("names", []):
+        members = [p for p, a in assignments.items() if a["cluster"] == name]
+        clusters.append({"name": name, "size": len(members),
+                         "examples": [descriptions[p]["text"] for p in members[:3] if p in descriptions]})
+    return {"point": point, "criterion": state["criterion"], "k": state["n_clusters"], "clusters": clusters,
+            "label_counts": state.get("naming", {}).get("kept", {}), "error": state.get("review_error", "")}
+
+
+def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str) -> Command:
+    if not state.get("review"):
+        return Command(goto=proceed)
+    answer = interrupt(pause_payload(state, point))  # code above re-runs on resume: it only reads state
+    ctx = runtime.context
+    criterion = Criterion.from_dict(state["criterion"])
+    try:
+        action = parse_action(answer)
+        if isinstance(action, Accept):
+            return Command(update={"review_error": ""}, goto=proceed)
+        plan = plan_action(dict(state), action,
+                           split_names=lambda labels, n: propose_names(ctx, criterion, labels, n)["names"])
+    except ValueError as exc:  # a bad answer is shown at the next pause, never a crash
+        return Command(update={"review_error": str(exc)}, goto=f"review_{point}")
+    return Command(update={**plan.update, "review_error": ""}, goto=plan.goto or f"review_{point}")
+
+
+def review_names(state: RunState, runtime: Runtime[Context]) -> Command:
+    return _review(state, runtime, "names", "assign_dispatch")
+
+
+def review_clusters(state: RunState, runtime: Runtime[Context]) -> Command:
+    return _review(state, runtime, "clusters", END)
