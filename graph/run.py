@@ -19,7 +19,7 @@ from ictc.evaluation.report import write_report
 from ictc.graph.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.graph.build import build_graph
 from ictc.graph.context import Context
-from ictc.graph.state import RESET
+from ictc.graph.state import RESET, RunState
 from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
 from ictc.prompts import Criterion, prompt_hash, render
 from langgraph.types import Command
@@ -68,6 +68,7 @@ class RunSession:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
+        self.calls: dict[str, dict[str, int]] = {}
         self.graph = build_graph().compile(checkpointer=SqliteSaver(connection))
         # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
         # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
@@ -84,18 +85,25 @@ class RunSession:
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
         for mode, chunk in self.graph.stream(graph_input, self.config, context=self.ctx,
                                              stream_mode=["custom", "updates"]):
-            if mode == "custom" and on_event:
+            if mode != "custom":
+                continue
+            if "calls" in chunk:  # what this pass cost, step by step
+                tally = self.calls.setdefault(chunk["step"], {"model_calls": 0, "from_store": 0})
+                tally["model_calls"] += chunk["calls"]
+                tally["from_store"] += chunk.get("stored", 0)
+            if on_event:
                 on_event(chunk)
 
     def finish(self, action: str | None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version."""
-        state = self.state()
-        result = write_outputs(self.run_dir, self.meta, state, self.ctx)
-        result.pause = self.pause()
-        if result.pause is None and action is not None:
-            previous = self.meta.get("versions", [])
+        state, pause = self.state(), self.pause()
+        new_version = action if pause is None else None
+        result = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+        result.pause = pause
+        if new_version is not None:
+            previous = list(self.meta.get("versions", []))  # before this version is added
             checkpoint = self.graph.get_state(self.config).config["configurable"]["checkpoint_id"]
-            result.version = add_version(self.run_dir, self.meta, action, checkpoint)
+            result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
             if previous:
                 result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
         return result
@@ -216,7 +224,10 @@ def undo_run(run_dir: str | Path, context: Context | None = None, context_factor
     ctx = _context_for(meta, context, context_factory)
     with open_run(run_dir, meta, ctx) as session:
         old_config = {"configurable": {**session.config["configurable"], "checkpoint_id": target["checkpoint_id"]}}
-        old = dict(session.graph.get_state(old_config).values)
+        # the raw channel values: get_state() would also apply the writes the next refinement left
+        # pending on that checkpoint, i.e. show the later version
+        saved = session.graph.checkpointer.get_tuple(old_config).checkpoint["channel_values"]
+        old = {k: v for k, v in saved.items() if k in RunState.__annotations__}
         restore = {k: ({RESET: True, **v} if k in MERGED_FIELDS else v) for k, v in old.items()}
         session.graph.update_state(session.config, restore, as_node="review_clusters")
         return session.finish(f"undo: back to version {target['version']}")
@@ -252,27 +263,17 @@ def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
     }
 
 
-def call_counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Per step: model calls made, and answers taken from the store instead."""
-    counts = {}
-    for step, key in (("describe", "descriptions"), ("label", "labels"), ("assign", "assignments")):
-        records = list(state.get(key, {}).values())
-        counts[step] = {"model_calls": sum(r.get("calls", 1) for r in records),
-                        "from_store": sum(r.get("calls", 1) == 0 for r in records)}
-    naming = state.get("naming", {})
-    counts["name_clusters"] = {"model_calls": naming.get("calls", 0), "from_store": int(naming.get("calls", 1) == 0)}
-    return counts
-
-
-def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context) -> RunResult:
+def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context,
+                  calls: dict[str, dict[str, int]], new_version: str | None = None) -> RunResult:
+    """`new_version`: the action this pass completed (the outputs become that version), if any."""
+    history = [v["action"] for v in meta.get("versions", [])] + ([new_version] if new_version else [])
     criterion = Criterion.from_dict(state["criterion"])
     rows = image_rows(state)
     naming = state.get("naming", {})
     names = naming.get("names", [])
     status = Counter(r["status"] for r in rows)
     results: dict[str, Any] = {
-        "run_id": meta["thread_id"], "created": meta["created"], "version": len(meta.get("versions", [])) + 1,
-        "history": [v["action"] for v in meta.get("versions", [])],
+        "run_id": meta["thread_id"], "created": meta["created"], "version": len(history), "history": history,
         "criterion": criterion.to_dict(), "n_clusters": state["n_clusters"], "settings": meta["settings"],
         "models": {"backend": ctx.settings.backend, "vlm": ctx.vlm_id, "llm": ctx.llm_id, "embedder": ctx.embedder.name},
         "prompt_hashes": template_hashes(criterion, state["n_clusters"]),
@@ -280,7 +281,9 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
         "clusters": [{"name": n, "size": sum(r["cluster"] == n for r in rows)} for n in names],
         "naming": {k: v for k, v in naming.items() if k != "names"},
         "routes": dict(Counter(r["route"] for r in rows if r["route"])),
-        "calls": call_counts(state),
+        # model calls made by the pass that wrote these results (run, resume or refinement), per step
+        "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})
+                  for step in ("describe", "label", "name_clusters", "assign")},
         "summary": {"images": len(rows), "clustered": status["ok"], "failed": status["failed"],
                     "unfinished": status["unfinished"]},
         "images": rows,

@@ -43,7 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the step the instructions apply to (default: all)")
     run.add_argument("--labels", help="ground truth CSV with columns image,label: prints ACC, NMI, ARI")
     run.add_argument("--out", help="run folder (default: runs/<time>-<criterion>)")
+    run.add_argument("--review", action="store_true", help="pause after Step 2b and after Step 3 to review at the terminal")
     _backend_options(run)
+
+    refine = commands.add_parser("refine", help="change a finished run; only the work whose inputs changed is redone")
+    refine.add_argument("run_dir")
+    change = refine.add_mutually_exclusive_group(required=True)
+    change.add_argument("--instruction", help="add an instruction (to --step, default all steps)")
+    change.add_argument("--criterion", help="replace the criterion")
+    change.add_argument("-k", "--clusters", type=int, dest="k", help="use another number of clusters")
+    change.add_argument("--rename", nargs=2, metavar=("CLUSTER", "NEW_NAME"))
+    change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"))
+    change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"))
+    change.add_argument("--undo", action="store_true", help="back to the previous version (kept as a new version)")
+    refine.add_argument("--step", default="all", help="step for --instruction: 1, 2a, 2b, 3 or all")
+    refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
+    refine.add_argument("--env-file", default=".env")
+
+    search = commands.add_parser("search", help="find a run's images by what their descriptions say")
+    search.add_argument("run_dir")
+    search.add_argument("query")
+    search.add_argument("-n", type=int, default=5, help="how many images")
 
     resume = commands.add_parser("resume", help="continue an interrupted run")
     resume.add_argument("run_dir")
@@ -68,6 +88,9 @@ class Progress:
 
     def __call__(self, event: dict[str, Any]) -> None:
         step = event.get("step", "")
+        if step == "plan":
+            print(f"Will redo: {event['redo']}")
+            return
         if step not in self.bars:  # steps run one after another: finish the previous bar first
             self.close()
         if "total" in event and step not in self.bars:
@@ -126,13 +149,114 @@ def _cmd_run(args: argparse.Namespace) -> int:
         criterion = criterion.with_instruction(text, args.instruction_step)
     settings = _settings(args)
     out = Path(args.out) if args.out else _default_out(criterion.text)
+    context = None
+    if args.review:  # the models are loaded once for the whole conversation
+        from ictc.models.factory import build_context
+
+        context = build_context(settings)
     progress = Progress()
     try:
-        result = start_run(args.images, criterion, args.k, settings, out, labels=args.labels, on_event=progress)
+        result = start_run(args.images, criterion, args.k, settings, out, labels=args.labels, on_event=progress,
+                           context=context, review=args.review)
+    finally:
+        progress.close()
+    if args.review:
+        result = _review_at_terminal(result, context)
+    _print_result(result)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def _show_pause(pause: dict[str, Any]) -> None:
+    title = "Cluster names (before Step 3)" if pause["point"] == "names" else "Clusters"
+    print(f"\n{title} for {pause['criterion']['text']!r}, K={pause['k']}:")
+    for number, cluster in enumerate(pause["clusters"], 1):
+        size = f" ({cluster['size']} images)" if pause["point"] == "clusters" else ""
+        print(f"  {number}. {cluster['name']}{size}")
+        for example in cluster["examples"][:2]:
+            print(f"       e.g. {example[:110]}")
+    if pause["point"] == "names" and pause["label_counts"]:
+        print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
+    if pause.get("error"):
+        print(f"  ! {pause['error']}")
+
+
+def _review_at_terminal(result, context):
+    from ictc.commands import HELP, parse_command
+    from ictc.graph.run import resume_run
+
+    while result.pause:
+        _show_pause(result.pause)
+        print(HELP)
+        try:
+            line = input("> ")
+        except EOFError:
+            line = ""
+        try:
+            action = parse_command(line, [c["name"] for c in result.pause["clusters"]])
+        except ValueError as exc:
+            print(f"  ! {exc}")
+            continue
+        progress = Progress()
+        try:
+            result = resume_run(result.run_dir, on_event=progress, context=context, answer=action)
+        finally:
+            progress.close()
+    return result
+
+
+def _cmd_refine(args: argparse.Namespace) -> int:
+    from dotenv import load_dotenv
+
+    from ictc.commands import step_name
+    from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+    from ictc.graph.run import refine_run, undo_run
+
+    if Path(args.env_file).is_file():
+        load_dotenv(args.env_file)
+    progress = Progress()
+    try:
+        if args.undo:
+            result = undo_run(args.run_dir)
+        else:
+            if args.instruction:
+                action = AddInstruction(args.instruction, step_name(args.step))
+            elif args.criterion:
+                action = SetCriterion(args.criterion)
+            elif args.k is not None:
+                action = SetK(args.k)
+            elif args.rename:
+                action = Rename(*args.rename)
+            elif args.merge:
+                action = Merge(tuple(args.merge), args.into)
+            else:
+                action = Split(args.split[0], int(args.split[1]))
+            result = refine_run(args.run_dir, action, on_event=progress)
     finally:
         progress.close()
     _print_result(result)
+    _print_changes(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def _print_changes(result) -> None:
+    calls = result.results["calls"]
+    print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
+    print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
+                                      for step, c in calls.items()))
+    changes = result.changes or {"renamed": {}, "moved": []}
+    for old, new in changes["renamed"].items():
+        print(f"Renamed: {old} -> {new}")
+    print(f"{len(changes['moved'])} image(s) moved")
+    for move in changes["moved"][:20]:
+        print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from ictc.graph.run import search_run
+
+    for hit in search_run(args.run_dir, args.query, args.n):
+        print(f"{hit['distance']:.3f}  {hit['image']}  [{hit['cluster']}]  {hit['description'][:100]}")
+    return EXIT_OK
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -171,7 +295,8 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"run": _cmd_run, "resume": _cmd_resume, "eval": _cmd_eval, "samples": _cmd_samples}[args.command]
+    handler = {"run": _cmd_run, "resume": _cmd_resume, "eval": _cmd_eval, "samples": _cmd_samples,
+               "refine": _cmd_refine, "search": _cmd_search}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

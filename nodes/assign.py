@@ -26,7 +26,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
 
     assignments: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
-    stored = 0
+    stored = calls = 0
     for item in task["items"]:
         rendered = render("assign", criterion, names=listing, description=item["description"])
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
@@ -44,5 +44,6 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         answer = {"cluster": choice.name, "route": choice.route, "answer": choice.answer}
         ctx.remember(key, "assign", answer)
         assignments[item["path"]] = {**answer, "seconds": timer.seconds, "calls": choice.calls}
-    report("assign", advance=len(task["items"]), failed=len(failures), stored=stored)
+        calls += choice.calls
+    report("assign", advance=len(task["items"]), failed=len(failures), stored=stored, calls=calls)
     return {"assignments": assignments, "failures": failures}

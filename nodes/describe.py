@@ -53,5 +53,6 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                                                 "prompt_hash": prompt_hash(rendered)}))
     if ctx.descriptions is not None:
         ctx.descriptions.put(fresh)
-    report("describe", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(paths))
+    report("describe", advance=len(task["items"]), failed=len(failures), stored=len(descriptions) - len(fresh),
+           calls=len(paths))
     return {"descriptions": descriptions, "failures": failures}

@@ -55,7 +55,8 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         else:
             ctx.remember(key, "label", answer)
             labels[path] = {**answer, "seconds": timer.seconds / len(todo), "calls": 1 + answer["reasked"]}
-    report("label", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(todo))
+    report("label", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(todo),
+           calls=sum(1 + a["reasked"] if isinstance(a, dict) else 1 for a in answers))
     return {"labels": labels, "failures": failures}
 
 

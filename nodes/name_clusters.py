@@ -72,7 +72,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     # every image counts, twins (same content under another name) included
     raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
     naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
-    report("name_clusters", advance=1, names=naming["names"], stored=int(naming["calls"] == 0))
+    report("name_clusters", advance=1, names=naming["names"], stored=int(naming["calls"] == 0), calls=naming["calls"])
     return {"naming": naming}
 
 

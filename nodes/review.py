@@ -9,6 +9,7 @@ from typing import Any
 from ictc.graph.actions import Accept, parse_action, plan_action
 from ictc.graph.context import Context
 from ictc.graph.state import RunState
+from ictc.nodes.common import report
 from ictc.nodes.name_clusters import propose_names
 from ictc.prompts import Criterion
 from langgraph.graph import END
@@ -38,11 +39,16 @@ def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str
         action = parse_action(answer)
         if isinstance(action, Accept):
             return Command(update={"review_error": ""}, goto=proceed)
-        plan = plan_action(dict(state), action,
-                           split_names=lambda labels, n: propose_names(ctx, criterion, labels, n)["names"])
+        plan = plan_action(dict(state), action, split_names=lambda labels, n: split_names(ctx, criterion, labels, n))
     except ValueError as exc:  # a bad answer is shown at the next pause, never a crash
         return Command(update={"review_error": str(exc)}, goto=f"review_{point}")
     return Command(update={**plan.update, "review_error": ""}, goto=plan.goto or f"review_{point}")
+
+
+def split_names(ctx: Context, criterion: Criterion, labels: list[str], n: int) -> list[str]:
+    naming = propose_names(ctx, criterion, labels, n)
+    report("name_clusters", advance=1, names=naming["names"], stored=int(naming["calls"] == 0), calls=naming["calls"])
+    return naming["names"]
 
 
 def review_names(state: RunState, runtime: Runtime[Context]) -> Command:

@@ -1,0 +1,61 @@
+"""Short typed commands for review pauses and chat ("k 5", "merge 2 3", "rename 1 Happy people")."""
+
+from __future__ import annotations
+
+from ictc.graph.actions import (
+    Accept,
+    Action,
+    AddInstruction,
+    Merge,
+    Rename,
+    SetCriterion,
+    SetK,
+    Split,
+)
+
+STEP_ALIASES = {"1": "describe", "2a": "label", "2b": "name_clusters", "3": "assign", "describe": "describe",
+                "label": "label", "name_clusters": "name_clusters", "names": "name_clusters", "assign": "assign",
+                "all": "all"}
+HELP = ("Enter: accept | rename N NEW NAME | merge N M [NEW NAME] | split N COUNT | k K | "
+        "criterion NEW TEXT | instruction [1|2a|2b|3|all] TEXT")
+
+
+def step_name(text: str) -> str:
+    if text.lower() not in STEP_ALIASES:
+        raise ValueError(f"unknown step {text!r}: use 1, 2a, 2b, 3 or all")
+    return STEP_ALIASES[text.lower()]
+
+
+def _cluster(names: list[str], token: str) -> str:
+    if token.isdigit() and 1 <= int(token) <= len(names):
+        return names[int(token) - 1]
+    if token in names:
+        return token
+    raise ValueError(f"no cluster {token!r}: give its number, 1 to {len(names)}")
+
+
+def parse_command(line: str, names: list[str]) -> Action:
+    words = line.strip().split()
+    if not words or words[0].lower() in ("a", "accept", "ok", "yes", "y"):
+        return Accept()
+    verb, rest = words[0].lower(), words[1:]
+    try:
+        if verb in ("r", "rename") and len(rest) >= 2:
+            return Rename(_cluster(names, rest[0]), " ".join(rest[1:]))
+        if verb in ("m", "merge") and len(rest) >= 2:
+            return Merge((_cluster(names, rest[0]), _cluster(names, rest[1])), " ".join(rest[2:]))
+        if verb in ("s", "split") and len(rest) in (1, 2):
+            return Split(_cluster(names, rest[0]), int(rest[1]) if len(rest) == 2 else 2)
+        if verb in ("k", "k=") or verb.startswith("k="):
+            return SetK(int(verb[2:] if verb.startswith("k=") and len(verb) > 2 else rest[0]))
+        if verb in ("c", "criterion") and rest:
+            return SetCriterion(" ".join(rest))
+        if verb in ("i", "instruction") and rest:
+            if rest[0].lower() in STEP_ALIASES and len(rest) > 1:
+                return AddInstruction(" ".join(rest[1:]), step_name(rest[0]))
+            return AddInstruction(" ".join(rest))
+    except (IndexError, ValueError) as exc:
+        if "cluster" in str(exc):
+            raise
+        raise ValueError(f"cannot read {line.strip()!r}. {HELP}") from exc
+    raise ValueError(f"cannot read {line.strip()!r}. {HELP}")

@@ -1,0 +1,130 @@
+"""Refinement redoes exactly the work whose inputs changed: model calls counted per step and action."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fakes import FakeLLM, fake_context, step_calls
+from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.graph.run import refine_run, resume_run, start_run, undo_run
+from ictc.prompts import make_criterion
+
+LABEL, NAMES, ASSIGN = "Criterion: colour", "organise labels", "sort images"
+
+
+def counts(ctx) -> dict[str, int]:
+    return {"vlm": len(ctx.vlm.calls), "label": step_calls(ctx.llm, LABEL), "names": step_calls(ctx.llm, NAMES),
+            "assign": step_calls(ctx.llm, ASSIGN)}
+
+
+@pytest.fixture
+def finished(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    assert counts(ctx) == {"vlm": 8, "label": 8, "names": 1, "assign": 8}
+    assert result.version == 1
+    return result
+
+
+def test_step_3_instruction_calls_only_step_3(finished):
+    ctx = fake_context()
+    result = refine_run(finished.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=ctx)
+    assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}
+    assert all("Prefer warm colours." in c["prompt"] for c in ctx.llm.calls)
+    calls = result.results["calls"]
+    assert calls["describe"]["model_calls"] == calls["label"]["model_calls"] == 0 and calls["assign"]["model_calls"] == 8
+    assert result.version == 2 and result.results["history"] == ["first run", "instruction for assign: 'Prefer warm colours.'"]
+
+
+def test_changing_k_calls_2b_and_3_only(finished):
+    ctx = fake_context()
+    result = refine_run(finished.run_dir, SetK(2), context=ctx)
+    assert counts(ctx) == {"vlm": 0, "label": 0, "names": 1, "assign": 8}
+    assert len(result.results["cluster_names"]) == 2
+    assert len(result.changes["moved"]) == 2  # the two blue images had to go elsewhere
+
+
+def test_rename_and_merge_call_no_model_and_report_changes(finished):
+    ctx = fake_context()
+    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+    assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 0}
+    assert renamed.changes == {"renamed": {"Red": "Warm"}, "moved": []}
+    merged = refine_run(finished.run_dir, Merge(("Green", "Blue"), "Cool"), context=ctx)
+    assert counts(ctx)["assign"] == 0 and sorted(merged.results["cluster_names"]) == ["Cool", "Warm"]
+    assert {m["to"] for m in merged.changes["moved"]} == {"Cool"} and len(merged.changes["moved"]) == 5
+
+
+def test_split_reruns_2b_on_its_labels_and_3_on_its_images_only(finished):
+    class SplitLLM(FakeLLM):
+        def respond(self, messages, **kwargs):
+            if "organise labels" in messages[0].content:
+                return '{"names": ["Light red", "Dark red"]}'
+            if "sort images" in messages[0].content:
+                return "Light red" if "40 pixels" in messages[1].content else "Dark red"
+            return super().respond(messages, **kwargs)
+
+    ctx = fake_context(llm=SplitLLM())
+    result = refine_run(finished.run_dir, Split("Red", 2), context=ctx)
+    assert counts(ctx) == {"vlm": 0, "label": 0, "names": 1, "assign": 3}
+    assert "- red: 3" in ctx.llm.calls[0]["prompt"] and "green" not in ctx.llm.calls[0]["prompt"]
+    sizes = {c["name"]: c["size"] for c in result.results["clusters"]}
+    assert sizes == {"Green": 3, "Blue": 2, "Light red": 1, "Dark red": 2}
+
+
+def test_new_criterion_redoes_every_step(finished):
+    ctx = fake_context()
+    result = refine_run(finished.run_dir, SetCriterion("shade"), context=ctx)
+    assert counts(ctx)["vlm"] == 8 and result.results["criterion"]["text"] == "shade"
+
+
+def test_undo_goes_back_and_keeps_history(finished):
+    ctx = fake_context()
+    refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+    back = undo_run(finished.run_dir, context=ctx)
+    assert sorted(back.results["cluster_names"]) == ["Blue", "Green", "Red"]
+    assert back.version == 3 and back.changes["renamed"] == {"Warm": "Red"}
+    assert [p.name for p in sorted((finished.run_dir / "versions").iterdir())] == ["v1", "v2", "v3"]
+    with pytest.raises(ValueError, match="no cluster named"):
+        refine_run(finished.run_dir, Rename("Warm", "Hot"), context=ctx)
+
+
+def test_second_run_and_duplicate_files_make_no_new_vlm_calls(colour_images, tmp_path):
+    paths, _ = colour_images
+    twin = Path(paths[0]).with_name("copy of red 0.png")
+    shutil.copyfile(paths[0], twin)
+    ctx = fake_context()
+    result = start_run([*paths, str(twin)], make_criterion("colour"), 3, ctx.settings, tmp_path / "a", context=ctx)
+    assert len(ctx.vlm.calls) == 8  # the twin was described once
+    assert result.rows[-1]["cluster"] == result.rows[0]["cluster"] and result.rows[-1]["same_as"] == paths[0]
+    again = fake_context()  # the same inputs in another run folder: everything comes from the store
+    second = start_run([*paths, str(twin)], make_criterion("colour"), 3, again.settings, tmp_path / "b", context=again)
+    assert counts(again) == {"vlm": 0, "label": 0, "names": 0, "assign": 0}
+    assert second.results["calls"]["describe"] == {"model_calls": 0, "from_store": 8}
+    assert (tmp_path / "b" / "results.csv").read_text().replace("/b/", "/a/") == (tmp_path / "a" / "results.csv").read_text()
+
+
+def test_review_pauses_survive_new_sessions(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    first = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx, review=True)
+    assert first.pause["point"] == "names" and first.version is None and counts(ctx)["assign"] == 0
+    assert resume_run(tmp_path / "run", context=fake_context()).pause["point"] == "names"  # still waiting
+    renamed = resume_run(tmp_path / "run", context=fake_context(), answer={"action": "rename", "cluster": "Red", "to": "Warm"})
+    assert renamed.pause["point"] == "names" and "Warm" in [c["name"] for c in renamed.pause["clusters"]]
+    bad = resume_run(tmp_path / "run", context=fake_context(), answer={"action": "rename", "cluster": "Nope", "to": "X"})
+    assert "no cluster named 'Nope'" in bad.pause["error"]
+    later = fake_context()
+    clusters = resume_run(tmp_path / "run", context=later, answer={"action": "accept"})
+    assert clusters.pause["point"] == "clusters" and counts(later)["assign"] == 8
+    done = resume_run(tmp_path / "run", context=fake_context(), answer={"action": "accept"})
+    assert done.pause is None and done.version == 1 and "Warm" in done.results["cluster_names"]
+
+
+def test_a_second_process_on_the_same_run_is_refused(finished):
+    from ictc.graph.versions import run_lock
+
+    with run_lock(finished.run_dir), pytest.raises(ValueError, match="is busy"):
+        refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
