@@ -58,6 +58,45 @@ class ICTC:
         self.descriptions_ = [r["description"] for r in rows]
         self.raw_labels_ = [r["raw_label"] for r in rows]
         self.metrics_ = result.results.get("metrics")
+        self.version_ = result.version
+        self.changes_ = result.changes
 
     def fit_predict(self, images: str | Path | list[str], y: Any = None) -> list[int]:
         return self.fit(images).labels_
+
+    def refine(self, *, instruction: str | None = None, step: str = "all", criterion: str | None = None,
+               n_clusters: int | None = None, rename: tuple[str, str] | None = None,
+               merge: tuple[str, str] | None = None, split: tuple[str, int] | None = None) -> ICTC:
+        """One change to the fitted result, as a new version; only the work whose inputs changed is redone.
+        The differences from the previous version are in `changes_`."""
+        from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+        from ictc.graph.run import refine_run
+
+        given = [a for a in (instruction, criterion, n_clusters, rename, merge, split) if a is not None]
+        if len(given) != 1:
+            raise ValueError("refine takes exactly one change")
+        if instruction is not None:
+            action = AddInstruction(instruction, step)
+        elif criterion is not None:
+            action = SetCriterion(criterion)
+        elif n_clusters is not None:
+            action = SetK(n_clusters)
+        elif rename is not None:
+            action = Rename(*rename)
+        elif merge is not None:
+            action = Merge(tuple(merge))
+        else:
+            action = Split(split[0], int(split[1]))
+        self._store(refine_run(self.run_dir_, action, context=self.context))
+        return self
+
+    def undo(self) -> ICTC:
+        from ictc.graph.run import undo_run
+
+        self._store(undo_run(self.run_dir_, context=self.context))
+        return self
+
+    def search(self, query: str, n: int = 5) -> list[dict[str, Any]]:
+        from ictc.graph.run import search_run
+
+        return search_run(self.run_dir_, query, n, context=self.context)

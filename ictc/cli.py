@@ -271,6 +271,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         result = resume_run(args.run_dir, on_event=progress)
     finally:
         progress.close()
+    if result.pause:  # the run waits at a review point: continue the review here
+        from ictc.graph.versions import load_meta
+        from ictc.models.factory import build_context
+        from ictc.settings import settings_from_public
+
+        result = _review_at_terminal(result, build_context(settings_from_public(load_meta(result.run_dir)["settings"])))
     _print_result(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 

@@ -128,3 +128,20 @@ def test_a_second_process_on_the_same_run_is_refused(finished):
 
     with run_lock(finished.run_dir), pytest.raises(ValueError, match="is busy"):
         refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+
+
+def test_python_api_refine_undo_search(colour_images, tmp_path):
+    from ictc.api import ICTC
+
+    paths, _ = colour_images
+    model = ICTC(criterion="colour", n_clusters=3, out_dir=tmp_path / "run", context=fake_context()).fit(paths)
+    model.refine(rename=("Red", "Warm"))
+    assert "Warm" in model.cluster_names_ and model.version_ == 2 and model.changes_["renamed"] == {"Red": "Warm"}
+    model.refine(n_clusters=2)
+    assert len(model.cluster_names_) == 2 and model.version_ == 3
+    model.undo()
+    assert "Warm" in model.cluster_names_ and len(model.cluster_names_) == 3
+    hits = model.search("a blue square", n=2)
+    assert len(hits) == 2 and all("blue" in h["description"] for h in hits)
+    with pytest.raises(ValueError, match="exactly one change"):
+        model.refine(n_clusters=2, instruction="x")

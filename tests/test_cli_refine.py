@@ -1,0 +1,67 @@
+"""refine, search and review from the command line, against the loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from fake_server import FakeOpenAIServer
+
+from ictc.cli import main
+
+
+def _run(server, folder: Path, out: Path, *extra: str) -> int:
+    return main(["run", str(folder), "-c", "colour", "-k", "3", "--out", str(out), "--backend", "openai",
+                 "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model", *extra])
+
+
+def _calls(server, since: int) -> dict[str, int]:
+    bodies = [r["body"] for r in server.requests[since:]]
+    text = [json.dumps(b["messages"]) for b in bodies if b["model"] == "text-model"]
+    return {"vlm": sum(b["model"] == "vision-model" for b in bodies), "label": sum("short labels" in t for t in text),
+            "names": sum("organise labels" in t for t in text), "assign": sum("sort images" in t for t in text)}
+
+
+def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_images, tmp_path, capsys):
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        assert _calls(server, 0) == {"vlm": 8, "label": 8, "names": 1, "assign": 8}
+        capsys.readouterr()
+        seen = len(server.requests)
+        assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 0
+        out = capsys.readouterr().out
+        assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}
+        assert "Will redo: Step 3 on 8 images only" in out and "Version 2" in out and "0 image(s) moved" in out
+        assert "assign 8 (0 from store)" in out
+        seen = len(server.requests)
+        assert main(["refine", str(run), "-k", "2"]) == 0
+        out = capsys.readouterr().out
+        assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 1, "assign": 8}
+        assert "2 image(s) moved" in out
+        seen = len(server.requests)
+        assert main(["refine", str(run), "--rename", "Red", "Warm"]) == 0
+        out = capsys.readouterr().out
+        assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": 0} and "Renamed: Red -> Warm" in out
+        assert main(["refine", str(run), "--undo"]) == 0
+        assert "Renamed: Warm -> Red" in capsys.readouterr().out
+        assert main(["search", str(run), "a blue picture", "-n", "2"]) == 0
+        hits = capsys.readouterr().out.strip().splitlines()
+        assert len(hits) == 2 and all("blue_" in h for h in hits)
+        assert main(["refine", str(run), "--rename", "Nope", "X"]) == 1
+        assert "no cluster named 'Nope'" in capsys.readouterr().err
+
+
+def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
+    folder = Path(colour_images[0][0]).parent
+    answers = io.StringIO("rename 1 First\nnonsense words\nk 2\n\nmerge 1 2 Everything\n\n")
+    monkeypatch.setattr("sys.stdin", answers)
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, tmp_path / "run", "--review") == 0
+    out = capsys.readouterr().out
+    assert "Cluster names (before Step 3)" in out and "cannot read 'nonsense words'" in out
+    assert "1. Everything (8 images)" in out
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["cluster_names"] == ["Everything"] and results["version"] == 1

