@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from ictc.evaluation.outputs import write_atomic
-
 from ictc.images import ImageError, load_rgb
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}

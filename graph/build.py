@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
 from ictc.graph.context import Context
 from ictc.graph.state import RunInput, RunState, primaries
 from ictc.nodes.assign import assign
@@ -18,9 +22,6 @@ from ictc.nodes.describe import describe
 from ictc.nodes.label import label
 from ictc.nodes.name_clusters import name_clusters
 from ictc.nodes.review import review_clusters, review_names
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
-from langgraph.types import Send
 
 
 def _batches(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

@@ -3,24 +3,42 @@ so tests hand in fakes without touching globals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from ictc.models.choose import Chooser
 from ictc.models.embed import TextEmbedder
 from ictc.models.structured import JsonCaller
-
 from ictc.settings import Settings
 
 # Errors of one model call that make one image fail without stopping the run (anything else is a bug
 # or an interruption and stops the run; the checkpoint keeps what finished).
-RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
+# A malformed JSON body from a server surfaces as JSONDecodeError, which its client does not retry.
+RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError, json.JSONDecodeError)
 try:  # openai is a dependency of langchain-openai; kept optional here so fakes need nothing
     import openai
 
     RECOVERABLE_ERRORS += (openai.APIError,)
 except ImportError:  # pragma: no cover
     pass
+
+
+class StopRequested(BaseException):  # noqa: N818 (not an error: the user asked to stop)
+    """Raised in place of a model call once the process was asked to stop (Ctrl-C, SIGTERM)."""
+
+
+# Process-wide, like the signals that set it: once set, no node starts another model call, so the
+# worker threads that drain the queue at exit cost nothing, and finished work is already stored.
+STOP = threading.Event()
+
+
+def check_stop() -> None:
+    if STOP.is_set():
+        raise StopRequested("stop requested")
 
 
 @dataclass
@@ -35,6 +53,19 @@ class Context:
     llm_id: str
     descriptions: Any = None  # store.descriptions.DescriptionStore: Step-1 reuse (None: no reuse)
     cache: Any = None  # store.step_cache.StepCache: Steps 2a, 2b, 3 reuse (None: no reuse)
+    slots: threading.BoundedSemaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # the exact cap on model calls in flight (LangGraph's pool also hosts its stream waiter)
+        self.slots = threading.BoundedSemaphore(self.settings.concurrency)
+
+    @contextmanager
+    def model_call(self) -> Iterator[None]:
+        """Hold one of `concurrency` slots for a model call; refuse to start once a stop was requested."""
+        check_stop()
+        with self.slots:
+            check_stop()
+            yield
 
     def cached(self, key: str) -> Any | None:
         return self.cache.get(key) if self.cache is not None else None

@@ -13,18 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langgraph.types import Command
+
 from ictc.evaluation.metrics import Scores, match_labels, plot_confusion, read_labels, score
 from ictc.evaluation.outputs import image_rows, write_csv, write_json
 from ictc.evaluation.report import write_report
 from ictc.graph.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.graph.build import build_graph
 from ictc.graph.context import Context
-from ictc.graph.state import RESET, RunState
+from ictc.graph.state import RESET, RunState, primaries
 from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
+from ictc.images import hash_or_reason, list_images
 from ictc.prompts import Criterion, prompt_hash, render
-from langgraph.types import Command
-
-from ictc.images import list_images, sha256_of
 from ictc.settings import Settings, settings_from_public
 
 MAX_CRITERION_CHARS = 300
@@ -147,17 +147,25 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
               review: bool = False) -> RunResult:
     paths = list_images(images if isinstance(images, list | tuple) else Path(images))
     check_request(paths, criterion, n_clusters, labels)
+    items, unreadable = [], {}
+    for path in paths:
+        digest, reason = hash_or_reason(path)
+        # an unreadable file keeps a unique placeholder hash, so it is never taken for a twin
+        items.append({"path": path, "sha256": digest or f"unreadable:{path}"})
+        if reason:
+            unreadable[path] = {"step": "read", "reason": reason}
+    if n_clusters > len(items) - len(unreadable):
+        raise ValueError(f"K={n_clusters} is more than the {len(items) - len(unreadable)} readable images")
     ctx = with_stores(context or _make_context(settings, context_factory))  # loads models: fails before any work
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    items = [{"path": p, "sha256": sha256_of(p)} for p in paths]
     meta = {"format": 1, "thread_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": settings.public_dict(), "labels": str(Path(labels).resolve()) if labels else None,
             "image_count": len(items), "versions": []}
     write_json(run_dir / "run.json", meta)
     with open_run(run_dir, meta, ctx) as session:
         session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,
-                       "review": review}, on_event)
+                       "review": review, "failures": unreadable}, on_event)
         return session.finish("first run")
 
 
@@ -174,11 +182,29 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
                 raise ValueError(f"{run_dir} is not waiting at a review point; use ictc refine")
             session.drive(Command(resume=action_dict(parse_action(answer))), on_event)
             return session.finish(_version_label(meta, describe_action(parse_action(answer))))
-        if waiting is not None or not session.graph.get_state(session.config).next:
-            return session.finish(None)  # waits for the user, or already finished: outputs rewritten only
-        session.drive(None, on_event)
-        label = meta.pop("pending_action", None) or _version_label(meta, "resumed")
+        if waiting is not None:
+            return session.finish(None)  # waits for the user: outputs rewritten only
+        state = session.state()
+        if is_complete(state) and not state.get("failures"):
+            return session.finish(None)  # finished: outputs rewritten only
+        retry = is_complete(state)  # finished with failures: retry those, keep everything else
+        if session.graph.get_state(session.config).next:
+            session.drive(None, on_event)  # continue from the last checkpoint
+        if retry or not is_complete(session.state()):
+            # after Ctrl-C the checkpoint may say "nothing next" with work missing: every node skips
+            # what is done, so running from the start again does only the missing work
+            session.drive(Command(update={"failures": {RESET: True}} if retry else {}, goto="start"), on_event)
+        label = meta.pop("pending_action", None) or (
+            f"resume: retried {len(state['failures'])} failed image(s)" if retry else _version_label(meta, "resumed"))
         return session.finish(label)
+
+
+def is_complete(state: dict[str, Any]) -> bool:
+    """Every image (first of its twins) has a cluster or a recorded failure."""
+    if "naming" not in state:
+        return False
+    done = {**state.get("assignments", {}), **state.get("failures", {})}
+    return all(primary in done for primary in set(primaries(state["images"]).values()))
 
 
 def _version_label(meta: dict[str, Any], action: str) -> str:

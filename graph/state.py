@@ -30,6 +30,7 @@ class RunInput(TypedDict, total=False):
     criterion: dict[str, Any]  # prompts.Criterion.to_dict()
     n_clusters: int
     review: bool  # pause for the user after Step 2b and after Step 3
+    failures: Annotated[dict[str, dict[str, str]], merge]  # path -> step, reason (files unreadable from the start)
 
 
 class RunState(RunInput, total=False):
@@ -37,7 +38,6 @@ class RunState(RunInput, total=False):
     labels: Annotated[dict[str, dict[str, Any]], merge]  # path -> raw, label, reasked, seconds
     naming: dict[str, Any]  # names, counts, dropped, groups, attempts, source, problems
     assignments: Annotated[dict[str, dict[str, Any]], merge]  # path -> cluster, route, answer, seconds
-    failures: Annotated[dict[str, dict[str, str]], merge]  # path -> step, reason
     scope: dict[str, list[str]]  # path -> the names Step 3 may choose from (after a split)
     review_error: str  # why the last review answer could not be applied
 

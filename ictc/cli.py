@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--step", default="all", help="step for --instruction: 1, 2a, 2b, 3 or all")
     refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
     refine.add_argument("--env-file", default=".env")
+
+    export = commands.add_parser("export", help="copy a run's images into one folder per cluster")
+    export.add_argument("run_dir")
+    export.add_argument("out")
 
     search = commands.add_parser("search", help="find a run's images by what their descriptions say")
     search.add_argument("run_dir")
@@ -251,6 +257,14 @@ def _print_changes(result) -> None:
         print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ictc.evaluation.export import export_clusters
+
+    for name, folder in export_clusters(Path(args.run_dir), Path(args.out)).items():
+        print(f"{sum(1 for _ in folder.iterdir()):5d}  {name}  ->  {folder}")
+    return EXIT_OK
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     from ictc.graph.run import search_run
 
@@ -299,15 +313,28 @@ def _cmd_samples(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    from ictc.graph.context import STOP
+
+    STOP.set()  # no new model call starts; calls in flight finish and are stored
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": _cmd_run, "resume": _cmd_resume, "eval": _cmd_eval, "samples": _cmd_samples,
-               "refine": _cmd_refine, "search": _cmd_search}[args.command]
+               "refine": _cmd_refine, "search": _cmd_search, "export": _cmd_export}[args.command]
+    if threading.current_thread() is threading.main_thread():
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
+            signal.signal(stop_signal, _terminate)
     try:
         return handler(args)
     except KeyboardInterrupt:
         print("\nictc: interrupted; finished work is kept. Continue with: ictc resume RUN_DIR", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the user named or owns that cannot be read or written
+        print(f"ictc: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:
         from ictc.models.errors import ModelUnavailableError
 

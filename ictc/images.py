@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +32,17 @@ def list_images(source: str | Path | list[str]) -> list[str]:
         raise ValueError(f"image folder not found: {folder}")
     if folder.is_file():
         return [str(folder)]
-    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    # broken and looping symlinks are kept, so that they are reported as failed rather than vanish
+    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink())]
     return sorted(str(p) for p in found)
+
+
+def hash_or_reason(path: str) -> tuple[str | None, str | None]:
+    """(sha256, None) for a readable file, (None, reason) otherwise."""
+    try:
+        return sha256_of(path), None
+    except OSError as exc:
+        return None, f"cannot read the file ({exc.strerror or exc})"
 
 
 def sha256_of(path: str | Path) -> str:
@@ -48,8 +58,14 @@ def load_rgb(path: str | Path, max_side: int | None = None):
     from PIL import Image, ImageOps
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
+            if img.width * img.height > MAX_PIXELS:  # checked before decoding: PIL only warns up to 2x
+                raise ImageError(f"{path}: image too large ({img.width}x{img.height} pixels declared, "
+                                 f"limit {MAX_PIXELS:,})")
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -63,7 +79,7 @@ def load_rgb(path: str | Path, max_side: int | None = None):
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{path}: image too large ({exc})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: not a readable image ({exc})") from exc
+        raise ImageError(f"{path}: not a readable image ({getattr(exc, 'strerror', None) or exc})") from exc
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return img

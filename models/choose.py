@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from langchain_core.messages import AIMessage
+
 from ictc.models.embed import TextEmbedder
 from ictc.models.structured import JsonCaller, parse_json_object
-from langchain_core.messages import AIMessage
 
 _ARTICLES = re.compile(r"^(a|an|the)\s+")
 

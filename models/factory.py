@@ -12,7 +12,6 @@ from ictc.models.choose import LikelihoodChooser, PromptedChooser
 from ictc.models.embed import make_embedder
 from ictc.models.errors import ModelUnavailableError
 from ictc.models.structured import JsonCaller
-
 from ictc.settings import Settings
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -26,8 +25,9 @@ def build_context(settings: Settings) -> Context:
 
 
 def _local_context(settings: Settings, embedder) -> Context:
-    from ictc.models.local import LocalChatModel, LocalLLM, LocalVLM
     from transformers.utils import logging as hf_logging
+
+    from ictc.models.local import LocalChatModel, LocalLLM, LocalVLM
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

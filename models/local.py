@@ -8,12 +8,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ictc.models.errors import ModelUnavailableError
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from ictc.images import data_uri_to_image
+from ictc.models.errors import ModelUnavailableError
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 

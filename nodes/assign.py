@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.runtime import Runtime
+
 from ictc.graph.context import RECOVERABLE_ERRORS, Context
 from ictc.graph.state import BatchTask
 from ictc.nodes.common import Timer, failure, report, to_messages
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
-from langgraph.runtime import Runtime
 
 
 def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             stored += 1
             continue
         try:
-            with Timer() as timer:
+            with Timer() as timer, ctx.model_call():
                 choice = ctx.chooser.choose(to_messages(rendered), names, item["description"], retry)
         except RECOVERABLE_ERRORS as exc:
             failures[item["path"]] = failure("assign", exc)

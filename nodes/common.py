@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ictc.graph.context import RECOVERABLE_ERRORS
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
+
+from ictc.graph.context import RECOVERABLE_ERRORS, Context
 
 _MESSAGE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
@@ -29,20 +30,22 @@ def text_of(reply: Any) -> str:
     return str(content).strip()
 
 
-def call_each(model: Any, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[str | BaseException]:
+def call_each(ctx: Context, model: Any, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[str | BaseException]:
     """One batched call; an item whose call fails in a recoverable way comes back as its exception."""
     try:
-        return [text_of(r) for r in model.batch(conversations, **kwargs)]
+        with ctx.model_call():
+            return [text_of(r) for r in model.batch(conversations, **kwargs)]
     except RECOVERABLE_ERRORS as exc:
         if len(conversations) == 1:
             return [exc]
     # the batch failed as a whole: find out which items fail on their own
-    return [_single(model, c, **kwargs) for c in conversations]
+    return [_single(ctx, model, c, **kwargs) for c in conversations]
 
 
-def _single(model: Any, conversation: list[BaseMessage], **kwargs: Any) -> str | BaseException:
+def _single(ctx: Context, model: Any, conversation: list[BaseMessage], **kwargs: Any) -> str | BaseException:
     try:
-        return text_of(model.invoke(conversation, **kwargs))
+        with ctx.model_call():
+            return text_of(model.invoke(conversation, **kwargs))
     except RECOVERABLE_ERRORS as exc:
         return exc
 

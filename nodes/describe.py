@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.runtime import Runtime
+
 from ictc.graph.context import Context
 from ictc.graph.state import BatchTask
+from ictc.images import ImageError, load_rgb, to_data_uri
 from ictc.nodes.common import Timer, call_each, failure, report, to_messages
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
-from langgraph.runtime import Runtime
-
-from ictc.images import ImageError, load_rgb, to_data_uri
 
 
 def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         paths.append(item["path"])
         conversations.append(to_messages(rendered, uri))
     with Timer() as timer:
-        replies = call_each(ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
+        replies = call_each(ctx, ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
     fresh = []
     for path, reply in zip(paths, replies, strict=True):
         if isinstance(reply, BaseException):

@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from langgraph.runtime import Runtime
+
 from ictc.graph.context import Context
 from ictc.graph.state import BatchTask
 from ictc.nodes.common import Timer, call_each, failure, report, to_messages
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
-from langgraph.runtime import Runtime
 
 _PREFIX = re.compile(r"^\s*(answer|label|category|criterion)\s*[:\-]\s*", re.IGNORECASE)
 
@@ -64,7 +65,7 @@ def _ask(ctx: Context, criterion: Criterion, asks: list[list]) -> list[dict[str,
     """One batched call; sentences re-asked once (batched), then cut to `label_max_words`."""
     settings = ctx.settings
     call = {"max_tokens": settings.label_max_tokens, "stop": ["\n"]}
-    replies = call_each(ctx.llm, asks, **call)
+    replies = call_each(ctx, ctx.llm, asks, **call)
     answers: list[dict[str, Any] | BaseException] = []
     too_long = []
     for index, (ask, reply) in enumerate(zip(asks, replies, strict=True)):
@@ -79,7 +80,7 @@ def _ask(ctx: Context, criterion: Criterion, asks: list[list]) -> list[dict[str,
         again = [ask + to_messages([("assistant", reply)]) + to_messages(
             render("label_too_long", criterion, step="label", answer=raw, max_words=settings.label_max_words))
             for _, ask, reply, raw in too_long]
-        for (index, _, _, raw), reply in zip(too_long, call_each(ctx.llm, again, **call), strict=True):
+        for (index, _, _, raw), reply in zip(too_long, call_each(ctx, ctx.llm, again, **call), strict=True):
             better = raw if isinstance(reply, BaseException) else clean_label(reply)
             if not better or word_count(better) > settings.label_max_words:
                 better = " ".join((better or raw).split()[: settings.label_max_words])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from langgraph.runtime import Runtime
+
 from ictc.graph.context import Context
 from ictc.graph.state import RunState, primaries
 from ictc.models.structured import parse_json_object
@@ -24,7 +26,6 @@ from ictc.nodes.label_counts import (
 )
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
-from langgraph.runtime import Runtime
 
 
 def parse_names(content: str) -> list[str]:
@@ -96,7 +97,8 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     names: list[str] | None = None
     with Timer() as timer:
         for _ in range(settings.name_retries):
-            content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
+            with ctx.model_call():
+                content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
             distinct, problem = check_names(parse_names(content), k)
             if problem is None:
                 names = distinct

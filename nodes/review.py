@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
+
 from ictc.graph.actions import Accept, parse_action, plan_action
 from ictc.graph.context import Context
 from ictc.graph.state import RunState
 from ictc.nodes.common import report
 from ictc.nodes.name_clusters import propose_names
 from ictc.prompts import Criterion
-from langgraph.graph import END
-from langgraph.runtime import Runtime
-from langgraph.types import Command, interrupt
 
 
 def pause_payload(state: RunState, point: str) -> dict[str, Any]:

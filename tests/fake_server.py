@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fakes import FakeLLM, FakeVLM
 from langchain_core.messages import convert_to_messages
+
+from fakes import FakeLLM, FakeVLM
 
 
 class FakeOpenAIServer:
     def __init__(self, models: tuple[str, ...] = ("vision-model", "text-model"), reject_modes: tuple[str, ...] = (),
-                 llm: FakeLLM | None = None):
-        self.models, self.reject_modes = models, set(reject_modes)
+                 llm: FakeLLM | None = None, fault: Callable[[dict[str, Any], int], str | None] | None = None,
+                 latency: float = 0.0):
+        """`fault(body, n)` may name a failure for the n-th request: "429", "500", "timeout", "malformed",
+        "empty", "drop" (connection closed without an answer) or "ignore-schema"."""
+        self.models, self.reject_modes, self.fault, self.latency = models, set(reject_modes), fault, latency
         self.requests: list[dict[str, Any]] = []
         self.vlm, self.llm = FakeVLM(), llm or FakeLLM()
         self._lock = threading.Lock()
@@ -43,8 +49,38 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
                     server.requests.append({"body": body, "auth": self.headers.get("Authorization")})
-                status, reply = server.answer(body)
-                self._send(status, reply)
+                    number = len(server.requests)
+                fault = server.fault(body, number) if server.fault else None
+                if server.latency:
+                    time.sleep(server.latency)
+                if fault == "429":
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                elif fault == "500":
+                    self._send(500, {"error": {"message": "internal error"}})
+                elif fault == "timeout":
+                    time.sleep(3)
+                    self._send(*server.answer(body))
+                elif fault == "malformed":
+                    data = b'{"choices": [ this is not json'
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                else:
+                    status, reply = server.answer(body)
+                    if fault == "empty":
+                        reply["choices"][0]["message"]["content"] = ""
+                    elif fault == "ignore-schema":
+                        reply["choices"][0]["message"]["content"] = "Well, I would say it is probably the red one."
+                    self._send(status, reply)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fakes import FakeLLM, fake_context
-from ictc.models.choose import exact_name, map_to_name, string_match
 from langchain_core.messages import HumanMessage, SystemMessage
+
+from ictc.models.choose import exact_name, map_to_name, string_match
+
+from fakes import FakeLLM, fake_context
 
 NAMES = ["Wild animal", "Pet", "Vehicle"]
 

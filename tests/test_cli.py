@@ -8,11 +8,12 @@ import sys
 import time
 
 import pytest
-from fakes import fake_context
+
+from ictc.cli import main
 from ictc.graph.run import start_run
 from ictc.prompts import make_criterion
 
-from ictc.cli import main
+from fakes import fake_context
 
 
 def test_help_is_fast_and_imports_nothing_heavy():

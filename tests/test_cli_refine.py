@@ -6,9 +6,9 @@ import io
 import json
 from pathlib import Path
 
-from fake_server import FakeOpenAIServer
-
 from ictc.cli import main
+
+from fake_server import FakeOpenAIServer
 
 
 def _run(server, folder: Path, out: Path, *extra: str) -> int:

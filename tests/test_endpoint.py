@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_server import FakeOpenAIServer
 from PIL import Image
 
 from ictc.cli import main
+
+from fake_server import FakeOpenAIServer
 
 FAKE_KEY = "sk-test-DO-NOT-LEAK-4242"
 

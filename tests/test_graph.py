@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeLLM, FakeVLM, fake_context, step_calls
+
 from ictc.graph.run import resume_run, start_run
 from ictc.prompts import make_criterion
+
+from fakes import FakeLLM, FakeVLM, fake_context, step_calls
 
 
 def test_end_to_end_clusters_every_image_with_one_of_k_names(colour_images, tmp_path):

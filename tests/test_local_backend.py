@@ -6,12 +6,12 @@ import json
 import time
 
 import pytest
-from ictc.models.errors import ModelUnavailableError
 from langchain_core.messages import HumanMessage, SystemMessage
 from PIL import Image
 
 from ictc.cli import main
 from ictc.images import to_data_uri
+from ictc.models.errors import ModelUnavailableError
 from ictc.settings import Settings
 
 pytestmark = pytest.mark.slow

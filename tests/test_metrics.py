@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ictc.evaluation.metrics import match_labels, score
 
 

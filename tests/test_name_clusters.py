@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fakes import FakeLLM, fake_context
+from langgraph.runtime import Runtime
+
 from ictc.nodes.label_counts import count_labels, group_labels, normalize_label, trim_counts
 from ictc.nodes.name_clusters import check_names, fallback_names, name_clusters, parse_names
 from ictc.prompts import make_criterion
-from langgraph.runtime import Runtime
+
+from fakes import FakeLLM, fake_context
 
 
 def test_normalize_label_case_whitespace_articles_plurals():

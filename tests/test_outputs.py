@@ -6,10 +6,12 @@ import csv
 import json
 
 import pytest
-from fakes import FakeLLM, fake_context
+
 from ictc.evaluation.outputs import write_atomic
 from ictc.graph.run import start_run
 from ictc.prompts import make_criterion
+
+from fakes import FakeLLM, fake_context
 
 
 class ScriptNamesLLM(FakeLLM):

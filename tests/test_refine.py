@@ -6,10 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fakes import FakeLLM, fake_context, step_calls
+
 from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
 from ictc.graph.run import refine_run, resume_run, start_run, undo_run
 from ictc.prompts import make_criterion
+
+from fakes import FakeLLM, fake_context, step_calls
 
 LABEL, NAMES, ASSIGN = "Criterion: colour", "organise labels", "sort images"
 

@@ -6,8 +6,8 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from ictc.prompts import STEPS, make_criterion, presets, render
 
+from ictc.prompts import STEPS, make_criterion, presets, render
 from ictc.settings import Settings, env_example_text, env_name, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

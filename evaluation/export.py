@@ -1,0 +1,41 @@
+"""Export a run as one folder per cluster. Folder names come from model text, so they are made safe:
+no path separators, no `..`, no control characters, bounded length, unique."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from ictc.evaluation.outputs import write_atomic
+
+
+def safe_folder_name(name: str, taken: set[str]) -> str:
+    text = unicodedata.normalize("NFKC", name)
+    text = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]", "_", text).strip().strip(".")
+    text = re.sub(r"\.{2,}", "_", text)[:80].strip() or "cluster"
+    candidate, n = text, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{text} ({n})", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
+    """Copies each clustered image into out/<cluster>/; returns {cluster name: folder}."""
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    out.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    folders = {name: out / safe_folder_name(name, taken) for name in results["cluster_names"]}
+    for folder in folders.values():
+        assert folder.resolve().parent == out.resolve()  # never outside the export folder
+        folder.mkdir(exist_ok=True)
+    for row in results["images"]:
+        if row["status"] == "ok" and row["cluster"] in folders:
+            source = Path(row["image"])
+            target_names: set[str] = {p.name.lower() for p in folders[row["cluster"]].iterdir()}
+            shutil.copyfile(source, folders[row["cluster"]] / safe_folder_name(source.name, target_names))
+    write_atomic(out / "clusters.json", json.dumps({n: f.name for n, f in folders.items()}, indent=2, ensure_ascii=False))
+    return folders

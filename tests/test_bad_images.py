@@ -1,0 +1,136 @@
+"""Bad image files: each is reported on one line with its reason, recorded as failed, and the run goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ictc.cli import main
+from ictc.graph.run import start_run
+from ictc.images import ImageError, load_rgb
+from ictc.prompts import make_criterion
+
+from fakes import fake_context
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def zoo(tmp_path) -> Path:
+    """Good and bad files side by side."""
+    d = tmp_path / "zoo"
+    d.mkdir()
+    for i, colour in enumerate([(220, 30, 30), (30, 50, 220)]):
+        Image.new("RGB", (60 + i, 40), colour).save(d / f"good_{i}.jpg")
+    (d / "zero.png").write_bytes(b"")
+    good = (d / "good_0.jpg").read_bytes()
+    (d / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (d / "notes.png").write_text("this is text, not an image")
+    (d / "bomb.png").write_bytes(_png_declaring(12_000, 12_000))  # 144 Mpx: between PIL's warning and error
+    Image.fromarray(np.full((20, 30), 50_000, dtype=np.uint16)).save(d / "sixteen_bit.png")
+    Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(d / "cmyk.jpg")
+    Image.new("P", (20, 20)).save(d / "palette.png")
+    Image.new("RGBA", (20, 20), (0, 0, 255, 0)).save(d / "alpha.png")
+    frames = [Image.new("RGB", (20, 20), c) for c in [(255, 0, 0), (0, 255, 0)]]
+    frames[0].save(d / "animated.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(d / "animated.webp", save_all=True, append_images=frames[1:])
+    Image.new("RGB", (1, 1), (0, 200, 0)).save(d / "one_pixel.png")
+    Image.new("RGB", (20, 20), (0, 200, 0)).save(d / "name with spaces é中.png")
+    (d / "good_0 again.jpg").write_bytes(good)  # the same image twice
+    os.symlink("loop_b.png", d / "loop_a.png")
+    os.symlink("loop_a.png", d / "loop_b.png")
+    os.symlink("nowhere.png", d / "dangling.png")
+    (d / "readme.txt").write_text("not an image suffix: ignored")
+    (d / "data.csv").write_text("a,b\n")
+    return d
+
+
+BAD = {
+    "zero.png": "empty file (0 bytes)",
+    "truncated.jpg": "not a readable image",
+    "notes.png": "not a readable image (cannot identify image file",
+    "bomb.png": "image too large (12000x12000 pixels declared",
+    "loop_a.png": "Too many levels of symbolic links",
+    "loop_b.png": "Too many levels of symbolic links",
+    "dangling.png": "No such file or directory",
+}
+
+
+def test_each_bad_file_fails_alone_with_its_reason_and_the_run_goes_on(zoo, tmp_path):
+    ctx = fake_context()
+    result = start_run(str(zoo), make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    by_name = {Path(r["image"]).name: r for r in result.rows}
+    assert "readme.txt" not in by_name and "data.csv" not in by_name  # non-images ignored
+    for name, reason in BAD.items():
+        assert by_name[name]["status"] == "failed" and reason in by_name[name]["reason"], (name, by_name[name]["reason"])
+        assert by_name[name]["cluster"] == ""
+    ok = {n for n, r in by_name.items() if r["status"] == "ok"}
+    assert ok == set(by_name) - set(BAD)
+    assert by_name["good_0.jpg"]["same_as"].endswith("good_0 again.jpg")  # sorted first, described once
+    assert len(ctx.vlm.calls) == len(ok) - 1  # the duplicate is described once
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["summary"]["failed"] == len(BAD)
+
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("alpha.png", (255, 255, 255)),  # transparent pixels over white
+    ("animated.gif", (255, 0, 0)),  # first frame
+    ("animated.webp", (255, 0, 0)),
+    ("cmyk.jpg", (255, 0, 0)),
+    ("one_pixel.png", (0, 200, 0)),
+])
+def test_unusual_but_valid_images_decode_to_rgb(zoo, name, expected):
+    image = load_rgb(zoo / name, 512)
+    assert image.mode == "RGB" and all(abs(a - b) <= 3 for a, b in zip(image.getpixel((0, 0)), expected, strict=True))
+
+
+def test_sixteen_bit_keeps_its_brightness(zoo):
+    value = load_rgb(zoo / "sixteen_bit.png").getpixel((0, 0))
+    assert value[0] == value[1] == value[2] and abs(value[0] - 50_000 // 256) <= 1
+
+
+def test_exif_rotated_photo_is_turned_upright(tmp_path):
+    image = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: display rotated 90 degrees clockwise
+    image.save(tmp_path / "rotated.jpg", exif=exif)
+    assert load_rgb(tmp_path / "rotated.jpg").size == (20, 40)
+
+
+def test_bomb_is_refused_before_decoding(zoo):
+    with pytest.raises(ImageError, match="too large"):
+        load_rgb(zoo / "bomb.png")
+
+
+def test_cli_summary_lists_each_failure_and_exit_code_says_so(zoo, tmp_path, capsys):
+    from fake_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        code = main(["run", str(zoo), "-c", "colour", "-k", "2", "--out", str(tmp_path / "run"), "--backend", "openai",
+                     "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
+    out = capsys.readouterr().out
+    assert code == 4 and f"{len(BAD)} image(s) failed:" in out
+    for name in BAD:
+        assert sum(name in line for line in out.splitlines()) >= 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.png"
+    Image.new("RGB", (4, 4)).save(path)
+    path.chmod(0)
+    with pytest.raises(ImageError, match="Permission denied"):
+        load_rgb(path)
