@@ -5,6 +5,7 @@ a model, so it must never be reached (an explicit function is given on every col
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,34 @@ def _embedding_function(embedder: TextEmbedder):
     return OfflineEmbedding(embedder)
 
 
+_OPENING = threading.Lock()
+_OPENING_CLIENT = threading.Lock()
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(folder: Path):
+    """One PersistentClient per folder and process; opening is serialised across processes too, since
+    two first-time opens of the same folder at once fail with 'database is locked'."""
+    import chromadb
+
+    key = str(folder.resolve())
+    with _OPENING_CLIENT:
+        if key not in _CLIENTS:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / ".open.lock", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                _CLIENTS[key] = chromadb.PersistentClient(path=key, settings=chromadb.Settings(anonymized_telemetry=False))
+        return _CLIENTS[key]
+
+
 class DescriptionStore:
-    """Thread-safe; one PersistentClient per process and folder."""
+    """Thread-safe; shares its folder's client with every other store of this process."""
 
     def __init__(self, folder: Path, embedder: TextEmbedder):
-        import chromadb
-
-        folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._client = chromadb.PersistentClient(path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False))
-        self._collection = self._client.get_or_create_collection(
-            COLLECTION, embedding_function=_embedding_function(embedder), metadata={"hnsw:space": "cosine"})
+        with _OPENING:
+            self._collection = _client(folder).get_or_create_collection(
+                COLLECTION, embedding_function=_embedding_function(embedder), metadata={"hnsw:space": "cosine"})
         self.embedder = embedder
 
     def get(self, keys: list[str]) -> dict[str, str]:

@@ -43,3 +43,12 @@ def private_workspace(tmp_path, monkeypatch):
     """Each test gets its own store folder, so reuse across tests cannot hide model calls."""
     monkeypatch.setenv("ICTC_WORKSPACE", str(tmp_path / "workspace"))
     return tmp_path / "workspace"
+
+
+@pytest.fixture(autouse=True)
+def restore_environment():
+    """Commands that read a .env file write into os.environ; no test may leak settings into the next."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

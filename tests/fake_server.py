@@ -82,7 +82,13 @@ class FakeOpenAIServer:
                         reply["choices"][0]["message"]["content"] = "Well, I would say it is probably the red one."
                     self._send(status, reply)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # clients that give up (timeouts, killed processes) are part of the tests
+
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

