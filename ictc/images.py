@@ -61,8 +61,10 @@ def load_rgb(path: str | Path, max_side: int | None = None):
     if Path(path).is_file() and Path(path).stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
     try:
-        with warnings.catch_warnings(), Image.open(path) as img:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
+            img = Image.open(path)
+        with img:
             if img.width * img.height > MAX_PIXELS:  # checked before decoding: PIL only warns up to 2x
                 raise ImageError(f"{path}: image too large ({img.width}x{img.height} pixels declared, "
                                  f"limit {MAX_PIXELS:,})")
