@@ -49,7 +49,13 @@ def fan_out_describe(state: RunState, runtime: Runtime[Context]) -> list[Send] |
         or "descriptions_done"
 
 
-def descriptions_done(state: RunState) -> dict[str, Any]:
+def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
+    store = runtime.context.descriptions
+    if store is not None:  # Step 1 complete: write the buffered descriptions, and any a crash kept out
+        store.flush()
+        sha = {i["path"]: i["sha256"] for i in state["images"]}
+        store.store_missing([(d["key"], d["text"], {"sha256": sha[p], "prompt_hash": d["prompt_hash"]})
+                             for p, d in state.get("descriptions", {}).items() if d.get("key")])
     report("label", total=len(state.get("descriptions", {})), done=len(state.get("labels", {})))
     return {}
 

@@ -83,7 +83,9 @@ class RunSession:
         return interrupts[0].value if interrupts else None
 
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
-        for mode, chunk in self.graph.stream(graph_input, self.config, context=self.ctx,
+        # durability="sync": each finished task is on disk before more work starts, so a kill -9 loses
+        # only the calls in flight (the description store buffers its writes for speed)
+        for mode, chunk in self.graph.stream(graph_input, self.config, context=self.ctx, durability="sync",
                                              stream_mode=["custom", "updates"]):
             if mode != "custom":
                 continue

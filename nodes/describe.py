@@ -52,7 +52,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             fresh.append((keys[path], reply, {"vlm": ctx.vlm_id, "sha256": sha[path],
                                                 "prompt_hash": prompt_hash(rendered)}))
     if ctx.descriptions is not None:
-        ctx.descriptions.put(fresh)
+        ctx.descriptions.put(fresh, embed=settings.index_descriptions == "eager")
     report("describe", advance=len(task["items"]), failed=len(failures), stored=len(descriptions) - len(fresh),
            calls=len(paths))
     return {"descriptions": descriptions, "failures": failures}

@@ -29,5 +29,29 @@ class StepCache:
             self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, step, json.dumps(value)))
             self._db.commit()
 
+    def get_many(self, keys: list[str] | None, step: str) -> dict[str, Any]:
+        """The stored values of `step` among `keys` (all of them when keys is None)."""
+        with self._lock:
+            if keys is None:
+                rows = self._db.execute("SELECT key, value FROM answers WHERE step = ?", (step,)).fetchall()
+            else:
+                rows = []
+                unique = list(dict.fromkeys(keys))
+                for start in range(0, len(unique), 500):  # SQLite's limit on bound parameters
+                    chunk = unique[start:start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += self._db.execute(f"SELECT key, value FROM answers WHERE step = ? AND key IN ({marks})",
+                                             (step, *chunk)).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    def count(self, step: str) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM answers WHERE step = ?", (step,)).fetchone()[0]
+
+    def delete(self, keys: list[str]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in keys])
+            self._db.commit()
+
     def close(self) -> None:
         self._db.close()

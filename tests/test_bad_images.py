@@ -127,10 +127,27 @@ def test_cli_summary_lists_each_failure_and_exit_code_says_so(zoo, tmp_path, cap
         assert sum(name in line for line in out.splitlines()) >= 1
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_file(tmp_path):
-    path = tmp_path / "secret.png"
-    Image.new("RGB", (4, 4)).save(path)
-    path.chmod(0)
-    with pytest.raises(ImageError, match="Permission denied"):
-        load_rgb(path)
+def test_unreadable_file_is_named_with_its_reason(tmp_path):
+    """As root every file is readable, so the check then runs as the unprivileged user nobody."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "private"
+    folder.mkdir()
+    Image.new("RGB", (4, 4)).save(folder / "secret.png")
+    (folder / "secret.png").chmod(0)
+    for parent in (folder, *folder.parents):
+        if parent == Path("/"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o005)  # nobody may reach the folder, not the file
+    check = ("import sys; from ictc.images import hash_or_reason, load_rgb, ImageError\n"
+             f"print(hash_or_reason({str(folder / 'secret.png')!r})[1])\n"
+             f"try:\n    load_rgb({str(folder / 'secret.png')!r})\nexcept ImageError as e:\n    print(e)")
+    command = [sys.executable, "-c", check]
+    if os.geteuid() == 0:
+        assert shutil.which("setpriv"), "setpriv (util-linux) is needed to test unreadable files as root"
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["cannot read the file (Permission denied)",
+                   f"{folder / 'secret.png'}: not a readable image (Permission denied)"]

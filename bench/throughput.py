@@ -1,0 +1,69 @@
+"""Throughput against concurrency: the whole pipeline over N images against a loopback endpoint with a
+fixed latency per call and a capacity. Prints calls/s, the speed-up over concurrency 1 and its ratio
+to the ideal speed-up min(concurrency, capacity).
+
+    python bench/throughput.py --n 1000 --latency 0.2 --capacity 64 --concurrency 1 8 32 64 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import make_photos, save
+from bench.fake_endpoint import BenchEndpoint
+
+
+def one_run(paths: list[str], concurrency: int, endpoint: BenchEndpoint, k: int) -> dict:
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+    from ictc.settings import load_settings
+
+    workspace = tempfile.mkdtemp(prefix="ictc-bench-ws-")  # nothing reused between runs
+    os.environ["ICTC_WORKSPACE"] = workspace
+    settings = load_settings({"backend": "openai", "base_url": endpoint.url, "vlm": "bench-vlm", "llm": "bench-llm",
+                              "concurrency": concurrency, "max_retries": 8}, env_file=None)
+    before_calls, before_rejected = endpoint.calls, endpoint.rejected
+    started = time.perf_counter()
+    result = start_run(paths, make_criterion("object"), k, settings, Path(workspace) / "run")
+    seconds = time.perf_counter() - started
+    calls = endpoint.calls - before_calls
+    return {"concurrency": concurrency, "images": len(paths), "calls": calls, "seconds": seconds,
+            "calls_per_s": calls / seconds, "429s": endpoint.rejected - before_rejected,
+            "failed": result.results["summary"]["failed"], "peak_in_flight": endpoint.peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n-serial", type=int, default=100, help="images for concurrency 1 (its rate is what counts)")
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--capacity", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64, 128])
+    parser.add_argument("-k", type=int, default=10)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos", args.n)
+    rows = []
+    with BenchEndpoint(args.latency, args.capacity) as endpoint:
+        for concurrency in args.concurrency:
+            endpoint.peak = 0
+            paths = photos[: args.n_serial] if concurrency == 1 else photos
+            row = one_run(paths, concurrency, endpoint, args.k)
+            rows.append(row)
+            print(f"concurrency {concurrency:4d}: {row['calls_per_s']:7.1f} calls/s, {row['429s']} x 429, "
+                  f"{row['failed']} failed, {row['seconds']:.1f} s", flush=True)
+    base = rows[0]["calls_per_s"] if rows and rows[0]["concurrency"] == 1 else None
+    for row in rows:
+        ideal = min(row["concurrency"], args.capacity)
+        row["speedup"] = row["calls_per_s"] / base if base else float("nan")
+        row["of_ideal"] = row["speedup"] / ideal if base else float("nan")
+    save("throughput", rows, f"latency {args.latency} s per call, server capacity {args.capacity} calls at once; "
+                             f"ideal speed-up = min(concurrency, capacity); target >= 0.8 of ideal up to capacity.")
+
+
+if __name__ == "__main__":
+    main()
