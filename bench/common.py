@@ -17,12 +17,12 @@ def make_photos(folder: Path, n: int, size: int = 32) -> list[str]:
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
     paths = []
     for i in range(n):
         path = folder / f"img_{i:05d}.png"
-        if not path.exists():
-            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+        if not path.exists():  # image i depends on i alone, so a larger set extends a smaller one
+            pixels = np.random.default_rng(i).integers(0, 255, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(path)
         paths.append(str(path))
     return paths
 

@@ -36,6 +36,11 @@ class BenchEndpoint:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                if self.path.endswith("/stats"):
+                    self._send(200, {"calls": endpoint.calls, "rejected": endpoint.rejected, "peak": endpoint.peak})
+                    return
+                if self.path.endswith("/reset-peak"):
+                    endpoint.peak = 0
                 self._send(200, {"data": [{"id": "bench-vlm"}, {"id": "bench-llm"}]})
 
             def do_POST(self) -> None:
@@ -104,3 +109,42 @@ class BenchEndpoint:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class EndpointProcess:
+    """The endpoint in a process of its own, so that its work does not compete with the client's GIL."""
+
+    def __init__(self, latency: float = 0.2, capacity: int = 64):
+        self.args = [str(latency), str(capacity)]
+
+    def __enter__(self) -> EndpointProcess:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.fake_endpoint", *self.args],
+                                        stdout=subprocess.PIPE, text=True)
+        self.url = self.process.stdout.readline().strip()
+        return self
+
+    def stats(self) -> dict[str, int]:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/stats") as response:
+            return json.loads(response.read())
+
+    def reset_peak(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(self.url + "/reset-peak").read()
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+if __name__ == "__main__":
+    import sys
+
+    server = BenchEndpoint(float(sys.argv[1]), int(sys.argv[2]))
+    print(server.url, flush=True)
+    server.httpd.serve_forever()

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from bench.common import make_photos, save
-from bench.fake_endpoint import BenchEndpoint
+from bench.fake_endpoint import EndpointProcess
 
 
-def one_run(paths: list[str], concurrency: int, endpoint: BenchEndpoint, k: int) -> dict:
+def one_run(paths: list[str], concurrency: int, endpoint: EndpointProcess, k: int) -> dict:
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
     from ictc.settings import load_settings
@@ -26,14 +26,16 @@ def one_run(paths: list[str], concurrency: int, endpoint: BenchEndpoint, k: int)
     os.environ["ICTC_WORKSPACE"] = workspace
     settings = load_settings({"backend": "openai", "base_url": endpoint.url, "vlm": "bench-vlm", "llm": "bench-llm",
                               "concurrency": concurrency, "max_retries": 8}, env_file=None)
-    before_calls, before_rejected = endpoint.calls, endpoint.rejected
+    endpoint.reset_peak()
+    before = endpoint.stats()
     started = time.perf_counter()
     result = start_run(paths, make_criterion("object"), k, settings, Path(workspace) / "run")
     seconds = time.perf_counter() - started
-    calls = endpoint.calls - before_calls
+    after = endpoint.stats()
+    calls = after["calls"] - before["calls"]
     return {"concurrency": concurrency, "images": len(paths), "calls": calls, "seconds": seconds,
-            "calls_per_s": calls / seconds, "429s": endpoint.rejected - before_rejected,
-            "failed": result.results["summary"]["failed"], "peak_in_flight": endpoint.peak}
+            "calls_per_s": calls / seconds, "429s": after["rejected"] - before["rejected"],
+            "failed": result.results["summary"]["failed"], "peak_in_flight": after["peak"]}
 
 
 def main() -> None:
@@ -46,11 +48,10 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos", args.n)
+    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos-v2", args.n)
     rows = []
-    with BenchEndpoint(args.latency, args.capacity) as endpoint:
+    with EndpointProcess(args.latency, args.capacity) as endpoint:
         for concurrency in args.concurrency:
-            endpoint.peak = 0
             paths = photos[: args.n_serial] if concurrency == 1 else photos
             row = one_run(paths, concurrency, endpoint, args.k)
             rows.append(row)

@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
     refine.add_argument("--env-file", default=".env")
 
+    estimate = commands.add_parser("estimate", help="model calls, tokens, cost and time of a run, before running it")
+    estimate.add_argument("images")
+    estimate.add_argument("--criterion", "-c")
+    estimate.add_argument("-k", "--clusters", type=int, required=True, dest="k")
+    estimate.add_argument("--preset")
+    estimate.add_argument("--price-in", type=float, default=0.0, help="price per million input tokens")
+    estimate.add_argument("--price-out", type=float, default=0.0, help="price per million output tokens")
+    estimate.add_argument("--vlm-seconds", type=float, default=2.0, help="measured seconds per VLM call (default 2.0)")
+    estimate.add_argument("--llm-seconds", type=float, default=0.5, help="measured seconds per LLM call (default 0.5)")
+    _backend_options(estimate)
+
     export = commands.add_parser("export", help="copy a run's images into one folder per cluster")
     export.add_argument("run_dir")
     export.add_argument("out")
@@ -257,6 +268,26 @@ def _print_changes(result) -> None:
         print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
 
 
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from ictc.estimate import estimate
+    from ictc.prompts import make_criterion
+
+    settings = _settings(args)
+    result = estimate(args.images, make_criterion(args.criterion, args.preset), args.k, settings)
+    print(f"{result.images} images ({result.unique} distinct; {result.stored_descriptions} descriptions already stored)")
+    print("Model calls: " + ", ".join(f"{step} {n}" for step, n in result.calls.items())
+          + " (upper bounds: Step 2a/2b/3 answers already stored are not called again)")
+    print(f"Tokens (estimated, chars/4, descriptions at their cap): {result.input_tokens:,} in, {result.output_tokens:,} out")
+    if args.price_in or args.price_out:
+        print(f"Cost at ${args.price_in}/M in, ${args.price_out}/M out: ${result.cost(args.price_in, args.price_out):,.2f}")
+    per_call = {"describe": args.vlm_seconds, "label": args.llm_seconds, "name_clusters": args.llm_seconds * 10,
+                "assign": args.llm_seconds}
+    seconds = result.seconds(per_call, settings.concurrency)
+    print(f"Time at {args.vlm_seconds} s per VLM call, {args.llm_seconds} s per LLM call, concurrency "
+          f"{settings.concurrency}: about {seconds / 60:,.1f} min")
+    return EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from ictc.evaluation.export import export_clusters
 
@@ -323,7 +354,8 @@ def _terminate(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": _cmd_run, "resume": _cmd_resume, "eval": _cmd_eval, "samples": _cmd_samples,
-               "refine": _cmd_refine, "search": _cmd_search, "export": _cmd_export}[args.command]
+               "refine": _cmd_refine, "search": _cmd_search, "export": _cmd_export,
+               "estimate": _cmd_estimate}[args.command]
     if threading.current_thread() is threading.main_thread():
         for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
             signal.signal(stop_signal, _terminate)

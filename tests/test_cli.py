@@ -46,3 +46,21 @@ def test_eval_scores_a_finished_run(colour_images, tmp_path, capsys):
 def test_resume_of_unknown_folder_is_one_line(tmp_path, capsys):
     assert main(["resume", str(tmp_path)]) == 1
     assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_estimate_counts_calls_and_what_the_store_already_holds(colour_images, tmp_path, capsys):
+    from pathlib import Path
+
+    from fake_server import FakeOpenAIServer
+
+    folder = str(Path(colour_images[0][0]).parent)
+    flags = ["-c", "colour", "-k", "3", "--backend", "openai", "--vlm", "vision-model", "--llm", "text-model"]
+    assert main(["estimate", folder, *flags, "--price-in", "1", "--price-out", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "8 images (8 distinct; 0 descriptions already stored)" in out
+    assert "describe 8, label 8, name_clusters 1, assign 8" in out and "Cost at $1.0/M in" in out
+    with FakeOpenAIServer() as server:
+        assert main(["run", folder, *flags, "--base-url", server.url, "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["estimate", folder, *flags]) == 0
+    assert "8 descriptions already stored" in capsys.readouterr().out
