@@ -3,6 +3,7 @@ mode, so several processes can share one workspace."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -15,9 +16,13 @@ class StepCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, step TEXT, value TEXT)")
-        self._db.commit()
+        # switching to WAL ignores the busy timeout: two first opens at once fail with "database is
+        # locked", so opening is serialised (threads and processes alike)
+        with open(path.with_name(path.name + ".open-lock"), "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, step TEXT, value TEXT)")
+            self._db.commit()
 
     def get(self, key: str) -> Any | None:
         with self._lock:
