@@ -30,7 +30,8 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     taken: set[str] = set()
     folders = {name: out / safe_folder_name(name, taken) for name in results["cluster_names"]}
     for folder in folders.values():
-        assert folder.resolve().parent == out.resolve()  # never outside the export folder
+        if folder.resolve().parent != out.resolve():  # never outside the export folder
+            raise ValueError(f"cluster folder {folder} would leave {out}")
         folder.mkdir(exist_ok=True)
     for row in results["images"]:
         if row["status"] == "ok" and row["cluster"] in folders:

@@ -21,14 +21,13 @@ from ictc.evaluation.results import evaluate_run, write_outputs
 from ictc.graph.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.graph.build import build_graph
 from ictc.graph.context import Context
-from ictc.graph.state import RESET, RunState, primaries
+from ictc.graph.state import RESET, RunState, merged_fields, primaries
 from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
 from ictc.images import hash_or_reason, list_images
 from ictc.prompts import Criterion
 from ictc.settings import Settings, settings_from_public
 
 MAX_CRITERION_CHARS = 300
-MERGED_FIELDS = ("descriptions", "labels", "assignments", "failures")
 Events = Callable[[dict[str, Any]], None]
 ContextFactory = Callable[[Settings], Context]
 
@@ -217,7 +216,7 @@ def _version_label(meta: dict[str, Any], action: str) -> str:
 def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: Events | None = None,
                context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
     """Apply an action to a finished run as a new version; only the work whose inputs changed is redone."""
-    from ictc.nodes.name_clusters import propose_names
+    from ictc.nodes.review import split_names
 
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
@@ -232,7 +231,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
         else:
             state = dict(snapshot.values)
             criterion = Criterion.from_dict(state["criterion"])
-            plan = plan_action(state, parsed, split_names=lambda labels, n: propose_names(ctx, criterion, labels, n)["names"])
+            plan = plan_action(state, parsed, split_names=lambda labels, n: split_names(ctx, criterion, labels, n))
             if on_event:
                 on_event({"step": "plan", "redo": plan.redo})
             meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
@@ -257,7 +256,7 @@ def undo_run(run_dir: str | Path, context: Context | None = None, context_factor
         # pending on that checkpoint, i.e. show the later version
         saved = session.graph.checkpointer.get_tuple(old_config).checkpoint["channel_values"]
         old = {k: v for k, v in saved.items() if k in RunState.__annotations__}
-        restore = {k: ({RESET: True, **v} if k in MERGED_FIELDS else v) for k, v in old.items()}
+        restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
         session.graph.update_state(session.config, restore, as_node="review_clusters")
         return session.finish(f"undo: back to version {target['version']}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_origin, get_type_hints
 
 RESET = "__reset__"  # see graph/actions.py
 
@@ -40,6 +40,12 @@ class RunState(RunInput, total=False):
     assignments: Annotated[dict[str, dict[str, Any]], merge]  # path -> cluster, route, answer, seconds
     scope: dict[str, list[str]]  # path -> the names Step 3 may choose from (after a split)
     review_error: str  # why the last review answer could not be applied
+
+
+def merged_fields() -> tuple[str, ...]:
+    """The state fields whose updates are merged (the ones a RESET update must replace)."""
+    hints = get_type_hints(RunState, include_extras=True)
+    return tuple(name for name, hint in hints.items() if get_origin(hint) is Annotated)
 
 
 class BatchTask(TypedDict, total=False):

@@ -308,20 +308,21 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
     from ictc.graph.run import resume_run
+    from ictc.graph.versions import load_meta
+    from ictc.models.factory import build_context
+    from ictc.settings import settings_from_public
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
+    # loaded once: the same models serve the resume and, if the run waits for review, the review
+    context = build_context(settings_from_public(load_meta(Path(args.run_dir))["settings"]))
     progress = Progress()
     try:
-        result = resume_run(args.run_dir, on_event=progress)
+        result = resume_run(args.run_dir, on_event=progress, context=context)
     finally:
         progress.close()
     if result.pause:  # the run waits at a review point: continue the review here
-        from ictc.graph.versions import load_meta
-        from ictc.models.factory import build_context
-        from ictc.settings import settings_from_public
-
-        result = _review_at_terminal(result, build_context(settings_from_public(load_meta(result.run_dir)["settings"])))
+        result = _review_at_terminal(result, context)
     _print_result(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 

@@ -83,7 +83,7 @@ def map_to_name(answer: str, names: list[str], description: str, embedder: TextE
 class LikelihoodChooser:
     """Local LLM: the name with the highest log-likelihood after the prompt. No text is parsed."""
 
-    def __init__(self, model, embedder: TextEmbedder):
+    def __init__(self, model):
         self.model = model
 
     def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:

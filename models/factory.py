@@ -38,7 +38,7 @@ def _local_context(settings: Settings, embedder) -> Context:
     vlm = LocalChatModel(engine=LocalVLM(settings.resolved_vlm(), settings.device, settings.seed))
     llm = LocalChatModel(engine=LocalLLM(settings.resolved_llm(), settings.device, settings.seed))
     return Context(vlm=vlm, llm=llm, llm_json=JsonCaller(llm, supports_response_format=False),
-                   chooser=LikelihoodChooser(llm, embedder), embedder=embedder, settings=settings,
+                   chooser=LikelihoodChooser(llm), embedder=embedder, settings=settings,
                    vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())
 
 

@@ -72,9 +72,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
     raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
-    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
-    report("name_clusters", advance=1, names=naming["names"], stored=int(naming["calls"] == 0), calls=naming["calls"])
-    return {"naming": naming}
+    return {"naming": propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])}
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:
@@ -88,6 +86,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
                       groups=format_groups(groups, kept) if groups else "", k=k)
     key = step_key("name_clusters", ctx.llm_id, rendered, k=k, retries=settings.name_retries)
     if (hit := ctx.cached(key)) is not None:
+        report("name_clusters", advance=1, names=hit["names"], stored=1, calls=0)
         return {**hit, "seconds": 0.0, "calls": 0}
     schema = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}},
               "required": ["names"], "additionalProperties": False}
@@ -113,4 +112,5 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
               "kept": kept, "dropped": dropped, "groups": groups, "attempts": len(problems) + (source == "model"),
               "source": source, "problems": problems, "mode": mode, "prompt_hash": prompt_hash(rendered)}
     ctx.remember(key, "name_clusters", naming)
+    report("name_clusters", advance=1, names=naming["names"], stored=0, calls=naming["attempts"])
     return {**naming, "seconds": timer.seconds, "calls": naming["attempts"]}

@@ -13,7 +13,6 @@ from langgraph.types import Command, interrupt
 from ictc.graph.actions import Accept, parse_action, plan_action
 from ictc.graph.context import Context
 from ictc.graph.state import RunState
-from ictc.nodes.common import report
 from ictc.nodes.name_clusters import propose_names
 from ictc.prompts import Criterion
 
@@ -47,9 +46,7 @@ def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str
 
 
 def split_names(ctx: Context, criterion: Criterion, labels: list[str], n: int) -> list[str]:
-    naming = propose_names(ctx, criterion, labels, n)
-    report("name_clusters", advance=1, names=naming["names"], stored=int(naming["calls"] == 0), calls=naming["calls"])
-    return naming["names"]
+    return propose_names(ctx, criterion, labels, n)["names"]
 
 
 def review_names(state: RunState, runtime: Runtime[Context]) -> Command:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
 import threading
 from pathlib import Path
 from typing import Any
@@ -121,13 +122,16 @@ class DescriptionStore:
                 self._write(missing, False)
         return len(missing)
 
+    @functools.cache  # noqa: B019 (one store per folder and process: the cache holds few)
+    def _dimension(self) -> int:
+        return len(self.embedder.embed(["dimension probe"])[0])
+
     def _write(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool) -> None:
         keys, texts, metas = (list(x) for x in zip(*records, strict=True))
         if embed:
             vectors = [row.tolist() for row in self.embedder.embed(texts)]
         else:
-            dim = len(self.embedder.embed(["dimension probe"])[0]) if not hasattr(self, "_dim") else self._dim
-            self._dim = dim
+            dim = self._dimension()
             vectors = [[0.0] * (dim - 1) + [1.0] for _ in texts]  # a valid unit vector, never searched
         metas = [{**m, "embedded": int(embed)} for m in metas]
         self._collection.upsert(ids=keys, documents=texts, metadatas=metas, embeddings=vectors)

@@ -61,7 +61,7 @@ def test_local_choice_cannot_leave_the_names(tiny_llm_dir):
 
     llm = LocalChatModel(engine=LocalLLM(str(tiny_llm_dir)))
     messages = [HumanMessage(f"Categories: red, blue. Description: {INJECTION} {FORMAT_BREAKER}")]
-    choice = LikelihoodChooser(llm, None).choose(messages, ["red", "blue"], "", lambda a: [])
+    choice = LikelihoodChooser(llm).choose(messages, ["red", "blue"], "", lambda a: [])
     assert choice.name in ("red", "blue") and choice.route == "choice"
 
 

@@ -65,7 +65,7 @@ def test_likelihood_chooser_returns_the_best_scoring_name(llm):
     names = ["red", "blue truck", "green frog"]
     messages = [HumanMessage("which one?")]
     scores = llm.score_options(messages, names)
-    choice = LikelihoodChooser(llm, None).choose(messages, names, "", lambda a: [])
+    choice = LikelihoodChooser(llm).choose(messages, names, "", lambda a: [])
     assert choice.route == "choice" and choice.name == names[max(range(3), key=lambda i: scores[i])]
 
 
