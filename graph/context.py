@@ -53,6 +53,7 @@ class Context:
     llm_id: str
     descriptions: Any = None  # store.descriptions.DescriptionStore: Step-1 reuse (None: no reuse)
     cache: Any = None  # store.step_cache.StepCache: Steps 2a, 2b, 3 reuse (None: no reuse)
+    stop: threading.Event | None = None  # one run's own stop request (the UI's stop button), beside STOP
     slots: threading.BoundedSemaphore = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,10 +63,15 @@ class Context:
     @contextmanager
     def model_call(self) -> Iterator[None]:
         """Hold one of `concurrency` slots for a model call; refuse to start once a stop was requested."""
-        check_stop()
+        self.check_stop()
         with self.slots:
-            check_stop()
+            self.check_stop()
             yield
+
+    def check_stop(self) -> None:
+        check_stop()
+        if self.stop is not None and self.stop.is_set():
+            raise StopRequested("stop requested")
 
     def cached(self, key: str) -> Any | None:
         return self.cache.get(key) if self.cache is not None else None

@@ -85,16 +85,24 @@ class RunSession:
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
-        for mode, chunk in self.graph.stream(graph_input, self.config, context=self.ctx,
-                                             stream_mode=["custom", "updates"]):
-            if mode != "custom":
-                continue
-            if "calls" in chunk:  # what this pass cost, step by step
-                tally = self.calls.setdefault(chunk["step"], {"model_calls": 0, "from_store": 0})
-                tally["model_calls"] += chunk["calls"]
-                tally["from_store"] += chunk.get("stored", 0)
-            if on_event:
-                on_event(chunk)
+        version = len(self.meta.get("versions", [])) + 1  # the version this pass works towards
+        with open(self.run_dir / "traces.jsonl", "a", encoding="utf-8") as traces:
+            for mode, chunk in self.graph.stream(graph_input, self.config, context=self.ctx,
+                                                 stream_mode=["custom", "updates"]):
+                if mode != "custom":
+                    continue
+                if "trace" in chunk:
+                    traces.write(json.dumps({"version": version, **chunk["trace"]}, ensure_ascii=False) + "\n")
+                    continue
+                self._count(chunk, on_event)
+
+    def _count(self, chunk: dict[str, Any], on_event: Events | None) -> None:
+        if "calls" in chunk:  # what this pass cost, step by step
+            tally = self.calls.setdefault(chunk["step"], {"model_calls": 0, "from_store": 0})
+            tally["model_calls"] += chunk["calls"]
+            tally["from_store"] += chunk.get("stored", 0)
+        if on_event:
+            on_event(chunk)
 
     def finish(self, action: str | None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version."""

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from ictc.graph.context import RECOVERABLE_ERRORS, Context
 from ictc.graph.state import BatchTask
-from ictc.nodes.common import Timer, failure, report, to_messages
+from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -34,6 +34,8 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                        retries=ctx.settings.assign_retries)
         if (hit := ctx.cached(key)) is not None:
             assignments[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
+            trace("assign", item["path"], prompt_text(rendered), hit["cluster"], ctx.llm_id, 0.0, cached=True,
+                  route=hit["route"], answer=hit["answer"])
             stored += 1
             continue
         try:
@@ -41,7 +43,11 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                 choice = ctx.chooser.choose(to_messages(rendered), names, item["description"], retry)
         except RECOVERABLE_ERRORS as exc:
             failures[item["path"]] = failure("assign", exc)
+            trace("assign", item["path"], prompt_text(rendered), failures[item["path"]]["reason"], ctx.llm_id,
+                  timer.seconds, cached=False, failed=True)
             continue
+        trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,
+              route=choice.route, answer=choice.answer, calls=choice.calls)
         answer = {"cluster": choice.name, "route": choice.route, "answer": choice.answer}
         ctx.remember(key, "assign", answer)
         assignments[item["path"]] = {**answer, "seconds": timer.seconds, "calls": choice.calls}

@@ -55,13 +55,29 @@ def failure(step: str, exc: BaseException) -> dict[str, str]:
     return {"step": step, "reason": f"{type(exc).__name__}: {reason[:300]}"}
 
 
-def report(step: str, **fields: Any) -> None:
-    """A custom stream event; the CLI turns these into progress bars. Silent outside a graph run."""
+def _emit(event: dict[str, Any]) -> None:
     try:
         writer = get_stream_writer()
     except RuntimeError:  # a node called directly (tests, notebooks)
         return
-    writer({"step": step, **fields})
+    writer(event)
+
+
+def report(step: str, **fields: Any) -> None:
+    """A custom stream event; the CLI turns these into progress bars. Silent outside a graph run."""
+    _emit({"step": step, **fields})
+
+
+def prompt_text(rendered: list[tuple[str, str]]) -> str:
+    return "\n".join(f"[{role}]\n{text}" for role, text in rendered)
+
+
+def trace(step: str, image: str | None, prompt: str, output: Any, model: str, seconds: float, cached: bool,
+          **extra: Any) -> None:
+    """One model answer as the user may inspect it: the filled prompt, the output, who answered, how long
+    it took, whether it came from the store. graph/run.py writes these to the run's traces.jsonl."""
+    _emit({"trace": {"step": step, "image": image, "prompt": prompt, "output": output, "model": model,
+                     "seconds": round(seconds, 4), "cached": cached, **extra}})
 
 
 class Timer:

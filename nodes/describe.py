@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from ictc.graph.context import Context
 from ictc.graph.state import BatchTask
 from ictc.images import ImageError, load_rgb, to_data_uri
-from ictc.nodes.common import Timer, call_each, failure, report, to_messages
+from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 
@@ -26,10 +26,12 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     failures: dict[str, dict[str, str]] = {}
     paths, conversations = [], []
     sha = {i["path"]: i["sha256"] for i in task["items"]}
+    shown = prompt_text(rendered) + "\n[image]"
     for item in task["items"]:
         if keys[item["path"]] in stored:
             descriptions[item["path"]] = {"text": stored[keys[item["path"]]], "seconds": 0.0,
                                           "prompt_hash": prompt_hash(rendered), "calls": 0, "key": keys[item["path"]]}
+            trace("describe", item["path"], shown, stored[keys[item["path"]]], ctx.vlm_id, 0.0, cached=True)
             continue
         try:  # decoded one by one and dropped after encoding: the folder is never held in memory
             uri = to_data_uri(load_rgb(item["path"], settings.image_max_side))
@@ -42,12 +44,15 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         replies = call_each(ctx, ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
     fresh = []
     for path, reply in zip(paths, replies, strict=True):
+        seconds = timer.seconds / len(paths)
+        trace("describe", path, shown, reply if isinstance(reply, str) else failure("describe", reply)["reason"],
+              ctx.vlm_id, seconds, cached=False, failed=not isinstance(reply, str) or not reply)
         if isinstance(reply, BaseException):
             failures[path] = failure("describe", reply)
         elif not reply:
             failures[path] = {"step": "describe", "reason": "the VLM returned an empty description"}
         else:
-            descriptions[path] = {"text": reply, "seconds": timer.seconds / len(paths),
+            descriptions[path] = {"text": reply, "seconds": seconds,
                                   "prompt_hash": prompt_hash(rendered), "calls": 1, "key": keys[path]}
             fresh.append((keys[path], reply, {"vlm": ctx.vlm_id, "sha256": sha[path],
                                                 "prompt_hash": prompt_hash(rendered)}))

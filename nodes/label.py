@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 
 from ictc.graph.context import Context
 from ictc.graph.state import BatchTask
-from ictc.nodes.common import Timer, call_each, failure, report, to_messages
+from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -43,19 +43,27 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         key = step_key("label", ctx.llm_id, rendered, **limits)
         if (hit := ctx.cached(key)) is not None:
             labels[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
+            trace("label", item["path"], prompt_text(rendered), hit["raw"], ctx.llm_id, 0.0, cached=True)
         else:
-            todo.append((item["path"], key, to_messages(rendered)))
+            todo.append((item["path"], key, to_messages(rendered), prompt_text(rendered)))
     failures: dict[str, dict[str, str]] = {}
     with Timer() as timer:
-        answers = _ask(ctx, criterion, [ask for _, _, ask in todo]) if todo else []
-    for (path, key, _), answer in zip(todo, answers, strict=True):
+        answers = _ask(ctx, criterion, [ask for _, _, ask, _ in todo]) if todo else []
+    for (path, key, _, shown), answer in zip(todo, answers, strict=True):
+        if isinstance(answer, BaseException):
+            trace("label", path, shown, failure("label", answer)["reason"], ctx.llm_id, timer.seconds / len(todo),
+                  cached=False, failed=True)
+        else:
+            trace("label", path, shown, answer["raw"], ctx.llm_id, timer.seconds / len(todo), cached=False,
+                  first_reply=answer["first_reply"], reasked=answer["reasked"])
         if isinstance(answer, BaseException):
             failures[path] = failure("label", answer)
         elif not answer["raw"]:
             failures[path] = {"step": "label", "reason": "the LLM returned an empty label"}
         else:
-            ctx.remember(key, "label", answer)
-            labels[path] = {**answer, "seconds": timer.seconds / len(todo), "calls": 1 + answer["reasked"]}
+            kept = {"raw": answer["raw"], "reasked": answer["reasked"]}  # the first reply lives in the trace only
+            ctx.remember(key, "label", kept)
+            labels[path] = {**kept, "seconds": timer.seconds / len(todo), "calls": 1 + answer["reasked"]}
     report("label", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(todo),
            calls=sum(1 + a["reasked"] if isinstance(a, dict) else 1 for a in answers))
     return {"labels": labels, "failures": failures}
@@ -73,16 +81,16 @@ def _ask(ctx: Context, criterion: Criterion, asks: list[list]) -> list[dict[str,
             answers.append(reply)
             continue
         raw = clean_label(reply)
-        answers.append({"raw": raw, "reasked": False})
+        answers.append({"raw": raw, "reasked": False, "first_reply": reply})
         if word_count(raw) > settings.label_max_words or not raw:
             too_long.append((index, ask, reply, raw))
     if too_long:
         again = [ask + to_messages([("assistant", reply)]) + to_messages(
             render("label_too_long", criterion, step="label", answer=raw, max_words=settings.label_max_words))
             for _, ask, reply, raw in too_long]
-        for (index, _, _, raw), reply in zip(too_long, call_each(ctx, ctx.llm, again, **call), strict=True):
+        for (index, _, first, raw), reply in zip(too_long, call_each(ctx, ctx.llm, again, **call), strict=True):
             better = raw if isinstance(reply, BaseException) else clean_label(reply)
             if not better or word_count(better) > settings.label_max_words:
                 better = " ".join((better or raw).split()[: settings.label_max_words])
-            answers[index] = {"raw": better, "reasked": True}
+            answers[index] = {"raw": better, "reasked": True, "first_reply": first}
     return answers

@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from ictc.graph.context import Context
 from ictc.graph.state import RunState, primaries
 from ictc.models.structured import parse_json_object
-from ictc.nodes.common import Timer, report, to_messages
+from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.label_counts import (
     count_labels,
     format_counts,
@@ -86,6 +86,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
                       groups=format_groups(groups, kept) if groups else "", k=k)
     key = step_key("name_clusters", ctx.llm_id, rendered, k=k, retries=settings.name_retries)
     if (hit := ctx.cached(key)) is not None:
+        trace("name_clusters", None, prompt_text(rendered), hit["names"], ctx.llm_id, 0.0, cached=True)
         report("name_clusters", advance=1, names=hit["names"], stored=1, calls=0)
         return {**hit, "seconds": 0.0, "calls": 0}
     schema = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}},
@@ -112,5 +113,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
               "kept": kept, "dropped": dropped, "groups": groups, "attempts": len(problems) + (source == "model"),
               "source": source, "problems": problems, "mode": mode, "prompt_hash": prompt_hash(rendered)}
     ctx.remember(key, "name_clusters", naming)
+    trace("name_clusters", None, prompt_text(rendered), naming["names"], ctx.llm_id, timer.seconds, cached=False,
+          source=source, attempts=naming["attempts"], problems=problems, mode=mode)
     report("name_clusters", advance=1, names=naming["names"], stored=0, calls=naming["attempts"])
     return {**naming, "seconds": timer.seconds, "calls": naming["attempts"]}

@@ -1,0 +1,43 @@
+"""Reading a run's node traces (traces.jsonl, one line per model answer, written by graph/run.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+STEP_ORDER = ("describe", "label", "name_clusters", "assign")
+
+
+def read_traces(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every trace record in the order written; a torn last line (a killed process) is skipped."""
+    path = Path(run_dir) / "traces.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text("utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def current_traces(records: list[dict[str, Any]], image: str | None = None,
+                   version: int | None = None) -> dict[str, dict[str, Any]]:
+    """The answer each step holds for `image` (None: Step 2b, run-wide) as of `version` (None: latest):
+    the last record per step, since a refinement re-traces only the steps it redid."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.get("image") == image and (version is None or record["version"] <= version):
+            latest[record["step"]] = record
+    return {step: latest[step] for step in STEP_ORDER if step in latest}
+
+
+def pass_summary(records: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, int]]]:
+    """Per version, per step: answers from a model call and from the store."""
+    summary: dict[int, dict[str, dict[str, int]]] = {}
+    for record in records:
+        step = summary.setdefault(record["version"], {}).setdefault(record["step"], {"called": 0, "cached": 0})
+        step["cached" if record["cached"] else "called"] += 1
+    return summary

@@ -1,0 +1,42 @@
+"""Node traces: every step's filled prompt, output, model, latency and cache flag, per image and version."""
+
+from __future__ import annotations
+
+from ictc.evaluation.traces import current_traces, pass_summary, read_traces
+from ictc.graph.actions import AddInstruction
+from ictc.graph.run import refine_run, start_run
+from ictc.prompts import make_criterion
+
+from fakes import fake_context
+
+
+def test_traces_hold_each_step_per_image_and_a_refinement_retraces_only_what_it_redid(colour_images, tmp_path):
+    paths, _ = colour_images
+    result = start_run(paths, make_criterion("colour"), 3, fake_context().settings, tmp_path / "run",
+                       context=fake_context())
+    records = read_traces(result.run_dir)
+    first = current_traces(records, paths[0])
+    assert list(first) == ["describe", "label", "assign"]
+    assert "Criterion: colour" in first["label"]["prompt"] and first["label"]["model"] == "fake-llm"
+    assert first["describe"]["output"].startswith("A plain square filled with red")
+    assert first["describe"]["model"] == "fake-vlm" and not first["describe"]["cached"]
+    assert first["assign"]["output"] == result.rows[0]["cluster"] and first["assign"]["route"]
+    assert current_traces(records, None)["name_clusters"]["output"] == result.results["cluster_names"]
+
+    refine_run(result.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=fake_context())
+    records = read_traces(result.run_dir)
+    assert pass_summary(records)[2] == {"assign": {"called": 8, "cached": 0}}
+    now, before = current_traces(records, paths[0]), current_traces(records, paths[0], version=1)
+    assert "Prefer warm colours." in now["assign"]["prompt"] and now["assign"]["version"] == 2
+    assert "Prefer warm colours." not in before["assign"]["prompt"]
+    assert now["describe"] == before["describe"]  # Step 1 was not redone: its trace is the first run's
+
+
+def test_a_second_run_on_the_same_images_is_traced_as_from_the_store(colour_images, tmp_path):
+    paths, _ = colour_images
+    start_run(paths, make_criterion("colour"), 3, fake_context().settings, tmp_path / "a", context=fake_context())
+    again = start_run(paths, make_criterion("colour"), 3, fake_context().settings, tmp_path / "b",
+                      context=fake_context())
+    summary = pass_summary(read_traces(again.run_dir))[1]
+    assert all(step["called"] == 0 for step in summary.values()), summary
+    assert summary["describe"]["cached"] == 8
