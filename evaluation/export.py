@@ -40,3 +40,21 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
             shutil.copyfile(source, folders[row["cluster"]] / safe_folder_name(source.name, target_names))
     write_atomic(out / "clusters.json", json.dumps({n: f.name for n, f in folders.items()}, indent=2, ensure_ascii=False))
     return folders
+
+
+def zip_clusters(run_dir: Path) -> bytes:
+    """The export above as a zip (one folder per cluster, plus results.csv and results.json)."""
+    import io
+    import tempfile
+    import zipfile
+
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        out = Path(tmp) / "clusters"
+        export_clusters(run_dir, out)
+        for path in sorted(out.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(out).as_posix())
+        for name in ("results.csv", "results.json"):
+            archive.write(run_dir / name, name)
+    return buffer.getvalue()

@@ -191,3 +191,9 @@ def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan
                 return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
             return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
     raise ValueError(f"{describe_action(action)} is not a change")
+
+
+def preview_action(state: dict[str, Any], action: Action) -> str:
+    """What `action` would redo, in words, before anything runs. No model is called: a split is planned
+    with placeholder names, which changes nothing in what it redoes. Raises ValueError like plan_action."""
+    return plan_action(state, action, split_names=lambda labels, n: []).redo

@@ -249,6 +249,20 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
         return session.finish(describe_action(parsed))
 
 
+def run_state(run_dir: str | Path) -> dict[str, Any]:
+    """The run's current state, read only (no models, no lock): for previews and inspection."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
+    try:
+        graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        return dict(graph.get_state({"configurable": {"thread_id": meta["thread_id"]}}).values)
+    finally:
+        connection.close()
+
+
 def undo_run(run_dir: str | Path, context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
     """Back to the version before the current one, recorded as a new version (nothing is lost)."""
     run_dir = Path(run_dir)
@@ -289,4 +303,5 @@ def search_run(run_dir: str | Path, query: str, n: int = 5, context: Context | N
             for key, text, distance in found for row in by_key[key]][:n]
 
 
-__all__ = ["RunResult", "evaluate_run", "refine_run", "resume_run", "search_run", "start_run", "undo_run"]
+__all__ = ["RunResult", "evaluate_run", "refine_run", "resume_run", "run_state", "search_run", "start_run",
+           "undo_run"]

@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("labels", help="CSV with columns image,label")
 
+    ui = commands.add_parser("ui", help="open the chat app (Streamlit) in the browser")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=int, default=8501)
+    _backend_options(ui)
+
     samples = commands.add_parser("samples", help="export the bundled real sample photos with labels.csv")
     samples.add_argument("out", nargs="?", default="samples")
     return parser
@@ -125,12 +130,36 @@ class Progress:
             bar.close()
 
 
+SETTING_FLAGS = ["backend", "base_url", "vlm_base_url", "llm_base_url", "vlm", "llm", "concurrency", "batch_size",
+                 "image_max_side", "device", "seed"]
+
+
 def _settings(args: argparse.Namespace):
     from ictc.settings import load_settings
 
-    keys = ["backend", "base_url", "vlm_base_url", "llm_base_url", "vlm", "llm", "concurrency", "batch_size",
-            "image_max_side", "device", "seed"]
-    return load_settings({k: getattr(args, k, None) for k in keys}, env_file=args.env_file)
+    return load_settings({k: getattr(args, k, None) for k in SETTING_FLAGS}, env_file=args.env_file)
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    """Starts Streamlit on ui/app.py; the model flags reach the app through the environment."""
+    import json
+    import os
+
+    import ictc.ui
+    from ictc.ui.sources import MAX_UPLOAD_TOTAL_MB
+
+    _settings(args)  # bad values fail here, in one line, before a server starts
+    overrides = {k: v for k in SETTING_FLAGS if (v := getattr(args, k, None)) is not None}
+    env = {**os.environ, "ICTC_UI_OVERRIDES": json.dumps(overrides),
+           "ICTC_UI_ENV_FILE": str(Path(args.env_file).resolve())}
+    app = Path(ictc.ui.__file__).parent / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
+               "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.maxUploadSize", str(MAX_UPLOAD_TOTAL_MB), "--server.fileWatcherType", "none",
+               "--client.toolbarMode", "minimal"]
+    print(f"ictc ui: http://{args.host}:{args.port}", flush=True)
+    os.execvpe(sys.executable, command, env)
+    return EXIT_OK
 
 
 def _default_out(criterion: str) -> Path:
@@ -354,7 +383,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"run": _cmd_run, "resume": _cmd_resume, "eval": _cmd_eval, "samples": _cmd_samples,
+    handler = {"ui": _cmd_ui, "run": _cmd_run, "resume": _cmd_resume, "eval": _cmd_eval, "samples": _cmd_samples,
                "refine": _cmd_refine, "search": _cmd_search, "export": _cmd_export,
                "estimate": _cmd_estimate}[args.command]
     if threading.current_thread() is threading.main_thread():

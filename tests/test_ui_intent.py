@@ -1,0 +1,99 @@
+"""Reading chat messages: explicit commands exactly, the LLM's structured answer when usable, the rule
+parser otherwise; and the conversation states its reading and waits for "go"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.models.structured import JsonCaller
+from ictc.ui.conversation import Conversation
+from ictc.ui.intent import read_intent
+
+from fakes import CountingChatModel
+
+NAMES = ["Happy", "Sad", "Angry"]
+
+
+class ScriptedLLM(CountingChatModel):
+    answer: str = ""
+
+    def respond(self, messages, **kwargs):
+        return self.answer
+
+
+def llm_answering(**fields) -> JsonCaller:
+    answer = {"intent": "unclear", "criterion": "", "k": 0, "instruction": "", "clusters": [], "new_name": "",
+              "parts": 0, **fields}
+    return JsonCaller(ScriptedLLM(answer=json.dumps(answer)), supports_response_format=True)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("merge Happy and sad", Merge(("Happy", "Sad"))),
+    ("merge 1 3 Mixed", Merge(("Happy", "Angry"), "Mixed")),
+    ("split the Sad cluster in two", Split("Sad", 2)),
+    ("split 3 into 3 groups", Split("Angry", 3)),
+    ("rename Angry to Furious", Rename("Angry", "Furious")),
+    ("k=2", SetK(2)),
+    ("instruction 3 Prefer the face over the clothes", AddInstruction("Prefer the face over the clothes", "assign")),
+])
+def test_changes_read_by_commands_and_rules(text, expected):
+    intent = read_intent(text, NAMES)
+    assert intent.kind == "change" and intent.action == expected
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [
+    ("group these by the mood of the person, 4 groups", "the mood of the person", 4),
+    ("Sort by musical instrument into three clusters", "musical instrument", 3),
+    ("focus on the background instead", "the background", 0),
+    ("use 5 clusters", "", 5),
+])
+def test_requests_read_by_rules(text, criterion, k):
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k) == ("request", criterion, k)
+
+
+def test_instructions_and_unknown_clusters_by_rules():
+    assert read_intent("don't consider gender", NAMES).instructions == ["don't consider gender"]
+    unknown = read_intent("merge Happy and Bored", NAMES)
+    assert unknown.kind == "unclear" and "no cluster 'Bored'" in unknown.problem
+
+
+def test_the_llm_reading_is_used_when_valid_and_checked_against_the_clusters():
+    intent = read_intent("put the glad ones with the sad ones", NAMES,
+                         llm_json=llm_answering(intent="merge", clusters=["happy", "Sad"], new_name="Mixed"))
+    assert intent.source == "llm" and intent.action == Merge(("Happy", "Sad"), "Mixed")
+    request = read_intent("what instrument is being played? make four piles", [],
+                          llm_json=llm_answering(intent="request", criterion="musical instrument", k=4))
+    assert (request.source, request.criterion, request.k) == ("llm", "musical instrument", 4)
+
+
+def test_an_unusable_llm_answer_falls_back_to_the_rules():
+    bad = JsonCaller(ScriptedLLM(answer="Sure! I think you want clusters."), supports_response_format=False)
+    intent = read_intent("group by colour, 3 groups", [], llm_json=bad)
+    assert (intent.source, intent.criterion, intent.k) == ("rules", "colour", 3)
+    wrong = read_intent("merge Happy and Sad", NAMES, llm_json=llm_answering(intent="merge", clusters=["Bored", "Sad"]))
+    assert wrong.source == "rules" and wrong.action == Merge(("Happy", "Sad"))
+
+
+def test_the_conversation_states_its_reading_accepts_corrections_and_waits_for_go():
+    chat = Conversation()
+    assert "How many groups" in chat.answer("group by the mood of the person", [], 40).text
+    assert "K = **4**" in chat.answer("4 groups", [], 40).text
+    corrected = chat.answer("actually by facial expression, 5 groups", [], 40)
+    assert "**facial expression**" in corrected.text and "K = **5**" in corrected.text and corrected.start is None
+    started = chat.answer("go", [], 40).start
+    assert started is not None and (started.criterion, started.k) == ("facial expression", 5)
+
+
+def test_a_refinement_is_previewed_then_applied_on_go():
+    chat = Conversation()
+    reply = chat.answer("don't consider gender", NAMES, 40, preview=lambda action: "every step on 40 images")
+    assert "instruction for all: \"don't consider gender\"" in reply.text and not reply.apply
+    assert "every step on 40 images" in reply.text
+    assert chat.answer("go", NAMES, 40).apply == [AddInstruction("don't consider gender")]
+    both = chat.answer("focus on the background instead, 2 groups", NAMES, 40, preview=lambda action: "x")
+    assert "criterion 'the background'" in both.text and "use K=2" in both.text
+    assert chat.answer("yes", NAMES, 40).apply == [SetCriterion("the background"), SetK(2)]

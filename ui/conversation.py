@@ -1,0 +1,130 @@
+"""The chat's memory and manners, without Streamlit: gather what a run needs, say back what was read,
+ask for what is missing, and start or apply only after the user says go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ictc.graph.actions import Action, AddInstruction, SetCriterion, SetK, describe_action
+from ictc.graph.run import MAX_CRITERION_CHARS
+from ictc.ui.intent import Intent, as_actions, read_intent
+
+SETUP_HELP = 'Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups".'
+REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "split Sad in two", '
+               '"use 3 clusters", "focus on the background instead", "rename 2 to Calm".')
+
+
+@dataclass
+class Request:
+    """What a new run needs; filled over one or more messages, corrected by later ones."""
+
+    criterion: str = ""
+    k: int = 0
+    preset: str | None = None
+    instructions: list[str] = field(default_factory=list)
+
+    def missing(self) -> list[str]:
+        return [what for what, have in (("what to group by", self.criterion), ("how many groups (K)", self.k))
+                if not have]
+
+    def reading(self) -> str:
+        parts = [f"group by **{self.criterion}**" if self.criterion else "criterion: *not given yet*",
+                 f"K = **{self.k}**" if self.k else "K: *not given yet*"]
+        if self.preset:
+            parts.append(f"preset **{self.preset}** (its per-step hints are used)")
+        parts += [f"instruction: *{text}*" for text in self.instructions]
+        return "; ".join(parts)
+
+
+@dataclass
+class Reply:
+    text: str
+    start: Request | None = None  # start this run now
+    apply: list[Action] = field(default_factory=list)  # apply these refinements now, in order
+
+
+@dataclass
+class Conversation:
+    request: Request = field(default_factory=Request)
+    pending: list[Action] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    def say(self, role: str, text: str) -> None:
+        self.messages.append({"role": role, "text": text})
+
+    def answer(self, text: str, names: list[str], image_count: int, criterion: str = "", llm_json: Any = None,
+               preview: Callable[[Action], str] | None = None) -> Reply:
+        """The assistant's reply to one user message. `names`: the current clusters ([] before a run);
+        `preview(action)`: what an action would redo (raises ValueError when it cannot be done)."""
+        self.say("user", text)
+        intent = read_intent(text, names, criterion, llm_json)
+        reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
+        self.say("assistant", reply.text)
+        return reply
+
+    def _setup(self, intent: Intent, image_count: int) -> Reply:
+        if intent.kind == "go":
+            if self.request.missing():
+                return Reply(f"Not yet: I still need {' and '.join(self.request.missing())}. {SETUP_HELP}")
+            if image_count < 2:
+                return Reply("Choose the images first (a folder, an upload or the sample photos).")
+            if self.request.k > image_count:
+                return Reply(f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K.")
+            start, self.request = self.request, Request()
+            return Reply(f"Running: {start.reading()}.", start=start)
+        if intent.kind == "unclear":
+            return Reply(f"{intent.problem.capitalize()}. {SETUP_HELP}")
+        problem = self._update_request(intent, image_count)
+        note = f" ({problem})" if problem else ""
+        if missing := self.request.missing():
+            ask = "What should the images be grouped by?" if "what to group by" in missing[0] else (
+                f"How many groups do you want (K, 2 to {max(image_count, 2)})?")
+            return Reply(f"My reading so far: {self.request.reading()}{note}. {ask}")
+        return Reply(f"My reading: {self.request.reading()}{note}. Say **go** to run it, or correct me.")
+
+    def _update_request(self, intent: Intent, image_count: int) -> str:
+        """Fold the intent into the request; returns what was refused, if anything."""
+        new = Intent("request")
+        for action in ([intent.action] if intent.action else []):
+            match action:
+                case SetK(k):
+                    new.k = k
+                case SetCriterion(text, preset):
+                    new.criterion, new.preset = text, preset
+                case AddInstruction(text):
+                    new.instructions.append(text)
+                case _:
+                    return f"{describe_action(action)} needs clusters; there are none yet"
+        criterion, k = intent.criterion or new.criterion, intent.k or new.k
+        if len(criterion) > MAX_CRITERION_CHARS:
+            return f"the criterion is {len(criterion)} characters long; the limit is {MAX_CRITERION_CHARS}"
+        if k and (k < 2 or (image_count and k > image_count)):
+            return f"K must be between 2 and the {image_count} images chosen, not {k}"
+        if criterion:
+            self.request.criterion, self.request.preset = criterion, intent.preset or new.preset
+        if k:
+            self.request.k = k
+        self.request.instructions += intent.instructions + new.instructions
+        return ""
+
+    def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None) -> Reply:
+        if intent.kind == "go":
+            if not self.pending:
+                return Reply(f"Nothing is waiting to be applied. {REFINE_HELP}")
+            actions, self.pending = self.pending, []
+            return Reply("Applying: " + "; then ".join(describe_action(a) for a in actions) + ".", apply=actions)
+        actions = as_actions(intent)
+        if not actions:
+            return Reply(f"{(intent.problem or 'I could not read that').capitalize()}. {REFINE_HELP}")
+        lines = []
+        for action in actions:
+            try:
+                redo = preview(action) if preview else "?"
+            except ValueError as exc:
+                self.pending = []
+                return Reply(f"I read: {describe_action(action)}, but it cannot be done: {exc}.")
+            lines.append(f"- {describe_action(action)}: redoes {redo}")
+        self.pending = actions
+        return Reply("I read:\n" + "\n".join(lines) + "\n\nSay **go** to apply, or correct me.")

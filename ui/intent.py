@@ -1,0 +1,187 @@
+"""Reading what the user types in the chat: explicit commands exactly, free words through the configured
+LLM's structured output, and, when the LLM is missing or its answer unusable, a rule parser."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ictc.commands import parse_command
+from ictc.graph.actions import Action, AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.models.structured import parse_json_object
+from ictc.prompts import Criterion, presets, render
+
+COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
+CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure"}
+NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+           "eleven": 11, "twelve": 12, "half": 2, "halves": 2}
+GROUP_WORDS = r"(?:groups?|clusters?|categories|category|classes|buckets|kinds|types|piles|sets)"
+INTENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "intent": {"type": "string", "enum": ["go", "request", "instruction", "merge", "split", "rename", "unclear"]},
+        "criterion": {"type": "string"}, "k": {"type": "integer"}, "instruction": {"type": "string"},
+        "clusters": {"type": "array", "items": {"type": "string"}}, "new_name": {"type": "string"},
+        "parts": {"type": "integer"},
+    },
+    "required": ["intent", "criterion", "k", "instruction", "clusters", "new_name", "parts"],
+    "additionalProperties": False,
+}
+
+
+@dataclass
+class Intent:
+    """One message, read. `kind`: go | request (criterion and/or K for a new run) | change | unclear."""
+
+    kind: str
+    criterion: str = ""
+    k: int = 0
+    preset: str | None = None
+    instructions: list[str] = field(default_factory=list)
+    action: Action | None = None
+    source: str = "rules"  # command | llm | rules
+    problem: str = ""  # what could not be read, said back to the user
+
+
+def cluster_named(token: str, names: list[str]) -> str:
+    """A cluster from its number, exact name, or name with 'the'/'cluster'/quotes around it."""
+    bare = re.sub(r"\b(the|cluster|group|category|one)\b", " ", token.strip().strip("\"'“”‘’"), flags=re.I)
+    bare = " ".join(bare.split()).strip("\"'“”‘’ ")
+    if bare.isdigit() and 1 <= int(bare) <= len(names):
+        return names[int(bare) - 1]
+    for candidate in (token.strip(), bare):
+        for name in names:
+            if candidate.lower() == name.lower():
+                return name
+    raise ValueError(f"no cluster {token.strip()!r}; the clusters are: {', '.join(names)}")
+
+
+def _number(word: str) -> int:
+    word = word.lower()
+    return int(word) if word.isdigit() else NUMBERS.get(word, 0)
+
+
+def _preset_of(criterion: str) -> str | None:
+    return criterion.lower() if criterion.lower() in presets() else None
+
+
+def read_by_rules(text: str, names: list[str]) -> Intent:
+    """Plain patterns for the usual phrasings; anything else is 'unclear' (the user is asked again)."""
+    message = " ".join(text.strip().split())
+    lowered = message.lower().rstrip(".!")
+    if lowered in CONFIRM:
+        return Intent("go", source="rules")
+    if names:
+        if m := re.match(r"(?:please\s+)?merge\s+(.+?)\s+(?:and|with|&)\s+(.+?)(?:\s+(?:into|as|called)\s+(.+))?$",
+                         message, re.I):
+            return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), (m[3] or "").strip()))
+        if m := re.match(r"(?:please\s+)?split\s+(.+?)(?:\s+(?:in|into)\s+(\w+)(?:\s+\w+)?)?$", message, re.I):
+            return _change(lambda: Split(cluster_named(m[1], names), _number(m[2] or "2") or 2))
+        if m := re.match(r"(?:please\s+)?(?:rename|call)\s+(.+?)\s+(?:to|as)\s+(.+)$", message, re.I):
+            return _change(lambda: Rename(cluster_named(m[1], names), m[2].strip().strip("\"'“”")))
+    if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
+        return Intent("request", instructions=[message], source="rules")
+    k = 0
+    if m := re.search(rf"\bk\s*=\s*(\d+)|\b(\d+|{'|'.join(NUMBERS)})\s+{GROUP_WORDS}\b", lowered):
+        k = int(m[1]) if m[1] else _number(m[2])
+    criterion = ""
+    if m := re.search(r"\b(?:focus on|group(?:ed)?(?: \w+)? by|cluster(?:ed)?(?: \w+)? by|sort(?:ed)?(?: \w+)? by|"
+                      r"according to|based on|by)\s+(.+)", message, re.I):
+        criterion = re.split(rf",|;|\.\s|\s+instead\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|\s+(?:into|in|with|using|and)\s+(?:\d+|{'|'.join(NUMBERS)})\b|"
+                             rf"\s+(?:\d+|{'|'.join(NUMBERS)})\s+{GROUP_WORDS}", m[1], flags=re.I)[0]
+        criterion = criterion.strip().rstrip(".!")
+    if criterion or k:
+        return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), source="rules")
+    return Intent("unclear", source="rules", problem="I could not tell what to group by or what to change")
+
+
+def _change(make: Any) -> Intent:
+    try:
+        return Intent("change", action=make(), source="rules")
+    except ValueError as exc:
+        return Intent("unclear", source="rules", problem=str(exc))
+
+
+def read_command(text: str, names: list[str]) -> Intent | None:
+    """The review syntax (`k=5`, `merge 2 3`, `rename 1 Happy`); None when the message is not one."""
+    first = text.strip().split()[0].lower() if text.strip() else ""
+    if first not in COMMAND_VERBS and not first.startswith("k="):
+        return None
+    if first in ("merge", "split", "rename") and not names:
+        return Intent("unclear", source="command", problem=f"there are no clusters to {first} yet")
+    if first == "rename" and " to " in text.lower():
+        return None  # "rename Red to Warm" reads better by the rules, which drop the "to"
+    try:
+        action = parse_command(text, names or [""])
+    except ValueError as exc:
+        if first in ("merge", "split"):
+            return None  # "merge red and blue" is free words, not the numbered syntax
+        return Intent("unclear", source="command", problem=str(exc))
+    return Intent("change", action=action, source="command")
+
+
+def read_by_llm(llm_json: Any, text: str, names: list[str], criterion: str) -> Intent:
+    """The LLM's reading, validated; raises ValueError when it is unusable (the caller falls back)."""
+    situation = "clusters exist; the user may refine them" if names else "no clusters yet; the user is setting up a run"
+    rendered = render("intent", Criterion(criterion or "(not set yet)"), situation=situation, message=text,
+                      clusters=", ".join(f"{i}: {n}" for i, n in enumerate(names, 1)) or "(none)")
+    from ictc.nodes.common import to_messages
+
+    content, _ = llm_json.invoke(to_messages(rendered), INTENT_SCHEMA, "intent", max_tokens=200)
+    data = parse_json_object(content)
+    if data is None or data.get("intent") not in INTENT_SCHEMA["properties"]["intent"]["enum"]:
+        raise ValueError(f"unusable intent answer: {content[:80]!r}")
+    kind, targets = data["intent"], [str(c) for c in data.get("clusters") or []]
+    k, wanted = _as_int(data.get("k")), str(data.get("criterion") or "").strip()
+    if kind == "go":
+        return Intent("go", source="llm")
+    if kind == "instruction" and str(data.get("instruction") or "").strip():
+        return Intent("request", instructions=[str(data["instruction"]).strip()], source="llm")
+    if kind == "request" and (wanted or k):
+        return Intent("request", criterion=wanted, k=k, preset=_preset_of(wanted), source="llm")
+    if kind == "merge" and len(targets) >= 2:
+        return Intent("change", action=Merge((cluster_named(targets[0], names), cluster_named(targets[1], names)),
+                                             str(data.get("new_name") or "").strip()), source="llm")
+    if kind == "split" and targets:
+        return Intent("change", action=Split(cluster_named(targets[0], names), _as_int(data.get("parts")) or 2),
+                      source="llm")
+    if kind == "rename" and targets and str(data.get("new_name") or "").strip():
+        return Intent("change", action=Rename(cluster_named(targets[0], names), str(data["new_name"]).strip()),
+                      source="llm")
+    raise ValueError(f"the LLM read {kind!r} without what it needs")
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any = None) -> Intent:
+    """Commands first (exact), then the LLM, then the rules. Never raises for what a user types."""
+    if not text.strip():
+        return Intent("unclear", problem="the message is empty")
+    if text.strip().lower().rstrip(".!") in CONFIRM:
+        return Intent("go", source="rules")
+    if (command := read_command(text, names)) is not None:
+        return command
+    if llm_json is not None:
+        try:
+            return read_by_llm(llm_json, text, names, criterion)
+        except Exception:  # noqa: BLE001 (any failure of the LLM here only means: read by the rules)
+            pass
+    return read_by_rules(text, names)
+
+
+def as_actions(intent: Intent) -> list[Action]:
+    """A request or change, once clusters exist, as the review actions it stands for (in order)."""
+    if intent.action is not None:
+        return [intent.action]
+    actions: list[Action] = [AddInstruction(text) for text in intent.instructions]
+    if intent.criterion:
+        actions.append(SetCriterion(intent.criterion, intent.preset))
+    if intent.k:
+        actions.append(SetK(intent.k))
+    return actions

@@ -1,0 +1,77 @@
+"""A pipeline call (run, refine, resume) in a background thread, so the page stays responsive while it
+works: its progress per step, a stop request, and its outcome."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ictc.graph.context import StopRequested
+from ictc.models.errors import ModelUnavailableError
+
+STEP_TITLES = {"describe": "Step 1 · describe", "label": "Step 2a · label", "name_clusters": "Step 2b · name clusters",
+               "assign": "Step 3 · assign"}
+log = logging.getLogger(__name__)
+
+
+class Job:
+    """`work(on_event, stop)` runs in its own thread; everything here is read by the page as it redraws."""
+
+    def __init__(self, title: str, work: Callable[[Callable[[dict[str, Any]], None], threading.Event], Any]):
+        self.title = title
+        self.stop = threading.Event()
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.plan = ""
+        self.result: Any = None
+        self.error = ""
+        self.stopped = False
+        self.started = time.monotonic()
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._work = work
+        self.thread = threading.Thread(target=self._run, name=f"ictc-job-{title}", daemon=True)
+
+    def start(self) -> Job:
+        self.thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        step = event.get("step", "")
+        with self._lock:
+            if step == "plan":
+                self.plan = event["redo"]
+                return
+            tally = self.steps.setdefault(step, {"done": 0, "total": 0, "stored": 0, "calls": 0, "failed": 0})
+            if "total" in event:  # a step (re)starts: it knows how much there is and how much is done
+                tally.update(total=event["total"], done=event.get("done", 0))
+            if "advance" in event:
+                tally["done"] += event["advance"]
+                tally["total"] = max(tally["total"], tally["done"])
+            for key in ("stored", "calls", "failed"):
+                tally[key] += event.get(key, 0)
+            if event.get("names"):
+                tally["names"] = event["names"]
+
+    def progress(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(STEP_TITLES.get(step, step), dict(tally)) for step, tally in self.steps.items()]
+
+    def _run(self) -> None:
+        try:
+            self.result = self._work(self.on_event, self.stop)
+        except StopRequested:
+            self.stopped = True
+        except (ValueError, ModelUnavailableError) as exc:  # what a user can cause or configure: one line
+            self.error = str(exc)
+        except Exception as exc:  # a bug: the page says so in one line, the log keeps the traceback
+            log.exception("job %s failed", self.title)
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.seconds = time.monotonic() - self.started

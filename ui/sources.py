@@ -1,0 +1,73 @@
+"""Where a session's images come from: a folder on the server, uploaded files (with limits), or the
+bundled sample photos. Each returns image paths and, when known, a labels file for the metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ictc.evaluation.export import safe_folder_name
+from ictc.images import IMAGE_SUFFIXES, list_images
+
+MAX_UPLOAD_FILES = 1000
+MAX_UPLOAD_FILE_MB = 20
+MAX_UPLOAD_TOTAL_MB = 1000
+
+
+@dataclass
+class Chosen:
+    paths: list[str]
+    source: str
+    labels: str | None = None
+    problems: list[str] = field(default_factory=list)  # one line per file left out, and why
+
+
+def from_folder(text: str) -> Chosen:
+    folder = Path(text.strip()).expanduser()
+    if not text.strip() or not folder.is_dir():
+        raise ValueError(f"image folder not found: {text.strip() or '(empty)'}")
+    paths = list_images(folder)
+    if not paths:
+        raise ValueError(f"no images found in {folder} (looked for {' '.join(sorted(IMAGE_SUFFIXES))})")
+    labels = folder / "labels.csv"
+    return Chosen(paths, f"folder {folder}", str(labels) if labels.is_file() else None)
+
+
+def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
+    """Saves the accepted files under `folder` with safe, unique names; the rest are named with the reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = {p.name.lower() for p in folder.iterdir()}
+    paths, problems, total = [], [], 0.0
+    for index, (name, data) in enumerate(files):
+        size_mb = len(data) / 2**20
+        if index >= MAX_UPLOAD_FILES:
+            problems.append(f"{len(files) - MAX_UPLOAD_FILES} more file(s) not added: the limit is {MAX_UPLOAD_FILES} files")
+            break
+        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            problems.append(f"{name}: not an image file name ({' '.join(sorted(IMAGE_SUFFIXES))})")
+        elif size_mb > MAX_UPLOAD_FILE_MB:
+            problems.append(f"{name}: {size_mb:.1f} MB; the limit is {MAX_UPLOAD_FILE_MB} MB per file")
+        elif total + size_mb > MAX_UPLOAD_TOTAL_MB:
+            problems.append(f"{name}: not added, the uploads would pass {MAX_UPLOAD_TOTAL_MB} MB in all")
+        else:
+            target = folder / safe_folder_name(Path(name).name, taken)
+            target.write_bytes(data)
+            paths.append(str(target))
+            total += size_mb
+    return Chosen(paths, f"{len(paths)} uploaded file(s)", None, problems)
+
+
+def from_samples(which: str, folder: Path) -> Chosen:
+    """The real photos bundled with the foolbox wheel: 'cifar10', 'imagenet' or 'both', with labels."""
+    from ictc.samples import export_samples
+
+    if not (folder / "cifar10" / "labels.csv").is_file():
+        export_samples(folder)
+    sets = ["cifar10", "imagenet"] if which == "both" else [which]
+    paths, lines = [], ["image,label"]
+    for name in sets:
+        paths += list_images(folder / name)
+        lines += (folder / name / "labels.csv").read_text("utf-8").splitlines()[1:]
+    labels = folder / f"labels-{which}.csv"
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Chosen(paths, f"sample photos ({which})", str(labels))
