@@ -92,6 +92,8 @@ def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):
     done = wait_for_job(app)
     assert "5 image(s) moved" in done and "→ Cool" in done
     assert [h.value for h in app.subheader] == ["1. Cool · 5", "2. Red · 3"]
+    versions = " ".join(m.value for m in app.markdown)
+    assert "From v1 to v2: 5 image(s) moved" in versions  # the Versions tab, v1 beside v2
 
 
 def test_clicking_an_image_shows_its_description_label_answer_and_traces(finished_app):

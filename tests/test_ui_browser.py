@@ -61,10 +61,9 @@ def app_url(tmp_path):
             process.wait(10)
 
 
-def test_the_whole_loop_in_chromium(app_url, colour_images, tmp_path):
+def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    paths, _ = colour_images
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -72,13 +71,11 @@ def test_the_whole_loop_in_chromium(app_url, colour_images, tmp_path):
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
         page.goto(app_url)
 
-        page.get_by_text("Folder on the server").click()
-        page.get_by_label("Folder path").fill(str(Path(paths[0]).parent))
-        page.get_by_label("Folder path").press("Enter")
-        page.get_by_role("button", name="Use this folder").click()
-        expect(page.get_by_text("8 images: folder")).to_be_visible()
+        page.get_by_role("button", name="Use the sample photos").click()  # CIFAR-10 + ImageNet, 40 photos
+        expect(page.get_by_text("40 images: sample photos (both) (with labels: metrics on)")).to_be_visible()
 
         chat = page.get_by_test_id("stChatInputTextArea")
         chat.fill("group these by colour, 3 groups")
@@ -87,18 +84,24 @@ def test_the_whole_loop_in_chromium(app_url, colour_images, tmp_path):
         chat.fill("go")
         chat.press("Enter")
         expect(page.get_by_text(re.compile(r"Done in .* \(first run\)"))).to_be_visible()
-        for heading in ("Green · 3", "Red · 3", "Blue · 2"):
-            expect(page.get_by_role("heading", name=re.compile(heading))).to_be_visible()
-        expect(page.get_by_role("tabpanel").first.get_by_test_id("stImage")).to_have_count(8)  # Clusters tab
+        clusters = page.get_by_role("tabpanel").first  # the Clusters tab
+        headings = clusters.get_by_role("heading", name=re.compile(r"\d\. .+ · \d+"))
+        expect(headings).to_have_count(3)
+        found = [re.search(r"\d\. (.+) · (\d+)", h).groups() for h in headings.all_inner_texts()]
+        names, sizes = [name for name, _ in found], [int(size) for _, size in found]
+        assert sum(sizes) == 40
+        expect(clusters.get_by_test_id("stImage")).to_have_count(sum(min(24, s) for s in sizes))
         page.screenshot(path=str(ARTIFACTS / "ui-clusters.png"), full_page=True)
+        page.get_by_text("group these by colour, 3 groups").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "ui-chat.png"), full_page=True)
 
         chat.fill("instruction 3 Prefer warm colours.")
         chat.press("Enter")
-        expect(page.get_by_text("redoes Step 3 on 8 images only")).to_be_visible()
+        expect(page.get_by_text("redoes Step 3 on 40 images only")).to_be_visible()
         chat.fill("go")
         chat.press("Enter")
         expect(page.get_by_text(re.compile(r"Done in .*Prefer warm colours"))).to_be_visible()
-        expect(page.get_by_text(re.compile("Model calls by step: describe 0, label 0, name_clusters 0, assign 8"))
+        expect(page.get_by_text(re.compile("Model calls by step: describe 0, label 0, name_clusters 0, assign \\d+"))
                ).to_be_visible()
 
         page.get_by_role("button", name="Details").first.click()
@@ -118,6 +121,7 @@ def test_the_whole_loop_in_chromium(app_url, colour_images, tmp_path):
         saved = tmp_path / "clusters.zip"
         download.value.save_as(saved)
         browser.close()
-    names = zipfile.ZipFile(saved).namelist()
-    assert {n.split("/")[0] for n in names if "/" in n} == {"Green", "Red", "Blue"}
+    files = zipfile.ZipFile(saved).namelist()
+    assert {n.split("/")[0] for n in files if "/" in n} == set(names)
+    assert sum(n.endswith((".png", ".jpg")) for n in files) == 40
     assert (ARTIFACTS / "ui-clusters.png").stat().st_size > 10_000
