@@ -24,6 +24,7 @@ from ictc.graph.context import Context
 from ictc.graph.state import RESET, RunState, merged_fields, primaries
 from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
 from ictc.images import hash_or_reason, list_images
+from ictc.memory import limit_arenas
 from ictc.prompts import Criterion
 from ictc.settings import Settings, settings_from_public
 
@@ -67,12 +68,13 @@ class RunSession:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
+        limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
         self.graph = build_graph().compile(checkpointer=SqliteSaver(connection))
         # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
         # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
         self.config = {"configurable": {"thread_id": meta["thread_id"]},
-                       "max_concurrency": ctx.settings.concurrency + 1, "recursion_limit": 200}
+                       "max_concurrency": ctx.settings.concurrency + 1, "recursion_limit": 1000}
 
     def state(self) -> dict[str, Any]:
         return dict(self.graph.get_state(self.config).values)

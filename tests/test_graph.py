@@ -96,3 +96,35 @@ def test_python_api_in_scikit_learn_style(colour_images, tmp_path):
     assert [model.cluster_names_[i] for i in model.labels_] == [p.rsplit("/", 1)[1].split("_")[0].capitalize() for p in paths]
     assert model.descriptions_[0].startswith("A plain square") and model.raw_labels_[0] == "red"
     assert model.image_paths_ == paths
+
+
+def test_window_size_grows_with_concurrency_and_caps_the_number_of_windows():
+    from ictc.graph.build import MAX_WINDOWS, MIN_WINDOW, window_size
+
+    assert window_size(100, 2) == MIN_WINDOW
+    assert window_size(1000, 64) == 64 * 16
+    assert window_size(250_000, 8) * MAX_WINDOWS >= 250_000
+
+
+def test_a_set_larger_than_one_window_is_done_in_windows_and_resumes_inside_the_second(tmp_path):
+    from PIL import Image
+
+    from ictc.graph.build import MIN_WINDOW
+
+    n = MIN_WINDOW + 20  # two windows at concurrency 1
+    (tmp_path / "many").mkdir()
+    paths = []
+    for i in range(n):  # all different widths, so no description or label is shared
+        path = tmp_path / "many" / f"{i}.png"
+        Image.new("RGB", (20 + i, 20), (220, 20, 20) if i % 2 else (20, 200, 20)).save(path)
+        paths.append(str(path))
+    crashing = FakeVLM(crash_after=MIN_WINDOW + 5)  # inside the second window of Step 1
+    ctx = fake_context(vlm=crashing, concurrency=1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    fresh = fake_context(concurrency=1)
+    result = resume_run(tmp_path / "run", context=fresh)
+    assert len(fresh.vlm.calls) == n - MIN_WINDOW - 5
+    assert step_calls(fresh.llm, "Criterion: colour") == n  # every image labelled once, over two windows
+    assert result.results["summary"]["clustered"] == n
+    assert sorted({row["cluster"] for row in result.rows}) == ["Green", "Red"]
