@@ -23,9 +23,21 @@ def _cached(model_id: str) -> bool:
     return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
 
 
+def _gguf_problem(path: Path) -> str | None:
+    import importlib.util
+
+    if not path.is_file():
+        return f"no file {path}"
+    if any(importlib.util.find_spec(package) is None for package in ("gguf", "accelerate")):
+        return f"{path} is a GGUF file: loading one needs the gguf and accelerate packages (pip install 'ictc[gguf]')"
+    return None
+
+
 def local_model_problem(model_id: str) -> str | None:
-    """Why `model_id` (a folder or a hub id) cannot be loaded, or None when it can be tried."""
+    """Why `model_id` (a folder, a GGUF file or a hub id) cannot be loaded, or None when it can be tried."""
     path = Path(model_id).expanduser()
+    if path.suffix.lower() == ".gguf":
+        return _gguf_problem(path)
     if path.is_dir():
         return None if (path / "config.json").is_file() else f"{path} has no config.json"
     if model_id.startswith(("/", "./", "../", "~")) or model_id.count("/") > 1:

@@ -6,6 +6,7 @@ scores a fixed set of answers by log-likelihood (Step 3's constrained choice).""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -36,6 +37,14 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> str:
     return text
 
 
+def pretrained_source(model_id: str) -> tuple[str, dict[str, str]]:
+    """`from_pretrained` arguments for a folder, a hub id, or one GGUF file (dequantised by transformers)."""
+    path = Path(model_id).expanduser()
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        return str(path.parent), {"gguf_file": path.name}
+    return model_id, {}
+
+
 class LocalLLM:
     """A causal LM with its tokenizer; greedy decoding; one call at a time (a lock, torch uses all cores)."""
 
@@ -46,8 +55,9 @@ class LocalLLM:
         self.model_id, self.device, self.seed = model_id, device, seed
         self.lock = threading.Lock()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_id)
-            self.model = AutoModelForCausalLM.from_pretrained(model_id, dtype=torch.float32).to(device).eval()
+            source, extra = pretrained_source(model_id)
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **extra).to(device).eval()
         except (OSError, ValueError, ImportError) as exc:
             raise ModelUnavailableError(role, model_id, _first_line(exc), "local") from exc
         self.tokenizer.padding_side = "left"

