@@ -22,18 +22,15 @@ class LabelledSet:
     k: int  # the number of classes present
 
 
-def _read_labels(path: Path) -> list[str]:
-    return [line.rsplit(",", 1)[1] for line in path.read_text("utf-8").splitlines()[1:] if line.strip()]
-
-
 def foolbox_sets(folder: Path) -> list[LabelledSet]:
+    from ictc.evaluation.metrics import read_labels
     from ictc.images import list_images
     from ictc.samples import export_samples
 
     sets = []
     for name, (path, _) in export_samples(folder).items():
         labels = path / "labels.csv"
-        sets.append(LabelledSet(f"foolbox-{name}", list_images(path), labels, "object", len(set(_read_labels(labels)))))
+        sets.append(LabelledSet(f"foolbox-{name}", list_images(path), labels, "object", len(set(read_labels(labels).values()))))
     return sets
 
 

@@ -67,7 +67,8 @@ def fan_out_describe(state: RunState, runtime: Runtime[Context]) -> list[Send] |
         or "descriptions_done"
 
 
-def describe_window_done(state: RunState) -> dict[str, Any]:
+def window_done(state: RunState) -> dict[str, Any]:
+    """Between two windows of a step: hand the freed memory back before the next window."""
     release_free_memory()
     return {}
 
@@ -90,11 +91,6 @@ def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | st
     size = runtime.context.settings.resolved_batch_size()
     return [Send("label", {"items": batch, "criterion": state["criterion"]}) for batch in _batches(pending, size)] \
         or "name_clusters"
-
-
-def label_window_done(state: RunState) -> dict[str, Any]:
-    release_free_memory()
-    return {}
 
 
 def assign_dispatch(state: RunState) -> dict[str, Any]:
@@ -120,10 +116,10 @@ def build_graph() -> StateGraph:
     builder = StateGraph(RunState, input_schema=RunInput, context_schema=Context)
     builder.add_node("start", start)
     builder.add_node("describe", describe)
-    builder.add_node("describe_window_done", describe_window_done)
+    builder.add_node("describe_window_done", window_done)
     builder.add_node("descriptions_done", descriptions_done)
     builder.add_node("label", label)
-    builder.add_node("label_window_done", label_window_done)
+    builder.add_node("label_window_done", window_done)
     builder.add_node("name_clusters", name_clusters)
     builder.add_node("review_names", review_names, destinations=(
         "assign_dispatch", "review_names", "name_clusters", "descriptions_done", "start"))

@@ -23,6 +23,12 @@ def _cached(model_id: str) -> bool:
     return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
 
 
+def gguf_file(model_id: str) -> Path | None:
+    """The path when `model_id` names one GGUF file (existing or not), else None."""
+    path = Path(model_id).expanduser()
+    return path if path.suffix.lower() == ".gguf" else None
+
+
 def _gguf_problem(path: Path) -> str | None:
     import importlib.util
 
@@ -35,9 +41,9 @@ def _gguf_problem(path: Path) -> str | None:
 
 def local_model_problem(model_id: str) -> str | None:
     """Why `model_id` (a folder, a GGUF file or a hub id) cannot be loaded, or None when it can be tried."""
+    if (gguf := gguf_file(model_id)) is not None:
+        return _gguf_problem(gguf)
     path = Path(model_id).expanduser()
-    if path.suffix.lower() == ".gguf":
-        return _gguf_problem(path)
     if path.is_dir():
         return None if (path / "config.json").is_file() else f"{path} has no config.json"
     if model_id.startswith(("/", "./", "../", "~")) or model_id.count("/") > 1:

@@ -1,8 +1,9 @@
 """Step 3's answer: exactly one of the K names for every image, and how it was obtained.
 
-Routes: `choice` (local log-likelihood over the names, calibrated against a content-free prompt), `schema` / `json` / `text` (endpoint answer
-that is a name as given), `retry` (a name after telling the model its answer was not one),
-`mapped-string` / `mapped-embedding` (an answer that is no name, mapped by the rule in `map_to_name`)."""
+Routes: `choice` (local log-likelihood over the names, calibrated against a content-free prompt),
+`schema` / `json` / `text` (endpoint answer that is a name as given), `retry` (a name after telling
+the model its answer was not one), `mapped-string` / `mapped-embedding` (an answer that is no name,
+mapped by the rule in `map_to_name`)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ scores a fixed set of answers by log-likelihood (Step 3's constrained choice).""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -14,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from ictc.images import data_uri_to_image
+from ictc.models.availability import gguf_file
 from ictc.models.errors import ModelUnavailableError
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
@@ -39,10 +39,8 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> str:
 
 def pretrained_source(model_id: str) -> tuple[str, dict[str, str]]:
     """`from_pretrained` arguments for a folder, a hub id, or one GGUF file (dequantised by transformers)."""
-    path = Path(model_id).expanduser()
-    if path.suffix.lower() == ".gguf" and path.is_file():
-        return str(path.parent), {"gguf_file": path.name}
-    return model_id, {}
+    gguf = gguf_file(model_id)
+    return (str(gguf.parent), {"gguf_file": gguf.name}) if gguf is not None else (model_id, {})
 
 
 class LocalLLM:
