@@ -1,10 +1,15 @@
 """The graph: describe -> label -> name_clusters -> [review] -> assign -> [review], per-image steps fanned out.
 
-Fan-out choice: one `Send` task per batch of images. Each task's result is written to the checkpoint
-as soon as it finishes (LangGraph keeps the writes of finished tasks of an unfinished step), so a
-killed run resumes without redoing finished images; `max_concurrency` caps the tasks in flight, which
-is what an endpoint needs; and a batch of several images lets a local model run one batched
-`generate` instead of one per image. Batch size 1 for endpoints, 4 for local models by default.
+Fan-out choice: one `Send` task per chunk of images; a task runs its chunk one batch after another
+(`in_batches`), and each batch's answers go to the description store or the step cache as they land,
+so a killed run resumes without a model call for a finished image. `max_concurrency` caps the tasks,
+hence the calls, in flight, which is what an endpoint needs; a batch of several images lets a local
+model run one batched `generate` instead of one per image (batch 1 for endpoints, 4 for local models
+by default). A chunk holds several batches because every LangGraph task has a cost of its own: the
+runner rescans all of a step's unfinished tasks after each one finishes, so one task per call made
+the client, not the server, the limit (bench/throughput.py). Chunks are sized to give about
+TASKS_PER_SLOT tasks per call in flight: enough to keep every slot busy to the end of a window, and
+the tasks pending at once stay a few times the concurrency, however large the window.
 
 Windows: LangGraph prepares every task of a step at once (~15 KiB of bookkeeping each), so a step
 sends at most `window_size` images and loops back for the rest. A window is many times the
@@ -23,7 +28,7 @@ from ictc.graph.context import Context
 from ictc.graph.state import RunInput, RunState, primaries
 from ictc.memory import release_free_memory
 from ictc.nodes.assign import assign
-from ictc.nodes.common import report
+from ictc.nodes.common import in_batches, report
 from ictc.nodes.describe import describe
 from ictc.nodes.label import label
 from ictc.nodes.name_clusters import name_clusters
@@ -32,6 +37,7 @@ from ictc.nodes.review import review_clusters, review_names
 WINDOW_PER_SLOT = 16  # images per window for each call allowed in flight
 MIN_WINDOW = 256
 MAX_WINDOWS = 16
+TASKS_PER_SLOT = 4
 
 
 def window_size(n_images: int, concurrency: int) -> int:
@@ -42,8 +48,15 @@ def _window(state: RunState, runtime: Runtime[Context], pending: list[dict[str, 
     return pending[:window_size(len(state["images"]), runtime.context.settings.concurrency)]
 
 
-def _batches(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+def chunk_size(n_items: int, batch: int, concurrency: int) -> int:
+    """Images per task: whole batches, about TASKS_PER_SLOT tasks for each call allowed in flight."""
+    return batch * max(1, n_items // (batch * concurrency * TASKS_PER_SLOT))
+
+
+def _sends(node: str, items: list[dict[str, Any]], runtime: Runtime[Context], **payload: Any) -> list[Send]:
+    settings = runtime.context.settings
+    size = chunk_size(len(items), settings.resolved_batch_size(), settings.concurrency)
+    return [Send(node, {"items": items[i:i + size], **payload}) for i in range(0, len(items), size)]
 
 
 def _pending(state: RunState, done_key: str, need_key: str | None) -> list[dict[str, Any]]:
@@ -62,9 +75,7 @@ def start(state: RunState) -> dict[str, Any]:
 
 def fan_out_describe(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
     pending = _window(state, runtime, _pending(state, "descriptions", None))
-    size = runtime.context.settings.resolved_batch_size()
-    return [Send("describe", {"items": batch, "criterion": state["criterion"]}) for batch in _batches(pending, size)] \
-        or "descriptions_done"
+    return _sends("describe", pending, runtime, criterion=state["criterion"]) or "descriptions_done"
 
 
 def window_done(state: RunState) -> dict[str, Any]:
@@ -88,9 +99,7 @@ def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | st
     descriptions = state.get("descriptions", {})
     pending = [{**img, "description": descriptions[img["path"]]["text"]}
                for img in _window(state, runtime, _pending(state, "labels", "descriptions"))]
-    size = runtime.context.settings.resolved_batch_size()
-    return [Send("label", {"items": batch, "criterion": state["criterion"]}) for batch in _batches(pending, size)] \
-        or "name_clusters"
+    return _sends("label", pending, runtime, criterion=state["criterion"]) or "name_clusters"
 
 
 def assign_dispatch(state: RunState) -> dict[str, Any]:
@@ -103,22 +112,20 @@ def assign_dispatch(state: RunState) -> dict[str, Any]:
 def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
     descriptions = state.get("descriptions", {})
     names, scope = state["naming"]["names"], state.get("scope", {})
-    # Step 3 scores one image at a time on local models too (each is one scoring pass), so batch = 1
-    # keeps resume granular; endpoints get their parallelism from max_concurrency. After a split, the
-    # split cluster's images choose among its new names only (scope).
-    return [Send("assign", {"items": [{**img, "description": descriptions[img["path"]]["text"]}],
-                            "criterion": state["criterion"], "names": scope.get(img["path"], names)})
-            for img in _window(state, runtime, _pending(state, "assignments", "labels"))] or "review_clusters"
+    # After a split, the split cluster's images choose among its new names only (scope).
+    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names)}
+               for img in _window(state, runtime, _pending(state, "assignments", "labels"))]
+    return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
 
 
 def build_graph() -> StateGraph:
     """The uncompiled builder: callers compile it with their own checkpointer."""
     builder = StateGraph(RunState, input_schema=RunInput, context_schema=Context)
     builder.add_node("start", start)
-    builder.add_node("describe", describe)
+    builder.add_node("describe", in_batches(describe))
     builder.add_node("describe_window_done", window_done)
     builder.add_node("descriptions_done", descriptions_done)
-    builder.add_node("label", label)
+    builder.add_node("label", in_batches(label))
     builder.add_node("label_window_done", window_done)
     builder.add_node("name_clusters", name_clusters)
     builder.add_node("review_names", review_names, destinations=(

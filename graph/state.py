@@ -51,6 +51,5 @@ def merged_fields() -> tuple[str, ...]:
 class BatchTask(TypedDict, total=False):
     """The payload one fan-out task receives through `Send`."""
 
-    items: list[dict[str, Any]]
+    items: list[dict[str, Any]]  # path, sha256, and what the step reads (description; names for Step 3)
     criterion: dict[str, Any]
-    names: list[str]

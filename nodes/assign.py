@@ -19,16 +19,16 @@ from ictc.store.keys import step_key
 def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
     criterion = Criterion.from_dict(task["criterion"])
-    names = task["names"]
-    listing = "\n".join(f"- {name}" for name in names)
-
-    def retry(answer: str) -> list:
-        return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
-
     assignments: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
     stored = calls = 0
-    for item in task["items"]:
+    for item in task["items"]:  # one scoring pass or one call per image, each stored as it lands
+        names = item["names"]  # the K names, or a split cluster's new names (scope)
+
+        def retry(answer: str, names: list[str] = names) -> list:
+            return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
+
+        listing = "\n".join(f"- {name}" for name in names)
         rendered = render("assign", criterion, names=listing, description=item["description"])
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
                        retries=ctx.settings.assign_retries)

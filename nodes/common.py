@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
 
 from ictc.graph.context import RECOVERABLE_ERRORS, Context
+from ictc.graph.state import BatchTask
+
+StepNode = Callable[[BatchTask, Any], dict[str, dict[str, Any]]]
 
 _MESSAGE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
@@ -28,6 +33,22 @@ def text_of(reply: Any) -> str:
     if isinstance(content, list):
         content = " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
     return str(content).strip()
+
+
+def in_batches(node: StepNode) -> StepNode:
+    """A task carries a chunk of several batches (graph/build.py); the node runs them one after another,
+    so each batch's answers are stored before the next call, and the per-image results are merged."""
+
+    @functools.wraps(node)
+    def run(task: BatchTask, runtime: Any) -> dict[str, dict[str, Any]]:
+        size = runtime.context.settings.resolved_batch_size()
+        merged: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(task["items"]), size):
+            for field, results in node({**task, "items": task["items"][start:start + size]}, runtime).items():
+                merged.setdefault(field, {}).update(results)
+        return merged
+
+    return run
 
 
 def call_each(ctx: Context, model: Any, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[str | BaseException]:

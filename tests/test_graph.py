@@ -106,6 +106,50 @@ def test_window_size_grows_with_concurrency_and_caps_the_number_of_windows():
     assert window_size(250_000, 8) * MAX_WINDOWS >= 250_000
 
 
+def test_a_task_takes_whole_batches_about_four_per_call_in_flight():
+    from ictc.graph.build import TASKS_PER_SLOT, chunk_size
+
+    assert chunk_size(1024, 1, 64) == 1024 // (64 * TASKS_PER_SLOT)  # 256 tasks for 64 calls in flight
+    assert chunk_size(100, 4, 8) == 4  # never less than one batch
+    assert chunk_size(1000, 4, 2) % 4 == 0
+    assert chunk_size(15_625, 1, 64) * 64 * TASKS_PER_SLOT <= 15_625  # pending tasks stay ~4x concurrency
+
+
+def _distinct_images(folder, n):
+    from PIL import Image
+
+    folder.mkdir()
+    paths = []
+    for i in range(n):  # all different widths, so no description or label is shared
+        path = folder / f"{i}.png"
+        Image.new("RGB", (20 + i, 20), (220, 20, 20) if i % 2 else (20, 200, 20)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("step_marker, before", [("Criterion: colour", 0), ("Which category", None)])
+def test_a_crash_inside_a_task_of_several_images_redoes_no_finished_call(tmp_path, step_marker, before):
+    from ictc.graph.build import chunk_size
+
+    n = 24
+    paths = _distinct_images(tmp_path / "imgs", n)
+    assert chunk_size(n, 1, 1) == 6  # 4 tasks of 6 images at concurrency 1
+    # how many LLM calls come before the step under test (own workspace: nothing shared with the run)
+    probe = fake_context(concurrency=1, workspace=str(tmp_path / "probe-workspace"))
+    start_run(paths, make_criterion("colour"), 2, probe.settings, tmp_path / "probe", context=probe)
+    first = next(i for i, c in enumerate(probe.llm.calls) if step_marker.lower() in c["prompt"].lower())
+    done_in_step = 9  # the crash hits the 10th call of the step: inside the second task
+    crashing = FakeLLM(crash_after=first + done_in_step)
+    ctx = fake_context(llm=crashing, concurrency=1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    fresh = fake_context(concurrency=1)
+    result = resume_run(tmp_path / "run", context=fresh)
+    assert fresh.vlm.calls == []
+    assert sum(step_marker.lower() in c["prompt"].lower() for c in fresh.llm.calls) == n - done_in_step
+    assert result.results["summary"]["clustered"] == n
+
+
 def test_a_set_larger_than_one_window_is_done_in_windows_and_resumes_inside_the_second(tmp_path):
     from PIL import Image
 
