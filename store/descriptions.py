@@ -75,6 +75,7 @@ class DescriptionStore:
 
     def __init__(self, folder: Path, embedder: TextEmbedder):
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one move at a time; puts and gets go on meanwhile
         self._journal = StepCache(folder / "journal.sqlite")
         atexit.register(self.flush)
         with _OPENING:
@@ -98,18 +99,27 @@ class DescriptionStore:
             for key, text, meta in records:
                 self._journal.put(key, "description", {"text": text, "meta": meta, "embed": embed})
             full = self._journal.count("description") >= FLUSH_AT
-        if full:
-            self.flush()
+        if full and self._flushing.acquire(blocking=False):  # a move under way takes these along
+            try:
+                self._move_journal()
+            finally:
+                self._flushing.release()
 
     def flush(self) -> None:
         """Move the journal into Chroma (a crashed process's journal too)."""
-        with self._lock:
-            batch = self._journal.get_many(None, "description")
-            for embed in (False, True):
-                records = [(k, v["text"], v["meta"]) for k, v in batch.items() if v["embed"] == embed]
-                if records:
-                    self._write(records, embed)
-            self._journal.delete(list(batch))
+        with self._flushing:
+            self._move_journal()
+
+    def _move_journal(self) -> None:
+        # Outside the store's lock: a move takes ~0.2 s, and the threads whose calls finish meanwhile
+        # must not queue behind it to journal their answer. A record stays in the journal until it is
+        # in Chroma, so `get` finds it in one or the other throughout.
+        batch = self._journal.get_many(None, "description")
+        for embed in (False, True):
+            records = [(k, v["text"], v["meta"]) for k, v in batch.items() if v["embed"] == embed]
+            if records:
+                self._write(records, embed)
+        self._journal.delete(list(batch))
 
     def store_missing(self, records: list[tuple[str, str, dict[str, Any]]]) -> int:
         """Write the records whose key the store lacks (descriptions a crash kept out of it)."""
