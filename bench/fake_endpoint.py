@@ -88,8 +88,11 @@ class BenchEndpoint:
         last = messages[-1]["content"]
         if isinstance(last, list):  # Step 1: the word is picked from the image bytes
             image = next(p["image_url"]["url"] for p in last if p.get("type") == "image_url")
-            word = WORDS[int(hashlib.sha256(image.encode()).hexdigest(), 16) % len(WORDS)]
-            return f"A small photo of a {word}, seen from the side, in plain daylight."
+            digest = hashlib.sha256(image.encode()).hexdigest()
+            word = WORDS[int(digest, 16) % len(WORDS)]
+            # each image's own description, as a real VLM gives: Steps 2a and 3 then make one call per
+            # image, as in a real run, rather than one per repeated prompt
+            return f"A small photo of a {word} (view {digest[:8]}), seen from the side, in plain daylight."
         system = messages[0]["content"]
         if "short labels" in system:
             return re.search(r"photo of a (\w+)", last).group(1)

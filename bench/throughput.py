@@ -1,6 +1,8 @@
 """Throughput against concurrency: the whole pipeline over N images against a loopback endpoint with a
 fixed latency per call and a capacity. Prints calls/s, the speed-up over concurrency 1 and its ratio
-to the ideal speed-up min(concurrency, capacity).
+to the ideal speed-up min(concurrency, capacity). Beside each run, the client's own ceiling: the same
+number of Step-1 requests (one image each) sent by LangChain's ChatOpenAI alone from as many threads,
+with no pipeline around it; `of_ceiling` is the pipeline's rate over that one.
 
     python bench/throughput.py --n 1000 --latency 0.2 --capacity 64 --concurrency 1 8 32 64 128
 """
@@ -38,6 +40,23 @@ def one_run(paths: list[str], concurrency: int, endpoint: EndpointProcess, k: in
             "failed": result.results["summary"]["failed"], "peak_in_flight": after["peak"]}
 
 
+def client_ceiling(photo: str, calls: int, concurrency: int, endpoint: EndpointProcess) -> float:
+    """calls/s of bare ChatOpenAI requests: what one Python client process can send on this machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langchain_openai import ChatOpenAI
+
+    from ictc.images import load_rgb, to_data_uri
+    from ictc.nodes.common import to_messages
+
+    model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key="not-needed", temperature=0, max_retries=8)
+    messages = to_messages([("user", "Describe this image.")], to_data_uri(load_rgb(photo, 512)))
+    with ThreadPoolExecutor(concurrency) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda _: model.invoke(messages, max_tokens=160), range(calls)))
+        return calls / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000)
@@ -54,16 +73,20 @@ def main() -> None:
         for concurrency in args.concurrency:
             paths = photos[: args.n_serial] if concurrency == 1 else photos
             row = one_run(paths, concurrency, endpoint, args.k)
+            row["ceiling_calls_per_s"] = client_ceiling(photos[0], row["calls"], concurrency, endpoint)
             rows.append(row)
             print(f"concurrency {concurrency:4d}: {row['calls_per_s']:7.1f} calls/s, {row['429s']} x 429, "
-                  f"{row['failed']} failed, {row['seconds']:.1f} s", flush=True)
+                  f"{row['failed']} failed, {row['seconds']:.1f} s; ChatOpenAI alone "
+                  f"{row['ceiling_calls_per_s']:.1f} calls/s", flush=True)
     base = rows[0]["calls_per_s"] if rows and rows[0]["concurrency"] == 1 else None
     for row in rows:
         ideal = min(row["concurrency"], args.capacity)
         row["speedup"] = row["calls_per_s"] / base if base else float("nan")
         row["of_ideal"] = row["speedup"] / ideal if base else float("nan")
+        row["of_ceiling"] = row["calls_per_s"] / row["ceiling_calls_per_s"]
     save("throughput", rows, f"latency {args.latency} s per call, server capacity {args.capacity} calls at once; "
-                             f"ideal speed-up = min(concurrency, capacity); target >= 0.8 of ideal up to capacity.")
+                             f"ideal speed-up = min(concurrency, capacity); target >= 0.8 of ideal up to capacity. "
+                             "ceiling: the same number of bare ChatOpenAI requests from as many threads.")
 
 
 if __name__ == "__main__":
