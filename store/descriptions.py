@@ -99,7 +99,7 @@ class DescriptionStore:
             for key, text, meta in records:
                 self._journal.put(key, "description", {"text": text, "meta": meta, "embed": embed})
             full = self._journal.count("description") >= FLUSH_AT
-        if full and self._flushing.acquire(blocking=False):  # a move under way takes these along
+        if full and self._flushing.acquire(blocking=False):  # else a move is under way; these wait for the next
             try:
                 self._move_journal()
             finally:
