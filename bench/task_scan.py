@@ -16,8 +16,8 @@ from bench.common import save
 
 
 def scan_seconds(pending: int, repeats: int) -> float:
-    futures = [concurrent.futures.Future() for _ in range(pending)]
-    done = concurrent.futures.Future()
+    futures: list[concurrent.futures.Future[None]] = [concurrent.futures.Future() for _ in range(pending)]
+    done: concurrent.futures.Future[None] = concurrent.futures.Future()
     done.set_result(None)
     futures.append(done)
     timings = []

@@ -45,11 +45,12 @@ def client_ceiling(photo: str, calls: int, concurrency: int, endpoint: EndpointP
     from concurrent.futures import ThreadPoolExecutor
 
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     from ictc.images import load_rgb, to_data_uri
     from ictc.nodes.common import to_messages
 
-    model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key="not-needed", temperature=0, max_retries=8)
+    model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"), temperature=0, max_retries=8)
     messages = to_messages([("user", "Describe this image.")], to_data_uri(load_rgb(photo, 512)))
     with ThreadPoolExecutor(concurrency) as pool:
         started = time.perf_counter()

@@ -162,9 +162,9 @@ def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan
             labels = [state["labels"][p]["raw"] for p in members if p in state.get("labels", {})]
             fresh = [x for x in split_names(labels, n) if x not in names] or [f"{cluster} {i + 1}" for i in range(n)]
             new_names = [x for x in names if x != cluster] + fresh
-            kept = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
+            unaffected = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
             return Plan({"naming": {**state["naming"], "names": new_names}, "n_clusters": len(new_names),
-                         "assignments": {RESET: True, **kept}, "scope": {p: fresh for p in members}},
+                         "assignments": {RESET: True, **unaffected}, "scope": {p: fresh for p in members}},
                         "assign_dispatch", f"Step 2b on the {len(labels)} labels of {cluster!r}, "
                                            f"then Step 3 on its {len(members)} images only")
         case SetK(k):

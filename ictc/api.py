@@ -86,6 +86,7 @@ class ICTC:
         elif merge is not None:
             action = Merge(tuple(merge))
         else:
+            assert split is not None  # exactly one of the six was given (checked above)
             action = Split(split[0], int(split[1]))
         self._store(refine_run(self.run_dir_, action, context=self.context))
         return self

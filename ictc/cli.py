@@ -106,7 +106,8 @@ class Progress:
     def __init__(self) -> None:
         from tqdm import tqdm
 
-        self._tqdm, self.bars = tqdm, {}
+        self._tqdm = tqdm
+        self.bars: dict[str, Any] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
         step = event.get("step", "")

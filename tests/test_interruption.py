@@ -65,7 +65,7 @@ def _wait_for(server: FakeOpenAIServer, marker: str, count: int, process: subpro
     while time.monotonic() < deadline:
         if sum(marker in json.dumps(r["body"]) for r in server.requests) >= count:
             return
-        assert process.poll() is None, process.stderr.read()
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(0.02)
     raise AssertionError("the run never got that far")
 

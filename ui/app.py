@@ -47,7 +47,7 @@ def sidebar(session: Session) -> None:
         if kind == "Sample photos":
             which = st.selectbox("Set", ["both", "cifar10", "imagenet"], key="sample-set",
                                  format_func={"both": "CIFAR-10 + ImageNet (40)", "cifar10": "CIFAR-10 (20)",
-                                              "imagenet": "ImageNet (20)"}.get)
+                                              "imagenet": "ImageNet (20)"}.__getitem__)
             if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
                 _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"))
         elif kind == "Folder on the server":

@@ -17,7 +17,7 @@ CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "d
 NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
            "eleven": 11, "twelve": 12, "half": 2, "halves": 2}
 GROUP_WORDS = r"(?:groups?|clusters?|categories|category|classes|buckets|kinds|types|piles|sets)"
-INTENT_SCHEMA = {
+INTENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "intent": {"type": "string", "enum": ["go", "request", "instruction", "merge", "split", "rename", "unclear"]},

@@ -158,9 +158,9 @@ def versions(run_dir: Path) -> None:
     labels = {v["version"]: f"v{v['version']}: {v['action']}" for v in listed}
     numbers = list(labels)
     left, right = st.columns(2)
-    before = left.selectbox("Version", numbers, index=max(len(numbers) - 2, 0), format_func=labels.get,
+    before = left.selectbox("Version", numbers, index=max(len(numbers) - 2, 0), format_func=labels.__getitem__,
                           key=f"v-a-{run_dir}-{len(numbers)}")  # new version: back to the defaults
-    after = right.selectbox("against", numbers, index=len(numbers) - 1, format_func=labels.get,
+    after = right.selectbox("against", numbers, index=len(numbers) - 1, format_func=labels.__getitem__,
                            key=f"v-b-{run_dir}-{len(numbers)}")
     rows = {n: version_rows(run_dir, n) for n in {before, after}}
     for column, number in ((left, before), (right, after)):
