@@ -127,8 +127,8 @@ def _distinct_images(folder, n):
     return paths
 
 
-@pytest.mark.parametrize("step_marker, before", [("Criterion: colour", 0), ("Which category", None)])
-def test_a_crash_inside_a_task_of_several_images_redoes_no_finished_call(tmp_path, step_marker, before):
+@pytest.mark.parametrize("step_marker", ["Criterion: colour", "Which category"])  # Step 2a, Step 3
+def test_a_crash_inside_a_task_of_several_images_redoes_no_finished_call(tmp_path, step_marker):
     from ictc.graph.build import chunk_size
 
     n = 24
@@ -151,17 +151,10 @@ def test_a_crash_inside_a_task_of_several_images_redoes_no_finished_call(tmp_pat
 
 
 def test_a_set_larger_than_one_window_is_done_in_windows_and_resumes_inside_the_second(tmp_path):
-    from PIL import Image
-
     from ictc.graph.build import MIN_WINDOW
 
     n = MIN_WINDOW + 20  # two windows at concurrency 1
-    (tmp_path / "many").mkdir()
-    paths = []
-    for i in range(n):  # all different widths, so no description or label is shared
-        path = tmp_path / "many" / f"{i}.png"
-        Image.new("RGB", (20 + i, 20), (220, 20, 20) if i % 2 else (20, 200, 20)).save(path)
-        paths.append(str(path))
+    paths = _distinct_images(tmp_path / "many", n)
     crashing = FakeVLM(crash_after=MIN_WINDOW + 5)  # inside the second window of Step 1
     ctx = fake_context(vlm=crashing, concurrency=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
