@@ -13,8 +13,9 @@ the tasks pending at once stay a few times the concurrency, however large the wi
 
 Windows: LangGraph prepares every task of a step at once (~15 KiB of bookkeeping each), so a step
 sends at most `window_size` images and loops back for the rest. A window is many times the
-concurrency, so the pause between windows is short; and at most ~16 per step, so the checkpoint of
-the whole state is not rewritten too often on very large sets."""
+concurrency, so the pause between windows is short; and there are at most ~16 per step, so a very
+large set does not make thousands of pauses and checkpoints (each holds its window's task payloads;
+the per-image results are not in it: graph/state.py)."""
 
 from __future__ import annotations
 

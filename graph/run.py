@@ -265,6 +265,18 @@ def run_state(run_dir: str | Path) -> dict[str, Any]:
         connection.close()
 
 
+def _values_at(graph: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The state as that checkpoint saved it. Not get_state(): it would also apply the writes the next
+    refinement left pending on the checkpoint, i.e. show the later version. The channels are rebuilt
+    as LangGraph does (graph/state.py: the per-image fields are replayed from the tasks' writes)."""
+    from langgraph.pregel._checkpoint import channels_from_checkpoint  # langgraph is pinned exactly
+
+    saved = graph.checkpointer.get_tuple(config)
+    channels, _ = channels_from_checkpoint(graph.channels, saved.checkpoint, saver=graph.checkpointer,
+                                           config=saved.config)
+    return {k: channels[k].get() for k in RunState.__annotations__ if k in channels and channels[k].is_available()}
+
+
 def undo_run(run_dir: str | Path, context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
     """Back to the version before the current one, recorded as a new version (nothing is lost)."""
     run_dir = Path(run_dir)
@@ -276,10 +288,7 @@ def undo_run(run_dir: str | Path, context: Context | None = None, context_factor
     ctx = _context_for(meta, context, context_factory)
     with open_run(run_dir, meta, ctx) as session:
         old_config = {"configurable": {**session.config["configurable"], "checkpoint_id": target["checkpoint_id"]}}
-        # the raw channel values: get_state() would also apply the writes the next refinement left
-        # pending on that checkpoint, i.e. show the later version
-        saved = session.graph.checkpointer.get_tuple(old_config).checkpoint["channel_values"]
-        old = {k: v for k, v in saved.items() if k in RunState.__annotations__}
+        old = _values_at(session.graph, old_config)
         restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
         session.graph.update_state(session.config, restore, as_node="review_clusters")
         return session.finish(f"undo: back to version {target['version']}")

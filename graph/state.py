@@ -1,17 +1,39 @@
-"""What flows between nodes. Per-image results are dicts keyed by the image path, merged as tasks finish."""
+"""What flows between nodes. Per-image results are dicts keyed by the image path, merged as tasks finish.
+
+Checkpoints: every field that grows with the image set is a `DeltaChannel`, so a checkpoint holds a
+marker for it, not its value; the value is rebuilt from the tasks' writes, which the checkpointer stores
+once each. Plain fields would be written whole at every window of every step: the checkpoint database
+then grew with the square of the set (35 KB per image at 4,000 images; bench/checkpoints.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict, get_origin, get_type_hints
+
+from langgraph.channels.delta import DeltaChannel
 
 RESET = "__reset__"  # see graph/actions.py
 
 
-def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    """Per-image results arrive task by task and are merged; an update marked RESET replaces instead."""
-    if right and right.get(RESET):
-        return {k: v for k, v in right.items() if k != RESET}
-    return {**(left or {}), **(right or {})}
+def merge(current: dict[str, Any] | None, updates: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    """Per-image results arrive task by task and are merged; an update marked RESET replaces instead.
+    Folded over a batch of updates (as a DeltaChannel replays them), copying the current value once."""
+    merged = dict(current or {})
+    for update in updates:
+        if update and update.get(RESET):
+            merged = {k: v for k, v in update.items() if k != RESET}
+        else:
+            merged.update(update or {})
+    return merged
+
+
+def latest(current: Any, updates: Sequence[Any]) -> Any:
+    """A field that is set, not merged: the last update wins."""
+    return updates[-1]
+
+
+Merged: DeltaChannel[dict[str, Any]] = DeltaChannel(merge)
+Latest: DeltaChannel[Any] = DeltaChannel(latest)
 
 
 def primaries(images: list[dict[str, Any]]) -> dict[str, str]:
@@ -26,26 +48,26 @@ class ImageItem(TypedDict):
 
 
 class RunInput(TypedDict, total=False):
-    images: list[ImageItem]
+    images: Annotated[list[ImageItem], Latest]
     criterion: dict[str, Any]  # prompts.Criterion.to_dict()
     n_clusters: int
     review: bool  # pause for the user after Step 2b and after Step 3
-    failures: Annotated[dict[str, dict[str, str]], merge]  # path -> step, reason (files unreadable from the start)
+    failures: Annotated[dict[str, dict[str, str]], Merged]  # path -> step, reason (files unreadable from the start)
 
 
 class RunState(RunInput, total=False):
-    descriptions: Annotated[dict[str, dict[str, Any]], merge]  # path -> text, seconds, prompt_hash
-    labels: Annotated[dict[str, dict[str, Any]], merge]  # path -> raw, label, reasked, seconds
+    descriptions: Annotated[dict[str, dict[str, Any]], Merged]  # path -> text, seconds, prompt_hash
+    labels: Annotated[dict[str, dict[str, Any]], Merged]  # path -> raw, label, reasked, seconds
     naming: dict[str, Any]  # names, counts, dropped, groups, attempts, source, problems
-    assignments: Annotated[dict[str, dict[str, Any]], merge]  # path -> cluster, route, answer, seconds
-    scope: dict[str, list[str]]  # path -> the names Step 3 may choose from (after a split)
+    assignments: Annotated[dict[str, dict[str, Any]], Merged]  # path -> cluster, route, answer, seconds
+    scope: Annotated[dict[str, list[str]], Latest]  # path -> the names Step 3 may choose from (after a split)
     review_error: str  # why the last review answer could not be applied
 
 
 def merged_fields() -> tuple[str, ...]:
     """The state fields whose updates are merged (the ones a RESET update must replace)."""
     hints = get_type_hints(RunState, include_extras=True)
-    return tuple(name for name, hint in hints.items() if get_origin(hint) is Annotated)
+    return tuple(name for name, hint in hints.items() if get_origin(hint) is Annotated and hint.__metadata__[-1] is Merged)
 
 
 class BatchTask(TypedDict, total=False):

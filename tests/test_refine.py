@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
-from ictc.graph.run import refine_run, resume_run, start_run, undo_run
+from ictc.graph.run import refine_run, resume_run, run_state, start_run, undo_run
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context, step_calls
@@ -91,6 +91,32 @@ def test_undo_goes_back_and_keeps_history(finished):
     assert [p.name for p in sorted((finished.run_dir / "versions").iterdir())] == ["v1", "v2", "v3"]
     with pytest.raises(ValueError, match="no cluster named"):
         refine_run(finished.run_dir, Rename("Warm", "Hot"), context=ctx)
+
+
+def test_undo_after_a_k_change_restores_every_assignment(finished):
+    ctx = fake_context()
+    changed = refine_run(finished.run_dir, SetK(2), context=ctx)
+    assert changed.changes["moved"]
+    back = undo_run(finished.run_dir, context=ctx)
+    assert [(r["image"], r["cluster"]) for r in back.rows] == [(r["image"], r["cluster"]) for r in finished.rows]
+    assert run_state(finished.run_dir)["n_clusters"] == 3
+
+
+def test_checkpoints_hold_no_per_image_results(finished):
+    """Per-image fields are rebuilt from the tasks' writes (graph/state.py), so a checkpoint does not
+    grow with the image set; the state read back is still whole."""
+    import sqlite3
+
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    refine_run(finished.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=fake_context())
+    per_image = {"images", "failures", "descriptions", "labels", "assignments", "scope"}
+    with sqlite3.connect(finished.run_dir / "checkpoints.sqlite") as connection:
+        rows = connection.execute("SELECT type, checkpoint FROM checkpoints").fetchall()
+    stored = {key for row in rows for key in JsonPlusSerializer().loads_typed(row)["channel_values"]}
+    assert len(rows) > 5 and "naming" in stored and not stored & per_image
+    state = run_state(finished.run_dir)
+    assert len(state["images"]) == len(state["descriptions"]) == len(state["assignments"]) == 8
 
 
 def test_second_run_and_duplicate_files_make_no_new_vlm_calls(colour_images, tmp_path):
