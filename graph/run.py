@@ -80,8 +80,7 @@ class RunSession:
         return dict(self.graph.get_state(self.config).values)
 
     def pause(self) -> dict[str, Any] | None:
-        interrupts = self.graph.get_state(self.config).interrupts
-        return interrupts[0].value if interrupts else None
+        return _pause_of(self.graph.get_state(self.config))
 
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
@@ -108,17 +107,23 @@ class RunSession:
 
     def finish(self, action: str | None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version."""
-        state, pause = self.state(), self.pause()
+        snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
+        state, pause = dict(snapshot.values), _pause_of(snapshot)
         new_version = action if pause is None else None
         results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
         result = RunResult(self.run_dir, results, rows, pause=pause)
         if new_version is not None:
             previous = list(self.meta.get("versions", []))  # before this version is added
-            checkpoint = self.graph.get_state(self.config).config["configurable"]["checkpoint_id"]
+            checkpoint = snapshot.config["configurable"]["checkpoint_id"]
             result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
             if previous:
                 result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
         return result
+
+
+def _pause_of(snapshot: Any) -> dict[str, Any] | None:
+    """What a run paused at a review point shows the user; None when it is not paused."""
+    return snapshot.interrupts[0].value if snapshot.interrupts else None
 
 
 @contextmanager
@@ -234,7 +239,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
     ctx = _context_for(meta, context, context_factory)
     with open_run(run_dir, meta, ctx) as session:
         snapshot = session.graph.get_state(session.config)
-        if session.pause() is not None:  # paused at a review point: the action is its answer
+        if snapshot.interrupts:  # paused at a review point: the action is its answer
             session.drive(Command(resume=action_dict(parsed)), on_event)
         elif snapshot.next:
             raise ValueError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
