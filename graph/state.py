@@ -3,7 +3,7 @@
 Checkpoints: every field that grows with the image set is a `DeltaChannel`, so a checkpoint holds a
 marker for it, not its value; the value is rebuilt from the tasks' writes, which the checkpointer stores
 once each. Plain fields would be written whole at every window of every step: the checkpoint database
-then grew with the square of the set (35 KB per image at 4,000 images; bench/checkpoints.py)."""
+then grew with the square of the set (25 KB per image at 4,000 images; bench/checkpoints.py)."""
 
 from __future__ import annotations
 

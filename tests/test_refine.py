@@ -21,6 +21,17 @@ def counts(ctx) -> dict[str, int]:
             "assign": step_calls(ctx.llm, ASSIGN)}
 
 
+class SplitLLM(FakeLLM):
+    """Splits Red into Light red (the 40-pixel image) and Dark red."""
+
+    def respond(self, messages, **kwargs):
+        if "organise labels" in messages[0].content:
+            return '{"names": ["Light red", "Dark red"]}'
+        if "sort images" in messages[0].content:
+            return "Light red" if "40 pixels" in messages[1].content else "Dark red"
+        return super().respond(messages, **kwargs)
+
+
 @pytest.fixture
 def finished(colour_images, tmp_path):
     paths, _ = colour_images
@@ -60,14 +71,6 @@ def test_rename_and_merge_call_no_model_and_report_changes(finished):
 
 
 def test_split_reruns_2b_on_its_labels_and_3_on_its_images_only(finished):
-    class SplitLLM(FakeLLM):
-        def respond(self, messages, **kwargs):
-            if "organise labels" in messages[0].content:
-                return '{"names": ["Light red", "Dark red"]}'
-            if "sort images" in messages[0].content:
-                return "Light red" if "40 pixels" in messages[1].content else "Dark red"
-            return super().respond(messages, **kwargs)
-
     ctx = fake_context(llm=SplitLLM())
     result = refine_run(finished.run_dir, Split("Red", 2), context=ctx)
     assert counts(ctx) == {"vlm": 0, "label": 0, "names": 1, "assign": 3}
@@ -100,6 +103,13 @@ def test_undo_after_a_k_change_restores_every_assignment(finished):
     back = undo_run(finished.run_dir, context=ctx)
     assert [(r["image"], r["cluster"]) for r in back.rows] == [(r["image"], r["cluster"]) for r in finished.rows]
     assert run_state(finished.run_dir)["n_clusters"] == 3
+
+
+def test_undo_of_a_split_restores_the_state_before_it_scope_included(finished):
+    refine_run(finished.run_dir, Split("Red", 2), context=fake_context(llm=SplitLLM()))
+    undo_run(finished.run_dir, context=fake_context())
+    state = run_state(finished.run_dir)
+    assert sorted(state["naming"]["names"]) == ["Blue", "Green", "Red"] and state["scope"] == {}
 
 
 def test_checkpoints_hold_no_per_image_results(finished):
