@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.common import make_photos, save
-from bench.fake_endpoint import EndpointProcess
+from bench.fake_endpoint import EndpointProcess, endpoint_settings
 
 
 def measure(run_dir: Path) -> dict[str, float]:
@@ -44,15 +44,13 @@ def main() -> None:
     from ictc.graph.actions import AddInstruction
     from ictc.graph.run import refine_run, start_run
     from ictc.prompts import make_criterion
-    from ictc.settings import load_settings
 
-    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos-v2", max(args.sizes))
+    photos = make_photos(max(args.sizes))
     rows = []
     with EndpointProcess(0.01, 1000) as endpoint:
         for n in args.sizes:
             os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")  # nothing reused
-            settings = load_settings({"backend": "openai", "base_url": endpoint.url, "vlm": "bench-vlm",
-                                      "llm": "bench-llm", "concurrency": args.concurrency}, env_file=None)
+            settings = endpoint_settings(args.concurrency, base_url=endpoint.url)
             run_dir = Path(os.environ["ICTC_WORKSPACE"]) / "run"
             for name in ("first run", "+ Step-3 refinement"):
                 started = time.perf_counter()

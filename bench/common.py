@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import statistics
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"  # git-ignored
+PHOTOS = Path(tempfile.gettempdir()) / "ictc-bench-photos-v2"  # shared by the benches, made once
 
 
-def make_photos(folder: Path, n: int, size: int = 32) -> list[str]:
+def make_photos(n: int, folder: Path = PHOTOS, size: int = 32) -> list[str]:
     """n distinct small noise images (content differs, so nothing is deduplicated)."""
     import numpy as np
     from PIL import Image

@@ -18,16 +18,14 @@ from bench.common import make_photos, save
 
 
 def one(n: int) -> None:
-    from bench.fake_endpoint import EndpointProcess
+    from bench.fake_endpoint import EndpointProcess, endpoint_settings
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
-    from ictc.settings import load_settings
 
     os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")
-    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos-v2", n)
+    photos = make_photos(n)
     with EndpointProcess(0.01, 1000) as endpoint:
-        settings = load_settings({"backend": "openai", "base_url": endpoint.url, "vlm": "bench-vlm",
-                                  "llm": "bench-llm", "concurrency": 16}, env_file=None)
+        settings = endpoint_settings(16, base_url=endpoint.url)
         start_run(photos, make_criterion("object"), 10, settings, Path(os.environ["ICTC_WORKSPACE"]) / "run")
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # MiB (Linux reports KiB)
 

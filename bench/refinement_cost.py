@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench.common import make_photos, save
-from bench.fake_endpoint import EndpointProcess
+from bench.fake_endpoint import EndpointProcess, endpoint_settings
 
 
 def main() -> None:
@@ -31,13 +31,10 @@ def main() -> None:
     from ictc.graph.actions import AddInstruction, SetK
     from ictc.graph.run import refine_run, start_run
     from ictc.prompts import make_criterion
-    from ictc.settings import load_settings
 
-    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos-v2", args.n)[: args.n]
+    photos = make_photos(args.n)
     with EndpointProcess(args.llm_latency, 1000) as llm, EndpointProcess(args.vlm_latency, 1000) as vlm:
-        settings = load_settings({"backend": "openai", "vlm_base_url": vlm.url, "llm_base_url": llm.url,
-                                  "vlm": "bench-vlm", "llm": "bench-llm", "concurrency": args.concurrency},
-                                 env_file=None)
+        settings = endpoint_settings(args.concurrency, vlm_base_url=vlm.url, llm_base_url=llm.url)
         run_dir = Path(tempfile.mkdtemp(prefix="ictc-bench-run-")) / "run"
         rows = []
         steps = [("first run", lambda: start_run(photos, make_criterion("object"), args.k, settings, run_dir)),

@@ -16,18 +16,16 @@ import time
 from pathlib import Path
 
 from bench.common import make_photos, save
-from bench.fake_endpoint import EndpointProcess
+from bench.fake_endpoint import EndpointProcess, endpoint_settings
 
 
 def one_run(paths: list[str], concurrency: int, endpoint: EndpointProcess, k: int) -> dict:
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
-    from ictc.settings import load_settings
 
     workspace = tempfile.mkdtemp(prefix="ictc-bench-ws-")  # nothing reused between runs
     os.environ["ICTC_WORKSPACE"] = workspace
-    settings = load_settings({"backend": "openai", "base_url": endpoint.url, "vlm": "bench-vlm", "llm": "bench-llm",
-                              "concurrency": concurrency, "max_retries": 8}, env_file=None)
+    settings = endpoint_settings(concurrency, base_url=endpoint.url, max_retries=8)
     endpoint.reset_peak()
     before = endpoint.stats()
     started = time.perf_counter()
@@ -68,7 +66,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    photos = make_photos(Path(tempfile.gettempdir()) / "ictc-bench-photos-v2", args.n)
+    photos = make_photos(args.n)
     rows = []
     with EndpointProcess(args.latency, args.capacity) as endpoint:
         for concurrency in args.concurrency:
