@@ -1,9 +1,11 @@
 """Quality on real labelled photos, with whatever models are configured (flags, ICTC_* variables, .env,
 as for `ictc run`): the full pipeline beside three baselines on the same images. Prints ACC / NMI / ARI,
 the cluster names and the share of Step-3 answers by route. Without a usable real model it says so and
-runs nothing (figures of a fake model would mean nothing).
+runs nothing (figures of a fake model would mean nothing); `--pixels-only` then runs the one baseline that
+needs no model, k-means on PCA of pixels, the floor any model-based method has to clear.
 
     python -m bench.quality                                   # default local models
+    python -m bench.quality --pixels-only                     # the model-free baseline alone
     python -m bench.quality --backend openai --base-url http://host:8000/v1 --vlm VLM --llm LLM
     python -m bench.quality --sets fashion --per-class 100
 """
@@ -29,9 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--per-class", type=int, default=50, help="Fashion-MNIST photos per class (default 50)")
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "ictc-bench-data"))
+    parser.add_argument("--pixels-only", action="store_true",
+                        help="only k-means on PCA of pixels, which needs no model (no pipeline, no other baseline)")
     _backend_options(parser)
     args = parser.parse_args(argv)
     settings = _settings(args)
+    if args.pixels_only:
+        save("quality-pixels", [pixels_row(labelled) for labelled in _sets(args)],
+             notes="model-free baseline only: no model was run")
+        return 0
 
     from ictc.models.errors import ModelUnavailableError
     from ictc.models.factory import build_context
@@ -39,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ctx = build_context(settings)
     except ModelUnavailableError as exc:
-        print(f"No real model is configured, so nothing was run. {exc}")
+        print(f"No real model is configured, so nothing was run. {exc}\n"
+              "(`--pixels-only` runs the model-free baseline, k-means on PCA of pixels, alone.)")
         return 3
     rows: list[dict[str, Any]] = []
     for labelled in _sets(args):
@@ -61,7 +70,7 @@ def _sets(args: argparse.Namespace) -> list[Any]:
 def evaluate_set(ctx: Any, labelled: Any, runs: Path) -> list[dict[str, Any]]:
     """The full pipeline and the three baselines on one set: one row each."""
     from bench.baselines import description_kmeans, pixel_kmeans, vlm_only
-    from ictc.evaluation.metrics import match_labels, read_labels, score
+    from ictc.evaluation.metrics import match_labels, read_labels
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
 
@@ -79,9 +88,7 @@ def evaluate_set(ctx: Any, labelled: Any, runs: Path) -> list[dict[str, Any]]:
     print("  Step-3 routes: " + ", ".join(f"{route} {count / answered:.0%}" for route, count in sorted(routes.items())))
 
     def row(method: str, predicted: list[str], images: list[str], note: str = "") -> dict[str, Any]:
-        scores = score(predicted, [truth[i] for i in images])
-        return {"set": labelled.name, "method": method, "n": scores.n, "ACC": scores.acc, "NMI": scores.nmi,
-                "ARI": scores.ari, "note": note}
+        return _scored(labelled.name, method, predicted, [truth[i] for i in images], note)
 
     images = [r["image"] for r in ok]
     rows = [row("IC-TC (full pipeline)", [r["cluster"] for r in ok], images,
@@ -93,6 +100,25 @@ def evaluate_set(ctx: Any, labelled: Any, runs: Path) -> list[dict[str, Any]]:
                     images, ctx.embedder.name))
     rows.append(row("k-means on PCA of pixels", [str(c) for c in pixel_kmeans(images, labelled.k)], images))
     return rows
+
+
+def pixels_row(labelled: Any) -> dict[str, Any]:
+    """k-means on PCA of pixels over the whole set: no model involved, so it runs anywhere."""
+    from bench.baselines import pixel_kmeans
+    from ictc.evaluation.metrics import match_labels, read_labels
+
+    truth = match_labels(labelled.paths, read_labels(str(labelled.labels)))
+    images = [path for path in labelled.paths if path in truth]
+    predicted = [str(c) for c in pixel_kmeans(images, labelled.k)]
+    return _scored(labelled.name, "k-means on PCA of pixels", predicted, [truth[i] for i in images])
+
+
+def _scored(set_name: str, method: str, predicted: list[str], truth: list[str], note: str = "") -> dict[str, Any]:
+    from ictc.evaluation.metrics import score
+
+    scores = score(predicted, truth)
+    return {"set": set_name, "method": method, "n": scores.n, "ACC": scores.acc, "NMI": scores.nmi, "ARI": scores.ari,
+            "note": note}
 
 
 if __name__ == "__main__":
