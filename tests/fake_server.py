@@ -18,10 +18,13 @@ from fakes import FakeLLM, FakeVLM
 class FakeOpenAIServer:
     def __init__(self, models: tuple[str, ...] = ("vision-model", "text-model"), reject_modes: tuple[str, ...] = (),
                  llm: FakeLLM | None = None, fault: Callable[[dict[str, Any], int], str | None] | None = None,
-                 latency: float = 0.0):
-        """`fault(body, n)` may name a failure for the n-th request: "429", "500", "timeout", "malformed",
-        "empty", "drop" (connection closed without an answer) or "ignore-schema"."""
+                 latency: float = 0.0, capacity: int = 0):
+        """`fault(body, n)` may name a failure for the n-th request: "429", "quota" (429 insufficient_quota),
+        "500", "timeout", "malformed", "empty", "drop" (connection closed without an answer) or
+        "ignore-schema". `capacity` > 0: chat requests beyond that many at once get 429 (Retry-After 0.05),
+        counted in `busy`, not in `requests`."""
         self.models, self.reject_modes, self.fault, self.latency = models, set(reject_modes), fault, latency
+        self.capacity, self.in_flight, self.peak, self.busy = capacity, 0, 0, 0
         self.requests: list[dict[str, Any]] = []
         self.vlm, self.llm = FakeVLM(), llm or FakeLLM()
         self._lock = threading.Lock()
@@ -31,9 +34,11 @@ class FakeOpenAIServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: dict[str, Any]) -> None:
+            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -48,6 +53,22 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
+                    full = 0 < server.capacity <= server.in_flight
+                    server.busy += full
+                    if not full:
+                        server.in_flight += 1
+                        server.peak = max(server.peak, server.in_flight)
+                if full:
+                    self._send(429, {"error": {"message": "server busy"}}, {"Retry-After": "0.05"})
+                    return
+                try:
+                    self._answer(body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body: dict[str, Any]) -> None:
+                with server._lock:
                     server.requests.append({"body": body, "auth": self.headers.get("Authorization")})
                     number = len(server.requests)
                 fault = server.fault(body, number) if server.fault else None
@@ -59,6 +80,9 @@ class FakeOpenAIServer:
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"{}")
+                elif fault == "quota":
+                    self._send(429, {"error": {"message": "You exceeded your current quota",
+                                               "type": "insufficient_quota", "code": "insufficient_quota"}})
                 elif fault == "500":
                     self._send(500, {"error": {"message": "internal error"}})
                 elif fault == "timeout":

@@ -38,14 +38,17 @@ def folder(colour_images):
     return Path(colour_images[0][0]).parent  # 8 images
 
 
-@pytest.mark.parametrize(("fault", "reason"), [
-    ("500", "OpenAIAPIError: Error code: 500"),
-    ("timeout", "OpenAITimeoutError: Request timed out"),
-    ("drop", "OpenAIConnectionError: Connection error"),
-    ("429", "OpenAIRateLimitError: Error code: 429"),
+@pytest.mark.parametrize(("fault", "reason", "patience"), [
+    ("500", "OpenAIAPIError: Error code: 500", None),
+    ("timeout", "OpenAITimeoutError: Request timed out", None),
+    ("drop", "OpenAIConnectionError: Connection error", None),
+    ("429", "OpenAIRateLimitError: Error code: 429", "0"),  # not waited out: retried like the others
+    ("quota", "OpenAIRateLimitError: Error code: 429", None),  # out of credit: no wait helps
 ])
 def test_persistent_fault_fails_one_image_after_bounded_retries_then_resume_retries_only_it(
-        fault, reason, folder, tmp_path, capsys):
+        fault, reason, patience, folder, tmp_path, capsys, monkeypatch):
+    if patience is not None:
+        monkeypatch.setenv("ICTC_BUSY_PATIENCE", patience)
     out = tmp_path / "run"
     with FakeOpenAIServer(fault=_first_vlm_requests(fault, 3)) as server:
         assert _run(server, folder, out) == 4  # finished, with failures
@@ -70,6 +73,33 @@ def test_transient_429_is_retried_and_nothing_fails(folder, tmp_path):
         assert _run(server, folder, tmp_path / "run") == 0
     assert _results(tmp_path / "run")["summary"]["failed"] == 0
     assert len([r for r in server.requests if r["body"]["model"] == "vision-model"]) == 10
+
+
+def test_a_busy_server_is_waited_out_beyond_the_client_retries(folder, tmp_path):
+    # 4 answers 429 in a row: more than ICTC_MAX_RETRIES=2 allows, well within the default patience
+    with FakeOpenAIServer(fault=_first_vlm_requests("429", 4)) as server:
+        assert _run(server, folder, tmp_path / "run") == 0
+    assert _results(tmp_path / "run")["summary"]["failed"] == 0
+    assert len([r for r in server.requests if r["body"]["model"] == "vision-model"]) == 8 + 4
+
+
+def test_patience_runs_out_then_the_call_fails_without_further_client_retries(folder, tmp_path, monkeypatch):
+    # "Retry-After: 0" gets backoff: 0.5-0.63 s, then 1-1.25 s, which no longer fits in 1 s of patience
+    monkeypatch.setenv("ICTC_BUSY_PATIENCE", "1")
+    with FakeOpenAIServer(fault=_first_vlm_requests("429", 2)) as server:
+        assert _run(server, folder, tmp_path / "run") == 4
+    failed = [r for r in _results(tmp_path / "run")["images"] if r["status"] == "failed"]
+    assert len(failed) == 1 and "OpenAIRateLimitError: Error code: 429" in failed[0]["reason"]
+    assert len([r for r in server.requests if r["body"]["model"] == "vision-model"]) == 8 + 1
+
+
+def test_calls_beyond_the_server_capacity_are_held_back_and_none_fails(folder, tmp_path):
+    with FakeOpenAIServer(capacity=2, latency=0.05) as server:
+        code = main(["run", str(folder), "-c", "colour", "-k", "2", "--out", str(tmp_path / "run"),
+                     "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model",
+                     "--llm", "text-model", "--concurrency", "8"])
+    assert code == 0 and _results(tmp_path / "run")["summary"]["failed"] == 0
+    assert server.busy > 0 and server.peak == 2  # the server did push back, and was never over capacity
 
 
 @pytest.mark.parametrize(("fault", "reason"), [

@@ -1,0 +1,141 @@
+"""Waiting out a busy endpoint. A server at its capacity answers 429 (vLLM behind a gateway, OpenAI's
+rate limits, a llama.cpp server with few slots); the openai client retries that a few times, then the
+image fails. Here each endpoint gets a gate that fits the calls in flight to what the server takes
+(additive increase, multiplicative decrease, as TCP does), and a 429 is waited out (Retry-After, else
+backoff) and sent again for up to `busy_patience` seconds, without spending the client's own retries.
+A quota error (429 `insufficient_quota`) cannot be waited out and passes straight through."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import openai
+
+MAX_WAIT = 60.0  # the longest single wait, whatever Retry-After says
+BACKOFF_START, BACKOFF_MAX = 0.5, 8.0  # without Retry-After, as the openai client does
+CUT = 0.75  # a pushback cuts the cap on calls in flight to this share of it
+
+
+def _not_stopped() -> None:
+    return None
+
+
+# The stop check of the model call around this request (graph/context.py sets it; it raises to stop),
+# so that a wait on a busy server ends at a stop request. A ContextVar reaches the threads that
+# LangChain's batch() runs calls in.
+STOP_CHECK: ContextVar[Callable[[], None]] = ContextVar("ictc_stop_check", default=_not_stopped)
+
+
+class InFlightGate:
+    """How many requests may be in flight to one endpoint: starts at `ceiling`; a 429 cuts it to 3/4,
+    at most once per round trip (requests sent before the last cut bring no news); each success adds
+    1/cap, so a full round of successes adds one, back up to `ceiling`."""
+
+    def __init__(self, ceiling: int):
+        self.ceiling = ceiling
+        self.cap = float(ceiling)
+        self.in_flight = 0
+        self.pushbacks = 0
+        self._last_cut = float("-inf")
+        self._changed = threading.Condition()
+
+    @property
+    def limit(self) -> int:
+        return max(1, int(self.cap))
+
+    def enter(self) -> float:
+        """Wait for room; returns the send time that `leave` needs."""
+        with self._changed:
+            while self.in_flight >= self.limit:
+                self._changed.wait()
+            self.in_flight += 1
+            return time.monotonic()
+
+    def leave(self, sent_at: float, outcome: str) -> None:
+        """`outcome`: "ok" (an answer), "busy" (429) or "error" (anything else: says nothing of load)."""
+        with self._changed:
+            self.in_flight -= 1
+            if outcome == "busy":
+                self.pushbacks += 1
+                if sent_at > self._last_cut:
+                    self.cap = max(1.0, self.cap * CUT)
+                    self._last_cut = time.monotonic()
+            elif outcome == "ok":
+                self.cap = min(float(self.ceiling), self.cap + 1 / self.cap)
+            self._changed.notify(max(1, self.limit - self.in_flight))
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds the server asked to wait: `retry-after-ms` (OpenAI), else `Retry-After` as seconds or a date."""
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None  # unreadable: back off instead
+
+
+def is_quota_error(response: Any) -> bool:
+    """OpenAI answers 429 also when the account is out of credit: no wait helps then."""
+    try:
+        return b"insufficient_quota" in response.read()
+    except Exception:  # noqa: BLE001 (a body that cannot be read is not a quota error we can see)
+        return False
+
+
+class BusyAwareClient(openai.DefaultHttpxClient):
+    """The openai SDK's HTTP client (its defaults: connection limits, redirects, proxies from the
+    environment) with the gate and the waiting above around every request."""
+
+    def __init__(self, gate: InFlightGate, patience: float, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.gate, self.patience = gate, patience
+
+    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        deadline: float | None = None
+        waits = 0
+        while True:
+            sent_at, outcome = self.gate.enter(), "error"
+            try:
+                response = super().send(request, **kwargs)
+                outcome = "busy" if response.status_code == 429 else "ok"
+            finally:
+                self.gate.leave(sent_at, outcome)
+            if (outcome == "ok" or self.patience <= 0 or response.headers.get("x-should-retry") == "false"
+                    or is_quota_error(response)):
+                return response
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + self.patience
+            asked = retry_after(response.headers)
+            # "Retry-After: 0" (or none) gets backoff, or a server that keeps saying 0 would be hammered
+            wait = asked if asked else min(BACKOFF_START * 2 ** waits, BACKOFF_MAX)
+            wait = min(wait, MAX_WAIT) * random.uniform(1.0, 1.25)  # noqa: S311 (jitter, not secrecy)
+            if now + wait > deadline:
+                # waited long enough: the call fails now, not after the client's own retries as well
+                response.headers["x-should-retry"] = "false"
+                return response
+            response.close()
+            _sleep_unless_stopped(wait)
+            waits += 1
+
+
+def _sleep_unless_stopped(seconds: float) -> None:
+    check = STOP_CHECK.get()
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        check()
+        time.sleep(min(0.2, left))
+    check()
