@@ -58,7 +58,7 @@ class InFlightGate:
             return time.monotonic()
 
     def leave(self, sent_at: float, outcome: str) -> None:
-        """`outcome`: "ok" (an answer), "busy" (429) or "error" (anything else: says nothing of load)."""
+        """`outcome`: "ok" (an answer), "busy" (429) or "error" (5xx, no answer: says nothing sure of load)."""
         with self._changed:
             self.in_flight -= 1
             if outcome == "busy":
@@ -111,10 +111,11 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             sent_at, outcome = self.gate.enter(), "error"
             try:
                 response = super().send(request, **kwargs)
-                outcome = "busy" if response.status_code == 429 else "ok"
+                status = response.status_code
+                outcome = "busy" if status == 429 else "ok" if status < 500 else "error"
             finally:
                 self.gate.leave(sent_at, outcome)
-            if (outcome == "ok" or self.patience <= 0 or response.headers.get("x-should-retry") == "false"
+            if (outcome != "busy" or self.patience <= 0 or response.headers.get("x-should-retry") == "false"
                     or is_quota_error(response)):
                 return response
             now = time.monotonic()
