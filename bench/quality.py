@@ -69,13 +69,12 @@ def _sets(args: argparse.Namespace) -> list[Any]:
 
 def evaluate_set(ctx: Any, labelled: Any, runs: Path) -> list[dict[str, Any]]:
     """The full pipeline and the three baselines on one set: one row each."""
-    from bench.baselines import description_kmeans, pixel_kmeans, vlm_only
-    from ictc.evaluation.metrics import match_labels, read_labels
+    from bench.baselines import description_kmeans, vlm_only
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
 
     criterion = make_criterion(labelled.criterion)
-    truth = match_labels(labelled.paths, read_labels(str(labelled.labels)))
+    truth = _truth(labelled)
     started = time.perf_counter()
     result = start_run(labelled.paths, criterion, labelled.k, ctx.settings, runs / f"{labelled.name}-{int(time.time())}",
                        labels=str(labelled.labels), context=ctx)
@@ -98,17 +97,25 @@ def evaluate_set(ctx: Any, labelled: Any, runs: Path) -> list[dict[str, Any]]:
     rows.append(row("k-means on description embeddings",
                     [str(c) for c in description_kmeans([r["description"] for r in ok], labelled.k, ctx.embedder)],
                     images, ctx.embedder.name))
-    rows.append(row("k-means on PCA of pixels", [str(c) for c in pixel_kmeans(images, labelled.k)], images))
+    rows.append(_pixel_row(labelled, images, truth))
     return rows
 
 
 def pixels_row(labelled: Any) -> dict[str, Any]:
     """k-means on PCA of pixels over the whole set: no model involved, so it runs anywhere."""
-    from bench.baselines import pixel_kmeans
+    truth = _truth(labelled)
+    return _pixel_row(labelled, [path for path in labelled.paths if path in truth], truth)
+
+
+def _truth(labelled: Any) -> dict[str, str]:
     from ictc.evaluation.metrics import match_labels, read_labels
 
-    truth = match_labels(labelled.paths, read_labels(str(labelled.labels)))
-    images = [path for path in labelled.paths if path in truth]
+    return match_labels(labelled.paths, read_labels(str(labelled.labels)))
+
+
+def _pixel_row(labelled: Any, images: list[str], truth: dict[str, str]) -> dict[str, Any]:
+    from bench.baselines import pixel_kmeans
+
     predicted = [str(c) for c in pixel_kmeans(images, labelled.k)]
     return _scored(labelled.name, "k-means on PCA of pixels", predicted, [truth[i] for i in images])
 
