@@ -13,7 +13,7 @@ import numpy as np
 
 
 def vlm_only(ctx: Any, paths: list[str], criterion: Any) -> list[str]:
-    from ictc.images import load_rgb, to_data_uri
+    from ictc.core.images import load_rgb, to_data_uri
     from ictc.nodes.common import call_each, to_messages
     from ictc.nodes.label_counts import normalize_label
     from ictc.prompts import render

@@ -20,7 +20,7 @@ from bench.fake_endpoint import EndpointProcess, endpoint_settings
 
 
 def measure(run_dir: Path) -> dict[str, float]:
-    from ictc.graph.run import run_state
+    from ictc.graph.session import run_state
 
     started = time.perf_counter()
     run_state(run_dir)
@@ -41,8 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from ictc.graph.actions import AddInstruction
-    from ictc.graph.run import refine_run, start_run
+    from ictc.graph.refine import refine_run
+    from ictc.graph.run import start_run
+    from ictc.nodes.actions import AddInstruction
     from ictc.prompts import make_criterion
 
     photos = make_photos(max(args.sizes))

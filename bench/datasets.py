@@ -23,9 +23,9 @@ class LabelledSet:
 
 
 def foolbox_sets(folder: Path) -> list[LabelledSet]:
+    from ictc.core.images import list_images
+    from ictc.core.samples import export_samples
     from ictc.evaluation.metrics import read_labels
-    from ictc.images import list_images
-    from ictc.samples import export_samples
 
     sets = []
     for name, (path, _) in export_samples(folder).items():

@@ -124,7 +124,7 @@ class BenchEndpoint:
 
 def endpoint_settings(concurrency: int, **urls_and_more: Any):
     """ictc settings whose models are this endpoint's: pass base_url, or vlm_base_url and llm_base_url."""
-    from ictc.settings import load_settings
+    from ictc.core.settings import load_settings
 
     return load_settings({"backend": "openai", "vlm": "bench-vlm", "llm": "bench-llm", "concurrency": concurrency,
                           **urls_and_more}, env_file=None)

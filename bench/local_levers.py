@@ -37,7 +37,7 @@ def tiny_models(folder: Path) -> tuple[str, str]:
 
 
 def vlm_batches(ctx: Any, photos: list[str], repeats: int) -> list[dict[str, Any]]:
-    from ictc.images import load_rgb, to_data_uri
+    from ictc.core.images import load_rgb, to_data_uri
     from ictc.nodes.common import to_messages
     from ictc.prompts import make_criterion, render
 
@@ -59,14 +59,14 @@ def vlm_batches(ctx: Any, photos: list[str], repeats: int) -> list[dict[str, Any
 
 
 def step3_routes(ctx: Any, descriptions: list[tuple[str, str]], repeats: int) -> list[dict[str, Any]]:
-    from ictc.models.choose import LikelihoodChooser, PromptedChooser
+    from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
     from ictc.models.structured import JsonCaller
     from ictc.nodes.common import to_messages
     from ictc.prompts import make_criterion, render
 
     criterion = make_criterion("object")
     listing = "\n".join(f"- {n}" for n in NAMES)
-    choosers = {"free generation + mapping": PromptedChooser(JsonCaller(ctx.llm, supports_response_format=False),
+    choosers: dict[str, Chooser] = {"free generation + mapping": PromptedChooser(JsonCaller(ctx.llm, supports_response_format=False),
                                                              ctx.embedder, retries=0),
                 "constrained choice, uncalibrated": LikelihoodChooser(ctx.llm, calibrate=False),
                 "constrained choice": LikelihoodChooser(ctx.llm)}
@@ -115,8 +115,8 @@ def main() -> None:
     os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")
 
     from bench.datasets import foolbox_sets
-    from ictc.models.factory import build_context
-    from ictc.settings import load_settings
+    from ictc.core.settings import load_settings
+    from ictc.graph.runtime import build_context
 
     tiny_llm, tiny_vlm = tiny_models(Path(tempfile.mkdtemp())) if not (args.vlm and args.llm) else (None, None)
     llm, vlm = args.llm or tiny_llm, args.vlm or tiny_vlm

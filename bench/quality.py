@@ -25,7 +25,8 @@ SETS = ("foolbox", "fashion")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ictc.cli import _backend_options, _settings
+    from ictc.cli.commands import settings_from_args
+    from ictc.cli.parser import backend_options
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
@@ -33,16 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "ictc-bench-data"))
     parser.add_argument("--pixels-only", action="store_true",
                         help="only k-means on PCA of pixels, which needs no model (no pipeline, no other baseline)")
-    _backend_options(parser)
+    backend_options(parser)
     args = parser.parse_args(argv)
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if args.pixels_only:
         save("quality-pixels", [pixels_row(labelled) for labelled in _sets(args)],
              notes="model-free baseline only: no model was run")
         return 0
 
-    from ictc.models.errors import ModelUnavailableError
-    from ictc.models.factory import build_context
+    from ictc.core.errors import ModelUnavailableError
+    from ictc.graph.runtime import build_context
 
     try:
         ctx = build_context(settings)

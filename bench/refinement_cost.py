@@ -28,8 +28,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")
 
-    from ictc.graph.actions import AddInstruction, SetK
-    from ictc.graph.run import refine_run, start_run
+    from ictc.graph.refine import refine_run
+    from ictc.graph.run import start_run
+    from ictc.nodes.actions import AddInstruction, SetK
     from ictc.prompts import make_criterion
 
     photos = make_photos(args.n)

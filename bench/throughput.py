@@ -48,7 +48,7 @@ def client_ceiling(photo: str, calls: int, threads: int, endpoint: EndpointProce
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
-    from ictc.images import load_rgb, to_data_uri
+    from ictc.core.images import load_rgb, to_data_uri
     from ictc.nodes.common import to_messages
 
     model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"), temperature=0, max_retries=8)

@@ -9,6 +9,7 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from ictc.core.errors import UsageError
 from ictc.evaluation.outputs import write_atomic
 
 
@@ -31,7 +32,7 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     folders = {name: out / safe_folder_name(name, taken) for name in results["cluster_names"]}
     for folder in folders.values():
         if folder.resolve().parent != out.resolve():  # never outside the export folder
-            raise ValueError(f"cluster folder {folder} would leave {out}")
+            raise UsageError(f"cluster folder {folder} would leave {out}")
         folder.mkdir(exist_ok=True)
     for row in results["images"]:
         if row["status"] == "ok" and row["cluster"] in folders:

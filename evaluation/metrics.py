@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ictc.core.errors import UsageError
+
 
 @dataclass
 class Scores:
@@ -40,7 +42,7 @@ def score(predicted: list[str], truth: list[str], cluster_order: list[str] | Non
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     if not predicted:
-        raise ValueError("no image has both a cluster and a ground-truth label")
+        raise UsageError("no image has both a cluster and a ground-truth label")
     table, clusters, classes = contingency(predicted, truth)
     if cluster_order:  # rows in the run's order, including empty clusters
         order = [c for c in cluster_order if c in clusters] + [c for c in clusters if c not in cluster_order]
@@ -61,9 +63,9 @@ def read_labels(path: str | Path) -> dict[str, str]:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
-        raise ValueError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
     if not rows or not {"image", "label"} <= set(rows[0]):
-        raise ValueError(f"labels file {path} needs a header 'image,label' and at least one row")
+        raise UsageError(f"labels file {path} needs a header 'image,label' and at least one row")
     return {row["image"]: row["label"] for row in rows}
 
 

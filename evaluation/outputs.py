@@ -38,7 +38,7 @@ def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
 
     descriptions, labels = state.get("descriptions", {}), state.get("labels", {})
     assignments, failures = state.get("assignments", {}), state.get("failures", {})
-    from ictc.graph.state import primaries
+    from ictc.nodes.state import primaries
 
     primary = primaries(state["images"])
     rows = []

@@ -9,8 +9,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ictc.core.images import ImageError, load_rgb
 from ictc.evaluation.outputs import write_atomic
-from ictc.images import ImageError, load_rgb
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}
 .grid{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;width:104px;font-size:11px;overflow:hidden}

@@ -7,10 +7,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ictc.core.errors import UsageError
 from ictc.evaluation.metrics import Scores, match_labels, plot_confusion, read_labels, score
 from ictc.evaluation.outputs import image_rows, write_csv, write_json
 from ictc.evaluation.report import write_report
-from ictc.graph.context import Context
+from ictc.nodes.context import Context
 from ictc.prompts import Criterion, prompt_hash, render
 
 
@@ -70,7 +71,7 @@ def evaluate_run(run_dir: str | Path, labels_path: str) -> Scores:
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
     if not results_path.is_file():
-        raise ValueError(f"{run_dir} has no results.json: finish the run first (ictc resume {run_dir})")
+        raise UsageError(f"{run_dir} has no results.json: finish the run first (ictc resume {run_dir})")
     results = json.loads(results_path.read_text("utf-8"))
     scores = _metrics(run_dir, results["images"], labels_path, results["cluster_names"])
     results["metrics"] = scores.as_dict()

@@ -19,21 +19,22 @@ the per-image results are not in it: graph/state.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from ictc.graph.context import Context
-from ictc.graph.state import RunInput, RunState, primaries
-from ictc.memory import release_free_memory
+from ictc.core.memory import release_free_memory
 from ictc.nodes.assign import assign
 from ictc.nodes.common import in_batches, report
+from ictc.nodes.context import Context
 from ictc.nodes.describe import describe
 from ictc.nodes.label import label
-from ictc.nodes.name_clusters import name_clusters
+from ictc.nodes.name_clusters import name_clusters, name_split
 from ictc.nodes.review import review_clusters, review_names
+from ictc.nodes.state import ImageItem, RunInput, RunState, primaries
 
 WINDOW_PER_SLOT = 16  # images per window for each call allowed in flight
 MIN_WINDOW = 256
@@ -45,7 +46,7 @@ def window_size(n_images: int, concurrency: int) -> int:
     return max(MIN_WINDOW, WINDOW_PER_SLOT * concurrency, -(-n_images // MAX_WINDOWS))
 
 
-def _window(state: RunState, runtime: Runtime[Context], pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _window(state: RunState, runtime: Runtime[Context], pending: list[ImageItem]) -> list[ImageItem]:
     return pending[:window_size(len(state["images"]), runtime.context.settings.concurrency)]
 
 
@@ -54,16 +55,17 @@ def chunk_size(n_items: int, batch: int, concurrency: int) -> int:
     return batch * max(1, n_items // (batch * concurrency * TASKS_PER_SLOT))
 
 
-def _sends(node: str, items: list[dict[str, Any]], runtime: Runtime[Context], **payload: Any) -> list[Send]:
+def _sends(node: str, items: Sequence[Mapping[str, Any]], runtime: Runtime[Context], **payload: Any) -> list[Send]:
     settings = runtime.context.settings
     size = chunk_size(len(items), settings.resolved_batch_size(), settings.concurrency)
     return [Send(node, {"items": items[i:i + size], **payload}) for i in range(0, len(items), size)]
 
 
-def _pending(state: RunState, done_key: str, need_key: str | None) -> list[dict[str, Any]]:
+def _pending(state: RunState, done_key: str, need_key: str | None) -> list[ImageItem]:
     """Images not yet through this step, that did not fail before it, and have what the step reads."""
-    done, failed = state.get(done_key, {}), state.get("failures", {})
-    needed = state.get(need_key, {}) if need_key else None
+    fields: dict[str, Any] = dict(state)  # keyed by name: TypedDict keys must be literals for mypy
+    done, failed = fields.get(done_key, {}), fields.get("failures", {})
+    needed = fields.get(need_key, {}) if need_key else None
     primary = primaries(state["images"])
     return [img for img in state["images"] if primary[img["path"]] == img["path"]  # twins: once
             and img["path"] not in done and img["path"] not in failed and (needed is None or img["path"] in needed)]
@@ -119,22 +121,23 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     """The uncompiled builder: callers compile it with their own checkpointer."""
     builder = StateGraph(RunState, input_schema=RunInput, context_schema=Context)
     builder.add_node("start", start)
-    builder.add_node("describe", in_batches(describe))
+    builder.add_node("describe", in_batches(describe))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("describe_window_done", window_done)
     builder.add_node("descriptions_done", descriptions_done)
-    builder.add_node("label", in_batches(label))
+    builder.add_node("label", in_batches(label))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("label_window_done", window_done)
     builder.add_node("name_clusters", name_clusters)
+    builder.add_node("name_split", name_split, destinations=("assign_dispatch",))
     builder.add_node("review_names", review_names, destinations=(
-        "assign_dispatch", "review_names", "name_clusters", "descriptions_done", "start"))
+        "assign_dispatch", "review_names", "name_clusters", "name_split", "descriptions_done", "start"))
     builder.add_node("assign_dispatch", assign_dispatch)
-    builder.add_node("assign", assign)
+    builder.add_node("assign", assign)  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("review_clusters", review_clusters, destinations=(
-        END, "review_clusters", "assign_dispatch", "name_clusters", "descriptions_done", "start"))
+        END, "review_clusters", "assign_dispatch", "name_clusters", "name_split", "descriptions_done", "start"))
     builder.add_edge(START, "start")
     builder.add_conditional_edges("start", fan_out_describe, ["describe", "descriptions_done"])
     # each per-image step loops through a no-op node until no image is left for it

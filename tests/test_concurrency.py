@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from ictc.graph.actions import AddInstruction
-from ictc.graph.run import refine_run, start_run
+from ictc.graph.refine import refine_run
+from ictc.graph.run import start_run
+from ictc.nodes.actions import AddInstruction
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context

@@ -10,9 +10,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from PIL import Image
 
 from ictc.cli import main
-from ictc.images import to_data_uri
-from ictc.models.errors import ModelUnavailableError
-from ictc.settings import Settings
+from ictc.core.errors import ModelUnavailableError
+from ictc.core.images import to_data_uri
+from ictc.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 

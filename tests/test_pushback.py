@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from ictc.graph.context import StopRequested
 from ictc.models.pushback import STOP_CHECK, BusyAwareClient, InFlightGate, retry_after
+from ictc.nodes.context import StopRequested
 
 from fake_server import FakeOpenAIServer
 

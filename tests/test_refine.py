@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
-from ictc.graph.run import refine_run, resume_run, run_state, start_run, undo_run
+from ictc.graph.refine import refine_run, undo_run
+from ictc.graph.run import resume_run, start_run
+from ictc.graph.session import run_state
+from ictc.nodes.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context, step_calls

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from ictc.core.settings import Settings, env_example_text, env_name, load_settings
 from ictc.prompts import STEPS, make_criterion, presets, render
-from ictc.settings import Settings, env_example_text, env_name, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_env_example_documents_every_setting_with_its_default():
     text = (ROOT / ".env.example").read_text()
-    assert text == env_example_text(), "regenerate: python -c 'from ictc.settings import env_example_text; ...'"
+    assert text == env_example_text(), "regenerate: python -c 'from ictc.core.settings import env_example_text; ...'"
     for f in fields(Settings):
         default = "" if f.metadata.get("secret") else f.default
         assert f"{env_name(f)}={default}" in text, env_name(f)

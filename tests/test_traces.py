@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ictc.evaluation.traces import current_traces, pass_summary, read_traces
-from ictc.graph.actions import AddInstruction
-from ictc.graph.run import refine_run, start_run
+from ictc.graph.refine import refine_run
+from ictc.graph.run import start_run
+from ictc.nodes.actions import AddInstruction
 from ictc.prompts import make_criterion
 
 from fakes import fake_context

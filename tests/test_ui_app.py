@@ -186,7 +186,7 @@ def test_uploads_over_the_limits_are_refused_by_name(tmp_path, monkeypatch):
 
 
 def test_a_missing_model_is_said_in_the_chat_and_nothing_runs(colour_images):
-    from ictc.models.errors import ModelUnavailableError
+    from ictc.core.errors import ModelUnavailableError
 
     def no_models(settings):
         raise ModelUnavailableError("vlm", "some/vlm", "not downloaded yet", "local")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from ictc.graph.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
 from ictc.models.structured import JsonCaller
+from ictc.nodes.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
 from ictc.ui.conversation import Conversation
 from ictc.ui.intent import read_intent
 

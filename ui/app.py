@@ -13,8 +13,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ictc.graph.context import Context
-from ictc.settings import Settings, load_settings
+from ictc.core.errors import UsageError
+from ictc.core.settings import Settings, load_settings
+from ictc.nodes.context import Context
 from ictc.ui import sources, views
 from ictc.ui.session import Session
 
@@ -26,7 +27,7 @@ def ui_settings() -> Settings:
 
 @st.cache_resource(show_spinner="Loading the models (once per server)...")
 def shared_context(_settings: Settings, key: str) -> Context:
-    from ictc.models.factory import build_context
+    from ictc.graph.runtime import build_context
 
     return build_context(_settings)
 
@@ -82,7 +83,7 @@ def sidebar(session: Session) -> None:
 
 def _use(session: Session, chosen: sources.Chosen) -> None:
     if not chosen.paths:
-        raise ValueError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
+        raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
     session.use_images(chosen.paths, chosen.source, chosen.labels)
     st.session_state["source-problems"] = chosen.problems
 
@@ -103,7 +104,7 @@ def job_panel(session: Session) -> None:
 
     live()
     if job is not None and not job.running and session.run_dir is not None and (job.stopped or _unfinished(session)):
-        st.button("Continue", key="continue", on_click=session.resume,
+        st.button("Continue", key="continue", on_click=lambda: None if session.resume() else None,
                   help="finish the run: only the missing or failed work is done")
 
 

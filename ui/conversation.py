@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ictc.graph.actions import Action, AddInstruction, SetCriterion, SetK, describe_action
 from ictc.graph.run import MAX_CRITERION_CHARS
+from ictc.nodes.actions import Action, AddInstruction, SetCriterion, SetK, describe_action
 from ictc.ui.intent import Intent, as_actions, read_intent
 
 SETUP_HELP = 'Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups".'

@@ -7,9 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ictc.commands import parse_command
-from ictc.graph.actions import Action, AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.core.errors import UsageError
+from ictc.graph.commands import parse_command
 from ictc.models.structured import parse_json_object
+from ictc.nodes.actions import Action, AddInstruction, Merge, Rename, SetCriterion, SetK, Split
 from ictc.prompts import Criterion, presets, render
 
 COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
@@ -54,7 +55,7 @@ def cluster_named(token: str, names: list[str]) -> str:
         for name in names:
             if candidate.lower() == name.lower():
                 return name
-    raise ValueError(f"no cluster {token.strip()!r}; the clusters are: {', '.join(names)}")
+    raise UsageError(f"no cluster {token.strip()!r}; the clusters are: {', '.join(names)}")
 
 
 def _number(word: str) -> int:

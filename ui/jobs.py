@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ictc.graph.context import StopRequested
-from ictc.models.errors import ModelUnavailableError
+from ictc.core.errors import ModelUnavailableError, UsageError
+from ictc.nodes.context import StopRequested
 
 STEP_TITLES = {"describe": "Step 1 · describe", "label": "Step 2a · label", "name_clusters": "Step 2b · name clusters",
                "assign": "Step 3 · assign"}
@@ -68,7 +68,7 @@ class Job:
             self.result = self._work(self.on_event, self.stop)
         except StopRequested:
             self.stopped = True
-        except (ValueError, ModelUnavailableError) as exc:  # what a user can cause or configure: one line
+        except (UsageError, ModelUnavailableError) as exc:  # what a user can cause or configure: one line
             self.error = str(exc)
         except Exception as exc:  # a bug: the page says so in one line, the log keeps the traceback
             log.exception("job %s failed", self.title)

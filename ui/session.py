@@ -11,11 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ictc.graph.actions import Action, describe_action, preview_action
-from ictc.graph.context import Context
-from ictc.graph.run import refine_run, resume_run, run_state, start_run, with_stores
+from ictc.core.settings import Settings
+from ictc.graph.refine import refine_run
+from ictc.graph.run import resume_run, start_run
+from ictc.graph.runtime import with_stores
+from ictc.graph.session import run_state
+from ictc.nodes.actions import Action, describe_action, preview_action
+from ictc.nodes.context import Context
 from ictc.prompts import make_criterion
-from ictc.settings import Settings
 from ictc.ui.conversation import Conversation, Reply, Request
 from ictc.ui.jobs import Job
 
@@ -82,7 +85,7 @@ class Session:
             return reply
         results = self.results()
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
-        state = run_state(self.run_dir) if self.names() else None
+        state = run_state(self.run_dir) if self.names() and self.run_dir is not None else None
         llm_json = self.llm_json()
         reply = self.conversation.answer(text, self.names(), len(self.images), criterion, llm_json,
                                          preview=(lambda action: preview_action(state, action)) if state else None)

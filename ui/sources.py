@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ictc.core.errors import UsageError
+from ictc.core.images import IMAGE_SUFFIXES, list_images
 from ictc.evaluation.export import safe_folder_name
-from ictc.images import IMAGE_SUFFIXES, list_images
 
 MAX_UPLOAD_FILES = 1000
 MAX_UPLOAD_FILE_MB = 20
@@ -25,10 +26,10 @@ class Chosen:
 def from_folder(text: str) -> Chosen:
     folder = Path(text.strip()).expanduser()
     if not text.strip() or not folder.is_dir():
-        raise ValueError(f"image folder not found: {text.strip() or '(empty)'}")
+        raise UsageError(f"image folder not found: {text.strip() or '(empty)'}")
     paths = list_images(folder)
     if not paths:
-        raise ValueError(f"no images found in {folder} (looked for {' '.join(sorted(IMAGE_SUFFIXES))})")
+        raise UsageError(f"no images found in {folder} (looked for {' '.join(sorted(IMAGE_SUFFIXES))})")
     labels = folder / "labels.csv"
     return Chosen(paths, f"folder {folder}", str(labels) if labels.is_file() else None)
 
@@ -59,7 +60,7 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
 
 def from_samples(which: str, folder: Path) -> Chosen:
     """The real photos bundled with the foolbox wheel: 'cifar10', 'imagenet' or 'both', with labels."""
-    from ictc.samples import export_samples
+    from ictc.core.samples import export_samples
 
     if not (folder / "cifar10" / "labels.csv").is_file():
         export_samples(folder)

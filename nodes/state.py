@@ -7,12 +7,12 @@ then grew with the square of the set (25 KB per image at 4,000 images; bench/che
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypedDict, get_origin, get_type_hints
 
 from langgraph.channels.delta import DeltaChannel
 
-RESET = "__reset__"  # see graph/actions.py
+RESET = "__reset__"  # see nodes/actions.py
 
 
 def merge(current: dict[str, Any] | None, updates: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ Merged: DeltaChannel[dict[str, Any]] = DeltaChannel(merge)
 Latest: DeltaChannel[Any] = DeltaChannel(latest)
 
 
-def primaries(images: list[dict[str, Any]]) -> dict[str, str]:
+def primaries(images: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Each image path -> the first path with the same content: twins are processed once."""
     first: dict[str, str] = {}
     return {i["path"]: first.setdefault(i["sha256"], i["path"]) for i in images}
@@ -62,6 +62,7 @@ class RunState(RunInput, total=False):
     assignments: Annotated[dict[str, dict[str, Any]], Merged]  # path -> cluster, route, answer, seconds
     scope: Annotated[dict[str, list[str]], Latest]  # path -> the names Step 3 may choose from (after a split)
     review_error: str  # why the last review answer could not be applied
+    split: dict[str, Any]  # cluster, n: a split planned for the name_split node ({} when none is pending)
 
 
 def merged_fields() -> tuple[str, ...]:

@@ -9,6 +9,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ictc.core.errors import UsageError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs)
 
@@ -29,7 +31,7 @@ def list_images(source: str | Path | list[str]) -> list[str]:
         return [str(p) for p in source]
     folder = Path(source)
     if not folder.exists():
-        raise ValueError(f"image folder not found: {folder}")
+        raise UsageError(f"image folder not found: {folder}")
     if folder.is_file():
         return [str(folder)]
     # broken and looping symlinks are kept, so that they are reported as failed rather than vanish

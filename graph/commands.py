@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ictc.graph.actions import (
+from ictc.core.errors import UsageError
+from ictc.nodes.actions import (
     Accept,
     Action,
     AddInstruction,
@@ -12,18 +13,10 @@ from ictc.graph.actions import (
     SetK,
     Split,
 )
+from ictc.prompts import STEP_ALIASES, step_name
 
-STEP_ALIASES = {"1": "describe", "2a": "label", "2b": "name_clusters", "3": "assign", "describe": "describe",
-                "label": "label", "name_clusters": "name_clusters", "names": "name_clusters", "assign": "assign",
-                "all": "all"}
 HELP = ("Enter: accept | rename N NEW NAME | merge N M [NEW NAME] | split N COUNT | k K | "
         "criterion NEW TEXT | instruction [1|2a|2b|3|all] TEXT")
-
-
-def step_name(text: str) -> str:
-    if text.lower() not in STEP_ALIASES:
-        raise ValueError(f"unknown step {text!r}: use 1, 2a, 2b, 3 or all")
-    return STEP_ALIASES[text.lower()]
 
 
 def _cluster(names: list[str], token: str) -> str:
@@ -31,7 +24,7 @@ def _cluster(names: list[str], token: str) -> str:
         return names[int(token) - 1]
     if token in names:
         return token
-    raise ValueError(f"no cluster {token!r}: give its number, 1 to {len(names)}")
+    raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}")
 
 
 def parse_command(line: str, names: list[str]) -> Action:
@@ -57,5 +50,5 @@ def parse_command(line: str, names: list[str]) -> Action:
     except (IndexError, ValueError) as exc:
         if "cluster" in str(exc):
             raise
-        raise ValueError(f"cannot read {line.strip()!r}. {HELP}") from exc
-    raise ValueError(f"cannot read {line.strip()!r}. {HELP}")
+        raise UsageError(f"cannot read {line.strip()!r}. {HELP}") from exc
+    raise UsageError(f"cannot read {line.strip()!r}. {HELP}")

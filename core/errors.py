@@ -1,10 +1,21 @@
-"""Errors a user can fix by configuration; the CLI prints them as one line."""
+"""The errors a user can cause or fix. Each prints as one line (CLI exit 1, or 3 for a model); any other
+exception is a bug, reported as such with its traceback kept (ictc/cli/main.py)."""
 
 from __future__ import annotations
 
 
+class UsageError(ValueError):
+    """Something the user gave (a file, a folder, a value, a command) that cannot be used.
+
+    The message is one line naming the file or value and, where it helps, what to give instead. A
+    ValueError subclass, so callers that catch ValueError for bad parameters (scikit-learn's habit) still do."""
+
+
 class ModelUnavailableError(RuntimeError):
-    """Configured models that could not be loaded or reached; raised before any work starts."""
+    """Configured models that could not be loaded or reached; raised before any work starts.
+
+    role: "vlm" or "llm"; model: the name or folder as given; reason: why, in words; backend: "local" or
+    "openai" (it chooses the ways out the message lists); more: further (role, model, reason) triples."""
 
     def __init__(self, role: str, model: str, reason: str, backend: str,
                  more: list[tuple[str, str, str]] | None = None):

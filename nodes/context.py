@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ictc.core.settings import Settings
 from ictc.models.choose import Chooser
 from ictc.models.embed import TextEmbedder
 from ictc.models.pushback import STOP_CHECK
 from ictc.models.structured import JsonCaller
-from ictc.settings import Settings
 
 # Errors of one model call that make one image fail without stopping the run (anything else is a bug
 # or an interruption and stops the run; the checkpoint keeps what finished).

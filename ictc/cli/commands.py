@@ -1,0 +1,221 @@
+"""The `ictc` subcommands: each takes the parsed arguments and returns an exit status.
+Heavy libraries are imported inside them, so `ictc --help` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
+from ictc.cli.progress import Progress
+from ictc.cli.review import review_at_terminal
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """Settings from the model flags in `args`, over ICTC_* variables and args.env_file (core/settings.py).
+
+    Raises UsageError naming a bad value."""
+    from ictc.core.settings import load_settings
+
+    return load_settings({k: getattr(args, k, None) for k in SETTING_FLAGS}, env_file=args.env_file)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Starts Streamlit on ui/app.py; the model flags reach the app through the environment."""
+    import json
+    import os
+
+    import ictc.ui
+    from ictc.ui.sources import MAX_UPLOAD_TOTAL_MB
+
+    settings_from_args(args)  # bad values fail here, in one line, before a server starts
+    overrides = {k: v for k in SETTING_FLAGS if (v := getattr(args, k, None)) is not None}
+    env = {**os.environ, "ICTC_UI_OVERRIDES": json.dumps(overrides),
+           "ICTC_UI_ENV_FILE": str(Path(args.env_file).resolve())}
+    app = Path(ictc.ui.__file__).parent / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
+               "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.maxUploadSize", str(MAX_UPLOAD_TOTAL_MB), "--server.fileWatcherType", "none",
+               "--client.toolbarMode", "minimal"]
+    print(f"ictc ui: http://{args.host}:{args.port}", flush=True)
+    os.execvpe(sys.executable, command, env)
+    return EXIT_OK
+
+
+def _default_out(criterion: str) -> Path:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in criterion.lower()).strip("-")[:40] or "run"
+    return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{slug}"
+
+
+def _print_result(result: Any) -> None:
+    results = result.results
+    print(f"\n{len(results['cluster_names'])} clusters by {results['criterion']['text']!r}:")
+    for cluster in results["clusters"]:
+        print(f"  {cluster['size']:5d}  {cluster['name']}")
+    if results.get("routes"):
+        print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
+    if "metrics" in results:
+        m = results["metrics"]
+        print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  (n={m['n']})")
+    summary = results["summary"]
+    if summary["failed"]:
+        print(f"{summary['failed']} image(s) failed:")
+        for row in result.rows:
+            if row["status"] == "failed":
+                print(f"  {row['image']}: {row['reason']}")
+    print(f"Results: {result.run_dir / 'results.csv'}, {result.run_dir / 'results.json'}, {result.run_dir / 'report.html'}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+
+    criterion = make_criterion(args.criterion, args.preset)
+    for text in args.instruction:
+        criterion = criterion.with_instruction(text, args.step)
+    settings = settings_from_args(args)
+    out = Path(args.out) if args.out else _default_out(criterion.text)
+    context = None
+    if args.review:  # the models are loaded once for the whole conversation
+        from ictc.graph.runtime import build_context
+
+        context = build_context(settings)
+    progress = Progress()
+    try:
+        result = start_run(args.images, criterion, args.k, settings, out, labels=args.labels, on_event=progress,
+                           context=context, review=args.review)
+    finally:
+        progress.close()
+    if args.review:
+        result = review_at_terminal(result, context)
+    _print_result(result)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def cmd_refine(args: argparse.Namespace) -> int:
+    from dotenv import load_dotenv
+
+    from ictc.core.errors import UsageError
+    from ictc.graph.refine import refine_run, undo_run
+    from ictc.nodes.actions import Action, AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+
+    if Path(args.env_file).is_file():
+        load_dotenv(args.env_file)
+    progress = Progress()
+    try:
+        if args.undo:
+            result = undo_run(args.run_dir)
+        else:
+            if args.instruction:
+                action: Action = AddInstruction(args.instruction, args.step)
+            elif args.criterion:
+                action = SetCriterion(args.criterion)
+            elif args.k is not None:
+                action = SetK(args.k)
+            elif args.rename:
+                action = Rename(*args.rename)
+            elif args.merge:
+                action = Merge((args.merge[0], args.merge[1]), args.into)
+            else:
+                if not args.split[1].isdigit():
+                    raise UsageError(f"--split needs a number of parts, not {args.split[1]!r}")
+                action = Split(args.split[0], int(args.split[1]))
+            result = refine_run(args.run_dir, action, on_event=progress)
+    finally:
+        progress.close()
+    _print_result(result)
+    _print_changes(result)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def _print_changes(result: Any) -> None:
+    calls = result.results["calls"]
+    print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
+    print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
+                                      for step, c in calls.items()))
+    changes = result.changes or {"renamed": {}, "moved": []}
+    for old, new in changes["renamed"].items():
+        print(f"Renamed: {old} -> {new}")
+    print(f"{len(changes['moved'])} image(s) moved")
+    for move in changes["moved"][:20]:
+        print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from ictc.cli.estimate import estimate
+    from ictc.prompts import make_criterion
+
+    settings = settings_from_args(args)
+    result = estimate(args.images, make_criterion(args.criterion, args.preset), args.k, settings)
+    print(f"{result.images} images ({result.unique} distinct; {result.stored_descriptions} descriptions already stored)")
+    print("Model calls: " + ", ".join(f"{step} {n}" for step, n in result.calls.items())
+          + " (upper bounds: Step 2a/2b/3 answers already stored are not called again)")
+    print(f"Tokens (estimated, chars/4, descriptions at their cap): {result.input_tokens:,} in, {result.output_tokens:,} out")
+    if args.price_in or args.price_out:
+        print(f"Cost at ${args.price_in}/M in, ${args.price_out}/M out: ${result.cost(args.price_in, args.price_out):,.2f}")
+    per_call = {"describe": args.vlm_seconds, "label": args.llm_seconds, "name_clusters": args.llm_seconds * 10,
+                "assign": args.llm_seconds}
+    seconds = result.seconds(per_call, settings.concurrency)
+    print(f"Time at {args.vlm_seconds} s per VLM call, {args.llm_seconds} s per LLM call, concurrency "
+          f"{settings.concurrency}: about {seconds / 60:,.1f} min")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ictc.evaluation.export import export_clusters
+
+    for name, folder in export_clusters(Path(args.run_dir), Path(args.out)).items():
+        print(f"{sum(1 for _ in folder.iterdir()):5d}  {name}  ->  {folder}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from ictc.graph.refine import search_run
+
+    for hit in search_run(args.run_dir, args.query, args.n):
+        print(f"{hit['distance']:.3f}  {hit['image']}  [{hit['cluster']}]  {hit['description'][:100]}")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from dotenv import load_dotenv
+
+    from ictc.core.settings import settings_from_public
+    from ictc.graph.run import resume_run
+    from ictc.graph.runtime import build_context
+    from ictc.graph.versions import load_meta
+
+    if Path(args.env_file).is_file():
+        load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
+    # loaded once: the same models serve the resume and, if the run waits for review, the review
+    context = build_context(settings_from_public(load_meta(Path(args.run_dir))["settings"]))
+    progress = Progress()
+    try:
+        result = resume_run(args.run_dir, on_event=progress, context=context)
+    finally:
+        progress.close()
+    if result.pause:  # the run waits at a review point: continue the review here
+        result = review_at_terminal(result, context)
+    _print_result(result)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ictc.evaluation.results import evaluate_run
+
+    scores = evaluate_run(args.run_dir, args.labels)
+    print(f"ACC {scores.acc:.3f}  NMI {scores.nmi:.3f}  ARI {scores.ari:.3f}  (n={scores.n}, "
+          f"{len(scores.clusters)} clusters, {len(scores.classes)} classes)")
+    print(f"Confusion matrix: {Path(args.run_dir) / 'confusion.png'}")
+    return EXIT_OK
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from ictc.core.samples import export_samples
+
+    for name, (folder, count) in export_samples(Path(args.out)).items():
+        print(f"{name}: {count} photos in {folder} (labels: {folder / 'labels.csv'})")
+    return EXIT_OK

@@ -1,0 +1,88 @@
+"""`ictc` entry point: dispatch to a subcommand and turn what escapes it into one line and an exit status.
+
+Exit status: 0 done; 1 something the user gave cannot be used (UsageError, a file that cannot be read);
+2 a bug (the traceback is written to a file named in the message, and printed with --debug); 3 a model is
+not available; 4 the run finished but some images failed; 130 interrupted (finished work is kept)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import threading
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ictc.cli import commands
+from ictc.cli.parser import EXIT_BUG, EXIT_MODEL, EXIT_USAGE, build_parser
+
+HANDLERS = {"ui": commands.cmd_ui, "run": commands.cmd_run, "resume": commands.cmd_resume,
+            "eval": commands.cmd_eval, "samples": commands.cmd_samples, "refine": commands.cmd_refine,
+            "search": commands.cmd_search, "export": commands.cmd_export, "estimate": commands.cmd_estimate}
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    from ictc.nodes.context import STOP
+
+    STOP.set()  # no new model call starts; calls in flight finish and are stored
+    raise KeyboardInterrupt
+
+
+def _traceback_file(args: argparse.Namespace) -> Path:
+    """Where a bug's traceback goes: the run folder the command works on when it exists, else the temp folder."""
+    name = f"ictc-error-{datetime.now():%Y%m%d-%H%M%S}.log"
+    for folder in (getattr(args, "run_dir", None), getattr(args, "out", None)):
+        if folder and Path(folder).is_dir() and (Path(folder) / "run.json").is_file():
+            return Path(folder) / name
+    return Path(tempfile.gettempdir()) / name
+
+
+def _report_bug(args: argparse.Namespace, exc: BaseException) -> int:
+    text = "".join(traceback.format_exception(exc))
+    where = _traceback_file(args)
+    try:
+        where.write_text(text, encoding="utf-8")
+        saved = f"the traceback is in {where}"
+    except OSError:
+        saved = "the traceback could not be saved; run again with --debug to see it"
+    if args.debug:
+        print(text, file=sys.stderr, end="")
+    print(f"ictc: internal error (a bug, not your input): {type(exc).__name__}: {str(exc)[:200]}; {saved}. "
+          "Finished work is kept.", file=sys.stderr)
+    return EXIT_BUG
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `ictc` with `argv` (default: the process arguments); returns the exit status (see the module)."""
+    args = build_parser().parse_args(argv)
+    handler = HANDLERS[args.command]
+    if threading.current_thread() is threading.main_thread():
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
+            signal.signal(stop_signal, _terminate)
+    from ictc.core.errors import ModelUnavailableError, UsageError
+
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("\nictc: interrupted; finished work is kept. Continue with: ictc resume RUN_DIR", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        print(f"ictc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelUnavailableError as exc:
+        print(f"ictc: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    except OSError as exc:  # a file the user named or owns that cannot be read or written
+        print(f"ictc: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        from ictc.nodes.context import RECOVERABLE_ERRORS
+
+        if isinstance(exc, RECOVERABLE_ERRORS):  # an endpoint failure outside the per-image steps (2b)
+            print(f"ictc: error: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                  "finished work is kept: continue with ictc resume RUN_DIR", file=sys.stderr)
+            return EXIT_USAGE
+        return _report_bug(args, exc)

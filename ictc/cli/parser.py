@@ -1,0 +1,111 @@
+"""The `ictc` argument parser: one subcommand per task, the model flags shared by those that load models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from ictc.prompts import step_name
+
+EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_MODEL, EXIT_FAILURES = 0, 1, 2, 3, 4
+STEP_HELP = ("the step --instruction applies to: describe (1), label (2a), name_clusters (2b), assign (3) "
+             "or all (default)")
+SETTING_FLAGS = ["backend", "base_url", "vlm_base_url", "llm_base_url", "vlm", "llm", "concurrency", "batch_size",
+                 "image_max_side", "device", "seed"]
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse with ictc's exit status for usage errors (1; status 2 is kept for bugs)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and `message` in one line each, then exit with status 1."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def backend_options(parser: argparse.ArgumentParser) -> None:
+    """Add the model and backend flags (they override ICTC_* variables and .env) to `parser`."""
+    group = parser.add_argument_group("models (flags override ICTC_* variables and .env)")
+    group.add_argument("--backend", choices=["local", "openai"], help="local transformers models or an OpenAI-compatible endpoint")
+    group.add_argument("--base-url", help="endpoint URL for both models (else OPENAI_BASE_URL)")
+    group.add_argument("--vlm-base-url", help="endpoint for the VLM only")
+    group.add_argument("--llm-base-url", help="endpoint for the LLM only")
+    group.add_argument("--vlm", help="VLM: hub id or local folder (local), model name (openai)")
+    group.add_argument("--llm", help="LLM: hub id or local folder (local), model name (openai)")
+    group.add_argument("--concurrency", type=int, help="model calls in flight at once")
+    group.add_argument("--batch-size", type=int, help="images per task (local models generate a batch at once)")
+    group.add_argument("--image-max-side", type=int, help="downscale images to this longest side")
+    group.add_argument("--device", help="torch device for local models")
+    group.add_argument("--seed", type=int)
+    group.add_argument("--env-file", default=".env", help="settings file (default: ./.env)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `ictc` argument parser with every subcommand; a usage error exits with status 1 (EXIT_USAGE)."""
+    parser = UsageParser(prog="ictc", description="Cluster images by a criterion you state in words (IC|TC).")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="cluster a folder of images")
+    run.add_argument("images", help="folder of images (searched recursively)")
+    run.add_argument("--criterion", "-c", help="what to group by, in words (e.g. 'mood of the person')")
+    run.add_argument("-k", "--clusters", type=int, required=True, dest="k", help="number of clusters K")
+    run.add_argument("--preset", help="a preset criterion with tuned hints: " + "object, action, location, mood, instrument, place, occupation")
+    run.add_argument("--instruction", action="append", default=[], help="extra instruction (repeatable)")
+    run.add_argument("--step", "--instruction-step", default="all", type=step_name, dest="step", help=STEP_HELP)
+    run.add_argument("--labels", help="ground truth CSV with columns image,label: prints ACC, NMI, ARI")
+    run.add_argument("--out", help="run folder (default: runs/<time>-<criterion>)")
+    run.add_argument("--review", action="store_true", help="pause after Step 2b and after Step 3 to review at the terminal")
+    backend_options(run)
+
+    refine = commands.add_parser("refine", help="change a finished run; only the work whose inputs changed is redone")
+    refine.add_argument("run_dir")
+    change = refine.add_mutually_exclusive_group(required=True)
+    change.add_argument("--instruction", help="add an instruction (to --step, default all steps)")
+    change.add_argument("--criterion", help="replace the criterion")
+    change.add_argument("-k", "--clusters", type=int, dest="k", help="use another number of clusters")
+    change.add_argument("--rename", nargs=2, metavar=("CLUSTER", "NEW_NAME"))
+    change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"))
+    change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"))
+    change.add_argument("--undo", action="store_true", help="back to the previous version (kept as a new version)")
+    refine.add_argument("--step", default="all", type=step_name, help=STEP_HELP)
+    refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
+    refine.add_argument("--env-file", default=".env")
+
+    estimate = commands.add_parser("estimate", help="model calls, tokens, cost and time of a run, before running it")
+    estimate.add_argument("images")
+    estimate.add_argument("--criterion", "-c")
+    estimate.add_argument("-k", "--clusters", type=int, required=True, dest="k")
+    estimate.add_argument("--preset")
+    estimate.add_argument("--price-in", type=float, default=0.0, help="price per million input tokens")
+    estimate.add_argument("--price-out", type=float, default=0.0, help="price per million output tokens")
+    estimate.add_argument("--vlm-seconds", type=float, default=2.0, help="measured seconds per VLM call (default 2.0)")
+    estimate.add_argument("--llm-seconds", type=float, default=0.5, help="measured seconds per LLM call (default 0.5)")
+    backend_options(estimate)
+
+    export = commands.add_parser("export", help="copy a run's images into one folder per cluster")
+    export.add_argument("run_dir")
+    export.add_argument("out")
+
+    search = commands.add_parser("search", help="find a run's images by what their descriptions say")
+    search.add_argument("run_dir")
+    search.add_argument("query")
+    search.add_argument("-n", type=int, default=5, help="how many images")
+
+    resume = commands.add_parser("resume", help="continue an interrupted run")
+    resume.add_argument("run_dir")
+    resume.add_argument("--env-file", default=".env")
+
+    evaluate = commands.add_parser("eval", help="score a finished run against ground-truth labels")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("labels", help="CSV with columns image,label")
+
+    ui = commands.add_parser("ui", help="open the chat app (Streamlit) in the browser")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=int, default=8501)
+    backend_options(ui)
+
+    samples = commands.add_parser("samples", help="export the bundled real sample photos with labels.csv")
+    samples.add_argument("out", nargs="?", default="samples")
+    return parser
