@@ -6,4 +6,5 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache --quiet 2>/dev/null || .venv/bin/lint-imports --no-cache  # the layer contract (.importlinter)
 exec .venv/bin/python -m pytest "$@"
