@@ -6,5 +6,5 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/mypy
-.venv/bin/lint-imports --no-cache --quiet 2>/dev/null || .venv/bin/lint-imports --no-cache  # the layer contract (.importlinter)
+.venv/bin/lint-imports --no-cache > /tmp/ictc-layers.txt || { cat /tmp/ictc-layers.txt; exit 1; }  # layers (.importlinter)
 exec .venv/bin/python -m pytest "$@"
