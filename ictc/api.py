@@ -1,112 +1,261 @@
-"""Python API in the scikit-learn style: settings in the constructor, work in `fit`, results end in `_`."""
+"""The Python API: an estimator with scikit-learn's contract and one verb per edit, as in BERTopic."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
 
 from ictc.core.errors import UsageError
-from ictc.nodes.context import Context
+
+if TYPE_CHECKING:
+    from ictc.core.settings import Settings
+    from ictc.graph.session import RunResult
+    from ictc.nodes.actions import Action
+    from ictc.nodes.context import Context
+
+# constructor parameters that are run settings (core/settings.py); None leaves the setting to the environment
+SETTING_PARAMS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url", "concurrency",
+                  "batch_size", "image_max_side", "device", "seed", "workspace")
 
 
-class ICTC:
-    """Cluster images by a text criterion.
+class ICTC(ClusterMixin, BaseEstimator):
+    """Cluster images by a criterion stated in words (IC|TC, Kwon et al., ICLR 2024).
 
-    >>> model = ICTC(criterion="mood of the person", n_clusters=4).fit("photos/")
+    Parameters are stored as given (scikit-learn's contract: `get_params`, `set_params` and
+    `sklearn.base.clone` work); the work happens in `fit`. Results end in `_`.
+
+    criterion: what to group by, in words ("mood of the person"); may be None with a `preset`.
+    n_clusters: K, the number of clusters (>= 2).
+    preset: a preset criterion with tuned per-step hints (see prompts/presets.json).
+    instructions: extra instructions per step, {"describe" | "label" | "name_clusters" | "assign" | "all"
+        (or the aliases 1, 2a, 2b, 3): [text, ...]}.
+    backend, vlm, llm, base_url, vlm_base_url, llm_base_url, concurrency, batch_size, image_max_side
+        (pixels), device, seed, workspace: run settings as in `.env.example`; None keeps the setting from
+        the environment (ICTC_* variables) or its default. A `.env` file is read only by `from_env`.
+    out_dir: the run folder (default: a new temporary folder).
+    context: a runtime context with models already loaded (tests, notebooks); it replaces the models
+        and settings named above.
+
+    >>> model = ICTC(criterion="mood of the person", n_clusters=4, backend="openai").fit("photos/")
     >>> model.cluster_names_, model.labels_[:5]
     """
 
     def __init__(self, criterion: str | None = None, n_clusters: int = 3, *, preset: str | None = None,
-                 instructions: dict[str, list[str]] | None = None, out_dir: str | Path | None = None,
-                 context: Context | None = None, **settings: Any):
-        self.criterion, self.n_clusters, self.preset = criterion, n_clusters, preset
-        self.instructions = instructions or {}
+                 instructions: dict[str, list[str]] | None = None, backend: str | None = None,
+                 vlm: str | None = None, llm: str | None = None, base_url: str | None = None,
+                 vlm_base_url: str | None = None, llm_base_url: str | None = None,
+                 concurrency: int | None = None, batch_size: int | None = None, image_max_side: int | None = None,
+                 device: str | None = None, seed: int | None = None, workspace: str | None = None,
+                 out_dir: str | Path | None = None, context: Context | None = None):
+        self.criterion = criterion
+        self.n_clusters = n_clusters
+        self.preset = preset
+        self.instructions = instructions
+        self.backend = backend
+        self.vlm = vlm
+        self.llm = llm
+        self.base_url = base_url
+        self.vlm_base_url = vlm_base_url
+        self.llm_base_url = llm_base_url
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.image_max_side = image_max_side
+        self.device = device
+        self.seed = seed
+        self.workspace = workspace
         self.out_dir = out_dir
-        self.context = context  # models to use instead of those the settings name (tests, notebooks)
-        self.settings = settings  # any field of ictc.core.settings.Settings, e.g. backend="openai", vlm="..."
+        self.context = context
 
-    def _criterion(self):
+    @classmethod
+    def from_env(cls, env_file: str | Path = ".env", **params: Any) -> ICTC:
+        """An estimator whose settings also come from `env_file` (ICTC_* and OPENAI_* lines), read now.
+
+        The file's variables are loaded into the process environment without overriding ones already
+        set, so `fit` sees them as it sees any environment variable; `params` are constructor parameters.
+        Raises UsageError when the file does not exist."""
+        from dotenv import load_dotenv
+
+        if not Path(env_file).is_file():
+            raise UsageError(f"settings file not found: {env_file}")
+        load_dotenv(env_file, override=False)
+        return cls(**params)
+
+    # --- fitting -------------------------------------------------------------------------------------
+
+    def _settings(self) -> Settings:
+        from ictc.core.settings import load_settings
+
+        if self.context is not None:
+            return self.context.settings
+        return load_settings({name: getattr(self, name) for name in SETTING_PARAMS}, env_file=None)
+
+    def _criterion(self) -> Any:
         from ictc.prompts import make_criterion
 
         criterion = make_criterion(self.criterion, self.preset)
-        for step, texts in self.instructions.items():
+        for step, texts in (self.instructions or {}).items():
             for text in texts:
                 criterion = criterion.with_instruction(text, step)
         return criterion
 
-    def fit(self, images: str | Path | list[str], y: Any = None, labels: str | None = None) -> ICTC:
-        """`images`: a folder or a list of paths. `y` is ignored (scikit-learn convention)."""
-        from ictc.core.settings import load_settings
+    def fit(self, X: str | Path | Sequence[Any], y: Any = None) -> ICTC:  # noqa: N803 (scikit-learn's name)
+        """Describe, label, name and assign the images of `X`; returns self with the results set.
+
+        X: a folder (searched recursively), a list of image paths, or a list of PIL images (saved as PNG
+        files in the run folder's `inputs/` first). y: ignored (scikit-learn's convention).
+        Sets labels_ (np.ndarray of int, shape (n_images,): the cluster index of each image in
+        image_paths_ order, -1 for an image that failed), cluster_names_, n_clusters_, image_paths_,
+        descriptions_, raw_labels_, results_ (results.json as a dict), run_dir_, version_.
+        Raises UsageError for bad input (no images, K out of range, empty criterion) before any model
+        call, and ModelUnavailableError when a model cannot be loaded or reached."""
         from ictc.graph.run import start_run
 
-        settings = self.context.settings if self.context else load_settings(self.settings)
         out = Path(self.out_dir) if self.out_dir else Path(tempfile.mkdtemp(prefix="ictc-run-"))
-        source = [str(p) for p in images] if isinstance(images, list | tuple) else images
-        result = start_run(source, self._criterion(), self.n_clusters, settings, out, labels=labels,
-                           context=self.context)
-        self._store(result)
+        self._set_result(start_run(self._images(X, out), self._criterion(), self.n_clusters, self._settings(),
+                                   out, context=self.context))
         return self
 
-    def _store(self, result) -> None:
-        rows = result.rows
+    @staticmethod
+    def _images(X: str | Path | Sequence[Any], out: Path) -> str | Path | list[str]:  # noqa: N803
+        if isinstance(X, str | Path):
+            return X
+        items = list(X)
+        if not all(hasattr(item, "save") and hasattr(item, "mode") for item in items):
+            return [str(item) for item in items]
+        inputs = out / "inputs"  # PIL images: the pipeline reads files, so they are written once, losslessly
+        inputs.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for number, image in enumerate(items):
+            path = inputs / f"image-{number:06d}.png"
+            image.save(path)
+            paths.append(str(path))
+        return paths
+
+    def fit_predict(self, X: str | Path | Sequence[Any], y: Any = None, **kwargs: Any) -> np.ndarray:  # noqa: N803
+        """fit(X), then labels_: np.ndarray of int, shape (n_images,), -1 for an image that failed."""
+        return self.fit(X).labels_
+
+    def _set_result(self, result: RunResult) -> None:
+        rows = result.results["images"] if not result.rows else result.rows
         self.run_dir_ = result.run_dir
         self.results_ = result.results
         self.cluster_names_ = list(result.results["cluster_names"])
+        self.n_clusters_ = len(self.cluster_names_)
         self.image_paths_ = [r["image"] for r in rows]
         index = {name: i for i, name in enumerate(self.cluster_names_)}
-        self.labels_ = [index.get(r["cluster"], -1) for r in rows]  # -1: the image failed
+        self.labels_ = np.array([index.get(r["cluster"], -1) for r in rows], dtype=int)
         self.descriptions_ = [r["description"] for r in rows]
         self.raw_labels_ = [r["raw_label"] for r in rows]
         self.metrics_ = result.results.get("metrics")
         self.version_ = result.version
         self.changes_ = result.changes
 
-    def fit_predict(self, images: str | Path | list[str], y: Any = None) -> list[int]:
-        return self.fit(images).labels_
+    def _fitted_run(self) -> Path:
+        if not hasattr(self, "run_dir_"):
+            from sklearn.exceptions import NotFittedError
 
-    def refine(self, *, instruction: str | None = None, step: str = "all", criterion: str | None = None,
-               n_clusters: int | None = None, rename: tuple[str, str] | None = None,
-               merge: tuple[str, str] | None = None, split: tuple[str, int] | None = None) -> ICTC:
-        """One change to the fitted result, as a new version; only the work whose inputs changed is redone.
-        The differences from the previous version are in `changes_`."""
+            raise NotFittedError("this ICTC instance is not fitted yet: call fit first")
+        return Path(self.run_dir_)
+
+    def evaluate(self, y_true: str | Path | Sequence[Any]) -> dict[str, Any]:
+        """ACC (Hungarian matching), NMI and ARI of the fitted clusters against ground truth.
+
+        y_true: a CSV file with columns image,label, or one label per image in image_paths_ order.
+        Returns {"acc", "nmi", "ari", "n", ...} (evaluation/metrics.py) and sets metrics_.
+        Raises UsageError when the labels match no image or their count differs from the images'."""
+        from ictc.evaluation.results import evaluate_run
+
+        run_dir = self._fitted_run()
+        if not isinstance(y_true, str | Path):
+            truth = list(y_true)
+            if len(truth) != len(self.image_paths_):
+                raise UsageError(f"{len(truth)} labels for {len(self.image_paths_)} images")
+            y_true = run_dir / "labels-given.csv"
+            import csv
+
+            with open(y_true, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["image", "label"])
+                writer.writerows(zip(self.image_paths_, truth, strict=True))
+        self.metrics_ = evaluate_run(run_dir, str(y_true)).as_dict()
+        return self.metrics_
+
+    # --- edits: one verb each, every one a new version of the run --------------------------------------
+
+    def _cluster(self, cluster: str | int) -> str:
+        """A cluster given by name or by index into cluster_names_."""
+        if isinstance(cluster, int | np.integer) and not isinstance(cluster, bool):
+            if not 0 <= int(cluster) < len(self.cluster_names_):
+                raise UsageError(f"no cluster {cluster}: the indexes are 0 to {len(self.cluster_names_) - 1}")
+            return self.cluster_names_[int(cluster)]
+        return str(cluster)
+
+    def _apply(self, action: Action) -> ICTC:
         from ictc.graph.refine import refine_run
-        from ictc.nodes.actions import (
-            Action,
-            AddInstruction,
-            Merge,
-            Rename,
-            SetCriterion,
-            SetK,
-            Split,
-        )
 
-        given = [a for a in (instruction, criterion, n_clusters, rename, merge, split) if a is not None]
-        if len(given) != 1:
-            raise UsageError("refine takes exactly one change")
-        if instruction is not None:
-            action: Action = AddInstruction(instruction, step)
-        elif criterion is not None:
-            action = SetCriterion(criterion)
-        elif n_clusters is not None:
-            action = SetK(n_clusters)
-        elif rename is not None:
-            action = Rename(*rename)
-        elif merge is not None:
-            action = Merge((merge[0], merge[1]))
-        else:
-            assert split is not None  # exactly one of the six was given (checked above)
-            action = Split(split[0], int(split[1]))
-        self._store(refine_run(self.run_dir_, action, context=self.context))
+        self._set_result(refine_run(self._fitted_run(), action, context=self.context))
         return self
 
+    def rename_cluster(self, cluster: str | int, name: str) -> ICTC:
+        """Rename `cluster` (its name or index) to `name`; no model is called. Returns self.
+
+        Raises UsageError when the cluster does not exist or `name` is empty or already taken."""
+        from ictc.nodes.actions import Rename
+
+        return self._apply(Rename(self._cluster(cluster), name))
+
+    def merge_clusters(self, first: str | int, second: str | int, into: str = "") -> ICTC:
+        """Merge two clusters (names or indexes) into one named `into` (default: the first's name).
+        No model is called. Returns self. Raises UsageError for an unknown or repeated cluster."""
+        from ictc.nodes.actions import Merge
+
+        return self._apply(Merge((self._cluster(first), self._cluster(second)), into))
+
+    def split_cluster(self, cluster: str | int, n: int = 2) -> ICTC:
+        """Split `cluster` into `n` parts: Step 2b names the parts from its labels, then Step 3 runs on
+        its images only. Returns self. Raises UsageError when n < 2 or n exceeds the cluster's size."""
+        from ictc.nodes.actions import Split
+
+        return self._apply(Split(self._cluster(cluster), int(n)))
+
+    def set_n_clusters(self, n_clusters: int) -> ICTC:
+        """Re-cluster into `n_clusters`: Step 2b and Step 3 run again; descriptions and labels are kept.
+        Returns self. Raises UsageError when K is below 2 or above the number of images."""
+        from ictc.nodes.actions import SetK
+
+        return self._apply(SetK(int(n_clusters)))
+
+    def add_instruction(self, text: str, step: str = "all") -> ICTC:
+        """Add an instruction ("Do not consider gender.") to the prompts of `step` (describe, label,
+        name_clusters, assign or all; aliases 1, 2a, 2b, 3); only the steps from there on are redone.
+        Returns self. Raises UsageError for an unknown step."""
+        from ictc.nodes.actions import AddInstruction
+
+        return self._apply(AddInstruction(text, step))
+
+    def set_criterion(self, criterion: str, preset: str | None = None) -> ICTC:
+        """Replace the criterion (every step runs again; stored answers are reused where a prompt is
+        unchanged). Returns self. Raises UsageError for an empty criterion or unknown preset."""
+        from ictc.nodes.actions import SetCriterion
+
+        return self._apply(SetCriterion(criterion, preset))
+
     def undo(self) -> ICTC:
+        """Back to the version before the current one, kept as a new version. Returns self.
+        Raises UsageError when there is no earlier version."""
         from ictc.graph.refine import undo_run
 
-        self._store(undo_run(self.run_dir_, context=self.context))
+        self._set_result(undo_run(self._fitted_run(), context=self.context))
         return self
 
     def search(self, query: str, n: int = 5) -> list[dict[str, Any]]:
+        """The `n` images whose descriptions are closest to `query`: a list of {"image", "cluster",
+        "distance" (cosine distance, 0 = same direction), "description"}, nearest first."""
         from ictc.graph.refine import search_run
 
-        return search_run(self.run_dir_, query, n, context=self.context)
+        return search_run(self._fitted_run(), query, n, context=self.context)

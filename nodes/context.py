@@ -73,6 +73,11 @@ class Context:
             finally:
                 STOP_CHECK.reset(token)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Context:
+        """The same context: models, stores and locks are shared, never copied (sklearn.base.clone
+        deep-copies an estimator's parameters, and a context is one of them)."""
+        return self
+
     def check_stop(self) -> None:
         check_stop()
         if self.stop is not None and self.stop.is_set():

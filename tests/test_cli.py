@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from ictc.cli import main
 from ictc.graph.run import start_run
 from ictc.prompts import make_criterion
@@ -64,3 +66,38 @@ def test_estimate_counts_calls_and_what_the_store_already_holds(colour_images, t
     capsys.readouterr()
     assert main(["estimate", folder, *flags]) == 0
     assert "8 descriptions already stored" in capsys.readouterr().out
+
+
+def _a_run_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text("{}")
+    return run_dir
+
+
+def test_a_bug_is_reported_as_one_line_with_its_traceback_in_the_run_folder(tmp_path, monkeypatch, capsys):
+    import ictc.evaluation.results
+
+    def broken(*args, **kwargs):
+        raise ValueError("a zip() of unequal lengths deep inside")  # not a UsageError: a bug
+
+    monkeypatch.setattr(ictc.evaluation.results, "evaluate_run", broken)
+    run_dir = _a_run_folder(tmp_path)
+    assert main(["eval", str(run_dir), str(tmp_path / "labels.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error (a bug, not your input)" in err[0]
+    saved = list(run_dir.glob("ictc-error-*.log"))
+    assert len(saved) == 1 and str(saved[0]) in err[0]
+    assert "Traceback" in saved[0].read_text() and "unequal lengths" in saved[0].read_text()
+
+    assert main(["--debug", "eval", str(run_dir), str(tmp_path / "labels.csv")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_usage_error_is_one_line_and_exit_1(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nowhere"), "-c", "colour", "-k", "2", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ictc: error: image folder not found: {tmp_path / 'nowhere'}"]
+    with pytest.raises(SystemExit) as stop:
+        main(["refine", str(tmp_path), "--instruction", "x", "--step", "5"])
+    assert stop.value.code == 1 and "unknown step" in capsys.readouterr().err

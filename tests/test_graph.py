@@ -86,18 +86,6 @@ def test_k_larger_than_images_is_refused_before_any_model_call(colour_images, tm
     assert ctx.vlm.calls == [] and not (tmp_path / "run").exists()
 
 
-def test_python_api_in_scikit_learn_style(colour_images, tmp_path):
-    from ictc.api import ICTC
-
-    paths, _ = colour_images
-    model = ICTC(criterion="colour", n_clusters=3, out_dir=tmp_path / "run", context=fake_context())
-    assert model.fit(paths) is model
-    assert sorted(model.cluster_names_) == ["Blue", "Green", "Red"]
-    assert [model.cluster_names_[i] for i in model.labels_] == [p.rsplit("/", 1)[1].split("_")[0].capitalize() for p in paths]
-    assert model.descriptions_[0].startswith("A plain square") and model.raw_labels_[0] == "red"
-    assert model.image_paths_ == paths
-
-
 def test_window_size_grows_with_concurrency_and_caps_the_number_of_windows():
     from ictc.graph.build import MAX_WINDOWS, MIN_WINDOW, window_size
 

@@ -81,6 +81,38 @@ def test_split_reruns_2b_on_its_labels_and_3_on_its_images_only(finished):
     assert sizes == {"Green": 3, "Blue": 2, "Light red": 1, "Dark red": 2}
 
 
+def test_a_split_s_step_2b_call_is_a_graph_step_counted_and_traced(finished):
+    import json
+
+    result = refine_run(finished.run_dir, Split("Red", 2), context=fake_context(llm=SplitLLM()))
+    assert result.results["calls"]["name_clusters"] == {"model_calls": 1, "from_store": 0}
+    traces = [json.loads(line) for line in (finished.run_dir / "traces.jsonl").read_text().splitlines()]
+    split_traces = [t for t in traces if t["version"] == 2 and t["step"] == "name_clusters"]
+    assert len(split_traces) == 1 and split_traces[0]["output"] == ["Light red", "Dark red"]
+
+
+class EchoNamesLLM(SplitLLM):
+    """Proposes, for a split, names that other clusters already have (the case that left one cluster)."""
+
+    def respond(self, messages, **kwargs):
+        if "organise labels" in messages[0].content:
+            return '{"names": ["Green", "Blue"]}'
+        if "sort images" in messages[0].content:
+            return messages[1].content.split("- ")[1].split("\n")[0]  # the first name offered
+        return super().respond(messages, **kwargs)
+
+
+def test_a_split_always_yields_the_parts_asked_for_even_after_a_merge(finished):
+    merged = refine_run(finished.run_dir, Merge(("Red", "Green")), context=fake_context())
+    assert sorted(merged.results["cluster_names"]) == ["Blue", "Red"]
+    result = refine_run(finished.run_dir, Split("Red", 2), context=fake_context(llm=EchoNamesLLM()))
+    names = result.results["cluster_names"]
+    assert len(names) == 3 and len(set(names)) == 3 and "Blue" in names
+    parts = [n for n in names if n != "Blue"]
+    assert parts == ["Green", "Red 1"]  # "Green" is free again after the merge; "Blue" is taken: numbered
+    assert result.results["naming"]["split"]["parts"] == parts
+
+
 def test_new_criterion_redoes_every_step(finished):
     ctx = fake_context()
     result = refine_run(finished.run_dir, SetCriterion("shade"), context=ctx)
@@ -168,20 +200,3 @@ def test_a_second_process_on_the_same_run_is_refused(finished):
 
     with run_lock(finished.run_dir), pytest.raises(ValueError, match="is busy"):
         refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
-
-
-def test_python_api_refine_undo_search(colour_images, tmp_path):
-    from ictc.api import ICTC
-
-    paths, _ = colour_images
-    model = ICTC(criterion="colour", n_clusters=3, out_dir=tmp_path / "run", context=fake_context()).fit(paths)
-    model.refine(rename=("Red", "Warm"))
-    assert "Warm" in model.cluster_names_ and model.version_ == 2 and model.changes_["renamed"] == {"Red": "Warm"}
-    model.refine(n_clusters=2)
-    assert len(model.cluster_names_) == 2 and model.version_ == 3
-    model.undo()
-    assert "Warm" in model.cluster_names_ and len(model.cluster_names_) == 3
-    hits = model.search("a blue square", n=2)
-    assert len(hits) == 2 and all("blue" in h["description"] for h in hits)
-    with pytest.raises(ValueError, match="exactly one change"):
-        model.refine(n_clusters=2, instruction="x")

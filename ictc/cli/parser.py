@@ -15,6 +15,14 @@ SETTING_FLAGS = ["backend", "base_url", "vlm_base_url", "llm_base_url", "vlm", "
                  "image_max_side", "device", "seed"]
 
 
+def _step(text: str) -> str:
+    """argparse type for --step: the step's name (prompts.step_name), its message kept on a bad value."""
+    try:
+        return step_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 class UsageParser(argparse.ArgumentParser):
     """argparse with ictc's exit status for usage errors (1; status 2 is kept for bugs)."""
 
@@ -53,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", "--clusters", type=int, required=True, dest="k", help="number of clusters K")
     run.add_argument("--preset", help="a preset criterion with tuned hints: " + "object, action, location, mood, instrument, place, occupation")
     run.add_argument("--instruction", action="append", default=[], help="extra instruction (repeatable)")
-    run.add_argument("--step", "--instruction-step", default="all", type=step_name, dest="step", help=STEP_HELP)
+    run.add_argument("--step", "--instruction-step", default="all", type=_step, dest="step", help=STEP_HELP)
     run.add_argument("--labels", help="ground truth CSV with columns image,label: prints ACC, NMI, ARI")
     run.add_argument("--out", help="run folder (default: runs/<time>-<criterion>)")
     run.add_argument("--review", action="store_true", help="pause after Step 2b and after Step 3 to review at the terminal")
@@ -69,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"))
     change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"))
     change.add_argument("--undo", action="store_true", help="back to the previous version (kept as a new version)")
-    refine.add_argument("--step", default="all", type=step_name, help=STEP_HELP)
+    refine.add_argument("--step", default="all", type=_step, help=STEP_HELP)
     refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
     refine.add_argument("--env-file", default=".env")
 
