@@ -23,6 +23,11 @@ Events = Callable[[dict[str, Any]], None]
 
 @dataclass
 class RunResult:
+    """The outcome of one pass over a run folder.
+
+    results: results.json's content; rows: one per image (evaluation/outputs.py image_rows); version: the
+    number of the version this pass made, None when it paused or was interrupted."""
+
     run_dir: Path
     results: dict[str, Any]
     rows: list[dict[str, Any]]
@@ -32,6 +37,7 @@ class RunResult:
 
     @property
     def failed(self) -> int:
+        """Number of images that failed (results.json summary)."""
         return self.results["summary"]["failed"]
 
 
@@ -51,12 +57,17 @@ class RunSession:
                        "max_concurrency": ctx.settings.concurrency + 1, "recursion_limit": 1000}
 
     def state(self) -> dict[str, Any]:
+        """The run's current state (nodes/state.py RunState) at the thread's latest checkpoint."""
         return dict(self.graph.get_state(self.config).values)
 
     def pause(self) -> dict[str, Any] | None:
+        """What the run's review pause shows the user; None when it is not paused."""
         return _pause_of(self.graph.get_state(self.config))
 
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
+        """Stream the graph from `graph_input` (a RunInput, a Command, or None to continue) until it ends or
+        pauses. Traces are appended to traces.jsonl; call counts go to `self.calls`; every other custom event
+        (progress) goes to `on_event`. Exceptions from nodes propagate (the checkpoint keeps finished work)."""
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
@@ -103,6 +114,8 @@ def _pause_of(snapshot: Any) -> dict[str, Any] | None:
 
 @contextmanager
 def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunSession]:
+    """Yield a RunSession on `run_dir` (meta: its run.json) holding the folder's lock and a connection to
+    checkpoints.sqlite, both released on exit. Raises UsageError when another process holds the folder."""
     with run_lock(run_dir):
         connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
         try:
