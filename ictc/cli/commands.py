@@ -73,7 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """`ictc run`: cluster a folder by the criterion (or preset) with its instructions, into --out (default
     runs/<time>-<criterion>); with --review, pause at the terminal after Steps 2b and 3. Prints the clusters.
 
-    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed. Raises UsageError (bad settings or request) and ModelUnavailableError."""
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError (bad settings or request) and ModelUnavailableError."""
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
 
@@ -103,7 +104,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
     """`ictc refine`: apply one edit (instruction, criterion, k, rename, merge, split) to a finished run,
     or --undo, as a new version; prints the clusters, the calls made and what changed.
 
-    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed. Raises UsageError for a non-numeric --split count or a bad run folder."""
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError for a non-numeric --split count, an edit that does not fit, or a bad run folder."""
     from dotenv import load_dotenv
 
     from ictc.core.errors import UsageError
@@ -199,7 +201,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """`ictc resume`: continue an interrupted run with the models saved in its run.json (API key from the
     environment or --env-file), then continue its review at the terminal if it waits at one.
 
-    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed. Raises UsageError when the folder is not a run; ModelUnavailableError."""
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError when the folder is not a run; ModelUnavailableError."""
     from dotenv import load_dotenv
 
     from ictc.core.settings import settings_from_public
