@@ -84,6 +84,8 @@ class DescriptionStore:
         self.embedder = embedder
 
     def get(self, keys: list[str]) -> dict[str, str]:
+        """Key -> description text for the `keys` that are stored, in the journal or in Chroma; absent keys are
+        left out."""
         if not keys:
             return {}
         with self._lock:
