@@ -92,7 +92,9 @@ class RunSession:
             on_event(chunk)
 
     def finish(self, action: str | None) -> RunResult:
-        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version."""
+        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version labelled
+        `action` (None: outputs rewritten, no new version). Returns the RunResult, with `changes` against the
+        previous version when there is one."""
         snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
         state, pause = dict(snapshot.values), _pause_of(snapshot)
         new_version = action if pause is None else None
@@ -125,7 +127,9 @@ def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunS
 
 
 def run_state(run_dir: str | Path) -> dict[str, Any]:
-    """The run's current state, read only (no models, no lock): for previews and inspection."""
+    """The run's current state, read only (no models, no lock): for previews and inspection.
+
+    Raises UsageError when `run_dir` has no run.json."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     run_dir = Path(run_dir)

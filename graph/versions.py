@@ -65,7 +65,9 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str,
 
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """One process at a time works on a run folder; a second one is refused at once, never interleaved."""
+    """One process at a time works on a run folder; a second one is refused at once, never interleaved.
+
+    Raises UsageError when another process holds the folder's .lock."""
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".lock", "w") as handle:
         try:

@@ -24,7 +24,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """Starts Streamlit on ui/app.py; the model flags reach the app through the environment."""
+    """Starts Streamlit on ui/app.py; the model flags reach the app through the environment.
+
+    Replaces this process (os.execvpe), so it returns only in name. Raises UsageError for a bad setting."""
     import json
     import os
 
