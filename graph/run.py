@@ -47,7 +47,7 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
               context: Context | None = None, context_factory: ContextFactory | None = None,
               review: bool = False) -> RunResult:
     """Run IC|TC (Kwon et al., ICLR 2024: describe, label, name K clusters, assign) on a folder or a list of
-    image paths and write the run folder `out_dir` (run.json, checkpoints, results, report, version 1).
+    image paths and write the run folder `out_dir` (run.json, checkpoints, results, report; version 1 unless it pauses).
 
     `n_clusters` is K; `labels` a CSV of true labels to score against; `review` pauses after Steps 2b and 3
     (the result's `pause` is then set; answer with resume_run). `context` or `context_factory` replace the

@@ -190,7 +190,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """`ictc search`: print the run's --n images whose descriptions are closest to the query (embedding
+    """`ictc search`: print the run's -n images whose descriptions are closest to the query (embedding
     distance, image, cluster, description start). Returns 0."""
     from ictc.graph.refine import search_run
 
