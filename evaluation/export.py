@@ -14,6 +14,9 @@ from ictc.evaluation.outputs import write_atomic
 
 
 def safe_folder_name(name: str, taken: set[str]) -> str:
+    """A file or folder name made from `name`: NFKC-normalised, separators, control and reserved characters
+    and `..` replaced by `_`, at most 80 characters, "cluster" when nothing is left, and " (2)", " (3)" ...
+    appended until it is not in `taken` (lower-cased names). Adds the result, lower-cased, to `taken`."""
     text = unicodedata.normalize("NFKC", name)
     text = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]", "_", text).strip().strip(".")
     text = re.sub(r"\.{2,}", "_", text)[:80].strip() or "cluster"
@@ -25,7 +28,10 @@ def safe_folder_name(name: str, taken: set[str]) -> str:
 
 
 def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
-    """Copies each clustered image into out/<cluster>/; returns {cluster name: folder}."""
+    """Copies each clustered image into out/<cluster>/ and writes out/clusters.json (name -> folder name).
+
+    Returns {cluster name: folder}. Failed images and clusters not in `cluster_names` are left out.
+    Raises UsageError if a folder would land outside `out`; OSError if results.json or an image is missing."""
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
     out.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
@@ -44,7 +50,8 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
 
 
 def zip_clusters(run_dir: Path) -> bytes:
-    """The export above as a zip (one folder per cluster, plus results.csv and results.json)."""
+    """The export above as zip bytes (stored, not compressed): one folder per cluster, plus results.csv and
+    results.json. Raises as `export_clusters` does."""
     import io
     import tempfile
     import zipfile

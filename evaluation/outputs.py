@@ -29,11 +29,16 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 
 def write_json(path: Path, value: Any) -> None:
+    """Write `value` as indented UTF-8 JSON (non-ASCII kept), atomically. Raises TypeError if not serialisable."""
     write_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
 def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per input image, in input order, whatever became of it."""
+    """One row per input image, in input order, whatever became of it.
+
+    `state` is a run's state (nodes/state.py RunState; `images` required). A row holds image, sha256, same_as
+    (the twin whose records it shares, or ""), description, raw_label, label (normalised), cluster, route,
+    answer, status ("ok", "failed" or "unfinished"), reason and per-step seconds."""
     from ictc.nodes.label_counts import normalize_label
 
     descriptions, labels = state.get("descriptions", {}), state.get("labels", {})
@@ -63,6 +68,7 @@ def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write `rows` (from `image_rows`) as results.csv with the CSV_COLUMNS only, atomically."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

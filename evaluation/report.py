@@ -19,6 +19,7 @@ img{width:96px;height:96px;object-fit:cover;border-radius:4px;display:block}
 
 
 def thumbnail_uri(path: str) -> str | None:
+    """The image at `path` as a JPEG data URI, longest side 96 px; None when it cannot be read."""
     try:
         img = load_rgb(path, 96)
     except (ImageError, OSError):
@@ -36,6 +37,11 @@ def _figure(row: dict[str, Any]) -> str:
 
 
 def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Write report.html atomically: a section per cluster (name, size, thumbnails with the description and raw
+    label on hover), ACC/NMI/ARI when `results` holds metrics, and a table of the images not clustered.
+
+    `results` is results.json's content (cluster_names, criterion, models, optional metrics); `rows` come from
+    outputs.image_rows. Raises KeyError if `results` lacks one of those keys."""
     names = results["cluster_names"]
     parts = [f"<!doctype html><meta charset='utf-8'><title>ictc: {escape(results['criterion']['text'])}</title>",
              f"<style>{STYLE}</style>",

@@ -43,6 +43,8 @@ TASKS_PER_SLOT = 4
 
 
 def window_size(n_images: int, concurrency: int) -> int:
+    """Images a step sends at once: at least MIN_WINDOW and WINDOW_PER_SLOT per call in flight, and large
+    enough that the set takes at most MAX_WINDOWS windows."""
     return max(MIN_WINDOW, WINDOW_PER_SLOT * concurrency, -(-n_images // MAX_WINDOWS))
 
 
@@ -72,11 +74,14 @@ def _pending(state: RunState, done_key: str, need_key: str | None) -> list[Image
 
 
 def start(state: RunState) -> dict[str, Any]:
+    """Entry node: reports Step 1's progress (images, descriptions already made); changes no state."""
     report("describe", total=len(state["images"]), done=len(state.get("descriptions", {})))
     return {}
 
 
 def fan_out_describe(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+    """Step 1 router: one `describe` task per chunk of the next window of undescribed images, or
+    "descriptions_done" when none is left."""
     pending = _window(state, runtime, _pending(state, "descriptions", None))
     return _sends("describe", pending, runtime, criterion=state["criterion"]) or "descriptions_done"
 
@@ -88,6 +93,8 @@ def window_done(state: RunState) -> dict[str, Any]:
 
 
 def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """After Step 1: flush the description store and write into it any description it lacks; report Step 2a's
+    progress. Changes no state."""
     store = runtime.context.descriptions
     if store is not None:  # Step 1 complete: write the buffered descriptions, and any a crash kept out
         store.flush()
@@ -99,6 +106,8 @@ def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, A
 
 
 def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+    """Step 2a router: one `label` task per chunk of the next window of described, unlabelled images (each item
+    carries its description), or "name_clusters" when none is left."""
     descriptions = state.get("descriptions", {})
     pending = [{**img, "description": descriptions[img["path"]]["text"]}
                for img in _window(state, runtime, _pending(state, "labels", "descriptions"))]
@@ -106,6 +115,7 @@ def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | st
 
 
 def assign_dispatch(state: RunState) -> dict[str, Any]:
+    """Before each Step-3 window: release free memory and report Step 3's progress. Changes no state."""
     release_free_memory()
     pending = len(_pending(state, "assignments", "labels"))
     report("assign", total=pending + len(state.get("assignments", {})), done=len(state.get("assignments", {})))
@@ -113,6 +123,8 @@ def assign_dispatch(state: RunState) -> dict[str, Any]:
 
 
 def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
+    """Step 3 router: one `assign` task per chunk of the next window of labelled, unassigned images (each item
+    carries its description and the names it may choose from), or "review_clusters" when none is left."""
     descriptions = state.get("descriptions", {})
     names, scope = state["naming"]["names"], state.get("scope", {})
     # After a split, the split cluster's images choose among its new names only (scope).

@@ -26,7 +26,10 @@ MAX_CRITERION_CHARS = 300
 
 
 def check_request(paths: list[str], criterion: Criterion, n_clusters: int, labels: str | None) -> None:
-    """Everything a user can get wrong, refused before any model is loaded or called."""
+    """Everything a user can get wrong, refused before any model is loaded or called.
+
+    Raises UsageError for a criterion over MAX_CRITERION_CHARS characters, no images, K < 2, K above the
+    number of images, or a labels file that names none of them."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
     if not paths:
@@ -43,6 +46,14 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
               out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
               context: Context | None = None, context_factory: ContextFactory | None = None,
               review: bool = False) -> RunResult:
+    """Run IC|TC (Kwon et al., ICLR 2024: describe, label, name K clusters, assign) on a folder or a list of
+    image paths and write the run folder `out_dir` (run.json, checkpoints, results, report; version 1 unless it pauses).
+
+    `n_clusters` is K; `labels` a CSV of true labels to score against; `review` pauses after Steps 2b and 3
+    (the result's `pause` is then set; answer with resume_run). `context` or `context_factory` replace the
+    models built from `settings`. Unreadable files are recorded as failures, not refused.
+    Raises UsageError (see check_request; also K above the readable images, or the folder busy) before any
+    model call; ModelUnavailableError when a model cannot be loaded or reached."""
     paths = list_images(images if isinstance(images, list | tuple) else Path(images))
     check_request(paths, criterion, n_clusters, labels)
     items, unreadable = [], {}
@@ -69,7 +80,12 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
 
 def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Context | None = None,
                context_factory: ContextFactory | None = None, answer: dict[str, Any] | Action | None = None) -> RunResult:
-    """Continue an interrupted run, or answer the review pause it waits at."""
+    """Continue an interrupted run, or answer the review pause it waits at.
+
+    With no `answer`: a run waiting at a review point, or complete without failures, only has its outputs
+    rewritten; a complete run with failures retries the failed images; otherwise the missing work is done.
+    `answer` is an Action or its dict form (nodes/actions.py). Returns the RunResult of this pass.
+    Raises UsageError when `run_dir` is not a run folder, is busy, or gets an answer while not paused."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     ctx = context_for(meta, context, context_factory)

@@ -23,6 +23,11 @@ Events = Callable[[dict[str, Any]], None]
 
 @dataclass
 class RunResult:
+    """The outcome of one pass over a run folder.
+
+    results: results.json's content; rows: one per image (evaluation/outputs.py image_rows); version: the
+    number of the version this pass made, None when it paused or was interrupted."""
+
     run_dir: Path
     results: dict[str, Any]
     rows: list[dict[str, Any]]
@@ -32,6 +37,7 @@ class RunResult:
 
     @property
     def failed(self) -> int:
+        """Number of images that failed (results.json summary)."""
         return self.results["summary"]["failed"]
 
 
@@ -51,12 +57,17 @@ class RunSession:
                        "max_concurrency": ctx.settings.concurrency + 1, "recursion_limit": 1000}
 
     def state(self) -> dict[str, Any]:
+        """The run's current state (nodes/state.py RunState) at the thread's latest checkpoint."""
         return dict(self.graph.get_state(self.config).values)
 
     def pause(self) -> dict[str, Any] | None:
+        """What the run's review pause shows the user; None when it is not paused."""
         return _pause_of(self.graph.get_state(self.config))
 
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
+        """Stream the graph from `graph_input` (a RunInput, a Command, or None to continue) until it ends or
+        pauses. Traces are appended to traces.jsonl; call counts go to `self.calls`; every other custom event
+        (progress) goes to `on_event`. Exceptions from nodes propagate (the checkpoint keeps finished work)."""
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
@@ -81,7 +92,9 @@ class RunSession:
             on_event(chunk)
 
     def finish(self, action: str | None) -> RunResult:
-        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version."""
+        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version labelled
+        `action` (None: outputs rewritten, no new version). Returns the RunResult, with `changes` against the
+        previous version when there is one."""
         snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
         state, pause = dict(snapshot.values), _pause_of(snapshot)
         new_version = action if pause is None else None
@@ -103,6 +116,8 @@ def _pause_of(snapshot: Any) -> dict[str, Any] | None:
 
 @contextmanager
 def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunSession]:
+    """Yield a RunSession on `run_dir` (meta: its run.json) holding the folder's lock and a connection to
+    checkpoints.sqlite, both released on exit. Raises UsageError when another process holds the folder."""
     with run_lock(run_dir):
         connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
         try:
@@ -112,7 +127,9 @@ def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunS
 
 
 def run_state(run_dir: str | Path) -> dict[str, Any]:
-    """The run's current state, read only (no models, no lock): for previews and inspection."""
+    """The run's current state, read only (no models, no lock): for previews and inspection.
+
+    Raises UsageError when `run_dir` has no run.json."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     run_dir = Path(run_dir)

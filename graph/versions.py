@@ -16,6 +16,7 @@ from ictc.evaluation.outputs import write_json
 
 
 def load_meta(run_dir: Path) -> dict[str, Any]:
+    """The run's run.json (thread id, saved settings, labels file, versions). Raises UsageError without one."""
     path = run_dir / "run.json"
     if not path.is_file():
         raise UsageError(f"{run_dir} is not a run folder (no run.json)")
@@ -36,12 +37,15 @@ def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id:
 
 
 def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
+    """The per-image rows of version `number` (versions/v<number>/results.json). Raises OSError if absent."""
     return json.loads((run_dir / "versions" / f"v{number}" / "results.json").read_text("utf-8"))["images"]
 
 
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed; every other image
-    whose cluster changed has moved."""
+    whose cluster changed has moved. `before`/`after` are per-image rows (image, cluster).
+
+    Returns {"renamed": {old name: new name}, "moved": [{"image", "from", "to"}]}."""
     def members(rows: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
         groups: dict[str, set[str]] = {}
         for row in rows:
@@ -61,7 +65,9 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str,
 
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """One process at a time works on a run folder; a second one is refused at once, never interleaved."""
+    """One process at a time works on a run folder; a second one is refused at once, never interleaved.
+
+    Raises UsageError when another process holds the folder's .lock."""
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".lock", "w") as handle:
         try:

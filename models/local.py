@@ -44,7 +44,9 @@ def pretrained_source(model_id: str) -> tuple[str, dict[str, str]]:
 
 
 class LocalLLM:
-    """A causal LM with its tokenizer; greedy decoding; one call at a time (a lock, torch uses all cores)."""
+    """A causal LM with its tokenizer; greedy decoding; one call at a time (a lock, torch uses all cores).
+
+    Loaded in float32 on `device`; raises ModelUnavailableError (role `role`) when it cannot be loaded."""
 
     def __init__(self, model_id: str, device: str = "cpu", seed: int = 0, role: str = "llm"):
         import torch
@@ -69,6 +71,9 @@ class LocalLLM:
         return str(self.tokenizer.apply_chat_template(full, tokenize=False))
 
     def generate(self, conversations: list[list[dict]], max_new_tokens: int, stop: list[str] | None = None) -> list[str]:
+        """Greedy answers to a batch of chats ({"role", "content": str} dicts), one padded `generate` call.
+
+        Each answer is at most `max_new_tokens` tokens, cut at the first `stop` marker and stripped."""
         import torch
 
         texts = [self._chat_text(c) for c in conversations]
@@ -90,8 +95,9 @@ class LocalLLM:
         return option + (self.tokenizer.eos_token or "")
 
     def score_options(self, messages: list[dict], options: list[str]) -> list[float]:
-        """Sum of log-probabilities of each option after the prompt: the prompt runs once, then every
-        option is scored in one batched pass on top of its cached keys and values."""
+        """Sum of log-probabilities (natural log) of each option after the prompt, one float per option in
+        order: the prompt runs once, then every option is scored in one batched pass on top of its cached keys
+        and values. Options are not length-normalised; each includes the template's end-of-turn marker."""
         import torch
 
         prefix = self._chat_text(messages)
@@ -121,7 +127,9 @@ class LocalLLM:
 
 
 class LocalVLM:
-    """An image-text-to-text model (SmolVLM/Idefics3, LLaVA, Qwen2-VL...) with its processor; greedy."""
+    """An image-text-to-text model (SmolVLM/Idefics3, LLaVA, Qwen2-VL...) with its processor; greedy.
+
+    Loaded in float32 on `device`; raises ModelUnavailableError when it cannot be loaded."""
 
     def __init__(self, model_id: str, device: str = "cpu", seed: int = 0):
         import torch
@@ -138,6 +146,8 @@ class LocalVLM:
 
     def generate(self, conversations: list[list[dict]], images: list[list[Any]], max_new_tokens: int,
                  stop: list[str] | None = None) -> list[str]:
+        """Greedy answers to a batch of chats, one padded `generate` call. `images[i]` holds the PIL images
+        of `conversations[i]`, in the order of its {"type": "image"} parts; answers are cut as LocalLLM's."""
         import torch
 
         texts = [self.processor.apply_chat_template(c, add_generation_prompt=True) for c in conversations]
@@ -191,6 +201,7 @@ class LocalChatModel(BaseChatModel):
 
     @property
     def model_id(self) -> str:
+        """The hub id, folder or GGUF file the engine was loaded from."""
         return self.engine.model_id
 
     def _run(self, conversations: list[list[BaseMessage]], stop: list[str] | None, max_tokens: int | None) -> list[str]:
@@ -206,6 +217,9 @@ class LocalChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def batch(self, inputs: list[Any], config: Any = None, *, return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        """One AIMessage per input (anything LangChain turns into messages), from a single batched generate.
+        `stop` and `max_tokens` come through kwargs. A failure fails the whole batch: it is raised, or with
+        `return_exceptions` returned once per input."""
         conversations = [self._convert_input(i).to_messages() for i in inputs]
         try:
             texts = self._run(conversations, kwargs.get("stop"), kwargs.get("max_tokens"))
@@ -216,5 +230,7 @@ class LocalChatModel(BaseChatModel):
         return [AIMessage(content=t) for t in texts]
 
     def score_options(self, messages: list[BaseMessage], options: list[str]) -> list[float]:
+        """Log-likelihood of each option as the answer to `messages` (text parts only); see LocalLLM.score_options.
+        Raises AttributeError when the engine is a VLM, which cannot score."""
         plain, _ = _to_plain(messages)
         return self.engine.score_options(_text_only(plain), options)

@@ -17,11 +17,15 @@ from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
 @dataclass(frozen=True)
 class Accept:
+    """Accept what the review pause shows and go on."""
+
     action: str = "accept"
 
 
 @dataclass(frozen=True)
 class Rename:
+    """Rename `cluster` to `to`; the members stay (no model call)."""
+
     cluster: str
     to: str
     action: str = "rename"
@@ -29,6 +33,8 @@ class Rename:
 
 @dataclass(frozen=True)
 class Merge:
+    """Merge the two `clusters` into one named `into`; K drops by one (no model call)."""
+
     clusters: tuple[str, str]
     into: str = ""  # empty: keep the first cluster's name
     action: str = "merge"
@@ -36,6 +42,8 @@ class Merge:
 
 @dataclass(frozen=True)
 class Split:
+    """Split `cluster` into `n` clusters: Step 2b names the parts, Step 3 reassigns its images only."""
+
     cluster: str
     n: int = 2
     action: str = "split"
@@ -43,12 +51,17 @@ class Split:
 
 @dataclass(frozen=True)
 class SetK:
+    """Name `k` clusters afresh: Step 2b and Step 3 again, descriptions and labels kept."""
+
     k: int
     action: str = "set_k"
 
 
 @dataclass(frozen=True)
 class SetCriterion:
+    """Replace the criterion text (or use `preset`, a presets.json name), keeping the instructions:
+    every step again."""
+
     criterion: str
     preset: str | None = None
     action: str = "set_criterion"
@@ -56,6 +69,9 @@ class SetCriterion:
 
 @dataclass(frozen=True)
 class AddInstruction:
+    """Add `text` to the prompt of `step` (describe, label, name_clusters, assign or all): that step and the
+    ones after it again."""
+
     text: str
     step: str = ALL_STEPS
     action: str = "add_instruction"
@@ -66,6 +82,8 @@ KINDS: dict[str, type] = {c.action: c for c in (Accept, Rename, Merge, Split, Se
 
 
 def parse_action(data: dict[str, Any] | Action) -> Action:
+    """The Action in `data`: an Action is returned as is; a dict names its kind under "action" (see KINDS)
+    and the fields by name. Raises UsageError for an unknown kind or fields that do not fit it."""
     if not isinstance(data, dict):
         return data
     kind = KINDS.get(str(data.get("action")))
@@ -81,6 +99,7 @@ def parse_action(data: dict[str, Any] | Action) -> Action:
 
 
 def action_dict(action: Action) -> dict[str, Any]:
+    """The JSON-ready dict form of `action` (the inverse of parse_action): its fields plus "action"."""
     data = asdict(action)
     if isinstance(action, Merge):
         data["clusters"] = list(action.clusters)
@@ -88,6 +107,7 @@ def action_dict(action: Action) -> dict[str, Any]:
 
 
 def describe_action(action: Action) -> str:
+    """The action in a few words, as a version's label ("merge 'cats' and 'dogs'", "use K=5")."""
     match action:
         case Accept():
             return "accept"
@@ -112,6 +132,9 @@ def _reset(*fields: str) -> dict[str, Any]:
 
 @dataclass
 class Plan:
+    """What an action does to a run: `update` is written to the state (RESET marks fields to clear), then the
+    graph goes to node `goto` ("": straight back to the review point, nothing to recompute)."""
+
     update: dict[str, Any]
     goto: str
     redo: str  # what will be redone, in words, for the user before it runs
@@ -132,7 +155,8 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
     """The state update and the node to go to for `action`, applied to a run's `state` (its values).
 
     No model is called here: a split goes to the name_split node, which asks Step 2b for the parts.
-    Raises ValueError naming the cluster or value when the action does not fit the run."""
+    Raises UsageError (a ValueError) naming the cluster or value when the action does not fit the run, or
+    when it changes nothing (Accept)."""
     names = list(state.get("naming", {}).get("names", []))
     criterion = Criterion.from_dict(state["criterion"])
     images = len(state["images"])
@@ -195,5 +219,5 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
 def preview_action(state: dict[str, Any], action: Action) -> str:
     """What `action` would redo, in words, before anything runs (no model is called).
 
-    Raises ValueError like plan_action."""
+    Raises UsageError like plan_action."""
     return plan_action(state, action).redo

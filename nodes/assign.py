@@ -17,6 +17,11 @@ from ictc.store.keys import step_key
 
 
 def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Step 3 (IC|TC, Kwon et al. 2024) on one batch: each item (path, description, names) gets one of its
+    `names` through the context's chooser; answers already in the step cache are reused.
+
+    Returns {"assignments": path -> cluster, route, answer, seconds, calls; "failures": path -> step, reason}.
+    A recoverable model error fails that image only; anything else (a bug, a stop request) propagates."""
     ctx = runtime.context
     criterion = Criterion.from_dict(task["criterion"])
     assignments: dict[str, dict[str, Any]] = {}

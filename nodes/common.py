@@ -29,6 +29,7 @@ def to_messages(rendered: list[tuple[str, str]], image_uri: str | None = None) -
 
 
 def text_of(reply: Any) -> str:
+    """The stripped text of a chat reply (a message or its content): list content has its text parts joined."""
     content = reply.content if hasattr(reply, "content") else reply
     if isinstance(content, list):
         content = " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
@@ -52,7 +53,10 @@ def in_batches(node: StepNode) -> StepNode:
 
 
 def call_each(ctx: Context, model: Any, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[str | BaseException]:
-    """One batched call; an item whose call fails in a recoverable way comes back as its exception."""
+    """One batched call; an item whose call fails in a recoverable way comes back as its exception.
+
+    Returns one reply text or exception per conversation, in order. When the batch fails as a whole,
+    each conversation is retried alone to find the failing ones. Unrecoverable errors propagate."""
     try:
         with ctx.model_call():
             return [text_of(r) for r in model.batch(conversations, **kwargs)]
@@ -72,6 +76,7 @@ def _single(ctx: Context, model: Any, conversation: list[BaseMessage], **kwargs:
 
 
 def failure(step: str, exc: BaseException) -> dict[str, str]:
+    """The failure record of an image: {"step": step, "reason": "<ExceptionType>: <first line, <= 300 chars>"}."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return {"step": step, "reason": f"{type(exc).__name__}: {reason[:300]}"}
 
@@ -90,6 +95,7 @@ def report(step: str, **fields: Any) -> None:
 
 
 def prompt_text(rendered: list[tuple[str, str]]) -> str:
+    """A rendered prompt's (role, text) pairs as one readable text, each part under a "[role]" line (traces)."""
     return "\n".join(f"[{role}]\n{text}" for role, text in rendered)
 
 
@@ -102,6 +108,8 @@ def trace(step: str, image: str | None, prompt: str, output: Any, model: str, se
 
 
 class Timer:
+    """A `with` block's wall time: `seconds` (float, perf_counter) is set on exit, also when it raises."""
+
     def __enter__(self) -> Timer:
         self.start = time.perf_counter()
         return self

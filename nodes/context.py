@@ -38,12 +38,19 @@ STOP = threading.Event()
 
 
 def check_stop() -> None:
+    """Raise StopRequested once the process was asked to stop (STOP set by a signal handler)."""
     if STOP.is_set():
         raise StopRequested("stop requested")
 
 
 @dataclass
 class Context:
+    """Everything a node reaches that is not state: the models, the settings, and the stores.
+
+    vlm_id, llm_id: the model names as traced and as part of every cache key; llm_json: the LLM for answers
+    that must fit a JSON schema (Step 2b); chooser: Step 3's way of picking one name; embedder: for label
+    grouping and answer mapping; slots: a semaphore of `settings.concurrency` model calls in flight."""
+
     vlm: Any  # a LangChain chat model that accepts OpenAI-style image blocks
     llm: Any  # a LangChain chat model
     llm_json: JsonCaller
@@ -79,13 +86,16 @@ class Context:
         return self
 
     def check_stop(self) -> None:
+        """Raise StopRequested if the process (STOP) or this run (`stop`) was asked to stop."""
         check_stop()
         if self.stop is not None and self.stop.is_set():
             raise StopRequested("stop requested")
 
     def cached(self, key: str) -> Any | None:
+        """The stored answer under `key` (store/keys.py step_key), or None when absent or there is no cache."""
         return self.cache.get(key) if self.cache is not None else None
 
     def remember(self, key: str, step: str, value: Any) -> None:
+        """Store a step's JSON-serialisable answer under `key`; nothing happens without a cache."""
         if self.cache is not None:
             self.cache.put(key, step, value)

@@ -16,6 +16,11 @@ from ictc.store.keys import step_key
 
 
 def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Step 1 (IC|TC, Kwon et al. 2024) on one batch: each item (path, sha256) is downscaled to
+    `image_max_side` px and described by the VLM in one batched call; new descriptions go to the store.
+
+    Returns {"descriptions": path -> text, seconds, prompt_hash, calls, key; "failures": path -> step, reason}.
+    An unreadable image, a recoverable model error or an empty answer fails that image only."""
     ctx = runtime.context
     settings = ctx.settings
     rendered = render("describe", Criterion.from_dict(task["criterion"]))

@@ -28,10 +28,16 @@ def clean_label(text: str) -> str:
 
 
 def word_count(label: str) -> int:
+    """Number of whitespace-separated words in `label`."""
     return len(label.split())
 
 
 def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Step 2a (IC|TC, Kwon et al. 2024) on one batch: each item's description gets a raw label under the
+    criterion; answers already in the step cache are reused, new ones stored.
+
+    Returns {"labels": path -> raw, reasked, seconds, calls; "failures": path -> step, reason}. A recoverable
+    model error or an empty label fails that image only."""
     ctx = runtime.context
     settings = ctx.settings
     criterion = Criterion.from_dict(task["criterion"])
@@ -70,7 +76,9 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def _ask(ctx: Context, criterion: Criterion, asks: list[list]) -> list[dict[str, Any] | BaseException]:
-    """One batched call; sentences re-asked once (batched), then cut to `label_max_words`."""
+    """One batched call; sentences re-asked once (batched), then cut to `label_max_words`.
+
+    Returns per conversation either {"raw", "reasked", "first_reply"} or the exception its call raised."""
     settings = ctx.settings
     call = {"max_tokens": settings.label_max_tokens, "stop": ["\n"]}
     replies = call_each(ctx, ctx.llm, asks, **call)

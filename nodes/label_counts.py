@@ -32,6 +32,7 @@ def normalize_label(raw: str) -> str:
 
 
 def count_labels(raw_labels: list[str]) -> Counter[str]:
+    """Normalised label -> number of images with it; labels empty after normalising are left out."""
     return Counter(label for label in map(normalize_label, raw_labels) if label)
 
 
@@ -61,6 +62,7 @@ def trim_counts(counts: Counter[str], k: int, min_count: int, token_budget: int)
 
 
 def format_counts(counts: dict[str, int]) -> str:
+    """The counts as the prompt shows them: one "- label: count" line each, in the given order."""
     return "\n".join(_line(label, c) for label, c in counts.items())
 
 
@@ -81,6 +83,8 @@ def group_labels(counts: dict[str, int], k: int, embedder: TextEmbedder) -> list
 
 
 def format_groups(groups: list[list[str]], counts: dict[str, int]) -> str:
+    """The groups as a paragraph for the Step-2b prompt: "Group i: label (count), ..." lines after a heading
+    that calls them a suggestion. Raises KeyError for a label missing from `counts`."""
     lines = [f"Group {i}: " + ", ".join(f"{x} ({counts[x]})" for x in group) for i, group in enumerate(groups, 1)]
     return "\n\nThe same labels, grouped by similarity of meaning (a suggestion; regroup where it is wrong):\n" + "\n".join(lines)
 

@@ -30,6 +30,8 @@ from ictc.store.keys import step_key
 
 
 def parse_names(content: str) -> list[str]:
+    """The names in an answer: a JSON object's "names" list, else one per line (bullets and numbers removed).
+    Quotes and markdown stars are stripped; empty and repeated names are kept (check_names counts them)."""
     parsed = parse_json_object(content)
     if parsed is not None and isinstance(parsed.get("names"), list):
         raw = [str(n) for n in parsed["names"]]
@@ -53,6 +55,8 @@ def check_names(names: list[str], k: int) -> tuple[list[str], str | None]:
 
 
 def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]:
+    """Exactly K names by the stated rule (module docstring): the first K of `best`, then the most frequent
+    labels of `counts` (ordered by count) not yet a name, then "other", "other 2", ..."""
     names = best[:k]
     taken = {normalize_label(n) for n in names}
     for label in counts:
@@ -69,6 +73,8 @@ def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]
 
 
 def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Step 2b (IC|TC, Kwon et al. 2024) node: K = `n_clusters` names from every image's raw label (twins
+    counted). Returns {"naming": ...} as propose_names builds it."""
     labels = state.get("labels", {})
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
@@ -77,7 +83,11 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:
-    """Step 2b over any list of raw labels (all images, or one cluster's when it is split)."""
+    """Step 2b over any list of raw labels (all images, or one cluster's when it is split).
+
+    Returns the naming: names (exactly k), counts, kept and dropped labels, groups, attempts, source ("model"
+    or "fallback"), problems of the failed tries, mode, prompt_hash, seconds, calls. A cached answer is reused.
+    An error of the LLM call is not caught: it stops the run (the checkpoint keeps Steps 1 and 2a)."""
     settings = ctx.settings
     counts = count_labels(raw_labels)
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)

@@ -1,5 +1,5 @@
 """Human feedback: a pause after Step 2b (check the names before the costly Step 3) and one after
-Step 3 (look at the clusters). Each takes an action (graph/actions.py) through Command(resume=...).
+Step 3 (look at the clusters). Each takes an action (nodes/actions.py) through Command(resume=...).
 Both pass straight through when the run was started without review (batch use)."""
 
 from __future__ import annotations
@@ -43,8 +43,12 @@ def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str
 
 
 def review_names(state: RunState, runtime: Runtime[Context]) -> Command:
+    """The pause after Step 2b: on accept (or without review) go on to Step 3; an edit goes where its Plan
+    says; a bad answer comes back to this pause with `review_error` set."""
     return _review(state, runtime, "names", "assign_dispatch")
 
 
 def review_clusters(state: RunState, runtime: Runtime[Context]) -> Command:
+    """The pause after Step 3: on accept (or without review) the run ends; an edit goes where its Plan says;
+    a bad answer comes back to this pause with `review_error` set."""
     return _review(state, runtime, "clusters", END)

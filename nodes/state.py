@@ -43,11 +43,15 @@ def primaries(images: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 class ImageItem(TypedDict):
+    """One input image: its path as given and the SHA-256 of its bytes (twins share it)."""
+
     path: str
     sha256: str
 
 
 class RunInput(TypedDict, total=False):
+    """What a run starts from: the images, the criterion, K, and whether to pause for review."""
+
     images: Annotated[list[ImageItem], Latest]
     criterion: dict[str, Any]  # prompts.Criterion.to_dict()
     n_clusters: int
@@ -56,6 +60,8 @@ class RunInput(TypedDict, total=False):
 
 
 class RunState(RunInput, total=False):
+    """A run's whole state: the input plus every step's per-image results and the naming."""
+
     descriptions: Annotated[dict[str, dict[str, Any]], Merged]  # path -> text, seconds, prompt_hash
     labels: Annotated[dict[str, dict[str, Any]], Merged]  # path -> raw, label, reasked, seconds
     naming: dict[str, Any]  # names, counts, dropped, groups, attempts, source, problems

@@ -39,11 +39,13 @@ class Criterion:
     instructions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def hint(self, step: str) -> str:
+        """The preset's hint for `step` (presets.json), "" without a preset or hint. KeyError for an unknown preset."""
         if not self.preset:
             return ""
         return presets()[self.preset].get(step, "")
 
     def instructions_for(self, step: str) -> list[str]:
+        """The instructions that go into `step`'s prompt: those for every step first, then the step's own."""
         return [*self.instructions.get(ALL_STEPS, ()), *self.instructions.get(step, ())]
 
     def with_instruction(self, text: str, step: str = ALL_STEPS) -> Criterion:
@@ -56,22 +58,26 @@ class Criterion:
         return Criterion(self.text, self.preset, merged)
 
     def to_dict(self) -> dict:
+        """JSON-ready form (text, preset, instructions as lists), as kept in the run state and results.json."""
         return {"text": self.text, "preset": self.preset,
                 "instructions": {k: list(v) for k, v in self.instructions.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> Criterion:
+        """The inverse of to_dict; preset and instructions may be absent. Raises KeyError without "text"."""
         return cls(data["text"], data.get("preset"),
                    {k: tuple(v) for k, v in (data.get("instructions") or {}).items()})
 
 
 @cache
 def presets() -> dict[str, dict[str, str]]:
+    """The presets of presets.json: name -> {"criterion": its text, step name: that step's hint}; read once."""
     return json.loads(resources.files(__package__).joinpath("presets.json").read_text("utf-8"))
 
 
 def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
-    """A criterion from free text, a preset name, or both (text wins, preset adds its hints)."""
+    """A criterion from free text, a preset name, or both (text wins, preset adds its hints). Text that is a
+    preset's name selects that preset. Raises UsageError for an unknown preset or an empty criterion."""
     if preset is not None and preset not in presets():
         raise UsageError(f"unknown preset {preset!r}: choose one of {', '.join(sorted(presets()))}")
     if preset is None and text and text.strip().lower() in presets():
@@ -90,7 +96,10 @@ def _template(name: str) -> list[tuple[str, Template]]:
 
 
 def render(name: str, criterion: Criterion, step: str | None = None, **values: object) -> list[tuple[str, str]]:
-    """Fill template `name` for `step` (default: the template's own name): returns (role, text) pairs."""
+    """Fill template `name` for `step` (default: the template's own name): returns (role, text) pairs.
+
+    The criterion, the preset's hint and the instructions for `step` are filled in, then `values`.
+    Raises KeyError for a placeholder left without a value; FileNotFoundError for an unknown template."""
     step = step or name
     extra = criterion.instructions_for(step)
     filled = {
@@ -103,5 +112,6 @@ def render(name: str, criterion: Criterion, step: str | None = None, **values: o
 
 
 def prompt_hash(messages: list[tuple[str, str]]) -> str:
+    """A short id of a rendered prompt: the first 16 hex digits of the SHA-256 of its roles and texts."""
     joined = "\x1e".join(f"{role}\x1f{text}" for role, text in messages)
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]

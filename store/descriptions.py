@@ -84,6 +84,8 @@ class DescriptionStore:
         self.embedder = embedder
 
     def get(self, keys: list[str]) -> dict[str, str]:
+        """Key -> description text for the `keys` that are stored, in the journal or in Chroma; absent keys are
+        left out."""
         if not keys:
             return {}
         with self._lock:
@@ -122,7 +124,8 @@ class DescriptionStore:
         self._journal.delete(list(batch))
 
     def store_missing(self, records: list[tuple[str, str, dict[str, Any]]]) -> int:
-        """Write the records whose key the store lacks (descriptions a crash kept out of it)."""
+        """Write the records whose key the store lacks (descriptions a crash kept out of it); returns how many
+        were written. Records are (key, description, metadata) triples, written unembedded."""
         if not records:
             return 0
         with self._lock:
@@ -159,7 +162,8 @@ class DescriptionStore:
         return len(todo)
 
     def search(self, query: str, keys: list[str], n: int) -> list[tuple[str, str, float]]:
-        """The n stored descriptions among `keys` closest to `query`: (key, text, cosine distance)."""
+        """The n stored descriptions among `keys` closest to `query`: (key, text, cosine distance in [0, 2]),
+        nearest first. Records still unembedded among `keys` are embedded first (about 40 texts/s)."""
         if not keys:
             return []
         self.flush()

@@ -12,6 +12,10 @@ from typing import Any
 
 
 class StepCache:
+    """One SQLite file of answers (table `answers`: key, step, value as JSON); thread-safe through a lock.
+
+    Creates the file and its folder; raises sqlite3.OperationalError if the file cannot be opened."""
+
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -25,11 +29,14 @@ class StepCache:
             self._db.commit()
 
     def get(self, key: str) -> Any | None:
+        """The value stored under `key`, decoded from JSON; None when there is none."""
         with self._lock:
             row = self._db.execute("SELECT value FROM answers WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, step: str, value: Any) -> None:
+        """Store `value` (JSON-serialisable) under `key` for `step`, replacing any previous one; committed at once.
+        Raises TypeError if `value` is not serialisable."""
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, step, json.dumps(value)))
             self._db.commit()
@@ -50,13 +57,16 @@ class StepCache:
         return {key: json.loads(value) for key, value in rows}
 
     def count(self, step: str) -> int:
+        """Number of answers stored for `step`."""
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM answers WHERE step = ?", (step,)).fetchone()[0]
 
     def delete(self, keys: list[str]) -> None:
+        """Remove the answers under `keys` (absent keys are ignored); committed at once."""
         with self._lock:
             self._db.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in keys])
             self._db.commit()
 
     def close(self) -> None:
+        """Close the database connection; the cache cannot be used afterwards."""
         self._db.close()

@@ -24,7 +24,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """Starts Streamlit on ui/app.py; the model flags reach the app through the environment."""
+    """Starts Streamlit on ui/app.py; the model flags reach the app through the environment.
+
+    Replaces this process (os.execvpe), so it returns only in name. Raises UsageError for a bad setting."""
     import json
     import os
 
@@ -70,6 +72,11 @@ def _print_result(result: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`ictc run`: cluster a folder by the criterion (or preset) with its instructions, into --out (default
+    runs/<time>-<criterion>); with --review, pause at the terminal after Steps 2b and 3. Prints the clusters.
+
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError (bad settings or request) and ModelUnavailableError."""
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
 
@@ -96,6 +103,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
+    """`ictc refine`: apply one edit (instruction, criterion, k, rename, merge, split) to a finished run,
+    or --undo, as a new version; prints the clusters, the calls made and what changed.
+
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError for a non-numeric --split count, an edit that does not fit, or a bad run folder."""
     from dotenv import load_dotenv
 
     from ictc.core.errors import UsageError
@@ -145,6 +157,9 @@ def _print_changes(result: Any) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    """`ictc estimate`: print the model calls, tokens, price (--price-in/--price-out, $ per million tokens)
+    and minutes (--vlm-seconds/--llm-seconds per call; Step 2b counted as 10 LLM calls) a run would take.
+    Calls no model. Returns 0."""
     from ictc.cli.estimate import estimate
     from ictc.prompts import make_criterion
 
@@ -165,6 +180,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """`ictc export`: copy a run's images into one folder per cluster under --out; prints each folder's size.
+    Returns 0; raises UsageError as evaluation/export.py does."""
     from ictc.evaluation.export import export_clusters
 
     for name, folder in export_clusters(Path(args.run_dir), Path(args.out)).items():
@@ -173,6 +190,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """`ictc search`: print the run's -n images whose descriptions are closest to the query (embedding
+    distance, image, cluster, description start). Returns 0."""
     from ictc.graph.refine import search_run
 
     for hit in search_run(args.run_dir, args.query, args.n):
@@ -181,6 +200,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    """`ictc resume`: continue an interrupted run with the models saved in its run.json (API key from the
+    environment or --env-file), then continue its review at the terminal if it waits at one.
+
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError when the folder is not a run; ModelUnavailableError."""
     from dotenv import load_dotenv
 
     from ictc.core.settings import settings_from_public
@@ -204,6 +228,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """`ictc eval`: score a finished run against a labels CSV; prints ACC (Hungarian matching), NMI and ARI
+    and writes confusion.png in the run folder. Returns 0; raises UsageError without results.json."""
     from ictc.evaluation.results import evaluate_run
 
     scores = evaluate_run(args.run_dir, args.labels)
@@ -214,6 +240,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
+    """`ictc samples`: copy the labelled CIFAR-10 and ImageNet photos shipped in the foolbox wheel to --out,
+    each set with a labels.csv. Returns 0; raises UsageError when foolbox is not installed."""
     from ictc.core.samples import export_samples
 
     for name, (folder, count) in export_samples(Path(args.out)).items():

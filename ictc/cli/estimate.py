@@ -17,6 +17,9 @@ IMAGE_TOKENS_AT_512 = 255  # what OpenAI-style vision models bill for one 512 px
 
 @dataclass
 class Estimate:
+    """What a run would take: images found, distinct contents, descriptions already in the workspace, model
+    calls per step (upper bounds), and input/output tokens (characters / 4; descriptions at their cap)."""
+
     images: int
     unique: int
     stored_descriptions: int
@@ -25,9 +28,12 @@ class Estimate:
     output_tokens: int
 
     def cost(self, price_in: float, price_out: float) -> float:
+        """Price in dollars, given prices in dollars per million input and output tokens."""
         return (self.input_tokens * price_in + self.output_tokens * price_out) / 1e6
 
     def seconds(self, per_call: dict[str, float], concurrency: int) -> float:
+        """Wall time in seconds: each step's calls times its seconds per call (`per_call`, keyed by step),
+        summed and divided by the calls in flight. Raises KeyError if a step lacks a time."""
         return sum(self.calls[step] * per_call[step] for step in self.calls) / concurrency
 
 
@@ -36,6 +42,10 @@ def _tokens(messages: list[tuple[str, str]]) -> int:
 
 
 def estimate(images: str | Path, criterion: Criterion, k: int, settings: Settings) -> Estimate:
+    """Count what clustering the folder `images` into `k` clusters would cost, without calling a model.
+
+    Descriptions already in the workspace's store for this VLM and prompt are not counted again; an image
+    is billed IMAGE_TOKENS_AT_512 times max(1, (image_max_side / 512)^2). Raises UsageError for a bad folder."""
     paths = list_images(Path(images))
     digests = {d for d, _ in (hash_or_reason(p) for p in paths) if d}
     describe_prompt = render("describe", criterion)
