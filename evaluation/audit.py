@@ -129,7 +129,7 @@ def format_comparison(rows: list[dict[str, Any]], attribute: str) -> str:
              _pct(r["after"]) + (" *" if r["flagged_after"] else ""),
              "" if r["before"] is None or r["after"] is None else f"{100 * (r['after'] - r['before']):+.1f} pts"]
             for r in rows]
-    return "\n".join([f"Disparity of perceived {attribute!r} before and after the fix (* over the threshold)",
+    return "\n".join([f"Disparity by {attribute!r} (as the model perceives it) before and after the fix (* over the threshold)",
                       _grid([head, *body]), f"Note: {NOTE}"])
 
 
@@ -148,31 +148,37 @@ def plot_audit(audits: list[tuple[str, dict[str, Any]]], out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     values = audits[0][1]["values"]
+    order = list(dict.fromkeys(c["cluster"] for _, a in audits for c in a["clusters"]))  # same place in every panel
     width = max(len(a["clusters"]) for _, a in audits)
-    fig, axes = plt.subplots(1, len(audits), figsize=(1.5 + len(audits) * (1.0 + 0.9 * width), 4.2), squeeze=False,
+    fig, axes = plt.subplots(1, len(audits), figsize=(1.0 + len(audits) * max(4.6, 1.0 + 0.9 * width), 4.6), squeeze=False,
                              sharey=True)
     hatches = ["", "//", "..", "xx", "\\\\", "++", "oo"]
     bar = 0.8 / max(len(values), 1)
     for ax, (title, audit) in zip(axes[0], audits, strict=True):
-        for c_index, cluster in enumerate(audit["clusters"]):
+        clusters = sorted(audit["clusters"], key=lambda c: order.index(c["cluster"]))
+        for c_index, cluster in enumerate(clusters):
             colour = "#d62728" if cluster["flagged"] else "#4c72b0"
             for v_index, value in enumerate(values):
                 x = c_index - 0.4 + bar * (v_index + 0.5)
                 ax.bar(x, cluster["shares"][value], bar * 0.95, color=colour, edgecolor="black", linewidth=0.5,
-                       hatch=hatches[v_index % len(hatches)], label=value if c_index == 0 else None)
+                       hatch=hatches[v_index % len(hatches)])
         for value in values:
             ax.axhline(audit["baseline"]["shares"][value], color="grey", linestyle="--", linewidth=0.8)
-            ax.text(len(audit["clusters"]) - 0.5, audit["baseline"]["shares"][value], f" whole set: {value}",
-                    fontsize=7, color="grey", va="bottom", ha="right")
-        ax.set_xticks(range(len(audit["clusters"])),
-                      [f"{c['cluster']}\n(n={c['n']}, gap {100 * c['disparity']:.0f}%)" for c in audit["clusters"]],
+        ax.set_xticks(range(len(clusters)),
+                      [f"{c['cluster']}\n(n={c['n']}, gap {100 * c['disparity']:.0f}%)" for c in clusters],
                       fontsize=8, rotation=20, ha="right")
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(0, 1.3)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        whole = ", ".join(f"{v} {100 * audit['baseline']['shares'][v]:.0f}%" for v in values)
         ax.set_title(f"{title}\nlargest gap {100 * audit['summary']['largest_disparity']:.1f}%, "
-                     f"mean {100 * audit['summary']['mean_disparity']:.1f}%", fontsize=9)
-        ax.legend(fontsize=7, title="hatch: value", title_fontsize=7, loc="upper right")
+                     f"mean {100 * audit['summary']['mean_disparity']:.1f}%\nwhole set (dashed): {whole}", fontsize=8)
+        legend = [Patch(facecolor="white", edgecolor="black", hatch=hatches[i % len(hatches)], label=v)
+                  for i, v in enumerate(values)]
+        legend += [Patch(facecolor="#d62728", label="gap over threshold"), Patch(facecolor="#4c72b0", label="within")]
+        ax.legend(handles=legend, fontsize=7, loc="upper center", ncol=min(len(legend), 4), frameon=False)
     axes[0][0].set_ylabel(f"share (as perceived: {audits[0][1]['attribute']})")
     fig.suptitle(f"{audits[0][1]['attribute']} per cluster; red: gap over "
                  f"{100 * audits[0][1]['threshold']:.0f}%. Perceived by the model, not facts.", fontsize=9)
