@@ -68,8 +68,8 @@ def _after_perceive(state: AuditState) -> str:
 def build_audit_graph() -> StateGraph[AuditState, Context, AuditState, AuditState]:
     """START -> perceive (fanned out in chunks) -> [propose_values when no values were given] -> END."""
     builder = StateGraph(AuditState, context_schema=Context)
-    builder.add_node("perceive", in_batches(perceive))  # type: ignore[arg-type]  # a Send target: takes its task
-    builder.add_node("propose_values", propose_values)
+    builder.add_node("perceive", in_batches(perceive))  # type: ignore[call-overload,arg-type]  # a Send target: takes its task
+    builder.add_node("propose_values", propose_values)  # type: ignore[call-overload]  # reads the state as a plain dict
     builder.add_conditional_edges(START, _fan_out, ["perceive"])
     builder.add_conditional_edges("perceive", _after_perceive, ["propose_values", END])
     builder.add_edge("propose_values", END)

@@ -144,3 +144,17 @@ def test_bad_input_is_refused_in_one_line(biased_run):
         check_values(ATTRIBUTE, "man,woman,unclear")
     with pytest.raises(UsageError, match="threshold"):
         audit_run(biased_run, ATTRIBUTE, "man,woman", threshold=10, context=fake_context())
+
+
+def test_estimator_audit_proposes_then_audits_and_fixes(tmp_path):
+    from ictc.api import ICTC
+
+    paths = make_marked_images(tmp_path / "images", {("red", "black"): 3, ("red", "white"): 3,
+                                                     ("green", "black"): 3, ("green", "white"): 3})
+    ctx = fake_context(llm=FakeLLM(pulled_by_mark={"black": "Red"}))
+    model = ICTC("colour", 2, out_dir=tmp_path / "run", context=ctx).fit(paths)
+    proposal = model.audit(ATTRIBUTE)
+    assert sorted(proposal["proposed_values"]) == ["man", "woman"] and not hasattr(model, "audit_")
+    audit = model.audit(ATTRIBUTE, proposal["proposed_values"], fix=True)
+    assert model.version_ == 2 and audit["before"]["summary"]["largest_disparity"] == 1.0
+    assert audit["summary"]["largest_disparity"] == 0.0 and model.audit_ is audit
