@@ -88,11 +88,17 @@ class AuditResult:
     failures: dict[str, dict[str, str]] | None = None
 
 
-def check_values(attribute: str, values: list[str] | str) -> list[str]:
-    """The values as a clean list ("man, woman" or ["man", "woman"]). Raises UsageError naming the
-    value when the attribute is empty or too long, or fewer than two distinct values remain."""
+def check_attribute(attribute: str) -> str:
+    """The attribute, stripped. Raises UsageError when it is empty or longer than MAX_ATTRIBUTE_CHARS."""
     if not attribute.strip() or len(attribute) > MAX_ATTRIBUTE_CHARS:
         raise UsageError(f"the attribute {attribute!r} must be 1 to {MAX_ATTRIBUTE_CHARS} characters")
+    return attribute.strip()
+
+
+def check_values(attribute: str, values: list[str] | str) -> list[str]:
+    """The values as a clean list ("man, woman" or ["man", "woman"]). Raises UsageError naming the
+    value when the attribute is bad (check_attribute) or fewer than two distinct values remain."""
+    check_attribute(attribute)
     items = values.split(",") if isinstance(values, str) else list(values)
     cleaned = list(dict.fromkeys(" ".join(str(v).split()).lower() for v in items if str(v).strip()))
     if UNCLEAR in cleaned:
@@ -120,7 +126,7 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
         raise UsageError(f"{run_dir} has no finished version to audit: finish it first (ictc resume {run_dir})")
     if not 0 < threshold < 1:
         raise UsageError(f"--threshold must be a share between 0 and 1 (0.10 is 10 points), not {threshold}")
-    check_values(attribute, ["a", "b"])
+    attribute = check_attribute(attribute)
     version = meta["versions"][-1]["version"]
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
     rows = results["images"]
