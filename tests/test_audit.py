@@ -57,15 +57,22 @@ def test_audit_measures_the_bias_the_fake_model_has(biased_run):
     assert "Fairness audit" in report and "not facts about the people" in report and "33.3%" in report
 
 
-def test_answers_are_stored_apart_and_never_reach_steps_1_to_3(biased_run):
+def test_answers_are_stored_apart_and_never_reach_steps_1_to_3(biased_run, private_workspace):
+    from ictc.graph.session import run_state
+    from ictc.store.step_cache import StepCache
+
+    state = run_state(biased_run)
     audit_run(biased_run, ATTRIBUTE, ["man", "woman"], context=fake_context())
+    assert run_state(biased_run) == state  # the pipeline's state (descriptions, labels, clusters) untouched
+    cache = StepCache(private_workspace / "steps.sqlite")
+    assert cache.count("audit") == 16 and cache.count("assign") == 16
     again = fake_context()
     audit_run(biased_run, ATTRIBUTE, ["man", "woman"], context=again)
     assert len(again.vlm.calls) == 0  # reused from the store like descriptions
-    results = json.loads((biased_run / "results.json").read_text())
-    assert all("man" not in r["description"].lower() for r in results["images"])
-    state_fields = json.dumps(results["images"])
-    assert "perceived" not in state_fields
+    later = fake_context()
+    fix_run(biased_run, audit_run(biased_run, ATTRIBUTE, ["man", "woman"], context=later).audit, "all", context=later)
+    prompts = [c["prompt"] for c in later.llm.calls] + [c["prompt"] for c in later.vlm.calls]
+    assert prompts and not any(word in p.lower().split() for p in prompts for word in ("man", "woman", "man.", "woman."))
 
 
 def test_fix_removes_the_bias_through_refinement(biased_run):
