@@ -93,11 +93,13 @@ def main() -> None:
     parser.add_argument("--base-url", required=True, help="OpenAI-compatible endpoint of the LLM")
     parser.add_argument("--llm", default="real-llm")
     parser.add_argument("--threshold", type=float, default=0.10)
+    parser.add_argument("--workspace", help="store folder to reuse (default: a new one); a rerun then calls no model "
+                                            "for work already done")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ictc-bench-fairness-"))
     paths, labels, table = make_set(work / "emoji")
     settings = load_settings({"backend": "openai", "base_url": args.base_url, "llm": args.llm, "vlm": args.llm,
-                              "concurrency": 2, "workspace": str(work / "workspace")}, env_file=None)
+                              "concurrency": 2, "workspace": args.workspace or str(work / "workspace")}, env_file=None)
     models = load_models(settings)
     # llama-cpp-python's server answers a json_schema response_format with HTTP 500, not the 400 the
     # endpoint backend steps down on; plain-text JSON (the local backend's mode) works with any server
@@ -114,7 +116,9 @@ def main() -> None:
     print(f"{len(paths)} emoji, K={len(ACTIVITIES)}, LLM {models.llm_id} at {args.base_url}; clusters: "
           f"{', '.join(run.results['cluster_names'])}; ACC {run.results['metrics']['acc']:.3f}")
     print(format_table(before))
-    fixed = fix_run(run.run_dir, before, "assign", context=ctx)
+    # the paper's instruction is applied even when nothing is flagged, so "after" is always measured
+    instruction = (before["fix"] or {}).get("instruction") or "Do not consider perceived skin tone; focus on the activity."
+    fixed = fix_run(run.run_dir, before, "assign", instruction, context=ctx)
     assert fixed is not None and fixed.after.audit is not None
     after = fixed.after.audit
     print(f"Fix: {fixed.instruction!r} at {fixed.step} (redoes {fixed.redo}); "
