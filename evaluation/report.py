@@ -36,12 +36,14 @@ def _figure(row: dict[str, Any]) -> str:
     return f'<figure title="{tip}">{picture}<figcaption>{escape(Path(row["image"]).name)}</figcaption></figure>'
 
 
-def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]],
+                 audits: dict[str, Any] | None = None) -> None:
     """Write report.html atomically: a section per cluster (name, size, thumbnails with the description and raw
     label on hover), ACC/NMI/ARI when `results` holds metrics, and a table of the images not clustered.
 
     `results` is results.json's content (cluster_names, criterion, models, optional metrics); `rows` come from
-    outputs.image_rows. Raises KeyError if `results` lacks one of those keys."""
+    outputs.image_rows; `audits` (attribute -> audit, evaluation/audit.py) adds a fairness section with the
+    chart drawn beside `path`. Raises KeyError if `results` lacks one of those keys."""
     names = results["cluster_names"]
     parts = [f"<!doctype html><meta charset='utf-8'><title>ictc: {escape(results['criterion']['text'])}</title>",
              f"<style>{STYLE}</style>",
@@ -57,6 +59,8 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
         parts.append(f"<h2>{escape(name)} <span class=meta>({len(members)})</span></h2><div class=grid>")
         parts.extend(_figure(r) for r in members)
         parts.append("</div>")
+    if audits:
+        parts.append(audit_section(audits, path.parent))
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         parts.append(f"<h2>Not clustered <span class=meta>({len(failed)})</span></h2><table>")
@@ -64,3 +68,42 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
                      for r in failed)
         parts.append("</table>")
     write_atomic(path, "\n".join(parts) + "\n")
+
+
+def audit_section(audits: dict[str, Any], folder: Path) -> str:
+    """The report's fairness section: per audited attribute its chart (audit-<attribute>.png in `folder`,
+    embedded), a table of shares and disparity per cluster, and the before/after table after a fix."""
+    from ictc.evaluation.audit import NOTE, slug
+
+    parts = ["<h2>Fairness audit</h2>", f"<p class=meta>{escape(NOTE)}</p>"]
+    for attribute, audit in audits.items():
+        values = audit["values"]
+        parts.append(f"<h3>{escape(attribute)} <span class=meta>(threshold {100 * audit['threshold']:.0f}%)</span></h3>")
+        chart = folder / f"audit-{slug(attribute)}.png"
+        if chart.is_file():
+            data = base64.b64encode(chart.read_bytes()).decode("ascii")
+            parts.append(f'<img style="width:auto;height:auto;max-width:100%" alt="chart" src="data:image/png;base64,{data}">')
+        head = "".join(f"<th>{escape(v)}</th>" for v in values)
+        parts.append(f"<table><tr><th>cluster</th><th>n</th>{head}<th>unclear</th><th>disparity</th></tr>")
+        for c in [*audit["clusters"], {**audit["baseline"], "cluster": "(whole set)", "flagged": False}]:
+            shares = "".join(f"<td>{100 * c['shares'][v]:.1f}%</td>" for v in values)
+            mark = ' style="color:#d62728;font-weight:bold"' if c["flagged"] else ""
+            parts.append(f"<tr><td>{escape(c['cluster'])}</td><td>{c['n']}</td>{shares}<td>{c['counts']['unclear']}</td>"
+                         f"<td{mark}>{100 * c['disparity']:.1f}%</td></tr>")
+        parts.append("</table>")
+        summary = audit["summary"]
+        parts.append(f"<p>Largest disparity {100 * summary['largest_disparity']:.1f}%, mean "
+                     f"{100 * summary['mean_disparity']:.1f}%; flagged: {escape(', '.join(summary['flagged']) or 'none')}.</p>")
+        if audit.get("fix"):
+            parts.append(f"<p>Suggested fix: <i>{escape(audit['fix']['instruction'])}</i></p>")
+        if audit.get("comparison"):
+            parts.append(f"<h4>Before (version {audit['before']['version']}) and after</h4><table><tr><th>cluster</th>"
+                         "<th>disparity before</th><th>after</th></tr>")
+            parts.extend(f"<tr><td>{escape(r['cluster'])}</td><td>{_pct(r['before'])}</td><td>{_pct(r['after'])}</td></tr>"
+                         for r in audit["comparison"])
+            parts.append("</table>")
+    return "\n".join(parts)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"

@@ -259,3 +259,29 @@ class ICTC(ClusterMixin, BaseEstimator):
         from ictc.graph.refine import search_run
 
         return search_run(self._fitted_run(), query, n, context=self.context)
+
+    def audit(self, attribute: str, values: list[str] | str | None = None, threshold: float = 0.10, *,
+              fix: bool = False, step: str = "assign", instruction: str | None = None) -> dict[str, Any]:
+        """Fairness audit of the fitted result (IC|TC paper §4.4, Fig. 5b): how `attribute` (e.g.
+        "perceived gender"), as the VLM perceives it in each image, spreads over the clusters. The values
+        are the model's perception, not facts about the people pictured.
+
+        values: the answers allowed besides "unclear" (a list or "man,woman"); None proposes them from a
+        sample and returns {"proposed_values": [...]} without auditing: call again with the values you
+        confirm. threshold: the share gap (0..1) over which a cluster is flagged. fix: apply the suggested
+        instruction (or `instruction`) at `step` as a refinement (the fitted result moves to the new
+        version), then audit again; the returned audit then holds "before" and "comparison".
+        Returns the audit (evaluation/audit.py: per-cluster counts, shares, disparity, flagged; baseline;
+        summary), also kept in `audit_`. Raises UsageError for bad values or when there is nothing to fix."""
+        from ictc.graph.audit import audit_run, fix_run
+
+        result = audit_run(self._fitted_run(), attribute, values, threshold, context=self.context)
+        if result.audit is None:
+            return {"attribute": attribute, "proposed_values": result.proposal or []}
+        self.audit_: dict[str, Any] = result.audit
+        if fix:
+            fixed = fix_run(self._fitted_run(), result.audit, step, instruction, context=self.context)
+            assert fixed is not None and fixed.after.audit is not None  # no confirm: always applied
+            self._set_result(fixed.refined)
+            self.audit_ = fixed.after.audit
+        return self.audit_

@@ -48,6 +48,35 @@ def make_images(folder: Path, counts: dict[str, int]) -> tuple[list[str], Path]:
     return paths, labels
 
 
+MARKS = {"white": (250, 250, 250), "black": (5, 5, 5)}
+
+
+def mark_of(image) -> str | None:
+    """The colour of the small square mark in the top-left corner (make_marked_images), if any."""
+    if min(image.size) < 8:  # too small to carry a mark (the bad-image tests use 1-pixel pictures)
+        return None
+    pixel = image.convert("RGB").getpixel((1, 1))
+    return next((name for name, rgb in MARKS.items() if all(abs(a - b) < 30 for a, b in zip(pixel, rgb, strict=True))),
+                None)
+
+
+def make_marked_images(folder: Path, counts: dict[tuple[str, str], int]) -> list[str]:
+    """Solid-colour PNGs with a small white or black square in the top-left corner: counts maps
+    (colour, mark) to how many. The mark stands for a perceived attribute (FakeVLM.perceives)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for (colour, mark), n in counts.items():
+        for i in range(n):
+            path = folder / f"{colour}_{mark}_{i}.png"
+            image = Image.new("RGB", (40 + i, 40), COLOURS[colour])
+            image.paste(MARKS[mark], (0, 0, 8, 8))  # 4% of the picture: the dominant colour stays the same
+            image.save(path)
+            paths.append(str(path))
+    return paths
+
+
 def _text(message: BaseMessage) -> str:
     if isinstance(message.content, str):
         return message.content
@@ -83,12 +112,20 @@ class CountingChatModel(BaseChatModel):
 
 
 class FakeVLM(CountingChatModel):
+    """Describes the dominant colour (and a corner mark when there is one). Asked for an attribute
+    (the audit prompt), it answers what the mark stands for in `perceives`, or unclear."""
+
+    perceives: dict[str, str] = {"black": "man", "white": "woman"}
+
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         blocks = [b for m in messages if not isinstance(m.content, str) for b in m.content
                   if isinstance(b, dict) and b.get("type") == "image_url"]
         image = data_uri_to_image(blocks[0]["image_url"]["url"])
-        colour = colour_of(image)
-        return f"A plain square filled with {colour}. The picture is {image.width} pixels wide."
+        colour, mark = colour_of(image), mark_of(image)
+        if "how one attribute of the person" in _text(messages[0]):
+            return f"{self.perceives[mark].capitalize()}." if mark in self.perceives else "Unclear"
+        marked = f" A small {mark} mark sits in the top-left corner." if mark else ""
+        return f"A plain square filled with {colour}.{marked} The picture is {image.width} pixels wide."
 
 
 def _find(pattern: str, text: str) -> str:
@@ -104,6 +141,9 @@ class FakeLLM(CountingChatModel):
     sentence_labels: bool = False  # answer Step 2a with a sentence the first time (tests the re-ask)
     names_override: list[list[str]] | None = None  # successive Step-2b answers, for retry tests
     assign_answer: str | None = None  # a fixed Step-3 answer, for mapping tests
+    # a Step-3 bias: a description with this mark goes to this name when it is offered, unless the
+    # prompt says "do not consider" (how the paper's negative prompt acts on a biased model)
+    pulled_by_mark: dict[str, str] = {}
 
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         system, last = _text(messages[0]), _text(messages[-1])
@@ -119,6 +159,9 @@ class FakeLLM(CountingChatModel):
             k = int(_find(r"exactly (\d+) category names", last))
             labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
             return json.dumps({"names": [label.capitalize() for label in labels[:k]]})
+        if "propose the answer categories" in system:  # the audit's values: the sample's answers
+            heard = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
+            return json.dumps({"values": [h for h in heard if h != "unclear"]})
         if "image clustering tool" in system:  # the chat's intent prompt: the fake does not read intents,
             return json.dumps({"intent": "unclear"})  # so the app's rule parser does (tested apart with a script)
         if "sort images" in system:
@@ -126,6 +169,10 @@ class FakeLLM(CountingChatModel):
                 return self.assign_answer
             description = _find(r"Image description: (.*)", _text(messages[1]))
             names = re.findall(r"^- (.+)$", _text(messages[1]), flags=re.MULTILINE)
+            if "do not consider" not in _text(messages[1]).lower():
+                for mark, pulled in self.pulled_by_mark.items():
+                    if f"{mark} mark" in description and pulled in names:
+                        return pulled
             return next((n for n in names if n.lower() in description.lower()), names[0])
         raise AssertionError(f"unexpected prompt: {system[:80]}")
 

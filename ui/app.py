@@ -16,7 +16,7 @@ import streamlit as st
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.nodes.context import Context
-from ictc.ui import sources, views
+from ictc.ui import fairness_view, sources, views
 from ictc.ui.session import Session
 
 
@@ -121,7 +121,8 @@ def results_tabs(session: Session) -> None:
     st.divider()
     st.markdown(f"**{results['criterion']['text']}** · K={results['n_clusters']} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir}`")
-    clusters, scores, traces, versions, export = st.tabs(["Clusters", "Metrics", "Traces", "Versions", "Export"])
+    clusters, scores, traces, versions, export, fair = st.tabs(["Clusters", "Metrics", "Traces", "Versions", "Export",
+                                                                "Fairness"])
     with clusters:
         views.gallery(results, select=lambda index: st.session_state.update(selected=index))
         selected = st.session_state.get("selected")
@@ -135,6 +136,8 @@ def results_tabs(session: Session) -> None:
         views.versions(run_dir)
     with export:
         views.export(run_dir, results)
+    with fair:
+        fairness_view.panel(session, run_dir, results)
 
 
 @st.dialog("Image details", width="large", on_dismiss=lambda: st.session_state.update(selected=None))

@@ -19,6 +19,7 @@ from ictc.graph.session import run_state
 from ictc.nodes.actions import Action, describe_action, preview_action
 from ictc.nodes.context import Context
 from ictc.prompts import make_criterion
+from ictc.ui import fairness
 from ictc.ui.conversation import Conversation, Reply, Request
 from ictc.ui.jobs import Job
 
@@ -78,6 +79,8 @@ class Session:
 
     # the chat -----------------------------------------------------------------------------------------
     def chat(self, text: str) -> Reply:
+        if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
+            return Reply(self.conversation.messages[-1]["text"])
         if self.busy:
             reply = Reply("A job is running: wait for it, or press Stop.")
             self.conversation.say("user", text)
@@ -153,7 +156,7 @@ class Session:
         if job is None or job.running or self.reported is job:
             return None
         self.reported = job
-        text = outcome(job)
+        text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job)
         self.conversation.say("assistant", text)
         return text
 

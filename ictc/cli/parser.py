@@ -81,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
     refine.add_argument("--env-file", default=".env")
 
+    audit = commands.add_parser("audit", help="fairness audit: how an attribute the VLM perceives spreads over the clusters")
+    audit.add_argument("run_dir")
+    audit.add_argument("--attribute", required=True, help='what to audit, e.g. "perceived gender" (as the model perceives it)')
+    audit.add_argument("--values", help='the answers allowed besides "unclear", comma-separated (default: proposed from a sample)')
+    audit.add_argument("--threshold", type=float, default=0.10, help="flag a cluster whose disparity is over this share (default 0.10)")
+    audit.add_argument("--fix", action="store_true", help="apply the suggested instruction as a refinement, then audit again")
+    audit.add_argument("--step", default="assign", type=step_name, help="the step the fix's instruction goes to (default assign)")
+    audit.add_argument("--instruction", help="the fix's instruction instead of the suggested one")
+    audit.add_argument("--yes", action="store_true", help="accept the proposed values and the fix without asking")
+    audit.add_argument("--env-file", default=".env")
+
     estimate = commands.add_parser("estimate", help="model calls, tokens, cost and time of a run, before running it")
     estimate.add_argument("images")
     estimate.add_argument("--criterion", "-c")

@@ -1,0 +1,91 @@
+"""`ictc audit`: the fairness audit at the terminal, with the value proposal and the fix confirmed here."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ictc.cli.parser import EXIT_OK
+from ictc.cli.progress import Progress
+
+
+def _ask(question: str) -> str:
+    try:
+        return input(question).strip()
+    except EOFError:  # no terminal: nothing is confirmed
+        return "n"
+
+
+def confirm_values(attribute: str, yes: bool) -> Any:
+    """A callback for audit_run: shows the proposed values, returns the ones to use (None: stop)."""
+    from ictc.graph.audit import check_values
+
+    def confirm(proposal: list[str]) -> list[str] | None:
+        print(f"Proposed values for {attribute!r} (what the model perceives, plus 'unclear'): {', '.join(proposal)}")
+        if yes:
+            return proposal
+        answer = _ask("Use these? [Y/n, or type your own comma-separated] ")
+        if answer.lower() in ("", "y", "yes"):
+            return proposal
+        return None if answer.lower() in ("n", "no") else check_values(attribute, answer)
+
+    return confirm
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Audit the run's current version; with --fix, apply the suggested instruction and audit again."""
+    from dotenv import load_dotenv
+
+    from ictc.core.settings import settings_from_public
+    from ictc.evaluation.audit import format_comparison, format_table, slug
+    from ictc.graph.audit import audit_run, fix_run
+    from ictc.graph.runtime import build_context
+    from ictc.graph.versions import load_meta
+
+    if Path(args.env_file).is_file():
+        load_dotenv(args.env_file)
+    run_dir = Path(args.run_dir)
+    context = build_context(settings_from_public(load_meta(run_dir)["settings"]))  # once for audit and fix
+    progress = Progress()
+    try:
+        result = audit_run(run_dir, args.attribute, args.values, args.threshold,
+                           confirm=confirm_values(args.attribute, args.yes), on_event=progress, context=context)
+    finally:
+        progress.close()
+    if result.audit is None:
+        print("No audit was run (the proposed values were not accepted).")
+        return EXIT_OK
+    audit = result.audit
+    print(format_table(audit))
+    print(f"Written: {run_dir / 'audit.json'}, {run_dir / ('audit-' + slug(args.attribute) + '.png')}, "
+          f"{run_dir / 'report.html'} (version {result.version})")
+    if not args.fix:
+        if audit["fix"]:
+            print(f"Suggested fix: {audit['fix']['instruction']!r} (run again with --fix)")
+        return EXIT_OK
+    if not audit["fix"] and not args.instruction:
+        print("No cluster is over the threshold: nothing to fix.")
+        return EXIT_OK
+    text = args.instruction or audit["fix"]["instruction"]
+    print(f"Fix for {', '.join(audit['summary']['flagged']) or 'the clusters'}: add {text!r} to step {args.step}")
+
+    def confirm(redo: str) -> bool:
+        print(f"Will redo: {redo}")
+        return args.yes or _ask("Apply? [y/N] ").lower() in ("y", "yes")
+
+    progress = Progress()
+    try:
+        fixed = fix_run(run_dir, audit, args.step, args.instruction, confirm=confirm, context=context,
+                        on_event=lambda event: None if event.get("step") == "plan" else progress(event))  # said above
+    finally:
+        progress.close()
+    if fixed is None:
+        print("Not applied.")
+        return EXIT_OK
+    after = fixed.after.audit
+    assert after is not None  # values were given, so the audit ran
+    print(f"Version {fixed.refined.version}: instruction for {fixed.step}: {text!r}")
+    print(format_table(after))
+    print(format_comparison(after["comparison"], args.attribute))
+    return EXIT_OK

@@ -1,0 +1,51 @@
+"""`ictc audit` against the loopback OpenAI-compatible server: the table, the proposal, the fix."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from ictc.cli import main
+
+from fake_server import FakeOpenAIServer
+from fakes import FakeLLM, make_marked_images
+
+
+def _run(server, folder, out) -> int:
+    return main(["run", str(folder), "-c", "colour", "-k", "2", "--out", str(out), "--backend", "openai",
+                 "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
+
+
+def test_audit_fix_and_before_after_table_at_the_terminal(tmp_path, capsys, monkeypatch):
+    make_marked_images(tmp_path / "images", {("red", "black"): 3, ("red", "white"): 3,
+                                             ("green", "black"): 3, ("green", "white"): 3})
+    run = tmp_path / "run"
+    with FakeOpenAIServer(llm=FakeLLM(pulled_by_mark={"black": "Red"})) as server:
+        assert _run(server, tmp_path / "images", run) == 0
+        capsys.readouterr()
+        monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # accept the proposed values
+        assert main(["audit", str(run), "--attribute", "perceived gender"]) == 0
+        out = capsys.readouterr().out
+        assert "Proposed values for 'perceived gender'" in out and "man" in out and "woman" in out
+        assert "not facts about the people pictured" in out
+        assert "Suggested fix: 'Do not consider perceived gender; focus on the colour.'" in out
+        seen = len(server.requests)
+        assert main(["audit", str(run), "--attribute", "perceived gender", "--values", "man,woman", "--fix",
+                     "--yes"]) == 0
+        out = capsys.readouterr().out
+        bodies = [json.dumps(r["body"]["messages"]) for r in server.requests[seen:]]
+        assert sum("sort images" in b for b in bodies) == 12 and not any("Describe this image" in b for b in bodies)
+    assert "Will redo: Step 3 on 12 images only" in out
+    red = next(line for line in out.splitlines() if line.startswith("Red ") and "pts" in line)
+    assert "33.3% *" in red and "0.0%" in red and "-33.3 pts" in red
+    assert "(largest)" in out and "100.0% *" not in red
+    assert json.loads((run / "versions" / "v2" / "audit.json").read_text())["attributes"]["perceived gender"]["before"]
+
+
+def test_audit_refuses_bad_values_in_one_line(tmp_path, capsys, colour_images):
+    folder = tmp_path / "images"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, tmp_path / "run") == 0
+        capsys.readouterr()
+        assert main(["audit", str(tmp_path / "run"), "--attribute", "perceived age", "--values", "old"]) == 1
+    assert "fewer than two distinct values" in capsys.readouterr().err

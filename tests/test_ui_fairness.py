@@ -1,0 +1,83 @@
+"""The fairness audit in the chat app: requests read by their own small function, the proposal and
+the fix wait for the user's word, the Fairness tab shows the chart, the table and before/after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ictc.ui.intent import read_audit_request
+
+from fakes import FakeLLM, fake_context, make_marked_images, step_calls
+
+APP = str(Path(__file__).parent.parent / "ui" / "app.py")
+
+
+@pytest.mark.parametrize(("text", "attribute", "values"), [
+    ("is this biased by gender?", "perceived gender", []),
+    ("check age too", "perceived age", []),
+    ("Is it fair with respect to skin tone?", "perceived skin tone", []),
+    ("are the clusters skewed by perceived age?", "perceived age", []),
+    ("check for gender bias", "perceived gender", []),
+    ("audit by gender, values: man, woman", "perceived gender", ["man", "woman"]),
+])
+def test_audit_requests_are_read(text, attribute, values):
+    request = read_audit_request(text)
+    assert request is not None and (request.attribute, request.values) == (attribute, values)
+
+
+@pytest.mark.parametrize("text", ["don't consider gender", "group by mood, 4 groups", "merge Red and Blue",
+                                  "is this fair?", "check the clusters", "focus on the background instead", "go"])
+def test_other_messages_are_not_audit_requests(text):
+    assert read_audit_request(text) is None
+
+
+def say(app: AppTest, text: str) -> str:
+    app.chat_input(key="chat").set_value(text).run()
+    assert not app.exception, app.exception
+    return app.chat_message[-1].markdown[0].value
+
+
+def wait(app: AppTest) -> str:
+    session = app.session_state["ictc_session"]
+    session.job.thread.join(60)
+    assert not session.job.running
+    app.run()
+    assert not app.exception, app.exception
+    return app.chat_message[-1].markdown[0].value
+
+
+def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):
+    images = tmp_path / "images"
+    make_marked_images(images, {("red", "black"): 3, ("red", "white"): 3, ("green", "black"): 3, ("green", "white"): 3})
+    ctx = fake_context(llm=FakeLLM(pulled_by_mark={"black": "Red"}))
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state["context_factory"] = lambda settings: ctx
+    app.run()
+    app.radio(key="source").set_value("Folder on the server").run()
+    app.text_input(key="folder").input(str(images)).run()
+    app.button(key="use-folder").click().run()
+    assert "first" in say(app, "is this biased by gender?")  # no clusters yet
+    say(app, "group these by colour, 2 groups")
+    say(app, "go")
+    wait(app)
+    started = say(app, "is this biased by gender?")
+    assert "perceived gender" in started and "not facts about the people pictured" in started
+    proposal = wait(app)
+    assert "**man, woman**" in proposal or "**woman, man**" in proposal
+    assert step_calls(ctx.llm, "propose the answer categories") == 1
+    say(app, "go")
+    audited = wait(app)
+    assert "| Red | 9 |" in audited and "**33.3%** ⚑" in audited and "Say **fix it**" in audited
+    assert "Step 3 on 12 images only" in audited
+    assigned = step_calls(ctx.llm, "sort images")
+    say(app, "fix it")
+    fixed = wait(app)
+    assert step_calls(ctx.llm, "sort images") == assigned + 12
+    assert "Before (version 1) and after (version 2)" in fixed and "| Red | 33.3% | 0.0% |" in fixed
+    text = " ".join(m.value for m in app.markdown)
+    assert "| Red | 6 | 50.0% | 50.0% | 0 | 0.0% |" in text  # the Fairness tab, version 2
+    assert any("not facts about the people pictured" in c.value for c in app.caption)
+    assert len(app.get("image")) >= 1  # the chart

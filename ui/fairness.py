@@ -1,0 +1,148 @@
+"""The fairness audit in the chat, without Streamlit: audit requests start a job, proposed values and the
+fix wait for the user's go, and each finished audit is said back with its table (graph/audit.py)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ictc.evaluation.audit import NOTE
+from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
+from ictc.prompts import step_name
+from ictc.ui.intent import CONFIRM, read_audit_request
+
+FIX_WORDS = re.compile(r"^(?:please\s+)?(?:fix it|apply the fix|fix|apply it)(?:\s+(?:at|in|on)\s+(?:step\s+)?(\w+))?$", re.I)
+
+
+@dataclass
+class Pending:
+    """What the chat waits for the user's word on: proposed values, or a fix for an audit."""
+
+    attribute: str = ""
+    proposal: list[str] = field(default_factory=list)
+    audit: dict[str, Any] | None = None
+
+
+_pending: weakref.WeakKeyDictionary[Any, Pending] = weakref.WeakKeyDictionary()
+
+
+def handle(session: Any, text: str) -> bool:
+    """Answer `text` when it is about the audit (a request, values, go for a proposal, fix it); returns
+    False to let the chat read it as usual. `session`: ui.session.Session."""
+    pending = _pending.setdefault(session, Pending())
+    words = " ".join(text.strip().split()).rstrip(".!")
+    request = read_audit_request(words)
+    fix = FIX_WORDS.match(words) if pending.audit is not None else None
+    confirmed = bool(pending.proposal) and (words.lower() in CONFIRM or words.lower().startswith("values"))
+    if request is None and fix is None and not confirmed:
+        pending.proposal = []
+        return False
+    session.conversation.say("user", text)
+    if session.busy:
+        session.conversation.say("assistant", "A job is running: wait for it, or press Stop.")
+        return True
+    if session.run_dir is None or not session.names():
+        session.conversation.say("assistant", "Cluster the images first; then I can audit the clusters.")
+        return True
+    try:
+        if fix is not None:
+            assert pending.audit is not None
+            step = step_name(fix[1] or (pending.audit.get("fix") or {}).get("step", "assign"))
+            start_fix(session, pending.audit, step)
+            pending.audit = None
+        elif confirmed:
+            given = words.split(":", 1)[1] if words.lower().startswith("values") and ":" in words else ""
+            values = check_values(pending.attribute, given) if given else pending.proposal
+            start_audit(session, pending.attribute, values)
+            pending.proposal = []
+        else:
+            assert request is not None
+            pending.attribute = request.attribute
+            start_audit(session, request.attribute, request.values or None)
+    except ValueError as exc:
+        session.conversation.say("assistant", f"That cannot be done: {exc}.")
+    return True
+
+
+def start_audit(session: Any, attribute: str, values: list[str] | None, threshold: float = 0.10) -> None:
+    """Launch the audit (or, without values, the proposal) as the session's job."""
+    run_dir = session.run_dir
+
+    def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> AuditResult:
+        return audit_run(run_dir, attribute, values, threshold, on_event=on_event, context=session._with_stop(stop))
+
+    _pending.setdefault(session, Pending()).attribute = attribute
+    what = f"values {', '.join(values)} or unclear" if values else "values proposed from a sample first"
+    session.conversation.say("assistant", f"Auditing the clusters by **{attribute}** ({what}). {NOTE}")
+    session._launch(f"audit: {attribute}", work)
+
+
+def start_fix(session: Any, audit: dict[str, Any], step: str) -> None:
+    """Launch the audit's fix (its instruction at `step`, through refinement), then the audit again."""
+    run_dir = session.run_dir
+    text = audit["fix"]["instruction"]
+    redo = fix_preview(run_dir, text, step)
+
+    def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> FixResult | None:
+        return fix_run(run_dir, audit, step, text, on_event=on_event, context=session._with_stop(stop))
+
+    session.conversation.say("assistant", f"Applying *{text}* at {step}: redoes {redo}; then I audit again.")
+    session._launch(f"fix: {text}", work)
+
+
+def outcome(session: Any, result: Any) -> str | None:
+    """What a finished audit or fix job says in the chat (None for any other job's result)."""
+    pending = _pending.setdefault(session, Pending())
+    if isinstance(result, FixResult):
+        result = result.after
+    if not isinstance(result, AuditResult):
+        return None
+    if result.audit is None:
+        pending.proposal = list(result.proposal or [])
+        if not pending.proposal:
+            return "The model gave no usable answers on the sample: give the values yourself, e.g. 'values: a, b'."
+        return (f"On a sample, the model's answers for **{pending.attribute}** suggest the values: "
+                f"**{', '.join(pending.proposal)}** (plus unclear). Say **go** to audit every image with these, "
+                "or give your own: `values: a, b, c`.")
+    audit = result.audit
+    lines = [audit_markdown(audit)]
+    if audit.get("comparison"):
+        lines.append(comparison_markdown(audit))
+    if audit.get("fix"):
+        pending.audit = audit
+        redo = fix_preview(session.run_dir, audit["fix"]["instruction"], audit["fix"]["step"])
+        lines.append(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: add *{audit['fix']['instruction']}* "
+                     f"to Step 3 (assign), which redoes {redo}. Say **fix it** (or `fix it at label`) to apply it "
+                     "and audit again.")
+    return "\n\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def audit_markdown(audit: dict[str, Any]) -> str:
+    """The audit as a markdown table (shares per value, disparity; flagged clusters in bold) and the note."""
+    values = audit["values"]
+    rows = [f"| cluster | n | {' | '.join(values)} | unclear | disparity |", "|---|---|" + "---|" * (len(values) + 2)]
+    for c in [*audit["clusters"], {**audit["baseline"], "cluster": "whole set", "flagged": False}]:
+        gap = f"**{_pct(c['disparity'])}** ⚑" if c["flagged"] else _pct(c["disparity"])
+        rows.append(f"| {c['cluster']} | {c['n']} | {' | '.join(_pct(c['shares'][v]) for v in values)} | "
+                    f"{c['counts']['unclear']} | {gap} |")
+    summary = audit["summary"]
+    return (f"**{audit['attribute']}**, version {audit['version']}: largest disparity "
+            f"{_pct(summary['largest_disparity'])}, mean {_pct(summary['mean_disparity'])}, flagged over "
+            f"{_pct(audit['threshold'])}: {', '.join(summary['flagged']) or 'none'}.\n\n" + "\n".join(rows)
+            + f"\n\n*{NOTE}*")
+
+
+def comparison_markdown(audit: dict[str, Any]) -> str:
+    """The before/after disparity per cluster as a markdown table."""
+    rows = [f"Before (version {audit['before']['version']}) and after (version {audit['version']}):", "",
+            "| cluster | disparity before | after |", "|---|---|---|"]
+    rows += [f"| {r['cluster']} | {_pct(r['before'])} | {_pct(r['after'])} |" for r in audit["comparison"]]
+    return "\n".join(rows)
