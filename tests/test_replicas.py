@@ -62,7 +62,7 @@ def test_replicas_serving_both_roles_share_one_gate_per_server(tmp_path):
         settings = Settings(backend="openai", base_url=[a.url, b.url], vlm="vision-model", llm="text-model",
                             concurrency=6, workspace=str(tmp_path))
         models = load_models(settings)
-        vlm_client, llm_client = models.vlm.http_client, models.llm.http_client
+        vlm_client, llm_client = models.vlm.chat.http_client, models.llm.chat.http_client
         assert vlm_client is not llm_client
         assert [s.gate for s in vlm_client.servers] == [s.gate for s in llm_client.servers]
         assert vlm_client.servers[0].gate is not vlm_client.servers[1].gate
