@@ -69,7 +69,7 @@ def test_replicas_serving_both_roles_share_one_gate_per_server(tmp_path):
         assert vlm_client.servers[0].gate.ceiling == 6
 
 
-def test_a_replica_that_goes_down_mid_run_fails_no_image(folder, tmp_path):
+def test_a_replica_that_goes_down_mid_run_fails_no_image(folder, tmp_path, caplog):
     with FakeOpenAIServer(latency=0.02) as a, FakeOpenAIServer(latency=0.02) as b:
         def go_down(body, n):
             if n == 3:  # b answers two calls, then its process is gone: connections refused from now on
@@ -79,8 +79,10 @@ def test_a_replica_that_goes_down_mid_run_fails_no_image(folder, tmp_path):
         b.fault = go_down
         assert _run(folder, tmp_path / "run", "--base-url", f"{a.url},{b.url}") == 0
     assert _summary(tmp_path / "run") == {"images": 8, "clustered": 8, "failed": 0, "unfinished": 0}
-    # b answered 2 calls and dropped the 3rd; a answered the rest, that 3rd included (8 x 3 + Step 2b in all)
-    assert len(b.requests) == 3 and len(a.requests) + 2 >= 8 * 3 + 1
+    # b dropped its 3rd call and closed (a call or two may still reach it while it stops); a answered
+    # the rest, that 3rd call included: 8 x 3 + Step 2b answers in all
+    assert len(b.requests) >= 3 and len(a.requests) + len(b.requests) - 1 >= 8 * 3 + 1
+    assert any("unreachable" in r.getMessage() for r in caplog.records)  # passed over, not retried there
 
 
 def test_a_busy_replica_passes_its_calls_to_the_other_and_fails_no_image(folder, tmp_path):
