@@ -1,6 +1,5 @@
-"""Several replicas of one model server (e.g. vLLM started N times, one per GPU): each call goes to the
-replica with the fewest calls in flight for its cap, each server keeps its own busy gate, and a replica
-that cannot be reached, or answers 429 while another has room, is passed over without failing the call."""
+"""Several replicas of one model server (e.g. one vLLM per GPU): calls spread by calls in flight, one
+busy gate per server, and a replica that is down or busy is passed over without failing the call."""
 
 from __future__ import annotations
 
