@@ -1,62 +1,125 @@
 """Throughput against concurrency: the whole pipeline over N images against a loopback endpoint with a
-fixed latency per call and a capacity. Prints calls/s, the speed-up over concurrency 1 and its ratio
-to the ideal speed-up min(concurrency, capacity). Beside each run, the client's own ceiling: the same
-number of Step-1 requests (one image each) sent by LangChain's ChatOpenAI alone from as many threads
-(at most the endpoint's capacity: more threads could only collect 429s), with no pipeline around it;
-`of_ceiling` is the pipeline's rate over that one.
+fixed latency per call and a capacity. Prints calls/s, the client's CPU per call, the speed-up over
+concurrency 1 and its ratio to the ideal speed-up min(concurrency, capacity). Beside each run, two
+ceilings from the same process against the same endpoint: the same number of Step-1 requests (one
+image each) sent from as many threads (at most the endpoint's capacity: more could only collect 429s)
+with no pipeline around them, by plain httpx (`httpx_ceiling`: what the machine can send) and by bare
+ChatOpenAI (`chatopenai_ceiling`); `of_ceiling` is the pipeline's rate over the httpx one.
 
-    python bench/throughput.py --n 1000 --latency 0.2 --capacity 64 --concurrency 1 8 32 64 128
+    python -m bench.throughput --n 1000 --latency 0.2 --capacity 64 --concurrency 1 8 32 64 128
+    python -m bench.throughput --n 1000 --latency 0.02 --concurrency 32 64 --clients direct langchain
+
+`--clients direct langchain` runs the pipeline once with each endpoint client (models/direct_chat.py,
+the default, and ChatOpenAI.invoke itself), one after the other at each concurrency.
+`--replicas R` serves the same models from R endpoint processes (each with capacity / R), given to
+ictc as R base URLs (models/replicas.py spreads the calls); the ceilings use the first one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.common import make_photos, save
 from bench.fake_endpoint import EndpointProcess, endpoint_settings
 
 
-def one_run(paths: list[str], concurrency: int, endpoint: EndpointProcess, k: int) -> dict:
+class Endpoints:
+    """Several EndpointProcess as one for stats: calls, 429s and peaks summed over the replicas."""
+
+    def __init__(self, endpoints: list[EndpointProcess]):
+        self.endpoints = endpoints
+        self.urls = [e.url for e in endpoints]
+
+    def stats(self) -> dict[str, Any]:
+        """The replicas' counters, summed; `spread`: calls per replica."""
+        each = [e.stats() for e in self.endpoints]
+        total = {key: sum(s[key] for s in each) for key in each[0]}
+        return {**total, "spread": [s["calls"] for s in each]}
+
+    def reset_peak(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.reset_peak()
+
+
+@contextlib.contextmanager
+def endpoint_client(name: str):
+    """Within: the endpoint models are `name` ("direct": the default; "langchain": ChatOpenAI itself)."""
+    from ictc.models import direct_chat
+
+    original = direct_chat.hot_path
+    if name == "langchain":
+        direct_chat.hot_path = lambda chat: chat
+    try:
+        yield
+    finally:
+        direct_chat.hot_path = original
+
+
+def one_run(paths: list[str], concurrency: int, endpoint: Endpoints, k: int, client: str) -> dict:
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
 
     workspace = tempfile.mkdtemp(prefix="ictc-bench-ws-")  # nothing reused between runs
     os.environ["ICTC_WORKSPACE"] = workspace
-    settings = endpoint_settings(concurrency, base_url=endpoint.url, max_retries=8)
+    settings = endpoint_settings(concurrency, base_url=endpoint.urls, max_retries=8)
     endpoint.reset_peak()
     before = endpoint.stats()
-    started = time.perf_counter()
-    result = start_run(paths, make_criterion("object"), k, settings, Path(workspace) / "run")
-    seconds = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    with endpoint_client(client):
+        result = start_run(paths, make_criterion("object"), k, settings, Path(workspace) / "run")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     after = endpoint.stats()
     calls = after["calls"] - before["calls"]
-    return {"concurrency": concurrency, "images": len(paths), "calls": calls, "seconds": seconds,
-            "calls_per_s": calls / seconds, "429s": after["rejected"] - before["rejected"],
-            "failed": result.results["summary"]["failed"], "peak_in_flight": after["peak"]}
+    return {"client": client, "concurrency": concurrency, "images": len(paths), "calls": calls, "seconds": seconds,
+            "calls_per_s": calls / seconds, "cpu_ms_per_call": 1000 * cpu / calls,
+            "429s": after["rejected"] - before["rejected"],
+            "failed": result.results["summary"]["failed"], "peak_in_flight": after["peak"],
+            "calls_per_replica": "/".join(str(a - b) for a, b in zip(after["spread"], before["spread"], strict=True))}
 
 
-def client_ceiling(photo: str, calls: int, threads: int, endpoint: EndpointProcess) -> float:
-    """calls/s of bare ChatOpenAI requests: what one Python client process can send on this machine.
-    `threads` must not exceed the endpoint's capacity: bare ChatOpenAI has no rate limiter, and beyond
-    capacity its retries on 429 run out and the call raises."""
+def ceilings(photo: str, calls: int, threads: int, endpoint: EndpointProcess) -> dict[str, float]:
+    """calls/s and CPU ms per call of bare requests from `threads` threads, by plain httpx (the
+    openai SDK's own httpx package, one pooled client) and by ChatOpenAI. `threads` must not exceed the
+    endpoint's capacity: neither has a rate limiter, and beyond capacity 429s come back."""
+    import json
     from concurrent.futures import ThreadPoolExecutor
 
+    from langchain_core.messages import convert_to_openai_messages
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
     from ictc.core.images import load_rgb, to_data_uri
+    from ictc.models.replicas import http
     from ictc.nodes.common import to_messages
 
-    model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"), temperature=0, max_retries=8)
     messages = to_messages([("user", "Describe this image.")], to_data_uri(load_rgb(photo, 512)))
-    with ThreadPoolExecutor(threads) as pool:
-        started = time.perf_counter()
-        list(pool.map(lambda _: model.invoke(messages, max_tokens=160), range(calls)))
-        return calls / (time.perf_counter() - started)
+    model = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"), temperature=0, max_retries=8)
+    body = {"model": "bench-vlm", "messages": convert_to_openai_messages(messages), "max_completion_tokens": 160,
+            "temperature": 0}
+    limits = http.Limits(max_connections=threads, max_keepalive_connections=threads)
+    raw = http.Client(limits=limits, timeout=60)
+
+    def by_httpx(_: int) -> Any:
+        response = raw.post(endpoint.url + "/chat/completions", json=body)
+        response.raise_for_status()
+        return json.loads(response.content)["choices"][0]["message"]["content"]
+
+    out = {}
+    for name, send in (("httpx", by_httpx), ("chatopenai", lambda _: model.invoke(messages, max_tokens=160))):
+        with ThreadPoolExecutor(threads) as pool:
+            started, cpu = time.perf_counter(), time.process_time()
+            list(pool.map(send, range(calls)))
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        out[f"{name}_ceiling"] = calls / seconds
+        out[f"{name}_cpu_ms"] = 1000 * cpu / calls
+    raw.close()
+    return out
 
 
 def main() -> None:
@@ -66,29 +129,39 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--capacity", type=int, default=64)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64, 128])
+    parser.add_argument("--clients", nargs="+", default=["direct"], choices=["direct", "langchain"])
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--replicas", type=int, default=1, help="endpoint processes serving the same models")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     photos = make_photos(args.n)
     rows = []
-    with EndpointProcess(args.latency, args.capacity) as endpoint:
+    with contextlib.ExitStack() as stack:
+        replicas = [stack.enter_context(EndpointProcess(args.latency, max(1, args.capacity // args.replicas)))
+                    for _ in range(args.replicas)]
+        endpoint = Endpoints(replicas)
         for concurrency in args.concurrency:
             paths = photos[: args.n_serial] if concurrency == 1 else photos
-            row = one_run(paths, concurrency, endpoint, args.k)
-            row["ceiling_calls_per_s"] = client_ceiling(photos[0], row["calls"], min(concurrency, args.capacity), endpoint)
-            rows.append(row)
-            print(f"concurrency {concurrency:4d}: {row['calls_per_s']:7.1f} calls/s, {row['429s']} x 429, "
-                  f"{row['failed']} failed, {row['seconds']:.1f} s; ChatOpenAI alone "
-                  f"{row['ceiling_calls_per_s']:.1f} calls/s", flush=True)
-    base = rows[0]["calls_per_s"] if rows and rows[0]["concurrency"] == 1 else None
+            runs = [one_run(paths, concurrency, endpoint, args.k, client) for client in args.clients]
+            ceiling = ceilings(photos[0], runs[0]["calls"], min(concurrency, args.capacity // args.replicas), replicas[0])
+            for row in runs:
+                row.update(ceiling)
+                rows.append(row)
+                print(f"{row['client']:9s} concurrency {concurrency:4d}: {row['calls_per_s']:7.1f} calls/s, "
+                      f"{row['cpu_ms_per_call']:.2f} ms CPU per call, {row['429s']} x 429, {row['failed']} failed, "
+                      f"{row['seconds']:.1f} s; httpx alone {row['httpx_ceiling']:.1f} calls/s "
+                      f"({row['httpx_cpu_ms']:.2f} ms), ChatOpenAI alone {row['chatopenai_ceiling']:.1f} "
+                      f"({row['chatopenai_cpu_ms']:.2f} ms)", flush=True)
     for row in rows:
+        base = next((r["calls_per_s"] for r in rows if r["concurrency"] == 1 and r["client"] == row["client"]), None)
         ideal = min(row["concurrency"], args.capacity)
         row["speedup"] = row["calls_per_s"] / base if base else float("nan")
         row["of_ideal"] = row["speedup"] / ideal if base else float("nan")
-        row["of_ceiling"] = row["calls_per_s"] / row["ceiling_calls_per_s"]
-    save("throughput", rows, f"latency {args.latency} s per call, server capacity {args.capacity} calls at once; "
-                             f"ideal speed-up = min(concurrency, capacity); target >= 0.8 of ideal up to capacity. "
-                             "ceiling: the same number of bare ChatOpenAI requests from min(concurrency, capacity) threads.")
+        row["of_ceiling"] = row["calls_per_s"] / row["httpx_ceiling"]
+    save("throughput", rows, f"latency {args.latency} s per call, server capacity {args.capacity} calls at once "
+                             f"over {args.replicas} replica(s); ideal speed-up = min(concurrency, capacity). "
+                             "of_ceiling: the pipeline's calls/s over plain httpx's from min(concurrency, capacity) "
+                             "threads; cpu_ms_per_call: the whole client process's CPU time per endpoint call.")
 
 
 if __name__ == "__main__":

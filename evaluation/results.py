@@ -13,6 +13,7 @@ from ictc.evaluation.outputs import image_rows, write_csv, write_json
 from ictc.evaluation.report import write_report
 from ictc.nodes.context import Context
 from ictc.prompts import Criterion, prompt_hash, render
+from ictc.store.thumbnails import ThumbnailCache
 
 
 def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
@@ -54,7 +55,11 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
         results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
     write_json(run_dir / "results.json", results)
     write_csv(run_dir / "results.csv", rows)
-    write_report(run_dir / "report.html", results, rows)
+    thumbnails = ThumbnailCache(ctx.settings.resolved_workspace() / "thumbnails.sqlite")
+    try:
+        write_report(run_dir / "report.html", results, rows, thumbnails)
+    finally:
+        thumbnails.close()
     return results, rows
 
 

@@ -43,9 +43,8 @@ def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
 
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed; every other image
-    whose cluster changed has moved. `before`/`after` are per-image rows (image, cluster).
-
-    Returns {"renamed": {old name: new name}, "moved": [{"image", "from", "to"}]}."""
+    whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
+    Returns {"renamed": {old: new}, "moved": [{"image", "from", "to"}]}; time linear in the rows."""
     def members(rows: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
         groups: dict[str, set[str]] = {}
         for row in rows:
@@ -57,9 +56,10 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str,
     by_members = {paths: name for name, paths in new.items()}
     renamed = {name: by_members[paths] for name, paths in old.items()
                if paths in by_members and by_members[paths] != name and name not in new}
-    was = {row["image"]: renamed.get(row["cluster"], row["cluster"]) for row in before}
-    moved = [{"image": row["image"], "from": next((r["cluster"] for r in before if r["image"] == row["image"]), ""),
-              "to": row["cluster"]} for row in after if was.get(row["image"], "") != row["cluster"]]
+    cluster_before = {row["image"]: row["cluster"] for row in before}  # one pass: linear in the images
+    moved = [{"image": row["image"], "from": cluster_before.get(row["image"], ""), "to": row["cluster"]}
+             for row in after
+             if renamed.get(cluster_before.get(row["image"], ""), cluster_before.get(row["image"], "")) != row["cluster"]]
     return {"renamed": renamed, "moved": moved}
 
 

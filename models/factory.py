@@ -22,8 +22,9 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 class Models:
     """Every model a run uses, loaded: the fields of the runtime context that are models.
 
-    vlm and llm are LangChain chat models (the VLM accepts OpenAI-style image blocks); llm_json asks the
-    LLM for JSON; chooser picks one of K names (Step 3); vlm_id and llm_id are the model names as given."""
+    vlm and llm are chat models with LangChain's invoke/batch (the VLM accepts OpenAI-style image
+    blocks; endpoints: models/direct_chat.py); llm_json asks the LLM for JSON; chooser picks one of
+    K names (Step 3); vlm_id and llm_id are the model names as given."""
 
     vlm: Any
     llm: Any
@@ -87,22 +88,23 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
-    from ictc.models.pushback import BusyAwareClient, InFlightGate
+    from ictc.models import direct_chat
+    from ictc.models.replicas import ServerRegistry, replica_client
 
     models: dict[str, Any] = {}
-    clients: dict[str, Any] = {}
-    for role, model_id, url in (("vlm", settings.resolved_vlm(), settings.vlm_base_url),
-                                ("llm", settings.resolved_llm(), settings.llm_base_url)):
-        base_url = url or settings.base_url or OPENAI_DEFAULT_URL
-        if base_url == OPENAI_DEFAULT_URL and not settings.api_key:
+    servers = ServerRegistry(settings.concurrency)  # one gate per server: the VLM and the LLM may share one
+    for role, model_id, role_urls in (("vlm", settings.resolved_vlm(), settings.vlm_base_url),
+                                      ("llm", settings.resolved_llm(), settings.llm_base_url)):
+        urls = role_urls or settings.base_url or [OPENAI_DEFAULT_URL]  # several: replicas (models/replicas.py)
+        if OPENAI_DEFAULT_URL in urls and not settings.api_key:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
-        _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
-        if base_url not in clients:  # one gate per server: the VLM and the LLM may share one
-            clients[base_url] = BusyAwareClient(InFlightGate(settings.concurrency), settings.busy_patience,
-                                                base_url=base_url, timeout=settings.request_timeout)
-        models[role] = ChatOpenAI(model=model_id, base_url=base_url, api_key=SecretStr(settings.api_key or "not-needed"),
-                                  temperature=0, seed=settings.seed, timeout=settings.request_timeout,
-                                  max_retries=settings.max_retries, http_client=clients[base_url])
+        for base_url in urls:
+            _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
+        client = replica_client(servers, urls, settings.busy_patience, settings.request_timeout)
+        chat = ChatOpenAI(model=model_id, base_url=urls[0], api_key=SecretStr(settings.api_key or "not-needed"),
+                          temperature=0, seed=settings.seed, timeout=settings.request_timeout,
+                          max_retries=settings.max_retries, http_client=client)
+        models[role] = direct_chat.hot_path(chat)  # ChatOpenAI's request, sent without LangChain's per-call cost
     llm_json = JsonCaller(models["llm"], supports_response_format=True)
     chooser = PromptedChooser(llm_json, embedder, settings.assign_retries)
     return Models(vlm=models["vlm"], llm=models["llm"], llm_json=llm_json, chooser=chooser, embedder=embedder,

@@ -105,21 +105,34 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         self.gate, self.patience = gate, patience
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send `request` through the gate; a 429 is waited out (or sent elsewhere, see `_route`) for up
+        to `patience` seconds. Returns the httpx response; transport errors pass through unless
+        `_unreachable` finds another way."""
         deadline: float | None = None
         waits = 0
+        tried: set[int] = set()  # routes that answered 429 since the last wait
         while True:
-            sent_at, outcome = self.gate.enter(), "error"
+            gate, routed = self._route(request, tried)
+            sent_at, outcome = gate.enter(), "error"
             try:
-                response = super().send(request, **kwargs)
+                response = super().send(routed, **kwargs)
                 status = response.status_code
                 outcome = "busy" if status == 429 else "ok" if status < 500 else "error"
-            finally:
-                self.gate.leave(sent_at, outcome)
+            except Exception as exc:
+                gate.leave(sent_at, outcome)
+                if self._unreachable(gate, exc):
+                    continue  # another route takes it now
+                raise
+            gate.leave(sent_at, outcome)
             if (outcome != "busy" or self.patience <= 0 or response.headers.get("x-should-retry") == "false"
                     or is_quota_error(response)):
                 return response
+            tried.add(id(gate))
             now = time.monotonic()
             deadline = deadline if deadline is not None else now + self.patience
+            if self._has_room_elsewhere(tried):
+                response.close()
+                continue  # another replica is not busy: no wait
             asked = retry_after(response.headers)
             # "Retry-After: 0" (or none) gets backoff, or a server that keeps saying 0 would be hammered
             wait = asked if asked else min(BACKOFF_START * 2 ** waits, BACKOFF_MAX)
@@ -131,6 +144,20 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             response.close()
             _sleep_unless_stopped(wait)
             waits += 1
+            tried.clear()
+
+    # Hooks for several replicas of one server (models/replicas.py); one server: its own gate, no failover.
+    def _route(self, request: Any, busy: set[int]) -> tuple[InFlightGate, Any]:
+        """The gate to pass and the request to send; `busy` holds id()s of gates that just answered 429."""
+        return self.gate, request
+
+    def _unreachable(self, gate: InFlightGate, exc: Exception) -> bool:
+        """`exc` was raised sending through `gate`: True if the request should be sent again at once."""
+        return False
+
+    def _has_room_elsewhere(self, busy: set[int]) -> bool:
+        """True if a route other than the gates in `busy` can take a call now."""
+        return False
 
 
 def _sleep_unless_stopped(seconds: float) -> None:

@@ -42,7 +42,7 @@ def parse_json_object(text: str) -> dict[str, Any] | None:
 class JsonCaller:
     """Calls one chat model for JSON; shared by every task of a run (thread-safe mode memory)."""
 
-    def __init__(self, model: BaseChatModel, supports_response_format: bool):
+    def __init__(self, model: BaseChatModel | Any, supports_response_format: bool):
         self.model = model
         self._modes = list(MODES) if supports_response_format else ["text"]
         self._lock = threading.Lock()

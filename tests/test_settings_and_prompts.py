@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ def test_env_example_documents_every_setting_with_its_default():
     text = (ROOT / ".env.example").read_text()
     assert text == env_example_text(), "regenerate: python -c 'from ictc.core.settings import env_example_text; ...'"
     for f in fields(Settings):
-        default = "" if f.metadata.get("secret") else f.default
+        default = "" if f.metadata.get("secret") or f.default is MISSING else f.default  # lists default to empty
         assert f"{env_name(f)}={default}" in text, env_name(f)
 
 

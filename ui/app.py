@@ -72,7 +72,7 @@ def sidebar(session: Session) -> None:
     st.header("Models")
     settings = session.settings
     st.caption(f"Backend: {settings.backend} · VLM: {settings.resolved_vlm()} · LLM: {settings.resolved_llm()}"
-               + (f" · endpoint: {settings.base_url}" if settings.base_url else ""))
+               + (f" · endpoint: {', '.join(settings.base_url)}" if settings.base_url else ""))
     if session.model_problem:
         st.error(session.model_problem)
     if st.button("New run", key="new-run", disabled=session.busy or session.run_dir is None,

@@ -36,9 +36,10 @@ def backend_options(parser: argparse.ArgumentParser) -> None:
     """Add the model and backend flags (they override ICTC_* variables and .env) to `parser`."""
     group = parser.add_argument_group("models (flags override ICTC_* variables and .env)")
     group.add_argument("--backend", choices=["local", "openai"], help="local transformers models or an OpenAI-compatible endpoint")
-    group.add_argument("--base-url", help="endpoint URL for both models (else OPENAI_BASE_URL)")
-    group.add_argument("--vlm-base-url", help="endpoint for the VLM only")
-    group.add_argument("--llm-base-url", help="endpoint for the LLM only")
+    group.add_argument("--base-url", action="append", help="endpoint URL for both models (else OPENAI_BASE_URL); "
+                       "repeat it or give a comma list for replicas of one server")
+    group.add_argument("--vlm-base-url", action="append", help="endpoint for the VLM only (repeatable: replicas)")
+    group.add_argument("--llm-base-url", action="append", help="endpoint for the LLM only (repeatable: replicas)")
     group.add_argument("--vlm", help="VLM: hub id or local folder (local), model name (openai)")
     group.add_argument("--llm", help="LLM: hub id or local folder (local), model name (openai)")
     group.add_argument("--concurrency", type=int, help="model calls in flight at once")

@@ -1,0 +1,106 @@
+"""Refinements at large N: a first run over N small photos against the loopback endpoint, then a rename,
+a merge and a Step-3 instruction, each timed with its model calls by step; then comparing two versions
+(graph/versions.py diff) on synthetic rows at several sizes, beside the quadratic comparison it replaced.
+
+    python -m bench.refine_scale --n 2000 8000 --diff-sizes 2000 8000 32000 250000 --concurrency 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import make_photos, save
+from bench.fake_endpoint import EndpointProcess, endpoint_settings
+
+
+def quadratic_moves(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> int:
+    """The moved-image scan as it was before (a search of `before` per image): the 'before' figure."""
+    was = {row["image"]: row["cluster"] for row in before}
+    return len([{"image": row["image"], "from": next((r["cluster"] for r in before if r["image"] == row["image"]), ""),
+                 "to": row["cluster"]} for row in after if was.get(row["image"], "") != row["cluster"]])
+
+
+def diff_rows(sizes: list[int], quadratic_up_to: int) -> list[dict[str, Any]]:
+    """Time diff() on synthetic versions (10 clusters, one renamed, 1% of images moved) at each size."""
+    from ictc.graph.versions import diff
+
+    rows = []
+    for n in sizes:
+        before = [{"image": f"/photos/{i:07d}.jpg", "cluster": f"c{i % 10}"} for i in range(n)]
+        after = [{"image": r["image"], "cluster": "renamed" if r["cluster"] == "c0" else
+                  ("c2" if i % 100 == 1 else r["cluster"])} for i, r in enumerate(before)]
+        started = time.perf_counter()
+        changes = diff(before, after)
+        row = {"images": n, "diff_seconds": time.perf_counter() - started, "moved": len(changes["moved"]),
+               "renamed": len(changes["renamed"])}
+        if n <= quadratic_up_to:
+            started = time.perf_counter()
+            quadratic_moves(before, after)
+            row["quadratic_seconds"] = time.perf_counter() - started
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+def refine_rows(n: int, concurrency: int, k: int, photos: list[str], endpoint: EndpointProcess) -> list[dict[str, Any]]:
+    """A first run over photos[:n], then a rename, a merge and a Step-3 instruction; seconds and calls."""
+    from ictc.graph.refine import refine_run
+    from ictc.graph.run import start_run
+    from ictc.nodes.actions import AddInstruction, Merge, Rename
+    from ictc.prompts import make_criterion
+
+    os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")
+    settings = endpoint_settings(concurrency, base_url=endpoint.url, max_retries=8)
+    run_dir = Path(tempfile.mkdtemp(prefix="ictc-bench-run-")) / "run"
+    rows: list[dict[str, Any]] = []
+    names: list[str] = []
+
+    def first() -> Any:
+        return start_run(photos[:n], make_criterion("object"), k, settings, run_dir)
+
+    steps = [("first run", first),
+             ("rename", lambda: refine_run(run_dir, Rename(names[0], names[0] + " renamed"))),
+             ("merge", lambda: refine_run(run_dir, Merge((names[1], names[2]), names[1] + " merged"))),
+             ("Step-3 instruction", lambda: refine_run(run_dir, AddInstruction("Prefer animals.", "assign")))]
+    for name, action in steps:
+        started = time.perf_counter()
+        result = action()
+        seconds = time.perf_counter() - started
+        names = list(result.results["cluster_names"])
+        calls = result.results["calls"]
+        rows.append({"images": n, "pass": name, "seconds": seconds, **{
+            f"{step}_calls": calls[step]["model_calls"] for step in ("describe", "label", "name_clusters", "assign")}})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, nargs="*", default=[2000, 8000])
+    parser.add_argument("--diff-sizes", type=int, nargs="*", default=[2000, 8000, 32000, 250000])
+    parser.add_argument("--quadratic-up-to", type=int, default=8000, help="largest size to time the old diff at")
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("-k", type=int, default=10)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rows = diff_rows(args.diff_sizes, args.quadratic_up_to)
+    save("version_diff", rows, "diff() on synthetic versions: 10 clusters, one renamed, 1% of images moved; "
+                               "quadratic_seconds: the scan it replaced.")
+    if args.n:
+        photos = make_photos(max(args.n))
+        refines: list[dict[str, Any]] = []
+        with EndpointProcess(args.latency, 1000) as endpoint:
+            for n in args.n:
+                refines += refine_rows(n, args.concurrency, args.k, photos, endpoint)
+        save("refine_scale", refines, f"endpoint {args.latency} s per call, concurrency {args.concurrency}, K={args.k}; "
+                                      "seconds include opening the run and writing outputs and the report.")
+
+
+if __name__ == "__main__":
+    main()

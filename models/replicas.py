@@ -1,0 +1,125 @@
+"""Several replicas of one model server (e.g. one vLLM per GPU): calls spread by calls in flight, one
+busy gate per server, and a replica that is down or busy is passed over without failing the call."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from ictc.models.pushback import BusyAwareClient, InFlightGate
+
+log = logging.getLogger(__name__)
+
+# The httpx package the openai SDK sends with (httpx, or its successor httpx2 in newer SDKs): requests
+# and errors must be that package's.
+http = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+DOWN_SECONDS = 5.0  # a replica that refused a connection is passed over this long, then tried again
+# Transport errors after which the same request is sent to another replica at once: the server is gone
+# or dropped the connection. A read timeout is not among them (the server may still be working).
+UNREACHABLE = (http.ConnectError, http.ConnectTimeout, http.RemoteProtocolError, http.ReadError, http.WriteError)
+
+
+@dataclass
+class Server:
+    """One server process (one URL): its busy gate and, after a failed connection, when to try it again."""
+
+    url: str
+    gate: InFlightGate
+    down_until: float = field(default=0.0)
+
+    def load(self) -> float:
+        """Calls in flight as a share of what its gate lets through now (0 = idle)."""
+        return self.gate.in_flight / self.gate.limit
+
+
+class ServerRegistry:
+    """One Server per URL for a whole run, so that the VLM and the LLM served by the same process share
+    its gate. `ceiling`: the most calls in flight to one server (settings.concurrency)."""
+
+    def __init__(self, ceiling: int):
+        self.ceiling = ceiling
+        self._servers: dict[str, Server] = {}
+
+    def get(self, urls: list[str]) -> list[Server]:
+        """The Server of each URL in `urls` (made on first use), in the same order."""
+        for url in urls:
+            if url not in self._servers:
+                self._servers[url] = Server(url, InFlightGate(self.ceiling))
+        return [self._servers[url] for url in urls]
+
+
+class ReplicaClient(BusyAwareClient):
+    """The busy-aware HTTP client for one role, spread over `servers` (replicas serving the same model).
+
+    The openai client above builds every request against servers[0].url; `_route` rewrites it to the
+    chosen replica: the least loaded one that is not marked down (ties: round robin). A connection
+    error marks the replica down for DOWN_SECONDS and the request goes to another at once; with every
+    replica down the error passes to the openai client's own retries. A 429 is sent on at once to a
+    replica that has room, and waited out (pushback.py) only when every replica is busy."""
+
+    def __init__(self, servers: list[Server], patience: float, **kwargs: Any):
+        super().__init__(servers[0].gate, patience, base_url=servers[0].url, **kwargs)
+        self.servers = servers
+        self._prefix = servers[0].url.rstrip("/")
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    def _live(self) -> list[Server]:
+        now = time.monotonic()
+        live = [s for s in self.servers if s.down_until <= now]
+        return live or sorted(self.servers, key=lambda s: s.down_until)[:1]  # all down: the first back
+
+    def _route(self, request: Any, busy: set[int]) -> tuple[InFlightGate, Any]:
+        """The least loaded live replica (not among `busy`, the gates that just answered 429, unless all
+        are) and `request` addressed to it."""
+        with self._lock:
+            live = self._live()
+            candidates = [s for s in live if id(s.gate) not in busy] or live
+            start = next(self._turn) % len(candidates)
+            rotated = candidates[start:] + candidates[:start]
+            server = min(rotated, key=Server.load)
+        return server.gate, self._addressed(request, server)
+
+    def _addressed(self, request: Any, server: Server) -> Any:
+        url = str(request.url)
+        if server.url.rstrip("/") == self._prefix or not url.startswith(self._prefix):
+            return request
+        target = http.URL(server.url.rstrip("/") + url[len(self._prefix):])
+        headers = request.headers.copy()
+        headers["host"] = target.netloc.decode("ascii")
+        return http.Request(request.method, target, headers=headers, content=request.content,
+                             extensions=request.extensions)
+
+    def _unreachable(self, gate: InFlightGate, exc: Exception) -> bool:
+        """Mark the replica behind `gate` down after a connection failure; True if another is live."""
+        if not isinstance(exc, UNREACHABLE) or len(self.servers) < 2:
+            return False
+        with self._lock:
+            for server in self.servers:
+                if server.gate is gate:
+                    server.down_until = time.monotonic() + DOWN_SECONDS
+                    log.warning("replica %s unreachable (%s); passed over for %.0f s",
+                                server.url, type(exc).__name__, DOWN_SECONDS)
+            now = time.monotonic()
+            return any(s.down_until <= now for s in self.servers)
+
+    def _has_room_elsewhere(self, busy: set[int]) -> bool:
+        """True if a live replica whose gate is not in `busy` has a free slot now."""
+        with self._lock:
+            return any(id(s.gate) not in busy and s.gate.in_flight < s.gate.limit for s in self._live())
+
+
+def replica_client(registry: ServerRegistry, urls: list[str], patience: float, timeout: float) -> BusyAwareClient:
+    """The HTTP client for a role served at `urls` (one or more replicas; gates from `registry`).
+    One URL gives the plain busy-aware client of pushback.py, as before replicas existed."""
+    servers = registry.get(urls)
+    if len(servers) == 1:
+        return BusyAwareClient(servers[0].gate, patience, base_url=servers[0].url, timeout=timeout)
+    return ReplicaClient(servers, patience, timeout=timeout)

@@ -1,0 +1,61 @@
+"""Report thumbnails, made once per image content: JPEG bytes keyed by the file's sha256 in one SQLite
+table of the workspace, so rewriting report.html (a rename, a merge) decodes no image again."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from ictc.core.images import ImageError, load_rgb
+
+SIDE = 96  # pixels, the longest side: what report.html shows
+QUALITY = 80  # JPEG quality: ~2-4 KB per thumbnail
+
+
+def make_thumbnail(path: str, side: int = SIDE) -> bytes | None:
+    """JPEG bytes of `path` downscaled to `side` pixels on its longest side; None if it cannot be read."""
+    try:
+        img = load_rgb(path, side)
+    except (ImageError, OSError):
+        return None
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", quality=QUALITY)
+    return buffer.getvalue()
+
+
+class ThumbnailCache:
+    """sha256 -> JPEG bytes in `path` (SQLite, WAL: runs sharing a workspace share it)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS thumbnails (sha256 TEXT PRIMARY KEY, jpeg BLOB)")
+        self._db.commit()
+
+    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[str, bytes]:
+        """`items`: (sha256, path) pairs. Returns sha256 -> JPEG bytes for every readable image: stored
+        ones read in batches, the others made from their file now and stored. Unreadable: left out."""
+        wanted = dict(items)  # sha256 -> a path with that content
+        found: dict[str, bytes] = {}
+        keys = list(wanted)
+        with self._lock:
+            for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters is 999
+                batch = keys[start:start + 900]
+                marks = ",".join("?" * len(batch))
+                found.update(self._db.execute(f"SELECT sha256, jpeg FROM thumbnails WHERE sha256 IN ({marks})",  # noqa: S608 (only '?' marks)
+                                              batch).fetchall())
+        made = {sha: jpeg for sha in wanted.keys() - found.keys() if (jpeg := make_thumbnail(wanted[sha]))}
+        if made:
+            with self._lock:
+                self._db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?)", made.items())
+                self._db.commit()
+        return {**found, **made}
+
+    def close(self) -> None:
+        """Close the database (the cache stays on disk)."""
+        self._db.close()

@@ -1,0 +1,106 @@
+"""Several endpoints per role (models/replicas.py): calls spread over the replicas, one gate per server,
+and a replica that goes down or is busy does not fail an image."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from ictc.cli import main
+from ictc.core.settings import Settings, load_settings
+from ictc.models.factory import load_models
+
+from fake_server import FakeOpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def quick_client(monkeypatch):
+    monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "1")
+
+
+@pytest.fixture
+def folder(colour_images):
+    return Path(colour_images[0][0]).parent  # 8 images
+
+
+def _run(folder: Path, out: Path, *url_flags: str, concurrency: int = 4) -> int:
+    return main(["run", str(folder), "-c", "colour", "-k", "2", "--out", str(out), "--backend", "openai",
+                 *url_flags, "--vlm", "vision-model", "--llm", "text-model", "--concurrency", str(concurrency)])
+
+
+def _summary(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())["summary"]
+
+
+def test_urls_come_as_repeated_flags_a_comma_list_or_an_environment_list(monkeypatch):
+    from ictc.cli.parser import build_parser
+
+    args = build_parser().parse_args(["run", "x", "-k", "2", "--base-url", "http://a/v1",
+                                      "--base-url", "http://b/v1,http://c/v1"])
+    assert Settings(base_url=args.base_url).base_url == ["http://a/v1", "http://b/v1", "http://c/v1"]
+    monkeypatch.setenv("ICTC_LLM_BASE_URL", " http://a/v1 , http://b/v1,,http://a/v1")
+    assert load_settings(env_file=None).llm_base_url == ["http://a/v1", "http://b/v1"]  # blanks, repeats dropped
+    assert Settings(base_url="http://old-run/v1").base_url == ["http://old-run/v1"]  # a run saved with one URL
+
+
+def test_calls_spread_over_two_replicas_and_every_image_is_clustered(folder, tmp_path):
+    with FakeOpenAIServer(latency=0.05) as a, FakeOpenAIServer(latency=0.05) as b:
+        assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", b.url) == 0
+    assert _summary(tmp_path / "run")["failed"] == 0
+    calls = len(a.requests) + len(b.requests)
+    assert calls >= 8 * 3  # Steps 1, 2a and 3 for 8 images (plus 2b)
+    # 4 in flight over two idle replicas: least-in-flight keeps both busy, neither gets < 1/4 of the calls
+    assert min(len(a.requests), len(b.requests)) >= calls / 4
+
+
+def test_replicas_serving_both_roles_share_one_gate_per_server(tmp_path):
+    with FakeOpenAIServer() as a, FakeOpenAIServer() as b:
+        settings = Settings(backend="openai", base_url=[a.url, b.url], vlm="vision-model", llm="text-model",
+                            concurrency=6, workspace=str(tmp_path))
+        models = load_models(settings)
+        vlm_client, llm_client = models.vlm.chat.http_client, models.llm.chat.http_client
+        assert vlm_client is not llm_client
+        assert [s.gate for s in vlm_client.servers] == [s.gate for s in llm_client.servers]
+        assert vlm_client.servers[0].gate is not vlm_client.servers[1].gate
+        assert vlm_client.servers[0].gate.ceiling == 6
+
+
+def test_a_replica_that_goes_down_mid_run_fails_no_image(folder, tmp_path, caplog):
+    with FakeOpenAIServer(latency=0.02) as a, FakeOpenAIServer(latency=0.02) as b:
+        def go_down(body, n):
+            if n == 3:  # b answers two calls, then its process is gone: connections refused from now on
+                threading.Thread(target=lambda: (b.httpd.shutdown(), b.httpd.server_close())).start()
+                return "drop"
+            return None
+        b.fault = go_down
+        assert _run(folder, tmp_path / "run", "--base-url", f"{a.url},{b.url}") == 0
+    assert _summary(tmp_path / "run") == {"images": 8, "clustered": 8, "failed": 0, "unfinished": 0}
+    # b dropped its 3rd call and closed (a call or two may still reach it while it stops); a answered
+    # the rest, that 3rd call included: 8 x 3 + Step 2b answers in all
+    assert len(b.requests) >= 3 and len(a.requests) + len(b.requests) - 1 >= 8 * 3 + 1
+    assert any("unreachable" in r.getMessage() for r in caplog.records)  # passed over, not retried there
+
+
+def test_a_busy_replica_passes_its_calls_to_the_other_and_fails_no_image(folder, tmp_path):
+    # b takes one call at a time and answers 429 beyond it; a takes everything
+    with FakeOpenAIServer(latency=0.05) as a, FakeOpenAIServer(latency=0.05, capacity=1) as b:
+        assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", b.url, concurrency=6) == 0
+    assert _summary(tmp_path / "run")["failed"] == 0
+    assert b.busy > 0 and len(a.requests) > len(b.requests)
+    assert b.peak == 1
+
+
+def test_a_run_resumes_against_replicas_when_saved_with_one_url(folder, tmp_path):
+    out = tmp_path / "run"
+    with FakeOpenAIServer() as a:
+        assert _run(folder, out, "--base-url", a.url) == 0
+    data = json.loads((out / "run.json").read_text())
+    assert data["settings"]["base_url"] == [a.url]  # saved as a list
+    with FakeOpenAIServer() as c, FakeOpenAIServer() as d:
+        data["settings"]["base_url"] = f"{c.url},{d.url}"  # edited by hand as a comma list
+        (out / "run.json").write_text(json.dumps(data))
+        assert main(["resume", str(out)]) == 0

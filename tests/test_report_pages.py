@@ -1,0 +1,57 @@
+"""report.html at scale (evaluation/report.py, store/thumbnails.py): thumbnails made once per content
+and reused, and the report split into pages with an index of the clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ictc.core.images import sha256_of
+from ictc.evaluation import report
+from ictc.store import thumbnails
+from ictc.store.thumbnails import ThumbnailCache
+
+
+@pytest.fixture
+def rows(colour_images):
+    return [{"image": p, "sha256": sha256_of(p), "cluster": Path(p).stem.split("_")[0].title(), "description": "d",
+             "raw_label": "x", "route": "schema", "status": "ok", "reason": ""} for p in colour_images[0]]
+
+
+def _results(rows):
+    names = sorted({r["cluster"] for r in rows})
+    return {"cluster_names": names, "criterion": {"text": "colour"}, "models": {"vlm": "v", "llm": "l"}}
+
+
+def test_thumbnails_are_made_once_per_content_then_read_from_the_cache(rows, tmp_path, monkeypatch):
+    made = []
+    original = thumbnails.make_thumbnail
+    monkeypatch.setattr(thumbnails, "make_thumbnail", lambda path, side=96: made.append(path) or original(path, side))
+    cache = ThumbnailCache(tmp_path / "ws" / "thumbnails.sqlite")
+    report.write_report(tmp_path / "run" / "report.html", _results(rows), rows, cache)
+    assert len(made) == len({r["sha256"] for r in rows}) == 8
+    first = (tmp_path / "run" / "report.html").read_text()
+    assert first.count("data:image/jpeg;base64,") == 8
+    renamed = [{**r, "cluster": "Scarlet" if r["cluster"] == "Red" else r["cluster"]} for r in rows]
+    report.write_report(tmp_path / "run" / "report.html", _results(renamed), renamed, cache)
+    assert len(made) == 8  # a rename decodes no image again
+    assert "Scarlet" in (tmp_path / "run" / "report.html").read_text()
+    cache.close()
+    again = ThumbnailCache(tmp_path / "ws" / "thumbnails.sqlite")  # on disk: another run reuses them
+    assert len(again.get_many((r["sha256"], r["image"]) for r in rows)) == 8 and len(made) == 8
+
+
+def test_the_report_pages_through_the_clusters_and_drops_stale_pages(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "PAGE_SIZE", 3)
+    path = tmp_path / "run" / "report.html"
+    cache = ThumbnailCache(tmp_path / "thumbnails.sqlite")
+    report.write_report(path, _results(rows), rows, cache)  # 8 images: pages of 3, 3, 2
+    pages = [path, path.with_name("report-2.html"), path.with_name("report-3.html")]
+    assert all(p.is_file() for p in pages) and not path.with_name("report-4.html").exists()
+    assert [p.read_text().count("<figure") for p in pages] == [3, 3, 2]
+    # clusters in name order: Blue (2), Green (3), Red (3); Green starts on page 1 and goes on on page 2
+    assert "Green (continued)" in pages[1].read_text() and "report-2.html" in path.read_text()
+    assert "<td>Red</td>" not in path.read_text() and "page 2" in path.read_text()  # the index names pages
+    report.write_report(path, _results(rows[:3]), rows[:3], cache)  # a smaller version: one page
+    assert path.read_text().count("<figure") == 3 and not pages[1].exists() and not pages[2].exists()

@@ -1,0 +1,25 @@
+"""Comparing two versions of a run (graph/versions.py diff): renames and moves, read in one pass."""
+
+from __future__ import annotations
+
+from ictc.graph.versions import diff
+
+
+def _rows(clusters: dict[str, str]) -> list[dict[str, str]]:
+    return [{"image": image, "cluster": cluster} for image, cluster in clusters.items()]
+
+
+def test_a_cluster_with_the_same_members_is_renamed_and_other_changes_are_moves():
+    before = _rows({"a.jpg": "Red", "b.jpg": "Red", "c.jpg": "Blue", "d.jpg": "Blue", "e.jpg": "Green", "f.jpg": ""})
+    after = _rows({"a.jpg": "Crimson", "b.jpg": "Crimson", "c.jpg": "Blue", "d.jpg": "Green", "e.jpg": "Green",
+                   "f.jpg": "Blue", "g.jpg": "Green"})
+    changes = diff(before, after)
+    assert changes["renamed"] == {"Red": "Crimson"}  # same members, new name: not 2 moves
+    assert changes["moved"] == [{"image": "d.jpg", "from": "Blue", "to": "Green"},
+                                {"image": "f.jpg", "from": "", "to": "Blue"},  # failed before, clustered now
+                                {"image": "g.jpg", "from": "", "to": "Green"}]  # not in the earlier version
+
+
+def test_identical_versions_differ_in_nothing_at_any_size():
+    rows = _rows({f"{i}.jpg": f"c{i % 7}" for i in range(20_000)})
+    assert diff(rows, list(reversed(rows))) == {"renamed": {}, "moved": []}
