@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
             signal.signal(stop_signal, _terminate)
-    from ictc.core.errors import ModelUnavailableError, UsageError
+    from ictc.core.errors import ModelUnavailableError, SystematicFailureError, UsageError
 
     try:
         return handler(args)
@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"ictc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SystematicFailureError as exc:  # stopped early: say where the finished work is
+        run_dir = getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR"
+        print(f"ictc: {exc} Finished work is kept; then continue with: ictc resume {run_dir}", file=sys.stderr)
+        return EXIT_MODEL
     except ModelUnavailableError as exc:
         print(f"ictc: {exc}", file=sys.stderr)
         return EXIT_MODEL
