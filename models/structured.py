@@ -34,6 +34,17 @@ def _rejected_by_server(exc: Exception) -> bool:
     return names_output_mode(body or str(exc))
 
 
+def _cut_answer(exc: Exception) -> str | None:
+    """The text of an answer the openai SDK refused to parse because the token cap ended it
+    (LengthFinishReasonError carries the completion), else None."""
+    completion = getattr(exc, "completion", None)
+    try:
+        content = completion.choices[0].message.content if completion is not None else None
+    except (AttributeError, IndexError):
+        return None
+    return content if isinstance(content, str) else None
+
+
 def parse_json_object(text: str) -> dict[str, Any] | None:
     """The first JSON object in `text` (models wrap JSON in prose or code fences); None if there is none."""
     text = re.sub(r"```(?:json)?", "", text)
@@ -78,6 +89,9 @@ class JsonCaller:
             try:
                 reply = self.model.invoke(messages, **extra)
             except Exception as exc:
+                cut = _cut_answer(exc)
+                if cut is not None:  # the cap ended the JSON answer: what came is still read (parse_json_object)
+                    return strip_reasoning(cut), mode
                 if mode != "text" and _rejected_by_server(exc):
                     with self._lock:
                         if self._modes[0] == mode:

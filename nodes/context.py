@@ -66,10 +66,12 @@ class Context:
 
     @contextmanager
     def model_call(self) -> Iterator[None]:
-        """Hold one of `concurrency` slots for a model call; refuse to start once a stop was requested."""
+        """Hold one of `concurrency` slots for a model call; refuse to start once a stop was requested, or
+        once a step failed systematically (nodes/watch.py: raises SystematicFailureError)."""
         self.check_stop()
         with self.slots:
             self.check_stop()
+            self.watch.check()
             token = STOP_CHECK.set(self.check_stop)  # a wait on a busy server ends at a stop request
             try:
                 yield

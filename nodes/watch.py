@@ -66,6 +66,13 @@ class FailureWatch:
         self._ok: dict[str, int] = {}
         self._failed: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        self.stopped: SystematicFailureError | None = None  # once set, no model call of the run starts
+
+    def check(self) -> None:
+        """Raises the step's SystematicFailureError again once a step stopped (calls already waiting for
+        a slot must not be paid for)."""
+        if self.stopped is not None:
+            raise SystematicFailureError(self.stopped.step, self.stopped.cause, self.stopped.fix)
 
     def record(self, step: str, role: str, model: str, errors: list[BaseException], successes: int) -> None:
         """Adds one batch's outcomes of `step` (run by the `role` model named `model`); raises
@@ -78,4 +85,5 @@ class FailureWatch:
             stop = self._ok[step] == 0 and len(seen) >= FIRST_FEW and len(set(seen[:FIRST_FEW])) == 1
         if stop and counted:
             cause, fix = diagnose(counted[0], role, model)
-            raise SystematicFailureError(step, cause, fix)
+            self.stopped = SystematicFailureError(step, cause, fix)
+            self.check()

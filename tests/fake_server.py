@@ -27,8 +27,9 @@ class FakeOpenAIServer:
                  cap_field: str | None = None, ramble: int = 0, refuse: dict[str, str] | None = None,
                  context_chars: int = 0, no_images: bool = False, strict_models: bool = False):
         """`fault(body, n)` may name a failure for the n-th request: "429", "quota" (429 insufficient_quota),
-        "500", "timeout", "malformed", "empty", "drop" (connection closed without an answer) or
-        "ignore-schema". `capacity` > 0: chat requests beyond that many at once get 429 (Retry-After 0.05),
+        "500", "timeout", "malformed", "empty", "drop" (connection closed without an answer),
+        "ignore-schema", "context" (400 maximum context length, about this request) or "401" (a refused
+        key). `capacity` > 0: chat requests beyond that many at once get 429 (Retry-After 0.05),
         counted in `busy`, not in `requests`.
 
         Quirks of real servers (issue 17): `think` "always" puts a <think> block before every answer
@@ -103,6 +104,14 @@ class FakeOpenAIServer:
                 elif fault == "quota":
                     self._send(429, {"error": {"message": "You exceeded your current quota",
                                                "type": "insufficient_quota", "code": "insufficient_quota"}})
+                elif fault == "context":
+                    self._send(400, {"error": {"message": "This model's maximum context length is 512 tokens. "
+                                               "However, you requested 700 tokens. Please reduce the length of "
+                                               "the messages.", "type": "invalid_request_error",
+                                               "param": "messages", "code": "context_length_exceeded"}})
+                elif fault == "401":
+                    self._send(401, {"error": {"message": "Incorrect API key provided: sk-te***42.",
+                                               "type": "invalid_request_error", "code": "invalid_api_key"}})
                 elif fault == "500":
                     self._send(500, {"error": {"message": "internal error"}})
                 elif fault == "timeout":
