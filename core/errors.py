@@ -31,3 +31,15 @@ class ModelUnavailableError(RuntimeError):
                     f"or use local models (--backend local {roles} /path/to/model)")
         what = "; ".join(f"the {r.upper()} '{m}' is not available ({why})" for r, m, why in self.missing)
         super().__init__(f"{what[0].upper()}{what[1:]}. To fix: {ways}.")
+
+
+class SystematicFailureError(ModelUnavailableError):
+    """A step's model calls fail the same way for every image tried (no image support, an unknown model, a
+    refused key): the run stops early (CLI exit 3), keeping what finished.
+
+    step: the step's name; cause: what the server answered, in words; fix: what the user can do."""
+
+    def __init__(self, step: str, cause: str, fix: str):
+        self.missing = []
+        self.step, self.cause, self.fix = step, cause, fix
+        RuntimeError.__init__(self, f"stopped at {step}: {cause}. To fix: {fix}.")

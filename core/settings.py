@@ -53,6 +53,7 @@ class Settings:
     image_max_side: int = _setting(512, "Images are downscaled so that their longest side is at most this many pixels before they reach the VLM.")
     description_max_tokens: int = _setting(160, "Token cap for a Step-1 description.")
     label_max_tokens: int = _setting(12, "Token cap for a Step-2a raw label.")
+    reasoning_room: int = _setting(2048, "Tokens added to each step's cap for an endpoint model seen reasoning (<think> blocks, OpenAI reasoning tokens), whose reasoning counts against the cap.")
     label_max_words: int = _setting(5, "A raw label longer than this is re-asked once, then cut to this many words.")
     min_label_count: int = _setting(1, "Step 2b: raw labels seen fewer times than this are dropped before naming (never all of them).")
     label_token_budget: int = _setting(1500, "Step 2b: the {label: count} list is trimmed, rarest first, to fit this many tokens (estimated as characters / 4).")
@@ -112,7 +113,7 @@ class Settings:
         if self.busy_patience < 0:
             raise UsageError(f"busy_patience must be at least 0, not {self.busy_patience}")
         for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
-                     "label_max_words", "min_label_count", "label_token_budget", "name_retries"):
+                     "label_max_words", "reasoning_room", "min_label_count", "label_token_budget", "name_retries"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
 

@@ -101,7 +101,9 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         state = session.state()
         if is_complete(state) and not state.get("failures"):
             return session.finish(None)  # finished: outputs rewritten only
-        retry = is_complete(state)  # finished with failures: retry those, keep everything else
+        # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
+        # images once the rest is done, keep everything else
+        retry = is_complete(state) or bool(state.get("failures"))
         if session.graph.get_state(session.config).next:
             session.drive(None, on_event)  # continue from the last checkpoint
         if retry or not is_complete(session.state()):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
 from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
 from ictc.models.embed import TextEmbedder, make_embedder
+from ictc.models.quirks import error_of
 from ictc.models.structured import JsonCaller
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -64,24 +67,71 @@ def _local_models(settings: Settings, embedder: TextEmbedder) -> Models:
                   vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())
 
 
-def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
-    """Fail fast with one clear line when the server is down or does not serve the model.
-    A server without a usable /models listing is given the benefit of the doubt."""
-    request = urllib.request.Request(base_url.rstrip("/") + "/models",
-                                     headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+def _bare(model_id: str) -> str:
+    """A model name without its tag or case: Ollama lists `llava:latest` for `llava`."""
+    return model_id.split(":", 1)[0].strip().lower()
+
+
+def listed(model: str, served: list[str]) -> bool:
+    """True when `model` is in the /models listing `served`, exactly or but for a tag and case."""
+    return model in served or any(_bare(model) == _bare(s) and (":" not in model or model.lower() == s.lower())
+                                  for s in served)
+
+
+def closest(model: str, served: list[str], n: int = 3) -> list[str]:
+    """The listed ids nearest to `model` by spelling (difflib), else the first few listed."""
+    by_bare = {_bare(s): s for s in served}
+    near = difflib.get_close_matches(_bare(model), list(by_bare), n=n, cutoff=0.4)
+    return [by_bare[b] for b in near] or served[:n]
+
+
+def _request(url: str, api_key: str, timeout: float, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    """(status, body) of one GET (no `body`) or JSON POST; raises URLError/OSError when nothing answers."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            listing = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError:
-        return
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+_UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such|invalid)|"
+                            r"(unknown|invalid|no such) model|model_not_found", re.IGNORECASE | re.DOTALL)
+
+
+def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
+    """Fail fast with one clear line when the server is down or does not serve the model.
+
+    The /models listing is advice, not a veto: a listed name (also `llava` for `llava:latest`) is taken;
+    else one probe of one token is sent, and a server that answers it is taken (llama.cpp lists one alias
+    and answers any name); only a probe refused as an unknown model (404, or an error naming the model)
+    refuses, naming the closest listed ids. Raises ModelUnavailableError."""
+    root = base_url.rstrip("/")
+    try:
+        status, data = _request(root + "/models", api_key, timeout)
+        listing = json.loads(data or b"{}") if status < 400 else {}
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}", "openai") from exc
     except ValueError:
+        listing = {}
+    data_list = listing.get("data", []) if isinstance(listing, dict) else []
+    served = [str(m.get("id")) for m in data_list if isinstance(m, dict) and m.get("id")]
+    if not served or listed(model, served):
         return
-    served = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
-    if served and model not in served:
-        raise ModelUnavailableError(role, model, f"{base_url} serves {', '.join(map(str, served[:8]))}", "openai")
+    probe = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+    try:
+        status, data = _request(root + "/chat/completions", api_key, timeout, probe)
+    except (urllib.error.URLError, TimeoutError, OSError):
+        return  # the listing answered: the run's own calls will say what is wrong
+    message = error_of(data)[0] if status >= 400 else ""
+    if status == 404 or (status >= 400 and _UNKNOWN_MODEL.search(message)):
+        raise ModelUnavailableError(role, model, f"{base_url} does not serve it; the closest it lists: "
+                                    f"{', '.join(closest(model, served))}", "openai")
 
 
 def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
@@ -89,6 +139,7 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
     from pydantic import SecretStr
 
     from ictc.models import direct_chat
+    from ictc.models.quirks import ServerQuirks
     from ictc.models.replicas import ServerRegistry, replica_client
 
     models: dict[str, Any] = {}
@@ -100,7 +151,9 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
         for base_url in urls:
             _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
-        client = replica_client(servers, urls, settings.busy_patience, settings.request_timeout)
+        # replicas serve the same model, so one set of learned quirks (models/quirks.py) serves them all
+        client = replica_client(servers, urls, settings.busy_patience, settings.request_timeout,
+                                ServerQuirks(urls[0], settings.reasoning_room))
         chat = ChatOpenAI(model=model_id, base_url=urls[0], api_key=SecretStr(settings.api_key or "not-needed"),
                           temperature=0, seed=settings.seed, timeout=settings.request_timeout,
                           max_retries=settings.max_retries, http_client=client)

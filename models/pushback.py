@@ -3,11 +3,14 @@ rate limits, a llama.cpp server with few slots); the openai client retries that 
 image fails. Here each endpoint gets a gate that fits the calls in flight to what the server takes
 (additive increase, multiplicative decrease, as TCP does), and a 429 is waited out (Retry-After, else
 backoff) and sent again for up to `busy_patience` seconds, without spending the client's own retries.
-A quota error (429 `insufficient_quota`) cannot be waited out and passes straight through."""
+A quota error (429 `insufficient_quota`) cannot be waited out and passes straight through. The same
+client adapts each chat request to its server (models/quirks.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
 import random
 import threading
 import time
@@ -16,6 +19,8 @@ from contextvars import ContextVar
 from typing import Any
 
 import openai
+
+from ictc.models.quirks import ServerQuirks, names_output_mode
 
 MAX_WAIT = 60.0  # the longest single wait, whatever Retry-After says
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0  # without Retry-After, as the openai client does
@@ -98,13 +103,46 @@ def is_quota_error(response: Any) -> bool:
 
 class BusyAwareClient(openai.DefaultHttpxClient):
     """The openai SDK's HTTP client (its defaults: connection limits, redirects, proxies from the
-    environment) with the gate and the waiting above around every request."""
+    environment) with the gate and the waiting above around every request, and, given `quirks`, each chat
+    request adapted to its server and model (models/quirks.py): a refused parameter dropped and the call
+    sent again, reasoning stripped from the answer, a reasoning model given room."""
 
-    def __init__(self, gate: InFlightGate, patience: float, **kwargs: Any):
+    ADAPTATIONS = 6  # at most this many parameters dropped for one call
+
+    def __init__(self, gate: InFlightGate, patience: float, quirks: ServerQuirks | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.gate, self.patience = gate, patience
+        self.gate, self.patience, self.quirks = gate, patience, quirks
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        body = _chat_body(request) if self.quirks is not None else None
+        if body is None or self.quirks is None:
+            return self._send_waiting(request, **kwargs)
+        model = str(body.get("model", ""))
+        for _ in range(self.ADAPTATIONS):
+            roomy = self.quirks.is_reasoning(model)
+            sent = self.quirks.prepare(body)
+            response = self._send_waiting(_with_body(request, sent), **kwargs)
+            if response.status_code >= 400:
+                data = response.read()
+                if self.quirks.refuse(sent, response.status_code, data):
+                    response.close()
+                    continue
+                if names_output_mode(data):  # the same request would be refused again: no client retries
+                    response.headers["x-should-retry"] = "false"
+                return response
+            if "json" not in response.headers.get("content-type", ""):
+                return response  # a stream, or a body we do not read
+            try:
+                answer = json.loads(response.read())
+            except ValueError:
+                return response  # the SDK reports it as it does any malformed body
+            if self.quirks.clean(model, answer) and not roomy:
+                response.close()
+                continue  # the reasoning took the whole cap: once more, with room
+            return _with_json(response, answer)
+        return response
+
+    def _send_waiting(self, request: Any, **kwargs: Any) -> Any:
         """Send `request` through the gate; a 429 is waited out (or sent elsewhere, see `_route`) for up
         to `patience` seconds. Returns the httpx response; transport errors pass through unless
         `_unreachable` finds another way."""
@@ -158,6 +196,34 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a route other than the gates in `busy` can take a call now."""
         return False
+
+
+def _chat_body(request: Any) -> dict[str, Any] | None:
+    """The JSON body of a chat completion request, else None (other endpoints pass untouched)."""
+    if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
+        return None
+    try:
+        body = json.loads(request.content)
+    except Exception:  # noqa: BLE001 (a streamed body we cannot read here passes untouched)
+        return None
+    return body if isinstance(body, dict) else None
+
+
+# Requests and responses are rebuilt with their own classes: those of the HTTP library the openai SDK uses.
+def _with_body(request: Any, body: dict[str, Any]) -> Any:
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
+    return type(request)(request.method, request.url, headers=headers, content=json.dumps(body).encode(),
+                         extensions=request.extensions)
+
+
+def _with_json(response: Any, answer: dict[str, Any]) -> Any:
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+    cleaned = type(response)(response.status_code, headers=headers, content=json.dumps(answer).encode(),
+                             request=response.request, extensions=response.extensions)
+    with contextlib.suppress(RuntimeError):  # not closed yet: the SDK only logs it
+        cleaned.elapsed = response.elapsed
+    return cleaned
 
 
 def _sleep_unless_stopped(seconds: float) -> None:

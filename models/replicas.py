@@ -14,6 +14,7 @@ from typing import Any
 import openai
 
 from ictc.models.pushback import BusyAwareClient, InFlightGate
+from ictc.models.quirks import ServerQuirks
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ class ReplicaClient(BusyAwareClient):
     replica down the error passes to the openai client's own retries. A 429 is sent on at once to a
     replica that has room, and waited out (pushback.py) only when every replica is busy."""
 
-    def __init__(self, servers: list[Server], patience: float, **kwargs: Any):
-        super().__init__(servers[0].gate, patience, base_url=servers[0].url, **kwargs)
+    def __init__(self, servers: list[Server], patience: float, quirks: ServerQuirks | None = None, **kwargs: Any):
+        super().__init__(servers[0].gate, patience, quirks, base_url=servers[0].url, **kwargs)
         self.servers = servers
         self._prefix = servers[0].url.rstrip("/")
         self._turn = itertools.count()
@@ -116,10 +117,12 @@ class ReplicaClient(BusyAwareClient):
             return any(id(s.gate) not in busy and s.gate.in_flight < s.gate.limit for s in self._live())
 
 
-def replica_client(registry: ServerRegistry, urls: list[str], patience: float, timeout: float) -> BusyAwareClient:
-    """The HTTP client for a role served at `urls` (one or more replicas; gates from `registry`).
+def replica_client(registry: ServerRegistry, urls: list[str], patience: float, timeout: float,
+                   quirks: ServerQuirks | None = None) -> BusyAwareClient:
+    """The HTTP client for a role served at `urls` (one or more replicas; gates from `registry`), adapting
+    each request to the server's learned `quirks` (models/quirks.py) when given.
     One URL gives the plain busy-aware client of pushback.py, as before replicas existed."""
     servers = registry.get(urls)
     if len(servers) == 1:
-        return BusyAwareClient(servers[0].gate, patience, base_url=servers[0].url, timeout=timeout)
-    return ReplicaClient(servers, patience, timeout=timeout)
+        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout)
+    return ReplicaClient(servers, patience, quirks, timeout=timeout)

@@ -1,8 +1,10 @@
 """JSON answers from any chat model, in the best mode its server accepts.
 
 Servers differ: OpenAI and vLLM take `json_schema`, some take only `json_object`, llama.cpp builds and
-local models take plain text. We try in that order; a mode the server rejects (HTTP 400/422) is
-remembered for the rest of the run, so the probe costs one failed call, not one per image."""
+local models take plain text. We try in that order; a mode the server rejects (an error answer that names
+the response format, e.g. llama-cpp-python's 500 "Input should be 'text' or 'json_object'") is remembered for
+the rest of the run, so the probe costs one failed call, not one per image. Any other error (a context
+length, a bad image) is that request's own: it is raised and fails that image, the mode stays."""
 
 from __future__ import annotations
 
@@ -13,12 +15,34 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from ictc.models.quirks import names_output_mode
+from ictc.models.reasoning import strip_reasoning
+
 MODES = ("json_schema", "json_object", "text")
 
 
 def _rejected_by_server(exc: Exception) -> bool:
-    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
-    return status in (400, 422)
+    """True when `exc` is a server's error answer that names the response format (models/quirks.py)."""
+    response = getattr(exc, "response", None)
+    status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
+    if status is None or status < 400:
+        return False
+    try:
+        body = response.text if response is not None else ""
+    except Exception:  # noqa: BLE001 (a body that cannot be read names nothing)
+        body = ""
+    return names_output_mode(body or str(exc))
+
+
+def _cut_answer(exc: Exception) -> str | None:
+    """The text of an answer the openai SDK refused to parse because the token cap ended it
+    (LengthFinishReasonError carries the completion), else None."""
+    completion = getattr(exc, "completion", None)
+    try:
+        content = completion.choices[0].message.content if completion is not None else None
+    except (AttributeError, IndexError):
+        return None
+    return content if isinstance(content, str) else None
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
@@ -52,7 +76,8 @@ class JsonCaller:
         return self._modes[0]
 
     def invoke(self, messages: list, schema: dict[str, Any], name: str, **kwargs: Any) -> tuple[str, str]:
-        """Returns (content, mode used)."""
+        """Asks for JSON matching `schema` (named `name`) in the current mode; returns (content without
+        reasoning, mode used). A refusal of the mode moves to the next; any other error is raised."""
         while True:
             mode = self.mode
             extra = dict(kwargs)
@@ -64,6 +89,9 @@ class JsonCaller:
             try:
                 reply = self.model.invoke(messages, **extra)
             except Exception as exc:
+                cut = _cut_answer(exc)
+                if cut is not None:  # the cap ended the JSON answer: what came is still read (parse_json_object)
+                    return strip_reasoning(cut), mode
                 if mode != "text" and _rejected_by_server(exc):
                     with self._lock:
                         if self._modes[0] == mode:
@@ -71,4 +99,4 @@ class JsonCaller:
                     continue
                 raise
             content = reply.content if isinstance(reply.content, str) else str(reply.content)
-            return content, mode
+            return strip_reasoning(content), mode

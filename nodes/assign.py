@@ -50,7 +50,9 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[item["path"]] = failure("assign", exc)
             trace("assign", item["path"], prompt_text(rendered), failures[item["path"]]["reason"], ctx.llm_id,
                   timer.seconds, cached=False, failed=True)
+            ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [exc], 0)
             continue
+        ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [], 1)
         trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,
               route=choice.route, answer=choice.answer, calls=choice.calls)
         answer = {"cluster": choice.name, "route": choice.route, "answer": choice.answer}

@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
 
+from ictc.models.reasoning import strip_reasoning
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
 from ictc.nodes.state import BatchTask
 
@@ -29,11 +30,13 @@ def to_messages(rendered: list[tuple[str, str]], image_uri: str | None = None) -
 
 
 def text_of(reply: Any) -> str:
-    """The stripped text of a chat reply (a message or its content): list content has its text parts joined."""
+    """A model reply's text (a message or its content; list content has its text parts joined), stripped,
+    without any reasoning block (models/reasoning.py): reasoning never becomes a description, a label or
+    a name, whichever backend answered."""
     content = reply.content if hasattr(reply, "content") else reply
     if isinstance(content, list):
         content = " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return str(content).strip()
+    return strip_reasoning(str(content)).strip()
 
 
 def in_batches(node: StepNode) -> StepNode:

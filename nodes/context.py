@@ -15,6 +15,7 @@ from ictc.models.choose import Chooser
 from ictc.models.embed import TextEmbedder
 from ictc.models.pushback import STOP_CHECK
 from ictc.models.structured import JsonCaller
+from ictc.nodes.watch import FailureWatch
 
 # Errors of one model call that make one image fail without stopping the run (anything else is a bug
 # or an interruption and stops the run; the checkpoint keeps what finished).
@@ -63,17 +64,21 @@ class Context:
     cache: Any = None  # store.step_cache.StepCache: Steps 2a, 2b, 3 reuse (None: no reuse)
     stop: threading.Event | None = None  # one run's own stop request (the UI's stop button), beside STOP
     slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    watch: FailureWatch = field(init=False, repr=False)  # stops a step that fails the same way for every image
 
     def __post_init__(self) -> None:
         # the exact cap on model calls in flight (LangGraph's pool also hosts its stream waiter)
         self.slots = threading.BoundedSemaphore(self.settings.concurrency)
+        self.watch = FailureWatch()
 
     @contextmanager
     def model_call(self) -> Iterator[None]:
-        """Hold one of `concurrency` slots for a model call; refuse to start once a stop was requested."""
+        """Hold one of `concurrency` slots for a model call; refuse to start once a stop was requested, or
+        once a step failed systematically (nodes/watch.py: raises SystematicFailureError)."""
         self.check_stop()
         with self.slots:
             self.check_stop()
+            self.watch.check()
             token = STOP_CHECK.set(self.check_stop)  # a wait on a busy server ends at a stop request
             try:
                 yield

@@ -47,6 +47,8 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         conversations.append(to_messages(rendered, uri))
     with Timer() as timer:
         replies = call_each(ctx, ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
+    ctx.watch.record("Step 1 (describe)", "VLM", ctx.vlm_id, [r for r in replies if isinstance(r, BaseException)],
+                     sum(isinstance(r, str) and bool(r) for r in replies))
     fresh = []
     for path, reply in zip(paths, replies, strict=True):
         seconds = timer.seconds / len(paths)

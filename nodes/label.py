@@ -55,6 +55,8 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     failures: dict[str, dict[str, str]] = {}
     with Timer() as timer:
         answers = _ask(ctx, criterion, [ask for _, _, ask, _ in todo]) if todo else []
+    ctx.watch.record("Step 2a (label)", "LLM", ctx.llm_id, [a for a in answers if isinstance(a, BaseException)],
+                     sum(isinstance(a, dict) and bool(a["raw"]) for a in answers))
     for (path, key, _, shown), answer in zip(todo, answers, strict=True):
         if isinstance(answer, BaseException):
             trace("label", path, shown, failure("label", answer)["reason"], ctx.llm_id, timer.seconds / len(todo),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from ictc.core.errors import SystematicFailureError
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
@@ -79,6 +80,12 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
     raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
+    if not raw:  # names invented from nothing would be no clusters at all
+        reasons = sorted({f["reason"] for f in state.get("failures", {}).values()})
+        raise SystematicFailureError(
+            "Step 2b (name clusters)", f"no image has a raw label to name clusters from "
+            f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
+            "fix what made the earlier steps fail (the reason above)")
     return {"naming": propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])}
 
 

@@ -156,8 +156,9 @@ class FakeLLM(CountingChatModel):
             if self.names_override:
                 attempt = sum(1 for m in messages if m.type == "ai")
                 return json.dumps({"names": self.names_override[min(attempt, len(self.names_override) - 1)]})
-            k = int(_find(r"exactly (\d+) category names", last))
-            labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
+            asked = _text(messages[1])  # the first request (a retry's last message says only what was wrong)
+            k = int(_find(r"exactly (\d+) category names", asked))
+            labels = re.findall(r"^- ([\w ]+): \d+$", asked, flags=re.MULTILINE)
             return json.dumps({"names": [label.capitalize() for label in labels[:k]]})
         if "propose the answer categories" in system:  # the audit's values: the sample's answers
             heard = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)

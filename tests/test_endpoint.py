@@ -98,7 +98,7 @@ def test_unreachable_endpoint_stops_before_any_work(images_dir, tmp_path, capsys
 
 
 def test_model_not_served_is_named(images_dir, tmp_path, capsys):
-    with FakeOpenAIServer() as server:
+    with FakeOpenAIServer(strict_models=True) as server:
         code = _run(server, images_dir, tmp_path / "run")
         code = main(["run", str(images_dir), "-c", "colour", "-k", "3", "--out", str(tmp_path / "r2"),
                      "--backend", "openai", "--base-url", server.url, "--vlm", "llava-13b", "--llm", "text-model"])

@@ -85,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         criterion = criterion.with_instruction(text, args.step)
     settings = settings_from_args(args)
     out = Path(args.out) if args.out else _default_out(criterion.text)
+    args.out = str(out)  # named by the CLI if the run stops early (ictc/cli/main.py)
     context = None
     if args.review:  # the models are loaded once for the whole conversation
         from ictc.graph.runtime import build_context

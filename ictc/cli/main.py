@@ -2,7 +2,8 @@
 
 Exit status: 0 done; 1 something the user gave cannot be used (UsageError, a file that cannot be read);
 2 a bug (the traceback is written to a file named in the message, and printed with --debug); 3 a model is
-not available; 4 the run finished but some images failed; 130 interrupted (finished work is kept)."""
+not available, or a step failed the same way for its first few images (stopped early, finished work kept:
+nodes/watch.py); 4 the run finished but some images failed; 130 interrupted (finished work is kept)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
             signal.signal(stop_signal, _terminate)
-    from ictc.core.errors import ModelUnavailableError, UsageError
+    from ictc.core.errors import ModelUnavailableError, SystematicFailureError, UsageError
 
     try:
         return handler(args)
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"ictc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SystematicFailureError as exc:  # stopped early: say where the finished work is
+        run_dir = getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR"
+        print(f"ictc: {exc} Finished work is kept; once fixed, continue with: ictc resume {run_dir}", file=sys.stderr)
+        return EXIT_MODEL
     except ModelUnavailableError as exc:
         print(f"ictc: {exc}", file=sys.stderr)
         return EXIT_MODEL

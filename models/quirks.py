@@ -1,0 +1,129 @@
+"""What each kind of OpenAI-compatible server needs, learned per server and model as a run goes
+(README "Servers and their quirks"): a parameter a model refuses is dropped and the call sent again; the
+token cap goes in both fields outside OpenAI; a model that shows reasoning gets room, no stop sequence,
+and thinking switched off where the server takes that; reasoning never reaches an answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+from ictc.models.reasoning import cut_inside_reasoning, has_reasoning, strip_reasoning
+
+OPENAI_HOSTS = ("api.openai.com",)
+# never dropped: they carry the request's meaning, or the output mode (models/structured.py changes that)
+KEEP = frozenset({"model", "messages", "response_format", "stream", "n", "tools", "tool_choice"})
+CAP_FIELDS = ("max_completion_tokens", "max_tokens")
+# a 400 about this one request (its length, its image): the request fails, the parameters stay
+PER_REQUEST = re.compile(r"context length|context window|context size|maximum context|too long|too many tokens|"
+                         r"n_ctx|reduce the length|exceeds|image.{0,40}(invalid|corrupt|decode|could not)",
+                         re.IGNORECASE)
+REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
+                     r"not allowed|does not support|invalid (parameter|argument)|unexpected", re.IGNORECASE)
+OUTPUT_MODE = re.compile(r"response_format|json_schema|json_object|structured output|guided_json|grammar",
+                         re.IGNORECASE)
+
+
+def error_of(data: bytes | str) -> tuple[str, str | None]:
+    """(message, param) of an error body: OpenAI's {"error": {"message", "param"}}, vLLM's {"message"},
+    Ollama's {"error": "..."}; the raw text when it is no JSON."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text, None
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+    if isinstance(error, dict):
+        param = error.get("param")
+        return str(error.get("message") or error), param if isinstance(param, str) else None
+    return str(error), None
+
+
+def names_output_mode(data: bytes | str) -> bool:
+    """True when an error body is about the response format (the only answer that changes JsonCaller's mode)."""
+    message, param = error_of(data)
+    return bool(OUTPUT_MODE.search(message) or (param and OUTPUT_MODE.search(param)))
+
+
+class ServerQuirks:
+    """One server's learned quirks, per model; thread-safe (every call of a run shares it).
+
+    base_url: the server; reasoning_room: tokens added to a step's cap for a model that reasons (its
+    reasoning counts against the cap: OpenAI's reasoning tokens, a `<think>` block)."""
+
+    def __init__(self, base_url: str, reasoning_room: int):
+        self.openai = (urlparse(base_url).hostname or "") in OPENAI_HOSTS
+        self.room = reasoning_room
+        self.refused: dict[str, set[str]] = {}
+        self.reasoning: set[str] = set()
+        self._lock = threading.Lock()
+
+    def is_reasoning(self, model: str) -> bool:
+        """True once `model` showed reasoning on this server."""
+        with self._lock:
+            return model in self.reasoning
+
+    def prepare(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The request body to send for `body` (a chat completion request), adapted to what was learned."""
+        model = str(body.get("model", ""))
+        body = dict(body)
+        cap = next((body[f] for f in CAP_FIELDS if isinstance(body.get(f), int)), None)
+        if cap is not None and not self.openai:  # Ollama and older llama.cpp read only max_tokens
+            for name in CAP_FIELDS:
+                body[name] = cap
+        with self._lock:
+            reasoning, refused = model in self.reasoning, set(self.refused.get(model, ()))
+        if reasoning:
+            for name in CAP_FIELDS:
+                if isinstance(body.get(name), int):
+                    body[name] += self.room
+            body.pop("stop", None)  # a stop sequence ("\n" in Step 2a) would cut the reasoning, not the answer
+            if self.openai:
+                body.setdefault("reasoning_effort", "low")
+            else:  # vLLM, llama.cpp and SGLang pass it to Qwen3-style chat templates; Ollama ignores it
+                body.setdefault("chat_template_kwargs", {"enable_thinking": False})
+        for name in refused:
+            body.pop(name, None)
+        return body
+
+    def refuse(self, body: dict[str, Any], status: int, data: bytes) -> str | None:
+        """The parameter of `body` that an error answer (`status`, body `data`) says the model refuses,
+        remembered for this model so it is never sent again; None when the error is about something else."""
+        if status not in (400, 422):
+            return None
+        message, param = error_of(data)
+        if PER_REQUEST.search(message) or not REFUSAL.search(message):
+            return None
+        quoted = re.findall(r"['\"`]([A-Za-z_][\w.]*)['\"`]", message)
+        for name in [param or "", *quoted]:
+            top = name.split(".")[0]
+            if top in body and top not in KEEP:
+                with self._lock:
+                    self.refused.setdefault(str(body.get("model", "")), set()).add(top)
+                return top
+        return None
+
+    def clean(self, model: str, data: dict[str, Any]) -> bool:
+        """Strips reasoning from every choice of a chat completion answer `data` (in place) and notes a
+        model that reasons. Returns True when an answer is missing because the reasoning used up the cap
+        or was cut by a stop sequence: the call deserves one more try with room."""
+        usage = data.get("usage") or {}
+        reasoned = bool(((usage.get("completion_tokens_details") or {}).get("reasoning_tokens")) or 0)
+        short = False
+        for choice in data.get("choices") or []:
+            message = choice.get("message") or {}
+            content = message.get("content")
+            cut = False
+            if isinstance(content, str) and has_reasoning(content):
+                reasoned, cut = True, cut_inside_reasoning(content)
+                message["content"] = content = strip_reasoning(content)
+            reasoned = reasoned or bool(message.get("reasoning_content") or message.get("reasoning"))
+            empty = not (content or "").strip() and not message.get("tool_calls")
+            short = short or (empty and (cut or choice.get("finish_reason") == "length"))
+        if reasoned:
+            with self._lock:
+                self.reasoning.add(model)
+        return reasoned and short

@@ -1,0 +1,228 @@
+"""Issue 17, "Server behaviour" cases 1-6: quirks that public reports show of real OpenAI-compatible
+servers (Ollama, vLLM, llama.cpp, OpenAI's reasoning models), each reproduced by the loopback fake server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ictc.cli import main
+from ictc.core.errors import SystematicFailureError
+from ictc.core.images import data_uri_to_image
+from ictc.core.samples import export_samples
+from ictc.models.reasoning import strip_reasoning
+from ictc.nodes.name_clusters import name_clusters
+
+from fake_server import FakeOpenAIServer
+from fakes import FakeVLM, fake_context
+
+
+@pytest.fixture(autouse=True)
+def quick_client(monkeypatch):
+    monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "5")
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "2")
+
+
+@pytest.fixture
+def folder(colour_images):
+    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
+
+
+def _run(server: FakeOpenAIServer, images: Path, out: Path, k: int = 3, vlm: str = "vision-model",
+         llm: str = "text-model", *extra: str) -> int:
+    return main(["run", str(images), "-c", "colour", "-k", str(k), "--out", str(out), "--backend", "openai",
+                 "--base-url", server.url, "--vlm", vlm, "--llm", llm, "--concurrency", "1", *extra])
+
+
+def _results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def _bodies(server: FakeOpenAIServer, marker: str) -> list[dict]:
+    return [r["body"] for r in server.requests if marker in json.dumps(r["body"]["messages"])]
+
+
+class OracleVLM(FakeVLM):
+    """A perfect VLM for the CIFAR-10 samples: it knows each photo's class (the nearest of the known photos,
+    16x16 thumbnails) and says it in the words the fake LLM reads ("filled with <class>")."""
+
+    known: list = []
+
+    def respond(self, messages, **kwargs) -> str:
+        block = next(b for m in messages if not isinstance(m.content, str) for b in m.content
+                     if isinstance(b, dict) and b.get("type") == "image_url")
+        seen = np.asarray(data_uri_to_image(block["image_url"]["url"]).resize((16, 16)), dtype=float)
+        name = min(self.known, key=lambda k: float(((k[0] - seen) ** 2).sum()))[1]
+        return f"A photo filled with {name}."
+
+
+@pytest.fixture
+def cifar(tmp_path):
+    folder, count = export_samples(tmp_path / "samples")["cifar10"]
+    rows = [line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:]]
+    known = [(np.asarray(Image.open(path).convert("RGB").resize((16, 16)), dtype=float), label)
+             for path, label in rows]
+    assert count == 20
+    return folder, known, len({label for _, label in known})
+
+
+# Case 1: reasoning in answers
+@pytest.mark.parametrize(("think", "cap_field"), [("always", "max_tokens"),  # DeepSeek-R1 on Ollama
+                                                  ("switchable", "max_completion_tokens")])  # Qwen3 on vLLM
+def test_reasoning_blocks_never_reach_an_output_and_a_perfect_model_scores_acc_1(cifar, tmp_path, think, cap_field):
+    folder, known, k = cifar
+    vlm = OracleVLM()
+    vlm.known = known
+    with FakeOpenAIServer(vlm=vlm, think=think, cap_field=cap_field) as server:
+        code = _run(server, folder, tmp_path / "run", k, "vision-model", "text-model",
+                    "--labels", str(folder / "labels.csv"))
+    assert code == 0
+    results = _results(tmp_path / "run")
+    assert results["metrics"]["acc"] == 1.0 and results["summary"]["clustered"] == 20
+    texts = [r[f] for r in results["images"] for f in ("description", "raw_label", "cluster")]
+    assert not any("think" in t.lower() for t in texts + results["cluster_names"])
+    assert len(results["cluster_names"]) == k
+    labels = _bodies(server, "short labels")
+    if think == "switchable":  # once the model showed reasoning, it is switched off where the server allows
+        assert all(b.get("chat_template_kwargs") == {"enable_thinking": False} for b in labels[-5:])
+    # the first label answer was cut inside the reasoning by the stop "\n": sent again with room, no stop
+    assert "stop" in labels[0] and all("stop" not in b for b in labels[2:])
+
+
+# Case 2: parameters a model or server refuses
+@pytest.mark.parametrize(("param", "message"), [
+    ("temperature", "Unsupported value: 'temperature' does not support 0 with this model. "
+                    "Only the default (1) value is supported."),  # OpenAI o-series
+    ("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                   "Use 'max_completion_tokens' instead."),
+    ("stop", "Unsupported parameter: 'stop' is not supported with this model."),
+    ("chat_template_kwargs", "[{'type': 'extra_forbidden', 'loc': ('body', 'chat_template_kwargs'), "
+                             "'msg': 'Extra inputs are not permitted'}]"),  # a strict vLLM-style validator
+])
+def test_a_refused_parameter_is_dropped_remembered_and_the_call_sent_again(folder, tmp_path, param, message):
+    think = "always" if param == "chat_template_kwargs" else None  # that one is only sent to reasoning models
+    with FakeOpenAIServer(models=("o4-mini",), refuse={param: message}, think=think,
+                          cap_field="max_completion_tokens") as server:
+        assert _run(server, folder, tmp_path / "run", 3, "o4-mini", "o4-mini") == 0
+    results = _results(tmp_path / "run")
+    assert results["summary"] == {"images": 8, "clustered": 8, "failed": 0, "unfinished": 0}
+    refused = [r for r in server.requests if param in r["body"]]
+    assert len(refused) == 1  # one refusal per server and model; never sent again
+    assert all(r["body"].get("seed") == 0 for r in server.requests)  # determinism kept where allowed
+    if param != "temperature":
+        assert all(r["body"].get("temperature") == 0 for r in server.requests)
+
+
+# Case 3: token cap fields
+@pytest.mark.parametrize("cap_field", ["max_tokens", "max_completion_tokens"])  # Ollama, older llama.cpp | vLLM
+def test_every_server_kind_honours_the_caps(folder, tmp_path, cap_field, monkeypatch):
+    monkeypatch.setenv("ICTC_DESCRIPTION_MAX_TOKENS", "40")
+    with FakeOpenAIServer(cap_field=cap_field, ramble=400) as server:
+        assert _run(server, folder, tmp_path / "run") == 0
+    descriptions = [r["description"] for r in _results(tmp_path / "run")["images"]]
+    assert max(len(d.split()) for d in descriptions) == 40  # cut at the cap (the model would say ~3,200 words)
+    assert all(b[cap_field] for b in (r["body"] for r in server.requests))
+
+
+# Case 4: one request's 400 is that request's problem
+def test_a_context_length_400_fails_that_image_and_keeps_the_output_mode(folder, tmp_path):
+    def too_long(body, n):
+        text = json.dumps(body["messages"])
+        return "context" if "sort images" in text and "filled with blue" in text else None
+
+    with FakeOpenAIServer(fault=too_long) as server:
+        assert _run(server, folder, tmp_path / "run") == 4  # finished, with failures
+    results = _results(tmp_path / "run")
+    failed = [r for r in results["images"] if r["status"] == "failed"]
+    assert len(failed) == 2 and all("maximum context length" in r["reason"] for r in failed)
+    assert all("blue" in r["image"] for r in failed)
+    assert results["routes"] == {"schema": 6}
+    assign = _bodies(server, "sort images")
+    assert len(assign) == 8  # each image asked once: no mode probing on its behalf
+    assert {b["response_format"]["type"] for b in assign} == {"json_schema"}
+
+
+def test_only_an_answer_about_the_response_format_changes_the_mode(folder, tmp_path):
+    with FakeOpenAIServer(reject_modes=("json_schema",)) as server:
+        assert _run(server, folder, tmp_path / "run") == 0
+    assign = [(b.get("response_format") or {}).get("type") for b in _bodies(server, "sort images")]
+    assert assign.count("json_schema") == 0 and assign.count("json_object") == 8  # 2b already switched it
+
+
+# Case 5: a systematic failure stops early
+def test_a_server_without_image_support_stops_after_a_few_images_with_cause_and_fix(folder, tmp_path, capsys):
+    with FakeOpenAIServer(no_images=True) as server:
+        code = _run(server, folder, tmp_path / "run")
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # the lines before it are progress bars
+    assert code == 3 and err.startswith("ictc: stopped at Step 1 (describe)")
+    assert "takes no images" in err and "--mmproj" in err and f"ictc resume {tmp_path / 'run'}" in err
+    vision = [r for r in server.requests if r["body"]["model"] == "vision-model"]
+    assert len(vision) <= 3 * 3  # 3 images, each tried 1 + 2 retries; not 8 images (main: 24 calls)
+    assert not _bodies(server, "organise labels")  # Step 2b never ran on no labels
+    assert (tmp_path / "run" / "run.json").is_file()
+
+
+def test_a_refused_key_at_step_3_stops_and_keeps_steps_1_and_2(folder, tmp_path, capsys):
+    def bad_key(body, n):
+        return "401" if "sort images" in json.dumps(body["messages"]) else None
+
+    out = tmp_path / "run"
+    with FakeOpenAIServer(fault=bad_key) as server:
+        assert _run(server, folder, out) == 3
+    err = capsys.readouterr().err
+    assert "refused the API key" in err and "OPENAI_API_KEY" in err
+    assert len(_bodies(server, "sort images")) == 3
+    data = json.loads((out / "run.json").read_text())
+    with FakeOpenAIServer() as healthy:  # the key fixed: resume pays only for Step 3
+        data["settings"]["base_url"] = healthy.url
+        (out / "run.json").write_text(json.dumps(data))
+        assert main(["resume", str(out)]) == 0
+    assert _results(out)["summary"]["clustered"] == 8
+    assert len(_bodies(healthy, "sort images")) == 8 and not _bodies(healthy, "short labels")
+    assert not [r for r in healthy.requests if r["body"]["model"] == "vision-model"]
+
+
+def test_step_2b_never_runs_on_zero_labels():
+    ctx = fake_context()
+    state = {"images": [{"path": "a.png", "sha256": "1"}], "labels": {}, "criterion": {"text": "colour"},
+             "n_clusters": 2, "failures": {"a.png": {"step": "label", "reason": "APIError: boom"}}}
+    with pytest.raises(SystematicFailureError, match="no image has a raw label"):
+        name_clusters(state, SimpleNamespace(context=ctx))
+    assert not ctx.llm.calls
+
+
+# Case 6: model names
+def test_ollama_names_without_their_tag_are_accepted(folder, tmp_path):
+    with FakeOpenAIServer(models=("llava:latest", "qwen2.5:latest"), strict_models=True) as server:
+        assert _run(server, folder, tmp_path / "run", 3, "llava", "qwen2.5") == 0
+    assert not [r for r in server.requests if r["body"].get("max_tokens") == 1]  # listed: no probe needed
+
+
+def test_a_server_that_lists_one_alias_and_answers_any_name_is_accepted_after_a_probe(folder, tmp_path):
+    with FakeOpenAIServer(models=("real-llm",)) as server:  # llama.cpp
+        assert _run(server, folder, tmp_path / "run", 3, "my-vlm", "my-llm") == 0
+    probes = [r["body"]["model"] for r in server.requests if r["body"].get("max_tokens") == 1]
+    assert probes == ["my-vlm", "my-llm"]
+
+
+def test_a_refused_name_comes_with_the_closest_listed_ids(folder, tmp_path, capsys):
+    with FakeOpenAIServer(models=("llava:latest", "qwen2.5:latest", "mistral:7b"), strict_models=True) as server:
+        code = _run(server, folder, tmp_path / "run", 3, "llava", "qwen2")
+    err = capsys.readouterr().err
+    assert code == 3 and "'qwen2'" in err and "closest it lists: qwen2.5:latest" in err
+
+
+@pytest.mark.parametrize(("reply", "answer"), [
+    ("<think>\nhmm, red or blue?\n</think>\n\nred", "red"),
+    ("the template opened it\n</think>\nblue", "blue"),  # DeepSeek-R1: <think> is in the prompt
+    ("<think>\nstill thinking when the cap came", ""),
+    ("<THINKING>x</THINKING>green<think>more", "green"),
+    ("a plain answer", "a plain answer"),
+])
+def test_reasoning_is_stripped_in_every_form(reply, answer):
+    assert strip_reasoning(reply) == answer
