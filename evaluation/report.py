@@ -45,7 +45,9 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     metrics = results.get("metrics")
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
-                     f" on {metrics['n']} labelled images</p>")
+                     f" on {metrics['n']} of {metrics['images']} images</p>")
+        if metrics.get("warning"):
+            parts.append(f"<p><b>Warning:</b> {escape(metrics['warning'])}</p>")
     for name in names:
         members = [r for r in rows if r["cluster"] == name]
         parts.append(f"<h2>{escape(name)} <span class=meta>({len(members)})</span></h2><div class=grid>")
