@@ -91,10 +91,21 @@ def shown_path(path: str | Path) -> str:
     """A file system path as ictc shows and records it: valid UTF-8 text everywhere (state, checkpoints,
     results, report, traces). A byte that is not UTF-8 (a Latin-1 name such as b'caf\\xe9.png', which
     os.fsdecode carries as a lone surrogate) is written as the visible escape `\\xe9`; file_path() undoes it."""
-    text = os.fspath(path)
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    return shown_text(os.fspath(path))
+
+
+def shown_text(text: str) -> str:
+    """`text` (a path, or a message that quotes one) as valid UTF-8 text: each undecodable byte that
+    os.fsdecode carried as a lone surrogate becomes `\\xNN`; any other lone surrogate `\\udNNN`."""
+    try:
+        text.encode("utf-8")
         return text
-    return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def file_path(path: str | Path) -> str:
@@ -141,7 +152,7 @@ def hash_or_reason(path: str) -> tuple[str | None, str | None]:
     try:
         return sha256_of(path), None
     except OSError as exc:
-        return None, f"cannot read the file ({exc.strerror or exc})"
+        return None, f"cannot read the file ({shown_text(str(exc.strerror or exc))})"
 
 
 def sha256_of(path: str | Path) -> str:
@@ -185,9 +196,10 @@ def load_rgb(path: str | Path, max_side: int | None = None):
             else:
                 img = img.convert("RGB")
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{shown}: image too large ({exc})") from exc
+        raise ImageError(f"{shown}: image too large ({shown_text(str(exc))})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{shown}: not a readable image ({getattr(exc, 'strerror', None) or exc})") from exc
+        why = shown_text(str(getattr(exc, "strerror", None) or exc))
+        raise ImageError(f"{shown}: not a readable image ({why})") from exc
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return img
