@@ -238,13 +238,14 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_every_output_stays_utf8(t
         assert name == "run.json" or "caf\\\\xe9.png" in text or "caf\\xe9.png" in text, name
     assert f"{folder}/caf\\xe9.png" in run_state(tmp_path / "run")["descriptions"]  # the checkpoint holds it
     exported = export_clusters(tmp_path / "run", tmp_path / "export")
-    assert (exported["Blue"] / "caf_xe9.png").read_bytes() == open(latin1, "rb").read()
+    assert (exported["Blue"] / "caf_xe9.png").read_bytes() == Path(os.fsdecode(latin1)).read_bytes()
 
 
 def test_high_bit_depth_reaches_the_vlm_scaled_by_its_real_range(tmp_path):
     """Issue 17 case 10: on main 12-bit data in a 16-bit PNG reached the VLM with mean 7.9, float TIFFs at 0."""
-    from fakes import FakeVLM
     from ictc.core.images import data_uri_to_image
+
+    from fakes import FakeVLM
 
     class BrightnessVLM(FakeVLM):
         seen: dict[int, float] = {}
