@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from ictc.core.errors import UsageError
+from ictc.core.pixels import to_8bit, wide_colour
 
 MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs)
 # Pillow registers these with a suffix, but can only identify them, not decode their pixels
@@ -166,7 +165,7 @@ def sha256_of(path: str | Path) -> str:
 
 def load_rgb(path: str | Path, max_side: int | None = None):
     """Decode upright 8-bit RGB (EXIF orientation applied, first frame of animations, high bit depths
-    scaled by their real range: to_8bit), at most `max_side` pixels on a side.
+    scaled by their real range: core/pixels.py), at most `max_side` pixels on a side.
 
     `path`: shown or file form (shown_path); raises ImageError naming the path and the reason."""
     from PIL import Image, ImageOps
@@ -186,7 +185,11 @@ def load_rgb(path: str | Path, max_side: int | None = None):
                 raise ImageError(f"{shown}: image too large ({img.width}x{img.height} pixels declared, "
                                  f"limit {MAX_PIXELS:,})")
             img.seek(0)
+            deep = wide_colour(img, path)  # 16 bits per colour channel: Pillow's RGB keeps only the high byte
             img = ImageOps.exif_transpose(img)
+            if deep is not None:
+                deep.info["exif"] = opened.info.get("exif", b"")
+                img = ImageOps.exif_transpose(deep) if deep.info["exif"] else deep
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 background = Image.new("RGB", img.size, (255, 255, 255))
                 background.paste(img.convert("RGBA"), mask=img.convert("RGBA").split()[-1])
@@ -203,30 +206,6 @@ def load_rgb(path: str | Path, max_side: int | None = None):
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return img
-
-
-def to_8bit(img):
-    """A one-channel image of 16- or 32-bit integer (modes I;16*, I) or float (F) samples, as 8-bit "L",
-    scaled by the range its data really use rather than the container's:
-    - integers: the smallest common sensor depth (8, 10, 12, 14, 16 bits, else 32) that holds the largest
-      value, so 12-bit data in a 16-bit PNG (0..4095) fill 0..255 and a dark 16-bit photo stays dark;
-    - floats: 0..1 as is (the usual convention), -1..1 shifted, any other range stretched min..max;
-    negative integers (signed TIFFs) are stretched min..max too. NaN and infinities become 0."""
-    from PIL import Image
-
-    values = np.asarray(img, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    if img.mode == "F":
-        if low >= 0 and high <= 1:
-            low, high = 0.0, 1.0
-        elif low >= -1 and high <= 1:
-            low, high = -1.0, 1.0
-    elif low >= 0:
-        low, high = 0.0, float(next((2**bits - 1 for bits in (8, 10, 12, 14, 16) if high <= 2**bits - 1), 2**32 - 1))
-    scale = 255.0 / (high - low) if high > low else 0.0
-    scaled = np.nan_to_num((values - low) * scale, nan=0.0, posinf=0.0, neginf=0.0)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
 
 
 def to_data_uri(img) -> str:

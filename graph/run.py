@@ -49,6 +49,8 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
               review: bool = False) -> RunResult:
     listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
     paths = listing.paths
+    if labels is not None:  # the labels file kept beside the images is not a skipped image
+        listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).resolve() != Path(labels).resolve()}
     check_request(paths, criterion, n_clusters, labels, len(listing.skipped))
     items, unreadable = [], {}
     for path in paths:

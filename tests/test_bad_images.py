@@ -27,6 +27,17 @@ def _png_declaring(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+def _png16(path: Path, samples: np.ndarray) -> None:
+    """A PNG with 16 bits per sample (Pillow writes none in colour): samples (h, w, 3 or 4), 0..65535."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    height, width, channels = samples.shape
+    header = struct.pack(">IIBBBBB", width, height, 16, {3: 2, 4: 6}[channels], 0, 0, 0)
+    rows = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
 @pytest.fixture
 def zoo(tmp_path) -> Path:
     """Good and bad files side by side."""
@@ -196,8 +207,10 @@ def test_avif_is_clustered_and_skipped_files_are_counted_and_named(tmp_path, cap
         Image.new("RGB", (40 + i, 30), (30, 50, 220)).save(folder / f"blue_{i}.png")
     (folder / "notes.txt").write_text("not an image")
     (folder / "clip.mpg").write_bytes(b"\x00\x00\x01\xb3" + b"\0" * 64)  # Pillow identifies MPEG, cannot decode it
+    (folder / "labels.csv").write_text("image,label\nred_0.avif,red\nred_1.avif,red\nblue_0.png,blue\nblue_1.png,blue\n")
     with FakeOpenAIServer() as server:
-        code = main(["run", str(folder), "-c", "colour", "-k", "2", "--out", str(tmp_path / "run"), "--backend",
+        code = main(["run", str(folder), "-c", "colour", "-k", "2", "--labels", str(folder / "labels.csv"),
+                     "--out", str(tmp_path / "run"), "--backend",
                      "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
     out = capsys.readouterr().out
     saved = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
@@ -208,7 +221,8 @@ def test_avif_is_clustered_and_skipped_files_are_counted_and_named(tmp_path, cap
     assert {Path(s["file"]).name: s["reason"] for s in saved["skipped"]} == {
         "clip.mpg": "not an image format the installed Pillow decodes ('.mpg')",
         "notes.txt": "not an image format the installed Pillow decodes ('.txt')"}
-    assert "2 file(s) skipped:" in out and f"{folder / 'notes.txt'}: not an image format" in out
+    assert "2 file(s) skipped:" in out and f"{folder / 'notes.txt'}: not an image format" in out  # not labels.csv
+    assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 4 of 4 images)" in out
 
 
 def test_a_file_name_that_is_not_utf8_is_processed_and_every_output_stays_utf8(tmp_path):
@@ -268,6 +282,11 @@ def test_high_bit_depth_reaches_the_vlm_scaled_by_its_real_range(tmp_path):
     Image.new("RGB", (20, 20), (220, 30, 30)).save(folder / "red.png")  # a second colour, for K=2
     for width, pixels in arrays.items():
         Image.fromarray(pixels).save(folder / f"w{width}.{'png' if pixels.dtype == np.uint16 else 'tif'}")
+    twelve_bit = np.tile(np.rint(np.append(ramp, [0.5] * 5) * 4095), (32, 1))
+    _png16(folder / "w69.png", np.stack([twelve_bit] * 3, axis=-1))  # 12-bit colour in a 48-bit PNG
+    twelve_bit = np.tile(np.rint(np.append(ramp, [0.5] * 6) * 4095), (32, 1))
+    _png16(folder / "w70.png", np.stack([twelve_bit] * 3 + [np.full_like(twelve_bit, 65535)], axis=-1))  # RGBA 64-bit
+    arrays.update({69: twelve_bit, 70: twelve_bit})
     vlm = BrightnessVLM()
     ctx = fake_context(vlm=vlm)
     result = start_run(str(folder), make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
