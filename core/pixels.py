@@ -53,14 +53,14 @@ def wide_colour(opened: Any, path: str) -> Any:
     from PIL import Image
 
     tiles = getattr(opened, "tile", [])
-    rawmode = tiles[0].args if len(tiles) == 1 else None
-    rawmode = rawmode[0] if isinstance(rawmode, tuple) and rawmode else rawmode
+    args: Any = tiles[0].args if len(tiles) == 1 else None  # PNG: the raw mode; TIFF: (raw mode, ...)
+    rawmode = args[0] if isinstance(args, tuple) and args else args
     if opened.mode not in ("RGB", "RGBA") or rawmode not in OTHER_BYTE:
         return None
+    swapped = OTHER_BYTE[rawmode]
     with Image.open(path) as other:
         tile = other.tile[0]
-        swapped = OTHER_BYTE[rawmode]
-        other.tile = [tile._replace(args=swapped if isinstance(tile.args, str) else (swapped, *tile.args[1:]))]
+        other.tile = [tile._replace(args=swapped if isinstance(args, str) else (swapped, *args[1:]))]
         low = np.asarray(other.convert(opened.mode), dtype=np.uint16)
     high = np.asarray(opened.convert(opened.mode), dtype=np.uint16)
     if rawmode.endswith("L"):  # little-endian samples: the second decode read the high bytes
