@@ -47,8 +47,8 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
             problems.append(f"{len(files) - MAX_UPLOAD_FILES} more file(s) not added: the limit is {MAX_UPLOAD_FILES} files")
             break
         if not is_image_name(name):
-            problems.append(f"{name}: not an image format the installed Pillow decodes "
-                            f"({' '.join(sorted(image_suffixes()))})")
+            kind = f"'{Path(name).suffix}'" if Path(name).suffix else "no suffix"
+            problems.append(f"{name}: not an image format the installed Pillow decodes ({kind})")
         elif size_mb > MAX_UPLOAD_FILE_MB:
             problems.append(f"{name}: {size_mb:.1f} MB; the limit is {MAX_UPLOAD_FILE_MB} MB per file")
         elif total + size_mb > MAX_UPLOAD_TOTAL_MB:

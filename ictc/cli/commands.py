@@ -75,12 +75,14 @@ def _print_result(result: Any) -> None:
 
 def _print_scores(m: dict[str, Any]) -> None:
     """The metrics line, with how many of the run's images were scored and a warning when not all."""
-    print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  (scored {m['n']} of {m['images']} images)")
+    print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  "
+          f"(scored {m['n']} of {m.get('images', m['n'])} images)")
     if m.get("warning"):
         print(f"Warning: {m['warning']}")
-        for image in (m["unlabelled"] + m["not_clustered"])[:SHOWN]:
-            print(f"  {image}: {'not clustered' if image in m['not_clustered'] else 'no label'}")
-        if len(m["unlabelled"]) + len(m["not_clustered"]) > SHOWN:
+        missing = [(image, "no label") for image in m["unlabelled"]] + [(i, "not clustered") for i in m["not_clustered"]]
+        for image, why in missing[:SHOWN]:
+            print(f"  {image}: {why}")
+        if len(missing) > SHOWN:
             print("  ... (all in results.json, metrics)")
 
 
