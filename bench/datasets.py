@@ -25,7 +25,7 @@ class LabelledSet:
 def foolbox_sets(folder: Path) -> list[LabelledSet]:
     from ictc.core.images import list_images
     from ictc.core.samples import export_samples
-    from ictc.evaluation.metrics import read_labels
+    from ictc.evaluation.labels import read_labels
 
     sets = []
     for name, (path, _) in export_samples(folder).items():

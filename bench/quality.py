@@ -109,7 +109,7 @@ def pixels_row(labelled: Any) -> dict[str, Any]:
 
 
 def _truth(labelled: Any) -> dict[str, str]:
-    from ictc.evaluation.metrics import match_labels, read_labels
+    from ictc.evaluation.labels import match_labels, read_labels
 
     return match_labels(labelled.paths, read_labels(str(labelled.labels)))
 

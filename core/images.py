@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import io
+import os
+import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ictc.core.errors import UsageError
+from ictc.core.pixels import to_8bit, wide_colour
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs)
+# Pillow registers these with a suffix, but can only identify them, not decode their pixels
+IDENTIFY_ONLY = {"MPEG"}
+# registered without an opener of their own: another format's opener reads them (MPO: JPEG's)
+OPENED_AS = {"MPO": "JPEG"}
+# Pillow plugins that register more formats when imported (pillow-heif needs its opener registered)
+PLUGINS = {"pillow_heif": "register_heif_opener", "pillow_avif": None, "pillow_jxl": None}
+_UNDECODABLE_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
 
 
 class ImageError(Exception):
@@ -25,43 +36,145 @@ class ImageRef:
     sha256: str
 
 
+@dataclass
+class ImageListing:
+    """What a folder holds: the image paths taken (shown form, sorted) and every other file with the
+    reason it was skipped ({path: reason})."""
+
+    paths: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def image_suffixes() -> frozenset[str]:
+    """The file suffixes (lower case, with the dot) of every format the installed Pillow, and the
+    Pillow plugins installed beside it (PLUGINS), can decode: the formats Pillow registers an opener
+    for, less stubs without a loader (HDF5, BUFR, GRIB, WMF off Windows) and IDENTIFY_ONLY.
+    Source: PIL.Image.registered_extensions() and PIL.Image.OPEN."""
+    import importlib
+
+    from PIL import Image, ImageFile
+
+    for module, register in PLUGINS.items():
+        try:
+            plugin = importlib.import_module(module)
+        except ImportError:
+            continue
+        if register:
+            getattr(plugin, register)()
+    Image.init()
+    suffixes = set()
+    for suffix, name in Image.registered_extensions().items():  # {".jpg": "JPEG", ...}
+        opener = Image.OPEN.get(OPENED_AS.get(name, name), (None,))[0]
+        if opener is None or name in IDENTIFY_ONLY or (name == "EPS" and not _has_ghostscript()):
+            continue
+        if inspect.isclass(opener) and issubclass(opener, ImageFile.StubImageFile) and opener._handler is None:
+            continue
+        suffixes.add(suffix.lower())
+    return frozenset(suffixes)
+
+
+def _has_ghostscript() -> bool:
+    """Pillow decodes EPS by running Ghostscript; without it an .eps file cannot be read."""
+    from PIL import EpsImagePlugin
+
+    return bool(EpsImagePlugin.has_ghostscript())
+
+
+def is_image_name(name: str | Path) -> bool:
+    """True when the file name's suffix is one of image_suffixes() (case ignored)."""
+    return Path(name).suffix.lower() in image_suffixes()
+
+
+def shown_path(path: str | Path) -> str:
+    """A file system path as ictc shows and records it: valid UTF-8 text everywhere (state, checkpoints,
+    results, report, traces). A byte that is not UTF-8 (a Latin-1 name such as b'caf\\xe9.png', which
+    os.fsdecode carries as a lone surrogate) is written as the visible escape `\\xe9`; file_path() undoes it."""
+    return shown_text(os.fspath(path))
+
+
+def shown_text(text: str) -> str:
+    """`text` (a path, or a message that quotes one) as valid UTF-8 text: each undecodable byte that
+    os.fsdecode carried as a lone surrogate becomes `\\xNN`; any other lone surrogate `\\udNNN`."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def file_path(path: str | Path) -> str:
+    """The path to open for a shown_path() text: the file itself when it exists under that name, else
+    the name with each `\\xNN` escape (NN 80-ff) turned back into its original byte."""
+    text = os.fspath(path)
+    if "\\x" not in text or os.path.lexists(text):
+        return text
+    return _UNDECODABLE_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
+
+
 def list_images(source: str | Path | list[str]) -> list[str]:
-    """A folder (searched recursively, sorted) or an explicit list of paths."""
+    """A folder (searched recursively, sorted) or an explicit list of paths, in their shown form."""
+    return scan_images(source).paths
+
+
+def scan_images(source: str | Path | list[str]) -> ImageListing:
+    """The images in a folder (searched recursively, sorted) or an explicit list of paths, and the
+    files of the folder left out, each with its reason. Paths are in their shown_path() form.
+
+    Raises UsageError when the folder does not exist."""
     if isinstance(source, list | tuple):
-        return [str(p) for p in source]
+        return ImageListing([shown_path(p) for p in source])
     folder = Path(source)
     if not folder.exists():
         raise UsageError(f"image folder not found: {folder}")
     if folder.is_file():
-        return [str(folder)]
-    # broken and looping symlinks are kept, so that they are reported as failed rather than vanish
-    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink())]
-    return sorted(str(p) for p in found)
+        return ImageListing([shown_path(folder)])
+    taken, skipped = [], {}
+    for entry in folder.rglob("*"):
+        # broken and looping symlinks are kept, so that they are reported as failed rather than vanish
+        if not (entry.is_symlink() or entry.is_file()):
+            continue
+        if is_image_name(entry):
+            taken.append(shown_path(entry))
+        else:
+            kind = f"'{entry.suffix}'" if entry.suffix else "no suffix"
+            skipped[shown_path(entry)] = f"not an image format the installed Pillow decodes ({kind})"
+    return ImageListing(sorted(taken), dict(sorted(skipped.items())))
 
 
 def hash_or_reason(path: str) -> tuple[str | None, str | None]:
-    """(sha256, None) for a readable file, (None, reason) otherwise."""
+    """(sha256, None) for a readable file, (None, reason) otherwise; `path` in shown or file form."""
     try:
         return sha256_of(path), None
     except OSError as exc:
-        return None, f"cannot read the file ({exc.strerror or exc})"
+        return None, f"cannot read the file ({shown_text(str(exc.strerror or exc))})"
 
 
 def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of the file's bytes; `path` in shown or file form. Raises OSError."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(file_path(path), "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
 def load_rgb(path: str | Path, max_side: int | None = None):
-    """Decode upright RGB (EXIF orientation applied, first frame of animations), downscaled."""
+    """Decode upright 8-bit RGB (EXIF orientation applied, first frame of animations, high bit depths
+    scaled by their real range: core/pixels.py), at most `max_side` pixels on a side.
+
+    `path`: shown or file form (shown_path); raises ImageError naming the path and the reason."""
     from PIL import Image, ImageOps
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    image_suffixes()  # the installed plugins register their formats before the first open
+    shown, path = shown_path(path), file_path(path)
     if Path(path).is_file() and Path(path).stat().st_size == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
+        raise ImageError(f"{shown}: empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
@@ -69,22 +182,27 @@ def load_rgb(path: str | Path, max_side: int | None = None):
         with opened:
             img: Image.Image = opened
             if img.width * img.height > MAX_PIXELS:  # checked before decoding: PIL only warns up to 2x
-                raise ImageError(f"{path}: image too large ({img.width}x{img.height} pixels declared, "
+                raise ImageError(f"{shown}: image too large ({img.width}x{img.height} pixels declared, "
                                  f"limit {MAX_PIXELS:,})")
             img.seek(0)
+            deep = wide_colour(img, path)  # 16 bits per colour channel: Pillow's RGB keeps only the high byte
             img = ImageOps.exif_transpose(img)
+            if deep is not None:
+                deep.info["exif"] = opened.info.get("exif", b"")
+                img = ImageOps.exif_transpose(deep) if deep.info["exif"] else deep
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 background = Image.new("RGB", img.size, (255, 255, 255))
                 background.paste(img.convert("RGBA"), mask=img.convert("RGBA").split()[-1])
                 img = background
-            elif img.mode == "I;16" or img.mode.startswith("I"):
-                img = img.point(lambda v: v / 256).convert("L").convert("RGB")
+            elif img.mode.startswith(("I", "F")):  # 16- and 32-bit integer or float samples
+                img = to_8bit(img).convert("RGB")
             else:
                 img = img.convert("RGB")
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: image too large ({exc})") from exc
+        raise ImageError(f"{shown}: image too large ({shown_text(str(exc))})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: not a readable image ({getattr(exc, 'strerror', None) or exc})") from exc
+        why = shown_text(str(getattr(exc, "strerror", None) or exc))
+        raise ImageError(f"{shown}: not a readable image ({why})") from exc
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return img

@@ -10,6 +10,7 @@ import unicodedata
 from pathlib import Path
 
 from ictc.core.errors import UsageError
+from ictc.core.images import file_path
 from ictc.evaluation.outputs import write_atomic
 
 
@@ -42,9 +43,9 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
         folder.mkdir(exist_ok=True)
     for row in results["images"]:
         if row["status"] == "ok" and row["cluster"] in folders:
-            source = Path(row["image"])
+            source = Path(file_path(row["image"]))  # results hold the shown path (core/images.py)
             target_names: set[str] = {p.name.lower() for p in folders[row["cluster"]].iterdir()}
-            shutil.copyfile(source, folders[row["cluster"]] / safe_folder_name(source.name, target_names))
+            shutil.copyfile(source, folders[row["cluster"]] / safe_folder_name(Path(row["image"]).name, target_names))
     write_atomic(out / "clusters.json", json.dumps({n: f.name for n, f in folders.items()}, indent=2, ensure_ascii=False))
     return folders
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,9 @@ from ictc.core.errors import UsageError
 
 @dataclass
 class Scores:
+    """ACC, NMI, ARI of the n scored images, the contingency table and the matching (score()), and how
+    many of the run's images were scored (images, unlabelled, not_clustered, warning)."""
+
     acc: float
     nmi: float
     ari: float
@@ -21,6 +23,11 @@ class Scores:
     classes: list[str]
     contingency: list[list[int]]  # rows: clusters, columns: classes
     matching: dict[str, str]  # cluster -> class it was matched to (unmatched clusters absent)
+    # coverage, set by evaluation/results.py: the run's images, those scored (n), and why the rest were not
+    images: int = 0
+    unlabelled: list[str] = field(default_factory=list)  # images no row of the labels file names
+    not_clustered: list[str] = field(default_factory=list)  # labelled images that failed or are unfinished
+    warning: str = ""  # says so when not every image was scored
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -55,32 +62,6 @@ def score(predicted: list[str], truth: list[str], cluster_order: list[str] | Non
                   ari=float(adjusted_rand_score(truth, predicted)), n=len(predicted), clusters=clusters,
                   classes=classes, contingency=table.tolist(),
                   matching={clusters[r]: classes[c] for r, c in zip(rows, cols, strict=True) if table[r, c] > 0})
-
-
-def read_labels(path: str | Path) -> dict[str, str]:
-    """`image,label` CSV (header required) -> {image: label}."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
-    if not rows or not {"image", "label"} <= set(rows[0]):
-        raise UsageError(f"labels file {path} needs a header 'image,label' and at least one row")
-    return {row["image"]: row["label"] for row in rows}
-
-
-def match_labels(paths: list[str], labels: dict[str, str]) -> dict[str, str]:
-    """Label of each image: by the path as given, else by file name when that name is unique."""
-    by_name: dict[str, list[str]] = {}
-    for key in labels:
-        by_name.setdefault(Path(key).name, []).append(key)
-    found = {}
-    for path in paths:
-        if path in labels:
-            found[path] = labels[path]
-        elif len(by_name.get(Path(path).name, [])) == 1:
-            found[path] = labels[by_name[Path(path).name][0]]
-    return found
 
 
 def plot_confusion(scores: Scores, out: Path) -> None:

@@ -100,7 +100,9 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
     metrics = results.get("metrics")
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
-                     f" on {metrics['n']} labelled images</p>")
+                     f" on {metrics['n']} of {metrics['images']} images</p>")
+        if metrics.get("warning"):
+            parts.append(f"<p><b>Warning:</b> {escape(metrics['warning'])}</p>")
     if n_pages > 1:  # an index: which page each cluster starts on
         parts.append("<table>")
         parts.extend(f"<tr><td><a href='{page_path(path, first_page[n]).name}#c{i}'>{escape(n)}</a></td>"

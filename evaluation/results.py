@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.metrics import Scores, match_labels, plot_confusion, read_labels, score
+from ictc.evaluation.labels import match_labels, read_labels
+from ictc.evaluation.metrics import Scores, plot_confusion, score
 from ictc.evaluation.outputs import image_rows, write_csv, write_json
 from ictc.evaluation.report import write_report
 from ictc.nodes.context import Context
@@ -48,11 +49,16 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
         "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})
                   for step in ("describe", "label", "name_clusters", "assign")},
         "summary": {"images": len(rows), "clustered": status["ok"], "failed": status["failed"],
-                    "unfinished": status["unfinished"]},
+                    "unfinished": status["unfinished"], "skipped": len(meta.get("skipped", {}))},
         "images": rows,
+        "skipped": [{"file": f, "reason": r} for f, r in meta.get("skipped", {}).items()],  # files not taken
     }
-    if meta.get("labels") and names:
-        results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
+    # the metrics come when every image has a cluster or a failure: not at the pause before Step 3
+    if meta.get("labels") and names and not status["unfinished"]:
+        try:
+            results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
+        except UsageError as exc:  # e.g. every labelled image failed: the results are still written
+            results["metrics_error"] = str(exc)
     write_json(run_dir / "results.json", results)
     write_csv(run_dir / "results.csv", rows)
     thumbnails = ThumbnailCache(ctx.settings.resolved_workspace() / "thumbnails.sqlite")
@@ -64,9 +70,23 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
 
 
 def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names: list[str]) -> Scores:
-    truth = match_labels([r["image"] for r in rows if r["status"] == "ok"], read_labels(labels_path))
-    scored = [r for r in rows if r["image"] in truth]
+    """Scores of the clustered images the labels file names (evaluation/labels.py), with the coverage:
+    how many of the run's images were scored, and which were not and why.
+
+    Raises UsageError naming the labels file when it names none of the run's clustered images."""
+    truth = match_labels([r["image"] for r in rows], read_labels(labels_path))
+    scored = [r for r in rows if r["image"] in truth and r["status"] == "ok"]
+    if not scored:
+        raise UsageError(f"labels file {labels_path} names none of the {sum(r['status'] == 'ok' for r in rows)} "
+                         f"clustered images of the run")
     scores = score([r["cluster"] for r in scored], [truth[r["image"]] for r in scored], names)
+    scores.images = len(rows)
+    scores.unlabelled = [r["image"] for r in rows if r["image"] not in truth]
+    scores.not_clustered = [r["image"] for r in rows if r["image"] in truth and r["status"] != "ok"]
+    if scores.n < len(rows):
+        reasons = [f"{len(found)} {why}" for found, why in ((scores.unlabelled, "not named in the labels file"),
+                                                            (scores.not_clustered, "not clustered")) if found]
+        scores.warning = f"scored {scores.n} of {len(rows)} images ({', '.join(reasons)})"
     plot_confusion(scores, run_dir / "confusion.png")
     return scores
 

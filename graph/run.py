@@ -10,9 +10,9 @@ from typing import Any
 from langgraph.types import Command
 
 from ictc.core.errors import UsageError
-from ictc.core.images import hash_or_reason, list_images
+from ictc.core.images import hash_or_reason, scan_images
 from ictc.core.settings import Settings
-from ictc.evaluation.metrics import match_labels, read_labels
+from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult, open_run
@@ -25,15 +25,18 @@ from ictc.prompts import Criterion
 MAX_CRITERION_CHARS = 300
 
 
-def check_request(paths: list[str], criterion: Criterion, n_clusters: int, labels: str | None) -> None:
+def check_request(paths: list[str], criterion: Criterion, n_clusters: int, labels: str | None,
+                  skipped: int = 0) -> None:
     """Everything a user can get wrong, refused before any model is loaded or called.
 
-    Raises UsageError for a criterion over MAX_CRITERION_CHARS characters, no images, K < 2, K above the
-    number of images, or a labels file that names none of them."""
+    `paths`: the images found; `skipped`: how many other files the folder held. Raises UsageError for a
+    criterion over MAX_CRITERION_CHARS characters, no images, K < 2, K above the number of images, or a
+    labels file that names none of them."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
     if not paths:
-        raise UsageError("no images found (looked for .jpg .jpeg .png .webp .gif .bmp .tif .tiff)")
+        raise UsageError(f"no images found ({skipped} other file(s); looked for the formats the installed Pillow "
+                         "decodes: .jpg .png .webp .avif .tif and more)")
     if n_clusters < 2:
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
@@ -54,8 +57,11 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     models built from `settings`. Unreadable files are recorded as failures, not refused.
     Raises UsageError (see check_request; also K above the readable images, or the folder busy) before any
     model call; ModelUnavailableError when a model cannot be loaded or reached."""
-    paths = list_images(images if isinstance(images, list | tuple) else Path(images))
-    check_request(paths, criterion, n_clusters, labels)
+    listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
+    paths = listing.paths
+    if labels is not None:  # the labels file kept beside the images is not a skipped image
+        listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).resolve() != Path(labels).resolve()}
+    check_request(paths, criterion, n_clusters, labels, len(listing.skipped))
     items, unreadable = [], {}
     for path in paths:
         digest, reason = hash_or_reason(path)
@@ -70,7 +76,7 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"format": 1, "thread_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": settings.public_dict(), "labels": str(Path(labels).resolve()) if labels else None,
-            "image_count": len(items), "versions": []}
+            "image_count": len(items), "skipped": listing.skipped, "versions": []}
     write_json(run_dir / "run.json", meta)
     with open_run(run_dir, meta, ctx) as session:
         session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,

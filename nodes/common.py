@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
 
+from ictc.core.images import shown_text
 from ictc.models.reasoning import strip_reasoning
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
 from ictc.nodes.state import BatchTask
@@ -80,7 +81,9 @@ def _single(ctx: Context, model: Any, conversation: list[BaseMessage], **kwargs:
 
 def failure(step: str, exc: BaseException) -> dict[str, str]:
     """The failure record of an image: {"step": step, "reason": "<ExceptionType>: <first line, <= 300 chars>"}."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # a message may quote a file name that is not UTF-8: outputs stay valid UTF-8 (core/images.py)
+    text = shown_text(str(exc)).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
     return {"step": step, "reason": f"{type(exc).__name__}: {reason[:300]}"}
 
 

@@ -27,6 +27,17 @@ def _png_declaring(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+def _png16(path: Path, samples: np.ndarray) -> None:
+    """A PNG with 16 bits per sample (Pillow writes none in colour): samples (h, w, 3 or 4), 0..65535."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    height, width, channels = samples.shape
+    header = struct.pack(">IIBBBBB", width, height, 16, {3: 2, 4: 6}[channels], 0, 0, 0)
+    rows = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
 @pytest.fixture
 def zoo(tmp_path) -> Path:
     """Good and bad files side by side."""
@@ -151,3 +162,135 @@ def test_unreadable_file_is_named_with_its_reason(tmp_path):
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["cannot read the file (Permission denied)",
                    f"{folder / 'secret.png'}: not a readable image (Permission denied)"]
+
+
+def _saveable_formats() -> dict[str, str]:
+    """{suffix: format} for every suffix of every format the installed Pillow both writes and reads."""
+    from ictc.core.images import image_suffixes
+
+    Image.init()
+    return {suffix: name for suffix, name in sorted(Image.registered_extensions().items())
+            if name in Image.SAVE and suffix in image_suffixes()}
+
+
+def test_every_format_pillow_writes_is_taken_and_decoded(tmp_path):
+    """Issue 17 case 8: on main a folder's .avif files (and .qoi, .jp2, .tga ...) were skipped silently."""
+    from ictc.core.images import scan_images
+
+    written = {}
+    for suffix, name in _saveable_formats().items():
+        image = Image.new("RGB", (24, 16), (200, 30, 30))
+        for mode in ("RGB", "L", "1"):  # some formats only write grey or black-and-white
+            try:
+                image.convert(mode).save(tmp_path / f"img{suffix}", format=name)
+            except (OSError, ValueError, KeyError):
+                (tmp_path / f"img{suffix}").unlink(missing_ok=True)
+                continue
+            written[suffix] = mode
+            break
+    assert {".avif", ".webp", ".png", ".jpg", ".tif", ".qoi", ".tga"} <= set(written)
+    listing = scan_images(tmp_path)
+    assert sorted(Path(p).suffix for p in listing.paths) == sorted(written) and not listing.skipped
+    for suffix, mode in written.items():
+        pixel = load_rgb(tmp_path / f"img{suffix}").getpixel((12, 8))
+        if mode == "RGB":  # lossy formats: near the colour written
+            assert all(abs(a - b) <= 40 for a, b in zip(pixel, (200, 30, 30), strict=True)), (suffix, pixel)
+
+
+def test_avif_is_clustered_and_skipped_files_are_counted_and_named(tmp_path, capsys):
+    from fake_server import FakeOpenAIServer
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.new("RGB", (40 + i, 30), (220, 30, 30)).save(folder / f"red_{i}.avif")
+        Image.new("RGB", (40 + i, 30), (30, 50, 220)).save(folder / f"blue_{i}.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "clip.mpg").write_bytes(b"\x00\x00\x01\xb3" + b"\0" * 64)  # Pillow identifies MPEG, cannot decode it
+    (folder / "labels.csv").write_text("image,label\nred_0.avif,red\nred_1.avif,red\nblue_0.png,blue\nblue_1.png,blue\n")
+    with FakeOpenAIServer() as server:
+        code = main(["run", str(folder), "-c", "colour", "-k", "2", "--labels", str(folder / "labels.csv"),
+                     "--out", str(tmp_path / "run"), "--backend",
+                     "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
+    out = capsys.readouterr().out
+    saved = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
+    assert code == 0
+    clusters = {Path(r["image"]).name: r["cluster"] for r in saved["images"] if r["status"] == "ok"}
+    assert clusters == {"red_0.avif": "Red", "red_1.avif": "Red", "blue_0.png": "Blue", "blue_1.png": "Blue"}
+    assert saved["summary"]["skipped"] == 2
+    assert {Path(s["file"]).name: s["reason"] for s in saved["skipped"]} == {
+        "clip.mpg": "not an image format the installed Pillow decodes ('.mpg')",
+        "notes.txt": "not an image format the installed Pillow decodes ('.txt')"}
+    assert "2 file(s) skipped:" in out and f"{folder / 'notes.txt'}: not an image format" in out  # not labels.csv
+    assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 4 of 4 images)" in out
+
+
+def test_a_file_name_that_is_not_utf8_is_processed_and_every_output_stays_utf8(tmp_path):
+    """Issue 17 case 9: on main one Latin-1 name (b'caf\\xe9.png') ended the whole run at Step 1."""
+    from ictc.evaluation.export import export_clusters
+    from ictc.graph.run import resume_run
+    from ictc.graph.session import run_state
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, colour in enumerate([(220, 30, 30)] * 3 + [(30, 50, 220)] * 2):
+        Image.new("RGB", (40 + i, 30), colour).save(folder / f"good_{i}.png")
+    latin1 = os.fsencode(folder) + b"/caf\xe9.png"
+    Image.new("RGB", (30, 30), (30, 50, 220)).save(os.fsdecode(latin1))
+    with open(os.fsencode(folder) + b"/broken_\xff.jpg", "wb") as handle:  # a bad file with a bad name fails alone
+        handle.write(b"not a jpeg")
+    ctx = fake_context()
+    result = start_run(str(folder), make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    by_name = {Path(r["image"]).name: r for r in result.rows}
+    assert by_name["caf\\xe9.png"]["status"] == "ok" and by_name["caf\\xe9.png"]["cluster"] == "Blue"
+    assert by_name["broken_\\xff.jpg"]["status"] == "failed"
+    assert by_name["broken_\\xff.jpg"]["reason"].startswith(f"describe: ImageError: {folder}/broken_\\xff.jpg: not a readable")
+    assert sum(r["status"] == "ok" for r in result.rows) == 6 and len(ctx.vlm.calls) == 6
+    resume_run(tmp_path / "run", context=ctx)  # retries the broken file, rewrites every output
+    for name in ("results.csv", "results.json", "report.html", "traces.jsonl", "run.json"):
+        text = (tmp_path / "run" / name).read_bytes().decode("utf-8")  # strict: raises on any bad byte
+        assert name == "run.json" or "caf\\\\xe9.png" in text or "caf\\xe9.png" in text, name
+    assert f"{folder}/caf\\xe9.png" in run_state(tmp_path / "run")["descriptions"]  # the checkpoint holds it
+    exported = export_clusters(tmp_path / "run", tmp_path / "export")
+    assert (exported["Blue"] / "caf_xe9.png").read_bytes() == Path(os.fsdecode(latin1)).read_bytes()
+
+
+def test_high_bit_depth_reaches_the_vlm_scaled_by_its_real_range(tmp_path):
+    """Issue 17 case 10: on main 12-bit data in a 16-bit PNG reached the VLM with mean 7.9, float TIFFs at 0."""
+    from ictc.core.images import data_uri_to_image
+
+    from fakes import FakeVLM
+
+    class BrightnessVLM(FakeVLM):
+        seen: dict[int, float] = {}
+
+        def respond(self, messages, **kwargs):
+            image = data_uri_to_image(messages[-1].content[-1]["image_url"]["url"])
+            self.seen[image.width] = float(np.asarray(image).mean())
+            return super().respond(messages, **kwargs)
+
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    ramp = np.linspace(0, 1, 64)
+    arrays = {  # width -> pixels whose ramp covers the data's real range
+        64: np.tile(np.rint(ramp * 4095), (32, 1)).astype(np.uint16),  # 12-bit in a 16-bit PNG
+        65: np.tile(np.append(ramp, 0.5), (32, 1)).astype(np.float32),  # float 0..1
+        66: np.tile(np.append(ramp, [0.5, 0.5]) * 1000 - 200, (32, 1)).astype(np.float32),  # float -200..800
+        67: np.tile(np.append(ramp, [0.5] * 3) * 2 - 1, (32, 1)).astype(np.float32),  # float -1..1
+        68: np.tile(np.rint(np.append(ramp, [0.5] * 4) * 1023), (32, 1)).astype(np.int32),  # 10-bit in 32-bit ints
+    }
+    Image.new("RGB", (20, 20), (220, 30, 30)).save(folder / "red.png")  # a second colour, for K=2
+    for width, pixels in arrays.items():
+        Image.fromarray(pixels).save(folder / f"w{width}.{'png' if pixels.dtype == np.uint16 else 'tif'}")
+    twelve_bit = np.tile(np.rint(np.append(ramp, [0.5] * 5) * 4095), (32, 1))
+    _png16(folder / "w69.png", np.stack([twelve_bit] * 3, axis=-1))  # 12-bit colour in a 48-bit PNG
+    twelve_bit = np.tile(np.rint(np.append(ramp, [0.5] * 6) * 4095), (32, 1))
+    _png16(folder / "w70.png", np.stack([twelve_bit] * 3 + [np.full_like(twelve_bit, 65535)], axis=-1))  # RGBA 64-bit
+    arrays.update({69: twelve_bit, 70: twelve_bit})
+    vlm = BrightnessVLM()
+    ctx = fake_context(vlm=vlm)
+    result = start_run(str(folder), make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    assert all(r["status"] == "ok" for r in result.rows)
+    assert sorted(vlm.seen) == [20, *sorted(arrays)]
+    for width, mean in [(w, m) for w, m in vlm.seen.items() if w != 20]:
+        assert abs(mean - 127.5) < 3, (width, mean)

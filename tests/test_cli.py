@@ -101,3 +101,39 @@ def test_a_usage_error_is_one_line_and_exit_1(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["refine", str(tmp_path), "--instruction", "x", "--step", "5"])
     assert stop.value.code == 1 and "unknown step" in capsys.readouterr().err
+
+
+def test_review_with_labels_pauses_and_scores_at_the_end_in_run_and_resume(colour_images, tmp_path, capsys,
+                                                                          monkeypatch):
+    """Issue 17 case 11: on main `run --review --labels` and `resume` exited 1 at the first pause
+    ("no image has both a cluster and a ground-truth label")."""
+    from pathlib import Path
+
+    from fake_server import FakeOpenAIServer
+
+    paths, labels = colour_images
+    folder, run = str(Path(paths[0]).parent), tmp_path / "run"
+    flags = ["--backend", "openai", "--vlm", "vision-model", "--llm", "text-model"]
+
+    def stop_at_the_pause(prompt: str) -> str:
+        raise KeyboardInterrupt  # the user leaves at the first pause; `ictc resume` continues
+
+    def end_of_input(prompt: str) -> str:
+        raise EOFError  # accepts each pause
+
+    with FakeOpenAIServer() as server:
+        monkeypatch.setattr("builtins.input", stop_at_the_pause)
+        code = main(["run", folder, "-c", "colour", "-k", "3", "--labels", str(labels), "--review", "--out", str(run),
+                     "--base-url", server.url, *flags])
+        out = capsys.readouterr().out
+        assert code == 130 and "Cluster names (before Step 3)" in out
+        paused = json.loads((run / "results.json").read_text("utf-8"))
+        assert "metrics" not in paused and paused["summary"]["unfinished"] == 8
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setattr("builtins.input", end_of_input)
+        assert main(["resume", str(run)]) == 0
+        assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in capsys.readouterr().out
+        assert main(["run", folder, "-c", "colour", "-k", "3", "--labels", str(labels), "--review", "--out",
+                     str(tmp_path / "run2"), "--base-url", server.url, *flags]) == 0
+    assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run2" / "results.json").read_text("utf-8"))["metrics"]["n"] == 8

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ictc.evaluation.metrics import match_labels, score
+from ictc.evaluation.labels import match_labels
+from ictc.evaluation.metrics import score
 
 
 def test_perfect_clustering_with_other_names():
@@ -42,5 +43,8 @@ def test_empty_clusters_in_run_order_are_kept():
 
 
 def test_labels_match_by_path_then_unique_file_name():
-    labels = {"/data/a.png": "cat", "other/b.png": "dog", "x/c.png": "eel", "y/c.png": "eel"}
-    assert match_labels(["/data/a.png", "mine/b.png", "z/c.png"], labels) == {"/data/a.png": "cat", "mine/b.png": "dog"}
+    labels = {"/data/a.png": "cat", "other/b.png": "dog", "x/c.png": "eel", "y/c.png": "cod", "v/d.png": "ant",
+              "w/d.png": "ant"}
+    # c.png: two rows fit equally well with different labels, so neither; d.png: both rows say "ant"
+    assert match_labels(["/data/a.png", "mine/b.png", "z/c.png", "z/d.png"], labels) == {
+        "/data/a.png": "cat", "mine/b.png": "dog", "z/d.png": "ant"}

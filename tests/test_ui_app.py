@@ -181,7 +181,7 @@ def test_uploads_over_the_limits_are_refused_by_name(tmp_path, monkeypatch):
     chosen = sources.from_uploads(files, tmp_path / "up")
     assert [Path(p).name for p in chosen.paths] == ["a.png", "evil.png"]
     assert all(Path(p).parent == tmp_path / "up" for p in chosen.paths)
-    assert chosen.problems == ["notes.txt: not an image file name (.bmp .gif .jpeg .jpg .png .tif .tiff .webp)",
+    assert chosen.problems == ["notes.txt: not an image format the installed Pillow decodes ('.txt')",
                                "big.jpg: 2.0 MB; the limit is 1 MB per file"]
 
 
@@ -202,3 +202,19 @@ def test_a_missing_model_is_said_in_the_chat_and_nothing_runs(colour_images):
     say(app, "go")
     assert "The VLM 'some/vlm' is not available" in wait_for_job(app)
     assert app.session_state["ictc_session"].results() is None
+
+
+def test_a_folder_source_takes_every_pillow_format_and_names_the_other_files(tmp_path):
+    """Issue 17 case 8 in the UI: the same rule as the command line (core/images.py)."""
+    from PIL import Image
+
+    from ictc.ui import sources
+
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(tmp_path / "a.avif")
+    Image.new("RGB", (8, 8), (0, 0, 200)).save(tmp_path / "b.qoi")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "labels.csv").write_text("image,label\na.avif,red\n")
+    chosen = sources.from_folder(str(tmp_path))
+    assert [Path(p).name for p in chosen.paths] == ["a.avif", "b.qoi"]
+    assert chosen.labels == str(tmp_path / "labels.csv")
+    assert chosen.problems == [f"{tmp_path / 'notes.txt'}: not an image format the installed Pillow decodes ('.txt')"]

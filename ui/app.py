@@ -57,7 +57,7 @@ def sidebar(session: Session) -> None:
                 _use(session, sources.from_folder(folder))
         else:
             files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
-                                     type=[s.lstrip(".") for s in sorted(sources.IMAGE_SUFFIXES)])
+                                     type=[s.lstrip(".") for s in sorted(sources.image_suffixes())])
             st.caption(f"Up to {sources.MAX_UPLOAD_FILES} files, {sources.MAX_UPLOAD_FILE_MB} MB each.")
             if st.button("Use the uploaded files", key="use-uploads", disabled=session.busy or not files):
                 chosen = sources.from_uploads([(f.name, f.getvalue()) for f in files or []], session.folder / "uploads")
@@ -67,8 +67,11 @@ def sidebar(session: Session) -> None:
     if session.images:
         st.success(f"{len(session.images)} images: {session.images_source}"
                    + (" (with labels: metrics on)" if session.labels else ""))
-    for problem in st.session_state.get("source-problems", []):
+    problems = st.session_state.get("source-problems", [])
+    for problem in problems[:10]:
         st.warning(problem)
+    if len(problems) > 10:
+        st.warning(f"... and {len(problems) - 10} more file(s) left out")
     st.header("Models")
     settings = session.settings
     st.caption(f"Backend: {settings.backend} · VLM: {settings.resolved_vlm()} · LLM: {settings.resolved_llm()}"

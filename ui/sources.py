@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.images import IMAGE_SUFFIXES, list_images
+from ictc.core.images import image_suffixes, is_image_name, list_images, scan_images
 from ictc.evaluation.export import safe_folder_name
 
 MAX_UPLOAD_FILES = 1000
@@ -27,11 +27,13 @@ def from_folder(text: str) -> Chosen:
     folder = Path(text.strip()).expanduser()
     if not text.strip() or not folder.is_dir():
         raise UsageError(f"image folder not found: {text.strip() or '(empty)'}")
-    paths = list_images(folder)
-    if not paths:
-        raise UsageError(f"no images found in {folder} (looked for {' '.join(sorted(IMAGE_SUFFIXES))})")
+    listing = scan_images(folder)
+    if not listing.paths:
+        raise UsageError(f"no images found in {folder} ({len(listing.skipped)} other file(s); looked for "
+                         f"{' '.join(sorted(image_suffixes()))})")
     labels = folder / "labels.csv"
-    return Chosen(paths, f"folder {folder}", str(labels) if labels.is_file() else None)
+    problems = [f"{path}: {reason}" for path, reason in listing.skipped.items() if path != str(labels)]
+    return Chosen(listing.paths, f"folder {folder}", str(labels) if labels.is_file() else None, problems)
 
 
 def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
@@ -44,8 +46,9 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
         if index >= MAX_UPLOAD_FILES:
             problems.append(f"{len(files) - MAX_UPLOAD_FILES} more file(s) not added: the limit is {MAX_UPLOAD_FILES} files")
             break
-        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-            problems.append(f"{name}: not an image file name ({' '.join(sorted(IMAGE_SUFFIXES))})")
+        if not is_image_name(name):
+            kind = f"'{Path(name).suffix}'" if Path(name).suffix else "no suffix"
+            problems.append(f"{name}: not an image format the installed Pillow decodes ({kind})")
         elif size_mb > MAX_UPLOAD_FILE_MB:
             problems.append(f"{name}: {size_mb:.1f} MB; the limit is {MAX_UPLOAD_FILE_MB} MB per file")
         elif total + size_mb > MAX_UPLOAD_TOTAL_MB:

@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from ictc.core.images import file_path, load_rgb
 from ictc.evaluation.export import zip_clusters
 from ictc.evaluation.traces import current_traces, pass_summary, read_traces
 from ictc.graph.versions import diff, load_meta, version_rows
@@ -24,21 +25,18 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
 
 @st.cache_data(max_entries=5000, show_spinner=False)
 def thumbnail(path: str, mtime: float, side: int = 160) -> bytes | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.thumbnail((side, side))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=85)
-            return buffer.getvalue()
+    try:  # decoded as the VLM sees it: upright, high bit depths scaled (core/images.py)
+        image = load_rgb(path, side)
     except Exception:  # noqa: BLE001 (a broken file shows as a placeholder; its failure is listed)
         return None
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
-def _thumb(path: str) -> bytes | None:
+def _thumb(path: str, side: int = 160) -> bytes | None:
     try:
-        return thumbnail(path, Path(path).stat().st_mtime)
+        return thumbnail(path, Path(file_path(path)).stat().st_mtime, side)
     except OSError:
         return None
 
@@ -84,7 +82,7 @@ def details(run_dir: Path, row: dict[str, Any]) -> None:
     left, right = st.columns([1, 2])
     with left:
         if data:
-            st.image(row["image"], width="stretch")
+            st.image(_thumb(row["image"], 800) or data, width="stretch")
         st.caption(row["image"])
     with right:
         st.markdown(f"**Cluster:** {row['cluster'] or '(none)'}")
@@ -116,6 +114,9 @@ def trace_box(step: str, record: dict[str, Any]) -> None:
 
 def metrics(run_dir: Path, results: dict[str, Any]) -> None:
     scores = results.get("metrics")
+    if not scores and results.get("metrics_error"):
+        st.warning(f"No metrics: {results['metrics_error']}")
+        return
     if not scores:
         st.info("No ground truth for these images: metrics need a labels file "
                 "(the sample photos have one; a folder may hold labels.csv with columns image,label).")
@@ -124,7 +125,10 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
     acc.metric("ACC (Hungarian)", f"{scores['acc']:.3f}")
     nmi.metric("NMI", f"{scores['nmi']:.3f}")
     ari.metric("ARI", f"{scores['ari']:.3f}")
-    n.metric("Images scored", scores["n"])
+    n.metric("Images scored", f"{scores['n']} of {scores.get('images', scores['n'])}")
+    if scores.get("warning"):
+        st.warning(f"{scores['warning']}: " + ", ".join(
+            Path(image).name for image in (scores["unlabelled"] + scores["not_clustered"])[:10]))
     if (run_dir / "confusion.png").is_file():
         st.image(str(run_dir / "confusion.png"), caption="Confusion: true labels × clusters")
 

@@ -13,6 +13,8 @@ from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
 from ictc.cli.progress import Progress
 from ictc.cli.review import review_at_terminal
 
+SHOWN = 20  # lines of a long list printed in a summary; the full list is in results.json
+
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     """Settings from the model flags in `args`, over ICTC_* variables and args.env_file (core/settings.py).
@@ -60,15 +62,40 @@ def _print_result(result: Any) -> None:
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
     if "metrics" in results:
-        m = results["metrics"]
-        print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  (n={m['n']})")
+        _print_scores(results["metrics"])
+    elif results.get("metrics_error"):
+        print(f"No metrics: {results['metrics_error']}")
     summary = results["summary"]
     if summary["failed"]:
         print(f"{summary['failed']} image(s) failed:")
         for row in result.rows:
             if row["status"] == "failed":
                 print(f"  {row['image']}: {row['reason']}")
+    _print_skipped(results.get("skipped", []))
     print(f"Results: {result.run_dir / 'results.csv'}, {result.run_dir / 'results.json'}, {result.run_dir / 'report.html'}")
+
+
+def _print_scores(m: dict[str, Any]) -> None:
+    """The metrics line, with how many of the run's images were scored and a warning when not all."""
+    print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  "
+          f"(scored {m['n']} of {m.get('images', m['n'])} images)")
+    if m.get("warning"):
+        print(f"Warning: {m['warning']}")
+        missing = [(image, "no label") for image in m["unlabelled"]] + [(i, "not clustered") for i in m["not_clustered"]]
+        for image, why in missing[:SHOWN]:
+            print(f"  {image}: {why}")
+        if len(missing) > SHOWN:
+            print("  ... (all in results.json, metrics)")
+
+
+def _print_skipped(skipped: list[dict[str, str]]) -> None:
+    """Files of the image folder that were not taken, each with its reason (the first SHOWN)."""
+    if skipped:
+        print(f"{len(skipped)} file(s) skipped:")
+        for entry in skipped[:SHOWN]:
+            print(f"  {entry['file']}: {entry['reason']}")
+        if len(skipped) > SHOWN:
+            print(f"  ... and {len(skipped) - SHOWN} more (all in results.json, skipped)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -234,8 +261,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ictc.evaluation.results import evaluate_run
 
     scores = evaluate_run(args.run_dir, args.labels)
-    print(f"ACC {scores.acc:.3f}  NMI {scores.nmi:.3f}  ARI {scores.ari:.3f}  (n={scores.n}, "
-          f"{len(scores.clusters)} clusters, {len(scores.classes)} classes)")
+    _print_scores(scores.as_dict())
+    print(f"{len(scores.clusters)} clusters, {len(scores.classes)} classes")
     print(f"Confusion matrix: {Path(args.run_dir) / 'confusion.png'}")
     return EXIT_OK
 

@@ -1,0 +1,120 @@
+"""Labels files as people write them (issue 17, case 7): BOM, `;` and tab separators, header case,
+Windows paths, paths relative to the image folder, bare names; the metrics say how many were scored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ictc.cli import main
+from ictc.core.errors import UsageError
+from ictc.evaluation.labels import match_labels, read_labels
+from ictc.evaluation.results import evaluate_run
+from ictc.graph.run import start_run
+from ictc.prompts import make_criterion
+
+from fakes import COLOURS, fake_context
+
+CLASSES = {"red": 7, "green": 6, "blue": 7}  # 20 images
+
+
+@pytest.fixture
+def class_folders(tmp_path) -> Path:
+    """One folder per class, the same file names in each (0001.png ...), as in ImageNet-style sets; two
+    names occur once only (red/unique_a.png, blue/unique_b.png)."""
+    root = tmp_path / "shapes"
+    for colour, n in CLASSES.items():
+        (root / colour).mkdir(parents=True)
+        for i in range(n):
+            name = {("red", 6): "unique_a.png", ("blue", 6): "unique_b.png"}.get((colour, i), f"{i + 1:04d}.png")
+            Image.new("RGB", (40 + i, 30), COLOURS[colour]).save(root / colour / name)
+    return root
+
+
+def _rows(root: Path) -> list[tuple[str, str]]:
+    """(path relative to the image folder, class) for every image."""
+    return [(p.relative_to(root).as_posix(), p.parent.name) for p in sorted(root.rglob("*.png"))]
+
+
+@pytest.fixture
+def finished_run(class_folders, tmp_path) -> Path:
+    ctx = fake_context()
+    start_run(str(class_folders), make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    return tmp_path / "run"
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("variant", ["bom-comma-relative", "semicolon-windows", "tab-utf16", "windows-absolute",
+                                     "upper-header-dot-slash", "cp1252-spreadsheet"])
+def test_labels_as_people_write_them_score_every_image(finished_run, class_folders, tmp_path, variant):
+    rows = _rows(class_folders)
+    lines = {
+        "bom-comma-relative": ["image,label", *(f"{p},{c}" for p, c in rows)],
+        "semicolon-windows": ["image;label", *(f"{p.replace('/', chr(92))};{c}" for p, c in rows)],
+        "tab-utf16": ["Image\tLabel", *(f"{p}\t{c}" for p, c in rows)],
+        "windows-absolute": ["image,label", *(f"C:\\Users\\ann\\shapes\\{p.replace('/', chr(92))},{c}" for p, c in rows)],
+        "upper-header-dot-slash": ["IMAGE , Class", *(f"./{p} , {c}" for p, c in rows)],
+        "cp1252-spreadsheet": ["image;label", *(f"{p};{c}é" for p, c in rows)],
+    }[variant]
+    text = "\r\n".join(lines) + "\r\n"
+    encoding = {"bom-comma-relative": "utf-8-sig", "tab-utf16": "utf-16", "cp1252-spreadsheet": "cp1252"}.get(variant, "utf-8")
+    scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text, encoding)))
+    assert (scores.acc, scores.n, scores.images, scores.warning) == (1.0, 20, 20, "")
+    if variant == "cp1252-spreadsheet":
+        assert set(scores.classes) == {"redé", "greené", "blueé"}
+
+
+def test_bare_names_match_only_where_unambiguous_and_the_metrics_say_so(finished_run, class_folders, tmp_path):
+    # the issue's case: bare names repeated across class folders; on main 2 of 20 were scored, silently
+    labels = _write(tmp_path / "labels.csv", "image,label\n" + "".join(
+        f"{Path(p).name},{c}\n" for p, c in _rows(class_folders)))
+    scores = evaluate_run(finished_run, str(labels))
+    assert (scores.n, scores.images) == (2, 20)
+    assert scores.warning == "scored 2 of 20 images (18 not named in the labels file)"
+    saved = json.loads((finished_run / "results.json").read_text("utf-8"))["metrics"]
+    assert (saved["n"], saved["images"], len(saved["unlabelled"])) == (2, 20, 18)
+
+
+def test_cli_prints_how_many_were_scored_and_warns(finished_run, class_folders, tmp_path, capsys):
+    rows = _rows(class_folders)
+    labels = _write(tmp_path / "labels.csv", "image,label\n" + "".join(f"{p},{c}\n" for p, c in rows[:17]))
+    assert main(["eval", str(finished_run), str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "(scored 17 of 20 images)" in out
+    assert "Warning: scored 17 of 20 images (3 not named in the labels file)" in out
+
+
+def test_labels_naming_no_image_is_refused_with_the_file_named(class_folders, tmp_path, capsys):
+    labels = _write(tmp_path / "truth.csv", "image,label\nelsewhere/zebra.png,cat\n")
+    code = main(["run", str(class_folders), "-c", "colour", "-k", "3", "--labels", str(labels),
+                 "--out", str(tmp_path / "run"), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                 "--vlm", "v", "--llm", "l"])
+    assert code == 1 and f"labels file {labels} names none of the 20 images" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was started
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("", "needs a header row with an 'image' and a 'label' column"),
+    ("photo,kind\na.png,cat\n", "(its first line: 'photo,kind')"),
+    ("image,label\na.png,\n", "has a header but no row with both an image and a label"),
+])
+def test_unreadable_labels_files_are_one_line_naming_the_file(tmp_path, text, error):
+    path = _write(tmp_path / "l.csv", text)
+    with pytest.raises(UsageError, match=str(path)) as caught:
+        read_labels(path)
+    assert error in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_matching_takes_the_most_specific_unambiguous_rule():
+    images = ["/d/cat/1.png", "/d/dog/1.png", "/d/cat/2.png", "/d/Cat/3.png", "/d/x/caf\u00e9.png"]
+    labels = {"cat/1.png": "cat", "1.png": "dog?", "DOG\\1.PNG": "dog", "2.png": "cat", "cat/3.png": "cat",
+              "x/cafe\u0301.png": "nfd"}  # the last written in NFD, as macOS file names are
+    assert match_labels(images, labels) == {"/d/cat/1.png": "cat", "/d/dog/1.png": "dog", "/d/cat/2.png": "cat",
+                                            "/d/Cat/3.png": "cat", "/d/x/caf\u00e9.png": "nfd"}
