@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.images import ImageError, load_rgb
+from ictc.evaluation.groupings import grouping_sections
 from ictc.evaluation.outputs import write_atomic
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}
@@ -46,6 +47,7 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
                      f" on {metrics['n']} labelled images</p>")
+    parts.extend(grouping_sections(results))  # K proposed, "other" size, levels tree
     for name in names:
         members = [r for r in rows if r["cluster"] == name]
         parts.append(f"<h2>{escape(name)} <span class=meta>({len(members)})</span></h2><div class=grid>")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.metrics import Scores, match_labels, plot_confusion, read_labels, score
 from ictc.evaluation.outputs import image_rows, write_csv, write_json
 from ictc.evaluation.report import write_report
@@ -50,6 +51,7 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
                     "unfinished": status["unfinished"]},
         "images": rows,
     }
+    results.update(grouping_results(state, rows))  # K proposed, names source, "other" size, levels
     if meta.get("labels") and names:
         results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
     write_json(run_dir / "results.json", results)

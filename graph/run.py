@@ -26,12 +26,14 @@ MAX_CRITERION_CHARS = 300
 
 
 def check_request(paths: list[str], criterion: Criterion, n_clusters: int, labels: str | None) -> None:
-    """Everything a user can get wrong, refused before any model is loaded or called."""
+    """Everything a user can get wrong, refused before any model is loaded or called (n_clusters 0: K proposed)."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
     if not paths:
         raise UsageError("no images found (looked for .jpg .jpeg .png .webp .gif .bmp .tif .tiff)")
-    if n_clusters < 2:
+    if n_clusters == 0 and len(paths) >= 2:
+        pass  # K is proposed after Step 2a (nodes/propose_k.py)
+    elif n_clusters < 2:
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
         raise UsageError(f"K={n_clusters} is more than the {len(paths)} images found")
@@ -39,12 +41,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
         raise UsageError(f"labels file {labels} names none of the {len(paths)} images")
 
 
-def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: int, settings: Settings,
-              out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
-              context: Context | None = None, context_factory: ContextFactory | None = None,
-              review: bool = False) -> RunResult:
-    paths = list_images(images if isinstance(images, list | tuple) else Path(images))
-    check_request(paths, criterion, n_clusters, labels)
+def hash_images(paths: list[str]) -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
+    """The run's image items (path, sha256) and the files that cannot be read ({path: {step, reason}})."""
     items, unreadable = [], {}
     for path in paths:
         digest, reason = hash_or_reason(path)
@@ -52,6 +50,28 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
         items.append({"path": path, "sha256": digest or f"unreadable:{path}"})
         if reason:
             unreadable[path] = {"step": "read", "reason": reason}
+    return items, unreadable
+
+
+def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: int | str, settings: Settings,
+              out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
+              context: Context | None = None, context_factory: ContextFactory | None = None,
+              review: bool = False, names: list[str] | str | None = None, other: bool = False,
+              k_pick: str = "best", hashed: tuple[list[dict[str, str]], dict[str, dict[str, str]]] | None = None) -> RunResult:
+    """Run the graph on `images` (a folder or paths) into `out_dir`; returns the finished (or paused) result.
+
+    `n_clusters`: K, or "auto" to have K proposed after Step 2a (`k_pick` "ask" pauses for the user's pick,
+    "best" takes the best candidate); `names`: the user's own categories (Step 2b skipped, K = their number);
+    `other`: Step 3 may answer "other"; `hashed`: items already hashed by hash_images (several criteria).
+    Raises UsageError for a request that cannot run, before any model is loaded."""
+    from ictc.nodes.user_names import parse_names
+
+    user_names = parse_names(names) if names is not None else []
+    k = len(user_names) if user_names else (0 if n_clusters == "auto" else _as_k(n_clusters))
+    paths = list_images(images if isinstance(images, list | tuple) else Path(images))
+    check_request(paths, criterion, k, labels)
+    items, unreadable = hashed if hashed is not None else hash_images(paths)
+    n_clusters = k
     if n_clusters > len(items) - len(unreadable):
         raise UsageError(f"K={n_clusters} is more than the {len(items) - len(unreadable)} readable images")
     ctx = with_stores(context or make_context(settings, context_factory))  # loads models: fails before any work
@@ -63,7 +83,8 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     write_json(run_dir / "run.json", meta)
     with open_run(run_dir, meta, ctx) as session:
         session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,
-                       "review": review, "failures": unreadable}, on_event)
+                       "review": review, "failures": unreadable, "user_names": user_names, "other": other,
+                       "k_pick": k_pick}, on_event)
         return session.finish("first run")
 
 
@@ -95,6 +116,14 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         label = meta.pop("pending_action", None) or (
             f"resume: retried {len(state['failures'])} failed image(s)" if retry else _version_label(meta, "resumed"))
         return session.finish(label)
+
+
+def _as_k(value: int | str) -> int:
+    """K from an int or its text ("auto" is handled by the caller). Raises UsageError for anything else."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"K must be a number or 'auto', not {value!r}") from None
 
 
 def is_complete(state: dict[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from ictc.nodes.label_counts import (
     trim_counts,
 )
 from ictc.nodes.state import RESET, RunState, primaries
+from ictc.nodes.user_names import user_naming, with_other
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 
@@ -73,7 +74,10 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
     raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
-    return {"naming": propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])}
+    if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
+        return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
+    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
+    return {"naming": with_other(naming, bool(state.get("other")))}
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:

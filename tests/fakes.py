@@ -119,6 +119,14 @@ class FakeLLM(CountingChatModel):
             k = int(_find(r"exactly (\d+) category names", last))
             labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
             return json.dumps({"names": [label.capitalize() for label in labels[:k]]})
+        if "how many categories" in system:  # K proposed: as many as there are distinct labels
+            labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
+            return json.dumps({"k": len(labels), "reason": f"{len(labels)} labels that differ"})
+        if "broader parent categories" in system:  # levels: category i goes to parent i mod n
+            n = int(_find(r"into exactly (\d+) broader", last))
+            children = re.findall(r"^- (.+): \d+$", last, flags=re.MULTILINE)
+            return json.dumps({"parents": [{"name": f"Parent of {children[i]}", "children": children[i::n]}
+                                           for i in range(n)]})
         if "image clustering tool" in system:  # the chat's intent prompt: the fake does not read intents,
             return json.dumps({"intent": "unclear"})  # so the app's rule parser does (tested apart with a script)
         if "sort images" in system:
