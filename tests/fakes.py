@@ -138,6 +138,17 @@ class FakeLLM(CountingChatModel):
         raise AssertionError(f"unexpected prompt: {system[:80]}")
 
 
+class NoneOfTheseLLM(FakeLLM):
+    """Step 3 answers "None of these." when no name is a colour of the image (as a model may; issue 21's "other" group)."""
+
+    def respond(self, messages, **kwargs):
+        if "sort images" in messages[0].content:
+            text = messages[1].content
+            names = [line[2:] for line in text.splitlines() if line.startswith("- ")]
+            return next((n for n in names if n.lower() in text.split("Image description:")[1].lower()), "None of these.")
+        return super().respond(messages, **kwargs)
+
+
 def fake_context(vlm: FakeVLM | None = None, llm: FakeLLM | None = None, vlm_id: str = "fake-vlm",
                  llm_id: str = "fake-llm", **settings: Any) -> Context:
     settings_obj = load_settings({"backend": "openai", "concurrency": 2, **settings}, env_file=None)

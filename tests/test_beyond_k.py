@@ -15,20 +15,9 @@ from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetK, SetNames, pars
 from ictc.nodes.propose_k import distribution_k, rank_candidates
 from ictc.prompts import make_criterion
 
-from fakes import FakeLLM, fake_context, step_calls
+from fakes import FakeLLM, NoneOfTheseLLM, fake_context, step_calls
 
 NAMES, ASSIGN, PROPOSE, COARSEN = "organise labels", "sort images", "how many categories", "broader parent"
-
-
-class NoneOfTheseLLM(FakeLLM):
-    """Step 3 answers "None of these." when no name is a colour of the image (as a model may)."""
-
-    def respond(self, messages, **kwargs):
-        if "sort images" in messages[0].content:
-            text = messages[1].content
-            names = [line[2:] for line in text.splitlines() if line.startswith("- ")]
-            return next((n for n in names if n.lower() in text.split("Image description:")[1].lower()), "None of these.")
-        return super().respond(messages, **kwargs)
 
 
 def test_distribution_signal_is_the_effective_number_of_labels():
