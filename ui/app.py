@@ -16,7 +16,7 @@ import streamlit as st
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.nodes.context import Context
-from ictc.ui import sources, views
+from ictc.ui import crosstab_view, sources, views
 from ictc.ui.session import Session
 
 
@@ -135,6 +135,7 @@ def results_tabs(session: Session) -> None:
         views.versions(run_dir)
     with export:
         views.export(run_dir, results)
+    crosstab_view.extra_tabs(session, run_dir, results)  # K proposed, other, levels; several criteria (issue 21)
 
 
 @st.dialog("Image details", width="large", on_dismiss=lambda: st.session_state.update(selected=None))
