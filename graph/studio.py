@@ -1,22 +1,22 @@
 """The graph as LangGraph Studio opens it (`langgraph dev`, see langgraph.json): the same graph, whose runtime
-context is built from the settings (ICTC_* variables, .env) when the caller passes none or only overrides.
+context is built from the settings (ICTC_* variables, .env), with any overrides the run passes.
 
-Why a context class of its own: LangGraph turns a dict `context` into `context_schema(**context)` and leaves
-None as None (langgraph/pregel/main.py, _coerce_context), but Context holds models, which no JSON request can
-carry. StudioContext takes plain settings overrides instead and loads the models from them, once per
-process and settings; a run with no context at all gets one built from the settings alone."""
+Why: Context holds models, which no JSON request can carry, and LangGraph passes a run's `context` on as
+given (None stays None; a dict becomes context_schema(**dict): langgraph/pregel/main.py, _coerce_context).
+So the runs of this graph turn whatever context they get into a Context before LangGraph sees it, loading
+the models once per process and settings; Studio's form shows StudioSettings."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from functools import cache
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
-from ictc.core.settings import load_settings
+from ictc.core.settings import Settings, load_settings
 from ictc.graph.build import build_graph
 from ictc.graph.runtime import build_context, with_stores
 from ictc.nodes.context import Context
@@ -29,46 +29,44 @@ def _context_for(overrides: str) -> Context:
 
 
 @dataclass
-class StudioContext(Context):
-    """Settings overrides in, a full Context out: `backend`, `base_url`, `vlm`, `llm`, `concurrency`...
-    (any field of core.settings.Settings, in `overrides`); the models come from the settings."""
+class StudioSettings:
+    """What Studio's context form shows: settings overrides; each one left empty comes from ICTC_* / .env."""
 
-    vlm: Any = None
-    llm: Any = None
-    llm_json: Any = None
-    chooser: Any = None
-    embedder: Any = None
-    settings: Any = None
-    vlm_id: str = ""
-    llm_id: str = ""
-    overrides: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None
+    base_url: str | None = None
+    vlm: str | None = None
+    llm: str | None = None
+    concurrency: int | None = None
 
-    def __post_init__(self) -> None:
-        if self.vlm is None:  # nothing but settings given: load (or reuse) the models they name
-            built = _context_for(json.dumps(self.overrides, sort_keys=True))
-            for f in fields(Context):
-                if f.init:
-                    setattr(self, f.name, getattr(built, f.name))
-        super().__post_init__()
+
+def studio_context(context: Any) -> Context:
+    """A full Context from what a run passes: None, a dict or StudioSettings of settings overrides (keys that
+    are no setting, e.g. ones a server adds, are ignored), or a Context (kept as it is)."""
+    if isinstance(context, Context):
+        return context
+    values = asdict(context) if is_dataclass(context) and not isinstance(context, type) else dict(context or {})
+    known = {f.name for f in fields(Settings)}
+    overrides = {k: v for k, v in values.items() if k in known and v not in (None, "")}
+    return _context_for(json.dumps(overrides, sort_keys=True))
 
 
 class StudioGraph(CompiledStateGraph):  # type: ignore[type-arg]  # generic over the state: any
-    """The compiled graph, with a context built from the settings when a run passes none."""
+    """The compiled graph, whose runs get a Context built from the settings (studio_context)."""
 
     def stream(self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any) -> Iterator[Any]:  # noqa: A002
-        """As CompiledStateGraph.stream, with `context` None replaced by StudioContext() (settings only)."""
-        return super().stream(input, config, context=StudioContext() if context is None else context, **kwargs)  # type: ignore[arg-type]
+        """As CompiledStateGraph.stream, with `context` replaced by studio_context(context)."""
+        return super().stream(input, config, context=studio_context(context), **kwargs)  # type: ignore[call-overload]
 
     async def astream(self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any) -> AsyncIterator[Any]:  # noqa: A002
-        """As CompiledStateGraph.astream, with `context` None replaced by StudioContext() (settings only)."""
-        async for chunk in super().astream(input, config, context=StudioContext() if context is None else context, **kwargs):  # type: ignore[arg-type]
+        """As CompiledStateGraph.astream, with `context` replaced by studio_context(context)."""
+        async for chunk in super().astream(input, config, context=studio_context(context), **kwargs):  # type: ignore[call-overload]
             yield chunk
 
 
 def studio_graph() -> StudioGraph:
-    """The graph compiled for Studio: context_schema StudioContext; the server brings the checkpointer."""
+    """The graph compiled for Studio: context_schema StudioSettings (the form); the server brings the checkpointer."""
     builder = build_graph()
-    builder.context_schema = StudioContext
+    builder.context_schema = StudioSettings  # type: ignore[assignment]  # the form Studio shows; runs get a Context
     compiled = builder.compile(name="ictc")
     compiled.__class__ = StudioGraph  # type: ignore[assignment]  # same object, with stream/astream filling a missing context
     return compiled  # type: ignore[return-value]
