@@ -48,6 +48,7 @@ def silhouette_by_k(counts: Counter[str], high: int, embed: Any) -> dict[int, fl
     are fewer than 3 distinct labels (a silhouette needs 2 <= K < labels)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     labels = list(counts)
     if len(labels) < 3:
@@ -55,10 +56,13 @@ def silhouette_by_k(counts: Counter[str], high: int, embed: Any) -> dict[int, fl
     vectors = np.asarray(embed(labels))
     weights = np.array([counts[x] for x in labels], dtype=float)
     scores: dict[int, float] = {}
-    for k in range(2, min(high, len(labels) - 1) + 1):
-        assignment = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors, sample_weight=weights)
-        if len(set(assignment)) > 1:
-            scores[k] = round(float(silhouette_score(vectors, assignment, metric="cosine")), 4)
+    # one thread: at a few hundred labels the thread pool costs more than it saves (0.49 s -> 0.13 s per
+    # k-means on 20 labels, measured on the shared 2-core machine), and the graph runs other work beside it
+    with threadpool_limits(1):
+        for k in range(2, min(high, len(labels) - 1) + 1):
+            assignment = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors, sample_weight=weights)
+            if len(set(assignment)) > 1:
+                scores[k] = round(float(silhouette_score(vectors, assignment, metric="cosine")), 4)
     return scores
 
 
@@ -113,7 +117,10 @@ def propose(ctx: Context, criterion: Criterion, raw_labels: list[str], n_images:
         raise UsageError("no labels to propose K from: every image failed before Step 2a")
     high = max(2, min(MAX_K, len(counts), n_images))
     by_distribution, distribution_reason = distribution_k(counts, high)
-    silhouettes = silhouette_by_k(counts, high, ctx.embedder.embed)
+    # the silhouette embeds only the labels Step 2b would see (rare ones dropped, a token budget): the
+    # embedding is the costly part of the proposal (bench/propose_k.py)
+    kept = Counter(trim_counts(counts, 2, ctx.settings.min_label_count, ctx.settings.label_token_budget)[0])
+    silhouettes = silhouette_by_k(kept, high, ctx.embedder.embed)
     best_silhouette = max(silhouettes, key=lambda k: (silhouettes[k], -k)) if silhouettes else None
     by_llm, llm_reason, _ = llm_k(ctx, criterion, counts, high)
     reasons = {"label counts": distribution_reason, "LLM": llm_reason,
