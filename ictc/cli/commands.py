@@ -215,6 +215,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         result = resume_run(args.run_dir, on_event=progress, context=context)
     finally:
         progress.close()
+    result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
     _print_result(result)
