@@ -48,7 +48,7 @@ def silhouette_by_k(counts: Counter[str], high: int, embed: Any) -> dict[int, fl
     are fewer than 3 distinct labels (a silhouette needs 2 <= K < labels)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # installed with scikit-learn
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     labels = list(counts)
     if len(labels) < 3:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from ictc.core.errors import UsageError
-from ictc.graph.refine import refine_run
+from ictc.graph.refine import refine_run, undo_run
 from ictc.graph.run import resume_run, start_run
 from ictc.models.other import none_of_these
 from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetK, SetNames, parse_action
@@ -128,6 +128,8 @@ def test_coarser_level_groups_names_and_images_follow(colour_images, tmp_path):
     assert sizes == {"Parent of Green": 5, "Parent of Red": 3}
     assert result.changes["moved"] and all(m["to"].startswith("Parent of") for m in result.changes["moved"])
     assert "Levels" in (tmp_path / "run" / "report.html").read_text()
+    finer = undo_run(tmp_path / "run", context=fake_context())  # back to the K names, no model call
+    assert finer.results["cluster_names"] == ["Green", "Red", "Blue"] and "tree" not in finer.results
 
 
 def test_coarser_fallback_places_every_name_when_the_llm_never_answers_right(colour_images, tmp_path):
