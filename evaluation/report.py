@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ictc.evaluation.groupings import grouping_sections
 from ictc.evaluation.outputs import write_atomic
 from ictc.store.thumbnails import ThumbnailCache, make_thumbnail
 
@@ -103,6 +104,7 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
                      f" on {metrics['n']} of {metrics['images']} images</p>")
         if metrics.get("warning"):
             parts.append(f"<p><b>Warning:</b> {escape(metrics['warning'])}</p>")
+    parts.extend(grouping_sections(results))  # K proposed, "other" size, levels tree
     if n_pages > 1:  # an index: which page each cluster starts on
         parts.append("<table>")
         parts.extend(f"<tr><td><a href='{page_path(path, first_page[n]).name}#c{i}'>{escape(n)}</a></td>"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.metrics import Scores, plot_confusion, score
 from ictc.evaluation.outputs import image_rows, write_csv, write_json
@@ -53,6 +54,7 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
         "images": rows,
         "skipped": [{"file": f, "reason": r} for f, r in meta.get("skipped", {}).items()],  # files not taken
     }
+    results.update(grouping_results(state, rows))  # K proposed, names source, "other" size, levels
     # the metrics come when every image has a cluster or a failure: not at the pause before Step 3
     if meta.get("labels") and names and not status["unfinished"]:
         try:

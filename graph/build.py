@@ -1,4 +1,5 @@
-"""The graph: describe -> label -> name_clusters -> [review] -> assign -> [review], per-image steps fanned out.
+"""The graph: describe -> label -> [propose_k -> pick_k] -> name_clusters -> [review] -> assign -> [review]
+(-> coarsen, on request), per-image steps fanned out.
 
 Fan-out choice: one `Send` task per chunk of images; a task runs its chunk one batch after another
 (`in_batches`), and each batch's answers go to the description store or the step cache as they land,
@@ -28,11 +29,13 @@ from langgraph.types import Send
 
 from ictc.core.memory import release_free_memory
 from ictc.nodes.assign import assign
+from ictc.nodes.coarsen import coarsen
 from ictc.nodes.common import in_batches, report
 from ictc.nodes.context import Context
 from ictc.nodes.describe import describe
 from ictc.nodes.label import label
 from ictc.nodes.name_clusters import name_clusters, name_split
+from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
 from ictc.nodes.state import ImageItem, RunInput, RunState, primaries
 
@@ -111,7 +114,7 @@ def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | st
     descriptions = state.get("descriptions", {})
     pending = [{**img, "description": descriptions[img["path"]]["text"]}
                for img in _window(state, runtime, _pending(state, "labels", "descriptions"))]
-    return _sends("label", pending, runtime, criterion=state["criterion"]) or "name_clusters"
+    return _sends("label", pending, runtime, criterion=state["criterion"]) or "propose_k"  # passes through when K is set
 
 
 def assign_dispatch(state: RunState) -> dict[str, Any]:
@@ -142,22 +145,26 @@ def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     builder.add_node("descriptions_done", descriptions_done)
     builder.add_node("label", in_batches(label))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("label_window_done", window_done)
+    builder.add_node("propose_k", propose_k, destinations=("pick_k", "name_clusters"))
+    builder.add_node("pick_k", pick_k, destinations=("pick_k", "name_clusters"))
     builder.add_node("name_clusters", name_clusters)
+    builder.add_node("coarsen", coarsen, destinations=("review_clusters",))
     builder.add_node("name_split", name_split, destinations=("assign_dispatch",))
     builder.add_node("review_names", review_names, destinations=(
-        "assign_dispatch", "review_names", "name_clusters", "name_split", "descriptions_done", "start"))
+        "assign_dispatch", "review_names", "name_clusters", "name_split", "descriptions_done", "start", "propose_k"))
     builder.add_node("assign_dispatch", assign_dispatch)
     builder.add_node("assign", assign)  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("review_clusters", review_clusters, destinations=(
-        END, "review_clusters", "assign_dispatch", "name_clusters", "name_split", "descriptions_done", "start"))
+        END, "review_clusters", "assign_dispatch", "name_clusters", "name_split", "descriptions_done", "start",
+        "propose_k", "coarsen"))
     builder.add_edge(START, "start")
     builder.add_conditional_edges("start", fan_out_describe, ["describe", "descriptions_done"])
     # each per-image step loops through a no-op node until no image is left for it
     builder.add_edge("describe", "describe_window_done")
     builder.add_conditional_edges("describe_window_done", fan_out_describe, ["describe", "descriptions_done"])
-    builder.add_conditional_edges("descriptions_done", fan_out_label, ["label", "name_clusters"])
+    builder.add_conditional_edges("descriptions_done", fan_out_label, ["label", "propose_k"])
     builder.add_edge("label", "label_window_done")
-    builder.add_conditional_edges("label_window_done", fan_out_label, ["label", "name_clusters"])
+    builder.add_conditional_edges("label_window_done", fan_out_label, ["label", "propose_k"])
     builder.add_edge("name_clusters", "review_names")
     builder.add_conditional_edges("assign_dispatch", fan_out_assign, ["assign", "review_clusters"])
     builder.add_edge("assign", "assign_dispatch")

@@ -29,15 +29,17 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
                   skipped: int = 0) -> None:
     """Everything a user can get wrong, refused before any model is loaded or called.
 
-    `paths`: the images found; `skipped`: how many other files the folder held. Raises UsageError for a
-    criterion over MAX_CRITERION_CHARS characters, no images, K < 2, K above the number of images, or a
-    labels file that names none of them."""
+    `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: how
+    many other files the folder held. Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
+    no images, K < 2, K above the number of images, or a labels file that names none of them."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
     if not paths:
         raise UsageError(f"no images found ({skipped} other file(s); looked for the formats the installed Pillow "
                          "decodes: .jpg .png .webp .avif .tif and more)")
-    if n_clusters < 2:
+    if n_clusters == 0 and len(paths) >= 2:
+        pass  # K is proposed after Step 2a (nodes/propose_k.py)
+    elif n_clusters < 2:
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
         raise UsageError(f"K={n_clusters} is more than the {len(paths)} images found")
@@ -45,23 +47,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
         raise UsageError(f"labels file {labels} names none of the {len(paths)} images")
 
 
-def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: int, settings: Settings,
-              out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
-              context: Context | None = None, context_factory: ContextFactory | None = None,
-              review: bool = False) -> RunResult:
-    """Run IC|TC (Kwon et al., ICLR 2024: describe, label, name K clusters, assign) on a folder or a list of
-    image paths and write the run folder `out_dir` (run.json, checkpoints, results, report; version 1 unless it pauses).
-
-    `n_clusters` is K; `labels` a CSV of true labels to score against; `review` pauses after Steps 2b and 3
-    (the result's `pause` is then set; answer with resume_run). `context` or `context_factory` replace the
-    models built from `settings`. Unreadable files are recorded as failures, not refused.
-    Raises UsageError (see check_request; also K above the readable images, or the folder busy) before any
-    model call; ModelUnavailableError when a model cannot be loaded or reached."""
-    listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
-    paths = listing.paths
-    if labels is not None:  # the labels file kept beside the images is not a skipped image
-        listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).resolve() != Path(labels).resolve()}
-    check_request(paths, criterion, n_clusters, labels, len(listing.skipped))
+def hash_images(paths: list[str]) -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
+    """The run's image items (path, sha256) and the files that cannot be read ({path: {step, reason}})."""
     items, unreadable = [], {}
     for path in paths:
         digest, reason = hash_or_reason(path)
@@ -69,6 +56,37 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
         items.append({"path": path, "sha256": digest or f"unreadable:{path}"})
         if reason:
             unreadable[path] = {"step": "read", "reason": reason}
+    return items, unreadable
+
+
+def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: int | str, settings: Settings,
+              out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
+              context: Context | None = None, context_factory: ContextFactory | None = None,
+              review: bool = False, names: list[str] | str | None = None, other: bool = False,
+              k_pick: str = "best", hashed: tuple[list[dict[str, str]], dict[str, dict[str, str]]] | None = None) -> RunResult:
+    """Run IC|TC (Kwon et al., ICLR 2024: describe, label, name K clusters, assign) on a folder or a list of
+    image paths and write the run folder `out_dir` (run.json, checkpoints, results, report; version 1 unless
+    it pauses). Returns the finished (or paused) result.
+
+    `n_clusters`: K, or "auto" to have K proposed after Step 2a (`k_pick` "ask" pauses for the user's pick,
+    "best" takes the best candidate); `names`: the user's own categories (Step 2b skipped, K = their number);
+    `other`: Step 3 may answer "other"; `labels` a CSV of true labels to score against; `review` pauses after
+    Steps 2b and 3 (answer with resume_run); `context` or `context_factory` replace the models built from
+    `settings`; `hashed`: items already hashed by hash_images (several criteria). Unreadable files are
+    recorded as failures, not refused; other files in the folder are listed as skipped.
+    Raises UsageError (see check_request; also K above the readable images, or the folder busy) before any
+    model call; ModelUnavailableError when a model cannot be loaded or reached."""
+    from ictc.nodes.user_names import parse_names
+
+    user_names = parse_names(names) if names is not None else []
+    k = len(user_names) if user_names else (0 if n_clusters == "auto" else _as_k(n_clusters))
+    listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
+    paths = listing.paths
+    if labels is not None:  # the labels file kept beside the images is not a skipped image
+        listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).resolve() != Path(labels).resolve()}
+    check_request(paths, criterion, k, labels, len(listing.skipped))
+    items, unreadable = hashed if hashed is not None else hash_images(paths)
+    n_clusters = k
     if n_clusters > len(items) - len(unreadable):
         raise UsageError(f"K={n_clusters} is more than the {len(items) - len(unreadable)} readable images")
     ctx = with_stores(context or make_context(settings, context_factory))  # loads models: fails before any work
@@ -80,7 +98,8 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     write_json(run_dir / "run.json", meta)
     with open_run(run_dir, meta, ctx) as session:
         session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,
-                       "review": review, "failures": unreadable}, on_event)
+                       "review": review, "failures": unreadable, "user_names": user_names, "other": other,
+                       "k_pick": k_pick}, on_event)
         return session.finish("first run")
 
 
@@ -119,6 +138,14 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         label = meta.pop("pending_action", None) or (
             f"resume: retried {len(state['failures'])} failed image(s)" if retry else _version_label(meta, "resumed"))
         return session.finish(label)
+
+
+def _as_k(value: int | str) -> int:
+    """K from an int or its text ("auto" is handled by the caller). Raises UsageError for anything else."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"K must be a number or 'auto', not {value!r}") from None
 
 
 def is_complete(state: dict[str, Any]) -> bool:

@@ -30,13 +30,16 @@ class ICTC(ClusterMixin, BaseEstimator):
     `sklearn.base.clone` work); the work happens in `fit`. Results end in `_`.
 
     criterion: what to group by, in words ("mood of the person"); may be None with a `preset`.
-    n_clusters: K, the number of clusters (>= 2).
+    n_clusters: K, the number of clusters (>= 2), or "auto": K proposed after Step 2a, the best candidate
+        taken (the proposal is in k_choice_).
     preset: a preset criterion with tuned per-step hints (see prompts/presets.json).
     instructions: extra instructions per step, {"describe" | "label" | "name_clusters" | "assign" | "all"
         (or the aliases 1, 2a, 2b, 3): [text, ...]}.
     backend, vlm, llm, base_url, vlm_base_url, llm_base_url, concurrency, batch_size, image_max_side
         (pixels), device, seed, workspace: run settings as in `.env.example`; None keeps the setting from
         the environment (ICTC_* variables) or its default. A `.env` file is read only by `from_env`.
+    cluster_names: the user's own categories (a list or "a,b,c"): Step 2b is skipped, K is their number.
+    other: let Step 3 answer "other" when none of the names fits (its size in other_size_).
     out_dir: the run folder (default: a new temporary folder).
     context: a runtime context with models already loaded (tests, notebooks); it replaces the models
         and settings named above.
@@ -45,12 +48,13 @@ class ICTC(ClusterMixin, BaseEstimator):
     >>> model.cluster_names_, model.labels_[:5]
     """
 
-    def __init__(self, criterion: str | None = None, n_clusters: int = 3, *, preset: str | None = None,
+    def __init__(self, criterion: str | None = None, n_clusters: int | str = 3, *, preset: str | None = None,
                  instructions: dict[str, list[str]] | None = None, backend: str | None = None,
                  vlm: str | None = None, llm: str | None = None, base_url: str | None = None,
                  vlm_base_url: str | None = None, llm_base_url: str | None = None,
                  concurrency: int | None = None, batch_size: int | None = None, image_max_side: int | None = None,
                  device: str | None = None, seed: int | None = None, workspace: str | None = None,
+                 cluster_names: list[str] | str | None = None, other: bool = False,
                  out_dir: str | Path | None = None, context: Context | None = None):
         self.criterion = criterion
         self.n_clusters = n_clusters
@@ -68,6 +72,8 @@ class ICTC(ClusterMixin, BaseEstimator):
         self.device = device
         self.seed = seed
         self.workspace = workspace
+        self.cluster_names = cluster_names
+        self.other = other
         self.out_dir = out_dir
         self.context = context
 
@@ -117,7 +123,7 @@ class ICTC(ClusterMixin, BaseEstimator):
 
         out = Path(self.out_dir) if self.out_dir else Path(tempfile.mkdtemp(prefix="ictc-run-"))
         self._set_result(start_run(self._images(X, out), self._criterion(), self.n_clusters, self._settings(),
-                                   out, context=self.context))
+                                   out, context=self.context, names=self.cluster_names, other=self.other))
         return self
 
     @staticmethod
@@ -154,6 +160,8 @@ class ICTC(ClusterMixin, BaseEstimator):
         self.metrics_ = result.results.get("metrics")
         self.version_ = result.version
         self.changes_ = result.changes
+        self._store_groupings(result.results)
+        self._store_groupings(result.results)
 
     def _fitted_run(self) -> Path:
         if not hasattr(self, "run_dir_"):
@@ -285,3 +293,70 @@ class ICTC(ClusterMixin, BaseEstimator):
             self._set_result(fixed.refined)
             self.audit_ = fixed.after.audit
         return self.audit_
+
+    # issue 21: K proposed, the user's names, "other", levels, several criteria -------------------------------
+    def _store_groupings(self, results: dict[str, Any]) -> None:
+        """`k_choice_` (the K proposal and choice, None when K was given), `tree_` (the latest coarser level,
+        [] when none), `other_size_` (images in "other", None without that group)."""
+        self.k_choice_ = results.get("k_choice")
+        self.tree_ = results.get("tree", [])
+        self.other_size_ = results["other"]["size"] if "other" in results else None
+
+    def set_names(self, names: list[str] | str) -> ICTC:
+        """Sort into the user's own categories (a list or "a,b,c"): Step 2b is skipped, Step 3 redone.
+        Raises UsageError for fewer than 2 distinct names."""
+        from ictc.nodes.actions import SetNames
+        from ictc.nodes.user_names import parse_names
+
+        return self._apply(SetNames(tuple(parse_names(names))))
+
+    def add_other(self) -> ICTC:
+        """Add an "other" group for images none of the names fits (Step 3 redone; size in `other_size_`)."""
+        from ictc.nodes.actions import AddOther
+
+        return self._apply(AddOther())
+
+    def coarsen(self, n: int) -> ICTC:
+        """Group the names into `n` parents named by the LLM (paper §4.2); images follow their cluster,
+        no image is described, labelled or assigned again. The tree is in `tree_`."""
+        from ictc.nodes.actions import Coarser
+
+        return self._apply(Coarser(int(n)))
+
+    def suggest_k(self) -> ICTC:
+        """Let K be proposed from the labels and take the best candidate (Steps 2b and 3 redone);
+        the candidates and their reasons are in `k_choice_`; pick another with set_n_clusters(K)."""
+        from ictc.nodes.actions import ProposeK
+
+        return self._apply(ProposeK())
+
+    def add_criterion(self, criterion: str, n_clusters: int | str = "auto", *, preset: str | None = None,
+                      cluster_names: list[str] | str | None = None, other: bool = False) -> ICTC:
+        """Cluster the fitted images by one more criterion (models and stores shared); the run folder becomes
+        a group of criteria. Returns a new fitted estimator for that criterion (compare with `crosstab`)."""
+        from ictc.graph.criteria import CriterionRequest, add_criterion
+        from ictc.prompts import make_criterion
+
+        folder = getattr(self, "group_dir_", None) or self._fitted_run()
+        request = CriterionRequest(make_criterion(criterion, preset), 0 if cluster_names else n_clusters,
+                                   list(cluster_names) if isinstance(cluster_names, list | tuple) else
+                                   (cluster_names.split(",") if cluster_names else None), other)
+        fitted = ICTC(**{**self.get_params(), "criterion": criterion, "n_clusters": n_clusters, "preset": preset,
+                         "instructions": None, "cluster_names": cluster_names, "other": other, "out_dir": None})
+        fitted._set_result(add_criterion(folder, request, context=self.context))
+        fitted.group_dir_ = self.group_dir_ = folder
+        return fitted
+
+    def crosstab(self, other: ICTC | str) -> Any:
+        """Images counted per pair of clusters: this criterion's (rows) by `other`'s (columns), where `other`
+        is a fitted estimator on the same images or a criterion of this group. Returns an
+        evaluation.crosstab.CrossTab (rows, columns, counts; to_dict()); heat_map_png(tab) draws it."""
+        import json
+
+        from ictc.evaluation.crosstab import criterion_results, crosstab
+
+        if isinstance(other, ICTC):
+            other_results = json.loads((Path(other.run_dir_) / "results.json").read_text("utf-8"))
+        else:
+            other_results = criterion_results(getattr(self, "group_dir_", self._fitted_run()), other)
+        return crosstab(self.results_, other_results)

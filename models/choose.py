@@ -16,6 +16,7 @@ from typing import Protocol
 from langchain_core.messages import AIMessage
 
 from ictc.models.embed import TextEmbedder
+from ictc.models.other import none_of_these
 from ictc.models.structured import JsonCaller, parse_json_object
 
 _ARTICLES = re.compile(r"^(a|an|the)\s+")
@@ -42,9 +43,10 @@ def normalize(text: str) -> str:
 
 
 def exact_name(answer: str, names: list[str]) -> str | None:
-    """The name the answer spells out, ignoring case, punctuation and a leading article."""
+    """The name the answer spells out, ignoring case, punctuation and a leading article; with an "other"
+    group, an answer saying none fits is "other" (models/other.py)."""
     wanted = normalize(answer)
-    return next((n for n in names if normalize(n) == wanted), None)
+    return next((n for n in names if normalize(n) == wanted), None) or none_of_these(answer, names)
 
 
 def string_match(answer: str, names: list[str]) -> str | None:

@@ -77,8 +77,39 @@ class AddInstruction:
     action: str = "add_instruction"
 
 
-Action = Accept | Rename | Merge | Split | SetK | SetCriterion | AddInstruction
-KINDS: dict[str, type] = {c.action: c for c in (Accept, Rename, Merge, Split, SetK, SetCriterion, AddInstruction)}  # type: ignore[attr-defined]
+@dataclass(frozen=True)
+class SetNames:
+    """The user's own categories: Step 2b is skipped and Step 3 assigns to exactly these (issue 21)."""
+
+    names: tuple[str, ...]
+    action: str = "set_names"
+
+
+@dataclass(frozen=True)
+class AddOther:
+    """An "other" group: Step 3 may answer that none of the names fits."""
+
+    action: str = "add_other"
+
+
+@dataclass(frozen=True)
+class Coarser:
+    """Group the current names into `n` parents named by the LLM; images follow their cluster (paper §4.2)."""
+
+    n: int = 2
+    action: str = "coarser"
+
+
+@dataclass(frozen=True)
+class ProposeK:
+    """Let the tool propose K from the labels (nodes/propose_k.py) and take the best candidate."""
+
+    action: str = "propose_k"
+
+
+Action = Accept | Rename | Merge | Split | SetK | SetCriterion | AddInstruction | SetNames | AddOther | Coarser | ProposeK
+KINDS: dict[str, type] = {c.action: c for c in (Accept, Rename, Merge, Split, SetK, SetCriterion, AddInstruction,  # type: ignore[attr-defined]
+                                                SetNames, AddOther, Coarser, ProposeK)}
 
 
 def parse_action(data: dict[str, Any] | Action) -> Action:
@@ -92,6 +123,8 @@ def parse_action(data: dict[str, Any] | Action) -> Action:
     fields = {k: v for k, v in data.items() if k != "action"}
     if kind is Merge:
         fields["clusters"] = tuple(fields.get("clusters", ()))
+    if kind is SetNames:
+        fields["names"] = tuple(fields.get("names", ()))
     try:
         return kind(**fields)
     except TypeError as exc:
@@ -103,6 +136,8 @@ def action_dict(action: Action) -> dict[str, Any]:
     data = asdict(action)
     if isinstance(action, Merge):
         data["clusters"] = list(action.clusters)
+    if isinstance(action, SetNames):
+        data["names"] = list(action.names)
     return data
 
 
@@ -123,6 +158,14 @@ def describe_action(action: Action) -> str:
             return f"criterion {criterion!r}"
         case AddInstruction(text, step):
             return f"instruction for {step}: {text!r}"
+        case SetNames(names):
+            return "sort into " + ", ".join(repr(n) for n in names)
+        case AddOther():
+            return "put the rest in 'other'"
+        case Coarser(n):
+            return f"group the names into {n} broader ones"
+        case ProposeK():
+            return "propose K"
     raise AssertionError(action)
 
 
@@ -194,7 +237,7 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
         case SetK(k):
             if k < 2 or k > images:
                 raise UsageError(f"K must be between 2 and the {images} images, not {k}")
-            return Plan({"n_clusters": k, "scope": {}, **_reset("assignments")}, "name_clusters",
+            return Plan({"n_clusters": k, "scope": {}, "user_names": [], **_reset("assignments")}, "name_clusters",
                         f"Step 2b with K={k}, then Step 3 on {images} images (no VLM, no Step 2a)")
         case SetCriterion(text, preset):
             new = make_criterion(text, preset)
@@ -213,6 +256,10 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             if step == "name_clusters":
                 return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
             return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
+        case SetNames() | AddOther() | Coarser() | ProposeK():
+            from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
+
+            return plan_grouping(state, action)
     raise UsageError(f"{describe_action(action)} is not a change")
 
 

@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
 from ictc.nodes.state import BatchTask
+from ictc.nodes.user_names import other_note
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -34,7 +35,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
 
         listing = "\n".join(f"- {name}" for name in names)
-        rendered = render("assign", criterion, names=listing, description=item["description"])
+        rendered = other_note(render("assign", criterion, names=listing, description=item["description"]), criterion, names)
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
                        retries=ctx.settings.assign_retries)
         if (hit := ctx.cached(key)) is not None:

@@ -26,6 +26,7 @@ from ictc.nodes.label_counts import (
     trim_counts,
 )
 from ictc.nodes.state import RESET, RunState, primaries
+from ictc.nodes.user_names import user_naming, with_other
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 
@@ -80,13 +81,16 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
     raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
+    if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
+        return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     if not raw:  # names invented from nothing would be no clusters at all
         reasons = sorted({f["reason"] for f in state.get("failures", {}).values()})
         raise SystematicFailureError(
             "Step 2b (name clusters)", f"no image has a raw label to name clusters from "
             f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
-    return {"naming": propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])}
+    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
+    return {"naming": with_other(naming, bool(state.get("other")))}
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:

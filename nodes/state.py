@@ -57,6 +57,11 @@ class RunInput(TypedDict, total=False):
     n_clusters: int
     review: bool  # pause for the user after Step 2b and after Step 3
     failures: Annotated[dict[str, dict[str, str]], Merged]  # path -> step, reason (files unreadable from the start)
+    # issue 21 (nodes/propose_k.py, user_names.py): n_clusters 0 = K proposed after Step 2a; "ask" pauses for
+    # the user's pick, "best" takes the best candidate; the user's own names skip Step 2b; other adds "other"
+    k_pick: str
+    user_names: list[str]
+    other: bool
 
 
 class RunState(RunInput, total=False):
@@ -69,6 +74,8 @@ class RunState(RunInput, total=False):
     scope: Annotated[dict[str, list[str]], Latest]  # path -> the names Step 3 may choose from (after a split)
     review_error: str  # why the last review answer could not be applied
     split: dict[str, Any]  # cluster, n: a split planned for the name_split node ({} when none is pending)
+    k_choice: dict[str, Any]  # proposal (candidates with reasons), chosen, by ("best" | "user")
+    coarsen: dict[str, Any]  # n: a coarsening planned for the coarsen node ({} when none is pending)
 
 
 def merged_fields() -> tuple[str, ...]:

@@ -163,6 +163,14 @@ class FakeLLM(CountingChatModel):
         if "propose the answer categories" in system:  # the audit's values: the sample's answers
             heard = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
             return json.dumps({"values": [h for h in heard if h != "unclear"]})
+        if "how many categories" in system:  # K proposed: as many as there are distinct labels
+            labels = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
+            return json.dumps({"k": len(labels), "reason": f"{len(labels)} labels that differ"})
+        if "broader parent categories" in system:  # levels: category i goes to parent i mod n
+            n = int(_find(r"into exactly (\d+) broader", last))
+            children = re.findall(r"^- (.+): \d+$", last, flags=re.MULTILINE)
+            return json.dumps({"parents": [{"name": f"Parent of {children[i]}", "children": children[i::n]}
+                                           for i in range(n)]})
         if "image clustering tool" in system:  # the chat's intent prompt: the fake does not read intents,
             return json.dumps({"intent": "unclear"})  # so the app's rule parser does (tested apart with a script)
         if "sort images" in system:
@@ -176,6 +184,17 @@ class FakeLLM(CountingChatModel):
                         return pulled
             return next((n for n in names if n.lower() in description.lower()), names[0])
         raise AssertionError(f"unexpected prompt: {system[:80]}")
+
+
+class NoneOfTheseLLM(FakeLLM):
+    """Step 3 answers "None of these." when no name is a colour of the image (as a model may; issue 21's "other" group)."""
+
+    def respond(self, messages, **kwargs):
+        if "sort images" in messages[0].content:
+            text = messages[1].content
+            names = [line[2:] for line in text.splitlines() if line.startswith("- ")]
+            return next((n for n in names if n.lower() in text.split("Image description:")[1].lower()), "None of these.")
+        return super().respond(messages, **kwargs)
 
 
 def fake_context(vlm: FakeVLM | None = None, llm: FakeLLM | None = None, vlm_id: str = "fake-vlm",

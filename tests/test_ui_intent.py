@@ -97,3 +97,39 @@ def test_a_refinement_is_previewed_then_applied_on_go():
     both = chat.answer("focus on the background instead, 2 groups", NAMES, 40, preview=lambda action: "x")
     assert "criterion 'the background'" in both.text and "use K=2" in both.text
     assert chat.answer("yes", NAMES, 40).apply == [SetCriterion("the background"), SetK(2)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("how many groups would you suggest?", "propose_k"),
+    ("Can you suggest how many clusters?", "propose_k"),
+    ("sort them into indoor, outdoor and vehicle", "set_names"),
+    ("put the rest in other", "add_other"),
+    ("group them into 2 broader groups", "coarser"),
+])
+def test_grouping_phrasings_on_a_finished_run(text, expected):
+    """Issue 21's chat phrasings become their typed actions, before the LLM is asked."""
+    intent = read_intent(text, NAMES, llm_json=llm_answering(intent="go"))
+    assert intent.kind == "change" and intent.action.action == expected
+    if expected == "set_names":
+        assert intent.action.names == ("indoor", "outdoor", "vehicle")
+    if expected == "coarser":
+        assert intent.action.n == 2
+
+
+def test_sort_into_k_groups_is_still_k():
+    assert read_intent("sort them into 3 groups", []).k == 3
+
+
+def test_setup_with_suggested_k_names_and_other():
+    chat = Conversation()
+    chat.answer("group by the place", [], 10)
+    reply = chat.answer("how many groups would you suggest?", [], 10)
+    assert "proposed from the labels" in reply.text and "Say **go**" in reply.text
+    reply = chat.answer("go", [], 10)
+    assert reply.start is not None and reply.start.run_args() == {"n_clusters": "auto", "names": None, "other": False}
+    chat.answer("group by the place", [], 10)
+    chat.answer("sort them into indoor, outdoor and vehicle", [], 10)
+    reply = chat.answer("put the rest in other", [], 10)
+    assert "indoor, outdoor, vehicle" in reply.text and "**other** group" in reply.text
+    start = chat.answer("go", [], 10).start
+    assert start.run_args() == {"n_clusters": 0, "names": ["indoor", "outdoor", "vehicle"], "other": True}

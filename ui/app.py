@@ -16,7 +16,7 @@ import streamlit as st
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.nodes.context import Context
-from ictc.ui import fairness_view, sources, views
+from ictc.ui import crosstab_view, fairness_view, sources, views
 from ictc.ui.session import Session
 
 
@@ -141,6 +141,7 @@ def results_tabs(session: Session) -> None:
         views.export(run_dir, results)
     with fair:
         fairness_view.panel(session, run_dir, results)
+    crosstab_view.extra_tabs(session, run_dir, results)  # K proposed, other, levels; several criteria (issue 21)
 
 
 @st.dialog("Image details", width="large", on_dismiss=lambda: st.session_state.update(selected=None))

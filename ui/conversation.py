@@ -24,14 +24,25 @@ class Request:
     k: int = 0
     preset: str | None = None
     instructions: list[str] = field(default_factory=list)
+    auto_k: bool = False  # K proposed from the labels (the best is taken; another is one "use K groups" away)
+    names: list[str] = field(default_factory=list)  # the user's own categories (no Step 2b)
+    other: bool = False  # an "other" group for images no name fits
 
     def missing(self) -> list[str]:
-        return [what for what, have in (("what to group by", self.criterion), ("how many groups (K)", self.k))
-                if not have]
+        return [what for what, have in (("what to group by", self.criterion),
+                                        ("how many groups (K)", self.k or self.auto_k or self.names)) if not have]
+
+    def run_args(self) -> dict:
+        """start_run's n_clusters, names and other for this request."""
+        return {"n_clusters": 0 if self.names else ("auto" if self.auto_k and not self.k else self.k),
+                "names": self.names or None, "other": self.other}
 
     def reading(self) -> str:
-        parts = [f"group by **{self.criterion}**" if self.criterion else "criterion: *not given yet*",
-                 f"K = **{self.k}**" if self.k else "K: *not given yet*"]
+        k_text = (f"into your categories **{', '.join(self.names)}**" if self.names else f"K = **{self.k}**" if self.k
+                  else "K: **proposed from the labels**" if self.auto_k else "K: *not given yet*")
+        parts = [f"group by **{self.criterion}**" if self.criterion else "criterion: *not given yet*", k_text]
+        if self.other:
+            parts.append("an **other** group for images none fits")
         if self.preset:
             parts.append(f"preset **{self.preset}** (its per-step hints are used)")
         parts += [f"instruction: *{text}*" for text in self.instructions]
@@ -104,8 +115,11 @@ class Conversation:
             return f"K must be between 2 and the {image_count} images chosen, not {k}"
         if criterion:
             self.request.criterion, self.request.preset = criterion, intent.preset or new.preset
-        if k:
-            self.request.k = k
+        if k:  # a K given now replaces a proposed K or the user's categories
+            self.request.k, self.request.auto_k, self.request.names = k, False, []
+        if intent.auto_k or intent.names:  # K proposed, or the user's categories: either replaces a given K
+            self.request.k, self.request.auto_k, self.request.names = 0, intent.auto_k, list(intent.names)
+        self.request.other = self.request.other or intent.other
         self.request.instructions += intent.instructions + new.instructions
         return ""
 

@@ -43,6 +43,9 @@ class Intent:
     action: Action | None = None
     source: str = "rules"  # command | llm | rules
     problem: str = ""  # what could not be read, said back to the user
+    auto_k: bool = False  # issue 21 (ui/grouping_intent.py): K proposed; the user's own names; an "other" group
+    names: list[str] = field(default_factory=list)
+    other: bool = False
 
 
 def cluster_named(token: str, names: list[str]) -> str:
@@ -166,6 +169,10 @@ def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any 
         return Intent("unclear", problem="the message is empty")
     if text.strip().lower().rstrip(".!") in CONFIRM:
         return Intent("go", source="rules")
+    from ictc.ui.grouping_intent import read_grouping  # imports this module's Intent
+
+    if (grouping := read_grouping(text, names)) is not None:
+        return grouping
     if (command := read_command(text, names)) is not None:
         return command
     if llm_json is not None:

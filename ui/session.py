@@ -119,8 +119,8 @@ class Session:
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
-            return start_run(images, criterion, request.k, self.settings, run_dir, labels=labels, on_event=on_event,
-                             context=self._with_stop(stop))
+            return start_run(images, criterion, settings=self.settings, out_dir=run_dir, labels=labels, on_event=on_event,
+                             context=self._with_stop(stop), **request.run_args())
 
         return self._launch("first run", work)
 

@@ -9,6 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ictc.cli.groupings import (
+    choose_k_at_terminal,
+    print_groupings,
+    refine_action,
+    run_k,
+    run_several,
+)
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
 from ictc.cli.progress import Progress
 from ictc.cli.review import review_at_terminal
@@ -61,6 +68,7 @@ def _print_result(result: Any) -> None:
         print(f"  {cluster['size']:5d}  {cluster['name']}")
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
+    print_groupings(results)  # K proposed, "other", levels
     if "metrics" in results:
         _print_scores(results["metrics"])
     elif results.get("metrics_error"):
@@ -107,23 +115,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ictc.graph.run import start_run
     from ictc.prompts import make_criterion
 
-    criterion = make_criterion(args.criterion, args.preset)
+    if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
+        settings = settings_from_args(args)
+        return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
+                           _print_result)
+    k = run_k(args)
+    criterion = make_criterion(args.criterion[0] if args.criterion else None, args.preset)
     for text in args.instruction:
         criterion = criterion.with_instruction(text, args.step)
     settings = settings_from_args(args)
     out = Path(args.out) if args.out else _default_out(criterion.text)
     args.out = str(out)  # named by the CLI if the run stops early (ictc/cli/main.py)
+    ask_k = k == "auto" and not args.yes
     context = None
-    if args.review:  # the models are loaded once for the whole conversation
+    if args.review or ask_k:  # the models are loaded once for the whole conversation
         from ictc.graph.runtime import build_context
 
         context = build_context(settings)
     progress = Progress()
     try:
-        result = start_run(args.images, criterion, args.k, settings, out, labels=args.labels, on_event=progress,
-                           context=context, review=args.review)
+        result = start_run(args.images, criterion, k, settings, out, labels=args.labels, on_event=progress,
+                           context=context, review=args.review, names=args.names, other=args.other,
+                           k_pick="ask" if ask_k else "best")
     finally:
         progress.close()
+    result = choose_k_at_terminal(result, context)
     if args.review:
         result = review_at_terminal(result, context)
     _print_result(result)
@@ -153,12 +169,14 @@ def cmd_refine(args: argparse.Namespace) -> int:
                 action: Action = AddInstruction(args.instruction, args.step)
             elif args.criterion:
                 action = SetCriterion(args.criterion)
-            elif args.k is not None:
+            elif isinstance(args.k, int):
                 action = SetK(args.k)
             elif args.rename:
                 action = Rename(*args.rename)
             elif args.merge:
                 action = Merge((args.merge[0], args.merge[1]), args.into)
+            elif not args.split:
+                action = refine_action(args)  # --names, --other, --coarser, -k auto (ictc/cli/groupings.py)
             else:
                 if not args.split[1].isdigit():
                     raise UsageError(f"--split needs a number of parts, not {args.split[1]!r}")
@@ -249,6 +267,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         result = resume_run(args.run_dir, on_event=progress, context=context)
     finally:
         progress.close()
+    result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
     _print_result(result)

@@ -32,6 +32,16 @@ class UsageParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def k_value(text: str) -> int | str:
+    """-k's value: a whole number, or "auto" (K proposed after Step 2a). Raises ArgumentTypeError otherwise."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"K must be a number or 'auto', not {text!r}") from None
+
+
 def backend_options(parser: argparse.ArgumentParser) -> None:
     """Add the model and backend flags (they override ICTC_* variables and .env) to `parser`."""
     group = parser.add_argument_group("models (flags override ICTC_* variables and .env)")
@@ -58,8 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="cluster a folder of images")
     run.add_argument("images", help="folder of images (searched recursively)")
-    run.add_argument("--criterion", "-c", help="what to group by, in words (e.g. 'mood of the person')")
-    run.add_argument("-k", "--clusters", type=int, required=True, dest="k", help="number of clusters K")
+    run.add_argument("--criterion", "-c", action="append", help="what to group by, in words (e.g. 'mood of the "
+                     "person'); repeat -c A -k K -c B -k K for several criteria on the same images")
+    run.add_argument("-k", "--clusters", type=k_value, action="append", dest="k",
+                     help="number of clusters K, or 'auto' to have K proposed after Step 2a (one -k per -c)")
+    run.add_argument("--names", help="your own categories, comma-separated: Step 2b is skipped and K is their number")
+    run.add_argument("--other", action="store_true", help="let Step 3 answer 'other' when none of the names fits")
+    run.add_argument("--yes", action="store_true", help="with -k auto: take the best proposed K without asking")
     run.add_argument("--preset", help="a preset criterion with tuned hints: " + "object, action, location, mood, instrument, place, occupation")
     run.add_argument("--instruction", action="append", default=[], help="extra instruction (repeatable)")
     run.add_argument("--step", "--instruction-step", default="all", type=_step, dest="step", help=STEP_HELP)
@@ -73,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     change = refine.add_mutually_exclusive_group(required=True)
     change.add_argument("--instruction", help="add an instruction (to --step, default all steps)")
     change.add_argument("--criterion", help="replace the criterion")
-    change.add_argument("-k", "--clusters", type=int, dest="k", help="use another number of clusters")
+    change.add_argument("-k", "--clusters", type=k_value, dest="k", help="use another number of clusters ('auto': proposed)")
+    change.add_argument("--names", help="sort into your own categories, comma-separated (no Step 2b)")
+    change.add_argument("--other", action="store_true", help="add an 'other' group for images no name fits")
+    change.add_argument("--coarser", type=int, metavar="N", help="group the names into N broader ones (a level up)")
     change.add_argument("--rename", nargs=2, metavar=("CLUSTER", "NEW_NAME"))
     change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"))
     change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"))
@@ -92,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--instruction", help="the fix's instruction instead of the suggested one")
     audit.add_argument("--yes", action="store_true", help="accept the proposed values and the fix without asking")
     audit.add_argument("--env-file", default=".env")
+
+    add = commands.add_parser("add-criterion", help="cluster a run's images by one more criterion (a group of criteria)")
+    add.add_argument("run_dir", help="a finished run, or a folder of several criteria")
+    add.add_argument("--criterion", "-c", required=True)
+    add.add_argument("-k", "--clusters", type=k_value, dest="k", help="K, or 'auto' (the best proposed K is taken)")
+    add.add_argument("--preset")
+    add.add_argument("--names", help="your own categories, comma-separated")
+    add.add_argument("--other", action="store_true")
+    add.add_argument("--env-file", default=".env")
+
+    cross = commands.add_parser("crosstab", help="images counted per pair of clusters of two criteria, with a heat map")
+    cross.add_argument("run_dir", help="a folder of several criteria")
+    cross.add_argument("first", help="criterion (its folder name or its text)")
+    cross.add_argument("second")
 
     estimate = commands.add_parser("estimate", help="model calls, tokens, cost and time of a run, before running it")
     estimate.add_argument("images")

@@ -1,0 +1,111 @@
+"""Several criteria on the same images: one run folder per criterion under one group folder (criteria.json),
+sharing the models, the image hashes and the stores (a Step-1 description is reused wherever the
+describe prompt is the same); a criterion can be added to a group or to a single finished run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ictc.core.errors import UsageError
+from ictc.core.images import list_images
+from ictc.core.settings import Settings
+from ictc.evaluation.crosstab import GROUP_FILE, read_group, write_group, write_group_report
+from ictc.graph.run import check_request, hash_images, start_run
+from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
+from ictc.graph.session import Events, RunResult
+from ictc.graph.versions import load_meta
+from ictc.nodes.context import Context
+from ictc.prompts import Criterion
+
+
+@dataclass(frozen=True)
+class CriterionRequest:
+    """One criterion of a group: K (an int or "auto"), or the user's own names, and the "other" group."""
+
+    criterion: Criterion
+    n_clusters: int | str = "auto"
+    names: list[str] | None = field(default=None)
+    other: bool = False
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """A folder name for a criterion: lower-case letters and digits joined by '-', made unique among `taken`."""
+    base = "-".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())[:40] or "criterion"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    return name
+
+
+def _check(paths: list[str], request: CriterionRequest, labels: str | None) -> None:
+    """check_request for one criterion (names or "auto" count as K=2 here; start_run checks the rest)."""
+    k = 2 if request.names or request.n_clusters == "auto" else int(request.n_clusters)
+    check_request(paths, request.criterion, k, labels)
+
+
+def _start(paths: list[str], hashed: Any, request: CriterionRequest, settings: Settings, run_dir: Path,
+           ctx: Context, labels: str | None, on_event: Events | None, k_pick: str) -> RunResult:
+    return start_run(paths, request.criterion, request.n_clusters, settings, run_dir, labels=labels, on_event=on_event,
+                     context=ctx, names=request.names, other=request.other, k_pick=k_pick, hashed=hashed)
+
+
+def run_criteria(images: str | Path | list[str], requests: list[CriterionRequest], settings: Settings,
+                 out_dir: str | Path, labels: str | None = None, on_event: Events | None = None,
+                 context: Context | None = None, context_factory: ContextFactory | None = None,
+                 k_pick: str = "best") -> list[RunResult]:
+    """One run per criterion over the same images, in `out_dir`/<criterion slug>; the group file and its
+    criteria.html (cross-tabs of every pair) are written after each run. Returns the runs' results.
+
+    Raises UsageError before any model is loaded when a request cannot run."""
+    paths = list_images(images if isinstance(images, list | tuple) else Path(images))
+    if len(requests) < 2:
+        raise UsageError("several criteria need at least two (-c A -k K -c B -k K)")
+    for request in requests:
+        _check(paths, request, labels)
+    out = Path(out_dir)
+    if (out / GROUP_FILE).is_file():
+        raise UsageError(f"{out} already holds several criteria: add one with ictc add-criterion {out}")
+    hashed = hash_images(paths)  # once for every criterion
+    ctx = with_stores(context or make_context(settings, context_factory))  # models loaded once
+    group: dict[str, Any] = {"format": 1, "images": paths, "criteria": []}
+    results = []
+    for request in requests:
+        name = slug(request.criterion.text, {e["name"] for e in group["criteria"]})
+        group["criteria"].append({"name": name, "criterion": request.criterion.text, "run": name})
+        out.mkdir(parents=True, exist_ok=True)
+        write_group(out, group)  # recorded before it runs: an interrupted criterion can be resumed by its folder
+        results.append(_start(paths, hashed, request, settings, out / name, ctx, labels, on_event, k_pick))
+        write_group_report(out)
+    return results
+
+
+def add_criterion(folder: str | Path, request: CriterionRequest, on_event: Events | None = None,
+                  context: Context | None = None, context_factory: ContextFactory | None = None,
+                  k_pick: str = "best") -> RunResult:
+    """Cluster the images of a group (or of one finished run, which then becomes a group holding itself as
+    ".") by one more criterion, in `folder`/<slug>, with the first run's settings. Returns its result."""
+    folder = Path(folder)
+    if (folder / GROUP_FILE).is_file():
+        group = read_group(folder)
+    elif (folder / "results.json").is_file():
+        results = json.loads((folder / "results.json").read_text("utf-8"))
+        group = {"format": 1, "images": [r["image"] for r in results["images"]], "criteria": [
+            {"name": slug(results["criterion"]["text"], set()), "criterion": results["criterion"]["text"], "run": "."}]}
+    else:
+        raise UsageError(f"{folder} is neither a finished run nor a group of criteria")
+    first = folder / group["criteria"][0]["run"]
+    meta = load_meta(first)
+    settings = context.settings if context else None
+    ctx = context_for(meta, context, context_factory)
+    paths = list(group["images"])
+    _check(paths, request, meta.get("labels"))
+    name = slug(request.criterion.text, {e["name"] for e in group["criteria"]})
+    group["criteria"].append({"name": name, "criterion": request.criterion.text, "run": name})
+    write_group(folder, group)
+    result = _start(paths, hash_images(paths), request, settings or ctx.settings, folder / name, ctx,
+                    meta.get("labels"), on_event, k_pick)
+    write_group_report(folder)
+    return result

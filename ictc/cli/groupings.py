@@ -1,0 +1,158 @@
+"""The CLI of issue 21: K proposed (and picked at the terminal), the user's names, the "other" group,
+levels, several criteria (add-criterion, crosstab)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ictc.cli.parser import EXIT_OK
+from ictc.cli.progress import Progress
+
+if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --help` stays instant
+    from ictc.graph.session import RunResult
+    from ictc.nodes.context import Context
+
+
+def run_k(args: argparse.Namespace, index: int = 0) -> int | str:
+    """The K of the `index`-th criterion: its -k (a number or "auto"), or 0 when --names gives the categories.
+
+    Raises UsageError when neither is given, or when criteria and -k do not pair up."""
+    from ictc.core.errors import UsageError
+
+    ks, criteria = args.k or [], args.criterion or [None]
+    if args.names:
+        if len(criteria) > 1:
+            raise UsageError("--names goes with one criterion; add others with ictc add-criterion")
+        return 0
+    if len(ks) != len(criteria):
+        raise UsageError(f"give one -k (a number or 'auto') for each of the {len(criteria)} criteria, not {len(ks)}"
+                         if len(criteria) > 1 else "give -k K, -k auto, or --names 'a,b,c'")
+    return ks[index]
+
+
+def show_proposal(pause: dict[str, Any]) -> None:
+    """Print the proposed K candidates, best first, with their reasons."""
+    print(f"\nK proposed for {pause['criterion']['text']!r}:")
+    for number, candidate in enumerate(pause["proposal"]["candidates"], 1):
+        score = f", silhouette {candidate['silhouette']:.3f}" if candidate.get("silhouette") is not None else ""
+        print(f"  {number}. K={candidate['k']}{score}" + ("  (best)" if number == 1 else ""))
+        for reason in candidate["reasons"] or ["next best silhouette of the label embeddings"]:
+            print(f"       {reason}")
+    if pause.get("error"):
+        print(f"  ! {pause['error']}")
+
+
+def choose_k_at_terminal(result: RunResult, context: Context | None) -> RunResult:
+    """While the run waits for a K: show the candidates, read a K (Enter, or no terminal: the best), resume."""
+    from ictc.graph.run import resume_run
+    from ictc.nodes.actions import Accept, Action, SetK
+
+    while result.pause and result.pause["point"] == "k":
+        show_proposal(result.pause)
+        try:
+            line = input("K to use [Enter: the best]> ").strip()
+        except (EOFError, OSError):  # no terminal to ask (a pipe, a test): the best is taken
+            line = ""
+        action: Action = Accept()
+        if line:
+            if not line.lower().removeprefix("k").strip(" =").isdigit():
+                print(f"  ! {line!r} is not a number")
+                continue
+            action = SetK(int(line.lower().removeprefix("k").strip(" =")))
+        progress = Progress()
+        try:
+            result = resume_run(result.run_dir, on_event=progress, context=context, answer=action)
+        finally:
+            progress.close()
+    return result
+
+
+def print_groupings(results: dict[str, Any]) -> None:
+    """How K was chosen, the "other" group's size and the tree of a coarser level, when the run has them."""
+    choice = results.get("k_choice")
+    if choice and "chosen" in choice:
+        shown = ", ".join(f"K={c['k']}" for c in choice["proposal"]["candidates"])
+        print(f"K={choice['chosen']} ({'best proposed' if choice['by'] == 'best' else 'your pick'}; proposed: {shown})")
+    if "other" in results:
+        print(f"Other (none of the names fits): {results['other']['size']} image(s)")
+    for parent in results.get("tree", []):
+        print(f"  {parent['name']} ({parent['size']}): " + ", ".join(f"{c['name']} ({c['size']})" for c in parent["children"]))
+
+
+def refine_action(args: argparse.Namespace) -> Any:
+    """The action for --names, --other, --coarser or -k auto; None for the other refine flags."""
+    from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetNames
+    from ictc.nodes.user_names import parse_names
+
+    if args.names:
+        return SetNames(tuple(parse_names(args.names)))
+    if args.other:
+        return AddOther()
+    if args.coarser is not None:
+        return Coarser(args.coarser)
+    if args.k == "auto":
+        return ProposeK()
+    return None
+
+
+def run_several(args: argparse.Namespace, settings: Any, out: Path, print_result: Any) -> int:
+    """`ictc run PHOTOS -c A -k K -c B -k K`: one run per criterion under `out`; with -k auto the best K is taken."""
+    from ictc.graph.criteria import CriterionRequest, run_criteria
+    from ictc.prompts import make_criterion
+
+    requests = [CriterionRequest(make_criterion(text, None), run_k(args, i), other=args.other)
+                for i, text in enumerate(args.criterion)]
+    progress = Progress()
+    try:
+        results = run_criteria(args.images, requests, settings, out, labels=args.labels, on_event=progress)
+    finally:
+        progress.close()
+    for result in results:
+        print_result(result)
+    print(f"Several criteria: {out / 'criteria.html'} (cross-tabs); one pair: ictc crosstab {out} A B")
+    return EXIT_OK
+
+
+def cmd_add_criterion(args: argparse.Namespace) -> int:
+    """`ictc add-criterion RUN -c mood -k 4`: the same images by one more criterion."""
+    from dotenv import load_dotenv
+
+    from ictc.cli.commands import _print_result
+    from ictc.graph.criteria import CriterionRequest, add_criterion
+    from ictc.prompts import make_criterion
+
+    if Path(args.env_file).is_file():
+        load_dotenv(args.env_file)
+    k = 0 if args.names else args.k
+    if k is None:
+        from ictc.core.errors import UsageError
+
+        raise UsageError("give -k K, -k auto, or --names 'a,b,c'")
+    request = CriterionRequest(make_criterion(args.criterion, args.preset), k,
+                               args.names.split(",") if args.names else None, args.other)
+    progress = Progress()
+    try:
+        result = add_criterion(args.run_dir, request, on_event=progress)
+    finally:
+        progress.close()
+    _print_result(result)
+    print(f"Several criteria: {Path(args.run_dir) / 'criteria.html'}")
+    return EXIT_OK
+
+
+def cmd_crosstab(args: argparse.Namespace) -> int:
+    """`ictc crosstab GROUP A B`: the counts table, and the heat map written beside the group."""
+    from ictc.evaluation.crosstab import criterion_results, crosstab, heat_map_png
+    from ictc.evaluation.outputs import write_atomic
+
+    tab = crosstab(criterion_results(args.run_dir, args.first), criterion_results(args.run_dir, args.second))
+    width = max([len(r) for r in tab.rows] + [len(tab.row_criterion)])
+    print(f"{tab.row_criterion:<{width}}  " + "  ".join(f"{c:>{max(len(c), 4)}}" for c in tab.columns))
+    for name, counts in zip(tab.rows, tab.counts, strict=True):
+        print(f"{name:<{width}}  " + "  ".join(f"{v:>{max(len(c), 4)}}" for v, c in zip(counts, tab.columns, strict=True)))
+    path = Path(args.run_dir) / "crosstab.png"
+    write_atomic(path, heat_map_png(tab))
+    print(f"Heat map: {path}")
+    return EXIT_OK

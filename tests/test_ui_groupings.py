@@ -1,0 +1,37 @@
+"""Issue 21 in the chat app (AppTest, fake models): K suggested by chat, a broader level, the Grouping tab
+with the tree, and a second criterion added from the Criteria tab with its cross-tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_ui_app import open_app, say, use_folder, wait_for_job
+
+from fakes import fake_context
+
+
+def _texts(app) -> str:
+    return "\n".join(m.value for m in app.markdown)
+
+
+def test_suggested_k_levels_and_a_second_criterion(colour_images):
+    paths, _ = colour_images
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group these by colour")
+    assert "proposed from the labels" in say(app, "how many groups would you suggest?")
+    say(app, "go")
+    assert "3 clusters" in wait_for_job(app)
+    assert "**K = 3** (the best proposed)" in _texts(app)
+    preview = say(app, "group them into 2 broader groups")
+    assert "group the names into 2 broader ones" in preview and "images follow their cluster" in preview
+    say(app, "go")
+    wait_for_job(app)
+    assert "**Parent of Green** (5)" in _texts(app) and "Blue (2)" in _texts(app)
+    app.text_input(key="add-criterion-text").input("hue")
+    app.text_input(key="add-criterion-k").input("2")
+    app.button[[b.label for b in app.button].index("Add this criterion")].click().run()
+    wait_for_job(app)
+    assert app.dataframe and app.selectbox(key="crosstab-rows").value == "colour"
+    table = app.dataframe[0].value
+    assert int(table.drop(columns=[""]).to_numpy().sum()) == 8
