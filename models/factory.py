@@ -143,6 +143,7 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
     from ictc.models.replicas import ServerRegistry, replica_client
 
     models: dict[str, Any] = {}
+    quirks: dict[str, ServerQuirks] = {}
     servers = ServerRegistry(settings.concurrency)  # one gate per server: the VLM and the LLM may share one
     for role, model_id, role_urls in (("vlm", settings.resolved_vlm(), settings.vlm_base_url),
                                       ("llm", settings.resolved_llm(), settings.llm_base_url)):
@@ -151,9 +152,9 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
         for base_url in urls:
             _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
-        # replicas serve the same model, so one set of learned quirks (models/quirks.py) serves them all
-        client = replica_client(servers, urls, settings.busy_patience, settings.request_timeout,
-                                ServerQuirks(urls[0], settings.reasoning_room))
+        # what a server refuses is learned once for both roles and all its replicas (models/quirks.py)
+        learned = quirks.setdefault(urls[0], ServerQuirks(urls[0], settings.reasoning_room))
+        client = replica_client(servers, urls, settings.busy_patience, settings.request_timeout, learned)
         chat = ChatOpenAI(model=model_id, base_url=urls[0], api_key=SecretStr(settings.api_key or "not-needed"),
                           temperature=0, seed=settings.seed, timeout=settings.request_timeout,
                           max_retries=settings.max_retries, http_client=client)
