@@ -1,6 +1,8 @@
 """The Streamlit app driven by streamlit.testing's AppTest with fake models: choose images, set the
 criterion in the chat, see the clusters, refine with an instruction (only Step 3 re-runs), inspect an
-image's traces, export; plus stop/continue, missing K, upload limits, session isolation."""
+image's traces, export; plus stop/continue, missing K, upload limits, session isolation; a reload (a new
+browser session with the same ?session= token) bringing the work back, a running job re-attached, recent
+runs, undo and restore, the overview and warnings, paging, splits after merges, new images."""
 
 from __future__ import annotations
 
@@ -19,10 +21,36 @@ from fakes import FakeVLM, fake_context, step_calls
 APP = str(Path(__file__).parent.parent / "ui" / "app.py")
 
 
-def open_app(ctx) -> AppTest:
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    """Each test's sessions and runs in its own workspace."""
+    monkeypatch.setenv("ICTC_WORKSPACE", str(tmp_path / "workspace"))
+    return tmp_path / "workspace"
+
+
+def open_app(ctx, token: str = "", tab: str = "") -> AppTest:
+    """A new browser session; with `token` it is a reload of that session's page."""
     app = AppTest.from_file(APP, default_timeout=60)
     app.session_state["context_factory"] = lambda settings: ctx
+    if token:
+        app.query_params["session"] = token
+    if tab:
+        app.session_state["tab"] = tab
     return app.run()
+
+
+def open_tab(app: AppTest, tab: str) -> AppTest:
+    app.session_state["tab"] = tab
+    return app.run()
+
+
+def headings(app: AppTest) -> list[str]:
+    """The cluster headings of the Clusters tab ("1. Green · 3")."""
+    return [m.value[5:] for m in app.markdown if m.value.startswith("#### ")]
+
+
+def texts(app: AppTest) -> str:
+    return "\n".join(m.value for m in app.markdown)
 
 
 def use_folder(app: AppTest, folder: Path) -> None:
@@ -64,8 +92,9 @@ def finished_app(colour_images):
 
 def test_set_criterion_by_chat_and_see_the_clusters(finished_app):
     app, ctx = finished_app
-    assert [h.value for h in app.subheader] == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
+    assert headings(app) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
     assert len(ctx.vlm.calls) == 8
+    open_tab(app, "Metrics")
     assert [m.label for m in app.metric][:3] == ["ACC (Hungarian)", "NMI", "ARI"]
     assert app.metric[0].value == "1.000"
 
@@ -81,26 +110,26 @@ def test_refine_with_an_instruction_reruns_only_step_3_and_says_what_changed(fin
     assert len(ctx.vlm.calls) == before["vlm"] and step_calls(ctx.llm, "Criterion: colour") == before["label"]
     run_dir = app.session_state["ictc_session"].run_dir
     assert pass_summary(read_traces(run_dir))[2] == {"assign": {"called": 8, "cached": 0}}
-    assert "version 2" in app.markdown[0].value or any("version 2" in m.value for m in app.markdown)
+    assert "version 2" in texts(app)
 
 
 def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):
     app, _ = finished_app
-    preview = say(app, "merge Green and Blue into Cool")
-    assert "merge 'Green' and 'Blue' into 'Cool'" in preview and "nothing (a merge calls no model)" in preview
-    say(app, "go")
+    applying = say(app, "merge Green and Blue into Cool")  # no model is called: no "go" needed
+    assert "Applying (no model is called): merge 'Green' and 'Blue' into 'Cool'" in applying
     done = wait_for_job(app)
     assert "5 image(s) moved" in done and "→ Cool" in done
-    assert [h.value for h in app.subheader] == ["1. Cool · 5", "2. Red · 3"]
-    versions = " ".join(m.value for m in app.markdown)
-    assert "From v1 to v2: 5 image(s) moved" in versions  # the Versions tab, v1 beside v2
+    assert headings(app) == ["1. Cool · 5", "2. Red · 3"]
+    assert "**ictc:** Done in" in texts(app)  # the status line above the results says it too
+    open_tab(app, "Versions")
+    assert "From v1 to v2: 5 image(s) moved" in texts(app)  # the Versions tab, v1 beside v2
 
 
 def test_clicking_an_image_shows_its_description_label_answer_and_traces(finished_app):
     app, _ = finished_app
     app.button(key="img-0").click().run()
     assert not app.exception
-    text = " ".join(m.value for m in app.markdown)
+    text = texts(app)
     assert "A plain square filled with blue" in text and "**Raw label (Step 2a):** blue" in text
     labels = [e.label for e in app.expander]
     assert any(label.startswith("Step 1 · describe · fake-vlm") for label in labels)
@@ -110,6 +139,7 @@ def test_clicking_an_image_shows_its_description_label_answer_and_traces(finishe
 
 def test_export_zip_has_one_folder_per_cluster(finished_app):
     app, _ = finished_app
+    open_tab(app, "Export")
     assert [b.label for b in app.get("download_button")] == ["Results CSV", "Results JSON"]
     app.button(key="zip-make").click().run()
     run_dir = app.session_state["ictc_session"].run_dir
@@ -176,13 +206,20 @@ def test_two_sessions_have_their_own_runs_and_threads(colour_images):
 def test_uploads_over_the_limits_are_refused_by_name(tmp_path, monkeypatch):
     from ictc.ui import sources
 
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, "PNG")
+    png = buffer.getvalue()
     monkeypatch.setattr(sources, "MAX_UPLOAD_FILE_MB", 1)
-    files = [("a.png", b"x" * 10), ("notes.txt", b"hello"), ("big.jpg", b"x" * (2 * 2**20)), ("../evil.png", b"y")]
+    files = [("a.png", png), ("notes.txt", b"hello"), ("big.jpg", b"x" * (2 * 2**20)), ("../evil.png", png),
+             ("text.jpg", b"not a picture at all")]
     chosen = sources.from_uploads(files, tmp_path / "up")
     assert [Path(p).name for p in chosen.paths] == ["a.png", "evil.png"]
     assert all(Path(p).parent == tmp_path / "up" for p in chosen.paths)
-    assert chosen.problems == ["notes.txt: not an image file name (.bmp .gif .jpeg .jpg .png .tif .tiff .webp)",
-                               "big.jpg: 2.0 MB; the limit is 1 MB per file"]
+    assert chosen.problems[:2] == ["notes.txt: not an image file name (.bmp .gif .jpeg .jpg .png .tif .tiff .webp)",
+                                   "big.jpg: 2.0 MB; the limit is 1 MB per file"]
+    assert chosen.problems[2].startswith("text.jpg: not an image (cannot identify image file")
 
 
 def test_a_missing_model_is_said_in_the_chat_and_nothing_runs(colour_images):
