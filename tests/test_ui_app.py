@@ -204,9 +204,9 @@ def test_two_sessions_have_their_own_runs_and_threads(colour_images):
 
 
 def test_uploads_over_the_limits_are_refused_by_name(tmp_path, monkeypatch):
-    from ictc.ui import sources
-
     from PIL import Image
+
+    from ictc.ui import sources
 
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(buffer, "PNG")

@@ -24,14 +24,18 @@ from ictc.ui.session import Session, model_warning, new_token, recent_runs
 
 RECENT_MESSAGES = 8  # the chat shows the latest messages; older ones fold into an expander
 STYLE = """<style>
-/* the chat column and the status line stay in view while the results scroll */
-.st-key-chatpane {position: sticky; top: 3.75rem; max-height: calc(100vh - 8.5rem); overflow-y: auto;}
-.st-key-statusline {position: sticky; top: 3.75rem; z-index: 10; background: var(--st-background-color, #fff);
-                    padding: 0.25rem 0 0.5rem 0; border-bottom: 1px solid rgba(49, 51, 63, 0.15);}
+/* the chat column and the status line stay in view while the results scroll (Streamlit wraps each keyed
+   container in a layout wrapper of its own height, so the wrapper is what sticks) */
+[data-testid="stColumn"]:has(.st-key-chatpane) {position: sticky; top: 3.75rem; align-self: flex-start;}
+.st-key-chatpane {max-height: calc(100vh - 9rem); overflow-y: auto; padding-right: 0.25rem;}
+[data-testid="stLayoutWrapper"]:has(> .st-key-statusline) {position: sticky; top: 3.75rem; z-index: 10;}
+.st-key-statusline {background: #fff; padding: 0.5rem 0 0.5rem 0; box-shadow: 0 -2.5rem 0 #fff;
+                    border-bottom: 1px solid rgba(49, 51, 63, 0.2);}
 @media (max-width: 900px) {  /* narrow: chat above results, only the status line sticks */
   .st-key-mainrow [data-testid="stHorizontalBlock"] {flex-direction: column;}
   .st-key-mainrow [data-testid="stColumn"] {width: 100% !important; flex: 1 1 100% !important;}
-  .st-key-chatpane {position: static; max-height: none;}
+  [data-testid="stColumn"]:has(.st-key-chatpane) {position: static;}
+  .st-key-chatpane {max-height: 45vh;}
 }
 </style>"""
 
@@ -263,9 +267,11 @@ def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide", initial_sidebar_state="auto")
-    st.markdown(STYLE, unsafe_allow_html=True)
     session = current_session()
+    # once images are chosen the sidebar folds away (at 800 px it would take half the page); its arrow opens it
+    st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide",
+                       initial_sidebar_state="collapsed" if session.images else "auto")
+    st.markdown(STYLE, unsafe_allow_html=True)
     with st.sidebar:
         sidebar(session)
     st.title("ictc")

@@ -51,7 +51,7 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
             trace_box(step, record)
 
 
-def versions(run_dir: Path, restore: Callable[[int], None], busy: bool) -> None:
+def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
     """Two versions side by side and what moved between them; `restore(n)` goes back to version n (as a
     new version), offered for any version but the current one."""
     meta = load_meta(run_dir)

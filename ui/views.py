@@ -48,10 +48,23 @@ def thumb(path: str, side: int = 160) -> bytes | None:
         return None
 
 
-def data_uri(path: str, side: int = 64) -> str | None:
-    """A small thumbnail as a data: URI (for table cells), or None."""
-    data = thumb(path, side)
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data else None
+@st.cache_data(max_entries=2000, show_spinner=False)
+def strip(paths: tuple[str, ...], side: int = 30) -> str | None:
+    """Up to four images side by side in one small JPEG (`side` px squares), as a data: URI for a table
+    cell; None when none of them can be read."""
+    from PIL import Image
+
+    tiles = [data for data in (thumb(p, side) for p in paths) if data]
+    if not tiles:
+        return None
+    canvas = Image.new("RGB", (side * len(tiles) + 2 * (len(tiles) - 1), side), "white")
+    for slot, data in enumerate(tiles):
+        with Image.open(io.BytesIO(data)) as opened:
+            tile = opened.convert("RGB")
+            canvas.paste(tile, (slot * (side + 2) + (side - tile.width) // 2, (side - tile.height) // 2))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 # progress -----------------------------------------------------------------------------------------------
@@ -102,22 +115,18 @@ def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
     `on_select` runs when a row is selected (st.session_state["overview"] holds the selection)."""
     members, total = members_by_cluster(results), max(results["summary"]["images"], 1)
     rows = results["images"]
-    table: dict[str, list[Any]] = {"#": [], "cluster": [], "images": [], "share": []}
-    for slot in range(4):
-        table[f"t{slot}"] = []
+    table: dict[str, list[Any]] = {"#": [], "examples": [], "cluster": [], "images": [], "share": []}
     for number, cluster in enumerate(results["clusters"], 1):
         table["#"].append(number)
         table["cluster"].append(cluster["name"])
         table["images"].append(cluster["size"])
         table["share"].append(cluster["size"] / total)
-        picks = members[cluster["name"]][:4]
-        for slot in range(4):
-            table[f"t{slot}"].append(data_uri(rows[picks[slot]]["image"], 64) if slot < len(picks) else None)
+        table["examples"].append(strip(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])))
     config: dict[str, Any] = {
-        "#": st.column_config.NumberColumn(width=32), "cluster": st.column_config.TextColumn(width="medium"),
-        "images": st.column_config.NumberColumn(width="small"),
-        "share": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0, width="small")}
-    config.update({f"t{slot}": st.column_config.ImageColumn("" if slot else "examples", width=40) for slot in range(4)})
+        "#": st.column_config.NumberColumn(width=36), "cluster": st.column_config.TextColumn(width="small"),
+        "images": st.column_config.NumberColumn(width=64),
+        "share": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0, width=96),
+        "examples": st.column_config.ImageColumn(width=132)}
     height = min(36 + 30 * len(results["clusters"]), 960)
     st.dataframe(table, column_config=config, hide_index=True, row_height=30, height=height,
                  on_select=on_select, selection_mode="single-row", key="overview")
