@@ -130,6 +130,8 @@ class Session:
         results = json.loads((run_dir / "results.json").read_text("utf-8"))
         meta = json.loads((run_dir / "run.json").read_text("utf-8"))
         self.run_dir, self.job = run_dir, jobs.job_for(str(run_dir))
+        if self.job is not None and not self.job.running:
+            self.reported = self.job.id  # its outcome was said where it was started
         self.images = [row["image"] for row in results["images"]]
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         self.conversation.pending = []
