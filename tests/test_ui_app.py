@@ -127,6 +127,8 @@ def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):
 
 def test_clicking_an_image_shows_its_description_label_answer_and_traces(finished_app):
     app, _ = finished_app
+    first = app.session_state["ictc_session"].results()["images"][0]
+    app.selectbox(key="cluster-pick").set_value(first["cluster"]).run()  # one cluster: thumbnails with names
     app.button(key="img-0").click().run()
     assert not app.exception
     text = texts(app)
@@ -340,8 +342,8 @@ def test_pages_and_details_with_previous_and_next(finished_app, monkeypatch):
     monkeypatch.setattr(views, "FIRST_ROW", 2)
     monkeypatch.setattr(views, "PAGE", 2)
     app.run()
-    assert len(app.image) == 6  # two thumbnails per cluster when all are shown
-    app.button(key="more-1").click().run()  # "All 3 images of Green"
+    assert len(app.image) == 3  # one strip of (two) thumbnails per cluster when all are shown
+    app.button(key="more-1").click().run()  # "Open Green: 3 image(s)..."
     assert app.selectbox(key="cluster-pick").value == "Green"
     assert app.number_input(key="page-Green").max == 2 and len(app.image) == 2
     app.number_input(key="page-Green").set_value(2).run()

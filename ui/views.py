@@ -48,10 +48,16 @@ def thumb(path: str, side: int = 160) -> bytes | None:
         return None
 
 
+def strip_uri(paths: tuple[str, ...], side: int = 30) -> str | None:
+    """strip() as a data: URI, for a table cell."""
+    data = strip(paths, side)
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data else None
+
+
 @st.cache_data(max_entries=2000, show_spinner=False)
-def strip(paths: tuple[str, ...], side: int = 30) -> str | None:
-    """Up to four images side by side in one small JPEG (`side` px squares), as a data: URI for a table
-    cell; None when none of them can be read."""
+def strip(paths: tuple[str, ...], side: int = 30) -> bytes | None:
+    """The images side by side in one JPEG (`side` px squares, 2 px apart): one element on the page
+    instead of one per image. None when none of them can be read."""
     from PIL import Image
 
     tiles = [data for data in (thumb(p, side) for p in paths) if data]
@@ -63,8 +69,8 @@ def strip(paths: tuple[str, ...], side: int = 30) -> str | None:
             tile = opened.convert("RGB")
             canvas.paste(tile, (slot * (side + 2) + (side - tile.width) // 2, (side - tile.height) // 2))
     buffer = io.BytesIO()
-    canvas.save(buffer, "JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    canvas.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
 # progress -----------------------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
         table["cluster"].append(cluster["name"])
         table["images"].append(cluster["size"])
         table["share"].append(cluster["size"] / total)
-        table["examples"].append(strip(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])))
+        table["examples"].append(strip_uri(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])))
     config: dict[str, Any] = {
         "#": st.column_config.NumberColumn(width=36), "cluster": st.column_config.TextColumn(width="small"),
         "images": st.column_config.NumberColumn(width=64),
@@ -134,8 +140,9 @@ def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
 
 # the gallery -------------------------------------------------------------------------------------------
 def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
-    """All clusters (a first row each) or one cluster (pages of PAGE thumbnails). A thumbnail's button opens
-    its details. Only the thumbnails on screen are made, so a 10,000-image run paints as fast as a small one."""
+    """All clusters (a strip of the first FIRST_ROW images each, one picture per cluster) or one cluster
+    (pages of PAGE thumbnails with their names; a name opens the image's details). Only what is on screen
+    is made, so a 10,000-image run paints like a small one."""
     rows, members = results["images"], members_by_cluster(results)
     names = [c["name"] for c in results["clusters"]]
     options = ["All clusters", *names]
@@ -150,10 +157,11 @@ def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
             if not indices:
                 st.caption("No image chose this cluster (see the warnings above).")
                 continue
-            grid(rows, indices[:FIRST_ROW], select)
-            if len(indices) > FIRST_ROW:
-                st.button(f"All {len(indices)} images of {name}", key=f"more-{number}",
-                          on_click=lambda n=name: st.session_state.update({"cluster-pick": n}))
+            picture = strip(tuple(rows[i]["image"] for i in indices[:FIRST_ROW]), 96)
+            if picture:
+                st.image(picture, width=min(98 * len(indices[:FIRST_ROW]), 98 * FIRST_ROW))
+            st.button(f"Open {name}: {len(indices)} image(s), with names and details", key=f"more-{number}",
+                      type="tertiary", on_click=lambda n=name: st.session_state.update({"cluster-pick": n}))
     else:
         indices = members[pick]
         pages = max((len(indices) + PAGE - 1) // PAGE, 1)
