@@ -138,7 +138,7 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         page.keyboard.press("Escape")
 
         page.reload()  # after the work: chat, images and clusters come back
-        expect(page.get_by_text("group these by colour, 3 groups").first).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^\d+ earlier message"))).to_be_visible()  # the older chat, folded
         expect(page.get_by_text(re.compile(rf"Split {names[0]} into 2: ")).first).to_be_visible()
         expect(headings).to_have_count(3)
         page.screenshot(path=str(ARTIFACTS / "ui-reloaded.png"))

@@ -22,7 +22,7 @@ from ictc.nodes.context import Context
 from ictc.ui import panels, sources, views
 from ictc.ui.session import Session, model_warning, new_token, recent_runs
 
-RECENT_MESSAGES = 8  # the chat shows the latest messages; older ones fold into an expander
+RECENT_MESSAGES = 6  # the chat shows the latest messages; older ones fold into an expander
 STYLE = """<style>
 /* the chat column and the status line stay in view while the results scroll (Streamlit wraps each keyed
    container in a layout wrapper of its own height, so the wrapper is what sticks) */

@@ -58,16 +58,16 @@ def strip_uri(paths: tuple[str, ...], side: int = 30) -> str | None:
 def strip(paths: tuple[str, ...], side: int = 30) -> bytes | None:
     """The images side by side in one JPEG (`side` px squares, 2 px apart): one element on the page
     instead of one per image. None when none of them can be read."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
-    tiles = [data for data in (thumb(p, side) for p in paths) if data]
+    tiles = [data for data in (thumb(p, max(side, 64)) for p in paths) if data]
     if not tiles:
         return None
     canvas = Image.new("RGB", (side * len(tiles) + 2 * (len(tiles) - 1), side), "white")
     for slot, data in enumerate(tiles):
-        with Image.open(io.BytesIO(data)) as opened:
-            tile = opened.convert("RGB")
-            canvas.paste(tile, (slot * (side + 2) + (side - tile.width) // 2, (side - tile.height) // 2))
+        with Image.open(io.BytesIO(data)) as opened:  # small photos (CIFAR's 32 px) are scaled up to fill
+            tile = ImageOps.fit(opened.convert("RGB"), (side, side))
+            canvas.paste(tile, (slot * (side + 2), 0))
     buffer = io.BytesIO()
     canvas.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
