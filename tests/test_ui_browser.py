@@ -107,6 +107,8 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
 
         page.get_by_role("tab", name="Overview").click()
         expect(page.get_by_text("Select a row to see that cluster")).to_be_visible()
+        expect(results.get_by_test_id("stDataFrame")).to_be_visible()
+        page.wait_for_timeout(2000)  # the table draws into a canvas after it is attached
         page.screenshot(path=str(ARTIFACTS / "ui-overview.png"))
         page.get_by_role("tab", name="Clusters").click()
 

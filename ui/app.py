@@ -178,13 +178,16 @@ def status_line(session: Session) -> None:
 
 
 def _continuable(session: Session) -> bool:
-    job = session.job
-    if job is not None and job.error and session.model_problem and session.results() is None:
-        return False  # the models are missing: Continue would fail the same way
-    results = session.results()
+    """Continue is offered after a stop, or when the run has failed or unfinished images; not when the
+    models are missing (it would fail the same way) nor when nothing of the run was written."""
+    job, results = session.job, session.results()
+    if job is not None and job.error and session.model_problem and results is None:
+        return False
     if job is not None and job.stopped:
         return True
-    return results is None and (session.run_dir / "run.json").is_file() if session.run_dir else False
+    if results is None:
+        return session.run_dir is not None and (session.run_dir / "run.json").is_file()
+    return results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
 
 
 # the results ---------------------------------------------------------------------------------------------
