@@ -83,6 +83,6 @@ def plot_confusion(scores: Scores, out: Path) -> None:
     ax.set_title(f"ACC {scores.acc:.3f}  NMI {scores.nmi:.3f}  ARI {scores.ari:.3f}")
     fig.tight_layout()
     tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")  # long class or cluster names are not clipped
     plt.close(fig)
     tmp.replace(out)

@@ -58,20 +58,42 @@ def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:
 
 
 def undo_run(run_dir: str | Path, context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
-    """Back to the version before the current one, recorded as a new version (nothing is lost)."""
+    """Back to the version before the current one, recorded as a new version (nothing is lost).
+
+    Raises UsageError when the run has only one version."""
     run_dir = Path(run_dir)
-    meta = load_meta(run_dir)
-    versions = meta.get("versions", [])
+    versions = load_meta(run_dir).get("versions", [])
     if len(versions) < 2:
         raise UsageError(f"{run_dir} has no earlier version to go back to")
-    target = versions[-2]
+    return _back_to(run_dir, versions[-2], f"undo: back to version {versions[-2]['version']}", context, context_factory)
+
+
+def restore_run(run_dir: str | Path, number: int, context: Context | None = None,
+                context_factory: ContextFactory | None = None) -> RunResult:
+    """Back to version `number` (1-based, as listed in run.json), recorded as a new version like undo_run:
+    the later versions stay listed and can be restored in turn. No model is called.
+
+    Raises UsageError when `number` is not a version of the run or is already the current one."""
+    run_dir = Path(run_dir)
+    versions = load_meta(run_dir).get("versions", [])
+    if not 1 <= number <= len(versions):
+        raise UsageError(f"{run_dir} has no version {number} (it has 1 to {len(versions)})")
+    if number == len(versions):
+        raise UsageError(f"version {number} is already the current one")
+    return _back_to(run_dir, versions[number - 1], f"restore: back to version {number}", context, context_factory)
+
+
+def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Context | None,
+             context_factory: ContextFactory | None) -> RunResult:
+    """The state saved with version `target` written back as the current state, finished as a new version."""
+    meta = load_meta(run_dir)
     ctx = context_for(meta, context, context_factory)
     with open_run(run_dir, meta, ctx) as session:
         old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": target["checkpoint_id"]}}
         old = _values_at(session.graph, old_config)
         restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
         session.graph.update_state(session.config, restore, as_node="review_clusters")
-        return session.finish(f"undo: back to version {target['version']}")
+        return session.finish(action)
 
 
 def search_run(run_dir: str | Path, query: str, n: int = 5, context: Context | None = None) -> list[dict[str, Any]]:

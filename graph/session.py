@@ -50,6 +50,7 @@ class RunSession:
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
         limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
+        self.on_event: Events | None = None  # the last drive's listener; finish() tells it its phases
         self.graph = build_graph().compile(checkpointer=SqliteSaver(connection))
         # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
         # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
@@ -72,6 +73,7 @@ class RunSession:
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
         version = len(self.meta.get("versions", [])) + 1  # the version this pass works towards
+        self.on_event = on_event
         with open(self.run_dir / "traces.jsonl", "a", encoding="utf-8") as traces:
             parts: Iterator[tuple[str, Any]] = self.graph.stream(  # type: ignore[assignment]  # a list of modes yields pairs
                 graph_input, self.config, context=self.ctx, stream_mode=["custom", "updates"])
@@ -92,21 +94,32 @@ class RunSession:
             on_event(chunk)
 
     def finish(self, action: str | None) -> RunResult:
-        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version labelled
-        `action` (None: outputs rewritten, no new version). Returns the RunResult, with `changes` against the
-        previous version when there is one."""
+        """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
+        Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
+        per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
+        `action` labels the new version (None: outputs rewritten, no new version). Returns the RunResult,
+        with `changes` against the previous version when there is one."""
+        self._phase(0, "reading the run's final state")
         snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
         state, pause = dict(snapshot.values), _pause_of(snapshot)
         new_version = action if pause is None else None
+        self._phase(1, "writing results.csv/json, the HTML report and the metrics")
         results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
         result = RunResult(self.run_dir, results, rows, pause=pause)
+        self._phase(2, "saving the version and comparing it with the previous one")
         if new_version is not None:
             previous = list(self.meta.get("versions", []))  # before this version is added
             checkpoint = snapshot.config["configurable"]["checkpoint_id"]
             result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
             if previous:
                 result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
+        self._phase(3, "done")
         return result
+
+
+    def _phase(self, done: int, words: str) -> None:
+        if self.on_event:
+            self.on_event({"step": "finish", "phase": words, **({"total": 3, "done": 0} if done == 0 else {"advance": 1})})
 
 
 def _pause_of(snapshot: Any) -> dict[str, Any] | None:

@@ -22,7 +22,12 @@ def test_end_to_end_clusters_every_image_with_one_of_k_names(colour_images, tmp_
     assert sorted(names) == ["Blue", "Green", "Red"]
     assert all(row["cluster"] in names and row["status"] == "ok" for row in result.rows)
     assert result.results["metrics"]["acc"] == 1.0
-    assert {e["step"] for e in events} == {"describe", "label", "name_clusters", "assign"}
+    assert {e["step"] for e in events} == {"describe", "label", "name_clusters", "assign", "finish"}
+    finishing = [e for e in events if e["step"] == "finish"]  # the last phase says what it does, with progress
+    assert [e["phase"] for e in finishing] == ["reading the run's final state",
+                                               "writing results.csv/json, the HTML report and the metrics",
+                                               "saving the version and comparing it with the previous one", "done"]
+    assert finishing[0]["total"] == 3 and sum(e.get("advance", 0) for e in finishing) == 3
     assert sum(e.get("advance", 0) for e in events if e["step"] == "describe") == len(paths)
     # the criterion reaches every step's prompt
     for model, markers in ((ctx.vlm, ["colour"]), (ctx.llm, ["Criterion: colour", "grouped by colour"])):

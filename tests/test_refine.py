@@ -200,3 +200,21 @@ def test_a_second_process_on_the_same_run_is_refused(finished):
 
     with run_lock(finished.run_dir), pytest.raises(ValueError, match="is busy"):
         refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+
+
+def test_restore_goes_back_to_any_version_as_a_new_version(finished):
+    from ictc.graph.refine import restore_run
+
+    ctx = fake_context()
+    refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+    refine_run(finished.run_dir, SetK(2), context=ctx)
+    back = restore_run(finished.run_dir, 1, context=ctx)
+    assert back.version == 4 and back.results["history"][-1] == "restore: back to version 1"
+    assert [(r["image"], r["cluster"]) for r in back.rows] == [(r["image"], r["cluster"]) for r in finished.rows]
+    assert run_state(finished.run_dir)["n_clusters"] == 3
+    again = restore_run(finished.run_dir, 2, context=ctx)  # a later version is still there to go back to
+    assert "Warm" in again.results["cluster_names"] and again.version == 5
+    with pytest.raises(ValueError, match="no version 9"):
+        restore_run(finished.run_dir, 9, context=ctx)
+    with pytest.raises(ValueError, match="already the current one"):
+        restore_run(finished.run_dir, 5, context=ctx)

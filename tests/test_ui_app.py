@@ -1,6 +1,8 @@
 """The Streamlit app driven by streamlit.testing's AppTest with fake models: choose images, set the
 criterion in the chat, see the clusters, refine with an instruction (only Step 3 re-runs), inspect an
-image's traces, export; plus stop/continue, missing K, upload limits, session isolation."""
+image's traces, export; plus stop/continue, missing K, upload limits, session isolation; a reload (a new
+browser session with the same ?session= token) bringing the work back, a running job re-attached, recent
+runs, undo and restore, the overview and warnings, paging, splits after merges, new images."""
 
 from __future__ import annotations
 
@@ -19,10 +21,36 @@ from fakes import FakeVLM, fake_context, step_calls
 APP = str(Path(__file__).parent.parent / "ui" / "app.py")
 
 
-def open_app(ctx) -> AppTest:
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch):
+    """Each test's sessions and runs in its own workspace."""
+    monkeypatch.setenv("ICTC_WORKSPACE", str(tmp_path / "workspace"))
+    return tmp_path / "workspace"
+
+
+def open_app(ctx, token: str = "", tab: str = "") -> AppTest:
+    """A new browser session; with `token` it is a reload of that session's page."""
     app = AppTest.from_file(APP, default_timeout=60)
     app.session_state["context_factory"] = lambda settings: ctx
+    if token:
+        app.query_params["session"] = token
+    if tab:
+        app.session_state["tab"] = tab
     return app.run()
+
+
+def open_tab(app: AppTest, tab: str) -> AppTest:
+    app.session_state["tab"] = tab
+    return app.run()
+
+
+def headings(app: AppTest) -> list[str]:
+    """The cluster headings of the Clusters tab ("1. Green · 3")."""
+    return [m.value[5:] for m in app.markdown if m.value.startswith("#### ")]
+
+
+def texts(app: AppTest) -> str:
+    return "\n".join(m.value for m in app.markdown)
 
 
 def use_folder(app: AppTest, folder: Path) -> None:
@@ -64,8 +92,9 @@ def finished_app(colour_images):
 
 def test_set_criterion_by_chat_and_see_the_clusters(finished_app):
     app, ctx = finished_app
-    assert [h.value for h in app.subheader] == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
+    assert headings(app) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
     assert len(ctx.vlm.calls) == 8
+    open_tab(app, "Metrics")
     assert [m.label for m in app.metric][:3] == ["ACC (Hungarian)", "NMI", "ARI"]
     assert app.metric[0].value == "1.000"
 
@@ -81,26 +110,28 @@ def test_refine_with_an_instruction_reruns_only_step_3_and_says_what_changed(fin
     assert len(ctx.vlm.calls) == before["vlm"] and step_calls(ctx.llm, "Criterion: colour") == before["label"]
     run_dir = app.session_state["ictc_session"].run_dir
     assert pass_summary(read_traces(run_dir))[2] == {"assign": {"called": 8, "cached": 0}}
-    assert "version 2" in app.markdown[0].value or any("version 2" in m.value for m in app.markdown)
+    assert "version 2" in texts(app)
 
 
 def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):
     app, _ = finished_app
-    preview = say(app, "merge Green and Blue into Cool")
-    assert "merge 'Green' and 'Blue' into 'Cool'" in preview and "nothing (a merge calls no model)" in preview
-    say(app, "go")
+    applying = say(app, "merge Green and Blue into Cool")  # no model is called: no "go" needed
+    assert "Applying (no model is called): merge 'Green' and 'Blue' into 'Cool'" in applying
     done = wait_for_job(app)
     assert "5 image(s) moved" in done and "→ Cool" in done
-    assert [h.value for h in app.subheader] == ["1. Cool · 5", "2. Red · 3"]
-    versions = " ".join(m.value for m in app.markdown)
-    assert "From v1 to v2: 5 image(s) moved" in versions  # the Versions tab, v1 beside v2
+    assert headings(app) == ["1. Cool · 5", "2. Red · 3"]
+    assert "**ictc:** Done in" in texts(app)  # the status line above the results says it too
+    open_tab(app, "Versions")
+    assert "From v1 to v2: 5 image(s) moved" in texts(app)  # the Versions tab, v1 beside v2
 
 
 def test_clicking_an_image_shows_its_description_label_answer_and_traces(finished_app):
     app, _ = finished_app
+    first = app.session_state["ictc_session"].results()["images"][0]
+    app.selectbox(key="cluster-pick").set_value(first["cluster"]).run()  # one cluster: thumbnails with names
     app.button(key="img-0").click().run()
     assert not app.exception
-    text = " ".join(m.value for m in app.markdown)
+    text = texts(app)
     assert "A plain square filled with blue" in text and "**Raw label (Step 2a):** blue" in text
     labels = [e.label for e in app.expander]
     assert any(label.startswith("Step 1 · describe · fake-vlm") for label in labels)
@@ -110,6 +141,7 @@ def test_clicking_an_image_shows_its_description_label_answer_and_traces(finishe
 
 def test_export_zip_has_one_folder_per_cluster(finished_app):
     app, _ = finished_app
+    open_tab(app, "Export")
     assert [b.label for b in app.get("download_button")] == ["Results CSV", "Results JSON"]
     app.button(key="zip-make").click().run()
     run_dir = app.session_state["ictc_session"].run_dir
@@ -174,15 +206,22 @@ def test_two_sessions_have_their_own_runs_and_threads(colour_images):
 
 
 def test_uploads_over_the_limits_are_refused_by_name(tmp_path, monkeypatch):
+    from PIL import Image
+
     from ictc.ui import sources
 
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, "PNG")
+    png = buffer.getvalue()
     monkeypatch.setattr(sources, "MAX_UPLOAD_FILE_MB", 1)
-    files = [("a.png", b"x" * 10), ("notes.txt", b"hello"), ("big.jpg", b"x" * (2 * 2**20)), ("../evil.png", b"y")]
+    files = [("a.png", png), ("notes.txt", b"hello"), ("big.jpg", b"x" * (2 * 2**20)), ("../evil.png", png),
+             ("text.jpg", b"not a picture at all")]
     chosen = sources.from_uploads(files, tmp_path / "up")
     assert [Path(p).name for p in chosen.paths] == ["a.png", "evil.png"]
     assert all(Path(p).parent == tmp_path / "up" for p in chosen.paths)
-    assert chosen.problems == ["notes.txt: not an image format the installed Pillow decodes ('.txt')",
-                               "big.jpg: 2.0 MB; the limit is 1 MB per file"]
+    assert chosen.problems[:2] == ["notes.txt: not an image format the installed Pillow decodes ('.txt')",
+                                   "big.jpg: 2.0 MB; the limit is 1 MB per file"]
+    assert chosen.problems[2].startswith("text.jpg: not an image (cannot identify image file")
 
 
 def test_a_missing_model_is_said_in_the_chat_and_nothing_runs(colour_images):
@@ -218,3 +257,166 @@ def test_a_folder_source_takes_every_pillow_format_and_names_the_other_files(tmp
     assert [Path(p).name for p in chosen.paths] == ["a.avif", "b.qoi"]
     assert chosen.labels == str(tmp_path / "labels.csv")
     assert chosen.problems == [f"{tmp_path / 'notes.txt'}: not an image format the installed Pillow decodes ('.txt')"]
+
+
+# issue 22: work survives, feedback in view, scannable results, honest splits, new images, natural replies ---
+def token_of(app: AppTest) -> str:
+    return app.query_params["session"]
+
+
+def messages(app: AppTest) -> list[str]:
+    return [m.markdown[0].value for m in app.chat_message]
+
+
+def test_a_reload_brings_back_images_chat_and_clusters(finished_app):
+    app, ctx = finished_app
+    reloaded = open_app(ctx, token=token_of(app))  # F5: a new browser session with the same address
+    assert not reloaded.exception
+    assert reloaded.session_state["ictc_session"] is not app.session_state["ictc_session"]
+    assert "8 images" in reloaded.success[0].value
+    assert "group these by colour, 3 groups" in messages(reloaded)
+    assert any(m.startswith("Done in") for m in messages(reloaded))
+    assert headings(reloaded) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
+    assert sum(m.startswith("Done in") for m in messages(reloaded)) == 1  # the outcome is not said twice
+
+
+def test_a_running_job_is_reattached_after_a_reload(colour_images):
+    class SlowVLM(FakeVLM):
+        def respond(self, messages, **kwargs):
+            time.sleep(0.3)
+            return super().respond(messages, **kwargs)
+
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    job = app.session_state["ictc_session"].job
+    reloaded = open_app(ctx, token=token_of(app))
+    session = reloaded.session_state["ictc_session"]
+    assert session.job is job and session.busy
+    assert reloaded.button(key="stop").label == "Stop"  # the progress resumes in the new page
+    assert any("Step 1 · describe" in str(bar.proto) for bar in reloaded.get("progress"))
+    job.thread.join(60)
+    reloaded.run()
+    assert messages(reloaded)[-1].startswith("Done in") and headings(reloaded)[0].startswith("1. ")
+
+
+def test_recent_runs_open_in_another_session(finished_app):
+    app, ctx = finished_app
+    run_dir = app.session_state["ictc_session"].run_dir
+    other = open_app(ctx)
+    assert other.selectbox(key="recent-run").value == str(run_dir)
+    other.button(key="open-run").click().run()
+    assert headings(other) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
+    assert messages(other)[-1].startswith(f"Opened {run_dir}")
+
+
+def test_undo_from_the_chat_and_go_back_from_the_versions_tab(finished_app):
+    app, _ = finished_app
+    assert say(app, "merge the first two").startswith("Applying (no model is called): merge 'Green' and 'Red'")
+    wait_for_job(app)
+    assert headings(app) == ["1. Green · 6", "2. Blue · 2"]
+    assert say(app, "undo").startswith("Going back to the version before this one")
+    assert "undo" in wait_for_job(app)
+    assert headings(app) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
+    open_tab(app, "Versions")
+    assert app.selectbox(key=f"v-a-{app.session_state['ictc_session'].run_dir}-3").value == 2
+    app.button(key="restore-version").click().run()  # back to v2 (the merge), as version 4
+    assert "back to version 2" in wait_for_job(app)
+    results = app.session_state["ictc_session"].results()
+    assert results["version"] == 4 and results["cluster_names"] == ["Green", "Blue"]
+    assert say(app, "go back to version 1").startswith("Going back to version 1")
+    wait_for_job(app)
+    assert app.session_state["ictc_session"].results()["cluster_names"] == ["Green", "Red", "Blue"]
+
+
+def test_the_overview_lists_every_cluster_and_a_row_opens_it(finished_app):
+    app, _ = finished_app
+    open_tab(app, "Overview")
+    table = app.dataframe[0].value
+    assert list(table["cluster"]) == ["Green", "Red", "Blue"] and list(table["images"]) == [3, 3, 2]
+    assert [round(x, 3) for x in table["share"]] == [0.375, 0.375, 0.25]
+    assert all(str(x).startswith("data:image/jpeg;base64,") for x in table["examples"])
+
+
+def test_empty_and_lopsided_clusters_are_warned_with_a_fix():
+    from ictc.ui.views import warnings
+
+    results = {"clusters": [{"name": "Cats", "size": 9}, {"name": "Dogs", "size": 1}, {"name": "Frogs", "size": 0}],
+               "summary": {"clustered": 10}}
+    said = warnings(results)
+    assert said[0].startswith("**Cats** holds 90% of the images. Try \"split Cats in two\"")
+    assert said[1].startswith("**Frogs** has no image") and "fewer groups" in said[1]
+
+
+def test_pages_and_details_with_previous_and_next(finished_app, monkeypatch):
+    from ictc.ui import views
+
+    app, _ = finished_app
+    monkeypatch.setattr(views, "FIRST_ROW", 2)
+    monkeypatch.setattr(views, "PAGE", 2)
+    app.run()
+    assert len(app.image) == 3  # one strip of (two) thumbnails per cluster when all are shown
+    app.button(key="more-1").click().run()  # "Open Green: 3 image(s)..."
+    assert app.selectbox(key="cluster-pick").value == "Green"
+    assert app.number_input(key="page-Green").max == 2 and len(app.image) == 2
+    app.number_input(key="page-Green").set_value(2).run()
+    assert len(app.image) == 1
+    first = app.session_state["ictc_session"].results()["images"]
+    green = [i for i, r in enumerate(first) if r["cluster"] == "Green"]
+    app.button(key=f"img-{green[2]}").click().run()
+    assert any("3 of 3 in <b>Green</b>" in m.value for m in app.markdown)
+    app.button(key="detail-prev").click().run()
+    assert any("2 of 3 in <b>Green</b>" in m.value for m in app.markdown)
+    assert first[green[1]]["image"] in [c.value for c in app.caption]
+
+
+def test_a_split_after_a_merge_yields_the_parts_asked_for_and_says_so(finished_app):
+    app, _ = finished_app
+    say(app, "merge Green and Blue")
+    wait_for_job(app)
+    preview = say(app, "split Green in two")
+    assert "Step 2b on the 5 labels of 'Green' (into 2 parts), then Step 3 on its 5 images only" in preview
+    say(app, "go")
+    done = wait_for_job(app)
+    assert "Split **Green** into 2: Green (3), Blue (2)." in done
+    assert headings(app) == ["1. Red · 3", "2. Green · 3", "3. Blue · 2"]
+
+
+def test_choosing_other_images_starts_a_new_run(finished_app, tmp_path):
+    from fakes import make_images
+
+    app, _ = finished_app
+    first = app.session_state["ictc_session"].run_dir
+    other, _ = make_images(tmp_path / "other", {"red": 2, "yellow": 2})
+    use_folder(app, Path(other[0]).parent)
+    assert messages(app)[-1].startswith("New images: 4 from folder")
+    assert "group by **colour**" in messages(app)[-1] and headings(app) == []
+    assert "K = **2**" in say(app, "2 groups")
+    say(app, "go")
+    wait_for_job(app)
+    session = app.session_state["ictc_session"]
+    assert session.run_dir != first and len(session.results()["images"]) == 4
+
+
+def test_no_model_is_said_on_the_landing_page(monkeypatch):
+    monkeypatch.setenv("ICTC_BACKEND", "openai")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert any("No model is ready" in m and "OPENAI_API_KEY" in m for m in messages(app))
+
+
+def test_an_all_spaces_message_makes_no_bubble(finished_app):
+    app, _ = finished_app
+    before = len(app.chat_message)
+    app.chat_input(key="chat").set_value("   ").run()
+    assert len(app.chat_message) == before
+
+
+def test_the_finishing_phase_is_reported_with_progress(finished_app):
+    app, _ = finished_app
+    job = app.session_state["ictc_session"].job
+    tally = dict(job.progress())["Finishing"]
+    assert (tally["done"], tally["total"], job.phase) == (3, 3, "done")

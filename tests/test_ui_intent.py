@@ -133,3 +133,68 @@ def test_setup_with_suggested_k_names_and_other():
     assert "indoor, outdoor, vehicle" in reply.text and "**other** group" in reply.text
     start = chat.answer("go", [], 10).start
     assert start.run_args() == {"n_clusters": 0, "names": ["indoor", "outdoor", "vehicle"], "other": True}
+
+
+NATURAL = ["cat", "frog", "ship", "dog"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("merge the first two", Merge(("cat", "frog"))),
+    ("merge the last two into Animals", Merge(("ship", "dog"), "Animals")),
+    ("merge the first and the third", Merge(("cat", "ship"))),
+    ("combine cat and frog", Merge(("cat", "frog"))),
+    ("join Ship with dog as Outdoors", Merge(("ship", "dog"), "Outdoors")),
+    ("rename 'ship' as Boats", Rename("ship", "Boats")),
+    ('call "frog" to "Amphibians"', Rename("frog", "Amphibians")),
+    ("split the second in three", Split("frog", 3)),
+])
+def test_natural_changes_ordinals_and_quoted_names(text, expected):
+    intent = read_intent(text, NATURAL)
+    assert (intent.kind, intent.action, intent.sure) == ("change", expected, True)
+
+
+@pytest.mark.parametrize(("text", "k"), [("6", 6), ("ok 6", 6), ("six", 6), ("let's say 5 groups", 5),
+                                         ("fewer groups please", 3), ("more clusters", 5), ("use fewer", 3)])
+def test_bare_numbers_and_fewer_or_more_groups(text, k):
+    intent = read_intent(text, NATURAL)
+    assert (intent.kind, intent.k, intent.sure) == ("request", k, True)
+
+
+@pytest.mark.parametrize(("text", "kind", "version"), [("undo", "undo", 0), ("undo that", "undo", 0),
+                                                       ("go back", "undo", 0), ("go back to version 3", "undo", 3),
+                                                       ("revert to v2", "undo", 2), ("no", "cancel", 0),
+                                                       ("Cancel.", "cancel", 0), ("never mind", "cancel", 0)])
+def test_undo_go_back_and_cancel(text, kind, version):
+    intent = read_intent(text, NATURAL)
+    assert (intent.kind, intent.version) == (kind, version)
+
+
+def test_sure_rules_win_over_a_wrong_llm_reading():
+    wrong = llm_answering(intent="go")
+    intent = read_intent("group these photos by the kind of object, 4 groups", [], llm_json=wrong)
+    assert (intent.source, intent.kind, intent.criterion, intent.k) == ("rules", "request", "the kind of object", 4)
+    assert read_intent("6", [], llm_json=wrong).k == 6
+
+
+def test_the_criterion_loses_a_trailing_question_mark():
+    assert read_intent("group by what is in the picture?", []).criterion == "what is in the picture"
+    llm = llm_answering(intent="request", criterion="mood of the person?", k=3)
+    assert read_intent("hmm, something about how they feel, three", [], llm_json=llm).criterion == "mood of the person"
+
+
+def test_a_number_answers_the_question_for_k_and_no_keeps_the_reading():
+    chat = Conversation()
+    assert "How many groups" in chat.answer("group by colour", [], 40).text
+    assert "K = **6**" in chat.answer("ok 6", [], 40).text
+    assert "nothing runs" in chat.answer("no", [], 40).text and chat.request.k == 6
+
+
+def test_rename_and_merge_apply_without_go_and_model_changes_wait():
+    chat = Conversation()
+    merged = chat.answer("merge the first two", NATURAL, 40, preview=lambda action: "nothing")
+    assert merged.apply == [Merge(("cat", "frog"))] and "no model is called" in merged.text
+    fewer = chat.answer("fewer groups please", NATURAL, 40, preview=lambda action: "Step 2b with K=3")
+    assert not fewer.apply and "use K=3" in fewer.text and chat.pending == [SetK(3)]
+    assert "Cancelled: use K=3" in chat.answer("no", NATURAL, 40).text and chat.pending == []
+    assert chat.answer("go back to version 2", NATURAL, 40).back_to == 2
+    assert chat.answer("undo", NATURAL, 40).back_to == 0

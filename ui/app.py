@@ -1,6 +1,7 @@
 """The Streamlit app (`ictc ui`): choose images, say what to group them by, watch the run, look at the
 clusters, refine by chat, inspect node traces and versions, export. Each browser session has its own
-Session (its own run folders and LangGraph threads); the models are loaded once per process.
+Session, kept on disk under the token in the page's address (?session=...), so a reload brings it back;
+the models are loaded once per process.
 
 Tests put a `context_factory` (Settings -> Context with fake models) into session_state before the
 first run; otherwise the models configured as for the CLI are used."""
@@ -9,15 +10,34 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.nodes.context import Context
-from ictc.ui import crosstab_view, fairness_view, sources, views
-from ictc.ui.session import Session
+from ictc.ui import crosstab_view, fairness_view, panels, sources, views
+from ictc.ui.session import Session, model_warning, new_token, recent_runs
+
+RECENT_MESSAGES = 6  # the chat shows the latest messages; older ones fold into an expander
+STYLE = """<style>
+/* the chat column and the status line stay in view while the results scroll (Streamlit wraps each keyed
+   container in a layout wrapper of its own height, so the wrapper is what sticks) */
+[data-testid="stColumn"]:has(.st-key-chatpane) {position: sticky; top: 3.75rem; align-self: flex-start;}
+.st-key-chatpane {max-height: calc(100vh - 9rem); overflow-y: auto; padding-right: 0.25rem;}
+[data-testid="stLayoutWrapper"]:has(> .st-key-statusline) {position: sticky; top: 3.75rem; z-index: 10;}
+.st-key-statusline {background: #fff; padding: 0.5rem 0 0.5rem 0; box-shadow: 0 -2.5rem 0 #fff;
+                    border-bottom: 1px solid rgba(49, 51, 63, 0.2);}
+@media (max-width: 900px) {  /* narrow: chat above results, only the status line sticks */
+  .st-key-mainrow [data-testid="stHorizontalBlock"] {flex-direction: column;}
+  .st-key-mainrow [data-testid="stColumn"] {width: 100% !important; flex: 1 1 100% !important;}
+  [data-testid="stColumn"]:has(.st-key-chatpane) {position: static;}
+  .st-key-chatpane {max-height: 45vh;}
+}
+</style>"""
 
 
 def ui_settings() -> Settings:
@@ -33,14 +53,22 @@ def shared_context(_settings: Settings, key: str) -> Context:
 
 
 def current_session() -> Session:
-    if "ictc_session" not in st.session_state:
-        settings = ui_settings()
-        factory = st.session_state.get("context_factory") or (
-            lambda s: shared_context(s, json.dumps(s.public_dict(), sort_keys=True)))
-        st.session_state["ictc_session"] = Session(settings, factory)
-    return st.session_state["ictc_session"]
+    """This browser session's Session: the one in session_state, else the one saved under the address's
+    ?session= token (after a reload), else a new one whose token is put in the address."""
+    token = st.query_params.get("session", "")
+    held = st.session_state.get("ictc_session")
+    if held is not None and held.id == token:
+        return held
+    settings = ui_settings()
+    factory = st.session_state.get("context_factory") or (
+        lambda s: shared_context(s, json.dumps(s.public_dict(), sort_keys=True)))
+    session = Session.load(settings, factory, token) if token else Session(settings, factory, token=new_token())
+    st.query_params["session"] = session.id
+    st.session_state["ictc_session"] = session
+    return session
 
 
+# the sidebar ---------------------------------------------------------------------------------------------
 def sidebar(session: Session) -> None:
     st.header("Images")
     kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
@@ -72,14 +100,15 @@ def sidebar(session: Session) -> None:
         st.warning(problem)
     if len(problems) > 10:
         st.warning(f"... and {len(problems) - 10} more file(s) left out")
+    recent(session)
     st.header("Models")
     settings = session.settings
     st.caption(f"Backend: {settings.backend} · VLM: {settings.resolved_vlm()} · LLM: {settings.resolved_llm()}"
                + (f" · endpoint: {', '.join(settings.base_url)}" if settings.base_url else ""))
     if session.model_problem:
-        st.error(session.model_problem)
+        st.error("Not available: see the chat.")
     if st.button("New run", key="new-run", disabled=session.busy or session.run_dir is None,
-                 help="start over in the chat; the current run stays on disk"):
+                 help="start over in the chat; the current run stays on disk (Recent runs)"):
         session.new_run()
         st.rerun()
 
@@ -91,83 +120,191 @@ def _use(session: Session, chosen: sources.Chosen) -> None:
     st.session_state["source-problems"] = chosen.problems
 
 
-def job_panel(session: Session) -> None:
+def recent(session: Session) -> None:
+    """The run folders of this server's workspace, newest first, to open again."""
+    runs = recent_runs(session.root)
+    if not runs:
+        return
+    st.header("Recent runs")
+    labels = {str(p): _run_label(p) for p in runs}
+    chosen = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="recent-run")
+    if st.button("Open this run", key="open-run", disabled=session.busy or chosen is None
+                 or (session.run_dir is not None and str(session.run_dir) == chosen)):
+        session.open_run(Path(chosen))
+        st.rerun()
+
+
+def _run_label(run_dir: Path) -> str:
+    try:
+        results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return run_dir.name
+    return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
+            f"images · v{results['version']} ({run_dir.parent.name[:4]}/{run_dir.name})")
+
+
+# the chat and the status line ------------------------------------------------------------------------------
+def chat_pane(session: Session) -> None:
+    messages = session.conversation.messages
+    older, latest = messages[:-RECENT_MESSAGES], messages[-RECENT_MESSAGES:]
+    if older:
+        with st.expander(f"{len(older)} earlier message(s)"):
+            for message in older:
+                st.markdown(f"**{'You' if message['role'] == 'user' else 'ictc'}:** {message['text']}")
+    for message in latest:
+        with st.chat_message(message["role"]):
+            st.markdown(message["text"])
+
+
+def status_line(session: Session) -> None:
+    """The job's progress while it runs (re-attached after a reload), then the last reply, in view above
+    the results; Stop and Continue live here."""
     job = session.job
 
     @st.fragment(run_every=0.5 if session.busy else None)
     def live() -> None:
-        if job is None:
-            return
-        if job.running:
+        if job is not None and job.running:
             with st.status(f"Working: {job.title}", expanded=True):
                 views.progress(job)
                 st.button("Stop", key="stop", on_click=session.stop, type="primary")
-        elif session.reported is not job:
+        elif job is not None and session.reported != job.id:
             st.rerun()  # finished while we watched: redraw the whole page with its results
+        else:
+            last = next((m["text"] for m in reversed(session.conversation.messages) if m["role"] == "assistant"), "")
+            lines = last.splitlines()
+            st.markdown("**ictc:** " + "\n".join(lines[:3]) + (" *(more in the chat)*" if len(lines) > 3 else ""))
 
     live()
-    if job is not None and not job.running and session.run_dir is not None and (job.stopped or _unfinished(session)):
+    if job is not None and not job.running and session.run_dir is not None and _continuable(session):
         st.button("Continue", key="continue", on_click=lambda: None if session.resume() else None,
                   help="finish the run: only the missing or failed work is done")
 
 
-def _unfinished(session: Session) -> bool:
-    results = session.results()
-    return results is None or results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
+def _continuable(session: Session) -> bool:
+    """Continue is offered after a stop, or when the run has failed or unfinished images; not when the
+    models are missing (it would fail the same way) nor when nothing of the run was written."""
+    job, results = session.job, session.results()
+    if job is not None and job.error and session.model_problem and results is None:
+        return False
+    if job is not None and job.stopped:
+        return True
+    if results is None:
+        return session.run_dir is not None and (session.run_dir / "run.json").is_file()
+    return results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
 
 
-def results_tabs(session: Session) -> None:
+# the results ---------------------------------------------------------------------------------------------
+def clusters_tab(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    for warning in views.warnings(results):
+        st.warning(warning)
+    views.gallery(results, select=lambda index: st.session_state.update(selected=index))
+    selected = st.session_state.get("selected")
+    if selected is not None and selected < len(results["images"]):
+        image_dialog(run_dir, results)
+
+
+def overview_tab(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    for warning in views.warnings(results):
+        st.warning(warning)
+    views.overview(results, on_select=_pick_cluster)
+    st.caption("Select a row to see that cluster in the Clusters tab.")
+
+
+def _pick_cluster() -> None:
+    """A row chosen in the overview: show that cluster in the Clusters tab."""
+    rows = st.session_state["overview"]["selection"]["rows"]
+    if rows:
+        results = st.session_state["ictc_session"].results()
+        st.session_state.update({"cluster-pick": results["clusters"][rows[0]]["name"], "tab": "Clusters"})
+
+
+def versions_tab(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    panels.versions(run_dir, restore=lambda n: session.chat(f"go back to version {n}"), busy=session.busy)
+
+
+# One line per tab: (label, draw(session, results, run_dir)). Only the open tab is drawn.
+TABS: list[tuple[str, Callable[[Session, dict[str, Any], Path], None]]] = [
+    ("Overview", overview_tab),
+    ("Clusters", clusters_tab),
+    ("Metrics", lambda session, results, run_dir: panels.metrics(run_dir, results)),
+    ("Traces", lambda session, results, run_dir: panels.traces(run_dir, results)),
+    ("Versions", versions_tab),
+    ("Export", lambda session, results, run_dir: panels.export(run_dir, results)),
+    ("Fairness", lambda session, results, run_dir: fairness_view.panel(session, run_dir, results)),
+    ("Grouping", crosstab_view.grouping_tab),
+    ("Criteria", crosstab_view.criteria_tab),
+]
+
+
+def results_pane(session: Session) -> None:
     results = session.results()
-    if results is None or session.run_dir is None:
-        return
     run_dir = session.run_dir
-    st.divider()
+    if results is None or run_dir is None:
+        preview(session)
+        return
     st.markdown(f"**{results['criterion']['text']}** · K={results['n_clusters']} · version {results['version']} · "
-                f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir}`")
-    clusters, scores, traces, versions, export, fair = st.tabs(["Clusters", "Metrics", "Traces", "Versions", "Export",
-                                                                "Fairness"])
-    with clusters:
-        views.gallery(results, select=lambda index: st.session_state.update(selected=index))
-        selected = st.session_state.get("selected")
-        if selected is not None and selected < len(results["images"]):
-            image_dialog(run_dir, results["images"][selected])
-    with scores:
-        views.metrics(run_dir, results)
-    with traces:
-        views.traces(run_dir, results)
-    with versions:
-        views.versions(run_dir)
-    with export:
-        views.export(run_dir, results)
-    with fair:
-        fairness_view.panel(session, run_dir, results)
-    crosstab_view.extra_tabs(session, run_dir, results)  # K proposed, other, levels; several criteria (issue 21)
+                f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
+    tabs = st.tabs([label for label, _ in TABS], key="tab", on_change="rerun", default="Clusters")
+    for tab, (_, draw) in zip(tabs, TABS, strict=True):
+        if tab.open:
+            with tab:
+                draw(session, results, run_dir)
 
 
-@st.dialog("Image details", width="large", on_dismiss=lambda: st.session_state.update(selected=None))
-def image_dialog(run_dir: Path, row: dict) -> None:
-    views.details(run_dir, row)
+def preview(session: Session) -> None:
+    """Before a run: the chosen images at a glance."""
+    if not session.images:
+        st.info("Choose images in the sidebar: the sample photos, a folder on the server, or an upload.")
+        return
+    st.markdown(f"**{len(session.images)} images chosen** ({session.images_source}); the first ones:")
+    cells = st.grid("auto", min_column_width=80)
+    for path in session.images[:24]:
+        data = views.thumb(path)
+        if data:
+            cells.image(data, caption=Path(path).name[:14], width="stretch")
+
+
+def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:
+    @st.dialog("Image details", width="large", on_dismiss=lambda: st.session_state.update(selected=None))
+    def show() -> None:
+        rows = results["images"]
+        index = st.session_state.get("selected") or 0
+        order = views.members_by_cluster(results).get(rows[index]["cluster"]) or [index]
+        views.details(run_dir, rows, order, index, go=lambda i: st.session_state.update(selected=i))
+
+    show()
 
 
 def main() -> None:
-    st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide")
     session = current_session()
+    # once images are chosen the sidebar folds away (at 800 px it would take half the page); its arrow opens it
+    st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide",
+                       initial_sidebar_state="collapsed" if session.images else "auto")
+    st.markdown(STYLE, unsafe_allow_html=True)
     with st.sidebar:
         sidebar(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
     session.report_job()
     prompt = st.chat_input("e.g. group these by the mood of the person, 4 groups", key="chat")
-    if prompt:
+    if prompt and prompt.strip():  # an all-spaces message is no message
         session.chat(prompt)
     if not session.conversation.messages:
         session.conversation.say("assistant", "Choose images on the left, then tell me what to group them by "
                                               "and into how many groups.")
-    for message in session.conversation.messages:
-        with st.chat_message(message["role"]):
-            st.markdown(message["text"])
-    job_panel(session)
-    results_tabs(session)
+        configured = st.session_state.get("context_factory") is None  # tests bring their own models
+        if configured and (warning := model_warning(session.settings)):
+            session.model_problem, session.warned = warning, True
+            session.conversation.say("assistant", f"**No model is ready:** {warning} I can read your messages, "
+                                                  "but runs cannot start until a model is configured.")
+    with st.container(key="mainrow"):
+        left, right = st.columns([2, 3], gap="medium")
+        with left, st.container(key="chatpane"):
+            chat_pane(session)
+        with right:
+            with st.container(key="statusline"):
+                status_line(session)
+            results_pane(session)
 
 
 main()

@@ -1,5 +1,5 @@
 """The chat's memory and manners, without Streamlit: gather what a run needs, say back what was read,
-ask for what is missing, and start or apply only after the user says go."""
+ask for what is missing, and start a run or a model-calling change only after the user says go."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ictc.graph.run import MAX_CRITERION_CHARS
-from ictc.nodes.actions import Action, AddInstruction, SetCriterion, SetK, describe_action
+from ictc.nodes.actions import (
+    Action,
+    AddInstruction,
+    Merge,
+    Rename,
+    SetCriterion,
+    SetK,
+    describe_action,
+)
 from ictc.ui.intent import Intent, as_actions, read_intent
 
 SETUP_HELP = 'Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups".'
-REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "split Sad in two", '
-               '"use 3 clusters", "focus on the background instead", "rename 2 to Calm".')
+REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "merge the first two", '
+               '"split Sad in two", "3 groups", "fewer groups", "focus on the background instead", "rename 2 to Calm", '
+               '"undo", "go back to version 1".')
+NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
 
 
 @dataclass
@@ -54,6 +64,7 @@ class Reply:
     text: str
     start: Request | None = None  # start this run now
     apply: list[Action] = field(default_factory=list)  # apply these refinements now, in order
+    back_to: int | None = None  # go back now: to this version, or 0 for the one before the current one
 
 
 @dataclass
@@ -87,6 +98,10 @@ class Conversation:
             return Reply(f"Running: {start.reading()}.", start=start)
         if intent.kind == "unclear":
             return Reply(f"{intent.problem.capitalize()}. {SETUP_HELP}")
+        if intent.kind == "cancel":
+            return Reply(f"OK, nothing runs. My reading stays: {self.request.reading()}; correct it, or say **go**.")
+        if intent.kind == "undo":
+            return Reply("There is nothing to undo yet: no run has finished in this chat.")
         problem = self._update_request(intent, image_count)
         note = f" ({problem})" if problem else ""
         if missing := self.request.missing():
@@ -129,6 +144,15 @@ class Conversation:
                 return Reply(f"Nothing is waiting to be applied. {REFINE_HELP}")
             actions, self.pending = self.pending, []
             return Reply("Applying: " + "; then ".join(describe_action(a) for a in actions) + ".", apply=actions)
+        if intent.kind == "cancel":
+            dropped, self.pending = self.pending, []
+            return Reply("Cancelled: " + "; ".join(describe_action(a) for a in dropped) + ". Nothing was changed."
+                         if dropped else "OK. Nothing is waiting to be applied.")
+        if intent.kind == "undo":
+            self.pending = []
+            target = f"version {intent.version}" if intent.version else "the version before this one"
+            return Reply(f"Going back to {target} (no model is called; it becomes a new version, so nothing is lost).",
+                         back_to=intent.version)
         actions = as_actions(intent)
         if not actions:
             return Reply(f"{(intent.problem or 'I could not read that').capitalize()}. {REFINE_HELP}")
@@ -140,5 +164,9 @@ class Conversation:
                 self.pending = []
                 return Reply(f"I read: {describe_action(action)}, but it cannot be done: {exc}.")
             lines.append(f"- {describe_action(action)}: redoes {redo}")
+        if all(isinstance(action, NO_MODEL) for action in actions):
+            self.pending = []
+            return Reply("Applying (no model is called): " + "; ".join(describe_action(a) for a in actions) + ".",
+                         apply=actions)
         self.pending = actions
         return Reply("I read:\n" + "\n".join(lines) + "\n\nSay **go** to apply, or correct me.")

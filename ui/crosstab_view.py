@@ -71,14 +71,14 @@ def _add(session: Any, run_dir: Path, text: str, k: str) -> None:
     st.rerun()
 
 
-def extra_tabs(session: Any, run_dir: Path, results: dict[str, Any]) -> None:
-    """The hook in ui/app.py: a "Grouping" tab (K, other, levels) and a "Criteria" tab (cross-tabs)."""
-    grouping_tab, criteria_tab = st.tabs(["Grouping", "Criteria"])
-    with grouping_tab:
-        if not (results.get("k_choice") or "other" in results or results.get("tree")):
-            st.caption('K was given. Say "how many groups would you suggest?", "put the rest in other" or '
-                       '"group them into 2 broader groups".')
-        grouping(results)
-    with criteria_tab:
-        criteria(session, run_dir)
+def grouping_tab(session: Any, results: dict[str, Any], run_dir: Path) -> None:
+    """The "Grouping" tab (ui/app.py TABS): how K was chosen, the "other" group, the levels tree."""
+    if not (results.get("k_choice") or "other" in results or results.get("tree")):
+        st.caption('K was given. Say "how many groups would you suggest?", "put the rest in other" or '
+                   '"group them into 2 broader groups".')
+    grouping(results)
 
+
+def criteria_tab(session: Any, results: dict[str, Any], run_dir: Path) -> None:
+    """The "Criteria" tab (ui/app.py TABS): add a criterion to the run, and cross-tabs of two criteria."""
+    criteria(session, run_dir)

@@ -14,10 +14,21 @@ from ictc.nodes.actions import Action, AddInstruction, Merge, Rename, SetCriteri
 from ictc.prompts import Criterion, presets, render
 
 COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
-CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure"}
+CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure",
+           "ok go", "yes go", "go on", "apply it", "sounds good", "looks good", "fine", "yep", "yeah"}
+CANCEL = {"no", "nope", "n", "cancel", "cancel that", "never mind", "nevermind", "forget it", "no thanks", "don't",
+          "do not", "not that", "no, cancel", "no cancel", "stop that", "scrap that"}
 NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
            "eleven": 11, "twelve": 12, "half": 2, "halves": 2}
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+            "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 GROUP_WORDS = r"(?:groups?|clusters?|categories|category|classes|buckets|kinds|types|piles|sets)"
+NUMBER_WORD = rf"(?:\d+|{'|'.join(NUMBERS)})"
+MERGE_VERBS = r"(?:merge|combine|join|unite|put together|lump together|mix)"
+# a reply that is only a number, maybe with a word of assent around it: "6", "ok 6", "let's say 6 groups"
+BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let'?s (?:say|do|use|try|go with)|make it|"
+                         rf"use|try|go with|i want|i'd like|want)[,\s]+)*(?:k\s*=\s*)?({NUMBER_WORD})"
+                         rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go))*$", re.I)
 INTENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -33,7 +44,7 @@ INTENT_SCHEMA: dict[str, Any] = {
 
 @dataclass
 class Intent:
-    """One message, read. `kind`: go | request (criterion and/or K for a new run) | change | unclear."""
+    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | unclear."""
 
     kind: str
     criterion: str = ""
@@ -46,14 +57,19 @@ class Intent:
     auto_k: bool = False  # issue 21 (ui/grouping_intent.py): K proposed; the user's own names; an "other" group
     names: list[str] = field(default_factory=list)
     other: bool = False
+    version: int = 0  # kind "undo": the version to go back to (0: the one before the current one)
+    sure: bool = False  # the rules matched the whole message; their reading then wins over the LLM's
 
 
 def cluster_named(token: str, names: list[str]) -> str:
     """A cluster from its number, exact name, or name with 'the'/'cluster'/quotes around it."""
     bare = re.sub(r"\b(the|cluster|group|category|one)\b", " ", token.strip().strip("\"'“”‘’"), flags=re.I)
     bare = " ".join(bare.split()).strip("\"'“”‘’ ")
-    if bare.isdigit() and 1 <= int(bare) <= len(names):
-        return names[int(bare) - 1]
+    if bare.lower() == "last" and names:
+        return names[-1]
+    number = ORDINALS.get(bare.lower(), int(bare) if bare.isdigit() else 0)
+    if 1 <= number <= len(names):
+        return names[number - 1]
     for candidate in (token.strip(), bare):
         for name in names:
             if candidate.lower() == name.lower():
@@ -71,40 +87,83 @@ def _preset_of(criterion: str) -> str | None:
 
 
 def read_by_rules(text: str, names: list[str]) -> Intent:
-    """Plain patterns for the usual phrasings; anything else is 'unclear' (the user is asked again)."""
+    """Plain patterns for the usual phrasings; anything else is 'unclear' (the user is asked again).
+    `sure` is set when a pattern read the whole message (then this reading wins over the LLM's)."""
     message = " ".join(text.strip().split())
     lowered = message.lower().rstrip(".!")
     if lowered in CONFIRM:
-        return Intent("go", source="rules")
-    if names:
-        if m := re.match(r"(?:please\s+)?merge\s+(.+?)\s+(?:and|with|&)\s+(.+?)(?:\s+(?:into|as|called)\s+(.+))?$",
-                         message, re.I):
-            return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), (m[3] or "").strip()))
-        if m := re.match(r"(?:please\s+)?split\s+(.+?)(?:\s+(?:in|into)\s+(\w+)(?:\s+\w+)?)?$", message, re.I):
-            return _change(lambda: Split(cluster_named(m[1], names), _number(m[2] or "2") or 2))
-        if m := re.match(r"(?:please\s+)?(?:rename|call)\s+(.+?)\s+(?:to|as)\s+(.+)$", message, re.I):
-            return _change(lambda: Rename(cluster_named(m[1], names), m[2].strip().strip("\"'“”")))
+        return Intent("go", sure=True)
+    if lowered in CANCEL:
+        return Intent("cancel", sure=True)
+    if m := re.match(r"(?:please\s+)?(?:go back|revert|restore|return|back|roll back)\s+(?:to\s+)?(?:version|v)\s*(\d+)$",
+                     lowered):
+        return Intent("undo", version=int(m[1]), sure=True)
+    if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "
+                r"(?:change|step|one)|one step))?(?:\s+please)?$", lowered):
+        return Intent("undo", sure=True)
+    if m := BARE_NUMBER.match(lowered):
+        return Intent("request", k=_number(m[1]), sure=True)
+    if names and (change := _change_by_rules(message, names)):
+        return change
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
-        return Intent("request", instructions=[message], source="rules")
-    k = 0
-    if m := re.search(rf"\bk\s*=\s*(\d+)|\b(\d+|{'|'.join(NUMBERS)})\s+{GROUP_WORDS}\b", lowered):
+        return Intent("request", instructions=[message], sure=True)
+    k, rest = 0, lowered
+    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b", lowered):
         k = int(m[1]) if m[1] else _number(m[2])
-    criterion = ""
-    if m := re.search(r"\b(?:focus on|group(?:ed)?(?: \w+)? by|cluster(?:ed)?(?: \w+)? by|sort(?:ed)?(?: \w+)? by|"
-                      r"according to|based on|by)\s+(.+)", message, re.I):
-        criterion = re.split(rf",|;|\.\s|\s+instead\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|\s+(?:into|in|with|using|and)\s+(?:\d+|{'|'.join(NUMBERS)})\b|"
-                             rf"\s+(?:\d+|{'|'.join(NUMBERS)})\s+{GROUP_WORDS}", m[1], flags=re.I)[0]
-        criterion = criterion.strip().rstrip(".!")
+        rest = lowered.replace(m[0], " ")
+    criterion, strong = "", False
+    if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
+                      r"according to|based on)|by)\s+(.+)", message, re.I):
+        criterion = re.split(rf",|;|\.\s|\?|\s+instead\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
+                             rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
+                             m[2], flags=re.I)[0]
+        criterion, strong = clean_criterion(criterion), bool(m[1])
     if criterion or k:
-        return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), source="rules")
-    return Intent("unclear", source="rules", problem="I could not tell what to group by or what to change")
+        # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
+        sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)
+        return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), sure=sure)
+    return Intent("unclear", problem="I could not tell what to group by or what to change")
+
+
+def _change_by_rules(message: str, names: list[str]) -> Intent | None:
+    """Merge / split / rename / fewer / more, in words, once clusters exist; None when none of them fits."""
+    lowered = message.lower().rstrip(".!")
+    if m := re.match(rf"(?:please\s+)?(fewer|less|more)\s+{GROUP_WORDS}(?:\s+please)?$|"
+                     rf"(?:please\s+)?(?:use|make|give me|i want|want)\s+(fewer|less|more)(?:\s+{GROUP_WORDS})?$", lowered):
+        k = len(names) + (1 if (m[1] or m[2]) == "more" else -1)
+        if k < 2:
+            return Intent("unclear", problem=f"there are {len(names)} clusters already; fewer than 2 is not a clustering")
+        return Intent("request", k=k, sure=True)
+    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(?:the\s+)?(first|last)\s+(?:two|2)(?:\s+{GROUP_WORDS})?"
+                     rf"(?:\s+(?:into|as|called)\s+(.+))?$", message, re.I):
+        pair = names[:2] if m[1].lower() == "first" else names[-2:]
+        return _change(lambda: Merge((pair[0], pair[1]), _name(m[2] or "")))
+    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?)\s+(?:and|with|&|\+)\s+(.+?)"
+                     rf"(?:\s+(?:into|as|called|to)\s+(.+))?$", message, re.I):
+        return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), _name(m[3] or "")))
+    if m := re.match(r"(?:please\s+)?(?:split|divide|break up|break)\s+(.+?)(?:\s+(?:in|into|up into)\s+(\w+)"
+                     r"(?:\s+\w+)?)?$", message, re.I):
+        return _change(lambda: Split(cluster_named(m[1], names), _number(m[2] or "2") or 2))
+    if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    return None
+
+
+def _name(text: str) -> str:
+    """A new cluster name as typed, without the quotes around it."""
+    return text.strip().strip("\"'“”‘’").strip()
+
+
+def clean_criterion(text: str) -> str:
+    """A criterion without the question mark or full stop typed after it (they would reach every prompt)."""
+    return text.strip().rstrip(".!?;:, ").strip()
 
 
 def _change(make: Any) -> Intent:
     try:
-        return Intent("change", action=make(), source="rules")
+        return Intent("change", action=make(), source="rules", sure=True)
     except ValueError as exc:
-        return Intent("unclear", source="rules", problem=str(exc))
+        return Intent("unclear", source="rules", problem=str(exc), sure=True)
 
 
 def read_command(text: str, names: list[str]) -> Intent | None:
@@ -114,13 +173,13 @@ def read_command(text: str, names: list[str]) -> Intent | None:
         return None
     if first in ("merge", "split", "rename") and not names:
         return Intent("unclear", source="command", problem=f"there are no clusters to {first} yet")
-    if first == "rename" and " to " in text.lower():
+    if first == "rename" and re.search(r"\s(?:to|as|into)\s", text.lower()):
         return None  # "rename Red to Warm" reads better by the rules, which drop the "to"
     try:
         action = parse_command(text, names or [""])
     except ValueError as exc:
-        if first in ("merge", "split"):
-            return None  # "merge red and blue" is free words, not the numbered syntax
+        if first in ("merge", "split", "rename"):
+            return None  # "merge red and blue", "rename 'ship' Boats": free words, not the numbered syntax
         return Intent("unclear", source="command", problem=str(exc))
     return Intent("change", action=action, source="command")
 
@@ -137,7 +196,7 @@ def read_by_llm(llm_json: Any, text: str, names: list[str], criterion: str) -> I
     if data is None or data.get("intent") not in INTENT_SCHEMA["properties"]["intent"]["enum"]:
         raise ValueError(f"unusable intent answer: {content[:80]!r}")
     kind, targets = data["intent"], [str(c) for c in data.get("clusters") or []]
-    k, wanted = _as_int(data.get("k")), str(data.get("criterion") or "").strip()
+    k, wanted = _as_int(data.get("k")), clean_criterion(str(data.get("criterion") or ""))
     if kind == "go":
         return Intent("go", source="llm")
     if kind == "instruction" and str(data.get("instruction") or "").strip():
@@ -164,23 +223,23 @@ def _as_int(value: Any) -> int:
 
 
 def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any = None) -> Intent:
-    """Commands first (exact), then the LLM, then the rules. Never raises for what a user types."""
+    """Commands first (exact), then the rules when they are sure (they read the whole message), then the
+    LLM, then the rules' best guess. Never raises for what a user types."""
     if not text.strip():
         return Intent("unclear", problem="the message is empty")
-    if text.strip().lower().rstrip(".!") in CONFIRM:
-        return Intent("go", source="rules")
     from ictc.ui.grouping_intent import read_grouping  # imports this module's Intent
 
     if (grouping := read_grouping(text, names)) is not None:
         return grouping
     if (command := read_command(text, names)) is not None:
         return command
-    if llm_json is not None:
-        try:
-            return read_by_llm(llm_json, text, names, criterion)
-        except Exception:  # noqa: BLE001 (any failure of the LLM here only means: read by the rules)
-            pass
-    return read_by_rules(text, names)
+    rules = read_by_rules(text, names)
+    if rules.sure or llm_json is None:
+        return rules
+    try:
+        return read_by_llm(llm_json, text, names, criterion)
+    except Exception:  # noqa: BLE001 (any failure of the LLM here only means: read by the rules)
+        return rules
 
 
 def as_actions(intent: Intent) -> list[Action]:

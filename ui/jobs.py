@@ -1,11 +1,13 @@
 """A pipeline call (run, refine, resume) in a background thread, so the page stays responsive while it
-works: its progress per step, a stop request, and its outcome."""
+works: its progress per step, a stop request, and its outcome. Jobs are registered per run folder for the
+whole server process, so a reloaded page finds its running job again."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -13,15 +15,32 @@ from ictc.core.errors import ModelUnavailableError, UsageError
 from ictc.nodes.context import StopRequested
 
 STEP_TITLES = {"describe": "Step 1 · describe", "label": "Step 2a · label", "name_clusters": "Step 2b · name clusters",
-               "assign": "Step 3 · assign"}
+               "assign": "Step 3 · assign", "finish": "Finishing"}
 log = logging.getLogger(__name__)
+_jobs: dict[str, Job] = {}  # run folder -> its latest job, for the whole server process
+_jobs_lock = threading.Lock()
+
+
+def register(run_dir: str, job: Job) -> Job:
+    """Make `job` the one a page showing `run_dir` finds (after a reload too); returns it."""
+    with _jobs_lock:
+        _jobs[run_dir] = job
+    return job
+
+
+def job_for(run_dir: str) -> Job | None:
+    """The latest job started on `run_dir` by this server process (running or finished), or None."""
+    with _jobs_lock:
+        return _jobs.get(run_dir)
 
 
 class Job:
     """`work(on_event, stop)` runs in its own thread; everything here is read by the page as it redraws."""
 
     def __init__(self, title: str, work: Callable[[Callable[[dict[str, Any]], None], threading.Event], Any]):
+        self.id = uuid.uuid4().hex[:12]
         self.title = title
+        self.phase = ""  # what the finishing phase is doing, in words
         self.stop = threading.Event()
         self.steps: dict[str, dict[str, Any]] = {}
         self.plan = ""
@@ -58,6 +77,8 @@ class Job:
                 tally[key] += event.get(key, 0)
             if event.get("names"):
                 tally["names"] = event["names"]
+            if event.get("phase"):
+                self.phase = event["phase"]
 
     def progress(self) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:

@@ -1,50 +1,96 @@
 """One browser session's work, without Streamlit: its images, its conversation, its run folders (each with
-its own LangGraph thread), its background job. Orchestration stays in graph/run.py."""
+its own LangGraph thread), its background job. Kept on disk (session.json) so a reload brings it back;
+orchestration stays in graph/run.py and graph/refine.py."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
-from ictc.graph.refine import refine_run
+from ictc.evaluation.outputs import write_json
+from ictc.graph.refine import refine_run, restore_run, undo_run
 from ictc.graph.run import resume_run, start_run
 from ictc.graph.runtime import with_stores
 from ictc.graph.session import run_state
-from ictc.nodes.actions import Action, describe_action, preview_action
+from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
 from ictc.nodes.context import Context
 from ictc.prompts import make_criterion
-from ictc.ui import fairness
+from ictc.ui import fairness, jobs
 from ictc.ui.conversation import Conversation, Reply, Request
 from ictc.ui.jobs import Job
 
 ContextFactory = Callable[[Settings], Context]
+TOKEN = re.compile(r"^[0-9a-f]{12}$")  # a session's id as it appears in the page's address (?session=...)
+
+
+def new_token() -> str:
+    """A fresh session id (12 hex digits)."""
+    return uuid.uuid4().hex[:12]
 
 
 class Session:
-    def __init__(self, settings: Settings, context_factory: ContextFactory, root: Path | None = None):
-        self.id = uuid.uuid4().hex[:12]
+    """One browser session. `root`: the folder of all sessions (default <workspace>/ui); this one lives in
+    root/<token>/ with session.json and its run folders run-1, run-2, ..."""
+
+    def __init__(self, settings: Settings, context_factory: ContextFactory, root: Path | None = None,
+                 token: str | None = None):
+        self.id = token if token and TOKEN.match(token) else new_token()
         self.settings = settings
-        self.folder = (root or settings.resolved_workspace() / "ui") / self.id
+        self.root = root or settings.resolved_workspace() / "ui"
+        self.folder = self.root / self.id
         self._factory = context_factory
         self._context: Context | None = None
         self.model_problem = ""  # why the models could not be loaded, said once in the chat
-        self._warned = False
+        self.warned = False
         self.conversation = Conversation()
         self.images: list[str] = []
         self.images_source = ""
         self.labels: str | None = None
         self.run_dir: Path | None = None
-        self.runs = 0
         self.job: Job | None = None
-        self.reported: Job | None = None  # the last job whose outcome was said in the chat
+        self.reported = ""  # id of the last job whose outcome was said in the chat
+        self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
 
-    # models -------------------------------------------------------------------------------------------
+    # kept on disk ---------------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write this session's record (images, chat, current run, last reported job) to session.json."""
+        chat = self.conversation
+        record = {"images": self.images, "images_source": self.images_source, "labels": self.labels,
+                  "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
+                  "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
+                  "pending": [action_dict(a) for a in chat.pending]}
+        write_json(self.folder / "session.json", record)
+
+    @classmethod
+    def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:
+        """The session saved under `token`, with its job re-attached when one is still known to this server;
+        a fresh session with that token when nothing was saved (or the record is unreadable)."""
+        session = cls(settings, context_factory, root, token)
+        path = session.folder / "session.json"
+        try:
+            record = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return session
+        session.images, session.images_source = list(record.get("images", [])), record.get("images_source", "")
+        session.labels, session.reported = record.get("labels"), record.get("reported", "")
+        session.warned = bool(record.get("warned"))
+        session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
+        session.conversation = Conversation(Request(**record.get("request", {})),
+                                            [parse_action(a) for a in record.get("pending", [])],
+                                            list(record.get("messages", [])))
+        if session.run_dir is not None:
+            session.job = jobs.job_for(str(session.run_dir))
+        return session
+
+    # models ---------------------------------------------------------------------------------------------
     def context(self) -> Context:
         """The models, loaded on first use (raises ModelUnavailableError with what to configure)."""
         if self._context is None:
@@ -59,63 +105,115 @@ class Session:
             self.model_problem = str(exc)
             return None
 
-    # images -------------------------------------------------------------------------------------------
+    # images ---------------------------------------------------------------------------------------------
     def use_images(self, paths: list[str], source: str, labels: str | None = None) -> None:
+        """Choose the images of the next run. Other images than the current run's start a new run: the
+        current one stays on disk (Recent runs) and its criterion is kept as the starting reading."""
+        changed = self.run_dir is not None and sorted(paths) != sorted(self.images)
         self.images, self.images_source, self.labels = paths, source, labels
+        if changed:
+            results = self.results()
+            self.run_dir, self.conversation.pending = None, []
+            self.conversation.request = Request(results["criterion"]["text"] if results else "",
+                                                len(results["cluster_names"]) if results else 0)
+            self.conversation.say("assistant", f"New images: {len(paths)} from {source}. The next run starts fresh on "
+                                               "them; the previous run is kept (Recent runs, in the sidebar). "
+                                               f"My reading: {self.conversation.request.reading()}. Say **go** to run it, "
+                                               "or correct me.")
+        self.save()
 
-    # state --------------------------------------------------------------------------------------------
+    def open_run(self, run_dir: Path) -> None:
+        """Show a finished run folder again (its images become the session's); raises UsageError when it
+        has no results."""
+        if not (run_dir / "results.json").is_file():
+            raise UsageError(f"{run_dir} has no results yet")
+        results = json.loads((run_dir / "results.json").read_text("utf-8"))
+        meta = json.loads((run_dir / "run.json").read_text("utf-8"))
+        self.run_dir, self.job = run_dir, jobs.job_for(str(run_dir))
+        if self.job is not None and not self.job.running:
+            self.reported = self.job.id  # its outcome was said where it was started
+        self.images = [row["image"] for row in results["images"]]
+        self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
+        self.conversation.pending = []
+        self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, "
+                                           f"{len(results['cluster_names'])} clusters, version {results['version']}.")
+        self.save()
+
+    # state ----------------------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self.job is not None and self.job.running
 
     def results(self) -> dict[str, Any] | None:
-        if self.run_dir is None or not (self.run_dir / "results.json").is_file():
+        """The current run's results.json (read again only when the file changed), or None before any."""
+        if self.run_dir is None:
             return None
-        return json.loads((self.run_dir / "results.json").read_text("utf-8"))
+        path = self.run_dir / "results.json"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        if self._read is None or self._read[:2] != (str(path), mtime):
+            self._read = (str(path), mtime, json.loads(path.read_text("utf-8")))
+        return self._read[2]
 
     def names(self) -> list[str]:
         results = self.results()
         return list(results["cluster_names"]) if results and results["summary"]["clustered"] else []
 
-    # the chat -----------------------------------------------------------------------------------------
+    # the chat -------------------------------------------------------------------------------------------
     def chat(self, text: str) -> Reply:
+        """Answer one message; starts the run or the change it asks for when it may (see Conversation)."""
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             return Reply(self.conversation.messages[-1]["text"])
         if self.busy:
             reply = Reply("A job is running: wait for it, or press Stop.")
             self.conversation.say("user", text)
             self.conversation.say("assistant", reply.text)
+            self.save()
             return reply
         results = self.results()
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
-        state = run_state(self.run_dir) if self.names() and self.run_dir is not None else None
+        names = self.names()
+        state = run_state(self.run_dir) if names and self.run_dir is not None else None
         llm_json = self.llm_json()
-        reply = self.conversation.answer(text, self.names(), len(self.images), criterion, llm_json,
+        reply = self.conversation.answer(text, names, len(self.images), criterion, llm_json,
                                          preview=(lambda action: preview_action(state, action)) if state else None)
-        if llm_json is None and not self._warned:
-            self._warned = True
+        if llm_json is None and not self.warned:
+            self.warned = True
             self.conversation.say("assistant", f"Note: {self.model_problem} Until then I read your messages with "
                                                "simple rules, and runs cannot start.")
         if reply.start is not None:
             self.start(reply.start)
         elif reply.apply:
             self.apply(reply.apply)
+        elif reply.back_to is not None:
+            self.back_to(reply.back_to)
+        self.save()
         return reply
 
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk)."""
-        self.run_dir, self.conversation = None, Conversation()
+        self.run_dir, self.job, self.conversation = None, None, Conversation()
+        self.save()
 
-    # jobs ---------------------------------------------------------------------------------------------
+    # jobs -----------------------------------------------------------------------------------------------
     def _with_stop(self, stop: threading.Event) -> Context:
         return replace(self.context(), stop=stop)
+
+    def next_run_dir(self) -> Path:
+        """run-N for the first N not yet used in this session's folder."""
+        number = 1
+        while (self.folder / f"run-{number}").exists():
+            number += 1
+        return self.folder / f"run-{number}"
 
     def start(self, request: Request) -> Job:
         criterion = make_criterion(request.criterion, request.preset)
         for text in request.instructions:
             criterion = criterion.with_instruction(text)
-        self.runs += 1
-        self.run_dir = self.folder / f"run-{self.runs}"
+        self.run_dir = self.next_run_dir()
+        self.run_dir.mkdir(parents=True)
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
@@ -136,6 +234,15 @@ class Session:
 
         return self._launch("; ".join(describe_action(a) for a in actions), work)
 
+    def back_to(self, version: int) -> Job:
+        """Undo (`version` 0) or go back to version `version`, as a new version; no model is called."""
+        run_dir = self.run_dir
+        assert run_dir is not None
+        if version:
+            return self._launch(f"back to version {version}",
+                                lambda on_event, stop: restore_run(run_dir, version, context=self.context()))
+        return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self.context()))
+
     def resume(self) -> Job:
         run_dir = self.run_dir
         assert run_dir is not None
@@ -143,7 +250,8 @@ class Session:
                                                                          context=self._with_stop(stop)))
 
     def _launch(self, title: str, work: Callable[..., Any]) -> Job:
-        self.job = Job(title, work).start()
+        assert self.run_dir is not None
+        self.job = jobs.register(str(self.run_dir), Job(title, work).start())
         return self.job
 
     def stop(self) -> None:
@@ -153,15 +261,40 @@ class Session:
     def report_job(self) -> str | None:
         """Once per finished job: what it did, said in the chat."""
         job = self.job
-        if job is None or job.running or self.reported is job:
+        if job is None or job.running or self.reported == job.id:
             return None
-        self.reported = job
+        self.reported = job.id
         text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job)
         self.conversation.say("assistant", text)
+        self.save()
         return text
 
 
+def model_warning(settings: Settings) -> str:
+    """Why no run could start with these settings, found without loading a model (a page can say it at
+    once); "" when the models can be tried."""
+    from ictc.models.availability import local_model_problem
+
+    if settings.backend == "openai":
+        if not (settings.base_url or settings.vlm_base_url) and not settings.api_key:
+            return ("the openai backend has neither an endpoint (--base-url / OPENAI_BASE_URL) nor an API key "
+                    "(OPENAI_API_KEY).")
+        return ""
+    for role, model in (("VLM", settings.resolved_vlm()), ("LLM", settings.resolved_llm())):
+        if problem := local_model_problem(model):
+            return f"the {role} {model!r} cannot be loaded: {problem}."
+    return ""
+
+
+def recent_runs(root: Path, limit: int = 12) -> list[Path]:
+    """The run folders with results under `root` (all sessions of this server's workspace), newest first."""
+    found = [p.parent for p in root.glob("*/run-*/results.json")]
+    return sorted(found, key=lambda p: (p / "results.json").stat().st_mtime, reverse=True)[:limit]
+
+
 def outcome(job: Job) -> str:
+    """What a finished job did, in words: clusters and sizes, model calls, and for a change what really
+    happened (a split names its parts and says when proposed names were replaced)."""
     if job.stopped:
         return ("Stopped. Everything finished so far is kept; press **Continue** to finish the run "
                 "(only the missing work is done).")
@@ -175,6 +308,9 @@ def outcome(job: Job) -> str:
              f"Model calls by step: {calls}."]
     if result.failed:
         lines.append(f"{result.failed} image(s) failed; see the Clusters tab. **Continue** retries them.")
+    split = results.get("naming", {}).get("split") or {}
+    if job.title.startswith("split") and split:
+        lines.append(split_said(split, {c["name"]: c["size"] for c in results["clusters"]}))
     if result.changes is not None:
         moved, renamed = result.changes["moved"], result.changes["renamed"]
         lines.append(f"{len(moved)} image(s) moved" + (":" if moved else "."))
@@ -183,3 +319,19 @@ def outcome(job: Job) -> str:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
         lines += [f"Renamed: {old} → {new}" for old, new in renamed.items()]
     return "\n".join(lines)
+
+
+def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
+    """A split's outcome from results.json naming.split: the parts with their sizes, the names Step 2b
+    proposed that were replaced (already taken or missing), and parts that got no image."""
+    parts = split["parts"]
+    text = f"Split **{split['cluster']}** into {len(parts)}: " + ", ".join(f"{p} ({sizes.get(p, 0)})" for p in parts) + "."
+    replaced = [p for p in parts if p not in split.get("proposed", [])]
+    if replaced:
+        text += (f" Step 2b proposed {', '.join(split.get('proposed', [])) or 'no usable names'}; "
+                 f"{', '.join(replaced)} stand(s) in for names already taken or missing (rename them if you like).")
+    empty = [p for p in parts if not sizes.get(p)]
+    if empty:
+        text += f" No image chose {', '.join(empty)}: Step 3 put every image elsewhere; try **undo** and another split."
+    return text
+

@@ -3,6 +3,7 @@ bundled sample photos. Each returns image paths and, when known, a labels file f
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
             problems.append(f"{name}: not an image format the installed Pillow decodes ({kind})")
         elif size_mb > MAX_UPLOAD_FILE_MB:
             problems.append(f"{name}: {size_mb:.1f} MB; the limit is {MAX_UPLOAD_FILE_MB} MB per file")
+        elif (problem := unreadable(data)) is not None:
+            problems.append(f"{name}: not an image ({problem})")
         elif total + size_mb > MAX_UPLOAD_TOTAL_MB:
             problems.append(f"{name}: not added, the uploads would pass {MAX_UPLOAD_TOTAL_MB} MB in all")
         else:
@@ -59,6 +62,19 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
             paths.append(str(target))
             total += size_mb
     return Chosen(paths, f"{len(paths)} uploaded file(s)", None, problems)
+
+
+def unreadable(data: bytes) -> str | None:
+    """Why `data` is not an image Pillow can open (header and structure checked, pixels not decoded),
+    or None when it is one."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:  # noqa: BLE001 (Pillow raises many kinds for a bad file; the reason is shown)
+        return str(exc).split("\n")[0][:80] or type(exc).__name__
+    return None
 
 
 def from_samples(which: str, folder: Path) -> Chosen:

@@ -1,30 +1,34 @@
-"""What the page shows of a run: progress, galleries, image details, metrics, traces, versions, export.
-Each function draws one panel from the run folder's files; none of them runs the pipeline."""
+"""What the page shows of a run's clusters: progress, the overview, the paged gallery, warnings and image
+details. Each function draws one panel from the run's results; none of them runs the pipeline."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from ictc.core.images import file_path, load_rgb
-from ictc.evaluation.export import zip_clusters
-from ictc.evaluation.traces import current_traces, pass_summary, read_traces
-from ictc.graph.versions import diff, load_meta, version_rows
+from ictc.evaluation.traces import current_traces, read_traces
 from ictc.ui.jobs import STEP_TITLES, Job
 
-GALLERY_PAGE = 24  # thumbnails shown per cluster before "show all"
+FIRST_ROW = 8  # thumbnails per cluster when all clusters are shown
+PAGE = 48  # thumbnails per page when one cluster is shown
+LOPSIDED_SHARE = 0.5  # one cluster holding more than this share of the images (K >= 3) is worth a word
 ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema": "JSON-schema enum",
           "json": "JSON answer", "text": "plain answer, exact name", "retry": "an exact name after a re-ask",
           "mapped-string": "mapped to a name by the string rule",
           "mapped-embedding": "mapped to the nearest name by embedding"}
 
 
-@st.cache_data(max_entries=5000, show_spinner=False)
+@st.cache_data(max_entries=20000, show_spinner=False)
 def thumbnail(path: str, mtime: float, side: int = 160) -> bytes | None:
+    """A JPEG thumbnail of `path` at most `side` px; None when the file cannot be read as an image.
+    `mtime` keys the cache so an edited file is redrawn."""
     try:  # decoded as the VLM sees it: upright, high bit depths scaled (core/images.py)
         image = load_rgb(path, side)
     except Exception:  # noqa: BLE001 (a broken file shows as a placeholder; its failure is listed)
@@ -34,55 +38,177 @@ def thumbnail(path: str, mtime: float, side: int = 160) -> bytes | None:
     return buffer.getvalue()
 
 
-def _thumb(path: str, side: int = 160) -> bytes | None:
+def thumb(path: str, side: int = 160) -> bytes | None:
+    """The thumbnail of `path` (cached by path and modification time), or None when it cannot be read."""
     try:
         return thumbnail(path, Path(file_path(path)).stat().st_mtime, side)
     except OSError:
         return None
 
 
+def strip_uri(paths: tuple[str, ...], side: int = 30) -> str | None:
+    """strip() as a data: URI, for a table cell."""
+    data = strip(paths, side)
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode() if data else None
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def strip(paths: tuple[str, ...], side: int = 30) -> bytes | None:
+    """The images side by side in one JPEG (`side` px squares, 2 px apart): one element on the page
+    instead of one per image. None when none of them can be read."""
+    from PIL import Image, ImageOps
+
+    tiles = [data for data in (thumb(p, max(side, 64)) for p in paths) if data]
+    if not tiles:
+        return None
+    canvas = Image.new("RGB", (side * len(tiles) + 2 * (len(tiles) - 1), side), "white")
+    for slot, data in enumerate(tiles):
+        with Image.open(io.BytesIO(data)) as opened:  # small photos (CIFAR's 32 px) are scaled up to fill
+            tile = ImageOps.fit(opened.convert("RGB"), (side, side))
+            canvas.paste(tile, (slot * (side + 2), 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+# progress -----------------------------------------------------------------------------------------------
 def progress(job: Job) -> None:
+    """One bar per step (done/total, model calls, answers reused); the finishing phase says what it does."""
     if job.plan:
         st.write(f"Redoing: {job.plan}")
     for title, tally in job.progress():
         total = max(tally["total"], 1)
-        text = (f"{title}: {tally['done']}/{tally['total']} · {tally['calls']} model call(s) · "
-                f"{tally['stored']} from store" + (f" · {tally['failed']} failed" if tally["failed"] else ""))
+        if title == STEP_TITLES["finish"]:
+            text = f"Finishing ({tally['done']}/3): {job.phase}"
+        else:
+            text = (f"{title}: {tally['done']}/{tally['total']} · {tally['calls']} model call(s)"
+                    + (f" · {tally['stored']} reused from earlier runs" if tally["stored"] else "")
+                    + (f" · {tally['failed']} failed" if tally["failed"] else ""))
         st.progress(min(tally["done"] / total, 1.0), text=text)
         if tally.get("names"):
             st.caption("Names: " + ", ".join(tally["names"]))
 
 
-def gallery(results: dict[str, Any], select: Any) -> None:
-    """One section per cluster: name, size, thumbnails; the button under a thumbnail opens its details."""
+# members, warnings, overview ---------------------------------------------------------------------------
+def members_by_cluster(results: dict[str, Any]) -> dict[str, list[int]]:
+    """Row indices of each cluster's images, in input order (one pass over the rows)."""
+    members: dict[str, list[int]] = {c["name"]: [] for c in results["clusters"]}
+    for index, row in enumerate(results["images"]):
+        if row["cluster"] in members:
+            members[row["cluster"]].append(index)
+    return members
+
+
+def warnings(results: dict[str, Any]) -> list[str]:
+    """Empty and lopsided clusters, each with a change to try in the chat."""
+    clusters, total = results["clusters"], max(results["summary"]["clustered"], 1)
+    found = []
+    for cluster in clusters:
+        name, size = cluster["name"], cluster["size"]
+        if size == 0:
+            found.append(f"**{name}** has no image: no image chose it in Step 3. Try \"fewer groups\", or "
+                         f"\"rename '{name}' as ...\" to a name that fits the images.")
+        elif len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
+            found.append(f"**{name}** holds {size / total:.0%} of the images. Try \"split {name} in two\", or "
+                         f"\"more groups\".")
+    return found
+
+
+def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
+    """Every cluster on one row (number, name, size, share, four thumbnails): K = 30 fits one screen.
+    `on_select` runs when a row is selected (st.session_state["overview"] holds the selection)."""
+    members, total = members_by_cluster(results), max(results["summary"]["images"], 1)
     rows = results["images"]
+    table: dict[str, list[Any]] = {"#": [], "examples": [], "cluster": [], "images": [], "share": []}
     for number, cluster in enumerate(results["clusters"], 1):
-        members = [(i, r) for i, r in enumerate(rows) if r["cluster"] == cluster["name"]]
-        st.subheader(f"{number}. {cluster['name']} · {cluster['size']}")
-        show_all = len(members) > GALLERY_PAGE and st.toggle(f"show all {len(members)}", key=f"all-{number}")
-        shown = members if show_all else members[:GALLERY_PAGE]
-        columns = st.columns(8)
-        for slot, (index, row) in enumerate(shown):
-            with columns[slot % 8]:
-                data = _thumb(row["image"])
-                if data:
-                    st.image(data, width="stretch")
-                else:
-                    st.caption("(no preview)")
-                st.button("Details", key=f"img-{index}", help=Path(row["image"]).name, on_click=select, args=(index,))
+        table["#"].append(number)
+        table["cluster"].append(cluster["name"])
+        table["images"].append(cluster["size"])
+        table["share"].append(cluster["size"] / total)
+        table["examples"].append(strip_uri(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])))
+    config: dict[str, Any] = {
+        "#": st.column_config.NumberColumn(width=36), "cluster": st.column_config.TextColumn(width="small"),
+        "images": st.column_config.NumberColumn(width=64),
+        "share": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0, width=96),
+        "examples": st.column_config.ImageColumn(width=132)}
+    height = min(36 + 30 * len(results["clusters"]), 960)
+    st.dataframe(table, column_config=config, hide_index=True, row_height=30, height=height,
+                 on_select=on_select, selection_mode="single-row", key="overview")
+
+
+# the gallery -------------------------------------------------------------------------------------------
+def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
+    """All clusters (a strip of the first FIRST_ROW images each, one picture per cluster) or one cluster
+    (pages of PAGE thumbnails with their names; a name opens the image's details). Only what is on screen
+    is made, so a 10,000-image run paints like a small one."""
+    rows, members = results["images"], members_by_cluster(results)
+    names = [c["name"] for c in results["clusters"]]
+    options = ["All clusters", *names]
+    if st.session_state.get("cluster-pick") not in options:
+        st.session_state["cluster-pick"] = "All clusters"
+    pick = st.selectbox("Show", options, key="cluster-pick",
+                        format_func=lambda o: o if o == "All clusters" else f"{names.index(o) + 1}. {o} ({len(members[o])})")
+    if pick == "All clusters":
+        for number, name in enumerate(names, 1):
+            indices = members[name]
+            st.markdown(f"#### {number}. {name} · {len(indices)}")
+            if not indices:
+                st.caption("No image chose this cluster (see the warnings above).")
+                continue
+            picture = strip(tuple(rows[i]["image"] for i in indices[:FIRST_ROW]), 96)
+            if picture:
+                st.image(picture, width=min(98 * len(indices[:FIRST_ROW]), 98 * FIRST_ROW))
+            st.button(f"Open {name}: {len(indices)} image(s), with names and details", key=f"more-{number}",
+                      type="tertiary", on_click=lambda n=name: st.session_state.update({"cluster-pick": n}))
+    else:
+        indices = members[pick]
+        pages = max((len(indices) + PAGE - 1) // PAGE, 1)
+        page = st.number_input(f"Page (of {pages}, {PAGE} images each)", 1, pages, 1, key=f"page-{pick}") if pages > 1 else 1
+        grid(rows, indices[(page - 1) * PAGE:page * PAGE], select)
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         with st.expander(f"{len(failed)} image(s) not clustered"):
-            for row in failed:
+            for row in failed[:200]:
                 st.write(f"{Path(row['image']).name}: {row['reason'] or row['status']}")
 
 
-def details(run_dir: Path, row: dict[str, Any]) -> None:
-    data = _thumb(row["image"])
+def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int], None]) -> None:
+    """Thumbnails in a grid that reflows with the width (about 110 px each), the file name under each."""
+    cells = st.grid("auto", min_column_width=104, gap="small")
+    for index in indices:
+        row = rows[index]
+        with cells.container():
+            data = thumb(row["image"])
+            if data:
+                st.image(data, width="stretch")
+            else:
+                st.caption("(no preview)")
+            st.button(_short(Path(row["image"]).name), key=f"img-{index}", help=f"details of {Path(row['image']).name}",
+                      on_click=select, args=(index,), type="tertiary", width="stretch")
+
+
+def _short(name: str, keep: int = 14) -> str:
+    return name if len(name) <= keep else name[:keep - 1] + "…"
+
+
+# details -----------------------------------------------------------------------------------------------
+def details(run_dir: Path, rows: list[dict[str, Any]], order: list[int], index: int,
+            go: Callable[[int], None]) -> None:
+    """One image: picture, cluster, raw label, Step-3 route, description, each step's prompt and output;
+    previous / next walk `order` (the image's cluster) without closing the dialog."""
+    row = rows[index]
+    at = order.index(index) if index in order else 0
+    back, where, forward = st.columns([1, 2, 1])
+    back.button("‹ Previous", key="detail-prev", disabled=at == 0, width="stretch",
+                on_click=go, args=(order[max(at - 1, 0)],))
+    where.markdown(f"<div style='text-align:center'>{at + 1} of {len(order)} in <b>{row['cluster'] or '(none)'}</b>"
+                   "</div>", unsafe_allow_html=True)
+    forward.button("Next ›", key="detail-next", disabled=at >= len(order) - 1, width="stretch",
+                   on_click=go, args=(order[min(at + 1, len(order) - 1)],))
     left, right = st.columns([1, 2])
     with left:
-        if data:
-            st.image(_thumb(row["image"], 800) or data, width="stretch")
+        if data := thumb(row["image"], 800):  # decoded as the VLM sees it (core/images.py)
+            st.image(data, width="stretch")
         st.caption(row["image"])
     with right:
         st.markdown(f"**Cluster:** {row['cluster'] or '(none)'}")
@@ -98,7 +224,9 @@ def details(run_dir: Path, row: dict[str, Any]) -> None:
 
 
 def trace_box(step: str, record: dict[str, Any]) -> None:
-    source = "from store" if record["cached"] else f"{record['seconds']:.2f} s"
+    """One model answer: the filled prompt, the output, the model, and whether it was called or reused."""
+    source = ("reused from the store (same prompt answered before)" if record["cached"]
+              else f"{record['seconds']:.2f} s")
     with st.expander(f"{STEP_TITLES.get(step, step)} · {record['model']} · {source} · v{record['version']}"):
         st.markdown("Prompt sent:")
         st.code(record["prompt"], language=None, wrap_lines=True)
@@ -110,89 +238,3 @@ def trace_box(step: str, record: dict[str, Any]) -> None:
                  if k not in ("step", "image", "prompt", "output", "model", "seconds", "cached", "version")}
         if extra:
             st.json(extra, expanded=False)
-
-
-def metrics(run_dir: Path, results: dict[str, Any]) -> None:
-    scores = results.get("metrics")
-    if not scores and results.get("metrics_error"):
-        st.warning(f"No metrics: {results['metrics_error']}")
-        return
-    if not scores:
-        st.info("No ground truth for these images: metrics need a labels file "
-                "(the sample photos have one; a folder may hold labels.csv with columns image,label).")
-        return
-    acc, nmi, ari, n = st.columns(4)
-    acc.metric("ACC (Hungarian)", f"{scores['acc']:.3f}")
-    nmi.metric("NMI", f"{scores['nmi']:.3f}")
-    ari.metric("ARI", f"{scores['ari']:.3f}")
-    n.metric("Images scored", f"{scores['n']} of {scores.get('images', scores['n'])}")
-    if scores.get("warning"):
-        st.warning(f"{scores['warning']}: " + ", ".join(
-            Path(image).name for image in (scores["unlabelled"] + scores["not_clustered"])[:10]))
-    if (run_dir / "confusion.png").is_file():
-        st.image(str(run_dir / "confusion.png"), caption="Confusion: true labels × clusters")
-
-
-def traces(run_dir: Path, results: dict[str, Any]) -> None:
-    records = read_traces(run_dir)
-    if not records:
-        st.info("No traces yet.")
-        return
-    summary = pass_summary(records)
-    st.markdown("Model answers per version and step (called / from store):")
-    st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}" for s, c in steps.items()}
-              for v, steps in sorted(summary.items())})
-    naming = current_traces(records, None)
-    if "name_clusters" in naming:
-        trace_box("name_clusters", naming["name_clusters"])
-    names = [Path(r["image"]).name for r in results["images"]]
-    choice = st.selectbox("Image", range(len(names)), format_func=lambda i: names[i], key="trace-image")
-    if choice is not None:
-        row = results["images"][choice]
-        for step, record in current_traces(records, row["same_as"] or row["image"]).items():
-            trace_box(step, record)
-
-
-def versions(run_dir: Path) -> None:
-    meta = load_meta(run_dir)
-    listed = meta.get("versions", [])
-    if not listed:
-        st.info("No finished version yet.")
-        return
-    labels = {v["version"]: f"v{v['version']}: {v['action']}" for v in listed}
-    numbers = list(labels)
-    left, right = st.columns(2)
-    before = left.selectbox("Version", numbers, index=max(len(numbers) - 2, 0), format_func=labels.__getitem__,
-                          key=f"v-a-{run_dir}-{len(numbers)}")  # new version: back to the defaults
-    after = right.selectbox("against", numbers, index=len(numbers) - 1, format_func=labels.__getitem__,
-                           key=f"v-b-{run_dir}-{len(numbers)}")
-    rows = {n: version_rows(run_dir, n) for n in {before, after}}
-    for column, number in ((left, before), (right, after)):
-        sizes: dict[str, int] = {}
-        for row in rows[number]:
-            if row["cluster"]:
-                sizes[row["cluster"]] = sizes.get(row["cluster"], 0) + 1
-        column.table({"cluster": list(sizes), "images": list(sizes.values())})
-    changes = diff(rows[before], rows[after])
-    st.markdown(f"From v{before} to v{after}: {len(changes['moved'])} image(s) moved"
-                + (", renamed: " + ", ".join(f"{a} → {b}" for a, b in changes["renamed"].items())
-                   if changes["renamed"] else ""))
-    if changes["moved"]:
-        st.table([{"image": Path(m["image"]).name, "from": m["from"], "to": m["to"]} for m in changes["moved"]])
-
-
-def export(run_dir: Path, results: dict[str, Any]) -> None:
-    stem = f"ictc-{run_dir.name}-v{results['version']}"
-    csv_col, json_col, zip_col = st.columns(3)
-    csv_col.download_button("Results CSV", (run_dir / "results.csv").read_bytes(), f"{stem}.csv", "text/csv",
-                            key="dl-csv")
-    json_col.download_button("Results JSON", (run_dir / "results.json").read_bytes(), f"{stem}.json",
-                             "application/json", key="dl-json")
-    key = f"zip-{run_dir}-{results['version']}"
-    if key not in st.session_state:
-        if zip_col.button("Prepare zip (one folder per cluster)", key="zip-make"):
-            with st.spinner("Copying images into cluster folders..."):
-                st.session_state[key] = zip_clusters(run_dir)
-            st.rerun()
-    else:
-        zip_col.download_button("Download zip", st.session_state[key], f"{stem}.zip", "application/zip", key="dl-zip")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 STEP_TITLES = {"describe": "Step 1 describe", "label": "Step 2a label", "name_clusters": "Step 2b names",
-               "assign": "Step 3 assign"}
+               "assign": "Step 3 assign", "finish": "Finishing"}
 
 
 class Progress:

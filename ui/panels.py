@@ -1,0 +1,108 @@
+"""The run's other panels: metrics, traces, versions (compare and restore) and export. Each draws from the
+run folder's files; restoring a version goes through the session's job like any change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from ictc.evaluation.export import zip_clusters
+from ictc.evaluation.traces import current_traces, pass_summary, read_traces
+from ictc.graph.versions import diff, load_meta, version_rows
+from ictc.ui.jobs import STEP_TITLES
+from ictc.ui.views import trace_box
+
+
+def metrics(run_dir: Path, results: dict[str, Any]) -> None:
+    scores = results.get("metrics")
+    if not scores and results.get("metrics_error"):
+        st.warning(f"No metrics: {results['metrics_error']}")
+        return
+    if not scores:
+        st.info("No ground truth for these images: metrics need a labels file "
+                "(the sample photos have one; a folder may hold labels.csv with columns image,label).")
+        return
+    acc, nmi, ari, n = st.columns(4)
+    acc.metric("ACC (Hungarian)", f"{scores['acc']:.3f}")
+    nmi.metric("NMI", f"{scores['nmi']:.3f}")
+    ari.metric("ARI", f"{scores['ari']:.3f}")
+    n.metric("Images scored", f"{scores['n']} of {scores.get('images', scores['n'])}")
+    if scores.get("warning"):
+        st.warning(f"{scores['warning']}: " + ", ".join(
+            Path(image).name for image in (scores["unlabelled"] + scores["not_clustered"])[:10]))
+    if (run_dir / "confusion.png").is_file():
+        st.image(str(run_dir / "confusion.png"), caption="Confusion: true labels × clusters")
+
+
+def traces(run_dir: Path, results: dict[str, Any]) -> None:
+    records = read_traces(run_dir)
+    if not records:
+        st.info("No traces yet.")
+        return
+    summary = pass_summary(records)
+    st.markdown("Model answers per version and step (called / from store):")
+    st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}" for s, c in steps.items()}
+              for v, steps in sorted(summary.items())})
+    naming = current_traces(records, None)
+    if "name_clusters" in naming:
+        trace_box("name_clusters", naming["name_clusters"])
+    names = [Path(r["image"]).name for r in results["images"]]
+    choice = st.selectbox("Image", range(len(names)), format_func=lambda i: names[i], key="trace-image")
+    if choice is not None:
+        row = results["images"][choice]
+        for step, record in current_traces(records, row["same_as"] or row["image"]).items():
+            trace_box(step, record)
+
+
+def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
+    """Two versions side by side and what moved between them; `restore(n)` goes back to version n (as a
+    new version), offered for any version but the current one."""
+    meta = load_meta(run_dir)
+    listed = meta.get("versions", [])
+    if not listed:
+        st.info("No finished version yet.")
+        return
+    labels = {v["version"]: f"v{v['version']}: {v['action']}" for v in listed}
+    numbers = list(labels)
+    left, right = st.columns(2)
+    before = left.selectbox("Version", numbers, index=max(len(numbers) - 2, 0), format_func=labels.__getitem__,
+                          key=f"v-a-{run_dir}-{len(numbers)}")  # new version: back to the defaults
+    after = right.selectbox("against", numbers, index=len(numbers) - 1, format_func=labels.__getitem__,
+                           key=f"v-b-{run_dir}-{len(numbers)}")
+    rows = {n: version_rows(run_dir, n) for n in {before, after}}
+    for column, number in ((left, before), (right, after)):
+        sizes: dict[str, int] = {}
+        for row in rows[number]:
+            if row["cluster"]:
+                sizes[row["cluster"]] = sizes.get(row["cluster"], 0) + 1
+        column.table({"cluster": list(sizes), "images": list(sizes.values())})
+    current = numbers[-1]
+    if before != current:
+        left.button(f"Go back to v{before}", key="restore-version", disabled=busy, on_click=restore, args=(before,),
+                    help="makes this version the current one again, as a new version (nothing is lost)")
+    changes = diff(rows[before], rows[after])
+    st.markdown(f"From v{before} to v{after}: {len(changes['moved'])} image(s) moved"
+                + (", renamed: " + ", ".join(f"{a} → {b}" for a, b in changes["renamed"].items())
+                   if changes["renamed"] else ""))
+    if changes["moved"]:
+        st.table([{"image": Path(m["image"]).name, "from": m["from"], "to": m["to"]} for m in changes["moved"]])
+
+
+def export(run_dir: Path, results: dict[str, Any]) -> None:
+    stem = f"ictc-{run_dir.name}-v{results['version']}"
+    csv_col, json_col, zip_col = st.columns(3)
+    csv_col.download_button("Results CSV", (run_dir / "results.csv").read_bytes(), f"{stem}.csv", "text/csv",
+                            key="dl-csv")
+    json_col.download_button("Results JSON", (run_dir / "results.json").read_bytes(), f"{stem}.json",
+                             "application/json", key="dl-json")
+    key = f"zip-{run_dir}-{results['version']}"
+    if key not in st.session_state:
+        if zip_col.button("Prepare zip (one folder per cluster)", key="zip-make"):
+            with st.spinner("Copying images into cluster folders..."):
+                st.session_state[key] = zip_clusters(run_dir)
+            st.rerun()
+    else:
+        zip_col.download_button("Download zip", st.session_state[key], f"{stem}.zip", "application/zip", key="dl-zip")
