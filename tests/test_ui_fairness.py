@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_ui_app import open_tab
 
 from ictc.ui.intent import read_audit_request
 
@@ -77,6 +78,7 @@ def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):
     fixed = wait(app)
     assert step_calls(ctx.llm, "sort images") == assigned + 12
     assert "Before (version 1) and after (version 2)" in fixed and "| Red | 33.3% | 0.0% |" in fixed
+    open_tab(app, "Fairness")
     text = " ".join(m.value for m in app.markdown)
     assert "| Red | 6 | 50.0% | 50.0% | 0 | 0.0% |" in text  # the Fairness tab, version 2
     assert any("not facts about the people pictured" in c.value for c in app.caption)

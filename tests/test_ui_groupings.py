@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_ui_app import open_app, say, use_folder, wait_for_job
+from test_ui_app import open_app, open_tab, say, use_folder, wait_for_job
 
 from fakes import fake_context
 
@@ -22,12 +22,15 @@ def test_suggested_k_levels_and_a_second_criterion(colour_images):
     assert "proposed from the labels" in say(app, "how many groups would you suggest?")
     say(app, "go")
     assert "3 clusters" in wait_for_job(app)
+    open_tab(app, "Grouping")
     assert "**K = 3** (the best proposed)" in _texts(app)
     preview = say(app, "group them into 2 broader groups")
     assert "group the names into 2 broader ones" in preview and "images follow their cluster" in preview
     say(app, "go")
     wait_for_job(app)
+    open_tab(app, "Grouping")
     assert "**Parent of Green** (5)" in _texts(app) and "Blue (2)" in _texts(app)
+    open_tab(app, "Criteria")
     app.text_input(key="add-criterion-text").input("hue")
     app.text_input(key="add-criterion-k").input("2")
     app.button[[b.label for b in app.button].index("Add this criterion")].click().run()
