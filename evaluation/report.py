@@ -46,6 +46,10 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
                      f" on {metrics['n']} labelled images</p>")
+    if results.get("warnings"):
+        parts.append("<h2>Warnings</h2><ul class=warnings>")
+        parts.extend(f"<li>{escape(w)}</li>" for w in results["warnings"])
+        parts.append("</ul>")
     for name in names:
         members = [r for r in rows if r["cluster"] == name]
         parts.append(f"<h2>{escape(name)} <span class=meta>({len(members)})</span></h2><div class=grid>")

@@ -116,7 +116,9 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     descriptions = state.get("descriptions", {})
     names, scope = state["naming"]["names"], state.get("scope", {})
     # After a split, the split cluster's images choose among its new names only (scope).
-    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names)}
+    labels = state.get("labels", {})
+    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
+                "raw_label": labels.get(img["path"], {}).get("raw", "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]
     return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
 

@@ -1,7 +1,9 @@
 """Step 3: each image's full description and the K names -> exactly one of the names.
 
 How the answer is obtained depends on the backend (see models/choose.py): a constrained choice for
-local models, a JSON-schema enum for endpoints; anything else is mapped by a stated rule."""
+local models, a calibrated or enum choice for endpoints; anything else is mapped by a stated rule.
+An image whose raw label (Step 2a) is exactly one of the names goes there without a call (route `label`,
+setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known."""
 
 from __future__ import annotations
 
@@ -11,9 +13,18 @@ from langgraph.runtime import Runtime
 
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.state import BatchTask
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
+
+
+def name_of_label(raw_label: str, names: list[str]) -> str | None:
+    """The one name equal to the raw label once both are normalized (case, article, plural); None when no
+    name or several names are."""
+    wanted = normalize_label(raw_label)
+    matches = [n for n in names if wanted and normalize_label(n) == wanted]
+    return matches[0] if len(matches) == 1 else None
 
 
 def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -28,6 +39,13 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         def retry(answer: str, names: list[str] = names) -> list:
             return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
 
+        by_label = name_of_label(item.get("raw_label", ""), names) if ctx.settings.assign_by_label == "on" else None
+        if by_label is not None:
+            assignments[item["path"]] = {"cluster": by_label, "route": "label", "answer": item["raw_label"],
+                                         "seconds": 0.0, "calls": 0}
+            trace("assign", item["path"], f"label: {item['raw_label']}", by_label, "(raw label: no model)", 0.0,
+                  cached=False, route="label", answer=item["raw_label"])
+            continue
         listing = "\n".join(f"- {name}" for name in names)
         rendered = render("assign", criterion, names=listing, description=item["description"])
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
