@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--sets", nargs="+", help="set names (default: all)")
     parser.add_argument("--per-class", type=int, default=8, help="emoji per category (default 8)")
+    parser.add_argument("--oracle-only", action="store_true", help="only Step 3 given the true names")
     parser.add_argument("--no-oracle", action="store_true", help="skip Step 3 given the true names")
     args = parser.parse_args(argv)
     base = load_settings({"backend": "openai", "base_url": args.base_url, "llm": args.llm, "vlm": args.llm,
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="ictc-text-quality-"))
     rows, oracle = [], []
     for text_set in sets:
-        for config in args.configs:
+        for config in [] if args.oracle_only else args.configs:
             rows.append(run_config(base, vlm, text_set, config, root / f"ws-{text_set.name}", root / "runs"))
             print(rows[-1], flush=True)
         if not args.no_oracle:
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                                "calls": calls})
                 print(oracle[-1], flush=True)
     model = args.model_name or args.llm
-    save(f"text_quality-{model}", rows, notes=f"LLM {model} at {args.base_url}; descriptions given (stand-in VLM)")
+    if rows:
+        save(f"text_quality-{model}", rows, notes=f"LLM {model} at {args.base_url}; descriptions given (stand-in VLM)")
     if oracle:
         save(f"text_quality_oracle-{model}", oracle, notes=f"LLM {model}: Step 3 alone, the true class names given")
     return 0

@@ -15,8 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import LEVERS_OFF
+
 from fake_server import FakeOpenAIServer
 from fakes import make_images
 

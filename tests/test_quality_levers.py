@@ -178,3 +178,13 @@ def test_logprob_choice_falls_back_when_the_server_gives_none_or_the_first_token
 def test_name_logprobs_sums_spellings_of_one_name():
     scores, shared = name_logprobs([("Frog", -1.0), (" frog", -1.0), ("c", -0.5), ("ship", -2.0)], ["frog", "car", "cat"])
     assert scores[0] == pytest.approx(-1.0 + __import__("math").log(2)) and scores[1] is None and shared == -0.5
+
+
+def test_a_label_most_images_carry_does_not_decide_step_3(tmp_path):
+    paths, labels = make_images(tmp_path / "img", {"red": 5, "green": 1, "blue": 1})
+    llm = FakeLLM()
+    ctx = fake_context(llm=llm)
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["metrics"]["acc"] == 1.0
+    assert result.results["routes"]["label"] == 2 and step_calls(llm, "sort images") == 5  # red: 5/7 > half
