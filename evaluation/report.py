@@ -104,6 +104,10 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
                      f" on {metrics['n']} of {metrics['images']} images</p>")
         if metrics.get("warning"):
             parts.append(f"<p><b>Warning:</b> {escape(metrics['warning'])}</p>")
+    if results.get("warnings"):  # degenerate results (evaluation/checks.py)
+        parts.append("<h2>Warnings</h2><ul class=warnings>")
+        parts.extend(f"<li>{escape(w)}</li>" for w in results["warnings"])
+        parts.append("</ul>")
     parts.extend(grouping_sections(results))  # K proposed, "other" size, levels tree
     if n_pages > 1:  # an index: which page each cluster starts on
         parts.append("<table>")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.evaluation.checks import degenerate_warnings
 from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.metrics import Scores, plot_confusion, score
@@ -16,6 +17,9 @@ from ictc.evaluation.report import write_report
 from ictc.nodes.context import Context
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.thumbnails import ThumbnailCache
+
+QUALITY_LEVERS = ("group_labels", "names_from_labels", "names_cover", "assign_by_label", "endpoint_choice",
+                  "check_clusters")
 
 
 def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
@@ -46,6 +50,10 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
         "clusters": [{"name": n, "size": sum(r["cluster"] == n for r in rows)} for n in names],
         "naming": {k: v for k, v in naming.items() if k != "names"},
         "routes": dict(Counter(r["route"] for r in rows if r["route"])),
+        # the quality levers of issue 18 as set for this run (README "Quality with small models")
+        "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
+        "warnings": (degenerate_warnings(rows, names, naming.get("groups", []))
+                     if ctx.settings.check_clusters == "on" else []),
         # model calls made by the pass that wrote these results (run, resume or refinement), per step
         "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})
                   for step in ("describe", "label", "name_clusters", "assign")},

@@ -28,12 +28,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from ictc.core.memory import release_free_memory
-from ictc.nodes.assign import assign
+from ictc.nodes.assign import assign, label_shares
 from ictc.nodes.coarsen import coarsen
 from ictc.nodes.common import in_batches, report
 from ictc.nodes.context import Context
 from ictc.nodes.describe import describe
 from ictc.nodes.label import label
+from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.name_clusters import name_clusters, name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
@@ -131,7 +132,11 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     descriptions = state.get("descriptions", {})
     names, scope = state["naming"]["names"], state.get("scope", {})
     # After a split, the split cluster's images choose among its new names only (scope).
-    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names)}
+    labels = state.get("labels", {})
+    shares = label_shares(state["naming"].get("counts", {}))
+    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
+                "raw_label": (raw := labels.get(img["path"], {}).get("raw", "")),
+                "label_share": shares.get(normalize_label(raw), 0.0)}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]
     return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
 

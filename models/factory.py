@@ -160,6 +160,10 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
                           max_retries=settings.max_retries, http_client=client)
         models[role] = direct_chat.hot_path(chat)  # ChatOpenAI's request, sent without LangChain's per-call cost
     llm_json = JsonCaller(models["llm"], supports_response_format=True)
-    chooser = PromptedChooser(llm_json, embedder, settings.assign_retries)
+    chooser: Chooser = PromptedChooser(llm_json, embedder, settings.assign_retries)
+    if settings.endpoint_choice == "logprobs":  # calibrated first-token choice; the enum one as its fallback
+        from ictc.models.calibrated import LogprobChooser
+
+        chooser = LogprobChooser(models["llm"], fallback=chooser)
     return Models(vlm=models["vlm"], llm=models["llm"], llm_json=llm_json, chooser=chooser, embedder=embedder,
                   vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())

@@ -1,7 +1,9 @@
 """Step 3: each image's full description and the K names -> exactly one of the names.
 
 How the answer is obtained depends on the backend (see models/choose.py): a constrained choice for
-local models, a JSON-schema enum for endpoints; anything else is mapped by a stated rule."""
+local models, a calibrated or enum choice for endpoints; anything else is mapped by a stated rule.
+An image whose raw label (Step 2a) is exactly one of the names goes there without a call (route `label`,
+setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known."""
 
 from __future__ import annotations
 
@@ -11,10 +13,37 @@ from langgraph.runtime import Runtime
 
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.state import BatchTask
 from ictc.nodes.user_names import other_note
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
+
+
+def name_of_label(raw_label: str, names: list[str]) -> str | None:
+    """The one name equal to the raw label once both are normalized (case, article, plural); None when no
+    name or several names are."""
+    wanted = normalize_label(raw_label)
+    matches = [n for n in names if wanted and normalize_label(n) == wanted]
+    return matches[0] if len(matches) == 1 else None
+
+
+MAX_LABEL_SHARE = 0.5  # a label carried by more images than this (K > 2) does not decide Step 3 alone
+
+
+def label_shares(counts: dict[str, int]) -> dict[str, float]:
+    """Each normalized label's share (0-1) of the images, from Step 2b's counts."""
+    total = sum(counts.values())
+    return {label: c / total for label, c in counts.items()} if total else {}
+
+
+def label_decides(item: dict[str, Any], names: list[str]) -> str | None:
+    """The name an image goes to by its raw label alone, or None (ask the model). Not when its label is
+    carried by more than half the images and there are more than two names: a Step 2a that gives one label
+    to most images (SmolLM2-135M labelled all 20 CIFAR photos "object of this image") says nothing."""
+    if item.get("label_share", 0.0) > MAX_LABEL_SHARE and len(names) > 2:
+        return None
+    return name_of_label(item.get("raw_label", ""), names)
 
 
 def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -34,6 +63,13 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         def retry(answer: str, names: list[str] = names) -> list:
             return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
 
+        by_label = label_decides(item, names) if ctx.settings.assign_by_label == "on" else None
+        if by_label is not None:
+            assignments[item["path"]] = {"cluster": by_label, "route": "label", "answer": item["raw_label"],
+                                         "seconds": 0.0, "calls": 0}
+            trace("assign", item["path"], f"label: {item['raw_label']}", by_label, "(raw label: no model)", 0.0,
+                  cached=False, route="label", answer=item["raw_label"])
+            continue
         listing = "\n".join(f"- {name}" for name in names)
         rendered = other_note(render("assign", criterion, names=listing, description=item["description"]), criterion, names)
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,

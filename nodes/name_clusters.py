@@ -3,7 +3,9 @@
 Validation and retries: the answer must hold exactly K distinct non-empty names; otherwise the model is
 told what was wrong and asked again (`name_retries` tries). Fallback when every try fails, stated: keep
 the first K distinct names of the best try; if fewer, add the most frequent labels that are not yet a
-name; if still fewer (fewer distinct labels than K), add "other", "other 2", ..."""
+name; if still fewer (fewer distinct labels than K), add "other", "other 2", ...
+
+No call at all when the counts already answer (setting names_from_labels): see `names_from_counts`."""
 
 from __future__ import annotations
 
@@ -74,6 +76,23 @@ def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]
     return names
 
 
+def names_from_counts(counts: dict[str, int], k: int, cover: float) -> list[str] | None:
+    """The K most frequent normalized labels as the names, when the counts already answer Step 2b: there
+    are exactly K distinct labels, or more and the K most frequent cover at least `cover` (0-1) of the
+    images. None otherwise (fewer than K labels, or the labels spread wider: the LLM must merge them).
+
+    Why: a small LLM asked to turn K right labels into K names answered three names three times (issue 18);
+    the labels are already the answer, so asking can only lose. Ties in count go alphabetically."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    total = sum(counts.values())
+    if len(ordered) < k or not total:
+        return None
+    top = ordered[:k]
+    if len(ordered) == k or sum(c for _, c in top) / total >= cover:
+        return [label for label, _ in top]
+    return None
+
+
 def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Step 2b (IC|TC, Kwon et al. 2024) node: K = `n_clusters` names from every image's raw label (twins
     counted). Returns {"naming": ...} as propose_names builds it."""
@@ -102,8 +121,17 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     settings = ctx.settings
     counts = count_labels(raw_labels)
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
-    use_groups = settings.group_labels == "on" or (settings.group_labels == "auto" and settings.backend == "local")
-    groups = group_labels(kept, k, ctx.embedder) if use_groups else []
+    from_counts = names_from_counts(counts, k, settings.names_cover) if settings.names_from_labels == "on" else None
+    if from_counts is not None:
+        naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
+                  "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": ""}
+        trace("name_clusters", None, format_counts(kept), from_counts, "(label counts: no model)", 0.0, cached=False,
+              source="labels",
+              attempts=0)
+        report("name_clusters", advance=1, names=from_counts, stored=0, calls=0)
+        return {**naming, "seconds": 0.0, "calls": 0}
+    # "auto" groups for every backend: endpoint users run small models too (issue 18)
+    groups = group_labels(kept, k, ctx.embedder) if settings.group_labels != "off" else []
     rendered = render("name_clusters", criterion, label_counts=format_counts(kept),
                       groups=format_groups(groups, kept) if groups else "", k=k)
     key = step_key("name_clusters", ctx.llm_id, rendered, k=k, retries=settings.name_retries)

@@ -38,6 +38,19 @@ def tiny_vlm_dir(tmp_path_factory):
     return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))
 
 
+# The fakes' labels are the class words, so with the quality levers of issue 18 on, Steps 2b and 3 would never
+# reach the fake model: tests of those model paths run with the levers off; tests/test_quality_levers.py
+# (marker `levers`) runs with the defaults, and the defaults are checked there.
+LEVERS_OFF = {"ICTC_NAMES_FROM_LABELS": "off", "ICTC_ASSIGN_BY_LABEL": "off", "ICTC_ENDPOINT_CHOICE": "enum"}
+
+
+@pytest.fixture(autouse=True)
+def model_paths_without_levers(request, monkeypatch):
+    if request.node.get_closest_marker("levers") is None:
+        for name, value in LEVERS_OFF.items():
+            monkeypatch.setenv(name, value)
+
+
 @pytest.fixture(autouse=True)
 def private_workspace(tmp_path, monkeypatch):
     """Each test gets its own store folder, so reuse across tests cannot hide model calls."""

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import LEVERS_OFF
 
 from fake_server import FakeOpenAIServer
 from fakes import make_images
@@ -35,7 +36,8 @@ def _run_args(images: Path, out: Path, url: str) -> list[str]:
 
 def _env(workspace: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ICTC_")}
-    return {**env, "ICTC_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
+    # quality levers off (as conftest sets them), so Step 3 reaches the fake server to be interrupted
+    return {**env, **LEVERS_OFF, "ICTC_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
 
 
 def _image_of(body: dict) -> str:

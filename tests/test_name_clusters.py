@@ -63,7 +63,7 @@ def _state(k: int):
 
 def test_wrong_number_of_names_is_reasked_with_the_problem_stated():
     llm = FakeLLM(names_override=[["Red", "Red", "Green"], ["Red", "Green", "Blue"]])
-    ctx = fake_context(llm=llm)
+    ctx = fake_context(llm=llm, names_from_labels="off")  # 3 labels for K=3 would need no call
     naming = name_clusters(_state(3), Runtime(context=ctx))["naming"]
     assert naming["names"] == ["Red", "Green", "Blue"] and naming["source"] == "model" and naming["attempts"] == 2
     assert "1 names were empty or repeated" in llm.calls[1]["prompt"]
@@ -71,7 +71,7 @@ def test_wrong_number_of_names_is_reasked_with_the_problem_stated():
 
 def test_fallback_after_bounded_retries():
     llm = FakeLLM(names_override=[["Red"]])
-    ctx = fake_context(llm=llm, name_retries=3)
+    ctx = fake_context(llm=llm, name_retries=3, names_from_labels="off")
     naming = name_clusters(_state(3), Runtime(context=ctx))["naming"]
     assert len(llm.calls) == 3
     assert naming["source"] == "fallback" and naming["names"] == ["Red", "blue", "green"]  # ties: alphabetical

@@ -1,0 +1,126 @@
+"""Step 3 through an endpoint by token log-probabilities, calibrated against a content-free prompt: the
+endpoint counterpart of the local LikelihoodChooser (route `logprobs`)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from ictc.models.choose import CONTENT_FREE, Choice, Chooser, RetryMessages, normalize
+
+TOP_LOGPROBS = 20  # the most OpenAI accepts; llama.cpp and vLLM accept at least as many
+
+
+def first_token_logprobs(reply: Any) -> list[tuple[str, float]] | None:
+    """(token, log-probability) pairs the server listed for the first answer token; None when it sent none.
+
+    `reply` is a LangChain AIMessage from ChatOpenAI called with logprobs=True (OpenAI's chat format:
+    response_metadata["logprobs"]["content"][0]["top_logprobs"])."""
+    logprobs = (getattr(reply, "response_metadata", None) or {}).get("logprobs") or {}
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not content:
+        return None
+    first = content[0]
+    listed = first.get("top_logprobs") or [first]
+    pairs = [(str(t.get("token", "")), float(t["logprob"])) for t in listed if t.get("logprob") is not None]
+    return pairs or None
+
+
+def name_logprobs(pairs: list[tuple[str, float]], names: list[str]) -> tuple[list[float | None], float]:
+    """Per name, the log of the summed probability of the listed first tokens that begin that name and no
+    other (None: no such token listed); and the log-probability of the most likely token that begins
+    several names (-inf if none), which the first token alone cannot decide between.
+
+    A token "begins" a name when, stripped of spaces and quotes and lowercased, the normalized name starts
+    with it; "Cat", " cat" and "cat" all count for "cat"."""
+    mass: list[float] = [0.0] * len(names)
+    shared = -math.inf
+    normalized = [normalize(n) for n in names]
+    for token, logprob in pairs:
+        text = token.strip().strip("\"'`").lower()
+        if not text:
+            continue
+        owners = [i for i, name in enumerate(normalized) if name.startswith(text)]
+        if len(owners) == 1:
+            mass[owners[0]] += math.exp(logprob)
+        elif len(owners) > 1:
+            shared = max(shared, logprob)
+    return [math.log(m) if m > 0 else None for m in mass], shared
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+class LogprobChooser:
+    """The name whose first-token log-probability gains most over the same prompt with a content-free
+    description (Zhao et al. 2021, "Calibrate Before Use"; as LikelihoodChooser does for local models).
+
+    One call per image with max_tokens=1 (no answer text is generated), plus one call per distinct prompt
+    prior (once per run for Step 3). Only names listed among the first token's top log-probabilities can
+    win. Falls back to `fallback` (the enum chooser) for an image when no listed token begins a single
+    name, or a token shared by several names is likelier than the best name; and for the whole run when
+    the server returns no log-probabilities (remembered after the first such answer)."""
+
+    def __init__(self, model: Any, fallback: Chooser, calibrate: bool = True):
+        self.model, self.fallback, self.calibrate = model, fallback, calibrate
+        self.supported: bool | None = None  # unknown until the first answer
+        self._priors: dict[tuple[tuple[str, ...], tuple[str, ...]], list[float | None]] = {}
+        self._lock = threading.Lock()
+
+    def _ask(self, messages: list) -> list[tuple[str, float]] | None:
+        reply = self.model.invoke(messages, logprobs=True, top_logprobs=TOP_LOGPROBS, max_tokens=1)
+        pairs = first_token_logprobs(reply)
+        with self._lock:
+            if self.supported is None:
+                self.supported = pairs is not None
+        return pairs
+
+    def _prior(self, messages: list, names: list[str], description: str) -> tuple[list[float | None] | None, int]:
+        """The content-free prompt's per-name log-probabilities (cached) and the calls it took (0 or 1)."""
+        if not description or not any(isinstance(m.content, str) and description in m.content for m in messages):
+            return None, 0
+        blank = [m.model_copy(update={"content": m.content.replace(description, CONTENT_FREE)})
+                 if isinstance(m.content, str) else m for m in messages]
+        key = (tuple(str(m.content) for m in blank), tuple(names))
+        with self._lock:
+            if key in self._priors:
+                return self._priors[key], 0
+        pairs = self._ask(blank)
+        prior: list[float | None] = name_logprobs(pairs, names)[0] if pairs else [None for _ in names]
+        with self._lock:
+            if len(self._priors) >= 256:  # a few prompts per run; never grow without bound
+                self._priors.clear()
+            self._priors[key] = prior
+        return prior, 1
+
+    def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:
+        """One of `names` for the description in `messages`; Choice.calls counts every call made for it
+        (the prior's when this image paid for it, a fallback's)."""
+        if self.supported is False:
+            return self.fallback.choose(messages, names, description, retry)
+        pairs = self._ask(messages)
+        if pairs is None:
+            return self._fall_back(messages, names, description, retry, 1)
+        scores, shared = name_logprobs(pairs, names)
+        listed = [s for s in scores if s is not None]
+        if not listed or shared > max(listed):
+            return self._fall_back(messages, names, description, retry, 1)
+        calls = 1
+        gains: dict[int, float] = {i: s for i, s in enumerate(scores) if s is not None}
+        if self.calibrate:
+            prior, calls_for_prior = self._prior(messages, names, description)
+            calls += calls_for_prior
+            if prior is not None:
+                known = [p for p in prior if p is not None]
+                # a name absent from the content-free listing had at most the smallest listed probability
+                floor = min(known) if known else 0.0
+                gains = {i: s - _or(prior[i], floor) for i, s in gains.items()}
+        best = max(gains, key=lambda i: (round(gains[i], 9), -i))
+        return Choice(names[best], "logprobs", names[best], calls)
+
+    def _fall_back(self, messages: list, names: list[str], description: str, retry: RetryMessages,
+                   spent: int) -> Choice:
+        choice = self.fallback.choose(messages, names, description, retry)
+        return Choice(choice.name, choice.route, choice.answer, choice.calls + spent)

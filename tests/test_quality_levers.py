@@ -1,0 +1,190 @@
+"""The quality levers of issue 18, each with fakes: Step-2b names from the counts, Step-3 assignment by
+label, the calibrated log-probability choice for endpoints, grouping for every backend, and the checks
+for degenerate results. Each test fails when its lever is off or broken."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from ictc.evaluation.checks import degenerate_warnings
+from ictc.graph.run import start_run
+from ictc.models.calibrated import LogprobChooser, name_logprobs
+from ictc.models.choose import Choice
+from ictc.nodes.name_clusters import names_from_counts, propose_names
+from ictc.prompts import make_criterion
+
+from fakes import FakeLLM, fake_context, make_images, step_calls
+
+pytestmark = pytest.mark.levers  # the defaults, levers on (conftest turns them off for other tests)
+
+
+def test_names_from_counts_when_the_labels_already_answer():
+    assert names_from_counts({"red": 3, "green": 2, "blue": 1}, 3, 0.9) == ["red", "green", "blue"]
+    assert names_from_counts({"red": 10, "green": 9, "blue": 1}, 2, 0.9) == ["red", "green"]  # 19/20 covered
+    assert names_from_counts({"red": 10, "green": 8, "blue": 2}, 2, 0.95) is None  # 18/20 < 0.95: ask
+    assert names_from_counts({"red": 3, "green": 2}, 3, 0.9) is None  # fewer labels than K: ask
+
+
+def test_step_2b_makes_no_call_when_k_labels_are_k_names_and_asks_when_off():
+    wrong = [["Red", "Red", "Red"]]  # the small model's answer in issue 18: one name repeated
+    raw = ["red", "red", "green", "blue"]
+    llm = FakeLLM(names_override=wrong)
+    naming = propose_names(fake_context(llm=llm), make_criterion("colour"), raw, 3)
+    assert naming["names"] == ["red", "blue", "green"] and naming["source"] == "labels" and naming["calls"] == 0
+    assert llm.calls == []
+    llm = FakeLLM(names_override=wrong)
+    naming = propose_names(fake_context(llm=llm, names_from_labels="off"), make_criterion("colour"), raw, 3)
+    assert naming["source"] == "fallback" and naming["calls"] == 3
+
+
+def test_grouping_is_shown_to_endpoint_models_too():
+    llm = FakeLLM()
+    ctx = fake_context(llm=llm)  # backend openai, group_labels auto
+    naming = propose_names(ctx, make_criterion("object"), ["cat", "kitten", "truck", "lorry", "cat"], 2)
+    assert sorted(map(sorted, naming["groups"])) == [["cat", "kitten"], ["lorry", "truck"]]
+    assert "grouped by similarity" in llm.calls[0]["prompt"]
+    naming = propose_names(fake_context(llm=FakeLLM(), group_labels="off"), make_criterion("object"),
+                           ["cat", "kitten", "truck", "lorry", "cat"], 2)
+    assert naming["groups"] == []
+
+
+@pytest.fixture
+def colours(tmp_path):
+    return make_images(tmp_path / "img", {"red": 3, "green": 2, "blue": 2})
+
+
+def test_perfect_fakes_keep_acc_1_with_every_lever_on_and_step_3_uses_the_labels(colours, tmp_path):
+    paths, labels = colours
+    llm = FakeLLM(assign_answer="Blue")  # a Step 3 that always says blue: only the label route is right
+    ctx = fake_context(llm=llm)
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["metrics"]["acc"] == 1.0
+    assert result.results["routes"] == {"label": 7} and step_calls(llm, "Image description") == 7  # Step 2a only
+    assert result.results["levers"]["assign_by_label"] == "on" and result.results["naming"]["source"] == "labels"
+
+
+def test_without_assign_by_label_step_3_asks_the_model(colours, tmp_path):
+    paths, labels = colours
+    llm = FakeLLM(assign_answer="Blue")
+    ctx = fake_context(llm=llm, assign_by_label="off")
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["metrics"]["acc"] < 1.0 and "label" not in result.results["routes"]
+
+
+def test_a_lopsided_result_is_flagged_in_results_json_and_the_report(colours, tmp_path):
+    paths, labels = colours
+    ctx = fake_context(llm=FakeLLM(assign_answer="Blue"), assign_by_label="off")
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    warnings = result.results["warnings"]
+    assert any("'red' is empty" in w for w in warnings) and any("'blue' holds 7 of 7" in w for w in warnings)
+    assert "Warnings" in (tmp_path / "run" / "report.html").read_text()
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["warnings"] == warnings
+    ctx = fake_context(llm=FakeLLM(assign_answer="Blue"), assign_by_label="off", check_clusters="off")
+    assert start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "off", context=ctx).results["warnings"] == []
+
+
+def _rows(clusters_labels):
+    return [{"status": "ok", "cluster": c, "raw_label": lab} for c, lab in clusters_labels]
+
+
+def test_degenerate_warnings_rules():
+    names = ["plant", "clothes", "food"]
+    mixed = _rows([("plant", "rose"), ("plant", "pants"), ("plant", "bread"), ("plant", "shirt"), ("plant", "rice"),
+                   ("food", "rice")])
+    groups = [["rose"], ["pant", "shirt"], ["bread", "rice"]]
+    warnings = degenerate_warnings(mixed, names, groups)
+    assert warnings[0].startswith("cluster 'clothes' is empty") and "'plant' holds 5 of 6" in warnings[1]
+    one_kind = _rows([("plant", "rose"), ("plant", "rose"), ("plant", "rose"), ("clothes", "shirt"), ("food", "rice")])
+    assert degenerate_warnings(one_kind, names, groups) == []  # a big class whose labels agree is no fault
+
+
+class LogprobFake(BaseChatModel):
+    """Answers with first-token log-probabilities: `table(description)` -> {token: logprob}."""
+
+    table: dict[str, dict[str, float]] = {}
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-logprobs"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        self.calls += 1
+        text = messages[-1].content
+        description = text.split("Image description: ")[1].split("\n")[0]
+        top = [{"token": t, "logprob": lp} for t, lp in self.table[description].items()]
+        metadata = {"logprobs": {"content": [{**top[0], "top_logprobs": top}]}} if kwargs.get("logprobs") else {}
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=str(top[0]["token"]),
+                                                                        response_metadata=metadata))])
+
+
+class Refuse:
+    def __init__(self):
+        self.calls = 0
+
+    def choose(self, messages, names, description, retry):
+        self.calls += 1
+        return Choice(names[-1], "schema", names[-1])
+
+
+def _messages(description):
+    return [SystemMessage("You sort images."), HumanMessage(f"Image description: {description}\nWhich?")]
+
+
+NAMES = ["car", "ship", "frog"]
+# a small model that leans toward "car" whatever it reads (issue 18: ships and frogs went to "car")
+BIASED = {"N/A": {"car": -0.1, "ship": -3.0, "fr": -4.0},
+          "a frog on a leaf": {"car": -0.5, "fr": -1.2, "ship": -4.0},
+          "a ship at sea": {"car": -0.4, "ship": -1.3, "fr": -5.0},
+          "a red car": {"car": -0.01, "ship": -6.0, "fr": -7.0}}
+
+
+def test_calibrated_logprob_choice_undoes_a_bias_that_the_raw_choice_keeps():
+    model = LogprobFake(table=BIASED)
+    chooser = LogprobChooser(model, fallback=Refuse())
+    picked = {d: chooser.choose(_messages(d), NAMES, d, lambda a: []) for d in ("a frog on a leaf", "a ship at sea", "a red car")}
+    assert [c.name for c in picked.values()] == ["frog", "ship", "car"]
+    assert {c.route for c in picked.values()} == {"logprobs"}
+    assert model.calls == 4 and sum(c.calls for c in picked.values()) == 4  # one prior for the run
+    raw = LogprobChooser(LogprobFake(table=BIASED), fallback=Refuse(), calibrate=False)
+    assert [raw.choose(_messages(d), NAMES, d, lambda a: []).name for d in picked] == ["car", "car", "car"]
+
+
+def test_logprob_choice_falls_back_when_the_server_gives_none_or_the_first_token_cannot_decide():
+    class NoLogprobs(LogprobFake):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content="car"))])
+
+    fallback = Refuse()
+    chooser = LogprobChooser(NoLogprobs(table=BIASED), fallback=fallback)
+    first = chooser.choose(_messages("a red car"), NAMES, "a red car", lambda a: [])
+    second = chooser.choose(_messages("a red car"), NAMES, "a red car", lambda a: [])
+    assert (first.route, first.calls, second.calls, fallback.calls) == ("schema", 2, 1, 2)
+    # "sea" begins two names: the first token cannot tell them apart, so the enum choice decides
+    shared = {"sea lion on a rock": {"sea": -0.1, "car": -3.0}}
+    chooser = LogprobChooser(LogprobFake(table=shared), fallback=Refuse())
+    choice = chooser.choose(_messages("sea lion on a rock"), ["sea lion", "sea turtle", "car"], "sea lion on a rock",
+                            lambda a: [])
+    assert choice.route == "schema" and choice.name == "car" and choice.calls == 2
+
+
+def test_name_logprobs_sums_spellings_of_one_name():
+    scores, shared = name_logprobs([("Frog", -1.0), (" frog", -1.0), ("c", -0.5), ("ship", -2.0)], ["frog", "car", "cat"])
+    assert scores[0] == pytest.approx(-1.0 + __import__("math").log(2)) and scores[1] is None and shared == -0.5
+
+
+def test_a_label_most_images_carry_does_not_decide_step_3(tmp_path):
+    paths, labels = make_images(tmp_path / "img", {"red": 5, "green": 1, "blue": 1})
+    llm = FakeLLM()
+    ctx = fake_context(llm=llm)
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["metrics"]["acc"] == 1.0
+    assert result.results["routes"]["label"] == 2 and step_calls(llm, "sort images") == 5  # red: 5/7 > half
