@@ -20,7 +20,8 @@ from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.nodes.context import Context
 from ictc.ui import crosstab_view, fairness_view, panels, sources, views
-from ictc.ui.session import Session, model_warning, new_token, recent_runs
+from ictc.ui.outcomes import model_warning
+from ictc.ui.session import Session, new_token, recent_runs
 
 RECENT_MESSAGES = 6  # the chat shows the latest messages; older ones fold into an expander
 STYLE = """<style>
