@@ -32,6 +32,8 @@ class ImageError(Exception):
 
 @dataclass(frozen=True)
 class ImageRef:
+    """One image of a run: its path and the hex SHA-256 of its file's bytes (sha256_of), by which steps cache its results."""
+
     path: str  # as given by the user (or as found under the folder they gave)
     sha256: str
 
@@ -221,6 +223,8 @@ def to_data_uri(img) -> str:
 
 
 def data_uri_to_image(uri: str):
+    """The RGB PIL image encoded in a base64 `data:` URI (as image_to_data_uri makes). Raises ValueError
+    when `uri` has no comma or bad base64, PIL.UnidentifiedImageError when the bytes are no image."""
     from PIL import Image
 
     _, encoded = uri.split(",", 1)

@@ -30,6 +30,7 @@ class CrossTab:
     counts: list[list[int]]
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (a deep copy)."""
         return asdict(self)
 
 
@@ -43,6 +44,7 @@ def read_group(folder: str | Path) -> dict[str, Any]:
 
 
 def write_group(folder: Path, group: dict[str, Any]) -> None:
+    """Writes `group` (the shape read_group returns) as the folder's criteria.json, atomically."""
     write_json(folder / GROUP_FILE, group)
 
 

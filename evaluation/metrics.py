@@ -30,10 +30,14 @@ class Scores:
     warning: str = ""  # says so when not every image was scored
 
     def as_dict(self) -> dict:
+        """The fields as a dict (a shallow copy: the lists are shared), for results.json."""
         return self.__dict__.copy()
 
 
 def contingency(predicted: list[str], truth: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """Counts of images per (cluster, class): `predicted` and `truth` are one name per image, same length.
+    Returns (table of shape (clusters, classes), int64; the sorted cluster names; the sorted class names).
+    Raises ValueError when the lengths differ."""
     clusters, classes = sorted(set(predicted)), sorted(set(truth))
     table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
     row, col = {c: i for i, c in enumerate(clusters)}, {c: i for i, c in enumerate(classes)}
@@ -65,6 +69,8 @@ def score(predicted: list[str], truth: list[str], cluster_order: list[str] | Non
 
 
 def plot_confusion(scores: Scores, out: Path) -> None:
+    """Draws the contingency table of `scores` (rows: clusters, columns: classes; non-zero counts written
+    in the cells, ACC/NMI/ARI in the title) as a PNG at `out`, written through a temporary file and renamed."""
     import matplotlib
 
     matplotlib.use("Agg")

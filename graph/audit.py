@@ -45,6 +45,9 @@ def _merge(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 class AuditState(TypedDict, total=False):
+    """State of the audit graph: the images and the attribute asked about, the answers and failures merged
+    per image path as the perceive chunks report, and the proposed values when none were given."""
+
     images: list[dict[str, str]]  # path, sha256: one per distinct image content
     attribute: str
     values: list[str]  # [] asks the open question on a sample, then proposes values

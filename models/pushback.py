@@ -52,6 +52,7 @@ class InFlightGate:
 
     @property
     def limit(self) -> int:
+        """Requests allowed in flight now: the current cap rounded down, at least 1."""
         return max(1, int(self.cap))
 
     def enter(self) -> float:
@@ -114,6 +115,11 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         self.gate, self.patience, self.quirks = gate, patience, quirks
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Sends the httpx `request` through the gate (`_send_waiting`); a chat request, given quirks, is
+        adapted first and sent again (at most ADAPTATIONS times) when the server refuses a parameter or
+        the reasoning took the whole token cap. Returns the httpx response (its JSON body cleaned of
+        reasoning); an error response the quirks cannot fix is returned as it is, marked not to be
+        retried when it names the output mode. Transport errors are raised as `_send_waiting` raises them."""
         body = _chat_body(request) if self.quirks is not None else None
         if body is None or self.quirks is None:
             return self._send_waiting(request, **kwargs)

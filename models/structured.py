@@ -73,6 +73,7 @@ class JsonCaller:
 
     @property
     def mode(self) -> str:
+        """The output mode tried next: "json_schema", "json_object" or "text" (the first not yet refused)."""
         return self._modes[0]
 
     def invoke(self, messages: list, schema: dict[str, Any], name: str, **kwargs: Any) -> tuple[str, str]:

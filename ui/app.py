@@ -42,12 +42,17 @@ STYLE = """<style>
 
 
 def ui_settings() -> Settings:
+    """The settings `ictc ui` was started with: its flags (ICTC_UI_OVERRIDES, JSON) over the env file
+    ICTC_UI_ENV_FILE (default .env). Raises UsageError for a bad value, ValueError for bad override JSON."""
     overrides = json.loads(os.environ.get("ICTC_UI_OVERRIDES", "{}"))  # set by `ictc ui` from its flags
     return load_settings(overrides, env_file=os.environ.get("ICTC_UI_ENV_FILE", ".env"))
 
 
 @st.cache_resource(show_spinner="Loading the models (once per server)...")
 def shared_context(_settings: Settings, key: str) -> Context:
+    """The models for `_settings`, loaded once per server process and shared by every browser session;
+    `key` (the settings' public dict as sorted JSON) is what Streamlit's cache is keyed on, the settings
+    themselves being unhashed. Raises ModelUnavailableError when a model is missing or unreachable."""
     from ictc.graph.runtime import build_context
 
     return build_context(_settings)
@@ -71,6 +76,8 @@ def current_session() -> Session:
 
 # the sidebar ---------------------------------------------------------------------------------------------
 def sidebar(session: Session) -> None:
+    """The sidebar: the image source (sample photos, a folder on the server, an upload) with the files left
+    out, recent runs, the configured models, and New run. A bad source is shown as an error, not raised."""
     st.header("Images")
     kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
     try:
@@ -146,6 +153,7 @@ def _run_label(run_dir: Path) -> str:
 
 # the chat and the status line ------------------------------------------------------------------------------
 def chat_pane(session: Session) -> None:
+    """The conversation: the latest RECENT_MESSAGES messages as chat bubbles, older ones folded into an expander."""
     messages = session.conversation.messages
     older, latest = messages[:-RECENT_MESSAGES], messages[-RECENT_MESSAGES:]
     if older:
@@ -196,6 +204,8 @@ def _continuable(session: Session) -> bool:
 
 # the results ---------------------------------------------------------------------------------------------
 def clusters_tab(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    """The Clusters tab: the run's warnings, then the gallery (`results` as in results.json); a clicked image
+    opens its details dialog. `session` is unused (every tab takes the same arguments, see TABS)."""
     for warning in views.warnings(results):
         st.warning(warning)
     views.gallery(results, select=lambda index: st.session_state.update(selected=index))
@@ -205,6 +215,8 @@ def clusters_tab(session: Session, results: dict[str, Any], run_dir: Path) -> No
 
 
 def overview_tab(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    """The Overview tab: the run's warnings and the table of clusters; selecting a row opens that cluster
+    in the Clusters tab. `session` and `run_dir` are unused (see TABS)."""
     for warning in views.warnings(results):
         st.warning(warning)
     views.overview(results, on_select=_pick_cluster)
@@ -220,6 +232,8 @@ def _pick_cluster() -> None:
 
 
 def versions_tab(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    """The Versions tab (panels.versions); going back to a version is sent as a chat message, so it runs
+    as the session's job like any change. `results` is unused (see TABS)."""
     panels.versions(run_dir, restore=lambda n: session.chat(f"go back to version {n}"), busy=session.busy)
 
 
@@ -238,6 +252,8 @@ TABS: list[tuple[str, Callable[[Session, dict[str, Any], Path], None]]] = [
 
 
 def results_pane(session: Session) -> None:
+    """The right-hand pane: a preview of the chosen images before a run, else the run's headline and its
+    tabs (TABS), of which only the open one is drawn."""
     results = session.results()
     run_dir = session.run_dir
     if results is None or run_dir is None:
@@ -266,6 +282,8 @@ def preview(session: Session) -> None:
 
 
 def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:
+    """The details of the selected image (session_state "selected", an index into results["images"]) in a
+    dialog, with steps through its cluster's members; closing it clears the selection."""
     @st.dialog("Image details", width="large", on_dismiss=lambda: st.session_state.update(selected=None))
     def show() -> None:
         rows = results["images"]
@@ -277,6 +295,8 @@ def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    """One run of the Streamlit script: page setup, sidebar, the chat input (a message goes to
+    Session.chat), the greeting and model warning on first view, then the chat and the results side by side."""
     session = current_session()
     # once images are chosen the sidebar folds away (at 800 px it would take half the page); its arrow opens it
     st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide",

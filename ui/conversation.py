@@ -39,6 +39,8 @@ class Request:
     other: bool = False  # an "other" group for images no name fits
 
     def missing(self) -> list[str]:
+        """What the run still needs, in words: "what to group by" without a criterion, "how many groups (K)"
+        without K, auto K or the user's names; [] when it can start."""
         return [what for what, have in (("what to group by", self.criterion),
                                         ("how many groups (K)", self.k or self.auto_k or self.names)) if not have]
 
@@ -48,6 +50,8 @@ class Request:
                 "names": self.names or None, "other": self.other}
 
     def reading(self) -> str:
+        """The request as read so far, in one Markdown line to say back: criterion, K (or the user's
+        categories, or K from the labels), the "other" group, the preset and each instruction."""
         k_text = (f"into your categories **{', '.join(self.names)}**" if self.names else f"K = **{self.k}**" if self.k
                   else "K: **proposed from the labels**" if self.auto_k else "K: *not given yet*")
         parts = [f"group by **{self.criterion}**" if self.criterion else "criterion: *not given yet*", k_text]
@@ -61,6 +65,9 @@ class Request:
 
 @dataclass
 class Reply:
+    """The assistant's answer to one message (`text`, Markdown) and what the page must do now: start a run,
+    apply refinements, or go back to a version."""
+
     text: str
     start: Request | None = None  # start this run now
     apply: list[Action] = field(default_factory=list)  # apply these refinements now, in order
@@ -69,11 +76,15 @@ class Reply:
 
 @dataclass
 class Conversation:
+    """The chat's state: the run being asked for, the model-calling changes waiting for "go" (`pending`),
+    and every message as {"role": "user" | "assistant", "text": ...}."""
+
     request: Request = field(default_factory=Request)
     pending: list[Action] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
 
     def say(self, role: str, text: str) -> None:
+        """Adds one message (`role`: "user" or "assistant"; `text`: Markdown) to the end of the chat."""
         self.messages.append({"role": role, "text": text})
 
     def answer(self, text: str, names: list[str], image_count: int, criterion: str = "", llm_json: Any = None,

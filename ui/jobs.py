@@ -54,14 +54,19 @@ class Job:
         self.thread = threading.Thread(target=self._run, name=f"ictc-job-{title}", daemon=True)
 
     def start(self) -> Job:
+        """Starts the work in its thread; returns this job. Raises RuntimeError when started twice."""
         self.thread.start()
         return self
 
     @property
     def running(self) -> bool:
+        """True while the work's thread is alive (also before `start`: False)."""
         return self.thread.is_alive()
 
     def on_event(self, event: dict[str, Any]) -> None:
+        """Records one progress event from the pipeline (called from the work's thread): {"step": "plan",
+        "redo": text} sets the plan; otherwise the step's tally takes "total"/"done" (a (re)start),
+        "advance" (images done), "stored", "calls", "failed" (counts added), "names" and "phase"."""
         step = event.get("step", "")
         with self._lock:
             if step == "plan":
@@ -81,6 +86,8 @@ class Job:
                 self.phase = event["phase"]
 
     def progress(self) -> list[tuple[str, dict[str, Any]]]:
+        """(step title, copy of its tally {"done", "total", "stored", "calls", "failed"[, "names"]}) per step,
+        in the order the steps first reported."""
         with self._lock:
             return [(STEP_TITLES.get(step, step), dict(tally)) for step, tally in self.steps.items()]
 

@@ -17,6 +17,9 @@ from ictc.ui.views import trace_box
 
 
 def metrics(run_dir: Path, results: dict[str, Any]) -> None:
+    """The Metrics tab: ACC (Hungarian), NMI, ARI and the images scored from results["metrics"] (see
+    evaluation/metrics.py), a warning naming unscored images, and the run folder's confusion.png; or why
+    there are no metrics (no labels, or results["metrics_error"])."""
     scores = results.get("metrics")
     if not scores and results.get("metrics_error"):
         st.warning(f"No metrics: {results['metrics_error']}")
@@ -38,6 +41,8 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
 
 
 def traces(run_dir: Path, results: dict[str, Any]) -> None:
+    """The Traces tab: model answers per version and step (called / from store), the cluster-naming trace,
+    and the current traces of one image chosen in a select box (a duplicate shows its original's)."""
     records = read_traces(run_dir)
     if not records:
         st.info("No traces yet.")
@@ -92,6 +97,9 @@ def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
 
 
 def export(run_dir: Path, results: dict[str, Any]) -> None:
+    """The Export tab: downloads of the run folder's results.csv and results.json, and a zip of one folder
+    per cluster, built on request (evaluation/export.zip_clusters) and kept per run and version.
+    Raises OSError when results.csv or results.json cannot be read."""
     stem = f"ictc-{run_dir.name}-v{results['version']}"
     csv_col, json_col, zip_col = st.columns(3)
     csv_col.download_button("Results CSV", (run_dir / "results.csv").read_bytes(), f"{stem}.csv", "text/csv",

@@ -143,6 +143,7 @@ class Session:
     # state ----------------------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
+        """True while this session's job is running (the page then disables what would start another)."""
         return self.job is not None and self.job.running
 
     def results(self) -> dict[str, Any] | None:
@@ -159,6 +160,7 @@ class Session:
         return self._read[2]
 
     def names(self) -> list[str]:
+        """The current run's cluster names, or [] before a run or while no image is clustered yet."""
         results = self.results()
         return list(results["cluster_names"]) if results and results["summary"]["clustered"] else []
 
@@ -210,6 +212,9 @@ class Session:
         return self.folder / f"run-{number}"
 
     def start(self, request: Request) -> Job:
+        """Starts the first run of `request` on the chosen images in a new folder run-N (next_run_dir), as the
+        session's job; returns the job. Raises UsageError for an unknown preset or an empty criterion before any folder
+        is made; errors of the run itself end up in the job (Job.error)."""
         criterion = make_criterion(request.criterion, request.preset)
         for text in request.instructions:
             criterion = criterion.with_instruction(text)
@@ -224,6 +229,8 @@ class Session:
         return self._launch("first run", work)
 
     def apply(self, actions: list[Action]) -> Job:
+        """Applies the refinements `actions` to the current run, in order, each as a new version (refine_run),
+        as one job; returns the job. Errors end up in the job. Needs a current run (asserted)."""
         run_dir = self.run_dir
         assert run_dir is not None
 
@@ -245,6 +252,8 @@ class Session:
         return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self.context()))
 
     def resume(self) -> Job:
+        """Finishes the current run as a job (resume_run: only the missing or failed work is done); returns
+        the job. Needs a current run (asserted)."""
         run_dir = self.run_dir
         assert run_dir is not None
         return self._launch("resume", lambda on_event, stop: resume_run(run_dir, on_event=on_event,
@@ -256,6 +265,8 @@ class Session:
         return self.job
 
     def stop(self) -> None:
+        """Asks the job to stop (sets its stop event; the run checks it around each model call, and what is
+        done stays on disk for Continue); does nothing without a job."""
         if self.job is not None:
             self.job.stop.set()
 

@@ -18,6 +18,9 @@ MAX_UPLOAD_TOTAL_MB = 1000
 
 @dataclass
 class Chosen:
+    """Images chosen for a session: their paths, the source in words, a labels file when there is one,
+    and one line per file left out."""
+
     paths: list[str]
     source: str
     labels: str | None = None
@@ -25,6 +28,9 @@ class Chosen:
 
 
 def from_folder(text: str) -> Chosen:
+    """The images under the folder named by `text` (a path typed by the user; ~ expanded), with its
+    labels.csv when present (for the metrics) and every other file left out with the reason.
+    Raises UsageError when the folder does not exist or holds no image."""
     folder = Path(text.strip()).expanduser()
     if not text.strip() or not folder.is_dir():
         raise UsageError(f"image folder not found: {text.strip() or '(empty)'}")
