@@ -24,6 +24,9 @@ _ARTICLES = re.compile(r"^(a|an|the)\s+")
 
 @dataclass(frozen=True)
 class Choice:
+    """One image's Step-3 answer: the cluster `name`, the `route` that gave it (README "Step-3 routes"),
+    the model's own `answer` and the model `calls` it took."""
+
     name: str
     route: str
     answer: str  # the model's own words (or the best-scoring name for `choice`)
@@ -34,10 +37,18 @@ RetryMessages = Callable[[str], list]  # the model's wrong answer -> messages th
 
 
 class Chooser(Protocol):
-    def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice: ...
+    """Step 3's way of putting one image in one of the K names (IC|TC Step 3), whatever the backend."""
+
+    def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:
+        """The name among `names` (K strings) for the image whose Step-3 prompt is `messages` (LangChain
+        messages holding `description`); `retry(answer)` gives the messages that tell the model its answer
+        was not a name. Returns a Choice, always one of `names`; model errors propagate."""
+        ...
 
 
 def normalize(text: str) -> str:
+    """`text` lower-cased, punctuation and underscores as spaces, spaces folded, a leading article dropped:
+    the form answers and names are compared in."""
     text = re.sub(r"[^\w\s-]", " ", text.lower()).replace("_", " ")
     return _ARTICLES.sub("", " ".join(text.split()))
 
@@ -112,6 +123,9 @@ class LikelihoodChooser:
         return self._priors[key]
 
     def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:
+        """The name with the highest log-likelihood after `messages`, minus (when calibrating) its
+        log-likelihood with the description replaced by "N/A"; ties go to the earlier name. One call; `retry`
+        is not needed (the answer is always a name). Returns a Choice with route "choice"."""
         scores = self.model.score_options(messages, names)
         prior = self._prior(messages, names, description) if self.calibrate else None
         if prior is not None:
@@ -138,6 +152,9 @@ class PromptedChooser:
         self.max_tokens = max_tokens
 
     def choose(self, messages: list, names: list[str], description: str, retry: RetryMessages) -> Choice:
+        """Ask with the names as a JSON-schema enum (or the best output mode the server takes); an answer that
+        is not a name is re-asked `retries` times with `retry(answer)`, then mapped by the stated rule
+        (string_match, then the nearest embedding). Returns a Choice; endpoint errors propagate."""
         schema = {"type": "object", "properties": {"category": {"type": "string", "enum": list(names)}},
                   "required": ["category"], "additionalProperties": False}
         conversation = list(messages)

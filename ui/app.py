@@ -24,21 +24,7 @@ from ictc.ui.outcomes import model_warning
 from ictc.ui.session import Session, new_token, recent_runs
 
 RECENT_MESSAGES = 6  # the chat shows the latest messages; older ones fold into an expander
-STYLE = """<style>
-/* the chat column and the status line stay in view while the results scroll (Streamlit wraps each keyed
-   container in a layout wrapper of its own height, so the wrapper is what sticks) */
-[data-testid="stColumn"]:has(.st-key-chatpane) {position: sticky; top: 3.75rem; align-self: flex-start;}
-.st-key-chatpane {max-height: calc(100vh - 9rem); overflow-y: auto; padding-right: 0.25rem;}
-[data-testid="stLayoutWrapper"]:has(> .st-key-statusline) {position: sticky; top: 3.75rem; z-index: 10;}
-.st-key-statusline {background: #fff; padding: 0.5rem 0 0.5rem 0; box-shadow: 0 -2.5rem 0 #fff;
-                    border-bottom: 1px solid rgba(49, 51, 63, 0.2);}
-@media (max-width: 900px) {  /* narrow: chat above results, only the status line sticks */
-  .st-key-mainrow [data-testid="stHorizontalBlock"] {flex-direction: column;}
-  .st-key-mainrow [data-testid="stColumn"] {width: 100% !important; flex: 1 1 100% !important;}
-  [data-testid="stColumn"]:has(.st-key-chatpane) {position: static;}
-  .st-key-chatpane {max-height: 45vh;}
-}
-</style>"""
+STYLE = "<style>" + (Path(__file__).parent / "style.css").read_text("utf-8") + "</style>"  # layout: ui/style.css
 
 
 def ui_settings() -> Settings:
