@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import LEVERS_OFF
 
 from fake_server import FakeOpenAIServer
 
@@ -40,6 +41,7 @@ def app_url(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ICTC_")}
     env.update(ICTC_WORKSPACE=str(tmp_path / "workspace"), OPENAI_API_KEY="test-key", HF_HUB_OFFLINE="1")
+    env.update(LEVERS_OFF)  # Step 3 asks the model for every image, so Details shows its Step-3 trace
     with FakeOpenAIServer(latency=0.05) as server:  # slow enough to reload the page during the first run
         process = subprocess.Popen(
             [sys.executable, "-m", "ictc.cli", "ui", "--port", str(port), "--backend", "openai", "--base-url",
