@@ -34,10 +34,17 @@ def current_traces(records: list[dict[str, Any]], image: str | None = None,
     return {step: latest[step] for step in STEP_ORDER if step in latest}
 
 
+NO_MODEL = "no model"  # in a trace's model field: the answer came from a rule (e.g. the raw label), not a call
+
+
 def pass_summary(records: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, int]]]:
-    """Per version, per step: answers from a model call and from the store."""
+    """Per version, per step: answers from a model call ("called"), from the store ("cached"), and, when
+    there are any, decided by a rule without a call ("ruled": e.g. an image whose raw label is a name)."""
     summary: dict[int, dict[str, dict[str, int]]] = {}
     for record in records:
         step = summary.setdefault(record["version"], {}).setdefault(record["step"], {"called": 0, "cached": 0})
-        step["cached" if record["cached"] else "called"] += 1
+        if NO_MODEL in str(record.get("model", "")):
+            step["ruled"] = step.get("ruled", 0) + 1
+        else:
+            step["cached" if record["cached"] else "called"] += 1
     return summary

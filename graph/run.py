@@ -82,8 +82,9 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     k = len(user_names) if user_names else (0 if n_clusters == "auto" else _as_k(n_clusters))
     listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
     paths = listing.paths
-    if labels is not None:  # the labels file kept beside the images is not a skipped image
-        listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).resolve() != Path(labels).resolve()}
+    # the labels file, and a labels.csv kept beside the images (the folder's own labels), are not skipped images
+    listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).name != "labels.csv"
+                       and (labels is None or Path(f).resolve() != Path(labels).resolve())}
     check_request(paths, criterion, k, labels, len(listing.skipped))
     items, unreadable = hashed if hashed is not None else hash_images(paths)
     n_clusters = k

@@ -28,6 +28,14 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path / "workspace"
 
 
+class SlowVLM(FakeVLM):
+    """0.3 s per description: a run lasts long enough to be stopped or reloaded during it."""
+
+    def respond(self, messages, **kwargs):
+        time.sleep(0.3)
+        return super().respond(messages, **kwargs)
+
+
 def open_app(ctx, token: str = "", tab: str = "") -> AppTest:
     """A new browser session; with `token` it is a reload of that session's page."""
     app = AppTest.from_file(APP, default_timeout=60)
@@ -164,11 +172,6 @@ def test_missing_k_is_asked_for_not_guessed(colour_images):
 
 
 def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
-    class SlowVLM(FakeVLM):
-        def respond(self, messages, **kwargs):
-            time.sleep(0.3)
-            return super().respond(messages, **kwargs)
-
     paths, _ = colour_images
     ctx = fake_context(vlm=SlowVLM(), concurrency=1)
     app = open_app(ctx)
@@ -281,11 +284,6 @@ def test_a_reload_brings_back_images_chat_and_clusters(finished_app):
 
 
 def test_a_running_job_is_reattached_after_a_reload(colour_images):
-    class SlowVLM(FakeVLM):
-        def respond(self, messages, **kwargs):
-            time.sleep(0.3)
-            return super().respond(messages, **kwargs)
-
     paths, _ = colour_images
     ctx = fake_context(vlm=SlowVLM(), concurrency=1)
     app = open_app(ctx)

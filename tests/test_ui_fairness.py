@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_ui_app import open_tab
+from test_ui_app import open_tab, say
+from test_ui_app import wait_for_job as wait
 
 from ictc.ui.intent import read_audit_request
 
@@ -33,21 +34,6 @@ def test_audit_requests_are_read(text, attribute, values):
                                   "is this fair?", "check the clusters", "focus on the background instead", "go"])
 def test_other_messages_are_not_audit_requests(text):
     assert read_audit_request(text) is None
-
-
-def say(app: AppTest, text: str) -> str:
-    app.chat_input(key="chat").set_value(text).run()
-    assert not app.exception, app.exception
-    return app.chat_message[-1].markdown[0].value
-
-
-def wait(app: AppTest) -> str:
-    session = app.session_state["ictc_session"]
-    session.job.thread.join(60)
-    assert not session.job.running
-    app.run()
-    assert not app.exception, app.exception
-    return app.chat_message[-1].markdown[0].value
 
 
 def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):

@@ -49,7 +49,8 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
         return
     summary = pass_summary(records)
     st.markdown("Model answers per version and step (called / from store):")
-    st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}" for s, c in steps.items()}
+    st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
+                                 + (f" (+{c['ruled']} without a call)" if c.get("ruled") else "") for s, c in steps.items()}
               for v, steps in sorted(summary.items())})
     naming = current_traces(records, None)
     if "name_clusters" in naming:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ictc.cli.parser import EXIT_OK
 from ictc.cli.progress import Progress
+from ictc.cli.review import answer_pause
 
 if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --help` stays instant
     from ictc.graph.session import RunResult
@@ -46,7 +47,6 @@ def show_proposal(pause: dict[str, Any]) -> None:
 
 def choose_k_at_terminal(result: RunResult, context: Context | None) -> RunResult:
     """While the run waits for a K: show the candidates, read a K (Enter, or no terminal: the best), resume."""
-    from ictc.graph.run import resume_run
     from ictc.nodes.actions import Accept, Action, SetK
 
     while result.pause and result.pause["point"] == "k":
@@ -61,11 +61,7 @@ def choose_k_at_terminal(result: RunResult, context: Context | None) -> RunResul
                 print(f"  ! {line!r} is not a number")
                 continue
             action = SetK(int(line.lower().removeprefix("k").strip(" =")))
-        progress = Progress()
-        try:
-            result = resume_run(result.run_dir, on_event=progress, context=context, answer=action)
-        finally:
-            progress.close()
+        result = answer_pause(result, context, action)
     return result
 
 

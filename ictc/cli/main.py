@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         from ictc.nodes.context import RECOVERABLE_ERRORS
 
         if isinstance(exc, RECOVERABLE_ERRORS):  # an endpoint failure outside the per-image steps (2b)
-            print(f"ictc: error: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); "
-                  "finished work is kept: continue with ictc resume RUN_DIR", file=sys.stderr)
-            return EXIT_USAGE
+            run_dir = getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR"
+            print(f"ictc: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); finished work is "
+                  f"kept: once the server answers, continue with: ictc resume {run_dir}", file=sys.stderr)
+            return EXIT_MODEL
         return _report_bug(args, exc)

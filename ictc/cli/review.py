@@ -32,7 +32,6 @@ def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
     A command that cannot be read is explained and asked again; end of input accepts."""
     from ictc.core.errors import UsageError
     from ictc.graph.commands import HELP, parse_command
-    from ictc.graph.run import resume_run
 
     while result.pause:
         show_pause(result.pause)
@@ -46,9 +45,17 @@ def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
         except UsageError as exc:
             print(f"  ! {exc}")
             continue
-        progress = Progress()
-        try:
-            result = resume_run(result.run_dir, on_event=progress, context=context, answer=action)
-        finally:
-            progress.close()
+        result = answer_pause(result, context, action)
     return result
+
+
+def answer_pause(result: RunResult, context: Context | None, action: Any) -> RunResult:
+    """Resume the run of `result`, paused at a review point, with `action` (a typed action or its dict),
+    showing progress bars. Returns the run's next result (paused again, or finished)."""
+    from ictc.graph.run import resume_run
+
+    progress = Progress()
+    try:
+        return resume_run(result.run_dir, on_event=progress, context=context, answer=action)
+    finally:
+        progress.close()
