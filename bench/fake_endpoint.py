@@ -163,8 +163,12 @@ class EndpointProcess:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    server = BenchEndpoint(float(sys.argv[1]), int(sys.argv[2]))
+    parser = argparse.ArgumentParser(description="A loopback OpenAI-compatible endpoint for the benches: prints its URL.")
+    parser.add_argument("latency", type=float, help="seconds per call")
+    parser.add_argument("capacity", type=int, help="calls in flight before it answers 429")
+    args = parser.parse_args()
+    server = BenchEndpoint(args.latency, args.capacity)
     print(server.url, flush=True)
     server.httpd.serve_forever()
