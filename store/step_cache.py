@@ -3,12 +3,12 @@ mode, so several processes can share one workspace."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from ictc.store.sqlite_wal import open_shared
 
 
 class StepCache:
@@ -17,16 +17,8 @@ class StepCache:
     Creates the file and its folder; raises sqlite3.OperationalError if the file cannot be opened."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        # switching to WAL ignores the busy timeout: two first opens at once fail with "database is
-        # locked", so opening is serialised (threads and processes alike)
-        with open(path.with_name(path.name + ".open-lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, step TEXT, value TEXT)")
-            self._db.commit()
+        self._db = open_shared(path, "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, step TEXT, value TEXT)")
 
     def get(self, key: str) -> Any | None:
         """The value stored under `key`, decoded from JSON; None when there is none."""

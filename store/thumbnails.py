@@ -4,12 +4,12 @@ table of the workspace, so rewriting report.html (a rename, a merge) decodes no 
 from __future__ import annotations
 
 import io
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from ictc.core.images import ImageError, load_rgb
+from ictc.store.sqlite_wal import open_shared
 
 SIDE = 96  # pixels, the longest side: what report.html shows
 QUALITY = 80  # JPEG quality: ~2-4 KB per thumbnail
@@ -30,12 +30,8 @@ class ThumbnailCache:
     """sha256 -> JPEG bytes in `path` (SQLite, WAL: runs sharing a workspace share it)."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS thumbnails (sha256 TEXT PRIMARY KEY, jpeg BLOB)")
-        self._db.commit()
+        self._db = open_shared(path, "CREATE TABLE IF NOT EXISTS thumbnails (sha256 TEXT PRIMARY KEY, jpeg BLOB)")
 
     def get_many(self, items: Iterable[tuple[str, str]]) -> dict[str, bytes]:
         """`items`: (sha256, path) pairs. Returns sha256 -> JPEG bytes for every readable image: stored

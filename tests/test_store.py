@@ -101,3 +101,29 @@ def test_descriptions_are_embedded_lazily_on_first_search(tmp_path):
     assert store.ensure_embedded(["a", "b"]) == 0
     store.put([("c", "a dog in a park", {"sha256": "c"})], embed=True)
     assert store.ensure_embedded(["c"]) == 0
+
+
+
+def _open_thumbnails_after(barrier, folder):
+    from ictc.store.thumbnails import ThumbnailCache
+
+    barrier.wait()
+    ThumbnailCache(folder / "thumbnails.sqlite").close()
+
+
+def test_many_first_opens_at_once_of_the_thumbnail_cache_do_not_lock(tmp_path):
+    """Runs in one workspace open thumbnails.sqlite together (CI saw "database is locked" before the
+    opening was serialised as the step cache's is: store/sqlite_wal.py)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        barrier = context.Barrier(8)
+        workers = [context.Process(target=_open_thumbnails_after, args=(barrier, folder)) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [w.exitcode for w in workers] == [0] * 8
