@@ -1,6 +1,7 @@
 """Stopping early on a systematic failure: when the first few images of a step all fail with the same
 error and none succeeded, every other image would fail too (issue 17, case 5), so the run stops with
-one line naming the cause and the fix instead of paying for every image."""
+one line naming the cause and the fix instead of paying for every image. The same holds when a server
+goes away in the middle of a step: a streak of identical failures with no success between them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from ictc.core.errors import SystematicFailureError
 from ictc.models.quirks import PER_REQUEST, error_of
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
+LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
+# more than FIRST_FEW because one blip must not stop a long run, few enough that a dead server is noticed
+# within one round of calls in flight rather than after every image has been tried and retried
 
 _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|vision|multimodal)|"
                         r"images? (are|is) not supported|no vision|mmproj|multimodal|not a vision|"
@@ -38,11 +42,33 @@ def signature(exc: BaseException) -> str:
     return f"{type(exc).__name__} {status} {re.sub(r'[0-9]+', '#', message)}"
 
 
-def diagnose(exc: BaseException, role: str, model: str) -> tuple[str, str]:
-    """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name."""
+def _server_of(exc: BaseException) -> str | None:
+    """The server's address (scheme://host:port) of the request that failed, when the error carries it."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if url is None:
+        return None
+    return f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True for a failure to reach the server at all (refused connection, timeout): the openai SDK's
+    APIConnectionError and its APITimeoutError, httpx's transport errors, OSError."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"APIConnectionError", "TransportError", "ConnectionError", "TimeoutException"})
+
+
+def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[str, str]:
+    """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name;
+    how: what was seen, e.g. "the first 3 images all failed" (default: that)."""
     status, message = _status_and_message(exc)
     said = f"{f'HTTP {status} ' if status else ''}{message or type(exc).__name__}"
     flag = f"--{role.lower()}"
+    how = how or f"the first {FIRST_FEW} images all failed"
+    if _unreachable(exc):
+        server = _server_of(exc)
+        return (f"{how}: the {role} server{f' at {server}' if server else ''} could not be reached ({said})",
+                "start the server or correct --base-url, then continue: finished images are kept")
     if _NO_IMAGES.search(message):
         return (f"the server takes no images for the {role} '{model}' ({said})",
                 f"give {flag} a vision model, or start the server with the model's vision projector "
@@ -53,18 +79,20 @@ def diagnose(exc: BaseException, role: str, model: str) -> tuple[str, str]:
     if status == 404 or _UNKNOWN_MODEL.search(message):
         return (f"the server does not serve the {role} '{model}' ({said})",
                 f"give {flag} a name from the server's /models listing")
-    return (f"the first {FIRST_FEW} images all failed the same way ({said})",
-            "fix the server or the settings named there")
+    return (f"{how} the same way ({said})", "fix the server or the settings named there")
 
 
 class FailureWatch:
     """Per step: outcomes so far; raises SystematicFailureError when the first FIRST_FEW model-call
-    failures are identical and nothing succeeded. Failures about one request (its length, its image:
-    models/quirks.PER_REQUEST) never count. Thread-safe: a step's tasks run in parallel."""
+    failures are identical and nothing succeeded, or when LATER_STREAK identical failures come in a row
+    with no success between them (outcomes in the order their batches are recorded; a batch with any
+    success ends a streak). Failures about one request (its length, its image: models/quirks.PER_REQUEST)
+    never count. Thread-safe: a step's tasks run in parallel."""
 
     def __init__(self) -> None:
         self._ok: dict[str, int] = {}
         self._failed: dict[str, list[str]] = {}
+        self._streak: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self.stopped: SystematicFailureError | None = None  # once set, no model call of the run starts
 
@@ -81,9 +109,13 @@ class FailureWatch:
         with self._lock:
             self._ok[step] = self._ok.get(step, 0) + successes
             seen = self._failed.setdefault(step, [])
-            seen.extend(signature(e) for e in counted)
-            stop = self._ok[step] == 0 and len(seen) >= FIRST_FEW and len(set(seen[:FIRST_FEW])) == 1
-        if stop and counted:
-            cause, fix = diagnose(counted[0], role, model)
+            signatures = [signature(e) for e in counted]
+            seen.extend(signatures)
+            streak = self._streak[step] = [] if successes else self._streak.get(step, []) + signatures
+            first = self._ok[step] == 0 and len(seen) >= FIRST_FEW and len(set(seen[:FIRST_FEW])) == 1
+            later = len(streak) >= LATER_STREAK and len(set(streak[-LATER_STREAK:])) == 1
+        if (first or later) and counted:
+            how = "" if first else f"the last {LATER_STREAK} calls all failed"
+            cause, fix = diagnose(counted[-1], role, model, how)
             self.stopped = SystematicFailureError(step, cause, fix)
             self.check()
