@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.state import RESET
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
@@ -230,9 +231,9 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
                 raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
             if n < 2 or n > len(members):
                 raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
-            labels = [p for p in members if p in state.get("labels", {})]
+            labels = {normalize_label(state["labels"][p]["raw"]) for p in members if p in state.get("labels", {})}
             return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
-                        f"Step 2b on the {len(labels)} labels of {cluster!r} (into {n} parts), "
+                        f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
                         f"then Step 3 on its {len(members)} images only")
         case SetK(k):
             if k < 2 or k > images:

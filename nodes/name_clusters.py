@@ -171,13 +171,14 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
 
 def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:
     """Exactly `n` distinct names for the parts of `cluster`: the proposed ones that no other cluster
-    already has (the split cluster's own name may be kept by one part), then "<cluster> 1", "<cluster> 2"...
-    for any part still missing, so a split always yields the parts asked for."""
+    already has (the split cluster's own name may be kept by one part, spelt as it was, so that part's
+    images do not count as moved), then "<cluster> 1", "<cluster> 2"... for any part still missing, so a
+    split always yields the parts asked for."""
     taken = {normalize_label(x) for x in names if x != cluster}
     parts: list[str] = []
     for name in proposed:
         if len(parts) < n and name.strip() and normalize_label(name) not in taken:
-            parts.append(name.strip())
+            parts.append(cluster if normalize_label(name) == normalize_label(cluster) else name.strip())
             taken.add(normalize_label(name))
     number = 1
     while len(parts) < n:

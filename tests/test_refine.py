@@ -11,6 +11,7 @@ from ictc.graph.refine import refine_run, undo_run
 from ictc.graph.run import resume_run, start_run
 from ictc.graph.session import run_state
 from ictc.nodes.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.nodes.name_clusters import split_parts
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context, step_calls
@@ -218,3 +219,9 @@ def test_restore_goes_back_to_any_version_as_a_new_version(finished):
         restore_run(finished.run_dir, 9, context=ctx)
     with pytest.raises(ValueError, match="already the current one"):
         restore_run(finished.run_dir, 5, context=ctx)
+
+
+def test_a_split_part_named_like_the_cluster_keeps_its_spelling_so_its_images_do_not_move():
+    # newcomer: "split Green in two" gave parts "green" and "red" and reported all 33 images moved
+    assert split_parts("Green", ["green", "red"], ["Green", "Blue"], 2) == ["Green", "red"]
+    assert split_parts("Green", ["blue", "GREEN"], ["Green", "Blue"], 2) == ["Green", "Green 1"]

@@ -376,7 +376,7 @@ def test_a_split_after_a_merge_yields_the_parts_asked_for_and_says_so(finished_a
     say(app, "merge Green and Blue")
     wait_for_job(app)
     preview = say(app, "split Green in two")
-    assert "Step 2b on the 5 labels of 'Green' (into 2 parts), then Step 3 on its 5 images only" in preview
+    assert "Step 2b on the raw labels of 'Green' (2 distinct, into 2 parts), then Step 3 on its 5 images only" in preview
     say(app, "go")
     done = wait_for_job(app)
     assert "Split **Green** into 2: Green (3), Blue (2)." in done

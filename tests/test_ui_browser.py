@@ -120,7 +120,7 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(headings).to_have_count(2)
         chat.fill(f"split {names[0]} in two")
         chat.press("Enter")
-        expect(page.get_by_text(re.compile(rf"Step 2b on the \d+ labels of '{names[0]}' \(into 2 parts\)")).first).to_be_visible()
+        expect(page.get_by_text(re.compile(rf"Step 2b on the raw labels of '{names[0]}' \(\d+ distinct, into 2 parts\)")).first).to_be_visible()
         chat.fill("go")
         chat.press("Enter")
         expect(page.get_by_text(re.compile(rf"Split {names[0]} into 2: ")).first).to_be_visible()
