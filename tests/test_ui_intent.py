@@ -59,6 +59,8 @@ def test_instructions_and_unknown_clusters_by_rules():
     assert read_intent("don't consider gender", NAMES).instructions == ["don't consider gender"]
     unknown = read_intent("merge Happy and Bored", NAMES)
     assert unknown.kind == "unclear" and "no cluster 'Bored'" in unknown.problem
+    quoted = read_intent("rename 'ship' as Boats", NAMES)  # newcomer: quotes kept in the answer
+    assert "no cluster 'ship';" in quoted.problem
 
 
 def test_the_llm_reading_is_used_when_valid_and_checked_against_the_clusters():
@@ -198,3 +200,29 @@ def test_rename_and_merge_apply_without_go_and_model_changes_wait():
     assert "Cancelled: use K=3" in chat.answer("no", NATURAL, 40).text and chat.pending == []
     assert chat.answer("go back to version 2", NATURAL, 40).back_to == 2
     assert chat.answer("undo", NATURAL, 40).back_to == 0
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [
+    ("colour of the picture, 5 groups", "colour of the picture", 5),  # newcomer: the criterion was lost
+    ("the season, 3 groups", "the season", 3),
+    ("4 groups: shape of the object", "shape of the object", 4),
+    ("ok, use 5 groups please", "", 5),
+])
+def test_a_phrase_typed_beside_k_is_the_criterion(text, criterion, k):
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k, intent.sure) == ("request", criterion, k, True)
+
+
+def test_a_plain_answer_to_what_to_group_by_is_the_criterion_and_replaces_the_old_one():
+    chat = Conversation()
+    assert "What should the images be grouped by?" in chat.answer("4 groups", [], 40).text
+    assert "group by **shape of the object**" in chat.answer("shape of the object", [], 40).text
+    chat.answer("go", [], 40)
+    chat.answer("group by the background, 3 groups", [], 40)  # a reading kept from before, as after new images
+    assert "group by **colour of the picture**" in chat.answer("colour of the picture, 5 groups", [], 40).text
+
+
+def test_a_k_larger_than_the_images_chosen_is_said_before_go():
+    chat = Conversation()
+    chat.answer("group by colour, 4 groups", [], 40)
+    assert "more than the 2 images chosen" in chat.answer("by shape", [], 2).text  # newcomer: said only at go

@@ -17,8 +17,10 @@ from ictc.nodes.actions import (
     SetK,
     describe_action,
 )
-from ictc.ui.intent import Intent, as_actions, read_intent
+from ictc.prompts import presets
+from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
 
+ASK_CRITERION = "What should the images be grouped by?"
 SETUP_HELP = 'Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups".'
 REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "merge the first two", '
                '"split Sad in two", "3 groups", "fewer groups", "focus on the background instead", "rename 2 to Calm", '
@@ -91,8 +93,12 @@ class Conversation:
                preview: Callable[[Action], str] | None = None) -> Reply:
         """The assistant's reply to one user message. `names`: the current clusters ([] before a run);
         `preview(action)`: what an action would redo (raises ValueError when it cannot be done)."""
+        asked_criterion = bool(self.messages) and self.messages[-1]["text"].endswith(ASK_CRITERION)
         self.say("user", text)
         intent = read_intent(text, names, criterion, llm_json)
+        plain = asked_criterion and not names and intent.kind in ("unclear", "request") and not (intent.criterion or intent.k)
+        if plain and (phrase := criterion_phrase(text)):  # a plain answer to the question just asked
+            intent = Intent("request", criterion=phrase, preset=phrase.lower() if phrase.lower() in presets() else None)
         reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
         self.say("assistant", reply.text)
         return reply
@@ -114,9 +120,11 @@ class Conversation:
         if intent.kind == "undo":
             return Reply("There is nothing to undo yet: no run has finished in this chat.")
         problem = self._update_request(intent, image_count)
+        if not problem and image_count >= 2 and self.request.k > image_count:  # a K kept from before the images
+            problem = f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K"
         note = f" ({problem})" if problem else ""
         if missing := self.request.missing():
-            ask = "What should the images be grouped by?" if "what to group by" in missing[0] else (
+            ask = ASK_CRITERION if "what to group by" in missing[0] else (
                 f"How many groups do you want (K, 2 to {max(image_count, 2)})?")
             return Reply(f"My reading so far: {self.request.reading()}{note}. {ask}")
         return Reply(f"My reading: {self.request.reading()}{note}. Say **go** to run it, or correct me.")

@@ -74,7 +74,7 @@ def cluster_named(token: str, names: list[str]) -> str:
         for name in names:
             if candidate.lower() == name.lower():
                 return name
-    raise UsageError(f"no cluster {token.strip()!r}; the clusters are: {', '.join(names)}")
+    raise UsageError(f"no cluster {bare or token.strip()!r}; the clusters are: {', '.join(names)}")
 
 
 def _number(word: str) -> int:
@@ -118,11 +118,42 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]
         criterion, strong = clean_criterion(criterion), bool(m[1])
+    if k and not criterion and (phrase := _criterion_beside_k(rest)):
+        return Intent("request", criterion=phrase, k=k, preset=_preset_of(phrase), sure=True)
     if criterion or k:
         # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
         sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)
         return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), sure=sure)
     return Intent("unclear", problem="I could not tell what to group by or what to change")
+
+
+# words around a K that say nothing about what to group by ("ok, use 5 groups please", "group these into 4")
+_FILLER = {"ok", "okay", "yes", "please", "use", "make", "want", "i", "give", "me", "into", "in", "with", "and",
+           "then", "now", "group", "cluster", "sort", "organise", "organize", "split", "divide", "these", "them",
+           "the", "images", "photos", "pictures", "it", "just", "let's", "lets", "do", "try", "of", "a", "for", "let"}
+
+
+def criterion_phrase(text: str) -> str:
+    """`text` as a criterion when it has a word that is not filler ("shape of the object" -> itself; "ok,
+    use" -> ""): for a noun phrase typed beside a K or as the answer to "What should the images be grouped
+    by?" (newcomer: "colour of the picture, 5 groups" lost its criterion)."""
+    phrase = clean_criterion(re.sub(r"^(?:(?:ok(?:ay)?|please|now|then|and)[,\s]+)+", "", text.strip(), flags=re.I))
+    words = re.findall(r"[a-z']+", phrase.lower())
+    if not words or all(w in _FILLER for w in words) or len(words) > 8:
+        return ""
+    return phrase
+
+
+def _criterion_beside_k(rest: str) -> str:
+    """The criterion in what is left of a message once its K is taken out, when that is one phrase typed
+    before or after the K ("the season, 3 groups", "4 groups: shape of the object"); "" otherwise."""
+    rest = " ".join(re.sub(r"\s+(?:in|into|with|using)\s*$|^\s*(?:in|into|with)\s+", " ", rest.strip(" ,;:-")).split())
+    rest = re.sub(r"^(?:(?:please\s+)?(?:group|cluster|sort|split|divide)\s+(?:these|them|the\s+\w+)(?:\s+\w+)?)$",
+                  "", rest, flags=re.I)
+    rest = rest.strip(" ,;:-")
+    if re.search(r"[?!.]", rest) or re.match(r"(?:what|which|how|why|who|where|when|can|could|would)\b", rest, re.I):
+        return ""  # a question or sentences: left to the LLM, which reads them better than a phrase rule
+    return criterion_phrase(rest)
 
 
 def _change_by_rules(message: str, names: list[str]) -> Intent | None:
