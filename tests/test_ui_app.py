@@ -418,3 +418,32 @@ def test_the_finishing_phase_is_reported_with_progress(finished_app):
     job = app.session_state["ictc_session"].job
     tally = dict(job.progress())["Finishing"]
     assert (tally["done"], tally["total"], job.phase) == (3, 3, "done")
+
+
+def test_a_run_interrupted_before_a_server_restart_can_be_continued_and_is_listed(colour_images):
+    # newcomer: after `ictc ui` restarted, no Continue button, "continue" not understood, the run not listed
+    from ictc.ui import jobs
+
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    while len(ctx.vlm.calls) < 2:
+        time.sleep(0.05)
+    app.run()
+    app.button(key="stop").click().run()
+    wait_for_job(app)
+    run_dir = app.session_state["ictc_session"].run_dir
+    with jobs._jobs_lock:
+        jobs._jobs.clear()  # a new server process: no job in memory, only the folders on disk
+    restarted = open_app(ctx, token=token_of(app))
+    assert restarted.session_state["ictc_session"].job is None
+    assert restarted.button(key="continue").label == "Continue"
+    other = open_app(ctx)
+    assert other.selectbox(key="recent-run").value == str(run_dir)
+    assert "interrupted" in other.selectbox(key="recent-run").format_func(str(run_dir))
+    assert say(restarted, "continue").startswith("Continuing the run")
+    assert wait_for_job(restarted).startswith("Done in")
+    assert len(ctx.vlm.calls) == 8  # only the images not yet described were described

@@ -132,7 +132,7 @@ def _run_label(run_dir: Path) -> str:
     try:
         results = json.loads((run_dir / "results.json").read_text("utf-8"))
     except (OSError, ValueError):
-        return run_dir.name
+        return f"{run_dir.parent.name[:4]}/{run_dir.name} (interrupted: open it to continue)"
     return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
             f"images · v{results['version']} ({run_dir.parent.name[:4]}/{run_dir.name})")
 
@@ -170,7 +170,8 @@ def status_line(session: Session) -> None:
             st.markdown("**ictc:** " + "\n".join(lines[:3]) + (" *(more in the chat)*" if len(lines) > 3 else ""))
 
     live()
-    if job is not None and not job.running and session.run_dir is not None and _continuable(session):
+    # without a job too: after `ictc ui` restarted, the interrupted run is still on disk to finish
+    if (job is None or not job.running) and session.run_dir is not None and _continuable(session):
         st.button("Continue", key="continue", on_click=lambda: None if session.resume() else None,
                   help="finish the run: only the missing or failed work is done")
 
@@ -183,9 +184,7 @@ def _continuable(session: Session) -> bool:
         return False
     if job is not None and job.stopped:
         return True
-    if results is None:
-        return session.run_dir is not None and (session.run_dir / "run.json").is_file()
-    return results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
+    return session.unfinished()
 
 
 # the results ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ictc.ui.outcomes import outcome
 
 ContextFactory = Callable[[Settings], Context]
 TOKEN = re.compile(r"^[0-9a-f]{12}$")  # a session's id as it appears in the page's address (?session=...)
+CONTINUE = re.compile(r"(?:please\s+)?(?:continue|resume|finish(?: the run| it)?|carry on|keep going)(?:\s+(?:the run|please))?")
 
 
 def new_token() -> str:
@@ -124,18 +125,25 @@ class Session:
         self.save()
 
     def open_run(self, run_dir: Path) -> None:
-        """Show a finished run folder again (its images become the session's); raises UsageError when it
-        has no results."""
-        if not (run_dir / "results.json").is_file():
-            raise UsageError(f"{run_dir} has no results yet")
-        results = json.loads((run_dir / "results.json").read_text("utf-8"))
+        """Show a run folder again (its images become the session's); one interrupted before its results is
+        opened for Continue. Raises UsageError when `run_dir` has no run.json."""
+        if not (run_dir / "run.json").is_file():
+            raise UsageError(f"{run_dir} is not a run folder (no run.json)")
         meta = json.loads((run_dir / "run.json").read_text("utf-8"))
         self.run_dir, self.job = run_dir, jobs.job_for(str(run_dir))
         if self.job is not None and not self.job.running:
             self.reported = self.job.id  # its outcome was said where it was started
-        self.images = [row["image"] for row in results["images"]]
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         self.conversation.pending = []
+        if not (run_dir / "results.json").is_file():  # interrupted before any results: Continue finishes it
+            state = run_state(run_dir)
+            self.images = [item["path"] for item in state.get("images", [])]
+            self.conversation.say("assistant", f"Opened {run_dir}: **{state['criterion']['text']}**, interrupted "
+                                               "before its results; press **Continue** (or say continue) to finish it.")
+            self.save()
+            return
+        results = json.loads((run_dir / "results.json").read_text("utf-8"))
+        self.images = [row["image"] for row in results["images"]]
         self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, "
                                            f"{len(results['cluster_names'])} clusters, version {results['version']}.")
         self.save()
@@ -176,6 +184,12 @@ class Session:
             self.save()
             return reply
         results = self.results()
+        if CONTINUE.fullmatch(text.strip().lower().rstrip(".!")) and self.unfinished():
+            self.conversation.say("user", text)
+            self.conversation.say("assistant", "Continuing the run: only the missing or failed work is done.")
+            self.resume()
+            self.save()
+            return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
         names = self.names()
         state = run_state(self.run_dir) if names and self.run_dir is not None else None
@@ -194,6 +208,14 @@ class Session:
             self.back_to(reply.back_to)
         self.save()
         return reply
+
+    def unfinished(self) -> bool:
+        """True when the current run has work left for Continue: it has a run folder, and no results yet
+        or failed or unfinished images (a stopped run, a crashed server, a restarted `ictc ui`)."""
+        if self.run_dir is None or not (self.run_dir / "run.json").is_file():
+            return False
+        results = self.results()
+        return results is None or results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
 
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk)."""
@@ -283,6 +305,11 @@ class Session:
 
 
 def recent_runs(root: Path, limit: int = 12) -> list[Path]:
-    """The run folders with results under `root` (all sessions of this server's workspace), newest first."""
-    found = [p.parent for p in root.glob("*/run-*/results.json")]
-    return sorted(found, key=lambda p: (p / "results.json").stat().st_mtime, reverse=True)[:limit]
+    """The run folders under `root` (all sessions of this server's workspace), newest first: those with
+    results and those interrupted before any (a run.json only), which Continue can finish."""
+    found = [p.parent for p in root.glob("*/run-*/run.json")]
+    return sorted(found, key=_last_written, reverse=True)[:limit]
+
+
+def _last_written(run_dir: Path) -> float:
+    return max((run_dir / name).stat().st_mtime for name in ("run.json", "results.json") if (run_dir / name).is_file())
