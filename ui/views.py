@@ -82,7 +82,7 @@ def progress(job: Job) -> None:
             text = f"Finishing ({tally['done']}/3): {job.phase}"
         else:
             text = (f"{title}: {tally['done']}/{tally['total']} · {tally['calls']} model call(s)"
-                    + (f" · {tally['stored']} reused from earlier runs" if tally["stored"] else "")
+                    + (f" · {tally['stored']} answered from the store (same prompt asked before)" if tally["stored"] else "")
                     + (f" · {tally['failed']} failed" if tally["failed"] else ""))
         st.progress(min(tally["done"] / total, 1.0), text=text)
         if tally.get("names"):
