@@ -125,6 +125,7 @@ def recent(session: Session) -> None:
     if st.button("Open this run", key="open-run", disabled=session.busy or chosen is None
                  or (session.run_dir is not None and str(session.run_dir) == chosen)):
         session.open_run(Path(chosen))
+        st.session_state["source-problems"] = []  # they were about the files chosen before
         st.rerun()
 
 

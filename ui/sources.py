@@ -4,6 +4,7 @@ bundled sample photos. Each returns image paths and, when known, a labels file f
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def unreadable(data: bytes) -> str | None:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
     except Exception as exc:  # noqa: BLE001 (Pillow raises many kinds for a bad file; the reason is shown)
-        return str(exc).split("\n")[0][:80] or type(exc).__name__
+        said = re.sub(r"\s*<_?io\.\w+ object at 0x[0-9a-f]+>", "", str(exc).split("\n")[0])  # not for users
+        return said[:80] or type(exc).__name__
     return None
 
 

@@ -40,7 +40,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import os
 
     import ictc.ui
-    from ictc.ui.sources import MAX_UPLOAD_TOTAL_MB
+    from ictc.ui.sources import MAX_UPLOAD_FILE_MB  # streamlit applies maxUploadSize to each file
 
     settings_from_args(args)  # bad values fail here, in one line, before a server starts
     overrides = {k: v for k in SETTING_FLAGS if (v := getattr(args, k, None)) is not None}
@@ -49,7 +49,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     app = Path(ictc.ui.__file__).parent / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
                "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.maxUploadSize", str(MAX_UPLOAD_TOTAL_MB), "--server.fileWatcherType", "none",
+               "--server.maxUploadSize", str(MAX_UPLOAD_FILE_MB), "--server.fileWatcherType", "none",
                "--client.toolbarMode", "minimal"]
     print(f"ictc ui: http://{args.host}:{args.port}", flush=True)
     os.execvpe(sys.executable, command, env)
