@@ -447,3 +447,11 @@ def test_a_run_interrupted_before_a_server_restart_can_be_continued_and_is_liste
     assert say(restarted, "continue").startswith("Continuing the run")
     assert wait_for_job(restarted).startswith("Done in")
     assert len(ctx.vlm.calls) == 8  # only the images not yet described were described
+
+
+def test_choosing_the_first_images_is_answered_in_the_chat(colour_images):
+    paths, _ = colour_images
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    assert messages(app)[-1].startswith("8 images chosen")  # newcomer: the status still said "Choose images..."
+    assert "what to group them by" in messages(app)[-1]

@@ -122,6 +122,11 @@ class Session:
                                                "them; the previous run is kept (Recent runs, in the sidebar). "
                                                f"My reading: {self.conversation.request.reading()}. Say **go** to run it, "
                                                "or correct me.")
+        elif self.run_dir is None:  # the first images: the status line moves on from "Choose images..."
+            reading = self.conversation.request
+            then = (f"My reading: {reading.reading()}." if reading.criterion or reading.k else
+                    'Now tell me what to group them by and how many groups, e.g. "by the mood of the person, 4 groups".')
+            self.conversation.say("assistant", f"{len(paths)} images chosen ({source}). {then}")
         self.save()
 
     def open_run(self, run_dir: Path) -> None:
