@@ -349,6 +349,17 @@ def test_empty_and_lopsided_clusters_are_warned_with_a_fix():
     assert said[1].startswith("**Frogs** has no image") and "fewer groups" in said[1]
 
 
+def test_an_empty_cluster_s_overview_row_shows_a_blank_picture_not_none(finished_app):
+    from ictc.ui.views import BLANK, overview_table
+
+    app, _ = finished_app
+    results = app.session_state["ictc_session"].results()
+    results = {**results, "clusters": [*results["clusters"], {"name": "Frogs", "size": 0}]}
+    table = overview_table(results)
+    assert table["cluster"][-1] == "Frogs" and table["examples"][-1] == BLANK  # newcomer: the cell read "None"
+    assert all(x.startswith("data:image/jpeg;base64,") for x in table["examples"][:-1])
+
+
 def test_pages_and_details_with_previous_and_next(finished_app, monkeypatch):
     from ictc.ui import views
 

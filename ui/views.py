@@ -46,6 +46,10 @@ def thumb(path: str, side: int = 160) -> bytes | None:
         return None
 
 
+BLANK = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mP8/x8AAwMCAO+ip1sAAAAA"
+         "SUVORK5CYII=")  # a 1x1 white PNG: the examples cell of an empty cluster
+
+
 def strip_uri(paths: tuple[str, ...], side: int = 30) -> str | None:
     """strip() as a data: URI, for a table cell."""
     data = strip(paths, side)
@@ -114,9 +118,9 @@ def warnings(results: dict[str, Any]) -> list[str]:
     return found
 
 
-def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
-    """Every cluster on one row (number, name, size, share, four thumbnails): K = 30 fits one screen.
-    `on_select` runs when a row is selected (st.session_state["overview"] holds the selection)."""
+def overview_table(results: dict[str, Any]) -> dict[str, list[Any]]:
+    """The Overview's columns (#, examples as data: URIs, cluster, images, share) for `results` as in
+    results.json; an empty cluster's examples are a blank picture (a missing value reads "None")."""
     members, total = members_by_cluster(results), max(results["summary"]["images"], 1)
     rows = results["images"]
     table: dict[str, list[Any]] = {"#": [], "examples": [], "cluster": [], "images": [], "share": []}
@@ -125,7 +129,14 @@ def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
         table["cluster"].append(cluster["name"])
         table["images"].append(cluster["size"])
         table["share"].append(cluster["size"] / total)
-        table["examples"].append(strip_uri(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])))
+        table["examples"].append(strip_uri(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])) or BLANK)
+    return table
+
+
+def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
+    """Every cluster on one row (number, name, size, share, four thumbnails): K = 30 fits one screen.
+    `on_select` runs when a row is selected (st.session_state["overview"] holds the selection)."""
+    table = overview_table(results)
     config: dict[str, Any] = {
         "#": st.column_config.NumberColumn(width=36), "cluster": st.column_config.TextColumn(width="small"),
         "images": st.column_config.NumberColumn(width=64),
