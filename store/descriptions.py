@@ -70,7 +70,7 @@ FLUSH_AT = 256  # one Chroma upsert costs ~30 ms whatever its size: writes are b
 
 class DescriptionStore:
     """Thread-safe; shares its folder's client with every other store of this process. A write goes at
-    once to a small SQLite journal (durable, ~0.3 ms; readable through `get`) and moves into Chroma in
+    once to a small SQLite journal (durable against a killed process; readable through `get`) and moves into Chroma in
     batches: when the journal holds FLUSH_AT records, when Step 1 completes, and at exit."""
 
     def __init__(self, folder: Path, embedder: TextEmbedder):
@@ -88,18 +88,22 @@ class DescriptionStore:
         left out."""
         if not keys:
             return {}
-        with self._lock:
-            buffered = {k: v["text"] for k, v in self._journal.get_many(keys, "description").items()}
-            rest = [k for k in dict.fromkeys(keys) if k not in buffered]
-            found = self._collection.get(ids=rest, include=["documents"]) if rest else {"ids": [], "documents": []}
+        # No store lock: a record leaves the journal only once it is in Chroma, so reading the journal
+        # first and Chroma second finds every record stored before the call (a lock here made every
+        # Step-1 batch queue behind the others' writes).
+        buffered = {k: v["text"] for k, v in self._journal.get_many(keys, "description").items()}
+        rest = [k for k in dict.fromkeys(keys) if k not in buffered]
+        found = self._collection.get(ids=rest, include=["documents"]) if rest else {"ids": [], "documents": []}
         return {**dict(zip(found["ids"], found["documents"], strict=True)), **buffered}
 
     def put(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool = False) -> None:
         """(key, description, metadata) triples, buffered. Reuse needs only the key, so by default the
         embedding (about 40 texts/s on two cores) waits for the first search."""
-        with self._lock:
-            for key, text, meta in records:
-                self._journal.put(key, "description", {"text": text, "meta": meta, "embed": embed})
+        if not records:
+            return
+        with self._lock:  # one transaction for the batch
+            self._journal.put_many([(key, "description", {"text": text, "meta": meta, "embed": embed})
+                                    for key, text, meta in records])
             full = self._journal.count("description") >= FLUSH_AT
         if full and self._flushing.acquire(blocking=False):  # else a move is under way; these wait for the next
             try:

