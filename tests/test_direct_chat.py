@@ -27,7 +27,9 @@ class Scripted:
     every request's body and headers."""
 
     def __init__(self, failures: int = 0):
-        self.failures, self.bodies, self.headers = failures, [], []
+        self.failures = failures
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,11 +40,13 @@ class Scripted:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.bodies.append(body)
                 server.headers.append(dict(self.headers))
+                answer: dict[str, Any]
                 if server.failures > 0:
                     server.failures -= 1
                     status, answer = 500, {"error": {"message": "server fell over"}}
                 else:
-                    choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "cat"}}
+                    choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                                              "message": {"role": "assistant", "content": "cat"}}
                     if body.get("logprobs"):
                         choice["logprobs"] = {"content": [{**TOP[0], "top_logprobs": TOP}]}
                     status, answer = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
