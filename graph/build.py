@@ -97,11 +97,10 @@ def window_done(state: RunState) -> dict[str, Any]:
 
 
 def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """After Step 1: flush the description store and write into it any description it lacks; report Step 2a's
-    progress. Changes no state."""
+    """After Step 1: write into the description store any description it lacks; report Step 2a's progress.
+    Changes no state. (The store's journal moves into Chroma at the first search: store/descriptions.py.)"""
     store = runtime.context.descriptions
-    if store is not None:  # Step 1 complete: write the buffered descriptions, and any a crash kept out
-        store.flush()
+    if store is not None:  # Step 1 complete: any description a crash kept out of the store
         sha = {i["path"]: i["sha256"] for i in state["images"]}
         store.store_missing([(d["key"], d["text"], {"sha256": sha[p], "prompt_hash": d["prompt_hash"]})
                              for p, d in state.get("descriptions", {}).items() if d.get("key")])
