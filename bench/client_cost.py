@@ -1,7 +1,8 @@
 """Client CPU per endpoint call, one call at a time against the loopback endpoint at 0 latency: the
 same Step-1 request (one image) by ChatOpenAI.invoke, by the openai SDK (`chat.completions.create`,
 which runs its typed request transform), by the path ictc uses (models/direct_chat.py: ChatOpenAI's
-request body through its openai client's `post`), and by plain httpx.
+request fields, posted as a dict through the busy-aware HTTP client that models/factory.py gives it:
+gate, quirks, retries), and by plain httpx.
 
     python -m bench.client_cost --calls 200
 """
@@ -41,7 +42,8 @@ def main() -> None:
 
     from ictc.core.images import load_rgb, to_data_uri
     from ictc.models.direct_chat import DirectChat
-    from ictc.models.replicas import http
+    from ictc.models.quirks import ServerQuirks
+    from ictc.models.replicas import ServerRegistry, http, replica_client
     from ictc.nodes.common import to_messages
 
     messages = to_messages([("system", "You describe images."), ("user", "Describe this image.")],
@@ -49,7 +51,9 @@ def main() -> None:
     with EndpointProcess(0.0, 64) as endpoint:
         chat = ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"), temperature=0,
                           seed=0, max_retries=2)
-        direct = DirectChat(chat)
+        busy_aware = replica_client(ServerRegistry(64), [endpoint.url], 300.0, 120.0, ServerQuirks(endpoint.url, 2048))
+        direct = DirectChat(ChatOpenAI(model="bench-vlm", base_url=endpoint.url, api_key=SecretStr("not-needed"),
+                                       temperature=0, seed=0, max_retries=2, http_client=busy_aware))
         sdk = openai.OpenAI(base_url=endpoint.url, api_key="not-needed", max_retries=2)
         raw = http.Client()
         body = {"model": "bench-vlm", "messages": convert_to_openai_messages(messages), "max_completion_tokens": 160,

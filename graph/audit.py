@@ -59,7 +59,7 @@ class AuditState(TypedDict, total=False):
 def _fan_out(state: AuditState, runtime: Runtime[Context]) -> list[Send]:
     settings = runtime.context.settings
     items = state["images"]
-    size = chunk_size(len(items), settings.resolved_batch_size(), settings.concurrency)
+    size = chunk_size(len(items), settings.resolved_batch_size())
     return [Send("perceive", {"items": items[i:i + size], "attribute": state["attribute"], "values": state["values"]})
             for i in range(0, len(items), size)]
 

@@ -1,16 +1,16 @@
 """The graph: describe -> label -> [propose_k -> pick_k] -> name_clusters -> [review] -> assign -> [review]
 (-> coarsen, on request), per-image steps fanned out.
 
-Fan-out choice: one `Send` task per chunk of images; a task runs its chunk one batch after another
-(`in_batches`), and each batch's answers go to the description store or the step cache as they land,
-so a killed run resumes without a model call for a finished image. `max_concurrency` caps the tasks,
-hence the calls, in flight, which is what an endpoint needs; a batch of several images lets a local
-model run one batched `generate` instead of one per image (batch 1 for endpoints, 4 for local models
-by default). A chunk holds several batches because every LangGraph task has a cost of its own: the
-runner rescans all of a step's unfinished tasks after each one finishes, so one task per call made
-the client, not the server, the limit (bench/throughput.py). Chunks are sized to give about
-TASKS_PER_SLOT tasks per call in flight: enough to keep every slot busy to the end of a window, and
-the tasks pending at once stay a few times the concurrency, however large the window.
+Fan-out choice: a step's window goes out as TASKS_PER_WINDOW `Send` tasks (chunks of whole batches);
+every task hands its batches to the context's call pool (`in_batches`, nodes/context.py), shared by
+the step's tasks, whose `concurrency` threads each take the next batch as soon as a call returns. So
+the calls in flight stay at `concurrency` until the window runs out, whatever a single call takes, and
+LangGraph has a handful of tasks per window to schedule and checkpoint. (One task per image made the
+runner's rescan of pending tasks after every completion the limit, bench/task_scan.py; chunks that ran
+their batches one after another left slots idle behind slow calls and at the end of each chunk.) Each
+batch's answers go to the description store or the step cache as they land, so a killed run resumes
+without a model call for a finished image. A batch of several images lets a local model run one
+batched `generate` instead of one per image (batch 1 for endpoints, 4 for local models by default).
 
 Windows: LangGraph prepares every task of a step at once (~15 KiB of bookkeeping each), so a step
 sends at most `window_size` images and loops back for the rest. A window is many times the
@@ -32,7 +32,7 @@ from ictc.nodes.assign import assign, label_shares
 from ictc.nodes.coarsen import coarsen
 from ictc.nodes.common import in_batches, report
 from ictc.nodes.context import Context
-from ictc.nodes.describe import describe
+from ictc.nodes.describe import describe, stored_descriptions
 from ictc.nodes.label import label
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.name_clusters import name_clusters, name_split
@@ -43,7 +43,7 @@ from ictc.nodes.state import ImageItem, RunInput, RunState, primaries
 WINDOW_PER_SLOT = 16  # images per window for each call allowed in flight
 MIN_WINDOW = 256
 MAX_WINDOWS = 16
-TASKS_PER_SLOT = 4
+TASKS_PER_WINDOW = 4  # tasks per window; their batches share the context's call pool
 
 
 def window_size(n_images: int, concurrency: int) -> int:
@@ -56,14 +56,14 @@ def _window(state: RunState, runtime: Runtime[Context], pending: list[ImageItem]
     return pending[:window_size(len(state["images"]), runtime.context.settings.concurrency)]
 
 
-def chunk_size(n_items: int, batch: int, concurrency: int) -> int:
-    """Images per task: whole batches, about TASKS_PER_SLOT tasks for each call allowed in flight."""
-    return batch * max(1, n_items // (batch * concurrency * TASKS_PER_SLOT))
+def chunk_size(n_items: int, batch: int) -> int:
+    """Images per task: whole batches, so that `n_items` make about TASKS_PER_WINDOW tasks."""
+    return batch * max(1, -(-n_items // (batch * TASKS_PER_WINDOW)))
 
 
 def _sends(node: str, items: Sequence[Mapping[str, Any]], runtime: Runtime[Context], **payload: Any) -> list[Send]:
     settings = runtime.context.settings
-    size = chunk_size(len(items), settings.resolved_batch_size(), settings.concurrency)
+    size = chunk_size(len(items), settings.resolved_batch_size())
     return [Send(node, {"items": items[i:i + size], **payload}) for i in range(0, len(items), size)]
 
 
@@ -97,11 +97,10 @@ def window_done(state: RunState) -> dict[str, Any]:
 
 
 def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """After Step 1: flush the description store and write into it any description it lacks; report Step 2a's
-    progress. Changes no state."""
+    """After Step 1: write into the description store any description it lacks; report Step 2a's progress.
+    Changes no state. (The store's journal moves into Chroma at the first search: store/descriptions.py.)"""
     store = runtime.context.descriptions
-    if store is not None:  # Step 1 complete: write the buffered descriptions, and any a crash kept out
-        store.flush()
+    if store is not None:  # Step 1 complete: any description a crash kept out of the store
         sha = {i["path"]: i["sha256"] for i in state["images"]}
         store.store_missing([(d["key"], d["text"], {"sha256": sha[p], "prompt_hash": d["prompt_hash"]})
                              for p, d in state.get("descriptions", {}).items() if d.get("key")])
@@ -145,7 +144,7 @@ def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     """The uncompiled builder: callers compile it with their own checkpointer."""
     builder = StateGraph(RunState, input_schema=RunInput, context_schema=Context)
     builder.add_node("start", start)
-    builder.add_node("describe", in_batches(describe))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
+    builder.add_node("describe", in_batches(describe, stored_descriptions))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("describe_window_done", window_done)
     builder.add_node("descriptions_done", descriptions_done)
     builder.add_node("label", in_batches(label))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
@@ -158,7 +157,7 @@ def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     builder.add_node("review_names", review_names, destinations=(
         "assign_dispatch", "review_names", "name_clusters", "name_split", "descriptions_done", "start", "propose_k"))
     builder.add_node("assign_dispatch", assign_dispatch)
-    builder.add_node("assign", assign)  # type: ignore[arg-type]  # a Send target: takes its task, not the state
+    builder.add_node("assign", in_batches(assign))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("review_clusters", review_clusters, destinations=(
         END, "review_clusters", "assign_dispatch", "name_clusters", "name_split", "descriptions_done", "start",
         "propose_k", "coarsen"))

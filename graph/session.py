@@ -133,6 +133,9 @@ def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunS
     checkpoints.sqlite, both released on exit. Raises UsageError when another process holds the folder."""
     with run_lock(run_dir):
         connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
+        # SqliteSaver switches the file to WAL; with synchronous=NORMAL a commit survives a killed process
+        # without an fsync per task's writes (which held every other task behind the saver's lock)
+        connection.execute("PRAGMA synchronous=NORMAL")
         try:
             yield RunSession(run_dir, meta, ctx, connection)
         finally:

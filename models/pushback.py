@@ -123,11 +123,36 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         body = _chat_body(request) if self.quirks is not None else None
         if body is None or self.quirks is None:
             return self._send_waiting(request, **kwargs)
+        response, answer = self._adapted(body, lambda sent: _with_body(request, sent), **kwargs)
+        return response if answer is None else _with_json(response, answer)
+
+    def send_chat(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+        """One chat completion request built from `body` (a dict: serialised once, never parsed back), as
+        `send` sends it: gate, waiting, replicas, quirks. For models/direct_chat.py. `url`: the full
+        /chat/completions URL of the first replica; `headers`: the request's headers.
+        Returns (httpx response, its JSON answer cleaned of reasoning), the answer None when the response
+        is an error or not JSON. Transport errors are raised as `_send_waiting` raises them."""
+
+        def build(sent: dict[str, Any]) -> Any:
+            return self.build_request("POST", url, headers=headers, content=json.dumps(sent).encode())
+
+        if self.quirks is None:
+            response = self._send_waiting(build(body))
+            return response, _json_answer(response)
+        return self._adapted(body, build)
+
+    def _adapted(self, body: dict[str, Any], build: Callable[[dict[str, Any]], Any],
+                 **kwargs: Any) -> tuple[Any, dict[str, Any] | None]:
+        """`body` adapted to the server's quirks and sent (`build` makes the request of an adapted body),
+        again while the server refuses a parameter or the reasoning took the whole cap. Returns (response,
+        answer as in `send_chat`)."""
+        assert self.quirks is not None  # callers check
         model = str(body.get("model", ""))
+        response = None
         for _ in range(self.ADAPTATIONS):
             roomy = self.quirks.is_reasoning(model)
             sent = self.quirks.prepare(body)
-            response = self._send_waiting(_with_body(request, sent), **kwargs)
+            response = self._send_waiting(build(sent), **kwargs)
             if response.status_code >= 400:
                 data = response.read()
                 if self.quirks.refuse(sent, response.status_code, data):
@@ -135,18 +160,15 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                     continue
                 if names_output_mode(data):  # the same request would be refused again: no client retries
                     response.headers["x-should-retry"] = "false"
-                return response
-            if "json" not in response.headers.get("content-type", ""):
-                return response  # a stream, or a body we do not read
-            try:
-                answer = json.loads(response.read())
-            except ValueError:
-                return response  # the SDK reports it as it does any malformed body
+                return response, None
+            answer = _json_answer(response)
+            if answer is None:
+                return response, None  # a stream, or a body we do not read: the caller reports it
             if self.quirks.clean(model, answer) and not roomy:
                 response.close()
                 continue  # the reasoning took the whole cap: once more, with room
-            return _with_json(response, answer)
-        return response
+            return response, answer
+        return response, None
 
     def _send_waiting(self, request: Any, **kwargs: Any) -> Any:
         """Send `request` through the gate; a 429 is waited out (or sent elsewhere, see `_route`) for up
@@ -202,6 +224,17 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a route other than the gates in `busy` can take a call now."""
         return False
+
+
+def _json_answer(response: Any) -> dict[str, Any] | None:
+    """A successful response's JSON object body; None for an error, a stream or a body that is not one."""
+    if response.status_code >= 400 or "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        answer = json.loads(response.read())
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
 
 
 def _chat_body(request: Any) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import time
 from collections.abc import Callable
@@ -40,17 +41,36 @@ def text_of(reply: Any) -> str:
     return strip_reasoning(str(content)).strip()
 
 
-def in_batches(node: StepNode) -> StepNode:
-    """A task carries a chunk of several batches (graph/build.py); the node runs them one after another,
-    so each batch's answers are stored before the next call, and the per-image results are merged."""
+def in_batches(node: StepNode, prefetch: Callable[[BatchTask, Any], dict[str, Any]] | None = None) -> StepNode:
+    """A task carries a chunk of several batches (graph/build.py); its batches go to the context's call
+    pool (nodes/context.py), which every task of the step shares: each pool thread takes the next batch
+    as soon as its call returns, so `concurrency` calls stay in flight until the step runs out of work
+    (before, each task ran its batches one after another and a slow batch held the ones behind it).
+    Each batch's answers are stored by the node as they land; the per-image results are merged.
+    The first exception of a batch is raised at once; the chunk's batches not yet started are dropped
+    (those running finish and store their answers). `prefetch(task, runtime)`, when given, runs once
+    per chunk and its fields are added to every batch (one store lookup for the chunk, not one per batch)."""
 
     @functools.wraps(node)
     def run(task: BatchTask, runtime: Any) -> dict[str, dict[str, Any]]:
         size = runtime.context.settings.resolved_batch_size()
+        shared = {**task, **(prefetch(task, runtime) if prefetch is not None else {})}
+        batches: list[BatchTask] = [{**shared, "items": task["items"][start:start + size]}  # type: ignore[typeddict-item]
+                                    for start in range(0, len(task["items"]), size)]
+        if len(batches) == 1:
+            return node(batches[0], runtime)
+        # each batch in a copy of this task's context: progress and traces reach the graph's stream
+        futures = [runtime.context.pool.submit(contextvars.copy_context().run, node, batch, runtime)
+                   for batch in batches]
         merged: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(task["items"]), size):
-            for field, results in node({**task, "items": task["items"][start:start + size]}, runtime).items():
-                merged.setdefault(field, {}).update(results)
+        try:
+            for future in futures:
+                for field, results in future.result().items():
+                    merged.setdefault(field, {}).update(results)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
         return merged
 
     return run

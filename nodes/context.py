@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,9 @@ class Context:
 
     vlm_id, llm_id: the model names as traced and as part of every cache key; llm_json: the LLM for answers
     that must fit a JSON schema (Step 2b); chooser: Step 3's way of picking one name; embedder: for label
-    grouping and answer mapping; slots: a semaphore of `settings.concurrency` model calls in flight."""
+    grouping and answer mapping; slots: a semaphore of `settings.concurrency` model calls in flight; pool:
+    the `settings.concurrency` threads that run a step's batches (nodes/common.py in_batches), shared by
+    all of the step's tasks, so a thread takes the next batch as soon as its call returns."""
 
     vlm: Any  # a LangChain chat model that accepts OpenAI-style image blocks
     llm: Any  # a LangChain chat model
@@ -65,11 +68,14 @@ class Context:
     stop: threading.Event | None = None  # one run's own stop request (the UI's stop button), beside STOP
     slots: threading.BoundedSemaphore = field(init=False, repr=False)
     watch: FailureWatch = field(init=False, repr=False)  # stops a step that fails the same way for every image
+    pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # the exact cap on model calls in flight (LangGraph's pool also hosts its stream waiter)
         self.slots = threading.BoundedSemaphore(self.settings.concurrency)
         self.watch = FailureWatch()
+        # threads start on first use and end with the context (the executor holds them weakly)
+        self.pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="ictc-calls")
 
     @contextmanager
     def model_call(self) -> Iterator[None]:

@@ -89,3 +89,4 @@ class BatchTask(TypedDict, total=False):
 
     items: list[dict[str, Any]]  # path, sha256, and what the step reads (description; names for Step 3)
     criterion: dict[str, Any]
+    stored: dict[str, str]  # Step 1: the chunk's descriptions already stored, key -> text (looked up at once)

@@ -5,7 +5,6 @@ a model, so it must never be reached (an explicit function is given on every col
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import functools
 import threading
@@ -65,42 +64,64 @@ def _client(folder: Path):
         return _CLIENTS[key]
 
 
-FLUSH_AT = 256  # one Chroma upsert costs ~30 ms whatever its size: writes are batched
+FLUSH_AT = 256  # one Chroma upsert costs ~30 ms whatever its size: eager writes are batched
+WRITE_AT_MOST = 4096  # records per upsert (Chroma refuses batches above its max_batch_size)
 
 
 class DescriptionStore:
     """Thread-safe; shares its folder's client with every other store of this process. A write goes at
-    once to a small SQLite journal (durable, ~0.3 ms; readable through `get`) and moves into Chroma in
-    batches: when the journal holds FLUSH_AT records, when Step 1 completes, and at exit."""
+    once to a small SQLite journal (durable against a killed process; readable through `get`). Records
+    move into Chroma when a search needs them (`flush`, `search`, `ensure_embedded`), or, for records to
+    be embedded at once (index_descriptions "eager"), every FLUSH_AT records. Moving costs ~0.65 ms of
+    CPU per record in Chroma's upsert, under the GIL: done during Step 1 it took a fifth of the client's
+    CPU (bench/throughput.py), so a run that never searches never pays it."""
 
     def __init__(self, folder: Path, embedder: TextEmbedder):
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one move at a time; puts and gets go on meanwhile
         self._journal = StepCache(folder / "journal.sqlite")
-        atexit.register(self.flush)
-        with _OPENING:
-            self._collection = _client(folder).get_or_create_collection(
-                COLLECTION, embedding_function=_embedding_function(embedder), metadata={"hnsw:space": "cosine"})
+        self._folder = folder
+        self._opened: Any = None
         self.embedder = embedder
+
+    @property
+    def _collection(self) -> Any:
+        """The Chroma collection, opened on first use (opening a client takes ~1 s of CPU at start)."""
+        with _OPENING:
+            if self._opened is None:
+                self._opened = _client(self._folder).get_or_create_collection(
+                    COLLECTION, embedding_function=_embedding_function(self.embedder),
+                    metadata={"hnsw:space": "cosine"})
+            return self._opened
+
+    def _in_chroma_maybe(self) -> bool:
+        """False when no Chroma database exists in the folder yet: then no record can be there."""
+        return self._opened is not None or (self._folder / "chroma.sqlite3").exists()
 
     def get(self, keys: list[str]) -> dict[str, str]:
         """Key -> description text for the `keys` that are stored, in the journal or in Chroma; absent keys are
         left out."""
         if not keys:
             return {}
-        with self._lock:
-            buffered = {k: v["text"] for k, v in self._journal.get_many(keys, "description").items()}
-            rest = [k for k in dict.fromkeys(keys) if k not in buffered]
-            found = self._collection.get(ids=rest, include=["documents"]) if rest else {"ids": [], "documents": []}
+        # No store lock: a record leaves the journal only once it is in Chroma, so reading the journal
+        # first and Chroma second finds every record stored before the call (a lock here made every
+        # Step-1 batch queue behind the others' writes).
+        buffered = {k: v["text"] for k, v in self._journal.get_many(keys, "description").items()}
+        rest = [k for k in dict.fromkeys(keys) if k not in buffered]
+        found = (self._collection.get(ids=rest, include=["documents"]) if rest and self._in_chroma_maybe()
+                 else {"ids": [], "documents": []})
         return {**dict(zip(found["ids"], found["documents"], strict=True)), **buffered}
 
     def put(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool = False) -> None:
-        """(key, description, metadata) triples, buffered. Reuse needs only the key, so by default the
-        embedding (about 40 texts/s on two cores) waits for the first search."""
+        """(key, description, metadata) triples, journalled in one transaction. Reuse needs only the key,
+        so by default the records (and their embedding, about 40 texts/s on two cores) wait for the first
+        search; with `embed` they move into Chroma, embedded, every FLUSH_AT records."""
+        if not records:
+            return
         with self._lock:
-            for key, text, meta in records:
-                self._journal.put(key, "description", {"text": text, "meta": meta, "embed": embed})
-            full = self._journal.count("description") >= FLUSH_AT
+            self._journal.put_many([(key, "description", {"text": text, "meta": meta, "embed": embed})
+                                    for key, text, meta in records])
+            full = embed and self._journal.count("description") >= FLUSH_AT
         if full and self._flushing.acquire(blocking=False):  # else a move is under way; these wait for the next
             try:
                 self._move_journal()
@@ -108,7 +129,7 @@ class DescriptionStore:
                 self._flushing.release()
 
     def flush(self) -> None:
-        """Move the journal into Chroma (a crashed process's journal too)."""
+        """Move the journal into Chroma (every process's records, a crashed one's too)."""
         with self._flushing:
             self._move_journal()
 
@@ -124,15 +145,14 @@ class DescriptionStore:
         self._journal.delete(list(batch))
 
     def store_missing(self, records: list[tuple[str, str, dict[str, Any]]]) -> int:
-        """Write the records whose key the store lacks (descriptions a crash kept out of it); returns how many
-        were written. Records are (key, description, metadata) triples, written unembedded."""
+        """Journal the records whose key the store lacks, in the journal or in Chroma (descriptions a crash
+        kept out of it); returns how many were written. Records are (key, description, metadata) triples,
+        written unembedded."""
         if not records:
             return 0
-        with self._lock:
-            present = set(self._collection.get(ids=[k for k, _, _ in records], include=[])["ids"])
-            missing = [r for r in records if r[0] not in present]
-            if missing:
-                self._write(missing, False)
+        present = self.get([k for k, _, _ in records])
+        missing = [r for r in records if r[0] not in present]
+        self.put(missing)
         return len(missing)
 
     @functools.cache  # noqa: B019 (one store per folder and process: the cache holds few)
@@ -140,6 +160,11 @@ class DescriptionStore:
         return len(self.embedder.embed(["dimension probe"])[0])
 
     def _write(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool) -> None:
+        step = max(1, min(WRITE_AT_MOST, self._collection._client.get_max_batch_size()))  # noqa: SLF001
+        for start in range(0, len(records), step):  # the journal of a large run exceeds one upsert's limit
+            self._write_batch(records[start:start + step], embed)
+
+    def _write_batch(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool) -> None:
         keys, texts, metas = (list(x) for x in zip(*records, strict=True))
         if embed:
             vectors = [row.tolist() for row in self.embedder.embed(texts)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -99,13 +100,61 @@ def test_window_size_grows_with_concurrency_and_caps_the_number_of_windows():
     assert window_size(250_000, 8) * MAX_WINDOWS >= 250_000
 
 
-def test_a_task_takes_whole_batches_about_four_per_call_in_flight():
-    from ictc.graph.build import TASKS_PER_SLOT, chunk_size
+def test_a_window_goes_out_as_a_few_tasks_of_whole_batches():
+    from ictc.graph.build import TASKS_PER_WINDOW, chunk_size
 
-    assert chunk_size(1024, 1, 64) == 1024 // (64 * TASKS_PER_SLOT)  # 256 tasks for 64 calls in flight
-    assert chunk_size(100, 4, 8) == 4  # never less than one batch
-    assert chunk_size(1000, 4, 2) % 4 == 0
-    assert chunk_size(15_625, 1, 64) * 64 * TASKS_PER_SLOT <= 15_625  # pending tasks stay ~4x concurrency
+    assert chunk_size(1024, 1) == 1024 // TASKS_PER_WINDOW
+    assert chunk_size(100, 4) % 4 == 0 and -(-100 // chunk_size(100, 4)) <= TASKS_PER_WINDOW
+    assert chunk_size(3, 4) == 4  # never less than one batch
+    assert -(-15_625 // chunk_size(15_625, 1)) == TASKS_PER_WINDOW
+
+
+def test_the_batches_of_a_task_keep_every_slot_busy(tmp_path):
+    """The batches of one task run at once on the context's call pool, up to the concurrency: a node
+    that waits until 4 batches are inside it at the same time passes only if they are not run one after
+    another (as they were before the pool)."""
+    import threading
+
+    from ictc.nodes.common import in_batches
+
+    ctx = fake_context(concurrency=4)
+    together = threading.Barrier(4, timeout=10)
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def node(task, runtime):
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        together.wait()
+        with lock:
+            inside[0] -= 1
+        return {"labels": {item["path"]: {"raw": item["path"].upper()} for item in task["items"]}}
+
+    runtime = type("Runtime", (), {"context": ctx})()
+    items = [{"path": f"img{i}"} for i in range(8)]
+    merged = in_batches(node)({"items": items, "criterion": {}}, runtime)
+    assert merged == {"labels": {f"img{i}": {"raw": f"IMG{i}"} for i in range(8)}}
+    assert peak[0] == 4  # never more than the concurrency
+
+
+def test_a_failing_batch_fails_its_task_and_drops_the_batches_not_started():
+    from ictc.nodes.common import in_batches
+
+    ctx = fake_context(concurrency=1)
+    ran = []
+
+    def node(task, runtime):
+        ran.append(task["items"][0]["path"])
+        if task["items"][0]["path"] == "img1":
+            raise RuntimeError("simulated bug")
+        time.sleep(0.05)  # a call: the failure is seen long before the 48 batches behind it are through
+        return {"labels": {}}
+
+    runtime = type("Runtime", (), {"context": ctx})()
+    with pytest.raises(RuntimeError, match="simulated bug"):
+        in_batches(node)({"items": [{"path": f"img{i}"} for i in range(50)], "criterion": {}}, runtime)
+    ctx.pool.shutdown(wait=True)
+    assert ran[:2] == ["img0", "img1"] and len(ran) < 50
 
 
 def _distinct_images(folder, n):
@@ -126,7 +175,7 @@ def test_a_crash_inside_a_task_of_several_images_redoes_no_finished_call(tmp_pat
 
     n = 24
     paths = _distinct_images(tmp_path / "imgs", n)
-    assert chunk_size(n, 1, 1) == 6  # 4 tasks of 6 images at concurrency 1
+    assert chunk_size(n, 1) == 6  # 4 tasks of 6 images
     # how many LLM calls come before the step under test (own workspace: nothing shared with the run)
     probe = fake_context(concurrency=1, workspace=str(tmp_path / "probe-workspace"))
     start_run(paths, make_criterion("colour"), 2, probe.settings, tmp_path / "probe", context=probe)

@@ -1,0 +1,123 @@
+"""The endpoint hot path (models/direct_chat.py): ChatOpenAI's request, sent as a dict through the
+busy-aware client, with the openai client's retries and ChatOpenAI's answers and errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from ictc.models.calibrated import first_token_logprobs
+from ictc.models.direct_chat import DirectChat
+from ictc.models.pushback import InFlightGate
+from ictc.models.quirks import ServerQuirks
+from ictc.models.replicas import ServerRegistry, replica_client
+
+TOP = [{"token": "cat", "logprob": -0.1}, {"token": "dog", "logprob": -2.5}]
+
+
+class Scripted:
+    """A loopback chat server: answers `failures` 500s first, then 200 with logprobs when asked; records
+    every request's body and headers."""
+
+    def __init__(self, failures: int = 0):
+        self.failures = failures
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.bodies.append(body)
+                server.headers.append(dict(self.headers))
+                answer: dict[str, Any]
+                if server.failures > 0:
+                    server.failures -= 1
+                    status, answer = 500, {"error": {"message": "server fell over"}}
+                else:
+                    choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                                              "message": {"role": "assistant", "content": "cat"}}
+                    if body.get("logprobs"):
+                        choice["logprobs"] = {"content": [{**TOP[0], "top_logprobs": TOP}]}
+                    status, answer = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                                           "choices": [choice]}
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Scripted:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _chat(url: str, max_retries: int = 2) -> ChatOpenAI:
+    client = replica_client(ServerRegistry(4), [url], 0.0, 10.0, ServerQuirks(url, 2048))
+    return ChatOpenAI(model="m", base_url=url, api_key=SecretStr("k"), temperature=0, seed=3, timeout=10,
+                      max_retries=max_retries, http_client=client)
+
+
+CONVERSATIONS = [
+    [SystemMessage("You describe images."), HumanMessage([{"type": "text", "text": "Describe it."},
+                                                          {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])],
+    [SystemMessage("Short labels."), HumanMessage("a cat"), AIMessage("a cat on a mat"), HumanMessage("Shorter.")],
+]
+OPTIONS = [{"max_tokens": 160}, {"max_tokens": 12, "stop": ["\n"]}, {"logprobs": True, "top_logprobs": 5, "max_tokens": 1},
+           {"max_tokens": 40, "response_format": {"type": "json_schema", "json_schema": {
+               "name": "x", "schema": {"type": "object"}, "strict": True}}}]
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("conversation", CONVERSATIONS)
+def test_the_body_sent_is_chatopenais_own(conversation, options):
+    chat = _chat("http://127.0.0.1:9/v1")
+    direct = DirectChat(chat)
+    assert direct._body(conversation, dict(options)) == chat._get_request_payload(conversation, **options)
+
+
+def test_an_answer_comes_back_with_its_logprobs_and_the_sdks_headers():
+    with Scripted() as server:
+        reply = DirectChat(_chat(server.url)).invoke(CONVERSATIONS[1], logprobs=True, top_logprobs=5, max_tokens=1)
+    assert reply.content == "cat" and reply.response_metadata["finish_reason"] == "stop"
+    assert first_token_logprobs(reply) == [("cat", -0.1), ("dog", -2.5)]  # the calibrated Step-3 choice reads these
+    headers = {k.lower(): v for k, v in server.headers[0].items()}
+    assert headers["authorization"] == "Bearer k" and headers["x-stainless-retry-count"] == "0"
+
+
+def test_server_errors_are_retried_as_the_openai_client_retries_then_raise_chatopenais_error(monkeypatch):
+    from langchain_openai.chat_models.base import OpenAIAPIError
+
+    monkeypatch.setattr("ictc.models.direct_chat.time.sleep", lambda seconds: None)  # the backoff, not waited here
+    with Scripted(failures=2) as server:
+        assert DirectChat(_chat(server.url, max_retries=2)).invoke(CONVERSATIONS[1]).content == "cat"
+    assert [h.get("x-stainless-retry-count") or h.get("X-Stainless-Retry-Count") for h in server.headers] == ["0", "1", "2"]
+    with Scripted(failures=5) as server, pytest.raises(OpenAIAPIError, match="server fell over"):
+        DirectChat(_chat(server.url, max_retries=1)).invoke(CONVERSATIONS[1])
+    assert len(server.bodies) == 2
+
+
+def test_the_gate_counts_every_call_it_lets_through():
+    with Scripted() as server:
+        chat = _chat(server.url)
+        gate: InFlightGate = chat.http_client.gate  # type: ignore[union-attr]
+        DirectChat(chat).batch(CONVERSATIONS * 3, max_tokens=5)
+    assert len(server.bodies) == 6 and gate.in_flight == 0
