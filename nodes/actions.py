@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.nodes.state import RESET
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
 
@@ -170,6 +169,9 @@ def describe_action(action: Action) -> str:
 
 
 def _reset(*fields: str) -> dict[str, Any]:
+    # imported here, not at the top: reading a chat message needs no langgraph
+    from ictc.nodes.state import RESET
+
     return {f: {RESET: True} for f in fields}
 
 

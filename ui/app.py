@@ -12,16 +12,18 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
-from ictc.nodes.context import Context
-from ictc.ui import crosstab_view, fairness_view, panels, sources, views
+from ictc.ui import crosstab_view, jobs, panels, sources, views
 from ictc.ui.outcomes import model_warning
 from ictc.ui.session import Session, new_token, recent_runs
+
+if TYPE_CHECKING:
+    from ictc.nodes.context import Context
 
 RECENT_MESSAGES = 6  # the chat shows the latest messages; older ones fold into an expander
 STYLE = "<style>" + (Path(__file__).parent / "style.css").read_text("utf-8") + "</style>"  # layout: ui/style.css
@@ -231,10 +233,18 @@ TABS: list[tuple[str, Callable[[Session, dict[str, Any], Path], None]]] = [
     ("Traces", lambda session, results, run_dir: panels.traces(run_dir, results)),
     ("Versions", versions_tab),
     ("Export", lambda session, results, run_dir: panels.export(run_dir, results)),
-    ("Fairness", lambda session, results, run_dir: fairness_view.panel(session, run_dir, results)),
+    ("Fairness", lambda session, results, run_dir: _fairness(session, results, run_dir)),
     ("Grouping", crosstab_view.grouping_tab),
     ("Criteria", crosstab_view.criteria_tab),
 ]
+
+
+def _fairness(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    from ictc.ui import fairness_view  # the audit's imports (the pipeline's) wait for its tab
+
+    jobs.warmed()
+
+    fairness_view.panel(session, run_dir, results)
 
 
 def results_pane(session: Session) -> None:
@@ -312,6 +322,7 @@ def main() -> None:
             with st.container(key="statusline"):
                 status_line(session)
             results_pane(session)
+    jobs.warm_up()  # the page is drawn: now the pipeline's imports, in the background (ui/jobs.py)
 
 
 main()

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ictc.graph.run import MAX_CRITERION_CHARS
 from ictc.nodes.actions import (
     Action,
     AddInstruction,
@@ -134,6 +133,9 @@ class Conversation:
                     new.instructions.append(text)
                 case _:
                     return f"{describe_action(action)} needs clusters; there are none yet"
+        # imported here: the pipeline's imports wait for the first message (the landing page paints without them)
+        from ictc.graph.run import MAX_CRITERION_CHARS
+
         criterion, k = intent.criterion or new.criterion, intent.k or new.k
         if len(criterion) > MAX_CRITERION_CHARS:
             return f"the criterion is {len(criterion)} characters long; the limit is {MAX_CRITERION_CHARS}"

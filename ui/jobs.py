@@ -4,6 +4,7 @@ whole server process, so a reloaded page finds its running job again."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -12,13 +13,40 @@ from collections.abc import Callable
 from typing import Any
 
 from ictc.core.errors import ModelUnavailableError, UsageError
-from ictc.nodes.context import StopRequested
 
 STEP_TITLES = {"describe": "Step 1 · describe", "label": "Step 2a · label", "name_clusters": "Step 2b · name clusters",
                "assign": "Step 3 · assign", "finish": "Finishing"}
 log = logging.getLogger(__name__)
 _jobs: dict[str, Job] = {}  # run folder -> its latest job, for the whole server process
 _jobs_lock = threading.Lock()
+_warming: threading.Thread | None = None
+PIPELINE = ("ictc.graph.run", "ictc.graph.refine", "ictc.ui.fairness")  # LangGraph and the model clients: seconds
+
+
+def warm_up() -> None:
+    """Starts importing PIPELINE in a background thread, once per server process: called after the first page
+    is drawn, so the landing page paints without waiting for these imports and the first message finds them
+    loaded."""
+    global _warming
+    with _jobs_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_import_pipeline, name="ictc-warm-up", daemon=True)
+            _warming.start()
+
+
+def warmed() -> None:
+    """Waits until warm_up's imports are done (at once when it was never started), so a page and the warm-up
+    never import the same module at the same time."""
+    if _warming is not None:
+        _warming.join()
+
+
+def _import_pipeline() -> None:
+    for name in PIPELINE:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a broken install shows where the module is used; here it is only logged
+            log.exception("warm-up import of %s failed", name)
 
 
 def register(run_dir: str, job: Job) -> Job:
@@ -92,6 +120,9 @@ class Job:
             return [(STEP_TITLES.get(step, step), dict(tally)) for step, tally in self.steps.items()]
 
     def _run(self) -> None:
+        # imported here: the models' imports happen in the job's thread, not while a page is drawn
+        from ictc.nodes.context import StopRequested
+
         try:
             self.result = self._work(self.on_event, self.stop)
         except StopRequested:
