@@ -65,6 +65,13 @@ def app_url(tmp_path):
             process.wait(10)
 
 
+def visible_on_top(page, locator) -> bool:
+    """True when the middle of `locator`'s element is not covered by another element."""
+    box = locator.bounding_box()
+    return locator.evaluate("(el, [x, y]) => el === document.elementFromPoint(x, y) || el.contains("
+                            "document.elementFromPoint(x, y))", [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+
+
 def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -77,10 +84,20 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         page.set_default_timeout(180_000)
         expect.set_options(timeout=180_000)
         page.goto(app_url)
+        expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()
+        expect(page.get_by_text("Choose images on the left")).to_have_count(1)  # said once: no echo in a status line
+        page.screenshot(path=str(ARTIFACTS / "ui-landing.png"))
 
         page.get_by_role("button", name="Use the sample photos").click()  # CIFAR-10 + ImageNet, 40 photos
         expect(page.get_by_text("40 images: sample photos (both) (with labels: metrics on)")).to_be_visible()
         expect(page.get_by_text("40 images chosen")).to_be_visible()  # a preview before any run
+        preview = page.locator(".st-key-preview img")
+        expect(preview).to_have_count(24)
+        page.wait_for_timeout(500)
+        assert visible_on_top(page, preview.first)  # nothing (a sticky status line) covers the first row
+        captions = page.locator(".st-key-preview [data-testid='stCaptionContainer']").all_inner_texts()
+        assert len(set(captions)) == len(captions) == 24  # cut in the middle: each photo's caption is its own
+        page.screenshot(path=str(ARTIFACTS / "ui-preview.png"))
         chat = page.get_by_test_id("stChatInputTextArea")
         chat.fill("group these by colour, 3 groups")
         chat.press("Enter")
@@ -93,6 +110,9 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(page.get_by_text(re.compile(r"Step 1 · describe: \d+/40"))).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "ui-reattached.png"))
         expect(page.get_by_text(re.compile(r"Done in .* \(first run\)")).first).to_be_visible()
+        page.wait_for_timeout(1000)
+        expect(page.get_by_role("tab", name="Clusters")).to_be_in_viewport()  # the page was not scrolled to its end
+        assert page.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") == 0
 
         results = page.locator(".st-key-mainrow [data-testid='stColumn']").nth(1)
         headings = results.get_by_role("heading", name=re.compile(r"^\d+\. .+ · \d+$"))
@@ -112,6 +132,12 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(results.get_by_test_id("stDataFrame")).to_be_visible()
         page.wait_for_timeout(2000)  # the table draws into a canvas after it is attached
         page.screenshot(path=str(ARTIFACTS / "ui-overview.png"))
+        page.get_by_role("tab", name="Metrics").click()
+        confusion = page.locator(".confusion img")
+        expect(confusion).to_be_visible()
+        # shown at its own size (scrolling in its box), not scaled down to the pane until its labels are unreadable
+        assert confusion.evaluate("img => img.naturalWidth") == round(confusion.bounding_box()["width"])
+        page.screenshot(path=str(ARTIFACTS / "ui-metrics.png"))
         page.get_by_role("tab", name="Clusters").click()
 
         chat.fill("merge the first two")  # no model is called: applied at once, no "go"
@@ -130,7 +156,10 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         page.get_by_role("button", name=re.compile(r"^Open .+: \d+ image")).first.click()
         thumbnails = results.get_by_test_id("stImage")
         expect(thumbnails.first).to_be_visible()
-        thumbnails_names = results.get_by_role("button", name=re.compile(r"(cifar10|imagenet)_"))
+        thumbnails_names = results.get_by_role("button", name=re.compile(r"(cifar10|imag…)_"))
+        expect(thumbnails_names.first).to_be_visible()
+        shown = thumbnails_names.all_inner_texts()
+        assert len(set(shown)) == len(shown) > 1
         thumbnails_names.first.click()
         dialog = page.get_by_role("dialog")
         expect(dialog.get_by_text("Description (Step 1):")).to_be_visible()
@@ -145,6 +174,8 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(page.get_by_text(re.compile(r"^\d+ earlier message"))).to_be_visible()  # the older chat, folded
         expect(page.get_by_text(re.compile(rf"Split {names[0]} into 2: ")).first).to_be_visible()
         expect(headings).to_have_count(3)
+        page.wait_for_timeout(1000)
+        expect(page.get_by_role("tab", name="Clusters")).to_be_in_viewport()  # a reload lands at the top
         page.screenshot(path=str(ARTIFACTS / "ui-reloaded.png"))
 
         page.set_viewport_size({"width": 800, "height": 900})

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
-from ictc.ui import crosstab_view, jobs, panels, sources, views
+from ictc.ui import crosstab_view, jobs, panels, sidebar, views
 from ictc.ui.outcomes import model_warning
-from ictc.ui.session import Session, new_token, recent_runs
+from ictc.ui.session import Session, new_token
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -62,86 +61,10 @@ def current_session() -> Session:
     return session
 
 
-# the sidebar ---------------------------------------------------------------------------------------------
-def sidebar(session: Session) -> None:
-    """The sidebar: the image source (sample photos, a folder on the server, an upload) with the files left
-    out, recent runs, the configured models, and New run. A bad source is shown as an error, not raised."""
-    st.header("Images")
-    kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
-    try:
-        if kind == "Sample photos":
-            which = st.selectbox("Set", ["both", "cifar10", "imagenet"], key="sample-set",
-                                 format_func={"both": "CIFAR-10 + ImageNet (40)", "cifar10": "CIFAR-10 (20)",
-                                              "imagenet": "ImageNet (20)"}.__getitem__)
-            if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
-                _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"))
-        elif kind == "Folder on the server":
-            folder = st.text_input("Folder path", key="folder")
-            if st.button("Use this folder", key="use-folder", disabled=session.busy):
-                _use(session, sources.from_folder(folder))
-        else:
-            files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
-                                     type=[s.lstrip(".") for s in sorted(sources.image_suffixes())])
-            st.caption(f"Up to {sources.MAX_UPLOAD_FILES} files, {sources.MAX_UPLOAD_FILE_MB} MB each.")
-            if st.button("Use the uploaded files", key="use-uploads", disabled=session.busy or not files):
-                chosen = sources.from_uploads([(f.name, f.getvalue()) for f in files or []], session.folder / "uploads")
-                _use(session, chosen)
-    except ValueError as exc:
-        st.error(str(exc))
-    if session.images:
-        st.success(f"{len(session.images)} images: {session.images_source}"
-                   + (" (with labels: metrics on)" if session.labels else ""))
-    problems = st.session_state.get("source-problems", [])
-    for problem in problems[:10]:
-        st.warning(problem)
-    if len(problems) > 10:
-        st.warning(f"... and {len(problems) - 10} more file(s) left out")
-    recent(session)
-    st.header("Models")
-    settings = session.settings
-    st.caption(f"Backend: {settings.backend} · VLM: {settings.resolved_vlm()} · LLM: {settings.resolved_llm()}"
-               + (f" · endpoint: {', '.join(settings.base_url)}" if settings.base_url else ""))
-    if session.model_problem:
-        st.error("Not available: see the chat.")
-    if st.button("New run", key="new-run", disabled=session.busy or session.run_dir is None,
-                 help="start over in the chat; the current run stays on disk (Recent runs)"):
-        session.new_run()
-        st.rerun()
-
-
-def _use(session: Session, chosen: sources.Chosen) -> None:
-    if not chosen.paths:
-        raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
-    session.use_images(chosen.paths, chosen.source, chosen.labels)
-    st.session_state["source-problems"] = chosen.problems
-
-
-def recent(session: Session) -> None:
-    """The run folders of this server's workspace, newest first, to open again."""
-    runs = recent_runs(session.root)
-    if not runs:
-        return
-    st.header("Recent runs")
-    labels = {str(p): _run_label(p) for p in runs}
-    chosen = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="recent-run")
-    if st.button("Open this run", key="open-run", disabled=session.busy or chosen is None
-                 or (session.run_dir is not None and str(session.run_dir) == chosen)):
-        session.open_run(Path(chosen))
-        st.rerun()
-
-
-def _run_label(run_dir: Path) -> str:
-    try:
-        results = json.loads((run_dir / "results.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return run_dir.name
-    return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
-            f"images · v{results['version']} ({run_dir.parent.name[:4]}/{run_dir.name})")
-
-
 # the chat and the status line ------------------------------------------------------------------------------
 def chat_pane(session: Session) -> None:
-    """The conversation: the latest RECENT_MESSAGES messages as chat bubbles, older ones folded into an expander."""
+    """The conversation: the latest RECENT_MESSAGES messages as chat bubbles, older ones folded into an expander;
+    a message's "detail" (an error's full text) behind an expander of its own."""
     messages = session.conversation.messages
     older, latest = messages[:-RECENT_MESSAGES], messages[-RECENT_MESSAGES:]
     if older:
@@ -151,11 +74,15 @@ def chat_pane(session: Session) -> None:
     for message in latest:
         with st.chat_message(message["role"]):
             st.markdown(message["text"])
+            if message.get("detail"):
+                with st.expander("Details"):
+                    st.code(message["detail"], language=None, wrap_lines=True)
 
 
 def status_line(session: Session) -> None:
     """The job's progress while it runs (re-attached after a reload), then the last reply, in view above
-    the results; Stop and Continue live here."""
+    the results; Stop and Continue live here. main() draws it only once there is a job or a result: before,
+    the chat beside says it all, once."""
     job = session.job
 
     @st.fragment(run_every=0.5 if session.busy else None)
@@ -270,11 +197,11 @@ def preview(session: Session) -> None:
         st.info("Choose images in the sidebar: the sample photos, a folder on the server, or an upload.")
         return
     st.markdown(f"**{len(session.images)} images chosen** ({session.images_source}); the first ones:")
-    cells = st.grid("auto", min_column_width=80)
+    cells = st.grid("auto", min_column_width=80, key="preview")
     for path in session.images[:24]:
         data = views.thumb(path)
         if data:
-            cells.image(data, caption=Path(path).name[:14], width="stretch")
+            cells.image(data, caption=views.short_name(Path(path).name), width="stretch")
 
 
 def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:
@@ -299,11 +226,17 @@ def main() -> None:
                        initial_sidebar_state="collapsed" if session.images else "auto")
     st.markdown(STYLE, unsafe_allow_html=True)
     with st.sidebar:
-        sidebar(session)
+        sidebar.draw(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
     session.report_job()
-    prompt = st.chat_input("e.g. group these by the mood of the person, 4 groups", key="chat")
+    with st.container(key="mainrow"):
+        left, right = st.columns([2, 3], gap="medium")
+    # the chat input sits under the chat, not pinned to the page's bottom: a pinned one makes Streamlit scroll
+    # the whole page to its end on every redraw, taking the tabs out of view
+    with left:
+        pane = st.container(key="chatpane", height=560, autoscroll=True)  # a fixed-height box keeps its end in view
+        prompt = st.chat_input("e.g. group these by the mood of the person, 4 groups", key="chat")
     if prompt and prompt.strip():  # an all-spaces message is no message
         session.chat(prompt)
     if not session.conversation.messages:
@@ -314,14 +247,13 @@ def main() -> None:
             session.model_problem, session.warned = warning, True
             session.conversation.say("assistant", f"**No model is ready:** {warning} I can read your messages, "
                                                   "but runs cannot start until a model is configured.")
-    with st.container(key="mainrow"):
-        left, right = st.columns([2, 3], gap="medium")
-        with left, st.container(key="chatpane"):
-            chat_pane(session)
-        with right:
+    with pane:
+        chat_pane(session)
+    with right:
+        if session.job is not None or session.results() is not None:
             with st.container(key="statusline"):
                 status_line(session)
-            results_pane(session)
+        results_pane(session)
     jobs.warm_up()  # the page is drawn: now the pipeline's imports, in the background (ui/jobs.py)
 
 

@@ -82,9 +82,10 @@ class Conversation:
     pending: list[Action] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
 
-    def say(self, role: str, text: str) -> None:
-        """Adds one message (`role`: "user" or "assistant"; `text`: Markdown) to the end of the chat."""
-        self.messages.append({"role": role, "text": text})
+    def say(self, role: str, text: str, detail: str = "") -> None:
+        """Adds one message (`role`: "user" or "assistant"; `text`: Markdown) to the end of the chat; `detail`
+        (plain text, e.g. an error's full text) is shown folded under it."""
+        self.messages.append({"role": role, "text": text, **({"detail": detail} if detail else {})})
 
     def answer(self, text: str, names: list[str], image_count: int, criterion: str = "", llm_json: Any = None,
                preview: Callable[[Action], str] | None = None) -> Reply:

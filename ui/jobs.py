@@ -8,6 +8,7 @@ import importlib
 import logging
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -73,7 +74,9 @@ class Job:
         self.steps: dict[str, dict[str, Any]] = {}
         self.plan = ""
         self.result: Any = None
-        self.error = ""
+        self.error = ""  # what went wrong, in one line (the exception's text)
+        self.usage = False  # the error is a UsageError: its one line is meant for the user as it is
+        self.detail = ""  # all of it, for the chat's Details: the text, and for a bug its traceback
         self.stopped = False
         self.started = time.monotonic()
         self.seconds = 0.0
@@ -113,6 +116,11 @@ class Job:
             if event.get("phase"):
                 self.phase = event["phase"]
 
+    def last_step(self) -> str:
+        """The step that reported last ("describe", "label", "name_clusters", "assign", "finish"), or ""."""
+        with self._lock:
+            return next(reversed(self.steps), "")
+
     def progress(self) -> list[tuple[str, dict[str, Any]]]:
         """(step title, copy of its tally {"done", "total", "stored", "calls", "failed"[, "names"]}) per step,
         in the order the steps first reported."""
@@ -127,10 +135,14 @@ class Job:
             self.result = self._work(self.on_event, self.stop)
         except StopRequested:
             self.stopped = True
-        except (UsageError, ModelUnavailableError) as exc:  # what a user can cause or configure: one line
-            self.error = str(exc)
-        except Exception as exc:  # a bug: the page says so in one line, the log keeps the traceback
+        except UsageError as exc:  # what the user asked cannot be done: our own one line says why
+            self.error = self.detail = str(exc)
+            self.usage = True
+        except ModelUnavailableError as exc:  # the models as configured: said plainly (ui/outcomes.explain)
+            self.error = self.detail = str(exc)
+        except Exception as exc:  # a bug or a raw server error: one line on the page, the traceback in Details
             log.exception("job %s failed", self.title)
             self.error = f"{type(exc).__name__}: {exc}"
+            self.detail = traceback.format_exc()
         finally:
             self.seconds = time.monotonic() - self.started

@@ -22,7 +22,7 @@ from ictc.prompts import make_criterion
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request
 from ictc.ui.jobs import Job
-from ictc.ui.outcomes import outcome
+from ictc.ui.outcomes import explain, outcome
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -189,8 +189,9 @@ class Session:
                                          preview=(lambda action: preview_action(state, action)) if state else None)
         if llm_json is None and not self.warned:
             self.warned = True
-            self.conversation.say("assistant", f"Note: {self.model_problem} Until then I read your messages with "
-                                               "simple rules, and runs cannot start.")
+            self.conversation.say("assistant", f"Note: {explain(self.model_problem, self.settings)} Until then I read "
+                                               "your messages with simple rules, and runs cannot start.",
+                                  detail=self.model_problem)
         if reply.start is not None:
             self.start(reply.start)
         elif reply.apply:
@@ -291,8 +292,8 @@ class Session:
         self.reported = job.id
         from ictc.ui import fairness
 
-        text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job)
-        self.conversation.say("assistant", text)
+        text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job, self.settings)
+        self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         self.save()
         return text
 
