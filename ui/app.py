@@ -194,10 +194,10 @@ def results_pane(session: Session) -> None:
 def preview(session: Session) -> None:
     """Before a run: the chosen images at a glance."""
     if not session.images:
-        st.info("Choose images in the sidebar: the sample photos, a folder on the server, or an upload.")
+        st.caption("No images chosen yet: their preview shows here.")  # the chat beside says how, once
         return
     st.markdown(f"**{len(session.images)} images chosen** ({session.images_source}); the first ones:")
-    cells = st.grid("auto", min_column_width=80, key="preview")
+    cells = st.grid("auto", min_column_width=96, key="preview")  # a 12-character caption on one line
     for path in session.images[:24]:
         data = views.thumb(path)
         if data:
@@ -236,7 +236,7 @@ def main() -> None:
     # the whole page to its end on every redraw, taking the tabs out of view
     with left:
         pane = st.container(key="chatpane", height=560, autoscroll=True)  # a fixed-height box keeps its end in view
-        prompt = st.chat_input("e.g. group these by the mood of the person, 4 groups", key="chat")
+        prompt = st.chat_input("e.g. group by the mood, 4 groups", key="chat")  # one line, even beside the sidebar
     if prompt and prompt.strip():  # an all-spaces message is no message
         session.chat(prompt)
     if not session.conversation.messages:

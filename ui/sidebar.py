@@ -64,6 +64,8 @@ def _use(session: Session, chosen: sources.Chosen) -> None:
         raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
     session.use_images(chosen.paths, chosen.source, chosen.labels)
     st.session_state["source-problems"] = chosen.problems
+    if not chosen.problems:  # nothing left out to read here: redraw with the sidebar folded (app.main), at once
+        st.rerun()
 
 
 def recent(session: Session) -> None:
