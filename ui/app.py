@@ -88,7 +88,9 @@ def status_line(session: Session) -> None:
     @st.fragment(run_every=0.5 if session.busy else None)
     def live() -> None:
         if job is not None and job.running:
-            with st.status(f"Working: {job.title}", expanded=True):
+            # a box of our own, not st.status: that one shows "complete" (a tick) after every redraw of the fragment
+            with st.container(border=True, key="working"):
+                st.markdown(f":material/progress_activity: **Working: {job.title}**")
                 views.progress(job)
                 st.button("Stop", key="stop", on_click=session.stop, type="primary")
         elif job is not None and session.reported != job.id:
