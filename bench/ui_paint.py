@@ -2,9 +2,11 @@
 (results.json and run.json for N tiny images in K clusters, no model involved) is opened by reloading
 its saved session (?session=...) in headless Chromium against a real `ictc ui` server; the seconds from
 navigation until the results are on screen are printed per tab, the first time (thumbnails not yet made)
-and again (warm).
+and again (warm). With --first-load N it instead starts a fresh server N times and times its first page
+(the landing page of a new session: the first script run, which pays for the app's imports).
 
     python -m bench.ui_paint --images 10000 --clusters 27
+    python -m bench.ui_paint --first-load 3
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -72,40 +75,79 @@ def paint(page: Any, url: str, tab: str, ready: str) -> float:
     return time.perf_counter() - started
 
 
+def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`ictc ui` on a free loopback port with its workspace in `folder` (an endpoint that is never called),
+    once its health check answers: (the process, its address)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ICTC_")},
+           "ICTC_WORKSPACE": str(folder / "workspace"), "OPENAI_API_KEY": "unused"}
+    server = subprocess.Popen([sys.executable, "-m", "ictc.cli", "ui", "--port", str(port), "--backend", "openai",
+                               "--base-url", "http://127.0.0.1:9/v1", "--env-file", str(folder / "none.env")],
+                              env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return server, url
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("ictc ui did not start") from None
+            time.sleep(0.2)
+
+
+def first_load(times: int) -> None:
+    """Prints the seconds from navigating to a fresh server's page until its landing page is drawn (the
+    greeting and the chat input visible), `times` times, each on a new server process."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+        for attempt in range(1, times + 1):
+            with tempfile.TemporaryDirectory() as tmp:
+                server, url = start_server(Path(tmp))
+                try:
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    started = time.perf_counter()
+                    page.goto(url)
+                    page.get_by_text("Choose images on the left").first.wait_for(timeout=120_000)
+                    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=120_000)
+                    print(f"first load {attempt}: {time.perf_counter() - started:.2f} s "
+                          f"(load average {os.getloadavg()[0]:.1f})")
+                    page.close()
+                finally:
+                    server.terminate()
+                    server.wait(10)
+        browser.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10000)
     parser.add_argument("--clusters", type=int, default=27)
+    parser.add_argument("--first-load", type=int, default=0, help="time a fresh server's first page N times")
     args = parser.parse_args()
+    if args.first_load:
+        first_load(args.first_load)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
         synthetic_run(folder, args.images, args.clusters)
         print(f"synthetic run: {args.images} images, {args.clusters} clusters ({time.perf_counter() - started:.1f} s to write)")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ICTC_")},
-               "ICTC_WORKSPACE": str(folder / "workspace"), "OPENAI_API_KEY": "unused"}
-        server = subprocess.Popen([sys.executable, "-m", "ictc.cli", "ui", "--port", str(port), "--backend", "openai",
-                                   "--base-url", "http://127.0.0.1:9/v1", "--env-file", str(folder / "none.env")],
-                                  env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
+        server, url = start_server(folder)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
                                                      args=["--headless", "--no-sandbox", "--disable-gpu"])
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.set_default_timeout(120_000)
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:  # the server is up; its first page load imports the app
-                    try:
-                        page.goto(url)
-                        break
-                    except Exception:  # noqa: BLE001 (not listening yet)
-                        time.sleep(0.5)
+                page.goto(url)  # the first page load imports the app
                 page.get_by_text("Choose images").first.wait_for()
                 for tab, ready in (("Clusters", "27. Cluster 27"), ("Clusters", "27. Cluster 27"),
                                    ("Overview", "Select a row"), ("Versions", "From v1 to v1")):

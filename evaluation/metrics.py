@@ -68,24 +68,34 @@ def score(predicted: list[str], truth: list[str], cluster_order: list[str] | Non
                   matching={clusters[r]: classes[c] for r, c in zip(rows, cols, strict=True) if table[r, c] > 0})
 
 
+CELL_INCHES = 0.45  # one cell of the confusion plot: 45 px at its 100 dpi, room for a 3-digit count in 9 pt
+
+
 def plot_confusion(scores: Scores, out: Path) -> None:
-    """Draws the contingency table of `scores` (rows: clusters, columns: classes; non-zero counts written
-    in the cells, ACC/NMI/ARI in the title) as a PNG at `out`, written through a temporary file and renamed."""
+    """Draws the contingency table of `scores` (non-zero counts written in the cells, ACC/NMI/ARI in the
+    title) as a PNG at `out`, written through a temporary file and renamed. The longer of clusters and
+    classes runs down the rows (a page scrolls down more easily than across); every cell is CELL_INCHES
+    square and every label 10 pt, so the figure grows with K instead of its text shrinking (at 100 dpi it is
+    meant to be shown at its own size: K = 27 by 29 classes is about 1,500 px wide)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = np.array(scores.contingency)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(scores.classes), 1.2 + 0.5 * len(scores.clusters)))
-    ax.imshow(table, cmap="Blues")
-    ax.set_xticks(range(len(scores.classes)), scores.classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(scores.clusters)), scores.clusters)
+    table, rows, columns = np.array(scores.contingency), scores.clusters, scores.classes
+    row_title, column_title = "cluster", "true class"
+    if len(columns) > len(rows):
+        table, rows, columns, row_title, column_title = table.T, columns, rows, column_title, row_title
+    fig, ax = plt.subplots(figsize=(2.0 + CELL_INCHES * len(columns), 1.5 + CELL_INCHES * len(rows)))
+    ax.imshow(table, cmap="Blues", aspect="equal")
+    ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right", rotation_mode="anchor", fontsize=10)
+    ax.set_yticks(range(len(rows)), rows, fontsize=10)
     for (r, c), v in np.ndenumerate(table):
         if v:
-            ax.text(c, r, str(v), ha="center", va="center", color="white" if v > table.max() / 2 else "black")
-    ax.set_xlabel("true class")
-    ax.set_ylabel("cluster")
+            ax.text(c, r, str(v), ha="center", va="center", fontsize=9,
+                    color="white" if v > table.max() / 2 else "black")
+    ax.set_xlabel(column_title, fontsize=10)
+    ax.set_ylabel(row_title, fontsize=10)
     ax.set_title(f"ACC {scores.acc:.3f}  NMI {scores.nmi:.3f}  ARI {scores.ari:.3f}")
     fig.tight_layout()
     tmp = out.with_suffix(".tmp.png")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any
-
-from langchain_core.language_models.chat_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from ictc.models.quirks import names_output_mode
 from ictc.models.reasoning import strip_reasoning
+
+if TYPE_CHECKING:  # langchain_core costs a second to import; the chat app reads JSON answers before that
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 MODES = ("json_schema", "json_object", "text")
 

@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.nodes.label_counts import normalize_label
-from ictc.nodes.state import RESET
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
 
@@ -171,6 +169,9 @@ def describe_action(action: Action) -> str:
 
 
 def _reset(*fields: str) -> dict[str, Any]:
+    # imported here, not at the top: reading a chat message needs no langgraph
+    from ictc.nodes.state import RESET
+
     return {f: {RESET: True} for f in fields}
 
 
@@ -231,6 +232,9 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
                 raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
             if n < 2 or n > len(members):
                 raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
+            # imported here, not at the top: the chat app's first paint imports this module
+            from ictc.nodes.label_counts import normalize_label
+
             labels = {normalize_label(state["labels"][p]["raw"]) for p in members if p in state.get("labels", {})}
             return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
                         f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "

@@ -1,8 +1,10 @@
 """The whole loop in a real browser: `ictc ui` (a real Streamlit server, endpoint backend) against the
-loopback fake OpenAI server, driven by Playwright in Debian's chromium: choose the images, type the
-criterion in the chat, reload during the run (the job is re-attached), the overview, the galleries and
-the status line in view, a merge then a split, an image's details with next, a reload that restores the
-work, an 800 px window, the zip. Screenshots go to test-artifacts/ (git-ignored). Skipped only when
+loopback fake OpenAI server, driven by Playwright in Debian's chromium: the greeting said once, choose the
+images (the sidebar folds; a preview nothing covers, each caption its own), type the criterion in the chat,
+reload during the run (the job is re-attached), the page kept at its top (tabs in view), the overview, the
+metrics (the confusion plot at its own size), the galleries and the status line in view, a merge then a
+split, undo and go back to a version, an image's details with next, a reload that restores the work, an
+800 px window, the zip. Screenshots go to test-artifacts/ (git-ignored). Skipped only when
 chromium is not installed."""
 
 from __future__ import annotations
@@ -65,6 +67,18 @@ def app_url(tmp_path):
             process.wait(10)
 
 
+def chat_box(page):
+    """The chat input's whole box (the text area and its send button)."""
+    return page.get_by_test_id("stChatInput")
+
+
+def visible_on_top(page, locator) -> bool:
+    """True when the middle of `locator`'s element is not covered by another element."""
+    box = locator.bounding_box()
+    return locator.evaluate("(el, [x, y]) => el === document.elementFromPoint(x, y) || el.contains("
+                            "document.elementFromPoint(x, y))", [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+
+
 def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -77,10 +91,25 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         page.set_default_timeout(180_000)
         expect.set_options(timeout=180_000)
         page.goto(app_url)
+        expect(chat_box(page)).to_be_in_viewport(ratio=1)  # under the chat, in view
+        expect(page.get_by_text("Choose images on the left")).to_have_count(1)  # said once: no echo in a status line
+        page.screenshot(path=str(ARTIFACTS / "ui-landing.png"))
 
         page.get_by_role("button", name="Use the sample photos").click()  # CIFAR-10 + ImageNet, 40 photos
-        expect(page.get_by_text("40 images: sample photos (both) (with labels: metrics on)")).to_be_visible()
-        expect(page.get_by_text("40 images chosen")).to_be_visible()  # a preview before any run
+        expect(page.get_by_text("40 images chosen (sample photos (both))")).to_be_visible()  # a preview before a run
+        expect(page.get_by_text("40 images: sample photos (both) (with labels: metrics on)")).not_to_be_in_viewport()
+        assert page.locator("[data-testid='stSidebar']").bounding_box()["width"] < 100  # folded once images are chosen
+        preview = page.locator(".st-key-preview img")
+        expect(preview).to_have_count(24)
+        page.wait_for_timeout(500)
+        assert visible_on_top(page, preview.first)  # nothing (a sticky status line) covers the first row
+        caption_boxes = page.locator(".st-key-preview [data-testid='stCaptionContainer']")
+        captions = caption_boxes.all_inner_texts()
+        assert len(set(captions)) == len(captions) == 24  # cut in the middle: each photo's caption is its own
+        heights = caption_boxes.evaluate_all("boxes => boxes.map(box => box.getBoundingClientRect().height)")
+        assert max(heights) < 1.5 * min(heights)  # each on one line: none wraps
+        expect(chat_box(page)).to_be_in_viewport(ratio=1)
+        page.screenshot(path=str(ARTIFACTS / "ui-preview.png"))
         chat = page.get_by_test_id("stChatInputTextArea")
         chat.fill("group these by colour, 3 groups")
         chat.press("Enter")
@@ -93,6 +122,10 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(page.get_by_text(re.compile(r"Step 1 · describe: \d+/40"))).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "ui-reattached.png"))
         expect(page.get_by_text(re.compile(r"Done in .* \(first run\)")).first).to_be_visible()
+        page.wait_for_timeout(1000)
+        expect(page.get_by_role("tab", name="Clusters")).to_be_in_viewport()  # the page was not scrolled to its end
+        expect(chat_box(page)).to_be_in_viewport(ratio=1)
+        assert page.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") == 0
 
         results = page.locator(".st-key-mainrow [data-testid='stColumn']").nth(1)
         headings = results.get_by_role("heading", name=re.compile(r"^\d+\. .+ · \d+$"))
@@ -112,6 +145,12 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(results.get_by_test_id("stDataFrame")).to_be_visible()
         page.wait_for_timeout(2000)  # the table draws into a canvas after it is attached
         page.screenshot(path=str(ARTIFACTS / "ui-overview.png"))
+        page.get_by_role("tab", name="Metrics").click()
+        confusion = page.locator(".confusion img")
+        expect(confusion).to_be_visible()
+        # shown at its own size (scrolling in its box), not scaled down to the pane until its labels are unreadable
+        assert confusion.evaluate("img => img.naturalWidth") == round(confusion.bounding_box()["width"])
+        page.screenshot(path=str(ARTIFACTS / "ui-metrics.png"))
         page.get_by_role("tab", name="Clusters").click()
 
         chat.fill("merge the first two")  # no model is called: applied at once, no "go"
@@ -126,11 +165,23 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(page.get_by_text(re.compile(rf"Split {names[0]} into 2: ")).first).to_be_visible()
         expect(headings).to_have_count(3)
         page.screenshot(path=str(ARTIFACTS / "ui-split.png"))
+        chat.fill("undo")  # back to the merge (as version 4), then forward to the split again (version 5)
+        chat.press("Enter")
+        expect(page.get_by_text(re.compile(r"Done in .* \(undo\)")).first).to_be_visible()
+        expect(headings).to_have_count(2)
+        chat.fill("go back to version 3")
+        chat.press("Enter")
+        expect(page.get_by_text(re.compile(r"Done in .* \(back to version 3\)")).first).to_be_visible()
+        expect(headings).to_have_count(3)
+        expect(page.get_by_role("tab", name="Clusters")).to_be_in_viewport()
 
         page.get_by_role("button", name=re.compile(r"^Open .+: \d+ image")).first.click()
         thumbnails = results.get_by_test_id("stImage")
         expect(thumbnails.first).to_be_visible()
-        thumbnails_names = results.get_by_role("button", name=re.compile(r"(cifar10|imagenet)_"))
+        thumbnails_names = results.get_by_role("button", name=re.compile(r"(cifar10|imag…)_"))
+        expect(thumbnails_names.first).to_be_visible()
+        shown = thumbnails_names.all_inner_texts()
+        assert len(set(shown)) == len(shown) > 1
         thumbnails_names.first.click()
         dialog = page.get_by_role("dialog")
         expect(dialog.get_by_text("Description (Step 1):")).to_be_visible()
@@ -143,8 +194,10 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
 
         page.reload()  # after the work: chat, images and clusters come back
         expect(page.get_by_text(re.compile(r"^\d+ earlier message"))).to_be_visible()  # the older chat, folded
-        expect(page.get_by_text(re.compile(rf"Split {names[0]} into 2: ")).first).to_be_visible()
+        expect(page.get_by_text(re.compile(r"Done in .* \(back to version 3\)")).first).to_be_visible()
         expect(headings).to_have_count(3)
+        page.wait_for_timeout(1000)
+        expect(page.get_by_role("tab", name="Clusters")).to_be_in_viewport()  # a reload lands at the top
         page.screenshot(path=str(ARTIFACTS / "ui-reloaded.png"))
 
         page.set_viewport_size({"width": 800, "height": 900})
@@ -154,6 +207,10 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         expect(thumbnails.first).to_be_visible()
         assert thumbnails.first.bounding_box()["width"] >= 90  # not ~45 px thumbnails at 800 px
         assert page.locator("[data-testid='stSidebar']").bounding_box()["width"] < 100  # folded away
+        page.wait_for_timeout(1500)  # the page's rerun settled (no faded elements of the one before)
+        page.mouse.move(400, 600)
+        page.mouse.wheel(0, 1500)  # down the one cluster's grid: the status line sticks at the top
+        expect(page.locator(".st-key-statusline")).to_be_in_viewport()
         page.screenshot(path=str(ARTIFACTS / "ui-800.png"))
 
         page.get_by_role("tab", name="Export").click()

@@ -12,16 +12,17 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
-from ictc.nodes.context import Context
-from ictc.ui import crosstab_view, fairness_view, panels, sources, views
+from ictc.ui import crosstab_view, jobs, panels, sidebar, views
 from ictc.ui.outcomes import model_warning
-from ictc.ui.session import Session, new_token, recent_runs
+from ictc.ui.session import Session, new_token
+
+if TYPE_CHECKING:
+    from ictc.nodes.context import Context
 
 RECENT_MESSAGES = 6  # the chat shows the latest messages; older ones fold into an expander
 STYLE = "<style>" + (Path(__file__).parent / "style.css").read_text("utf-8") + "</style>"  # layout: ui/style.css
@@ -60,87 +61,10 @@ def current_session() -> Session:
     return session
 
 
-# the sidebar ---------------------------------------------------------------------------------------------
-def sidebar(session: Session) -> None:
-    """The sidebar: the image source (sample photos, a folder on the server, an upload) with the files left
-    out, recent runs, the configured models, and New run. A bad source is shown as an error, not raised."""
-    st.header("Images")
-    kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
-    try:
-        if kind == "Sample photos":
-            which = st.selectbox("Set", ["both", "cifar10", "imagenet"], key="sample-set",
-                                 format_func={"both": "CIFAR-10 + ImageNet (40)", "cifar10": "CIFAR-10 (20)",
-                                              "imagenet": "ImageNet (20)"}.__getitem__)
-            if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
-                _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"))
-        elif kind == "Folder on the server":
-            folder = st.text_input("Folder path", key="folder")
-            if st.button("Use this folder", key="use-folder", disabled=session.busy):
-                _use(session, sources.from_folder(folder))
-        else:
-            files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
-                                     type=[s.lstrip(".") for s in sorted(sources.image_suffixes())])
-            st.caption(f"Up to {sources.MAX_UPLOAD_FILES} files, {sources.MAX_UPLOAD_FILE_MB} MB each.")
-            if st.button("Use the uploaded files", key="use-uploads", disabled=session.busy or not files):
-                chosen = sources.from_uploads([(f.name, f.getvalue()) for f in files or []], session.folder / "uploads")
-                _use(session, chosen)
-    except ValueError as exc:
-        st.error(str(exc))
-    if session.images:
-        st.success(f"{len(session.images)} images: {session.images_source}"
-                   + (" (with labels: metrics on)" if session.labels else ""))
-    problems = st.session_state.get("source-problems", [])
-    for problem in problems[:10]:
-        st.warning(problem)
-    if len(problems) > 10:
-        st.warning(f"... and {len(problems) - 10} more file(s) left out")
-    recent(session)
-    st.header("Models")
-    settings = session.settings
-    st.caption(f"Backend: {settings.backend} · VLM: {settings.resolved_vlm()} · LLM: {settings.resolved_llm()}"
-               + (f" · endpoint: {', '.join(settings.base_url)}" if settings.base_url else ""))
-    if session.model_problem:
-        st.error("Not available: see the chat.")
-    if st.button("New run", key="new-run", disabled=session.busy or session.run_dir is None,
-                 help="start over in the chat; the current run stays on disk (Recent runs)"):
-        session.new_run()
-        st.rerun()
-
-
-def _use(session: Session, chosen: sources.Chosen) -> None:
-    if not chosen.paths:
-        raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
-    session.use_images(chosen.paths, chosen.source, chosen.labels)
-    st.session_state["source-problems"] = chosen.problems
-
-
-def recent(session: Session) -> None:
-    """The run folders of this server's workspace, newest first, to open again."""
-    runs = recent_runs(session.root)
-    if not runs:
-        return
-    st.header("Recent runs")
-    labels = {str(p): _run_label(p) for p in runs}
-    chosen = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="recent-run")
-    if st.button("Open this run", key="open-run", disabled=session.busy or chosen is None
-                 or (session.run_dir is not None and str(session.run_dir) == chosen)):
-        session.open_run(Path(chosen))
-        st.session_state["source-problems"] = []  # they were about the files chosen before
-        st.rerun()
-
-
-def _run_label(run_dir: Path) -> str:
-    try:
-        results = json.loads((run_dir / "results.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return f"{run_dir.parent.name[:4]}/{run_dir.name} (interrupted: open it to continue)"
-    return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
-            f"images · v{results['version']} ({run_dir.parent.name[:4]}/{run_dir.name})")
-
-
 # the chat and the status line ------------------------------------------------------------------------------
 def chat_pane(session: Session) -> None:
-    """The conversation: the latest RECENT_MESSAGES messages as chat bubbles, older ones folded into an expander."""
+    """The conversation: the latest RECENT_MESSAGES messages as chat bubbles, older ones folded into an expander;
+    a message's "detail" (an error's full text) behind an expander of its own."""
     messages = session.conversation.messages
     older, latest = messages[:-RECENT_MESSAGES], messages[-RECENT_MESSAGES:]
     if older:
@@ -150,17 +74,23 @@ def chat_pane(session: Session) -> None:
     for message in latest:
         with st.chat_message(message["role"]):
             st.markdown(message["text"])
+            if message.get("detail"):
+                with st.expander("Details"):
+                    st.code(message["detail"], language=None, wrap_lines=True)
 
 
 def status_line(session: Session) -> None:
     """The job's progress while it runs (re-attached after a reload), then the last reply, in view above
-    the results; Stop and Continue live here."""
+    the results; Stop and Continue live here. main() draws it only once there is a job or a result: before,
+    the chat beside says it all, once."""
     job = session.job
 
     @st.fragment(run_every=0.5 if session.busy else None)
     def live() -> None:
         if job is not None and job.running:
-            with st.status(f"Working: {job.title}", expanded=True):
+            # a box of our own, not st.status: that one shows "complete" (a tick) after every redraw of the fragment
+            with st.container(border=True, key="working"):
+                st.markdown(f":material/progress_activity: **Working: {job.title}**")
                 views.progress(job)
                 st.button("Stop", key="stop", on_click=session.stop, type="primary")
         elif job is not None and session.reported != job.id:
@@ -231,10 +161,18 @@ TABS: list[tuple[str, Callable[[Session, dict[str, Any], Path], None]]] = [
     ("Traces", lambda session, results, run_dir: panels.traces(run_dir, results)),
     ("Versions", versions_tab),
     ("Export", lambda session, results, run_dir: panels.export(run_dir, results)),
-    ("Fairness", lambda session, results, run_dir: fairness_view.panel(session, run_dir, results)),
+    ("Fairness", lambda session, results, run_dir: _fairness(session, results, run_dir)),
     ("Grouping", crosstab_view.grouping_tab),
     ("Criteria", crosstab_view.criteria_tab),
 ]
+
+
+def _fairness(session: Session, results: dict[str, Any], run_dir: Path) -> None:
+    from ictc.ui import fairness_view  # the audit's imports (the pipeline's) wait for its tab
+
+    jobs.warmed()
+
+    fairness_view.panel(session, run_dir, results)
 
 
 def results_pane(session: Session) -> None:
@@ -257,14 +195,14 @@ def results_pane(session: Session) -> None:
 def preview(session: Session) -> None:
     """Before a run: the chosen images at a glance."""
     if not session.images:
-        st.info("Choose images in the sidebar: the sample photos, a folder on the server, or an upload.")
+        st.caption("No images chosen yet: their preview shows here.")  # the chat beside says how, once
         return
     st.markdown(f"**{len(session.images)} images chosen** ({session.images_source}); the first ones:")
-    cells = st.grid("auto", min_column_width=80)
+    cells = st.grid("auto", min_column_width=96, key="preview")  # a 12-character caption on one line
     for path in session.images[:24]:
         data = views.thumb(path)
         if data:
-            cells.image(data, caption=Path(path).name[:14], width="stretch")
+            cells.image(data, caption=views.short_name(Path(path).name), width="stretch")
 
 
 def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:
@@ -289,11 +227,17 @@ def main() -> None:
                        initial_sidebar_state="collapsed" if session.images else "auto")
     st.markdown(STYLE, unsafe_allow_html=True)
     with st.sidebar:
-        sidebar(session)
+        sidebar.draw(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
     session.report_job()
-    prompt = st.chat_input("e.g. group these by the mood of the person, 4 groups", key="chat")
+    with st.container(key="mainrow"):
+        left, right = st.columns([2, 3], gap="medium")
+    # the chat input sits under the chat, not pinned to the page's bottom: a pinned one makes Streamlit scroll
+    # the whole page to its end on every redraw, taking the tabs out of view
+    with left:
+        pane = st.container(key="chatpane", height=560, autoscroll=True)  # a fixed-height box keeps its end in view
+        prompt = st.chat_input("e.g. group by the mood, 4 groups", key="chat")  # one line, even beside the sidebar
     if prompt and prompt.strip():  # an all-spaces message is no message
         session.chat(prompt)
     if not session.conversation.messages:
@@ -304,14 +248,14 @@ def main() -> None:
             session.model_problem, session.warned = warning, True
             session.conversation.say("assistant", f"**No model is ready:** {warning} I can read your messages, "
                                                   "but runs cannot start until a model is configured.")
-    with st.container(key="mainrow"):
-        left, right = st.columns([2, 3], gap="medium")
-        with left, st.container(key="chatpane"):
-            chat_pane(session)
-        with right:
+    with pane:
+        chat_pane(session)
+    with right:
+        if session.job is not None or session.results() is not None:
             with st.container(key="statusline"):
                 status_line(session)
-            results_pane(session)
+        results_pane(session)
+    jobs.warm_up()  # the page is drawn: now the pipeline's imports, in the background (ui/jobs.py)
 
 
 main()

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ictc.graph.run import MAX_CRITERION_CHARS
 from ictc.nodes.actions import (
     Action,
     AddInstruction,
@@ -85,9 +84,10 @@ class Conversation:
     pending: list[Action] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
 
-    def say(self, role: str, text: str) -> None:
-        """Adds one message (`role`: "user" or "assistant"; `text`: Markdown) to the end of the chat."""
-        self.messages.append({"role": role, "text": text})
+    def say(self, role: str, text: str, detail: str = "") -> None:
+        """Adds one message (`role`: "user" or "assistant"; `text`: Markdown) to the end of the chat; `detail`
+        (plain text, e.g. an error's full text) is shown folded under it."""
+        self.messages.append({"role": role, "text": text, **({"detail": detail} if detail else {})})
 
     def answer(self, text: str, names: list[str], image_count: int, criterion: str = "", llm_json: Any = None,
                preview: Callable[[Action], str] | None = None) -> Reply:
@@ -142,6 +142,9 @@ class Conversation:
                     new.instructions.append(text)
                 case _:
                     return f"{describe_action(action)} needs clusters; there are none yet"
+        # imported here: the pipeline's imports wait for the first message (the landing page paints without them)
+        from ictc.graph.run import MAX_CRITERION_CHARS
+
         criterion, k = intent.criterion or new.criterion, intent.k or new.k
         if len(criterion) > MAX_CRITERION_CHARS:
             return f"the criterion is {len(criterion)} characters long; the limit is {MAX_CRITERION_CHARS}"

@@ -4,21 +4,50 @@ whole server process, so a reloaded page finds its running job again."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ictc.core.errors import ModelUnavailableError, UsageError
-from ictc.nodes.context import StopRequested
 
 STEP_TITLES = {"describe": "Step 1 · describe", "label": "Step 2a · label", "name_clusters": "Step 2b · name clusters",
                "assign": "Step 3 · assign", "finish": "Finishing"}
 log = logging.getLogger(__name__)
 _jobs: dict[str, Job] = {}  # run folder -> its latest job, for the whole server process
 _jobs_lock = threading.Lock()
+_warming: threading.Thread | None = None
+PIPELINE = ("ictc.graph.run", "ictc.graph.refine", "ictc.ui.fairness")  # LangGraph and the model clients: seconds
+
+
+def warm_up() -> None:
+    """Starts importing PIPELINE in a background thread, once per server process: called after the first page
+    is drawn, so the landing page paints without waiting for these imports and the first message finds them
+    loaded."""
+    global _warming
+    with _jobs_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=_import_pipeline, name="ictc-warm-up", daemon=True)
+            _warming.start()
+
+
+def warmed() -> None:
+    """Waits until warm_up's imports are done (at once when it was never started), so a page and the warm-up
+    never import the same module at the same time."""
+    if _warming is not None:
+        _warming.join()
+
+
+def _import_pipeline() -> None:
+    for name in PIPELINE:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a broken install shows where the module is used; here it is only logged
+            log.exception("warm-up import of %s failed", name)
 
 
 def register(run_dir: str, job: Job) -> Job:
@@ -45,7 +74,9 @@ class Job:
         self.steps: dict[str, dict[str, Any]] = {}
         self.plan = ""
         self.result: Any = None
-        self.error = ""
+        self.error = ""  # what went wrong, in one line (the exception's text)
+        self.usage = False  # the error is a UsageError: its one line is meant for the user as it is
+        self.detail = ""  # all of it, for the chat's Details: the text, and for a bug its traceback
         self.stopped = False
         self.started = time.monotonic()
         self.seconds = 0.0
@@ -85,6 +116,11 @@ class Job:
             if event.get("phase"):
                 self.phase = event["phase"]
 
+    def last_step(self) -> str:
+        """The step that reported last ("describe", "label", "name_clusters", "assign", "finish"), or ""."""
+        with self._lock:
+            return next(reversed(self.steps), "")
+
     def progress(self) -> list[tuple[str, dict[str, Any]]]:
         """(step title, copy of its tally {"done", "total", "stored", "calls", "failed"[, "names"]}) per step,
         in the order the steps first reported."""
@@ -92,14 +128,21 @@ class Job:
             return [(STEP_TITLES.get(step, step), dict(tally)) for step, tally in self.steps.items()]
 
     def _run(self) -> None:
+        # imported here: the models' imports happen in the job's thread, not while a page is drawn
+        from ictc.nodes.context import StopRequested
+
         try:
             self.result = self._work(self.on_event, self.stop)
         except StopRequested:
             self.stopped = True
-        except (UsageError, ModelUnavailableError) as exc:  # what a user can cause or configure: one line
-            self.error = str(exc)
-        except Exception as exc:  # a bug: the page says so in one line, the log keeps the traceback
+        except UsageError as exc:  # what the user asked cannot be done: our own one line says why
+            self.error = self.detail = str(exc)
+            self.usage = True
+        except ModelUnavailableError as exc:  # the models as configured: said plainly (ui/outcomes.explain)
+            self.error = self.detail = str(exc)
+        except Exception as exc:  # a bug or a raw server error: one line on the page, the traceback in Details
             log.exception("job %s failed", self.title)
             self.error = f"{type(exc).__name__}: {exc}"
+            self.detail = traceback.format_exc()
         finally:
             self.seconds = time.monotonic() - self.started

@@ -1,13 +1,18 @@
-"""What the chat app says about a finished job (a split included) and about models that are not ready."""
+"""What the chat app says about a finished job (a split included) and about models that are not ready or
+fail: one plain sentence each (the full error goes behind the chat's Details)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ictc.ui.jobs import STEP_TITLES
 
 if TYPE_CHECKING:
     from ictc.core.settings import Settings
     from ictc.ui.jobs import Job
+
 
 def model_warning(settings: Settings) -> str:
     """Why no run could start with these settings, found without loading a model (a page can say it at
@@ -25,14 +30,64 @@ def model_warning(settings: Settings) -> str:
     return ""
 
 
-def outcome(job: Job) -> str:
+# What an error's text says went wrong -> (what, what to do), first match wins. The texts come from
+# ModelUnavailableError and nodes/watch.diagnose (our words) or from the OpenAI client and httpx (raw).
+TROUBLES = [
+    (r"api key|\b401\b|unauthori[sz]ed|authentication", "the server refused the API key",
+     "set OPENAI_API_KEY (environment or .env) to a key it accepts, then start `ictc ui` again"),
+    (r"does not serve|\b404\b|not found|does not exist|model_not_found", "the server does not serve this model",
+     "use a model name the server lists (--vlm / --llm), then start `ictc ui` again"),
+    (r"\b429\b|quota|rate.?limit", "the server refuses more requests (rate limit or quota)",
+     "wait or raise the limit, then press **Continue** (what is done is kept)"),
+    (r"cannot reach|connect|refused|name or service|timed? ?out|unreachable", "the server could not be reached",
+     "check that it is running and its address (--base-url / OPENAI_BASE_URL), then say **go** again"),
+    (r"image input|no image support|does not (take|support) image", "the model does not take images",
+     "give --vlm a vision model"),
+    (r"context length|too long", "the request was longer than the model's context", "use a model with a longer "
+     "context, or shorter prompts"),
+    (r"\b5\d\d\b|server error|internal error|bad gateway|unavailable", "the server answered with an error",
+     "look at the server's log, then press **Continue** (what is done is kept)"),
+    (r"not downloaded|no config\.json|no folder|cannot be loaded|offline", "it could not be loaded",
+     "give a model folder (--vlm / --llm /path) or an endpoint (--backend openai --base-url URL)"),
+]
+
+
+def explain(text: str, settings: Settings, step: str = "") -> str:
+    """`text` (an error's full text) as one plain sentence: which model, where, what went wrong, what to do.
+    `step` ("describe", "label", ...: the step that was running) tells the role when the text does not."""
+    named = re.search(r"the (VLM|LLM) '([^']+)'", text, re.IGNORECASE)
+    role = named.group(1).upper() if named else ("VLM" if step == "describe" else "LLM" if step else "")
+    where = ""
+    if role:
+        model = named.group(2) if named else (settings.resolved_vlm() if role == "VLM" else settings.resolved_llm())
+        urls = (settings.vlm_base_url if role == "VLM" else settings.llm_base_url) or settings.base_url
+        place = (f"at {urls[0] if urls else 'api.openai.com'}" if settings.backend == "openai" else "on this machine")
+        where = f"{'the' if step else 'The'} {role} '{model}' is not available {place}"
+    what, todo = next(((w, t) for pattern, w, t in TROUBLES if re.search(pattern, text, re.IGNORECASE)),
+                      ("", "see the details below"))
+    reason = re.search(r"is not available \(([^()]{1,80})\)", text)  # ModelUnavailableError's own words
+    if reason and what == TROUBLES[-1][1]:
+        what = reason.group(1)
+    stage = f"{STEP_TITLES[step]} stopped: " if step in STEP_TITLES else ""
+    if where and what:
+        return f"{stage}{where}: {what}. To fix: {todo}."
+    if what:
+        return f"{stage}{what[0].upper()}{what[1:]}. To fix: {todo}."
+    return f"{stage}{text.splitlines()[0][:160] if len(text) < 200 else 'The run stopped on an unexpected error'}."
+
+
+def outcome(job: Job, settings: Settings) -> str:
     """What a finished job did, in words: clusters and sizes, model calls, and for a change what really
-    happened (a split names its parts and says when proposed names were replaced)."""
+    happened (a split names its parts and says when proposed names were replaced); a failure in one plain
+    sentence (explain; the full text is the job's `detail`)."""
     if job.stopped:
         return ("Stopped. Everything finished so far is kept; press **Continue** to finish the run "
                 "(only the missing work is done).")
     if job.error:
-        return f"That did not work: {job.error}"
+        if job.usage:
+            return f"That did not work: {job.error}"
+        task = re.search(r"During task with name '(\w+)'", job.detail)  # LangGraph's note on a node's exception
+        return explain(job.error, settings, task.group(1) if task else job.last_step())
     result = job.result
     results = result.results
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])

@@ -3,6 +3,7 @@ run folder's files; restoring a version goes through the session's job like any 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,16 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
         st.warning(f"{scores['warning']}: " + ", ".join(
             Path(image).name for image in (scores["unlabelled"] + scores["not_clustered"])[:10]))
     if (run_dir / "confusion.png").is_file():
-        st.image(str(run_dir / "confusion.png"), caption="Confusion: true labels × clusters")
+        confusion(run_dir / "confusion.png")
+
+
+def confusion(path: Path) -> None:
+    """The confusion plot at its own size (its text stays readable at any K: evaluation/metrics.plot_confusion
+    grows the figure instead), in a box that scrolls when it is larger than the pane."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    st.markdown(f'<div class="confusion"><img src="data:image/png;base64,{data}" '
+                'alt="confusion matrix: true labels by clusters"></div>', unsafe_allow_html=True)
+    st.caption("Confusion: true labels × clusters (scroll the picture when it is larger than the pane)")
 
 
 def traces(run_dir: Path, results: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """One browser session's work, without Streamlit: its images, its conversation, its run folders (each with
 its own LangGraph thread), its background job. Kept on disk (session.json) so a reload brings it back;
-orchestration stays in graph/run.py and graph/refine.py."""
+orchestration stays in graph/run.py and graph/refine.py, imported when first needed (the landing page
+paints without the pipeline's imports)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import write_json
-from ictc.graph.refine import refine_run, restore_run, undo_run
-from ictc.graph.run import resume_run, start_run
-from ictc.graph.runtime import with_stores
-from ictc.graph.session import run_state
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
-from ictc.nodes.context import Context
 from ictc.prompts import make_criterion
-from ictc.ui import fairness, jobs
+from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request
 from ictc.ui.jobs import Job
-from ictc.ui.outcomes import outcome
+from ictc.ui.outcomes import explain, outcome
 
-ContextFactory = Callable[[Settings], Context]
+if TYPE_CHECKING:
+    from ictc.nodes.context import Context
+
+ContextFactory = Callable[[Settings], "Context"]
 TOKEN = re.compile(r"^[0-9a-f]{12}$")  # a session's id as it appears in the page's address (?session=...)
 CONTINUE = re.compile(r"(?:please\s+)?(?:continue|resume|finish(?: the run| it)?|carry on|keep going)(?:\s+(?:the run|please))?")
 
@@ -96,6 +95,8 @@ class Session:
     def context(self) -> Context:
         """The models, loaded on first use (raises ModelUnavailableError with what to configure)."""
         if self._context is None:
+            from ictc.graph.runtime import with_stores
+
             self._context = with_stores(self._factory(self.settings))
         return self._context
 
@@ -141,6 +142,8 @@ class Session:
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         self.conversation.pending = []
         if not (run_dir / "results.json").is_file():  # interrupted before any results: Continue finishes it
+            from ictc.graph.session import run_state
+
             state = run_state(run_dir)
             self.images = [item["path"] for item in state.get("images", [])]
             self.conversation.say("assistant", f"Opened {run_dir}: **{state['criterion']['text']}**, interrupted "
@@ -180,6 +183,10 @@ class Session:
     # the chat -------------------------------------------------------------------------------------------
     def chat(self, text: str) -> Reply:
         """Answer one message; starts the run or the change it asks for when it may (see Conversation)."""
+        jobs.warmed()
+        from ictc.graph.session import run_state
+        from ictc.ui import fairness
+
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             return Reply(self.conversation.messages[-1]["text"])
         if self.busy:
@@ -203,8 +210,9 @@ class Session:
                                          preview=(lambda action: preview_action(state, action)) if state else None)
         if llm_json is None and not self.warned:
             self.warned = True
-            self.conversation.say("assistant", f"Note: {self.model_problem} Until then I read your messages with "
-                                               "simple rules, and runs cannot start.")
+            self.conversation.say("assistant", f"Note: {explain(self.model_problem, self.settings)} Until then I read "
+                                               "your messages with simple rules, and runs cannot start.",
+                                  detail=self.model_problem)
         if reply.start is not None:
             self.start(reply.start)
         elif reply.apply:
@@ -250,6 +258,8 @@ class Session:
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
+            from ictc.graph.run import start_run
+
             return start_run(images, criterion, settings=self.settings, out_dir=run_dir, labels=labels, on_event=on_event,
                              context=self._with_stop(stop), **request.run_args())
 
@@ -262,6 +272,8 @@ class Session:
         assert run_dir is not None
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
+            from ictc.graph.refine import refine_run
+
             result = None
             for action in actions:
                 result = refine_run(run_dir, action, on_event=on_event, context=self._with_stop(stop))
@@ -273,6 +285,8 @@ class Session:
         """Undo (`version` 0) or go back to version `version`, as a new version; no model is called."""
         run_dir = self.run_dir
         assert run_dir is not None
+        from ictc.graph.refine import restore_run, undo_run
+
         if version:
             return self._launch(f"back to version {version}",
                                 lambda on_event, stop: restore_run(run_dir, version, context=self.context()))
@@ -283,6 +297,8 @@ class Session:
         the job. Needs a current run (asserted)."""
         run_dir = self.run_dir
         assert run_dir is not None
+        from ictc.graph.run import resume_run
+
         return self._launch("resume", lambda on_event, stop: resume_run(run_dir, on_event=on_event,
                                                                          context=self._with_stop(stop)))
 
@@ -303,18 +319,10 @@ class Session:
         if job is None or job.running or self.reported == job.id:
             return None
         self.reported = job.id
-        text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job)
-        self.conversation.say("assistant", text)
+        from ictc.ui import fairness
+
+        text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job, self.settings)
+        self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         self.save()
         return text
 
-
-def recent_runs(root: Path, limit: int = 12) -> list[Path]:
-    """The run folders under `root` (all sessions of this server's workspace), newest first: those with
-    results and those interrupted before any (a run.json only), which Continue can finish."""
-    found = [p.parent for p in root.glob("*/run-*/run.json")]
-    return sorted(found, key=_last_written, reverse=True)[:limit]
-
-
-def _last_written(run_dir: Path) -> float:
-    return max((run_dir / name).stat().st_mtime for name in ("run.json", "results.json") if (run_dir / name).is_file())

@@ -89,7 +89,9 @@ def from_samples(which: str, folder: Path) -> Chosen:
     """The real photos bundled with the foolbox wheel: 'cifar10', 'imagenet' or 'both', with labels."""
     from ictc.core.samples import export_samples
 
-    if not (folder / "cifar10" / "labels.csv").is_file():
+    imagenet_labels = folder / "imagenet" / "labels.csv"
+    if not (folder / "cifar10" / "labels.csv").is_file() or not imagenet_labels.is_file() \
+            or ",imagenet-" in imagenet_labels.read_text("utf-8"):  # written before the class names were known
         export_samples(folder)
     sets = ["cifar10", "imagenet"] if which == "both" else [which]
     paths, lines = [], ["image,label"]

@@ -185,7 +185,7 @@ def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
 
 def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int], None]) -> None:
     """Thumbnails in a grid that reflows with the width (about 110 px each), the file name under each."""
-    cells = st.grid("auto", min_column_width=104, gap="small")
+    cells = st.grid("auto", min_column_width=104, gap="small", key="thumbgrid")
     for index in indices:
         row = rows[index]
         with cells.container():
@@ -194,12 +194,21 @@ def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int],
                 st.image(data, width="stretch")
             else:
                 st.caption("(no preview)")
-            st.button(_short(Path(row["image"]).name), key=f"img-{index}", help=f"details of {Path(row['image']).name}",
+            st.button(short_name(Path(row["image"]).name), key=f"img-{index}", help=f"details of {Path(row['image']).name}",
                       on_click=select, args=(index,), type="tertiary", width="stretch")
 
 
-def _short(name: str, keep: int = 14) -> str:
-    return name if len(name) <= keep else name[:keep - 1] + "…"
+def short_name(name: str, keep: int = 12) -> str:
+    """`name` in at most `keep` characters for a thumbnail's caption, cut in the middle so that its end (where
+    names of one set differ: "cifar10_03_0.png") stays: the suffix goes first, then the middle of the stem
+    ("imagenet_00_243.jpg" -> "imag…_00_243")."""
+    if len(name) <= keep:
+        return name
+    stem = Path(name).stem or name
+    if len(stem) <= keep:
+        return stem
+    head = keep // 3
+    return stem[:head] + "…" + stem[-(keep - head - 1):]
 
 
 # details -----------------------------------------------------------------------------------------------

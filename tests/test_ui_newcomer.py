@@ -1,0 +1,122 @@
+"""What a newcomer's try of the chat app found (issue 22, second pass): the sample photos' class names, a
+landing page that does not wait for the pipeline's imports, thumbnail captions that keep where names differ,
+a readable confusion matrix at K = 27, endpoint errors in one plain sentence, the greeting said once, and
+the page's place kept after a message."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from test_ui_app import finished_app  # noqa: F401 (a fixture: a finished run in the app)
+
+from ictc.core.samples import IMAGENET_CLASSES, export_samples
+from ictc.ui.sources import from_samples
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_imagenet_sample_photos_are_labelled_with_class_names(tmp_path):
+    folder, count = export_samples(tmp_path / "samples")["imagenet"]
+    with open(folder / "labels.csv", encoding="utf-8") as handle:
+        labels = {Path(row["image"]).name: row["label"] for row in csv.DictReader(handle)}
+    assert count == len(labels) == 20
+    assert labels["imagenet_00_243.jpg"] == "bull mastiff"
+    assert labels["imagenet_06_609.jpg"] == labels["imagenet_07_609.jpg"] == "jeep"
+    assert labels["imagenet_17_22.jpg"] == "bald eagle"
+    assert set(labels.values()) <= set(IMAGENET_CLASSES.values())  # every photo's class is in the table
+    assert not any(label.startswith(("imagenet", "class ")) for label in labels.values())
+
+
+def test_a_samples_folder_written_before_the_class_names_is_written_again(tmp_path):
+    folder = tmp_path / "samples"
+    export_samples(folder)
+    stale = folder / "imagenet" / "labels.csv"
+    stale.write_text(stale.read_text("utf-8").replace(",bull mastiff", ",imagenet-243"), "utf-8")
+    chosen = from_samples("both", folder)
+    text = Path(chosen.labels or "").read_text("utf-8")
+    assert len(chosen.paths) == 40 and ",bull mastiff" in text and "imagenet-" not in text
+
+
+def test_the_landing_page_modules_import_no_pipeline():
+    """The app's own modules load without LangGraph, LangChain, the OpenAI client or numpy-heavy stacks: the
+    first page of a fresh server paints in about 2 s instead of 5-7 s (bench/ui_paint.py --first-load)."""
+    heavy = ("langgraph", "langchain_core", "openai", "chromadb", "torch", "transformers", "sklearn", "matplotlib")
+    code = ("import sys; import ictc.ui.session, ictc.ui.views, ictc.ui.panels, ictc.ui.crosstab_view, "
+            "ictc.ui.sources, ictc.ui.outcomes, ictc.ui.jobs, ictc.ui.conversation, ictc.ui.intent; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_thumbnail_captions_keep_where_the_names_differ(tmp_path):
+    from ictc.ui.views import short_name
+
+    names = [Path(p).name for p in from_samples("both", tmp_path / "samples").paths]
+    captions = [short_name(name) for name in names]
+    assert len(set(captions)) == len(names) == 40  # each photo's caption is its own
+    assert max(map(len, captions)) <= 12 and short_name("imagenet_00_243.jpg") == "imag…_00_243"
+    assert short_name("cifar10_03_0.png") == "cifar10_03_0"  # the suffix goes before anything that tells apart
+
+
+def test_the_confusion_plot_grows_with_k_and_is_shown_at_its_own_size(finished_app, tmp_path):  # noqa: F811
+    from PIL import Image
+
+    from ictc.evaluation.metrics import CELL_INCHES, plot_confusion, score
+
+    classes = [f"class {i}" for i in range(29)]
+    clusters = [f"Cluster {i}" for i in range(27)]
+    scores = score([clusters[i % 27] for i in range(290)], [classes[i % 29] for i in range(290)])
+    plot_confusion(scores, tmp_path / "confusion.png")
+    width, height = Image.open(tmp_path / "confusion.png").size
+    assert width >= 27 * CELL_INCHES * 100 and height >= 29 * CELL_INCHES * 100  # 45 px a cell, labels 10 pt
+    app, _ = finished_app
+    app.session_state["tab"] = "Metrics"
+    app.run()
+    shown = [m.value for m in app.markdown if 'class="confusion"' in m.value]
+    assert len(shown) == 1 and "data:image/png;base64," in shown[0]  # not st.image, which scales it to the pane
+
+
+def test_the_greeting_is_said_once_and_no_status_line_before_a_run():
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60)
+    app.session_state["context_factory"] = lambda settings: None
+    app.run()
+    said = [m.value for m in app.markdown if "Choose images on the left" in m.value]
+    assert len(said) == 1, said
+    assert not app.info  # no second word on it beside the chat
+
+
+def test_an_endpoint_error_is_one_plain_sentence_with_the_detail_folded(colour_images, tmp_path, monkeypatch):
+    """Step 2b's one call fails with a raw HTTP 500 from the OpenAI client: the chat says which step, model
+    and server, and what to do, in one line; the client's text is behind Details."""
+    from streamlit.testing.v1 import AppTest
+
+    from fake_server import FakeOpenAIServer
+
+    def naming_fails(body, n):
+        return "500" if "organise labels into categories" in str(body) else None
+
+    with FakeOpenAIServer(fault=naming_fails) as server:
+        for name, value in {"ICTC_BACKEND": "openai", "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "test-key",
+                            "ICTC_VLM": "vision-model", "ICTC_LLM": "text-model",
+                            "ICTC_UI_ENV_FILE": str(tmp_path / "none.env")}.items():
+            monkeypatch.setenv(name, value)
+        app = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60).run()
+        app.radio(key="source").set_value("Folder on the server").run()
+        app.text_input(key="folder").input(str(Path(colour_images[0][0]).parent)).run()
+        app.button(key="use-folder").click().run()
+        app.chat_input(key="chat").set_value("group these by colour, 3 groups").run()
+        app.chat_input(key="chat").set_value("go").run()
+        app.session_state["ictc_session"].job.thread.join(60)
+        app.run()
+    last = app.chat_message[-1]
+    text = last.markdown[0].value
+    assert text.startswith("Step 2b · name clusters stopped: the LLM 'text-model' is not available at "
+                           f"{server.url}: the server answered with an error. To fix: ")
+    assert "Error code" not in text and "\n" not in text and len(text) < 260
+    assert "Error code: 500" in last.expander[0].code[0].value  # the raw text, folded under Details

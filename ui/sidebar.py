@@ -1,0 +1,103 @@
+"""The app's sidebar: where the images come from (sample photos, a folder on the server, an upload) with the
+files left out, the recent runs to open again, the configured models, and New run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from ictc.core.errors import UsageError
+from ictc.ui import sources
+from ictc.ui.session import Session
+
+
+def draw(session: Session) -> None:
+    """The sidebar: the image source (sample photos, a folder on the server, an upload) with the files left
+    out, recent runs, the configured models, and New run. A bad source is shown as an error, not raised."""
+    st.header("Images")
+    kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
+    try:
+        if kind == "Sample photos":
+            which = st.selectbox("Set", ["both", "cifar10", "imagenet"], key="sample-set",
+                                 format_func={"both": "CIFAR-10 + ImageNet (40)", "cifar10": "CIFAR-10 (20)",
+                                              "imagenet": "ImageNet (20)"}.__getitem__)
+            if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
+                _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"))
+        elif kind == "Folder on the server":
+            folder = st.text_input("Folder path", key="folder")
+            if st.button("Use this folder", key="use-folder", disabled=session.busy):
+                _use(session, sources.from_folder(folder))
+        else:
+            files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
+                                     type=[s.lstrip(".") for s in sorted(sources.image_suffixes())])
+            st.caption(f"Up to {sources.MAX_UPLOAD_FILES} files, {sources.MAX_UPLOAD_FILE_MB} MB each.")
+            if st.button("Use the uploaded files", key="use-uploads", disabled=session.busy or not files):
+                chosen = sources.from_uploads([(f.name, f.getvalue()) for f in files or []], session.folder / "uploads")
+                _use(session, chosen)
+    except ValueError as exc:
+        st.error(str(exc))
+    if session.images:
+        st.success(f"{len(session.images)} images: {session.images_source}"
+                   + (" (with labels: metrics on)" if session.labels else ""))
+    problems = st.session_state.get("source-problems", [])
+    for problem in problems[:10]:
+        st.warning(problem)
+    if len(problems) > 10:
+        st.warning(f"... and {len(problems) - 10} more file(s) left out")
+    recent(session)
+    st.header("Models")
+    settings = session.settings
+    st.caption(f"Backend: {settings.backend} · VLM: {settings.resolved_vlm()} · LLM: {settings.resolved_llm()}"
+               + (f" · endpoint: {', '.join(settings.base_url)}" if settings.base_url else ""))
+    if session.model_problem:
+        st.error("Not available: see the chat.")
+    if st.button("New run", key="new-run", disabled=session.busy or session.run_dir is None,
+                 help="start over in the chat; the current run stays on disk (Recent runs)"):
+        session.new_run()
+        st.rerun()
+
+
+def _use(session: Session, chosen: sources.Chosen) -> None:
+    if not chosen.paths:
+        raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
+    session.use_images(chosen.paths, chosen.source, chosen.labels)
+    st.session_state["source-problems"] = chosen.problems
+    if not chosen.problems:  # nothing left out to read here: redraw with the sidebar folded (app.main), at once
+        st.rerun()
+
+
+def recent(session: Session) -> None:
+    """The run folders of this server's workspace, newest first, to open again."""
+    runs = recent_runs(session.root)
+    if not runs:
+        return
+    st.header("Recent runs")
+    labels = {str(p): _run_label(p) for p in runs}
+    chosen = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="recent-run")
+    if st.button("Open this run", key="open-run", disabled=session.busy or chosen is None
+                 or (session.run_dir is not None and str(session.run_dir) == chosen)):
+        session.open_run(Path(chosen))
+        st.session_state["source-problems"] = []  # they were about the files chosen before
+        st.rerun()
+
+
+def _run_label(run_dir: Path) -> str:
+    try:
+        results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return f"{run_dir.parent.name[:4]}/{run_dir.name} (interrupted: open it to continue)"
+    return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
+            f"images · v{results['version']} ({run_dir.parent.name[:4]}/{run_dir.name})")
+
+
+def recent_runs(root: Path, limit: int = 12) -> list[Path]:
+    """The run folders under `root` (all sessions of this server's workspace), newest first: those with
+    results and those interrupted before any (a run.json only), which Continue can finish."""
+    found = [p.parent for p in root.glob("*/run-*/run.json")]
+    return sorted(found, key=_last_written, reverse=True)[:limit]
+
+
+def _last_written(run_dir: Path) -> float:
+    return max((run_dir / name).stat().st_mtime for name in ("run.json", "results.json") if (run_dir / name).is_file())
