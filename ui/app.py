@@ -251,7 +251,7 @@ def main() -> None:
     with pane:
         chat_pane(session)
     with right:
-        if session.job is not None or session.results() is not None:
+        if session.job is not None or session.results() is not None or session.unfinished():
             with st.container(key="statusline"):
                 status_line(session)
         results_pane(session)
