@@ -3,12 +3,15 @@ a merge and a Step-3 instruction, each timed with its model calls by step; then 
 (graph/versions.py diff) on synthetic rows at several sizes, beside the quadratic comparison it replaced.
 
     python -m bench.refine_scale --n 2000 8000 --diff-sizes 2000 8000 32000 250000 --concurrency 32
+    python -m bench.refine_scale --n --diff-sizes --synthetic 8000 32000 250000   # rename/merge/undo only
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -79,6 +82,46 @@ def refine_rows(n: int, concurrency: int, k: int, photos: list[str], endpoint: E
     return rows
 
 
+def synthetic_rows(sizes: list[int], k: int, endpoint: EndpointProcess, profile: Path | None) -> list[dict[str, Any]]:
+    """Rename, merge and undo on synthetic finished runs (bench/synthetic_run.py) of each size; seconds each,
+    with the time to build the run. `profile`: a folder for a cProfile dump of each pass (name_images.prof)."""
+    import cProfile
+
+    from bench.synthetic_run import TEMPLATE_IMAGES, synthetic_run, template_run
+    from ictc.graph.refine import refine_run, undo_run
+    from ictc.nodes.actions import Merge, Rename
+
+    os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")
+    folder = Path(os.environ["ICTC_WORKSPACE"])
+    template = template_run(make_photos(TEMPLATE_IMAGES), endpoint_settings(8, base_url=endpoint.url), folder, k)
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        started = time.perf_counter()
+        run_dir = synthetic_run(template, n, folder / f"run-{n}")
+        rows.append({"images": n, "pass": "build (synthetic first run)", "seconds": time.perf_counter() - started})
+        print(rows[-1], flush=True)
+        names = list(json.loads((run_dir / "results.json").read_text("utf-8"))["cluster_names"])
+        steps: list[tuple[str, Any]] = [
+            ("rename", lambda d=run_dir, c=names: refine_run(d, Rename(c[0], c[0] + " renamed"))),
+            ("merge", lambda d=run_dir, c=names: refine_run(d, Merge((c[1], c[2]), c[1] + " merged"))),
+            ("undo", lambda d=run_dir: undo_run(d))]
+        for name, action in steps:
+            profiler = cProfile.Profile() if profile else None
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            action()
+            seconds = time.perf_counter() - started
+            if profiler and profile:
+                profiler.disable()
+                profile.mkdir(parents=True, exist_ok=True)
+                profiler.dump_stats(str(profile / f"{name}_{n}.prof"))
+            rows.append({"images": n, "pass": name, "seconds": seconds})
+            print(rows[-1], flush=True)
+        shutil.rmtree(run_dir)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, nargs="*", default=[2000, 8000])
@@ -87,6 +130,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--synthetic", type=int, nargs="*", default=[],
+                        help="also time rename, merge and undo on synthetic finished runs of these sizes")
+    parser.add_argument("--profile", type=Path, help="folder for a cProfile dump of each synthetic pass")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = diff_rows(args.diff_sizes, args.quadratic_up_to)
@@ -100,6 +146,11 @@ def main() -> None:
                 refines += refine_rows(n, args.concurrency, args.k, photos, endpoint)
         save("refine_scale", refines, f"endpoint {args.latency} s per call, concurrency {args.concurrency}, K={args.k}; "
                                       "seconds include opening the run and writing outputs and the report.")
+    if args.synthetic:
+        with EndpointProcess(0.0, 1000) as endpoint:
+            rows = synthetic_rows(args.synthetic, args.k, endpoint, args.profile)
+        save("refine_synthetic", rows, "synthetic finished runs (bench/synthetic_run.py); seconds include opening "
+                                       "the run and writing outputs, the report and the version.")
 
 
 if __name__ == "__main__":

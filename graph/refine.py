@@ -13,11 +13,11 @@ from ictc.core.errors import UsageError
 from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_for
-from ictc.graph.session import Events, RunResult, open_run
+from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.nodes.context import Context
-from ictc.nodes.state import RESET, RunState, merged_fields
+from ictc.nodes.state import RESET, RunState, merge, merged_fields
 
 
 def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: Events | None = None,
@@ -40,9 +40,22 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                 on_event({"step": "plan", "redo": plan.redo})
             meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
             write_json(run_dir / "run.json", meta)
+            if not plan.goto and not state.get("review"):
+                meta.pop("pending_action", None)
+                return session.finish(describe_action(parsed), _apply_directly(session, state, plan.update))
             session.drive(Command(update=plan.update, goto=plan.goto or "review_clusters"), on_event)
         meta.pop("pending_action", None)
         return session.finish(describe_action(parsed))
+
+
+def _apply_directly(session: RunSession, state: dict[str, Any], update: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Write `update` (a rename or merge: no node to run, no review pause to make) to the run as the review
+    node would, and return the state it makes with its checkpoint id. Driving the graph through the review
+    node and reading the state back would replay the run's writes twice more (seconds at 250,000 images)."""
+    config = session.graph.update_state(session.config, update, as_node="review_clusters")
+    merged = set(merged_fields())
+    final = {**state, **{k: merge(state.get(k), [v]) if k in merged else v for k, v in update.items()}}
+    return final, config["configurable"]["checkpoint_id"]
 
 
 def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:

@@ -93,15 +93,21 @@ class RunSession:
         if on_event:
             on_event(chunk)
 
-    def finish(self, action: str | None) -> RunResult:
+    def finish(self, action: str | None, known: tuple[dict[str, Any], str] | None = None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
         Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
         per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
-        `action` labels the new version (None: outputs rewritten, no new version). Returns the RunResult,
-        with `changes` against the previous version when there is one."""
+        `action` labels the new version (None: outputs rewritten, no new version). `known`: the final state and
+        its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
+        are not replayed again. Returns the RunResult, with `changes` against the previous version when
+        there is one."""
         self._phase(0, "reading the run's final state")
-        snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
-        state, pause = dict(snapshot.values), _pause_of(snapshot)
+        if known is not None:
+            state, pause, checkpoint = known[0], None, known[1]
+        else:
+            snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
+            state, pause = dict(snapshot.values), _pause_of(snapshot)
+            checkpoint = snapshot.config["configurable"]["checkpoint_id"]
         new_version = action if pause is None else None
         self._phase(1, "writing results.csv/json, the HTML report and the metrics")
         results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
@@ -109,7 +115,6 @@ class RunSession:
         self._phase(2, "saving the version and comparing it with the previous one")
         if new_version is not None:
             previous = list(self.meta.get("versions", []))  # before this version is added
-            checkpoint = snapshot.config["configurable"]["checkpoint_id"]
             result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
             if previous:
                 result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.outputs import write_json
+from ictc.evaluation.outputs import read_json, write_json
 
 
 def load_meta(run_dir: Path) -> dict[str, Any]:
@@ -24,21 +25,33 @@ def load_meta(run_dir: Path) -> dict[str, Any]:
 
 
 def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id: str) -> int:
-    """Snapshot the current outputs as the next version; returns its number."""
+    """Snapshot the current outputs as the next version; returns its number.
+
+    The snapshot is a hard link where the file system allows (no copy of a results.json of 250,000 images):
+    every output is replaced whole, never written in place (evaluation/outputs.py write_atomic), so a
+    version's link keeps that version's content. Else a copy."""
     versions = meta.setdefault("versions", [])
     number = len(versions) + 1
     folder = run_dir / "versions" / f"v{number}"
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("results.json", "results.csv", "report.html"):
-        shutil.copyfile(run_dir / name, folder / name)
+        _snapshot(run_dir / name, folder / name)
     versions.append({"version": number, "action": action, "checkpoint_id": checkpoint_id})
     write_json(run_dir / "run.json", meta)
     return number
 
 
+def _snapshot(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # no hard links here (another file system, FAT, some network shares)
+        shutil.copyfile(source, target)
+
+
 def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
     """The per-image rows of version `number` (versions/v<number>/results.json). Raises OSError if absent."""
-    return json.loads((run_dir / "versions" / f"v{number}" / "results.json").read_text("utf-8"))["images"]
+    return read_json(run_dir / "versions" / f"v{number}" / "results.json")["images"]
 
 
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
