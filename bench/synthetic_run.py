@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATE_IMAGES = 100  # photos of the real run whose records are copied
-WINDOWS = 64  # writes per per-image field (a real run of this size writes a few thousand smaller ones)
+WINDOWS = 16  # windows per step, as graph/build.py makes for a large set
+TASKS = 32  # task writes per window (a run at concurrency 32 makes ~128)
 
 
 def template_run(photos: list[str], settings: Any, folder: Path, k: int) -> Path:
@@ -34,6 +35,7 @@ def synthetic_run(template: Path, n: int, run_dir: Path) -> Path:
     Image i copies the records of template image i % TEMPLATE_IMAGES under the path /synthetic/img_i.png and a
     sha256 of its own; its thumbnail is the template image's. Returns `run_dir`."""
     from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import StateUpdate
 
     from ictc.graph.build import build_graph
     from ictc.graph.runtime import context_for
@@ -68,15 +70,18 @@ def synthetic_run(template: Path, n: int, run_dir: Path) -> Path:
         config: Any = {"configurable": {"thread_id": meta["thread_id"]}}
         first: dict[str, Any] = {key: state[key] for key in ("criterion", "n_clusters", "review", "user_names", "other", "k_pick")
                  if key in state}
-        graph.update_state(config, {**first, "images": images, "failures": {}}, as_node="review_clusters")
-        size = -(-n // WINDOWS)
+        # as a run writes them: per step WINDOWS windows (LangGraph supersteps), each of TASKS task writes
+        steps = [[StateUpdate({**first, "images": images, "failures": {}}, "review_clusters")]]
+        window, task = -(-n // WINDOWS), -(-n // (WINDOWS * TASKS))
         for field in ("descriptions", "labels", "assignments"):
             records = state.get(field, {})
-            for start in range(0, n, size):
-                chunk = {img["path"]: records[origin[img["path"]]] for img in images[start:start + size]
-                         if origin[img["path"]] in records}
-                graph.update_state(config, {field: chunk}, as_node="review_clusters")
-        graph.update_state(config, {"naming": state["naming"]}, as_node="review_clusters")
+            for start in range(0, n, window):
+                steps.append([StateUpdate({field: {img["path"]: records[origin[img["path"]]]
+                                                   for img in images[at:at + task] if origin[img["path"]] in records}},
+                                          "review_clusters")
+                              for at in range(start, min(n, start + window), task)])
+        steps.append([StateUpdate({"naming": state["naming"]}, "review_clusters")])
+        graph.bulk_update_state(config, steps)
     finally:
         connection.close()
     from ictc.evaluation.outputs import write_json

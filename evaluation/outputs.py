@@ -16,15 +16,18 @@ import orjson
 CSV_COLUMNS = ["image", "cluster", "description", "raw_label", "label", "route", "status", "reason", "sha256"]
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write beside the target, fsync, then rename: a reader never sees a half-written file."""
+def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
+    """Write beside the target, fsync, then rename: a reader never sees a half-written file. `durable`
+    False skips the fsync, for a file made again from the run (a report page; `ictc resume` rewrites it):
+    after a power cut it may be empty, never half of two versions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -68,22 +71,24 @@ def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
 
     primary = primaries(state["images"])
     rows = []
-    for image in state["images"]:
+    none: dict[str, Any] = {}
+    for image in state["images"]:  # one lookup per record (a rename at 250,000 images makes every row)
         path = primary[image["path"]]  # a twin shares the records of the first image with its content
         failed = failures.get(path)
-        assigned = assignments.get(path, {})
-        raw = labels.get(path, {}).get("raw", "")
+        assigned = assignments.get(path, none)
+        described = descriptions.get(path, none)
+        labelled = labels.get(path, none)
+        raw = labelled.get("raw", "")
         rows.append({
             "image": image["path"], "sha256": image["sha256"], "same_as": "" if path == image["path"] else path,
-            "description": descriptions.get(path, {}).get("text", ""),
-            "description_key": descriptions.get(path, {}).get("key", ""),
+            "description": described.get("text", ""), "description_key": described.get("key", ""),
             "raw_label": raw, "label": _normalized(raw) if raw else "",
             "cluster": assigned.get("cluster", ""), "route": assigned.get("route", ""),
             "answer": assigned.get("answer", ""),
             "status": "failed" if failed else ("ok" if assigned else "unfinished"),
             "reason": f"{failed['step']}: {failed['reason']}" if failed else "",
-            "seconds": {"describe": descriptions.get(path, {}).get("seconds"),
-                        "label": labels.get(path, {}).get("seconds"), "assign": assigned.get("seconds")},
+            "seconds": {"describe": described.get("seconds"), "label": labelled.get("seconds"),
+                        "assign": assigned.get("seconds")},
         })
     return rows
 

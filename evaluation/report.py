@@ -10,6 +10,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ictc.evaluation.groupings import grouping_sections
 from ictc.evaluation.outputs import write_atomic
 from ictc.store.thumbnails import ThumbnailCache, make_thumbnail
@@ -27,7 +29,7 @@ def _figure(row: dict[str, Any], jpeg: bytes | None) -> str:
     tip = escape(f"{row['description']}\n\nlabel: {row['raw_label']}  ({row['route']})", quote=True)
     picture = (f'<img src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}" alt="">' if jpeg
                else "<div>(unreadable)</div>")
-    return f'<figure title="{tip}">{picture}<figcaption>{escape(os.path.basename(row["image"]))}</figcaption></figure>'
+    return f'<figure title="{tip}">{picture}<figcaption>{escape(row["image"].rpartition(os.sep)[2])}</figcaption></figure>'
 
 
 def page_path(path: Path, number: int) -> Path:
@@ -87,23 +89,17 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
             continue  # same clusters, images, descriptions and labels as the page on disk
         jpegs = _thumbnails([row for _, row in page], thumbnails)
         html = [stamp, *(_figure(p, jpegs.get(p["sha256"])) if isinstance(p, dict) else p for p in parts)]
-        write_atomic(target, "\n".join(html) + "\n")
+        write_atomic(target, "\n".join(html) + "\n", durable=False)
     for stale in path.parent.glob(f"{path.stem}-*{path.suffix}"):
         suffix = stale.stem[len(path.stem) + 1:]
         if suffix.isdigit() and int(suffix) > len(pages):
             stale.unlink(missing_ok=True)
 
 
-FIGURE_FIELDS = ("image", "sha256", "description", "raw_label", "route")  # what a figure shows
-
-
 def _content_hash(parts: list[str | dict[str, Any]]) -> str:
-    """A hash of a page's text and of what each of its figures shows (the thumbnail by content hash)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        text = "\x1f".join(str(part.get(f, "")) for f in FIGURE_FIELDS) if isinstance(part, dict) else part
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\x1e")
-    return digest.hexdigest()
+    """A hash of a page's text and of its figures' rows (image_rows: every field, the thumbnail by content
+    hash), serialised in one call to orjson (a per-row Python loop cost more than the rest of the check)."""
+    return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_NON_STR_KEYS), digest_size=16).hexdigest()
 
 
 def _stamp_of(page: Path) -> str:

@@ -10,6 +10,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from ictc.core.errors import UsageError
+from ictc.core.memory import collector_paused
 from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_for
@@ -28,21 +29,26 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
     parsed = parse_action(action)
     ctx = context_for(meta, context, context_factory)
     with open_run(run_dir, meta, ctx) as session:
-        snapshot = session.graph.get_state(session.config)
+        with collector_paused():  # the state's many objects make no cycles (core/memory.py)
+            snapshot = session.graph.get_state(session.config)
         if snapshot.interrupts:  # paused at a review point: the action is its answer
             session.drive(Command(resume=action_dict(parsed)), on_event)
         elif snapshot.next:
             raise UsageError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
         else:
             state = dict(snapshot.values)
-            plan = plan_action(state, parsed)
+            with collector_paused():
+                plan = plan_action(state, parsed)
             if on_event:
                 on_event({"step": "plan", "redo": plan.redo})
             meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
             write_json(run_dir / "run.json", meta)
             if not plan.goto and not state.get("review"):
                 meta.pop("pending_action", None)
-                return session.finish(describe_action(parsed), _apply_directly(session, state, plan.update))
+                with collector_paused():
+                    written = _apply_directly(session, state, plan.update)
+                return session.finish(describe_action(parsed), written)
+            del snapshot, state  # the drive reads the state afresh
             session.drive(Command(update=plan.update, goto=plan.goto or "review_clusters"), on_event)
         meta.pop("pending_action", None)
         return session.finish(describe_action(parsed))
@@ -101,7 +107,7 @@ def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Contex
     """The state saved with version `target` written back as the current state, finished as a new version."""
     meta = load_meta(run_dir)
     ctx = context_for(meta, context, context_factory)
-    with open_run(run_dir, meta, ctx) as session:
+    with open_run(run_dir, meta, ctx) as session, collector_paused():
         old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": target["checkpoint_id"]}}
         old = _values_at(session.graph, old_config)
         restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}

@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from ictc.core.memory import limit_arenas
+from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import write_outputs
 from ictc.graph.build import build_graph
 from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
@@ -101,23 +101,24 @@ class RunSession:
         its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
         are not replayed again. Returns the RunResult, with `changes` against the previous version when
         there is one."""
-        self._phase(0, "reading the run's final state")
-        if known is not None:
-            state, pause, checkpoint = known[0], None, known[1]
-        else:
-            snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
-            state, pause = dict(snapshot.values), _pause_of(snapshot)
-            checkpoint = snapshot.config["configurable"]["checkpoint_id"]
-        new_version = action if pause is None else None
-        self._phase(1, "writing results.csv/json, the HTML report and the metrics")
-        results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
-        result = RunResult(self.run_dir, results, rows, pause=pause)
-        self._phase(2, "saving the version and comparing it with the previous one")
-        if new_version is not None:
-            previous = list(self.meta.get("versions", []))  # before this version is added
-            result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
-            if previous:
-                result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
+        with collector_paused():  # many objects, no cycles: the collector would walk them all (core/memory.py)
+            self._phase(0, "reading the run's final state")
+            if known is not None:
+                state, pause, checkpoint = known[0], None, known[1]
+            else:
+                snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
+                state, pause = dict(snapshot.values), _pause_of(snapshot)
+                checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+            new_version = action if pause is None else None
+            self._phase(1, "writing results.csv/json, the HTML report and the metrics")
+            results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+            result = RunResult(self.run_dir, results, rows, pause=pause)
+            self._phase(2, "saving the version and comparing it with the previous one")
+            if new_version is not None:
+                previous = list(self.meta.get("versions", []))  # before this version is added
+                result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
+                if previous:
+                    result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
         self._phase(3, "done")
         return result
 
