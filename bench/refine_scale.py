@@ -82,14 +82,46 @@ def refine_rows(n: int, concurrency: int, k: int, photos: list[str], endpoint: E
     return rows
 
 
-def synthetic_rows(sizes: list[int], k: int, endpoint: EndpointProcess, profile: Path | None) -> list[dict[str, Any]]:
-    """Rename, merge and undo on synthetic finished runs (bench/synthetic_run.py) of each size; seconds each,
-    with the time to build the run. `profile`: a folder for a cProfile dump of each pass (name_images.prof)."""
+def one_pass(run_dir: Path, name: str, profile: Path | None) -> None:
+    """Time one pass (rename, merge or undo) on `run_dir` in this process; print its seconds and this
+    process's peak RSS (MiB) as JSON. `profile`: a file for its cProfile dump (the figure then includes
+    the profiler's own cost)."""
     import cProfile
+    import resource
 
-    from bench.synthetic_run import TEMPLATE_IMAGES, synthetic_run, template_run
+    from ictc.evaluation.outputs import read_json
     from ictc.graph.refine import refine_run, undo_run
     from ictc.nodes.actions import Merge, Rename
+
+    import chromadb  # noqa: F401  # imported before the clock starts: a pass is timed without its imports
+    import langgraph.checkpoint.sqlite  # noqa: F401
+
+    import ictc.models.factory  # noqa: F401
+
+    names = read_json(run_dir / "results.json")["cluster_names"]
+    actions = {"rename": lambda: refine_run(run_dir, Rename(names[0], names[0] + " renamed")),
+               "merge": lambda: refine_run(run_dir, Merge((names[1], names[2]), names[1] + " merged")),
+               "undo": lambda: undo_run(run_dir)}
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    actions[name]()
+    seconds = time.perf_counter() - started
+    if profiler and profile:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+
+
+def synthetic_rows(sizes: list[int], k: int, endpoint: EndpointProcess, profile: Path | None) -> list[dict[str, Any]]:
+    """Rename, merge and undo on synthetic finished runs (bench/synthetic_run.py) of each size, each pass in
+    a fresh process: its seconds (imports excluded) and peak RSS; with the time to build the run.
+    `profile`: a folder for a cProfile dump of each pass (name_images.prof)."""
+    import subprocess
+    import sys
+
+    from bench.synthetic_run import TEMPLATE_IMAGES, synthetic_run, template_run
 
     os.environ["ICTC_WORKSPACE"] = tempfile.mkdtemp(prefix="ictc-bench-ws-")
     folder = Path(os.environ["ICTC_WORKSPACE"])
@@ -100,23 +132,13 @@ def synthetic_rows(sizes: list[int], k: int, endpoint: EndpointProcess, profile:
         run_dir = synthetic_run(template, n, folder / f"run-{n}")
         rows.append({"images": n, "pass": "build (synthetic first run)", "seconds": time.perf_counter() - started})
         print(rows[-1], flush=True)
-        names = list(json.loads((run_dir / "results.json").read_text("utf-8"))["cluster_names"])
-        steps: list[tuple[str, Any]] = [
-            ("rename", lambda d=run_dir, c=names: refine_run(d, Rename(c[0], c[0] + " renamed"))),
-            ("merge", lambda d=run_dir, c=names: refine_run(d, Merge((c[1], c[2]), c[1] + " merged"))),
-            ("undo", lambda d=run_dir: undo_run(d))]
-        for name, action in steps:
-            profiler = cProfile.Profile() if profile else None
-            started = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            action()
-            seconds = time.perf_counter() - started
-            if profiler and profile:
-                profiler.disable()
+        for name in ("rename", "merge", "undo"):
+            flags = ["--profile", str(profile / f"{name}_{n}.prof")] if profile else []
+            if profile:
                 profile.mkdir(parents=True, exist_ok=True)
-                profiler.dump_stats(str(profile / f"{name}_{n}.prof"))
-            rows.append({"images": n, "pass": name, "seconds": seconds})
+            out = subprocess.run([sys.executable, "-m", "bench.refine_scale", "--one-pass", str(run_dir), name, *flags],
+                                 check=True, capture_output=True, text=True).stdout.splitlines()
+            rows.append({"images": n, "pass": name, **json.loads(out[-1])})
             print(rows[-1], flush=True)
         shutil.rmtree(run_dir)
     return rows
@@ -133,7 +155,11 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, nargs="*", default=[],
                         help="also time rename, merge and undo on synthetic finished runs of these sizes")
     parser.add_argument("--profile", type=Path, help="folder for a cProfile dump of each synthetic pass")
+    parser.add_argument("--one-pass", nargs=2, metavar=("RUN_DIR", "PASS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_pass:
+        one_pass(Path(args.one_pass[0]), args.one_pass[1], args.profile)
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = diff_rows(args.diff_sizes, args.quadratic_up_to)
     save("version_diff", rows, "diff() on synthetic versions: 10 clusters, one renamed, 1% of images moved; "

@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +103,12 @@ def _normalized(raw: str) -> str:
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write `rows` (from `image_rows`) as results.csv with the CSV_COLUMNS only, atomically."""
+    """Write `rows` (from `image_rows`) as results.csv with the CSV_COLUMNS only, atomically.
+
+    Raises KeyError if a row lacks a column (image_rows makes every one). The fields are picked by
+    itemgetter, not csv.DictWriter, whose per-row Python loop cost half of the file's time."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(map(itemgetter(*CSV_COLUMNS), rows))
     write_atomic(path, buffer.getvalue())

@@ -64,9 +64,10 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     first_page = {name: 1 + start // PAGE_SIZE for name, start in _starts(names, members).items()}
     head = _head(path, results, rows, names, members, first_page, len(pages))
     index = {name: i for i, name in enumerate(names)}
+    links = [f"<a href='{page_path(path, n).name}'>{n}</a>" for n in range(1, len(pages) + 1)]
     for number, page in enumerate(pages, start=1):
         top = head if number == 1 else _page_head(path, results)
-        parts: list[str | dict[str, Any]] = [*top, _nav(path, number, len(pages))]
+        parts: list[str | dict[str, Any]] = [*top, _nav(links, number)]
         current = None
         for name, row in page:
             if name != current:
@@ -153,11 +154,12 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
     return parts
 
 
-def _nav(path: Path, number: int, n_pages: int) -> str:
-    if n_pages == 1:
+def _nav(links: list[str], number: int) -> str:
+    """The page links of page `number` (1-based) among `links` (one per page), itself unlinked."""
+    if len(links) == 1:
         return ""
-    links = [str(n) if n == number else f"<a href='{page_path(path, n).name}'>{n}</a>" for n in range(1, n_pages + 1)]
-    return f"<p class=meta>page {' '.join(links)}</p>"
+    shown = [str(n) if n == number else link for n, link in enumerate(links, start=1)]
+    return f"<p class=meta>page {' '.join(shown)}</p>"
 
 
 def _failed(rows: list[dict[str, Any]]) -> list[str]:
