@@ -89,14 +89,13 @@ def one_pass(run_dir: Path, name: str, profile: Path | None) -> None:
     import cProfile
     import resource
 
-    from ictc.evaluation.outputs import read_json
-    from ictc.graph.refine import refine_run, undo_run
-    from ictc.nodes.actions import Merge, Rename
-
     import chromadb  # noqa: F401  # imported before the clock starts: a pass is timed without its imports
     import langgraph.checkpoint.sqlite  # noqa: F401
 
     import ictc.models.factory  # noqa: F401
+    from ictc.evaluation.outputs import read_json
+    from ictc.graph.refine import refine_run, undo_run
+    from ictc.nodes.actions import Merge, Rename
 
     names = read_json(run_dir / "results.json")["cluster_names"]
     actions = {"rename": lambda: refine_run(run_dir, Rename(names[0], names[0] + " renamed")),
