@@ -34,10 +34,13 @@ def synthetic_run(template: Path, n: int, run_dir: Path) -> Path:
 
     Image i copies the records of template image i % TEMPLATE_IMAGES under the path /synthetic/img_i.png and a
     sha256 of its own; its thumbnail is the template image's. Returns `run_dir`."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import StateUpdate
 
     from ictc.graph.build import build_graph
+    try:
+        from ictc.graph.checkpointer import run_saver
+    except ImportError:  # code from before the checkpoints were compressed (a "before" figure)
+        from langgraph.checkpoint.sqlite import SqliteSaver as run_saver  # type: ignore[assignment]
     from ictc.graph.runtime import context_for
     from ictc.graph.session import RunSession, run_state
     from ictc.graph.versions import load_meta
@@ -66,7 +69,7 @@ def synthetic_run(template: Path, n: int, run_dir: Path) -> Path:
     shutil.copyfile(template / "run.json", run_dir / "run.json")
     connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
     try:
-        graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        graph = build_graph().compile(checkpointer=run_saver(connection))
         config: Any = {"configurable": {"thread_id": meta["thread_id"]}}
         first: dict[str, Any] = {key: state[key] for key in ("criterion", "n_clusters", "review", "user_names", "other", "k_pick")
                  if key in state}

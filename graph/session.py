@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import write_outputs
 from ictc.graph.build import build_graph
+from ictc.graph.checkpointer import run_saver
 from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
 from ictc.nodes.context import Context
 
@@ -45,13 +46,11 @@ class RunSession:
     """A run folder opened for work: its checkpointer, compiled graph, thread and runtime context."""
 
     def __init__(self, run_dir: Path, meta: dict[str, Any], ctx: Context, connection: sqlite3.Connection):
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
         limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
         self.on_event: Events | None = None  # the last drive's listener; finish() tells it its phases
-        self.graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        self.graph = build_graph().compile(checkpointer=run_saver(connection))
         # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
         # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
         self.config: RunnableConfig = {"configurable": {"thread_id": meta["thread_id"]},
@@ -149,13 +148,11 @@ def run_state(run_dir: str | Path) -> dict[str, Any]:
     """The run's current state, read only (no models, no lock): for previews and inspection.
 
     Raises UsageError when `run_dir` has no run.json."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
     try:
-        graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        graph = build_graph().compile(checkpointer=run_saver(connection))
         return dict(graph.get_state({"configurable": {"thread_id": meta["thread_id"]}}).values)
     finally:
         connection.close()

@@ -106,3 +106,30 @@ def test_results_json_is_the_json_the_standard_library_writes(tmp_path):
     assert read_json(tmp_path / "b.json") == {"score": 0.5}
     with pytest.raises(TypeError):
         write_json(tmp_path / "c.json", {"bad": object()})
+
+
+def test_checkpoint_records_are_compressed_and_uncompressed_ones_still_read(finished, tmp_path):
+    import sqlite3
+
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from ictc.graph.checkpointer import run_saver
+
+    db = finished.run_dir / "checkpoints.sqlite"
+    with sqlite3.connect(db) as connection:
+        types = {t for (t,) in connection.execute("SELECT type FROM writes UNION SELECT type FROM checkpoints")}
+    assert types and all(t.endswith("+zstd") for t in types if t not in ("null", "empty"))
+    plain = JsonPlusSerializer()  # a run folder written before compression: records without "+zstd"
+    with sqlite3.connect(db) as connection:
+        serde = run_saver(connection).serde
+        for table, column in (("writes", "value"), ("checkpoints", "checkpoint")):
+            rows = connection.execute(f"SELECT rowid, type, {column} FROM {table}").fetchall()  # noqa: S608
+            for rowid, kind, blob in rows:
+                if kind.endswith("+zstd"):
+                    connection.execute(f"UPDATE {table} SET type = ?, {column} = ? WHERE rowid = ?",  # noqa: S608
+                                       (*plain.dumps_typed(serde.loads_typed((kind, blob))), rowid))
+    state = run_state(finished.run_dir)
+    assert {p: a["cluster"] for p, a in state["assignments"].items()} == {
+        r["image"]: r["cluster"] for r in finished.rows}
+    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())  # old and new records mixed
+    assert renamed.changes == {"renamed": {"Red": "Warm"}, "moved": []}
