@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
 CSV_COLUMNS = ["image", "cluster", "description", "raw_label", "label", "route", "status", "reason", "sha256"]
+
+
+@contextmanager
+def atomic_text(path: Path) -> Iterator[TextIO]:
+    """A text file (UTF-8, newlines untranslated) written beside `path`, fsynced and renamed onto it when the
+    block ends without an exception (else removed): as write_atomic, for a file written piece by piece
+    rather than held whole in memory (results.csv at 250,000 images: ~50 MB, twice over as a buffer)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
@@ -107,8 +126,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
     Raises KeyError if a row lacks a column (image_rows makes every one). The fields are picked by
     itemgetter, not csv.DictWriter, whose per-row Python loop cost half of the file's time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(map(itemgetter(*CSV_COLUMNS), rows))
-    write_atomic(path, buffer.getvalue())
+    with atomic_text(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(map(itemgetter(*CSV_COLUMNS), rows))

@@ -16,7 +16,7 @@ from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import write_outputs
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import run_saver
-from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
+from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
 from ictc.nodes.context import Context
 
 Events = Callable[[dict[str, Any]], None]
@@ -117,7 +117,8 @@ class RunSession:
                 previous = list(self.meta.get("versions", []))  # before this version is added
                 result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
                 if previous:
-                    result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
+                    before = version_clusters(self.run_dir, previous[-1]["version"])
+                    result.changes = diff_from(before, result.rows)
         self._phase(3, "done")
         return result
 

@@ -3,11 +3,12 @@ what changed between two versions is reported as renamed clusters and images tha
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,22 +55,37 @@ def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
     return read_json(run_dir / "versions" / f"v{number}" / "results.json")["images"]
 
 
+def version_clusters(run_dir: Path, number: int) -> dict[str, str]:
+    """Image -> cluster ("" when none) of version `number`, read from its results.csv: at 250,000 images
+    the version's results.json would be ~400 MB of rows in memory for the two columns a diff reads.
+    Raises OSError if the file is absent."""
+    with open(run_dir / "versions" / f"v{number}" / "results.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        image, cluster = header.index("image"), header.index("cluster")
+        return {row[image]: row[cluster] for row in reader}
+
+
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed; every other image
     whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
     Returns {"renamed": {old: new}, "moved": [{"image", "from", "to"}]}; time linear in the rows."""
-    def members(rows: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+    return diff_from({row["image"]: row["cluster"] for row in before}, after)
+
+
+def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> dict[str, Any]:
+    """diff() with the earlier version given as image -> cluster (version_clusters)."""
+    def members(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
         groups: dict[str, set[str]] = {}
-        for row in rows:
-            if row["cluster"]:
-                groups.setdefault(row["cluster"], set()).add(row["image"])
+        for path, cluster in pairs:
+            if cluster:
+                groups.setdefault(cluster, set()).add(path)
         return {name: frozenset(paths) for name, paths in groups.items()}
 
-    old, new = members(before), members(after)
+    old, new = members(cluster_before.items()), members((row["image"], row["cluster"]) for row in after)
     by_members = {paths: name for name, paths in new.items()}
     renamed = {name: by_members[paths] for name, paths in old.items()
                if paths in by_members and by_members[paths] != name and name not in new}
-    cluster_before = {row["image"]: row["cluster"] for row in before}  # one pass: linear in the images
     moved = [{"image": row["image"], "from": cluster_before.get(row["image"], ""), "to": row["cluster"]}
              for row in after
              if renamed.get(cluster_before.get(row["image"], ""), cluster_before.get(row["image"], "")) != row["cluster"]]

@@ -59,6 +59,19 @@ def test_each_version_keeps_its_own_outputs(finished):
     assert read_json(run_dir / "versions" / "v3" / "results.json") == read_json(run_dir / "results.json")
 
 
+def test_changes_are_found_from_the_earlier_version_s_csv(finished):
+    """finish() compares with the previous version's results.csv (graph/versions.py version_clusters), not
+    its results.json; a name with a comma, quotes and a line break survives the CSV."""
+    from ictc.graph.versions import diff, version_clusters
+
+    odd = 'Warm, "reddish"\nones'
+    renamed = refine_run(finished.run_dir, Rename("Red", odd), context=fake_context())
+    assert renamed.changes == {"renamed": {"Red": odd}, "moved": []}
+    assert version_clusters(finished.run_dir, 2) == {r["image"]: r["cluster"] for r in renamed.rows}
+    merged = refine_run(finished.run_dir, Merge((odd, "Blue"), "Mixed"), context=fake_context())
+    assert merged.changes == diff(renamed.rows, merged.rows) and len(merged.changes["moved"]) == 5
+
+
 @pytest.fixture
 def rows(colour_images):
     return [{"image": p, "sha256": sha256_of(p), "cluster": Path(p).stem.split("_")[0].title(), "description": "d",
