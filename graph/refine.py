@@ -45,6 +45,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
             write_json(run_dir / "run.json", meta)
             if not plan.goto and not state.get("review"):
                 meta.pop("pending_action", None)
+                session.on_event = on_event  # finish() tells it its phases, as after a drive
                 with collector_paused():
                     written = _apply_directly(session, state, plan.update)
                 return session.finish(describe_action(parsed), written)
