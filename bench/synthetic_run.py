@@ -1,9 +1,5 @@
-"""A finished run of N images made without running the pipeline N times: a real run over a few photos
-against the loopback endpoint gives the per-image records (descriptions, labels, assignments, naming),
-which are copied under N made-up image paths and contents and written to a new run folder's checkpoint
-in windows, as the pipeline writes them; its thumbnails are put in the workspace's cache (the images
-themselves need not exist). Then refinements can be timed at sizes a first run would take hours to reach.
-"""
+"""A finished run of N images without running the pipeline N times: a real run's per-image records copied
+under N made-up paths and written to a new run's checkpoint as a run writes them (refine_scale --synthetic)."""
 
 from __future__ import annotations
 
@@ -57,9 +53,7 @@ def synthetic_run(template: Path, n: int, run_dir: Path) -> Path:
     cache = ThumbnailCache(workspace / "thumbnails.sqlite")
     jpegs = cache.get_many((i["sha256"], i["path"]) for i in state["images"])
     by_path = {i["path"]: jpegs.get(i["sha256"]) for i in state["images"]}
-    cache._db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?)",
-                          ((img["sha256"], by_path[origin[img["path"]]]) for img in images))
-    cache._db.commit()
+    cache.put_many((img["sha256"], jpeg) for img in images if (jpeg := by_path[origin[img["path"]]]))
     cache.close()
 
     if run_dir.exists():
