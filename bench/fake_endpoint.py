@@ -27,6 +27,7 @@ class BenchEndpoint:
     def __init__(self, latency: float = 0.2, capacity: int = 64):
         self.latency, self.capacity = latency, capacity
         self.calls = self.rejected = self.in_flight = self.peak = 0
+        self.bodies: set[bytes] = set()  # digests of the requests answered: a call made again repeats one
         self._lock = threading.Lock()
         endpoint = self
 
@@ -45,14 +46,16 @@ class BenchEndpoint:
 
             def do_GET(self) -> None:
                 if self.path.endswith("/stats"):
-                    self._send(200, {"calls": endpoint.calls, "rejected": endpoint.rejected, "peak": endpoint.peak})
+                    self._send(200, {"calls": endpoint.calls, "rejected": endpoint.rejected, "peak": endpoint.peak,
+                                     "distinct": len(endpoint.bodies)})
                     return
                 if self.path.endswith("/reset-peak"):
                     endpoint.peak = 0
                 self._send(200, {"data": [{"id": "bench-vlm"}, {"id": "bench-llm"}]})
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
                 with endpoint._lock:
                     if endpoint.in_flight >= endpoint.capacity:
                         endpoint.rejected += 1
@@ -72,9 +75,11 @@ class BenchEndpoint:
                     self._send(500, {"error": {"message": str(exc)}})
                     return
                 finally:
+                    digest = hashlib.blake2b(raw, digest_size=16).digest()
                     with endpoint._lock:
                         endpoint.in_flight -= 1
                         endpoint.calls += 1
+                        endpoint.bodies.add(digest)
                 self._send(200, {"id": "b", "object": "chat.completion", "created": 0, "model": body["model"],
                                  "choices": [{"index": 0, "finish_reason": "stop",
                                               "message": {"role": "assistant", "content": text}}],

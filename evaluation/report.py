@@ -4,9 +4,13 @@ pages of PAGE_SIZE thumbnails. Every text that came from a model or a file name 
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 from html import escape
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ictc.evaluation.groupings import grouping_sections
 from ictc.evaluation.outputs import write_atomic
@@ -25,7 +29,7 @@ def _figure(row: dict[str, Any], jpeg: bytes | None) -> str:
     tip = escape(f"{row['description']}\n\nlabel: {row['raw_label']}  ({row['route']})", quote=True)
     picture = (f'<img src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}" alt="">' if jpeg
                else "<div>(unreadable)</div>")
-    return f'<figure title="{tip}">{picture}<figcaption>{escape(Path(row["image"]).name)}</figcaption></figure>'
+    return f'<figure title="{tip}">{picture}<figcaption>{escape(row["image"].rpartition(os.sep)[2])}</figcaption></figure>'
 
 
 def page_path(path: Path, number: int) -> Path:
@@ -43,10 +47,13 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
                  thumbnails: ThumbnailCache | None = None, audits: dict[str, Any] | None = None) -> None:
     """Write the report of `results` (results.json's dict) over `rows` (image_rows) to `path` and, past
     PAGE_SIZE clustered images, to further pages beside it (report-2.html, ...; stale ones removed).
-    Every page lists the clusters with their size and the page each starts on. `thumbnails`: the
-    workspace's cache (made once per content); None makes them afresh. `audits` (attribute -> audit,
-    evaluation/audit.py) adds a fairness section to the first page, its chart drawn beside `path`.
-    Raises KeyError if `results` lacks cluster_names, criterion or models."""
+    The first page holds the summary and lists the clusters with their size and the page each starts on;
+    every page links to the others. A page whose content would not change is not written again (its first
+    line keeps a hash of what it shows): a rename rewrites the first page and those of the renamed cluster,
+    not all 250 pages of 250,000 images. `thumbnails`: the workspace's cache (made once per content); None
+    makes them afresh. `audits` (attribute -> audit, evaluation/audit.py) adds a fairness section to the
+    first page, its chart drawn beside `path`. Raises KeyError if `results` lacks cluster_names, criterion
+    or models."""
     names = results["cluster_names"]
     members: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for row in rows:
@@ -56,30 +63,60 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     pages = [ordered[i:i + PAGE_SIZE] for i in range(0, len(ordered), PAGE_SIZE)] or [[]]
     first_page = {name: 1 + start // PAGE_SIZE for name, start in _starts(names, members).items()}
     head = _head(path, results, rows, names, members, first_page, len(pages))
+    index = {name: i for i, name in enumerate(names)}
+    links = [f"<a href='{page_path(path, n).name}'>{n}</a>" for n in range(1, len(pages) + 1)]
     for number, page in enumerate(pages, start=1):
-        jpegs = _thumbnails([row for _, row in page], thumbnails)
-        parts = [*head, _nav(path, number, len(pages))]
+        top = head if number == 1 else _page_head(path, results)
+        parts: list[str | dict[str, Any]] = [*top, _nav(links, number)]
         current = None
         for name, row in page:
             if name != current:
                 if current is not None:
                     parts.append("</div>")
                 more = " (continued)" if first_page[name] < number else ""
-                parts.append(f"<h2 id='c{names.index(name)}'>{escape(name)}{more} "
+                parts.append(f"<h2 id='c{index[name]}'>{escape(name)}{more} "
                              f"<span class=meta>({len(members[name])})</span></h2><div class=grid>")
                 current = name
-            parts.append(_figure(row, jpegs.get(row["sha256"])))
+            parts.append(row)  # its figure, made below unless the page is unchanged
         if current is not None:
             parts.append("</div>")
         if number == 1:
             parts.extend(_failed(rows))
             if audits:
                 parts.append(audit_section(audits, path.parent))
-        write_atomic(page_path(path, number), "\n".join(parts) + "\n")
+        target = page_path(path, number)
+        stamp = f"<!-- ictc page {_content_hash(parts)} -->"
+        if number > 1 and _stamp_of(target) == stamp:
+            continue  # same clusters, images, descriptions and labels as the page on disk
+        jpegs = _thumbnails([row for _, row in page], thumbnails)
+        html = [stamp, *(_figure(p, jpegs.get(p["sha256"])) if isinstance(p, dict) else p for p in parts)]
+        write_atomic(target, "\n".join(html) + "\n", durable=False)
     for stale in path.parent.glob(f"{path.stem}-*{path.suffix}"):
         suffix = stale.stem[len(path.stem) + 1:]
         if suffix.isdigit() and int(suffix) > len(pages):
             stale.unlink(missing_ok=True)
+
+
+def _content_hash(parts: list[str | dict[str, Any]]) -> str:
+    """A hash of a page's text and of its figures' rows (image_rows: every field, the thumbnail by content
+    hash), serialised in one call to orjson (a per-row Python loop cost more than the rest of the check)."""
+    return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_NON_STR_KEYS), digest_size=16).hexdigest()
+
+
+def _stamp_of(page: Path) -> str:
+    """The first line of an existing page (its content hash), or "" when there is none."""
+    try:
+        with page.open("r", encoding="utf-8") as handle:
+            return handle.readline(200).rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _page_head(path: Path, results: dict[str, Any]) -> list[str]:
+    """A later page's top: the title and a link to the first page (the summary and the cluster index)."""
+    criterion = escape(results["criterion"]["text"])
+    return [f"<!doctype html><meta charset='utf-8'><title>ictc: {criterion}</title>", f"<style>{STYLE}</style>",
+            f"<p class=meta><a href='{path.name}'>clusters by {criterion}: summary and index</a></p>"]
 
 
 def _starts(names: list[str], members: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
@@ -117,11 +154,12 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
     return parts
 
 
-def _nav(path: Path, number: int, n_pages: int) -> str:
-    if n_pages == 1:
+def _nav(links: list[str], number: int) -> str:
+    """The page links of page `number` (1-based) among `links` (one per page), itself unlinked."""
+    if len(links) == 1:
         return ""
-    links = [str(n) if n == number else f"<a href='{page_path(path, n).name}'>{n}</a>" for n in range(1, n_pages + 1)]
-    return f"<p class=meta>page {' '.join(links)}</p>"
+    shown = [str(n) if n == number else link for n, link in enumerate(links, start=1)]
+    return f"<p class=meta>page {' '.join(shown)}</p>"
 
 
 def _failed(rows: list[dict[str, Any]]) -> list[str]:

@@ -41,13 +41,14 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
     naming = state.get("naming", {})
     names = naming.get("names", [])
     status = Counter(r["status"] for r in rows)
+    sizes = Counter(r["cluster"] for r in rows)
     results: dict[str, Any] = {
         "run_id": meta["thread_id"], "created": meta["created"], "version": len(history), "history": history,
         "criterion": criterion.to_dict(), "n_clusters": state["n_clusters"], "settings": meta["settings"],
         "models": {"backend": ctx.settings.backend, "vlm": ctx.vlm_id, "llm": ctx.llm_id, "embedder": ctx.embedder.name},
         "prompt_hashes": template_hashes(criterion, state["n_clusters"]),
         "cluster_names": names,
-        "clusters": [{"name": n, "size": sum(r["cluster"] == n for r in rows)} for n in names],
+        "clusters": [{"name": n, "size": sizes[n]} for n in names],
         "naming": {k: v for k, v in naming.items() if k != "names"},
         "routes": dict(Counter(r["route"] for r in rows if r["route"])),
         # the quality levers of issue 18 as set for this run (README "Quality with small models")

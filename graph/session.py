@@ -12,10 +12,11 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from ictc.core.memory import limit_arenas
+from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import write_outputs
 from ictc.graph.build import build_graph
-from ictc.graph.versions import add_version, diff, load_meta, run_lock, version_rows
+from ictc.graph.checkpointer import run_saver
+from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
 from ictc.nodes.context import Context
 
 Events = Callable[[dict[str, Any]], None]
@@ -45,13 +46,11 @@ class RunSession:
     """A run folder opened for work: its checkpointer, compiled graph, thread and runtime context."""
 
     def __init__(self, run_dir: Path, meta: dict[str, Any], ctx: Context, connection: sqlite3.Connection):
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
         limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
         self.on_event: Events | None = None  # the last drive's listener; finish() tells it its phases
-        self.graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        self.graph = build_graph().compile(checkpointer=run_saver(connection))
         # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
         # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
         self.config: RunnableConfig = {"configurable": {"thread_id": meta["thread_id"]},
@@ -93,26 +92,33 @@ class RunSession:
         if on_event:
             on_event(chunk)
 
-    def finish(self, action: str | None) -> RunResult:
+    def finish(self, action: str | None, known: tuple[dict[str, Any], str] | None = None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
         Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
         per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
-        `action` labels the new version (None: outputs rewritten, no new version). Returns the RunResult,
-        with `changes` against the previous version when there is one."""
-        self._phase(0, "reading the run's final state")
-        snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
-        state, pause = dict(snapshot.values), _pause_of(snapshot)
-        new_version = action if pause is None else None
-        self._phase(1, "writing results.csv/json, the HTML report and the metrics")
-        results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
-        result = RunResult(self.run_dir, results, rows, pause=pause)
-        self._phase(2, "saving the version and comparing it with the previous one")
-        if new_version is not None:
-            previous = list(self.meta.get("versions", []))  # before this version is added
-            checkpoint = snapshot.config["configurable"]["checkpoint_id"]
-            result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
-            if previous:
-                result.changes = diff(version_rows(self.run_dir, previous[-1]["version"]), result.rows)
+        `action` labels the new version (None: outputs rewritten, no new version). `known`: the final state and
+        its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
+        are not replayed again. Returns the RunResult, with `changes` against the previous version when
+        there is one."""
+        with collector_paused():  # many objects, no cycles: the collector would walk them all (core/memory.py)
+            self._phase(0, "reading the run's final state")
+            if known is not None:
+                state, pause, checkpoint = known[0], None, known[1]
+            else:
+                snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
+                state, pause = dict(snapshot.values), _pause_of(snapshot)
+                checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+            new_version = action if pause is None else None
+            self._phase(1, "writing results.csv/json, the HTML report and the metrics")
+            results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+            result = RunResult(self.run_dir, results, rows, pause=pause)
+            self._phase(2, "saving the version and comparing it with the previous one")
+            if new_version is not None:
+                previous = list(self.meta.get("versions", []))  # before this version is added
+                result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
+                if previous:
+                    before = version_clusters(self.run_dir, previous[-1]["version"])
+                    result.changes = diff_from(before, result.rows)
         self._phase(3, "done")
         return result
 
@@ -146,13 +152,11 @@ def run_state(run_dir: str | Path) -> dict[str, Any]:
     """The run's current state, read only (no models, no lock): for previews and inspection.
 
     Raises UsageError when `run_dir` has no run.json."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
     try:
-        graph = build_graph().compile(checkpointer=SqliteSaver(connection))
+        graph = build_graph().compile(checkpointer=run_saver(connection))
         return dict(graph.get_state({"configurable": {"thread_id": meta["thread_id"]}}).values)
     finally:
         connection.close()

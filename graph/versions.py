@@ -3,16 +3,18 @@ what changed between two versions is reported as renamed clusters and images tha
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.outputs import write_json
+from ictc.evaluation.outputs import read_json, write_json
 
 
 def load_meta(run_dir: Path) -> dict[str, Any]:
@@ -24,39 +26,66 @@ def load_meta(run_dir: Path) -> dict[str, Any]:
 
 
 def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id: str) -> int:
-    """Snapshot the current outputs as the next version; returns its number."""
+    """Snapshot the current outputs as the next version; returns its number.
+
+    The snapshot is a hard link where the file system allows (no copy of a results.json of 250,000 images):
+    every output is replaced whole, never written in place (evaluation/outputs.py write_atomic), so a
+    version's link keeps that version's content. Else a copy."""
     versions = meta.setdefault("versions", [])
     number = len(versions) + 1
     folder = run_dir / "versions" / f"v{number}"
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("results.json", "results.csv", "report.html"):
-        shutil.copyfile(run_dir / name, folder / name)
+        _snapshot(run_dir / name, folder / name)
     versions.append({"version": number, "action": action, "checkpoint_id": checkpoint_id})
     write_json(run_dir / "run.json", meta)
     return number
 
 
+def _snapshot(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # no hard links here (another file system, FAT, some network shares)
+        shutil.copyfile(source, target)
+
+
 def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
     """The per-image rows of version `number` (versions/v<number>/results.json). Raises OSError if absent."""
-    return json.loads((run_dir / "versions" / f"v{number}" / "results.json").read_text("utf-8"))["images"]
+    return read_json(run_dir / "versions" / f"v{number}" / "results.json")["images"]
+
+
+def version_clusters(run_dir: Path, number: int) -> dict[str, str]:
+    """Image -> cluster ("" when none) of version `number`, read from its results.csv: at 250,000 images
+    the version's results.json would be ~400 MB of rows in memory for the two columns a diff reads.
+    Raises OSError if the file is absent."""
+    with open(run_dir / "versions" / f"v{number}" / "results.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        image, cluster = header.index("image"), header.index("cluster")
+        return {row[image]: row[cluster] for row in reader}
 
 
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed; every other image
     whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
     Returns {"renamed": {old: new}, "moved": [{"image", "from", "to"}]}; time linear in the rows."""
-    def members(rows: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
+    return diff_from({row["image"]: row["cluster"] for row in before}, after)
+
+
+def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> dict[str, Any]:
+    """diff() with the earlier version given as image -> cluster (version_clusters)."""
+    def members(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
         groups: dict[str, set[str]] = {}
-        for row in rows:
-            if row["cluster"]:
-                groups.setdefault(row["cluster"], set()).add(row["image"])
+        for path, cluster in pairs:
+            if cluster:
+                groups.setdefault(cluster, set()).add(path)
         return {name: frozenset(paths) for name, paths in groups.items()}
 
-    old, new = members(before), members(after)
+    old, new = members(cluster_before.items()), members((row["image"], row["cluster"]) for row in after)
     by_members = {paths: name for name, paths in new.items()}
     renamed = {name: by_members[paths] for name, paths in old.items()
                if paths in by_members and by_members[paths] != name and name not in new}
-    cluster_before = {row["image"]: row["cluster"] for row in before}  # one pass: linear in the images
     moved = [{"image": row["image"], "from": cluster_before.get(row["image"], ""), "to": row["cluster"]}
              for row in after
              if renamed.get(cluster_before.get(row["image"], ""), cluster_before.get(row["image"], "")) != row["cluster"]]

@@ -52,6 +52,12 @@ class ThumbnailCache:
                 self._db.commit()
         return {**found, **made}
 
+    def put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store (sha256, JPEG bytes) pairs, replacing any stored under the same sha256; committed at once."""
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?)", items)
+            self._db.commit()
+
     def close(self) -> None:
         """Close the database (the cache stays on disk)."""
         self._db.close()

@@ -152,13 +152,14 @@ def test_checkpoints_hold_no_per_image_results(finished):
     grow with the image set; the state read back is still whole."""
     import sqlite3
 
-    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from ictc.graph.checkpointer import run_saver
 
     refine_run(finished.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=fake_context())
     per_image = {"images", "failures", "descriptions", "labels", "assignments", "scope"}
     with sqlite3.connect(finished.run_dir / "checkpoints.sqlite") as connection:
         rows = connection.execute("SELECT type, checkpoint FROM checkpoints").fetchall()
-    stored = {key for row in rows for key in JsonPlusSerializer().loads_typed(row)["channel_values"]}
+        serde = run_saver(connection).serde  # the records are compressed (graph/checkpointer.py)
+    stored = {key for row in rows for key in serde.loads_typed(row)["channel_values"]}
     assert len(rows) > 5 and "naming" in stored and not stored & per_image
     state = run_state(finished.run_dir)
     assert len(state["images"]) == len(state["descriptions"]) == len(state["assignments"]) == 8
