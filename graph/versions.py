@@ -50,9 +50,14 @@ def _snapshot(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def version_results(run_dir: Path, number: int) -> dict[str, Any]:
+    """Version `number`'s results.json (versions/v<number>/results.json), whole. Raises OSError if absent."""
+    return read_json(run_dir / "versions" / f"v{number}" / "results.json")
+
+
 def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
     """The per-image rows of version `number` (versions/v<number>/results.json). Raises OSError if absent."""
-    return read_json(run_dir / "versions" / f"v{number}" / "results.json")["images"]
+    return version_results(run_dir, number)["images"]
 
 
 def version_clusters(run_dir: Path, number: int) -> dict[str, str]:

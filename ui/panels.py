@@ -12,7 +12,7 @@ import streamlit as st
 
 from ictc.evaluation.export import zip_clusters
 from ictc.evaluation.traces import current_traces, pass_summary, read_traces
-from ictc.graph.versions import diff, load_meta, version_rows
+from ictc.graph.versions import diff, load_meta, version_results
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.views import trace_box
 
@@ -88,13 +88,11 @@ def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
                           key=f"v-a-{run_dir}-{len(numbers)}")  # new version: back to the defaults
     after = right.selectbox("against", numbers, index=len(numbers) - 1, format_func=labels.__getitem__,
                            key=f"v-b-{run_dir}-{len(numbers)}")
-    rows = {n: version_rows(run_dir, n) for n in {before, after}}
-    for column, number in ((left, before), (right, after)):
-        sizes: dict[str, int] = {}
-        for row in rows[number]:
-            if row["cluster"]:
-                sizes[row["cluster"]] = sizes.get(row["cluster"], 0) + 1
-        column.table({"cluster": list(sizes), "images": list(sizes.values())})
+    outputs = {n: version_results(run_dir, n) for n in {before, after}}
+    rows = {n: results["images"] for n, results in outputs.items()}
+    for column, number in ((left, before), (right, after)):  # every cluster, the empty ones too
+        clusters = outputs[number]["clusters"]
+        column.table({"cluster": [c["name"] for c in clusters], "images": [c["size"] for c in clusters]})
     current = numbers[-1]
     if before != current:
         left.button(f"Go back to v{before}", key="restore-version", disabled=busy, on_click=restore, args=(before,),
