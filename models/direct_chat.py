@@ -31,8 +31,9 @@ class DirectChat:
 
     def invoke(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
         """One chat completion for `messages` (LangChain messages; image blocks as OpenAI image_url).
-        `kwargs`: request fields (max_tokens, response_format, ...). Returns the answer as an AIMessage
-        (content "" when the server sent none). Raises ChatOpenAI's openai error classes."""
+        `kwargs`: request fields (max_tokens, response_format, logprobs, ...). Returns the answer as an
+        AIMessage (content "" when the server sent none; response_metadata["logprobs"] as ChatOpenAI gives
+        it when the server sent log-probabilities). Raises ChatOpenAI's openai error classes."""
         payload = self.chat._get_request_payload(messages, **kwargs)  # noqa: SLF001 (ChatOpenAI's own body)
         try:
             response = self.chat.root_client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
@@ -42,8 +43,11 @@ class DirectChat:
         except openai.APIError as exc:
             lc_openai._handle_openai_api_error(exc)  # noqa: SLF001
             raise
-        content = response.choices[0].message.content if response.choices else None
-        return AIMessage(content=content or "")  # no answer reads as an empty one: the nodes fail the image
+        choice = response.choices[0] if response.choices else None
+        content = choice.message.content if choice is not None else None
+        # the first-token log-probabilities, where ChatOpenAI puts them (the calibrated Step-3 choice reads them)
+        metadata = {"logprobs": choice.logprobs.model_dump()} if choice is not None and choice.logprobs else {}
+        return AIMessage(content=content or "", response_metadata=metadata)  # no answer reads as an empty one
 
     def batch(self, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[AIMessage]:
         """`invoke` for each conversation, at once from threads (each in a copy of the caller's context, so

@@ -5,6 +5,7 @@ for degenerate results. Each test fails when its lever is off or broken."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -188,3 +189,22 @@ def test_a_label_most_images_carry_does_not_decide_step_3(tmp_path):
                        context=ctx)
     assert result.results["metrics"]["acc"] == 1.0
     assert result.results["routes"]["label"] == 2 and step_calls(llm, "sort images") == 5  # red: 5/7 > half
+
+
+def test_the_calibrated_choice_reads_log_probabilities_through_the_endpoint_client(colour_images, tmp_path, monkeypatch):
+    """The log-probabilities must reach the chooser through the client the runtime uses (DirectChat): when
+    they were dropped, every image fell back to the enum choice without a word (route "schema")."""
+    from ictc.cli import main
+
+    from fake_server import FakeOpenAIServer
+
+    paths, labels = colour_images
+    monkeypatch.setenv("ICTC_ASSIGN_BY_LABEL", "off")  # every image asks the model
+    with FakeOpenAIServer() as server:
+        code = main(["run", str(Path(paths[0]).parent), "--criterion", "colour", "-k", "3", "--out", str(tmp_path / "run"),
+                     "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model",
+                     "--labels", str(labels)])
+    assert code == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["routes"] == {"logprobs": 8} and results["metrics"]["acc"] == 1.0
+    assert sum(bool(r["body"].get("logprobs")) for r in server.requests) > 8  # and content-free priors
