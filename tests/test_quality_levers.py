@@ -45,11 +45,11 @@ def test_step_2b_makes_no_call_when_k_labels_are_k_names_and_asks_when_off():
 
 def test_grouping_is_shown_to_endpoint_models_too():
     llm = FakeLLM()
-    ctx = fake_context(llm=llm)  # backend openai, group_labels auto
+    ctx = fake_context(llm=llm, name_groups="off")  # backend openai, group_labels auto; one call for all names
     naming = propose_names(ctx, make_criterion("object"), ["cat", "kitten", "truck", "lorry", "cat"], 2)
     assert sorted(map(sorted, naming["groups"])) == [["cat", "kitten"], ["lorry", "truck"]]
     assert "grouped by similarity" in llm.calls[0]["prompt"]
-    naming = propose_names(fake_context(llm=FakeLLM(), group_labels="off"), make_criterion("object"),
+    naming = propose_names(fake_context(llm=FakeLLM(), group_labels="off", name_groups="off"), make_criterion("object"),
                            ["cat", "kitten", "truck", "lorry", "cat"], 2)
     assert naming["groups"] == []
 
@@ -208,3 +208,38 @@ def test_the_calibrated_choice_reads_log_probabilities_through_the_endpoint_clie
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["routes"] == {"logprobs": 8} and results["metrics"]["acc"] == 1.0
     assert sum(bool(r["body"].get("logprobs")) for r in server.requests) > 8  # and content-free priors
+
+
+# labels the offline embedder groups by kind (it puts "goat", "cat" and "taxi" together: tested on real LLMs in bench/)
+KINDS = {"cat": "animal", "kitten": "animal", "tabby cat": "animal", "rose": "plant", "red rose": "plant",
+         "rose bush": "plant", "truck": "vehicle", "lorry": "vehicle", "dump truck": "vehicle"}
+
+
+def test_step_2b_names_each_embedding_group_with_its_own_call_and_keeps_label_to_name():
+    raw = list(KINDS) + ["cat"]
+    llm = FakeLLM(coarse=KINDS)
+    naming = propose_names(fake_context(llm=llm), make_criterion("kind of thing"), raw, 3)
+    assert naming["source"] == "groups" and sorted(naming["names"]) == ["animal", "plant", "vehicle"]
+    assert naming["calls"] == 3 and step_calls(llm, "name groups of labels") == 3  # one call per group
+    assert all(naming["label_names"][label] == kind for label, kind in KINDS.items())
+    llm = FakeLLM(coarse=KINDS, names_override=[["animal", "animal", "plant"]])  # the one-call answer of issue 18
+    naming = propose_names(fake_context(llm=llm, name_groups="off"), make_criterion("kind of thing"), raw, 3)
+    assert naming["source"] == "fallback" and "label_names" not in naming
+
+
+def test_a_repeated_group_name_is_asked_again_with_the_taken_names():
+    coarse = {**KINDS, "truck": "animal", "lorry": "animal", "dump truck": "animal"}  # vehicles called animals first
+    llm = FakeLLM(coarse=coarse)
+    naming = propose_names(fake_context(llm=llm), make_criterion("kind of thing"), list(KINDS), 3)
+    assert len({n.lower() for n in naming["names"]}) == 3 and naming["calls"] == 4 and len(naming["problems"]) == 1
+
+
+def test_step_3_takes_the_group_name_only_where_the_nearest_name_agrees():
+    from ictc.nodes.assign import group_decides
+
+    embedder = fake_context().embedder
+    names = ["cat", "rose", "truck"]
+    assert group_decides({"raw_label": "Kittens", "group_name": "cat"}, names, embedder) == "cat"
+    assert group_decides({"raw_label": "dump truck", "group_name": "truck"}, names, embedder) == "truck"
+    assert group_decides({"raw_label": "kitten", "group_name": "truck"}, names, embedder) is None  # they disagree
+    assert group_decides({"raw_label": "kitten", "group_name": "fish"}, names, embedder) is None  # not a name
