@@ -32,6 +32,16 @@ def ward_groups(counts: dict[str, int], k: int, ctx: Context) -> list[list[str]]
     return sorted(groups.values(), key=lambda g: (-sum(counts[x] for x in g), g[0]))
 
 
+def obvious_name(group: list[str]) -> str | None:
+    """A group's name without a call: its one label, or the label every other label ends with ("frog" for
+    frog, tree frog). None otherwise. Why: asked to name "frog, tree frog", Qwen 0.5B answered "bird"."""
+    for candidate in sorted(group, key=len):
+        head = normalize_label(candidate)
+        if all(normalize_label(x) == head or normalize_label(x).endswith(" " + head) for x in group):
+            return candidate
+    return None
+
+
 def _ask(ctx: Context, criterion: Criterion, group: list[str], taken: list[str]) -> tuple[str, int]:
     """One group's name (stripped; "" when the answer held none) and the calls it took (0 from the cache)."""
     note = (" It must differ from these names, which other groups already have: " + ", ".join(taken) + ".") if taken else ""
@@ -52,30 +62,33 @@ def _ask(ctx: Context, criterion: Criterion, group: list[str], taken: list[str])
 
 def name_groups(ctx: Context, criterion: Criterion, counts: dict[str, int], kept: dict[str, int], dropped: dict[str, int],
                 k: int) -> dict[str, Any]:
-    """Step 2b by groups: `kept` ({label: images}, the labels Step 2b reads) into K groups (ward_groups), one
-    call per group for its name. A name that is empty or already taken is asked again once with the taken
+    """Step 2b by groups: `kept` ({label: images}, the labels Step 2b reads) into K groups (ward_groups); a
+    group with an obvious name (obvious_name) takes it without a call, every other group gets one call. A name that is empty or already taken is asked again once with the taken
     names listed; if it still is, the group's most frequent label that is no name yet stands in (then
     "<name> 2", ...). Returns the naming as propose_names does (source "groups"), plus label_names: every
     kept label -> its group's name, which Step 3 may use (setting assign_by_group)."""
     groups = ward_groups(kept, k, ctx)
-    names: list[str] = []
+    obvious = [obvious_name(group) for group in groups]
+    names: list[str] = [name or "" for name in obvious]  # the obvious names first: asked names must differ
     calls = 0
     problems: list[str] = []
     with Timer() as timer:
-        for group in groups:
-            taken = {normalize_label(n) for n in names}
+        for i, group in enumerate(groups):
+            if obvious[i] is not None:
+                continue
+            taken = {normalize_label(n) for n in names if n}
             name, spent = _ask(ctx, criterion, group, [])
             calls += spent
             if not normalize_label(name) or normalize_label(name) in taken:
-                problems.append(f"group {len(names) + 1} named {name!r}, already taken or empty")
-                name, spent = _ask(ctx, criterion, group, names)
+                problems.append(f"group {i + 1} named {name!r}, already taken or empty")
+                name, spent = _ask(ctx, criterion, group, [n for n in names if n])
                 calls += spent
             if not normalize_label(name) or normalize_label(name) in taken:
                 name = next((x for x in group if normalize_label(x) not in taken), "")
                 number = 2
                 while not normalize_label(name) or normalize_label(name) in taken:
                     name, number = f"{group[0]} {number}", number + 1
-            names.append(name)
+            names[i] = name
     while len(names) < k:  # fewer distinct labels than K: the stated "other", "other 2", ... of Step 2b
         names.append("other" if "other" not in names else f"other {len(names)}")
     label_names = {label: name for group, name in zip(groups, names, strict=False) for label in group}

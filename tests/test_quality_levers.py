@@ -243,3 +243,13 @@ def test_step_3_takes_the_group_name_only_where_the_nearest_name_agrees():
     assert group_decides({"raw_label": "dump truck", "group_name": "truck"}, names, embedder) == "truck"
     assert group_decides({"raw_label": "kitten", "group_name": "truck"}, names, embedder) is None  # they disagree
     assert group_decides({"raw_label": "kitten", "group_name": "fish"}, names, embedder) is None  # not a name
+
+
+def test_a_group_with_an_obvious_name_takes_it_without_a_call():
+    from ictc.nodes.name_groups import obvious_name
+
+    assert obvious_name(["frog", "tree frog"]) == "frog" and obvious_name(["bird"]) == "bird"
+    assert obvious_name(["cat", "kitten"]) is None
+    llm = FakeLLM(coarse={"cat": "bird", "kitten": "bird"})  # a model that would call the cats "bird"
+    naming = propose_names(fake_context(llm=llm), make_criterion("object"), ["cat", "kitten", "bird", "frog", "tree frog"], 3)
+    assert sorted(naming["names"]) == ["bird", "cat", "frog"] and naming["calls"] == 2  # one re-ask: "bird" taken
