@@ -45,7 +45,7 @@ def test_step_2b_makes_no_call_when_k_labels_are_k_names_and_asks_when_off():
 
 def test_grouping_is_shown_to_endpoint_models_too():
     llm = FakeLLM()
-    ctx = fake_context(llm=llm, name_groups="off")  # backend openai, group_labels auto; one call for all names
+    ctx = fake_context(llm=llm)  # backend openai, group_labels auto
     naming = propose_names(ctx, make_criterion("object"), ["cat", "kitten", "truck", "lorry", "cat"], 2)
     assert sorted(map(sorted, naming["groups"])) == [["cat", "kitten"], ["lorry", "truck"]]
     assert "grouped by similarity" in llm.calls[0]["prompt"]
@@ -218,7 +218,7 @@ KINDS = {"cat": "animal", "kitten": "animal", "tabby cat": "animal", "rose": "pl
 def test_step_2b_names_each_embedding_group_with_its_own_call_and_keeps_label_to_name():
     raw = list(KINDS) + ["cat"]
     llm = FakeLLM(coarse=KINDS)
-    naming = propose_names(fake_context(llm=llm), make_criterion("kind of thing"), raw, 3)
+    naming = propose_names(fake_context(llm=llm, name_groups="on"), make_criterion("kind of thing"), raw, 3)
     assert naming["source"] == "groups" and sorted(naming["names"]) == ["animal", "plant", "vehicle"]
     assert naming["calls"] == 3 and step_calls(llm, "name groups of labels") == 3  # one call per group
     assert all(naming["label_names"][label] == kind for label, kind in KINDS.items())
@@ -230,7 +230,7 @@ def test_step_2b_names_each_embedding_group_with_its_own_call_and_keeps_label_to
 def test_a_repeated_group_name_is_asked_again_with_the_taken_names():
     coarse = {**KINDS, "truck": "animal", "lorry": "animal", "dump truck": "animal"}  # vehicles called animals first
     llm = FakeLLM(coarse=coarse)
-    naming = propose_names(fake_context(llm=llm), make_criterion("kind of thing"), list(KINDS), 3)
+    naming = propose_names(fake_context(llm=llm, name_groups="on"), make_criterion("kind of thing"), list(KINDS), 3)
     assert len({n.lower() for n in naming["names"]}) == 3 and naming["calls"] == 4 and len(naming["problems"]) == 1
 
 
@@ -251,5 +251,19 @@ def test_a_group_with_an_obvious_name_takes_it_without_a_call():
     assert obvious_name(["frog", "tree frog"]) == "frog" and obvious_name(["bird"]) == "bird"
     assert obvious_name(["cat", "kitten"]) is None
     llm = FakeLLM(coarse={"cat": "bird", "kitten": "bird"})  # a model that would call the cats "bird"
-    naming = propose_names(fake_context(llm=llm), make_criterion("object"), ["cat", "kitten", "bird", "frog", "tree frog"], 3)
+    naming = propose_names(fake_context(llm=llm, name_groups="on"), make_criterion("object"),
+                           ["cat", "kitten", "bird", "frog", "tree frog"], 3)
     assert sorted(naming["names"]) == ["bird", "cat", "frog"] and naming["calls"] == 2  # one re-ask: "bird" taken
+
+
+def test_a_run_with_name_groups_sends_images_by_their_label_group(tmp_path):
+    paths, labels = make_images(tmp_path / "img", {"red": 3, "green": 2, "blue": 2})
+    llm = FakeLLM(coarse={"green": "red"}, assign_answer="blue")  # Step 3 by the model would be wrong
+    ctx = fake_context(llm=llm, name_groups="on")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    groups = sorted(map(sorted, result.results["naming"]["groups"]))
+    assert result.results["naming"]["source"] == "groups" and result.results["levers"]["name_groups"] == "on"
+    assert groups == [["blue"], ["green", "red"]] and sorted(result.results["cluster_names"]) == ["blue", "red"]
+    assert result.results["routes"] == {"label": 5, "group": 2}  # green goes to red by its group, no call
+    assert step_calls(llm, "sort images") == 0 and step_calls(llm, "name groups of labels") == 1
