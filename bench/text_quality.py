@@ -28,8 +28,8 @@ LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_labe
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
-    "after, no name groups": {"name_groups": "off", "assign_by_group": "off"},  # the levers before issue 18's second pass
-    "after, no assign by group": {"assign_by_group": "off"},
+    "after, name groups": {"name_groups": "on"},  # Step 2b one group at a time (off by default)
+    "after, name groups, no assign by group": {"name_groups": "on", "assign_by_group": "off"},
     "after, no grouping": {"group_labels": "off"},
     "after, no names from labels": {"names_from_labels": "off"},
     "after, no assign by label": {"assign_by_label": "off"},
