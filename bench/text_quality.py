@@ -24,10 +24,12 @@ from typing import Any
 from bench.common import save
 
 LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_label": "off", "endpoint_choice": "enum",
-              "check_clusters": "off"}
+              "check_clusters": "off", "name_groups": "off", "assign_by_group": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
+    "after, name groups": {"name_groups": "on"},  # Step 2b one group at a time (off by default)
+    "after, name groups, no assign by group": {"name_groups": "on", "assign_by_group": "off"},
     "after, no grouping": {"group_labels": "off"},
     "after, no names from labels": {"names_from_labels": "off"},
     "after, no assign by label": {"assign_by_label": "off"},

@@ -1,6 +1,6 @@
 """Labelled text-half sets for bench/text_quality.py: each image comes with a description that a stand-in
-for the VLM returns (bench only). Two kinds: real human-written names (Unicode emoji names, grouped into
-six coarse categories by code-chart ranges) and a rich three-sentence stand-in for the 20 CIFAR-10 samples."""
+for the VLM returns (bench only). Real human-written names (Unicode emoji names grouped into six coarse
+categories by code-chart ranges; WordNet nouns under six roots) and a rich stand-in for the 20 CIFAR-10 samples."""
 
 from __future__ import annotations
 
@@ -122,6 +122,80 @@ def emoji_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet:
     return TextSet(f"emoji-{len(paths)}", "kind of thing", len(EMOJI_RANGES), paths, truth, descriptions)
 
 
+# WordNet 3.0 (Princeton University, https://wordnet.princeton.edu; the Debian package wordnet-base installs it
+# in /usr/share/wordnet, `apt-get install wordnet-base`): nouns under six roots, by synset offset in data.noun.
+WORDNET = Path("/usr/share/wordnet")
+WORDNET_ROOTS = {"animals": "00015388",  # animal, animate being, beast, brute, creature, fauna
+                 "food": "07555863",  # food, solid food
+                 "plants": "00017222",  # plant, flora, plant life
+                 "vehicles": "04524313",  # vehicle
+                 "clothes": "03051540",  # clothing, article of clothing, vesture, wear
+                 "sports": "04285146"}  # sports equipment
+
+
+def _wordnet_nouns() -> tuple[dict[str, tuple[str, list[str]]], dict[str, list[str]]]:
+    """data.noun as {offset: (first lemma, hyponym offsets)} and index.noun as {lemma: offsets of its senses,
+    most frequent first, only the senses seen in the tagged corpus (tagsense_cnt)}."""
+    synsets: dict[str, tuple[str, list[str]]] = {}
+    for line in (WORDNET / "data.noun").read_text(encoding="latin-1").splitlines():
+        if line.startswith(" "):
+            continue
+        fields = line.split(" | ")[0].split()
+        n_words = int(fields[3], 16)
+        lemma = fields[4]
+        at = 4 + 2 * n_words
+        pointers = fields[at + 1:at + 1 + 4 * int(fields[at])]
+        synsets[fields[0]] = (lemma, [pointers[i + 1] for i in range(0, len(pointers), 4) if pointers[i] == "~"])
+    senses: dict[str, list[str]] = {}
+    for line in (WORDNET / "index.noun").read_text(encoding="latin-1").splitlines():
+        if line.startswith(" "):
+            continue
+        fields = line.split()
+        tagged = int(fields[5 + int(fields[3])])
+        senses[fields[0]] = fields[-int(fields[2]):][:tagged]
+    return synsets, senses
+
+
+def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet | None:
+    """`per_class` WordNet nouns per root of WORDNET_ROOTS, as one-line captions ("A goat.", "A sweater."):
+    the first lemma of a hyponym synset (at any depth) that is that word's most frequent tagged sense, so
+    the word alone means the thing ("goat", not "hack" for a horse); none under two roots. Chosen with a
+    fixed seed; None when WordNet is not installed."""
+    import numpy as np
+    from PIL import Image
+
+    if not (WORDNET / "data.noun").is_file():
+        return None
+    synsets, senses = _wordnet_nouns()
+    below: dict[str, set[str]] = {}
+    for category, root in WORDNET_ROOTS.items():
+        seen, todo = set(), [root]
+        while todo:
+            offset = todo.pop()
+            if offset not in seen:
+                seen.add(offset)
+                todo += synsets[offset][1]
+        below[category] = seen - {root}
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, truth, descriptions = [], {}, {}
+    for category, offsets in below.items():
+        others = set().union(*(v for k, v in below.items() if k != category))
+        words = sorted({synsets[o][0] for o in offsets - others
+                        if (senses.get(synsets[o][0].lower()) or [""])[0] == o and synsets[o][0].islower()})
+        for word in rng.sample(words, min(per_class, len(words))):
+            text = word.replace("_", " ")
+            path = folder / f"{category}-{word}.png"
+            if not path.exists():
+                seed_of = int(hashlib.sha256(word.encode()).hexdigest()[:8], 16)
+                Image.fromarray(np.random.default_rng(seed_of).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(path)
+            paths.append(str(path))
+            truth[str(path)] = category
+            an = text[0] in "aeio" or (text[0] == "u" and not text.startswith("uni"))
+            descriptions[str(path)] = ("An " if an else "A ") + text + "."
+    return TextSet(f"wordnet-{len(paths)}", "kind of thing", len(WORDNET_ROOTS), paths, truth, descriptions)
+
+
 def cifar_set() -> TextSet:
     from ictc.evaluation.labels import read_labels
 
@@ -134,4 +208,8 @@ def cifar_set() -> TextSet:
 
 
 def all_sets(per_class: int = 8) -> list[TextSet]:
-    return [cifar_set(), emoji_set(Path(tempfile.gettempdir()) / "ictc-bench-emoji", per_class)]
+    """The bench's sets: cifar10-20-rich, emoji-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    per_class)."""
+    folder = Path(tempfile.gettempdir())
+    wordnet = wordnet_set(folder / "ictc-bench-wordnet", per_class)
+    return [cifar_set(), emoji_set(folder / "ictc-bench-emoji", per_class), *([wordnet] if wordnet else [])]

@@ -135,7 +135,8 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     shares = label_shares(state["naming"].get("counts", {}))
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
                 "raw_label": (raw := labels.get(img["path"], {}).get("raw", "")),
-                "label_share": shares.get(normalize_label(raw), 0.0)}
+                "label_share": shares.get(normalize_label(raw), 0.0),
+                "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]
     return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
 

@@ -27,6 +27,7 @@ from ictc.nodes.label_counts import (
     normalize_label,
     trim_counts,
 )
+from ictc.nodes.name_groups import name_groups
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
 from ictc.prompts import Criterion, prompt_hash, render
@@ -130,6 +131,8 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
               attempts=0)
         report("name_clusters", advance=1, names=from_counts, stored=0, calls=0)
         return {**naming, "seconds": 0.0, "calls": 0}
+    if settings.name_groups == "on" and len(kept) > k:  # one short call per embedding group (nodes/name_groups.py)
+        return name_groups(ctx, criterion, counts, kept, dropped, k)
     # "auto" groups for every backend: endpoint users run small models too (issue 18)
     groups = group_labels(kept, k, ctx.embedder) if settings.group_labels != "off" else []
     rendered = render("name_clusters", criterion, label_counts=format_counts(kept),

@@ -41,7 +41,8 @@ def tiny_vlm_dir(tmp_path_factory):
 # The fakes' labels are the class words, so with the quality levers of issue 18 on, Steps 2b and 3 would never
 # reach the fake model: tests of those model paths run with the levers off; tests/test_quality_levers.py
 # (marker `levers`) runs with the defaults, and the defaults are checked there.
-LEVERS_OFF = {"ICTC_NAMES_FROM_LABELS": "off", "ICTC_ASSIGN_BY_LABEL": "off", "ICTC_ENDPOINT_CHOICE": "enum"}
+LEVERS_OFF = {"ICTC_NAMES_FROM_LABELS": "off", "ICTC_ASSIGN_BY_LABEL": "off", "ICTC_ENDPOINT_CHOICE": "enum",
+              "ICTC_NAME_GROUPS": "off", "ICTC_ASSIGN_BY_GROUP": "off"}
 
 
 @pytest.fixture(autouse=True)

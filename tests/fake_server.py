@@ -4,6 +4,7 @@ every request, so tests can check what the endpoint backend sends (image blocks,
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -18,6 +19,16 @@ from fakes import FakeLLM, FakeVLM
 REASONING = ("<think>\nOkay, the user wants a short answer about this. Let me read the whole request again "
              "carefully, weigh every option, and only then answer.\n</think>\n\n")
 RAMBLE = " And there is more to say about it."
+
+
+def first_token_logprobs(text: str, prompt: Any, top: int) -> dict[str, Any]:
+    """OpenAI's logprobs block for an answer, by rule: its first word at log 0.9, then the first word of each
+    other "- item" line of the prompt at log 0.02 (a server lists the likeliest tokens after the answer)."""
+    answer = (text.split() or [""])[0]
+    others = [w.split()[0] for w in re.findall(r"^- (.+)$", str(prompt), flags=re.MULTILINE) if w.split()]
+    listed = [(answer, math.log(0.9))] + [(w, math.log(0.02)) for w in dict.fromkeys(others) if w != answer]
+    entries = [{"token": t, "logprob": lp, "bytes": None} for t, lp in listed[:top]]
+    return {"content": [{**entries[0], "top_logprobs": entries}]}
 
 
 class FakeOpenAIServer:
@@ -184,9 +195,11 @@ class FakeOpenAIServer:
         words = list(re.finditer(r"\S+", text))
         if cap is not None and len(words) > cap:
             text, finish = text[:words[cap - 1].end()], "length"
+        choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}
+        if body.get("logprobs"):
+            choice["logprobs"] = first_token_logprobs(text, messages[-1].content, body.get("top_logprobs") or 1)
         return 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "finish_reason": finish,
-                                  "message": {"role": "assistant", "content": text}}],
+                     "choices": [choice],
                      "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
     def __enter__(self) -> FakeOpenAIServer:

@@ -144,6 +144,7 @@ class FakeLLM(CountingChatModel):
     # a Step-3 bias: a description with this mark goes to this name when it is offered, unless the
     # prompt says "do not consider" (how the paper's negative prompt acts on a biased model)
     pulled_by_mark: dict[str, str] = {}
+    coarse: dict[str, str] = {}  # label -> the broader name a group of such labels gets (Step 2b by groups)
 
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         system, last = _text(messages[0]), _text(messages[-1])
@@ -160,6 +161,12 @@ class FakeLLM(CountingChatModel):
             k = int(_find(r"exactly (\d+) category names", asked))
             labels = re.findall(r"^- ([\w ]+): \d+$", asked, flags=re.MULTILINE)
             return json.dumps({"names": [label.capitalize() for label in labels[:k]]})
+        if "name groups of labels" in system:  # one group's name: the `coarse` word most of its labels have
+            group = _find(r"belong to one group:\n(.*)", last).split(", ")
+            words = [self.coarse.get(label, label) for label in group]
+            taken = re.findall(r"already have: (.*)\.", last)
+            free = [w for w in words if not taken or w not in taken[0].split(", ")]
+            return json.dumps({"name": max(free or words, key=words.count)})
         if "propose the answer categories" in system:  # the audit's values: the sample's answers
             heard = re.findall(r"^- ([\w ]+): \d+$", last, flags=re.MULTILINE)
             return json.dumps({"values": [h for h in heard if h != "unclear"]})

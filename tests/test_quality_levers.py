@@ -5,6 +5,7 @@ for degenerate results. Each test fails when its lever is off or broken."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -48,7 +49,7 @@ def test_grouping_is_shown_to_endpoint_models_too():
     naming = propose_names(ctx, make_criterion("object"), ["cat", "kitten", "truck", "lorry", "cat"], 2)
     assert sorted(map(sorted, naming["groups"])) == [["cat", "kitten"], ["lorry", "truck"]]
     assert "grouped by similarity" in llm.calls[0]["prompt"]
-    naming = propose_names(fake_context(llm=FakeLLM(), group_labels="off"), make_criterion("object"),
+    naming = propose_names(fake_context(llm=FakeLLM(), group_labels="off", name_groups="off"), make_criterion("object"),
                            ["cat", "kitten", "truck", "lorry", "cat"], 2)
     assert naming["groups"] == []
 
@@ -188,3 +189,81 @@ def test_a_label_most_images_carry_does_not_decide_step_3(tmp_path):
                        context=ctx)
     assert result.results["metrics"]["acc"] == 1.0
     assert result.results["routes"]["label"] == 2 and step_calls(llm, "sort images") == 5  # red: 5/7 > half
+
+
+def test_the_calibrated_choice_reads_log_probabilities_through_the_endpoint_client(colour_images, tmp_path, monkeypatch):
+    """The log-probabilities must reach the chooser through the client the runtime uses (DirectChat): when
+    they were dropped, every image fell back to the enum choice without a word (route "schema")."""
+    from ictc.cli import main
+
+    from fake_server import FakeOpenAIServer
+
+    paths, labels = colour_images
+    monkeypatch.setenv("ICTC_ASSIGN_BY_LABEL", "off")  # every image asks the model
+    with FakeOpenAIServer() as server:
+        code = main(["run", str(Path(paths[0]).parent), "--criterion", "colour", "-k", "3", "--out", str(tmp_path / "run"),
+                     "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model",
+                     "--labels", str(labels)])
+    assert code == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["routes"] == {"logprobs": 8} and results["metrics"]["acc"] == 1.0
+    assert sum(bool(r["body"].get("logprobs")) for r in server.requests) > 8  # and content-free priors
+
+
+# labels the offline embedder groups by kind (it puts "goat", "cat" and "taxi" together: tested on real LLMs in bench/)
+KINDS = {"cat": "animal", "kitten": "animal", "tabby cat": "animal", "rose": "plant", "red rose": "plant",
+         "rose bush": "plant", "truck": "vehicle", "lorry": "vehicle", "dump truck": "vehicle"}
+
+
+def test_step_2b_names_each_embedding_group_with_its_own_call_and_keeps_label_to_name():
+    raw = list(KINDS) + ["cat"]
+    llm = FakeLLM(coarse=KINDS)
+    naming = propose_names(fake_context(llm=llm, name_groups="on"), make_criterion("kind of thing"), raw, 3)
+    assert naming["source"] == "groups" and sorted(naming["names"]) == ["animal", "plant", "vehicle"]
+    assert naming["calls"] == 3 and step_calls(llm, "name groups of labels") == 3  # one call per group
+    assert all(naming["label_names"][label] == kind for label, kind in KINDS.items())
+    llm = FakeLLM(coarse=KINDS, names_override=[["animal", "animal", "plant"]])  # the one-call answer of issue 18
+    naming = propose_names(fake_context(llm=llm, name_groups="off"), make_criterion("kind of thing"), raw, 3)
+    assert naming["source"] == "fallback" and "label_names" not in naming
+
+
+def test_a_repeated_group_name_is_asked_again_with_the_taken_names():
+    coarse = {**KINDS, "truck": "animal", "lorry": "animal", "dump truck": "animal"}  # vehicles called animals first
+    llm = FakeLLM(coarse=coarse)
+    naming = propose_names(fake_context(llm=llm, name_groups="on"), make_criterion("kind of thing"), list(KINDS), 3)
+    assert len({n.lower() for n in naming["names"]}) == 3 and naming["calls"] == 4 and len(naming["problems"]) == 1
+
+
+def test_step_3_takes_the_group_name_only_where_the_nearest_name_agrees():
+    from ictc.nodes.assign import group_decides
+
+    embedder = fake_context().embedder
+    names = ["cat", "rose", "truck"]
+    assert group_decides({"raw_label": "Kittens", "group_name": "cat"}, names, embedder) == "cat"
+    assert group_decides({"raw_label": "dump truck", "group_name": "truck"}, names, embedder) == "truck"
+    assert group_decides({"raw_label": "kitten", "group_name": "truck"}, names, embedder) is None  # they disagree
+    assert group_decides({"raw_label": "kitten", "group_name": "fish"}, names, embedder) is None  # not a name
+
+
+def test_a_group_with_an_obvious_name_takes_it_without_a_call():
+    from ictc.nodes.name_groups import obvious_name
+
+    assert obvious_name(["frog", "tree frog"]) == "frog" and obvious_name(["bird"]) == "bird"
+    assert obvious_name(["cat", "kitten"]) is None
+    llm = FakeLLM(coarse={"cat": "bird", "kitten": "bird"})  # a model that would call the cats "bird"
+    naming = propose_names(fake_context(llm=llm, name_groups="on"), make_criterion("object"),
+                           ["cat", "kitten", "bird", "frog", "tree frog"], 3)
+    assert sorted(naming["names"]) == ["bird", "cat", "frog"] and naming["calls"] == 2  # one re-ask: "bird" taken
+
+
+def test_a_run_with_name_groups_sends_images_by_their_label_group(tmp_path):
+    paths, labels = make_images(tmp_path / "img", {"red": 3, "green": 2, "blue": 2})
+    llm = FakeLLM(coarse={"green": "red"}, assign_answer="blue")  # Step 3 by the model would be wrong
+    ctx = fake_context(llm=llm, name_groups="on")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    groups = sorted(map(sorted, result.results["naming"]["groups"]))
+    assert result.results["naming"]["source"] == "groups" and result.results["levers"]["name_groups"] == "on"
+    assert groups == [["blue"], ["green", "red"]] and sorted(result.results["cluster_names"]) == ["blue", "red"]
+    assert result.results["routes"] == {"label": 5, "group": 2}  # green goes to red by its group, no call
+    assert step_calls(llm, "sort images") == 0 and step_calls(llm, "name groups of labels") == 1
