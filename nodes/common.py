@@ -25,13 +25,13 @@ _BATCH_TRACES: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars
                                                                                           default=None)
 # the task's gatherer of its batches' progress events (in_batches with several batches)
 _TASK_EVENTS: contextvars.ContextVar[TaskEvents | None] = contextvars.ContextVar("ictc_task_events", default=None)
-FLUSH_SECONDS = 0.05  # a task's batches' progress reaches the stream at least this often while events arrive
+FLUSH_SECONDS = 0.05  # a task's merged progress is sent once this long has passed since its last send
 _ADDITIVE = frozenset({"step", "advance", "failed", "stored", "calls", "traces"})  # what TaskEvents may merge
 
 
 class TaskEvents:
-    """The progress events of one task's batches, merged and sent as one stream event every FLUSH_SECONDS
-    (and at the task's end): with one image a batch (endpoints), one event per answer made LangGraph's
+    """The progress events of one task's batches, merged and sent as one stream event once FLUSH_SECONDS
+    have passed since the last send (checked as events arrive) and at the task's end: with one image a batch (endpoints), one event per answer made LangGraph's
     stream loop wake for each call (bench/throughput.py, py-spy). Events of one step whose fields are all
     counts ("advance", "failed", "stored", "calls") merge by adding them and joining their "traces";
     any other event is sent at once, after those waiting. Thread-safe: the batches run in the call pool."""
@@ -46,7 +46,8 @@ class TaskEvents:
         """Merge `event` into the waiting one (or send it, see the class); send when FLUSH_SECONDS passed."""
         with self.lock:
             waiting = self.waiting
-            if self.closed or not event.keys() <= _ADDITIVE or (waiting is not None and waiting["step"] != event.get("step")):
+            if (self.closed or "step" not in event or not event.keys() <= _ADDITIVE
+                    or (waiting is not None and waiting["step"] != event["step"])):
                 self._flush()
                 self.send(event)
                 return
@@ -150,7 +151,7 @@ def _traced_batch(node: StepNode, batch: BatchTask, runtime: Any) -> dict[str, d
 def batch_traces() -> Iterator[None]:
     """Within the block, `trace` records wait and leave with the next `report` event (its "traces" field, a
     list of the trace records), so a batch's answers and its progress are one stream event, not one per
-    answer (bench/throughput.py: each event wakes the graph's stream loop, ~0.1 ms of CPU a call). Traces
+    answer (each event wakes the graph's stream loop: py-spy on bench/throughput.py runs). Traces
     no `report` took are sent at the block's end, also when it raises, as one {"traces": [...]} event."""
     token = _BATCH_TRACES.set([])
     try:

@@ -26,10 +26,14 @@ def test_task_events_merge_one_steps_counts_and_traces_and_send_anything_else_at
     assert sent == [{"step": "describe", "advance": 3, "calls": 2, "failed": 1, "stored": 1,
                      "traces": [{"image": "a"}, {"image": "b"}]}, {"step": "describe", "total": 9}]
     events.add({"step": "describe", "advance": 1, "calls": 1})
-    events.add({"step": "label", "advance": 1, "calls": 1})  # another step: no merge across steps
-    assert sent[2:] == [{"step": "describe", "advance": 1, "calls": 1}, {"step": "label", "advance": 1, "calls": 1}]
-    events.close()
-    assert len(sent) == 4
+    events.add({"traces": [{"image": "c"}]})  # a failed batch's traces without progress: sent at once
+    assert sent[2:] == [{"step": "describe", "advance": 1, "calls": 1}, {"traces": [{"image": "c"}]}]
+    events.add({"step": "label", "advance": 1, "calls": 1})
+    events.add({"step": "describe", "advance": 1, "calls": 1})  # another step: no merge across steps
+    assert sent[4:] == [{"step": "label", "advance": 1, "calls": 1}, {"step": "describe", "advance": 1, "calls": 1}]
+    events.add({"step": "describe", "advance": 1, "calls": 1})
+    events.close()  # the waiting merge leaves at the task's end
+    assert sent[6:] == [{"step": "describe", "advance": 1, "calls": 1}]
     events.add({"step": "label", "advance": 1, "calls": 1})  # a batch still running after the task ended
     assert sent[-1] == {"step": "label", "advance": 1, "calls": 1}
 
