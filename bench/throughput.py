@@ -57,7 +57,7 @@ from pathlib import Path
 from ictc.graph.run import start_run
 from ictc.prompts import make_criterion
 from bench.fake_endpoint import endpoint_settings
-paths, concurrency, urls, k, client = json.loads(sys.argv[1])
+paths, concurrency, urls, k, client = json.loads(sys.stdin.read())  # not argv: 4,000 paths exceed its limit
 if client == "langchain":  # ChatOpenAI.invoke itself instead of models/direct_chat.py
     from ictc.models import direct_chat
     direct_chat.hot_path = lambda chat: chat
@@ -86,7 +86,7 @@ def one_run(paths: list[str], concurrency: int, endpoint: Endpoints, k: int, cli
     endpoint.reset_peak()
     before = endpoint.stats()
     env = {**os.environ, "PYTHONPATH": tree[1], "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps([paths, concurrency, endpoint.urls, k, client])],
+    done = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps([paths, concurrency, endpoint.urls, k, client]),
                           env=env, cwd=tree[1], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"pipeline run ({tree[0]}) failed:\n{done.stderr[-3000:]}")

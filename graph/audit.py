@@ -25,6 +25,7 @@ from ictc.evaluation.audit import (
 )
 from ictc.evaluation.outputs import write_json
 from ictc.evaluation.report import write_report
+from ictc.evaluation.traces import TRACE_BUFFER, trace_lines
 from ictc.graph.build import chunk_size
 from ictc.graph.refine import refine_run
 from ictc.graph.runtime import ContextFactory, context_for
@@ -168,14 +169,16 @@ def _invoke(graph: Any, ctx: Context, images: list[dict[str, str]], attribute: s
         on_event({"step": "audit", "total": len(images)})
     state: dict[str, Any] = {"answers": {}, "failures": {}}
     config = {"max_concurrency": ctx.settings.concurrency + 1, "recursion_limit": 100}
-    with open(traces, "a", encoding="utf-8") as handle:
+    with open(traces, "ab", buffering=TRACE_BUFFER) as handle:
         for mode, chunk in graph.stream({"images": images, "attribute": attribute, "values": values, "answers": {},
                                          "failures": {}}, config, context=ctx, stream_mode=["custom", "values"]):
             if mode == "values":
                 state = chunk
-            elif "trace" in chunk:
-                handle.write(json.dumps({"version": version, **chunk["trace"]}, ensure_ascii=False) + "\n")
-            elif on_event:
+                continue
+            if "trace" in chunk or "traces" in chunk:  # one answer, or a batch's answers with its progress
+                handle.write(trace_lines(chunk, version))
+                chunk = {k: v for k, v in chunk.items() if k not in ("trace", "traces")}
+            if on_event and chunk:
                 on_event(chunk)
     return state
 

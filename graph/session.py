@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from langchain_core.runnables import RunnableConfig
 
 from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import write_outputs
+from ictc.evaluation.traces import TRACE_BUFFER, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import run_saver
 from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
@@ -73,15 +73,18 @@ class RunSession:
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
         version = len(self.meta.get("versions", [])) + 1  # the version this pass works towards
         self.on_event = on_event
-        with open(self.run_dir / "traces.jsonl", "a", encoding="utf-8") as traces:
+        with open(self.run_dir / "traces.jsonl", "ab", buffering=TRACE_BUFFER) as traces:
             parts: Iterator[tuple[str, Any]] = self.graph.stream(  # type: ignore[assignment]  # a list of modes yields pairs
                 graph_input, self.config, context=self.ctx, stream_mode=["custom", "updates"])
             for mode, chunk in parts:
-                if mode != "custom":
+                if mode != "custom":  # a task finished (its writes go to the next checkpoint): its traces to disk
+                    traces.flush()
                     continue
-                if "trace" in chunk:
-                    traces.write(json.dumps({"version": version, **chunk["trace"]}, ensure_ascii=False) + "\n")
-                    continue
+                if "trace" in chunk or "traces" in chunk:  # one answer, or a batch's answers with its progress
+                    traces.write(trace_lines(chunk, version))
+                    chunk = {k: v for k, v in chunk.items() if k not in ("trace", "traces")}
+                    if not chunk:
+                        continue
                 self._count(chunk, on_event)
 
     def _count(self, chunk: dict[str, Any], on_event: Events | None) -> None:

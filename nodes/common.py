@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -17,6 +19,62 @@ from ictc.nodes.context import RECOVERABLE_ERRORS, Context
 from ictc.nodes.state import BatchTask
 
 StepNode = Callable[[BatchTask, Any], dict[str, dict[str, Any]]]
+
+# the traces of the batch being run (in_batches): they leave with its progress event, one stream event a batch
+_BATCH_TRACES: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar("ictc_batch_traces",
+                                                                                          default=None)
+# the task's gatherer of its batches' progress events (in_batches with several batches)
+_TASK_EVENTS: contextvars.ContextVar[TaskEvents | None] = contextvars.ContextVar("ictc_task_events", default=None)
+FLUSH_SECONDS = 0.05  # a task's merged progress is sent once this long has passed since its last send
+_ADDITIVE = frozenset({"step", "advance", "failed", "stored", "calls", "traces"})  # what TaskEvents may merge
+
+
+class TaskEvents:
+    """The progress events of one task's batches, merged and sent as one stream event once FLUSH_SECONDS
+    have passed since the last send (checked as events arrive) and at the task's end: with one image a batch (endpoints), one event per answer made LangGraph's
+    stream loop wake for each call (bench/throughput.py, py-spy). Events of one step whose fields are all
+    counts ("advance", "failed", "stored", "calls") merge by adding them and joining their "traces";
+    any other event is sent at once, after those waiting. Thread-safe: the batches run in the call pool."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], None]):
+        self.send, self.lock = send, threading.Lock()
+        self.waiting: dict[str, Any] | None = None
+        self.sent_at = time.perf_counter()
+        self.closed = False
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Merge `event` into the waiting one (or send it, see the class); send when FLUSH_SECONDS passed."""
+        with self.lock:
+            waiting = self.waiting
+            if (self.closed or "step" not in event or not event.keys() <= _ADDITIVE
+                    or (waiting is not None and waiting["step"] != event["step"])):
+                self._flush()
+                self.send(event)
+                return
+            if waiting is None:
+                self.waiting = {**event, "traces": list(event.get("traces", []))}
+            else:
+                for key, value in event.items():
+                    if key == "traces":
+                        waiting["traces"].extend(value)
+                    elif key != "step":
+                        waiting[key] = waiting.get(key, 0) + value
+            if time.perf_counter() - self.sent_at >= FLUSH_SECONDS:
+                self._flush()
+
+    def close(self) -> None:
+        """Send the waiting merged event, if any; any later event is sent at once."""
+        with self.lock:
+            self._flush()
+            self.closed = True
+
+    def _flush(self) -> None:
+        if self.waiting is not None:
+            event, self.waiting = self.waiting, None
+            if not event["traces"]:
+                del event["traces"]
+            self.send(event)
+        self.sent_at = time.perf_counter()
 
 _MESSAGE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
@@ -58,10 +116,15 @@ def in_batches(node: StepNode, prefetch: Callable[[BatchTask, Any], dict[str, An
         batches: list[BatchTask] = [{**shared, "items": task["items"][start:start + size]}  # type: ignore[typeddict-item]
                                     for start in range(0, len(task["items"]), size)]
         if len(batches) == 1:
-            return node(batches[0], runtime)
-        # each batch in a copy of this task's context: progress and traces reach the graph's stream
-        futures = [runtime.context.pool.submit(contextvars.copy_context().run, node, batch, runtime)
-                   for batch in batches]
+            return _traced_batch(node, batches[0], runtime)
+        # each batch in a copy of this task's context: progress and traces reach the graph's stream, merged
+        events = TaskEvents(_emit)
+        token = _TASK_EVENTS.set(events)
+        try:
+            futures = [runtime.context.pool.submit(contextvars.copy_context().run, _traced_batch, node, batch, runtime)
+                       for batch in batches]
+        finally:
+            _TASK_EVENTS.reset(token)
         merged: dict[str, dict[str, Any]] = {}
         try:
             for future in futures:
@@ -71,9 +134,33 @@ def in_batches(node: StepNode, prefetch: Callable[[BatchTask, Any], dict[str, An
             for future in futures:
                 future.cancel()
             raise
+        finally:
+            events.close()  # batches still running (after an exception) send their events at once
         return merged
 
     return run
+
+
+def _traced_batch(node: StepNode, batch: BatchTask, runtime: Any) -> dict[str, dict[str, Any]]:
+    """`node` on one batch with its traces gathered (`batch_traces`) and sent with its progress event."""
+    with batch_traces():
+        return node(batch, runtime)
+
+
+@contextmanager
+def batch_traces() -> Iterator[None]:
+    """Within the block, `trace` records wait and leave with the next `report` event (its "traces" field, a
+    list of the trace records), so a batch's answers and its progress are one stream event, not one per
+    answer (each event wakes the graph's stream loop: py-spy on bench/throughput.py runs). Traces
+    no `report` took are sent at the block's end, also when it raises, as one {"traces": [...]} event."""
+    token = _BATCH_TRACES.set([])
+    try:
+        yield
+    finally:
+        pending = _BATCH_TRACES.get()
+        _BATCH_TRACES.reset(token)
+        if pending:
+            _send({"traces": pending})
 
 
 def call_each(ctx: Context, model: Any, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[str | BaseException]:
@@ -116,8 +203,22 @@ def _emit(event: dict[str, Any]) -> None:
 
 
 def report(step: str, **fields: Any) -> None:
-    """A custom stream event; the CLI turns these into progress bars. Silent outside a graph run."""
-    _emit({"step": step, **fields})
+    """A custom stream event; the CLI turns these into progress bars. Silent outside a graph run.
+    Within `batch_traces`, the traces gathered so far go with it as its "traces" field (a list of records)."""
+    pending = _BATCH_TRACES.get()
+    if pending:
+        fields["traces"] = pending[:]
+        pending.clear()
+    _send({"step": step, **fields})
+
+
+def _send(event: dict[str, Any]) -> None:
+    """`event` to the task's TaskEvents when its batches run in the call pool, else to the stream."""
+    events = _TASK_EVENTS.get()
+    if events is not None:
+        events.add(event)
+    else:
+        _emit(event)
 
 
 def prompt_text(rendered: list[tuple[str, str]]) -> str:
@@ -128,9 +229,15 @@ def prompt_text(rendered: list[tuple[str, str]]) -> str:
 def trace(step: str, image: str | None, prompt: str, output: Any, model: str, seconds: float, cached: bool,
           **extra: Any) -> None:
     """One model answer as the user may inspect it: the filled prompt, the output, who answered, how long
-    it took, whether it came from the store. graph/run.py writes these to the run's traces.jsonl."""
-    _emit({"trace": {"step": step, "image": image, "prompt": prompt, "output": output, "model": model,
-                     "seconds": round(seconds, 4), "cached": cached, **extra}})
+    it took, whether it came from the store. graph/session.py writes these to the run's traces.jsonl: one
+    {"trace": record} event each, or, within `batch_traces`, gathered into the batch's next `report` event."""
+    record = {"step": step, "image": image, "prompt": prompt, "output": output, "model": model,
+              "seconds": round(seconds, 4), "cached": cached, **extra}
+    pending = _BATCH_TRACES.get()
+    if pending is not None:
+        pending.append(record)
+    else:
+        _emit({"trace": record})
 
 
 class Timer:
