@@ -464,5 +464,34 @@ def test_choosing_the_first_images_is_answered_in_the_chat(colour_images):
     paths, _ = colour_images
     app = open_app(fake_context())
     use_folder(app, Path(paths[0]).parent)
-    assert messages(app)[-1].startswith("8 images chosen")  # newcomer: the status still said "Choose images..."
+    assert messages(app)[-1].startswith("Images ready: 8 from")  # newcomer: the status still said "Choose images..."
     assert "what to group them by" in messages(app)[-1]
+
+
+def test_a_change_stopped_half_way_is_finished_by_continue_or_go_after_a_server_restart(colour_images):
+    # newcomer: after the model server died during a change, "go", "continue" and a rename all failed
+    from ictc.ui import jobs
+
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    wait_for_job(app)
+    described = len(ctx.vlm.calls)
+    say(app, "focus on the shade instead")  # redoes Step 1: waits for go
+    say(app, "go")
+    while len(ctx.vlm.calls) < described + 2:
+        time.sleep(0.05)
+    app.run()
+    app.button(key="stop").click().run()
+    wait_for_job(app)
+    with jobs._jobs_lock:
+        jobs._jobs.clear()  # a new server process
+    restarted = open_app(ctx, token=token_of(app))
+    assert "interrupted before it finished" in texts(restarted)  # not the last reply's "Running"
+    assert say(restarted, "go").startswith("Continuing the run")
+    assert wait_for_job(restarted).startswith("Done in")
+    assert restarted.session_state["ictc_session"].results()["criterion"]["text"] == "the shade"
+    assert len(ctx.vlm.calls) == described + 8  # each image described once under the new criterion

@@ -95,6 +95,9 @@ def status_line(session: Session) -> None:
                 st.button("Stop", key="stop", on_click=session.stop, type="primary")
         elif job is not None and session.reported != job.id:
             st.rerun()  # finished while we watched: redraw the whole page with its results
+        elif job is None and session.unfinished():  # after `ictc ui` restarted: the last reply may say "Running"
+            st.markdown("**ictc:** this run was interrupted before it finished; press **Continue** (or say "
+                        "continue) to finish it: what is done is kept.")
         else:
             last = next((m["text"] for m in reversed(session.conversation.messages) if m["role"] == "assistant"), "")
             lines = last.splitlines()

@@ -40,7 +40,7 @@ TROUBLES = [
     (r"\b429\b|quota|rate.?limit", "the server refuses more requests (rate limit or quota)",
      "wait or raise the limit, then press **Continue** (what is done is kept)"),
     (r"cannot reach|connect|refused|name or service|timed? ?out|unreachable", "the server could not be reached",
-     "check that it is running and its address (--base-url / OPENAI_BASE_URL), then say **go** again"),
+     "check that it is running and its address (--base-url / OPENAI_BASE_URL), then press **Continue** or say continue (what is done is kept)"),
     (r"image input|no image support|does not (take|support) image", "the model does not take images",
      "give --vlm a vision model"),
     (r"context length|too long", "the request was longer than the model's context", "use a model with a longer "

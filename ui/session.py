@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 ContextFactory = Callable[[Settings], "Context"]
 TOKEN = re.compile(r"^[0-9a-f]{12}$")  # a session's id as it appears in the page's address (?session=...)
+RETRY = {"go", "go again", "try again", "retry", "again"}  # Continue, when nothing waits for "go"
 CONTINUE = re.compile(r"(?:please\s+)?(?:continue|resume|finish(?: the run| it)?|carry on|keep going)(?:\s+(?:the run|please))?")
 
 
@@ -127,7 +128,7 @@ class Session:
             reading = self.conversation.request
             then = (f"My reading: {reading.reading()}." if reading.criterion or reading.k else
                     'Now tell me what to group them by and how many groups, e.g. "by the mood of the person, 4 groups".')
-            self.conversation.say("assistant", f"{len(paths)} images chosen ({source}). {then}")
+            self.conversation.say("assistant", f"Images ready: {len(paths)} from {source}. {then}")
         self.save()
 
     def open_run(self, run_dir: Path) -> None:
@@ -141,19 +142,17 @@ class Session:
             self.reported = self.job.id  # its outcome was said where it was started
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         self.conversation.pending = []
-        if not (run_dir / "results.json").is_file():  # interrupted before any results: Continue finishes it
+        if (run_dir / "results.json").is_file():
+            results = json.loads((run_dir / "results.json").read_text("utf-8"))
+            self.images = [row["image"] for row in results["images"]]
+            said = f"{len(results['cluster_names'])} clusters, version {results['version']}."
+        else:  # interrupted before any results: Continue finishes it
             from ictc.graph.session import run_state
 
-            state = run_state(run_dir)
-            self.images = [item["path"] for item in state.get("images", [])]
-            self.conversation.say("assistant", f"Opened {run_dir}: **{state['criterion']['text']}**, interrupted "
-                                               "before its results; press **Continue** (or say continue) to finish it.")
-            self.save()
-            return
-        results = json.loads((run_dir / "results.json").read_text("utf-8"))
-        self.images = [row["image"] for row in results["images"]]
-        self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, "
-                                           f"{len(results['cluster_names'])} clusters, version {results['version']}.")
+            results = run_state(run_dir)
+            self.images = [item["path"] for item in results.get("images", [])]
+            said = "interrupted before its results; press **Continue** (or say continue) to finish it."
+        self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, {said}")
         self.save()
 
     # state ----------------------------------------------------------------------------------------------
@@ -196,7 +195,8 @@ class Session:
             self.save()
             return reply
         results = self.results()
-        if CONTINUE.fullmatch(text.strip().lower().rstrip(".!")) and self.unfinished():
+        lowered, idle = text.strip().lower().rstrip(".!"), not self.conversation.pending and self.conversation.request.missing()
+        if (CONTINUE.fullmatch(lowered) or (idle and lowered in RETRY)) and self.unfinished():
             self.conversation.say("user", text)
             self.conversation.say("assistant", "Continuing the run: only the missing or failed work is done.")
             self.resume()
@@ -223,10 +223,12 @@ class Session:
         return reply
 
     def unfinished(self) -> bool:
-        """True when the current run has work left for Continue: it has a run folder, and no results yet
-        or failed or unfinished images (a stopped run, a crashed server, a restarted `ictc ui`)."""
+        """True when the current run has work left for Continue: a change stopped half-way (run.json's
+        pending_action, kept by graph/refine.py until it is done), no results yet, or failed or unfinished images."""
         if self.run_dir is None or not (self.run_dir / "run.json").is_file():
             return False
+        if json.loads((self.run_dir / "run.json").read_text("utf-8")).get("pending_action"):
+            return True
         results = self.results()
         return results is None or results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
 
