@@ -226,3 +226,12 @@ def test_a_k_larger_than_the_images_chosen_is_said_before_go():
     chat = Conversation()
     chat.answer("group by colour, 4 groups", [], 40)
     assert "more than the 2 images chosen" in chat.answer("by shape", [], 2).text  # newcomer: said only at go
+
+
+def test_one_image_or_none_is_said_plainly():
+    # newcomer: with 1 image, "go" said "Choose the images first" and K was asked as "2 to 2"
+    chat = Conversation()
+    assert "K, 2 or more" in chat.answer("group by colour", [], 0).text
+    assert "only 1 image is chosen" in chat.answer("3 groups", [], 1).text
+    chat.answer("group by colour, 3 groups", [], 40)
+    assert chat.answer("go", [], 1).text.startswith("Only 1 image is chosen; clustering needs at least 2")

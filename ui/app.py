@@ -200,7 +200,8 @@ def preview(session: Session) -> None:
     if not session.images:
         st.caption("No images chosen yet: their preview shows here.")  # the chat beside says how, once
         return
-    st.markdown(f"**{len(session.images)} images chosen** ({session.images_source}); the first ones:")
+    count = len(session.images)
+    st.markdown(f"**{count} image{'s' if count != 1 else ''} chosen** ({session.images_source}); the first ones:")
     cells = st.grid("auto", min_column_width=96, key="preview")  # a 12-character caption on one line
     for path in session.images[:24]:
         data = views.thumb(path)
@@ -242,7 +243,8 @@ def main() -> None:
         pane = st.container(key="chatpane", height=560, autoscroll=True)  # a fixed-height box keeps its end in view
         prompt = st.chat_input("e.g. group by the mood, 4 groups", key="chat")  # one line, even beside the sidebar
     if prompt and prompt.strip():  # an all-spaces message is no message
-        session.chat(prompt)
+        with jobs.chat_lock(session.id), st.spinner("Reading your message..."):
+            session.chat(prompt)
     if not session.conversation.messages:
         session.conversation.say("assistant", "Choose images on the left, then tell me what to group them by "
                                               "and into how many groups.")

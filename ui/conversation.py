@@ -108,7 +108,8 @@ class Conversation:
             if self.request.missing():
                 return Reply(f"Not yet: I still need {' and '.join(self.request.missing())}. {SETUP_HELP}")
             if image_count < 2:
-                return Reply("Choose the images first (a folder, an upload or the sample photos).")
+                return Reply(f"{'Only 1 image is chosen; clustering needs at least 2' if image_count else 'Choose the images first'}"
+                             " (a folder, an upload or the sample photos).")
             if self.request.k > image_count:
                 return Reply(f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K.")
             start, self.request = self.request, Request()
@@ -125,7 +126,8 @@ class Conversation:
         note = f" ({problem})" if problem else ""
         if missing := self.request.missing():
             ask = ASK_CRITERION if "what to group by" in missing[0] else (
-                f"How many groups do you want (K, 2 to {max(image_count, 2)})?")
+                f"How many groups do you want (K, 2 to {image_count})?" if image_count >= 2 else
+                "How many groups do you want (K, 2 or more)? And choose the images on the left.")
             return Reply(f"My reading so far: {self.request.reading()}{note}. {ask}")
         return Reply(f"My reading: {self.request.reading()}{note}. Say **go** to run it, or correct me.")
 
@@ -148,6 +150,8 @@ class Conversation:
         criterion, k = intent.criterion or new.criterion, intent.k or new.k
         if len(criterion) > MAX_CRITERION_CHARS:
             return f"the criterion is {len(criterion)} characters long; the limit is {MAX_CRITERION_CHARS}"
+        if k and image_count == 1:
+            return "only 1 image is chosen; choose at least 2 images to cluster"
         if k and (k < 2 or (image_count and k > image_count)):
             return f"K must be between 2 and the {image_count} images chosen, not {k}"
         if criterion:

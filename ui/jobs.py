@@ -24,6 +24,17 @@ _warming: threading.Thread | None = None
 PIPELINE = ("ictc.graph.run", "ictc.graph.refine", "ictc.ui.fairness")  # LangGraph and the model clients: seconds
 
 
+_chat_locks: dict[str, threading.Lock] = {}  # browser session id -> the lock its messages are answered under
+
+
+def chat_lock(session_id: str) -> threading.Lock:
+    """The lock under which `session_id`'s chat messages are answered, one at a time and in the order they
+    were sent: a message typed while the previous one is still being read (an LLM reading takes seconds)
+    starts a second script run, which would otherwise answer it first ("go" before the correction)."""
+    with _jobs_lock:
+        return _chat_locks.setdefault(session_id, threading.Lock())
+
+
 def warm_up() -> None:
     """Starts importing PIPELINE in a background thread, once per server process: called after the first page
     is drawn, so the landing page paints without waiting for these imports and the first message finds them

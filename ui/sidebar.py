@@ -39,7 +39,7 @@ def draw(session: Session) -> None:
     except ValueError as exc:
         st.error(str(exc))
     if session.images:
-        st.success(f"{len(session.images)} images: {session.images_source}"
+        st.success(f"{len(session.images)} image{'s' if len(session.images) != 1 else ''}: {session.images_source}"
                    + (" (with labels: metrics on)" if session.labels else ""))
     problems = st.session_state.get("source-problems", [])
     for problem in problems[:10]:
