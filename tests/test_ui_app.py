@@ -495,3 +495,21 @@ def test_a_change_stopped_half_way_is_finished_by_continue_or_go_after_a_server_
     assert wait_for_job(restarted).startswith("Done in")
     assert restarted.session_state["ictc_session"].results()["criterion"]["text"] == "the shade"
     assert len(ctx.vlm.calls) == described + 8  # each image described once under the new criterion
+
+
+def test_several_empty_clusters_make_one_warning():
+    from ictc.ui.views import warnings
+
+    results = {"clusters": [{"name": "Cats", "size": 5}, {"name": "Dogs", "size": 5}, {"name": "other", "size": 0},
+                            {"name": "other 2", "size": 0}], "summary": {"clustered": 10}}
+    said = warnings(results)  # newcomer: six warnings filled the first screen
+    assert said == ['2 clusters have no image (no image chose them in Step 3): **other**, **other 2**. Try "2 groups".']
+
+
+def test_a_split_s_outcome_names_only_the_numbered_parts_as_replaced():
+    from ictc.ui.outcomes import split_said
+
+    said = split_said({"cluster": "Green", "parts": ["Green", "Green 1"], "proposed": ["green", "Blue"]},
+                      {"Green": 26, "Green 1": 7})
+    assert said.startswith("Split **Green** into 2: Green (26), Green 1 (7).")
+    assert "the part(s) Green 1 got numbered names" in said  # "Green" kept the cluster's own name

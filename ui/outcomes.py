@@ -105,7 +105,8 @@ def outcome(job: Job, settings: Settings) -> str:
         lines += [f"- {Path(m['image']).name}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
-        lines += [f"Renamed: {old} → {new}" for old, new in renamed.items()]
+        if renamed:  # one line: single newlines run together in Markdown
+            lines.append("Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
     return "\n".join(lines)
 
 
@@ -114,10 +115,12 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
     proposed that were replaced (already taken or missing), and parts that got no image."""
     parts = split["parts"]
     text = f"Split **{split['cluster']}** into {len(parts)}: " + ", ".join(f"{p} ({sizes.get(p, 0)})" for p in parts) + "."
-    replaced = [p for p in parts if p not in split.get("proposed", [])]
+    proposed = {name.strip().lower() for name in split.get("proposed", [])}  # a part may keep the cluster's spelling
+    replaced = [p for p in parts if p.lower() not in proposed]
     if replaced:
-        text += (f" Step 2b proposed {', '.join(split.get('proposed', [])) or 'no usable names'}; "
-                 f"{', '.join(replaced)} stand(s) in for names already taken or missing (rename them if you like).")
+        text += (f" Step 2b proposed {', '.join(split.get('proposed', [])) or 'no usable names'}; as those were "
+                 f"taken by other clusters or too few, the part(s) {', '.join(replaced)} got numbered names "
+                 "(rename them if you like).")
     empty = [p for p in parts if not sizes.get(p)]
     if empty:
         text += f" No image chose {', '.join(empty)}: Step 3 put every image elsewhere; try **undo** and another split."

@@ -104,17 +104,22 @@ def members_by_cluster(results: dict[str, Any]) -> dict[str, list[int]]:
 
 
 def warnings(results: dict[str, Any]) -> list[str]:
-    """Empty and lopsided clusters, each with a change to try in the chat."""
+    """Empty and lopsided clusters, each with a change to try in the chat; several empty clusters in one
+    warning (one each filled the first screen when Step 2b padded the names with "other 2", "other 3"...)."""
     clusters, total = results["clusters"], max(results["summary"]["clustered"], 1)
     found = []
     for cluster in clusters:
         name, size = cluster["name"], cluster["size"]
-        if size == 0:
-            found.append(f"**{name}** has no image: no image chose it in Step 3. Try \"fewer groups\", or "
-                         f"\"rename '{name}' as ...\" to a name that fits the images.")
-        elif len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
+        if size and len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
             found.append(f"**{name}** holds {size / total:.0%} of the images. Try \"split {name} in two\", or "
                          f"\"more groups\".")
+    empty = [c["name"] for c in clusters if c["size"] == 0]
+    if len(empty) == 1:
+        found.append(f"**{empty[0]}** has no image: no image chose it in Step 3. Try \"fewer groups\", or "
+                     f"\"rename '{empty[0]}' as ...\" to a name that fits the images.")
+    elif empty:
+        found.append(f"{len(empty)} clusters have no image (no image chose them in Step 3): "
+                     f"{', '.join(f'**{n}**' for n in empty)}. Try \"{max(len(clusters) - len(empty), 2)} groups\".")
     return found
 
 
