@@ -58,7 +58,9 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
         st.info("No traces yet.")
         return
     summary = pass_summary(records)
-    st.markdown("Model answers per version and step (called / from store):")
+    st.markdown("Answers per version and step (from a model / from the store; + decided by a rule). One answer "
+                "may take several model calls (a re-ask, a retry, a calibration call): the chat's *Model calls by "
+                "step* and results.json's `calls` count every call.")
     st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
                                  + (f" (+{c['ruled']} without a call)" if c.get("ruled") else "") for s, c in steps.items()}
               for v, steps in sorted(summary.items())})
