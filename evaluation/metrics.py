@@ -36,9 +36,12 @@ class Scores:
 
 def contingency(predicted: list[str], truth: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
     """Counts of images per (cluster, class): `predicted` and `truth` are one name per image, same length.
-    Returns (table of shape (clusters, classes), int64; the sorted cluster names; the sorted class names).
-    Raises ValueError when the lengths differ."""
-    clusters, classes = sorted(set(predicted)), sorted(set(truth))
+    Returns (table of shape (clusters, classes), int64; the sorted cluster names; the sorted class names:
+    case-insensitive, as a reader looks them up). Raises ValueError when the lengths differ."""
+    def readable(names: set[str]) -> list[str]:
+        return sorted(names, key=lambda name: (name.casefold(), name))
+
+    clusters, classes = readable(set(predicted)), readable(set(truth))
     table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
     row, col = {c: i for i, c in enumerate(clusters)}, {c: i for i, c in enumerate(classes)}
     for p, t in zip(predicted, truth, strict=True):

@@ -48,3 +48,10 @@ def test_labels_match_by_path_then_unique_file_name():
     # c.png: two rows fit equally well with different labels, so neither; d.png: both rows say "ant"
     assert match_labels(["/data/a.png", "mine/b.png", "z/c.png", "z/d.png"], labels) == {
         "/data/a.png": "cat", "mine/b.png": "dog", "z/d.png": "ant"}
+
+
+def test_the_confusion_table_sorts_names_as_a_reader_looks_them_up():
+    from ictc.evaluation.metrics import contingency
+
+    _, clusters, classes = contingency(["b", "A", "a"], ["Loafer", "airplane", "bald eagle"])
+    assert classes == ["airplane", "bald eagle", "Loafer"] and clusters == ["A", "a", "b"]  # not "Loafer" first
