@@ -10,6 +10,7 @@ import io
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -80,6 +81,35 @@ def wait_for_job(app: AppTest) -> str:
     app.run()
     assert not app.exception, app.exception
     return app.chat_message[-1].markdown[0].value
+
+
+def slow_run(colour_images) -> tuple[AppTest, Any]:
+    """A session whose first run (SlowVLM, one call at a time) was just started on the 8 colour images."""
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    return app, ctx
+
+
+def stop_after(app: AppTest, ctx: Any, calls: int) -> str:
+    """Presses Stop once the fake VLM has answered `calls` times; returns the job's outcome message."""
+    while len(ctx.vlm.calls) < calls:
+        time.sleep(0.05)
+    app.run()
+    app.button(key="stop").click().run()
+    return wait_for_job(app)
+
+
+def restart_server(app: AppTest, ctx: Any) -> AppTest:
+    """The same page after `ictc ui` restarted: no job in memory, only the folders on disk."""
+    from ictc.ui import jobs
+
+    with jobs._jobs_lock:
+        jobs._jobs.clear()
+    return open_app(ctx, token=token_of(app))
 
 
 @pytest.fixture
@@ -172,18 +202,9 @@ def test_missing_k_is_asked_for_not_guessed(colour_images):
 
 
 def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
-    paths, _ = colour_images
-    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
-    app = open_app(ctx)
-    use_folder(app, Path(paths[0]).parent)
-    say(app, "group by colour, 3 groups")
-    say(app, "go")
+    app, ctx = slow_run(colour_images)
     session = app.session_state["ictc_session"]
-    while len(ctx.vlm.calls) < 2:
-        time.sleep(0.05)
-    app.run()
-    app.button(key="stop").click().run()
-    stopped = wait_for_job(app)
+    stopped = stop_after(app, ctx, 2)
     assert session.job.stopped and stopped.startswith("Stopped.")
     described = len(ctx.vlm.calls)
     assert 2 <= described < 8
@@ -284,12 +305,7 @@ def test_a_reload_brings_back_images_chat_and_clusters(finished_app):
 
 
 def test_a_running_job_is_reattached_after_a_reload(colour_images):
-    paths, _ = colour_images
-    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
-    app = open_app(ctx)
-    use_folder(app, Path(paths[0]).parent)
-    say(app, "group by colour, 3 groups")
-    say(app, "go")
+    app, ctx = slow_run(colour_images)
     job = app.session_state["ictc_session"].job
     reloaded = open_app(ctx, token=token_of(app))
     session = reloaded.session_state["ictc_session"]
@@ -433,23 +449,10 @@ def test_the_finishing_phase_is_reported_with_progress(finished_app):
 
 def test_a_run_interrupted_before_a_server_restart_can_be_continued_and_is_listed(colour_images):
     # newcomer: after `ictc ui` restarted, no Continue button, "continue" not understood, the run not listed
-    from ictc.ui import jobs
-
-    paths, _ = colour_images
-    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
-    app = open_app(ctx)
-    use_folder(app, Path(paths[0]).parent)
-    say(app, "group by colour, 3 groups")
-    say(app, "go")
-    while len(ctx.vlm.calls) < 2:
-        time.sleep(0.05)
-    app.run()
-    app.button(key="stop").click().run()
-    wait_for_job(app)
+    app, ctx = slow_run(colour_images)
+    stop_after(app, ctx, 2)
     run_dir = app.session_state["ictc_session"].run_dir
-    with jobs._jobs_lock:
-        jobs._jobs.clear()  # a new server process: no job in memory, only the folders on disk
-    restarted = open_app(ctx, token=token_of(app))
+    restarted = restart_server(app, ctx)
     assert restarted.session_state["ictc_session"].job is None
     assert restarted.button(key="continue").label == "Continue"
     other = open_app(ctx)
@@ -470,26 +473,13 @@ def test_choosing_the_first_images_is_answered_in_the_chat(colour_images):
 
 def test_a_change_stopped_half_way_is_finished_by_continue_or_go_after_a_server_restart(colour_images):
     # newcomer: after the model server died during a change, "go", "continue" and a rename all failed
-    from ictc.ui import jobs
-
-    paths, _ = colour_images
-    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
-    app = open_app(ctx)
-    use_folder(app, Path(paths[0]).parent)
-    say(app, "group by colour, 3 groups")
-    say(app, "go")
+    app, ctx = slow_run(colour_images)
     wait_for_job(app)
     described = len(ctx.vlm.calls)
     say(app, "focus on the shade instead")  # redoes Step 1: waits for go
     say(app, "go")
-    while len(ctx.vlm.calls) < described + 2:
-        time.sleep(0.05)
-    app.run()
-    app.button(key="stop").click().run()
-    wait_for_job(app)
-    with jobs._jobs_lock:
-        jobs._jobs.clear()  # a new server process
-    restarted = open_app(ctx, token=token_of(app))
+    stop_after(app, ctx, described + 2)
+    restarted = restart_server(app, ctx)
     assert "interrupted before it finished" in texts(restarted)  # not the last reply's "Running"
     assert say(restarted, "go").startswith("Continuing the run")
     assert wait_for_job(restarted).startswith("Done in")
