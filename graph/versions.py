@@ -55,10 +55,6 @@ def version_results(run_dir: Path, number: int) -> dict[str, Any]:
     return read_json(run_dir / "versions" / f"v{number}" / "results.json")
 
 
-def version_rows(run_dir: Path, number: int) -> list[dict[str, Any]]:
-    """The per-image rows of version `number` (versions/v<number>/results.json). Raises OSError if absent."""
-    return version_results(run_dir, number)["images"]
-
 
 def version_clusters(run_dir: Path, number: int) -> dict[str, str]:
     """Image -> cluster ("" when none) of version `number`, read from its results.csv: at 250,000 images
