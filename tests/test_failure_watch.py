@@ -67,3 +67,15 @@ def test_a_server_failing_mid_step_stops_the_run_early_and_keeps_what_finished(t
     vision = [r for r in server.requests if r["body"]["model"] == "vision-model"]
     assert len(vision) <= 3 + 2 * (LATER_STREAK + 1)  # not 27 more images with a retry each (main: 57)
     assert json.loads((out / "run.json").read_text())  # the run folder stays for `ictc resume`
+
+
+def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_empty(tmp_path, capsys):
+    # newcomer: "other 2 / other 3" printed with no word that Step 2b fell back, nor that they are empty
+    folder = tmp_path / "images"
+    make_images(folder, {"red": 2, "green": 2, "blue": 2})
+    with FakeOpenAIServer() as server:  # its LLM names the 3 colours it sees, whatever K is asked
+        code = main(["run", str(folder), "-c", "colour", "-k", "5", "--out", str(tmp_path / "run"), "--backend",
+                     "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
+    out = capsys.readouterr().out
+    assert code == 0 and "! Step 2b: the LLM gave no usable 5 names" in out
+    assert "! " in out.split("! Step 2b")[1] and "empty" in out.split("! Step 2b")[1].lower()

@@ -66,6 +66,13 @@ def _print_result(result: Any) -> None:
     print(f"\n{len(results['cluster_names'])} clusters by {results['criterion']['text']!r}:")
     for cluster in results["clusters"]:
         print(f"  {cluster['size']:5d}  {cluster['name']}")
+    naming = results.get("naming", {})
+    if naming.get("source") == "fallback":  # the names were not the model's: say so where the user looks
+        problem = (naming.get("problems") or ["no usable answer"])[-1]
+        print(f"! Step 2b: the LLM gave no usable {results['n_clusters']} names ({problem}); "
+              "the names above are its best try, completed by the most frequent raw labels, then 'other'.")
+    for warning in results.get("warnings", []):
+        print(f"! {warning}")
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
     print_groupings(results)  # K proposed, "other", levels
