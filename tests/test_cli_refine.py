@@ -65,3 +65,21 @@ def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     assert "1. Everything (8 images)" in out
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["cluster_names"] == ["Everything"] and results["version"] == 1
+
+
+def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_names_the_dead_one(
+        colour_images, tmp_path, capsys):
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+    capsys.readouterr()  # the server is gone from here on: only passes that run no node can work
+    assert main(["refine", str(run), "--rename", "Red", "Warm"]) == 0
+    assert "Renamed: Red -> Warm" in capsys.readouterr().out
+    assert main(["refine", str(run), "--merge", "Warm", "Blue"]) == 0
+    assert main(["refine", str(run), "--undo"]) == 0
+    versions = json.loads((run / "run.json").read_text())["versions"]
+    assert len(versions) == 4
+    assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
+    assert server.url.split("//")[1] in capsys.readouterr().err
+    assert len(json.loads((run / "run.json").read_text())["versions"]) == 4  # nothing lost
