@@ -27,8 +27,10 @@ from typing import Any
 
 from bench.common import make_photos, save
 from bench.fake_endpoint import EndpointProcess, endpoint_settings
+from bench.memory import footprint
 
 STEPS = ("describe", "label", "name_clusters", "assign")
+STORES = ("checkpoints", "traces", "step_cache", "descriptions", "thumbnails")  # issue 19: < 2 KB per image
 
 
 def child(n: int, url: str, concurrency: int, run_dir: Path) -> None:
@@ -67,13 +69,16 @@ def measure(n: int, kill_at: float, concurrency: int, latency: float) -> dict[st
         resume_seconds = time.perf_counter() - resumed
         stats = endpoint.stats()
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    disk = footprint(run_dir, workspace)
     return {"images": n, "calls_at_kill": at_kill, "calls": stats["calls"], "distinct_requests": stats["distinct"],
             "calls_redone": stats["calls"] - stats["distinct"], "concurrency": concurrency,
             "clustered": results["summary"]["clustered"], "failed": results["summary"]["failed"],
             "resume_calls_by_step": {s: results["calls"][s]["model_calls"] for s in STEPS},
             "seconds_to_kill": killed_after, "resume_seconds": resume_seconds,
             "ms_per_image": 1000 * (killed_after + resume_seconds) / n, "photos_seconds": photos_seconds,
-            "peak_rss_mib_largest_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
+            "peak_rss_mib_largest_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
+            "bytes_per_image": {part: round(size / n) for part, size in disk.items()},
+            "stores_bytes_per_image": round(sum(disk[p] for p in STORES) / n)}
 
 
 def main() -> None:
