@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -41,6 +40,14 @@ def child(n: int, url: str, concurrency: int, run_dir: Path) -> None:
     start_run(make_photos(n), make_criterion("object"), 10, endpoint_settings(concurrency, base_url=url), run_dir)
 
 
+def reap(process: subprocess.Popen[bytes]) -> int:
+    """Wait for `process` to end; returns its own peak RSS in MiB (wait4's rusage: that child alone, not the
+    endpoint's process beside it)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss // 1024  # Linux reports KiB
+
+
 def measure(n: int, kill_at: float, concurrency: int, latency: float) -> dict[str, Any]:
     """Run n images, SIGKILL the run once the endpoint has answered kill_at × n calls, then `ictc resume`
     it; returns the figures (calls, distinct requests, seconds, RSS, the resumed run's summary)."""
@@ -59,13 +66,16 @@ def measure(n: int, kill_at: float, concurrency: int, latency: float) -> dict[st
         if run.poll() is not None:
             raise RuntimeError(f"the run ended (status {run.returncode}) before the kill point")
         os.kill(run.pid, signal.SIGKILL)
-        run.wait()
+        run_rss = reap(run)
         killed_after = time.perf_counter() - started
         time.sleep(max(0.5, 3 * latency))  # the calls in flight at the kill are answered and counted
         at_kill = endpoint.stats()["calls"]
         resumed = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ictc.cli", "resume", str(run_dir)], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        resume = subprocess.Popen([sys.executable, "-m", "ictc.cli", "resume", str(run_dir)], env=env,
+                                  stdout=subprocess.DEVNULL)
+        resume_rss = reap(resume)
+        if resume.returncode:
+            raise RuntimeError(f"ictc resume ended with status {resume.returncode}")
         resume_seconds = time.perf_counter() - resumed
         stats = endpoint.stats()
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
@@ -76,7 +86,8 @@ def measure(n: int, kill_at: float, concurrency: int, latency: float) -> dict[st
             "resume_calls_by_step": {s: results["calls"][s]["model_calls"] for s in STEPS},
             "seconds_to_kill": killed_after, "resume_seconds": resume_seconds,
             "ms_per_image": 1000 * (killed_after + resume_seconds) / n, "photos_seconds": photos_seconds,
-            "peak_rss_mib_largest_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
+            "ms_per_call_to_kill": 1000 * killed_after / at_kill,
+            "peak_rss_mib_run": run_rss, "peak_rss_mib_resume": resume_rss,
             "bytes_per_image": {part: round(size / n) for part, size in disk.items()},
             "stores_bytes_per_image": round(sum(disk[p] for p in STORES) / n)}
 
