@@ -73,6 +73,30 @@ def write_json(path: Path, value: Any) -> None:
     write_atomic(path, json_bytes(value))
 
 
+SUMMARY = "results-summary.json"  # results.json but its per-image rows: what lists and tables need of a run
+
+
+def write_results(folder: Path, results: dict[str, Any]) -> None:
+    """results.json (`results`, whole) and results-summary.json (all of it but "images") in `folder`, each
+    atomically, the summary second: a reader of the summary (a list of runs, a version's cluster sizes)
+    parses ~4 KB instead of ~170 MB at 250,000 images. Raises TypeError if not serialisable."""
+    write_json(folder / "results.json", results)
+    write_json(folder / SUMMARY, {k: v for k, v in results.items() if k != "images"})
+
+
+def read_summary(folder: Path) -> dict[str, Any]:
+    """results.json of `folder` without its "images" rows: from results-summary.json when it is at least as
+    new as results.json, else (a run written before the summary existed, or a crash between the two
+    writes) from results.json itself. Raises OSError if neither can be read, ValueError if not JSON."""
+    summary, whole = folder / SUMMARY, folder / "results.json"
+    try:
+        if summary.stat().st_mtime_ns >= whole.stat().st_mtime_ns:
+            return read_json(summary)  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        pass
+    return {k: v for k, v in read_json(whole).items() if k != "images"}
+
+
 def read_json(path: Path) -> Any:
     """The JSON value in `path` (orjson: a few times faster than json on a results.json of many images).
     Raises OSError if it cannot be read, orjson.JSONDecodeError (a ValueError) if it is not JSON."""

@@ -12,7 +12,7 @@ from ictc.evaluation.checks import degenerate_warnings
 from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.metrics import Scores, plot_confusion, score
-from ictc.evaluation.outputs import image_rows, write_csv, write_json
+from ictc.evaluation.outputs import image_rows, write_csv, write_results
 from ictc.evaluation.report import write_report
 from ictc.nodes.context import Context
 from ictc.prompts import Criterion, prompt_hash, render
@@ -70,7 +70,7 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
             results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
         except UsageError as exc:  # e.g. every labelled image failed: the results are still written
             results["metrics_error"] = str(exc)
-    write_json(run_dir / "results.json", results)
+    write_results(run_dir, results)
     write_csv(run_dir / "results.csv", rows)
     thumbnails = ThumbnailCache(ctx.settings.resolved_workspace() / "thumbnails.sqlite")
     try:
@@ -111,5 +111,5 @@ def evaluate_run(run_dir: str | Path, labels_path: str) -> Scores:
     results = json.loads(results_path.read_text("utf-8"))
     scores = _metrics(run_dir, results["images"], labels_path, results["cluster_names"])
     results["metrics"] = scores.as_dict()
-    write_json(results_path, results)
+    write_results(run_dir, results)
     return scores

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.outputs import read_json, write_json
+from ictc.evaluation.outputs import SUMMARY, read_summary, write_json
 
 
 def load_meta(run_dir: Path) -> dict[str, Any]:
@@ -35,8 +35,9 @@ def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id:
     number = len(versions) + 1
     folder = run_dir / "versions" / f"v{number}"
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("results.json", "results.csv", "report.html"):
-        _snapshot(run_dir / name, folder / name)
+    for name in ("results.json", SUMMARY, "results.csv", "report.html"):
+        if name != SUMMARY or (run_dir / name).is_file():  # a run finished before the summary existed has none
+            _snapshot(run_dir / name, folder / name)
     versions.append({"version": number, "action": action, "checkpoint_id": checkpoint_id})
     write_json(run_dir / "run.json", meta)
     return number
@@ -50,9 +51,10 @@ def _snapshot(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def version_results(run_dir: Path, number: int) -> dict[str, Any]:
-    """Version `number`'s results.json (versions/v<number>/results.json), whole. Raises OSError if absent."""
-    return read_json(run_dir / "versions" / f"v{number}" / "results.json")
+def version_summary(run_dir: Path, number: int) -> dict[str, Any]:
+    """Version `number`'s results without the per-image rows (evaluation/outputs.py read_summary): its
+    clusters with their sizes, history, calls. Raises OSError if the version has no results."""
+    return read_summary(run_dir / "versions" / f"v{number}")
 
 
 

@@ -57,3 +57,20 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypat
     with pytest.raises(OSError, match="No space left"):
         write_atomic(target, "new, but cut short")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_the_results_summary_is_results_json_but_its_rows_and_a_stale_or_missing_one_is_not_trusted(tmp_path):
+    import os
+
+    from ictc.evaluation.outputs import SUMMARY, read_summary, write_json, write_results
+
+    results = {"version": 1, "clusters": [{"name": "Red", "size": 1}], "images": [{"image": "a.png", "cluster": "Red"}]}
+    write_results(tmp_path, results)
+    assert read_summary(tmp_path) == {"version": 1, "clusters": [{"name": "Red", "size": 1}]}
+    assert "images" not in (tmp_path / SUMMARY).read_text()
+    write_json(tmp_path / "results.json", {**results, "version": 2})  # rewritten by a writer without summaries
+    stamp = (tmp_path / SUMMARY).stat().st_mtime_ns - 10**9
+    os.utime(tmp_path / SUMMARY, ns=(stamp, stamp))
+    assert read_summary(tmp_path)["version"] == 2
+    (tmp_path / SUMMARY).unlink()  # a run written before the summary existed
+    assert read_summary(tmp_path) == {"version": 2, "clusters": [{"name": "Red", "size": 1}]}
