@@ -163,6 +163,28 @@ def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):
     assert "From v1 to v2: 5 image(s) moved" in texts(app)  # the Versions tab, v1 beside v2
 
 
+def test_redraws_read_run_summaries_not_every_image_row_again(finished_app, monkeypatch):
+    """At 250,000 images a results.json is ~170 MB: the recent-runs list and the Versions tab read the small
+    results-summary.json and results.csv's two columns, and list at most MOVED_SHOWN moved images."""
+    from ictc.evaluation import outputs
+    from ictc.ui import panels
+
+    app, _ = finished_app
+    say(app, "merge Green and Blue into Cool")
+    wait_for_job(app)
+    monkeypatch.setattr(panels, "MOVED_SHOWN", 2)
+    read: list[str] = []
+    real = outputs.read_json
+    monkeypatch.setattr(outputs, "read_json", lambda path: read.append(Path(path).name) or real(path))
+    open_tab(app, "Versions")
+    assert "From v1 to v2: 5 image(s) moved (the first 2 listed)" in texts(app)
+    assert len(app.table[-1].value) == 2
+    other = open_app(finished_app[1])  # another session: its sidebar lists the run
+    listed = other.selectbox(key="recent-run")
+    assert "colour · K=2 · 8 images · v2" in listed.format_func(listed.value)
+    assert "results-summary.json" in read and "results.json" not in read
+
+
 def test_clicking_an_image_shows_its_description_label_answer_and_traces(finished_app):
     app, _ = finished_app
     first = app.session_state["ictc_session"].results()["images"][0]

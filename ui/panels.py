@@ -12,7 +12,7 @@ import streamlit as st
 
 from ictc.evaluation.export import zip_clusters
 from ictc.evaluation.traces import current_traces, pass_summary, read_traces
-from ictc.graph.versions import diff, load_meta, version_results
+from ictc.graph.versions import diff_from, load_meta, version_clusters, version_summary
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.views import trace_box
 
@@ -75,6 +75,25 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
             trace_box(step, record)
 
 
+MOVED_SHOWN = 200  # moved images listed in the Versions tab: a table of 25,000 rows would stall the page
+
+
+@st.cache_data(max_entries=16, show_spinner="Comparing the two versions...")
+def compare_versions(run_dir: str, run_id: str, before: int, after: int) -> dict[str, Any]:
+    """What changed from version `before` to `after` of the run in `run_dir` (run_id: its thread id, so a
+    folder made again under the same path is not taken for the old one): {"renamed": {old: new},
+    "n_moved": int, "moved": the first MOVED_SHOWN moves, "clusters": {version: [{"name", "size"}]}}. Read from
+    the versions' summaries and results.csv (image and cluster columns), not from every row of two
+    results.json (~170 MB each at 250,000 images), and kept: a version never changes once written.
+    Raises OSError if one is absent."""
+    folder = Path(run_dir)
+    clusters = {n: version_summary(folder, n)["clusters"] for n in {before, after}}
+    after_rows = [{"image": image, "cluster": cluster} for image, cluster in version_clusters(folder, after).items()]
+    changes = diff_from(version_clusters(folder, before), after_rows)
+    return {"renamed": changes["renamed"], "n_moved": len(changes["moved"]), "moved": changes["moved"][:MOVED_SHOWN],
+            "clusters": clusters}
+
+
 def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
     """Two versions side by side and what moved between them; `restore(n)` goes back to version n (as a
     new version), offered for any version but the current one."""
@@ -90,21 +109,21 @@ def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
                           key=f"v-a-{run_dir}-{len(numbers)}")  # new version: back to the defaults
     after = right.selectbox("against", numbers, index=len(numbers) - 1, format_func=labels.__getitem__,
                            key=f"v-b-{run_dir}-{len(numbers)}")
-    outputs = {n: version_results(run_dir, n) for n in {before, after}}
-    rows = {n: results["images"] for n, results in outputs.items()}
+    changes = compare_versions(str(run_dir), meta["thread_id"], before, after)
     for column, number in ((left, before), (right, after)):  # every cluster, the empty ones too
-        clusters = outputs[number]["clusters"]
+        clusters = changes["clusters"][number]
         column.table({"cluster": [c["name"] for c in clusters], "images": [c["size"] for c in clusters]})
     current = numbers[-1]
     if before != current:
         left.button(f"Go back to v{before}", key="restore-version", disabled=busy, on_click=restore, args=(before,),
                     help="makes this version the current one again, as a new version (nothing is lost)")
-    changes = diff(rows[before], rows[after])
-    st.markdown(f"From v{before} to v{after}: {len(changes['moved'])} image(s) moved"
+    moved = changes["moved"]
+    st.markdown(f"From v{before} to v{after}: {changes['n_moved']} image(s) moved"
                 + (", renamed: " + ", ".join(f"{a} → {b}" for a, b in changes["renamed"].items())
-                   if changes["renamed"] else ""))
-    if changes["moved"]:
-        st.table([{"image": Path(m["image"]).name, "from": m["from"], "to": m["to"]} for m in changes["moved"]])
+                   if changes["renamed"] else "")
+                + (f" (the first {MOVED_SHOWN} listed)" if changes["n_moved"] > MOVED_SHOWN else ""))
+    if moved:
+        st.table([{"image": Path(m["image"]).name, "from": m["from"], "to": m["to"]} for m in moved])
 
 
 def export(run_dir: Path, results: dict[str, Any]) -> None:
@@ -113,9 +132,10 @@ def export(run_dir: Path, results: dict[str, Any]) -> None:
     Raises OSError when results.csv or results.json cannot be read."""
     stem = f"ictc-{run_dir.name}-v{results['version']}"
     csv_col, json_col, zip_col = st.columns(3)
-    csv_col.download_button("Results CSV", (run_dir / "results.csv").read_bytes(), f"{stem}.csv", "text/csv",
+    # read when clicked (a callable), not on every redraw: each file is tens of MB at 250,000 images
+    csv_col.download_button("Results CSV", (run_dir / "results.csv").read_bytes, f"{stem}.csv", "text/csv",
                             key="dl-csv")
-    json_col.download_button("Results JSON", (run_dir / "results.json").read_bytes(), f"{stem}.json",
+    json_col.download_button("Results JSON", (run_dir / "results.json").read_bytes, f"{stem}.json",
                              "application/json", key="dl-json")
     key = f"zip-{run_dir}-{results['version']}"
     if key not in st.session_state:

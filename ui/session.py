@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
-from ictc.evaluation.outputs import write_json
+from ictc.evaluation.outputs import read_json, write_json
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
 from ictc.prompts import make_criterion
 from ictc.ui import jobs
@@ -142,8 +142,7 @@ class Session:
             self.reported = self.job.id  # its outcome was said where it was started
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         self.conversation.pending = []
-        if (run_dir / "results.json").is_file():
-            results = json.loads((run_dir / "results.json").read_text("utf-8"))
+        if (results := self.results()) is not None:  # parsed once, kept for the page (self._read)
             self.images = [row["image"] for row in results["images"]]
             said = f"{len(results['cluster_names'])} clusters, version {results['version']}."
         else:  # interrupted before any results: Continue finishes it
@@ -171,7 +170,7 @@ class Session:
         except OSError:
             return None
         if self._read is None or self._read[:2] != (str(path), mtime):
-            self._read = (str(path), mtime, json.loads(path.read_text("utf-8")))
+            self._read = (str(path), mtime, read_json(path))  # orjson: ~4x the stdlib's speed on 170 MB
         return self._read[2]
 
     def names(self) -> list[str]:

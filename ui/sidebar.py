@@ -3,12 +3,12 @@ files left out, the recent runs to open again, the configured models, and New ru
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import streamlit as st
 
 from ictc.core.errors import UsageError
+from ictc.evaluation.outputs import read_summary
 from ictc.ui import sources
 from ictc.ui.session import Session
 
@@ -85,7 +85,7 @@ def recent(session: Session) -> None:
 
 def _run_label(run_dir: Path) -> str:
     try:
-        results = json.loads((run_dir / "results.json").read_text("utf-8"))
+        results = read_summary(run_dir)  # not the rows: a run of 250,000 images has ~170 MB of them
     except (OSError, ValueError):
         return f"{run_dir.parent.name[:4]}/{run_dir.name} (interrupted: open it to continue)"
     return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
