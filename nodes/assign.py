@@ -72,20 +72,24 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     assignments: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
     stored = calls = 0
+    # an instruction in Step 3's prompt ("put the greens with the blues") is for the model to apply: the
+    # label and group routes, which skip the model, would ignore it
+    shortcuts = not criterion.instructions_for("assign")
     for item in task["items"]:  # one scoring pass or one call per image, each stored as it lands
         names = item["names"]  # the K names, or a split cluster's new names (scope)
 
         def retry(answer: str, names: list[str] = names) -> list:
             return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
 
-        by_label = label_decides(item, names) if ctx.settings.assign_by_label == "on" else None
+        by_label = label_decides(item, names) if shortcuts and ctx.settings.assign_by_label == "on" else None
         if by_label is not None:
             assignments[item["path"]] = {"cluster": by_label, "route": "label", "answer": item["raw_label"],
                                          "seconds": 0.0, "calls": 0}
             trace("assign", item["path"], f"label: {item['raw_label']}", by_label, "(raw label: no model)", 0.0,
                   cached=False, route="label", answer=item["raw_label"])
             continue
-        by_group = group_decides(item, names, ctx.embedder) if ctx.settings.assign_by_group == "on" else None
+        by_group = (group_decides(item, names, ctx.embedder) if shortcuts and ctx.settings.assign_by_group == "on"
+                    else None)
         if by_group is not None:
             assignments[item["path"]] = {"cluster": by_group, "route": "group", "answer": item["raw_label"],
                                          "seconds": 0.0, "calls": 0}

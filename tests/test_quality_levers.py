@@ -79,6 +79,23 @@ def test_without_assign_by_label_step_3_asks_the_model(colours, tmp_path):
     assert result.results["metrics"]["acc"] < 1.0 and "label" not in result.results["routes"]
 
 
+def test_a_step_3_instruction_reaches_every_image_the_label_route_would_have_placed(colours, tmp_path):
+    """The label and group routes skip the model; an instruction for Step 3 ("put the greens with the blues")
+    would then be ignored for those images, so with one every image is asked, as the instruction's cost
+    promises (README "Refinement cost")."""
+    from ictc.graph.refine import refine_run
+
+    paths, labels = colours
+    llm = FakeLLM(assign_answer="Blue")
+    ctx = fake_context(llm=llm)
+    start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels), context=ctx)
+    asked = step_calls(llm, "sort images")
+    result = refine_run(tmp_path / "run", {"action": "add_instruction", "text": "Put every image in Blue.",
+                                           "step": "assign"}, context=ctx)
+    assert step_calls(llm, "sort images") - asked == 7 and result.results["routes"] == {"text": 7}
+    assert {c["name"].lower(): c["size"] for c in result.results["clusters"]} == {"red": 0, "green": 0, "blue": 7}
+
+
 def test_a_lopsided_result_is_flagged_in_results_json_and_the_report(colours, tmp_path):
     paths, labels = colours
     ctx = fake_context(llm=FakeLLM(assign_answer="Blue"), assign_by_label="off")
