@@ -7,7 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ictc.core.images import ImageError, load_rgb, to_data_uri
+from ictc.core.images import ImageError, data_uri_of, load_rgb
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
 from ictc.nodes.state import BatchTask
@@ -67,7 +67,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         except ImageError as exc:
             failures[item["path"]] = failure("describe", exc)
             continue
-        uri = to_data_uri(img)
+        uri = data_uri_of(img, item["path"])
         if ctx.thumbnails is not None and _sharp_enough(settings.image_max_side):
             # the report's thumbnail from this decode (the report would decode the file again)
             ctx.thumbnails.add(item["sha256"], thumbnail_jpeg(img))
