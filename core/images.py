@@ -17,6 +17,7 @@ from ictc.core.errors import UsageError
 from ictc.core.pixels import to_8bit, wide_colour
 
 MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs)
+AS_IS = "ictc_as_is"  # load_rgb's mark (in img.info) of an image whose file shows exactly its pixels: its format
 # Pillow registers these with a suffix, but can only identify them, not decode their pixels
 IDENTIFY_ONLY = {"MPEG"}
 # registered without an opener of their own: another format's opener reads them (MPO: JPEG's)
@@ -188,6 +189,10 @@ def load_rgb(path: str | Path, max_side: int | None = None):
                                  f"limit {MAX_PIXELS:,})")
             img.seek(0)
             deep = wide_colour(img, path)  # 16 bits per colour channel: Pillow's RGB keeps only the high byte
+            # the file itself shows a model these pixels: 8-bit RGB PNG or JPEG, upright, one frame, no colour profile
+            as_is = (opened.format in ("PNG", "JPEG") and opened.mode == "RGB" and deep is None
+                     and not getattr(opened, "is_animated", False) and opened.getexif().get(0x0112, 1) == 1
+                     and not opened.info.keys() & {"transparency", "icc_profile"})
             img = ImageOps.exif_transpose(img)
             if deep is not None:
                 deep.info["exif"] = opened.info.get("exif", b"")
@@ -207,7 +212,24 @@ def load_rgb(path: str | Path, max_side: int | None = None):
         raise ImageError(f"{shown}: not a readable image ({why})") from exc
     if max_side and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    elif as_is:
+        img.info[AS_IS] = opened.format
     return img
+
+
+def data_uri_of(img, path: str | Path) -> str:
+    """The data URI to send a model for `img`, decoded from `path` by load_rgb: the file's own bytes when they
+    show exactly these pixels (load_rgb marks those), which skips an encode (~0.15 ms for a small PNG, a few ms
+    for a JPEG photo) and keeps a JPEG's original quality; else (or if the file is gone since) `to_data_uri(img)`."""
+    source = img.info.get(AS_IS)
+    try:
+        if source is None:
+            return to_data_uri(img)
+        with open(file_path(path), "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return to_data_uri(img)
+    return f"data:image/{source.lower()};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def to_data_uri(img) -> str:

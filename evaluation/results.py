@@ -72,11 +72,14 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
             results["metrics_error"] = str(exc)
     write_results(run_dir, results)
     write_csv(run_dir / "results.csv", rows)
-    thumbnails = ThumbnailCache(ctx.settings.resolved_workspace() / "thumbnails.sqlite")
+    # the context's cache holds the thumbnails Step 1 made (some maybe not yet written: flushed first)
+    thumbnails = ctx.thumbnails or ThumbnailCache(ctx.settings.resolved_workspace() / "thumbnails.sqlite")
     try:
+        thumbnails.flush()
         write_report(run_dir / "report.html", results, rows, thumbnails)
     finally:
-        thumbnails.close()
+        if thumbnails is not ctx.thumbnails:
+            thumbnails.close()
     return results, rows
 
 

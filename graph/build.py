@@ -97,8 +97,10 @@ def window_done(state: RunState) -> dict[str, Any]:
 
 
 def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """After Step 1: write into the description store any description it lacks; report Step 2a's progress.
-    Changes no state. (The store's journal moves into Chroma at the first search: store/descriptions.py.)"""
+    """After Step 1: write the thumbnails Step 1 made and, into the description store, any description it
+    lacks; report Step 2a's progress. Changes no state. (The store's journal moves into Chroma at the first search: store/descriptions.py.)"""
+    if runtime.context.thumbnails is not None:  # Step 1's thumbnails: the last ones written
+        runtime.context.thumbnails.flush()
     store = runtime.context.descriptions
     if store is not None:  # Step 1 complete: any description a crash kept out of the store
         sha = {i["path"]: i["sha256"] for i in state["images"]}

@@ -36,10 +36,12 @@ def with_stores(ctx: Context) -> Context:
     """The context with the workspace's stores attached (kept when the caller brought its own)."""
     from ictc.store.descriptions import DescriptionStore
     from ictc.store.step_cache import StepCache
+    from ictc.store.thumbnails import ThumbnailCache
 
     workspace = ctx.settings.resolved_workspace()
     return replace(ctx, descriptions=ctx.descriptions or DescriptionStore(workspace / "chroma", ctx.embedder),
-                   cache=ctx.cache or StepCache(workspace / "steps.sqlite"))
+                   cache=ctx.cache or StepCache(workspace / "steps.sqlite"),
+                   thumbnails=ctx.thumbnails or ThumbnailCache(workspace / "thumbnails.sqlite"))
 
 
 def context_for(meta: dict[str, Any], context: Context | None, factory: ContextFactory | None) -> Context:
@@ -76,6 +78,7 @@ def with_models(ctx: Context, factory: ContextFactory | None) -> Context:
     if not isinstance(ctx.llm, NotLoaded):
         return ctx
     full = make_context(ctx.settings, factory)
-    return replace(full, descriptions=full.descriptions or ctx.descriptions, cache=full.cache or ctx.cache)
+    return replace(full, descriptions=full.descriptions or ctx.descriptions, cache=full.cache or ctx.cache,
+                   thumbnails=full.thumbnails or ctx.thumbnails)
 
 

@@ -65,6 +65,7 @@ class Context:
     llm_id: str
     descriptions: Any = None  # store.descriptions.DescriptionStore: Step-1 reuse (None: no reuse)
     cache: Any = None  # store.step_cache.StepCache: Steps 2a, 2b, 3 reuse (None: no reuse)
+    thumbnails: Any = None  # store.thumbnails.ThumbnailCache: Step 1 adds each image's (None: the report makes them)
     stop: threading.Event | None = None  # one run's own stop request (the UI's stop button), beside STOP
     slots: threading.BoundedSemaphore = field(init=False, repr=False)
     watch: FailureWatch = field(init=False, repr=False)  # stops a step that fails the same way for every image

@@ -7,12 +7,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ictc.core.images import ImageError, load_rgb, to_data_uri
+from ictc.core.images import ImageError, data_uri_of, load_rgb
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
 from ictc.nodes.state import BatchTask
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
+from ictc.store.thumbnails import SIDE as THUMBNAIL_SIDE
+from ictc.store.thumbnails import thumbnail_jpeg
 
 
 def _keys(task: BatchTask, ctx: Context) -> dict[str, str]:
@@ -31,9 +33,15 @@ def stored_descriptions(task: BatchTask, runtime: Runtime[Context]) -> dict[str,
     return {"stored": ctx.descriptions.get(keys) if ctx.descriptions is not None else {}}
 
 
+def _sharp_enough(max_side: int | None) -> bool:
+    """True if an image decoded at `max_side` px (None: full size) still has a report thumbnail's pixels."""
+    return not max_side or max_side >= THUMBNAIL_SIDE
+
+
 def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     """Step 1 (IC|TC, Kwon et al. 2024) on one batch: each item (path, sha256) is downscaled to
-    `image_max_side` px and described by the VLM in one batched call; new descriptions go to the store.
+    `image_max_side` px and described by the VLM in one batched call; new descriptions go to the store,
+    and, given the context's thumbnail cache, the report's thumbnail of each image decoded here.
     task["stored"], when present, holds the descriptions already stored (`stored_descriptions`).
 
     Returns {"descriptions": path -> text, seconds, prompt_hash, calls, key; "failures": path -> step, reason}.
@@ -55,10 +63,14 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             trace("describe", item["path"], shown, stored[keys[item["path"]]], ctx.vlm_id, 0.0, cached=True)
             continue
         try:  # decoded one by one and dropped after encoding: the folder is never held in memory
-            uri = to_data_uri(load_rgb(item["path"], settings.image_max_side))
+            img = load_rgb(item["path"], settings.image_max_side)
         except ImageError as exc:
             failures[item["path"]] = failure("describe", exc)
             continue
+        uri = data_uri_of(img, item["path"])
+        if ctx.thumbnails is not None and _sharp_enough(settings.image_max_side):
+            # the report's thumbnail from this decode (the report would decode the file again)
+            ctx.thumbnails.add(item["sha256"], thumbnail_jpeg(img))
         paths.append(item["path"])
         conversations.append(to_messages(rendered, uri))
     with Timer() as timer:

@@ -9,7 +9,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ictc.core.images import ImageError, load_rgb, to_data_uri
+from ictc.core.images import ImageError, data_uri_of, load_rgb
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
 from ictc.prompts import Criterion, render
@@ -71,7 +71,7 @@ def perceive(task: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
             trace("audit", item["path"], shown, hit["value"], ctx.vlm_id, 0.0, cached=True, raw=hit["raw"])
             continue
         try:
-            uri = to_data_uri(load_rgb(item["path"], ctx.settings.image_max_side))
+            uri = data_uri_of(load_rgb(item["path"], ctx.settings.image_max_side), item["path"])
         except ImageError as exc:
             failures[item["path"]] = failure("audit", exc)
             continue

@@ -7,6 +7,7 @@ import io
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ictc.core.images import ImageError, load_rgb
 from ictc.store.sqlite_wal import open_shared
@@ -15,12 +16,26 @@ SIDE = 96  # pixels, the longest side: what report.html shows
 QUALITY = 80  # JPEG quality: ~2-4 KB per thumbnail
 
 
+BATCH = 256  # thumbnails added (`ThumbnailCache.add`) are written this many at a time
+
+
 def make_thumbnail(path: str, side: int = SIDE) -> bytes | None:
     """JPEG bytes of `path` downscaled to `side` pixels on its longest side; None if it cannot be read."""
     try:
         img = load_rgb(path, side)
     except (ImageError, OSError):
         return None
+    return thumbnail_jpeg(img, side)
+
+
+def thumbnail_jpeg(img: Any, side: int = SIDE) -> bytes:
+    """JPEG bytes of the RGB PIL image `img` downscaled (a copy, LANCZOS) to `side` pixels on its longest side:
+    the thumbnail of an image already decoded (Step 1's), so the report need not decode it again."""
+    if max(img.size) > side:
+        from PIL import Image
+
+        img = img.copy()
+        img.thumbnail((side, side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     img.save(buffer, format="JPEG", quality=QUALITY)
     return buffer.getvalue()
@@ -32,6 +47,7 @@ class ThumbnailCache:
     def __init__(self, path: Path):
         self._lock = threading.Lock()
         self._db = open_shared(path, "CREATE TABLE IF NOT EXISTS thumbnails (sha256 TEXT PRIMARY KEY, jpeg BLOB)")
+        self._pending: list[tuple[str, bytes]] = []  # added, not yet written (`add`)
 
     def get_many(self, items: Iterable[tuple[str, str]]) -> dict[str, bytes]:
         """`items`: (sha256, path) pairs. Returns sha256 -> JPEG bytes for every readable image: stored
@@ -58,6 +74,25 @@ class ThumbnailCache:
             self._db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?)", items)
             self._db.commit()
 
+    def add(self, sha256: str, jpeg: bytes) -> None:
+        """Keep one thumbnail to write with the next BATCH (thread-safe): Step 1 adds each image's as it
+        encodes it, and one commit per image cost more than the thumbnail saves. Unwritten ones are lost
+        if the process dies: the report makes those from their files."""
+        with self._lock:
+            self._pending.append((sha256, jpeg))
+            if len(self._pending) < BATCH:
+                return
+            pending, self._pending = self._pending, []
+        self.put_many(pending)
+
+    def flush(self) -> None:
+        """Write the thumbnails `add` still holds."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self.put_many(pending)
+
     def close(self) -> None:
-        """Close the database (the cache stays on disk)."""
+        """Write what `add` holds and close the database (the cache stays on disk)."""
+        self.flush()
         self._db.close()

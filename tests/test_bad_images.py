@@ -121,6 +121,32 @@ def test_exif_rotated_photo_is_turned_upright(tmp_path):
     assert load_rgb(tmp_path / "rotated.jpg").size == (20, 40)
 
 
+def test_a_model_is_sent_the_file_itself_only_when_it_shows_exactly_the_decoded_pixels(tmp_path):
+    """Step 1 sends an upright 8-bit RGB PNG or JPEG within the size limit as it is (no encode); anything
+    load_rgb changes (turned upright, downscaled, alpha on white, palette) is sent as load_rgb decoded it."""
+    import base64
+
+    from ictc.core.images import data_uri_of, data_uri_to_image
+
+    plain = Image.new("RGB", (40, 20), (10, 200, 30))
+    plain.save(tmp_path / "plain.png")
+    plain.save(tmp_path / "plain.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    plain.save(tmp_path / "rotated.jpg", exif=exif)
+    Image.new("RGBA", (40, 20), (10, 200, 30, 0)).save(tmp_path / "clear.png")
+    plain.convert("P").save(tmp_path / "palette.png")
+    for name, max_side in (("plain.png", None), ("plain.jpg", None), ("plain.png", 40)):
+        uri = data_uri_of(load_rgb(tmp_path / name, max_side), tmp_path / name)
+        assert base64.b64decode(uri.split(",", 1)[1]) == (tmp_path / name).read_bytes(), name
+    for name, max_side, size in (("rotated.jpg", None, (20, 40)), ("plain.png", 30, (30, 15)), ("clear.png", None, (40, 20)),
+                                 ("palette.png", None, (40, 20))):
+        img = load_rgb(tmp_path / name, max_side)
+        uri = data_uri_of(img, tmp_path / name)
+        assert base64.b64decode(uri.split(",", 1)[1]) != (tmp_path / name).read_bytes(), name
+        assert data_uri_to_image(uri).size == size and np.array_equal(np.asarray(data_uri_to_image(uri)), np.asarray(img))
+
+
 def test_bomb_is_refused_before_decoding(zoo):
     with pytest.raises(ImageError, match="too large"):
         load_rgb(zoo / "bomb.png")

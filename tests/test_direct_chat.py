@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,8 +27,8 @@ class Scripted:
     """A loopback chat server: answers `failures` 500s first, then 200 with logprobs when asked; records
     every request's body and headers."""
 
-    def __init__(self, failures: int = 0):
-        self.failures = failures
+    def __init__(self, failures: int = 0, moved: bool = False, delay: float = 0.0):
+        self.failures, self.moved, self.delay = failures, moved, delay  # moved: 307 from /v1 to /v2
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         server = self
@@ -38,6 +39,13 @@ class Scripted:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if server.moved and self.path.startswith("/v1/"):
+                    self.send_response(307)
+                    self.send_header("Location", "/v2/" + self.path[4:])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                time.sleep(server.delay)
                 server.bodies.append(body)
                 server.headers.append(dict(self.headers))
                 answer: dict[str, Any]
@@ -70,8 +78,8 @@ class Scripted:
         self.httpd.server_close()
 
 
-def _chat(url: str, max_retries: int = 2) -> ChatOpenAI:
-    client = replica_client(ServerRegistry(4), [url], 0.0, 10.0, ServerQuirks(url, 2048))
+def _chat(url: str, max_retries: int = 2, timeout: float = 10.0) -> ChatOpenAI:
+    client = replica_client(ServerRegistry(4), [url], 0.0, timeout, ServerQuirks(url, 2048))
     return ChatOpenAI(model="m", base_url=url, api_key=SecretStr("k"), temperature=0, seed=3, timeout=10,
                       max_retries=max_retries, http_client=client)
 
@@ -121,3 +129,21 @@ def test_the_gate_counts_every_call_it_lets_through():
         gate: InFlightGate = chat.http_client.gate  # type: ignore[union-attr]
         DirectChat(chat).batch(CONVERSATIONS * 3, max_tokens=5)
     assert len(server.bodies) == 6 and gate.in_flight == 0
+
+
+def test_the_direct_path_follows_a_redirect_as_the_openai_client_does():
+    with Scripted(moved=True) as server:
+        assert DirectChat(_chat(server.url)).invoke(CONVERSATIONS[1]).content == "cat"
+    assert len(server.bodies) == 1  # answered at its new place (the 307 records no body)
+
+
+def test_the_direct_path_keeps_the_clients_timeout_and_the_sdks_transport_errors():
+    import openai
+
+    with Scripted(delay=1.0) as server, pytest.raises(openai.APITimeoutError):
+        DirectChat(_chat(server.url, max_retries=0, timeout=0.2)).invoke(CONVERSATIONS[1])
+    with Scripted() as server:
+        url = server.url  # a port nobody listens on once the server is gone
+    with pytest.raises(openai.APIConnectionError) as caught:
+        DirectChat(_chat(url, max_retries=0)).invoke(CONVERSATIONS[1])
+    assert str(caught.value.request.url) == url + "/chat/completions"  # the request travels with the error

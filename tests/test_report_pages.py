@@ -55,3 +55,34 @@ def test_the_report_pages_through_the_clusters_and_drops_stale_pages(rows, tmp_p
     assert "<td>Red</td>" not in path.read_text() and "page 2" in path.read_text()  # the index names pages
     report.write_report(path, _results(rows[:3]), rows[:3], cache)  # a smaller version: one page
     assert path.read_text().count("<figure") == 3 and not pages[1].exists() and not pages[2].exists()
+
+
+def test_step_1_makes_each_report_thumbnail_from_its_own_decode(colour_images, tmp_path, monkeypatch):
+    """A run's report decodes no image again: Step 1 keeps the thumbnail of the image it decoded for the
+    VLM (written with the next batch, the last ones after Step 1), and the report reads those."""
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+
+    from fakes import fake_context
+
+    made = []
+    monkeypatch.setattr(thumbnails, "make_thumbnail", lambda path, side=96: made.append(path))
+    paths, _ = colour_images
+    ctx = fake_context()
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    assert made == []  # none made from its file
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert page.count("data:image/jpeg;base64,") == len(result.rows) == 8
+    stored = ThumbnailCache(ctx.settings.resolved_workspace() / "thumbnails.sqlite")
+    jpegs = stored.get_many((r["sha256"], r["image"]) for r in result.rows)
+    assert made == [] and len(jpegs) == 8 and all(j.startswith(b"\xff\xd8") for j in jpegs.values())
+
+
+def test_thumbnails_added_are_written_in_batches_and_at_flush(tmp_path):
+    cache = ThumbnailCache(tmp_path / "thumbnails.sqlite")
+    for i in range(thumbnails.BATCH + 3):
+        cache.add(f"sha{i}", b"jpeg")
+    reader = ThumbnailCache(tmp_path / "thumbnails.sqlite")  # another connection sees what is written
+    assert len(reader.get_many((f"sha{i}", "/none") for i in range(thumbnails.BATCH + 3))) == thumbnails.BATCH
+    cache.flush()
+    assert len(reader.get_many((f"sha{i}", "/none") for i in range(thumbnails.BATCH + 3))) == thumbnails.BATCH + 3
