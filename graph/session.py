@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnableConfig
 
 from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import write_outputs
-from ictc.evaluation.traces import TRACE_BUFFER, trace_lines
+from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import run_saver
 from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
@@ -66,14 +66,15 @@ class RunSession:
 
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
         """Stream the graph from `graph_input` (a RunInput, a Command, or None to continue) until it ends or
-        pauses. Traces are appended to traces.jsonl; call counts go to `self.calls`; every other custom event
-        (progress) goes to `on_event`. Exceptions from nodes propagate (the checkpoint keeps finished work)."""
+        pauses. Traces are appended to traces.jsonl.zst (evaluation/traces.py TraceWriter); call counts go to
+        `self.calls`; every other custom event (progress) goes to `on_event`. Exceptions from nodes propagate
+        (the checkpoint keeps finished work)."""
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
         version = len(self.meta.get("versions", [])) + 1  # the version this pass works towards
         self.on_event = on_event
-        with open(self.run_dir / "traces.jsonl", "ab", buffering=TRACE_BUFFER) as traces:
+        with TraceWriter(self.run_dir) as traces:
             parts: Iterator[tuple[str, Any]] = self.graph.stream(  # type: ignore[assignment]  # a list of modes yields pairs
                 graph_input, self.config, context=self.ctx, stream_mode=["custom", "updates"])
             for mode, chunk in parts:
