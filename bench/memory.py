@@ -36,7 +36,7 @@ def footprint(run_dir: Path, workspace: Path) -> dict[str, int]:
         return size(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
     report = list(run_dir.glob("report*.html"))
-    return {"checkpoints": sqlite(run_dir / "checkpoints.sqlite"), "traces": size(run_dir / "traces.jsonl"),
+    return {"checkpoints": sqlite(run_dir / "checkpoints.sqlite"), "traces": size(run_dir / "traces.jsonl", run_dir / "traces.jsonl.zst"),
             "results": size(run_dir / "results.json", run_dir / "results.csv"), "report": size(*report),
             "versions": sum(f.stat().st_size for f in (run_dir / "versions").rglob("*")
                             if f.is_file() and f.stat().st_nlink == 1),  # hard links to the outputs cost nothing

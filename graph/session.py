@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from ictc.core.memory import collector_paused, limit_arenas
-from ictc.evaluation.results import write_outputs
+from ictc.evaluation.results import results_of, write_result_files
 from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import run_saver
@@ -108,13 +108,17 @@ class RunSession:
             self._phase(0, "reading the run's final state")
             if known is not None:
                 state, pause, checkpoint = known[0], None, known[1]
+                del known
             else:
                 snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
                 state, pause = dict(snapshot.values), _pause_of(snapshot)
                 checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+                del snapshot
             new_version = action if pause is None else None
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
-            results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+            results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+            del state  # the run's per-image records (~2 KB per image) are not held while the files are written
+            write_result_files(self.run_dir, results, rows, self.ctx)
             result = RunResult(self.run_dir, results, rows, pause=pause)
             self._phase(2, "saving the version and comparing it with the previous one")
             if new_version is not None:
