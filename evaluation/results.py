@@ -42,16 +42,18 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
 
 
 def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context,
-               calls: dict[str, dict[str, int]], new_version: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               calls: dict[str, dict[str, int]], new_version: str | None = None,
+               consume: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """results.json's content (the rows under "images") and the rows (evaluation/outputs.py image_rows) of a
     run's `state` (nodes/state.py RunState), with the metrics when the run has a labels file and is done
     (confusion.png is written then). Nothing of `state`'s per-image records is kept beyond the rows, so a
     caller may drop the state before writing the files (its ~2 KB per image is then reused).
     `meta`: run.json; `calls`: this pass's model calls per step; `new_version`: the action this pass
-    completed (the outputs become that version), if any."""
+    completed (the outputs become that version), if any; `consume`: the description and label records
+    are taken out of `state` as the rows are made (image_rows), for a caller that drops the state after."""
     history = [v["action"] for v in meta.get("versions", [])] + ([new_version] if new_version else [])
     criterion = Criterion.from_dict(state["criterion"])
-    rows = image_rows(state)
+    rows = image_rows(state, consume)
     naming = state.get("naming", {})
     names = naming.get("names", [])
     status = Counter(r["status"] for r in rows)

@@ -108,7 +108,6 @@ class RunSession:
             self._phase(0, "reading the run's final state")
             if known is not None:
                 state, pause, checkpoint = known[0], None, known[1]
-                del known
             else:
                 snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
                 state, pause = dict(snapshot.values), _pause_of(snapshot)
@@ -116,7 +115,8 @@ class RunSession:
                 del snapshot
             new_version = action if pause is None else None
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
-            results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+            results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version,
+                                       consume=known is None)  # a caller's state is left as it is
             del state  # the run's per-image records (~2 KB per image) are not held while the files are written
             write_result_files(self.run_dir, results, rows, self.ctx)
             result = RunResult(self.run_dir, results, rows, pause=pause)
