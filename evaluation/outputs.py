@@ -23,10 +23,17 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
     """A text file (UTF-8, newlines untranslated) written beside `path`, fsynced and renamed onto it when the
     block ends without an exception (else removed): as write_atomic, for a file written piece by piece
     rather than held whole in memory (results.csv at 250,000 images: ~50 MB, twice over as a buffer)."""
+    with _atomic(path, "w") as handle:
+        yield handle
+
+
+@contextmanager
+def _atomic(path: Path, mode: str) -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with (os.fdopen(fd, "wb") if mode == "wb" else
+              os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -68,9 +75,37 @@ def json_bytes(value: Any) -> bytes:
         return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+STREAM_AT = 2048  # items of a top-level list serialised at a time (results.json's rows: ~0.7 KB each)
+
+
+def json_pieces(value: Any) -> Iterator[bytes]:
+    """The bytes of `json_bytes(value)`, piece by piece: in a dict with string keys, a list longer than
+    STREAM_AT is serialised STREAM_AT items at a time, so the whole text of a 250,000-image results.json
+    (~170 MB, and as much again while orjson grows its buffer) is never held at once. Raises TypeError if
+    `value` is not serialisable."""
+    if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)
+            and any(isinstance(v, list) and len(v) > STREAM_AT for v in value.values())):
+        yield json_bytes(value)
+        return
+    yield b"{"
+    for index, (key, item) in enumerate(value.items()):
+        yield (b",\n  " if index else b"\n  ") + orjson.dumps(key) + b": "
+        if isinstance(item, list) and len(item) > STREAM_AT:
+            for start in range(0, len(item), STREAM_AT):  # orjson's "[\n  a,\n  b\n]" at depth 0, rebased to depth 1
+                inner = json_bytes(item[start:start + STREAM_AT])[2:-3]
+                yield (b"[\n  " if start == 0 else b",\n  ") + inner.replace(b"\n", b"\n  ")
+            yield b"\n  ]"
+        else:
+            yield json_bytes(item)[:-1].replace(b"\n", b"\n  ")
+    yield b"\n}\n"
+
+
 def write_json(path: Path, value: Any) -> None:
-    """Write `value` as indented UTF-8 JSON (non-ASCII kept), atomically. Raises TypeError if not serialisable."""
-    write_atomic(path, json_bytes(value))
+    """Write `value` as indented UTF-8 JSON (non-ASCII kept), atomically, in pieces (`json_pieces`). Raises
+    TypeError if not serialisable (the file is then left as it was)."""
+    with _atomic(path, "wb") as handle:
+        for piece in json_pieces(value):
+            handle.write(piece)
 
 
 SUMMARY = "results-summary.json"  # results.json but its per-image rows: what lists and tables need of a run
@@ -103,25 +138,32 @@ def read_json(path: Path) -> Any:
     return orjson.loads(path.read_bytes())
 
 
-def image_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+def image_rows(state: dict[str, Any], consume: bool = False) -> list[dict[str, Any]]:
     """One row per input image, in input order, whatever became of it.
 
     `state` is a run's state (nodes/state.py RunState; `images` required). A row holds image, sha256, same_as
     (the twin whose records it shares, or ""), description, raw_label, label (normalised), cluster, route,
-    answer, status ("ok", "failed" or "unfinished"), reason and per-step seconds."""
+    answer, status ("ok", "failed" or "unfinished"), reason and per-step seconds. With `consume`, each
+    image's description and label records are taken out of `state` once its rows are made, so the rows
+    fill the memory the records held (a pass's finish holds ~0.5 KB per image less at its peak)."""
     descriptions, labels = state.get("descriptions", {}), state.get("labels", {})
     assignments, failures = state.get("assignments", {}), state.get("failures", {})
     from ictc.nodes.state import primaries
 
     primary = primaries(state["images"])
+    shared = {p for image, p in primary.items() if image != p} if consume else set()  # records of twins
+    take = descriptions.pop if consume else descriptions.get
+    take_label = labels.pop if consume else labels.get
     rows = []
     none: dict[str, Any] = {}
     for image in state["images"]:  # one lookup per record (a rename at 250,000 images makes every row)
         path = primary[image["path"]]  # a twin shares the records of the first image with its content
         failed = failures.get(path)
         assigned = assignments.get(path, none)
-        described = descriptions.get(path, none)
-        labelled = labels.get(path, none)
+        if path in shared:
+            described, labelled = descriptions.get(path, none), labels.get(path, none)
+        else:
+            described, labelled = take(path, none), take_label(path, none)
         raw = labelled.get("raw", "")
         rows.append({
             "image": image["path"], "sha256": image["sha256"], "same_as": "" if path == image["path"] else path,

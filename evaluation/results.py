@@ -34,10 +34,26 @@ def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
 
 def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context,
                   calls: dict[str, dict[str, int]], new_version: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`new_version`: the action this pass completed (the outputs become that version), if any."""
+    """results.json, results.csv and report.html of `state` (`results_of`, then `write_result_files`);
+    returns results.json's content and the rows."""
+    results, rows = results_of(run_dir, meta, state, ctx, calls, new_version)
+    write_result_files(run_dir, results, rows, ctx)
+    return results, rows
+
+
+def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context,
+               calls: dict[str, dict[str, int]], new_version: str | None = None,
+               consume: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """results.json's content (the rows under "images") and the rows (evaluation/outputs.py image_rows) of a
+    run's `state` (nodes/state.py RunState), with the metrics when the run has a labels file and is done
+    (confusion.png is written then). Nothing of `state`'s per-image records is kept beyond the rows, so a
+    caller may drop the state before writing the files (its ~2 KB per image is then reused).
+    `meta`: run.json; `calls`: this pass's model calls per step; `new_version`: the action this pass
+    completed (the outputs become that version), if any; `consume`: the description and label records
+    are taken out of `state` as the rows are made (image_rows), for a caller that drops the state after."""
     history = [v["action"] for v in meta.get("versions", [])] + ([new_version] if new_version else [])
     criterion = Criterion.from_dict(state["criterion"])
-    rows = image_rows(state)
+    rows = image_rows(state, consume)
     naming = state.get("naming", {})
     names = naming.get("names", [])
     status = Counter(r["status"] for r in rows)
@@ -70,6 +86,13 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
             results["metrics"] = _metrics(run_dir, rows, meta["labels"], names).as_dict()
         except UsageError as exc:  # e.g. every labelled image failed: the results are still written
             results["metrics_error"] = str(exc)
+    return results, rows
+
+
+def write_result_files(run_dir: Path, results: dict[str, Any], rows: list[dict[str, Any]], ctx: Context) -> None:
+    """Write results.json (streamed) with its summary, results.csv and the report pages of `results` and its
+    `rows` (from `results_of`); thumbnails come from the context's cache of Step 1 or the workspace's
+    (store/thumbnails.py)."""
     write_results(run_dir, results)
     write_csv(run_dir / "results.csv", rows)
     # the context's cache holds the thumbnails Step 1 made (some maybe not yet written: flushed first)
@@ -80,7 +103,6 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
     finally:
         if thumbnails is not ctx.thumbnails:
             thumbnails.close()
-    return results, rows
 
 
 def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names: list[str]) -> Scores:

@@ -12,8 +12,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from ictc.core.memory import collector_paused, limit_arenas
-from ictc.evaluation.results import write_outputs
-from ictc.evaluation.traces import TRACE_BUFFER, trace_lines
+from ictc.evaluation.results import results_of, write_result_files
+from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import run_saver
 from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
@@ -66,14 +66,15 @@ class RunSession:
 
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
         """Stream the graph from `graph_input` (a RunInput, a Command, or None to continue) until it ends or
-        pauses. Traces are appended to traces.jsonl; call counts go to `self.calls`; every other custom event
-        (progress) goes to `on_event`. Exceptions from nodes propagate (the checkpoint keeps finished work)."""
+        pauses. Traces are appended to traces.jsonl.zst (evaluation/traces.py TraceWriter); call counts go to
+        `self.calls`; every other custom event (progress) goes to `on_event`. Exceptions from nodes propagate
+        (the checkpoint keeps finished work)."""
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
         # (measured: sync checkpoints cost ~20% of throughput at 64 calls in flight)
         version = len(self.meta.get("versions", [])) + 1  # the version this pass works towards
         self.on_event = on_event
-        with open(self.run_dir / "traces.jsonl", "ab", buffering=TRACE_BUFFER) as traces:
+        with TraceWriter(self.run_dir) as traces:
             parts: Iterator[tuple[str, Any]] = self.graph.stream(  # type: ignore[assignment]  # a list of modes yields pairs
                 graph_input, self.config, context=self.ctx, stream_mode=["custom", "updates"])
             for mode, chunk in parts:
@@ -111,9 +112,13 @@ class RunSession:
                 snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
                 state, pause = dict(snapshot.values), _pause_of(snapshot)
                 checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+                del snapshot
             new_version = action if pause is None else None
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
-            results, rows = write_outputs(self.run_dir, self.meta, state, self.ctx, self.calls, new_version)
+            results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version,
+                                       consume=known is None)  # a caller's state is left as it is
+            del state  # the run's per-image records (~2 KB per image) are not held while the files are written
+            write_result_files(self.run_dir, results, rows, self.ctx)
             result = RunResult(self.run_dir, results, rows, pause=pause)
             self._phase(2, "saving the version and comparing it with the previous one")
             if new_version is not None:

@@ -6,7 +6,6 @@ a model, so it must never be reached (an explicit function is given on every col
 from __future__ import annotations
 
 import fcntl
-import functools
 import threading
 from pathlib import Path
 from typing import Any, Literal
@@ -66,15 +65,19 @@ def _client(folder: Path):
 
 FLUSH_AT = 256  # one Chroma upsert costs ~30 ms whatever its size: eager writes are batched
 WRITE_AT_MOST = 4096  # records per upsert (Chroma refuses batches above its max_batch_size)
+LAZY, EAGER = "description", "description-eager"  # the journal's two kinds of record (its `step` column)
 
 
 class DescriptionStore:
     """Thread-safe; shares its folder's client with every other store of this process. A write goes at
-    once to a small SQLite journal (durable against a killed process; readable through `get`). Records
-    move into Chroma when a search needs them (`flush`, `search`, `ensure_embedded`), or, for records to
-    be embedded at once (index_descriptions "eager"), every FLUSH_AT records. Moving costs ~0.65 ms of
-    CPU per record in Chroma's upsert, under the GIL: done during Step 1 it took a fifth of the client's
-    CPU (bench/throughput.py), so a run that never searches never pays it."""
+    once to a small SQLite journal (durable against a killed process; readable through `get`). A record
+    stays there until it is embedded: for a search (`search`, `ensure_embedded`: the searched keys only),
+    or, for records to be embedded at once (index_descriptions "eager"), every FLUSH_AT records; then it
+    moves into Chroma with its vector. Chroma's upsert costs ~0.65 ms of CPU per record under the GIL
+    (done during Step 1 it took a fifth of the client's CPU, bench/throughput.py), and a record in Chroma
+    takes ~3 KB (its 384-d vector in the index and in Chroma's own log) against ~0.4 KB in the journal,
+    so a run that never searches pays neither. (Earlier versions moved every record at the first search
+    with a placeholder vector: such records are read as any other and embedded when searched.)"""
 
     def __init__(self, folder: Path, embedder: TextEmbedder):
         self._lock = threading.Lock()
@@ -106,7 +109,7 @@ class DescriptionStore:
         # No store lock: a record leaves the journal only once it is in Chroma, so reading the journal
         # first and Chroma second finds every record stored before the call (a lock here made every
         # Step-1 batch queue behind the others' writes).
-        buffered = {k: v["text"] for k, v in self._journal.get_many(keys, "description").items()}
+        buffered = {k: v["text"] for k, v in self._journal.get_many(keys, (LAZY, EAGER)).items()}
         rest = [k for k in dict.fromkeys(keys) if k not in buffered]
         found = (self._collection.get(ids=rest, include=["documents"]) if rest and self._in_chroma_maybe()
                  else {"ids": [], "documents": []})
@@ -114,77 +117,77 @@ class DescriptionStore:
 
     def put(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool = False) -> None:
         """(key, description, metadata) triples, journalled in one transaction. Reuse needs only the key,
-        so by default the records (and their embedding, about 40 texts/s on two cores) wait for the first
-        search; with `embed` they move into Chroma, embedded, every FLUSH_AT records."""
+        so by default the records (and their embedding, about 40 texts/s on two cores) wait for a search
+        of their keys; with `embed` they move into Chroma, embedded, every FLUSH_AT records."""
         if not records:
             return
         with self._lock:
-            self._journal.put_many([(key, "description", {"text": text, "meta": meta, "embed": embed})
+            self._journal.put_many([(key, EAGER if embed else LAZY, {"text": text, "meta": meta})
                                     for key, text, meta in records])
-            full = embed and self._journal.count("description") >= FLUSH_AT
+            full = embed and self._journal.count(EAGER) >= FLUSH_AT
         if full and self._flushing.acquire(blocking=False):  # else a move is under way; these wait for the next
             try:
-                self._move_journal()
+                self._move(self._journal.get_many(None, EAGER))
             finally:
                 self._flushing.release()
 
     def flush(self) -> None:
-        """Move the journal into Chroma (every process's records, a crashed one's too)."""
+        """Embed the journal's records written with `embed` (every process's, a crashed one's too) and move
+        them into Chroma. Records journalled without it stay until a search embeds them (`ensure_embedded`)."""
         with self._flushing:
-            self._move_journal()
+            self._move(self._journal.get_many(None, EAGER))
 
-    def _move_journal(self) -> None:
+    def _move(self, batch: dict[str, dict[str, Any]]) -> None:
         # Outside the store's lock: a move takes ~0.2 s, and the threads whose calls finish meanwhile
         # must not queue behind it to journal their answer. A record stays in the journal until it is
         # in Chroma, so `get` finds it in one or the other throughout.
-        batch = self._journal.get_many(None, "description")
-        for embed in (False, True):
-            records = [(k, v["text"], v["meta"]) for k, v in batch.items() if v["embed"] == embed]
-            if records:
-                self._write(records, embed)
-        self._journal.delete(list(batch))
+        if batch:
+            self._write([(k, v["text"], v["meta"]) for k, v in batch.items()])
+            self._journal.delete(list(batch))
 
     def store_missing(self, records: list[tuple[str, str, dict[str, Any]]]) -> int:
         """Journal the records whose key the store lacks, in the journal or in Chroma (descriptions a crash
         kept out of it); returns how many were written. Records are (key, description, metadata) triples,
         written unembedded."""
-        if not records:
-            return 0
-        present = self.get([k for k, _, _ in records])
-        missing = [r for r in records if r[0] not in present]
-        self.put(missing)
-        return len(missing)
+        written = 0
+        for start in range(0, len(records), WRITE_AT_MOST):  # Step 1's whole set, checked a part at a time
+            part = records[start:start + WRITE_AT_MOST]
+            keys = [k for k, _, _ in part]
+            present = self._journal.keys_among(keys, (LAZY, EAGER))
+            rest = [k for k in keys if k not in present]
+            if rest and self._in_chroma_maybe():
+                present.update(self._collection.get(ids=rest, include=[])["ids"])
+            missing = [r for r in part if r[0] not in present]
+            self.put(missing)
+            written += len(missing)
+        return written
 
-    @functools.cache  # noqa: B019 (one store per folder and process: the cache holds few)
-    def _dimension(self) -> int:
-        return len(self.embedder.embed(["dimension probe"])[0])
-
-    def _write(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool) -> None:
+    def _write(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Embed `records` ((key, text, metadata) triples) and upsert them into Chroma, in batches."""
         step = max(1, min(WRITE_AT_MOST, self._collection._client.get_max_batch_size()))  # noqa: SLF001
         for start in range(0, len(records), step):  # the journal of a large run exceeds one upsert's limit
-            self._write_batch(records[start:start + step], embed)
-
-    def _write_batch(self, records: list[tuple[str, str, dict[str, Any]]], embed: bool) -> None:
-        keys, texts, metas = (list(x) for x in zip(*records, strict=True))
-        if embed:
+            keys, texts, metas = (list(x) for x in zip(*records[start:start + step], strict=True))
             vectors = [row.tolist() for row in self.embedder.embed(texts)]
-        else:
-            dim = self._dimension()
-            vectors = [[0.0] * (dim - 1) + [1.0] for _ in texts]  # a valid unit vector, never searched
-        metas = [{**m, "embedded": int(embed)} for m in metas]
-        self._collection.upsert(ids=keys, documents=texts, metadatas=metas, embeddings=vectors)
+            with self._lock:
+                self._collection.upsert(ids=keys, documents=texts, embeddings=vectors,
+                                        metadatas=[{**m, "embedded": 1} for m in metas])
 
     def ensure_embedded(self, keys: list[str]) -> int:
-        """Embed the records among `keys` that still carry a placeholder; returns how many."""
+        """Embed the records among `keys` that have no vector yet (in the journal, or in Chroma with the
+        placeholder of earlier versions) and move them into Chroma; returns how many were embedded."""
         self.flush()
-        with self._lock:
-            found = self._collection.get(ids=list(dict.fromkeys(keys)), include=["documents", "metadatas"])
-        todo = [(k, d, m) for k, d, m in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
-                if not (m or {}).get("embedded")]
-        if todo:
-            with self._lock:
-                self._write([(k, d, m or {}) for k, d, m in todo], embed=True)
-        return len(todo)
+        keys = list(dict.fromkeys(keys))
+        with self._flushing:
+            waiting = self._journal.get_many(keys, LAZY)
+            rest = [k for k in keys if k not in waiting]
+            found = (self._collection.get(ids=rest, include=["documents", "metadatas"])
+                     if rest and self._in_chroma_maybe() else {"ids": [], "documents": [], "metadatas": []})
+            placeholders = [(k, d, m or {}) for k, d, m in zip(found["ids"], found["documents"], found["metadatas"],
+                                                               strict=True) if not (m or {}).get("embedded")]
+            self._move(waiting)
+            if placeholders:
+                self._write(placeholders)
+        return len(waiting) + len(placeholders)
 
     def search(self, query: str, keys: list[str], n: int) -> list[tuple[str, str, float]]:
         """The n stored descriptions among `keys` closest to `query`: (key, text, cosine distance in [0, 2]),

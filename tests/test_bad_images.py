@@ -14,6 +14,7 @@ from PIL import Image
 
 from ictc.cli import main
 from ictc.core.images import ImageError, load_rgb
+from ictc.evaluation.traces import iter_trace_lines
 from ictc.graph.run import start_run
 from ictc.prompts import make_criterion
 
@@ -273,8 +274,11 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_every_output_stays_utf8(t
     assert by_name["broken_\\xff.jpg"]["reason"].startswith(f"describe: ImageError: {folder}/broken_\\xff.jpg: not a readable")
     assert sum(r["status"] == "ok" for r in result.rows) == 6 and len(ctx.vlm.calls) == 6
     resume_run(tmp_path / "run", context=ctx)  # retries the broken file, rewrites every output
-    for name in ("results.csv", "results.json", "report.html", "traces.jsonl", "run.json"):
-        text = (tmp_path / "run" / name).read_bytes().decode("utf-8")  # strict: raises on any bad byte
+    outputs = {name: (tmp_path / "run" / name).read_bytes() for name in ("results.csv", "results.json", "report.html",
+                                                                        "run.json")}
+    outputs["traces"] = b"".join(iter_trace_lines(tmp_path / "run"))  # traces.jsonl.zst, decompressed
+    for name, data in outputs.items():
+        text = data.decode("utf-8")  # strict: raises on any bad byte
         assert name == "run.json" or "caf\\\\xe9.png" in text or "caf\\xe9.png" in text, name
     assert f"{folder}/caf\\xe9.png" in run_state(tmp_path / "run")["descriptions"]  # the checkpoint holds it
     exported = export_clusters(tmp_path / "run", tmp_path / "export")

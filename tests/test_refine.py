@@ -83,11 +83,11 @@ def test_split_reruns_2b_on_its_labels_and_3_on_its_images_only(finished):
 
 
 def test_a_split_s_step_2b_call_is_a_graph_step_counted_and_traced(finished):
-    import json
+    from ictc.evaluation.traces import read_traces
 
     result = refine_run(finished.run_dir, Split("Red", 2), context=fake_context(llm=SplitLLM()))
     assert result.results["calls"]["name_clusters"] == {"model_calls": 1, "from_store": 0}
-    traces = [json.loads(line) for line in (finished.run_dir / "traces.jsonl").read_text().splitlines()]
+    traces = read_traces(finished.run_dir)
     split_traces = [t for t in traces if t["version"] == 2 and t["step"] == "name_clusters"]
     assert len(split_traces) == 1 and split_traces[0]["output"] == ["Light red", "Dark red"]
 

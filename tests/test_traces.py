@@ -41,3 +41,43 @@ def test_a_second_run_on_the_same_images_is_traced_as_from_the_store(colour_imag
     summary = pass_summary(read_traces(again.run_dir))[1]
     assert all(step["called"] == 0 for step in summary.values()), summary
     assert summary["describe"]["cached"] == 8
+
+
+def test_traces_are_compressed_and_a_killed_writer_s_lines_stay_readable_after_a_resume(tmp_path):
+    """traces.jsonl.zst: a frame per pass, a block per flush. A killed pass leaves its frame unfinished (and
+    maybe half a line): the next pass rewrites the flushed whole lines as a finished frame, then appends."""
+    from ictc.evaluation.traces import TRACES, TraceWriter, trace_lines
+
+    def lines(step, n):
+        return trace_lines({"traces": [{"step": step, "image": f"img{i}", "prompt": "same prompt " * 20}
+                                       for i in range(n)]}, 1)
+
+    killed, finished = tmp_path / "killed", tmp_path / "finished"
+    killed.mkdir()
+    finished.mkdir()
+    writer = TraceWriter(finished)
+    writer.write(lines("describe", 50))
+    writer.write(b'{"version": 1, "step": "lab')  # half a line, then the process dies
+    writer.flush()
+    (killed / TRACES).write_bytes((finished / TRACES).read_bytes())  # what a kill -9 leaves on disk
+    (killed / (TRACES + ".open")).touch()
+    writer.close()
+    assert (finished / TRACES).stat().st_size < len(lines("describe", 50)) / 10
+
+    with TraceWriter(killed) as resumed:
+        resumed.write(lines("label", 3))
+    records = read_traces(killed)
+    assert [r["step"] for r in records] == ["describe"] * 50 + ["label"] * 3
+    assert not (killed / (TRACES + ".open")).exists()
+    with TraceWriter(killed) as again:  # a finished frame is appended to as it is
+        again.write(lines("assign", 2))
+    assert [r["step"] for r in read_traces(killed)][-3:] == ["label", "assign", "assign"]
+
+
+def test_a_run_folder_s_plain_traces_of_earlier_versions_are_read_before_the_compressed_ones(tmp_path):
+    from ictc.evaluation.traces import PLAIN, TraceWriter, trace_lines
+
+    (tmp_path / PLAIN).write_text('{"version": 1, "step": "describe", "image": "a"}\n{"version": 1, "st')
+    with TraceWriter(tmp_path) as writer:
+        writer.write(trace_lines({"trace": {"step": "assign", "image": "a"}}, 2))
+    assert [(r["version"], r["step"]) for r in read_traces(tmp_path)] == [(1, "describe"), (2, "assign")]
