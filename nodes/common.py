@@ -229,7 +229,7 @@ def prompt_text(rendered: list[tuple[str, str]]) -> str:
 def trace(step: str, image: str | None, prompt: str, output: Any, model: str, seconds: float, cached: bool,
           **extra: Any) -> None:
     """One model answer as the user may inspect it: the filled prompt, the output, who answered, how long
-    it took, whether it came from the store. graph/session.py writes these to the run's traces.jsonl: one
+    it took, whether it came from the store. graph/session.py writes these to the run's traces.jsonl.zst: one
     {"trace": record} event each, or, within `batch_traces`, gathered into the batch's next `report` event."""
     record = {"step": step, "image": image, "prompt": prompt, "output": output, "model": model,
               "seconds": round(seconds, 4), "cached": cached, **extra}

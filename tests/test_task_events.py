@@ -52,7 +52,7 @@ def test_a_run_with_several_batches_a_task_traces_and_counts_every_model_call_on
     progress: dict[str, dict[str, int]] = {}
 
     def on_event(event):
-        assert "trace" not in event and "traces" not in event  # traces go to traces.jsonl only
+        assert "trace" not in event and "traces" not in event  # traces go to the trace file only
         for key in ("advance", "calls"):
             progress.setdefault(event["step"], {}).setdefault(key, 0)
             progress[event["step"]][key] += event.get(key, 0)
