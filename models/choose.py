@@ -31,6 +31,7 @@ class Choice:
     route: str
     answer: str  # the model's own words (or the best-scoring name for `choice`)
     calls: int = 1  # model calls it took
+    scores: tuple[float, ...] = ()  # per name, the calibrated log-probability gain (route `logprobs` only)
 
 
 RetryMessages = Callable[[str], list]  # the model's wrong answer -> messages that tell it so

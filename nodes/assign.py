@@ -12,6 +12,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ictc.models.calibrated import with_embedding_prior
 from ictc.models.embed import TextEmbedder
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
@@ -94,8 +95,9 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             continue
         listing = "\n".join(f"- {name}" for name in names)
         rendered = other_note(render("assign", criterion, names=listing, description=item["description"]), criterion, names)
+        prior = {"prior_label": item.get("specific_label", "")} if ctx.settings.embedding_prior == "on" else {}
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
-                       retries=ctx.settings.assign_retries)
+                       retries=ctx.settings.assign_retries, **prior)
         if (hit := ctx.cached(key)) is not None:
             assignments[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
             trace("assign", item["path"], prompt_text(rendered), hit["cluster"], ctx.llm_id, 0.0, cached=True,
@@ -111,6 +113,8 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                   timer.seconds, cached=False, failed=True)
             ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [exc], 0)
             continue
+        if ctx.settings.embedding_prior == "on":  # acts only on a calibrated choice (per-name scores)
+            choice = with_embedding_prior(choice, item.get("specific_label", ""), names, ctx.embedder)
         ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [], 1)
         trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,
               route=choice.route, answer=choice.answer, calls=choice.calls)

@@ -27,6 +27,7 @@ from ictc.nodes.label_counts import (
     normalize_label,
     trim_counts,
 )
+from ictc.nodes.label_levels import choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
@@ -100,7 +101,9 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     labels = state.get("labels", {})
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
-    raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
+    records = [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels]
+    level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
+    raw = [level_label(r, level) for r in records]
     if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
         return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     if not raw:  # names invented from nothing would be no clusters at all
@@ -110,7 +113,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
     naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
-    return {"naming": with_other(naming, bool(state.get("other")))}
+    return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:
