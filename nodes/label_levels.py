@@ -1,5 +1,6 @@
 """Two-level labels (setting label_levels): Step 2a's one JSON answer carries a specific label and a general
-category; Step 2b and Step 3 use the level whose number of distinct values is nearest K."""
+category; Step 2b and Step 3 use the level whose number of distinct values is nearest K (at the category level
+the K most frequent categories are the names, without a call: nodes/name_clusters.py)."""
 
 from __future__ import annotations
 

@@ -347,3 +347,13 @@ def test_a_run_applies_the_embedding_prior_to_calibrated_choices_only_when_on(tm
         assert result.results["metrics"]["acc"] == pytest.approx(acc)
         assert ("logprobs+embedding" in result.results["routes"]) == (on == "on")
         assert result.results["levers"]["embedding_prior"] == on
+
+
+def test_at_the_category_level_the_k_most_frequent_categories_are_the_names(tmp_path):
+    paths, labels = _coarse_images(tmp_path / "img")
+    llm = FakeLLM(coarse={**WARM_COOL, "blue": "teal"})  # 3 categories for K = 2; the top 2 cover 6 of 8 < 0.9
+    ctx = fake_context(llm=llm)
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["naming"]["label_level"] == "category" and result.results["naming"]["source"] == "labels"
+    assert result.results["cluster_names"] == ["warm", "cool"] and step_calls(llm, "organise labels") == 0
