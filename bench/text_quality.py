@@ -35,9 +35,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no names from labels": {"names_from_labels": "off"},
     "after, no assign by label": {"assign_by_label": "off"},
     "after, enum choice": {"endpoint_choice": "enum"},
-    "after, no label levels": {"label_levels": "off"},
-    "after, no embedding prior": {"embedding_prior": "off"},
-    "pass 2": {"label_levels": "off", "embedding_prior": "off"},  # the defaults before the third pass
+    "after, label levels": {"label_levels": "on"},  # two-level labels in Step 2a (off by default)
+    "after, label levels, no embedding prior": {"label_levels": "on", "embedding_prior": "off"},
+    "pass 2": {"embedding_prior": "off"},  # the defaults of the second pass (before the embedding prior)
 }
 # Words that name each true class (the bench's own reading of "a name covers the class"); a name covers a
 # class when its normalized form contains one of them.

@@ -62,7 +62,7 @@ def colours(tmp_path):
 def test_perfect_fakes_keep_acc_1_with_every_lever_on_and_step_3_uses_the_labels(colours, tmp_path):
     paths, labels = colours
     llm = FakeLLM(assign_answer="Blue")  # a Step 3 that always says blue: only the label route is right
-    ctx = fake_context(llm=llm)
+    ctx = fake_context(llm=llm, label_levels="on")  # the defaults plus the one lever off by default
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     assert result.results["metrics"]["acc"] == 1.0
@@ -284,7 +284,7 @@ WARM_COOL = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
 def test_two_level_labels_name_coarse_clusters_from_the_categories_without_a_call(tmp_path):
     paths, labels = _coarse_images(tmp_path / "img")
     llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")  # Step 3 by the model would be wrong for warm
-    ctx = fake_context(llm=llm)
+    ctx = fake_context(llm=llm, label_levels="on")
     result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     naming = result.results["naming"]
@@ -352,7 +352,7 @@ def test_a_run_applies_the_embedding_prior_to_calibrated_choices_only_when_on(tm
 def test_at_the_category_level_the_k_most_frequent_categories_are_the_names(tmp_path):
     paths, labels = _coarse_images(tmp_path / "img")
     llm = FakeLLM(coarse={**WARM_COOL, "blue": "teal"})  # 3 categories for K = 2; the top 2 cover 6 of 8 < 0.9
-    ctx = fake_context(llm=llm)
+    ctx = fake_context(llm=llm, label_levels="on")
     result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     assert result.results["naming"]["label_level"] == "category" and result.results["naming"]["source"] == "labels"
