@@ -3,7 +3,7 @@
 Routes: `choice` (local log-likelihood over the names, calibrated against a content-free prompt),
 `schema` / `json` / `text` (endpoint answer that is a name as given), `retry` (a name after telling
 the model its answer was not one), `mapped-string` / `mapped-embedding` (an answer that is no name,
-mapped by the rule in `map_to_name`)."""
+mapped by the rule in `map_to_name`); `logprobs` / `logprobs+embedding` come from models/calibrated.py."""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ How the answer is obtained depends on the backend (see models/choose.py): a cons
 local models, a calibrated or enum choice for endpoints; anything else is mapped by a stated rule.
 An image whose raw label (Step 2a) is exactly one of the names goes there without a call (route `label`,
 setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known. Likewise
-an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group)."""
+an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group).
+A calibrated choice is weighed with the embedding prior of the image's label (route `logprobs+embedding`
+where that changes it, setting embedding_prior; models/calibrated.py)."""
 
 from __future__ import annotations
 
