@@ -115,7 +115,9 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                   timer.seconds, cached=False, failed=True)
             ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [exc], 0)
             continue
-        if ctx.settings.embedding_prior == "on":  # acts only on a calibrated choice (per-name scores)
+        # acts only on a calibrated choice (per-name scores); not when the user gave Step 3 an instruction
+        # ("put the greens with the blues"), which the label's embedding knows nothing of
+        if ctx.settings.embedding_prior == "on" and not criterion.instructions_for("assign"):
             choice = with_embedding_prior(choice, item.get("specific_label", ""), names, ctx.embedder)
         ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [], 1)
         trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,

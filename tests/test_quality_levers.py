@@ -347,6 +347,10 @@ def test_a_run_applies_the_embedding_prior_to_calibrated_choices_only_when_on(tm
         assert result.results["metrics"]["acc"] == pytest.approx(acc)
         assert ("logprobs+embedding" in result.results["routes"]) == (on == "on")
         assert result.results["levers"]["embedding_prior"] == on
+    ctx = replace(fake_context(assign_by_label="off"), chooser=LogprobChooser(Leaning(), fallback=Refuse()))
+    told = make_criterion("colour").with_instruction("Prefer blue when unsure.", "assign")  # the user's word stands
+    result = start_run(paths, told, 3, ctx.settings, tmp_path / "told", labels=str(labels), context=ctx)
+    assert "logprobs+embedding" not in result.results["routes"]
 
 
 def test_at_the_category_level_the_k_most_frequent_categories_are_the_names(tmp_path):
