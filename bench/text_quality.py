@@ -24,7 +24,8 @@ from typing import Any
 from bench.common import save
 
 LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_label": "off", "endpoint_choice": "enum",
-              "check_clusters": "off", "name_groups": "off", "assign_by_group": "off"}
+              "check_clusters": "off", "name_groups": "off", "assign_by_group": "off", "label_levels": "off",
+              "embedding_prior": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
@@ -34,6 +35,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no names from labels": {"names_from_labels": "off"},
     "after, no assign by label": {"assign_by_label": "off"},
     "after, enum choice": {"endpoint_choice": "enum"},
+    "after, label levels": {"label_levels": "on"},  # two-level labels in Step 2a (off by default)
+    "after, label levels, no embedding prior": {"label_levels": "on", "embedding_prior": "off"},
+    "pass 2": {"embedding_prior": "off"},  # the defaults of the second pass (before the embedding prior)
 }
 # Words that name each true class (the bench's own reading of "a name covers the class"); a name covers a
 # class when its normalized form contains one of them.
@@ -121,6 +125,7 @@ def run_config(base: Any, vlm: Any, text_set: Any, config: str, workspace: Path,
             "ACC": scores.acc, "NMI": scores.nmi, "ARI": scores.ari,
             "calls 2a": calls["label"], "calls 2b": calls["name_clusters"], "calls 3": calls["assign"],
             "2b source": result.results["naming"].get("source", ""),
+            "level": result.results["naming"].get("label_level", ""),
             "routes": " ".join(f"{k}:{v}" for k, v in sorted(result.results["routes"].items())),
             "warnings": len(result.results.get("warnings", [])), "names": ", ".join(names)}
 

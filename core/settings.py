@@ -63,6 +63,8 @@ class Settings:
     assign_by_label: str = _setting("on", "Step 3: an image whose raw label is exactly one of the names goes there without a model call, route 'label' ('on', 'off').")
     name_groups: str = _setting("off", "Step 2b: when the labels outnumber K, group them into K by embedding and name each group with its own short LLM call ('on', 'off'; off by default: no gain measured, see README 'Quality with small models'); the label -> name mapping is kept for Step 3.")
     assign_by_group: str = _setting("on", "Step 3: an image whose label's group name (from name_groups) is also the name nearest its label by embedding goes there without a model call, route 'group' ('on', 'off'); acts only when name_groups named the clusters.")
+    label_levels: str = _setting("off", "Step 2a: each answer carries a specific label and a general category (one JSON answer, no extra call); Step 2b and Step 3's assign-by-label use the level whose number of distinct values is nearest K, at least K ('on', 'off'; off by default: it lost on the CIFAR stand-in, README 'Quality with small models').")
+    embedding_prior: str = _setting("on", "Step 3 (endpoint, calibrated log-probabilities): the model's scores plus the embedding prior of the image's specific label (log-softmax of its cosine to each name, temperature 0.01); route 'logprobs+embedding' where the prior changes the answer ('on', 'off').")
     check_clusters: str = _setting("on", "Warn in results.json and report.html about empty clusters and one cluster holding most images while the labels differ ('on', 'off').")
     endpoint_choice: str = _setting("logprobs", "Step 3 (endpoint): 'logprobs' = the name whose first-token log-probability gains most over a content-free prompt (calibrated; falls back to 'enum' when the server gives no log-probabilities), 'enum' = a JSON-schema enum answer.")
     name_retries: int = _setting(3, "Step 2b: tries to get exactly K distinct names before the stated fallback.")
@@ -113,7 +115,8 @@ class Settings:
             raise UsageError(f"backend must be 'local' or 'openai', not {self.backend!r}")
         if self.group_labels not in ("auto", "on", "off"):
             raise UsageError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
-        for name in ("names_from_labels", "assign_by_label", "check_clusters", "name_groups", "assign_by_group"):
+        for name in ("names_from_labels", "assign_by_label", "check_clusters", "name_groups", "assign_by_group",
+                     "label_levels", "embedding_prior"):
             if getattr(self, name) not in ("on", "off"):
                 raise UsageError(f"{name} must be 'on' or 'off', not {getattr(self, name)!r}")
         if self.endpoint_choice not in ("logprobs", "enum"):

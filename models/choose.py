@@ -3,7 +3,7 @@
 Routes: `choice` (local log-likelihood over the names, calibrated against a content-free prompt),
 `schema` / `json` / `text` (endpoint answer that is a name as given), `retry` (a name after telling
 the model its answer was not one), `mapped-string` / `mapped-embedding` (an answer that is no name,
-mapped by the rule in `map_to_name`)."""
+mapped by the rule in `map_to_name`); `logprobs` / `logprobs+embedding` come from models/calibrated.py."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Choice:
     route: str
     answer: str  # the model's own words (or the best-scoring name for `choice`)
     calls: int = 1  # model calls it took
+    scores: tuple[float, ...] = ()  # per name, the calibrated log-probability gain (route `logprobs` only)
 
 
 RetryMessages = Callable[[str], list]  # the model's wrong answer -> messages that tell it so

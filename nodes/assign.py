@@ -4,7 +4,9 @@ How the answer is obtained depends on the backend (see models/choose.py): a cons
 local models, a calibrated or enum choice for endpoints; anything else is mapped by a stated rule.
 An image whose raw label (Step 2a) is exactly one of the names goes there without a call (route `label`,
 setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known. Likewise
-an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group)."""
+an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group).
+A calibrated choice is weighed with the embedding prior of the image's label (route `logprobs+embedding`
+where that changes it, setting embedding_prior; models/calibrated.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ictc.models.calibrated import with_embedding_prior
 from ictc.models.embed import TextEmbedder
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
@@ -98,8 +101,9 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             continue
         listing = "\n".join(f"- {name}" for name in names)
         rendered = other_note(render("assign", criterion, names=listing, description=item["description"]), criterion, names)
+        prior = {"prior_label": item.get("specific_label", "")} if ctx.settings.embedding_prior == "on" else {}
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
-                       retries=ctx.settings.assign_retries)
+                       retries=ctx.settings.assign_retries, **prior)
         if (hit := ctx.cached(key)) is not None:
             assignments[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
             trace("assign", item["path"], prompt_text(rendered), hit["cluster"], ctx.llm_id, 0.0, cached=True,
@@ -115,6 +119,10 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                   timer.seconds, cached=False, failed=True)
             ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [exc], 0)
             continue
+        # acts only on a calibrated choice (per-name scores); not when the user gave Step 3 an instruction
+        # ("put the greens with the blues"), which the label's embedding knows nothing of
+        if ctx.settings.embedding_prior == "on" and not criterion.instructions_for("assign"):
+            choice = with_embedding_prior(choice, item.get("specific_label", ""), names, ctx.embedder)
         ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [], 1)
         trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,
               route=choice.route, answer=choice.answer, calls=choice.calls)

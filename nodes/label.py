@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
+from ictc.nodes.label_levels import ask_levels
 from ictc.nodes.state import BatchTask
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
@@ -44,8 +45,9 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
     labels: dict[str, dict[str, Any]] = {}
     todo = []
+    template = "label_levels" if settings.label_levels == "on" else "label"  # two levels in one JSON answer
     for item in task["items"]:
-        rendered = render("label", criterion, description=item["description"])
+        rendered = render(template, criterion, step="label", description=item["description"])
         key = step_key("label", ctx.llm_id, rendered, **limits)
         if (hit := ctx.cached(key)) is not None:
             labels[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
@@ -54,7 +56,9 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             todo.append((item["path"], key, to_messages(rendered), prompt_text(rendered)))
     failures: dict[str, dict[str, str]] = {}
     with Timer() as timer:
-        answers = _ask(ctx, criterion, [ask for _, _, ask, _ in todo]) if todo else []
+        asks = [ask for _, _, ask, _ in todo]
+        answers = ((ask_levels(ctx, asks, clean_label) if template == "label_levels" else _ask(ctx, criterion, asks))
+                   if todo else [])
     ctx.watch.record("Step 2a (label)", "LLM", ctx.llm_id, [a for a in answers if isinstance(a, BaseException)],
                      sum(isinstance(a, dict) and bool(a["raw"]) for a in answers))
     for (path, key, _, shown), answer in zip(todo, answers, strict=True):
@@ -70,6 +74,8 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[path] = {"step": "label", "reason": "the LLM returned an empty label"}
         else:
             kept = {"raw": answer["raw"], "reasked": answer["reasked"]}  # the first reply lives in the trace only
+            if "category" in answer:
+                kept["category"] = answer["category"]
             ctx.remember(key, "label", kept)
             labels[path] = {**kept, "seconds": timer.seconds / len(todo), "calls": 1 + answer["reasked"]}
     report("label", advance=len(task["items"]), failed=len(failures), stored=len(task["items"]) - len(todo),

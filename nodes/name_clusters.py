@@ -27,6 +27,7 @@ from ictc.nodes.label_counts import (
     normalize_label,
     trim_counts,
 )
+from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
@@ -100,7 +101,9 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     labels = state.get("labels", {})
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
-    raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
+    records = [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels]
+    level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
+    raw = [level_label(r, level) for r in records]
     if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
         return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     if not raw:  # names invented from nothing would be no clusters at all
@@ -109,12 +112,16 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             "Step 2b (name clusters)", f"no image has a raw label to name clusters from "
             f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
-    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"])
-    return {"naming": with_other(naming, bool(state.get("other")))}
+    # categories are general words already: the K most frequent are the names (nodes/label_levels.py)
+    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"],
+                           cover=0.0 if level == CATEGORY else None)
+    return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
 
 
-def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int) -> dict[str, Any]:
-    """Step 2b over any list of raw labels (all images, or one cluster's when it is split).
+def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,
+                  cover: float | None = None) -> dict[str, Any]:
+    """Step 2b over any list of raw labels (all images, or one cluster's when it is split). `cover`: the
+    share names_from_counts needs (None: the names_cover setting; 0 for categories, see name_clusters).
 
     Returns the naming: names (exactly k), counts, kept and dropped labels, groups, attempts, source ("model"
     or "fallback"), problems of the failed tries, mode, prompt_hash, seconds, calls. A cached answer is reused.
@@ -122,7 +129,8 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     settings = ctx.settings
     counts = count_labels(raw_labels)
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
-    from_counts = names_from_counts(counts, k, settings.names_cover) if settings.names_from_labels == "on" else None
+    cover = settings.names_cover if cover is None else cover
+    from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" else None
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
                   "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": ""}

@@ -42,7 +42,8 @@ def tiny_vlm_dir(tmp_path_factory):
 # reach the fake model: tests of those model paths run with the levers off; tests/test_quality_levers.py
 # (marker `levers`) runs with the defaults, and the defaults are checked there.
 LEVERS_OFF = {"ICTC_NAMES_FROM_LABELS": "off", "ICTC_ASSIGN_BY_LABEL": "off", "ICTC_ENDPOINT_CHOICE": "enum",
-              "ICTC_NAME_GROUPS": "off", "ICTC_ASSIGN_BY_GROUP": "off"}
+              "ICTC_NAME_GROUPS": "off", "ICTC_ASSIGN_BY_GROUP": "off", "ICTC_LABEL_LEVELS": "off",
+              "ICTC_EMBEDDING_PRIOR": "off"}
 
 
 @pytest.fixture(autouse=True)

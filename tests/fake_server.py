@@ -183,7 +183,7 @@ class FakeOpenAIServer:
                               f"your messages resulted in {len(json.dumps(body['messages'])) // 4} tokens. "
                               "Please reduce the length of the messages.", "messages")
         text = (self.vlm if has_image else self.llm).respond(messages)
-        if mode == "json_schema" and "category" in json.dumps(body["response_format"]):
+        if mode == "json_schema" and "category" in json.dumps(body["response_format"]) and not text.startswith("{"):
             text = json.dumps({"category": text})
         thinking = self.think == "always" or (
             self.think == "switchable" and (body.get("chat_template_kwargs") or {}).get("enable_thinking") is not False)

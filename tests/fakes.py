@@ -152,6 +152,8 @@ class FakeLLM(CountingChatModel):
             if "too long" in last:
                 return _find(r"\b(red|green|blue|yellow)\b", _text(messages[1]))
             colour = _find(r"filled with (\w+)", last)
+            if "Give two answers" in last:  # two-level labels (label_levels): the `coarse` word is the category
+                return json.dumps({"label": colour, "category": self.coarse.get(colour, colour)})
             return f"I think that the colour shown here is {colour}" if self.sentence_labels else f"{colour}\n"
         if "organise labels" in system:
             if self.names_override:

@@ -62,7 +62,7 @@ def colours(tmp_path):
 def test_perfect_fakes_keep_acc_1_with_every_lever_on_and_step_3_uses_the_labels(colours, tmp_path):
     paths, labels = colours
     llm = FakeLLM(assign_answer="Blue")  # a Step 3 that always says blue: only the label route is right
-    ctx = fake_context(llm=llm)
+    ctx = fake_context(llm=llm, label_levels="on")  # the defaults plus the one lever off by default
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     assert result.results["metrics"]["acc"] == 1.0
@@ -276,7 +276,7 @@ def test_a_group_with_an_obvious_name_takes_it_without_a_call():
 def test_a_run_with_name_groups_sends_images_by_their_label_group(tmp_path):
     paths, labels = make_images(tmp_path / "img", {"red": 3, "green": 2, "blue": 2})
     llm = FakeLLM(coarse={"green": "red"}, assign_answer="blue")  # Step 3 by the model would be wrong
-    ctx = fake_context(llm=llm, name_groups="on")
+    ctx = fake_context(llm=llm, name_groups="on", label_levels="off")  # `coarse` would be the categories too
     result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     groups = sorted(map(sorted, result.results["naming"]["groups"]))
@@ -284,3 +284,97 @@ def test_a_run_with_name_groups_sends_images_by_their_label_group(tmp_path):
     assert groups == [["blue"], ["green", "red"]] and sorted(result.results["cluster_names"]) == ["blue", "red"]
     assert result.results["routes"] == {"label": 5, "group": 2}  # green goes to red by its group, no call
     assert step_calls(llm, "sort images") == 0 and step_calls(llm, "name groups of labels") == 1
+
+
+def _coarse_images(folder: Path) -> tuple[list[str], Path]:
+    """Two of each colour; the true classes are coarse: warm (red, yellow) and cool (green, blue)."""
+    paths, _ = make_images(folder, {"red": 2, "yellow": 2, "green": 2, "blue": 2})
+    kind = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
+    labels = folder / "coarse.csv"
+    labels.write_text("image,label\n" + "".join(f"{p},{kind[Path(p).stem.split('_')[0]]}\n" for p in paths))
+    return paths, labels
+
+
+WARM_COOL = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
+
+
+def test_two_level_labels_name_coarse_clusters_from_the_categories_without_a_call(tmp_path):
+    paths, labels = _coarse_images(tmp_path / "img")
+    llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")  # Step 3 by the model would be wrong for warm
+    ctx = fake_context(llm=llm, label_levels="on")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    naming = result.results["naming"]
+    assert naming["label_level"] == "category" and naming["source"] == "labels"
+    assert sorted(result.results["cluster_names"]) == ["cool", "warm"] and result.results["metrics"]["acc"] == 1.0
+    assert result.results["routes"] == {"label": 8} and step_calls(llm, "Image description") == 8  # Step 2a only
+    assert result.results["levers"]["label_levels"] == "on"
+    llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")
+    ctx = fake_context(llm=llm, label_levels="off")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "off", labels=str(labels),
+                       context=ctx)
+    assert result.results["naming"]["label_level"] == "label" and result.results["metrics"]["acc"] < 1.0
+
+
+def test_the_level_nearest_k_is_chosen_and_fine_labels_stay():
+    from ictc.nodes.label_levels import choose_level, read_levels
+
+    fine = [{"raw": r, "category": "animal" if r in ("cat", "dog", "frog") else "vehicle"}
+            for r in ("cat", "dog", "frog", "car", "ship", "truck")]
+    assert choose_level(fine, 6) == "label" and choose_level(fine, 2) == "category"
+    assert choose_level(fine, 3) == "label"  # 2 categories cannot make 3 names: the labels stay
+    assert choose_level([{"raw": "cat", "category": ""}, {"raw": "dog", "category": "animal"}], 1) == "label"
+    assert read_levels('{"label": "Goat.", "category": "animal"}', str.strip, 5) == ("Goat.", "animal")
+    assert read_levels("goat", str.strip, 5) == ("goat", "")
+
+
+def test_the_embedding_prior_overrules_a_leaning_calibrated_choice_and_only_that():
+    from ictc.models.calibrated import with_embedding_prior
+
+    embedder = fake_context().embedder
+    leaning = Choice("car", "logprobs", "car", 1, (0.4, 0.3, 0.2))  # a small lean to the first name
+    assert with_embedding_prior(leaning, "tree frog", NAMES, embedder).route == "logprobs+embedding"
+    assert with_embedding_prior(leaning, "tree frog", NAMES, embedder).name == "frog"
+    assert with_embedding_prior(leaning, "sports car", NAMES, embedder) == leaning  # they agree: unchanged
+    sure = Choice("ship", "logprobs", "ship", 1, (-20.0, 0.0, -20.0))  # a confident model keeps its answer
+    assert with_embedding_prior(sure, "tree frog", NAMES, embedder).name == "ship"
+    enum = Choice("car", "schema", "car")  # no scores: nothing to combine
+    assert with_embedding_prior(enum, "tree frog", NAMES, embedder) == enum
+
+
+class Leaning(LogprobFake):
+    """First-token log-probabilities that lean a little to "blue" whatever the image; flat for "N/A"."""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        flat = "Image description: N/A" in messages[-1].content
+        self.table = {"x": {"blue": -1.0, "red": -1.0, "green": -1.0} if flat else {"blue": -0.5, "red": -0.9, "green": -0.9}}
+        messages = [*messages[:-1], HumanMessage("Image description: x\n")]
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def test_a_run_applies_the_embedding_prior_to_calibrated_choices_only_when_on(tmp_path):
+    from dataclasses import replace
+
+    paths, labels = make_images(tmp_path / "img", {"red": 2, "green": 2, "blue": 2})
+    for on, acc in (("on", 1.0), ("off", 2 / 6)):
+        ctx = fake_context(assign_by_label="off", embedding_prior=on)
+        ctx = replace(ctx, chooser=LogprobChooser(Leaning(), fallback=Refuse()))
+        result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / f"run-{on}", labels=str(labels),
+                           context=ctx)
+        assert result.results["metrics"]["acc"] == pytest.approx(acc)
+        assert ("logprobs+embedding" in result.results["routes"]) == (on == "on")
+        assert result.results["levers"]["embedding_prior"] == on
+    ctx = replace(fake_context(assign_by_label="off"), chooser=LogprobChooser(Leaning(), fallback=Refuse()))
+    told = make_criterion("colour").with_instruction("Prefer blue when unsure.", "assign")  # the user's word stands
+    result = start_run(paths, told, 3, ctx.settings, tmp_path / "told", labels=str(labels), context=ctx)
+    assert "logprobs+embedding" not in result.results["routes"]
+
+
+def test_at_the_category_level_the_k_most_frequent_categories_are_the_names(tmp_path):
+    paths, labels = _coarse_images(tmp_path / "img")
+    llm = FakeLLM(coarse={**WARM_COOL, "blue": "teal"})  # 3 categories for K = 2; the top 2 cover 6 of 8 < 0.9
+    ctx = fake_context(llm=llm, label_levels="on")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["naming"]["label_level"] == "category" and result.results["naming"]["source"] == "labels"
+    assert result.results["cluster_names"] == ["warm", "cool"] and step_calls(llm, "organise labels") == 0
