@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ictc.core.errors import UsageError
 from ictc.core.images import file_path
-from ictc.evaluation.outputs import write_atomic
+from ictc.evaluation.outputs import read_json, write_atomic
 
 
 def safe_folder_name(name: str, taken: set[str]) -> str:
@@ -28,42 +28,54 @@ def safe_folder_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def cluster_files(run_dir: Path) -> tuple[dict[str, str], list[tuple[Path, str]]]:
+    """The export's layout from the run's results.json: ({cluster name: folder name}, [(image file,
+    "folder/file name")]) for every clustered image of a cluster in `cluster_names` (failed images and other
+    clusters are left out). File names are made safe and unique within their folder, in the rows' order.
+    Raises OSError if results.json cannot be read."""
+    results = read_json(run_dir / "results.json")
+    taken: set[str] = set()
+    folders = {name: safe_folder_name(name, taken) for name in results["cluster_names"]}
+    in_folder: dict[str, set[str]] = {name: set() for name in folders}  # names used so far, lower-cased
+    files = [(Path(file_path(row["image"])),  # results hold the shown path (core/images.py)
+              f"{folders[row['cluster']]}/{safe_folder_name(Path(row['image']).name, in_folder[row['cluster']])}")
+             for row in results["images"] if row["status"] == "ok" and row["cluster"] in folders]
+    return folders, files
+
+
 def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     """Copies each clustered image into out/<cluster>/ and writes out/clusters.json (name -> folder name).
 
     Returns {cluster name: folder}. Failed images and clusters not in `cluster_names` are left out.
     Raises UsageError if a folder would land outside `out`; OSError if results.json or an image is missing."""
-    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    names, files = cluster_files(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
-    folders = {name: out / safe_folder_name(name, taken) for name in results["cluster_names"]}
+    folders = {name: out / folder for name, folder in names.items()}
     for folder in folders.values():
         if folder.resolve().parent != out.resolve():  # never outside the export folder
             raise UsageError(f"cluster folder {folder} would leave {out}")
         folder.mkdir(exist_ok=True)
-    for row in results["images"]:
-        if row["status"] == "ok" and row["cluster"] in folders:
-            source = Path(file_path(row["image"]))  # results hold the shown path (core/images.py)
-            target_names: set[str] = {p.name.lower() for p in folders[row["cluster"]].iterdir()}
-            shutil.copyfile(source, folders[row["cluster"]] / safe_folder_name(Path(row["image"]).name, target_names))
-    write_atomic(out / "clusters.json", json.dumps({n: f.name for n, f in folders.items()}, indent=2, ensure_ascii=False))
+    for source, target in files:
+        shutil.copyfile(source, out / target)
+    write_atomic(out / "clusters.json", json.dumps(names, indent=2, ensure_ascii=False))
     return folders
 
 
 def zip_clusters(run_dir: Path) -> bytes:
-    """The export above as zip bytes (stored, not compressed): one folder per cluster, plus results.csv and
-    results.json. Raises as `export_clusters` does."""
+    """The export above as zip bytes (stored, not compressed): one folder per cluster, plus clusters.json,
+    results.csv and results.json. Each image is read into the archive from its own file (no copy first).
+    Raises OSError if results.json or an image is missing."""
     import io
-    import tempfile
     import zipfile
 
+    names, files = cluster_files(run_dir)
     buffer = io.BytesIO()
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        out = Path(tmp) / "clusters"
-        export_clusters(run_dir, out)
-        for path in sorted(out.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(out).as_posix())
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for folder in names.values():
+            archive.writestr(f"{folder}/", b"")  # an empty cluster keeps its folder, as in export_clusters
+        for source, target in files:
+            archive.write(source, target)
+        archive.writestr("clusters.json", json.dumps(names, indent=2, ensure_ascii=False))
         for name in ("results.csv", "results.json"):
             archive.write(run_dir / name, name)
     return buffer.getvalue()

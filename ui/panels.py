@@ -140,7 +140,7 @@ def export(run_dir: Path, results: dict[str, Any]) -> None:
     key = f"zip-{run_dir}-{results['version']}"
     if key not in st.session_state:
         if zip_col.button("Prepare zip (one folder per cluster)", key="zip-make"):
-            with st.spinner("Copying images into cluster folders..."):
+            with st.spinner("Packing the images into the zip, one folder per cluster..."):
                 st.session_state[key] = zip_clusters(run_dir)
             st.rerun()
     else:
