@@ -7,6 +7,8 @@ import math
 import threading
 from typing import Any
 
+import numpy as np
+
 from ictc.models.choose import CONTENT_FREE, Choice, Chooser, RetryMessages, normalize
 
 TOP_LOGPROBS = 20  # the most OpenAI accepts; llama.cpp and vLLM accept at least as many
@@ -145,7 +147,7 @@ def with_embedding_prior(choice: Choice, label: str, names: list[str], embedder:
         return choice
     vectors = embedder.embed([label, *names])
     logits = (vectors[1:] @ vectors[0]) / E5_TEMPERATURE
-    log_prior = logits - (logits.max() + math.log(float(sum(math.exp(x - logits.max()) for x in logits))))
+    log_prior = logits - np.logaddexp.reduce(logits)  # log-softmax
     total = [score + float(prior) for score, prior in zip(choice.scores, log_prior, strict=True)]
     best = max(range(len(names)), key=lambda i: (round(total[i], 9), -i))
     if names[best] == choice.name:

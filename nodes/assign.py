@@ -76,7 +76,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     failures: dict[str, dict[str, str]] = {}
     stored = calls = 0
     # an instruction in Step 3's prompt ("put the greens with the blues") is for the model to apply: the
-    # label and group routes, which skip the model, would ignore it
+    # label and group routes, which skip the model, and the embedding prior would ignore it
     shortcuts = not criterion.instructions_for("assign")
     for item in task["items"]:  # one scoring pass or one call per image, each stored as it lands
         names = item["names"]  # the K names, or a split cluster's new names (scope)
@@ -121,7 +121,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             continue
         # acts only on a calibrated choice (per-name scores); not when the user gave Step 3 an instruction
         # ("put the greens with the blues"), which the label's embedding knows nothing of
-        if ctx.settings.embedding_prior == "on" and not criterion.instructions_for("assign"):
+        if ctx.settings.embedding_prior == "on" and shortcuts:
             choice = with_embedding_prior(choice, item.get("specific_label", ""), names, ctx.embedder)
         ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [], 1)
         trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,
