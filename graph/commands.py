@@ -19,12 +19,15 @@ HELP = ("Enter: accept | rename N NEW NAME | merge N M [NEW NAME] | split N COUN
         "criterion NEW TEXT | instruction [1|2a|2b|3|all] TEXT")
 
 
-def _cluster(names: list[str], token: str) -> str:
+def cluster_by_token(names: list[str], token: str) -> str:
+    """The cluster `token` names among `names` (the current cluster names, in order): its 1-based number as
+    printed, or else its exact name. Raises UsageError naming the token and the valid numbers."""
     if token.isdigit() and 1 <= int(token) <= len(names):
         return names[int(token) - 1]
     if token in names:
         return token
-    raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}")
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}, or its name ({shown})")
 
 
 def parse_command(line: str, names: list[str]) -> Action:
@@ -39,11 +42,11 @@ def parse_command(line: str, names: list[str]) -> Action:
     verb, rest = words[0].lower(), words[1:]
     try:
         if verb in ("r", "rename") and len(rest) >= 2:
-            return Rename(_cluster(names, rest[0]), " ".join(rest[1:]))
+            return Rename(cluster_by_token(names, rest[0]), " ".join(rest[1:]))
         if verb in ("m", "merge") and len(rest) >= 2:
-            return Merge((_cluster(names, rest[0]), _cluster(names, rest[1])), " ".join(rest[2:]))
+            return Merge((cluster_by_token(names, rest[0]), cluster_by_token(names, rest[1])), " ".join(rest[2:]))
         if verb in ("s", "split") and len(rest) in (1, 2):
-            return Split(_cluster(names, rest[0]), int(rest[1]) if len(rest) == 2 else 2)
+            return Split(cluster_by_token(names, rest[0]), int(rest[1]) if len(rest) == 2 else 2)
         if verb in ("k", "k=") or verb.startswith("k="):
             return SetK(int(verb[2:] if verb.startswith("k=") and len(verb) > 2 else rest[0]))
         if verb in ("c", "criterion") and rest:

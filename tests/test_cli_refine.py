@@ -51,7 +51,22 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         hits = capsys.readouterr().out.strip().splitlines()
         assert len(hits) == 2 and all("blue_" in h for h in hits)
         assert main(["refine", str(run), "--rename", "Nope", "X"]) == 1
-        assert "no cluster named 'Nope'" in capsys.readouterr().err
+        assert "no cluster 'Nope': give its number, 1 to 2, or its name (Green, Red)" in capsys.readouterr().err
+
+
+def test_refine_takes_the_cluster_numbers_it_prints(colour_images, tmp_path, capsys):
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+    names = json.loads((run / "results.json").read_text())["cluster_names"]
+    assert " 2. " in capsys.readouterr().out.split(names[1])[0].splitlines()[-1]  # printed as "  2.  size  name"
+    assert main(["refine", str(run), "--merge", "1", "3", "--into", "Both"]) == 0
+    assert json.loads((run / "results.json").read_text())["cluster_names"] == ["Both", names[1]]
+    assert main(["refine", str(run), "--rename", "2", "Second"]) == 0
+    assert json.loads((run / "results.json").read_text())["cluster_names"] == ["Both", "Second"]
+    assert main(["refine", str(run), "--merge", "1", "3"]) == 1
+    assert "no cluster '3': give its number, 1 to 2, or its name (Both, Second)" in capsys.readouterr().err
 
 
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):

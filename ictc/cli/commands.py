@@ -64,8 +64,8 @@ def _default_out(criterion: str) -> Path:
 def _print_result(result: Any) -> None:
     results = result.results
     print(f"\n{len(results['cluster_names'])} clusters by {results['criterion']['text']!r}:")
-    for cluster in results["clusters"]:
-        print(f"  {cluster['size']:5d}  {cluster['name']}")
+    for number, cluster in enumerate(results["clusters"], 1):  # the numbers refine's --rename/--merge/--split take
+        print(f"  {number:2d}. {cluster['size']:5d}  {cluster['name']}")
     naming = results.get("naming", {})
     if naming.get("source") == "fallback":  # the names were not the model's: say so where the user looks
         problem = (naming.get("problems") or ["no usable answer"])[-1]
@@ -179,21 +179,35 @@ def cmd_refine(args: argparse.Namespace) -> int:
             elif isinstance(args.k, int):
                 action = SetK(args.k)
             elif args.rename:
-                action = Rename(*args.rename)
+                action = Rename(_cluster(args.run_dir, args.rename[0]), args.rename[1])
             elif args.merge:
-                action = Merge((args.merge[0], args.merge[1]), args.into)
+                action = Merge((_cluster(args.run_dir, args.merge[0]), _cluster(args.run_dir, args.merge[1])), args.into)
             elif not args.split:
                 action = refine_action(args)  # --names, --other, --coarser, -k auto (ictc/cli/groupings.py)
             else:
                 if not args.split[1].isdigit():
                     raise UsageError(f"--split needs a number of parts, not {args.split[1]!r}")
-                action = Split(args.split[0], int(args.split[1]))
+                action = Split(_cluster(args.run_dir, args.split[0]), int(args.split[1]))
             result = refine_run(args.run_dir, action, on_event=progress)
     finally:
         progress.close()
     _print_result(result)
     _print_changes(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def _cluster(run_dir: str, token: str) -> str:
+    """The cluster `token` gives in the run's current version: its number as `ictc run`/`refine` print it
+    (1-based), or its name. A run folder whose summary cannot be read keeps the token as it is: refine_run
+    then says what is wrong with the folder. Raises UsageError for a token that is neither."""
+    from ictc.evaluation.outputs import read_summary
+    from ictc.graph.commands import cluster_by_token
+
+    try:
+        names = list(read_summary(Path(run_dir))["cluster_names"])
+    except (OSError, ValueError, KeyError):
+        return token
+    return cluster_by_token(names, token)
 
 
 def _print_changes(result: Any) -> None:

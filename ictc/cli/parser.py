@@ -92,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--names", help="sort into your own categories, comma-separated (no Step 2b)")
     change.add_argument("--other", action="store_true", help="add an 'other' group for images no name fits")
     change.add_argument("--coarser", type=int, metavar="N", help="group the names into N broader ones (a level up)")
-    change.add_argument("--rename", nargs=2, metavar=("CLUSTER", "NEW_NAME"))
-    change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"))
-    change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"))
+    by = "a cluster is its number as printed (1, 2, ...) or its name"
+    change.add_argument("--rename", nargs=2, metavar=("CLUSTER", "NEW_NAME"), help=f"rename a cluster ({by})")
+    change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"), help=f"merge two clusters ({by})")
+    change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"), help=f"split a cluster into N ({by})")
     change.add_argument("--undo", action="store_true", help="back to the previous version (kept as a new version)")
     refine.add_argument("--step", default="all", type=_step, help=STEP_HELP)
     refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
