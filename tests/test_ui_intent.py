@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ictc.core.errors import UsageError
 from ictc.models.structured import JsonCaller
 from ictc.nodes.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
 from ictc.ui.conversation import Conversation
@@ -99,6 +100,22 @@ def test_a_refinement_is_previewed_then_applied_on_go():
     both = chat.answer("focus on the background instead, 2 groups", NAMES, 40, preview=lambda action: "x")
     assert "criterion 'the background'" in both.text and "use K=2" in both.text
     assert chat.answer("yes", NAMES, 40).apply == [SetCriterion("the background"), SetK(2)]
+
+
+def test_a_refused_part_of_a_refinement_leaves_the_rest_waiting():
+    """Newcomer: "group them by colour, 50 groups" on 40 images answered only that K=50 cannot be done, and
+    the criterion was lost; now the K is left out, said so, and the criterion waits for go."""
+    def preview(action):
+        if isinstance(action, SetK) and action.k > 40:
+            raise UsageError(f"K must be between 2 and the 40 images, not {action.k}")
+        return "every step on 40 images"
+
+    chat = Conversation()
+    reply = chat.answer("group them by colour, 50 groups", NAMES, 40, preview=preview)
+    assert "criterion 'colour'" in reply.text and "Left out: use K=50 cannot be done: K must be between 2" in reply.text
+    assert chat.answer("go", NAMES, 40).apply == [SetCriterion("colour")]
+    alone = chat.answer("k 50", NAMES, 40, preview=preview)
+    assert "cannot be done" in alone.text and not chat.pending
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -182,17 +182,23 @@ class Conversation:
         actions = as_actions(intent)
         if not actions:
             return Reply(f"{(intent.problem or 'I could not read that').capitalize()}. {REFINE_HELP}")
-        lines = []
+        lines, refused, doable = [], [], []
         for action in actions:
             try:
                 redo = preview(action) if preview else "?"
-            except ValueError as exc:
-                self.pending = []
-                return Reply(f"I read: {describe_action(action)}, but it cannot be done: {exc}.")
+            except ValueError as exc:  # the rest of the message still stands ("by colour, 50 groups": K refused)
+                refused.append(f"{describe_action(action)} cannot be done: {exc}")
+                continue
+            doable.append(action)
             lines.append(f"- {describe_action(action)}: redoes {redo}")
+        if refused and not doable:
+            self.pending = []
+            return Reply(f"I read: {'; '.join(refused)}.")
+        note = "\n\nLeft out: " + "; ".join(refused) + "." if refused else ""
+        actions = doable
         if all(isinstance(action, NO_MODEL) for action in actions):
             self.pending = []
-            return Reply("Applying (no model is called): " + "; ".join(describe_action(a) for a in actions) + ".",
-                         apply=actions)
+            return Reply("Applying (no model is called): " + "; ".join(describe_action(a) for a in actions) + "."
+                         + note, apply=actions)
         self.pending = actions
-        return Reply("I read:\n" + "\n".join(lines) + "\n\nSay **go** to apply, or correct me.")
+        return Reply("I read:\n" + "\n".join(lines) + note + "\n\nSay **go** to apply, or correct me.")
