@@ -320,6 +320,8 @@ def test_a_reload_brings_back_images_chat_and_clusters(finished_app):
     assert not reloaded.exception
     assert reloaded.session_state["ictc_session"] is not app.session_state["ictc_session"]
     assert "8 images" in reloaded.success[0].value
+    assert reloaded.radio(key="source").value == "Folder on the server"  # not the default "Sample photos"
+    assert reloaded.text_input(key="folder").value == app.text_input(key="folder").value
     assert "group these by colour, 3 groups" in messages(reloaded)
     assert any(m.startswith("Done in") for m in messages(reloaded))
     assert headings(reloaded) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]

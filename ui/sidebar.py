@@ -17,6 +17,10 @@ def draw(session: Session) -> None:
     """The sidebar: the image source (sample photos, a folder on the server, an upload) with the files left
     out, recent runs, the configured models, and New run. A bad source is shown as an error, not raised."""
     st.header("Images")
+    if "source" not in st.session_state:  # a reload: show the source the restored images came from
+        st.session_state["source"], folder = source_kind(session.images_source)
+        if folder:
+            st.session_state["folder"] = folder
     kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
     try:
         if kind == "Sample photos":
@@ -57,6 +61,16 @@ def draw(session: Session) -> None:
                  help="start over in the chat; the current run stays on disk (Recent runs)"):
         session.new_run()
         st.rerun()
+
+
+def source_kind(images_source: str) -> tuple[str, str]:
+    """The Source choice a session's `images_source` (sources.Chosen.source, in words) came from, and the
+    folder path for a folder source ("" otherwise). Sample photos for a new session or a run opened again."""
+    if images_source.startswith("folder "):
+        return "Folder on the server", images_source.removeprefix("folder ")
+    if images_source.endswith("uploaded file(s)"):
+        return "Upload", ""
+    return "Sample photos", ""
 
 
 def _use(session: Session, chosen: sources.Chosen) -> None:
