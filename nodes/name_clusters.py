@@ -214,7 +214,8 @@ def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["a
     raw = [labels[p]["raw"] for p in members if p in labels]
     proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n)
     parts = split_parts(cluster, proposal["names"], names, n)
-    new_names = [x for x in names if x != cluster] + parts
+    at = names.index(cluster)  # the parts take the split cluster's place: the other clusters keep their numbers
+    new_names = names[:at] + parts + names[at + 1:]
     unaffected = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
     naming = {**state["naming"], "names": new_names,
               "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts}}

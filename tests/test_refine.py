@@ -80,6 +80,9 @@ def test_split_reruns_2b_on_its_labels_and_3_on_its_images_only(finished):
     assert "- red: 3" in ctx.llm.calls[0]["prompt"] and "green" not in ctx.llm.calls[0]["prompt"]
     sizes = {c["name"]: c["size"] for c in result.results["clusters"]}
     assert sizes == {"Green": 3, "Blue": 2, "Light red": 1, "Dark red": 2}
+    before = finished.results["cluster_names"]
+    at = before.index("Red")  # the parts stand where "Red" stood, so the clusters after it keep their numbers
+    assert result.results["cluster_names"] == [*before[:at], "Light red", "Dark red", *before[at + 1:]]
 
 
 def test_a_split_s_step_2b_call_is_a_graph_step_counted_and_traced(finished):

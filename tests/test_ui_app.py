@@ -431,7 +431,7 @@ def test_a_split_after_a_merge_yields_the_parts_asked_for_and_says_so(finished_a
     say(app, "go")
     done = wait_for_job(app)
     assert "Split **Green** into 2: Green (3), Blue (2)." in done
-    assert headings(app) == ["1. Red · 3", "2. Green · 3", "3. Blue · 2"]
+    assert headings(app) == ["1. Green · 3", "2. Blue · 2", "3. Red · 3"]  # the parts stand where Green stood
 
 
 def test_choosing_other_images_starts_a_new_run(finished_app, tmp_path):
