@@ -8,7 +8,8 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,21 +78,19 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str,
 
 
 def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> dict[str, Any]:
-    """diff() with the earlier version given as image -> cluster (version_clusters)."""
-    def members(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
-        groups: dict[str, set[str]] = {}
-        for path, cluster in pairs:
-            if cluster:
-                groups.setdefault(cluster, set()).add(path)
-        return {name: frozenset(paths) for name, paths in groups.items()}
-
-    old, new = members(cluster_before.items()), members((row["image"], row["cluster"]) for row in after)
-    by_members = {paths: name for name, paths in new.items()}
-    renamed = {name: by_members[paths] for name, paths in old.items()
-               if paths in by_members and by_members[paths] != name and name not in new}
-    moved = [{"image": row["image"], "from": cluster_before.get(row["image"], ""), "to": row["cluster"]}
-             for row in after
-             if renamed.get(cluster_before.get(row["image"], ""), cluster_before.get(row["image"], "")) != row["cluster"]]
+    """diff() with the earlier version given as image -> cluster (version_clusters). One pass over the rows
+    counting (before, after) cluster pairs: a cluster is renamed when all of its images, and only they, went
+    to one other name that did not exist before."""
+    old_size = Counter(cluster for cluster in cluster_before.values() if cluster)
+    pairs = Counter((cluster_before.get(row["image"], ""), row["cluster"]) for row in after)
+    new_size: Counter[str] = Counter()
+    for (_, new), count in pairs.items():
+        if new:
+            new_size[new] += count
+    renamed = {old: new for (old, new), count in pairs.items()
+               if old and new and old != new and old not in new_size and count == old_size[old] == new_size[new]}
+    moved = [{"image": row["image"], "from": was, "to": row["cluster"]} for row in after
+             if renamed.get(was := cluster_before.get(row["image"], ""), was) != row["cluster"]]
     return {"renamed": renamed, "moved": moved}
 
 
