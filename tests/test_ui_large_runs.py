@@ -8,12 +8,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
+from test_ui_app import (  # noqa: F401
+    finished_app,
+    open_app,
+    open_tab,
+    say,
+    texts,
+    token_of,
+    wait_for_job,
+    workspace,
+)
 
 from ictc.graph.session import RunSession
 from ictc.ui import panels
-from test_ui_app import finished_app, open_app, open_tab, say, texts, token_of, wait_for_job, workspace  # noqa: F401
 
 
 def test_session_json_does_not_repeat_the_run_s_images(finished_app, colour_images):
@@ -28,8 +36,9 @@ def test_session_json_does_not_repeat_the_run_s_images(finished_app, colour_imag
 
 
 def test_images_chosen_before_a_run_are_kept_for_a_reload(colour_images):
-    from fakes import fake_context
     from test_ui_app import use_folder
+
+    from fakes import fake_context
 
     ctx = fake_context()
     app = open_app(ctx)
