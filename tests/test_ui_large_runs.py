@@ -24,7 +24,7 @@ from ictc.graph.session import RunSession
 from ictc.ui import panels
 
 
-def test_session_json_does_not_repeat_the_run_s_images(finished_app, colour_images):
+def test_session_json_does_not_repeat_the_run_s_images(finished_app, colour_images):  # noqa: F811
     app, ctx = finished_app
     session = app.session_state["ictc_session"]
     text = (session.folder / "session.json").read_text("utf-8")
@@ -47,7 +47,7 @@ def test_images_chosen_before_a_run_are_kept_for_a_reload(colour_images):
     assert len(reloaded.session_state["ictc_session"].images) == 8
 
 
-def test_a_rename_through_the_chat_reads_the_run_s_history_once(finished_app, monkeypatch):
+def test_a_rename_through_the_chat_reads_the_run_s_history_once(finished_app, monkeypatch):  # noqa: F811
     app, _ = finished_app
     reads = []
     original = SqliteSaver.get_delta_channel_history
@@ -63,7 +63,7 @@ def test_a_rename_through_the_chat_reads_the_run_s_history_once(finished_app, mo
     assert len(reads) == 1  # the refinement's own read; none for the chat's preview, none for its finish
 
 
-def test_stop_during_a_rename_s_outputs_then_continue_records_it(finished_app, monkeypatch):
+def test_stop_during_a_rename_s_outputs_then_continue_records_it(finished_app, monkeypatch):  # noqa: F811
     app, _ = finished_app
     session = app.session_state["ictc_session"]
 
@@ -81,7 +81,7 @@ def test_stop_during_a_rename_s_outputs_then_continue_records_it(finished_app, m
     assert session.results()["history"] == ["first run", "rename 'Red' to 'Warm'"]
 
 
-def test_the_traces_tab_streams_the_traces_and_pages_the_image_picker(finished_app, monkeypatch):
+def test_the_traces_tab_streams_the_traces_and_pages_the_image_picker(finished_app, monkeypatch):  # noqa: F811
     app, _ = finished_app
 
     def whole_file(*args):
