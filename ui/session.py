@@ -128,6 +128,7 @@ class Session(SessionJobs):
 
     @images.setter
     def images(self, paths: list[str]) -> None:
+        """Choose `paths` (image files) as the images of the next run."""
         self._images = paths
 
     def use_images(self, paths: list[str], source: str, labels: str | None = None) -> None:
