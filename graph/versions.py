@@ -11,6 +11,8 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import compress, repeat
+from operator import itemgetter, ne
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +80,23 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str,
 
 
 def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> dict[str, Any]:
-    """diff() with the earlier version given as image -> cluster (version_clusters). One pass over the rows
-    counting (before, after) cluster pairs: a cluster is renamed when all of its images, and only they, went
-    to one other name that did not exist before."""
+    """diff() with the earlier version given as image -> cluster (version_clusters). Counts (before, after)
+    cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name that
+    did not exist before. The per-row work runs in map, zip and Counter, without a Python frame per row
+    (a version of 250,000 images is compared after every rename)."""
+    images, clusters = list(map(itemgetter("image"), after)), list(map(itemgetter("cluster"), after))
+    olds = list(map(cluster_before.get, images, repeat("")))
+    pairs = Counter(zip(olds, clusters))
     old_size = Counter(cluster for cluster in cluster_before.values() if cluster)
-    pairs = Counter((cluster_before.get(row["image"], ""), row["cluster"]) for row in after)
     new_size: Counter[str] = Counter()
     for (_, new), count in pairs.items():
         if new:
             new_size[new] += count
     renamed = {old: new for (old, new), count in pairs.items()
                if old and new and old != new and old not in new_size and count == old_size[old] == new_size[new]}
-    moved = [{"image": row["image"], "from": was, "to": row["cluster"]} for row in after
-             if renamed.get(was := cluster_before.get(row["image"], ""), was) != row["cluster"]]
-    return {"renamed": renamed, "moved": moved}
+    named = {old: renamed.get(old, old) for old in set(olds)}  # each earlier cluster under its name now
+    moved = compress(range(len(after)), map(ne, map(named.__getitem__, olds), clusters))
+    return {"renamed": renamed, "moved": [{"image": images[i], "from": olds[i], "to": clusters[i]} for i in moved]}
 
 
 @contextmanager
