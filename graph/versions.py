@@ -86,7 +86,7 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
     (a version of 250,000 images is compared after every rename)."""
     images, clusters = list(map(itemgetter("image"), after)), list(map(itemgetter("cluster"), after))
     olds = list(map(cluster_before.get, images, repeat("")))
-    pairs = Counter(zip(olds, clusters))
+    pairs = Counter(zip(olds, clusters, strict=True))
     old_size = Counter(cluster for cluster in cluster_before.values() if cluster)
     new_size: Counter[str] = Counter()
     for (_, new), count in pairs.items():
