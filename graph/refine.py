@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
@@ -18,7 +18,7 @@ from ictc.graph.session import Events, Known, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.nodes.context import Context
-from ictc.nodes.state import RESET, RunState, merge, merged_fields, primaries
+from ictc.nodes.state import RESET, RunState, merge, merged_fields
 
 
 def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: Events | None = None,
@@ -69,24 +69,16 @@ def _apply_directly(session: RunSession, read_at: RunnableConfig, state: dict[st
                     update: dict[str, Any]) -> Known:
     """Write `update` (a rename or merge: no node to run, no review pause to make) to the run as the review
     node would; returns the state it makes, its checkpoint id and, when `state` (read at `read_at`) is the
-    last version's, that version's clusters (`_clusters`). Driving the graph through the review node and
+    last version's, the clusters the moved images had in it. Driving the graph through the review node and
     reading the state back would replay the run's writes twice more (seconds at 250,000 images)."""
     versions = session.meta.get("versions", [])
     same = bool(versions) and versions[-1]["checkpoint_id"] == read_at["configurable"]["checkpoint_id"]
-    before = _clusters(state) if same else None  # else finish() reads the last version's results.csv
+    assignments = state.get("assignments", {})  # else finish() reads the last version's results.csv
+    moved_from = {path: assignments[path]["cluster"] for path in update.get("assignments", {})} if same else None
     config = session.graph.update_state(session.config, update, as_node="review_clusters")
     merged = set(merged_fields())
     final = {**state, **{k: merge(state.get(k), [v]) if k in merged else v for k, v in update.items()}}
-    return Known(final, config["configurable"]["checkpoint_id"], before)
-
-
-def _clusters(state: dict[str, Any]) -> dict[str, str]:
-    """Image -> cluster ("" when none) of `state`, as its results.csv has them (evaluation/outputs.py
-    image_rows: a twin shows its first image's cluster): the version a change starts from, compared with
-    the change's rows without reading that version's results.csv again."""
-    assignments, none = state.get("assignments", {}), cast(dict[str, Any], {})
-    primary = primaries(state["images"])
-    return {path: assignments.get(first, none).get("cluster", "") for path, first in primary.items()}
+    return Known(final, config["configurable"]["checkpoint_id"], moved_from)
 
 
 def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:

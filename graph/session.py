@@ -16,7 +16,14 @@ from ictc.evaluation.results import results_of, write_result_files
 from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import RunSaver, run_saver
-from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
+from ictc.graph.versions import (
+    add_version,
+    clusters_before,
+    diff_from,
+    load_meta,
+    run_lock,
+    version_clusters,
+)
 from ictc.nodes.context import Context
 
 Events = Callable[[dict[str, Any]], None]
@@ -26,12 +33,13 @@ class Known(NamedTuple):
     """What a caller already has of a pass's end (graph/refine.py after a rename or a merge), so that finish()
     neither replays the run's writes nor reads the last version's results.csv again.
 
-    state: the final state; checkpoint_id: its checkpoint; before: image -> cluster of the last version
-    (graph/versions.py version_clusters' shape), None when the caller does not have it."""
+    state: the final state; checkpoint_id: its checkpoint; moved_from: for each image the change moved (by the
+    first path of its content, nodes/state.py primaries), its cluster in the last version, when the change
+    started from that version's state; None otherwise."""
 
     state: dict[str, Any]
     checkpoint_id: str
-    before: dict[str, str] | None = None
+    moved_from: dict[str, str] | None = None
 
 
 @dataclass
@@ -141,8 +149,8 @@ class RunSession:
                 previous = list(self.meta.get("versions", []))  # before this version is added
                 result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
                 if previous:
-                    before = known.before if known is not None and known.before is not None else \
-                        version_clusters(self.run_dir, previous[-1]["version"])
+                    before = clusters_before(result.rows, known.moved_from) if known and known.moved_from is not None \
+                        else version_clusters(self.run_dir, previous[-1]["version"])
                     result.changes = diff_from(before, result.rows)
         self._phase(3, "done")
         return result

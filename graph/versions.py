@@ -72,6 +72,18 @@ def version_clusters(run_dir: Path, number: int) -> dict[str, str]:
         return {row[image]: row[cluster] for row in reader}
 
 
+def clusters_before(rows: list[dict[str, Any]], moved_from: dict[str, str]) -> dict[str, str]:
+    """Image -> cluster of the version a change started from (version_clusters' shape), from the change's
+    `rows` (image_rows) and `moved_from` (first path of an image's content -> its cluster before, for the
+    images the change moved: a rename or a merge moves no other): no earlier results.csv is read."""
+    before = dict(zip(map(itemgetter("image"), rows), map(itemgetter("cluster"), rows), strict=True))
+    before.update(moved_from)
+    for twin in filter(itemgetter("same_as"), rows):  # a twin moved with the first image of its content
+        if twin["same_as"] in moved_from:
+            before[twin["image"]] = moved_from[twin["same_as"]]
+    return before
+
+
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed; every other image
     whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).

@@ -119,3 +119,20 @@ def test_a_stop_while_the_outputs_are_written_is_recorded_by_continue(finished, 
     assert "pending_action" not in json.loads((finished.run_dir / "run.json").read_text())
     expected = {"Warm", "Cool"} if change == "rename" else {"Red", "Green", "Blue"}
     assert set(done.results["cluster_names"]) == expected
+
+
+def test_a_twin_moves_with_the_first_image_of_its_content(colour_images, tmp_path):
+    """The changes of a merge found from the state (graph/versions.py clusters_before) are those the two
+    versions' results.csv give, also for a file whose content repeats another's (it shares its records)."""
+    import shutil
+
+    paths, _ = colour_images
+    twin = tmp_path / "twin.png"
+    shutil.copyfile(paths[0], twin)
+    ctx = fake_context()
+    first = start_run([*paths, str(twin)], make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    cluster = next(r["cluster"] for r in first.rows if r["image"] == paths[0])
+    other = next(n for n in first.results["cluster_names"] if n != cluster)
+    merged = refine_run(first.run_dir, Merge((other, cluster), "Both"), context=fake_context())
+    assert any(m["image"] == str(twin) for m in merged.changes["moved"])
+    assert merged.changes == versions.diff_from(versions.version_clusters(first.run_dir, 1), merged.rows)
