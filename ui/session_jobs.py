@@ -110,7 +110,8 @@ class SessionJobs:
         return self.job
 
     def stop(self) -> None:
-        """Asks the job to stop (sets its stop event; the run checks it around each model call, and what is
-        done stays on disk for Continue); does nothing without a job."""
+        """Asks the job to stop (sets its stop event): a run checks it around each model call, a change that
+        calls no model (rename, merge, undo, restore) before it is written, and every pass between the phases
+        of writing its outputs; what is done stays on disk for Continue. Does nothing without a job."""
         if self.job is not None:
             self.job.stop.set()
