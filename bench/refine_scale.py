@@ -1,9 +1,11 @@
 """Refinements at large N: a first run over N small photos against the loopback endpoint, then a rename,
-a merge and a Step-3 instruction, each timed with its model calls by step; then comparing two versions
+a merge and a Step-3 instruction, each timed with its model calls by step and the requests the endpoint
+answered (a Step-3 instruction: Step 3's calls and nothing more); then comparing two versions
 (graph/versions.py diff) on synthetic rows at several sizes, beside the quadratic comparison it replaced.
 
     python -m bench.refine_scale --n 2000 8000 --diff-sizes 2000 8000 32000 250000 --concurrency 32
     python -m bench.refine_scale --n --diff-sizes --synthetic 8000 32000 250000   # rename/merge/undo only
+    python -m bench.refine_scale --one-pass RUN_DIR rename   # one pass on a finished run folder, imports excluded
 """
 
 from __future__ import annotations
@@ -71,12 +73,15 @@ def refine_rows(n: int, concurrency: int, k: int, photos: list[str], endpoint: E
              ("merge", lambda: refine_run(run_dir, Merge((names[1], names[2]), names[1] + " merged"))),
              ("Step-3 instruction", lambda: refine_run(run_dir, AddInstruction("Prefer animals.", "assign")))]
     for name, action in steps:
+        requests = endpoint.stats()["calls"]
         started = time.perf_counter()
         result = action()
         seconds = time.perf_counter() - started
         names = list(result.results["cluster_names"])
         calls = result.results["calls"]
-        rows.append({"images": n, "pass": name, "seconds": seconds, **{
+        # the endpoint's own count: every request it answered during the pass, whatever the client counted
+        rows.append({"images": n, "pass": name, "seconds": seconds,
+                     "endpoint_requests": endpoint.stats()["calls"] - requests, **{
             f"{step}_calls": calls[step]["model_calls"] for step in ("describe", "label", "name_clusters", "assign")}})
         print(rows[-1], flush=True)
     return rows

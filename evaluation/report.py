@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 from html import escape
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,15 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
             stale.unlink(missing_ok=True)
 
 
+FIGURE_FIELDS = itemgetter("image", "sha256", "description", "raw_label", "route")  # what _figure shows
+
+
 def _content_hash(parts: list[str | dict[str, Any]]) -> str:
-    """A hash of a page's text and of its figures' rows (image_rows: every field, the thumbnail by content
-    hash), serialised in one call to orjson (a per-row Python loop cost more than the rest of the check)."""
-    return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_NON_STR_KEYS), digest_size=16).hexdigest()
+    """A hash of a page's text and of what its figures show (FIGURE_FIELDS of each row; the thumbnail by its
+    content hash), serialised in one call to orjson: the figures' fields alone, not every field of each row
+    (half the time at 250,000 images, where every page's hash is checked on each rename)."""
+    shown = [part if isinstance(part, str) else FIGURE_FIELDS(part) for part in parts]
+    return hashlib.blake2b(orjson.dumps(shown), digest_size=16).hexdigest()
 
 
 def _stamp_of(page: Path) -> str:

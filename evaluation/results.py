@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,8 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
     rows = image_rows(state, consume)
     naming = state.get("naming", {})
     names = naming.get("names", [])
-    status = Counter(r["status"] for r in rows)
-    sizes = Counter(r["cluster"] for r in rows)
+    status = Counter(map(itemgetter("status"), rows))  # map and itemgetter: no Python frame per row
+    sizes = Counter(map(itemgetter("cluster"), rows))
     results: dict[str, Any] = {
         "run_id": meta["thread_id"], "created": meta["created"], "version": len(history), "history": history,
         "criterion": criterion.to_dict(), "n_clusters": state["n_clusters"], "settings": meta["settings"],
@@ -66,7 +67,7 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "cluster_names": names,
         "clusters": [{"name": n, "size": sizes[n]} for n in names],
         "naming": {k: v for k, v in naming.items() if k != "names"},
-        "routes": dict(Counter(r["route"] for r in rows if r["route"])),
+        "routes": {route: n for route, n in Counter(map(itemgetter("route"), rows)).items() if route},
         # the quality levers of issue 18 as set for this run (README "Quality with small models")
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
         "warnings": (degenerate_warnings(rows, names, naming.get("groups", []))

@@ -14,7 +14,7 @@ from ictc.core.memory import collector_paused
 from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_without_models, with_models, with_stores
-from ictc.graph.session import Events, RunResult, RunSession, open_run
+from ictc.graph.session import Events, Known, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.nodes.context import Context
@@ -30,42 +30,55 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
     # models are loaded (or their server reached) only when a node must run: a rename or a merge needs none
     ctx = with_stores(context) if context else context_without_models(meta)
     with open_run(run_dir, meta, ctx) as session:
-        with collector_paused():  # the state's many objects make no cycles (core/memory.py)
-            snapshot = session.graph.get_state(session.config)
-        if snapshot.interrupts:  # paused at a review point: the action is its answer
-            session.ctx = with_models(ctx, context_factory)
-            session.drive(Command(resume=action_dict(parsed)), on_event)
-        elif snapshot.next:
-            raise UsageError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
-        else:
-            state = dict(snapshot.values)
-            with collector_paused():
-                plan = plan_action(state, parsed)
-            if on_event:
-                on_event({"step": "plan", "redo": plan.redo})
-            meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
-            write_json(run_dir / "run.json", meta)
-            if not plan.goto and not state.get("review"):
-                meta.pop("pending_action", None)
-                session.on_event = on_event  # finish() tells it its phases, as after a drive
+        known: Known | None = None
+        graph_input: Command[Any]
+        with session.saver.reusing_history():  # the state is read once: a rename is written from it
+            with collector_paused():  # the state's many objects make no cycles (core/memory.py)
+                snapshot = session.graph.get_state(session.config)
+            if snapshot.interrupts:  # paused at a review point: the action is its answer
+                graph_input = Command(resume=action_dict(parsed))
+            elif snapshot.next:
+                raise UsageError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
+            else:
+                state = dict(snapshot.values)
                 with collector_paused():
-                    written = _apply_directly(session, state, plan.update)
-                return session.finish(describe_action(parsed), written)
-            del snapshot, state  # the drive reads the state afresh
+                    plan = plan_action(state, parsed)
+                if on_event:
+                    on_event({"step": "plan", "redo": plan.redo})
+                direct = not plan.goto and not state.get("review")  # a rename or a merge: no node to run
+                if direct:
+                    session.ctx.check_stop()  # a Stop before the change is written: nothing has changed
+                meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
+                write_json(run_dir / "run.json", meta)
+                if direct:
+                    with collector_paused():
+                        known = _apply_directly(session, snapshot.config, state, plan.update)
+                graph_input = Command(update=plan.update, goto=plan.goto or "review_clusters")
+                del state
+            del snapshot  # the drive reads the state afresh
+        if known is None:
             session.ctx = with_models(ctx, context_factory)
-            session.drive(Command(update=plan.update, goto=plan.goto or "review_clusters"), on_event)
-        meta.pop("pending_action", None)
-        return session.finish(describe_action(parsed))
+            session.drive(graph_input, on_event)
+        else:
+            session.on_event = on_event  # finish() tells it its phases, as after a drive
+        meta.pop("pending_action", None)  # run.json keeps it until finish() records the version
+        return session.finish(describe_action(parsed), known)
 
 
-def _apply_directly(session: RunSession, state: dict[str, Any], update: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _apply_directly(session: RunSession, read_at: RunnableConfig, state: dict[str, Any],
+                    update: dict[str, Any]) -> Known:
     """Write `update` (a rename or merge: no node to run, no review pause to make) to the run as the review
-    node would, and return the state it makes with its checkpoint id. Driving the graph through the review
-    node and reading the state back would replay the run's writes twice more (seconds at 250,000 images)."""
+    node would; returns the state it makes, its checkpoint id and, when `state` (read at `read_at`) is the
+    last version's, the clusters the moved images had in it. Driving the graph through the review node and
+    reading the state back would replay the run's writes twice more (seconds at 250,000 images)."""
+    versions = session.meta.get("versions", [])
+    same = bool(versions) and versions[-1]["checkpoint_id"] == read_at["configurable"]["checkpoint_id"]
+    assignments = state.get("assignments", {})  # else finish() reads the last version's results.csv
+    moved_from = {path: assignments[path]["cluster"] for path in update.get("assignments", {})} if same else None
     config = session.graph.update_state(session.config, update, as_node="review_clusters")
     merged = set(merged_fields())
     final = {**state, **{k: merge(state.get(k), [v]) if k in merged else v for k, v in update.items()}}
-    return final, config["configurable"]["checkpoint_id"]
+    return Known(final, config["configurable"]["checkpoint_id"], moved_from)
 
 
 def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:
@@ -113,7 +126,11 @@ def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Contex
         old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": target["checkpoint_id"]}}
         old = _values_at(session.graph, old_config)
         restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
+        session.ctx.check_stop()  # a Stop before the state is written back: nothing has changed
+        meta["pending_action"] = action  # a stop or a crash before the version is recorded: resume records it
+        write_json(run_dir / "run.json", meta)
         session.graph.update_state(session.config, restore, as_node="review_clusters")
+        meta.pop("pending_action")
         return session.finish(action)
 
 

@@ -126,7 +126,9 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             return session.finish(None)  # waits for the user: outputs rewritten only
         state = session.state()
         if is_complete(state) and not state.get("failures"):
-            return session.finish(None)  # finished: outputs rewritten only
+            # finished: outputs rewritten only; or stopped (or killed) while its outputs were written, before
+            # its version was recorded: recorded now, under the change's name (run.json) or as the first run
+            return session.finish(meta.pop("pending_action", None) or (None if meta.get("versions") else "first run"))
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
         retry = is_complete(state) or bool(state.get("failures"))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 
@@ -15,11 +15,31 @@ from ictc.core.memory import collector_paused, limit_arenas
 from ictc.evaluation.results import results_of, write_result_files
 from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
-from ictc.graph.checkpointer import run_saver
-from ictc.graph.versions import add_version, diff_from, load_meta, run_lock, version_clusters
+from ictc.graph.checkpointer import RunSaver, run_saver
+from ictc.graph.versions import (
+    add_version,
+    clusters_before,
+    diff_from,
+    load_meta,
+    run_lock,
+    version_clusters,
+)
 from ictc.nodes.context import Context
 
 Events = Callable[[dict[str, Any]], None]
+
+
+class Known(NamedTuple):
+    """What a caller already has of a pass's end (graph/refine.py after a rename or a merge), so that finish()
+    neither replays the run's writes nor reads the last version's results.csv again.
+
+    state: the final state; checkpoint_id: its checkpoint; moved_from: for each image the change moved (by the
+    first path of its content, nodes/state.py primaries), its cluster in the last version, when the change
+    started from that version's state; None otherwise."""
+
+    state: dict[str, Any]
+    checkpoint_id: str
+    moved_from: dict[str, str] | None = None
 
 
 @dataclass
@@ -50,7 +70,8 @@ class RunSession:
         limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
         self.on_event: Events | None = None  # the last drive's listener; finish() tells it its phases
-        self.graph = build_graph().compile(checkpointer=run_saver(connection))
+        self.saver: RunSaver = run_saver(connection)
+        self.graph = build_graph().compile(checkpointer=self.saver)
         # In sync streaming, LangGraph's stream waiter occupies one thread of the max_concurrency pool
         # (with max_concurrency=1 the fan-out tasks would never run), hence the + 1.
         self.config: RunnableConfig = {"configurable": {"thread_id": meta["thread_id"]},
@@ -96,36 +117,40 @@ class RunSession:
         if on_event:
             on_event(chunk)
 
-    def finish(self, action: str | None, known: tuple[dict[str, Any], str] | None = None) -> RunResult:
+    def finish(self, action: str | None, known: Known | None = None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
         Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
         per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
         `action` labels the new version (None: outputs rewritten, no new version). `known`: the final state and
         its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
         are not replayed again. Returns the RunResult, with `changes` against the previous version when
-        there is one."""
+        there is one. A Stop (the context's stop event) is honoured between the phases: StopRequested is
+        raised and run.json keeps the pending change, which `ictc resume` (Continue) finishes as its version."""
         with collector_paused():  # many objects, no cycles: the collector would walk them all (core/memory.py)
             self._phase(0, "reading the run's final state")
             if known is not None:
-                state, pause, checkpoint = known[0], None, known[1]
+                state, pause, checkpoint = known.state, None, known.checkpoint_id
             else:
                 snapshot = self.graph.get_state(self.config)  # read once: it replays the run's writes (graph/state.py)
                 state, pause = dict(snapshot.values), _pause_of(snapshot)
                 checkpoint = snapshot.config["configurable"]["checkpoint_id"]
                 del snapshot
             new_version = action if pause is None else None
+            self.ctx.check_stop()
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
             results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version,
                                        consume=known is None)  # a caller's state is left as it is
             del state  # the run's per-image records (~2 KB per image) are not held while the files are written
             write_result_files(self.run_dir, results, rows, self.ctx)
             result = RunResult(self.run_dir, results, rows, pause=pause)
+            self.ctx.check_stop()
             self._phase(2, "saving the version and comparing it with the previous one")
             if new_version is not None:
                 previous = list(self.meta.get("versions", []))  # before this version is added
                 result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
                 if previous:
-                    before = version_clusters(self.run_dir, previous[-1]["version"])
+                    before = clusters_before(result.rows, known.moved_from) if known and known.moved_from is not None \
+                        else version_clusters(self.run_dir, previous[-1]["version"])
                     result.changes = diff_from(before, result.rows)
         self._phase(3, "done")
         return result

@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from ictc.evaluation.export import zip_clusters
-from ictc.evaluation.traces import current_traces, pass_summary, read_traces
+from ictc.evaluation.traces import PLAIN, TRACES, image_traces, trace_overview
 from ictc.graph.versions import diff_from, load_meta, version_clusters, version_summary
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.views import trace_box
@@ -50,28 +50,56 @@ def confusion(path: Path) -> None:
     st.caption("Confusion: true labels × clusters (scroll the picture when it is larger than the pane)")
 
 
+IMAGES_LISTED = 500  # images offered at once in the Traces tab's picker (a list of 250,000 stalls the page)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the traces...")
+def trace_overview_of(run_dir: str, size: int, mtime: float) -> tuple[dict[int, dict[str, dict[str, int]]], dict[str, Any] | None]:
+    """evaluation/traces.py trace_overview of `run_dir`, kept while its traces file keeps its `size` and
+    `mtime` (it only grows): one streaming pass per new version, not one per visit of the tab."""
+    return trace_overview(run_dir)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def image_traces_of(run_dir: str, size: int, mtime: float, image: str) -> dict[str, dict[str, Any]]:
+    """evaluation/traces.py image_traces, kept per traces file state (`size`, `mtime`) and image."""
+    return image_traces(run_dir, image)
+
+
 def traces(run_dir: Path, results: dict[str, Any]) -> None:
     """The Traces tab: model answers per version and step (called / from store), the cluster-naming trace,
-    and the current traces of one image chosen in a select box (a duplicate shows its original's)."""
-    records = read_traces(run_dir)
-    if not records:
+    and the current traces of one image chosen in a select box (a duplicate shows its original's). The trace
+    file is streamed, never held whole; past IMAGES_LISTED images the picker lists those whose file name
+    contains what is typed above it."""
+    files = [f for f in (run_dir / TRACES, run_dir / PLAIN) if f.is_file()]
+    if not files:
         st.info("No traces yet.")
         return
-    summary = pass_summary(records)
+    stamp = (sum(f.stat().st_size for f in files), max(f.stat().st_mtime for f in files))
+    summary, naming = trace_overview_of(str(run_dir), *stamp)
+    if not summary:
+        st.info("No traces yet.")
+        return
     st.markdown("Answers per version and step (from a model / from the store; + decided by a rule). One answer "
                 "may take several model calls (a re-ask, a retry, a calibration call): the chat's *Model calls by "
                 "step* and results.json's `calls` count every call.")
     st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
                                  + (f" (+{c['ruled']} without a call)" if c.get("ruled") else "") for s, c in steps.items()}
               for v, steps in sorted(summary.items())})
-    naming = current_traces(records, None)
-    if "name_clusters" in naming:
-        trace_box("name_clusters", naming["name_clusters"])
-    names = [Path(r["image"]).name for r in results["images"]]
-    choice = st.selectbox("Image", range(len(names)), format_func=lambda i: names[i], key="trace-image")
+    if naming is not None:
+        trace_box("name_clusters", naming)
+    rows = results["images"]
+    names = [Path(r["image"]).name for r in rows]
+    choices: list[int] = list(range(len(rows)))
+    if len(rows) > IMAGES_LISTED:
+        typed = st.text_input("Find an image by file name", key="trace-find", placeholder="part of a file name")
+        choices = [i for i, name in enumerate(names) if typed in name][:IMAGES_LISTED]
+        st.caption(f"{len(rows)} images: the first {len(choices)} whose name contains {typed!r} are listed"
+                   if typed else f"{len(rows)} images: the first {len(choices)} are listed; type part of a name to find another")
+    choice = st.selectbox("Image", choices, format_func=lambda i: names[i], key="trace-image")
     if choice is not None:
-        row = results["images"][choice]
-        for step, record in current_traces(records, row["same_as"] or row["image"]).items():
+        row = rows[choice]
+        for step, record in image_traces_of(str(run_dir), *stamp, row["same_as"] or row["image"]).items():
             trace_box(step, record)
 
 

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
-from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
-from ictc.prompts import make_criterion
+from ictc.nodes.actions import Action, Merge, Rename, action_dict, parse_action, preview_action
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import explain, outcome
+from ictc.ui.session_jobs import SessionJobs
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -38,7 +37,7 @@ def new_token() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class Session:
+class Session(SessionJobs):
     """One browser session. `root`: the folder of all sessions (default <workspace>/ui); this one lives in
     root/<token>/ with session.json and its run folders run-1, run-2, ..."""
 
@@ -53,7 +52,7 @@ class Session:
         self.model_problem = ""  # why the models could not be loaded, said once in the chat
         self.warned = False
         self.conversation = Conversation()
-        self.images: list[str] = []
+        self._images: list[str] | None = []  # None: the current run's, read from its folder when first needed
         self.images_source = ""
         self.labels: str | None = None
         self.run_dir: Path | None = None
@@ -63,9 +62,11 @@ class Session:
 
     # kept on disk ---------------------------------------------------------------------------------------
     def save(self) -> None:
-        """Write this session's record (images, chat, current run, last reported job) to session.json."""
+        """Write this session's record (images, chat, current run, last reported job) to session.json. The
+        images are left out (null) once the current run's results list them: 12 MB at 250,000 images."""
         chat = self.conversation
-        record = {"images": self.images, "images_source": self.images_source, "labels": self.labels,
+        listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
+        record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source, "labels": self.labels,
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending]}
@@ -81,7 +82,8 @@ class Session:
             record = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
             return session
-        session.images, session.images_source = list(record.get("images", [])), record.get("images_source", "")
+        images = record.get("images", [])
+        session._images, session.images_source = None if images is None else list(images), record.get("images_source", "")
         session.labels, session.reported = record.get("labels"), record.get("reported", "")
         session.warned = bool(record.get("warned"))
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
@@ -110,6 +112,25 @@ class Session:
             return None
 
     # images ---------------------------------------------------------------------------------------------
+    @property
+    def images(self) -> list[str]:
+        """The images of the next run: those chosen, or the current run's, read from its results (or, before
+        any, its checkpoint) when first needed after a reload, since session.json does not repeat them."""
+        if self._images is None:
+            self._images = []
+            if self.run_dir is not None and (results := self.results()) is not None:
+                self._images = [row["image"] for row in results["images"]]
+            elif self.run_dir is not None and (self.run_dir / "run.json").is_file():
+                from ictc.graph.session import run_state
+
+                self._images = [item["path"] for item in run_state(self.run_dir).get("images", [])]
+        return self._images
+
+    @images.setter
+    def images(self, paths: list[str]) -> None:
+        """Choose `paths` (image files) as the images of the next run."""
+        self._images = paths
+
     def use_images(self, paths: list[str], source: str, labels: str | None = None) -> None:
         """Choose the images of the next run. Other images than the current run's start a new run: the
         current one stays on disk (Recent runs) and its criterion is kept as the starting reading."""
@@ -143,7 +164,7 @@ class Session:
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         self.conversation.pending = []
         if (results := self.results()) is not None:  # parsed once, kept for the page (self._read)
-            self.images = [row["image"] for row in results["images"]]
+            self._images = None  # the run's, listed when first needed
             said = f"{len(results['cluster_names'])} clusters, version {results['version']}."
         else:  # interrupted before any results: Continue finishes it
             from ictc.graph.session import run_state
@@ -182,7 +203,6 @@ class Session:
     def chat(self, text: str) -> Reply:
         """Answer one message; starts the run or the change it asks for when it may (see Conversation)."""
         jobs.warmed()
-        from ictc.graph.session import run_state
         from ictc.ui import fairness
 
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
@@ -203,10 +223,9 @@ class Session:
             return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
         names = self.names()
-        state = run_state(self.run_dir) if names and self.run_dir is not None else None
         llm_json = self.llm_json()
         reply = self.conversation.answer(text, names, len(self.images), criterion, llm_json,
-                                         preview=(lambda action: preview_action(state, action)) if state else None)
+                                         preview=self._previewer(results, names) if results and names else None)
         if llm_json is None and not self.warned:
             self.warned = True
             self.conversation.say("assistant", f"Note: {explain(self.model_problem, self.settings)} Until then I read "
@@ -220,6 +239,24 @@ class Session:
             self.back_to(reply.back_to)
         self.save()
         return reply
+
+    def _previewer(self, results: dict[str, Any], names: list[str]) -> Callable[[Action], str]:
+        """What an action would redo (preview_action), for the chat's reply: a rename or a merge is checked
+        against the cluster names alone (`results`: results.json); any other action reads the run's state,
+        once, when first previewed (a read of the state takes seconds at 250,000 images)."""
+        from ictc.graph.session import run_state
+
+        names_only = {"naming": {"names": names}, "criterion": results["criterion"], "images": [], "assignments": {}}
+        read: list[dict[str, Any]] = []
+
+        def preview(action: Action) -> str:
+            if isinstance(action, (Rename, Merge)):
+                return preview_action(names_only, action)
+            if not read and self.run_dir is not None:
+                read.append(run_state(self.run_dir))
+            return preview_action(read[0], action)
+
+        return preview
 
     def unfinished(self) -> bool:
         """True when the current run has work left for Continue: a change stopped half-way (run.json's
@@ -235,84 +272,6 @@ class Session:
         """Forget the current clusters in the chat (the run folder stays on disk)."""
         self.run_dir, self.job, self.conversation = None, None, Conversation()
         self.save()
-
-    # jobs -----------------------------------------------------------------------------------------------
-    def _with_stop(self, stop: threading.Event) -> Context:
-        return replace(self.context(), stop=stop)
-
-    def next_run_dir(self) -> Path:
-        """run-N for the first N not yet used in this session's folder."""
-        number = 1
-        while (self.folder / f"run-{number}").exists():
-            number += 1
-        return self.folder / f"run-{number}"
-
-    def start(self, request: Request) -> Job:
-        """Starts the first run of `request` on the chosen images in a new folder run-N (next_run_dir), as the
-        session's job; returns the job. Raises UsageError for an unknown preset or an empty criterion before any folder
-        is made; errors of the run itself end up in the job (Job.error)."""
-        criterion = make_criterion(request.criterion, request.preset)
-        for text in request.instructions:
-            criterion = criterion.with_instruction(text)
-        self.run_dir = self.next_run_dir()
-        self.run_dir.mkdir(parents=True)
-        run_dir, images, labels = self.run_dir, list(self.images), self.labels
-
-        def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
-            from ictc.graph.run import start_run
-
-            return start_run(images, criterion, settings=self.settings, out_dir=run_dir, labels=labels, on_event=on_event,
-                             context=self._with_stop(stop), **request.run_args())
-
-        return self._launch("first run", work)
-
-    def apply(self, actions: list[Action]) -> Job:
-        """Applies the refinements `actions` to the current run, in order, each as a new version (refine_run),
-        as one job; returns the job. Errors end up in the job. Needs a current run (asserted)."""
-        run_dir = self.run_dir
-        assert run_dir is not None
-
-        def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
-            from ictc.graph.refine import refine_run
-
-            result = None
-            for action in actions:
-                result = refine_run(run_dir, action, on_event=on_event, context=self._with_stop(stop))
-            return result
-
-        return self._launch("; ".join(describe_action(a) for a in actions), work)
-
-    def back_to(self, version: int) -> Job:
-        """Undo (`version` 0) or go back to version `version`, as a new version; no model is called."""
-        run_dir = self.run_dir
-        assert run_dir is not None
-        from ictc.graph.refine import restore_run, undo_run
-
-        if version:
-            return self._launch(f"back to version {version}",
-                                lambda on_event, stop: restore_run(run_dir, version, context=self.context()))
-        return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self.context()))
-
-    def resume(self) -> Job:
-        """Finishes the current run as a job (resume_run: only the missing or failed work is done); returns
-        the job. Needs a current run (asserted)."""
-        run_dir = self.run_dir
-        assert run_dir is not None
-        from ictc.graph.run import resume_run
-
-        return self._launch("resume", lambda on_event, stop: resume_run(run_dir, on_event=on_event,
-                                                                         context=self._with_stop(stop)))
-
-    def _launch(self, title: str, work: Callable[..., Any]) -> Job:
-        assert self.run_dir is not None
-        self.job = jobs.register(str(self.run_dir), Job(title, work).start())
-        return self.job
-
-    def stop(self) -> None:
-        """Asks the job to stop (sets its stop event; the run checks it around each model call, and what is
-        done stays on disk for Continue); does nothing without a job."""
-        if self.job is not None:
-            self.job.stop.set()
 
     def report_job(self) -> str | None:
         """Once per finished job: what it did, said in the chat."""

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from ictc.core.images import file_path, load_rgb
-from ictc.evaluation.traces import current_traces, read_traces
+from ictc.evaluation.traces import image_traces
 from ictc.ui.jobs import STEP_TITLES, Job
 
 FIRST_ROW = 8  # thumbnails per cluster when all clusters are shown
@@ -243,7 +243,7 @@ def details(run_dir: Path, rows: list[dict[str, Any]], order: list[int], index: 
                         f"{ROUTES.get(row['route'], row['route'])}")
         st.markdown("**Description (Step 1):**")
         st.write(row["description"] or row["reason"] or "(none)")
-    traced = current_traces(read_traces(run_dir), row["same_as"] or row["image"])
+    traced = image_traces(run_dir, row["same_as"] or row["image"])  # this image's lines only, streamed
     for step, record in traced.items():
         trace_box(step, record)
 

@@ -1,0 +1,138 @@
+"""Issue 19 at 250,000 images, checked at small N: a rename or a merge reads the run's per-image history from
+the checkpoints once and the last version's results.csv not at all; a Stop is honoured before the change is
+written (nothing changes) and while its outputs are written (Continue records the version)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from ictc.graph import versions
+from ictc.graph.refine import refine_run, undo_run
+from ictc.graph.run import resume_run, start_run
+from ictc.graph.session import RunSession, run_state
+from ictc.nodes.actions import Merge, Rename
+from ictc.nodes.context import StopRequested
+from ictc.prompts import make_criterion
+
+from fakes import fake_context
+
+
+@pytest.fixture
+def finished(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    return start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+
+
+@pytest.fixture
+def history_reads(monkeypatch):
+    """How many times the per-image history (every task write of the DeltaChannel fields) is read from the
+    checkpoint database: each read unpacks every image's records (~2 s at 250,000 images)."""
+    reads = []
+    original = SqliteSaver.get_delta_channel_history
+
+    def counted(self, **kwargs):
+        reads.append(kwargs["config"]["configurable"].get("checkpoint_id"))
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(SqliteSaver, "get_delta_channel_history", counted)
+    return reads
+
+
+def test_a_rename_and_a_merge_read_the_history_once_and_no_results_csv(finished, history_reads, monkeypatch):
+    def no_csv(*args):
+        raise AssertionError("the last version's results.csv was read again")
+
+    monkeypatch.setattr(versions, "version_clusters", no_csv)
+    monkeypatch.setattr("ictc.graph.session.version_clusters", no_csv)
+    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    assert len(history_reads) == 1
+    merged = refine_run(finished.run_dir, Merge(("Green", "Blue"), "Cool"), context=fake_context())
+    assert len(history_reads) == 2
+    assert renamed.changes == {"renamed": {"Red": "Warm"}, "moved": []}
+    assert sorted((m["from"], m["to"]) for m in merged.changes["moved"]) == [("Blue", "Cool")] * 2 + [("Green", "Cool")] * 3
+    monkeypatch.undo()  # the changes found from the state are those the versions' results.csv give
+    assert merged.changes == versions.diff_from(versions.version_clusters(finished.run_dir, 2), merged.rows)
+    state = run_state(finished.run_dir)  # what was written reads back as the rows say
+    assert {p: a["cluster"] for p, a in state["assignments"].items()} == {r["image"]: r["cluster"] for r in merged.rows}
+
+
+def test_after_an_unrecorded_change_the_diff_is_taken_from_the_last_version(finished, monkeypatch):
+    """When the state read is not the last version's (a change stopped before its version was recorded),
+    the changes are found against the last recorded version's results.csv, as before."""
+    def stop_at_writing(self, done, words):
+        if done == 1:
+            raise StopRequested("stop requested")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunSession, "_phase", stop_at_writing)
+        with pytest.raises(StopRequested):
+            refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    merged = refine_run(finished.run_dir, Merge(("Warm", "Blue"), "Mixed"), context=fake_context())
+    assert merged.changes == versions.diff_from(versions.version_clusters(finished.run_dir, 1), merged.rows)
+    assert len(merged.changes["moved"]) == 5
+
+
+def _stopped_context():
+    ctx = fake_context()
+    ctx.stop = threading.Event()
+    return ctx
+
+
+def test_a_stop_before_a_rename_is_written_changes_nothing(finished):
+    ctx = _stopped_context()
+    ctx.stop.set()
+    before = (finished.run_dir / "results.json").read_bytes()
+    with pytest.raises(StopRequested):
+        refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+    meta = json.loads((finished.run_dir / "run.json").read_text())
+    assert "pending_action" not in meta and len(meta["versions"]) == 1
+    assert "Warm" not in run_state(finished.run_dir)["naming"]["names"]
+    assert (finished.run_dir / "results.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("change", ["rename", "undo"])
+def test_a_stop_while_the_outputs_are_written_is_recorded_by_continue(finished, monkeypatch, change):
+    refine_run(finished.run_dir, Merge(("Green", "Blue"), "Cool"), context=fake_context())  # version 2
+    ctx = _stopped_context()
+
+    def stop_when_writing(self, done, words):
+        if done == 1:  # "writing results.csv/json, the HTML report and the metrics"
+            ctx.stop.set()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunSession, "_phase", stop_when_writing)
+        with pytest.raises(StopRequested):
+            if change == "rename":
+                refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+            else:
+                undo_run(finished.run_dir, context=ctx)
+    meta = json.loads((finished.run_dir / "run.json").read_text())
+    assert len(meta["versions"]) == 2 and meta["pending_action"]  # Continue is offered for it
+    done = resume_run(finished.run_dir, context=fake_context())
+    label = "rename 'Red' to 'Warm'" if change == "rename" else "undo: back to version 1"
+    assert done.version == 3 and done.results["history"][-1] == label
+    assert "pending_action" not in json.loads((finished.run_dir / "run.json").read_text())
+    expected = {"Warm", "Cool"} if change == "rename" else {"Red", "Green", "Blue"}
+    assert set(done.results["cluster_names"]) == expected
+
+
+def test_a_twin_moves_with_the_first_image_of_its_content(colour_images, tmp_path):
+    """The changes of a merge found from the state (graph/versions.py clusters_before) are those the two
+    versions' results.csv give, also for a file whose content repeats another's (it shares its records)."""
+    import shutil
+
+    paths, _ = colour_images
+    twin = tmp_path / "twin.png"
+    shutil.copyfile(paths[0], twin)
+    ctx = fake_context()
+    first = start_run([*paths, str(twin)], make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    cluster = next(r["cluster"] for r in first.rows if r["image"] == paths[0])
+    other = next(n for n in first.results["cluster_names"] if n != cluster)
+    merged = refine_run(first.run_dir, Merge((other, cluster), "Both"), context=fake_context())
+    assert any(m["image"] == str(twin) for m in merged.changes["moved"])
+    assert merged.changes == versions.diff_from(versions.version_clusters(first.run_dir, 1), merged.rows)

@@ -1,0 +1,117 @@
+"""A browser session's jobs (ui/session.py Session): the first run, refinements, undo and restore, Continue
+and Stop, each in a background thread (ui/jobs.py) on the session's current run folder."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ictc.core.settings import Settings
+from ictc.nodes.actions import Action, describe_action
+from ictc.prompts import make_criterion
+from ictc.ui import jobs
+from ictc.ui.jobs import Job
+
+if TYPE_CHECKING:
+    from ictc.nodes.context import Context
+    from ictc.ui.conversation import Request
+
+
+class SessionJobs:
+    """The job half of Session: what it starts runs on (the attributes Session sets) and how."""
+
+    settings: Settings
+    folder: Path
+    run_dir: Path | None
+    labels: str | None
+    job: Job | None
+
+    @property
+    def images(self) -> list[str]:
+        """The images of the next run (Session.images)."""
+        raise NotImplementedError
+
+    def context(self) -> Context:
+        """The models (Session.context)."""
+        raise NotImplementedError
+
+    def _with_stop(self, stop: threading.Event) -> Context:
+        return replace(self.context(), stop=stop)
+
+    def next_run_dir(self) -> Path:
+        """run-N for the first N not yet used in this session's folder."""
+        number = 1
+        while (self.folder / f"run-{number}").exists():
+            number += 1
+        return self.folder / f"run-{number}"
+
+    def start(self, request: Request) -> Job:
+        """Starts the first run of `request` on the chosen images in a new folder run-N (next_run_dir), as the
+        session's job; returns the job. Raises UsageError for an unknown preset or an empty criterion before any folder
+        is made; errors of the run itself end up in the job (Job.error)."""
+        criterion = make_criterion(request.criterion, request.preset)
+        for text in request.instructions:
+            criterion = criterion.with_instruction(text)
+        self.run_dir = self.next_run_dir()
+        self.run_dir.mkdir(parents=True)
+        run_dir, images, labels = self.run_dir, list(self.images), self.labels
+
+        def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
+            from ictc.graph.run import start_run
+
+            return start_run(images, criterion, settings=self.settings, out_dir=run_dir, labels=labels, on_event=on_event,
+                             context=self._with_stop(stop), **request.run_args())
+
+        return self._launch("first run", work)
+
+    def apply(self, actions: list[Action]) -> Job:
+        """Applies the refinements `actions` to the current run, in order, each as a new version (refine_run),
+        as one job; returns the job. Errors end up in the job. Needs a current run (asserted)."""
+        run_dir = self.run_dir
+        assert run_dir is not None
+
+        def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
+            from ictc.graph.refine import refine_run
+
+            result = None
+            for action in actions:
+                result = refine_run(run_dir, action, on_event=on_event, context=self._with_stop(stop))
+            return result
+
+        return self._launch("; ".join(describe_action(a) for a in actions), work)
+
+    def back_to(self, version: int) -> Job:
+        """Undo (`version` 0) or go back to version `version`, as a new version; no model is called."""
+        run_dir = self.run_dir
+        assert run_dir is not None
+        from ictc.graph.refine import restore_run, undo_run
+
+        if version:
+            return self._launch(f"back to version {version}",
+                                lambda on_event, stop: restore_run(run_dir, version, context=self._with_stop(stop)))
+        return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self._with_stop(stop)))
+
+    def resume(self) -> Job:
+        """Finishes the current run as a job (resume_run: only the missing or failed work is done); returns
+        the job. Needs a current run (asserted)."""
+        run_dir = self.run_dir
+        assert run_dir is not None
+        from ictc.graph.run import resume_run
+
+        return self._launch("resume", lambda on_event, stop: resume_run(run_dir, on_event=on_event,
+                                                                         context=self._with_stop(stop)))
+
+    def _launch(self, title: str, work: Callable[..., Any]) -> Job:
+        assert self.run_dir is not None
+        self.job = jobs.register(str(self.run_dir), Job(title, work).start())
+        return self.job
+
+    def stop(self) -> None:
+        """Asks the job to stop (sets its stop event): a run checks it around each model call, a change that
+        calls no model (rename, merge, undo, restore) before it is written, and every pass between the phases
+        of writing its outputs; what is done stays on disk for Continue. Does nothing without a job."""
+        if self.job is not None:
+            self.job.stop.set()
