@@ -289,6 +289,26 @@ def test_a_missing_model_is_said_in_the_chat_and_nothing_runs(colour_images):
     assert app.session_state["ictc_session"].results() is None
 
 
+def test_a_rename_merge_or_undo_in_the_chat_needs_no_model(finished_app):
+    """As `ictc refine` (tests/test_cli_refine.py): a change that runs no node works with the models gone."""
+    from ictc.core.errors import ModelUnavailableError
+
+    def no_models(settings):
+        raise ModelUnavailableError("llm", "some/llm", "cannot reach the server", "openai")
+
+    app, _ = finished_app
+    session = app.session_state["ictc_session"]
+    session._factory, session._context = no_models, None  # the model server went away after the run
+    say(app, "rename Red to Warm")
+    assert "Renamed" in wait_for_job(app) and "Warm" in session.names()
+    say(app, "merge Warm and Blue")
+    wait_for_job(app)
+    assert len(session.names()) == 2
+    say(app, "undo")
+    wait_for_job(app)
+    assert sorted(session.names()) == ["Blue", "Green", "Warm"]
+
+
 def test_a_folder_source_takes_every_pillow_format_and_names_the_other_files(tmp_path):
     """Issue 17 case 8 in the UI: the same rule as the command line (core/images.py)."""
     from PIL import Image

@@ -41,6 +41,20 @@ class SessionJobs:
     def _with_stop(self, stop: threading.Event) -> Context:
         return replace(self.context(), stop=stop)
 
+    def _without_models(self, run_dir: Path, stop: threading.Event) -> Context:
+        """For a pass that runs no node (rename, merge, undo, restore): the session's models when they load,
+        else the run's context without models (graph/runtime.py), so such a pass works with no model
+        server or weights, as `ictc refine` does."""
+        from ictc.core.errors import ModelUnavailableError
+
+        try:
+            return self._with_stop(stop)
+        except ModelUnavailableError:
+            from ictc.graph.runtime import context_without_models
+            from ictc.graph.versions import load_meta
+
+            return replace(context_without_models(load_meta(run_dir)), stop=stop)
+
     def next_run_dir(self) -> Path:
         """run-N for the first N not yet used in this session's folder."""
         number = 1
@@ -75,10 +89,13 @@ class SessionJobs:
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
             from ictc.graph.refine import refine_run
+            from ictc.ui.conversation import NO_MODEL
 
+            no_model = all(isinstance(action, NO_MODEL) for action in actions)
+            context = self._without_models(run_dir, stop) if no_model else self._with_stop(stop)
             result = None
             for action in actions:
-                result = refine_run(run_dir, action, on_event=on_event, context=self._with_stop(stop))
+                result = refine_run(run_dir, action, on_event=on_event, context=context)
             return result
 
         return self._launch("; ".join(describe_action(a) for a in actions), work)
@@ -91,8 +108,9 @@ class SessionJobs:
 
         if version:
             return self._launch(f"back to version {version}",
-                                lambda on_event, stop: restore_run(run_dir, version, context=self._with_stop(stop)))
-        return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self._with_stop(stop)))
+                                lambda on_event, stop: restore_run(run_dir, version,
+                                                                   context=self._without_models(run_dir, stop)))
+        return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self._without_models(run_dir, stop)))
 
     def resume(self) -> Job:
         """Finishes the current run as a job (resume_run: only the missing or failed work is done); returns
