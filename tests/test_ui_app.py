@@ -235,6 +235,23 @@ def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
     assert len(ctx.vlm.calls) == 8  # only the images not yet described were described
 
 
+def test_continue_into_the_same_missing_server_says_it_tried_again(colour_images):
+    from ictc.core.errors import ModelUnavailableError
+
+    def gone(settings):
+        raise ModelUnavailableError("vlm", "vision-model", "cannot reach the server (connection refused)", "openai")
+
+    app, ctx = slow_run(colour_images)
+    session = app.session_state["ictc_session"]
+    stop_after(app, ctx, 2)
+    session._factory, session._context = gone, None  # the model server went away while stopped
+    app.button(key="continue").click().run()
+    first = wait_for_job(app)
+    assert "could not be reached" in first and not first.startswith("Tried again")
+    app.button(key="continue").click().run()
+    assert wait_for_job(app) == f"Tried again: the same problem. {first}"  # newcomer: the same words, as if unheard
+
+
 def test_two_sessions_have_their_own_runs_and_threads(colour_images):
     paths, _ = colour_images
     apps = [open_app(fake_context()), open_app(fake_context())]

@@ -282,6 +282,8 @@ class Session(SessionJobs):
         from ictc.ui import fairness
 
         text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job, self.settings)
+        if job.error and any(m["text"].endswith(text) for m in self.conversation.messages[-3:]):
+            text = f"Tried again: the same problem. {text}"  # a Continue into the same dead server: say so, not repeat
         self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         self.save()
         return text
