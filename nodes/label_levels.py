@@ -1,5 +1,6 @@
-"""Two-level labels (setting label_levels): Step 2a's one JSON answer carries a specific label and a general
-category; Step 2b and Step 3 use the level whose number of distinct values is nearest K (at the category level
+"""Two-level labels (setting label_levels): a specific label and a general category per image (`on`: the plain
+label and its category by a second short call per distinct label, nodes/label_categories.py; `json`: one JSON
+answer in Step 2a); Step 2b and Step 3 use the level whose number of distinct values is nearest K (at the category level
 the K most frequent categories are the names, without a call: nodes/name_clusters.py)."""
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ def ask_levels(ctx: Context, asks: list[list], clean: Any) -> list[dict[str, Any
     return answers
 
 
-def level_label(record: dict[str, Any], level: str) -> str:
-    """An image's label at `level` ("label" or "category") from its Step-2a record; the specific label when it
-    has no category."""
-    return (record.get("category") or record.get("raw", "")) if level == CATEGORY else record.get("raw", "")
+def level_label(record: dict[str, Any], level: str, categories: dict[str, str] | None = None) -> str:
+    """An image's label at `level` ("label" or "category") from its Step-2a record: at the category level the
+    record's own category (label_levels=json), else its label's entry in `categories` (normalized label ->
+    category, Step 2b's naming["label_categories"] with label_levels=on), else the specific label."""
+    raw = record.get("raw", "")
+    if level != CATEGORY:
+        return raw
+    return record.get("category") or (categories or {}).get(normalize_label(raw)) or raw
 
 
 def choose_level(records: list[dict[str, Any]], k: int) -> str:
