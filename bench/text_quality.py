@@ -35,12 +35,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no names from labels": {"names_from_labels": "off"},
     "after, no assign by label": {"assign_by_label": "off"},
     "after, enum choice": {"endpoint_choice": "enum"},
-    "after, label levels": {"label_levels": "on"},  # plain labels + a category per distinct label
-    "after, label levels, no embedding prior": {"label_levels": "on", "embedding_prior": "off"},
-    "after, json label levels": {"label_levels": "json"},
-    "after, label levels, 2 orders": {"label_levels": "on", "choice_orders": 2},  # Step 3 asked in two orders
-    "after, label levels, 3 orders": {"label_levels": "on", "choice_orders": 3},  # the third pass's one JSON answer in Step 2a
-    "pass 2": {"embedding_prior": "off"},  # the defaults of the second pass (before the embedding prior)
+    "after, no label levels": {"label_levels": "off"},  # the third pass's defaults
+    "after, json label levels": {"label_levels": "json"},  # the third pass's one JSON answer in Step 2a
+    "after, no embedding prior": {"embedding_prior": "off"},
+    "after, two rungs": {"category_hops": 2},  # the category of a category
+    "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
+    "after, 3 orders": {"choice_orders": 3},
+    "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults
 }
 # Words that name each true class (the bench's own reading of "a name covers the class"); a name covers a
 # class when its normalized form contains one of them.

@@ -61,3 +61,34 @@ def with_categories(records: list[dict[str, Any]], categories: dict[str, str]) -
     """Copies of Step-2a `records` carrying their label's category from `categories` (normalized label ->
     category); a record whose label has none keeps its specific label as its category."""
     return [{**r, "category": categories.get(normalize_label(r.get("raw", ""))) or r.get("raw", "")} for r in records]
+
+
+def _distinct(records: list[dict[str, Any]], mapping: dict[str, str]) -> int:
+    """How many distinct normalized categories `records` have under `mapping` (with_categories' rule)."""
+    return len({normalize_label(r["category"]) for r in with_categories(records, mapping)} - {""})
+
+
+def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str, Any]], k: int,
+                     hops: int) -> tuple[dict[str, str], int, int]:
+    """Each distinct label's category (label_categories), then, up to `hops` times in all, the category of
+    that category, kept only while it leaves at least `k` distinct categories strictly nearer `k` (the rule
+    of nodes/label_levels.choose_level, one level up).
+
+    Returns ({normalized label: its category at the highest level kept}, model calls, hops kept (1 or more)).
+    Why: a category is a word of its own, and asking for its category may climb one more rung ("fishery" ->
+    "natural habitat", "sport" -> "sports"). Measured with Qwen 0.5B it mostly repeats the word ("bird" ->
+    "bird"), so it is off by default (category_hops=1; README "Quality with small models")."""
+    mapping, calls, _ = label_categories(ctx, criterion, [r.get("raw", "") for r in records])
+    kept = 1
+    for hop in range(2, hops + 1):
+        now = _distinct(records, mapping)
+        if now <= k:  # a rung up can only merge further: never nearer K from here
+            break
+        upper, spent, _ = label_categories(ctx, criterion, [c for c in mapping.values() if c])
+        calls += spent
+        lifted = {label: upper.get(normalize_label(category)) or category for label, category in mapping.items()}
+        after = _distinct(records, lifted)
+        if after < k or abs(after - k) >= abs(now - k):
+            break
+        mapping, kept = lifted, hop
+    return mapping, calls, kept

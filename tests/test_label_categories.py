@@ -74,3 +74,23 @@ def test_a_label_without_a_category_keeps_its_specific_label():
     assert level_label({"raw": "Reds"}, CATEGORY, {"red": "warm"}) == "warm"
     assert level_label({"raw": "red", "category": "hot"}, CATEGORY, {"red": "warm"}) == "hot"  # json's own answer
     assert level_label({"raw": "red"}, "label", {"red": "warm"}) == "red"
+
+
+def test_the_category_step_climbs_a_rung_when_one_step_up_is_still_too_fine(tmp_path):
+    paths, labels = _coarse(tmp_path / "img")
+    rungs = {"red": "hot", "yellow": "sunny", "green": "leafy", "blue": "icy",  # one step up: still 4 for K = 2
+             "hot": "warm", "sunny": "warm", "leafy": "cool", "icy": "cool"}
+    for hops, acc in ((2, 1.0), (1, None)):
+        llm = FakeLLM(coarse=rungs, assign_answer="cool")
+        ctx = fake_context(llm=llm, llm_id=f"fake-{hops}", label_levels="on", category_hops=hops)  # no shared cache
+        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / f"run-{hops}",
+                           labels=str(labels), context=ctx)
+        naming = result.results["naming"]
+        assert result.results["levers"]["category_hops"] == hops
+        assert step_calls(llm, "got the label") == 4 * hops  # the 4 labels, then their 4 categories
+        if hops == 2:
+            assert naming["category_hops"] == 2 and naming["label_level"] == "category"
+            assert sorted(result.results["cluster_names"]) == ["cool", "warm"]
+            assert result.results["metrics"]["acc"] == acc and result.results["routes"] == {"label": 8}
+        else:  # one rung: 4 categories are no nearer K than the 4 labels, so the labels stay
+            assert naming["label_level"] == "label" and result.results["metrics"]["acc"] < 1.0
