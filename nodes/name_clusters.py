@@ -28,7 +28,7 @@ from ictc.nodes.label_counts import (
     normalize_label,
     trim_counts,
 )
-from ictc.nodes.label_levels import CATEGORY, LABEL, choose_level, level_label
+from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
@@ -104,7 +104,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     # every image counts, twins (same content under another name) included
     records = [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels]
     if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
-        raw = [level_label(r, LABEL) for r in records]
+        level = choose_level(records, state["n_clusters"])  # a category only from label_levels=json's own answers
+        raw = [level_label(r, level) for r in records]
         return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     ctx, criterion = runtime.context, Criterion.from_dict(state["criterion"])
     categories: dict[str, str] = {}
