@@ -53,7 +53,7 @@ def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> t
         trace("name_clusters", None, prompt_text(rendered), str(reply) if failed else category, ctx.llm_id,
               timer.seconds / len(todo), cached=False, route="category", label=label, failed=failed)
     stored = len(distinct) - len(todo)
-    report("name_clusters", advance=0, stored=stored, calls=len(todo))
+    report("name_clusters", stored=stored, calls=len(todo))  # counted; no progress bar moves (Step 2b is one step)
     return categories, len(todo), stored
 
 
