@@ -94,3 +94,14 @@ def test_the_category_step_climbs_a_rung_when_one_step_up_is_still_too_fine(tmp_
             assert result.results["metrics"]["acc"] == acc and result.results["routes"] == {"label": 8}
         else:  # one rung: 4 categories are no nearer K than the 4 labels, so the labels stay
             assert naming["label_level"] == "label" and result.results["metrics"]["acc"] < 1.0
+
+
+def test_a_category_that_most_images_share_is_no_level():
+    from ictc.nodes.label_levels import choose_level
+
+    parroted = [{"raw": f"thing {i}", "category": "most general category" if i < 5 else f"kind {i}"} for i in range(9)]
+    assert choose_level(parroted, 3) == "label"  # 5 of 9 share one category: it names no kind
+    spread = [{"raw": f"thing {i}", "category": f"kind {i % 4}"} for i in range(9)]
+    assert choose_level(spread, 3) == "category"
+    assert choose_level([{"raw": "a", "category": "x"}, {"raw": "b", "category": "x"}, {"raw": "c", "category": "y"},
+                         {"raw": "d", "category": "y"}, {"raw": "e", "category": "x"}], 2) == "category"  # K = 2
