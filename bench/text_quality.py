@@ -25,7 +25,7 @@ from bench.common import save
 
 LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_label": "off", "endpoint_choice": "enum",
               "check_clusters": "off", "name_groups": "off", "assign_by_group": "off", "label_levels": "off",
-              "embedding_prior": "off"}
+              "embedding_prior": "off", "choice_orders": 1}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
@@ -35,9 +35,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no names from labels": {"names_from_labels": "off"},
     "after, no assign by label": {"assign_by_label": "off"},
     "after, enum choice": {"endpoint_choice": "enum"},
-    "after, label levels": {"label_levels": "on"},  # two-level labels in Step 2a (off by default)
-    "after, label levels, no embedding prior": {"label_levels": "on", "embedding_prior": "off"},
-    "pass 2": {"embedding_prior": "off"},  # the defaults of the second pass (before the embedding prior)
+    "after, no label levels": {"label_levels": "off"},  # the third pass's defaults
+    "after, json label levels": {"label_levels": "json"},  # the third pass's one JSON answer in Step 2a
+    "after, no embedding prior": {"embedding_prior": "off"},
+    "after, two rungs": {"category_hops": 2},  # the category of a category
+    "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
+    "after, 3 orders": {"choice_orders": 3},
+    "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults
 }
 # Words that name each true class (the bench's own reading of "a name covers the class"); a name covers a
 # class when its normalized form contains one of them.
@@ -110,8 +114,11 @@ def run_config(base: Any, vlm: Any, text_set: Any, config: str, workspace: Path,
     settings.validate()
     ctx = replace(build_context(settings), vlm=vlm)
     skip_json_schema(ctx)
-    result = start_run(text_set.paths, make_criterion(text_set.criterion), text_set.k, settings,
-                       out / f"{text_set.name}-{config.replace(' ', '_').replace(',', '')}", context=ctx)
+    folder = out / f"{text_set.name}-{config.replace(' ', '_').replace(',', '')}"
+    again = 2
+    while folder.exists():  # a reused workspace (--workspace): a new run folder, the step cache shared
+        folder, again = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{again}"), again + 1
+    result = start_run(text_set.paths, make_criterion(text_set.criterion), text_set.k, settings, folder, context=ctx)
     rows = [r for r in result.rows if r["status"] == "ok"]
     truth = [text_set.truth[r["image"]] for r in rows]
     scores = score([r["cluster"] for r in rows], truth)
@@ -143,12 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=8, help="emoji per category (default 8)")
     parser.add_argument("--oracle-only", action="store_true", help="only Step 3 given the true names")
     parser.add_argument("--no-oracle", action="store_true", help="skip Step 3 given the true names")
+    parser.add_argument("--workspace", help="folder for the runs and their step cache, reused by a later bench "
+                        "with the same LLM (answers from the cache still count as calls); default: a new temp folder")
     args = parser.parse_args(argv)
     base = load_settings({"backend": "openai", "base_url": args.base_url, "llm": args.llm, "vlm": args.llm,
                           "api_key": "not-needed", "concurrency": 1}, env_file=None)
     sets = [s for s in all_sets(args.per_class) if not args.sets or s.name in args.sets]
     vlm = stand_in_vlm(sets)
-    root = Path(tempfile.mkdtemp(prefix="ictc-text-quality-"))
+    root = Path(args.workspace) if args.workspace else Path(tempfile.mkdtemp(prefix="ictc-text-quality-"))
+    print(f"runs and step cache in {root}", flush=True)
     rows, oracle = [], []
     for text_set in sets:
         for config in [] if args.oracle_only else args.configs:

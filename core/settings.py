@@ -63,8 +63,10 @@ class Settings:
     assign_by_label: str = _setting("on", "Step 3: an image whose raw label is exactly one of the names goes there without a model call, route 'label' ('on', 'off').")
     name_groups: str = _setting("off", "Step 2b: when the labels outnumber K, group them into K by embedding and name each group with its own short LLM call ('on', 'off'; off by default: no gain measured, see README 'Quality with small models'); the label -> name mapping is kept for Step 3.")
     assign_by_group: str = _setting("on", "Step 3: an image whose label's group name (from name_groups) is also the name nearest its label by embedding goes there without a model call, route 'group' ('on', 'off'); acts only when name_groups named the clusters.")
-    label_levels: str = _setting("off", "Step 2a: each answer carries a specific label and a general category (one JSON answer, no extra call); Step 2b and Step 3's assign-by-label use the level whose number of distinct values is nearest K, at least K ('on', 'off'; off by default: it lost on the CIFAR stand-in, README 'Quality with small models').")
+    label_levels: str = _setting("on", "Two-level labels: each image has a specific label and a general category; Step 2b and Step 3's assign-by-label use the level whose number of distinct values is nearest K, at least K. 'on': the plain Step-2a labels, and one short call per distinct label for its category (only when the labels outnumber K); 'json': one JSON answer {label, category} per image in Step 2a (no extra call; its labels come out finer); 'off'. See README 'Quality with small models'.")
+    category_hops: int = _setting(1, "Two-level labels (label_levels=on): the category step may climb this many rungs: a label's category, then that category's category, each rung kept only while it leaves at least K distinct categories nearer K. 1 = one rung.")
     embedding_prior: str = _setting("on", "Step 3 (endpoint, calibrated log-probabilities): the model's scores plus the embedding prior of the image's specific label (log-softmax of its cosine to each name, temperature 0.01); route 'logprobs+embedding' where the prior changes the answer ('on', 'off').")
+    choice_orders: int = _setting(1, "Step 3 (endpoint, calibrated log-probabilities): ask each image with the names listed in this many rotated orders and take the name with the best mean calibrated gain, against a small model's lean to a position in the list; route 'logprobs+orders'. 1 = one order (off); each order costs one call per image that reaches the model.")
     check_clusters: str = _setting("on", "Warn in results.json and report.html about empty clusters and one cluster holding most images while the labels differ ('on', 'off').")
     endpoint_choice: str = _setting("logprobs", "Step 3 (endpoint): 'logprobs' = the name whose first-token log-probability gains most over a content-free prompt (calibrated; falls back to 'enum' when the server gives no log-probabilities), 'enum' = a JSON-schema enum answer.")
     name_retries: int = _setting(3, "Step 2b: tries to get exactly K distinct names before the stated fallback.")
@@ -116,9 +118,11 @@ class Settings:
         if self.group_labels not in ("auto", "on", "off"):
             raise UsageError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
         for name in ("names_from_labels", "assign_by_label", "check_clusters", "name_groups", "assign_by_group",
-                     "label_levels", "embedding_prior"):
+                     "embedding_prior"):
             if getattr(self, name) not in ("on", "off"):
                 raise UsageError(f"{name} must be 'on' or 'off', not {getattr(self, name)!r}")
+        if self.label_levels not in ("on", "json", "off"):
+            raise UsageError(f"label_levels must be 'on', 'json' or 'off', not {self.label_levels!r}")
         if self.endpoint_choice not in ("logprobs", "enum"):
             raise UsageError(f"endpoint_choice must be 'logprobs' or 'enum', not {self.endpoint_choice!r}")
         if not 0 < self.names_cover <= 1:
@@ -130,7 +134,8 @@ class Settings:
         if self.busy_patience < 0:
             raise UsageError(f"busy_patience must be at least 0, not {self.busy_patience}")
         for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
-                     "label_max_words", "reasoning_room", "min_label_count", "label_token_budget", "name_retries"):
+                     "label_max_words", "reasoning_room", "min_label_count", "label_token_budget", "name_retries",
+                     "choice_orders", "category_hops"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
 

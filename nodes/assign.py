@@ -5,8 +5,9 @@ local models, a calibrated or enum choice for endpoints; anything else is mapped
 An image whose raw label (Step 2a) is exactly one of the names goes there without a call (route `label`,
 setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known. Likewise
 an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group).
-A calibrated choice is weighed with the embedding prior of the image's label (route `logprobs+embedding`
-where that changes it, setting embedding_prior; models/calibrated.py)."""
+A calibrated choice may be asked with the names in several rotated orders and their gains averaged (route
+`logprobs+orders`, setting choice_orders) and is weighed with the embedding prior of the image's label (route
+`...+embedding` where that changes it, setting embedding_prior; models/calibrated.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ictc.models.calibrated import with_embedding_prior
+from ictc.models.calibrated import across_orders, rotated, with_embedding_prior
 from ictc.models.embed import TextEmbedder
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import RECOVERABLE_ERRORS, Context
@@ -99,11 +100,15 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             trace("assign", item["path"], f"label group: {item['raw_label']}", by_group, "(label group: no model)",
                   0.0, cached=False, route="group", answer=item["raw_label"])
             continue
-        listing = "\n".join(f"- {name}" for name in names)
-        rendered = other_note(render("assign", criterion, names=listing, description=item["description"]), criterion, names)
+        def prompt(order: list[str], description: str = item["description"]) -> list[tuple[str, str]]:
+            listing = "\n".join(f"- {name}" for name in order)
+            return other_note(render("assign", criterion, names=listing, description=description), criterion, order)
+
+        rendered = prompt(names)
         prior = {"prior_label": item.get("specific_label", "")} if ctx.settings.embedding_prior == "on" else {}
+        orders = {"orders": ctx.settings.choice_orders} if ctx.settings.choice_orders > 1 else {}
         key = step_key("assign", ctx.llm_id, rendered, names=names, chooser=type(ctx.chooser).__name__,
-                       retries=ctx.settings.assign_retries, **prior)
+                       retries=ctx.settings.assign_retries, **prior, **orders)
         if (hit := ctx.cached(key)) is not None:
             assignments[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
             trace("assign", item["path"], prompt_text(rendered), hit["cluster"], ctx.llm_id, 0.0, cached=True,
@@ -113,6 +118,11 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         try:
             with Timer() as timer, ctx.model_call():
                 choice = ctx.chooser.choose(to_messages(rendered), names, item["description"], retry)
+                if orders and choice.scores:  # a scored choice asked again with the names rotated (choice_orders)
+                    asked = [(names, choice)] + [
+                        (order, ctx.chooser.choose(to_messages(prompt(order)), order, item["description"], retry))
+                        for order in rotated(names, ctx.settings.choice_orders)[1:]]
+                    choice = across_orders(asked, names)
         except RECOVERABLE_ERRORS as exc:
             failures[item["path"]] = failure("assign", exc)
             trace("assign", item["path"], prompt_text(rendered), failures[item["path"]]["reason"], ctx.llm_id,

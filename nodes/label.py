@@ -45,7 +45,8 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
     labels: dict[str, dict[str, Any]] = {}
     todo = []
-    template = "label_levels" if settings.label_levels == "on" else "label"  # two levels in one JSON answer
+    # two levels in one JSON answer (label_levels=json); with "on" the plain labels get categories in Step 2b
+    template = "label_levels" if settings.label_levels == "json" else "label"
     for item in task["items"]:
         rendered = render(template, criterion, step="label", description=item["description"])
         key = step_key("label", ctx.llm_id, rendered, **limits)

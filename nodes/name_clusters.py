@@ -19,6 +19,7 @@ from ictc.core.errors import SystematicFailureError
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
+from ictc.nodes.label_categories import climb_categories, needs_categories, with_categories
 from ictc.nodes.label_counts import (
     count_labels,
     format_counts,
@@ -102,10 +103,20 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
     records = [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels]
+    if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
+        level = choose_level(records, state["n_clusters"])  # a category only from label_levels=json's own answers
+        raw = [level_label(r, level) for r in records]
+        return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
+    ctx, criterion = runtime.context, Criterion.from_dict(state["criterion"])
+    categories: dict[str, str] = {}
+    spent = hops = 0
+    if ctx.settings.label_levels == "on" and needs_categories(records, state["n_clusters"]):
+        # the plain labels stay; each distinct label gets its category by one short call (and may climb)
+        categories, spent, hops = climb_categories(ctx, criterion, records, state["n_clusters"],
+                                                   ctx.settings.category_hops)
+        records = with_categories(records, categories)
     level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
     raw = [level_label(r, level) for r in records]
-    if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
-        return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     if not raw:  # names invented from nothing would be no clusters at all
         reasons = sorted({f["reason"] for f in state.get("failures", {}).values()})
         raise SystematicFailureError(
@@ -113,8 +124,9 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
     # categories are general words already: the K most frequent are the names (nodes/label_levels.py)
-    naming = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, state["n_clusters"],
-                           cover=0.0 if level == CATEGORY else None)
+    naming = propose_names(ctx, criterion, raw, state["n_clusters"], cover=0.0 if level == CATEGORY else None)
+    if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json
+        naming = {**naming, "label_categories": categories, "category_hops": hops, "calls": naming["calls"] + spent}
     return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
 
 

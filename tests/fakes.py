@@ -149,6 +149,9 @@ class FakeLLM(CountingChatModel):
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         system, last = _text(messages[0]), _text(messages[-1])
         if "short labels" in system:
+            if "got the label" in last:  # two-level labels (label_levels=on): a label's category is its `coarse` word
+                label = _find(r'got the label "([^"]+)"', last)
+                return f"{self.coarse.get(label, label)}\n"
             if "too long" in last:
                 return _find(r"\b(red|green|blue|yellow)\b", _text(messages[1]))
             colour = _find(r"filled with (\w+)", last)

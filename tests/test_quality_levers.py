@@ -62,7 +62,7 @@ def colours(tmp_path):
 def test_perfect_fakes_keep_acc_1_with_every_lever_on_and_step_3_uses_the_labels(colours, tmp_path):
     paths, labels = colours
     llm = FakeLLM(assign_answer="Blue")  # a Step 3 that always says blue: only the label route is right
-    ctx = fake_context(llm=llm, label_levels="on")  # the defaults plus the one lever off by default
+    ctx = fake_context(llm=llm, choice_orders=3, category_hops=2)  # the defaults plus the levers off by default
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     assert result.results["metrics"]["acc"] == 1.0

@@ -1,0 +1,94 @@
+"""Two-level labels from the plain labels (setting label_levels=on): each distinct Step-2a label gets a general
+category by one short call, so the specific labels stay exactly as the plain `label` prompt gives them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ictc.nodes.common import Timer, call_each, prompt_text, report, to_messages, trace
+from ictc.nodes.context import Context
+from ictc.nodes.label import clean_label
+from ictc.nodes.label_counts import normalize_label
+from ictc.prompts import Criterion, render
+from ictc.store.keys import step_key
+
+
+def needs_categories(records: list[dict[str, Any]], k: int) -> bool:
+    """Whether categories could change Step 2b: only when the distinct normalized labels outnumber `k`. A
+    label's category is one value, so there are never more categories than labels, and the category level
+    is chosen only with at least `k` of them strictly nearer `k` (nodes/label_levels.choose_level)."""
+    return len({normalize_label(r.get("raw", "")) for r in records} - {""}) > k
+
+
+def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> tuple[dict[str, str], int, int]:
+    """One category per distinct normalized label of `labels` (the `label_category` prompt, a plain one-line
+    answer cleaned as a Step-2a label and cut to label_max_words; answers from the step cache reused).
+
+    Returns ({normalized label: category, "" when the call failed or the answer was empty}, model calls,
+    answers from the step cache). A recoverable error leaves that label without a category (it then keeps
+    its specific label at the category level); anything else propagates."""
+    settings = ctx.settings
+    distinct = sorted({normalize_label(x) for x in labels} - {""})
+    limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
+    categories: dict[str, str] = {}
+    todo = []
+    for label in distinct:
+        rendered = render("label_category", criterion, step="label", label=label)
+        key = step_key("label_category", ctx.llm_id, rendered, **limits)
+        if (hit := ctx.cached(key)) is not None:
+            categories[label] = hit["category"]
+            trace("name_clusters", None, prompt_text(rendered), hit["category"], ctx.llm_id, 0.0, cached=True,
+                  route="category", label=label)
+        else:
+            todo.append((label, key, rendered))
+    with Timer() as timer:
+        replies = call_each(ctx, ctx.llm, [to_messages(r) for _, _, r in todo],
+                            max_tokens=settings.label_max_tokens, stop=["\n"]) if todo else []
+    for (label, key, rendered), reply in zip(todo, replies, strict=True):
+        failed = isinstance(reply, BaseException)
+        category = "" if failed else " ".join(clean_label(str(reply)).split()[: settings.label_max_words])
+        categories[label] = category
+        if not failed:
+            ctx.remember(key, "label_category", {"category": category})
+        trace("name_clusters", None, prompt_text(rendered), str(reply) if failed else category, ctx.llm_id,
+              timer.seconds / len(todo), cached=False, route="category", label=label, failed=failed)
+    stored = len(distinct) - len(todo)
+    report("name_clusters", stored=stored, calls=len(todo))  # counted; no progress bar moves (Step 2b is one step)
+    return categories, len(todo), stored
+
+
+def with_categories(records: list[dict[str, Any]], categories: dict[str, str]) -> list[dict[str, Any]]:
+    """Copies of Step-2a `records` carrying their label's category from `categories` (normalized label ->
+    category); a record whose label has none keeps its specific label as its category."""
+    return [{**r, "category": categories.get(normalize_label(r.get("raw", ""))) or r.get("raw", "")} for r in records]
+
+
+def _distinct(records: list[dict[str, Any]], mapping: dict[str, str]) -> int:
+    """How many distinct normalized categories `records` have under `mapping` (with_categories' rule)."""
+    return len({normalize_label(r["category"]) for r in with_categories(records, mapping)} - {""})
+
+
+def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str, Any]], k: int,
+                     hops: int) -> tuple[dict[str, str], int, int]:
+    """Each distinct label's category (label_categories), then, up to `hops` times in all, the category of
+    that category, kept only while it leaves at least `k` distinct categories strictly nearer `k` (the rule
+    of nodes/label_levels.choose_level, one level up).
+
+    Returns ({normalized label: its category at the highest level kept}, model calls, hops kept (1 or more)).
+    Why: a category is a word of its own, and asking for its category may climb one more rung ("fishery" ->
+    "natural habitat", "sport" -> "sports"). Measured with Qwen 0.5B it mostly repeats the word ("bird" ->
+    "bird"), so it is off by default (category_hops=1; README "Quality with small models")."""
+    mapping, calls, _ = label_categories(ctx, criterion, [r.get("raw", "") for r in records])
+    kept = 1
+    for hop in range(2, hops + 1):
+        now = _distinct(records, mapping)
+        if now <= k:  # a rung up can only merge further: never nearer K from here
+            break
+        upper, spent, _ = label_categories(ctx, criterion, [c for c in mapping.values() if c])
+        calls += spent
+        lifted = {label: upper.get(normalize_label(category)) or category for label, category in mapping.items()}
+        after = _distinct(records, lifted)
+        if after < k or abs(after - k) >= abs(now - k):
+            break
+        mapping, kept = lifted, hop
+    return mapping, calls, kept

@@ -1,0 +1,107 @@
+"""Two-level labels from the plain labels (label_levels=on, issue 18): Step 2a's prompt and labels are those of
+the plain `label` prompt, and each distinct label gets its category by one short call in Step 2b."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ictc.graph.run import start_run
+from ictc.nodes.label_categories import needs_categories, with_categories
+from ictc.nodes.label_levels import CATEGORY, level_label
+from ictc.prompts import make_criterion
+
+from fakes import FakeLLM, fake_context, make_images, step_calls
+
+pytestmark = pytest.mark.levers  # the defaults, levers on
+
+WARM_COOL = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
+
+
+def _coarse(folder: Path) -> tuple[list[str], Path]:
+    paths, _ = make_images(folder, {"red": 2, "yellow": 2, "green": 2, "blue": 2})
+    labels = folder / "coarse.csv"
+    labels.write_text("image,label\n" + "".join(f"{p},{WARM_COOL[Path(p).stem.split('_')[0]]}\n" for p in paths))
+    return paths, labels
+
+
+def test_plain_labels_stay_and_each_distinct_label_gets_one_category_call(tmp_path):
+    paths, labels = _coarse(tmp_path / "img")
+    llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")  # Step 3 by the model would be wrong for warm
+    ctx = fake_context(llm=llm, label_levels="on")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    naming = result.results["naming"]
+    assert step_calls(llm, "Give two answers") == 0  # Step 2a asked the plain label prompt
+    assert step_calls(llm, "What is the colour of this image?") == 8
+    assert step_calls(llm, "got the label") == 4  # one per distinct label, not per image
+    assert naming["label_categories"] == {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
+    assert naming["label_level"] == "category" and sorted(result.results["cluster_names"]) == ["cool", "warm"]
+    assert result.results["metrics"]["acc"] == 1.0 and result.results["routes"] == {"label": 8}
+    assert result.results["calls"]["name_clusters"]["model_calls"] == 4
+    assert sorted({r["raw_label"] for r in result.rows}) == ["blue", "green", "red", "yellow"]  # the specific level
+    assert result.results["levers"]["label_levels"] == "on"
+
+
+def test_no_category_call_when_the_labels_do_not_outnumber_k(tmp_path):
+    paths, labels = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 2, "blue": 2})
+    llm = FakeLLM(coarse=WARM_COOL)
+    ctx = fake_context(llm=llm, label_levels="on")
+    result = start_run(paths, make_criterion("colour"), 4, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert step_calls(llm, "got the label") == 0 and result.results["naming"]["label_level"] == "label"
+    assert result.results["metrics"]["acc"] == 1.0  # a perfect model loses nothing
+    assert not needs_categories([{"raw": "Cats"}, {"raw": "cat"}, {"raw": "dog"}], 2)
+    assert needs_categories([{"raw": "cat"}, {"raw": "dog"}, {"raw": "frog"}], 2)
+
+
+def test_json_label_levels_ask_one_answer_per_image_and_off_asks_none(tmp_path):
+    paths, labels = _coarse(tmp_path / "img")
+    for mode in ("json", "off"):
+        llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")
+        ctx = fake_context(llm=llm, label_levels=mode)
+        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / mode, labels=str(labels),
+                           context=ctx)
+        assert step_calls(llm, "Give two answers") == (8 if mode == "json" else 0)
+        assert step_calls(llm, "got the label") == 0 and "label_categories" not in result.results["naming"]
+        assert (result.results["metrics"]["acc"] == 1.0) == (mode == "json")  # off: colours named, not kinds
+
+
+def test_a_label_without_a_category_keeps_its_specific_label():
+    records = with_categories([{"raw": "Red"}, {"raw": "teal"}], {"red": "warm", "teal": ""})
+    assert [r["category"] for r in records] == ["warm", "teal"]
+    assert level_label({"raw": "Reds"}, CATEGORY, {"red": "warm"}) == "warm"
+    assert level_label({"raw": "red", "category": "hot"}, CATEGORY, {"red": "warm"}) == "hot"  # json's own answer
+    assert level_label({"raw": "red"}, "label", {"red": "warm"}) == "red"
+
+
+def test_the_category_step_climbs_a_rung_when_one_step_up_is_still_too_fine(tmp_path):
+    paths, labels = _coarse(tmp_path / "img")
+    rungs = {"red": "hot", "yellow": "sunny", "green": "leafy", "blue": "icy",  # one step up: still 4 for K = 2
+             "hot": "warm", "sunny": "warm", "leafy": "cool", "icy": "cool"}
+    for hops, acc in ((2, 1.0), (1, None)):
+        llm = FakeLLM(coarse=rungs, assign_answer="cool")
+        ctx = fake_context(llm=llm, llm_id=f"fake-{hops}", label_levels="on", category_hops=hops)  # no shared cache
+        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / f"run-{hops}",
+                           labels=str(labels), context=ctx)
+        naming = result.results["naming"]
+        assert result.results["levers"]["category_hops"] == hops
+        assert step_calls(llm, "got the label") == 4 * hops  # the 4 labels, then their 4 categories
+        if hops == 2:
+            assert naming["category_hops"] == 2 and naming["label_level"] == "category"
+            assert sorted(result.results["cluster_names"]) == ["cool", "warm"]
+            assert result.results["metrics"]["acc"] == acc and result.results["routes"] == {"label": 8}
+        else:  # one rung: 4 categories are no nearer K than the 4 labels, so the labels stay
+            assert naming["label_level"] == "label" and result.results["metrics"]["acc"] < 1.0
+
+
+def test_a_category_that_most_images_share_is_no_level():
+    from ictc.nodes.label_levels import choose_level
+
+    parroted = [{"raw": f"thing {i}", "category": "most general category" if i < 5 else f"kind {i}"} for i in range(9)]
+    assert choose_level(parroted, 3) == "label"  # 5 of 9 share one category: it names no kind
+    spread = [{"raw": f"thing {i}", "category": f"kind {i % 4}"} for i in range(9)]
+    assert choose_level(spread, 3) == "category"
+    assert choose_level([{"raw": "a", "category": "x"}, {"raw": "b", "category": "x"}, {"raw": "c", "category": "y"},
+                         {"raw": "d", "category": "y"}, {"raw": "e", "category": "x"}], 2) == "category"  # K = 2
