@@ -25,6 +25,7 @@ import openai
 import orjson
 
 from ictc.models.quirks import ServerQuirks, names_output_mode
+from ictc.models.wire import REDIRECTS, WirePools, WireRequest, WireResponse
 
 MAX_WAIT = 60.0  # the longest single wait, whatever Retry-After says
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0  # without Retry-After, as the openai client does
@@ -134,6 +135,12 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         super().__init__(**kwargs)
         self.gate, self.patience, self.quirks = gate, patience, quirks
         self._chat_extensions = {"timeout": self.timeout.as_dict()}  # what the client's build_request would set
+        verify = kwargs["verify"]
+        # chat requests by urllib3 (models/wire.py) where httpx would add nothing: certificates checked by
+        # a context (not verify=False or a CA path), no client certificate
+        self._wire = (WirePools(self.timeout, verify) if isinstance(verify, ssl.SSLContext) and not kwargs.get("cert")
+                      else None)
+        self._wire_ok: dict[str, bool] = {}  # url -> sent by the wire path
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Sends the httpx `request` through the gate (`_send_waiting`); a chat request, given quirks, is
@@ -155,16 +162,34 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         Returns (httpx response, read, and its JSON answer cleaned of reasoning), the answer None when the
         response is an error or not JSON. Transport errors are raised as `_send_waiting` raises them."""
         http = http_package()
+        wire = self._by_wire(url)
 
         def build(sent: dict[str, Any]) -> Any:
             # orjson: the body holds an image's base64 data URI, which json.dumps scans char by char
-            return http.Request("POST", url, headers=headers, content=orjson.dumps(sent, option=orjson.OPT_NON_STR_KEYS),
-                                extensions=self._chat_extensions)
+            content = orjson.dumps(sent, option=orjson.OPT_NON_STR_KEYS)
+            if wire:
+                return WireRequest(url, headers, content, self._chat_extensions)
+            return http.Request("POST", url, headers=headers, content=content, extensions=self._chat_extensions)
 
         if self.quirks is None:
             response = self._send_waiting(build(body), direct=True)
-            return response, _json_answer(response)
-        return self._adapted(body, build, direct=True)
+            answer = _json_answer(response)
+        else:
+            response, answer = self._adapted(body, build, direct=True)
+        if isinstance(response, WireResponse) and response.status_code >= 400:
+            response = response.httpx()  # what the openai client's retry rule and error classes read
+        return response, answer
+
+    def _by_wire(self, url: str) -> bool:
+        """True if chat requests to `url` go by urllib3 (models/wire.py): http(s), no proxy for it, no auth
+        or event hooks on the client (httpx's own layers would be needed)."""
+        ok = self._wire_ok.get(url)
+        if ok is None:
+            ok = (self._wire is not None and url.startswith(("http://", "https://")) and self.auth is None
+                  and not any(self.event_hooks.values())
+                  and self._transport_for_url(http_package().URL(url)) is self._transport)
+            self._wire_ok[url] = ok
+        return ok
 
     def _adapted(self, body: dict[str, Any], build: Callable[[dict[str, Any]], Any], direct: bool = False,
                  **kwargs: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -241,7 +266,14 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         """`request` handed to its transport and read whole, as the client's `send` does it, less the layers a
         chat request here never uses (auth flow, event hooks, cookies, elapsed time): ~0.15 ms of CPU a
         call, a sixth of the HTTP stack (bench/client_cost.py). A redirect, an auth or event hooks on the
-        client: sent by `send` itself. Raises what `send` raises (the httpx errors carry the request)."""
+        client: sent by `send` itself. A WireRequest (`send_chat`) goes by urllib3 (models/wire.py) and
+        comes back a WireResponse. Raises what `send` raises (the httpx errors carry the request)."""
+        if isinstance(request, WireRequest):
+            assert self._wire is not None  # `_by_wire` checked
+            answer = self._wire.send(request)
+            if answer.status_code in REDIRECTS and "location" in answer.headers:
+                return super().send(request.httpx())  # the openai client follows redirects: so does `send`
+            return answer
         if self.auth is not None or any(self.event_hooks.values()):
             return super().send(request)
         transport = self._transport_for_url(request.url)
