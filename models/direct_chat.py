@@ -36,7 +36,9 @@ def plain_messages(messages: list[BaseMessage]) -> list[dict[str, Any]] | None:
     out = []
     for message in messages:
         role = _ROLES.get(message.type)
-        if role is None or message.additional_kwargs or message.name or getattr(message, "tool_calls", None):
+        # tool_calls only on AI messages: on the others pydantic's __getattr__ raised and caught an
+        # AttributeError for every message of every call
+        if role is None or message.additional_kwargs or message.name or (role == "assistant" and message.tool_calls):  # type: ignore[attr-defined]
             return None
         content = message.content
         if isinstance(content, list) and not all(

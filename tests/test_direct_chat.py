@@ -201,3 +201,13 @@ def test_a_replica_that_refuses_connections_is_passed_over_on_the_direct_path():
         chat = ChatOpenAI(model="m", base_url=dead, api_key=SecretStr("k"), max_retries=0, http_client=client)
         replies = DirectChat(chat).batch([CONVERSATIONS[1]] * 4, max_tokens=5)
     assert [r.content for r in replies] == ["cat"] * 4 and len(live.bodies) == 4
+
+
+def test_messages_the_direct_path_does_not_convert_go_by_chatopenais_own_conversion():
+    from ictc.models.direct_chat import plain_messages
+
+    tool_call = AIMessage("", tool_calls=[{"name": "pick", "args": {"k": 3}, "id": "call-1"}])
+    assert plain_messages(CONVERSATIONS[1]) is not None
+    assert plain_messages([*CONVERSATIONS[1], tool_call]) is None
+    chat = _chat("http://127.0.0.1:9/v1")
+    assert DirectChat(chat)._body([tool_call], {}) == chat._get_request_payload([tool_call])
