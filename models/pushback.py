@@ -8,11 +8,9 @@ client adapts each chat request to its server (models/quirks.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import functools
 import importlib
-import json
 import random
 import ssl
 import threading
@@ -25,7 +23,16 @@ import openai
 import orjson
 
 from ictc.models.quirks import ServerQuirks, names_output_mode
-from ictc.models.wire import REDIRECTS, WirePools, WireRequest, WireResponse
+from ictc.models.wire import (
+    REDIRECTS,
+    WirePools,
+    WireRequest,
+    WireResponse,
+    chat_body,
+    json_answer,
+    with_body,
+    with_json,
+)
 
 MAX_WAIT = 60.0  # the longest single wait, whatever Retry-After says
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0  # without Retry-After, as the openai client does
@@ -148,11 +155,11 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         the reasoning took the whole token cap. Returns the httpx response (its JSON body cleaned of
         reasoning); an error response the quirks cannot fix is returned as it is, marked not to be
         retried when it names the output mode. Transport errors are raised as `_send_waiting` raises them."""
-        body = _chat_body(request) if self.quirks is not None else None
+        body = chat_body(request) if self.quirks is not None else None
         if body is None or self.quirks is None:
             return self._send_waiting(request, **kwargs)
-        response, answer = self._adapted(body, lambda sent: _with_body(request, sent), **kwargs)
-        return response if answer is None else _with_json(response, answer)
+        response, answer = self._adapted(body, lambda sent: with_body(request, sent), **kwargs)
+        return response if answer is None else with_json(response, answer)
 
     def send_chat(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
         """One chat completion request built from `body` (a dict: serialised once, never parsed back), as
@@ -173,7 +180,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
 
         if self.quirks is None:
             response = self._send_waiting(build(body), direct=True)
-            answer = _json_answer(response)
+            answer = json_answer(response)
         else:
             response, answer = self._adapted(body, build, direct=True)
         if isinstance(response, WireResponse) and response.status_code >= 400:
@@ -211,7 +218,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                 if names_output_mode(data):  # the same request would be refused again: no client retries
                     response.headers["x-should-retry"] = "false"
                 return response, None
-            answer = _json_answer(response)
+            answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
             if self.quirks.clean(model, answer) and not roomy:
@@ -303,45 +310,6 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a route other than the gates in `busy` can take a call now."""
         return False
-
-
-def _json_answer(response: Any) -> dict[str, Any] | None:
-    """A successful response's JSON object body; None for an error, a stream or a body that is not one."""
-    if response.status_code >= 400 or "json" not in response.headers.get("content-type", ""):
-        return None
-    try:  # orjson: ~4x faster; what it refuses (NaN, huge integers) the caller parses again with json
-        answer = orjson.loads(response.read())
-    except ValueError:
-        return None
-    return answer if isinstance(answer, dict) else None
-
-
-def _chat_body(request: Any) -> dict[str, Any] | None:
-    """The JSON body of a chat completion request, else None (other endpoints pass untouched)."""
-    if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
-        return None
-    try:
-        body = json.loads(request.content)
-    except Exception:  # noqa: BLE001 (a streamed body we cannot read here passes untouched)
-        return None
-    return body if isinstance(body, dict) else None
-
-
-# Requests and responses are rebuilt with their own classes: those of the HTTP library the openai SDK uses.
-def _with_body(request: Any, body: dict[str, Any]) -> Any:
-    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
-    return type(request)(request.method, request.url, headers=headers, content=json.dumps(body).encode(),
-                         extensions=request.extensions)
-
-
-def _with_json(response: Any, answer: dict[str, Any]) -> Any:
-    headers = [(k, v) for k, v in response.headers.multi_items()
-               if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
-    cleaned = type(response)(response.status_code, headers=headers, content=json.dumps(answer).encode(),
-                             request=response.request, extensions=response.extensions)
-    with contextlib.suppress(RuntimeError):  # not closed yet: the SDK only logs it
-        cleaned.elapsed = response.elapsed
-    return cleaned
 
 
 def _sleep_unless_stopped(seconds: float) -> None:
