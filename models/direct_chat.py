@@ -56,7 +56,7 @@ class DirectChat:
     steps' plain messages are converted here, checked once against ChatOpenAI's own conversion), the
     openai SDK's request options, typed transform and response model, a second JSON pass over the
     body in the busy-aware client, and the HTTP client's own per-request layers (the request is handed to
-    its transport: `BusyAwareClient._send_direct`). What is kept: ChatOpenAI's request fields (worked out once per set of
+    urllib3's pool, models/wire.py, or its transport: `BusyAwareClient._send_direct`). What is kept: ChatOpenAI's request fields (worked out once per set of
     call options), the openai client's headers and timeout, its retries (`max_retries`, the same
     statuses, Retry-After and backoff), the busy-server gate, replicas and server quirks of the HTTP
     client (models/pushback.py, models/replicas.py), and ChatOpenAI's error classes (OpenAIAPIError,

@@ -163,11 +163,12 @@ class BusyAwareClient(openai.DefaultHttpxClient):
 
     def send_chat(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
         """One chat completion request built from `body` (a dict: serialised once, never parsed back), as
-        `send` sends it: gate, waiting, replicas, quirks, but handed to the transport directly (`_send_direct`).
+        `send` sends it: gate, waiting, replicas, quirks, but sent by urllib3 (models/wire.py) or handed to the transport
+        directly (`_send_direct`).
         For models/direct_chat.py. `url`: the full /chat/completions URL of the first replica; `headers`: all
         the request's headers (the client's own are not added: the openai client's request already merged them).
-        Returns (httpx response, read, and its JSON answer cleaned of reasoning), the answer None when the
-        response is an error or not JSON. Transport errors are raised as `_send_waiting` raises them."""
+        Returns (the response, read: an httpx Response, or a WireResponse for a success sent by urllib3; its JSON
+        answer cleaned of reasoning), the answer None when the response is an error or not JSON. Transport errors are raised as `_send_waiting` raises them."""
         http = http_package()
         wire = self._by_wire(url)
 
@@ -186,6 +187,12 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         if isinstance(response, WireResponse) and response.status_code >= 400:
             response = response.httpx()  # what the openai client's retry rule and error classes read
         return response, answer
+
+    def close(self) -> None:
+        """Close the client's connections, urllib3's (models/wire.py) and httpx's."""
+        if self._wire is not None:
+            self._wire.manager.clear()
+        super().close()
 
     def _by_wire(self, url: str) -> bool:
         """True if chat requests to `url` go by urllib3 (models/wire.py): http(s), no proxy for it, no auth

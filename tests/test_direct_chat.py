@@ -211,3 +211,13 @@ def test_messages_the_direct_path_does_not_convert_go_by_chatopenais_own_convers
     assert plain_messages([*CONVERSATIONS[1], tool_call]) is None
     chat = _chat("http://127.0.0.1:9/v1")
     assert DirectChat(chat)._body([tool_call], {}) == chat._get_request_payload([tool_call])
+
+
+def test_closing_the_client_closes_its_urllib3_connections():
+    with Scripted() as server:
+        chat = _chat(server.url)
+        DirectChat(chat).invoke(CONVERSATIONS[1])
+        pools = chat.http_client._wire.manager.pools  # type: ignore[union-attr]
+        assert len(pools) == 1
+        chat.http_client.close()  # type: ignore[union-attr]
+        assert len(pools) == 0
