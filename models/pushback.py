@@ -191,7 +191,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def close(self) -> None:
         """Close the client's connections, urllib3's (models/wire.py) and httpx's."""
         if self._wire is not None:
-            self._wire.manager.clear()
+            self._wire.close()
         super().close()
 
     def _by_wire(self, url: str) -> bool:

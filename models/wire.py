@@ -84,12 +84,20 @@ class WirePools:
         self._targets: dict[str, tuple[Any, str]] = {}  # url -> (its server's pool, path and query)
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close every connection; a later `send` opens new ones."""
+        with self._lock:
+            pools, self._targets = [pool for pool, _ in self._targets.values()], {}
+        for pool in pools:  # the manager forgets its pools at clear() without closing them (urllib3 2.8)
+            pool.close()
+        self.manager.clear()
+
     def send(self, request: WireRequest) -> WireResponse:
         """POST `request` and read its answer whole; no redirect followed (the caller sees it), no retry.
         Raises the httpx errors httpx's transport would raise (ConnectError, ConnectTimeout, ReadTimeout,
         RemoteProtocolError, ReadError, ...), each carrying the request as an httpx Request."""
         target = self._targets.get(request.url)
-        if target is None:
+        if target is None or target[0].pool is None:  # new, or its pool closed
             parsed = urllib3.util.parse_url(request.url)
             target = (self.manager.connection_from_url(request.url), parsed.request_uri)
             with self._lock:

@@ -217,7 +217,18 @@ def test_closing_the_client_closes_its_urllib3_connections():
     with Scripted() as server:
         chat = _chat(server.url)
         DirectChat(chat).invoke(CONVERSATIONS[1])
-        pools = chat.http_client._wire.manager.pools  # type: ignore[union-attr]
+        wire = chat.http_client._wire  # type: ignore[union-attr]
+        pools = wire.manager.pools
         assert len(pools) == 1
+        (used,) = [pool for pool, _ in wire._targets.values()]
         chat.http_client.close()  # type: ignore[union-attr]
-        assert len(pools) == 0
+        assert len(pools) == 0 and used.pool is None  # closed: its connections too
+        assert wire.send(wire_request(server.url)).status_code == 200  # a closed pool is not reused
+        assert len(pools) == 1
+
+
+def wire_request(url: str) -> Any:
+    from ictc.models.wire import WireRequest
+
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    return WireRequest(url + "/chat/completions", {"content-type": "application/json"}, body, {})
