@@ -36,7 +36,9 @@ def plain_messages(messages: list[BaseMessage]) -> list[dict[str, Any]] | None:
     out = []
     for message in messages:
         role = _ROLES.get(message.type)
-        if role is None or message.additional_kwargs or message.name or getattr(message, "tool_calls", None):
+        # tool_calls only on AI messages: on the others pydantic's __getattr__ raised and caught an
+        # AttributeError for every message of every call
+        if role is None or message.additional_kwargs or message.name or (role == "assistant" and message.tool_calls):  # type: ignore[attr-defined]
             return None
         content = message.content
         if isinstance(content, list) and not all(
@@ -54,7 +56,7 @@ class DirectChat:
     steps' plain messages are converted here, checked once against ChatOpenAI's own conversion), the
     openai SDK's request options, typed transform and response model, a second JSON pass over the
     body in the busy-aware client, and the HTTP client's own per-request layers (the request is handed to
-    its transport: `BusyAwareClient._send_direct`). What is kept: ChatOpenAI's request fields (worked out once per set of
+    urllib3's pool, models/wire.py, or its transport: `BusyAwareClient._send_direct`). What is kept: ChatOpenAI's request fields (worked out once per set of
     call options), the openai client's headers and timeout, its retries (`max_retries`, the same
     statuses, Retry-After and backoff), the busy-server gate, replicas and server quirks of the HTTP
     client (models/pushback.py, models/replicas.py), and ChatOpenAI's error classes (OpenAIAPIError,

@@ -8,11 +8,9 @@ client adapts each chat request to its server (models/quirks.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import functools
 import importlib
-import json
 import random
 import ssl
 import threading
@@ -25,6 +23,16 @@ import openai
 import orjson
 
 from ictc.models.quirks import ServerQuirks, names_output_mode
+from ictc.models.wire import (
+    REDIRECTS,
+    WirePools,
+    WireRequest,
+    WireResponse,
+    chat_body,
+    json_answer,
+    with_body,
+    with_json,
+)
 
 MAX_WAIT = 60.0  # the longest single wait, whatever Retry-After says
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0  # without Retry-After, as the openai client does
@@ -134,6 +142,12 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         super().__init__(**kwargs)
         self.gate, self.patience, self.quirks = gate, patience, quirks
         self._chat_extensions = {"timeout": self.timeout.as_dict()}  # what the client's build_request would set
+        verify = kwargs["verify"]
+        # chat requests by urllib3 (models/wire.py) where httpx would add nothing: certificates checked by
+        # a context (not verify=False or a CA path), no client certificate
+        self._wire = (WirePools(self.timeout, verify) if isinstance(verify, ssl.SSLContext) and not kwargs.get("cert")
+                      else None)
+        self._wire_ok: dict[str, bool] = {}  # url -> sent by the wire path
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Sends the httpx `request` through the gate (`_send_waiting`); a chat request, given quirks, is
@@ -141,30 +155,55 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         the reasoning took the whole token cap. Returns the httpx response (its JSON body cleaned of
         reasoning); an error response the quirks cannot fix is returned as it is, marked not to be
         retried when it names the output mode. Transport errors are raised as `_send_waiting` raises them."""
-        body = _chat_body(request) if self.quirks is not None else None
+        body = chat_body(request) if self.quirks is not None else None
         if body is None or self.quirks is None:
             return self._send_waiting(request, **kwargs)
-        response, answer = self._adapted(body, lambda sent: _with_body(request, sent), **kwargs)
-        return response if answer is None else _with_json(response, answer)
+        response, answer = self._adapted(body, lambda sent: with_body(request, sent), **kwargs)
+        return response if answer is None else with_json(response, answer)
 
     def send_chat(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
         """One chat completion request built from `body` (a dict: serialised once, never parsed back), as
-        `send` sends it: gate, waiting, replicas, quirks, but handed to the transport directly (`_send_direct`).
+        `send` sends it: gate, waiting, replicas, quirks, but sent by urllib3 (models/wire.py) or handed to the transport
+        directly (`_send_direct`).
         For models/direct_chat.py. `url`: the full /chat/completions URL of the first replica; `headers`: all
         the request's headers (the client's own are not added: the openai client's request already merged them).
-        Returns (httpx response, read, and its JSON answer cleaned of reasoning), the answer None when the
-        response is an error or not JSON. Transport errors are raised as `_send_waiting` raises them."""
+        Returns (the response, read: an httpx Response, or a WireResponse for a success sent by urllib3; its JSON
+        answer cleaned of reasoning), the answer None when the response is an error or not JSON. Transport errors are raised as `_send_waiting` raises them."""
         http = http_package()
+        wire = self._by_wire(url)
 
         def build(sent: dict[str, Any]) -> Any:
             # orjson: the body holds an image's base64 data URI, which json.dumps scans char by char
-            return http.Request("POST", url, headers=headers, content=orjson.dumps(sent, option=orjson.OPT_NON_STR_KEYS),
-                                extensions=self._chat_extensions)
+            content = orjson.dumps(sent, option=orjson.OPT_NON_STR_KEYS)
+            if wire:
+                return WireRequest(url, headers, content, self._chat_extensions)
+            return http.Request("POST", url, headers=headers, content=content, extensions=self._chat_extensions)
 
         if self.quirks is None:
             response = self._send_waiting(build(body), direct=True)
-            return response, _json_answer(response)
-        return self._adapted(body, build, direct=True)
+            answer = json_answer(response)
+        else:
+            response, answer = self._adapted(body, build, direct=True)
+        if isinstance(response, WireResponse) and response.status_code >= 400:
+            response = response.httpx()  # what the openai client's retry rule and error classes read
+        return response, answer
+
+    def close(self) -> None:
+        """Close the client's connections, urllib3's (models/wire.py) and httpx's."""
+        if self._wire is not None:
+            self._wire.close()
+        super().close()
+
+    def _by_wire(self, url: str) -> bool:
+        """True if chat requests to `url` go by urllib3 (models/wire.py): http(s), no proxy for it, no auth
+        or event hooks on the client (httpx's own layers would be needed)."""
+        ok = self._wire_ok.get(url)
+        if ok is None:
+            ok = (self._wire is not None and url.startswith(("http://", "https://")) and self.auth is None
+                  and not any(self.event_hooks.values())
+                  and self._transport_for_url(http_package().URL(url)) is self._transport)
+            self._wire_ok[url] = ok
+        return ok
 
     def _adapted(self, body: dict[str, Any], build: Callable[[dict[str, Any]], Any], direct: bool = False,
                  **kwargs: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -186,7 +225,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                 if names_output_mode(data):  # the same request would be refused again: no client retries
                     response.headers["x-should-retry"] = "false"
                 return response, None
-            answer = _json_answer(response)
+            answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
             if self.quirks.clean(model, answer) and not roomy:
@@ -241,7 +280,14 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         """`request` handed to its transport and read whole, as the client's `send` does it, less the layers a
         chat request here never uses (auth flow, event hooks, cookies, elapsed time): ~0.15 ms of CPU a
         call, a sixth of the HTTP stack (bench/client_cost.py). A redirect, an auth or event hooks on the
-        client: sent by `send` itself. Raises what `send` raises (the httpx errors carry the request)."""
+        client: sent by `send` itself. A WireRequest (`send_chat`) goes by urllib3 (models/wire.py) and
+        comes back a WireResponse. Raises what `send` raises (the httpx errors carry the request)."""
+        if isinstance(request, WireRequest):
+            assert self._wire is not None  # `_by_wire` checked
+            answer = self._wire.send(request)
+            if answer.status_code in REDIRECTS and "location" in answer.headers:
+                return super().send(request.httpx())  # the openai client follows redirects: so does `send`
+            return answer
         if self.auth is not None or any(self.event_hooks.values()):
             return super().send(request)
         transport = self._transport_for_url(request.url)
@@ -271,45 +317,6 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a route other than the gates in `busy` can take a call now."""
         return False
-
-
-def _json_answer(response: Any) -> dict[str, Any] | None:
-    """A successful response's JSON object body; None for an error, a stream or a body that is not one."""
-    if response.status_code >= 400 or "json" not in response.headers.get("content-type", ""):
-        return None
-    try:  # orjson: ~4x faster; what it refuses (NaN, huge integers) the caller parses again with json
-        answer = orjson.loads(response.read())
-    except ValueError:
-        return None
-    return answer if isinstance(answer, dict) else None
-
-
-def _chat_body(request: Any) -> dict[str, Any] | None:
-    """The JSON body of a chat completion request, else None (other endpoints pass untouched)."""
-    if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
-        return None
-    try:
-        body = json.loads(request.content)
-    except Exception:  # noqa: BLE001 (a streamed body we cannot read here passes untouched)
-        return None
-    return body if isinstance(body, dict) else None
-
-
-# Requests and responses are rebuilt with their own classes: those of the HTTP library the openai SDK uses.
-def _with_body(request: Any, body: dict[str, Any]) -> Any:
-    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
-    return type(request)(request.method, request.url, headers=headers, content=json.dumps(body).encode(),
-                         extensions=request.extensions)
-
-
-def _with_json(response: Any, answer: dict[str, Any]) -> Any:
-    headers = [(k, v) for k, v in response.headers.multi_items()
-               if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
-    cleaned = type(response)(response.status_code, headers=headers, content=json.dumps(answer).encode(),
-                             request=response.request, extensions=response.extensions)
-    with contextlib.suppress(RuntimeError):  # not closed yet: the SDK only logs it
-        cleaned.elapsed = response.elapsed
-    return cleaned
 
 
 def _sleep_unless_stopped(seconds: float) -> None:

@@ -15,6 +15,7 @@ import openai
 
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
+from ictc.models.wire import WireRequest
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class ReplicaClient(BusyAwareClient):
         url = str(request.url)
         if server.url.rstrip("/") == self._prefix or not url.startswith(self._prefix):
             return request
+        if isinstance(request, WireRequest):  # the chat hot path (models/wire.py): urllib3 sets Host
+            return request.moved(server.url.rstrip("/") + url[len(self._prefix):])
         target = http.URL(server.url.rstrip("/") + url[len(self._prefix):])
         headers = request.headers.copy()
         headers["host"] = target.netloc.decode("ascii")

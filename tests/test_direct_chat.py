@@ -3,6 +3,7 @@ busy-aware client, with the openai client's retries and ChatOpenAI's answers and
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -27,8 +28,11 @@ class Scripted:
     """A loopback chat server: answers `failures` 500s first, then 200 with logprobs when asked; records
     every request's body and headers."""
 
-    def __init__(self, failures: int = 0, moved: bool = False, delay: float = 0.0):
+    def __init__(self, failures: int = 0, moved: bool = False, delay: float = 0.0, compressed: bool = False,
+                 busy: int = 0):
         self.failures, self.moved, self.delay = failures, moved, delay  # moved: 307 from /v1 to /v2
+        self.busy = busy  # this many 429s (Retry-After: 0.05) first
+        self.compressed = compressed  # answers compressed (Content-Encoding: gzip)
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         server = self
@@ -46,6 +50,13 @@ class Scripted:
                     self.end_headers()
                     return
                 time.sleep(server.delay)
+                if server.busy > 0:
+                    server.busy -= 1
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0.05")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 server.bodies.append(body)
                 server.headers.append(dict(self.headers))
                 answer: dict[str, Any]
@@ -61,6 +72,9 @@ class Scripted:
                                            "choices": [choice]}
                 data = json.dumps(answer).encode()
                 self.send_response(status)
+                if server.compressed:
+                    data = gzip.compress(data)
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -147,3 +161,74 @@ def test_the_direct_path_keeps_the_clients_timeout_and_the_sdks_transport_errors
     with pytest.raises(openai.APIConnectionError) as caught:
         DirectChat(_chat(url, max_retries=0)).invoke(CONVERSATIONS[1])
     assert str(caught.value.request.url) == url + "/chat/completions"  # the request travels with the error
+
+
+def test_chat_calls_go_by_urllib3_unless_a_proxy_needs_httpx(monkeypatch):
+    from ictc.models import wire
+
+    sent: list[str] = []
+    real_send = wire.WirePools.send
+    monkeypatch.setattr(wire.WirePools, "send", lambda pools, request: (sent.append(request.url),
+                                                                        real_send(pools, request))[1])
+    with Scripted() as server:
+        assert DirectChat(_chat(server.url)).invoke(CONVERSATIONS[1]).content == "cat"
+        assert sent == [server.url + "/chat/completions"]  # the hot path: urllib3 (models/wire.py)
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # httpx reads proxies from the environment
+        monkeypatch.setenv("NO_PROXY", "")
+        proxied = _chat(server.url).http_client
+        assert not proxied._by_wire(server.url + "/chat/completions")  # type: ignore[union-attr]  # httpx's proxy transport
+
+
+def test_a_compressed_answer_is_read_decoded():
+    with Scripted(compressed=True) as server:
+        assert DirectChat(_chat(server.url)).invoke(CONVERSATIONS[1]).content == "cat"
+
+
+def test_a_busy_server_is_waited_out_on_the_direct_path_and_the_gate_hears_of_it():
+    with Scripted(busy=2) as server:
+        client = replica_client(ServerRegistry(4), [server.url], 30.0, 10.0, ServerQuirks(server.url, 2048))
+        chat = ChatOpenAI(model="m", base_url=server.url, api_key=SecretStr("k"), max_retries=0, http_client=client)
+        assert DirectChat(chat).invoke(CONVERSATIONS[1], max_tokens=5).content == "cat"
+    assert client.gate.pushbacks == 2 and client.gate.in_flight == 0  # two 429s waited out, not max_retries=0's
+    assert len(server.bodies) == 1
+
+
+def test_a_replica_that_refuses_connections_is_passed_over_on_the_direct_path():
+    with Scripted() as gone:
+        dead = gone.url  # nobody listens there once the server is gone
+    with Scripted() as live:
+        client = replica_client(ServerRegistry(4), [dead, live.url], 0.0, 10.0, ServerQuirks(dead, 2048))
+        chat = ChatOpenAI(model="m", base_url=dead, api_key=SecretStr("k"), max_retries=0, http_client=client)
+        replies = DirectChat(chat).batch([CONVERSATIONS[1]] * 4, max_tokens=5)
+    assert [r.content for r in replies] == ["cat"] * 4 and len(live.bodies) == 4
+
+
+def test_messages_the_direct_path_does_not_convert_go_by_chatopenais_own_conversion():
+    from ictc.models.direct_chat import plain_messages
+
+    tool_call = AIMessage("", tool_calls=[{"name": "pick", "args": {"k": 3}, "id": "call-1"}])
+    assert plain_messages(CONVERSATIONS[1]) is not None
+    assert plain_messages([*CONVERSATIONS[1], tool_call]) is None
+    chat = _chat("http://127.0.0.1:9/v1")
+    assert DirectChat(chat)._body([tool_call], {}) == chat._get_request_payload([tool_call])
+
+
+def test_closing_the_client_closes_its_urllib3_connections():
+    with Scripted() as server:
+        chat = _chat(server.url)
+        DirectChat(chat).invoke(CONVERSATIONS[1])
+        wire = chat.http_client._wire  # type: ignore[union-attr]
+        pools = wire.manager.pools
+        assert len(pools) == 1
+        (used,) = [pool for pool, _ in wire._targets.values()]
+        chat.http_client.close()  # type: ignore[union-attr]
+        assert len(pools) == 0 and used.pool is None  # closed: its connections too
+        assert wire.send(wire_request(server.url)).status_code == 200  # a closed pool is not reused
+        assert len(pools) == 1
+
+
+def wire_request(url: str) -> Any:
+    from ictc.models.wire import WireRequest
+
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    return WireRequest(url + "/chat/completions", {"content-type": "application/json"}, body, {})

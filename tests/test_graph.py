@@ -137,6 +137,25 @@ def test_the_batches_of_a_task_keep_every_slot_busy(tmp_path):
     assert peak[0] == 4  # never more than the concurrency
 
 
+def test_a_task_hands_its_batches_to_at_most_concurrency_pullers():
+    """One future per puller, not one per batch (an image against an endpoint): the future, the context
+    copy and the hand-off per image were a measurable share of the client's CPU (bench/throughput.py)."""
+    from ictc.nodes.common import in_batches
+
+    ctx = fake_context(concurrency=4)
+    submitted = []
+    real_submit = ctx.pool.submit
+    ctx.pool.submit = lambda *args, **kwargs: (submitted.append(args), real_submit(*args, **kwargs))[1]  # type: ignore[method-assign]
+
+    def node(task, runtime):
+        return {"labels": {item["path"]: {"raw": item["path"]} for item in task["items"]}}
+
+    runtime = type("Runtime", (), {"context": ctx})()
+    merged = in_batches(node)({"items": [{"path": f"img{i}"} for i in range(50)], "criterion": {}}, runtime)
+    assert sorted(merged["labels"]) == sorted(f"img{i}" for i in range(50))  # every batch ran, once
+    assert len(submitted) == 4
+
+
 def test_a_failing_batch_fails_its_task_and_drops_the_batches_not_started():
     from ictc.nodes.common import in_batches
 
