@@ -16,13 +16,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 import openai
 import orjson
 
 from ictc.models.quirks import ServerQuirks, names_output_mode
+from ictc.models.stop_check import STOP_CHECK
 from ictc.models.wire import (
     REDIRECTS,
     WirePools,
@@ -37,16 +37,6 @@ from ictc.models.wire import (
 MAX_WAIT = 60.0  # the longest single wait, whatever Retry-After says
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0  # without Retry-After, as the openai client does
 CUT = 0.75  # a pushback cuts the cap on calls in flight to this share of it
-
-
-def _not_stopped() -> None:
-    return None
-
-
-# The stop check of the model call around this request (graph/context.py sets it; it raises to stop),
-# so that a wait on a busy server ends at a stop request. A ContextVar reaches the threads that
-# LangChain's batch() runs calls in.
-STOP_CHECK: ContextVar[Callable[[], None]] = ContextVar("ictc_stop_check", default=_not_stopped)
 
 
 class InFlightGate:

@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from ictc.models.calibrated import across_orders, rotated, with_embedding_prior
 from ictc.models.embed import TextEmbedder
 from ictc.nodes.common import Timer, failure, prompt_text, report, to_messages, trace
-from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.state import BatchTask
 from ictc.nodes.user_names import other_note
@@ -123,7 +123,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                         (order, ctx.chooser.choose(to_messages(prompt(order)), order, item["description"], retry))
                         for order in rotated(names, ctx.settings.choice_orders)[1:]]
                     choice = across_orders(asked, names)
-        except RECOVERABLE_ERRORS as exc:
+        except recoverable_errors() as exc:
             failures[item["path"]] = failure("assign", exc)
             trace("assign", item["path"], prompt_text(rendered), failures[item["path"]]["reason"], ctx.llm_id,
                   timer.seconds, cached=False, failed=True)

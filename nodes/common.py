@@ -15,7 +15,7 @@ from langgraph.config import get_stream_writer
 
 from ictc.core.images import shown_text
 from ictc.models.reasoning import strip_reasoning
-from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.state import BatchTask
 
 StepNode = Callable[[BatchTask, Any], dict[str, dict[str, Any]]]
@@ -209,7 +209,7 @@ def call_each(ctx: Context, model: Any, conversations: list[list[BaseMessage]], 
     try:
         with ctx.model_call():
             return [text_of(r) for r in model.batch(conversations, **kwargs)]
-    except RECOVERABLE_ERRORS as exc:
+    except recoverable_errors() as exc:
         if len(conversations) == 1:
             return [exc]
     # the batch failed as a whole: find out which items fail on their own
@@ -220,7 +220,7 @@ def _single(ctx: Context, model: Any, conversation: list[BaseMessage], **kwargs:
     try:
         with ctx.model_call():
             return text_of(model.invoke(conversation, **kwargs))
-    except RECOVERABLE_ERRORS as exc:
+    except recoverable_errors() as exc:
         return exc
 
 

@@ -3,6 +3,7 @@ so tests hand in fakes without touching globals."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -14,20 +15,24 @@ from typing import Any
 from ictc.core.settings import Settings
 from ictc.models.choose import Chooser
 from ictc.models.embed import TextEmbedder
-from ictc.models.pushback import STOP_CHECK
+from ictc.models.stop_check import STOP_CHECK
 from ictc.models.structured import JsonCaller
 from ictc.nodes.watch import FailureWatch
 
-# Errors of one model call that make one image fail without stopping the run (anything else is a bug
-# or an interruption and stops the run; the checkpoint keeps what finished).
-# A malformed JSON body from a server surfaces as JSONDecodeError, which its client does not retry.
-RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError, json.JSONDecodeError)
-try:  # openai is a dependency of langchain-openai; kept optional here so fakes need nothing
-    import openai
 
-    RECOVERABLE_ERRORS += (openai.APIError,)
-except ImportError:  # pragma: no cover
-    pass
+@functools.cache
+def recoverable_errors() -> tuple[type[BaseException], ...]:
+    """The errors of one model call that make one image fail without stopping the run (anything else is a
+    bug or an interruption and stops the run; the checkpoint keeps what finished): timeouts, lost
+    connections, a malformed JSON body (JSONDecodeError, which the openai client does not retry) and the
+    openai SDK's APIError. A function, used as `except recoverable_errors():` (evaluated only when an
+    exception is raised), so that a pass that calls no model (a rename, a merge) does not import the SDK."""
+    errors: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError, json.JSONDecodeError)
+    try:  # openai is a dependency of langchain-openai; kept optional here so fakes need nothing
+        import openai
+    except ImportError:  # pragma: no cover
+        return errors
+    return (*errors, openai.APIError)
 
 
 class StopRequested(BaseException):  # noqa: N818 (not an error: the user asked to stop)

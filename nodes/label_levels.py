@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from ictc.models.structured import parse_json_object
-from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.label_counts import normalize_label
 
 SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}, "category": {"type": "string"}},
@@ -39,7 +39,7 @@ def ask_levels(ctx: Context, asks: list[list], clean: Any) -> list[dict[str, Any
         try:
             with ctx.model_call():
                 content, _ = ctx.llm_json.invoke(ask, SCHEMA, "label", max_tokens=3 * settings.label_max_tokens)
-        except RECOVERABLE_ERRORS as exc:
+        except recoverable_errors() as exc:
             answers.append(exc)
             continue
         raw, category = read_levels(content, clean, settings.label_max_words)

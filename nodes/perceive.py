@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from ictc.core.images import ImageError, data_uri_of, load_rgb
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
-from ictc.nodes.context import RECOVERABLE_ERRORS, Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -111,7 +111,7 @@ def propose_values(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str
         try:
             with Timer() as timer, ctx.model_call():
                 content, _ = ctx.llm_json.invoke(to_messages(rendered), VALUES_SCHEMA, "values", max_tokens=120)
-        except RECOVERABLE_ERRORS as exc:
+        except recoverable_errors() as exc:
             content = f"{type(exc).__name__}: {exc}"
         calls = 1
         data = parse_json_object(content) or {}

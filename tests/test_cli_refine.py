@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from ictc.cli import main
@@ -95,6 +98,12 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
     assert main(["refine", str(run), "--undo"]) == 0
     versions = json.loads((run / "run.json").read_text())["versions"]
     assert len(versions) == 4
+    # nor imports the HTTP client: a second of a rename's ten at 250,000 images went to importing it
+    probe = ("import sys; from ictc.cli import main; code = main(['refine', sys.argv[1], '--rename', 'Warm', 'Hot']); "
+             "print(code, sorted(m for m in ('openai', 'langchain_openai', 'torch', 'chromadb') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe, str(run)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
     assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
     assert server.url.split("//")[1] in capsys.readouterr().err
-    assert len(json.loads((run / "run.json").read_text())["versions"]) == 4  # nothing lost
+    assert len(json.loads((run / "run.json").read_text())["versions"]) == 5  # nothing lost

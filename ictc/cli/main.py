@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ictc: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        from ictc.nodes.context import RECOVERABLE_ERRORS
+        from ictc.nodes.context import recoverable_errors
 
-        if isinstance(exc, RECOVERABLE_ERRORS):  # an endpoint failure outside the per-image steps (2b)
+        if isinstance(exc, recoverable_errors()):  # an endpoint failure outside the per-image steps (2b)
             run_dir = getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR"
             print(f"ictc: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); finished work is "
                   f"kept: once the server answers, continue with: ictc resume {run_dir}", file=sys.stderr)
