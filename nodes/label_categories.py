@@ -81,7 +81,7 @@ def reask_repeats(ctx: Context, criterion: Criterion, mapping: dict[str, str],
     Returns (a copy of `mapping` with those categories replaced, model calls). A recoverable error or an
     answer that repeats the label leaves the first category. Why: asked "the most general everyday category
     that 'destroyer' belongs to", Qwen 0.5B gives "destroyer" back; asked about "A destroyer." in the JSON
-    form it answers "vehicle" (README "Quality with small models", fifth pass)."""
+    form it answers "vehicle" (README "Quality with small models", fourth pass, continued)."""
     settings = ctx.settings
     limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
     lifted = dict(mapping)
