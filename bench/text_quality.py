@@ -39,6 +39,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, json label levels": {"label_levels": "json"},  # the third pass's one JSON answer in Step 2a
     "after, no embedding prior": {"embedding_prior": "off"},
     "after, two rungs": {"category_hops": 2},  # the category of a category
+    "after, no category reask": {"category_reask": "off"},  # the fourth pass's defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
     "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults

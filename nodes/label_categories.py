@@ -3,12 +3,14 @@ category by one short call, so the specific labels stay exactly as the plain `la
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from ictc.nodes.common import Timer, call_each, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
 from ictc.nodes.label import clean_label
 from ictc.nodes.label_counts import normalize_label
+from ictc.nodes.label_levels import CATEGORY, ask_levels, choose_level
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -68,11 +70,73 @@ def _distinct(records: list[dict[str, Any]], mapping: dict[str, str]) -> int:
     return len({normalize_label(r["category"]) for r in with_categories(records, mapping)} - {""})
 
 
+def reask_repeats(ctx: Context, criterion: Criterion, mapping: dict[str, str],
+                  descriptions: dict[str, str]) -> tuple[dict[str, str], int]:
+    """A second look for each label of `mapping` (normalized label -> category) whose category is no more
+    general than the label (the same normalized word, or none) and that no other label has as its category,
+    when `descriptions` (normalized label -> the description of one image carrying it) has one: the
+    `label_levels` prompt (one JSON answer {label, category} about that description, through the
+    structured-output path, answers kept in the step cache) and its category taken when it is another word.
+
+    Returns (a copy of `mapping` with those categories replaced, model calls). A recoverable error or an
+    answer that repeats the label leaves the first category. Why: asked "the most general everyday category
+    that 'destroyer' belongs to", Qwen 0.5B gives "destroyer" back; asked about "A destroyer." in the JSON
+    form it answers "vehicle" (README "Quality with small models", fourth pass, continued)."""
+    settings = ctx.settings
+    limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
+    lifted = dict(mapping)
+    todo = []
+    stored = 0
+    # a word that is also another label's category is general already ("animal" for goat): no second look
+    shared = Counter(normalize_label(c) for c in mapping.values())
+    for label, category in sorted(mapping.items()):
+        if normalize_label(category) not in ("", label) or label not in descriptions or shared[label] > 1:
+            continue
+        rendered = render("label_levels", criterion, step="label", description=descriptions[label])
+        key = step_key("label_category_again", ctx.llm_id, rendered, **limits)
+        if (hit := ctx.cached(key)) is not None:
+            stored += 1
+            answer = hit["category"]
+            trace("name_clusters", None, prompt_text(rendered), answer, ctx.llm_id, 0.0, cached=True,
+                  route="category again", label=label)
+            if normalize_label(answer) not in ("", label):
+                lifted[label] = answer
+        else:
+            todo.append((label, key, rendered))
+    with Timer() as timer:
+        answers = ask_levels(ctx, [to_messages(r) for _, _, r in todo], clean_label) if todo else []
+    for (label, key, rendered), answer in zip(todo, answers, strict=True):
+        failed = isinstance(answer, BaseException)
+        category = "" if isinstance(answer, BaseException) else answer["category"]
+        if not failed:
+            ctx.remember(key, "label_category_again", {"category": category})
+        trace("name_clusters", None, prompt_text(rendered), str(answer) if failed else category, ctx.llm_id,
+              timer.seconds / len(todo), cached=False, route="category again", label=label, failed=failed)
+        if normalize_label(category) not in ("", label):
+            lifted[label] = category
+    report("name_clusters", stored=stored, calls=len(todo))  # counted; no progress bar moves
+    return lifted, len(todo)
+
+
+def _better_level(records: list[dict[str, Any]], now: dict[str, str], new: dict[str, str], k: int) -> bool:
+    """Whether categories `new` make a category level (nodes/label_levels.choose_level) that `now` does not,
+    or one with a number of distinct categories strictly nearer `k`."""
+    if choose_level(with_categories(records, new), k) != CATEGORY:
+        return False
+    if choose_level(with_categories(records, now), k) != CATEGORY:
+        return True
+    return abs(_distinct(records, new) - k) < abs(_distinct(records, now) - k)
+
+
 def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str, Any]], k: int,
-                     hops: int) -> tuple[dict[str, str], int, int]:
+                     hops: int, descriptions: dict[str, str] | None = None) -> tuple[dict[str, str], int, int]:
     """Each distinct label's category (label_categories), then, up to `hops` times in all, the category of
     that category, kept only while it leaves at least `k` distinct categories strictly nearer `k` (the rule
     of nodes/label_levels.choose_level, one level up).
+
+    With `descriptions` (normalized label -> one of its images' descriptions; setting category_reask=on), the
+    labels whose category repeats them are asked again first (reask_repeats), and the answers are kept only
+    when they make a category level or one strictly nearer `k` (_better_level).
 
     Returns ({normalized label: its category at the highest level kept}, model calls, hops kept (1 or more)).
     Why: a category is a word of its own, and asking for its category may climb one more rung ("fishery" ->
@@ -80,6 +144,11 @@ def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str,
     "bird"), so it is off by default (category_hops=1; README "Quality with small models")."""
     mapping, calls, _ = label_categories(ctx, criterion, [r.get("raw", "") for r in records])
     kept = 1
+    if descriptions:  # category_reask=on: labels given back as their own category get a second look
+        again, spent = reask_repeats(ctx, criterion, mapping, descriptions)
+        calls += spent
+        if _better_level(records, mapping, again, k):  # CIFAR: "cat" -> animal leaves fewer than K: not kept
+            mapping = again
     for hop in range(2, hops + 1):
         now = _distinct(records, mapping)
         if now <= k:  # a rung up can only merge further: never nearer K from here

@@ -96,6 +96,19 @@ def names_from_counts(counts: dict[str, int], k: int, cover: float) -> list[str]
     return None
 
 
+def label_descriptions(state: RunState) -> dict[str, str]:
+    """Normalized Step-2a label -> the description of the first image (in the run's image order) carrying it,
+    for the second look at a category that repeats its label (setting category_reask)."""
+    labels, descriptions = state.get("labels", {}), state.get("descriptions", {})
+    found: dict[str, str] = {}
+    for image in state["images"]:
+        path = image["path"]
+        label = normalize_label(labels.get(path, {}).get("raw", ""))
+        if label and label not in found and path in descriptions:
+            found[label] = descriptions[path]["text"]
+    return found
+
+
 def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Step 2b (IC|TC, Kwon et al. 2024) node: K = `n_clusters` names from every image's raw label (twins
     counted). Returns {"naming": ...} as propose_names builds it."""
@@ -113,7 +126,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     if ctx.settings.label_levels == "on" and needs_categories(records, state["n_clusters"]):
         # the plain labels stay; each distinct label gets its category by one short call (and may climb)
         categories, spent, hops = climb_categories(ctx, criterion, records, state["n_clusters"],
-                                                   ctx.settings.category_hops)
+                                                   ctx.settings.category_hops,
+                                                   label_descriptions(state) if ctx.settings.category_reask == "on" else None)
         records = with_categories(records, categories)
     level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
     raw = [level_label(r, level) for r in records]

@@ -145,13 +145,14 @@ class FakeLLM(CountingChatModel):
     # prompt says "do not consider" (how the paper's negative prompt acts on a biased model)
     pulled_by_mark: dict[str, str] = {}
     coarse: dict[str, str] = {}  # label -> the broader name a group of such labels gets (Step 2b by groups)
+    parrot_categories: bool = False  # asked a label's category alone, give the label back (a small model's habit)
 
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         system, last = _text(messages[0]), _text(messages[-1])
         if "short labels" in system:
             if "got the label" in last:  # two-level labels (label_levels=on): a label's category is its `coarse` word
                 label = _find(r'got the label "([^"]+)"', last)
-                return f"{self.coarse.get(label, label)}\n"
+                return f"{label if self.parrot_categories else self.coarse.get(label, label)}\n"
             if "too long" in last:
                 return _find(r"\b(red|green|blue|yellow)\b", _text(messages[1]))
             colour = _find(r"filled with (\w+)", last)

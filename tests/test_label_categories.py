@@ -105,3 +105,32 @@ def test_a_category_that_most_images_share_is_no_level():
     assert choose_level(spread, 3) == "category"
     assert choose_level([{"raw": "a", "category": "x"}, {"raw": "b", "category": "x"}, {"raw": "c", "category": "y"},
                          {"raw": "d", "category": "y"}, {"raw": "e", "category": "x"}], 2) == "category"  # K = 2
+
+
+def test_a_category_that_repeats_its_label_gets_a_second_look_with_an_image_description(tmp_path):
+    paths, labels = _coarse(tmp_path / "img")
+    for reask in ("on", "off"):
+        # asked "red" alone the model says "red"; asked about a red square's description it says "warm"
+        llm = FakeLLM(coarse=WARM_COOL, parrot_categories=True, assign_answer="cool")
+        ctx = fake_context(llm=llm, llm_id=f"fake-{reask}", label_levels="on", category_reask=reask)
+        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / reask, labels=str(labels),
+                           context=ctx)
+        naming = result.results["naming"]
+        assert step_calls(llm, "got the label") == 4 and result.results["levers"]["category_reask"] == reask
+        assert step_calls(llm, "Give two answers") == (4 if reask == "on" else 0)  # one per repeated label
+        if reask == "on":
+            assert naming["label_categories"] == WARM_COOL and naming["label_level"] == "category"
+            assert result.results["metrics"]["acc"] == 1.0 and result.results["routes"] == {"label": 8}
+            assert result.results["calls"]["name_clusters"]["model_calls"] == 8
+        else:  # the labels stay their own categories: colours, not kinds, and Step 3 by the model is wrong
+            assert naming["label_level"] == "label" and result.results["metrics"]["acc"] < 1.0
+
+
+def test_a_second_look_that_leaves_fewer_than_k_categories_is_not_kept(tmp_path):
+    from ictc.nodes.label_categories import _better_level
+
+    records = [{"raw": x} for x in ("cat", "dog", "ship", "truck", "car cat")]
+    first = {"cat": "cat", "dog": "dog", "ship": "ship", "truck": "truck", "car cat": "cat"}
+    merged = {"cat": "animal", "dog": "animal", "ship": "vehicle", "truck": "vehicle", "car cat": "cat"}
+    assert not _better_level(records, first, merged, 4)  # 3 kinds for K = 4: CIFAR's fine classes stay
+    assert _better_level(records, first, merged, 3)  # 4 categories, 3 strictly nearer K = 3
