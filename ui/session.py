@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
-from ictc.nodes.actions import Action, Merge, Rename, action_dict, parse_action, preview_action
+from ictc.nodes.actions import Action, action_dict, parse_action, preview_action
 from ictc.ui import jobs
-from ictc.ui.conversation import Conversation, Reply, Request
+from ictc.ui.conversation import NO_MODEL, Conversation, Reply, Request
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import explain, outcome
 from ictc.ui.session_jobs import SessionJobs
@@ -58,6 +58,7 @@ class Session(SessionJobs):
         self.run_dir: Path | None = None
         self.job: Job | None = None
         self.reported = ""  # id of the last job whose outcome was said in the chat
+        self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
 
     # kept on disk ---------------------------------------------------------------------------------------
@@ -250,7 +251,7 @@ class Session(SessionJobs):
         read: list[dict[str, Any]] = []
 
         def preview(action: Action) -> str:
-            if isinstance(action, (Rename, Merge)):
+            if isinstance(action, NO_MODEL):  # a rename or merge needs only the names
                 return preview_action(names_only, action)
             if not read and self.run_dir is not None:
                 read.append(run_state(self.run_dir))
@@ -282,8 +283,9 @@ class Session(SessionJobs):
         from ictc.ui import fairness
 
         text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job, self.settings)
-        if job.error and any(m["text"].endswith(text) for m in self.conversation.messages[-3:]):
-            text = f"Tried again: the same problem. {text}"  # a Continue into the same dead server: say so, not repeat
+        if job.error and job.error == self.last_error:  # a Continue into the same dead server: say so, not repeat
+            text = f"Tried again: the same problem. {text}"
+        self.last_error = job.error
         self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         self.save()
         return text
