@@ -54,6 +54,7 @@ class Session(SessionJobs):
         self.conversation = Conversation()
         self._images: list[str] | None = []  # None: the current run's, read from its folder when first needed
         self.images_source = ""
+        self.source_choice: dict[str, str] = {}  # the sidebar's widgets that chose them ({"source", "folder"}), for a reload
         self.labels: str | None = None
         self.run_dir: Path | None = None
         self.job: Job | None = None
@@ -67,7 +68,8 @@ class Session(SessionJobs):
         images are left out (null) once the current run's results list them: 12 MB at 250,000 images."""
         chat = self.conversation
         listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
-        record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source, "labels": self.labels,
+        record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source,
+                  "source_choice": self.source_choice, "labels": self.labels,
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending]}
@@ -86,6 +88,7 @@ class Session(SessionJobs):
         images = record.get("images", [])
         session._images, session.images_source = None if images is None else list(images), record.get("images_source", "")
         session.labels, session.reported = record.get("labels"), record.get("reported", "")
+        session.source_choice = dict(record.get("source_choice") or {})
         session.warned = bool(record.get("warned"))
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
         session.conversation = Conversation(Request(**record.get("request", {})),
