@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
-from ictc.nodes.actions import Action, action_dict, parse_action, preview_action
+from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
 from ictc.ui import jobs
 from ictc.ui.conversation import NO_MODEL, Conversation, Reply, Request
 from ictc.ui.jobs import Job
@@ -60,6 +60,7 @@ class Session(SessionJobs):
         self.job: Job | None = None
         self.reported = ""  # id of the last job whose outcome was said in the chat
         self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
+        self.queued: list[Action] = []
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
 
     # kept on disk ---------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class Session(SessionJobs):
                   "source_choice": self.source_choice, "labels": self.labels,
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
-                  "pending": [action_dict(a) for a in chat.pending]}
+                  "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued]}
         write_json(self.folder / "session.json", record)
 
     @classmethod
@@ -89,6 +90,7 @@ class Session(SessionJobs):
         session._images, session.images_source = None if images is None else list(images), record.get("images_source", "")
         session.labels, session.reported = record.get("labels"), record.get("reported", "")
         session.source_choice = dict(record.get("source_choice") or {})
+        session.queued = [parse_action(a) for a in record.get("queued", [])]
         session.warned = bool(record.get("warned"))
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
         session.conversation = Conversation(Request(**record.get("request", {})),
@@ -289,6 +291,10 @@ class Session(SessionJobs):
         if job.error and job.error == self.last_error:  # a Continue into the same dead server: say so, not repeat
             text = f"Tried again: the same problem. {text}"
         self.last_error = job.error
+        if job.usage:  # the change could not be done: what was to follow it is dropped with it
+            self.queued = []
+        if (job.stopped or job.error) and self.queued:
+            text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
         self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         self.save()
         return text
