@@ -21,9 +21,14 @@ HELP = ("Enter: accept | rename N NEW NAME | merge N M [NEW NAME] | split N COUN
 
 def cluster_by_token(names: list[str], token: str) -> str:
     """The cluster `token` names among `names` (the current cluster names, in order): its 1-based number as
-    printed, or else its exact name. Raises UsageError naming the token and the valid numbers."""
-    if token.isdigit() and 1 <= int(token) <= len(names):
-        return names[int(token) - 1]
+    printed, or else its exact name. Raises UsageError naming the token and the valid numbers, or when the
+    token is one cluster's number and another's name (ambiguous: nothing is guessed)."""
+    numbered = names[int(token) - 1] if token.isdigit() and 1 <= int(token) <= len(names) else None
+    if numbered is not None and token in names and numbered != token:  # names that are numbers ("1", "2", "3+")
+        raise UsageError(f"{token!r} is ambiguous: cluster {token} is {numbered!r}, and the cluster named {token!r} is "
+                         f"number {names.index(token) + 1}")
+    if numbered is not None:
+        return numbered
     if token in names:
         return token
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ictc.cli import main
 
 from fake_server import FakeOpenAIServer
@@ -107,3 +109,14 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
     assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
     assert server.url.split("//")[1] in capsys.readouterr().err
     assert len(json.loads((run / "run.json").read_text())["versions"]) == 5  # nothing lost
+
+
+def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():
+    from ictc.core.errors import UsageError
+    from ictc.graph.commands import cluster_by_token
+
+    names = ["3 or more", "1", "2"]
+    assert cluster_by_token(names, "3") == "2" and cluster_by_token(names, "3 or more") == "3 or more"
+    with pytest.raises(UsageError, match="'2' is ambiguous: cluster 2 is '1', and the cluster named '2' is number 3"):
+        cluster_by_token(names, "2")
+    assert cluster_by_token(["a", "2"], "2") == "2"  # its own number and name: the same cluster

@@ -235,6 +235,25 @@ def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
     assert len(ctx.vlm.calls) == 8  # only the images not yet described were described
 
 
+def test_a_two_part_change_stopped_in_its_first_part_is_finished_whole_by_continue(colour_images):
+    """Newcomer: "by shape instead, 3 groups", Stop during Step 1, Continue: the criterion was applied and K=3
+    silently lost. Now the rest of the change is kept (through a reload) and applied after the interrupted part."""
+    app, ctx = slow_run(colour_images)
+    wait_for_job(app)
+    assert "I read:" in say(app, "group by shade instead, 2 groups")
+    say(app, "go")
+    described = len(ctx.vlm.calls)
+    stopped = stop_after(app, ctx, described + 2)
+    assert stopped.startswith("Stopped.") and "Continue then applies what was to follow: use K=2." in stopped
+    app = open_app(ctx, token=token_of(app))  # a reload in between
+    app.button(key="continue").click().run()
+    done = wait_for_job(app)
+    assert done.startswith("Done in") and "(resume; then use K=2)" in done
+    results = app.session_state["ictc_session"].results()
+    assert results["criterion"]["text"] == "shade" and len(results["cluster_names"]) == 2
+    assert app.session_state["ictc_session"].queued == []
+
+
 def test_continue_into_the_same_missing_server_says_it_tried_again(colour_images):
     from ictc.core.errors import ModelUnavailableError
 

@@ -252,3 +252,20 @@ def test_one_image_or_none_is_said_plainly():
     assert "only 1 image is chosen" in chat.answer("3 groups", [], 1).text
     chat.answer("group by colour, 3 groups", [], 40)
     assert chat.answer("go", [], 1).text.startswith("Only 1 image is chosen; clustering needs at least 2")
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [
+    ("no, 3 groups", "", 3),  # newcomer: read as "group by **no**"
+    ("actually make it five groups", "", 5),  # read as criterion "actually make it"
+    ("make it 4 groups instead of 5", "", 4),  # read as criterion "make it instead of 5": every step redone
+    ("sort them by the main color, into 4", "the main color", 4),  # K was lost
+])
+def test_corrections_of_k_name_no_criterion(text, criterion, k):
+    for names in ([], NAMES):
+        intent = read_intent(text, names)
+        assert (intent.kind, intent.criterion, intent.k) == ("request", criterion, k)
+
+
+def test_a_change_asked_as_a_question_or_without_to():
+    assert read_intent("can you merge 1 and 2?", NAMES).action == Merge(("Happy", "Sad"), "")
+    assert read_intent("call cluster 3 Furious", NAMES).action == Rename("Angry", "Furious")

@@ -108,8 +108,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
         return Intent("request", instructions=[message], sure=True)
     k, rest = 0, lowered
-    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b", lowered):
-        k = int(m[1]) if m[1] else _number(m[2])
+    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|\b(?:into|in)\s+({NUMBER_WORD})$", lowered):
+        k = int(m[1]) if m[1] else _number(m[2] or m[3])  # "k=5", "5 groups", "..., into 4"
         rest = lowered.replace(m[0], " ")
     criterion, strong = "", False
     if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
@@ -130,7 +130,10 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
 # words around a K that say nothing about what to group by ("ok, use 5 groups please", "group these into 4")
 _FILLER = {"ok", "okay", "yes", "please", "use", "make", "want", "i", "give", "me", "into", "in", "with", "and",
            "then", "now", "group", "cluster", "sort", "organise", "organize", "split", "divide", "these", "them",
-           "the", "images", "photos", "pictures", "it", "just", "let's", "lets", "do", "try", "of", "a", "for", "let"}
+           "the", "images", "photos", "pictures", "it", "just", "let's", "lets", "do", "try", "of", "a", "for", "let",
+           # a correction's words ("no, 3 groups", "actually make it five", "4 groups instead of 5") name no criterion
+           "no", "nope", "not", "actually", "instead", "rather", "than", "so", "well", "hmm", "maybe", "wait", "oh",
+           "yeah", "sure", "better", "go", "you", "can", "could", "would", "we", "about", "say", "only"}
 
 
 def criterion_phrase(text: str) -> str:
@@ -157,8 +160,10 @@ def _criterion_beside_k(rest: str) -> str:
 
 
 def _change_by_rules(message: str, names: list[str]) -> Intent | None:
-    """Merge / split / rename / fewer / more, in words, once clusters exist; None when none of them fits."""
-    lowered = message.lower().rstrip(".!")
+    """Merge / split / rename / fewer / more, in words, once clusters exist; None when none of them fits.
+    A polite question form ("can you merge 1 and 2?") reads as the request it is."""
+    message = re.sub(r"^(?:(?:can|could|would|will) you\s+|please\s+)+", "", message.strip(), flags=re.I).rstrip("?.! ")
+    lowered = message.lower()
     if m := re.match(rf"(?:please\s+)?(fewer|less|more)\s+{GROUP_WORDS}(?:\s+please)?$|"
                      rf"(?:please\s+)?(?:use|make|give me|i want|want)\s+(fewer|less|more)(?:\s+{GROUP_WORDS})?$", lowered):
         k = len(names) + (1 if (m[1] or m[2]) == "more" else -1)
@@ -176,6 +181,8 @@ def _change_by_rules(message: str, names: list[str]) -> Intent | None:
                      r"(?:\s+\w+)?)?$", message, re.I):
         return _change(lambda: Split(cluster_named(m[1], names), _number(m[2] or "2") or 2))
     if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    if m := re.match(r"(?:call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
     return None
 

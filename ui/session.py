@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
-from ictc.nodes.actions import Action, Merge, Rename, action_dict, parse_action, preview_action
+from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
 from ictc.ui import jobs
-from ictc.ui.conversation import Conversation, Reply, Request
+from ictc.ui.conversation import NO_MODEL, Conversation, Reply, Request
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import explain, outcome
 from ictc.ui.session_jobs import SessionJobs
@@ -54,10 +54,13 @@ class Session(SessionJobs):
         self.conversation = Conversation()
         self._images: list[str] | None = []  # None: the current run's, read from its folder when first needed
         self.images_source = ""
+        self.source_choice: dict[str, str] = {}  # the sidebar's widgets that chose them ({"source", "folder"}), for a reload
         self.labels: str | None = None
         self.run_dir: Path | None = None
         self.job: Job | None = None
         self.reported = ""  # id of the last job whose outcome was said in the chat
+        self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
+        self.queued: list[Action] = []
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
 
     # kept on disk ---------------------------------------------------------------------------------------
@@ -66,10 +69,11 @@ class Session(SessionJobs):
         images are left out (null) once the current run's results list them: 12 MB at 250,000 images."""
         chat = self.conversation
         listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
-        record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source, "labels": self.labels,
+        record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source,
+                  "source_choice": self.source_choice, "labels": self.labels,
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
-                  "pending": [action_dict(a) for a in chat.pending]}
+                  "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued]}
         write_json(self.folder / "session.json", record)
 
     @classmethod
@@ -85,6 +89,8 @@ class Session(SessionJobs):
         images = record.get("images", [])
         session._images, session.images_source = None if images is None else list(images), record.get("images_source", "")
         session.labels, session.reported = record.get("labels"), record.get("reported", "")
+        session.source_choice = dict(record.get("source_choice") or {})
+        session.queued = [parse_action(a) for a in record.get("queued", [])]
         session.warned = bool(record.get("warned"))
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
         session.conversation = Conversation(Request(**record.get("request", {})),
@@ -250,7 +256,7 @@ class Session(SessionJobs):
         read: list[dict[str, Any]] = []
 
         def preview(action: Action) -> str:
-            if isinstance(action, (Rename, Merge)):
+            if isinstance(action, NO_MODEL):  # a rename or merge needs only the names
                 return preview_action(names_only, action)
             if not read and self.run_dir is not None:
                 read.append(run_state(self.run_dir))
@@ -282,8 +288,13 @@ class Session(SessionJobs):
         from ictc.ui import fairness
 
         text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job, self.settings)
-        if job.error and any(m["text"].endswith(text) for m in self.conversation.messages[-3:]):
-            text = f"Tried again: the same problem. {text}"  # a Continue into the same dead server: say so, not repeat
+        if job.error and job.error == self.last_error:  # a Continue into the same dead server: say so, not repeat
+            text = f"Tried again: the same problem. {text}"
+        self.last_error = job.error
+        if job.usage:  # the change could not be done: what was to follow it is dropped with it
+            self.queued = []
+        if (job.stopped or job.error) and self.queued:
+            text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
         self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         self.save()
         return text

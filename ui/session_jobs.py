@@ -28,6 +28,7 @@ class SessionJobs:
     run_dir: Path | None
     labels: str | None
     job: Job | None
+    queued: list[Action]  # the changes of an apply after the one a Stop or an error interrupted: Continue applies them
 
     @property
     def images(self) -> list[str]:
@@ -69,7 +70,7 @@ class SessionJobs:
         criterion = make_criterion(request.criterion, request.preset)
         for text in request.instructions:
             criterion = criterion.with_instruction(text)
-        self.run_dir = self.next_run_dir()
+        self.run_dir, self.queued = self.next_run_dir(), []
         self.run_dir.mkdir(parents=True)
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
@@ -94,7 +95,8 @@ class SessionJobs:
             no_model = all(isinstance(action, NO_MODEL) for action in actions)
             context = self._without_models(run_dir, stop) if no_model else self._with_stop(stop)
             result = None
-            for action in actions:
+            for number, action in enumerate(actions):
+                self.queued = list(actions[number + 1:])  # kept if this one is interrupted (Continue applies them)
                 result = refine_run(run_dir, action, on_event=on_event, context=context)
             return result
 
@@ -106,6 +108,7 @@ class SessionJobs:
         assert run_dir is not None
         from ictc.graph.refine import restore_run, undo_run
 
+        self.queued = []  # going back drops an interrupted change, and what was to follow it
         if version:
             return self._launch(f"back to version {version}",
                                 lambda on_event, stop: restore_run(run_dir, version,
@@ -113,14 +116,25 @@ class SessionJobs:
         return self._launch("undo", lambda on_event, stop: undo_run(run_dir, context=self._without_models(run_dir, stop)))
 
     def resume(self) -> Job:
-        """Finishes the current run as a job (resume_run: only the missing or failed work is done); returns
-        the job. Needs a current run (asserted)."""
+        """Finishes the current run as a job (resume_run: only the missing or failed work is done), then applies
+        the changes `queued` behind an interrupted one, each as its version; returns the job. Needs a current
+        run (asserted)."""
         run_dir = self.run_dir
         assert run_dir is not None
-        from ictc.graph.run import resume_run
 
-        return self._launch("resume", lambda on_event, stop: resume_run(run_dir, on_event=on_event,
-                                                                         context=self._with_stop(stop)))
+        def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
+            from ictc.graph.refine import refine_run
+            from ictc.graph.run import resume_run
+
+            context = self._with_stop(stop)
+            result = resume_run(run_dir, on_event=on_event, context=context)
+            while self.queued:  # "by shape instead, 3 groups" stopped in its first part: K=3 still follows
+                result = refine_run(run_dir, self.queued[0], on_event=on_event, context=context)
+                self.queued = self.queued[1:]
+            return result
+
+        then = "; then " + "; ".join(describe_action(a) for a in self.queued) if self.queued else ""
+        return self._launch(f"resume{then}", work)
 
     def _launch(self, title: str, work: Callable[..., Any]) -> Job:
         assert self.run_dir is not None

@@ -17,10 +17,8 @@ def draw(session: Session) -> None:
     """The sidebar: the image source (sample photos, a folder on the server, an upload) with the files left
     out, recent runs, the configured models, and New run. A bad source is shown as an error, not raised."""
     st.header("Images")
-    if "source" not in st.session_state:  # a reload: show the source the restored images came from
-        st.session_state["source"], folder = source_kind(session.images_source)
-        if folder:
-            st.session_state["folder"] = folder
+    if "source" not in st.session_state:  # a reload: the widgets as they were when the images were chosen
+        st.session_state.update(session.source_choice)
     kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
     try:
         if kind == "Sample photos":
@@ -28,18 +26,18 @@ def draw(session: Session) -> None:
                                  format_func={"both": "CIFAR-10 + ImageNet (40)", "cifar10": "CIFAR-10 (20)",
                                               "imagenet": "ImageNet (20)"}.__getitem__)
             if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
-                _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"))
+                _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"), {"source": kind, "sample-set": which})
         elif kind == "Folder on the server":
             folder = st.text_input("Folder path", key="folder")
             if st.button("Use this folder", key="use-folder", disabled=session.busy):
-                _use(session, sources.from_folder(folder))
+                _use(session, sources.from_folder(folder), {"source": kind, "folder": folder})
         else:
             files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
                                      type=[s.lstrip(".") for s in sorted(sources.image_suffixes())])
             st.caption(f"Up to {sources.MAX_UPLOAD_FILES} files, {sources.MAX_UPLOAD_FILE_MB} MB each.")
             if st.button("Use the uploaded files", key="use-uploads", disabled=session.busy or not files):
                 chosen = sources.from_uploads([(f.name, f.getvalue()) for f in files or []], session.folder / "uploads")
-                _use(session, chosen)
+                _use(session, chosen, {"source": kind})
     except ValueError as exc:
         st.error(str(exc))
     if session.images:
@@ -63,19 +61,10 @@ def draw(session: Session) -> None:
         st.rerun()
 
 
-def source_kind(images_source: str) -> tuple[str, str]:
-    """The Source choice a session's `images_source` (sources.Chosen.source, in words) came from, and the
-    folder path for a folder source ("" otherwise). Sample photos for a new session or a run opened again."""
-    if images_source.startswith("folder "):
-        return "Folder on the server", images_source.removeprefix("folder ")
-    if images_source.endswith("uploaded file(s)"):
-        return "Upload", ""
-    return "Sample photos", ""
-
-
-def _use(session: Session, chosen: sources.Chosen) -> None:
+def _use(session: Session, chosen: sources.Chosen, choice: dict[str, str]) -> None:
     if not chosen.paths:
         raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
+    session.source_choice = choice  # saved with the session (use_images saves it): a reload shows the same source
     session.use_images(chosen.paths, chosen.source, chosen.labels)
     st.session_state["source-problems"] = chosen.problems
     if not chosen.problems:  # nothing left out to read here: redraw with the sidebar folded (app.main), at once
