@@ -85,6 +85,8 @@ class WirePools:
         # write timeout as well, an image upload gets as long as httpx gives it (the SDK: 600 s, connect 5 s)
         connect = None if timeout.connect is None or timeout.write is None else max(timeout.connect, timeout.write)
         self.timeout = urllib3.Timeout(connect=connect, read=timeout.read)
+        # no cert_reqs: urllib3 then gives each connection the context's own verify_mode, which it writes
+        # back to the context at connect (urllib3 2.8, connection.py): no change to the shared context
         self.manager = urllib3.PoolManager(num_pools=64, maxsize=KEEPALIVE, block=False, ssl_context=context)
         self._targets: dict[str, tuple[Any, str]] = {}  # url -> (its server's pool, path and query)
         self._lock = threading.Lock()  # `_targets` and the manager's pools change together

@@ -327,3 +327,69 @@ def test_a_send_racing_close_leaves_no_pool_open_behind_it(monkeypatch):
             pools.send(wire_request(server.url))
         assert closed.wait(5)
     assert taken[0].pool is None  # closed by close(), not left open in the client
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """A Scripted server over TLS on loopback (a self-signed certificate for 127.0.0.1, made by the openssl
+    CLI) and the certificate's path."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl CLI for a self-signed certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    server = Scripted()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    server.url = server.url.replace("http://", "https://")
+    with server:
+        yield server, cert
+
+
+def _https_chat(url: str, context: Any) -> tuple[Any, Any]:
+    from ictc.models.pushback import BusyAwareClient
+
+    client = BusyAwareClient(InFlightGate(4), 0.0, None, base_url=url, verify=context, timeout=10.0)
+    response, answer = client.send_chat(url + "/chat/completions", {"content-type": "application/json"},
+                                        {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    client.close()
+    return client, answer
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_urllib3_leaves_the_shared_ssl_context_as_it_was(https_server):
+    """The SSL context is shared with the httpx clients (pushback.shared_ssl_context): an https call by urllib3
+    changes neither its verify_mode (CERT_NONE stays, CERT_REQUIRED stays) nor its hostname check."""
+    import ssl
+
+    server, cert = https_server
+    checked = ssl.create_default_context(cafile=str(cert))
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE
+    for context in (checked, unchecked):
+        before = (context.verify_mode, context.check_hostname)
+        client, answer = _https_chat(server.url, context)
+        assert client._wire is not None and answer["choices"][0]["message"]["content"] == "cat"
+        assert (context.verify_mode, context.check_hostname) == before
+
+
+def test_where_urllib3_would_turn_off_the_contexts_hostname_check_chat_calls_go_by_httpx(https_server, monkeypatch):
+    """With an OpenSSL that urllib3 does not trust to check hostnames (before 1.1.1l), urllib3 sets
+    check_hostname False on the context it is given: the shared one must not be given to it."""
+    import ssl
+
+    import urllib3
+
+    server, cert = https_server
+    monkeypatch.setattr(urllib3.util.ssl_, "HAS_NEVER_CHECK_COMMON_NAME", False)
+    context = ssl.create_default_context(cafile=str(cert))
+    client, answer = _https_chat(server.url, context)
+    assert answer["choices"][0]["message"]["content"] == "cat"
+    assert context.check_hostname  # still checks hostnames for the httpx clients sharing it
+    assert client._wire is None  # httpx sent the call
