@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email.utils
 import functools
-import importlib
 import random
 import ssl
 import threading
@@ -28,7 +27,9 @@ from ictc.models.wire import (
     WirePools,
     WireRequest,
     WireResponse,
+    can_share_context,
     chat_body,
+    http_package,
     json_answer,
     with_body,
     with_json,
@@ -80,12 +81,6 @@ class InFlightGate:
 
 
 @functools.cache
-def http_package() -> Any:
-    """The httpx package the openai SDK sends with (httpx, or httpx2 in newer SDKs), as models/replicas.py finds it."""
-    return importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
-
-
-@functools.cache
 def shared_ssl_context() -> ssl.SSLContext:
     """httpx's default SSL context (certificates verified, trust store as httpx finds it), built once per
     process and shared by every client: building one loads the CA bundle, ~45 ms each (cProfile), and a
@@ -134,8 +129,9 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         self._chat_extensions = {"timeout": self.timeout.as_dict()}  # what the client's build_request would set
         verify = kwargs["verify"]
         # chat requests by urllib3 (models/wire.py) where httpx would add nothing: certificates checked by
-        # a context (not verify=False or a CA path), no client certificate
-        self._wire = (WirePools(self.timeout, verify) if isinstance(verify, ssl.SSLContext) and not kwargs.get("cert")
+        # a context (not verify=False or a CA path) that urllib3 leaves as it is, no client certificate
+        self._wire = (WirePools(self.timeout, verify)
+                      if isinstance(verify, ssl.SSLContext) and can_share_context() and not kwargs.get("cert")
                       else None)
         self._wire_ok: dict[str, bool] = {}  # url -> sent by the wire path
 
@@ -271,13 +267,16 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         chat request here never uses (auth flow, event hooks, cookies, elapsed time): ~0.15 ms of CPU a
         call, a sixth of the HTTP stack (bench/client_cost.py). A redirect, an auth or event hooks on the
         client: sent by `send` itself. A WireRequest (`send_chat`) goes by urllib3 (models/wire.py) and
-        comes back a WireResponse. Raises what `send` raises (the httpx errors carry the request)."""
-        if isinstance(request, WireRequest):
-            assert self._wire is not None  # `_by_wire` checked
+        comes back a WireResponse when `_by_wire` allows its URL, decided here for the replica it is
+        addressed to; else it goes as an httpx Request. Raises what `send` raises (the httpx errors carry the request)."""
+        if isinstance(request, WireRequest) and self._by_wire(request.url):  # checked per URL: a replica
+            assert self._wire is not None  # may need a proxy where the first did not (models/replicas.py)
             answer = self._wire.send(request)
             if answer.status_code in REDIRECTS and "location" in answer.headers:
                 return super().send(request.httpx())  # the openai client follows redirects: so does `send`
             return answer
+        if isinstance(request, WireRequest):
+            request = request.httpx()  # e.g. through its proxy: httpx's own transport for the URL
         if self.auth is not None or any(self.event_hooks.values()):
             return super().send(request)
         transport = self._transport_for_url(request.url)

@@ -3,7 +3,6 @@ busy gate per server, and a replica that is down or busy is passed over without 
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import logging
 import threading
@@ -11,17 +10,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import openai
-
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
-from ictc.models.wire import WireRequest
+from ictc.models.wire import WireRequest, http_package
 
 log = logging.getLogger(__name__)
 
-# The httpx package the openai SDK sends with (httpx, or its successor httpx2 in newer SDKs): requests
-# and errors must be that package's.
-http = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+http = http_package()  # the httpx package the openai SDK sends with (models/wire.py)
 DOWN_SECONDS = 5.0  # a replica that refused a connection is passed over this long, then tried again
 # Transport errors after which the same request is sent to another replica at once: the server is gone
 # or dropped the connection. A read timeout is not among them (the server may still be working).

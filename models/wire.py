@@ -19,11 +19,14 @@ from urllib3 import exceptions as u3
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 KEEPALIVE = 100  # connections kept per server, as the openai client's httpx limits (max_keepalive_connections)
+# headers that describe the body as it came over the wire: wrong for a body decoded or replaced here
+WIRE_BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
 @functools.cache
-def _http() -> Any:
-    """The httpx package the openai SDK sends with (httpx, or httpx2 in newer SDKs): its errors and models."""
+def http_package() -> Any:
+    """The httpx package the openai SDK sends with (httpx, or httpx2 in newer SDKs): requests, responses and
+    errors must be that package's."""
     return importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
 
 
@@ -43,7 +46,7 @@ class WireRequest:
 
     def httpx(self) -> Any:
         """This request as an httpx Request (the openai SDK's httpx package)."""
-        return _http().Request(self.method, self.url, headers=self.headers, content=self.content,
+        return http_package().Request(self.method, self.url, headers=self.headers, content=self.content,
                                extensions=self.extensions)
 
 
@@ -67,43 +70,48 @@ class WireResponse:
     def httpx(self) -> Any:
         """This response as an httpx Response (its request attached); the body is already decoded, so
         Content-Encoding and the length headers are dropped."""
-        headers = [(k, v) for k, v in self.headers.items()
-                   if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
-        return _http().Response(self.status_code, headers=headers, content=self._body, request=self.request.httpx())
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in WIRE_BODY_HEADERS]
+        return http_package().Response(self.status_code, headers=headers, content=self._body, request=self.request.httpx())
 
 
 class WirePools:
     """urllib3 connection pools, one per server, for the requests of one busy-aware client. `timeout`: the
-    httpx client's Timeout (connect and read used; urllib3 has no separate write or pool timeout, and
-    the busy gate keeps the calls in flight within the pool). `context`: the SSL context for https
-    (certificates as httpx verifies them). Thread-safe."""
+    httpx client's Timeout (connect, read and write used; urllib3 has no separate pool timeout, and the busy
+    gate keeps the calls in flight within the pool). `context`: the SSL context for https (certificates as
+    httpx verifies them; urllib3 leaves it as it is only where `can_share_context()`). Thread-safe."""
 
     def __init__(self, timeout: Any, context: ssl.SSLContext | None):
-        self.timeout = urllib3.Timeout(connect=timeout.connect, read=timeout.read)
+        # urllib3 sends the body under its connect timeout (the read timeout starts after it): with httpx's
+        # write timeout as well, an image upload gets as long as httpx gives it (the SDK: 600 s, connect 5 s)
+        connect = None if timeout.connect is None or timeout.write is None else max(timeout.connect, timeout.write)
+        self.timeout = urllib3.Timeout(connect=connect, read=timeout.read)
+        # no cert_reqs: urllib3 then gives each connection the context's own verify_mode, which it writes
+        # back to the context at connect (urllib3 2.8, connection.py): no change to the shared context
         self.manager = urllib3.PoolManager(num_pools=64, maxsize=KEEPALIVE, block=False, ssl_context=context)
         self._targets: dict[str, tuple[Any, str]] = {}  # url -> (its server's pool, path and query)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # `_targets` and the manager's pools change together
 
     def close(self) -> None:
         """Close every connection; a later `send` opens new ones."""
         with self._lock:
             pools, self._targets = [pool for pool, _ in self._targets.values()], {}
+            self.manager.clear()  # under the lock: no `send` registers a pool it took before the clear
         for pool in pools:  # the manager forgets its pools at clear() without closing them (urllib3 2.8)
             pool.close()
-        self.manager.clear()
 
     def send(self, request: WireRequest) -> WireResponse:
         """POST `request` and read its answer whole; no redirect followed (the caller sees it), no retry.
         Raises the httpx errors httpx's transport would raise (ConnectError, ConnectTimeout, ReadTimeout,
-        RemoteProtocolError, ReadError, ...), each carrying the request as an httpx Request."""
-        target = self._targets.get(request.url)
-        if target is None or target[0].pool is None:  # new, or its pool closed
-            parsed = urllib3.util.parse_url(request.url)
-            target = (self.manager.connection_from_url(request.url), parsed.request_uri)
-            with self._lock:
-                self._targets[request.url] = target
-        pool, path = target
+        RemoteProtocolError, ReadError, UnsupportedProtocol for a URL urllib3 cannot send to, ...), each
+        carrying the request as an httpx Request."""
         try:
+            target = self._targets.get(request.url)
+            if target is None or target[0].pool is None:  # new, or its pool closed
+                with self._lock:
+                    target = (self.manager.connection_from_url(request.url),
+                              urllib3.util.parse_url(request.url).request_uri)
+                    self._targets[request.url] = target
+            pool, path = target
             answer = pool.urlopen("POST", path, body=request.content, headers=request.headers, retries=False,
                                   redirect=False, timeout=self.timeout, assert_same_host=False)
         except (u3.HTTPError, OSError, http_client.HTTPException) as exc:
@@ -111,9 +119,18 @@ class WirePools:
         return WireResponse(answer.status, answer.headers, answer.data, request)
 
 
+def can_share_context() -> bool:
+    """True if urllib3 leaves an SSL context's settings as they are (here, OpenSSL 1.1.1+ checks hostnames
+    itself, no pyOpenSSL): otherwise urllib3 turns the context's `check_hostname` off to check hostnames
+    itself, which the httpx clients sharing that context (models/pushback.py) would not. Read at call time."""
+    from urllib3.util import ssl_
+
+    return bool(ssl_.HAS_NEVER_CHECK_COMMON_NAME and not ssl_.IS_PYOPENSSL)
+
+
 def _as_httpx_error(exc: BaseException, request: WireRequest) -> Exception:
     """The httpx error for a urllib3 failure (as httpx's transport maps httpcore's), with its request."""
-    http = _http()
+    http = http_package()
     cause = next((a for a in exc.args if isinstance(a, BaseException)), exc.__context__)  # ProtocolError's reason
     if isinstance(exc, u3.NewConnectionError | u3.SSLError | ssl.SSLError):  # before ConnectTimeoutError: a subclass
         kind = http.ConnectError
@@ -126,6 +143,8 @@ def _as_httpx_error(exc: BaseException, request: WireRequest) -> Exception:
         kind = http.RemoteProtocolError  # the server closed the connection or sent no valid response
     elif isinstance(exc, u3.ProtocolError | OSError):
         kind = http.ReadError
+    elif isinstance(exc, u3.LocationValueError):
+        kind = http.UnsupportedProtocol  # a URL urllib3 cannot parse or that names no host
     else:
         kind = http.TransportError
     return kind(str(exc) or type(exc).__name__, request=request.httpx())  # type: ignore[no-any-return]
@@ -164,8 +183,7 @@ def with_body(request: Any, body: dict[str, Any]) -> Any:
 
 def with_json(response: Any, answer: dict[str, Any]) -> Any:
     """`response` (an httpx Response) with `answer` (a dict) as its JSON content instead, plain (not encoded)."""
-    headers = [(k, v) for k, v in response.headers.multi_items()
-               if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in WIRE_BODY_HEADERS]
     cleaned = type(response)(response.status_code, headers=headers, content=json.dumps(answer).encode(),
                              request=response.request, extensions=response.extensions)
     with contextlib.suppress(RuntimeError):  # not closed yet: the SDK only logs it

@@ -100,23 +100,27 @@ def text_of(reply: Any) -> str:
 
 
 def in_batches(node: StepNode, prefetch: Callable[[BatchTask, Any], dict[str, Any]] | None = None) -> StepNode:
-    """A task carries a chunk of several batches (graph/build.py); its batches go to the context's call
-    pool (nodes/context.py), which every task of the step shares: each pool thread takes the next batch
-    as soon as its call returns, so `concurrency` calls stay in flight until the step runs out of work
-    (before, each task ran its batches one after another and a slow batch held the ones behind it).
-    Each batch's answers are stored by the node as they land; the per-image results are merged.
-    The first exception of a batch is raised at once; the chunk's batches not yet started are dropped
-    (those running finish and store their answers). `prefetch(task, runtime)`, when given, runs once
-    per chunk and its fields are added to every batch (one store lookup for the chunk, not one per batch)."""
+    """A task carries a chunk of several batches (graph/build.py); its batches go to at most `concurrency`
+    pullers on the context's call pool (nodes/context.py), which every task of the step shares: each puller
+    takes the task's next batch as soon as its last one is done, so `concurrency` calls stay in flight until
+    the step runs out of work (before, each task ran its batches one after another and a slow batch held the
+    ones behind it). Each batch's answers are stored by the node as they land; the per-image results are
+    merged. A batch's exception stops the handing out of the chunk's batches at once (those not started are
+    dropped; those running finish and store their answers); it is raised when the task reaches its puller's
+    result, the pullers' results being read in the order they were started. A task with no items runs nothing
+    and returns {}. `prefetch(task, runtime)`, when given, runs once per chunk and its fields are added to
+    every batch (one store lookup for the chunk, not one per batch)."""
 
     @functools.wraps(node)
     def run(task: BatchTask, runtime: Any) -> dict[str, dict[str, Any]]:
+        if not task["items"]:
+            return {}  # no batch: the node is not run on an empty one
         size = runtime.context.settings.resolved_batch_size()
         shared = {**task, **(prefetch(task, runtime) if prefetch is not None else {})}
-        count = max(1, -(-len(task["items"]) // size))
+        count = -(-len(task["items"]) // size)
         # made as they are taken (one dict per image against an endpoint)
         batches: Iterator[BatchTask] = ({**shared, "items": task["items"][start:start + size]}  # type: ignore[typeddict-item]
-                                        for start in range(0, max(1, len(task["items"])), size))
+                                        for start in range(0, len(task["items"]), size))
         if count == 1:
             return _traced_batch(node, next(batches), runtime)
         # `concurrency` pullers per task, each in a copy of this task's context (progress and traces reach the

@@ -3,6 +3,7 @@ busy-aware client, with the openai client's retries and ChatOpenAI's answers and
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import threading
@@ -232,3 +233,163 @@ def wire_request(url: str) -> Any:
 
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
     return WireRequest(url + "/chat/completions", {"content-type": "application/json"}, body, {})
+
+
+def test_a_replica_behind_a_proxy_is_reached_through_it_after_another_replica_without_one(monkeypatch):
+    """Whether a call goes by urllib3 is decided for the replica it is sent to: the first replica is
+    exempt from the proxy (NO_PROXY), the second is not, so a call moved to the second goes through the proxy."""
+    with Scripted() as gone:
+        dead = gone.url  # nobody listens there once the server is gone: the call moves to the other replica
+    with Scripted() as live, Scripted() as proxy:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, proxy.url.removesuffix("/v1"))
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, dead.removesuffix("/v1"))  # http://127.0.0.1:port: that replica only
+        client = replica_client(ServerRegistry(4), [dead, live.url], 0.0, 10.0, ServerQuirks(dead, 2048))
+        assert client._by_wire(dead + "/chat/completions")  # the first: urllib3, no proxy
+        chat = ChatOpenAI(model="m", base_url=dead, api_key=SecretStr("k"), max_retries=0, http_client=client)
+        assert DirectChat(chat).invoke(CONVERSATIONS[1], max_tokens=5).content == "cat"
+    assert len(proxy.bodies) == 1 and live.bodies == []  # through the proxy, never straight to the replica
+
+
+def test_an_upload_gets_the_write_timeout_not_only_the_connect_timeout():
+    """urllib3 sends the body under its connect timeout: a server that reads the body 1 s late must not
+    fail an upload whose connect timeout is 0.5 s when the write timeout (10 s) allows it."""
+    import socket
+
+    from ictc.models.wire import WirePools, http_package
+
+    httpx = http_package()  # the SDK's httpx package (httpx2 in newer SDKs)
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            time.sleep(1.0)  # the client's upload fills the socket buffers meanwhile
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    class SmallBuffers(ThreadingHTTPServer):
+        def server_bind(self) -> None:  # a small receive window: the upload waits for the server
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            super().server_bind()
+
+    httpd = SmallBuffers(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        pools = WirePools(httpx.Timeout(10.0, connect=0.5), None)
+        request = wire_request(f"http://127.0.0.1:{httpd.server_address[1]}/v1")
+        request.content = b" " * (32 << 20)  # 32 MB, more than loopback's socket buffers hold
+        assert pools.send(request).status_code == 200
+        pools.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_url_urllib3_cannot_send_to_raises_an_httpx_error():
+    from ictc.models.wire import WirePools, http_package
+
+    httpx = http_package()  # the SDK's httpx package (httpx2 in newer SDKs)
+
+    pools = WirePools(httpx.Timeout(5.0), None)
+    with pytest.raises(httpx.TransportError) as caught:
+        pools.send(wire_request("http://"))  # no host
+    assert str(caught.value.request.url).endswith("/chat/completions")
+
+
+def test_a_send_racing_close_leaves_no_pool_open_behind_it(monkeypatch):
+    """close() closes the pool a send took before it: a send taking a new pool while close() runs does not
+    register it after the close, where it would stay open with its connection once the client is closed."""
+    from ictc.models.wire import WirePools, http_package
+
+    httpx = http_package()  # the SDK's httpx package (httpx2 in newer SDKs)
+
+    with Scripted() as server:
+        pools = WirePools(httpx.Timeout(10.0), None)
+        real_lookup = pools.manager.connection_from_url
+        taken: list[Any] = []
+        closed = threading.Event()
+
+        def lookup_then_close(url: str) -> Any:
+            taken.append(real_lookup(url))
+            threading.Thread(target=lambda: (pools.close(), closed.set()), daemon=True).start()
+            closed.wait(0.5)  # close() runs now unless the send holds it off until its pool is registered
+            return taken[0]
+
+        monkeypatch.setattr(pools.manager, "connection_from_url", lookup_then_close)
+        # the pool may close under the call (urllib3's ClosedPoolError): the openai client's retry sends it anew
+        with contextlib.suppress(httpx.TransportError):
+            pools.send(wire_request(server.url))
+        assert closed.wait(5)
+    assert taken[0].pool is None  # closed by close(), not left open in the client
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """A Scripted server over TLS on loopback (a self-signed certificate for 127.0.0.1, made by the openssl
+    CLI) and the certificate's path."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl CLI for a self-signed certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    server = Scripted()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    server.url = server.url.replace("http://", "https://")
+    with server:
+        yield server, cert
+
+
+def _https_chat(url: str, context: Any) -> tuple[Any, Any]:
+    from ictc.models.pushback import BusyAwareClient
+
+    client = BusyAwareClient(InFlightGate(4), 0.0, None, base_url=url, verify=context, timeout=10.0)
+    response, answer = client.send_chat(url + "/chat/completions", {"content-type": "application/json"},
+                                        {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    client.close()
+    return client, answer
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_urllib3_leaves_the_shared_ssl_context_as_it_was(https_server):
+    """The SSL context is shared with the httpx clients (pushback.shared_ssl_context): an https call by urllib3
+    changes neither its verify_mode (CERT_NONE stays, CERT_REQUIRED stays) nor its hostname check."""
+    import ssl
+
+    server, cert = https_server
+    checked = ssl.create_default_context(cafile=str(cert))
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE
+    for context in (checked, unchecked):
+        before = (context.verify_mode, context.check_hostname)
+        client, answer = _https_chat(server.url, context)
+        assert client._wire is not None and answer["choices"][0]["message"]["content"] == "cat"
+        assert (context.verify_mode, context.check_hostname) == before
+
+
+def test_where_urllib3_would_turn_off_the_contexts_hostname_check_chat_calls_go_by_httpx(https_server, monkeypatch):
+    """With an OpenSSL that urllib3 does not trust to check hostnames (before 1.1.1l), urllib3 sets
+    check_hostname False on the context it is given: the shared one must not be given to it."""
+    import ssl
+
+    import urllib3
+
+    server, cert = https_server
+    monkeypatch.setattr(urllib3.util.ssl_, "HAS_NEVER_CHECK_COMMON_NAME", False)
+    context = ssl.create_default_context(cafile=str(cert))
+    client, answer = _https_chat(server.url, context)
+    assert answer["choices"][0]["message"]["content"] == "cat"
+    assert context.check_hostname  # still checks hostnames for the httpx clients sharing it
+    assert client._wire is None  # httpx sent the call

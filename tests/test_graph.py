@@ -176,6 +176,18 @@ def test_a_failing_batch_fails_its_task_and_drops_the_batches_not_started():
     assert ran[:2] == ["img0", "img1"] and len(ran) < 50
 
 
+def test_a_task_with_no_items_runs_no_batch():
+    """As before the pullers: no batch, so the node is not run on an empty one (a node may call a model or
+    report progress per batch)."""
+    from ictc.nodes.common import in_batches
+
+    ran = []
+    runtime = type("Runtime", (), {"context": fake_context(concurrency=4)})()
+    assert in_batches(lambda task, runtime: ran.append(task) or {"labels": {}})({"items": [], "criterion": {}},
+                                                                             runtime) == {}
+    assert ran == []
+
+
 def _distinct_images(folder, n):
     from PIL import Image
 
