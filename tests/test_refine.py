@@ -257,3 +257,24 @@ def test_a_run_folder_s_files_get_the_usual_modes_not_0600(finished):
     files = [p for p in finished.run_dir.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"report.html", "results.json", "results.csv", "run.json", "results-summary.json"}
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in files if p.stat().st_mode & 0o777 != FILE_MODE} == {}
+
+
+def test_a_change_on_an_interrupted_refinement_says_every_way_on(finished):
+    """Newcomer: after Stop in the chat app a rename answered "finish it first with ictc resume ..." only."""
+    import threading
+
+    from ictc.core.errors import UsageError
+    from ictc.nodes.context import StopRequested
+
+    stopped = fake_context()
+    stopped.stop = threading.Event()
+    stopped.stop.set()
+    with pytest.raises(StopRequested):
+        refine_run(finished.run_dir, AddInstruction("Mind the shade.", "assign"), context=stopped)
+    with pytest.raises(UsageError, match=r"finish it first \(ictc resume .*, or Continue in the chat app\), or drop "
+                                         r"the unfinished change with an undo"):
+        refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    undone = undo_run(finished.run_dir, context=fake_context())  # the unfinished change dropped
+    assert undone.results["history"][-1] == "undo: the unfinished change dropped, back to version 1"
+    assert set(undone.results["cluster_names"]) == {"Red", "Green", "Blue"}
+    assert refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context()).changes["renamed"] == {"Red": "Warm"}
