@@ -27,16 +27,29 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
         yield handle
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: put it back at once (at import, one thread)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes its file 0600; a run folder's files get the modes any other file would (0644 under umask 022),
+# so that a teammate or a web server can read the report
+FILE_MODE = 0o666 & ~_umask()
+
+
 @contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[Any]:
+def _atomic(path: Path, mode: str, durable: bool = True) -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with (os.fdopen(fd, "wb") if mode == "wb" else
               os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -46,19 +59,9 @@ def _atomic(path: Path, mode: str) -> Iterator[Any]:
 def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
     """Write beside the target, fsync, then rename: a reader never sees a half-written file. `durable`
     False skips the fsync, for a file made again from the run (a report page; `ictc resume` rewrites it):
-    after a power cut it may be empty, never half of two versions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    after a power cut it may be empty, never half of two versions. The file gets the usual mode (FILE_MODE)."""
+    with _atomic(path, "wb", durable) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY

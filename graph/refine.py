@@ -38,7 +38,8 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
             if snapshot.interrupts:  # paused at a review point: the action is its answer
                 graph_input = Command(resume=action_dict(parsed))
             elif snapshot.next:
-                raise UsageError(f"{run_dir} was interrupted: finish it first with ictc resume {run_dir}")
+                raise UsageError(f"{run_dir} was interrupted: finish it first (ictc resume {run_dir}, or Continue in "
+                                 f"the chat app), or drop the unfinished change with an undo")
             else:
                 state = dict(snapshot.values)
                 with collector_paused():
@@ -96,9 +97,14 @@ def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:
 def undo_run(run_dir: str | Path, context: Context | None = None) -> RunResult:
     """Back to the version before the current one, recorded as a new version (nothing is lost).
 
-    Raises UsageError when the run has only one version."""
+    A change left unfinished (stopped or failed half-way) is what is undone: back to the current version.
+    Raises UsageError when the run has only one version and nothing unfinished."""
     run_dir = Path(run_dir)
-    versions = load_meta(run_dir).get("versions", [])
+    meta = load_meta(run_dir)
+    versions = meta.get("versions", [])
+    if meta.get("pending_action") and versions:
+        return _back_to(run_dir, versions[-1], f"undo: the unfinished change dropped, back to version "
+                                               f"{versions[-1]['version']}", context)
     if len(versions) < 2:
         raise UsageError(f"{run_dir} has no earlier version to go back to")
     return _back_to(run_dir, versions[-2], f"undo: back to version {versions[-2]['version']}", context)
@@ -108,12 +114,15 @@ def restore_run(run_dir: str | Path, number: int, context: Context | None = None
     """Back to version `number` (1-based, as listed in run.json), recorded as a new version like undo_run:
     the later versions stay listed and can be restored in turn. No model is called.
 
-    Raises UsageError when `number` is not a version of the run or is already the current one."""
+    Going back to the current version drops a change left unfinished (stopped or failed half-way).
+    Raises UsageError when `number` is not a version of the run or is already the current one with nothing
+    unfinished."""
     run_dir = Path(run_dir)
-    versions = load_meta(run_dir).get("versions", [])
+    meta = load_meta(run_dir)
+    versions = meta.get("versions", [])
     if not 1 <= number <= len(versions):
         raise UsageError(f"{run_dir} has no version {number} (it has 1 to {len(versions)})")
-    if number == len(versions):
+    if number == len(versions) and not meta.get("pending_action"):  # with a change left half-done, it drops it
         raise UsageError(f"version {number} is already the current one")
     return _back_to(run_dir, versions[number - 1], f"restore: back to version {number}", context)
 

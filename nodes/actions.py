@@ -228,6 +228,8 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
         case Split(cluster, n):
             _check_name(state, cluster)
             members = _assigned(state, cluster)
+            if not members and state.get("assignments"):
+                raise UsageError(f"cannot split {cluster!r}: it has no images")
             if not members:
                 raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
             if n < 2 or n > len(members):
@@ -236,9 +238,13 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             from ictc.nodes.label_counts import normalize_label
 
             labels = {normalize_label(state["labels"][p]["raw"]) for p in members if p in state.get("labels", {})}
+            # one label gives Step 2b nothing to divide: the parts then differ only by what Step 3 reads in the
+            # descriptions, and an image whose label is a part's name goes there without a call: said before go
+            alike = (f" (its images share one label, {next(iter(labels))!r}: a part may stay empty)"
+                     if len(labels) == 1 else "")
             return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
                         f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
-                        f"then Step 3 on its {len(members)} images only")
+                        f"then Step 3 on its {len(members)} images only{alike}")
         case SetK(k):
             if k < 2 or k > images:
                 raise UsageError(f"K must be between 2 and the {images} images, not {k}")

@@ -229,3 +229,52 @@ def test_a_split_part_named_like_the_cluster_keeps_its_spelling_so_its_images_do
     # newcomer: "split Green in two" gave parts "green" and "red" and reported all 33 images moved
     assert split_parts("Green", ["green", "red"], ["Green", "Blue"], 2) == ["Green", "red"]
     assert split_parts("Green", ["blue", "GREEN"], ["Green", "Blue"], 2) == ["Green", "Green 1"]
+
+
+def test_a_split_says_before_go_when_its_images_share_one_label_and_refuses_an_empty_cluster(finished):
+    from ictc.core.errors import UsageError
+    from ictc.nodes.actions import preview_action
+
+    state = run_state(finished.run_dir)
+    assert "(its images share one label, 'red': a part may stay empty)" in preview_action(state, Split("Red", 2))
+    emptied = {**state, "assignments": {p: {**a, "cluster": "Red"} if a["cluster"] == "Blue" else a
+                                        for p, a in state["assignments"].items()}}
+    with pytest.raises(UsageError, match="cannot split 'Blue': it has no images"):  # newcomer: "accept the names first"
+        preview_action(emptied, Split("Blue", 2))
+
+
+def test_a_run_folder_s_files_get_the_usual_modes_not_0600(finished):
+    """Newcomer: report.html, results.* and run.json were -rw------- (mkstemp's mode) under umask 022, so a
+    teammate or a web server could not read the report."""
+    import os
+
+    from ictc.evaluation.outputs import FILE_MODE
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert 0o666 & ~mask == FILE_MODE
+    refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    files = [p for p in finished.run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"report.html", "results.json", "results.csv", "run.json", "results-summary.json"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files if p.stat().st_mode & 0o777 != FILE_MODE} == {}
+
+
+def test_a_change_on_an_interrupted_refinement_says_every_way_on(finished):
+    """Newcomer: after Stop in the chat app a rename answered "finish it first with ictc resume ..." only."""
+    import threading
+
+    from ictc.core.errors import UsageError
+    from ictc.nodes.context import StopRequested
+
+    stopped = fake_context()
+    stopped.stop = threading.Event()
+    stopped.stop.set()
+    with pytest.raises(StopRequested):
+        refine_run(finished.run_dir, AddInstruction("Mind the shade.", "assign"), context=stopped)
+    with pytest.raises(UsageError, match=r"finish it first \(ictc resume .*, or Continue in the chat app\), or drop "
+                                         r"the unfinished change with an undo"):
+        refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    undone = undo_run(finished.run_dir, context=fake_context())  # the unfinished change dropped
+    assert undone.results["history"][-1] == "undo: the unfinished change dropped, back to version 1"
+    assert set(undone.results["cluster_names"]) == {"Red", "Green", "Blue"}
+    assert refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context()).changes["renamed"] == {"Red": "Warm"}
