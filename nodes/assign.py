@@ -119,10 +119,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             with Timer() as timer, ctx.model_call():
                 choice = ctx.chooser.choose(to_messages(rendered), names, item["description"], retry)
                 if orders and choice.scores:  # a scored choice asked again with the names rotated (choice_orders)
-                    asked = [(names, choice)] + [
-                        (order, ctx.chooser.choose(to_messages(prompt(order)), order, item["description"], retry))
-                        for order in rotated(names, ctx.settings.choice_orders)[1:]]
-                    choice = across_orders(asked, names)
+                    choice = across_orders(_ask_rotated(ctx, prompt, names, item["description"], retry, choice), names)
         except recoverable_errors() as exc:
             failures[item["path"]] = failure("assign", exc)
             trace("assign", item["path"], prompt_text(rendered), failures[item["path"]]["reason"], ctx.llm_id,
@@ -142,3 +139,17 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         calls += choice.calls
     report("assign", advance=len(task["items"]), failed=len(failures), stored=stored, calls=calls)
     return {"assignments": assignments, "failures": failures}
+
+
+def _ask_rotated(ctx: Context, prompt: Any, names: list[str], description: str, retry: Any,
+                 first: Any) -> list[tuple[list[str], Any]]:
+    """The image's choice `first` (names in their order) and its choices with the names rotated (choice_orders),
+    as (listing, Choice) pairs for across_orders. An order whose call fails is left out rather than failing the
+    image: the orders that answered are averaged (the first always did)."""
+    asked = [(names, first)]
+    for order in rotated(names, ctx.settings.choice_orders)[1:]:
+        try:
+            asked.append((order, ctx.chooser.choose(to_messages(prompt(order)), order, description, retry)))
+        except recoverable_errors():
+            continue
+    return asked

@@ -22,12 +22,12 @@ def needs_categories(records: list[dict[str, Any]], k: int) -> bool:
     return len({normalize_label(r.get("raw", "")) for r in records} - {""}) > k
 
 
-def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> tuple[dict[str, str], int, int]:
+def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> tuple[dict[str, str], int]:
     """One category per distinct normalized label of `labels` (the `label_category` prompt, a plain one-line
     answer cleaned as a Step-2a label and cut to label_max_words; answers from the step cache reused).
 
-    Returns ({normalized label: category, "" when the call failed or the answer was empty}, model calls,
-    answers from the step cache). A recoverable error leaves that label without a category (it then keeps
+    Returns ({normalized label: category, "" when the call failed or the answer was empty}, model calls).
+    A recoverable error leaves that label without a category (it then keeps
     its specific label at the category level); anything else propagates."""
     settings = ctx.settings
     distinct = sorted({normalize_label(x) for x in labels} - {""})
@@ -56,7 +56,7 @@ def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> t
               timer.seconds / len(todo), cached=False, route="category", label=label, failed=failed)
     stored = len(distinct) - len(todo)
     report("name_clusters", stored=stored, calls=len(todo))  # counted; no progress bar moves (Step 2b is one step)
-    return categories, len(todo), stored
+    return categories, len(todo)
 
 
 def with_categories(records: list[dict[str, Any]], categories: dict[str, str]) -> list[dict[str, Any]]:
@@ -142,7 +142,7 @@ def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str,
     Why: a category is a word of its own, and asking for its category may climb one more rung ("fishery" ->
     "natural habitat", "sport" -> "sports"). Measured with Qwen 0.5B it mostly repeats the word ("bird" ->
     "bird"), so it is off by default (category_hops=1; README "Quality with small models")."""
-    mapping, calls, _ = label_categories(ctx, criterion, [r.get("raw", "") for r in records])
+    mapping, calls = label_categories(ctx, criterion, [r.get("raw", "") for r in records])
     kept = 1
     if descriptions:  # category_reask=on: labels given back as their own category get a second look
         again, spent = reask_repeats(ctx, criterion, mapping, descriptions)
@@ -153,7 +153,7 @@ def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str,
         now = _distinct(records, mapping)
         if now <= k:  # a rung up can only merge further: never nearer K from here
             break
-        upper, spent, _ = label_categories(ctx, criterion, [c for c in mapping.values() if c])
+        upper, spent = label_categories(ctx, criterion, [c for c in mapping.values() if c])
         calls += spent
         lifted = {label: upper.get(normalize_label(category)) or category for label, category in mapping.items()}
         after = _distinct(records, lifted)

@@ -71,6 +71,7 @@ def choose_level(records: list[dict[str, Any]], k: int) -> str:
     and their 4 categories (animal, vehicle...) too few for K, so the labels stay (Qwen 0.5B, bench/text_quality.py).
     SmolLM2-135M answered 36 of 48 emoji labels' categories with the prompt's own words ("most general everyday
     category"): a category most images share names no kind."""
+    records = [r for r in records if normalize_label(r.get("raw", ""))]  # an empty label (no answer) has no category
     if not records or not all(r.get("category") for r in records):
         return LABEL
     distinct = {level: len({normalize_label(level_label(r, level)) for r in records}) for level in (LABEL, CATEGORY)}

@@ -78,3 +78,27 @@ def test_rotations_and_the_mean_over_orders():
     assert combined.scores == pytest.approx((0.25, 0.4, 0.0))
     fell_back = [(names, Choice("a", "logprobs", "a", 1, (0.5, 0.3, 0.0))), (["b", "c", "a"], Choice("c", "schema", "c", 2))]
     assert across_orders(fell_back, names) == Choice("a", "logprobs", "a", 3, (0.5, 0.3, 0.0))
+
+
+class FailsOnRotations(FirstListed):
+    """As FirstListed, but a call with the names rotated (not starting with the first name) times out."""
+
+    first: str = ""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        listed = re.findall(r"^- (.+)$", messages[-1].content, flags=re.MULTILINE)
+        self.first = self.first or listed[0]
+        if "N/A" not in messages[-1].content and listed[0] != self.first:
+            raise TimeoutError("the rotated order timed out")
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def test_a_rotated_order_that_fails_leaves_the_image_its_first_choice(tmp_path):
+    """Review: one failed rotation failed the whole image and threw away the choice already scored."""
+    paths, labels = make_images(tmp_path / "img", {"red": 2, "green": 2, "blue": 2})
+    ctx = fake_context(assign_by_label="off", embedding_prior="off", choice_orders=2)
+    ctx = replace(ctx, chooser=LogprobChooser(FailsOnRotations(), fallback=Refuse()))
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    assert result.results["summary"]["failed"] == 0
+    assert result.results["routes"] == {"logprobs+orders": 6}

@@ -105,6 +105,8 @@ def test_a_category_that_most_images_share_is_no_level():
     assert choose_level(spread, 3) == "category"
     assert choose_level([{"raw": "a", "category": "x"}, {"raw": "b", "category": "x"}, {"raw": "c", "category": "y"},
                          {"raw": "d", "category": "y"}, {"raw": "e", "category": "x"}], 2) == "category"  # K = 2
+    unanswered = [*spread, {"raw": "", "category": ""}]  # one image without a label (its Step 2a answer was empty)
+    assert choose_level(unanswered, 3) == "category"  # it does not turn the category level off for the others
 
 
 def test_a_category_that_repeats_its_label_gets_a_second_look_with_an_image_description(tmp_path):
