@@ -136,3 +136,16 @@ def test_a_twin_moves_with_the_first_image_of_its_content(colour_images, tmp_pat
     merged = refine_run(first.run_dir, Merge((other, cluster), "Both"), context=fake_context())
     assert any(m["image"] == str(twin) for m in merged.changes["moved"])
     assert merged.changes == versions.diff_from(versions.version_clusters(first.run_dir, 1), merged.rows)
+
+
+@pytest.mark.parametrize("change", ["rename 'Red' to 'Warm'", "undo: back to version 1"])
+def test_a_change_named_but_never_written_is_not_recorded_by_continue(finished, change):
+    """A process killed after run.json names the pending change and before the change is written (graph/refine.py
+    refine_run, _back_to): the state is the last version's, so Continue records no version under that name."""
+    meta = json.loads((finished.run_dir / "run.json").read_text())
+    meta["pending_action"] = change  # what the killed process left: the name, no update_state
+    (finished.run_dir / "run.json").write_text(json.dumps(meta))
+    done = resume_run(finished.run_dir, context=fake_context())
+    after = json.loads((finished.run_dir / "run.json").read_text())
+    assert "pending_action" not in after and len(after["versions"]) == 1
+    assert done.results["history"] == ["first run"] and set(done.results["cluster_names"]) == {"Red", "Green", "Blue"}
