@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import zstandard
@@ -44,28 +45,34 @@ class ZstdCodec:
         return self._pair()[1].decompress(ciphertext)
 
 
+_KEPT: ContextVar[tuple[RunSaver, dict[tuple[Any, ...], Mapping[str, Any]]] | None] = ContextVar(
+    "ictc_kept_history", default=None)  # (the saver, what it kept) inside reusing_history(), in that context only
+
+
 class RunSaver(SqliteSaver):
     """LangGraph's SQLite saver that can keep the per-image history it read for a checkpoint: LangGraph's
     `get_state` and then `update_state` on the same checkpoint each read and unpack every task write of the
     per-image fields (nodes/state.py: DeltaChannel), ~2 s apiece at 250,000 images. Inside
     `reusing_history()` the second read of the same checkpoint's history is the first one's result."""
 
-    def __init__(self, connection: sqlite3.Connection, serde: Any) -> None:
-        super().__init__(connection, serde=serde)
-        self._history: dict[tuple[Any, ...], Mapping[str, Any]] | None = None  # None: nothing is kept
-        self.history_reads = 0  # histories read from the database (not from what was kept)
-
     @contextmanager
     def reusing_history(self) -> Iterator[None]:
         """Within the block, a checkpoint's history is read from the database once. Only for a block that
         writes nothing between its reads of one checkpoint (graph/refine.py: read the state, then write a
         rename as a new checkpoint): a checkpoint's ancestors and their writes never change, so the history
-        of a given checkpoint id stays valid. What was kept is dropped when the block ends."""
-        self._history = {}
+        of a given checkpoint id stays valid. What was kept is dropped when the block ends.
+
+        The history kept is handed to LangGraph as it is, and the channels (so the state values) it builds
+        from it may share its objects: inside the block, treat the state read as read-only (graph/refine.py
+        copies what it changes; nodes/state.py merge builds new dicts), or the next read of that checkpoint
+        would see the change. What is kept lives in a ContextVar, so only the thread (and context) that
+        entered the block reuses it: LangGraph's worker threads and other sessions on the same saver read
+        from the database as usual."""
+        token = _KEPT.set((self, {}))
         try:
             yield
         finally:
-            self._history = None
+            _KEPT.reset(token)
 
     def get_delta_channel_history(self, *, config: RunnableConfig,
                                   channels: Sequence[str]) -> Mapping[str, Any]:
@@ -74,12 +81,13 @@ class RunSaver(SqliteSaver):
         settings = config.get("configurable", {})
         key = (settings.get("thread_id"), settings.get("checkpoint_ns", ""), settings.get("checkpoint_id"),
                tuple(sorted(channels)))
-        if self._history is not None and key[2] and key in self._history:
-            return self._history[key]
-        self.history_reads += 1
+        kept = _KEPT.get()
+        cache = kept[1] if kept is not None and kept[0] is self and key[2] else None
+        if cache is not None and key in cache:
+            return cache[key]
         history = super().get_delta_channel_history(config=config, channels=channels)
-        if self._history is not None and key[2]:
-            self._history[key] = history
+        if cache is not None:
+            cache[key] = history
         return history
 
 

@@ -49,12 +49,15 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                 direct = not plan.goto and not state.get("review")  # a rename or a merge: no node to run
                 if direct:
                     session.ctx.check_stop()  # a Stop before the change is written: nothing has changed
-                meta["pending_action"] = describe_action(parsed)  # so a resume after a crash names this version
+                # so a resume after a crash names this version; a crash before the change is written leaves the
+                # latest checkpoint the last version's, and resume drops it (graph/run.py _pending_change)
+                meta["pending_action"] = describe_action(parsed)
                 write_json(run_dir / "run.json", meta)
                 if direct:
                     with collector_paused():
                         known = _apply_directly(session, snapshot.config, state, plan.update)
-                graph_input = Command(update=plan.update, goto=plan.goto or "review_clusters")
+                else:
+                    graph_input = Command(update=plan.update, goto=plan.goto or "review_clusters")
                 del state
             del snapshot  # the drive reads the state afresh
         if known is None:
@@ -137,6 +140,7 @@ def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Contex
         restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
         session.ctx.check_stop()  # a Stop before the state is written back: nothing has changed
         meta["pending_action"] = action  # a stop or a crash before the version is recorded: resume records it
+        # (one before update_state leaves the last version's checkpoint latest: resume drops it, graph/run.py)
         write_json(run_dir / "run.json", meta)
         session.graph.update_state(session.config, restore, as_node="review_clusters")
         meta.pop("pending_action")

@@ -15,7 +15,7 @@ from ictc.core.settings import Settings
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
-from ictc.graph.session import Events, RunResult, open_run
+from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
@@ -128,7 +128,7 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         if is_complete(state) and not state.get("failures"):
             # finished: outputs rewritten only; or stopped (or killed) while its outputs were written, before
             # its version was recorded: recorded now, under the change's name (run.json) or as the first run
-            return session.finish(meta.pop("pending_action", None) or (None if meta.get("versions") else "first run"))
+            return session.finish(_pending_change(session) or (None if meta.get("versions") else "first run"))
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
         retry = is_complete(state) or bool(state.get("failures"))
@@ -138,9 +138,25 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             # after Ctrl-C the checkpoint may say "nothing next" with work missing: every node skips
             # what is done, so running from the start again does only the missing work
             session.drive(Command(update={"failures": {RESET: True}} if retry else {}, goto="start"), on_event)
-        label = meta.pop("pending_action", None) or (
+        label = _pending_change(session) or (
             f"resume: retried {len(state['failures'])} failed image(s)" if retry else _version_label(meta, "resumed"))
         return session.finish(label)
+
+
+def _pending_change(session: RunSession) -> str | None:
+    """The change run.json names as pending (graph/refine.py writes it just before writing the change), taken
+    out of the session's meta. None, and dropped from run.json too, when the run's latest checkpoint is still
+    the last version's: the process stopped after naming the change and before writing it, so nothing changed
+    and no version may be recorded under its name."""
+    pending = session.meta.pop("pending_action", None)
+    versions = session.meta.get("versions", [])
+    if pending is None or not versions:
+        return pending
+    latest = session.saver.get_tuple(session.config)  # the latest checkpoint, read without replaying its writes
+    if latest is not None and latest.config["configurable"]["checkpoint_id"] == versions[-1]["checkpoint_id"]:
+        write_json(session.run_dir / "run.json", session.meta)
+        return None
+    return pending
 
 
 def _as_k(value: int | str) -> int:

@@ -136,3 +136,70 @@ def test_a_twin_moves_with_the_first_image_of_its_content(colour_images, tmp_pat
     merged = refine_run(first.run_dir, Merge((other, cluster), "Both"), context=fake_context())
     assert any(m["image"] == str(twin) for m in merged.changes["moved"])
     assert merged.changes == versions.diff_from(versions.version_clusters(first.run_dir, 1), merged.rows)
+
+
+@pytest.mark.parametrize("change", ["rename 'Red' to 'Warm'", "undo: back to version 1"])
+def test_a_change_named_but_never_written_is_not_recorded_by_continue(finished, change):
+    """A process killed after run.json names the pending change and before the change is written (graph/refine.py
+    refine_run, _back_to): the state is the last version's, so Continue records no version under that name."""
+    meta = json.loads((finished.run_dir / "run.json").read_text())
+    meta["pending_action"] = change  # what the killed process left: the name, no update_state
+    (finished.run_dir / "run.json").write_text(json.dumps(meta))
+    done = resume_run(finished.run_dir, context=fake_context())
+    after = json.loads((finished.run_dir / "run.json").read_text())
+    assert "pending_action" not in after and len(after["versions"]) == 1
+    assert done.results["history"] == ["first run"] and set(done.results["cluster_names"]) == {"Red", "Green", "Blue"}
+
+
+def test_the_state_after_a_rename_and_a_merge_is_what_a_fresh_read_gives(finished, monkeypatch):
+    """The history kept by RunSaver.reusing_history is shared with the channels LangGraph builds from it: after
+    a rename and after a merge, every field of the state the refinement's own saver reads, and of the state it
+    wrote its outputs from, equals a fresh read by a new saver, and equals the state of the same changes made
+    with nothing kept (on a copy of the run)."""
+    import contextlib
+    import shutil
+
+    from ictc.graph.checkpointer import RunSaver
+
+    plain = finished.run_dir.with_name("nothing-kept")
+    shutil.copytree(finished.run_dir, plain)
+    seen = []
+    finish = RunSession.finish
+
+    def finish_and_read(self, action, known=None):
+        seen.append((known.state, dict(self.graph.get_state(self.config).values)))  # this session's own saver
+        return finish(self, action, known)
+
+    for change in (Rename("Red", "Warm"), Merge(("Green", "Blue"), "Cool")):
+        with monkeypatch.context() as patch:
+            patch.setattr(RunSession, "finish", finish_and_read)
+            refine_run(finished.run_dir, change, context=fake_context())
+        with monkeypatch.context() as patch:
+            patch.setattr(RunSaver, "reusing_history", lambda self: contextlib.nullcontext())
+            refine_run(plain, change, context=fake_context())
+        known, own = seen.pop()
+        fresh, reference = run_state(finished.run_dir), run_state(plain)
+        assert set(fresh) == set(own) == set(reference) and "assignments" in fresh and "naming" in fresh
+        for field in fresh:
+            assert own[field] == fresh[field] == reference[field], field
+            if field in known:
+                assert known[field] == fresh[field], field
+
+
+def test_the_history_is_kept_for_the_thread_that_asked_only(finished, history_reads):
+    """reusing_history keeps what it read in a ContextVar: another thread on the same saver (LangGraph's
+    workers, a second job) reads the database as usual."""
+    from ictc.graph.session import open_run
+    from ictc.graph.versions import load_meta
+
+    with open_run(finished.run_dir, load_meta(finished.run_dir), fake_context()) as session:
+        with session.saver.reusing_history():
+            session.graph.get_state(session.config)
+            session.graph.get_state(session.config)
+            assert len(history_reads) == 1
+            other = threading.Thread(target=session.graph.get_state, args=(session.config,))
+            other.start()
+            other.join()
+            assert len(history_reads) == 2
+        session.graph.get_state(session.config)  # the block ended: nothing is kept
+        assert len(history_reads) == 3

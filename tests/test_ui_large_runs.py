@@ -82,12 +82,23 @@ def test_stop_during_a_rename_s_outputs_then_continue_records_it(finished_app, m
 
 
 def test_the_traces_tab_streams_the_traces_and_pages_the_image_picker(finished_app, monkeypatch):  # noqa: F811
+    """No whole-file read (read_traces, wherever the app would import it from), and picking an image parses
+    that image's trace lines only, not the file's."""
+    import sys
+
+    from ictc.evaluation import traces
+
     app, _ = finished_app
 
     def whole_file(*args):
         raise AssertionError("the whole trace file was read into memory")
 
-    monkeypatch.setattr("ictc.evaluation.traces.read_traces", whole_file)
+    for module in [traces, *(m for name, m in sys.modules.items() if name.startswith("ictc.ui"))]:
+        if hasattr(module, "read_traces"):
+            monkeypatch.setattr(module, "read_traces", whole_file)
+    parsed = []
+    original = traces._parsed
+    monkeypatch.setattr(traces, "_parsed", lambda line: parsed.append(line) or original(line))
     monkeypatch.setattr(panels, "IMAGES_LISTED", 3)
     open_tab(app, "Traces")
     assert not app.exception, app.exception
@@ -96,8 +107,11 @@ def test_the_traces_tab_streams_the_traces_and_pages_the_image_picker(finished_a
     assert len(picker.options) == 3
     rows = app.session_state["ictc_session"].results()["images"]
     wanted = Path(rows[6]["image"]).name
+    lines = sum(1 for _ in traces.iter_trace_lines(app.session_state["ictc_session"].run_dir))
+    parsed.clear()
     app.text_input(key="trace-find").input(wanted).run()
     assert app.selectbox(key="trace-image").options == [wanted]
+    assert [json.loads(line)["image"] for line in parsed] == [rows[6]["image"]] * 3 and lines > 20  # its 3 steps
     labels = [e.label for e in app.expander]
     assert any(label.startswith("Step 1 · describe · fake-vlm") for label in labels)
     assert any(label.startswith("Step 3 · assign") for label in labels)
