@@ -21,8 +21,9 @@ HELP = ("Enter: accept | rename N NEW NAME | merge N M [NEW NAME] | split N COUN
 
 def cluster_by_token(names: list[str], token: str) -> str:
     """The cluster `token` names among `names` (the current cluster names, in order): its 1-based number as
-    printed, or else its exact name. Raises UsageError naming the token and the valid numbers, or when the
-    token is one cluster's number and another's name (ambiguous: nothing is guessed)."""
+    printed, or else its exact name, or else the one name equal to it but for case. Raises UsageError naming
+    the token and the valid numbers, or when the token is one cluster's number and another's name
+    (ambiguous: nothing is guessed)."""
     numbered = names[int(token) - 1] if token.isdigit() and 1 <= int(token) <= len(names) else None
     if numbered is not None and token in names and numbered != token:  # names that are numbers ("1", "2", "3+")
         raise UsageError(f"{token!r} is ambiguous: cluster {token} is {numbered!r}, and the cluster named {token!r} is "
@@ -31,6 +32,9 @@ def cluster_by_token(names: list[str], token: str) -> str:
         return numbered
     if token in names:
         return token
+    folded = [name for name in names if name.casefold() == token.casefold()]  # "RED" for "red", as the chat reads it
+    if len(folded) == 1:
+        return folded[0]
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}, or its name ({shown})")
 

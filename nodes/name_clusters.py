@@ -198,7 +198,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     source = "model" if names is not None else "fallback"
     naming = {"names": names if names is not None else fallback_names(best, kept, k), "counts": dict(counts),
               "kept": kept, "dropped": dropped, "groups": groups, "attempts": len(problems) + (source == "model"),
-              "source": source, "problems": problems, "mode": mode, "prompt_hash": prompt_hash(rendered)}
+              "source": source, "problems": problems, "mode": mode, "prompt_hash": prompt_hash(rendered), "asked_k": k}
     ctx.remember(key, "name_clusters", naming)
     trace("name_clusters", None, prompt_text(rendered), naming["names"], ctx.llm_id, timer.seconds, cached=False,
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)

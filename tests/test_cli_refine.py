@@ -120,3 +120,6 @@ def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():
     with pytest.raises(UsageError, match="'2' is ambiguous: cluster 2 is '1', and the cluster named '2' is number 3"):
         cluster_by_token(names, "2")
     assert cluster_by_token(["a", "2"], "2") == "2"  # its own number and name: the same cluster
+    assert cluster_by_token(["Red", "blue"], "RED") == "Red"  # as the chat reads names
+    with pytest.raises(UsageError, match="no cluster 'red'"):
+        cluster_by_token(["Red", "RED"], "red")  # two names equal but for case: not guessed

@@ -79,3 +79,5 @@ def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_
     out = capsys.readouterr().out
     assert code == 0 and "! Step 2b: the LLM gave no usable 5 names" in out
     assert "! " in out.split("! Step 2b")[1] and "empty" in out.split("! Step 2b")[1].lower()
+    assert main(["refine", str(tmp_path / "run"), "--merge", "4", "5"]) == 0  # K is 4 now; Step 2b was asked for 5
+    assert "! Step 2b: the LLM gave no usable 5 names" in capsys.readouterr().out

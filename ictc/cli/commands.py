@@ -69,7 +69,8 @@ def _print_result(result: Any) -> None:
     naming = results.get("naming", {})
     if naming.get("source") == "fallback":  # the names were not the model's: say so where the user looks
         problem = (naming.get("problems") or ["no usable answer"])[-1]
-        print(f"! Step 2b: the LLM gave no usable {results['n_clusters']} names ({problem}); "
+        asked = naming.get("asked_k", results["n_clusters"])  # K when Step 2b ran: a merge since lowered it
+        print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
               "the names above are its best try, completed by the most frequent raw labels, then 'other'.")
     for warning in results.get("warnings", []):
         print(f"! {warning}")
