@@ -3,8 +3,6 @@ the plain `label` prompt, and each distinct label gets its category by one short
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ictc.graph.run import start_run
@@ -12,36 +10,10 @@ from ictc.nodes.label_categories import needs_categories, with_categories
 from ictc.nodes.label_levels import CATEGORY, level_label
 from ictc.prompts import make_criterion
 
-from fakes import FakeLLM, fake_context, make_images, step_calls
+from fakes import WARM_COOL, FakeLLM, fake_context, make_coarse_images, make_images, step_calls
 
 pytestmark = pytest.mark.levers  # the defaults, levers on
 
-WARM_COOL = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
-
-
-def _coarse(folder: Path) -> tuple[list[str], Path]:
-    paths, _ = make_images(folder, {"red": 2, "yellow": 2, "green": 2, "blue": 2})
-    labels = folder / "coarse.csv"
-    labels.write_text("image,label\n" + "".join(f"{p},{WARM_COOL[Path(p).stem.split('_')[0]]}\n" for p in paths))
-    return paths, labels
-
-
-def test_plain_labels_stay_and_each_distinct_label_gets_one_category_call(tmp_path):
-    paths, labels = _coarse(tmp_path / "img")
-    llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")  # Step 3 by the model would be wrong for warm
-    ctx = fake_context(llm=llm, label_levels="on")
-    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
-                       context=ctx)
-    naming = result.results["naming"]
-    assert step_calls(llm, "Give two answers") == 0  # Step 2a asked the plain label prompt
-    assert step_calls(llm, "What is the colour of this image?") == 8
-    assert step_calls(llm, "got the label") == 4  # one per distinct label, not per image
-    assert naming["label_categories"] == {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
-    assert naming["label_level"] == "category" and sorted(result.results["cluster_names"]) == ["cool", "warm"]
-    assert result.results["metrics"]["acc"] == 1.0 and result.results["routes"] == {"label": 8}
-    assert result.results["calls"]["name_clusters"]["model_calls"] == 4
-    assert sorted({r["raw_label"] for r in result.rows}) == ["blue", "green", "red", "yellow"]  # the specific level
-    assert result.results["levers"]["label_levels"] == "on"
 
 
 def test_no_category_call_when_the_labels_do_not_outnumber_k(tmp_path):
@@ -57,7 +29,7 @@ def test_no_category_call_when_the_labels_do_not_outnumber_k(tmp_path):
 
 
 def test_json_label_levels_ask_one_answer_per_image_and_off_asks_none(tmp_path):
-    paths, labels = _coarse(tmp_path / "img")
+    paths, labels = make_coarse_images(tmp_path / "img")
     for mode in ("json", "off"):
         llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")
         ctx = fake_context(llm=llm, label_levels=mode)
@@ -77,7 +49,7 @@ def test_a_label_without_a_category_keeps_its_specific_label():
 
 
 def test_the_category_step_climbs_a_rung_when_one_step_up_is_still_too_fine(tmp_path):
-    paths, labels = _coarse(tmp_path / "img")
+    paths, labels = make_coarse_images(tmp_path / "img")
     rungs = {"red": "hot", "yellow": "sunny", "green": "leafy", "blue": "icy",  # one step up: still 4 for K = 2
              "hot": "warm", "sunny": "warm", "leafy": "cool", "icy": "cool"}
     for hops, acc in ((2, 1.0), (1, None)):
@@ -110,7 +82,7 @@ def test_a_category_that_most_images_share_is_no_level():
 
 
 def test_a_category_that_repeats_its_label_gets_a_second_look_with_an_image_description(tmp_path):
-    paths, labels = _coarse(tmp_path / "img")
+    paths, labels = make_coarse_images(tmp_path / "img")
     for reask in ("on", "off"):
         # asked "red" alone the model says "red"; asked about a red square's description it says "warm"
         llm = FakeLLM(coarse=WARM_COOL, parrot_categories=True, assign_answer="cool")

@@ -19,7 +19,7 @@ from ictc.models.choose import Choice
 from ictc.nodes.name_clusters import names_from_counts, propose_names
 from ictc.prompts import make_criterion
 
-from fakes import FakeLLM, fake_context, make_images, step_calls
+from fakes import WARM_COOL, FakeLLM, fake_context, make_coarse_images, make_images, step_calls
 
 pytestmark = pytest.mark.levers  # the defaults, levers on (conftest turns them off for other tests)
 
@@ -286,25 +286,16 @@ def test_a_run_with_name_groups_sends_images_by_their_label_group(tmp_path):
     assert step_calls(llm, "sort images") == 0 and step_calls(llm, "name groups of labels") == 1
 
 
-def _coarse_images(folder: Path) -> tuple[list[str], Path]:
-    """Two of each colour; the true classes are coarse: warm (red, yellow) and cool (green, blue)."""
-    paths, _ = make_images(folder, {"red": 2, "yellow": 2, "green": 2, "blue": 2})
-    kind = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
-    labels = folder / "coarse.csv"
-    labels.write_text("image,label\n" + "".join(f"{p},{kind[Path(p).stem.split('_')[0]]}\n" for p in paths))
-    return paths, labels
-
-
-WARM_COOL = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
-
-
 def test_two_level_labels_name_coarse_clusters_from_the_categories_without_a_call(tmp_path):
-    paths, labels = _coarse_images(tmp_path / "img")
+    paths, labels = make_coarse_images(tmp_path / "img")
     llm = FakeLLM(coarse=WARM_COOL, assign_answer="cool")  # Step 3 by the model would be wrong for warm
     ctx = fake_context(llm=llm, label_levels="on")
     result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
                        context=ctx)
     naming = result.results["naming"]
+    assert step_calls(llm, "Give two answers") == 0  # Step 2a asked the plain label prompt
+    assert step_calls(llm, "got the label") == 4  # one category call per distinct label, not per image
+    assert naming["label_categories"] == {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}
     assert naming["label_level"] == "category" and naming["source"] == "labels"
     assert sorted(result.results["cluster_names"]) == ["cool", "warm"] and result.results["metrics"]["acc"] == 1.0
     assert result.results["routes"] == {"label": 8} and step_calls(llm, "Image description") == 8  # Step 2a only
@@ -371,7 +362,7 @@ def test_a_run_applies_the_embedding_prior_to_calibrated_choices_only_when_on(tm
 
 
 def test_at_the_category_level_the_k_most_frequent_categories_are_the_names(tmp_path):
-    paths, labels = _coarse_images(tmp_path / "img")
+    paths, labels = make_coarse_images(tmp_path / "img")
     llm = FakeLLM(coarse={**WARM_COOL, "blue": "teal"})  # 3 categories for K = 2; the top 2 cover 6 of 8 < 0.9
     ctx = fake_context(llm=llm, label_levels="on")
     result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", labels=str(labels),
