@@ -131,14 +131,34 @@ def read_traces(run_dir: str | Path) -> list[dict[str, Any]]:
     return list(_records(run_dir))
 
 
-def current_traces(records: list[dict[str, Any]], image: str | None = None,
-                   version: int | None = None) -> dict[str, dict[str, Any]]:
+def lineage(versions: list[dict[str, Any]], version: int) -> set[int]:
+    """The version numbers whose traces make up `version`'s state (`versions`: run.json's list): the version
+    and those before it, except that an undo or a restore (an entry with "restored_from") stands for the
+    version it brought back; its own number then carries only the traces of an unfinished change it dropped,
+    which are left out. A number not listed (a pass still running) is its own."""
+    restores = {v["version"]: v["restored_from"] for v in versions if v.get("restored_from")}
+    kept: set[int] = set()
+    while version >= 1:
+        if version in restores:
+            version = restores[version]  # always an earlier number: no loop
+            continue
+        kept.add(version)
+        version -= 1
+    return kept
+
+
+def current_traces(records: list[dict[str, Any]], image: str | None = None, version: int | None = None,
+                   versions: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """The answer each step holds for `image` (None: Step 2b, run-wide) as of `version` (None: latest):
-    the last record per step, since a refinement re-traces only the steps it redid."""
-    latest: dict[str, dict[str, Any]] = {}
-    for record in records:
-        if record.get("image") == image and (version is None or record["version"] <= version):
-            latest[record["step"]] = record
+    the last record per step, since a refinement re-traces only the steps it redid. With `versions`
+    (run.json's list) only the records of the version's lineage count: after "back to version 1" an image
+    shows version 1's traces, not those of the version left."""
+    mine = [r for r in records if r.get("image") == image and (version is None or r["version"] <= version)]
+    if versions and mine:
+        latest = max(max(r["version"] for r in mine), max(v["version"] for v in versions))  # a restore traces nothing
+        allowed = lineage(versions, version or latest)
+        mine = [r for r in mine if r["version"] in allowed]
+    latest = {record["step"]: record for record in mine}
     return {step: latest[step] for step in STEP_ORDER if step in latest}
 
 
@@ -207,12 +227,12 @@ def trace_overview(run_dir: str | Path) -> tuple[dict[int, dict[str, dict[str, i
     (+1 GB) for these few numbers. Every line is parsed (orjson, ~4 us per 1.6 KB line): searching a line's
     bytes for its fields was no faster and depended on orjson's exact layout."""
     summary: dict[int, dict[str, dict[str, int]]] = {}
-    naming = None
+    namings: list[dict[str, Any]] = []  # a few per version: the latest of the current lineage is shown
     for record in _records(run_dir):
         if record.get("step") == "name_clusters" and record.get("image") is None:
-            naming = record
+            namings.append(record)
         _count(summary, record)
-    return summary, naming
+    return summary, current_traces(namings, None, versions=_versions(run_dir)).get("name_clusters")
 
 
 def image_traces(run_dir: str | Path, image: str, version: int | None = None) -> dict[str, dict[str, Any]]:
@@ -228,4 +248,12 @@ def image_traces(run_dir: str | Path, image: str, version: int | None = None) ->
             if record is not None and record.get("image") == image:
                 records.append(record)
             found = block.find(needle, found + len(needle))
-    return current_traces(records, image, version)
+    return current_traces(records, image, version, _versions(run_dir))
+
+
+def _versions(run_dir: str | Path) -> list[dict[str, Any]]:
+    """run.json's list of versions; [] when it cannot be read (the traces then count by number alone)."""
+    try:
+        return list(orjson.loads((Path(run_dir) / "run.json").read_bytes()).get("versions", []))
+    except (OSError, ValueError):
+        return []

@@ -144,7 +144,7 @@ def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Contex
         write_json(run_dir / "run.json", meta)
         session.graph.update_state(session.config, restore, as_node="review_clusters")
         meta.pop("pending_action")
-        return session.finish(action)
+        return session.finish(action, restored_from=target["version"])
 
 
 def search_run(run_dir: str | Path, query: str, n: int = 5, context: Context | None = None) -> list[dict[str, Any]]:

@@ -117,13 +117,14 @@ class RunSession:
         if on_event:
             on_event(chunk)
 
-    def finish(self, action: str | None, known: Known | None = None) -> RunResult:
+    def finish(self, action: str | None, known: Known | None = None, restored_from: int | None = None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
         Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
         per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
         `action` labels the new version (None: outputs rewritten, no new version). `known`: the final state and
         its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
-        are not replayed again. Returns the RunResult, with `changes` against the previous version when
+        are not replayed again. `restored_from`: the version an undo or a restore brought back (add_version).
+        Returns the RunResult, with `changes` against the previous version when
         there is one. A Stop (the context's stop event) is honoured between the phases: StopRequested is
         raised and run.json keeps the pending change, which `ictc resume` (Continue) finishes as its version."""
         with collector_paused():  # many objects, no cycles: the collector would walk them all (core/memory.py)
@@ -147,7 +148,7 @@ class RunSession:
             self._phase(2, "saving the version and comparing it with the previous one")
             if new_version is not None:
                 previous = list(self.meta.get("versions", []))  # before this version is added
-                result.version = add_version(self.run_dir, self.meta, new_version, checkpoint)
+                result.version = add_version(self.run_dir, self.meta, new_version, checkpoint, restored_from)
                 if previous:
                     before = clusters_before(result.rows, known.moved_from) if known and known.moved_from is not None \
                         else version_clusters(self.run_dir, previous[-1]["version"])

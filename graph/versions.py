@@ -28,8 +28,11 @@ def load_meta(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text("utf-8"))
 
 
-def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id: str) -> int:
-    """Snapshot the current outputs as the next version; returns its number.
+def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id: str,
+                restored_from: int | None = None) -> int:
+    """Snapshot the current outputs as the next version; returns its number. `restored_from`: for an undo
+    or a restore, the version whose state it brought back (the traces of that version's lineage are this
+    one's: evaluation/traces.py lineage).
 
     The snapshot is a hard link where the file system allows (no copy of a results.json of 250,000 images):
     every output is replaced whole, never written in place (evaluation/outputs.py write_atomic), so a
@@ -41,7 +44,8 @@ def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id:
     for name in ("results.json", SUMMARY, "results.csv", "report.html"):
         if name != SUMMARY or (run_dir / name).is_file():  # a run finished before the summary existed has none
             _snapshot(run_dir / name, folder / name)
-    versions.append({"version": number, "action": action, "checkpoint_id": checkpoint_id})
+    versions.append({"version": number, "action": action, "checkpoint_id": checkpoint_id,
+                     **({"restored_from": restored_from} if restored_from else {})})
     write_json(run_dir / "run.json", meta)
     return number
 

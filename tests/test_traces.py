@@ -81,3 +81,27 @@ def test_a_run_folder_s_plain_traces_of_earlier_versions_are_read_before_the_com
     with TraceWriter(tmp_path) as writer:
         writer.write(trace_lines({"trace": {"step": "assign", "image": "a"}}, 2))
     assert [(r["version"], r["step"]) for r in read_traces(tmp_path)] == [(1, "describe"), (2, "assign")]
+
+
+def test_after_going_back_to_a_version_an_image_shows_that_version_s_traces(colour_images, tmp_path):
+    """Newcomer: after "go back to version 1" the image's Step-3 trace was the version just left (its
+    instruction in the prompt), beside results that do not use it."""
+    from ictc.evaluation.traces import image_traces, lineage, trace_overview
+    from ictc.graph.refine import restore_run, undo_run
+
+    paths, _ = colour_images
+    result = start_run(paths, make_criterion("colour"), 3, fake_context().settings, tmp_path / "run",
+                       context=fake_context())
+    refine_run(result.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=fake_context())  # v2
+    restore_run(result.run_dir, 1, context=fake_context())  # v3: version 1's state
+    back = image_traces(result.run_dir, paths[0])
+    assert back["assign"]["version"] == 1 and "Prefer warm colours." not in back["assign"]["prompt"]
+    assert trace_overview(result.run_dir)[1]["version"] == 1  # the naming shown is version 1's too
+    refine_run(result.run_dir, AddInstruction("Mind the shade.", "assign"), context=fake_context())  # v4
+    now = image_traces(result.run_dir, paths[0])
+    assert now["assign"]["version"] == 4 and now["describe"]["version"] == 1
+    undo_run(result.run_dir, context=fake_context())  # v5: back to v3, which is v1's state
+    assert image_traces(result.run_dir, paths[0])["assign"]["version"] == 1
+    versions = [{"version": 1}, {"version": 2}, {"version": 3, "restored_from": 1}, {"version": 4},
+                {"version": 5, "restored_from": 3}]
+    assert lineage(versions, 5) == {1} and lineage(versions, 4) == {1, 4} and lineage(versions, 6) == {1, 6}

@@ -75,7 +75,9 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
     if not files:
         st.info("No traces yet.")
         return
-    stamp = (sum(f.stat().st_size for f in files), max(f.stat().st_mtime for f in files))
+    # run.json too: an undo or a restore writes no trace but changes which versions' traces are current
+    stamped = [*files, *[f for f in (run_dir / "run.json",) if f.is_file()]]
+    stamp = (sum(f.stat().st_size for f in stamped), max(f.stat().st_mtime for f in stamped))
     summary, naming = trace_overview_of(str(run_dir), *stamp)
     if not summary:
         st.info("No traces yet.")
