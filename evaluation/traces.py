@@ -12,6 +12,8 @@ from typing import IO, Any
 import orjson
 import zstandard
 
+from ictc.evaluation.outputs import read_json
+
 STEP_ORDER = ("describe", "label", "name_clusters", "assign")
 TRACES = "traces.jsonl.zst"  # issue 19: the plain lines took ~1.4 KB per image, mostly the same prompt again
 PLAIN = "traces.jsonl"  # written by versions before the compressed file; still read, never appended to
@@ -254,6 +256,6 @@ def image_traces(run_dir: str | Path, image: str, version: int | None = None) ->
 def _versions(run_dir: str | Path) -> list[dict[str, Any]]:
     """run.json's list of versions; [] when it cannot be read (the traces then count by number alone)."""
     try:
-        return list(orjson.loads((Path(run_dir) / "run.json").read_bytes()).get("versions", []))
+        return list(read_json(Path(run_dir) / "run.json").get("versions", []))
     except (OSError, ValueError):
         return []
