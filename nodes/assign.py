@@ -86,6 +86,13 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
 
         by_label = label_decides(item, names) if shortcuts and ctx.settings.assign_by_label == "on" else None
+        if by_label is None and shortcuts and item.get("looked") in names:  # Step 2b's look placed its label
+            assignments[item["path"]] = {"cluster": item["looked"], "route": "look", "answer": item["raw_label"],
+                                         "seconds": 0.0, "calls": 0}
+            trace("assign", item["path"], f"looked: {item['specific_label']}", item["looked"],
+                  "(Step 2b's look at a description: no model)", 0.0, cached=False, route="look",
+                  answer=item["raw_label"])
+            continue
         if by_label is not None:
             assignments[item["path"]] = {"cluster": by_label, "route": "label", "answer": item["raw_label"],
                                          "seconds": 0.0, "calls": 0}

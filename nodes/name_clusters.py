@@ -19,7 +19,12 @@ from ictc.core.errors import SystematicFailureError
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
-from ictc.nodes.label_categories import climb_categories, needs_categories, with_categories
+from ictc.nodes.label_categories import (
+    climb_categories,
+    look_for_names,
+    needs_categories,
+    with_categories,
+)
 from ictc.nodes.label_counts import (
     count_labels,
     format_counts,
@@ -123,11 +128,12 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx, criterion = runtime.context, Criterion.from_dict(state["criterion"])
     categories: dict[str, str] = {}
     spent = hops = 0
+    seen = label_descriptions(state) if "on" in (ctx.settings.category_reask, ctx.settings.category_look) else {}
     if ctx.settings.label_levels == "on" and needs_categories(records, state["n_clusters"]):
         # the plain labels stay; each distinct label gets its category by one short call (and may climb)
         categories, spent, hops = climb_categories(ctx, criterion, records, state["n_clusters"],
                                                    ctx.settings.category_hops,
-                                                   label_descriptions(state) if ctx.settings.category_reask == "on" else None)
+                                                   seen if ctx.settings.category_reask == "on" else None)
         records = with_categories(records, categories)
     level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
     raw = [level_label(r, level) for r in records]
@@ -139,6 +145,11 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             "fix what made the earlier steps fail (the reason above)")
     # categories are general words already: the K most frequent are the names (nodes/label_levels.py)
     naming = propose_names(ctx, criterion, raw, state["n_clusters"], cover=0.0 if level == CATEGORY else None)
+    if categories and level == CATEGORY and ctx.settings.category_look == "on":
+        # labels whose category is no name: one look at an image's description may place them (no Step-3 call)
+        looked, looks = look_for_names(ctx, criterion, categories, naming["names"], seen)
+        naming = {**naming, "looked": looked}
+        spent += looks
     if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json
         naming = {**naming, "label_categories": categories, "category_hops": hops, "calls": naming["calls"] + spent}
     return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}

@@ -158,12 +158,15 @@ class FakeLLM(CountingChatModel):
     pulled_by_mark: dict[str, str] = {}
     coarse: dict[str, str] = {}  # label -> the broader name a group of such labels gets (Step 2b by groups)
     parrot_categories: bool = False  # asked a label's category alone, give the label back (a small model's habit)
+    category_answers: dict[str, str] = {}  # asked these labels' category alone, give these (wrong) answers
 
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         system, last = _text(messages[0]), _text(messages[-1])
         if "short labels" in system:
             if "got the label" in last:  # two-level labels (label_levels=on): a label's category is its `coarse` word
                 label = _find(r'got the label "([^"]+)"', last)
+                if label in self.category_answers:
+                    return f"{self.category_answers[label]}\n"
                 return f"{label if self.parrot_categories else self.coarse.get(label, label)}\n"
             if "too long" in last:
                 return _find(r"\b(red|green|blue|yellow)\b", _text(messages[1]))

@@ -108,3 +108,25 @@ def test_a_second_look_that_leaves_fewer_than_k_categories_is_not_kept(tmp_path)
     merged = {"cat": "animal", "dog": "animal", "ship": "vehicle", "truck": "vehicle", "car cat": "cat"}
     assert not _better_level(records, first, merged, 4)  # 3 kinds for K = 4: CIFAR's fine classes stay
     assert _better_level(records, first, merged, 3)  # 4 categories, 3 strictly nearer K = 3
+
+
+def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_description(tmp_path):
+    paths, labels = make_coarse_images(tmp_path / "img")
+    for look in ("on", "off"):
+        # asked "blue" alone the model says "sky" (no name); asked about a blue square's description, "cool"
+        llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
+        ctx = fake_context(llm=llm, llm_id=f"fake-look-{look}", label_levels="on", category_look=look)
+        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / look, labels=str(labels),
+                           context=ctx)
+        naming = result.results["naming"]
+        assert naming["label_level"] == "category" and sorted(result.results["cluster_names"]) == ["cool", "warm"]
+        assert result.results["levers"]["category_look"] == look
+        assert step_calls(llm, "Give two answers") == (1 if look == "on" else 0)  # only blue's category is no name
+        if look == "on":
+            assert naming["looked"] == {"blue": "cool"} and result.results["routes"] == {"label": 6, "look": 2}
+            assert result.results["metrics"]["acc"] == 1.0
+            rows = {r["label"]: r for r in result.rows}
+            assert rows["blue"]["route"] == "look" and rows["blue"]["cluster"] == "cool"
+        else:  # the blue squares go to Step 3, which (this fake) answers warm
+            assert "looked" not in naming and result.results["routes"]["label"] == 6
+            assert result.results["metrics"]["acc"] < 1.0
