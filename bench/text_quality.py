@@ -40,6 +40,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no embedding prior": {"embedding_prior": "off"},
     "after, two rungs": {"category_hops": 2},  # the category of a category
     "after, no category reask": {"category_reask": "off"},  # the fourth pass's defaults
+    "after, no category look": {"category_look": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
     "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--sets", nargs="+", help="set names (default: all)")
     parser.add_argument("--per-class", type=int, default=8, help="emoji per category (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="draw other emoji and WordNet words (default 0)")
     parser.add_argument("--oracle-only", action="store_true", help="only Step 3 given the true names")
     parser.add_argument("--no-oracle", action="store_true", help="skip Step 3 given the true names")
     parser.add_argument("--workspace", help="folder for the runs and their step cache, reused by a later bench "
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = load_settings({"backend": "openai", "base_url": args.base_url, "llm": args.llm, "vlm": args.llm,
                           "api_key": "not-needed", "concurrency": 1}, env_file=None)
-    sets = [s for s in all_sets(args.per_class) if not args.sets or s.name in args.sets]
+    sets = [s for s in all_sets(args.per_class, args.seed) if not args.sets or s.name in args.sets]
     vlm = stand_in_vlm(sets)
     root = Path(args.workspace) if args.workspace else Path(tempfile.mkdtemp(prefix="ictc-text-quality-"))
     print(f"runs and step cache in {root}", flush=True)

@@ -66,6 +66,31 @@ class TextSet:
     truth: dict[str, str]  # path -> true class
     descriptions: dict[str, str]  # path -> the description the stand-in VLM returns
 
+# The same 20 photos described a second time, by a helper that saw neither the descriptions above nor the pipeline
+# (same three-sentence form, wording varied as a describer would: "freighter", "lorry", "toad", "pug").
+CIFAR_DESCRIPTIONS_B = [
+    "A grey tabby cat with bright green eyes is curled up on a cushion, staring straight at the camera. A small toy truck lies tipped over near the edge of the cushion. Behind it is a dim living room with a beige wall and a floor lamp.",
+    "A large red-and-black cargo freighter stacked high with containers moves slowly across the water. A bird glides low over the waves near its bow. The sea is calm and grey under an overcast sky, with a faint coastline on the horizon.",
+    "A white two-deck passenger ferry is moored alongside a concrete pier. A little car waits at the end of the loading ramp. Green hills rise in the background beneath a pale blue sky dotted with clouds.",
+    "A silver airliner with its landing gear extended is descending on its final approach. Off to the left, a tiny bird flaps across the frame. The sky is clear and bright blue without a single cloud.",
+    "A mottled brown toad squats low on the ground, its bumpy skin blending into the dirt. A tiny toy horse figurine stands a short distance away. Dry leaves and damp soil cover a shaded garden bed all around it.",
+    "A bright green tree frog clings to a broad leaf with its orange toes spread wide. Out of focus in one corner, a small bird perches on a twig. The backdrop is a soft blur of dense tropical foliage.",
+    "A red hatchback is parked at the curb with its front wheels turned slightly outward. A cat sits on the pavement next to the rear tyre. Brick townhouses and a row of bare trees line the street behind the car.",
+    "A green-and-brown frog with a pale throat rests half submerged at the edge of a pond. A small rowing boat drifts far off on the water. Lily pads and reeds fill the background, reflected in the murky surface.",
+    "A black-and-white kitten is stretched out along a windowsill, one paw dangling over the edge. Through the glass, a small airplane can be seen crossing the sky. Sunlight floods the room, and a potted plant sits on the ledge behind it.",
+    "A sleek yellow sports car with black racing stripes is shown side-on in a paved lot. A pickup truck is parked farther back, mostly out of frame. The setting looks like an outdoor car show, with tents, flags and a hazy afternoon sky.",
+    "A small single-engine light aircraft, white with a blue stripe, sits on a grass airstrip. A horse grazes beyond the fence at the far edge of the field. Rolling farmland and a line of trees stretch away under a cloudy sky.",
+    "A big orange dump truck with a loaded bed rumbles along a gravel road. A dog trots along the shoulder just ahead of the front bumper. Behind it lies a dusty construction site with mounds of earth and grey clouds overhead.",
+    "A golden retriever with a shaggy coat sits on the lawn, tongue out and looking cheerful. A little brown frog is hopping through the grass near its front paws. The backyard has a wooden fence and some flowering shrubs in the background.",
+    "A chestnut horse with a white blaze stands in profile, its mane lifted by the wind. A small bird is perched on the top rail of the fence beside it. Behind it stretches an open green pasture with low hills in the distance.",
+    "A blue articulated lorry hauling a long white trailer is parked at a roadside rest stop. A compact car is parked beside its cab, dwarfed by the big rig. Flat open fields and a wide pale sky extend beyond the lot.",
+    "An old rust-streaked tanker lies at anchor, its long hull sitting low in the water. A tiny jet leaves a thin contrail high above it. The sea is choppy and dark blue, fading into a hazy horizon.",
+    "A small black pug with a wrinkled face lies on a rug, its head resting on its paws. A cat peeks out from under a nearby sofa. The room is warmly lit, with wooden floorboards and a bookshelf against the wall.",
+    "A dark bay pony wearing a saddle trots across a sandy riding arena. A small dog sits watching from beside the rail. White fencing, a stable block and a row of tall trees make up the background.",
+    "A sleek white sailboat with its sails furled motors slowly through a marina. A red car can just be made out driving along the waterfront road. Moored yachts, stone quay walls and a clear summer sky fill the scene behind it.",
+    "A plump olive-green bullfrog sits on a mossy rock with its throat puffed out. A deer stands far back among the trees, small and blurry. The setting is a shady forest stream lined with ferns and wet stones.",
+]
+
 
 def pixel_key(image: Any) -> str:
     """Key of an image by its pixels (what the VLM receives), so the stand-in finds its description."""
@@ -133,6 +158,18 @@ WORDNET_ROOTS = {"animals": "00015388",  # animal, animate being, beast, brute, 
                  "sports": "04285146"}  # sports equipment
 
 
+def _first_sense_counts() -> dict[str, int]:
+    """Lemma -> how often its most frequent noun sense was tagged in WordNet's corpus (cntlist.rev: sense key,
+    sense number, tag count); how common the word is in text."""
+    counts: dict[str, int] = {}
+    for line in (WORDNET / "cntlist.rev").read_text(encoding="latin-1").splitlines():
+        key, number, count = line.split()
+        lemma, sense = key.split("%", 1)
+        if sense.startswith("1:") and number == "1":
+            counts[lemma] = int(count)
+    return counts
+
+
 def _wordnet_nouns() -> tuple[dict[str, tuple[str, list[str]]], dict[str, list[str]]]:
     """data.noun as {offset: (first lemma, hyponym offsets)} and index.noun as {lemma: offsets of its senses,
     most frequent first, only the senses seen in the tagged corpus (tagsense_cnt)}."""
@@ -156,11 +193,15 @@ def _wordnet_nouns() -> tuple[dict[str, tuple[str, list[str]]], dict[str, list[s
     return synsets, senses
 
 
-def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet | None:
+def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = False) -> TextSet | None:
     """`per_class` WordNet nouns per root of WORDNET_ROOTS, as one-line captions ("A goat.", "A sweater."):
     the first lemma of a hyponym synset (at any depth) that is that word's most frequent tagged sense, so
     the word alone means the thing ("goat", not "hack" for a horse); none under two roots. Chosen with a
-    fixed seed; None when WordNet is not installed."""
+    fixed seed; None when WordNet is not installed.
+
+    `common`: only words whose first sense was tagged at least twice in WordNet's corpus (the words a person
+    captioning a picture of a common thing would use: "a goat", not "a mackinaw"); the set is then named
+    "wordnet-common-N". WordNet's sports equipment keeps its few odd members (barbell, mound, third base)."""
     import numpy as np
     from PIL import Image
 
@@ -176,13 +217,15 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet | No
                 seen.add(offset)
                 todo += synsets[offset][1]
         below[category] = seen - {root}
+    counts = _first_sense_counts() if common else {}
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     paths, truth, descriptions = [], {}, {}
     for category, offsets in below.items():
         others = set().union(*(v for k, v in below.items() if k != category))
         words = sorted({synsets[o][0] for o in offsets - others
-                        if (senses.get(synsets[o][0].lower()) or [""])[0] == o and synsets[o][0].islower()})
+                        if (senses.get(synsets[o][0].lower()) or [""])[0] == o and synsets[o][0].islower()
+                        and (not common or counts.get(synsets[o][0], 0) >= 2)})
         for word in rng.sample(words, min(per_class, len(words))):
             text = word.replace("_", " ")
             path = folder / f"{category}-{word}.png"
@@ -193,23 +236,45 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet | No
             truth[str(path)] = category
             an = text[0] in "aeio" or (text[0] == "u" and not text.startswith("uni"))
             descriptions[str(path)] = ("An " if an else "A ") + text + "."
-    return TextSet(f"wordnet-{len(paths)}", "kind of thing", len(WORDNET_ROOTS), paths, truth, descriptions)
+    return TextSet(f"wordnet-{'common-' if common else ''}{len(paths)}", "kind of thing", len(WORDNET_ROOTS), paths, truth, descriptions)
 
 
-def cifar_set() -> TextSet:
+def cifar_set(second: bool = False) -> TextSet:
+    """The 20 CIFAR-10 samples with CIFAR_DESCRIPTIONS ("cifar10-20-rich") or, `second`, CIFAR_DESCRIPTIONS_B
+    ("cifar10-20-rich-b": copies of the photos with one pixel changed, in a temp folder, so the stand-in VLM,
+    which finds a description by pixels, tells the two sets apart)."""
+    import numpy as np
+    from PIL import Image
+
     from ictc.evaluation.labels import read_labels
 
     folder = SAMPLES if SAMPLES.is_dir() else FALLBACK_SAMPLES
     labels = read_labels(folder / "labels.csv")
     paths = sorted(str(p) for p in folder.glob("*.png"))
     truth = {p: next(v for k, v in labels.items() if Path(k).name == Path(p).name) for p in paths}
-    return TextSet("cifar10-20-rich", "object", len(set(truth.values())), paths, truth,
-                   dict(zip(paths, CIFAR_DESCRIPTIONS, strict=True)))
+    if not second:
+        return TextSet("cifar10-20-rich", "object", len(set(truth.values())), paths, truth,
+                       dict(zip(paths, CIFAR_DESCRIPTIONS, strict=True)))
+    copies = Path(tempfile.gettempdir()) / "ictc-bench-cifar-b"
+    copies.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        pixels = np.array(Image.open(path).convert("RGB"))
+        pixels[0, 0] ^= 1
+        Image.fromarray(pixels).save(copies / Path(path).name)
+    truth = {str(copies / Path(p).name): v for p, v in truth.items()}
+    return TextSet("cifar10-20-rich-b", "object", len(set(truth.values())), list(truth), truth,
+                   dict(zip(truth, CIFAR_DESCRIPTIONS_B, strict=True)))
 
 
-def all_sets(per_class: int = 8) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich, emoji-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
-    per_class)."""
+def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
+    """The bench's sets: cifar10-20-rich and cifar10-20-rich-b, emoji-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
+    named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
-    wordnet = wordnet_set(folder / "ictc-bench-wordnet", per_class)
-    return [cifar_set(), emoji_set(folder / "ictc-bench-emoji", per_class), *([wordnet] if wordnet else [])]
+    suffix = f"-s{seed}" if seed else ""
+    wordnet = [wordnet_set(folder / f"ictc-bench-wordnet{'-common' * common}{suffix}", per_class, seed, common)
+               for common in (False, True)]
+    sets = [emoji_set(folder / f"ictc-bench-emoji{suffix}", per_class, seed), *(w for w in wordnet if w)]
+    for drawn in sets:
+        drawn.name += suffix
+    return [cifar_set(), cifar_set(second=True), *sets]
