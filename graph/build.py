@@ -139,10 +139,12 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     level = state["naming"].get("label_level", LABEL)
     categories = state["naming"].get("label_categories")
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
+    echoed = set(state["naming"].get("echoed", []))  # labels that repeat the prompt: no prior from them
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
                 "raw_label": (raw := level_label(labels.get(img["path"], {}), level, categories)),
-                "specific_label": (specific := labels.get(img["path"], {}).get("raw", "")),
+                "specific_label": (specific := "" if (own := labels.get(img["path"], {}).get("raw", "")) in echoed
+                                   else own),
                 "looked": looked.get(normalize_label(specific), ""),
                 "label_share": shares.get(normalize_label(raw), 0.0),
                 "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}

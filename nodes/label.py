@@ -6,6 +6,7 @@ cleaned, a label longer than `label_max_words` is re-asked once, and then cut to
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -26,6 +27,33 @@ def clean_label(text: str) -> str:
     line = _PREFIX.sub("", line)
     line = re.sub(r"^[\s\-*\d.)]+(?=\w)", "", line)
     return line.strip().strip("\"'`*").rstrip(".!,;:").strip()
+
+
+@cache
+def _instruction_text(criterion_text: str) -> str:
+    """The `label` prompt for a criterion worded `criterion_text`, without the description, preset hint or
+    instructions, normalized as _words does (one space between words)."""
+    rendered = render("label", Criterion(criterion_text), description="")
+    return " " + " ".join(_words(" ".join(text for _, text in rendered))) + " "
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def echoes_prompt(label: str, description: str, criterion: Criterion) -> bool:
+    """Whether a Step-2a `label` repeats the instructions instead of reading the image: two or more words found,
+    in order, in the `label` prompt's own text (system and question with the criterion, outside the
+    description) and not in `description`. One word is never an echo (a count "three" may be an answer).
+
+    Why: Qwen 0.5B answered "no sentence" (the system prompt's "no sentence, no explanation") for captions it
+    did not know ("A ketch.", "A wig.", "A third base."); counted as a label, that phrase took one of the K
+    names (via its category "noun"), and a true class had none (README "Quality with small models")."""
+    words = _words(label)
+    if len(words) < 2:
+        return False
+    phrase = " " + " ".join(words) + " "
+    return phrase in _instruction_text(criterion.text) and phrase not in " " + " ".join(_words(description)) + " "
 
 
 def word_count(label: str) -> int:

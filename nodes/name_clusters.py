@@ -19,6 +19,7 @@ from ictc.core.errors import SystematicFailureError
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
+from ictc.nodes.label import echoes_prompt
 from ictc.nodes.label_categories import (
     climb_categories,
     look_for_names,
@@ -126,6 +127,9 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         raw = [level_label(r, level) for r in records]
         return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     ctx, criterion = runtime.context, Criterion.from_dict(state["criterion"])
+    echoed: list[str] = []
+    if ctx.settings.echo_check == "on":  # a label that repeats the prompt says nothing: it names no cluster
+        records, echoed = without_echoes(state, criterion)
     categories: dict[str, str] = {}
     spent = hops = 0
     seen = label_descriptions(state) if "on" in (ctx.settings.category_reask, ctx.settings.category_look) else {}
@@ -152,7 +156,30 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         spent += looks
     if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json
         naming = {**naming, "label_categories": categories, "category_hops": hops, "calls": naming["calls"] + spent}
+    if echoed:
+        naming = {**naming, "echoed": echoed}
     return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
+
+
+def without_echoes(state: RunState, criterion: Criterion) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every image's Step-2a record (twins counted) but those whose label repeats the prompt
+    (nodes/label.echoes_prompt), and the distinct echoed labels, sorted. When every label is an echo, all
+    records are kept (names must come from something; Step 2b then works as before) and none is reported."""
+    labels, descriptions = state.get("labels", {}), state.get("descriptions", {})
+    primary = primaries(state["images"])
+    kept, echoed = [], set()
+    for image in state["images"]:
+        path = primary[image["path"]]
+        if path not in labels:
+            continue
+        record = labels[path]
+        if echoes_prompt(record.get("raw", ""), descriptions.get(path, {}).get("text", ""), criterion):
+            echoed.add(record.get("raw", ""))
+        else:
+            kept.append(record)
+    if not kept:
+        return [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels], []
+    return kept, sorted(echoed)
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,

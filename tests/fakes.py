@@ -159,6 +159,7 @@ class FakeLLM(CountingChatModel):
     coarse: dict[str, str] = {}  # label -> the broader name a group of such labels gets (Step 2b by groups)
     parrot_categories: bool = False  # asked a label's category alone, give the label back (a small model's habit)
     category_answers: dict[str, str] = {}  # asked these labels' category alone, give these (wrong) answers
+    echo_labels: set[str] = set()  # label images of these colours "no sentence" (the system prompt's words)
 
     def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
         system, last = _text(messages[0]), _text(messages[-1])
@@ -173,6 +174,8 @@ class FakeLLM(CountingChatModel):
             colour = _find(r"filled with (\w+)", last)
             if "Give two answers" in last:  # two-level labels (label_levels): the `coarse` word is the category
                 return json.dumps({"label": colour, "category": self.coarse.get(colour, colour)})
+            if colour in self.echo_labels:
+                return "no sentence\n"
             return f"I think that the colour shown here is {colour}" if self.sentence_labels else f"{colour}\n"
         if "organise labels" in system:
             if self.names_override:

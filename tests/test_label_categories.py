@@ -130,3 +130,30 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
         else:  # the blue squares go to Step 3, which (this fake) answers warm
             assert "looked" not in naming and result.results["routes"]["label"] == 6
             assert result.results["metrics"]["acc"] < 1.0
+
+
+def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
+    from ictc.nodes.label import echoes_prompt
+
+    kind = make_criterion("kind of thing")
+    assert echoes_prompt("no sentence", "A ketch.", kind) and echoes_prompt("Kind of thing", "A goat.", kind)
+    assert not echoes_prompt("no sentence", "A page with no sentence on it.", kind)  # the description says it
+    assert not echoes_prompt("three", "Two men.", make_criterion("number of people"))  # one word: may be an answer
+    assert not echoes_prompt("roller skate", "A roller skate.", kind)
+    paths, labels = make_images(tmp_path / "img", {"red": 2, "green": 2, "blue": 2})
+    for check in ("on", "off"):
+        llm = FakeLLM(echo_labels={"blue"})
+        ctx = fake_context(llm=llm, llm_id=f"fake-echo-{check}", echo_check=check)
+        result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / check, labels=str(labels),
+                           context=ctx)
+        rows = [r for r in result.rows if r["raw_label"] == "no sentence"]
+        assert len(rows) == 2 and result.results["levers"]["echo_check"] == check
+        if check == "on":
+            assert result.results["naming"]["echoed"] == ["no sentence"]
+            assert "no sentence" not in result.results["cluster_names"] and all(r["route"] != "label" for r in rows)
+        else:  # the echo is counted as a label: with exactly K distinct labels it becomes a name
+            assert "no sentence" in result.results["cluster_names"] and all(r["route"] == "label" for r in rows)
+    echoes = FakeLLM(echo_labels={"red", "green", "blue"})  # every label an echo: kept, Step 2b names from them
+    ctx = fake_context(llm=echoes, llm_id="fake-echo-all")
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "all", context=ctx)
+    assert "echoed" not in result.results["naming"] and len(result.results["cluster_names"]) == 3
