@@ -42,7 +42,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no category reask": {"category_reask": "off"},  # the fourth pass's defaults
     "after, no category look": {"category_look": "off"},
     "after, no echo check": {"echo_check": "off"},
-    "pass 4": {"category_look": "off", "echo_check": "off"},  # the fourth pass's final defaults
+    "after, no category fold": {"category_fold": "off"},
+    "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
     "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults

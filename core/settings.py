@@ -67,6 +67,7 @@ class Settings:
     category_hops: int = _setting(1, "Two-level labels (label_levels=on): the category step may climb this many rungs: a label's category, then that category's category, each rung kept only while it leaves at least K distinct categories nearer K. 1 = one rung.")
     category_reask: str = _setting("on", "Two-level labels (label_levels=on): a label whose category comes back as the label itself gets a second look, one JSON answer {label, category} about the description of one image carrying it; those categories are kept only when they leave at least K distinct categories strictly nearer K ('on', 'off'). See README 'Quality with small models'.")
     echo_check: str = _setting("on", "Step 2b: a label of two or more words found in the label prompt's own text and not in the image's description (\"no sentence\") repeats the instructions; it names no cluster, its image is placed by Step 3 without the embedding prior ('on', 'off'); kept when every label is one. See README 'Quality with small models'.")
+    category_fold: str = _setting("on", "Two-level labels (label_levels=on): a category word that is also a label whose own category is another category of the run (car -> vehicle) folds into that category, when a category level remains ('on', 'off'). See README 'Quality with small models'.")
     category_look: str = _setting("on", "Two-level labels (label_levels=on), when Step 2b named the clusters from categories: a label whose category is none of the names gets one JSON answer {label, category} about the description of one image carrying it; where that category is a name, its images go there without a Step-3 call, route 'look' ('on', 'off'). See README 'Quality with small models'.")
     embedding_prior: str = _setting("on", "Step 3 (endpoint, calibrated log-probabilities): the model's scores plus the embedding prior of the image's specific label (log-softmax of its cosine to each name, temperature 0.01); route 'logprobs+embedding' where the prior changes the answer ('on', 'off').")
     choice_orders: int = _setting(1, "Step 3 (endpoint, calibrated log-probabilities): ask each image with the names listed in this many rotated orders and take the name with the best mean calibrated gain, against a small model's lean to a position in the list; route 'logprobs+orders'. 1 = one order (off); each order costs one call per image that reaches the model.")
@@ -121,7 +122,7 @@ class Settings:
         if self.group_labels not in ("auto", "on", "off"):
             raise UsageError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
         for name in ("names_from_labels", "assign_by_label", "check_clusters", "name_groups", "assign_by_group",
-                     "embedding_prior", "category_reask", "category_look", "echo_check"):
+                     "embedding_prior", "category_reask", "category_look", "echo_check", "category_fold"):
             if getattr(self, name) not in ("on", "off"):
                 raise UsageError(f"{name} must be 'on' or 'off', not {getattr(self, name)!r}")
         if self.label_levels not in ("on", "json", "off"):

@@ -155,6 +155,27 @@ def _better_level(records: list[dict[str, Any]], now: dict[str, str], new: dict[
     return abs(_distinct(records, new) - k) < abs(_distinct(records, now) - k)
 
 
+def fold_categories(records: list[dict[str, Any]], mapping: dict[str, str], k: int) -> tuple[dict[str, str], dict[str, str]]:
+    """Categories that the model itself put under another category of the run, folded into it: a category word
+    that is also a Step-2a label (in `mapping`, normalized label -> category) whose own category is another
+    category the images carry, and is no label of a third (one step, no chains). "car" is the category of
+    bicycle and jeep, and "car" as a label got "vehicle", the category of pickup and sedan: car folds into vehicle.
+
+    Returns (`mapping` with the folded categories replaced, {category: the category it folds into}); both
+    unchanged and {} when nothing folds or the folded categories would make no category level for `k`
+    (nodes/label_levels.choose_level). Why: with one category per label, a 0.5B model's sub-kinds (car, fruit)
+    stand beside their kinds (vehicle, food) and take one of the K names: on two of seven sets "car" and
+    "vehicle" were both names and the vehicles split between them (README "Quality with small models")."""
+    own = {label: normalize_label(category) for label, category in mapping.items()}
+    present = {normalize_label(r["category"]) for r in with_categories(records, mapping)} - {""}
+    into = {c: own[c] for c in present
+            if c in own and own[c] not in ("", c) and own[c] in present and own.get(own[c], own[c]) == own[c]}
+    folded = {label: into.get(normalize_label(category), category) for label, category in mapping.items()}
+    if not into or choose_level(with_categories(records, folded), k) != CATEGORY:
+        return mapping, {}
+    return folded, into
+
+
 def climb_categories(ctx: Context, criterion: Criterion, records: list[dict[str, Any]], k: int,
                      hops: int, descriptions: dict[str, str] | None = None) -> tuple[dict[str, str], int, int]:
     """Each distinct label's category (label_categories), then, up to `hops` times in all, the category of

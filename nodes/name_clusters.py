@@ -22,6 +22,7 @@ from ictc.nodes.context import Context
 from ictc.nodes.label import echoes_prompt
 from ictc.nodes.label_categories import (
     climb_categories,
+    fold_categories,
     look_for_names,
     needs_categories,
     with_categories,
@@ -131,6 +132,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     if ctx.settings.echo_check == "on":  # a label that repeats the prompt says nothing: it names no cluster
         records, echoed = without_echoes(state, criterion)
     categories: dict[str, str] = {}
+    folded: dict[str, str] = {}
     spent = hops = 0
     seen = label_descriptions(state) if "on" in (ctx.settings.category_reask, ctx.settings.category_look) else {}
     if ctx.settings.label_levels == "on" and needs_categories(records, state["n_clusters"]):
@@ -138,6 +140,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         categories, spent, hops = climb_categories(ctx, criterion, records, state["n_clusters"],
                                                    ctx.settings.category_hops,
                                                    seen if ctx.settings.category_reask == "on" else None)
+        if ctx.settings.category_fold == "on":  # a sub-kind the model put under another category folds into it
+            categories, folded = fold_categories(records, categories, state["n_clusters"])
         records = with_categories(records, categories)
     level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
     raw = [level_label(r, level) for r in records]
@@ -158,6 +162,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         naming = {**naming, "label_categories": categories, "category_hops": hops, "calls": naming["calls"] + spent}
     if echoed:
         naming = {**naming, "echoed": echoed}
+    if folded:
+        naming = {**naming, "folded": folded}
     return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
 
 

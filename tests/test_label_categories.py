@@ -157,3 +157,33 @@ def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
     ctx = fake_context(llm=echoes, llm_id="fake-echo-all")
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "all", context=ctx)
     assert "echoed" not in result.results["naming"] and len(result.results["cluster_names"]) == 3
+
+
+def test_a_category_the_model_put_under_another_category_folds_into_it(tmp_path):
+    paths, labels = make_coarse_images(tmp_path / "img")
+    for fold in ("on", "off"):
+        # "yellow" -> red, and "red" (a label too) -> warm: red is a kind of warm, both categories of the run
+        llm = FakeLLM(coarse=WARM_COOL, category_answers={"yellow": "red"}, assign_answer="cool")
+        ctx = fake_context(llm=llm, llm_id=f"fake-fold-{fold}", label_levels="on", category_fold=fold)
+        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / fold, labels=str(labels),
+                           context=ctx)
+        naming = result.results["naming"]
+        assert naming["label_level"] == "category" and result.results["levers"]["category_fold"] == fold
+        if fold == "on":
+            assert naming["folded"] == {"red": "warm"} and sorted(result.results["cluster_names"]) == ["cool", "warm"]
+            assert result.results["metrics"]["acc"] == 1.0 and result.results["routes"] == {"label": 8}
+        else:  # "red" (2 images) beats "warm" (2) alphabetically for the second name; the red squares have none
+            assert sorted(result.results["cluster_names"]) == ["cool", "red"] and result.results["metrics"]["acc"] < 1.0
+
+
+def test_folding_keeps_a_category_level_and_takes_one_step():
+    from ictc.nodes.label_categories import fold_categories
+
+    records = [{"raw": x} for x in ("jeep", "bicycle", "car", "sedan", "goat", "cow", "fish")]
+    mapping = {"jeep": "car", "bicycle": "car", "car": "vehicle", "sedan": "vehicle", "goat": "animal",
+               "cow": "animal", "fish": "fish"}
+    folded, into = fold_categories(records, mapping, 2)
+    assert into == {"car": "vehicle"} and folded["jeep"] == "vehicle" and folded["fish"] == "fish"
+    assert fold_categories(records, mapping, 4) == (mapping, {})  # 3 categories left for K = 4: no level, no fold
+    chain = {**mapping, "vehicle": "machine", "machine": "thing"}  # vehicle's own category is not itself: no fold
+    assert fold_categories([*records, {"raw": "vehicle"}, {"raw": "machine"}], chain, 2)[1].get("car") is None
