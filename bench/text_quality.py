@@ -25,7 +25,8 @@ from bench.common import save
 
 LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_label": "off", "endpoint_choice": "enum",
               "check_clusters": "off", "name_groups": "off", "assign_by_group": "off", "label_levels": "off",
-              "embedding_prior": "off", "choice_orders": 1}
+              "embedding_prior": "off", "choice_orders": 1, "category_reask": "off", "category_look": "off",
+              "echo_check": "off", "category_fold": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
