@@ -20,7 +20,7 @@ the per-image results are not in it: graph/state.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -33,13 +33,14 @@ from ictc.nodes.coarsen import coarsen
 from ictc.nodes.common import in_batches, report
 from ictc.nodes.context import Context
 from ictc.nodes.describe import describe, stored_descriptions
-from ictc.nodes.label import label
+from ictc.nodes.label import echoes_prompt, label, label_template
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.label_levels import LABEL, level_label
 from ictc.nodes.name_clusters import name_clusters, name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
 from ictc.nodes.state import ImageItem, RunInput, RunState, primaries
+from ictc.prompts import Criterion
 
 WINDOW_PER_SLOT = 16  # images per window for each call allowed in flight
 MIN_WINDOW = 256
@@ -139,17 +140,33 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     level = state["naming"].get("label_level", LABEL)
     categories = state["naming"].get("label_categories")
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
-    echoed = set(state["naming"].get("echoed", []))  # labels that repeat the prompt: no prior from them
+    prior_label = _prior_label(state, runtime)
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
                 "raw_label": (raw := level_label(labels.get(img["path"], {}), level, categories)),
-                "specific_label": (specific := "" if (own := labels.get(img["path"], {}).get("raw", "")) in echoed
-                                   else own),
-                "looked": looked.get(normalize_label(specific), ""),
+                "specific_label": (specific := prior_label(img["path"])),
+                # a look chose among the K names, not among a split's parts
+                "looked": "" if img["path"] in scope else looked.get(normalize_label(specific), ""),
                 "label_share": shares.get(normalize_label(raw), 0.0),
                 "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]
     return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
+
+
+def _prior_label(state: RunState, runtime: Runtime[Context]) -> Callable[[str], str]:
+    """path -> the image's specific Step-2a label for Step 3's embedding prior: "" when that label repeats the
+    prompt for this image (Step 2b's `echoed`, checked against its own description: nodes/label.echoes_prompt)."""
+    labels, descriptions = state.get("labels", {}), state.get("descriptions", {})
+    echoed = set(state["naming"].get("echoed", []))
+    criterion = Criterion.from_dict(state["criterion"])
+    template = label_template(runtime.context.settings.label_levels)
+
+    def prior_label(path: str) -> str:
+        own = labels.get(path, {}).get("raw", "")
+        echo = own in echoed and echoes_prompt(own, descriptions.get(path, {}).get("text", ""), criterion, template)
+        return "" if echo else own
+
+    return prior_label
 
 
 def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:

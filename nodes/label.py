@@ -30,10 +30,10 @@ def clean_label(text: str) -> str:
 
 
 @cache
-def _instruction_text(criterion_text: str) -> str:
-    """The `label` prompt for a criterion worded `criterion_text`, without the description, preset hint or
-    instructions, normalized as _words does (one space between words)."""
-    rendered = render("label", Criterion(criterion_text), description="")
+def _instruction_text(template: str, criterion_text: str) -> str:
+    """Template `template` (Step 2a's prompt) for a criterion worded `criterion_text`, without the description,
+    preset hint or instructions, normalized as _words does (one space between words, a space at each end)."""
+    rendered = render(template, Criterion(criterion_text), step="label", description="")
     return " " + " ".join(_words(" ".join(text for _, text in rendered))) + " "
 
 
@@ -41,10 +41,17 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def echoes_prompt(label: str, description: str, criterion: Criterion) -> bool:
+def label_template(label_levels: str) -> str:
+    """The template Step 2a asks with under setting `label_levels`: "label_levels" for "json", else "label"."""
+    return "label_levels" if label_levels == "json" else "label"
+
+
+def echoes_prompt(label: str, description: str, criterion: Criterion, template: str = "label") -> bool:
     """Whether a Step-2a `label` repeats the instructions instead of reading the image: two or more words found,
-    in order, in the `label` prompt's own text (system and question with the criterion, outside the
-    description) and not in `description`. One word is never an echo (a count "three" may be an answer).
+    in order, in Step 2a's prompt `template` (system and question with the criterion, outside the description)
+    and not in `description`. One word is never an echo (a count "three" may be an answer), nor a part of the
+    criterion that is not the whole of it: "outdoor scene" for the criterion "indoor scene or outdoor scene" is
+    one of the values the user named. The whole criterion ("kind of thing") is an echo.
 
     Why: Qwen 0.5B answered "no sentence" (the system prompt's "no sentence, no explanation") for captions it
     did not know ("A ketch.", "A wig.", "A third base."); counted as a label, that phrase took one of the K
@@ -53,7 +60,10 @@ def echoes_prompt(label: str, description: str, criterion: Criterion) -> bool:
     if len(words) < 2:
         return False
     phrase = " " + " ".join(words) + " "
-    return phrase in _instruction_text(criterion.text) and phrase not in " " + " ".join(_words(description)) + " "
+    named = " " + " ".join(_words(criterion.text)) + " "
+    if phrase in named and phrase != named:
+        return False
+    return phrase in _instruction_text(template, criterion.text) and phrase not in " " + " ".join(_words(description)) + " "
 
 
 def word_count(label: str) -> int:
@@ -74,7 +84,7 @@ def label(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     labels: dict[str, dict[str, Any]] = {}
     todo = []
     # two levels in one JSON answer (label_levels=json); with "on" the plain labels get categories in Step 2b
-    template = "label_levels" if settings.label_levels == "json" else "label"
+    template = label_template(settings.label_levels)
     for item in task["items"]:
         rendered = render(template, criterion, step="label", description=item["description"])
         key = step_key("label", ctx.llm_id, rendered, **limits)

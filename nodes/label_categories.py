@@ -97,7 +97,7 @@ def _second_looks(ctx: Context, criterion: Criterion, labels: list[str],
         answers = ask_levels(ctx, [to_messages(r) for _, _, r in todo], clean_label) if todo else []
     for (label, key, rendered), answer in zip(todo, answers, strict=True):
         failed = isinstance(answer, BaseException)
-        found[label] = "" if isinstance(answer, BaseException) else answer["category"]
+        found[label] = "" if isinstance(answer, BaseException) else answer["category"]  # (narrows for mypy)
         if not failed:
             ctx.remember(key, "label_category_again", {"category": found[label]})
         trace("name_clusters", None, prompt_text(rendered), str(answer) if failed else found[label], ctx.llm_id,
@@ -132,6 +132,8 @@ def look_for_names(ctx: Context, criterion: Criterion, mapping: dict[str, str], 
     """After Step 2b named the clusters from categories: a second look (_second_looks) for each label of
     `mapping` (normalized label -> category) whose category is none of `names` and that has a description in
     `descriptions`; where the answer's category is one of the names (normalized), the label goes to that name.
+    The caller passes only labels carried by one image, so a look decides no image whose description it has
+    not read (a label shared by a toy truck and a doll would otherwise follow the truck).
 
     Returns ({normalized label: name} for the labels placed this way, model calls). The names never change.
     Why: the images whose category is no name go to Step 3's choice over K names, which for one-line
@@ -162,14 +164,17 @@ def fold_categories(records: list[dict[str, Any]], mapping: dict[str, str], k: i
     bicycle and jeep, and "car" as a label got "vehicle", the category of pickup and sedan: car folds into vehicle.
 
     Returns (`mapping` with the folded categories replaced, {category: the category it folds into}); both
-    unchanged and {} when nothing folds or the folded categories would make no category level for `k`
-    (nodes/label_levels.choose_level). Why: with one category per label, a 0.5B model's sub-kinds (car, fruit)
+    unchanged and {} when `mapping` makes no category level for `k` (nodes/label_levels.choose_level: the fold
+    only acts on a run that names from categories), when nothing folds, or when the folded categories would
+    make no category level. Why: with one category per label, a 0.5B model's sub-kinds (car, fruit)
     stand beside their kinds (vehicle, food) and take one of the K names: on two of seven sets "car" and
     "vehicle" were both names and the vehicles split between them (README "Quality with small models")."""
+    if choose_level(with_categories(records, mapping), k) != CATEGORY:  # the fold never makes the level
+        return mapping, {}
     own = {label: normalize_label(category) for label, category in mapping.items()}
     present = {normalize_label(r["category"]) for r in with_categories(records, mapping)} - {""}
     into = {c: own[c] for c in present
-            if c in own and own[c] not in ("", c) and own[c] in present and own.get(own[c], own[c]) == own[c]}
+            if c in own and own[c] not in ("", c) and own[c] in present and own.get(own[c]) in (None, "", own[c])}
     folded = {label: into.get(normalize_label(category), category) for label, category in mapping.items()}
     if not into or choose_level(with_categories(records, folded), k) != CATEGORY:
         return mapping, {}

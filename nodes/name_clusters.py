@@ -19,7 +19,7 @@ from ictc.core.errors import SystematicFailureError
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
-from ictc.nodes.label import echoes_prompt
+from ictc.nodes.label import echoes_prompt, label_template
 from ictc.nodes.label_categories import (
     climb_categories,
     fold_categories,
@@ -105,7 +105,7 @@ def names_from_counts(counts: dict[str, int], k: int, cover: float) -> list[str]
 
 def label_descriptions(state: RunState) -> dict[str, str]:
     """Normalized Step-2a label -> the description of the first image (in the run's image order) carrying it,
-    for the second look at a category that repeats its label (setting category_reask)."""
+    for the second looks of two-level labels (settings category_reask and category_look)."""
     labels, descriptions = state.get("labels", {}), state.get("descriptions", {})
     found: dict[str, str] = {}
     for image in state["images"]:
@@ -122,28 +122,32 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     labels = state.get("labels", {})
     primary = primaries(state["images"])
     # every image counts, twins (same content under another name) included
-    records = [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels]
+    paths = [primary[i["path"]] for i in state["images"] if primary[i["path"]] in labels]
+    records = [labels[p] for p in paths]
     if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
         level = choose_level(records, state["n_clusters"])  # a category only from label_levels=json's own answers
         raw = [level_label(r, level) for r in records]
         return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
     ctx, criterion = runtime.context, Criterion.from_dict(state["criterion"])
+    settings, k = ctx.settings, state["n_clusters"]
     echoed: list[str] = []
-    if ctx.settings.echo_check == "on":  # a label that repeats the prompt says nothing: it names no cluster
-        records, echoed = without_echoes(state, criterion)
+    if settings.echo_check == "on":  # a label that repeats the prompt says nothing: it names no cluster
+        texts = [state.get("descriptions", {}).get(p, {}).get("text", "") for p in paths]
+        records, echoed = without_echoes(records, texts, criterion, label_template(settings.label_levels))
     categories: dict[str, str] = {}
     folded: dict[str, str] = {}
+    descriptions_by_label: dict[str, str] = {}
     spent = hops = 0
-    seen = label_descriptions(state) if "on" in (ctx.settings.category_reask, ctx.settings.category_look) else {}
-    if ctx.settings.label_levels == "on" and needs_categories(records, state["n_clusters"]):
+    if settings.label_levels == "on" and needs_categories(records, k):
         # the plain labels stay; each distinct label gets its category by one short call (and may climb)
-        categories, spent, hops = climb_categories(ctx, criterion, records, state["n_clusters"],
-                                                   ctx.settings.category_hops,
-                                                   seen if ctx.settings.category_reask == "on" else None)
-        if ctx.settings.category_fold == "on":  # a sub-kind the model put under another category folds into it
-            categories, folded = fold_categories(records, categories, state["n_clusters"])
+        if "on" in (settings.category_reask, settings.category_look):
+            descriptions_by_label = label_descriptions(state)
+        categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,
+                                                   descriptions_by_label if settings.category_reask == "on" else None)
+        if settings.category_fold == "on":  # a sub-kind the model put under another category folds into it
+            categories, folded = fold_categories(records, categories, k)
         records = with_categories(records, categories)
-    level = choose_level(records, state["n_clusters"])  # "label" unless two-level labels put a category nearer K
+    level = choose_level(records, k)  # "label" unless two-level labels put a category nearer K
     raw = [level_label(r, level) for r in records]
     if not raw:  # names invented from nothing would be no clusters at all
         reasons = sorted({f["reason"] for f in state.get("failures", {}).values()})
@@ -152,10 +156,12 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
     # categories are general words already: the K most frequent are the names (nodes/label_levels.py)
-    naming = propose_names(ctx, criterion, raw, state["n_clusters"], cover=0.0 if level == CATEGORY else None)
-    if categories and level == CATEGORY and ctx.settings.category_look == "on":
-        # labels whose category is no name: one look at an image's description may place them (no Step-3 call)
-        looked, looks = look_for_names(ctx, criterion, categories, naming["names"], seen)
+    naming = propose_names(ctx, criterion, raw, k, cover=0.0 if level == CATEGORY else None)
+    if categories and level == CATEGORY and settings.category_look == "on":
+        # a label of one image whose category is no name: a look at that image's description may place it
+        once = {label for label, n in count_labels([r.get("raw", "") for r in records]).items() if n == 1}
+        looked, looks = look_for_names(ctx, criterion, {x: c for x, c in categories.items() if x in once},
+                                       naming["names"], descriptions_by_label)
         naming = {**naming, "looked": looked}
         spent += looks
     if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json
@@ -167,25 +173,17 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
 
 
-def without_echoes(state: RunState, criterion: Criterion) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every image's Step-2a record (twins counted) but those whose label repeats the prompt
-    (nodes/label.echoes_prompt), and the distinct echoed labels, sorted. When every label is an echo, all
-    records are kept (names must come from something; Step 2b then works as before) and none is reported."""
-    labels, descriptions = state.get("labels", {}), state.get("descriptions", {})
-    primary = primaries(state["images"])
-    kept, echoed = [], set()
-    for image in state["images"]:
-        path = primary[image["path"]]
-        if path not in labels:
-            continue
-        record = labels[path]
-        if echoes_prompt(record.get("raw", ""), descriptions.get(path, {}).get("text", ""), criterion):
-            echoed.add(record.get("raw", ""))
-        else:
-            kept.append(record)
-    if not kept:
-        return [labels[primary[i["path"]]] for i in state["images"] if primary[i["path"]] in labels], []
-    return kept, sorted(echoed)
+def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: Criterion,
+                   template: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Step-2a `records` but those whose label repeats Step 2a's prompt `template` (nodes/label.echoes_prompt,
+    read against each image's description in `texts`, in the same order), and the distinct echoed labels,
+    sorted. When no record with a non-empty label is left, all are kept (names must come from something;
+    Step 2b then works as before) and none is reported."""
+    echoes = [echoes_prompt(r.get("raw", ""), text, criterion, template) for r, text in zip(records, texts, strict=True)]
+    kept = [r for r, echo in zip(records, echoes, strict=True) if not echo]
+    if not any(normalize_label(r.get("raw", "")) for r in kept):
+        return records, []
+    return kept, sorted({r.get("raw", "") for r, echo in zip(records, echoes, strict=True) if echo})
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,
@@ -280,8 +278,9 @@ def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["a
     cluster, n = request["cluster"], int(request["n"])
     names = list(state["naming"]["names"])
     members = [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
-    labels = state.get("labels", {})
+    labels, echoed = state.get("labels", {}), set(state["naming"].get("echoed", []))
     raw = [labels[p]["raw"] for p in members if p in labels]
+    raw = [x for x in raw if x not in echoed] or raw  # as in name_clusters: an echo of the prompt names no part
     proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n)
     parts = split_parts(cluster, proposal["names"], names, n)
     at = names.index(cluster)  # the parts take the split cluster's place: the other clusters keep their numbers

@@ -54,10 +54,10 @@ MARKS = {"white": (250, 250, 250), "black": (5, 5, 5)}
 WARM_COOL = {"red": "warm", "yellow": "warm", "green": "cool", "blue": "cool"}  # coarse classes of the colours
 
 
-def make_coarse_images(folder: Path) -> tuple[list[str], Path]:
-    """Two images of each of red, yellow, green, blue in `folder`, and a labels CSV whose true classes are
-    coarse (WARM_COOL): returns (paths, the CSV's path)."""
-    paths, _ = make_images(folder, {"red": 2, "yellow": 2, "green": 2, "blue": 2})
+def make_coarse_images(folder: Path, counts: dict[str, int] | None = None) -> tuple[list[str], Path]:
+    """`counts` images of each colour (default two each of red, yellow, green, blue) in `folder`, and a labels
+    CSV whose true classes are coarse (WARM_COOL): returns (paths, the CSV's path)."""
+    paths, _ = make_images(folder, counts or {"red": 2, "yellow": 2, "green": 2, "blue": 2})
     labels = folder / "coarse.csv"
     labels.write_text("image,label\n" + "".join(f"{p},{WARM_COOL[Path(p).stem.split('_')[0]]}\n" for p in paths))
     return paths, labels

@@ -111,9 +111,9 @@ def test_a_second_look_that_leaves_fewer_than_k_categories_is_not_kept(tmp_path)
 
 
 def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_description(tmp_path):
-    paths, labels = make_coarse_images(tmp_path / "img")
+    paths, labels = make_coarse_images(tmp_path / "img", {"red": 2, "yellow": 1, "green": 2, "blue": 1})
     for look in ("on", "off"):
-        # asked "blue" alone the model says "sky" (no name); asked about a blue square's description, "cool"
+        # asked "blue" alone the model says "sky" (no name); asked about the blue square's description, "cool"
         llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
         ctx = fake_context(llm=llm, llm_id=f"fake-look-{look}", label_levels="on", category_look=look)
         result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / look, labels=str(labels),
@@ -123,13 +123,21 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
         assert result.results["levers"]["category_look"] == look
         assert step_calls(llm, "Give two answers") == (1 if look == "on" else 0)  # only blue's category is no name
         if look == "on":
-            assert naming["looked"] == {"blue": "cool"} and result.results["routes"] == {"label": 6, "look": 2}
+            assert naming["looked"] == {"blue": "cool"} and result.results["routes"] == {"label": 5, "look": 1}
             assert result.results["metrics"]["acc"] == 1.0
             rows = {r["label"]: r for r in result.rows}
             assert rows["blue"]["route"] == "look" and rows["blue"]["cluster"] == "cool"
-        else:  # the blue squares go to Step 3, which (this fake) answers warm
-            assert "looked" not in naming and result.results["routes"]["label"] == 6
+        else:  # the blue square goes to Step 3, which (this fake) answers warm
+            assert "looked" not in naming and result.results["routes"]["label"] == 5
             assert result.results["metrics"]["acc"] < 1.0
+    # a label two images carry is not decided by a look at one of them: both go to Step 3
+    paths, labels = make_coarse_images(tmp_path / "img2")
+    llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
+    ctx = fake_context(llm=llm, llm_id="fake-look-shared", label_levels="on")
+    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "shared", labels=str(labels),
+                       context=ctx)
+    assert step_calls(llm, "Give two answers") == 0 and result.results["naming"]["looked"] == {}
+    assert "look" not in result.results["routes"]
 
 
 def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
@@ -140,6 +148,12 @@ def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
     assert not echoes_prompt("no sentence", "A page with no sentence on it.", kind)  # the description says it
     assert not echoes_prompt("three", "Two men.", make_criterion("number of people"))  # one word: may be an answer
     assert not echoes_prompt("roller skate", "A roller skate.", kind)
+    # values the user named in the criterion are answers, not echoes; the whole criterion is one
+    assert not echoes_prompt("outdoor scene", "A sandy beach.", make_criterion("indoor scene or outdoor scene"))
+    assert not echoes_prompt("sports car", "A red Ferrari.", make_criterion("type of car (sports car, family car)"))
+    assert echoes_prompt("object of this image", "A cat on a mat.", make_criterion("object"))
+    assert echoes_prompt("general category", "A goat.", kind, "label_levels")  # the JSON prompt's own words
+    assert not echoes_prompt("general category", "A goat.", kind)
     paths, labels = make_images(tmp_path / "img", {"red": 2, "green": 2, "blue": 2})
     for check in ("on", "off"):
         llm = FakeLLM(echo_labels={"blue"})
@@ -186,4 +200,19 @@ def test_folding_keeps_a_category_level_and_takes_one_step():
     assert into == {"car": "vehicle"} and folded["jeep"] == "vehicle" and folded["fish"] == "fish"
     assert fold_categories(records, mapping, 4) == (mapping, {})  # 3 categories left for K = 4: no level, no fold
     chain = {**mapping, "vehicle": "machine", "machine": "thing"}  # vehicle's own category is not itself: no fold
-    assert fold_categories([*records, {"raw": "vehicle"}, {"raw": "machine"}], chain, 2)[1].get("car") is None
+    assert fold_categories([*records, {"raw": "vehicle"}, {"raw": "machine"}], chain, 2)[1] == {"machine": "thing"}
+    unanswered = {**mapping, "vehicle": ""}  # vehicle's own category call failed: it is still the end of the step
+    assert fold_categories([*records, {"raw": "vehicle"}], unanswered, 2)[1] == {"car": "vehicle"}
+    labels_stay = {"jeep": "car", "car": "vehicle", "goat": "animal", "cow": "bovine"}  # 4 labels, 4 categories
+    assert fold_categories([{"raw": x} for x in labels_stay], labels_stay, 2) == (labels_stay, {})  # no level made
+
+
+def test_echoes_are_dropped_only_while_a_real_label_is_left():
+    from ictc.nodes.name_clusters import without_echoes
+
+    kind = make_criterion("kind of thing")
+    records = [{"raw": "no sentence"}, {"raw": "goat"}, {"raw": "no sentence"}]
+    texts = ["A ketch.", "A goat.", "A wig."]
+    assert without_echoes(records, texts, kind, "label") == ([{"raw": "goat"}], ["no sentence"])
+    empty = [{"raw": "no sentence"}, {"raw": ""}]  # an empty label is no label to name from: everything is kept
+    assert without_echoes(empty, ["A ketch.", "A goat."], kind, "label") == (empty, [])
