@@ -7,6 +7,9 @@ true classes, Step-3 accuracy given the true class names; end to end ACC / NMI /
     bash ../shared/tools/real-llm.sh serve qwen05b 8123     # a measurement instrument, never a dependency
     python -m bench.text_quality --base-url http://127.0.0.1:8123/v1 --model-name qwen05b
     python -m bench.text_quality --base-url ... --configs before after   # fewer runs
+    python -m bench.text_quality --base-url ... --seed 1 --per-class 10 --sets emoji-60-s1 wordnet-59-s1
+        # other words of the same kinds (sets: cifar10-20-rich, cifar10-20-rich-b, emoji-N, wordnet-N,
+        # wordnet-common-N; with a seed other than 0 the drawn sets' names end in -s<seed>)
 
 Calls per step are those a fresh run makes: model calls plus answers taken from the step cache (the
 cache, shared by one set's runs, only saves the bench's time; Step 2a's labels are the same in all runs).
@@ -43,7 +46,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no category reask": {"category_reask": "off"},  # the fourth pass's defaults
     "after, no category look": {"category_look": "off"},
     "after, no echo check": {"echo_check": "off"},
-    "after, no category fold": {"category_fold": "off"},
+    "after, category fold": {"category_fold": "on"},  # off by default
     "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
