@@ -15,6 +15,13 @@ from fakes import WARM_COOL, FakeLLM, fake_context, make_coarse_images, make_ima
 pytestmark = pytest.mark.levers  # the defaults, levers on
 
 
+def coarse_run(folder, paths, labels, llm, llm_id, k=2, **settings):
+    """A run of `paths` by colour with the fake `llm` (its own `llm_id`, so no step cache is shared) and two-level
+    labels on plus `settings`, into `folder`, scored against the CSV `labels`."""
+    ctx = fake_context(llm=llm, llm_id=llm_id, label_levels="on", **settings)
+    return start_run(paths, make_criterion("colour"), k, ctx.settings, folder, labels=str(labels), context=ctx)
+
+
 
 def test_no_category_call_when_the_labels_do_not_outnumber_k(tmp_path):
     paths, labels = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 2, "blue": 2})
@@ -86,9 +93,7 @@ def test_a_category_that_repeats_its_label_gets_a_second_look_with_an_image_desc
     for reask in ("on", "off"):
         # asked "red" alone the model says "red"; asked about a red square's description it says "warm"
         llm = FakeLLM(coarse=WARM_COOL, parrot_categories=True, assign_answer="cool")
-        ctx = fake_context(llm=llm, llm_id=f"fake-{reask}", label_levels="on", category_reask=reask)
-        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / reask, labels=str(labels),
-                           context=ctx)
+        result = coarse_run(tmp_path / reask, paths, labels, llm, f"fake-{reask}", category_reask=reask)
         naming = result.results["naming"]
         assert step_calls(llm, "got the label") == 4 and result.results["levers"]["category_reask"] == reask
         assert step_calls(llm, "Give two answers") == (4 if reask == "on" else 0)  # one per repeated label
@@ -115,9 +120,7 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
     for look in ("on", "off"):
         # asked "blue" alone the model says "sky" (no name); asked about the blue square's description, "cool"
         llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
-        ctx = fake_context(llm=llm, llm_id=f"fake-look-{look}", label_levels="on", category_look=look)
-        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / look, labels=str(labels),
-                           context=ctx)
+        result = coarse_run(tmp_path / look, paths, labels, llm, f"fake-look-{look}", category_look=look)
         naming = result.results["naming"]
         assert naming["label_level"] == "category" and sorted(result.results["cluster_names"]) == ["cool", "warm"]
         assert result.results["levers"]["category_look"] == look
@@ -133,9 +136,7 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
     # a label two images carry is not decided by a look at one of them: both go to Step 3
     paths, labels = make_coarse_images(tmp_path / "img2")
     llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
-    ctx = fake_context(llm=llm, llm_id="fake-look-shared", label_levels="on")
-    result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "shared", labels=str(labels),
-                       context=ctx)
+    result = coarse_run(tmp_path / "shared", paths, labels, llm, "fake-look-shared")
     assert step_calls(llm, "Give two answers") == 0 and result.results["naming"]["looked"] == {}
     assert "look" not in result.results["routes"]
 
@@ -178,9 +179,7 @@ def test_a_category_the_model_put_under_another_category_folds_into_it(tmp_path)
     for fold in ("on", "off"):
         # "yellow" -> red, and "red" (a label too) -> warm: red is a kind of warm, both categories of the run
         llm = FakeLLM(coarse=WARM_COOL, category_answers={"yellow": "red"}, assign_answer="cool")
-        ctx = fake_context(llm=llm, llm_id=f"fake-fold-{fold}", label_levels="on", category_fold=fold)
-        result = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / fold, labels=str(labels),
-                           context=ctx)
+        result = coarse_run(tmp_path / fold, paths, labels, llm, f"fake-fold-{fold}", category_fold=fold)
         naming = result.results["naming"]
         assert naming["label_level"] == "category" and result.results["levers"]["category_fold"] == fold
         if fold == "on":
