@@ -4,7 +4,8 @@ How the answer is obtained depends on the backend (see models/choose.py): a cons
 local models, a calibrated or enum choice for endpoints; anything else is mapped by a stated rule.
 An image whose raw label (Step 2a) is exactly one of the names goes there without a call (route `label`,
 setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known. Likewise
-an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group).
+an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group), and
+an image whose one-image label Step 2b's look placed under a name (route `look`, category_look).
 A calibrated choice may be asked with the names in several rotated orders and their gains averaged (route
 `logprobs+orders`, setting choice_orders) and is weighed with the embedding prior of the image's label (route
 `...+embedding` where that changes it, setting embedding_prior; models/calibrated.py)."""
