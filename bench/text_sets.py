@@ -91,6 +91,32 @@ CIFAR_DESCRIPTIONS_B = [
     "A plump olive-green bullfrog sits on a mossy rock with its throat puffed out. A deer stands far back among the trees, small and blurry. The setting is a shady forest stream lined with ferns and wet stones.",
 ]
 
+# A third time, by another helper that saw no other descriptions, told only the issue's form (the right object, a
+# smaller object of another class, the scenery; three sentences) and to write as it naturally would.
+CIFAR_DESCRIPTIONS_C = [
+    "A gray tabby cat sits upright, staring straight at the camera with wide yellow eyes. Off to one side, a small bird perches on a windowsill. The background is a cozy living room with a patterned rug and soft lamplight.",
+    "A large cargo ship with stacked containers steams slowly across the water. High above it, a tiny airplane crosses the sky. The scene is an open harbor under a hazy blue sky.",
+    "A white passenger ferry is docked beside a concrete pier, its decks lined with railings. A small truck is parked near the edge of the pier. Calm gray water stretches out toward a distant shoreline.",
+    "A silver jet airliner climbs steeply with its landing gear still down. Far below, a small car drives along a road at the edge of the airfield. The sky is bright and clear with a few thin clouds.",
+    "A green frog squats on a damp rock, its throat puffed slightly. A small bird stands on a branch in the background. The setting is a muddy pond bank surrounded by reeds.",
+    "A brown speckled frog sits half-submerged in shallow water, only its eyes and back showing. A dog can be seen sniffing along the bank a little way off. Lily pads and murky green water fill the rest of the frame.",
+    "A red sedan is parked on a city street, shown from the front three-quarter angle. A small truck is visible further down the block. Tall buildings and a gray sidewalk form the backdrop.",
+    "A plump toad-like frog rests on a bed of dry leaves, its skin bumpy and olive-brown. A small cat sits watching from the far corner of the frame. The ground is a shaded forest floor scattered with twigs.",
+    "A black-and-white cat lies curled on a couch cushion, looking up lazily. A small toy horse figurine stands on the shelf behind it. The room is dimly lit with beige walls and a curtain.",
+    "A blue hatchback drives along a winding country road. In a field beside the road, a horse grazes in the distance. Rolling green hills and a pale sky fill the background.",
+    "A small propeller airplane sits on the tarmac with its nose pointed toward the camera. A fuel truck is parked a short distance behind it. The scene is a quiet rural airstrip with grass on either side.",
+    "A big red fire truck is parked in front of a station, its chrome details gleaming. A small dog sits on the pavement near its front wheel. The background shows a brick building and an open garage door.",
+    "A golden retriever sits on the grass with its tongue out, looking happy. A little bird hops on the lawn behind it. The scene is a sunny backyard with a wooden fence.",
+    "A chestnut horse stands in a paddock, head turned slightly toward the viewer. A small deer can be seen at the edge of the trees behind the fence. The setting is an open pasture under an overcast sky.",
+    "A white delivery truck is driving down a highway, seen from the side. A small car follows behind it in the next lane. The road is lined with trees and a guardrail under a clear sky.",
+    "A sailboat with white sails glides across a choppy sea. A seabird flies low over the waves nearby. The horizon is a thin line where the blue water meets a cloudy sky.",
+    "A small brown puppy lies on a wooden floor with its head resting on its paws. A cat sits in the background near a doorway. The room is warmly lit with a rug and some furniture partly visible.",
+    "A white horse with a rider canters across a sandy arena. A pickup truck is parked just outside the arena fence. Bleachers and trees form the background under a bright sky.",
+    "A rusty fishing boat is moored at a wooden dock, its hull weathered and dark. A small car is parked at the end of the dock. The water is calm and reflects the gray morning sky.",
+    "A bright green tree frog clings to a leaf, its large eyes bulging. A tiny bird is perched on a branch in the upper corner. The background is a blur of dense tropical foliage.",
+]
+CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C}
+
 
 def pixel_key(image: Any) -> str:
     """Key of an image by its pixels (what the VLM receives), so the stand-in finds its description."""
@@ -239,10 +265,10 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
     return TextSet(f"wordnet-{'common-' if common else ''}{len(paths)}", "kind of thing", len(WORDNET_ROOTS), paths, truth, descriptions)
 
 
-def cifar_set(second: bool = False) -> TextSet:
-    """The 20 CIFAR-10 samples with CIFAR_DESCRIPTIONS ("cifar10-20-rich") or, `second`, CIFAR_DESCRIPTIONS_B
-    ("cifar10-20-rich-b": copies of the photos with one pixel changed, in a temp folder, so the stand-in VLM,
-    which finds a description by pixels, tells the two sets apart)."""
+def cifar_set(variant: str = "") -> TextSet:
+    """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b" and
+    "c" are "cifar10-20-rich-b" and "-c", on copies of the photos with one pixel changed (a different one per
+    variant), in a temp folder, so the stand-in VLM, which finds a description by pixels, tells the sets apart."""
     import numpy as np
     from PIL import Image
 
@@ -252,22 +278,22 @@ def cifar_set(second: bool = False) -> TextSet:
     labels = read_labels(folder / "labels.csv")
     paths = sorted(str(p) for p in folder.glob("*.png"))
     truth = {p: next(v for k, v in labels.items() if Path(k).name == Path(p).name) for p in paths}
-    if not second:
+    if not variant:
         return TextSet("cifar10-20-rich", "object", len(set(truth.values())), paths, truth,
                        dict(zip(paths, CIFAR_DESCRIPTIONS, strict=True)))
-    copies = Path(tempfile.gettempdir()) / "ictc-bench-cifar-b"
+    copies = Path(tempfile.gettempdir()) / f"ictc-bench-cifar-{variant}"
     copies.mkdir(parents=True, exist_ok=True)
     for path in paths:
         pixels = np.array(Image.open(path).convert("RGB"))
-        pixels[0, 0] ^= 1
+        pixels[0, 0] ^= list(CIFAR_VARIANTS).index(variant)  # b: 1, c: 2 (never 0: the original's pixels)
         Image.fromarray(pixels).save(copies / Path(path).name)
     truth = {str(copies / Path(p).name): v for p, v in truth.items()}
-    return TextSet("cifar10-20-rich-b", "object", len(set(truth.values())), list(truth), truth,
-                   dict(zip(truth, CIFAR_DESCRIPTIONS_B, strict=True)))
+    return TextSet(f"cifar10-20-rich-{variant}", "object", len(set(truth.values())), list(truth), truth,
+                   dict(zip(truth, CIFAR_VARIANTS[variant], strict=True)))
 
 
 def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich and cifar10-20-rich-b, emoji-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    """The bench's sets: cifar10-20-rich, -b and -c, emoji-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
     per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
     named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
@@ -277,4 +303,4 @@ def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
     sets = [emoji_set(folder / f"ictc-bench-emoji{suffix}", per_class, seed), *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
-    return [cifar_set(), cifar_set(second=True), *sets]
+    return [cifar_set(), cifar_set("b"), cifar_set("c"), *sets]
