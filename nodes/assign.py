@@ -66,6 +66,21 @@ def group_decides(item: dict[str, Any], names: list[str], embedder: TextEmbedder
     return group_name if nearest == group_name else None
 
 
+def decided_without_model(item: dict[str, Any], names: list[str], ctx: Context) -> tuple[str, str, str, str] | None:
+    """(cluster, route, what was read, source) for an image Step 3 places without a model call, or None: its
+    raw label is one of `names` (route `label`, setting assign_by_label), Step 2b's look placed its label under
+    one of them (route `look`, category_look), or its label's group name agrees with the embedding (route
+    `group`, assign_by_group), tried in that order. The caller asks only when Step 3 carries no instruction."""
+    settings = ctx.settings
+    if settings.assign_by_label == "on" and (name := label_decides(item, names)) is not None:
+        return name, "label", f"label: {item['raw_label']}", "(raw label: no model)"
+    if item.get("looked") in names:
+        return item["looked"], "look", f"looked: {item['specific_label']}", "(Step 2b's look at a description: no model)"
+    if settings.assign_by_group == "on" and (name := group_decides(item, names, ctx.embedder)) is not None:
+        return name, "group", f"label group: {item['raw_label']}", "(label group: no model)"
+    return None
+
+
 def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     """Step 3 (IC|TC, Kwon et al. 2024) on one batch: each item (path, description, names) gets one of its
     `names` through the context's chooser; answers already in the step cache are reused.
@@ -86,28 +101,14 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         def retry(answer: str, names: list[str] = names) -> list:
             return to_messages(render("assign_retry", criterion, step="assign", answer=answer, names=", ".join(names)))
 
-        by_label = label_decides(item, names) if shortcuts and ctx.settings.assign_by_label == "on" else None
-        if by_label is None and shortcuts and item.get("looked") in names:  # Step 2b's look placed its label
-            assignments[item["path"]] = {"cluster": item["looked"], "route": "look", "answer": item["raw_label"],
+        if shortcuts and (decided := decided_without_model(item, names, ctx)) is not None:
+            cluster, route, shown, source = decided
+            assignments[item["path"]] = {"cluster": cluster, "route": route, "answer": item["raw_label"],
                                          "seconds": 0.0, "calls": 0}
-            trace("assign", item["path"], f"looked: {item['specific_label']}", item["looked"],
-                  "(Step 2b's look at a description: no model)", 0.0, cached=False, route="look",
+            trace("assign", item["path"], shown, cluster, source, 0.0, cached=False, route=route,
                   answer=item["raw_label"])
             continue
-        if by_label is not None:
-            assignments[item["path"]] = {"cluster": by_label, "route": "label", "answer": item["raw_label"],
-                                         "seconds": 0.0, "calls": 0}
-            trace("assign", item["path"], f"label: {item['raw_label']}", by_label, "(raw label: no model)", 0.0,
-                  cached=False, route="label", answer=item["raw_label"])
-            continue
-        by_group = (group_decides(item, names, ctx.embedder) if shortcuts and ctx.settings.assign_by_group == "on"
-                    else None)
-        if by_group is not None:
-            assignments[item["path"]] = {"cluster": by_group, "route": "group", "answer": item["raw_label"],
-                                         "seconds": 0.0, "calls": 0}
-            trace("assign", item["path"], f"label group: {item['raw_label']}", by_group, "(label group: no model)",
-                  0.0, cached=False, route="group", answer=item["raw_label"])
-            continue
+
         def prompt(order: list[str], description: str = item["description"]) -> list[tuple[str, str]]:
             listing = "\n".join(f"- {name}" for name in order)
             return other_note(render("assign", criterion, names=listing, description=description), criterion, order)

@@ -4,6 +4,7 @@ category by one short call, so the specific labels stay exactly as the plain `la
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ictc.nodes.common import Timer, call_each, prompt_text, report, to_messages, trace
@@ -22,6 +23,38 @@ def needs_categories(records: list[dict[str, Any]], k: int) -> bool:
     return len({normalize_label(r.get("raw", "")) for r in records} - {""}) > k
 
 
+def _categories_by_call(ctx: Context, kind: str, route: str, prompts: dict[str, list[tuple[str, str]]],
+                        ask: Callable[[list[list[Any]]], list[str | BaseException]]) -> tuple[dict[str, str], int]:
+    """The category of each label of `prompts` (label -> its rendered prompt), from the step cache under `kind`
+    or by `ask` (conversations -> one category or the recoverable exception of its call, in order) for the
+    rest, each new answer stored; every answer traced in Step 2b with `route`, and the calls counted.
+
+    Returns ({label: category, "" when the call failed}, model calls)."""
+    settings = ctx.settings
+    limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
+    found: dict[str, str] = {}
+    todo = []
+    for label, rendered in prompts.items():
+        key = step_key(kind, ctx.llm_id, rendered, **limits)
+        if (hit := ctx.cached(key)) is not None:
+            found[label] = hit["category"]
+            trace("name_clusters", None, prompt_text(rendered), hit["category"], ctx.llm_id, 0.0, cached=True,
+                  route=route, label=label)
+        else:
+            todo.append((label, key, rendered))
+    with Timer() as timer:
+        answers = ask([to_messages(r) for _, _, r in todo]) if todo else []
+    for (label, key, rendered), answer in zip(todo, answers, strict=True):
+        failed = isinstance(answer, BaseException)
+        found[label] = "" if isinstance(answer, BaseException) else answer
+        if not failed:
+            ctx.remember(key, kind, {"category": found[label]})
+        trace("name_clusters", None, prompt_text(rendered), str(answer) if failed else found[label], ctx.llm_id,
+              timer.seconds / len(todo), cached=False, route=route, label=label, failed=failed)
+    report("name_clusters", stored=len(prompts) - len(todo), calls=len(todo))  # counted; no progress bar moves
+    return found, len(todo)
+
+
 def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> tuple[dict[str, str], int]:
     """One category per distinct normalized label of `labels` (the `label_category` prompt, a plain one-line
     answer cleaned as a Step-2a label and cut to label_max_words; answers from the step cache reused).
@@ -30,33 +63,15 @@ def label_categories(ctx: Context, criterion: Criterion, labels: list[str]) -> t
     A recoverable error leaves that label without a category (it then keeps
     its specific label at the category level); anything else propagates."""
     settings = ctx.settings
-    distinct = sorted({normalize_label(x) for x in labels} - {""})
-    limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
-    categories: dict[str, str] = {}
-    todo = []
-    for label in distinct:
-        rendered = render("label_category", criterion, step="label", label=label)
-        key = step_key("label_category", ctx.llm_id, rendered, **limits)
-        if (hit := ctx.cached(key)) is not None:
-            categories[label] = hit["category"]
-            trace("name_clusters", None, prompt_text(rendered), hit["category"], ctx.llm_id, 0.0, cached=True,
-                  route="category", label=label)
-        else:
-            todo.append((label, key, rendered))
-    with Timer() as timer:
-        replies = call_each(ctx, ctx.llm, [to_messages(r) for _, _, r in todo],
-                            max_tokens=settings.label_max_tokens, stop=["\n"]) if todo else []
-    for (label, key, rendered), reply in zip(todo, replies, strict=True):
-        failed = isinstance(reply, BaseException)
-        category = "" if failed else " ".join(clean_label(str(reply)).split()[: settings.label_max_words])
-        categories[label] = category
-        if not failed:
-            ctx.remember(key, "label_category", {"category": category})
-        trace("name_clusters", None, prompt_text(rendered), str(reply) if failed else category, ctx.llm_id,
-              timer.seconds / len(todo), cached=False, route="category", label=label, failed=failed)
-    stored = len(distinct) - len(todo)
-    report("name_clusters", stored=stored, calls=len(todo))  # counted; no progress bar moves (Step 2b is one step)
-    return categories, len(todo)
+
+    def ask(conversations: list[list[Any]]) -> list[str | BaseException]:
+        replies = call_each(ctx, ctx.llm, conversations, max_tokens=settings.label_max_tokens, stop=["\n"])
+        return [r if isinstance(r, BaseException) else " ".join(clean_label(str(r)).split()[: settings.label_max_words])
+                for r in replies]
+
+    prompts = {label: render("label_category", criterion, step="label", label=label)
+               for label in sorted({normalize_label(x) for x in labels} - {""})}
+    return _categories_by_call(ctx, "label_category", "category", prompts, ask)
 
 
 def with_categories(records: list[dict[str, Any]], categories: dict[str, str]) -> list[dict[str, Any]]:
@@ -78,32 +93,13 @@ def _second_looks(ctx: Context, criterion: Criterion, labels: list[str],
     a label looked at once, for any reason, is never asked twice).
 
     Returns ({label: category, "" when the call failed or gave none}, model calls)."""
-    settings = ctx.settings
-    limits = {"max_tokens": settings.label_max_tokens, "max_words": settings.label_max_words}
-    found: dict[str, str] = {}
-    todo = []
-    stored = 0
-    for label in labels:
-        rendered = render("label_levels", criterion, step="label", description=descriptions[label])
-        key = step_key("label_category_again", ctx.llm_id, rendered, **limits)
-        if (hit := ctx.cached(key)) is not None:
-            stored += 1
-            found[label] = hit["category"]
-            trace("name_clusters", None, prompt_text(rendered), hit["category"], ctx.llm_id, 0.0, cached=True,
-                  route="category again", label=label)
-        else:
-            todo.append((label, key, rendered))
-    with Timer() as timer:
-        answers = ask_levels(ctx, [to_messages(r) for _, _, r in todo], clean_label) if todo else []
-    for (label, key, rendered), answer in zip(todo, answers, strict=True):
-        failed = isinstance(answer, BaseException)
-        found[label] = "" if isinstance(answer, BaseException) else answer["category"]  # (narrows for mypy)
-        if not failed:
-            ctx.remember(key, "label_category_again", {"category": found[label]})
-        trace("name_clusters", None, prompt_text(rendered), str(answer) if failed else found[label], ctx.llm_id,
-              timer.seconds / len(todo), cached=False, route="category again", label=label, failed=failed)
-    report("name_clusters", stored=stored, calls=len(todo))  # counted; no progress bar moves
-    return found, len(todo)
+
+    def ask(conversations: list[list[Any]]) -> list[str | BaseException]:
+        return [a if isinstance(a, BaseException) else a["category"] for a in ask_levels(ctx, conversations, clean_label)]
+
+    prompts = {label: render("label_levels", criterion, step="label", description=descriptions[label])
+               for label in labels}
+    return _categories_by_call(ctx, "label_category_again", "category again", prompts, ask)
 
 
 def reask_repeats(ctx: Context, criterion: Criterion, mapping: dict[str, str],
