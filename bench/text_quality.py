@@ -11,8 +11,10 @@ true classes, Step-3 accuracy given the true class names; end to end ACC / NMI /
         # other words of the same kinds (sets: cifar10-20-rich, cifar10-20-rich-b, emoji-N, wordnet-N,
         # wordnet-common-N; with a seed other than 0 the drawn sets' names end in -s<seed>)
 
-Calls per step are those a fresh run makes: model calls plus answers taken from the step cache (the
-cache, shared by one set's runs, only saves the bench's time; Step 2a's labels are the same in all runs).
+Calls per step are model calls plus answers taken from the step cache, a cached answer counted once (the
+cache, shared by one set's runs, saves the bench's time and keeps Step 2a's labels the same in all runs). So a
+fresh workspace counts more than a used one: the re-asks and the calibrated choice's content-free call made
+when an answer was first asked are counted only then.
 """
 
 from __future__ import annotations
