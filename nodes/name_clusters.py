@@ -138,8 +138,11 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     folded: dict[str, str] = {}
     descriptions_by_label: dict[str, str] = {}
     spent = hops = 0
-    if settings.label_levels == "on" and needs_categories(records, k):
-        # the plain labels stay; each distinct label gets its category by one short call (and may climb)
+    answered = settings.names_from_labels == "on" and names_from_counts(
+        count_labels([r.get("raw", "") for r in records]), k, settings.names_cover) is not None
+    if settings.label_levels == "on" and needs_categories(records, k) and not answered:
+        # the plain labels stay; each distinct label gets its category by one short call (and may climb). Not
+        # when the labels' counts already answer Step 2b (names_from_counts): their categories would go unused
         if "on" in (settings.category_reask, settings.category_look):
             descriptions_by_label = label_descriptions(state)
         categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,

@@ -35,6 +35,18 @@ def test_no_category_call_when_the_labels_do_not_outnumber_k(tmp_path):
     assert needs_categories([{"raw": "cat"}, {"raw": "dog"}, {"raw": "frog"}], 2)
 
 
+def test_no_category_call_when_the_label_counts_already_answer(tmp_path):
+    paths, labels = make_images(tmp_path / "img", {"red": 6, "green": 6, "blue": 6, "yellow": 1})
+    for cover in (0.9, 1.0):  # the 3 most frequent of 4 labels cover 18 of 19 images (0.95)
+        llm = FakeLLM(coarse=WARM_COOL)
+        ctx = fake_context(llm=llm, llm_id=f"fake-cover-{cover}", label_levels="on", names_cover=cover)
+        result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / f"run-{cover}",
+                           labels=str(labels), context=ctx)
+        # answered by the counts: no category call; else one per distinct label (a newcomer saw 8 go unused)
+        assert step_calls(llm, "got the label") == (0 if cover == 0.9 else 4)
+        assert (result.results["naming"]["source"] == "labels") == (cover == 0.9)
+
+
 def test_json_label_levels_ask_one_answer_per_image_and_off_asks_none(tmp_path):
     paths, labels = make_coarse_images(tmp_path / "img")
     for mode in ("json", "off"):
