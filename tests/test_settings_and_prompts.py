@@ -41,8 +41,12 @@ def test_bad_setting_values_are_named(monkeypatch):
     with pytest.raises(ValueError, match="ICTC_CONCURRENCY='many'"):
         load_settings(env_file=None)
     monkeypatch.delenv("ICTC_CONCURRENCY")
-    with pytest.raises(ValueError, match="backend must be"):
+    with pytest.raises(ValueError, match=r"backend \(ICTC_BACKEND\) must be 'local' or 'openai', not 'magic'"):
         load_settings({"backend": "magic"}, env_file=None)
+    # a lever set in .env is named as it was written there (a newcomer looked for "category_look")
+    monkeypatch.setenv("ICTC_CATEGORY_LOOK", "maybe")
+    with pytest.raises(ValueError, match=r"^category_look \(ICTC_CATEGORY_LOOK\) must be 'on' or 'off', not 'maybe'$"):
+        load_settings(env_file=None)
 
 
 def test_criterion_is_in_every_step_prompt():
