@@ -152,12 +152,27 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
         parts.extend(f"<li>{escape(w)}</li>" for w in results["warnings"])
         parts.append("</ul>")
     parts.extend(grouping_sections(results))  # K proposed, "other" size, levels tree
+    parts.extend(_levers(results))
     if n_pages > 1:  # an index: which page each cluster starts on
         parts.append("<table>")
         parts.extend(f"<tr><td><a href='{page_path(path, first_page[n]).name}#c{i}'>{escape(n)}</a></td>"
                      f"<td>{len(members[n])}</td><td>page {first_page[n]}</td></tr>" for i, n in enumerate(names))
         parts.append("</table>")
     return parts
+
+
+def _levers(results: dict[str, Any]) -> list[str]:
+    """The quality levers as set for the run (results.json `levers`, each with the environment variable that
+    sets it) and how many images took each Step-3 route, folded away: what to quote when comparing two runs
+    (README "Quality with small models")."""
+    levers = results.get("levers") or {}
+    if not levers:
+        return []
+    routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
+    return ["<details><summary>Settings of the quality levers</summary><table>",
+            *(f"<tr><td>ICTC_{escape(name.upper())}</td><td>{escape(str(value))}</td></tr>"
+              for name, value in levers.items()),
+            "</table>", f"<p class=meta>Step 3 routes: {routes}</p>" if routes else "", "</details>"]
 
 
 def _nav(links: list[str], number: int) -> str:

@@ -369,3 +369,16 @@ def test_at_the_category_level_the_k_most_frequent_categories_are_the_names(tmp_
                        context=ctx)
     assert result.results["naming"]["label_level"] == "category" and result.results["naming"]["source"] == "labels"
     assert result.results["cluster_names"] == ["warm", "cool"] and step_calls(llm, "organise labels") == 0
+
+
+def test_the_report_lists_the_levers_as_set_and_the_routes(colours, tmp_path):
+    """report.html shows each lever with its environment variable and value, and the Step-3 routes: a newcomer
+    found them only in results.json."""
+    paths, _ = colours
+    ctx = fake_context(llm=FakeLLM(assign_answer="Blue"), assign_by_label="off", category_look="off")
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "<tr><td>ICTC_CATEGORY_LOOK</td><td>off</td></tr>" in page
+    assert "<tr><td>ICTC_ECHO_CHECK</td><td>on</td></tr>" in page
+    routes = ", ".join(f"{route} {n}" for route, n in sorted(result.results["routes"].items()))
+    assert f"Step 3 routes: {routes}" in page and routes
