@@ -181,7 +181,9 @@ def test_redraws_read_run_summaries_not_every_image_row_again(finished_app, monk
     assert len(app.table[-1].value) == 2
     other = open_app(finished_app[1])  # another session: its sidebar lists the run
     listed = other.selectbox(key="recent-run")
-    assert "colour · K=2 · 8 images · v2" in listed.format_func(listed.value)
+    shown = listed.format_func(listed.value)
+    assert "colour · K=2 · 8 images · v2 (started 20" in shown and shown.endswith(" UTC)")
+    assert Path(listed.value).parent.name[:4] not in shown  # the session folder (a newcomer read it as a token)
     assert "results-summary.json" in read and "results.json" not in read
 
 

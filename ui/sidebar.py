@@ -3,6 +3,8 @@ files left out, the recent runs to open again, the configured models, and New ru
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -87,12 +89,28 @@ def recent(session: Session) -> None:
 
 
 def _run_label(run_dir: Path) -> str:
+    """What the picker shows for a run: criterion, K, images, version and when it started (UTC), or when it
+    started and that it was interrupted. Not the session folder's name: a newcomer read it as a token."""
     try:
         results = read_summary(run_dir)  # not the rows: a run of 250,000 images has ~170 MB of them
     except (OSError, ValueError):
-        return f"{run_dir.parent.name[:4]}/{run_dir.name} (interrupted: open it to continue)"
+        return f"run started {_started(run_dir, None)} (interrupted: open it to continue)"
     return (f"{results['criterion']['text'][:40]} · K={results['n_clusters']} · {results['summary']['images']} "
-            f"images · v{results['version']} ({run_dir.parent.name[:4]}/{run_dir.name})")
+            f"images · v{results['version']} (started {_started(run_dir, results)})")
+
+
+def _started(run_dir: Path, results: dict | None) -> str:
+    """The run's start, "2026-12-01 05:12:09 UTC", from its results or run.json; the folder's time when
+    neither says."""
+    created = (results or {}).get("created")
+    if not created:
+        try:
+            created = json.loads((run_dir / "run.json").read_text("utf-8")).get("created")
+        except (OSError, ValueError):
+            created = None
+    if not created:
+        created = datetime.fromtimestamp(_last_written(run_dir), UTC).isoformat(timespec="seconds")
+    return f"{created[:19].replace('T', ' ')} UTC"
 
 
 def recent_runs(root: Path, limit: int = 12) -> list[Path]:
