@@ -227,3 +227,51 @@ def test_echoes_are_dropped_only_while_a_real_label_is_left():
     assert without_echoes(records, texts, kind, "label") == ([{"raw": "goat"}], ["no sentence"])
     empty = [{"raw": "no sentence"}, {"raw": ""}]  # an empty label is no label to name from: everything is kept
     assert without_echoes(empty, ["A ketch.", "A goat."], kind, "label") == (empty, [])
+
+
+def test_step_3_gets_no_embedding_prior_from_an_echoed_label():
+    """The prior's echo path (graph/build.py _prior_label): an echoed label is no prior for its image, unless
+    that image's own description says the words (then they were read, not repeated)."""
+    from types import SimpleNamespace
+
+    from ictc.core.settings import Settings
+    from ictc.graph.build import _prior_label
+
+    state = {"criterion": make_criterion("kind of thing").to_dict(),
+             "naming": {"echoed": ["no sentence"]},
+             "labels": {"a": {"raw": "no sentence"}, "b": {"raw": "no sentence"}, "c": {"raw": "goat"}},
+             "descriptions": {"a": {"text": "A ketch."}, "b": {"text": "A page with no sentence on it."},
+                              "c": {"text": "A goat."}}}
+    runtime = SimpleNamespace(context=SimpleNamespace(settings=Settings()))
+    prior = _prior_label(state, runtime)
+    assert [prior(p) for p in "abc"] == ["", "no sentence", "goat"]
+    state["naming"]["echoed"] = []  # not found an echo by Step 2b (echo_check off): every label is a prior
+    assert _prior_label(state, runtime)("a") == "no sentence"
+
+
+def test_a_look_places_no_image_among_a_split_s_parts(tmp_path):
+    """The look chose among the K names: when the cluster it filled is split, its image is asked among the parts
+    like the others (graph/build.py: `looked` is empty for a split's images), even where one part keeps the
+    split cluster's name ("cool", which the look had chosen)."""
+    from ictc.graph.refine import refine_run
+    from ictc.nodes.actions import Split
+
+    class PartsLLM(FakeLLM):
+        """Proposes the parts "cool" and "teal" for a split; Step 3 answers "teal" for every image."""
+
+        def respond(self, messages, **kwargs):
+            if "organise labels" in messages[0].content:
+                return '{"names": ["cool", "teal"]}'
+            return super().respond(messages, **kwargs)
+
+    paths, labels = make_coarse_images(tmp_path / "img", {"red": 2, "yellow": 1, "green": 2, "blue": 1})
+    llm = PartsLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="teal")
+    result = coarse_run(tmp_path / "run", paths, labels, llm, "fake-look-split")
+    assert result.results["naming"]["looked"] == {"blue": "cool"}
+    # names_from_labels off: the parts are asked of the model rather than taken from the two labels
+    ctx = fake_context(llm=llm, llm_id="fake-look-split", label_levels="on", names_from_labels="off")
+    split = refine_run(tmp_path / "run", Split("cool", 2), context=ctx)
+    assert split.results["naming"]["split"]["parts"] == ["cool", "teal"]
+    blue = next(r for r in split.rows if r["label"] == "blue")
+    assert blue["route"] != "look" and blue["cluster"] == "teal"  # asked, and the model's answer taken
+    assert "look" not in split.results["routes"]
