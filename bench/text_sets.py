@@ -149,9 +149,12 @@ def stand_in_vlm(sets: list[TextSet]) -> StandInVLM:
     return StandInVLM(by_pixels={pixel_key(load_rgb(p, 512)): s.descriptions[p] for s in sets for p in s.paths})
 
 
-def emoji_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet:
+def emoji_set(folder: Path, per_class: int = 8, seed: int = 0, articles: bool = False) -> TextSet:
     """`per_class` emoji per category, chosen with a fixed seed; the description is the Unicode name as a
-    caption ("Goat."); each gets a distinct small noise image so no two are deduplicated."""
+    caption ("Goat."); each gets a distinct small noise image so no two are deduplicated.
+
+    `articles`: the captions in the issue's held-out form, "A goat.", "An ox." ("a"/"an" by the first letter;
+    none before a plural: "Jeans."); the set is then named "emoji-articled-N"."""
     import numpy as np
     from PIL import Image
 
@@ -164,13 +167,14 @@ def emoji_set(folder: Path, per_class: int = 8, seed: int = 0) -> TextSet:
         for name in rng.sample(names, min(per_class, len(names))):
             path = folder / f"{category}-{name.lower().replace(' ', '_')}.png"
             if not path.exists():
-                seed_of = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+                # other pixels for the articled captions: the step cache and the stand-in VLM know images by content
+                seed_of = int(hashlib.sha256(("articled " * articles + name).encode()).hexdigest()[:8], 16)
                 pixels = np.random.default_rng(seed_of).integers(0, 255, (24, 24, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(path)
             paths.append(str(path))
             truth[str(path)] = category
-            descriptions[str(path)] = name.capitalize() + "."
-    return TextSet(f"emoji-{len(paths)}", "kind of thing", len(EMOJI_RANGES), paths, truth, descriptions)
+            descriptions[str(path)] = (with_article(name.lower()) if articles else name.capitalize()) + "."
+    return TextSet(f"emoji-{'articled-' if articles else ''}{len(paths)}", "kind of thing", len(EMOJI_RANGES), paths, truth, descriptions)
 
 
 # WordNet 3.0 (Princeton University, https://wordnet.princeton.edu; the Debian package wordnet-base installs it
@@ -219,6 +223,15 @@ def _wordnet_nouns() -> tuple[dict[str, tuple[str, list[str]]], dict[str, list[s
     return synsets, senses
 
 
+def with_article(text: str) -> str:
+    """`text` ("goat", lower case) as a caption starts: "A goat", "An ox", "An umbrella" but "A unicycle"; a plural
+    ("jeans", "womans boots": last word ending in s, not ss or us) takes none and is capitalized."""
+    if text.endswith("s") and not text.endswith(("ss", "us")):
+        return text.capitalize()
+    an = text[0] in "aeio" or (text[0] == "u" and not text.startswith("uni"))
+    return ("An " if an else "A ") + text
+
+
 def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = False) -> TextSet | None:
     """`per_class` WordNet nouns per root of WORDNET_ROOTS, as one-line captions ("A goat.", "A sweater."):
     the first lemma of a hyponym synset (at any depth) that is that word's most frequent tagged sense, so
@@ -260,8 +273,7 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
                 Image.fromarray(np.random.default_rng(seed_of).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(path)
             paths.append(str(path))
             truth[str(path)] = category
-            an = text[0] in "aeio" or (text[0] == "u" and not text.startswith("uni"))
-            descriptions[str(path)] = ("An " if an else "A ") + text + "."
+            descriptions[str(path)] = with_article(text) + "."
     return TextSet(f"wordnet-{'common-' if common else ''}{len(paths)}", "kind of thing", len(WORDNET_ROOTS), paths, truth, descriptions)
 
 
@@ -293,14 +305,16 @@ def cifar_set(variant: str = "") -> TextSet:
 
 
 def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich, -b and -c, emoji-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    """The bench's sets: cifar10-20-rich, -b and -c, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
     per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
     named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
     suffix = f"-s{seed}" if seed else ""
     wordnet = [wordnet_set(folder / f"ictc-bench-wordnet{'-common' * common}{suffix}", per_class, seed, common)
                for common in (False, True)]
-    sets = [emoji_set(folder / f"ictc-bench-emoji{suffix}", per_class, seed), *(w for w in wordnet if w)]
+    sets = [emoji_set(folder / f"ictc-bench-emoji{suffix}", per_class, seed),
+            emoji_set(folder / f"ictc-bench-emoji-articled{suffix}", per_class, seed, articles=True),
+            *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
     return [cifar_set(), cifar_set("b"), cifar_set("c"), *sets]
