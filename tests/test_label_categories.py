@@ -118,13 +118,13 @@ def test_a_category_that_repeats_its_label_gets_a_second_look_with_an_image_desc
 
 
 def test_a_second_look_that_leaves_fewer_than_k_categories_is_not_kept(tmp_path):
-    from ictc.nodes.label_categories import _better_level
+    from ictc.nodes.label_categories import better_level
 
     records = [{"raw": x} for x in ("cat", "dog", "ship", "truck", "car cat")]
     first = {"cat": "cat", "dog": "dog", "ship": "ship", "truck": "truck", "car cat": "cat"}
     merged = {"cat": "animal", "dog": "animal", "ship": "vehicle", "truck": "vehicle", "car cat": "cat"}
-    assert not _better_level(records, first, merged, 4)  # 3 kinds for K = 4: CIFAR's fine classes stay
-    assert _better_level(records, first, merged, 3)  # 4 categories, 3 strictly nearer K = 3
+    assert not better_level(records, first, merged, 4)  # 3 kinds for K = 4: CIFAR's fine classes stay
+    assert better_level(records, first, merged, 3)  # 4 categories, 3 strictly nearer K = 3
 
 
 def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_description(tmp_path):
@@ -132,7 +132,9 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
     for look in ("on", "off"):
         # asked "blue" alone the model says "sky" (no name); asked about the blue square's description, "cool"
         llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
-        result = coarse_run(tmp_path / look, paths, labels, llm, f"fake-look-{look}", category_look=look)
+        # category_join off: it would ask about blue first ("sky" is no other label's category) and join it to cool
+        result = coarse_run(tmp_path / look, paths, labels, llm, f"fake-look-{look}", category_look=look,
+                            category_join="off")
         naming = result.results["naming"]
         assert naming["label_level"] == "category" and sorted(result.results["cluster_names"]) == ["cool", "warm"]
         assert result.results["levers"]["category_look"] == look
@@ -148,9 +150,28 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
     # a label two images carry is not decided by a look at one of them: both go to Step 3
     paths, labels = make_coarse_images(tmp_path / "img2")
     llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="warm")
-    result = coarse_run(tmp_path / "shared", paths, labels, llm, "fake-look-shared")
+    result = coarse_run(tmp_path / "shared", paths, labels, llm, "fake-look-shared", category_join="off")
     assert step_calls(llm, "Give two answers") == 0 and result.results["naming"]["looked"] == {}
     assert "look" not in result.results["routes"]
+
+
+def test_a_one_image_label_with_a_category_of_its_own_joins_the_category_a_look_gives(tmp_path):
+    """category_join: blue (one image) alone got "sky"; the look at its description says "cool", which green
+    has: blue joins cool before the names are chosen. Yellow's "sun" is no other label's category either, but
+    two images carry yellow: no look decides them from one description."""
+    paths, labels = make_coarse_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 2, "blue": 1})
+    for join in ("on", "off"):
+        llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky", "yellow": "sun"}, assign_answer="warm")
+        result = coarse_run(tmp_path / join, paths, labels, llm, f"fake-join-{join}", category_join=join,
+                            category_look="off", category_reask="off")
+        naming = result.results["naming"]
+        assert result.results["levers"]["category_join"] == join
+        if join == "on":  # one look: blue (yellow has two images; red and green share warm / cool with others)
+            assert step_calls(llm, "Give two answers") == 1 and naming["joined"] == {"blue": "cool"}
+            assert naming["label_categories"]["blue"] == "cool" and naming["label_categories"]["yellow"] == "sun"
+        else:
+            assert step_calls(llm, "Give two answers") == 0 and "joined" not in naming
+            assert naming["label_categories"]["blue"] == "sky"
 
 
 def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
@@ -266,10 +287,11 @@ def test_a_look_places_no_image_among_a_split_s_parts(tmp_path):
 
     paths, labels = make_coarse_images(tmp_path / "img", {"red": 2, "yellow": 1, "green": 2, "blue": 1})
     llm = PartsLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="teal")
-    result = coarse_run(tmp_path / "run", paths, labels, llm, "fake-look-split")
+    result = coarse_run(tmp_path / "run", paths, labels, llm, "fake-look-split", category_join="off")
     assert result.results["naming"]["looked"] == {"blue": "cool"}
     # names_from_labels off: the parts are asked of the model rather than taken from the two labels
-    ctx = fake_context(llm=llm, llm_id="fake-look-split", label_levels="on", names_from_labels="off")
+    ctx = fake_context(llm=llm, llm_id="fake-look-split", label_levels="on", names_from_labels="off",
+                       category_join="off")
     split = refine_run(tmp_path / "run", Split("cool", 2), context=ctx)
     assert split.results["naming"]["split"]["parts"] == ["cool", "teal"]
     blue = next(r for r in split.rows if r["label"] == "blue")
