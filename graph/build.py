@@ -35,7 +35,7 @@ from ictc.nodes.context import Context
 from ictc.nodes.describe import describe, stored_descriptions
 from ictc.nodes.label import echoes_prompt, label, label_template
 from ictc.nodes.label_counts import normalize_label
-from ictc.nodes.label_levels import LABEL, level_label
+from ictc.nodes.label_levels import CATEGORY, LABEL, level_label
 from ictc.nodes.name_clusters import name_clusters, name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
@@ -140,6 +140,7 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     level = state["naming"].get("label_level", LABEL)
     categories = state["naming"].get("label_categories")
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
+    joined = state["naming"].get("joined", {})  # label -> the category it joined after a look (category_join)
     prior_label = _prior_label(state, runtime)
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
@@ -147,6 +148,7 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
                 "specific_label": (specific := prior_label(img["path"])),
                 # a look chose among the K names, not among a split's parts
                 "looked": "" if img["path"] in scope else looked.get(normalize_label(specific), ""),
+                "joined": level == CATEGORY and img["path"] not in scope and normalize_label(specific) in joined,
                 "label_share": shares.get(normalize_label(raw), 0.0),
                 "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]

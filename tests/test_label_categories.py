@@ -169,6 +169,9 @@ def test_a_one_image_label_with_a_category_of_its_own_joins_the_category_a_look_
         if join == "on":  # one look: blue (yellow has two images; red and green share warm / cool with others)
             assert step_calls(llm, "Give two answers") == 1 and naming["joined"] == {"blue": "cool"}
             assert naming["label_categories"]["blue"] == "cool" and naming["label_categories"]["yellow"] == "sun"
+            rows = {r["label"]: r for r in result.rows}  # placed by its joined category without a call: route join
+            assert rows["blue"]["route"] == "join" and rows["blue"]["cluster"] == "cool"
+            assert rows["green"]["route"] == "label"  # its own category: no join
         else:
             assert step_calls(llm, "Give two answers") == 0 and "joined" not in naming
             assert naming["label_categories"]["blue"] == "sky"
