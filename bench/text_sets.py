@@ -115,7 +115,31 @@ CIFAR_DESCRIPTIONS_C = [
     "A rusty fishing boat is moored at a wooden dock, its hull weathered and dark. A small car is parked at the end of the dock. The water is calm and reflects the gray morning sky.",
     "A bright green tree frog clings to a leaf, its large eyes bulging. A tiny bird is perched on a branch in the upper corner. The background is a blur of dense tropical foliage.",
 ]
-CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C}
+# A fourth time (sixth pass), by another helper that saw no other descriptions, told the issue's form and to
+# write naturally, varying its sentences.
+CIFAR_DESCRIPTIONS_D = [
+    "A grey tabby cat lies curled on a cushion, its green eyes half open as it watches the camera. Across the room, a little white dog naps on a folded blanket near the doorway. Soft afternoon light falls over a blue couch and a cluttered side table.",
+    "A large white passenger ferry with a red stripe along its hull cruises across calm water. High above its bow, a lone seagull glides on the wind. The sky is hazy and grey, with a faint line of hills on the horizon.",
+    "A white motor yacht is moored at a wooden pier, its cabin windows glinting in the sun. A small red pickup truck is parked at the far end of the dock. Behind it, a busy marina stretches out with masts of sailboats and a pale blue sky.",
+    "A sleek white jet airliner banks gently with its landing gear tucked away, pictured on the cover of an old magazine. Printed near the corner is a tiny illustration of a horse galloping across a field. The backdrop is a pale green page with bold lettering across the top.",
+    "A brown frog with mottled skin sits very still among blades of grass. A few feet behind it, a small sparrow hops through the weeds looking for seeds. The ground is damp and thick with green vegetation, suggesting the edge of a pond.",
+    "A bumpy, orange-brown toad crouches low on a patch of reddish soil. Partly hidden behind a rock, a tabby cat peers toward it with curiosity. The scene is lit warmly, with fallen leaves and loose earth scattered around.",
+    "A white compact car with dark tinted windows is displayed on a glossy showroom floor. On a shelf nearby sits a small model sailing ship. The background is dark with dramatic red and purple lighting typical of an auto show.",
+    "A bright green tree frog clings to a broad leaf, its toe pads spread wide. Off to one side, a tiny toy airplane rests on the windowsill of the terrarium room. The glass enclosure is filled with moss, ferns and a faint mist.",
+    "A fluffy cream-colored kitten sits upright, gazing sideways with pale eyes. Outside the window behind it, a deer can be seen grazing at the edge of the lawn. The room is bright and airy, with light curtains and a soft, washed-out glow.",
+    "A black off-road SUV with a roof rack and chunky tires is parked on a gravel track. A horse stands in a paddock some distance behind the vehicle. Dense green trees and shrubs surround the clearing under an overcast sky.",
+    "A grey fighter jet streaks upward with its wings swept back and its nose pointed toward the clouds. Far below, a small cargo ship is visible on the sea as a tiny speck. The sky is a pale, hazy blue with no other aircraft in sight.",
+    "A white garbage truck with a blue stripe is parked on a city street, its rear compactor closed. Near the curb, a pigeon pecks at crumbs on the pavement. Old red-brick buildings and a row of windows line the street behind it.",
+    "A brown and white puppy with floppy ears sits on someone's lap, looking to the side. On the blanket beside it lies a small plush toy cat. The setting is a cozy living room with a dim, blurred background.",
+    "A pale grey horse stands alert in a paddock, its mane falling over its neck. In the shadows near the fence, a black cat slips between the posts. The background is dark, with trees and a stable barely visible in the evening light.",
+    "A blue dump truck with a big boxy cargo bed is parked on a construction site. A small white car is stopped on the road just behind it. Leafless trees and a grey, overcast sky fill the background.",
+    "A green and white fishing boat cuts through turquoise water, leaving a foamy wake behind it. Above the deck, a gull circles close to the mast hoping for scraps. The sea is calm and bright under strong sunlight, with no shore in view.",
+    "A beagle puppy with a white blaze and tan ears looks straight at the camera with dark, soulful eyes. In the corner of the frame, a red toy truck lies on its side on the floor. The background is a soft blur of a wooden floor and a grey wall.",
+    "A chestnut horse wearing a leather halter turns its head toward the viewer. Behind the fence, a small dog trots along the path. Green hedges and a pale sky form the backdrop of the stable yard.",
+    "A weathered wooden sailing ship with tall masts and rigging is anchored in a harbor. A small jet airplane passes high overhead, leaving a faint trail. The water is grey and still, and the misty sky blends into the distant shoreline.",
+    "A speckled olive-green frog rests on a flat stone, its throat puffed slightly. A tiny brown bird perches on a reed a short distance away. Murky water and tangled vegetation surround the rock in the shade of a riverbank.",
+]
+CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C, "d": CIFAR_DESCRIPTIONS_D}
 
 
 def pixel_key(image: Any) -> str:
@@ -278,8 +302,8 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
 
 
 def cifar_set(variant: str = "") -> TextSet:
-    """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b" and
-    "c" are "cifar10-20-rich-b" and "-c", on copies of the photos with one pixel changed (a different one per
+    """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b", "c" and
+    "d" are "cifar10-20-rich-b", "-c" and "-d", on copies of the photos with one pixel changed (a different one per
     variant), in a temp folder, so the stand-in VLM, which finds a description by pixels, tells the sets apart."""
     import numpy as np
     from PIL import Image
@@ -305,7 +329,7 @@ def cifar_set(variant: str = "") -> TextSet:
 
 
 def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich, -b and -c, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    """The bench's sets: cifar10-20-rich, -b, -c and -d, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
     per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
     named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
@@ -317,4 +341,4 @@ def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
             *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
-    return [cifar_set(), cifar_set("b"), cifar_set("c"), *sets]
+    return [cifar_set(), cifar_set("b"), cifar_set("c"), cifar_set("d"), *sets]
