@@ -143,12 +143,16 @@ def look_for_names(ctx: Context, criterion: Criterion, mapping: dict[str, str], 
     return {label: wanted[normalize_label(c)] for label, c in found.items() if normalize_label(c) in wanted}, calls
 
 
+JOIN_MIN_LABELS = 2  # a category one other label has is as tentative as the one it would replace: "jet airliner" ->
+# vehicle, which only "ship" had, took a CIFAR name from "plane" (cifar10-20-rich-d, README sixth pass)
+
+
 def join_categories(ctx: Context, criterion: Criterion, records: list[dict[str, Any]], mapping: dict[str, str],
                     descriptions: dict[str, str]) -> tuple[dict[str, str], dict[str, str], int]:
     """A category that only one label has, asked again: a second look (_second_looks) for each label of
     `mapping` (normalized label -> category) that one image of `records` carries, whose category no other
     label has (or that has none), and that has a description in `descriptions`; the answer is taken when it
-    is a category another label already has (spelt as that label's), so the label joins it.
+    is a category at least JOIN_MIN_LABELS other labels already have (spelt as theirs), so the label joins it.
 
     Returns (`mapping` with the joined labels' categories replaced, {label: category joined}, model calls).
     A failed call, an answer that repeats the label or names a category of no other label changes nothing.
@@ -164,9 +168,10 @@ def join_categories(ctx: Context, criterion: Criterion, records: list[dict[str, 
     found, calls = _second_looks(ctx, criterion, asked, descriptions)
     joined: dict[str, str] = {}
     for label, category in found.items():
-        spelt = {normalize_label(c): c for other, c in sorted(mapping.items()) if other != label and c}
-        if normalize_label(category) not in ("", label) and normalize_label(category) in spelt:
-            joined[label] = spelt[normalize_label(category)]
+        others = [c for other, c in sorted(mapping.items()) if other != label and c]
+        wanted = normalize_label(category)
+        if wanted not in ("", label) and sum(normalize_label(c) == wanted for c in others) >= JOIN_MIN_LABELS:
+            joined[label] = next(c for c in others if normalize_label(c) == wanted)
     return {**mapping, **joined}, joined, calls
 
 

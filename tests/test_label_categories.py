@@ -156,25 +156,27 @@ def test_a_label_whose_category_is_no_name_is_placed_by_a_look_at_its_descriptio
 
 
 def test_a_one_image_label_with_a_category_of_its_own_joins_the_category_a_look_gives(tmp_path):
-    """category_join: blue (one image) alone got "sky"; the look at its description says "cool", which green
-    has: blue joins cool before the names are chosen. Yellow's "sun" is no other label's category either, but
-    two images carry yellow: no look decides them from one description."""
+    """category_join: blue (one image) alone got "sky"; the look at its description answers a category. Blue
+    joins it when at least two other labels have it ("warm": red and yellow), not when one has it ("grass":
+    green only). Green's "grass" is no other label's category either, but two images carry green: no look
+    decides them from one description."""
     paths, labels = make_coarse_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 2, "blue": 1})
-    for join in ("on", "off"):
-        llm = FakeLLM(coarse=WARM_COOL, category_answers={"blue": "sky", "yellow": "sun"}, assign_answer="warm")
-        result = coarse_run(tmp_path / join, paths, labels, llm, f"fake-join-{join}", category_join=join,
-                            category_look="off", category_reask="off")
-        naming = result.results["naming"]
+    for answer, join in (("warm", "on"), ("grass", "on"), ("warm", "off")):
+        # the fake's JSON look answers the `coarse` word: blue's look says `answer`
+        llm = FakeLLM(coarse={**WARM_COOL, "blue": answer}, category_answers={"blue": "sky", "green": "grass"},
+                      assign_answer="warm")
+        result = coarse_run(tmp_path / f"{answer}-{join}", paths, labels, llm, f"fake-join-{answer}-{join}",
+                            category_join=join, category_look="off", category_reask="off")
+        naming, rows = result.results["naming"], {r["label"]: r for r in result.rows}
         assert result.results["levers"]["category_join"] == join
-        if join == "on":  # one look: blue (yellow has two images; red and green share warm / cool with others)
-            assert step_calls(llm, "Give two answers") == 1 and naming["joined"] == {"blue": "cool"}
-            assert naming["label_categories"]["blue"] == "cool" and naming["label_categories"]["yellow"] == "sun"
-            rows = {r["label"]: r for r in result.rows}  # placed by its joined category without a call: route join
-            assert rows["blue"]["route"] == "join" and rows["blue"]["cluster"] == "cool"
-            assert rows["green"]["route"] == "label"  # its own category: no join
-        else:
-            assert step_calls(llm, "Give two answers") == 0 and "joined" not in naming
-            assert naming["label_categories"]["blue"] == "sky"
+        assert step_calls(llm, "Give two answers") == (1 if join == "on" else 0)  # blue only
+        if (answer, join) == ("warm", "on"):
+            assert naming["joined"] == {"blue": "warm"} and naming["label_categories"]["blue"] == "warm"
+            assert rows["blue"]["route"] == "join" and rows["blue"]["cluster"] == "warm"  # no Step-3 call
+            assert rows["red"]["route"] == "label"  # its own category: no join
+        else:  # "grass" is green's alone (JOIN_MIN_LABELS), or the join is off
+            assert "joined" not in naming and naming["label_categories"]["blue"] == "sky"
+            assert rows["blue"]["route"] != "join"
 
 
 def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
