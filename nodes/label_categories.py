@@ -166,12 +166,15 @@ def join_categories(ctx: Context, criterion: Criterion, records: list[dict[str, 
     asked = sorted(label for label, category in mapping.items() if images[label] == 1 and label in descriptions
                    and (not normalize_label(category) or carriers[normalize_label(category)] == 1))
     found, calls = _second_looks(ctx, criterion, asked, descriptions)
+    spelt: dict[str, str] = {}  # normalized category -> as the first label (sorted) that has it spells it
+    for _, category in sorted(mapping.items()):
+        spelt.setdefault(normalize_label(category), category)
     joined: dict[str, str] = {}
     for label, category in found.items():
-        others = [c for other, c in sorted(mapping.items()) if other != label and c]
         wanted = normalize_label(category)
-        if wanted not in ("", label) and sum(normalize_label(c) == wanted for c in others) >= JOIN_MIN_LABELS:
-            joined[label] = next(c for c in others if normalize_label(c) == wanted)
+        others = carriers[wanted] - (normalize_label(mapping[label]) == wanted)  # the labels having it, but this one
+        if wanted not in ("", label) and others >= JOIN_MIN_LABELS:
+            joined[label] = spelt[wanted]
     return {**mapping, **joined}, joined, calls
 
 
