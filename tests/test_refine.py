@@ -278,3 +278,24 @@ def test_a_change_on_an_interrupted_refinement_says_every_way_on(finished):
     assert undone.results["history"][-1] == "undo: the unfinished change dropped, back to version 1"
     assert set(undone.results["cluster_names"]) == {"Red", "Green", "Blue"}
     assert refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context()).changes["renamed"] == {"Red": "Warm"}
+
+
+def test_a_change_stopped_after_its_work_but_before_its_version_is_not_saved_under_the_next_change(finished):
+    """A Stop while a change's outputs are written leaves its work in the checkpoints and run.json naming it
+    pending (a newcomer pressed Stop in the chat app, then renamed: the rename's version held the stopped Step-3
+    instruction). The next change is refused until Continue records the stopped one as its own version."""
+    import json
+
+    ctx = fake_context()
+    refine_run(finished.run_dir, AddInstruction("ignore grain", "assign"), context=ctx)
+    meta_path = finished.run_dir / "run.json"
+    meta = json.loads(meta_path.read_text())
+    stopped = meta["versions"].pop()  # as if the Stop came before the version was written
+    meta["pending_action"] = stopped["action"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"stopped before it was saved as a version \(instruction for assign"):
+        refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+    resumed = resume_run(finished.run_dir, context=ctx)  # Continue: the stopped change becomes its version
+    assert resumed.results["history"][-1] == stopped["action"]
+    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
+    assert renamed.results["history"][-2:] == [stopped["action"], "rename 'Red' to 'Warm'"]
