@@ -517,6 +517,16 @@ def test_no_model_is_said_on_the_landing_page(monkeypatch):
     assert any("No model is ready" in m and "OPENAI_API_KEY" in m for m in messages(app))
 
 
+def test_a_bad_setting_is_one_error_line_on_the_page_not_a_traceback(monkeypatch):
+    """`streamlit run ui/app.py` with ICTC_CATEGORY_LOOK=maybe: the page says what is wrong and where to fix it
+    (a newcomer got a raw UsageError traceback)."""
+    monkeypatch.setenv("ICTC_CATEGORY_LOOK", "maybe")
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["ictc cannot start: category_look (ICTC_CATEGORY_LOOK) must be 'on' or "
+                                            "'off', not 'maybe'. Fix it in .env or the environment, then reload the page."]
+
+
 def test_an_all_spaces_message_makes_no_bubble(finished_app):
     app, _ = finished_app
     before = len(app.chat_message)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
+from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.ui import crosstab_view, jobs, panels, sidebar, views
 from ictc.ui.outcomes import model_warning
@@ -263,4 +264,7 @@ def main() -> None:
     jobs.warm_up()  # the page is drawn: now the pipeline's imports, in the background (ui/jobs.py)
 
 
-main()
+try:
+    main()
+except UsageError as exc:  # a bad setting in .env or the environment: one line, not a traceback (a newcomer's)
+    st.error(f"ictc cannot start: {exc}. Fix it in .env or the environment, then reload the page.")
