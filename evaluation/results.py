@@ -71,7 +71,8 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "routes": {route: n for route, n in Counter(map(itemgetter("route"), rows)).items() if route},
         # the quality levers of issue 18 as set for this run (README "Quality with small models")
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
-        "warnings": (degenerate_warnings(rows, names, naming.get("groups", []))
+        "warnings": (degenerate_warnings(rows, names, naming.get("groups", []),
+                                         naming.get("label_categories") if naming.get("label_level") == "category" else None)
                      if ctx.settings.check_clusters == "on" else []),
         # model calls made by the pass that wrote these results (run, resume or refinement), per step
         "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})

@@ -121,6 +121,18 @@ def test_degenerate_warnings_rules():
     assert warnings[0].startswith("cluster 'clothes' is empty") and "'plant' holds 5 of 6" in warnings[1]
     one_kind = _rows([("plant", "rose"), ("plant", "rose"), ("plant", "rose"), ("clothes", "shirt"), ("food", "rice")])
     assert degenerate_warnings(one_kind, names, groups) == []  # a big class whose labels agree is no fault
+    # named from categories: red and yellow under "warm" are one kind, so "warm" holding most images is no fault
+    coarse = [{"status": "ok", "cluster": c, "raw_label": lab, "route": "label"}
+              for c, lab in [("warm", "red"), ("warm", "yellow"), ("warm", "red"), ("cool", "blue")]]
+    assert degenerate_warnings(coarse, ["warm", "cool"], [], {"red": "warm", "yellow": "warm", "blue": "cool"}) == []
+    three_kinds = {"red": "warm", "yellow": "sun", "green": "grass", "blue": "cool"}
+    mixed = [{"status": "ok", "cluster": c, "raw_label": lab, "route": "label"}
+             for c, lab in [("warm", "red"), ("warm", "yellow"), ("warm", "green"), ("cool", "blue")]]
+    # no image of "warm" came from a Step-3 call: Step 3's lean is not blamed; with one that did, it is
+    assert degenerate_warnings(mixed, ["warm", "cool"], [], three_kinds) == [
+        "cluster 'warm' holds 3 of 4 images, but their labels differ (the most common kind of label covers only 1)"]
+    mixed[2]["route"] = "logprobs"
+    assert degenerate_warnings(mixed, ["warm", "cool"], [], three_kinds)[0].endswith(": Step 3 may lean toward this name")
 
 
 class LogprobFake(BaseChatModel):
