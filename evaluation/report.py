@@ -162,17 +162,30 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
 
 
 def _levers(results: dict[str, Any]) -> list[str]:
-    """The quality levers as set for the run (results.json `levers`, each with the environment variable that
-    sets it) and how many images took each Step-3 route, folded away: what to quote when comparing two runs
-    (README "Quality with small models")."""
+    """How many images took each Step-3 route, then the quality levers as set for the run (results.json
+    `levers`, each by the environment variable that sets it, a value other than the default in bold with the
+    default beside it), folded away: what to quote when comparing two runs (README "Quality with small models")."""
+    from dataclasses import fields
+
+    from ictc.core.settings import Settings, env_name
+
     levers = results.get("levers") or {}
-    if not levers:
-        return []
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
-    return ["<details><summary>Settings of the quality levers</summary><table>",
-            *(f"<tr><td>ICTC_{escape(name.upper())}</td><td>{escape(str(value))}</td></tr>"
-              for name, value in levers.items()),
-            "</table>", f"<p class=meta>Step 3 routes: {routes}</p>" if routes else "", "</details>"]
+    parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
+    if not levers:
+        return parts
+    known = {f.name: f for f in fields(Settings)}
+    rows = []
+    for name, value in levers.items():
+        field = known.get(name)
+        variable = env_name(field) if field else f"ICTC_{name.upper()}"
+        default = field.default if field else value
+        shown = escape(str(value)) if value == default else f"<b>{escape(str(value))}</b> (default {escape(str(default))})"
+        rows.append(f"<tr><td>{escape(variable)}</td><td>{shown}</td></tr>")
+    changed = sum(1 for name, value in levers.items() if name in known and value != known[name].default)
+    summary = f"Settings of the quality levers ({changed} not the default)" if changed else \
+        "Settings of the quality levers (all defaults)"
+    return [*parts, f"<details><summary>{summary}</summary><table>", *rows, "</table></details>"]
 
 
 def _nav(links: list[str], number: int) -> str:

@@ -390,7 +390,10 @@ def test_the_report_lists_the_levers_as_set_and_the_routes(colours, tmp_path):
     ctx = fake_context(llm=FakeLLM(assign_answer="Blue"), assign_by_label="off", category_look="off")
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
     page = (tmp_path / "run" / "report.html").read_text()
-    assert "<tr><td>ICTC_CATEGORY_LOOK</td><td>off</td></tr>" in page
+    # a value other than the default stands out, with the default beside it; the routes sit outside the fold
+    assert "<tr><td>ICTC_CATEGORY_LOOK</td><td><b>off</b> (default on)</td></tr>" in page
+    assert "<tr><td>ICTC_ASSIGN_BY_LABEL</td><td><b>off</b> (default on)</td></tr>" in page
     assert "<tr><td>ICTC_ECHO_CHECK</td><td>on</td></tr>" in page
+    assert "<summary>Settings of the quality levers (2 not the default)</summary>" in page
     routes = ", ".join(f"{route} {n}" for route, n in sorted(result.results["routes"].items()))
-    assert f"Step 3 routes: {routes}" in page and routes
+    assert routes and page.index(f"<p class=meta>Step 3 routes: {routes}</p>") < page.index("<details><summary>Settings")
