@@ -39,6 +39,19 @@ def cluster_by_token(names: list[str], token: str) -> str:
     raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}, or its name ({shown})")
 
 
+def _merge(names: list[str], rest: list[str]) -> Merge:
+    """`merge A B [as|into|to] [new name]`: the two clusters A and B (numbers or names) and the new name, its
+    leading "as"/"into"/"to" dropped. Raises UsageError when a third cluster number follows the two ("merge 1 2
+    3 as All" merged 1 and 2 into a cluster called "3 as All"): a merge takes two clusters at a time."""
+    into = rest[2:]
+    if into and into[0].isdigit() and 1 <= int(into[0]) <= len(names):
+        raise UsageError(f"a merge takes two clusters at a time: merge {rest[0]} {rest[1]} first, then merge the "
+                         f"result with {into[0]}")
+    if into and into[0].lower() in ("as", "into", "to"):
+        into = into[1:]
+    return Merge((cluster_by_token(names, rest[0]), cluster_by_token(names, rest[1])), " ".join(into))
+
+
 def parse_command(line: str, names: list[str]) -> Action:
     """The action a typed review line asks for (see HELP); an empty line or "a"/"ok"/"y" accepts.
 
@@ -53,7 +66,7 @@ def parse_command(line: str, names: list[str]) -> Action:
         if verb in ("r", "rename") and len(rest) >= 2:
             return Rename(cluster_by_token(names, rest[0]), " ".join(rest[1:]))
         if verb in ("m", "merge") and len(rest) >= 2:
-            return Merge((cluster_by_token(names, rest[0]), cluster_by_token(names, rest[1])), " ".join(rest[2:]))
+            return _merge(names, rest)
         if verb in ("s", "split") and len(rest) in (1, 2):
             return Split(cluster_by_token(names, rest[0]), int(rest[1]) if len(rest) == 2 else 2)
         if verb in ("k", "k=") or verb.startswith("k="):

@@ -269,3 +269,18 @@ def test_corrections_of_k_name_no_criterion(text, criterion, k):
 def test_a_change_asked_as_a_question_or_without_to():
     assert read_intent("can you merge 1 and 2?", NAMES).action == Merge(("Happy", "Sad"), "")
     assert read_intent("call cluster 3 Furious", NAMES).action == Rename("Angry", "Furious")
+
+
+def test_a_merge_of_three_numbers_is_refused_plainly_and_as_names_the_result():
+    """"merge 1 2 3 as All" merged 1 and 2 into a cluster called "3 as All" (a newcomer); a merge takes two
+    clusters, and "as"/"into" before the new name is not part of it."""
+    from ictc.graph.commands import parse_command
+
+    names = ["red", "green", "blue"]
+    reading = read_intent("merge 1 2 3 as All", names)
+    assert reading.kind == "unclear" and "a merge takes two clusters at a time: merge 1 2 first" in reading.problem
+    with pytest.raises(UsageError, match="two clusters at a time"):
+        parse_command("merge 1 2 3 as All", names)
+    assert parse_command("merge 1 2 as All", names) == Merge(("red", "green"), "All")
+    assert parse_command("merge 1 2 into Cool Ones", names) == Merge(("red", "green"), "Cool Ones")
+    assert read_intent("merge 1 2", names).action == Merge(("red", "green"), "")

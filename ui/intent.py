@@ -216,6 +216,8 @@ def read_command(text: str, names: list[str]) -> Intent | None:
     try:
         action = parse_command(text, names or [""])
     except ValueError as exc:
+        if "two clusters at a time" in str(exc):  # "merge 1 2 3 as All": said plainly, not guessed at
+            return Intent("unclear", source="command", problem=str(exc), sure=True)
         if first in ("merge", "split", "rename"):
             return None  # "merge red and blue", "rename 'ship' Boats": free words, not the numbered syntax
         return Intent("unclear", source="command", problem=str(exc))
