@@ -125,8 +125,9 @@ def test_review_with_labels_pauses_and_scores_at_the_end_in_run_and_resume(colou
         monkeypatch.setattr("builtins.input", stop_at_the_pause)
         code = main(["run", folder, "-c", "colour", "-k", "3", "--labels", str(labels), "--review", "--out", str(run),
                      "--base-url", server.url, *flags])
-        out = capsys.readouterr().out
+        out, err = capsys.readouterr()
         assert code == 130 and "Cluster names (before Step 3)" in out
+        assert f"Continue with: ictc resume {run}" in err  # the folder itself, not a RUN_DIR placeholder
         paused = json.loads((run / "results.json").read_text("utf-8"))
         assert "metrics" not in paused and paused["summary"]["unfinished"] == 8
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)

@@ -58,6 +58,12 @@ def _report_bug(args: argparse.Namespace, exc: BaseException) -> int:
     return EXIT_BUG
 
 
+def _run_dir(args: argparse.Namespace) -> str:
+    """The run folder a command works in, for "continue with: ictc resume ..." (`ictc run` names its default
+    folder in args.out before it starts); "RUN_DIR" only when none was chosen yet."""
+    return str(getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `ictc` with `argv` (default: the process arguments); returns the exit status (see the module)."""
     args = build_parser().parse_args(argv)
@@ -70,14 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except KeyboardInterrupt:
-        print("\nictc: interrupted; finished work is kept. Continue with: ictc resume RUN_DIR", file=sys.stderr)
+        print(f"\nictc: interrupted; finished work is kept. Continue with: ictc resume {_run_dir(args)}",
+              file=sys.stderr)
         return 130
     except UsageError as exc:
         print(f"ictc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SystematicFailureError as exc:  # stopped early: say where the finished work is
-        run_dir = getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR"
-        print(f"ictc: {exc} Finished work is kept; once fixed, continue with: ictc resume {run_dir}", file=sys.stderr)
+        print(f"ictc: {exc} Finished work is kept; once fixed, continue with: ictc resume {_run_dir(args)}",
+              file=sys.stderr)
         return EXIT_MODEL
     except ModelUnavailableError as exc:
         print(f"ictc: {exc}", file=sys.stderr)
@@ -89,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         from ictc.nodes.context import recoverable_errors
 
         if isinstance(exc, recoverable_errors()):  # an endpoint failure outside the per-image steps (2b)
-            run_dir = getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR"
             print(f"ictc: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); finished work is "
-                  f"kept: once the server answers, continue with: ictc resume {run_dir}", file=sys.stderr)
+                  f"kept: once the server answers, continue with: ictc resume {_run_dir(args)}", file=sys.stderr)
             return EXIT_MODEL
         return _report_bug(args, exc)
