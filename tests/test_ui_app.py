@@ -597,3 +597,20 @@ def test_a_split_s_outcome_names_only_the_numbered_parts_as_replaced():
                       {"Green": 26, "Green 1": 7})
     assert said.startswith("Split **Green** into 2: Green (26), Green 1 (7).")
     assert "the part(s) Green 1 got numbered names" in said  # "Green" kept the cluster's own name
+
+
+def test_files_left_out_of_a_folder_are_named_in_the_chat(colour_images, tmp_path):
+    """A folder with a notes file: the chat's "Images ready" line names it (the sidebar that lists it folds away
+    once images are chosen; a newcomer found it named nowhere)."""
+    import shutil
+
+    paths, _ = colour_images
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for path in paths[:3]:
+        shutil.copy(path, folder)
+    (folder / "notes.txt").write_text("not a picture")
+    app = open_app(fake_context())
+    use_folder(app, folder)
+    ready = next(m for m in messages(app) if m.startswith("Images ready"))
+    assert "Images ready: 3 from folder" in ready and "(1 file(s) left out: " in ready and "notes.txt: not an image" in ready

@@ -137,11 +137,16 @@ class Session(SessionJobs):
         """Choose `paths` (image files) as the images of the next run."""
         self._images = paths
 
-    def use_images(self, paths: list[str], source: str, labels: str | None = None) -> None:
+    def use_images(self, paths: list[str], source: str, labels: str | None = None, left_out: list[str] | None = None) -> None:
         """Choose the images of the next run. Other images than the current run's start a new run: the
-        current one stays on disk (Recent runs) and its criterion is kept as the starting reading."""
+        current one stays on disk (Recent runs) and its criterion is kept as the starting reading.
+        `left_out`: one line per file of the source that was not taken and why ("notes.txt: not an image
+        ..."), said in the chat too (the sidebar that lists them folds away once images are chosen)."""
         changed = self.run_dir is not None and sorted(paths) != sorted(self.images)
         self.images, self.images_source, self.labels = paths, source, labels
+        if left_out:
+            source += (f" ({len(left_out)} file(s) left out: " + "; ".join(left_out[:2])
+                       + ("; ..." if len(left_out) > 2 else "") + ")")
         if changed:
             results = self.results()
             self.run_dir, self.conversation.pending = None, []

@@ -67,7 +67,7 @@ def _use(session: Session, chosen: sources.Chosen, choice: dict[str, str]) -> No
     if not chosen.paths:
         raise UsageError("none of the files could be used: " + "; ".join(chosen.problems[:3]))
     session.source_choice = choice  # saved with the session (use_images saves it): a reload shows the same source
-    session.use_images(chosen.paths, chosen.source, chosen.labels)
+    session.use_images(chosen.paths, chosen.source, chosen.labels, chosen.problems)
     st.session_state["source-problems"] = chosen.problems
     if not chosen.problems:  # nothing left out to read here: redraw with the sidebar folded (app.main), at once
         st.rerun()
