@@ -56,7 +56,7 @@ def parse_command(line: str, names: list[str]) -> Action:
     """The action a typed review line asks for (see HELP); an empty line or "a"/"ok"/"y" accepts.
 
     `names` are the current cluster names: a cluster is given by its 1-based number or its exact name.
-    `split N` splits in 2; a merge without a new name keeps the first name. Raises UsageError for an
+    `split N` splits in 2; a merge without a new name keeps the bigger cluster's name. Raises UsageError for an
     unknown verb, a missing or non-numeric argument, or a cluster that is not there."""
     words = line.strip().split()
     if not words or words[0].lower() in ("a", "accept", "ok", "yes", "y"):

@@ -7,6 +7,7 @@ inputs, so a re-run step calls a model only for the images whose prompt really c
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ class Merge:
     """Merge the two `clusters` into one named `into`; K drops by one (no model call)."""
 
     clusters: tuple[str, str]
-    into: str = ""  # empty: keep the first cluster's name
+    into: str = ""  # empty: keep the name of the cluster with more images (the first on a tie)
     action: str = "merge"
 
 
@@ -217,7 +218,10 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             _check_name(state, first), _check_name(state, second)
             if first == second:
                 raise UsageError("merge needs two different clusters")
-            target = into.strip() or first
+            # no name given: the bigger cluster's name stays (ties: the first), so fewer images change their name
+            # ("merge Purple with Red", Purple empty, had renamed Red's 33 images "Purple")
+            sizes = Counter(a["cluster"] for a in state.get("assignments", {}).values())
+            target = into.strip() or (second if sizes[second] > sizes[first] else first)
             if target in names and target not in (first, second):
                 raise UsageError(f"cannot merge into {target!r}: another cluster has that name")
             moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()

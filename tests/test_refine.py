@@ -299,3 +299,14 @@ def test_a_change_stopped_after_its_work_but_before_its_version_is_not_saved_und
     assert resumed.results["history"][-1] == stopped["action"]
     renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
     assert renamed.results["history"][-2:] == [stopped["action"], "rename 'Red' to 'Warm'"]
+
+
+def test_a_merge_without_a_new_name_keeps_the_bigger_cluster_s_name(finished):
+    """"merge Purple with Red" (Purple empty, Red 33 images) renamed Red's images "Purple" (a newcomer): with no
+    name given the bigger cluster's name stays; the first on a tie."""
+    sizes = {c["name"]: c["size"] for c in finished.results["clusters"]}
+    small, big = sorted(sizes, key=lambda n: (sizes[n], n))[0], sorted(sizes, key=lambda n: (-sizes[n], n))[0]
+    assert sizes[small] < sizes[big]
+    merged = refine_run(finished.run_dir, Merge((small, big)), context=fake_context())
+    assert big in merged.results["cluster_names"] and small not in merged.results["cluster_names"]
+    assert {c["name"]: c["size"] for c in merged.results["clusters"]}[big] == sizes[small] + sizes[big]

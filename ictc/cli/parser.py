@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"), help=f"split a cluster into N ({by})")
     change.add_argument("--undo", action="store_true", help="back to the previous version (kept as a new version)")
     refine.add_argument("--step", default="all", type=_step, help=STEP_HELP)
-    refine.add_argument("--into", default="", help="name of the merged cluster (default: the first one's)")
+    refine.add_argument("--into", default="", help="name of the merged cluster (default: the name of the one with more images)")
     refine.add_argument("--env-file", default=".env")
 
     audit = commands.add_parser("audit", help="fairness audit: how an attribute the VLM perceives spreads over the clusters")
