@@ -113,19 +113,34 @@ def _values_at(graph: Any, config: RunnableConfig) -> dict[str, Any]:
 
 
 def undo_run(run_dir: str | Path, context: Context | None = None) -> RunResult:
-    """Back to the version before the current one, recorded as a new version (nothing is lost).
+    """Back to the version before the current one, recorded as a new version (nothing is lost). Undo after undo
+    steps further back (v3 → undo to v2 → undo to v1), rather than undoing the undo (_undo_target).
 
     A change left unfinished (stopped or failed half-way) is what is undone: back to the current version.
-    Raises UsageError when the run has only one version and nothing unfinished."""
+    Raises UsageError when there is no earlier version to go back to and nothing unfinished."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     versions = meta.get("versions", [])
     if meta.get("pending_action") and versions:
         return _back_to(run_dir, versions[-1], f"undo: the unfinished change dropped, back to version "
                                                f"{versions[-1]['version']}", context)
-    if len(versions) < 2:
+    target = _undo_target(versions)
+    if target is None:
         raise UsageError(f"{run_dir} has no earlier version to go back to")
-    return _back_to(run_dir, versions[-2], f"undo: back to version {versions[-2]['version']}", context)
+    return _back_to(run_dir, target, f"undo: back to version {target['version']}", context)
+
+
+def _undo_target(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The version an undo goes back to (run.json's `versions`, numbered from 1 in order): the one before the
+    current; when the current is itself an undo, the one before the version that undo brought back (followed
+    through undo after undo), so that repeated undos walk back through the history. None at the first version.
+    Why: a newcomer's second --undo brought back the change the first had undone."""
+    by_number = {v["version"]: v for v in versions}
+    current = versions[-1] if versions else None
+    while current is not None and str(current.get("action", "")).startswith("undo:") \
+            and current.get("restored_from") in by_number and current["restored_from"] != current["version"]:
+        current = by_number[current["restored_from"]]
+    return by_number.get(current["version"] - 1) if current is not None else None
 
 
 def restore_run(run_dir: str | Path, number: int, context: Context | None = None) -> RunResult:

@@ -310,3 +310,19 @@ def test_a_merge_without_a_new_name_keeps_the_bigger_cluster_s_name(finished):
     merged = refine_run(finished.run_dir, Merge((small, big)), context=fake_context())
     assert big in merged.results["cluster_names"] and small not in merged.results["cluster_names"]
     assert {c["name"]: c["size"] for c in merged.results["clusters"]}[big] == sizes[small] + sizes[big]
+
+
+def test_undo_after_undo_steps_further_back_instead_of_flipping(finished):
+    """A newcomer's second --undo brought back the rename the first had undone: undos walk back the history."""
+    ctx = fake_context()
+    refine_run(finished.run_dir, Rename("Red", "AAA"), context=ctx)  # v2
+    refine_run(finished.run_dir, Rename("Blue", "BBB"), context=ctx)  # v3
+    first = undo_run(finished.run_dir, context=ctx)  # v4 = v2
+    assert sorted(first.results["cluster_names"]) == ["AAA", "Blue", "Green"]
+    second = undo_run(finished.run_dir, context=ctx)  # v5 = v1, not v3 again
+    assert sorted(second.results["cluster_names"]) == ["Blue", "Green", "Red"]
+    assert second.results["history"][-2:] == ["undo: back to version 2", "undo: back to version 1"]
+    with pytest.raises(ValueError, match="no earlier version"):
+        undo_run(finished.run_dir, context=ctx)
+    refine_run(finished.run_dir, Rename("Green", "CCC"), context=ctx)  # v6: a change after the undos
+    assert "CCC" not in undo_run(finished.run_dir, context=ctx).results["cluster_names"]  # back to v5's state
