@@ -53,7 +53,8 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         assert main(["refine", str(run), "--undo"]) == 0
         assert "Renamed: Warm -> Red" in capsys.readouterr().out
         assert main(["search", str(run), "a blue picture", "-n", "2"]) == 0
-        hits = capsys.readouterr().out.strip().splitlines()
+        header, *hits = capsys.readouterr().out.strip().splitlines()
+        assert header == "distance (lower is closer)  image  [cluster]  description"
         assert len(hits) == 2 and all("blue_" in h for h in hits)
         assert main(["refine", str(run), "--rename", "Nope", "X"]) == 1
         assert "no cluster 'Nope': give its number, 1 to 2, or its name (Green, Red)" in capsys.readouterr().err

@@ -262,7 +262,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     distance, image, cluster, description start). Returns 0."""
     from ictc.graph.refine import search_run
 
-    for hit in search_run(args.run_dir, args.query, args.n):
+    hits = search_run(args.run_dir, args.query, args.n)
+    if hits:  # the number alone read as a score (a newcomer): say what it is
+        print("distance (lower is closer)  image  [cluster]  description")
+    for hit in hits:
         print(f"{hit['distance']:.3f}  {hit['image']}  [{hit['cluster']}]  {hit['description'][:100]}")
     return EXIT_OK
 
