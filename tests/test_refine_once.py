@@ -10,6 +10,7 @@ import threading
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from ictc.core.errors import UsageError
 from ictc.graph import versions
 from ictc.graph.refine import refine_run, undo_run
 from ictc.graph.run import resume_run, start_run
@@ -61,9 +62,10 @@ def test_a_rename_and_a_merge_read_the_history_once_and_no_results_csv(finished,
     assert {p: a["cluster"] for p, a in state["assignments"].items()} == {r["image"]: r["cluster"] for r in merged.rows}
 
 
-def test_after_an_unrecorded_change_the_diff_is_taken_from_the_last_version(finished, monkeypatch):
-    """When the state read is not the last version's (a change stopped before its version was recorded),
-    the changes are found against the last recorded version's results.csv, as before."""
+def test_after_an_unrecorded_change_the_next_waits_for_it_and_diffs_from_its_version(finished, monkeypatch):
+    """A change stopped after its writes but before its version was recorded: the next change is refused until
+    Continue records it (else the next version would hold it under another name, as a newcomer saw), and then
+    the changes are found against that recorded version."""
     def stop_at_writing(self, done, words):
         if done == 1:
             raise StopRequested("stop requested")
@@ -72,8 +74,11 @@ def test_after_an_unrecorded_change_the_diff_is_taken_from_the_last_version(fini
         patch.setattr(RunSession, "_phase", stop_at_writing)
         with pytest.raises(StopRequested):
             refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    with pytest.raises(UsageError, match=r"stopped before it was saved as a version \(rename 'Red' to 'Warm'\)"):
+        refine_run(finished.run_dir, Merge(("Warm", "Blue"), "Mixed"), context=fake_context())
+    assert resume_run(finished.run_dir, context=fake_context()).version == 2  # Continue records the rename
     merged = refine_run(finished.run_dir, Merge(("Warm", "Blue"), "Mixed"), context=fake_context())
-    assert merged.changes == versions.diff_from(versions.version_clusters(finished.run_dir, 1), merged.rows)
+    assert merged.changes == versions.diff_from(versions.version_clusters(finished.run_dir, 2), merged.rows)
     assert len(merged.changes["moved"]) == 5
 
 
