@@ -41,15 +41,18 @@ def cluster_by_token(names: list[str], token: str) -> str:
 
 def _merge(names: list[str], rest: list[str]) -> Merge:
     """`merge A B [as|into|to] [new name]`: the two clusters A and B (numbers or names) and the new name, its
-    leading "as"/"into"/"to" dropped. Raises UsageError when a third cluster number follows the two ("merge 1 2
-    3 as All" merged 1 and 2 into a cluster called "3 as All"): a merge takes two clusters at a time."""
+    leading "as"/"into"/"to" dropped. Raises UsageError when A or B is no cluster ("merge 2 and 3" is left to the
+    chat's rules), or when a number follows the two ("merge 1 2 3 as All" merged 1 and 2 into a cluster called
+    "3 as All"): a merge takes two clusters at a time."""
+    first, second = cluster_by_token(names, rest[0]), cluster_by_token(names, rest[1])  # "merge 2 and 3": not ours
     into = rest[2:]
-    if into and into[0].isdigit() and 1 <= int(into[0]) <= len(names):
-        raise UsageError(f"a merge takes two clusters at a time: merge {rest[0]} {rest[1]} first, then merge the "
-                         f"result with {into[0]}")
+    if into and into[0].isdigit():  # a third cluster number, even one the run does not have
+        there = 1 <= int(into[0]) <= len(names)
+        raise UsageError(f"a merge takes two clusters at a time: merge {rest[0]} {rest[1]} first"
+                         + (f", then merge the result with {into[0]}" if there else f" (there is no cluster {into[0]})"))
     if into and into[0].lower() in ("as", "into", "to"):
         into = into[1:]
-    return Merge((cluster_by_token(names, rest[0]), cluster_by_token(names, rest[1])), " ".join(into))
+    return Merge((first, second), " ".join(into))
 
 
 def parse_command(line: str, names: list[str]) -> Action:

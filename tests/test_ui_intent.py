@@ -284,3 +284,9 @@ def test_a_merge_of_three_numbers_is_refused_plainly_and_as_names_the_result():
     assert parse_command("merge 1 2 as All", names) == Merge(("red", "green"), "All")
     assert parse_command("merge 1 2 into Cool Ones", names) == Merge(("red", "green"), "Cool Ones")
     assert read_intent("merge 1 2", names).action == Merge(("red", "green"), "")
+    # with two clusters the third number is no cluster at all: refused too, not taken as a name
+    two = read_intent("merge 1 2 3 as All", ["red", "green"])
+    assert two.kind == "unclear" and "two clusters at a time: merge 1 2 first (there is no cluster 3)" in two.problem
+    # "merge 2 and 3" names two clusters in words: the rules read it
+    assert read_intent("merge 2 and 3", names).action == Merge(("green", "blue"), "")
+    assert read_intent("merge 2 and 3 as Warm", names).action == Merge(("green", "blue"), "Warm")
