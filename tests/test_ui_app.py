@@ -252,7 +252,7 @@ def test_a_two_part_change_stopped_in_its_first_part_is_finished_whole_by_contin
     app = open_app(ctx, token=token_of(app))  # a reload in between
     app.button(key="continue").click().run()
     done = wait_for_job(app)
-    assert done.startswith("Done in") and "(resume; then use K=2)" in done
+    assert done.startswith("Done in") and "(finishing criterion 'shade'; then use K=2)" in done  # names the change
     results = app.session_state["ictc_session"].results()
     assert results["criterion"]["text"] == "shade" and len(results["cluster_names"]) == 2
     assert app.session_state["ictc_session"].queued == []

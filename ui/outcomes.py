@@ -81,7 +81,7 @@ def outcome(job: Job, settings: Settings) -> str:
     happened (a split names its parts and says when proposed names were replaced); a failure in one plain
     sentence (explain; the full text is the job's `detail`)."""
     if job.stopped:
-        return ("Stopped. Everything finished so far is kept; press **Continue** to finish the run "
+        return ("Stopped. Everything finished so far is kept; press **Continue** to finish it "
                 "(only the missing work is done).")
     if job.error:
         if job.usage:

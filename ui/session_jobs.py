@@ -3,6 +3,7 @@ and Stop, each in a background thread (ui/jobs.py) on the session's current run 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -134,7 +135,12 @@ class SessionJobs:
             return result
 
         then = "; then " + "; ".join(describe_action(a) for a in self.queued) if self.queued else ""
-        return self._launch(f"resume{then}", work)
+        # the change Continue finishes, by its name (run.json's pending_action), not "resume" (a newcomer's note)
+        try:
+            pending = json.loads((run_dir / "run.json").read_text("utf-8")).get("pending_action")
+        except (OSError, ValueError):
+            pending = None
+        return self._launch(f"{'finishing ' + pending if pending else 'resume'}{then}", work)
 
     def _launch(self, title: str, work: Callable[..., Any]) -> Job:
         assert self.run_dir is not None
