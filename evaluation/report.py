@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from dataclasses import fields
 from html import escape
 from operator import itemgetter
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ictc.core.settings import Settings, env_name
 from ictc.evaluation.groupings import grouping_sections
 from ictc.evaluation.outputs import write_atomic
 from ictc.store.thumbnails import ThumbnailCache, make_thumbnail
@@ -165,10 +167,6 @@ def _levers(results: dict[str, Any]) -> list[str]:
     """How many images took each Step-3 route, then the quality levers as set for the run (results.json
     `levers`, each by the environment variable that sets it, a value other than the default in bold with the
     default beside it), folded away: what to quote when comparing two runs (README "Quality with small models")."""
-    from dataclasses import fields
-
-    from ictc.core.settings import Settings, env_name
-
     levers = results.get("levers") or {}
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []

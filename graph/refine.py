@@ -15,7 +15,7 @@ from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_without_models, with_models, with_stores
 from ictc.graph.session import Events, Known, RunResult, RunSession, open_run
-from ictc.graph.versions import load_meta
+from ictc.graph.versions import change_unrecorded, load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.nodes.context import Context
 from ictc.nodes.state import RESET, RunState, merge, merged_fields
@@ -40,7 +40,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
             elif snapshot.next:
                 raise UsageError(f"{run_dir} was interrupted: finish it first (ictc resume {run_dir}, or Continue in "
                                  f"the chat app), or drop the unfinished change with an undo")
-            elif _unrecorded(meta, snapshot.config):
+            elif change_unrecorded(meta, snapshot.config["configurable"]["checkpoint_id"]):
                 # a change whose work is done but whose version was never written (a Stop while its outputs were
                 # written): another change now would be saved under its own name with this one inside it
                 raise UsageError(f"{run_dir} has a change stopped before it was saved as a version "
@@ -73,15 +73,6 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
             session.on_event = on_event  # finish() tells it its phases, as after a drive
         meta.pop("pending_action", None)  # run.json keeps it until finish() records the version
         return session.finish(describe_action(parsed), known)
-
-
-def _unrecorded(meta: dict[str, Any], latest: RunnableConfig) -> bool:
-    """Whether run.json names a pending change whose writes reached the checkpoints (`latest`: the run's latest
-    checkpoint config) but no version records them. A pending change whose latest checkpoint is still the last
-    version's was stopped before anything was written: nothing to keep (graph/run.py _pending_change)."""
-    versions = meta.get("versions", [])
-    return bool(meta.get("pending_action")) and bool(versions) and \
-        latest["configurable"]["checkpoint_id"] != versions[-1]["checkpoint_id"]
 
 
 def _apply_directly(session: RunSession, read_at: RunnableConfig, state: dict[str, Any],

@@ -16,7 +16,7 @@ from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult, RunSession, open_run
-from ictc.graph.versions import load_meta
+from ictc.graph.versions import change_unrecorded, load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
 from ictc.nodes.state import RESET, primaries
@@ -148,12 +148,12 @@ def _pending_change(session: RunSession) -> str | None:
     out of the session's meta. None, and dropped from run.json too, when the run's latest checkpoint is still
     the last version's: the process stopped after naming the change and before writing it, so nothing changed
     and no version may be recorded under its name."""
-    pending = session.meta.pop("pending_action", None)
-    versions = session.meta.get("versions", [])
-    if pending is None or not versions:
-        return pending
+    if not session.meta.get("pending_action") or not session.meta.get("versions"):
+        return session.meta.pop("pending_action", None)
     latest = session.saver.get_tuple(session.config)  # the latest checkpoint, read without replaying its writes
-    if latest is not None and latest.config["configurable"]["checkpoint_id"] == versions[-1]["checkpoint_id"]:
+    written = change_unrecorded(session.meta, latest.config["configurable"]["checkpoint_id"] if latest else None)
+    pending = session.meta.pop("pending_action")
+    if latest is not None and not written:
         write_json(session.run_dir / "run.json", session.meta)
         return None
     return pending

@@ -28,6 +28,15 @@ def load_meta(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text("utf-8"))
 
 
+def change_unrecorded(meta: dict[str, Any], latest_checkpoint_id: str | None) -> bool:
+    """Whether run.json (`meta`) names a pending change whose writes reached the checkpoints (the run's latest
+    checkpoint, `latest_checkpoint_id`, is not the last version's) without a version recording them. A pending
+    change whose latest checkpoint is still the last version's was stopped before anything was written."""
+    versions = meta.get("versions", [])
+    return bool(meta.get("pending_action")) and bool(versions) and latest_checkpoint_id is not None and \
+        latest_checkpoint_id != versions[-1]["checkpoint_id"]
+
+
 def add_version(run_dir: Path, meta: dict[str, Any], action: str, checkpoint_id: str,
                 restored_from: int | None = None) -> int:
     """Snapshot the current outputs as the next version; returns its number. `restored_from`: for an undo

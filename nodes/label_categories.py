@@ -147,10 +147,10 @@ JOIN_MIN_LABELS = 2  # a category one other label has is as tentative as the one
 # vehicle, which only "ship" had, took a CIFAR name from "plane" (cifar10-20-rich-d, README sixth pass)
 
 
-def join_categories(ctx: Context, criterion: Criterion, records: list[dict[str, Any]], mapping: dict[str, str],
+def join_categories(ctx: Context, criterion: Criterion, mapping: dict[str, str], once: set[str],
                     descriptions: dict[str, str]) -> tuple[dict[str, str], dict[str, str], int]:
     """A category that only one label has, asked again: a second look (_second_looks) for each label of
-    `mapping` (normalized label -> category) that one image of `records` carries, whose category no other
+    `mapping` (normalized label -> category) that one image carries (in `once`), whose category no other
     label has (or that has none), and that has a description in `descriptions`; the answer is taken when it
     is a category at least JOIN_MIN_LABELS other labels already have (spelt as theirs), so the label joins it.
 
@@ -161,9 +161,8 @@ def join_categories(ctx: Context, criterion: Criterion, records: list[dict[str, 
     "An ambulance.", "A helicopter." in the JSON form it answers "vehicle" (README "Quality with small
     models", sixth pass). Only labels of one image, as for the look: a look decides no image whose description
     it has not read."""
-    images = Counter(normalize_label(r.get("raw", "")) for r in records)
     carriers = Counter(normalize_label(c) for c in mapping.values())
-    asked = sorted(label for label, category in mapping.items() if images[label] == 1 and label in descriptions
+    asked = sorted(label for label, category in mapping.items() if label in once and label in descriptions
                    and (not normalize_label(category) or carriers[normalize_label(category)] == 1))
     found, calls = _second_looks(ctx, criterion, asked, descriptions)
     spelt: dict[str, str] = {}  # normalized category -> as the first label (sorted) that has it spells it

@@ -141,8 +141,9 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     joined: dict[str, str] = {}
     descriptions_by_label: dict[str, str] = {}
     spent = hops = 0
-    answered = settings.names_from_labels == "on" and names_from_counts(
-        count_labels([r.get("raw", "") for r in records]), k, settings.names_cover) is not None
+    label_counts = count_labels([r.get("raw", "") for r in records])
+    once = {label for label, n in label_counts.items() if n == 1}  # labels of one image: a look may decide them
+    answered = settings.names_from_labels == "on" and names_from_counts(label_counts, k, settings.names_cover) is not None
     if settings.label_levels == "on" and needs_categories(records, k) and not answered:
         # the plain labels stay; each distinct label gets its category by one short call (and may climb). Not
         # when the labels' counts already answer Step 2b (names_from_counts): their categories would go unused
@@ -151,7 +152,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,
                                                    descriptions_by_label if settings.category_reask == "on" else None)
         if settings.category_join == "on":  # a category only one label has: that label may join another's
-            candidate, joined, looks = join_categories(ctx, criterion, records, categories, descriptions_by_label)
+            candidate, joined, looks = join_categories(ctx, criterion, categories, once, descriptions_by_label)
             spent += looks
             if joined and better_level(records, categories, candidate, k):
                 categories = candidate
@@ -172,7 +173,6 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     naming = propose_names(ctx, criterion, raw, k, cover=0.0 if level == CATEGORY else None)
     if categories and level == CATEGORY and settings.category_look == "on":
         # a label of one image whose category is no name: a look at that image's description may place it
-        once = {label for label, n in count_labels([r.get("raw", "") for r in records]).items() if n == 1}
         looked, looks = look_for_names(ctx, criterion, {x: c for x, c in categories.items() if x in once},
                                        naming["names"], descriptions_by_label)
         naming = {**naming, "looked": looked}
