@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ictc.core.errors import UsageError
 from ictc.nodes.actions import (
     Accept,
@@ -61,7 +63,7 @@ def parse_command(line: str, names: list[str]) -> Action:
     `names` are the current cluster names: a cluster is given by its 1-based number or its exact name.
     `split N` splits in 2; a merge without a new name keeps the bigger cluster's name. Raises UsageError for an
     unknown verb, a missing or non-numeric argument, or a cluster that is not there."""
-    words = line.strip().split()
+    words = re.sub(r"^\s*k\s*[=:]\s*", "k ", line, flags=re.I).split()  # "k = 3", "K: 3" as "k 3"
     if not words or words[0].lower() in ("a", "accept", "ok", "yes", "y"):
         return Accept()
     verb, rest = words[0].lower(), words[1:]

@@ -290,3 +290,47 @@ def test_a_merge_of_three_numbers_is_refused_plainly_and_as_names_the_result():
     # "merge 2 and 3" names two clusters in words: the rules read it
     assert read_intent("merge 2 and 3", names).action == Merge(("green", "blue"), "")
     assert read_intent("merge 2 and 3 as Warm", names).action == Merge(("green", "blue"), "Warm")
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [
+    # newcomers' phrasings that got "I could not tell what to group by" (or a command error)
+    ("make it 4 instead", "", 4),
+    ("actually make it 6", "", 6),
+    ("4 instead", "", 4),
+    ("K: 3", "", 3),
+    ("colour; 4", "colour", 4),
+    ("colour, 4", "colour", 4),
+    ("group by colour, 4", "colour", 4),
+])
+def test_more_ways_to_give_k_and_a_criterion(text, criterion, k):
+    for names in ([], NAMES):
+        intent = read_intent(text, names)
+        assert (intent.kind, intent.criterion, intent.k, intent.sure) == ("request", criterion, k, True), names
+    assert read_intent("k = 3", NAMES).action == SetK(3)  # the command, spaced
+    # a clause before the number is no phrase: the LLM reads it (its criterion, not the user's "hmm, ...")
+    assert not read_intent("hmm, something about how they feel, three", []).sure
+
+
+def test_what_not_to_group_by_becomes_an_instruction_not_dropped():
+    """"group by colour, not brightness" lost its "not brightness" (a newcomer): it is the paper's negative
+    instruction ("don't consider gender")."""
+    for text in ("group by colour, not brightness", "group by colour but not brightness, 4 groups"):
+        intent = read_intent(text, [])
+        assert (intent.criterion, intent.instructions) == ("colour", ["Do not consider brightness"])
+    chat = Conversation()
+    assert "instruction: *Do not consider brightness*" in chat.answer("group by colour, not brightness", [], 40).text
+    assert read_intent("group by colour", []).instructions == []
+
+
+def test_plain_renames_and_merges_of_clusters_that_are_there():
+    names = ["Red", "Yellow", "Purple"]
+    assert read_intent("call the yellow ones Sunny", names).action == Rename("Yellow", "Sunny")
+    assert read_intent("call Red Warm", names).action == Rename("Red", "Warm")
+    assert read_intent("call 2 Sunny", names).action == Rename("Yellow", "Sunny")
+    # Red's name and place stay
+    assert read_intent("put Purple into Red", names).action == Merge(("Red", "Purple"), "Red")
+    assert read_intent("put the purple ones in with the red ones", names).action == Merge(("Red", "Purple"), "Red")
+    assert read_intent("call it a day", names).kind == "unclear"  # "it" is no cluster: nothing renamed
+    # a cluster number that is not there is said plainly (it got the generic "could not tell")
+    missing = read_intent("rename 9 Foo", names)
+    assert missing.kind == "unclear" and "no cluster '9': give its number, 1 to 3" in missing.problem

@@ -26,9 +26,11 @@ GROUP_WORDS = r"(?:groups?|clusters?|categories|category|classes|buckets|kinds|t
 NUMBER_WORD = rf"(?:\d+|{'|'.join(NUMBERS)})"
 MERGE_VERBS = r"(?:merge|combine|join|unite|put together|lump together|mix)"
 # a reply that is only a number, maybe with a word of assent around it: "6", "ok 6", "let's say 6 groups"
+# a correction counts too: "actually make it 6", "make it 4 instead", "no, 3" (newcomers found them unread)
 BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let'?s (?:say|do|use|try|go with)|make it|"
-                         rf"use|try|go with|i want|i'd like|want)[,\s]+)*(?:k\s*=\s*)?({NUMBER_WORD})"
-                         rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go))*$", re.I)
+                         rf"use|try|go with|i want|i'd like|want|actually|no|wait|oh|well|rather)[,\s]+)*"
+                         rf"(?:k\s*[=:]\s*)?({NUMBER_WORD})"
+                         rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go|instead))*$", re.I)
 INTENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -108,22 +110,26 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
         return Intent("request", instructions=[message], sure=True)
     k, rest = 0, lowered
-    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|\b(?:into|in)\s+({NUMBER_WORD})$", lowered):
-        k = int(m[1]) if m[1] else _number(m[2] or m[3])  # "k=5", "5 groups", "..., into 4"
+    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|(?:\b(?:into|in)\s+|[,;:]\s*)({NUMBER_WORD})$",
+                      lowered):
+        k = int(m[1]) if m[1] else _number(m[2] or m[3])  # "k=5", "5 groups", "..., into 4", "colour; 4"
         rest = lowered.replace(m[0], " ")
     criterion, strong = "", False
     if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
                       r"according to|based on)|by)\s+(.+)", message, re.I):
-        criterion = re.split(rf",|;|\.\s|\?|\s+instead\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
+        criterion = re.split(rf",|;|\.\s|\?|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]
         criterion, strong = clean_criterion(criterion), bool(m[1])
     if k and not criterion and (phrase := _criterion_beside_k(rest)):
         return Intent("request", criterion=phrase, k=k, preset=_preset_of(phrase), sure=True)
+    # "group by colour, not brightness": what not to group by is the paper's negative instruction, not dropped
+    unwanted = re.search(r"(?:[,;]|\bbut)\s*(?:not|ignoring|ignore|without)\s+(?:by\s+)?([^,;.!?]+)", message, re.I)
+    negative = [f"Do not consider {unwanted[1].strip()}"] if criterion and unwanted else []
     if criterion or k:
         # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
         sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)
-        return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), sure=sure)
+        return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), instructions=negative, sure=sure)
     return Intent("unclear", problem="I could not tell what to group by or what to change")
 
 
@@ -154,8 +160,8 @@ def _criterion_beside_k(rest: str) -> str:
     rest = re.sub(r"^(?:(?:please\s+)?(?:group|cluster|sort|split|divide)\s+(?:these|them|the\s+\w+)(?:\s+\w+)?)$",
                   "", rest, flags=re.I)
     rest = rest.strip(" ,;:-")
-    if re.search(r"[?!.]", rest) or re.match(r"(?:what|which|how|why|who|where|when|can|could|would)\b", rest, re.I):
-        return ""  # a question or sentences: left to the LLM, which reads them better than a phrase rule
+    if re.search(r"[?!.,;]", rest) or re.match(r"(?:what|which|how|why|who|where|when|can|could|would)\b", rest, re.I):
+        return ""  # a question, sentences or clauses: left to the LLM, which reads them better than a phrase rule
     return criterion_phrase(rest)
 
 
@@ -184,7 +190,27 @@ def _change_by_rules(message: str, names: list[str]) -> Intent | None:
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
     if m := re.match(r"(?:call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    # the plainer phrasings below act only on clusters that are there; anything else is left to the LLM
+    if (m := re.match(r"(?:call|name)\s+(?:the\s+)?(.+?)\s+(?:ones|images|pictures|photos|cluster|group)\s+(.+)$",
+                      message, re.I)) and _is_cluster(m[1], names):  # "call the yellow ones Sunny"
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    if (m := re.match(r"(?:call|name)\s+(\S+)\s+(.+)$", message, re.I)) and _is_cluster(m[1], names):  # "call Red Warm"
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    if (m := re.match(r"(?:put|move)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?(.+?)(?:\s+ones)?\s+(?:in\s+with|into|in|with|under)"
+                      r"\s+(?:the\s+)?(.+?)(?:\s+(?:ones|cluster|group))?$", message, re.I)) and all(
+            _is_cluster(x, names) for x in (m[1], m[2])):  # "put Purple into Red": Red's name stays
+        # (Red, Purple): the merged cluster keeps Red's place and number as well as its name
+        return _change(lambda: Merge((into := cluster_named(m[2], names), cluster_named(m[1], names)), into))
     return None
+
+
+def _is_cluster(token: str, names: list[str]) -> bool:
+    """Whether `token` alone names one of `names` (cluster_named's rule), so a bare "call Red Warm" is a rename."""
+    try:
+        cluster_named(token, names)
+    except UsageError:
+        return False
+    return True
 
 
 def _name(text: str) -> str:
@@ -216,7 +242,8 @@ def read_command(text: str, names: list[str]) -> Intent | None:
     try:
         action = parse_command(text, names or [""])
     except ValueError as exc:
-        if "two clusters at a time" in str(exc):  # "merge 1 2 3 as All": said plainly, not guessed at
+        # "merge 1 2 3 as All" and "rename 9 Foo" with 5 clusters: said plainly, not guessed at
+        if "two clusters at a time" in str(exc) or re.match(r"no cluster '\d+'", str(exc)):
             return Intent("unclear", source="command", problem=str(exc), sure=True)
         if first in ("merge", "split", "rename"):
             return None  # "merge red and blue", "rename 'ship' Boats": free words, not the numbered syntax
