@@ -304,6 +304,7 @@ def test_uploads_over_the_limits_are_refused_by_name(tmp_path, monkeypatch):
              ("text.jpg", b"not a picture at all")]
     chosen = sources.from_uploads(files, tmp_path / "up")
     assert [Path(p).name for p in chosen.paths] == ["a.png", "evil.png"]
+    assert chosen.source == "5 uploaded file(s)"  # the files given ("2 from 2" hid the three left out)
     assert all(Path(p).parent == tmp_path / "up" for p in chosen.paths)
     assert chosen.problems[:2] == ["notes.txt: not an image format the installed Pillow decodes ('.txt')",
                                    "big.jpg: 2.0 MB; the limit is 1 MB per file"]

@@ -68,7 +68,8 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
             target.write_bytes(data)
             paths.append(str(target))
             total += size_mb
-    return Chosen(paths, f"{len(paths)} uploaded file(s)", None, problems)
+    # the files given, not those kept: "Images ready: 5 from 6 uploaded file(s)", the sixth named as left out
+    return Chosen(paths, f"{len(files)} uploaded file(s)", None, problems)
 
 
 def unreadable(data: bytes) -> str | None:
