@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from test_ui_app import open_tab, say
 from test_ui_app import wait_for_job as wait
 
-from ictc.ui.intent import read_audit_request
+from ictc.ui.audit_intent import read_audit_request
 
 from fakes import FakeLLM, fake_context, make_marked_images, step_calls
 

@@ -13,7 +13,8 @@ from typing import Any
 from ictc.evaluation.audit import NOTE
 from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
 from ictc.prompts import step_name
-from ictc.ui.intent import CONFIRM, read_audit_request
+from ictc.ui.audit_intent import read_audit_request
+from ictc.ui.intent import CONFIRM
 
 FIX_WORDS = re.compile(r"^(?:please\s+)?(?:fix it|apply the fix|fix|apply it)(?:\s+(?:at|in|on)\s+(?:step\s+)?(\w+))?$", re.I)
 
