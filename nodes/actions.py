@@ -197,12 +197,17 @@ def _assigned(state: dict[str, Any], cluster: str) -> list[str]:
     return [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
 
 
+def _same(a: str, b: str) -> bool:
+    """Whether two typed texts say the same: case, spacing and a final full stop aside."""
+    return " ".join(a.casefold().split()).rstrip(".") == " ".join(b.casefold().split()).rstrip(".")
+
+
 def plan_action(state: dict[str, Any], action: Action) -> Plan:
     """The state update and the node to go to for `action`, applied to a run's `state` (its values).
 
     No model is called here: a split goes to the name_split node, which asks Step 2b for the parts.
     Raises UsageError (a ValueError) naming the cluster or value when the action does not fit the run, or
-    when it changes nothing (Accept)."""
+    when it changes nothing (Accept, the criterion the run has, an instruction it already has)."""
     names = list(state.get("naming", {}).get("names", []))
     criterion = Criterion.from_dict(state["criterion"])
     images = len(state["images"])
@@ -256,11 +261,18 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
                         f"Step 2b with K={k}, then Step 3 on {images} images (no VLM, no Step 2a)")
         case SetCriterion(text, preset):
             new = make_criterion(text, preset)
+            if (_same(new.text, criterion.text) and new.preset == criterion.preset) or not new.text.strip():
+                # a newcomer's "colour; 4" on a colour run redid every step for nothing
+                raise UsageError(f"the criterion is already {criterion.text!r}: nothing to redo" if new.text.strip()
+                                 else "the new criterion is empty")
             new = Criterion(new.text, new.preset, criterion.instructions)
             return Plan({"criterion": new.to_dict(), "scope": {}, **_reset("descriptions", "labels", "assignments", "failures")},
                         "start", f"every step on {images} images (the criterion is in every prompt)")
         case AddInstruction(text, step):
             step = step_name(step)
+            if any(_same(text, given) for given in criterion.instructions.get(step, ())):
+                # said again after going back to a version that had it: it was in the prompts twice
+                raise UsageError(f"the instruction {text!r} is already given for {'every step' if step == ALL_STEPS else step}")
             updated = {"criterion": criterion.with_instruction(text, step).to_dict(), "scope": {}}
             if step in ("describe", ALL_STEPS):
                 return Plan({**updated, **_reset("descriptions", "labels", "assignments", "failures")}, "start",

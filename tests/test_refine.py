@@ -123,6 +123,21 @@ def test_new_criterion_redoes_every_step(finished):
     assert counts(ctx)["vlm"] == 8 and result.results["criterion"]["text"] == "shade"
 
 
+def test_the_criterion_the_run_has_or_an_instruction_it_has_is_no_change(finished):
+    """A newcomer's "colour; 4" on a colour run redid every step for nothing, and an instruction said again after
+    going back to a version that had it was in the prompts twice: both are refused, and nothing runs."""
+    from ictc.core.errors import UsageError
+
+    ctx = fake_context()
+    with pytest.raises(UsageError, match="the criterion is already 'colour': nothing to redo"):
+        refine_run(finished.run_dir, SetCriterion(" Colour "), context=ctx)
+    refine_run(finished.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=ctx)
+    with pytest.raises(UsageError, match="'prefer warm colours' is already given for assign"):
+        refine_run(finished.run_dir, AddInstruction("prefer warm colours", "3"), context=ctx)
+    assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}  # the first instruction's Step 3 only
+    refine_run(finished.run_dir, AddInstruction("Prefer warm colours."), context=ctx)  # for every step: new
+
+
 def test_undo_goes_back_and_keeps_history(finished):
     ctx = fake_context()
     refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)

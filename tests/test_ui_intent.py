@@ -334,3 +334,14 @@ def test_plain_renames_and_merges_of_clusters_that_are_there():
     # a cluster number that is not there is said plainly (it got the generic "could not tell")
     missing = read_intent("rename 9 Foo", names)
     assert missing.kind == "unclear" and "no cluster '9': give its number, 1 to 3" in missing.problem
+
+
+def test_a_new_change_says_which_waiting_one_it_replaces():
+    """A newcomer's waiting K=4 vanished when the next message was a new change: now the reply says so."""
+    chat = Conversation()
+    chat.answer("4 groups", NAMES, 40, preview=lambda action: "Step 2b")
+    assert chat.pending == [SetK(4)]
+    reply = chat.answer("don't consider gender", NAMES, 40, preview=lambda action: "every step")
+    assert "No longer waiting: use K=4." in reply.text and chat.pending == [AddInstruction("don't consider gender")]
+    again = chat.answer("don't consider gender", NAMES, 40, preview=lambda action: "every step")
+    assert "No longer waiting" not in again.text  # the same change again replaces nothing

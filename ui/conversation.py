@@ -195,6 +195,8 @@ class Conversation:
             self.pending = []
             return Reply(f"I read: {'; '.join(refused)}.")
         note = "\n\nLeft out: " + "; ".join(refused) + "." if refused else ""
+        if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
+            note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
         actions = doable
         if all(isinstance(action, NO_MODEL) for action in actions):
             self.pending = []
