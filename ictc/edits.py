@@ -81,6 +81,13 @@ class EditVerbs:
 
         return self._apply(AddInstruction(text, step))
 
+    def remove_instructions(self, about: str = "") -> Self:
+        """Take out the instructions whose text contains `about` (case aside; "": every one); the earliest step
+        that had one and the steps after it are redone. Returns self. Raises UsageError when none matches."""
+        from ictc.nodes.actions import RemoveInstructions
+
+        return self._apply(RemoveInstructions(about))
+
     def set_criterion(self, criterion: str, preset: str | None = None) -> Self:
         """Replace the criterion (every step runs again; stored answers are reused where a prompt is
         unchanged). Returns self. Raises UsageError for an empty criterion or unknown preset."""

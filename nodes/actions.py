@@ -78,6 +78,15 @@ class AddInstruction:
 
 
 @dataclass(frozen=True)
+class RemoveInstructions:
+    """Take out the instructions whose text contains `about` (case aside; "": all of them): the earliest step
+    that had one and the ones after it again."""
+
+    about: str = ""
+    action: str = "remove_instructions"
+
+
+@dataclass(frozen=True)
 class SetNames:
     """The user's own categories: Step 2b is skipped and Step 3 assigns to exactly these (issue 21)."""
 
@@ -107,9 +116,10 @@ class ProposeK:
     action: str = "propose_k"
 
 
-Action = Accept | Rename | Merge | Split | SetK | SetCriterion | AddInstruction | SetNames | AddOther | Coarser | ProposeK
+Action = (Accept | Rename | Merge | Split | SetK | SetCriterion | AddInstruction | RemoveInstructions | SetNames | AddOther
+          | Coarser | ProposeK)
 KINDS: dict[str, type] = {c.action: c for c in (Accept, Rename, Merge, Split, SetK, SetCriterion, AddInstruction,  # type: ignore[attr-defined]
-                                                SetNames, AddOther, Coarser, ProposeK)}
+                                                RemoveInstructions, SetNames, AddOther, Coarser, ProposeK)}
 
 
 def parse_action(data: dict[str, Any] | Action) -> Action:
@@ -158,6 +168,8 @@ def describe_action(action: Action) -> str:
             return f"criterion {criterion!r}"
         case AddInstruction(text, step):
             return f"instruction for {step}: {text!r}"
+        case RemoveInstructions(about):
+            return f"remove the instructions about {about!r}" if about else "remove every instruction"
         case SetNames(names):
             return "sort into " + ", ".join(repr(n) for n in names)
         case AddOther():
@@ -273,21 +285,41 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             if any(_same(text, given) for given in criterion.instructions.get(step, ())):
                 # said again after going back to a version that had it: it was in the prompts twice
                 raise UsageError(f"the instruction {text!r} is already given for {'every step' if step == ALL_STEPS else step}")
-            updated = {"criterion": criterion.with_instruction(text, step).to_dict(), "scope": {}}
-            if step in ("describe", ALL_STEPS):
-                return Plan({**updated, **_reset("descriptions", "labels", "assignments", "failures")}, "start",
-                            f"every step on {images} images")
-            if step == "label":
-                return Plan({**updated, **_reset("labels", "assignments")}, "descriptions_done",
-                            f"Step 2a on {images} images, then 2b and 3 where their inputs change")
-            if step == "name_clusters":
-                return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
-            return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
+            return _redo_from(step, criterion.with_instruction(text, step), images)
+        case RemoveInstructions(about):
+            given = [(step, text) for step, texts in criterion.instructions.items() for text in texts]
+            gone = [(step, text) for step, text in given if about.casefold().strip() in text.casefold()]
+            if not gone:
+                listed = "; ".join(repr(text) for _, text in given)
+                raise UsageError(f"no instruction mentions {about!r} (the instructions: {listed})" if given and about
+                                 else "there are no instructions to remove")
+            left = {step: tuple(t for t in texts if (step, t) not in gone) for step, texts in criterion.instructions.items()}
+            earliest = min((s for s, _ in gone), key=lambda s: -1 if s == ALL_STEPS else STEPS.index(s))
+            return _redo_from(earliest, Criterion(criterion.text, criterion.preset, {s: t for s, t in left.items() if t}),
+                              images)
         case SetNames() | AddOther() | Coarser() | ProposeK():
             from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
 
             return plan_grouping(state, action)
     raise UsageError(f"{describe_action(action)} is not a change")
+
+
+STEPS = ("describe", "label", "name_clusters", "assign")  # in the order they run
+
+
+def _redo_from(step: str, criterion: Criterion, images: int) -> Plan:
+    """The plan of a change of `step`'s instructions (a step name, or ALL_STEPS): the run's criterion becomes
+    `criterion`, and that step and the ones after it run again."""
+    updated = {"criterion": criterion.to_dict(), "scope": {}}
+    if step in ("describe", ALL_STEPS):
+        return Plan({**updated, **_reset("descriptions", "labels", "assignments", "failures")}, "start",
+                    f"every step on {images} images")
+    if step == "label":
+        return Plan({**updated, **_reset("labels", "assignments")}, "descriptions_done",
+                    f"Step 2a on {images} images, then 2b and 3 where their inputs change")
+    if step == "name_clusters":
+        return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
+    return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
 
 
 def preview_action(state: dict[str, Any], action: Action) -> str:

@@ -99,6 +99,8 @@ def test_edit_verbs_make_versions_and_undo(colour_images, tmp_path):
         model.rename_cluster(7, "x")
     with pytest.raises(UsageError, match="unknown step"):
         model.add_instruction("x", step="5")
+    model.remove_instructions("lower case")
+    assert model.results_["criterion"]["instructions"] == {} and model.version_ == 7
 
 
 def test_an_unfitted_model_says_so():

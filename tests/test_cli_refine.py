@@ -58,6 +58,15 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         assert len(hits) == 2 and all("blue_" in h for h in hits)
         assert main(["refine", str(run), "--rename", "Nope", "X"]) == 1
         assert "no cluster 'Nope': give its number, 1 to 2, or its name (Green, Red)" in capsys.readouterr().err
+        # the instruction given above comes out again: Step 3 only, no other step
+        assert main(["refine", str(run), "--remove-instructions", "shade"]) == 0
+        out = capsys.readouterr().out
+        assert "remove the instructions about 'shade'" in out and "Will redo: Step 3 on 8 images only" in out
+        assert "describe 0 (0 from store), label 0 (0 from store), name_clusters 0 (0 from store)" in out
+        assert main(["refine", str(run), "--remove-instructions"]) == 1
+        assert "ictc: error: there are no instructions to remove" in capsys.readouterr().err
+        assert main(["refine", str(run), "--criterion", "colour"]) == 1  # the run's own criterion: no change
+        assert "the criterion is already 'colour': nothing to redo" in capsys.readouterr().err
 
 
 def test_refine_takes_the_cluster_numbers_it_prints(colour_images, tmp_path, capsys):

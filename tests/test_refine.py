@@ -10,7 +10,15 @@ import pytest
 from ictc.graph.refine import refine_run, undo_run
 from ictc.graph.run import resume_run, start_run
 from ictc.graph.session import run_state
-from ictc.nodes.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.nodes.actions import (
+    AddInstruction,
+    Merge,
+    RemoveInstructions,
+    Rename,
+    SetCriterion,
+    SetK,
+    Split,
+)
 from ictc.nodes.name_clusters import split_parts
 from ictc.prompts import make_criterion
 
@@ -136,6 +144,29 @@ def test_the_criterion_the_run_has_or_an_instruction_it_has_is_no_change(finishe
         refine_run(finished.run_dir, AddInstruction("prefer warm colours", "3"), context=ctx)
     assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}  # the first instruction's Step 3 only
     refine_run(finished.run_dir, AddInstruction("Prefer warm colours."), context=ctx)  # for every step: new
+
+
+def test_removing_an_instruction_redoes_from_the_earliest_step_that_had_it(finished):
+    """Instructions could only pile up (a newcomer): one about a word, or all, can be taken out again."""
+    from ictc.core.errors import UsageError
+
+    ctx = fake_context()
+    refine_run(finished.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=ctx)
+    refine_run(finished.run_dir, AddInstruction("Ignore the border.", "2b"), context=ctx)
+    before = counts(ctx)
+    with pytest.raises(UsageError, match=r"no instruction mentions 'size' \(the instructions: 'Prefer warm colours.'; 'Ignore"):
+        refine_run(finished.run_dir, RemoveInstructions("size"), context=ctx)
+    result = refine_run(finished.run_dir, RemoveInstructions("WARM"), context=ctx)  # Step 3's only: Step 3 again
+    calls = result.results["calls"]
+    # Step 3 ran again, its prompts those of version 1 again: answered from the store, no model call
+    assert calls["assign"] == {"model_calls": 0, "from_store": 8} and counts(ctx) == before
+    assert calls["name_clusters"]["model_calls"] + calls["name_clusters"]["from_store"] == 0  # Step 2b not redone
+    assert result.results["criterion"]["instructions"] == {"name_clusters": ["Ignore the border."]}
+    assert result.results["history"][-1] == "remove the instructions about 'WARM'"
+    result = refine_run(finished.run_dir, RemoveInstructions(), context=ctx)  # all: from Step 2b's on
+    assert result.results["criterion"]["instructions"] == {} and result.results["calls"]["name_clusters"]["from_store"] == 1
+    with pytest.raises(UsageError, match="there are no instructions to remove"):
+        refine_run(finished.run_dir, RemoveInstructions(), context=ctx)
 
 
 def test_undo_goes_back_and_keeps_history(finished):

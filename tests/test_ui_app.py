@@ -129,6 +129,17 @@ def finished_app(colour_images):
     return app, ctx
 
 
+def test_the_instructions_in_force_are_shown_under_the_headline(finished_app):
+    """A newcomer could not see which instructions a run carried (they act on every later change)."""
+    app, _ = finished_app
+    assert not [c for c in app.caption if c.value.startswith("Instructions in force")]
+    say(app, "instruction 3 prefer warm colours")
+    say(app, "go")
+    wait_for_job(app)
+    shown = [c.value for c in app.caption if c.value.startswith("Instructions in force")]
+    assert shown == ["Instructions in force: “prefer warm colours” (assign)"]
+
+
 def test_set_criterion_by_chat_and_see_the_clusters(finished_app):
     app, ctx = finished_app
     assert headings(app) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]

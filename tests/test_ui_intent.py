@@ -9,7 +9,15 @@ import pytest
 
 from ictc.core.errors import UsageError
 from ictc.models.structured import JsonCaller
-from ictc.nodes.actions import AddInstruction, Merge, Rename, SetCriterion, SetK, Split
+from ictc.nodes.actions import (
+    AddInstruction,
+    Merge,
+    RemoveInstructions,
+    Rename,
+    SetCriterion,
+    SetK,
+    Split,
+)
 from ictc.ui.conversation import Conversation
 from ictc.ui.intent import read_intent
 
@@ -345,3 +353,16 @@ def test_a_new_change_says_which_waiting_one_it_replaces():
     assert "No longer waiting: use K=4." in reply.text and chat.pending == [AddInstruction("don't consider gender")]
     again = chat.answer("don't consider gender", NAMES, 40, preview=lambda action: "every step")
     assert "No longer waiting" not in again.text  # the same change again replaces nothing
+
+
+@pytest.mark.parametrize(("text", "about"), [
+    ("no instructions", ""), ("clear all instructions", ""), ("forget my instructions please", ""),
+    ("remove the instruction about brightness", "brightness"), ("drop the instructions on the background", "the background"),
+])
+def test_instructions_can_be_taken_out_in_words(text, about):
+    """A newcomer's "no instructions" and "remove the instruction about brightness" were not read."""
+    assert read_intent(text, NAMES).action == RemoveInstructions(about)
+    chat = Conversation()  # before a run: taken out of the reading
+    chat.answer("group by colour, not brightness, 4 groups", [], 40)
+    reading = chat.answer(text, [], 40).text
+    assert ("Do not consider brightness" in reading) == (about == "the background")

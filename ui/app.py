@@ -18,6 +18,7 @@ import streamlit as st
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
+from ictc.prompts import ALL_STEPS
 from ictc.ui import crosstab_view, jobs, panels, sidebar, views
 from ictc.ui.outcomes import model_warning
 from ictc.ui.session import Session, new_token
@@ -189,11 +190,20 @@ def results_pane(session: Session) -> None:
         return
     st.markdown(f"**{results['criterion']['text']}** · K={results['n_clusters']} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
+    if given := instructions_in_force(results["criterion"]):  # they act on every later change: kept in view
+        st.caption("Instructions in force: " + "; ".join(given))
     tabs = st.tabs([label for label, _ in TABS], key="tab", on_change="rerun", default="Clusters")
     for tab, (_, draw) in zip(tabs, TABS, strict=True):
         if tab.open:
             with tab:
                 draw(session, results, run_dir)
+
+
+def instructions_in_force(criterion: dict) -> list[str]:
+    """The run's instructions as `"text" (step)` in the order given ("all steps" for those of every step), from
+    results.json's criterion {"instructions": {step: [text, ...]}}."""
+    return [f"“{text}” ({'all steps' if step == ALL_STEPS else step})"
+            for step, texts in (criterion.get("instructions") or {}).items() for text in texts]
 
 
 def preview(session: Session) -> None:

@@ -11,6 +11,7 @@ from ictc.nodes.actions import (
     Action,
     AddInstruction,
     Merge,
+    RemoveInstructions,
     Rename,
     SetCriterion,
     SetK,
@@ -142,6 +143,9 @@ class Conversation:
                     new.criterion, new.preset = text, preset
                 case AddInstruction(text):
                     new.instructions.append(text)
+                case RemoveInstructions(about):  # before a run: from the reading ("no instructions")
+                    self.request.instructions = [t for t in self.request.instructions
+                                                 if about.casefold() not in t.casefold()]
                 case _:
                     return f"{describe_action(action)} needs clusters; there are none yet"
         # imported here: the pipeline's imports wait for the first message (the landing page paints without them)

@@ -9,9 +9,17 @@ from typing import Any
 
 from ictc.core.errors import UsageError
 from ictc.graph.commands import parse_command
-from ictc.models.structured import parse_json_object
-from ictc.nodes.actions import Action, AddInstruction, Merge, Rename, SetCriterion, SetK, Split
-from ictc.prompts import Criterion, presets, render
+from ictc.nodes.actions import (
+    Action,
+    AddInstruction,
+    Merge,
+    RemoveInstructions,
+    Rename,
+    SetCriterion,
+    SetK,
+    Split,
+)
+from ictc.prompts import presets
 
 COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
 CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure",
@@ -31,19 +39,9 @@ BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let
                          rf"use|try|go with|i want|i'd like|want|actually|no|wait|oh|well|rather)[,\s]+)*"
                          rf"(?:k\s*[=:]\s*)?({NUMBER_WORD})"
                          rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go|instead))*$", re.I)
-INTENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "intent": {"type": "string", "enum": ["go", "request", "instruction", "merge", "split", "rename", "unclear"]},
-        "criterion": {"type": "string"}, "k": {"type": "integer"}, "instruction": {"type": "string"},
-        "clusters": {"type": "array", "items": {"type": "string"}}, "new_name": {"type": "string"},
-        "parts": {"type": "integer"},
-    },
-    "required": ["intent", "criterion", "k", "instruction", "clusters", "new_name", "parts"],
-    "additionalProperties": False,
-}
-
-
+REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete|forget|cancel|take out)\s+(?:all\s+)?"
+                                 r"(?:of\s+)?(?:the\s+|my\s+|those\s+|these\s+|every\s+)?instructions?"
+                                 r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
 @dataclass
 class Intent:
     """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | unclear."""
@@ -84,7 +82,8 @@ def _number(word: str) -> int:
     return int(word) if word.isdigit() else NUMBERS.get(word, 0)
 
 
-def _preset_of(criterion: str) -> str | None:
+def preset_of(criterion: str) -> str | None:
+    """The presets.json name `criterion` spells (case aside), or None."""
     return criterion.lower() if criterion.lower() in presets() else None
 
 
@@ -105,6 +104,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         return Intent("undo", sure=True)
     if m := BARE_NUMBER.match(lowered):
         return Intent("request", k=_number(m[1]), sure=True)
+    if m := REMOVE_INSTRUCTIONS.match(lowered):  # "no instructions", "remove the instruction about brightness"
+        return Intent("change", action=RemoveInstructions(clean_criterion(m[1] or "")), sure=True)
     if names and (change := _change_by_rules(message, names)):
         return change
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
@@ -122,14 +123,14 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
                              m[2], flags=re.I)[0]
         criterion, strong = clean_criterion(criterion), bool(m[1])
     if k and not criterion and (phrase := _criterion_beside_k(rest)):
-        return Intent("request", criterion=phrase, k=k, preset=_preset_of(phrase), sure=True)
+        return Intent("request", criterion=phrase, k=k, preset=preset_of(phrase), sure=True)
     # "group by colour, not brightness": what not to group by is the paper's negative instruction, not dropped
     unwanted = re.search(r"(?:[,;]|\bbut)\s*(?:not|ignoring|ignore|without)\s+(?:by\s+)?([^,;.!?]+)", message, re.I)
     negative = [f"Do not consider {unwanted[1].strip()}"] if criterion and unwanted else []
     if criterion or k:
         # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
         sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)
-        return Intent("request", criterion=criterion, k=k, preset=_preset_of(criterion), instructions=negative, sure=sure)
+        return Intent("request", criterion=criterion, k=k, preset=preset_of(criterion), instructions=negative, sure=sure)
     return Intent("unclear", problem="I could not tell what to group by or what to change")
 
 
@@ -251,44 +252,6 @@ def read_command(text: str, names: list[str]) -> Intent | None:
     return Intent("change", action=action, source="command")
 
 
-def read_by_llm(llm_json: Any, text: str, names: list[str], criterion: str) -> Intent:
-    """The LLM's reading, validated; raises ValueError when it is unusable (the caller falls back)."""
-    situation = "clusters exist; the user may refine them" if names else "no clusters yet; the user is setting up a run"
-    rendered = render("intent", Criterion(criterion or "(not set yet)"), situation=situation, message=text,
-                      clusters=", ".join(f"{i}: {n}" for i, n in enumerate(names, 1)) or "(none)")
-    from ictc.nodes.common import to_messages
-
-    content, _ = llm_json.invoke(to_messages(rendered), INTENT_SCHEMA, "intent", max_tokens=200)
-    data = parse_json_object(content)
-    if data is None or data.get("intent") not in INTENT_SCHEMA["properties"]["intent"]["enum"]:
-        raise ValueError(f"unusable intent answer: {content[:80]!r}")
-    kind, targets = data["intent"], [str(c) for c in data.get("clusters") or []]
-    k, wanted = _as_int(data.get("k")), clean_criterion(str(data.get("criterion") or ""))
-    if kind == "go":
-        return Intent("go", source="llm")
-    if kind == "instruction" and str(data.get("instruction") or "").strip():
-        return Intent("request", instructions=[str(data["instruction"]).strip()], source="llm")
-    if kind == "request" and (wanted or k):
-        return Intent("request", criterion=wanted, k=k, preset=_preset_of(wanted), source="llm")
-    if kind == "merge" and len(targets) >= 2:
-        return Intent("change", action=Merge((cluster_named(targets[0], names), cluster_named(targets[1], names)),
-                                             str(data.get("new_name") or "").strip()), source="llm")
-    if kind == "split" and targets:
-        return Intent("change", action=Split(cluster_named(targets[0], names), _as_int(data.get("parts")) or 2),
-                      source="llm")
-    if kind == "rename" and targets and str(data.get("new_name") or "").strip():
-        return Intent("change", action=Rename(cluster_named(targets[0], names), str(data["new_name"]).strip()),
-                      source="llm")
-    raise ValueError(f"the LLM read {kind!r} without what it needs")
-
-
-def _as_int(value: Any) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
 def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any = None) -> Intent:
     """Commands first (exact), then the rules when they are sure (they read the whole message), then the
     LLM, then the rules' best guess. Never raises for what a user types."""
@@ -303,6 +266,8 @@ def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any 
     rules = read_by_rules(text, names)
     if rules.sure or llm_json is None:
         return rules
+    from ictc.ui.intent_llm import read_by_llm  # it reads into this module's Intent
+
     try:
         return read_by_llm(llm_json, text, names, criterion)
     except Exception:  # noqa: BLE001 (any failure of the LLM here only means: read by the rules)

@@ -12,7 +12,6 @@ from typing import Any
 from ictc.cli.groupings import (
     choose_k_at_terminal,
     print_groupings,
-    refine_action,
     run_k,
     run_several,
 )
@@ -61,7 +60,8 @@ def _default_out(criterion: str) -> Path:
     return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{slug}"
 
 
-def _print_result(result: Any) -> None:
+def print_result(result: Any) -> None:
+    """A finished run or version at the terminal: its clusters (numbered as refine takes them), scores, failures."""
     results = result.results
     print(f"\n{len(results['cluster_names'])} clusters by {results['criterion']['text']!r}:")
     for number, cluster in enumerate(results["clusters"], 1):  # the numbers refine's --rename/--merge/--split take
@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
         settings = settings_from_args(args)
         return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
-                           _print_result)
+                           print_result)
     k = run_k(args)
     criterion = make_criterion(args.criterion[0] if args.criterion else None, args.preset)
     for text in args.instruction:
@@ -150,78 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = choose_k_at_terminal(result, context)
     if args.review:
         result = review_at_terminal(result, context)
-    _print_result(result)
+    print_result(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
-
-
-def cmd_refine(args: argparse.Namespace) -> int:
-    """`ictc refine`: apply one edit (instruction, criterion, k, rename, merge, split) to a finished run,
-    or --undo, as a new version; prints the clusters, the calls made and what changed.
-
-    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
-    Raises UsageError for a non-numeric --split count, an edit that does not fit, or a bad run folder."""
-    from dotenv import load_dotenv
-
-    from ictc.core.errors import UsageError
-    from ictc.graph.refine import refine_run, undo_run
-    from ictc.nodes.actions import Action, AddInstruction, Merge, Rename, SetCriterion, SetK, Split
-
-    if Path(args.env_file).is_file():
-        load_dotenv(args.env_file)
-    progress = Progress()
-    try:
-        if args.undo:
-            result = undo_run(args.run_dir)
-        else:
-            if args.instruction:
-                action: Action = AddInstruction(args.instruction, args.step)
-            elif args.criterion:
-                action = SetCriterion(args.criterion)
-            elif isinstance(args.k, int):
-                action = SetK(args.k)
-            elif args.rename:
-                action = Rename(_cluster(args.run_dir, args.rename[0]), args.rename[1])
-            elif args.merge:
-                action = Merge((_cluster(args.run_dir, args.merge[0]), _cluster(args.run_dir, args.merge[1])), args.into)
-            elif not args.split:
-                action = refine_action(args)  # --names, --other, --coarser, -k auto (ictc/cli/groupings.py)
-            else:
-                if not args.split[1].isdigit():
-                    raise UsageError(f"--split needs a number of parts, not {args.split[1]!r}")
-                action = Split(_cluster(args.run_dir, args.split[0]), int(args.split[1]))
-            result = refine_run(args.run_dir, action, on_event=progress)
-    finally:
-        progress.close()
-    _print_result(result)
-    _print_changes(result)
-    return EXIT_FAILURES if result.failed else EXIT_OK
-
-
-def _cluster(run_dir: str, token: str) -> str:
-    """The cluster `token` gives in the run's current version: its number as `ictc run`/`refine` print it
-    (1-based), or its name. A run folder whose summary cannot be read keeps the token as it is: refine_run
-    then says what is wrong with the folder. Raises UsageError for a token that is neither."""
-    from ictc.evaluation.outputs import read_summary
-    from ictc.graph.commands import cluster_by_token
-
-    try:
-        names = list(read_summary(Path(run_dir))["cluster_names"])
-    except (OSError, ValueError, KeyError):
-        return token
-    return cluster_by_token(names, token)
-
-
-def _print_changes(result: Any) -> None:
-    calls = result.results["calls"]
-    print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
-    print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
-                                      for step, c in calls.items()))
-    changes = result.changes or {"renamed": {}, "moved": []}
-    for old, new in changes["renamed"].items():
-        print(f"Renamed: {old} -> {new}")
-    print(f"{len(changes['moved'])} image(s) moved")
-    for move in changes["moved"][:20]:
-        print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -295,7 +225,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
-    _print_result(result)
+    print_result(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 

@@ -115,7 +115,7 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
     """`ictc add-criterion RUN -c mood -k 4`: the same images by one more criterion."""
     from dotenv import load_dotenv
 
-    from ictc.cli.commands import _print_result
+    from ictc.cli.commands import print_result
     from ictc.graph.criteria import CriterionRequest, add_criterion
     from ictc.prompts import make_criterion
 
@@ -133,7 +133,7 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
         result = add_criterion(args.run_dir, request, on_event=progress)
     finally:
         progress.close()
-    _print_result(result)
+    print_result(result)
     print(f"Several criteria: {Path(args.run_dir) / 'criteria.html'}")
     return EXIT_OK
 

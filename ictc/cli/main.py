@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ictc.cli import audit, commands, groupings
+from ictc.cli import audit, commands, groupings, refine
 from ictc.cli.parser import EXIT_BUG, EXIT_MODEL, EXIT_USAGE, build_parser
 
 HANDLERS = {"ui": commands.cmd_ui, "run": commands.cmd_run, "resume": commands.cmd_resume,
-            "eval": commands.cmd_eval, "samples": commands.cmd_samples, "refine": commands.cmd_refine,
+            "eval": commands.cmd_eval, "samples": commands.cmd_samples, "refine": refine.cmd_refine,
             "search": commands.cmd_search, "export": commands.cmd_export, "estimate": commands.cmd_estimate,
             "audit": audit.cmd_audit, "add-criterion": groupings.cmd_add_criterion,
             "crosstab": groupings.cmd_crosstab}

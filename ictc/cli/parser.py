@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     refine.add_argument("run_dir")
     change = refine.add_mutually_exclusive_group(required=True)
     change.add_argument("--instruction", help="add an instruction (to --step, default all steps)")
+    change.add_argument("--remove-instructions", nargs="?", const="", metavar="ABOUT",
+                        help="take out the instructions whose text contains ABOUT (every one without ABOUT)")
     change.add_argument("--criterion", help="replace the criterion")
     change.add_argument("-k", "--clusters", type=k_value, dest="k", help="use another number of clusters ('auto': proposed)")
     change.add_argument("--names", help="sort into your own categories, comma-separated (no Step 2b)")

@@ -1,0 +1,94 @@
+"""`ictc refine`: one edit to a finished run, as a new version (graph/refine.py), and what it changed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ictc.cli.commands import print_result
+from ictc.cli.groupings import refine_action
+from ictc.cli.parser import EXIT_FAILURES, EXIT_OK
+from ictc.cli.progress import Progress
+
+
+def cmd_refine(args: argparse.Namespace) -> int:
+    """`ictc refine`: apply one edit (instruction, removed instructions, criterion, k, rename, merge, split) to a finished run,
+    or --undo, as a new version; prints the clusters, the calls made and what changed.
+
+    Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
+    Raises UsageError for a non-numeric --split count, an edit that does not fit, or a bad run folder."""
+    from dotenv import load_dotenv
+
+    from ictc.core.errors import UsageError
+    from ictc.graph.refine import refine_run, undo_run
+    from ictc.nodes.actions import (
+        Action,
+        AddInstruction,
+        Merge,
+        RemoveInstructions,
+        Rename,
+        SetCriterion,
+        SetK,
+        Split,
+    )
+
+    if Path(args.env_file).is_file():
+        load_dotenv(args.env_file)
+    progress = Progress()
+    try:
+        if args.undo:
+            result = undo_run(args.run_dir)
+        else:
+            if args.instruction:
+                action: Action = AddInstruction(args.instruction, args.step)
+            elif args.remove_instructions is not None:
+                action = RemoveInstructions(args.remove_instructions)
+            elif args.criterion:
+                action = SetCriterion(args.criterion)
+            elif isinstance(args.k, int):
+                action = SetK(args.k)
+            elif args.rename:
+                action = Rename(_cluster(args.run_dir, args.rename[0]), args.rename[1])
+            elif args.merge:
+                action = Merge((_cluster(args.run_dir, args.merge[0]), _cluster(args.run_dir, args.merge[1])), args.into)
+            elif not args.split:
+                action = refine_action(args)  # --names, --other, --coarser, -k auto (ictc/cli/groupings.py)
+            else:
+                if not args.split[1].isdigit():
+                    raise UsageError(f"--split needs a number of parts, not {args.split[1]!r}")
+                action = Split(_cluster(args.run_dir, args.split[0]), int(args.split[1]))
+            result = refine_run(args.run_dir, action, on_event=progress)
+    finally:
+        progress.close()
+    print_result(result)
+    _print_changes(result)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def _cluster(run_dir: str, token: str) -> str:
+    """The cluster `token` gives in the run's current version: its number as `ictc run`/`refine` print it
+    (1-based), or its name. A run folder whose summary cannot be read keeps the token as it is: refine_run
+    then says what is wrong with the folder. Raises UsageError for a token that is neither."""
+    from ictc.evaluation.outputs import read_summary
+    from ictc.graph.commands import cluster_by_token
+
+    try:
+        names = list(read_summary(Path(run_dir))["cluster_names"])
+    except (OSError, ValueError, KeyError):
+        return token
+    return cluster_by_token(names, token)
+
+
+def _print_changes(result: Any) -> None:
+    """The new version, the model calls per step and what changed (renamed clusters, moved images)."""
+    calls = result.results["calls"]
+    print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
+    print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
+                                      for step, c in calls.items()))
+    changes = result.changes or {"renamed": {}, "moved": []}
+    for old, new in changes["renamed"].items():
+        print(f"Renamed: {old} -> {new}")
+    print(f"{len(changes['moved'])} image(s) moved")
+    for move in changes["moved"][:20]:
+        print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
