@@ -366,3 +366,44 @@ def test_instructions_can_be_taken_out_in_words(text, about):
     chat.answer("group by colour, not brightness, 4 groups", [], 40)
     reading = chat.answer(text, [], 40).text
     assert ("Do not consider brightness" in reading) == (about == "the background")
+
+
+def test_the_second_newcomer_s_phrasings_on_a_finished_run():
+    """What a newcomer typed that got "I could not tell what to group by or what to change"."""
+    names = ["Sunny", "Cool", "Sky", "Nature", "yellow"]
+
+    def read(text):
+        return read_intent(text, names)
+
+    assert read("merge Sunny into Cool").action == Merge(("Cool", "Sunny"), "Cool")
+    assert (read("set K to 5").k, read("set the number of groups to 4").k) == (5, 4)
+    assert [read(t).k for t in ("one more group", "two fewer groups", "add a group", "fewer")] == [6, 3, 6, 4]
+    assert (read("colour instead").criterion, read("colour instead").kind) == ("colour", "request")
+    assert (read("go back to the first version").version, read("go back to the previous version").version) == (1, 0)
+    assert read("change the name of yellow to Bright").action == Rename("yellow", "Bright")
+    assert read("yellow -> Bright").action == Rename("yellow", "Bright")
+    assert read("for step 3 only: ignore the border").action == AddInstruction("ignore the border", "3")
+    assert read("thanks!").kind == "thanks"
+    three = read("combine Sky, yellow and Nature")  # was "no cluster 'sky, yellow'"
+    assert three.kind == "unclear" and "two clusters at a time: merge Sky and yellow first" in three.problem
+    # a shape that names a cluster that is not there says which (the LLM, when there is one, reads it first)
+    assert "no cluster 'Purple'" in read("put Purple into Red").problem
+    assert read("put the images into 4 groups").k == 4 and not read("put the images into 4 groups").criterion
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [
+    ("4 colour groups", "colour", 4),
+    ("split them into three by animal type", "animal type", 3),  # was "there are no clusters to split yet"
+    ("I'd like 5 groups by dominant colour please", "dominant colour", 5),  # "please" reached every prompt
+    ("set k to 3", "", 3),
+])
+def test_the_second_newcomer_s_phrasings_before_a_run(text, criterion, k):
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k) == ("request", criterion, k)
+
+
+def test_thanks_changes_nothing_and_keeps_what_waits():
+    chat = Conversation()
+    chat.answer("4 groups", NAMES, 40, preview=lambda action: "Step 2b")
+    reply = chat.answer("thanks!", NAMES, 40, preview=lambda action: "Step 2b")
+    assert reply.text.startswith("You're welcome.") and "**go**" in reply.text and chat.pending == [SetK(4)]

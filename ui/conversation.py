@@ -100,7 +100,10 @@ class Conversation:
         plain = asked_criterion and not names and intent.kind in ("unclear", "request") and not (intent.criterion or intent.k)
         if plain and (phrase := criterion_phrase(text)):  # a plain answer to the question just asked
             intent = Intent("request", criterion=phrase, preset=phrase.lower() if phrase.lower() in presets() else None)
-        reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
+        if intent.kind == "thanks":  # no change asked: what waits still waits
+            reply = Reply("You're welcome." + (" Say **go** to apply what waits, or **no** to drop it." if self.pending else ""))
+        else:
+            reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
         self.say("assistant", reply.text)
         return reply
 

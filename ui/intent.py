@@ -12,12 +12,9 @@ from ictc.graph.commands import parse_command
 from ictc.nodes.actions import (
     Action,
     AddInstruction,
-    Merge,
     RemoveInstructions,
-    Rename,
     SetCriterion,
     SetK,
-    Split,
 )
 from ictc.prompts import presets
 
@@ -77,7 +74,8 @@ def cluster_named(token: str, names: list[str]) -> str:
     raise UsageError(f"no cluster {bare or token.strip()!r}; the clusters are: {', '.join(names)}")
 
 
-def _number(word: str) -> int:
+def number(word: str) -> int:
+    """A count typed as digits or a word (\"4\", \"four\", \"halves\"); 0 when it is neither."""
     word = word.lower()
     return int(word) if word.isdigit() else NUMBERS.get(word, 0)
 
@@ -99,21 +97,41 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if m := re.match(r"(?:please\s+)?(?:go back|revert|restore|return|back|roll back)\s+(?:to\s+)?(?:version|v)\s*(\d+)$",
                      lowered):
         return Intent("undo", version=int(m[1]), sure=True)
+    if m := re.match(r"(?:please\s+)?(?:go back|revert|restore|return|back|roll back)\s+to\s+(?:the\s+)?(first|original|"
+                     r"previous|last|earlier)\s+(?:version|one|run|clusters)$", lowered):  # "go back to the first version"
+        return Intent("undo", version=1 if m[1] in ("first", "original") else 0, sure=True)
+    if re.match(r"(?:(?:ok(?:ay)?|great|nice|good|perfect|cool)[,!\s]+)?(?:thanks?(?: you)?|thx|cheers)(?: a lot| so much)?$",
+                lowered):
+        return Intent("thanks", sure=True)
     if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "
                 r"(?:change|step|one)|one step))?(?:\s+please)?$", lowered):
         return Intent("undo", sure=True)
     if m := BARE_NUMBER.match(lowered):
-        return Intent("request", k=_number(m[1]), sure=True)
+        return Intent("request", k=number(m[1]), sure=True)
     if m := REMOVE_INSTRUCTIONS.match(lowered):  # "no instructions", "remove the instruction about brightness"
         return Intent("change", action=RemoveInstructions(clean_criterion(m[1] or "")), sure=True)
-    if names and (change := _change_by_rules(message, names)):
+    from ictc.ui.change_rules import (  # they read into this module's Intent
+        missing_cluster,
+        read_change,
+    )
+
+    if names and (change := read_change(message, names)):
         return change
+    if m := re.match(r"(?:for|in|at|on)\s+step\s+(1|2a|2b|3)(?:\s+only)?\s*[:,]?\s+(.+)$", message, re.I):
+        return Intent("change", action=AddInstruction(m[2].strip(), m[1].lower()), sure=True)  # "for step 3 only: ..."
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
         return Intent("request", instructions=[message], sure=True)
     k, rest = 0, lowered
-    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|(?:\b(?:into|in)\s+|[,;:]\s*)({NUMBER_WORD})$",
-                      lowered):
-        k = int(m[1]) if m[1] else _number(m[2] or m[3])  # "k=5", "5 groups", "..., into 4", "colour; 4"
+    if m := re.match(rf"(?:(?:please\s+)?(?:set|change|make)\s+)?(?:the\s+)?(?:k|number of {GROUP_WORDS})\s+(?:to|=|:)\s*"
+                     rf"({NUMBER_WORD})(?:\s+please)?$", lowered):  # "set K to 5"
+        return Intent("request", k=number(m[1]), sure=True)
+    if (m := re.match(rf"({NUMBER_WORD})\s+([a-z][a-z -]{{0,30}}?)\s+{GROUP_WORDS}$", lowered)) and (
+            m[2] not in _NOT_A_CRITERION and (phrase := criterion_phrase(m[2]))):  # "4 colour groups"
+        return Intent("request", criterion=phrase, k=number(m[1]), preset=preset_of(phrase), sure=True)
+    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|(?:\b(?:into|in)\s+|[,;:]\s*)({NUMBER_WORD})$|"
+                      rf"\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)", lowered):
+        # "k=5", "5 groups", "..., into 4", "colour; 4", "split them into three by animal type"
+        k = int(m[1]) if m[1] else number(m[2] or m[3] or m[4])
         rest = lowered.replace(m[0], " ")
     criterion, strong = "", False
     if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
@@ -122,6 +140,9 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]
         criterion, strong = clean_criterion(criterion), bool(m[1])
+    if not criterion and not k and (m := re.match(r"(?:no,?\s+|actually,?\s+)?(.+?)\s+instead$", lowered)) and (
+            phrase := criterion_phrase(m[1])) and len(phrase.split()) <= 4:  # "colour instead"
+        criterion, strong = clean_criterion(m[1]), True
     if k and not criterion and (phrase := _criterion_beside_k(rest)):
         return Intent("request", criterion=phrase, k=k, preset=preset_of(phrase), sure=True)
     # "group by colour, not brightness": what not to group by is the paper's negative instruction, not dropped
@@ -131,13 +152,18 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
         sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)
         return Intent("request", criterion=criterion, k=k, preset=preset_of(criterion), instructions=negative, sure=sure)
+    if names and (missing := missing_cluster(message, names)):  # "put Purple into Red" without a Purple: say so
+        return Intent("unclear", problem=missing)
     return Intent("unclear", problem="I could not tell what to group by or what to change")
 
 
+_NOT_A_CRITERION = {"more", "fewer", "less", "different", "new", "other", "separate", "distinct", "main", "big", "small",
+                    "equal", "even", "similar"}  # "4 more groups" names no criterion
 # words around a K that say nothing about what to group by ("ok, use 5 groups please", "group these into 4")
 _FILLER = {"ok", "okay", "yes", "please", "use", "make", "want", "i", "give", "me", "into", "in", "with", "and",
            "then", "now", "group", "cluster", "sort", "organise", "organize", "split", "divide", "these", "them",
            "the", "images", "photos", "pictures", "it", "just", "let's", "lets", "do", "try", "of", "a", "for", "let",
+           "put", "move", "merge",
            # a correction's words ("no, 3 groups", "actually make it five", "4 groups instead of 5") name no criterion
            "no", "nope", "not", "actually", "instead", "rather", "than", "so", "well", "hmm", "maybe", "wait", "oh",
            "yeah", "sure", "better", "go", "you", "can", "could", "would", "we", "about", "say", "only"}
@@ -166,69 +192,12 @@ def _criterion_beside_k(rest: str) -> str:
     return criterion_phrase(rest)
 
 
-def _change_by_rules(message: str, names: list[str]) -> Intent | None:
-    """Merge / split / rename / fewer / more, in words, once clusters exist; None when none of them fits.
-    A polite question form ("can you merge 1 and 2?") reads as the request it is."""
-    message = re.sub(r"^(?:(?:can|could|would|will) you\s+|please\s+)+", "", message.strip(), flags=re.I).rstrip("?.! ")
-    lowered = message.lower()
-    if m := re.match(rf"(?:please\s+)?(fewer|less|more)\s+{GROUP_WORDS}(?:\s+please)?$|"
-                     rf"(?:please\s+)?(?:use|make|give me|i want|want)\s+(fewer|less|more)(?:\s+{GROUP_WORDS})?$", lowered):
-        k = len(names) + (1 if (m[1] or m[2]) == "more" else -1)
-        if k < 2:
-            return Intent("unclear", problem=f"there are {len(names)} clusters already; fewer than 2 is not a clustering")
-        return Intent("request", k=k, sure=True)
-    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(?:the\s+)?(first|last)\s+(?:two|2)(?:\s+{GROUP_WORDS})?"
-                     rf"(?:\s+(?:into|as|called)\s+(.+))?$", message, re.I):
-        pair = names[:2] if m[1].lower() == "first" else names[-2:]
-        return _change(lambda: Merge((pair[0], pair[1]), _name(m[2] or "")))
-    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?)\s+(?:and|with|&|\+)\s+(.+?)"
-                     rf"(?:\s+(?:into|as|called|to)\s+(.+))?$", message, re.I):
-        return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), _name(m[3] or "")))
-    if m := re.match(r"(?:please\s+)?(?:split|divide|break up|break)\s+(.+?)(?:\s+(?:in|into|up into)\s+(\w+)"
-                     r"(?:\s+\w+)?)?$", message, re.I):
-        return _change(lambda: Split(cluster_named(m[1], names), _number(m[2] or "2") or 2))
-    if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
-        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
-    if m := re.match(r"(?:call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
-        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
-    # the plainer phrasings below act only on clusters that are there; anything else is left to the LLM
-    if (m := re.match(r"(?:call|name)\s+(?:the\s+)?(.+?)\s+(?:ones|images|pictures|photos|cluster|group)\s+(.+)$",
-                      message, re.I)) and _is_cluster(m[1], names):  # "call the yellow ones Sunny"
-        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
-    if (m := re.match(r"(?:call|name)\s+(\S+)\s+(.+)$", message, re.I)) and _is_cluster(m[1], names):  # "call Red Warm"
-        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
-    if (m := re.match(r"(?:put|move)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?(.+?)(?:\s+ones)?\s+(?:in\s+with|into|in|with|under)"
-                      r"\s+(?:the\s+)?(.+?)(?:\s+(?:ones|cluster|group))?$", message, re.I)) and all(
-            _is_cluster(x, names) for x in (m[1], m[2])):  # "put Purple into Red": Red's name stays
-        # (Red, Purple): the merged cluster keeps Red's place and number as well as its name
-        return _change(lambda: Merge((into := cluster_named(m[2], names), cluster_named(m[1], names)), into))
-    return None
-
-
-def _is_cluster(token: str, names: list[str]) -> bool:
-    """Whether `token` alone names one of `names` (cluster_named's rule), so a bare "call Red Warm" is a rename."""
-    try:
-        cluster_named(token, names)
-    except UsageError:
-        return False
-    return True
-
-
-def _name(text: str) -> str:
-    """A new cluster name as typed, without the quotes around it."""
-    return text.strip().strip("\"'“”‘’").strip()
 
 
 def clean_criterion(text: str) -> str:
-    """A criterion without the question mark or full stop typed after it (they would reach every prompt)."""
-    return text.strip().rstrip(".!?;:, ").strip()
+    """A criterion without the question mark, full stop or "please" typed after it (they would reach every prompt)."""
+    return re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
 
-
-def _change(make: Any) -> Intent:
-    try:
-        return Intent("change", action=make(), source="rules", sure=True)
-    except ValueError as exc:
-        return Intent("unclear", source="rules", problem=str(exc), sure=True)
 
 
 def read_command(text: str, names: list[str]) -> Intent | None:
@@ -236,6 +205,8 @@ def read_command(text: str, names: list[str]) -> Intent | None:
     first = text.strip().split()[0].lower() if text.strip() else ""
     if first not in COMMAND_VERBS and not first.startswith("k="):
         return None
+    if first == "split" and not names and re.search(r"\bby\b", text.lower()):
+        return None  # "split them into three by animal type": a first request, read by the rules
     if first in ("merge", "split", "rename") and not names:
         return Intent("unclear", source="command", problem=f"there are no clusters to {first} yet")
     if first == "rename" and re.search(r"\s(?:to|as|into)\s", text.lower()):

@@ -1,0 +1,95 @@
+"""Changes to the clusters that exist, read from plain words by rules: merge, split, rename, fewer / more
+("merge Happy and Joyful", "put Purple into Red", "call the yellow ones Sunny", "one more group")."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ictc.core.errors import UsageError
+from ictc.nodes.actions import Merge, Rename, Split
+from ictc.ui.intent import GROUP_WORDS, MERGE_VERBS, NUMBER_WORD, Intent, cluster_named, number
+
+CALL_THE_ONES = re.compile(r"(?:call|name)\s+(?:the\s+)?(.+?)\s+(?:ones|images|pictures|photos|cluster|group)\s+(.+)$", re.I)
+PUT_INTO = re.compile(r"(?:put|move|merge)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?(.+?)(?:\s+ones)?\s+(?:in\s+with|into|in|with|"
+                      r"under)\s+(?:the\s+)?(.+?)(?:\s+(?:ones|cluster|group))?$", re.I)
+
+
+def read_change(message: str, names: list[str]) -> Intent | None:
+    """Merge / split / rename / fewer / more, in words, once clusters exist; None when none of them fits.
+    A polite question form ("can you merge 1 and 2?") reads as the request it is."""
+    message = re.sub(r"^(?:(?:can|could|would|will) you\s+|please\s+)+", "", message.strip(), flags=re.I).rstrip("?.! ")
+    lowered = message.lower()
+    if m := re.match(rf"(?:please\s+)?(?:(?:use|make|give me|i want|want)\s+)?(?:({NUMBER_WORD}|an?|one)\s+)?(fewer|less|more)"
+                     rf"(?:\s+{GROUP_WORDS})?(?:\s+please)?$|(?:please\s+)?add\s+(?:another|an?|one)\s+{GROUP_WORDS}$",
+                     lowered):  # "more groups", "one more group", "two fewer clusters", "add a group"
+        step = 1 if m[1] in (None, "a", "an", "one") else number(m[1])
+        k = len(names) + (-step if m[2] in ("fewer", "less") else step)
+        if k < 2:
+            return Intent("unclear", problem=f"there are {len(names)} clusters already; fewer than 2 is not a clustering")
+        return Intent("request", k=k, sure=True)
+    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(?:the\s+)?(first|last)\s+(?:two|2)(?:\s+{GROUP_WORDS})?"
+                     rf"(?:\s+(?:into|as|called)\s+(.+))?$", message, re.I):
+        pair = names[:2] if m[1].lower() == "first" else names[-2:]
+        return _change(lambda: Merge((pair[0], pair[1]), _name(m[2] or "")))
+    if (m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?),\s*(.+?),?\s+(?:and|with|&)\s+(.+?)$", message, re.I)) and all(
+            _is_cluster(x, names) for x in m.groups()):  # "combine Sky, yellow and Nature": said plainly
+        return Intent("unclear", problem=f"a merge takes two clusters at a time: merge {m[1]} and {m[2]} first, then "
+                                         f"the result with {m[3]}", sure=True)
+    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?)\s+(?:and|with|&|\+)\s+(.+?)"
+                     rf"(?:\s+(?:into|as|called|to)\s+(.+))?$", message, re.I):
+        return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), _name(m[3] or "")))
+    if m := re.match(r"(?:please\s+)?(?:split|divide|break up|break)\s+(.+?)(?:\s+(?:in|into|up into)\s+(\w+)"
+                     r"(?:\s+\w+)?)?$", message, re.I):
+        return _change(lambda: Split(cluster_named(m[1], names), number(m[2] or "2") or 2))
+    if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    if m := re.match(r"(?:call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    # the plainer phrasings below act only on clusters that are there; anything else is left to the LLM
+    if (m := CALL_THE_ONES.match(message)) and _is_cluster(m[1], names):  # "call the yellow ones Sunny"
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    if (m := re.match(r"(?:call|name)\s+(\S+)\s+(.+)$", message, re.I)) and _is_cluster(m[1], names):  # "call Red Warm"
+        return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
+    if (m := re.match(r"(?:change|set)\s+the\s+name\s+of\s+(.+?)\s+to\s+(.+)$|(.+?)\s*(?:->|→|=>)\s*(.+)$", message,
+                      re.I)) and _is_cluster(m[1] or m[3], names):  # "change the name of yellow to Sunny", "yellow -> Bright"
+        return _change(lambda: Rename(cluster_named(m[1] or m[3], names), _name(m[2] or m[4])))
+    if (m := PUT_INTO.match(message)) and all(_is_cluster(x, names) for x in (m[1], m[2])):
+        # "put Purple into Red", "merge Sunny into Cool": (Red, Purple), so the merged cluster keeps Red's name and place
+        return _change(lambda: Merge((into := cluster_named(m[2], names), cluster_named(m[1], names)), into))
+    return None
+
+
+def _is_cluster(token: str, names: list[str]) -> bool:
+    """Whether `token` alone names one of `names` (cluster_named's rule), so a bare "call Red Warm" is a rename."""
+    try:
+        cluster_named(token, names)
+    except UsageError:
+        return False
+    return True
+
+
+def _name(text: str) -> str:
+    """A new cluster name as typed, without the quotes around it."""
+    return text.strip().strip("\"'“”‘’").strip()
+
+
+def _change(make: Any) -> Intent:
+    """The change `make()` builds, or "unclear" with its message when it raises (a cluster that is not there)."""
+    try:
+        return Intent("change", action=make(), source="rules", sure=True)
+    except ValueError as exc:
+        return Intent("unclear", source="rules", problem=str(exc), sure=True)
+
+
+def missing_cluster(message: str, names: list[str]) -> str:
+    """For a message no rule read that has the shape of "call the yellow ones Sunny" or "put Purple into Red":
+    what cluster_named says of the first part that is no cluster ("" when the shape does not fit)."""
+    for pattern in (CALL_THE_ONES, PUT_INTO):
+        if m := pattern.match(message):
+            for token in m.groups()[: 1 if pattern is CALL_THE_ONES else 2]:
+                try:
+                    cluster_named(token, names)
+                except UsageError as exc:
+                    return str(exc)
+    return ""
