@@ -133,6 +133,9 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         # images once the rest is done, keep everything else
         retry = is_complete(state) or bool(state.get("failures"))
         if session.graph.get_state(session.config).next:
+            if on_event is not None:  # the graph goes on mid-step, where no step start tells the totals: told here
+                for event in progress_so_far(state):  # (the status line said "40/40" with 129 images missing)
+                    on_event(event)
             session.drive(None, on_event)  # continue from the last checkpoint
         if retry or not is_complete(session.state()):
             # after Ctrl-C the checkpoint may say "nothing next" with work missing: every node skips
@@ -173,6 +176,20 @@ def is_complete(state: dict[str, Any]) -> bool:
         return False
     done = {**state.get("assignments", {}), **state.get("failures", {})}
     return all(primary in done for primary in set(primaries(state["images"]).values()))
+
+
+def progress_so_far(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The progress events a step sends when it starts (graph/build.py: totals and what is done), for the steps
+    a run stopped in the middle of has reached: Step 1 always, Step 2a once descriptions exist, Step 3 once
+    clusters are named. Each: {"step", "total", "done"} (images)."""
+    images = len(set(primaries(state["images"]).values()))
+    descriptions, labels = len(state.get("descriptions", {})), len(state.get("labels", {}))
+    events = [{"step": "describe", "total": images, "done": descriptions}]
+    if descriptions:
+        events.append({"step": "label", "total": descriptions, "done": labels})
+    if "naming" in state:
+        events.append({"step": "assign", "total": labels, "done": len(state.get("assignments", {}))})
+    return events
 
 
 def _version_label(meta: dict[str, Any], action: str) -> str:

@@ -248,6 +248,10 @@ def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
     app.button(key="continue").click().run()
     assert wait_for_job(app).startswith("Done in")
     assert len(ctx.vlm.calls) == 8  # only the images not yet described were described
+    # Continue went on mid-step: its status line counted from what was done, of all 8 (a newcomer saw "40/40"
+    # with 129 images missing: only the images of the Continue were counted)
+    steps = dict(session.job.progress())
+    assert (steps["Step 1 · describe"]["done"], steps["Step 1 · describe"]["total"]) == (8, 8)
 
 
 def test_a_two_part_change_stopped_in_its_first_part_is_finished_whole_by_continue(colour_images):
