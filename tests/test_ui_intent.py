@@ -407,3 +407,9 @@ def test_thanks_changes_nothing_and_keeps_what_waits():
     chat.answer("4 groups", NAMES, 40, preview=lambda action: "Step 2b")
     reply = chat.answer("thanks!", NAMES, 40, preview=lambda action: "Step 2b")
     assert reply.text.startswith("You're welcome.") and "**go**" in reply.text and chat.pending == [SetK(4)]
+
+
+def test_a_problem_said_back_keeps_the_cluster_names_as_they_are_spelt():
+    chat = Conversation()
+    reply = chat.answer("rename 9 Foo", ["Blue", "Green", "Warm"], 40, preview=lambda action: "x")
+    assert reply.text.startswith("No cluster '9': give its number, 1 to 3, or its name (Blue, Green, Warm)")

@@ -119,7 +119,7 @@ class Conversation:
             start, self.request = self.request, Request()
             return Reply(f"Running: {start.reading()}.", start=start)
         if intent.kind == "unclear":
-            return Reply(f"{intent.problem.capitalize()}. {SETUP_HELP}")
+            return Reply(f"{_sentence(intent.problem)}. {SETUP_HELP}")
         if intent.kind == "cancel":
             return Reply(f"OK, nothing runs. My reading stays: {self.request.reading()}; correct it, or say **go**.")
         if intent.kind == "undo":
@@ -188,7 +188,7 @@ class Conversation:
                          back_to=intent.version)
         actions = as_actions(intent)
         if not actions:
-            return Reply(f"{(intent.problem or 'I could not read that').capitalize()}. {REFINE_HELP}")
+            return Reply(f"{_sentence(intent.problem or 'I could not read that')}. {REFINE_HELP}")
         lines, refused, doable = [], [], []
         for action in actions:
             try:
@@ -211,3 +211,9 @@ class Conversation:
                          + note, apply=actions)
         self.pending = actions
         return Reply("I read:\n" + "\n".join(lines) + note + "\n\nSay **go** to apply, or correct me.")
+
+
+def _sentence(text: str) -> str:
+    """`text` with its first letter upper-case and the rest as it was (str.capitalize lower-cased the cluster
+    names a message lists: "(blue, green, warm)" for Blue, Green, Warm)."""
+    return text[:1].upper() + text[1:]
