@@ -41,7 +41,7 @@ REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete
                                  r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
 @dataclass
 class Intent:
-    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | unclear."""
+    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | thanks | unclear."""
 
     kind: str
     criterion: str = ""
