@@ -41,13 +41,30 @@ def cluster_by_token(names: list[str], token: str) -> str:
     raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}, or its name ({shown})")
 
 
+def take_cluster(names: list[str], words: list[str]) -> tuple[str, list[str]]:
+    """The cluster the leading `words` name and the words after it: the longest run of two or more words that is
+    a cluster's name (case aside: "other 2", "Blue 1", names the tool makes), else the first word as
+    cluster_by_token reads it. Raises UsageError as cluster_by_token, or when `words` is empty.
+
+    Why: "merge other 2 and other 3" merged 'other' and cluster 2 into a cluster called "and other 3"."""
+    folded = {name.casefold(): name for name in names}
+    for n in range(len(words), 1, -1):
+        if (name := folded.get(" ".join(words[:n]).casefold())) is not None:
+            return name, words[n:]
+    if not words:
+        raise UsageError("which cluster? give its number or its name")
+    return cluster_by_token(names, words[0]), words[1:]
+
+
 def _merge(names: list[str], rest: list[str]) -> Merge:
     """`merge A B [as|into|to] [new name]`: the two clusters A and B (numbers or names) and the new name, its
     leading "as"/"into"/"to" dropped. Raises UsageError when A or B is no cluster ("merge 2 and 3" is left to the
     chat's rules), or when a number follows the two ("merge 1 2 3 as All" merged 1 and 2 into a cluster called
     "3 as All"): a merge takes two clusters at a time."""
-    first, second = cluster_by_token(names, rest[0]), cluster_by_token(names, rest[1])  # "merge 2 and 3": not ours
-    into = rest[2:]
+    first, after = take_cluster(names, rest)
+    if after and after[0].lower() in ("and", "with", "&", "+"):  # "merge 2 and 3", "merge other 2 with other 3"
+        after = after[1:]
+    second, into = take_cluster(names, after)
     if into and into[0].isdigit():  # a third cluster number, even one the run does not have
         there = 1 <= int(into[0]) <= len(names)
         raise UsageError(f"a merge takes two clusters at a time: merge {rest[0]} {rest[1]} first"
@@ -69,11 +86,14 @@ def parse_command(line: str, names: list[str]) -> Action:
     verb, rest = words[0].lower(), words[1:]
     try:
         if verb in ("r", "rename") and len(rest) >= 2:
-            return Rename(cluster_by_token(names, rest[0]), " ".join(rest[1:]))
+            cluster, to = take_cluster(names, rest)
+            return Rename(cluster, " ".join(to or rest[1:]))
         if verb in ("m", "merge") and len(rest) >= 2:
             return _merge(names, rest)
-        if verb in ("s", "split") and len(rest) in (1, 2):
-            return Split(cluster_by_token(names, rest[0]), int(rest[1]) if len(rest) == 2 else 2)
+        if verb in ("s", "split") and rest:
+            cluster, parts = take_cluster(names, rest)
+            if len(parts) <= 1:
+                return Split(cluster, int(parts[0]) if parts else 2)
         if verb in ("k", "k=") or verb.startswith("k="):
             return SetK(int(verb[2:] if verb.startswith("k=") and len(verb) > 2 else rest[0]))
         if verb in ("c", "criterion") and rest:

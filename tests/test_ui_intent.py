@@ -86,7 +86,7 @@ def test_an_unusable_llm_answer_falls_back_to_the_rules():
     intent = read_intent("group by colour, 3 groups", [], llm_json=bad)
     assert (intent.source, intent.criterion, intent.k) == ("rules", "colour", 3)
     wrong = read_intent("merge Happy and Sad", NAMES, llm_json=llm_answering(intent="merge", clusters=["Bored", "Sad"]))
-    assert wrong.source == "rules" and wrong.action == Merge(("Happy", "Sad"))
+    assert wrong.source != "llm" and wrong.action == Merge(("Happy", "Sad"))  # the command syntax reads it exactly
 
 
 def test_the_conversation_states_its_reading_accepts_corrections_and_waits_for_go():
@@ -413,3 +413,14 @@ def test_a_problem_said_back_keeps_the_cluster_names_as_they_are_spelt():
     chat = Conversation()
     reply = chat.answer("rename 9 Foo", ["Blue", "Green", "Warm"], 40, preview=lambda action: "x")
     assert reply.text.startswith("No cluster '9': give its number, 1 to 3, or its name (Blue, Green, Warm)")
+
+
+def test_cluster_names_with_a_number_in_them_are_read_as_names():
+    """"merge other 2 and other 3" merged 'other' and cluster 2 into a cluster called "and other 3" (a newcomer,
+    on a run with empty clusters "other 2" ... "other 6", names the tool makes)."""
+    names = ["other", "Red", "other 2", "other 3", "other 5", "Yellow"]
+    assert read_intent("merge other 2 and other 3", names).action == Merge(("other 2", "other 3"), "")
+    assert read_intent("merge other 5 with Yellow", names).action == Merge(("other 5", "Yellow"), "")
+    assert read_intent("rename other 3 Misc", names).action == Rename("other 3", "Misc")
+    assert read_intent("split other 2 3", names).action == Split("other 2", 3)
+    assert read_intent("merge 2 3 as Warm", names).action == Merge(("Red", "other 2"), "Warm")  # numbers still
