@@ -116,8 +116,9 @@ def undo_run(run_dir: str | Path, context: Context | None = None) -> RunResult:
         return _back_to(run_dir, versions[-1], f"undo: the unfinished change dropped, back to version "
                                                f"{versions[-1]['version']}", context)
     target = _undo_target(versions)
-    if target is None:
-        raise UsageError(f"{run_dir} has no earlier version to go back to")
+    if target is None:  # the folder is named by the CLI's own message; the chat names none
+        raise UsageError("nothing to undo: this is the first version's state" if len(versions) > 1
+                         else "nothing to undo: this is the first version")
     return _back_to(run_dir, target, f"undo: back to version {target['version']}", context)
 
 

@@ -167,7 +167,7 @@ def describe_action(action: Action) -> str:
         case SetCriterion(criterion):
             return f"criterion {criterion!r}"
         case AddInstruction(text, step):
-            return f"instruction for {step}: {text!r}"
+            return f"instruction for {_step_title(step)}: {text!r}"
         case RemoveInstructions(about):
             return f"remove the instructions about {about!r}" if about else "remove every instruction"
         case SetNames(names):
@@ -181,7 +181,8 @@ def describe_action(action: Action) -> str:
     raise AssertionError(action)
 
 
-def _reset(*fields: str) -> dict[str, Any]:
+def reset_fields(*fields: str) -> dict[str, Any]:
+    """`fields` marked to be cleared in a state update (nodes/state.py RESET)."""
     # imported here, not at the top: reading a chat message needs no langgraph
     from ictc.nodes.state import RESET
 
@@ -209,9 +210,20 @@ def _assigned(state: dict[str, Any], cluster: str) -> list[str]:
     return [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
 
 
-def _same(a: str, b: str) -> bool:
-    """Whether two typed texts say the same: case, spacing and a final full stop aside."""
-    return " ".join(a.casefold().split()).rstrip(".") == " ".join(b.casefold().split()).rstrip(".")
+def same_text(a: str, b: str) -> bool:
+    """Whether two typed texts say the same: case, spacing, "don't" for "do not" and a final full stop aside."""
+    def plain(text: str) -> str:
+        return " ".join(text.casefold().replace("don't", "do not").replace("doesn't", "does not").split()).rstrip(".")
+
+    return plain(a) == plain(b)
+
+
+def _step_title(step: str) -> str:
+    """A step as its name ("3" and "assign" alike read "assign"); an unknown step as given."""
+    try:
+        return step_name(step)
+    except UsageError:
+        return step
 
 
 def plan_action(state: dict[str, Any], action: Action) -> Plan:
@@ -226,7 +238,8 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
     match action:
         case Rename(cluster, to):
             _check_name(state, cluster)
-            if not to.strip() or to in names:
+            # "Blue" beside "blue" could be told apart by no one typing a name (case aside)
+            if not to.strip() or any(same_text(to, n) for n in names if n != cluster):
                 raise UsageError(f"cannot rename to {to!r}: empty or already a cluster")
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**state["naming"], "names": [to if n == cluster else n for n in names]}
@@ -239,7 +252,7 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             # ("merge Purple with Red", Purple empty, had renamed Red's 33 images "Purple")
             sizes = Counter(a["cluster"] for a in state.get("assignments", {}).values())
             target = into.strip() or (second if sizes[second] > sizes[first] else first)
-            if target in names and target not in (first, second):
+            if any(same_text(target, n) for n in names if n not in (first, second)):
                 raise UsageError(f"cannot merge into {target!r}: another cluster has that name")
             moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()
                      if a["cluster"] in (first, second)}
@@ -267,59 +280,30 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
                         f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
                         f"then Step 3 on its {len(members)} images only{alike}")
         case SetK(k):
+            if k == state.get("n_clusters") and not state.get("user_names"):  # the same K would redo Steps 2b and 3 for nothing
+                raise UsageError(f"K is already {k}: nothing to redo")
             if k < 2 or k > images:
                 raise UsageError(f"K must be between 2 and the {images} images, not {k}")
-            return Plan({"n_clusters": k, "scope": {}, "user_names": [], **_reset("assignments")}, "name_clusters",
+            return Plan({"n_clusters": k, "scope": {}, "user_names": [], **reset_fields("assignments")}, "name_clusters",
                         f"Step 2b with K={k}, then Step 3 on {images} images (no VLM, no Step 2a)")
         case SetCriterion(text, preset):
             new = make_criterion(text, preset)
-            if (_same(new.text, criterion.text) and new.preset == criterion.preset) or not new.text.strip():
+            if (same_text(new.text, criterion.text) and new.preset == criterion.preset) or not new.text.strip():
                 # a newcomer's "colour; 4" on a colour run redid every step for nothing
                 raise UsageError(f"the criterion is already {criterion.text!r}: nothing to redo" if new.text.strip()
                                  else "the new criterion is empty")
             new = Criterion(new.text, new.preset, criterion.instructions)
-            return Plan({"criterion": new.to_dict(), "scope": {}, **_reset("descriptions", "labels", "assignments", "failures")},
+            return Plan({"criterion": new.to_dict(), "scope": {}, **reset_fields("descriptions", "labels", "assignments", "failures")},
                         "start", f"every step on {images} images (the criterion is in every prompt)")
-        case AddInstruction(text, step):
-            step = step_name(step)
-            if any(_same(text, given) for given in criterion.instructions.get(step, ())):
-                # said again after going back to a version that had it: it was in the prompts twice
-                raise UsageError(f"the instruction {text!r} is already given for {'every step' if step == ALL_STEPS else step}")
-            return _redo_from(step, criterion.with_instruction(text, step), images)
-        case RemoveInstructions(about):
-            given = [(step, text) for step, texts in criterion.instructions.items() for text in texts]
-            gone = [(step, text) for step, text in given if about.casefold().strip() in text.casefold()]
-            if not gone:
-                listed = "; ".join(repr(text) for _, text in given)
-                raise UsageError(f"no instruction mentions {about!r} (the instructions: {listed})" if given and about
-                                 else "there are no instructions to remove")
-            left = {step: tuple(t for t in texts if (step, t) not in gone) for step, texts in criterion.instructions.items()}
-            earliest = min((s for s, _ in gone), key=lambda s: -1 if s == ALL_STEPS else STEPS.index(s))
-            return _redo_from(earliest, Criterion(criterion.text, criterion.preset, {s: t for s, t in left.items() if t}),
-                              images)
+        case AddInstruction() | RemoveInstructions():
+            from ictc.nodes.instruction_actions import plan_instructions  # in their own module
+
+            return plan_instructions(criterion, action, images)
         case SetNames() | AddOther() | Coarser() | ProposeK():
             from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
 
             return plan_grouping(state, action)
     raise UsageError(f"{describe_action(action)} is not a change")
-
-
-STEPS = ("describe", "label", "name_clusters", "assign")  # in the order they run
-
-
-def _redo_from(step: str, criterion: Criterion, images: int) -> Plan:
-    """The plan of a change of `step`'s instructions (a step name, or ALL_STEPS): the run's criterion becomes
-    `criterion`, and that step and the ones after it run again."""
-    updated = {"criterion": criterion.to_dict(), "scope": {}}
-    if step in ("describe", ALL_STEPS):
-        return Plan({**updated, **_reset("descriptions", "labels", "assignments", "failures")}, "start",
-                    f"every step on {images} images")
-    if step == "label":
-        return Plan({**updated, **_reset("labels", "assignments")}, "descriptions_done",
-                    f"Step 2a on {images} images, then 2b and 3 where their inputs change")
-    if step == "name_clusters":
-        return Plan({**updated, **_reset("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
-    return Plan({**updated, **_reset("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
 
 
 def preview_action(state: dict[str, Any], action: Action) -> str:

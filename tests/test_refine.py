@@ -139,11 +139,13 @@ def test_the_criterion_the_run_has_or_an_instruction_it_has_is_no_change(finishe
     ctx = fake_context()
     with pytest.raises(UsageError, match="the criterion is already 'colour': nothing to redo"):
         refine_run(finished.run_dir, SetCriterion(" Colour "), context=ctx)
-    refine_run(finished.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=ctx)
-    with pytest.raises(UsageError, match="'prefer warm colours' is already given for assign"):
-        refine_run(finished.run_dir, AddInstruction("prefer warm colours", "3"), context=ctx)
+    with pytest.raises(UsageError, match="K is already 3: nothing to redo"):
+        refine_run(finished.run_dir, SetK(3), context=ctx)
+    refine_run(finished.run_dir, AddInstruction("Don't prefer cool colours.", "assign"), context=ctx)
+    with pytest.raises(UsageError, match="'do not prefer cool colours' is already given for assign"):
+        refine_run(finished.run_dir, AddInstruction("do not prefer cool colours", "3"), context=ctx)
     assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}  # the first instruction's Step 3 only
-    refine_run(finished.run_dir, AddInstruction("Prefer warm colours."), context=ctx)  # for every step: new
+    refine_run(finished.run_dir, AddInstruction("Don't prefer cool colours."), context=ctx)  # for every step: new
 
 
 def test_removing_an_instruction_redoes_from_the_earliest_step_that_had_it(finished):
@@ -167,6 +169,19 @@ def test_removing_an_instruction_redoes_from_the_earliest_step_that_had_it(finis
     assert result.results["criterion"]["instructions"] == {} and result.results["calls"]["name_clusters"]["from_store"] == 1
     with pytest.raises(UsageError, match="there are no instructions to remove"):
         refine_run(finished.run_dir, RemoveInstructions(), context=ctx)
+
+
+def test_a_name_that_differs_from_another_cluster_s_only_by_case_is_refused(finished):
+    """A newcomer renamed 2 to "Blue" beside "blue"; the two could then not be merged by name."""
+    from ictc.core.errors import UsageError
+
+    ctx = fake_context()
+    names = finished.results["cluster_names"]
+    with pytest.raises(UsageError, match="already a cluster"):
+        refine_run(finished.run_dir, Rename(names[0], names[1].upper()), context=ctx)
+    with pytest.raises(UsageError, match="another cluster has that name"):
+        refine_run(finished.run_dir, Merge((names[0], names[1]), names[2].lower()), context=ctx)
+    assert refine_run(finished.run_dir, Rename(names[0], names[0].upper()), context=ctx).version == 2  # its own: fine
 
 
 def test_undo_goes_back_and_keeps_history(finished):
@@ -368,7 +383,7 @@ def test_undo_after_undo_steps_further_back_instead_of_flipping(finished):
     second = undo_run(finished.run_dir, context=ctx)  # v5 = v1, not v3 again
     assert sorted(second.results["cluster_names"]) == ["Blue", "Green", "Red"]
     assert second.results["history"][-2:] == ["undo: back to version 2", "undo: back to version 1"]
-    with pytest.raises(ValueError, match="no earlier version"):
+    with pytest.raises(ValueError, match="nothing to undo: this is the first version.s state"):
         undo_run(finished.run_dir, context=ctx)
     refine_run(finished.run_dir, Rename("Green", "CCC"), context=ctx)  # v6: a change after the undos
     assert "CCC" not in undo_run(finished.run_dir, context=ctx).results["cluster_names"]  # back to v5's state

@@ -424,3 +424,18 @@ def test_cluster_names_with_a_number_in_them_are_read_as_names():
     assert read_intent("rename other 3 Misc", names).action == Rename("other 3", "Misc")
     assert read_intent("split other 2 3", names).action == Split("other 2", 3)
     assert read_intent("merge 2 3 as Warm", names).action == Merge(("Red", "other 2"), "Warm")  # numbers still
+
+
+def test_a_refused_message_keeps_what_waits_and_says_so():
+    """A newcomer's waiting K=3 was dropped when the next message was refused ("colour instead" on a colour
+    run), and "go" then said nothing was waiting."""
+    chat = Conversation()
+    chat.answer("3 groups", NAMES, 40, preview=lambda action: "Step 2b")
+
+    def refuse(action):
+        raise ValueError("the criterion is already 'colour': nothing to redo")
+
+    reply = chat.answer("colour instead", NAMES, 40, preview=refuse)
+    assert "Still waiting: use K=3" in reply.text and chat.pending == [SetK(3)]
+    assert chat.answer("go", NAMES, 40).apply == [SetK(3)]
+    assert read_intent("for the label step only: use one word", NAMES).action == AddInstruction("use one word", "label")

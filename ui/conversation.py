@@ -198,9 +198,10 @@ class Conversation:
                 continue
             doable.append(action)
             lines.append(f"- {describe_action(action)}: redoes {redo}")
-        if refused and not doable:
-            self.pending = []
-            return Reply(f"I read: {'; '.join(refused)}.")
+        if refused and not doable:  # nothing new to wait for: what waited still waits (a newcomer lost it here)
+            still = (" Still waiting: " + "; ".join(describe_action(a) for a in self.pending) + "; say **go** to apply it."
+                     if self.pending else "")
+            return Reply(f"I read: {'; '.join(refused)}.{still}")
         note = "\n\nLeft out: " + "; ".join(refused) + "." if refused else ""
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."

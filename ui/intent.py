@@ -117,8 +117,10 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
 
     if names and (change := read_change(message, names)):
         return change
-    if m := re.match(r"(?:for|in|at|on)\s+step\s+(1|2a|2b|3)(?:\s+only)?\s*[:,]?\s+(.+)$", message, re.I):
-        return Intent("change", action=AddInstruction(m[2].strip(), m[1].lower()), sure=True)  # "for step 3 only: ..."
+    if m := re.match(r"(?:for|in|at|on)\s+(?:the\s+)?(?:step\s+(1|2a|2b|3)|(describe|label|naming|assign)\s+step)"
+                     r"(?:\s+only)?\s*[:,]?\s+(.+)$", message, re.I):  # "for step 3 only: ...", "for the label step: ..."
+        step = m[1] or {"naming": "name_clusters"}.get(m[2].lower(), m[2].lower())
+        return Intent("change", action=AddInstruction(m[3].strip(), step.lower()), sure=True)
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
         return Intent("request", instructions=[message], sure=True)
     k, rest = 0, lowered
