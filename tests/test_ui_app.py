@@ -161,6 +161,10 @@ def test_refine_with_an_instruction_reruns_only_step_3_and_says_what_changed(fin
     run_dir = app.session_state["ictc_session"].run_dir
     assert pass_summary(read_traces(run_dir))[2] == {"assign": {"called": 8, "cached": 0}}
     assert "version 2" in texts(app)
+    # the instruction out again: Step 3's prompts are version 1's, answered from the store, and the chat says so
+    say(app, "remove the instruction about warm")
+    say(app, "go")
+    assert "assign 0 (8 from store)" in wait_for_job(app)  # it said "assign 0", as if nothing had been done
 
 
 def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):

@@ -91,7 +91,9 @@ def outcome(job: Job, settings: Settings) -> str:
     result = job.result
     results = result.results
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
-    calls = ", ".join(f"{step} {c['model_calls']}" for step, c in results["calls"].items())
+    # answers from the store too, as the CLI gives them: a redo answered from the store looked like no work
+    calls = ", ".join(f"{step} {c['model_calls']}" + (f" ({c['from_store']} from store)" if c.get("from_store") else "")
+                      for step, c in results["calls"].items())
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
@@ -105,8 +107,8 @@ def outcome(job: Job, settings: Settings) -> str:
         lines += [f"- {Path(m['image']).name}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
-        if renamed:  # one line: single newlines run together in Markdown
-            lines.append("Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
+        if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
+            lines.append("\nRenamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
     return "\n".join(lines)
 
 
