@@ -12,7 +12,7 @@ from test_ui_app import wait_for_job as wait
 
 from ictc.ui.audit_intent import read_audit_request
 
-from fakes import FakeLLM, fake_context, make_marked_images, step_calls
+from fakes import FakeLLM, FakeVLM, fake_context, make_marked_images, step_calls
 
 APP = str(Path(__file__).parent.parent / "ui" / "app.py")
 
@@ -69,3 +69,24 @@ def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):
     assert "| Red | 6 | 50.0% | 50.0% | 0 | 0.0% |" in text  # the Fairness tab, version 2
     assert any("not facts about the people pictured" in c.value for c in app.caption)
     assert len(app.get("image")) >= 1  # the chart
+
+
+def test_values_given_after_the_sample_proposed_none_start_the_audit(tmp_path):
+    """The chat says "give the values yourself, e.g. 'values: a, b'" when the sample gave none; a newcomer who did
+    so got "I could not tell what to group by"."""
+    images = tmp_path / "images"
+    make_marked_images(images, {("red", "black"): 2, ("green", "black"): 2})
+    ctx = fake_context(llm=FakeLLM(), vlm=FakeVLM(perceives={}))  # every answer "Unclear": nothing to propose
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state["context_factory"] = lambda settings: ctx
+    app.run()
+    app.radio(key="source").set_value("Folder on the server").run()
+    app.text_input(key="folder").input(str(images)).run()
+    app.button(key="use-folder").click().run()
+    say(app, "group these by colour, 2 groups")
+    say(app, "go")
+    wait(app)
+    say(app, "is this biased by gender?")
+    assert "give the values yourself" in wait(app)
+    assert "Auditing the clusters by **perceived gender**" in say(app, "values: man, woman")
+    assert "| Red |" in wait(app)

@@ -38,7 +38,9 @@ def handle(session: Any, text: str) -> bool:
     words = " ".join(text.strip().split()).rstrip(".!")
     request = read_audit_request(words)
     fix = FIX_WORDS.match(words) if pending.audit is not None else None
-    confirmed = bool(pending.proposal) and (words.lower() in CONFIRM or words.lower().startswith("values"))
+    # "values: a, b" also when the sample gave no values to propose: the chat itself asks for them then
+    confirmed = ((bool(pending.proposal) and words.lower() in CONFIRM)
+                 or (bool(pending.attribute) and re.match(r"values?\s*:", words.lower()) is not None))
     if request is None and fix is None and not confirmed:
         pending.proposal = []
         return False
