@@ -53,6 +53,11 @@ def take_cluster(names: list[str], words: list[str]) -> tuple[str, list[str]]:
             return name, words[n:]
     if not words:
         raise UsageError("which cluster? give its number or its name")
+    named = f"{words[0]} {words[1]}" if len(words) > 1 and words[1].isdigit() else ""
+    if named and any(n.casefold().startswith(f"{words[0]} ".casefold()) for n in names):
+        # "other 7" on a run with "other 2" ... "other 6": a name of that shape, not 'other' and cluster 7
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise UsageError(f"no cluster {named!r}: give its number, 1 to {len(names)}, or its name ({shown})")
     return cluster_by_token(names, words[0]), words[1:]
 
 

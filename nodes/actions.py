@@ -256,7 +256,9 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
                 raise UsageError(f"cannot merge into {target!r}: another cluster has that name")
             moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()
                      if a["cluster"] in (first, second)}
-            kept = [target if n == first else n for n in names if n != second]
+            # the merged cluster keeps the place of the one whose name it keeps (the first's for a new name)
+            stays, goes = (second, first) if target == second else (first, second)
+            kept = [target if n == stays else n for n in names if n != goes]
             return Plan({"naming": {**state["naming"], "names": kept}, "n_clusters": len(kept), "assignments": moved},
                         "", "nothing (a merge calls no model)")
         case Split(cluster, n):

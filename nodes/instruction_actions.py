@@ -18,8 +18,10 @@ def plan_instructions(criterion: Criterion, action: AddInstruction | RemoveInstr
     match action:
         case AddInstruction(text, step):
             step = step_name(step)
-            if any(same_text(text, given) for given in criterion.instructions.get(step, ())):
-                raise UsageError(f"the instruction {text!r} is already given for {'every step' if step == ALL_STEPS else step}")
+            for scope in dict.fromkeys((step, ALL_STEPS)):  # one given for every step is in this step's prompt too
+                if any(same_text(text, given) for given in criterion.instructions.get(scope, ())):
+                    raise UsageError(f"the instruction {text!r} is already given for "
+                                     f"{'every step' if scope == ALL_STEPS else scope}")
             return _redo_from(step, criterion.with_instruction(text, step), images)
         case RemoveInstructions(about):
             given = [(step, text) for step, texts in criterion.instructions.items() for text in texts]

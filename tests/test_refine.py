@@ -146,6 +146,8 @@ def test_the_criterion_the_run_has_or_an_instruction_it_has_is_no_change(finishe
         refine_run(finished.run_dir, AddInstruction("do not prefer cool colours", "3"), context=ctx)
     assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}  # the first instruction's Step 3 only
     refine_run(finished.run_dir, AddInstruction("Don't prefer cool colours."), context=ctx)  # for every step: new
+    with pytest.raises(UsageError, match="already given for every step"):  # and so in Step 3's prompt already
+        refine_run(finished.run_dir, AddInstruction("Do not prefer cool colours", "label"), context=ctx)
 
 
 def test_removing_an_instruction_redoes_from_the_earliest_step_that_had_it(finished):
@@ -182,6 +184,18 @@ def test_a_name_that_differs_from_another_cluster_s_only_by_case_is_refused(fini
     with pytest.raises(UsageError, match="another cluster has that name"):
         refine_run(finished.run_dir, Merge((names[0], names[1]), names[2].lower()), context=ctx)
     assert refine_run(finished.run_dir, Rename(names[0], names[0].upper()), context=ctx).version == 2  # its own: fine
+
+
+def test_a_merge_keeps_the_place_of_the_cluster_whose_name_it_keeps(finished):
+    """A newcomer's "merge other 5 with Blue" kept the name Blue but moved it to other 5's place, so the numbers
+    users merge and rename by shifted."""
+    ctx = fake_context()
+    names = finished.results["cluster_names"]  # Green 3, Red 3, Blue 2 (the fixture's sizes)
+    kept = refine_run(finished.run_dir, Merge((names[2], names[0]), ""), context=ctx).results["cluster_names"]
+    assert kept == [names[0], names[1]]  # Green (bigger) keeps its name and its place, first
+    undo_run(finished.run_dir, context=ctx)
+    named = refine_run(finished.run_dir, Merge((names[2], names[0]), "Mixed"), context=ctx).results["cluster_names"]
+    assert named == [names[1], "Mixed"]  # a new name: the first cluster's place
 
 
 def test_undo_goes_back_and_keeps_history(finished):

@@ -439,3 +439,13 @@ def test_a_refused_message_keeps_what_waits_and_says_so():
     assert "Still waiting: use K=3" in reply.text and chat.pending == [SetK(3)]
     assert chat.answer("go", NAMES, 40).apply == [SetK(3)]
     assert read_intent("for the label step only: use one word", NAMES).action == AddInstruction("use one word", "label")
+
+
+def test_a_numbered_name_that_is_not_there_is_said_not_split_in_two():
+    """"merge other 7 and Red" on a run with "other" ... "other 4" merged 'other' and cluster 3 into a cluster
+    called "and Red" (a newcomer); "rename other 6 Misc" renamed 'other' to "6 Misc"."""
+    names = ["other", "Red", "other 2", "other 3", "other 4", "Blue"]
+    for text in ("merge other 7 and Red", "rename other 6 Misc"):
+        reading = read_intent(text, names)
+        assert reading.kind == "unclear" and reading.action is None and "no cluster 'other " in reading.problem
+    assert read_intent("merge other and other 4", names).action == Merge(("other", "other 4"), "")

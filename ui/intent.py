@@ -216,8 +216,8 @@ def read_command(text: str, names: list[str]) -> Intent | None:
     try:
         action = parse_command(text, names or [""])
     except ValueError as exc:
-        # "merge 1 2 3 as All" and "rename 9 Foo" with 5 clusters: said plainly, not guessed at
-        if "two clusters at a time" in str(exc) or re.match(r"no cluster '\d+'", str(exc)):
+        # "merge 1 2 3 as All", "rename 9 Foo" with 5 clusters, "rename other 6 Misc" without one: said plainly
+        if "two clusters at a time" in str(exc) or re.match(r"no cluster '(?:[^']* )?\d+'", str(exc)):
             return Intent("unclear", source="command", problem=str(exc), sure=True)
         if first in ("merge", "split", "rename"):
             return None  # "merge red and blue", "rename 'ship' Boats": free words, not the numbered syntax
