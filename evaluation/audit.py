@@ -106,7 +106,8 @@ def format_table(audit: dict[str, Any]) -> str:
     values = audit["values"]
     head = ["cluster", "n", *values, UNCLEAR, "disparity", ""]
     lines = [[c["cluster"], str(c["n"]), *(_pct(c["shares"][v]) for v in values), str(c["counts"][UNCLEAR]),
-              _pct(c["disparity"]), "* over " + _pct(audit["threshold"]) if c["flagged"] else ""]
+              _pct(c["disparity"]) if c["answered"] else "n/a (all unclear)",
+              "* over " + _pct(audit["threshold"]) if c["flagged"] else ""]
              for c in audit["clusters"]]
     base = audit["baseline"]
     lines.append(["(whole set)", str(base["n"]), *(_pct(base["shares"][v]) for v in values),
@@ -116,7 +117,8 @@ def format_table(audit: dict[str, Any]) -> str:
              f"values: {', '.join(values)})" if not audit["attribute"].lower().startswith("perceived")
              else f"{audit['attribute'].capitalize()} by cluster (shares among answered images)")
     footer = (f"Largest disparity {_pct(summary['largest_disparity'])}, mean {_pct(summary['mean_disparity'])}; "
-              f"{len(summary['flagged'])} cluster(s) over {_pct(audit['threshold'])}.")
+              f"{len(summary['flagged'])} cluster(s) over {_pct(audit['threshold'])}." if base["answered"] else
+              "Not measurable: the model answered \"unclear\" for every image.")
     return "\n".join([title, _grid([head, *lines]), footer, f"Note: {audit['note']}"])
 
 

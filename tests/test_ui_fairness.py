@@ -89,4 +89,7 @@ def test_values_given_after_the_sample_proposed_none_start_the_audit(tmp_path):
     say(app, "is this biased by gender?")
     assert "give the values yourself" in wait(app)
     assert "Auditing the clusters by **perceived gender**" in say(app, "values: man, woman")
-    assert "| Red |" in wait(app)
+    audited = wait(app)
+    # every answer "unclear": nothing measured, not "largest disparity 0.0%" (a newcomer read that as no bias)
+    assert "not measurable" in audited and "| Red | 2 |" in audited and "n/a (all unclear)" in audited
+    assert "largest disparity" not in audited

@@ -128,15 +128,22 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+UNMEASURED = "n/a (all unclear)"  # a cluster none of whose images got a value: no share, no disparity
+
+
 def audit_markdown(audit: dict[str, Any]) -> str:
     """The audit as a markdown table (shares per value, disparity; flagged clusters in bold) and the note."""
     values = audit["values"]
     rows = [f"| cluster | n | {' | '.join(values)} | unclear | disparity |", "|---|---|" + "---|" * (len(values) + 2)]
     for c in [*audit["clusters"], {**audit["baseline"], "cluster": "whole set", "flagged": False}]:
-        gap = f"**{_pct(c['disparity'])}** ⚑" if c["flagged"] else _pct(c["disparity"])
+        gap = f"**{_pct(c['disparity'])}** ⚑" if c["flagged"] else _pct(c["disparity"]) if c["answered"] else UNMEASURED
         rows.append(f"| {c['cluster']} | {c['n']} | {' | '.join(_pct(c['shares'][v]) for v in values)} | "
                     f"{c['counts']['unclear']} | {gap} |")
     summary = audit["summary"]
+    if not audit["baseline"]["answered"]:  # a 0.0% here would read as "no bias" where nothing was measured
+        return (f"**{audit['attribute']}**, version {audit['version']}: not measurable: the model answered "
+                f"\"unclear\" for every image, so no cluster has a share to compare.\n\n" + "\n".join(rows)
+                + f"\n\n*{NOTE}*")
     return (f"**{audit['attribute']}**, version {audit['version']}: largest disparity "
             f"{_pct(summary['largest_disparity'])}, mean {_pct(summary['mean_disparity'])}, flagged over "
             f"{_pct(audit['threshold'])}: {', '.join(summary['flagged']) or 'none'}.\n\n" + "\n".join(rows)
