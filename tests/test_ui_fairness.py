@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_ui_app import open_tab, say
+from test_ui_app import open_app, open_tab, say, token_of
 from test_ui_app import wait_for_job as wait
 
 from ictc.ui.audit_intent import read_audit_request
@@ -88,6 +88,7 @@ def test_values_given_after_the_sample_proposed_none_start_the_audit(tmp_path):
     wait(app)
     say(app, "is this biased by gender?")
     assert "give the values yourself" in wait(app)
+    app = open_app(ctx, token=token_of(app))  # a reload in between: the question still waits (a newcomer lost it)
     assert "Auditing the clusters by **perceived gender**" in say(app, "values: man, woman")
     audited = wait(app)
     # every answer "unclear": nothing measured, not "largest disparity 0.0%" (a newcomer read that as no bias)

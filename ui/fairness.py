@@ -34,7 +34,7 @@ _pending: weakref.WeakKeyDictionary[Any, Pending] = weakref.WeakKeyDictionary()
 def handle(session: Any, text: str) -> bool:
     """Answer `text` when it is about the audit (a request, values, go for a proposal, fix it); returns
     False to let the chat read it as usual. `session`: ui.session.Session."""
-    pending = _pending.setdefault(session, Pending())
+    pending = _pending_of(session)
     words = " ".join(text.strip().split()).rstrip(".!")
     request = read_audit_request(words)
     fix = FIX_WORDS.match(words) if pending.audit is not None else None
@@ -43,6 +43,7 @@ def handle(session: Any, text: str) -> bool:
                  or (bool(pending.attribute) and re.match(r"values?\s*:", words.lower()) is not None))
     if request is None and fix is None and not confirmed:
         pending.proposal = []
+        _keep(session, pending)
         return False
     session.conversation.say("user", text)
     if session.busy:
@@ -68,7 +69,23 @@ def handle(session: Any, text: str) -> bool:
             start_audit(session, request.attribute, request.values or None)
     except ValueError as exc:
         session.conversation.say("assistant", f"That cannot be done: {exc}.")
+    _keep(session, pending)
     return True
+
+
+def _pending_of(session: Any) -> Pending:
+    """The audit's question waiting in `session`; after a reload (a new Session object), what it saved."""
+    if session not in _pending:
+        saved = getattr(session, "audit_wait", None) or {}
+        _pending[session] = Pending(str(saved.get("attribute", "")), list(saved.get("proposal", [])))
+    return _pending[session]
+
+
+def _keep(session: Any, pending: Pending) -> None:
+    """What a reload needs of `pending` (the attribute asked about, the values proposed), into the session's
+    record (session.json). The audit a "fix it" applies to is not kept: after a reload, ask for the audit again."""
+    if hasattr(session, "audit_wait"):
+        session.audit_wait = {"attribute": pending.attribute, "proposal": list(pending.proposal)}
 
 
 def start_audit(session: Any, attribute: str, values: list[str] | None, threshold: float = 0.10) -> None:
@@ -78,7 +95,8 @@ def start_audit(session: Any, attribute: str, values: list[str] | None, threshol
     def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> AuditResult:
         return audit_run(run_dir, attribute, values, threshold, on_event=on_event, context=session._with_stop(stop))
 
-    _pending.setdefault(session, Pending()).attribute = attribute
+    _pending_of(session).attribute = attribute
+    _keep(session, _pending_of(session))
     what = f"values {', '.join(values)} or unclear" if values else "values proposed from a sample first"
     session.conversation.say("assistant", f"Auditing the clusters by **{attribute}** ({what}). {NOTE}")
     session._launch(f"audit: {attribute}", work)
@@ -99,13 +117,14 @@ def start_fix(session: Any, audit: dict[str, Any], step: str) -> None:
 
 def outcome(session: Any, result: Any) -> str | None:
     """What a finished audit or fix job says in the chat (None for any other job's result)."""
-    pending = _pending.setdefault(session, Pending())
+    pending = _pending_of(session)
     if isinstance(result, FixResult):
         result = result.after
     if not isinstance(result, AuditResult):
         return None
     if result.audit is None:
         pending.proposal = list(result.proposal or [])
+        _keep(session, pending)
         if not pending.proposal:
             return "The model gave no usable answers on the sample: give the values yourself, e.g. 'values: a, b'."
         return (f"On a sample, the model's answers for **{pending.attribute}** suggest the values: "

@@ -61,6 +61,7 @@ class Session(SessionJobs):
         self.reported = ""  # id of the last job whose outcome was said in the chat
         self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
         self.queued: list[Action] = []
+        self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
 
     # kept on disk ---------------------------------------------------------------------------------------
@@ -73,7 +74,8 @@ class Session(SessionJobs):
                   "source_choice": self.source_choice, "labels": self.labels,
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
-                  "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued]}
+                  "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
+                  "audit_wait": self.audit_wait}
         write_json(self.folder / "session.json", record)
 
     @classmethod
@@ -92,6 +94,7 @@ class Session(SessionJobs):
         session.source_choice = dict(record.get("source_choice") or {})
         session.queued = [parse_action(a) for a in record.get("queued", [])]
         session.warned = bool(record.get("warned"))
+        session.audit_wait = dict(record.get("audit_wait") or {})
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
         session.conversation = Conversation(Request(**record.get("request", {})),
                                             [parse_action(a) for a in record.get("pending", [])],
@@ -217,6 +220,7 @@ class Session(SessionJobs):
         from ictc.ui import fairness
 
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
+            self.save()
             return Reply(self.conversation.messages[-1]["text"])
         if self.busy:
             reply = Reply("A job is running: wait for it, or press Stop.")
