@@ -122,6 +122,12 @@ def undo_run(run_dir: str | Path, context: Context | None = None) -> RunResult:
     return _back_to(run_dir, target, f"undo: back to version {target['version']}", context)
 
 
+def can_undo(run_dir: str | Path) -> bool:
+    """Whether undo_run would go anywhere: a change left unfinished, or an earlier version to go back to."""
+    meta = load_meta(Path(run_dir))
+    return bool(meta.get("pending_action") and meta.get("versions")) or _undo_target(meta.get("versions", [])) is not None
+
+
 def _undo_target(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The version an undo goes back to (run.json's `versions`, numbered from 1 in order): the one before the
     current; when the current is itself an undo, the one before the version that undo brought back (followed

@@ -251,7 +251,13 @@ class Session(SessionJobs):
         elif reply.apply:
             self.apply(reply.apply)
         elif reply.back_to is not None:
-            self.back_to(reply.back_to)
+            from ictc.graph.refine import can_undo
+
+            if reply.back_to or self.run_dir is None or can_undo(self.run_dir):
+                self.back_to(reply.back_to)
+            else:  # said at once, not "Going back to ..." and then a failure (a newcomer)
+                reply = Reply("Nothing to undo: this is the first version's state.")
+                self.conversation.messages[-1]["text"] = reply.text
         self.save()
         return reply
 
