@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_ui_app import open_app, open_tab, say, token_of
+from test_ui_app import open_app, open_tab, say, token_of, use_folder
 from test_ui_app import wait_for_job as wait
 
 from ictc.ui.audit_intent import read_audit_request
@@ -77,12 +77,8 @@ def test_values_given_after_the_sample_proposed_none_start_the_audit(tmp_path):
     images = tmp_path / "images"
     make_marked_images(images, {("red", "black"): 2, ("green", "black"): 2})
     ctx = fake_context(llm=FakeLLM(), vlm=FakeVLM(perceives={}))  # every answer "Unclear": nothing to propose
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.session_state["context_factory"] = lambda settings: ctx
-    app.run()
-    app.radio(key="source").set_value("Folder on the server").run()
-    app.text_input(key="folder").input(str(images)).run()
-    app.button(key="use-folder").click().run()
+    app = open_app(ctx)
+    use_folder(app, images)
     say(app, "group these by colour, 2 groups")
     say(app, "go")
     wait(app)
