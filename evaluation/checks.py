@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from ictc.nodes.assign import NO_CALL_ROUTES
 from ictc.nodes.label_counts import normalize_label
 
 DOMINANT_SHARE = 0.5  # a cluster above this share of the clustered images is looked at
 MIXED_SHARE = 0.5  # ...and flagged when its most common label group covers less than this share of it
 
 
-NO_CALL_ROUTES = frozenset({"label", "look", "join", "group"})  # Step 3 placed these images without a model call
 
 
 def degenerate_warnings(rows: list[dict[str, Any]], names: list[str], groups: list[list[str]],

@@ -79,9 +79,21 @@ def _pending(state: RunState, done_key: str, need_key: str | None) -> list[Image
             and img["path"] not in done and img["path"] not in failed and (needed is None or img["path"] in needed)]
 
 
+def step_progress(state: RunState | dict[str, Any], step: str) -> dict[str, int]:
+    """What `step` ("describe", "label" or "assign") reports when it starts: {"total", "done"} in images, from
+    the run's `state`. The step nodes report it, and a Continue mid-step tells it first (graph/run.py)."""
+    fields: dict[str, Any] = dict(state)
+    if step == "describe":
+        return {"total": len(fields["images"]), "done": len(fields.get("descriptions", {}))}
+    if step == "label":
+        return {"total": len(fields.get("descriptions", {})), "done": len(fields.get("labels", {}))}
+    done = len(fields.get("assignments", {}))
+    return {"total": len(_pending(state, "assignments", "labels")) + done, "done": done}  # type: ignore[arg-type]
+
+
 def start(state: RunState) -> dict[str, Any]:
     """Entry node: reports Step 1's progress (images, descriptions already made); changes no state."""
-    report("describe", total=len(state["images"]), done=len(state.get("descriptions", {})))
+    report("describe", **step_progress(state, "describe"))
     return {}
 
 
@@ -108,7 +120,7 @@ def descriptions_done(state: RunState, runtime: Runtime[Context]) -> dict[str, A
         sha = {i["path"]: i["sha256"] for i in state["images"]}
         store.store_missing([(d["key"], d["text"], {"sha256": sha[p], "prompt_hash": d["prompt_hash"]})
                              for p, d in state.get("descriptions", {}).items() if d.get("key")])
-    report("label", total=len(state.get("descriptions", {})), done=len(state.get("labels", {})))
+    report("label", **step_progress(state, "label"))
     return {}
 
 
@@ -124,8 +136,7 @@ def fan_out_label(state: RunState, runtime: Runtime[Context]) -> list[Send] | st
 def assign_dispatch(state: RunState) -> dict[str, Any]:
     """Before each Step-3 window: release free memory and report Step 3's progress. Changes no state."""
     release_free_memory()
-    pending = len(_pending(state, "assignments", "labels"))
-    report("assign", total=pending + len(state.get("assignments", {})), done=len(state.get("assignments", {})))
+    report("assign", **step_progress(state, "assign"))
     return {}
 
 

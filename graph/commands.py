@@ -37,8 +37,13 @@ def cluster_by_token(names: list[str], token: str) -> str:
     folded = [name for name in names if name.casefold() == token.casefold()]  # "RED" for "red", as the chat reads it
     if len(folded) == 1:
         return folded[0]
+    raise no_cluster(token, names)
+
+
+def no_cluster(token: str, names: list[str]) -> UsageError:
+    """The error for `token`, which names none of `names`: the valid numbers and (the first 12) names."""
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-    raise UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}, or its name ({shown})")
+    return UsageError(f"no cluster {token!r}: give its number, 1 to {len(names)}, or its name ({shown})")
 
 
 def take_cluster(names: list[str], words: list[str]) -> tuple[str, list[str]]:
@@ -55,9 +60,7 @@ def take_cluster(names: list[str], words: list[str]) -> tuple[str, list[str]]:
         raise UsageError("which cluster? give its number or its name")
     named = f"{words[0]} {words[1]}" if len(words) > 1 and words[1].isdigit() else ""
     if named and any(n.casefold().startswith(f"{words[0]} ".casefold()) for n in names):
-        # "other 7" on a run with "other 2" ... "other 6": a name of that shape, not 'other' and cluster 7
-        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-        raise UsageError(f"no cluster {named!r}: give its number, 1 to {len(names)}, or its name ({shown})")
+        raise no_cluster(named, names)  # "other 7" beside "other 2" ... "other 6": not 'other' and cluster 7
     return cluster_by_token(names, words[0]), words[1:]
 
 

@@ -111,21 +111,25 @@ def undo_run(run_dir: str | Path, context: Context | None = None) -> RunResult:
     Raises UsageError when there is no earlier version to go back to and nothing unfinished."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
-    versions = meta.get("versions", [])
-    if meta.get("pending_action") and versions:
-        return _back_to(run_dir, versions[-1], f"undo: the unfinished change dropped, back to version "
-                                               f"{versions[-1]['version']}", context)
-    target = _undo_target(versions)
-    if target is None:  # the folder is named by the CLI's own message; the chat names none
-        raise UsageError("nothing to undo: this is the first version's state" if len(versions) > 1
+    if (choice := _undo_choice(meta)) is None:  # the folder is named by the CLI's own message; the chat names none
+        raise UsageError("nothing to undo: this is the first version's state" if len(meta.get("versions", [])) > 1
                          else "nothing to undo: this is the first version")
-    return _back_to(run_dir, target, f"undo: back to version {target['version']}", context)
+    return _back_to(run_dir, *choice, context)
 
 
 def can_undo(run_dir: str | Path) -> bool:
     """Whether undo_run would go anywhere: a change left unfinished, or an earlier version to go back to."""
-    meta = load_meta(Path(run_dir))
-    return bool(meta.get("pending_action") and meta.get("versions")) or _undo_target(meta.get("versions", [])) is not None
+    return _undo_choice(load_meta(Path(run_dir))) is not None
+
+
+def _undo_choice(meta: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """(the version an undo goes back to, its history label) for run.json's `meta`, or None when there is none:
+    a change left unfinished is dropped (back to the current version), else _undo_target."""
+    versions = meta.get("versions", [])
+    if meta.get("pending_action") and versions:
+        return versions[-1], f"undo: the unfinished change dropped, back to version {versions[-1]['version']}"
+    target = _undo_target(versions)
+    return (target, f"undo: back to version {target['version']}") if target is not None else None
 
 
 def _undo_target(versions: list[dict[str, Any]]) -> dict[str, Any] | None:

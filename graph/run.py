@@ -14,6 +14,7 @@ from ictc.core.images import hash_or_reason, scan_images
 from ictc.core.settings import Settings
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.outputs import write_json
+from ictc.graph.build import step_progress
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import change_unrecorded, load_meta
@@ -179,17 +180,11 @@ def is_complete(state: dict[str, Any]) -> bool:
 
 
 def progress_so_far(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """The progress events a step sends when it starts (graph/build.py: totals and what is done), for the steps
-    a run stopped in the middle of has reached: Step 1 always, Step 2a once descriptions exist, Step 3 once
-    clusters are named. Each: {"step", "total", "done"} (images)."""
-    images = len(set(primaries(state["images"]).values()))
-    descriptions, labels = len(state.get("descriptions", {})), len(state.get("labels", {}))
-    events = [{"step": "describe", "total": images, "done": descriptions}]
-    if descriptions:
-        events.append({"step": "label", "total": descriptions, "done": labels})
-    if "naming" in state:
-        events.append({"step": "assign", "total": labels, "done": len(state.get("assignments", {}))})
-    return events
+    """The progress events the steps send when they start (graph/build.step_progress), for the steps a run stopped
+    in the middle of has reached: Step 1 always, Step 2a once descriptions exist, Step 3 once clusters are named.
+    Each: {"step", "total", "done"} (images)."""
+    reached = ["describe", *(["label"] if state.get("descriptions") else []), *(["assign"] if "naming" in state else [])]
+    return [{"step": step, **step_progress(state, step)} for step in reached]
 
 
 def _version_label(meta: dict[str, Any], action: str) -> str:

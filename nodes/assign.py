@@ -67,6 +67,9 @@ def group_decides(item: dict[str, Any], names: list[str], embedder: TextEmbedder
     return group_name if nearest == group_name else None
 
 
+NO_CALL_ROUTES = frozenset({"label", "look", "join", "group"})  # the routes decided_without_model gives
+
+
 def decided_without_model(item: dict[str, Any], names: list[str], ctx: Context) -> tuple[str, str, str, str] | None:
     """(cluster, route, what was read, source) for an image Step 3 places without a model call, or None: its
     raw label is one of `names` (route `label`, setting assign_by_label; route `join` when that label is the
