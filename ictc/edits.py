@@ -66,6 +66,14 @@ class EditVerbs:
 
         return self._apply(Split(self._cluster(cluster), int(n)))
 
+    def remove_cluster(self, cluster: str | int = "") -> Self:
+        """Take `cluster` out ("": every empty cluster); its images go to Step 3 again, each choosing among the
+        names left (no model call for empty clusters). Returns self. Raises UsageError for an unknown cluster,
+        when no cluster is empty, or when fewer than 2 would be left."""
+        from ictc.nodes.actions import Remove
+
+        return self._apply(Remove(self._cluster(cluster) if cluster != "" else ""))
+
     def set_n_clusters(self, n_clusters: int) -> Self:
         """Re-cluster into `n_clusters`: Step 2b and Step 3 run again; descriptions and labels are kept.
         Returns self. Raises UsageError when K is below 2 or above the number of images."""

@@ -110,6 +110,15 @@ class Coarser:
 
 
 @dataclass(frozen=True)
+class Remove:
+    """Take `cluster` out (""; every cluster with no image): its images go to Step 3 again, each choosing among
+    the names left; K drops by the clusters removed. No model call when they hold no image."""
+
+    cluster: str = ""
+    action: str = "remove"
+
+
+@dataclass(frozen=True)
 class ProposeK:
     """Let the tool propose K from the labels (nodes/propose_k.py) and take the best candidate."""
 
@@ -117,9 +126,9 @@ class ProposeK:
 
 
 Action = (Accept | Rename | Merge | Split | SetK | SetCriterion | AddInstruction | RemoveInstructions | SetNames | AddOther
-          | Coarser | ProposeK)
+          | Coarser | Remove | ProposeK)
 KINDS: dict[str, type] = {c.action: c for c in (Accept, Rename, Merge, Split, SetK, SetCriterion, AddInstruction,  # type: ignore[attr-defined]
-                                                RemoveInstructions, SetNames, AddOther, Coarser, ProposeK)}
+                                                RemoveInstructions, SetNames, AddOther, Coarser, Remove, ProposeK)}
 
 
 def parse_action(data: dict[str, Any] | Action) -> Action:
@@ -176,6 +185,8 @@ def describe_action(action: Action) -> str:
             return "put the rest in 'other'"
         case Coarser(n):
             return f"group the names into {n} broader ones"
+        case Remove(cluster):
+            return f"remove {cluster!r}" if cluster else "remove the empty clusters"
         case ProposeK():
             return "propose K"
     raise AssertionError(action)
@@ -301,7 +312,7 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             from ictc.nodes.instruction_actions import plan_instructions  # in their own module
 
             return plan_instructions(criterion, action, images)
-        case SetNames() | AddOther() | Coarser() | ProposeK():
+        case SetNames() | AddOther() | Coarser() | Remove() | ProposeK():
             from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
 
             return plan_grouping(state, action)

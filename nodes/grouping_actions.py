@@ -1,19 +1,20 @@
 """The plans of the actions that change the grouping itself: the user's names, an "other" group,
-a coarser level, K proposed. Each resets only what its change makes stale (see nodes/actions.py)."""
+a coarser level, a cluster removed, K proposed. Each resets only what its change makes stale (see nodes/actions.py)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from ictc.core.errors import UsageError
 from ictc.models.other import OTHER
-from ictc.nodes.actions import Action, AddOther, Coarser, Plan, ProposeK, SetNames
+from ictc.nodes.actions import Action, AddOther, Coarser, Plan, ProposeK, Remove, SetNames
 from ictc.nodes.state import RESET
 from ictc.nodes.user_names import parse_names
 
 
 def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
-    """The plan for SetNames, AddOther, Coarser or ProposeK on a run's `state` (its values); no model is
+    """The plan for SetNames, AddOther, Coarser, Remove or ProposeK on a run's `state` (its values); no model is
     called here. Raises UsageError naming the value when the action does not fit the run."""
     names = list(state.get("naming", {}).get("names", []))
     images = len(state["images"])
@@ -40,7 +41,40 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
                 raise UsageError(f"a coarser level needs between 2 and {len(named) - 1} parents for {len(named)} names, not {n}")
             return Plan({"coarsen": {"n": n}}, "coarsen",
                         f"one LLM call grouping {len(named)} names into {n}; images follow their cluster (no other model call)")
+        case Remove(cluster):
+            return _plan_remove(state, cluster)
         case ProposeK():
             return Plan({"n_clusters": 0, "k_pick": "best", "user_names": [], "scope": {}, "assignments": {RESET: True}}, "propose_k",
                         f"K proposed from the labels (one LLM call), then Step 2b and Step 3 on {images} images")
     raise UsageError(f"{action} is not a grouping change")
+
+
+def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
+    """Remove `cluster` ("": every empty one). Its images go back to Step 3, each choosing among the names left
+    (state `scope`, as a split's parts; the other images keep their cluster); empty clusters just leave the
+    names (no node runs). Raises UsageError for a cluster that is not there, before Step 3, for no empty
+    cluster, or when fewer than 2 clusters would be left."""
+    names, assignments = list(state.get("naming", {}).get("names", [])), state.get("assignments", {})
+    if not assignments:
+        raise UsageError("removing a cluster needs the clusters' members: finish Step 3 first")
+    if cluster and cluster not in names:
+        raise UsageError(f"no cluster named {cluster!r}; the clusters are: {', '.join(names)}")
+    sizes = Counter(a["cluster"] for a in assignments.values())
+    gone = [cluster] if cluster else [n for n in names if not sizes[n]]
+    if not gone:
+        raise UsageError("no cluster is empty: nothing to remove")
+    kept = [n for n in names if n not in gone]
+    if len(kept) < 2:
+        raise UsageError(f"removing {', '.join(repr(n) for n in gone)} would leave {len(kept)} cluster; a clustering needs 2")
+    members = [p for p, a in assignments.items() if a["cluster"] in gone]
+    update: dict[str, Any] = {"naming": {**state["naming"], "names": kept},
+                              "n_clusters": len([n for n in kept if n != OTHER]),
+                              "other": bool(state.get("other")) and OTHER in kept}
+    if state.get("user_names"):  # the user's own names, less the removed: what a later Step 3 assigns to
+        update["user_names"] = [n for n in state["user_names"] if n in kept]
+    if not members:
+        return Plan(update, "", f"nothing ({', '.join(repr(n) for n in gone)} had no image: no model call)")
+    unaffected = {p: a for p, a in assignments.items() if a["cluster"] not in gone}
+    return Plan({**update, "assignments": {RESET: True, **unaffected}, "scope": {p: kept for p in members}},
+                "assign_dispatch", f"Step 3 on the {len(members)} images of {gone[0]!r} only, among the {len(kept)} "
+                                   f"names left")

@@ -101,6 +101,10 @@ def test_edit_verbs_make_versions_and_undo(colour_images, tmp_path):
         model.add_instruction("x", step="5")
     model.remove_instructions("lower case")
     assert model.results_["criterion"]["instructions"] == {} and model.version_ == 7
+    model.set_n_clusters(3).remove_cluster(2)  # by index, as the other verbs: its images go to the two left
+    assert model.n_clusters_ == 2 and model.version_ == 9 and (model.labels_ >= 0).all()
+    with pytest.raises(UsageError, match="no cluster is empty"):
+        model.remove_cluster()
 
 
 def test_an_unfitted_model_says_so():

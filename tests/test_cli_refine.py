@@ -84,6 +84,23 @@ def test_refine_takes_the_cluster_numbers_it_prints(colour_images, tmp_path, cap
     assert "no cluster '3': give its number, 1 to 2, or its name (Both, Second)" in capsys.readouterr().err
 
 
+def test_refine_remove_takes_a_cluster_out_by_its_number_and_the_empty_ones_without_a_number(colour_images, tmp_path,
+                                                                                             capsys):
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        names, sizes = (lambda r: (r["cluster_names"], {c["name"]: c["size"] for c in r["clusters"]}))(
+            json.loads((run / "results.json").read_text()))
+        seen = len(server.requests)
+        assert main(["refine", str(run), "--remove", "3"]) == 0  # its images to Step 3, among the two left
+        assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": sizes[names[2]]}
+        assert json.loads((run / "results.json").read_text())["cluster_names"] == names[:2]
+        assert f"Will redo: Step 3 on the {sizes[names[2]]} images of {names[2]!r} only" in capsys.readouterr().out
+        assert main(["refine", str(run), "--remove"]) == 1
+        assert "ictc: error: no cluster is empty: nothing to remove" in capsys.readouterr().err
+
+
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     folder = Path(colour_images[0][0]).parent
     answers = io.StringIO("rename 1 First\nnonsense words\nk 2\n\nmerge 1 2 Everything\n\n")

@@ -12,7 +12,9 @@ from ictc.graph.run import resume_run, start_run
 from ictc.graph.session import run_state
 from ictc.nodes.actions import (
     AddInstruction,
+    AddOther,
     Merge,
+    Remove,
     RemoveInstructions,
     Rename,
     SetCriterion,
@@ -401,3 +403,33 @@ def test_undo_after_undo_steps_further_back_instead_of_flipping(finished):
         undo_run(finished.run_dir, context=ctx)
     refine_run(finished.run_dir, Rename("Green", "CCC"), context=ctx)  # v6: a change after the undos
     assert "CCC" not in undo_run(finished.run_dir, context=ctx).results["cluster_names"]  # back to v5's state
+
+
+def test_removing_a_cluster_sends_only_its_images_to_step_3_and_an_empty_one_calls_no_model(finished):
+    """Remove: a newcomer's "drop the empty groups" had no action to stand for. Blue's 2 images choose between Red
+    and Green (Step 3 on them alone; the 6 others keep their cluster); an empty "other" goes without a model call;
+    no empty cluster, a cluster that is not there, or fewer than 2 left, are refused by name."""
+    ctx = fake_context()
+    removed = refine_run(finished.run_dir, Remove("Blue"), context=ctx)
+    assert counts(ctx)["vlm"] == counts(ctx)["label"] == counts(ctx)["names"] == 0
+    blue_prompts = [c for c in ctx.llm.calls if ASSIGN in c["prompt"]]
+    assert blue_prompts and all("blue" in c["prompt"].lower() for c in blue_prompts)  # only Blue's images asked
+    kept = [n for n in finished.results["cluster_names"] if n != "Blue"]  # in their places
+    assert removed.results["cluster_names"] == kept and removed.results["n_clusters"] == 2
+    assert sorted(m["from"] for m in removed.changes["moved"]) == ["Blue", "Blue"]
+    before = {r["image"]: r["cluster"] for r in finished.rows}
+    assert all(r["cluster"] == before[r["image"]] for r in removed.rows if before[r["image"]] != "Blue")
+    with pytest.raises(ValueError, match="no cluster is empty"):
+        refine_run(finished.run_dir, Remove(), context=fake_context())
+    with pytest.raises(ValueError, match="no cluster named 'Purple'"):
+        refine_run(finished.run_dir, Remove("Purple"), context=fake_context())
+    with pytest.raises(ValueError, match="would leave 1 cluster"):
+        refine_run(finished.run_dir, Remove("Red"), context=fake_context())
+    widened = refine_run(finished.run_dir, AddOther(), context=fake_context())
+    assert {c["name"]: c["size"] for c in widened.results["clusters"]}["other"] == 0
+    ctx = fake_context()
+    emptied = refine_run(finished.run_dir, Remove(), context=ctx)
+    assert not ctx.llm.calls and not ctx.vlm.calls
+    assert emptied.results["cluster_names"] == kept and not emptied.changes["moved"]
+    assert emptied.results["n_clusters"] == 2 and not emptied.results.get("other", {}).get("size")
+    assert undo_run(finished.run_dir, context=fake_context()).results["cluster_names"] == [*kept, "other"]

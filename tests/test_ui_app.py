@@ -369,6 +369,33 @@ def test_a_rename_merge_or_undo_in_the_chat_needs_no_model(finished_app):
     assert sorted(session.names()) == ["Blue", "Green", "Warm"]
 
 
+def test_remove_a_cluster_in_words_and_drop_the_empty_ones_without_a_model(finished_app):
+    """A newcomer's "drop the empty groups" was not read. "remove Blue" is previewed and waits for go (Step 3 on
+    Blue's images only); "drop the empty groups" applies at once and needs no model: the empty "other" goes."""
+    from ictc.core.errors import ModelUnavailableError
+
+    app, _ = finished_app
+    session = app.session_state["ictc_session"]
+    assert "no cluster is empty" in say(app, "drop the empty groups")
+    preview = say(app, "remove Blue")
+    assert "remove 'Blue': redoes Step 3 on the 2 images of 'Blue' only, among the 2 names left" in preview
+    say(app, "go")
+    assert "2 image(s) moved" in wait_for_job(app) and session.names() == ["Green", "Red"]
+    say(app, "put the rest in other")
+    say(app, "go")
+    wait_for_job(app)
+    assert session.names() == ["Green", "Red", "other"]
+
+    def no_models(settings):
+        raise ModelUnavailableError("llm", "some/llm", "cannot reach the server", "openai")
+
+    session._factory, session._context = no_models, None
+    say(app, "drop the empty groups")  # its reply, then the note that no model is ready
+    assert "Applying (no model is called): remove the empty clusters." in [m["text"] for m in session.conversation.messages]
+    wait_for_job(app)
+    assert session.names() == ["Green", "Red"]
+
+
 def test_a_folder_source_takes_every_pillow_format_and_names_the_other_files(tmp_path):
     """Issue 17 case 8 in the UI: the same rule as the command line (core/images.py)."""
     from PIL import Image

@@ -12,6 +12,7 @@ from ictc.models.structured import JsonCaller
 from ictc.nodes.actions import (
     AddInstruction,
     Merge,
+    Remove,
     RemoveInstructions,
     Rename,
     SetCriterion,
@@ -449,3 +450,43 @@ def test_a_numbered_name_that_is_not_there_is_said_not_split_in_two():
         reading = read_intent(text, names)
         assert reading.kind == "unclear" and reading.action is None and "no cluster 'other " in reading.problem
     assert read_intent("merge other and other 4", names).action == Merge(("other", "other 4"), "")
+
+
+@pytest.mark.parametrize("text", ["help", "Help!", "what can I say?", "?", "how does this work?"])
+def test_help_is_answered_with_the_guide_of_the_chat_s_stage_and_keeps_what_waits(text):
+    """A newcomer's "help" got "I could not tell what to group by or what to change"."""
+    assert read_intent(text, NAMES).kind == "help" and read_intent(text, []).kind == "help"
+    chat = Conversation()
+    chat.answer("group by mood", [], 40)
+    before = chat.answer(text, [], 40)
+    assert before.text.startswith("Before a run, tell me:") and "My reading so far: group by **mood**" in before.text
+    chat = Conversation()
+    chat.answer("4 groups", NAMES, 40, preview=lambda action: "Step 2b")
+    after = chat.answer(text, NAMES, 40, preview=lambda action: "Step 2b")
+    assert after.text.startswith("To change the clusters:") and "**go**" in after.text and chat.pending == [SetK(4)]
+
+
+@pytest.mark.parametrize("text", ["0 groups", "k=0", "k 0", "group by mood, 0 groups", "set K to 0"])
+def test_k_0_is_refused_before_a_run_not_taken_as_no_k(text):
+    """A newcomer's "0 groups" was silently ignored: Intent.k 0 means "no K given"."""
+    chat = Conversation()
+    chat.answer("group by mood", [], 40)
+    reply = chat.answer(text, [], 40)
+    assert "K must be 2 or more, not 0" in reply.text and chat.request.k == 0
+
+
+@pytest.mark.parametrize(("text", "action"), [
+    ("drop the empty groups", Remove()), ("remove the empty clusters", Remove()), ("get rid of the empty ones", Remove()),
+    ("delete Sad", Remove("Sad")), ("remove cluster 2", Remove("Sad")), ("drop the Angry group", Remove("Angry")),
+    ("please remove the sad ones", Remove("Sad"))])
+def test_remove_a_cluster_or_the_empty_ones_in_words(text, action):
+    intent = read_intent(text, NAMES)
+    assert (intent.kind, intent.action) == ("change", action)
+
+
+def test_remove_names_a_cluster_that_is_not_there_and_leaves_other_words_alone():
+    assert read_intent("remove cluster Purple", NAMES).problem.startswith("no cluster 'Purple'")
+    assert read_intent("drop gender", NAMES).kind == "unclear"  # no cluster "gender": not a removal
+    chat = Conversation()
+    reply = chat.answer("drop the empty groups", NAMES, 40, preview=lambda action: "nothing (no image)")
+    assert reply.text == "Applying (no model is called): remove the empty clusters." and reply.apply == [Remove()]

@@ -1,5 +1,6 @@
-"""Changes to the clusters that exist, read from plain words by rules: merge, split, rename, fewer / more
-("merge Happy and Joyful", "put Purple into Red", "call the yellow ones Sunny", "one more group")."""
+"""Changes to the clusters that exist, read from plain words by rules: merge, split, rename, fewer / more, remove
+("merge Happy and Joyful", "put Purple into Red", "call the yellow ones Sunny", "one more group", "drop the empty
+groups")."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import re
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.nodes.actions import Merge, Rename, Split
+from ictc.nodes.actions import Merge, Remove, Rename, Split
 from ictc.ui.intent import GROUP_WORDS, MERGE_VERBS, NUMBER_WORD, Intent, cluster_named, number
 
+REMOVE_VERBS = r"(?:remove|drop|delete|get rid of|discard|throw away|take out)"
+REMOVE_EMPTY = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?empty(?:\s+ones|\s+{GROUP_WORDS})?$",
+                          re.I)  # a newcomer's "drop the empty groups"
+REMOVE_ONE = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:the\s+)?(?:(cluster|group|category)\s+)?(.+?)"
+                        rf"(?:\s+(cluster|group|category|ones))?$", re.I)
 CALL_THE_ONES = re.compile(r"(?:call|name)\s+(?:the\s+)?(.+?)\s+(?:ones|images|pictures|photos|cluster|group)\s+(.+)$", re.I)
 PUT_INTO = re.compile(r"(?:put|move|merge)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?(.+?)(?:\s+ones)?\s+(?:in\s+with|into|in|with|"
                       r"under)\s+(?:the\s+)?(.+?)(?:\s+(?:ones|cluster|group))?$", re.I)
@@ -39,6 +45,12 @@ def read_change(message: str, names: list[str]) -> Intent | None:
     if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?)\s+(?:and|with|&|\+)\s+(.+?)"
                      rf"(?:\s+(?:into|as|called|to)\s+(.+))?$", message, re.I):
         return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), _name(m[3] or "")))
+    if REMOVE_EMPTY.match(message):
+        return _change(lambda: Remove())
+    if (m := REMOVE_ONE.match(message)) and (m[1] or m[3] or _is_cluster(m[2], names)):
+        # "remove cluster Misc" names a cluster even when there is none such (said back); a bare "drop gender" only
+        # when a cluster has that name (else it is left to the LLM, e.g. as an instruction)
+        return _change(lambda: Remove(cluster_named(m[2], names)))
     if m := re.match(r"(?:please\s+)?(?:split|divide|break up|break)\s+(.+?)(?:\s+(?:in|into|up into)\s+(\w+)"
                      r"(?:\s+\w+)?)?$", message, re.I):
         return _change(lambda: Split(cluster_named(m[1], names), number(m[2] or "2") or 2))

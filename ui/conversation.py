@@ -11,6 +11,7 @@ from ictc.nodes.actions import (
     Action,
     AddInstruction,
     Merge,
+    Remove,
     RemoveInstructions,
     Rename,
     SetCriterion,
@@ -25,7 +26,29 @@ SETUP_HELP = 'Tell me what to group the images by and how many groups, e.g. "gro
 REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "merge the first two", '
                '"split Sad in two", "3 groups", "fewer groups", "focus on the background instead", "rename 2 to Calm", '
                '"undo", "go back to version 1".')
+# the whole list, for "help" (the two lines above are the short form said after a message not understood)
+SETUP_GUIDE = ("Before a run, tell me:\n"
+               '- what to group by and how many groups: "group by the mood of the person, 4 groups", "colour; 4", '
+               '"4 colour groups";\n'
+               '- or let me propose K: "how many groups would you suggest?";\n'
+               '- or your own categories: "sort them into indoor, outdoor and vehicle" (add "put the rest in other");\n'
+               '- what to leave out: "don\'t consider gender", "group by colour, not brightness".\n\n'
+               "I say back my reading; correct it (\"make it 5 instead\", \"no\") and say **go** to run it. "
+               "Choose the images on the left first.")
+REFINE_GUIDE = ("To change the clusters:\n"
+                '- names, no model call: "rename 2 to Calm", "call the yellow ones Sunny", "merge Happy and Joyful", '
+                '"put Purple into Red", "drop the empty groups", "undo", "go back to version 1";\n'
+                '- with model calls (previewed, then **go**): "split Sad in two", "3 groups", "one more group", '
+                '"focus on the background instead", "don\'t consider gender", "for step 3 only: ignore the border", '
+                '"remove the instruction about gender", "remove cluster Misc", "put the rest in other", '
+                '"group them into 2 broader groups", "how many groups would you suggest?".\n\n'
+                "Say **no** to drop what waits. The tabs show the clusters, metrics, traces and versions.")
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
+
+
+def calls_no_model(action: Action) -> bool:
+    """Whether `action` never calls a model, whatever the run: a rename, a merge, removing the empty clusters."""
+    return isinstance(action, NO_MODEL) or (isinstance(action, Remove) and not action.cluster)
 
 
 @dataclass
@@ -100,8 +123,12 @@ class Conversation:
         plain = asked_criterion and not names and intent.kind in ("unclear", "request") and not (intent.criterion or intent.k)
         if plain and (phrase := criterion_phrase(text)):  # a plain answer to the question just asked
             intent = Intent("request", criterion=phrase, preset=phrase.lower() if phrase.lower() in presets() else None)
+        waits = " Say **go** to apply what waits, or **no** to drop it." if self.pending else ""
         if intent.kind == "thanks":  # no change asked: what waits still waits
-            reply = Reply("You're welcome." + (" Say **go** to apply what waits, or **no** to drop it." if self.pending else ""))
+            reply = Reply("You're welcome." + waits)
+        elif intent.kind == "help":  # the same: nothing changes, the guide of this stage of the chat
+            reply = Reply((REFINE_GUIDE if names else SETUP_GUIDE + f"\n\nMy reading so far: {self.request.reading()}.")
+                          + waits)
         else:
             reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
         self.say("assistant", reply.text)
@@ -141,6 +168,8 @@ class Conversation:
         for action in ([intent.action] if intent.action else []):
             match action:
                 case SetK(k):
+                    if k < 2:  # "k=0": K 0 would read as "not given" below
+                        return f"K must be 2 or more, not {k}"
                     new.k = k
                 case SetCriterion(text, preset):
                     new.criterion, new.preset = text, preset
@@ -189,7 +218,7 @@ class Conversation:
         actions = as_actions(intent)
         if not actions:
             return Reply(f"{_sentence(intent.problem or 'I could not read that')}. {REFINE_HELP}")
-        lines, refused, doable = [], [], []
+        lines, refused, doable, free = [], [], [], []
         for action in actions:
             try:
                 redo = preview(action) if preview else "?"
@@ -198,6 +227,8 @@ class Conversation:
                 continue
             doable.append(action)
             lines.append(f"- {describe_action(action)}: redoes {redo}")
+            # a rename or a merge, or a change whose preview says it redoes nothing (removing empty clusters)
+            free.append(calls_no_model(action) or redo.startswith("nothing"))
         if refused and not doable:  # nothing new to wait for: what waited still waits (a newcomer lost it here)
             still = (" Still waiting: " + "; ".join(describe_action(a) for a in self.pending) + "; say **go** to apply it."
                      if self.pending else "")
@@ -206,7 +237,7 @@ class Conversation:
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
         actions = doable
-        if all(isinstance(action, NO_MODEL) for action in actions):
+        if all(free):
             self.pending = []
             return Reply("Applying (no model is called): " + "; ".join(describe_action(a) for a in actions) + "."
                          + note, apply=actions)

@@ -36,12 +36,14 @@ BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let
                          rf"use|try|go with|i want|i'd like|want|actually|no|wait|oh|well|rather)[,\s]+)*"
                          rf"(?:k\s*[=:]\s*)?({NUMBER_WORD})"
                          rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go|instead))*$", re.I)
+HELP = re.compile(r"^(?:help|help me|\?+|what can i (?:say|do|type|ask)\??|how does (?:this|it) work\??|what now\??|"
+                  r"commands|options|examples?|what are my options\??)$")
 REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete|forget|cancel|take out)\s+(?:all\s+)?"
                                  r"(?:of\s+)?(?:the\s+|my\s+|those\s+|these\s+|every\s+)?instructions?"
                                  r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
 @dataclass
 class Intent:
-    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | thanks | unclear."""
+    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | thanks | help | unclear."""
 
     kind: str
     criterion: str = ""
@@ -103,11 +105,13 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if re.match(r"(?:(?:ok(?:ay)?|great|nice|good|perfect|cool)[,!\s]+)?(?:thanks?(?: you)?|thx|cheers)(?: a lot| so much)?$",
                 lowered):
         return Intent("thanks", sure=True)
+    if HELP.match(lowered):  # a newcomer's first "help" had been read as nothing ("I could not tell ...")
+        return Intent("help", sure=True)
     if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "
                 r"(?:change|step|one)|one step))?(?:\s+please)?$", lowered):
         return Intent("undo", sure=True)
     if m := BARE_NUMBER.match(lowered):
-        return Intent("request", k=number(m[1]), sure=True)
+        return _k_request(number(m[1]))
     if m := REMOVE_INSTRUCTIONS.match(lowered):  # "no instructions", "remove the instruction about brightness"
         return Intent("change", action=RemoveInstructions(clean_criterion(m[1] or "")), sure=True)
     from ictc.ui.change_rules import (  # they read into this module's Intent
@@ -126,7 +130,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     k, rest = 0, lowered
     if m := re.match(rf"(?:(?:please\s+)?(?:set|change|make)\s+)?(?:the\s+)?(?:k|number of {GROUP_WORDS})\s+(?:to|=|:)\s*"
                      rf"({NUMBER_WORD})(?:\s+please)?$", lowered):  # "set K to 5"
-        return Intent("request", k=number(m[1]), sure=True)
+        return _k_request(number(m[1]))
     if (m := re.match(rf"({NUMBER_WORD})\s+([a-z][a-z -]{{0,30}}?)\s+{GROUP_WORDS}$", lowered)) and (
             m[2] not in _NOT_A_CRITERION and (phrase := criterion_phrase(m[2]))):  # "4 colour groups"
         return Intent("request", criterion=phrase, k=number(m[1]), preset=preset_of(phrase), sure=True)
@@ -134,6 +138,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
                       rf"\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)", lowered):
         # "k=5", "5 groups", "..., into 4", "colour; 4", "split them into three by animal type"
         k = int(m[1]) if m[1] else number(m[2] or m[3] or m[4])
+        if k == 0:
+            return _k_request(0)
         rest = lowered.replace(m[0], " ")
     criterion, strong = "", False
     if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
@@ -157,6 +163,14 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if names and (missing := missing_cluster(message, names)):  # "put Purple into Red" without a Purple: say so
         return Intent("unclear", problem=missing)
     return Intent("unclear", problem="I could not tell what to group by or what to change")
+
+
+def _k_request(k: int) -> Intent:
+    """A K the rules read alone; K = 0 is said back, not taken as "no K given" (a newcomer's "0 groups" was
+    silently ignored before a run: Intent.k 0 means none)."""
+    if k == 0:
+        return Intent("unclear", problem="K must be 2 or more, not 0", sure=True)
+    return Intent("request", k=k, sure=True)
 
 
 _NOT_A_CRITERION = {"more", "fewer", "less", "different", "new", "other", "separate", "distinct", "main", "big", "small",

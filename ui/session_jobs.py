@@ -91,9 +91,9 @@ class SessionJobs:
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
             from ictc.graph.refine import refine_run
-            from ictc.ui.conversation import NO_MODEL
+            from ictc.ui.conversation import calls_no_model
 
-            no_model = all(isinstance(action, NO_MODEL) for action in actions)
+            no_model = all(calls_no_model(action) for action in actions)
             context = self._without_models(run_dir, stop) if no_model else self._with_stop(stop)
             result = None
             for number, action in enumerate(actions):

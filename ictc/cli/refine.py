@@ -26,6 +26,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         Action,
         AddInstruction,
         Merge,
+        Remove,
         RemoveInstructions,
         Rename,
         SetCriterion,
@@ -44,6 +45,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
                 action: Action = AddInstruction(args.instruction, args.step)
             elif args.remove_instructions is not None:
                 action = RemoveInstructions(args.remove_instructions)
+            elif args.remove is not None:
+                action = Remove(_cluster(args.run_dir, args.remove) if args.remove else "")
             elif args.criterion:
                 action = SetCriterion(args.criterion)
             elif isinstance(args.k, int):
