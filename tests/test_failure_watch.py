@@ -79,5 +79,9 @@ def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_
     out = capsys.readouterr().out
     assert code == 0 and "! Step 2b: the LLM gave no usable 5 names" in out
     assert "! " in out.split("! Step 2b")[1] and "empty" in out.split("! Step 2b")[1].lower()
+    assert f"`ictc refine {tmp_path / 'run'} --remove` takes the empty clusters out" in out
     assert main(["refine", str(tmp_path / "run"), "--merge", "4", "5"]) == 0  # K is 4 now; Step 2b was asked for 5
     assert "! Step 2b: the LLM gave no usable 5 names" in capsys.readouterr().out
+    assert main(["refine", str(tmp_path / "run"), "--remove"]) == 0  # the way out it names
+    out = capsys.readouterr().out
+    assert "3 clusters by 'colour'" in out and "is empty" not in out and "--remove` takes" not in out

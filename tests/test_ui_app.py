@@ -637,7 +637,8 @@ def test_several_empty_clusters_make_one_warning():
     results = {"clusters": [{"name": "Cats", "size": 5}, {"name": "Dogs", "size": 5}, {"name": "other", "size": 0},
                             {"name": "other 2", "size": 0}], "summary": {"clustered": 10}}
     said = warnings(results)  # newcomer: six warnings filled the first screen
-    assert said == ['2 clusters have no image (no image chose them in Step 3): **other**, **other 2**. Try "2 groups".']
+    assert said == ['2 clusters have no image (no image chose them in Step 3): **other**, **other 2**. Try "drop the empty '
+                    'groups" (no model call), or "2 groups".']
 
 
 def test_a_split_s_outcome_names_only_the_numbered_parts_as_replaced():

@@ -115,11 +115,12 @@ def warnings(results: dict[str, Any]) -> list[str]:
                          f"\"more groups\".")
     empty = [c["name"] for c in clusters if c["size"] == 0]
     if len(empty) == 1:
-        found.append(f"**{empty[0]}** has no image: no image chose it in Step 3. Try \"fewer groups\", or "
-                     f"\"rename '{empty[0]}' as ...\" to a name that fits the images.")
+        found.append(f"**{empty[0]}** has no image: no image chose it in Step 3. Try \"drop the empty groups\" (no "
+                     f"model call), \"fewer groups\", or \"rename '{empty[0]}' as ...\" to a name that fits the images.")
     elif empty:
         found.append(f"{len(empty)} clusters have no image (no image chose them in Step 3): "
-                     f"{', '.join(f'**{n}**' for n in empty)}. Try \"{max(len(clusters) - len(empty), 2)} groups\".")
+                     f"{', '.join(f'**{n}**' for n in empty)}. Try \"drop the empty groups\" (no model call), or "
+                     f"\"{max(len(clusters) - len(empty), 2)} groups\".")
     return found
 
 

@@ -74,6 +74,8 @@ def print_result(result: Any) -> None:
               "the names above are its best try, completed by the most frequent raw labels, then 'other'.")
     for warning in results.get("warnings", []):
         print(f"! {warning}")
+    if any(not cluster["size"] for cluster in results["clusters"]):  # the way out, where the problem is said
+        print(f"  (`ictc refine {result.run_dir} --remove` takes the empty clusters out, with no model call)")
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
     print_groupings(results)  # K proposed, "other", levels
