@@ -77,6 +77,9 @@ def test_the_llm_reading_is_used_when_valid_and_checked_against_the_clusters():
     intent = read_intent("put the glad ones with the sad ones", NAMES,
                          llm_json=llm_answering(intent="merge", clusters=["happy", "Sad"], new_name="Mixed"))
     assert intent.source == "llm" and intent.action == Merge(("Happy", "Sad"), "Mixed")
+    removed = read_intent("i never want to see the glum pile again", NAMES, llm_json=llm_answering(intent="remove",
+                                                                                                 clusters=["sad"]))
+    assert removed.source == "llm" and removed.action == Remove("Sad")
     request = read_intent("what instrument is being played? make four piles", [],
                           llm_json=llm_answering(intent="request", criterion="musical instrument", k=4))
     assert (request.source, request.criterion, request.k) == ("llm", "musical instrument", 4)

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from ictc.models.structured import parse_json_object
-from ictc.nodes.actions import Merge, Rename, Split
+from ictc.nodes.actions import Merge, Remove, Rename, Split
 from ictc.prompts import Criterion, render
 from ictc.ui.intent import Intent, clean_criterion, cluster_named, preset_of
 
 INTENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "intent": {"type": "string", "enum": ["go", "request", "instruction", "merge", "split", "rename", "unclear"]},
+        "intent": {"type": "string", "enum": ["go", "request", "instruction", "merge", "split", "rename", "remove",
+                                                 "unclear"]},
         "criterion": {"type": "string"}, "k": {"type": "integer"}, "instruction": {"type": "string"},
         "clusters": {"type": "array", "items": {"type": "string"}}, "new_name": {"type": "string"},
         "parts": {"type": "integer"},
@@ -48,6 +49,8 @@ def read_by_llm(llm_json: Any, text: str, names: list[str], criterion: str) -> I
     if kind == "split" and targets:
         return Intent("change", action=Split(cluster_named(targets[0], names), _as_int(data.get("parts")) or 2),
                       source="llm")
+    if kind == "remove" and targets:
+        return Intent("change", action=Remove(cluster_named(targets[0], names)), source="llm")
     if kind == "rename" and targets and str(data.get("new_name") or "").strip():
         return Intent("change", action=Rename(cluster_named(targets[0], names), str(data["new_name"]).strip()),
                       source="llm")
