@@ -665,3 +665,31 @@ def test_files_left_out_of_a_folder_are_named_in_the_chat(colour_images, tmp_pat
     use_folder(app, folder)
     ready = next(m for m in messages(app) if m.startswith("Images ready"))
     assert "Images ready: 3 from folder" in ready and "(1 file(s) left out: " in ready and "notes.txt: not an image" in ready
+
+
+def test_a_file_that_is_no_image_is_not_offered_for_retry_but_a_model_failure_is(colour_images, tmp_path):
+    """A newcomer's broken .jpg failed at Step 1 on every Continue, which the chat kept offering."""
+    import shutil
+
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+    from ictc.ui.outcomes import failed_said
+
+    paths, _ = colour_images
+    folder = tmp_path / "photos"
+    shutil.copytree(Path(paths[0]).parent, folder)
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    ctx = fake_context()
+    result = start_run(str(folder), make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    said = failed_said(result.rows)
+    assert said.startswith("1 file(s) are not usable images and are left out") and "Continue" in said
+    assert "**Continue** retries" not in said
+    rows = [*result.rows, {"status": "failed", "reason": "assign: the LLM answered no name"}]
+    assert failed_said(rows).endswith("1 image(s) failed at a model step; see the Clusters tab. **Continue** retries them.")
+    app = open_app(ctx)  # the chat app on that folder: done, with nothing for Continue to do
+    use_folder(app, folder)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    done = wait_for_job(app)
+    assert "1 file(s) are not usable images and are left out" in done and not app.session_state["ictc_session"].unfinished()
+    assert not [b for b in app.button if b.label == "Continue"]

@@ -97,7 +97,7 @@ def outcome(job: Job, settings: Settings) -> str:
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
-        lines.append(f"{result.failed} image(s) failed; see the Clusters tab. **Continue** retries them.")
+        lines.append(failed_said(result.rows))
     split = results.get("naming", {}).get("split") or {}
     if job.title.startswith("split") and split:
         lines.append(split_said(split, {c["name"]: c["size"] for c in results["clusters"]}))
@@ -110,6 +110,31 @@ def outcome(job: Job, settings: Settings) -> str:
         if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
             lines.append("\nRenamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
     return "\n".join(lines)
+
+
+NOT_AN_IMAGE = ("read:", "describe: ImageError")  # a failure's reason ("<step>: <why>") when the file is the problem
+
+
+def retryable(rows: list[dict[str, Any]]) -> int:
+    """The failed images among `rows` (results rows or results.json "images") that a retry may mend: all but the
+    files that are no usable image (NOT_AN_IMAGE), which fail the same way every time."""
+    return sum(r["status"] == "failed" and not r.get("reason", "").startswith(NOT_AN_IMAGE) for r in rows)
+
+
+def failed_said(rows: list[dict[str, Any]]) -> str:
+    """What to do about the failed images among `rows` (results rows: status, reason "<step>: <why>"). A file that
+    is no usable image (unreadable, or refused by the decoder at Step 1) fails again on every retry, so Continue
+    is offered only for the others (a newcomer's broken .jpg was "retried" by each Continue, for ever)."""
+    failed = [r for r in rows if r["status"] == "failed"]
+    files = len(failed) - retryable(rows)
+    said = []
+    if files:
+        said.append(f"{files} file(s) are not usable images and are left out (their reasons are in the Clusters tab): "
+                    f"Continue would fail on them again; replace them in the folder first.")
+    if len(failed) > files:
+        said.append(f"{len(failed) - files} image(s) failed at a model step; see the Clusters tab. **Continue** "
+                    f"retries them.")
+    return " ".join(said)
 
 
 def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:

@@ -20,7 +20,7 @@ from ictc.nodes.actions import Action, action_dict, describe_action, parse_actio
 from ictc.ui import jobs
 from ictc.ui.conversation import NO_MODEL, Conversation, Reply, Request
 from ictc.ui.jobs import Job
-from ictc.ui.outcomes import explain, outcome
+from ictc.ui.outcomes import explain, outcome, retryable
 from ictc.ui.session_jobs import SessionJobs
 
 if TYPE_CHECKING:
@@ -281,13 +281,17 @@ class Session(SessionJobs):
 
     def unfinished(self) -> bool:
         """True when the current run has work left for Continue: a change stopped half-way (run.json's
-        pending_action, kept by graph/refine.py until it is done), no results yet, or failed or unfinished images."""
+        pending_action, kept by graph/refine.py until it is done), no results yet, unfinished images, or failed
+        images a retry may mend (not files that are no image: ui/outcomes.py retryable)."""
         if self.run_dir is None or not (self.run_dir / "run.json").is_file():
             return False
         if json.loads((self.run_dir / "run.json").read_text("utf-8")).get("pending_action"):
             return True
         results = self.results()
-        return results is None or results["summary"]["failed"] > 0 or results["summary"]["unfinished"] > 0
+        if results is None or results["summary"]["unfinished"] > 0:
+            return True
+        # a file that is no image fails the same way on every Continue: it is not work left
+        return results["summary"]["failed"] > 0 and retryable(results["images"]) > 0
 
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk)."""
