@@ -493,3 +493,19 @@ def test_remove_names_a_cluster_that_is_not_there_and_leaves_other_words_alone()
     chat = Conversation()
     reply = chat.answer("drop the empty groups", NAMES, 40, preview=lambda action: "nothing (no image)")
     assert reply.text == "Applying (no model is called): remove the empty clusters." and reply.apply == [Remove()]
+
+
+def test_every_phrase_the_help_guides_quote_is_read():
+    """The guides "help" shows quote phrasings; each must be one the chat reads (not "unclear"), before a run and
+    after one, or the guide would teach what fails."""
+    import re
+
+    from ictc.ui.conversation import REFINE_GUIDE, SETUP_GUIDE
+
+    names = ["Happy", "Joyful", "Sad", "yellow", "Purple", "Red", "Misc", "Calm"]
+    for guide, clusters in ((SETUP_GUIDE, []), (REFINE_GUIDE, names)):
+        quoted = re.findall(r'"([^"]+)"', guide)
+        assert len(quoted) >= 5
+        for phrase in quoted:
+            intent = read_intent(phrase, clusters)
+            assert intent.kind != "unclear", (phrase, intent.problem)
