@@ -111,7 +111,7 @@ class Coarser:
 
 @dataclass(frozen=True)
 class Remove:
-    """Take `cluster` out (""; every cluster with no image): its images go to Step 3 again, each choosing among
+    """Take `cluster` out ("": every cluster with no image): its images go to Step 3 again, each choosing among
     the names left; K drops by the clusters removed. No model call when they hold no image."""
 
     cluster: str = ""
