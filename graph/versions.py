@@ -98,8 +98,8 @@ def clusters_before(rows: list[dict[str, Any]], moved_from: dict[str, str]) -> d
 
 
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
-    """Clusters whose members are unchanged but whose name changed are renamed; every other image
-    whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
+    """Clusters whose members are unchanged but whose name changed are renamed, and so are clusters whose
+    name only changed case; every other image whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
     Returns {"renamed": {old: new}, "moved": [{"image", "from", "to"}]}; time linear in the rows."""
     return diff_from({row["image"]: row["cluster"] for row in before}, after)
 
@@ -119,6 +119,12 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
             new_size[new] += count
     renamed = {old: new for (old, new), count in pairs.items()
                if old and new and old != new and old not in new_size and count == old_size[old] == new_size[new]}
+    # a cluster whose name came back in another case only ("Red" -> "red" after Step 2b ran again) is the same
+    # cluster renamed, even when some members changed: its images that stayed did not move (a newcomer saw
+    # every one listed as moved)
+    recased = {new.casefold(): new for new in new_size if new not in old_size}
+    renamed |= {old: recased[old.casefold()] for old in old_size
+                if old not in renamed and old not in new_size and old.casefold() in recased}
     named = {old: renamed.get(old, old) for old in set(olds)}  # each earlier cluster under its name now
     moved = compress(range(len(after)), map(ne, map(named.__getitem__, olds), clusters))
     return {"renamed": renamed, "moved": [{"image": images[i], "from": olds[i], "to": clusters[i]} for i in moved]}

@@ -20,6 +20,15 @@ def test_a_cluster_with_the_same_members_is_renamed_and_other_changes_are_moves(
                                 {"image": "g.jpg", "from": "", "to": "Green"}]  # not in the earlier version
 
 
+def test_a_name_back_in_another_case_is_a_rename_and_its_images_that_stayed_did_not_move():
+    """After Step 2b ran again, "Red" came back as "red" with one image more: that image moved, not all three."""
+    before = _rows({"a.jpg": "Red", "b.jpg": "Red", "c.jpg": "Blue", "d.jpg": "Blue"})
+    after = _rows({"a.jpg": "red", "b.jpg": "red", "c.jpg": "red", "d.jpg": "Blue"})
+    assert diff(before, after) == {"renamed": {"Red": "red"}, "moved": [{"image": "c.jpg", "from": "Blue", "to": "red"}]}
+    same = _rows({"a.jpg": "Red", "b.jpg": "red"})  # both names there before and after: nothing is renamed
+    assert diff(same, same) == {"renamed": {}, "moved": []}
+
+
 def test_identical_versions_differ_in_nothing_at_any_size():
     rows = _rows({f"{i}.jpg": f"c{i % 7}" for i in range(20_000)})
     assert diff(rows, list(reversed(rows))) == {"renamed": {}, "moved": []}
