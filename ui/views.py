@@ -111,8 +111,14 @@ def warnings(results: dict[str, Any]) -> list[str]:
     for cluster in clusters:
         name, size = cluster["name"], cluster["size"]
         if size and len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
-            found.append(f"**{name}** holds {size / total:.0%} of the images. Try \"split {name} in two\", or "
-                         f"\"more groups\".")
+            labels = {r.get("raw_label", "").casefold() for r in results.get("images", []) if r.get("cluster") == name}
+            if len(labels) == 1:  # a split divides by the labels: with one, a part would stay empty (its preview says)
+                found.append(f"**{name}** holds {size / total:.0%} of the images, all labelled "
+                             f"{next(iter(labels)) or '(none)'!r}. Try a criterion that tells them apart, or "
+                             f"\"don't consider ...\" for what they share.")
+            else:
+                found.append(f"**{name}** holds {size / total:.0%} of the images. Try \"split {name} in two\", or "
+                             f"\"more groups\".")
     empty = [c["name"] for c in clusters if c["size"] == 0]
     if len(empty) == 1:
         found.append(f"**{empty[0]}** has no image: no image chose it in Step 3. Try \"drop the empty groups\" (no "
