@@ -180,7 +180,10 @@ def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Contex
 
 
 def search_run(run_dir: str | Path, query: str, n: int = 5, context: Context | None = None) -> list[dict[str, Any]]:
-    """The run's images whose stored descriptions are closest to `query` (same embedder as the store)."""
+    """The run's images whose stored descriptions are closest to `query` (same embedder as the store).
+    Raises UsageError for an empty query (it would rank the images by nothing) or a bad run folder."""
+    if not query.strip():
+        raise UsageError("the search query is empty: say what to look for, e.g. 'someone laughing outdoors'")
     from ictc.models.embed import make_embedder
     from ictc.store.descriptions import DescriptionStore
 

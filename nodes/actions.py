@@ -210,14 +210,16 @@ class Plan:
     redo: str  # what will be redone, in words, for the user before it runs
 
 
-def _check_name(state: dict[str, Any], name: str) -> str:
+def check_name(state: dict[str, Any], name: str) -> str:
+    """`name` when it is one of the run's cluster names; raises UsageError naming the clusters otherwise."""
     names = state.get("naming", {}).get("names", [])
     if name not in names:
         raise UsageError(f"no cluster named {name!r}; the clusters are: {', '.join(names)}")
     return name
 
 
-def _assigned(state: dict[str, Any], cluster: str) -> list[str]:
+def assigned(state: dict[str, Any], cluster: str) -> list[str]:
+    """The paths of the images Step 3 put in `cluster`."""
     return [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
 
 
@@ -237,18 +239,32 @@ def _step_title(step: str) -> str:
         return step
 
 
+NAMES_AFRESH = ("start", "descriptions_done", "name_clusters", "propose_k")  # nodes from which Step 2b runs again
+
+
 def plan_action(state: dict[str, Any], action: Action) -> Plan:
-    """The state update and the node to go to for `action`, applied to a run's `state` (its values).
+    """The state update and the node to go to for `action`, applied to a run's `state` (its values); its `redo`
+    says when Step 2b will name the clusters afresh (the user's renames and merges then go).
 
     No model is called here: a split goes to the name_split node, which asks Step 2b for the parts.
     Raises UsageError (a ValueError) naming the cluster or value when the action does not fit the run, or
     when it changes nothing (Accept, the criterion the run has, an instruction it already has)."""
+    plan = _plan(state, action)
+    if plan.goto in NAMES_AFRESH and not (state.get("user_names") or plan.update.get("user_names")):
+        # a newcomer's merge and rename were gone after "don't consider the glare", with no word before go
+        plan.redo += "; Step 2b names the clusters afresh, so earlier renames, merges and removals are not kept"
+    return plan
+
+
+def _plan(state: dict[str, Any], action: Action) -> Plan:
     names = list(state.get("naming", {}).get("names", []))
     criterion = Criterion.from_dict(state["criterion"])
     images = len(state["images"])
     match action:
         case Rename(cluster, to):
-            _check_name(state, cluster)
+            check_name(state, cluster)
+            if to == cluster:  # a new version for nothing (a newcomer's "--rename blue blue")
+                raise UsageError(f"{cluster!r} is already called that: nothing to change")
             # "Blue" beside "blue" could be told apart by no one typing a name (case aside)
             if not to.strip() or any(same_text(to, n) for n in names if n != cluster):
                 raise UsageError(f"cannot rename to {to!r}: empty or already a cluster")
@@ -256,7 +272,7 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             naming = {**state["naming"], "names": [to if n == cluster else n for n in names]}
             return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
         case Merge((first, second), into):
-            _check_name(state, first), _check_name(state, second)
+            check_name(state, first), check_name(state, second)
             if first == second:
                 raise UsageError("merge needs two different clusters")
             # no name given: the bigger cluster's name stays (ties: the first), so fewer images change their name
@@ -272,26 +288,6 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             kept = [target if n == stays else n for n in names if n != goes]
             return Plan({"naming": {**state["naming"], "names": kept}, "n_clusters": len(kept), "assignments": moved},
                         "", "nothing (a merge calls no model)")
-        case Split(cluster, n):
-            _check_name(state, cluster)
-            members = _assigned(state, cluster)
-            if not members and state.get("assignments"):
-                raise UsageError(f"cannot split {cluster!r}: it has no images")
-            if not members:
-                raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
-            if n < 2 or n > len(members):
-                raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
-            # imported here, not at the top: the chat app's first paint imports this module
-            from ictc.nodes.label_counts import normalize_label
-
-            labels = {normalize_label(state["labels"][p]["raw"]) for p in members if p in state.get("labels", {})}
-            # one label gives Step 2b nothing to divide: the parts then differ only by what Step 3 reads in the
-            # descriptions, and an image whose label is a part's name goes there without a call: said before go
-            alike = (f" (its images share one label, {next(iter(labels))!r}: a part may stay empty)"
-                     if len(labels) == 1 else "")
-            return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
-                        f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
-                        f"then Step 3 on its {len(members)} images only{alike}")
         case SetK(k):
             if k == state.get("n_clusters") and not state.get("user_names"):  # the same K would redo Steps 2b and 3 for nothing
                 raise UsageError(f"K is already {k}: nothing to redo")
@@ -312,7 +308,7 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
             from ictc.nodes.instruction_actions import plan_instructions  # in their own module
 
             return plan_instructions(criterion, action, images)
-        case SetNames() | AddOther() | Coarser() | Remove() | ProposeK():
+        case Split() | SetNames() | AddOther() | Coarser() | Remove() | ProposeK():
             from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
 
             return plan_grouping(state, action)

@@ -1,4 +1,4 @@
-"""The plans of the actions that change the grouping itself: the user's names, an "other" group,
+"""The plans of the actions that change the grouping itself: a split, the user's names, an "other" group,
 a coarser level, a cluster removed, K proposed. Each resets only what its change makes stale (see nodes/actions.py)."""
 
 from __future__ import annotations
@@ -8,18 +8,31 @@ from typing import Any
 
 from ictc.core.errors import UsageError
 from ictc.models.other import OTHER
-from ictc.nodes.actions import Action, AddOther, Coarser, Plan, ProposeK, Remove, SetNames
+from ictc.nodes.actions import (
+    Action,
+    AddOther,
+    Coarser,
+    Plan,
+    ProposeK,
+    Remove,
+    SetNames,
+    Split,
+    assigned,
+    check_name,
+)
 from ictc.nodes.state import RESET
 from ictc.nodes.user_names import parse_names
 
 
 def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
-    """The plan for SetNames, AddOther, Coarser, Remove or ProposeK on a run's `state` (its values); no model is
+    """The plan for Split, SetNames, AddOther, Coarser, Remove or ProposeK on a run's `state` (its values); no model is
     called here. Raises UsageError naming the value when the action does not fit the run."""
     names = list(state.get("naming", {}).get("names", []))
     images = len(state["images"])
     assigned = len(state.get("assignments", {}))
     match action:
+        case Split(cluster, n):
+            return _plan_split(state, cluster, n)
         case SetNames(given):
             chosen = parse_names(list(given))
             other = bool(state.get("other")) or OTHER in names
@@ -57,8 +70,8 @@ def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
     names, assignments = list(state.get("naming", {}).get("names", [])), state.get("assignments", {})
     if not assignments:
         raise UsageError("removing a cluster needs the clusters' members: finish Step 3 first")
-    if cluster and cluster not in names:
-        raise UsageError(f"no cluster named {cluster!r}; the clusters are: {', '.join(names)}")
+    if cluster:
+        check_name(state, cluster)
     sizes = Counter(a["cluster"] for a in assignments.values())
     gone = [cluster] if cluster else [n for n in names if not sizes[n]]
     if not gone:
@@ -78,3 +91,27 @@ def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
     return Plan({**update, "assignments": {RESET: True, **unaffected}, "scope": {p: kept for p in members}},
                 "assign_dispatch", f"Step 3 on the {len(members)} images of {gone[0]!r} only, among the {len(kept)} "
                                    f"names left")
+
+
+def _plan_split(state: dict[str, Any], cluster: str, n: int) -> Plan:
+    """Split `cluster` into `n`: the name_split node asks Step 2b for the parts from its raw labels, then Step 3
+    runs on its images only. Raises UsageError for a cluster that is not there, has no images, or fewer than `n`."""
+    check_name(state, cluster)
+    members = assigned(state, cluster)
+    if not members and state.get("assignments"):
+        raise UsageError(f"cannot split {cluster!r}: it has no images")
+    if not members:
+        raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
+    if n < 2 or n > len(members):
+        raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
+    # imported here, not at the top: the chat app's first paint imports this module
+    from ictc.nodes.label_counts import normalize_label
+
+    labels = {normalize_label(state["labels"][p]["raw"]) for p in members if p in state.get("labels", {})}
+    # one label gives Step 2b nothing to divide: the parts then differ only by what Step 3 reads in the
+    # descriptions, and an image whose label is a part's name goes there without a call: said before go
+    alike = (f" (its images share one label, {next(iter(labels))!r}: a part may stay empty)"
+             if len(labels) == 1 else "")
+    return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
+                f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
+                f"then Step 3 on its {len(members)} images only{alike}")

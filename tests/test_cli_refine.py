@@ -52,6 +52,8 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": 0} and "Renamed: Red -> Warm" in out
         assert main(["refine", str(run), "--undo"]) == 0
         assert "Renamed: Warm -> Red" in capsys.readouterr().out
+        assert main(["search", str(run), " ", "-n", "2"]) == 1  # a newcomer's "" listed images ranked by nothing
+        assert "ictc: error: the search query is empty" in capsys.readouterr().err
         assert main(["search", str(run), "a blue picture", "-n", "2"]) == 0
         header, *hits = capsys.readouterr().out.strip().splitlines()
         assert header == "distance (lower is closer)  image  [cluster]  description"

@@ -433,3 +433,17 @@ def test_removing_a_cluster_sends_only_its_images_to_step_3_and_an_empty_one_cal
     assert emptied.results["cluster_names"] == kept and not emptied.changes["moved"]
     assert emptied.results["n_clusters"] == 2 and not emptied.results.get("other", {}).get("size")
     assert undo_run(finished.run_dir, context=fake_context()).results["cluster_names"] == [*kept, "other"]
+
+
+def test_a_rename_to_the_same_name_is_no_change_and_a_redo_of_step_2b_says_the_edits_go(finished):
+    """A newcomer's "--rename blue blue" made a version; "don't consider the glare" undid a merge without a word."""
+    from ictc.graph.session import run_state
+    from ictc.nodes.actions import preview_action
+
+    with pytest.raises(ValueError, match="'Red' is already called that: nothing to change"):
+        refine_run(finished.run_dir, Rename("Red", "Red"), context=fake_context())
+    state = run_state(finished.run_dir)
+    for action in (SetK(2), SetCriterion("shade"), AddInstruction("Mind the glare.")):
+        assert preview_action(state, action).endswith("Step 2b names the clusters afresh, so earlier renames, merges "
+                                                      "and removals are not kept")
+    assert "afresh" not in preview_action(state, AddInstruction("Mind the glare.", "assign"))  # Step 3 keeps names

@@ -697,3 +697,19 @@ def test_a_file_that_is_no_image_is_not_offered_for_retry_but_a_model_failure_is
     done = wait_for_job(app)
     assert "1 file(s) are not usable images and are left out" in done and not app.session_state["ictc_session"].unfinished()
     assert not [b for b in app.button if b.label == "Continue"]
+
+
+def test_a_stopped_run_is_said_at_the_step_its_error_names_not_the_last_step_that_reported():
+    """Step 2a reports while Step 1 still runs; a newcomer read "Step 2a · label stopped" above details saying
+    "stopped at Step 1 (describe)"."""
+    from ictc.core.settings import Settings
+    from ictc.ui.jobs import Job
+    from ictc.ui.outcomes import outcome
+
+    job = Job("first run", lambda on_event, stop: None)
+    job.steps = {"describe": {}, "label": {}}
+    job.error = ("stopped at Step 1 (describe): the first 3 images all failed: the VLM server could not be reached. "
+                 "To fix: check that it is running.")
+    job.detail = job.error
+    said = outcome(job, Settings(backend="openai", base_url=["http://127.0.0.1:9/v1"]))
+    assert said.startswith("Step 1 · describe stopped") and "Step 2a" not in said

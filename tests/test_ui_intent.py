@@ -11,12 +11,14 @@ from ictc.core.errors import UsageError
 from ictc.models.structured import JsonCaller
 from ictc.nodes.actions import (
     AddInstruction,
+    AddOther,
     Merge,
     Remove,
     RemoveInstructions,
     Rename,
     SetCriterion,
     SetK,
+    SetNames,
     Split,
 )
 from ictc.ui.conversation import Conversation
@@ -509,3 +511,51 @@ def test_every_phrase_the_help_guides_quote_is_read():
         for phrase in quoted:
             intent = read_intent(phrase, clusters)
             assert intent.kind != "unclear", (phrase, intent.problem)
+
+
+@pytest.mark.parametrize(("text", "pair"), [("merge 2,3", ("Sad", "Angry")), ("merge 2, 3", ("Sad", "Angry")),
+                                            ("merge clusters 2,3", ("Sad", "Angry")),
+                                            ("merge clusters 1 and 3", ("Happy", "Angry")),
+                                            ("merge happy, sad", ("Happy", "Sad"))])
+def test_a_merge_with_a_comma_between_the_clusters_is_a_merge_not_a_k(text, pair):
+    """A newcomer's "merge 2,3" was read as "use K=3" (and "merge clusters 2,3" as a new criterion)."""
+    intent = read_intent(text, NAMES)
+    assert (intent.kind, intent.action) == ("change", Merge(pair))
+
+
+def test_own_categories_and_the_rest_in_other_in_one_message():
+    """The help suggests saying both; the categories were dropped and only "other" kept (a newcomer)."""
+    text = "sort them into cat, dog and bird, put the rest in other"
+    before = read_intent(text, [])
+    assert (before.kind, before.names, before.other) == ("request", ["cat", "dog", "bird"], True)
+    assert read_intent(text, NAMES).action == SetNames(("cat", "dog", "bird", "other"))
+    assert read_intent("put the rest in other", NAMES).action == AddOther()
+
+
+def test_k_0_beside_a_criterion_keeps_the_criterion_and_is_said_back():
+    """"group by colour, 0 groups" became the criterion "group by colour, 0 groups" after the chat had asked
+    what to group by (a newcomer)."""
+    from ictc.ui.conversation import ASK_CRITERION
+
+    for text in ("group by colour, 0 groups", "colour, 0 groups"):
+        chat = Conversation()
+        chat.say("assistant", f"Hello. {ASK_CRITERION}")
+        reply = chat.answer(text, [], 40)
+        assert chat.request.criterion == "colour" and chat.request.k == 0 and "K must be 2 or more, not 0" in reply.text
+
+
+@pytest.mark.parametrize("text", ["how do I delete a group?", "I need help", "what can I do now?", "how do I use this",
+                                  "what is this app?"])
+def test_more_ways_of_asking_for_help(text):
+    assert read_intent(text, NAMES).kind == "help" and read_intent(text, []).kind == "help"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("remove Sad and Angry", "removing takes one cluster at a time: remove Sad first, then Angry"),
+    ("delete clusters 2 and 3", "removing takes one cluster at a time: remove 2 first, then 3"),
+    ("remove", 'which cluster? Say e.g. "remove 2", or "drop the empty groups"'),
+    ("remove Orange", "no cluster 'Orange'; the clusters are: Happy, Sad, Angry")])
+def test_removals_the_rules_cannot_do_are_said_plainly(text, problem):
+    assert read_intent(text, NAMES).problem == problem
+    assert read_intent("lose the empty group", NAMES).action == Remove()
+    assert read_intent("remove cluster #2", NAMES).action == Remove("Sad")

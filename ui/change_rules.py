@@ -11,7 +11,7 @@ from ictc.core.errors import UsageError
 from ictc.nodes.actions import Merge, Remove, Rename, Split
 from ictc.ui.intent import GROUP_WORDS, MERGE_VERBS, NUMBER_WORD, Intent, cluster_named, number
 
-REMOVE_VERBS = r"(?:remove|drop|delete|get rid of|discard|throw away|take out)"
+REMOVE_VERBS = r"(?:remove|drop|delete|get rid of|discard|throw away|take out|lose)"
 REMOVE_EMPTY = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?empty(?:\s+ones|\s+{GROUP_WORDS})?$",
                           re.I)  # a newcomer's "drop the empty groups"
 REMOVE_ONE = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:the\s+)?(?:(cluster|group|category)\s+)?(.+?)"
@@ -42,15 +42,24 @@ def read_change(message: str, names: list[str]) -> Intent | None:
             _is_cluster(x, names) for x in m.groups()):  # "combine Sky, yellow and Nature": said plainly
         return Intent("unclear", problem=f"a merge takes two clusters at a time: merge {m[1]} and {m[2]} first, then "
                                          f"the result with {m[3]}", sure=True)
-    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?)\s+(?:and|with|&|\+)\s+(.+?)"
+    if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?)(?:\s+(?:and|with|&|\+)\s+|\s*,\s*)(.+?)"
                      rf"(?:\s+(?:into|as|called|to)\s+(.+))?$", message, re.I):
         return _change(lambda: Merge((cluster_named(m[1], names), cluster_named(m[2], names)), _name(m[3] or "")))
     if REMOVE_EMPTY.match(message):
         return _change(lambda: Remove())
-    if (m := REMOVE_ONE.match(message)) and (m[1] or m[3] or _is_cluster(m[2], names)):
-        # "remove cluster Misc" names a cluster even when there is none such (said back); a bare "drop gender" only
-        # when a cluster has that name (else it is left to the LLM, e.g. as an instruction)
-        return _change(lambda: Remove(cluster_named(m[2], names)))
+    if re.fullmatch(rf"(?:please\s+)?{REMOVE_VERBS}(?:\s+(?:a|one|some)\s+{GROUP_WORDS})?", lowered):  # "remove": which?
+        return Intent("unclear", problem='which cluster? Say e.g. "remove 2", or "drop the empty groups"', sure=True)
+    if (m := re.fullmatch(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:the\s+)?(?:{GROUP_WORDS}\s+)?(.+?)(?:\s*,\s*|\s+and\s+|\s*&\s*)"
+                          rf"(.+?)(?:\s+{GROUP_WORDS})?", message, re.I)) and all(_is_cluster(x, names) for x in m.groups()):
+        return Intent("unclear", problem=f"removing takes one cluster at a time: remove {m[1]} first, then {m[2]}", sure=True)
+    if m := REMOVE_ONE.match(message):
+        if m[1] or m[3] or _is_cluster(m[2], names):  # "remove cluster Misc": said back when there is no Misc
+            return _change(lambda: Remove(cluster_named(m[2], names)))
+        if len(m[2].split()) <= 2:  # "remove Orange": the clusters are named (not sure: the LLM may read an instruction)
+            try:
+                cluster_named(m[2], names)
+            except UsageError as exc:
+                return Intent("unclear", source="rules", problem=str(exc))
     if m := re.match(r"(?:please\s+)?(?:split|divide|break up|break)\s+(.+?)(?:\s+(?:in|into|up into)\s+(\w+)"
                      r"(?:\s+\w+)?)?$", message, re.I):
         return _change(lambda: Split(cluster_named(m[1], names), number(m[2] or "2") or 2))

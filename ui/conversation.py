@@ -22,10 +22,11 @@ from ictc.prompts import presets
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
 
 ASK_CRITERION = "What should the images be grouped by?"
-SETUP_HELP = 'Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups".'
+SETUP_HELP = ('Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups" '
+              '("help" lists more).')
 REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "merge the first two", '
                '"split Sad in two", "3 groups", "fewer groups", "focus on the background instead", "rename 2 to Calm", '
-               '"undo", "go back to version 1".')
+               '"remove Sad", "undo", "go back to version 1" ("help" lists them all).')
 # the whole list, for "help" (the two lines above are the short form said after a message not understood)
 SETUP_GUIDE = ("Before a run, tell me:\n"
                '- what to group by and how many groups: "group by the mood of the person, 4 groups", "colour; 4", '
@@ -120,7 +121,8 @@ class Conversation:
         asked_criterion = bool(self.messages) and self.messages[-1]["text"].endswith(ASK_CRITERION)
         self.say("user", text)
         intent = read_intent(text, names, criterion, llm_json)
-        plain = asked_criterion and not names and intent.kind in ("unclear", "request") and not (intent.criterion or intent.k)
+        plain = (asked_criterion and not names and intent.kind in ("unclear", "request") and not (intent.criterion or intent.k)
+                 and not intent.sure)  # "0 groups" is said back, not taken as the criterion (a newcomer)
         if plain and (phrase := criterion_phrase(text)):  # a plain answer to the question just asked
             intent = Intent("request", criterion=phrase, preset=phrase.lower() if phrase.lower() in presets() else None)
         waits = " Say **go** to apply what waits, or **no** to drop it." if self.pending else ""
@@ -151,7 +153,7 @@ class Conversation:
             return Reply(f"OK, nothing runs. My reading stays: {self.request.reading()}; correct it, or say **go**.")
         if intent.kind == "undo":
             return Reply("There is nothing to undo yet: no run has finished in this chat.")
-        problem = self._update_request(intent, image_count)
+        problem = self._update_request(intent, image_count) or intent.problem  # e.g. "K must be 2 or more, not 0"
         if not problem and image_count >= 2 and self.request.k > image_count:  # a K kept from before the images
             problem = f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K"
         note = f" ({problem})" if problem else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ictc.core.errors import UsageError
+from ictc.models.other import OTHER
 from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetNames
 from ictc.nodes.user_names import parse_names
 from ictc.ui.intent import NUMBERS, Intent
@@ -38,7 +39,16 @@ def read_grouping(text: str, names: list[str]) -> Intent | None:
     message = " ".join(text.strip().split())
     if SUGGEST_K.search(message):
         return Intent("change", action=ProposeK()) if names else Intent("request", auto_k=True)
-    if REST_IN_OTHER.search(message):
+    if rest := REST_IN_OTHER.search(message):
+        # "sort them into cat, dog and bird, put the rest in other": the categories before it stand too (a
+        # newcomer's were dropped, and the chat's own help suggests saying both)
+        before = re.sub(r"[\s,;]*(?:and\s+)?(?:put|move|place|send|throw)?\s*$", "", message[:rest.start()], flags=re.I)
+        sorted_into = read_grouping(before, names) if before else None
+        if sorted_into is not None and (sorted_into.names or isinstance(sorted_into.action, SetNames)):
+            if names:  # as `--names "a,b,other"`: the user's names and an "other" group, Step 3 again
+                given_names = sorted_into.action.names if isinstance(sorted_into.action, SetNames) else ()
+                return Intent("change", action=SetNames(tuple(dict.fromkeys((*given_names, OTHER)))))
+            return Intent("request", names=sorted_into.names, other=True)
         return Intent("change", action=AddOther()) if names else Intent("request", other=True)
     if match := COARSER.search(message):
         n = _count(match[1] or match[2])

@@ -36,8 +36,10 @@ BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let
                          rf"use|try|go with|i want|i'd like|want|actually|no|wait|oh|well|rather)[,\s]+)*"
                          rf"(?:k\s*[=:]\s*)?({NUMBER_WORD})"
                          rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go|instead))*$", re.I)
-HELP = re.compile(r"^(?:help|help me|\?+|what can i (?:say|do|type|ask)\??|how does (?:this|it) work\??|what now\??|"
-                  r"commands|options|examples?|what are my options\??)$")
+HELP = re.compile(r"^(?:(?:i need |i want |need |get |some |any )?help(?: me| please)?|\?+|"
+                  r"what (?:can|do|should) i (?:say|do|type|ask|write)(?: now| here| next)?\??|what now\??|"
+                  r"how do(?:es)? (?:i|you|this|it|one)\b.*|how (?:this|it) works\??|what is this(?: app| tool| thing)?\??|"
+                  r"commands|options|examples?|what are (?:my|the) options\??)$")  # "how do I delete a group?" too
 REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete|forget|cancel|take out)\s+(?:all\s+)?"
                                  r"(?:of\s+)?(?:the\s+|my\s+|those\s+|these\s+|every\s+)?instructions?"
                                  r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
@@ -62,7 +64,9 @@ class Intent:
 
 def cluster_named(token: str, names: list[str]) -> str:
     """A cluster from its number, exact name, or name with 'the'/'cluster'/quotes around it."""
-    bare = re.sub(r"\b(the|cluster|group|category|one)\b", " ", token.strip().strip("\"'“”‘’"), flags=re.I)
+    # "cluster 2", "clusters 2 and 3" (the plural before the first), "#5", "no. 5"
+    bare = re.sub(r"\b(the|clusters?|groups?|category|categories|one|number|no\.)(?=\s|$)|#", " ",
+                  token.strip().strip("\"'“”‘’"), flags=re.I)
     bare = " ".join(bare.split()).strip("\"'“”‘’ ")
     if bare.lower() == "last" and names:
         return names[-1]
@@ -127,7 +131,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         return Intent("change", action=AddInstruction(m[3].strip(), step.lower()), sure=True)
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
         return Intent("request", instructions=[message], sure=True)
-    k, rest = 0, lowered
+    k, rest, zero = 0, lowered, False
     if m := re.match(rf"(?:(?:please\s+)?(?:set|change|make)\s+)?(?:the\s+)?(?:k|number of {GROUP_WORDS})\s+(?:to|=|:)\s*"
                      rf"({NUMBER_WORD})(?:\s+please)?$", lowered):  # "set K to 5"
         return _k_request(number(m[1]))
@@ -138,9 +142,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
                       rf"\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)", lowered):
         # "k=5", "5 groups", "..., into 4", "colour; 4", "split them into three by animal type"
         k = int(m[1]) if m[1] else number(m[2] or m[3] or m[4])
-        if k == 0:
-            return _k_request(0)
-        rest = lowered.replace(m[0], " ")
+        rest, zero = lowered.replace(m[0], " "), k == 0
     criterion, strong = "", False
     if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
                       r"according to|based on)|by)\s+(.+)", message, re.I):
@@ -156,6 +158,10 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     # "group by colour, not brightness": what not to group by is the paper's negative instruction, not dropped
     unwanted = re.search(r"(?:[,;]|\bbut)\s*(?:not|ignoring|ignore|without)\s+(?:by\s+)?([^,;.!?]+)", message, re.I)
     negative = [f"Do not consider {unwanted[1].strip()}"] if criterion and unwanted else []
+    if zero:  # "group by colour, 0 groups", "colour, 0 groups": the criterion stands, K 0 is said back (not read as no K)
+        criterion = criterion or _criterion_beside_k(rest)
+        return Intent("request", criterion=criterion, preset=preset_of(criterion), instructions=negative, sure=True,
+                      problem="K must be 2 or more, not 0") if criterion else _k_request(0)
     if criterion or k:
         # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
         sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)

@@ -86,7 +86,11 @@ def outcome(job: Job, settings: Settings) -> str:
     if job.error:
         if job.usage:
             return f"That did not work: {job.error}"
-        task = re.search(r"During task with name '(\w+)'", job.detail)  # LangGraph's note on a node's exception
+        # the step the error itself names ("stopped at Step 1 (describe)"), then LangGraph's note on a node's
+        # exception, then the last step that reported (Step 2a reports while Step 1 still runs: a newcomer saw
+        # "Step 2a stopped" above "stopped at Step 1" in the details)
+        task = (re.search(r"stopped at Step \w+ \((\w+)\)", f"{job.error}\n{job.detail}")
+                or re.search(r"During task with name '(\w+)'", job.detail))
         return explain(job.error, settings, task.group(1) if task else job.last_step())
     result = job.result
     results = result.results

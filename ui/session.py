@@ -19,6 +19,7 @@ from ictc.evaluation.outputs import read_json, write_json
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
 from ictc.ui import jobs
 from ictc.ui.conversation import NO_MODEL, Conversation, Reply, Request
+from ictc.ui.intent import HELP
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import explain, outcome, retryable
 from ictc.ui.session_jobs import SessionJobs
@@ -222,6 +223,10 @@ class Session(SessionJobs):
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
+        if self.busy and HELP.match(text.strip().lower().rstrip(".!")):  # help changes nothing: said during a job too
+            reply = self.conversation.answer(text, self.names(), len(self.images))
+            self.save()
+            return reply
         if self.busy:
             reply = Reply("A job is running: wait for it, or press Stop.")
             self.conversation.say("user", text)
