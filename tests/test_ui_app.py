@@ -385,6 +385,7 @@ def test_remove_a_cluster_in_words_and_drop_the_empty_ones_without_a_model(finis
     say(app, "go")
     wait_for_job(app)
     assert session.names() == ["Green", "Red", "other"]
+    assert any("· K=2 + other ·" in m.value for m in app.markdown)  # the headline had said K=2 beside 3 clusters
 
     def no_models(settings):
         raise ModelUnavailableError("llm", "some/llm", "cannot reach the server", "openai")

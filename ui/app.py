@@ -188,7 +188,8 @@ def results_pane(session: Session) -> None:
     if results is None or run_dir is None:
         preview(session)
         return
-    st.markdown(f"**{results['criterion']['text']}** · K={results['n_clusters']} · version {results['version']} · "
+    other = " + other" if len(results["cluster_names"]) > results["n_clusters"] else ""  # K counts the names, not "other"
+    st.markdown(f"**{results['criterion']['text']}** · K={results['n_clusters']}{other} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
     if given := instructions_in_force(results["criterion"]):  # they act on every later change: kept in view
         st.caption("Instructions in force: " + "; ".join(given))
