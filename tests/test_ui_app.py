@@ -714,3 +714,13 @@ def test_a_stopped_run_is_said_at_the_step_its_error_names_not_the_last_step_tha
     job.detail = job.error
     said = outcome(job, Settings(backend="openai", base_url=["http://127.0.0.1:9/v1"]))
     assert said.startswith("Step 1 · describe stopped") and "Step 2a" not in said
+
+
+def test_help_is_answered_while_a_job_runs(colour_images):
+    """Help changes nothing, so it needs no wait (a newcomer got "A job is running: wait for it")."""
+    app, ctx = slow_run(colour_images)
+    session = app.session_state["ictc_session"]
+    assert session.busy
+    assert say(app, "help").startswith("Before a run, tell me:")
+    assert say(app, "3 groups").startswith("A job is running")  # anything else still waits for the job
+    wait_for_job(app)
