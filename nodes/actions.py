@@ -266,8 +266,10 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             if to == cluster:  # a new version for nothing (a newcomer's "--rename blue blue")
                 raise UsageError(f"{cluster!r} is already called that: nothing to change")
             # "Blue" beside "blue" could be told apart by no one typing a name (case aside)
-            if not to.strip() or any(same_text(to, n) for n in names if n != cluster):
-                raise UsageError(f"cannot rename to {to!r}: empty or already a cluster")
+            if not to.strip():
+                raise UsageError("cannot rename to an empty name")
+            if taken := next((n for n in names if n != cluster and same_text(to, n)), None):  # named: which one
+                raise UsageError(f"cannot rename to {to!r}: cluster {names.index(taken) + 1} is called {taken!r}")
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**state["naming"], "names": [to if n == cluster else n for n in names]}
             return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")

@@ -58,7 +58,7 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             return _plan_remove(state, cluster)
         case ProposeK():
             return Plan({"n_clusters": 0, "k_pick": "best", "user_names": [], "scope": {}, "assignments": {RESET: True}}, "propose_k",
-                        f"K proposed from the labels (one LLM call), then Step 2b and Step 3 on {images} images")
+                        f"the choice of K (one LLM call on the labels), then Step 2b and Step 3 on {images} images")
     raise UsageError(f"{action} is not a grouping change")
 
 

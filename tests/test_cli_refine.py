@@ -101,16 +101,19 @@ def test_refine_remove_takes_a_cluster_out_by_its_number_and_the_empty_ones_with
         assert f"Will redo: Step 3 on the {sizes[names[2]]} images of {names[2]!r} only" in capsys.readouterr().out
         assert main(["refine", str(run), "--remove"]) == 1
         assert "ictc: error: no cluster is empty: nothing to remove" in capsys.readouterr().err
+        assert main(["refine", str(run), "--remove", "1", "2"]) == 1  # not argparse's usage text (a newcomer)
+        assert "ictc: error: --remove takes one cluster at a time: --remove 1 first, then --remove 2" in capsys.readouterr().err
 
 
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     folder = Path(colour_images[0][0]).parent
-    answers = io.StringIO("rename 1 First\nnonsense words\nk 2\n\nmerge 1 2 Everything\n\n")
+    answers = io.StringIO("help\nrename 1 First\nnonsense words\nk 2\n\nmerge 1 2 Everything\n\n")
     monkeypatch.setattr("sys.stdin", answers)
     with FakeOpenAIServer() as server:
         assert _run(server, folder, tmp_path / "run", "--review") == 0
     out = capsys.readouterr().out
     assert "Cluster names (before Step 3)" in out and "cannot read 'nonsense words'" in out
+    assert "cannot read 'help'" not in out  # "help" shows the pause and its commands again
     assert "1. Everything (8 images)" in out
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["cluster_names"] == ["Everything"] and results["version"] == 1

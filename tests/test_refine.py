@@ -442,6 +442,9 @@ def test_a_rename_to_the_same_name_is_no_change_and_a_redo_of_step_2b_says_the_e
 
     with pytest.raises(ValueError, match="'Red' is already called that: nothing to change"):
         refine_run(finished.run_dir, Rename("Red", "Red"), context=fake_context())
+    taken = finished.results["cluster_names"].index("Blue") + 1
+    with pytest.raises(ValueError, match=f"cannot rename to 'blue': cluster {taken} is called 'Blue'"):
+        refine_run(finished.run_dir, Rename("Red", "blue"), context=fake_context())
     state = run_state(finished.run_dir)
     for action in (SetK(2), SetCriterion("shade"), AddInstruction("Mind the glare.")):
         assert preview_action(state, action).endswith("Step 2b names the clusters afresh, so earlier renames, merges "

@@ -687,7 +687,7 @@ def test_a_file_that_is_no_image_is_not_offered_for_retry_but_a_model_failure_is
     ctx = fake_context()
     result = start_run(str(folder), make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
     said = failed_said(result.rows)
-    assert said.startswith("1 file(s) are not usable images and are left out") and "Continue" in said
+    assert said.startswith("1 file(s) are not usable images and are left out (broken.jpg;") and "Continue" in said
     assert "**Continue** retries" not in said
     rows = [*result.rows, {"status": "failed", "reason": "assign: the LLM answered no name"}]
     assert failed_said(rows).endswith("1 image(s) failed at a model step; see the Clusters tab. **Continue** retries them.")
@@ -721,6 +721,7 @@ def test_help_is_answered_while_a_job_runs(colour_images):
     app, ctx = slow_run(colour_images)
     session = app.session_state["ictc_session"]
     assert session.busy
-    assert say(app, "help").startswith("Before a run, tell me:")
+    helped = say(app, "help")  # not the setup guide with an empty reading (a newcomer): the job, then what comes next
+    assert helped.startswith("A job is running: wait for it, or press **Stop**") and "To change the clusters:" in helped
     assert say(app, "3 groups").startswith("A job is running")  # anything else still waits for the job
     wait_for_job(app)

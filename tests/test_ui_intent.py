@@ -559,3 +559,21 @@ def test_removals_the_rules_cannot_do_are_said_plainly(text, problem):
     assert read_intent(text, NAMES).problem == problem
     assert read_intent("lose the empty group", NAMES).action == Remove()
     assert read_intent("remove cluster #2", NAMES).action == Remove("Sad")
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [
+    ("I want to group them by colour. Maybe 3?", "colour", 3), ("colour; maybe 4", "colour", 4), ("colour (3)", "colour", 3),
+    ("maybe 3?", "", 3), ("what's the mood, 4 groups?", "the mood", 4),
+    ("what about the mood of the person?", "the mood of the person", 0)])
+def test_a_k_said_with_doubt_and_a_criterion_asked_as_a_question(text, criterion, k):
+    """A second newcomer: "Maybe 3?" and "colour (3)" lost their K; "what's the mood, 4 groups?" its criterion."""
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k) == ("request", criterion, k)
+
+
+def test_a_bare_phrase_corrects_the_reading_but_a_greeting_does_not():
+    chat = Conversation()
+    chat.answer("colour, 4 groups", [], 40)
+    assert "group by **object**" in chat.answer("object", [], 40).text and chat.request.criterion == "object"
+    chat.answer("hello", [], 40)
+    assert chat.request.criterion == "object"

@@ -22,12 +22,14 @@ from ictc.prompts import presets
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
 
 ASK_CRITERION = "What should the images be grouped by?"
+GREETINGS = {"hi", "hello", "hey", "hi there", "hello there", "good morning", "good afternoon", "good evening"}
 SETUP_HELP = ('Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups" '
               '("help" lists more).')
 REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "merge the first two", '
                '"split Sad in two", "3 groups", "fewer groups", "focus on the background instead", "rename 2 to Calm", '
                '"remove Sad", "undo", "go back to version 1" ("help" lists them all).')
-# the whole list, for "help" (the two lines above are the short form said after a message not understood)
+# the whole list, for "help" (the two lines above are the short form said after a message not understood); while a
+# job runs, JOB_HELP and the refine guide
 SETUP_GUIDE = ("Before a run, tell me:\n"
                '- what to group by and how many groups: "group by the mood of the person, 4 groups", "colour; 4", '
                '"4 colour groups";\n'
@@ -44,6 +46,7 @@ REFINE_GUIDE = ("To change the clusters:\n"
                 '"remove the instruction about gender", "remove cluster Misc", "put the rest in other", '
                 '"group them into 2 broader groups", "how many groups would you suggest?".\n\n'
                 "Say **no** to drop what waits. The tabs show the clusters, metrics, traces and versions.")
+JOB_HELP = "A job is running: wait for it, or press **Stop** (finished work is kept). Once it is done:\n\n"
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
 
 
@@ -121,8 +124,11 @@ class Conversation:
         asked_criterion = bool(self.messages) and self.messages[-1]["text"].endswith(ASK_CRITERION)
         self.say("user", text)
         intent = read_intent(text, names, criterion, llm_json)
-        plain = (asked_criterion and not names and intent.kind in ("unclear", "request") and not (intent.criterion or intent.k)
-                 and not intent.sure)  # "0 groups" is said back, not taken as the criterion (a newcomer)
+        # a bare phrase answering "What should the images be grouped by?", or correcting a reading ("object" after
+        # "colour, 4": a newcomer's was not read, and go then ran by colour); "0 groups" is said back, not taken
+        corrects = bool(self.request.criterion or self.request.k) and len(text.split()) <= 3 and intent.kind == "unclear"
+        plain = ((asked_criterion or corrects) and not names and intent.kind in ("unclear", "request")
+                 and not (intent.criterion or intent.k) and not intent.sure and text.strip().lower() not in GREETINGS)
         if plain and (phrase := criterion_phrase(text)):  # a plain answer to the question just asked
             intent = Intent("request", criterion=phrase, preset=phrase.lower() if phrase.lower() in presets() else None)
         waits = " Say **go** to apply what waits, or **no** to drop it." if self.pending else ""

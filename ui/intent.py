@@ -96,6 +96,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     `sure` is set when a pattern read the whole message (then this reading wins over the LLM's)."""
     message = " ".join(text.strip().split())
     lowered = message.lower().rstrip(".!")
+    if re.search(rf"\b{NUMBER_WORD}\s*\?+$", lowered):  # "maybe 3?": a K said with doubt is still a K
+        lowered = lowered.rstrip("?").rstrip()
     if lowered in CONFIRM:
         return Intent("go", sure=True)
     if lowered in CANCEL:
@@ -138,14 +140,16 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if (m := re.match(rf"({NUMBER_WORD})\s+([a-z][a-z -]{{0,30}}?)\s+{GROUP_WORDS}$", lowered)) and (
             m[2] not in _NOT_A_CRITERION and (phrase := criterion_phrase(m[2]))):  # "4 colour groups"
         return Intent("request", criterion=phrase, k=number(m[1]), preset=preset_of(phrase), sure=True)
-    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|(?:\b(?:into|in)\s+|[,;:]\s*)({NUMBER_WORD})$|"
-                      rf"\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)", lowered):
-        # "k=5", "5 groups", "..., into 4", "colour; 4", "split them into three by animal type"
-        k = int(m[1]) if m[1] else number(m[2] or m[3] or m[4])
+    if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|(?:\b(?:into|in)\s+|[,;:.]\s*(?:(?:maybe|perhaps|"
+                      rf"say|about|around)\s+)?)({NUMBER_WORD})$|\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)|"
+                      rf"\(\s*({NUMBER_WORD})\s*\)$", lowered):
+        # "k=5", "5 groups", "..., into 4", "colour; 4", "colour; maybe 4", "by colour. Maybe 3?", "colour (3)",
+        # "split them into three by animal type"
+        k = int(m[1]) if m[1] else number(m[2] or m[3] or m[4] or m[5])
         rest, zero = lowered.replace(m[0], " "), k == 0
     criterion, strong = "", False
     if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
-                      r"according to|based on)|by)\s+(.+)", message, re.I):
+                      r"according to|based on|^what about|^how about|^what'?s|^what is)|by)\s+(.+)", message, re.I):
         criterion = re.split(rf",|;|\.\s|\?|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]

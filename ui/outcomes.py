@@ -130,13 +130,14 @@ def failed_said(rows: list[dict[str, Any]]) -> str:
     is no usable image (unreadable, or refused by the decoder at Step 1) fails again on every retry, so Continue
     is offered only for the others (a newcomer's broken .jpg was "retried" by each Continue, for ever)."""
     failed = [r for r in rows if r["status"] == "failed"]
-    files = len(failed) - retryable(rows)
+    files = [Path(r["image"]).name for r in failed if r.get("reason", "").startswith(NOT_AN_IMAGE)]
     said = []
-    if files:
-        said.append(f"{files} file(s) are not usable images and are left out (their reasons are in the Clusters tab): "
-                    f"Continue would fail on them again; replace them in the folder first.")
-    if len(failed) > files:
-        said.append(f"{len(failed) - files} image(s) failed at a model step; see the Clusters tab. **Continue** "
+    if files:  # named: the Clusters tab lists them folded away (a newcomer)
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        said.append(f"{len(files)} file(s) are not usable images and are left out ({shown}; the reasons are in the "
+                    f"Clusters tab): Continue would fail on them again; replace them in the folder first.")
+    if len(failed) > len(files):
+        said.append(f"{len(failed) - len(files)} image(s) failed at a model step; see the Clusters tab. **Continue** "
                     f"retries them.")
     return " ".join(said)
 

@@ -18,7 +18,7 @@ from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
 from ictc.ui import jobs
-from ictc.ui.conversation import NO_MODEL, Conversation, Reply, Request
+from ictc.ui.conversation import JOB_HELP, NO_MODEL, REFINE_GUIDE, Conversation, Reply, Request
 from ictc.ui.intent import HELP
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import explain, outcome, retryable
@@ -224,7 +224,9 @@ class Session(SessionJobs):
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
         if self.busy and HELP.match(text.strip().lower().rstrip(".!")):  # help changes nothing: said during a job too
-            reply = self.conversation.answer(text, self.names(), len(self.images))
+            reply = Reply(JOB_HELP + REFINE_GUIDE)  # not the reading: a first run has taken it (a newcomer saw it empty)
+            self.conversation.say("user", text)
+            self.conversation.say("assistant", reply.text)
             self.save()
             return reply
         if self.busy:

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--rename", nargs=2, metavar=("CLUSTER", "NEW_NAME"), help=f"rename a cluster ({by})")
     change.add_argument("--merge", nargs=2, metavar=("CLUSTER", "OTHER"), help=f"merge two clusters ({by})")
     change.add_argument("--split", nargs=2, metavar=("CLUSTER", "N"), help=f"split a cluster into N ({by})")
-    change.add_argument("--remove", nargs="?", const="", metavar="CLUSTER",
+    change.add_argument("--remove", nargs="*", metavar="CLUSTER",
                         help=f"take a cluster out, its images to the others by Step 3 ({by}); every empty one without CLUSTER")
     change.add_argument("--undo", action="store_true", help="back to the previous version (kept as a new version)")
     refine.add_argument("--step", default="all", type=_step, help=STEP_HELP)

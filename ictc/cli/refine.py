@@ -45,8 +45,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
                 action: Action = AddInstruction(args.instruction, args.step)
             elif args.remove_instructions is not None:
                 action = RemoveInstructions(args.remove_instructions)
-            elif args.remove is not None:
-                action = Remove(_cluster(args.run_dir, args.remove) if args.remove else "")
+            elif args.remove is not None:  # a list: "--remove red green" is said plainly, not as argparse's usage
+                if len(args.remove) > 1:
+                    raise UsageError(f"--remove takes one cluster at a time: --remove {args.remove[0]} first, "
+                                     f"then --remove {args.remove[1]}")
+                action = Remove(_cluster(args.run_dir, args.remove[0]) if args.remove else "")
             elif args.criterion:
                 action = SetCriterion(args.criterion)
             elif isinstance(args.k, int):

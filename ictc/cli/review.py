@@ -40,6 +40,8 @@ def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
             line = input("> ")
         except EOFError:
             line = ""
+        if line.strip().lower() in ("help", "?", "h"):  # the commands are printed with every pause: show it again
+            continue
         try:
             action = parse_command(line, [c["name"] for c in result.pause["clusters"]])
         except UsageError as exc:
