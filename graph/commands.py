@@ -92,6 +92,8 @@ def parse_command(line: str, names: list[str]) -> Action:
     if not words or words[0].lower() in ("a", "accept", "ok", "yes", "y"):
         return Accept()
     verb, rest = words[0].lower(), words[1:]
+    if verb in ("m", "merge") and rest and re.fullmatch(r"\d+,\d+", rest[0]):  # "merge 2,3" as the chat reads it
+        rest = [*rest[0].split(","), *rest[1:]]
     try:
         if verb in ("r", "rename") and len(rest) >= 2:
             cluster, to = take_cluster(names, rest)

@@ -107,13 +107,14 @@ def test_refine_remove_takes_a_cluster_out_by_its_number_and_the_empty_ones_with
 
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     folder = Path(colour_images[0][0]).parent
-    answers = io.StringIO("help\nrename 1 First\nnonsense words\nk 2\n\nmerge 1 2 Everything\n\n")
+    answers = io.StringIO("help\nrename 1 First\nnonsense words\nk 2\n\nmerge 1,2 Everything\n\n")
     monkeypatch.setattr("sys.stdin", answers)
     with FakeOpenAIServer() as server:
         assert _run(server, folder, tmp_path / "run", "--review") == 0
     out = capsys.readouterr().out
     assert "Cluster names (before Step 3)" in out and "cannot read 'nonsense words'" in out
     assert "cannot read 'help'" not in out  # "help" shows the pause and its commands again
+    assert "cannot read 'merge 1,2" not in out  # "merge 1,2" as the chat reads it
     assert "1. Everything (8 images)" in out
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["cluster_names"] == ["Everything"] and results["version"] == 1

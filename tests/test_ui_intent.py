@@ -577,3 +577,41 @@ def test_a_bare_phrase_corrects_the_reading_but_a_greeting_does_not():
     assert "group by **object**" in chat.answer("object", [], 40).text and chat.request.criterion == "object"
     chat.answer("hello", [], 40)
     assert chat.request.criterion == "object"
+
+
+def test_before_a_run_the_other_group_can_be_dropped_and_goes_with_the_categories_a_k_replaces():
+    """A third newcomer could not get rid of the "other" that came with their categories; a run got it."""
+    chat = Conversation()
+    chat.answer("sort them into cat, dog and bird, put the rest in other", [], 40)
+    assert chat.request.other and chat.answer("colour, 4", [], 40).text.startswith("My reading: group by **colour**; K = **4**.")
+    assert not chat.request.other and not chat.request.names
+    chat = Conversation()
+    chat.answer("sort them into cat, dog and bird, put the rest in other", [], 40)
+    chat.answer("no other group", [], 40)
+    assert not chat.request.other and chat.request.names == ["cat", "dog", "bird"]
+    assert chat.answer("start over", [], 40).text.startswith("OK, starting over") and chat.request.names == []
+    assert read_intent("remove the other group", ["Cats", "other"]).action == Remove("other")
+
+
+def test_a_new_criterion_drops_the_instruction_that_leaves_it_out():
+    chat = Conversation()
+    chat.answer("by brightness, not colour", [], 40)
+    assert chat.request.instructions == ["Do not consider colour"]
+    chat.answer("colour instead", [], 40)
+    assert chat.request.criterion == "colour" and chat.request.instructions == []
+
+
+@pytest.mark.parametrize(("text", "criterion", "k", "instructions"), [
+    ("k=3, criterion=colour", "colour", 3, []), ("criterion: colour", "colour", 0, []),
+    ("group by colour — not too many, say 3", "colour", 3, []),
+    ("colour but ignore the frame", "colour", 0, ["Do not consider the frame"])])
+def test_more_setup_phrasings(text, criterion, k, instructions):
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k, intent.instructions) == ("request", criterion, k, instructions)
+
+
+def test_fewer_groups_counts_the_names_not_the_other_group_and_too_many_means_fewer():
+    names = ["A", "B", "C", "D", "other"]
+    assert read_intent("fewer groups", names).k == 3  # K is 4 (+ other): it was refused as "K is already 4"
+    assert read_intent("I think there are too many groups", names).k == 3
+    assert read_intent("actually no, keep it", names).kind == "cancel"

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.models.other import OTHER
 from ictc.nodes.actions import Merge, Remove, Rename, Split
 from ictc.ui.intent import GROUP_WORDS, MERGE_VERBS, NUMBER_WORD, Intent, cluster_named, number
 
@@ -26,13 +27,16 @@ def read_change(message: str, names: list[str]) -> Intent | None:
     A polite question form ("can you merge 1 and 2?") reads as the request it is."""
     message = re.sub(r"^(?:(?:can|could|would|will) you\s+|please\s+)+", "", message.strip(), flags=re.I).rstrip("?.! ")
     lowered = message.lower()
+    named = [n for n in names if n != OTHER]  # K counts the names, not an "other" group ("fewer groups" was refused)
+    if m := re.search(r"\btoo (many|few) (?:groups|clusters|categories)\b", lowered):  # "I think there are too many groups"
+        lowered = message = "fewer groups" if m[1] == "many" else "more groups"
     if m := re.match(rf"(?:please\s+)?(?:(?:use|make|give me|i want|want)\s+)?(?:({NUMBER_WORD}|an?|one)\s+)?(fewer|less|more)"
                      rf"(?:\s+{GROUP_WORDS})?(?:\s+please)?$|(?:please\s+)?add\s+(?:another|an?|one)\s+{GROUP_WORDS}$",
                      lowered):  # "more groups", "one more group", "two fewer clusters", "add a group"
         step = 1 if m[1] in (None, "a", "an", "one") else number(m[1])
-        k = len(names) + (-step if m[2] in ("fewer", "less") else step)
+        k = len(named) + (-step if m[2] in ("fewer", "less") else step)
         if k < 2:
-            return Intent("unclear", problem=f"there are {len(names)} clusters already; fewer than 2 is not a clustering")
+            return Intent("unclear", problem=f"there are {len(named)} clusters already; fewer than 2 is not a clustering")
         return Intent("request", k=k, sure=True)
     if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(?:the\s+)?(first|last)\s+(?:two|2)(?:\s+{GROUP_WORDS})?"
                      rf"(?:\s+(?:into|as|called)\s+(.+))?$", message, re.I):

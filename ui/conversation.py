@@ -3,10 +3,12 @@ ask for what is missing, and start a run or a model-calling change only after th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ictc.models.other import OTHER
 from ictc.nodes.actions import (
     Action,
     AddInstruction,
@@ -134,6 +136,12 @@ class Conversation:
         waits = " Say **go** to apply what waits, or **no** to drop it." if self.pending else ""
         if intent.kind == "thanks":  # no change asked: what waits still waits
             reply = Reply("You're welcome." + waits)
+        elif intent.kind == "start_over":
+            if names:
+                reply = Reply("To start afresh, press **New run** (these clusters stay under Recent runs)." + waits)
+            else:
+                self.request = Request()
+                reply = Reply(f"OK, starting over: nothing is read yet. {SETUP_HELP}")
         elif intent.kind == "help":  # the same: nothing changes, the guide of this stage of the chat
             reply = Reply((REFINE_GUIDE if names else SETUP_GUIDE + f"\n\nMy reading so far: {self.request.reading()}.")
                           + waits)
@@ -186,6 +194,8 @@ class Conversation:
                 case RemoveInstructions(about):  # before a run: from the reading ("no instructions")
                     self.request.instructions = [t for t in self.request.instructions
                                                  if about.casefold() not in t.casefold()]
+                case Remove(cluster) if cluster == OTHER:  # "no other group": from the reading
+                    self.request.other = False
                 case _:
                     return f"{describe_action(action)} needs clusters; there are none yet"
         # imported here: the pipeline's imports wait for the first message (the landing page paints without them)
@@ -200,7 +210,11 @@ class Conversation:
             return f"K must be between 2 and the {image_count} images chosen, not {k}"
         if criterion:
             self.request.criterion, self.request.preset = criterion, intent.preset or new.preset
-        if k:  # a K given now replaces a proposed K or the user's categories
+            # "colour instead" after "by brightness, not colour": "Do not consider colour" would contradict it
+            self.request.instructions = [t for t in self.request.instructions if not contradicts(t, criterion)]
+        if k:  # a K given now replaces a proposed K or the user's categories, and the "other" that came with them
+            if self.request.names:
+                self.request.other = False
             self.request.k, self.request.auto_k, self.request.names = k, False, []
         if intent.auto_k or intent.names:  # K proposed, or the user's categories: either replaces a given K
             self.request.k, self.request.auto_k, self.request.names = 0, intent.auto_k, list(intent.names)
@@ -251,6 +265,14 @@ class Conversation:
                          + note, apply=actions)
         self.pending = actions
         return Reply("I read:\n" + "\n".join(lines) + note + "\n\nSay **go** to apply, or correct me.")
+
+
+def contradicts(instruction: str, criterion: str) -> bool:
+    """Whether `instruction` tells the model to leave out what `criterion` groups by ("Do not consider colour"
+    beside the criterion "colour"; case aside)."""
+    leave_out = re.match(r"\s*(?:do not|don'?t|never|without|ignore|ignoring|disregard)\b(?:\s+consider)?\s+(.+?)[.!]?\s*$",
+                         instruction, re.I)
+    return leave_out is not None and leave_out[1].casefold().strip() == criterion.casefold().strip()
 
 
 def _sentence(text: str) -> str:

@@ -9,9 +9,11 @@ from typing import Any
 
 from ictc.core.errors import UsageError
 from ictc.graph.commands import parse_command
+from ictc.models.other import OTHER
 from ictc.nodes.actions import (
     Action,
     AddInstruction,
+    Remove,
     RemoveInstructions,
     SetCriterion,
     SetK,
@@ -22,7 +24,8 @@ COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
 CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure",
            "ok go", "yes go", "go on", "apply it", "sounds good", "looks good", "fine", "yep", "yeah"}
 CANCEL = {"no", "nope", "n", "cancel", "cancel that", "never mind", "nevermind", "forget it", "no thanks", "don't",
-          "do not", "not that", "no, cancel", "no cancel", "stop that", "scrap that"}
+          "do not", "not that", "no, cancel", "no cancel", "stop that", "scrap that", "keep it", "leave it", "no, keep it",
+          "actually no", "actually no, keep it", "no, leave it", "keep it as it is", "leave it as it is"}
 NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
            "eleven": 11, "twelve": 12, "half": 2, "halves": 2}
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
@@ -36,6 +39,9 @@ BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let
                          rf"use|try|go with|i want|i'd like|want|actually|no|wait|oh|well|rather)[,\s]+)*"
                          rf"(?:k\s*[=:]\s*)?({NUMBER_WORD})"
                          rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go|instead))*$", re.I)
+START_OVER = re.compile(r"^(?:let'?s\s+)?(?:start (?:over|again|afresh)|reset|clear (?:it|that|everything|the reading)|"
+                        r"from scratch|begin again)$")
+NO_OTHER = re.compile(r"^(?:no|without|remove|drop|delete)\s+(?:an?\s+|the\s+)?[\"']?other[\"']?(?:\s+(?:group|cluster))?$")
 HELP = re.compile(r"^(?:(?:i need |i want |need |get |some |any )?help(?: me| please)?|\?+|"
                   r"what (?:can|do|should) i (?:say|do|type|ask|write)(?: now| here| next)?\??|what now\??|"
                   r"how do(?:es)? (?:i|you|this|it|one)\b.*|how (?:this|it) works\??|what is this(?: app| tool| thing)?\??|"
@@ -45,7 +51,8 @@ REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete
                                  r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
 @dataclass
 class Intent:
-    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | thanks | help | unclear."""
+    """One message, read. `kind`: go | cancel | undo | request (criterion and/or K) | change | thanks | help |
+    start_over | unclear."""
 
     kind: str
     criterion: str = ""
@@ -113,6 +120,10 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         return Intent("thanks", sure=True)
     if HELP.match(lowered):  # a newcomer's first "help" had been read as nothing ("I could not tell ...")
         return Intent("help", sure=True)
+    if START_OVER.match(lowered):  # before a run: the reading cleared (a newcomer's "start over" became the criterion)
+        return Intent("start_over", sure=True)
+    if NO_OTHER.match(lowered):  # "no other group": before a run the reading drops it; after one, the cluster goes
+        return Intent("change", action=Remove(OTHER), sure=True)
     if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "
                 r"(?:change|step|one)|one step))?(?:\s+please)?$", lowered):
         return Intent("undo", sure=True)
@@ -148,9 +159,11 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         k = int(m[1]) if m[1] else number(m[2] or m[3] or m[4] or m[5])
         rest, zero = lowered.replace(m[0], " "), k == 0
     criterion, strong = "", False
-    if m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
+    if m := re.search(r"\bcriterion\s*[:=]\s*([^,;]+)", message, re.I):  # "criterion: colour", "k=3, criterion=colour"
+        criterion, strong = clean_criterion(m[1]), True
+    elif m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
                       r"according to|based on|^what about|^how about|^what'?s|^what is)|by)\s+(.+)", message, re.I):
-        criterion = re.split(rf",|;|\.\s|\?|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
+        criterion = re.split(rf",|;|\.\s|\?|\s+[—–-]+\s+|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]
         criterion, strong = clean_criterion(criterion), bool(m[1])
@@ -161,6 +174,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         return Intent("request", criterion=phrase, k=k, preset=preset_of(phrase), sure=True)
     # "group by colour, not brightness": what not to group by is the paper's negative instruction, not dropped
     unwanted = re.search(r"(?:[,;]|\bbut)\s*(?:not|ignoring|ignore|without)\s+(?:by\s+)?([^,;.!?]+)", message, re.I)
+    if unwanted and not criterion and (phrase := criterion_phrase(message[:unwanted.start()])):
+        criterion = phrase  # "colour but ignore the frame": the phrase before it is the criterion
     negative = [f"Do not consider {unwanted[1].strip()}"] if criterion and unwanted else []
     if zero:  # "group by colour, 0 groups", "colour, 0 groups": the criterion stands, K 0 is said back (not read as no K)
         criterion = criterion or _criterion_beside_k(rest)
@@ -229,8 +244,8 @@ def clean_criterion(text: str) -> str:
 def read_command(text: str, names: list[str]) -> Intent | None:
     """The review syntax (`k=5`, `merge 2 3`, `rename 1 Happy`); None when the message is not one."""
     first = text.strip().split()[0].lower() if text.strip() else ""
-    if first not in COMMAND_VERBS and not first.startswith("k="):
-        return None
+    if (first not in COMMAND_VERBS and not first.startswith("k=")) or (first.startswith("k=") and "," in text):
+        return None  # "k=3, criterion=colour": more than the command, read by the rules
     if first == "split" and not names and re.search(r"\bby\b", text.lower()):
         return None  # "split them into three by animal type": a first request, read by the rules
     if first in ("merge", "split", "rename") and not names:
