@@ -29,7 +29,7 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
     called here. Raises UsageError naming the value when the action does not fit the run."""
     names = list(state.get("naming", {}).get("names", []))
     images = len(state["images"])
-    assigned = len(state.get("assignments", {}))
+    n_assigned = len(state.get("assignments", {}))  # not `assigned`: that is the members of one cluster
     match action:
         case Split(cluster, n):
             return _plan_split(state, cluster, n)
@@ -48,7 +48,7 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
                         f"Step 3 on {images} images, which may now answer 'other'")
         case Coarser(n):
             named = [x for x in names if x != OTHER]
-            if not assigned:
+            if not n_assigned:
                 raise UsageError("a coarser level needs the clusters' members: finish Step 3 first")
             if n < 2 or n >= len(named):
                 raise UsageError(f"a coarser level needs between 2 and {len(named) - 1} parents for {len(named)} names, not {n}")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from ictc.core.errors import UsageError
 from ictc.nodes.actions import AddInstruction, Plan, RemoveInstructions, reset_fields, same_text
-from ictc.prompts import ALL_STEPS, Criterion, step_name
-
-STEPS = ("describe", "label", "name_clusters", "assign")  # in the order they run
+from ictc.prompts import ALL_STEPS, STEPS, Criterion, step_name
 
 
 def plan_instructions(criterion: Criterion, action: AddInstruction | RemoveInstructions, images: int) -> Plan:

@@ -223,14 +223,10 @@ class Session(SessionJobs):
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
-        if self.busy and HELP.match(text.strip().lower().rstrip(".!")):  # help changes nothing: said during a job too
-            reply = Reply(JOB_HELP + REFINE_GUIDE)  # not the reading: a first run has taken it (a newcomer saw it empty)
-            self.conversation.say("user", text)
-            self.conversation.say("assistant", reply.text)
-            self.save()
-            return reply
-        if self.busy:
-            reply = Reply("A job is running: wait for it, or press Stop.")
+        if self.busy:  # help changes nothing, so it is answered during a job too (not with the reading: a first
+            # run has taken it, and a newcomer saw it empty)
+            reply = Reply(JOB_HELP + REFINE_GUIDE if HELP.match(text.strip().lower().rstrip(".!"))
+                          else "A job is running: wait for it, or press Stop.")
             self.conversation.say("user", text)
             self.conversation.say("assistant", reply.text)
             self.save()
