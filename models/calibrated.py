@@ -70,6 +70,9 @@ class LogprobChooser:
         self.supported: bool | None = None  # unknown until the first answer
         self._priors: dict[tuple[tuple[str, ...], tuple[str, ...]], list[float | None]] = {}
         self._lock = threading.Lock()
+        # held while a content-free prompt is asked: images that need the same prior at once wait for the one
+        # call instead of each making it (a clean-clone CI run counted 22 calls where 21 were due)
+        self._prior_lock = threading.Lock()
 
     def _ask(self, messages: list) -> list[tuple[str, float]] | None:
         reply = self.model.invoke(messages, logprobs=True, top_logprobs=TOP_LOGPROBS, max_tokens=1)
@@ -86,12 +89,11 @@ class LogprobChooser:
         blank = [m.model_copy(update={"content": m.content.replace(description, CONTENT_FREE)})
                  if isinstance(m.content, str) else m for m in messages]
         key = (tuple(str(m.content) for m in blank), tuple(names))
-        with self._lock:
+        with self._prior_lock:
             if key in self._priors:
                 return self._priors[key], 0
-        pairs = self._ask(blank)
-        prior: list[float | None] = name_logprobs(pairs, names)[0] if pairs else [None for _ in names]
-        with self._lock:
+            pairs = self._ask(blank)
+            prior: list[float | None] = name_logprobs(pairs, names)[0] if pairs else [None for _ in names]
             if len(self._priors) >= 256:  # a few prompts per run; never grow without bound
                 self._priors.clear()
             self._priors[key] = prior
