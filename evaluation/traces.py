@@ -13,8 +13,8 @@ import orjson
 import zstandard
 
 from ictc.evaluation.outputs import read_json
+from ictc.prompts import STEPS
 
-STEP_ORDER = ("describe", "label", "name_clusters", "assign")
 TRACES = "traces.jsonl.zst"  # issue 19: the plain lines took ~1.4 KB per image, mostly the same prompt again
 PLAIN = "traces.jsonl"  # written by versions before the compressed file; still read, never appended to
 LEVEL = 3  # zstd level: 8,000 bench traces take 64 B per image at 1 and at 3 (1,433 B plain); ~3 µs each
@@ -161,7 +161,7 @@ def current_traces(records: list[dict[str, Any]], image: str | None = None, vers
         allowed = lineage(versions, version or latest)
         mine = [r for r in mine if r["version"] in allowed]
     latest = {record["step"]: record for record in mine}
-    return {step: latest[step] for step in STEP_ORDER if step in latest}
+    return {step: latest[step] for step in STEPS if step in latest}
 
 
 NO_MODEL = "no model"  # in a trace's model field: the answer came from a rule (e.g. the raw label), not a call

@@ -281,8 +281,8 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             # ("merge Purple with Red", Purple empty, had renamed Red's 33 images "Purple")
             sizes = Counter(a["cluster"] for a in state.get("assignments", {}).values())
             target = into.strip() or (second if sizes[second] > sizes[first] else first)
-            if any(same_text(target, n) for n in names if n not in (first, second)):
-                raise UsageError(f"cannot merge into {target!r}: another cluster has that name")
+            if taken := next((n for n in names if n not in (first, second) and same_text(target, n)), None):
+                raise UsageError(f"cannot merge into {target!r}: cluster {names.index(taken) + 1} is called {taken!r}")
             moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()
                      if a["cluster"] in (first, second)}
             # the merged cluster keeps the place of the one whose name it keeps (the first's for a new name)

@@ -102,7 +102,9 @@ def _plan_split(state: dict[str, Any], cluster: str, n: int) -> Plan:
         raise UsageError(f"cannot split {cluster!r}: it has no images")
     if not members:
         raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
-    if n < 2 or n > len(members):
+    if n < 2:  # "--split 1 1" had read "cannot split 'Red' (12 images) into 1", as if the size were the trouble
+        raise UsageError(f"a split needs at least 2 parts, not {n}")
+    if n > len(members):
         raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
     # imported here, not at the top: the chat app's first paint imports this module
     from ictc.nodes.label_counts import normalize_label

@@ -103,6 +103,11 @@ def test_refine_remove_takes_a_cluster_out_by_its_number_and_the_empty_ones_with
         assert "ictc: error: no cluster is empty: nothing to remove" in capsys.readouterr().err
         assert main(["refine", str(run), "--remove", "1", "2"]) == 1  # not argparse's usage text (a newcomer)
         assert "ictc: error: --remove takes one cluster at a time: --remove 1 first, then --remove 2" in capsys.readouterr().err
+        assert main(["refine", str(run), "--split", "1", "1"]) == 1  # had read "cannot split 'Red' (n images) into 1"
+        assert "ictc: error: a split needs at least 2 parts, not 1" in capsys.readouterr().err
+        assert main(["refine", str(run), "--rename", "1", "Warm", "--into", "Hot"]) == 1  # --into had gone unsaid
+        assert "ictc: error: --into names a merged cluster: it goes with --merge" in capsys.readouterr().err
+        assert json.loads((run / "results.json").read_text())["cluster_names"] == names[:2]  # nothing renamed
 
 
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):

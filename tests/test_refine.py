@@ -183,7 +183,7 @@ def test_a_name_that_differs_from_another_cluster_s_only_by_case_is_refused(fini
     names = finished.results["cluster_names"]
     with pytest.raises(UsageError, match=f"cluster 2 is called '{names[1]}'"):
         refine_run(finished.run_dir, Rename(names[0], names[1].upper()), context=ctx)
-    with pytest.raises(UsageError, match="another cluster has that name"):
+    with pytest.raises(UsageError, match=f"cannot merge into '{names[2].lower()}': cluster 3 is called '{names[2]}'"):
         refine_run(finished.run_dir, Merge((names[0], names[1]), names[2].lower()), context=ctx)
     assert refine_run(finished.run_dir, Rename(names[0], names[0].upper()), context=ctx).version == 2  # its own: fine
 

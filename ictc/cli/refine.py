@@ -36,6 +36,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)
+    if args.into and not args.merge:  # "--rename 1 x --into y" had run the rename and said nothing of --into
+        raise UsageError("--into names a merged cluster: it goes with --merge")
     progress = Progress()
     try:
         if args.undo:
