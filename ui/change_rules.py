@@ -17,7 +17,11 @@ REMOVE_EMPTY = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:all\s+)?(?:of\s+)
                           re.I)  # a newcomer's "drop the empty groups"
 REMOVE_ONE = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:the\s+)?(?:(cluster|group|category)\s+)?(.+?)"
                         rf"(?:\s+(cluster|group|category|ones))?$", re.I)
-CALL_THE_ONES = re.compile(r"(?:call|name)\s+(?:the\s+)?(.+?)\s+(?:ones|images|pictures|photos|cluster|group)\s+(.+)$", re.I)
+CALL_THE_ONES = re.compile(r"(?:call|name)\s+(?:the\s+)?(.+?)\s+(?:ones?|images|pictures|photos|cluster|group)\s+(.+)$",
+                           re.I)  # "call the yellow ones Sunny", "call the first one Warm"
+# "I don't want the Blue group", "we don't need cluster 3 any more": a removal when what follows names a cluster
+NOT_WANTED = re.compile(r"(?:i\s+|we\s+)?(?:don'?t|do not)\s+(?:want|need)\s+(?:the\s+)?(?:(?:cluster|group|category)\s+)?"
+                        r"(.+?)(?:\s+(?:cluster|group|category|ones))?(?:\s+any\s*more)?$", re.I)
 PUT_INTO = re.compile(r"(?:put|move|merge)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?(.+?)(?:\s+ones)?\s+(?:in\s+with|into|in|with|"
                       r"under)\s+(?:the\s+)?(.+?)(?:\s+(?:ones|cluster|group))?$", re.I)
 
@@ -56,6 +60,8 @@ def read_change(message: str, names: list[str]) -> Intent | None:
     if (m := re.fullmatch(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:the\s+)?(?:{GROUP_WORDS}\s+)?(.+?)(?:\s*,\s*|\s+and\s+|\s*&\s*)"
                           rf"(.+?)(?:\s+{GROUP_WORDS})?", message, re.I)) and all(_is_cluster(x, names) for x in m.groups()):
         return Intent("unclear", problem=f"removing takes one cluster at a time: remove {m[1]} first, then {m[2]}", sure=True)
+    if (m := NOT_WANTED.match(message)) and _is_cluster(m[1], names):
+        return _change(lambda: Remove(cluster_named(m[1], names)))
     if m := REMOVE_ONE.match(message):
         if m[1] or m[3] or _is_cluster(m[2], names):  # "remove cluster Misc": said back when there is no Misc
             return _change(lambda: Remove(cluster_named(m[2], names)))
@@ -69,7 +75,7 @@ def read_change(message: str, names: list[str]) -> Intent | None:
         return _change(lambda: Split(cluster_named(m[1], names), number(m[2] or "2") or 2))
     if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
-    if m := re.match(r"(?:call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
+    if m := re.match(r"(?:rename|call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
     # the plainer phrasings below act only on clusters that are there; anything else is left to the LLM
     if (m := CALL_THE_ONES.match(message)) and _is_cluster(m[1], names):  # "call the yellow ones Sunny"

@@ -41,7 +41,8 @@ BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let
                          rf"(?:\s+{GROUP_WORDS})?(?:[,\s]+(?:please|then|groups?|thanks|go|instead))*$", re.I)
 START_OVER = re.compile(r"^(?:let'?s\s+)?(?:start (?:over|again|afresh)|reset|clear (?:it|that|everything|the reading)|"
                         r"from scratch|begin again)$")
-NO_OTHER = re.compile(r"^(?:no|without|remove|drop|delete)\s+(?:an?\s+|the\s+)?[\"']?other[\"']?(?:\s+(?:group|cluster))?$")
+NO_OTHER = re.compile(r"^(?:no|without|remove|drop|delete|(?:i |we )?(?:don'?t|do not) (?:want|need))\s+(?:an?\s+|the\s+|any\s+)?"
+                      r"[\"']?other[\"']?(?:\s+(?:group|cluster))?(?:\s+any\s*more)?$")
 HELP = re.compile(r"^(?:(?:i need |i want |need |get |some |any )?help(?: me| please)?|\?+|"
                   r"what (?:can|do|should) i (?:say|do|type|ask|write)(?: now| here| next)?\??|what now\??|"
                   r"how do(?:es)? (?:i|you|this|it|one)\b.*|how (?:this|it) works\??|what is this(?: app| tool| thing)?\??|"
