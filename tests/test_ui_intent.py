@@ -486,7 +486,7 @@ def test_k_0_is_refused_before_a_run_not_taken_as_no_k(text):
     ("drop the empty groups", Remove()), ("remove the empty clusters", Remove()), ("get rid of the empty ones", Remove()),
     ("delete Sad", Remove("Sad")), ("remove cluster 2", Remove("Sad")), ("drop the Angry group", Remove("Angry")),
     ("please remove the sad ones", Remove("Sad")),
-    # the seventh newcomer's phrasings had reached only the LLM
+    # phrasings a newcomer used that had reached only the LLM
     ("I don't want the Angry group", Remove("Angry")), ("we don't need cluster 2 any more", Remove("Sad"))])
 def test_remove_a_cluster_or_the_empty_ones_in_words(text, action):
     intent = read_intent(text, NAMES)
