@@ -622,3 +622,10 @@ def test_fewer_groups_counts_the_names_not_the_other_group_and_too_many_means_fe
     assert read_intent("fewer groups", names).k == 3  # K is 4 (+ other): it was refused as "K is already 4"
     assert read_intent("I think there are too many groups", names).k == 3
     assert read_intent("actually no, keep it", names).kind == "cancel"
+
+
+@pytest.mark.parametrize("text", ["undo the last two changes", "undo twice", "undo both", "revert the last 3", "undo everything"])
+def test_an_undo_of_several_versions_says_how(text):
+    """One undo goes back one version; several at once had reached only the LLM."""
+    intent = read_intent(text, NAMES)
+    assert intent.kind == "unclear" and 'go back to version N' in intent.problem

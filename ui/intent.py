@@ -128,6 +128,10 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "
                 r"(?:change|step|one)|one step))?(?:\s+please)?$", lowered):
         return Intent("undo", sure=True)
+    if re.match(rf"(?:please\s+)?(?:undo|revert|roll back)\s+(?:(?:the\s+)?(?:last|past)\s+)?(?:{NUMBER_WORD}|both|all|every|"
+                rf"twice|everything)\b", lowered):  # "undo the last two changes" had reached only the LLM
+        return Intent("unclear", problem='undo goes back one version at a time: say "undo" again, or "go back to '
+                                         'version N" (the Versions tab lists them)', sure=True)
     if m := BARE_NUMBER.match(lowered):
         return _k_request(number(m[1]))
     if m := REMOVE_INSTRUCTIONS.match(lowered):  # "no instructions", "remove the instruction about brightness"
