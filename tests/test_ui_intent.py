@@ -13,6 +13,7 @@ from ictc.nodes.actions import (
     AddInstruction,
     AddOther,
     Merge,
+    ProposeK,
     Remove,
     RemoveInstructions,
     Rename,
@@ -629,3 +630,9 @@ def test_an_undo_of_several_versions_says_how(text):
     """One undo goes back one version; several at once had reached only the LLM."""
     intent = read_intent(text, NAMES)
     assert intent.kind == "unclear" and 'go back to version N' in intent.problem
+
+
+@pytest.mark.parametrize("text", ["what would you suggest?", "any suggestions?", "what do you recommend"])
+def test_asking_for_suggestions_gets_the_guide_and_asking_for_k_still_proposes_one(text):
+    assert read_intent(text, NAMES).kind == "help"  # had reached only the LLM
+    assert read_intent("how many groups would you suggest?", NAMES).action == ProposeK()

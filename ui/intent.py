@@ -46,7 +46,8 @@ NO_OTHER = re.compile(r"^(?:no|without|remove|drop|delete|(?:i |we )?(?:don'?t|d
 HELP = re.compile(r"^(?:(?:i need |i want |need |get |some |any )?help(?: me| please)?|\?+|"
                   r"what (?:can|do|should) i (?:say|do|type|ask|write)(?: now| here| next)?\??|what now\??|"
                   r"how do(?:es)? (?:i|you|this|it|one)\b.*|how (?:this|it) works\??|what is this(?: app| tool| thing)?\??|"
-                  r"commands|options|examples?|what are (?:my|the) options\??)$")  # "how do I delete a group?" too
+                  r"commands|options|examples?|what are (?:my|the) options\??|"
+                  r"(?:so,? )?what (?:would|do|can) you (?:suggest|recommend)\??|any (?:suggestions|ideas|tips)\??)$")  # "how do I delete a group?" too
 REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete|forget|cancel|take out)\s+(?:all\s+)?"
                                  r"(?:of\s+)?(?:the\s+|my\s+|those\s+|these\s+|every\s+)?instructions?"
                                  r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
