@@ -75,8 +75,8 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     Steps 2b and 3 (answer with resume_run); `context` or `context_factory` replace the models built from
     `settings`; `hashed`: items already hashed by hash_images (several criteria). Unreadable files are
     recorded as failures, not refused; other files in the folder are listed as skipped.
-    Raises UsageError (see check_request; also K above the readable images, or the folder busy) before any
-    model call; ModelUnavailableError when a model cannot be loaded or reached."""
+    Raises UsageError (see check_request; also K above the readable images, `out_dir` holding a run already, or
+    the folder busy) before any model call; ModelUnavailableError when a model cannot be loaded or reached."""
     from ictc.nodes.user_names import parse_names
 
     user_names = parse_names(names) if names is not None else []
@@ -87,6 +87,9 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).name != "labels.csv"
                        and (labels is None or Path(f).resolve() != Path(labels).resolve())}
     check_request(paths, criterion, k, labels, len(listing.skipped))
+    if (Path(out_dir) / "run.json").is_file():  # a newcomer's second `run --out` had replaced a run of 12 versions
+        raise UsageError(f"{out_dir} already holds a run: refine or resume it, or give another run folder "
+                         "(nothing in it was changed)")
     items, unreadable = hashed if hashed is not None else hash_images(paths)
     n_clusters = k
     if n_clusters > len(items) - len(unreadable):

@@ -112,6 +112,12 @@ def test_refine_sets_names_then_adds_other(colour_images, tmp_path):
     widened = refine_run(tmp_path / "run", AddOther(), context=other_ctx)
     assert {c["name"]: c["size"] for c in widened.results["clusters"]} == {"Red": 3, "Green": 3, "other": 2}
     assert not other_ctx.vlm.calls and step_calls(other_ctx.llm, "Criterion: colour") == 0  # no Step 1 or 2a
+    from ictc.graph.session import run_state
+    from ictc.nodes.actions import preview_action
+
+    # a newcomer's "too many groups" after own categories had not said they go
+    assert preview_action(run_state(tmp_path / "run"), SetK(3)).endswith(
+        "Step 2b names the clusters afresh, in place of your own categories (Red, Green)")
     back = refine_run(tmp_path / "run", SetK(3), context=fake_context())
     assert "Blue" in back.results["cluster_names"] and back.results["names_source"] == "model"
 

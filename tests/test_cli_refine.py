@@ -110,6 +110,21 @@ def test_refine_remove_takes_a_cluster_out_by_its_number_and_the_empty_ones_with
         assert json.loads((run / "results.json").read_text())["cluster_names"] == names[:2]  # nothing renamed
 
 
+def test_a_second_run_into_a_run_folder_is_refused_and_the_run_there_is_kept(colour_images, tmp_path, capsys):
+    """A newcomer's second `ictc run --out runs/c1` had replaced version 1 of a run with 12 versions, without a word."""
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        assert main(["refine", str(run), "--rename", "1", "Warm"]) == 0
+        before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        seen = len(server.requests)
+        assert _run(server, folder, run) == 1
+        assert len(server.requests) == seen  # refused before any model call
+    assert f"ictc: error: {run} already holds a run: refine or resume it" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     folder = Path(colour_images[0][0]).parent
     answers = io.StringIO("help\nrename 1 First\nnonsense words\nk 2\n\nmerge 1,2 Everything\n\n")
