@@ -636,3 +636,20 @@ def test_an_undo_of_several_versions_says_how(text):
 def test_asking_for_suggestions_gets_the_guide_and_asking_for_k_still_proposes_one(text):
     assert read_intent(text, NAMES).kind == "help"  # had reached only the LLM
     assert read_intent("how many groups would you suggest?", NAMES).action == ProposeK()
+
+
+@pytest.mark.parametrize(("text", "criterion", "k", "instructions"), [
+    ("colour, 4 groups, ignore the border", "colour", 4, ["Do not consider the border"]),
+    ("colour; 4; ignore the border", "colour", 4, ["Do not consider the border"]),
+    ("colour, 4 groups, don't look at the border", "colour", 4, ["Do not consider the border"]),
+    ("sort by colour into 3 groups but do not look at the white corner mark", "colour", 3,
+     ["Do not consider the white corner mark"]),
+    ("group by colour without looking at the border, 4 groups", "colour", 4, ["Do not consider the border"]),
+    ("colour, ignore the border, not brightness", "colour", 0, ["Do not consider the border", "Do not consider brightness"]),
+    ("group by colour, not brightness", "colour", 0, ["Do not consider brightness"]),
+    ("cluster by people with or without glasses", "people with or without glasses", 0, [])])
+def test_a_clause_that_says_what_to_leave_out_is_an_instruction_and_the_rest_is_read_alone(text, criterion, k, instructions):
+    """The seventh newcomer's "colour, 4 groups, ignore the border" had the criterion "colour, 4 groups"; with
+    "don't look at" the criterion and the instruction were both lost."""
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k, intent.instructions) == ("request", criterion, k, instructions)

@@ -48,6 +48,10 @@ HELP = re.compile(r"^(?:(?:i need |i want |need |get |some |any )?help(?: me| pl
                   r"how do(?:es)? (?:i|you|this|it|one)\b.*|how (?:this|it) works\??|what is this(?: app| tool| thing)?\??|"
                   r"commands|options|examples?|what are (?:my|the) options\??|"
                   r"(?:so,? )?what (?:would|do|can) you (?:suggest|recommend)\??|any (?:suggestions|ideas|tips)\??)$")  # "how do I delete a group?" too
+# a clause that says what not to group by: "..., ignore the border", "... but don't look at the mark", "..., not brightness"
+NEGATIVE_CLAUSE = re.compile(r"(?:(?:\s*[,;]\s*|\s+(?:but|and)\s+)(?:not|ignore|ignoring|without(?:\s+(?:looking at|considering))?|"
+                             r"(?:do not|don'?t)\s+(?:look at|consider|use|count|care about|mind))|"
+                             r"\s+without\s+(?:looking at|considering))\s+(?:by\s+)?([^,;.!?]+)", re.I)
 REMOVE_INSTRUCTIONS = re.compile(r"^(?:please\s+)?(?:no|clear|remove|drop|delete|forget|cancel|take out)\s+(?:all\s+)?"
                                  r"(?:of\s+)?(?:the\s+|my\s+|those\s+|these\s+|every\s+)?instructions?"
                                  r"(?:\s+(?:about|on|for|with|mentioning|saying|that says)\s+(.+?))?(?:\s+please)?$")
@@ -148,6 +152,15 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
                      r"(?:\s+only)?\s*[:,]?\s+(.+)$", message, re.I):  # "for step 3 only: ...", "for the label step: ..."
         step = m[1] or {"naming": "name_clusters"}.get(m[2].lower(), m[2].lower())
         return Intent("change", action=AddInstruction(m[3].strip(), step.lower()), sure=True)
+    if (m := NEGATIVE_CLAUSE.search(message)) and (rest := (message[:m.start()] + message[m.end():]).strip(" ,;")):
+        # "colour, 4 groups, ignore the border": the clause is the paper's negative instruction, the rest is read
+        # alone (the criterion had been "colour, 4 groups"; with "don't look at" both were lost)
+        inner, unwanted = read_by_rules(rest, names), f"Do not consider {m[1].strip()}"
+        if inner.kind == "request" and (inner.criterion or inner.k):
+            inner.instructions.insert(0, unwanted)  # the clauses in the order typed (the rest holds the later ones)
+            return inner
+        if (phrase := criterion_phrase(rest)) and len(phrase.split()) <= 4:  # "colour but ignore the frame"
+            return Intent("request", criterion=phrase, preset=preset_of(phrase), instructions=[unwanted], sure=True)
     if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
         return Intent("request", instructions=[message], sure=True)
     k, rest, zero = 0, lowered, False
@@ -178,19 +191,14 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         criterion, strong = clean_criterion(m[1]), True
     if k and not criterion and (phrase := _criterion_beside_k(rest)):
         return Intent("request", criterion=phrase, k=k, preset=preset_of(phrase), sure=True)
-    # "group by colour, not brightness": what not to group by is the paper's negative instruction, not dropped
-    unwanted = re.search(r"(?:[,;]|\bbut)\s*(?:not|ignoring|ignore|without)\s+(?:by\s+)?([^,;.!?]+)", message, re.I)
-    if unwanted and not criterion and (phrase := criterion_phrase(message[:unwanted.start()])):
-        criterion = phrase  # "colour but ignore the frame": the phrase before it is the criterion
-    negative = [f"Do not consider {unwanted[1].strip()}"] if criterion and unwanted else []
     if zero:  # "group by colour, 0 groups", "colour, 0 groups": the criterion stands, K 0 is said back (not read as no K)
         criterion = criterion or _criterion_beside_k(rest)
-        return Intent("request", criterion=criterion, preset=preset_of(criterion), instructions=negative, sure=True,
+        return Intent("request", criterion=criterion, preset=preset_of(criterion), sure=True,
                       problem="K must be 2 or more, not 0") if criterion else _k_request(0)
     if criterion or k:
         # sure: a criterion said with "group by"/"focus on"..., or a K with hardly a word besides it
         sure = strong or (not criterion and len(re.findall(r"[a-z']+", rest)) <= 2)
-        return Intent("request", criterion=criterion, k=k, preset=preset_of(criterion), instructions=negative, sure=sure)
+        return Intent("request", criterion=criterion, k=k, preset=preset_of(criterion), sure=sure)
     if names and (missing := missing_cluster(message, names)):  # "put Purple into Red" without a Purple: say so
         return Intent("unclear", problem=missing)
     return Intent("unclear", problem="I could not tell what to group by or what to change")
