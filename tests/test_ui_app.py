@@ -468,7 +468,9 @@ def test_undo_from_the_chat_and_go_back_from_the_versions_tab(finished_app):
     wait_for_job(app)
     assert headings(app) == ["1. Green · 6", "2. Blue · 2"]
     assert say(app, "undo").startswith("Going back to the version before this one")
-    assert "undo" in wait_for_job(app)
+    # which version it is now and the instructions in force: a newcomer's undo had brought one back unsaid
+    said = wait_for_job(app)
+    assert "Now version 3 (undo: back to version 1): grouped by" in said and "no instructions" in said
     assert headings(app) == ["1. Green · 3", "2. Red · 3", "3. Blue · 2"]
     open_tab(app, "Versions")
     assert app.selectbox(key=f"v-a-{app.session_state['ictc_session'].run_dir}-3").value == 2
@@ -725,3 +727,12 @@ def test_help_is_answered_while_a_job_runs(colour_images):
     assert helped.startswith("A job is running: wait for it, or press **Stop**") and "To change the clusters:" in helped
     assert say(app, "3 groups").startswith("A job is running")  # anything else still waits for the job
     wait_for_job(app)
+
+
+def test_going_back_says_the_version_and_the_instructions_it_brings_back():
+    from ictc.ui.outcomes import went_back_said
+
+    results = {"version": 12, "history": ["first run", "undo: back to version 4"],
+               "criterion": {"text": "colour", "instructions": {"all": ["don't consider the corner mark"]}}}
+    assert went_back_said(results) == ("Now version 12 (undo: back to version 4): grouped by “colour”, instructions in "
+                                       "force: “don't consider the corner mark” (all steps).")

@@ -18,9 +18,8 @@ import streamlit as st
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
-from ictc.prompts import ALL_STEPS
 from ictc.ui import crosstab_view, jobs, panels, sidebar, views
-from ictc.ui.outcomes import model_warning
+from ictc.ui.outcomes import instructions_in_force, model_warning
 from ictc.ui.session import Session, new_token
 
 if TYPE_CHECKING:
@@ -198,13 +197,6 @@ def results_pane(session: Session) -> None:
         if tab.open:
             with tab:
                 draw(session, results, run_dir)
-
-
-def instructions_in_force(criterion: dict) -> list[str]:
-    """The run's instructions as `"text" (step)` in the order given ("all steps" for those of every step), from
-    results.json's criterion {"instructions": {step: [text, ...]}}."""
-    return [f"“{text}” ({'all steps' if step == ALL_STEPS else step})"
-            for step, texts in (criterion.get("instructions") or {}).items() for text in texts]
 
 
 def preview(session: Session) -> None:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ def outcome(job: Job, settings: Settings) -> str:
              f"Model calls by step: {calls}."]
     if result.failed:
         lines.append(failed_said(result.rows))
+    if job.title == "undo" or job.title.startswith("back to version"):
+        lines.insert(1, went_back_said(results))
     split = results.get("naming", {}).get("split") or {}
     if job.title.startswith("split") and split:
         lines.append(split_said(split, {c["name"]: c["size"] for c in results["clusters"]}))
@@ -114,6 +117,22 @@ def outcome(job: Job, settings: Settings) -> str:
         if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
             lines.append("\nRenamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
     return "\n".join(lines)
+
+
+def instructions_in_force(criterion: dict) -> list[str]:
+    """The run's instructions as `"text" (step)` in the order given ("all steps" for those of every step), from
+    results.json's criterion {"instructions": {step: [text, ...]}}."""
+    return [f"“{text}” ({'all steps' if step == ALL_STEPS else step})"
+            for step, texts in (criterion.get("instructions") or {}).items() for text in texts]
+
+
+def went_back_said(results: dict[str, Any]) -> str:
+    """After an undo or a "go back to version N": which version the run is now, what it went back to, and the
+    criterion and instructions now in force (a newcomer's undo had brought back a removed instruction with only
+    "0 image(s) moved" said)."""
+    given = instructions_in_force(results["criterion"])
+    return (f"Now version {results['version']} ({results['history'][-1]}): grouped by “{results['criterion']['text']}”, "
+            + ("instructions in force: " + "; ".join(given) if given else "no instructions") + ".")
 
 
 NOT_AN_IMAGE = ("read:", "describe: ImageError")  # a failure's reason ("<step>: <why>") when the file is the problem
