@@ -36,6 +36,7 @@ from ictc.nodes.describe import describe, stored_descriptions
 from ictc.nodes.label import echoes_prompt, label, label_template
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.label_levels import CATEGORY, LABEL, level_label
+from ictc.nodes.merged_names import step3_names
 from ictc.nodes.name_clusters import name_clusters, name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
@@ -153,7 +154,9 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
     joined = state["naming"].get("joined", {})  # label -> the category it joined after a look (category_join)
     prior_label = _prior_label(state, runtime)
-    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], names),
+    asked, merged = step3_names(state["naming"], names), state["naming"].get("merged", {})  # names merged before Step 3
+    pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
+                "merged": {} if img["path"] in scope else merged,
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
                 "raw_label": (raw := level_label(labels.get(img["path"], {}), level, categories)),
                 "specific_label": (specific := prior_label(img["path"])),

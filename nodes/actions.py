@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.nodes.merged_names import with_merge, with_rename
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
 
@@ -273,7 +274,7 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             if taken := next((n for n in names if n != cluster and same_text(to, n)), None):  # named: which one
                 raise UsageError(f"cannot rename to {to!r}: cluster {names.index(taken) + 1} is called {taken!r}")
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
-            naming = {**state["naming"], "names": [to if n == cluster else n for n in names]}
+            naming = {**with_rename(state["naming"], cluster, to), "names": [to if n == cluster else n for n in names]}
             return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
         case Merge((first, second), into):
             check_name(state, first), check_name(state, second)
@@ -290,7 +291,9 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             # the merged cluster keeps the place of the one whose name it keeps (the first's for a new name)
             stays, goes = (second, first) if target == second else (first, second)
             kept = [target if n == stays else n for n in names if n != goes]
-            return Plan({"naming": {**state["naming"], "names": kept}, "n_clusters": len(kept), "assignments": moved},
+            # before Step 3 (the names pause) Step 3 still asks with the names merged, then sends them to the target
+            naming = with_merge(state["naming"], (first, second), target) if not state.get("assignments") else state["naming"]
+            return Plan({"naming": {**naming, "names": kept}, "n_clusters": len(kept), "assignments": moved},
                         "", "nothing (a merge calls no model)")
         case SetK(k):
             if k == state.get("n_clusters") and not state.get("user_names"):  # the same K would redo Steps 2b and 3 for nothing

@@ -154,6 +154,9 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         assignments[item["path"]] = {**answer, "seconds": timer.seconds, "calls": choice.calls}
         calls += choice.calls
     report("assign", advance=len(task["items"]), failed=len(failures), stored=stored, calls=calls)
+    for item in task["items"]:  # a name merged before Step 3 is asked as it was, and goes to its merged cluster
+        if (done := assignments.get(item["path"])) and (into := item.get("merged", {}).get(done["cluster"])):
+            done["cluster"] = into
     return {"assignments": assignments, "failures": failures}
 
 

@@ -140,6 +140,26 @@ def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     assert results["cluster_names"] == ["Everything"] and results["version"] == 1
 
 
+@pytest.mark.parametrize("merge", ["merge 1,2 Number one", "merge 1 2", "merge 1,2 Cool\nrename Cool Number one"])
+def test_a_merge_at_the_names_pause_keeps_the_merged_images_together(colour_images, tmp_path, capsys, monkeypatch, merge):
+    """A newcomer's "merge 1,2 Cool" before Step 3 left Cool empty: Step 3 had been asked with "Cool", which says
+    nothing of green or blue. Step 3 now chooses among the names as they were and sends both to the merge."""
+    folder = Path(colour_images[0][0]).parent
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, tmp_path / "plain") == 0
+        plain = json.loads((tmp_path / "plain" / "results.json").read_text())
+        monkeypatch.setattr("sys.stdin", io.StringIO(merge + "\n\n\n"))
+        assert _run(server, folder, tmp_path / "run", "--review") == 0
+    first, second, third = plain["cluster_names"]
+    cluster = {r["image"]: r["cluster"] for r in plain["images"]}
+    merged = json.loads((tmp_path / "run" / "results.json").read_text())
+    target = "Number one" if "Number one" in merge else max((first, second), key=lambda n: (
+        sum(c == n for c in cluster.values()), n == first))
+    assert merged["cluster_names"] == [target, third]
+    assert {r["image"]: r["cluster"] for r in merged["images"]} == {
+        image: target if c in (first, second) else c for image, c in cluster.items()}
+
+
 def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_names_the_dead_one(
         colour_images, tmp_path, capsys):
     folder = Path(colour_images[0][0]).parent
