@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from ictc.models.choose import CONTENT_FREE, Choice, Chooser, RetryMessages, normalize
+from ictc.models.other import OTHER, begins_none
+from ictc.models.reasoning import opens_reasoning
 
 TOP_LOGPROBS = 20  # the most OpenAI accepts; llama.cpp and vLLM accept at least as many
 
@@ -35,7 +37,8 @@ def name_logprobs(pairs: list[tuple[str, float]], names: list[str]) -> tuple[lis
     several names (-inf if none), which the first token alone cannot decide between.
 
     A token "begins" a name when, stripped of spaces and quotes and lowercased, the normalized name starts
-    with it; "Cat", " cat" and "cat" all count for "cat"."""
+    with it; "Cat", " cat" and "cat" all count for "cat". With an "other" group among the names, a token that
+    begins no name but begins a "none of these" answer (models/other.py) counts for "other"."""
     mass: list[float] = [0.0] * len(names)
     shared = -math.inf
     normalized = [normalize(n) for n in names]
@@ -44,6 +47,8 @@ def name_logprobs(pairs: list[tuple[str, float]], names: list[str]) -> tuple[lis
         if not text:
             continue
         owners = [i for i, name in enumerate(normalized) if name.startswith(text)]
+        if not owners and OTHER in names and begins_none(text):  # "None of these." with an "other" group
+            owners = [names.index(OTHER)]
         if len(owners) == 1:
             mass[owners[0]] += math.exp(logprob)
         elif len(owners) > 1:
@@ -63,7 +68,8 @@ class LogprobChooser:
     prior (once per run for Step 3). Only names listed among the first token's top log-probabilities can
     win. Falls back to `fallback` (the enum chooser) for an image when no listed token begins a single
     name, or a token shared by several names is likelier than the best name; and for the whole run when
-    the server returns no log-probabilities (remembered after the first such answer)."""
+    the server returns no log-probabilities (remembered after the first such answer), or when the likeliest
+    first token opens a reasoning block (a model that thinks first)."""
 
     def __init__(self, model: Any, fallback: Chooser, calibrate: bool = True):
         self.model, self.fallback, self.calibrate = model, fallback, calibrate
@@ -107,6 +113,12 @@ class LogprobChooser:
         pairs = self._ask(messages)
         if pairs is None:
             return self._fall_back(messages, names, description, retry, 1)
+        if opens_reasoning(max(pairs, key=lambda pair: pair[1])[0]):
+            # a model that reasons before it answers: its first token says nothing of the names (every name
+            # tied, and the first took all the images); the enum choice reads the answer after the reasoning
+            with self._lock:
+                self.supported = False
+            return self._fall_back(messages, names, description, retry, 1)
         scores, shared = name_logprobs(pairs, names)
         listed = [s for s in scores if s is not None]
         if not listed or shared > max(listed):
@@ -116,6 +128,11 @@ class LogprobChooser:
         if self.calibrate:
             prior, calls_for_prior = self._prior(messages, names, description)
             calls += calls_for_prior
+            if prior is not None and OTHER in names:
+                # "N/A" is itself a description no name fits: its pull to "other" is no bias of the model, and
+                # calibrating it away sent every none-of-these image to a name; "other" gets the names' highest
+                others = [p for n, p in zip(names, prior, strict=True) if n != OTHER and p is not None]
+                prior = [max(others, default=None) if n == OTHER else p for n, p in zip(names, prior, strict=True)]
             if prior is not None:
                 known = [p for p in prior if p is not None]
                 # a name absent from the content-free listing had at most the smallest listed probability

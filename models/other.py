@@ -18,3 +18,10 @@ def none_of_these(answer: str, names: list[str]) -> str | None:
         return None
     said = " ".join(re.sub(r"[^\w\s]", " ", answer.lower()).split())
     return OTHER if said in NONE_ANSWERS else None
+
+
+def begins_none(token: str) -> bool:
+    """True when a first answer token (lower-cased, spaces and quotes stripped) begins one of NONE_ANSWERS other
+    than "other" itself ("None", "Neither", "unknown"): a calibrated choice counts it for OTHER, as the
+    enum choice maps the whole answer. Two letters at least: "n" alone would begin them all."""
+    return len(token) >= 2 and any(answer.startswith(token) for answer in NONE_ANSWERS if answer != OTHER)

@@ -18,11 +18,19 @@ OPENAI_HOSTS = ("api.openai.com",)
 KEEP = frozenset({"model", "messages", "response_format", "stream", "n", "tools", "tool_choice"})
 CAP_FIELDS = ("max_completion_tokens", "max_tokens")
 # a 400 about this one request (its length, its image): the request fails, the parameters stay
+# (the image's own refusals too: its size or shape, its format, a content filter; vLLM's prompt longer than
+# max_model_len counts its image's tokens)
 PER_REQUEST = re.compile(r"context length|context window|context size|maximum context|too long|too many tokens|"
-                         r"n_ctx|reduce the length|exceeds|image.{0,40}(invalid|corrupt|decode|could not)",
-                         re.IGNORECASE)
+                         r"n_ctx|reduce the length|exceeds|image.{0,40}(invalid|corrupt|decode|could not)|"
+                         r"unsupported image|invalid image|(height|width).{0,40}(larger|smaller) than|aspect ratio|"
+                         r"maximum model length|max_model_len|content.{0,12}(filter|polic)|safety system|"
+                         r"filtered due to", re.IGNORECASE)
 REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
                      r"not allowed|does not support|invalid (parameter|argument)|unexpected", re.IGNORECASE)
+# a value above what the server allows ("top_logprobs ... max allowed: 5", OpenAI's "Expected a value <= 5",
+# FastAPI's "less than or equal to 5"): the parameter is lowered to the limit, not dropped
+LIMIT = re.compile(r"<=|less than or equal|at most|maximum|max(?:imum)? allowed|greater than|above|must not exceed",
+                   re.IGNORECASE)
 OUTPUT_MODE = re.compile(r"response_format|json_schema|json_object|structured output|guided_json|grammar",
                          re.IGNORECASE)
 
@@ -58,6 +66,7 @@ class ServerQuirks:
         self.openai = (urlparse(base_url).hostname or "") in OPENAI_HOSTS
         self.room = reasoning_room
         self.refused: dict[str, set[str]] = {}
+        self.limits: dict[str, dict[str, int]] = {}  # model -> parameter -> the most the server allows
         self.reasoning: set[str] = set()
         self._lock = threading.Lock()
 
@@ -76,6 +85,7 @@ class ServerQuirks:
                 body[name] = cap
         with self._lock:
             reasoning, refused = model in self.reasoning, set(self.refused.get(model, ()))
+            limits = dict(self.limits.get(model, {}))
         if reasoning:
             for name in CAP_FIELDS:
                 if isinstance(body.get(name), int):
@@ -87,24 +97,40 @@ class ServerQuirks:
                 body.setdefault("chat_template_kwargs", {"enable_thinking": False})
         for name in refused:
             body.pop(name, None)
+        for name, most in limits.items():
+            if isinstance(body.get(name), int):
+                body[name] = min(body[name], most)
         return body
 
     def refuse(self, body: dict[str, Any], status: int, data: bytes) -> str | None:
         """The parameter of `body` that an error answer (`status`, body `data`) says the model refuses,
-        remembered for this model so it is never sent again; None when the error is about something else."""
+        remembered for this model so it is never sent again (or, for a number above the server's limit, sent
+        at that limit); None when the error is about something else. The parameter is the one the error's
+        `param` names, else the first quoted in its message, else the first of the body's keys the message
+        names as a word (Azure's "Unrecognized request argument supplied: max_completion_tokens")."""
         if status not in (400, 422):
             return None
         message, param = error_of(data)
-        if PER_REQUEST.search(message) or not REFUSAL.search(message):
+        model = str(body.get("model", ""))
+        words = sorted((m.start(), key) for key in body if key not in KEEP
+                       if (m := re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message)))
+        named = [param or "", *re.findall(r"['\"`]([A-Za-z_][\w.]*)['\"`]", message), *(key for _, key in words)]
+        tops = [top for name in named if (top := name.split(".")[0]) in body and top not in KEEP]
+        limits = [int(m[2]) for m in re.finditer(rf"({LIMIT.pattern})\D{{0,30}}?(\d+)", message, re.IGNORECASE)]
+        numbers = {int(n) for n in re.findall(r"\d+", message)}
+        ints = {k: v for k, v in body.items() if k not in KEEP and type(v) is int}
+        # the number named, else the one whose value the message quotes (vLLM: "Requested sample logprobs of 20,
+        # which is greater than max allowed: 5" names no parameter)
+        capped = [t for t in tops if t in ints] or [k for k, v in ints.items() if v in numbers]
+        if limits and capped and (lower := [n for n in limits if 0 < n < ints[capped[0]]]):
+            with self._lock:
+                self.limits.setdefault(model, {})[capped[0]] = max(lower)
+            return capped[0]
+        if PER_REQUEST.search(message) or not REFUSAL.search(message) or not tops:
             return None
-        quoted = re.findall(r"['\"`]([A-Za-z_][\w.]*)['\"`]", message)
-        for name in [param or "", *quoted]:
-            top = name.split(".")[0]
-            if top in body and top not in KEEP:
-                with self._lock:
-                    self.refused.setdefault(str(body.get("model", "")), set()).add(top)
-                return top
-        return None
+        with self._lock:
+            self.refused.setdefault(model, set()).add(tops[0])
+        return tops[0]
 
     def clean(self, model: str, data: dict[str, Any]) -> bool:
         """Strips reasoning from every choice of a chat completion answer `data` (in place) and notes a

@@ -1,25 +1,35 @@
-"""Reasoning blocks in answers: Qwen3 / DeepSeek-R1 class models put `<think>...</think>` before the answer
-when no reasoning parser is set on the server (Ollama, vLLM, llama.cpp); the answer is what follows."""
+"""Reasoning blocks in answers: reasoning models put their thinking before the answer when no reasoning parser
+is set on the server (Ollama, vLLM, llama.cpp); the answer is what follows. Each model family marks the block
+its own way (the markers below, from their chat templates)."""
 
 from __future__ import annotations
 
 import re
 
-_TAGS = "think|thinking|reasoning|thought"
-_CLOSED = re.compile(rf"<({_TAGS})>.*?</\1>", re.IGNORECASE | re.DOTALL)
-_OPEN = re.compile(rf"<({_TAGS})>", re.IGNORECASE)
-_CLOSE = re.compile(rf"</({_TAGS})>", re.IGNORECASE)
+# Where a reasoning block opens and closes, by family: Qwen3 / DeepSeek-R1 / QwQ <think>, others <thinking>,
+# <reasoning>, <thought>; ByteDance Seed-OSS <seed:think>; Mistral Magistral [THINK]; OpenThinker / Sky-T1
+# <|begin_of_thought|>; Kimi-VL-Thinking ◁think▷; <|thinking|>; gpt-oss's harmony format, whose analysis
+# channel is the reasoning and ends with <|end|>.
+_OPEN = re.compile(r"<(?:think|thinking|reasoning|thought|seed:think)>|\[THINK\]|<\|begin_of_thought\|>|◁think▷|"
+                   r"<\|thinking\|>|<\|channel\|>\s*analysis\s*<\|message\|>", re.IGNORECASE)
+_CLOSE = re.compile(r"</(?:think|thinking|reasoning|thought|seed:think)>|\[/THINK\]|<\|end_of_thought\|>|◁/think▷|"
+                    r"<\|/thinking\|>|<\|end_thinking\|>|<\|end\|>", re.IGNORECASE)
+_CLOSED = re.compile(rf"(?:{_OPEN.pattern}).*?(?:{_CLOSE.pattern})", re.IGNORECASE | re.DOTALL)
+# what wraps the answer itself in those formats: removed, the answer kept
+_WRAPS = re.compile(r"<\|begin_of_solution\|>|<\|end_of_solution\|>|<\|start\|>\s*assistant|"
+                    r"<\|channel\|>\s*final\s*<\|message\|>|<\|return\|>", re.IGNORECASE)
 
 
 def has_reasoning(text: str) -> bool:
-    """True when `text` holds a reasoning tag (opening or closing)."""
-    return bool(_OPEN.search(text) or _CLOSE.search(text))
+    """True when `text` holds a reasoning marker (opening or closing) or an answer wrapper of a reasoning format."""
+    return bool(_OPEN.search(text) or _CLOSE.search(text) or _WRAPS.search(text))
 
 
 def strip_reasoning(text: str) -> str:
-    """`text` without its reasoning: closed blocks removed; anything before a lone closing tag removed
+    """`text` without its reasoning: closed blocks removed; anything before a lone closing marker removed
     (DeepSeek-R1's template opens the block in the prompt); an unclosed block (cut by a token cap or a stop
-    sequence) removed to the end, since what follows it is reasoning too. Text without tags is returned as is."""
+    sequence) removed to the end, since what follows it is reasoning too; the answer's own wrappers
+    (<|begin_of_solution|>, harmony's final channel) removed. Text without markers is returned as is."""
     if not has_reasoning(text):
         return text
     text = _CLOSED.sub("", text)
@@ -27,10 +37,17 @@ def strip_reasoning(text: str) -> str:
         text = text[close[-1].end():]
     if (opened := _OPEN.search(text)):
         text = text[:opened.start()]
-    return text.strip()
+    return _WRAPS.sub("", text).strip()
 
 
 def cut_inside_reasoning(text: str) -> bool:
     """True when `text` opens a reasoning block that never closes: the answer was cut before it began."""
     rest = _CLOSED.sub("", text)
     return bool(_OPEN.search(rest)) and not _CLOSE.search(rest[_OPEN.search(rest).end():])  # type: ignore[union-attr]
+
+
+def opens_reasoning(token: str) -> bool:
+    """True when a first answer token is (the start of) a reasoning marker: "<think>", "<think", "[THINK]",
+    "<|channel|>", "◁think▷"; the answer proper comes after the reasoning."""
+    return bool(re.match(r"(?:<\|?|\[|◁)\s*(?:think|thinking|reasoning|thought|seed:think|begin_of_thought|channel)\b",
+                         token.strip(), re.IGNORECASE))

@@ -85,3 +85,21 @@ def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_
     assert main(["refine", str(tmp_path / "run"), "--remove"]) == 0  # the way out it names
     out = capsys.readouterr().out
     assert "3 clusters by 'colour'" in out and "is empty" not in out and "--remove` takes" not in out
+
+
+@pytest.mark.parametrize("message", [
+    "height:1 or width:1 must be larger than factor:28",  # Qwen2-VL's smallest side
+    "absolute aspect ratio must be smaller than 200, got 3000.0",
+    "You uploaded an unsupported image. Please make sure your image is valid.",  # OpenAI
+    "Your input image may contain content that is not allowed by our safety system.",
+    "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+    "The decoder prompt (length 4412) is longer than the maximum model length of 4096."])  # vLLM, image tokens
+def test_an_image_s_own_refusal_fails_that_image_and_never_stops_the_step(message):
+    """Three such refusals at the start had stopped the run (and `resume` again), the good images never done."""
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    error = openai.BadRequestError(message, response=httpx2.Response(400, request=request, json={"message": message}),
+                                   body={"message": message})
+    watch = FailureWatch()
+    for _ in range(3 * FIRST_FEW):
+        watch.record("Step 1 (describe)", "VLM", "vision-model", [error], 0)
+    assert watch.stopped is None

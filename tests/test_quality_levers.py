@@ -205,6 +205,30 @@ def test_logprob_choice_falls_back_when_the_server_gives_none_or_the_first_token
     assert choice.route == "schema" and choice.name == "car" and choice.calls == 2
 
 
+def test_a_model_that_reasons_first_gets_the_enum_choice_not_the_first_token_s():
+    """A DeepSeek-R1-class model behind Ollama: every first token was "<think>", every name tied, and the first
+    name took all 8 images on the default route (a break-it helper's case)."""
+    thinking = {"a ship at sea": {"<think>": -0.01, "car": -6.0, "ship": -6.0, "fr": -6.0}}
+    fallback = Refuse()
+    chooser = LogprobChooser(LogprobFake(table=thinking), fallback=fallback)
+    first = chooser.choose(_messages("a ship at sea"), NAMES, "a ship at sea", lambda a: [])
+    second = chooser.choose(_messages("a ship at sea"), NAMES, "a ship at sea", lambda a: [])
+    assert (first.route, first.calls, second.calls, fallback.calls, chooser.supported) == ("schema", 2, 1, 2, False)
+
+
+def test_none_of_these_counts_for_the_other_group_and_its_pull_on_the_blank_prompt_is_not_calibrated_away():
+    """--other on the default route: "None" was no vote, and the content-free "N/A" (itself a description no
+    name fits) leans to "None" as much as a real none-of-these image, so calibration had sent those to a name."""
+    table = {"N/A": {"None": -0.1, "car": -4.0, "ship": -4.0},
+             "a purple sofa": {"None": -0.1, "car": -4.0, "ship": -4.0},
+             "a ship at sea": {"ship": -0.1, "None": -3.0, "car": -5.0}}
+    chooser = LogprobChooser(LogprobFake(table=table), fallback=Refuse())
+    names = ["car", "ship", "other"]
+    assert [chooser.choose(_messages(d), names, d, lambda a: []).name for d in ("a purple sofa", "a ship at sea")] == [
+        "other", "ship"]
+    assert name_logprobs([("None", -0.1)], ["car", "ship"])[0] == [None, None]  # no "other" group: no vote
+
+
 def test_name_logprobs_sums_spellings_of_one_name():
     scores, shared = name_logprobs([("Frog", -1.0), (" frog", -1.0), ("c", -0.5), ("ship", -2.0)], ["frog", "car", "cat"])
     assert scores[0] == pytest.approx(-1.0 + __import__("math").log(2)) and scores[1] is None and shared == -0.5

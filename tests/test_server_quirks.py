@@ -223,6 +223,46 @@ def test_a_refused_name_comes_with_the_closest_listed_ids(folder, tmp_path, caps
     ("<think>\nstill thinking when the cap came", ""),
     ("<THINKING>x</THINKING>green<think>more", "green"),
     ("a plain answer", "a plain answer"),
+    # the other families' markers (a break-it helper's cases): Magistral, gpt-oss (harmony), Seed-OSS,
+    # OpenThinker / Sky-T1, <|thinking|>, Kimi-VL-Thinking
+    ("[THINK]the user wants a colour[/THINK]red", "red"),
+    ("<|channel|>analysis<|message|>thinking<|end|><|start|>assistant<|channel|>final<|message|>red<|return|>", "red"),
+    ("<seed:think>thinking</seed:think>red", "red"),
+    ("<|begin_of_thought|>thinking<|end_of_thought|><|begin_of_solution|>red<|end_of_solution|>", "red"),
+    ("<|thinking|>thinking<|/thinking|>red", "red"),
+    ("\u25c1think\u25b7thinking\u25c1/think\u25b7red", "red"),
+    ("[THINK]cut by the cap", ""),
 ])
 def test_reasoning_is_stripped_in_every_form(reply, answer):
     assert strip_reasoning(reply) == answer
+
+
+@pytest.mark.parametrize(("status", "error", "dropped", "limit"), [
+    (400, {"error": {"message": "Unrecognized request argument supplied: max_completion_tokens"}},  # Azure
+     "max_completion_tokens", None),
+    (400, {"message": "stop is not supported for this model"}, "stop", None),
+    (400, {"detail": "Unsupported parameter: seed"}, "seed", None),
+    (400, {"object": "error", "message": "Requested sample logprobs of 20, which is greater than max allowed: 5"},  # vLLM
+     "top_logprobs", 5),
+    (400, {"error": {"message": "Invalid 'top_logprobs': integer above maximum value. Expected a value <= 5, but got 20 "
+                                "instead.", "param": "top_logprobs"}}, "top_logprobs", 5),  # OpenAI
+    (422, {"detail": [{"type": "less_than_equal", "loc": ["body", "top_logprobs"],
+                       "msg": "Input should be less than or equal to 5", "input": 20, "ctx": {"le": 5}}]}, "top_logprobs", 5),
+    (400, {"error": {"message": "This model's maximum context length is 4096 tokens. Please reduce the length of the "
+                                "messages."}}, None, None),
+])
+def test_a_refused_parameter_is_found_however_the_server_words_it_and_a_number_over_a_limit_is_lowered(
+        status, error, dropped, limit):
+    """A break-it helper's refusals: named without quotes (the Azure one stopped every run), and top_logprobs above a
+    server's cap of 5 (every Step-3 image failed)."""
+    from ictc.models.quirks import ServerQuirks
+
+    quirks = ServerQuirks("http://127.0.0.1:8000/v1", 2048)
+    body = {"model": "m", "messages": [], "logprobs": True, "top_logprobs": 20, "max_completion_tokens": 1,
+            "seed": 0, "stop": ["\n"], "temperature": 0}
+    assert quirks.refuse(body, status, json.dumps(error).encode()) == dropped
+    sent = quirks.prepare(body)
+    if limit:
+        assert sent["top_logprobs"] == limit and sent["logprobs"] is True
+    elif dropped:
+        assert dropped not in sent and sent["top_logprobs"] == 20
