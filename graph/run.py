@@ -17,7 +17,7 @@ from ictc.evaluation.outputs import write_json
 from ictc.graph.build import step_progress
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult, RunSession, open_run
-from ictc.graph.versions import change_unrecorded, load_meta
+from ictc.graph.versions import change_unrecorded, load_meta, run_lock
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
 from ictc.nodes.state import RESET, primaries
@@ -106,6 +106,21 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
                        "review": review, "failures": unreadable, "user_names": user_names, "other": other,
                        "k_pick": k_pick}, on_event)
         return session.finish("first run")
+
+
+def replace_models(run_dir: str | Path, settings: Settings) -> None:
+    """Record `settings`' models and endpoints (backend, vlm, llm, base URLs) in run.json as the run's own, for
+    its resume and later refinements: a run stopped for a wrong model name goes on with the right one.
+    Raises UsageError when `run_dir` is no run folder or is busy."""
+    run_dir = Path(run_dir)
+    with run_lock(run_dir):
+        meta = load_meta(run_dir)
+        public = settings.public_dict()
+        meta["settings"] = {**meta["settings"], **{k: public[k] for k in MODEL_SETTINGS}}
+        write_json(run_dir / "run.json", meta)
+
+
+MODEL_SETTINGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
 
 
 def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Context | None = None,

@@ -266,3 +266,30 @@ def test_a_refused_parameter_is_found_however_the_server_words_it_and_a_number_o
         assert sent["top_logprobs"] == limit and sent["logprobs"] is True
     elif dropped:
         assert dropped not in sent and sent["top_logprobs"] == 20
+
+
+class UnlistedModels(FakeOpenAIServer):
+    """A server whose /models listing is empty (so no name can be checked before the run) and that answers
+    only vision-model and text-model, 404 for any other name (vLLM's words)."""
+
+    def answer(self, body):
+        if body["model"] not in ("vision-model", "text-model"):
+            return 404, {"object": "error", "message": f"The model `{body['model']}` does not exist.",
+                         "type": "NotFoundError", "param": None, "code": 404}
+        return super().answer(body)
+
+
+def test_a_run_stopped_for_a_wrong_model_name_goes_on_with_the_right_one_at_resume(cifar, tmp_path, capsys):
+    """The stop said "give --llm a name ...; continue with: ictc resume RUN", but resume took no --llm (a break-it
+    helper's case); and since a run into a folder that holds one is refused, no way on was left."""
+    folder, _, _ = cifar
+    run = tmp_path / "run"
+    with UnlistedModels(models=()) as server:
+        assert _run(server, folder, run, 3, "vision-model", "text-modl") == 3
+        assert f"continue with: ictc resume {run} --llm NAME" in capsys.readouterr().err
+        seen = len(server.requests)
+        assert main(["resume", str(run), "--llm", "text-model"]) == 0
+        assert not [r for r in server.requests[seen:] if r["body"]["model"] == "vision-model"]  # Step 1 kept
+    results = _results(run)
+    assert results["summary"]["clustered"] == 20 and results["models"]["llm"] == "text-model"
+    assert json.loads((run / "run.json").read_text())["settings"]["llm"] == "text-model"  # for later refinements

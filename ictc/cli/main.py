@@ -8,6 +8,7 @@ nodes/watch.py); 4 the run finished but some images failed; 130 interrupted (fin
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import tempfile
@@ -83,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ictc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SystematicFailureError as exc:  # stopped early: say where the finished work is
-        print(f"ictc: {exc} Finished work is kept; once fixed, continue with: ictc resume {_run_dir(args)}",
-              file=sys.stderr)
+        # a fix that is another model goes with the resume ("resume takes no --llm" had left no way on)
+        flag = re.search(r"give (--vlm|--llm)\b", exc.fix)
+        print(f"ictc: {exc} Finished work is kept; once fixed, continue with: ictc resume {_run_dir(args)}"
+              + (f" {flag[1]} NAME" if flag else ""), file=sys.stderr)
         return EXIT_MODEL
     except ModelUnavailableError as exc:
         print(f"ictc: {exc}", file=sys.stderr)

@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="continue an interrupted run")
     resume.add_argument("run_dir")
     resume.add_argument("--env-file", default=".env")
+    # a run stopped because a model name or an endpoint was wrong goes on with the right one (kept in run.json)
+    moved = resume.add_argument_group("models that replace the run's own (kept for its later refinements)")
+    moved.add_argument("--vlm", help="VLM: model name (openai) or hub id / local folder (local)")
+    moved.add_argument("--llm", help="LLM: model name (openai) or hub id / local folder (local)")
+    moved.add_argument("--base-url", action="append", help="endpoint URL for both models (repeatable: replicas)")
+    moved.add_argument("--vlm-base-url", action="append", help="endpoint for the VLM only")
+    moved.add_argument("--llm-base-url", action="append", help="endpoint for the LLM only")
 
     evaluate = commands.add_parser("eval", help="score a finished run against ground-truth labels")
     evaluate.add_argument("run_dir")
