@@ -124,9 +124,17 @@ def list_images(source: str | Path | list[str]) -> list[str]:
     return scan_images(source).paths
 
 
+# folders of copies and metadata that systems keep beside the photos -> why they are left out
+SYSTEM_FOLDERS = {"@eaDir": "Synology's thumbnails and metadata (copies of the photos)",
+                  "__MACOSX": "macOS metadata from a zip archive", ".AppleDouble": "macOS metadata (netatalk)",
+                  "@Recycle": "a NAS's recycle bin (QNAP)", "#recycle": "a NAS's recycle bin (Synology)",
+                  ".thumbnails": "thumbnails (copies of the photos)", ".Trash": "a trash folder"}
+
+
 def scan_images(source: str | Path | list[str]) -> ImageListing:
     """The images in a folder (searched recursively, sorted) or an explicit list of paths, and the
-    files of the folder left out, each with its reason. Paths are in their shown_path() form.
+    files of the folder left out, each with its reason (a system folder of copies or metadata, SYSTEM_FOLDERS,
+    once for the whole folder; macOS's '._' files). Paths are in their shown_path() form.
 
     Raises UsageError when the folder does not exist."""
     if isinstance(source, list | tuple):
@@ -138,10 +146,17 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
         return ImageListing([shown_path(folder)])
     taken, skipped = [], {}
     for entry in folder.rglob("*"):
+        parts = entry.relative_to(folder).parts
+        if (system := next((i for i, part in enumerate(parts[:-1]) if part in SYSTEM_FOLDERS), None)) is not None:
+            # a NAS's or an archive's own copies (Synology's @eaDir thumbnails: 8 photos had become 24 images)
+            skipped.setdefault(shown_path(folder.joinpath(*parts[:system + 1])), SYSTEM_FOLDERS[parts[system]])
+            continue
         # broken and looping symlinks are kept, so that they are reported as failed rather than vanish
         if not (entry.is_symlink() or entry.is_file()):
             continue
-        if is_image_name(entry):
+        if entry.name.startswith("._"):  # macOS's AppleDouble file beside each file copied to a foreign disk
+            skipped[shown_path(entry)] = "macOS metadata (AppleDouble '._' file), not an image"
+        elif is_image_name(entry):
             taken.append(shown_path(entry))
         else:
             kind = f"'{entry.suffix}'" if entry.suffix else "no suffix"

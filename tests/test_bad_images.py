@@ -324,3 +324,19 @@ def test_high_bit_depth_reaches_the_vlm_scaled_by_its_real_range(tmp_path):
     assert sorted(vlm.seen) == [20, *sorted(arrays)]
     for width, mean in [(w, m) for w, m in vlm.seen.items() if w != 20]:
         assert abs(mean - 127.5) < 3, (width, mean)
+
+
+def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_path):
+    """A break-it helper's photo folder from a Synology NAS and a Mac: 8 photos became 24 clustered images
+    (@eaDir thumbnails), and each '._x.png' failed as a broken image."""
+    from ictc.core.images import scan_images
+
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(tmp_path / "red.png")
+    (tmp_path / "._red.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + b"\x00" * 60)
+    for folder in ("@eaDir/red.png", "__MACOSX/sub"):
+        (tmp_path / folder).mkdir(parents=True)
+        Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / folder / "SYNOFILE_THUMB_S.jpg")
+    listing = scan_images(tmp_path)
+    assert [Path(p).name for p in listing.paths] == ["red.png"]
+    assert {Path(p).name: reason.split(" ")[0] for p, reason in listing.skipped.items()} == {
+        "._red.png": "macOS", "@eaDir": "Synology's", "__MACOSX": "macOS"}
