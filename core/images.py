@@ -144,7 +144,8 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
         raise UsageError(f"image folder not found: {folder}")
     if folder.is_file():
         return ImageListing([shown_path(folder)])
-    taken, skipped = [], {}
+    taken: list[str] = []
+    skipped: dict[str, str] = {}
     for entry in folder.rglob("*"):
         parts = entry.relative_to(folder).parts
         if (system := next((i for i, part in enumerate(parts[:-1]) if part in SYSTEM_FOLDERS), None)) is not None:
