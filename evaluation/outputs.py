@@ -175,11 +175,19 @@ def image_rows(state: dict[str, Any], consume: bool = False) -> list[dict[str, A
             "cluster": assigned.get("cluster", ""), "route": assigned.get("route", ""),
             "answer": assigned.get("answer", ""),
             "status": "failed" if failed else ("ok" if assigned else "unfinished"),
-            "reason": f"{failed['step']}: {failed['reason']}" if failed else "",
+            "reason": _own_reason(f"{failed['step']}: {failed['reason']}", path, image["path"]) if failed else "",
             "seconds": {"describe": described.get("seconds"), "label": labelled.get("seconds"),
                         "assign": assigned.get("seconds")},
         })
     return rows
+
+
+def _own_reason(reason: str, primary: str, image: str) -> str:
+    """A twin's failure `reason` (its content's, recorded once for the first file with it) naming the twin's own
+    file: two truncated copies had both been said to fail for the first one's name."""
+    if primary == image:
+        return reason
+    return reason.replace(primary, image).replace(Path(primary).name, Path(image).name)
 
 
 @lru_cache(maxsize=65536)

@@ -340,3 +340,19 @@ def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_p
     assert [Path(p).name for p in listing.paths] == ["red.png"]
     assert {Path(p).name: reason.split(" ")[0] for p, reason in listing.skipped.items()} == {
         "._red.png": "macOS", "@eaDir": "Synology's", "__MACOSX": "macOS"}
+
+
+def test_two_broken_copies_each_fail_under_their_own_name(tmp_path):
+    """Two files with the same broken bytes share one record: the second's reason had named the first file."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, colour in enumerate([(220, 30, 30)] * 2 + [(30, 50, 220)] * 2):
+        Image.new("RGB", (40 + i, 30), colour).save(folder / f"good_{i}.png")
+    for name in ("holiday_a.png", "holiday_b.png"):
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    ctx = fake_context()
+    result = start_run(str(folder), make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    reasons = {Path(r["image"]).name: r["reason"] for r in result.rows if r["status"] == "failed"}
+    assert set(reasons) == {"holiday_a.png", "holiday_b.png"}
+    assert "holiday_b" not in reasons["holiday_a.png"] and "holiday_a" not in reasons["holiday_b.png"]
+    assert f"{folder}/holiday_b.png: not a readable image" in reasons["holiday_b.png"]
