@@ -107,9 +107,11 @@ def retry_after(headers: Any) -> float | None:
 
 
 def is_quota_error(response: Any) -> bool:
-    """OpenAI answers 429 also when the account is out of credit: no wait helps then."""
+    """OpenAI answers 429 also when the account is out of credit (`insufficient_quota`), Gemini when a daily
+    quota is spent (`RESOURCE_EXHAUSTED` with "exceeded your current quota"): no wait helps then."""
     try:
-        return b"insufficient_quota" in response.read()
+        body = response.read()
+        return b"insufficient_quota" in body or b"RESOURCE_EXHAUSTED" in body or b"exceeded your current quota" in body
     except Exception:  # noqa: BLE001 (a body that cannot be read is not a quota error we can see)
         return False
 

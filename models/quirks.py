@@ -43,6 +43,8 @@ def error_of(data: bytes | str) -> tuple[str, str | None]:
         parsed = json.loads(text)
     except ValueError:
         return text, None
+    if isinstance(parsed, list) and parsed:  # Gemini's OpenAI-compatible endpoint: [{"error": {...}}]
+        parsed = parsed[0]
     error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
     if isinstance(error, dict):
         param = error.get("param")

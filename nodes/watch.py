@@ -17,10 +17,15 @@ LATER_STREAK = 8  # identical failures in a row, after successes, that stop a st
 # within one round of calls in flight rather than after every image has been tried and retried
 
 _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|vision|multimodal)|"
+                        r"missing data required for image input|"  # Ollama, a model without its projector
                         r"images? (are|is) not supported|no vision|mmproj|multimodal|not a vision|"
                         r"image_url.{0,40}not supported", re.IGNORECASE)
 _UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such)|"
                             r"(unknown|no such) model|model_not_found", re.IGNORECASE | re.DOTALL)
+_NO_ACCESS = re.compile(r"does not have access to (the )?model", re.IGNORECASE)  # OpenAI: the key's project
+_NOT_LOADED = re.compile(r"no models? (is |are )?loaded|load a model", re.IGNORECASE)  # LM Studio
+_OUT_OF_CREDIT = re.compile(r"insufficient_quota|exceeded your current quota|insufficient (credits|balance|funds)|"
+                            r"billing|RESOURCE_EXHAUSTED|out of credits?", re.IGNORECASE)
 _BAD_KEY = re.compile(r"api key|api_key|unauthori[sz]ed|authentication|invalid_api_key|permission",
                       re.IGNORECASE)
 
@@ -69,6 +74,15 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
         server = _server_of(exc)
         return (f"{how}: the {role} server{f' at {server}' if server else ''} could not be reached ({said})",
                 "start the server or correct --base-url, then continue: finished images are kept")
+    if status == 402 or _OUT_OF_CREDIT.search(message):  # 429 insufficient_quota, OpenRouter's 402, Gemini
+        return (f"the {role} server refuses more calls: the account is out of credit or quota ({said})",
+                "add credit or raise the quota with the provider (billing), or wait for the quota to renew")
+    if _NOT_LOADED.search(message):
+        return (f"the {role} server has no model loaded ({said})",
+                f"load '{model}' on the server (LM Studio: the developer page, or `lms load`)")
+    if _NO_ACCESS.search(message):  # a 403 that is no key problem: the key works, the model is not its project's
+        return (f"the API key's project has no access to the {role} '{model}' ({said})",
+                f"give {flag} a model the project may use, or grant the project access to it")
     if _NO_IMAGES.search(message):
         return (f"the server takes no images for the {role} '{model}' ({said})",
                 f"give {flag} a vision model, or start the server with the model's vision projector "

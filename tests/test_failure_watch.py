@@ -103,3 +103,38 @@ def test_an_image_s_own_refusal_fails_that_image_and_never_stops_the_step(messag
     for _ in range(3 * FIRST_FEW):
         watch.record("Step 1 (describe)", "VLM", "vision-model", [error], 0)
     assert watch.stopped is None
+
+
+@pytest.mark.parametrize(("status", "body", "cause", "fix"), [
+    (429, {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                     "code": "insufficient_quota"}}, "out of credit or quota", "add credit"),
+    (402, {"error": {"message": "Insufficient credits. Add more using https://openrouter.ai/settings/credits"}},
+     "out of credit or quota", "add credit"),
+    (429, [{"error": {"code": 429, "message": "You exceeded your current quota, please check your plan and billing "
+                                              "details.", "status": "RESOURCE_EXHAUSTED"}}],  # Gemini: a list
+     "out of credit or quota", "add credit"),
+    (403, {"error": {"message": "Project `proj_abc123` does not have access to model `vision-model`",
+                     "code": "model_not_found"}}, "project has no access", "give --vlm a model the project may use"),
+    (400, {"error": {"message": "No models loaded. Please load a model in the developer page or use the `lms load` "
+                                "command."}}, "no model loaded", "lms load"),  # LM Studio
+    (500, {"error": {"message": "this model is missing data required for image input"}},  # Ollama
+     "takes no images", "give --vlm a vision model")])
+def test_a_systematic_failure_names_its_own_cause_and_fix(status, body, cause, fix):
+    """A break-it helper's stops: a quota or a 402 got "fix the server or the settings", a project without the
+    model was told to change its key, Gemini's list body was shown as a Python repr."""
+    from ictc.nodes.watch import diagnose
+
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    error = openai.APIStatusError("x", response=httpx2.Response(status, request=request, json=body), body=body)
+    said_cause, said_fix = diagnose(error, "VLM", "vision-model")
+    assert cause in said_cause and fix in said_fix and "{'" not in said_cause
+
+
+@pytest.mark.parametrize("body", [b'{"error": {"code": "insufficient_quota"}}',
+                                  b'[{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}]'])  # Gemini
+def test_a_spent_quota_is_not_waited_out_as_a_busy_server(body):
+    """Gemini's spent daily quota had been waited out for ICTC_BUSY_PATIENCE (300 s) like a busy server."""
+    from ictc.models.pushback import is_quota_error
+
+    assert is_quota_error(httpx2.Response(429, content=body))
+    assert not is_quota_error(httpx2.Response(429, content=b'{"error": {"message": "Rate limit reached"}}'))
