@@ -73,9 +73,10 @@ def _bare(model_id: str) -> str:
 
 
 def listed(model: str, served: list[str]) -> bool:
-    """True when `model` is in the /models listing `served`, exactly or but for a tag and case."""
-    return model in served or any(_bare(model) == _bare(s) and (":" not in model or model.lower() == s.lower())
-                                  for s in served)
+    """True when `model` is in the /models listing `served`: exactly, or without its `:latest` tag (Ollama
+    lists `llava:latest` for `llava`). Case counts (vLLM's names are case-sensitive), and `llava` is not
+    `llava:13b` (Ollama answers 404 for it): anything else is asked by a probe."""
+    return model in served or (":" not in model and f"{model}:latest" in served)
 
 
 def closest(model: str, served: list[str], n: int = 3) -> list[str]:
@@ -100,14 +101,14 @@ def _request(url: str, api_key: str, timeout: float, body: dict[str, Any] | None
 
 
 _UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such|invalid)|"
-                            r"(unknown|invalid|no such) model|model_not_found", re.IGNORECASE | re.DOTALL)
+                            r"(unknown|invalid|no such|not a valid) model|model_not_found", re.IGNORECASE | re.DOTALL)
 
 
 def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
     """Fail fast with one clear line when the server is down or does not serve the model.
 
     The /models listing is advice, not a veto: a listed name (also `llava` for `llava:latest`) is taken;
-    else one probe of one token is sent, and a server that answers it is taken (llama.cpp lists one alias
+    else (an empty or missing listing too) one probe of one token is sent, and a server that answers it is taken (llama.cpp lists one alias
     and answers any name); only a probe refused as an unknown model (404, or an error naming the model)
     refuses, naming the closest listed ids. Raises ModelUnavailableError."""
     root = base_url.rstrip("/")
@@ -121,8 +122,9 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         listing = {}
     data_list = listing.get("data", []) if isinstance(listing, dict) else []
     served = [str(m.get("id")) for m in data_list if isinstance(m, dict) and m.get("id")]
-    if not served or listed(model, served):
-        return
+    if listed(model, served):
+        return  # an empty or missing listing is no answer: the probe below asks (a misspelt name had been found
+        # only at Step 2a, after every Step-1 call)
     probe = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
     try:
         status, data = _request(root + "/chat/completions", api_key, timeout, probe)
@@ -130,8 +132,8 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         return  # the listing answered: the run's own calls will say what is wrong
     message = error_of(data)[0] if status >= 400 else ""
     if status == 404 or (status >= 400 and _UNKNOWN_MODEL.search(message)):
-        raise ModelUnavailableError(role, model, f"{base_url} does not serve it; the closest it lists: "
-                                    f"{', '.join(closest(model, served))}", "openai")
+        near = f"the closest it lists: {', '.join(closest(model, served))}" if served else "it lists no models"
+        raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai")
 
 
 def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:

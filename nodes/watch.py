@@ -21,7 +21,7 @@ _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|v
                         r"images? (are|is) not supported|no vision|mmproj|multimodal|not a vision|"
                         r"image_url.{0,40}not supported", re.IGNORECASE)
 _UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such)|"
-                            r"(unknown|no such) model|model_not_found", re.IGNORECASE | re.DOTALL)
+                            r"(unknown|no such|not a valid) model|model_not_found", re.IGNORECASE | re.DOTALL)
 _NO_ACCESS = re.compile(r"does not have access to (the )?model", re.IGNORECASE)  # OpenAI: the key's project
 _NOT_LOADED = re.compile(r"no models? (is |are )?loaded|load a model", re.IGNORECASE)  # LM Studio
 _OUT_OF_CREDIT = re.compile(r"insufficient_quota|exceeded your current quota|insufficient (credits|balance|funds)|"

@@ -56,6 +56,7 @@ class FakeOpenAIServer:
         self.models, self.reject_modes, self.fault, self.latency = models, set(reject_modes), fault, latency
         self.think, self.cap_field, self.ramble, self.refuse = think, cap_field, ramble, dict(refuse or {})
         self.context_chars, self.no_images, self.strict_models = context_chars, no_images, strict_models
+        self.listing: tuple[str, ...] | None = None  # what /models lists when not `models` (an empty listing)
         self.capacity, self.in_flight, self.peak, self.busy = capacity, 0, 0, 0
         self.requests: list[dict[str, Any]] = []
         self.vlm, self.llm = vlm or FakeVLM(), llm or FakeLLM()
@@ -78,7 +79,8 @@ class FakeOpenAIServer:
 
             def do_GET(self) -> None:
                 if self.path.endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]})
+                    listing = server.models if server.listing is None else server.listing
+                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in listing]})
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 
@@ -157,8 +159,9 @@ class FakeOpenAIServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def serves(self, model: str) -> bool:
-        bare = model.split(":")[0]
-        return not self.strict_models or any(bare == m.split(":")[0] for m in self.models)
+        """Ollama's rule when strict: a name without a tag means its `:latest`; names are case-sensitive."""
+        return not self.strict_models or (model if ":" in model else f"{model}:latest") in self.models or (
+            model in self.models)
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         def error(status: int, message: str, param: str | None = None) -> tuple[int, dict[str, Any]]:

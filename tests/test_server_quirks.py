@@ -268,28 +268,39 @@ def test_a_refused_parameter_is_found_however_the_server_words_it_and_a_number_o
         assert dropped not in sent and sent["top_logprobs"] == 20
 
 
-class UnlistedModels(FakeOpenAIServer):
-    """A server whose /models listing is empty (so no name can be checked before the run) and that answers
-    only vision-model and text-model, 404 for any other name (vLLM's words)."""
+class TextOnlyModel(FakeOpenAIServer):
+    """A server where "text-model" takes no images (llama.cpp's words for a model without its projector)."""
 
     def answer(self, body):
-        if body["model"] not in ("vision-model", "text-model"):
-            return 404, {"object": "error", "message": f"The model `{body['model']}` does not exist.",
-                         "type": "NotFoundError", "param": None, "code": 404}
+        if body["model"] == "text-model" and "image_url" in json.dumps(body["messages"]):
+            return 500, {"error": {"code": 500, "message": "image input is not supported by this model",
+                                   "type": "server_error"}}
         return super().answer(body)
 
 
-def test_a_run_stopped_for_a_wrong_model_name_goes_on_with_the_right_one_at_resume(cifar, tmp_path, capsys):
-    """The stop said "give --llm a name ...; continue with: ictc resume RUN", but resume took no --llm (a break-it
-    helper's case); and since a run into a folder that holds one is refused, no way on was left."""
+def test_a_run_stopped_for_a_wrong_model_goes_on_with_the_right_one_at_resume(cifar, tmp_path, capsys):
+    """The stop said "give --vlm a vision model ...; continue with: ictc resume RUN", but resume took no --vlm
+    (a break-it helper's case); and since a run into a folder that holds one is refused, no way on was left."""
     folder, _, _ = cifar
     run = tmp_path / "run"
-    with UnlistedModels(models=()) as server:
-        assert _run(server, folder, run, 3, "vision-model", "text-modl") == 3
-        assert f"continue with: ictc resume {run} --llm NAME" in capsys.readouterr().err
-        seen = len(server.requests)
-        assert main(["resume", str(run), "--llm", "text-model"]) == 0
-        assert not [r for r in server.requests[seen:] if r["body"]["model"] == "vision-model"]  # Step 1 kept
+    with TextOnlyModel() as server:
+        assert _run(server, folder, run, 3, "text-model", "text-model") == 3
+        assert f"continue with: ictc resume {run} --vlm NAME" in capsys.readouterr().err
+        assert main(["resume", str(run), "--vlm", "vision-model"]) == 0
     results = _results(run)
-    assert results["summary"]["clustered"] == 20 and results["models"]["llm"] == "text-model"
-    assert json.loads((run / "run.json").read_text())["settings"]["llm"] == "text-model"  # for later refinements
+    assert results["summary"]["clustered"] == 20 and results["models"]["vlm"] == "vision-model"
+    assert json.loads((run / "run.json").read_text())["settings"]["vlm"] == "vision-model"  # for later refinements
+
+
+@pytest.mark.parametrize(("listing", "asked", "said"), [
+    ((), "text-modl", "it lists no models"),  # an empty listing: the probe asks (found at Step 2a before)
+    (("Qwen/Qwen2.5-VL-7B-Instruct", "text-model"), "qwen/qwen2.5-vl-7b-instruct",  # vLLM: case counts
+     "the closest it lists: Qwen/Qwen2.5-VL-7B-Instruct"),
+    (("llava:13b", "text-model"), "llava", "the closest it lists: llava:13b")])  # Ollama: llava is llava:latest
+def test_a_name_the_server_does_not_serve_is_refused_before_any_call(folder, tmp_path, capsys, listing, asked, said):
+    with FakeOpenAIServer(models=listing or ("vision-model", "text-model"), strict_models=True) as server:
+        server.listing = listing  # () lists nothing, yet answers vision-model and text-model
+        code = _run(server, folder, tmp_path / "run", 3, "vision-model" if asked == "text-modl" else asked,
+                    asked if asked == "text-modl" else "text-model")
+    assert code == 3 and said in capsys.readouterr().err and not (tmp_path / "run" / "run.json").exists()
+    assert not [r for r in server.requests if r["body"].get("max_tokens") != 1]  # only probes were sent
