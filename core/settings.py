@@ -182,6 +182,20 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
     return settings
 
 
+def setting_values(pairs: list[str]) -> dict[str, Any]:
+    """`NAME=VALUE` pairs (NAME a setting's variable, `ICTC_REASONING_ROOM`, or its field, `reasoning_room`) as
+    typed setting values, for `ictc resume --set`. Raises UsageError naming an unknown setting or a bad value."""
+    by_name = {n: f for f in fields(Settings) for n in (f.name, env_name(f)) if f.name != "api_key"}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or name.strip() not in by_name:
+            raise UsageError(f"--set takes NAME=VALUE with a setting of .env.example, not {pair!r}")
+        field_ = by_name[name.strip()]
+        values[field_.name] = _coerce(field_, raw.strip())
+    return values
+
+
 def settings_from_public(data: dict[str, Any]) -> Settings:
     """Rebuild settings saved by `public_dict` (resume); the secret comes from the environment again.
 

@@ -108,19 +108,16 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
         return session.finish("first run")
 
 
-def replace_models(run_dir: str | Path, settings: Settings) -> None:
-    """Record `settings`' models and endpoints (backend, vlm, llm, base URLs) in run.json as the run's own, for
-    its resume and later refinements: a run stopped for a wrong model name goes on with the right one.
-    Raises UsageError when `run_dir` is no run folder or is busy."""
+def replace_settings(run_dir: str | Path, settings: Settings, names: list[str]) -> None:
+    """Record the settings `names` (fields: "llm", "reasoning_room") of `settings` in run.json as the run's own, for
+    its resume and later refinements: a run stopped for a wrong model name, or a reasoning longer than its room,
+    goes on with the right value. Raises UsageError when `run_dir` is no run folder or is busy."""
     run_dir = Path(run_dir)
     with run_lock(run_dir):
         meta = load_meta(run_dir)
         public = settings.public_dict()
-        meta["settings"] = {**meta["settings"], **{k: public[k] for k in MODEL_SETTINGS}}
+        meta["settings"] = {**meta["settings"], **{k: public[k] for k in names if k in public}}
         write_json(run_dir / "run.json", meta)
-
-
-MODEL_SETTINGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
 
 
 def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Context | None = None,

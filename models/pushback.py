@@ -216,9 +216,13 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
-            if self.quirks.clean(model, answer) and not roomy:
+            if self.quirks.clean(model, answer):
                 response.close()
-                continue  # the reasoning took the whole cap: once more, with room
+                if not roomy:
+                    continue  # the reasoning took the whole cap: once more, with room
+                # with the room too: said as this call's failure, with the setting that gives more (an empty
+                # description had been all a user saw)
+                return _reasoning_cut(response.request, self.quirks.room), None
             return response, answer
         return response, None
 
@@ -308,6 +312,15 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a route other than the gates in `busy` can take a call now."""
         return False
+
+
+def _reasoning_cut(request: Any, room: int) -> Any:
+    """A 400 response (httpx) for a call whose answer the model's reasoning left out, though it had `room` more
+    tokens: the openai client raises it as that image's failure, with the setting to raise, and does not retry."""
+    message = (f"the model's reasoning used up its whole token cap, {room} tokens of room included, before it "
+               f"answered: raise ICTC_REASONING_ROOM (now {room})")
+    return http_package().Response(400, json={"error": {"message": message, "type": "reasoning_cut"}},
+                                   headers={"x-should-retry": "false"}, request=request)
 
 
 def _sleep_unless_stopped(seconds: float) -> None:

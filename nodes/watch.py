@@ -77,6 +77,9 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
     if status == 402 or _OUT_OF_CREDIT.search(message):  # 429 insufficient_quota, OpenRouter's 402, Gemini
         return (f"the {role} server refuses more calls: the account is out of credit or quota ({said})",
                 "add credit or raise the quota with the provider (billing), or wait for the quota to renew")
+    if "ICTC_REASONING_ROOM" in message:  # models/pushback.py: the reasoning took the room as well
+        return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
+                "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
     if _NOT_LOADED.search(message):
         return (f"the {role} server has no model loaded ({said})",
                 f"load '{model}' on the server (LM Studio: the developer page, or `lms load`)")

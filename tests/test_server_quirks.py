@@ -304,3 +304,21 @@ def test_a_name_the_server_does_not_serve_is_refused_before_any_call(folder, tmp
                     asked if asked == "text-modl" else "text-model")
     assert code == 3 and said in capsys.readouterr().err and not (tmp_path / "run" / "run.json").exists()
     assert not [r for r in server.requests if r["body"].get("max_tokens") != 1]  # only probes were sent
+
+
+def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar, tmp_path, capsys, monkeypatch):
+    """A model that reasons ~3,000 tokens: every description came back empty, and the stop at Step 2b named
+    neither reasoning nor the setting (a break-it helper's case); a saved setting could not be changed at resume."""
+    import fake_server
+
+    folder, _, _ = cifar
+    run = tmp_path / "run"
+    monkeypatch.setattr(fake_server, "REASONING", "<think>\n" + "Let me look at the colour again. " * 430 + "\n</think>\n\n")
+    with FakeOpenAIServer(think="always", cap_field="max_tokens") as server:
+        assert _run(server, folder, run, 3, "vision-model", "text-model", "--concurrency", "1") == 3
+        err = capsys.readouterr().err
+        assert "reasons longer than its token cap allows" in err and f"ictc resume {run} --set ICTC_REASONING_ROOM=N" in err
+        assert main(["resume", str(run), "--set", "ICTC_REASONING_ROOM=8192"]) == 0
+        assert main(["resume", str(run), "--set", "ICTC_NO_SUCH=1"]) == 1
+    assert _results(run)["summary"]["clustered"] == 20
+    assert json.loads((run / "run.json").read_text())["settings"]["reasoning_room"] == 8192

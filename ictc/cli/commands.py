@@ -207,27 +207,27 @@ RESUME_MODEL_FLAGS = ("vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """`ictc resume`: continue an interrupted run with the models saved in its run.json (API key from the
-    environment or --env-file), or with those --vlm / --llm / --base-url give (then saved in run.json), then
-    continue its review at the terminal if it waits at one.
+    environment or --env-file), or with those --vlm / --llm / --base-url / --set give (then saved in run.json),
+    then continue its review at the terminal if it waits at one.
 
     Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
     Raises UsageError when the folder is not a run; ModelUnavailableError."""
     from dotenv import load_dotenv
 
-    from ictc.core.settings import settings_from_public
-    from ictc.graph.run import replace_models, resume_run
+    from ictc.core.settings import setting_values, settings_from_public
+    from ictc.graph.run import replace_settings, resume_run
     from ictc.graph.runtime import build_context
     from ictc.graph.versions import load_meta
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
-    changed = {k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}
+    changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
     saved = load_meta(Path(args.run_dir))["settings"]
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
     context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
-        replace_models(args.run_dir, settings)
+        replace_settings(args.run_dir, settings, list(changed))
     progress = Progress()
     try:
         result = resume_run(args.run_dir, on_event=progress, context=context)
