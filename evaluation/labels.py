@@ -12,37 +12,63 @@ from ictc.core.errors import UsageError
 
 DELIMITERS = (",", ";", "\t", "|")
 # header names accepted for each column, compared case-folded and stripped
-IMAGE_COLUMNS = ("image", "file", "filename", "file_name", "path", "image_path", "img")
-LABEL_COLUMNS = ("label", "class", "category", "class_name")
+# (spaces and hyphens read as "_": "Image Name" is image_name)
+IMAGE_COLUMNS = ("image", "file", "filename", "file_name", "path", "image_path", "img", "image_name", "image_id",
+                 "image_file", "filepath", "file_path", "id", "name")
+LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_label", "category_name", "target", "tag")
 
 
-def read_labels(path: str | Path) -> dict[str, str]:
+class LabelRows(dict[str, str]):
+    """{image as written: label}, and `conflicting`: the images the file gives two different labels (the same
+    name twice: one image's two rows, or a bare name used in several folders), left out of the dict."""
+
+    def __init__(self, labels: dict[str, str], conflicting: list[str]):
+        super().__init__(labels)
+        self.conflicting = conflicting
+
+
+def read_labels(path: str | Path) -> LabelRows:
     """A labels file -> {image as written: label}.
 
     Accepted as spreadsheets and scripts write it: UTF-8 with or without a BOM, UTF-16 with a BOM
     (a spreadsheet's "Unicode text"), else Windows-1252 (a spreadsheet's plain "CSV"); fields separated
-    by `,` `;` tab or `|` (the one that splits the header into an image and a label column); header
-    names in any case (image/file/filename/path..., label/class/category). Rows without an image or a
-    label are left out. Raises UsageError naming the file when it cannot be read or has no such header."""
+    by `,` `;` tab or `|` (the one that splits the header into an image and a label column; Excel's
+    "sep=;" first line is read as such); header names in any case, spaces as "_" (IMAGE_COLUMNS,
+    LABEL_COLUMNS). Rows without an image or a label are left out, and so is a name given two labels (listed
+    in `conflicting`: the last row had won without a word). Raises UsageError naming the file when
+    it cannot be read or has no such header (or gives every image two labels)."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
     lines = _decode(raw).splitlines()
     header = next((i for i, line in enumerate(lines) if line.strip()), None)
-    found = _columns(lines[header]) if header is not None else None
+    declared = None
+    if header is not None and len(line := lines[header].strip()) == 5 and line.lower().startswith("sep="):
+        declared = line[4]  # Excel's "sep=;" line, which says the delimiter and is no header
+        header = next((i for i, line in enumerate(lines) if i > header and line.strip()), None)
+    found = _columns(lines[header], declared) if header is not None else None
     if found is None or header is None:
         first = lines[header].strip()[:80] if header is not None else "(empty file)"
-        raise UsageError(f"labels file {path} needs a header row with an 'image' and a 'label' column, "
-                         f"separated by , ; or tab (its first line: {first!r})")
+        raise UsageError(f"labels file {path} needs a header row with an image column ({', '.join(IMAGE_COLUMNS[:5])}, "
+                         f"...) and a label column ({', '.join(LABEL_COLUMNS[:4])}, ...), separated by , ; or tab "
+                         f"(its first line: {first!r})")
     delimiter, image_col, label_col = found
-    labels = {}
+    labels: dict[str, str] = {}
+    conflicting: set[str] = set()
     for row in csv.reader(lines[header + 1:], delimiter=delimiter):
         if len(row) > max(image_col, label_col) and row[image_col].strip() and row[label_col].strip():
-            labels[row[image_col].strip()] = row[label_col].strip()
-    if not labels:
+            image, label = row[image_col].strip(), row[label_col].strip()
+            if labels.get(image, label) != label or image in conflicting:  # the last row had won without a word
+                conflicting.add(image)
+            labels[image] = label
+    # an image given two labels, or a bare name of several: no label is sure
+    rows = LabelRows({image: label for image, label in labels.items() if image not in conflicting}, sorted(conflicting))
+    if not rows and conflicting:
+        raise UsageError(f"labels file {path} gives every image two labels (e.g. {rows.conflicting[0]!r})")
+    if not rows:
         raise UsageError(f"labels file {path} has a header but no row with both an image and a label")
-    return labels
+    return rows
 
 
 def _decode(raw: bytes) -> str:
@@ -56,10 +82,12 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")  # every byte is a character: nothing is refused for its encoding
 
 
-def _columns(line: str) -> tuple[str, int, int] | None:
-    """(delimiter, image column, label column) of a header line, or None when none fits."""
-    for delimiter in DELIMITERS:
-        names = [name.strip().casefold() for name in next(csv.reader([line], delimiter=delimiter), [])]
+def _columns(line: str, declared: str | None = None) -> tuple[str, int, int] | None:
+    """(delimiter, image column, label column) of a header line, or None when none fits; the `declared`
+    delimiter (a "sep=" line) is tried first."""
+    for delimiter in ((declared,) if declared else ()) + DELIMITERS:
+        names = ["_".join(name.strip().casefold().replace("-", " ").split())
+                 for name in next(csv.reader([line], delimiter=delimiter), [])]
         image = next((names.index(n) for n in IMAGE_COLUMNS if n in names), None)
         label = next((names.index(n) for n in LABEL_COLUMNS if n in names), None)
         if image is not None and label is not None:
@@ -76,14 +104,27 @@ def match_labels(paths: list[str], labels: dict[str, str]) -> dict[str, str]:
     fit) are matched, when that fit is unique both ways: no other row (with another label) fits the
     image as well, and no other image fits the row as well. So a bare name used in two class folders
     matches neither image. Components are compared in Unicode NFC; a second pass, for what is still
-    unmatched, ignores case (paths typed on Windows or macOS)."""
+    unmatched, ignores case (paths typed on Windows or macOS); a third, for rows without an extension, drops
+    the image's (ids such as "0001" for 0001.png)."""
     found = _match({p: _parts(p) for p in dict.fromkeys(paths)}, {k: _parts(k) for k in labels}, labels)
     rest = [p for p in dict.fromkeys(paths) if p not in found]
     used = {k for k, _ in found.values()}
     unused = {k: _parts(k, fold=True) for k in labels if k not in used}
     if rest and unused:
         found.update(_match({p: _parts(p, fold=True) for p in rest}, unused, labels))
+    # ids without the file's extension, as data sets list them ("0001" for 0001.png): a last pass, on what is left
+    rest = [p for p in dict.fromkeys(paths) if p not in found]
+    used = {k for k, _ in found.values()}
+    bare = {k: _parts(k, fold=True) for k in labels if k not in used and not Path(k).suffix}
+    if rest and bare:
+        found.update(_match({p: _stem_parts(p) for p in rest}, bare, labels))
     return {path: labels[key] for path, (key, _) in found.items()}
+
+
+def _stem_parts(path: str) -> tuple[str, ...]:
+    """_parts (case-folded) with the file name's extension dropped."""
+    parts = _parts(path, fold=True)
+    return (*parts[:-1], posixpath.splitext(parts[-1])[0]) if parts else parts
 
 
 def _parts(path: str, fold: bool = False) -> tuple[str, ...]:

@@ -113,7 +113,8 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
     how many of the run's images were scored, and which were not and why.
 
     Raises UsageError naming the labels file when it names none of the run's clustered images."""
-    truth = match_labels([r["image"] for r in rows], read_labels(labels_path))
+    given = read_labels(labels_path)
+    truth = match_labels([r["image"] for r in rows], given)
     scored = [r for r in rows if r["image"] in truth and r["status"] == "ok"]
     if not scored:
         raise UsageError(f"labels file {labels_path} names none of the {sum(r['status'] == 'ok' for r in rows)} "
@@ -126,6 +127,9 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
         reasons = [f"{len(found)} {why}" for found, why in ((scores.unlabelled, "not named in the labels file"),
                                                             (scores.not_clustered, "not clustered")) if found]
         scores.warning = f"scored {scores.n} of {len(rows)} images ({', '.join(reasons)})"
+    if given.conflicting:  # said even when every image was scored: rows of the file were left out
+        two = f"{len(given.conflicting)} name(s) given two labels and left out, e.g. {given.conflicting[0]!r}"
+        scores.warning = f"{scores.warning}; {two}" if scores.warning else two
     plot_confusion(scores, run_dir / "confusion.png")
     return scores
 

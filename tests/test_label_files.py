@@ -52,7 +52,10 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 @pytest.mark.parametrize("variant", ["bom-comma-relative", "semicolon-windows", "tab-utf16", "windows-absolute",
-                                     "upper-header-dot-slash", "cp1252-spreadsheet"])
+                                     "upper-header-dot-slash", "cp1252-spreadsheet",
+                                     # a break-it helper's: Excel's "sep=;" line, ids without the extension,
+                                     # headers as data sets name them
+                                     "excel-sep-line", "ids-without-extension", "spaced-header"])
 def test_labels_as_people_write_them_score_every_image(finished_run, class_folders, tmp_path, variant):
     rows = _rows(class_folders)
     lines = {
@@ -62,6 +65,9 @@ def test_labels_as_people_write_them_score_every_image(finished_run, class_folde
         "windows-absolute": ["image,label", *(f"C:\\Users\\ann\\shapes\\{p.replace('/', chr(92))},{c}" for p, c in rows)],
         "upper-header-dot-slash": ["IMAGE , Class", *(f"./{p} , {c}" for p, c in rows)],
         "cp1252-spreadsheet": ["image;label", *(f"{p};{c}é" for p, c in rows)],
+        "excel-sep-line": ["sep=;", "image;label", *(f"{p};{c}" for p, c in rows)],
+        "ids-without-extension": ["id,labels", *(f"{p[:-4]},{c}" for p, c in rows)],
+        "spaced-header": ["Image Name,Class Label", *(f"{p},{c}" for p, c in rows)],
     }[variant]
     text = "\r\n".join(lines) + "\r\n"
     encoding = {"bom-comma-relative": "utf-8-sig", "tab-utf16": "utf-16", "cp1252-spreadsheet": "cp1252"}.get(variant, "utf-8")
@@ -77,7 +83,8 @@ def test_bare_names_match_only_where_unambiguous_and_the_metrics_say_so(finished
         f"{Path(p).name},{c}\n" for p, c in _rows(class_folders)))
     scores = evaluate_run(finished_run, str(labels))
     assert (scores.n, scores.images) == (2, 20)
-    assert scores.warning == "scored 2 of 20 images (18 not named in the labels file)"
+    assert scores.warning == ("scored 2 of 20 images (18 not named in the labels file); 6 name(s) given two labels "
+                              "and left out, e.g. '0001.png'")
     saved = json.loads((finished_run / "results.json").read_text("utf-8"))["metrics"]
     assert (saved["n"], saved["images"], len(saved["unlabelled"])) == (2, 20, 18)
 
@@ -101,7 +108,8 @@ def test_labels_naming_no_image_is_refused_with_the_file_named(class_folders, tm
 
 
 @pytest.mark.parametrize(("text", "error"), [
-    ("", "needs a header row with an 'image' and a 'label' column"),
+    ("", "needs a header row with an image column (image, file, filename"),
+    ("image,label\na.png,cat\na.png,dog\n", "gives every image two labels (e.g. 'a.png')"),
     ("photo,kind\na.png,cat\n", "(its first line: 'photo,kind')"),
     ("image,label\na.png,\n", "has a header but no row with both an image and a label"),
 ])
@@ -118,3 +126,12 @@ def test_matching_takes_the_most_specific_unambiguous_rule():
               "x/cafe\u0301.png": "nfd"}  # the last written in NFD, as macOS file names are
     assert match_labels(images, labels) == {"/d/cat/1.png": "cat", "/d/dog/1.png": "dog", "/d/cat/2.png": "cat",
                                             "/d/Cat/3.png": "cat", "/d/x/caf\u00e9.png": "nfd"}
+
+
+def test_an_image_given_two_labels_is_left_out_and_said(finished_run, class_folders, tmp_path):
+    """A break-it helper's file gave one image a second row with another label: the last row had won, silently."""
+    rows = _rows(class_folders)
+    text = "image,label\n" + "".join(f"{p},{c}\n" for p, c in rows) + f"{rows[0][0]},green\n"
+    scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text)))
+    assert (scores.n, scores.images) == (19, 20)
+    assert scores.warning.endswith(f"1 name(s) given two labels and left out, e.g. {rows[0][0]!r}")
