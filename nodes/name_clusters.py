@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from ictc.core.errors import SystematicFailureError
+from ictc.models.other import OTHER
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
@@ -265,10 +266,11 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
 
 def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:
     """Exactly `n` distinct names for the parts of `cluster`: the proposed ones that no other cluster
-    already has (the split cluster's own name may be kept by one part, spelt as it was, so that part's
-    images do not count as moved), then "<cluster> 1", "<cluster> 2"... for any part still missing, so a
+    already has, nor "other" (the split cluster's own name may be kept by one part, spelt as it was, so that
+    part's images do not count as moved), then "<cluster> 1", "<cluster> 2"... for any part still missing, so a
     split always yields the parts asked for."""
-    taken = {normalize_label(x) for x in names if x != cluster}
+    # "other" is the other group's name (models/other.py): a part called so was read as that group
+    taken = {normalize_label(x) for x in names if x != cluster} | {normalize_label(OTHER)}
     parts: list[str] = []
     for name in proposed:
         if len(parts) < n and name.strip() and normalize_label(name) not in taken:

@@ -306,6 +306,8 @@ def test_a_split_part_named_like_the_cluster_keeps_its_spelling_so_its_images_do
     # newcomer: "split Green in two" gave parts "green" and "red" and reported all 33 images moved
     assert split_parts("Green", ["green", "red"], ["Green", "Blue"], 2) == ["Green", "red"]
     assert split_parts("Green", ["blue", "GREEN"], ["Green", "Blue"], 2) == ["Green", "Green 1"]
+    # a seventh newcomer's split of a one-label cluster had a part "other", then read as the other group
+    assert split_parts("Greenish", ["green", "other"], ["Greenish", "Blue"], 2) == ["green", "Greenish 1"]
 
 
 def test_a_split_says_before_go_when_its_images_share_one_label_and_refuses_an_empty_cluster(finished):
