@@ -30,8 +30,11 @@ def tree_of(state: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str,
 def grouping_results(state: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The results.json fields: k_choice (proposal and choice), names_source, other (size), tree."""
     extra: dict[str, Any] = {"names_source": state.get("naming", {}).get("source", "")}
-    if state.get("k_choice"):
-        extra["k_choice"] = state["k_choice"]
+    if choice := state.get("k_choice"):
+        k = state.get("n_clusters")
+        # a K set after the proposal (`k 2` at a review pause, `refine -k`) is the user's: the summary had still
+        # said "K=3 (best proposed)" of a run that ended with 2 clusters
+        extra["k_choice"] = choice if choice.get("chosen") in (None, k) else {**choice, "chosen": k, "by": "user"}
     if OTHER in state.get("naming", {}).get("names", []):
         extra["other"] = {"size": sum(r["cluster"] == OTHER for r in rows)}
     if tree := tree_of(state, rows):

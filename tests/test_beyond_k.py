@@ -49,6 +49,9 @@ def test_k_auto_takes_the_best_and_records_the_proposal(colour_images, tmp_path)
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["k_choice"]["chosen"] == 3
     assert "K proposed" in (tmp_path / "run" / "report.html").read_text()
+    # a K set afterwards is the user's (a break-it helper's `k 2` at a review pause kept "K=3 (best)")
+    changed = refine_run(tmp_path / "run", SetK(2), context=fake_context())
+    assert (changed.results["k_choice"]["chosen"], changed.results["k_choice"]["by"]) == (2, "user")
 
 
 def test_k_auto_asks_and_the_users_pick_is_recorded(colour_images, tmp_path):
