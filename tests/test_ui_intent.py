@@ -653,3 +653,16 @@ def test_a_clause_that_says_what_to_leave_out_is_an_instruction_and_the_rest_is_
     "don't look at" the criterion and the instruction were both lost."""
     intent = read_intent(text, [])
     assert (intent.kind, intent.criterion, intent.k, intent.instructions) == ("request", criterion, k, instructions)
+
+
+def test_a_bare_criterion_after_own_categories_and_a_no_is_read():
+    """A seventh newcomer: categories, "no", then "animal" got "I could not tell ..."; "go" asked for the criterion
+    with an example whose K fits no categories."""
+    chat = Conversation()
+    chat.answer("sort them into cat, dog and bird, put the rest in other", [], 20)
+    chat.answer("no", [], 20)
+    assert chat.answer("animal", [], 20).text.startswith("My reading: group by **animal**; into your categories")
+    chat = Conversation()
+    chat.answer("sort them into cat, dog and bird", [], 20)
+    assert chat.answer("go", [], 20).text == "Not yet: I still need what to group by. What should the images be grouped by?"
+    assert chat.answer("species", [], 20).text.startswith("My reading: group by **species**")

@@ -128,7 +128,9 @@ class Conversation:
         intent = read_intent(text, names, criterion, llm_json)
         # a bare phrase answering "What should the images be grouped by?", or correcting a reading ("object" after
         # "colour, 4": a newcomer's was not read, and go then ran by colour); "0 groups" is said back, not taken
-        corrects = bool(self.request.criterion or self.request.k) and len(text.split()) <= 3 and intent.kind == "unclear"
+        # (own categories count as a reading: "animal" after them and a "no" had not been read)
+        corrects = (bool(self.request.criterion or self.request.k or self.request.names or self.request.auto_k)
+                    and len(text.split()) <= 3 and intent.kind == "unclear")
         plain = ((asked_criterion or corrects) and not names and intent.kind in ("unclear", "request")
                  and not (intent.criterion or intent.k) and not intent.sure and text.strip().lower() not in GREETINGS)
         if plain and (phrase := criterion_phrase(text)):  # a plain answer to the question just asked
@@ -153,7 +155,9 @@ class Conversation:
     def _setup(self, intent: Intent, image_count: int) -> Reply:
         if intent.kind == "go":
             if self.request.missing():
-                return Reply(f"Not yet: I still need {' and '.join(self.request.missing())}. {SETUP_HELP}")
+                missing = self.request.missing()  # only the criterion: asked plainly (the example's K fit no categories)
+                return Reply(f"Not yet: I still need {' and '.join(missing)}. "
+                             + (ASK_CRITERION if missing == ["what to group by"] else SETUP_HELP))
             if image_count < 2:
                 return Reply(f"{'Only 1 image is chosen; clustering needs at least 2' if image_count else 'Choose the images first'}"
                              " (a folder, an upload or the sample photos).")
