@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from ictc.cli.progress import Progress
@@ -26,6 +27,19 @@ def show_pause(pause: dict[str, Any]) -> None:
         print(f"  ! {pause['error']}")
 
 
+ASKS_HELP = re.compile(r"(?:help|\?|h|commands|what (?:can|do|should) i (?:do|type|say)(?: now| here)?\??|what now\??|"
+                       r"how does (?:this|it) work\??)$", re.IGNORECASE)
+REVIEW_GUIDE = """  What each answer does (N, M: a cluster's number as listed, or its name):
+    (an empty line)         accept and go on (before Step 3: Step 3 runs; after it: the run ends)
+    rename N NEW NAME       rename a cluster; no model is called
+    merge N M [NEW NAME]    merge two (also "merge 1,2"); no NEW NAME: the bigger one's name stays (the first's before Step 3)
+    split N COUNT           split a cluster into COUNT (after Step 3)
+    k K                     ask Step 2b for K names again
+    criterion NEW TEXT      group by something else: every step again
+    instruction [1|2a|2b|3|all] TEXT
+                            add an instruction to one step's prompt, or to all (e.g. instruction 3 Ignore the frame.)"""
+
+
 def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
     """Ask at the terminal until the run no longer waits at a pause; returns the final result.
 
@@ -40,7 +54,8 @@ def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
             line = input("> ")
         except EOFError:
             line = ""
-        if line.strip().lower() in ("help", "?", "h"):  # the commands are printed with every pause: show it again
+        if ASKS_HELP.match(line.strip()):  # "help" had only shown the same line again; "what can I do?" was refused
+            print(REVIEW_GUIDE)
             continue
         try:
             action = parse_command(line, [c["name"] for c in result.pause["clusters"]])
