@@ -20,7 +20,7 @@ from typing import Any
 import openai
 import orjson
 
-from ictc.models.quirks import ServerQuirks, names_output_mode
+from ictc.models.quirks import ServerQuirks, names_output_mode, reasoning_cut
 from ictc.models.stop_check import STOP_CHECK
 from ictc.models.wire import (
     REDIRECTS,
@@ -222,7 +222,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                     continue  # the reasoning took the whole cap: once more, with room
                 # with the room too: said as this call's failure, with the setting that gives more (an empty
                 # description had been all a user saw)
-                return _reasoning_cut(response.request, self.quirks.room), None
+                return reasoning_cut(response.request, self.quirks.room), None
             return response, answer
         return response, None
 
@@ -312,15 +312,6 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a route other than the gates in `busy` can take a call now."""
         return False
-
-
-def _reasoning_cut(request: Any, room: int) -> Any:
-    """A 400 response (httpx) for a call whose answer the model's reasoning left out, though it had `room` more
-    tokens: the openai client raises it as that image's failure, with the setting to raise, and does not retry."""
-    message = (f"the model's reasoning used up its whole token cap, {room} tokens of room included, before it "
-               f"answered: raise ICTC_REASONING_ROOM (now {room})")
-    return http_package().Response(400, json={"error": {"message": message, "type": "reasoning_cut"}},
-                                   headers={"x-should-retry": "false"}, request=request)
 
 
 def _sleep_unless_stopped(seconds: float) -> None:

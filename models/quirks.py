@@ -155,3 +155,14 @@ class ServerQuirks:
             with self._lock:
                 self.reasoning.add(model)
         return reasoned and short
+
+
+def reasoning_cut(request: Any, room: int) -> Any:
+    """A 400 response (httpx) for a call whose answer the model's reasoning left out, though it had `room` more
+    tokens: the openai client raises it as that image's failure, with the setting to raise, and does not retry."""
+    from ictc.models.wire import http_package  # the HTTP package of the openai SDK
+
+    message = (f"the model's reasoning used up its whole token cap, {room} tokens of room included, before it "
+               f"answered: raise ICTC_REASONING_ROOM (now {room})")
+    return http_package().Response(400, json={"error": {"message": message, "type": "reasoning_cut"}},
+                                   headers={"x-should-retry": "false"}, request=request)
