@@ -246,7 +246,7 @@ def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
     app, ctx = slow_run(colour_images)
     session = app.session_state["ictc_session"]
     stopped = stop_after(app, ctx, 2)
-    assert session.job.stopped and stopped.startswith("Stopped.")
+    assert session.job.stopped and re.match(r"Stopped during Step \w+ · \w+ \(\d+/\d+\)", stopped)  # how far it got
     described = len(ctx.vlm.calls)
     assert 2 <= described < 8
     app.button(key="continue").click().run()
@@ -267,7 +267,7 @@ def test_a_two_part_change_stopped_in_its_first_part_is_finished_whole_by_contin
     say(app, "go")
     described = len(ctx.vlm.calls)
     stopped = stop_after(app, ctx, described + 2)
-    assert stopped.startswith("Stopped.") and "Continue then applies what was to follow: use K=2." in stopped
+    assert stopped.startswith("Stopped during ") and "Continue then applies what was to follow: use K=2." in stopped
     app = open_app(ctx, token=token_of(app))  # a reload in between
     app.button(key="continue").click().run()
     done = wait_for_job(app)

@@ -75,7 +75,7 @@ def test_stop_during_a_rename_s_outputs_then_continue_records_it(finished_app, m
         patch.setattr(RunSession, "_phase", stop_when_writing)
         say(app, "rename Red to Warm")
         stopped = wait_for_job(app)
-    assert session.job.stopped and stopped.startswith("Stopped.")
+    assert session.job.stopped and stopped.startswith("Stopped")
     app.button(key="continue").click().run()
     assert wait_for_job(app).startswith("Done in")
     assert session.results()["history"] == ["first run", "rename 'Red' to 'Warm'"]

@@ -81,8 +81,10 @@ def outcome(job: Job, settings: Settings) -> str:
     """What a finished job did, in words: clusters and sizes, model calls, and for a change what really
     happened (a split names its parts and says when proposed names were replaced); a failure in one plain
     sentence (explain; the full text is the job's `detail`)."""
-    if job.stopped:
-        return ("Stopped. Everything finished so far is kept; press **Continue** to finish it "
+    if job.stopped:  # how far it got: a bare "Stopped." said nothing of it (a newcomer)
+        done = [f"{title} ({t['done']}/{t['total']})" for title, t in job.progress() if t.get("total")]
+        reached = f" during {done[-1]}" if done else ""
+        return (f"Stopped{reached}. Everything finished so far is kept; press **Continue** to finish it "
                 "(only the missing work is done).")
     if job.error:
         if job.usage:
