@@ -104,7 +104,7 @@ def outcome(job: Job, settings: Settings) -> str:
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
-        lines.append(failed_said(result.rows))
+        lines.append(failed_said(result.rows, first=job.title in ("first run", "resume")))
     if job.title == "undo" or job.title.startswith("back to version"):
         lines.insert(1, went_back_said(results))
     split = results.get("naming", {}).get("split") or {}
@@ -146,14 +146,17 @@ def retryable(rows: list[dict[str, Any]]) -> int:
     return sum(r["status"] == "failed" and not r.get("reason", "").startswith(NOT_AN_IMAGE) for r in rows)
 
 
-def failed_said(rows: list[dict[str, Any]]) -> str:
+def failed_said(rows: list[dict[str, Any]], first: bool = True) -> str:
     """What to do about the failed images among `rows` (results rows: status, reason "<step>: <why>"). A file that
     is no usable image (unreadable, or refused by the decoder at Step 1) fails again on every retry, so Continue
-    is offered only for the others (a newcomer's broken .jpg was "retried" by each Continue, for ever)."""
+    is offered only for the others (a newcomer's broken .jpg was "retried" by each Continue, for ever). Past the
+    run's `first` job, such files are only counted: the whole sentence had come back after every change."""
     failed = [r for r in rows if r["status"] == "failed"]
     files = [Path(r["image"]).name for r in failed if r.get("reason", "").startswith(NOT_AN_IMAGE)]
     said = []
-    if files:  # named: the Clusters tab lists them folded away (a newcomer)
+    if files and not first:
+        said.append(f"({len(files)} file(s) that are no usable image stay left out.)")
+    elif files:  # named: the Clusters tab lists them folded away (a newcomer)
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         said.append(f"{len(files)} file(s) are not usable images and are left out ({shown}; the reasons are in the "
                     f"Clusters tab): Continue would fail on them again; replace them in the folder first.")
