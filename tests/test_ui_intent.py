@@ -666,3 +666,14 @@ def test_a_bare_criterion_after_own_categories_and_a_no_is_read():
     chat.answer("sort them into cat, dog and bird", [], 20)
     assert chat.answer("go", [], 20).text == "Not yet: I still need what to group by. What should the images be grouped by?"
     assert chat.answer("species", [], 20).text.startswith("My reading: group by **species**")
+
+
+def test_a_message_not_understood_says_the_reading_again():
+    """A newcomer's questions ("what does K mean?") got the generic answer, without the reading so far."""
+    chat = Conversation()
+    chat.answer("colour, 4 groups", [], 20)
+    assert chat.answer("hmm", [], 20).text.endswith("My reading stays: group by **colour**; K = **4**; say **go** to run "
+                                                    "it, or correct me.")
+    chat = Conversation()
+    chat.answer("group by colour", [], 20)
+    assert "My reading so far: group by **colour**; K: *not given yet*." in chat.answer("hmm", [], 20).text

@@ -165,8 +165,13 @@ class Conversation:
                 return Reply(f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K.")
             start, self.request = self.request, Request()
             return Reply(f"Running: {start.reading()}.", start=start)
-        if intent.kind == "unclear":
-            return Reply(f"{_sentence(intent.problem)}. {SETUP_HELP}")
+        if intent.kind == "unclear":  # the reading so far is said again: a question had left it out of view
+            missing = self.request.missing()
+            if not missing:
+                return Reply(f"{_sentence(intent.problem)}. My reading stays: {self.request.reading()}; say **go** to "
+                             "run it, or correct me.")
+            so_far = f" My reading so far: {self.request.reading()}." if len(missing) < 2 else ""
+            return Reply(f"{_sentence(intent.problem)}.{so_far} {SETUP_HELP}")
         if intent.kind == "cancel":
             return Reply(f"OK, nothing runs. My reading stays: {self.request.reading()}; correct it, or say **go**.")
         if intent.kind == "undo":
