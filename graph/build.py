@@ -154,7 +154,10 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
     joined = state["naming"].get("joined", {})  # label -> the category it joined after a look (category_join)
     prior_label = _prior_label(state, runtime)
-    asked, merged = step3_names(state["naming"], names), state["naming"].get("merged", {})  # names merged before Step 3
+    # names merged before Step 3: asked as they were, sent to the merged cluster while it is still there (a part
+    # of a later split may be called like a name merged away)
+    asked = step3_names(state["naming"], names)
+    merged = {s: t for s, t in state["naming"].get("merged", {}).items() if t in names}
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
                 "merged": {} if img["path"] in scope else merged,
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior

@@ -197,3 +197,19 @@ def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():
     assert cluster_by_token(["Red", "blue"], "RED") == "Red"  # as the chat reads names
     with pytest.raises(UsageError, match="no cluster 'red'"):
         cluster_by_token(["Red", "RED"], "red")  # two names equal but for case: not guessed
+
+
+def test_a_merge_at_the_names_pause_does_not_pull_images_into_a_cluster_split_since(colour_images, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """Merged at the pause into "Cool", then split into parts named like the merged names, then Step 3 again for
+    every image (an instruction for it): its answers must go to the parts, not to the "Cool" that is gone."""
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        monkeypatch.setattr("sys.stdin", io.StringIO("merge 1,2 Cool\n\n\n"))
+        assert _run(server, folder, run, "--review") == 0
+        assert main(["refine", str(run), "--split", "Cool", "2"]) == 0
+        assert main(["refine", str(run), "--instruction", "Look at the colour only.", "--step", "3"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert "Cool" not in {r["cluster"] for r in results["images"]}
+    assert {r["cluster"] for r in results["images"]} <= set(results["cluster_names"])
