@@ -113,7 +113,8 @@ class LogprobChooser:
         pairs = self._ask(messages)
         if pairs is None:
             return self._fall_back(messages, names, description, retry, 1)
-        if opens_reasoning(max(pairs, key=lambda pair: pair[1])[0]):
+        top = max(pairs, key=lambda pair: pair[1])[0]
+        if opens_reasoning(top) and name_logprobs([(top, 0.0)], names)[0] == [None] * len(names):
             # a model that reasons before it answers: its first token says nothing of the names (every name
             # tied, and the first took all the images); the enum choice reads the answer after the reasoning
             with self._lock:

@@ -205,10 +205,11 @@ def test_logprob_choice_falls_back_when_the_server_gives_none_or_the_first_token
     assert choice.route == "schema" and choice.name == "car" and choice.calls == 2
 
 
-def test_a_model_that_reasons_first_gets_the_enum_choice_not_the_first_token_s():
+@pytest.mark.parametrize("opener", ["<think>", "<|START_THINKING|>", "Here", "[THINK]"])
+def test_a_model_that_reasons_first_gets_the_enum_choice_not_the_first_token_s(opener):
     """A DeepSeek-R1-class model behind Ollama: every first token was "<think>", every name tied, and the first
-    name took all 8 images on the default route (a break-it helper's case)."""
-    thinking = {"a ship at sea": {"<think>": -0.01, "car": -6.0, "ship": -6.0, "fr": -6.0}}
+    name took all 8 images on the default route (a break-it helper's case; Cohere, Granite, Magistral alike)."""
+    thinking = {"a ship at sea": {opener: -0.01, "car": -6.0, "ship": -6.0, "fr": -6.0}}
     fallback = Refuse()
     chooser = LogprobChooser(LogprobFake(table=thinking), fallback=fallback)
     first = chooser.choose(_messages("a ship at sea"), NAMES, "a ship at sea", lambda a: [])

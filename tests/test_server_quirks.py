@@ -232,6 +232,13 @@ def test_a_refused_name_comes_with_the_closest_listed_ids(folder, tmp_path, caps
     ("<|thinking|>thinking<|/thinking|>red", "red"),
     ("\u25c1think\u25b7thinking\u25c1/think\u25b7red", "red"),
     ("[THINK]cut by the cap", ""),
+    # the second helper's: answers wrapped as Granite 3.3, GLM-4.1V / Hunyuan, GLM-4.5V, Cohere, Apriel, Granite 3.2 do
+    ("<think>Let me think.</think><response>red</response>", "red"),
+    ("<think>\nLet me think.\n</think>\n<answer>\nred\n</answer>", "red"),
+    ("<think>Let me think.</think><|begin_of_box|>red<|end_of_box|>", "red"),
+    ("<|START_THINKING|>Let me think.<|END_THINKING|><|START_RESPONSE|>red<|END_RESPONSE|>", "red"),
+    ("Here are my reasoning steps:\nLet me think.\n[BEGIN FINAL RESPONSE]\nred\n[END FINAL RESPONSE]\n<|end|>", "red"),
+    ("Here is my thought process:\nLet me think.\n\nHere is my response:\nred", "red"),
 ])
 def test_reasoning_is_stripped_in_every_form(reply, answer):
     assert strip_reasoning(reply) == answer
