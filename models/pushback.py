@@ -20,7 +20,14 @@ from typing import Any
 import openai
 import orjson
 
-from ictc.models.quirks import ServerQuirks, names_output_mode, reasoning_cut
+from ictc.models.quirks import (
+    ServerQuirks,
+    error_response,
+    is_quota_error,
+    names_output_mode,
+    reasoning_cut,
+    refusal_of,
+)
 from ictc.models.stop_check import STOP_CHECK
 from ictc.models.wire import (
     REDIRECTS,
@@ -104,16 +111,6 @@ def retry_after(headers: Any) -> float | None:
             return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError, OverflowError):
         return None  # unreadable: back off instead
-
-
-def is_quota_error(response: Any) -> bool:
-    """OpenAI answers 429 also when the account is out of credit (`insufficient_quota`), Gemini when a daily
-    quota is spent (`RESOURCE_EXHAUSTED` with "exceeded your current quota"): no wait helps then."""
-    try:
-        body = response.read()
-        return b"insufficient_quota" in body or b"RESOURCE_EXHAUSTED" in body or b"exceeded your current quota" in body
-    except Exception:  # noqa: BLE001 (a body that cannot be read is not a quota error we can see)
-        return False
 
 
 class BusyAwareClient(openai.DefaultHttpxClient):
@@ -216,6 +213,8 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
+            if refused := refusal_of(answer):  # said as this image's failure, not as an empty answer
+                return error_response(response.request, refused, "refusal"), None
             if self.quirks.clean(model, answer):
                 response.close()
                 if not roomy:

@@ -24,13 +24,18 @@ PER_REQUEST = re.compile(r"context length|context window|context size|maximum co
                          r"n_ctx|reduce the length|exceeds|image.{0,40}(invalid|corrupt|decode|could not)|"
                          r"unsupported image|invalid image|(height|width).{0,40}(larger|smaller) than|aspect ratio|"
                          r"maximum model length|max_model_len|content.{0,12}(filter|polic)|safety system|"
-                         r"filtered due to", re.IGNORECASE)
+                         r"filtered due to|(process|load|decode|read)\w* (the |an? )?(input )?image|valid image|"
+                         r"image: unknown format|\bexceeds?\b|max(imum)? allowed size|flagged|"
+                         r"`?inputs`? tokens", re.IGNORECASE)
 REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
-                     r"not allowed|does not support|invalid (parameter|argument)|unexpected", re.IGNORECASE)
+                     r"not allowed|does not support|invalid (parameter|argument)|unexpected|\bmust\b|cannot find field",
+                     re.IGNORECASE)
+# other servers' names for what ictc sends (Anthropic's stop_sequences, TGI's top_n_tokens and max_new_tokens)
+ALIASES = {"stop_sequences": "stop", "top_n_tokens": "top_logprobs", "max_new_tokens": "max_tokens"}
 # a value above what the server allows ("top_logprobs ... max allowed: 5", OpenAI's "Expected a value <= 5",
 # FastAPI's "less than or equal to 5"): the parameter is lowered to the limit, not dropped
-LIMIT = re.compile(r"<=|less than or equal|at most|maximum|max(?:imum)? allowed|greater than|above|must not exceed",
-                   re.IGNORECASE)
+LIMIT = re.compile(r"<=|less than or equal|at most|maximum|max(?:imum)? allowed|greater than|above|must not exceed|"
+                   r"cannot exceed|can't exceed|no (?:more|greater) than|between \d+ and|range \[\d+,", re.IGNORECASE)
 OUTPUT_MODE = re.compile(r"response_format|json_schema|json_object|structured output|guided_json|grammar",
                          re.IGNORECASE)
 
@@ -45,10 +50,16 @@ def error_of(data: bytes | str) -> tuple[str, str | None]:
         return text, None
     if isinstance(parsed, list) and parsed:  # Gemini's OpenAI-compatible endpoint: [{"error": {...}}]
         parsed = parsed[0]
+    if isinstance(parsed, dict) and isinstance(parsed.get("errors"), list) and parsed["errors"]:  # Cloudflare
+        parsed = {"error": parsed["errors"][0]}
     error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
     if isinstance(error, dict):
         param = error.get("param")
-        return str(error.get("message") or error), param if isinstance(param, str) else None
+        message = str(error.get("message") or error)
+        raw = (error.get("metadata") or {}).get("raw") if isinstance(error.get("metadata"), dict) else None
+        if isinstance(raw, str) and raw:  # OpenRouter: "Provider returned error", the provider's words in raw
+            message = f"{message}: {error_of(raw)[0]}"
+        return message, param if isinstance(param, str) else None
     return str(error), None
 
 
@@ -114,20 +125,20 @@ class ServerQuirks:
             return None
         message, param = error_of(data)
         model = str(body.get("model", ""))
-        words = sorted((m.start(), key) for key in body if key not in KEEP
+        words = sorted((m.start(), key) for key in [*body, *ALIASES] if key not in KEEP
                        if (m := re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message)))
         named = [param or "", *re.findall(r"['\"`]([A-Za-z_][\w.]*)['\"`]", message), *(key for _, key in words)]
-        tops = [top for name in named if (top := name.split(".")[0]) in body and top not in KEEP]
+        tops = [top for name in named if (top := ALIASES.get(name, name).split(".")[0]) in body and top not in KEEP]
         limits = [int(m[2]) for m in re.finditer(rf"({LIMIT.pattern})\D{{0,30}}?(\d+)", message, re.IGNORECASE)]
         numbers = {int(n) for n in re.findall(r"\d+", message)}
         ints = {k: v for k, v in body.items() if k not in KEEP and type(v) is int}
         # the number named, else the one whose value the message quotes (vLLM: "Requested sample logprobs of 20,
-        # which is greater than max allowed: 5" names no parameter)
-        capped = [t for t in tops if t in ints] or [k for k, v in ints.items() if v in numbers]
-        if limits and capped and (lower := [n for n in limits if 0 < n < ints[capped[0]]]):
-            with self._lock:
-                self.limits.setdefault(model, {})[capped[0]] = max(lower)
-            return capped[0]
+        # which is greater than max allowed: 5" names no parameter); the first that is over a stated limit
+        for capped in [t for t in tops if t in ints] or [k for k, v in ints.items() if v in numbers]:
+            if lower := [n for n in limits if 0 < n < ints[capped]]:
+                with self._lock:
+                    self.limits.setdefault(model, {})[capped] = max(lower)
+                return capped
         if PER_REQUEST.search(message) or not REFUSAL.search(message) or not tops:
             return None
         with self._lock:
@@ -157,12 +168,45 @@ class ServerQuirks:
         return reasoned and short
 
 
-def reasoning_cut(request: Any, room: int) -> Any:
-    """A 400 response (httpx) for a call whose answer the model's reasoning left out, though it had `room` more
-    tokens: the openai client raises it as that image's failure, with the setting to raise, and does not retry."""
+# a 429 that no wait helps: out of credit (OpenAI), a daily quota spent (Gemini, Groq's tokens or requests per day)
+SPENT = re.compile(rb"insufficient_quota|RESOURCE_EXHAUSTED|exceeded your current quota|per day \((?:TPD|RPD)\)")
+
+
+def is_quota_error(response: Any) -> bool:
+    """True when a 429 `response` (httpx) says a quota is spent (SPENT), not that the server is busy."""
+    try:
+        return bool(SPENT.search(response.read()))
+    except Exception:  # noqa: BLE001 (a body that cannot be read is not a quota error we can see)
+        return False
+
+
+def refusal_of(answer: dict[str, Any]) -> str:
+    """Why a 200 answer holds no answer because it was refused (OpenAI's `message.refusal`, Azure's
+    `finish_reason: content_filter`), in words; "" when it was not. Such an image had failed as "the VLM returned
+    an empty description"."""
+    for choice in answer.get("choices") or []:
+        message = choice.get("message") or {}
+        if (message.get("content") or "").strip():
+            continue
+        if isinstance(refusal := message.get("refusal"), str) and refusal.strip():
+            return f"the model refused this request (content filter or policy): {refusal.strip()[:200]}"
+        if choice.get("finish_reason") == "content_filter":
+            return "the server's content filter refused this request (finish_reason content_filter)"
+    return ""
+
+
+def error_response(request: Any, message: str, kind: str) -> Any:
+    """A 400 response (httpx) carrying `message`, for a call answered with no usable answer: the openai client
+    raises it as that image's failure, in those words, and does not retry it."""
     from ictc.models.wire import http_package  # the HTTP package of the openai SDK
 
+    return http_package().Response(400, json={"error": {"message": message, "type": kind}},
+                                   headers={"x-should-retry": "false"}, request=request)
+
+
+def reasoning_cut(request: Any, room: int) -> Any:
+    """error_response for a call whose answer the model's reasoning left out, though it had `room` more tokens,
+    with the setting to raise."""
     message = (f"the model's reasoning used up its whole token cap, {room} tokens of room included, before it "
                f"answered: raise ICTC_REASONING_ROOM (now {room})")
-    return http_package().Response(400, json={"error": {"message": message, "type": "reasoning_cut"}},
-                                   headers={"x-should-retry": "false"}, request=request)
+    return error_response(request, message, "reasoning_cut")

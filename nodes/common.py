@@ -232,8 +232,23 @@ def failure(step: str, exc: BaseException) -> dict[str, str]:
     """The failure record of an image: {"step": step, "reason": "<ExceptionType>: <first line, <= 300 chars>"}."""
     # a message may quote a file name that is not UTF-8: outputs stay valid UTF-8 (core/images.py)
     text = shown_text(str(exc)).strip()
+    # the server's words where the openai client found none (Gemini's list body, TGI's {"error": "..."}): the
+    # reason had been "Error code: 400" alone
+    if (said := _server_words(exc)) and said not in text:
+        text = f"{text} - {shown_text(said)}"
     reason = text.splitlines()[0] if text else type(exc).__name__
     return {"step": step, "reason": f"{type(exc).__name__}: {reason[:300]}"}
+
+
+def _server_words(exc: BaseException) -> str:
+    """The error message in the body of the HTTP response `exc` carries (models/quirks.error_of), or ""."""
+    from ictc.models.quirks import error_of
+
+    try:
+        body = exc.response.text  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 (no response, or a body that cannot be read: nothing to add)
+        return ""
+    return " ".join(error_of(body)[0].split()) if body else ""
 
 
 def _emit(event: dict[str, Any]) -> None:

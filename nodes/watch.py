@@ -18,6 +18,8 @@ LATER_STREAK = 8  # identical failures in a row, after successes, that stop a st
 
 _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|vision|multimodal)|"
                         r"missing data required for image input|"  # Ollama, a model without its projector
+                        r"image_url is only supported|unknown variant .?image_url|support image input|"  # OpenAI,
+                        r"content.{0,12}: value must be a string|"  # DeepSeek, OpenRouter, Groq: text-only models
                         r"images? (are|is) not supported|no vision|mmproj|multimodal|not a vision|"
                         r"image_url.{0,40}not supported", re.IGNORECASE)
 _UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such)|"
@@ -25,7 +27,10 @@ _UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|
 _NO_ACCESS = re.compile(r"does not have access to (the )?model", re.IGNORECASE)  # OpenAI: the key's project
 _NOT_LOADED = re.compile(r"no models? (is |are )?loaded|load a model", re.IGNORECASE)  # LM Studio
 _OUT_OF_CREDIT = re.compile(r"insufficient_quota|exceeded your current quota|insufficient (credits|balance|funds)|"
-                            r"billing|RESOURCE_EXHAUSTED|out of credits?", re.IGNORECASE)
+                            r"billing|RESOURCE_EXHAUSTED|out of credits?|credit balance|per day \((TPD|RPD)\)",
+                            re.IGNORECASE)
+_DATA_POLICY = re.compile(r"data policy|privacy", re.IGNORECASE)  # OpenRouter: the account's settings allow no provider
+_NO_MEMORY = re.compile(r"requires more (system )?memory|out of memory|not enough memory", re.IGNORECASE)
 _BAD_KEY = re.compile(r"api key|api_key|unauthori[sz]ed|authentication|invalid_api_key|permission",
                       re.IGNORECASE)
 
@@ -80,6 +85,12 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
     if "ICTC_REASONING_ROOM" in message:  # models/pushback.py: the reasoning took the room as well
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
+    if _DATA_POLICY.search(message):
+        return (f"no provider of the {role} '{model}' fits the account's data policy ({said})",
+                "change the privacy settings the message names, or give another model")
+    if _NO_MEMORY.search(message):
+        return (f"the server has too little memory for the {role} '{model}' ({said})",
+                f"free memory on the server, or give {flag} a smaller model")
     if _NOT_LOADED.search(message):
         return (f"the {role} server has no model loaded ({said})",
                 f"load '{model}' on the server (LM Studio: the developer page, or `lms load`)")

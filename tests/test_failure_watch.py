@@ -93,7 +93,14 @@ def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_
     "You uploaded an unsupported image. Please make sure your image is valid.",  # OpenAI
     "Your input image may contain content that is not allowed by our safety system.",
     "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
-    "The decoder prompt (length 4412) is longer than the maximum model length of 4096."])  # vLLM, image tokens
+    "The decoder prompt (length 4412) is longer than the maximum model length of 4096.",  # vLLM, image tokens
+    "Unable to process input image. Please retry",  # Gemini
+    "Failed to load image or audio file",  # llama.cpp
+    "The image data you provided does not represent a valid image.",  # OpenAI
+    "At least one of the image dimensions exceed max allowed size: 8000 pixels",
+    "image: unknown format",  # Ollama
+    "Your input was flagged for \"violence\". No credits were charged.",  # OpenRouter's moderation
+    "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4412"])  # TGI
 def test_an_image_s_own_refusal_fails_that_image_and_never_stops_the_step(message):
     """Three such refusals at the start had stopped the run (and `resume` again), the good images never done."""
     request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
@@ -118,7 +125,18 @@ def test_an_image_s_own_refusal_fails_that_image_and_never_stops_the_step(messag
     (400, {"error": {"message": "No models loaded. Please load a model in the developer page or use the `lms load` "
                                 "command."}}, "no model loaded", "lms load"),  # LM Studio
     (500, {"error": {"message": "this model is missing data required for image input"}},  # Ollama
-     "takes no images", "give --vlm a vision model")])
+     "takes no images", "give --vlm a vision model"),
+    # a second break-it helper's: text-only models in other words, a data policy, a daily quota, too little memory
+    (400, {"error": {"message": "Invalid content type. image_url is only supported by certain models."}},
+     "takes no images", "give --vlm a vision model"),
+    (422, {"error": {"message": "messages[1]: unknown variant `image_url`, expected `text`"}}, "takes no images", "--vlm"),
+    (404, {"error": {"message": "No endpoints found that support image input"}}, "takes no images", "--vlm"),
+    (404, {"error": {"message": "No endpoints found matching your data policy. Configure: "
+                                "https://openrouter.ai/settings/privacy"}}, "data policy", "privacy settings"),
+    (429, {"error": {"message": "Rate limit reached on tokens per day (TPD): Limit 500000. Please try again in 3h."}},
+     "out of credit or quota", "wait for the quota to renew"),
+    (500, {"error": {"message": "model requires more system memory (15.2 GiB) than is available (7.6 GiB)"}},
+     "too little memory", "a smaller model")])
 def test_a_systematic_failure_names_its_own_cause_and_fix(status, body, cause, fix):
     """A break-it helper's stops: a quota or a 402 got "fix the server or the settings", a project without the
     model was told to change its key, Gemini's list body was shown as a Python repr."""
@@ -131,10 +149,11 @@ def test_a_systematic_failure_names_its_own_cause_and_fix(status, body, cause, f
 
 
 @pytest.mark.parametrize("body", [b'{"error": {"code": "insufficient_quota"}}',
-                                  b'[{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}]'])  # Gemini
+                                  b'[{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}]',  # Gemini
+                                  b'{"error": {"message": "Rate limit reached ... on tokens per day (TPD): Limit 500000"}}'])
 def test_a_spent_quota_is_not_waited_out_as_a_busy_server(body):
     """Gemini's spent daily quota had been waited out for ICTC_BUSY_PATIENCE (300 s) like a busy server."""
-    from ictc.models.pushback import is_quota_error
+    from ictc.models.quirks import is_quota_error
 
     assert is_quota_error(httpx2.Response(429, content=body))
     assert not is_quota_error(httpx2.Response(429, content=b'{"error": {"message": "Rate limit reached"}}'))

@@ -257,6 +257,16 @@ def test_reasoning_is_stripped_in_every_form(reply, answer):
                        "msg": "Input should be less than or equal to 5", "input": 20, "ctx": {"le": 5}}]}, "top_logprobs", 5),
     (400, {"error": {"message": "This model's maximum context length is 4096 tokens. Please reduce the length of the "
                                 "messages."}}, None, None),
+    # a second break-it helper's wordings: TGI's names and limits, "between", "range", "cannot exceed", "must",
+    # OpenRouter's provider words in metadata.raw
+    (422, {"error": "Input validation error: `top_n_tokens` must be > 0 and <= 5. Given: 20"}, "top_logprobs", 5),
+    (400, {"error": {"message": "top_logprobs must be between 0 and 5", "param": "top_logprobs"}}, "top_logprobs", 5),
+    (400, {"error": {"message": "Invalid value for top_logprobs: 20. Must be in range [0, 5]."}}, "top_logprobs", 5),
+    (400, {"error": {"message": "'top_logprobs' cannot exceed 5"}}, "top_logprobs", 5),
+    (422, {"error": "Input validation error: `temperature` must be strictly positive"}, "temperature", None),
+    (400, {"error": {"message": "stop_sequences: each stop sequence must contain non-whitespace"}}, "stop", None),
+    (400, {"error": {"message": "Provider returned error", "metadata": {
+        "raw": "{\"error\":{\"message\":\"Unrecognized request argument supplied: seed\"}}"}}}, "seed", None),
 ])
 def test_a_refused_parameter_is_found_however_the_server_words_it_and_a_number_over_a_limit_is_lowered(
         status, error, dropped, limit):
@@ -329,3 +339,16 @@ def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar,
         assert main(["resume", str(run), "--set", "ICTC_NO_SUCH=1"]) == 1
     assert _results(run)["summary"]["clustered"] == 20
     assert json.loads((run / "run.json").read_text())["settings"]["reasoning_room"] == 8192
+
+
+@pytest.mark.parametrize(("choice", "said"), [
+    ({"finish_reason": "content_filter", "message": {"role": "assistant", "content": None}}, "content filter refused"),
+    ({"finish_reason": "stop", "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."}},
+     "refused this request (content filter or policy): I can't help with that."),
+    ({"finish_reason": "stop", "message": {"role": "assistant", "content": "red"}}, "")])
+def test_a_refusal_inside_a_200_answer_is_said_as_that_image_s_failure(choice, said):
+    """Azure's content filter and OpenAI's refusal field had failed the image as "returned an empty description"."""
+    from ictc.models.quirks import refusal_of
+
+    refused = refusal_of({"choices": [choice]})
+    assert (said in refused) if said else refused == ""
