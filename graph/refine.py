@@ -52,7 +52,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                     plan = plan_action(state, parsed)
                 if on_event:
                     on_event({"step": "plan", "redo": plan.redo})
-                direct = not plan.goto and not state.get("review")  # a rename or a merge: no node to run
+                direct = not plan.goto  # a rename or a merge: no node to run
                 if direct:
                     session.ctx.check_stop()  # a Stop before the change is written: nothing has changed
                 # so a resume after a crash names this version; a crash before the change is written leaves the
@@ -63,7 +63,9 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                     with collector_paused():
                         known = _apply_directly(session, snapshot.config, state, plan.update)
                 else:
-                    graph_input = Command(update=plan.update, goto=plan.goto or "review_clusters")
+                    # a finished run's change pauses at no review point: a run made with --review had stopped
+                    # at its clusters pause after each refinement, and no version was recorded
+                    graph_input = Command(update={**plan.update, "review": False}, goto=plan.goto or "review_clusters")
                 del state
             del snapshot  # the drive reads the state afresh
         if known is None:

@@ -213,3 +213,20 @@ def test_a_merge_at_the_names_pause_does_not_pull_images_into_a_cluster_split_si
     results = json.loads((run / "results.json").read_text())
     assert "Cool" not in {r["cluster"] for r in results["images"]}
     assert {r["cluster"] for r in results["images"]} <= set(results["cluster_names"])
+
+
+def test_a_run_made_with_review_is_refined_like_any_other(colour_images, tmp_path, capsys, monkeypatch):
+    """An eighth newcomer: after a --review run, `refine --instruction` printed "Version None" and recorded nothing
+    (the change had stopped at the clusters pause); after a merge at the pause and a rename, an instruction left every
+    image unfinished."""
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        monkeypatch.setattr("sys.stdin", io.StringIO("merge 1,2 Cool\n\n\n"))
+        assert _run(server, folder, run, "--review") == 0
+        assert main(["refine", str(run), "--rename", "1", "Chilly"]) == 0
+        assert main(["refine", str(run), "--instruction", "Ignore the mark.", "--step", "3"]) == 0
+    assert "Version 3: instruction for assign" in capsys.readouterr().out
+    results = json.loads((run / "results.json").read_text())
+    assert results["version"] == 3 and results["summary"]["clustered"] == 8 and "Chilly" in results["cluster_names"]
+    assert "pending_action" not in json.loads((run / "run.json").read_text())
