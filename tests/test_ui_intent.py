@@ -677,3 +677,21 @@ def test_a_message_not_understood_says_the_reading_again():
     chat = Conversation()
     chat.answer("group by colour", [], 20)
     assert "My reading so far: group by **colour**; K: *not given yet*." in chat.answer("hmm", [], 20).text
+
+
+def test_the_eighth_newcomer_s_misreadings():
+    """The same instruction said three times was listed three times; "too many groups" and "what is K?" became
+    criteria; "by colour (3)" kept "(3)" in the criterion; two renames in one message made one name of both."""
+    chat = Conversation()
+    for text in ("colour, 4 groups, ignore the border", "colour; 4; ignore the border",
+                 "colour, 4 groups, don't look at the border"):
+        reply = chat.answer(text, [], 20)
+    assert reply.text.count("Do not consider the border") == 1
+    chat = Conversation()
+    chat.answer("sort them into cat, dog and bird", [], 20)
+    for text in ("too many groups", "what is K?"):
+        assert chat.answer(text, [], 20).text.startswith("I could not tell") and chat.request.criterion == ""
+    assert (read_intent("by colour (3)", []).criterion, read_intent("by colour (3)", []).k) == ("colour", 3)
+    assert read_intent("rename green to Grass and blue to Sky", ["green", "blue"]).problem == (
+        "one rename at a time: rename green to Grass first, then blue to Sky")
+    assert read_intent("rename green to Salt and Pepper", ["green", "blue"]).action == Rename("green", "Salt and Pepper")

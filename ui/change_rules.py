@@ -74,6 +74,10 @@ def read_change(message: str, names: list[str]) -> Intent | None:
                      r"(?:\s+\w+)?)?$", message, re.I):
         return _change(lambda: Split(cluster_named(m[1], names), number(m[2] or "2") or 2))
     if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
+        if (two := re.match(r"(.+?)\s+and\s+(.+?)\s+(?:to|as|into)\s+(.+)$", m[2], re.I)) and _is_cluster(two[2], names):
+            # "rename green to Grass and blue to Sky" had named one cluster "Grass and blue to Sky"
+            return Intent("unclear", problem=f"one rename at a time: rename {m[1]} to {two[1]} first, then {two[2]} to "
+                                             f"{two[3]}", sure=True)
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))
     if m := re.match(r"(?:rename|call|name)\s+(?:the\s+)?(?:cluster|group)\s+(\d+)\s+(.+)$", message, re.I):  # "call cluster 1 Ocean"
         return _change(lambda: Rename(cluster_named(m[1], names), _name(m[2])))

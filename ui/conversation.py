@@ -19,6 +19,7 @@ from ictc.nodes.actions import (
     SetCriterion,
     SetK,
     describe_action,
+    same_text,
 )
 from ictc.prompts import presets
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
@@ -228,7 +229,9 @@ class Conversation:
         if intent.auto_k or intent.names:  # K proposed, or the user's categories: either replaces a given K
             self.request.k, self.request.auto_k, self.request.names = 0, intent.auto_k, list(intent.names)
         self.request.other = self.request.other or intent.other
-        self.request.instructions += intent.instructions + new.instructions
+        for text in intent.instructions + new.instructions:  # the same reading said again adds it once (a newcomer's
+            if not any(same_text(text, given) for given in self.request.instructions):  # three "border"s)
+                self.request.instructions.append(text)
         return ""
 
     def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None) -> Reply:

@@ -182,10 +182,12 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         criterion, strong = clean_criterion(m[1]), True
     elif m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
                       r"according to|based on|^what about|^how about|^what'?s|^what is)|by)\s+(.+)", message, re.I):
-        criterion = re.split(rf",|;|\.\s|\?|\s+[—–-]+\s+|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
+        criterion = re.split(rf",|;|\.\s|\?|\s*\(|\s+[—–-]+\s+|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]
         criterion, strong = clean_criterion(criterion), bool(m[1])
+        if all(w in _FILLER for w in re.findall(r"[a-z']+", criterion.lower())):  # "what is K?" named no criterion
+            criterion = ""
     if not criterion and not k and (m := re.match(r"(?:no,?\s+|actually,?\s+)?(.+?)\s+instead$", lowered)) and (
             phrase := criterion_phrase(m[1])) and len(phrase.split()) <= 4:  # "colour instead"
         criterion, strong = clean_criterion(m[1]), True
@@ -221,7 +223,9 @@ _FILLER = {"ok", "okay", "yes", "please", "use", "make", "want", "i", "give", "m
            "put", "move", "merge",
            # a correction's words ("no, 3 groups", "actually make it five", "4 groups instead of 5") name no criterion
            "no", "nope", "not", "actually", "instead", "rather", "than", "so", "well", "hmm", "maybe", "wait", "oh",
-           "yeah", "sure", "better", "go", "you", "can", "could", "would", "we", "about", "say", "only"}
+           "yeah", "sure", "better", "go", "you", "can", "could", "would", "we", "about", "say", "only",
+           # nor does a word about K ("too many groups" after own categories became the criterion; "what is K?")
+           "k", "too", "many", "few", "groups", "clusters", "number", "is", "what", "mean", "means"}
 
 
 def criterion_phrase(text: str) -> str:
