@@ -251,11 +251,9 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
     Raises UsageError (a ValueError) naming the cluster or value when the action does not fit the run, or
     when it changes nothing (Accept, the criterion the run has, an instruction it already has)."""
     plan = _plan(state, action)
-    if plan.goto in NAMES_AFRESH and not (state.get("user_names") or plan.update.get("user_names")):
-        # a newcomer's merge and rename were gone after "don't consider the glare", with no word before go
-        plan.redo += "; Step 2b names the clusters afresh, so earlier renames, merges and removals are not kept"
-    elif state.get("user_names") and plan.update.get("user_names") == []:  # a newcomer's "too many groups" said nothing
-        plan.redo += f"; Step 2b names the clusters afresh, in place of your own categories ({', '.join(state['user_names'])})"
+    from ictc.nodes.grouping_actions import names_note  # in its own module, as the grouping plans
+
+    plan.redo += names_note(state, plan)
     return plan
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from ictc.core.errors import UsageError
 from ictc.models.other import OTHER
 from ictc.nodes.actions import (
+    NAMES_AFRESH,
     Action,
     AddOther,
     Coarser,
@@ -117,3 +118,18 @@ def _plan_split(state: dict[str, Any], cluster: str, n: int) -> Plan:
     return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
                 f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
                 f"then Step 3 on its {len(members)} images only{alike}")
+
+
+def names_note(state: dict[str, Any], plan: Plan) -> str:
+    """What `plan` does to the run's names, said before it runs ("" when nothing): Step 2b naming afresh loses
+    renames, merges and removals (a newcomer's were gone after "don't consider the glare", unsaid); a K in place of
+    the user's categories replaces them ("too many groups" said nothing); a new criterion keeps them (unsaid too)."""
+    own = state.get("user_names") or []
+    if plan.goto in NAMES_AFRESH and not (own or plan.update.get("user_names")):
+        return "; Step 2b names the clusters afresh, so earlier renames, merges and removals are not kept"
+    if own and plan.update.get("user_names") == []:
+        return f"; Step 2b names the clusters afresh, in place of your own categories ({', '.join(own)})"
+    if own and plan.goto in NAMES_AFRESH:
+        return (f"; your own categories stay ({', '.join(own)}; earlier renames, merges and removals are not kept): "
+                "give new ones, or a K, to change them")
+    return ""

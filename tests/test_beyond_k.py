@@ -11,7 +11,15 @@ from ictc.core.errors import UsageError
 from ictc.graph.refine import refine_run, undo_run
 from ictc.graph.run import resume_run, start_run
 from ictc.models.other import none_of_these
-from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetK, SetNames, parse_action
+from ictc.nodes.actions import (
+    AddOther,
+    Coarser,
+    ProposeK,
+    SetCriterion,
+    SetK,
+    SetNames,
+    parse_action,
+)
 from ictc.nodes.propose_k import distribution_k, rank_candidates
 from ictc.prompts import make_criterion
 
@@ -121,6 +129,10 @@ def test_refine_sets_names_then_adds_other(colour_images, tmp_path):
     # a newcomer's "too many groups" after own categories had not said they go
     assert preview_action(run_state(tmp_path / "run"), SetK(3)).endswith(
         "Step 2b names the clusters afresh, in place of your own categories (Red, Green)")
+    # an eighth newcomer's "group by the shape instead" kept the categories and dropped the merges, unsaid
+    assert preview_action(run_state(tmp_path / "run"), SetCriterion("shape")).endswith(
+        "your own categories stay (Red, Green; earlier renames, merges and removals are not kept): give new ones, "
+        "or a K, to change them")
     back = refine_run(tmp_path / "run", SetK(3), context=fake_context())
     assert "Blue" in back.results["cluster_names"] and back.results["names_source"] == "model"
 

@@ -127,7 +127,7 @@ def test_a_second_run_into_a_run_folder_is_refused_and_the_run_there_is_kept(col
 
 def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     folder = Path(colour_images[0][0]).parent
-    answers = io.StringIO("help\nrename 1 First\nnonsense words\nwhat can I do?\nk 2\n\nmerge 1,2 Everything\n\n")
+    answers = io.StringIO("help\nrename 1 First\nk 0\nnonsense words\nwhat can I do?\nk 2\n\nmerge 1,2 Everything\n\n")
     monkeypatch.setattr("sys.stdin", answers)
     with FakeOpenAIServer() as server:
         assert _run(server, folder, tmp_path / "run", "--review") == 0
@@ -135,6 +135,7 @@ def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     assert "Cluster names (before Step 3)" in out and "cannot read 'nonsense words'" in out
     assert "cannot read 'help'" not in out and "cannot read 'what can I do?'" not in out
     assert out.count("What each answer does") == 2  # had only shown the same one-line list again
+    assert out.count("K must be between 2") == 1  # said once, not again under the list after the next typing error
     assert "cannot read 'merge 1,2" not in out  # "merge 1,2" as the chat reads it
     assert "1. Everything (8 images)" in out
     results = json.loads((tmp_path / "run" / "results.json").read_text())

@@ -18,6 +18,7 @@ import streamlit as st
 
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
+from ictc.models.other import OTHER
 from ictc.ui import crosstab_view, jobs, panels, sidebar, views
 from ictc.ui.outcomes import instructions_in_force, model_warning
 from ictc.ui.session import Session, new_token
@@ -187,8 +188,10 @@ def results_pane(session: Session) -> None:
     if results is None or run_dir is None:
         preview(session)
         return
-    other = " + other" if len(results["cluster_names"]) > results["n_clusters"] else ""  # K counts the names, not "other"
-    st.markdown(f"**{results['criterion']['text']}** · K={results['n_clusters']}{other} · version {results['version']} · "
+    # K counts the names, not "other" (after merges of own categories the count had read "K=3 + other" of 4 names)
+    other = " + other" if OTHER in results["cluster_names"] else ""
+    k = len(results["cluster_names"]) - bool(other)
+    st.markdown(f"**{results['criterion']['text']}** · K={k}{other} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
     if given := instructions_in_force(results["criterion"]):  # they act on every later change: kept in view
         st.caption("Instructions in force: " + "; ".join(given))

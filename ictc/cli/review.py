@@ -17,7 +17,7 @@ def show_pause(pause: dict[str, Any]) -> None:
     title = "Cluster names (before Step 3)" if pause["point"] == "names" else "Clusters"
     print(f"\n{title} for {pause['criterion']['text']!r}, K={pause['k']}:")
     for number, cluster in enumerate(pause["clusters"], 1):
-        size = f" ({cluster['size']} images)" if pause["point"] == "clusters" else ""
+        size = f" ({cluster['size']} image{'' if cluster['size'] == 1 else 's'})" if pause["point"] == "clusters" else ""
         print(f"  {number}. {cluster['name']}{size}")
         for example in cluster["examples"][:2]:
             print(f"       e.g. {example[:110]}")
@@ -49,6 +49,7 @@ def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
 
     while result.pause:
         show_pause(result.pause)
+        result.pause["error"] = ""  # said once: a later typing error had shown it again under the list (a newcomer)
         print(HELP)
         try:
             line = input("> ")
