@@ -124,17 +124,21 @@ def list_images(source: str | Path | list[str]) -> list[str]:
     return scan_images(source).paths
 
 
-# folders of copies and metadata that systems keep beside the photos -> why they are left out
+# folders of copies and metadata that systems keep beside the photos -> why they are left out; any other folder
+# whose name starts with "." is hidden (an app's or a system's own: .Trashes, .stversions, .picasaoriginals ...)
 SYSTEM_FOLDERS = {"@eaDir": "Synology's thumbnails and metadata (copies of the photos)",
-                  "__MACOSX": "macOS metadata from a zip archive", ".AppleDouble": "macOS metadata (netatalk)",
+                  "__MACOSX": "macOS metadata from a zip archive", "#snapshot": "a NAS's snapshots (copies)",
                   "@Recycle": "a NAS's recycle bin (QNAP)", "#recycle": "a NAS's recycle bin (Synology)",
-                  ".thumbnails": "thumbnails (copies of the photos)", ".Trash": "a trash folder"}
+                  "@__thumb": "QNAP's thumbnails (copies of the photos)", "$RECYCLE.BIN": "Windows' recycle bin",
+                  "System Volume Information": "Windows' system folder"}
+HIDDEN_FOLDER = "a hidden folder (a system's or an app's own: trash, versions, thumbnails)"
 
 
 def scan_images(source: str | Path | list[str]) -> ImageListing:
     """The images in a folder (searched recursively, sorted) or an explicit list of paths, and the
     files of the folder left out, each with its reason (a system folder of copies or metadata, SYSTEM_FOLDERS,
-    once for the whole folder; macOS's '._' files). Paths are in their shown_path() form.
+    or a hidden folder, once for the whole folder; macOS's '._' files; Android's trash; a link to a folder, which
+    is not followed). Paths are in their shown_path() form.
 
     Raises UsageError when the folder does not exist."""
     if isinstance(source, list | tuple):
@@ -148,15 +152,22 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
     skipped: dict[str, str] = {}
     for entry in folder.rglob("*"):
         parts = entry.relative_to(folder).parts
-        if (system := next((i for i, part in enumerate(parts[:-1]) if part in SYSTEM_FOLDERS), None)) is not None:
+        if (system := next((i for i, part in enumerate(parts[:-1]) if part in SYSTEM_FOLDERS or part.startswith(".")),
+                           None)) is not None:
             # a NAS's or an archive's own copies (Synology's @eaDir thumbnails: 8 photos had become 24 images)
-            skipped.setdefault(shown_path(folder.joinpath(*parts[:system + 1])), SYSTEM_FOLDERS[parts[system]])
+            skipped.setdefault(shown_path(folder.joinpath(*parts[:system + 1])),
+                               SYSTEM_FOLDERS.get(parts[system], HIDDEN_FOLDER))
+            continue
+        if entry.is_symlink() and entry.is_dir():  # rglob does not follow it: said, not taken for a file
+            skipped[shown_path(entry)] = "a link to a folder, not followed (give that folder itself)"
             continue
         # broken and looping symlinks are kept, so that they are reported as failed rather than vanish
         if not (entry.is_symlink() or entry.is_file()):
             continue
         if entry.name.startswith("._"):  # macOS's AppleDouble file beside each file copied to a foreign disk
             skipped[shown_path(entry)] = "macOS metadata (AppleDouble '._' file), not an image"
+        elif entry.name.startswith(".trashed-"):  # Android's trash keeps the photo's file, hidden
+            skipped[shown_path(entry)] = "Android's trash (a '.trashed-' file)"
         elif is_image_name(entry):
             taken.append(shown_path(entry))
         else:
