@@ -26,7 +26,10 @@ class ModelUnavailableError(RuntimeError):
             "use an OpenAI-compatible endpoint (--backend openai --base-url URL, e.g. vLLM, Ollama, llama.cpp), "
             "or go online so the model can be downloaded once"
         )
-        if backend == "openai":
+        if backend == "openai" and all("does not serve it" in why for _, _, why in self.missing):
+            ways = f"give {roles} a name the server serves"  # it answered: its address is right (a newcomer was told
+            # to check --base-url and that the server runs, under the closest names it lists)
+        elif backend == "openai":
             ways = ("check --base-url / OPENAI_BASE_URL and that the server is running, "
                     f"or use local models (--backend local {roles} /path/to/model)")
         what = "; ".join(f"the {r.upper()} '{m}' is not available ({why})" for r, m, why in self.missing)

@@ -89,11 +89,12 @@ class Settings:
 
     def resolved_vlm(self) -> str:
         """The VLM id to load: `vlm`, else the backend's default (SmolVLM-500M local, gpt-4o-mini openai)."""
-        return self.vlm or (DEFAULT_LOCAL_VLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
+        # a name pasted with a space around it ('vision-model ') names no model a server serves
+        return self.vlm.strip() or (DEFAULT_LOCAL_VLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
 
     def resolved_llm(self) -> str:
         """The LLM id to load: `llm`, else the backend's default (Qwen2.5-1.5B local, gpt-4o-mini openai)."""
-        return self.llm or (DEFAULT_LOCAL_LLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
+        return self.llm.strip() or (DEFAULT_LOCAL_LLM if self.backend == "local" else DEFAULT_OPENAI_MODEL)
 
     def resolved_workspace(self) -> Path:
         """The workspace folder, `~` expanded; empty `workspace` means $XDG_CACHE_HOME/ictc (or ~/.cache/ictc)."""

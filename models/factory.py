@@ -114,7 +114,8 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     root = base_url.rstrip("/")
     try:
         status, data = _request(root + "/models", api_key, timeout)
-        listing = json.loads(data or b"{}") if status < 400 else {}
+        listed_ok = status < 400
+        listing = json.loads(data or b"{}") if listed_ok else {}
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}", "openai") from exc
@@ -132,7 +133,8 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         return  # the listing answered: the run's own calls will say what is wrong
     message = error_of(data)[0] if status >= 400 else ""
     if status == 404 or (status >= 400 and _UNKNOWN_MODEL.search(message)):
-        near = f"the closest it lists: {', '.join(closest(model, served))}" if served else "it lists no models"
+        near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
+                "it lists no models" if listed_ok else "it gives no /models listing")
         raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai")
 
 

@@ -319,8 +319,15 @@ def test_a_name_the_server_does_not_serve_is_refused_before_any_call(folder, tmp
         server.listing = listing  # () lists nothing, yet answers vision-model and text-model
         code = _run(server, folder, tmp_path / "run", 3, "vision-model" if asked == "text-modl" else asked,
                     asked if asked == "text-modl" else "text-model")
-    assert code == 3 and said in capsys.readouterr().err and not (tmp_path / "run" / "run.json").exists()
+    err = capsys.readouterr().err
+    assert code == 3 and said in err and not (tmp_path / "run" / "run.json").exists()
+    assert "a name the server serves." in err and "check --base-url" not in err  # it answered: its address is right
     assert not [r for r in server.requests if r["body"].get("max_tokens") != 1]  # only probes were sent
+
+
+def test_a_model_name_pasted_with_spaces_is_the_name(folder, tmp_path):
+    with FakeOpenAIServer(strict_models=True) as server:
+        assert _run(server, folder, tmp_path / "run", 3, " vision-model ", "text-model ") == 0
 
 
 def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar, tmp_path, capsys, monkeypatch):
