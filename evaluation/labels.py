@@ -20,11 +20,13 @@ LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_la
 
 class LabelRows(dict[str, str]):
     """{image as written: label}, and `conflicting`: the images the file gives two different labels (the same
-    name twice: one image's two rows, or a bare name used in several folders), left out of the dict."""
+    name twice: one image's two rows, or a bare name used in several folders), left out of the dict; `recased`:
+    label spellings read as the class spelt first, but for case."""
 
     def __init__(self, labels: dict[str, str], conflicting: list[str]):
         super().__init__(labels)
         self.conflicting = conflicting
+        self.recased: list[str] = []  # spellings read as the class first spelt otherwise ("red" for "Red")
 
 
 def read_labels(path: str | Path) -> LabelRows:
@@ -41,6 +43,8 @@ def read_labels(path: str | Path) -> LabelRows:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+    if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a workbook had been refused by quoting its bytes
+        raise UsageError(f"labels file {path} is a spreadsheet workbook (.xlsx/.xls), not text: save it as CSV")
     lines = _decode(raw).splitlines()
     header = next((i for i, line in enumerate(lines) if line.strip()), None)
     declared = None
@@ -64,6 +68,10 @@ def read_labels(path: str | Path) -> LabelRows:
             labels[image] = label
     # an image given two labels, or a bare name of several: no label is sure
     rows = LabelRows({image: label for image, label in labels.items() if image not in conflicting}, sorted(conflicting))
+    # one class spelt in two cases ("Red", "red") is one class: the first spelling stands (6 classes had been scored)
+    spelt = {label.casefold(): label for label in reversed(list(rows.values()))}
+    rows.recased = sorted({label for label in rows.values() if spelt[label.casefold()] != label})
+    rows.update({image: spelt[label.casefold()] for image, label in rows.items()})
     if not rows and conflicting:
         raise UsageError(f"labels file {path} gives every image two labels (e.g. {rows.conflicting[0]!r})")
     if not rows:

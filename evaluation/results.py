@@ -127,9 +127,10 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
         reasons = [f"{len(found)} {why}" for found, why in ((scores.unlabelled, "not named in the labels file"),
                                                             (scores.not_clustered, "not clustered")) if found]
         scores.warning = f"scored {scores.n} of {len(rows)} images ({', '.join(reasons)})"
-    if given.conflicting:  # said even when every image was scored: rows of the file were left out
-        two = f"{len(given.conflicting)} name(s) given two labels and left out, e.g. {given.conflicting[0]!r}"
-        scores.warning = f"{scores.warning}; {two}" if scores.warning else two
+    notes = [f"{len(given.conflicting)} name(s) given two labels and left out, e.g. {given.conflicting[0]!r}"
+             if given.conflicting else "",  # said even when every image was scored: rows of the file were left out
+             f"labels differing only in case read as one ({', '.join(given.recased[:3])})" if given.recased else ""]
+    scores.warning = "; ".join(note for note in (scores.warning, *notes) if note)
     plot_confusion(scores, run_dir / "confusion.png")
     return scores
 

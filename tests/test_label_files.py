@@ -135,3 +135,18 @@ def test_an_image_given_two_labels_is_left_out_and_said(finished_run, class_fold
     scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text)))
     assert (scores.n, scores.images) == (19, 20)
     assert scores.warning.endswith(f"1 name(s) given two labels and left out, e.g. {rows[0][0]!r}")
+
+
+
+def test_a_class_spelt_in_two_cases_is_one_class_and_a_workbook_is_named(finished_run, class_folders, tmp_path):
+    """A second break-it helper's: "Red" and "red" were scored as two classes (6 for 3), silently; an .xlsx was
+    refused by quoting its first bytes as the header."""
+    rows = _rows(class_folders)
+    text = "image,label\n" + "".join(f"{p},{c.capitalize() if i % 2 else c}\n" for i, (p, c) in enumerate(rows))
+    scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text)))
+    assert (scores.acc, len(scores.classes)) == (1.0, 3)
+    assert "labels differing only in case read as one" in scores.warning
+    book = tmp_path / "labels.xlsx"
+    book.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(UsageError, match="is a spreadsheet workbook .* save it as CSV"):
+        read_labels(book)
