@@ -200,17 +200,25 @@ def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():
         cluster_by_token(["Red", "RED"], "red")  # two names equal but for case: not guessed
 
 
-def test_a_merge_at_the_names_pause_does_not_pull_images_into_a_cluster_split_since(colour_images, tmp_path, capsys,
-                                                                                    monkeypatch):
-    """Merged at the pause into "Cool", then split into parts named like the merged names, then Step 3 again for
-    every image (an instruction for it): its answers must go to the parts, not to the "Cool" that is gone."""
+def _merged_at_the_pause_then(colour_images, tmp_path: Path, monkeypatch, *refines: list[str]) -> Path:
+    """A --review run whose first two clusters are merged into "Cool" at the names pause, then `refines` (each
+    `ictc refine` arguments, every one asserted to succeed); returns the run folder."""
     folder = Path(colour_images[0][0]).parent
     run = tmp_path / "run"
     with FakeOpenAIServer() as server:
         monkeypatch.setattr("sys.stdin", io.StringIO("merge 1,2 Cool\n\n\n"))
         assert _run(server, folder, run, "--review") == 0
-        assert main(["refine", str(run), "--split", "Cool", "2"]) == 0
-        assert main(["refine", str(run), "--instruction", "Look at the colour only.", "--step", "3"]) == 0
+        for arguments in refines:
+            assert main(["refine", str(run), *arguments]) == 0
+    return run
+
+
+def test_a_merge_at_the_names_pause_does_not_pull_images_into_a_cluster_split_since(colour_images, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """Merged at the pause into "Cool", then split into parts named like the merged names, then Step 3 again for
+    every image (an instruction for it): its answers must go to the parts, not to the "Cool" that is gone."""
+    run = _merged_at_the_pause_then(colour_images, tmp_path, monkeypatch, ["--split", "Cool", "2"],
+                                    ["--instruction", "Look at the colour only.", "--step", "3"])
     results = json.loads((run / "results.json").read_text())
     assert "Cool" not in {r["cluster"] for r in results["images"]}
     assert {r["cluster"] for r in results["images"]} <= set(results["cluster_names"])
@@ -220,13 +228,8 @@ def test_a_run_made_with_review_is_refined_like_any_other(colour_images, tmp_pat
     """An eighth newcomer: after a --review run, `refine --instruction` printed "Version None" and recorded nothing
     (the change had stopped at the clusters pause); after a merge at the pause and a rename, an instruction left every
     image unfinished."""
-    folder = Path(colour_images[0][0]).parent
-    run = tmp_path / "run"
-    with FakeOpenAIServer() as server:
-        monkeypatch.setattr("sys.stdin", io.StringIO("merge 1,2 Cool\n\n\n"))
-        assert _run(server, folder, run, "--review") == 0
-        assert main(["refine", str(run), "--rename", "1", "Chilly"]) == 0
-        assert main(["refine", str(run), "--instruction", "Ignore the mark.", "--step", "3"]) == 0
+    run = _merged_at_the_pause_then(colour_images, tmp_path, monkeypatch, ["--rename", "1", "Chilly"],
+                                    ["--instruction", "Ignore the mark.", "--step", "3"])
     assert "Version 3: instruction for assign" in capsys.readouterr().out
     results = json.loads((run / "results.json").read_text())
     assert results["version"] == 3 and results["summary"]["clustered"] == 8 and "Chilly" in results["cluster_names"]
