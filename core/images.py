@@ -126,11 +126,12 @@ def list_images(source: str | Path | list[str]) -> list[str]:
 
 # folders of copies and metadata that systems keep beside the photos -> why they are left out; any other folder
 # whose name starts with "." is hidden (an app's or a system's own: .Trashes, .stversions, .picasaoriginals ...)
-SYSTEM_FOLDERS = {"@eaDir": "Synology's thumbnails and metadata (copies of the photos)",
-                  "__MACOSX": "macOS metadata from a zip archive", "#snapshot": "a NAS's snapshots (copies)",
-                  "@Recycle": "a NAS's recycle bin (QNAP)", "#recycle": "a NAS's recycle bin (Synology)",
-                  "@__thumb": "QNAP's thumbnails (copies of the photos)", "$RECYCLE.BIN": "Windows' recycle bin",
-                  "System Volume Information": "Windows' system folder"}
+SYSTEM_FOLDERS = {"@eadir": "Synology's thumbnails and metadata (copies of the photos)",
+                  "__macosx": "macOS metadata from a zip archive", "#snapshot": "a NAS's snapshots (copies)",
+                  "@recycle": "a NAS's recycle bin (QNAP)", "#recycle": "a NAS's recycle bin (Synology)",
+                  "@__thumb": "QNAP's thumbnails (copies of the photos)", "$recycle.bin": "Windows' recycle bin",
+                  "recycler": "Windows' recycle bin", "system volume information": "Windows' system folder",
+                  "lost+found": "a file system's recovered fragments"}  # keys compared case-folded
 HIDDEN_FOLDER = "a hidden folder (a system's or an app's own: trash, versions, thumbnails)"
 
 
@@ -152,11 +153,11 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
     skipped: dict[str, str] = {}
     for entry in folder.rglob("*"):
         parts = entry.relative_to(folder).parts
-        if (system := next((i for i, part in enumerate(parts[:-1]) if part in SYSTEM_FOLDERS or part.startswith(".")),
-                           None)) is not None:
+        if (system := next((i for i, part in enumerate(parts[:-1])
+                            if part.casefold() in SYSTEM_FOLDERS or part.startswith(".")), None)) is not None:
             # a NAS's or an archive's own copies (Synology's @eaDir thumbnails: 8 photos had become 24 images)
             skipped.setdefault(shown_path(folder.joinpath(*parts[:system + 1])),
-                               SYSTEM_FOLDERS.get(parts[system], HIDDEN_FOLDER))
+                               SYSTEM_FOLDERS.get(parts[system].casefold(), HIDDEN_FOLDER))
             continue
         if entry.is_symlink() and entry.is_dir():  # rglob does not follow it: said, not taken for a file
             skipped[shown_path(entry)] = "a link to a folder, not followed (give that folder itself)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -191,7 +192,9 @@ def setting_values(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or name.strip() not in by_name:
-            raise UsageError(f"--set takes NAME=VALUE with a setting of .env.example, not {pair!r}")
+            near = difflib.get_close_matches(name.strip(), list(by_name), n=1)  # a misspelt name: the one meant
+            raise UsageError(f"--set takes NAME=VALUE with a setting of .env.example, not {pair!r}"
+                             + (f" (did you mean {near[0]}?)" if near else ""))
         field_ = by_name[name.strip()]
         values[field_.name] = _coerce(field_, raw.strip())
     return values

@@ -44,7 +44,7 @@ def read_labels(path: str | Path) -> LabelRows:
     except OSError as exc:
         raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
     if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a workbook had been refused by quoting its bytes
-        raise UsageError(f"labels file {path} is a spreadsheet workbook (.xlsx/.xls), not text: save it as CSV")
+        raise UsageError(f"labels file {path} is a spreadsheet workbook (.xlsx, .xls, .ods), not text: save it as CSV")
     lines = _decode(raw).splitlines()
     header = next((i for i, line in enumerate(lines) if line.strip()), None)
     declared = None

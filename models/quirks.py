@@ -26,9 +26,10 @@ PER_REQUEST = re.compile(r"context length|context window|context size|maximum co
                          r"maximum model length|max_model_len|content.{0,12}(filter|polic)|safety system|"
                          r"filtered due to|(process|load|decode|read)\w* (the |an? )?(input )?image|valid image|"
                          r"image: unknown format|\bexceeds?\b|max(imum)? allowed size|flagged|"
-                         r"`?inputs`? tokens", re.IGNORECASE)
+                         r"`?inputs`? tokens|\b413\b|(entity|payload|body|request) too large", re.IGNORECASE)
 REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
-                     r"not allowed|does not support|invalid (parameter|argument)|unexpected|\bmust\b|cannot find field",
+                     r"not allowed|does not support|invalid (parameter|argument)|unexpected|\bmust\b|cannot find field|"
+                     r"should be",  # pydantic v2: "Input should be greater than 0" (temperature 0)
                      re.IGNORECASE)
 # other servers' names for what ictc sends (Anthropic's stop_sequences, TGI's top_n_tokens and max_new_tokens)
 ALIASES = {"stop_sequences": "stop", "top_n_tokens": "top_logprobs", "max_new_tokens": "max_tokens"}

@@ -3,6 +3,7 @@ store for the same image content, VLM and prompt are reused without a call."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -15,6 +16,10 @@ from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 from ictc.store.thumbnails import SIDE as THUMBNAIL_SIDE
 from ictc.store.thumbnails import thumbnail_jpeg
+
+# a VLM that declines in words, with a 200 answer ("I'm sorry, but I can't help with describing this image.")
+REFUSED = re.compile(r"\s*(?:I'?m sorry|I am sorry|sorry|I can(?:'|no)t|I am unable|I'm unable|I won'?t)\b[^.]{0,80}?"
+                     r"\b(?:help|assist|describe|provide|comply|identify|analy[sz]e)\b", re.IGNORECASE)
 
 
 def _keys(task: BatchTask, ctx: Context) -> dict[str, str]:
@@ -86,6 +91,8 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[path] = failure("describe", reply)
         elif not reply:
             failures[path] = {"step": "describe", "reason": "the VLM returned an empty description"}
+        elif REFUSED.match(reply) and len(reply) < 400:  # a refusal in words had become the image's description
+            failures[path] = {"step": "describe", "reason": f"the VLM refused to describe it: {reply.strip()[:200]}"}
         else:
             descriptions[path] = {"text": reply, "seconds": seconds,
                                   "prompt_hash": prompt_hash(rendered), "calls": 1, "key": keys[path]}

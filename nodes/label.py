@@ -19,11 +19,18 @@ from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
 _PREFIX = re.compile(r"^\s*(answer|label|category|criterion)\s*[:\-]\s*", re.IGNORECASE)
+_MARKED = re.compile(r"^\s*\**(?:final\s+)?(?:answer|label|category)\**\s*:\**\s*", re.IGNORECASE)
 
 
 def clean_label(text: str) -> str:
-    """First line, without an 'Answer:' prefix, quotes, list markers or closing punctuation."""
-    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
+    """The answer's line, without an 'Answer:' prefix, quotes, list markers or closing punctuation: the first line,
+    unless a later one is marked as the answer ("Answer: red", "Final Answer: red") or the first only announces it
+    ("Sure! Here is the label:" then "red"); every image's label had been such a preamble, all in one cluster."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    marked = [ln for ln in lines[1:] if _MARKED.match(ln)]
+    line = (marked[-1] if marked else lines[1] if len(lines) > 1 and lines[0].rstrip().endswith(":") else
+            lines[0] if lines else "")
+    line = _MARKED.sub("", line)
     line = _PREFIX.sub("", line)
     line = re.sub(r"^[\s\-*\d.)]+(?=\w)", "", line)
     return line.strip().strip("\"'`*").rstrip(".!,;:").strip()
@@ -137,7 +144,8 @@ def _ask(ctx: Context, criterion: Criterion, asks: list[list]) -> list[dict[str,
             continue
         raw = clean_label(reply)
         answers.append({"raw": raw, "reasked": False, "first_reply": reply})
-        if word_count(raw) > settings.label_max_words or not raw:
+        # (a reply that only announces its answer, "Here is the label:", cut there by the newline stop: asked again)
+        if word_count(raw) > settings.label_max_words or not raw or reply.strip().endswith(":"):
             too_long.append((index, ask, reply, raw))
     if too_long:
         again = [ask + to_messages([("assistant", reply)]) + to_messages(

@@ -342,7 +342,7 @@ def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_p
         "._red.png": "macOS", "@eaDir": "Synology's", "__MACOSX": "macOS"}
     # a second break-it helper's: Windows' bin, a hidden folder (.stversions, .Trashes ...), Android's trash, a link
     # to a folder (rglob does not follow it; it had been said to be no image format)
-    for folder in ("$RECYCLE.BIN", ".stversions/a"):
+    for folder in ("$RECYCLE.BIN", ".stversions/a", "$Recycle.Bin", "lost+found"):  # NTFS spells it both ways
         (tmp_path / folder).mkdir(parents=True)
         Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / folder / "copy.png")
     Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / ".trashed-1732000000-red.png")
@@ -350,7 +350,8 @@ def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_p
     listing = scan_images(tmp_path)
     assert [Path(p).name for p in listing.paths] == ["red.png"]
     reasons = {Path(p).name: reason for p, reason in listing.skipped.items()}
-    assert reasons["$RECYCLE.BIN"] == "Windows' recycle bin" and reasons[".stversions"].startswith("a hidden folder")
+    assert reasons["$RECYCLE.BIN"] == reasons["$Recycle.Bin"] == "Windows' recycle bin"
+    assert reasons[".stversions"].startswith("a hidden folder") and reasons["lost+found"].startswith("a file system")
     assert reasons[".trashed-1732000000-red.png"].startswith("Android's trash")
     assert reasons["more"] == "a link to a folder, not followed (give that folder itself)"
 

@@ -265,6 +265,8 @@ def test_reasoning_is_stripped_in_every_form(reply, answer):
     (400, {"error": {"message": "'top_logprobs' cannot exceed 5"}}, "top_logprobs", 5),
     (422, {"error": "Input validation error: `temperature` must be strictly positive"}, "temperature", None),
     (400, {"error": {"message": "stop_sequences: each stop sequence must contain non-whitespace"}}, "stop", None),
+    (422, {"detail": [{"type": "greater_than", "loc": ["body", "temperature"], "msg": "Input should be greater than 0",
+                       "input": 0}]}, "temperature", None),  # pydantic v2 (a third break-it helper's)
     (400, {"error": {"message": "Provider returned error", "metadata": {
         "raw": "{\"error\":{\"message\":\"Unrecognized request argument supplied: seed\"}}"}}}, "seed", None),
 ])
@@ -359,3 +361,23 @@ def test_a_refusal_inside_a_200_answer_is_said_as_that_image_s_failure(choice, s
 
     refused = refusal_of({"choices": [choice]})
     assert (said in refused) if said else refused == ""
+
+
+@pytest.mark.parametrize("reply", ["Sure! Here is the label:\nred", "The image shows a plain square.\nAnswer: red",
+                                   "Reasoning: the user wants one word\nFinal Answer: red", "**Answer:** red", "red"])
+def test_a_label_after_a_preamble_is_the_label(reply):
+    """A third break-it helper's: every label was the preamble ("Sure here is the label"), all in one cluster."""
+    from ictc.nodes.label import clean_label
+
+    assert clean_label(reply) == "red"
+
+
+def test_a_refusal_in_words_fails_the_image_and_a_413_fails_only_its_request():
+    """A VLM's 200 "I'm sorry, but I can't help with describing this image." had become the description; three
+    "413 Request Entity Too Large" from a proxy had stopped the run as if every image would fail."""
+    from ictc.models.quirks import PER_REQUEST
+    from ictc.nodes.describe import REFUSED
+
+    assert REFUSED.match("I'm sorry, but I can't help with describing this image.")
+    assert not REFUSED.match("A plain square filled with red. Sorry-looking dog in the corner.")
+    assert PER_REQUEST.search("<html><head><title>413 Request Entity Too Large</title></head></html>")
