@@ -15,10 +15,11 @@ class ModelUnavailableError(RuntimeError):
     """Configured models that could not be loaded or reached; raised before any work starts.
 
     role: "vlm" or "llm"; model: the name or folder as given; reason: why, in words; backend: "local" or
-    "openai" (it chooses the ways out the message lists); more: further (role, model, reason) triples."""
+    "openai" (it chooses the ways out the message lists); more: further (role, model, reason) triples; fix: the
+    way out when the caller knows it (a server that answered but does not serve the name), else the backend's."""
 
     def __init__(self, role: str, model: str, reason: str, backend: str,
-                 more: list[tuple[str, str, str]] | None = None):
+                 more: list[tuple[str, str, str]] | None = None, fix: str = ""):
         self.missing = [(role, model, reason), *(more or [])]
         roles = " / ".join(f"--{r}" for r, _, _ in self.missing)
         ways = (
@@ -26,14 +27,11 @@ class ModelUnavailableError(RuntimeError):
             "use an OpenAI-compatible endpoint (--backend openai --base-url URL, e.g. vLLM, Ollama, llama.cpp), "
             "or go online so the model can be downloaded once"
         )
-        if backend == "openai" and all("does not serve it" in why for _, _, why in self.missing):
-            ways = f"give {roles} a name the server serves"  # it answered: its address is right (a newcomer was told
-            # to check --base-url and that the server runs, under the closest names it lists)
-        elif backend == "openai":
+        if backend == "openai":
             ways = ("check --base-url / OPENAI_BASE_URL and that the server is running, "
                     f"or use local models (--backend local {roles} /path/to/model)")
         what = "; ".join(f"the {r.upper()} '{m}' is not available ({why})" for r, m, why in self.missing)
-        super().__init__(f"{what[0].upper()}{what[1:]}. To fix: {ways}.")
+        super().__init__(f"{what[0].upper()}{what[1:]}. To fix: {fix or ways}.")
 
 
 class SystematicFailureError(ModelUnavailableError):

@@ -135,7 +135,9 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     if status == 404 or (status >= 400 and _UNKNOWN_MODEL.search(message)):
         near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
                 "it lists no models" if listed_ok else "it gives no /models listing")
-        raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai")
+        # it answered, so its address is right: a newcomer had been told to check --base-url and that it runs
+        raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai",
+                                    fix=f"give --{role} a name the server serves")
 
 
 def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:

@@ -9,7 +9,7 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.quirks import PER_REQUEST, error_of
+from ictc.models.quirks import PER_REQUEST, SPENT, error_of
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
@@ -26,9 +26,9 @@ _UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|
                             r"(unknown|no such|not a valid) model|model_not_found", re.IGNORECASE | re.DOTALL)
 _NO_ACCESS = re.compile(r"does not have access to (the )?model", re.IGNORECASE)  # OpenAI: the key's project
 _NOT_LOADED = re.compile(r"no models? (is |are )?loaded|load a model", re.IGNORECASE)  # LM Studio
-_OUT_OF_CREDIT = re.compile(r"insufficient_quota|exceeded your current quota|insufficient (credits|balance|funds)|"
-                            r"billing|RESOURCE_EXHAUSTED|out of credits?|credit balance|per day \((TPD|RPD)\)",
-                            re.IGNORECASE)
+# the spent quotas the HTTP client does not wait out (models/quirks.SPENT), and the providers' words for no credit
+_OUT_OF_CREDIT = re.compile(SPENT.pattern.decode() + r"|insufficient (credits|balance|funds)|billing|out of credits?|"
+                            r"credit balance", re.IGNORECASE)
 _DATA_POLICY = re.compile(r"data policy|privacy", re.IGNORECASE)  # OpenRouter: the account's settings allow no provider
 _NO_MEMORY = re.compile(r"requires more (system )?memory|out of memory|not enough memory", re.IGNORECASE)
 _BAD_KEY = re.compile(r"api key|api_key|unauthori[sz]ed|authentication|invalid_api_key|permission",
