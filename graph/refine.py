@@ -15,7 +15,7 @@ from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
 from ictc.graph.runtime import ContextFactory, context_without_models, with_models, with_stores
 from ictc.graph.session import Events, Known, RunResult, RunSession, open_run
-from ictc.graph.versions import change_unrecorded, load_meta
+from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
 from ictc.nodes.context import Context
 from ictc.nodes.state import RESET, RunState, merge, merged_fields
@@ -40,9 +40,11 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
             elif snapshot.next:
                 raise UsageError(f"{run_dir} was interrupted: finish it first (ictc resume {run_dir}, or Continue in "
                                  f"the chat app), or drop the unfinished change with an undo")
-            elif change_unrecorded(meta, snapshot.config["configurable"]["checkpoint_id"]):
+            elif meta.get("pending_action"):
                 # a change whose work is done but whose version was never written (a Stop while its outputs were
-                # written): another change now would be saved under its own name with this one inside it
+                # written): another change now would be saved under its own name with this one inside it. Also one
+                # stopped before its first node: its input (assignments cleared) waits in the checkpoint's writes,
+                # and a rename then had made a version of 0 clustered images (a ninth newcomer)
                 raise UsageError(f"{run_dir} has a change stopped before it was saved as a version "
                                  f"({meta['pending_action']}): finish it first (ictc resume {run_dir}, or Continue "
                                  f"in the chat app), or drop it with an undo")

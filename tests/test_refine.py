@@ -452,3 +452,25 @@ def test_a_rename_to_the_same_name_is_no_change_and_a_redo_of_step_2b_says_the_e
         assert preview_action(state, action).endswith("Step 2b names the clusters afresh, so earlier renames, merges "
                                                       "and removals are not kept")
     assert "afresh" not in preview_action(state, AddInstruction("Mind the glare.", "assign"))  # Step 3 keeps names
+
+
+def test_a_change_stopped_before_its_first_node_must_be_finished_or_dropped_before_another(finished):
+    """A ninth newcomer: "2 groups", Stop at once, then "rename 1 as Hot" made a version with 0 of 40 images
+    clustered: the stopped change's input (assignments cleared) waited in the checkpoint's writes."""
+    import threading
+
+    from ictc.core.errors import UsageError
+    from ictc.nodes.context import StopRequested
+
+    stopped = fake_context()
+    stopped.stop = threading.Event()
+    stopped.stop.set()
+    with pytest.raises(StopRequested):
+        refine_run(finished.run_dir, SetK(2), context=stopped)
+    name = finished.results["cluster_names"][0]
+    with pytest.raises(UsageError, match="has a change stopped before it was saved as a version"):
+        refine_run(finished.run_dir, Rename(name, "Hot"), context=fake_context())
+    back = undo_run(finished.run_dir, context=fake_context())  # dropped: the version as it was
+    assert back.results["summary"]["clustered"] == finished.results["summary"]["clustered"]
+    assert refine_run(finished.run_dir, Rename(name, "Hot"), context=fake_context()).results["summary"][
+        "clustered"] == finished.results["summary"]["clustered"]
