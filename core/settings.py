@@ -192,12 +192,26 @@ def setting_values(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or name.strip() not in by_name:
-            near = difflib.get_close_matches(name.strip(), list(by_name), n=1)  # a misspelt name: the one meant
+            near = _nearest_setting(name.strip(), by_name)
             raise UsageError(f"--set takes NAME=VALUE with a setting of .env.example, not {pair!r}"
-                             + (f" (did you mean {near[0]}?)" if near else ""))
+                             + (f" (did you mean {near}?)" if near else ""))
         field_ = by_name[name.strip()]
         values[field_.name] = _coerce(field_, raw.strip())
     return values
+
+
+def _nearest_setting(name: str, by_name: dict[str, Any]) -> str | None:
+    """The setting a misspelt `name` most likely meant, spelt as the user spells (ICTC_ variable or field), or None.
+
+    Compared without the shared `ICTC_` prefix and case, which would otherwise make every variable look alike
+    (`ICTC_NO_SUCH` came out as ICTC_ENDPOINT_CHOICE); 0.75 is difflib's ratio for one or two letters off in a
+    name of ten or more."""
+    def bare(key: str) -> str:
+        return key.lower().removeprefix("ictc_")
+
+    keys = {bare(key): key for key in by_name if key.isupper() == name.isupper()} or {bare(k): k for k in by_name}
+    near = difflib.get_close_matches(bare(name), list(keys), n=1, cutoff=0.75)
+    return keys[near[0]] if near else None
 
 
 def settings_from_public(data: dict[str, Any]) -> Settings:

@@ -49,6 +49,19 @@ def test_bad_setting_values_are_named(monkeypatch):
         load_settings(env_file=None)
 
 
+def test_a_misspelt_resume_setting_suggests_only_a_near_name():
+    from ictc.core.settings import setting_values
+
+    assert setting_values(["ICTC_REASONING_ROOM=8192"]) == {"reasoning_room": 8192}
+    with pytest.raises(ValueError, match=r"\(did you mean ICTC_REASONING_ROOM\?\)$"):
+        setting_values(["ICTC_REASONING_ROM=1"])
+    with pytest.raises(ValueError, match=r"\(did you mean reasoning_room\?\)$"):
+        setting_values(["reasoning_rom=1"])
+    # the shared ICTC_ prefix made every variable look near: a newcomer's ICTC_NO_SUCH got "ICTC_ENDPOINT_CHOICE?"
+    with pytest.raises(ValueError, match=r"not 'ICTC_NO_SUCH=1'$"):
+        setting_values(["ICTC_NO_SUCH=1"])
+
+
 def test_criterion_is_in_every_step_prompt():
     criterion = make_criterion("the mood of the person")
     rendered = {
