@@ -228,11 +228,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
     context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
         replace_settings(args.run_dir, settings, list(changed))
-    progress = Progress()
+    progress, events = Progress(), []
+
+    def listen(event: dict[str, Any]) -> None:
+        events.append(event)
+        progress(event)
+
     try:
-        result = resume_run(args.run_dir, on_event=progress, context=context)
+        result = resume_run(args.run_dir, on_event=listen, context=context)
     finally:
         progress.close()
+    if changed and not events and not result.pause:  # a finished run: the values wait for its next refinement
+        print(f"{args.run_dir} had nothing left to do; {', '.join(changed)} kept for its next refinement (ictc refine)")
     result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
