@@ -13,7 +13,7 @@ from ictc.evaluation.checks import degenerate_warnings
 from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.metrics import Scores, plot_confusion, score
-from ictc.evaluation.outputs import image_rows, write_csv, write_results
+from ictc.evaluation.outputs import image_rows, read_json, write_csv, write_json, write_results
 from ictc.evaluation.report import write_report
 from ictc.nodes.context import Context
 from ictc.prompts import Criterion, prompt_hash, render
@@ -136,7 +136,10 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
 
 
 def evaluate_run(run_dir: str | Path, labels_path: str) -> Scores:
-    """Score a finished run against a labels file; stores the metrics in its results.json."""
+    """Score a finished run against a labels file; stores the metrics in its results.json, and the labels file
+    in its run.json, so that a resume or refinement, which rewrites results.json, scores again against it (as
+    for `ictc run --labels`; the metrics were lost at the next resume). Returns the Scores. Raises UsageError
+    without results.json, or when the labels name none of the run's images."""
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
     if not results_path.is_file():
@@ -145,4 +148,9 @@ def evaluate_run(run_dir: str | Path, labels_path: str) -> Scores:
     scores = _metrics(run_dir, results["images"], labels_path, results["cluster_names"])
     results["metrics"] = scores.as_dict()
     write_results(run_dir, results)
+    meta_path = run_dir / "run.json"
+    if meta_path.is_file():
+        meta = read_json(meta_path)
+        meta["labels"] = str(Path(labels_path).resolve())
+        write_json(meta_path, meta)
     return scores

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from ictc.cli import main
-from ictc.graph.run import start_run
+from ictc.graph.run import resume_run, start_run
 from ictc.prompts import make_criterion
 
 from fakes import fake_context
@@ -43,6 +43,9 @@ def test_eval_scores_a_finished_run(colour_images, tmp_path, capsys):
     assert "ACC 1.000  NMI 1.000  ARI 1.000" in capsys.readouterr().out
     assert json.loads((tmp_path / "run" / "results.json").read_text())["metrics"]["n"] == 8
     assert (tmp_path / "run" / "confusion.png").stat().st_size > 1000
+    # a resume rewrites results.json: the scores stay, against the labels eval was given (a newcomer lost them)
+    resume_run(tmp_path / "run", context=ctx)
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["metrics"]["acc"] == 1.0
 
 
 def test_resume_of_unknown_folder_is_one_line(tmp_path, capsys):
