@@ -26,7 +26,7 @@ class LabelRows(dict[str, str]):
     def __init__(self, labels: dict[str, str], conflicting: list[str]):
         super().__init__(labels)
         self.conflicting = conflicting
-        self.recased: list[str] = []  # spellings read as the class first spelt otherwise ("red" for "Red")
+        self.recased: list[str] = []  # "red as Red": each spelling read as the class first spelt otherwise
 
 
 def read_labels(path: str | Path) -> LabelRows:
@@ -70,7 +70,8 @@ def read_labels(path: str | Path) -> LabelRows:
     rows = LabelRows({image: label for image, label in labels.items() if image not in conflicting}, sorted(conflicting))
     # one class spelt in two cases ("Red", "red") is one class: the first spelling stands (6 classes had been scored)
     spelt = {label.casefold(): label for label in reversed(list(rows.values()))}
-    rows.recased = sorted({label for label in rows.values() if spelt[label.casefold()] != label})
+    rows.recased = sorted({f"{label} as {spelt[label.casefold()]}" for label in rows.values()
+                           if spelt[label.casefold()] != label})
     rows.update({image: spelt[label.casefold()] for image, label in rows.items()})
     if not rows and conflicting:
         raise UsageError(f"labels file {path} gives every image two labels (e.g. {rows.conflicting[0]!r})")
@@ -103,8 +104,17 @@ def _columns(line: str, declared: str | None = None) -> tuple[str, int, int] | N
     return None
 
 
-def match_labels(paths: list[str], labels: dict[str, str]) -> dict[str, str]:
-    """The label of each image that a row of `labels` names unambiguously: {image path: label}.
+class MatchedLabels(dict[str, str]):
+    """{image path: label}, and `unused`: the rows (images as written) that named none of the images."""
+
+    def __init__(self, labels: dict[str, str], unused: list[str]):
+        super().__init__(labels)
+        self.unused = unused
+
+
+def match_labels(paths: list[str], labels: dict[str, str]) -> MatchedLabels:
+    """The label of each image that a row of `labels` names unambiguously: {image path: label}, with the rows
+    that named no image (`unused`: a file listing images the run does not have, or spelt otherwise).
 
     A row names an image by its path written in any of the usual ways: absolute, relative to the
     image folder (`cat/0001.png`) or to anywhere else, a bare file name, with `\\` or `/`. The rule:
@@ -126,7 +136,8 @@ def match_labels(paths: list[str], labels: dict[str, str]) -> dict[str, str]:
     bare = {k: _parts(k, fold=True) for k in labels if k not in used and not Path(k).suffix}
     if rest and bare:
         found.update(_match({p: _stem_parts(p) for p in rest}, bare, labels))
-    return {path: labels[key] for path, (key, _) in found.items()}
+    used = {key for key, _ in found.values()}
+    return MatchedLabels({path: labels[key] for path, (key, _) in found.items()}, [k for k in labels if k not in used])
 
 
 def _stem_parts(path: str) -> tuple[str, ...]:

@@ -129,7 +129,10 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
         scores.warning = f"scored {scores.n} of {len(rows)} images ({', '.join(reasons)})"
     notes = [f"{len(given.conflicting)} name(s) given two labels and left out, e.g. {given.conflicting[0]!r}"
              if given.conflicting else "",  # said even when every image was scored: rows of the file were left out
-             f"labels differing only in case read as one ({', '.join(given.recased[:3])})" if given.recased else ""]
+             f"labels differing only in case read as one ({', '.join(given.recased[:3])})" if given.recased else "",
+             # rows for images the run does not have: a file for another folder, or names spelt otherwise
+             f"{len(truth.unused)} row(s) of the labels file name no image of the run, e.g. {truth.unused[0]!r}"
+             if truth.unused else ""]
     scores.warning = "; ".join(note for note in (scores.warning, *notes) if note)
     plot_confusion(scores, run_dir / "confusion.png")
     return scores

@@ -124,8 +124,10 @@ def test_matching_takes_the_most_specific_unambiguous_rule():
     images = ["/d/cat/1.png", "/d/dog/1.png", "/d/cat/2.png", "/d/Cat/3.png", "/d/x/caf\u00e9.png"]
     labels = {"cat/1.png": "cat", "1.png": "dog?", "DOG\\1.PNG": "dog", "2.png": "cat", "cat/3.png": "cat",
               "x/cafe\u0301.png": "nfd"}  # the last written in NFD, as macOS file names are
-    assert match_labels(images, labels) == {"/d/cat/1.png": "cat", "/d/dog/1.png": "dog", "/d/cat/2.png": "cat",
-                                            "/d/Cat/3.png": "cat", "/d/x/caf\u00e9.png": "nfd"}
+    matched = match_labels(images, labels)
+    assert matched == {"/d/cat/1.png": "cat", "/d/dog/1.png": "dog", "/d/cat/2.png": "cat",
+                       "/d/Cat/3.png": "cat", "/d/x/caf\u00e9.png": "nfd"}
+    assert matched.unused == ["1.png"]  # the bare name fits two images equally: it names neither
 
 
 def test_an_image_given_two_labels_is_left_out_and_said(finished_run, class_folders, tmp_path):
@@ -145,7 +147,13 @@ def test_a_class_spelt_in_two_cases_is_one_class_and_a_workbook_is_named(finishe
     text = "image,label\n" + "".join(f"{p},{c.capitalize() if i % 2 else c}\n" for i, (p, c) in enumerate(rows))
     scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text)))
     assert (scores.acc, len(scores.classes)) == (1.0, 3)
-    assert "labels differing only in case read as one" in scores.warning
+    # which spelling stands is said ("(red)" alone read as the class kept), and so are rows for no image
+    first = {c: (c.capitalize() if i % 2 else c) for i, (_, c) in reversed(list(enumerate(rows)))}
+    other = {c: (c if first[c] != c else c.capitalize()) for c in first}
+    assert f"labels differing only in case read as one ({', '.join(sorted(f'{other[c]} as {first[c]}' for c in first))})" in scores.warning
+    text += "elsewhere/zebra.png,red\n"
+    scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text)))
+    assert scores.warning.endswith("1 row(s) of the labels file name no image of the run, e.g. 'elsewhere/zebra.png'")
     book = tmp_path / "labels.xlsx"
     book.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(UsageError, match="is a spreadsheet workbook .* save it as CSV"):
