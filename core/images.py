@@ -9,6 +9,7 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -175,6 +176,17 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
             kind = f"'{entry.suffix}'" if entry.suffix else "no suffix"
             skipped[shown_path(entry)] = f"not an image format the installed Pillow decodes ({kind})"
     return ImageListing(sorted(taken), dict(sorted(skipped.items())))
+
+
+def entries_said(paths: Iterable[str]) -> str:
+    """How many files and folders `paths` (shown_path form, as ImageListing.skipped lists them) are, in words:
+    "3 files", "1 file and 2 folders". A folder is one that is a folder now; a skipped system folder had been
+    counted as a file."""
+    entries = list(paths)
+    folders = sum(os.path.isdir(file_path(p)) for p in entries)
+    files = len(entries) - folders
+    said = [f"{n} {kind}{'s' if n != 1 else ''}" for n, kind in ((files, "file"), (folders, "folder")) if n]
+    return " and ".join(said) or "0 files"
 
 
 def hash_or_reason(path: str) -> tuple[str | None, str | None]:

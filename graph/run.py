@@ -10,7 +10,7 @@ from typing import Any
 from langgraph.types import Command
 
 from ictc.core.errors import UsageError
-from ictc.core.images import hash_or_reason, scan_images
+from ictc.core.images import entries_said, hash_or_reason, scan_images
 from ictc.core.settings import Settings
 from ictc.evaluation.labels import match_labels, read_labels
 from ictc.evaluation.outputs import write_json
@@ -27,16 +27,16 @@ MAX_CRITERION_CHARS = 300
 
 
 def check_request(paths: list[str], criterion: Criterion, n_clusters: int, labels: str | None,
-                  skipped: int = 0) -> None:
+                  skipped: str = "0 files") -> None:
     """Everything a user can get wrong, refused before any model is loaded or called.
 
-    `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: how
-    many other files the folder held. Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
+    `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: the other
+    files and folders the folder held, in words (core/images.entries_said). Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
     no images, K < 2, K above the number of images, or a labels file that names none of them."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
     if not paths:
-        raise UsageError(f"no images found ({skipped} other file(s); looked for the formats the installed Pillow "
+        raise UsageError(f"no images found ({skipped} besides; looked for the formats the installed Pillow "
                          "decodes: .jpg .png .webp .avif .tif and more)")
     if n_clusters == 0 and len(paths) >= 2:
         pass  # K is proposed after Step 2a (nodes/propose_k.py)
@@ -86,7 +86,7 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     # the labels file, and a labels.csv kept beside the images (the folder's own labels), are not skipped images
     listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).name != "labels.csv"
                        and (labels is None or Path(f).resolve() != Path(labels).resolve())}
-    check_request(paths, criterion, k, labels, len(listing.skipped))
+    check_request(paths, criterion, k, labels, entries_said(listing.skipped))
     if (Path(out_dir) / "run.json").is_file():  # a newcomer's second `run --out` had replaced a run of 12 versions
         raise UsageError(f"{out_dir} already holds a run: refine or resume it, or give another run folder "
                          "(nothing in it was changed)")

@@ -248,7 +248,7 @@ def test_avif_is_clustered_and_skipped_files_are_counted_and_named(tmp_path, cap
     assert {Path(s["file"]).name: s["reason"] for s in saved["skipped"]} == {
         "clip.mpg": "not an image format the installed Pillow decodes ('.mpg')",
         "notes.txt": "not an image format the installed Pillow decodes ('.txt')"}
-    assert "2 file(s) skipped:" in out and f"{folder / 'notes.txt'}: not an image format" in out  # not labels.csv
+    assert "Skipped 2 files:" in out and f"{folder / 'notes.txt'}: not an image format" in out  # not labels.csv
     assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 4 of 4 images)" in out
 
 
@@ -354,6 +354,10 @@ def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_p
     assert reasons[".stversions"].startswith("a hidden folder") and reasons["lost+found"].startswith("a file system")
     assert reasons[".trashed-1732000000-red.png"].startswith("Android's trash")
     assert reasons["more"] == "a link to a folder, not followed (give that folder itself)"
+    # counted as what they are: a newcomer read "3 file(s) skipped" for two folders and a file
+    from ictc.core.images import entries_said
+
+    assert entries_said(listing.skipped) == "2 files and 7 folders"
 
 
 def test_two_broken_copies_each_fail_under_their_own_name(tmp_path):

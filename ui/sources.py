@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.images import image_suffixes, is_image_name, list_images, scan_images
+from ictc.core.images import entries_said, image_suffixes, is_image_name, list_images, scan_images
 from ictc.evaluation.export import safe_folder_name
 
 MAX_UPLOAD_FILES = 1000
@@ -37,7 +37,7 @@ def from_folder(text: str) -> Chosen:
         raise UsageError(f"image folder not found: {text.strip() or '(empty)'}")
     listing = scan_images(folder)
     if not listing.paths:
-        raise UsageError(f"no images found in {folder} ({len(listing.skipped)} other file(s); looked for "
+        raise UsageError(f"no images found in {folder} ({entries_said(listing.skipped)} besides; looked for "
                          f"{' '.join(sorted(image_suffixes()))})")
     labels = folder / "labels.csv"
     problems = [f"{path}: {reason}" for path, reason in listing.skipped.items() if path != str(labels)]

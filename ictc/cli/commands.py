@@ -107,9 +107,11 @@ def _print_scores(m: dict[str, Any]) -> None:
 
 
 def _print_skipped(skipped: list[dict[str, str]]) -> None:
-    """Files of the image folder that were not taken, each with its reason (the first SHOWN)."""
+    """Files and folders of the image folder that were not taken, each with its reason (the first SHOWN)."""
+    from ictc.core.images import entries_said
+
     if skipped:
-        print(f"{len(skipped)} file(s) skipped:")
+        print(f"Skipped {entries_said(entry['file'] for entry in skipped)}:")
         for entry in skipped[:SHOWN]:
             print(f"  {entry['file']}: {entry['reason']}")
         if len(skipped) > SHOWN:
