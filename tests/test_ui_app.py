@@ -671,7 +671,7 @@ def test_files_left_out_of_a_folder_are_named_in_the_chat(colour_images, tmp_pat
     app = open_app(fake_context())
     use_folder(app, folder)
     ready = next(m for m in messages(app) if m.startswith("Images ready"))
-    assert "Images ready: 3 from folder" in ready and "(1 file(s) left out: " in ready and "notes.txt: not an image" in ready
+    assert "Images ready: 3 from folder" in ready and "(1 file left out: " in ready and "notes.txt: not an image" in ready
 
 
 def test_a_file_that_is_no_image_is_not_offered_for_retry_but_a_model_failure_is(colour_images, tmp_path):

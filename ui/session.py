@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ictc.core.errors import UsageError
+from ictc.core.images import entries_said
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
@@ -149,7 +150,7 @@ class Session(SessionJobs):
         changed = self.run_dir is not None and sorted(paths) != sorted(self.images)
         self.images, self.images_source, self.labels = paths, source, labels
         if left_out:
-            source += (f" ({len(left_out)} file(s) left out: " + "; ".join(left_out[:2])
+            source += (f" ({entries_said(line.partition(': ')[0] for line in left_out)} left out: " + "; ".join(left_out[:2])
                        + ("; ..." if len(left_out) > 2 else "") + ")")
         if changed:
             results = self.results()
