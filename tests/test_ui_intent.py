@@ -500,6 +500,11 @@ def test_remove_names_a_cluster_that_is_not_there_and_leaves_other_words_alone()
     assert read_intent("I don't want gender", NAMES).action is None  # nor here
     assert read_intent("I don't want the other group", [*NAMES, "other"]).action == Remove("other")
     assert read_intent("I don't want an other group", []).action == Remove("other")  # before a run: the reading drops it
+    # a ninth newcomer's "I don't want the Purple group" (no Purple) had a generic reply; "3 groups" is about K,
+    # and had removed cluster 3
+    assert read_intent("I don't want the Purple group", NAMES).problem.startswith("no cluster 'Purple'; the clusters are")
+    assert read_intent("I don't want 3 groups", NAMES).action is None
+    assert read_intent("we don't need two clusters", NAMES).action is None
     chat = Conversation()
     reply = chat.answer("drop the empty groups", NAMES, 40, preview=lambda action: "nothing (no image)")
     assert reply.text == "Applying (no model is called): remove the empty clusters." and reply.apply == [Remove()]

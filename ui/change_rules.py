@@ -60,8 +60,15 @@ def read_change(message: str, names: list[str]) -> Intent | None:
     if (m := re.fullmatch(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:the\s+)?(?:{GROUP_WORDS}\s+)?(.+?)(?:\s*,\s*|\s+and\s+|\s*&\s*)"
                           rf"(.+?)(?:\s+{GROUP_WORDS})?", message, re.I)) and all(_is_cluster(x, names) for x in m.groups()):
         return Intent("unclear", problem=f"removing takes one cluster at a time: remove {m[1]} first, then {m[2]}", sure=True)
-    if (m := NOT_WANTED.match(message)) and _is_cluster(m[1], names):
-        return _change(lambda: Remove(cluster_named(m[1], names)))
+    # one cluster is named in the singular: "I don't want 3 groups" is about K, and had removed cluster 3
+    if (m := NOT_WANTED.match(message)) and not re.search(r"\b(?:groups|clusters|categories)\b", lowered):
+        if _is_cluster(m[1], names):
+            return _change(lambda: Remove(cluster_named(m[1], names)))
+        if re.search(r"\b(?:group|cluster|category)\b", lowered) and len(m[1].split()) <= 2:
+            try:  # "I don't want the Purple group" with no Purple: which clusters there are (it had a generic reply)
+                cluster_named(m[1], names)
+            except UsageError as exc:
+                return Intent("unclear", source="rules", problem=str(exc), sure=True)
     if m := REMOVE_ONE.match(message):
         if m[1] or m[3] or _is_cluster(m[2], names):  # "remove cluster Misc": said back when there is no Misc
             return _change(lambda: Remove(cluster_named(m[2], names)))
