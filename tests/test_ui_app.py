@@ -249,6 +249,8 @@ def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
     assert session.job.stopped and re.match(r"Stopped during Step \w+ · \w+ \(\d+/\d+\)", stopped)  # how far it got
     described = len(ctx.vlm.calls)
     assert 2 <= described < 8
+    # "help" after Stop names Continue (a ninth newcomer's guide listed only changes)
+    assert say(app, "help").startswith("This run has work left (stopped, or images failed): press **Continue**")
     app.button(key="continue").click().run()
     assert wait_for_job(app).startswith("Done in")
     assert len(ctx.vlm.calls) == 8  # only the images not yet described were described

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 ContextFactory = Callable[[Settings], "Context"]
 TOKEN = re.compile(r"^[0-9a-f]{12}$")  # a session's id as it appears in the page's address (?session=...)
+UNFINISHED_HELP = ("This run has work left (stopped, or images failed): press **Continue**, or say continue, to do only "
+                   "what is missing; a change stopped half-way must be continued or undone before another.")
 RETRY = {"go", "go again", "try again", "retry", "again"}  # Continue, when nothing waits for "go"
 CONTINUE = re.compile(r"(?:please\s+)?(?:continue|resume|finish(?: the run| it)?|carry on|keep going)(?:\s+(?:the run|please))?")
 
@@ -245,6 +247,9 @@ class Session(SessionJobs):
         llm_json = self.llm_json()
         reply = self.conversation.answer(text, names, len(self.images), criterion, llm_json,
                                          preview=self._previewer(results, names) if results and names else None)
+        if HELP.match(lowered) and self.unfinished():  # after Stop the guide had left out the one way on
+            reply = Reply(f"{UNFINISHED_HELP}\n\n{reply.text}")
+            self.conversation.messages[-1]["text"] = reply.text
         if llm_json is None and not self.warned:
             self.warned = True
             self.conversation.say("assistant", f"Note: {explain(self.model_problem, self.settings)} Until then I read "
