@@ -558,10 +558,18 @@ def test_choosing_other_images_starts_a_new_run(finished_app, tmp_path):
 
     app, _ = finished_app
     first = app.session_state["ictc_session"].run_dir
+    say(app, "instruction 3 prefer warm colours")
+    say(app, "go")
+    wait_for_job(app)
+    assert "I read:" in say(app, "split Green in two")  # waits for go
     other, _ = make_images(tmp_path / "other", {"red": 2, "yellow": 2})
     use_folder(app, Path(other[0]).parent)
     assert messages(app)[-1].startswith("New images: 4 from folder")
     assert "group by **colour**" in messages(app)[-1] and headings(app) == []
+    # what does not carry over is said: a ninth newcomer's waiting change vanished unsaid
+    assert "The change that waited (split 'Green' into 2) was for the previous run and is dropped." in messages(app)[-1]
+    assert "Its instructions (“prefer warm colours” (assign)) are not carried over" in messages(app)[-1]
+    assert "no run has finished on these images" in say(app, "undo")
     assert "K = **2**" in say(app, "2 groups")
     say(app, "go")
     wait_for_job(app)

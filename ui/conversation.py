@@ -176,7 +176,8 @@ class Conversation:
         if intent.kind == "cancel":
             return Reply(f"OK, nothing runs. My reading stays: {self.request.reading()}; correct it, or say **go**.")
         if intent.kind == "undo":
-            return Reply("There is nothing to undo yet: no run has finished in this chat.")
+            return Reply("There is nothing to undo yet: no run has finished on these images. An earlier run keeps its "
+                         "versions: open it from Recent runs, in the sidebar, to undo there.")
         problem = self._update_request(intent, image_count) or intent.problem  # e.g. "K must be 2 or more, not 0"
         if not problem and image_count >= 2 and self.request.k > image_count:  # a K kept from before the images
             problem = f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K"

@@ -22,7 +22,7 @@ from ictc.ui import jobs
 from ictc.ui.conversation import JOB_HELP, NO_MODEL, REFINE_GUIDE, Conversation, Reply, Request
 from ictc.ui.intent import HELP
 from ictc.ui.jobs import Job
-from ictc.ui.outcomes import explain, outcome, retryable
+from ictc.ui.outcomes import explain, instructions_in_force, outcome, retryable
 from ictc.ui.session_jobs import SessionJobs
 
 if TYPE_CHECKING:
@@ -156,11 +156,18 @@ class Session(SessionJobs):
                        + ("; ..." if len(left_out) > 2 else "") + ")")
         if changed:
             results = self.results()
+            # what does not carry over to the fresh run is said (a newcomer's waiting change vanished unsaid)
+            dropped = [describe_action(action) for action in self.conversation.pending]
+            given = instructions_in_force(results["criterion"]) if results else []
             self.run_dir, self.conversation.pending = None, []
             self.conversation.request = Request(results["criterion"]["text"] if results else "",
                                                 len(results["cluster_names"]) if results else 0)
+            notes = "".join([f" The change that waited ({'; '.join(dropped)}) was for the previous run and is dropped."
+                             if dropped else "",
+                             f" Its instructions ({'; '.join(given)}) are not carried over: say them again if they "
+                             "still hold." if given else ""])
             self.conversation.say("assistant", f"New images: {len(paths)} from {source}. The next run starts fresh on "
-                                               "them; the previous run is kept (Recent runs, in the sidebar). "
+                                               f"them; the previous run is kept (Recent runs, in the sidebar).{notes} "
                                                f"My reading: {self.conversation.request.reading()}. Say **go** to run it, "
                                                "or correct me.")
         elif self.run_dir is None:  # the first images: the status line moves on from "Choose images..."
