@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
 
@@ -181,3 +182,17 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
     if empty:
         text += f" No image chose {', '.join(empty)}: Step 3 put every image elsewhere; try **undo** and another split."
     return text
+
+
+def new_images_said(count: int, source: str, results: dict[str, Any] | None, pending: list[Action], reading: str) -> str:
+    """The chat's answer when other images are chosen after a run: a fresh run, the previous one kept, and what
+    does not carry over to it (a change that waited: a newcomer's vanished unsaid; the instructions in force).
+    `count` images from `source`; `results`: the previous run's results.json; `reading`: the new request's."""
+    dropped = [describe_action(action) for action in pending]
+    given = instructions_in_force(results["criterion"]) if results else []
+    notes = "".join([f" The change that waited ({'; '.join(dropped)}) was for the previous run and is dropped."
+                     if dropped else "",
+                     f" Its instructions ({'; '.join(given)}) are not carried over: say them again if they still hold."
+                     if given else ""])
+    return (f"New images: {count} from {source}. The next run starts fresh on them; the previous run is kept (Recent "
+            f"runs, in the sidebar).{notes} My reading: {reading}. Say **go** to run it, or correct me.")

@@ -22,7 +22,7 @@ from ictc.ui import jobs
 from ictc.ui.conversation import JOB_HELP, NO_MODEL, REFINE_GUIDE, Conversation, Reply, Request
 from ictc.ui.intent import HELP
 from ictc.ui.jobs import Job
-from ictc.ui.outcomes import explain, instructions_in_force, outcome, retryable
+from ictc.ui.outcomes import explain, new_images_said, outcome
 from ictc.ui.session_jobs import SessionJobs
 
 if TYPE_CHECKING:
@@ -155,21 +155,12 @@ class Session(SessionJobs):
             source += (f" ({entries_said(line.partition(': ')[0] for line in left_out)} left out: " + "; ".join(left_out[:2])
                        + ("; ..." if len(left_out) > 2 else "") + ")")
         if changed:
-            results = self.results()
-            # what does not carry over to the fresh run is said (a newcomer's waiting change vanished unsaid)
-            dropped = [describe_action(action) for action in self.conversation.pending]
-            given = instructions_in_force(results["criterion"]) if results else []
+            results, pending = self.results(), self.conversation.pending
             self.run_dir, self.conversation.pending = None, []
             self.conversation.request = Request(results["criterion"]["text"] if results else "",
                                                 len(results["cluster_names"]) if results else 0)
-            notes = "".join([f" The change that waited ({'; '.join(dropped)}) was for the previous run and is dropped."
-                             if dropped else "",
-                             f" Its instructions ({'; '.join(given)}) are not carried over: say them again if they "
-                             "still hold." if given else ""])
-            self.conversation.say("assistant", f"New images: {len(paths)} from {source}. The next run starts fresh on "
-                                               f"them; the previous run is kept (Recent runs, in the sidebar).{notes} "
-                                               f"My reading: {self.conversation.request.reading()}. Say **go** to run it, "
-                                               "or correct me.")
+            self.conversation.say("assistant", new_images_said(len(paths), source, results, pending,
+                                                               self.conversation.request.reading()))
         elif self.run_dir is None:  # the first images: the status line moves on from "Choose images..."
             reading = self.conversation.request
             then = (f"My reading: {reading.reading()}." if reading.criterion or reading.k else
@@ -294,20 +285,6 @@ class Session(SessionJobs):
             return preview_action(read[0], action)
 
         return preview
-
-    def unfinished(self) -> bool:
-        """True when the current run has work left for Continue: a change stopped half-way (run.json's
-        pending_action, kept by graph/refine.py until it is done), no results yet, unfinished images, or failed
-        images a retry may mend (not files that are no image: ui/outcomes.py retryable)."""
-        if self.run_dir is None or not (self.run_dir / "run.json").is_file():
-            return False
-        if json.loads((self.run_dir / "run.json").read_text("utf-8")).get("pending_action"):
-            return True
-        results = self.results()
-        if results is None or results["summary"]["unfinished"] > 0:
-            return True
-        # a file that is no image fails the same way on every Continue: it is not work left
-        return results["summary"]["failed"] > 0 and retryable(results["images"]) > 0
 
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk)."""

@@ -15,6 +15,7 @@ from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import make_criterion
 from ictc.ui import jobs
 from ictc.ui.jobs import Job
+from ictc.ui.outcomes import retryable
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -30,6 +31,10 @@ class SessionJobs:
     labels: str | None
     job: Job | None
     queued: list[Action]  # the changes of an apply after the one a Stop or an error interrupted: Continue applies them
+
+    def results(self) -> dict[str, Any] | None:
+        """The current run's results.json (Session.results)."""
+        raise NotImplementedError
 
     @property
     def images(self) -> list[str]:
@@ -146,6 +151,20 @@ class SessionJobs:
         assert self.run_dir is not None
         self.job = jobs.register(str(self.run_dir), Job(title, work).start())
         return self.job
+
+    def unfinished(self) -> bool:
+        """True when the current run has work left for Continue: a change stopped half-way (run.json's
+        pending_action, kept by graph/refine.py until it is done), no results yet, unfinished images, or failed
+        images a retry may mend (not files that are no image: ui/outcomes.py retryable)."""
+        if self.run_dir is None or not (self.run_dir / "run.json").is_file():
+            return False
+        if json.loads((self.run_dir / "run.json").read_text("utf-8")).get("pending_action"):
+            return True
+        results = self.results()
+        if results is None or results["summary"]["unfinished"] > 0:
+            return True
+        # a file that is no image fails the same way on every Continue: it is not work left
+        return results["summary"]["failed"] > 0 and retryable(results["images"]) > 0
 
     def stop(self) -> None:
         """Asks the job to stop (sets its stop event): a run checks it around each model call, a change that
