@@ -738,6 +738,26 @@ def test_help_is_answered_while_a_job_runs(colour_images):
     helped = say(app, "help")  # not the setup guide with an empty reading (a newcomer): the job, then what comes next
     assert helped.startswith("A job is running: wait for it, or press **Stop**") and "To change the clusters:" in helped
     assert say(app, "3 groups").startswith("A job is running")  # anything else still waits for the job
+
+
+def test_a_message_said_during_a_job_is_read_when_it_is_done(colour_images):
+    """A ninth newcomer typed a change during a job: it was refused ("wait for it") and had to be typed again."""
+    app, ctx = slow_run(colour_images)
+    assert say(app, "3 groups") == "A job is running: I will read “3 groups” when it is done (or press **Stop**)."
+    assert say(app, "merge Green and Red").endswith("instead of “3 groups” (one message waits at a time).")
+    done = wait_for_job(app)
+    chat = messages(app)
+    assert chat[-2].startswith("Done in") and done.startswith("Now “merge Green and Red”: Applying (no model is called)")
+    assert chat.count("merge Green and Red") == 1  # its words stand once: where it was said, not again
+    wait_for_job(app)
+    assert headings(app) == ["1. Green · 6", "2. Blue · 2"]
+    # a job stopped: the message waits for no job and is said to be unread (a new criterion: Step 1 again, slowly)
+    assert "I read:" in say(app, "group by shade instead")
+    say(app, "go")
+    assert say(app, "rename Blue to Sky").startswith("A job is running: I will read")
+    app.button(key="stop").click().run()
+    wait_for_job(app)
+    assert messages(app)[-1] == "“rename Blue to Sky”, said during the job, was not read: it did not finish. Say it again when you want it."
     wait_for_job(app)
 
 

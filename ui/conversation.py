@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ictc.models.other import OTHER
@@ -19,6 +20,7 @@ from ictc.nodes.actions import (
     SetCriterion,
     SetK,
     describe_action,
+    preview_action,
     same_text,
 )
 from ictc.prompts import presets
@@ -292,3 +294,22 @@ def _sentence(text: str) -> str:
     """`text` with its first letter upper-case and the rest as it was (str.capitalize lower-cased the cluster
     names a message lists: "(blue, green, warm)" for Blue, Green, Warm)."""
     return text[:1].upper() + text[1:]
+
+
+def previewer(run_dir: Path | None, results: dict[str, Any], names: list[str]) -> Callable[[Action], str]:
+    """What an action would redo (preview_action) on the run in `run_dir`, for the chat's reply: a rename or a
+    merge is checked against the cluster `names` alone (`results`: results.json); any other action reads the
+    run's state, once, when first previewed (a read of the state takes seconds at 250,000 images)."""
+    from ictc.graph.session import run_state
+
+    names_only = {"naming": {"names": names}, "criterion": results["criterion"], "images": [], "assignments": {}}
+    read: list[dict[str, Any]] = []
+
+    def preview(action: Action) -> str:
+        if isinstance(action, NO_MODEL):  # a rename or merge needs only the names
+            return preview_action(names_only, action)
+        if not read and run_dir is not None:
+            read.append(run_state(run_dir))
+        return preview_action(read[0], action)
+
+    return preview

@@ -17,9 +17,9 @@ from ictc.core.errors import UsageError
 from ictc.core.images import entries_said
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
-from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, preview_action
+from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.ui import jobs
-from ictc.ui.conversation import JOB_HELP, NO_MODEL, REFINE_GUIDE, Conversation, Reply, Request
+from ictc.ui.conversation import JOB_HELP, REFINE_GUIDE, Conversation, Reply, Request, previewer
 from ictc.ui.intent import HELP
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import explain, new_images_said, outcome
@@ -65,6 +65,7 @@ class Session(SessionJobs):
         self.reported = ""  # id of the last job whose outcome was said in the chat
         self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
         self.queued: list[Action] = []
+        self.held = ""  # a message said during a job, read when the job is done (report_job)
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
 
@@ -79,7 +80,7 @@ class Session(SessionJobs):
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
-                  "audit_wait": self.audit_wait}
+                  "audit_wait": self.audit_wait, "held": self.held}
         write_json(self.folder / "session.json", record)
 
     @classmethod
@@ -97,7 +98,7 @@ class Session(SessionJobs):
         session.labels, session.reported = record.get("labels"), record.get("reported", "")
         session.source_choice = dict(record.get("source_choice") or {})
         session.queued = [parse_action(a) for a in record.get("queued", [])]
-        session.warned = bool(record.get("warned"))
+        session.warned, session.held = bool(record.get("warned")), str(record.get("held") or "")
         session.audit_wait = dict(record.get("audit_wait") or {})
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
         session.conversation = Conversation(Request(**record.get("request", {})),
@@ -217,7 +218,9 @@ class Session(SessionJobs):
 
     # the chat -------------------------------------------------------------------------------------------
     def chat(self, text: str) -> Reply:
-        """Answer one message; starts the run or the change it asks for when it may (see Conversation)."""
+        """Answer one message; starts the run or the change it asks for when it may (see Conversation). During
+        a job "help" is answered and any other message is held (one at a time, kept in session.json) and read
+        by report_job once the job is done; a job that stopped or failed leaves it unread, and says so."""
         jobs.warmed()
         from ictc.ui import fairness
 
@@ -225,9 +228,14 @@ class Session(SessionJobs):
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
         if self.busy:  # help changes nothing, so it is answered during a job too (not with the reading: a first
-            # run has taken it, and a newcomer saw it empty)
-            reply = Reply(JOB_HELP + REFINE_GUIDE if HELP.match(text.strip().lower().rstrip(".!"))
-                          else "A job is running: wait for it, or press Stop.")
+            # run has taken it, and a newcomer saw it empty); anything else is read once the job is done (a newcomer
+            # typed a split during a rename, and it was refused and lost)
+            helps, before = HELP.match(text.strip().lower().rstrip(".!")), self.held
+            if not helps:
+                self.held = text
+            reply = Reply(JOB_HELP + REFINE_GUIDE if helps else f"A job is running: I will read “{text}” when it is "
+                          + (f"done, instead of “{before}” (one message waits at a time)." if before else
+                             "done (or press **Stop**)."))
             self.conversation.say("user", text)
             self.conversation.say("assistant", reply.text)
             self.save()
@@ -244,7 +252,7 @@ class Session(SessionJobs):
         names = self.names()
         llm_json = self.llm_json()
         reply = self.conversation.answer(text, names, len(self.images), criterion, llm_json,
-                                         preview=self._previewer(results, names) if results and names else None)
+                                         preview=previewer(self.run_dir, results, names) if results and names else None)
         if HELP.match(lowered) and self.unfinished():  # after Stop the guide had left out the one way on
             reply = Reply(f"{UNFINISHED_HELP}\n\n{reply.text}")
             self.conversation.messages[-1]["text"] = reply.text
@@ -268,23 +276,6 @@ class Session(SessionJobs):
         self.save()
         return reply
 
-    def _previewer(self, results: dict[str, Any], names: list[str]) -> Callable[[Action], str]:
-        """What an action would redo (preview_action), for the chat's reply: a rename or a merge is checked
-        against the cluster names alone (`results`: results.json); any other action reads the run's state,
-        once, when first previewed (a read of the state takes seconds at 250,000 images)."""
-        from ictc.graph.session import run_state
-
-        names_only = {"naming": {"names": names}, "criterion": results["criterion"], "images": [], "assignments": {}}
-        read: list[dict[str, Any]] = []
-
-        def preview(action: Action) -> str:
-            if isinstance(action, NO_MODEL):  # a rename or merge needs only the names
-                return preview_action(names_only, action)
-            if not read and self.run_dir is not None:
-                read.append(run_state(self.run_dir))
-            return preview_action(read[0], action)
-
-        return preview
 
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk)."""
@@ -308,6 +299,16 @@ class Session(SessionJobs):
         if (job.stopped or job.error) and self.queued:
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
         self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
+        held, self.held = self.held, ""
+        if held and (job.stopped or job.error):
+            self.conversation.say("assistant", f"“{held}”, said during the job, was not read: it did not finish. Say "
+                                               "it again when you want it.")
+        elif held:  # read now, as if said now: its own words are already in the chat, above the outcome
+            said = len(self.conversation.messages)
+            self.chat(held)
+            if self.conversation.messages[said:said + 1] == [{"role": "user", "text": held}]:
+                del self.conversation.messages[said]
+                self.conversation.messages[said]["text"] = f"Now “{held}”: {self.conversation.messages[said]['text']}"
         self.save()
         return text
 
