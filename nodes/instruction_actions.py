@@ -47,4 +47,4 @@ def _redo_from(step: str, criterion: Criterion, images: int) -> Plan:
                     f"Step 2a on {images} images, then 2b and 3 where their inputs change")
     if step == "name_clusters":
         return Plan({**updated, **reset_fields("assignments")}, "name_clusters", "Step 2b, then Step 3 where names change")
-    return Plan({**updated, **reset_fields("assignments")}, "assign_dispatch", f"Step 3 on {images} images only")
+    return Plan({**updated, **reset_fields("assignments")}, "assign_dispatch", f"only Step 3, on {images} images")

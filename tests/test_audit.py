@@ -80,7 +80,7 @@ def test_fix_removes_the_bias_through_refinement(biased_run):
     ctx = fake_context(llm=FakeLLM(pulled_by_mark={"black": "Red"}))
     seen = []
     fixed = fix_run(biased_run, before, "assign", confirm=lambda redo: seen.append(redo) or True, context=ctx)
-    assert seen == ["Step 3 on 16 images only"]
+    assert seen == ["only Step 3, on 16 images"]
     assert step_calls(ctx.llm, "sort images") == 16 and step_calls(ctx.vlm, "Describe") == 0
     assert step_calls(ctx.vlm, QUESTION) == 0  # the new version's answers come from the store
     after = fixed.after.audit

@@ -35,7 +35,7 @@ def test_audit_fix_and_before_after_table_at_the_terminal(tmp_path, capsys, monk
         out = capsys.readouterr().out
         bodies = [json.dumps(r["body"]["messages"]) for r in server.requests[seen:]]
         assert sum("sort images" in b for b in bodies) == 12 and not any("Describe this image" in b for b in bodies)
-    assert "Will redo: Step 3 on 12 images only" in out
+    assert "Will redo: only Step 3, on 12 images" in out
     red = next(line for line in out.splitlines() if line.startswith("Red ") and "pts" in line)
     assert "33.3% *" in red and "0.0%" in red and "-33.3 pts" in red
     assert "(largest)" in out and "100.0% *" not in red

@@ -39,7 +39,7 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 0
         out = capsys.readouterr().out
         assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": 8}
-        assert "Will redo: Step 3 on 8 images only" in out and "Version 2" in out and "0 image(s) moved" in out
+        assert "Will redo: only Step 3, on 8 images" in out and "Version 2" in out and "0 image(s) moved" in out
         assert "assign 8 (0 from store)" in out
         seen = len(server.requests)
         assert main(["refine", str(run), "-k", "2"]) == 0
@@ -63,7 +63,7 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         # the instruction given above comes out again: Step 3 only, no other step
         assert main(["refine", str(run), "--remove-instructions", "shade"]) == 0
         out = capsys.readouterr().out
-        assert "remove the instructions about 'shade'" in out and "Will redo: Step 3 on 8 images only" in out
+        assert "remove the instructions about 'shade'" in out and "Will redo: only Step 3, on 8 images" in out
         assert "describe 0 (0 from store), label 0 (0 from store), name_clusters 0 (0 from store)" in out
         assert main(["refine", str(run), "--remove-instructions"]) == 1
         assert "ictc: error: there are no instructions to remove" in capsys.readouterr().err

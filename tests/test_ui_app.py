@@ -153,7 +153,7 @@ def test_refine_with_an_instruction_reruns_only_step_3_and_says_what_changed(fin
     app, ctx = finished_app
     before = {"vlm": len(ctx.vlm.calls), "label": step_calls(ctx.llm, "Criterion: colour")}
     preview = say(app, "instruction 3 Prefer warm colours.")
-    assert "redoes Step 3 on 8 images only" in preview and "Say **go** to apply" in preview
+    assert "redoes only Step 3, on 8 images" in preview and "Say **go** to apply" in preview
     say(app, "go")
     done = wait_for_job(app)
     assert "assign 8" in done and "describe 0" in done and "label 0" in done and "0 image(s) moved" in done

@@ -58,7 +58,7 @@ def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):
     say(app, "go")
     audited = wait(app)
     assert "| Red | 9 |" in audited and "**33.3%** ⚑" in audited and "Say **fix it**" in audited
-    assert "Step 3 on 12 images only" in audited
+    assert "only Step 3, on 12 images" in audited
     assigned = step_calls(ctx.llm, "sort images")
     say(app, "fix it")
     fixed = wait(app)
