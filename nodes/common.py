@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -236,6 +237,8 @@ def failure(step: str, exc: BaseException) -> dict[str, str]:
     # reason had been "Error code: 400" alone
     if (said := _server_words(exc)) and said not in text:
         text = f"{text} - {shown_text(said)}"
+    elif said and re.match(r"Error code: \d+ - [{\[]", text):  # the openai client's dump of the whole body:
+        text = f"{text.partition(' - ')[0]} - {shown_text(said)}"  # the server's sentence, not a Python dict
     reason = text.splitlines()[0] if text else type(exc).__name__
     return {"step": step, "reason": f"{type(exc).__name__}: {reason[:300]}"}
 

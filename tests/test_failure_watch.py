@@ -112,6 +112,19 @@ def test_an_image_s_own_refusal_fails_that_image_and_never_stops_the_step(messag
     assert watch.stopped is None
 
 
+def test_a_failure_reason_gives_the_server_s_sentence_not_the_client_s_dump_of_the_body():
+    """An Azure content filter's 400 was recorded as "Error code: 400 - {'error': {'message': ..." (a Python dict,
+    cut at 300 characters) in results.csv and the report."""
+    from ictc.nodes.common import failure
+
+    said = "The response was filtered due to the prompt triggering Azure OpenAI's content management policy."
+    body = {"error": {"message": said, "type": None, "param": "prompt", "code": "content_filter", "status": 400}}
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    error = openai.BadRequestError(f"Error code: 400 - {body}", response=httpx2.Response(400, request=request, json=body),
+                                   body=body)
+    assert failure("describe", error)["reason"] == f"BadRequestError: Error code: 400 - {said}"
+
+
 @pytest.mark.parametrize(("status", "body", "cause", "fix"), [
     (429, {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
                      "code": "insufficient_quota"}}, "out of credit or quota", "add credit"),
