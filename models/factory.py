@@ -15,7 +15,7 @@ from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
 from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
 from ictc.models.embed import TextEmbedder, make_embedder
-from ictc.models.quirks import error_of
+from ictc.models.quirks import UNKNOWN_MODEL, error_of, unknown_model_fix
 from ictc.models.structured import JsonCaller
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -100,8 +100,8 @@ def _request(url: str, api_key: str, timeout: float, body: dict[str, Any] | None
         return exc.code, exc.read()
 
 
-_UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such|invalid)|"
-                            r"(unknown|invalid|no such|not a valid) model|model_not_found", re.IGNORECASE | re.DOTALL)
+# at start-up the probe's only question is the name: "model ... invalid" is about it too (not so mid-run)
+_NAME_INVALID = re.compile(r"model\b.{0,80}\binvalid", re.IGNORECASE | re.DOTALL)
 
 
 def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
@@ -132,12 +132,12 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     except (urllib.error.URLError, TimeoutError, OSError):
         return  # the listing answered: the run's own calls will say what is wrong
     message = error_of(data)[0] if status >= 400 else ""
-    if status == 404 or (status >= 400 and _UNKNOWN_MODEL.search(message)):
+    if status == 404 or (status >= 400 and (UNKNOWN_MODEL.search(message) or _NAME_INVALID.search(message))):
         near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
                 "it lists no models" if listed_ok else "it gives no /models listing")
         # it answered, so its address is right: a newcomer had been told to check --base-url and that it runs
         raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai",
-                                    fix=f"give --{role} a name the server serves")
+                                    fix=unknown_model_fix(f"--{role}", model, message))
 
 
 def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:

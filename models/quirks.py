@@ -169,6 +169,19 @@ class ServerQuirks:
         return reasoned and short
 
 
+# a server's words for a model name it does not serve: OpenAI's model_not_found, vLLM's "The model `x` does not
+# exist", Ollama's "model 'x' not found, try pulling it first" (the start-up check and the failure watch read them)
+UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such)|"
+                           r"(unknown|invalid|no such|not a valid) model|model_not_found", re.IGNORECASE | re.DOTALL)
+
+
+def unknown_model_fix(flag: str, model: str, message: str) -> str:
+    """The way out of a refused model name: `flag` (--vlm, --llm) given a name the server serves, and first,
+    where the server says the model can be pulled (Ollama), the pull itself."""
+    pull = f"pull it on the server (`ollama pull {model}`), or " if "try pulling" in message.lower() else ""
+    return f"{pull}give {flag} a name the server serves"
+
+
 # a 429 that no wait helps: out of credit (OpenAI), a daily quota spent (Gemini, Groq's tokens or requests per day)
 SPENT = re.compile(rb"insufficient_quota|RESOURCE_EXHAUSTED|exceeded your current quota|per day \((?:TPD|RPD)\)")
 

@@ -9,7 +9,7 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.quirks import PER_REQUEST, SPENT, error_of
+from ictc.models.quirks import PER_REQUEST, SPENT, UNKNOWN_MODEL, error_of, unknown_model_fix
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
@@ -22,8 +22,6 @@ _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|v
                         r"content.{0,12}: value must be a string|"  # DeepSeek, OpenRouter, Groq: text-only models
                         r"images? (are|is) not supported|no vision|mmproj|multimodal|not a vision|"
                         r"image_url.{0,40}not supported", re.IGNORECASE)
-_UNKNOWN_MODEL = re.compile(r"model\b.{0,80}\b(not found|does not exist|unknown|not available|no such)|"
-                            r"(unknown|no such|not a valid) model|model_not_found", re.IGNORECASE | re.DOTALL)
 _NO_ACCESS = re.compile(r"does not have access to (the )?model", re.IGNORECASE)  # OpenAI: the key's project
 _NOT_LOADED = re.compile(r"no models? (is |are )?loaded|load a model", re.IGNORECASE)  # LM Studio
 # the spent quotas the HTTP client does not wait out (models/quirks.SPENT), and the providers' words for no credit
@@ -104,9 +102,8 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
     if status in (401, 403) or _BAD_KEY.search(message):
         return (f"the server refused the API key ({said})",
                 "set OPENAI_API_KEY (environment or .env) to a key this server accepts")
-    if status == 404 or _UNKNOWN_MODEL.search(message):
-        return (f"the server does not serve the {role} '{model}' ({said})",
-                f"give {flag} a name from the server's /models listing")
+    if status == 404 or UNKNOWN_MODEL.search(message):
+        return (f"the server does not serve the {role} '{model}' ({said})", unknown_model_fix(flag, model, message))
     return (f"{how} the same way ({said})", "fix the server or the settings named there")
 
 

@@ -170,8 +170,10 @@ class FakeOpenAIServer:
         for param, message in self.refuse.items():
             if param in body:
                 return error(400, message, param)
-        if not self.serves(body["model"]):
-            return error(404, f"model '{body['model']}' not found")
+        if not self.serves(body["model"]):  # a listing of name:tag ids is Ollama's, and so are its words
+            ollama = any(":" in m for m in (self.listing or ()))
+            return error(404, f'model "{body["model"]}" not found, try pulling it first' if ollama else
+                         f"model '{body['model']}' not found")
         mode = (body.get("response_format") or {}).get("type", "text")
         if mode in self.reject_modes:
             return error(400, f"response_format {mode} is not supported")

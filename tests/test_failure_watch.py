@@ -149,7 +149,9 @@ def test_a_failure_reason_gives_the_server_s_sentence_not_the_client_s_dump_of_t
     (429, {"error": {"message": "Rate limit reached on tokens per day (TPD): Limit 500000. Please try again in 3h."}},
      "out of credit or quota", "wait for the quota to renew"),
     (500, {"error": {"message": "model requires more system memory (15.2 GiB) than is available (7.6 GiB)"}},
-     "too little memory", "a smaller model")])
+     "too little memory", "a smaller model"),
+    (404, {"error": {"message": 'model "vision-model" not found, try pulling it first', "type": "api_error"}},  # Ollama
+     "does not serve the VLM 'vision-model'", "pull it on the server (`ollama pull vision-model`), or give --vlm")])
 def test_a_systematic_failure_names_its_own_cause_and_fix(status, body, cause, fix):
     """A break-it helper's stops: a quota or a 402 got "fix the server or the settings", a project without the
     model was told to change its key, Gemini's list body was shown as a Python repr."""

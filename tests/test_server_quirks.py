@@ -325,6 +325,8 @@ def test_a_name_the_server_does_not_serve_is_refused_before_any_call(folder, tmp
     assert code == 3 and said in err and not (tmp_path / "run" / "run.json").exists()
     assert "a name the server serves." in err and "check --base-url" not in err  # it answered: its address is right
     assert not [r for r in server.requests if r["body"].get("max_tokens") != 1]  # only probes were sent
+    # Ollama says the model can be pulled: that way out comes first (a break-it helper had only "give --vlm ...")
+    assert ("pull it on the server (`ollama pull llava`), or give --vlm" in err) == (asked == "llava")
 
 
 def test_a_model_name_pasted_with_spaces_is_the_name(folder, tmp_path):
