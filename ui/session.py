@@ -276,7 +276,6 @@ class Session(SessionJobs):
         self.save()
         return reply
 
-
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk)."""
         self.run_dir, self.job, self.conversation = None, None, Conversation()
