@@ -700,3 +700,20 @@ def test_the_eighth_newcomer_s_misreadings():
     assert read_intent("rename green to Grass and blue to Sky", ["green", "blue"]).problem == (
         "one rename at a time: rename green to Grass first, then blue to Sky")
     assert read_intent("rename green to Salt and Pepper", ["green", "blue"]).action == Rename("green", "Salt and Pepper")
+
+
+def test_the_tenth_newcomer_s_misreadings():
+    """Courtesy became part of names ("Violet please", a merge into "please"); a K said as "I want 3" after the
+    criterion was not read (and the K before it was kept unsaid); fillers and possessives reached the criterion."""
+    names = ["green", "red", "Purple"]
+    assert read_intent("rename Purple to Violet please", names).action == Rename("Purple", "Violet")
+    assert read_intent("merge red and Purple please", names).action == Merge(("red", "Purple"), "")
+    assert read_intent("merge red and Purple, thanks", names).action == Merge(("red", "Purple"), "")
+    assert read_intent("get rid of purple please", names).action == Remove("Purple")
+    assert read_intent("rename 1 Calm please", names).action == Rename("green", "Calm")
+    assert (read_intent("ok thanks", names).kind, read_intent("go please", []).kind) == ("thanks", "go")
+    for text, criterion, k in (("group these by their main colour, I want 3", "main colour", 3),
+                               ("by main colour, I'd like 4", "main colour", 4), ("sort by shape, give me 5", "shape", 5),
+                               ("actually colour please, four groups", "colour", 4)):
+        intent = read_intent(text, [])
+        assert (intent.criterion, intent.k) == (criterion, k), text

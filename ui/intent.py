@@ -171,7 +171,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
             m[2] not in _NOT_A_CRITERION and (phrase := criterion_phrase(m[2]))):  # "4 colour groups"
         return Intent("request", criterion=phrase, k=number(m[1]), preset=preset_of(phrase), sure=True)
     if m := re.search(rf"\bk\s*=\s*(\d+)|\b({NUMBER_WORD})\s+{GROUP_WORDS}\b|(?:\b(?:into|in)\s+|[,;:.]\s*(?:(?:maybe|perhaps|"
-                      rf"say|about|around)\s+)?)({NUMBER_WORD})$|\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)|"
+                      rf"say|about|around|i want|i'?d like|i would like|i need|give me|let'?s say|make it)\s+)?)({NUMBER_WORD})$|\binto\s+({NUMBER_WORD})(?=\s+(?:by|based on|according to)\b)|"
                       rf"\(\s*({NUMBER_WORD})\s*\)$", lowered):
         # "k=5", "5 groups", "..., into 4", "colour; 4", "colour; maybe 4", "by colour. Maybe 3?", "colour (3)",
         # "split them into three by animal type"
@@ -254,8 +254,26 @@ def _criterion_beside_k(rest: str) -> str:
 
 
 def clean_criterion(text: str) -> str:
-    """A criterion without the question mark, full stop or "please" typed after it (they would reach every prompt)."""
-    return re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
+    """A criterion without the question mark, full stop or "please" typed after it, and without a leading filler or
+    possessive ("actually colour", "their main colour": a newcomer's reached every prompt)."""
+    text = re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
+    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those)[,\s]+)+", "", text,
+                  flags=re.I).strip() or text
+
+
+# courtesy around a message is no part of it: "rename Purple to Violet please" had named a cluster "Violet please",
+# "merge red and Purple please" one called "please" (a tenth newcomer's)
+COURTESY = re.compile(r"^(?:(?:please|pls|kindly)[,\s]+)+|(?:[,\s]+(?:please|pls|thanks|thank you|thx|cheers))+[.!]*$", re.I)
+
+
+def without_courtesy(text: str) -> str:
+    """`text` without a "please" before it or a "please"/"thanks" after it; `text` itself when nothing else is left,
+    or when the thanks is the message ("ok thanks" is thanks, not the "ok" that starts a run)."""
+    bare = COURTESY.sub("", text.strip()).strip()
+    if not bare or (bare.lower().rstrip(".!,") in CONFIRM | {"great", "nice", "good", "perfect", "cool"}
+                    and re.search(r"thank|thx|cheers", text, re.I)):
+        return text
+    return bare
 
 
 
@@ -287,6 +305,7 @@ def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any 
     LLM, then the rules' best guess. Never raises for what a user types."""
     if not text.strip():
         return Intent("unclear", problem="the message is empty")
+    text = without_courtesy(text)
     from ictc.ui.grouping_intent import read_grouping  # imports this module's Intent
 
     if (grouping := read_grouping(text, names)) is not None:
