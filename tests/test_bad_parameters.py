@@ -9,6 +9,7 @@ from ictc.cli import main
 
 @pytest.mark.parametrize(("args", "message"), [
     (["-c", "colour", "-k", "1"], "K must be at least 2"),
+    (["-c", "colour", "-k", "0"], "K must be at least 2, not 0 (-k auto has K proposed"),  # it had meant auto, unsaid
     (["-c", "   ", "-k", "2"], "the criterion is empty"),
     (["-k", "2", "--preset", "vibes"], "unknown preset 'vibes'"),
     (["-c", "x" * 301, "-k", "2"], "the limit is 300"),

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --
 def run_k(args: argparse.Namespace, index: int = 0) -> int | str:
     """The K of the `index`-th criterion: its -k (a number or "auto"), or 0 when --names gives the categories.
 
-    Raises UsageError when neither is given, or when criteria and -k do not pair up."""
+    Raises UsageError when neither is given, when criteria and -k do not pair up, or for -k 0."""
     from ictc.core.errors import UsageError
 
     ks, criteria = args.k or [], args.criterion or [None]
@@ -30,6 +30,8 @@ def run_k(args: argparse.Namespace, index: int = 0) -> int | str:
     if len(ks) != len(criteria):
         raise UsageError(f"give one -k (a number or 'auto') for each of the {len(criteria)} criteria, not {len(ks)}"
                          if len(criteria) > 1 else "give -k K, -k auto, or --names 'a,b,c'")
+    if ks[index] == 0:  # 0 is how the graph is told to propose K: from -k it had silently meant auto
+        raise UsageError("K must be at least 2, not 0 (-k auto has K proposed after Step 2a)")
     return ks[index]
 
 
