@@ -68,15 +68,15 @@ def _unreachable(exc: BaseException) -> bool:
 
 def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[str, str]:
     """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name;
-    how: what was seen, e.g. "the first 3 images all failed" (default: that)."""
+    how: what was seen, e.g. "the first 3 model calls all failed" (default: that)."""
     status, message = _status_and_message(exc)
     said = f"{f'HTTP {status} ' if status else ''}{message or type(exc).__name__}"
     flag = f"--{role.lower()}"
-    how = how or f"the first {FIRST_FEW} images all failed"
+    how = how or f"the first {FIRST_FEW} model calls all failed"  # calls: answers from the store count as done
     if _unreachable(exc):
         server = _server_of(exc)
         return (f"{how}: the {role} server{f' at {server}' if server else ''} could not be reached ({said})",
-                "start the server or correct --base-url, then continue: finished images are kept")
+                "start the server or correct --base-url")
     if status == 402 or _OUT_OF_CREDIT.search(message):  # 429 insufficient_quota, OpenRouter's 402, Gemini
         return (f"the {role} server refuses more calls: the account is out of credit or quota ({said})",
                 "add credit or raise the quota with the provider (billing), or wait for the quota to renew")

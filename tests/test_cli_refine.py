@@ -184,6 +184,10 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
     assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
     assert server.url.split("//")[1] in capsys.readouterr().err
     assert len(json.loads((run / "run.json").read_text())["versions"]) == 5  # nothing lost
+    # resume takes no --backend: its ways out are said in its own flags (a tenth newcomer's)
+    assert main(["resume", str(run)]) == 3
+    err = capsys.readouterr().err
+    assert "use local models (--set ICTC_BACKEND=local --vlm /path/to/model)" in err and "--backend" not in err
 
 
 def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():

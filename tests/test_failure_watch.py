@@ -43,7 +43,7 @@ def test_a_success_between_failures_ends_the_streak():
 
 def test_the_first_few_failures_still_stop_a_step_with_nothing_done():
     watch = FailureWatch()
-    with pytest.raises(SystematicFailureError, match=f"first {FIRST_FEW} images all failed"):
+    with pytest.raises(SystematicFailureError, match=f"first {FIRST_FEW} model calls all failed"):
         for _ in range(FIRST_FEW):
             watch.record("Step 1 (describe)", "VLM", "vision-model", [_refused()], 0)
 

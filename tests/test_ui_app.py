@@ -723,7 +723,7 @@ def test_a_stopped_run_is_said_at_the_step_its_error_names_not_the_last_step_tha
 
     job = Job("first run", lambda on_event, stop: None)
     job.steps = {"describe": {}, "label": {}}
-    job.error = ("stopped at Step 1 (describe): the first 3 images all failed: the VLM server could not be reached. "
+    job.error = ("stopped at Step 1 (describe): the first 3 model calls all failed: the VLM server could not be reached. "
                  "To fix: check that it is running.")
     job.detail = job.error
     said = outcome(job, Settings(backend="openai", base_url=["http://127.0.0.1:9/v1"]))

@@ -216,6 +216,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     Raises UsageError when the folder is not a run; ModelUnavailableError."""
     from dotenv import load_dotenv
 
+    from ictc.core.errors import ModelUnavailableError
     from ictc.core.settings import setting_values, settings_from_public
     from ictc.graph.run import replace_settings, resume_run
     from ictc.graph.runtime import build_context
@@ -227,7 +228,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     saved = load_meta(Path(args.run_dir))["settings"]
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
-    context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
+    try:
+        context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
+    except ModelUnavailableError as exc:  # the ways out in resume's words: it takes no --backend (a newcomer's)
+        exc.args = (str(exc).replace("(--backend ", "(--set ICTC_BACKEND="),)
+        raise
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
         replace_settings(args.run_dir, settings, list(changed))
     progress, events = Progress(), []
