@@ -751,13 +751,27 @@ def test_a_message_said_during_a_job_is_read_when_it_is_done(colour_images):
     assert chat.count("merge Green and Red") == 1  # its words stand once: where it was said, not again
     wait_for_job(app)
     assert headings(app) == ["1. Green · 6", "2. Blue · 2"]
-    # a job stopped: the message waits for no job and is said to be unread (a new criterion: Step 1 again, slowly)
+    # a job stopped: the message is read after the stop too (a tenth newcomer typed "2 groups" just after Stop,
+    # before the stop was said, and lost it); here a rename, which runs as a change of its own
     assert "I read:" in say(app, "group by shade instead")
     say(app, "go")
     assert say(app, "rename Blue to Sky").startswith("A job is running: I will read")
     app.button(key="stop").click().run()
+    said = wait_for_job(app)
+    assert messages(app)[-2].startswith("Stopped during ") and said.startswith("Now “rename Blue to Sky”: ")
+
+
+def test_a_first_run_stopped_before_its_results_keeps_the_way_on_in_view(colour_images):
+    """A tenth newcomer stopped the first run, said "make it 4 groups" (read into an empty reading), pressed
+    Continue (which finished the K=3 run) and then "go" found nothing waiting: the request was gone unsaid."""
+    app, ctx = slow_run(colour_images)
+    stop_after(app, ctx, 2)
+    said = say(app, "make it 4 groups")
+    assert said.startswith("This run (group by **colour**; K = **3**) stopped before its results: say **continue**")
+    assert "This run has work left" in say(app, "help") and "New run" in messages(app)[-1]
+    assert say(app, "continue").startswith("Continuing the run")
     wait_for_job(app)
-    assert messages(app)[-1] == "“rename Blue to Sky”, said during the job, was not read: it did not finish. Say it again when you want it."
+    assert say(app, "make it 4 groups").startswith("I read:\n- use K=4")  # now a change of the run, previewed
     wait_for_job(app)
 
 

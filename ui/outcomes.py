@@ -184,6 +184,25 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
     return text
 
 
+UNFINISHED_HELP = ("This run has work left (stopped, or images failed): press **Continue**, or say continue, to do only "
+                   "what is missing; a change stopped half-way must be continued or undone before another.")
+
+
+def first_run_unfinished_said(messages: list[dict[str, str]], helps: object) -> str:
+    """The answer to any message but continue while the first run waits, stopped before its results: finish it
+    (Continue), or leave it for a new run; `helps`: the message asked for help; `messages`: the chat, whose last
+    "Running: ..." names the run. A tenth newcomer's "make it 4 groups" here had gone into an empty reading, and
+    after Continue finished the old run "go" found nothing waiting: the request was lost without a word."""
+    running = next((m["text"].removeprefix("Running: ").rstrip(".") for m in reversed(messages)
+                    if m["role"] == "assistant" and m["text"].startswith("Running: ")), "")
+    was = f" ({running})" if running else ""
+    if helps:
+        return (f"{UNFINISHED_HELP} This run{was} stopped before its results; once it is finished you can change it "
+                "(K, names, instructions), or press **New run** (sidebar) to start afresh.")
+    return (f"This run{was} stopped before its results: say **continue** (or press **Continue**) to finish it, then say "
+            "what to change; or press **New run** (sidebar) to start afresh with another reading.")
+
+
 def new_images_said(count: int, source: str, results: dict[str, Any] | None, pending: list[Action], reading: str) -> str:
     """The chat's answer when other images are chosen after a run: a fresh run, the previous one kept, and what
     does not carry over to it (a change that waited: a newcomer's vanished unsaid; the instructions in force).

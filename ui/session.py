@@ -22,7 +22,13 @@ from ictc.ui import jobs
 from ictc.ui.conversation import JOB_HELP, REFINE_GUIDE, Conversation, Reply, Request, previewer
 from ictc.ui.intent import HELP
 from ictc.ui.jobs import Job
-from ictc.ui.outcomes import explain, new_images_said, outcome
+from ictc.ui.outcomes import (
+    UNFINISHED_HELP,
+    explain,
+    first_run_unfinished_said,
+    new_images_said,
+    outcome,
+)
 from ictc.ui.session_jobs import SessionJobs
 
 if TYPE_CHECKING:
@@ -30,8 +36,6 @@ if TYPE_CHECKING:
 
 ContextFactory = Callable[[Settings], "Context"]
 TOKEN = re.compile(r"^[0-9a-f]{12}$")  # a session's id as it appears in the page's address (?session=...)
-UNFINISHED_HELP = ("This run has work left (stopped, or images failed): press **Continue**, or say continue, to do only "
-                   "what is missing; a change stopped half-way must be continued or undone before another.")
 RETRY = {"go", "go again", "try again", "retry", "again"}  # Continue, when nothing waits for "go"
 CONTINUE = re.compile(r"(?:please\s+)?(?:continue|resume|finish(?: the run| it)?|carry on|keep going)(?:\s+(?:the run|please))?")
 
@@ -220,7 +224,7 @@ class Session(SessionJobs):
     def chat(self, text: str) -> Reply:
         """Answer one message; starts the run or the change it asks for when it may (see Conversation). During
         a job "help" is answered and any other message is held (one at a time, kept in session.json) and read
-        by report_job once the job is done; a job that stopped or failed leaves it unread, and says so."""
+        by report_job once the job has ended, however it ended."""
         jobs.warmed()
         from ictc.ui import fairness
 
@@ -246,6 +250,11 @@ class Session(SessionJobs):
             self.conversation.say("user", text)
             self.conversation.say("assistant", "Continuing the run: only the missing or failed work is done.")
             self.resume()
+            self.save()
+            return Reply(self.conversation.messages[-1]["text"])
+        if results is None and self.run_dir is not None and self.unfinished():  # a first run stopped before results
+            self.conversation.say("user", text)
+            self.conversation.say("assistant", first_run_unfinished_said(self.conversation.messages, HELP.match(lowered)))
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
@@ -299,10 +308,7 @@ class Session(SessionJobs):
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
         self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
         held, self.held = self.held, ""
-        if held and (job.stopped or job.error):
-            self.conversation.say("assistant", f"“{held}”, said during the job, was not read: it did not finish. Say "
-                                               "it again when you want it.")
-        elif held:  # read now, as if said now: its own words are already in the chat, above the outcome
+        if held:  # read now, as if said now (after a Stop too: a newcomer typed just after it): its words stand above
             said = len(self.conversation.messages)
             self.chat(held)
             if self.conversation.messages[said:said + 1] == [{"role": "user", "text": held}]:
