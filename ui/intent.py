@@ -19,6 +19,7 @@ from ictc.nodes.actions import (
     SetK,
 )
 from ictc.prompts import presets
+from ictc.ui.wording import clean_criterion, without_courtesy
 
 COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
 CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure",
@@ -250,30 +251,6 @@ def _criterion_beside_k(rest: str) -> str:
         return ""  # a question, sentences or clauses: left to the LLM, which reads them better than a phrase rule
     return criterion_phrase(rest)
 
-
-
-
-def clean_criterion(text: str) -> str:
-    """A criterion without the question mark, full stop or "please" typed after it, and without a leading filler or
-    possessive ("actually colour", "their main colour": a newcomer's reached every prompt)."""
-    text = re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
-    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those)[,\s]+)+", "", text,
-                  flags=re.I).strip() or text
-
-
-# courtesy around a message is no part of it: "rename Purple to Violet please" had named a cluster "Violet please",
-# "merge red and Purple please" one called "please" (a tenth newcomer's)
-COURTESY = re.compile(r"^(?:(?:please|pls|kindly)[,\s]+)+|(?:[,\s]+(?:please|pls|thanks|thank you|thx|cheers))+[.!]*$", re.I)
-
-
-def without_courtesy(text: str) -> str:
-    """`text` without a "please" before it or a "please"/"thanks" after it; `text` itself when nothing else is left,
-    or when the thanks is the message ("ok thanks" is thanks, not the "ok" that starts a run)."""
-    bare = COURTESY.sub("", text.strip()).strip()
-    if not bare or (bare.lower().rstrip(".!,") in CONFIRM | {"great", "nice", "good", "perfect", "cool"}
-                    and re.search(r"thank|thx|cheers", text, re.I)):
-        return text
-    return bare
 
 
 
