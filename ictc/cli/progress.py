@@ -11,27 +11,39 @@ PLAIN_BAR = "{desc}: {n_fmt}/{total_fmt} [{elapsed}]{postfix}"  # no rate: "2.5 
 
 
 class Progress:
-    """One tqdm bar per step. Call it with each event (a dict with "step" and "total"/"done" or "advance");
-    a "plan" event prints what a refinement will redo. close() ends every bar."""
+    """One tqdm bar per step, one step at a time. Call it with each event (a dict with "step" and "total"/"done"
+    or "advance"); a "plan" event prints what a refinement will redo. close() ends every bar.
+
+    A step's totals are kept when they come while another step's bar is unfinished, and its bar opens with them
+    when its own work is reported: a resume reports every step's totals at once, and the steps overlap (Step 2a
+    labels as Step 1 describes), which had left "Step 1 describe 15/60" standing while 45 images were described
+    and Step 2a counting past its total of 15."""
 
     def __init__(self) -> None:
         from tqdm import tqdm
 
         self._tqdm = tqdm
         self.bars: dict[str, Any] = {}
+        self.counts: dict[str, list[int | None]] = {}  # step -> [total or None, done so far]
 
     def __call__(self, event: dict[str, Any]) -> None:
         step = event.get("step", "")
         if step == "plan":
             print(f"Will redo: {event['redo']}")
             return
-        if step not in self.bars:  # steps run one after another: finish the previous bar first
+        count = self.counts.setdefault(step, [None, 0])
+        if "total" in event:
+            count[:] = [event["total"], event.get("done", 0)]
+            if step in self.bars or any(bar.total is not None and bar.n < bar.total for bar in self.bars.values()):
+                return  # shown when this step's work is reported, once the step on screen is done
             self.close()
-        if "total" in event and step not in self.bars:
             self.bars[step] = self._bar(step, event["total"], event.get("done", 0))
         elif "advance" in event:
-            if step not in self.bars:
-                self.bars[step] = self._bar(step, event["advance"], 0)
+            if step not in self.bars:  # steps run one after another: finish the previous bar first
+                self.close()
+                total = count[0] if count[0] is not None else event["advance"]
+                self.bars[step] = self._bar(step, total, min(int(count[1] or 0), total))
+            count[1] = int(count[1] or 0) + event["advance"]
             self.bars[step].update(event["advance"])
             if event.get("names"):
                 self.bars[step].set_postfix_str(", ".join(event["names"])[:80])
@@ -42,6 +54,7 @@ class Progress:
         return self._tqdm(total=total, initial=done, desc=STEP_TITLES.get(step, step), leave=True, **shape)
 
     def close(self) -> None:
-        """Finish every bar (their last state stays on screen)."""
+        """Finish every bar (their last state stays on screen); a step reported again gets a new bar."""
         for bar in self.bars.values():
             bar.close()
+        self.bars.clear()
