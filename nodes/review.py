@@ -17,15 +17,20 @@ from ictc.nodes.state import RunState
 
 
 def pause_payload(state: RunState, point: str) -> dict[str, Any]:
-    """What the user sees: clusters with their sizes and a few example descriptions."""
+    """What the user sees: clusters with their sizes and a few example descriptions, the label counts, the last
+    answer's error, and `fallback`: why Step 2b's names are not the model's ("" when they are)."""
     assignments, descriptions = state.get("assignments", {}), state.get("descriptions", {})
     clusters = []
     for name in state.get("naming", {}).get("names", []):
         members = [p for p, a in assignments.items() if a["cluster"] == name]
         clusters.append({"name": name, "size": len(members),
                          "examples": [descriptions[p]["text"] for p in members[:3] if p in descriptions]})
+    naming = state.get("naming", {})
+    # names the model did not give (Step 2b's fallback) are said here, where they are reviewed: a newcomer met an
+    # unexplained "4. other" at the pause, the reason printed only after the run
+    fallback = ((naming.get("problems") or ["no usable answer"])[-1] if naming.get("source") == "fallback" else "")
     return {"point": point, "criterion": state["criterion"], "k": state["n_clusters"], "clusters": clusters,
-            "label_counts": state.get("naming", {}).get("kept", {}), "error": state.get("review_error", "")}
+            "label_counts": naming.get("kept", {}), "error": state.get("review_error", ""), "fallback": fallback}
 
 
 def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str) -> Command:

@@ -4,6 +4,7 @@ server, instead of after every image has been tried and retried (newcomer findin
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import httpx2  # the HTTP package the openai SDK (3.x) is built on
 import openai
@@ -85,6 +86,12 @@ def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_
     assert main(["refine", str(tmp_path / "run"), "--remove"]) == 0  # the way out it names
     out = capsys.readouterr().out
     assert "3 clusters by 'colour'" in out and "is empty" not in out and "--remove` takes" not in out
+    # at a --review pause too, before Step 3: a tenth newcomer met an unexplained "4. other" there
+    with FakeOpenAIServer() as server, mock.patch("builtins.input", side_effect=["", ""]):
+        assert main(["run", str(folder), "-c", "colour", "-k", "4", "--out", str(tmp_path / "review"), "--review",
+                     "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"]) == 0
+    pause = capsys.readouterr().out.split("Cluster names (before Step 3)")[1].split("Enter:")[0]
+    assert "4. other" in pause and "! the LLM gave no usable 4 names" in pause
 
 
 @pytest.mark.parametrize("message", [

@@ -23,6 +23,9 @@ def show_pause(pause: dict[str, Any]) -> None:
             print(f"       e.g. {example[:110]}")
     if pause["point"] == "names" and pause["label_counts"]:
         print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
+    if pause["point"] == "names" and pause.get("fallback"):
+        print(f"  ! the LLM gave no usable {pause['k']} names ({pause['fallback']}): these are its best try, completed "
+              "by the most frequent raw labels, then 'other'; rename, merge or 'k K' to ask again")
     if pause.get("error"):
         print(f"  ! {pause['error']}")
 
