@@ -717,3 +717,6 @@ def test_the_tenth_newcomer_s_misreadings():
                                ("actually colour please, four groups", "colour", 4)):
         intent = read_intent(text, [])
         assert (intent.criterion, intent.k) == (criterion, k), text
+    # adding images to a run: said how it goes, in help too ("how do I add more images to this run?" got the list)
+    assert read_intent("add the images in /tmp/new", names).problem.startswith("a run keeps the images it started with")
+    assert "More images: choose them on the left" in Conversation().answer("help", names, 10).text

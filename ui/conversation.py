@@ -50,7 +50,8 @@ REFINE_GUIDE = ("To change the clusters:\n"
                 '"focus on the background instead", "don\'t consider gender", "for step 3 only: ignore the border", '
                 '"remove the instruction about gender", "remove cluster Misc", "put the rest in other", '
                 '"group them into 2 broader groups", "how many groups would you suggest?".\n\n'
-                "Say **no** to drop what waits. The tabs show the clusters, metrics, traces and versions.")
+                "Say **no** to drop what waits. The tabs show the clusters, metrics, traces and versions. More "
+                "images: choose them on the left; a new run starts on them (this one stays under Recent runs).")
 JOB_HELP = "A job is running: wait for it, or press **Stop** (finished work is kept). Once it is done:\n\n"
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
 

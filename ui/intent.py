@@ -21,6 +21,8 @@ from ictc.nodes.actions import (
 from ictc.prompts import presets
 from ictc.ui.wording import clean_criterion, without_courtesy
 
+ADD_IMAGES = ("a run keeps the images it started with: choose all the images you want on the left (sidebar), and a "
+              "new run starts on them; this one stays under Recent runs")
 COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
 CONFIRM = {"go", "yes", "y", "ok", "okay", "run", "run it", "start", "apply", "do it", "yes please", "go ahead", "sure",
            "ok go", "yes go", "go on", "apply it", "sounds good", "looks good", "fine", "yep", "yeah"}
@@ -127,6 +129,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         return Intent("thanks", sure=True)
     if HELP.match(lowered):  # a newcomer's first "help" had been read as nothing ("I could not tell ...")
         return Intent("help", sure=True)
+    if re.search(r"\badd\b.{0,30}\b(?:images?|photos?|pictures?|files?|folder)\b", lowered):  # a tenth newcomer's
+        return Intent("unclear", problem=ADD_IMAGES, sure=True)
     if START_OVER.match(lowered):  # before a run: the reading cleared (a newcomer's "start over" became the criterion)
         return Intent("start_over", sure=True)
     if NO_OTHER.match(lowered):  # "no other group": before a run the reading drops it; after one, the cluster goes
