@@ -461,6 +461,20 @@ def test_recent_runs_open_in_another_session(finished_app):
     assert messages(other)[-1].startswith(f"Opened {run_dir}")
 
 
+
+def test_a_reload_shows_its_own_run_chosen_among_recent_runs(finished_app, colour_images):
+    """After a reload Recent runs had the newest run of the workspace chosen, another session's, with Open enabled."""
+    app, ctx = finished_app
+    run_dir = app.session_state["ictc_session"].run_dir
+    other = open_app(ctx)
+    use_folder(other, Path(colour_images[0][0]).parent)
+    say(other, "group by colour, 2 groups")
+    say(other, "go")
+    wait_for_job(other)  # a newer run, of another session
+    reloaded = open_app(ctx, token=token_of(app))
+    assert reloaded.selectbox(key="recent-run").value == str(run_dir)
+
+
 def test_undo_from_the_chat_and_go_back_from_the_versions_tab(finished_app):
     app, _ = finished_app
     # nothing to undo yet: said at once (it said "Going back to ..." and then that it did not work)

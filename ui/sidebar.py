@@ -80,7 +80,9 @@ def recent(session: Session) -> None:
         return
     st.header("Recent runs")
     labels = {str(p): _run_label(p) for p in runs}
-    chosen = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="recent-run",
+    # the current run is shown first chosen: after a reload another session's newer run had been, with Open enabled
+    current = list(labels).index(str(session.run_dir)) if str(session.run_dir) in labels else 0
+    chosen = st.selectbox("Run", list(labels), index=current, format_func=labels.__getitem__, key="recent-run",
                           help="newest change first: when it last changed (UTC) · criterion · K · images · version")
     if st.button("Open this run", key="open-run", disabled=session.busy or chosen is None
                  or (session.run_dir is not None and str(session.run_dir) == chosen)):
