@@ -646,6 +646,23 @@ def test_choosing_the_first_images_is_answered_in_the_chat(colour_images):
     assert "what to group them by" in messages(app)[-1]
 
 
+def test_too_few_images_for_the_reading_are_said_when_chosen(colour_images, tmp_path):
+    """A tenth newcomer read "K = 4. Say go" after 1 of 3 uploads could be used; only "go" said it was too few."""
+    from fakes import make_images
+
+    paths, _ = colour_images
+    app = open_app(fake_context())
+    say(app, "group by colour, 4 groups")
+    one, _ = make_images(tmp_path / "one", {"red": 1})
+    use_folder(app, Path(one[0]).parent)
+    assert messages(app)[-1].endswith("Only 1 image can be used: a clustering needs at least 2.")
+    three, _ = make_images(tmp_path / "three", {"red": 3})
+    app = open_app(fake_context())
+    say(app, "group by colour, 4 groups")
+    use_folder(app, Path(three[0]).parent)
+    assert messages(app)[-1].endswith("K=4 is more than these 3 images: give a smaller K.")
+
+
 def test_a_change_stopped_half_way_is_finished_by_continue_or_go_after_a_server_restart(colour_images):
     # newcomer: after the model server died during a change, "go", "continue" and a rename all failed
     app, ctx = slow_run(colour_images)

@@ -170,6 +170,9 @@ class Session(SessionJobs):
             reading = self.conversation.request
             then = (f"My reading: {reading.reading()}." if reading.criterion or reading.k else
                     'Now tell me what to group them by and how many groups, e.g. "by the mood of the person, 4 groups".')
+            if len(paths) < 2 or reading.k > len(paths):  # said now, not first at "go" (a newcomer's 1 of 3 uploads)
+                then += (" Only 1 image can be used: a clustering needs at least 2." if len(paths) < 2 else
+                         f" K={reading.k} is more than these {len(paths)} images: give a smaller K.")
             self.conversation.say("assistant", f"Images ready: {len(paths)} from {source}. {then}")
         self.save()
 
