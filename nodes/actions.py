@@ -294,7 +294,10 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             return Plan({"naming": {**naming, "names": kept}, "n_clusters": len(kept), "assignments": moved},
                         "", "nothing (a merge calls no model)")
         case SetK(k):
-            if k == state.get("n_clusters") and not state.get("user_names"):  # the same K would redo Steps 2b and 3 for nothing
+            given = state.get("assignments", {})
+            empty = given and set(state.get("naming", {}).get("names", [])) - {a["cluster"] for a in given.values()}
+            # the same K would redo Steps 2b and 3 for nothing, unless a cluster is empty (a newcomer's split left one)
+            if k == state.get("n_clusters") and not state.get("user_names") and not empty:
                 raise UsageError(f"K is already {k}: nothing to redo")
             if k < 2 or k > images:
                 raise UsageError(f"K must be between 2 and the {images} images, not {k}")

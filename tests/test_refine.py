@@ -143,6 +143,13 @@ def test_the_criterion_the_run_has_or_an_instruction_it_has_is_no_change(finishe
         refine_run(finished.run_dir, SetCriterion(" Colour "), context=ctx)
     with pytest.raises(UsageError, match="K is already 3: nothing to redo"):
         refine_run(finished.run_dir, SetK(3), context=ctx)
+    # unless a cluster is empty: the same K asks Step 2b again for K names that all get images (a tenth newcomer's
+    # split had left an empty part, and "-k 4" was refused)
+    from ictc.nodes.actions import plan_action
+
+    state = run_state(finished.run_dir)
+    emptied = {**state, "naming": {**state["naming"], "names": [*state["naming"]["names"][:2], "nobody"]}}
+    assert plan_action(emptied, SetK(3)).goto == "name_clusters"
     refine_run(finished.run_dir, AddInstruction("Don't prefer cool colours.", "assign"), context=ctx)
     with pytest.raises(UsageError, match="'do not prefer cool colours' is already given for assign"):
         refine_run(finished.run_dir, AddInstruction("do not prefer cool colours", "3"), context=ctx)
