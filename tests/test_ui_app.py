@@ -813,3 +813,23 @@ def test_going_back_says_the_version_and_the_instructions_it_brings_back():
                "criterion": {"text": "colour", "instructions": {"all": ["don't consider the corner mark"]}}}
     assert went_back_said(results) == ("Now version 12 (undo: back to version 4): grouped by “colour”, instructions in "
                                        "force: “don't consider the corner mark” (all steps).")
+
+
+def test_a_job_ended_by_the_server_s_shutdown_logs_no_traceback(caplog):
+    """Stopping `ictc ui` mid-job printed LangGraph's "cannot schedule new futures after shutdown" tracebacks (a tenth
+    newcomer's); the run is resumable, no bug. Any other failure is still logged with its traceback."""
+    from ictc.ui.jobs import Job
+
+    caplog.set_level("INFO")
+
+    def shut(on_event, stop):
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    def broken(on_event, stop):
+        raise KeyError("bug")
+
+    for work in (shut, broken):
+        job = Job("first run", work).start()
+        job.thread.join(10)
+    assert [r.levelname for r in caplog.records if "failed" in r.getMessage() or "shutdown" in r.getMessage()] == [
+        "INFO", "ERROR"]

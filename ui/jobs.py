@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -152,7 +153,10 @@ class Job:
         except ModelUnavailableError as exc:  # the models as configured: said plainly (ui/outcomes.explain)
             self.error = self.detail = str(exc)
         except Exception as exc:  # a bug or a raw server error: one line on the page, the traceback in Details
-            log.exception("job %s failed", self.title)
+            if sys.is_finalizing() or "after shutdown" in str(exc):  # `ictc ui` stopped mid-job: resumable, no bug
+                log.info("job %s ended by the server's shutdown; Continue finishes it", self.title)
+            else:
+                log.exception("job %s failed", self.title)
             self.error = f"{type(exc).__name__}: {exc}"
             self.detail = traceback.format_exc()
         finally:
