@@ -23,6 +23,7 @@ import orjson
 
 from ictc.models.answers import error_in_body, no_choice_reason, normalize_answer
 from ictc.models.quirks import (
+    CAP_FIELDS,
     ServerQuirks,
     error_response,
     estimated_wait,
@@ -224,7 +225,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             normalize_answer(answer)  # content parts joined, an answer left in the reasoning field read
             if refused := refusal_of(answer) or no_choice_reason(answer):  # this image's failure, not an empty answer
                 return error_response(response.request, refused, "refusal"), None
-            if self.quirks.clean(model, answer):
+            if self.quirks.clean(model, answer, next((v for f in CAP_FIELDS if type(v := sent.get(f)) is int), None)):
                 response.close()
                 if not roomy:
                     continue  # the reasoning took the whole cap: once more, with room
@@ -256,8 +257,11 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                     continue  # another route takes it now
                 raise
             gate.leave(sent_at, outcome)
+            if status == 429 and is_quota_error(response):  # a spent quota: no wait helps, nor the client's retries
+                response.headers["x-should-retry"] = "false"
+                return response
             if ((outcome != "busy" and not unavailable) or self.patience <= 0
-                    or response.headers.get("x-should-retry") == "false" or is_quota_error(response)):
+                    or response.headers.get("x-should-retry") == "false"):
                 return response
             tried.add(id(gate))
             now = time.monotonic()

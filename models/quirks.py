@@ -17,6 +17,7 @@ OPENAI_HOSTS = ("api.openai.com",)
 # never dropped: they carry the request's meaning, or the output mode (models/structured.py changes that)
 KEEP = frozenset({"model", "messages", "response_format", "stream", "n", "tools", "tool_choice"})
 CAP_FIELDS = ("max_completion_tokens", "max_tokens")
+HIDDEN_MIN = 4  # an empty answer at a smaller cap (Step 3's one-token calls) may be a blank first token, no reasoning
 # a 400 about this one request (its length, its image): the request fails, the parameters stay
 # (the image's own refusals too: its size or shape, its format, a content filter; vLLM's prompt longer than
 # max_model_len counts its image's tokens)
@@ -27,6 +28,9 @@ PER_REQUEST = re.compile(r"context length|context window|context size|maximum co
                          r"filtered due to|(process|load|decode|read)\w* (the |an? )?(input )?image|valid image|"
                          r"image: unknown format|\bexceeds?\b|max(imum)? allowed size|flagged|"
                          r"`?inputs`? tokens|\b413\b|(entity|payload|body|request) too large", re.IGNORECASE)
+# the request is longer than the model's context (OpenAI, vLLM, llama.cpp, TGI, Ollama's words)
+CONTEXT_LENGTH = re.compile(r"context length|context window|context size|maximum context|n_ctx|max_model_len|"
+                            r"reduce the length|too many tokens|maximum model length|exceed_context", re.IGNORECASE)
 REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
                      r"not allowed|does not support|invalid (parameter|argument)|unexpected|\bmust\b|cannot find field|"
                      r"should be",  # pydantic v2: "Input should be greater than 0" (temperature 0)
@@ -165,10 +169,12 @@ class ServerQuirks:
                 self.refused.setdefault(model, set()).update({name, *PARTNERS.get(name, ())})
         return name
 
-    def clean(self, model: str, data: dict[str, Any]) -> bool:
+    def clean(self, model: str, data: dict[str, Any], cap: int | None = None) -> bool:
         """Strips reasoning from every choice of a chat completion answer `data` (in place) and notes a
         model that reasons. Returns True when an answer is missing because the reasoning used up the cap
-        or was cut by a stop sequence: the call deserves one more try with room."""
+        or was cut by a stop sequence: the call deserves one more try with room. `cap`: the request's token
+        cap; an answer empty at a cap of HIDDEN_MIN tokens or more, ended by it with no reasoning shown, is
+        reasoning the server hides (Gemini 2.5's thinking counts against max_tokens and is never sent)."""
         usage = data.get("usage") or {}
         reasoned = bool(((usage.get("completion_tokens_details") or {}).get("reasoning_tokens")) or 0)
         short = False
@@ -181,7 +187,9 @@ class ServerQuirks:
                 message["content"] = content = strip_reasoning(content)
             reasoned = reasoned or bool(message.get("reasoning_content") or message.get("reasoning"))
             empty = not (content or "").strip() and not message.get("tool_calls")
-            short = short or (empty and (cut or choice.get("finish_reason") == "length"))
+            ended = choice.get("finish_reason") == "length"
+            short = short or (empty and (cut or ended))
+            reasoned = reasoned or (empty and ended and (cap is None or cap >= HIDDEN_MIN))
         if reasoned:
             with self._lock:
                 self.reasoning.add(model)

@@ -19,7 +19,7 @@ from ictc.core.errors import SystematicFailureError
 from ictc.models.other import OTHER
 from ictc.models.structured import loads_lenient, parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
-from ictc.nodes.context import Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.label import echoes_prompt, label_template
 from ictc.nodes.label_categories import (
     better_level,
@@ -40,6 +40,7 @@ from ictc.nodes.label_counts import (
 )
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
+from ictc.nodes.watch import context_overflow
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
 from ictc.prompts import Criterion, prompt_hash, render
@@ -290,7 +291,11 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     with Timer() as timer:
         for _ in range(settings.name_retries):
             with ctx.model_call():
-                content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
+                try:
+                    content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
+                except recoverable_errors() as exc:
+                    _stop_if_too_long(exc, ctx, len(kept), 40 * k + 40)
+                    raise
             distinct, problem = check_names(parse_names(content), k)
             if problem is None:
                 names = distinct
@@ -309,6 +314,23 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)
     report("name_clusters", advance=1, names=naming["names"], stored=0, calls=naming["attempts"])
     return {**naming, "seconds": timer.seconds, "calls": naming["attempts"]}
+
+
+def _stop_if_too_long(exc: BaseException, ctx: Context, labels: int, cap: int) -> None:
+    """Raises SystematicFailureError naming Step 2b, the LLM's context and the ways out when `exc` (the names
+    call's error) says the request is longer than the LLM's context; returns otherwise. The run had stopped with
+    "the model endpoint failed" and the server's sentence, no step and no setting named (vllm_ctx_names)."""
+    said = context_overflow(exc)
+    if not said:
+        return
+    budget = ctx.settings.label_token_budget
+    raise SystematicFailureError(
+        "Step 2b (name clusters)",
+        f"the names request (the list of {labels} labels, and {cap} tokens for the answer) is longer than the "
+        f"LLM '{ctx.llm_id}' takes in its context ({said})",
+        f"lower ICTC_LABEL_TOKEN_BUDGET (now {budget}: the label list is cut, rarest first, to fit it), or set "
+        "ICTC_NAME_GROUPS=on (one short call per group of labels), or give the LLM a longer context on the server "
+        "(vLLM --max-model-len, llama.cpp -c, Ollama num_ctx)")
 
 
 def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:
