@@ -40,9 +40,9 @@ from ictc.nodes.label_counts import (
 )
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
-from ictc.nodes.watch import context_overflow
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
+from ictc.nodes.watch import context_overflow
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 

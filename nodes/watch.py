@@ -9,7 +9,14 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.quirks import CONTEXT_LENGTH, PER_REQUEST, SPENT, UNKNOWN_MODEL, error_of, unknown_model_fix
+from ictc.models.quirks import (
+    CONTEXT_LENGTH,
+    PER_REQUEST,
+    SPENT,
+    UNKNOWN_MODEL,
+    error_of,
+    unknown_model_fix,
+)
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
