@@ -79,7 +79,7 @@ def error_in_body(answer: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     {"error": {"message": "Provider returned error", "code": 502}} when the provider behind it failed): the
     status is the error's own code when it is an HTTP error status, else 502 (a proxy's upstream failed), so a
     5xx is retried as any other. None for an answer with choices."""
-    error = answer.get("error")
+    error = answer.get("error") or (answer if answer.get("object") == "error" else None)  # vLLM's error shape
     if not error or answer.get("choices"):
         return None
     code = error.get("code") if isinstance(error, dict) else None
@@ -88,9 +88,9 @@ def error_in_body(answer: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
 
 
 def no_choice_reason(answer: dict[str, Any]) -> str:
-    """Why a 200 `answer` with an empty `choices` list holds no answer, in words ("" when it has choices):
+    """Why a 200 `answer` with an empty or no `choices` list holds no answer, in words ("" when it has choices):
     Azure's prompt filter (prompt_filter_results names the categories filtered), else that the server sent none."""
-    if answer.get("choices") or "choices" not in answer and "prompt_filter_results" not in answer:
+    if answer.get("choices"):
         return ""
     filtered = []
     for result in answer.get("prompt_filter_results") or []:
@@ -100,4 +100,4 @@ def no_choice_reason(answer: dict[str, Any]) -> str:
                 filtered.append(f"{category}{f' ({severity})' if isinstance(severity, str) else ''}")
     if filtered:
         return f"the server's content filter refused this request's prompt: {', '.join(filtered)}"
-    return "the server answered with no choice at all (an empty 'choices' list)"
+    return "the server answered with no choice at all ('choices' empty or missing)"

@@ -46,7 +46,8 @@ OUTPUT_MODE = re.compile(r"response_format|response_schema|json_schema|json_obje
                          r"grammar", re.IGNORECASE)
 # OpenRouter's 404 when no provider of the model takes one of the request's parameters; it names none, so the
 # optional ones are dropped in this order (the first a provider most often lacks), a parameter with its partners
-NO_ENDPOINTS = re.compile(r"no endpoints found that (can handle|support)", re.IGNORECASE)
+# (not its "No endpoints found that support image input": a text-only model, nodes/watch.py)
+NO_ENDPOINTS = re.compile(r"no endpoints found that (can handle|support) the requested parameters", re.IGNORECASE)
 OPTIONAL = ("logprobs", "top_logprobs", "seed", "chat_template_kwargs", "reasoning_effort", "stop")
 PARTNERS = {"logprobs": ("top_logprobs",), "top_logprobs": ("logprobs",)}
 

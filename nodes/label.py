@@ -23,7 +23,10 @@ _PREFIX = re.compile(r"^\s*(answer|label|category|criterion)\s*[:\-]\s*", re.IGN
 _MARKED = re.compile(r"^\s*\**(?:final\s+)?(?:answer|label|category)\**\s*:\**\s*", re.IGNORECASE)
 
 
-_TOOL_TAG = re.compile(r"</?tool_call>|<\|tool_call\|>|\[TOOL_CALLS\]", re.IGNORECASE)
+# a tool call written as text: Qwen/Hermes <tool_call>, Mistral [TOOL_CALLS], Llama 3.x <function=NAME> and
+# <|python_tag|>
+_TOOL_TAG = re.compile(r"</?tool_call>|<\|tool_call\|>|\[TOOL_CALLS\]|<function=[\w.-]*>|</function>|"
+                       r"<\|python_tag\|>", re.IGNORECASE)
 # an explanation after the label on its line ("green - the image is a plain square"): a dash with spaces around
 _EXPLAINED = re.compile(r"\s+[-\u2013\u2014]\s+")
 

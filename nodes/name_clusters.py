@@ -94,6 +94,11 @@ def parse_names(content: str) -> list[str]:
             parsed = loads_lenient(bare[:bare.rfind("]") + 1])
         except ValueError:
             parsed = None
+    if parsed is None and bare.count('"') >= 4 and "\n" not in bare:  # '"Red", "Green", "Blue"' on one line
+        try:
+            parsed = loads_lenient(f"[{bare}]")
+        except ValueError:
+            parsed = None
     found = _names_in(parsed)
     if found is None and (cut := re.search(r"[\"']names[\"']\s*:\s*\[([^\]]*)", content)):
         found = re.findall(r'"((?:[^"\\]|\\.)*)"', cut[1])  # an answer the token cap ended inside its list

@@ -137,7 +137,8 @@ NAMES = ["Green", "Red", "Blue"]
     "{'names': ['Green', 'Red', 'Blue']}",  # python_dict_names
     '["Green", "Red", "Blue",]',  # a bare list
     '<tool_call>\n{"name": "cluster_names", "arguments": {"names": ["Green", "Red", "Blue"]}}\n</tool_call>',
-    '```json\n{"names": ["Green", "Red", "Blue"]}\n```\nThese three names cover every label.'])
+    '```json\n{"names": ["Green", "Red", "Blue"]}\n```\nThese three names cover every label.',
+    '"Green", "Red", "Blue"'])
 def test_names_that_are_json_ish_but_not_the_schema_are_read(answer):
     from ictc.nodes.name_clusters import parse_names
 
@@ -179,7 +180,8 @@ def test_a_run_whose_names_ignore_the_schema_clusters_by_colour(folder, tmp_path
 @pytest.mark.parametrize(("reply", "label"), [
     ('<tool_call>\n{"name": "label", "arguments": {"label": "red"}}\n</tool_call>', "red"),
     ('<tool_call>{"name": "label", "arguments": "{\\"label\\": \\"red\\"}"}</tool_call>', "red"),
-    ("<tool_call>", ""), ('{"label": "red"}', "red"),
+    ("<tool_call>", ""), ('{"label": "red"}', "red"), ('<function=label>{"label": "red"}</function>', "red"),
+    ('[TOOL_CALLS][{"name": "label", "arguments": {"label": "red"}}]', "red"),
     ("green - the image is a plain square of this colour", "green"), ("green \u2013 a plain square", "green"),
     ("blue-green", "blue-green")])
 def test_a_label_is_read_from_a_tool_call_and_cut_at_its_explanation(reply, label):
@@ -243,6 +245,18 @@ def test_a_503_past_patience_fails_with_the_server_s_reason_said_once(folder, tm
         assert run(server, folder, tmp_path / "run") == 4
     reasons = [i.get("reason") or "" for i in results(tmp_path / "run")["images"] if i.get("status") != "ok"]
     assert reasons and all(r.count("maximum pending requests exceeded") == 1 for r in reasons), reasons
+
+
+def test_only_openrouter_s_parameters_404_drops_parameters():
+    """Its "No endpoints found that support image input" is a text-only model (nodes/watch.py), not a parameter."""
+    from ictc.models.quirks import ServerQuirks
+
+    body = {"model": "m", "messages": [], "seed": 0, "logprobs": True, "top_logprobs": 5}
+    quirks = ServerQuirks("https://openrouter.ai/api/v1", 2048)
+    assert quirks.refuse(body, 404, b'{"error": {"message": "No endpoints found that support image input"}}') is None
+    assert quirks.refuse(body, 404, json.dumps(NO_ENDPOINTS[1]).encode()) == "logprobs"
+    assert "logprobs" not in quirks.prepare(body) and "top_logprobs" not in quirks.prepare(body)
+    assert quirks.prepare(body)["seed"] == 0
 
 
 def test_only_a_503_that_says_loading_or_busy_is_waited_out():
