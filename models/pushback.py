@@ -3,9 +3,9 @@ rate limits, a llama.cpp server with few slots); the openai client retries that 
 image fails. Here each endpoint gets a gate that fits the calls in flight to what the server takes
 (additive increase, multiplicative decrease, as TCP does), and a 429 is waited out (Retry-After, else
 backoff) and sent again for up to `busy_patience` seconds, without spending the client's own retries; so is
-a 503 saying the model is loading or the queue is full (llama.cpp, TGI, Ollama).
-A quota error (429 `insufficient_quota`) cannot be waited out and passes straight through. The same
-client adapts each chat request to its server (models/quirks.py)."""
+a 503 saying the model is loading or the queue is full (llama.cpp, TGI, Ollama). A spent quota (429
+`insufficient_quota`, models/quirks.SPENT) cannot be waited out: it passes straight through, marked not to be
+retried. The same client adapts each chat request to its server (models/quirks.py)."""
 
 from __future__ import annotations
 

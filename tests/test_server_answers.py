@@ -140,7 +140,7 @@ NAMES = ["Green", "Red", "Blue"]
     '```json\n{"names": ["Green", "Red", "Blue"]}\n```\nThese three names cover every label.',
     '"Green", "Red", "Blue"'])
 def test_names_that_are_json_ish_but_not_the_schema_are_read(answer):
-    from ictc.nodes.name_clusters import parse_names
+    from ictc.nodes.read_names import parse_names
 
     assert parse_names(answer) == NAMES
 
@@ -149,7 +149,7 @@ def test_names_that_are_json_ish_but_not_the_schema_are_read(answer):
                                     "{'a': 'Green'}}", '{"cluster_names": ["x"], "other": ["y"]}'])
 def test_a_name_that_is_json_text_is_never_a_name(answer):
     """'{', 'names": [' and a whole dict had become cluster names; a cut answer gives what it holds."""
-    from ictc.nodes.name_clusters import parse_names
+    from ictc.nodes.read_names import parse_names
 
     names = parse_names(answer)
     assert not any(c in n for n in names for c in "{}[]\":"), names
