@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ictc.models.quirks import error_response, refusal_of, status_response
 from ictc.models.reasoning import strip_reasoning
 
 # parts of a content list that are the model's reasoning (Mistral's Magistral "thinking" chunks, Anthropic-style
@@ -101,3 +102,16 @@ def no_choice_reason(answer: dict[str, Any]) -> str:
     if filtered:
         return f"the server's content filter refused this request's prompt: {', '.join(filtered)}"
     return "the server answered with no choice at all ('choices' empty or missing)"
+
+
+def unusable_answer(answer: dict[str, Any], request: Any) -> Any | None:
+    """A 200 chat `answer` (a dict, normalized in place: normalize_answer) checked for a usable answer: None when
+    it has one; else the response (httpx) to stand for it, for `request`: the error its body is (error_in_body;
+    a 5xx retried), or a 400 not retried naming the refusal (quirks.refusal_of) or the missing choices
+    (no_choice_reason), so the image fails with that reason, not as "returned an empty description"."""
+    if (failed := error_in_body(answer)) is not None:
+        return status_response(request, *failed, retry=True)
+    normalize_answer(answer)
+    if refused := refusal_of(answer) or no_choice_reason(answer):
+        return error_response(request, refused, "refusal")
+    return None

@@ -21,17 +21,14 @@ from typing import Any
 import openai
 import orjson
 
-from ictc.models.answers import error_in_body, no_choice_reason, normalize_answer
+from ictc.models.answers import unusable_answer
 from ictc.models.quirks import (
     CAP_FIELDS,
     ServerQuirks,
-    error_response,
     estimated_wait,
     is_quota_error,
     names_output_mode,
     reasoning_cut,
-    refusal_of,
-    status_response,
     unavailable_kind,
 )
 from ictc.models.stop_check import STOP_CHECK
@@ -219,12 +216,9 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
-            if (failed := error_in_body(answer)) is not None:  # a 200 that is an error: that error, retried if 5xx
+            if (unusable := unusable_answer(answer, response.request)) is not None:  # said as what it is
                 response.close()
-                return status_response(response.request, *failed, retry=True), None
-            normalize_answer(answer)  # content parts joined, an answer left in the reasoning field read
-            if refused := refusal_of(answer) or no_choice_reason(answer):  # this image's failure, not an empty answer
-                return error_response(response.request, refused, "refusal"), None
+                return unusable, None
             if self.quirks.clean(model, answer, next((v for f in CAP_FIELDS if type(v := sent.get(f)) is int), None)):
                 response.close()
                 if not roomy:
@@ -248,8 +242,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             try:
                 response = self._send_direct(routed) if direct else super().send(routed, **kwargs)
                 status = response.status_code
-                # a 503 "loading" or "busy" (models/quirks.unavailable_kind) is waited out as a 429 is
-                unavailable = unavailable_kind(status, response.read()) if status == 503 else ""
+                unavailable = unavailable_kind(status, response.read()) if status == 503 else ""  # waited out too
                 outcome = ("busy" if status == 429 or unavailable == "busy" else "ok" if status < 500 else "error")
             except Exception as exc:
                 gate.leave(sent_at, outcome)
