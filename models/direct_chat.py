@@ -18,6 +18,7 @@ from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models import base as lc_openai
 from openai.types.chat import ChatCompletion
 
+from ictc.models.answers import normalize_answer
 from ictc.models.pushback import BusyAwareClient, retry_after
 from ictc.models.replicas import http
 
@@ -98,12 +99,13 @@ class DirectChat:
         except openai.APIError as exc:
             lc_openai._handle_openai_api_error(exc)  # noqa: SLF001
             raise
+        normalize_answer(data)  # a list of content parts (Mistral), an answer left in the reasoning field
         choice = (data.get("choices") or [{}])[0] or {}
         content = (choice.get("message") or {}).get("content")
         metadata = {"finish_reason": choice.get("finish_reason"), "model_name": data.get("model", self.model_name)}
         if choice.get("logprobs") is not None:
             metadata["logprobs"] = choice["logprobs"]
-        return AIMessage(content=content or "", response_metadata=metadata)  # no answer: the nodes fail the image
+        return AIMessage(content=content if isinstance(content, str) else "", response_metadata=metadata)  # no answer: the nodes fail the image
 
     def batch(self, conversations: list[list[BaseMessage]], **kwargs: Any) -> list[AIMessage]:
         """`invoke` for each conversation, at once from threads (each in a copy of the caller's context, so

@@ -2,9 +2,10 @@
 rate limits, a llama.cpp server with few slots); the openai client retries that a few times, then the
 image fails. Here each endpoint gets a gate that fits the calls in flight to what the server takes
 (additive increase, multiplicative decrease, as TCP does), and a 429 is waited out (Retry-After, else
-backoff) and sent again for up to `busy_patience` seconds, without spending the client's own retries.
-A quota error (429 `insufficient_quota`) cannot be waited out and passes straight through. The same
-client adapts each chat request to its server (models/quirks.py)."""
+backoff) and sent again for up to `busy_patience` seconds, without spending the client's own retries; so is
+a 503 saying the model is loading or the queue is full (llama.cpp, TGI, Ollama). A spent quota (429
+`insufficient_quota`, models/quirks.SPENT) cannot be waited out: it passes straight through, marked not to be
+retried. The same client adapts each chat request to its server (models/quirks.py)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from typing import Any
 import openai
 import orjson
 
+from ictc.models.answers import unusable_answer
 from ictc.models.quirks import (
+    CAP_FIELDS,
     ServerQuirks,
-    error_response,
+    estimated_wait,
     is_quota_error,
     names_output_mode,
     reasoning_cut,
-    refusal_of,
+    unavailable_kind,
 )
 from ictc.models.stop_check import STOP_CHECK
 from ictc.models.wire import (
@@ -213,9 +216,10 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
-            if refused := refusal_of(answer):  # said as this image's failure, not as an empty answer
-                return error_response(response.request, refused, "refusal"), None
-            if self.quirks.clean(model, answer):
+            if (unusable := unusable_answer(answer, response.request)) is not None:  # said as what it is
+                response.close()
+                return unusable, None
+            if self.quirks.clean(model, answer, next((v for f in CAP_FIELDS if type(v := sent.get(f)) is int), None)):
                 response.close()
                 if not roomy:
                     continue  # the reasoning took the whole cap: once more, with room
@@ -238,15 +242,19 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             try:
                 response = self._send_direct(routed) if direct else super().send(routed, **kwargs)
                 status = response.status_code
-                outcome = "busy" if status == 429 else "ok" if status < 500 else "error"
+                unavailable = unavailable_kind(status, response.read()) if status == 503 else ""  # waited out too
+                outcome = ("busy" if status == 429 or unavailable == "busy" else "ok" if status < 500 else "error")
             except Exception as exc:
                 gate.leave(sent_at, outcome)
                 if self._unreachable(gate, exc):
                     continue  # another route takes it now
                 raise
             gate.leave(sent_at, outcome)
-            if (outcome != "busy" or self.patience <= 0 or response.headers.get("x-should-retry") == "false"
-                    or is_quota_error(response)):
+            if status == 429 and is_quota_error(response):  # a spent quota: no wait helps, nor the client's retries
+                response.headers["x-should-retry"] = "false"
+                return response
+            if ((outcome != "busy" and not unavailable) or self.patience <= 0
+                    or response.headers.get("x-should-retry") == "false"):
                 return response
             tried.add(id(gate))
             now = time.monotonic()
@@ -254,7 +262,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             if self._has_room_elsewhere(tried):
                 response.close()
                 continue  # another replica is not busy: no wait
-            asked = retry_after(response.headers)
+            asked = retry_after(response.headers) or (estimated_wait(response.read()) if unavailable else None)
             # "Retry-After: 0" (or none) gets backoff, or a server that keeps saying 0 would be hammered
             wait = asked if asked else min(BACKOFF_START * 2 ** waits, BACKOFF_MAX)
             wait = min(wait, MAX_WAIT) * random.uniform(1.0, 1.25)  # noqa: S311 (jitter, not secrecy)

@@ -17,6 +17,7 @@ OPENAI_HOSTS = ("api.openai.com",)
 # never dropped: they carry the request's meaning, or the output mode (models/structured.py changes that)
 KEEP = frozenset({"model", "messages", "response_format", "stream", "n", "tools", "tool_choice"})
 CAP_FIELDS = ("max_completion_tokens", "max_tokens")
+HIDDEN_MIN = 4  # an empty answer at a smaller cap (Step 3's one-token calls) may be a blank first token, no reasoning
 # a 400 about this one request (its length, its image): the request fails, the parameters stay
 # (the image's own refusals too: its size or shape, its format, a content filter; vLLM's prompt longer than
 # max_model_len counts its image's tokens)
@@ -27,6 +28,9 @@ PER_REQUEST = re.compile(r"context length|context window|context size|maximum co
                          r"filtered due to|(process|load|decode|read)\w* (the |an? )?(input )?image|valid image|"
                          r"image: unknown format|\bexceeds?\b|max(imum)? allowed size|flagged|"
                          r"`?inputs`? tokens|\b413\b|(entity|payload|body|request) too large", re.IGNORECASE)
+# the request is longer than the model's context (OpenAI, vLLM, llama.cpp, TGI, Ollama's words)
+CONTEXT_LENGTH = re.compile(r"context length|context window|context size|maximum context|n_ctx|max_model_len|"
+                            r"reduce the length|too many tokens|maximum model length|exceed_context", re.IGNORECASE)
 REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
                      r"not allowed|does not support|invalid (parameter|argument)|unexpected|\bmust\b|cannot find field|"
                      r"should be",  # pydantic v2: "Input should be greater than 0" (temperature 0)
@@ -37,8 +41,15 @@ ALIASES = {"stop_sequences": "stop", "top_n_tokens": "top_logprobs", "max_new_to
 # FastAPI's "less than or equal to 5"): the parameter is lowered to the limit, not dropped
 LIMIT = re.compile(r"<=|less than or equal|at most|maximum|max(?:imum)? allowed|greater than|above|must not exceed|"
                    r"cannot exceed|can't exceed|no (?:more|greater) than|between \d+ and|range \[\d+,", re.IGNORECASE)
-OUTPUT_MODE = re.compile(r"response_format|json_schema|json_object|structured output|guided_json|grammar",
-                         re.IGNORECASE)
+# (Gemini: 'Unknown name "additionalProperties" at 'generation_config.response_schema'')
+OUTPUT_MODE = re.compile(r"response_format|response_schema|json_schema|json_object|structured output|guided_json|"
+                         r"grammar", re.IGNORECASE)
+# OpenRouter's 404 when no provider of the model takes one of the request's parameters; it names none, so the
+# optional ones are dropped in this order (the first a provider most often lacks), a parameter with its partners
+# (not its "No endpoints found that support image input": a text-only model, nodes/watch.py)
+NO_ENDPOINTS = re.compile(r"no endpoints found that (can handle|support) the requested parameters", re.IGNORECASE)
+OPTIONAL = ("logprobs", "top_logprobs", "seed", "chat_template_kwargs", "reasoning_effort", "stop")
+PARTNERS = {"logprobs": ("top_logprobs",), "top_logprobs": ("logprobs",)}
 
 
 def error_of(data: bytes | str) -> tuple[str, str | None]:
@@ -121,11 +132,15 @@ class ServerQuirks:
         remembered for this model so it is never sent again (or, for a number above the server's limit, sent
         at that limit); None when the error is about something else. The parameter is the one the error's
         `param` names, else the first quoted in its message, else the first of the body's keys the message
-        names as a word (Azure's "Unrecognized request argument supplied: max_completion_tokens")."""
-        if status not in (400, 422):
-            return None
+        names as a word (Azure's "Unrecognized request argument supplied: max_completion_tokens"); for
+        OpenRouter's 404 "No endpoints found that can handle the requested parameters", the first optional one
+        (OPTIONAL)."""
         message, param = error_of(data)
         model = str(body.get("model", ""))
+        if status == 404 and NO_ENDPOINTS.search(message):  # OpenRouter names no parameter: the optional ones go
+            return self._drop_optional(model, body)
+        if status not in (400, 422):
+            return None
         words = sorted((m.start(), key) for key in [*body, *ALIASES] if key not in KEEP
                        if (m := re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message)))
         named = [param or "", *re.findall(r"['\"`]([A-Za-z_][\w.]*)['\"`]", message), *(key for _, key in words)]
@@ -146,10 +161,21 @@ class ServerQuirks:
             self.refused.setdefault(model, set()).add(tops[0])
         return tops[0]
 
-    def clean(self, model: str, data: dict[str, Any]) -> bool:
+    def _drop_optional(self, model: str, body: dict[str, Any]) -> str | None:
+        """The first of OPTIONAL (with its partners) that `body` carries, remembered as refused for `model`; None
+        when it carries none of them (the refusal is then about something else)."""
+        name = next((name for name in OPTIONAL if name in body), None)
+        if name is not None:
+            with self._lock:
+                self.refused.setdefault(model, set()).update({name, *PARTNERS.get(name, ())})
+        return name
+
+    def clean(self, model: str, data: dict[str, Any], cap: int | None = None) -> bool:
         """Strips reasoning from every choice of a chat completion answer `data` (in place) and notes a
         model that reasons. Returns True when an answer is missing because the reasoning used up the cap
-        or was cut by a stop sequence: the call deserves one more try with room."""
+        or was cut by a stop sequence: the call deserves one more try with room. `cap`: the request's token
+        cap; an answer empty at a cap of HIDDEN_MIN tokens or more, ended by it with no reasoning shown, is
+        reasoning the server hides (Gemini 2.5's thinking counts against max_tokens and is never sent)."""
         usage = data.get("usage") or {}
         reasoned = bool(((usage.get("completion_tokens_details") or {}).get("reasoning_tokens")) or 0)
         short = False
@@ -162,7 +188,9 @@ class ServerQuirks:
                 message["content"] = content = strip_reasoning(content)
             reasoned = reasoned or bool(message.get("reasoning_content") or message.get("reasoning"))
             empty = not (content or "").strip() and not message.get("tool_calls")
-            short = short or (empty and (cut or choice.get("finish_reason") == "length"))
+            ended = choice.get("finish_reason") == "length"
+            short = short or (empty and (cut or ended))
+            reasoned = reasoned or (empty and ended and (cap is None or cap >= HIDDEN_MIN))
         if reasoned:
             with self._lock:
                 self.reasoning.add(model)
@@ -183,7 +211,34 @@ def unknown_model_fix(flag: str, model: str, message: str) -> str:
 
 
 # a 429 that no wait helps: out of credit (OpenAI), a daily quota spent (Gemini, Groq's tokens or requests per day)
-SPENT = re.compile(rb"insufficient_quota|RESOURCE_EXHAUSTED|exceeded your current quota|per day \((?:TPD|RPD)\)")
+# (OpenRouter's free tier: "Rate limit exceeded: free-models-per-day", the reset hours away)
+SPENT = re.compile(rb"insufficient_quota|RESOURCE_EXHAUSTED|exceeded your current quota|per day \((?:TPD|RPD)\)|"
+                   rb"free-models-per-day|requests per day")
+
+
+# a 503 that says the server will answer soon: llama.cpp's "Loading model", TGI's "Model X is currently loading"
+# (with estimated_time), Ollama's queue full "server busy, please try again. maximum pending requests exceeded";
+# waited out as a 429 is (models/pushback.py). Other 503s (a proxy with no upstream) fail as before.
+LOADING = re.compile(rb"loading model|(is|still|currently) loading|model is (being )?loaded", re.IGNORECASE)
+BUSY_503 = re.compile(rb"server busy|maximum pending requests|too many pending|overloaded|queue (is )?full",
+                      re.IGNORECASE)
+
+
+def unavailable_kind(status: int, body: bytes) -> str:
+    """What a 503 answer's `body` says: "loading" (the model is loading: no sign of load, the in-flight cap
+    stays), "busy" (a full queue: as a 429), or "" (any other status or 503)."""
+    if status != 503:
+        return ""
+    return "loading" if LOADING.search(body) else "busy" if BUSY_503.search(body) else ""
+
+
+def estimated_wait(body: bytes) -> float | None:
+    """Seconds a 503 `body` says loading will take (TGI and Hugging Face endpoints' "estimated_time"), or None."""
+    try:
+        value = json.loads(body).get("estimated_time")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def is_quota_error(response: Any) -> bool:
@@ -200,7 +255,7 @@ def refusal_of(answer: dict[str, Any]) -> str:
     an empty description"."""
     for choice in answer.get("choices") or []:
         message = choice.get("message") or {}
-        if (message.get("content") or "").strip():
+        if isinstance(content := message.get("content"), str) and content.strip():
             continue
         if isinstance(refusal := message.get("refusal"), str) and refusal.strip():
             return f"the model refused this request (content filter or policy): {refusal.strip()[:200]}"
@@ -212,10 +267,18 @@ def refusal_of(answer: dict[str, Any]) -> str:
 def error_response(request: Any, message: str, kind: str) -> Any:
     """A 400 response (httpx) carrying `message`, for a call answered with no usable answer: the openai client
     raises it as that image's failure, in those words, and does not retry it."""
+    return status_response(request, 400, {"error": {"message": message, "type": kind}}, retry=False)
+
+
+def status_response(request: Any, status: int, body: dict[str, Any], retry: bool) -> Any:
+    """A response (httpx) of HTTP `status` with the JSON `body`, for `request` (an httpx Request or a WireRequest);
+    `retry` False marks it not to be retried by the openai client (else its rule decides: 5xx are retried)."""
     from ictc.models.wire import http_package  # the HTTP package of the openai SDK
 
-    return http_package().Response(400, json={"error": {"message": message, "type": kind}},
-                                   headers={"x-should-retry": "false"}, request=request)
+    if hasattr(request, "httpx"):  # a WireRequest (models/wire.py): the openai client reads httpx's own
+        request = request.httpx()
+    return http_package().Response(status, json=body, headers={} if retry else {"x-should-retry": "false"},
+                                   request=request)
 
 
 def reasoning_cut(request: Any, room: int) -> Any:

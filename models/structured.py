@@ -8,6 +8,7 @@ length, a bad image) is that request's own: it is raised and fails that image, t
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import threading
@@ -46,8 +47,27 @@ def _cut_answer(exc: Exception) -> str | None:
     return content if isinstance(content, str) else None
 
 
+def loads_lenient(fragment: str) -> Any:
+    """`fragment` read as JSON; failing that, without trailing commas ('"Blue",\n  ],\n}': models without a
+    grammar write them), then as a Python literal (a dict's repr, single quotes: ast.literal_eval, which runs no
+    code). Raises ValueError when it is none of these."""
+    try:
+        return json.loads(fragment)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return json.loads(re.sub(r",(\s*[\]}])", r"\1", fragment))
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(fragment)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise ValueError(f"not JSON nor a Python literal: {fragment[:80]!r}") from exc
+
+
 def parse_json_object(text: str) -> dict[str, Any] | None:
-    """The first JSON object in `text` (models wrap JSON in prose or code fences); None if there is none."""
+    """The first JSON object in `text` (models wrap JSON in prose or code fences), read leniently
+    (`loads_lenient`: trailing commas, a Python dict literal); None if there is none."""
     text = re.sub(r"```(?:json)?", "", text)
     start = text.find("{")
     while start != -1:
@@ -56,8 +76,8 @@ def parse_json_object(text: str) -> dict[str, Any] | None:
             depth += {"{": 1, "}": -1}.get(text[end], 0)
             if depth == 0:
                 try:
-                    value = json.loads(text[start:end + 1])
-                except json.JSONDecodeError:
+                    value = loads_lenient(text[start:end + 1])
+                except ValueError:
                     break
                 return value if isinstance(value, dict) else None
         start = text.find("{", start + 1)

@@ -235,7 +235,12 @@ def failure(step: str, exc: BaseException) -> dict[str, str]:
     text = shown_text(str(exc)).strip()
     # the server's words where the openai client found none (Gemini's list body, TGI's {"error": "..."}): the
     # reason had been "Error code: 400" alone
-    if (said := _server_words(exc)) and said not in text:
+    said = _server_words(exc)
+    head, _, rest = text.partition(" - ")
+    if said and re.fullmatch(r"Error code: \d+", head) and rest and said.startswith(" ".join(rest.split())):
+        text = f"{head} - {shown_text(said)}"  # the server's fuller words ("Provider returned error: upstream ...")
+    # (compared one space between words: the server's "again.  maximum" had been said twice, once with two spaces)
+    elif said and said not in " ".join(text.split()):
         text = f"{text} - {shown_text(said)}"
     elif said and re.match(r"Error code: \d+ - [{\[]", text):  # the openai client's dump of the whole body:
         text = f"{text.partition(' - ')[0]} - {shown_text(said)}"  # the server's sentence, not a Python dict

@@ -11,6 +11,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
 from ictc.nodes.label_levels import ask_levels
@@ -22,10 +23,42 @@ _PREFIX = re.compile(r"^\s*(answer|label|category|criterion)\s*[:\-]\s*", re.IGN
 _MARKED = re.compile(r"^\s*\**(?:final\s+)?(?:answer|label|category)\**\s*:\**\s*", re.IGNORECASE)
 
 
+# a tool call written as text: Qwen/Hermes <tool_call>, Mistral [TOOL_CALLS], Llama 3.x <function=NAME> and
+# <|python_tag|>
+_TOOL_TAG = re.compile(r"</?tool_call>|<\|tool_call\|>|\[TOOL_CALLS\]|<function=[\w.-]*>|</function>|"
+                       r"<\|python_tag\|>", re.IGNORECASE)
+# an explanation after the label on its line ("green - the image is a plain square"): a dash with spaces around
+_EXPLAINED = re.compile(r"\s+[-\u2013\u2014]\s+")
+
+
+def _called_label(text: str) -> str | None:
+    """The label inside a tool call written as text (Qwen without a tool parser: '<tool_call>{"name": "label",
+    "arguments": {"label": "red"}}</tool_call>') or a JSON object answer ({"label": "red"}): the "label" (else
+    "answer", "category") value, else the first string value. "" for a bare tag with nothing readable after it
+    (no answer: re-asked as an empty one is); None when `text` is neither."""
+    tagged = bool(_TOOL_TAG.search(text))
+    if not tagged and not text.lstrip().startswith("{"):
+        return None
+    parsed = parse_json_object(_TOOL_TAG.sub(" ", text))
+    if parsed is None:
+        return "" if tagged else None
+    values = parsed.get("arguments", parsed)
+    if isinstance(values, str):
+        values = parse_json_object(values) or {}
+    if not isinstance(values, dict):
+        return ""
+    keyed = next((values[k] for k in ("label", "answer", "category") if isinstance(values.get(k), str)), None)
+    return keyed if keyed is not None else next((v for v in values.values() if isinstance(v, str)), "")
+
+
 def clean_label(text: str) -> str:
     """The answer's line, without an 'Answer:' prefix, quotes, list markers or closing punctuation: the first line,
     unless a later one is marked as the answer ("Answer: red", "Final Answer: red") or the first only announces it
-    ("Sure! Here is the label:" then "red"); every image's label had been such a preamble, all in one cluster."""
+    ("Sure! Here is the label:" then "red"); every image's label had been such a preamble, all in one cluster.
+    A tool call or JSON object gives its label (`_called_label`); an explanation after " - " is cut off, as one
+    on the next line is ("green - the image is a plain square" had been the label "green - the image is")."""
+    if (called := _called_label(text)) is not None:
+        text = called
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     marked = [ln for ln in lines[1:] if _MARKED.match(ln)]
     line = (marked[-1] if marked else lines[1] if len(lines) > 1 and lines[0].rstrip().endswith(":") else
@@ -33,6 +66,7 @@ def clean_label(text: str) -> str:
     line = _MARKED.sub("", line)
     line = _PREFIX.sub("", line)
     line = re.sub(r"^[\s\-*\d.)]+(?=\w)", "", line)
+    line = _EXPLAINED.split(line.strip(), maxsplit=1)[0]
     return line.strip().strip("\"'`*").rstrip(".!,;:").strip()
 
 

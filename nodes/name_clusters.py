@@ -9,7 +9,6 @@ No call at all when the counts already answer (setting names_from_labels): see `
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -17,9 +16,8 @@ from langgraph.types import Command
 
 from ictc.core.errors import SystematicFailureError
 from ictc.models.other import OTHER
-from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
-from ictc.nodes.context import Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.label import echoes_prompt, label_template
 from ictc.nodes.label_categories import (
     better_level,
@@ -40,21 +38,12 @@ from ictc.nodes.label_counts import (
 )
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
+from ictc.nodes.read_names import parse_names
 from ictc.nodes.state import RESET, RunState, primaries
 from ictc.nodes.user_names import user_naming, with_other
+from ictc.nodes.watch import context_overflow
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
-
-
-def parse_names(content: str) -> list[str]:
-    """The names in an answer: a JSON object's "names" list, else one per line (bullets and numbers removed).
-    Quotes and markdown stars are stripped; empty and repeated names are kept (check_names counts them)."""
-    parsed = parse_json_object(content)
-    if parsed is not None and isinstance(parsed.get("names"), list):
-        raw = [str(n) for n in parsed["names"]]
-    else:  # a plain list, one name per line, possibly numbered or bulleted
-        raw = [re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", line) for line in content.splitlines()]
-    return [n.strip().strip("\"'`*").strip() for n in raw]
 
 
 def check_names(names: list[str], k: int) -> tuple[list[str], str | None]:
@@ -243,7 +232,11 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     with Timer() as timer:
         for _ in range(settings.name_retries):
             with ctx.model_call():
-                content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
+                try:
+                    content, mode = ctx.llm_json.invoke(conversation, schema, "cluster_names", max_tokens=40 * k + 40)
+                except recoverable_errors() as exc:
+                    _stop_if_too_long(exc, ctx, len(kept), 40 * k + 40)
+                    raise
             distinct, problem = check_names(parse_names(content), k)
             if problem is None:
                 names = distinct
@@ -262,6 +255,23 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)
     report("name_clusters", advance=1, names=naming["names"], stored=0, calls=naming["attempts"])
     return {**naming, "seconds": timer.seconds, "calls": naming["attempts"]}
+
+
+def _stop_if_too_long(exc: BaseException, ctx: Context, labels: int, cap: int) -> None:
+    """Raises SystematicFailureError naming Step 2b, the LLM's context and the ways out when `exc` (the names
+    call's error) says the request is longer than the LLM's context; returns otherwise. The run had stopped with
+    "the model endpoint failed" and the server's sentence, no step and no setting named (vllm_ctx_names)."""
+    said = context_overflow(exc)
+    if not said:
+        return
+    budget = ctx.settings.label_token_budget
+    raise SystematicFailureError(
+        "Step 2b (name clusters)",
+        f"the names request (the list of {labels} labels, and {cap} tokens for the answer) is longer than the "
+        f"LLM '{ctx.llm_id}' takes in its context ({said})",
+        f"lower ICTC_LABEL_TOKEN_BUDGET (now {budget}: the label list is cut, rarest first, to fit it), or set "
+        "ICTC_NAME_GROUPS=on (one short call per group of labels), or give the LLM a longer context on the server "
+        "(vLLM --max-model-len, llama.cpp -c, Ollama num_ctx)")
 
 
 def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:

@@ -9,7 +9,14 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.quirks import PER_REQUEST, SPENT, UNKNOWN_MODEL, error_of, unknown_model_fix
+from ictc.models.quirks import (
+    CONTEXT_LENGTH,
+    PER_REQUEST,
+    SPENT,
+    UNKNOWN_MODEL,
+    error_of,
+    unknown_model_fix,
+)
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
@@ -66,6 +73,21 @@ def _unreachable(exc: BaseException) -> bool:
     return bool(names & {"APIConnectionError", "TransportError", "ConnectionError", "TimeoutException"})
 
 
+def context_overflow(exc: BaseException) -> str:
+    """The server's words when `exc` says the request is longer than the model's context
+    (models/quirks.CONTEXT_LENGTH), as "HTTP 400 <message>"; "" for any other failure."""
+    status, message = _status_and_message(exc)
+    if status is None or not CONTEXT_LENGTH.search(message):
+        return ""
+    return f"HTTP {status} {message}"
+
+
+def _is_spent(exc: BaseException) -> bool:
+    """True for a 402 (no credit) or a 429 whose words say a quota is spent (models/quirks.SPENT)."""
+    status, message = _status_and_message(exc)
+    return status == 402 or (status == 429 and bool(SPENT.search(message.encode())))
+
+
 def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[str, str]:
     """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name;
     how: what was seen, e.g. "the first 3 model calls all failed" (default: that)."""
@@ -108,7 +130,8 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
 
 
 class FailureWatch:
-    """Per step: outcomes so far; raises SystematicFailureError when the first FIRST_FEW model-call
+    """Per step: outcomes so far; raises SystematicFailureError at once for a spent quota or no credit (402),
+    when the first FIRST_FEW model-call
     failures are identical and nothing succeeded, or when LATER_STREAK identical failures come in a row
     with no success between them (outcomes in the order their batches are recorded; a batch with any
     success ends a streak). Failures about one request (its length, its image: models/quirks.PER_REQUEST)
@@ -139,8 +162,11 @@ class FailureWatch:
             streak = self._streak[step] = [] if successes else self._streak.get(step, []) + signatures
             first = self._ok[step] == 0 and len(seen) >= FIRST_FEW and len(set(seen[:FIRST_FEW])) == 1
             later = len(streak) >= LATER_STREAK and len(set(streak[-LATER_STREAK:])) == 1
-        if (first or later) and counted:
+        # a spent quota or no credit is the account's, not the image's: every call after it fails too (a daily
+        # free quota had been tried on 3 more images, each waited out, before the run stopped)
+        spent = [e for e in counted if _is_spent(e)]
+        if (first or later or spent) and counted:
             how = "" if first else f"the last {LATER_STREAK} calls all failed"
-            cause, fix = diagnose(counted[-1], role, model, how)
+            cause, fix = diagnose((spent or counted)[-1], role, model, how)
             self.stopped = SystematicFailureError(step, cause, fix)
             self.check()

@@ -43,7 +43,6 @@ def folder(colour_images):
     ("timeout", "OpenAITimeoutError: Request timed out", None),
     ("drop", "OpenAIConnectionError: Connection error", None),
     ("429", "OpenAIRateLimitError: Error code: 429", "0"),  # not waited out: retried like the others
-    ("quota", "OpenAIRateLimitError: Error code: 429", None),  # out of credit: no wait helps
 ])
 def test_persistent_fault_fails_one_image_after_bounded_retries_then_resume_retries_only_it(
         fault, reason, patience, folder, tmp_path, capsys, monkeypatch):
@@ -67,6 +66,22 @@ def test_persistent_fault_fails_one_image_after_bounded_retries_then_resume_retr
     assert len(vlm) == 1  # only the failed image
     # the labels.csv beside the images is the folder's labels, not a skipped file (issue 17 case 8)
     assert _results(out)["summary"] == {"images": 8, "clustered": 8, "failed": 0, "unfinished": 0, "skipped": 0}
+
+
+def test_a_spent_quota_stops_at_its_first_answer_unretried_and_resume_goes_on(folder, tmp_path, capsys):
+    """Out of credit (429 insufficient_quota) is the account's, not the image's: no wait or retry helps, and every
+    later call fails too; it had been retried twice per image. (A fourth break-it helper's free-models-per-day.)"""
+    out = tmp_path / "run"
+    with FakeOpenAIServer(fault=_first_vlm_requests("quota", 3)) as server:
+        assert _run(server, folder, out) == 3
+        assert len([r for r in server.requests if r["body"]["model"] == "vision-model"]) == 1
+    assert "out of credit or quota" in capsys.readouterr().err
+    data = json.loads((out / "run.json").read_text())
+    with FakeOpenAIServer() as healthy:  # credit added
+        data["settings"]["base_url"] = healthy.url
+        (out / "run.json").write_text(json.dumps(data))
+        assert main(["resume", str(out)]) == 0
+    assert _results(out)["summary"]["clustered"] == 8
 
 
 def test_transient_429_is_retried_and_nothing_fails(folder, tmp_path):

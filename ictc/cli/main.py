@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except SystematicFailureError as exc:  # stopped early: say where the finished work is
         # a fix that is another model goes with the resume ("resume takes no --llm" had left no way on)
-        flag, setting = re.search(r"give (--vlm|--llm)\b", exc.fix), re.search(r"raise (ICTC_\w+)", exc.fix)
+        flag, setting = re.search(r"give (--vlm|--llm)\b", exc.fix), re.search(r"(?:raise|lower) (ICTC_\w+)", exc.fix)
         print(f"ictc: {exc} Finished work is kept; once fixed, continue with: ictc resume {_run_dir(args)}"
               + (f" {flag[1]} NAME" if flag else "") + (f" --set {setting[1]}=N" if setting else ""), file=sys.stderr)
         return EXIT_MODEL

@@ -1,0 +1,117 @@
+"""The shapes a 200 chat answer takes on real servers, brought to one: text content, reasoning kept apart, and
+an error or an empty choice list said as what it is (README "Servers and their quirks")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ictc.models.quirks import error_response, refusal_of, status_response
+from ictc.models.reasoning import strip_reasoning
+
+# parts of a content list that are the model's reasoning (Mistral's Magistral "thinking" chunks, Anthropic-style
+# "reasoning" parts), never the answer
+REASONING_PARTS = frozenset({"thinking", "reasoning", "redacted_thinking"})
+REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM, DeepSeek / OpenRouter, Ollama >= 0.12
+
+
+def _part_text(part: Any) -> str:
+    """The text of one content part: a string, {"text": str}, or a part whose "thinking" is itself a list of parts."""
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, dict):
+        return ""
+    for key in ("text", "thinking", "reasoning", "content"):
+        value = part.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            return "".join(_part_text(p) for p in value)
+    return ""
+
+
+def flatten_content(message: dict[str, Any]) -> None:
+    """`message` (a chat answer's message, in place) with its content as one string or None: a list of parts
+    (Mistral's API: [{"type": "thinking", ...}, {"type": "text", "text": "red"}]) becomes its text parts joined,
+    its reasoning parts go to `reasoning_content` (added to what is there); any other non-text content is None.
+    A list content had crashed the run (AttributeError 'list' object has no attribute 'strip')."""
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return
+    if isinstance(content, dict):  # one part alone
+        content = [content]
+    if not isinstance(content, list):
+        message["content"] = None
+        return
+    thinking = [_part_text(p) for p in content if isinstance(p, dict) and p.get("type") in REASONING_PARTS]
+    text = [_part_text(p) for p in content if not (isinstance(p, dict) and p.get("type") in REASONING_PARTS)]
+    message["content"] = "".join(text)
+    if any(t.strip() for t in thinking):
+        before = message.get("reasoning_content")
+        message["reasoning_content"] = "\n".join([before, *thinking] if isinstance(before, str) and before else thinking)
+
+
+def reasoning_as_answer(choice: dict[str, Any]) -> None:
+    """A `choice` (in place) whose content is empty but whose reasoning field holds a finished answer (vLLM with a
+    reasoning parser and a model that never closes its block: the whole answer lands in reasoning_content, the
+    finish reason "stop") gets that text as its content. Not when the token cap ended it (finish_reason
+    "length"): that reasoning was cut before any answer and the call is sent again with room (quirks.clean)."""
+    message = choice.get("message") or {}
+    content = message.get("content")
+    if (isinstance(content, str) and content.strip()) or message.get("tool_calls"):
+        return
+    if choice.get("finish_reason") == "length":
+        return
+    said = next((v for f in REASONING_FIELDS if isinstance(v := message.get(f), str) and v.strip()), "")
+    if said:
+        message["content"] = strip_reasoning(said).strip() or said.strip()
+
+
+def normalize_answer(answer: dict[str, Any]) -> None:
+    """Every choice of a chat completion `answer` (in place) with text content (flatten_content), and an answer
+    left only in the reasoning field read from there (reasoning_as_answer)."""
+    for choice in answer.get("choices") or []:
+        if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+            flatten_content(choice["message"])
+            reasoning_as_answer(choice)
+
+
+def error_in_body(answer: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """(status, error body) for a 200 `answer` that is an error and holds no choice (OpenRouter's
+    {"error": {"message": "Provider returned error", "code": 502}} when the provider behind it failed): the
+    status is the error's own code when it is an HTTP error status, else 502 (a proxy's upstream failed), so a
+    5xx is retried as any other. None for an answer with choices."""
+    error = answer.get("error") or (answer if answer.get("object") == "error" else None)  # vLLM's error shape
+    if not error or answer.get("choices"):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    status = int(code) if isinstance(code, int | str) and str(code).isdigit() and 400 <= int(code) <= 599 else 502
+    return status, {"error": error if isinstance(error, dict) else {"message": str(error)}}
+
+
+def no_choice_reason(answer: dict[str, Any]) -> str:
+    """Why a 200 `answer` with an empty or no `choices` list holds no answer, in words ("" when it has choices):
+    Azure's prompt filter (prompt_filter_results names the categories filtered), else that the server sent none."""
+    if answer.get("choices"):
+        return ""
+    filtered = []
+    for result in answer.get("prompt_filter_results") or []:
+        for category, verdict in ((result or {}).get("content_filter_results") or {}).items():
+            if isinstance(verdict, dict) and verdict.get("filtered"):
+                severity = verdict.get("severity")
+                filtered.append(f"{category}{f' ({severity})' if isinstance(severity, str) else ''}")
+    if filtered:
+        return f"the server's content filter refused this request's prompt: {', '.join(filtered)}"
+    return "the server answered with no choice at all ('choices' empty or missing)"
+
+
+def unusable_answer(answer: dict[str, Any], request: Any) -> Any | None:
+    """A 200 chat `answer` (a dict, normalized in place: normalize_answer) checked for a usable answer: None when
+    it has one; else the response (httpx) to stand for it, for `request`: the error its body is (error_in_body;
+    a 5xx retried), or a 400 not retried naming the refusal (quirks.refusal_of) or the missing choices
+    (no_choice_reason), so the image fails with that reason, not as "returned an empty description"."""
+    if (failed := error_in_body(answer)) is not None:
+        return status_response(request, *failed, retry=True)
+    normalize_answer(answer)
+    if refused := refusal_of(answer) or no_choice_reason(answer):
+        return error_response(request, refused, "refusal")
+    return None
