@@ -10,9 +10,10 @@ from typing import Any
 from langgraph.types import Command
 
 from ictc.core.errors import UsageError
-from ictc.core.images import entries_said, hash_or_reason, scan_images
+from ictc.core.folders import entries_said, scan_images
+from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
-from ictc.evaluation.labels import match_labels, read_labels
+from ictc.evaluation.labels import match_labels, read_labels, why_none
 from ictc.evaluation.outputs import write_json
 from ictc.graph.build import step_progress
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
@@ -31,7 +32,7 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
     """Everything a user can get wrong, refused before any model is loaded or called.
 
     `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: the other
-    files and folders the folder held, in words (core/images.entries_said). Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
+    files and folders the folder held, in words (core/folders.entries_said). Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
     no images, K < 2, K above the number of images, or a labels file that names none of them."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
@@ -44,8 +45,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
         raise UsageError(f"K={n_clusters} is more than the {len(paths)} images found")
-    if labels is not None and not match_labels(paths, read_labels(labels)):
-        raise UsageError(f"labels file {labels} names none of the {len(paths)} images")
+    if labels is not None and not (matched := match_labels(paths, given := read_labels(labels))):
+        raise UsageError(f"labels file {labels} names none of the {len(paths)} images ({why_none(matched, given, paths)})")
 
 
 def hash_images(paths: list[str]) -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:

@@ -127,7 +127,8 @@ def test_matching_takes_the_most_specific_unambiguous_rule():
     matched = match_labels(images, labels)
     assert matched == {"/d/cat/1.png": "cat", "/d/dog/1.png": "dog", "/d/cat/2.png": "cat",
                        "/d/Cat/3.png": "cat", "/d/x/caf\u00e9.png": "nfd"}
-    assert matched.unused == ["1.png"]  # the bare name fits two images equally: it names neither
+    # the bare name fits two images equally: it names neither, and is said to name both (not "no image")
+    assert (matched.unused, matched.ambiguous) == ([], {"1.png": ["/d/cat/1.png", "/d/dog/1.png"]})
 
 
 def test_an_image_given_two_labels_is_left_out_and_said(finished_run, class_folders, tmp_path):

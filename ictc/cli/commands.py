@@ -108,7 +108,7 @@ def _print_scores(m: dict[str, Any]) -> None:
 
 def _print_skipped(skipped: list[dict[str, str]]) -> None:
     """Files and folders of the image folder that were not taken, each with its reason (the first SHOWN)."""
-    from ictc.core.images import entries_said
+    from ictc.core.folders import entries_said
 
     if skipped:
         print(f"Skipped {entries_said(entry['file'] for entry in skipped)}:")
