@@ -160,10 +160,12 @@ def match_labels(paths: list[str], labels: dict[str, str]) -> MatchedLabels:
         stemmed = {p: fit for p, fit in _match({p: _stem_parts(p) for p in images}, keys, labels).items() if p in rest}
         found.update(stemmed)
     used = {key for key, _ in found.values()}
-    ambiguous = {}
+    ambiguous = {}  # rows naming several images: by their path, else by the name without its extension
     index = _suffix_index({p: _parts(p, fold=True) for p in images})
-    for key in labels:
-        if key not in used and len(named := _best(_parts(key, fold=True), index)[0]) > 1:
+    stems = _suffix_index({p: _stem_parts(p) for p in images})
+    for key in (k for k in labels if k not in used):
+        named = _best(_parts(key, fold=True), index)[0] or _best(_stem_parts(_upload_name(key)), stems)[0]
+        if len(named) > 1:
             ambiguous[key] = named
     return MatchedLabels({path: labels[key] for path, (key, _) in found.items()},
                          [k for k in labels if k not in used and k not in ambiguous], ambiguous,
