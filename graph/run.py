@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,13 +101,32 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"format": 1, "thread_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": settings.public_dict(), "labels": str(Path(labels).resolve()) if labels else None,
-            "image_count": len(items), "skipped": listing.skipped, "versions": []}
+            "image_count": len(items), "skipped": listing.skipped, "versions": [],
+            # the folder as given and as an absolute path: files added to it later are said (files_not_in_run)
+            "source": None if isinstance(images, list | tuple) else [str(Path(images)), os.path.abspath(images)]}
     write_json(run_dir / "run.json", meta)
     with open_run(run_dir, meta, ctx) as session:
         session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,
                        "review": review, "failures": unreadable, "user_names": user_names, "other": other,
                        "k_pick": k_pick}, on_event)
         return session.finish("first run")
+
+
+def files_not_in_run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """The images in the run's folder now (run.json `source`, the folder `ictc run` was given) that are none of the
+    run's images (`rows`, each with its "image" path): files added or renamed since, shown below the folder, sorted.
+    [] for a run of a list of paths or of one file, a run from before `source` was recorded, or a folder that is
+    gone or cannot be read. One walk of the folder (core/folders.py scan_images)."""
+    if not meta.get("source"):
+        return []
+    given, absolute = meta["source"]
+    try:
+        if not os.path.isdir(absolute):
+            return []
+        now = {os.path.relpath(path, absolute) for path in scan_images(absolute).paths}
+    except (UsageError, OSError):
+        return []
+    return sorted(now - {os.path.relpath(row["image"], given) for row in rows})
 
 
 def replace_settings(run_dir: str | Path, settings: Settings, names: list[str]) -> None:

@@ -148,3 +148,25 @@ def test_same_named_files_exported_to_one_cluster_keep_their_extension_last(tmp_
         {"image": image, "status": "ok", "cluster": "Red"} for image in images]}))
     assert [target for _, target in cluster_files(run)[1]] == [
         "Red/IMG_0001.png", "Red/IMG_0001 (2).png", "Red/IMG_0001 (3).png", "Red/IMG_0001 (4).PNG", "Red/png"]
+
+
+def test_files_added_to_the_folder_after_the_run_are_said_by_a_refinement(tmp_path, capsys):
+    """k2_changes: files added (or renamed) after a run were never mentioned; a resume or refinement never takes them."""
+    from ictc.graph.run import files_not_in_run
+    from ictc.graph.versions import load_meta
+
+    images = _photos(tmp_path / "images")
+    ctx = fake_context()
+    result = start_run(str(images), make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    assert files_not_in_run(load_meta(result.run_dir), result.rows) == []
+    Image.new("RGB", (40, 30), COLOURS["yellow"]).save(images / "yellow_0.png")
+    (images / "blue_0.png").rename(images / "blue_0_renamed.png")
+    (images / "notes.txt").write_text("not an image")
+    assert files_not_in_run(load_meta(result.run_dir), result.rows) == ["blue_0_renamed.png", "yellow_0.png"]
+    capsys.readouterr()
+    assert main(["refine", str(result.run_dir), "--rename", "1", "First"]) == 0  # a rename calls no model
+    assert ("2 new file(s) in the folder are not part of this run (e.g. 'blue_0_renamed.png'): a new `ictc run` of "
+            "the folder takes them") in capsys.readouterr().out.splitlines()
+    listed = start_run([str(images / "red_0.png"), str(images / "green_0.png")], make_criterion("colour"), 2,
+                       ctx.settings, tmp_path / "run2", context=ctx)
+    assert files_not_in_run(load_meta(listed.run_dir), listed.rows) == []  # a list of paths has no folder

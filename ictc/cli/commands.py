@@ -155,6 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.review:
         result = review_at_terminal(result, context)
     print_result(result)
+    print_files_not_in_run(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
@@ -247,6 +248,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
         result = review_at_terminal(result, context)
     print_result(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def print_files_not_in_run(result: Any) -> None:
+    """One line when the run's folder now holds images that are not part of the run (added or renamed since it
+    started: graph/run.py files_not_in_run), which a resume or refinement never takes; nothing otherwise."""
+    from ictc.graph.run import files_not_in_run
+    from ictc.graph.versions import load_meta
+
+    if added := files_not_in_run(load_meta(result.run_dir), result.rows):
+        print(f"{len(added)} new file(s) in the folder are not part of this run (e.g. {added[0]!r}): "
+              "a new `ictc run` of the folder takes them")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
