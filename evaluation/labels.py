@@ -17,7 +17,8 @@ DELIMITERS = (",", ";", "\t", "|")
 # (spaces and hyphens read as "_": "Image Name" is image_name)
 IMAGE_COLUMNS = ("image", "file", "filename", "file_name", "path", "image_path", "img", "image_name", "image_id",
                  "image_file", "filepath", "file_path", "id", "name")
-LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_label", "category_name", "target", "tag")
+LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_label", "category_name", "target", "tag",
+                 "choice", "choices")  # the last two: Label Studio's CSV export of a Choices control
 
 
 class LabelRows(dict[str, str]):

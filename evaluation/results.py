@@ -137,7 +137,8 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
              # a bare name of several folders' images had matched nothing without a word (scored 2 of 9)
              f"{len(truth.ambiguous)} row(s) name several images each, e.g. "
              f"{several_said(*next(iter(truth.ambiguous.items())))}: give paths" if truth.ambiguous else "",
-             f"{len(truth.by_stem)} row(s) matched by name without the extension, e.g. {truth.by_stem[0]!r}"
+             f"{len(truth.by_stem)} row(s) matched by file name alone (its extension or Label Studio's upload prefix "
+             f"set aside), e.g. {truth.by_stem[0]!r}"
              if truth.by_stem else ""]
     scores.warning = "; ".join(note for note in (scores.warning, *notes) if note)
     plot_confusion(scores, run_dir / "confusion.png")

@@ -181,7 +181,8 @@ def test_a_file_listing_other_extensions_or_label_studio_uploads_matches_by_name
     labels = _write(tmp_path / "jpg.csv", "image,label\n" + "".join(f"{p[:-4]}.jpg,{c}\n" for p, c in rows))
     scores = evaluate_run(finished_run, str(labels))
     assert (scores.n, scores.images) == (20, 20)
-    assert scores.warning == "20 row(s) matched by name without the extension, e.g. 'blue/0001.jpg'"
+    assert scores.warning == ("20 row(s) matched by file name alone (its extension or Label Studio's upload prefix "
+                              "set aside), e.g. 'blue/0001.jpg'")
     images = ["/d/red_0.png", "/d/x.png", "/d/x.webp", "/d/up/a.png"]
     matched = match_labels(images, {"red_0.jpg": "red", "x.jpg": "?", "/data/upload/3/0000000a-a.png": "up",
                                     "/data/upload/3/zebra.png": "z"})
@@ -198,3 +199,13 @@ def test_a_file_naming_none_of_the_images_shows_one_of_its_names_beside_one_of_t
     assert code == 1 and capsys.readouterr().err.strip() == (
         f"ictc: error: labels file {labels} names none of the 20 images "
         "(e.g. 'elsewhere/zebra.jpg' in the file, 'blue/0001.png' in the run)")
+
+
+def test_label_studio_s_csv_export_is_read_and_matched(finished_run, class_folders, tmp_path):
+    """k2_labels label_studio_prefix: Label Studio names the label column after its Choices control ('choice')."""
+    labels = _write(tmp_path / "ls.csv", "image,id,choice,annotator,annotation_id\n"
+                    "/data/upload/1/00000007-unique_a.png,7,red,1,7\n/data/upload/1/0000000a-unique_b.png,8,blue,1,8\n")
+    assert read_labels(labels) == {"/data/upload/1/00000007-unique_a.png": "red",
+                                   "/data/upload/1/0000000a-unique_b.png": "blue"}
+    scores = evaluate_run(finished_run, str(labels))
+    assert (scores.n, scores.acc) == (2, 1.0)
