@@ -170,3 +170,18 @@ def test_files_added_to_the_folder_after_the_run_are_said_by_a_refinement(tmp_pa
     listed = start_run([str(images / "red_0.png"), str(images / "green_0.png")], make_criterion("colour"), 2,
                        ctx.settings, tmp_path / "run2", context=ctx)
     assert files_not_in_run(load_meta(listed.run_dir), listed.rows) == []  # a list of paths has no folder
+
+
+def test_resume_says_the_files_added_since(tmp_path, capsys, monkeypatch):
+    from fake_server import FakeOpenAIServer
+
+    monkeypatch.setenv("ICTC_WORKSPACE", str(tmp_path / "ws"))
+    images = _photos(tmp_path / "images")
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(images), "-c", "colour", "-k", "3", "--out", str(tmp_path / "run"), "--backend",
+                     "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"]) == 0
+        assert "not part of this run" not in capsys.readouterr().out
+        Image.new("RGB", (40, 30), COLOURS["yellow"]).save(images / "yellow_0.png")
+        assert main(["resume", str(tmp_path / "run"), "--base-url", server.url]) == 0
+    assert ("1 new file(s) in the folder are not part of this run (e.g. 'yellow_0.png'): a new `ictc run` of the "
+            "folder takes them") in capsys.readouterr().out.splitlines()

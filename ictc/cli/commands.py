@@ -155,7 +155,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.review:
         result = review_at_terminal(result, context)
     print_result(result)
-    print_files_not_in_run(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
@@ -247,6 +246,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
     print_result(result)
+    print_files_not_in_run(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
