@@ -70,9 +70,14 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
     def unreadable(exc: OSError) -> None:
         skipped[shown_path(exc.filename or folder)] = _folder_unreadable(exc)
 
-    for here, dirs, files in os.walk(folder, onerror=unreadable):
+    def join(here: str, name: str) -> str:  # as pathlib writes it: "x.png", not "./x.png", under the folder "."
+        path = os.path.join(here, name)
+        return path[2:] if top == "." else path
+
+    top = os.fspath(folder)
+    for here, dirs, files in os.walk(top, onerror=unreadable):
         for name in list(dirs):  # pruned in place: os.walk does not enter what is taken out
-            path = os.path.join(here, name)
+            path = join(here, name)
             if os.path.islink(path):  # not followed: said, not taken for a file
                 dirs.remove(name)
                 skipped[shown_path(path)] = "a link to a folder, not followed (give that folder itself)"
@@ -82,18 +87,21 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
                 if _has_entries(path):
                     skipped[shown_path(path)] = SYSTEM_FOLDERS.get(name.casefold(), HIDDEN_FOLDER)
         files_here: list[tuple[str, str, os.stat_result]] = []
-        try:
-            for name in files:
-                path = os.path.join(here, name)
+        for name in files:
+            path = join(here, name)
+            try:
                 files_here.append((name, path, os.lstat(path)))
-        except PermissionError as exc:
-            # a folder whose names can be listed (r) but not entered (no x): not one of its files can be opened
-            # (its first file's PermissionError had aborted the whole run)
-            dirs.clear()
-            unreadable(PermissionError(exc.errno, exc.strerror, here))
-            continue
-        except FileNotFoundError:
-            pass  # removed since it was listed: the files listed before it are kept
+            except PermissionError as exc:
+                # a folder whose names can be listed (r) but not entered (no x): not one of its files can be
+                # opened (its first file's PermissionError had aborted the whole run)
+                dirs.clear()
+                unreadable(PermissionError(exc.errno, exc.strerror, here))
+                files_here = []
+                break
+            except FileNotFoundError:
+                continue  # removed since the folder was listed
+            except OSError as exc:  # a name too long for the file system, an I/O error: this file alone
+                skipped[shown_path(path)] = f"cannot read the file ({shown_text(str(exc.strerror or exc))})"
         for name, path, info in files_here:
             reason = _file_skipped(name, path, info)
             if reason:
