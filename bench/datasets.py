@@ -23,7 +23,7 @@ class LabelledSet:
 
 
 def foolbox_sets(folder: Path) -> list[LabelledSet]:
-    from ictc.core.images import list_images
+    from ictc.core.folders import list_images
     from ictc.core.samples import export_samples
     from ictc.evaluation.labels import read_labels
 

@@ -9,15 +9,14 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ictc.core.errors import UsageError
 from ictc.core.pixels import to_8bit, wide_colour
 
-MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs)
+MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs); the default of ICTC_MAX_PIXELS
+RAISE_LIMIT = "ICTC_MAX_PIXELS raises it"
 AS_IS = "ictc_as_is"  # load_rgb's mark (in img.info) of an image whose file shows exactly its pixels: its format
 # Pillow registers these with a suffix, but can only identify them, not decode their pixels
 IDENTIFY_ONLY = {"MPEG"}
@@ -26,8 +25,6 @@ OPENED_AS = {"MPO": "JPEG"}
 # Pillow plugins that register more formats when imported (pillow-heif needs its opener registered)
 PLUGINS = {"pillow_heif": "register_heif_opener", "pillow_avif": None, "pillow_jxl": None}
 _UNDECODABLE_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
-
-
 class ImageError(Exception):
     """An image that cannot be used; the message names the reason."""
 
@@ -38,15 +35,6 @@ class ImageRef:
 
     path: str  # as given by the user (or as found under the folder they gave)
     sha256: str
-
-
-@dataclass
-class ImageListing:
-    """What a folder holds: the image paths taken (shown form, sorted) and every other file with the
-    reason it was skipped ({path: reason})."""
-
-    paths: list[str]
-    skipped: dict[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -120,75 +108,6 @@ def file_path(path: str | Path) -> str:
     return _UNDECODABLE_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
 
 
-def list_images(source: str | Path | list[str]) -> list[str]:
-    """A folder (searched recursively, sorted) or an explicit list of paths, in their shown form."""
-    return scan_images(source).paths
-
-
-# folders of copies and metadata that systems keep beside the photos -> why they are left out; any other folder
-# whose name starts with "." is hidden (an app's or a system's own: .Trashes, .stversions, .picasaoriginals ...)
-SYSTEM_FOLDERS = {"@eadir": "Synology's thumbnails and metadata (copies of the photos)",
-                  "__macosx": "macOS metadata from a zip archive", "#snapshot": "a NAS's snapshots (copies)",
-                  "@recycle": "a NAS's recycle bin (QNAP)", "#recycle": "a NAS's recycle bin (Synology)",
-                  "@__thumb": "QNAP's thumbnails (copies of the photos)", "$recycle.bin": "Windows' recycle bin",
-                  "recycler": "Windows' recycle bin", "system volume information": "Windows' system folder",
-                  "lost+found": "a file system's recovered fragments"}  # keys compared case-folded
-HIDDEN_FOLDER = "a hidden folder (a system's or an app's own: trash, versions, thumbnails)"
-
-
-def scan_images(source: str | Path | list[str]) -> ImageListing:
-    """The images in a folder (searched recursively, sorted) or an explicit list of paths, and the
-    files of the folder left out, each with its reason (a system folder of copies or metadata, SYSTEM_FOLDERS,
-    or a hidden folder, once for the whole folder; macOS's '._' files; Android's trash; a link to a folder, which
-    is not followed). Paths are in their shown_path() form.
-
-    Raises UsageError when the folder does not exist."""
-    if isinstance(source, list | tuple):
-        return ImageListing([shown_path(p) for p in source])
-    folder = Path(source)
-    if not folder.exists():
-        raise UsageError(f"image folder not found: {folder}")
-    if folder.is_file():
-        return ImageListing([shown_path(folder)])
-    taken: list[str] = []
-    skipped: dict[str, str] = {}
-    for entry in folder.rglob("*"):
-        parts = entry.relative_to(folder).parts
-        if (system := next((i for i, part in enumerate(parts[:-1])
-                            if part.casefold() in SYSTEM_FOLDERS or part.startswith(".")), None)) is not None:
-            # a NAS's or an archive's own copies (Synology's @eaDir thumbnails: 8 photos had become 24 images)
-            skipped.setdefault(shown_path(folder.joinpath(*parts[:system + 1])),
-                               SYSTEM_FOLDERS.get(parts[system].casefold(), HIDDEN_FOLDER))
-            continue
-        if entry.is_symlink() and entry.is_dir():  # rglob does not follow it: said, not taken for a file
-            skipped[shown_path(entry)] = "a link to a folder, not followed (give that folder itself)"
-            continue
-        # broken and looping symlinks are kept, so that they are reported as failed rather than vanish
-        if not (entry.is_symlink() or entry.is_file()):
-            continue
-        if entry.name.startswith("._"):  # macOS's AppleDouble file beside each file copied to a foreign disk
-            skipped[shown_path(entry)] = "macOS metadata (AppleDouble '._' file), not an image"
-        elif entry.name.startswith(".trashed-"):  # Android's trash keeps the photo's file, hidden
-            skipped[shown_path(entry)] = "Android's trash (a '.trashed-' file)"
-        elif is_image_name(entry):
-            taken.append(shown_path(entry))
-        else:
-            kind = f"'{entry.suffix}'" if entry.suffix else "no suffix"
-            skipped[shown_path(entry)] = f"not an image format the installed Pillow decodes ({kind})"
-    return ImageListing(sorted(taken), dict(sorted(skipped.items())))
-
-
-def entries_said(paths: Iterable[str]) -> str:
-    """How many files and folders `paths` (shown_path form, as ImageListing.skipped lists them) are, in words:
-    "3 files", "1 file and 2 folders". A folder is one that is a folder now; a skipped system folder had been
-    counted as a file."""
-    entries = list(paths)
-    folders = sum(os.path.isdir(file_path(p)) for p in entries)
-    files = len(entries) - folders
-    said = [f"{n} {kind}{'s' if n != 1 else ''}" for n, kind in ((files, "file"), (folders, "folder")) if n]
-    return " and ".join(said) or "0 files"
-
-
 def hash_or_reason(path: str) -> tuple[str | None, str | None]:
     """(sha256, None) for a readable file, (None, reason) otherwise; `path` in shown or file form."""
     try:
@@ -206,14 +125,15 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_rgb(path: str | Path, max_side: int | None = None):
+def load_rgb(path: str | Path, max_side: int | None = None, max_pixels: int = MAX_PIXELS):
     """Decode upright 8-bit RGB (EXIF orientation applied, first frame of animations, high bit depths
     scaled by their real range: core/pixels.py), at most `max_side` pixels on a side.
 
-    `path`: shown or file form (shown_path); raises ImageError naming the path and the reason."""
+    `path`: shown or file form (shown_path); `max_pixels`: the most pixels (width x height) a file may declare
+    (settings.max_pixels, ICTC_MAX_PIXELS); raises ImageError naming the path and the reason."""
     from PIL import Image, ImageOps
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow refuses twice this itself, before our own check below
     image_suffixes()  # the installed plugins register their formats before the first open
     shown, path = shown_path(path), file_path(path)
     if Path(path).is_file() and Path(path).stat().st_size == 0:
@@ -224,9 +144,9 @@ def load_rgb(path: str | Path, max_side: int | None = None):
             opened = Image.open(path)
         with opened:
             img: Image.Image = opened
-            if img.width * img.height > MAX_PIXELS:  # checked before decoding: PIL only warns up to 2x
+            if img.width * img.height > max_pixels:  # checked before decoding: PIL only warns up to 2x
                 raise ImageError(f"{shown}: image too large ({img.width}x{img.height} pixels declared, "
-                                 f"limit {MAX_PIXELS:,})")
+                                 f"limit {max_pixels:,}: {RAISE_LIMIT})")
             img.seek(0)
             deep = wide_colour(img, path)  # 16 bits per colour channel: Pillow's RGB keeps only the high byte
             # the file itself shows a model these pixels: 8-bit RGB PNG or JPEG, upright, one frame, no colour profile
@@ -246,7 +166,7 @@ def load_rgb(path: str | Path, max_side: int | None = None):
             else:
                 img = img.convert("RGB")
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{shown}: image too large ({shown_text(str(exc))})") from exc
+        raise ImageError(f"{shown}: image too large ({shown_text(str(exc))}; limit {max_pixels:,}: {RAISE_LIMIT})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         why = shown_text(str(getattr(exc, "strerror", None) or exc))
         raise ImageError(f"{shown}: not a readable image ({why})") from exc

@@ -52,6 +52,7 @@ class Settings:
     concurrency: int = _setting(8, "Model calls in flight at once (LangGraph max_concurrency). Local models run one batch at a time whatever this says.")
     batch_size: int = _setting(0, "Images per fan-out task. 0: 1 for endpoints (concurrency does the work), 4 for local models (batched generate).")
     image_max_side: int = _setting(512, "Images are downscaled so that their longest side is at most this many pixels before they reach the VLM.")
+    max_pixels: int = _setting(100_000_000, "Images whose file declares more pixels than this (width x height) fail alone, unread: a guard against decompression bombs. Raise it for larger panoramas and scans (each such image takes about 4 bytes a pixel while it is decoded).")
     description_max_tokens: int = _setting(160, "Token cap for a Step-1 description.")
     label_max_tokens: int = _setting(12, "Token cap for a Step-2a raw label.")
     reasoning_room: int = _setting(2048, "Tokens added to each step's cap for an endpoint model seen reasoning (<think> blocks, OpenAI reasoning tokens), whose reasoning counts against the cap.")
@@ -134,7 +135,7 @@ class Settings:
             raise UsageError(f"{_named('names_cover')} must be in (0, 1], not {self.names_cover}")
         if self.busy_patience < 0:
             raise UsageError(f"{_named('busy_patience')} must be at least 0, not {self.busy_patience}")
-        for name in ("concurrency", "image_max_side", "description_max_tokens", "label_max_tokens",
+        for name in ("concurrency", "image_max_side", "max_pixels", "description_max_tokens", "label_max_tokens",
                      "label_max_words", "reasoning_room", "min_label_count", "label_token_budget", "name_retries",
                      "choice_orders", "category_hops"):
             if getattr(self, name) < 1:

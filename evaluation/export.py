@@ -4,6 +4,7 @@ no path separators, no `..`, no control characters, bounded length, unique."""
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shutil
 import unicodedata
@@ -28,6 +29,20 @@ def safe_folder_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def safe_file_name(name: str, taken: set[str]) -> str:
+    """safe_folder_name for a file: the name without its extension is made safe and unique, the extension
+    (made safe, at most 16 characters) kept last, so a second IMG_0001.png is "IMG_0001 (2).png" (it had been
+    "IMG_0001.png (2)", which no viewer opens). Adds the result, lower-cased, to `taken`."""
+    stem, suffix = posixpath.splitext(name)
+    suffix = re.sub(r"[^\w.-]", "_", unicodedata.normalize("NFKC", suffix))[:16]
+    if not stem.strip().strip(".") or not suffix:
+        return safe_folder_name(name, taken)
+    used = {t[: -len(suffix)] for t in taken if t.endswith(suffix.lower())}  # stems taken with this extension
+    file_stem = safe_folder_name(stem, used)
+    taken.add(f"{file_stem}{suffix}".lower())
+    return f"{file_stem}{suffix}"
+
+
 def cluster_files(run_dir: Path) -> tuple[dict[str, str], list[tuple[Path, str]]]:
     """The export's layout from the run's results.json: ({cluster name: folder name}, [(image file,
     "folder/file name")]) for every clustered image of a cluster in `cluster_names` (failed images and other
@@ -38,7 +53,7 @@ def cluster_files(run_dir: Path) -> tuple[dict[str, str], list[tuple[Path, str]]
     folders = {name: safe_folder_name(name, taken) for name in results["cluster_names"]}
     in_folder: dict[str, set[str]] = {name: set() for name in folders}  # names used so far, lower-cased
     files = [(Path(file_path(row["image"])),  # results hold the shown path (core/images.py)
-              f"{folders[row['cluster']]}/{safe_folder_name(Path(row['image']).name, in_folder[row['cluster']])}")
+              f"{folders[row['cluster']]}/{safe_file_name(Path(row['image']).name, in_folder[row['cluster']])}")
              for row in results["images"] if row["status"] == "ok" and row["cluster"] in folders]
     return folders, files
 

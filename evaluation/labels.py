@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import posixpath
+import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from ictc.core.errors import UsageError
@@ -15,7 +17,8 @@ DELIMITERS = (",", ";", "\t", "|")
 # (spaces and hyphens read as "_": "Image Name" is image_name)
 IMAGE_COLUMNS = ("image", "file", "filename", "file_name", "path", "image_path", "img", "image_name", "image_id",
                  "image_file", "filepath", "file_path", "id", "name")
-LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_label", "category_name", "target", "tag")
+LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_label", "category_name", "target", "tag",
+                 "choice", "choices")  # the last two: Label Studio's CSV export of a Choices control
 
 
 class LabelRows(dict[str, str]):
@@ -105,16 +108,27 @@ def _columns(line: str, declared: str | None = None) -> tuple[str, int, int] | N
 
 
 class MatchedLabels(dict[str, str]):
-    """{image path: label}, and `unused`: the rows (images as written) that named none of the images."""
+    """{image path: label}; `unused`: the rows (images as written) that named none of the images; `ambiguous`:
+    {row: the images it names equally well} for rows left out because they name several images (a bare name
+    in several folders); `by_stem`: the rows matched only by their name without the extension ('red_0.jpg'
+    for red_0.png) or without Label Studio's upload prefix."""
 
-    def __init__(self, labels: dict[str, str], unused: list[str]):
+    def __init__(self, labels: dict[str, str], unused: list[str], ambiguous: dict[str, list[str]] | None = None,
+                 by_stem: list[str] | None = None):
         super().__init__(labels)
         self.unused = unused
+        self.ambiguous = ambiguous or {}
+        self.by_stem = by_stem or []
+
+
+# Label Studio's upload names: /data/upload/<project>/<8 hex digits>-<the file's own name>
+LABEL_STUDIO_UPLOAD = re.compile(r"(?:^|/)data/upload/\d+/[0-9a-f]{8}-([^/]+)$")
 
 
 def match_labels(paths: list[str], labels: dict[str, str]) -> MatchedLabels:
     """The label of each image that a row of `labels` names unambiguously: {image path: label}, with the rows
-    that named no image (`unused`: a file listing images the run does not have, or spelt otherwise).
+    that named no image (`unused`: a file listing images the run does not have, or spelt otherwise) and those
+    that named several (`ambiguous`).
 
     A row names an image by its path written in any of the usual ways: absolute, relative to the
     image folder (`cat/0001.png`) or to anywhere else, a bare file name, with `\\` or `/`. The rule:
@@ -123,21 +137,69 @@ def match_labels(paths: list[str], labels: dict[str, str]) -> MatchedLabels:
     image as well, and no other image fits the row as well. So a bare name used in two class folders
     matches neither image. Components are compared in Unicode NFC; a second pass, for what is still
     unmatched, ignores case (paths typed on Windows or macOS); a third, for rows without an extension, drops
-    the image's (ids such as "0001" for 0001.png)."""
-    found = _match({p: _parts(p) for p in dict.fromkeys(paths)}, {k: _parts(k) for k in labels}, labels)
-    rest = [p for p in dict.fromkeys(paths) if p not in found]
+    the image's (ids such as "0001" for 0001.png); a last one, for rows still unmatched, compares names without
+    their extensions on both sides (a file listing 'red_0.jpg' for a run of red_0.png, converted since) and
+    reads Label Studio's upload names ('/data/upload/1/0000000a-red_0.png' is red_0.png); these last two are
+    judged against every image of the run, so a row whose stem fits two images (x.png and x.webp) matches neither."""
+    images = list(dict.fromkeys(paths))
+    found = _match({p: _parts(p) for p in images}, {k: _parts(k) for k in labels}, labels)
+    passes = (lambda k: _parts(k, fold=True),  # case ignored
+              lambda k: None if Path(k).suffix else _parts(k, fold=True))  # ids without the extension
+    sides = ((lambda p: _parts(p, fold=True)), _stem_parts)
+    for row_parts, image_parts in zip(passes, sides, strict=True):
+        rest = [p for p in images if p not in found]
+        used = {k for k, _ in found.values()}
+        keys = {k: parts for k in labels if k not in used and (parts := row_parts(k)) is not None}
+        if rest and keys:
+            found.update(_match({p: image_parts(p) for p in rest}, keys, labels))
+    # last: names without extensions (or upload prefixes) on both sides, judged against every image
+    rest = [p for p in images if p not in found]
     used = {k for k, _ in found.values()}
-    unused = {k: _parts(k, fold=True) for k in labels if k not in used}
-    if rest and unused:
-        found.update(_match({p: _parts(p, fold=True) for p in rest}, unused, labels))
-    # ids without the file's extension, as data sets list them ("0001" for 0001.png): a last pass, on what is left
-    rest = [p for p in dict.fromkeys(paths) if p not in found]
-    used = {k for k, _ in found.values()}
-    bare = {k: _parts(k, fold=True) for k in labels if k not in used and not Path(k).suffix}
-    if rest and bare:
-        found.update(_match({p: _stem_parts(p) for p in rest}, bare, labels))
+    keys = {k: _stem_parts(_upload_name(k)) for k in labels if k not in used}
+    stemmed = {}
+    if rest and keys:
+        stemmed = {p: fit for p, fit in _match({p: _stem_parts(p) for p in images}, keys, labels).items() if p in rest}
+        found.update(stemmed)
     used = {key for key, _ in found.values()}
-    return MatchedLabels({path: labels[key] for path, (key, _) in found.items()}, [k for k in labels if k not in used])
+    ambiguous = {}  # rows naming several images: by their path, else by the name without its extension
+    index = _suffix_index({p: _parts(p, fold=True) for p in images})
+    stems = _suffix_index({p: _stem_parts(p) for p in images})
+    for key in (k for k in labels if k not in used):
+        named = _best(_parts(key, fold=True), index)[0] or _best(_stem_parts(_upload_name(key)), stems)[0]
+        if len(named) > 1:
+            ambiguous[key] = named
+    return MatchedLabels({path: labels[key] for path, (key, _) in found.items()},
+                         [k for k in labels if k not in used and k not in ambiguous], ambiguous,
+                         [key for key, _ in stemmed.values()])
+
+
+def several_said(row: str, images: list[str]) -> str:
+    """"'IMG_0001.png' names 3 images (cam1/, cam2/, cam3/)": a row of `ambiguous` and the images it names, each
+    shown by its folder below theirs in common (by its name when they share the folder; the first three)."""
+    common = posixpath.commonpath([p.replace("\\", "/") for p in images])
+    places = [posixpath.relpath(posixpath.dirname(p.replace("\\", "/")), common) for p in images]
+    shown = [f"{place}/" for place in places] if len(set(places)) == len(places) and "." not in places else \
+        [posixpath.relpath(p.replace("\\", "/"), common) for p in images]
+    more = ", ..." if len(shown) > 3 else ""
+    return f"{row!r} names {len(images)} images ({', '.join(shown[:3])}{more})"
+
+
+def _upload_name(row: str) -> str:
+    """`row` as the file's own name when it is a Label Studio upload path, else `row`."""
+    found = LABEL_STUDIO_UPLOAD.search(row.replace("\\", "/"))
+    return found.group(1) if found else row
+
+
+def why_none(matched: MatchedLabels, rows: Iterable[str], images: list[str]) -> str:
+    """Why a labels file matched none of `images` (the run's paths), for its one-line error: a row naming several
+    images ("'IMG_0001.png' names 3 images (cam1/, cam2/, cam3/): give paths"), else one of the file's `rows`
+    beside one of the run's images ("e.g. 'x.jpg' in the file, 'red_0.png' in the run", the image shown by as
+    many trailing path components as the row has)."""
+    if matched.ambiguous:
+        return f"{several_said(*next(iter(matched.ambiguous.items())))}: give paths"
+    row, image = next(iter(rows), ""), next(iter(images), "")
+    tail = "/".join(_parts(image)[-max(len(_parts(row)), 1):])
+    return f"e.g. {row!r} in the file, {tail!r} in the run"
 
 
 def _stem_parts(path: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from typing import Any
 from ictc.core.errors import UsageError
 from ictc.evaluation.checks import degenerate_warnings
 from ictc.evaluation.groupings import grouping_results
-from ictc.evaluation.labels import match_labels, read_labels
+from ictc.evaluation.labels import match_labels, read_labels, several_said, why_none
 from ictc.evaluation.metrics import Scores, plot_confusion, score
 from ictc.evaluation.outputs import image_rows, read_json, write_csv, write_json, write_results
 from ictc.evaluation.report import write_report
@@ -117,8 +117,9 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
     truth = match_labels([r["image"] for r in rows], given)
     scored = [r for r in rows if r["image"] in truth and r["status"] == "ok"]
     if not scored:
-        raise UsageError(f"labels file {labels_path} names none of the {sum(r['status'] == 'ok' for r in rows)} "
-                         f"clustered images of the run")
+        clustered = [r["image"] for r in rows if r["status"] == "ok"]
+        raise UsageError(f"labels file {labels_path} names none of the {len(clustered)} clustered images of the run "
+                         f"({why_none(truth, given, clustered)})")
     scores = score([r["cluster"] for r in scored], [truth[r["image"]] for r in scored], names)
     scores.images = len(rows)
     scores.unlabelled = [r["image"] for r in rows if r["image"] not in truth]
@@ -132,7 +133,13 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
              f"labels differing only in case read as one ({', '.join(given.recased[:3])})" if given.recased else "",
              # rows for images the run does not have: a file for another folder, or names spelt otherwise
              f"{len(truth.unused)} row(s) of the labels file name no image of the run, e.g. {truth.unused[0]!r}"
-             if truth.unused else ""]
+             if truth.unused else "",
+             # a bare name of several folders' images had matched nothing without a word (scored 2 of 9)
+             f"{len(truth.ambiguous)} row(s) name several images each, e.g. "
+             f"{several_said(*next(iter(truth.ambiguous.items())))}: give paths" if truth.ambiguous else "",
+             f"{len(truth.by_stem)} row(s) matched by file name alone (its extension or Label Studio's upload prefix "
+             f"set aside), e.g. {truth.by_stem[0]!r}"
+             if truth.by_stem else ""]
     scores.warning = "; ".join(note for note in (scores.warning, *notes) if note)
     plot_confusion(scores, run_dir / "confusion.png")
     return scores

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.core.images import list_images
+from ictc.core.folders import list_images
 from ictc.core.settings import Settings
 from ictc.evaluation.crosstab import GROUP_FILE, read_group, write_group, write_group_report
 from ictc.graph.run import check_request, hash_images, start_run

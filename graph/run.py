@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 from langgraph.types import Command
 
 from ictc.core.errors import UsageError
-from ictc.core.images import entries_said, hash_or_reason, scan_images
+from ictc.core.folders import entries_said, scan_images
+from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
-from ictc.evaluation.labels import match_labels, read_labels
+from ictc.evaluation.labels import match_labels, read_labels, why_none
 from ictc.evaluation.outputs import write_json
 from ictc.graph.build import step_progress
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
@@ -31,7 +33,7 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
     """Everything a user can get wrong, refused before any model is loaded or called.
 
     `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: the other
-    files and folders the folder held, in words (core/images.entries_said). Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
+    files and folders the folder held, in words (core/folders.entries_said). Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
     no images, K < 2, K above the number of images, or a labels file that names none of them."""
     if len(criterion.text) > MAX_CRITERION_CHARS:
         raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
@@ -44,8 +46,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
         raise UsageError(f"K={n_clusters} is more than the {len(paths)} images found")
-    if labels is not None and not match_labels(paths, read_labels(labels)):
-        raise UsageError(f"labels file {labels} names none of the {len(paths)} images")
+    if labels is not None and not (matched := match_labels(paths, given := read_labels(labels))):
+        raise UsageError(f"labels file {labels} names none of the {len(paths)} images ({why_none(matched, given, paths)})")
 
 
 def hash_images(paths: list[str]) -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
@@ -99,13 +101,32 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"format": 1, "thread_id": uuid.uuid4().hex, "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": settings.public_dict(), "labels": str(Path(labels).resolve()) if labels else None,
-            "image_count": len(items), "skipped": listing.skipped, "versions": []}
+            "image_count": len(items), "skipped": listing.skipped, "versions": [],
+            # the folder as given and as an absolute path: files added to it later are said (files_not_in_run)
+            "source": None if isinstance(images, list | tuple) else [str(Path(images)), os.path.abspath(images)]}
     write_json(run_dir / "run.json", meta)
     with open_run(run_dir, meta, ctx) as session:
         session.drive({"images": items, "criterion": criterion.to_dict(), "n_clusters": n_clusters,
                        "review": review, "failures": unreadable, "user_names": user_names, "other": other,
                        "k_pick": k_pick}, on_event)
         return session.finish("first run")
+
+
+def files_not_in_run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """The images in the run's folder now (run.json `source`, the folder `ictc run` was given) that are none of the
+    run's images (`rows`, each with its "image" path): files added or renamed since, shown below the folder, sorted.
+    [] for a run of a list of paths or of one file, a run from before `source` was recorded, or a folder that is
+    gone or cannot be read. One walk of the folder (core/folders.py scan_images)."""
+    if not meta.get("source"):
+        return []
+    given, absolute = meta["source"]
+    try:
+        if not os.path.isdir(absolute):
+            return []
+        now = {os.path.relpath(path, absolute) for path in scan_images(absolute).paths}
+    except (UsageError, OSError):
+        return []
+    return sorted(now - {os.path.relpath(row["image"], given) for row in rows})
 
 
 def replace_settings(run_dir: str | Path, settings: Settings, names: list[str]) -> None:

@@ -68,7 +68,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             trace("describe", item["path"], shown, stored[keys[item["path"]]], ctx.vlm_id, 0.0, cached=True)
             continue
         try:  # decoded one by one and dropped after encoding: the folder is never held in memory
-            img = load_rgb(item["path"], settings.image_max_side)
+            img = load_rgb(item["path"], settings.image_max_side, settings.max_pixels)
         except ImageError as exc:
             failures[item["path"]] = failure("describe", exc)
             continue

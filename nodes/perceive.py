@@ -71,7 +71,7 @@ def perceive(task: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
             trace("audit", item["path"], shown, hit["value"], ctx.vlm_id, 0.0, cached=True, raw=hit["raw"])
             continue
         try:
-            uri = data_uri_of(load_rgb(item["path"], ctx.settings.image_max_side), item["path"])
+            uri = data_uri_of(load_rgb(item["path"], ctx.settings.image_max_side, ctx.settings.max_pixels), item["path"])
         except ImageError as exc:
             failures[item["path"]] = failure("audit", exc)
             continue

@@ -202,7 +202,7 @@ def _saveable_formats() -> dict[str, str]:
 
 def test_every_format_pillow_writes_is_taken_and_decoded(tmp_path):
     """Issue 17 case 8: on main a folder's .avif files (and .qoi, .jp2, .tga ...) were skipped silently."""
-    from ictc.core.images import scan_images
+    from ictc.core.folders import scan_images
 
     written = {}
     for suffix, name in _saveable_formats().items():
@@ -329,7 +329,7 @@ def test_high_bit_depth_reaches_the_vlm_scaled_by_its_real_range(tmp_path):
 def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_path):
     """A break-it helper's photo folder from a Synology NAS and a Mac: 8 photos became 24 clustered images
     (@eaDir thumbnails), and each '._x.png' failed as a broken image."""
-    from ictc.core.images import scan_images
+    from ictc.core.folders import scan_images
 
     Image.new("RGB", (24, 16), (200, 30, 30)).save(tmp_path / "red.png")
     (tmp_path / "._red.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + b"\x00" * 60)
@@ -355,7 +355,7 @@ def test_a_nas_s_thumbnails_and_macos_metadata_files_are_left_out_and_said(tmp_p
     assert reasons[".trashed-1732000000-red.png"].startswith("Android's trash")
     assert reasons["more"] == "a link to a folder, not followed (give that folder itself)"
     # counted as what they are: a newcomer read "3 file(s) skipped" for two folders and a file
-    from ictc.core.images import entries_said
+    from ictc.core.folders import entries_said
 
     assert entries_said(listing.skipped) == "2 files and 7 folders"
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ictc.cli import main
 from ictc.core.errors import UsageError
-from ictc.evaluation.labels import match_labels, read_labels
+from ictc.evaluation.labels import match_labels, read_labels, several_said
 from ictc.evaluation.results import evaluate_run
 from ictc.graph.run import start_run
 from ictc.prompts import make_criterion
@@ -127,7 +127,8 @@ def test_matching_takes_the_most_specific_unambiguous_rule():
     matched = match_labels(images, labels)
     assert matched == {"/d/cat/1.png": "cat", "/d/dog/1.png": "dog", "/d/cat/2.png": "cat",
                        "/d/Cat/3.png": "cat", "/d/x/caf\u00e9.png": "nfd"}
-    assert matched.unused == ["1.png"]  # the bare name fits two images equally: it names neither
+    # the bare name fits two images equally: it names neither, and is said to name both (not "no image")
+    assert (matched.unused, matched.ambiguous) == ([], {"1.png": ["/d/cat/1.png", "/d/dog/1.png"]})
 
 
 def test_an_image_given_two_labels_is_left_out_and_said(finished_run, class_folders, tmp_path):
@@ -158,3 +159,53 @@ def test_a_class_spelt_in_two_cases_is_one_class_and_a_workbook_is_named(finishe
     book.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(UsageError, match="is a spreadsheet workbook .* save it as CSV"):
         read_labels(book)
+
+
+def test_a_bare_name_of_several_images_is_said_with_their_folders(finished_run, class_folders, tmp_path):
+    """k2_samename: 'IMG_0001.png' naming three cameras' images matched nothing, silently (scored 2 of 9)."""
+    labels = _write(tmp_path / "labels.csv", "image,label\nunique_a.png,red\n0002.png,red\n0003.png,green\n")
+    scores = evaluate_run(finished_run, str(labels))
+    assert (scores.n, scores.images) == (1, 20)
+    assert scores.warning == ("scored 1 of 20 images (19 not named in the labels file); 2 row(s) name several images "
+                              "each, e.g. '0002.png' names 3 images (blue/, green/, red/): give paths")
+    only = _write(tmp_path / "only.csv", "image,label\n0001.png,red\n")  # nothing else: refused, and said why
+    with pytest.raises(UsageError, match=r"names none of the 20 clustered images of the run \('0001.png' names 3 "
+                                         r"images \(blue/, green/, red/\): give paths\)$"):
+        evaluate_run(finished_run, str(only))
+
+
+def test_a_file_listing_other_extensions_or_label_studio_uploads_matches_by_name(finished_run, class_folders, tmp_path):
+    """k2_labels: a CSV of red/0001.jpg for a run of red/0001.png, and Label Studio's
+    '/data/upload/1/0000000a-unique_a.png' names, had scored nothing."""
+    rows = _rows(class_folders)
+    labels = _write(tmp_path / "jpg.csv", "image,label\n" + "".join(f"{p[:-4]}.jpg,{c}\n" for p, c in rows))
+    scores = evaluate_run(finished_run, str(labels))
+    assert (scores.n, scores.images) == (20, 20)
+    assert scores.warning == ("20 row(s) matched by file name alone (its extension or Label Studio's upload prefix "
+                              "set aside), e.g. 'blue/0001.jpg'")
+    images = ["/d/red_0.png", "/d/x.png", "/d/x.webp", "/d/up/a.png"]
+    matched = match_labels(images, {"red_0.jpg": "red", "x.jpg": "?", "/data/upload/3/0000000a-a.png": "up",
+                                    "/data/upload/3/zebra.png": "z"})
+    assert matched == {"/d/red_0.png": "red", "/d/up/a.png": "up"}  # x.jpg is x.png or x.webp: neither
+    assert (matched.by_stem, matched.unused) == (["red_0.jpg", "/data/upload/3/0000000a-a.png"], ["/data/upload/3/zebra.png"])
+    assert matched.ambiguous == {"x.jpg": ["/d/x.png", "/d/x.webp"]}  # said, not dropped
+    assert several_said("x.jpg", matched.ambiguous["x.jpg"]) == "'x.jpg' names 2 images (x.png, x.webp)"
+
+
+def test_a_file_naming_none_of_the_images_shows_one_of_its_names_beside_one_of_the_run(class_folders, tmp_path, capsys):
+    labels = _write(tmp_path / "truth.csv", "image,label\nelsewhere/zebra.jpg,cat\n")
+    code = main(["run", str(class_folders), "-c", "colour", "-k", "3", "--labels", str(labels),
+                 "--out", str(tmp_path / "run")])
+    assert code == 1 and capsys.readouterr().err.strip() == (
+        f"ictc: error: labels file {labels} names none of the 20 images "
+        "(e.g. 'elsewhere/zebra.jpg' in the file, 'blue/0001.png' in the run)")
+
+
+def test_label_studio_s_csv_export_is_read_and_matched(finished_run, class_folders, tmp_path):
+    """k2_labels label_studio_prefix: Label Studio names the label column after its Choices control ('choice')."""
+    labels = _write(tmp_path / "ls.csv", "image,id,choice,annotator,annotation_id\n"
+                    "/data/upload/1/00000007-unique_a.png,7,red,1,7\n/data/upload/1/0000000a-unique_b.png,8,blue,1,8\n")
+    assert read_labels(labels) == {"/data/upload/1/00000007-unique_a.png": "red",
+                                   "/data/upload/1/0000000a-unique_b.png": "blue"}
+    scores = evaluate_run(finished_run, str(labels))
+    assert (scores.n, scores.acc) == (2, 1.0)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ictc.core.errors import UsageError
-from ictc.core.images import entries_said
+from ictc.core.folders import entries_said
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action

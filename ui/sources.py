@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.images import entries_said, image_suffixes, is_image_name, list_images, scan_images
+from ictc.core.folders import entries_said, list_images, scan_images
+from ictc.core.images import image_suffixes, is_image_name
 from ictc.evaluation.export import safe_folder_name
 
 MAX_UPLOAD_FILES = 1000

@@ -108,7 +108,7 @@ def _print_scores(m: dict[str, Any]) -> None:
 
 def _print_skipped(skipped: list[dict[str, str]]) -> None:
     """Files and folders of the image folder that were not taken, each with its reason (the first SHOWN)."""
-    from ictc.core.images import entries_said
+    from ictc.core.folders import entries_said
 
     if skipped:
         print(f"Skipped {entries_said(entry['file'] for entry in skipped)}:")
@@ -251,7 +251,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
     print_result(result)
+    print_files_not_in_run(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def print_files_not_in_run(result: Any) -> None:
+    """One line when the run's folder now holds images that are not part of the run (added or renamed since it
+    started: graph/run.py files_not_in_run), which a resume or refinement never takes; nothing otherwise."""
+    from ictc.graph.run import files_not_in_run
+    from ictc.graph.versions import load_meta
+
+    if added := files_not_in_run(load_meta(result.run_dir), result.rows):
+        print(f"{len(added)} new file(s) in the folder are not part of this run (e.g. {added[0]!r}): "
+              "a new `ictc run` of the folder takes them")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

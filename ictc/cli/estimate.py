@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ictc.core.images import hash_or_reason, list_images
+from ictc.core.folders import list_images
+from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ictc.cli.commands import print_result
+from ictc.cli.commands import print_files_not_in_run, print_result
 from ictc.cli.groupings import refine_action
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK
 from ictc.cli.progress import Progress
@@ -71,6 +71,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         progress.close()
     print_result(result)
     _print_changes(result)
+    print_files_not_in_run(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
