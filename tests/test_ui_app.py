@@ -792,6 +792,19 @@ def test_a_message_said_during_a_job_is_read_when_it_is_done(colour_images):
     assert messages(app)[-2].startswith("Stopped during ") and said.startswith("Now “rename Blue to Sky”: ")
 
 
+def test_a_change_said_while_another_waits_half_done_is_told_to_wait(colour_images):
+    """An eleventh newcomer's rename after a stopped change was answered "Applying", then "That did not work: RUN has
+    a change stopped before it was saved ... (ictc resume RUN ...)": refine's command-line words, with paths."""
+    app, ctx = slow_run(colour_images)
+    wait_for_job(app)
+    assert "I read:" in say(app, "group by shade instead")
+    say(app, "go")
+    stop_after(app, ctx, len(ctx.vlm.calls) + 2)
+    said = say(app, "rename 1 to First please")
+    assert said.startswith("That waits: the change stopped half-way (") and "press **Continue**" in said
+    assert app.session_state["ictc_session"].job.stopped  # nothing was started: the job is still the stopped one
+
+
 def test_a_first_run_stopped_before_its_results_keeps_the_way_on_in_view(colour_images):
     """A tenth newcomer stopped the first run, said "make it 4 groups" (read into an empty reading), pressed
     Continue (which finished the K=3 run) and then "go" found nothing waiting: the request was gone unsaid."""

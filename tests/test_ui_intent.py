@@ -720,3 +720,20 @@ def test_the_tenth_newcomer_s_misreadings():
     # adding images to a run: said how it goes, in help too ("how do I add more images to this run?" got the list)
     assert read_intent("add the images in /tmp/new", names).problem.startswith("a run keeps the images it started with")
     assert "More images: choose them on the left" in Conversation().answer("help", names, 10).text
+
+
+def test_the_eleventh_newcomer_s_misreadings():
+    """A greeting, thanks or filler before a message: "thanks, go" became the criterion, "hi, 3 groups" one called
+    "hi"; "I don't want 3 groups" ran by the criterion "i don't want"; "how do I add images" had the general guide."""
+    names = ["Green", "Red", "Blue"]
+    assert read_intent("thanks, go", []).kind == read_intent("thanks, go", names).kind == "go"
+    assert read_intent("thanks, undo", names).kind == "undo"
+    assert (read_intent("hi, 3 groups please", names).k, read_intent("hi, 3 groups please", names).criterion) == (3, "")
+    intent = read_intent("hi! actually colour please, 4 groups", [])
+    assert (intent.criterion, intent.k) == ("colour", 4)
+    assert read_intent("actually rename Green to Leaf", names).action == Rename("Green", "Leaf")
+    assert (read_intent("ok 6", []).k, read_intent("ok thanks", names).kind, read_intent("actually no", names).kind) == (
+        6, "thanks", "cancel")
+    assert read_intent("I don't want 3 groups", names).problem == 'how many groups instead of 3? Say e.g. "2 groups"'
+    assert read_intent("I don't want 3 groups, make it 2", names).k == 2
+    assert read_intent("how do I add images to this run?", names).problem.startswith("a run keeps the images")

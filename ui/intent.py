@@ -127,12 +127,19 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if re.match(r"(?:(?:ok(?:ay)?|great|nice|good|perfect|cool)[,!\s]+)?(?:thanks?(?: you)?|thx|cheers)(?: a lot| so much)?$",
                 lowered):
         return Intent("thanks", sure=True)
-    if HELP.match(lowered):  # a newcomer's first "help" had been read as nothing ("I could not tell ...")
-        return Intent("help", sure=True)
+    # before help: "how do I add images to this run?" had the general guide (an eleventh newcomer's)
     if re.search(r"\badd\b.{0,30}\b(?:images?|photos?|pictures?|files?|folder)\b", lowered):  # a tenth newcomer's
         return Intent("unclear", problem=ADD_IMAGES, sure=True)
+    if HELP.match(lowered):  # a newcomer's first "help" had been read as nothing ("I could not tell ...")
+        return Intent("help", sure=True)
     if START_OVER.match(lowered):  # before a run: the reading cleared (a newcomer's "start over" became the criterion)
         return Intent("start_over", sure=True)
+    if m := re.match(rf"(?:i |we )?(?:don'?t|do not) (?:want|need) ({NUMBER_WORD}) {GROUP_WORDS}\b[,;.]?\s*(?:(?:so |but )?"
+                     rf"(?:make it|use|i want|give me|rather|instead)\s+)?({NUMBER_WORD})?", lowered):
+        # "I don't want 3 groups[, make it 2]": about K, never a criterion (an eleventh newcomer's ran by "i don't want")
+        return _k_request(number(m[2])) if m[2] else Intent(
+            "unclear", problem=f'how many groups instead of {m[1]}? Say e.g. "{2 if number(m[1]) != 2 else 3} groups"',
+            sure=True)
     if NO_OTHER.match(lowered):  # "no other group": before a run the reading drops it; after one, the cluster goes
         return Intent("change", action=Remove(OTHER), sure=True)
     if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "

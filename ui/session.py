@@ -240,9 +240,11 @@ class Session(SessionJobs):
             helps, before = HELP.match(text.strip().lower().rstrip(".!")), self.held
             if not helps:
                 self.held = text
-            reply = Reply(JOB_HELP + REFINE_GUIDE if helps else f"A job is running: I will read “{text}” when it is "
+            stopping = self.job is not None and self.job.stop.is_set()  # Stop pressed: "or press Stop" misread
+            reply = Reply(JOB_HELP + REFINE_GUIDE if helps else
+                          f"{'Stopping' if stopping else 'A job is running'}: I will read “{text}” when it is "
                           + (f"done, instead of “{before}” (one message waits at a time)." if before else
-                             "done (or press **Stop**)."))
+                             "done." if stopping else "done (or press **Stop**)."))
             self.conversation.say("user", text)
             self.conversation.say("assistant", reply.text)
             self.save()
@@ -275,6 +277,10 @@ class Session(SessionJobs):
                                   detail=self.model_problem)
         if reply.start is not None:
             self.start(reply.start)
+        elif reply.apply and (left := self.change_left()):  # said in the chat's words, not refine's CLI hint
+            reply = Reply(f"That waits: the change stopped half-way ({left}) comes first: press **Continue** (or say "
+                          "continue) to finish it, or say **undo** to drop it; then say it again.")
+            self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, []
         elif reply.apply:
             self.apply(reply.apply)
         elif reply.back_to is not None:

@@ -152,6 +152,13 @@ class SessionJobs:
         self.job = jobs.register(str(self.run_dir), Job(title, work).start())
         return self.job
 
+    def change_left(self) -> str:
+        """The change stopped half-way on the current run (run.json's pending_action, in words), or "": another
+        change must wait until Continue finishes it or an undo drops it (graph/refine.py refuses it)."""
+        if self.run_dir is None or not (self.run_dir / "run.json").is_file():
+            return ""
+        return str(json.loads((self.run_dir / "run.json").read_text("utf-8")).get("pending_action") or "")
+
     def unfinished(self) -> bool:
         """True when the current run has work left for Continue: a change stopped half-way (run.json's
         pending_action, kept by graph/refine.py until it is done), no results yet, unfinished images, or failed
