@@ -473,6 +473,9 @@ def test_a_reload_shows_its_own_run_chosen_among_recent_runs(finished_app, colou
     wait_for_job(other)  # a newer run, of another session
     reloaded = open_app(ctx, token=token_of(app))
     assert reloaded.selectbox(key="recent-run").value == str(run_dir)
+    # and marked as this chat's: two runs of one folder and criterion had looked the same
+    picker = reloaded.selectbox(key="recent-run")
+    assert sorted(label.endswith("run-1 of this chat") for label in picker.options) == [False, True]
 
 
 def test_undo_from_the_chat_and_go_back_from_the_versions_tab(finished_app):

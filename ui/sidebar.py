@@ -79,7 +79,8 @@ def recent(session: Session) -> None:
     if not runs:
         return
     st.header("Recent runs")
-    labels = {str(p): _run_label(p) for p in runs}
+    # this chat's runs marked: two runs of one folder and criterion could not be told apart (an eleventh newcomer's)
+    labels = {str(p): _run_label(p) + (f" · {p.name} of this chat" if p.parent == session.folder else "") for p in runs}
     # the current run is shown first chosen: after a reload another session's newer run had been, with Open enabled
     current = list(labels).index(str(session.run_dir)) if str(session.run_dir) in labels else 0
     chosen = st.selectbox("Run", list(labels), index=current, format_func=labels.__getitem__, key="recent-run",
