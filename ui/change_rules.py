@@ -29,7 +29,9 @@ PUT_INTO = re.compile(r"(?:put|move|merge)\s+(?:all\s+(?:of\s+)?)?(?:the\s+)?(.+
 def read_change(message: str, names: list[str]) -> Intent | None:
     """Merge / split / rename / fewer / more, in words, once clusters exist; None when none of them fits.
     A polite question form ("can you merge 1 and 2?") reads as the request it is."""
-    message = re.sub(r"^(?:(?:can|could|would|will) you\s+|please\s+)+", "", message.strip(), flags=re.I).rstrip("?.! ")
+    # "actually rename Green to Leaf": a correction's word before a change is no part of it (an eleventh newcomer's)
+    message = re.sub(r"^(?:(?:can|could|would|will) you\s+|please\s+|(?:actually|ok(?:ay)?|so|then|now),?\s+(?=\w+\s))+",
+                     "", message.strip(), flags=re.I).rstrip("?.! ")
     lowered = message.lower()
     named = [n for n in names if n != OTHER]  # K counts the names, not an "other" group ("fewer groups" was refused)
     if m := re.search(r"\btoo (many|few) (?:groups|clusters|categories)\b", lowered):  # "I think there are too many groups"

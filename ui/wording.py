@@ -19,15 +19,14 @@ def clean_criterion(text: str) -> str:
 
 # courtesy around a message is no part of it: "rename Purple to Violet please" had named a cluster "Violet please",
 # "merge red and Purple please" one called "please" (a tenth newcomer's)
-# Before a message too, with greetings and fillers (an eleventh newcomer's "thanks, go" became the criterion, and
-# "hi, 3 groups" a criterion "hi"); "ok", "so", "well" only with a comma after them ("ok 6" is K, "well lit" a criterion)
-COURTESY = re.compile(r"^(?:(?:please|pls|kindly|hi|hello|hey|thanks|thank you|thx|actually)(?:[,!.]\s*|\s+)|"
-                      r"(?:ok(?:ay)?|so|well|hmm+|um+|oh)[,!.]\s*)+|"
+# Before a message too, with greetings (an eleventh newcomer's "thanks, go" became the criterion, and "hi, 3 groups"
+# a criterion "hi"). Not fillers ("hmm, ...", "actually ..."): the rules read them as a correction or a doubt
+COURTESY = re.compile(r"^(?:(?:please|pls|kindly|hi|hello|hey|thanks|thank you|thx)(?:[,!.]\s*|\s+))+|"
                       r"(?:[,\s]+(?:please|pls|thanks|thank you|thx|cheers))+[.!]*$", re.I)
 
 
 def without_courtesy(text: str) -> str:
-    """`text` without a "please", greeting or filler before it or a "please"/"thanks" after it; `text` itself when
+    """`text` without a "please" or greeting before it or a "please"/"thanks" after it; `text` itself when
     nothing else is left,
     or when the thanks is the message ("ok thanks" is thanks, not the "ok" that starts a run)."""
     bare = COURTESY.sub("", text.strip()).strip()
