@@ -242,7 +242,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             try:
                 response = self._send_direct(routed) if direct else super().send(routed, **kwargs)
                 status = response.status_code
-                unavailable = unavailable_kind(status, response.read()) if status == 503 else ""  # waited out too
+                unavailable = unavailable_kind(status, response.read()) if status in (503, 529) else ""  # waited out too
                 outcome = ("busy" if status == 429 or unavailable == "busy" else "ok" if status < 500 else "error")
             except Exception as exc:
                 gate.leave(sent_at, outcome)

@@ -226,7 +226,10 @@ BUSY_503 = re.compile(rb"server busy|maximum pending requests|too many pending|o
 
 def unavailable_kind(status: int, body: bytes) -> str:
     """What a 503 answer's `body` says: "loading" (the model is loading: no sign of load, the in-flight cap
-    stays), "busy" (a full queue: as a 429), or "" (any other status or 503)."""
+    stays), "busy" (a full queue: as a 429), or "" (any other status or 503). Anthropic's 529 "Overloaded" is
+    busy whatever its body says (it had failed an image after the client's retries)."""
+    if status == 529:
+        return "busy"
     if status != 503:
         return ""
     return "loading" if LOADING.search(body) else "busy" if BUSY_503.search(body) else ""

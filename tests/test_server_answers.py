@@ -217,21 +217,26 @@ LOADING = {"llama.cpp": {"error": {"code": 503, "message": "Loading model", "typ
                                 "type": "api_error", "param": None, "code": None}}}
 
 
-def for_seconds(seconds: float, said: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+# Anthropic's OpenAI-compatible API: 529 while overloaded (a re-run's new case: an image had failed)
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def for_seconds(seconds: float, said: dict[str, Any], status: int = 503) -> Callable[[dict[str, Any]], Any]:
     start: list[float] = []
 
     def hook(body):
         start.append(time.monotonic())
-        return (503, said) if start[-1] - start[0] < seconds else None
+        return (status, said) if start[-1] - start[0] < seconds else None
     return hook
 
 
-@pytest.mark.parametrize("server_kind", list(LOADING))
+@pytest.mark.parametrize("server_kind", [*LOADING, "anthropic"])
 def test_a_503_while_loading_or_busy_is_waited_out_not_failed(folder, tmp_path, monkeypatch, server_kind):
     """Every request of the first seconds got 503: the first 3 images failed and the run stopped (llama.cpp,
-    TGI), or images failed with the reason said twice (Ollama)."""
+    TGI), or images failed with the reason said twice (Ollama); Anthropic's 529 "Overloaded" the same."""
     monkeypatch.setenv("ICTC_MAX_RETRIES", "0")  # not the client's retries: the busy patience
-    with ShapedServer(hook=for_seconds(2.0, LOADING[server_kind])) as server:
+    hook = for_seconds(2.0, OVERLOADED, 529) if server_kind == "anthropic" else for_seconds(2.0, LOADING[server_kind])
+    with ShapedServer(hook=hook) as server:
         assert run(server, folder, tmp_path / "run") == 0
         assert server.requests[0]["body"]["model"] == "vision-model"
     assert_clustered_by_colour(tmp_path / "run")
