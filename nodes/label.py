@@ -67,7 +67,7 @@ def clean_label(text: str) -> str:
     line = _PREFIX.sub("", line)
     line = re.sub(r"^[\s\-*\d.)]+(?=\w)", "", line)
     line = _EXPLAINED.split(line.strip(), maxsplit=1)[0]
-    return line.strip().strip("\"'`*").rstrip(".!,;:").strip()
+    return line.strip().strip("\"'`*“”‘’«»").rstrip(".!,;:").strip()  # curly and angle quotes too
 
 
 @cache

@@ -183,7 +183,8 @@ def test_a_run_whose_names_ignore_the_schema_clusters_by_colour(folder, tmp_path
     ("<tool_call>", ""), ('{"label": "red"}', "red"), ('<function=label>{"label": "red"}</function>', "red"),
     ('[TOOL_CALLS][{"name": "label", "arguments": {"label": "red"}}]', "red"),
     ("green - the image is a plain square of this colour", "green"), ("green \u2013 a plain square", "green"),
-    ("blue-green", "blue-green")])
+    ("blue-green", "blue-green"),
+    ("“Blue”", "Blue"), ("«red»", "red")])  # curly and angle quotes (a re-run's labels_punct)
 def test_a_label_is_read_from_a_tool_call_and_cut_at_its_explanation(reply, label):
     from ictc.nodes.label import clean_label
 
