@@ -3,6 +3,7 @@ an error or an empty choice list said as what it is (README "Servers and their q
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ictc.models.quirks import error_response, refusal_of, status_response
@@ -66,12 +67,28 @@ def reasoning_as_answer(choice: dict[str, Any]) -> None:
         message["content"] = strip_reasoning(said).strip() or said.strip()
 
 
+def tool_call_as_answer(message: dict[str, Any]) -> None:
+    """A `message` (in place) with empty content whose answer came as a tool call (a server that turns a JSON
+    schema into a function call: {"tool_calls": [{"function": {"arguments": "{\"names\": [...]}"}}]}) gets the
+    first call's arguments as its content, which the steps read as JSON. The names had been lost (fallback)."""
+    content, calls = message.get("content"), message.get("tool_calls")
+    if (isinstance(content, str) and content.strip()) or not isinstance(calls, list) or not calls:
+        return
+    function = calls[0].get("function") if isinstance(calls[0], dict) else None
+    arguments = function.get("arguments") if isinstance(function, dict) else None
+    if isinstance(arguments, dict):
+        arguments = json.dumps(arguments)
+    if isinstance(arguments, str) and arguments.strip():
+        message["content"] = arguments
+
+
 def normalize_answer(answer: dict[str, Any]) -> None:
-    """Every choice of a chat completion `answer` (in place) with text content (flatten_content), and an answer
-    left only in the reasoning field read from there (reasoning_as_answer)."""
+    """Every choice of a chat completion `answer` (in place) with text content (flatten_content), an answer
+    left only in the reasoning field read from there (reasoning_as_answer), or in a tool call's arguments."""
     for choice in answer.get("choices") or []:
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             flatten_content(choice["message"])
+            tool_call_as_answer(choice["message"])
             reasoning_as_answer(choice)
 
 

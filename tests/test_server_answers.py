@@ -398,3 +398,18 @@ def test_a_names_call_over_the_context_names_step_2b_and_the_ways_out(folder, tm
     err = capsys.readouterr().err
     assert "stopped at Step 2b (name clusters)" in err and "maximum context length is 2048" in err
     assert "ICTC_NAME_GROUPS=on" in err and f"ictc resume {tmp_path / 'run'} --set ICTC_LABEL_TOKEN_BUDGET=N" in err
+
+
+def test_an_answer_given_as_a_tool_call_is_read_from_its_arguments():
+    """A re-run's case: vLLM with --enable-auto-tool-choice sent Step 2b's names as a tool call, content null; the
+    names were lost and Step 2b fell back to the raw labels."""
+    from ictc.models.answers import normalize_answer
+
+    names = '{"names": ["Green", "Red", "Blue"]}'
+    answer = {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_0", "type": "function", "function": {"name": "cluster_names", "arguments": names}}]}}]}
+    normalize_answer(answer)
+    assert answer["choices"][0]["message"]["content"] == names
+    spoken = {"choices": [{"message": {"content": "red", "tool_calls": [{"function": {"arguments": "{}"}}]}}]}
+    normalize_answer(spoken)
+    assert spoken["choices"][0]["message"]["content"] == "red"  # text content stands
