@@ -483,7 +483,8 @@ def test_undo_from_the_chat_and_go_back_from_the_versions_tab(finished_app):
     # nothing to undo yet: said at once (it said "Going back to ..." and then that it did not work)
     assert say(app, "undo") == "Nothing to undo: this is the first version's state."
     assert app.session_state["ictc_session"].job.title != "undo"
-    assert say(app, "merge the first two").startswith("Applying (no model is called): merge 'Green' and 'Red'")
+    assert say(app, "merge the first two") == ("Applying (no model is called): merge 'Green' and 'Red' (the bigger one's "
+                                              "name stays, the first's on a tie).")  # which name stays is said (an eleventh newcomer's)
     wait_for_job(app)
     assert headings(app) == ["1. Green · 6", "2. Blue · 2"]
     assert say(app, "undo").startswith("Going back to the version before this one")

@@ -277,7 +277,9 @@ class Conversation:
         actions = doable
         if all(free):
             self.pending = []
-            return Reply("Applying (no model is called): " + "; ".join(describe_action(a) for a in actions) + "."
+            # which name a merge keeps is said: "merge Green and Red" had left the red images under Green unsaid
+            kept = " (the bigger one's name stays, the first's on a tie)" if any(isinstance(a, Merge) and not a.into for a in actions) else ""
+            return Reply("Applying (no model is called): " + "; ".join(describe_action(a) for a in actions) + kept + "."
                          + note, apply=actions)
         self.pending = actions
         return Reply("I read:\n" + "\n".join(lines) + note + "\n\nSay **go** to apply, or correct me.")
