@@ -15,6 +15,8 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 
 @dataclass
 class LabelledSet:
+    """A labelled image set for the quality bench: its images, labels.csv, the criterion and K to run it with."""
+
     name: str
     paths: list[str]
     labels: Path  # labels.csv
@@ -23,6 +25,7 @@ class LabelledSet:
 
 
 def foolbox_sets(folder: Path) -> list[LabelledSet]:
+    """The bundled CIFAR-10 and ImageNet sample photos (core/samples.py), exported under `folder`, as labelled sets."""
     from ictc.core.folders import list_images
     from ictc.core.samples import export_samples
     from ictc.evaluation.labels import read_labels

@@ -165,7 +165,7 @@ class SessionJobs:
         images a retry may mend (not files that are no image: ui/outcomes.py retryable)."""
         if self.run_dir is None or not (self.run_dir / "run.json").is_file():
             return False
-        if json.loads((self.run_dir / "run.json").read_text("utf-8")).get("pending_action"):
+        if self.change_left():
             return True
         results = self.results()
         if results is None or results["summary"]["unfinished"] > 0:
