@@ -184,10 +184,18 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
     assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
     assert server.url.split("//")[1] in capsys.readouterr().err
     assert len(json.loads((run / "run.json").read_text())["versions"]) == 5  # nothing lost
-    # resume takes no --backend: its ways out are said in its own flags (a tenth newcomer's)
+    # the ways out say --backend, which resume takes like run (it had been patched to "--set ICTC_BACKEND=")
     assert main(["resume", str(run)]) == 3
-    err = capsys.readouterr().err
-    assert "use local models (--set ICTC_BACKEND=local --vlm /path/to/model)" in err and "--backend" not in err
+    assert "use local models (--backend local --vlm /path/to/model)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # checked as run checks it
+        main(["resume", str(run), "--backend", "locale"])
+    assert stop.value.code == 1 and "invalid choice: 'locale'" in capsys.readouterr().err
+    with FakeOpenAIServer() as again:  # the run's own backend replaced, kept in run.json for its refinements
+        meta = json.loads((run / "run.json").read_text())
+        meta["settings"]["backend"] = "local"
+        (run / "run.json").write_text(json.dumps(meta))
+        assert main(["resume", str(run), "--backend", "openai", "--base-url", again.url]) == 0
+    assert json.loads((run / "run.json").read_text())["settings"]["backend"] == "openai"
 
 
 def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():
