@@ -161,13 +161,19 @@ def test_a_class_spelt_in_two_cases_is_one_class_and_a_workbook_is_named(finishe
         read_labels(book)
 
 
-def test_a_bare_name_of_several_images_is_said_with_their_folders(finished_run, class_folders, tmp_path):
+def test_a_bare_name_of_several_images_is_said_with_their_folders(finished_run, class_folders, tmp_path, capsys):
     """k2_samename: 'IMG_0001.png' naming three cameras' images matched nothing, silently (scored 2 of 9)."""
     labels = _write(tmp_path / "labels.csv", "image,label\nunique_a.png,red\n0002.png,red\n0003.png,green\n")
     scores = evaluate_run(finished_run, str(labels))
     assert (scores.n, scores.images) == (1, 20)
-    assert scores.warning == ("scored 1 of 20 images (19 not named in the labels file); 2 row(s) name several images "
-                              "each, e.g. '0002.png' names 3 images (blue/, green/, red/): give paths")
+    # the six images 0002.png and 0003.png name are named, ambiguously: they had been counted "not named"
+    assert scores.warning == ("scored 1 of 20 images (13 not named in the labels file, 6 named ambiguously); 2 row(s) "
+                              "name several images each, e.g. '0002.png' names 3 images (blue/, green/, red/): give paths")
+    assert sorted(Path(image).name for image in scores.ambiguous) == ["0002.png"] * 3 + ["0003.png"] * 3
+    assert main(["eval", str(finished_run), str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "(13 not named in the labels file, 6 named ambiguously)" in out
+    assert f"  {class_folders / 'blue' / '0002.png'}: named ambiguously: its row names several images" in out
     only = _write(tmp_path / "only.csv", "image,label\n0001.png,red\n")  # nothing else: refused, and said why
     with pytest.raises(UsageError, match=r"names none of the 20 clustered images of the run \('0001.png' names 3 "
                                          r"images \(blue/, green/, red/\): give paths\)$"):

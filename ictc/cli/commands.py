@@ -99,7 +99,9 @@ def _print_scores(m: dict[str, Any]) -> None:
           f"(scored {m['n']} of {m.get('images', m['n'])} images)")
     if m.get("warning"):
         print(f"Warning: {m['warning']}")
-        missing = [(image, "no label") for image in m["unlabelled"]] + [(i, "not clustered") for i in m["not_clustered"]]
+        missing = ([(image, "no label") for image in m["unlabelled"]]
+                   + [(image, "named ambiguously: its row names several images") for image in m.get("ambiguous", [])]
+                   + [(i, "not clustered") for i in m["not_clustered"]])
         for image, why in missing[:SHOWN]:
             print(f"  {image}: {why}")
         if len(missing) > SHOWN:
