@@ -246,3 +246,14 @@ def test_a_run_made_with_review_is_refined_like_any_other(colour_images, tmp_pat
     results = json.loads((run / "results.json").read_text())
     assert results["version"] == 3 and results["summary"]["clustered"] == 8 and "Chilly" in results["cluster_names"]
     assert "pending_action" not in json.loads((run / "run.json").read_text())
+
+
+def test_a_split_at_the_clusters_pause_is_warned_like_refine_s(colour_images, tmp_path, capsys, monkeypatch):
+    """refine's split of a cluster whose images share one Step-2a label says a part may stay empty; the same split
+    typed at a --review pause went ahead unsaid."""
+    folder = Path(colour_images[0][0]).parent
+    monkeypatch.setattr("sys.stdin", io.StringIO("\nsplit 1 2\n\n"))
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, tmp_path / "run", "--review") == 0
+    out = capsys.readouterr().out
+    assert "Will redo: Step 2b on the raw labels of" in out and "(its images share one label, " in out
