@@ -24,12 +24,14 @@ LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_la
 class LabelRows(dict[str, str]):
     """{image as written: label}, and `conflicting`: the images the file gives two different labels (the same
     name twice: one image's two rows, or a bare name used in several folders), left out of the dict; `recased`:
-    label spellings read as the class spelt first, but for case."""
+    label spellings read as the class spelt first, but for case; `unmarked`: the images of a one-hot file's rows
+    that mark no class or several, left out too."""
 
-    def __init__(self, labels: dict[str, str], conflicting: list[str]):
+    def __init__(self, labels: dict[str, str], conflicting: list[str], unmarked: list[str] | None = None):
         super().__init__(labels)
         self.conflicting = conflicting
         self.recased: list[str] = []  # "red as Red": each spelling read as the class first spelt otherwise
+        self.unmarked = unmarked or []
 
 
 def read_labels(path: str | Path) -> LabelRows:
@@ -39,8 +41,10 @@ def read_labels(path: str | Path) -> LabelRows:
     (a spreadsheet's "Unicode text"), else Windows-1252 (a spreadsheet's plain "CSV"); fields separated
     by `,` `;` tab or `|` (the one that splits the header into an image and a label column; Excel's
     "sep=;" first line is read as such); header names in any case, spaces as "_" (IMAGE_COLUMNS,
-    LABEL_COLUMNS). Rows without an image or a label are left out, and so is a name given two labels (listed
-    in `conflicting`: the last row had won without a word). Raises UsageError naming the file when
+    LABEL_COLUMNS); or one-hot, an image column and one 0/1 column per class (Roboflow's classification CSV:
+    `filename, cat, dog`), a row's label the class it marks 1. Rows without an image or a label are left out
+    (one-hot rows marking no class or several are listed in `unmarked`), and so is a name given two labels
+    (listed in `conflicting`: the last row had won without a word). Raises UsageError naming the file when
     it cannot be read or has no such header (or gives every image two labels)."""
     try:
         raw = Path(path).read_bytes()
@@ -55,22 +59,25 @@ def read_labels(path: str | Path) -> LabelRows:
         declared = line[4]  # Excel's "sep=;" line, which says the delimiter and is no header
         header = next((i for i, line in enumerate(lines) if i > header and line.strip()), None)
     found = _columns(lines[header], declared) if header is not None else None
-    if found is None or header is None:
+    one_hot = read_one_hot(lines[header:], declared) if header is not None and found is None else None
+    if header is None or (found is None and one_hot is None):
         first = lines[header].strip()[:80] if header is not None else "(empty file)"
         raise UsageError(f"labels file {path} needs a header row with an image column ({', '.join(IMAGE_COLUMNS[:5])}, "
-                         f"...) and a label column ({', '.join(LABEL_COLUMNS[:4])}, ...), separated by , ; or tab "
-                         f"(its first line: {first!r})")
-    delimiter, image_col, label_col = found
+                         f"...) and a label column ({', '.join(LABEL_COLUMNS[:4])}, ...), or one 0/1 column per class, "
+                         f"separated by , ; or tab (its first line: {first!r})")
+    if one_hot is not None:
+        pairs, unmarked = one_hot
+    elif found is not None:
+        pairs, unmarked = _pairs(lines[header + 1:], *found), []
     labels: dict[str, str] = {}
     conflicting: set[str] = set()
-    for row in csv.reader(lines[header + 1:], delimiter=delimiter):
-        if len(row) > max(image_col, label_col) and row[image_col].strip() and row[label_col].strip():
-            image, label = row[image_col].strip(), row[label_col].strip()
-            if labels.get(image, label) != label or image in conflicting:  # the last row had won without a word
-                conflicting.add(image)
-            labels[image] = label
+    for image, label in pairs:
+        if labels.get(image, label) != label or image in conflicting:  # the last row had won without a word
+            conflicting.add(image)
+        labels[image] = label
     # an image given two labels, or a bare name of several: no label is sure
-    rows = LabelRows({image: label for image, label in labels.items() if image not in conflicting}, sorted(conflicting))
+    rows = LabelRows({image: label for image, label in labels.items() if image not in conflicting}, sorted(conflicting),
+                     unmarked)
     # one class spelt in two cases ("Red", "red") is one class: the first spelling stands (6 classes had been scored)
     spelt = {label.casefold(): label for label in reversed(list(rows.values()))}
     rows.recased = sorted({f"{label} as {spelt[label.casefold()]}" for label in rows.values()
@@ -78,9 +85,46 @@ def read_labels(path: str | Path) -> LabelRows:
     rows.update({image: spelt[label.casefold()] for image, label in rows.items()})
     if not rows and conflicting:
         raise UsageError(f"labels file {path} gives every image two labels (e.g. {rows.conflicting[0]!r})")
+    if not rows and unmarked:
+        raise UsageError(f"labels file {path} marks no row with exactly one class (e.g. {unmarked[0]!r}: "
+                         "each row needs one 1 among its class columns)")
     if not rows:
         raise UsageError(f"labels file {path} has a header but no row with both an image and a label")
     return rows
+
+
+def _pairs(lines: list[str], delimiter: str, image_col: int, label_col: int) -> list[tuple[str, str]]:
+    """(image, label) of each row of `lines` (those after the header) that has both."""
+    return [(row[image_col].strip(), row[label_col].strip()) for row in csv.reader(lines, delimiter=delimiter)
+            if len(row) > max(image_col, label_col) and row[image_col].strip() and row[label_col].strip()]
+
+
+def read_one_hot(lines: list[str], declared: str | None = None) -> tuple[list[tuple[str, str]], list[str]] | None:
+    """A one-hot labels file (`lines` from its header: an image column, then one column per class whose cells
+    are 0 or 1, as Roboflow's classification CSV export writes `filename, cat, dog`) as ((image, the class its
+    row marks 1) pairs, [images of the rows that mark no class or several]); None when `lines` is not one:
+    no image column, fewer than two classes, or a cell that is not 0 or 1."""
+    for delimiter in ((declared,) if declared else ()) + DELIMITERS:
+        cells = [cell.strip() for cell in next(csv.reader([lines[0]], delimiter=delimiter), [])]
+        names = [_header_name(cell) for cell in cells]
+        image = next((names.index(n) for n in IMAGE_COLUMNS if n in names), None)
+        classes = [(i, cell) for i, cell in enumerate(cells) if i != image and cell]
+        if image is None or len(classes) < 2:
+            continue
+        pairs, unmarked = [], []
+        for row in csv.reader(lines[1:], delimiter=delimiter):
+            if len(row) <= image or not row[image].strip():
+                continue
+            marks = [row[i].strip() if i < len(row) else "" for i, _ in classes]
+            if not set(marks) <= {"0", "1"}:
+                return None  # not a one-hot file: the header's refusal says what is read
+            marked = [name for (_, name), mark in zip(classes, marks, strict=True) if mark == "1"]
+            if len(marked) == 1:
+                pairs.append((row[image].strip(), marked[0]))
+            else:
+                unmarked.append(row[image].strip())
+        return pairs, unmarked
+    return None
 
 
 def _decode(raw: bytes) -> str:
@@ -98,13 +142,17 @@ def _columns(line: str, declared: str | None = None) -> tuple[str, int, int] | N
     """(delimiter, image column, label column) of a header line, or None when none fits; the `declared`
     delimiter (a "sep=" line) is tried first."""
     for delimiter in ((declared,) if declared else ()) + DELIMITERS:
-        names = ["_".join(name.strip().casefold().replace("-", " ").split())
-                 for name in next(csv.reader([line], delimiter=delimiter), [])]
+        names = [_header_name(name) for name in next(csv.reader([line], delimiter=delimiter), [])]
         image = next((names.index(n) for n in IMAGE_COLUMNS if n in names), None)
         label = next((names.index(n) for n in LABEL_COLUMNS if n in names), None)
         if image is not None and label is not None:
             return delimiter, image, label
     return None
+
+
+def _header_name(cell: str) -> str:
+    """A header cell as IMAGE_COLUMNS and LABEL_COLUMNS spell names: case-folded, spaces and hyphens as "_"."""
+    return "_".join(cell.strip().casefold().replace("-", " ").split())
 
 
 class MatchedLabels(dict[str, str]):

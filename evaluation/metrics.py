@@ -13,7 +13,7 @@ from ictc.core.errors import UsageError
 @dataclass
 class Scores:
     """ACC, NMI, ARI of the n scored images, the contingency table and the matching (score()), and how
-    many of the run's images were scored (images, unlabelled, not_clustered, warning)."""
+    many of the run's images were scored (images, unlabelled, ambiguous, not_clustered, warning)."""
 
     acc: float
     nmi: float
@@ -26,6 +26,7 @@ class Scores:
     # coverage, set by evaluation/results.py: the run's images, those scored (n), and why the rest were not
     images: int = 0
     unlabelled: list[str] = field(default_factory=list)  # images no row of the labels file names
+    ambiguous: list[str] = field(default_factory=list)  # images named only by rows that name several images each
     not_clustered: list[str] = field(default_factory=list)  # labelled images that failed or are unfinished
     warning: str = ""  # says so when not every image was scored
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 
+from ictc.core.images import MAX_PIXELS
 from ictc.core.settings import Settings, env_name
 from ictc.evaluation.groupings import grouping_sections
 from ictc.evaluation.outputs import write_atomic
-from ictc.store.thumbnails import ThumbnailCache, make_thumbnail
+from ictc.store.thumbnails import SIDE, ThumbnailCache, make_thumbnail
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}
 .grid{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;width:104px;font-size:11px;overflow:hidden}
@@ -40,10 +41,11 @@ def page_path(path: Path, number: int) -> Path:
     return path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
-def _thumbnails(rows: list[dict[str, Any]], cache: ThumbnailCache | None) -> dict[str, bytes]:
+def _thumbnails(rows: list[dict[str, Any]], cache: ThumbnailCache | None, max_pixels: int) -> dict[str, bytes]:
+    """sha256 -> thumbnail JPEG of `rows`' images, none decoded past `max_pixels` (the run's ICTC_MAX_PIXELS)."""
     if cache is not None:
-        return cache.get_many((r["sha256"], r["image"]) for r in rows)
-    return {r["sha256"]: jpeg for r in rows if (jpeg := make_thumbnail(r["image"]))}
+        return cache.get_many(((r["sha256"], r["image"]) for r in rows), max_pixels)
+    return {r["sha256"]: jpeg for r in rows if (jpeg := make_thumbnail(r["image"], SIDE, max_pixels))}
 
 
 def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]],
@@ -54,10 +56,12 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
     every page links to the others. A page whose content would not change is not written again (its first
     line keeps a hash of what it shows): a rename rewrites the first page and those of the renamed cluster,
     not all 250 pages of 250,000 images. `thumbnails`: the workspace's cache (made once per content); None
-    makes them afresh. `audits` (attribute -> audit, evaluation/audit.py) adds a fairness section to the
+    makes them afresh (neither decodes an image past the run's ICTC_MAX_PIXELS, results["settings"]). `audits` (attribute -> audit, evaluation/audit.py) adds a fairness section to the
     first page, its chart drawn beside `path`. Raises KeyError if `results` lacks cluster_names, criterion
     or models."""
     names = results["cluster_names"]
+    # the run's own limit on declared pixels (ICTC_MAX_PIXELS), as its Step 1 decoded the images
+    max_pixels = int(results.get("settings", {}).get("max_pixels") or MAX_PIXELS)
     members: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for row in rows:
         if row["cluster"] in members:
@@ -91,7 +95,7 @@ def write_report(path: Path, results: dict[str, Any], rows: list[dict[str, Any]]
         stamp = f"<!-- ictc page {_content_hash(parts)} -->"
         if number > 1 and _stamp_of(target) == stamp:
             continue  # same clusters, images, descriptions and labels as the page on disk
-        jpegs = _thumbnails([row for _, row in page], thumbnails)
+        jpegs = _thumbnails([row for _, row in page], thumbnails, max_pixels)
         html = [stamp, *(_figure(p, jpegs.get(p["sha256"])) if isinstance(p, dict) else p for p in parts)]
         write_atomic(target, "\n".join(html) + "\n", durable=False)
     for stale in path.parent.glob(f"{path.stem}-*{path.suffix}"):

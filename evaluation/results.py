@@ -122,14 +122,21 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
                          f"({why_none(truth, given, clustered)})")
     scores = score([r["cluster"] for r in scored], [truth[r["image"]] for r in scored], names)
     scores.images = len(rows)
-    scores.unlabelled = [r["image"] for r in rows if r["image"] not in truth]
+    # an image whose only rows each name several images was named, ambiguously: not "not named" (a newcomer's)
+    several = {image for images in truth.ambiguous.values() for image in images}
+    scores.unlabelled = [r["image"] for r in rows if r["image"] not in truth and r["image"] not in several]
+    scores.ambiguous = [r["image"] for r in rows if r["image"] not in truth and r["image"] in several]
     scores.not_clustered = [r["image"] for r in rows if r["image"] in truth and r["status"] != "ok"]
     if scores.n < len(rows):
         reasons = [f"{len(found)} {why}" for found, why in ((scores.unlabelled, "not named in the labels file"),
+                                                            (scores.ambiguous, "named ambiguously"),
                                                             (scores.not_clustered, "not clustered")) if found]
         scores.warning = f"scored {scores.n} of {len(rows)} images ({', '.join(reasons)})"
     notes = [f"{len(given.conflicting)} name(s) given two labels and left out, e.g. {given.conflicting[0]!r}"
              if given.conflicting else "",  # said even when every image was scored: rows of the file were left out
+             # a one-hot file's rows that mark no class or several: no label to read
+             f"{len(given.unmarked)} row(s) mark no class or several with 1 and were left out, e.g. {given.unmarked[0]!r}"
+             if given.unmarked else "",
              f"labels differing only in case read as one ({', '.join(given.recased[:3])})" if given.recased else "",
              # rows for images the run does not have: a file for another folder, or names spelt otherwise
              f"{len(truth.unused)} row(s) of the labels file name no image of the run, e.g. {truth.unused[0]!r}"

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 from urllib.parse import urlparse
 
+from ictc.models.html_page import looks_like_html, page_line
 from ictc.models.reasoning import cut_inside_reasoning, has_reasoning, strip_reasoning
 
 OPENAI_HOSTS = ("api.openai.com",)
@@ -54,12 +55,13 @@ PARTNERS = {"logprobs": ("top_logprobs",), "top_logprobs": ("logprobs",)}
 
 def error_of(data: bytes | str) -> tuple[str, str | None]:
     """(message, param) of an error body: OpenAI's {"error": {"message", "param"}}, vLLM's {"message"},
-    Ollama's {"error": "..."}; the raw text when it is no JSON."""
+    Ollama's {"error": "..."}; a proxy's HTML page as its title or heading (models/html_page.py: "502 Bad
+    Gateway", not the markup); the raw text when it is neither."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     try:
         parsed = json.loads(text)
     except ValueError:
-        return text, None
+        return (page_line(text) or text if looks_like_html(text) else text), None
     if isinstance(parsed, list) and parsed:  # Gemini's OpenAI-compatible endpoint: [{"error": {...}}]
         parsed = parsed[0]
     if isinstance(parsed, dict) and isinstance(parsed.get("errors"), list) and parsed["errors"]:  # Cloudflare

@@ -12,6 +12,7 @@ from langgraph.types import Command, interrupt
 
 from ictc.core.errors import UsageError
 from ictc.nodes.actions import Accept, parse_action, plan_action
+from ictc.nodes.common import report
 from ictc.nodes.context import Context
 from ictc.nodes.state import RunState
 
@@ -44,6 +45,9 @@ def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str
         plan = plan_action(dict(state), action)
     except UsageError as exc:  # a bad answer is shown at the next pause, never a crash
         return Command(update={"review_error": str(exc)}, goto=f"review_{point}")
+    # what it redoes, said before it runs as a refinement's is (graph/refine.py), with its warnings: a split of a
+    # cluster whose images share one label had gone ahead unsaid at the pause
+    report("plan", redo=plan.redo)
     return Command(update={**plan.update, "review_error": ""}, goto=plan.goto or f"review_{point}")
 
 

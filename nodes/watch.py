@@ -93,6 +93,8 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
     how: what was seen, e.g. "the first 3 model calls all failed" (default: that)."""
     status, message = _status_and_message(exc)
     said = f"{f'HTTP {status} ' if status else ''}{message or type(exc).__name__}"
+    if status and message.startswith(f"{status} "):  # a proxy page's title says its status: not said twice
+        said = f"HTTP {message}"
     flag = f"--{role.lower()}"
     how = how or f"the first {FIRST_FEW} model calls all failed"  # calls: answers from the store count as done
     if _unreachable(exc):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ictc.core.images import ImageError, load_rgb
+from ictc.core.images import MAX_PIXELS, ImageError, load_rgb
 from ictc.store.sqlite_wal import open_shared
 
 SIDE = 96  # pixels, the longest side: what report.html shows
@@ -21,10 +21,11 @@ QUALITY = 70  # JPEG quality, with optimised Huffman tables: 1.37 KB per ImageNe
 BATCH = 256  # thumbnails added (`ThumbnailCache.add`) are written this many at a time
 
 
-def make_thumbnail(path: str, side: int = SIDE) -> bytes | None:
-    """JPEG bytes of `path` downscaled to `side` pixels on its longest side; None if it cannot be read."""
+def make_thumbnail(path: str, side: int = SIDE, max_pixels: int = MAX_PIXELS) -> bytes | None:
+    """JPEG bytes of `path` downscaled to `side` pixels on its longest side; None if it cannot be read, or
+    declares more than `max_pixels` pixels (the run's ICTC_MAX_PIXELS, as Step 1 decodes it)."""
     try:
-        img = load_rgb(path, side)
+        img = load_rgb(path, side, max_pixels)
     except (ImageError, OSError):
         return None
     return thumbnail_jpeg(img, side)
@@ -51,9 +52,10 @@ class ThumbnailCache:
         self._db = open_shared(path, "CREATE TABLE IF NOT EXISTS thumbnails (sha256 TEXT PRIMARY KEY, jpeg BLOB)")
         self._pending: list[tuple[str, bytes]] = []  # added, not yet written (`add`)
 
-    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[str, bytes]:
+    def get_many(self, items: Iterable[tuple[str, str]], max_pixels: int = MAX_PIXELS) -> dict[str, bytes]:
         """`items`: (sha256, path) pairs. Returns sha256 -> JPEG bytes for every readable image: stored
-        ones read in batches, the others made from their file now and stored. Unreadable: left out."""
+        ones read in batches, the others made from their file now (an image declaring more than `max_pixels`
+        pixels is not decoded: make_thumbnail) and stored. Unreadable: left out."""
         wanted = dict(items)  # sha256 -> a path with that content
         found: dict[str, bytes] = {}
         keys = list(wanted)
@@ -63,7 +65,7 @@ class ThumbnailCache:
                 marks = ",".join("?" * len(batch))
                 found.update(self._db.execute(f"SELECT sha256, jpeg FROM thumbnails WHERE sha256 IN ({marks})",  # noqa: S608 (only '?' marks)
                                               batch).fetchall())
-        made = {sha: jpeg for sha in wanted.keys() - found.keys() if (jpeg := make_thumbnail(wanted[sha]))}
+        made = {sha: jpeg for sha in wanted.keys() - found.keys() if (jpeg := make_thumbnail(wanted[sha], SIDE, max_pixels))}
         if made:
             with self._lock:
                 self._db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?)", made.items())

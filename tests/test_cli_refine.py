@@ -184,10 +184,18 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
     assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
     assert server.url.split("//")[1] in capsys.readouterr().err
     assert len(json.loads((run / "run.json").read_text())["versions"]) == 5  # nothing lost
-    # resume takes no --backend: its ways out are said in its own flags (a tenth newcomer's)
+    # the ways out say --backend, which resume takes like run (it had been patched to "--set ICTC_BACKEND=")
     assert main(["resume", str(run)]) == 3
-    err = capsys.readouterr().err
-    assert "use local models (--set ICTC_BACKEND=local --vlm /path/to/model)" in err and "--backend" not in err
+    assert "use local models (--backend local --vlm /path/to/model)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # checked as run checks it
+        main(["resume", str(run), "--backend", "locale"])
+    assert stop.value.code == 1 and "invalid choice: 'locale'" in capsys.readouterr().err
+    with FakeOpenAIServer() as again:  # the run's own backend replaced, kept in run.json for its refinements
+        meta = json.loads((run / "run.json").read_text())
+        meta["settings"]["backend"] = "local"
+        (run / "run.json").write_text(json.dumps(meta))
+        assert main(["resume", str(run), "--backend", "openai", "--base-url", again.url]) == 0
+    assert json.loads((run / "run.json").read_text())["settings"]["backend"] == "openai"
 
 
 def test_a_cluster_named_like_another_cluster_s_number_is_not_guessed():
@@ -238,3 +246,14 @@ def test_a_run_made_with_review_is_refined_like_any_other(colour_images, tmp_pat
     results = json.loads((run / "results.json").read_text())
     assert results["version"] == 3 and results["summary"]["clustered"] == 8 and "Chilly" in results["cluster_names"]
     assert "pending_action" not in json.loads((run / "run.json").read_text())
+
+
+def test_a_split_at_the_clusters_pause_is_warned_like_refine_s(colour_images, tmp_path, capsys, monkeypatch):
+    """refine's split of a cluster whose images share one Step-2a label says a part may stay empty; the same split
+    typed at a --review pause went ahead unsaid."""
+    folder = Path(colour_images[0][0]).parent
+    monkeypatch.setattr("sys.stdin", io.StringIO("\nsplit 1 2\n\n"))
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, tmp_path / "run", "--review") == 0
+    out = capsys.readouterr().out
+    assert "Will redo: Step 2b on the raw labels of" in out and "(its images share one label, " in out

@@ -179,3 +179,35 @@ def test_a_spent_quota_is_not_waited_out_as_a_busy_server(body):
 
     assert is_quota_error(httpx2.Response(429, content=body))
     assert not is_quota_error(httpx2.Response(429, content=b'{"error": {"message": "Rate limit reached"}}'))
+
+
+NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>"
+             "\r\n<hr><center>nginx/1.18.0 (Ubuntu)</center>\r\n</body>\r\n</html>\r\n")
+
+
+def test_a_proxy_s_html_page_is_said_as_its_title_not_its_markup():
+    """A server behind nginx answered 502 with its page: the image's failure reason was the page's markup."""
+    from ictc.nodes.common import failure
+    from ictc.nodes.watch import diagnose
+
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    response = httpx2.Response(502, request=request, text=NGINX_502, headers={"content-type": "text/html"})
+    # the error the openai SDK raises for such an answer (models/direct_chat.py raises it the same way)
+    error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(response)
+    assert failure("describe", error)["reason"] == "InternalServerError: Error code: 502 - 502 Bad Gateway"
+    assert diagnose(error, "VLM", "vision-model")[0].endswith("the same way (HTTP 502 Bad Gateway)")
+
+
+@pytest.mark.parametrize(("page", "said"), [
+    (NGINX_502, "502 Bad Gateway"),
+    ("<!DOCTYPE html><html><head><style>h1 {color: red}</style><script>var a = '<b>';</script></head>"
+     "<body><h1>Service Temporarily Unavailable</h1><p>Try later.</p></body></html>", "Service Temporarily Unavailable"),
+    ("<html><body><p>upstream connect error or disconnect/reset before headers</p></body></html>",
+     "upstream connect error or disconnect/reset before headers"),  # no title, no heading: its first words
+    ("<html><head><title>\n  example.com | 504:   Gateway time-out\n</title>", "example.com | 504: Gateway time-out"),
+    ("<html></html>", "<html></html>"),  # a page that says nothing: its text, not an empty reason
+    ("upstream request timeout", "upstream request timeout")])  # no markup: as it came
+def test_an_error_body_that_is_a_web_page_is_read_as_one_line(page, said):
+    from ictc.models.quirks import error_of
+
+    assert error_of(page.encode()) == (said, None)

@@ -161,13 +161,19 @@ def test_a_class_spelt_in_two_cases_is_one_class_and_a_workbook_is_named(finishe
         read_labels(book)
 
 
-def test_a_bare_name_of_several_images_is_said_with_their_folders(finished_run, class_folders, tmp_path):
+def test_a_bare_name_of_several_images_is_said_with_their_folders(finished_run, class_folders, tmp_path, capsys):
     """k2_samename: 'IMG_0001.png' naming three cameras' images matched nothing, silently (scored 2 of 9)."""
     labels = _write(tmp_path / "labels.csv", "image,label\nunique_a.png,red\n0002.png,red\n0003.png,green\n")
     scores = evaluate_run(finished_run, str(labels))
     assert (scores.n, scores.images) == (1, 20)
-    assert scores.warning == ("scored 1 of 20 images (19 not named in the labels file); 2 row(s) name several images "
-                              "each, e.g. '0002.png' names 3 images (blue/, green/, red/): give paths")
+    # the six images 0002.png and 0003.png name are named, ambiguously: they had been counted "not named"
+    assert scores.warning == ("scored 1 of 20 images (13 not named in the labels file, 6 named ambiguously); 2 row(s) "
+                              "name several images each, e.g. '0002.png' names 3 images (blue/, green/, red/): give paths")
+    assert sorted(Path(image).name for image in scores.ambiguous) == ["0002.png"] * 3 + ["0003.png"] * 3
+    assert main(["eval", str(finished_run), str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "(13 not named in the labels file, 6 named ambiguously)" in out
+    assert f"  {class_folders / 'blue' / '0002.png'}: named ambiguously: its row names several images" in out
     only = _write(tmp_path / "only.csv", "image,label\n0001.png,red\n")  # nothing else: refused, and said why
     with pytest.raises(UsageError, match=r"names none of the 20 clustered images of the run \('0001.png' names 3 "
                                          r"images \(blue/, green/, red/\): give paths\)$"):
@@ -209,3 +215,27 @@ def test_label_studio_s_csv_export_is_read_and_matched(finished_run, class_folde
                                    "/data/upload/1/0000000a-unique_b.png": "blue"}
     scores = evaluate_run(finished_run, str(labels))
     assert (scores.n, scores.acc) == (2, 1.0)
+
+
+def test_roboflow_s_one_hot_classification_csv_is_read(finished_run, class_folders, tmp_path):
+    """Roboflow exports classification labels one-hot (`filename, blue, green, red` with 0/1 cells): it was refused
+    for want of a label column. A row marking no class or several is left out and said."""
+    rows = _rows(class_folders)
+    classes = sorted(CLASSES)
+    marks = {p: [int(c == k) for k in classes] for p, c in rows}
+    marks[rows[0][0]] = [0, 0, 0]  # no class marked
+    marks[rows[1][0]] = [1, 0, 1]  # two
+    text = "filename, " + ", ".join(classes) + "\n" + "".join(
+        f"{p}, {', '.join(map(str, m))}\n" for p, m in marks.items())
+    labels = _write(tmp_path / "_classes.csv", text)
+    assert read_labels(labels)["red/0001.png"] == "red" and read_labels(labels).unmarked == [rows[0][0], rows[1][0]]
+    scores = evaluate_run(finished_run, str(labels))
+    assert (scores.acc, scores.n, scores.images) == (1.0, 18, 20)
+    assert scores.warning.endswith(f"2 row(s) mark no class or several with 1 and were left out, e.g. {rows[0][0]!r}")
+    none = _write(tmp_path / "none.csv", "filename,cat,dog\na.png,0,0\nb.png,1,1\n")
+    with pytest.raises(UsageError, match=f"labels file {none} marks no row with exactly one class "
+                                         r"\(e.g. 'a.png': each row needs one 1 among its class columns\)$"):
+        read_labels(none)
+    words = _write(tmp_path / "words.csv", "filename,colour,shade\na.png,red,dark\n")  # not one-hot: refused as before
+    with pytest.raises(UsageError, match="needs a header row with an image column"):
+        read_labels(words)

@@ -27,7 +27,7 @@ def _results(rows):
 def test_thumbnails_are_made_once_per_content_then_read_from_the_cache(rows, tmp_path, monkeypatch):
     made = []
     original = thumbnails.make_thumbnail
-    monkeypatch.setattr(thumbnails, "make_thumbnail", lambda path, side=96: made.append(path) or original(path, side))
+    monkeypatch.setattr(thumbnails, "make_thumbnail", lambda path, *size: made.append(path) or original(path, *size))
     cache = ThumbnailCache(tmp_path / "ws" / "thumbnails.sqlite")
     report.write_report(tmp_path / "run" / "report.html", _results(rows), rows, cache)
     assert len(made) == len({r["sha256"] for r in rows}) == 8
@@ -66,7 +66,7 @@ def test_step_1_makes_each_report_thumbnail_from_its_own_decode(colour_images, t
     from fakes import fake_context
 
     made = []
-    monkeypatch.setattr(thumbnails, "make_thumbnail", lambda path, side=96: made.append(path))
+    monkeypatch.setattr(thumbnails, "make_thumbnail", lambda path, *size: made.append(path))
     paths, _ = colour_images
     ctx = fake_context()
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
@@ -86,3 +86,13 @@ def test_thumbnails_added_are_written_in_batches_and_at_flush(tmp_path):
     assert len(reader.get_many((f"sha{i}", "/none") for i in range(thumbnails.BATCH + 3))) == thumbnails.BATCH
     cache.flush()
     assert len(reader.get_many((f"sha{i}", "/none") for i in range(thumbnails.BATCH + 3))) == thumbnails.BATCH + 3
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_report_thumbnails_decode_no_image_past_the_run_s_pixel_limit(rows, tmp_path, cached):
+    """The report's thumbnails were decoded with the default limit, not the run's ICTC_MAX_PIXELS (its Step 1's)."""
+    results = {**_results(rows), "settings": {"max_pixels": 41 * 30}}  # the images are 40..42 x 30 pixels
+    cache = ThumbnailCache(tmp_path / "thumbnails.sqlite") if cached else None
+    report.write_report(tmp_path / "run" / "report.html", results, rows, cache)
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert page.count("data:image/jpeg;base64,") == 6 and page.count("(unreadable)") == 2  # red_2, green_2: 42 x 30

@@ -36,7 +36,7 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
     n.metric("Images scored", f"{scores['n']} of {scores.get('images', scores['n'])}")
     if scores.get("warning"):
         st.warning(f"{scores['warning']}: " + ", ".join(
-            Path(image).name for image in (scores["unlabelled"] + scores["not_clustered"])[:10]))
+            Path(image).name for image in (scores["unlabelled"] + scores.get("ambiguous", []) + scores["not_clustered"])[:10]))
     if (run_dir / "confusion.png").is_file():
         confusion(run_dir / "confusion.png")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from ictc.core.images import file_path, load_rgb
+from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.ui.jobs import STEP_TITLES, Job
 
@@ -26,11 +26,11 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
 
 
 @st.cache_data(max_entries=20000, show_spinner=False)
-def thumbnail(path: str, mtime: float, side: int = 160) -> bytes | None:
-    """A JPEG thumbnail of `path` at most `side` px; None when the file cannot be read as an image.
-    `mtime` keys the cache so an edited file is redrawn."""
-    try:  # decoded as the VLM sees it: upright, high bit depths scaled (core/images.py)
-        image = load_rgb(path, side)
+def thumbnail(path: str, mtime: float, side: int = 160, max_pixels: int = MAX_PIXELS) -> bytes | None:
+    """A JPEG thumbnail of `path` at most `side` px; None when the file cannot be read as an image or declares
+    more than `max_pixels` pixels. `mtime` keys the cache so an edited file is redrawn."""
+    try:  # decoded as the VLM sees it: upright, high bit depths scaled, within its pixel limit (core/images.py)
+        image = load_rgb(path, side, max_pixels)
     except Exception:  # noqa: BLE001 (a broken file shows as a placeholder; its failure is listed)
         return None
     buffer = io.BytesIO()
@@ -39,11 +39,19 @@ def thumbnail(path: str, mtime: float, side: int = 160) -> bytes | None:
 
 
 def thumb(path: str, side: int = 160) -> bytes | None:
-    """The thumbnail of `path` (cached by path and modification time), or None when it cannot be read."""
+    """The thumbnail of `path` (cached by path and modification time), or None when it cannot be read or is
+    larger than this session's ICTC_MAX_PIXELS allows (pixel_limit)."""
     try:
-        return thumbnail(path, Path(file_path(path)).stat().st_mtime, side)
+        return thumbnail(path, Path(file_path(path)).stat().st_mtime, side, pixel_limit())
     except OSError:
         return None
+
+
+def pixel_limit() -> int:
+    """ICTC_MAX_PIXELS of this browser session's settings (those its runs decode images with), else the default:
+    the image views had decoded with Pillow's own limit whatever the setting said."""
+    session = st.session_state.get("ictc_session")
+    return session.settings.max_pixels if session is not None else MAX_PIXELS
 
 
 BLANK = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mP8/x8AAwMCAO+ip1sAAAAA"

@@ -99,7 +99,9 @@ def _print_scores(m: dict[str, Any]) -> None:
           f"(scored {m['n']} of {m.get('images', m['n'])} images)")
     if m.get("warning"):
         print(f"Warning: {m['warning']}")
-        missing = [(image, "no label") for image in m["unlabelled"]] + [(i, "not clustered") for i in m["not_clustered"]]
+        missing = ([(image, "no label") for image in m["unlabelled"]]
+                   + [(image, "named ambiguously: its row names several images") for image in m.get("ambiguous", [])]
+                   + [(i, "not clustered") for i in m["not_clustered"]])
         for image, why in missing[:SHOWN]:
             print(f"  {image}: {why}")
         if len(missing) > SHOWN:
@@ -204,19 +206,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-RESUME_MODEL_FLAGS = ("vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
+RESUME_MODEL_FLAGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """`ictc resume`: continue an interrupted run with the models saved in its run.json (API key from the
-    environment or --env-file), or with those --vlm / --llm / --base-url / --set give (then saved in run.json),
+    environment or --env-file), or with those --backend / --vlm / --llm / --base-url / --set give (then saved in run.json),
     then continue its review at the terminal if it waits at one.
 
     Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
     Raises UsageError when the folder is not a run; ModelUnavailableError."""
     from dotenv import load_dotenv
 
-    from ictc.core.errors import ModelUnavailableError
     from ictc.core.settings import setting_values, settings_from_public
     from ictc.graph.run import replace_settings, resume_run
     from ictc.graph.runtime import build_context
@@ -228,11 +229,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     saved = load_meta(Path(args.run_dir))["settings"]
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
-    try:
-        context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
-    except ModelUnavailableError as exc:  # the ways out in resume's words: it takes no --backend (a newcomer's)
-        exc.args = (str(exc).replace("(--backend ", "(--set ICTC_BACKEND="),)
-        raise
+    context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
         replace_settings(args.run_dir, settings, list(changed))
     progress, events = Progress(), []

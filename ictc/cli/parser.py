@@ -42,10 +42,16 @@ def k_value(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"K must be a number or 'auto', not {text!r}") from None
 
 
+def backend_flag(group: argparse._ActionsContainer) -> None:
+    """Add --backend to `group` (a parser or an argument group): `ictc run`'s and `ictc resume`'s are one flag,
+    checked alike, so the ways out core/errors.py says ("--backend local ...") work in both."""
+    group.add_argument("--backend", choices=["local", "openai"], help="local transformers models or an OpenAI-compatible endpoint")
+
+
 def backend_options(parser: argparse.ArgumentParser) -> None:
     """Add the model and backend flags (they override ICTC_* variables and .env) to `parser`."""
     group = parser.add_argument_group("models (flags override ICTC_* variables and .env)")
-    group.add_argument("--backend", choices=["local", "openai"], help="local transformers models or an OpenAI-compatible endpoint")
+    backend_flag(group)
     group.add_argument("--base-url", action="append", help="endpoint URL for both models (else OPENAI_BASE_URL); "
                        "repeat it or give a comma list for replicas of one server")
     group.add_argument("--vlm-base-url", action="append", help="endpoint for the VLM only (repeatable: replicas)")
@@ -155,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--env-file", default=".env")
     # a run stopped because a model name or an endpoint was wrong goes on with the right one (kept in run.json)
     moved = resume.add_argument_group("models that replace the run's own (kept for its later refinements)")
+    backend_flag(moved)
     moved.add_argument("--vlm", help="VLM: model name (openai) or hub id / local folder (local)")
     moved.add_argument("--llm", help="LLM: model name (openai) or hub id / local folder (local)")
     moved.add_argument("--base-url", action="append", help="endpoint URL for both models (repeatable: replicas)")
