@@ -1,0 +1,25 @@
+"""Small faults a newcomer found in the chat app (the "lows" pass): after a restart the chat still said
+"Running", a resumed run listed as interrupted, thanks not read as thanks, counts that did not add up."""
+
+from __future__ import annotations
+
+from test_ui_app import messages, restart_server, slow_run, texts, wait_for_job, workspace  # noqa: F401
+
+
+def test_a_job_lost_to_a_restart_is_said_interrupted_in_the_chat_not_left_running(colour_images):
+    """`ictc ui` stopped while the first run ran: the page's last chat line had still said "Running: ..."."""
+    app, ctx = slow_run(colour_images)
+    session = app.session_state["ictc_session"]
+    session.stop()  # the server goes away mid-job: its end is never said on this page
+    session.job.thread.join(60)
+    assert messages(app)[-1].startswith("Running: ")
+    restarted = restart_server(app, ctx)
+    said = messages(restarted)
+    assert said[-2].startswith("Running: ")  # the history stays as it was
+    assert said[-1].startswith("This run was interrupted before it finished") and "**Continue**" in said[-1]
+    again = restart_server(restarted, ctx)  # said once, not at every reload
+    assert messages(again) == said
+    assert texts(again).count("This run was interrupted") == 1
+    again.button(key="continue").click().run()
+    assert wait_for_job(again).startswith("Done in")
+    assert messages(restart_server(again, ctx))[-1].startswith("Done in")  # a job reported is no job lost
