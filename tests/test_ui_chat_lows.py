@@ -3,7 +3,21 @@
 
 from __future__ import annotations
 
-from test_ui_app import messages, restart_server, slow_run, texts, wait_for_job, workspace  # noqa: F401
+import threading
+
+from test_ui_app import (  # noqa: F401 (workspace: a fixture)
+    messages,
+    open_app,
+    restart_server,
+    slow_run,
+    stop_after,
+    texts,
+    wait_for_job,
+    workspace,
+)
+
+from ictc.ui import jobs
+from ictc.ui.jobs import Job
 
 
 def test_a_job_lost_to_a_restart_is_said_interrupted_in_the_chat_not_left_running(colour_images):
@@ -23,3 +37,21 @@ def test_a_job_lost_to_a_restart_is_said_interrupted_in_the_chat_not_left_runnin
     again.button(key="continue").click().run()
     assert wait_for_job(again).startswith("Done in")
     assert messages(restart_server(again, ctx))[-1].startswith("Done in")  # a job reported is no job lost
+
+
+def test_a_run_being_resumed_is_listed_as_resuming_not_interrupted(colour_images):
+    """Recent runs listed a run Continue was finishing (no results yet) as "interrupted: open it to continue"."""
+    app, ctx = slow_run(colour_images)
+    stop_after(app, ctx, 2)
+    run_dir = app.session_state["ictc_session"].run_dir
+    label = open_app(ctx).selectbox(key="recent-run").format_func
+    assert "interrupted, 8 images" in label(str(run_dir))  # stopped: nothing runs on it
+    gate = threading.Event()
+    job = jobs.register(str(run_dir), Job("resume", lambda on_event, stop: gate.wait(60)).start())
+    try:
+        label = open_app(ctx).selectbox(key="recent-run").format_func
+        assert "resuming now, 8 images" in label(str(run_dir)) and "interrupted" not in label(str(run_dir))
+    finally:
+        gate.set()
+        job.thread.join(60)
+    assert "interrupted" in open_app(ctx).selectbox(key="recent-run").format_func(str(run_dir))
