@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 
-from test_ui_app import (  # noqa: F401 (workspace: a fixture)
+import pytest
+from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
+    finished_app,
     messages,
     open_app,
     restart_server,
+    say,
     slow_run,
     stop_after,
     texts,
@@ -16,8 +19,13 @@ from test_ui_app import (  # noqa: F401 (workspace: a fixture)
     workspace,
 )
 
+from ictc.nodes.actions import Merge
 from ictc.ui import jobs
+from ictc.ui.conversation import Conversation
+from ictc.ui.intent import read_intent
 from ictc.ui.jobs import Job
+
+NAMES = ["Red", "Green", "Blue"]
 
 
 def test_a_job_lost_to_a_restart_is_said_interrupted_in_the_chat_not_left_running(colour_images):
@@ -55,3 +63,24 @@ def test_a_run_being_resumed_is_listed_as_resuming_not_interrupted(colour_images
         gate.set()
         job.thread.join(60)
     assert "interrupted" in open_app(ctx).selectbox(key="recent-run").format_func(str(run_dir))
+
+
+@pytest.mark.parametrize("thanks", ["thanks, that's great", "great, thanks", "perfect thank you", "thanks a lot",
+                                    "thank you so much!", "awesome, thanks"])
+def test_courtesy_only_messages_get_the_thanks_reply(thanks):
+    """A newcomer's "thanks, that's great" was read as nothing ("I could not tell ..."); it asks for nothing."""
+    for names in (NAMES, []):
+        assert read_intent(thanks, names).kind == "thanks", (thanks, names)
+        chat = Conversation()
+        assert chat.answer(thanks, names, 8).text == "You're welcome."
+
+
+def test_thanks_before_an_instruction_does_not_eat_it(finished_app):  # noqa: F811
+    app, _ = finished_app
+    assert read_intent("thanks, now merge red and blue", NAMES).action == Merge(("Red", "Blue"), "")
+    assert read_intent("thanks, go", NAMES).kind == "go" and read_intent("great", NAMES).kind != "thanks"
+    assert say(app, "thanks, that's great") == "You're welcome."
+    names = app.session_state["ictc_session"].names()
+    said = say(app, f"thanks, now merge {names[0]} and {names[1]}")
+    assert said.startswith("Applying (no model is called): merge") and wait_for_job(app).startswith("Done in")
+    assert len(app.session_state["ictc_session"].names()) == len(names) - 1

@@ -19,7 +19,7 @@ from ictc.nodes.actions import (
     SetK,
 )
 from ictc.prompts import presets
-from ictc.ui.wording import clean_criterion, without_courtesy
+from ictc.ui.wording import clean_criterion, courtesy_only, without_courtesy
 
 ADD_IMAGES = ("a run keeps the images it started with: choose all the images you want on the left (sidebar), and a "
               "new run starts on them; this one stays under Recent runs")
@@ -124,8 +124,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if m := re.match(r"(?:please\s+)?(?:go back|revert|restore|return|back|roll back)\s+to\s+(?:the\s+)?(first|original|"
                      r"previous|last|earlier)\s+(?:version|one|run|clusters)$", lowered):  # "go back to the first version"
         return Intent("undo", version=1 if m[1] in ("first", "original") else 0, sure=True)
-    if re.match(r"(?:(?:ok(?:ay)?|great|nice|good|perfect|cool)[,!\s]+)?(?:thanks?(?: you)?|thx|cheers)(?: a lot| so much)?$",
-                lowered):
+    if courtesy_only(lowered):  # "thanks, that's great", "great, thanks", "thanks a lot" (ui/wording.py)
         return Intent("thanks", sure=True)
     # before help: "how do I add images to this run?" had the general guide (an eleventh newcomer's)
     if re.search(r"\badd\b.{0,30}\b(?:images?|photos?|pictures?|files?|folder)\b", lowered):  # a tenth newcomer's
