@@ -84,3 +84,9 @@ def test_thanks_before_an_instruction_does_not_eat_it(finished_app):  # noqa: F8
     said = say(app, f"thanks, now merge {names[0]} and {names[1]}")
     assert said.startswith("Applying (no model is called): merge") and wait_for_job(app).startswith("Done in")
     assert len(app.session_state["ictc_session"].names()) == len(names) - 1
+
+
+def test_not_wanting_a_k_says_how_many_groups_there_are_now():
+    """At 2 groups, "I don't want 3 groups" was asked back "how many groups instead of 3?", the 2 unsaid."""
+    reply = Conversation().answer("I don't want 3 groups", ["Red", "Blue"], 8).text
+    assert reply.startswith('There are 2 groups now, not 3: how many do you want? Say e.g. "4 groups".')
