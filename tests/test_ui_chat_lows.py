@@ -90,3 +90,18 @@ def test_not_wanting_a_k_says_how_many_groups_there_are_now():
     """At 2 groups, "I don't want 3 groups" was asked back "how many groups instead of 3?", the 2 unsaid."""
     reply = Conversation().answer("I don't want 3 groups", ["Red", "Blue"], 8).text
     assert reply.startswith('There are 2 groups now, not 3: how many do you want? Say e.g. "4 groups".')
+
+
+def test_asking_for_the_k_the_run_has_says_so_plainly_and_how_to_group_afresh(finished_app):  # noqa: F811
+    """After a merge left 2 groups, "use K=2" was answered "use K=2 cannot be done: K is already 2: nothing to redo"."""
+    app, _ = finished_app
+    names = app.session_state["ictc_session"].names()
+    say(app, f"merge {names[0]} and {names[1]}")
+    wait_for_job(app)
+    for asked in ("use K=2", "make it 2 groups"):
+        said = say(app, asked)
+        assert said.startswith("There are already 2 groups. For a fresh grouping into 2 ") and "cannot be done" not in said
+        assert '**undo** back to a version with more groups (e.g. before a merge), then say "2 groups"' in said
+    say(app, "undo")  # the way it says works: back to 3 groups, then 2 groups afresh
+    wait_for_job(app)
+    assert say(app, "2 groups").startswith("I read:\n- use K=2: redoes Step 2b with K=2")
