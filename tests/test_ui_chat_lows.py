@@ -105,3 +105,15 @@ def test_asking_for_the_k_the_run_has_says_so_plainly_and_how_to_group_afresh(fi
     say(app, "undo")  # the way it says works: back to 3 groups, then 2 groups afresh
     wait_for_job(app)
     assert say(app, "2 groups").startswith("I read:\n- use K=2: redoes Step 2b with K=2")
+
+
+def test_a_new_criterion_s_names_are_said_as_its_own_not_as_a_rename(finished_app):  # noqa: F811
+    """After "rename 1 to First" and a new criterion, the outcome said "Renamed: First → Green" as if the user had."""
+    app, _ = finished_app
+    say(app, "rename 1 to First")
+    assert wait_for_job(app).endswith("Renamed: Green → First.")  # the user's own rename stays so
+    say(app, "focus on the shade instead")
+    say(app, "go")
+    done = wait_for_job(app)
+    assert "Renamed" not in done
+    assert done.endswith("New names from the new criterion: Green, Red, Blue (the images of First are all in Green).")

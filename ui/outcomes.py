@@ -118,8 +118,21 @@ def outcome(job: Job, settings: Settings) -> str:
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
         if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
-            lines.append("\nRenamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
+            lines.append("\n" + renamed_said(renamed, results))
     return "\n".join(lines)
+
+
+def renamed_said(renamed: dict[str, str], results: dict[str, Any]) -> str:
+    """The clusters whose name changed (`renamed` {old: new}, graph/versions.py) after the change that made `results`
+    (results.json; its "history"'s last entry names the change): the user's rename or merge, an undo or restore, as
+    "Renamed: old → new"; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
+    newcomer read "Renamed: First → green" after a new criterion as if it were a rename of theirs)."""
+    change = (results.get("history") or [""])[-1]
+    if change.startswith(("rename", "merge", "undo", "restore")):
+        return "Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + "."
+    source = "the new criterion" if change.startswith("criterion") else "Step 2b"
+    return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
+        f"the images of {old} are all in {new}" for old, new in renamed.items()) + ").")
 
 
 def instructions_in_force(criterion: dict) -> list[str]:
