@@ -117,3 +117,15 @@ def test_a_new_criterion_s_names_are_said_as_its_own_not_as_a_rename(finished_ap
     done = wait_for_job(app)
     assert "Renamed" not in done
     assert done.endswith("New names from the new criterion: Green, Red, Blue (the images of First are all in Green).")
+
+
+@pytest.mark.levers
+def test_steps_that_need_no_model_call_say_why(finished_app):  # noqa: F811
+    """With the names and the images' places read from Step 2a's labels, the outcome said "name_clusters 0, assign 0"
+    with no word why."""
+    app, _ = finished_app
+    done = messages(app)[-1]
+    assert ("name_clusters 0 (the names are Step 2a's labels: no model call), assign 0 (8 image(s) placed by their "
+            "label: no model call).") in done, done
+    say(app, "rename 1 to First")
+    assert "name_clusters 0, assign 0." in wait_for_job(app)  # a rename runs no step: nothing to explain

@@ -99,9 +99,7 @@ def outcome(job: Job, settings: Settings) -> str:
     result = job.result
     results = result.results
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
-    # answers from the store too, as the CLI gives them: a redo answered from the store looked like no work
-    calls = ", ".join(f"{step} {c['model_calls']}" + (f" ({c['from_store']} from store)" if c.get("from_store") else "")
-                      for step, c in results["calls"].items())
+    calls = calls_said(results, set(job.steps))
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
@@ -120,6 +118,25 @@ def outcome(job: Job, settings: Settings) -> str:
         if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
             lines.append("\n" + renamed_said(renamed, results))
     return "\n".join(lines)
+
+
+def calls_said(results: dict[str, Any], ran: set[str]) -> str:
+    """The model calls of the pass that wrote `results` (results.json), step by step ("describe 8, label 8, ..."),
+    with the answers from the store (a redo answered from the store looked like no work), and, for a step of the
+    pass (`ran`: the steps that reported progress) that needed no call, why: Step 2b's names taken from Step 2a's
+    label counts, Step 3's images placed by their label (a newcomer read "name_clusters 0, assign 0" unexplained)."""
+    from ictc.nodes.assign import NO_CALL_ROUTES  # the pipeline is loaded by now: a job has run
+
+    by_label = sum(n for route, n in results.get("routes", {}).items() if route in NO_CALL_ROUTES)
+    said = []
+    for step, c in results["calls"].items():
+        notes = [f"{c['from_store']} from store"] if c.get("from_store") else []
+        if step == "name_clusters" and step in ran and results.get("naming", {}).get("source") == "labels":
+            notes.append("the names are Step 2a's labels: no model call")
+        elif step == "assign" and step in ran and by_label:
+            notes.append(f"{by_label} image(s) placed by their label: no model call")
+        said.append(f"{step} {c['model_calls']}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return ", ".join(said)
 
 
 def renamed_said(renamed: dict[str, str], results: dict[str, Any]) -> str:
