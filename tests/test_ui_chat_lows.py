@@ -129,3 +129,17 @@ def test_steps_that_need_no_model_call_say_why(finished_app):  # noqa: F811
             "label: no model call).") in done, done
     say(app, "rename 1 to First")
     assert "name_clusters 0, assign 0." in wait_for_job(app)  # a rename runs no step: nothing to explain
+
+
+def test_a_continue_s_counts_include_what_was_done_before_the_stop(colour_images):
+    """After a kill and Continue, "describe 8 (16 from store)" for 32 images had left out the 8 done before."""
+    app, ctx = slow_run(colour_images)
+    stop_after(app, ctx, 2)
+    app = restart_server(app, ctx)
+    app.button(key="continue").click().run()
+    done = wait_for_job(app)
+    tally = app.session_state["ictc_session"].job.steps["describe"]
+    kept, calls, stored = tally["before"], tally["calls"], tally["stored"]  # an answer in flight at the stop: stored
+    assert kept >= 2 and kept + calls + stored == 8  # the counts add up to the 8 images
+    store = f"{stored} from store; " if stored else ""
+    assert f"Model calls by step: describe {calls} ({store}{kept} done before the stop), label 8, " in done, done

@@ -99,7 +99,10 @@ def outcome(job: Job, settings: Settings) -> str:
     result = job.result
     results = result.results
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
-    calls = calls_said(results, set(job.steps))
+    # a Continue's steps say what was done before the stop: "describe 8 (16 from store)" of 32 had left 8 out
+    before = ({step: tally.get("before", 0) for step, tally in job.steps.items()}
+              if job.title.startswith(("resume", "finishing")) and "; then " not in job.title else {})
+    calls = calls_said(results, set(job.steps), before)
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
@@ -120,17 +123,20 @@ def outcome(job: Job, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def calls_said(results: dict[str, Any], ran: set[str]) -> str:
+def calls_said(results: dict[str, Any], ran: set[str], before: dict[str, int] | None = None) -> str:
     """The model calls of the pass that wrote `results` (results.json), step by step ("describe 8, label 8, ..."),
-    with the answers from the store (a redo answered from the store looked like no work), and, for a step of the
-    pass (`ran`: the steps that reported progress) that needed no call, why: Step 2b's names taken from Step 2a's
-    label counts, Step 3's images placed by their label (a newcomer read "name_clusters 0, assign 0" unexplained)."""
+    with the answers from the store (a redo answered from the store looked like no work), the images a Continue
+    found done (`before`: step -> count, said "done before the stop"), and, for a step of the pass (`ran`: the
+    steps that reported progress) that needed no call, why: Step 2b's names taken from Step 2a's label counts,
+    Step 3's images placed by their label (a newcomer read "name_clusters 0, assign 0" unexplained)."""
     from ictc.nodes.assign import NO_CALL_ROUTES  # the pipeline is loaded by now: a job has run
 
     by_label = sum(n for route, n in results.get("routes", {}).items() if route in NO_CALL_ROUTES)
     said = []
     for step, c in results["calls"].items():
         notes = [f"{c['from_store']} from store"] if c.get("from_store") else []
+        if (before or {}).get(step):
+            notes.append(f"{(before or {})[step]} done before the stop")
         if step == "name_clusters" and step in ran and results.get("naming", {}).get("source") == "labels":
             notes.append("the names are Step 2a's labels: no model call")
         elif step == "assign" and step in ran and by_label:
