@@ -143,3 +143,12 @@ def test_a_continue_s_counts_include_what_was_done_before_the_stop(colour_images
     assert kept >= 2 and kept + calls + stored == 8  # the counts add up to the 8 images
     store = f"{stored} from store; " if stored else ""
     assert f"Model calls by step: describe {calls} ({store}{kept} done before the stop), label 8, " in done, done
+
+
+def test_a_finished_job_whose_end_a_restart_hid_is_not_said_interrupted(finished_app):  # noqa: F811
+    app, ctx = finished_app
+    say(app, "rename 1 to First")  # the page is not drawn again before the restart: its outcome is never said
+    app.session_state["ictc_session"].job.thread.join(60)
+    said = messages(restart_server(app, ctx))
+    assert said[-2].startswith("Applying (no model is called): rename")
+    assert said[-1].startswith("`ictc ui` restarted after the last job started, so its end was not seen here")

@@ -171,8 +171,9 @@ class SessionJobs:
         self.conversation.say("assistant", "This run was interrupted before it finished (`ictc ui` stopped while it "
                               "ran): press **Continue** (or say continue) to finish it; what is done is kept."
                               if self.unfinished() else
-                              "The last job ended while the page was away (`ictc ui` restarted since): its "
-                              "results are shown on the right.")
+                              "`ictc ui` restarted after the last job started, so its end was not seen here: the "
+                              "results on the right are what it left (the Versions tab lists them); if a change is "
+                              "missing, say it again.")
         self.save()
 
     def change_left(self) -> str:
