@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
@@ -15,6 +16,7 @@ from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
     slow_run,
     stop_after,
     texts,
+    use_folder,
     wait_for_job,
     workspace,
 )
@@ -24,6 +26,8 @@ from ictc.ui import jobs
 from ictc.ui.conversation import Conversation
 from ictc.ui.intent import read_intent
 from ictc.ui.jobs import Job
+
+from fakes import fake_context
 
 NAMES = ["Red", "Green", "Blue"]
 
@@ -119,12 +123,15 @@ def test_a_new_criterion_s_names_are_said_as_its_own_not_as_a_rename(finished_ap
     assert done.endswith("New names from the new criterion: Green, Red, Blue (the images of First are all in Green).")
 
 
-@pytest.mark.levers
-def test_steps_that_need_no_model_call_say_why(finished_app):  # noqa: F811
+def test_steps_that_need_no_model_call_say_why(colour_images):
     """With the names and the images' places read from Step 2a's labels, the outcome said "name_clusters 0, assign 0"
-    with no word why."""
-    app, _ = finished_app
-    done = messages(app)[-1]
+    with no word why. (The two levers are set on the models' settings: the conftest's env turns them off.)"""
+    paths, _ = colour_images
+    app = open_app(fake_context(names_from_labels="on", assign_by_label="on"))
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group these by colour, 3 groups")
+    say(app, "go")
+    done = wait_for_job(app)
     assert ("name_clusters 0 (the names are Step 2a's labels: no model call), assign 0 (8 image(s) placed by their "
             "label: no model call).") in done, done
     say(app, "rename 1 to First")
