@@ -734,6 +734,8 @@ def test_the_eleventh_newcomer_s_misreadings():
     assert read_intent("actually rename Green to Leaf", names).action == Rename("Green", "Leaf")
     assert (read_intent("ok 6", []).k, read_intent("ok thanks", names).kind, read_intent("actually no", names).kind) == (
         6, "thanks", "cancel")
-    assert read_intent("I don't want 3 groups", names).problem == 'how many groups instead of 3? Say e.g. "2 groups"'
+    assert read_intent("I don't want 3 groups", names).problem == ('there are 3 groups now: how many do you want? '
+                                                                   'Say e.g. "2 groups"')
+    assert read_intent("I don't want 3 groups", []).problem == 'how many groups instead of 3? Say e.g. "2 groups"'
     assert read_intent("I don't want 3 groups, make it 2", names).k == 2
     assert read_intent("how do I add images to this run?", names).problem.startswith("a run keeps the images")

@@ -261,7 +261,8 @@ class Conversation:
             try:
                 redo = preview(action) if preview else "?"
             except ValueError as exc:  # the rest of the message still stands ("by colour, 50 groups": K refused)
-                refused.append(f"{describe_action(action)} cannot be done: {exc}")
+                refused.append(same_k_said(action.k) if isinstance(action, SetK) and "already" in str(exc) else
+                               f"{describe_action(action)} cannot be done: {exc}")
                 continue
             doable.append(action)
             lines.append(f"- {describe_action(action)}: redoes {redo}")
@@ -270,7 +271,7 @@ class Conversation:
         if refused and not doable:  # nothing new to wait for: what waited still waits (a newcomer lost it here)
             still = (" Still waiting: " + "; ".join(describe_action(a) for a in self.pending) + "; say **go** to apply it."
                      if self.pending else "")
-            return Reply(f"I read: {'; '.join(refused)}.{still}")
+            return Reply(f"{'' if refused[0].startswith('There') else 'I read: '}{'; '.join(refused)}.{still}")
         note = "\n\nLeft out: " + "; ".join(refused) + "." if refused else ""
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
@@ -283,6 +284,14 @@ class Conversation:
                          + note, apply=actions)
         self.pending = actions
         return Reply("I read:\n" + "\n".join(lines) + note + "\n\nSay **go** to apply, or correct me.")
+
+
+def same_k_said(k: int) -> str:
+    """The answer to "use K=`k`" when the run has `k` groups already (a merge may have left them: "K is already 2:
+    nothing to redo" read badly to a newcomer who wanted a fresh grouping), with the ways to one."""
+    return (f"There are already {k} groups. For a fresh grouping into {k} (new names from Step 2b, every image sorted "
+            f'again by Step 3): **undo** back to a version with more groups (e.g. before a merge), then say "{k} groups"; '
+            f"or press **New run** (sidebar) and run the criterion again with {k} groups")
 
 
 def contradicts(instruction: str, criterion: str) -> bool:

@@ -19,7 +19,7 @@ from ictc.nodes.actions import (
     SetK,
 )
 from ictc.prompts import presets
-from ictc.ui.wording import clean_criterion, without_courtesy
+from ictc.ui.wording import clean_criterion, courtesy_only, without_courtesy
 
 ADD_IMAGES = ("a run keeps the images it started with: choose all the images you want on the left (sidebar), and a "
               "new run starts on them; this one stays under Recent runs")
@@ -124,8 +124,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if m := re.match(r"(?:please\s+)?(?:go back|revert|restore|return|back|roll back)\s+to\s+(?:the\s+)?(first|original|"
                      r"previous|last|earlier)\s+(?:version|one|run|clusters)$", lowered):  # "go back to the first version"
         return Intent("undo", version=1 if m[1] in ("first", "original") else 0, sure=True)
-    if re.match(r"(?:(?:ok(?:ay)?|great|nice|good|perfect|cool)[,!\s]+)?(?:thanks?(?: you)?|thx|cheers)(?: a lot| so much)?$",
-                lowered):
+    if courtesy_only(lowered):  # "thanks, that's great", "great, thanks", "thanks a lot" (ui/wording.py)
         return Intent("thanks", sure=True)
     # before help: "how do I add images to this run?" had the general guide (an eleventh newcomer's)
     if re.search(r"\badd\b.{0,30}\b(?:images?|photos?|pictures?|files?|folder)\b", lowered):  # a tenth newcomer's
@@ -136,10 +135,12 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
         return Intent("start_over", sure=True)
     if m := re.match(rf"(?:i |we )?(?:don'?t|do not) (?:want|need) ({NUMBER_WORD}) {GROUP_WORDS}\b[,;.]?\s*(?:(?:so |but )?"
                      rf"(?:make it|use|i want|give me|rather|instead)\s+)?({NUMBER_WORD})?", lowered):
-        # "I don't want 3 groups[, make it 2]": about K, never a criterion (an eleventh newcomer's ran by "i don't want")
-        return _k_request(number(m[2])) if m[2] else Intent(
-            "unclear", problem=f'how many groups instead of {m[1]}? Say e.g. "{2 if number(m[1]) != 2 else 3} groups"',
-            sure=True)
+        # "I don't want 3 groups[, make it 2]": about K, never a criterion (an eleventh newcomer's ran by "i don't want");
+        # the count there is now is said (at 2 groups, "how many instead of 3?" had left it out)
+        example = f'Say e.g. "{next(n for n in range(2, 99) if n not in (number(m[1]), len(names)))} groups"'
+        asked = (f"there are {len(names)} groups now{', not ' + m[1] if len(names) != number(m[1]) else ''}: how many do "
+                 f"you want? {example}" if names else f"how many groups instead of {m[1]}? {example}")
+        return _k_request(number(m[2])) if m[2] else Intent("unclear", problem=asked, sure=True)
     if NO_OTHER.match(lowered):  # "no other group": before a run the reading drops it; after one, the cluster goes
         return Intent("change", action=Remove(OTHER), sure=True)
     if re.match(r"(?:please\s+)?(?:undo|go back|revert|roll back|take (?:that|it) back)(?:\s+(?:that|it|this|the last "

@@ -108,16 +108,20 @@ class Job:
 
     def on_event(self, event: dict[str, Any]) -> None:
         """Records one progress event from the pipeline (called from the work's thread): {"step": "plan",
-        "redo": text} sets the plan; otherwise the step's tally takes "total"/"done" (a (re)start),
-        "advance" (images done), "stored", "calls", "failed" (counts added), "names" and "phase"."""
+        "redo": text} sets the plan; otherwise the step's tally takes "total"/"done" (a (re)start; the first one's
+        "done" is kept as "before"), "advance" (images done), "stored", "calls", "failed" (counts added), "names" and
+        "phase"."""
         step = event.get("step", "")
         with self._lock:
             if step == "plan":
                 self.plan = event["redo"]
                 return
+            new = step not in self.steps
             tally = self.steps.setdefault(step, {"done": 0, "total": 0, "stored": 0, "calls": 0, "failed": 0})
             if "total" in event:  # a step (re)starts: it knows how much there is and how much is done
                 tally.update(total=event["total"], done=event.get("done", 0))
+                if new:  # what the job found done: for a Continue, the work before the stop (its outcome says so)
+                    tally["before"] = event.get("done", 0)
             if "advance" in event:
                 tally["done"] += event["advance"]
                 tally["total"] = max(tally["total"], tally["done"])

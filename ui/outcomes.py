@@ -99,9 +99,10 @@ def outcome(job: Job, settings: Settings) -> str:
     result = job.result
     results = result.results
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
-    # answers from the store too, as the CLI gives them: a redo answered from the store looked like no work
-    calls = ", ".join(f"{step} {c['model_calls']}" + (f" ({c['from_store']} from store)" if c.get("from_store") else "")
-                      for step, c in results["calls"].items())
+    # a Continue's steps say what was done before the stop: "describe 8 (16 from store)" of 32 had left 8 out
+    before = ({step: tally.get("before", 0) for step, tally in job.steps.items()}
+              if job.title.startswith(("resume", "finishing")) and "; then " not in job.title else {})
+    calls = calls_said(results, set(job.steps), before)
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
@@ -118,8 +119,43 @@ def outcome(job: Job, settings: Settings) -> str:
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
         if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
-            lines.append("\nRenamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
+            lines.append("\n" + renamed_said(renamed, results))
     return "\n".join(lines)
+
+
+def calls_said(results: dict[str, Any], ran: set[str], before: dict[str, int] | None = None) -> str:
+    """The model calls of the pass that wrote `results` (results.json), step by step ("describe 8, label 8, ..."),
+    with the answers from the store (a redo answered from the store looked like no work), the images a Continue
+    found done (`before`: step -> count, said "done before the stop"), and, for a step of the pass (`ran`: the
+    steps that reported progress) that needed no call, why: Step 2b's names taken from Step 2a's label counts,
+    Step 3's images placed by their label (a newcomer read "name_clusters 0, assign 0" unexplained)."""
+    from ictc.nodes.assign import NO_CALL_ROUTES  # the pipeline is loaded by now: a job has run
+
+    by_label = sum(n for route, n in results.get("routes", {}).items() if route in NO_CALL_ROUTES)
+    said = []
+    for step, c in results["calls"].items():
+        notes = [f"{c['from_store']} from store"] if c.get("from_store") else []
+        if (before or {}).get(step):
+            notes.append(f"{(before or {})[step]} done before the stop")
+        if step == "name_clusters" and step in ran and results.get("naming", {}).get("source") == "labels":
+            notes.append("the names are Step 2a's labels: no model call")
+        elif step == "assign" and step in ran and by_label:
+            notes.append(f"{by_label} image(s) placed by their label: no model call")
+        said.append(f"{step} {c['model_calls']}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return ", ".join(said)
+
+
+def renamed_said(renamed: dict[str, str], results: dict[str, Any]) -> str:
+    """The clusters whose name changed (`renamed` {old: new}, graph/versions.py) after the change that made `results`
+    (results.json; its "history"'s last entry names the change): the user's rename or merge, an undo or restore, as
+    "Renamed: old → new"; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
+    newcomer read "Renamed: First → green" after a new criterion as if it were a rename of theirs)."""
+    change = (results.get("history") or [""])[-1]
+    if change.startswith(("rename", "merge", "undo", "restore")):
+        return "Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + "."
+    source = "the new criterion" if change.startswith("criterion") else "Step 2b"
+    return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
+        f"the images of {old} are all in {new}" for old, new in renamed.items()) + ").")
 
 
 def instructions_in_force(criterion: dict) -> list[str]:

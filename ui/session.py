@@ -66,7 +66,7 @@ class Session(SessionJobs):
         self.labels: str | None = None
         self.run_dir: Path | None = None
         self.job: Job | None = None
-        self.reported = ""  # id of the last job whose outcome was said in the chat
+        self.reported = self.launched = ""  # ids of the last job whose outcome was said, and of the last started
         self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
         self.queued: list[Action] = []
         self.held = ""  # a message said during a job, read when the job is done (report_job)
@@ -84,7 +84,7 @@ class Session(SessionJobs):
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
-                  "audit_wait": self.audit_wait, "held": self.held}
+                  "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
         write_json(self.folder / "session.json", record)
 
     @classmethod
@@ -99,7 +99,7 @@ class Session(SessionJobs):
             return session
         images = record.get("images", [])
         session._images, session.images_source = None if images is None else list(images), record.get("images_source", "")
-        session.labels, session.reported = record.get("labels"), record.get("reported", "")
+        session.labels, session.reported, session.launched = record.get("labels"), record.get("reported", ""), record.get("launched", "")
         session.source_choice = dict(record.get("source_choice") or {})
         session.queued = [parse_action(a) for a in record.get("queued", [])]
         session.warned, session.held = bool(record.get("warned")), str(record.get("held") or "")
@@ -110,6 +110,7 @@ class Session(SessionJobs):
                                             list(record.get("messages", [])))
         if session.run_dir is not None:
             session.job = jobs.job_for(str(session.run_dir))
+            session.say_lost_job()
         return session
 
     # models ---------------------------------------------------------------------------------------------

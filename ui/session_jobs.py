@@ -19,7 +19,7 @@ from ictc.ui.outcomes import retryable
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
-    from ictc.ui.conversation import Request
+    from ictc.ui.conversation import Conversation, Request
 
 
 class SessionJobs:
@@ -31,6 +31,13 @@ class SessionJobs:
     labels: str | None
     job: Job | None
     queued: list[Action]  # the changes of an apply after the one a Stop or an error interrupted: Continue applies them
+    conversation: Conversation
+    reported: str  # id of the last job whose outcome was said in the chat
+    launched: str  # id of the last job started (kept in session.json): one a restart lost was never reported
+
+    def save(self) -> None:
+        """Write the session's record to session.json (Session.save)."""
+        raise NotImplementedError
 
     def results(self) -> dict[str, Any] | None:
         """The current run's results.json (Session.results)."""
@@ -150,7 +157,24 @@ class SessionJobs:
     def _launch(self, title: str, work: Callable[..., Any]) -> Job:
         assert self.run_dir is not None
         self.job = jobs.register(str(self.run_dir), Job(title, work).start())
+        self.launched = self.job.id
+        self.save()  # on disk at once (Continue's button saves nothing else): a restart finds the job lost
         return self.job
+
+    def say_lost_job(self) -> None:
+        """After `ictc ui` restarted: a job started here whose end was never said (this server knows no job of
+        the run, and it is not the last reported) is said to have ended, so the chat's last "Running: ..." does
+        not stand as if it still ran (a newcomer read it under a status line saying the run was interrupted)."""
+        if self.job is not None or not self.launched or self.launched == self.reported:
+            return
+        self.reported = self.launched
+        self.conversation.say("assistant", "This run was interrupted before it finished (`ictc ui` stopped while it "
+                              "ran): press **Continue** (or say continue) to finish it; what is done is kept."
+                              if self.unfinished() else
+                              "`ictc ui` restarted after the last job started, so its end was not seen here: the "
+                              "results on the right are what it left (the Versions tab lists them); if a change is "
+                              "missing, say it again.")
+        self.save()
 
     def change_left(self) -> str:
         """The change stopped half-way on the current run (run.json's pending_action, in words), or "": another

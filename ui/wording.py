@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import re
 
-# words that, with a thanks after them, make a thanks: "ok thanks" is no "ok" that starts a run
-THANKS_WITH = {"ok", "okay", "yes", "yeah", "yep", "sure", "fine", "great", "nice", "good", "perfect", "cool"}
+# words that, with a thanks beside them, make a thanks: "ok thanks" is no "ok" that starts a run, and "thanks,
+# that's great" no criterion (a newcomer's was read as nothing). Not "looks good": that one says go.
+PRAISE = (r"(?:(?:that'?s|that is|this is|it'?s|it is|very|really|so|all)\s+)?(?:ok(?:ay)?|yes|yeah|yep|sure|fine|great|"
+          r"nice|good|perfect|cool|awesome|excellent|brilliant|wonderful|lovely|amazing)")
+THANK = r"(?:many\s+)?(?:thanks?(?:\s+you)?|thx|ty|cheers)(?:\s+(?:a lot|so much|very much|again))?"
+COURTESY_ONLY = re.compile(rf"(?:(?:{PRAISE}|{THANK})(?:[\s,!.]+|$))+", re.I)
+
+
+def courtesy_only(text: str) -> bool:
+    """Whether `text` is only thanks, with or without praise around it ("thanks, that's great", "great, thanks",
+    "perfect thank you", "thanks a lot"): a thanks word and nothing else but praise. "thanks, now merge red and
+    blue" is not: it asks for something."""
+    text = text.strip()
+    return bool(re.search(r"thank|thx|\bty\b|cheers", text, re.I)) and COURTESY_ONLY.fullmatch(text) is not None
 
 
 def clean_criterion(text: str) -> str:
@@ -30,6 +42,6 @@ def without_courtesy(text: str) -> str:
     nothing else is left,
     or when the thanks is the message ("ok thanks" is thanks, not the "ok" that starts a run)."""
     bare = COURTESY.sub("", text.strip()).strip()
-    if not bare or (bare.lower().rstrip(".!,") in THANKS_WITH and re.search(r"thank|thx|cheers", text, re.I)):
+    if not bare or courtesy_only(text):
         return text
     return bare
