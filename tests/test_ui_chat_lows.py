@@ -16,6 +16,7 @@ from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
     slow_run,
     stop_after,
     texts,
+    token_of,
     use_folder,
     wait_for_job,
     workspace,
@@ -159,3 +160,18 @@ def test_a_finished_job_whose_end_a_restart_hid_is_not_said_interrupted(finished
     said = messages(restart_server(app, ctx))
     assert said[-2].startswith("Applying (no model is called): rename")
     assert said[-1].startswith("`ictc ui` restarted after the last job started, so its end was not seen here")
+
+
+def test_new_run_after_a_reload_keeps_the_run_s_images(finished_app):  # noqa: F811
+    """After a reload session.json no longer lists the images (the run's results do); "New run" cleared the run
+    folder before the images were read from it, so the next run had none unless a page had read them first."""
+    app, ctx = finished_app
+    session = app.session_state["ictc_session"]
+    loaded = type(session).load(session.settings, lambda settings: ctx, token_of(app), session.root)
+    loaded.new_run()  # no page drawn in between: nothing has read the images yet
+    assert len(loaded.images) == 8
+    reloaded = restart_server(app, ctx)  # the page then: the images chosen, and a new run on them
+    assert "8 images" in reloaded.success[0].value
+    assert "K = **3**" in say(reloaded, "group by colour, 3 groups")
+    say(reloaded, "go")
+    assert wait_for_job(reloaded).startswith("Done in")

@@ -296,7 +296,8 @@ class Session(SessionJobs):
         return reply
 
     def new_run(self) -> None:
-        """Forget the current clusters in the chat (the run folder stays on disk)."""
+        """Forget the current clusters in the chat (the run folder stays on disk); its images stay chosen."""
+        self.images = self.images  # read from the run's results before the run is forgotten (after a reload)
         self.run_dir, self.job, self.conversation = None, None, Conversation()
         self.save()
 
