@@ -97,6 +97,19 @@ def clusters_before(rows: list[dict[str, Any]], moved_from: dict[str, str]) -> d
     return before
 
 
+USER_NAMING = ("rename", "merge", "undo", "restore")  # history entries whose new names are the user's own doing
+
+
+def names_source(change: str) -> str:
+    """Who gave the names after `change` (a results.json "history" entry, e.g. "criterion: mood"): "" for the
+    user's rename, merge, undo or restore (a diff's renamed clusters are then renames), else what named the clusters
+    afresh, "the new criterion" or "Step 2b", so that a re-naming is not reported as a rename (newcomers read
+    "Renamed: First -> green" after a new criterion as something they had done)."""
+    if change.startswith(USER_NAMING):
+        return ""
+    return "the new criterion" if change.startswith("criterion") else "Step 2b"
+
+
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed, and so are clusters whose
     name only changed case; every other image whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).

@@ -257,3 +257,18 @@ def test_a_split_at_the_clusters_pause_is_warned_like_refine_s(colour_images, tm
         assert _run(server, folder, tmp_path / "run", "--review") == 0
     out = capsys.readouterr().out
     assert "Will redo: Step 2b on the raw labels of" in out and "(its images share one label, " in out
+
+
+def test_a_new_criterion_s_names_are_printed_as_new_names_not_as_a_rename(colour_images, tmp_path, capsys):
+    """After `--rename Red Warm` and a new criterion, refine printed "Renamed: Warm -> Red", as if the user had
+    renamed; Step 2b had named the clusters afresh (graph/versions.names_source, as the chat says it)."""
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        assert main(["refine", str(run), "--rename", "Red", "Warm"]) == 0
+        assert "Renamed: Red -> Warm" in capsys.readouterr().out  # the user's own rename stays so
+        assert main(["refine", str(run), "--criterion", "main colour"]) == 0
+        out = capsys.readouterr().out
+    assert "Renamed" not in out
+    assert "New names from the new criterion: " in out and "the images of Warm are all in Red" in out

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ictc.graph.versions import names_source
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
@@ -150,10 +151,9 @@ def renamed_said(renamed: dict[str, str], results: dict[str, Any]) -> str:
     (results.json; its "history"'s last entry names the change): the user's rename or merge, an undo or restore, as
     "Renamed: old → new"; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
     newcomer read "Renamed: First → green" after a new criterion as if it were a rename of theirs)."""
-    change = (results.get("history") or [""])[-1]
-    if change.startswith(("rename", "merge", "undo", "restore")):
+    source = names_source((results.get("history") or [""])[-1])
+    if not source:
         return "Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + "."
-    source = "the new criterion" if change.startswith("criterion") else "Step 2b"
     return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
         f"the images of {old} are all in {new}" for old, new in renamed.items()) + ").")
 

@@ -91,13 +91,21 @@ def _cluster(run_dir: str, token: str) -> str:
 
 def _print_changes(result: Any) -> None:
     """The new version, the model calls per step and what changed (renamed clusters, moved images)."""
+    from ictc.graph.versions import names_source
+
     calls = result.results["calls"]
     print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
     print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
                                       for step, c in calls.items()))
     changes = result.changes or {"renamed": {}, "moved": []}
-    for old, new in changes["renamed"].items():
-        print(f"Renamed: {old} -> {new}")
+    source = names_source(result.results["history"][-1] if result.results["history"] else "")
+    if changes["renamed"] and source:  # Step 2b named the clusters afresh: no rename of the user's
+        print(f"New names from {source}: {', '.join(result.results['cluster_names'])}")
+        for old, new in changes["renamed"].items():
+            print(f"  the images of {old} are all in {new}")
+    else:
+        for old, new in changes["renamed"].items():
+            print(f"Renamed: {old} -> {new}")
     print(f"{len(changes['moved'])} image(s) moved")
     for move in changes["moved"][:20]:
         print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
