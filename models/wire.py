@@ -192,9 +192,7 @@ def with_body(request: Any, body: dict[str, Any]) -> Any:
 
 def with_json(response: Any, answer: dict[str, Any]) -> Any:
     """`response` (an httpx Response) with `answer` (a dict) as its JSON content instead, plain (not encoded)."""
-    # the content type too: a stream read as one answer (models/event_stream.py) is JSON now, for the SDK as well
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in WIRE_BODY_HEADERS
-               and k.lower() != "content-type"] + [("content-type", "application/json")]
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in WIRE_BODY_HEADERS]
     cleaned = type(response)(response.status_code, headers=headers, content=json.dumps(answer).encode(),
                              request=response.request, extensions=response.extensions)
     with contextlib.suppress(RuntimeError):  # not closed yet: the SDK only logs it

@@ -420,3 +420,9 @@ def test_an_event_stream_sent_for_stream_false_is_read_as_the_answer(stream):
         reply = DirectChat(_chat(server.url)).invoke(CONVERSATIONS[1], logprobs=True, top_logprobs=5, max_tokens=1)
     assert reply.content == "cat" and reply.response_metadata["finish_reason"] == "stop"
     assert first_token_logprobs(reply) == [("cat", -0.1), ("dog", -2.5)]
+
+
+def test_an_event_stream_is_read_on_the_openai_clients_own_path_too():
+    # through the busy-aware client's `send` (ChatOpenAI's own call): the SDK had handed LangChain the stream's text
+    with Scripted(stream="chunks") as server:
+        assert _chat(server.url).invoke(CONVERSATIONS[1]).content == "cat"
