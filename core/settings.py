@@ -7,6 +7,7 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ictc.core.errors import UsageError
 
@@ -15,6 +16,8 @@ from ictc.core.errors import UsageError
 DEFAULT_LOCAL_VLM = "HuggingFaceTB/SmolVLM-500M-Instruct"
 DEFAULT_LOCAL_LLM = "Qwen/Qwen2.5-1.5B-Instruct"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+# endpoint paths the client adds to a base URL itself (the longer first: /chat/completions ends in /completions)
+ENDPOINT_PATHS = ("/chat/completions", "/completions", "/models")
 
 
 def _setting(default: Any, doc: str, env: str | None = None) -> Any:
@@ -135,11 +138,28 @@ class Settings:
             raise UsageError(f"{_named('names_cover')} must be in (0, 1], not {self.names_cover}")
         if self.busy_patience < 0:
             raise UsageError(f"{_named('busy_patience')} must be at least 0, not {self.busy_patience}")
+        for name in ("base_url", "vlm_base_url", "llm_base_url"):
+            for url in getattr(self, name):
+                _check_base_url(name, url)
         for name in ("concurrency", "image_max_side", "max_pixels", "description_max_tokens", "label_max_tokens",
                      "label_max_words", "reasoning_room", "min_label_count", "label_token_budget", "name_retries",
                      "choice_orders", "category_hops"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{_named(name)} must be at least 1, not {getattr(self, name)}")
+
+
+def _check_base_url(name: str, url: str) -> None:
+    """Raises UsageError when `url` (a value of the setting `name`) ends with an endpoint's path, pasted from a curl
+    example: the client adds that path itself, so requests went to /v1/chat/completions/chat/completions and the
+    server's 404 read as an unknown model. The message names the value and the base URL to give instead."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    tail = next((t for t in ENDPOINT_PATHS if path.lower().endswith(t)), None)
+    if tail is not None:
+        base = urlunsplit(parts._replace(path=path[:-len(tail)]))
+        flag = f"--{name.replace('_', '-')}"
+        raise UsageError(f"{flag} ({env_name(next(f for f in fields(Settings) if f.name == name))}) {url!r} ends "
+                         f"with the endpoint path {tail!r}: give the server's base URL, {flag} {base}")
 
 
 def _named(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import posixpath
 import re
@@ -25,20 +26,22 @@ class LabelRows(dict[str, str]):
     """{image as written: label}, and `conflicting`: the images the file gives two different labels (the same
     name twice: one image's two rows, or a bare name used in several folders), left out of the dict; `recased`:
     label spellings read as the class spelt first, but for case; `unmarked`: the images of a one-hot file's rows
-    that mark no class or several, left out too."""
+    that mark no class or several, left out too; `encoding`: the encoding assumed when the file is not Unicode."""
 
     def __init__(self, labels: dict[str, str], conflicting: list[str], unmarked: list[str] | None = None):
         super().__init__(labels)
         self.conflicting = conflicting
         self.recased: list[str] = []  # "red as Red": each spelling read as the class first spelt otherwise
         self.unmarked = unmarked or []
+        self.encoding = ""  # the encoding assumed for a file that is not Unicode, in words ("Windows-1252")
 
 
 def read_labels(path: str | Path) -> LabelRows:
     """A labels file -> {image as written: label}.
 
     Accepted as spreadsheets and scripts write it: UTF-8 with or without a BOM, UTF-16 with a BOM
-    (a spreadsheet's "Unicode text"), else Windows-1252 (a spreadsheet's plain "CSV"); fields separated
+    (a spreadsheet's "Unicode text"), else Mac Roman when lines end in CR alone (Excel for Mac's "CSV (Macintosh)"),
+    else Windows-1252 (a spreadsheet's plain "CSV"), the guess kept in `encoding`; fields separated
     by `,` `;` tab or `|` (the one that splits the header into an image and a label column; Excel's
     "sep=;" first line is read as such); header names in any case, spaces as "_" (IMAGE_COLUMNS,
     LABEL_COLUMNS); or one-hot, an image column and one 0/1 column per class (Roboflow's classification CSV:
@@ -52,7 +55,8 @@ def read_labels(path: str | Path) -> LabelRows:
         raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
     if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a workbook had been refused by quoting its bytes
         raise UsageError(f"labels file {path} is a spreadsheet workbook (.xlsx, .xls, .ods), not text: save it as CSV")
-    lines = _decode(raw).splitlines()
+    text, encoding = _decode(raw)
+    lines = text.splitlines()
     header = next((i for i, line in enumerate(lines) if line.strip()), None)
     declared = None
     if header is not None and len(line := lines[header].strip()) == 5 and line.lower().startswith("sep="):
@@ -80,6 +84,7 @@ def read_labels(path: str | Path) -> LabelRows:
                      unmarked)
     # one class spelt in two cases ("Red", "red") is one class: the first spelling stands (6 classes had been scored)
     spelt = {label.casefold(): label for label in reversed(list(rows.values()))}
+    rows.encoding = encoding
     rows.recased = sorted({f"{label} as {spelt[label.casefold()]}" for label in rows.values()
                            if spelt[label.casefold()] != label})
     rows.update({image: spelt[label.casefold()] for image, label in rows.items()})
@@ -127,15 +132,18 @@ def read_one_hot(lines: list[str], declared: str | None = None) -> tuple[list[tu
     return None
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes) -> tuple[str, str]:
+    """(text, the encoding assumed in words) of a labels file; the words are "" for Unicode (a UTF-16 BOM, UTF-8),
+    which is sure: any other is a guess, said so that a garbled class name is explained."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1")  # every byte is a character: nothing is refused for its encoding
+        return raw.decode("utf-16"), ""
+    with contextlib.suppress(UnicodeDecodeError):
+        return raw.decode("utf-8-sig"), ""
+    if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends: Excel for Mac's "CSV (Macintosh)", Mac Roman
+        return raw.decode("mac_roman"), "Mac Roman (its lines end in CR alone, as Excel for Mac's 'CSV (Macintosh)')"
+    with contextlib.suppress(UnicodeDecodeError):
+        return raw.decode("cp1252"), "Windows-1252"
+    return raw.decode("latin-1"), "Latin-1"  # every byte is a character: nothing is refused for its encoding
 
 
 def _columns(line: str, declared: str | None = None) -> tuple[str, int, int] | None:

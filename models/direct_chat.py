@@ -19,6 +19,7 @@ from langchain_openai.chat_models import base as lc_openai
 from openai.types.chat import ChatCompletion
 
 from ictc.models.answers import normalize_answer
+from ictc.models.event_stream import parsed_answer
 from ictc.models.pushback import BusyAwareClient, retry_after
 from ictc.models.replicas import http
 
@@ -151,8 +152,8 @@ class DirectChat:
                     continue
                 raise openai.APIConnectionError(request=exc.request) from exc
             if response.status_code < 400:
-                if answer is None:  # not the JSON the SDK would parse: it raises JSONDecodeError too
-                    answer = json.loads(response.read())
+                if answer is None:  # not JSON as its content type says: JSONDecodeError, as the SDK raises
+                    answer = parsed_answer(response.read())  # an event stream in any content type is read
                 return answer
             if attempt < retries and client._should_retry(response):  # noqa: SLF001 (the SDK's rule, as is)
                 response.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -112,13 +113,15 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     and answers any name); only a probe refused as an unknown model (404, or an error naming the model)
     refuses, naming the closest listed ids. Raises ModelUnavailableError."""
     root = base_url.rstrip("/")
+    listing_status = 0
     try:
-        status, data = _request(root + "/models", api_key, timeout)
-        listed_ok = status < 400
+        listing_status, data = _request(root + "/models", api_key, timeout)
+        listed_ok = listing_status < 400
         listing = json.loads(data or b"{}") if listed_ok else {}
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}", "openai") from exc
+        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}", "openai",
+                                    fix=_certificate_fix(reason)) from exc
     except ValueError:
         listing = {}
     data_list = listing.get("data", []) if isinstance(listing, dict) else []
@@ -132,12 +135,44 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     except (urllib.error.URLError, TimeoutError, OSError):
         return  # the listing answered: the run's own calls will say what is wrong
     message = error_of(data)[0] if status >= 400 else ""
+    if status == 404 == listing_status and not UNKNOWN_MODEL.search(message):
+        # neither endpoint is there, and no word of a model: the path is wrong (Ollama's root without /v1), not
+        # the name (the stop had said "give --vlm a name the server serves")
+        raise ModelUnavailableError(role, model, f"{base_url} answers 404 Not Found at /models and /chat/completions: "
+                                    "it serves no OpenAI-compatible API at that path", "openai",
+                                    fix=_path_fix(root, api_key, timeout))
     if status == 404 or (status >= 400 and (UNKNOWN_MODEL.search(message) or _NAME_INVALID.search(message))):
         near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
                 "it lists no models" if listed_ok else "it gives no /models listing")
         # it answered, so its address is right: a newcomer had been told to check --base-url and that it runs
         raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai",
                                     fix=unknown_model_fix(f"--{role}", model, message))
+
+
+def _path_fix(root: str, api_key: str, timeout: float) -> str:
+    """The way out of a base URL `root` (no trailing slash) where nothing OpenAI-compatible answers: the same URL
+    with /v1 when its /v1/models answers (one GET), else the advice to give the API's path."""
+    if not root.lower().endswith("/v1"):
+        try:
+            status, _ = _request(root + "/v1/models", api_key, timeout)
+        except (urllib.error.URLError, TimeoutError, OSError):
+            status = 0
+        if 0 < status < 400:
+            return f"give --base-url {root}/v1 (its /v1/models answers: the API is under /v1)"
+        return f"give --base-url the URL the server's OpenAI-compatible API is under (most serve it under /v1: {root}/v1)"
+    return "give --base-url the URL the server's OpenAI-compatible API is under (its documentation names it)"
+
+
+def _certificate_fix(reason: object) -> str:
+    """The way out when `reason` (why a URL could not be reached) is a certificate Python does not trust (self-signed,
+    an internal CA), else "" (the backend's own advice)."""
+    words = str(reason)
+    if not isinstance(reason, ssl.SSLCertVerificationError) and "CERTIFICATE_VERIFY_FAILED" not in words:
+        return ""
+    if "mismatch" in words.lower():  # a trusted certificate for another name: the URL must use the name it is for
+        return "give --base-url the host name the server's certificate is for"
+    return ("trust the server's certificate: set SSL_CERT_FILE to a PEM file holding it or its CA "
+            "(SSL_CERT_FILE=path/to/cert.pem ictc ...)")
 
 
 def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:

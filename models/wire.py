@@ -17,6 +17,8 @@ import orjson
 import urllib3
 from urllib3 import exceptions as u3
 
+from ictc.models.event_stream import stream_answer
+
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 KEEPALIVE = 100  # connections kept per server, as the openai client's httpx limits (max_keepalive_connections)
 # headers that describe the body as it came over the wire: wrong for a body decoded or replaced here
@@ -151,14 +153,21 @@ def _as_httpx_error(exc: BaseException, request: WireRequest) -> Exception:
 
 
 def json_answer(response: Any) -> dict[str, Any] | None:
-    """A successful response's JSON object body; None for an error, a stream or a body that is not one."""
-    if response.status_code >= 400 or "json" not in response.headers.get("content-type", ""):
+    """A successful response's JSON object body, or the chat completion of an event stream sent to a request
+    that asked for none (models/event_stream.py: chunks joined; a JSON body with `data: [DONE]` after it); None
+    for an error, another content type or a body that is neither."""
+    kind = response.headers.get("content-type", "")
+    if response.status_code >= 400 or ("json" not in kind and "event-stream" not in kind):
         return None
-    try:  # orjson: ~4x faster; what it refuses (NaN, huge integers) the caller parses again with json
-        answer = orjson.loads(response.read())
-    except ValueError:
-        return None
-    return answer if isinstance(answer, dict) else None
+    body = response.read()
+    if "json" in kind:
+        try:  # orjson: ~4x faster; what it refuses (NaN, huge integers) json reads below
+            answer = orjson.loads(body)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict):
+            return answer
+    return stream_answer(body)
 
 
 def chat_body(request: Any) -> dict[str, Any] | None:

@@ -30,10 +30,11 @@ class Scripted:
     every request's body and headers."""
 
     def __init__(self, failures: int = 0, moved: bool = False, delay: float = 0.0, compressed: bool = False,
-                 busy: int = 0):
+                 busy: int = 0, stream: str = ""):
         self.failures, self.moved, self.delay = failures, moved, delay  # moved: 307 from /v1 to /v2
         self.busy = busy  # this many 429s (Retry-After: 0.05) first
         self.compressed = compressed  # answers compressed (Content-Encoding: gzip)
+        self.stream = stream  # "chunks": SSE chunks with keep-alive comments; "done": the JSON, then data: [DONE]
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         server = self
@@ -71,12 +72,12 @@ class Scripted:
                         choice["logprobs"] = {"content": [{**TOP[0], "top_logprobs": TOP}]}
                     status, answer = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                                            "choices": [choice]}
-                data = json.dumps(answer).encode()
+                data = _as_stream(answer, server.stream) if server.stream else json.dumps(answer).encode()
                 self.send_response(status)
                 if server.compressed:
                     data = gzip.compress(data)
                     self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/event-stream" if server.stream else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -91,6 +92,23 @@ class Scripted:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _as_stream(answer: dict[str, Any], how: str) -> bytes:
+    """`answer` as a server that ignores `stream: false` sends it: "chunks" (its text in two deltas, the logprobs
+    in the first, keep-alive comments, no [DONE]) or "done" (the JSON, then a stray `data: [DONE]`)."""
+    if how == "done":
+        return json.dumps(answer).encode() + b"\n\ndata: [DONE]\n\n"
+    choice = answer["choices"][0]
+    text = choice["message"]["content"]
+    base = {key: answer[key] for key in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    deltas = [{"index": 0, "delta": {"role": "assistant", "content": text[:1]}, "finish_reason": None},
+              {"index": 0, "delta": {"content": text[1:]}, "finish_reason": None},
+              {"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]
+    if "logprobs" in choice:
+        deltas[0]["logprobs"] = choice["logprobs"]
+    return b"".join(b": keep-alive\n\ndata: " + json.dumps({**base, "choices": [d]}).encode() + b"\n\n"
+                    for d in deltas)
 
 
 def _chat(url: str, max_retries: int = 2, timeout: float = 10.0) -> ChatOpenAI:
@@ -393,3 +411,18 @@ def test_where_urllib3_would_turn_off_the_contexts_hostname_check_chat_calls_go_
     assert answer["choices"][0]["message"]["content"] == "cat"
     assert context.check_hostname  # still checks hostnames for the httpx clients sharing it
     assert client._wire is None  # httpx sent the call
+
+
+@pytest.mark.parametrize("stream", ["chunks", "done"])
+def test_an_event_stream_sent_for_stream_false_is_read_as_the_answer(stream):
+    # servers that always stream (unsloth#6570), and routers that add `data: [DONE]` after the JSON (9router#3492)
+    with Scripted(stream=stream) as server:
+        reply = DirectChat(_chat(server.url)).invoke(CONVERSATIONS[1], logprobs=True, top_logprobs=5, max_tokens=1)
+    assert reply.content == "cat" and reply.response_metadata["finish_reason"] == "stop"
+    assert first_token_logprobs(reply) == [("cat", -0.1), ("dog", -2.5)]
+
+
+def test_an_event_stream_is_read_on_the_openai_clients_own_path_too():
+    # through the busy-aware client's `send` (ChatOpenAI's own call): the SDK had handed LangChain the stream's text
+    with Scripted(stream="chunks") as server:
+        assert _chat(server.url).invoke(CONVERSATIONS[1]).content == "cat"

@@ -72,9 +72,20 @@ def test_labels_as_people_write_them_score_every_image(finished_run, class_folde
     text = "\r\n".join(lines) + "\r\n"
     encoding = {"bom-comma-relative": "utf-8-sig", "tab-utf16": "utf-16", "cp1252-spreadsheet": "cp1252"}.get(variant, "utf-8")
     scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text, encoding)))
-    assert (scores.acc, scores.n, scores.images, scores.warning) == (1.0, 20, 20, "")
+    guessed = ("the labels file is not UTF-8 and was read as Windows-1252: if a class name looks garbled, save it "
+               "as CSV UTF-8" if variant == "cp1252-spreadsheet" else "")  # a guess is said: UTF-8 and UTF-16 are sure
+    assert (scores.acc, scores.n, scores.images, scores.warning) == (1.0, 20, 20, guessed)
     if variant == "cp1252-spreadsheet":
         assert set(scores.classes) == {"redé", "greené", "blueé"}
+
+
+def test_a_mac_csv_is_read_as_mac_roman_and_the_guess_said(finished_run, class_folders, tmp_path):
+    # Excel for Mac's "CSV (Macintosh)": CR-only lines, Mac Roman; read as cp1252 its names came out red_ŽÑ, unsaid
+    text = "\r".join(["Filename,Class", *(f"{p},{c}_é—" for p, c in _rows(class_folders))]) + "\r"
+    scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text, "mac_roman")))
+    assert scores.acc == 1.0 and set(scores.classes) == {"red_é—", "green_é—", "blue_é—"}
+    assert scores.warning == ("the labels file is not UTF-8 and was read as Mac Roman (its lines end in CR alone, as "
+                              "Excel for Mac's 'CSV (Macintosh)'): if a class name looks garbled, save it as CSV UTF-8")
 
 
 def test_bare_names_match_only_where_unambiguous_and_the_metrics_say_so(finished_run, class_folders, tmp_path):

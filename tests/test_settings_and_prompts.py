@@ -49,6 +49,19 @@ def test_bad_setting_values_are_named(monkeypatch):
         load_settings(env_file=None)
 
 
+@pytest.mark.parametrize(("given", "base"), [("http://h:8000/v1/chat/completions", "http://h:8000/v1"),
+                                             ("http://h:8000/v1/completions/", "http://h:8000/v1"),
+                                             ("https://h/api/v1/models", "https://h/api/v1")])
+def test_a_base_url_with_an_endpoint_path_pasted_on_is_refused_naming_the_base(given, base):
+    # requests had gone to /v1/chat/completions/chat/completions, and the 404 read as an unknown model
+    with pytest.raises(ValueError, match=rf"^--base-url \(OPENAI_BASE_URL\) '{given}' ends with the endpoint "
+                                         rf"path '/\w+(/completions)?': give the server's base URL, --base-url {base}$"):
+        load_settings({"backend": "openai", "base_url": given}, env_file=None)
+    with pytest.raises(ValueError, match=r"^--vlm-base-url \(ICTC_VLM_BASE_URL\)"):
+        load_settings({"vlm_base_url": "http://h/v1/chat/completions"}, env_file=None)
+    assert load_settings({"base_url": "http://h:8000/v1/"}, env_file=None).base_url == ["http://h:8000/v1/"]
+
+
 def test_a_misspelt_resume_setting_suggests_only_a_near_name():
     from ictc.core.settings import setting_values
 
