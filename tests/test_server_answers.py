@@ -413,3 +413,56 @@ def test_an_answer_given_as_a_tool_call_is_read_from_its_arguments():
     spoken = {"choices": [{"message": {"content": "red", "tool_calls": [{"function": {"arguments": "{}"}}]}}]}
     normalize_answer(spoken)
     assert spoken["choices"][0]["message"]["content"] == "red"  # text content stands
+
+
+# 9. a fifth break-it round (kinds5): logprobs shapes, raw tokenizer pieces, leaked template tokens, invisible
+# characters, the completions shape, a server-side token cap
+def _as_dict(body, reply):  # llama.cpp's older server, text-generation-webui: top_logprobs as {token: logprob}
+    if (choice := reply["choices"][0]).get("logprobs"):
+        first = choice["logprobs"]["content"][0]
+        first["top_logprobs"] = {e["token"]: e["logprob"] for e in first["top_logprobs"]}
+
+
+def _legacy(body, reply):  # llama-cpp-python: the completions shape in a chat answer
+    if (choice := reply["choices"][0]).get("logprobs"):
+        entries = choice["logprobs"]["content"][0]["top_logprobs"]
+        choice["logprobs"] = {"tokens": [entries[0]["token"]], "token_logprobs": [entries[0]["logprob"]],
+                              "top_logprobs": [{e["token"]: e["logprob"] for e in entries}], "text_offset": [0]}
+
+
+def _raw_pieces(body, reply):  # vLLM#16838 ("ĠRed"), vLLM#2918 ("▁Red")
+    if (choice := reply["choices"][0]).get("logprobs"):
+        first = choice["logprobs"]["content"][0]
+        for entry in [*first["top_logprobs"], first]:
+            entry["token"] = ("Ġ" if len(body["messages"]) % 2 else "▁") + entry["token"]
+
+
+@pytest.mark.parametrize("reshape", [_as_dict, _legacy, _raw_pieces], ids=["top_logprobs_dict", "legacy", "pieces"])
+def test_logprobs_in_other_shapes_or_as_raw_pieces_give_the_calibrated_choice(folder, tmp_path, reshape):
+    """A dict had crashed the run (AttributeError, exit 2); the legacy shape and raw pieces had silently lost the
+    calibrated choice (Step 3 all by the schema)."""
+    with ShapedServer(reshape=reshape) as server:
+        assert run(server, folder, tmp_path / "run") == 0
+    assert_clustered_by_colour(tmp_path / "run")
+    assert results(tmp_path / "run")["routes"] == {"logprobs": 8}
+
+
+@pytest.mark.parametrize("logprobs", [
+    {"content": [{"token": "x", "logprob": -1.0, "top_logprobs": "x"}]}, {"content": ["x"]}, {"content": "x"},
+    {"top_logprobs": [["Red", -0.1]]}, {"tokens": ["Red"], "token_logprobs": ["high"]}, ["Red"], "Red"])
+def test_unreadable_logprobs_are_no_logprobs_not_a_crash(logprobs):
+    from langchain_core.messages import AIMessage
+
+    from ictc.models.calibrated import first_token_logprobs
+
+    assert first_token_logprobs(AIMessage("", response_metadata={"logprobs": logprobs})) is None
+
+
+def test_raw_pieces_are_read_as_text_and_a_letter_that_looks_like_one_stays_a_letter():
+    from ictc.models.calibrated import name_logprobs, piece_text
+
+    assert [piece_text(t) for t in ("ĠRed", "▁Red", "Ċred", "Red▁car", "Red")] == [" Red", " Red", "\nred", "Red car",
+                                                                                   "Red"]
+    scores, _ = name_logprobs([("Ġgan", -0.1)], ["ġgantija", "green"])  # Maltese: "Ġ" begins the name
+    assert scores[0] is not None and scores[1] is None
+
