@@ -8,6 +8,7 @@ from typing import Any
 
 from ictc.models.quirks import error_response, refusal_of, status_response
 from ictc.models.reasoning import strip_reasoning
+from ictc.models.stray_text import strip_end_tokens
 
 # parts of a content list that are the model's reasoning (Mistral's Magistral "thinking" chunks, Anthropic-style
 # "reasoning" parts), never the answer
@@ -82,12 +83,25 @@ def tool_call_as_answer(message: dict[str, Any]) -> None:
         message["content"] = arguments
 
 
+def text_as_message(choice: dict[str, Any]) -> None:
+    """A `choice` (in place) in the completions shape, its answer in `text` and no `message` (koboldcpp's older
+    OpenAI shim, some text-generation-webui builds), gets that text as its message's content. Every image had
+    failed as "the VLM returned an empty description"."""
+    if "message" not in choice and isinstance(choice.get("text"), str):
+        choice["message"] = {"role": "assistant", "content": choice["text"]}
+
+
 def normalize_answer(answer: dict[str, Any]) -> None:
-    """Every choice of a chat completion `answer` (in place) with text content (flatten_content), an answer
+    """Every choice of a chat completion `answer` (in place) with a message (text_as_message), text content
+    (flatten_content) without end-of-turn tokens left at its end (stray_text.strip_end_tokens), an answer
     left only in the reasoning field read from there (reasoning_as_answer), or in a tool call's arguments."""
     for choice in answer.get("choices") or []:
+        if isinstance(choice, dict):
+            text_as_message(choice)
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             flatten_content(choice["message"])
+            if isinstance(content := choice["message"].get("content"), str):
+                choice["message"]["content"] = strip_end_tokens(content)
             tool_call_as_answer(choice["message"])
             reasoning_as_answer(choice)
 

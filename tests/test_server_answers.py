@@ -466,3 +466,49 @@ def test_raw_pieces_are_read_as_text_and_a_letter_that_looks_like_one_stays_a_le
     scores, _ = name_logprobs([("Ġgan", -0.1)], ["ġgantija", "green"])  # Maltese: "Ġ" begins the name
     assert scores[0] is not None and scores[1] is None
 
+
+def leaked_end_tokens(body, reply):  # a GGUF with a wrong chat template (llama.cpp, LM Studio), CRLF lines
+    if has_image(body):
+        message(reply)["content"] = message(reply)["content"].replace(". ", ".\r\n") + "<|eot_id|>"
+    elif is_label(body):
+        message(reply)["content"] = message(reply)["content"].strip() + "<|im_end|>"
+    elif is_names(body):
+        message(reply)["content"] += "<|end|>"
+
+
+def invisible_characters(body, reply):  # a BOM and zero-width spaces around labels and names
+    if is_label(body):
+        message(reply)["content"] = "\ufeff" + message(reply)["content"].strip() + "\u200b\n"
+    elif is_names(body):
+        names = json.loads(message(reply)["content"])["names"]
+        message(reply)["content"] = json.dumps({"names": [f"\ufeff{n}\u200b" for n in names]}, ensure_ascii=False)
+
+
+def completions_shape(body, reply):  # koboldcpp's older shim: choices[0].text, no message
+    reply["choices"][0]["text"] = reply["choices"][0].pop("message")["content"]
+    reply["object"] = "text_completion"
+
+
+@pytest.mark.parametrize("reshape", [leaked_end_tokens, invisible_characters, completions_shape])
+def test_leaked_tokens_invisible_characters_and_the_completions_shape_are_read(folder, tmp_path, reshape):
+    """Leaked tokens had named the clusters "Red im end" (exit 0); invisible characters had reached the cluster
+    names, the report and `ictc export`'s folders; the completions shape had failed every image as 'the VLM
+    returned an empty description'."""
+    with ShapedServer(reshape=reshape) as server:
+        assert run(server, folder, tmp_path / "run") == 0
+    assert_clustered_by_colour(tmp_path / "run")
+    images = results(tmp_path / "run")["images"]
+    assert {i["cluster"] for i in images} == {"Red", "Green", "Blue"}
+    assert {i["raw_label"] for i in images} == {"red", "green", "blue"}
+    assert not any(i["description"].endswith(">") for i in images)
+
+
+def test_end_tokens_and_invisible_characters_go_and_joiners_inside_a_word_stay():
+    from ictc.models.stray_text import strip_end_tokens, without_invisible
+
+    assert strip_end_tokens("red<|im_end|>\r\n<|endoftext|> ") == "red"
+    assert strip_end_tokens("A red square.</s>") == "A red square."
+    assert strip_end_tokens("<|eot_id|> is a token") == "<|eot_id|> is a token"
+    assert without_invisible("\ufeffRed\u200b car\u2060\u200d ") == "Red car"
+    assert without_invisible("می\u200cخواهم 👩\u200d💻") == "می\u200cخواهم 👩\u200d💻"
+
