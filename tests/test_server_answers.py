@@ -512,3 +512,34 @@ def test_end_tokens_and_invisible_characters_go_and_joiners_inside_a_word_stay()
     assert without_invisible("\ufeffRed\u200b car\u2060\u200d ") == "Red car"
     assert without_invisible("می\u200cخواهم 👩\u200d💻") == "می\u200cخواهم 👩\u200d💻"
 
+
+def cut_at_one_token(body, reply):  # llama.cpp `-n 1`: every answer one token, whatever max_tokens says
+    choice = reply["choices"][0]
+    choice["message"]["content"] = (choice["message"]["content"] or "").split(" ")[0][:4]
+    choice["finish_reason"], reply["usage"]["completion_tokens"] = "length", 1
+
+
+def test_answers_cut_by_the_server_s_own_cap_stop_the_run_with_the_way_out(folder, tmp_path, capsys):
+    """The run had ended with exit 0: descriptions "A", every image in "other", nothing said."""
+    with ShapedServer(reshape=cut_at_one_token) as server:
+        assert run(server, folder, tmp_path / "run") == 3
+        calls = len(server.requests)
+    err = capsys.readouterr().err
+    assert "stopped at Step 1 (describe)" in err and "cuts every answer short" in err
+    assert "after 1 of the 160 tokens ictc asked for" in err and "--n-predict" in err and "num_predict" in err
+    assert calls < 8  # the failure watch stopped it before every image was tried
+
+
+@pytest.mark.parametrize(("usage", "content", "cap", "cut"), [
+    ({"completion_tokens": 1}, "A", 160, True), ({"completion_tokens": 12}, "a long label cut", 12, False),
+    ({}, "A", 12, True), ({}, "a red ball on the grass", 12, False),  # no usage: its characters
+    ({"completion_tokens": 1}, "Red", 1, False),  # Step 3's one-token calls
+    ({"completion_tokens": 1}, "<think>The user", 160, False),  # reasoning: quirks.clean gives room
+    ({"completion_tokens": 1}, "", 160, False)])  # empty: hidden reasoning (quirks.clean)
+def test_only_an_answer_cut_far_below_the_cap_asked_is_a_server_cap(usage, content, cap, cut):
+    from ictc.models.answers import cut_by_server
+
+    answer = {"choices": [{"finish_reason": "length", "message": {"content": content}}], "usage": usage}
+    assert bool(cut_by_server(answer, cap)) is cut
+    answer["choices"][0]["finish_reason"] = "stop"
+    assert cut_by_server(answer, cap) == ""
