@@ -138,7 +138,8 @@ def no_choice_reason(answer: dict[str, Any]) -> str:
 SERVER_CAP = "a cap on answer length set on the server itself"  # nodes/watch.py finds it in a failure's words
 SERVER_CAP_FIX = ("raise the server's own cap on answer length, or remove it (llama.cpp: -n / --n-predict, -1 for "
                   "none; Ollama: PARAMETER num_predict in the Modelfile, -1 for none; LM Studio: the "
-                  "model's Limit Response Length setting)")
+                  "model's Limit Response Length setting); if the prompt and image fill the server's context "
+                  "instead, give it a longer one (llama.cpp -c, Ollama num_ctx)")  # llama.cpp ends a full one so too
 
 
 def cut_by_server(answer: dict[str, Any], cap: int | None) -> str:

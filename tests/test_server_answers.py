@@ -527,6 +527,7 @@ def test_answers_cut_by_the_server_s_own_cap_stop_the_run_with_the_way_out(folde
     err = capsys.readouterr().err
     assert "stopped at Step 1 (describe)" in err and "cuts every answer short" in err
     assert "after 1 of the 160 tokens ictc asked for" in err and "--n-predict" in err and "num_predict" in err
+    assert "Finished work is kept" in err and "llama.cpp -c" in err  # a full context ends answers so too
     assert calls < 8  # the failure watch stopped it before every image was tried
 
 
