@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from ictc.models.quirks import error_response, refusal_of, status_response
-from ictc.models.reasoning import strip_reasoning
+from ictc.models.reasoning import has_reasoning, strip_reasoning
+from ictc.models.stray_text import strip_end_tokens
 
 # parts of a content list that are the model's reasoning (Mistral's Magistral "thinking" chunks, Anthropic-style
 # "reasoning" parts), never the answer
@@ -82,12 +83,25 @@ def tool_call_as_answer(message: dict[str, Any]) -> None:
         message["content"] = arguments
 
 
+def text_as_message(choice: dict[str, Any]) -> None:
+    """A `choice` (in place) in the completions shape, its answer in `text` and no `message` (koboldcpp's older
+    OpenAI shim, some text-generation-webui builds), gets that text as its message's content. Every image had
+    failed as "the VLM returned an empty description"."""
+    if "message" not in choice and isinstance(choice.get("text"), str):
+        choice["message"] = {"role": "assistant", "content": choice["text"]}
+
+
 def normalize_answer(answer: dict[str, Any]) -> None:
-    """Every choice of a chat completion `answer` (in place) with text content (flatten_content), an answer
+    """Every choice of a chat completion `answer` (in place) with a message (text_as_message), text content
+    (flatten_content) without end-of-turn tokens left at its end (stray_text.strip_end_tokens), an answer
     left only in the reasoning field read from there (reasoning_as_answer), or in a tool call's arguments."""
     for choice in answer.get("choices") or []:
+        if isinstance(choice, dict):
+            text_as_message(choice)
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             flatten_content(choice["message"])
+            if isinstance(content := choice["message"].get("content"), str):
+                choice["message"]["content"] = strip_end_tokens(content)
             tool_call_as_answer(choice["message"])
             reasoning_as_answer(choice)
 
@@ -121,14 +135,51 @@ def no_choice_reason(answer: dict[str, Any]) -> str:
     return "the server answered with no choice at all ('choices' empty or missing)"
 
 
-def unusable_answer(answer: dict[str, Any], request: Any) -> Any | None:
+SERVER_CAP = "a cap on answer length set on the server itself"  # nodes/watch.py finds it in a failure's words
+SERVER_CAP_FIX = ("raise the server's own cap on answer length, or remove it (llama.cpp: -n / --n-predict, -1 for "
+                  "none; Ollama: PARAMETER num_predict in the Modelfile, -1 for none; LM Studio: the "
+                  "model's Limit Response Length setting); if the prompt and image fill the server's context "
+                  "instead, give it a longer one (llama.cpp -c, Ollama num_ctx)")  # llama.cpp ends a full one so too
+
+
+def cut_by_server(answer: dict[str, Any], cap: int | None) -> str:
+    """Why a normalized `answer` was cut by a cap of the server's own, in words ("" when it was not): its first
+    choice ended by the token cap (finish_reason "length") after fewer than half the `cap` tokens ictc asked for
+    (usage.completion_tokens; without usage its characters, which are at least its tokens). Not an empty answer
+    nor one with reasoning (reasoning counts against the cap: quirks.clean gives it room), nor a cap under 4
+    (Step 3's one-token calls).
+
+    Why: a llama.cpp server started with `-n 1` cut every answer at one token; the run ended with exit 0,
+    descriptions "A" and every image in "other", and nothing said why."""
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    choice = mapping((answer.get("choices") or [{}])[0])
+    message, usage = mapping(choice.get("message")), mapping(answer.get("usage"))
+    content, details = message.get("content"), mapping(usage.get("completion_tokens_details"))
+    if (choice.get("finish_reason") != "length" or cap is None or cap < 4 or not isinstance(content, str)
+            or not content.strip() or has_reasoning(content) or details.get("reasoning_tokens")
+            or any(message.get(field) for field in REASONING_FIELDS)):
+        return ""
+    used = usage.get("completion_tokens")
+    used = used if type(used) is int and used > 0 else len(content)
+    if used * 2 >= cap:
+        return ""
+    return (f"the server cut the answer after {used} of the {cap} tokens ictc asked for (finish_reason length): "
+            f"{SERVER_CAP} (llama.cpp -n, Ollama num_predict, LM Studio's response length limit); raise it")
+
+
+def unusable_answer(answer: dict[str, Any], request: Any, cap: int | None = None) -> Any | None:
     """A 200 chat `answer` (a dict, normalized in place: normalize_answer) checked for a usable answer: None when
     it has one; else the response (httpx) to stand for it, for `request`: the error its body is (error_in_body;
-    a 5xx retried), or a 400 not retried naming the refusal (quirks.refusal_of) or the missing choices
-    (no_choice_reason), so the image fails with that reason, not as "returned an empty description"."""
+    a 5xx retried), or a 400 not retried naming the refusal (quirks.refusal_of), the missing choices
+    (no_choice_reason) or the server's own cap that cut it (cut_by_server, `cap`: the tokens the request asked
+    for), so the image fails with that reason, not as "returned an empty description" or as a cut answer."""
     if (failed := error_in_body(answer)) is not None:
         return status_response(request, *failed, retry=True)
     normalize_answer(answer)
     if refused := refusal_of(answer) or no_choice_reason(answer):
         return error_response(request, refused, "refusal")
+    if cut := cut_by_server(answer, cap):
+        return error_response(request, cut, "server_cap")
     return None

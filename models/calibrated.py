@@ -4,6 +4,7 @@ endpoint counterpart of the local LikelihoodChooser (route `logprobs`)."""
 from __future__ import annotations
 
 import math
+import re
 import threading
 from typing import Any
 
@@ -16,19 +17,53 @@ from ictc.models.reasoning import opens_reasoning
 TOP_LOGPROBS = 20  # the most OpenAI accepts; llama.cpp and vLLM accept at least as many
 
 
-def first_token_logprobs(reply: Any) -> list[tuple[str, float]] | None:
-    """(token, log-probability) pairs the server listed for the first answer token; None when it sent none.
+def _pairs(listed: Any) -> list[tuple[str, float]]:
+    """(token, log-probability) pairs of one listing: [{"token", "logprob"}] (OpenAI's chat shape) or {token:
+    logprob} (the legacy completions shape, and servers that mix it into the chat shape). Raises ValueError,
+    TypeError or KeyError for any other shape."""
+    if isinstance(listed, dict):
+        return [(str(token), float(logprob)) for token, logprob in listed.items() if logprob is not None]
+    return [(str(t.get("token", "")), float(t["logprob"])) for t in listed if t.get("logprob") is not None]
 
-    `reply` is a LangChain AIMessage from ChatOpenAI called with logprobs=True (OpenAI's chat format:
-    response_metadata["logprobs"]["content"][0]["top_logprobs"])."""
+
+def first_token_logprobs(reply: Any) -> list[tuple[str, float]] | None:
+    """(token, log-probability) pairs the server listed for the first answer token; None when it sent none or
+    sent them in a shape not read here (then the run goes on as with a server that gives none).
+
+    `reply` is a LangChain AIMessage from ChatOpenAI called with logprobs=True: OpenAI's chat format
+    (response_metadata["logprobs"]["content"][0]["top_logprobs"], a list of {token, logprob}, or a dict
+    {token: logprob}: llama.cpp's older server, text-generation-webui), or the legacy completions format
+    ({"tokens", "token_logprobs", "top_logprobs": [{token: logprob}]}: llama-cpp-python, older LocalAI and
+    FastChat). An unread shape had crashed the run (AttributeError in this function, exit 2)."""
     logprobs = (getattr(reply, "response_metadata", None) or {}).get("logprobs") or {}
-    content = logprobs.get("content") if isinstance(logprobs, dict) else None
-    if not content:
+    if not isinstance(logprobs, dict):
         return None
-    first = content[0]
-    listed = first.get("top_logprobs") or [first]
-    pairs = [(str(t.get("token", "")), float(t["logprob"])) for t in listed if t.get("logprob") is not None]
+    try:
+        if content := logprobs.get("content"):
+            first = content[0]
+            pairs = _pairs(first.get("top_logprobs") or [first])
+        elif tops := logprobs.get("top_logprobs"):  # legacy: one {token: logprob} per answer token
+            pairs = _pairs(tops[0])
+        elif (tokens := logprobs.get("tokens")) and logprobs.get("token_logprobs"):
+            pairs = _pairs({tokens[0]: logprobs["token_logprobs"][0]})
+        else:
+            return None
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
     return pairs or None
+
+
+# the markers of raw tokenizer pieces some servers list instead of text (vLLM#16838: GPT-2 byte-level "ĠRed";
+# vLLM#2918: SentencePiece "▁Red"): a space, or a newline or tab at a piece's start
+_PIECE_START = re.compile("^[\u0120\u010a\u0109]+")
+_PIECE_CHARS = {"\u0120": " ", "\u010a": "\n", "\u0109": "\t"}
+
+
+def piece_text(token: str) -> str:
+    """`token` as text when it is a raw tokenizer piece: SentencePiece's "▁" a space anywhere, byte-level BPE's
+    leading "Ġ" a space, "Ċ" a newline, "ĉ" a tab; any other token as it is."""
+    token = token.replace("\u2581", " ")
+    return _PIECE_START.sub(lambda m: "".join(_PIECE_CHARS[c] for c in m[0]), token)
 
 
 def name_logprobs(pairs: list[tuple[str, float]], names: list[str]) -> tuple[list[float | None], float]:
@@ -37,18 +72,25 @@ def name_logprobs(pairs: list[tuple[str, float]], names: list[str]) -> tuple[lis
     several names (-inf if none), which the first token alone cannot decide between.
 
     A token "begins" a name when, stripped of spaces and quotes and lowercased, the normalized name starts
-    with it; "Cat", " cat" and "cat" all count for "cat". With an "other" group among the names, a token that
-    begins no name but begins a "none of these" answer (models/other.py) counts for "other"."""
+    with it; "Cat", " cat" and "cat" all count for "cat"; a raw tokenizer piece ("ĠRed", "▁Red") is read as its
+    text first (piece_text). With an "other" group among the names, a token that begins no name but begins a
+    "none of these" answer (models/other.py) counts for "other"."""
     mass: list[float] = [0.0] * len(names)
     shared = -math.inf
     normalized = [normalize(n) for n in names]
-    for token, logprob in pairs:
+
+    def owners_of(token: str) -> list[int]:
         text = token.strip().strip("\"'`").lower()
         if not text:
-            continue
+            return []
         owners = [i for i, name in enumerate(normalized) if name.startswith(text)]
         if not owners and OTHER in names and begins_none(text):  # "None of these." with an "other" group
             owners = [names.index(OTHER)]
+        return owners
+
+    for token, logprob in pairs:
+        # a raw tokenizer piece read as text first; as it is when that begins no name (a Maltese "Ġ" is a letter)
+        owners = owners_of(piece_text(token)) or owners_of(token)
         if len(owners) == 1:
             mass[owners[0]] += math.exp(logprob)
         elif len(owners) > 1:
@@ -113,7 +155,7 @@ class LogprobChooser:
         pairs = self._ask(messages)
         if pairs is None:
             return self._fall_back(messages, names, description, retry, 1)
-        top = max(pairs, key=lambda pair: pair[1])[0]
+        top = piece_text(max(pairs, key=lambda pair: pair[1])[0])
         if opens_reasoning(top) and name_logprobs([(top, 0.0)], names)[0] == [None] * len(names):
             # a model that reasons before it answers: its first token says nothing of the names (every name
             # tied, and the first took all the images); the enum choice reads the answer after the reasoning

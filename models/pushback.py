@@ -199,8 +199,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         `direct` as in `_send_waiting`), again while the server refuses a parameter or the reasoning took the
         whole cap. Returns (response, answer as in `send_chat`)."""
         assert self.quirks is not None  # callers check
-        model = str(body.get("model", ""))
-        response = None
+        model, response = str(body.get("model", "")), None
         for _ in range(self.ADAPTATIONS):
             roomy = self.quirks.is_reasoning(model)
             sent = self.quirks.prepare(body)
@@ -216,10 +215,11 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             answer = json_answer(response)
             if answer is None:
                 return response, None  # a stream, or a body we do not read: the caller reports it
-            if (unusable := unusable_answer(answer, response.request)) is not None:  # said as what it is
+            cap = next((v for f in CAP_FIELDS if type(v := sent.get(f)) is int), None)
+            if (unusable := unusable_answer(answer, response.request, cap)) is not None:  # said as what it is
                 response.close()
                 return unusable, None
-            if self.quirks.clean(model, answer, next((v for f in CAP_FIELDS if type(v := sent.get(f)) is int), None)):
+            if self.quirks.clean(model, answer, cap):
                 response.close()
                 if not roomy:
                     continue  # the reasoning took the whole cap: once more, with room

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from ictc.models.stray_text import strip_end_tokens
+
 # Where a reasoning block opens and closes, by family: Qwen3 / DeepSeek-R1 / QwQ <think>, others <thinking>,
 # <reasoning>, <thought>; ByteDance Seed-OSS <seed:think>; Mistral Magistral [THINK]; OpenThinker / Sky-T1
 # <|begin_of_thought|>; Kimi-VL-Thinking ◁think▷; <|thinking|>; gpt-oss's harmony format, whose analysis
@@ -39,7 +41,7 @@ def strip_reasoning(text: str) -> str:
     if not has_reasoning(text):
         return text
     # an end-of-turn token the server left at the end (Apriel's "<|end|>") closes no reasoning
-    text = re.sub(r"(?:<\|end\|>|<\|im_end\|>|<\|eot_id\|>|</s>)\s*$", "", text.rstrip())
+    text = strip_end_tokens(text.rstrip())
     text = _CLOSED.sub("", text)
     if (close := list(_CLOSE.finditer(text))):
         text = text[close[-1].end():]

@@ -11,6 +11,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ictc.models.stray_text import without_invisible
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
@@ -56,7 +57,9 @@ def clean_label(text: str) -> str:
     unless a later one is marked as the answer ("Answer: red", "Final Answer: red") or the first only announces it
     ("Sure! Here is the label:" then "red"); every image's label had been such a preamble, all in one cluster.
     A tool call or JSON object gives its label (`_called_label`); an explanation after " - " is cut off, as one
-    on the next line is ("green - the image is a plain square" had been the label "green - the image is")."""
+    on the next line is ("green - the image is a plain square" had been the label "green - the image is"). A BOM
+    and zero-width characters go (stray_text.without_invisible, the cleaning Step 2b's names get too)."""
+    text = without_invisible(text)
     if (called := _called_label(text)) is not None:
         text = called
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ictc.models.stray_text import without_invisible
 from ictc.models.structured import loads_lenient, parse_json_object
 
 # a "name" that is JSON or a Python literal itself (a brace, a bracket, a quote before a colon or comma): what a
@@ -47,7 +48,8 @@ def _name_of(item: Any) -> str:
 def parse_names(content: str) -> list[str]:
     """The names in an answer, read leniently (JSON with trailing commas, a Python dict literal, a bare list, a
     tool call, another key than "names", objects with a "name": `_names_in`), else one per line (bullets and
-    numbers removed). Quotes and markdown stars are stripped; a name that is JSON text itself (`_JSON_TEXT`)
+    numbers removed). Quotes, markdown stars and invisible characters (a BOM, zero-width spaces:
+    stray_text.without_invisible, as labels get) are stripped; a name that is JSON text itself (`_JSON_TEXT`)
     becomes empty; empty and repeated names are kept (check_names counts them, and the stated fallback follows)."""
     parsed: Any = parse_json_object(content)
     bare = re.sub(r"```(?:json)?", "", content).strip()
@@ -68,5 +70,5 @@ def parse_names(content: str) -> list[str]:
         raw = [_name_of(n) for n in found]
     else:  # a plain list, one name per line, possibly numbered or bulleted
         raw = [re.sub(r"^\s*(?:[-*\u2022]|\d+[.)])\s*", "", line) for line in content.splitlines()]
-    names = [n.strip().strip("\"'`*").strip() for n in raw]
+    names = [without_invisible(n).strip("\"'`*").strip() for n in raw]
     return ["" if _JSON_TEXT.search(n) else n for n in names]

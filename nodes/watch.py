@@ -9,6 +9,7 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
+from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
     PER_REQUEST,
@@ -107,6 +108,8 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
     if "ICTC_REASONING_ROOM" in message:  # models/pushback.py: the reasoning took the room as well
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
+    if SERVER_CAP in message:  # models/answers.py: answers cut far below the cap ictc asked for
+        return (f"the {role} server cuts every answer short, at a cap of its own ({said})", SERVER_CAP_FIX)
     if _DATA_POLICY.search(message):
         return (f"no provider of the {role} '{model}' fits the account's data policy ({said})",
                 "change the privacy settings the message names, or give another model")

@@ -201,11 +201,12 @@ class FakeOpenAIServer:
         if cap is not None and len(words) > cap:
             text, finish = text[:words[cap - 1].end()], "length"
         choice: dict[str, Any] = {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}
+        used = max(1, len(re.findall(r"\S+", text)))  # a word a token, as the cap above counts them
         if body.get("logprobs"):
             choice["logprobs"] = first_token_logprobs(text, messages[-1].content, body.get("top_logprobs") or 1)
         return 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                      "choices": [choice],
-                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+                     "usage": {"prompt_tokens": 1, "completion_tokens": used, "total_tokens": 1 + used}}
 
     def __enter__(self) -> FakeOpenAIServer:
         self.thread.start()

@@ -413,3 +413,134 @@ def test_an_answer_given_as_a_tool_call_is_read_from_its_arguments():
     spoken = {"choices": [{"message": {"content": "red", "tool_calls": [{"function": {"arguments": "{}"}}]}}]}
     normalize_answer(spoken)
     assert spoken["choices"][0]["message"]["content"] == "red"  # text content stands
+
+
+# 9. a fifth break-it round (kinds5): logprobs shapes, raw tokenizer pieces, leaked template tokens, invisible
+# characters, the completions shape, a server-side token cap
+def _as_dict(body, reply):  # llama.cpp's older server, text-generation-webui: top_logprobs as {token: logprob}
+    if (choice := reply["choices"][0]).get("logprobs"):
+        first = choice["logprobs"]["content"][0]
+        first["top_logprobs"] = {e["token"]: e["logprob"] for e in first["top_logprobs"]}
+
+
+def _legacy(body, reply):  # llama-cpp-python: the completions shape in a chat answer
+    if (choice := reply["choices"][0]).get("logprobs"):
+        entries = choice["logprobs"]["content"][0]["top_logprobs"]
+        choice["logprobs"] = {"tokens": [entries[0]["token"]], "token_logprobs": [entries[0]["logprob"]],
+                              "top_logprobs": [{e["token"]: e["logprob"] for e in entries}], "text_offset": [0]}
+
+
+def _raw_pieces(body, reply):  # vLLM#16838 ("ĠRed"), vLLM#2918 ("▁Red")
+    if (choice := reply["choices"][0]).get("logprobs"):
+        first = choice["logprobs"]["content"][0]
+        for entry in [*first["top_logprobs"], first]:
+            entry["token"] = ("Ġ" if len(body["messages"]) % 2 else "▁") + entry["token"]
+
+
+@pytest.mark.parametrize("reshape", [_as_dict, _legacy, _raw_pieces], ids=["top_logprobs_dict", "legacy", "pieces"])
+def test_logprobs_in_other_shapes_or_as_raw_pieces_give_the_calibrated_choice(folder, tmp_path, reshape):
+    """A dict had crashed the run (AttributeError, exit 2); the legacy shape and raw pieces had silently lost the
+    calibrated choice (Step 3 all by the schema)."""
+    with ShapedServer(reshape=reshape) as server:
+        assert run(server, folder, tmp_path / "run") == 0
+    assert_clustered_by_colour(tmp_path / "run")
+    assert results(tmp_path / "run")["routes"] == {"logprobs": 8}
+
+
+@pytest.mark.parametrize("logprobs", [
+    {"content": [{"token": "x", "logprob": -1.0, "top_logprobs": "x"}]}, {"content": ["x"]}, {"content": "x"},
+    {"top_logprobs": [["Red", -0.1]]}, {"tokens": ["Red"], "token_logprobs": ["high"]}, ["Red"], "Red"])
+def test_unreadable_logprobs_are_no_logprobs_not_a_crash(logprobs):
+    from langchain_core.messages import AIMessage
+
+    from ictc.models.calibrated import first_token_logprobs
+
+    assert first_token_logprobs(AIMessage("", response_metadata={"logprobs": logprobs})) is None
+
+
+def test_raw_pieces_are_read_as_text_and_a_letter_that_looks_like_one_stays_a_letter():
+    from ictc.models.calibrated import name_logprobs, piece_text
+
+    assert [piece_text(t) for t in ("ĠRed", "▁Red", "Ċred", "Red▁car", "Red")] == [" Red", " Red", "\nred", "Red car",
+                                                                                   "Red"]
+    scores, _ = name_logprobs([("Ġgan", -0.1)], ["ġgantija", "green"])  # Maltese: "Ġ" begins the name
+    assert scores[0] is not None and scores[1] is None
+
+
+def leaked_end_tokens(body, reply):  # a GGUF with a wrong chat template (llama.cpp, LM Studio), CRLF lines
+    if has_image(body):
+        message(reply)["content"] = message(reply)["content"].replace(". ", ".\r\n") + "<|eot_id|>"
+    elif is_label(body):
+        message(reply)["content"] = message(reply)["content"].strip() + "<|im_end|>"
+    elif is_names(body):
+        message(reply)["content"] += "<|end|>"
+
+
+def invisible_characters(body, reply):  # a BOM and zero-width spaces around labels and names
+    if is_label(body):
+        message(reply)["content"] = "\ufeff" + message(reply)["content"].strip() + "\u200b\n"
+    elif is_names(body):
+        names = json.loads(message(reply)["content"])["names"]
+        message(reply)["content"] = json.dumps({"names": [f"\ufeff{n}\u200b" for n in names]}, ensure_ascii=False)
+
+
+def completions_shape(body, reply):  # koboldcpp's older shim: choices[0].text, no message
+    reply["choices"][0]["text"] = reply["choices"][0].pop("message")["content"]
+    reply["object"] = "text_completion"
+
+
+@pytest.mark.parametrize("reshape", [leaked_end_tokens, invisible_characters, completions_shape])
+def test_leaked_tokens_invisible_characters_and_the_completions_shape_are_read(folder, tmp_path, reshape):
+    """Leaked tokens had named the clusters "Red im end" (exit 0); invisible characters had reached the cluster
+    names, the report and `ictc export`'s folders; the completions shape had failed every image as 'the VLM
+    returned an empty description'."""
+    with ShapedServer(reshape=reshape) as server:
+        assert run(server, folder, tmp_path / "run") == 0
+    assert_clustered_by_colour(tmp_path / "run")
+    images = results(tmp_path / "run")["images"]
+    assert {i["cluster"] for i in images} == {"Red", "Green", "Blue"}
+    assert {i["raw_label"] for i in images} == {"red", "green", "blue"}
+    assert not any(i["description"].endswith(">") for i in images)
+
+
+def test_end_tokens_and_invisible_characters_go_and_joiners_inside_a_word_stay():
+    from ictc.models.stray_text import strip_end_tokens, without_invisible
+
+    assert strip_end_tokens("red<|im_end|>\r\n<|endoftext|> ") == "red"
+    assert strip_end_tokens("A red square.</s>") == "A red square."
+    assert strip_end_tokens("<|eot_id|> is a token") == "<|eot_id|> is a token"
+    assert without_invisible("\ufeffRed\u200b car\u2060\u200d ") == "Red car"
+    assert without_invisible("می\u200cخواهم 👩\u200d💻") == "می\u200cخواهم 👩\u200d💻"
+
+
+def cut_at_one_token(body, reply):  # llama.cpp `-n 1`: every answer one token, whatever max_tokens says
+    choice = reply["choices"][0]
+    choice["message"]["content"] = (choice["message"]["content"] or "").split(" ")[0][:4]
+    choice["finish_reason"], reply["usage"]["completion_tokens"] = "length", 1
+
+
+def test_answers_cut_by_the_server_s_own_cap_stop_the_run_with_the_way_out(folder, tmp_path, capsys):
+    """The run had ended with exit 0: descriptions "A", every image in "other", nothing said."""
+    with ShapedServer(reshape=cut_at_one_token) as server:
+        assert run(server, folder, tmp_path / "run") == 3
+        calls = len(server.requests)
+    err = capsys.readouterr().err
+    assert "stopped at Step 1 (describe)" in err and "cuts every answer short" in err
+    assert "after 1 of the 160 tokens ictc asked for" in err and "--n-predict" in err and "num_predict" in err
+    assert "Finished work is kept" in err and "llama.cpp -c" in err  # a full context ends answers so too
+    assert calls < 8  # the failure watch stopped it before every image was tried
+
+
+@pytest.mark.parametrize(("usage", "content", "cap", "cut"), [
+    ({"completion_tokens": 1}, "A", 160, True), ({"completion_tokens": 12}, "a long label cut", 12, False),
+    ({}, "A", 12, True), ({}, "a red ball on the grass", 12, False),  # no usage: its characters
+    ({"completion_tokens": 1}, "Red", 1, False),  # Step 3's one-token calls
+    ({"completion_tokens": 1}, "<think>The user", 160, False),  # reasoning: quirks.clean gives room
+    ({"completion_tokens": 1}, "", 160, False)])  # empty: hidden reasoning (quirks.clean)
+def test_only_an_answer_cut_far_below_the_cap_asked_is_a_server_cap(usage, content, cap, cut):
+    from ictc.models.answers import cut_by_server
+
+    answer = {"choices": [{"finish_reason": "length", "message": {"content": content}}], "usage": usage}
+    assert bool(cut_by_server(answer, cap)) is cut
+    answer["choices"][0]["finish_reason"] = "stop"
+    assert cut_by_server(answer, cap) == ""
