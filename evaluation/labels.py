@@ -34,6 +34,7 @@ class LabelRows(dict[str, str]):
         self.recased: list[str] = []  # "red as Red": each spelling read as the class first spelt otherwise
         self.unmarked = unmarked or []
         self.encoding = ""  # the encoding assumed for a file that is not Unicode, in words ("Windows-1252")
+        self.label_column = ""  # the header of a label column taken for want of a known name ("colour"), else ""
 
 
 def read_labels(path: str | Path) -> LabelRows:
@@ -44,7 +45,7 @@ def read_labels(path: str | Path) -> LabelRows:
     else Windows-1252 (a spreadsheet's plain "CSV"), the guess kept in `encoding`; fields separated
     by `,` `;` tab or `|` (the one that splits the header into an image and a label column; Excel's
     "sep=;" first line is read as such); header names in any case, spaces as "_" (IMAGE_COLUMNS,
-    LABEL_COLUMNS); or one-hot, an image column and one 0/1 column per class (Roboflow's classification CSV:
+    LABEL_COLUMNS), or an image column and one other, whose header is then kept in `label_column`; or one-hot, an image column and one 0/1 column per class (Roboflow's classification CSV:
     `filename, cat, dog`), a row's label the class it marks 1. Rows without an image or a label are left out
     (one-hot rows marking no class or several are listed in `unmarked`), and so is a name given two labels
     (listed in `conflicting`: the last row had won without a word). Raises UsageError naming the file when
@@ -72,7 +73,7 @@ def read_labels(path: str | Path) -> LabelRows:
     if one_hot is not None:
         pairs, unmarked = one_hot
     elif found is not None:
-        pairs, unmarked = _pairs(lines[header + 1:], *found), []
+        pairs, unmarked = _pairs(lines[header + 1:], *found[:3]), []
     labels: dict[str, str] = {}
     conflicting: set[str] = set()
     for image, label in pairs:
@@ -84,7 +85,7 @@ def read_labels(path: str | Path) -> LabelRows:
                      unmarked)
     # one class spelt in two cases ("Red", "red") is one class: the first spelling stands (6 classes had been scored)
     spelt = {label.casefold(): label for label in reversed(list(rows.values()))}
-    rows.encoding = encoding
+    rows.encoding, rows.label_column = encoding, found[3] if found is not None else ""
     rows.recased = sorted({f"{label} as {spelt[label.casefold()]}" for label in rows.values()
                            if spelt[label.casefold()] != label})
     rows.update({image: spelt[label.casefold()] for image, label in rows.items()})
@@ -146,15 +147,23 @@ def _decode(raw: bytes) -> tuple[str, str]:
     return raw.decode("latin-1"), "Latin-1"  # every byte is a character: nothing is refused for its encoding
 
 
-def _columns(line: str, declared: str | None = None) -> tuple[str, int, int] | None:
-    """(delimiter, image column, label column) of a header line, or None when none fits; the `declared`
-    delimiter (a "sep=" line) is tried first."""
-    for delimiter in ((declared,) if declared else ()) + DELIMITERS:
-        names = [_header_name(name) for name in next(csv.reader([line], delimiter=delimiter), [])]
-        image = next((names.index(n) for n in IMAGE_COLUMNS if n in names), None)
-        label = next((names.index(n) for n in LABEL_COLUMNS if n in names), None)
-        if image is not None and label is not None:
-            return delimiter, image, label
+def _columns(line: str, declared: str | None = None) -> tuple[str, int, int, str] | None:
+    """(delimiter, image column, label column, the label column's header when taken for want of a known name
+    else "") of a header line, or None when none fits; the `declared` delimiter (a "sep=" line) is tried first.
+    A header with a known image column and exactly one other non-empty one ("filename,colour") takes that one as
+    the label column, when no delimiter gives a known label column."""
+    delimiters = ((declared,) if declared else ()) + DELIMITERS
+    for known in (True, False):
+        for delimiter in delimiters:
+            cells = [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
+            names = [_header_name(cell) for cell in cells]
+            image = next((names.index(n) for n in IMAGE_COLUMNS if n in names), None)
+            # another image column ("id" beside "filename") is no label: refused rather than scored against
+            others = [i for i, cell in enumerate(cells) if i != image and cell and names[i] not in IMAGE_COLUMNS]
+            label = next((names.index(n) for n in LABEL_COLUMNS if n in names), None) if known else \
+                others[0] if len(others) == 1 else None
+            if image is not None and label is not None:
+                return delimiter, image, label, "" if known else cells[label]
     return None
 
 

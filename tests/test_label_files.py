@@ -250,3 +250,15 @@ def test_roboflow_s_one_hot_classification_csv_is_read(finished_run, class_folde
     words = _write(tmp_path / "words.csv", "filename,colour,shade\na.png,red,dark\n")  # not one-hot: refused as before
     with pytest.raises(UsageError, match="needs a header row with an image column"):
         read_labels(words)
+
+
+def test_a_header_with_an_image_column_and_one_other_takes_that_one_and_says_so(finished_run, class_folders, tmp_path,
+                                                                                 capsys):
+    rows = _rows(class_folders)  # a newcomer's 'filename,colour': the run had failed at its start
+    labels = _write(tmp_path / "labels.csv", "filename,colour\n" + "".join(f"{p},{c}\n" for p, c in rows))
+    assert read_labels(labels).label_column == "colour" and read_labels(labels)[rows[0][0]] == rows[0][1]
+    assert main(["eval", str(finished_run), str(labels)]) == 0
+    assert "labels read from the column 'colour' (the one beside the image column)" in capsys.readouterr().out
+    for text in ("id,filename\n1,a.png\n", "filename,colour,size\na.png,red,3\n"):  # no single label column: refused
+        with pytest.raises(UsageError, match="needs a header row"):
+            read_labels(_write(tmp_path / "l.csv", text))
