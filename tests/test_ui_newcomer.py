@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_ui_app import finished_app  # noqa: F401 (a fixture: a finished run in the app)
+from test_ui_app import finished_app, messages, open_app, say, use_folder, wait_for_job  # noqa: F401 (a fixture: a finished run in the app)
 
 from ictc.core.samples import IMAGENET_CLASSES, export_samples
 from ictc.ui.sources import from_samples
@@ -120,3 +120,40 @@ def test_an_endpoint_error_is_one_plain_sentence_with_the_detail_folded(colour_i
                            f"{server.url}: the server answered with an error. To fix: ")
     assert "Error code" not in text and "\n" not in text and len(text) < 260
     assert "Error code: 500" in last.expander[0].code[0].value  # the raw text, folded under Details
+
+
+def test_a_labels_file_that_cannot_be_read_is_said_when_the_folder_is_chosen_not_at_go(colour_images):
+    """A newcomer's labels.csv the run could not read: the sidebar had said "metrics on" and the run failed at go."""
+    from fakes import fake_context
+
+    paths, _ = colour_images
+    labels = Path(paths[0]).parent / "labels.csv"
+    labels.write_text("filename,colour,size\n" + "".join(f"{Path(p).name},x,1\n" for p in paths), "utf-8")
+    app = open_app(fake_context())
+    use_folder(app, labels.parent)
+    assert "8 images" in app.success[0].value and "metrics on" not in app.success[0].value
+    assert app.warning[0].value.startswith(f"{labels}: not used, metrics off (labels file {labels} needs a header row")
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    assert wait_for_job(app).startswith("Done in")
+
+
+def test_a_first_run_refused_at_its_start_keeps_the_reading_and_no_empty_folder(colour_images):
+    """The labels file spoilt after it was chosen: the run is refused at its start, and "go" again runs it (the
+    reading had been lost: "I still need what to group by", and an empty run-1 left)."""
+    from fakes import fake_context
+
+    paths, labels = colour_images
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    Path(labels).write_text("photo,kind\n", "utf-8")
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    refused = wait_for_job(app)
+    assert f"labels file {labels} needs a header row" in refused
+    assert refused.endswith("The labels file is set aside: metrics off. My reading stays: group by **colour**; "
+                            "K = **3**; say **go** to run it.")
+    session = app.session_state["ictc_session"]
+    assert session.run_dir is None and not (session.folder / "run-1").exists()
+    say(app, "go")
+    assert wait_for_job(app).startswith("Done in")

@@ -312,7 +312,7 @@ class Session(SessionJobs):
         text = (not job.error and not job.stopped and fairness.outcome(self, job.result)) or outcome(job, self.settings)
         if job.error and job.error == self.last_error:  # a Continue into the same dead server: say so, not repeat
             text = f"Tried again: the same problem. {text}"
-        self.last_error = job.error
+        self.last_error, text = job.error, text + self.reading_kept(job)  # a first run refused: its reading kept
         if job.usage:  # the change could not be done: what was to follow it is dropped with it
             self.queued = []
         if (job.stopped or job.error) and self.queued:

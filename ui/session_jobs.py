@@ -3,6 +3,7 @@ and Stop, each in a background thread (ui/jobs.py) on the session's current run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ class SessionJobs:
     conversation: Conversation
     reported: str  # id of the last job whose outcome was said in the chat
     launched: str  # id of the last job started (kept in session.json): one a restart lost was never reported
+    starting: Request | None = None  # the reading the last first run was started with (reading_kept)
 
     def save(self) -> None:
         """Write the session's record to session.json (Session.save)."""
@@ -83,7 +85,7 @@ class SessionJobs:
         criterion = make_criterion(request.criterion, request.preset)
         for text in request.instructions:
             criterion = criterion.with_instruction(text)
-        self.run_dir, self.queued = self.next_run_dir(), []
+        self.run_dir, self.queued, self.starting = self.next_run_dir(), [], request
         self.run_dir.mkdir(parents=True)
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
@@ -94,6 +96,23 @@ class SessionJobs:
                              context=self._with_stop(stop), **request.run_args())
 
         return self._launch("first run", work)
+
+    def reading_kept(self, job: Job) -> str:
+        """After `job`, a first run refused at its start (a UsageError before its run.json: a labels file changed
+        since it was chosen, K above the readable images), its reading is the chat's again and its empty run folder
+        is gone, so "go" runs it again (the reading had been lost, and run-N left empty); a labels file it was
+        refused for is set aside (metrics off). Returns the words that say so: "" for any other job."""
+        run_dir, request = self.run_dir, self.starting
+        if not job.usage or job.title != "first run" or request is None or run_dir is None \
+                or (run_dir / "run.json").is_file():
+            return ""
+        self.starting, self.run_dir, self.conversation.request = None, None, request
+        with contextlib.suppress(OSError):  # made by start and empty (it never showed in Recent runs)
+            run_dir.rmdir()
+        said = ""
+        if self.labels and self.labels in job.error:
+            self.labels, said = None, " The labels file is set aside: metrics off."
+        return f"{said} My reading stays: {request.reading()}; say **go** to run it."
 
     def apply(self, actions: list[Action]) -> Job:
         """Applies the refinements `actions` to the current run, in order, each as a new version (refine_run),

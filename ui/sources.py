@@ -31,8 +31,9 @@ class Chosen:
 
 def from_folder(text: str) -> Chosen:
     """The images under the folder named by `text` (a path typed by the user; ~ expanded), with its
-    labels.csv when present (for the metrics) and every other file left out with the reason.
-    Raises UsageError when the folder does not exist or holds no image."""
+    labels.csv when present (for the metrics) and every other file left out with the reason. A labels.csv that
+    cannot be read or names none of the images is not taken (metrics off) and said as one of the problems: found
+    now, not when the run starts (it had failed at go, the reading lost). Raises UsageError when the folder does not exist or holds no image."""
     folder = Path(text.strip()).expanduser()
     if not text.strip() or not folder.is_dir():
         raise UsageError(f"image folder not found: {text.strip() or '(empty)'}")
@@ -42,7 +43,24 @@ def from_folder(text: str) -> Chosen:
                          f"{' '.join(sorted(image_suffixes()))})")
     labels = folder / "labels.csv"
     problems = [f"{path}: {reason}" for path, reason in listing.skipped.items() if path != str(labels)]
-    return Chosen(listing.paths, f"folder {folder}", str(labels) if labels.is_file() else None, problems)
+    refused = labels_refused(str(labels), listing.paths) if labels.is_file() else None
+    if refused:
+        problems.insert(0, f"{labels}: not used, metrics off ({refused})")
+    return Chosen(listing.paths, f"folder {folder}", str(labels) if labels.is_file() and not refused else None, problems)
+
+
+def labels_refused(labels: str, paths: list[str]) -> str:
+    """Why the labels file `labels` cannot score a run of `paths` (the one line graph/run.py check_request would
+    refuse the run with), or "" when it can."""
+    from ictc.evaluation.labels import match_labels, read_labels, why_none
+
+    try:
+        given = read_labels(labels)
+    except UsageError as exc:
+        return str(exc)
+    if not (matched := match_labels(paths, given)):
+        return f"it names none of the {len(paths)} images ({why_none(matched, given, paths)})"
+    return ""
 
 
 def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
