@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.images import file_path
+from ictc.core.images import file_path, is_image_name
 from ictc.evaluation.outputs import read_json, write_atomic
 
 
@@ -58,22 +58,57 @@ def cluster_files(run_dir: Path) -> tuple[dict[str, str], list[tuple[Path, str]]
     return folders, files
 
 
+WRITTEN = ".ictc-export.json"  # beside clusters.json: the files an export wrote, which a re-export replaces
+
+
 def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     """Copies each clustered image into out/<cluster>/ and writes out/clusters.json (name -> folder name).
+    `out` is new, empty, or an earlier ictc export (its clusters.json): that export's images are removed first
+    (clear_export), so its cluster folders are replaced, not left beside the new ones.
 
     Returns {cluster name: folder}. Failed images and clusters not in `cluster_names` are left out.
-    Raises UsageError if a folder would land outside `out`; OSError if results.json or an image is missing."""
+    Raises UsageError if `out` holds files but no earlier export, or a folder would land outside `out`;
+    OSError if results.json or an image is missing."""
     names, files = cluster_files(run_dir)
+    clear_export(out)
     out.mkdir(parents=True, exist_ok=True)
     folders = {name: out / folder for name, folder in names.items()}
     for folder in folders.values():
         if folder.resolve().parent != out.resolve():  # never outside the export folder
             raise UsageError(f"cluster folder {folder} would leave {out}")
         folder.mkdir(exist_ok=True)
+    write_atomic(out / WRITTEN, json.dumps({"files": [target for _, target in files]}, indent=1, ensure_ascii=False))
     for source, target in files:
         shutil.copyfile(source, out / target)
     write_atomic(out / "clusters.json", json.dumps(names, indent=2, ensure_ascii=False))
     return folders
+
+
+def clear_export(out: Path) -> None:
+    """Removes what an earlier export into `out` wrote: the files its WRITTEN list names (for an export made
+    before that list, the images in the folders its clusters.json names), then those folders when left empty;
+    any other file stays. Nothing is done to a missing or empty folder. Raises UsageError naming `out` when it
+    holds files but no earlier export (no readable clusters.json of {name: folder}): nothing in it is changed."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    try:
+        folders = read_json(out / "clusters.json")
+    except (OSError, ValueError):
+        folders = None
+    if not isinstance(folders, dict) or not all(isinstance(f, str) for f in folders.values()):
+        raise UsageError(f"{out} is not empty and holds no earlier ictc export (no clusters.json): give a new or "
+                         "empty folder (nothing in it was changed)")
+    dirs = [out / f for f in folders.values() if f and (out / f).resolve().parent == out.resolve() and (out / f).is_dir()]
+    try:
+        written = [out / f for f in read_json(out / WRITTEN)["files"]]
+    except (OSError, ValueError, KeyError, TypeError):  # an export from before the list: its folders' images
+        written = [p for d in dirs for p in d.iterdir() if p.is_file() and is_image_name(p.name)]
+    for path in written:
+        if path.resolve().parent.parent == out.resolve():  # only inside a cluster folder of `out`
+            path.unlink(missing_ok=True)
+    for folder in dirs:
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def zip_clusters(run_dir: Path) -> bytes:

@@ -1,0 +1,69 @@
+"""`ictc export` into a folder again: an earlier export of the run is replaced (its cluster folders had stayed
+beside the new ones, images counted twice), files ictc did not write stay, and a folder holding other files is
+refused in one line naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ictc.cli.main import main
+from ictc.core.errors import UsageError
+from ictc.evaluation.export import export_clusters
+from ictc.graph.run import start_run
+from ictc.prompts import make_criterion
+
+from fakes import fake_context
+
+
+@pytest.fixture
+def run(colour_images, tmp_path) -> Path:
+    paths, _ = colour_images
+    ctx = fake_context()
+    return start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx).run_dir
+
+
+def _files(out: Path) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def test_a_re_export_replaces_the_earlier_cluster_folders_and_keeps_other_files(run, tmp_path):
+    out = tmp_path / "export"
+    first = export_clusters(run, out)
+    blue = next(folder for name, folder in first.items() if len(list(folder.iterdir())) == 2)
+    (out / "notes.txt").write_text("mine")
+    (blue / "mine.txt").write_text("mine too")
+    assert main(["refine", str(run), "--merge", *[name for name in first if first[name] != blue][:2],
+                 "--into", "All"]) == 0
+    again = export_clusters(run, out)
+    assert sorted(f.name for f in again.values()) == sorted(["All", blue.name])
+    assert sum(1 for f in _files(out) if not f.endswith((".txt", ".json"))) == 8  # not 16: the old folders are gone
+    assert (out / "notes.txt").read_text() == "mine" and (blue / "mine.txt").read_text() == "mine too"
+
+
+def test_an_export_made_before_the_written_list_is_replaced_too(run, tmp_path):
+    out = tmp_path / "export"
+    first = export_clusters(run, out)
+    (out / ".ictc-export.json").unlink()
+    (out / "Old").mkdir()  # a folder clusters.json does not name: not ictc's
+    (out / "Old" / "x.png").write_bytes(b"x")
+    (out / "clusters.json").write_text('{"Gone": "Gone", ' + (out / "clusters.json").read_text()[1:])
+    (out / "Gone").mkdir()
+    (out / "Gone" / "y.png").write_bytes(b"y")
+    export_clusters(run, out)
+    assert not (out / "Gone").exists() and (out / "Old" / "x.png").exists()
+    assert sum(1 for f in _files(out) if f.endswith(".png") and not f.startswith("Old")) == 8
+    assert set(first) <= {p.name for p in out.iterdir()}
+
+
+def test_a_folder_holding_other_files_is_refused_and_left_as_it_was(run, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.docx").write_text("do not touch")
+    with pytest.raises(UsageError, match=f"{out} is not empty and holds no earlier ictc export"):
+        export_clusters(run, out)
+    assert main(["export", str(run), str(out)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1 and [p.name for p in out.iterdir()] == ["thesis.docx"]
+    (tmp_path / "empty").mkdir()
+    assert export_clusters(run, tmp_path / "empty") and export_clusters(run, tmp_path / "new" / "deeper")
