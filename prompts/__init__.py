@@ -75,6 +75,15 @@ def presets() -> dict[str, dict[str, str]]:
     return json.loads(resources.files(__package__).joinpath("presets.json").read_text("utf-8"))
 
 
+def clean_criterion(text: str) -> str:
+    """A criterion without the question mark, full stop or "please" typed after it, and without a leading filler or
+    possessive ("actually colour", "their main colour": a newcomer's reached every prompt). The chat's and the
+    CLI's --criterion alike ("brightness?" had been a new criterion from the CLI, Step 1 redone)."""
+    text = re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
+    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those)[,\s]+)+", "", text,
+                  flags=re.I).strip() or text
+
+
 def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
     """A criterion from free text, a preset name, or both (text wins, preset adds its hints). Text that is a
     preset's name selects that preset. Raises UsageError for an unknown preset or an empty criterion."""

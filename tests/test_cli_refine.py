@@ -69,6 +69,9 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         assert "ictc: error: there are no instructions to remove" in capsys.readouterr().err
         assert main(["refine", str(run), "--criterion", "colour"]) == 1  # the run's own criterion: no change
         assert "the criterion is already 'colour': nothing to redo" in capsys.readouterr().err
+        # cleaned as the chat cleans it: "colour?" is the same criterion, not a new one redoing Step 1
+        assert main(["refine", str(run), "--criterion", "colour?"]) == 1
+        assert "the criterion is already 'colour': nothing to redo" in capsys.readouterr().err
 
 
 def test_refine_takes_the_cluster_numbers_it_prints(colour_images, tmp_path, capsys):

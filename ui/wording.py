@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+# shared with the CLI from prompts/: one cleaning in both
+from ictc.prompts import clean_criterion as clean_criterion
+
 # words that, with a thanks beside them, make a thanks: "ok thanks" is no "ok" that starts a run, and "thanks,
 # that's great" no criterion (a newcomer's was read as nothing). Not "looks good": that one says go.
 PRAISE = (r"(?:(?:that'?s|that is|this is|it'?s|it is|very|really|so|all)\s+)?(?:ok(?:ay)?|yes|yeah|yep|sure|fine|great|"
@@ -19,14 +22,6 @@ def courtesy_only(text: str) -> bool:
     blue" is not: it asks for something."""
     text = text.strip()
     return bool(re.search(r"thank|thx|\bty\b|cheers", text, re.I)) and COURTESY_ONLY.fullmatch(text) is not None
-
-
-def clean_criterion(text: str) -> str:
-    """A criterion without the question mark, full stop or "please" typed after it, and without a leading filler or
-    possessive ("actually colour", "their main colour": a newcomer's reached every prompt)."""
-    text = re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
-    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those)[,\s]+)+", "", text,
-                  flags=re.I).strip() or text
 
 
 # courtesy around a message is no part of it: "rename Purple to Violet please" had named a cluster "Violet please",

@@ -127,14 +127,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
     Raises UsageError (bad settings or request) and ModelUnavailableError."""
     from ictc.graph.run import start_run
-    from ictc.prompts import make_criterion
+    from ictc.prompts import clean_criterion, make_criterion
 
     if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
         settings = settings_from_args(args)
         return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
                            print_result)
     k = run_k(args)
-    criterion = make_criterion(args.criterion[0] if args.criterion else None, args.preset)
+    criterion = make_criterion(clean_criterion(args.criterion[0]) if args.criterion else None, args.preset)
     for text in args.instruction:
         criterion = criterion.with_instruction(text, args.step)
     settings = settings_from_args(args)

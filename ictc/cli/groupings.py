@@ -98,9 +98,9 @@ def refine_action(args: argparse.Namespace) -> Any:
 def run_several(args: argparse.Namespace, settings: Any, out: Path, print_result: Any) -> int:
     """`ictc run PHOTOS -c A -k K -c B -k K`: one run per criterion under `out`; with -k auto the best K is taken."""
     from ictc.graph.criteria import CriterionRequest, run_criteria
-    from ictc.prompts import make_criterion
+    from ictc.prompts import clean_criterion, make_criterion
 
-    requests = [CriterionRequest(make_criterion(text, None), run_k(args, i), other=args.other)
+    requests = [CriterionRequest(make_criterion(clean_criterion(text), None), run_k(args, i), other=args.other)
                 for i, text in enumerate(args.criterion)]
     progress = Progress()
     try:
@@ -119,7 +119,7 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
 
     from ictc.cli.commands import print_result
     from ictc.graph.criteria import CriterionRequest, add_criterion
-    from ictc.prompts import make_criterion
+    from ictc.prompts import clean_criterion, make_criterion
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)
@@ -128,7 +128,7 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
         from ictc.core.errors import UsageError
 
         raise UsageError("give -k K, -k auto, or --names 'a,b,c'")
-    request = CriterionRequest(make_criterion(args.criterion, args.preset), k,
+    request = CriterionRequest(make_criterion(clean_criterion(args.criterion), args.preset), k,
                                args.names.split(",") if args.names else None, args.other)
     progress = Progress()
     try:

@@ -33,6 +33,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         SetK,
         Split,
     )
+    from ictc.prompts import clean_criterion
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)
@@ -53,7 +54,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
                                      f"then --remove {args.remove[1]}")
                 action = Remove(_cluster(args.run_dir, args.remove[0]) if args.remove else "")
             elif args.criterion:
-                action = SetCriterion(args.criterion)
+                action = SetCriterion(clean_criterion(args.criterion))  # as the chat cleans it
             elif isinstance(args.k, int):
                 action = SetK(args.k)
             elif args.rename:
