@@ -144,7 +144,7 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
           members: dict[str, list[dict[str, Any]]], first_page: dict[str, int], n_pages: int) -> list[str]:
     parts = [f"<!doctype html><meta charset='utf-8'><title>ictc: {escape(results['criterion']['text'])}</title>",
              f"<style>{STYLE}</style>",
-             f"<h1>{len(names)} clusters by {escape(results['criterion']['text'])}</h1>",
+             f"<h1>{len(names)} cluster{'s' if len(names) != 1 else ''} by {escape(results['criterion']['text'])}</h1>",
              f"<p class=meta>{len(rows)} images; VLM {escape(results['models']['vlm'])}, "
              f"LLM {escape(results['models']['llm'])}</p>"]
     metrics = results.get("metrics")

@@ -190,7 +190,7 @@ class Session(SessionJobs):
         self.conversation.pending = []
         if (results := self.results()) is not None:  # parsed once, kept for the page (self._read)
             self._images = None  # the run's, listed when first needed
-            said = f"{len(results['cluster_names'])} clusters, version {results['version']}."
+            said = f"{len(results['cluster_names'])} cluster{'s' if len(results['cluster_names']) != 1 else ''}, version {results['version']}."
         else:  # interrupted before any results: Continue finishes it
             from ictc.graph.session import run_state
 

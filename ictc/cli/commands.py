@@ -63,7 +63,8 @@ def _default_out(criterion: str) -> Path:
 def print_result(result: Any) -> None:
     """A finished run or version at the terminal: its clusters (numbered as refine takes them), scores, failures."""
     results = result.results
-    print(f"\n{len(results['cluster_names'])} clusters by {results['criterion']['text']!r}:")
+    count = len(results['cluster_names'])  # "1 cluster", after merges (it had been "1 clusters")
+    print(f"\n{count} cluster{'s' if count != 1 else ''} by {results['criterion']['text']!r}:")
     for number, cluster in enumerate(results["clusters"], 1):  # the numbers refine's --rename/--merge/--split take
         print(f"  {number:2d}. {cluster['size']:5d}  {cluster['name']}")
     naming = results.get("naming", {})
@@ -270,7 +271,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     scores = evaluate_run(args.run_dir, args.labels)
     _print_scores(scores.as_dict())
-    print(f"{len(scores.clusters)} clusters, {len(scores.classes)} classes")
+    print(f"{len(scores.clusters)} cluster{'s' if len(scores.clusters) != 1 else ''}, "
+          f"{len(scores.classes)} class{'es' if len(scores.classes) != 1 else ''}")
     print(f"Confusion matrix: {Path(args.run_dir) / 'confusion.png'}")
     return EXIT_OK
 
