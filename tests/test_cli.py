@@ -136,7 +136,10 @@ def test_review_with_labels_pauses_and_scores_at_the_end_in_run_and_resume(colou
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         monkeypatch.setattr("builtins.input", end_of_input)
         assert main(["resume", str(run)]) == 0
-        assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in out and "had finished" not in out
+        assert main(["resume", str(run)]) == 0  # finished now: said first, not only the results printed again
+        assert capsys.readouterr().out.startswith(f"{run} had finished: nothing was left to do\n")
         assert main(["run", folder, "-c", "colour", "-k", "3", "--labels", str(labels), "--review", "--out",
                      str(tmp_path / "run2"), "--base-url", server.url, *flags]) == 0
     assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in capsys.readouterr().out

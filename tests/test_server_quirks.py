@@ -351,7 +351,7 @@ def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar,
         assert main(["resume", str(run), "--set", "ICTC_NO_SUCH=1"]) == 1
         # a finished run: the value is kept for its next refinement, and said so (a newcomer heard nothing)
         assert main(["resume", str(run), "--set", "ICTC_REASONING_ROOM=9000"]) == 0
-        assert f"{run} had nothing left to do; reasoning_room kept for its next refinement" in capsys.readouterr().out
+        assert f"{run} had finished: nothing was left to do; reasoning_room kept for its next refinement" in capsys.readouterr().out
     assert _results(run)["summary"]["clustered"] == 20
     assert json.loads((run / "run.json").read_text())["settings"]["reasoning_room"] == 9000
 

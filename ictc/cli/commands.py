@@ -243,8 +243,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         result = resume_run(args.run_dir, on_event=listen, context=context)
     finally:
         progress.close()
-    if changed and not events and not result.pause:  # a finished run: the values wait for its next refinement
-        print(f"{args.run_dir} had nothing left to do; {', '.join(changed)} kept for its next refinement (ictc refine)")
+    if not events and not result.pause:  # a finished run: said first (only its results had been printed again)
+        print(f"{args.run_dir} had finished: nothing was left to do"  # --set's values wait for its next refinement
+              + (f"; {', '.join(changed)} kept for its next refinement (ictc refine)" if changed else ""))
     result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
     if result.pause:  # the run waits at a review point: continue the review here
         result = review_at_terminal(result, context)
