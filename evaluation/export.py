@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.images import file_path, is_image_name
+from ictc.core.images import file_path
 from ictc.evaluation.outputs import read_json, write_atomic
 
 
@@ -85,10 +85,11 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
 
 
 def clear_export(out: Path) -> None:
-    """Removes what an earlier export into `out` wrote: the files its WRITTEN list names (for an export made
-    before that list, the images in the folders its clusters.json names), then those folders when left empty;
-    any other file stays. Nothing is done to a missing or empty folder. Raises UsageError naming `out` when it
-    holds files but no earlier export (no readable clusters.json of {name: folder}): nothing in it is changed."""
+    """Removes what an earlier export into `out` wrote: the files its WRITTEN list names, then the folders its
+    clusters.json names when left empty; any other file stays. Nothing is done to a missing or empty folder.
+    Raises UsageError naming `out` when it holds files but no earlier export (no readable clusters.json of
+    {name: folder}), or an export made before the WRITTEN list (its own files cannot be told from a user's):
+    nothing in it is changed."""
     if not out.is_dir() or not any(out.iterdir()):
         return
     try:
@@ -101,8 +102,10 @@ def clear_export(out: Path) -> None:
     dirs = [out / f for f in folders.values() if f and (out / f).resolve().parent == out.resolve() and (out / f).is_dir()]
     try:
         written = [out / f for f in read_json(out / WRITTEN)["files"]]
-    except (OSError, ValueError, KeyError, TypeError):  # an export from before the list: its folders' images
-        written = [p for d in dirs for p in d.iterdir() if p.is_file() and is_image_name(p.name)]
+    except (OSError, ValueError, KeyError, TypeError):  # an export from before the list: which files are its own
+        # cannot be told from images a user put in its folders since, so none is deleted
+        raise UsageError(f"{out} holds an export made before ictc listed the files it writes: empty it or give a "
+                         "new folder (nothing in it was changed)") from None
     for path in written:
         if path.resolve().parent.parent == out.resolve():  # only inside a cluster folder of `out`
             path.unlink(missing_ok=True)

@@ -42,19 +42,19 @@ def test_a_re_export_replaces_the_earlier_cluster_folders_and_keeps_other_files(
     assert (out / "notes.txt").read_text() == "mine" and (blue / "mine.txt").read_text() == "mine too"
 
 
-def test_an_export_made_before_the_written_list_is_replaced_too(run, tmp_path):
+def test_an_export_made_before_the_written_list_is_refused_not_guessed_at(run, tmp_path, capsys):
+    """Which files of such an export are ictc's cannot be told from images a user put in its folders since:
+    nothing is deleted; the folder is refused in one line."""
     out = tmp_path / "export"
-    first = export_clusters(run, out)
-    (out / ".ictc-export.json").unlink()
-    (out / "Old").mkdir()  # a folder clusters.json does not name: not ictc's
-    (out / "Old" / "x.png").write_bytes(b"x")
-    (out / "clusters.json").write_text('{"Gone": "Gone", ' + (out / "clusters.json").read_text()[1:])
-    (out / "Gone").mkdir()
-    (out / "Gone" / "y.png").write_bytes(b"y")
     export_clusters(run, out)
-    assert not (out / "Gone").exists() and (out / "Old" / "x.png").exists()
-    assert sum(1 for f in _files(out) if f.endswith(".png") and not f.startswith("Old")) == 8
-    assert set(first) <= {p.name for p in out.iterdir()}
+    (out / ".ictc-export.json").unlink()
+    blue = next(p for p in out.iterdir() if p.is_dir())
+    (blue / "my_own.png").write_bytes(b"mine")
+    before = sorted(_files(out))
+    with pytest.raises(UsageError, match="holds an export made before ictc listed the files it writes"):
+        export_clusters(run, out)
+    assert main(["export", str(run), str(out)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1 and sorted(_files(out)) == before
 
 
 def test_a_folder_holding_other_files_is_refused_and_left_as_it_was(run, tmp_path, capsys):
