@@ -175,3 +175,28 @@ def test_new_run_after_a_reload_keeps_the_run_s_images(finished_app):  # noqa: F
     assert "K = **3**" in say(reloaded, "group by colour, 3 groups")
     say(reloaded, "go")
     assert wait_for_job(reloaded).startswith("Done in")
+
+
+def test_a_split_s_outcome_counts_this_job_s_work_and_says_no_call_only_of_steps_without_one(colour_images):
+    """After "split yellow in two" the outcome said "name_clusters 3 (the names are Step 2a's labels: no model call),
+    assign 0 (60 image(s) placed by their label: no model call)": calls beside "no model call", and every image of
+    the run counted where only the split cluster's were redone."""
+    paths, _ = colour_images
+    app = open_app(fake_context(names_from_labels="on", assign_by_label="on"))
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group these by colour, 3 groups")
+    say(app, "go")
+    wait_for_job(app)
+    clusters = app.session_state["ictc_session"].job.result.results["clusters"]
+    big = max(clusters, key=lambda c: c["size"])
+    say(app, f"split {big['name']} in two")
+    say(app, "go")
+    done = wait_for_job(app)
+    calls = app.session_state["ictc_session"].job.result.results["calls"]
+    assert calls["name_clusters"]["model_calls"] > 0, done  # the split's names were asked of the LLM
+    assert "Step 2a's labels: no model call" not in done, done
+    placed = app.session_state["ictc_session"].job.steps["assign"]["placed"]
+    assert placed <= big["size"] < 8, done
+    if placed:
+        assert f"{placed} image(s) placed by their label" in done, done
+    assert "8 image(s) placed" not in done, done

@@ -109,7 +109,8 @@ class Job:
     def on_event(self, event: dict[str, Any]) -> None:
         """Records one progress event from the pipeline (called from the work's thread): {"step": "plan",
         "redo": text} sets the plan; otherwise the step's tally takes "total"/"done" (a (re)start; the first one's
-        "done" is kept as "before"), "advance" (images done), "stored", "calls", "failed" (counts added), "names" and
+        "done" is kept as "before"), "advance" (images done), "stored", "calls", "failed", "placed" (counts added; placed: Step 3's
+        images decided without a call), "names" and
         "phase"."""
         step = event.get("step", "")
         with self._lock:
@@ -117,7 +118,8 @@ class Job:
                 self.plan = event["redo"]
                 return
             new = step not in self.steps
-            tally = self.steps.setdefault(step, {"done": 0, "total": 0, "stored": 0, "calls": 0, "failed": 0})
+            tally = self.steps.setdefault(step, {"done": 0, "total": 0, "stored": 0, "calls": 0, "failed": 0,
+                                                "placed": 0})
             if "total" in event:  # a step (re)starts: it knows how much there is and how much is done
                 tally.update(total=event["total"], done=event.get("done", 0))
                 if new:  # what the job found done: for a Continue, the work before the stop (its outcome says so)
@@ -125,7 +127,7 @@ class Job:
             if "advance" in event:
                 tally["done"] += event["advance"]
                 tally["total"] = max(tally["total"], tally["done"])
-            for key in ("stored", "calls", "failed"):
+            for key in ("stored", "calls", "failed", "placed"):
                 tally[key] += event.get(key, 0)
             if event.get("names"):
                 tally["names"] = event["names"]
