@@ -149,8 +149,19 @@ def test_a_continue_s_counts_include_what_was_done_before_the_stop(colour_images
     tally = app.session_state["ictc_session"].job.steps["describe"]
     kept, calls, stored = tally["before"], tally["calls"], tally["stored"]  # an answer in flight at the stop: stored
     assert kept >= 2 and kept + calls + stored == 8  # the counts add up to the 8 images
-    store = f"{stored} from store; " if stored else ""
-    assert f"Model calls by step: describe {calls} ({store}{kept} done before the stop), label 8, " in done, done
+    store = f", {stored} of them found in the store" if stored else ""
+    assert f"Model calls by step: describe {calls} ({kept + stored} done before the stop{store}), label 8, " in done, done
+
+
+def test_a_continue_counts_answers_the_store_kept_as_done_before_the_stop():
+    """Stopped at "describe (37/60)", Continue said "describe 23 (7 from store; 30 done before the stop)": the 7
+    described before the stop, not yet in the checkpoint, came back from the store; 30 matched nothing said."""
+    from ictc.ui.outcomes import calls_said
+
+    results = {"calls": {"describe": {"model_calls": 23, "from_store": 7}, "label": {"model_calls": 60, "from_store": 0}}}
+    said = calls_said(results, {"describe": 0, "label": 0}, {"describe": 30, "label": 0})
+    assert said == "describe 23 (37 done before the stop, 7 of them found in the store), label 60"
+    assert calls_said(results, {}, {}).startswith("describe 23 (7 from store), ")  # no Continue: the store as it is
 
 
 def test_a_finished_job_whose_end_a_restart_hid_is_not_said_interrupted(finished_app):  # noqa: F811
