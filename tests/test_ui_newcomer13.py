@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from test_ui_app import finished_app, say, wait_for_job  # noqa: F401 (finished_app: a fixture)
+
 from ictc.graph.run import progress_so_far
 from ictc.ui import views
 from ictc.ui.jobs import Job
@@ -57,3 +59,20 @@ def test_a_step_with_nothing_counted_says_so_rather_than_0_of_0(monkeypatch: Any
     job.on_event({"step": "name_clusters", "calls": 2})
     views.progress(job)
     assert page.lines == ["Step 3 · assign: nothing to redo", "Step 2b · name clusters: 2 model call(s)"]
+
+
+def test_a_criterion_change_after_a_split_keeps_k_and_leaves_the_article_out(finished_app):  # noqa: F811
+    """After a split (K=5), "focus on the shade instead" then go was headed "the shade · K=4 + other": K seemed changed,
+    the "other" Step 2b padded the names with (fewer colours than K) read as an "other" group asked for, and the
+    criterion kept its article."""
+    app, _ = finished_app
+    say(app, "split Green in two")
+    say(app, "go")
+    wait_for_job(app)
+    assert "criterion 'shade'" in say(app, "focus on the shade instead")
+    say(app, "go")
+    wait_for_job(app)
+    results = app.session_state["ictc_session"].job.result.results
+    assert results["criterion"]["text"] == "shade" and len(results["cluster_names"]) == 4
+    head = next(m.value for m in app.markdown if " · K=" in m.value)
+    assert head.startswith("**shade** · K=4 · version 3"), head

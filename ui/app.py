@@ -189,7 +189,9 @@ def results_pane(session: Session) -> None:
         preview(session)
         return
     # K counts the names, not "other" (after merges of own categories the count had read "K=3 + other" of 4 names)
-    other = " + other" if OTHER in results["cluster_names"] else ""
+    # and a name Step 2b padded K with (fewer distinct labels than K: names_source "fallback") is one of the K: a
+    # criterion change at K=5 had read "K=4 + other", as if K had changed and an "other" group been asked for
+    other = " + other" if OTHER in results["cluster_names"] and results.get("names_source") != "fallback" else ""
     k = len(results["cluster_names"]) - bool(other)
     st.markdown(f"**{results['criterion']['text']}** · K={k}{other} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")

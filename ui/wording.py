@@ -23,9 +23,10 @@ def courtesy_only(text: str) -> bool:
 
 def clean_criterion(text: str) -> str:
     """A criterion without the question mark, full stop or "please" typed after it, and without a leading filler or
-    possessive ("actually colour", "their main colour": a newcomer's reached every prompt)."""
+    possessive ("actually colour", "their main colour": a newcomer's reached every prompt), or a leading article ("the
+    shade" -> "shade": a thirteenth newcomer's run was grouped by "the shade")."""
     text = re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
-    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those)[,\s]+)+", "", text,
+    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those|the|an?)[,\s]+)+", "", text,
                   flags=re.I).strip() or text
 
 
