@@ -76,3 +76,25 @@ def test_a_criterion_change_after_a_split_keeps_k_and_leaves_the_article_out(fin
     assert results["criterion"]["text"] == "shade" and len(results["cluster_names"]) == 4
     head = next(m.value for m in app.markdown if " · K=" in m.value)
     assert head.startswith("**shade** · K=4 · version 3"), head
+
+
+EXIT_MID_JOB = '"""Starts a run in an ictc.ui Job, then lets the interpreter exit while the job works (as `ictc ui` stopped)."""\nimport logging\nimport sys\nimport time\nfrom dataclasses import replace\nfrom pathlib import Path\n\nsys.path.insert(0, sys.argv[1])  # tests/\nfrom fakes import FakeVLM, fake_context, make_images  # noqa: E402\n\nfrom ictc.graph.run import start_run  # noqa: E402\nfrom ictc.prompts import Criterion  # noqa: E402\nfrom ictc.ui.jobs import Job  # noqa: E402\n\nlogging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")\n\n\nclass Slow(FakeVLM):\n    def respond(self, messages, **kwargs):\n        time.sleep(0.2)\n        return super().respond(messages, **kwargs)\n\n\nout = Path(sys.argv[2])\npaths, _ = make_images(out / "images", {"red": 40, "green": 40})\nctx = fake_context(vlm=Slow(), concurrency=4)\njob = Job("first run", lambda on_event, stop: start_run(paths, Criterion("colour"), 2, ctx.settings, out / "run",\n                                                         on_event=on_event, context=replace(ctx, stop=stop))).start()\nwhile not ctx.vlm.calls and job.running:\n    time.sleep(0.02)\nprint("job:", job.error or "running", flush=True)\ntime.sleep(0.3)\nprint("exiting", flush=True)\n'
+
+
+def test_the_process_exiting_mid_job_stops_the_job_quietly_with_one_line(tmp_path):
+    """`ictc ui` stopped (Ctrl-C) while a job ran printed five tracebacks "cannot schedule new futures after interpreter
+    shutdown" from LangGraph's pool threads; the job is now stopped first, as a Stop, and says so in one line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    (tmp_path / "exit_mid_job.py").write_text(EXIT_MID_JOB, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(tests.parent), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "exit_mid_job.py"), str(tests), str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    said = done.stdout + done.stderr
+    assert "Traceback" not in said and "job: running" in said, said
+    assert said.count("ended by the server's shutdown") == 1, said
+    assert not (tmp_path / "out" / "run" / "results.json").exists()  # stopped, not finished: Continue finishes it
