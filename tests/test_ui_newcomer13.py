@@ -98,3 +98,22 @@ def test_the_process_exiting_mid_job_stops_the_job_quietly_with_one_line(tmp_pat
     assert "Traceback" not in said and "job: running" in said, said
     assert said.count("ended by the server's shutdown") == 1, said
     assert not (tmp_path / "out" / "run" / "results.json").exists()  # stopped, not finished: Continue finishes it
+
+
+def test_after_new_run_the_chat_says_the_images_are_chosen(finished_app):  # noqa: F811
+    """After New run the chat said "Choose images on the left..." beside the 8 images already chosen and shown."""
+    from test_ui_app import messages
+
+    app, _ = finished_app
+    app.button(key="new-run").click().run()
+    said = messages(app)
+    assert said[-1].startswith("8 images are chosen (shown on the right); tell me what to group them by"), said
+    assert not any("Choose images on the left" in m for m in said)
+
+
+def test_not_wanting_a_k_is_answered_with_examples_of_another():
+    """ "I don't want 3 groups" on 3 clusters was answered with examples that included "3 groups"."""
+    from ictc.ui.conversation import Conversation
+
+    reply = Conversation().answer("I don't want 3 groups", ["Red", "Green", "Blue"], 12).text
+    assert reply.startswith("There are 3 groups now") and '"3 groups"' not in reply and '"4 groups"' in reply, reply

@@ -255,8 +255,11 @@ def main() -> None:
         with jobs.chat_lock(session.id), st.spinner("Reading your message..."):
             session.chat(prompt)
     if not session.conversation.messages:
-        session.conversation.say("assistant", "Choose images on the left, then tell me what to group them by "
-                                              "and into how many groups.")
+        # after New run the images stay chosen and shown: "Choose images on the left" had asked for them again
+        chosen = (f"{len(session.images)} images are chosen (shown on the right); tell me" if session.images
+                  else "Choose images on the left, then tell me")
+        session.conversation.say("assistant", f"{chosen} what to group them by and into how many groups, e.g. "
+                                              '"group by colour, 3 groups".')
         configured = st.session_state.get("context_factory") is None  # tests bring their own models
         if configured and (warning := model_warning(session.settings)):
             session.model_problem, session.warned = warning, True
