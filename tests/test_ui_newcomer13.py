@@ -4,6 +4,7 @@ interrupted change said as an interrupted run, and replies that did not see what
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from test_ui_app import finished_app, say, wait_for_job  # noqa: F401 (finished_app: a fixture)
@@ -117,3 +118,23 @@ def test_not_wanting_a_k_is_answered_with_examples_of_another():
 
     reply = Conversation().answer("I don't want 3 groups", ["Red", "Green", "Blue"], 12).text
     assert reply.startswith("There are 3 groups now") and '"3 groups"' not in reply and '"4 groups"' in reply, reply
+
+
+def test_a_change_cut_short_by_a_restart_is_said_as_the_change_not_the_run(colour_images):
+    """After a restart the chat said "This run was interrupted before it finished" where a criterion change was cut
+    short on a run whose version stood intact."""
+    from test_ui_app import messages, restart_server, slow_run
+
+    app, ctx = slow_run(colour_images)
+    wait_for_job(app)
+    described = len(ctx.vlm.calls)
+    say(app, "focus on the shade instead")
+    say(app, "go")
+    while len(ctx.vlm.calls) < described + 2:
+        time.sleep(0.05)
+    session = app.session_state["ictc_session"]
+    session.stop()  # the server goes away mid-change: its end is never said on this page
+    session.job.thread.join(60)
+    said = messages(restart_server(app, ctx))[-1]
+    assert said.startswith("The change (criterion 'shade') was interrupted before it finished"), said
+    assert "the run's version 1 stands as it was" in said and "**Continue**" in said
