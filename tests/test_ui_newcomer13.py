@@ -79,7 +79,40 @@ def test_a_criterion_change_after_a_split_keeps_k_and_leaves_the_article_out(fin
     assert head.startswith("**shade** · K=4 · version 3"), head
 
 
-EXIT_MID_JOB = '"""Starts a run in an ictc.ui Job, then lets the interpreter exit while the job works (as `ictc ui` stopped)."""\nimport logging\nimport sys\nimport time\nfrom dataclasses import replace\nfrom pathlib import Path\n\nsys.path.insert(0, sys.argv[1])  # tests/\nfrom fakes import FakeVLM, fake_context, make_images  # noqa: E402\n\nfrom ictc.graph.run import start_run  # noqa: E402\nfrom ictc.prompts import Criterion  # noqa: E402\nfrom ictc.ui.jobs import Job  # noqa: E402\n\nlogging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")\n\n\nclass Slow(FakeVLM):\n    def respond(self, messages, **kwargs):\n        time.sleep(0.2)\n        return super().respond(messages, **kwargs)\n\n\nout = Path(sys.argv[2])\npaths, _ = make_images(out / "images", {"red": 40, "green": 40})\nctx = fake_context(vlm=Slow(), concurrency=4)\njob = Job("first run", lambda on_event, stop: start_run(paths, Criterion("colour"), 2, ctx.settings, out / "run",\n                                                         on_event=on_event, context=replace(ctx, stop=stop))).start()\nwhile not ctx.vlm.calls and job.running:\n    time.sleep(0.02)\nprint("job:", job.error or "running", flush=True)\ntime.sleep(0.3)\nprint("exiting", flush=True)\n'
+EXIT_MID_JOB = """# starts a run in an ictc.ui Job, then lets the interpreter exit while the job works (as `ictc ui` stopped)
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])  # tests/
+from fakes import FakeVLM, fake_context, make_images  # noqa: E402
+
+from ictc.graph.run import start_run  # noqa: E402
+from ictc.prompts import Criterion  # noqa: E402
+from ictc.ui.jobs import Job  # noqa: E402
+
+logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+
+
+class Slow(FakeVLM):
+    def respond(self, messages, **kwargs):
+        time.sleep(0.2)
+        return super().respond(messages, **kwargs)
+
+
+out = Path(sys.argv[2])
+paths, _ = make_images(out / "images", {"red": 40, "green": 40})
+ctx = fake_context(vlm=Slow(), concurrency=4)
+job = Job("first run", lambda on_event, stop: start_run(paths, Criterion("colour"), 2, ctx.settings, out / "run",
+                                                         on_event=on_event, context=replace(ctx, stop=stop))).start()
+while not ctx.vlm.calls and job.running:
+    time.sleep(0.02)
+print("job:", job.error or "running", flush=True)
+time.sleep(0.3)
+print("exiting", flush=True)
+"""
 
 
 def test_the_process_exiting_mid_job_stops_the_job_quietly_with_one_line(tmp_path):
