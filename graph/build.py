@@ -86,10 +86,12 @@ def step_progress(state: RunState | dict[str, Any], step: str) -> dict[str, int]
     fields: dict[str, Any] = dict(state)
     if step == "describe":
         return {"total": len(fields["images"]), "done": len(fields.get("descriptions", {}))}
-    if step == "label":
-        return {"total": len(fields.get("descriptions", {})), "done": len(fields.get("labels", {}))}
-    done = len(fields.get("assignments", {}))
-    return {"total": len(_pending(state, "assignments", "labels")) + done, "done": done}  # type: ignore[arg-type]
+    # Steps 2a and 3 count every image that has not failed, described (labelled) yet or not: told mid-Step 1 (a
+    # Continue), "label 0/30" of 60 had counted only the images described so far, and told as a criterion change
+    # resumed, "assign 0/0" only the images labelled so far
+    key = "labels" if step == "label" else "assignments"
+    done = len(fields.get(key, {}))
+    return {"total": len(_pending(state, key, None)) + done, "done": done}  # type: ignore[arg-type]
 
 
 def start(state: RunState) -> dict[str, Any]:

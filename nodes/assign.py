@@ -98,7 +98,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     criterion = Criterion.from_dict(task["criterion"])
     assignments: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
-    stored = calls = 0
+    stored = calls = placed = 0  # placed: images decided without a model call (the chat's outcome counts them)
     # an instruction in Step 3's prompt ("put the greens with the blues") is for the model to apply: the
     # label and group routes, which skip the model, and the embedding prior would ignore it
     shortcuts = not criterion.instructions_for("assign")
@@ -114,6 +114,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                                          "seconds": 0.0, "calls": 0}
             trace("assign", item["path"], shown, cluster, source, 0.0, cached=False, route=route,
                   answer=item["raw_label"])
+            placed += 1
             continue
 
         def prompt(order: list[str], description: str = item["description"]) -> list[tuple[str, str]]:
@@ -153,7 +154,7 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx.remember(key, "assign", answer)
         assignments[item["path"]] = {**answer, "seconds": timer.seconds, "calls": choice.calls}
         calls += choice.calls
-    report("assign", advance=len(task["items"]), failed=len(failures), stored=stored, calls=calls)
+    report("assign", advance=len(task["items"]), failed=len(failures), stored=stored, calls=calls, placed=placed)
     for item in task["items"]:  # a name merged before Step 3 is asked as it was, and goes to its merged cluster
         if (done := assignments.get(item["path"])) and (into := item.get("merged", {}).get(done["cluster"])):
             done["cluster"] = into

@@ -27,14 +27,14 @@ _BATCH_TRACES: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars
 # the task's gatherer of its batches' progress events (in_batches with several batches)
 _TASK_EVENTS: contextvars.ContextVar[TaskEvents | None] = contextvars.ContextVar("ictc_task_events", default=None)
 FLUSH_SECONDS = 0.05  # a task's merged progress is sent once this long has passed since its last send
-_ADDITIVE = frozenset({"step", "advance", "failed", "stored", "calls", "traces"})  # what TaskEvents may merge
+_ADDITIVE = frozenset({"step", "advance", "failed", "stored", "calls", "placed", "traces"})  # what TaskEvents may merge
 
 
 class TaskEvents:
     """The progress events of one task's batches, merged and sent as one stream event once FLUSH_SECONDS
     have passed since the last send (checked as events arrive) and at the task's end: with one image a batch (endpoints), one event per answer made LangGraph's
     stream loop wake for each call (bench/throughput.py, py-spy). Events of one step whose fields are all
-    counts ("advance", "failed", "stored", "calls") merge by adding them and joining their "traces";
+    counts ("advance", "failed", "stored", "calls", "placed") merge by adding them and joining their "traces";
     any other event is sent at once, after those waiting. Thread-safe: the batches run in the call pool."""
 
     def __init__(self, send: Callable[[dict[str, Any]], None]):

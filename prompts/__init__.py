@@ -77,10 +77,11 @@ def presets() -> dict[str, dict[str, str]]:
 
 def clean_criterion(text: str) -> str:
     """A criterion without the question mark, full stop or "please" typed after it, and without a leading filler or
-    possessive ("actually colour", "their main colour": a newcomer's reached every prompt). The chat's and the
-    CLI's --criterion alike ("brightness?" had been a new criterion from the CLI, Step 1 redone)."""
+    possessive ("actually colour", "their main colour": a newcomer's reached every prompt), or a leading article ("the
+    shade" -> "shade": a thirteenth newcomer's run was grouped by "the shade"). The chat's and the CLI's --criterion
+    alike ("brightness?" had been a new criterion from the CLI, Step 1 redone)."""
     text = re.sub(r"(?:[\s,]+(?:please|thanks|thank you))+$", "", text.strip().rstrip(".!?;:, "), flags=re.I).strip()
-    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those)[,\s]+)+", "", text,
+    return re.sub(r"^(?:(?:actually|well|so|hmm+|um+|ok(?:ay)?|now|their|its|these|those|the|an?)[,\s]+)+", "", text,
                   flags=re.I).strip() or text
 
 

@@ -679,7 +679,7 @@ def test_a_change_stopped_half_way_is_finished_by_continue_or_go_after_a_server_
     assert "interrupted before it finished" in texts(restarted)  # not the last reply's "Running"
     assert say(restarted, "go").startswith("Continuing the run")
     assert wait_for_job(restarted).startswith("Done in")
-    assert restarted.session_state["ictc_session"].results()["criterion"]["text"] == "the shade"
+    assert restarted.session_state["ictc_session"].results()["criterion"]["text"] == "shade"
     assert len(ctx.vlm.calls) == described + 8  # each image described once under the new criterion
 
 

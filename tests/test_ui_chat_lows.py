@@ -149,8 +149,19 @@ def test_a_continue_s_counts_include_what_was_done_before_the_stop(colour_images
     tally = app.session_state["ictc_session"].job.steps["describe"]
     kept, calls, stored = tally["before"], tally["calls"], tally["stored"]  # an answer in flight at the stop: stored
     assert kept >= 2 and kept + calls + stored == 8  # the counts add up to the 8 images
-    store = f"{stored} from store; " if stored else ""
-    assert f"Model calls by step: describe {calls} ({store}{kept} done before the stop), label 8, " in done, done
+    store = f", {stored} of them found in the store" if stored else ""
+    assert f"Model calls by step: describe {calls} ({kept + stored} done before the stop{store}), label 8, " in done, done
+
+
+def test_a_continue_counts_answers_the_store_kept_as_done_before_the_stop():
+    """Stopped at "describe (37/60)", Continue said "describe 23 (7 from store; 30 done before the stop)": the 7
+    described before the stop, not yet in the checkpoint, came back from the store; 30 matched nothing said."""
+    from ictc.ui.outcomes import calls_said
+
+    results = {"calls": {"describe": {"model_calls": 23, "from_store": 7}, "label": {"model_calls": 60, "from_store": 0}}}
+    said = calls_said(results, {"describe": 0, "label": 0}, {"describe": 30, "label": 0})
+    assert said == "describe 23 (37 done before the stop, 7 of them found in the store), label 60"
+    assert calls_said(results, {}, {}).startswith("describe 23 (7 from store), ")  # no Continue: the store as it is
 
 
 def test_a_finished_job_whose_end_a_restart_hid_is_not_said_interrupted(finished_app):  # noqa: F811
@@ -175,3 +186,28 @@ def test_new_run_after_a_reload_keeps_the_run_s_images(finished_app):  # noqa: F
     assert "K = **3**" in say(reloaded, "group by colour, 3 groups")
     say(reloaded, "go")
     assert wait_for_job(reloaded).startswith("Done in")
+
+
+def test_a_split_s_outcome_counts_this_job_s_work_and_says_no_call_only_of_steps_without_one(colour_images):
+    """After "split yellow in two" the outcome said "name_clusters 3 (the names are Step 2a's labels: no model call),
+    assign 0 (60 image(s) placed by their label: no model call)": calls beside "no model call", and every image of
+    the run counted where only the split cluster's were redone."""
+    paths, _ = colour_images
+    app = open_app(fake_context(names_from_labels="on", assign_by_label="on"))
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group these by colour, 3 groups")
+    say(app, "go")
+    wait_for_job(app)
+    clusters = app.session_state["ictc_session"].job.result.results["clusters"]
+    big = max(clusters, key=lambda c: c["size"])
+    say(app, f"split {big['name']} in two")
+    say(app, "go")
+    done = wait_for_job(app)
+    calls = app.session_state["ictc_session"].job.result.results["calls"]
+    assert calls["name_clusters"]["model_calls"] > 0, done  # the split's names were asked of the LLM
+    assert "Step 2a's labels: no model call" not in done, done
+    placed = app.session_state["ictc_session"].job.steps["assign"]["placed"]
+    assert placed <= big["size"] < 8, done
+    if placed:
+        assert f"{placed} image(s) placed by their label" in done, done
+    assert "8 image(s) placed" not in done, done

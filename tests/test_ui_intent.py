@@ -58,9 +58,9 @@ def test_changes_read_by_commands_and_rules(text, expected):
 
 
 @pytest.mark.parametrize(("text", "criterion", "k"), [
-    ("group these by the mood of the person, 4 groups", "the mood of the person", 4),
+    ("group these by the mood of the person, 4 groups", "mood of the person", 4),
     ("Sort by musical instrument into three clusters", "musical instrument", 3),
-    ("focus on the background instead", "the background", 0),
+    ("focus on the background instead", "background", 0),
     ("use 5 clusters", "", 5),
 ])
 def test_requests_read_by_rules(text, criterion, k):
@@ -113,8 +113,8 @@ def test_a_refinement_is_previewed_then_applied_on_go():
     assert "every step on 40 images" in reply.text
     assert chat.answer("go", NAMES, 40).apply == [AddInstruction("don't consider gender")]
     both = chat.answer("focus on the background instead, 2 groups", NAMES, 40, preview=lambda action: "x")
-    assert "criterion 'the background'" in both.text and "use K=2" in both.text
-    assert chat.answer("yes", NAMES, 40).apply == [SetCriterion("the background"), SetK(2)]
+    assert "criterion 'background'" in both.text and "use K=2" in both.text  # the article left out
+    assert chat.answer("yes", NAMES, 40).apply == [SetCriterion("background"), SetK(2)]
 
 
 def test_a_refused_part_of_a_refinement_leaves_the_rest_waiting():
@@ -206,7 +206,7 @@ def test_undo_go_back_and_cancel(text, kind, version):
 def test_sure_rules_win_over_a_wrong_llm_reading():
     wrong = llm_answering(intent="go")
     intent = read_intent("group these photos by the kind of object, 4 groups", [], llm_json=wrong)
-    assert (intent.source, intent.kind, intent.criterion, intent.k) == ("rules", "request", "the kind of object", 4)
+    assert (intent.source, intent.kind, intent.criterion, intent.k) == ("rules", "request", "kind of object", 4)
     assert read_intent("6", [], llm_json=wrong).k == 6
 
 
@@ -236,7 +236,7 @@ def test_rename_and_merge_apply_without_go_and_model_changes_wait():
 
 @pytest.mark.parametrize(("text", "criterion", "k"), [
     ("colour of the picture, 5 groups", "colour of the picture", 5),  # newcomer: the criterion was lost
-    ("the season, 3 groups", "the season", 3),
+    ("the season, 3 groups", "season", 3),
     ("4 groups: shape of the object", "shape of the object", 4),
     ("ok, use 5 groups please", "", 5),
 ])
@@ -273,7 +273,7 @@ def test_one_image_or_none_is_said_plainly():
     ("no, 3 groups", "", 3),  # newcomer: read as "group by **no**"
     ("actually make it five groups", "", 5),  # read as criterion "actually make it"
     ("make it 4 groups instead of 5", "", 4),  # read as criterion "make it instead of 5": every step redone
-    ("sort them by the main color, into 4", "the main color", 4),  # K was lost
+    ("sort them by the main color, into 4", "main color", 4),  # K was lost
 ])
 def test_corrections_of_k_name_no_criterion(text, criterion, k):
     for names in ([], NAMES):
@@ -366,7 +366,7 @@ def test_a_new_change_says_which_waiting_one_it_replaces():
 
 @pytest.mark.parametrize(("text", "about"), [
     ("no instructions", ""), ("clear all instructions", ""), ("forget my instructions please", ""),
-    ("remove the instruction about brightness", "brightness"), ("drop the instructions on the background", "the background"),
+    ("remove the instruction about brightness", "brightness"), ("drop the instructions on the background", "background"),
 ])
 def test_instructions_can_be_taken_out_in_words(text, about):
     """A newcomer's "no instructions" and "remove the instruction about brightness" were not read."""
@@ -374,7 +374,7 @@ def test_instructions_can_be_taken_out_in_words(text, about):
     chat = Conversation()  # before a run: taken out of the reading
     chat.answer("group by colour, not brightness, 4 groups", [], 40)
     reading = chat.answer(text, [], 40).text
-    assert ("Do not consider brightness" in reading) == (about == "the background")
+    assert ("Do not consider brightness" in reading) == (about == "background")
 
 
 def test_the_second_newcomer_s_phrasings_on_a_finished_run():
@@ -576,8 +576,8 @@ def test_removals_the_rules_cannot_do_are_said_plainly(text, problem):
 
 @pytest.mark.parametrize(("text", "criterion", "k"), [
     ("I want to group them by colour. Maybe 3?", "colour", 3), ("colour; maybe 4", "colour", 4), ("colour (3)", "colour", 3),
-    ("maybe 3?", "", 3), ("what's the mood, 4 groups?", "the mood", 4),
-    ("what about the mood of the person?", "the mood of the person", 0)])
+    ("maybe 3?", "", 3), ("what's the mood, 4 groups?", "mood", 4),
+    ("what about the mood of the person?", "mood of the person", 0)])
 def test_a_k_said_with_doubt_and_a_criterion_asked_as_a_question(text, criterion, k):
     """A second newcomer: "Maybe 3?" and "colour (3)" lost their K; "what's the mood, 4 groups?" its criterion."""
     intent = read_intent(text, [])

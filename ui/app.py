@@ -189,7 +189,9 @@ def results_pane(session: Session) -> None:
         preview(session)
         return
     # K counts the names, not "other" (after merges of own categories the count had read "K=3 + other" of 4 names)
-    other = " + other" if OTHER in results["cluster_names"] else ""
+    # and a name Step 2b padded K with (fewer distinct labels than K: names_source "fallback") is one of the K: a
+    # criterion change at K=5 had read "K=4 + other", as if K had changed and an "other" group been asked for
+    other = " + other" if OTHER in results["cluster_names"] and results.get("names_source") != "fallback" else ""
     k = len(results["cluster_names"]) - bool(other)
     st.markdown(f"**{results['criterion']['text']}** · K={k}{other} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
@@ -253,8 +255,11 @@ def main() -> None:
         with jobs.chat_lock(session.id), st.spinner("Reading your message..."):
             session.chat(prompt)
     if not session.conversation.messages:
-        session.conversation.say("assistant", "Choose images on the left, then tell me what to group them by "
-                                              "and into how many groups.")
+        # after New run the images stay chosen and shown: "Choose images on the left" had asked for them again
+        chosen = (f"{len(session.images)} images are chosen (shown on the right); tell me" if session.images
+                  else "Choose images on the left, then tell me")
+        session.conversation.say("assistant", f"{chosen} what to group them by and into how many groups, e.g. "
+                                              '"group by colour, 3 groups".')
         configured = st.session_state.get("context_factory") is None  # tests bring their own models
         if configured and (warning := model_warning(session.settings)):
             session.model_problem, session.warned = warning, True

@@ -255,7 +255,10 @@ class Conversation:
                          back_to=intent.version)
         actions = as_actions(intent)
         if not actions:
-            return Reply(f"{_sentence(intent.problem or 'I could not read that')}. {REFINE_HELP}")
+            # a K the problem names (to "I don't want 3 groups") is not offered among the examples: "3 groups" had been
+            said = {int(n) for n in re.findall(r"\d+", intent.problem or "")}
+            examples = REFINE_HELP.replace('"3 groups"', f'"{min(set(range(3, 99)) - said)} groups"')
+            return Reply(f"{_sentence(intent.problem or 'I could not read that')}. {examples}")
         lines, refused, doable, free = [], [], [], []
         for action in actions:
             try:

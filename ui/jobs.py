@@ -4,6 +4,7 @@ whole server process, so a reloaded page finds its running job again."""
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 (registers its exit hook now, before ours: ours then runs first (_end_jobs_at_exit))
 import importlib
 import logging
 import sys
@@ -21,6 +22,8 @@ STEP_TITLES = {"describe": "Step 1 · describe", "label": "Step 2a · label", "n
 log = logging.getLogger(__name__)
 _jobs: dict[str, Job] = {}  # run folder -> its latest job, for the whole server process
 _jobs_lock = threading.Lock()
+_running: set[Job] = set()  # the jobs whose thread runs (registered or not)
+SHUTDOWN_WAIT = 10.0  # seconds the process's exit waits for running jobs to stop at their next check
 _warming: threading.Thread | None = None
 PIPELINE = ("ictc.graph.run", "ictc.graph.refine", "ictc.ui.fairness")  # LangGraph and the model clients: seconds
 
@@ -90,6 +93,7 @@ class Job:
         self.usage = False  # the error is a UsageError: its one line is meant for the user as it is
         self.detail = ""  # all of it, for the chat's Details: the text, and for a bug its traceback
         self.stopped = False
+        self.shutdown = False  # stopped by the process's exit (_end_jobs_at_exit), not by the user
         self.started = time.monotonic()
         self.seconds = 0.0
         self._lock = threading.Lock()
@@ -98,6 +102,8 @@ class Job:
 
     def start(self) -> Job:
         """Starts the work in its thread; returns this job. Raises RuntimeError when started twice."""
+        with _jobs_lock:
+            _running.add(self)
         self.thread.start()
         return self
 
@@ -109,7 +115,8 @@ class Job:
     def on_event(self, event: dict[str, Any]) -> None:
         """Records one progress event from the pipeline (called from the work's thread): {"step": "plan",
         "redo": text} sets the plan; otherwise the step's tally takes "total"/"done" (a (re)start; the first one's
-        "done" is kept as "before"), "advance" (images done), "stored", "calls", "failed" (counts added), "names" and
+        "done" is kept as "before"), "advance" (images done), "stored", "calls", "failed", "placed" (counts added; placed: Step 3's
+        images decided without a call), "names" and
         "phase"."""
         step = event.get("step", "")
         with self._lock:
@@ -117,7 +124,8 @@ class Job:
                 self.plan = event["redo"]
                 return
             new = step not in self.steps
-            tally = self.steps.setdefault(step, {"done": 0, "total": 0, "stored": 0, "calls": 0, "failed": 0})
+            tally = self.steps.setdefault(step, {"done": 0, "total": 0, "stored": 0, "calls": 0, "failed": 0,
+                                                "placed": 0})
             if "total" in event:  # a step (re)starts: it knows how much there is and how much is done
                 tally.update(total=event["total"], done=event.get("done", 0))
                 if new:  # what the job found done: for a Continue, the work before the stop (its outcome says so)
@@ -125,7 +133,7 @@ class Job:
             if "advance" in event:
                 tally["done"] += event["advance"]
                 tally["total"] = max(tally["total"], tally["done"])
-            for key in ("stored", "calls", "failed"):
+            for key in ("stored", "calls", "failed", "placed"):
                 tally[key] += event.get(key, 0)
             if event.get("names"):
                 tally["names"] = event["names"]
@@ -151,6 +159,8 @@ class Job:
             self.result = self._work(self.on_event, self.stop)
         except StopRequested:
             self.stopped = True
+            if self.shutdown:
+                log.info("job %s ended by the server's shutdown; Continue finishes it", self.title)
         except UsageError as exc:  # what the user asked cannot be done: our own one line says why
             self.error = self.detail = str(exc)
             self.usage = True
@@ -165,3 +175,24 @@ class Job:
             self.detail = traceback.format_exc()
         finally:
             self.seconds = time.monotonic() - self.started
+            with _jobs_lock:
+                _running.discard(self)
+
+
+def _end_jobs_at_exit() -> None:
+    """At the process's exit (`ictc ui` stopped by Ctrl-C or SIGTERM), before the thread pools refuse new work: asks
+    every running job to stop and waits up to SHUTDOWN_WAIT for them, so each ends at its next check, as a Stop does
+    (its finished work kept), with one line logged. Left running, LangGraph's pool threads had printed five
+    tracebacks "cannot schedule new futures after interpreter shutdown" (a thirteenth newcomer's terminal)."""
+    with _jobs_lock:
+        running = list(_running)
+    for job in running:
+        job.shutdown = True
+        job.stop.set()
+    deadline = time.monotonic() + SHUTDOWN_WAIT
+    for job in running:
+        job.thread.join(max(0.0, deadline - time.monotonic()))
+
+
+# threading's exit hooks run last registered first: this one before concurrent.futures' (imported above) stops its pools
+threading._register_atexit(_end_jobs_at_exit)  # type: ignore[attr-defined]  # the hook concurrent.futures uses itself

@@ -103,7 +103,7 @@ def outcome(job: Job, settings: Settings) -> str:
     # a Continue's steps say what was done before the stop: "describe 8 (16 from store)" of 32 had left 8 out
     before = ({step: tally.get("before", 0) for step, tally in job.steps.items()}
               if job.title.startswith(("resume", "finishing")) and "; then " not in job.title else {})
-    calls = calls_said(results, set(job.steps), before)
+    calls = calls_said(results, {step: tally.get("placed", 0) for step, tally in job.steps.items()}, before)
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
@@ -124,24 +124,29 @@ def outcome(job: Job, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def calls_said(results: dict[str, Any], ran: set[str], before: dict[str, int] | None = None) -> str:
+def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, int] | None = None) -> str:
     """The model calls of the pass that wrote `results` (results.json), step by step ("describe 8, label 8, ..."),
     with the answers from the store (a redo answered from the store looked like no work), the images a Continue
-    found done (`before`: step -> count, said "done before the stop"), and, for a step of the pass (`ran`: the
-    steps that reported progress) that needed no call, why: Step 2b's names taken from Step 2a's label counts,
-    Step 3's images placed by their label (a newcomer read "name_clusters 0, assign 0" unexplained)."""
-    from ictc.nodes.assign import NO_CALL_ROUTES  # the pipeline is loaded by now: a job has run
-
-    by_label = sum(n for route, n in results.get("routes", {}).items() if route in NO_CALL_ROUTES)
+    found done (`before`: step -> count, said "done before the stop" with the answers the store kept: images
+    done before a stop but not yet checkpointed; "describe 23 (7 from store; 30 done before the stop)" had followed a
+    stop at 37/60), and, for a step of this job (`ran`: the
+    steps that reported progress -> the images it placed without a call) that made no call, why: Step 2b's names
+    taken from Step 2a's label counts, Step 3's images placed by their label, counted among this job's images (a
+    newcomer read "name_clusters 0, assign 0" unexplained; another, after a split, "name_clusters 3 (... no model
+    call), assign 0 (60 image(s) placed by their label ...)" where the split had redone 15)."""
     said = []
     for step, c in results["calls"].items():
-        notes = [f"{c['from_store']} from store"] if c.get("from_store") else []
-        if (before or {}).get(step):
-            notes.append(f"{(before or {})[step]} done before the stop")
-        if step == "name_clusters" and step in ran and results.get("naming", {}).get("source") == "labels":
+        stored, kept = c.get("from_store", 0), (before or {}).get(step, 0)
+        notes = [f"{stored} from store"] if stored and not kept else []
+        if kept:  # a Continue's answers from the store were made before the stop but not yet in its checkpoint
+            notes.append(f"{kept + stored} done before the stop" + (f", {stored} of them found in the store"
+                                                                    if stored else ""))
+        if c["model_calls"] or step not in ran:
+            pass  # a step that called a model needs no "no model call" note
+        elif step == "name_clusters" and results.get("naming", {}).get("source") == "labels":
             notes.append("the names are Step 2a's labels: no model call")
-        elif step == "assign" and step in ran and by_label:
-            notes.append(f"{by_label} image(s) placed by their label: no model call")
+        elif step == "assign" and ran[step]:
+            notes.append(f"{ran[step]} image(s) placed by their label: no model call")
         said.append(f"{step} {c['model_calls']}" + (f" ({'; '.join(notes)})" if notes else ""))
     return ", ".join(said)
 

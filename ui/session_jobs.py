@@ -187,6 +187,13 @@ class SessionJobs:
         if self.job is not None or not self.launched or self.launched == self.reported:
             return
         self.reported = self.launched
+        change, results = self.change_left(), self.results()
+        if change and results is not None:  # a change cut short: "This run was interrupted" had read as the whole run's
+            self.conversation.say("assistant", f"The change ({change}) was interrupted before it finished (`ictc ui` "
+                                  f"stopped while it ran); the run's version {results['version']} stands as it was. "
+                                  "Press **Continue** (or say continue) to finish the change, or say **undo** to drop it.")
+            self.save()
+            return
         self.conversation.say("assistant", "This run was interrupted before it finished (`ictc ui` stopped while it "
                               "ran): press **Continue** (or say continue) to finish it; what is done is kept."
                               if self.unfinished() else

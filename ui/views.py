@@ -92,6 +92,8 @@ def progress(job: Job) -> None:
         total = max(tally["total"], 1)
         if title == STEP_TITLES["finish"]:
             text = f"Finishing ({tally['done']}/3): {job.phase}"
+        elif not tally["total"]:  # nothing of this step counted for this job: "0/0" said nothing (a newcomer)
+            text = f"{title}: " + (f"{tally['calls']} model call(s)" if tally["calls"] else "nothing to redo")
         else:
             text = (f"{title}: {tally['done']}/{tally['total']} · {tally['calls']} model call(s)"
                     + (f" · {tally['stored']} answered from the store (same prompt asked before)" if tally["stored"] else "")
