@@ -211,3 +211,15 @@ def test_a_split_s_outcome_counts_this_job_s_work_and_says_no_call_only_of_steps
     if placed:
         assert f"{placed} image(s) placed by their label" in done, done
     assert "8 image(s) placed" not in done, done
+
+
+def test_one_cluster_is_said_in_the_singular_when_a_job_is_done(finished_app):  # noqa: F811
+    """After merges left one cluster the chat said "Done in ... : 1 clusters"."""
+    app, _ = finished_app
+    names = app.session_state["ictc_session"].names()
+    say(app, f"merge {names[0]} and {names[1]}")
+    wait_for_job(app)
+    names = app.session_state["ictc_session"].names()
+    say(app, f"merge {names[0]} and {names[1]}")
+    done = wait_for_job(app)
+    assert ": 1 cluster: " in done and "1 clusters" not in done

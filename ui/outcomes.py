@@ -104,7 +104,7 @@ def outcome(job: Job, settings: Settings) -> str:
     before = ({step: tally.get("before", 0) for step, tally in job.steps.items()}
               if job.title.startswith(("resume", "finishing")) and "; then " not in job.title else {})
     calls = calls_said(results, {step: tally.get("placed", 0) for step, tally in job.steps.items()}, before)
-    lines = [f"Done in {job.seconds:.1f} s ({job.title}): {len(results['cluster_names'])} clusters: {sizes}.",
+    lines = [f"Done in {job.seconds:.1f} s ({job.title}): {(n := len(results['cluster_names']))} cluster{'s' if n != 1 else ''}: {sizes}.",
              f"Model calls by step: {calls}."]
     if result.failed:
         lines.append(failed_said(result.rows, first=job.title in ("first run", "resume")))
