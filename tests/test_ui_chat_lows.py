@@ -223,3 +223,21 @@ def test_one_cluster_is_said_in_the_singular_when_a_job_is_done(finished_app):  
     say(app, f"merge {names[0]} and {names[1]}")
     done = wait_for_job(app)
     assert ": 1 cluster: " in done and "1 clusters" not in done
+
+
+def test_a_metrics_note_with_no_unscored_image_ends_as_a_sentence(colour_images):
+    """The Metrics tab listed unscored images after any note, so a note alone ("labels read from the column
+    'colour' ...", every image scored) ended in a dangling ":"."""
+    paths, _ = colour_images
+    folder = Path(paths[0]).parent
+    labels = folder / "labels.csv"
+    labels.write_text(labels.read_text().replace("image,label", "image,colour", 1))
+    app = open_app(fake_context())
+    use_folder(app, folder)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    wait_for_job(app)
+    app.session_state["tab"] = "Metrics"
+    app.run()
+    notes = [w.value for w in app.warning if "labels read from the column 'colour'" in w.value]
+    assert notes and not notes[0].rstrip().endswith(":")
