@@ -106,7 +106,7 @@ def test_asking_for_the_k_the_run_has_says_so_plainly_and_how_to_group_afresh(fi
     for asked in ("use K=2", "make it 2 groups"):
         said = say(app, asked)
         assert said.startswith("There are already 2 groups. For a fresh grouping into 2 ") and "cannot be done" not in said
-        assert '**undo** back to a version with more groups (e.g. before a merge), then say "2 groups"' in said
+        assert 'if a merge left these 2, **undo** it, then say "2 groups"' in said  # not "back to a version" unasked
     say(app, "undo")  # the way it says works: back to 3 groups, then 2 groups afresh
     wait_for_job(app)
     assert say(app, "2 groups").startswith("I read:\n- use K=2: redoes Step 2b with K=2")

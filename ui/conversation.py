@@ -293,7 +293,7 @@ def same_k_said(k: int) -> str:
     """The answer to "use K=`k`" when the run has `k` groups already (a merge may have left them: "K is already 2:
     nothing to redo" read badly to a newcomer who wanted a fresh grouping), with the ways to one."""
     return (f"There are already {k} groups. For a fresh grouping into {k} (new names from Step 2b, every image sorted "
-            f'again by Step 3): **undo** back to a version with more groups (e.g. before a merge), then say "{k} groups"; '
+            f'again by Step 3): if a merge left these {k}, **undo** it, then say "{k} groups"; '
             f"or press **New run** (sidebar) and run the criterion again with {k} groups")
 
 
