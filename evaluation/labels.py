@@ -307,3 +307,11 @@ def _match(images: dict[str, tuple[str, ...]], keys: dict[str, tuple[str, ...]],
         if all(_best(keys[row], image_index)[0] == [image] for row in rows):
             found[image] = (rows[0], length)
     return found
+
+
+def check_labels_name_images(path: str, images: list[str]) -> None:
+    """Raises UsageError when the labels file `path` cannot be read (read_labels' one line) or names none of
+    `images` (file paths), naming the file and why (why_none); returns when it names at least one. The run's own
+    check (graph/run.check_request) and the chat's when a folder is chosen (ui/sources.labels_refused)."""
+    if not (matched := match_labels(images, given := read_labels(path))):
+        raise UsageError(f"labels file {path} names none of the {len(images)} images ({why_none(matched, given, images)})")

@@ -14,7 +14,7 @@ from ictc.core.errors import UsageError
 from ictc.core.folders import entries_said, scan_images
 from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
-from ictc.evaluation.labels import match_labels, read_labels, why_none
+from ictc.evaluation.labels import check_labels_name_images
 from ictc.evaluation.outputs import write_json
 from ictc.graph.build import step_progress
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
@@ -46,8 +46,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
         raise UsageError(f"K={n_clusters} is more than the {len(paths)} images found")
-    if labels is not None and not (matched := match_labels(paths, given := read_labels(labels))):
-        raise UsageError(f"labels file {labels} names none of the {len(paths)} images ({why_none(matched, given, paths)})")
+    if labels is not None:
+        check_labels_name_images(labels, paths)
 
 
 def hash_images(paths: list[str]) -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:

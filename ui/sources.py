@@ -52,14 +52,12 @@ def from_folder(text: str) -> Chosen:
 def labels_refused(labels: str, paths: list[str]) -> str:
     """Why the labels file `labels` cannot score a run of `paths` (the one line graph/run.py check_request would
     refuse the run with), or "" when it can."""
-    from ictc.evaluation.labels import match_labels, read_labels, why_none
+    from ictc.evaluation.labels import check_labels_name_images
 
     try:
-        given = read_labels(labels)
+        check_labels_name_images(labels, paths)
     except UsageError as exc:
         return str(exc)
-    if not (matched := match_labels(paths, given)):
-        return f"it names none of the {len(paths)} images ({why_none(matched, given, paths)})"
     return ""
 
 
