@@ -132,6 +132,34 @@ def test_a_failure_reason_gives_the_server_s_sentence_not_the_client_s_dump_of_t
     assert failure("describe", error)["reason"] == f"BadRequestError: Error code: 400 - {said}"
 
 
+def test_an_answer_ictc_found_unusable_is_said_as_such_not_as_the_server_s_http_400():
+    """ictc's own stand-in 400 for a 200 answer cut at the server's cap (models/quirks.error_response) had been said
+    "HTTP 400 the server cut ..." in the stop message and "Error code: 400" in each image's reason (kinds5 k04)."""
+    from ictc.models.answers import cut_by_server
+    from ictc.models.quirks import error_response
+    from ictc.nodes.common import failure
+
+    cut = cut_by_server({"choices": [{"finish_reason": "length", "message": {"content": "A"}}],
+                         "usage": {"completion_tokens": 1}}, 160)
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    response = error_response(request, cut, "server_cap")
+    error = openai.BadRequestError(f"Error code: 400 - {response.json()}", response=response, body=response.json())
+    watch = FailureWatch()
+    with pytest.raises(SystematicFailureError) as stop:
+        watch.record("Step 1 (describe)", "VLM", "vision-model", [error] * FIRST_FEW, 0)
+    said = str(stop.value)
+    assert "HTTP 400" not in said and "cuts every answer short, at a cap of its own" in said
+    assert "the answer was cut at 1 token by the server, of the 160 ictc asked for" in said and "-n / --n-predict" in said
+    assert failure("describe", error)["reason"] == f"UnusableAnswer: {cut}"
+    # an error the server itself sent keeps its status
+    body = {"error": {"message": "grammar rejected"}}
+    sent = openai.BadRequestError("x", response=httpx2.Response(400, request=request, json=body), body=body)
+    with pytest.raises(SystematicFailureError) as stop:
+        FailureWatch().record("Step 1 (describe)", "VLM", "vision-model", [sent] * FIRST_FEW, 0)
+    assert "(HTTP 400 grammar rejected)" in str(stop.value)
+    assert failure("describe", sent)["reason"] == "BadRequestError: x - grammar rejected"
+
+
 @pytest.mark.parametrize(("status", "body", "cause", "fix"), [
     (429, {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
                      "code": "insufficient_quota"}}, "out of credit or quota", "add credit"),
