@@ -72,7 +72,7 @@ def print_result(result: Any) -> None:
         problem = (naming.get("problems") or ["no usable answer"])[-1]
         asked = naming.get("asked_k", results["n_clusters"])  # K when Step 2b ran: a merge since lowered it
         print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
-              "the names above are its best try, completed by the most frequent raw labels, then 'other'.")
+              "the names above are its best try, completed by the most frequent raw labels.")
     for warning in results.get("warnings", []):
         print(f"! {warning}")
     if any(not cluster["size"] for cluster in results["clusters"]):  # the way out, where the problem is said
