@@ -48,15 +48,18 @@ def test_a_rename_and_a_merge_read_the_history_once_and_no_results_csv(finished,
     def no_csv(*args):
         raise AssertionError("the last version's results.csv was read again")
 
-    monkeypatch.setattr(versions, "version_clusters", no_csv)
-    monkeypatch.setattr("ictc.graph.session.version_clusters", no_csv)
-    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
-    assert len(history_reads) == 1
-    merged = refine_run(finished.run_dir, Merge(("Green", "Blue"), "Cool"), context=fake_context())
-    assert len(history_reads) == 2
+    # a context of its own, undone at its end: monkeypatch.undo() had undone conftest's settings too (the levers
+    # off, ICTC_WORKSPACE), which then stayed in the environment of every later test (conftest restore_environment)
+    with monkeypatch.context() as patch:
+        patch.setattr(versions, "version_clusters", no_csv)
+        patch.setattr("ictc.graph.session.version_clusters", no_csv)
+        renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+        assert len(history_reads) == 1
+        merged = refine_run(finished.run_dir, Merge(("Green", "Blue"), "Cool"), context=fake_context())
+        assert len(history_reads) == 2
     assert renamed.changes == {"renamed": {"Red": "Warm"}, "merged": {}, "moved": []}
     assert merged.changes["merged"] == {"Cool": ["Green", "Blue"]} and merged.changes["moved"] == []  # a merge
-    monkeypatch.undo()  # the changes found from the state are those the versions' results.csv give
+    # the changes found from the state are those the versions' results.csv give
     assert merged.changes == versions.diff_from(versions.version_clusters(finished.run_dir, 2), merged.rows)
     state = run_state(finished.run_dir)  # what was written reads back as the rows say
     assert {p: a["cluster"] for p, a in state["assignments"].items()} == {r["image"]: r["cluster"] for r in merged.rows}
