@@ -123,8 +123,9 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
     """diff() with the earlier version given as image -> cluster (version_clusters). Counts (before, after)
     cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name; or when all
     of its images went to one name that did not exist before, with others or not; several such clusters under one
-    new name are merged ({new: [old, ...]}), not renamed, and none of their images moved. The per-row work runs in map, zip and Counter, without a Python frame per row
-    (a version of 250,000 images is compared after every rename)."""
+    new name are merged ({new: [old, ...]}), not renamed, and none of their images moved. The per-row work runs in
+    map, zip and Counter, without a Python frame per row (a version of 250,000 images is compared after every
+    rename)."""
     images, clusters = list(map(itemgetter("image"), after)), list(map(itemgetter("cluster"), after))
     olds = list(map(cluster_before.get, images, repeat("")))
     pairs = Counter(zip(olds, clusters, strict=True))

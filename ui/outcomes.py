@@ -158,12 +158,13 @@ def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[
     old → new."; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
     newcomer read "Renamed: First → green" after a new criterion as if it were a rename of theirs)."""
     source = names_source((results.get("history") or [""])[-1])
-    joined = {new: " and ".join(filter(None, [", ".join(olds[:-1]), olds[-1]])) for new, olds in (merged or {}).items()}
+    # "a, b and c" for the clusters merged into each new name
+    joined = {new: f"{', '.join(olds[:-1])} and {olds[-1]}" for new, olds in (merged or {}).items()}
     if not source:
-        return " ".join(filter(None, ["; ".join(f"Merged: {olds} into {new}" for new, olds in joined.items())
-                                      + ("." if joined else ""),
-                                      ("Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
-                                      if renamed else ""]))
+        said = [f"Merged: {olds} into {new}." for new, olds in joined.items()]
+        if renamed:
+            said.append("Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
+        return " ".join(said)
     return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
         [f"the images of {olds} are all in {new}" for new, olds in joined.items()]
         + [f"the images of {old} are all in {new}" for old, new in renamed.items()]) + ").")

@@ -112,8 +112,8 @@ MOVED_SHOWN = 200  # moved images listed in the Versions tab: a table of 25,000 
 def compare_versions(run_dir: str, run_id: str, before: int, after: int) -> dict[str, Any]:
     """What changed from version `before` to `after` of the run in `run_dir` (run_id: its thread id, so a
     folder made again under the same path is not taken for the old one): {"renamed": {old: new}, "merged": {new:
-    [old, ...]}, "n_moved": int, "moved": the first MOVED_SHOWN moves, "clusters": {version: [{"name", "size"}]}}. Read from
-    the versions' summaries and results.csv (image and cluster columns), not from every row of two
+    [old, ...]}, "n_moved": int, "moved": the first MOVED_SHOWN moves, "clusters": {version: [{"name", "size"}]}}.
+    Read from the versions' summaries and results.csv (image and cluster columns), not from every row of two
     results.json (~170 MB each at 250,000 images), and kept: a version never changes once written.
     Raises OSError if one is absent."""
     folder = Path(run_dir)
