@@ -73,7 +73,9 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
         "warnings": (degenerate_warnings(rows, names, naming.get("groups", []),
                                          naming.get("label_categories") if naming.get("label_level") == "category" else None)
-                     if ctx.settings.check_clusters == "on" else []),
+                     if ctx.settings.check_clusters == "on" else [])
+        # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them
+        + ([naming["short"]] if naming.get("short") and naming.get("kinds") == len(names) else []),
         # model calls made by the pass that wrote these results (run, resume or refinement), per step
         "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})
                   for step in ("describe", "label", "name_clusters", "assign")},

@@ -112,16 +112,20 @@ def names_source(change: str) -> str:
 
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed, and so are clusters whose
-    name only changed case; every other image whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
-    Returns {"renamed": {old: new}, "moved": [{"image", "from", "to"}]}; time linear in the rows."""
+    name only changed case and clusters that went whole to a new name (merged, when several did: diff_from);
+    every other image whose cluster changed has moved. `before`, `after`: result rows (image, cluster, ...).
+    Returns {"renamed": {old: new}, "merged": {new: [old, ...]}, "moved": [{"image", "from", "to"}]}; time linear
+    in the rows."""
     return diff_from({row["image"]: row["cluster"] for row in before}, after)
 
 
 def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> dict[str, Any]:
     """diff() with the earlier version given as image -> cluster (version_clusters). Counts (before, after)
-    cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name that
-    did not exist before. The per-row work runs in map, zip and Counter, without a Python frame per row
-    (a version of 250,000 images is compared after every rename)."""
+    cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name; or when all
+    of its images went to one name that did not exist before, with others or not; several such clusters under one
+    new name are merged ({new: [old, ...]}), not renamed, and none of their images moved. The per-row work runs in
+    map, zip and Counter, without a Python frame per row (a version of 250,000 images is compared after every
+    rename)."""
     images, clusters = list(map(itemgetter("image"), after)), list(map(itemgetter("cluster"), after))
     olds = list(map(cluster_before.get, images, repeat("")))
     pairs = Counter(zip(olds, clusters, strict=True))
@@ -132,6 +136,11 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
             new_size[new] += count
     renamed = {old: new for (old, new), count in pairs.items()
                if old and new and old != new and old not in new_size and count == old_size[old] == new_size[new]}
+    # an earlier cluster whose images all went to one name that is new is that cluster under its new name, even
+    # when others joined it: two that went whole under one new name are a merge (each said old -> new), not all
+    # their images moved (`refine -k 2` had listed the 4 reds and the 4 greens moved to "Red and green")
+    renamed |= {old: new for (old, new), count in pairs.items() if old and new and old != new
+                and old not in new_size and new not in old_size and count == old_size[old]}
     # a cluster whose name came back in another case only ("Red" -> "red" after Step 2b ran again) is the same
     # cluster renamed, even when some members changed: its images that stayed did not move (a newcomer saw
     # every one listed as moved)
@@ -140,7 +149,18 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
                 if old not in renamed and old not in new_size and old.casefold() in recased}
     named = {old: renamed.get(old, old) for old in set(olds)}  # each earlier cluster under its name now
     moved = compress(range(len(after)), map(ne, map(named.__getitem__, olds), clusters))
-    return {"renamed": renamed, "moved": [{"image": images[i], "from": olds[i], "to": clusters[i]} for i in moved]}
+    merged = _merges(renamed, old_size)
+    return {"renamed": {old: new for old, new in renamed.items() if new not in merged}, "merged": merged,
+            "moved": [{"image": images[i], "from": olds[i], "to": clusters[i]} for i in moved]}
+
+
+def _merges(renamed: dict[str, str], sizes: Counter[str]) -> dict[str, list[str]]:
+    """The merges among clusters gone whole to new names (`renamed`, {old: new}): {new: [old, ...]} for each new
+    name two or more of them went to, the larger first (`sizes`: old -> its images), then by name."""
+    into: dict[str, list[str]] = {}
+    for old, new in renamed.items():
+        into.setdefault(new, []).append(old)
+    return {new: sorted(olds, key=lambda old: (-sizes[old], old)) for new, olds in into.items() if len(olds) > 1}
 
 
 @contextmanager

@@ -4,6 +4,7 @@ an error or an empty choice list said as what it is (README "Servers and their q
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ictc.models.quirks import error_response, refusal_of, status_response
@@ -140,6 +141,9 @@ SERVER_CAP_FIX = ("raise the server's own cap on answer length, or remove it (ll
                   "none; Ollama: PARAMETER num_predict in the Modelfile, -1 for none; LM Studio: the "
                   "model's Limit Response Length setting); if the prompt and image fill the server's context "
                   "instead, give it a longer one (llama.cpp -c, Ollama num_ctx)")  # llama.cpp ends a full one so too
+
+
+CUT_AT = re.compile(r"the server cut the answer after (\d+) of the (\d+) tokens ictc asked for")  # cut_by_server's
 
 
 def cut_by_server(answer: dict[str, Any], cap: int | None) -> str:

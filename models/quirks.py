@@ -269,21 +269,36 @@ def refusal_of(answer: dict[str, Any]) -> str:
     return ""
 
 
+FOUND = "x-ictc-found"  # the header of error_response's stand-in: the server said 200, ictc found the answer unusable
+
+
 def error_response(request: Any, message: str, kind: str) -> Any:
     """A 400 response (httpx) carrying `message`, for a call answered with no usable answer: the openai client
-    raises it as that image's failure, in those words, and does not retry it."""
-    return status_response(request, 400, {"error": {"message": message, "type": kind}}, retry=False)
+    raises it as that image's failure, in those words, and does not retry it. Its FOUND header holds `kind`, so
+    that what is said of it names what ictc found, not an "HTTP 400" the server never sent (found_in)."""
+    return status_response(request, 400, {"error": {"message": message, "type": kind}}, retry=False,
+                           headers={FOUND: kind})
 
 
-def status_response(request: Any, status: int, body: dict[str, Any], retry: bool) -> Any:
-    """A response (httpx) of HTTP `status` with the JSON `body`, for `request` (an httpx Request or a WireRequest);
-    `retry` False marks it not to be retried by the openai client (else its rule decides: 5xx are retried)."""
+def found_in(exc: BaseException) -> str:
+    """The kind of unusable answer ("server_cap", "refusal", "reasoning_cut") when the failure `exc` is
+    error_response's stand-in for a 200 answer ictc found unusable; "" for an error the server itself sent."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    return str(headers.get(FOUND, "")) if headers is not None else ""
+
+
+def status_response(request: Any, status: int, body: dict[str, Any], retry: bool,
+                    headers: dict[str, str] | None = None) -> Any:
+    """A response (httpx) of HTTP `status` with the JSON `body` and `headers`, for `request` (an httpx Request or a
+    WireRequest); `retry` False marks it not to be retried by the openai client (else its rule decides: 5xx are
+    retried)."""
     from ictc.models.wire import http_package  # the HTTP package of the openai SDK
 
     if hasattr(request, "httpx"):  # a WireRequest (models/wire.py): the openai client reads httpx's own
         request = request.httpx()
-    return http_package().Response(status, json=body, headers={} if retry else {"x-should-retry": "false"},
-                                   request=request)
+    return http_package().Response(status, json=body, request=request,
+                                   headers={**({} if retry else {"x-should-retry": "false"}), **(headers or {})})
 
 
 def reasoning_cut(request: Any, room: int) -> Any:

@@ -230,12 +230,17 @@ def _single(ctx: Context, model: Any, conversation: list[BaseMessage], **kwargs:
 
 
 def failure(step: str, exc: BaseException) -> dict[str, str]:
-    """The failure record of an image: {"step": step, "reason": "<ExceptionType>: <first line, <= 300 chars>"}."""
+    """The failure record of an image: {"step": step, "reason": "<ExceptionType>: <first line, <= 300 chars>"}, or
+    "UnusableAnswer: <what ictc found>" for a 200 answer ictc found unusable (models/quirks.found_in)."""
+    from ictc.models.quirks import found_in
+
     # a message may quote a file name that is not UTF-8: outputs stay valid UTF-8 (core/images.py)
     text = shown_text(str(exc)).strip()
     # the server's words where the openai client found none (Gemini's list body, TGI's {"error": "..."}): the
     # reason had been "Error code: 400" alone
     said = _server_words(exc)
+    if said and found_in(exc):  # a 200 answer ictc found unusable (models/quirks.error_response): no "Error code: 400"
+        return {"step": step, "reason": f"UnusableAnswer: {shown_text(said)[:300]}"}
     head, _, rest = text.partition(" - ")
     if said and re.fullmatch(r"Error code: \d+", head) and rest and said.startswith(" ".join(rest.split())):
         text = f"{head} - {shown_text(said)}"  # the server's fuller words ("Provider returned error: upstream ...")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import Any
 
 from ictc.models.embed import TextEmbedder
 
@@ -88,3 +89,13 @@ def format_groups(groups: list[list[str]], counts: dict[str, int]) -> str:
     lines = [f"Group {i}: " + ", ".join(f"{x} ({counts[x]})" for x in group) for i, group in enumerate(groups, 1)]
     return "\n\nThe same labels, grouped by similarity of meaning (a suggestion; regroup where it is wrong):\n" + "\n".join(lines)
 
+
+def short_of(names: list[str], k: int) -> dict[str, Any]:
+    """{"short": the sentence, "kinds": len(names)} when Step 2b found fewer than `k` distinct names (`names`), else
+    {}: fewer clusters than K, said (evaluation/results.py warnings), rather than names invented to make up K."""
+    if len(names) >= k:
+        return {}
+    return {"kinds": len(names),
+            "short": f"Step 2b: the images' labels hold only {len(names)} distinct kind{'s' if len(names) != 1 else ''}, "
+                     f"so {len(names)} cluster{'s' if len(names) != 1 else ''}, not K={k} (none invented): ask for a "
+                     "smaller K, or another criterion, if that is not right"}

@@ -3,7 +3,8 @@
 Validation and retries: the answer must hold exactly K distinct non-empty names; otherwise the model is
 told what was wrong and asked again (`name_retries` tries). Fallback when every try fails, stated: keep
 the first K distinct names of the best try; if fewer, add the most frequent labels that are not yet a
-name; if still fewer (fewer distinct labels than K), add "other", "other 2", ...
+name; if still fewer (fewer distinct labels than K), fewer clusters, said (naming "short"): none is invented
+(a padded "other" had been read by Step 3 as the none-of-these group, "other 2" named nothing).
 
 No call at all when the counts already answer (setting names_from_labels): see `names_from_counts`."""
 
@@ -34,6 +35,7 @@ from ictc.nodes.label_counts import (
     format_groups,
     group_labels,
     normalize_label,
+    short_of,
     trim_counts,
 )
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
@@ -61,8 +63,8 @@ def check_names(names: list[str], k: int) -> tuple[list[str], str | None]:
 
 
 def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]:
-    """Exactly K names by the stated rule (module docstring): the first K of `best`, then the most frequent
-    labels of `counts` (ordered by count) not yet a name, then "other", "other 2", ..."""
+    """At most K names by the stated rule (module docstring): the first K of `best`, then the most frequent
+    labels of `counts` (ordered by count) not yet a name; fewer than K when they hold fewer distinct names."""
     names = best[:k]
     taken = {normalize_label(n) for n in names}
     for label in counts:
@@ -71,10 +73,6 @@ def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]
         if normalize_label(label) not in taken:
             names.append(label)
             taken.add(normalize_label(label))
-    extra = 1
-    while len(names) < k:
-        names.append("other" if extra == 1 else f"other {extra}")
-        extra += 1
     return names
 
 
@@ -247,9 +245,10 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
             conversation = conversation + to_messages([("assistant", content)]) + to_messages(
                 render("name_clusters_retry", criterion, step="name_clusters", problem=problem, k=k))
     source = "model" if names is not None else "fallback"
-    naming = {"names": names if names is not None else fallback_names(best, kept, k), "counts": dict(counts),
-              "kept": kept, "dropped": dropped, "groups": groups, "attempts": len(problems) + (source == "model"),
-              "source": source, "problems": problems, "mode": mode, "prompt_hash": prompt_hash(rendered), "asked_k": k}
+    names = names if names is not None else fallback_names(best, kept, k)
+    naming = {"names": names, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": groups,
+              "attempts": len(problems) + (source == "model"), "source": source, "problems": problems, "mode": mode,
+              "prompt_hash": prompt_hash(rendered), "asked_k": k, **short_of(names, k)}
     ctx.remember(key, "name_clusters", naming)
     trace("name_clusters", None, prompt_text(rendered), naming["names"], ctx.llm_id, timer.seconds, cached=False,
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)

@@ -8,7 +8,7 @@ from typing import Any
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
-from ictc.nodes.label_counts import normalize_label
+from ictc.nodes.label_counts import normalize_label, short_of
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.keys import step_key
 
@@ -66,7 +66,8 @@ def name_groups(ctx: Context, criterion: Criterion, counts: dict[str, int], kept
     group with an obvious name (obvious_name) takes it without a call, every other group gets one call. A name that is empty or already taken is asked again once with the taken
     names listed; if it still is, the group's most frequent label that is no name yet stands in (then
     "<name> 2", ...). Returns the naming as propose_names does (source "groups"), plus label_names: every
-    kept label -> its group's name, which Step 3 may use (setting assign_by_group)."""
+    kept label -> its group's name, which Step 3 may use (setting assign_by_group); fewer than K groups give fewer
+    names, said ("short"), none invented."""
     groups = ward_groups(kept, k, ctx)
     obvious = [obvious_name(group) for group in groups]
     names: list[str] = [name or "" for name in obvious]  # the obvious names first: asked names must differ
@@ -89,11 +90,9 @@ def name_groups(ctx: Context, criterion: Criterion, counts: dict[str, int], kept
                 while not normalize_label(name) or normalize_label(name) in taken:
                     name, number = f"{group[0]} {number}", number + 1
             names[i] = name
-    while len(names) < k:  # fewer distinct labels than K: the stated "other", "other 2", ... of Step 2b
-        names.append("other" if "other" not in names else f"other {len(names)}")
     label_names = {label: name for group, name in zip(groups, names, strict=False) for label in group}
     rendered = render("name_group", criterion, step="name_clusters", labels="{labels}", taken="")
     report("name_clusters", advance=1, names=names, stored=0, calls=calls)
     return {"names": names, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": groups,
             "label_names": label_names, "attempts": calls, "source": "groups", "problems": problems, "mode": "",
-            "prompt_hash": prompt_hash(rendered), "seconds": timer.seconds, "calls": calls}
+            "prompt_hash": prompt_hash(rendered), "seconds": timer.seconds, "calls": calls, **short_of(names, k)}

@@ -31,7 +31,8 @@ def pause_payload(state: RunState, point: str) -> dict[str, Any]:
     # unexplained "4. other" at the pause, the reason printed only after the run
     fallback = ((naming.get("problems") or ["no usable answer"])[-1] if naming.get("source") == "fallback" else "")
     return {"point": point, "criterion": state["criterion"], "k": state["n_clusters"], "clusters": clusters,
-            "label_counts": naming.get("kept", {}), "error": state.get("review_error", ""), "fallback": fallback}
+            "label_counts": naming.get("kept", {}), "error": state.get("review_error", ""), "fallback": fallback,
+            "short": naming.get("short", "")}  # fewer kinds than K (nodes/label_counts.short_of)
 
 
 def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str) -> Command:

@@ -9,13 +9,14 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
+from ictc.models.answers import CUT_AT, SERVER_CAP, SERVER_CAP_FIX
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
     PER_REQUEST,
     SPENT,
     UNKNOWN_MODEL,
     error_of,
+    found_in,
     unknown_model_fix,
 )
 
@@ -49,7 +50,8 @@ def _status_and_message(exc: BaseException) -> tuple[int | None, str]:
     except Exception:  # noqa: BLE001 (an unread streamed body: the exception's text will do)
         body = ""
     message = error_of(body)[0] if body else str(exc)
-    return status, " ".join(message.split())[:300]
+    # an answer ictc found unusable (models/quirks.error_response) came with a 200: its stand-in 400 is not the server's
+    return None if found_in(exc) else status, " ".join(message.split())[:300]
 
 
 def signature(exc: BaseException) -> str:
@@ -109,7 +111,7 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
     if SERVER_CAP in message:  # models/answers.py: answers cut far below the cap ictc asked for
-        return (f"the {role} server cuts every answer short, at a cap of its own ({said})", SERVER_CAP_FIX)
+        return (_cut_by_server(role, message), SERVER_CAP_FIX)
     if _DATA_POLICY.search(message):
         return (f"no provider of the {role} '{model}' fits the account's data policy ({said})",
                 "change the privacy settings the message names, or give another model")
@@ -132,6 +134,17 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
     if status == 404 or UNKNOWN_MODEL.search(message):
         return (f"the server does not serve the {role} '{model}' ({said})", unknown_model_fix(flag, model, message))
     return (f"{how} the same way ({said})", "fix the server or the settings named there")
+
+
+def _cut_by_server(role: str, message: str) -> str:
+    """The cause said of answers cut at a cap of the server's own (models/answers.cut_by_server's `message`): what
+    happened, in words; it had read "HTTP 400 the server cut the answer ...", a status the server never sent."""
+    if (cut := CUT_AT.search(message)) is None:  # a message worded otherwise: said as it is
+        return f"the {role} server cuts every answer short, at a cap of its own ({message})"
+    used, cap = int(cut[1]), int(cut[2])
+    return (f"the {role} server cuts every answer short, at a cap of its own: it answered (HTTP 200, finish_reason "
+            f"length), but the answer was cut at {used} token{'s' if used != 1 else ''} by the server, "
+            f"of the {cap} ictc asked for")
 
 
 class FailureWatch:

@@ -46,24 +46,34 @@ LEVERS_OFF = {"ICTC_NAMES_FROM_LABELS": "off", "ICTC_ASSIGN_BY_LABEL": "off", "I
               "ICTC_EMBEDDING_PRIOR": "off"}
 
 
+def _settings_in_environment() -> list[str]:
+    return sorted(v for v in os.environ if v.startswith("ICTC_") or v in ("OPENAI_BASE_URL", "OPENAI_API_KEY"))
+
+
 @pytest.fixture(autouse=True)
-def model_paths_without_levers(request, monkeypatch):
+def restore_environment():
+    """Commands that read a .env file write into os.environ; no test may leak settings into the next. Set up
+    before the fixtures below (they ask for it), so the environment saved is the clean one, not one with their
+    monkeypatched settings (a test's monkeypatch.undo() had left those in the environment of every later test,
+    the levers off for the `levers` tests). A test that starts with settings in the environment fails, naming them."""
+    if leaked := _settings_in_environment():
+        pytest.fail(f"settings left in the environment by an earlier test: {', '.join(leaked)}")
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def model_paths_without_levers(request, restore_environment, monkeypatch):
     if request.node.get_closest_marker("levers") is None:
         for name, value in LEVERS_OFF.items():
             monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(autouse=True)
-def private_workspace(tmp_path, monkeypatch):
+def private_workspace(tmp_path, restore_environment, monkeypatch):
     """Each test gets its own store folder, so reuse across tests cannot hide model calls."""
     monkeypatch.setenv("ICTC_WORKSPACE", str(tmp_path / "workspace"))
     return tmp_path / "workspace"
 
-
-@pytest.fixture(autouse=True)
-def restore_environment():
-    """Commands that read a .env file write into os.environ; no test may leak settings into the next."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)

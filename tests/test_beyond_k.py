@@ -147,7 +147,9 @@ def test_coarser_level_groups_names_and_images_follow(colour_images, tmp_path):
     assert tree == {"Parent of Green": {"Green": 3, "Blue": 2}, "Parent of Red": {"Red": 3}}  # names: Green, Red, Blue
     sizes = {c["name"]: c["size"] for c in result.results["clusters"]}
     assert sizes == {"Parent of Green": 5, "Parent of Red": 3}
-    assert result.changes["moved"] and all(m["to"].startswith("Parent of") for m in result.changes["moved"])
+    # each earlier cluster went whole to its parent: a merge and a rename, no image moved one by one
+    assert result.changes == {"renamed": {"Red": "Parent of Red"}, "merged": {"Parent of Green": ["Green", "Blue"]},
+                              "moved": []}
     assert "Levels" in (tmp_path / "run" / "report.html").read_text()
     finer = undo_run(tmp_path / "run", context=fake_context())  # back to the K names, no model call
     assert finer.results["cluster_names"] == ["Green", "Red", "Blue"] and "tree" not in finer.results

@@ -144,3 +144,34 @@ def test_review_with_labels_pauses_and_scores_at_the_end_in_run_and_resume(colou
                      str(tmp_path / "run2"), "--base-url", server.url, *flags]) == 0
     assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in capsys.readouterr().out
     assert json.loads((tmp_path / "run2" / "results.json").read_text("utf-8"))["metrics"]["n"] == 8
+
+
+def test_run_reads_the_folders_own_labels_csv_as_the_chat_does_and_an_explicit_file_wins(colour_images, tmp_path,
+                                                                                          capsys):
+    """A labels.csv beside the images is taken by `ictc run` as by the chat (evaluation/folder_labels.own_labels):
+    said, and the metrics printed; --labels still wins; a bad one is one line naming it and the run goes on."""
+    from pathlib import Path
+
+    from fake_server import FakeOpenAIServer
+
+    paths, labels = colour_images
+    folder = str(Path(paths[0]).parent)
+    flags = ["-c", "colour", "-k", "3", "--backend", "openai", "--vlm", "vision-model", "--llm", "text-model"]
+    other = tmp_path / "other.csv"  # every image called "red": ACC 3/8, so its scores are not the folder's
+    other.write_text("image,label\n" + "".join(f"{Path(p).name},red\n" for p in paths))
+    with FakeOpenAIServer() as server:
+        flags += ["--base-url", server.url]
+        assert main(["run", folder, "--out", str(tmp_path / "own"), *flags]) == 0
+        out = capsys.readouterr().out
+        assert f"Labels: {labels}, found beside the images" in out
+        assert "ACC 1.000  NMI 1.000  ARI 1.000  (scored 8 of 8 images)" in out
+        assert main(["run", folder, "--labels", str(other), "--out", str(tmp_path / "given"), *flags]) == 0
+        out = capsys.readouterr().out
+        assert "found beside the images" not in out and "ACC 0.375" in out
+        labels.write_text("picture;colour\n")  # names no image
+        assert main(["run", folder, "--out", str(tmp_path / "bad"), *flags]) == 0
+        out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if str(labels) in line]
+    assert len(said) == 1 and said[0].startswith("! ") and "the run goes on without metrics" in said[0], said
+    assert "ACC" not in out and "3 clusters by 'colour'" in out
+    assert json.loads((tmp_path / "bad" / "results.json").read_text("utf-8"))["summary"]["failed"] == 0

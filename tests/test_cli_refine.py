@@ -275,3 +275,15 @@ def test_a_new_criterion_s_names_are_printed_as_new_names_not_as_a_rename(colour
         out = capsys.readouterr().out
     assert "Renamed" not in out
     assert "New names from the new criterion: " in out and "the images of Warm are all in Red" in out
+
+
+def test_a_merge_under_a_new_name_is_said_as_one_and_moves_no_image(colour_images, tmp_path, capsys):
+    """Two clusters of equal size under one new name had been listed as every image of both moved."""
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        capsys.readouterr()
+        assert main(["refine", str(run), "--merge", "Red", "Green", "--into", "Warm"]) == 0
+    out = capsys.readouterr().out
+    assert "Merged: Green and Red into Warm" in out and "0 image(s) moved" in out and "Renamed" not in out

@@ -70,28 +70,32 @@ def test_a_server_failing_mid_step_stops_the_run_early_and_keeps_what_finished(t
     assert json.loads((out / "run.json").read_text())  # the run folder stays for `ictc resume`
 
 
-def test_the_cli_says_when_the_names_are_not_the_model_s_and_which_clusters_are_empty(tmp_path, capsys):
-    # newcomer: "other 2 / other 3" printed with no word that Step 2b fell back, nor that they are empty
+def test_the_cli_says_when_the_names_are_not_the_model_s_and_that_fewer_kinds_than_k_are_fewer_clusters(tmp_path,
+                                                                                                       capsys):
+    """A newcomer met "other 2 / other 3" with no word that Step 2b fell back; then padded "other" names were made
+    up to reach K (Step 3 read "other" as the none-of-these group): fewer kinds than K are fewer clusters, said."""
     folder = tmp_path / "images"
     make_images(folder, {"red": 2, "green": 2, "blue": 2})
     with FakeOpenAIServer() as server:  # its LLM names the 3 colours it sees, whatever K is asked
         code = main(["run", str(folder), "-c", "colour", "-k", "5", "--out", str(tmp_path / "run"), "--backend",
                      "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
     out = capsys.readouterr().out
-    assert code == 0 and "! Step 2b: the LLM gave no usable 5 names" in out
-    assert "! " in out.split("! Step 2b")[1] and "empty" in out.split("! Step 2b")[1].lower()
-    assert f"`ictc refine {tmp_path / 'run'} --remove` takes the empty clusters out" in out
-    assert main(["refine", str(tmp_path / "run"), "--merge", "4", "5"]) == 0  # K is 4 now; Step 2b was asked for 5
-    assert "! Step 2b: the LLM gave no usable 5 names" in capsys.readouterr().out
-    assert main(["refine", str(tmp_path / "run"), "--remove"]) == 0  # the way out it names
+    assert code == 0 and "! Step 2b: the LLM gave no usable 5 names" in out and "3 clusters by 'colour'" in out
+    assert "! Step 2b: the images' labels hold only 3 distinct kinds, so 3 clusters, not K=5 (none invented)" in out
+    names = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))["cluster_names"]
+    assert sorted(names) == ["Blue", "Green", "Red"] and "empty" not in out.lower()
+    report = (tmp_path / "run" / "report.html").read_text("utf-8")
+    assert "only 3 distinct kinds" in report
+    assert main(["refine", str(tmp_path / "run"), "--merge", "1", "2"]) == 0  # 2 clusters now: that line is stale
     out = capsys.readouterr().out
-    assert "3 clusters by 'colour'" in out and "is empty" not in out and "--remove` takes" not in out
+    assert "! Step 2b: the LLM gave no usable 5 names" in out and "distinct kinds" not in out
     # at a --review pause too, before Step 3: a tenth newcomer met an unexplained "4. other" there
     with FakeOpenAIServer() as server, mock.patch("builtins.input", side_effect=["", ""]):
         assert main(["run", str(folder), "-c", "colour", "-k", "4", "--out", str(tmp_path / "review"), "--review",
                      "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"]) == 0
     pause = capsys.readouterr().out.split("Cluster names (before Step 3)")[1].split("Enter:")[0]
-    assert "4. other" in pause and "! the LLM gave no usable 4 names" in pause
+    assert "4. " not in pause and "! the LLM gave no usable 4 names" in pause
+    assert "only 3 distinct kinds, so 3 clusters, not K=4" in pause
 
 
 @pytest.mark.parametrize("message", [
@@ -130,6 +134,34 @@ def test_a_failure_reason_gives_the_server_s_sentence_not_the_client_s_dump_of_t
     error = openai.BadRequestError(f"Error code: 400 - {body}", response=httpx2.Response(400, request=request, json=body),
                                    body=body)
     assert failure("describe", error)["reason"] == f"BadRequestError: Error code: 400 - {said}"
+
+
+def test_an_answer_ictc_found_unusable_is_said_as_such_not_as_the_server_s_http_400():
+    """ictc's own stand-in 400 for a 200 answer cut at the server's cap (models/quirks.error_response) had been said
+    "HTTP 400 the server cut ..." in the stop message and "Error code: 400" in each image's reason (kinds5 k04)."""
+    from ictc.models.answers import cut_by_server
+    from ictc.models.quirks import error_response
+    from ictc.nodes.common import failure
+
+    cut = cut_by_server({"choices": [{"finish_reason": "length", "message": {"content": "A"}}],
+                         "usage": {"completion_tokens": 1}}, 160)
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    response = error_response(request, cut, "server_cap")
+    error = openai.BadRequestError(f"Error code: 400 - {response.json()}", response=response, body=response.json())
+    watch = FailureWatch()
+    with pytest.raises(SystematicFailureError) as stop:
+        watch.record("Step 1 (describe)", "VLM", "vision-model", [error] * FIRST_FEW, 0)
+    said = str(stop.value)
+    assert "HTTP 400" not in said and "cuts every answer short, at a cap of its own" in said
+    assert "the answer was cut at 1 token by the server, of the 160 ictc asked for" in said and "-n / --n-predict" in said
+    assert failure("describe", error)["reason"] == f"UnusableAnswer: {cut}"
+    # an error the server itself sent keeps its status
+    body = {"error": {"message": "grammar rejected"}}
+    sent = openai.BadRequestError("x", response=httpx2.Response(400, request=request, json=body), body=body)
+    with pytest.raises(SystematicFailureError) as stop:
+        FailureWatch().record("Step 1 (describe)", "VLM", "vision-model", [sent] * FIRST_FEW, 0)
+    assert "(HTTP 400 grammar rejected)" in str(stop.value)
+    assert failure("describe", sent)["reason"] == "BadRequestError: x - grammar rejected"
 
 
 @pytest.mark.parametrize(("status", "body", "cause", "fix"), [

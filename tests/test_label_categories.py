@@ -209,7 +209,8 @@ def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
     echoes = FakeLLM(echo_labels={"red", "green", "blue"})  # every label an echo: kept, Step 2b names from them
     ctx = fake_context(llm=echoes, llm_id="fake-echo-all")
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "all", context=ctx)
-    assert "echoed" not in result.results["naming"] and len(result.results["cluster_names"]) == 3
+    assert "echoed" not in result.results["naming"] and result.results["cluster_names"] == ["No sentence"]
+    assert any("only 1 distinct kind, so 1 cluster, not K=3" in w for w in result.results["warnings"])  # no padding
 
 
 def test_a_category_the_model_put_under_another_category_folds_into_it(tmp_path):

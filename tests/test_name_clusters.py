@@ -52,7 +52,8 @@ def test_parse_and_check_names():
 
 def test_fallback_fills_from_frequent_labels_then_other():
     assert fallback_names(["Cats", "Dogs", "Birds"], {"cat": 3}, 2) == ["Cats", "Dogs"]
-    assert fallback_names(["Cat"], {"cat": 3, "dog": 2}, 3) == ["Cat", "dog", "other"]
+    # fewer kinds than K: fewer names, none invented (a padded "other" was Step 3's none-of-these group)
+    assert fallback_names(["Cat"], {"cat": 3, "dog": 2}, 3) == ["Cat", "dog"]
 
 
 def _state(k: int):

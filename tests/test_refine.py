@@ -77,10 +77,10 @@ def test_rename_and_merge_call_no_model_and_report_changes(finished):
     ctx = fake_context()
     renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=ctx)
     assert counts(ctx) == {"vlm": 0, "label": 0, "names": 0, "assign": 0}
-    assert renamed.changes == {"renamed": {"Red": "Warm"}, "moved": []}
+    assert renamed.changes == {"renamed": {"Red": "Warm"}, "merged": {}, "moved": []}
     merged = refine_run(finished.run_dir, Merge(("Green", "Blue"), "Cool"), context=ctx)
     assert counts(ctx)["assign"] == 0 and sorted(merged.results["cluster_names"]) == ["Cool", "Warm"]
-    assert {m["to"] for m in merged.changes["moved"]} == {"Cool"} and len(merged.changes["moved"]) == 5
+    assert merged.changes == {"renamed": {}, "merged": {"Cool": ["Green", "Blue"]}, "moved": []}
 
 
 def test_split_reruns_2b_on_its_labels_and_3_on_its_images_only(finished):

@@ -66,10 +66,10 @@ def test_changes_are_found_from_the_earlier_version_s_csv(finished):
 
     odd = 'Warm, "reddish"\nones'
     renamed = refine_run(finished.run_dir, Rename("Red", odd), context=fake_context())
-    assert renamed.changes == {"renamed": {"Red": odd}, "moved": []}
+    assert renamed.changes == {"renamed": {"Red": odd}, "merged": {}, "moved": []}
     assert version_clusters(finished.run_dir, 2) == {r["image"]: r["cluster"] for r in renamed.rows}
     merged = refine_run(finished.run_dir, Merge((odd, "Blue"), "Mixed"), context=fake_context())
-    assert merged.changes == diff(renamed.rows, merged.rows) and len(merged.changes["moved"]) == 5
+    assert merged.changes == diff(renamed.rows, merged.rows) and merged.changes["merged"] == {"Mixed": [odd, "Blue"]}
 
 
 @pytest.fixture
@@ -174,4 +174,4 @@ def test_checkpoint_records_are_compressed_and_uncompressed_ones_still_read(fini
     assert {p: a["cluster"] for p, a in state["assignments"].items()} == {
         r["image"]: r["cluster"] for r in finished.rows}
     renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())  # old and new records mixed
-    assert renamed.changes == {"renamed": {"Red": "Warm"}, "moved": []}
+    assert renamed.changes == {"renamed": {"Red": "Warm"}, "merged": {}, "moved": []}

@@ -167,16 +167,18 @@ def test_refine_with_an_instruction_reruns_only_step_3_and_says_what_changed(fin
     assert "assign 0 (8 from store)" in wait_for_job(app)  # it said "assign 0", as if nothing had been done
 
 
-def test_merge_by_name_in_words_reports_the_images_that_moved(finished_app):
+def test_merge_by_name_in_words_reports_the_merge_and_moves_no_image(finished_app):
+    """Two clusters gone whole under a new name are a merge (graph/versions.py diff_from): said so, not all their
+    images listed as moved, nor each as "Renamed"."""
     app, _ = finished_app
     applying = say(app, "merge Green and Blue into Cool")  # no model is called: no "go" needed
     assert "Applying (no model is called): merge 'Green' and 'Blue' into 'Cool'" in applying
     done = wait_for_job(app)
-    assert "5 image(s) moved" in done and "→ Cool" in done
+    assert "0 image(s) moved" in done and done.endswith("Merged: Green and Blue into Cool.")
     assert headings(app) == ["1. Cool · 5", "2. Red · 3"]
     assert "**ictc:** Done in" in texts(app)  # the status line above the results says it too
     open_tab(app, "Versions")
-    assert "From v1 to v2: 5 image(s) moved" in texts(app)  # the Versions tab, v1 beside v2
+    assert "From v1 to v2: 0 image(s) moved, merged: Green + Blue → Cool" in texts(app)  # v1 beside v2
 
 
 def test_redraws_read_run_summaries_not_every_image_row_again(finished_app, monkeypatch):
@@ -186,15 +188,15 @@ def test_redraws_read_run_summaries_not_every_image_row_again(finished_app, monk
     from ictc.ui import panels
 
     app, _ = finished_app
-    say(app, "merge Green and Blue into Cool")
+    say(app, "merge Green and Blue")  # under Green's name, there before: Blue's 2 images moved to it
     wait_for_job(app)
-    monkeypatch.setattr(panels, "MOVED_SHOWN", 2)
+    monkeypatch.setattr(panels, "MOVED_SHOWN", 1)
     read: list[str] = []
     real = outputs.read_json
     monkeypatch.setattr(outputs, "read_json", lambda path: read.append(Path(path).name) or real(path))
     open_tab(app, "Versions")
-    assert "From v1 to v2: 5 image(s) moved (the first 2 listed)" in texts(app)
-    assert len(app.table[-1].value) == 2
+    assert "From v1 to v2: 2 image(s) moved (the first 1 listed)" in texts(app)
+    assert len(app.table[-1].value) == 1
     other = open_app(finished_app[1])  # another session: its sidebar lists the run
     listed = other.selectbox(key="recent-run")
     shown = listed.format_func(listed.value)

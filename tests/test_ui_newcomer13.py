@@ -74,9 +74,11 @@ def test_a_criterion_change_after_a_split_keeps_k_and_leaves_the_article_out(fin
     say(app, "go")
     wait_for_job(app)
     results = app.session_state["ictc_session"].job.result.results
-    assert results["criterion"]["text"] == "shade" and len(results["cluster_names"]) == 4
+    # 3 colours for K=4: 3 clusters, said in the results' warnings, no "other" made up (nodes/label_counts.short_of)
+    assert results["criterion"]["text"] == "shade" and sorted(results["cluster_names"]) == ["Blue", "Green", "Red"]
+    assert any("only 3 distinct kinds, so 3 clusters, not K=4" in w for w in results["warnings"])
     head = next(m.value for m in app.markdown if " · K=" in m.value)
-    assert head.startswith("**shade** · K=4 · version 3"), head
+    assert results["n_clusters"] == 4 and head.startswith("**shade** · K=3 · version 3"), head  # K=4 asked, kept
 
 
 EXIT_MID_JOB = """# starts a run in an ictc.ui Job, then lets the interpreter exit while the job works (as `ictc ui` stopped)

@@ -24,11 +24,32 @@ def test_a_name_back_in_another_case_is_a_rename_and_its_images_that_stayed_did_
     """After Step 2b ran again, "Red" came back as "red" with one image more: that image moved, not all three."""
     before = _rows({"a.jpg": "Red", "b.jpg": "Red", "c.jpg": "Blue", "d.jpg": "Blue"})
     after = _rows({"a.jpg": "red", "b.jpg": "red", "c.jpg": "red", "d.jpg": "Blue"})
-    assert diff(before, after) == {"renamed": {"Red": "red"}, "moved": [{"image": "c.jpg", "from": "Blue", "to": "red"}]}
+    assert diff(before, after) == {"renamed": {"Red": "red"}, "merged": {}, "moved": [{"image": "c.jpg", "from": "Blue", "to": "red"}]}
     same = _rows({"a.jpg": "Red", "b.jpg": "red"})  # both names there before and after: nothing is renamed
-    assert diff(same, same) == {"renamed": {}, "moved": []}
+    assert diff(same, same) == {"renamed": {}, "merged": {}, "moved": []}
 
 
 def test_identical_versions_differ_in_nothing_at_any_size():
     rows = _rows({f"{i}.jpg": f"c{i % 7}" for i in range(20_000)})
-    assert diff(rows, list(reversed(rows))) == {"renamed": {}, "moved": []}
+    assert diff(rows, list(reversed(rows))) == {"renamed": {}, "merged": {}, "moved": []}
+
+
+def test_two_clusters_of_equal_size_under_one_new_name_are_a_merge_not_all_their_images_moved():
+    """`ictc refine -k 2` after renames had listed 8 images as moved where the 4 reds joined the 4 greens under a
+    new name: both earlier clusters went whole to it, a merge, and none of their images moved."""
+    before = _rows({**{f"r{i}.png": "Reds" for i in range(4)}, **{f"g{i}.png": "Greens" for i in range(4)},
+                    "b0.png": "Blues", "b1.png": "Blues"})
+    after = _rows({**{f"r{i}.png": "Red and green" for i in range(4)},
+                   **{f"g{i}.png": "Red and green" for i in range(4)}, "b0.png": "Blue", "b1.png": "Blue"})
+    assert diff(before, after) == {"renamed": {"Blues": "Blue"}, "merged": {"Red and green": ["Greens", "Reds"]},
+                                   "moved": []}
+    # one cluster whole under a new name, one image of another joining it: the joiner moved, the rest did not
+    after = _rows({**{f"r{i}.png": "Warm" for i in range(4)}, **{f"g{i}.png": "Greens" for i in range(3)},
+                   "g3.png": "Warm", "b0.png": "Blues", "b1.png": "Blues"})
+    assert diff(before, after) == {"renamed": {"Reds": "Warm"}, "merged": {},
+                                   "moved": [{"image": "g3.png", "from": "Greens", "to": "Warm"}]}
+    # into a name that was there before: the joiners moved, as they did (no rename of the cluster they joined)
+    after = _rows({**{f"r{i}.png": "Greens" for i in range(4)}, **{f"g{i}.png": "Greens" for i in range(4)},
+                   "b0.png": "Blues", "b1.png": "Blues"})
+    assert diff(before, after) == {"renamed": {}, "merged": {},
+                                   "moved": [{"image": f"r{i}.png", "from": "Reds", "to": "Greens"} for i in range(4)]}

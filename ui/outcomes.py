@@ -114,13 +114,13 @@ def outcome(job: Job, settings: Settings) -> str:
     if job.title.startswith("split") and split:
         lines.append(split_said(split, {c["name"]: c["size"] for c in results["clusters"]}))
     if result.changes is not None:
-        moved, renamed = result.changes["moved"], result.changes["renamed"]
+        moved, renamed, merged = result.changes["moved"], result.changes["renamed"], result.changes.get("merged", {})
         lines.append(f"{len(moved)} image(s) moved" + (":" if moved else "."))
         lines += [f"- {Path(m['image']).name}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
-        if renamed:  # a paragraph of its own: after the list of moves it ran on in the last item
-            lines.append("\n" + renamed_said(renamed, results))
+        if renamed or merged:  # a paragraph of its own: after the list of moves it ran on in the last item
+            lines.append("\n" + renamed_said(renamed, results, merged))
     return "\n".join(lines)
 
 
@@ -151,16 +151,23 @@ def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, i
     return ", ".join(said)
 
 
-def renamed_said(renamed: dict[str, str], results: dict[str, Any]) -> str:
-    """The clusters whose name changed (`renamed` {old: new}, graph/versions.py) after the change that made `results`
-    (results.json; its "history"'s last entry names the change): the user's rename or merge, an undo or restore, as
-    "Renamed: old → new"; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
+def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[str, list[str]] | None = None) -> str:
+    """The clusters whose name changed (`renamed` {old: new}; `merged` {new: [old, ...]}, several gone whole under one
+    new name: graph/versions.py diff_from) after the change that made `results` (results.json; its "history"'s last
+    entry names the change): the user's rename or merge, an undo or restore, as "Merged: a and b into c. Renamed:
+    old → new."; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
     newcomer read "Renamed: First → green" after a new criterion as if it were a rename of theirs)."""
     source = names_source((results.get("history") or [""])[-1])
+    # "a, b and c" for the clusters merged into each new name
+    joined = {new: f"{', '.join(olds[:-1])} and {olds[-1]}" for new, olds in (merged or {}).items()}
     if not source:
-        return "Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + "."
+        said = [f"Merged: {olds} into {new}." for new, olds in joined.items()]
+        if renamed:
+            said.append("Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
+        return " ".join(said)
     return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
-        f"the images of {old} are all in {new}" for old, new in renamed.items()) + ").")
+        [f"the images of {olds} are all in {new}" for new, olds in joined.items()]
+        + [f"the images of {old} are all in {new}" for old, new in renamed.items()]) + ").")
 
 
 def instructions_in_force(criterion: dict) -> list[str]:

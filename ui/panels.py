@@ -111,17 +111,17 @@ MOVED_SHOWN = 200  # moved images listed in the Versions tab: a table of 25,000 
 @st.cache_data(max_entries=16, show_spinner="Comparing the two versions...")
 def compare_versions(run_dir: str, run_id: str, before: int, after: int) -> dict[str, Any]:
     """What changed from version `before` to `after` of the run in `run_dir` (run_id: its thread id, so a
-    folder made again under the same path is not taken for the old one): {"renamed": {old: new},
-    "n_moved": int, "moved": the first MOVED_SHOWN moves, "clusters": {version: [{"name", "size"}]}}. Read from
-    the versions' summaries and results.csv (image and cluster columns), not from every row of two
+    folder made again under the same path is not taken for the old one): {"renamed": {old: new}, "merged": {new:
+    [old, ...]}, "n_moved": int, "moved": the first MOVED_SHOWN moves, "clusters": {version: [{"name", "size"}]}}.
+    Read from the versions' summaries and results.csv (image and cluster columns), not from every row of two
     results.json (~170 MB each at 250,000 images), and kept: a version never changes once written.
     Raises OSError if one is absent."""
     folder = Path(run_dir)
     clusters = {n: version_summary(folder, n)["clusters"] for n in {before, after}}
     after_rows = [{"image": image, "cluster": cluster} for image, cluster in version_clusters(folder, after).items()]
     changes = diff_from(version_clusters(folder, before), after_rows)
-    return {"renamed": changes["renamed"], "n_moved": len(changes["moved"]), "moved": changes["moved"][:MOVED_SHOWN],
-            "clusters": clusters}
+    return {"renamed": changes["renamed"], "merged": changes["merged"], "n_moved": len(changes["moved"]),
+            "moved": changes["moved"][:MOVED_SHOWN], "clusters": clusters}
 
 
 def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
@@ -149,6 +149,7 @@ def versions(run_dir: Path, restore: Callable[[int], Any], busy: bool) -> None:
                     help="makes this version the current one again, as a new version (nothing is lost)")
     moved = changes["moved"]
     st.markdown(f"From v{before} to v{after}: {changes['n_moved']} image(s) moved"
+                + "".join(f", merged: {' + '.join(olds)} → {new}" for new, olds in changes["merged"].items())
                 + (", renamed: " + ", ".join(f"{a} → {b}" for a, b in changes["renamed"].items())
                    if changes["renamed"] else "")
                 + (f" (the first {MOVED_SHOWN} listed)" if changes["n_moved"] > MOVED_SHOWN else ""))

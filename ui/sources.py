@@ -12,6 +12,7 @@ from ictc.core.errors import UsageError
 from ictc.core.folders import entries_said, list_images, scan_images
 from ictc.core.images import image_suffixes, is_image_name
 from ictc.evaluation.export import safe_folder_name
+from ictc.evaluation.folder_labels import OWN_LABELS, own_labels
 
 MAX_UPLOAD_FILES = 1000
 MAX_UPLOAD_FILE_MB = 20
@@ -41,24 +42,12 @@ def from_folder(text: str) -> Chosen:
     if not listing.paths:
         raise UsageError(f"no images found in {folder} ({entries_said(listing.skipped)} besides; looked for "
                          f"{' '.join(sorted(image_suffixes()))})")
-    labels = folder / "labels.csv"
-    problems = [f"{path}: {reason}" for path, reason in listing.skipped.items() if path != str(labels)]
-    refused = labels_refused(str(labels), listing.paths) if labels.is_file() else None
+    labels, refused = own_labels(folder, listing.paths)  # the same rule as `ictc run FOLDER` (evaluation/)
+    problems = [f"{path}: {reason}" for path, reason in listing.skipped.items()
+                if path != str(folder / OWN_LABELS)]
     if refused:
-        problems.insert(0, f"{labels}: not used, metrics off ({refused})")
-    return Chosen(listing.paths, f"folder {folder}", str(labels) if labels.is_file() and not refused else None, problems)
-
-
-def labels_refused(labels: str, paths: list[str]) -> str:
-    """Why the labels file `labels` cannot score a run of `paths` (the one line graph/run.py check_request would
-    refuse the run with), or "" when it can."""
-    from ictc.evaluation.labels import check_labels_name_images
-
-    try:
-        check_labels_name_images(labels, paths)
-    except UsageError as exc:
-        return str(exc)
-    return ""
+        problems.insert(0, f"{folder / OWN_LABELS}: not used, metrics off ({refused})")
+    return Chosen(listing.paths, f"folder {folder}", labels, problems)
 
 
 def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:

@@ -72,7 +72,7 @@ def print_result(result: Any) -> None:
         problem = (naming.get("problems") or ["no usable answer"])[-1]
         asked = naming.get("asked_k", results["n_clusters"])  # K when Step 2b ran: a merge since lowered it
         print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
-              "the names above are its best try, completed by the most frequent raw labels, then 'other'.")
+              "the names above are its best try, completed by the most frequent raw labels.")
     for warning in results.get("warnings", []):
         print(f"! {warning}")
     if any(not cluster["size"] for cluster in results["clusters"]):  # the way out, where the problem is said
@@ -130,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ictc.graph.run import start_run
     from ictc.prompts import clean_criterion, make_criterion
 
+    args.labels = labels_of_run(args)  # --labels, else the folder's own labels.csv (as the chat takes it)
     if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
         settings = settings_from_args(args)
         return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
@@ -159,6 +160,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = review_at_terminal(result, context)
     print_result(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def labels_of_run(args: argparse.Namespace) -> str | None:
+    """The labels file `ictc run` scores against: args.labels when given (it wins), else the labels.csv kept in the
+    image folder args.images, taken by the chat's rule (evaluation/folder_labels.own_labels) and said in one line;
+    one that cannot be read or names none of the images is said in one line naming it, and the run goes on without
+    metrics (None). Raises nothing."""
+    from ictc.core.folders import scan_images
+    from ictc.evaluation.folder_labels import OWN_LABELS, own_labels
+
+    if args.labels is not None or not (Path(args.images) / OWN_LABELS).is_file():
+        return args.labels
+    labels, refused = own_labels(args.images, scan_images(Path(args.images)).paths)
+    if refused:
+        print(f"! {refused}: not used, the run goes on without metrics (--labels FILE gives another)", flush=True)
+    else:
+        print(f"Labels: {labels}, found beside the images: ACC, NMI, ARI at the end (--labels FILE gives another)",
+              flush=True)
+    return labels
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:

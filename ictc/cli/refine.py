@@ -91,22 +91,32 @@ def _cluster(run_dir: str, token: str) -> str:
 
 
 def _print_changes(result: Any) -> None:
-    """The new version, the model calls per step and what changed (renamed clusters, moved images)."""
+    """The new version, the model calls per step and what changed (renamed and merged clusters, moved images)."""
     from ictc.graph.versions import names_source
 
     calls = result.results["calls"]
     print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
     print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
                                       for step, c in calls.items()))
-    changes = result.changes or {"renamed": {}, "moved": []}
+    changes = result.changes or {"renamed": {}, "merged": {}, "moved": []}
     source = names_source(result.results["history"][-1] if result.results["history"] else "")
-    if changes["renamed"] and source:  # Step 2b named the clusters afresh: no rename of the user's
+    merged = changes.get("merged", {})  # several clusters under one new name: one line, not their images moved
+    if (changes["renamed"] or merged) and source:  # Step 2b named the clusters afresh: no rename of the user's
         print(f"New names from {source}: {', '.join(result.results['cluster_names'])}")
+        for new, olds in merged.items():
+            print(f"  the images of {_and(olds)} are all in {new}")
         for old, new in changes["renamed"].items():
             print(f"  the images of {old} are all in {new}")
     else:
+        for new, olds in merged.items():
+            print(f"Merged: {_and(olds)} into {new}")
         for old, new in changes["renamed"].items():
             print(f"Renamed: {old} -> {new}")
     print(f"{len(changes['moved'])} image(s) moved")
     for move in changes["moved"][:20]:
         print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
+
+
+def _and(names: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)

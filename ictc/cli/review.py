@@ -25,7 +25,9 @@ def show_pause(pause: dict[str, Any]) -> None:
         print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
     if pause["point"] == "names" and pause.get("fallback"):
         print(f"  ! the LLM gave no usable {pause['k']} names ({pause['fallback']}): these are its best try, completed "
-              "by the most frequent raw labels, then 'other'; rename, merge or 'k K' to ask again")
+              "by the most frequent raw labels; rename, merge or 'k K' to ask again")
+    if pause["point"] == "names" and pause.get("short"):
+        print(f"  ! {pause['short']}")
     if pause.get("error"):
         print(f"  ! {pause['error']}")
 
