@@ -27,6 +27,7 @@ from ictc.ui.outcomes import (
     first_run_unfinished_said,
     outcome,
 )
+from ictc.ui.run_chat import keep_chat
 from ictc.ui.session_runs import SessionRuns
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class Session(SessionRuns):
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
                   "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
         write_json(self.folder / "session.json", record)
+        if self.run_dir is not None:  # the run keeps its own chat too: opened again later, it shows it (ui/run_chat.py)
+            keep_chat(self.run_dir, chat.messages)
 
     @classmethod
     def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:

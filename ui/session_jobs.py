@@ -17,6 +17,7 @@ from ictc.prompts import make_criterion
 from ictc.ui import jobs
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import retryable
+from ictc.ui.run_chat import drop_chat, keep_chat
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -87,6 +88,7 @@ class SessionJobs:
             criterion = criterion.with_instruction(text)
         self.run_dir, self.queued, self.starting = self.next_run_dir(), [], request
         self.run_dir.mkdir(parents=True)
+        keep_chat(self.run_dir, self.conversation.messages, request)  # its criterion and K, for Recent runs
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
@@ -107,7 +109,8 @@ class SessionJobs:
                 or (run_dir / "run.json").is_file():
             return ""
         self.starting, self.run_dir, self.conversation.request = None, None, request
-        with contextlib.suppress(OSError):  # made by start and empty (it never showed in Recent runs)
+        with contextlib.suppress(OSError):  # made by start and empty but for its chat (it never showed in Recent runs)
+            drop_chat(run_dir)
             run_dir.rmdir()
         said = ""
         if self.labels and self.labels in job.error:

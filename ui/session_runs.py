@@ -11,6 +11,7 @@ from ictc.core.folders import entries_said
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Request
 from ictc.ui.outcomes import new_images_said
+from ictc.ui.run_chat import read_chat
 from ictc.ui.session_jobs import SessionJobs
 
 
@@ -76,7 +77,11 @@ class SessionRuns(SessionJobs):
         if self.job is not None and not self.job.running:
             self.reported = self.job.id  # its outcome was said where it was started
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
-        self.conversation.pending = []
+        # the run's own conversation, not the one of the run shown before (that one is kept in its own folder)
+        self.conversation.messages, problem = read_chat(run_dir)
+        self.conversation.pending, self.queued = [], []  # what waited, or was to follow a stop, was the other run's
+        if problem:  # the run opens all the same
+            self.conversation.say("assistant", f"The earlier chat of this run is not shown: {problem}.")
         if (results := self.results()) is not None:  # parsed once, kept for the page (self._read)
             self._images = None  # the run's, listed when first needed
             said = f"{len(results['cluster_names'])} cluster{'s' if len(results['cluster_names']) != 1 else ''}, version {results['version']}."
@@ -88,7 +93,6 @@ class SessionRuns(SessionJobs):
             said = "interrupted before its results; press **Continue** (or say continue) to finish it."
         self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, {said}")
         self.save()
-
 
     def new_run(self) -> None:
         """Forget the current clusters in the chat (the run folder stays on disk); its images stay chosen."""

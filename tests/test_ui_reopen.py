@@ -1,0 +1,75 @@
+"""Opening a run again (Recent runs, another browser, after New run) shows the conversation that produced it,
+kept in the run's folder (ui/run_chat.py); a bad kept chat does not stop the run from opening; a stopped run is
+listed with its criterion and K."""
+
+from __future__ import annotations
+
+from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
+    finished_app,
+    open_app,
+    say,
+    slow_run,
+    stop_after,
+    wait_for_job,
+    workspace,
+)
+
+from ictc.nodes.actions import SetK
+
+
+def chat_of(app) -> list[tuple[str, str]]:
+    return [(m["role"], m["text"]) for m in app.session_state["ictc_session"].conversation.messages]
+
+
+def test_a_run_opened_in_another_session_shows_its_conversation(finished_app):  # noqa: F811
+    app, ctx = finished_app
+    say(app, "merge Green and Blue into Cool")
+    wait_for_job(app)
+    run_dir = app.session_state["ictc_session"].run_dir
+    produced = chat_of(app)
+    other = open_app(ctx)  # another browser: its own, empty chat
+    assert ("user", "group these by colour, 3 groups") not in chat_of(other)
+    assert other.selectbox(key="recent-run").value == str(run_dir)
+    other.button(key="open-run").click().run()
+    assert not other.exception, other.exception
+    shown = chat_of(other)
+    assert shown[:len(produced)] == produced  # the criterion, the go, the merge and their replies, in order
+    assert shown[-1][1].startswith(f"Opened {run_dir}")
+    assert "merge Green and Blue into Cool" in "\n".join(m.value for m in other.markdown)  # on the page too
+
+
+def test_a_run_opened_again_after_new_run_shows_its_conversation_not_the_new_one(finished_app):  # noqa: F811
+    app, ctx = finished_app
+    run_dir = app.session_state["ictc_session"].run_dir
+    app.button(key="new-run").click().run()
+    say(app, "group by shape, 2 groups")
+    session = app.session_state["ictc_session"]
+    session.queued = [SetK(2)]  # left by another run's stopped change: Continue on this one must not apply it
+    app.selectbox(key="recent-run").set_value(str(run_dir)).run()
+    app.button(key="open-run").click().run()
+    shown = chat_of(app)
+    assert ("user", "group these by colour, 3 groups") in shown and ("user", "group by shape, 2 groups") not in shown
+    assert session.queued == []
+
+
+def test_a_bad_kept_chat_is_said_in_one_line_and_the_run_opens(finished_app):  # noqa: F811
+    app, ctx = finished_app
+    run_dir = app.session_state["ictc_session"].run_dir
+    for bad in ("{not json", '{"messages": [{"role": "robot", "text": 3}]}', "[1, 2]"):
+        (run_dir / "chat.json").write_text(bad, "utf-8")
+        other = open_app(ctx)
+        other.button(key="open-run").click().run()
+        assert not other.exception, other.exception
+        shown = chat_of(other)
+        assert len(shown) == 2, (bad, shown)
+        assert shown[0][1].startswith("The earlier chat of this run is not shown: ") and str(run_dir / "chat.json") in shown[0][1]
+        assert shown[1][1].startswith(f"Opened {run_dir}: **colour**, 3 clusters")
+
+
+def test_a_stopped_run_is_listed_with_its_criterion_and_k(colour_images):
+    app, ctx = slow_run(colour_images)
+    stop_after(app, ctx, 2)
+    run_dir = app.session_state["ictc_session"].run_dir
+    label = open_app(ctx).selectbox(key="recent-run").format_func(str(run_dir))
+    assert " · colour · K=3 · interrupted, 8 images" in label, label
+
