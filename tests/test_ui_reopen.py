@@ -1,6 +1,6 @@
 """Opening a run again (Recent runs, another browser, after New run) shows the conversation that produced it,
 kept in the run's folder (ui/run_chat.py); a bad kept chat does not stop the run from opening; a stopped run is
-listed with its criterion and K."""
+listed with its criterion and K. The chat names images with their sub-folder."""
 
 from __future__ import annotations
 
@@ -72,4 +72,40 @@ def test_a_stopped_run_is_listed_with_its_criterion_and_k(colour_images):
     run_dir = app.session_state["ictc_session"].run_dir
     label = open_app(ctx).selectbox(key="recent-run").format_func(str(run_dir))
     assert " · colour · K=3 · interrupted, 8 images" in label, label
+
+
+def test_the_chat_names_images_with_their_sub_folder(colour_images):
+    """A blue photo saved as more/red_0.png was said as "red_0.png", the name of a red photo beside it."""
+    import shutil
+    from pathlib import Path
+
+    from fakes import fake_context
+
+    paths, labels = colour_images
+    folder = Path(paths[0]).parent
+    labels.unlink()
+    (folder / "more").mkdir()
+    shutil.copy(folder / "blue_0.png", folder / "more" / "red_0.png")
+    app = open_app(fake_context())
+    from test_ui_app import use_folder
+
+    use_folder(app, folder)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    assert wait_for_job(app).startswith("Done in")
+    say(app, "merge Blue and Green into Cool")
+    done = wait_for_job(app)
+    assert "- more/red_0.png: Blue → Cool" in done and "- blue_0.png: Blue → Cool" in done, done
+    assert "- red_0.png" not in done
+
+
+def test_files_that_are_no_image_are_named_with_their_sub_folder():
+    from ictc.ui.outcomes import failed_said
+
+    rows = [{"image": "/photos/a/x.jpg", "status": "failed", "reason": "read: cannot identify image file"},
+            {"image": "/photos/b/x.jpg", "status": "failed", "reason": "read: cannot identify image file"},
+            {"image": "/photos/ok.png", "status": "ok", "reason": ""}]
+    assert "(a/x.jpg, b/x.jpg;" in failed_said(rows)
+    one_folder = [rows[1], {**rows[2], "image": "/photos/b/ok.png"}]
+    assert "(x.jpg;" in failed_said(one_folder)  # all in one folder: the file name alone, as before
 
