@@ -1,6 +1,6 @@
 """Opening a run again (Recent runs, another browser, after New run) shows the conversation that produced it,
 kept in the run's folder (ui/run_chat.py); a bad kept chat does not stop the run from opening; a stopped run is
-listed with its criterion and K. The chat names images with their sub-folder."""
+listed with its criterion and K."""
 
 from __future__ import annotations
 
@@ -109,3 +109,19 @@ def test_files_that_are_no_image_are_named_with_their_sub_folder():
     one_folder = [rows[1], {**rows[2], "image": "/photos/b/ok.png"}]
     assert "(x.jpg;" in failed_said(one_folder)  # all in one folder: the file name alone, as before
 
+
+def test_enter_in_the_folder_path_chooses_the_folder(colour_images):
+    """Enter in the path box had only kept the text: the folder was chosen only by the button. In a form (Enter
+    submits it, as in a real browser, checked by hand in Chromium) the box and the button choose it alike."""
+    from pathlib import Path
+
+    from fakes import fake_context
+
+    paths, _ = colour_images
+    app = open_app(fake_context())
+    app.radio(key="source").set_value("Folder on the server").run()
+    box, button = app.text_input(key="folder"), app.button(key="use-folder")
+    assert box.form_id and box.form_id == button.form_id  # one form: Enter in the box submits it
+    box.input(str(Path(paths[0]).parent))
+    button.click().run()
+    assert "8 images" in app.success[0].value

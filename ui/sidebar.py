@@ -31,8 +31,11 @@ def draw(session: Session) -> None:
             if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
                 _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"), {"source": kind, "sample-set": which})
         elif kind == "Folder on the server":
-            folder = st.text_input("Folder path", key="folder")
-            if st.button("Use this folder", key="use-folder", disabled=session.busy):
+            # a form: Enter in the path box chooses the folder, as the button does (it had only kept the text)
+            with st.form("folder-form", border=False):
+                folder = st.text_input("Folder path", key="folder")
+                submitted = st.form_submit_button("Use this folder", key="use-folder", disabled=session.busy)
+            if submitted and not session.busy:
                 _use(session, sources.from_folder(folder), {"source": kind, "folder": folder})
         else:
             files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
