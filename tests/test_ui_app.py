@@ -65,7 +65,7 @@ def texts(app: AppTest) -> str:
 
 def use_folder(app: AppTest, folder: Path) -> None:
     app.radio(key="source").set_value("Folder on the server").run()
-    app.text_input(key="folder").input(str(folder)).run()
+    app.text_input(key="folder").input(str(folder))  # in a form: typing reruns nothing, the button sends it
     app.button(key="use-folder").click().run()
 
 
