@@ -814,7 +814,7 @@ def test_a_first_run_stopped_before_its_results_keeps_the_way_on_in_view(colour_
     Continue (which finished the K=3 run) and then "go" found nothing waiting: the request was gone unsaid."""
     app, ctx = slow_run(colour_images)
     stop_after(app, ctx, 2)
-    said = say(app, "make it 4 groups")
+    said = say(app, "group by shape instead")  # a new K is taken for Continue (test_ui_chat_lows.py); this is not
     assert said.startswith("This run (group by **colour**; K = **3**) stopped before its results: say **continue**")
     assert "This run has work left" in say(app, "help") and "New run" in messages(app)[-1]
     assert say(app, "continue").startswith("Continuing the run")

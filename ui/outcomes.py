@@ -258,9 +258,11 @@ def first_run_unfinished_said(messages: list[dict[str, str]], helps: object) -> 
     was = f" ({running})" if running else ""
     if helps:
         return (f"{UNFINISHED_HELP} This run{was} stopped before its results; once it is finished you can change it "
-                "(K, names, instructions), or press **New run** (sidebar) to start afresh.")
+                "(names, instructions; a new K, e.g. \"4 groups\", is taken now and applied when it continues), or "
+                "press **New run** (sidebar) to start afresh.")
     return (f"This run{was} stopped before its results: say **continue** (or press **Continue**) to finish it, then say "
-            "what to change; or press **New run** (sidebar) to start afresh with another reading.")
+            "what to change (a new K, e.g. \"4 groups\", is taken now); or press **New run** (sidebar) to start afresh "
+            "with another reading.")
 
 
 def new_images_said(count: int, source: str, results: dict[str, Any] | None, pending: list[Action], reading: str) -> str:

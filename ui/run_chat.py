@@ -53,11 +53,18 @@ def read_chat(run_dir: Path) -> tuple[list[dict[str, str]], str]:
     return messages, ""
 
 
+def started_reading(run_dir: Path) -> dict[str, Any]:
+    """The reading `run_dir` was started with (a Request's fields: criterion, k, names, auto_k, other, ...), or {}
+    when the run kept no chat (or an unreadable one)."""
+    reading = _record(run_dir / CHAT_FILE).get("reading")
+    return reading if isinstance(reading, dict) else {}
+
+
 def reading_said(run_dir: Path) -> str:
     """The criterion and K `run_dir` was started with, as Recent runs shows them ("colour · K=3"; "K=auto" when K
     was to be proposed; K of the user's own categories), or "" when the run kept no chat (or an unreadable one)."""
-    reading = _record(run_dir / CHAT_FILE).get("reading")
-    if not isinstance(reading, dict) or not reading.get("criterion"):
+    reading = started_reading(run_dir)
+    if not reading.get("criterion"):
         return ""
     names = reading.get("names") or []
     k = len(names) if names else reading.get("k") or ("auto" if reading.get("auto_k") else "?")

@@ -191,7 +191,9 @@ class Session(SessionRuns):
             return Reply(self.conversation.messages[-1]["text"])
         if results is None and self.run_dir is not None and self.unfinished():  # a first run stopped before results
             self.conversation.say("user", text)
-            self.conversation.say("assistant", first_run_unfinished_said(self.conversation.messages, HELP.match(lowered)))
+            k = 0 if HELP.match(lowered) else self.k_alone(text)  # a new K is taken for Continue (k_for_continue)
+            self.conversation.say("assistant", self.k_for_continue(k) if k else
+                                  first_run_unfinished_said(self.conversation.messages, HELP.match(lowered)))
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
