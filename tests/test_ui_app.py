@@ -736,7 +736,7 @@ def test_a_file_that_is_no_image_is_not_offered_for_retry_but_a_model_failure_is
     said = failed_said(result.rows)
     assert said.startswith("1 file(s) are not usable images and are left out (broken.jpg;") and "Continue" in said
     assert "**Continue** retries" not in said
-    rows = [*result.rows, {"status": "failed", "reason": "assign: the LLM answered no name"}]
+    rows = [*result.rows, {"image": str(folder / "red_9.png"), "status": "failed", "reason": "assign: the LLM answered no name"}]
     assert failed_said(rows).endswith("1 image(s) failed at a model step; see the Clusters tab. **Continue** retries them.")
     # after the first job only counted: the sentence had come back in full after every change (a newcomer)
     assert failed_said(result.rows, first=False) == "(1 file(s) that are no usable image stay left out.)"
