@@ -65,7 +65,7 @@ def texts(app: AppTest) -> str:
 
 def use_folder(app: AppTest, folder: Path) -> None:
     app.radio(key="source").set_value("Folder on the server").run()
-    app.text_input(key="folder").input(str(folder)).run()
+    app.text_input(key="folder").input(str(folder))  # in a form: typing reruns nothing, the button sends it
     app.button(key="use-folder").click().run()
 
 
@@ -738,7 +738,7 @@ def test_a_file_that_is_no_image_is_not_offered_for_retry_but_a_model_failure_is
     said = failed_said(result.rows)
     assert said.startswith("1 file(s) are not usable images and are left out (broken.jpg;") and "Continue" in said
     assert "**Continue** retries" not in said
-    rows = [*result.rows, {"status": "failed", "reason": "assign: the LLM answered no name"}]
+    rows = [*result.rows, {"image": str(folder / "red_9.png"), "status": "failed", "reason": "assign: the LLM answered no name"}]
     assert failed_said(rows).endswith("1 image(s) failed at a model step; see the Clusters tab. **Continue** retries them.")
     # after the first job only counted: the sentence had come back in full after every change (a newcomer)
     assert failed_said(result.rows, first=False) == "(1 file(s) that are no usable image stay left out.)"
@@ -816,7 +816,7 @@ def test_a_first_run_stopped_before_its_results_keeps_the_way_on_in_view(colour_
     Continue (which finished the K=3 run) and then "go" found nothing waiting: the request was gone unsaid."""
     app, ctx = slow_run(colour_images)
     stop_after(app, ctx, 2)
-    said = say(app, "make it 4 groups")
+    said = say(app, "group by shape instead")  # a new K is taken for Continue (test_ui_chat_lows.py); this is not
     assert said.startswith("This run (group by **colour**; K = **3**) stopped before its results: say **continue**")
     assert "This run has work left" in say(app, "help") and "New run" in messages(app)[-1]
     assert say(app, "continue").startswith("Continuing the run")

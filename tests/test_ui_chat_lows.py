@@ -241,3 +241,26 @@ def test_a_metrics_note_with_no_unscored_image_ends_as_a_sentence(colour_images)
     app.run()
     notes = [w.value for w in app.warning if "labels read from the column 'colour'" in w.value]
     assert notes and not notes[0].rstrip().endswith(":")
+
+
+def test_a_new_k_for_a_stopped_first_run_is_taken_and_applied_when_it_continues(colour_images):
+    """A stopped first run refused "make it 2 groups" until Continue, though K touches no Step 1 description: the K
+    is taken now, Continue finishes the run and then names 2 groups afresh, Step 1 not redone."""
+    from ictc.nodes.actions import SetK
+
+    app, ctx = slow_run(colour_images)
+    stop_after(app, ctx, 2)
+    session = app.session_state["ictc_session"]
+    assert say(app, "make it 3 groups").startswith("This run was started with K=3: say **continue**")
+    assert say(app, "make it 9 groups").startswith("K must be between 2 and the 8 images, not 9")
+    assert session.queued == []
+    said = say(app, "by colour, 2 groups")
+    assert said.startswith("Taken: K=2 applies when the run continues.") and "(K=3)" in said, said
+    assert session.queued == [SetK(2)]
+    assert say(app, "by shape, 2 groups").startswith("This run (group by **colour**; K = **3**) stopped")  # not a K alone
+    assert say(app, "continue").startswith("Continuing the run")
+    done = wait_for_job(app)
+    assert done.startswith("Done in") and "(resume; then use K=2)" in done and "2 clusters" in done, done
+    results = session.results()
+    assert len(results["cluster_names"]) == 2 and results["version"] == 2
+    assert len(ctx.vlm.calls) == 8  # Step 1 once per image: not redone for the new K

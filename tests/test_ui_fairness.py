@@ -44,7 +44,7 @@ def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):
     app.session_state["context_factory"] = lambda settings: ctx
     app.run()
     app.radio(key="source").set_value("Folder on the server").run()
-    app.text_input(key="folder").input(str(images)).run()
+    app.text_input(key="folder").input(str(images))  # sent by the button (a form)
     app.button(key="use-folder").click().run()
     assert "first" in say(app, "is this biased by gender?")  # no clusters yet
     say(app, "group these by colour, 2 groups")

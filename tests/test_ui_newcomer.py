@@ -108,7 +108,7 @@ def test_an_endpoint_error_is_one_plain_sentence_with_the_detail_folded(colour_i
             monkeypatch.setenv(name, value)
         app = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60).run()
         app.radio(key="source").set_value("Folder on the server").run()
-        app.text_input(key="folder").input(str(Path(colour_images[0][0]).parent)).run()
+        app.text_input(key="folder").input(str(Path(colour_images[0][0]).parent))  # sent by the button (a form)
         app.button(key="use-folder").click().run()
         app.chat_input(key="chat").set_value("group these by colour, 3 groups").run()
         app.chat_input(key="chat").set_value("go").run()

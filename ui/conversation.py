@@ -24,35 +24,17 @@ from ictc.nodes.actions import (
     same_text,
 )
 from ictc.prompts import presets
+from ictc.ui.guides import (
+    ASK_CRITERION,
+    REFINE_GUIDE,
+    REFINE_HELP,
+    SETUP_GUIDE,
+    SETUP_HELP,
+    same_k_said,
+)
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
 
-ASK_CRITERION = "What should the images be grouped by?"
 GREETINGS = {"hi", "hello", "hey", "hi there", "hello there", "good morning", "good afternoon", "good evening"}
-SETUP_HELP = ('Tell me what to group the images by and how many groups, e.g. "group by the mood of the person, 4 groups" '
-              '("help" lists more).')
-REFINE_HELP = ('You can say, e.g.: "don\'t consider gender", "merge Happy and Joyful", "merge the first two", '
-               '"split Sad in two", "3 groups", "fewer groups", "focus on the background instead", "rename 2 to Calm", '
-               '"remove Sad", "undo", "go back to version 1" ("help" lists them all).')
-# the whole list, for "help" (the two lines above are the short form said after a message not understood); while a
-# job runs, JOB_HELP and the refine guide
-SETUP_GUIDE = ("Before a run, tell me:\n"
-               '- what to group by and how many groups: "group by the mood of the person, 4 groups", "colour; 4", '
-               '"4 colour groups";\n'
-               '- or let me propose K: "how many groups would you suggest?";\n'
-               '- or your own categories: "sort them into indoor, outdoor and vehicle" (add "put the rest in other");\n'
-               '- what to leave out: "don\'t consider gender", "group by colour, not brightness".\n\n'
-               "I say back my reading; correct it (\"make it 5 instead\", \"no\") and say **go** to run it. "
-               "Choose the images on the left first.")
-REFINE_GUIDE = ("To change the clusters:\n"
-                '- names, no model call: "rename 2 to Calm", "call the yellow ones Sunny", "merge Happy and Joyful", '
-                '"put Purple into Red", "drop the empty groups", "undo", "go back to version 1";\n'
-                '- with model calls (previewed, then **go**): "split Sad in two", "3 groups", "one more group", '
-                '"focus on the background instead", "don\'t consider gender", "for step 3 only: ignore the border", '
-                '"remove the instruction about gender", "remove cluster Misc", "put the rest in other", '
-                '"group them into 2 broader groups", "how many groups would you suggest?".\n\n'
-                "Say **no** to drop what waits. The tabs show the clusters, metrics, traces and versions. More "
-                "images: choose them on the left; a new run starts on them (this one stays under Recent runs).")
-JOB_HELP = "A job is running: wait for it, or press **Stop** (finished work is kept). Once it is done:\n\n"
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
 
 
@@ -287,14 +269,6 @@ class Conversation:
                          + note, apply=actions)
         self.pending = actions
         return Reply("I read:\n" + "\n".join(lines) + note + "\n\nSay **go** to apply, or correct me.")
-
-
-def same_k_said(k: int) -> str:
-    """The answer to "use K=`k`" when the run has `k` groups already (a merge may have left them: "K is already 2:
-    nothing to redo" read badly to a newcomer who wanted a fresh grouping), with the ways to one."""
-    return (f"There are already {k} groups. For a fresh grouping into {k} (new names from Step 2b, every image sorted "
-            f'again by Step 3): if a merge left these {k}, **undo** it, then say "{k} groups"; '
-            f"or press **New run** (sidebar) and run the criterion again with {k} groups")
 
 
 def contradicts(instruction: str, criterion: str) -> bool:

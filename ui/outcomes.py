@@ -3,7 +3,9 @@ fail: one plain sentence each (the full error goes behind the chat's Details).""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +118,8 @@ def outcome(job: Job, settings: Settings) -> str:
     if result.changes is not None:
         moved, renamed, merged = result.changes["moved"], result.changes["renamed"], result.changes.get("merged", {})
         lines.append(f"{len(moved)} image(s) moved" + (":" if moved else "."))
-        lines += [f"- {Path(m['image']).name}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
+        root = images_root(r["image"] for r in result.rows)
+        lines += [f"- {image_name(m['image'], root)}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
         if renamed or merged:  # a paragraph of its own: after the list of moves it ran on in the last item
@@ -186,6 +189,21 @@ def went_back_said(results: dict[str, Any]) -> str:
             + ("instructions in force: " + "; ".join(given) if given else "no instructions") + ".")
 
 
+def images_root(paths: Iterable[str]) -> str:
+    """The folder all `paths` (a run's images) are in or under: the folder chosen, or the sub-folder that holds them
+    all; "" when they share none (relative and absolute paths mixed, other drives) or there are none."""
+    try:
+        return os.path.commonpath([os.path.dirname(path) for path in paths]) or "."  # relative paths: the working folder
+    except ValueError:
+        return ""
+
+
+def image_name(path: str, root: str) -> str:
+    """`path` as the chat names an image: relative to `root` (images_root), so that red_3.jpg and more/red_3.jpg are
+    told apart (the sub-folder had been dropped); its file name when `root` is ""."""
+    return os.path.relpath(path, root) if root else Path(path).name
+
+
 NOT_AN_IMAGE = ("read:", "describe: ImageError")  # a failure's reason ("<step>: <why>") when the file is the problem
 
 
@@ -201,7 +219,8 @@ def failed_said(rows: list[dict[str, Any]], first: bool = True) -> str:
     is offered only for the others (a newcomer's broken .jpg was "retried" by each Continue, for ever). Past the
     run's `first` job, such files are only counted: the whole sentence had come back after every change."""
     failed = [r for r in rows if r["status"] == "failed"]
-    files = [Path(r["image"]).name for r in failed if r.get("reason", "").startswith(NOT_AN_IMAGE)]
+    root = images_root(r["image"] for r in rows)
+    files = [image_name(r["image"], root) for r in failed if r.get("reason", "").startswith(NOT_AN_IMAGE)]
     said = []
     if files and not first:
         said.append(f"({len(files)} file(s) that are no usable image stay left out.)")
@@ -246,9 +265,11 @@ def first_run_unfinished_said(messages: list[dict[str, str]], helps: object) -> 
     was = f" ({running})" if running else ""
     if helps:
         return (f"{UNFINISHED_HELP} This run{was} stopped before its results; once it is finished you can change it "
-                "(K, names, instructions), or press **New run** (sidebar) to start afresh.")
+                "(names, instructions; a new K, e.g. \"4 groups\", is taken now and applied when it continues), or "
+                "press **New run** (sidebar) to start afresh.")
     return (f"This run{was} stopped before its results: say **continue** (or press **Continue**) to finish it, then say "
-            "what to change; or press **New run** (sidebar) to start afresh with another reading.")
+            "what to change (a new K, e.g. \"4 groups\", is taken now); or press **New run** (sidebar) to start afresh "
+            "with another reading.")
 
 
 def new_images_said(count: int, source: str, results: dict[str, Any] | None, pending: list[Action], reading: str) -> str:

@@ -17,6 +17,7 @@ from ictc.prompts import make_criterion
 from ictc.ui import jobs
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import retryable
+from ictc.ui.run_chat import drop_chat, keep_chat, started_reading
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -54,6 +55,10 @@ class SessionJobs:
         """The models (Session.context)."""
         raise NotImplementedError
 
+    def llm_json(self) -> Any:
+        """The LLM for reading intents, or None (Session.llm_json)."""
+        raise NotImplementedError
+
     def _with_stop(self, stop: threading.Event) -> Context:
         return replace(self.context(), stop=stop)
 
@@ -87,6 +92,7 @@ class SessionJobs:
             criterion = criterion.with_instruction(text)
         self.run_dir, self.queued, self.starting = self.next_run_dir(), [], request
         self.run_dir.mkdir(parents=True)
+        keep_chat(self.run_dir, self.conversation.messages, request)  # its criterion and K, for Recent runs
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
@@ -107,7 +113,8 @@ class SessionJobs:
                 or (run_dir / "run.json").is_file():
             return ""
         self.starting, self.run_dir, self.conversation.request = None, None, request
-        with contextlib.suppress(OSError):  # made by start and empty (it never showed in Recent runs)
+        with contextlib.suppress(OSError):  # made by start and empty but for its chat (it never showed in Recent runs)
+            drop_chat(run_dir)
             run_dir.rmdir()
         said = ""
         if self.labels and self.labels in job.error:
@@ -222,6 +229,37 @@ class SessionJobs:
             return True
         # a file that is no image fails the same way on every Continue: it is not work left
         return results["summary"]["failed"] > 0 and retryable(results["images"]) > 0
+
+    def k_alone(self, text: str) -> int:
+        """The K `text` asks for when that is all it asks ("make it 4 groups", "k=4", "by colour, 4 groups" for a run
+        by colour), else 0. For a first run stopped before its results (k_for_continue)."""
+        from ictc.nodes.actions import SetK, same_text
+        from ictc.ui.intent import read_intent
+
+        started = started_reading(self.run_dir) if self.run_dir is not None else {}
+        intent = read_intent(text, [], str(started.get("criterion") or ""), self.llm_json())
+        k = intent.k or (intent.action.k if isinstance(intent.action, SetK) else 0)
+        same = not intent.criterion or same_text(intent.criterion, str(started.get("criterion") or ""))
+        return k if same and not (intent.instructions or intent.names or intent.auto_k or intent.other) else 0
+
+    def k_for_continue(self, k: int) -> str:
+        """Takes K=`k` for a first run stopped before its results: Continue finishes the run as it was started, then
+        names `k` groups afresh (a queued "use K=k": Step 2b and Step 3 again, as version 2; Step 1's descriptions
+        and Step 2a's labels are not redone). The run's own K is not changed in its checkpoint: it stays the K its
+        first version was made with. Returns the chat's answer (a K out of range, or the run's own, is said)."""
+        from ictc.nodes.actions import SetK
+
+        started = started_reading(self.run_dir) if self.run_dir is not None else {}
+        if not 2 <= k <= len(self.images):
+            return f"K must be between 2 and the {len(self.images)} images, not {k}: say another, or **continue**."
+        if k == started.get("k") and not started.get("names"):
+            self.queued = []
+            return f"This run was started with K={k}: say **continue** (or press **Continue**) to finish it."
+        self.queued = [SetK(k)]
+        was = f" (K={started['k']})" if started.get("k") else ""
+        return (f"Taken: K={k} applies when the run continues. **Continue** (or say continue) finishes the run as it "
+                f"was started{was}, then names {k} groups afresh from the same descriptions and labels (Step 2b, then "
+                "Step 3 sorts every image again), as version 2: Step 1 is not redone.")
 
     def stop(self) -> None:
         """Asks the job to stop (sets its stop event): a run checks it around each model call, a change that

@@ -12,6 +12,7 @@ import streamlit as st
 from ictc.core.errors import UsageError
 from ictc.evaluation.outputs import read_summary
 from ictc.ui import jobs, sources
+from ictc.ui.run_chat import reading_said
 from ictc.ui.session import Session
 
 
@@ -30,8 +31,11 @@ def draw(session: Session) -> None:
             if st.button("Use the sample photos", key="use-samples", disabled=session.busy):
                 _use(session, sources.from_samples(which, session.settings.resolved_workspace() / "samples"), {"source": kind, "sample-set": which})
         elif kind == "Folder on the server":
-            folder = st.text_input("Folder path", key="folder")
-            if st.button("Use this folder", key="use-folder", disabled=session.busy):
+            # a form: Enter in the path box chooses the folder, as the button does (it had only kept the text)
+            with st.form("folder-form", border=False):
+                folder = st.text_input("Folder path", key="folder")
+                submitted = st.form_submit_button("Use this folder", key="use-folder", disabled=session.busy)
+            if submitted and not session.busy:
                 _use(session, sources.from_folder(folder), {"source": kind, "folder": folder})
         else:
             files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
@@ -94,8 +98,9 @@ def recent(session: Session) -> None:
 
 def _run_label(run_dir: Path) -> str:
     """What the picker shows for a run, short enough for the sidebar and in the list's order: when it last
-    changed (UTC, "12-01 06:45"), then criterion, K, images and version, or, before its results, that it is running
-    (or resuming) now or was interrupted, and how many images it has. Not the session folder's name: a newcomer read it as a token."""
+    changed (UTC, "12-01 06:45"), then criterion, K, images and version, or, before its results, the criterion and K
+    it was started with (when its chat kept them), that it is running (or resuming) now or was interrupted, and how
+    many images it has. Not the session folder's name: a newcomer read it as a token."""
     changed = datetime.fromtimestamp(_last_written(run_dir), UTC).strftime("%m-%d %H:%M")
     try:
         results = read_summary(run_dir)  # not the rows: a run of 250,000 images has ~170 MB of them
@@ -104,6 +109,8 @@ def _run_label(run_dir: Path) -> str:
             images = json.loads((run_dir / "run.json").read_text("utf-8")).get("image_count", "?")
         except (OSError, ValueError):
             images = "?"
+        # the criterion and K it was started with, as for a finished run (kept with its chat: ui/run_chat.py)
+        changed += f" · {reading}" if (reading := reading_said(run_dir)) else ""
         job = jobs.job_for(str(run_dir))  # a run Continue is finishing has no results yet either: not "interrupted"
         if job is not None and job.running:
             return f"{changed} · {'resuming' if job.title.startswith(('resume', 'finishing')) else 'running'} now, {images} images"

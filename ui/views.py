@@ -15,6 +15,7 @@ import streamlit as st
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.ui.jobs import STEP_TITLES, Job
+from ictc.ui.outcomes import image_name, images_root  # the chat's names: with their sub-folder
 
 FIRST_ROW = 8  # thumbnails per cluster when all clusters are shown
 PAGE = 48  # thumbnails per page when one cluster is shown
@@ -200,9 +201,10 @@ def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
         grid(rows, indices[(page - 1) * PAGE:page * PAGE], select)
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
+        root = images_root(r["image"] for r in rows)
         with st.expander(f"{len(failed)} image(s) not clustered"):
             for row in failed[:200]:
-                st.write(f"{Path(row['image']).name}: {row['reason'] or row['status']}")
+                st.write(f"{image_name(row['image'], root)}: {row['reason'] or row['status']}")
 
 
 def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int], None]) -> None:
