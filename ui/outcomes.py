@@ -117,7 +117,8 @@ def outcome(job: Job, settings: Settings) -> str:
         lines.append(split_said(split, {c["name"]: c["size"] for c in results["clusters"]}))
     if result.changes is not None:
         moved, renamed, merged = result.changes["moved"], result.changes["renamed"], result.changes.get("merged", {})
-        lines.append(f"{len(moved)} image(s) moved" + (":" if moved else "."))
+        if moved or not (renamed or merged):  # "0 image(s) moved." above "Merged: ..." had said nothing
+            lines.append(f"{len(moved)} image(s) moved" + (":" if moved else "."))
         root = images_root(r["image"] for r in result.rows)
         lines += [f"- {image_name(m['image'], root)}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
         if len(moved) > 10:
