@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.checks import degenerate_warnings
+from ictc.evaluation.checks import degenerate_warnings, stranded_warnings
 from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.labels import match_labels, read_labels, several_said, why_none
 from ictc.evaluation.metrics import Scores, plot_confusion, score
@@ -71,7 +71,7 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "routes": {route: n for route, n in Counter(map(itemgetter("route"), rows)).items() if route},
         # the quality levers of issue 18 as set for this run (README "Quality with small models")
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
-        "warnings": (degenerate_warnings(rows, names, naming.get("groups", []),
+        "warnings": stranded_warnings(rows, names) + (degenerate_warnings(rows, names, naming.get("groups", []),
                                          naming.get("label_categories") if naming.get("label_level") == "category" else None)
                      if ctx.settings.check_clusters == "on" else [])
         # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them

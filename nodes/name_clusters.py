@@ -173,7 +173,20 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         naming = {**naming, "folded": folded}
     if joined:
         naming = {**naming, "joined": joined}
-    return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
+    return with_stale_cleared(state, with_other({**naming, "label_level": level}, bool(state.get("other"))))
+
+
+def with_stale_cleared(state: RunState, naming: dict[str, Any]) -> dict[str, Any]:
+    """The update of a Step 2b that named the clusters `naming` over a run whose `state` may hold Step 3 answers
+    already: {"naming": naming}, and every assignment cleared when the names are not the ones those answers chose
+    among. Why: `ictc resume` of a run with failed images runs Step 2b again over every label, and Step 3 had been
+    redone only for the retried images: the others stayed under names no cluster had (a tester's "0 Green, 3 Red"
+    with 5 images in 'blue'). Unchanged names keep every answer; changed ones cost calls only where the step
+    cache has no answer for the prompt."""
+    before = set(state.get("naming", {}).get("names", []))
+    if state.get("assignments") and before != set(naming["names"]):
+        return {"naming": naming, "assignments": {RESET: True}, "scope": {}}
+    return {"naming": naming}
 
 
 def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: Criterion,
