@@ -4,6 +4,7 @@ change, the result."""
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,26 @@ DOMINANT_SHARE = 0.5  # a cluster above this share of the clustered images is lo
 MIXED_SHARE = 0.5  # ...and flagged when its most common label group covers less than this share of it
 
 
+
+class StrandedImagesWarning(UserWarning):
+    """Images whose cluster is none of the run's cluster names: a bug of ictc, never the user's doing. Warned (and
+    said in results.json), so a user keeps the outputs; the tests turn it into an error (pyproject.toml)."""
+
+
+def stranded_warnings(rows: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """[one sentence] when some clustered `rows` (results.json images: cluster, status) sit under a cluster that is
+    none of `names`, also warned as StrandedImagesWarning; [] when every image's cluster is one of them. (A resume
+    whose Step 2b named other clusters had left 5 of 8 images under names no cluster had: the report and the
+    export showed the other 3 only.)"""
+    known = set(names)
+    gone = Counter(r["cluster"] for r in rows if r["status"] == "ok" and r["cluster"] not in known)
+    if not gone:
+        return []
+    message = (f"{sum(gone.values())} image(s) sit under cluster names the run does not have "
+               f"({', '.join(repr(n) for n in sorted(gone))}; the clusters are {', '.join(names) or 'none'}): "
+               "a bug of ictc; `ictc refine RUN -k K` assigns every image again")
+    warnings.warn(message, StrandedImagesWarning, stacklevel=2)
+    return [message]
 
 
 def degenerate_warnings(rows: list[dict[str, Any]], names: list[str], groups: list[list[str]],

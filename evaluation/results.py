@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.checks import degenerate_warnings
+from ictc.evaluation.checks import degenerate_warnings, stranded_warnings
 from ictc.evaluation.groupings import grouping_results
 from ictc.evaluation.labels import match_labels, read_labels, several_said, why_none
 from ictc.evaluation.metrics import Scores, plot_confusion, score
 from ictc.evaluation.outputs import image_rows, read_json, write_csv, write_json, write_results
 from ictc.evaluation.report import write_report
+from ictc.models.other import OTHER
 from ictc.nodes.context import Context
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.thumbnails import ThumbnailCache
@@ -62,7 +63,9 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
     sizes = Counter(map(itemgetter("cluster"), rows))
     results: dict[str, Any] = {
         "run_id": meta["thread_id"], "created": meta["created"], "version": len(history), "history": history,
-        "criterion": criterion.to_dict(), "n_clusters": state["n_clusters"], "settings": meta["settings"],
+        # n_clusters: the clusters made; asked_k: the K asked (fewer distinct labels than K make fewer clusters)
+        "criterion": criterion.to_dict(), "n_clusters": clusters_made(naming, state["n_clusters"]),
+        "asked_k": naming.get("asked_k", state["n_clusters"]), "settings": meta["settings"],
         "models": {"backend": ctx.settings.backend, "vlm": ctx.vlm_id, "llm": ctx.llm_id, "embedder": ctx.embedder.name},
         "prompt_hashes": template_hashes(criterion, state["n_clusters"]),
         "cluster_names": names,
@@ -71,11 +74,11 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "routes": {route: n for route, n in Counter(map(itemgetter("route"), rows)).items() if route},
         # the quality levers of issue 18 as set for this run (README "Quality with small models")
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
-        "warnings": (degenerate_warnings(rows, names, naming.get("groups", []),
+        "warnings": stranded_warnings(rows, names) + (degenerate_warnings(rows, names, naming.get("groups", []),
                                          naming.get("label_categories") if naming.get("label_level") == "category" else None)
                      if ctx.settings.check_clusters == "on" else [])
         # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them
-        + ([naming["short"]] if naming.get("short") and naming.get("kinds") == len(names) else []),
+        + ([naming["short"]] if naming.get("short") and naming.get("kinds") == len(set(names) - {OTHER}) else []),
         # model calls made by the pass that wrote these results (run, resume or refinement), per step
         "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})
                   for step in ("describe", "label", "name_clusters", "assign")},
@@ -92,6 +95,13 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         except UsageError as exc:  # e.g. every labelled image failed: the results are still written
             results["metrics_error"] = str(exc)
     return results, rows
+
+
+def clusters_made(naming: dict[str, Any], k: int) -> int:
+    """The number of clusters of a run whose Step 2b made `naming` ("other" aside, as K counts it); `k`, the state's
+    K, before Step 2b has named any."""
+    names = naming.get("names", [])
+    return len([n for n in names if n != OTHER]) if names else k
 
 
 def write_result_files(run_dir: Path, results: dict[str, Any], rows: list[dict[str, Any]], ctx: Context) -> None:

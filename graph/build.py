@@ -37,7 +37,8 @@ from ictc.nodes.label import echoes_prompt, label, label_template
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.label_levels import CATEGORY, LABEL, level_label
 from ictc.nodes.merged_names import step3_names
-from ictc.nodes.name_clusters import name_clusters, name_split
+from ictc.nodes.name_clusters import name_clusters
+from ictc.nodes.name_split import name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
 from ictc.nodes.state import ImageItem, RunInput, RunState, primaries

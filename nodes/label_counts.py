@@ -90,12 +90,18 @@ def format_groups(groups: list[list[str]], counts: dict[str, int]) -> str:
     return "\n\nThe same labels, grouped by similarity of meaning (a suggestion; regroup where it is wrong):\n" + "\n".join(lines)
 
 
-def short_of(names: list[str], k: int) -> dict[str, Any]:
+def short_of(names: list[str], k: int, failed: int = 0) -> dict[str, Any]:
     """{"short": the sentence, "kinds": len(names)} when Step 2b found fewer than `k` distinct names (`names`), else
-    {}: fewer clusters than K, said (evaluation/results.py warnings), rather than names invented to make up K."""
+    {}: fewer clusters than K, said (evaluation/results.py warnings), rather than names invented to make up K.
+    `failed`: images that failed before Step 2b; the kinds are then those of the images that got labels, and the
+    way out is `ictc resume` (a smaller K had been advised while 3 red images had failed)."""
     if len(names) >= k:
         return {}
-    return {"kinds": len(names),
-            "short": f"Step 2b: the images' labels hold only {len(names)} distinct kind{'s' if len(names) != 1 else ''}, "
-                     f"so {len(names)} cluster{'s' if len(names) != 1 else ''}, not K={k} (none invented): ask for a "
-                     "smaller K, or another criterion, if that is not right"}
+    n = len(names)
+    kinds = f"{n} distinct kind{'s' if n != 1 else ''}, so {n} cluster{'s' if n != 1 else ''}, not K={k} (none invented)"
+    if failed:
+        return {"kinds": n, "short": f"Step 2b: the labels of the images that got one hold only {kinds}; {failed} "
+                                     f"image{'s' if failed != 1 else ''} failed before getting a label (`ictc resume` "
+                                     "retries them, and names the clusters again with their labels)"}
+    return {"kinds": n, "short": f"Step 2b: the images' labels hold only {kinds}: ask for a smaller K, or another "
+                                 "criterion, if that is not right"}

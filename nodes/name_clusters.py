@@ -3,20 +3,19 @@
 Validation and retries: the answer must hold exactly K distinct non-empty names; otherwise the model is
 told what was wrong and asked again (`name_retries` tries). Fallback when every try fails, stated: keep
 the first K distinct names of the best try; if fewer, add the most frequent labels that are not yet a
-name; if still fewer (fewer distinct labels than K), fewer clusters, said (naming "short"): none is invented
-(a padded "other" had been read by Step 3 as the none-of-these group, "other 2" named nothing).
+name. Fewer distinct labels than K: as many names as labels are asked for (one label is the one name, no call):
+fewer clusters, said (naming "short"), none invented (a padded "other" had been read by Step 3 as the
+none-of-these group, "other 2" named nothing).
 
 No call at all when the counts already answer (setting names_from_labels): see `names_from_counts`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Command
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.other import OTHER
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.label import echoes_prompt, label_template
@@ -58,7 +57,8 @@ def check_names(names: list[str], k: int) -> tuple[list[str], str | None]:
     if len(names) - len(distinct):
         problems.append(f"{len(names) - len(distinct)} names were empty or repeated")
     if len(distinct) != k:
-        problems.append(f"it has {len(distinct)} distinct names ({', '.join(distinct) or 'none'}), not {k}")
+        problems.append(f"it has {len(distinct)} distinct name{'s' if len(distinct) != 1 else ''} "
+                        f"({', '.join(distinct) or 'none'}), not {k}")
     return distinct, "; ".join(problems) or None
 
 
@@ -165,6 +165,10 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
                                        naming["names"], descriptions_by_label)
         naming = {**naming, "looked": looked}
         spent += looks
+    # K as asked, and the fewer-kinds sentence told of the images that failed before Step 2b, if any
+    failed = len(state.get("failures", {}))
+    naming = {**{key: v for key, v in naming.items() if key not in ("short", "kinds")}, "asked_k": k,
+              **short_of(naming["names"], k, failed)}
     if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json
         naming = {**naming, "label_categories": categories, "category_hops": hops, "calls": naming["calls"] + spent}
     if echoed:
@@ -173,7 +177,20 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         naming = {**naming, "folded": folded}
     if joined:
         naming = {**naming, "joined": joined}
-    return {"naming": with_other({**naming, "label_level": level}, bool(state.get("other")))}
+    return with_stale_cleared(state, with_other({**naming, "label_level": level}, bool(state.get("other"))))
+
+
+def with_stale_cleared(state: RunState, naming: dict[str, Any]) -> dict[str, Any]:
+    """The update of a Step 2b that named the clusters `naming` over a run whose `state` may hold Step 3 answers
+    already: {"naming": naming}, and every assignment cleared when the names are not the ones those answers chose
+    among. Why: `ictc resume` of a run with failed images runs Step 2b again over every label, and Step 3 had been
+    redone only for the retried images: the others stayed under names no cluster had (a tester's "0 Green, 3 Red"
+    with 5 images in 'blue'). Unchanged names keep every answer; changed ones cost calls only where the step
+    cache has no answer for the prompt."""
+    before = set(state.get("naming", {}).get("names", []))
+    if state.get("assignments") and before != set(naming["names"]):
+        return {"naming": naming, "assignments": {RESET: True}, "scope": {}}
+    return {"naming": naming}
 
 
 def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: Criterion,
@@ -190,21 +207,28 @@ def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: C
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,
-                  cover: float | None = None) -> dict[str, Any]:
+                  cover: float | None = None, fewer: bool = True) -> dict[str, Any]:
     """Step 2b over any list of raw labels (all images, or one cluster's when it is split). `cover`: the
     share names_from_counts needs (None: the names_cover setting; 0 for categories, see name_clusters).
+    `fewer`: when the labels hold fewer distinct kinds than `k`, as many names as kinds are asked for (one kind is
+    the one name, no call); False for a split, whose parts the user asked for (the LLM may part one label).
 
     Returns the naming: names (exactly k), counts, kept and dropped labels, groups, attempts, source ("model"
     or "fallback"), problems of the failed tries, mode, prompt_hash, seconds, calls. A cached answer is reused.
     An error of the LLM call is not caught: it stops the run (the checkpoint keeps Steps 1 and 2a)."""
     settings = ctx.settings
     counts = count_labels(raw_labels)
+    asked_k, k = k, (min(k, len(counts)) or k) if fewer else k  # fewer kinds than K: as many names as kinds
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     cover = settings.names_cover if cover is None else cover
-    from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" else None
+    # one distinct label is the one name (no call); K names from fewer labels had been asked for three times, then
+    # said as "no usable 5 names" beside the fewer-kinds line (nodes/label_counts.short_of)
+    from_counts = (names_from_counts(counts, k, cover) if settings.names_from_labels == "on" or k == 1 < asked_k
+                   else None)
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
-                  "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": ""}
+                  "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": "",
+                  "asked_k": asked_k, "asked_names": k, **short_of(from_counts, asked_k)}
         trace("name_clusters", None, format_counts(kept), from_counts, "(label counts: no model)", 0.0, cached=False,
               source="labels",
               attempts=0)
@@ -248,7 +272,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     names = names if names is not None else fallback_names(best, kept, k)
     naming = {"names": names, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": groups,
               "attempts": len(problems) + (source == "model"), "source": source, "problems": problems, "mode": mode,
-              "prompt_hash": prompt_hash(rendered), "asked_k": k, **short_of(names, k)}
+              "prompt_hash": prompt_hash(rendered), "asked_k": asked_k, "asked_names": k, **short_of(names, asked_k)}
     ctx.remember(key, "name_clusters", naming)
     trace("name_clusters", None, prompt_text(rendered), naming["names"], ctx.llm_id, timer.seconds, cached=False,
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)
@@ -271,49 +295,3 @@ def _stop_if_too_long(exc: BaseException, ctx: Context, labels: int, cap: int) -
         f"lower ICTC_LABEL_TOKEN_BUDGET (now {budget}: the label list is cut, rarest first, to fit it), or set "
         "ICTC_NAME_GROUPS=on (one short call per group of labels), or give the LLM a longer context on the server "
         "(vLLM --max-model-len, llama.cpp -c, Ollama num_ctx)")
-
-
-def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:
-    """Exactly `n` distinct names for the parts of `cluster`: the proposed ones that no other cluster
-    already has, nor "other" (the split cluster's own name may be kept by one part, spelt as it was, so that
-    part's images do not count as moved), then "<cluster> 1", "<cluster> 2"... for any part still missing, so a
-    split always yields the parts asked for."""
-    # "other" is the other group's name (models/other.py): a part called so was read as that group
-    taken = {normalize_label(x) for x in names if x != cluster} | {normalize_label(OTHER)}
-    parts: list[str] = []
-    for name in proposed:
-        if len(parts) < n and name.strip() and normalize_label(name) not in taken:
-            parts.append(cluster if normalize_label(name) == normalize_label(cluster) else name.strip())
-            taken.add(normalize_label(name))
-    number = 1
-    while len(parts) < n:
-        candidate = f"{cluster} {number}"
-        number += 1
-        if normalize_label(candidate) not in taken:
-            parts.append(candidate)
-            taken.add(normalize_label(candidate))
-    return parts
-
-
-def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["assign_dispatch"]]:
-    """Step 2b for a split (planned by nodes/actions.py): names `n` parts from the split cluster's raw labels,
-    then sends only its images back to Step 3, each choosing among the parts (state `scope`).
-
-    Returns a Command updating naming, n_clusters, assignments (the cluster's images cleared) and scope."""
-    request = state.get("split") or {}
-    cluster, n = request["cluster"], int(request["n"])
-    names = list(state["naming"]["names"])
-    members = [p for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster]
-    labels, echoed = state.get("labels", {}), set(state["naming"].get("echoed", []))
-    raw = [labels[p]["raw"] for p in members if p in labels]
-    raw = [x for x in raw if x not in echoed] or raw  # as in name_clusters: an echo of the prompt names no part
-    proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n)
-    parts = split_parts(cluster, proposal["names"], names, n)
-    at = names.index(cluster)  # the parts take the split cluster's place: the other clusters keep their numbers
-    new_names = names[:at] + parts + names[at + 1:]
-    unaffected = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
-    naming = {**state["naming"], "names": new_names,
-              "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts}}
-    return Command(update={"naming": naming, "n_clusters": len(new_names), "split": {},
-                           "assignments": {RESET: True, **unaffected}, "scope": {p: parts for p in members}},
-                   goto="assign_dispatch")

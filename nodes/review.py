@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from ictc.core.errors import UsageError
+from ictc.models.other import OTHER
 from ictc.nodes.actions import Accept, parse_action, plan_action
 from ictc.nodes.common import report
 from ictc.nodes.context import Context
@@ -30,7 +31,11 @@ def pause_payload(state: RunState, point: str) -> dict[str, Any]:
     # names the model did not give (Step 2b's fallback) are said here, where they are reviewed: a newcomer met an
     # unexplained "4. other" at the pause, the reason printed only after the run
     fallback = ((naming.get("problems") or ["no usable answer"])[-1] if naming.get("source") == "fallback" else "")
-    return {"point": point, "criterion": state["criterion"], "k": state["n_clusters"], "clusters": clusters,
+    # "k": the run's K; "made": the clusters Step 2b made of it ("other" aside), fewer when the labels hold fewer
+    # kinds (the header had said "K=5" above 3 names); "asked_names": the names the LLM was asked for
+    made = len([n for n in naming.get("names", []) if n != OTHER])
+    return {"point": point, "criterion": state["criterion"], "k": state["n_clusters"],
+            "made": made, "asked_names": naming.get("asked_names", state["n_clusters"]), "clusters": clusters,
             "label_counts": naming.get("kept", {}), "error": state.get("review_error", ""), "fallback": fallback,
             "short": naming.get("short", "")}  # fewer kinds than K (nodes/label_counts.short_of)
 

@@ -70,31 +70,39 @@ def test_a_server_failing_mid_step_stops_the_run_early_and_keeps_what_finished(t
     assert json.loads((out / "run.json").read_text())  # the run folder stays for `ictc resume`
 
 
-def test_the_cli_says_when_the_names_are_not_the_model_s_and_that_fewer_kinds_than_k_are_fewer_clusters(tmp_path,
-                                                                                                       capsys):
+def test_the_cli_says_that_fewer_kinds_than_k_are_fewer_clusters_and_asks_the_llm_for_as_many_names(tmp_path, capsys):
     """A newcomer met "other 2 / other 3" with no word that Step 2b fell back; then padded "other" names were made
-    up to reach K (Step 3 read "other" as the none-of-these group): fewer kinds than K are fewer clusters, said."""
+    up to reach K (Step 3 read "other" as the none-of-these group): fewer kinds than K are fewer clusters, said.
+    And said once: the LLM had been asked three times for 5 names of 3 labels, then "no usable 5 names" printed
+    beside the fewer-kinds line; it is asked for 3, once."""
     folder = tmp_path / "images"
     make_images(folder, {"red": 2, "green": 2, "blue": 2})
-    with FakeOpenAIServer() as server:  # its LLM names the 3 colours it sees, whatever K is asked
+    with FakeOpenAIServer() as server:  # its LLM names the colours it sees, as many as asked
         code = main(["run", str(folder), "-c", "colour", "-k", "5", "--out", str(tmp_path / "run"), "--backend",
                      "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"])
     out = capsys.readouterr().out
-    assert code == 0 and "! Step 2b: the LLM gave no usable 5 names" in out and "3 clusters by 'colour'" in out
+    names_calls = [r for r in server.requests if "organise labels" in json.dumps(r["body"])]
+    assert len(names_calls) == 1 and "exactly 3 category names" in json.dumps(names_calls[0]["body"])
+    assert code == 0 and "no usable" not in out and "3 clusters by 'colour'" in out
     assert "! Step 2b: the images' labels hold only 3 distinct kinds, so 3 clusters, not K=5 (none invented)" in out
-    names = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))["cluster_names"]
-    assert sorted(names) == ["Blue", "Green", "Red"] and "empty" not in out.lower()
+    results = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
+    assert sorted(results["cluster_names"]) == ["Blue", "Green", "Red"] and "empty" not in out.lower()
+    assert results["n_clusters"] == 3 and results["asked_k"] == 5  # the clusters made; the K asked
+    summary = json.loads((tmp_path / "run" / "results-summary.json").read_text("utf-8"))
+    assert (summary["n_clusters"], summary["asked_k"]) == (3, 5)
     report = (tmp_path / "run" / "report.html").read_text("utf-8")
     assert "only 3 distinct kinds" in report
     assert main(["refine", str(tmp_path / "run"), "--merge", "1", "2"]) == 0  # 2 clusters now: that line is stale
     out = capsys.readouterr().out
-    assert "! Step 2b: the LLM gave no usable 5 names" in out and "distinct kinds" not in out
+    assert "distinct kinds" not in out and "no usable" not in out
     # at a --review pause too, before Step 3: a tenth newcomer met an unexplained "4. other" there
     with FakeOpenAIServer() as server, mock.patch("builtins.input", side_effect=["", ""]):
         assert main(["run", str(folder), "-c", "colour", "-k", "4", "--out", str(tmp_path / "review"), "--review",
                      "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"]) == 0
-    pause = capsys.readouterr().out.split("Cluster names (before Step 3)")[1].split("Enter:")[0]
-    assert "4. " not in pause and "! the LLM gave no usable 4 names" in pause
+    out = capsys.readouterr().out
+    pause = out.split("Cluster names (before Step 3)")[1].split("Enter:")[0]
+    assert pause.startswith(" for 'colour', 3 clusters (K=4 asked):")  # the header had said "K=4" above 3 names
+    assert "4. " not in pause and "no usable" not in pause
     assert "only 3 distinct kinds, so 3 clusters, not K=4" in pause
 
 

@@ -47,7 +47,7 @@ def test_parse_and_check_names():
     assert parse_names("1. Cat\n2) Dog\n- Bird") == ["Cat", "Dog", "Bird"]
     assert check_names(["Cat", "cat", "", "Dog"], 2) == (["Cat", "Dog"], "2 names were empty or repeated")
     names, problem = check_names(["Cat"], 2)
-    assert problem == "it has 1 distinct names (Cat), not 2"
+    assert problem == "it has 1 distinct name (Cat), not 2"  # one name, said in the singular
 
 
 def test_fallback_fills_from_frequent_labels_then_other():

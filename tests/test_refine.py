@@ -21,7 +21,7 @@ from ictc.nodes.actions import (
     SetK,
     Split,
 )
-from ictc.nodes.name_clusters import split_parts
+from ictc.nodes.name_split import split_parts
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context, step_calls

@@ -78,7 +78,8 @@ def test_a_criterion_change_after_a_split_keeps_k_and_leaves_the_article_out(fin
     assert results["criterion"]["text"] == "shade" and sorted(results["cluster_names"]) == ["Blue", "Green", "Red"]
     assert any("only 3 distinct kinds, so 3 clusters, not K=4" in w for w in results["warnings"])
     head = next(m.value for m in app.markdown if " · K=" in m.value)
-    assert results["n_clusters"] == 4 and head.startswith("**shade** · K=3 · version 3"), head  # K=4 asked, kept
+    # the clusters made, and K=4 asked, kept apart (n_clusters had said 4 of 3 names)
+    assert (results["n_clusters"], results["asked_k"]) == (3, 4) and head.startswith("**shade** · K=3 · version 3"), head
 
 
 EXIT_MID_JOB = """# starts a run in an ictc.ui Job, then lets the interpreter exit while the job works (as `ictc ui` stopped)

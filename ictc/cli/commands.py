@@ -70,7 +70,8 @@ def print_result(result: Any) -> None:
     naming = results.get("naming", {})
     if naming.get("source") == "fallback":  # the names were not the model's: say so where the user looks
         problem = (naming.get("problems") or ["no usable answer"])[-1]
-        asked = naming.get("asked_k", results["n_clusters"])  # K when Step 2b ran: a merge since lowered it
+        # the names Step 2b asked for: K, or fewer when the labels hold fewer kinds (a merge since lowered K)
+        asked = naming.get("asked_names", naming.get("asked_k", results["n_clusters"]))
         print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
               "the names above are its best try, completed by the most frequent raw labels.")
     for warning in results.get("warnings", []):

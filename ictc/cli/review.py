@@ -15,7 +15,10 @@ if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --
 def show_pause(pause: dict[str, Any]) -> None:
     """Print a review pause (its "point", "criterion", "k", "clusters" with examples, "label_counts", "error")."""
     title = "Cluster names (before Step 3)" if pause["point"] == "names" else "Clusters"
-    print(f"\n{title} for {pause['criterion']['text']!r}, K={pause['k']}:")
+    made, asked = pause.get("made", pause["k"]), pause["k"]
+    # fewer clusters than the K asked (fewer kinds of label), said in the header: "K=5" had stood above 3 names
+    shown = f"K={asked}" if made in (0, asked) else f"{made} cluster{'s' if made != 1 else ''} (K={asked} asked)"
+    print(f"\n{title} for {pause['criterion']['text']!r}, {shown}:")
     for number, cluster in enumerate(pause["clusters"], 1):
         size = f" ({cluster['size']} image{'' if cluster['size'] == 1 else 's'})" if pause["point"] == "clusters" else ""
         print(f"  {number}. {cluster['name']}{size}")
@@ -24,7 +27,8 @@ def show_pause(pause: dict[str, Any]) -> None:
     if pause["point"] == "names" and pause["label_counts"]:
         print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
     if pause["point"] == "names" and pause.get("fallback"):
-        print(f"  ! the LLM gave no usable {pause['k']} names ({pause['fallback']}): these are its best try, completed "
+        print(f"  ! the LLM gave no usable {pause.get('asked_names', asked)} names ({pause['fallback']}): these are its "
+              "best try, completed "
               "by the most frequent raw labels; rename, merge or 'k K' to ask again")
     if pause["point"] == "names" and pause.get("short"):
         print(f"  ! {pause['short']}")
