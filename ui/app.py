@@ -189,8 +189,8 @@ def results_pane(session: Session) -> None:
         preview(session)
         return
     # K counts the names, not "other" (after merges of own categories the count had read "K=3 + other" of 4 names)
-    # and a name Step 2b padded K with (fewer distinct labels than K: names_source "fallback") is one of the K: a
-    # criterion change at K=5 had read "K=4 + other", as if K had changed and an "other" group been asked for
+    # and an "other" in a fallback's names (Step 2b's model failed: the most frequent raw labels, one of them "other")
+    # is one of the K: a criterion change at K=5 had read "K=4 + other", as if an "other" group had been asked for
     other = " + other" if OTHER in results["cluster_names"] and results.get("names_source") != "fallback" else ""
     k = len(results["cluster_names"]) - bool(other)
     st.markdown(f"**{results['criterion']['text']}** · K={k}{other} · version {results['version']} · "
