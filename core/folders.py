@@ -42,6 +42,16 @@ SYSTEM_FOLDERS = {"@eadir": "Synology's thumbnails and metadata (copies of the p
                   "recycler": "Windows' recycle bin", "system volume information": "Windows' system folder",
                   "lost+found": "a file system's recovered fragments"}  # keys compared case-folded
 HIDDEN_FOLDER = "a hidden folder (a system's or an app's own: trash, versions, thumbnails)"
+# ictc's own outputs inside the photo folder (`ictc run .` writes runs/ there): the file each holds -> why left out.
+# Names kept here, below evaluation/ which writes them (evaluation/outputs.py, evaluation/export.py WRITTEN).
+ICTC_OUTPUTS = {"run.json": "an ictc run folder (its thumbnails and charts are no photos to cluster)",
+                ".ictc-export.json": "an ictc export (copies of photos already clustered)"}
+LABELS_FILE = "labels.csv"  # a folder's own labels (evaluation/folder_labels.py): found in any case, never a skipped image
+
+
+def is_labels_file(name: str) -> bool:
+    """True for a labels file's name as the folder's own labels are found: labels.csv in any case (Labels.csv)."""
+    return name.casefold() == LABELS_FILE
 
 
 def scan_images(source: str | Path | list[str]) -> ImageListing:
@@ -81,6 +91,10 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
             if os.path.islink(path):  # not followed: said, not taken for a file
                 dirs.remove(name)
                 skipped[shown_path(path)] = "a link to a folder, not followed (give that folder itself)"
+            elif output := next((why for mark, why in ICTC_OUTPUTS.items() if os.path.isfile(os.path.join(path, mark))),
+                                None):  # an earlier run's thumbnails had been taken as photos by the next run
+                dirs.remove(name)
+                skipped[shown_path(path)] = output
             elif name.casefold() in SYSTEM_FOLDERS or name.startswith("."):
                 # a NAS's or an archive's own copies (Synology's @eaDir thumbnails: 8 photos had become 24 images)
                 dirs.remove(name)
@@ -103,6 +117,8 @@ def scan_images(source: str | Path | list[str]) -> ImageListing:
             except OSError as exc:  # a name too long for the file system, an I/O error: this file alone
                 skipped[shown_path(path)] = f"cannot read the file ({shown_text(str(exc.strerror or exc))})"
         for name, path, info in files_here:
+            if is_labels_file(name):  # the labels, not a skipped image ("Labels.csv: not an image format")
+                continue
             reason = _file_skipped(name, path, info)
             if reason:
                 skipped[shown_path(path)] = reason

@@ -241,10 +241,15 @@ def match_labels(paths: list[str], labels: dict[str, str]) -> MatchedLabels:
 def several_said(row: str, images: list[str]) -> str:
     """"'IMG_0001.png' names 3 images (cam1/, cam2/, cam3/)": a row of `ambiguous` and the images it names, each
     shown by its folder below theirs in common (by its name when they share the folder; the first three)."""
-    common = posixpath.commonpath([p.replace("\\", "/") for p in images])
-    places = [posixpath.relpath(posixpath.dirname(p.replace("\\", "/")), common) for p in images]
+    paths = [posixpath.normpath(p.replace("\\", "/")) for p in images]
+    try:  # relative paths ("red_0.png", "copy/red_0.png" of `ictc run .`) share "" at most: that is "."
+        common = posixpath.commonpath(paths) or "."
+    except ValueError:  # absolute and relative paths mixed: each shown whole
+        common = ""
+    places = [posixpath.relpath(posixpath.dirname(p) or ".", common) if common else posixpath.dirname(p)
+              for p in paths]
     shown = [f"{place}/" for place in places] if len(set(places)) == len(places) and "." not in places else \
-        [posixpath.relpath(p.replace("\\", "/"), common) for p in images]
+        [posixpath.relpath(p, common) if common else p for p in paths]
     more = ", ..." if len(shown) > 3 else ""
     return f"{row!r} names {len(images)} images ({', '.join(shown[:3])}{more})"
 

@@ -20,6 +20,7 @@ the per-image results are not in it: graph/state.py)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,11 +28,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from ictc.core.errors import SystematicFailureError
 from ictc.core.memory import release_free_memory
 from ictc.nodes.assign import assign, label_shares
 from ictc.nodes.coarsen import coarsen
 from ictc.nodes.common import in_batches, report
-from ictc.nodes.context import Context
+from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.describe import describe, stored_descriptions
 from ictc.nodes.label import echoes_prompt, label, label_template
 from ictc.nodes.label_counts import normalize_label
@@ -42,6 +44,7 @@ from ictc.nodes.name_split import name_split
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
 from ictc.nodes.state import ImageItem, RunInput, RunState, primaries
+from ictc.nodes.watch import diagnose
 from ictc.prompts import Criterion
 
 WINDOW_PER_SLOT = 16  # images per window for each call allowed in flight
@@ -191,6 +194,21 @@ def _prior_label(state: RunState, runtime: Runtime[Context]) -> Callable[[str], 
     return prior_label
 
 
+def one_call_step(step: str, node: Callable[..., Any]) -> Callable[..., Any]:
+    """`node` (a LangGraph node taking (state, runtime)) of a step that makes single LLM calls (Step 2b's names,
+    K's proposal, levels), whose failed call stops the run as SystematicFailureError naming `step`, what the
+    server answered and the way out, as the per-image steps' failure watch says it (nodes/watch.diagnose): it had
+    ended as "the model endpoint failed (...Error code: 400 ...)", cut mid-word, for answers cut by the server."""
+    @functools.wraps(node)
+    def run(state: Any, runtime: Runtime[Context]) -> Any:
+        try:
+            return node(state, runtime)
+        except recoverable_errors() as exc:
+            cause, fix = diagnose(exc, "LLM", runtime.context.llm_id, "its call failed", single=True)
+            raise SystematicFailureError(step, cause, fix) from exc
+    return run
+
+
 def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     """The uncompiled builder: callers compile it with their own checkpointer."""
     builder = StateGraph(RunState, input_schema=RunInput, context_schema=Context)
@@ -200,11 +218,11 @@ def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     builder.add_node("descriptions_done", descriptions_done)
     builder.add_node("label", in_batches(label))  # type: ignore[arg-type]  # a Send target: takes its task, not the state
     builder.add_node("label_window_done", window_done)
-    builder.add_node("propose_k", propose_k, destinations=("pick_k", "name_clusters"))
-    builder.add_node("pick_k", pick_k, destinations=("pick_k", "name_clusters"))
-    builder.add_node("name_clusters", name_clusters)
-    builder.add_node("coarsen", coarsen, destinations=("review_clusters",))
-    builder.add_node("name_split", name_split, destinations=("assign_dispatch",))
+    builder.add_node("propose_k", one_call_step("Step 2b (propose K)", propose_k), destinations=("pick_k", "name_clusters"))
+    builder.add_node("pick_k", one_call_step("Step 2b (propose K)", pick_k), destinations=("pick_k", "name_clusters"))
+    builder.add_node("name_clusters", one_call_step("Step 2b (name clusters)", name_clusters))
+    builder.add_node("coarsen", one_call_step("Levels (coarsen)", coarsen), destinations=("review_clusters",))
+    builder.add_node("name_split", one_call_step("Step 2b (name the split)", name_split), destinations=("assign_dispatch",))
     builder.add_node("review_names", review_names, destinations=(
         "assign_dispatch", "review_names", "name_clusters", "name_split", "descriptions_done", "start", "propose_k"))
     builder.add_node("assign_dispatch", assign_dispatch)

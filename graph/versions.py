@@ -110,6 +110,34 @@ def names_source(change: str) -> str:
     return "the new criterion" if change.startswith("criterion") else "Step 2b"
 
 
+def quoted_and(names: list[str]) -> str:
+    """["a", "b", "c"] -> "'a', 'b' and 'c'": each name quoted as the history's "merge 'A' and 'B'" quotes it, so
+    that a name holding "and", "," or "->" does not read as two."""
+    quoted = [repr(name) for name in names]
+    return f"{', '.join(quoted[:-1])} and {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
+
+
+def as_given(names: list[str], change: str) -> list[str]:
+    """`names` (clusters merged into one: diff_from's "merged") in the order `change` (the history entry, "merge
+    'Red' and 'Green'") names them, the others after in their order: `--merge red green` had been said "green and
+    red", larger first."""
+    return sorted(names, key=lambda name: (change.find(repr(name)) % (len(change) + 1), names.index(name)))
+
+
+def merges_kept_under_a_name(changes: dict[str, Any], change: str) -> tuple[dict[str, tuple[list[str], int]], list[dict[str, Any]]]:
+    """A merge that kept one of its clusters' names (`refine --merge 1 2` without --into: the larger's), said as a
+    merge, not as each image of the other cluster moved. `changes`: diff()'s; `change`: the history entry. Returns
+    ({kept name: ([merged clusters in the change's order], images that joined)}, the moves left): ({}, all the
+    moves) unless `change` is a merge and every moved image went from a cluster it names to one other it names."""
+    moved = changes["moved"]
+    named = {m[key] for m in moved for key in ("from", "to")}
+    if not change.startswith("merge") or changes.get("merged") or not moved \
+            or len({m["to"] for m in moved}) != 1 or not all(repr(name) in change for name in named):
+        return {}, moved
+    into = moved[0]["to"]
+    return {into: (as_given(list(dict.fromkeys(m["from"] for m in moved)), change), len(moved))}, []
+
+
 def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Clusters whose members are unchanged but whose name changed are renamed, and so are clusters whose
     name only changed case and clusters that went whole to a new name (merged, when several did: diff_from);

@@ -38,6 +38,8 @@ _OUT_OF_CREDIT = re.compile(SPENT.pattern.decode() + r"|insufficient (credits|ba
                             r"credit balance", re.IGNORECASE)
 _DATA_POLICY = re.compile(r"data policy|privacy", re.IGNORECASE)  # OpenRouter: the account's settings allow no provider
 _NO_MEMORY = re.compile(r"requires more (system )?memory|out of memory|not enough memory", re.IGNORECASE)
+_NAMES_SETTINGS = re.compile(r"ICTC_\w+|--[a-z][\w-]+|\bparam(eter)?s?\b|\bsettings?\b|\boptions?\b|\bfields?\b",
+                             re.IGNORECASE)  # words of a server that name what to change
 _BAD_KEY = re.compile(r"api key|api_key|unauthori[sz]ed|authentication|invalid_api_key|permission",
                       re.IGNORECASE)
 
@@ -51,7 +53,25 @@ def _status_and_message(exc: BaseException) -> tuple[int | None, str]:
         body = ""
     message = error_of(body)[0] if body else str(exc)
     # an answer ictc found unusable (models/quirks.error_response) came with a 200: its stand-in 400 is not the server's
-    return None if found_in(exc) else status, " ".join(message.split())[:300]
+    return None if found_in(exc) else status, clipped(" ".join(message.split()), 300)
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text` at most `limit` characters, cut at a space and ended with "..." when longer (a server's sentence had
+    been cut mid-word: "... LM Studi")."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 3]
+    return (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(" ,;:") + "..."
+
+
+def said_of(exc: BaseException) -> str:
+    """What the server answered, for one line: "HTTP 502 <its words>", or ictc's words alone for an answer ictc
+    found unusable (found_in: no "Error code: 400" the server never sent); cut at a word (clipped)."""
+    status, message = _status_and_message(exc)
+    if status and message.startswith(f"{status} "):  # a proxy page's title says its status: not said twice
+        return f"HTTP {message}"
+    return f"{f'HTTP {status} ' if status else ''}{message or type(exc).__name__}"
 
 
 def signature(exc: BaseException) -> str:
@@ -91,13 +111,12 @@ def _is_spent(exc: BaseException) -> bool:
     return status == 402 or (status == 429 and bool(SPENT.search(message.encode())))
 
 
-def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[str, str]:
+def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: bool = False) -> tuple[str, str]:
     """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name;
-    how: what was seen, e.g. "the first 3 model calls all failed" (default: that)."""
+    how: what was seen, e.g. "the first 3 model calls all failed" (default: that); single: True for the one call
+    of a step that makes one (Step 2b's names), not said to have failed "the same way"."""
     status, message = _status_and_message(exc)
-    said = f"{f'HTTP {status} ' if status else ''}{message or type(exc).__name__}"
-    if status and message.startswith(f"{status} "):  # a proxy page's title says its status: not said twice
-        said = f"HTTP {message}"
+    said = said_of(exc)
     flag = f"--{role.lower()}"
     how = how or f"the first {FIRST_FEW} model calls all failed"  # calls: answers from the store count as done
     if _unreachable(exc):
@@ -133,7 +152,10 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "") -> tuple[
                 "set OPENAI_API_KEY (environment or .env) to a key this server accepts")
     if status == 404 or UNKNOWN_MODEL.search(message):
         return (f"the server does not serve the {role} '{model}' ({said})", unknown_model_fix(flag, model, message))
-    return (f"{how} the same way ({said})", "fix the server or the settings named there")
+    # "the settings named there" only when the server's words name some (a proxy's 502 page names none)
+    fix = "fix the server or the settings named there" if _NAMES_SETTINGS.search(message) else \
+        "fix the server (its log says why it answered so)"
+    return (f"{how}{'' if single else ' the same way'} ({said})", fix)
 
 
 def _cut_by_server(role: str, message: str) -> str:

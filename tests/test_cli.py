@@ -175,3 +175,19 @@ def test_run_reads_the_folders_own_labels_csv_as_the_chat_does_and_an_explicit_f
     assert len(said) == 1 and said[0].startswith("! ") and "the run goes on without metrics" in said[0], said
     assert "ACC" not in out and "3 clusters by 'colour'" in out
     assert json.loads((tmp_path / "bad" / "results.json").read_text("utf-8"))["summary"]["failed"] == 0
+
+
+def test_the_labels_found_beside_the_images_are_said_after_the_request_is_checked(colour_images, tmp_path, capsys):
+    """"Labels: ... found beside the images" had been printed above "K=99 is more than the 8 images found" and
+    above "already holds a run": said for a run that never started."""
+    from pathlib import Path
+
+    folder = str(Path(colour_images[0][0]).parent)
+    flags = ["-c", "colour", "--backend", "openai", "--vlm", "vision-model", "--llm", "text-model",
+             "--base-url", "http://127.0.0.1:9/v1"]  # never called: each request is refused first
+    assert main(["run", folder, "-k", "99", "--out", str(tmp_path / "run"), *flags]) == 1
+    captured = capsys.readouterr()
+    assert "K=99 is more than the 8 images found" in captured.err and "Labels" not in captured.out
+    assert main(["run", folder, "-k", "3", "--out", str(_a_run_folder(tmp_path)), *flags]) == 1
+    captured = capsys.readouterr()
+    assert "already holds a run" in captured.err and "Labels" not in captured.out

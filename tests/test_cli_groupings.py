@@ -81,7 +81,8 @@ def test_several_criteria_share_the_models_and_hashes_and_cross_tab(colour_image
         assert first["criterion"]["text"] == "colour" and len(second["cluster_names"]) == 2
         assert (group / "crosstab-colour-colour-of-the-square.png").stat().st_size > 1000
         assert "&times;" in (group / "criteria.html").read_text()
-        capsys.readouterr()
+        out = capsys.readouterr().out  # the folder's labels.csv scores each criterion: said once (it had been silent)
+        assert out.count("found beside the images") == 1 and "it scores each of the 2 criteria" in out
         assert main(["crosstab", str(group), "colour", "colour of the square"]) == 0
         out = capsys.readouterr().out
         assert "Heat map:" in out and (group / "crosstab.png").is_file()

@@ -49,9 +49,9 @@ def test_refine_commands_print_what_changed_and_call_only_what_they_must(colour_
         seen = len(server.requests)
         assert main(["refine", str(run), "--rename", "Red", "Warm"]) == 0
         out = capsys.readouterr().out
-        assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": 0} and "Renamed: Red -> Warm" in out
+        assert _calls(server, seen) == {"vlm": 0, "label": 0, "names": 0, "assign": 0} and "Renamed: 'Red' -> 'Warm'" in out
         assert main(["refine", str(run), "--undo"]) == 0
-        assert "Renamed: Warm -> Red" in capsys.readouterr().out
+        assert "Renamed: 'Warm' -> 'Red'" in capsys.readouterr().out
         assert main(["search", str(run), " ", "-n", "2"]) == 1  # a newcomer's "" listed images ranked by nothing
         assert "ictc: error: the search query is empty" in capsys.readouterr().err
         assert main(["search", str(run), "a blue picture", "-n", "2"]) == 0
@@ -173,7 +173,7 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
         assert _run(server, folder, run) == 0
     capsys.readouterr()  # the server is gone from here on: only passes that run no node can work
     assert main(["refine", str(run), "--rename", "Red", "Warm"]) == 0
-    assert "Renamed: Red -> Warm" in capsys.readouterr().out
+    assert "Renamed: 'Red' -> 'Warm'" in capsys.readouterr().out
     assert main(["refine", str(run), "--merge", "Warm", "Blue"]) == 0
     assert main(["refine", str(run), "--undo"]) == 0
     versions = json.loads((run / "run.json").read_text())["versions"]
@@ -263,18 +263,18 @@ def test_a_split_at_the_clusters_pause_is_warned_like_refine_s(colour_images, tm
 
 
 def test_a_new_criterion_s_names_are_printed_as_new_names_not_as_a_rename(colour_images, tmp_path, capsys):
-    """After `--rename Red Warm` and a new criterion, refine printed "Renamed: Warm -> Red", as if the user had
+    """After `--rename Red Warm` and a new criterion, refine printed "Renamed: 'Warm' -> 'Red'", as if the user had
     renamed; Step 2b had named the clusters afresh (graph/versions.names_source, as the chat says it)."""
     folder = Path(colour_images[0][0]).parent
     run = tmp_path / "run"
     with FakeOpenAIServer() as server:
         assert _run(server, folder, run) == 0
         assert main(["refine", str(run), "--rename", "Red", "Warm"]) == 0
-        assert "Renamed: Red -> Warm" in capsys.readouterr().out  # the user's own rename stays so
+        assert "Renamed: 'Red' -> 'Warm'" in capsys.readouterr().out  # the user's own rename stays so
         assert main(["refine", str(run), "--criterion", "main colour"]) == 0
         out = capsys.readouterr().out
     assert "Renamed" not in out
-    assert "New names from the new criterion: " in out and "the images of Warm are all in Red" in out
+    assert "New names from the new criterion: " in out and "the images of 'Warm' are all in 'Red'" in out
 
 
 def test_a_merge_under_a_new_name_is_said_as_one_and_moves_no_image(colour_images, tmp_path, capsys):
@@ -286,4 +286,37 @@ def test_a_merge_under_a_new_name_is_said_as_one_and_moves_no_image(colour_image
         capsys.readouterr()
         assert main(["refine", str(run), "--merge", "Red", "Green", "--into", "Warm"]) == 0
     out = capsys.readouterr().out
-    assert "Merged: Green and Red into Warm" in out and "0 image(s) moved" in out and "Renamed" not in out
+    assert "Merged: 'Red' and 'Green' into 'Warm'" in out and "0 image(s) moved" in out and "Renamed" not in out
+
+
+def test_a_merge_kept_under_one_of_its_names_is_said_as_a_merge_not_as_moves(colour_images, tmp_path, capsys):
+    """`--merge Blue Red` without --into keeps the larger's name: it had said "2 image(s) moved", each Blue -> Red."""
+    folder = Path(colour_images[0][0]).parent
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        capsys.readouterr()
+        assert main(["refine", str(run), "--merge", "Blue", "Red"]) == 0
+    out = capsys.readouterr().out
+    assert "Merged: 'Blue' into 'Red' (2 images)" in out and "moved" not in out and "->" not in out
+
+
+def _changes_printed(history: str, changes: dict, capsys) -> str:
+    from types import SimpleNamespace
+
+    from ictc.cli.refine import _print_changes
+
+    results = {"calls": {}, "history": [history], "cluster_names": ["x"]}
+    _print_changes(SimpleNamespace(version=2, results=results, changes=changes))
+    return capsys.readouterr().out
+
+
+def test_names_that_hold_and_or_arrows_are_quoted_and_a_long_list_of_moves_says_how_many_more(capsys):
+    """"Merged: Salt and pepper and Oil into ..." had read as three clusters; 25 moves were cut at 20, unsaid."""
+    merged = {"renamed": {"A -> B": "C, D"}, "merged": {"Mix": ["Oil", "Salt and pepper"]}, "moved": []}
+    out = _changes_printed("merge 'Salt and pepper' and 'Oil' into 'Mix'", merged, capsys)
+    assert "Merged: 'Salt and pepper' and 'Oil' into 'Mix'" in out and "Renamed: 'A -> B' -> 'C, D'" in out
+    moves = [{"image": f"{i}.png", "from": "Red", "to": "" if i else "Green"} for i in range(25)]
+    out = _changes_printed("instruction: mind the shade", {"renamed": {}, "merged": {}, "moved": moves}, capsys)
+    assert "25 image(s) moved" in out and "  0.png: 'Red' -> 'Green'" in out and "  1.png: 'Red' -> -" in out
+    assert out.rstrip().endswith("  ... and 5 more") and "19.png" in out and "20.png" not in out

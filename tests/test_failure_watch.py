@@ -236,6 +236,19 @@ def test_a_proxy_s_html_page_is_said_as_its_title_not_its_markup():
     error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(response)
     assert failure("describe", error)["reason"] == "InternalServerError: Error code: 502 - 502 Bad Gateway"
     assert diagnose(error, "VLM", "vision-model")[0].endswith("the same way (HTTP 502 Bad Gateway)")
+    # the page names no setting: the way out had said "fix the server or the settings named there"
+    assert diagnose(error, "VLM", "vision-model")[1] == "fix the server (its log says why it answered so)"
+    named = httpx2.Response(400, request=request, json={"error": {"message": "unknown parameter 'top_k'"}})
+    error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(named)
+    assert diagnose(error, "VLM", "vision-model")[1] == "fix the server or the settings named there"
+
+
+def test_a_long_server_sentence_is_cut_at_a_word():
+    """The stop had ended "... LM Studi": the server's sentence cut mid-word."""
+    from ictc.nodes.watch import clipped
+
+    assert clipped("set the context length in LM Studio", 30) == "set the context length in..."
+    assert clipped("short", 30) == "short" and clipped("x" * 40, 10) == "xxxxxxx..."
 
 
 @pytest.mark.parametrize(("page", "said"), [
@@ -251,3 +264,25 @@ def test_an_error_body_that_is_a_web_page_is_read_as_one_line(page, said):
     from ictc.models.quirks import error_of
 
     assert error_of(page.encode()) == (said, None)
+
+
+def test_an_endpoint_failure_outside_the_steps_says_the_server_s_words_cut_at_a_word(monkeypatch, capsys, tmp_path):
+    """It had said "(OpenAIInvalidRequestError: Error code: 400 - the server cut ... LM Studi": ictc's own stand-in
+    status (models/quirks.error_response) and the sentence cut at 200 characters, mid-word."""
+    import sys
+
+    from ictc.models.quirks import error_response
+
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    words = "the server cut the answer " + "and so on " * 40 + "LM Studio"
+    error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(
+        error_response(request, words, "server_cap"))
+
+    def fails(args):
+        raise error
+
+    monkeypatch.setitem(sys.modules["ictc.cli.main"].HANDLERS, "resume", fails)
+    assert main(["resume", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "Error code" not in err and "HTTP 400" not in err and "the model endpoint failed (the server cut" in err
+    assert "on...); finished work is kept" in err

@@ -185,3 +185,31 @@ def test_resume_says_the_files_added_since(tmp_path, capsys, monkeypatch):
         assert main(["resume", str(tmp_path / "run"), "--base-url", server.url]) == 0
     assert ("1 new file(s) in the folder are not part of this run (e.g. 'yellow_0.png'): a new `ictc run` of the "
             "folder takes them") in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("name", ["Labels.csv", "LABELS.CSV"])
+def test_a_labels_file_in_another_case_is_the_folder_s_labels_not_a_skipped_image(tmp_path, name):
+    """Labels.csv had been listed as "not an image format" and not read for the metrics."""
+    from ictc.evaluation.folder_labels import own_labels
+
+    folder = _photos(tmp_path / "photos")
+    (folder / name).write_text("image,label\nred_0.png,red\ngreen_0.png,green\nblue_0.png,blue\n")
+    listing = scan_images(folder)
+    assert len(listing.paths) == 3 and listing.skipped == {}
+    assert own_labels(folder, listing.paths) == (str(folder / name), "")
+
+
+def test_ictc_s_own_run_and_export_folders_inside_the_photos_are_left_out_and_said(tmp_path):
+    """`ictc run .` writes runs/ inside the photo folder: the next run had taken its thumbnails and charts (and an
+    export's copies) as photos to cluster."""
+    folder = _photos(tmp_path / "photos")
+    run = _photos(folder / "runs" / "20260101-colour" / "thumbnails")
+    (run.parent / "run.json").write_text("{}")
+    export = _photos(folder / "by-colour" / "Red")
+    (export.parent / ".ictc-export.json").write_text("{}")
+    listing = scan_images(folder)
+    assert listing.paths == [str(folder / f"{c}_0.png") for c in ("blue", "green", "red")]
+    assert listing.skipped == {
+        str(folder / "by-colour"): "an ictc export (copies of photos already clustered)",
+        str(folder / "runs" / "20260101-colour"): "an ictc run folder (its thumbnails and charts are no photos to "
+                                                  "cluster)"}

@@ -191,6 +191,17 @@ def test_a_bare_name_of_several_images_is_said_with_their_folders(finished_run, 
         evaluate_run(finished_run, str(only))
 
 
+def test_several_images_named_by_relative_paths_are_said_not_a_crash():
+    """`ictc run .` gives paths relative to the working folder ('red_0.png', 'copy/red_0.png'): they share no
+    folder in their text, and saying the ambiguous row had stopped the run with "internal error: ValueError"."""
+    assert several_said("red_0.png", ["red_0.png", "copy/red_0.png"]) == \
+        "'red_0.png' names 2 images (red_0.png, copy/red_0.png)"
+    assert several_said("red_0.png", ["./red_0.png", "./copy/red_0.png"]) == \
+        "'red_0.png' names 2 images (red_0.png, copy/red_0.png)"
+    assert several_said("x.png", ["../a/x.png", "b/x.png"]) == "'x.png' names 2 images (../a/, b/)"
+    assert several_said("x.png", ["/abs/a/x.png", "b/x.png"]) == "'x.png' names 2 images (/abs/a/, b/)"
+
+
 def test_a_file_listing_other_extensions_or_label_studio_uploads_matches_by_name(finished_run, class_folders, tmp_path):
     """k2_labels: a CSV of red/0001.jpg for a run of red/0001.png, and Label Studio's
     '/data/upload/1/0000000a-unique_a.png' names, had scored nothing."""

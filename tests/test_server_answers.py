@@ -534,6 +534,18 @@ def test_answers_cut_by_the_server_s_own_cap_stop_the_run_with_the_way_out(folde
     assert calls < 8  # the failure watch stopped it before every image was tried
 
 
+def test_step_2b_s_answer_cut_by_the_server_s_cap_is_said_as_steps_1_and_3_say_it(folder, tmp_path, capsys):
+    """Step 2b's one call had ended as "the model endpoint failed (OpenAIInvalidRequestError: Error code: 400 - the
+    server cut ... LM Studi": ictc's own stand-in status, the sentence cut mid-word, no step named."""
+    with ShapedServer(reshape=lambda body, reply: cut_at_one_token(body, reply) if is_names(body) else None) as server:
+        assert run(server, folder, tmp_path / "run") == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "stopped at Step 2b (name clusters)" in err and "cuts every answer short" in err
+    assert "Error code" not in err and "HTTP 400" not in err and "endpoint failed" not in err
+    assert "the answer was cut at 1 token by the server" in err and "--n-predict" in err
+    assert f"continue with: ictc resume {tmp_path / 'run'}" in err
+
+
 @pytest.mark.parametrize(("usage", "content", "cap", "cut"), [
     ({"completion_tokens": 1}, "A", 160, True), ({"completion_tokens": 12}, "a long label cut", 12, False),
     ({}, "A", 12, True), ({}, "a red ball on the grass", 12, False),  # no usage: its characters

@@ -174,7 +174,7 @@ def test_merge_by_name_in_words_reports_the_merge_and_moves_no_image(finished_ap
     applying = say(app, "merge Green and Blue into Cool")  # no model is called: no "go" needed
     assert "Applying (no model is called): merge 'Green' and 'Blue' into 'Cool'" in applying
     done = wait_for_job(app)
-    assert "image(s) moved" not in done and done.endswith("Merged: Green and Blue into Cool.")
+    assert "image(s) moved" not in done and done.endswith("Merged: 'Green' and 'Blue' into 'Cool'.")
     assert headings(app) == ["1. Cool · 5", "2. Red · 3"]
     assert "**ictc:** Done in" in texts(app)  # the status line above the results says it too
     open_tab(app, "Versions")

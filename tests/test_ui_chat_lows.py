@@ -116,12 +116,12 @@ def test_a_new_criterion_s_names_are_said_as_its_own_not_as_a_rename(finished_ap
     """After "rename 1 to First" and a new criterion, the outcome said "Renamed: First → Green" as if the user had."""
     app, _ = finished_app
     say(app, "rename 1 to First")
-    assert wait_for_job(app).endswith("Renamed: Green → First.")  # the user's own rename stays so
+    assert wait_for_job(app).endswith("Renamed: 'Green' → 'First'.")  # the user's own rename stays so
     say(app, "focus on the shade instead")
     say(app, "go")
     done = wait_for_job(app)
     assert "Renamed" not in done
-    assert done.endswith("New names from the new criterion: Green, Red, Blue (the images of First are all in Green).")
+    assert done.endswith("New names from the new criterion: Green, Red, Blue (the images of 'First' are all in 'Green').")
 
 
 def test_steps_that_need_no_model_call_say_why(colour_images):

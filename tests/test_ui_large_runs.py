@@ -59,7 +59,7 @@ def test_a_rename_through_the_chat_reads_the_run_s_history_once(finished_app, mo
     monkeypatch.setattr(SqliteSaver, "get_delta_channel_history", counted)
     assert "Applying (no model is called): rename 'Red' to 'Warm'" in say(app, "rename Red to Warm")
     done = wait_for_job(app)
-    assert "Red → Warm" in done
+    assert "'Red' → 'Warm'" in done
     assert len(reads) == 1  # the refinement's own read; none for the chat's preview, none for its finish
 
 

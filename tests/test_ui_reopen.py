@@ -93,9 +93,10 @@ def test_the_chat_names_images_with_their_sub_folder(colour_images):
     say(app, "group by colour, 3 groups")
     say(app, "go")
     assert wait_for_job(app).startswith("Done in")
-    say(app, "merge Green and Blue")  # into Green, a name that stands: Blue's images are said as moved
+    say(app, "remove Blue")  # Step 3 again on Blue's images only: each said as moved
+    say(app, "go")
     done = wait_for_job(app)
-    assert "- more/red_0.png: Blue → Green" in done and "- blue_0.png: Blue → Green" in done, done
+    assert "- more/red_0.png: 'Blue' → " in done and "- blue_0.png: 'Blue' → " in done, done
     assert "- red_0.png" not in done
 
 

@@ -53,3 +53,19 @@ def test_two_clusters_of_equal_size_under_one_new_name_are_a_merge_not_all_their
                    "b0.png": "Blues", "b1.png": "Blues"})
     assert diff(before, after) == {"renamed": {}, "merged": {},
                                    "moved": [{"image": f"r{i}.png", "from": "Reds", "to": "Greens"} for i in range(4)]}
+
+
+def test_a_merge_kept_under_one_of_its_names_and_merged_names_in_the_order_given():
+    """The chat and `ictc refine` said `merge Red Green` as "Green and Red" (larger first, then by name) and a merge
+    that kept Green's name as each Red image moved."""
+    from ictc.graph.versions import as_given, merges_kept_under_a_name, quoted_and
+
+    assert quoted_and(as_given(["Green", "Red"], "merge 'Red' and 'Green' into 'Warm'")) == "'Red' and 'Green'"
+    assert quoted_and(["Salt and pepper", "Oil"]) == "'Salt and pepper' and 'Oil'"
+    moves = [{"image": f"{i}.png", "from": "Red", "to": "Green"} for i in range(4)]
+    changes = {"renamed": {}, "merged": {}, "moved": moves}
+    assert merges_kept_under_a_name(changes, "merge 'Red' and 'Green'") == ({"Green": (["Red"], 4)}, [])
+    # any other change, or moves to two clusters, stay moves
+    assert merges_kept_under_a_name(changes, "instruction: mind the shade") == ({}, moves)
+    other = [*moves, {"image": "x.png", "from": "Red", "to": "Blue"}]
+    assert merges_kept_under_a_name({**changes, "moved": other}, "merge 'Red' and 'Green'") == ({}, other)

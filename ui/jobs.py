@@ -166,6 +166,8 @@ class Job:
             self.usage = True
         except ModelUnavailableError as exc:  # the models as configured: said plainly (ui/outcomes.explain)
             self.error = self.detail = str(exc)
+            if exc.__cause__ is not None:  # a step's failed call (graph/build.one_call_step): the raw error in Details
+                self.detail += f"\n\n{type(exc.__cause__).__name__}: {exc.__cause__}"
         except Exception as exc:  # a bug or a raw server error: one line on the page, the traceback in Details
             if sys.is_finalizing() or "after shutdown" in str(exc):  # `ictc ui` stopped mid-job: resumable, no bug
                 log.info("job %s ended by the server's shutdown; Continue finishes it", self.title)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ictc.graph.versions import names_source
+from ictc.graph.versions import as_given, merges_kept_under_a_name, names_source, quoted_and
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
@@ -96,9 +96,10 @@ def outcome(job: Job, settings: Settings) -> str:
         # the step the error itself names ("stopped at Step 1 (describe)"), then LangGraph's note on a node's
         # exception, then the last step that reported (Step 2a reports while Step 1 still runs: a newcomer saw
         # "Step 2a stopped" above "stopped at Step 1" in the details)
-        task = (re.search(r"stopped at Step \w+ \((\w+)\)", f"{job.error}\n{job.detail}")
+        # ("Step 2b (name clusters)" is the node name_clusters: its failed call stops the run so, graph/build.py)
+        task = (re.search(r"stopped at Step \w+ \((\w[\w ]*)\)", f"{job.error}\n{job.detail}")
                 or re.search(r"During task with name '(\w+)'", job.detail))
-        return explain(job.error, settings, task.group(1) if task else job.last_step())
+        return explain(job.error, settings, task.group(1).replace(" ", "_") if task else job.last_step())
     result = job.result
     results = result.results
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
@@ -116,16 +117,25 @@ def outcome(job: Job, settings: Settings) -> str:
     if job.title.startswith("split") and split:
         lines.append(split_said(split, {c["name"]: c["size"] for c in results["clusters"]}))
     if result.changes is not None:
-        moved, renamed, merged = result.changes["moved"], result.changes["renamed"], result.changes.get("merged", {})
-        if moved or not (renamed or merged):  # "0 image(s) moved." above "Merged: ..." had said nothing
+        renamed, merged = result.changes["renamed"], result.changes.get("merged", {})
+        # a merge that kept one cluster's name: said as the merge, not each image of the other "moved"
+        kept, moved = merges_kept_under_a_name(result.changes, (results.get("history") or [""])[-1])
+        lines += [f"Merged: {quoted_and(olds)} into {into!r} ({n} image{'s' if n != 1 else ''})."
+                  for into, (olds, n) in kept.items()]
+        if moved or not (renamed or merged or kept):  # "0 image(s) moved." above "Merged: ..." had said nothing
             lines.append(f"{len(moved)} image(s) moved" + (":" if moved else "."))
         root = images_root(r["image"] for r in result.rows)
-        lines += [f"- {image_name(m['image'], root)}: {m['from'] or '(none)'} → {m['to'] or '(none)'}" for m in moved[:10]]
+        lines += [f"- {image_name(m['image'], root)}: {_quoted(m['from'])} → {_quoted(m['to'])}" for m in moved[:10]]
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
         if renamed or merged:  # a paragraph of its own: after the list of moves it ran on in the last item
             lines.append("\n" + renamed_said(renamed, results, merged))
     return "\n".join(lines)
+
+
+def _quoted(cluster: str) -> str:
+    """A cluster's name quoted (a name may hold "→" or ","), or "(none)" (an image new to the run, or failed)."""
+    return repr(cluster) if cluster else "(none)"
 
 
 def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, int] | None = None) -> str:
@@ -158,20 +168,22 @@ def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, i
 def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[str, list[str]] | None = None) -> str:
     """The clusters whose name changed (`renamed` {old: new}; `merged` {new: [old, ...]}, several gone whole under one
     new name: graph/versions.py diff_from) after the change that made `results` (results.json; its "history"'s last
-    entry names the change): the user's rename or merge, an undo or restore, as "Merged: a and b into c. Renamed:
-    old → new."; any other change had Step 2b name the clusters afresh, so the new names are said as its (a
-    newcomer read "Renamed: First → green" after a new criterion as if it were a rename of theirs)."""
-    source = names_source((results.get("history") or [""])[-1])
-    # "a, b and c" for the clusters merged into each new name
-    joined = {new: f"{', '.join(olds[:-1])} and {olds[-1]}" for new, olds in (merged or {}).items()}
+    entry names the change): the user's rename or merge, an undo or restore, as "Merged: 'a' and 'b' into 'c'.
+    Renamed: 'old' → 'new'." (names quoted, merged ones in the order the merge gave them); any other change had
+    Step 2b name the clusters afresh, so the new names are said as its (a newcomer read "Renamed: First → green"
+    after a new criterion as if it were a rename of theirs)."""
+    change = (results.get("history") or [""])[-1]
+    source = names_source(change)
+    # "'a', 'b' and 'c'" for the clusters merged into each new name, quoted (a name may hold "and"), as given
+    joined = {new: quoted_and(as_given(olds, change)) for new, olds in (merged or {}).items()}
     if not source:
-        said = [f"Merged: {olds} into {new}." for new, olds in joined.items()]
+        said = [f"Merged: {olds} into {new!r}." for new, olds in joined.items()]
         if renamed:
-            said.append("Renamed: " + "; ".join(f"{old} → {new}" for old, new in renamed.items()) + ".")
+            said.append("Renamed: " + "; ".join(f"{old!r} → {new!r}" for old, new in renamed.items()) + ".")
         return " ".join(said)
     return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
-        [f"the images of {olds} are all in {new}" for new, olds in joined.items()]
-        + [f"the images of {old} are all in {new}" for old, new in renamed.items()]) + ").")
+        [f"the images of {olds} are all in {new!r}" for new, olds in joined.items()]
+        + [f"the images of {old!r} are all in {new!r}" for old, new in renamed.items()]) + ").")
 
 
 def instructions_in_force(criterion: dict) -> list[str]:

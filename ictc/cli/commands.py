@@ -131,11 +131,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ictc.graph.run import start_run
     from ictc.prompts import clean_criterion, make_criterion
 
-    args.labels = labels_of_run(args)  # --labels, else the folder's own labels.csv (as the chat takes it)
+    # --labels, else the folder's own labels.csv (as the chat takes it); said once the run starts (cli/progress.py)
+    args.labels, labels_said = labels_of_run(args, len(args.criterion or ()))
     if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
         settings = settings_from_args(args)
         return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
-                           print_result)
+                           print_result, labels_said)
     k = run_k(args)
     criterion = make_criterion(clean_criterion(args.criterion[0]) if args.criterion else None, args.preset)
     for text in args.instruction:
@@ -149,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ictc.graph.runtime import build_context
 
         context = build_context(settings)
-    progress = Progress()
+    progress = Progress(labels_said)
     try:
         result = start_run(args.images, criterion, k, settings, out, labels=args.labels, on_event=progress,
                            context=context, review=args.review, names=args.names, other=args.other,
@@ -163,23 +164,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
-def labels_of_run(args: argparse.Namespace) -> str | None:
-    """The labels file `ictc run` scores against: args.labels when given (it wins), else the labels.csv kept in the
-    image folder args.images, taken by the chat's rule (evaluation/folder_labels.own_labels) and said in one line;
-    one that cannot be read or names none of the images is said in one line naming it, and the run goes on without
-    metrics (None). Raises nothing."""
+def labels_of_run(args: argparse.Namespace, criteria: int = 1) -> tuple[str | None, str]:
+    """The labels file `ictc run` scores against and the line that says it ("" for none): args.labels when given
+    (it wins), else the labels.csv (in any case) kept in the image folder args.images, taken by the chat's rule
+    (evaluation/folder_labels.own_labels) and said in one line, which says it scores each of `criteria` when
+    several; one that cannot be read or names none of the images is said in one line naming it, and the run goes
+    on without metrics (None). The caller prints the line once the run starts. Raises nothing."""
     from ictc.core.folders import scan_images
-    from ictc.evaluation.folder_labels import OWN_LABELS, own_labels
+    from ictc.evaluation.folder_labels import own_labels, own_labels_file
 
-    if args.labels is not None or not (Path(args.images) / OWN_LABELS).is_file():
-        return args.labels
+    each = f"; it scores each of the {criteria} criteria" if criteria > 1 else ""
+    if args.labels is not None:
+        return args.labels, f"Labels: {args.labels}{each}" if each else ""
+    if own_labels_file(args.images) is None:
+        return None, ""
     labels, refused = own_labels(args.images, scan_images(Path(args.images)).paths)
     if refused:
-        print(f"! {refused}: not used, the run goes on without metrics (--labels FILE gives another)", flush=True)
-    else:
-        print(f"Labels: {labels}, found beside the images: ACC, NMI, ARI at the end (--labels FILE gives another)",
-              flush=True)
-    return labels
+        return None, f"! {refused}: not used, the run goes on without metrics (--labels FILE gives another)"
+    return labels, (f"Labels: {labels}, found beside the images: ACC, NMI, ARI at the end{each} "
+                    "(--labels FILE gives another)")
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:

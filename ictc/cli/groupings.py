@@ -95,14 +95,15 @@ def refine_action(args: argparse.Namespace) -> Any:
     return None
 
 
-def run_several(args: argparse.Namespace, settings: Any, out: Path, print_result: Any) -> int:
-    """`ictc run PHOTOS -c A -k K -c B -k K`: one run per criterion under `out`; with -k auto the best K is taken."""
+def run_several(args: argparse.Namespace, settings: Any, out: Path, print_result: Any, first: str = "") -> int:
+    """`ictc run PHOTOS -c A -k K -c B -k K`: one run per criterion under `out`; with -k auto the best K is taken.
+    `first`: a line said once the runs start (the labels file, which scores each criterion)."""
     from ictc.graph.criteria import CriterionRequest, run_criteria
     from ictc.prompts import clean_criterion, make_criterion
 
     requests = [CriterionRequest(make_criterion(clean_criterion(text), None), run_k(args, i), other=args.other)
                 for i, text in enumerate(args.criterion)]
-    progress = Progress()
+    progress = Progress(first)
     try:
         results = run_criteria(args.images, requests, settings, out, labels=args.labels, on_event=progress)
     finally:

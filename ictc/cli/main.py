@@ -97,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:
         from ictc.nodes.context import recoverable_errors
+        from ictc.nodes.watch import said_of
 
-        if isinstance(exc, recoverable_errors()):  # an endpoint failure outside the per-image steps (2b)
-            print(f"ictc: the model endpoint failed ({type(exc).__name__}: {str(exc)[:200]}); finished work is "
+        if isinstance(exc, recoverable_errors()):  # an endpoint failure outside the steps (graph/build.one_call_step)
+            # the server's words cut at a word, not ictc's stand-in "Error code: 400" (models/quirks.found_in)
+            print(f"ictc: the model endpoint failed ({said_of(exc)}); finished work is "
                   f"kept: once the server answers, continue with: ictc resume {_run_dir(args)}", file=sys.stderr)
             return EXIT_MODEL
         return _report_bug(args, exc)

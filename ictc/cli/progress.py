@@ -17,16 +17,23 @@ class Progress:
     A step's totals are kept when they come while another step's bar is unfinished, and its bar opens with them
     when its own work is reported: a resume reports every step's totals at once, and the steps overlap (Step 2a
     labels as Step 1 describes), which had left "Step 1 describe 15/60" standing while 45 images were described
-    and Step 2a counting past its total of 15."""
+    and Step 2a counting past its total of 15.
 
-    def __init__(self) -> None:
+    `first`: a line printed with the first event, once the run has started (its request checked): the labels file
+    found beside the images had been said above a refusal of the request (K above the images, a used --out)."""
+
+    def __init__(self, first: str = "") -> None:
         from tqdm import tqdm
 
         self._tqdm = tqdm
+        self.first = first
         self.bars: dict[str, Any] = {}
         self.counts: dict[str, list[int | None]] = {}  # step -> [total or None, done so far]
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if self.first:
+            print(self.first, flush=True)
+            self.first = ""
         step = event.get("step", "")
         if step == "plan":
             print(f"Will redo: {event['redo']}")

@@ -92,31 +92,43 @@ def _cluster(run_dir: str, token: str) -> str:
 
 def _print_changes(result: Any) -> None:
     """The new version, the model calls per step and what changed (renamed and merged clusters, moved images)."""
-    from ictc.graph.versions import names_source
+    from ictc.graph.versions import as_given, merges_kept_under_a_name, names_source, quoted_and
 
     calls = result.results["calls"]
-    print(f"Version {result.version}: {result.results['history'][-1] if result.results['history'] else ''}")
+    change = result.results["history"][-1] if result.results["history"] else ""
+    print(f"Version {result.version}: {change}")
     print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
                                       for step, c in calls.items()))
     changes = result.changes or {"renamed": {}, "merged": {}, "moved": []}
-    source = names_source(result.results["history"][-1] if result.results["history"] else "")
-    merged = changes.get("merged", {})  # several clusters under one new name: one line, not their images moved
+    source = names_source(change)
+    # several clusters under one new name: one line, not their images moved; names quoted (a name may hold "and")
+    merged = {new: quoted_and(as_given(olds, change)) for new, olds in changes.get("merged", {}).items()}
     if (changes["renamed"] or merged) and source:  # Step 2b named the clusters afresh: no rename of the user's
         print(f"New names from {source}: {', '.join(result.results['cluster_names'])}")
         for new, olds in merged.items():
-            print(f"  the images of {_and(olds)} are all in {new}")
+            print(f"  the images of {olds} are all in {new!r}")
         for old, new in changes["renamed"].items():
-            print(f"  the images of {old} are all in {new}")
+            print(f"  the images of {old!r} are all in {new!r}")
     else:
         for new, olds in merged.items():
-            print(f"Merged: {_and(olds)} into {new}")
+            print(f"Merged: {olds} into {new!r}")
         for old, new in changes["renamed"].items():
-            print(f"Renamed: {old} -> {new}")
-    print(f"{len(changes['moved'])} image(s) moved")
-    for move in changes["moved"][:20]:
-        print(f"  {move['image']}: {move['from'] or '-'} -> {move['to'] or '-'}")
+            print(f"Renamed: {old!r} -> {new!r}")
+    kept, moved = merges_kept_under_a_name(changes, change)  # `--merge 1 2` without --into: no image "moved"
+    for into, (sources, images) in kept.items():
+        print(f"Merged: {quoted_and(sources)} into {into!r} ({images} image{'s' if images != 1 else ''})")
+    if kept:
+        return
+    print(f"{len(moved)} image(s) moved")
+    for move in moved[:MOVES_SHOWN]:
+        print(f"  {move['image']}: {_or_none(move['from'])} -> {_or_none(move['to'])}")
+    if len(moved) > MOVES_SHOWN:
+        print(f"  ... and {len(moved) - MOVES_SHOWN} more")
 
 
-def _and(names: list[str]) -> str:
-    """["a", "b", "c"] -> "a, b and c"."""
-    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
+MOVES_SHOWN = 20  # moved images listed one a line; the rest counted
+
+
+def _or_none(cluster: str) -> str:
+    """A cluster's name quoted, or "-" for none (an image new to the run, or failed)."""
+    return repr(cluster) if cluster else "-"
