@@ -7,12 +7,11 @@ inputs, so a re-run step calls a model only for the images whose prompt really c
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.nodes.merged_names import with_merge, with_rename
+from ictc.nodes.merged_names import with_rename
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
 
@@ -274,25 +273,6 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**with_rename(state["naming"], cluster, to), "names": [to if n == cluster else n for n in names]}
             return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
-        case Merge((first, second), into):
-            check_name(state, first), check_name(state, second)
-            if first == second:
-                raise UsageError("merge needs two different clusters")
-            # no name given: the bigger cluster's name stays (ties: the first), so fewer images change their name
-            # ("merge Purple with Red", Purple empty, had renamed Red's 33 images "Purple")
-            sizes = Counter(a["cluster"] for a in state.get("assignments", {}).values())
-            target = into.strip() or (second if sizes[second] > sizes[first] else first)
-            if taken := next((n for n in names if n not in (first, second) and same_text(target, n)), None):
-                raise UsageError(f"cannot merge into {target!r}: cluster {names.index(taken) + 1} is called {taken!r}")
-            moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items()
-                     if a["cluster"] in (first, second)}
-            # the merged cluster keeps the place of the one whose name it keeps (the first's for a new name)
-            stays, goes = (second, first) if target == second else (first, second)
-            kept = [target if n == stays else n for n in names if n != goes]
-            # before Step 3 (the names pause) Step 3 still asks with the names merged, then sends them to the target
-            naming = with_merge(state["naming"], (first, second), target) if not state.get("assignments") else state["naming"]
-            return Plan({"naming": {**naming, "names": kept}, "n_clusters": len(kept), "assignments": moved},
-                        "", "nothing (a merge calls no model)")
         case SetK(k):
             given = state.get("assignments", {})
             empty = given and set(state.get("naming", {}).get("names", [])) - {a["cluster"] for a in given.values()}
@@ -316,7 +296,7 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             from ictc.nodes.instruction_actions import plan_instructions  # in their own module
 
             return plan_instructions(criterion, action, images)
-        case Split() | SetNames() | AddOther() | Coarser() | Remove() | ProposeK():
+        case Merge() | Split() | SetNames() | AddOther() | Coarser() | Remove() | ProposeK():
             from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
 
             return plan_grouping(state, action)

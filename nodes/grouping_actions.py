@@ -13,6 +13,7 @@ from ictc.nodes.actions import (
     Action,
     AddOther,
     Coarser,
+    Merge,
     Plan,
     ProposeK,
     Remove,
@@ -20,18 +21,22 @@ from ictc.nodes.actions import (
     Split,
     assigned,
     check_name,
+    same_text,
 )
+from ictc.nodes.merged_names import with_merge
 from ictc.nodes.state import RESET
 from ictc.nodes.user_names import parse_names
 
 
 def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
-    """The plan for Split, SetNames, AddOther, Coarser, Remove or ProposeK on a run's `state` (its values); no model is
+    """The plan for Merge, Split, SetNames, AddOther, Coarser, Remove or ProposeK on a run's `state` (its values); no model is
     called here. Raises UsageError naming the value when the action does not fit the run."""
     names = list(state.get("naming", {}).get("names", []))
     images = len(state["images"])
     n_assigned = len(state.get("assignments", {}))  # not `assigned`: that is the members of one cluster
     match action:
+        case Merge(clusters, into):
+            return _plan_merge(state, clusters, into)
         case Split(cluster, n):
             return _plan_split(state, cluster, n)
         case SetNames(given):
@@ -61,6 +66,33 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             return Plan({"n_clusters": 0, "k_pick": "best", "user_names": [], "scope": {}, "assignments": {RESET: True}}, "propose_k",
                         f"the choice of K (one LLM call on the labels), then Step 2b and Step 3 on {images} images")
     raise UsageError(f"{action} is not a grouping change")
+
+
+def _plan_merge(state: dict[str, Any], clusters: tuple[str, str], into: str) -> Plan:
+    """Merge `clusters` into `into` ("": the bigger one's name, the first on a tie), no model call. Raises UsageError
+    for a cluster that is not there, the same one twice, a name another cluster has, or when fewer than 2 clusters
+    would be left (as a remove: "merge the first two" on 2 clusters had made 1, and a third had crashed the chat)."""
+    first, second = clusters
+    names = list(state.get("naming", {}).get("names", []))
+    check_name(state, first), check_name(state, second)
+    if first == second:
+        raise UsageError("merge needs two different clusters")
+    if len(names) - 1 < 2:
+        raise UsageError(f"merging {first!r} and {second!r} would leave 1 cluster; a clustering needs 2")
+    # no name given: the bigger cluster's name stays (ties: the first), so fewer images change their name
+    # ("merge Purple with Red", Purple empty, had renamed Red's 33 images "Purple")
+    sizes = Counter(a["cluster"] for a in state.get("assignments", {}).values())
+    target = into.strip() or (second if sizes[second] > sizes[first] else first)
+    if taken := next((n for n in names if n not in (first, second) and same_text(target, n)), None):
+        raise UsageError(f"cannot merge into {target!r}: cluster {names.index(taken) + 1} is called {taken!r}")
+    moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items() if a["cluster"] in (first, second)}
+    # the merged cluster keeps the place of the one whose name it keeps (the first's for a new name)
+    stays, goes = (second, first) if target == second else (first, second)
+    kept = [target if n == stays else n for n in names if n != goes]
+    # before Step 3 (the names pause) Step 3 still asks with the names merged, then sends them to the target
+    naming = with_merge(state["naming"], (first, second), target) if not state.get("assignments") else state["naming"]
+    return Plan({"naming": {**naming, "names": kept}, "n_clusters": len(kept), "assignments": moved},
+                "", "nothing (a merge calls no model)")
 
 
 def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:

@@ -140,9 +140,10 @@ def test_review_at_the_terminal(colour_images, tmp_path, capsys, monkeypatch):
     assert out.count("What each answer does") == 2  # had only shown the same one-line list again
     assert out.count("K must be between 2") == 1  # said once, not again under the list after the next typing error
     assert "cannot read 'merge 1,2" not in out  # "merge 1,2" as the chat reads it
-    assert "1. Everything (8 images)" in out
+    # K 2, then a merge that would leave one cluster: refused as a remove is (a newcomer's chat had made a 1-cluster run)
+    assert "would leave 1 cluster; a clustering needs 2" in out
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["cluster_names"] == ["Everything"] and results["version"] == 1
+    assert len(results["cluster_names"]) == 2 and "Everything" not in results["cluster_names"] and results["version"] == 1
 
 
 @pytest.mark.parametrize("merge", ["merge 1,2 Number one", "merge 1 2", "merge 1,2 Cool\nrename Cool Number one"])

@@ -434,6 +434,8 @@ def test_removing_a_cluster_sends_only_its_images_to_step_3_and_an_empty_one_cal
         refine_run(finished.run_dir, Remove("Purple"), context=fake_context())
     with pytest.raises(ValueError, match="would leave 1 cluster"):
         refine_run(finished.run_dir, Remove("Red"), context=fake_context())
+    with pytest.raises(ValueError, match="would leave 1 cluster"):  # a merge as a remove: it had made a 1-cluster run
+        refine_run(finished.run_dir, Merge((kept[0], kept[1])), context=fake_context())
     widened = refine_run(finished.run_dir, AddOther(), context=fake_context())
     assert {c["name"]: c["size"] for c in widened.results["clusters"]}["other"] == 0
     ctx = fake_context()

@@ -46,6 +46,9 @@ def read_change(message: str, names: list[str]) -> Intent | None:
         return Intent("request", k=k, sure=True)
     if m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(?:the\s+)?(first|last)\s+(?:two|2)(?:\s+{GROUP_WORDS})?"
                      rf"(?:\s+(?:into|as|called)\s+(.+))?$", message, re.I):
+        if len(names) < 3:  # two would leave one cluster, one has nothing to merge with (a third "merge" had crashed)
+            return Intent("unclear", problem=f"there {'is' if len(names) == 1 else 'are'} {len(names)} cluster"
+                                             f"{'s' if len(names) != 1 else ''}: merging would leave fewer than 2", sure=True)
         pair = names[:2] if m[1].lower() == "first" else names[-2:]
         return _change(lambda: Merge((pair[0], pair[1]), _name(m[2] or "")))
     if (m := re.match(rf"(?:please\s+)?{MERGE_VERBS}\s+(.+?),\s*(.+?),?\s+(?:and|with|&)\s+(.+?)$", message, re.I)) and all(
