@@ -213,16 +213,21 @@ def test_a_split_s_outcome_counts_this_job_s_work_and_says_no_call_only_of_steps
     assert "8 image(s) placed" not in done, done
 
 
-def test_one_cluster_is_said_in_the_singular_when_a_job_is_done(finished_app):  # noqa: F811
-    """After merges left one cluster the chat said "Done in ... : 1 clusters"."""
-    app, _ = finished_app
-    names = app.session_state["ictc_session"].names()
-    say(app, f"merge {names[0]} and {names[1]}")
-    wait_for_job(app)
-    names = app.session_state["ictc_session"].names()
-    say(app, f"merge {names[0]} and {names[1]}")
+def test_one_cluster_is_said_in_the_singular_when_a_job_is_done(tmp_path):
+    """After merges left one cluster the chat said "Done in ... : 1 clusters". A merge can no longer leave one; a
+    folder of one kind still gives one cluster (fewer kinds than K, none invented)."""
+    from fakes import make_images
+
+    paths, _ = make_images(tmp_path / "reds", {"red": 3})
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 2 groups")
+    say(app, "go")
     done = wait_for_job(app)
-    assert ": 1 cluster: " in done and "1 clusters" not in done
+    assert ": 1 cluster: " in done and "1 clusters" not in done, done
+    # why one of two: said in the reply and above the clusters (results.json had it, the chat had not said it)
+    assert "hold only 1 distinct kind, so 1 cluster, not K=2" in done
+    assert any("hold only 1 distinct kind" in w.value for w in app.warning)
 
 
 def test_a_metrics_note_with_no_unscored_image_ends_as_a_sentence(colour_images):
@@ -264,3 +269,17 @@ def test_a_new_k_for_a_stopped_first_run_is_taken_and_applied_when_it_continues(
     results = session.results()
     assert len(results["cluster_names"]) == 2 and results["version"] == 2
     assert len(ctx.vlm.calls) == 8  # Step 1 once per image: not redone for the new K
+
+
+def test_merging_down_to_one_cluster_is_refused_and_the_chat_keeps_working(finished_app):  # noqa: F811
+    """A newcomer: "merge the first two" twice made a 1-cluster run (remove refuses that), and a third crashed the
+    page (IndexError in ui/change_rules.py)."""
+    app, _ = finished_app
+    say(app, "merge the first two")
+    assert wait_for_job(app).startswith("Done in")
+    refused = say(app, "merge the first two")
+    assert "merging would leave fewer than 2" in refused and not app.exception
+    first, second = app.session_state["ictc_session"].names()
+    assert "would leave 1 cluster; a clustering needs 2" in say(app, f"merge {first} and {second}")
+    assert "merging would leave fewer than 2" in say(app, "merge the last two") and not app.exception
+    assert len(app.session_state["ictc_session"].names()) == 2

@@ -109,6 +109,8 @@ def outcome(job: Job, settings: Settings) -> str:
     calls = calls_said(results, {step: tally.get("placed", 0) for step, tally in job.steps.items()}, before)
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {(n := len(results['cluster_names']))} cluster{'s' if n != 1 else ''}: {sizes}.",
              f"Model calls by step: {calls}."]
+    if fewer_kinds := fewer_kinds_said(results):  # why there are fewer clusters than asked, where the user reads
+        lines.append(fewer_kinds + ".")
     if result.failed:
         lines.append(failed_said(result.rows, first=job.title in ("first run", "resume")))
     if job.title == "undo" or job.title.startswith("back to version"):
@@ -136,6 +138,14 @@ def outcome(job: Job, settings: Settings) -> str:
 def _quoted(cluster: str) -> str:
     """A cluster's name quoted (a name may hold "→" or ","), or "(none)" (an image new to the run, or failed)."""
     return repr(cluster) if cluster else "(none)"
+
+
+def fewer_kinds_said(results: dict[str, Any]) -> str:
+    """Step 2b's sentence when the labels held fewer kinds than K (nodes/label_counts.short_of), if the run's
+    results (results.json) still warn of it; "". A newcomer asked for 5 groups of 3 colours and got 3 with no reason
+    said in the chat, while results.json had it."""
+    short = results.get("naming", {}).get("short", "")
+    return short if short and short in results.get("warnings", []) else ""
 
 
 def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, int] | None = None) -> str:

@@ -15,7 +15,11 @@ import streamlit as st
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.ui.jobs import STEP_TITLES, Job
-from ictc.ui.outcomes import image_name, images_root  # the chat's names: with their sub-folder
+from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
+    fewer_kinds_said,
+    image_name,
+    images_root,
+)
 
 FIRST_ROW = 8  # thumbnails per cluster when all clusters are shown
 PAGE = 48  # thumbnails per page when one cluster is shown
@@ -115,10 +119,10 @@ def members_by_cluster(results: dict[str, Any]) -> dict[str, list[int]]:
 
 
 def warnings(results: dict[str, Any]) -> list[str]:
-    """Empty and lopsided clusters, each with a change to try in the chat; several empty clusters in one
+    """The run's fewer-kinds-than-K sentence (fewer_kinds_said); empty and lopsided clusters, each with a change to try in the chat; several empty clusters in one
     warning (one each filled the first screen when Step 2b padded the names with "other 2", "other 3"...)."""
     clusters, total = results["clusters"], max(results["summary"]["clustered"], 1)
-    found = []
+    found = [fewer_kinds] if (fewer_kinds := fewer_kinds_said(results)) else []
     for cluster in clusters:
         name, size = cluster["name"], cluster["size"]
         if size and len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
