@@ -283,3 +283,16 @@ def test_merging_down_to_one_cluster_is_refused_and_the_chat_keeps_working(finis
     assert "would leave 1 cluster; a clustering needs 2" in say(app, f"merge {first} and {second}")
     assert "merging would leave fewer than 2" in say(app, "merge the last two") and not app.exception
     assert len(app.session_state["ictc_session"].names()) == 2
+
+
+def test_undo_says_the_change_it_drops_from_waiting(finished_app):  # noqa: F811
+    """A newcomer: a rename, then "don't consider brightness" (waiting for go), then "undo": the reply said only the
+    undo, and a later "go" found nothing waiting."""
+    app, _ = finished_app
+    say(app, f"rename {app.session_state['ictc_session'].names()[0]} as Leaf")
+    wait_for_job(app)
+    assert "Say **go** to apply" in say(app, "don't consider brightness")
+    undone = say(app, "undo")
+    assert "No longer waiting: instruction for" in undone and "brightness" in undone, undone
+    wait_for_job(app)
+    assert "Nothing is waiting to be applied" in say(app, "go")

@@ -230,11 +230,12 @@ class Conversation:
             dropped, self.pending = self.pending, []
             return Reply("Cancelled: " + "; ".join(describe_action(a) for a in dropped) + ". Nothing was changed."
                          if dropped else "OK. Nothing is waiting to be applied.")
-        if intent.kind == "undo":
-            self.pending = []
+        if intent.kind == "undo":  # what waited for go is dropped, and said (a newcomer's "go" found nothing waiting)
+            dropped, self.pending = self.pending, []
             target = f"version {intent.version}" if intent.version else "the version before this one"
-            return Reply(f"Going back to {target} (no model is called; it becomes a new version, so nothing is lost).",
-                         back_to=intent.version)
+            note = (" No longer waiting: " + "; ".join(describe_action(a) for a in dropped) + ".") if dropped else ""
+            return Reply(f"Going back to {target} (no model is called; it becomes a new version, so nothing is lost)."
+                         + note, back_to=intent.version)
         actions = as_actions(intent)
         if not actions:
             # a K the problem names (to "I don't want 3 groups") is not offered among the examples: "3 groups" had been
