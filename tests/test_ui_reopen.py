@@ -98,6 +98,14 @@ def test_the_chat_names_images_with_their_sub_folder(colour_images):
     done = wait_for_job(app)
     assert "- more/red_0.png: 'Blue' → " in done and "- blue_0.png: 'Blue' → " in done, done
     assert "- red_0.png" not in done
+    from ictc.ui.views import short_name  # the thumbnails' captions too (both had read "red_0.png")
+
+    labels = []
+    for cluster in app.session_state["ictc_session"].names():  # each cluster opened, its thumbnails drawn
+        app.session_state["cluster-pick"] = cluster
+        app.run()
+        labels += [b.label for b in app.button]
+    assert short_name("more/red_0.png") == "more/red_0" and "more/red_0" in labels and "red_0.png" in labels, labels
 
 
 def test_files_that_are_no_image_are_named_with_their_sub_folder():

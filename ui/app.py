@@ -20,7 +20,7 @@ from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.models.other import OTHER
 from ictc.ui import crosstab_view, jobs, panels, sidebar, views
-from ictc.ui.outcomes import instructions_in_force, model_warning
+from ictc.ui.outcomes import image_name, images_root, instructions_in_force, model_warning
 from ictc.ui.session import Session, new_token
 
 if TYPE_CHECKING:
@@ -212,10 +212,11 @@ def preview(session: Session) -> None:
     count = len(session.images)
     st.markdown(f"**{count} image{'s' if count != 1 else ''} chosen** ({session.images_source}); the first ones:")
     cells = st.grid("auto", min_column_width=96, key="preview")  # a 12-character caption on one line
+    root = images_root(session.images)  # sub/red_0.png beside red_0.png: both had read "red_0.png"
     for path in session.images[:24]:
         data = views.thumb(path)
         if data:
-            cells.image(data, caption=views.short_name(Path(path).name), width="stretch")
+            cells.image(data, caption=views.short_name(image_name(path, root)), width="stretch")
 
 
 def image_dialog(run_dir: Path, results: dict[str, Any]) -> None:

@@ -202,7 +202,7 @@ def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
         indices = members[pick]
         pages = max((len(indices) + PAGE - 1) // PAGE, 1)
         page = st.number_input(f"Page (of {pages}, {PAGE} images each)", 1, pages, 1, key=f"page-{pick}") if pages > 1 else 1
-        grid(rows, indices[(page - 1) * PAGE:page * PAGE], select)
+        grid(rows, indices[(page - 1) * PAGE:page * PAGE], select, images_root(r["image"] for r in rows))
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         root = images_root(r["image"] for r in rows)
@@ -211,8 +211,9 @@ def gallery(results: dict[str, Any], select: Callable[[int], None]) -> None:
                 st.write(f"{image_name(row['image'], root)}: {row['reason'] or row['status']}")
 
 
-def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int], None]) -> None:
-    """Thumbnails in a grid that reflows with the width (about 110 px each), the file name under each."""
+def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int], None], root: str = "") -> None:
+    """Thumbnails in a grid that reflows with the width (about 110 px each), the file name under each: relative to
+    `root` (outcomes.images_root), so that red_0.png and sub/red_0.png are told apart (both read "red_0.png")."""
     cells = st.grid("auto", min_column_width=104, gap="small", key="thumbgrid")
     for index in indices:
         row = rows[index]
@@ -222,7 +223,8 @@ def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int],
                 st.image(data, width="stretch")
             else:
                 st.caption("(no preview)")
-            st.button(short_name(Path(row["image"]).name), key=f"img-{index}", help=f"details of {Path(row['image']).name}",
+            name = image_name(row["image"], root)
+            st.button(short_name(name), key=f"img-{index}", help=f"details of {name}",
                       on_click=select, args=(index,), type="tertiary", width="stretch")
 
 
@@ -232,7 +234,8 @@ def short_name(name: str, keep: int = 12) -> str:
     ("imagenet_00_243.jpg" -> "imag…_00_243")."""
     if len(name) <= keep:
         return name
-    stem = Path(name).stem or name
+    suffix = Path(name).suffix  # off the end only: Path.stem of "more/red_0.png" had dropped the sub-folder too
+    stem = name[:-len(suffix)] if suffix and len(name) > len(suffix) else name
     if len(stem) <= keep:
         return stem
     head = keep // 3
