@@ -3,9 +3,8 @@
 Validation and retries: the answer must hold exactly K distinct non-empty names; otherwise the model is
 told what was wrong and asked again (`name_retries` tries). Fallback when every try fails, stated: keep
 the first K distinct names of the best try; if fewer, add the most frequent labels that are not yet a
-name. Fewer distinct labels than K: as many names as labels are asked for (one label is the one name, no call):
-fewer clusters, said (naming "short"), none invented (a padded "other" had been read by Step 3 as the
-none-of-these group, "other 2" named nothing).
+name; still fewer (fewer distinct labels than K): fewer clusters, said (naming "short"), none invented (a padded
+"other" had been read by Step 3 as the none-of-these group, "other 2" named nothing).
 
 No call at all when the counts already answer (setting names_from_labels): see `names_from_counts`."""
 
@@ -207,24 +206,21 @@ def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: C
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,
-                  cover: float | None = None, fewer: bool = True) -> dict[str, Any]:
+                  cover: float | None = None) -> dict[str, Any]:
     """Step 2b over any list of raw labels (all images, or one cluster's when it is split). `cover`: the
     share names_from_counts needs (None: the names_cover setting; 0 for categories, see name_clusters).
-    `fewer`: when the labels hold fewer distinct kinds than `k`, as many names as kinds are asked for (one kind is
-    the one name, no call); False for a split, whose parts the user asked for (the LLM may part one label).
 
     Returns the naming: names (exactly k), counts, kept and dropped labels, groups, attempts, source ("model"
     or "fallback"), problems of the failed tries, mode, prompt_hash, seconds, calls. A cached answer is reused.
     An error of the LLM call is not caught: it stops the run (the checkpoint keeps Steps 1 and 2a)."""
     settings = ctx.settings
     counts = count_labels(raw_labels)
-    asked_k, k = k, (min(k, len(counts)) or k) if fewer else k  # fewer kinds than K: as many names as kinds
+    # K names are asked for even from fewer distinct labels (the method's Step 2b: the LLM may part a label, and a
+    # small model's one label for every image had made one cluster); only a fallback short of K makes fewer clusters
+    asked_k = k
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     cover = settings.names_cover if cover is None else cover
-    # one distinct label is the one name (no call); K names from fewer labels had been asked for three times, then
-    # said as "no usable 5 names" beside the fewer-kinds line (nodes/label_counts.short_of)
-    from_counts = (names_from_counts(counts, k, cover) if settings.names_from_labels == "on" or k == 1 < asked_k
-                   else None)
+    from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" else None
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
                   "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": "",

@@ -49,7 +49,7 @@ def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["a
     labels, echoed = state.get("labels", {}), set(state["naming"].get("echoed", []))
     raw = [labels[p]["raw"] for p in members if p in labels]
     raw = [x for x in raw if x not in echoed] or raw  # as in name_clusters: an echo of the prompt names no part
-    proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n, fewer=False)
+    proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n)
     parts = split_parts(cluster, proposal["names"], names, n)
     at = names.index(cluster)  # the parts take the split cluster's place: the other clusters keep their numbers
     new_names = names[:at] + parts + names[at + 1:]

@@ -27,7 +27,7 @@ def test_with_an_other_group_the_fewer_kinds_warning_stays_in_the_results(tmp_pa
     assert "other" in results["cluster_names"]
     assert any("only 3 distinct kinds, so 3 clusters, not K=5" in w for w in results["warnings"]), results["warnings"]
     assert (results["n_clusters"], results["asked_k"]) == (3, 5)
-    assert step_calls(ctx.llm, "organise labels") == 1  # asked once, for 3 names
+    assert step_calls(ctx.llm, "organise labels") == 3  # K names asked (the method's Step 2b), then the fallback
 
 
 class CutsRed(FakeVLM):

@@ -209,8 +209,8 @@ def test_a_label_that_repeats_the_prompt_names_no_cluster(tmp_path):
     echoes = FakeLLM(echo_labels={"red", "green", "blue"})  # every label an echo: kept, Step 2b names from them
     ctx = fake_context(llm=echoes, llm_id="fake-echo-all")
     result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "all", context=ctx)
-    # one kind: the label is the one name, no call made (K names had been asked of one label)
-    assert "echoed" not in result.results["naming"] and result.results["cluster_names"] == ["no sentence"]
+    # one kind, and the fake LLM names only the kinds it is given: the fallback's one name, no padding
+    assert "echoed" not in result.results["naming"] and result.results["cluster_names"] == ["No sentence"]
     assert any("only 1 distinct kind, so 1 cluster, not K=3" in w for w in result.results["warnings"])  # no padding
 
 

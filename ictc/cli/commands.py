@@ -68,7 +68,8 @@ def print_result(result: Any) -> None:
     for number, cluster in enumerate(results["clusters"], 1):  # the numbers refine's --rename/--merge/--split take
         print(f"  {number:2d}. {cluster['size']:5d}  {cluster['name']}")
     naming = results.get("naming", {})
-    if naming.get("source") == "fallback":  # the names were not the model's: say so where the user looks
+    # the names were not the model's: said where the user looks (with fewer kinds than K, the warning below says it)
+    if naming.get("source") == "fallback" and not naming.get("short"):
         problem = (naming.get("problems") or ["no usable answer"])[-1]
         # the names Step 2b asked for: K, or fewer when the labels hold fewer kinds (a merge since lowered K)
         asked = naming.get("asked_names", naming.get("asked_k", results["n_clusters"]))

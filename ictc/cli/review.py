@@ -26,7 +26,7 @@ def show_pause(pause: dict[str, Any]) -> None:
             print(f"       e.g. {example[:110]}")
     if pause["point"] == "names" and pause["label_counts"]:
         print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
-    if pause["point"] == "names" and pause.get("fallback"):
+    if pause["point"] == "names" and pause.get("fallback") and not pause.get("short"):  # fewer kinds: said below
         print(f"  ! the LLM gave no usable {pause.get('asked_names', asked)} names ({pause['fallback']}): these are its "
               "best try, completed "
               "by the most frequent raw labels; rename, merge or 'k K' to ask again")
