@@ -278,28 +278,21 @@ def test_a_new_criterion_s_names_are_printed_as_new_names_not_as_a_rename(colour
     assert "New names from the new criterion: " in out and "the images of 'Warm' are all in 'Red'" in out
 
 
-def test_a_merge_under_a_new_name_is_said_as_one_and_moves_no_image(colour_images, tmp_path, capsys):
-    """Two clusters of equal size under one new name had been listed as every image of both moved."""
+@pytest.mark.parametrize(("merge", "said", "absent"), [
+    # two clusters of equal size under one new name had been listed as every image of both moved
+    (["Red", "Green", "--into", "Warm"], "Merged: 'Red' and 'Green' into 'Warm'", "Renamed"),
+    # without --into the larger's name stays: it had said "2 image(s) moved", each Blue -> Red
+    (["Blue", "Red"], "Merged: 'Blue' into 'Red' (2 images)", "moved"),
+])
+def test_a_merge_is_said_as_one_and_moves_no_image(colour_images, tmp_path, capsys, merge, said, absent):
     folder = Path(colour_images[0][0]).parent
     run = tmp_path / "run"
     with FakeOpenAIServer() as server:
         assert _run(server, folder, run) == 0
         capsys.readouterr()
-        assert main(["refine", str(run), "--merge", "Red", "Green", "--into", "Warm"]) == 0
+        assert main(["refine", str(run), "--merge", *merge]) == 0
     out = capsys.readouterr().out
-    assert "Merged: 'Red' and 'Green' into 'Warm'" in out and "0 image(s) moved" in out and "Renamed" not in out
-
-
-def test_a_merge_kept_under_one_of_its_names_is_said_as_a_merge_not_as_moves(colour_images, tmp_path, capsys):
-    """`--merge Blue Red` without --into keeps the larger's name: it had said "2 image(s) moved", each Blue -> Red."""
-    folder = Path(colour_images[0][0]).parent
-    run = tmp_path / "run"
-    with FakeOpenAIServer() as server:
-        assert _run(server, folder, run) == 0
-        capsys.readouterr()
-        assert main(["refine", str(run), "--merge", "Blue", "Red"]) == 0
-    out = capsys.readouterr().out
-    assert "Merged: 'Blue' into 'Red' (2 images)" in out and "moved" not in out and "->" not in out
+    assert said in out and absent not in out and "->" not in out
 
 
 def _changes_printed(history: str, changes: dict, capsys) -> str:

@@ -3,7 +3,7 @@ group, with images that failed before Step 2b, and not carried into a later vers
 
 from __future__ import annotations
 
-import json
+from test_resume_names import CutsRed, _results  # a server failing the red images, as there
 
 from ictc.cli.commands import print_result
 from ictc.graph.refine import refine_run
@@ -12,11 +12,7 @@ from ictc.nodes.actions import Split
 from ictc.nodes.label_counts import short_of
 from ictc.prompts import make_criterion
 
-from fakes import FakeLLM, FakeVLM, fake_context, make_images, step_calls
-
-
-def _results(run):
-    return json.loads((run / "results.json").read_text("utf-8"))
+from fakes import FakeLLM, fake_context, make_images, step_calls
 
 
 def test_with_an_other_group_the_fewer_kinds_warning_stays_in_the_results(tmp_path):
@@ -28,14 +24,6 @@ def test_with_an_other_group_the_fewer_kinds_warning_stays_in_the_results(tmp_pa
     assert any("only 3 distinct kinds, so 3 clusters, not K=5" in w for w in results["warnings"]), results["warnings"]
     assert (results["n_clusters"], results["asked_k"]) == (3, 5)
     assert step_calls(ctx.llm, "organise labels") == 3  # K names asked (the method's Step 2b), then the fallback
-
-
-class CutsRed(FakeVLM):
-    def respond(self, messages, **kwargs):
-        answer = super().respond(messages, **kwargs)
-        if "filled with red" in answer:
-            raise TimeoutError("the description was cut")
-        return answer
 
 
 def test_with_failed_images_the_fewer_kinds_warning_says_they_failed_and_resume_retries_them(tmp_path):
