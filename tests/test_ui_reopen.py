@@ -4,6 +4,7 @@ listed with its criterion and K."""
 
 from __future__ import annotations
 
+import pytest
 from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
     finished_app,
     open_app,
@@ -50,6 +51,14 @@ def test_a_run_opened_again_after_new_run_shows_its_conversation_not_the_new_one
     shown = chat_of(app)
     assert ("user", "group these by colour, 3 groups") in shown and ("user", "group by shape, 2 groups") not in shown
     assert session.queued == []
+    app.button(key="new-run").click().run()
+    app.selectbox(key="recent-run").set_value(str(run_dir)).run()
+    app.button(key="open-run").click().run()  # opened again with no talk between: one "Opened" line, not two
+    assert sum(text.startswith(f"Opened {run_dir}: ") for _, text in chat_of(app)[-2:]) == 1, chat_of(app)[-3:]
+    from ictc.ui.sources import from_folder  # a path to one image: said as a file, not "not found"
+
+    with pytest.raises(ValueError, match="is a file: give the folder that holds the images"):
+        from_folder(__file__)
 
 
 def test_a_bad_kept_chat_is_said_in_one_line_and_the_run_opens(finished_app):  # noqa: F811

@@ -91,6 +91,9 @@ class SessionRuns(SessionJobs):
             results = run_state(run_dir)
             self.images = [item["path"] for item in results.get("images", [])]
             said = "interrupted before its results; press **Continue** (or say continue) to finish it."
+        messages = self.conversation.messages
+        if messages and messages[-1]["text"].startswith(f"Opened {run_dir}: "):  # opened again with no talk between:
+            messages.pop()  # one line, not one per opening (a newcomer's four alike)
         self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, {said}")
         self.save()
 

@@ -36,6 +36,8 @@ def from_folder(text: str) -> Chosen:
     cannot be read or names none of the images is not taken (metrics off) and said as one of the problems: found
     now, not when the run starts (it had failed at go, the reading lost). Raises UsageError when the folder does not exist or holds no image."""
     folder = Path(text.strip()).expanduser()
+    if folder.is_file():  # a newcomer's path to one image had been told "not found"
+        raise UsageError(f"{folder} is a file: give the folder that holds the images ({folder.parent})")
     if not text.strip() or not folder.is_dir():
         raise UsageError(f"image folder not found: {text.strip() or '(empty)'}")
     listing = scan_images(folder)
