@@ -6,16 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.folders import is_labels_file
+from ictc.core.folders import LABELS_FILE, is_labels_file
 from ictc.evaluation.labels import check_labels_name_images
-
-OWN_LABELS = "labels.csv"  # the name `ictc samples`, the bench and people's own folders use
 
 
 def own_labels_file(folder: str | Path) -> Path | None:
     """The folder's own labels file: its labels.csv, in any case (Labels.csv, LABELS.CSV: core/folders.is_labels_file),
     the exact name first; None when it has none or `folder` cannot be listed. Raises nothing."""
-    exact = Path(folder) / OWN_LABELS
+    exact = Path(folder) / LABELS_FILE  # the name `ictc samples`, the bench and people's own folders use
     if exact.is_file():
         return exact
     try:

@@ -85,9 +85,9 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     k = len(user_names) if user_names else (0 if n_clusters == "auto" else _as_k(n_clusters))
     listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
     paths = listing.paths
-    # the labels file, and a labels.csv kept beside the images (the folder's own labels), are not skipped images
-    listing.skipped = {f: r for f, r in listing.skipped.items() if Path(f).name != "labels.csv"
-                       and (labels is None or Path(f).resolve() != Path(labels).resolve())}
+    # the labels file given is no skipped image (a labels.csv beside the images is not listed: core/folders.scan_images)
+    listing.skipped = {f: r for f, r in listing.skipped.items()
+                       if labels is None or Path(f).resolve() != Path(labels).resolve()}
     check_request(paths, criterion, k, labels, entries_said(listing.skipped))
     if (Path(out_dir) / "run.json").is_file():  # a newcomer's second `run --out` had replaced a run of 12 versions
         raise UsageError(f"{out_dir} already holds a run: refine or resume it, or give another run folder "

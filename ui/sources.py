@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ictc.core.errors import UsageError
-from ictc.core.folders import entries_said, list_images, scan_images
+from ictc.core.folders import LABELS_FILE, entries_said, list_images, scan_images
 from ictc.core.images import image_suffixes, is_image_name
 from ictc.evaluation.export import safe_folder_name
-from ictc.evaluation.folder_labels import OWN_LABELS, own_labels, own_labels_file
+from ictc.evaluation.folder_labels import own_labels, own_labels_file
 
 MAX_UPLOAD_FILES = 1000
 MAX_UPLOAD_FILE_MB = 20
@@ -47,7 +47,7 @@ def from_folder(text: str) -> Chosen:
     labels, refused = own_labels(folder, listing.paths)  # the same rule as `ictc run FOLDER` (evaluation/)
     problems = [f"{path}: {reason}" for path, reason in listing.skipped.items()]  # labels.csv is none of them
     if refused:
-        problems.insert(0, f"{own_labels_file(folder) or folder / OWN_LABELS}: not used, metrics off ({refused})")
+        problems.insert(0, f"{own_labels_file(folder) or folder / LABELS_FILE}: not used, metrics off ({refused})")
     return Chosen(listing.paths, f"folder {folder}", labels, problems)
 
 
