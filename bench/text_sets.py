@@ -139,7 +139,32 @@ CIFAR_DESCRIPTIONS_D = [
     "A weathered wooden sailing ship with tall masts and rigging is anchored in a harbor. A small jet airplane passes high overhead, leaving a faint trail. The water is grey and still, and the misty sky blends into the distant shoreline.",
     "A speckled olive-green frog rests on a flat stone, its throat puffed slightly. A tiny brown bird perches on a reed a short distance away. Murky water and tangled vegetation surround the rock in the shade of a riverbank.",
 ]
-CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C, "d": CIFAR_DESCRIPTIONS_D}
+# A fifth time (tenth pass), by another helper that saw no other descriptions, told the issue's form and to write
+# naturally; measured as held out (no lever was changed after it was written).
+CIFAR_DESCRIPTIONS_E = [
+    "A grey tabby cat crouches on a rumpled blue blanket, its head turned sharply toward the camera. Behind it, a little toy airplane sits on a shelf, partly hidden in shadow. The wall in the background is a warm mustard-orange colour.",
+    "This is a sleek white motor yacht with a navy and red stripe along its hull, seen almost side-on. Farther back on the quay, a small delivery truck is parked near the terminal building. A pale, overcast sky fills the upper half of the frame.",
+    "The picture shows a white cabin cruiser moored tightly among other boats, its bow pointed toward the viewer. A small dog stands on the wooden pier beside it, barely visible. Tall masts rise against a soft pink evening sky over the marina.",
+    "A Concorde jet with its distinctive drooped nose is shown in profile on a large advertising board with red lettering. Below the sign, a compact car is parked at the edge of the frame. The setting looks like an airport forecourt under a flat, grey sky.",
+    "Sitting among the grass, a brown, warty toad looks out with its body hunched low. In the upper corner, a tiny sparrow perches on a bent stem. Dense green blades and dark leaves surround the scene, giving it a damp, shaded garden feel.",
+    "Close to the ground, a mottled tan frog sprawls with its legs spread wide. A tabby cat watches it from the blurred edge of the picture. The surface underneath is reddish-brown soil, and the lighting is warm and somewhat dim.",
+    "A white compact hatchback is on display with its doors swung open, showing the dark interior. On the wall behind hangs a poster of a prancing horse. The backdrop is a glowing red-orange showroom, suggesting an auto show stand.",
+    "In this close-up, a bright green tree frog clings to a smooth surface, its round body tilted slightly upward. Off to the left rests a small toy sailboat. The background is blurry beige and grey, like an indoor windowsill lit by daylight.",
+    "A pale cream-and-grey tabby cat peers at the camera from very close, its ears perked. Curled up on the cushion behind it is a sleeping dog, mostly out of focus. The room is softly lit, with hazy light-green and brown tones.",
+    "Head-on, a dark blue SUV with a chrome grille and a white licence plate fills most of the frame. At the roadside, a deer stands half-hidden among the snowy shrubs. Everything around the vehicle is pale and washed out, like a winter day.",
+    "A white fighter jet banks steeply with its underside and tail fins facing the viewer. Far off, a single bird glides past as a tiny speck. The rest of the image is a clear, even blue sky with no clouds.",
+    "There is a silver box truck with an orange logo on its side parked on a paved lot, viewed from the front corner. Next to it, a small hatchback car is just visible. Behind them stands an old red-brick building with pointed gables against a white sky.",
+    "A brown-and-white spaniel stands in profile, looking back over its shoulder. Sitting quietly in the background, a black cat watches from the shadows. The scene is an outdoor yard with a patch of green grass and dark, leafy bushes.",
+    "Here a white Arabian horse stands alert, neck arched and tail held high. A small dog trots near its hooves in the lower corner. The setting is a dim paddock with dark trees behind, making the pale coat stand out sharply.",
+    "A large blue dump truck with a tall exhaust stack and a white front bumper is parked on dusty ground. On top of the cab perches a small bird. A yellow building and a pale sky show at the top of the frame.",
+    "Seen from above, a speedboat carves through the water, leaving a bright white wake behind it. A small plane flies low overhead, its shadow just crossing the waves. The sea around the boat is a deep emerald green.",
+    "A floppy-eared puppy with a chestnut and white coat, possibly a springer spaniel, rests its chin on someone's arm. Beside it lies a small stuffed toy frog. The background is dark and indistinct, typical of an indoor snapshot.",
+    "This close-up shows the head of a bay horse wearing a worn leather halter, its face turned toward the camera. Behind it, a big flatbed lorry is parked at the edge of the yard. Pale trees and a bright sky fill the blurred background.",
+    "An old wooden sailing ship with a dark hull and tall masts sits low in the harbor water. On the distant shore, a horse pulls a small cart along the quay. The sky is hazy white, and the water in front is dark and still.",
+    "Perched on leaf litter, a yellowish-olive frog with dark markings sits in profile. Far back through a gap in the undergrowth, a young deer can be made out. The ground is a tangle of brown, dry leaves and twigs in dim light.",
+]
+CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C, "d": CIFAR_DESCRIPTIONS_D,
+                  "e": CIFAR_DESCRIPTIONS_E}
 
 
 def pixel_key(image: Any) -> str:
@@ -302,8 +327,8 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
 
 
 def cifar_set(variant: str = "") -> TextSet:
-    """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b", "c" and
-    "d" are "cifar10-20-rich-b", "-c" and "-d", on copies of the photos with one pixel changed (a different one per
+    """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b" to
+    "e" are "cifar10-20-rich-b" to "-e", on copies of the photos with one pixel changed (a different one per
     variant), in a temp folder, so the stand-in VLM, which finds a description by pixels, tells the sets apart."""
     import numpy as np
     from PIL import Image
@@ -329,7 +354,7 @@ def cifar_set(variant: str = "") -> TextSet:
 
 
 def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich, -b, -c and -d, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    """The bench's sets: cifar10-20-rich, -b, -c, -d and -e, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
     per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
     named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
@@ -341,4 +366,4 @@ def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
             *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
-    return [cifar_set(), cifar_set("b"), cifar_set("c"), cifar_set("d"), *sets]
+    return [cifar_set(), *(cifar_set(variant) for variant in "bcde"), *sets]
