@@ -105,8 +105,12 @@ def outcome(job: Job, settings: Settings) -> str:
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
     # a Continue's steps say what was done before the stop: "describe 8 (16 from store)" of 32 had left 8 out
     before = ({step: tally.get("before", 0) for step, tally in job.steps.items()}
-              if job.title.startswith(("resume", "finishing")) and "; then " not in job.title else {})
+              if job.title.startswith(("resume", "finishing")) else {})
     calls = calls_said(results, {step: tally.get("placed", 0) for step, tally in job.steps.items()}, before)
+    if len(job.passes) > 1:  # a Continue that made several versions: each its own calls (the last one's alone had
+        # said "describe 0, label 0" of a run whose Step 1 had just finished, and placed twice its images)
+        calls = "; then ".join(f"{what} (version {said['version']}): {calls_said(said, placed, before if not n else {})}"
+                               for n, (what, said, placed) in enumerate(job.passes))
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {(n := len(results['cluster_names']))} cluster{'s' if n != 1 else ''}: {sizes}.",
              f"Model calls by step: {calls}."]
     if fewer_kinds := fewer_kinds_said(results):  # why there are fewer clusters than asked, where the user reads

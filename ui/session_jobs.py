@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -161,14 +162,28 @@ class SessionJobs:
         run_dir = self.run_dir
         assert run_dir is not None
 
+        passes: list[tuple[str, dict[str, Any], dict[str, int]]] = []  # Job.passes: one per version made
+
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
             from ictc.graph.refine import refine_run
             from ictc.graph.run import resume_run
 
-            context = self._with_stop(stop)
-            result = resume_run(run_dir, on_event=on_event, context=context)
+            context, placed = self._with_stop(stop), Counter[str]()
+
+            def tally(event: dict[str, Any]) -> None:  # each version's own placed count (the job's adds them up)
+                placed[event.get("step", "")] += event.get("placed", 0)
+                on_event(event)
+
+            def made(what: str, result: Any) -> Any:
+                passes.append((what, result.results, dict(placed)))
+                placed.clear()
+                return result
+
+            result = made(f"finishing {pending}" if pending else "finishing the run",
+                          resume_run(run_dir, on_event=tally, context=context))
             while self.queued:  # "by shape instead, 3 groups" stopped in its first part: K=3 still follows
-                result = refine_run(run_dir, self.queued[0], on_event=on_event, context=context)
+                result = made(describe_action(self.queued[0]),
+                              refine_run(run_dir, self.queued[0], on_event=tally, context=context))
                 self.queued = self.queued[1:]
             return result
 
@@ -178,7 +193,9 @@ class SessionJobs:
             pending = json.loads((run_dir / "run.json").read_text("utf-8")).get("pending_action")
         except (OSError, ValueError):
             pending = None
-        return self._launch(f"{'finishing ' + pending if pending else 'resume'}{then}", work)
+        job = self._launch(f"{'finishing ' + pending if pending else 'resume'}{then}", work)
+        job.passes = passes  # the list the work fills
+        return job
 
     def _launch(self, title: str, work: Callable[..., Any]) -> Job:
         assert self.run_dir is not None

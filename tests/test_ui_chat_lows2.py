@@ -1,0 +1,43 @@
+"""Lows a newcomer found in the chat app (second pass): a Continue that made two versions said only the last one's
+model calls; a new K said in words did not say the K it replaced; the stopped run's help suggested a K it refuses;
+two browsers on one run overwrote each other's chat.json; the folder box kept the previous folder after a run was
+opened; a new K previewed with "say go" while a change stopped half-way made it wait."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_ui_app import (  # noqa: F401 (workspace: fixture)
+    SlowVLM,
+    open_app,
+    say,
+    stop_after,
+    use_folder,
+    wait_for_job,
+    workspace,
+)
+
+from fakes import fake_context
+
+
+def test_a_continue_that_makes_two_versions_says_the_calls_of_each(colour_images):
+    """A new K taken on a stopped first run, then Continue: the outcome said "describe 0, label 0, ..." after Step 1
+    had just finished: version 2's calls alone (and the images placed by label of both versions added up)."""
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1, names_from_labels="on", assign_by_label="on")
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 3 groups")
+    say(app, "go")
+    stop_after(app, ctx, 2)
+    assert say(app, "actually 2 groups").startswith("Taken: K=2")
+    say(app, "continue")
+    done = wait_for_job(app)
+    assert "(resume; then use K=2): 2 clusters" in done, done
+    tally = app.session_state["ictc_session"].job.steps["describe"]
+    kept, calls, stored = tally["before"], tally["calls"], tally["stored"]
+    store = f", {stored} of them found in the store" if stored else ""
+    first = f"finishing the run (version 1): describe {calls} ({kept + stored} done before the stop{store}), label 8, "
+    assert f"Model calls by step: {first}" in done, done
+    assert "; then use K=2 (version 2): describe 0, label 0, " in done, done
+    assert "assign 0 (8 image(s) placed by their label: no model call); then" in done, done  # version 1's 8, not both's
