@@ -41,3 +41,30 @@ def test_a_continue_that_makes_two_versions_says_the_calls_of_each(colour_images
     assert f"Model calls by step: {first}" in done, done
     assert "; then use K=2 (version 2): describe 0, label 0, " in done, done
     assert "assign 0 (8 image(s) placed by their label: no model call); then" in done, done  # version 1's 8, not both's
+
+
+def test_a_new_k_in_words_says_the_k_it_replaces(colour_images):
+    """"actually 3 groups" at K=2 was said back as K=3 alone, before a run, after one and on a stopped first run."""
+    paths, _ = colour_images
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    assert "K was" not in say(app, "group by colour, 2 groups")
+    said = say(app, "actually 3 groups")
+    assert said.startswith("My reading: group by **colour**; K = **3**. K was 2; now 3. Say **go**"), said
+    say(app, "go")
+    wait_for_job(app)  # 3 clusters
+    said = say(app, "actually 2 groups")
+    assert said.startswith("I read:\n- use K=2") and "\n\nK was 3; now 2.\n\nSay **go**" in said, said
+
+
+def test_a_new_k_for_a_stopped_first_run_says_the_k_it_replaces(colour_images):
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 2 groups")
+    say(app, "go")
+    stop_after(app, ctx, 2)
+    assert say(app, "actually 3 groups").startswith("Taken: K=3 applies when the run continues. K was 2; now 3. ")
+    assert say(app, "no, 4 groups").startswith("Taken: K=4 applies when the run continues. K was 3; now 4. ")
+

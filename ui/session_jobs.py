@@ -16,6 +16,7 @@ from ictc.core.settings import Settings
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import make_criterion
 from ictc.ui import jobs
+from ictc.ui.guides import k_change_said
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import retryable
 from ictc.ui.run_chat import drop_chat, keep_chat, started_reading
@@ -272,9 +273,11 @@ class SessionJobs:
         if k == started.get("k") and not started.get("names"):
             self.queued = []
             return f"This run was started with K={k}: say **continue** (or press **Continue**) to finish it."
+        taken = next((a.k for a in self.queued if isinstance(a, SetK)), 0) or started.get("k") or 0
         self.queued = [SetK(k)]
         was = f" (K={started['k']})" if started.get("k") else ""
-        return (f"Taken: K={k} applies when the run continues. **Continue** (or say continue) finishes the run as it "
+        changed = f" {k_change_said(taken, k)}" if k_change_said(taken, k) else ""
+        return (f"Taken: K={k} applies when the run continues.{changed} **Continue** (or say continue) finishes the run as it "
                 f"was started{was}, then names {k} groups afresh from the same descriptions and labels (Step 2b, then "
                 "Step 3 sorts every image again), as version 2: Step 1 is not redone.")
 
