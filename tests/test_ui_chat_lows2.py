@@ -68,3 +68,25 @@ def test_a_new_k_for_a_stopped_first_run_says_the_k_it_replaces(colour_images):
     assert say(app, "actually 3 groups").startswith("Taken: K=3 applies when the run continues. K was 2; now 3. ")
     assert say(app, "no, 4 groups").startswith("Taken: K=4 applies when the run continues. K was 3; now 4. ")
 
+
+def test_the_stopped_run_s_help_gives_as_example_a_k_it_takes(colour_images):
+    """A run started with K=4 and stopped: its help said 'a new K, e.g. "4 groups", is taken now', the very K it then
+    refused ("This run was started with K=4")."""
+    import re
+
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 4 groups")
+    say(app, "go")
+    stop_after(app, ctx, 2)
+    for asked in ("help", "what now?"):
+        said = say(app, asked)
+        example = re.search(r'a new K, e\.g\. "(\d+) groups"', said)
+        assert example and example[1] != "4", said
+        assert say(app, f"{example[1]} groups").startswith(f"Taken: K={example[1]} applies"), example[1]
+        assert f'"{example[1]} groups"' not in say(app, asked)  # once taken, another is given
+    session = app.session_state["ictc_session"]
+    session.images = session.images[:2]  # no K but the run's own would be taken: none is given
+    assert session.k_example() == 0

@@ -193,7 +193,8 @@ class Session(SessionRuns):
             self.conversation.say("user", text)
             k = 0 if HELP.match(lowered) else self.k_alone(text)  # a new K is taken for Continue (k_for_continue)
             self.conversation.say("assistant", self.k_for_continue(k) if k else
-                                  first_run_unfinished_said(self.conversation.messages, HELP.match(lowered)))
+                                  first_run_unfinished_said(self.conversation.messages, HELP.match(lowered),
+                                                            self.k_example()))
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion

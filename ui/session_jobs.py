@@ -281,6 +281,18 @@ class SessionJobs:
                 f"was started{was}, then names {k} groups afresh from the same descriptions and labels (Step 2b, then "
                 "Step 3 sorts every image again), as version 2: Step 1 is not redone.")
 
+    def k_example(self) -> int:
+        """A K that k_for_continue would take now for the stopped first run, to give as an example: one more than the
+        K it was started with (or one less when that is past its images), 4 when that K is unknown; 0 when none is
+        in range (2 images, K=2)."""
+        from ictc.nodes.actions import SetK
+
+        started = started_reading(self.run_dir) if self.run_dir is not None else {}
+        own = int(started.get("k") or 0)  # asked again, it is "the run's own K", not a new one
+        k = next((a.k for a in self.queued if isinstance(a, SetK)), 0) or own
+        return next((n for n in ([k + 1, k - 1, k + 2] if k else [4, 3, 2]) if 2 <= n <= len(self.images)
+                     and n not in (k, own)), 0)
+
     def stop(self) -> None:
         """Asks the job to stop (sets its stop event): a run checks it around each model call, a change that
         calls no model (rename, merge, undo, restore) before it is written, and every pass between the phases
