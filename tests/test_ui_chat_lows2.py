@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_ui_app import (  # noqa: F401 (workspace: fixture)
+from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
     SlowVLM,
+    finished_app,
     open_app,
     say,
     stop_after,
@@ -90,3 +91,28 @@ def test_the_stopped_run_s_help_gives_as_example_a_k_it_takes(colour_images):
     session = app.session_state["ictc_session"]
     session.images = session.images[:2]  # no K but the run's own would be taken: none is given
     assert session.k_example() == 0
+
+
+def test_two_browsers_on_one_run_keep_each_other_s_messages(finished_app):  # noqa: F811
+    """Two browsers open on one run each wrote their whole chat to its chat.json: the last save won, the other
+    session's messages were gone from the run's conversation."""
+    from ictc.ui.run_chat import read_chat
+
+    first, ctx = finished_app
+    run_dir = first.session_state["ictc_session"].run_dir
+    second = open_app(ctx)
+    second.button(key="open-run").click().run()
+    for n in range(2):  # alternately; alike messages ("thanks") are both kept
+        say(first, f"thanks {n}")
+        say(second, "thanks")
+        say(second, f"hello from the second {n}")
+        say(first, "thanks")
+    kept = [m["text"] for m in read_chat(run_dir)[0] if m["role"] == "user"]
+    assert kept[:2] == ["group these by colour, 3 groups", "go"]
+    assert kept[2:] == ["thanks 0", "thanks", "hello from the second 0", "thanks",
+                        "thanks 1", "thanks", "hello from the second 1", "thanks"], kept
+    assert sum(m["text"].startswith(f"Opened {run_dir}") for m in read_chat(run_dir)[0]) == 1
+    reopened = open_app(ctx)  # a third browser sees the whole conversation
+    reopened.button(key="open-run").click().run()
+    assert "hello from the second 1" in [m["text"] for m in reopened.session_state["ictc_session"].conversation.messages]
+

@@ -71,6 +71,7 @@ class Session(SessionRuns):
         self.held = ""  # a message said during a job, read when the job is done (report_job)
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
+        self.chat_base: tuple[str, list[dict[str, str]]] = ("", [])  # a run's chat.json as last read or written here
 
     # kept on disk ---------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -84,9 +85,12 @@ class Session(SessionRuns):
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
                   "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
-        write_json(self.folder / "session.json", record)
         if self.run_dir is not None:  # the run keeps its own chat too: opened again later, it shows it (ui/run_chat.py)
-            keep_chat(self.run_dir, chat.messages)
+            # with what another browser on the run said since this one last wrote it (their chats merge, not overwrite)
+            base = self.chat_base[1] if self.chat_base[0] == str(self.run_dir) else None  # None: written as it is
+            chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base)
+            self.chat_base = (str(self.run_dir), [dict(m) for m in chat.messages])  # copies: replies are edited in place
+        write_json(self.folder / "session.json", record)
 
     @classmethod
     def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:
@@ -109,6 +113,8 @@ class Session(SessionRuns):
         session.conversation = Conversation(Request(**record.get("request", {})),
                                             [parse_action(a) for a in record.get("pending", [])],
                                             list(record.get("messages", [])))
+        # the record's messages are the run's chat.json as this session last wrote it (save)
+        session.chat_base = (str(session.run_dir), [dict(m) for m in session.conversation.messages])
         if session.run_dir is not None:
             session.job = jobs.job_for(str(session.run_dir))
             session.say_lost_job()

@@ -39,6 +39,7 @@ class SessionJobs:
     reported: str  # id of the last job whose outcome was said in the chat
     launched: str  # id of the last job started (kept in session.json): one a restart lost was never reported
     starting: Request | None = None  # the reading the last first run was started with (reading_kept)
+    chat_base: tuple[str, list[dict[str, str]]]  # the run folder and its chat.json as last read or written (Session.save)
 
     def save(self) -> None:
         """Write the session's record to session.json (Session.save)."""
@@ -95,6 +96,7 @@ class SessionJobs:
         self.run_dir, self.queued, self.starting = self.next_run_dir(), [], request
         self.run_dir.mkdir(parents=True)
         keep_chat(self.run_dir, self.conversation.messages, request)  # its criterion and K, for Recent runs
+        self.chat_base = (str(self.run_dir), [dict(m) for m in self.conversation.messages])  # as written (Session.save)
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:

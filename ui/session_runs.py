@@ -20,6 +20,7 @@ class SessionRuns(SessionJobs):
 
     _images: list[str] | None  # None: the current run's, read from its folder when first needed
     images_source: str
+    chat_base: tuple[str, list[dict[str, str]]]  # the run folder and its chat.json as last read or written (Session.save)
 
     @property
     def images(self) -> list[str]:
@@ -79,6 +80,7 @@ class SessionRuns(SessionJobs):
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         # the run's own conversation, not the one of the run shown before (that one is kept in its own folder)
         self.conversation.messages, problem = read_chat(run_dir)
+        self.chat_base = (str(run_dir), [dict(m) for m in self.conversation.messages])  # its "Opened" line may go
         self.conversation.pending, self.queued = [], []  # what waited, or was to follow a stop, was the other run's
         if problem:  # the run opens all the same
             self.conversation.say("assistant", f"The earlier chat of this run is not shown: {problem}.")
