@@ -116,3 +116,21 @@ def test_two_browsers_on_one_run_keep_each_other_s_messages(finished_app):  # no
     reopened.button(key="open-run").click().run()
     assert "hello from the second 1" in [m["text"] for m in reopened.session_state["ictc_session"].conversation.messages]
 
+
+def test_the_folder_box_shows_the_folder_of_a_run_opened_from_recent_runs(finished_app, tmp_path):  # noqa: F811
+    """After a run was opened from Recent runs, the sidebar's folder box still showed the folder used before."""
+    from fakes import make_images
+
+    app, ctx = finished_app
+    session = app.session_state["ictc_session"]
+    first_run, first_folder = session.run_dir, str(Path(session.images[0]).parent)
+    others, _ = make_images(tmp_path / "others", {"red": 2, "blue": 2})
+    use_folder(app, Path(others[0]).parent)
+    assert app.text_input(key="folder").value == str(Path(others[0]).parent)
+    app.selectbox(key="recent-run").set_value(str(first_run)).run()
+    app.button(key="open-run").click().run()
+    assert not app.exception, app.exception
+    assert session.run_dir == first_run and app.text_input(key="folder").value == first_folder
+    reloaded = open_app(ctx, token=app.query_params["session"])  # a reload shows it too (session.json)
+    assert reloaded.text_input(key="folder").value == first_folder
+
