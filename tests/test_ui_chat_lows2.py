@@ -134,3 +134,19 @@ def test_the_folder_box_shows_the_folder_of_a_run_opened_from_recent_runs(finish
     reloaded = open_app(ctx, token=app.query_params["session"])  # a reload shows it too (session.json)
     assert reloaded.text_input(key="folder").value == first_folder
 
+
+def test_a_change_previewed_while_another_waits_half_done_is_told_to_wait_at_once(colour_images):
+    """With a criterion change stopped half-way, "3 groups" was previewed with "Say **go** to apply", and the go
+    then answered "That waits": the preview had promised what could not be done."""
+    from test_ui_app import slow_run
+
+    app, ctx = slow_run(colour_images)
+    wait_for_job(app)
+    say(app, "group by shade instead")
+    say(app, "go")
+    stop_after(app, ctx, len(ctx.vlm.calls) + 2)
+    said = say(app, "2 groups")
+    assert said.startswith("That waits: the change stopped half-way (") and "Say **go**" not in said, said
+    session = app.session_state["ictc_session"]
+    assert session.conversation.pending == [] and session.job.stopped  # nothing waits for a go, nothing started
+    assert say(app, "go").startswith("Continuing the run")  # nothing waits: go finishes the change (RETRY)

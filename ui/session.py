@@ -206,6 +206,7 @@ class Session(SessionRuns):
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
         names = self.names()
         llm_json = self.llm_json()
+        waiting = list(self.conversation.pending)
         reply = self.conversation.answer(text, names, len(self.images), criterion, llm_json,
                                          preview=previewer(self.run_dir, results, names) if results and names else None)
         if HELP.match(lowered) and self.unfinished():  # after Stop the guide had left out the one way on
@@ -218,7 +219,8 @@ class Session(SessionRuns):
                                   detail=self.model_problem)
         if reply.start is not None:
             self.start(reply.start)
-        elif reply.apply and (left := self.change_left()):  # said in the chat's words, not refine's CLI hint
+        # said in the chat's words, not refine's CLI hint; a change previewed is told so at once, not promised "go"
+        elif (reply.apply or self.conversation.pending not in ([], waiting)) and (left := self.change_left()):
             reply = Reply(f"That waits: the change stopped half-way ({left}) comes first: press **Continue** (or say "
                           "continue) to finish it, or say **undo** to drop it; then say it again.")
             self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, []
