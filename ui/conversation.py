@@ -30,6 +30,7 @@ from ictc.ui.guides import (
     REFINE_HELP,
     SETUP_GUIDE,
     SETUP_HELP,
+    k_change_said,
     same_k_said,
 )
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
@@ -163,7 +164,9 @@ class Conversation:
         if intent.kind == "undo":
             return Reply("There is nothing to undo yet: no run has finished on these images. An earlier run keeps its "
                          "versions: open it from Recent runs, in the sidebar, to undo there.")
+        was = self.request.k
         problem = self._update_request(intent, image_count) or intent.problem  # e.g. "K must be 2 or more, not 0"
+        changed = k_change_said(was, self.request.k)
         if not problem and image_count >= 2 and self.request.k > image_count:  # a K kept from before the images
             problem = f"K={self.request.k} is more than the {image_count} images chosen: give a smaller K"
         note = f" ({problem})" if problem else ""
@@ -172,7 +175,8 @@ class Conversation:
                 f"How many groups do you want (K, 2 to {image_count})?" if image_count >= 2 else
                 "How many groups do you want (K, 2 or more)? And choose the images on the left.")
             return Reply(f"My reading so far: {self.request.reading()}{note}. {ask}")
-        return Reply(f"My reading: {self.request.reading()}{note}. Say **go** to run it, or correct me.")
+        return Reply(f"My reading: {self.request.reading()}{note}.{' ' + changed if changed else ''} Say **go** to run it, "
+                     "or correct me.")
 
     def _update_request(self, intent: Intent, image_count: int) -> str:
         """Fold the intent into the request; returns what was refused, if anything."""
@@ -259,6 +263,8 @@ class Conversation:
                      if self.pending else "")
             return Reply(f"{'' if refused[0].startswith('There') else 'I read: '}{'; '.join(refused)}.{still}")
         note = "\n\nLeft out: " + "; ".join(refused) + "." if refused else ""
+        if changed := next((k_change_said(len(names) - (OTHER in names), a.k) for a in doable if isinstance(a, SetK)), ""):
+            note += f"\n\n{changed}"  # the K it replaces, said ("other" is no group of the K)
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
         actions = doable

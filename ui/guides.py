@@ -1,5 +1,5 @@
 """What the chat says to guide: the question for a criterion, the short help said after a message not understood,
-the whole guides "help" lists (before a run, after one, during a job), and the answer to a K the run has."""
+the whole guides "help" lists (before a run, after one, during a job), the answer to a K the run has and the sentence of a K that replaces another."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ def same_k_said(k: int) -> str:
     return (f"There are already {k} groups. For a fresh grouping into {k} (new names from Step 2b, every image sorted "
             f'again by Step 3): if a merge left these {k}, **undo** it, then say "{k} groups"; '
             f"or press **New run** (sidebar) and run the criterion again with {k} groups")
+
+
+def k_change_said(was: int, now: int) -> str:
+    """The sentence that says a K given in words replaces another ("K was 2; now 3."), or "" when there was none or
+    it is the same: "actually 3 groups" at K=2 had been said back as K=3 alone, the 2 it replaced unsaid."""
+    return f"K was {was}; now {now}." if was and now and was != now else ""

@@ -88,6 +88,9 @@ class Job:
         self.stop = threading.Event()
         self.steps: dict[str, dict[str, Any]] = {}
         self.plan = ""
+        # the versions a Continue made one after another (the run finished, then the changes queued behind it): per
+        # version (what, its results.json, step -> images placed without a call), for the outcome's calls per version
+        self.passes: list[tuple[str, dict[str, Any], dict[str, int]]] = []
         self.result: Any = None
         self.error = ""  # what went wrong, in one line (the exception's text)
         self.usage = False  # the error is a UsageError: its one line is meant for the user as it is

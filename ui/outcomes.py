@@ -105,8 +105,12 @@ def outcome(job: Job, settings: Settings) -> str:
     sizes = ", ".join(f"{c['name']} ({c['size']})" for c in results["clusters"])
     # a Continue's steps say what was done before the stop: "describe 8 (16 from store)" of 32 had left 8 out
     before = ({step: tally.get("before", 0) for step, tally in job.steps.items()}
-              if job.title.startswith(("resume", "finishing")) and "; then " not in job.title else {})
+              if job.title.startswith(("resume", "finishing")) else {})
     calls = calls_said(results, {step: tally.get("placed", 0) for step, tally in job.steps.items()}, before)
+    if len(job.passes) > 1:  # a Continue that made several versions: each its own calls (the last one's alone had
+        # said "describe 0, label 0" of a run whose Step 1 had just finished, and placed twice its images)
+        calls = "; then ".join(f"{what} (version {said['version']}): {calls_said(said, placed, before if not n else {})}"
+                               for n, (what, said, placed) in enumerate(job.passes))
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {(n := len(results['cluster_names']))} cluster{'s' if n != 1 else ''}: {sizes}.",
              f"Model calls by step: {calls}."]
     if fewer_kinds := fewer_kinds_said(results):  # why there are fewer clusters than asked, where the user reads
@@ -278,20 +282,23 @@ UNFINISHED_HELP = ("This run has work left (stopped, or images failed): press **
                    "what is missing; a change stopped half-way must be continued or undone before another.")
 
 
-def first_run_unfinished_said(messages: list[dict[str, str]], helps: object) -> str:
+def first_run_unfinished_said(messages: list[dict[str, str]], helps: object, example_k: int = 0) -> str:
     """The answer to any message but continue while the first run waits, stopped before its results: finish it
     (Continue), or leave it for a new run; `helps`: the message asked for help; `messages`: the chat, whose last
-    "Running: ..." names the run. A tenth newcomer's "make it 4 groups" here had gone into an empty reading, and
-    after Continue finished the old run "go" found nothing waiting: the request was lost without a word."""
+    "Running: ..." names the run; `example_k`: a K the run would take now, given as the example of a new K (0: none
+    would, and none is given: the fixed "4 groups" had been the K of a run started with 4, which it refuses). A tenth
+    newcomer's "make it 4 groups" here had gone into an empty reading, and after Continue finished the old run "go"
+    found nothing waiting: the request was lost without a word."""
     running = next((m["text"].removeprefix("Running: ").rstrip(".") for m in reversed(messages)
                     if m["role"] == "assistant" and m["text"].startswith("Running: ")), "")
     was = f" ({running})" if running else ""
+    new_k = f'a new K, e.g. "{example_k} groups"' if example_k else "a new K"
     if helps:
         return (f"{UNFINISHED_HELP} This run{was} stopped before its results; once it is finished you can change it "
-                "(names, instructions; a new K, e.g. \"4 groups\", is taken now and applied when it continues), or "
+                f"(names, instructions; {new_k}, is taken now and applied when it continues), or "
                 "press **New run** (sidebar) to start afresh.")
     return (f"This run{was} stopped before its results: say **continue** (or press **Continue**) to finish it, then say "
-            "what to change (a new K, e.g. \"4 groups\", is taken now); or press **New run** (sidebar) to start afresh "
+            f"what to change ({new_k}, is taken now); or press **New run** (sidebar) to start afresh "
             "with another reading.")
 
 

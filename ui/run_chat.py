@@ -5,6 +5,7 @@ shows its conversation; Recent runs names a run stopped before its results by th
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,17 +17,43 @@ if TYPE_CHECKING:
 
 CHAT_FILE = "chat.json"
 ROLES = ("user", "assistant")
+_writing = threading.Lock()  # the sessions of one `ictc ui` answer in threads of their own: one merge-and-write at a time
 
 
-def keep_chat(run_dir: Path, messages: list[dict[str, str]], reading: Request | None = None) -> None:
+def keep_chat(run_dir: Path, messages: list[dict[str, str]], reading: Request | None = None,
+              base: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
     """Write `messages` (the chat, as Conversation.messages) to `run_dir`/chat.json with `reading` (the request
-    the run was started with), or, without one, the reading the file already holds. Nothing is written when the
-    folder is gone (a first run refused at its start: ui/session_jobs.py reading_kept)."""
+    the run was started with), or, without one, the reading the file already holds. With `base` (the file's messages
+    as this session last read or wrote them), the messages another session (a second browser on the run) wrote to
+    the file since are kept, before this session's new ones (merged_chat): the last save had won, the other's lost.
+    Returns the messages as written (`messages` when nothing is written: the folder is gone, a first run refused at
+    its start: ui/session_jobs.py reading_kept)."""
     if not run_dir.is_dir():
-        return
+        return messages
     path = run_dir / CHAT_FILE
-    kept = asdict(reading) if reading is not None else _record(path).get("reading")
-    write_json(path, {"reading": kept, "messages": messages})
+    with _writing:
+        if base is not None:
+            messages = merged_chat(messages, read_chat(run_dir)[0], base)
+        kept = asdict(reading) if reading is not None else _record(path).get("reading")
+        write_json(path, {"reading": kept, "messages": messages})
+    return messages
+
+
+def merged_chat(ours: list[dict[str, str]], theirs: list[dict[str, str]],
+                base: list[dict[str, str]]) -> list[dict[str, str]]:
+    """This session's chat `ours` with the messages the file's `theirs` has past what it shares with `base` (the file
+    as this session last read or wrote it: the rest was written by another session since), put where `ours` leaves
+    `base` (before this session's new messages). A message this session edited or dropped since `base` (a reply
+    reworded, a repeated "Opened" line) is in `base`, so its old form is not taken back; two sessions' alike messages
+    ("thanks") are both kept. Returns a new list."""
+    added = theirs[_shared(theirs, base):]
+    at = _shared(ours, base)
+    return ours[:at] + added + ours[at:]
+
+
+def _shared(messages: list[dict[str, str]], base: list[dict[str, str]]) -> int:
+    """How many first messages `messages` and `base` have alike."""
+    return next((n for n, (a, b) in enumerate(zip(messages, base, strict=False)) if a != b), min(len(messages), len(base)))
 
 
 def drop_chat(run_dir: Path) -> None:

@@ -71,6 +71,7 @@ class Session(SessionRuns):
         self.held = ""  # a message said during a job, read when the job is done (report_job)
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
+        self.chat_base: tuple[str, list[dict[str, str]]] = ("", [])  # a run's chat.json as last read or written here
 
     # kept on disk ---------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -84,9 +85,12 @@ class Session(SessionRuns):
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
                   "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
-        write_json(self.folder / "session.json", record)
         if self.run_dir is not None:  # the run keeps its own chat too: opened again later, it shows it (ui/run_chat.py)
-            keep_chat(self.run_dir, chat.messages)
+            # with what another browser on the run said since this one last wrote it (their chats merge, not overwrite)
+            base = self.chat_base[1] if self.chat_base[0] == str(self.run_dir) else None  # None: written as it is
+            chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base)
+            self.chat_base = (str(self.run_dir), [dict(m) for m in chat.messages])  # copies: replies are edited in place
+        write_json(self.folder / "session.json", record)
 
     @classmethod
     def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:
@@ -109,6 +113,8 @@ class Session(SessionRuns):
         session.conversation = Conversation(Request(**record.get("request", {})),
                                             [parse_action(a) for a in record.get("pending", [])],
                                             list(record.get("messages", [])))
+        # the record's messages are the run's chat.json as this session last wrote it (save)
+        session.chat_base = (str(session.run_dir), [dict(m) for m in session.conversation.messages])
         if session.run_dir is not None:
             session.job = jobs.job_for(str(session.run_dir))
             session.say_lost_job()
@@ -193,12 +199,14 @@ class Session(SessionRuns):
             self.conversation.say("user", text)
             k = 0 if HELP.match(lowered) else self.k_alone(text)  # a new K is taken for Continue (k_for_continue)
             self.conversation.say("assistant", self.k_for_continue(k) if k else
-                                  first_run_unfinished_said(self.conversation.messages, HELP.match(lowered)))
+                                  first_run_unfinished_said(self.conversation.messages, HELP.match(lowered),
+                                                            self.k_example()))
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
         names = self.names()
         llm_json = self.llm_json()
+        waiting = list(self.conversation.pending)
         reply = self.conversation.answer(text, names, len(self.images), criterion, llm_json,
                                          preview=previewer(self.run_dir, results, names) if results and names else None)
         if HELP.match(lowered) and self.unfinished():  # after Stop the guide had left out the one way on
@@ -211,7 +219,8 @@ class Session(SessionRuns):
                                   detail=self.model_problem)
         if reply.start is not None:
             self.start(reply.start)
-        elif reply.apply and (left := self.change_left()):  # said in the chat's words, not refine's CLI hint
+        # said in the chat's words, not refine's CLI hint; a change previewed is told so at once, not promised "go"
+        elif (reply.apply or self.conversation.pending not in ([], waiting)) and (left := self.change_left()):
             reply = Reply(f"That waits: the change stopped half-way ({left}) comes first: press **Continue** (or say "
                           "continue) to finish it, or say **undo** to drop it; then say it again.")
             self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, []

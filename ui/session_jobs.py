@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from ictc.core.settings import Settings
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import make_criterion
 from ictc.ui import jobs
+from ictc.ui.guides import k_change_said
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import retryable
 from ictc.ui.run_chat import drop_chat, keep_chat, started_reading
@@ -37,6 +39,7 @@ class SessionJobs:
     reported: str  # id of the last job whose outcome was said in the chat
     launched: str  # id of the last job started (kept in session.json): one a restart lost was never reported
     starting: Request | None = None  # the reading the last first run was started with (reading_kept)
+    chat_base: tuple[str, list[dict[str, str]]]  # the run folder and its chat.json as last read or written (Session.save)
 
     def save(self) -> None:
         """Write the session's record to session.json (Session.save)."""
@@ -93,6 +96,7 @@ class SessionJobs:
         self.run_dir, self.queued, self.starting = self.next_run_dir(), [], request
         self.run_dir.mkdir(parents=True)
         keep_chat(self.run_dir, self.conversation.messages, request)  # its criterion and K, for Recent runs
+        self.chat_base = (str(self.run_dir), [dict(m) for m in self.conversation.messages])  # as written (Session.save)
         run_dir, images, labels = self.run_dir, list(self.images), self.labels
 
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
@@ -161,14 +165,28 @@ class SessionJobs:
         run_dir = self.run_dir
         assert run_dir is not None
 
+        passes: list[tuple[str, dict[str, Any], dict[str, int]]] = []  # Job.passes: one per version made
+
         def work(on_event: Callable[[dict[str, Any]], None], stop: threading.Event) -> Any:
             from ictc.graph.refine import refine_run
             from ictc.graph.run import resume_run
 
-            context = self._with_stop(stop)
-            result = resume_run(run_dir, on_event=on_event, context=context)
+            context, placed = self._with_stop(stop), Counter[str]()
+
+            def tally(event: dict[str, Any]) -> None:  # each version's own placed count (the job's adds them up)
+                placed[event.get("step", "")] += event.get("placed", 0)
+                on_event(event)
+
+            def made(what: str, result: Any) -> Any:
+                passes.append((what, result.results, dict(placed)))
+                placed.clear()
+                return result
+
+            result = made(f"finishing {pending}" if pending else "finishing the run",
+                          resume_run(run_dir, on_event=tally, context=context))
             while self.queued:  # "by shape instead, 3 groups" stopped in its first part: K=3 still follows
-                result = refine_run(run_dir, self.queued[0], on_event=on_event, context=context)
+                result = made(describe_action(self.queued[0]),
+                              refine_run(run_dir, self.queued[0], on_event=tally, context=context))
                 self.queued = self.queued[1:]
             return result
 
@@ -178,7 +196,9 @@ class SessionJobs:
             pending = json.loads((run_dir / "run.json").read_text("utf-8")).get("pending_action")
         except (OSError, ValueError):
             pending = None
-        return self._launch(f"{'finishing ' + pending if pending else 'resume'}{then}", work)
+        job = self._launch(f"{'finishing ' + pending if pending else 'resume'}{then}", work)
+        job.passes = passes  # the list the work fills
+        return job
 
     def _launch(self, title: str, work: Callable[..., Any]) -> Job:
         assert self.run_dir is not None
@@ -255,11 +275,25 @@ class SessionJobs:
         if k == started.get("k") and not started.get("names"):
             self.queued = []
             return f"This run was started with K={k}: say **continue** (or press **Continue**) to finish it."
+        taken = next((a.k for a in self.queued if isinstance(a, SetK)), 0) or started.get("k") or 0
         self.queued = [SetK(k)]
         was = f" (K={started['k']})" if started.get("k") else ""
-        return (f"Taken: K={k} applies when the run continues. **Continue** (or say continue) finishes the run as it "
+        changed = f" {k_change_said(taken, k)}" if k_change_said(taken, k) else ""
+        return (f"Taken: K={k} applies when the run continues.{changed} **Continue** (or say continue) finishes the run as it "
                 f"was started{was}, then names {k} groups afresh from the same descriptions and labels (Step 2b, then "
                 "Step 3 sorts every image again), as version 2: Step 1 is not redone.")
+
+    def k_example(self) -> int:
+        """A K that k_for_continue would take now for the stopped first run, to give as an example: one more than the
+        K it was started with (or one less when that is past its images), 4 when that K is unknown; 0 when none is
+        in range (2 images, K=2)."""
+        from ictc.nodes.actions import SetK
+
+        started = started_reading(self.run_dir) if self.run_dir is not None else {}
+        own = int(started.get("k") or 0)  # asked again, it is "the run's own K", not a new one
+        k = next((a.k for a in self.queued if isinstance(a, SetK)), 0) or own
+        return next((n for n in ([k + 1, k - 1, k + 2] if k else [4, 3, 2]) if 2 <= n <= len(self.images)
+                     and n not in (k, own)), 0)
 
     def stop(self) -> None:
         """Asks the job to stop (sets its stop event): a run checks it around each model call, a change that

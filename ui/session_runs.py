@@ -10,7 +10,7 @@ from ictc.core.errors import UsageError
 from ictc.core.folders import entries_said
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Request
-from ictc.ui.outcomes import new_images_said
+from ictc.ui.outcomes import images_root, new_images_said
 from ictc.ui.run_chat import read_chat
 from ictc.ui.session_jobs import SessionJobs
 
@@ -20,6 +20,8 @@ class SessionRuns(SessionJobs):
 
     _images: list[str] | None  # None: the current run's, read from its folder when first needed
     images_source: str
+    source_choice: dict[str, str]  # the sidebar's widgets that chose the images ({"source", "folder"}), for a reload
+    chat_base: tuple[str, list[dict[str, str]]]  # the run folder and its chat.json as last read or written (Session.save)
 
     @property
     def images(self) -> list[str]:
@@ -68,8 +70,8 @@ class SessionRuns(SessionJobs):
         self.save()
 
     def open_run(self, run_dir: Path) -> None:
-        """Show a run folder again (its images become the session's); one interrupted before its results is
-        opened for Continue. Raises UsageError when `run_dir` has no run.json."""
+        """Show a run folder again (its images become the session's, their folder the folder box's: source_choice);
+        one interrupted before its results is opened for Continue. Raises UsageError when `run_dir` has no run.json."""
         if not (run_dir / "run.json").is_file():
             raise UsageError(f"{run_dir} is not a run folder (no run.json)")
         meta = json.loads((run_dir / "run.json").read_text("utf-8"))
@@ -79,6 +81,7 @@ class SessionRuns(SessionJobs):
         self.images_source, self.labels = f"run {run_dir.parent.name}/{run_dir.name}", meta.get("labels")
         # the run's own conversation, not the one of the run shown before (that one is kept in its own folder)
         self.conversation.messages, problem = read_chat(run_dir)
+        self.chat_base = (str(run_dir), [dict(m) for m in self.conversation.messages])  # its "Opened" line may go
         self.conversation.pending, self.queued = [], []  # what waited, or was to follow a stop, was the other run's
         if problem:  # the run opens all the same
             self.conversation.say("assistant", f"The earlier chat of this run is not shown: {problem}.")
@@ -95,6 +98,8 @@ class SessionRuns(SessionJobs):
         if messages and messages[-1]["text"].startswith(f"Opened {run_dir}: "):  # opened again with no talk between:
             messages.pop()  # one line, not one per opening (a newcomer's four alike)
         self.conversation.say("assistant", f"Opened {run_dir}: **{results['criterion']['text']}**, {said}")
+        if folder := images_root(self.images):  # the sidebar's folder box shows it (it had kept the folder used before)
+            self.source_choice = {**self.source_choice, "folder": folder}
         self.save()
 
     def new_run(self) -> None:

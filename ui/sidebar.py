@@ -22,6 +22,8 @@ def draw(session: Session) -> None:
     st.header("Images")
     if "source" not in st.session_state:  # a reload: the widgets as they were when the images were chosen
         st.session_state.update(session.source_choice)
+    if (opened := st.session_state.pop("opened-folder", None)) is not None:  # a run opened: its folder in the box (a
+        st.session_state["folder"] = opened  # widget's value is set before it is drawn, so on the run after)
     kind = st.radio("Source", ["Sample photos", "Folder on the server", "Upload"], key="source", disabled=session.busy)
     try:
         if kind == "Sample photos":
@@ -93,6 +95,7 @@ def recent(session: Session) -> None:
                  or (session.run_dir is not None and str(session.run_dir) == chosen)):
         session.open_run(Path(chosen))
         st.session_state["source-problems"] = []  # they were about the files chosen before
+        st.session_state["opened-folder"] = session.source_choice.get("folder", "")
         st.rerun()
 
 
