@@ -100,6 +100,8 @@ def _print_scores(m: dict[str, Any]) -> None:
     """The metrics line, with how many of the run's images were scored and a warning when not all."""
     print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  "
           f"(scored {m['n']} of {m.get('images', m['n'])} images)")
+    if m.get("note"):
+        print(f"Note: {m['note']}")
     if m.get("warning"):
         print(f"Warning: {m['warning']}")
         missing = ([(image, "no label") for image in m["unlabelled"]]
