@@ -214,10 +214,20 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """`ictc export`: copy a run's images into one folder per cluster under --out; prints each folder's size.
     Returns 0; raises UsageError as evaluation/export.py does."""
-    from ictc.evaluation.export import export_clusters
+    from ictc.evaluation.export import export_clusters, export_folders
 
-    for name, folder in export_clusters(Path(args.run_dir), Path(args.out)).items():
+    out = Path(args.out)
+    earlier = export_folders(out)  # a re-export removes these: those no cluster has now are said (it had been silent)
+    folders = export_clusters(Path(args.run_dir), out)
+    for name, folder in folders.items():
         print(f"{sum(1 for _ in folder.iterdir()):5d}  {name}  ->  {folder}")
+    now = {folder.name for folder in folders.values()}
+    gone = [f for f in earlier if f not in now and not (out / f).exists()]
+    kept = [f for f in earlier if f not in now and (out / f).exists()]  # files ictc did not write keep them
+    if gone or kept:
+        print("The earlier export's folders: " + "; ".join(
+            [*([f"removed {', '.join(gone)}"] if gone else []),
+             *([f"kept {', '.join(kept)} (they hold files ictc did not write)"] if kept else [])]))
     return EXIT_OK
 
 
