@@ -17,6 +17,7 @@ from ictc.core.pixels import to_8bit, wide_colour
 
 MAX_PIXELS = 100_000_000  # larger declared sizes are refused (decompression bombs); the default of ICTC_MAX_PIXELS
 RAISE_LIMIT = "ICTC_MAX_PIXELS raises it"
+BOMB_SIZE = re.compile(r"Image size \((\d+) pixels\)")  # the size in Pillow's DecompressionBombError
 AS_IS = "ictc_as_is"  # load_rgb's mark (in img.info) of an image whose file shows exactly its pixels: its format
 # Pillow registers these with a suffix, but can only identify them, not decode their pixels
 IDENTIFY_ONLY = {"MPEG"}
@@ -166,7 +167,11 @@ def load_rgb(path: str | Path, max_side: int | None = None, max_pixels: int = MA
             else:
                 img = img.convert("RGB")
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{shown}: image too large ({shown_text(str(exc))}; limit {max_pixels:,}: {RAISE_LIMIT})") from exc
+        # Pillow's own refusal (twice our limit) names its limit: only ours is said, with the file's value (the
+        # reason had named both, "exceeds limit of 200000000 pixels ...; limit 100,000,000")
+        declared = BOMB_SIZE.search(str(exc))
+        value = f"{int(declared[1]):,} pixels declared" if declared else f"more than {2 * max_pixels:,} pixels declared"
+        raise ImageError(f"{shown}: image too large ({value}, limit {max_pixels:,}: {RAISE_LIMIT})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         why = shown_text(str(getattr(exc, "strerror", None) or exc))
         raise ImageError(f"{shown}: not a readable image ({why})") from exc

@@ -84,6 +84,16 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     return folders
 
 
+def export_folders(out: Path) -> list[str]:
+    """The cluster folders (names, in `out`) of the ictc export `out` holds, as its clusters.json lists them; [] when
+    it holds none or that file cannot be read. Read before a re-export, to say which of them it removed."""
+    try:
+        folders = read_json(out / "clusters.json")
+    except (OSError, ValueError):
+        return []
+    return [f for f in folders.values() if isinstance(f, str) and f] if isinstance(folders, dict) else []
+
+
 def clear_export(out: Path) -> None:
     """Removes what an earlier export into `out` wrote: the files its WRITTEN list names, then the folders its
     clusters.json names when left empty; any other file stays. Nothing is done to a missing or empty folder.

@@ -28,7 +28,8 @@ class Scores:
     unlabelled: list[str] = field(default_factory=list)  # images no row of the labels file names
     ambiguous: list[str] = field(default_factory=list)  # images named only by rows that name several images each
     not_clustered: list[str] = field(default_factory=list)  # labelled images that failed or are unfinished
-    warning: str = ""  # says so when not every image was scored
+    warning: str = ""  # says so when not every image was scored, and what of the labels file was left out
+    note: str = ""  # how the labels file was read, when that is worth knowing (not a warning: nothing is wrong)
 
     def as_dict(self) -> dict:
         """The fields as a dict (a shallow copy: the lists are shared), for results.json."""

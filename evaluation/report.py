@@ -151,6 +151,8 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
                      f" on {metrics['n']} of {metrics['images']} images</p>")
+        if metrics.get("note"):
+            parts.append(f"<p>Note: {escape(metrics['note'])}</p>")
         if metrics.get("warning"):
             parts.append(f"<p><b>Warning:</b> {escape(metrics['warning'])}</p>")
     if results.get("warnings"):  # degenerate results (evaluation/checks.py)

@@ -152,9 +152,6 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
              # a guessed encoding said, so that a garbled class name is explained (red_ŽÑ, a Mac file read as cp1252)
              f"the labels file is not UTF-8 and was read as {given.encoding}: if a class name looks garbled, save "
              "it as CSV UTF-8" if given.encoding else "",
-             # a header not in LABEL_COLUMNS beside the image column: which one was scored against, said
-             f"labels read from the column {given.label_column!r} (the one beside the image column)"
-             if given.label_column else "",
              f"labels differing only in case read as one ({', '.join(given.recased[:3])})" if given.recased else "",
              # rows for images the run does not have: a file for another folder, or names spelt otherwise
              f"{len(truth.unused)} row(s) of the labels file name no image of the run, e.g. {truth.unused[0]!r}"
@@ -166,6 +163,10 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
              f"set aside), e.g. {truth.by_stem[0]!r}"
              if truth.by_stem else ""]
     scores.warning = "; ".join(note for note in (scores.warning, *notes) if note)
+    # a header not in LABEL_COLUMNS beside the image column: which one was scored against, said as a note (it had
+    # been printed "Warning:" though the file was read as meant)
+    scores.note = f"labels read from the column {given.label_column!r} (the one beside the image column)" \
+        if given.label_column else ""
     plot_confusion(scores, run_dir / "confusion.png")
     return scores
 

@@ -88,8 +88,9 @@ def step_progress(state: RunState | dict[str, Any], step: str) -> dict[str, int]
     """What `step` ("describe", "label" or "assign") reports when it starts: {"total", "done"} in images, from
     the run's `state`. The step nodes report it, and a Continue mid-step tells it first (graph/run.py)."""
     fields: dict[str, Any] = dict(state)
-    if step == "describe":
-        return {"total": len(fields["images"]), "done": len(fields.get("descriptions", {}))}
+    if step == "describe":  # contents, as Steps 2a and 3 count (twins are described once): a finished Step 1
+        # had shown "describe 8/9" with one pair of identical files (the CLI says "9 images (8 distinct ...)")
+        return {"total": len(set(primaries(state["images"]).values())), "done": len(fields.get("descriptions", {}))}
     # Steps 2a and 3 count every image that has not failed, described (labelled) yet or not: told mid-Step 1 (a
     # Continue), "label 0/30" of 60 had counted only the images described so far, and told as a criterion change
     # resumed, "assign 0/0" only the images labelled so far

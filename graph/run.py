@@ -22,7 +22,7 @@ from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import change_unrecorded, load_meta, run_lock
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
-from ictc.nodes.state import RESET, primaries
+from ictc.nodes.state import RESET, files_of, primaries
 from ictc.prompts import Criterion
 
 MAX_CRITERION_CHARS = 300
@@ -179,7 +179,7 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             # what is done, so running from the start again does only the missing work
             session.drive(Command(update={"failures": {RESET: True}} if retry else {}, goto="start"), on_event)
         label = _pending_change(session) or (
-            f"resume: retried {len(state['failures'])} failed image(s)" if retry else _version_label(meta, "resumed"))
+            f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else _version_label(meta, "resumed"))
         return session.finish(label)
 
 

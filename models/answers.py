@@ -4,7 +4,6 @@ an error or an empty choice list said as what it is (README "Servers and their q
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from ictc.models.quirks import error_response, refusal_of, status_response
@@ -143,13 +142,10 @@ SERVER_CAP_FIX = ("raise the server's own cap on answer length, or remove it (ll
                   "instead, give it a longer one (llama.cpp -c, Ollama num_ctx)")  # llama.cpp ends a full one so too
 
 
-CUT_AT = re.compile(r"the server cut the answer after (\d+) of the (\d+) tokens ictc asked for")  # cut_by_server's
-
-
-def cut_by_server(answer: dict[str, Any], cap: int | None) -> str:
-    """Why a normalized `answer` was cut by a cap of the server's own, in words ("" when it was not): its first
-    choice ended by the token cap (finish_reason "length") after fewer than half the `cap` tokens ictc asked for
-    (usage.completion_tokens; without usage its characters, which are at least its tokens). Not an empty answer
+def server_cut(answer: dict[str, Any], cap: int | None) -> tuple[int, int] | None:
+    """(tokens answered, `cap` asked) when a normalized `answer` was cut by a cap of the server's own, else None: its
+    first choice ended by the token cap (finish_reason "length") after fewer than half the `cap` tokens ictc asked
+    for (usage.completion_tokens; without usage its characters, which are at least its tokens). Not an empty answer
     nor one with reasoning (reasoning counts against the cap: quirks.clean gives it room), nor a cap under 4
     (Step 3's one-token calls).
 
@@ -164,26 +160,36 @@ def cut_by_server(answer: dict[str, Any], cap: int | None) -> str:
     if (choice.get("finish_reason") != "length" or cap is None or cap < 4 or not isinstance(content, str)
             or not content.strip() or has_reasoning(content) or details.get("reasoning_tokens")
             or any(message.get(field) for field in REASONING_FIELDS)):
-        return ""
+        return None
     used = usage.get("completion_tokens")
     used = used if type(used) is int and used > 0 else len(content)
-    if used * 2 >= cap:
-        return ""
+    return None if used * 2 >= cap else (used, cap)
+
+
+def cut_said(used: int, cap: int) -> str:
+    """An answer cut at `used` tokens of the `cap` asked, by the server's own cap (server_cut), in words."""
     return (f"the server cut the answer after {used} of the {cap} tokens ictc asked for (finish_reason length): "
             f"{SERVER_CAP} (llama.cpp -n, Ollama num_predict, LM Studio's response length limit); raise it")
+
+
+def cut_by_server(answer: dict[str, Any], cap: int | None) -> str:
+    """Why a normalized `answer` was cut by a cap of the server's own, in words (cut_said); "" when it was not
+    (server_cut)."""
+    cut = server_cut(answer, cap)
+    return cut_said(*cut) if cut else ""
 
 
 def unusable_answer(answer: dict[str, Any], request: Any, cap: int | None = None) -> Any | None:
     """A 200 chat `answer` (a dict, normalized in place: normalize_answer) checked for a usable answer: None when
     it has one; else the response (httpx) to stand for it, for `request`: the error its body is (error_in_body;
     a 5xx retried), or a 400 not retried naming the refusal (quirks.refusal_of), the missing choices
-    (no_choice_reason) or the server's own cap that cut it (cut_by_server, `cap`: the tokens the request asked
+    (no_choice_reason) or the server's own cap that cut it (server_cut, `cap`: the tokens the request asked
     for), so the image fails with that reason, not as "returned an empty description" or as a cut answer."""
     if (failed := error_in_body(answer)) is not None:
         return status_response(request, *failed, retry=True)
     normalize_answer(answer)
     if refused := refusal_of(answer) or no_choice_reason(answer):
         return error_response(request, refused, "refusal")
-    if cut := cut_by_server(answer, cap):
-        return error_response(request, cut, "server_cap")
+    if cut := server_cut(answer, cap):  # the counts go as fields, for the stop's words (nodes/watch.py)
+        return error_response(request, cut_said(*cut), "server_cap", {"cut_at": cut[0], "asked": cut[1]})
     return None

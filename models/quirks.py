@@ -272,12 +272,13 @@ def refusal_of(answer: dict[str, Any]) -> str:
 FOUND = "x-ictc-found"  # the header of error_response's stand-in: the server said 200, ictc found the answer unusable
 
 
-def error_response(request: Any, message: str, kind: str) -> Any:
+def error_response(request: Any, message: str, kind: str, fields: dict[str, int] | None = None) -> Any:
     """A 400 response (httpx) carrying `message`, for a call answered with no usable answer: the openai client
     raises it as that image's failure, in those words, and does not retry it. Its FOUND header holds `kind`, so
-    that what is said of it names what ictc found, not an "HTTP 400" the server never sent (found_in)."""
-    return status_response(request, 400, {"error": {"message": message, "type": kind}}, retry=False,
-                           headers={FOUND: kind})
+    that what is said of it names what ictc found, not an "HTTP 400" the server never sent (found_in); `fields`
+    (e.g. "cut_at", "asked" for "server_cap") go beside the message in its error body, read back by found_fields."""
+    return status_response(request, 400, {"error": {**(fields or {}), "message": message, "type": kind}},
+                           retry=False, headers={FOUND: kind})
 
 
 def found_in(exc: BaseException) -> str:
@@ -286,6 +287,22 @@ def found_in(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     return str(headers.get(FOUND, "")) if headers is not None else ""
+
+
+def found_fields(exc: BaseException) -> dict[str, int]:
+    """The whole-number fields error_response put beside the message of its stand-in, when the failure `exc` is
+    one (found_in); {} otherwise, or when its body cannot be read. Why: the stop's words had read the counts back
+    out of ictc's own sentence (a regular expression on models/answers.cut_said)."""
+    response = getattr(exc, "response", None)
+    if not found_in(exc):
+        return {}
+    try:
+        error = response.json().get("error") if response is not None else None
+    except Exception:  # noqa: BLE001 (an unread or malformed body: the message alone is said)
+        return {}
+    if not isinstance(error, dict):
+        return {}
+    return {key: value for key, value in error.items() if type(value) is int}
 
 
 def status_response(request: Any, status: int, body: dict[str, Any], retry: bool,

@@ -24,7 +24,7 @@ from ictc.nodes.actions import (
     same_text,
 )
 from ictc.nodes.merged_names import with_merge
-from ictc.nodes.state import RESET
+from ictc.nodes.state import RESET, files_of, twins_said
 from ictc.nodes.user_names import parse_names
 
 
@@ -81,7 +81,8 @@ def _plan_merge(state: dict[str, Any], clusters: tuple[str, str], into: str) -> 
         raise UsageError(f"merging {first!r} and {second!r} would leave 1 cluster; a clustering needs 2")
     # no name given: the bigger cluster's name stays (ties: the first), so fewer images change their name
     # ("merge Purple with Red", Purple empty, had renamed Red's 33 images "Purple")
-    sizes = Counter(a["cluster"] for a in state.get("assignments", {}).values())
+    # in images (files): a cluster of 3 identical files is bigger than one of 2 images
+    sizes = {name: files_of(state["images"], assigned(state, name))[0] for name in (first, second)}
     target = into.strip() or (second if sizes[second] > sizes[first] else first)
     if taken := next((n for n in names if n not in (first, second) and same_text(target, n)), None):
         raise UsageError(f"cannot merge into {target!r}: cluster {names.index(taken) + 1} is called {taken!r}")
@@ -121,9 +122,10 @@ def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
     if not members:
         return Plan(update, "", f"nothing ({', '.join(repr(n) for n in gone)} had no image: no model call)")
     unaffected = {p: a for p, a in assignments.items() if a["cluster"] not in gone}
+    files, twins = files_of(state["images"], members)  # images, not contents: 3 identical files are 3 images
     return Plan({**update, "assignments": {RESET: True, **unaffected}, "scope": {p: kept for p in members}},
-                "assign_dispatch", f"Step 3 on the {len(members)} images of {gone[0]!r} only, among the {len(kept)} "
-                                   f"names left")
+                "assign_dispatch", f"Step 3 on the {files} image{'s' if files != 1 else ''} of {gone[0]!r} only"
+                                   f"{twins_said(twins)}, among the {len(kept)} names left")
 
 
 def _plan_split(state: dict[str, Any], cluster: str, n: int) -> Plan:
@@ -137,8 +139,10 @@ def _plan_split(state: dict[str, Any], cluster: str, n: int) -> Plan:
         raise UsageError("split needs the clusters' members: accept the names first, then split after Step 3")
     if n < 2:  # "--split 1 1" had read "cannot split 'Red' (12 images) into 1", as if the size were the trouble
         raise UsageError(f"a split needs at least 2 parts, not {n}")
-    if n > len(members):
-        raise UsageError(f"cannot split {cluster!r} ({len(members)} images) into {n}")
+    files, twins = files_of(state["images"], members)  # images, not contents: 3 identical files are 3 images
+    if n > len(members):  # identical files go to one part: the contents are what a split can divide
+        held = f"{len(members)} distinct of its {files} images" if twins else f"{files} image{'s' if files != 1 else ''}"
+        raise UsageError(f"cannot split {cluster!r} ({held}) into {n}")
     # imported here, not at the top: the chat app's first paint imports this module
     from ictc.nodes.label_counts import normalize_label
 
@@ -149,7 +153,7 @@ def _plan_split(state: dict[str, Any], cluster: str, n: int) -> Plan:
              if len(labels) == 1 else "")
     return Plan({"split": {"cluster": cluster, "n": n}}, "name_split",
                 f"Step 2b on the raw labels of {cluster!r} ({len(labels)} distinct, into {n} parts), "
-                f"then Step 3 on its {len(members)} images only{alike}")
+                f"then Step 3 on its {files} image{'s' if files != 1 else ''} only{twins_said(twins)}{alike}")
 
 
 def names_note(state: dict[str, Any], plan: Plan) -> str:

@@ -39,7 +39,7 @@ from ictc.nodes.label_counts import (
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.read_names import parse_names
-from ictc.nodes.state import RESET, RunState, primaries
+from ictc.nodes.state import RESET, RunState, files_of, primaries
 from ictc.nodes.user_names import user_naming, with_other
 from ictc.nodes.watch import context_overflow
 from ictc.prompts import Criterion, prompt_hash, render
@@ -154,7 +154,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         reasons = sorted({f["reason"] for f in state.get("failures", {}).values()})
         raise SystematicFailureError(
             "Step 2b (name clusters)", f"no image has a raw label to name clusters from "
-            f"({len(state.get('failures', {}))} failed{': ' + reasons[0] if reasons else ''})",
+            f"({files_of(state['images'], state.get('failures', {}))[0]} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
     # categories are general words already: the K most frequent are the names (nodes/label_levels.py)
     naming = propose_names(ctx, criterion, raw, k, cover=0.0 if level == CATEGORY else None)
@@ -165,7 +165,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         naming = {**naming, "looked": looked}
         spent += looks
     # K as asked, and the fewer-kinds sentence told of the images that failed before Step 2b, if any
-    failed = len(state.get("failures", {}))
+    failed = files_of(state["images"], state.get("failures", {}))[0]  # images: identical files failed together
     naming = {**{key: v for key, v in naming.items() if key not in ("short", "kinds")}, "asked_k": k,
               **short_of(naming["names"], k, failed)}
     if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json

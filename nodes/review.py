@@ -4,6 +4,7 @@ Both pass straight through when the run was started without review (batch use)."
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from langgraph.graph import END
@@ -15,7 +16,7 @@ from ictc.models.other import OTHER
 from ictc.nodes.actions import Accept, parse_action, plan_action
 from ictc.nodes.common import report
 from ictc.nodes.context import Context
-from ictc.nodes.state import RunState
+from ictc.nodes.state import RunState, primaries
 
 
 def pause_payload(state: RunState, point: str) -> dict[str, Any]:
@@ -23,9 +24,10 @@ def pause_payload(state: RunState, point: str) -> dict[str, Any]:
     answer's error, and `fallback`: why Step 2b's names are not the model's ("" when they are)."""
     assignments, descriptions = state.get("assignments", {}), state.get("descriptions", {})
     clusters = []
+    files = Counter(primaries(state["images"]).values())  # a content's files: a size counts images, twins each
     for name in state.get("naming", {}).get("names", []):
         members = [p for p, a in assignments.items() if a["cluster"] == name]
-        clusters.append({"name": name, "size": len(members),
+        clusters.append({"name": name, "size": sum(files.get(p, 1) for p in members),
                          "examples": [descriptions[p]["text"] for p in members[:3] if p in descriptions]})
     naming = state.get("naming", {})
     # names the model did not give (Step 2b's fallback) are said here, where they are reviewed: a newcomer met an

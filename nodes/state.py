@@ -7,7 +7,8 @@ then grew with the square of the set (25 KB per image at 4,000 images; bench/che
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, TypedDict, get_origin, get_type_hints
 
 from langgraph.channels.delta import DeltaChannel
@@ -40,6 +41,21 @@ def primaries(images: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Each image path -> the first path with the same content: twins are processed once."""
     first: dict[str, str] = {}
     return {i["path"]: first.setdefault(i["sha256"], i["path"]) for i in images}
+
+
+def files_of(images: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> tuple[int, int]:
+    """(files, twins): how many image files of `images` (ImageItem-like dicts) the per-image results keyed by
+    `paths` stand for, and how many of those files share their content with another (identical files, asked
+    once). Results are keyed by the first path of each content (primaries), so a result counts once per file
+    with its content. Why: messages had counted contents ("Step 3 on the 2 images" of a cluster of 5 files)."""
+    per_content = Counter(primaries(images).values())
+    counts = [per_content.get(p, 1) for p in set(paths)]  # a path no image has (a test's state): one file
+    return sum(counts), sum(n for n in counts if n > 1)
+
+
+def twins_said(twins: int) -> str:
+    """The note after a count of images when `twins` of them are identical files ("" when none)."""
+    return f", {twins} of them identical files asked once" if twins else ""
 
 
 class ImageItem(TypedDict):

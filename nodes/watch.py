@@ -9,13 +9,14 @@ import re
 import threading
 
 from ictc.core.errors import SystematicFailureError
-from ictc.models.answers import CUT_AT, SERVER_CAP, SERVER_CAP_FIX
+from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
     PER_REQUEST,
     SPENT,
     UNKNOWN_MODEL,
     error_of,
+    found_fields,
     found_in,
     unknown_model_fix,
 )
@@ -129,8 +130,8 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
     if "ICTC_REASONING_ROOM" in message:  # models/pushback.py: the reasoning took the room as well
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
-    if SERVER_CAP in message:  # models/answers.py: answers cut far below the cap ictc asked for
-        return (_cut_by_server(role, message), SERVER_CAP_FIX)
+    if found_in(exc) == "server_cap" or SERVER_CAP in message:  # models/answers.py: cut far below the cap asked
+        return (_cut_by_server(role, message, found_fields(exc)), SERVER_CAP_FIX)
     if _DATA_POLICY.search(message):
         return (f"no provider of the {role} '{model}' fits the account's data policy ({said})",
                 "change the privacy settings the message names, or give another model")
@@ -158,12 +159,13 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
     return (f"{how}{'' if single else ' the same way'} ({said})", fix)
 
 
-def _cut_by_server(role: str, message: str) -> str:
-    """The cause said of answers cut at a cap of the server's own (models/answers.cut_by_server's `message`): what
-    happened, in words; it had read "HTTP 400 the server cut the answer ...", a status the server never sent."""
-    if (cut := CUT_AT.search(message)) is None:  # a message worded otherwise: said as it is
+def _cut_by_server(role: str, message: str, fields: dict[str, int]) -> str:
+    """The cause said of answers cut at a cap of the server's own (models/answers.unusable_answer's stand-in, its
+    `message` and `fields`: "cut_at" tokens of the "asked"): what happened, in words; it had read "HTTP 400 the
+    server cut the answer ...", a status the server never sent."""
+    used, cap = fields.get("cut_at"), fields.get("asked")
+    if used is None or cap is None:  # a stand-in without the counts: its words said as they are
         return f"the {role} server cuts every answer short, at a cap of its own ({message})"
-    used, cap = int(cut[1]), int(cut[2])
     return (f"the {role} server cuts every answer short, at a cap of its own: it answered (HTTP 200, finish_reason "
             f"length), but the answer was cut at {used} token{'s' if used != 1 else ''} by the server, "
             f"of the {cap} ictc asked for")

@@ -153,6 +153,15 @@ def test_bomb_is_refused_before_decoding(zoo):
         load_rgb(zoo / "bomb.png")
 
 
+def test_a_bomb_past_pillow_s_own_limit_names_one_limit_and_the_file_s_size(tmp_path):
+    """Past twice ICTC_MAX_PIXELS Pillow refuses the file itself: the reason had named its limit and ours."""
+    (tmp_path / "huge.png").write_bytes(_png_declaring(20_000, 20_000))
+    with pytest.raises(ImageError) as refused:
+        load_rgb(tmp_path / "huge.png")
+    assert str(refused.value).endswith("huge.png: image too large (400,000,000 pixels declared, limit 100,000,000: "
+                                       "ICTC_MAX_PIXELS raises it)")
+
+
 def test_cli_summary_lists_each_failure_and_exit_code_says_so(zoo, tmp_path, capsys):
     from fake_server import FakeOpenAIServer
 

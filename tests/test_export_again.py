@@ -67,3 +67,20 @@ def test_a_folder_holding_other_files_is_refused_and_left_as_it_was(run, tmp_pat
     assert capsys.readouterr().err.count("\n") == 1 and [p.name for p in out.iterdir()] == ["thesis.docx"]
     (tmp_path / "empty").mkdir()
     assert export_clusters(run, tmp_path / "empty") and export_clusters(run, tmp_path / "new" / "deeper")
+
+
+def test_a_re_export_says_which_folders_of_the_earlier_export_it_removed(run, tmp_path, capsys):
+    """The old cluster folders had gone without a word; one line names them, and those kept for a user's files."""
+    out = tmp_path / "export"
+    first = export_clusters(run, out)
+    gone = sorted(name for name, folder in first.items() if len(list(folder.iterdir())) == 3)  # the two of 3 images
+    assert main(["refine", str(run), "--merge", *gone, "--into", "All"]) == 0
+    (first[gone[1]] / "mine.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["export", str(run), str(out)]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if "earlier export" in line]
+    assert said == [f"The earlier export's folders: removed {first[gone[0]].name}; kept {first[gone[1]].name} "
+                    "(they hold files ictc did not write)"]
+    assert not first[gone[0]].exists() and (first[gone[1]] / "mine.txt").is_file()
+    assert main(["export", str(run), str(out)]) == 0  # the same clusters again: nothing of the earlier one is gone
+    assert "earlier export" not in capsys.readouterr().out

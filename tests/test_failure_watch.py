@@ -147,14 +147,13 @@ def test_a_failure_reason_gives_the_server_s_sentence_not_the_client_s_dump_of_t
 def test_an_answer_ictc_found_unusable_is_said_as_such_not_as_the_server_s_http_400():
     """ictc's own stand-in 400 for a 200 answer cut at the server's cap (models/quirks.error_response) had been said
     "HTTP 400 the server cut ..." in the stop message and "Error code: 400" in each image's reason (kinds5 k04)."""
-    from ictc.models.answers import cut_by_server
-    from ictc.models.quirks import error_response
+    from ictc.models.answers import cut_by_server, unusable_answer
     from ictc.nodes.common import failure
 
-    cut = cut_by_server({"choices": [{"finish_reason": "length", "message": {"content": "A"}}],
-                         "usage": {"completion_tokens": 1}}, 160)
+    answer = {"choices": [{"finish_reason": "length", "message": {"content": "A"}}], "usage": {"completion_tokens": 1}}
+    cut = cut_by_server(answer, 160)
     request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
-    response = error_response(request, cut, "server_cap")
+    response = unusable_answer(answer, request, 160)  # the stand-in, as the HTTP client gets it
     error = openai.BadRequestError(f"Error code: 400 - {response.json()}", response=response, body=response.json())
     watch = FailureWatch()
     with pytest.raises(SystematicFailureError) as stop:
@@ -170,6 +169,25 @@ def test_an_answer_ictc_found_unusable_is_said_as_such_not_as_the_server_s_http_
         FailureWatch().record("Step 1 (describe)", "VLM", "vision-model", [sent] * FIRST_FEW, 0)
     assert "(HTTP 400 grammar rejected)" in str(stop.value)
     assert failure("describe", sent)["reason"] == "BadRequestError: x - grammar rejected"
+
+
+def test_the_counts_of_a_cut_answer_come_as_fields_of_the_stand_in_not_read_back_from_its_words():
+    """The stop's "cut at N tokens, of the M asked" had been parsed out of ictc's own sentence (a regular
+    expression on models/answers' words): reworded, the counts were lost. They travel as fields of the stand-in."""
+    from ictc.models.answers import unusable_answer
+    from ictc.models.quirks import error_response, found_fields
+
+    request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
+    answer = {"choices": [{"finish_reason": "length", "message": {"content": "A red"}}], "usage": {"completion_tokens": 2}}
+    response = unusable_answer(answer, request, 300)
+    error = openai.BadRequestError("x", response=response, body=response.json())
+    assert found_fields(error) == {"cut_at": 2, "asked": 300}
+    reworded = error_response(request, "the reply stopped early", "server_cap", {"cut_at": 2, "asked": 300})
+    error = openai.BadRequestError("x", response=reworded, body=reworded.json())
+    with pytest.raises(SystematicFailureError) as stop:
+        FailureWatch().record("Step 1 (describe)", "VLM", "vision-model", [error] * FIRST_FEW, 0)
+    assert "the answer was cut at 2 tokens by the server, of the 300 ictc asked for" in str(stop.value)
+    assert "-n / --n-predict" in str(stop.value)
 
 
 @pytest.mark.parametrize(("status", "body", "cause", "fix"), [

@@ -244,8 +244,9 @@ def test_a_metrics_note_with_no_unscored_image_ends_as_a_sentence(colour_images)
     wait_for_job(app)
     app.session_state["tab"] = "Metrics"
     app.run()
-    notes = [w.value for w in app.warning if "labels read from the column 'colour'" in w.value]
+    notes = [w.value for w in app.info if "labels read from the column 'colour'" in w.value]
     assert notes and not notes[0].rstrip().endswith(":")
+    assert not [w.value for w in app.warning if "labels read from the column" in w.value]  # a note, not a warning
 
 
 def test_a_new_k_for_a_stopped_first_run_is_taken_and_applied_when_it_continues(colour_images):

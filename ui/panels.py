@@ -34,6 +34,8 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
     nmi.metric("NMI", f"{scores['nmi']:.3f}")
     ari.metric("ARI", f"{scores['ari']:.3f}")
     n.metric("Images scored", f"{scores['n']} of {scores.get('images', scores['n'])}")
+    if scores.get("note"):  # how the labels file was read (evaluation/results.py): information, not a warning
+        st.info(scores["note"])
     if scores.get("warning"):  # the unscored images listed after it, when there are any (a note alone had ended in ":")
         unscored = (scores["unlabelled"] + scores.get("ambiguous", []) + scores["not_clustered"])[:10]
         st.warning(scores["warning"] + (": " + ", ".join(Path(image).name for image in unscored) if unscored else ""))

@@ -100,6 +100,8 @@ def _print_scores(m: dict[str, Any]) -> None:
     """The metrics line, with how many of the run's images were scored and a warning when not all."""
     print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  "
           f"(scored {m['n']} of {m.get('images', m['n'])} images)")
+    if m.get("note"):
+        print(f"Note: {m['note']}")
     if m.get("warning"):
         print(f"Warning: {m['warning']}")
         missing = ([(image, "no label") for image in m["unlabelled"]]
@@ -212,10 +214,20 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """`ictc export`: copy a run's images into one folder per cluster under --out; prints each folder's size.
     Returns 0; raises UsageError as evaluation/export.py does."""
-    from ictc.evaluation.export import export_clusters
+    from ictc.evaluation.export import export_clusters, export_folders
 
-    for name, folder in export_clusters(Path(args.run_dir), Path(args.out)).items():
+    out = Path(args.out)
+    earlier = export_folders(out)  # a re-export removes these: those no cluster has now are said (it had been silent)
+    folders = export_clusters(Path(args.run_dir), out)
+    for name, folder in folders.items():
         print(f"{sum(1 for _ in folder.iterdir()):5d}  {name}  ->  {folder}")
+    now = {folder.name for folder in folders.values()}
+    gone = [f for f in earlier if f not in now and not (out / f).exists()]
+    kept = [f for f in earlier if f not in now and (out / f).exists()]  # files ictc did not write keep them
+    if gone or kept:
+        print("The earlier export's folders: " + "; ".join(
+            [*([f"removed {', '.join(gone)}"] if gone else []),
+             *([f"kept {', '.join(kept)} (they hold files ictc did not write)"] if kept else [])]))
     return EXIT_OK
 
 
