@@ -117,6 +117,17 @@ def quoted_and(names: list[str]) -> str:
     return f"{', '.join(quoted[:-1])} and {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
 
 
+def went_to_said(old: str, new: str, moved: list[dict[str, Any]]) -> str:
+    """Where the images of cluster `old` went when Step 2b named the clusters afresh and `new` is its name now
+    (diff_from's "renamed"; `moved`: its "moved"): "the images of 'red' are all in 'Red'", or, when some moved
+    elsewhere (a name back in another case keeps the cluster even when members changed), "the images of 'red' are
+    in 'Red', but for the 30 that moved". A newcomer read "all in 'Red'" of a cluster half of which had gone to
+    'Blue'."""
+    gone = sum(1 for move in moved if move["from"] == old)
+    return (f"the images of {old!r} are in {new!r}, but for the {gone} that moved" if gone
+            else f"the images of {old!r} are all in {new!r}")
+
+
 def as_given(names: list[str], change: str) -> list[str]:
     """`names` (clusters merged into one: diff_from's "merged") in the order `change` (the history entry, "merge
     'Red' and 'Green'") names them, the others after in their order: `--merge red green` had been said "green and

@@ -69,3 +69,25 @@ def test_a_merge_kept_under_one_of_its_names_and_merged_names_in_the_order_given
     assert merges_kept_under_a_name(changes, "instruction: mind the shade") == ({}, moves)
     other = [*moves, {"image": "x.png", "from": "Red", "to": "Blue"}]
     assert merges_kept_under_a_name({**changes, "moved": other}, "merge 'Red' and 'Green'") == ({}, other)
+
+
+def test_a_cluster_back_in_another_case_that_lost_images_is_not_said_to_hold_all_of_them(capsys):
+    """A newcomer's new criterion split 'red' (60) into 'Red' (30) and 'Blue': the reply had said "the images of
+    'red' are all in 'Red'". Said now: all of 'blue' in 'Blue', 'red' in 'Red' but for the 30 that moved."""
+    from types import SimpleNamespace
+
+    from ictc.cli.refine import _print_changes
+    from ictc.ui.outcomes import renamed_said
+
+    before = _rows({**{f"b{i}.png": "blue" for i in range(3)}, **{f"r{i}.png": "red" for i in range(4)}})
+    after = _rows({**{f"b{i}.png": "Blue" for i in range(3)}, "r0.png": "Blue", "r1.png": "Blue",
+                   "r2.png": "Red", "r3.png": "Red"})
+    changes = diff(before, after)
+    assert changes["renamed"] == {"blue": "Blue", "red": "Red"}
+    results = {"history": ["new criterion 'shape'"], "cluster_names": ["Blue", "Red"], "calls": {}}
+    said = renamed_said(changes["renamed"], results, changes["merged"], changes["moved"])
+    assert "the images of 'blue' are all in 'Blue'" in said
+    assert "the images of 'red' are in 'Red', but for the 2 that moved" in said and "all in 'Red'" not in said
+    _print_changes(SimpleNamespace(version=2, results=results, changes=changes))
+    out = capsys.readouterr().out
+    assert "the images of 'red' are in 'Red', but for the 2 that moved" in out and "all in 'Red'" not in out

@@ -9,7 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ictc.graph.versions import as_given, merges_kept_under_a_name, names_source, quoted_and
+from ictc.graph.versions import (
+    as_given,
+    merges_kept_under_a_name,
+    names_source,
+    quoted_and,
+    went_to_said,
+)
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
@@ -135,7 +141,7 @@ def outcome(job: Job, settings: Settings) -> str:
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
         if renamed or merged:  # a paragraph of its own: after the list of moves it ran on in the last item
-            lines.append("\n" + renamed_said(renamed, results, merged))
+            lines.append("\n" + renamed_said(renamed, results, merged, result.changes["moved"]))
     return "\n".join(lines)
 
 
@@ -179,13 +185,16 @@ def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, i
     return ", ".join(said)
 
 
-def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[str, list[str]] | None = None) -> str:
+def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[str, list[str]] | None = None,
+                 moved: list[dict[str, Any]] | None = None) -> str:
     """The clusters whose name changed (`renamed` {old: new}; `merged` {new: [old, ...]}, several gone whole under one
     new name: graph/versions.py diff_from) after the change that made `results` (results.json; its "history"'s last
     entry names the change): the user's rename or merge, an undo or restore, as "Merged: 'a' and 'b' into 'c'.
     Renamed: 'old' → 'new'." (names quoted, merged ones in the order the merge gave them); any other change had
     Step 2b name the clusters afresh, so the new names are said as its (a newcomer read "Renamed: First → green"
-    after a new criterion as if it were a rename of theirs)."""
+    after a new criterion as if it were a rename of theirs), each with where the old one's images went (`moved`:
+    diff_from's "moved"; versions.went_to_said)."""
+    moved = moved or []
     change = (results.get("history") or [""])[-1]
     source = names_source(change)
     # "'a', 'b' and 'c'" for the clusters merged into each new name, quoted (a name may hold "and"), as given
@@ -197,7 +206,7 @@ def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[
         return " ".join(said)
     return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
         [f"the images of {olds} are all in {new!r}" for new, olds in joined.items()]
-        + [f"the images of {old!r} are all in {new!r}" for old, new in renamed.items()]) + ").")
+        + [went_to_said(old, new, moved) for old, new in renamed.items()]) + ").")
 
 
 def instructions_in_force(criterion: dict) -> list[str]:

@@ -92,7 +92,13 @@ def _cluster(run_dir: str, token: str) -> str:
 
 def _print_changes(result: Any) -> None:
     """The new version, the model calls per step and what changed (renamed and merged clusters, moved images)."""
-    from ictc.graph.versions import as_given, merges_kept_under_a_name, names_source, quoted_and
+    from ictc.graph.versions import (
+        as_given,
+        merges_kept_under_a_name,
+        names_source,
+        quoted_and,
+        went_to_said,
+    )
 
     calls = result.results["calls"]
     change = result.results["history"][-1] if result.results["history"] else ""
@@ -108,7 +114,7 @@ def _print_changes(result: Any) -> None:
         for new, olds in merged.items():
             print(f"  the images of {olds} are all in {new!r}")
         for old, new in changes["renamed"].items():
-            print(f"  the images of {old!r} are all in {new!r}")
+            print(f"  {went_to_said(old, new, changes['moved'])}")
     else:
         for new, olds in merged.items():
             print(f"Merged: {olds} into {new!r}")
