@@ -852,3 +852,15 @@ def test_a_job_ended_by_the_server_s_shutdown_logs_no_traceback(caplog):
         job.thread.join(10)
     assert [r.levelname for r in caplog.records if "failed" in r.getMessage() or "shutdown" in r.getMessage()] == [
         "INFO", "ERROR"]
+
+
+def test_the_progress_bars_are_in_the_pipeline_s_order_whatever_step_reports_first():
+    """A Continue's Step 3 reports what was done before the stop before Steps 2a and 2b run again: a newcomer read
+    the bars as "describe, Step 3, Step 2a, Step 2b"."""
+    from ictc.ui.jobs import Job
+
+    job = Job("resume", lambda on_event, stop: None)
+    for step in ("describe", "assign", "label", "name_clusters", "finish"):
+        job.on_event({"step": step, "total": 4, "done": 2})
+    assert [title for title, _ in job.progress()] == ["Step 1 · describe", "Step 2a · label", "Step 2b · name clusters",
+                                                      "Step 3 · assign", "Finishing"]

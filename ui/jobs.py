@@ -150,9 +150,13 @@ class Job:
 
     def progress(self) -> list[tuple[str, dict[str, Any]]]:
         """(step title, copy of its tally {"done", "total", "stored", "calls", "failed"[, "names"]}) per step,
-        in the order the steps first reported."""
+        in the pipeline's order (STEP_TITLES), any other step after them in the order it first reported: a
+        Continue's Step 3 reports what was done before Steps 2a and 2b run again, and a newcomer read the bars as
+        "describe, Step 3, Step 2a, Step 2b"."""
+        order = list(STEP_TITLES)
         with self._lock:
-            return [(STEP_TITLES.get(step, step), dict(tally)) for step, tally in self.steps.items()]
+            steps = sorted(self.steps.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+            return [(STEP_TITLES.get(step, step), dict(tally)) for step, tally in steps]
 
     def _run(self) -> None:
         # imported here: the models' imports happen in the job's thread, not while a page is drawn
