@@ -183,8 +183,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def with_stale_cleared(state: RunState, naming: dict[str, Any], source: str = "Step 2b") -> dict[str, Any]:
     """The update of a Step 2b that named the clusters `naming` (`source`: "Step 2b", or "your categories" for the
-    user's own) over a run whose `state` may hold Step 3 answers already: {"naming": naming} (the user's edits
-    recorded, nodes/kept_edits.py), and every assignment cleared when the names are not the ones those
+    user's own) over a run whose `state` may hold Step 3 answers already: {"naming": naming} with the user's
+    renames carried over (nodes/kept_edits.py), and every assignment cleared when the names are not the ones those
     answers chose among. Why: `ictc resume` of a run with failed images runs Step 2b again over every label, and
     Step 3 had been redone only for the retried images: the others stayed under names no cluster had (a tester's
     "0 Green, 3 Red" with 5 images in 'blue'). Unchanged names keep every answer; changed ones cost calls only where
