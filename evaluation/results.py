@@ -46,14 +46,16 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
 
 def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context,
                calls: dict[str, dict[str, int]], new_version: str | None = None,
-               consume: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               consume: bool = False, notes: list[str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """results.json's content (the rows under "images") and the rows (evaluation/outputs.py image_rows) of a
     run's `state` (nodes/state.py RunState), with the metrics when the run has a labels file and is done
     (confusion.png is written then). Nothing of `state`'s per-image records is kept beyond the rows, so a
     caller may drop the state before writing the files (its ~2 KB per image is then reused).
     `meta`: run.json; `calls`: this pass's model calls per step; `new_version`: the action this pass
     completed (the outputs become that version), if any; `consume`: the description and label records
-    are taken out of `state` as the rows are made (image_rows), for a caller that drops the state after."""
+    are taken out of `state` as the rows are made (image_rows), for a caller that drops the state after;
+    `notes`: what the pass itself must say (graph/run.py resume_run: the user's edits it could not keep), listed
+    under "notices" and first among the warnings, for this version only."""
     history = [v["action"] for v in meta.get("versions", [])] + ([new_version] if new_version else [])
     criterion = Criterion.from_dict(state["criterion"])
     rows = image_rows(state, consume)
@@ -74,7 +76,7 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "routes": {route: n for route, n in Counter(map(itemgetter("route"), rows)).items() if route},
         # the quality levers of issue 18 as set for this run (README "Quality with small models")
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
-        "warnings": stranded_warnings(rows, names) + (degenerate_warnings(rows, names, naming.get("groups", []),
+        "warnings": list(notes or []) + stranded_warnings(rows, names) + (degenerate_warnings(rows, names, naming.get("groups", []),
                                          naming.get("label_categories") if naming.get("label_level") == "category" else None)
                      if ctx.settings.check_clusters == "on" else [])
         # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them
@@ -87,6 +89,8 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "images": rows,
         "skipped": [{"file": f, "reason": r} for f, r in meta.get("skipped", {}).items()],  # files not taken
     }
+    if notes:
+        results["notices"] = list(notes)
     results.update(grouping_results(state, rows))  # K proposed, names source, "other" size, levels
     # the metrics come when every image has a cluster or a failure: not at the pause before Step 3
     if meta.get("labels") and names and not status["unfinished"]:

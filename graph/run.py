@@ -22,6 +22,7 @@ from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import change_unrecorded, load_meta, run_lock
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
+from ictc.nodes.kept_edits import not_kept_said
 from ictc.nodes.state import RESET, files_of, primaries
 from ictc.prompts import Criterion
 
@@ -169,18 +170,36 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
         retry = is_complete(state) or bool(state.get("failures"))
+        listen, notes = _noting_lost_edits(on_event, meta)
         if session.graph.get_state(session.config).next:
             if on_event is not None:  # the graph goes on mid-step, where no step start tells the totals: told here
                 for event in progress_so_far(state):  # (the status line said "40/40" with 129 images missing)
                     on_event(event)
-            session.drive(None, on_event)  # continue from the last checkpoint
+            session.drive(None, listen)  # continue from the last checkpoint
         if retry or not is_complete(session.state()):
             # after Ctrl-C the checkpoint may say "nothing next" with work missing: every node skips
             # what is done, so running from the start again does only the missing work
-            session.drive(Command(update={"failures": {RESET: True}} if retry else {}, goto="start"), on_event)
+            session.drive(Command(update={"failures": {RESET: True}} if retry else {}, goto="start"), listen)
         label = _pending_change(session) or (
             f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else _version_label(meta, "resumed"))
-        return session.finish(label)
+        return session.finish("; ".join([label, *notes]), notes=notes)
+
+
+def _noting_lost_edits(on_event: Events | None, meta: dict[str, Any]) -> tuple[Events, list[str]]:
+    """A listener passing the drive's events on to `on_event` but Step 2b's report of the user's edits it could not
+    carry over (nodes/name_clusters.py with_stale_cleared), and the list it fills with that report in one line
+    (nodes/kept_edits.not_kept_said; the edits were the last version's in `meta`, run.json), for the version's
+    label and warnings. Why: a resume's Step 2b had dropped the user's renames and splits without a word."""
+    notes: list[str] = []
+    versions = meta.get("versions") or [{}]
+
+    def listen(event: dict[str, Any]) -> None:
+        if "edits_not_kept" in event:
+            notes[:] = [not_kept_said(event["edits_not_kept"], versions[-1].get("version"), event["source"], event["names"])]
+        elif on_event is not None:
+            on_event(event)
+
+    return listen, notes
 
 
 def _pending_change(session: RunSession) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError
+from ictc.nodes.kept_edits import with_renamed
 from ictc.nodes.merged_names import with_rename
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
 
@@ -272,6 +273,7 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
                 raise UsageError(f"cannot rename to {to!r}: cluster {names.index(taken) + 1} is called {taken!r}")
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**with_rename(state["naming"], cluster, to), "names": [to if n == cluster else n for n in names]}
+            naming = with_renamed(naming, cluster, to)  # so that a resume's Step 2b can name it so again
             return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
         case SetK(k):
             given = state.get("assignments", {})

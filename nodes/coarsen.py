@@ -12,6 +12,7 @@ from ictc.models.other import OTHER
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
+from ictc.nodes.kept_edits import with_edit
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.state import RunState
 from ictc.prompts import Criterion, render
@@ -116,6 +117,7 @@ def coarsen(state: RunState, runtime: Runtime[Context]) -> Command[Literal["revi
              for p, a in assignments.items() if a["cluster"] in parent_of}
     parents = list(answer["parents"]) + ([OTHER] if OTHER in state["naming"]["names"] else [])
     level = {"parents": answer["parents"], "source": answer["source"], "from": names}
-    naming = {**state["naming"], "names": parents, "levels": [*state["naming"].get("levels", []), level]}
+    naming = with_edit({**state["naming"], "names": parents, "levels": [*state["naming"].get("levels", []), level]},
+                       "coarser levels")
     return Command(update={"naming": naming, "n_clusters": n, "assignments": moved, "coarsen": {}},
                    goto="review_clusters")

@@ -23,6 +23,7 @@ from ictc.nodes.actions import (
     check_name,
     same_text,
 )
+from ictc.nodes.kept_edits import with_edit
 from ictc.nodes.merged_names import with_merge
 from ictc.nodes.state import RESET, files_of, twins_said
 from ictc.nodes.user_names import parse_names
@@ -92,7 +93,7 @@ def _plan_merge(state: dict[str, Any], clusters: tuple[str, str], into: str) -> 
     kept = [target if n == stays else n for n in names if n != goes]
     # before Step 3 (the names pause) Step 3 still asks with the names merged, then sends them to the target
     naming = with_merge(state["naming"], (first, second), target) if not state.get("assignments") else state["naming"]
-    return Plan({"naming": {**naming, "names": kept}, "n_clusters": len(kept), "assignments": moved},
+    return Plan({"naming": with_edit({**naming, "names": kept}, "merges"), "n_clusters": len(kept), "assignments": moved},
                 "", "nothing (a merge calls no model)")
 
 
@@ -114,7 +115,7 @@ def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
     if len(kept) < 2:
         raise UsageError(f"removing {', '.join(repr(n) for n in gone)} would leave {len(kept)} cluster; a clustering needs 2")
     members = [p for p, a in assignments.items() if a["cluster"] in gone]
-    update: dict[str, Any] = {"naming": {**state["naming"], "names": kept},
+    update: dict[str, Any] = {"naming": with_edit({**state["naming"], "names": kept}, "removals"),
                               "n_clusters": len([n for n in kept if n != OTHER]),
                               "other": bool(state.get("other")) and OTHER in kept}
     if state.get("user_names"):  # the user's own names, less the removed: what a later Step 3 assigns to

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from ictc.core.errors import SystematicFailureError
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context, recoverable_errors
+from ictc.nodes.kept_edits import carried_over
 from ictc.nodes.label import echoes_prompt, label_template
 from ictc.nodes.label_categories import (
     better_level,
@@ -116,7 +117,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     if state.get("user_names"):  # the user's own categories stand in for Step 2b (nodes/user_names.py)
         level = choose_level(records, state["n_clusters"])  # a category only from label_levels=json's own answers
         raw = [level_label(r, level) for r in records]
-        return {"naming": with_other(user_naming(state["user_names"], raw), bool(state.get("other")))}
+        return with_stale_cleared(state, with_other(user_naming(state["user_names"], raw), bool(state.get("other"))),
+                                  "your categories")
     ctx, criterion = runtime.context, Criterion.from_dict(state["criterion"])
     settings, k = ctx.settings, state["n_clusters"]
     echoed: list[str] = []
@@ -179,17 +181,24 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     return with_stale_cleared(state, with_other({**naming, "label_level": level}, bool(state.get("other"))))
 
 
-def with_stale_cleared(state: RunState, naming: dict[str, Any]) -> dict[str, Any]:
-    """The update of a Step 2b that named the clusters `naming` over a run whose `state` may hold Step 3 answers
-    already: {"naming": naming}, and every assignment cleared when the names are not the ones those answers chose
-    among. Why: `ictc resume` of a run with failed images runs Step 2b again over every label, and Step 3 had been
-    redone only for the retried images: the others stayed under names no cluster had (a tester's "0 Green, 3 Red"
-    with 5 images in 'blue'). Unchanged names keep every answer; changed ones cost calls only where the step
-    cache has no answer for the prompt."""
-    before = set(state.get("naming", {}).get("names", []))
-    if state.get("assignments") and before != set(naming["names"]):
-        return {"naming": naming, "assignments": {RESET: True}, "scope": {}}
-    return {"naming": naming}
+def with_stale_cleared(state: RunState, naming: dict[str, Any], source: str = "Step 2b") -> dict[str, Any]:
+    """The update of a Step 2b that named the clusters `naming` (`source`: "Step 2b", or "your categories" for the
+    user's own) over a run whose `state` may hold Step 3 answers already: {"naming": naming} with the user's
+    renames carried over (nodes/kept_edits.py), and every assignment cleared when the names are not the ones those
+    answers chose among. Why: `ictc resume` of a run with failed images runs Step 2b again over every label, and
+    Step 3 had been redone only for the retried images: the others stayed under names no cluster had (a tester's
+    "0 Green, 3 Red" with 5 images in 'blue'). Unchanged names keep every answer; changed ones cost calls only where
+    the step cache has no answer for the prompt. The user's edits that cannot be kept are reported as a stream
+    event {"step": "name_clusters", "edits_not_kept": [kinds], "source", "names"} for graph/run.py to say."""
+    if not state.get("assignments"):
+        return {"naming": naming}
+    earlier = state.get("naming", {})
+    naming, lost = carried_over(earlier, naming)
+    if set(earlier.get("names", [])) == set(naming["names"]):
+        return {"naming": naming}
+    if lost:  # the user's renames and splits had gone unsaid (graph/run.py resume_run says them)
+        report("name_clusters", edits_not_kept=lost, source=source, names=naming["names"])
+    return {"naming": naming, "assignments": {RESET: True}, "scope": {}}
 
 
 def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: Criterion,

@@ -9,6 +9,7 @@ from langgraph.types import Command
 
 from ictc.models.other import OTHER
 from ictc.nodes.context import Context
+from ictc.nodes.kept_edits import with_edit
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.name_clusters import propose_names
 from ictc.nodes.state import RESET, RunState
@@ -57,7 +58,8 @@ def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["a
     # the version's own Step 2b record: the first naming's fallback or fewer kinds had been said of the split
     own: dict[str, Any] = {key: proposal[key] for key in ("source", "problems", "asked_names") if key in proposal}
     earlier: dict[str, Any] = {key: v for key, v in state["naming"].items() if key not in ("short", "kinds", "asked_names")}
-    naming: dict[str, Any] = {**earlier, **own, "names": new_names, "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts}}
+    naming: dict[str, Any] = with_edit({**earlier, **own, "names": new_names,
+                                        "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts}}, "splits")
     return Command(update={"naming": naming, "n_clusters": len(new_names), "split": {},
                            "assignments": {RESET: True, **unaffected}, "scope": {p: parts for p in members}},
                    goto="assign_dispatch")

@@ -121,6 +121,9 @@ def outcome(job: Job, settings: Settings) -> str:
              f"Model calls by step: {calls}."]
     if fewer_kinds := fewer_kinds_said(results):  # why there are fewer clusters than asked, where the user reads
         lines.append(fewer_kinds + ".")
+    # the user's edits a Continue's Step 2b could not keep (graph/run.py resume_run), of whichever pass it was
+    lines += [f"{note[0].upper()}{note[1:]}." for said in ([s for _, s, _ in job.passes] or [results])
+              for note in said.get("notices", [])]
     if result.failed:
         lines.append(failed_said(result.rows, first=job.title in ("first run", "resume")))
     if job.title == "undo" or job.title.startswith("back to version"):
