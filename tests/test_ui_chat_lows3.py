@@ -1,0 +1,67 @@
+"""Lows a newcomer found in the chat app (third pass): a message in a second window on a run while the first
+window's change ran was told a change had "stopped half-way", and lost."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from test_ui_app import (  # noqa: F401 (workspace: a fixture)
+    messages,
+    open_app,
+    say,
+    use_folder,
+    wait_for_job,
+    workspace,
+)
+
+from ictc.ui.run_chat import read_chat
+
+from fakes import FakeLLM, fake_context
+
+
+class GatedLLM(FakeLLM):
+    """Once `gate` is given, Step 2b and Step 3 wait for it to be set: a change is running for as long as a test needs."""
+
+    gate: Any = None
+
+    def respond(self, messages, **kwargs):
+        if self.gate is not None and "sort images" in messages[0].content:
+            assert self.gate.wait(60)
+        return super().respond(messages, **kwargs)
+
+
+def test_a_message_in_a_second_window_during_the_first_window_s_change_is_held_for_it(colour_images):
+    """Window A split a cluster; while it ran, window B said a rename: it was answered "That waits: the change stopped
+    half-way (split ...) comes first", which was false (nothing had stopped), and the rename was dropped."""
+    paths, _ = colour_images
+    llm = GatedLLM()
+    ctx = fake_context(llm=llm)
+    first = open_app(ctx)
+    use_folder(first, Path(paths[0]).parent)
+    say(first, "group by colour, 3 groups")
+    say(first, "go")
+    wait_for_job(first)
+    second = open_app(ctx)
+    second.button(key="open-run").click().run()
+    llm.gate = threading.Event()
+    try:
+        say(first, "split Red in two")
+        say(first, "go")
+        assert first.session_state["ictc_session"].busy
+        said = say(second, "rename Blue to Sea")
+    finally:
+        llm.gate.set()
+    assert "stopped half-way" not in said, said
+    assert said.startswith("A job is running") and "I will read “rename Blue to Sea” when it is done" in said, said
+    wait_for_job(first)
+    done = wait_for_job(second)  # the rename, read once the split was done
+    assert done.startswith("Now “rename Blue to Sea”: Applying (no model is called)"), done
+    wait_for_job(second)
+    session = second.session_state["ictc_session"]
+    assert "Sea" in session.names() and "Blue" not in session.names(), session.names()
+    first.run()  # both windows saw the split end: its outcome is said once in the run's chat, not once per window
+    said = [m["text"] for m in read_chat(session.run_dir)[0]]
+    assert sum(m.startswith("Done in") and "(split 'Red' into 2)" in m for m in said) == 1, said
+    assert sum(m.startswith("Done in") and "(split 'Red' into 2)" in m for m in messages(first)) == 1
