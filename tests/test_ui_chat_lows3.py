@@ -1,5 +1,6 @@
 """Lows a newcomer found in the chat app (third pass): a message in a second window on a run while the first
-window's change ran was told a change had "stopped half-way", and lost."""
+window's change ran was told a change had "stopped half-way", and lost; an undo refused dropped the change waiting
+for go unsaid."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from test_ui_app import (  # noqa: F401 (workspace: a fixture)
+from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
+    finished_app,
     messages,
     open_app,
     say,
@@ -65,3 +67,17 @@ def test_a_message_in_a_second_window_during_the_first_window_s_change_is_held_f
     said = [m["text"] for m in read_chat(session.run_dir)[0]]
     assert sum(m.startswith("Done in") and "(split 'Red' into 2)" in m for m in said) == 1, said
     assert sum(m.startswith("Done in") and "(split 'Red' into 2)" in m for m in messages(first)) == 1
+
+
+def test_an_undo_refused_on_the_first_version_keeps_the_change_waiting_for_go(finished_app):  # noqa: F811
+    """"4 groups" (previewed, "Say go to apply"), then "undo" on the first version: "Nothing to undo", and the "go"
+    after it found "Nothing is waiting to be applied": the refused undo had dropped the K unsaid."""
+    app, _ = finished_app
+    assert "Say **go** to apply" in say(app, "4 groups")
+    said = say(app, "undo")
+    assert said == "Nothing to undo: this is the first version's state. Still waiting: use K=4; say **go** to apply it."
+    assert say(app, "go") == "Applying: use K=4."
+    assert wait_for_job(app).startswith("Done in")
+    assert app.session_state["ictc_session"].results()["version"] == 2
+    assert say(app, "5 groups").endswith("Say **go** to apply, or correct me.")  # an undo done drops it, and says so
+    assert say(app, "undo").endswith("No longer waiting: use K=5.")

@@ -243,8 +243,11 @@ class Session(SessionRuns):
 
             if reply.back_to or self.run_dir is None or can_undo(self.run_dir):
                 self.back_to(reply.back_to)
-            else:  # said at once, not "Going back to ..." and then a failure (a newcomer)
-                reply = Reply("Nothing to undo: this is the first version's state.")
+            else:  # said at once, not "Going back to ..." and then a failure (a newcomer); nothing is done, so what
+                self.conversation.pending = waiting  # waited for go still waits (it had been dropped unsaid)
+                still = ("; ".join(describe_action(a) for a in waiting) if waiting else "")
+                reply = Reply("Nothing to undo: this is the first version's state."
+                              + (f" Still waiting: {still}; say **go** to apply it." if still else ""))
                 self.conversation.messages[-1]["text"] = reply.text
         self.save()
         return reply
