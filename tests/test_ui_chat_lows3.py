@@ -1,6 +1,6 @@
 """Lows a newcomer found in the chat app (third pass): a message in a second window on a run while the first
 window's change ran was told a change had "stopped half-way", and lost; an undo refused dropped the change waiting
-for go unsaid."""
+for go unsaid; a K out of range in a first message dropped its criterion."""
 
 from __future__ import annotations
 
@@ -81,3 +81,17 @@ def test_an_undo_refused_on_the_first_version_keeps_the_change_waiting_for_go(fi
     assert app.session_state["ictc_session"].results()["version"] == 2
     assert say(app, "5 groups").endswith("Say **go** to apply, or correct me.")  # an undo done drops it, and says so
     assert say(app, "undo").endswith("No longer waiting: use K=5.")
+
+
+def test_a_k_out_of_range_in_the_first_message_keeps_its_criterion(tmp_path):
+    """"group by animal type, 10 groups" of 4 images: the reading said "criterion: not given yet" as well as the K
+    refused; the criterion was lost with it."""
+    from fakes import make_images
+
+    paths, _ = make_images(tmp_path / "four", {"red": 2, "blue": 2})
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    said = say(app, "group by animal type, 10 groups")
+    assert said.startswith("My reading so far: group by **animal type**; K: *not given yet* (K must be between 2 and "
+                           "the 4 images chosen, not 10). How many groups do you want (K, 2 to 4)?"), said
+    assert say(app, "3 groups").startswith("My reading: group by **animal type**; K = **3**.")
