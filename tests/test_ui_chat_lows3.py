@@ -1,6 +1,6 @@
 """Lows a newcomer found in the chat app (third pass): a message in a second window on a run while the first
 window's change ran was told a change had "stopped half-way", and lost; an undo refused dropped the change waiting
-for go unsaid; a K out of range in a first message dropped its criterion."""
+for go unsaid; a K out of range in a first message dropped its criterion; the Overview's share and its warning counted different images."""
 
 from __future__ import annotations
 
@@ -95,3 +95,14 @@ def test_a_k_out_of_range_in_the_first_message_keeps_its_criterion(tmp_path):
     assert said.startswith("My reading so far: group by **animal type**; K: *not given yet* (K must be between 2 and "
                            "the 4 images chosen, not 10). How many groups do you want (K, 2 to 4)?"), said
     assert say(app, "3 groups").startswith("My reading: group by **animal type**; K = **3**.")
+
+
+def test_the_overview_s_share_and_its_warning_count_the_same_images():
+    """An unreadable file among 22: the warning said "green holds 57% of the images" (12 of the 21 clustered) and the
+    table beside it 54.55% (12 of all 22)."""
+    from ictc.ui.views import overview_table, warnings
+
+    results = {"clusters": [{"name": "green", "size": 12}, {"name": "red", "size": 5}, {"name": "blue", "size": 4}],
+               "images": [], "summary": {"images": 22, "clustered": 21}}
+    assert warnings(results)[0].startswith("**green** holds 57% of the clustered images.")
+    assert overview_table(results)["share"] == [57.1, 23.8, 19.0]
