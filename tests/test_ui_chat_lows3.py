@@ -1,6 +1,7 @@
 """Lows a newcomer found in the chat app (third pass): a message in a second window on a run while the first
 window's change ran was told a change had "stopped half-way", and lost; an undo refused dropped the change waiting
-for go unsaid; a K out of range in a first message dropped its criterion; the Overview's share and its warning counted different images."""
+for go unsaid; a K out of range in a first message dropped its criterion; the Overview's share and its warning
+counted different images; the same folder sent twice said "Images ready" twice."""
 
 from __future__ import annotations
 
@@ -106,3 +107,21 @@ def test_the_overview_s_share_and_its_warning_count_the_same_images():
                "images": [], "summary": {"images": 22, "clustered": 21}}
     assert warnings(results)[0].startswith("**green** holds 57% of the clustered images.")
     assert overview_table(results)["share"] == [57.1, 23.8, 19.0]
+
+
+def test_the_same_folder_sent_twice_says_images_ready_once(colour_images):
+    """Enter in the folder box, then a click on "Use this folder": "Images ready: 8 from folder ..." twice in the
+    chat and in session.json."""
+    import json
+
+    paths, _ = colour_images
+    app = open_app(fake_context())
+    use_folder(app, Path(paths[0]).parent)
+    app.button(key="use-folder").click().run()
+    assert sum(m.startswith("Images ready: 8 from folder ") for m in messages(app)) == 1, messages(app)
+    session = app.session_state["ictc_session"]
+    saved = json.loads((session.folder / "session.json").read_text("utf-8"))["messages"]
+    assert sum(m["text"].startswith("Images ready: ") for m in saved) == 1
+    say(app, "by colour")  # said again after other talk, it is said again: the reading it gives may have changed
+    app.button(key="use-folder").click().run()
+    assert messages(app)[-1].startswith("Images ready: 8 from folder ") and "My reading: " in messages(app)[-1]
