@@ -244,6 +244,7 @@ def main() -> None:
         sidebar.draw(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
+    session.follow_run_job()  # a job a second window started on this run: its progress shows here too
     session.report_job()
     with st.container(key="mainrow"):
         left, right = st.columns([2, 3], gap="medium")

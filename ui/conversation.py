@@ -204,10 +204,11 @@ class Conversation:
         criterion, k = intent.criterion or new.criterion, intent.k or new.k
         if len(criterion) > MAX_CRITERION_CHARS:
             return f"the criterion is {len(criterion)} characters long; the limit is {MAX_CRITERION_CHARS}"
+        refused = ""  # a K refused leaves the rest of the message standing ("by animal type, 10 groups" of 4 images)
         if k and image_count == 1:
-            return "only 1 image is chosen; choose at least 2 images to cluster"
+            refused, k = "only 1 image is chosen; choose at least 2 images to cluster", 0
         if k and (k < 2 or (image_count and k > image_count)):
-            return f"K must be between 2 and the {image_count} images chosen, not {k}"
+            refused, k = f"K must be between 2 and the {image_count} images chosen, not {k}", 0
         if criterion:
             self.request.criterion, self.request.preset = criterion, intent.preset or new.preset
             # "colour instead" after "by brightness, not colour": "Do not consider colour" would contradict it
@@ -222,7 +223,7 @@ class Conversation:
         for text in intent.instructions + new.instructions:  # the same reading said again adds it once (a newcomer's
             if not any(same_text(text, given) for given in self.request.instructions):  # three "border"s)
                 self.request.instructions.append(text)
-        return ""
+        return refused
 
     def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None) -> Reply:
         if intent.kind == "go":

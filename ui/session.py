@@ -161,6 +161,16 @@ class Session(SessionRuns):
         results = self.results()
         return list(results["cluster_names"]) if results and results["summary"]["clustered"] else []
 
+    def follow_run_job(self) -> None:
+        """A job another session (a second browser on the current run) started on the run since becomes this session's
+        job too: its progress and Stop show here, and a message said meanwhile is held until it is done, as during one's
+        own job (a second window's rename had been told the first window's split in flight had "stopped half-way",
+        and was dropped). Called before each message and each redraw."""
+        if self.run_dir is not None and not self.busy:
+            job = jobs.job_for(str(self.run_dir))
+            if job is not None and job.running:
+                self.job = job
+
     # the chat -------------------------------------------------------------------------------------------
     def chat(self, text: str) -> Reply:
         """Answer one message; starts the run or the change it asks for when it may (see Conversation). During
@@ -169,6 +179,7 @@ class Session(SessionRuns):
         jobs.warmed()
         from ictc.ui import fairness
 
+        self.follow_run_job()
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
@@ -179,8 +190,9 @@ class Session(SessionRuns):
             if not helps:
                 self.held = text
             stopping = self.job is not None and self.job.stop.is_set()  # Stop pressed: "or press Stop" misread
+            elsewhere = " (started in another window on this run)" if self.job and self.job.id != self.launched else ""
             reply = Reply(JOB_HELP + REFINE_GUIDE if helps else
-                          f"{'Stopping' if stopping else 'A job is running'}: I will read “{text}” when it is "
+                          f"{'Stopping' if stopping else 'A job is running'}{elsewhere}: I will read “{text}” when it is "
                           + (f"done, instead of “{before}” (one message waits at a time)." if before else
                              "done." if stopping else "done (or press **Stop**)."))
             self.conversation.say("user", text)
@@ -231,8 +243,11 @@ class Session(SessionRuns):
 
             if reply.back_to or self.run_dir is None or can_undo(self.run_dir):
                 self.back_to(reply.back_to)
-            else:  # said at once, not "Going back to ..." and then a failure (a newcomer)
-                reply = Reply("Nothing to undo: this is the first version's state.")
+            else:  # said at once, not "Going back to ..." and then a failure (a newcomer); nothing is done, so what
+                self.conversation.pending = waiting  # waited for go still waits (it had been dropped unsaid)
+                still = ("; ".join(describe_action(a) for a in waiting) if waiting else "")
+                reply = Reply("Nothing to undo: this is the first version's state."
+                              + (f" Still waiting: {still}; say **go** to apply it." if still else ""))
                 self.conversation.messages[-1]["text"] = reply.text
         self.save()
         return reply
@@ -253,7 +268,10 @@ class Session(SessionRuns):
             self.queued = []
         if (job.stopped or job.error) and self.queued:
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
-        self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
+        self.save()  # merges the run's chat: a second window on the run may have said this job's outcome already
+        if not any(m.get("job") == job.id for m in self.conversation.messages):  # said once in the run's chat
+            self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
+            self.conversation.messages[-1]["job"] = job.id
         held, self.held = self.held, ""
         if held:  # read now, as if said now (after a Stop too: a newcomer typed just after it): its words stand above
             said = len(self.conversation.messages)

@@ -66,7 +66,9 @@ class SessionRuns(SessionJobs):
             if len(paths) < 2 or reading.k > len(paths):  # said now, not first at "go" (a newcomer's 1 of 3 uploads)
                 then += (" Only 1 image can be used: a clustering needs at least 2." if len(paths) < 2 else
                          f" K={reading.k} is more than these {len(paths)} images: give a smaller K.")
-            self.conversation.say("assistant", f"Images ready: {len(paths)} from {source}. {then}")
+            said, messages = f"Images ready: {len(paths)} from {source}. {then}", self.conversation.messages
+            if not messages or messages[-1] != {"role": "assistant", "text": said}:  # the same folder sent again
+                self.conversation.say("assistant", said)  # (Enter in its box, then the button): said once, not twice
         self.save()
 
     def open_run(self, run_dir: Path) -> None:

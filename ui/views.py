@@ -128,11 +128,11 @@ def warnings(results: dict[str, Any]) -> list[str]:
         if size and len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
             labels = {r.get("raw_label", "").casefold() for r in results.get("images", []) if r.get("cluster") == name}
             if len(labels) == 1:  # a split divides by the labels: with one, a part would stay empty (its preview says)
-                found.append(f"**{name}** holds {size / total:.0%} of the images, all labelled "
+                found.append(f"**{name}** holds {size / total:.0%} of the clustered images, all labelled "
                              f"{next(iter(labels)) or '(none)'!r}. Try a criterion that tells them apart, or "
                              f"\"don't consider ...\" for what they share.")
             else:
-                found.append(f"**{name}** holds {size / total:.0%} of the images. Try \"split {name} in two\", or "
+                found.append(f"**{name}** holds {size / total:.0%} of the clustered images. Try \"split {name} in two\", or "
                              f"\"more groups\".")
     empty = [c["name"] for c in clusters if c["size"] == 0]
     if len(empty) == 1:
@@ -146,16 +146,18 @@ def warnings(results: dict[str, Any]) -> list[str]:
 
 
 def overview_table(results: dict[str, Any]) -> dict[str, list[Any]]:
-    """The Overview's columns (#, examples as data: URIs, cluster, images, share) for `results` as in
-    results.json; an empty cluster's examples are a blank picture (a missing value reads "None")."""
-    members, total = members_by_cluster(results), max(results["summary"]["images"], 1)
+    """The Overview's columns (#, examples as data: URIs, cluster, images, share: percent of the clustered images, to
+    one decimal) for `results` as in results.json; an empty cluster's examples are a blank picture (a missing value
+    reads "None"). The share's base is the warnings' (an unreadable file had counted here, not there: 54.55% beside
+    "holds 57%")."""
+    members, total = members_by_cluster(results), max(results["summary"]["clustered"], 1)
     rows = results["images"]
     table: dict[str, list[Any]] = {"#": [], "examples": [], "cluster": [], "images": [], "share": []}
     for number, cluster in enumerate(results["clusters"], 1):
         table["#"].append(number)
         table["cluster"].append(cluster["name"])
         table["images"].append(cluster["size"])
-        table["share"].append(cluster["size"] / total)
+        table["share"].append(round(100 * cluster["size"] / total, 1))
         table["examples"].append(strip_uri(tuple(rows[i]["image"] for i in members[cluster["name"]][:4])) or BLANK)
     return table
 
@@ -167,7 +169,8 @@ def overview(results: dict[str, Any], on_select: Callable[[], None]) -> None:
     config: dict[str, Any] = {
         "#": st.column_config.NumberColumn(width=36), "cluster": st.column_config.TextColumn(width="small"),
         "images": st.column_config.NumberColumn(width=64),
-        "share": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0, width=96),
+        "share": st.column_config.ProgressColumn("share", help="of the clustered images", format="%.1f%%",
+                                                 min_value=0.0, max_value=100.0, width=96),
         "examples": st.column_config.ImageColumn(width=132)}
     height = min(36 + 30 * len(results["clusters"]), 960)
     st.dataframe(table, column_config=config, hide_index=True, row_height=30, height=height,
