@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from test_resume_names import CutsRed  # a server failing the red images, as there
+
 from ictc.cli.main import main
 from ictc.graph.refine import refine_run
 from ictc.graph.run import resume_run, start_run
@@ -14,16 +16,6 @@ from ictc.nodes.actions import Rename, Split
 from ictc.prompts import make_criterion
 
 from fakes import FakeVLM, fake_context, make_images, step_calls
-
-
-class CutsRed(FakeVLM):
-    """A server that fails every red image's description (a timeout), answering the others."""
-
-    def respond(self, messages, **kwargs):
-        answer = super().respond(messages, **kwargs)
-        if "filled with red" in answer:
-            raise TimeoutError("the description was cut")
-        return answer
 
 
 class CutsOneBlue(FakeVLM):
