@@ -46,7 +46,8 @@ def write_outputs(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ct
 
 def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: Context,
                calls: dict[str, dict[str, int]], new_version: str | None = None,
-               consume: bool = False, notes: list[str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               consume: bool = False, notes: list[str] | None = None,
+               calls_before: dict[str, dict[str, int]] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """results.json's content (the rows under "images") and the rows (evaluation/outputs.py image_rows) of a
     run's `state` (nodes/state.py RunState), with the metrics when the run has a labels file and is done
     (confusion.png is written then). Nothing of `state`'s per-image records is kept beyond the rows, so a
@@ -55,7 +56,9 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
     completed (the outputs become that version), if any; `consume`: the description and label records
     are taken out of `state` as the rows are made (image_rows), for a caller that drops the state after;
     `notes`: what the pass itself must say (graph/run.py resume_run: the user's edits it could not keep), listed
-    under "notices" and first among the warnings, for this version only."""
+    under "notices" and first among the warnings, for this version only; `calls_before`: the model calls of earlier
+    passes towards the same version that ended without one (stopped, or paused for review: run.json
+    "calls_unsaved"), counted in "calls" with this pass's, which are also given alone as "calls_this_pass"."""
     history = [v["action"] for v in meta.get("versions", [])] + ([new_version] if new_version else [])
     criterion = Criterion.from_dict(state["criterion"])
     rows = image_rows(state, consume)
@@ -81,9 +84,9 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
                      if ctx.settings.check_clusters == "on" else [])
         # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them
         + ([naming["short"]] if naming.get("short") and naming.get("kinds") == len(set(names) - {OTHER}) else []),
-        # model calls made by the pass that wrote these results (run, resume or refinement), per step
-        "calls": {step: calls.get(step, {"model_calls": 0, "from_store": 0})
-                  for step in ("describe", "label", "name_clusters", "assign")},
+        # model calls per step of the work these results are (a run stopped and resumed: both passes), and of the
+        # pass that wrote them: a resume's results had said 0 describe calls where 40 were made before the stop
+        "calls": step_calls(calls, calls_before or {}), "calls_this_pass": step_calls(calls, {}),
         "summary": {"images": len(rows), "clustered": status["ok"], "failed": status["failed"],
                     "unfinished": status["unfinished"], "skipped": len(meta.get("skipped", {}))},
         "images": rows,
@@ -99,6 +102,12 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         except UsageError as exc:  # e.g. every labelled image failed: the results are still written
             results["metrics_error"] = str(exc)
     return results, rows
+
+
+def step_calls(*tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The sum of `tallies` ({step: {"model_calls", "from_store"}}, steps missing counted 0), for the four steps."""
+    return {step: {key: sum(t.get(step, {}).get(key, 0) for t in tallies) for key in ("model_calls", "from_store")}
+            for step in ("describe", "label", "name_clusters", "assign")}
 
 
 def clusters_made(naming: dict[str, Any], k: int) -> int:

@@ -176,6 +176,7 @@ def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Contex
         restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
         session.ctx.check_stop()  # a Stop before the state is written back: nothing has changed
         meta["pending_action"] = action  # a stop or a crash before the version is recorded: resume records it
+        meta.pop("calls_unsaved", None)  # a dropped change's calls are no part of the version brought back
         # (one before update_state leaves the last version's checkpoint latest: resume drops it, graph/run.py)
         write_json(run_dir / "run.json", meta)
         session.graph.update_state(session.config, restore, as_node="review_clusters")

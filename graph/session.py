@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from langchain_core.runnables import RunnableConfig
 
 from ictc.core.memory import collector_paused, limit_arenas
-from ictc.evaluation.results import results_of, write_result_files
+from ictc.evaluation.outputs import write_json
+from ictc.evaluation.results import results_of, step_calls, write_result_files
 from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import RunSaver, run_saver
@@ -69,6 +70,7 @@ class RunSession:
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
         limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
+        self.versioned = False  # this session recorded a version (its calls are in it); else keep_calls saves them
         self.on_event: Events | None = None  # the last drive's listener; finish() tells it its phases
         self.saver: RunSaver = run_saver(connection)
         self.graph = build_graph().compile(checkpointer=self.saver)
@@ -142,7 +144,8 @@ class RunSession:
             self.ctx.check_stop()
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
             results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version,
-                                       consume=known is None, notes=notes)  # a caller's state is left as it is
+                                       consume=known is None, notes=notes,  # a caller's state is left as it is
+                                       calls_before=self.meta.get("calls_unsaved"))
             del state  # the run's per-image records (~2 KB per image) are not held while the files are written
             write_result_files(self.run_dir, results, rows, self.ctx)
             result = RunResult(self.run_dir, results, rows, pause=pause)
@@ -150,7 +153,14 @@ class RunSession:
             self._phase(2, "saving the version and comparing it with the previous one")
             if new_version is not None:
                 previous = list(self.meta.get("versions", []))  # before this version is added
-                result.version = add_version(self.run_dir, self.meta, new_version, checkpoint, restored_from)
+                unsaved = self.meta.pop("calls_unsaved", None)  # counted in this version's calls: run.json drops them
+                try:
+                    result.version = add_version(self.run_dir, self.meta, new_version, checkpoint, restored_from)
+                except BaseException:
+                    if unsaved is not None:
+                        self.meta["calls_unsaved"] = unsaved
+                    raise
+                self.versioned = True
                 if previous:
                     before = clusters_before(result.rows, known.moved_from) if known and known.moved_from is not None \
                         else version_clusters(self.run_dir, previous[-1]["version"])
@@ -158,6 +168,17 @@ class RunSession:
         self._phase(3, "done")
         return result
 
+
+    def keep_calls(self) -> None:
+        """Add this session's model calls to run.json's "calls_unsaved" when it recorded no version (stopped,
+        failed, or paused for review), so that the version a resume or Continue records counts them
+        (evaluation/results.py results_of): a stopped run's results had said 0 describe calls where 40 were made
+        before the stop. Calls in flight at a kill -9 are not counted."""
+        if self.versioned or not any(any(tally.values()) for tally in self.calls.values()):
+            return
+        on_disk = load_meta(self.run_dir)  # only this key changes: this pass may have taken others out of self.meta
+        on_disk["calls_unsaved"] = self.meta["calls_unsaved"] = step_calls(on_disk.get("calls_unsaved", {}), self.calls)
+        write_json(self.run_dir / "run.json", on_disk)
 
     def _phase(self, done: int, words: str) -> None:
         if self.on_event:
@@ -178,10 +199,14 @@ def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunS
         # SqliteSaver switches the file to WAL; with synchronous=NORMAL a commit survives a killed process
         # without an fsync per task's writes (which held every other task behind the saver's lock)
         connection.execute("PRAGMA synchronous=NORMAL")
+        session = RunSession(run_dir, meta, ctx, connection)
         try:
-            yield RunSession(run_dir, meta, ctx, connection)
+            yield session
         finally:
-            connection.close()
+            try:
+                session.keep_calls()  # a pass that made no version: its calls count in the next one
+            finally:
+                connection.close()
 
 
 def run_state(run_dir: str | Path) -> dict[str, Any]:

@@ -172,7 +172,7 @@ def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, i
     newcomer read "name_clusters 0, assign 0" unexplained; another, after a split, "name_clusters 3 (... no model
     call), assign 0 (60 image(s) placed by their label ...)" where the split had redone 15)."""
     said = []
-    for step, c in results["calls"].items():
+    for step, c in results.get("calls_this_pass", results["calls"]).items():  # this job's, not the version's
         stored, kept = c.get("from_store", 0), (before or {}).get(step, 0)
         notes = [f"{stored} from store"] if stored and not kept else []
         if kept:  # a Continue's answers from the store were made before the stop but not yet in its checkpoint

@@ -1,0 +1,52 @@
+"""A run stopped and then resumed (`ictc resume`, the chat's Continue): its version's results.json counts the model
+calls made before the stop. A newcomer read "describe": {"model_calls": 0} in versions/v1/results.json after 40
+describe and 40 label calls made before the stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from ictc.graph.run import resume_run, start_run
+from ictc.nodes.actions import Accept
+from ictc.nodes.context import StopRequested
+from ictc.prompts import make_criterion
+
+from fakes import fake_context
+
+
+def test_a_stopped_then_resumed_run_counts_the_calls_made_before_the_stop(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    ctx.stop = threading.Event()
+
+    def stop_at_step_3(event):
+        if event.get("step") == "assign":  # Steps 1, 2a and 2b done: 8 + 8 + 1 calls made
+            ctx.stop.set()
+
+    with pytest.raises(StopRequested):
+        start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", on_event=stop_at_step_3, context=ctx)
+    before = {"describe": len(ctx.vlm.calls), "label": sum("label" in c["prompt"].lower() for c in ctx.llm.calls)}
+    assert before["describe"] == 8
+    resumed = fake_context()
+    done = resume_run(tmp_path / "run", context=resumed)
+    saved = json.loads((tmp_path / "run" / "versions" / "v1" / "results.json").read_text())
+    calls, this_pass = saved["calls"], saved["calls_this_pass"]
+    assert calls["describe"]["model_calls"] == 8 and calls["label"]["model_calls"] >= 8, calls
+    assert calls["name_clusters"]["model_calls"] >= 1, calls
+    assert this_pass["describe"]["model_calls"] == 0 and this_pass["assign"]["model_calls"] == len(resumed.llm.calls)
+    assert calls["assign"] == this_pass["assign"] and done.results["calls"] == calls
+    assert "calls_unsaved" not in json.loads((tmp_path / "run" / "run.json").read_text())  # counted once
+
+
+def test_calls_before_a_review_pause_count_in_the_version_the_answer_makes(colour_images, tmp_path):
+    paths, _ = colour_images
+    ctx = fake_context()
+    paused = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx, review=True)
+    assert paused.pause is not None and paused.version is None
+    done = resume_run(tmp_path / "run", context=fake_context(), answer=Accept())
+    while done.pause is not None:  # the review after Step 3
+        done = resume_run(tmp_path / "run", context=fake_context(), answer=Accept())
+    assert done.results["calls"]["describe"]["model_calls"] == 8 and done.results["calls_this_pass"]["describe"]["model_calls"] == 0
