@@ -70,6 +70,15 @@ def test_k_or_names_is_required(colour_images, tmp_path, capsys):
     assert "one -k (a number or 'auto') for each of the 2 criteria" in capsys.readouterr().err
 
 
+def test_a_run_with_neither_criterion_nor_k_names_both(colour_images, tmp_path, capsys):
+    """A newcomer's `ictc run FOLDER` asked for -k only; with -k added, it then said the criterion was empty."""
+    folder = Path(colour_images[0][0]).parent
+    assert main(["run", str(folder), "--out", str(tmp_path / "run"), *MODELS]) == 1
+    said = capsys.readouterr().err
+    assert "criterion (-c mood, or --preset)" in said and "-k K, -k auto, or --names" in said, said
+    assert not (tmp_path / "run").exists()
+
+
 def test_several_criteria_share_the_models_and_hashes_and_cross_tab(colour_images, tmp_path, capsys):
     folder = Path(colour_images[0][0]).parent
     group = tmp_path / "group"

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --
 def run_k(args: argparse.Namespace, index: int = 0) -> int | str:
     """The K of the `index`-th criterion: its -k (a number or "auto"), or 0 when --names gives the categories.
 
-    Raises UsageError when neither is given, when criteria and -k do not pair up, or for -k 0."""
+    Raises UsageError when neither is given (naming the criterion too when it is missing as well), when criteria and -k do not pair up, or for -k 0."""
     from ictc.core.errors import UsageError
 
     ks, criteria = args.k or [], args.criterion or [None]
@@ -27,6 +27,9 @@ def run_k(args: argparse.Namespace, index: int = 0) -> int | str:
         if len(criteria) > 1:
             raise UsageError("--names goes with one criterion; add others with ictc add-criterion")
         return 0
+    if not ks and not args.criterion and not getattr(args, "preset", None):  # both said at once, not one after the other
+        raise UsageError("say what to group the images by and into how many groups: give a criterion (-c mood, or "
+                         "--preset) and -k K, -k auto, or --names 'a,b,c'")
     if len(ks) != len(criteria):
         raise UsageError(f"give one -k (a number or 'auto') for each of the {len(criteria)} criteria, not {len(ks)}"
                          if len(criteria) > 1 else "give -k K, -k auto, or --names 'a,b,c'")
