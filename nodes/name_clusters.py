@@ -189,11 +189,15 @@ def with_stale_cleared(state: RunState, naming: dict[str, Any], source: str = "S
     Step 3 had been redone only for the retried images: the others stayed under names no cluster had (a tester's
     "0 Green, 3 Red" with 5 images in 'blue'). Unchanged names keep every answer; changed ones cost calls only where
     the step cache has no answer for the prompt. The user's edits that cannot be kept are reported as a stream
-    event {"step": "name_clusters", "edits_not_kept": [kinds], "source", "names"} for graph/run.py to say."""
+    event {"step": "name_clusters", "edits_not_kept": [kinds], "source", "names"} for graph/run.py to say; when renames
+    are carried over, a progress event {"step": "name_clusters", "advance": 0, "names"} gives the names with them."""
     if not state.get("assignments"):
         return {"naming": naming}
     earlier = state.get("naming", {})
+    fresh = naming["names"]
     naming, lost = carried_over(earlier, naming)
+    if naming["names"] != fresh:  # the progress line had shown Step 2b's names where the version has the user's
+        report("name_clusters", advance=0, names=naming["names"])
     if set(earlier.get("names", [])) == set(naming["names"]):
         return {"naming": naming}
     if lost:  # the user's renames and splits had gone unsaid (graph/run.py resume_run says them)

@@ -51,6 +51,20 @@ def test_a_rename_survives_a_resume_whose_step_2b_gives_the_same_names_and_no_im
     assert "notices" not in result.results
 
 
+def test_the_progress_line_of_a_resume_shows_the_names_with_the_user_s_rename(tmp_path, capsys, monkeypatch):
+    """After `ictc refine --rename 1 Verdant`, `ictc resume` printed "Step 2b names: 1/1, green, red, blue" (Step 2b's
+    own names) where the result had Verdant."""
+    first, ctx = _run(tmp_path, CutsOneBlue(), 3)  # blue_1 fails
+    refine_run(tmp_path / "run", Rename(_named(first, "green"), "Verdant"), context=ctx)
+    capsys.readouterr()
+    healthy = fake_context()
+    monkeypatch.setattr("ictc.graph.runtime.build_context", lambda settings: healthy)
+    assert main(["resume", str(tmp_path / "run")]) == 0
+    lines = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    names = [line for line in lines if line.startswith("Step 2b names")]
+    assert names and "Verdant" in names[-1] and "green" not in names[-1].lower(), names
+
+
 def test_a_rename_step_2b_cannot_give_again_is_said_in_the_history_the_warnings_and_the_cli(tmp_path, capsys,
                                                                                             monkeypatch):
     first, ctx = _run(tmp_path, CutsRed(), 2)  # the 3 reds fail: Step 2b names blue and green
