@@ -147,7 +147,8 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
     """Continue an interrupted run, or answer the review pause it waits at.
 
     With no `answer`: a run waiting at a review point, or complete without failures, only has its outputs
-    rewritten; a complete run with failures retries the failed images; otherwise the missing work is done.
+    rewritten; a complete run with failures retries the failed images, and makes no version when nothing changed
+    (they failed again: its results say so, among the warnings); otherwise the missing work is done.
     `answer` is an Action or its dict form (nodes/actions.py). Returns the RunResult of this pass.
     Raises UsageError when `run_dir` is not a run folder, is busy, or gets an answer while not paused."""
     run_dir = Path(run_dir)
@@ -170,6 +171,8 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
         retry = is_complete(state) or bool(state.get("failures"))
+        # a finished run with failures and no change pending: a retry that changes nothing makes no version
+        settled = outcome(state) if is_complete(state) and not meta.get("pending_action") else None
         listen, notes = _noting_lost_edits(on_event, meta)
         if session.graph.get_state(session.config).next:
             if on_event is not None:  # the graph goes on mid-step, where no step start tells the totals: told here
@@ -180,9 +183,27 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             # after Ctrl-C the checkpoint may say "nothing next" with work missing: every node skips
             # what is done, so running from the start again does only the missing work
             session.drive(Command(update={"failures": {RESET: True}} if retry else {}, goto="start"), listen)
+        if settled is not None and outcome(after := session.state()) == settled:
+            # each resume of a run whose failed image failed again had added a version (v3, v4...) the same as the last
+            return session.finish(None, notes=[failed_again_said(after)])
         label = _pending_change(session) or (
             f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else _version_label(meta, "resumed"))
         return session.finish("; ".join([label, *notes]), notes=notes)
+
+
+def outcome(state: dict[str, Any]) -> tuple[Any, ...]:
+    """What a version of a finished run's `state` holds: its cluster names, each image's cluster and the images that
+    failed; two states with equal outcomes make the same version."""
+    return (state.get("naming", {}).get("names"), {p: a.get("cluster") for p, a in state.get("assignments", {}).items()},
+            set(state.get("failures", {})))
+
+
+def failed_again_said(state: dict[str, Any]) -> str:
+    """The line a resume that changed nothing says: how many image files of `state` failed again, and why."""
+    failures = state.get("failures", {})
+    reasons = sorted({f.get("reason", "") for f in failures.values()} - {""})
+    return (f"nothing changed: {files_of(state['images'], failures)[0]} image(s) failed again"
+            + (f": {'; '.join(reasons)}" if reasons else "") + " (no new version)")
 
 
 def _noting_lost_edits(on_event: Events | None, meta: dict[str, Any]) -> tuple[Events, list[str]]:

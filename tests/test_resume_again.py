@@ -1,0 +1,42 @@
+"""`ictc resume` of a finished run whose failed image fails again: nothing changed, so no version is added (each
+resume had added one, v3, v4..., the same as the last); it says which image(s) failed again and why, and exits 4."""
+
+from __future__ import annotations
+
+import json
+
+from ictc.cli.main import main
+from ictc.graph.run import resume_run, start_run
+from ictc.prompts import make_criterion
+
+from fakes import FakeVLM, fake_context, make_images
+
+
+class CutsOneBlue(FakeVLM):
+    """A server that fails the description of blue_1 only (a timeout)."""
+
+    def respond(self, messages, **kwargs):
+        answer = super().respond(messages, **kwargs)
+        if "filled with blue" in answer and "41 pixels" in answer:
+            raise TimeoutError("the description was cut")
+        return answer
+
+
+def test_a_resume_whose_failed_image_fails_again_adds_no_version(tmp_path, capsys, monkeypatch):
+    paths, _ = make_images(tmp_path / "images", {"blue": 2, "green": 3, "red": 3})
+    ctx = fake_context(vlm=CutsOneBlue())
+    first = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    assert first.failed == 1 and first.version == 1
+    again = resume_run(tmp_path / "run", context=fake_context(vlm=CutsOneBlue()))
+    assert again.version is None and again.results["history"] == ["first run"]
+    said = again.results["notices"][0]
+    assert said.startswith("nothing changed: 1 image(s) failed again: ") and "no new version" in said, said
+    assert "the description was cut" in said, said  # the reason
+    monkeypatch.setattr("ictc.graph.runtime.build_context", lambda settings: fake_context(vlm=CutsOneBlue()))
+    capsys.readouterr()
+    assert main(["resume", str(tmp_path / "run")]) == 4  # the failure code, as the run's
+    assert "nothing changed: 1 image(s) failed again" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert [v["action"] for v in meta["versions"]] == ["first run"]
+    healed = resume_run(tmp_path / "run", context=fake_context())  # the server answers now: a version
+    assert healed.version == 2 and healed.failed == 0 and "notices" not in healed.results
