@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import json
 
+from test_resume_edits import CutsOneBlue  # a server failing blue_1, as there
+
 from ictc.cli.main import main
 from ictc.graph.run import resume_run, start_run
 from ictc.prompts import make_criterion
 
-from fakes import FakeVLM, fake_context, make_images
-
-
-class CutsOneBlue(FakeVLM):
-    """A server that fails the description of blue_1 only (a timeout)."""
-
-    def respond(self, messages, **kwargs):
-        answer = super().respond(messages, **kwargs)
-        if "filled with blue" in answer and "41 pixels" in answer:
-            raise TimeoutError("the description was cut")
-        return answer
+from fakes import fake_context, make_images
 
 
 def test_a_resume_whose_failed_image_fails_again_adds_no_version(tmp_path, capsys, monkeypatch):
