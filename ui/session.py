@@ -72,11 +72,15 @@ class Session(SessionRuns):
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
         self.chat_base: tuple[str, list[dict[str, str]]] = ("", [])  # a run's chat.json as last read or written here
+        # the reading and the changes waiting for go as session.json held them when last read or written here, and the
+        # file's mtime then: another tab on this session (the same ?session=) may have changed them since (adopt_waiting)
+        self.waiting_base: tuple[int, dict[str, Any]] = (0, {})
 
     # kept on disk ---------------------------------------------------------------------------------------
     def save(self) -> None:
         """Write this session's record (images, chat, current run, last reported job) to session.json. The
         images are left out (null) once the current run's results list them: 12 MB at 250,000 images."""
+        self.adopt_waiting()
         chat = self.conversation
         listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
         record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source,
@@ -91,6 +95,34 @@ class Session(SessionRuns):
             chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base)
             self.chat_base = (str(self.run_dir), [dict(m) for m in chat.messages])  # copies: replies are edited in place
         write_json(self.folder / "session.json", record)
+        self._waiting_read(record)
+
+    def _waiting_read(self, record: dict[str, Any]) -> None:
+        """Remember `record`'s (session.json's) reading and changes waiting for go as this session's last view of them."""
+        try:
+            mtime = (self.folder / "session.json").stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        self.waiting_base = (mtime, {"request": record.get("request", {}), "pending": record.get("pending", [])})
+
+    def adopt_waiting(self) -> None:
+        """Take the reading and the changes waiting for go from session.json when another tab on this session changed
+        them since this one last read or wrote them, and this one did not: one change waits per session (two tabs had
+        each kept their own, and "go" in one applied a split the other had replaced by a new K, unsaid)."""
+        path = self.folder / "session.json"
+        try:
+            if path.stat().st_mtime_ns == self.waiting_base[0]:
+                return
+            record = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        ours = {"request": asdict(self.conversation.request), "pending": [action_dict(a) for a in self.conversation.pending]}
+        theirs = {"request": record.get("request", {}), "pending": record.get("pending", [])}
+        if ours == self.waiting_base[1] and theirs != ours:  # changed there only: the other tab's are the session's
+            self.conversation.request = Request(**theirs["request"])
+            self.conversation.pending = [parse_action(a) for a in theirs["pending"]]
+        if ours == self.waiting_base[1] or theirs == ours:
+            self._waiting_read(record)
 
     @classmethod
     def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:
@@ -115,6 +147,7 @@ class Session(SessionRuns):
                                             list(record.get("messages", [])))
         # the record's messages are the run's chat.json as this session last wrote it (save)
         session.chat_base = (str(session.run_dir), [dict(m) for m in session.conversation.messages])
+        session._waiting_read(record)
         if session.run_dir is not None:
             session.job = jobs.job_for(str(session.run_dir))
             session.say_lost_job()
@@ -180,6 +213,7 @@ class Session(SessionRuns):
         from ictc.ui import fairness
 
         self.follow_run_job()
+        self.adopt_waiting()  # what another tab on this session left waiting for go
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
