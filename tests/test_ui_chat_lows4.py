@@ -1,7 +1,11 @@
 """Lows a newcomer found in the chat app (fourth pass): two tabs on one session each kept their own change waiting
-for go, and "go" in one applied what the other had replaced."""
+for go, and "go" in one applied what the other had replaced; two tabs watching one job both said its outcome."""
 
 from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
 
 from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
     finished_app,
@@ -9,9 +13,15 @@ from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
     open_app,
     say,
     token_of,
+    use_folder,
     wait_for_job,
     workspace,
 )
+from test_ui_chat_lows3 import GatedLLM
+
+from ictc.ui.run_chat import read_chat
+
+from fakes import fake_context
 
 
 def test_two_tabs_on_one_session_share_the_change_waiting_for_go(finished_app):  # noqa: F811
@@ -28,3 +38,73 @@ def test_two_tabs_on_one_session_share_the_change_waiting_for_go(finished_app): 
     assert "No longer waiting" not in say(second, "5 groups")  # the K applied in A no longer waits in B
 
 
+
+def two_tabs_after_a_change(colour_images) -> tuple[Any, Any]:
+    """Tabs A and B on one session; A split Red, and B said "rename Blue to Sea" while it ran (held); the split is
+    done, and neither tab has reported it yet."""
+    paths, _ = colour_images
+    llm = GatedLLM()
+    ctx = fake_context(llm=llm)
+    first = open_app(ctx)
+    use_folder(first, Path(paths[0]).parent)
+    say(first, "group by colour, 3 groups")
+    say(first, "go")
+    wait_for_job(first)
+    second = open_app(ctx, token=token_of(first))
+    llm.gate = threading.Event()
+    try:
+        say(first, "split Red in two")
+        say(first, "go")
+        assert say(second, "rename Blue to Sea").startswith("A job is running")
+    finally:
+        llm.gate.set()
+    first.session_state["ictc_session"].job.thread.join(60)
+    return first, second
+
+
+def said_once(*chats: list[dict[str, str]]) -> None:
+    """The split's outcome, the rename held and its reply, once each in each of `chats`."""
+    for chat in chats:
+        said = [m["text"] for m in chat]
+        assert sum(m.startswith("Done in") and "(split 'Red' into 2)" in m for m in said) == 1, said
+        assert said.count("rename Blue to Sea") == 1, said
+        assert sum(m.startswith("Now “rename Blue to Sea”: Applying") for m in said) == 1, said
+
+
+def test_two_tabs_watching_one_job_say_its_outcome_once(colour_images):
+    """Two tabs on one session watched a change run; both said its "Done in ..." (in each tab, session.json and the
+    run's chat.json): B checked the chat for it after A had, and before A had written it."""
+    first, second = two_tabs_after_a_change(colour_images)
+    one, two = first.session_state["ictc_session"], second.session_state["ictc_session"]
+    save, saves = one.save, []
+
+    def save_then_the_other_tab_reports(**kwargs: Any) -> None:  # B reports while A is between its steps
+        save(**kwargs)
+        saves.append(1)
+        if len(saves) == 1:
+            two.report_job()
+
+    one.save = save_then_the_other_tab_reports
+    one.report_job()
+    del one.save
+    wait_for_job(second)
+    first.run()
+    said_once(read_chat(one.run_dir)[0], one.conversation.messages, two.conversation.messages)
+
+
+def test_a_message_held_in_one_tab_is_shown_once_when_another_tab_talks_meanwhile(colour_images):
+    """B's message held during A's change was shown twice once read ("rename Blue to Sea", then its reply without
+    "Now ..."): A's messages, merged in before it as B read it, had hidden it from report_job."""
+    first, second = two_tabs_after_a_change(colour_images)
+    two = second.session_state["ictc_session"]
+    chat = two.chat
+
+    def a_talks_first(text: str) -> Any:  # A is answered while B reads its held message
+        say(first, "thanks")
+        return chat(text)
+
+    two.chat = a_talks_first
+    two.report_job()
+    del two.chat
+    wait_for_job(second)
+    said_once(read_chat(two.run_dir)[0], two.conversation.messages)

@@ -27,7 +27,7 @@ from ictc.ui.outcomes import (
     first_run_unfinished_said,
     outcome,
 )
-from ictc.ui.run_chat import keep_chat
+from ictc.ui.run_chat import keep_chat, said_once
 from ictc.ui.session_runs import SessionRuns
 
 if TYPE_CHECKING:
@@ -77,9 +77,10 @@ class Session(SessionRuns):
         self.waiting_base: tuple[int, dict[str, Any]] = (0, {})
 
     # kept on disk ---------------------------------------------------------------------------------------
-    def save(self) -> None:
+    def save(self, once: dict[str, str] | None = None) -> None:
         """Write this session's record (images, chat, current run, last reported job) to session.json. The
-        images are left out (null) once the current run's results list them: 12 MB at 250,000 images."""
+        images are left out (null) once the current run's results list them: 12 MB at 250,000 images. `once`: a job's
+        outcome, added to the chat unless another window on the run has said it already (run_chat.keep_chat)."""
         self.adopt_waiting()
         chat = self.conversation
         listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
@@ -89,10 +90,12 @@ class Session(SessionRuns):
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
                   "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
+        if self.run_dir is None:
+            chat.messages = record["messages"] = said_once(chat.messages, once)
         if self.run_dir is not None:  # the run keeps its own chat too: opened again later, it shows it (ui/run_chat.py)
             # with what another browser on the run said since this one last wrote it (their chats merge, not overwrite)
             base = self.chat_base[1] if self.chat_base[0] == str(self.run_dir) else None  # None: written as it is
-            chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base)
+            chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base, once=once)
             self.chat_base = (str(self.run_dir), [dict(m) for m in chat.messages])  # copies: replies are edited in place
         write_json(self.folder / "session.json", record)
         self._waiting_read(record)
@@ -302,17 +305,17 @@ class Session(SessionRuns):
             self.queued = []
         if (job.stopped or job.error) and self.queued:
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
-        self.save()  # merges the run's chat: a second window on the run may have said this job's outcome already
-        if not any(m.get("job") == job.id for m in self.conversation.messages):  # said once in the run's chat
-            self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
-            self.conversation.messages[-1]["job"] = job.id
+        detail = "" if job.usage else job.detail  # said once in the run's chat, whichever window on it says it first
+        self.save(once={"role": "assistant", "text": text, **({"detail": detail} if detail else {}), "job": job.id})
         held, self.held = self.held, ""
         if held:  # read now, as if said now (after a Stop too: a newcomer typed just after it): its words stand above
             said = len(self.conversation.messages)
-            self.chat(held)
-            if self.conversation.messages[said:said + 1] == [{"role": "user", "text": held}]:
-                del self.conversation.messages[said]
-                self.conversation.messages[said]["text"] = f"Now “{held}”: {self.conversation.messages[said]['text']}"
+            self.chat(held)  # its save may put another window's messages before it: looked for, not taken at `said`
+            chat = self.conversation.messages
+            at = next((n for n in range(said, len(chat) - 1) if chat[n] == {"role": "user", "text": held}), None)
+            if at is not None:
+                del chat[at]
+                chat[at]["text"] = f"Now “{held}”: {chat[at]['text']}"
         self.save()
         return text
 
