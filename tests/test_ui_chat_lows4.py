@@ -108,3 +108,33 @@ def test_a_message_held_in_one_tab_is_shown_once_when_another_tab_talks_meanwhil
     del two.chat
     wait_for_job(second)
     said_once(read_chat(two.run_dir)[0], two.conversation.messages)
+
+
+def test_a_split_into_fewer_than_two_parts_is_refused(finished_app):  # noqa: F811
+    """"split 1 into 0" was read as "split 'Green' into 2", unsaid: a part count under 2 is refused, as "k=1" is."""
+    app, _ = finished_app
+    for text, n in (("split 1 into 0", 0), ("split Red into 1", 1), ("split green into one", 1)):
+        said = say(app, text)
+        assert said.endswith(f"cannot be done: a split needs at least 2 parts, not {n}."), said
+        assert "\n" not in said
+    assert say(app, "go").startswith("Nothing is waiting")
+
+
+def test_the_llm_s_split_into_fewer_than_two_parts_is_kept_for_the_split_to_refuse():
+    """The LLM's reading of a split into 0 parts had become a split into 2, as the rules' had."""
+    import json
+
+    from ictc.nodes.actions import Split
+    from ictc.ui.intent_llm import read_by_llm
+
+    class Answers:
+        def __init__(self, parts: object):
+            self.parts = parts
+
+        def invoke(self, *args: object, **kwargs: object) -> tuple[str, None]:
+            return json.dumps({"intent": "split", "clusters": ["Red"], "parts": self.parts}), None
+
+    names = ["Green", "Red", "Blue"]
+    assert read_by_llm(Answers(0), "split red into none", names, "colour").action == Split("Red", 0)
+    assert read_by_llm(Answers(3), "split red in three", names, "colour").action == Split("Red", 3)
+    assert read_by_llm(Answers(None), "split red", names, "colour").action == Split("Red", 2)
