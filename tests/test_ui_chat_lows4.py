@@ -138,3 +138,13 @@ def test_the_llm_s_split_into_fewer_than_two_parts_is_kept_for_the_split_to_refu
     assert read_by_llm(Answers(0), "split red into none", names, "colour").action == Split("Red", 0)
     assert read_by_llm(Answers(3), "split red in three", names, "colour").action == Split("Red", 3)
     assert read_by_llm(Answers(None), "split red", names, "colour").action == Split("Red", 2)
+
+
+def test_the_overview_s_warning_rounds_the_share_as_its_table_does():
+    """The warning said "green holds 67% of the clustered images" beside the table's 66.7%."""
+    from ictc.ui.views import overview_table, warnings
+
+    results = {"clusters": [{"name": "green", "size": 6}, {"name": "red", "size": 2}, {"name": "blue", "size": 1}],
+               "images": [], "summary": {"images": 9, "clustered": 9}}
+    assert overview_table(results)["share"][0] == 66.7
+    assert warnings(results)[0].startswith("**green** holds 66.7% of the clustered images.")
