@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
+    SlowVLM,
     finished_app,
     messages,
     open_app,
     say,
+    stop_after,
     token_of,
     use_folder,
     wait_for_job,
@@ -148,3 +150,22 @@ def test_the_overview_s_warning_rounds_the_share_as_its_table_does():
                "images": [], "summary": {"images": 9, "clustered": 9}}
     assert overview_table(results)["share"][0] == 66.7
     assert warnings(results)[0].startswith("**green** holds 66.7% of the clustered images.")
+
+
+def test_an_undo_on_a_stopped_first_run_drops_the_new_k_taken_for_it(colour_images):
+    """"actually 3 groups" on a first run stopped before its results (taken for Continue), then "undo": the generic
+    "This run ... stopped before its results" reply, and the K stayed taken, unsaid."""
+    paths, _ = colour_images
+    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
+    app = open_app(ctx)
+    use_folder(app, Path(paths[0]).parent)
+    say(app, "group by colour, 2 groups")
+    say(app, "go")
+    stop_after(app, ctx, 2)
+    assert say(app, "actually 3 groups").startswith("Taken: K=3 applies when the run continues.")
+    assert say(app, "undo") == ("Dropped: K=3 no longer applies when the run continues. **Continue** (or say continue) "
+                                "finishes the run as it was started (K=2).")
+    assert say(app, "undo").startswith("Nothing to undo: this run stopped before its results, and no new K waits")
+    say(app, "continue")
+    done = wait_for_job(app)
+    assert done.startswith("Done in") and "K=3" not in done, done

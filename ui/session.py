@@ -19,7 +19,7 @@ from ictc.nodes.actions import Action, action_dict, describe_action, parse_actio
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request, previewer
 from ictc.ui.guides import JOB_HELP, REFINE_GUIDE
-from ictc.ui.intent import HELP
+from ictc.ui.intent import HELP, read_by_rules
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import (
     UNFINISHED_HELP,
@@ -248,6 +248,7 @@ class Session(SessionRuns):
             self.conversation.say("user", text)
             k = 0 if HELP.match(lowered) else self.k_alone(text)  # a new K is taken for Continue (k_for_continue)
             self.conversation.say("assistant", self.k_for_continue(k) if k else
+                                  self.undo_taken() if read_by_rules(text, []).kind == "undo" else
                                   first_run_unfinished_said(self.conversation.messages, HELP.match(lowered),
                                                             self.k_example()))
             self.save()
