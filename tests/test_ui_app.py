@@ -520,12 +520,12 @@ def test_empty_and_lopsided_clusters_are_warned_with_a_fix():
     results = {"clusters": [{"name": "Cats", "size": 9}, {"name": "Dogs", "size": 1}, {"name": "Frogs", "size": 0}],
                "summary": {"clustered": 10}}
     said = warnings(results)
-    assert said[0].startswith("**Cats** holds 90% of the clustered images. Try \"split Cats in two\"")
+    assert said[0].startswith("**Cats** holds 90.0% of the clustered images. Try \"split Cats in two\"")
     assert said[1].startswith("**Frogs** has no image") and "fewer groups" in said[1]
     # all of Cats' images share one label: a split would leave a part empty, so it is not the fix offered
     results["images"] = [{"cluster": "Cats", "raw_label": "cat"}] * 9 + [{"cluster": "Dogs", "raw_label": "dog"}]
     said = warnings(results)
-    assert said[0].startswith("**Cats** holds 90% of the clustered images, all labelled 'cat'. Try a criterion") and "split" not in said[0]
+    assert said[0].startswith("**Cats** holds 90.0% of the clustered images, all labelled 'cat'. Try a criterion") and "split" not in said[0]
 
 
 def test_an_empty_cluster_s_overview_row_shows_a_blank_picture_not_none(finished_app):

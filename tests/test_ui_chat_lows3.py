@@ -105,7 +105,7 @@ def test_the_overview_s_share_and_its_warning_count_the_same_images():
 
     results = {"clusters": [{"name": "green", "size": 12}, {"name": "red", "size": 5}, {"name": "blue", "size": 4}],
                "images": [], "summary": {"images": 22, "clustered": 21}}
-    assert warnings(results)[0].startswith("**green** holds 57% of the clustered images.")
+    assert warnings(results)[0].startswith("**green** holds 57.1% of the clustered images.")
     assert overview_table(results)["share"] == [57.1, 23.8, 19.0]
 
 

@@ -84,7 +84,9 @@ def read_change(message: str, names: list[str]) -> Intent | None:
                 return Intent("unclear", source="rules", problem=str(exc))
     if m := re.match(r"(?:please\s+)?(?:split|divide|break up|break)\s+(.+?)(?:\s+(?:in|into|up into)\s+(\w+)"
                      r"(?:\s+\w+)?)?$", message, re.I):
-        return _change(lambda: Split(cluster_named(m[1], names), number(m[2] or "2") or 2))
+        # a count under 2 is kept, for the split to refuse it ("split 1 into 0" had split 'Green' into 2, unsaid)
+        parts = {"zero": 0, "one": 1}.get((m[2] or "").lower(), number(m[2] or "2"))
+        return _change(lambda: Split(cluster_named(m[1], names), parts if parts or (m[2] or "").isdigit() else 2))
     if m := re.match(r"(?:please\s+)?(?:rename|call|name)\s+(.+?)\s+(?:to|as|into)\s+(.+)$", message, re.I):
         if (two := re.match(r"(.+?)\s+and\s+(.+?)\s+(?:to|as|into)\s+(.+)$", m[2], re.I)) and _is_cluster(two[2], names):
             # "rename green to Grass and blue to Sky" had named one cluster "Grass and blue to Sky"

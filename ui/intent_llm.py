@@ -47,7 +47,8 @@ def read_by_llm(llm_json: Any, text: str, names: list[str], criterion: str) -> I
         return Intent("change", action=Merge((cluster_named(targets[0], names), cluster_named(targets[1], names)),
                                              str(data.get("new_name") or "").strip()), source="llm")
     if kind == "split" and targets:
-        return Intent("change", action=Split(cluster_named(targets[0], names), _as_int(data.get("parts")) or 2),
+        parts = str(data.get("parts")).strip()  # a count under 2 is kept, for the split to refuse it (not made 2)
+        return Intent("change", action=Split(cluster_named(targets[0], names), _as_int(parts) if parts.isdigit() else 2),
                       source="llm")
     if kind == "remove" and targets:
         return Intent("change", action=Remove(cluster_named(targets[0], names)), source="llm")

@@ -19,6 +19,7 @@ from ictc.graph.versions import (
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
+from ictc.ui.split_outcome import split_said
 
 if TYPE_CHECKING:
     from ictc.core.settings import Settings
@@ -143,7 +144,8 @@ def outcome(job: Job, settings: Settings) -> str:
         lines += [f"- {image_name(m['image'], root)}: {_quoted(m['from'])} → {_quoted(m['to'])}" for m in moved[:10]]
         if len(moved) > 10:
             lines.append(f"- … and {len(moved) - 10} more (Versions tab)")
-        if renamed or merged:  # a paragraph of its own: after the list of moves it ran on in the last item
+        if (renamed or merged) and not (job.title.startswith("split") and split):  # a split's parts are said above
+            # a paragraph of its own: after the list of moves it ran on in the last item
             lines.append("\n" + renamed_said(renamed, results, merged, result.changes["moved"]))
     return "\n".join(lines)
 
@@ -271,23 +273,6 @@ def failed_said(rows: list[dict[str, Any]], first: bool = True) -> str:
         said.append(f"{len(failed) - len(files)} image(s) failed at a model step; see the Clusters tab. **Continue** "
                     f"retries them.")
     return " ".join(said)
-
-
-def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
-    """A split's outcome from results.json naming.split: the parts with their sizes, the names Step 2b
-    proposed that were replaced (already taken or missing), and parts that got no image."""
-    parts = split["parts"]
-    text = f"Split **{split['cluster']}** into {len(parts)}: " + ", ".join(f"{p} ({sizes.get(p, 0)})" for p in parts) + "."
-    proposed = {name.strip().lower() for name in split.get("proposed", [])}  # a part may keep the cluster's spelling
-    replaced = [p for p in parts if p.lower() not in proposed]
-    if replaced:
-        text += (f" Step 2b proposed {', '.join(split.get('proposed', [])) or 'no usable names'}; as those were "
-                 f"taken by other clusters or too few, the part(s) {', '.join(replaced)} got numbered names "
-                 "(rename them if you like).")
-    empty = [p for p in parts if not sizes.get(p)]
-    if empty:
-        text += f" No image chose {', '.join(empty)}: Step 3 put every image elsewhere; try **undo** and another split."
-    return text
 
 
 UNFINISHED_HELP = ("This run has work left (stopped, or images failed): press **Continue**, or say continue, to do only "

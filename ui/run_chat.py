@@ -21,22 +21,33 @@ _writing = threading.Lock()  # the sessions of one `ictc ui` answer in threads o
 
 
 def keep_chat(run_dir: Path, messages: list[dict[str, str]], reading: Request | None = None,
-              base: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+              base: list[dict[str, str]] | None = None, once: dict[str, str] | None = None) -> list[dict[str, str]]:
     """Write `messages` (the chat, as Conversation.messages) to `run_dir`/chat.json with `reading` (the request
     the run was started with), or, without one, the reading the file already holds. With `base` (the file's messages
     as this session last read or wrote them), the messages another session (a second browser on the run) wrote to
     the file since are kept, before this session's new ones (merged_chat): the last save had won, the other's lost.
-    Returns the messages as written (`messages` when nothing is written: the folder is gone, a first run refused at
-    its start: ui/session_jobs.py reading_kept)."""
+    `once` (a job's outcome, {"role", "text", "job": its id}) is added at the end unless a message of that job is there
+    after the merge, checked and written in one step: two windows watching one job had both said its outcome.
+    Returns the messages as written (`messages`, with `once` added as above, when nothing is written: the folder is
+    gone, a first run refused at its start: ui/session_jobs.py reading_kept)."""
     if not run_dir.is_dir():
-        return messages
+        return said_once(messages, once)
     path = run_dir / CHAT_FILE
     with _writing:
         if base is not None:
             messages = merged_chat(messages, read_chat(run_dir)[0], base)
+        messages = said_once(messages, once)
         kept = asdict(reading) if reading is not None else _record(path).get("reading")
         write_json(path, {"reading": kept, "messages": messages})
     return messages
+
+
+def said_once(messages: list[dict[str, str]], once: dict[str, str] | None) -> list[dict[str, str]]:
+    """`messages` with `once` (a message naming its job: {"job": id, ...}) added at the end, unless None or a message
+    of that job is among them already."""
+    if once is None or any(m.get("job") == once["job"] for m in messages):
+        return messages
+    return [*messages, once]
 
 
 def merged_chat(ours: list[dict[str, str]], theirs: list[dict[str, str]],

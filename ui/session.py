@@ -19,7 +19,7 @@ from ictc.nodes.actions import Action, action_dict, describe_action, parse_actio
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request, previewer
 from ictc.ui.guides import JOB_HELP, REFINE_GUIDE
-from ictc.ui.intent import HELP
+from ictc.ui.intent import HELP, read_by_rules
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import (
     UNFINISHED_HELP,
@@ -27,7 +27,7 @@ from ictc.ui.outcomes import (
     first_run_unfinished_said,
     outcome,
 )
-from ictc.ui.run_chat import keep_chat
+from ictc.ui.run_chat import keep_chat, said_once
 from ictc.ui.session_runs import SessionRuns
 
 if TYPE_CHECKING:
@@ -72,11 +72,16 @@ class Session(SessionRuns):
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
         self.chat_base: tuple[str, list[dict[str, str]]] = ("", [])  # a run's chat.json as last read or written here
+        # the reading and the changes waiting for go as session.json held them when last read or written here, and the
+        # file's mtime then: another tab on this session (the same ?session=) may have changed them since (adopt_waiting)
+        self.waiting_base: tuple[int, dict[str, Any]] = (0, {})
 
     # kept on disk ---------------------------------------------------------------------------------------
-    def save(self) -> None:
+    def save(self, once: dict[str, str] | None = None) -> None:
         """Write this session's record (images, chat, current run, last reported job) to session.json. The
-        images are left out (null) once the current run's results list them: 12 MB at 250,000 images."""
+        images are left out (null) once the current run's results list them: 12 MB at 250,000 images. `once`: a job's
+        outcome, added to the chat unless another window on the run has said it already (run_chat.keep_chat)."""
+        self.adopt_waiting()
         chat = self.conversation
         listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
         record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source,
@@ -85,12 +90,42 @@ class Session(SessionRuns):
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
                   "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
+        if self.run_dir is None:
+            chat.messages = record["messages"] = said_once(chat.messages, once)
         if self.run_dir is not None:  # the run keeps its own chat too: opened again later, it shows it (ui/run_chat.py)
             # with what another browser on the run said since this one last wrote it (their chats merge, not overwrite)
             base = self.chat_base[1] if self.chat_base[0] == str(self.run_dir) else None  # None: written as it is
-            chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base)
+            chat.messages = record["messages"] = keep_chat(self.run_dir, chat.messages, base=base, once=once)
             self.chat_base = (str(self.run_dir), [dict(m) for m in chat.messages])  # copies: replies are edited in place
         write_json(self.folder / "session.json", record)
+        self._waiting_read(record)
+
+    def _waiting_read(self, record: dict[str, Any]) -> None:
+        """Remember `record`'s (session.json's) reading and changes waiting for go as this session's last view of them."""
+        try:
+            mtime = (self.folder / "session.json").stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        self.waiting_base = (mtime, {"request": record.get("request", {}), "pending": record.get("pending", [])})
+
+    def adopt_waiting(self) -> None:
+        """Take the reading and the changes waiting for go from session.json when another tab on this session changed
+        them since this one last read or wrote them, and this one did not: one change waits per session (two tabs had
+        each kept their own, and "go" in one applied a split the other had replaced by a new K, unsaid)."""
+        path = self.folder / "session.json"
+        try:
+            if path.stat().st_mtime_ns == self.waiting_base[0]:
+                return
+            record = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        ours = {"request": asdict(self.conversation.request), "pending": [action_dict(a) for a in self.conversation.pending]}
+        theirs = {"request": record.get("request", {}), "pending": record.get("pending", [])}
+        if ours == self.waiting_base[1] and theirs != ours:  # changed there only: the other tab's are the session's
+            self.conversation.request = Request(**theirs["request"])
+            self.conversation.pending = [parse_action(a) for a in theirs["pending"]]
+        if ours == self.waiting_base[1] or theirs == ours:
+            self._waiting_read(record)
 
     @classmethod
     def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:
@@ -115,6 +150,7 @@ class Session(SessionRuns):
                                             list(record.get("messages", [])))
         # the record's messages are the run's chat.json as this session last wrote it (save)
         session.chat_base = (str(session.run_dir), [dict(m) for m in session.conversation.messages])
+        session._waiting_read(record)
         if session.run_dir is not None:
             session.job = jobs.job_for(str(session.run_dir))
             session.say_lost_job()
@@ -180,6 +216,7 @@ class Session(SessionRuns):
         from ictc.ui import fairness
 
         self.follow_run_job()
+        self.adopt_waiting()  # what another tab on this session left waiting for go
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
@@ -211,6 +248,7 @@ class Session(SessionRuns):
             self.conversation.say("user", text)
             k = 0 if HELP.match(lowered) else self.k_alone(text)  # a new K is taken for Continue (k_for_continue)
             self.conversation.say("assistant", self.k_for_continue(k) if k else
+                                  self.undo_taken() if read_by_rules(text, []).kind == "undo" else
                                   first_run_unfinished_said(self.conversation.messages, HELP.match(lowered),
                                                             self.k_example()))
             self.save()
@@ -268,17 +306,17 @@ class Session(SessionRuns):
             self.queued = []
         if (job.stopped or job.error) and self.queued:
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
-        self.save()  # merges the run's chat: a second window on the run may have said this job's outcome already
-        if not any(m.get("job") == job.id for m in self.conversation.messages):  # said once in the run's chat
-            self.conversation.say("assistant", text, detail="" if job.usage else job.detail)
-            self.conversation.messages[-1]["job"] = job.id
+        detail = "" if job.usage else job.detail  # said once in the run's chat, whichever window on it says it first
+        self.save(once={"role": "assistant", "text": text, **({"detail": detail} if detail else {}), "job": job.id})
         held, self.held = self.held, ""
         if held:  # read now, as if said now (after a Stop too: a newcomer typed just after it): its words stand above
             said = len(self.conversation.messages)
-            self.chat(held)
-            if self.conversation.messages[said:said + 1] == [{"role": "user", "text": held}]:
-                del self.conversation.messages[said]
-                self.conversation.messages[said]["text"] = f"Now “{held}”: {self.conversation.messages[said]['text']}"
+            self.chat(held)  # its save may put another window's messages before it: looked for, not taken at `said`
+            chat = self.conversation.messages
+            at = next((n for n in range(said, len(chat) - 1) if chat[n] == {"role": "user", "text": held}), None)
+            if at is not None:
+                del chat[at]
+                chat[at]["text"] = f"Now “{held}”: {chat[at]['text']}"
         self.save()
         return text
 

@@ -283,6 +283,22 @@ class SessionJobs:
                 f"was started{was}, then names {k} groups afresh from the same descriptions and labels (Step 2b, then "
                 "Step 3 sorts every image again), as version 2: Step 1 is not redone.")
 
+    def undo_taken(self) -> str:
+        """The answer to "undo" on a first run stopped before its results: the new K taken for Continue (k_for_continue)
+        is dropped, and said; without one, that nothing is done yet to undo (the generic "stopped before its results"
+        had left a newcomer's K taken, unsaid)."""
+        from ictc.nodes.actions import SetK
+
+        started = started_reading(self.run_dir) if self.run_dir is not None else {}
+        was = f" (K={started['k']})" if started.get("k") else ""
+        taken = next((a.k for a in self.queued if isinstance(a, SetK)), 0)
+        if not taken:
+            return (f"Nothing to undo: this run stopped before its results, and no new K waits for it. Say **continue** "
+                    f"(or press **Continue**) to finish it as it was started{was}.")
+        self.queued = [a for a in self.queued if not isinstance(a, SetK)]
+        return (f"Dropped: K={taken} no longer applies when the run continues. **Continue** (or say continue) finishes "
+                f"the run as it was started{was}.")
+
     def k_example(self) -> int:
         """A K that k_for_continue would take now for the stopped first run, to give as an example: one more than the
         K it was started with (or one less when that is past its images), 4 when that K is unknown; 0 when none is

@@ -125,14 +125,15 @@ def warnings(results: dict[str, Any]) -> list[str]:
     found = [fewer_kinds] if (fewer_kinds := fewer_kinds_said(results)) else []
     for cluster in clusters:
         name, size = cluster["name"], cluster["size"]
+        share = f"{round(100 * size / total, 1):.1f}%"  # as the Overview's table rounds it ("67%" beside its 66.7%)
         if size and len(clusters) >= 3 and size / total > LOPSIDED_SHARE:
             labels = {r.get("raw_label", "").casefold() for r in results.get("images", []) if r.get("cluster") == name}
             if len(labels) == 1:  # a split divides by the labels: with one, a part would stay empty (its preview says)
-                found.append(f"**{name}** holds {size / total:.0%} of the clustered images, all labelled "
+                found.append(f"**{name}** holds {share} of the clustered images, all labelled "
                              f"{next(iter(labels)) or '(none)'!r}. Try a criterion that tells them apart, or "
                              f"\"don't consider ...\" for what they share.")
             else:
-                found.append(f"**{name}** holds {size / total:.0%} of the clustered images. Try \"split {name} in two\", or "
+                found.append(f"**{name}** holds {share} of the clustered images. Try \"split {name} in two\", or "
                              f"\"more groups\".")
     empty = [c["name"] for c in clusters if c["size"] == 0]
     if len(empty) == 1:

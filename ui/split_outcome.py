@@ -1,0 +1,27 @@
+"""What the chat says of a split once done (ui/outcomes.py): its parts, their names and the images each got."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
+    """A split's outcome from results.json naming.split: the parts with their sizes, the names Step 2b
+    proposed that were replaced (already taken or missing), and parts that got no image; every image in one part is
+    said as the one group the split found (a newcomer read "Blue (6), Azure 1 (0)", an empty cluster listed as a part)."""
+    parts = split["parts"]
+    empty = [p for p in parts if not sizes.get(p)]
+    if filled := [p for p in parts if sizes.get(p)] if len(empty) == len(parts) - 1 else []:
+        return (f"Split **{split['cluster']}** found only one group: its {sizes[filled[0]]} images are all in "
+                f"{filled[0]}, and {', '.join(empty)} got none. Say \"drop the empty groups\" (no model call) to remove "
+                f"{'it' if len(empty) == 1 else 'them'}, or **undo**.")
+    text = f"Split **{split['cluster']}** into {len(parts)}: " + ", ".join(f"{p} ({sizes.get(p, 0)})" for p in parts) + "."
+    proposed = {name.strip().lower() for name in split.get("proposed", [])}  # a part may keep the cluster's spelling
+    replaced = [p for p in parts if p.lower() not in proposed]
+    if replaced:
+        text += (f" Step 2b proposed {', '.join(split.get('proposed', [])) or 'no usable names'}; as those were "
+                 f"taken by other clusters or too few, the part(s) {', '.join(replaced)} got numbered names "
+                 "(rename them if you like).")
+    if empty:
+        text += f" No image chose {', '.join(empty)}: Step 3 put every image elsewhere; try **undo** and another split."
+    return text
