@@ -21,7 +21,7 @@ from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
 from fakes import fake_context
 
 
-def _stopped_first_run(colour_images, k: int, **settings):
+def stopped_first_run(colour_images, k: int, **settings):
     """A session whose first run on the 8 colour images (`k` groups; SlowVLM, one call at a time; `settings` for
     fake_context) was stopped after its second description: (app, ctx)."""
     paths, _ = colour_images
@@ -36,7 +36,7 @@ def _stopped_first_run(colour_images, k: int, **settings):
 def test_a_continue_that_makes_two_versions_says_the_calls_of_each(colour_images):
     """A new K taken on a stopped first run, then Continue: the outcome said "describe 0, label 0, ..." after Step 1
     had just finished: version 2's calls alone (and the images placed by label of both versions added up)."""
-    app, ctx = _stopped_first_run(colour_images, 3, names_from_labels="on", assign_by_label="on")
+    app, ctx = stopped_first_run(colour_images, 3, names_from_labels="on", assign_by_label="on")
     assert say(app, "actually 2 groups").startswith("Taken: K=2")
     say(app, "continue")
     done = wait_for_job(app)
@@ -64,8 +64,8 @@ def test_a_new_k_in_words_says_the_k_it_replaces(colour_images):
     assert said.startswith("I read:\n- use K=2") and "\n\nK was 3; now 2.\n\nSay **go**" in said, said
 
 
-def test_a_new_k_for_a_stopped_first_run_says_the_k_it_replaces(colour_images):
-    app, _ = _stopped_first_run(colour_images, 2)
+def test_a_new_k_for_astopped_first_run_says_the_k_it_replaces(colour_images):
+    app, _ = stopped_first_run(colour_images, 2)
     assert say(app, "actually 3 groups").startswith("Taken: K=3 applies when the run continues. K was 2; now 3. ")
     assert say(app, "no, 4 groups").startswith("Taken: K=4 applies when the run continues. K was 3; now 4. ")
 
@@ -75,7 +75,7 @@ def test_the_stopped_run_s_help_gives_as_example_a_k_it_takes(colour_images):
     refused ("This run was started with K=4")."""
     import re
 
-    app, _ = _stopped_first_run(colour_images, 4)
+    app, _ = stopped_first_run(colour_images, 4)
     for asked in ("help", "what now?"):
         said = say(app, asked)
         example = re.search(r'a new K, e\.g\. "(\d+) groups"', said)

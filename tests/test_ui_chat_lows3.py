@@ -35,9 +35,9 @@ class GatedLLM(FakeLLM):
         return super().respond(messages, **kwargs)
 
 
-def test_a_message_in_a_second_window_during_the_first_window_s_change_is_held_for_it(colour_images):
-    """Window A split a cluster; while it ran, window B said a rename: it was answered "That waits: the change stopped
-    half-way (split ...) comes first", which was false (nothing had stopped), and the rename was dropped."""
+def gated_finished_run(colour_images) -> tuple[Any, Any, GatedLLM]:
+    """A session whose first run on the 8 colour images (3 groups) is done, with a GatedLLM whose Step-3 calls wait
+    once its gate is set: (app, ctx, llm)."""
     paths, _ = colour_images
     llm = GatedLLM()
     ctx = fake_context(llm=llm)
@@ -46,6 +46,12 @@ def test_a_message_in_a_second_window_during_the_first_window_s_change_is_held_f
     say(first, "group by colour, 3 groups")
     say(first, "go")
     wait_for_job(first)
+    return first, ctx, llm
+
+def test_a_message_in_a_second_window_during_the_first_window_s_change_is_held_for_it(colour_images):
+    """Window A split a cluster; while it ran, window B said a rename: it was answered "That waits: the change stopped
+    half-way (split ...) comes first", which was false (nothing had stopped), and the rename was dropped."""
+    first, ctx, llm = gated_finished_run(colour_images)
     second = open_app(ctx)
     second.button(key="open-run").click().run()
     llm.gate = threading.Event()

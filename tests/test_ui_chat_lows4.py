@@ -4,26 +4,21 @@ for go, and "go" in one applied what the other had replaced; two tabs watching o
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 from test_ui_app import (  # noqa: F401 (workspace, finished_app: fixtures)
-    SlowVLM,
     finished_app,
     messages,
     open_app,
     say,
-    stop_after,
     token_of,
-    use_folder,
     wait_for_job,
     workspace,
 )
-from test_ui_chat_lows3 import GatedLLM
+from test_ui_chat_lows2 import stopped_first_run
+from test_ui_chat_lows3 import gated_finished_run
 
 from ictc.ui.run_chat import read_chat
-
-from fakes import fake_context
 
 
 def test_two_tabs_on_one_session_share_the_change_waiting_for_go(finished_app):  # noqa: F811
@@ -44,14 +39,7 @@ def test_two_tabs_on_one_session_share_the_change_waiting_for_go(finished_app): 
 def two_tabs_after_a_change(colour_images) -> tuple[Any, Any]:
     """Tabs A and B on one session; A split Red, and B said "rename Blue to Sea" while it ran (held); the split is
     done, and neither tab has reported it yet."""
-    paths, _ = colour_images
-    llm = GatedLLM()
-    ctx = fake_context(llm=llm)
-    first = open_app(ctx)
-    use_folder(first, Path(paths[0]).parent)
-    say(first, "group by colour, 3 groups")
-    say(first, "go")
-    wait_for_job(first)
+    first, ctx, llm = gated_finished_run(colour_images)
     second = open_app(ctx, token=token_of(first))
     llm.gate = threading.Event()
     try:
@@ -152,16 +140,10 @@ def test_the_overview_s_warning_rounds_the_share_as_its_table_does():
     assert warnings(results)[0].startswith("**green** holds 66.7% of the clustered images.")
 
 
-def test_an_undo_on_a_stopped_first_run_drops_the_new_k_taken_for_it(colour_images):
+def test_an_undo_on_astopped_first_run_drops_the_new_k_taken_for_it(colour_images):
     """"actually 3 groups" on a first run stopped before its results (taken for Continue), then "undo": the generic
     "This run ... stopped before its results" reply, and the K stayed taken, unsaid."""
-    paths, _ = colour_images
-    ctx = fake_context(vlm=SlowVLM(), concurrency=1)
-    app = open_app(ctx)
-    use_folder(app, Path(paths[0]).parent)
-    say(app, "group by colour, 2 groups")
-    say(app, "go")
-    stop_after(app, ctx, 2)
+    app, ctx = stopped_first_run(colour_images, 2)
     assert say(app, "actually 3 groups").startswith("Taken: K=3 applies when the run continues.")
     assert say(app, "undo") == ("Dropped: K=3 no longer applies when the run continues. **Continue** (or say continue) "
                                 "finishes the run as it was started (K=2).")
