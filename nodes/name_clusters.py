@@ -230,14 +230,13 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     counts = count_labels(raw_labels)
     # K names are asked for even from fewer distinct labels (the method's Step 2b: the LLM may part a label, and a
     # small model's one label for every image had made one cluster); only a fallback short of K makes fewer clusters
-    asked_k = k
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     cover = settings.names_cover if cover is None else cover
     from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" else None
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
                   "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": "",
-                  "asked_k": asked_k, "asked_names": k, **short_of(from_counts, asked_k)}
+                  "asked_k": k, "asked_names": k, **short_of(from_counts, k)}
         trace("name_clusters", None, format_counts(kept), from_counts, "(label counts: no model)", 0.0, cached=False,
               source="labels",
               attempts=0)
@@ -281,7 +280,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     names = names if names is not None else fallback_names(best, kept, k)
     naming = {"names": names, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": groups,
               "attempts": len(problems) + (source == "model"), "source": source, "problems": problems, "mode": mode,
-              "prompt_hash": prompt_hash(rendered), "asked_k": asked_k, "asked_names": k, **short_of(names, asked_k)}
+              "prompt_hash": prompt_hash(rendered), "asked_k": k, "asked_names": k, **short_of(names, k)}
     ctx.remember(key, "name_clusters", naming)
     trace("name_clusters", None, prompt_text(rendered), naming["names"], ctx.llm_id, timer.seconds, cached=False,
           source=source, attempts=naming["attempts"], problems=problems, mode=mode)
