@@ -160,7 +160,8 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str,
 
 def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> dict[str, Any]:
     """diff() with the earlier version given as image -> cluster (version_clusters). Counts (before, after)
-    cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name; or when all
+    cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name (one that another
+    cluster had before too: names swapped or reused); or when all
     of its images went to one name that did not exist before, with others or not; several such clusters under one
     new name are merged ({new: [old, ...]}), not renamed, and none of their images moved. The per-row work runs in
     map, zip and Counter, without a Python frame per row (a version of 250,000 images is compared after every
@@ -173,8 +174,10 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
     for (_, new), count in pairs.items():
         if new:
             new_size[new] += count
+    # the same members under another name are the same cluster renamed, even when its old name is now another
+    # cluster's (renames that reuse names, then "go back to version 1", had reported 10 images moved 'green' -> 'red')
     renamed = {old: new for (old, new), count in pairs.items()
-               if old and new and old != new and old not in new_size and count == old_size[old] == new_size[new]}
+               if old and new and old != new and count == old_size[old] == new_size[new]}
     # an earlier cluster whose images all went to one name that is new is that cluster under its new name, even
     # when others joined it: two that went whole under one new name are a merge (each said old -> new), not all
     # their images moved (`refine -k 2` had listed the 4 reds and the 4 greens moved to "Red and green")

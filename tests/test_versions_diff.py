@@ -91,3 +91,14 @@ def test_a_cluster_back_in_another_case_that_lost_images_is_not_said_to_hold_all
     _print_changes(SimpleNamespace(version=2, results=results, changes=changes))
     out = capsys.readouterr().out
     assert "the images of 'red' are in 'Red', but for the 2 that moved" in out and "all in 'Red'" not in out
+
+
+def test_renames_that_reuse_names_are_renames_and_no_image_moved():
+    """red -> Crimson, green -> 'a/b\\c:d*', Crimson -> green, then back to version 1: the go-back had reported the
+    10 reds moved 'green' -> 'red', the clusters matched by name, not by the images they hold."""
+    reds, greens = {f"r{i}.png": "red" for i in range(10)}, {f"g{i}.png": "green" for i in range(6)}
+    renamed = _rows({**{image: "green" for image in reds}, **{image: "a/b\\c:d*" for image in greens}})
+    back = _rows({**reds, **greens})
+    assert diff(renamed, back) == {"renamed": {"green": "red", "a/b\\c:d*": "green"}, "merged": {}, "moved": []}
+    swapped = _rows({"a.png": "Blue", "b.png": "Red"})  # two names swapped: two renames
+    assert diff(_rows({"a.png": "Red", "b.png": "Blue"}), swapped)["moved"] == []
