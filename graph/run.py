@@ -24,9 +24,7 @@ from ictc.nodes.actions import Action, action_dict, describe_action, parse_actio
 from ictc.nodes.context import Context
 from ictc.nodes.kept_edits import not_kept_said
 from ictc.nodes.state import RESET, files_of, primaries
-from ictc.prompts import Criterion
-
-MAX_CRITERION_CHARS = 300
+from ictc.prompts import Criterion, criterion_too_long
 
 
 def check_request(paths: list[str], criterion: Criterion, n_clusters: int, labels: str | None,
@@ -34,10 +32,10 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
     """Everything a user can get wrong, refused before any model is loaded or called.
 
     `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: the other
-    files and folders the folder held, in words (core/folders.entries_said). Raises UsageError for a criterion over MAX_CRITERION_CHARS characters,
+    files and folders the folder held, in words (core/folders.entries_said). Raises UsageError for a criterion over prompts' MAX_CRITERION_CHARS characters,
     no images, K < 2, K above the number of images, or a labels file that names none of them."""
-    if len(criterion.text) > MAX_CRITERION_CHARS:
-        raise UsageError(f"the criterion is {len(criterion.text)} characters long; the limit is {MAX_CRITERION_CHARS}")
+    if too_long := criterion_too_long(criterion.text):
+        raise UsageError(too_long)
     if not paths:
         raise UsageError(f"no images found ({skipped} besides; looked for the formats the installed Pillow "
                          "decodes: .jpg .png .webp .avif .tif and more)")

@@ -13,7 +13,7 @@ from typing import Any
 from ictc.core.errors import UsageError
 from ictc.nodes.kept_edits import with_renamed
 from ictc.nodes.merged_names import with_rename
-from ictc.prompts import ALL_STEPS, Criterion, make_criterion, step_name
+from ictc.prompts import ALL_STEPS, Criterion, make_criterion, shortened, step_name
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def describe_action(action: Action) -> str:
         case SetK(k):
             return f"use K={k}"
         case SetCriterion(criterion):
-            return f"criterion {criterion!r}"
+            return f"criterion {shortened(criterion)!r}"  # a long one cut: it is said in one line
         case AddInstruction(text, step):
             return f"instruction for {_step_title(step)}: {text!r}"
         case RemoveInstructions(about):

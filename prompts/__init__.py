@@ -85,9 +85,28 @@ def clean_criterion(text: str) -> str:
                   flags=re.I).strip() or text
 
 
+MAX_CRITERION_CHARS = 300  # a criterion is a few words; a page of text in every prompt is a paste gone wrong
+SHOWN_CHARS = 60  # a criterion shown in one line (a version's label, the headline, Recent runs) is cut to this
+
+
+def criterion_too_long(text: str) -> str:
+    """The one line that refuses `text` as a criterion when it is over MAX_CRITERION_CHARS characters; "" when it fits.
+    Shared by the CLI, the API and the chat (a 3,600-character "group by ..." had been taken and repeated in full)."""
+    if len(text) <= MAX_CRITERION_CHARS:
+        return ""
+    return (f"the criterion is {len(text)} characters long; the limit is {MAX_CRITERION_CHARS}: say what to group by "
+            "in a few words")
+
+
+def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` as it is when it has at most `limit` characters, else its first ones and "…" (`limit` in all)."""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
     """A criterion from free text, a preset name, or both (text wins, preset adds its hints). Text that is a
-    preset's name selects that preset. Raises UsageError for an unknown preset or an empty criterion."""
+    preset's name selects that preset. Raises UsageError for an unknown preset, an empty criterion or one over
+    MAX_CRITERION_CHARS characters."""
     if preset is not None and preset not in presets():
         raise UsageError(f"unknown preset {preset!r}: choose one of {', '.join(sorted(presets()))}")
     if preset is None and text and text.strip().lower() in presets():
@@ -95,6 +114,8 @@ def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
     chosen = (text or "").strip() or (presets()[preset]["criterion"] if preset else "")
     if not chosen:
         raise UsageError("the criterion is empty: say what to group the images by, e.g. --criterion mood")
+    if too_long := criterion_too_long(chosen):
+        raise UsageError(too_long)
     return Criterion(chosen, preset)
 
 

@@ -19,6 +19,7 @@ import streamlit as st
 from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.models.other import OTHER
+from ictc.prompts import shortened
 from ictc.ui import crosstab_view, jobs, panels, sidebar, views
 from ictc.ui.outcomes import image_name, images_root, instructions_in_force, model_warning
 from ictc.ui.session import Session, new_token
@@ -193,7 +194,7 @@ def results_pane(session: Session) -> None:
     # is one of the K: a criterion change at K=5 had read "K=4 + other", as if an "other" group had been asked for
     other = " + other" if OTHER in results["cluster_names"] and results.get("names_source") != "fallback" else ""
     k = len(results["cluster_names"]) - bool(other)
-    st.markdown(f"**{results['criterion']['text']}** · K={k}{other} · version {results['version']} · "
+    st.markdown(f"**{shortened(results['criterion']['text'])}** · K={k}{other} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
     if given := instructions_in_force(results["criterion"]):  # they act on every later change: kept in view
         st.caption("Instructions in force: " + "; ".join(given))

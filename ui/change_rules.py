@@ -119,8 +119,12 @@ def _is_cluster(token: str, names: list[str]) -> bool:
 
 
 def _name(text: str) -> str:
-    """A new cluster name as typed, without the quotes around it."""
-    return text.strip().strip("\"'“”‘’").strip()
+    """A new cluster name as typed, without one matched pair of quotes around it: a quote that closes a quoted word
+    inside the name stays ("🌿 Grün 'quoted'" had lost its closing quote)."""
+    text = text.strip()
+    if len(text) >= 2 and (text[0], text[-1]) in (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’")):
+        return text[1:-1].strip()
+    return text
 
 
 def _change(make: Any) -> Intent:

@@ -23,7 +23,7 @@ from ictc.nodes.actions import (
     preview_action,
     same_text,
 )
-from ictc.prompts import presets
+from ictc.prompts import criterion_too_long, presets
 from ictc.ui.guides import (
     ASK_CRITERION,
     REFINE_GUIDE,
@@ -34,6 +34,7 @@ from ictc.ui.guides import (
     same_k_said,
 )
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
+from ictc.ui.questions import CAN_ANSWER, answer_question, is_question
 
 GREETINGS = {"hi", "hello", "hey", "hi there", "hello there", "good morning", "good afternoon", "good evening"}
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
@@ -131,6 +132,11 @@ class Conversation:
             else:
                 self.request = Request()
                 reply = Reply(f"OK, starting over: nothing is read yet. {SETUP_HELP}")
+        elif is_question(text) and intent.kind in ("request", "unclear")[: 2 if names else 1] and not intent.k:
+            # a question is never a new criterion ("what is the biggest cluster?" had been previewed as one)
+            said = answer_question(text, getattr(preview, "results", None)) if names else ""
+            reply = Reply((said or f"{_sentence(CAN_ANSWER)}." if names else
+                           f"Questions about the clusters are answered once a run has made them. {SETUP_HELP}") + waits)
         elif intent.kind == "help":  # the same: nothing changes, the guide of this stage of the chat
             reply = Reply((REFINE_GUIDE if names else SETUP_GUIDE + f"\n\nMy reading so far: {self.request.reading()}.")
                           + waits)
@@ -198,12 +204,9 @@ class Conversation:
                     self.request.other = False
                 case _:
                     return f"{describe_action(action)} needs clusters; there are none yet"
-        # imported here: the pipeline's imports wait for the first message (the landing page paints without them)
-        from ictc.graph.run import MAX_CRITERION_CHARS
-
         criterion, k = intent.criterion or new.criterion, intent.k or new.k
-        if len(criterion) > MAX_CRITERION_CHARS:
-            return f"the criterion is {len(criterion)} characters long; the limit is {MAX_CRITERION_CHARS}"
+        if too_long := criterion_too_long(criterion):
+            return too_long
         refused = ""  # a K refused leaves the rest of the message standing ("by animal type, 10 groups" of 4 images)
         if k and image_count == 1:
             refused, k = "only 1 image is chosen; choose at least 2 images to cluster", 0
@@ -293,20 +296,30 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def previewer(run_dir: Path | None, results: dict[str, Any], names: list[str]) -> Callable[[Action], str]:
+def previewer(run_dir: Path | None, results: dict[str, Any], names: list[str]) -> RunPreview:
     """What an action would redo (preview_action) on the run in `run_dir`, for the chat's reply: a rename or a
     merge is checked against the cluster `names` alone (`results`: results.json); any other action reads the
-    run's state, once, when first previewed (a read of the state takes seconds at 250,000 images)."""
-    from ictc.graph.session import run_state
+    run's state, once, when first previewed (a read of the state takes seconds at 250,000 images). Its `results`
+    answer the chat's questions (ui/questions.py)."""
+    return RunPreview(run_dir, results, names)
 
-    names_only = {"naming": {"names": names}, "criterion": results["criterion"], "images": [], "assignments": {}}
-    read: list[dict[str, Any]] = []
 
-    def preview(action: Action) -> str:
+@dataclass
+class RunPreview:
+    """previewer's callable: `preview(action)` -> what it would redo; raises UsageError like preview_action."""
+
+    run_dir: Path | None
+    results: dict[str, Any]
+    names: list[str]
+    read: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, action: Action) -> str:
+        from ictc.graph.session import run_state
+
         if isinstance(action, NO_MODEL):  # a rename or merge needs only the names
+            names_only = {"naming": {"names": self.names}, "criterion": self.results["criterion"], "images": [],
+                          "assignments": {}}
             return preview_action(names_only, action)
-        if not read and run_dir is not None:
-            read.append(run_state(run_dir))
-        return preview_action(read[0], action)
-
-    return preview
+        if not self.read and self.run_dir is not None:
+            self.read.append(run_state(self.run_dir))
+        return preview_action(self.read[0], action)

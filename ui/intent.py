@@ -275,6 +275,10 @@ def read_command(text: str, names: list[str]) -> Intent | None:
         return None  # "split them into three by animal type": a first request, read by the rules
     if first in ("merge", "split", "rename") and not names:
         return Intent("unclear", source="command", problem=f"there are no clusters to {first} yet")
+    if first == "rename" and (m := re.match(r"rename\s+(.+?)\s+(?:to|as|into)\s*$", text.strip(), re.I)):
+        # "rename 1 to " (the name left out) had renamed cluster 1 "to"
+        return Intent("unclear", source="command", sure=True,
+                      problem=f'rename {m[1]} to what? Say the new name too, e.g. "rename {m[1]} to Calm"')
     if first == "rename" and re.search(r"\s(?:to|as|into)\s", text.lower()):
         return None  # "rename Red to Warm" reads better by the rules, which drop the "to"
     try:
@@ -296,20 +300,21 @@ def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any 
         return Intent("unclear", problem="the message is empty")
     text = without_courtesy(text)
     from ictc.ui.grouping_intent import read_grouping  # imports this module's Intent
+    from ictc.ui.k_said import k_checked as _k_checked  # reads into this module's Intent
 
     if (grouping := read_grouping(text, names)) is not None:
         return grouping
     if (command := read_command(text, names)) is not None:
-        return command
+        return _k_checked(command, text)
     rules = read_by_rules(text, names)
     if rules.sure or llm_json is None:
-        return rules
+        return _k_checked(rules, text)
     from ictc.ui.intent_llm import read_by_llm  # it reads into this module's Intent
 
     try:
-        return read_by_llm(llm_json, text, names, criterion)
+        return _k_checked(read_by_llm(llm_json, text, names, criterion), text)
     except Exception:  # noqa: BLE001 (any failure of the LLM here only means: read by the rules)
-        return rules
+        return _k_checked(rules, text)
 
 
 def as_actions(intent: Intent) -> list[Action]:

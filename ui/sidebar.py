@@ -11,6 +11,7 @@ import streamlit as st
 
 from ictc.core.errors import UsageError
 from ictc.evaluation.outputs import read_summary
+from ictc.prompts import shortened
 from ictc.ui import jobs, sources
 from ictc.ui.run_chat import reading_said
 from ictc.ui.session import Session
@@ -118,7 +119,7 @@ def _run_label(run_dir: Path) -> str:
         if job is not None and job.running:
             return f"{changed} · {'resuming' if job.title.startswith(('resume', 'finishing')) else 'running'} now, {images} images"
         return f"{changed} · interrupted, {images} images: open it to continue"
-    return (f"{changed} · {results['criterion']['text'][:30]} · K={results['n_clusters']} · "
+    return (f"{changed} · {shortened(results['criterion']['text'], 30)} · K={results['n_clusters']} · "
             f"{results['summary']['images']} images · v{results['version']}")
 
 

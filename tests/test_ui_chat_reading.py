@@ -1,0 +1,85 @@
+"""Reading chat messages (a newcomer's pass in Chromium): a criterion's length, K under 2 in every wording, a rename's
+new name as typed, and questions, which are answered or said to be none of the changes, never a new criterion."""
+
+from __future__ import annotations
+
+import pytest
+
+from ictc.core.errors import UsageError
+from ictc.nodes.actions import Rename, SetCriterion, describe_action, preview_action
+from ictc.prompts import MAX_CRITERION_CHARS, Criterion, make_criterion
+from ictc.ui.conversation import Conversation
+from ictc.ui.intent import read_intent
+
+NAMES = ["Red", "Green", "Blue"]
+LONG = "group by " + "the colour of the thing in the middle of the picture " * 70  # ~3,600 characters
+
+
+def _state() -> dict:
+    images = [f"{i}.png" for i in range(29)]
+    return {"criterion": Criterion("colour").to_dict(), "images": images, "naming": {"names": NAMES}, "n_clusters": 3,
+            "assignments": {p: {"cluster": NAMES[i % 3]} for i, p in enumerate(images)}}
+
+
+def test_a_criterion_over_the_limit_is_refused_in_one_short_line_by_the_chat_and_the_api():
+    with pytest.raises(UsageError, match=f"characters long; the limit is {MAX_CRITERION_CHARS}"):
+        make_criterion("x" * (MAX_CRITERION_CHARS + 1))
+    reply = Conversation().answer(LONG, NAMES, 29, preview=lambda action: preview_action(_state(), action))
+    assert "the limit is 300" in reply.text and len(reply.text) < 300, reply.text
+    before = Conversation().answer(LONG, [], 29)  # before a run: not taken as the reading either
+    assert "the limit is 300" in before.text and "middle of the picture the colour" not in before.text
+    assert describe_action(SetCriterion("y" * 250)) == f"criterion {'y' * 59 + '…'!r}"  # a version's label: one line
+
+
+@pytest.mark.parametrize("names", [[], NAMES])
+def test_a_k_under_2_is_refused_with_one_wording_whichever_way_it_is_typed(names):
+    replies = {text: Conversation().answer(text, names, 29, preview=lambda action: "x").text
+               for text in ("k=0", "0 groups", "K: 0")}
+    assert {reply.split(".")[0] for reply in replies.values()} == {"K must be 2 or more, not 0"}, replies
+    negative = Conversation().answer("-3 groups", names, 29, preview=lambda action: "x")
+    assert negative.text.startswith("K must be 2 or more, not -3") and not negative.apply
+    beside = read_intent("group by colour, -3 groups", [])
+    assert (beside.criterion, beside.k, beside.problem) == ("colour", 0, "K must be 2 or more, not -3")
+
+
+def test_a_rename_keeps_the_name_as_typed_and_asks_for_a_name_left_out():
+    empty = read_intent("rename 1 to ", NAMES)
+    assert empty.kind == "unclear" and "to what?" in empty.problem
+    typed = "🌿 Grün <b>bold</b> 'quoted'"
+    assert read_intent(f"rename 1 to {typed}", NAMES).action == Rename("Red", typed)
+    assert read_intent("rename 1 to 'Calm'", NAMES).action == Rename("Red", "Calm")  # a matched pair goes
+
+
+def _run_preview():
+    from ictc.ui.conversation import RunPreview
+
+    rows = [{"image": f"/photos/{name}.png", "cluster": cluster, "route": "logprobs+embedding", "answer": cluster.lower()}
+            for name, cluster in [("solid_yellow", "Red"), ("a", "Red"), ("b", "Green"), ("c", "Blue"), ("d", "Blue")]]
+    results = {"criterion": Criterion("colour").to_dict(), "images": rows, "history": ["first run", "rename 'red' to 'Red'"],
+               "clusters": [{"name": "Red", "size": 2}, {"name": "Green", "size": 1}, {"name": "Blue", "size": 2}]}
+    return RunPreview(None, results, NAMES)
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("what is the biggest cluster?", "The biggest clusters are 'Red', 'Blue', with 2 of the 5 clustered images."),
+    ("which is the smallest group?", "The smallest cluster is 'Green', with 1 of the 5 clustered images."),
+    ("how many images are in each group?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
+    ("why is solid_yellow in Green?", "solid_yellow.png is in 'Red', not 'Green': Step 3's answer 'red' (route: "
+                                      "logprobs+embedding)."),
+    ("what did you do?", "The last change made version 2: rename 'red' to 'Red'."),
+    ("what is the meaning of life?", "I can answer questions about these clusters"),
+])
+def test_a_question_is_answered_from_the_results_and_never_becomes_a_criterion(question, said):
+    chat = Conversation()
+    reply = chat.answer(question, NAMES, 5, preview=_run_preview())
+    assert reply.text.startswith(said) and not reply.apply and not chat.pending, reply.text
+    before = Conversation()  # before a run: no criterion read from it either
+    assert "Questions about the clusters are answered once" in before.answer(question, [], 5).text or \
+        before.answer("go", [], 5).text.startswith("Not yet")
+    assert before.request.criterion == ""
+
+
+def test_a_change_put_as_a_question_is_still_a_change():
+    chat = Conversation()
+    assert chat.answer("what about colour?", NAMES, 5, preview=lambda action: "every step").text.startswith("I read")
+    assert chat.pending == [SetCriterion("colour")]

@@ -1,0 +1,80 @@
+"""Questions typed in the chat ("what is the biggest cluster?", "why is solid_yellow in Green?", "what did you do?"),
+answered from the run's results.json without a model; a question no rule answers is said to be none of the changes
+the chat makes, never read as a new criterion (a newcomer's "what is the biggest cluster?" was previewed as the
+criterion 'biggest cluster', redoing every step)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Any
+
+QUESTION = re.compile(r"^(?:what(?:'s|\s+(?:is|are|was|were|did|does|do|have|has|happened))|which|why|how\s+(?:many|much|"
+                      r"big|large|small|come|did|was|were|is|are)|where|who|is|are|did|was|were|does|do you)\b", re.I)
+NOT_A_QUESTION = re.compile(r"^(?:what|how) about\b|\b(?:suggest|recommend|propose)\b|\bbiased\b|\baudit\b", re.I)
+CAN_ANSWER = ("I can answer questions about these clusters (their sizes, the biggest or smallest, which cluster an image "
+              "is in and Step 3's answer for it, what the last change did) and change them (\"help\" lists the changes)")
+SIZES = re.compile(r"\bhow (?:many|big|large)\b.*\b(?:each|every|per|all|the)\s+(?:groups?|clusters?|categories)\b|"
+                   r"\b(?:cluster|group) sizes?\b|\bsizes? of\b|\bhow many (?:images|photos|pictures|files) (?:are )?(?:in|per)\b",
+                   re.I)
+EXTREME = re.compile(r"\b(biggest|largest|most|smallest|fewest|least)\b", re.I)
+LAST_CHANGE = re.compile(r"\bwhat (?:did you (?:do|change)|have you (?:done|changed)|happened|changed|was (?:the )?last|"
+                         r"did (?:the|that|my) (?:last )?change do)\b|\blast change\b|\bhistory\b", re.I)
+
+
+def is_question(text: str) -> bool:
+    """Whether `text` asks something about the run ("what is ...?", "why is ...", "how many images ..."), not a
+    change put as a question ("what about colour?", "can you merge 1 and 2?") or a request for K or an audit."""
+    text = text.strip()
+    return bool(QUESTION.match(text)) and not NOT_A_QUESTION.search(text)
+
+
+def answer_question(text: str, results: dict[str, Any] | None) -> str:
+    """The answer to `text` from `results` (results.json: "clusters" [{"name", "size"}], "images" rows with "image",
+    "cluster", "route", "answer", "history"), in Markdown; "" when no rule answers it (or there are no results)."""
+    if not results:
+        return ""
+    clusters = [c for c in results.get("clusters", []) if c.get("name")]
+    clustered = sum(c["size"] for c in clusters)
+    named = [c for c in clusters if re.search(rf"(?<!\w){re.escape(c['name'])}(?!\w)", text, re.I)]
+    if row := _image_asked(text, results.get("images", [])):
+        return _image_said(row, named)
+    if LAST_CHANGE.search(text):
+        history = results.get("history", [])
+        earlier = "; ".join(f"v{i} {h}" for i, h in enumerate(history[:-1], 1))
+        return (f"The last change made version {len(history)}: {history[-1] if history else 'the first run'}."
+                + (f" Before it: {earlier}." if earlier else "") + " The Versions tab compares any two.")
+    if clusters and (m := EXTREME.search(text)):
+        big = m[1].lower() in ("biggest", "largest", "most")
+        size = (max if big else min)(c["size"] for c in clusters)
+        tied = [c["name"] for c in clusters if c["size"] == size]
+        which = "biggest" if big else "smallest"
+        return (f"The {which} cluster{' is' if len(tied) == 1 else 's are'} {', '.join(repr(n) for n in tied)}, with "
+                f"{size} of the {clustered} clustered images.")
+    if clusters and (SIZES.search(text) or (named and re.search(r"\bhow (?:many|big)\b", text, re.I))):
+        shown = named or clusters
+        return (f"{len(clusters)} clusters, {clustered} images clustered: "
+                + ", ".join(f"{c['name']!r} {c['size']}" for c in shown) + ".")
+    return ""
+
+
+def _image_asked(text: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The row of the image `text` names by its file name, with or without extension ("solid_yellow"); None if none."""
+    words = {w.casefold() for w in re.findall(r"[\w.\-]+", text)}
+    for row in rows:
+        path = PurePath(str(row.get("image", "")))
+        if path.name.casefold() in words or (len(path.stem) > 2 and path.stem.casefold() in words):
+            return row
+    return None
+
+
+def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
+    """Where the image of `row` is and how Step 3 put it there; `named`: the clusters the question names."""
+    image, cluster = PurePath(str(row["image"])).name, row.get("cluster") or ""
+    if not cluster:
+        return f"{image} is in no cluster ({row.get('status') or 'not clustered'}); its Details say why."
+    other = next((c["name"] for c in named if c["name"] != cluster), "")
+    answer = f"Step 3's answer {row['answer']!r}" if row.get("answer") else "Step 3 put it there"
+    route = f" (route: {row['route']})" if row.get("route") else ""
+    return (f"{image} is in {cluster!r}{f', not {other!r}' if other else ''}: {answer}{route}. Its description, raw "
+            "label and traces are under Details (Clusters tab, its name).")
