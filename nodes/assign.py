@@ -128,8 +128,8 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
                        retries=ctx.settings.assign_retries, **prior, **orders)
         if (hit := ctx.cached(key)) is not None:
             assignments[item["path"]] = {**hit, "seconds": 0.0, "calls": 0}
-            trace("assign", item["path"], prompt_text(rendered), hit["cluster"], ctx.llm_id, 0.0, cached=True,
-                  route=hit["route"], answer=hit["answer"])
+            trace("assign", item["path"], prompt_text(rendered), hit["answer"] or hit["cluster"], ctx.llm_id, 0.0,
+                  cached=True, route=hit["route"], decided=hit["cluster"])
             stored += 1
             continue
         try:
@@ -148,8 +148,10 @@ def assign(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         if ctx.settings.embedding_prior == "on" and shortcuts:
             choice = with_embedding_prior(choice, item.get("specific_label", ""), names, ctx.embedder)
         ctx.watch.record("Step 3 (assign)", "LLM", ctx.llm_id, [], 1)
-        trace("assign", item["path"], prompt_text(rendered), choice.name, ctx.llm_id, timer.seconds, cached=False,
-              route=choice.route, answer=choice.answer, calls=choice.calls)
+        # the output is what the model answered, the cluster ictc decided from it apart: with the embedding prior
+        # they differ, and the trace had shown the decision as the model's output (Details: "'green' -> Crimson")
+        trace("assign", item["path"], prompt_text(rendered), choice.answer or choice.name, ctx.llm_id, timer.seconds,
+              cached=False, route=choice.route, decided=choice.name, calls=choice.calls)
         answer = {"cluster": choice.name, "route": choice.route, "answer": choice.answer}
         ctx.remember(key, "assign", answer)
         assignments[item["path"]] = {**answer, "seconds": timer.seconds, "calls": choice.calls}

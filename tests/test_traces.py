@@ -21,7 +21,7 @@ def test_traces_hold_each_step_per_image_and_a_refinement_retraces_only_what_it_
     assert "Criterion: colour" in first["label"]["prompt"] and first["label"]["model"] == "fake-llm"
     assert first["describe"]["output"].startswith("A plain square filled with red")
     assert first["describe"]["model"] == "fake-vlm" and not first["describe"]["cached"]
-    assert first["assign"]["output"] == result.rows[0]["cluster"] and first["assign"]["route"]
+    assert first["assign"]["decided"] == result.rows[0]["cluster"] and first["assign"]["route"]
     assert current_traces(records, None)["name_clusters"]["output"] == result.results["cluster_names"]
 
     refine_run(result.run_dir, AddInstruction("Prefer warm colours.", "assign"), context=fake_context())
@@ -105,3 +105,28 @@ def test_after_going_back_to_a_version_an_image_shows_that_version_s_traces(colo
     versions = [{"version": 1}, {"version": 2}, {"version": 3, "restored_from": 1}, {"version": 4},
                 {"version": 5, "restored_from": 3}]
     assert lineage(versions, 5) == {1} and lineage(versions, 4) == {1, 4} and lineage(versions, 6) == {1, 6}
+
+
+def test_a_step_3_trace_shows_what_the_model_answered_and_apart_what_ictc_decided(tmp_path):
+    """With the embedding prior the decision differs from the model's answer: the trace's output had been the
+    decision ('red'), which the model never gave, beside Details' "Step 3 answer: 'green' -> Crimson"."""
+    from dataclasses import replace
+
+    from test_quality_levers import Leaning, Refuse
+
+    from ictc.models.calibrated import LogprobChooser
+
+    from fakes import make_images
+
+    paths, labels = make_images(tmp_path / "img", {"red": 2, "green": 2, "blue": 2})
+    ctx = replace(fake_context(assign_by_label="off", embedding_prior="on"),
+                  chooser=LogprobChooser(Leaning(), fallback=Refuse()))
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", labels=str(labels),
+                       context=ctx)
+    records = read_traces(result.run_dir)
+    overruled = [row for row in result.rows if row["route"] == "logprobs+embedding"]
+    assert overruled
+    for row in overruled:
+        step3 = current_traces(records, row["image"])["assign"]
+        assert (step3["output"], step3["decided"]) == (row["answer"], row["cluster"]) and row["answer"] != row["cluster"]
+
