@@ -83,3 +83,15 @@ def test_a_change_put_as_a_question_is_still_a_change():
     chat = Conversation()
     assert chat.answer("what about colour?", NAMES, 5, preview=lambda action: "every step").text.startswith("I read")
     assert chat.pending == [SetCriterion("colour")]
+
+
+def test_why_this_k_is_answered_from_the_proposal_of_k():
+    from ictc.ui.questions import answer_question, k_choice_said
+
+    results = {"k_choice": {"chosen": 2, "by": "best", "proposal": {"candidates": [
+        {"k": 2, "silhouette": 0.41, "reasons": ["2 labels cover 80% of the images"]},
+        {"k": 3, "silhouette": 0.2, "reasons": []}]}}, "clusters": [{"name": "Red", "size": 3}]}
+    said = k_choice_said(results)
+    assert said.startswith("K proposed from the labels: K=2 (2 labels cover 80% of the images, silhouette 0.41), taken.")
+    assert "Other candidates: K=3 (next best silhouette, silhouette 0.20)" in said
+    assert answer_question("why 2 groups?", results) == said and k_choice_said({}) == ""

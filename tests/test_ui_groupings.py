@@ -21,9 +21,16 @@ def test_suggested_k_levels_and_a_second_criterion(colour_images):
     say(app, "group these by colour")
     assert "proposed from the labels" in say(app, "how many groups would you suggest?")
     say(app, "go")
-    assert "3 clusters" in wait_for_job(app)
+    done = wait_for_job(app)
+    assert "3 clusters" in done and "K proposed from the labels: K=3 (" in done, done  # which K, and why
     open_tab(app, "Grouping")
     assert "**K = 3** (the best proposed)" in _texts(app)
+    # asked again after the run: the K proposed is said before go, and again once done (a newcomer had 2 clusters
+    # and no word on which K was suggested or why)
+    preview = say(app, "how many groups would you suggest?")
+    assert "propose K: redoes" in preview and "K proposed from the labels: K=3 (" in preview, preview
+    say(app, "go")
+    assert "K proposed from the labels: K=" in wait_for_job(app)
     preview = say(app, "group them into 2 broader groups")
     assert "group the names into 2 broader ones" in preview and "images follow their cluster" in preview
     say(app, "go")

@@ -14,6 +14,7 @@ from ictc.nodes.actions import (
     Action,
     AddInstruction,
     Merge,
+    ProposeK,
     Remove,
     RemoveInstructions,
     Rename,
@@ -34,7 +35,7 @@ from ictc.ui.guides import (
     same_k_said,
 )
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
-from ictc.ui.questions import CAN_ANSWER, answer_question, is_question
+from ictc.ui.questions import CAN_ANSWER, answer_question, is_question, k_choice_said
 
 GREETINGS = {"hi", "hello", "hey", "hi there", "hello there", "good morning", "good afternoon", "good evening"}
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
@@ -272,6 +273,9 @@ class Conversation:
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
         actions = doable
+        if any(isinstance(a, ProposeK) for a in actions):  # which K, and why: said now when known, and once done
+            note += "\n\n" + (k_choice_said(getattr(preview, "results", None)) or "The K proposed and its reasons are "
+                                "said when it is done.")
         if all(free):
             self.pending = []
             # which name a merge keeps is said: "merge Green and Red" had left the red images under Green unsaid

@@ -19,6 +19,7 @@ from ictc.graph.versions import (
 from ictc.nodes.actions import Action, describe_action
 from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
+from ictc.ui.questions import k_choice_said
 from ictc.ui.split_outcome import split_said
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ def outcome(job: Job, settings: Settings) -> str:
                                for n, (what, said, placed) in enumerate(job.passes))
     lines = [f"Done in {job.seconds:.1f} s ({job.title}): {(n := len(results['cluster_names']))} cluster{'s' if n != 1 else ''}: {sizes}.",
              f"Model calls by step: {calls}."]
+    if ("propose K" in job.title or job.title == "first run") and (proposed := k_choice_said(results)):  # and why
+        lines.append(proposed)
     if fewer_kinds := fewer_kinds_said(results):  # why there are fewer clusters than asked, where the user reads
         lines.append(fewer_kinds + ".")
     # the user's edits a Continue's Step 2b could not keep (graph/run.py resume_run), of whichever pass it was

@@ -18,6 +18,7 @@ SIZES = re.compile(r"\bhow (?:many|big|large)\b.*\b(?:each|every|per|all|the)\s+
                    r"\b(?:cluster|group) sizes?\b|\bsizes? of\b|\bhow many (?:images|photos|pictures|files) (?:are )?(?:in|per)\b",
                    re.I)
 EXTREME = re.compile(r"\b(biggest|largest|most|smallest|fewest|least)\b", re.I)
+WHY_K = re.compile(r"\bwhy\b.*\b(?:k|\d+ (?:groups|clusters))\b|\bhow (?:was|is|did you (?:choose|pick))\b.*\bk\b", re.I)
 LAST_CHANGE = re.compile(r"\bwhat (?:did you (?:do|change)|have you (?:done|changed)|happened|changed|was (?:the )?last|"
                          r"did (?:the|that|my) (?:last )?change do)\b|\blast change\b|\bhistory\b", re.I)
 
@@ -39,6 +40,8 @@ def answer_question(text: str, results: dict[str, Any] | None) -> str:
     named = [c for c in clusters if re.search(rf"(?<!\w){re.escape(c['name'])}(?!\w)", text, re.I)]
     if row := _image_asked(text, results.get("images", [])):
         return _image_said(row, named)
+    if WHY_K.search(text) and (said := k_choice_said(results)):
+        return said
     if LAST_CHANGE.search(text):
         history = results.get("history", [])
         earlier = "; ".join(f"v{i} {h}" for i, h in enumerate(history[:-1], 1))
@@ -78,3 +81,24 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
     route = f" (route: {row['route']})" if row.get("route") else ""
     return (f"{image} is in {cluster!r}{f', not {other!r}' if other else ''}: {answer}{route}. Its description, raw "
             "label and traces are under Details (Clusters tab, its name).")
+
+
+def k_choice_said(results: dict[str, Any] | None) -> str:
+    """Which K was proposed from the labels and why (results.json "k_choice": the candidates with their reasons and
+    silhouettes, and the one chosen), in one paragraph; "" when K was not proposed. A newcomer's "how many groups would
+    you suggest?" had ended in 2 clusters with no word on which K was suggested or why."""
+    choice = (results or {}).get("k_choice") or {}
+    candidates = (choice.get("proposal") or {}).get("candidates") or []
+    if not candidates:
+        return ""
+
+    def said(candidate: dict[str, Any]) -> str:
+        score = f", silhouette {candidate['silhouette']:.2f}" if candidate.get("silhouette") is not None else ""
+        return f"K={candidate['k']} ({'; '.join(candidate.get('reasons') or []) or 'next best silhouette'}{score})"
+
+    chosen = choice.get("chosen", candidates[0]["k"])
+    best = next((c for c in candidates if c["k"] == chosen), candidates[0])
+    others = [said(c) for c in candidates if c is not best]
+    return (f"K proposed from the labels: {said(best)}{', taken' if choice.get('by') == 'best' else ''}."
+            + (f" Other candidates: {'; '.join(others)}; say e.g. \"use {candidates[-1]['k']} groups\" for one." if others else ""))
+
