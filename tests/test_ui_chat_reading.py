@@ -95,3 +95,19 @@ def test_why_this_k_is_answered_from_the_proposal_of_k():
     assert said.startswith("K proposed from the labels: K=2 (2 labels cover 80% of the images, silhouette 0.41), taken.")
     assert "Other candidates: K=3 (next best silhouette, silhouette 0.20)" in said
     assert answer_question("why 2 groups?", results) == said and k_choice_said({}) == ""
+
+
+def test_a_question_the_llm_reads_as_a_change_is_still_answered_as_a_question():
+    import json
+
+    from test_ui_intent import ScriptedLLM
+
+    from ictc.models.structured import JsonCaller
+
+    answer = {"intent": "remove", "criterion": "", "k": 0, "instruction": "", "clusters": ["Green"], "new_name": "",
+              "parts": 0}
+    llm = JsonCaller(ScriptedLLM(answer=json.dumps(answer)), supports_response_format=True)
+    assert read_intent("is Green too small?", NAMES, "colour", llm).kind == "change"  # the LLM's reading
+    chat = Conversation()
+    reply = chat.answer("is Green too small?", NAMES, 5, "colour", llm, preview=_run_preview())
+    assert reply.text.startswith("I can answer questions") and not reply.apply and not chat.pending
