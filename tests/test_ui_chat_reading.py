@@ -51,7 +51,7 @@ def test_a_rename_keeps_the_name_as_typed_and_asks_for_a_name_left_out():
 
 
 def _run_preview():
-    from ictc.ui.conversation import RunPreview
+    from ictc.ui.run_preview import RunPreview
 
     rows = [{"image": f"/photos/{name}.png", "cluster": cluster, "route": "logprobs+embedding", "answer": cluster.lower()}
             for name, cluster in [("solid_yellow", "Red"), ("a", "Red"), ("b", "Green"), ("c", "Blue"), ("d", "Blue")]]

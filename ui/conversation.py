@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ictc.models.other import OTHER
@@ -21,7 +20,6 @@ from ictc.nodes.actions import (
     SetCriterion,
     SetK,
     describe_action,
-    preview_action,
     same_text,
 )
 from ictc.prompts import criterion_too_long, presets
@@ -36,6 +34,9 @@ from ictc.ui.guides import (
 )
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
 from ictc.ui.questions import CAN_ANSWER, answer_question, is_question, k_choice_said
+from ictc.ui.run_preview import (
+    previewer as previewer,  # session.py's import of it, from where it was
+)
 
 GREETINGS = {"hi", "hello", "hey", "hi there", "hello there", "good morning", "good afternoon", "good evening"}
 NO_MODEL = (Rename, Merge)  # changes that call no model: applied at once, without waiting for "go"
@@ -299,32 +300,3 @@ def _sentence(text: str) -> str:
     """`text` with its first letter upper-case and the rest as it was (str.capitalize lower-cased the cluster
     names a message lists: "(blue, green, warm)" for Blue, Green, Warm)."""
     return text[:1].upper() + text[1:]
-
-
-def previewer(run_dir: Path | None, results: dict[str, Any], names: list[str]) -> RunPreview:
-    """What an action would redo (preview_action) on the run in `run_dir`, for the chat's reply: a rename or a
-    merge is checked against the cluster `names` alone (`results`: results.json); any other action reads the
-    run's state, once, when first previewed (a read of the state takes seconds at 250,000 images). Its `results`
-    answer the chat's questions (ui/questions.py)."""
-    return RunPreview(run_dir, results, names)
-
-
-@dataclass
-class RunPreview:
-    """previewer's callable: `preview(action)` -> what it would redo; raises UsageError like preview_action."""
-
-    run_dir: Path | None
-    results: dict[str, Any]
-    names: list[str]
-    read: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, action: Action) -> str:
-        from ictc.graph.session import run_state
-
-        if isinstance(action, NO_MODEL):  # a rename or merge needs only the names
-            names_only = {"naming": {"names": self.names}, "criterion": self.results["criterion"], "images": [],
-                          "assignments": {}}
-            return preview_action(names_only, action)
-        if not self.read and self.run_dir is not None:
-            self.read.append(run_state(self.run_dir))
-        return preview_action(self.read[0], action)
