@@ -64,6 +64,7 @@ def _run_preview():
     ("what is the biggest cluster?", "The biggest clusters are 'Red', 'Blue', with 2 of the 5 clustered images."),
     ("which is the smallest group?", "The smallest cluster is 'Green', with 1 of the 5 clustered images."),
     ("how many images are in each group?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
+    ("how many groups are there?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
     ("why is solid_yellow in Green?", "solid_yellow.png is in 'Red', not 'Green': Step 3's answer 'red' (route: "
                                       "logprobs+embedding)."),
     ("what did you do?", "The last change made version 2: rename 'red' to 'Red'."),

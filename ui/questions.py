@@ -15,6 +15,7 @@ NOT_A_QUESTION = re.compile(r"^(?:what|how) about\b|\b(?:suggest|recommend|propo
 CAN_ANSWER = ("I can answer questions about these clusters (their sizes, the biggest or smallest, which cluster an image "
               "is in and Step 3's answer for it, what the last change did) and change them (\"help\" lists the changes)")
 SIZES = re.compile(r"\bhow (?:many|big|large)\b.*\b(?:each|every|per|all|the)\s+(?:groups?|clusters?|categories)\b|"
+                   r"\bhow many (?:groups|clusters|categories)(?: (?:are|is) there| do (?:i|we) have)?\s*\??$|"
                    r"\b(?:cluster|group) sizes?\b|\bsizes? of\b|\bhow many (?:images|photos|pictures|files) (?:are )?(?:in|per)\b",
                    re.I)
 EXTREME = re.compile(r"\b(biggest|largest|most|smallest|fewest|least)\b", re.I)
