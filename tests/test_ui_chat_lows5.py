@@ -94,3 +94,26 @@ def test_a_change_left_waiting_by_the_other_tab_while_this_one_applied_its_own_s
         "\n\nThe other window left a change waiting for go meanwhile: use K=5; say **go** to apply it.")
     wait_for_job(first)
     assert say(second, "go") == "Applying: use K=5."
+
+
+def test_the_stop_says_the_work_in_flight_that_continue_will_count_as_done():
+    """Stopped at "describe (23/60)": the 8 calls then in flight finished after it and were kept, and the Continue's
+    "30 done before the stop" disagreed with the Stop's count, unexplained."""
+    from dataclasses import replace
+
+    from ictc.core.settings import Settings
+    from ictc.ui.jobs import Job
+    from ictc.ui.outcomes import outcome
+
+    job = Job("first run", lambda on_event, stop: None)
+    job.stopped = True
+    job.on_event({"step": "describe", "total": 60})
+    job.on_event({"step": "describe", "advance": 23})
+    endpoint = replace(Settings(), backend="openai", concurrency=8, batch_size=0)
+    assert outcome(job, endpoint).startswith(
+        "Stopped during Step 1 · describe (23/60 done; up to 8 more, in flight at the Stop, finish and are kept: "
+        "**Continue** counts them as done before the stop). Everything finished so far is kept;")
+    job.on_event({"step": "describe", "advance": 33})  # 4 left: no more than those in flight
+    assert "(56/60 done; up to 4 more, in flight" in outcome(job, endpoint)
+    job.on_event({"step": "name_clusters", "total": 1})  # one call, not many at once: nothing more to say
+    assert outcome(job, endpoint).startswith("Stopped during Step 2b · name clusters (0/1 done). Everything")
