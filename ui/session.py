@@ -82,7 +82,7 @@ class Session(SessionRuns, SessionTabs):
         """Write this session's record (images, chat, current run, last reported job) to session.json. The
         images are left out (null) once the current run's results list them: 12 MB at 250,000 images. `once`: a job's
         outcome, added to the chat unless another window on the run has said it already (run_chat.keep_chat)."""
-        with saving:  # another tab's save cannot come between the merge and the write
+        with saving(self.folder):  # another tab's save cannot come between the merge and the write
             self._save(once)
 
     def _save(self, once: dict[str, str] | None) -> None:

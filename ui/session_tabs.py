@@ -16,8 +16,15 @@ from ictc.nodes.actions import action_dict, describe_action, parse_action
 from ictc.ui.conversation import Conversation, Request
 
 SHARED = ("request", "pending", "held")  # session.json's keys the tabs share
-# session.json's read-merge-write, one at a time in this server: the tabs' pages answer in threads of their own
-saving = threading.RLock()
+_locks: dict[str, threading.RLock] = {}
+_locks_lock = threading.Lock()
+
+
+def saving(folder: Path) -> threading.RLock:
+    """The lock of the session in `folder`: its session.json's read-merge-write, one at a time in this server (the
+    tabs' pages answer in threads of their own); other sessions' saves do not wait for it."""
+    with _locks_lock:
+        return _locks.setdefault(str(folder), threading.RLock())
 
 
 class SessionTabs:
@@ -84,7 +91,7 @@ class SessionTabs:
         """The message held during the job just ended, taken for this tab to read (session.json's, which every tab on
         the session writes as it holds one); "" when there is none, or another tab took it first. Cleared here and in
         the file at once: two tabs reporting one job had both read it (a rename applied twice)."""
-        with saving:
+        with saving(self.folder):
             self.adopt_waiting()  # the file's held message, unless this tab holds its own
             held, self.held = self.held, ""
             path = self.folder / "session.json"
