@@ -40,7 +40,7 @@ from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.label_levels import CATEGORY, LABEL, level_label
 from ictc.nodes.merged_names import step3_names
 from ictc.nodes.name_clusters import name_clusters
-from ictc.nodes.name_split import name_split
+from ictc.nodes.name_split import empty_parts, name_split, split_done
 from ictc.nodes.propose_k import pick_k, propose_k
 from ictc.nodes.review import review_clusters, review_names
 from ictc.nodes.state import ImageItem, RunInput, RunState, primaries
@@ -150,7 +150,8 @@ def assign_dispatch(state: RunState) -> dict[str, Any]:
 
 def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | str:
     """Step 3 router: one `assign` task per chunk of the next window of labelled, unassigned images (each item
-    carries its description and the names it may choose from), or "review_clusters" when none is left."""
+    carries its description and the names it may choose from), or "review_clusters" when none is left ("split_done"
+    first when a split's part got no image)."""
     descriptions = state.get("descriptions", {})
     names, scope = state["naming"]["names"], state.get("scope", {})
     # After a split, the split cluster's images choose among its new names only (scope).
@@ -176,7 +177,9 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
                 "label_share": shares.get(normalize_label(raw), 0.0),
                 "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]
-    return _sends("assign", pending, runtime, criterion=state["criterion"]) or "review_clusters"
+    # a split's parts Step 3 gave no image leave the names before the version is made (nodes/name_split.split_done)
+    return _sends("assign", pending, runtime, criterion=state["criterion"]) or (
+        "split_done" if empty_parts(state) else "review_clusters")
 
 
 def _prior_label(state: RunState, runtime: Runtime[Context]) -> Callable[[str], str]:
@@ -224,6 +227,7 @@ def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     builder.add_node("name_clusters", one_call_step("Step 2b (name clusters)", name_clusters))
     builder.add_node("coarsen", one_call_step("Levels (coarsen)", coarsen), destinations=("review_clusters",))
     builder.add_node("name_split", one_call_step("Step 2b (name the split)", name_split), destinations=("assign_dispatch",))
+    builder.add_node("split_done", split_done, destinations=("review_clusters",))
     builder.add_node("review_names", review_names, destinations=(
         "assign_dispatch", "review_names", "name_clusters", "name_split", "descriptions_done", "start", "propose_k"))
     builder.add_node("assign_dispatch", assign_dispatch)
@@ -240,6 +244,6 @@ def build_graph() -> StateGraph[RunState, Context, RunInput, RunState]:
     builder.add_edge("label", "label_window_done")
     builder.add_conditional_edges("label_window_done", fan_out_label, ["label", "propose_k"])
     builder.add_edge("name_clusters", "review_names")
-    builder.add_conditional_edges("assign_dispatch", fan_out_assign, ["assign", "review_clusters"])
+    builder.add_conditional_edges("assign_dispatch", fan_out_assign, ["assign", "review_clusters", "split_done"])
     builder.add_edge("assign", "assign_dispatch")
     return builder

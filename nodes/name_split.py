@@ -9,7 +9,7 @@ from langgraph.types import Command
 
 from ictc.models.other import OTHER
 from ictc.nodes.context import Context
-from ictc.nodes.kept_edits import with_edit
+from ictc.nodes.kept_edits import EDITS, RENAMED, with_edit
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.name_clusters import propose_names
 from ictc.nodes.state import RESET, RunState
@@ -59,7 +59,47 @@ def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["a
     own: dict[str, Any] = {key: proposal[key] for key in ("source", "problems", "asked_names") if key in proposal}
     earlier: dict[str, Any] = {key: v for key, v in state["naming"].items() if key not in ("short", "kinds", "asked_names")}
     naming: dict[str, Any] = with_edit({**earlier, **own, "names": new_names,
-                                        "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts}}, "splits")
+                                        "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts,
+                                                  # the user's edits before it, for a split that finds one group
+                                                  "kept": {k: state["naming"].get(k) for k in (EDITS, RENAMED)}}},
+                                       "splits")
     return Command(update={"naming": naming, "n_clusters": len(new_names), "split": {},
                            "assignments": {RESET: True, **unaffected}, "scope": {p: parts for p in members}},
                    goto="assign_dispatch")
+
+
+def empty_parts(state: RunState) -> list[str]:
+    """The parts of the split just made (state `scope`: its images choose among naming.split's parts, still among the
+    names) that Step 3 gave no image, when another part got some; [] otherwise (no split in this pass, none empty, or
+    every part empty)."""
+    split, scope = state["naming"].get("split") or {}, state.get("scope") or {}
+    parts = [p for p in split.get("parts", []) if p in state["naming"]["names"]]
+    if not parts or next(iter(scope.values()), None) != split["parts"]:  # a removal's scope is the names left
+        return []
+    taken = {a["cluster"] for a in state.get("assignments", {}).values()}
+    empty = [p for p in parts if p not in taken]
+    return empty if len(empty) < len(parts) else []
+
+
+def split_done(state: RunState) -> Command[Literal["review_clusters"]]:
+    """After a split's Step 3 (routed here when empty_parts finds any): the parts no image went to leave the names, as
+    "drop the empty groups" would (a split had kept "Warm 1 (0)", an empty cluster the user then had to drop). When
+    one part took every image the split found no second group: that part takes back the split cluster's name and
+    place, so the clusters stay as they were. naming.split keeps the parts left and the ones dropped ("dropped"), for
+    what the chat and the CLI say of the split. Returns a Command updating naming, n_clusters, scope and (one group)
+    the assignments of the cluster's images."""
+    naming, assignments = state["naming"], state.get("assignments", {})
+    split, empty = dict(naming["split"]), empty_parts(state)
+    parts = [p for p in split["parts"] if p in naming["names"] and p not in empty]
+    update: dict[str, Any] = {"scope": {}}
+    if len(parts) == 1 and parts[0] != split["cluster"]:  # one group: it is the cluster, named as it was
+        update["assignments"] = {p: {**a, "cluster": split["cluster"]} for p, a in assignments.items()
+                                 if a["cluster"] == parts[0]}
+    names = [split["cluster"] if n in parts and len(parts) == 1 else n for n in naming["names"] if n not in empty]
+    kept = [split["cluster"]] if len(parts) == 1 else parts
+    # one group: the user's edits as they were (no split to carry over; a rename of the cluster still stands)
+    edits = {k: v for k, v in split.pop("kept", {}).items() if v is not None} if len(parts) == 1 else {}
+    if len(parts) == 1:
+        naming = {k: v for k, v in naming.items() if k not in (EDITS, RENAMED)}
+    update["naming"] = {**naming, **edits, "names": names, "split": {**split, "parts": kept, "dropped": empty}}
+    return Command(update={**update, "n_clusters": len(names)}, goto="review_clusters")

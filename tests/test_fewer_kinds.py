@@ -3,6 +3,7 @@ group, with images that failed before Step 2b, and not carried into a later vers
 
 from __future__ import annotations
 
+from test_refine import SplitLLM  # splits Red by its 40-pixel image
 from test_resume_names import CutsRed, _results  # a server failing the red images, as there
 
 from ictc.cli.commands import print_result
@@ -50,7 +51,7 @@ def test_a_split_version_says_its_own_step_2b_not_the_first_version_s(tmp_path, 
     first = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
     print_result(first)
     assert "no usable 3 names" in capsys.readouterr().out
-    parts = FakeLLM(names_override=[["Light red", "Dark red"]])  # the split's own Step 2b answers at once
+    parts = SplitLLM()  # the split's own Step 2b answers at once, and each part gets an image
     split = refine_run(tmp_path / "run", Split("Red", 2), context=fake_context(llm=parts))
     print_result(split)
     out = capsys.readouterr().out

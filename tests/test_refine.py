@@ -111,8 +111,9 @@ class EchoNamesLLM(SplitLLM):
     def respond(self, messages, **kwargs):
         if "organise labels" in messages[0].content:
             return '{"names": ["Green", "Blue"]}'
-        if "sort images" in messages[0].content:
-            return messages[1].content.split("- ")[1].split("\n")[0]  # the first name offered
+        if "sort images" in messages[0].content:  # the first name offered, the second for the 40-pixel image (a
+            # part no image chose would not be kept: nodes/name_split.split_done)
+            return messages[1].content.split("- ")[2 if "40 pixels" in messages[1].content else 1].split("\n")[0]
         return super().respond(messages, **kwargs)
 
 

@@ -15,7 +15,7 @@ from ictc.graph.run import resume_run, start_run
 from ictc.nodes.actions import Rename, Split
 from ictc.prompts import make_criterion
 
-from fakes import FakeVLM, fake_context, make_images, step_calls
+from fakes import FakeLLM, FakeVLM, fake_context, make_images, step_calls
 
 
 class CutsOneBlue(FakeVLM):
@@ -26,6 +26,18 @@ class CutsOneBlue(FakeVLM):
         if "filled with blue" in answer and "41 pixels" in answer:
             raise TimeoutError("the description was cut")
         return answer
+
+
+class SplitsGreen(FakeLLM):
+    """Splits green into Light green (the 40-pixel image) and Dark green: a split whose parts both get images (one
+    part left empty is not kept: nodes/name_split.split_done)."""
+
+    def respond(self, messages, **kwargs):
+        if "organise labels" in messages[0].content:
+            return '{"names": ["Light green", "Dark green"]}'
+        if "sort images" in messages[0].content:
+            return "Light green" if "40 pixels" in messages[1].content else "Dark green"
+        return super().respond(messages, **kwargs)
 
 
 def _run(tmp_path, vlm, k):
@@ -92,7 +104,8 @@ def test_a_rename_step_2b_cannot_give_again_is_said_in_the_history_the_warnings_
 def test_a_split_is_said_lost_while_a_rename_is_carried_over(tmp_path):
     first, ctx = _run(tmp_path, CutsOneBlue(), 3)  # blue_1 fails
     refine_run(tmp_path / "run", Rename(_named(first, "red"), "Warm"), context=ctx)  # version 2
-    split = refine_run(tmp_path / "run", Split(_named(first, "green"), 2), context=ctx)  # version 3: 4 clusters
+    split = refine_run(tmp_path / "run", Split(_named(first, "green"), 2),  # version 3: 4 clusters
+                       context=fake_context(vlm=CutsOneBlue(), llm=SplitsGreen()))
     assert len(split.results["cluster_names"]) == 4
     result = resume_run(tmp_path / "run", context=fake_context())
     names = result.results["cluster_names"]

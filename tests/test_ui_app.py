@@ -248,7 +248,7 @@ def test_stop_keeps_finished_work_and_continue_finishes_the_run(colour_images):
     app, ctx = slow_run(colour_images)
     session = app.session_state["ictc_session"]
     stopped = stop_after(app, ctx, 2)
-    assert session.job.stopped and re.match(r"Stopped during Step \w+ · \w+ \(\d+/\d+\)", stopped)  # how far it got
+    assert session.job.stopped and re.match(r"Stopped during Step \w+ · \w+ \(\d+/\d+ done", stopped)  # how far it got
     described = len(ctx.vlm.calls)
     assert 2 <= described < 8
     # "help" after Stop names Continue (a ninth newcomer's guide listed only changes)

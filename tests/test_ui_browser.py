@@ -105,9 +105,13 @@ def test_the_whole_loop_in_chromium_on_the_sample_photos(app_url, tmp_path):
         assert visible_on_top(page, preview.first)  # nothing (a sticky status line) covers the first row
         caption_boxes = page.locator(".st-key-preview [data-testid='stCaptionContainer']")
         captions = caption_boxes.all_inner_texts()
-        assert len(set(captions)) == len(captions) == 24  # cut in the middle: each photo's caption is its own
+        assert len(set(captions)) == len(captions) == 24  # each photo's caption is its own
+        # the whole file name, extension too ("cifa…10_05_6" had been cut in the middle), wrapped in its cell
+        assert all(c.endswith((".png", ".jpg", ".jpeg")) and "…" not in c for c in captions), captions
         heights = caption_boxes.evaluate_all("boxes => boxes.map(box => box.getBoundingClientRect().height)")
-        assert max(heights) < 1.5 * min(heights)  # each on one line: none wraps
+        assert max(heights) < 3.5 * min(heights)  # three lines at most
+        spill = caption_boxes.evaluate_all("boxes => boxes.filter(box => box.scrollWidth > box.clientWidth + 1).length")
+        assert spill == 0  # none runs past its cell
         expect(chat_box(page)).to_be_in_viewport(ratio=1)
         page.screenshot(path=str(ARTIFACTS / "ui-preview.png"))
         chat = page.get_by_test_id("stChatInputTextArea")

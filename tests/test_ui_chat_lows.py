@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def test_steps_that_need_no_model_call_say_why(colour_images):
 def test_a_continue_s_counts_include_what_was_done_before_the_stop(colour_images):
     """After a kill and Continue, "describe 8 (16 from store)" for 32 images had left out the 8 done before."""
     app, ctx = slow_run(colour_images)
-    stop_after(app, ctx, 2)
+    stopped = stop_after(app, ctx, 2)
     app = restart_server(app, ctx)
     app.button(key="continue").click().run()
     done = wait_for_job(app)
@@ -151,6 +152,11 @@ def test_a_continue_s_counts_include_what_was_done_before_the_stop(colour_images
     assert kept >= 2 and kept + calls + stored == 8  # the counts add up to the 8 images
     store = f", {stored} of them found in the store" if stored else ""
     assert f"Model calls by step: describe {calls} ({kept + stored} done before the stop{store}), label 8, " in done, done
+    # and the Stop's own count agrees: what it said done, and at most what it said was in flight (a Stop had said
+    # "23/60" and the Continue "30 done before the stop")
+    said = re.search(r"\((\d+)/8 done(?:; up to (\d+) more, in flight at the Stop)?", stopped)
+    assert said is not None, stopped
+    assert int(said[1]) <= kept + stored <= int(said[1]) + int(said[2] or 0), (stopped, kept, stored)
 
 
 def test_a_continue_counts_answers_the_store_kept_as_done_before_the_stop():

@@ -156,13 +156,15 @@ def test_an_undo_on_astopped_first_run_drops_the_new_k_taken_for_it(colour_image
 def test_a_split_that_found_one_group_says_so_and_no_new_names(finished_app):  # noqa: F811
     """A split whose images all went to one part (they share one label) was said as "Split Warm into 2: Red (3),
     Warm 1 (0)", an empty cluster listed as a part, then "New names from Step 2b: Green, Red, Warm 1, Blue": names
-    the split had not changed said as new."""
+    the split had not changed said as new. Then the empty part stayed as a cluster ("Warm 1 (0)") for the user to drop:
+    now the one group keeps the cluster's name and no empty part is made."""
     app, _ = finished_app
     say(app, "rename Red to Warm")
     wait_for_job(app)
     say(app, "split Warm in two")
     say(app, "go")
     done = wait_for_job(app)
-    assert ("\nSplit **Warm** found only one group: its 3 images are all in Red, and Warm 1 got none. Say \"drop the "
-            "empty groups\" (no model call) to remove it, or **undo**.") in done, done
-    assert "New names" not in done and "(0)." not in done.split("\n", 2)[2], done
+    assert ("\nSplit **Warm** found only one group: its 3 images stay in Warm (Warm 1 got none, so the clusters are as "
+            "they were). Try **undo** and another change (an instruction, or more groups).") in done, done
+    assert "New names" not in done and "(0)" not in done, done
+    assert app.session_state["ictc_session"].names() == ["Green", "Warm", "Blue"]

@@ -6,6 +6,7 @@ the page's place kept after a message."""
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,8 +59,13 @@ def test_thumbnail_captions_keep_where_the_names_differ(tmp_path):
     names = [Path(p).name for p in from_samples("both", tmp_path / "samples").paths]
     captions = [short_name(name) for name in names]
     assert len(set(captions)) == len(names) == 40  # each photo's caption is its own
-    assert max(map(len, captions)) <= 12 and short_name("imagenet_00_243.jpg") == "imag…_00_243"
-    assert short_name("cifar10_03_0.png") == "cifar10_03_0"  # the suffix goes before anything that tells apart
+    # whole (they wrap in their cell): a 12-character cut had read "imag…_00_243" and "cifa…10_05_6"
+    assert captions == names and short_name("cifar10_10_05_6.png") == "cifar10_10_05_6.png"
+    # a long one keeps its start and its end, the extension with it
+    assert short_name("a_very_long_photo_name_from_the_camera_0001.jpg") == "a_very_long_photo_na…camera_0001.jpg"
+    assert len(short_name("x" * 80 + ".jpeg")) == 36 and short_name("x" * 80 + ".jpeg").endswith("xxx.jpeg")
+    style = (ROOT / "ui" / "style.css").read_text("utf-8")  # and the page lets them wrap, anywhere
+    assert re.search(r"\.st-key-thumbgrid button p[^{]*\{[^}]*white-space: normal;[^}]*overflow-wrap: anywhere", style)
 
 
 def test_the_confusion_plot_grows_with_k_and_is_shown_at_its_own_size(finished_app, tmp_path):  # noqa: F811

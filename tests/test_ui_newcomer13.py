@@ -7,11 +7,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from test_refine import SplitLLM  # splits Red by its 40-pixel image
 from test_ui_app import finished_app, say, wait_for_job  # noqa: F401 (finished_app: a fixture)
 
 from ictc.graph.run import progress_so_far
 from ictc.ui import views
 from ictc.ui.jobs import Job
+
+from fakes import fake_context
 
 
 def _images(count: int) -> list[dict[str, str]]:
@@ -67,10 +70,13 @@ def test_a_criterion_change_after_a_split_keeps_k_and_leaves_the_article_out(fin
     """After a split (K=5), "focus on the shade instead" then go was headed "the shade · K=4 + other": K seemed changed,
     the "other" Step 2b padded the names with (fewer colours than K) read as an "other" group asked for, and the
     criterion kept its article."""
-    app, _ = finished_app
-    say(app, "split Green in two")
+    app, ctx = finished_app
+    session = app.session_state["ictc_session"]
+    session._factory, session._context = lambda settings: fake_context(llm=SplitLLM()), None  # both parts get images
+    say(app, "split Red in two")
     say(app, "go")
-    wait_for_job(app)
+    assert "Split **Red** into 2: Light red (1), Dark red (2)." in wait_for_job(app)
+    session._factory, session._context = lambda settings: ctx, None
     assert "criterion 'shade'" in say(app, "focus on the shade instead")
     say(app, "go")
     wait_for_job(app)

@@ -114,7 +114,7 @@ def test_the_chat_names_images_with_their_sub_folder(colour_images):
         app.session_state["cluster-pick"] = cluster
         app.run()
         labels += [b.label for b in app.button]
-    assert short_name("more/red_0.png") == "more/red_0" and "more/red_0" in labels and "red_0.png" in labels, labels
+    assert short_name("more/red_0.png") == "more/red_0.png" and "more/red_0.png" in labels and "red_0.png" in labels, labels
 
 
 def test_files_that_are_no_image_are_named_with_their_sub_folder():

@@ -212,7 +212,7 @@ def preview(session: Session) -> None:
         return
     count = len(session.images)
     st.markdown(f"**{count} image{'s' if count != 1 else ''} chosen** ({session.images_source}); the first ones:")
-    cells = st.grid("auto", min_column_width=96, key="preview")  # a 12-character caption on one line
+    cells = st.grid("auto", min_column_width=96, key="preview")  # captions wrap (ui/style.css)
     root = images_root(session.images)  # sub/red_0.png beside red_0.png: both had read "red_0.png"
     for path in session.images[:24]:
         data = views.thumb(path)

@@ -21,6 +21,7 @@ from ictc.prompts import ALL_STEPS
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.questions import k_choice_said
 from ictc.ui.split_outcome import split_said
+from ictc.ui.stopped import stopped_said
 
 if TYPE_CHECKING:
     from ictc.core.settings import Settings
@@ -94,10 +95,7 @@ def outcome(job: Job, settings: Settings) -> str:
     happened (a split names its parts and says when proposed names were replaced); a failure in one plain
     sentence (explain; the full text is the job's `detail`)."""
     if job.stopped:  # how far it got: a bare "Stopped." said nothing of it (a newcomer)
-        done = [f"{title} ({t['done']}/{t['total']})" for title, t in job.progress() if t.get("total")]
-        reached = f" during {done[-1]}" if done else ""
-        return (f"Stopped{reached}. Everything finished so far is kept; press **Continue** to finish it "
-                "(only the missing work is done).")
+        return stopped_said(job, settings)
     if job.error:
         if job.usage:
             return f"That did not work: {job.error}"

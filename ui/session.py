@@ -29,6 +29,7 @@ from ictc.ui.outcomes import (
 )
 from ictc.ui.run_chat import keep_chat, said_once
 from ictc.ui.session_runs import SessionRuns
+from ictc.ui.session_tabs import SessionTabs, saving
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -44,7 +45,7 @@ def new_token() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class Session(SessionRuns):
+class Session(SessionRuns, SessionTabs):
     """One browser session. `root`: the folder of all sessions (default <workspace>/ui); this one lives in
     root/<token>/ with session.json and its run folders run-1, run-2, ..."""
 
@@ -72,8 +73,8 @@ class Session(SessionRuns):
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
         self.chat_base: tuple[str, list[dict[str, str]]] = ("", [])  # a run's chat.json as last read or written here
-        # the reading and the changes waiting for go as session.json held them when last read or written here, and the
-        # file's mtime then: another tab on this session (the same ?session=) may have changed them since (adopt_waiting)
+        # the reading, the changes waiting for go and the held message as session.json had them when last read or
+        # written here, and the file's mtime then: another tab on this session may have changed them (ui/session_tabs.py)
         self.waiting_base: tuple[int, dict[str, Any]] = (0, {})
 
     # kept on disk ---------------------------------------------------------------------------------------
@@ -81,7 +82,13 @@ class Session(SessionRuns):
         """Write this session's record (images, chat, current run, last reported job) to session.json. The
         images are left out (null) once the current run's results list them: 12 MB at 250,000 images. `once`: a job's
         outcome, added to the chat unless another window on the run has said it already (run_chat.keep_chat)."""
-        self.adopt_waiting()
+        with saving(self.folder):  # another tab's save cannot come between the merge and the write
+            self._save(once)
+
+    def _save(self, once: dict[str, str] | None) -> None:
+        said = self.adopt_waiting()  # this tab's change gave way to the other tab's: said under this reply
+        if said and self.conversation.messages and self.conversation.messages[-1]["role"] == "assistant":
+            self.conversation.messages[-1]["text"] += f"\n\n{said}"
         chat = self.conversation
         listed = self.run_dir is not None and (self.run_dir / "results.json").is_file()
         record = {"images": None if listed or self._images is None else self._images, "images_source": self.images_source,
@@ -99,33 +106,6 @@ class Session(SessionRuns):
             self.chat_base = (str(self.run_dir), [dict(m) for m in chat.messages])  # copies: replies are edited in place
         write_json(self.folder / "session.json", record)
         self._waiting_read(record)
-
-    def _waiting_read(self, record: dict[str, Any]) -> None:
-        """Remember `record`'s (session.json's) reading and changes waiting for go as this session's last view of them."""
-        try:
-            mtime = (self.folder / "session.json").stat().st_mtime_ns
-        except OSError:
-            mtime = 0
-        self.waiting_base = (mtime, {"request": record.get("request", {}), "pending": record.get("pending", [])})
-
-    def adopt_waiting(self) -> None:
-        """Take the reading and the changes waiting for go from session.json when another tab on this session changed
-        them since this one last read or wrote them, and this one did not: one change waits per session (two tabs had
-        each kept their own, and "go" in one applied a split the other had replaced by a new K, unsaid)."""
-        path = self.folder / "session.json"
-        try:
-            if path.stat().st_mtime_ns == self.waiting_base[0]:
-                return
-            record = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return
-        ours = {"request": asdict(self.conversation.request), "pending": [action_dict(a) for a in self.conversation.pending]}
-        theirs = {"request": record.get("request", {}), "pending": record.get("pending", [])}
-        if ours == self.waiting_base[1] and theirs != ours:  # changed there only: the other tab's are the session's
-            self.conversation.request = Request(**theirs["request"])
-            self.conversation.pending = [parse_action(a) for a in theirs["pending"]]
-        if ours == self.waiting_base[1] or theirs == ours:
-            self._waiting_read(record)
 
     @classmethod
     def load(cls, settings: Settings, context_factory: ContextFactory, token: str, root: Path | None = None) -> Session:
@@ -308,7 +288,7 @@ class Session(SessionRuns):
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
         detail = "" if job.usage else job.detail  # said once in the run's chat, whichever window on it says it first
         self.save(once={"role": "assistant", "text": text, **({"detail": detail} if detail else {}), "job": job.id})
-        held, self.held = self.held, ""
+        held = self.take_held()  # the tab that reports first reads it (one held per session: ui/session_tabs.py)
         if held:  # read now, as if said now (after a Stop too: a newcomer typed just after it): its words stand above
             said = len(self.conversation.messages)
             self.chat(held)  # its save may put another window's messages before it: looked for, not taken at `said`

@@ -9,9 +9,13 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
     """A split's outcome from results.json naming.split: the parts with their sizes, the names Step 2b
     proposed that were replaced (already taken or missing), and parts that got no image; every image in one part is
     said as the one group the split found (a newcomer read "Blue (6), Azure 1 (0)", an empty cluster listed as a part)."""
-    parts = split["parts"]
+    parts, dropped = split["parts"], split.get("dropped", [])
+    if len(parts) == 1 and dropped:  # split_done (nodes/name_split.py) gave the one group the cluster's name back
+        return (f"Split **{split['cluster']}** found only one group: its {sizes.get(parts[0], 0)} images stay in "
+                f"{parts[0]} ({', '.join(dropped)} got none, so the clusters are as they were). Try **undo** and "
+                "another change (an instruction, or more groups).")
     empty = [p for p in parts if not sizes.get(p)]
-    if filled := [p for p in parts if sizes.get(p)] if len(empty) == len(parts) - 1 else []:
+    if filled := [p for p in parts if sizes.get(p)] if len(empty) == len(parts) - 1 else []:  # runs made before split_done
         return (f"Split **{split['cluster']}** found only one group: its {sizes[filled[0]]} images are all in "
                 f"{filled[0]}, and {', '.join(empty)} got none. Say \"drop the empty groups\" (no model call) to remove "
                 f"{'it' if len(empty) == 1 else 'them'}, or **undo**.")
@@ -22,6 +26,8 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
         text += (f" Step 2b proposed {', '.join(split.get('proposed', [])) or 'no usable names'}; as those were "
                  f"taken by other clusters or too few, the part(s) {', '.join(replaced)} got numbered names "
                  "(rename them if you like).")
+    if dropped:
+        text += f" No image chose {', '.join(dropped)}: not kept as a cluster."
     if empty:
         text += f" No image chose {', '.join(empty)}: Step 3 put every image elsewhere; try **undo** and another split."
     return text

@@ -23,6 +23,7 @@ from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
 
 FIRST_ROW = 8  # thumbnails per cluster when all clusters are shown
 PAGE = 48  # thumbnails per page when one cluster is shown
+CAPTION = 36  # characters of a thumbnail's file name shown under it (over up to three lines: short_name)
 LOPSIDED_SHARE = 0.5  # one cluster holding more than this share of the images (K >= 3) is worth a word
 ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema": "JSON-schema enum",
           "json": "JSON answer", "text": "plain answer, exact name", "retry": "an exact name after a re-ask",
@@ -228,22 +229,19 @@ def grid(rows: list[dict[str, Any]], indices: list[int], select: Callable[[int],
             else:
                 st.caption("(no preview)")
             name = image_name(row["image"], root)
-            st.button(short_name(name), key=f"img-{index}", help=f"details of {name}",
+            st.button(short_name(name), key=f"img-{index}", help=f"{name}: its details",  # the whole name on hover
                       on_click=select, args=(index,), type="tertiary", width="stretch")
 
 
-def short_name(name: str, keep: int = 12) -> str:
-    """`name` in at most `keep` characters for a thumbnail's caption, cut in the middle so that its end (where
-    names of one set differ: "cifar10_03_0.png") stays: the suffix goes first, then the middle of the stem
-    ("imagenet_00_243.jpg" -> "imag…_00_243")."""
+def short_name(name: str, keep: int = CAPTION) -> str:
+    """`name` whole for a thumbnail's caption, which wraps over lines in its cell (ui/style.css); past `keep`
+    characters its start and its end (where names of one set differ, and the extension) stay, cut between them
+    ("a_very_long_photo_name_from_the_camera_0001.jpg" -> "a_very_long_photo_na…camera_0001.jpg"): a
+    12-character cut in the middle had made "cifar10_10_05_6.png" read "cifa…10_05_6", and taken its extension."""
     if len(name) <= keep:
         return name
-    suffix = Path(name).suffix  # off the end only: Path.stem of "more/red_0.png" had dropped the sub-folder too
-    stem = name[:-len(suffix)] if suffix and len(name) > len(suffix) else name
-    if len(stem) <= keep:
-        return stem
-    head = keep // 3
-    return stem[:head] + "…" + stem[-(keep - head - 1):]
+    tail = max(keep // 2 - 3, len(Path(name).suffix) + 1)
+    return name[:keep - tail - 1] + "…" + name[-tail:]
 
 
 # details -----------------------------------------------------------------------------------------------
