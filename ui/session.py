@@ -29,6 +29,7 @@ from ictc.ui.outcomes import (
 )
 from ictc.ui.run_chat import keep_chat, said_once
 from ictc.ui.session_runs import SessionRuns
+from ictc.ui.typed_stop import typed_stop
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -217,6 +218,8 @@ class Session(SessionRuns):
 
         self.follow_run_job()
         self.adopt_waiting()  # what another tab on this session left waiting for go
+        if (stop_said := typed_stop(self, text)) is not None:  # "stop" during a job is the Stop button
+            return Reply(stop_said)
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
