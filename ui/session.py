@@ -274,9 +274,11 @@ class Session(SessionRuns):
             self.start(reply.start)
         # said in the chat's words, not refine's CLI hint; a change previewed is told so at once, not promised "go"
         elif (reply.apply or self.conversation.pending not in ([], waiting)) and (left := self.change_left()):
+            before, self.held = self.held, text  # kept, read once Continue or undo has ended (report_job): not retyped
             reply = Reply(f"That waits: the change stopped half-way ({left}) comes first: press **Continue** (or say "
-                          "continue) to finish it, or say **undo** to drop it; then say it again.")
-            self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, []
+                          "continue) to finish it, or say **undo** to drop it; I will read “" + text + "” then"
+                          + (f", instead of “{before}” (one message waits at a time)." if before and before != text else "."))
+            self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, waiting
         elif reply.apply:
             self.apply(reply.apply)
         elif reply.back_to is not None:
