@@ -51,5 +51,5 @@ def cannot_run(image_count: int) -> str:
     if not image_count:
         return ("It cannot run yet: choose the images first, on the left (the sample photos, a folder on the server "
                 "or an upload), then say **go**.")
-    return ("It cannot run on 1 image: clustering needs at least 2. Choose more on the left (the sample photos, a "
-            "folder on the server or an upload), then say **go**.")
+    return ("It cannot run yet: only 1 image is chosen, and clustering needs at least 2. Choose more on the left (the "
+            "sample photos, a folder on the server or an upload), then say **go**.")
