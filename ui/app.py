@@ -86,9 +86,16 @@ def status_line(session: Session) -> None:
     the results; Stop and Continue live here. main() draws it only once there is a job or a result: before,
     the chat beside says it all, once."""
     job = session.job
+    # this closure outlives the full run that defines the fragment: its reruns alone see "full" gone, and whether
+    # that run got as far as drawing Continue (below, outside the fragment)
+    drawn = {"full": True, "continue": False}
 
     @st.fragment(run_every=0.5 if session.busy else None)
     def live() -> None:
+        if not drawn.pop("full", False) and not drawn["continue"] and _continue_due(session):
+            # the full run that last drew the page was cut short before its Continue (a Stop clicked again preempts
+            # it): this run alone would say "press Continue" with no button (a newcomer's, until a tab was clicked)
+            st.rerun()
         if job is not None and job.running:
             # a box of our own, not st.status: that one shows "complete" (a tick) after every redraw of the fragment
             with st.container(border=True, key="working"):
@@ -107,9 +114,16 @@ def status_line(session: Session) -> None:
 
     live()
     # without a job too: after `ictc ui` restarted, the interrupted run is still on disk to finish
-    if (job is None or not job.running) and session.run_dir is not None and _continuable(session):
+    if _continue_due(session):
         st.button("Continue", key="continue", on_click=lambda: None if session.resume() else None,
                   help="finish the run: only the missing or failed work is done")
+        drawn["continue"] = True
+
+
+def _continue_due(session: Session) -> bool:
+    """Whether the status line offers Continue now: no job runs, and the current run has something to continue."""
+    job = session.job
+    return (job is None or not job.running) and session.run_dir is not None and _continuable(session)
 
 
 def _continuable(session: Session) -> bool:
