@@ -29,7 +29,6 @@ from ictc.ui.outcomes import (
 )
 from ictc.ui.run_chat import keep_chat, said_once
 from ictc.ui.session_runs import SessionRuns
-from ictc.ui.typed_stop import typed_stop
 
 if TYPE_CHECKING:
     from ictc.nodes.context import Context
@@ -215,6 +214,7 @@ class Session(SessionRuns):
         by report_job once the job has ended, however it ended."""
         jobs.warmed()
         from ictc.ui import fairness
+        from ictc.ui.typed_stop import typed_stop
 
         self.follow_run_job()
         self.adopt_waiting()  # what another tab on this session left waiting for go
