@@ -20,7 +20,7 @@ from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.models.other import OTHER
 from ictc.prompts import shortened
-from ictc.ui import crosstab_view, jobs, panels, sidebar, views
+from ictc.ui import crosstab_view, follow, jobs, panels, sidebar, views
 from ictc.ui.outcomes import image_name, images_root, instructions_in_force, model_warning
 from ictc.ui.session import Session, new_token
 
@@ -87,9 +87,16 @@ def status_line(session: Session) -> None:
     the results; Stop and Continue live here. main() draws it only once there is a job or a result: before,
     the chat beside says it all, once."""
     job = session.job
+    # this closure outlives the full run that defines the fragment: its reruns alone see "full" gone, and whether
+    # that run got as far as drawing Continue (below, outside the fragment)
+    drawn = {"full": True, "continue": False}
 
     @st.fragment(run_every=0.5 if session.busy else None)
     def live() -> None:
+        if not drawn.pop("full", False) and not drawn["continue"] and _continue_due(session):
+            # the full run that last drew the page was cut short before its Continue (a Stop clicked again preempts
+            # it): this run alone would say "press Continue" with no button (a newcomer's, until a tab was clicked)
+            st.rerun()
         if job is not None and job.running:
             # a box of our own, not st.status: that one shows "complete" (a tick) after every redraw of the fragment
             with st.container(border=True, key="working"):
@@ -108,9 +115,16 @@ def status_line(session: Session) -> None:
 
     live()
     # without a job too: after `ictc ui` restarted, the interrupted run is still on disk to finish
-    if (job is None or not job.running) and session.run_dir is not None and _continuable(session):
+    if _continue_due(session):
         st.button("Continue", key="continue", on_click=lambda: None if session.resume() else None,
                   help="finish the run: only the missing or failed work is done")
+        drawn["continue"] = True
+
+
+def _continue_due(session: Session) -> bool:
+    """Whether the status line offers Continue now: no job runs, and the current run has something to continue."""
+    job = session.job
+    return (job is None or not job.running) and session.run_dir is not None and _continuable(session)
 
 
 def _continuable(session: Session) -> bool:
@@ -194,6 +208,7 @@ def results_pane(session: Session) -> None:
     # is one of the K: a criterion change at K=5 had read "K=4 + other", as if an "other" group had been asked for
     other = " + other" if OTHER in results["cluster_names"] and results.get("names_source") != "fallback" else ""
     k = len(results["cluster_names"]) - bool(other)
+    st.session_state["ictc_shown"] = (str(run_dir), results["version"])  # a message is read on a newer one: said
     st.markdown(f"**{shortened(results['criterion']['text'])}** · K={k}{other} · version {results['version']} · "
                 f"{results['summary']['clustered']}/{results['summary']['images']} images clustered · `{run_dir.name}`")
     if given := instructions_in_force(results["criterion"]):  # they act on every later change: kept in view
@@ -245,7 +260,7 @@ def main() -> None:
         sidebar.draw(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
-    session.follow_run_job()  # a job a second window started on this run: its progress shows here too
+    follow.catch_up(session)  # a job or messages a second window on this run started or said: shown here too
     session.report_job()
     with st.container(key="mainrow"):
         left, right = st.columns([2, 3], gap="medium")
@@ -256,7 +271,7 @@ def main() -> None:
         prompt = st.chat_input("e.g. group by the mood, 4 groups", key="chat")  # one line, even beside the sidebar
     if prompt and prompt.strip():  # an all-spaces message is no message
         with jobs.chat_lock(session.id), st.spinner("Reading your message..."):
-            session.chat(prompt)
+            follow.answer(session, prompt, st.session_state.get("ictc_shown"))  # the version this page showed
     if not session.conversation.messages:
         # after New run the images stay chosen and shown: "Choose images on the left" had asked for them again
         chosen = (f"{len(session.images)} images are chosen (shown on the right); tell me" if session.images
@@ -275,6 +290,7 @@ def main() -> None:
             with st.container(key="statusline"):
                 status_line(session)
         results_pane(session)
+    follow.watch(session, st.fragment, st.rerun)  # idle on a run: another tab's job or messages redraw this page
     jobs.warm_up()  # the page is drawn: now the pipeline's imports, in the background (ui/jobs.py)
 
 

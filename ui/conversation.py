@@ -29,6 +29,7 @@ from ictc.ui.guides import (
     REFINE_HELP,
     SETUP_GUIDE,
     SETUP_HELP,
+    cannot_run,
     k_change_said,
     same_k_said,
 )
@@ -184,8 +185,8 @@ class Conversation:
                 f"How many groups do you want (K, 2 to {image_count})?" if image_count >= 2 else
                 "How many groups do you want (K, 2 or more)? And choose the images on the left.")
             return Reply(f"My reading so far: {self.request.reading()}{note}. {ask}")
-        return Reply(f"My reading: {self.request.reading()}{note}.{' ' + changed if changed else ''} Say **go** to run it, "
-                     "or correct me.")
+        return Reply(f"My reading: {self.request.reading()}{note}.{' ' + changed if changed else ''} "
+                     + (cannot_run(image_count) if image_count < 2 else "Say **go** to run it, or correct me."))
 
     def _update_request(self, intent: Intent, image_count: int) -> str:
         """Fold the intent into the request; returns what was refused, if anything."""
@@ -211,10 +212,11 @@ class Conversation:
         if too_long := criterion_too_long(criterion):
             return too_long
         refused = ""  # a K refused leaves the rest of the message standing ("by animal type, 10 groups" of 4 images)
-        if k and image_count == 1:
-            refused, k = "only 1 image is chosen; choose at least 2 images to cluster", 0
-        if k and (k < 2 or (image_count and k > image_count)):
-            refused, k = f"K must be between 2 and the {image_count} images chosen, not {k}", 0
+        # with fewer than 2 images a K of 2 or more stands (the reply says it cannot run: cannot_run), "1 group" is
+        # refused in words (it had been dropped unsaid behind a note on the images)
+        if k and (k < 2 or (image_count >= 2 and k > image_count)):
+            refused, k = (f"K must be between 2 and the {image_count} images chosen, not {k}" if image_count >= 2
+                          else f"K must be 2 or more, not {k}"), 0
         if criterion:
             self.request.criterion, self.request.preset = criterion, intent.preset or new.preset
             # "colour instead" after "by brightness, not colour": "Do not consider colour" would contradict it

@@ -43,3 +43,13 @@ def k_change_said(was: int, now: int) -> str:
     """The sentence that says a K given in words replaces another ("K was 2; now 3."), or "" when there was none or
     it is the same: "actually 3 groups" at K=2 had been said back as K=3 alone, the 2 it replaced unsaid."""
     return f"K was {was}; now {now}." if was and now and was != now else ""
+
+
+def cannot_run(image_count: int) -> str:
+    """What a reading complete but for the images says in place of "Say go to run it" (`image_count`: 0 or 1 images
+    chosen): a newcomer was told "Say go to run it", and only the go then asked for the images."""
+    if not image_count:
+        return ("It cannot run yet: choose the images first, on the left (the sample photos, a folder on the server "
+                "or an upload), then say **go**.")
+    return ("It cannot run yet: only 1 image is chosen, and clustering needs at least 2. Choose more on the left (the "
+            "sample photos, a folder on the server or an upload), then say **go**.")

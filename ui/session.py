@@ -194,9 +194,12 @@ class Session(SessionRuns, SessionTabs):
         by report_job once the job has ended, however it ended."""
         jobs.warmed()
         from ictc.ui import fairness
+        from ictc.ui.typed_stop import typed_stop
 
         self.follow_run_job()
         self.adopt_waiting()  # what another tab on this session left waiting for go
+        if (stop_said := typed_stop(self, text)) is not None:  # "stop" during a job is the Stop button
+            return Reply(stop_said)
         if fairness.handle(self, text):  # audit requests, their values and fix (ui/fairness.py)
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
@@ -251,9 +254,11 @@ class Session(SessionRuns, SessionTabs):
             self.start(reply.start)
         # said in the chat's words, not refine's CLI hint; a change previewed is told so at once, not promised "go"
         elif (reply.apply or self.conversation.pending not in ([], waiting)) and (left := self.change_left()):
+            before, self.held = self.held, text  # kept, read once Continue or undo has ended (report_job): not retyped
             reply = Reply(f"That waits: the change stopped half-way ({left}) comes first: press **Continue** (or say "
-                          "continue) to finish it, or say **undo** to drop it; then say it again.")
-            self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, []
+                          "continue) to finish it, or say **undo** to drop it; I will read “" + text + "” then"
+                          + (f", instead of “{before}” (one message waits at a time)." if before and before != text else "."))
+            self.conversation.messages[-1]["text"], self.conversation.pending = reply.text, waiting
         elif reply.apply:
             self.apply(reply.apply)
         elif reply.back_to is not None:
