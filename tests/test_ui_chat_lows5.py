@@ -93,7 +93,8 @@ def test_a_change_left_waiting_by_the_other_tab_while_this_one_applied_its_own_s
     assert one.conversation.messages[-1]["text"].endswith(
         "\n\nThe other window left a change waiting for go meanwhile: use K=5; say **go** to apply it.")
     wait_for_job(first)
-    assert say(second, "go") == "Applying: use K=5."
+    # B still showed version 1 (A's split made version 2): its "go" applies the K on version 2 and says so
+    assert say(second, "go") == "Applying: use K=5.\n\n(this window was showing version 1; now version 2)"
 
 
 def test_the_stop_says_the_work_in_flight_that_continue_will_count_as_done():
