@@ -23,7 +23,7 @@ from ictc.graph.versions import change_unrecorded, load_meta, run_lock
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
 from ictc.nodes.kept_edits import not_kept_said
-from ictc.nodes.state import RESET, files_of, primaries
+from ictc.nodes.state import RESET, clusterable, distinct_said, files_of, primaries
 from ictc.prompts import Criterion
 
 MAX_CRITERION_CHARS = 300
@@ -95,8 +95,9 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
                          "(nothing in it was changed)")
     items, unreadable = hashed if hashed is not None else hash_images(paths)
     n_clusters = k
-    if n_clusters > len(items) - len(unreadable):
-        raise UsageError(f"K={n_clusters} is more than the {len(items) - len(unreadable)} readable images")
+    files, contents, _ = clusterable(items, unreadable)  # identical files are one image to cluster
+    if n_clusters > contents:
+        raise UsageError(f"K={n_clusters} is more than the {distinct_said(files, contents, 0, 'readable images')}")
     ctx = with_stores(context or make_context(settings, context_factory))  # loads models: fails before any work
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
