@@ -37,7 +37,7 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
     if scores.get("note"):  # how the labels file was read (evaluation/results.py): information, not a warning
         st.info(scores["note"])
     if scores.get("warning"):  # the unscored images listed after it, when there are any (a note alone had ended in ":")
-        unscored = (scores["unlabelled"] + scores.get("ambiguous", []) + scores["not_clustered"])[:10]
+        unscored = (scores.get("failed", []) + scores["unlabelled"] + scores.get("ambiguous", []) + scores["not_clustered"])[:10]
         st.warning(scores["warning"] + (": " + ", ".join(Path(image).name for image in unscored) if unscored else ""))
     if (run_dir / "confusion.png").is_file():
         confusion(run_dir / "confusion.png")
