@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -237,9 +237,20 @@ def trace_overview(run_dir: str | Path) -> tuple[dict[int, dict[str, dict[str, i
     return summary, current_traces(namings, None, versions=_versions(run_dir)).get("name_clusters")
 
 
+def version_titles(run_dir: str | Path, numbers: Iterable[int]) -> dict[int, str]:
+    """How the traces of each version number in `numbers` are headed: "v3", or "v3 (not a version yet)" above the
+    last version run.json records. Traces carry the number of the version their pass works towards; a pass that
+    makes none (stopped, paused for review, a resume that changed nothing) leaves them to the next version, which
+    counts them as results.json counts their calls. Why: a resume that changed nothing (no version, exit 4) had its
+    traces shown under a version that does not exist."""
+    last = max((v["version"] for v in _versions(run_dir)), default=0)
+    return {n: f"v{n}" if n <= last else f"v{n} (not a version yet)" for n in numbers}
+
+
 def image_traces(run_dir: str | Path, image: str, version: int | None = None) -> dict[str, dict[str, Any]]:
     """`current_traces` of one image without parsing the others' lines: the decoded file is searched for the
-    image's path as trace_lines writes it, and only the lines found are parsed."""
+    image's path as trace_lines writes it, and only the lines found are parsed. Each record gets its
+    "version_title" (version_titles)."""
     records = [r for line in _plain_lines(run_dir) if (r := _parsed(line)) is not None and r.get("image") == image]
     needle = b',"image":' + orjson.dumps(image) + b","
     for block in _blocks(run_dir):
@@ -250,7 +261,9 @@ def image_traces(run_dir: str | Path, image: str, version: int | None = None) ->
             if record is not None and record.get("image") == image:
                 records.append(record)
             found = block.find(needle, found + len(needle))
-    return current_traces(records, image, version, _versions(run_dir))
+    current = current_traces(records, image, version, _versions(run_dir))
+    titles = version_titles(run_dir, {r["version"] for r in current.values()})
+    return {step: {**r, "version_title": titles[r["version"]]} for step, r in current.items()}
 
 
 def _versions(run_dir: str | Path) -> list[dict[str, Any]]:

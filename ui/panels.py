@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from ictc.evaluation.export import zip_clusters
-from ictc.evaluation.traces import PLAIN, TRACES, image_traces, trace_overview
+from ictc.evaluation.traces import PLAIN, TRACES, image_traces, trace_overview, version_titles
 from ictc.graph.versions import diff_from, load_meta, version_clusters, version_summary
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.views import trace_box
@@ -87,7 +87,8 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
     st.markdown("Answers per version and step (from a model / from the store; + decided by a rule). One answer "
                 "may take several model calls (a re-ask, a retry, a calibration call): the chat's *Model calls by "
                 "step* and results.json's `calls` count every call.")
-    st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
+    titles = version_titles(run_dir, summary)  # a pass that made no version: "v3 (not a version yet)"
+    st.table({titles[v]: {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
                                  + (f" (+{c['ruled']} without a call)" if c.get("ruled") else "") for s, c in steps.items()}
               for v, steps in sorted(summary.items())})
     if naming is not None:
