@@ -249,8 +249,7 @@ def version_titles(run_dir: str | Path, numbers: Iterable[int]) -> dict[int, str
 
 def image_traces(run_dir: str | Path, image: str, version: int | None = None) -> dict[str, dict[str, Any]]:
     """`current_traces` of one image without parsing the others' lines: the decoded file is searched for the
-    image's path as trace_lines writes it, and only the lines found are parsed. Each record gets its
-    "version_title" (version_titles)."""
+    image's path as trace_lines writes it, and only the lines found are parsed."""
     records = [r for line in _plain_lines(run_dir) if (r := _parsed(line)) is not None and r.get("image") == image]
     needle = b',"image":' + orjson.dumps(image) + b","
     for block in _blocks(run_dir):
@@ -261,9 +260,7 @@ def image_traces(run_dir: str | Path, image: str, version: int | None = None) ->
             if record is not None and record.get("image") == image:
                 records.append(record)
             found = block.find(needle, found + len(needle))
-    current = current_traces(records, image, version, _versions(run_dir))
-    titles = version_titles(run_dir, {r["version"] for r in current.values()})
-    return {step: {**r, "version_title": titles[r["version"]]} for step, r in current.items()}
+    return current_traces(records, image, version, _versions(run_dir))
 
 
 def _versions(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -92,7 +92,7 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
                                  + (f" (+{c['ruled']} without a call)" if c.get("ruled") else "") for s, c in steps.items()}
               for v, steps in sorted(summary.items())})
     if naming is not None:
-        trace_box("name_clusters", naming)
+        trace_box("name_clusters", {**naming, "version_title": titles.get(naming["version"], "")})
     rows = results["images"]
     names = [Path(r["image"]).name for r in rows]
     choices: list[int] = list(range(len(rows)))
@@ -105,7 +105,7 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
     if choice is not None:
         row = rows[choice]
         for step, record in image_traces_of(str(run_dir), *stamp, row["same_as"] or row["image"]).items():
-            trace_box(step, record)
+            trace_box(step, {**record, "version_title": titles.get(record["version"], "")})
 
 
 MOVED_SHOWN = 200  # moved images listed in the Versions tab: a table of 25,000 rows would stall the page
