@@ -46,7 +46,7 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             return Plan({"user_names": [n for n in chosen if n != OTHER], "other": other or OTHER in chosen,
                          "n_clusters": len([n for n in chosen if n != OTHER]), "scope": {},
                          "assignments": {RESET: True}}, "name_clusters",
-                        f"Step 3 on {images} into {', '.join(chosen)} (no Step 2b: your names are used)")
+                        f"Step 3 into {', '.join(chosen)} on {images} (no Step 2b: your names are used)")
         case AddOther():
             if OTHER in names:
                 raise UsageError("the run already has an 'other' group")

@@ -67,9 +67,9 @@ def clusterable(images: Sequence[Mapping[str, Any]], failures: Mapping[str, Mapp
 
 def images_said(state: Mapping[str, Any]) -> str:
     """The images a step redone on a run's `state` works on, in words: "21 images", with the files that failed before
-    Step 3 said apart ("21 images (1 failed image left out)"); see clusterable."""
+    Step 3 said apart ("21 images, 1 failed image left out"); see clusterable."""
     files, _, failed = clusterable(state["images"], state.get("failures", {}))
-    out = f" ({failed} failed image{'s' if failed != 1 else ''} left out)" if failed else ""
+    out = f", {failed} failed image{'s' if failed != 1 else ''} left out" if failed else ""
     return f"{files} image{'s' if files != 1 else ''}{out}"
 
 
@@ -83,10 +83,11 @@ def k_range_error(state: Mapping[str, Any], k: int) -> str:
 
 
 def distinct_said(files: int, contents: int, failed: int, images: str = "images") -> str:
-    """The bound of K in words: "8 images", or "7 distinct images (9 files, identical ones counted once; 1 failed)"
-    when identical files or failed ones make it fewer than the files chosen (`images`: the noun, "readable images")."""
+    """The bound of K in words: "8 images", or "7 distinct images (9 files, identical ones counted once; 1 more
+    failed)" when identical files or failed ones make it fewer than the files chosen (`files` do not count the
+    `failed`; `images`: the noun, "readable images")."""
     why = [f"{files} files, identical ones counted once"] if files > contents else []
-    why += [f"{failed} failed"] if failed else []
+    why += [f"{failed} more failed"] if failed else []
     return f"{contents} {'distinct ' if files > contents else ''}{images}" + (f" ({'; '.join(why)})" if why else "")
 
 

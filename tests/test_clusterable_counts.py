@@ -45,9 +45,9 @@ def test_clusterable_leaves_out_the_failed_files_and_counts_identical_ones_once(
 
 def test_a_k_change_counts_the_images_that_can_be_clustered(finished):
     preview = preview_action(finished, SetK(4))
-    assert "then Step 3 on 8 images (1 failed image left out)" in preview, preview
+    assert "then Step 3 on 8 images, 1 failed image left out (no VLM" in preview, preview
     step3 = preview_action(finished, AddInstruction("Do not consider shade.", "assign"))
-    assert "only Step 3, on 8 images (1 failed image left out)" in step3, step3
+    assert "only Step 3, on 8 images, 1 failed image left out" in step3, step3
     every = preview_action(finished, AddInstruction("Do not consider shade.", "describe"))
     assert "every step on 9 images" in every, every  # Step 1 again: the failed file is retried
 
@@ -55,7 +55,7 @@ def test_a_k_change_counts_the_images_that_can_be_clustered(finished):
 def test_k_runs_to_the_distinct_images_that_can_be_clustered(finished):
     preview_action(finished, SetK(6))
     with pytest.raises(UsageError, match=r"between 2 and the 6 distinct images \(8 files, identical ones counted "
-                                         r"once; 1 failed\), not 7"):
+                                         r"once; 1 more failed\), not 7"):
         preview_action(finished, SetK(7))
 
 
