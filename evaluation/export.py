@@ -69,8 +69,16 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     Returns {cluster name: folder}. Failed images and clusters not in `cluster_names` are left out.
     Raises UsageError if `out` holds files but no earlier export, or a folder would land outside `out`;
     OSError if results.json or an image is missing."""
+    return replace_export(run_dir, out)[0]
+
+
+def replace_export(run_dir: Path, out: Path) -> tuple[dict[str, Path], list[str], list[str]]:
+    """export_clusters, with what it did to an earlier export in `out`: ({cluster name: folder}, the earlier
+    export's folders it removed, those it left as they hold files ictc did not write), each list in the earlier
+    clusters.json's order, a folder the new export uses again left out. Why: the CLI had said the removed folders
+    from a listing read before the export, not from the clearing's own work. Raises as export_clusters."""
     names, files = cluster_files(run_dir)
-    clear_export(out)
+    removed, left = clear_export(out)
     out.mkdir(parents=True, exist_ok=True)
     folders = {name: out / folder for name, folder in names.items()}
     for folder in folders.values():
@@ -81,27 +89,19 @@ def export_clusters(run_dir: Path, out: Path) -> dict[str, Path]:
     for source, target in files:
         shutil.copyfile(source, out / target)
     write_atomic(out / "clusters.json", json.dumps(names, indent=2, ensure_ascii=False))
-    return folders
+    now = set(names.values())
+    return folders, [f for f in removed if f not in now], [f for f in left if f not in now]
 
 
-def export_folders(out: Path) -> list[str]:
-    """The cluster folders (names, in `out`) of the ictc export `out` holds, as its clusters.json lists them; [] when
-    it holds none or that file cannot be read. Read before a re-export, to say which of them it removed."""
-    try:
-        folders = read_json(out / "clusters.json")
-    except (OSError, ValueError):
-        return []
-    return [f for f in folders.values() if isinstance(f, str) and f] if isinstance(folders, dict) else []
-
-
-def clear_export(out: Path) -> None:
+def clear_export(out: Path) -> tuple[list[str], list[str]]:
     """Removes what an earlier export into `out` wrote: the files its WRITTEN list names, then the folders its
     clusters.json names when left empty; any other file stays. Nothing is done to a missing or empty folder.
+    Returns (the folder names it removed, those it left as they still hold files), in clusters.json's order.
     Raises UsageError naming `out` when it holds files but no earlier export (no readable clusters.json of
     {name: folder}), or an export made before the WRITTEN list (its own files cannot be told from a user's):
     nothing in it is changed."""
     if not out.is_dir() or not any(out.iterdir()):
-        return
+        return [], []
     try:
         folders = read_json(out / "clusters.json")
     except (OSError, ValueError):
@@ -119,9 +119,13 @@ def clear_export(out: Path) -> None:
     for path in written:
         if path.resolve().parent.parent == out.resolve():  # only inside a cluster folder of `out`
             path.unlink(missing_ok=True)
+    removed: list[str] = []
+    left: list[str] = []
     for folder in dirs:
         if not any(folder.iterdir()):
             folder.rmdir()
+        (left if folder.exists() else removed).append(folder.name)
+    return removed, left
 
 
 def zip_clusters(run_dir: Path) -> bytes:

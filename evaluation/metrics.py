@@ -13,7 +13,7 @@ from ictc.core.errors import UsageError
 @dataclass
 class Scores:
     """ACC, NMI, ARI of the n scored images, the contingency table and the matching (score()), and how
-    many of the run's images were scored (images, unlabelled, ambiguous, not_clustered, warning)."""
+    many of the run's images were scored (images, failed, unlabelled, ambiguous, not_clustered, warning)."""
 
     acc: float
     nmi: float
@@ -27,7 +27,8 @@ class Scores:
     images: int = 0
     unlabelled: list[str] = field(default_factory=list)  # images no row of the labels file names
     ambiguous: list[str] = field(default_factory=list)  # images named only by rows that name several images each
-    not_clustered: list[str] = field(default_factory=list)  # labelled images that failed or are unfinished
+    not_clustered: list[str] = field(default_factory=list)  # labelled images unfinished (a stopped run)
+    failed: list[str] = field(default_factory=list)  # images that failed (named in the labels file or not)
     warning: str = ""  # says so when not every image was scored, and what of the labels file was left out
     note: str = ""  # how the labels file was read, when that is worth knowing (not a warning: nothing is wrong)
 

@@ -149,11 +149,15 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
     scores.images = len(rows)
     # an image whose only rows each name several images was named, ambiguously: not "not named" (a newcomer's)
     several = {image for images in truth.ambiguous.values() for image in images}
-    scores.unlabelled = [r["image"] for r in rows if r["image"] not in truth and r["image"] not in several]
-    scores.ambiguous = [r["image"] for r in rows if r["image"] not in truth and r["image"] in several]
-    scores.not_clustered = [r["image"] for r in rows if r["image"] in truth and r["status"] != "ok"]
+    # a file that failed is said failed, whatever the labels file says of it (a broken file had been listed "no label")
+    scores.failed = [r["image"] for r in rows if r["status"] == "failed"]
+    kept = [r for r in rows if r["status"] != "failed"]
+    scores.unlabelled = [r["image"] for r in kept if r["image"] not in truth and r["image"] not in several]
+    scores.ambiguous = [r["image"] for r in kept if r["image"] not in truth and r["image"] in several]
+    scores.not_clustered = [r["image"] for r in kept if r["image"] in truth and r["status"] != "ok"]
     if scores.n < len(rows):
-        reasons = [f"{len(found)} {why}" for found, why in ((scores.unlabelled, "not named in the labels file"),
+        reasons = [f"{len(found)} {why}" for found, why in ((scores.failed, "failed"),
+                                                            (scores.unlabelled, "not named in the labels file"),
                                                             (scores.ambiguous, "named ambiguously"),
                                                             (scores.not_clustered, "not clustered")) if found]
         scores.warning = f"scored {scores.n} of {len(rows)} images ({', '.join(reasons)})"

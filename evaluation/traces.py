@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -235,6 +235,16 @@ def trace_overview(run_dir: str | Path) -> tuple[dict[int, dict[str, dict[str, i
             namings.append(record)
         _count(summary, record)
     return summary, current_traces(namings, None, versions=_versions(run_dir)).get("name_clusters")
+
+
+def version_titles(run_dir: str | Path, numbers: Iterable[int]) -> dict[int, str]:
+    """How the traces of each version number in `numbers` are headed: "v3", or "v3 (not a version yet)" above the
+    last version run.json records. Traces carry the number of the version their pass works towards; a pass that
+    makes none (stopped, paused for review, a resume that changed nothing) leaves them to the next version, which
+    counts them as results.json counts their calls. Why: a resume that changed nothing (no version, exit 4) had its
+    traces shown under a version that does not exist."""
+    last = max((v["version"] for v in _versions(run_dir)), default=0)
+    return {n: f"v{n}" if n <= last else f"v{n} (not a version yet)" for n in numbers}
 
 
 def image_traces(run_dir: str | Path, image: str, version: int | None = None) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from ictc.graph.versions import change_unrecorded, load_meta, run_lock
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
 from ictc.nodes.kept_edits import not_kept_said
-from ictc.nodes.state import RESET, files_of, primaries
+from ictc.nodes.state import RESET, clusterable, distinct_said, files_of, primaries
 from ictc.prompts import Criterion, criterion_too_long
 
 
@@ -32,8 +32,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
     """Everything a user can get wrong, refused before any model is loaded or called.
 
     `paths`: the images found; `n_clusters`: K, or 0 when K is to be proposed after Step 2a; `skipped`: the other
-    files and folders the folder held, in words (core/folders.entries_said). Raises UsageError for a criterion over prompts' MAX_CRITERION_CHARS characters,
-    no images, K < 2, K above the number of images, or a labels file that names none of them."""
+    files and folders the folder held, in words (core/folders.entries_said). Raises UsageError for a criterion over
+    prompts' MAX_CRITERION_CHARS characters, no images, K < 2, K above the number of images, or a labels file that names none of them."""
     if too_long := criterion_too_long(criterion.text):
         raise UsageError(too_long)
     if not paths:
@@ -93,8 +93,9 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
                          "(nothing in it was changed)")
     items, unreadable = hashed if hashed is not None else hash_images(paths)
     n_clusters = k
-    if n_clusters > len(items) - len(unreadable):
-        raise UsageError(f"K={n_clusters} is more than the {len(items) - len(unreadable)} readable images")
+    files, contents, _ = clusterable(items, unreadable)  # identical files are one image to cluster
+    if n_clusters > contents:
+        raise UsageError(f"K={n_clusters} is more than the {distinct_said(files, contents, 0, 'readable images')}")
     ctx = with_stores(context or make_context(settings, context_factory))  # loads models: fails before any work
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

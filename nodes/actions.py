@@ -260,7 +260,10 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
 def _plan(state: dict[str, Any], action: Action) -> Plan:
     names = list(state.get("naming", {}).get("names", []))
     criterion = Criterion.from_dict(state["criterion"])
-    images = len(state["images"])
+    images = len(state["images"])  # every file: a change that redoes every step retries the failed ones too
+    # imported here: reading a chat message needs no langgraph (nodes/state.py imports it)
+    from ictc.nodes.state import images_said, k_range_error
+
     match action:
         case Rename(cluster, to):
             check_name(state, cluster)
@@ -281,10 +284,10 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             # the same K would redo Steps 2b and 3 for nothing, unless a cluster is empty (a newcomer's split left one)
             if k == state.get("n_clusters") and not state.get("user_names") and not empty:
                 raise UsageError(f"K is already {k}: nothing to redo")
-            if k < 2 or k > images:
-                raise UsageError(f"K must be between 2 and the {images} images, not {k}")
+            if refused := k_range_error(state, k):
+                raise UsageError(refused)
             return Plan({"n_clusters": k, "scope": {}, "user_names": [], **reset_fields("assignments")}, "name_clusters",
-                        f"Step 2b with K={k}, then Step 3 on {images} images (no VLM, no Step 2a)")
+                        f"Step 2b with K={k}, then Step 3 on {images_said(state)} (no VLM, no Step 2a)")
         case SetCriterion(text, preset):
             new = make_criterion(text, preset)
             if (same_text(new.text, criterion.text) and new.preset == criterion.preset) or not new.text.strip():
@@ -297,7 +300,7 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
         case AddInstruction() | RemoveInstructions():
             from ictc.nodes.instruction_actions import plan_instructions  # in their own module
 
-            return plan_instructions(criterion, action, images)
+            return plan_instructions(criterion, action, f"{images} images", images_said(state))
         case Merge() | Split() | SetNames() | AddOther() | Coarser() | Remove() | ProposeK():
             from ictc.nodes.grouping_actions import plan_grouping  # planned in their own module
 

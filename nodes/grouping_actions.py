@@ -25,7 +25,7 @@ from ictc.nodes.actions import (
 )
 from ictc.nodes.kept_edits import with_edit
 from ictc.nodes.merged_names import with_merge
-from ictc.nodes.state import RESET, files_of, twins_said
+from ictc.nodes.state import RESET, files_of, images_said, twins_said
 from ictc.nodes.user_names import parse_names
 
 
@@ -33,7 +33,7 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
     """The plan for Merge, Split, SetNames, AddOther, Coarser, Remove or ProposeK on a run's `state` (its values); no model is
     called here. Raises UsageError naming the value when the action does not fit the run."""
     names = list(state.get("naming", {}).get("names", []))
-    images = len(state["images"])
+    images = images_said(state)  # the images Step 3 works on: not those that failed before it
     n_assigned = len(state.get("assignments", {}))  # not `assigned`: that is the members of one cluster
     match action:
         case Merge(clusters, into):
@@ -46,13 +46,13 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             return Plan({"user_names": [n for n in chosen if n != OTHER], "other": other or OTHER in chosen,
                          "n_clusters": len([n for n in chosen if n != OTHER]), "scope": {},
                          "assignments": {RESET: True}}, "name_clusters",
-                        f"Step 3 on {images} images into {', '.join(chosen)} (no Step 2b: your names are used)")
+                        f"Step 3 into {', '.join(chosen)} on {images} (no Step 2b: your names are used)")
         case AddOther():
             if OTHER in names:
                 raise UsageError("the run already has an 'other' group")
             return Plan({"other": True, "naming": {**state["naming"], "names": [*names, OTHER]}, "scope": {},
                          "assignments": {RESET: True}}, "assign_dispatch",
-                        f"Step 3 on {images} images, which may now answer 'other'")
+                        f"Step 3 on {images}, which may now answer 'other'")
         case Coarser(n):
             named = [x for x in names if x != OTHER]
             if not n_assigned:
@@ -65,7 +65,7 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             return _plan_remove(state, cluster)
         case ProposeK():
             return Plan({"n_clusters": 0, "k_pick": "best", "user_names": [], "scope": {}, "assignments": {RESET: True}}, "propose_k",
-                        f"the choice of K (one LLM call on the labels), then Step 2b and Step 3 on {images} images")
+                        f"the choice of K (one LLM call on the labels), then Step 2b and Step 3 on {images}")
     raise UsageError(f"{action} is not a grouping change")
 
 

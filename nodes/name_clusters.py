@@ -240,7 +240,8 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
         trace("name_clusters", None, format_counts(kept), from_counts, "(label counts: no model)", 0.0, cached=False,
               source="labels",
               attempts=0)
-        report("name_clusters", advance=1, names=from_counts, stored=0, calls=0)
+        # said so by the CLI's progress line (a "1/1" bar had read as a call; results.json and the chat say 0 calls)
+        report("name_clusters", advance=1, names=from_counts, stored=0, calls=0, no_call="from the labels' counts")
         return {**naming, "seconds": 0.0, "calls": 0}
     if settings.name_groups == "on" and len(kept) > k:  # one short call per embedding group (nodes/name_groups.py)
         return name_groups(ctx, criterion, counts, kept, dropped, k)

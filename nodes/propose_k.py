@@ -17,7 +17,7 @@ from ictc.nodes.actions import Accept, SetK, parse_action
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
 from ictc.nodes.label_counts import count_labels, format_counts, trim_counts
-from ictc.nodes.state import RunState, primaries
+from ictc.nodes.state import RunState, clusterable, k_range_error, primaries
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -141,7 +141,8 @@ def propose_k(state: RunState, runtime: Runtime[Context]) -> Command[Literal["pi
     labels = state.get("labels", {})
     primary = primaries(state["images"])
     raw = [labels[primary[i["path"]]]["raw"] for i in state["images"] if primary[i["path"]] in labels]
-    proposal = propose(runtime.context, Criterion.from_dict(state["criterion"]), raw, len(state["images"]))
+    contents = clusterable(state["images"], state.get("failures", {}))[1]  # identical files are one image
+    proposal = propose(runtime.context, Criterion.from_dict(state["criterion"]), raw, contents)
     return Command(update={"k_choice": {"proposal": proposal}}, goto="pick_k")
 
 
@@ -159,8 +160,8 @@ def pick_k(state: RunState, runtime: Runtime[Context]) -> Command[Literal["pick_
         if not isinstance(action, SetK | Accept):
             raise UsageError("answer with a K (e.g. k 4), or accept to take the best")
         k = best if isinstance(action, Accept) else action.k
-        if k < 2 or k > len(state["images"]):
-            raise UsageError(f"K must be between 2 and the {len(state['images'])} images, not {k}")
+        if refused := k_range_error(state, k):
+            raise UsageError(refused)
     except UsageError as exc:
         return Command(update={"review_error": str(exc)}, goto="pick_k")
     return Command(update={"n_clusters": k, "review_error": "",

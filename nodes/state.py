@@ -53,6 +53,44 @@ def files_of(images: Sequence[Mapping[str, Any]], paths: Iterable[str]) -> tuple
     return sum(counts), sum(n for n in counts if n > 1)
 
 
+def clusterable(images: Sequence[Mapping[str, Any]], failures: Mapping[str, Mapping[str, str]]) -> tuple[int, int, int]:
+    """(files, contents, failed): how many image files of `images` (ImageItem-like dicts) can be clustered, how many
+    distinct contents those are (identical files are one image to Step 2b and Step 3), and how many files cannot, as
+    they failed before Step 3 (`failures`, path -> step, reason: read, describe or label; a Step-3 failure is asked
+    again). Why: a K change of a run with one broken file had said "Step 3 on 22 images" where 21 could be, and K was
+    allowed up to the files chosen, broken and identical ones too."""
+    first = primaries(images)
+    failed = {p for p, f in failures.items() if f.get("step") != "assign"}
+    kept = [p for p in first if first[p] not in failed and p not in failed]
+    return len(kept), len({first[p] for p in kept}), len(first) - len(kept)
+
+
+def images_said(state: Mapping[str, Any]) -> str:
+    """The images a step redone on a run's `state` works on, in words: "21 images", with the files that failed before
+    Step 3 said apart ("21 images, 1 failed image left out"); see clusterable."""
+    files, _, failed = clusterable(state["images"], state.get("failures", {}))
+    out = f", {failed} failed image{'s' if failed != 1 else ''} left out" if failed else ""
+    return f"{files} image{'s' if files != 1 else ''}{out}"
+
+
+def k_range_error(state: Mapping[str, Any], k: int) -> str:
+    """Why `k` is no K for a run's `state` ("" when it is one): K runs from 2 to the distinct images that can be
+    clustered (see clusterable), the identical files and the failed ones said when they make the bound smaller."""
+    files, contents, failed = clusterable(state["images"], state.get("failures", {}))
+    if 2 <= k <= contents:
+        return ""
+    return f"K must be between 2 and the {distinct_said(files, contents, failed)}, not {k}"
+
+
+def distinct_said(files: int, contents: int, failed: int, images: str = "images") -> str:
+    """The bound of K in words: "8 images", or "7 distinct images (9 files, identical ones counted once; 1 more
+    failed)" when identical files or failed ones make it fewer than the files chosen (`files` do not count the
+    `failed`; `images`: the noun, "readable images")."""
+    why = [f"{files} files, identical ones counted once"] if files > contents else []
+    why += [f"{failed} more failed"] if failed else []
+    return f"{contents} {'distinct ' if files > contents else ''}{images}" + (f" ({'; '.join(why)})" if why else "")
+
+
 def twins_said(twins: int) -> str:
     """The note after a count of images when `twins` of them are identical files ("" when none)."""
     return f", {twins} of them identical files asked once" if twins else ""

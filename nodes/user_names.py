@@ -31,7 +31,7 @@ def parse_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
 def user_naming(user_names: list[str], raw_labels: list[str]) -> dict[str, Any]:
     """Step 2b's record when the user gave the names: no model call; the label counts are kept for the report."""
     counts = count_labels(raw_labels)
-    report("name_clusters", advance=1, names=user_names, stored=0, calls=0)
+    report("name_clusters", advance=1, names=user_names, stored=0, calls=0, no_call="your categories")
     return {"names": list(user_names), "counts": dict(counts), "kept": dict(counts.most_common()), "dropped": {},
             "groups": [], "attempts": 0, "source": "user", "problems": [], "seconds": 0.0, "calls": 0}
 

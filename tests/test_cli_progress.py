@@ -33,3 +33,19 @@ def test_a_resume_s_overlapping_steps_each_count_to_their_own_total(capsys):
     err = capsys.readouterr().err.replace("\r", "\n")
     assert "Step 1 describe: 100%" in err and "60/60" in err.split("Step 2a")[0]
     assert "Step 2a label: 100%" in err and "/15" not in err
+
+
+def test_names_from_the_labels_are_a_line_saying_no_call_not_a_1_of_1_bar(capsys):
+    """Step 2b's names taken from the labels' counts made no call (results.json and the chat say 0 calls), but the bar
+    had read "Step 2b names: 1/1"; the user's renames carried over are said on the line again."""
+    progress = Progress()
+    progress({"step": "label", "total": 2, "done": 0})
+    progress({"step": "label", "advance": 2})
+    progress({"step": "name_clusters", "advance": 1, "names": ["cats", "dogs"], "calls": 0,
+              "no_call": "from the labels' counts"})
+    progress({"step": "name_clusters", "advance": 0, "names": ["Felines", "dogs"]})
+    progress.close()
+    err = capsys.readouterr().err.replace("\r", "\n")
+    assert "Step 2b names: from the labels' counts, no model call: cats, dogs" in err
+    assert "Step 2b names: from the labels' counts, no model call: Felines, dogs" in err
+    assert "1/1" not in err and "0/0" not in err

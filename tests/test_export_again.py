@@ -84,3 +84,19 @@ def test_a_re_export_says_which_folders_of_the_earlier_export_it_removed(run, tm
     assert not first[gone[0]].exists() and (first[gone[1]] / "mine.txt").is_file()
     assert main(["export", str(run), str(out)]) == 0  # the same clusters again: nothing of the earlier one is gone
     assert "earlier export" not in capsys.readouterr().out
+
+
+def test_a_re_export_says_removed_only_the_folders_it_removed(run, tmp_path, capsys):
+    """The sentence came from the earlier clusters.json, not from the clearing's own work: a cluster folder the user
+    had deleted since was said "removed" by ictc."""
+    out = tmp_path / "export"
+    first = export_clusters(run, out)
+    gone = sorted(name for name, folder in first.items() if len(list(folder.iterdir())) == 3)  # the two of 3 images
+    assert main(["refine", str(run), "--merge", *gone, "--into", "All"]) == 0
+    for image in first[gone[1]].iterdir():  # the user took this folder away themselves
+        image.unlink()
+    first[gone[1]].rmdir()
+    capsys.readouterr()
+    assert main(["export", str(run), str(out)]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if "earlier export" in line]
+    assert said == [f"The earlier export's folders: removed {first[gone[0]].name}"], said

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from test_resume_names import CutsRed, _results  # a server failing the red images, as there
 
+from ictc.cli.summary import print_result
 from ictc.graph.run import progress_so_far, resume_run, start_run
 from ictc.graph.session import run_state
 from ictc.nodes.actions import Merge, Remove, Split, plan_action, preview_action
@@ -72,3 +73,15 @@ def test_step_1_progress_of_a_finished_run_with_identical_files_is_complete(tmp_
     start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
     told = {event["step"]: (event["done"], event["total"]) for event in progress_so_far(run_state(tmp_path / "run"))}
     assert told == {"describe": (8, 8), "label": (8, 8), "assign": (8, 8)}
+
+
+def test_the_cli_summary_says_once_that_identical_files_were_asked_once(tmp_path, capsys):
+    """The chat's previews said identical files ("4 of them identical files asked once"); the CLI never had."""
+    paths = _with_copies(tmp_path / "images", {"blue": 2, "red": 3, "green": 2}, copies=3)  # 4 files of one content
+    ctx = fake_context()
+    result = start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    capsys.readouterr()
+    print_result(result)
+    out = capsys.readouterr().out
+    assert "3 clusters by 'colour' (10 images, 4 of them identical files asked once):" in out, out
+    assert out.count("identical") == 1

@@ -32,3 +32,20 @@ def test_a_resume_whose_failed_image_fails_again_adds_no_version(tmp_path, capsy
     assert [v["action"] for v in meta["versions"]] == ["first run"]
     healed = resume_run(tmp_path / "run", context=fake_context())  # the server answers now: a version
     assert healed.version == 2 and healed.failed == 0 and "notices" not in healed.results
+
+
+def test_the_traces_of_a_resume_that_changed_nothing_claim_no_version(tmp_path):
+    """Its traces carry the number of the next version (which counts them, as it counts their calls): the Traces tab
+    had shown them under "v2", a version that does not exist."""
+    from ictc.evaluation.traces import image_traces, trace_overview, version_titles
+
+    paths, _ = make_images(tmp_path / "images", {"blue": 2, "green": 3, "red": 3})
+    ctx = fake_context(vlm=CutsOneBlue())
+    start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    resume_run(tmp_path / "run", context=fake_context(vlm=CutsOneBlue()))  # nothing changed: no version 2
+    summary = trace_overview(tmp_path / "run")[0]
+    assert version_titles(tmp_path / "run", summary) == {1: "v1", 2: "v2 (not a version yet)"}
+    blue = next(p for p in paths if p.endswith("blue_1.png"))
+    assert image_traces(tmp_path / "run", blue)["describe"]["version"] == 2  # the retry's answer, headed as above
+    resume_run(tmp_path / "run", context=fake_context())  # the server answers now: version 2, counting them
+    assert version_titles(tmp_path / "run", trace_overview(tmp_path / "run")[0]) == {1: "v1", 2: "v2"}

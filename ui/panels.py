@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from ictc.evaluation.export import zip_clusters
-from ictc.evaluation.traces import PLAIN, TRACES, image_traces, trace_overview
+from ictc.evaluation.traces import PLAIN, TRACES, image_traces, trace_overview, version_titles
 from ictc.graph.versions import diff_from, load_meta, version_clusters, version_summary
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.views import trace_box
@@ -37,7 +37,7 @@ def metrics(run_dir: Path, results: dict[str, Any]) -> None:
     if scores.get("note"):  # how the labels file was read (evaluation/results.py): information, not a warning
         st.info(scores["note"])
     if scores.get("warning"):  # the unscored images listed after it, when there are any (a note alone had ended in ":")
-        unscored = (scores["unlabelled"] + scores.get("ambiguous", []) + scores["not_clustered"])[:10]
+        unscored = (scores.get("failed", []) + scores["unlabelled"] + scores.get("ambiguous", []) + scores["not_clustered"])[:10]
         st.warning(scores["warning"] + (": " + ", ".join(Path(image).name for image in unscored) if unscored else ""))
     if (run_dir / "confusion.png").is_file():
         confusion(run_dir / "confusion.png")
@@ -87,11 +87,12 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
     st.markdown("Answers per version and step (from a model / from the store; + decided by a rule). One answer "
                 "may take several model calls (a re-ask, a retry, a calibration call): the chat's *Model calls by "
                 "step* and results.json's `calls` count every call.")
-    st.table({f"v{v}": {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
+    titles = version_titles(run_dir, summary)  # a pass that made no version: "v3 (not a version yet)"
+    st.table({titles[v]: {STEP_TITLES.get(s, s): f"{c['called']} / {c['cached']}"
                                  + (f" (+{c['ruled']} without a call)" if c.get("ruled") else "") for s, c in steps.items()}
               for v, steps in sorted(summary.items())})
     if naming is not None:
-        trace_box("name_clusters", naming)
+        trace_box("name_clusters", {**naming, "version_title": titles.get(naming["version"], "")})
     rows = results["images"]
     names = [Path(r["image"]).name for r in rows]
     choices: list[int] = list(range(len(rows)))
@@ -104,7 +105,7 @@ def traces(run_dir: Path, results: dict[str, Any]) -> None:
     if choice is not None:
         row = rows[choice]
         for step, record in image_traces_of(str(run_dir), *stamp, row["same_as"] or row["image"]).items():
-            trace_box(step, record)
+            trace_box(step, {**record, "version_title": titles.get(record["version"], "")})
 
 
 MOVED_SHOWN = 200  # moved images listed in the Versions tab: a table of 25,000 rows would stall the page

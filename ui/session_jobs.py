@@ -278,7 +278,8 @@ class SessionJobs:
         taken = next((a.k for a in self.queued if isinstance(a, SetK)), 0) or started.get("k") or 0
         self.queued = [SetK(k)]
         was = f" (K={started['k']})" if started.get("k") else ""
-        changed = f" {k_change_said(taken, k)}" if k_change_said(taken, k) else ""
+        said = k_change_said(taken, k)  # once: "K was 3; now 2", or "" when the K taken is the run's
+        changed = f" {said}" if said else ""
         return (f"Taken: K={k} applies when the run continues.{changed} **Continue** (or say continue) finishes the run as it "
                 f"was started{was}, then names {k} groups afresh from the same descriptions and labels (Step 2b, then "
                 "Step 3 sorts every image again), as version 2: Step 1 is not redone.")

@@ -280,7 +280,8 @@ def trace_box(step: str, record: dict[str, Any]) -> None:
     """One model answer: the filled prompt, the output, the model, and whether it was called or reused."""
     source = ("reused from the store (same prompt answered before)" if record["cached"]
               else f"{record['seconds']:.2f} s")
-    with st.expander(f"{STEP_TITLES.get(step, step)} · {record['model']} · {source} · v{record['version']}"):
+    version = record.get("version_title") or f"v{record['version']}"  # evaluation/traces.py version_titles
+    with st.expander(f"{STEP_TITLES.get(step, step)} · {record['model']} · {source} · {version}"):
         st.markdown("Prompt sent:")
         st.code(record["prompt"], language=None, wrap_lines=True)
         st.markdown("Output:")
@@ -288,6 +289,6 @@ def trace_box(step: str, record: dict[str, Any]) -> None:
         st.code(output if isinstance(output, str) else json.dumps(output, ensure_ascii=False), language=None,
                 wrap_lines=True)
         extra = {k: v for k, v in record.items()
-                 if k not in ("step", "image", "prompt", "output", "model", "seconds", "cached", "version")}
+                 if k not in ("step", "image", "prompt", "output", "model", "seconds", "cached", "version", "version_title")}
         if extra:
             st.json(extra, expanded=False)

@@ -9,17 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ictc.cli.groupings import (
-    choose_k_at_terminal,
-    print_groupings,
-    run_k,
-    run_several,
-)
+from ictc.cli.groupings import choose_k_at_terminal, run_k, run_several
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
 from ictc.cli.progress import Progress
 from ictc.cli.review import review_at_terminal
-
-SHOWN = 20  # lines of a long list printed in a summary; the full list is in results.json
+from ictc.cli.summary import print_result, print_scores
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -58,71 +52,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def _default_out(criterion: str) -> Path:
     slug = "".join(ch if ch.isalnum() else "-" for ch in criterion.lower()).strip("-")[:40] or "run"
     return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{slug}"
-
-
-def print_result(result: Any) -> None:
-    """A finished run or version at the terminal: its clusters (numbered as refine takes them), scores, failures."""
-    results = result.results
-    count = len(results['cluster_names'])  # "1 cluster", after merges (it had been "1 clusters")
-    print(f"\n{count} cluster{'s' if count != 1 else ''} by {results['criterion']['text']!r}:")
-    for number, cluster in enumerate(results["clusters"], 1):  # the numbers refine's --rename/--merge/--split take
-        print(f"  {number:2d}. {cluster['size']:5d}  {cluster['name']}")
-    naming = results.get("naming", {})
-    # the names were not the model's: said where the user looks (with fewer kinds than K, the warning below says it)
-    if naming.get("source") == "fallback" and not naming.get("short"):
-        problem = (naming.get("problems") or ["no usable answer"])[-1]
-        # the names Step 2b asked for: K, or fewer when the labels hold fewer kinds (a merge since lowered K)
-        asked = naming.get("asked_names", naming.get("asked_k", results["n_clusters"]))
-        print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
-              "the names above are its best try, completed by the most frequent raw labels.")
-    for warning in results.get("warnings", []):
-        print(f"! {warning}")
-    if any(not cluster["size"] for cluster in results["clusters"]):  # the way out, where the problem is said
-        print(f"  (`ictc refine {result.run_dir} --remove` takes the empty clusters out, with no model call)")
-    if results.get("routes"):
-        print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
-    print_groupings(results)  # K proposed, "other", levels
-    if "metrics" in results:
-        _print_scores(results["metrics"])
-    elif results.get("metrics_error"):
-        print(f"No metrics: {results['metrics_error']}")
-    summary = results["summary"]
-    if summary["failed"]:
-        print(f"{summary['failed']} image(s) failed:")
-        for row in result.rows:
-            if row["status"] == "failed":
-                print(f"  {row['image']}: {row['reason']}")
-    _print_skipped(results.get("skipped", []))
-    print(f"Results: {result.run_dir / 'results.csv'}, {result.run_dir / 'results.json'}, {result.run_dir / 'report.html'}")
-
-
-def _print_scores(m: dict[str, Any]) -> None:
-    """The metrics line, with how many of the run's images were scored and a warning when not all."""
-    print(f"ACC {m['acc']:.3f}  NMI {m['nmi']:.3f}  ARI {m['ari']:.3f}  "
-          f"(scored {m['n']} of {m.get('images', m['n'])} images)")
-    if m.get("note"):
-        print(f"Note: {m['note']}")
-    if m.get("warning"):
-        print(f"Warning: {m['warning']}")
-        missing = ([(image, "no label") for image in m["unlabelled"]]
-                   + [(image, "named ambiguously: its row names several images") for image in m.get("ambiguous", [])]
-                   + [(i, "not clustered") for i in m["not_clustered"]])
-        for image, why in missing[:SHOWN]:
-            print(f"  {image}: {why}")
-        if len(missing) > SHOWN:
-            print("  ... (all in results.json, metrics)")
-
-
-def _print_skipped(skipped: list[dict[str, str]]) -> None:
-    """Files and folders of the image folder that were not taken, each with its reason (the first SHOWN)."""
-    from ictc.core.folders import entries_said
-
-    if skipped:
-        print(f"Skipped {entries_said(entry['file'] for entry in skipped)}:")
-        for entry in skipped[:SHOWN]:
-            print(f"  {entry['file']}: {entry['reason']}")
-        if len(skipped) > SHOWN:
-            print(f"  ... and {len(skipped) - SHOWN} more (all in results.json, skipped)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -214,16 +143,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """`ictc export`: copy a run's images into one folder per cluster under --out; prints each folder's size.
     Returns 0; raises UsageError as evaluation/export.py does."""
-    from ictc.evaluation.export import export_clusters, export_folders
+    from ictc.evaluation.export import replace_export
 
     out = Path(args.out)
-    earlier = export_folders(out)  # a re-export removes these: those no cluster has now are said (it had been silent)
-    folders = export_clusters(Path(args.run_dir), out)
+    # a re-export removes the earlier export's folders: those no cluster has now are said (it had been silent)
+    folders, gone, kept = replace_export(Path(args.run_dir), out)
     for name, folder in folders.items():
         print(f"{sum(1 for _ in folder.iterdir()):5d}  {name}  ->  {folder}")
-    now = {folder.name for folder in folders.values()}
-    gone = [f for f in earlier if f not in now and not (out / f).exists()]
-    kept = [f for f in earlier if f not in now and (out / f).exists()]  # files ictc did not write keep them
     if gone or kept:
         print("The earlier export's folders: " + "; ".join(
             [*([f"removed {', '.join(gone)}"] if gone else []),
@@ -308,7 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ictc.evaluation.results import evaluate_run
 
     scores = evaluate_run(args.run_dir, args.labels)
-    _print_scores(scores.as_dict())
+    print_scores(scores.as_dict())
     print(f"{len(scores.clusters)} cluster{'s' if len(scores.clusters) != 1 else ''}, "
           f"{len(scores.classes)} class{'es' if len(scores.classes) != 1 else ''}")
     print(f"Confusion matrix: {Path(args.run_dir) / 'confusion.png'}")

@@ -121,7 +121,7 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
     """`ictc add-criterion RUN -c mood -k 4`: the same images by one more criterion."""
     from dotenv import load_dotenv
 
-    from ictc.cli.commands import print_result
+    from ictc.cli.summary import print_result
     from ictc.graph.criteria import CriterionRequest, add_criterion
     from ictc.prompts import clean_criterion, make_criterion
 

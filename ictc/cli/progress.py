@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 STEP_TITLES = {"describe": "Step 1 describe", "label": "Step 2a label", "name_clusters": "Step 2b names",
@@ -12,7 +13,8 @@ PLAIN_BAR = "{desc}: {n_fmt}/{total_fmt} [{elapsed}]{postfix}"  # no rate: "2.5 
 
 class Progress:
     """One tqdm bar per step, one step at a time. Call it with each event (a dict with "step" and "total"/"done"
-    or "advance"); a "plan" event prints what a refinement will redo. close() ends every bar.
+    or "advance"); a "plan" event prints what a refinement will redo, and one with "no_call" (Step 2b's names from
+    the labels or the user's) a line saying how they were made without a model call. close() ends every bar.
 
     A step's totals are kept when they come while another step's bar is unfinished, and its bar opens with them
     when its own work is reported: a resume reports every step's totals at once, and the steps overlap (Step 2a
@@ -29,6 +31,7 @@ class Progress:
         self.first = first
         self.bars: dict[str, Any] = {}
         self.counts: dict[str, list[int | None]] = {}  # step -> [total or None, done so far]
+        self.no_call: dict[str, str] = {}  # step -> how its result came without a model call (its line printed)
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.first:
@@ -37,6 +40,14 @@ class Progress:
         step = event.get("step", "")
         if step == "plan":
             print(f"Will redo: {event['redo']}")
+            return
+        if event.get("no_call") or (step in self.no_call and not event.get("advance") and event.get("names")):
+            # names made without a model call: a line, not a "1/1" bar that reads as one call (said again with the
+            # user's renames carried over, as the bar's names are)
+            self.close()
+            self.no_call[step] = event.get("no_call") or self.no_call[step]
+            names = f": {', '.join(event['names'])[:80]}" if event.get("names") else ""
+            print(f"{STEP_TITLES.get(step, step)}: {self.no_call[step]}, no model call{names}", file=sys.stderr, flush=True)
             return
         count = self.counts.setdefault(step, [None, 0])
         if "total" in event:

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ictc.cli.commands import print_files_not_in_run, print_result
+from ictc.cli.commands import print_files_not_in_run
 from ictc.cli.groupings import refine_action
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK
 from ictc.cli.progress import Progress
+from ictc.cli.summary import print_result
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
