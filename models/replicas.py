@@ -12,7 +12,8 @@ from typing import Any
 
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
-from ictc.models.wire import WireRequest, http_package
+from ictc.models.redirects import readdressed
+from ictc.models.wire import http_package
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,7 @@ class ReplicaClient(BusyAwareClient):
         url = str(request.url)
         if server.url.rstrip("/") == self._prefix or not url.startswith(self._prefix):
             return request
-        if isinstance(request, WireRequest):  # the chat hot path (models/wire.py): urllib3 sets Host
-            return request.moved(server.url.rstrip("/") + url[len(self._prefix):])
-        target = http.URL(server.url.rstrip("/") + url[len(self._prefix):])
-        headers = request.headers.copy()
-        headers["host"] = target.netloc.decode("ascii")
-        return http.Request(request.method, target, headers=headers, content=request.content,
-                             extensions=request.extensions)
+        return readdressed(request, server.url.rstrip("/") + url[len(self._prefix):])
 
     def _unreachable(self, gate: InFlightGate, exc: Exception) -> bool:
         """Mark the replica behind `gate` down after a connection failure; True if another is live."""
