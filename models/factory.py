@@ -16,6 +16,7 @@ from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
 from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
 from ictc.models.embed import TextEmbedder, make_embedder
+from ictc.models.proxies import client_proxy_options, proxy_said, socks_problem
 from ictc.models.quirks import UNKNOWN_MODEL, error_of, unknown_model_fix
 from ictc.models.structured import JsonCaller
 
@@ -120,7 +121,7 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         listing = json.loads(data or b"{}") if listed_ok else {}
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}", "openai",
+        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}{proxy_said(base_url)}", "openai",
                                     fix=_certificate_fix(reason)) from exc
     except ValueError:
         listing = {}
@@ -194,6 +195,8 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
         if OPENAI_DEFAULT_URL in urls and not settings.api_key:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
         for base_url in urls:
+            if (socks := socks_problem(base_url)) is not None:  # the HTTP client could not even be built
+                raise ModelUnavailableError(role, model_id, socks[0], "openai", fix=socks[1])
             _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
         # what a server refuses is learned once for both roles and all its replicas (models/quirks.py)
         learned = quirks.setdefault(urls[0], ServerQuirks(urls[0], settings.reasoning_room))
@@ -204,7 +207,8 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
                           # ChatOpenAI's async client (never sent through here) with the shared SSL context:
                           # its own default context loads the CA bundle again (~60 ms of start-up, cProfile)
                           http_async_client=openai.DefaultAsyncHttpxClient(verify=shared_ssl_context(),
-                                                                           timeout=settings.request_timeout))
+                                                                           timeout=settings.request_timeout,
+                                                                           **client_proxy_options(urls)))
         models[role] = direct_chat.hot_path(chat)  # ChatOpenAI's request, sent without LangChain's per-call cost
     llm_json = JsonCaller(models["llm"], supports_response_format=True)
     chooser: Chooser = PromptedChooser(llm_json, embedder, settings.assign_retries)

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ictc.models.proxies import client_proxy_options
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
 from ictc.models.redirects import readdressed
@@ -116,6 +117,7 @@ def replica_client(registry: ServerRegistry, urls: list[str], patience: float, t
     each request to the server's learned `quirks` (models/quirks.py) when given.
     One URL gives the plain busy-aware client of pushback.py, as before replicas existed."""
     servers = registry.get(urls)
+    proxies = client_proxy_options(urls)  # a SOCKS proxy set for other hosts must not stop the client's making
     if len(servers) == 1:
-        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout)
-    return ReplicaClient(servers, patience, quirks, timeout=timeout)
+        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout, **proxies)
+    return ReplicaClient(servers, patience, quirks, timeout=timeout, **proxies)
