@@ -10,12 +10,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ictc.core.errors import ModelUnavailableError
 from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
 from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
 from ictc.models.embed import TextEmbedder, make_embedder
+from ictc.models.proxies import client_proxy_options, proxy_said, socks_problem
 from ictc.models.quirks import UNKNOWN_MODEL, error_of, unknown_model_fix
 from ictc.models.structured import JsonCaller
 
@@ -68,6 +70,20 @@ def _local_models(settings: Settings, embedder: TextEmbedder) -> Models:
                   vlm_id=settings.resolved_vlm(), llm_id=settings.resolved_llm())
 
 
+def split_query(base_url: str) -> tuple[str, str]:
+    """(base URL without its query and trailing slash, the query) of `base_url`: an Azure deployment URL's
+    `?api-version=...`, a gateway's `?key=...` goes on every request, after the endpoint's path (it had been glued
+    before it: /v1?api-version=2024-10-21/chat/completions)."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(query="", fragment="")).rstrip("/"), parts.query
+
+
+def at(base_url: str, path: str) -> str:
+    """The URL of the endpoint `path` ("/models") under `base_url`, its query (split_query) kept at the end."""
+    root, query = split_query(base_url)
+    return f"{root}{path}{f'?{query}' if query else ''}"
+
+
 def _bare(model_id: str) -> str:
     """A model name without its tag or case: Ollama lists `llava:latest` for `llava`."""
     return model_id.split(":", 1)[0].strip().lower()
@@ -112,15 +128,14 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     else (an empty or missing listing too) one probe of one token is sent, and a server that answers it is taken (llama.cpp lists one alias
     and answers any name); only a probe refused as an unknown model (404, or an error naming the model)
     refuses, naming the closest listed ids. Raises ModelUnavailableError."""
-    root = base_url.rstrip("/")
     listing_status = 0
     try:
-        listing_status, data = _request(root + "/models", api_key, timeout)
+        listing_status, data = _request(at(base_url, "/models"), api_key, timeout)
         listed_ok = listing_status < 400
         listing = json.loads(data or b"{}") if listed_ok else {}
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}", "openai",
+        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}{proxy_said(base_url)}", "openai",
                                     fix=_certificate_fix(reason)) from exc
     except ValueError:
         listing = {}
@@ -131,7 +146,7 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         # only at Step 2a, after every Step-1 call)
     probe = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
     try:
-        status, data = _request(root + "/chat/completions", api_key, timeout, probe)
+        status, data = _request(at(base_url, "/chat/completions"), api_key, timeout, probe)
     except (urllib.error.URLError, TimeoutError, OSError):
         return  # the listing answered: the run's own calls will say what is wrong
     message = error_of(data)[0] if status >= 400 else ""
@@ -140,7 +155,7 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         # the name (the stop had said "give --vlm a name the server serves")
         raise ModelUnavailableError(role, model, f"{base_url} answers 404 Not Found at /models and /chat/completions: "
                                     "it serves no OpenAI-compatible API at that path", "openai",
-                                    fix=_path_fix(root, api_key, timeout))
+                                    fix=_path_fix(base_url, api_key, timeout))
     if status == 404 or (status >= 400 and (UNKNOWN_MODEL.search(message) or _NAME_INVALID.search(message))):
         near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
                 "it lists no models" if listed_ok else "it gives no /models listing")
@@ -149,17 +164,18 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
                                     fix=unknown_model_fix(f"--{role}", model, message))
 
 
-def _path_fix(root: str, api_key: str, timeout: float) -> str:
-    """The way out of a base URL `root` (no trailing slash) where nothing OpenAI-compatible answers: the same URL
-    with /v1 when its /v1/models answers (one GET), else the advice to give the API's path."""
-    if not root.lower().endswith("/v1"):
+def _path_fix(base_url: str, api_key: str, timeout: float) -> str:
+    """The way out of a base URL where nothing OpenAI-compatible answers: the same URL with /v1 (before its query)
+    when its /v1/models answers (one GET), else the advice to give the API's path."""
+    root = at(base_url, "/v1")
+    if not split_query(base_url)[0].lower().endswith("/v1"):
         try:
-            status, _ = _request(root + "/v1/models", api_key, timeout)
+            status, _ = _request(at(base_url, "/v1/models"), api_key, timeout)
         except (urllib.error.URLError, TimeoutError, OSError):
             status = 0
         if 0 < status < 400:
-            return f"give --base-url {root}/v1 (its /v1/models answers: the API is under /v1)"
-        return f"give --base-url the URL the server's OpenAI-compatible API is under (most serve it under /v1: {root}/v1)"
+            return f"give --base-url {root} (its /v1/models answers: the API is under /v1)"
+        return f"give --base-url the URL the server's OpenAI-compatible API is under (most serve it under /v1: {root})"
     return "give --base-url the URL the server's OpenAI-compatible API is under (its documentation names it)"
 
 
@@ -194,17 +210,22 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
         if OPENAI_DEFAULT_URL in urls and not settings.api_key:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
         for base_url in urls:
+            if (socks := socks_problem(base_url)) is not None:  # the HTTP client could not even be built
+                raise ModelUnavailableError(role, model_id, socks[0], "openai", fix=socks[1])
             _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
         # what a server refuses is learned once for both roles and all its replicas (models/quirks.py)
         learned = quirks.setdefault(urls[0], ServerQuirks(urls[0], settings.reasoning_room))
+        query = split_query(urls[0])[1]  # on every request, after the path (the openai client's default_query)
+        urls = [split_query(url)[0] for url in urls]
         client = replica_client(servers, urls, settings.busy_patience, settings.request_timeout, learned)
-        chat = ChatOpenAI(model=model_id, base_url=urls[0], api_key=SecretStr(settings.api_key or "not-needed"),
+        chat = ChatOpenAI(model=model_id, base_url=urls[0], default_query=dict(parse_qsl(query)) or None, api_key=SecretStr(settings.api_key or "not-needed"),
                           temperature=0, seed=settings.seed, timeout=settings.request_timeout,
                           max_retries=settings.max_retries, http_client=client,
                           # ChatOpenAI's async client (never sent through here) with the shared SSL context:
                           # its own default context loads the CA bundle again (~60 ms of start-up, cProfile)
                           http_async_client=openai.DefaultAsyncHttpxClient(verify=shared_ssl_context(),
-                                                                           timeout=settings.request_timeout))
+                                                                           timeout=settings.request_timeout,
+                                                                           **client_proxy_options(urls)))
         models[role] = direct_chat.hot_path(chat)  # ChatOpenAI's request, sent without LangChain's per-call cost
     llm_json = JsonCaller(models["llm"], supports_response_format=True)
     chooser: Chooser = PromptedChooser(llm_json, embedder, settings.assign_retries)

@@ -5,11 +5,12 @@ image fails. Here each endpoint gets a gate that fits the calls in flight to wha
 backoff) and sent again for up to `busy_patience` seconds, without spending the client's own retries; so is
 a 503 saying the model is loading or the queue is full (llama.cpp, TGI, Ollama). A spent quota (429
 `insufficient_quota`, models/quirks.SPENT) cannot be waited out: it passes straight through, marked not to be
-retried. The same client adapts each chat request to its server (models/quirks.py)."""
+retried; so is a wait asked beyond the patience or a request too large for the limit (models/waits.py). The same
+client adapts each chat request to its server (models/quirks.py) and follows a redirect keeping the request
+(models/redirects.py)."""
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import random
 import ssl
@@ -31,9 +32,9 @@ from ictc.models.quirks import (
     reasoning_cut,
     unavailable_kind,
 )
-from ictc.models.stop_check import STOP_CHECK
+from ictc.models.redirects import HOPS, Moves, is_redirect
+from ictc.models.waits import ASKED_WAIT, retry_after, sleep_unless_stopped, too_large
 from ictc.models.wire import (
-    REDIRECTS,
     WirePools,
     WireRequest,
     WireResponse,
@@ -99,23 +100,6 @@ def shared_ssl_context() -> ssl.SSLContext:
     return context
 
 
-def retry_after(headers: Any) -> float | None:
-    """Seconds the server asked to wait: `retry-after-ms` (OpenAI), else `Retry-After` as seconds or a date."""
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return max(0.0, float(ms) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, OverflowError):
-        return None  # unreadable: back off instead
-
-
 class BusyAwareClient(openai.DefaultHttpxClient):
     """The openai SDK's HTTP client (its defaults: connection limits, redirects, proxies from the
     environment) with the gate and the waiting above around every request, and, given `quirks`, each chat
@@ -136,6 +120,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                       if isinstance(verify, ssl.SSLContext) and can_share_context() and not kwargs.get("cert")
                       else None)
         self._wire_ok: dict[str, bool] = {}  # url -> sent by the wire path
+        self.moves = Moves()  # redirects learned (models/redirects.py)
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Sends the httpx `request` through the gate (`_send_waiting`); a chat request, given quirks, is
@@ -240,7 +225,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             gate, routed = self._route(request, tried)
             sent_at, outcome = gate.enter(), "error"
             try:
-                response = self._send_direct(routed) if direct else super().send(routed, **kwargs)
+                response = self._send_moved(routed, direct, **kwargs)
                 status = response.status_code
                 unavailable = unavailable_kind(status, response.read()) if status in (503, 529) else ""  # waited out too
                 outcome = ("busy" if status == 429 or unavailable == "busy" else "ok" if status < 500 else "error")
@@ -250,7 +235,8 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                     continue  # another route takes it now
                 raise
             gate.leave(sent_at, outcome)
-            if status == 429 and is_quota_error(response):  # a spent quota: no wait helps, nor the client's retries
+            if status == 429 and (is_quota_error(response) or too_large(response.read())):
+                # a spent quota, a request over the limit itself: no wait helps, nor the client's retries
                 response.headers["x-should-retry"] = "false"
                 return response
             if ((outcome != "busy" and not unavailable) or self.patience <= 0
@@ -265,29 +251,43 @@ class BusyAwareClient(openai.DefaultHttpxClient):
             asked = retry_after(response.headers) or (estimated_wait(response.read()) if unavailable else None)
             # "Retry-After: 0" (or none) gets backoff, or a server that keeps saying 0 would be hammered
             wait = asked if asked else min(BACKOFF_START * 2 ** waits, BACKOFF_MAX)
+            if asked and asked > self.patience:  # a day's wait (a spent daily limit): said at once, not slept on
+                response.headers[ASKED_WAIT] = f"{asked:.0f}"
             wait = min(wait, MAX_WAIT) * random.uniform(1.0, 1.25)  # noqa: S311 (jitter, not secrecy)
-            if now + wait > deadline:
+            if now + wait > deadline or ASKED_WAIT in response.headers:
                 # waited long enough: the call fails now, not after the client's own retries as well
                 response.headers["x-should-retry"] = "false"
                 return response
             response.close()
-            _sleep_unless_stopped(wait)
+            sleep_unless_stopped(wait)
             waits += 1
             tried.clear()
+
+    def _send_moved(self, request: Any, direct: bool, **kwargs: Any) -> Any:
+        """`request` sent where the learned moves say (by `_send_direct` when `direct`, else by `send`), a redirect
+        followed with the same method and body (models/redirects.py) up to HOPS times. Returns the response."""
+        request = self.moves.applied(request)
+        for _ in range(HOPS):
+            response = (self._send_direct(request) if direct else
+                        super().send(request, **{**kwargs, "follow_redirects": False}))
+            if not is_redirect(response):
+                return response
+            response.close()
+            request = self.moves.follow(request, response, str(self.base_url).rstrip("/"))
+            if not hasattr(request, "method"):
+                return request  # a move to another host: refused, in words
+        return response
 
     def _send_direct(self, request: Any) -> Any:
         """`request` handed to its transport and read whole, as the client's `send` does it, less the layers a
         chat request here never uses (auth flow, event hooks, cookies, elapsed time): ~0.15 ms of CPU a
-        call, a sixth of the HTTP stack (bench/client_cost.py). A redirect, an auth or event hooks on the
-        client: sent by `send` itself. A WireRequest (`send_chat`) goes by urllib3 (models/wire.py) and
+        call, a sixth of the HTTP stack (bench/client_cost.py). A redirect is returned as it is (`_send_moved`
+        follows it); an auth or event hooks on the client: sent by `send` itself. A WireRequest (`send_chat`) goes by urllib3 (models/wire.py) and
         comes back a WireResponse when `_by_wire` allows its URL, decided here for the replica it is
         addressed to; else it goes as an httpx Request. Raises what `send` raises (the httpx errors carry the request)."""
         if isinstance(request, WireRequest) and self._by_wire(request.url):  # checked per URL: a replica
             assert self._wire is not None  # may need a proxy where the first did not (models/replicas.py)
-            answer = self._wire.send(request)
-            if answer.status_code in REDIRECTS and "location" in answer.headers:
-                return super().send(request.httpx())  # the openai client follows redirects: so does `send`
-            return answer
+            return self._wire.send(request)
         if isinstance(request, WireRequest):
             request = request.httpx()  # e.g. through its proxy: httpx's own transport for the URL
         if self.auth is not None or any(self.event_hooks.values()):
@@ -303,8 +303,6 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         except http_package().RequestError as exc:
             exc.request = request
             raise
-        if response.has_redirect_location:  # the openai client follows redirects: so does `send`
-            return super().send(request)
         return response
 
     # Hooks for several replicas of one server (models/replicas.py); one server: its own gate, no failover.
@@ -320,11 +318,3 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         """True if a route other than the gates in `busy` can take a call now."""
         return False
 
-
-def _sleep_unless_stopped(seconds: float) -> None:
-    check = STOP_CHECK.get()
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        check()
-        time.sleep(min(0.2, left))
-    check()

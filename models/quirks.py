@@ -34,8 +34,11 @@ CONTEXT_LENGTH = re.compile(r"context length|context window|context size|maximum
                             r"reduce the length|too many tokens|maximum model length|exceed_context", re.IGNORECASE)
 REFUSAL = re.compile(r"unsupported|not supported|unrecognized|unknown|extra (inputs|fields)|not permitted|"
                      r"not allowed|does not support|invalid (parameter|argument)|unexpected|\bmust\b|cannot find field|"
-                     r"should be",  # pydantic v2: "Input should be greater than 0" (temperature 0)
-                     re.IGNORECASE)
+                     r"should be|"  # pydantic v2: "Input should be greater than 0" (temperature 0)
+                     # two parameters refused together (Volcengine Ark: "max_tokens and max_completion_tokens cannot
+                     # be set at the same time", named in `param`): the one named goes, the other is kept
+                     r"at the same time|not valid|mutually exclusive|only one of|cannot be (used|set|given|sent) "
+                     r"together|(either|one of) .{0,60} but not both", re.IGNORECASE)
 # other servers' names for what ictc sends (Anthropic's stop_sequences, TGI's top_n_tokens and max_new_tokens)
 ALIASES = {"stop_sequences": "stop", "top_n_tokens": "top_logprobs", "max_new_tokens": "max_tokens"}
 # a value above what the server allows ("top_logprobs ... max allowed: 5", OpenAI's "Expected a value <= 5",

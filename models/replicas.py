@@ -10,9 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ictc.models.proxies import client_proxy_options
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
-from ictc.models.wire import WireRequest, http_package
+from ictc.models.redirects import readdressed
+from ictc.models.wire import http_package
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +90,7 @@ class ReplicaClient(BusyAwareClient):
         url = str(request.url)
         if server.url.rstrip("/") == self._prefix or not url.startswith(self._prefix):
             return request
-        if isinstance(request, WireRequest):  # the chat hot path (models/wire.py): urllib3 sets Host
-            return request.moved(server.url.rstrip("/") + url[len(self._prefix):])
-        target = http.URL(server.url.rstrip("/") + url[len(self._prefix):])
-        headers = request.headers.copy()
-        headers["host"] = target.netloc.decode("ascii")
-        return http.Request(request.method, target, headers=headers, content=request.content,
-                             extensions=request.extensions)
+        return readdressed(request, server.url.rstrip("/") + url[len(self._prefix):])
 
     def _unreachable(self, gate: InFlightGate, exc: Exception) -> bool:
         """Mark the replica behind `gate` down after a connection failure; True if another is live."""
@@ -121,6 +117,7 @@ def replica_client(registry: ServerRegistry, urls: list[str], patience: float, t
     each request to the server's learned `quirks` (models/quirks.py) when given.
     One URL gives the plain busy-aware client of pushback.py, as before replicas existed."""
     servers = registry.get(urls)
+    proxies = client_proxy_options(urls)  # a SOCKS proxy set for other hosts must not stop the client's making
     if len(servers) == 1:
-        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout)
-    return ReplicaClient(servers, patience, quirks, timeout=timeout)
+        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout, **proxies)
+    return ReplicaClient(servers, patience, quirks, timeout=timeout, **proxies)

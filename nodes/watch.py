@@ -10,6 +10,7 @@ import threading
 
 from ictc.core.errors import SystematicFailureError
 from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
+from ictc.models.html_page import looks_like_html
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
     PER_REQUEST,
@@ -20,6 +21,7 @@ from ictc.models.quirks import (
     found_in,
     unknown_model_fix,
 )
+from ictc.models.waits import asked_wait, duration
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
@@ -90,6 +92,15 @@ def _server_of(exc: BaseException) -> str | None:
     return f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}"
 
 
+def _html_page(exc: BaseException) -> bool:
+    """True when the error answer behind `exc` is an HTML page (a proxy's or an access gate's, not the API's JSON)."""
+    response = getattr(exc, "response", None)
+    try:
+        return response is not None and looks_like_html(response.text)
+    except Exception:  # noqa: BLE001 (an unread streamed body: not known to be a page)
+        return False
+
+
 def _unreachable(exc: BaseException) -> bool:
     """True for a failure to reach the server at all (refused connection, timeout): the openai SDK's
     APIConnectionError and its APITimeoutError, httpx's transport errors, OSError."""
@@ -124,6 +135,10 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
         server = _server_of(exc)
         return (f"{how}: the {role} server{f' at {server}' if server else ''} could not be reached ({said})",
                 "start the server or correct --base-url")
+    if (asked := asked_wait(exc)) is not None:  # models/waits.py: a 429 asking more than the patience
+        return (f"the {role} server is rate-limiting calls: it asked to wait {duration(asked)} (HTTP 429, Retry-After), "
+                f"longer than ICTC_BUSY_PATIENCE allows ({said})",
+                "continue once that wait is over, or with another API key (or a higher rate limit)")
     if status == 402 or _OUT_OF_CREDIT.search(message):  # 429 insufficient_quota, OpenRouter's 402, Gemini
         return (f"the {role} server refuses more calls: the account is out of credit or quota ({said})",
                 "add credit or raise the quota with the provider (billing), or wait for the quota to renew")
@@ -148,6 +163,12 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
         return (f"the server takes no images for the {role} '{model}' ({said})",
                 f"give {flag} a vision model, or start the server with the model's vision projector "
                 "(llama.cpp: --mmproj FILE)")
+    if status == 403 and _html_page(exc):  # Cloudflare Access, a corporate proxy: the key never reached the API
+        server = _server_of(exc)
+        return (f"access to the {role} server{f' at {server}' if server else ''} was blocked in front of it by a proxy "
+                f"or access gate, which answered with its own page ({said})",
+                "get through that gate as its page says (sign-in, an allowed network, an access token), or give "
+                "--base-url an address that reaches the server directly; the API key was not the problem")
     if status in (401, 403) or _BAD_KEY.search(message):
         return (f"the server refused the API key ({said})",
                 "set OPENAI_API_KEY (environment or .env) to a key this server accepts")

@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from ictc.models.pushback import STOP_CHECK, BusyAwareClient, InFlightGate, retry_after
+from ictc.models.pushback import BusyAwareClient, InFlightGate, retry_after
+from ictc.models.stop_check import STOP_CHECK
 from ictc.nodes.context import StopRequested
 
 from fake_server import FakeOpenAIServer

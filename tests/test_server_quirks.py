@@ -268,7 +268,13 @@ def test_reasoning_is_stripped_in_every_form(reply, answer):
     (422, {"detail": [{"type": "greater_than", "loc": ["body", "temperature"], "msg": "Input should be greater than 0",
                        "input": 0}]}, "temperature", None),  # pydantic v2 (a third break-it helper's)
     (400, {"error": {"message": "Provider returned error", "metadata": {
-        "raw": "{\"error\":{\"message\":\"Unrecognized request argument supplied: seed\"}}"}}}, "seed", None),
+        "raw": "{\"error\":{\"message\":\"Unrecognized request argument supplied: seed\"}}"}}}, "seed", None),    # both cap fields refused at once (Volcengine Ark, a sixth break-it round's k09a): the one named goes
+    (400, {"error": {"message": "The parameter max_tokens specified in the request are not valid: max_tokens and "
+                                "max_completion_tokens cannot be set at the same time", "param": "max_tokens",
+                     "type": "BadRequest"}}, "max_tokens", None),
+    (400, {"error": {"message": "max_completion_tokens and max_tokens are mutually exclusive"}},
+     "max_completion_tokens", None),
+    (400, {"error": {"message": "Only one of max_tokens or max_completion_tokens may be given"}}, "max_tokens", None),
 ])
 def test_a_refused_parameter_is_found_however_the_server_words_it_and_a_number_over_a_limit_is_lowered(
         status, error, dropped, limit):
@@ -278,13 +284,15 @@ def test_a_refused_parameter_is_found_however_the_server_words_it_and_a_number_o
 
     quirks = ServerQuirks("http://127.0.0.1:8000/v1", 2048)
     body = {"model": "m", "messages": [], "logprobs": True, "top_logprobs": 20, "max_completion_tokens": 1,
-            "seed": 0, "stop": ["\n"], "temperature": 0}
+            "max_tokens": 1, "seed": 0, "stop": ["\n"], "temperature": 0}
     assert quirks.refuse(body, status, json.dumps(error).encode()) == dropped
     sent = quirks.prepare(body)
     if limit:
         assert sent["top_logprobs"] == limit and sent["logprobs"] is True
     elif dropped:
         assert dropped not in sent and sent["top_logprobs"] == 20
+    if dropped in ("max_tokens", "max_completion_tokens"):  # the cap itself stays, in the other field
+        assert [sent.get(f) for f in ("max_tokens", "max_completion_tokens") if f != dropped] == [1]
 
 
 class TextOnlyModel(FakeOpenAIServer):
