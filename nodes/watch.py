@@ -26,6 +26,9 @@ FIRST_FEW = 3  # identical failures, with no success before them, that stop a st
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
 # more than FIRST_FEW because one blip must not stop a long run, few enough that a dead server is noticed
 # within one round of calls in flight rather than after every image has been tried and retried
+SAME_FEW = 4  # different images given one same description, as the step's first answers, that stop Step 1
+BLIND_FIX = ("give --vlm a vision model, or start the server with the model's vision projector (llama.cpp: --mmproj "
+             "FILE; Ollama: a model with vision, e.g. qwen2.5vl or llava), and check that no proxy drops image parts")
 
 _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|vision|multimodal)|"
                         r"missing data required for image input|"  # Ollama, a model without its projector
@@ -189,6 +192,7 @@ class FailureWatch:
         self._streak: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self.stopped: SystematicFailureError | None = None  # once set, no model call of the run starts
+        self._first: dict[str, list[tuple[str, str, bool]]] = {}  # step -> its first answers (image, words, blind)
 
     def check(self) -> None:
         """Raises the step's SystematicFailureError again once a step stopped (calls already waiting for
@@ -216,3 +220,26 @@ class FailureWatch:
             cause, fix = diagnose((spent or counted)[-1], role, model, how)
             self.stopped = SystematicFailureError(step, cause, fix)
             self.check()
+
+    def seen(self, step: str, model: str, answers: list[tuple[str, str, bool]]) -> None:
+        """Adds Step 1's answers of one batch, each (image id, text, True when it says it sees no image); raises
+        SystematicFailureError when the VLM `model` does not seem to receive the images: the step's first FIRST_FEW
+        answers all say it sees none, or its first SAME_FEW answers for different images are one same text. Why: a
+        text-only model behind the endpoint answered "I don't see any image attached" (or one invented description)
+        for every image; the run ended with exit 0, every image in one cluster, the cause unsaid."""
+        with self._lock:
+            first = self._first.setdefault(step, [])
+            for image, text, blind in answers:
+                if len(first) < SAME_FEW and image not in {i for i, _, _ in first}:
+                    first.append((image, " ".join(text.split()), blind))
+            window = list(first)
+        blind = len(window) >= FIRST_FEW and all(b for _, _, b in window[:FIRST_FEW])
+        same = len(window) >= SAME_FEW and len({t.lower() for _, t, _ in window}) == 1
+        if not (blind or same):
+            return
+        said = clipped(window[0][1], 120)
+        how = (f"its first {FIRST_FEW} answers say it sees no image ('{said}')" if blind else
+               f"it gave one same description for {SAME_FEW} different images ('{said}')")
+        cause = f"the VLM '{model}' does not seem to receive the images (a model without vision, or no projector): {how}"
+        self.stopped = SystematicFailureError(step, cause, BLIND_FIX)
+        self.check()
