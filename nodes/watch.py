@@ -221,6 +221,15 @@ class FailureWatch:
             self.stopped = SystematicFailureError(step, cause, fix)
             self.check()
 
+    def done_before(self, done: dict[str, int]) -> None:
+        """Counts, per step name, the images an earlier pass finished (`done`) as successes: a resume that retries
+        only a finished run's failed images must not stop on their failing again as if nothing had ever succeeded
+        (it had said "the first 3 model calls all failed the same way ... fix the server", exit 3, where the
+        images' own failure, said as "failed again", exit 4, was due)."""
+        with self._lock:
+            for step, n in done.items():
+                self._ok[step] = self._ok.get(step, 0) + n
+
     def seen(self, step: str, model: str, answers: list[tuple[str, str, bool]]) -> None:
         """Adds Step 1's answers of one batch, each (image id, text, True when it says it sees no image); raises
         SystematicFailureError when the VLM `model` does not seem to receive the images: the step's first FIRST_FEW
