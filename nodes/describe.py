@@ -94,6 +94,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     descriptions: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
     paths, conversations = [], []
+    looks: dict[str, str] = {}
     sha = {i["path"]: i["sha256"] for i in task["items"]}
     shown = prompt_text(rendered) + "\n[image]"
     for item in task["items"]:
@@ -108,6 +109,9 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[item["path"]] = failure("describe", exc)
             continue
         uri = data_uri_of(img, item["path"])
+        # what the picture looks like, in 64 grey pixels: copies of one picture (another format, a re-save) are not
+        # "different images" to the watch of one same description (nodes/watch.py seen)
+        looks[item["path"]] = img.convert("L").resize((8, 8)).tobytes().hex()
         if ctx.thumbnails is not None and _sharp_enough(settings.image_max_side):
             # the report's thumbnail from this decode (the report would decode the file again)
             ctx.thumbnails.add(item["sha256"], thumbnail_jpeg(img))
@@ -117,7 +121,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         replies = call_each(ctx, ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
     ctx.watch.record("Step 1 (describe)", "VLM", ctx.vlm_id, [r for r in replies if isinstance(r, BaseException)],
                      sum(isinstance(r, str) and bool(r) for r in replies))
-    ctx.watch.seen("Step 1 (describe)", ctx.vlm_id, [(sha[path], r, bool(NO_IMAGE.search(r)) and len(r) < 400)
+    ctx.watch.seen("Step 1 (describe)", ctx.vlm_id, [(looks[path], r, bool(NO_IMAGE.search(r)) and len(r) < 400)
                                                       for path, r in zip(paths, replies, strict=True)
                                                       if isinstance(r, str) and r])
     fresh = []

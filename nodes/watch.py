@@ -231,9 +231,10 @@ class FailureWatch:
                 self._ok[step] = self._ok.get(step, 0) + n
 
     def seen(self, step: str, model: str, answers: list[tuple[str, str, bool]]) -> None:
-        """Adds Step 1's answers of one batch, each (image id, text, True when it says it sees no image); raises
-        SystematicFailureError when the VLM `model` does not seem to receive the images: the step's first FIRST_FEW
-        answers all say it sees none, or its first SAME_FEW answers for different images are one same text. Why: a
+        """Adds Step 1's answers of one batch, each (what the image looks like: copies look alike, its text, True when
+        it says it sees no image); raises SystematicFailureError when the VLM `model` does not seem to receive the
+        images: the step's first FIRST_FEW answers all say it sees none, or its first SAME_FEW answers for different
+        looking images are one same text. Why: a
         text-only model behind the endpoint answered "I don't see any image attached" (or one invented description)
         for every image; the run ended with exit 0, every image in one cluster, the cause unsaid."""
         with self._lock:
