@@ -39,6 +39,8 @@ def bounded(text: str, cap: int) -> tuple[str, bool]:
     """(`text` cut at `cap` words and `cap` * CHARS_PER_TOKEN characters, True) when longer, else (`text`, False).
     A word is at least a token, so an answer the server cut at `cap` tokens is never cut here. Why: a server that
     ignored the cap (and the stop) had 12,012-word descriptions stored for a 160-token cap, silently."""
+    if cap < 1:  # no cap asked: nothing to bound
+        return text, False
     words = list(WORD.finditer(text, 0, cap * CHARS_PER_TOKEN + 1))
     end = words[cap - 1].end() if len(words) > cap else len(text)
     end = min(end, cap * CHARS_PER_TOKEN)
