@@ -61,6 +61,8 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
     "calls_unsaved"), counted in "calls" with this pass's, which are also given alone as "calls_this_pass"."""
     history = [v["action"] for v in meta.get("versions", [])] + ([new_version] if new_version else [])
     criterion = Criterion.from_dict(state["criterion"])
+    # descriptions ictc cut at their cap (nodes/describe.bounded): the server ignored it, said once
+    cut = [d["cut"] for d in state.get("descriptions", {}).values() if isinstance(d, dict) and d.get("cut")]
     rows = image_rows(state, consume)
     naming = state.get("naming", {})
     names = naming.get("names", [])
@@ -83,6 +85,9 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
                                          naming.get("label_categories") if naming.get("label_level") == "category" else None)
                      if ctx.settings.check_clusters == "on" else [])
         # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them
+        + ([f"the VLM server ignored the answer cap: {len(cut)} description{'s' if len(cut) != 1 else ''} ran past "
+             f"the {cut[0]}-token cap and {'were' if len(cut) != 1 else 'was'} cut by ictc (the server, or a proxy in "
+             "front of it, drops max_tokens and stop)"] if cut else [])
         + ([naming["short"]] if naming.get("short") and naming.get("kinds") == len(set(names) - {OTHER}) else []),
         # model calls per step of the work these results are (a run stopped and resumed: both passes), and of the
         # pass that wrote them: a resume's results had said 0 describe calls where 40 were made before the stop

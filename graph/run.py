@@ -17,6 +17,7 @@ from ictc.core.settings import Settings
 from ictc.evaluation.labels import check_labels_name_images
 from ictc.evaluation.outputs import write_json
 from ictc.graph.build import step_progress
+from ictc.graph.relocate import check_folder, moved_to
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import change_unrecorded, load_meta, run_lock
@@ -142,14 +143,17 @@ def replace_settings(run_dir: str | Path, settings: Settings, names: list[str]) 
 
 
 def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Context | None = None,
-               context_factory: ContextFactory | None = None, answer: dict[str, Any] | Action | None = None) -> RunResult:
+               context_factory: ContextFactory | None = None, answer: dict[str, Any] | Action | None = None,
+               images: str | Path | None = None) -> RunResult:
     """Continue an interrupted run, or answer the review pause it waits at.
 
     With no `answer`: a run waiting at a review point, or complete without failures, only has its outputs
     rewritten; a complete run with failures retries the failed images, and makes no version when nothing changed
     (they failed again: its results say so, among the warnings); otherwise the missing work is done.
-    `answer` is an Action or its dict form (nodes/actions.py). Returns the RunResult of this pass.
-    Raises UsageError when `run_dir` is not a run folder, is busy, or gets an answer while not paused."""
+    `answer` is an Action or its dict form (nodes/actions.py); `images`: the new place of the run's image folder,
+    moved or renamed since (graph/relocate.py moved_to). Returns the RunResult of this pass.
+    Raises UsageError when `run_dir` is not a run folder, is busy, or gets an answer while not paused; when work is
+    left and the run's image folder is gone (graph/relocate.py check_folder), before any step."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     ctx = context_for(meta, context, context_factory)
@@ -161,19 +165,35 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             session.drive(Command(resume=action_dict(parse_action(answer))), on_event)
             return session.finish(_version_label(meta, describe_action(parse_action(answer))))
         if waiting is not None:
+            if images is not None:
+                raise UsageError(f"{run_dir} waits at a review point: answer it first, then resume with --images")
             return session.finish(None)  # waits for the user: outputs rewritten only
         state = session.state()
-        if is_complete(state) and not state.get("failures"):
+        if is_complete(state) and not state.get("failures") and images is None:
             # finished: outputs rewritten only; or stopped (or killed) while its outputs were written, before
             # its version was recorded: recorded now, under the change's name (run.json) or as the first run
             return session.finish(_pending_change(session) or (None if meta.get("versions") else "first run"))
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
-        retry = is_complete(state) or bool(state.get("failures"))
+        # the images are checked before any step: a folder moved since had each image left fail alone
+        moved, notes_moved = moved_to(session.meta, state, images) if images is not None else (None, "")
+        if moved is None:
+            check_folder(session.meta, run_dir)
+        retry = moved is None and (is_complete(state) or bool(state.get("failures")))
         # a finished run with failures and no change pending: a retry that changes nothing makes no version
-        settled = outcome(state) if is_complete(state) and not meta.get("pending_action") else None
+        settled = outcome(state) if is_complete(state) and not meta.get("pending_action") and moved is None else None
+        if is_complete(state):  # only its failed images are retried: the rest succeeded (nodes/watch.py done_before)
+            session.ctx.watch.done_before({"Step 1 (describe)": len(state.get("descriptions", {})),
+                                           "Step 2a (label)": len(state.get("labels", {})),
+                                           "Step 3 (assign)": len(state.get("assignments", {}))})
         listen, notes = _noting_lost_edits(on_event, meta)
-        if session.graph.get_state(session.config).next:
+        notes += [notes_moved] if notes_moved else []
+        if moved is not None:  # written as a Step-1 task's (next: its window's end, whose router needs no config
+            # here): the writes of a step stopped midway, under the old paths, land first and are replaced
+            session.graph.update_state(session.config, {k: v for k, v in moved.items() if k != "images"}, as_node="describe")
+        if moved is not None:  # the images' new paths go in as input (an update_state of them was not kept)
+            session.drive(Command(update={"images": moved["images"]}), listen)
+        elif session.graph.get_state(session.config).next:
             if on_event is not None:  # the graph goes on mid-step, where no step start tells the totals: told here
                 for event in progress_so_far(state):  # (the status line said "40/40" with 129 images missing)
                     on_event(event)
@@ -186,7 +206,8 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             # each resume of a run whose failed image failed again had added a version (v3, v4...) the same as the last
             return session.finish(None, notes=[failed_again_said(after)])
         label = _pending_change(session) or (
-            f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else _version_label(meta, "resumed"))
+            f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else
+            _version_label(meta, "resumed" if moved is None else "resumed from the images' new place"))
         return session.finish("; ".join([label, *notes]), notes=notes)
 
 

@@ -13,6 +13,7 @@ from ictc.models.stray_text import strip_end_tokens
 # parts of a content list that are the model's reasoning (Mistral's Magistral "thinking" chunks, Anthropic-style
 # "reasoning" parts), never the answer
 REASONING_PARTS = frozenset({"thinking", "reasoning", "redacted_thinking"})
+PART_TYPES = REASONING_PARTS | {"text", "output_text"}
 REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM, DeepSeek / OpenRouter, Ollama >= 0.12
 
 
@@ -31,6 +32,12 @@ def _part_text(part: Any) -> str:
     return ""
 
 
+def _is_part(value: dict[str, Any]) -> bool:
+    """True when `value` (a dict content) is one content part ({"type": "text", "text": ...}), not a JSON answer."""
+    kind = value.get("type")
+    return kind in PART_TYPES or (kind is None and set(value) <= {"text"})
+
+
 def flatten_content(message: dict[str, Any]) -> None:
     """`message` (a chat answer's message, in place) with its content as one string or None: a list of parts
     (Mistral's API: [{"type": "thinking", ...}, {"type": "text", "text": "red"}]) becomes its text parts joined,
@@ -38,6 +45,9 @@ def flatten_content(message: dict[str, Any]) -> None:
     A list content had crashed the run (AttributeError 'list' object has no attribute 'strip')."""
     content = message.get("content")
     if content is None or isinstance(content, str):
+        return
+    if isinstance(content, dict) and not _is_part(content):  # a JSON-mode answer sent as a JSON object: that answer
+        message["content"] = json.dumps(content)  # (its names had been lost to the fallback, silently)
         return
     if isinstance(content, dict):  # one part alone
         content = [content]
@@ -89,12 +99,24 @@ def text_as_message(choice: dict[str, Any]) -> None:
     failed as "the VLM returned an empty description"."""
     if "message" not in choice and isinstance(choice.get("text"), str):
         choice["message"] = {"role": "assistant", "content": choice["text"]}
+    elif not isinstance(choice.get("message"), dict) and isinstance(choice.get("delta"), dict):
+        choice["message"] = dict(choice["delta"])  # a whole answer in the chunk shape: its text had been unread
+
+
+def in_index_order(answer: dict[str, Any]) -> None:
+    """`answer`'s choices (in place) with the one of index 0 first: a server listing them out of order had every
+    image read from choice 1 ("unclear"). Choices without an index keep their order."""
+    choices = answer.get("choices")
+    if isinstance(choices, list) and len(choices) > 1 and all(isinstance(c, dict) for c in choices):
+        choices.sort(key=lambda c: c["index"] if type(c.get("index")) is int else len(choices))
 
 
 def normalize_answer(answer: dict[str, Any]) -> None:
     """Every choice of a chat completion `answer` (in place) with a message (text_as_message), text content
     (flatten_content) without end-of-turn tokens left at its end (stray_text.strip_end_tokens), an answer
-    left only in the reasoning field read from there (reasoning_as_answer), or in a tool call's arguments."""
+    left only in the reasoning field read from there (reasoning_as_answer), or in a tool call's arguments; the
+    choice of index 0 first (in_index_order), an answer in the chunk shape (`delta`) read as its message."""
+    in_index_order(answer)
     for choice in answer.get("choices") or []:
         if isinstance(choice, dict):
             text_as_message(choice)

@@ -19,7 +19,7 @@ from langchain_openai.chat_models import base as lc_openai
 from openai.types.chat import ChatCompletion
 
 from ictc.models.answers import normalize_answer
-from ictc.models.event_stream import parsed_answer
+from ictc.models.bodies import body_answer
 from ictc.models.pushback import BusyAwareClient, retry_after
 from ictc.models.replicas import http
 
@@ -152,9 +152,12 @@ class DirectChat:
                     continue
                 raise openai.APIConnectionError(request=exc.request) from exc
             if response.status_code < 400:
-                if answer is None:  # not JSON as its content type says: JSONDecodeError, as the SDK raises
-                    answer = parsed_answer(response.read())  # an event stream in any content type is read
-                return answer
+                # not read as JSON by the client: read here in its charset, an event stream in any content type; an
+                # empty body, a JSON value that is no object or an HTML page becomes a stand-in error (models/bodies.py)
+                read = answer if answer is not None else body_answer(response)
+                if isinstance(read, dict):
+                    return read
+                response = read
             if attempt < retries and client._should_retry(response):  # noqa: SLF001 (the SDK's rule, as is)
                 response.close()
                 _sleep_backoff(attempt, response.headers)

@@ -17,6 +17,7 @@ import orjson
 import urllib3
 from urllib3 import exceptions as u3
 
+from ictc.models.bodies import as_utf8
 from ictc.models.event_stream import stream_answer
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -159,7 +160,7 @@ def json_answer(response: Any) -> dict[str, Any] | None:
     kind = response.headers.get("content-type", "")
     if response.status_code >= 400 or ("json" not in kind and "event-stream" not in kind):
         return None
-    body = response.read()
+    body = as_utf8(response.read(), kind)  # a declared charset other than UTF-8 (Latin-1) read as declared
     if "json" in kind:
         try:  # orjson: ~4x faster; what it refuses (NaN, huge integers) json reads below
             answer = orjson.loads(body)

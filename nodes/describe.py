@@ -20,6 +20,43 @@ from ictc.store.thumbnails import thumbnail_jpeg
 # a VLM that declines in words, with a 200 answer ("I'm sorry, but I can't help with describing this image.")
 REFUSED = re.compile(r"\s*(?:I'?m sorry|I am sorry|sorry|I can(?:'|no)t|I am unable|I'm unable|I won'?t)\b[^.]{0,80}?"
                      r"\b(?:help|assist|describe|provide|comply|identify|analy[sz]e)\b", re.IGNORECASE)
+# a VLM that received no image (a text-only model behind the endpoint, a server without the vision projector) says so
+# in words: "I don't see any image attached to your message", "no image was provided", "as a text-based AI ..."
+NO_IMAGE = re.compile(r"\b(?:(?:do not|don'?t|did not|didn'?t|can ?not|can'?t|could not|couldn'?t|am unable to|"
+                      r"I'?m unable to|unable to|not able to|no way to)\s+(?:see|view|access|open|perceive|process|"
+                      r"look at|find|receive)\s+(?:the\s+|an?\s+|any\s+|your\s+)?(?:images?|pictures?|photos?|"
+                      r"attachments?|attached)|no (?:image|picture|photo|attachment)s? (?:was |were |has been |have been "
+                      r"|is |are )?(?:provided|attached|included|uploaded|shared|visible|present)|"
+                      r"as an? text(?:-based|-only| based| only)? (?:AI|model|language model|assistant)|"
+                      r"text-only (?:AI|model|assistant)|(?:upload|share|provide|attach) (?:the|an?) (?:image|picture|"
+                      r"photo) (?:you|again|first))", re.IGNORECASE)
+WORD = re.compile(r"\S+")
+CHARS_PER_TOKEN = 8  # a description's bound in characters per token of its cap: generous (English has ~4), for
+# answers without spaces (Chinese, Japanese) where words do not count
+
+
+def bounded(text: str, cap: int) -> tuple[str, bool]:
+    """(`text` cut at `cap` words and `cap` * CHARS_PER_TOKEN characters, True) when longer, else (`text`, False).
+    A word is at least a token, so an answer the server cut at `cap` tokens is never cut here. Why: a server that
+    ignored the cap (and the stop) had 12,012-word descriptions stored for a 160-token cap, silently."""
+    if cap < 1:  # no cap asked: nothing to bound
+        return text, False
+    words = list(WORD.finditer(text, 0, cap * CHARS_PER_TOKEN + 1))
+    end = words[cap - 1].end() if len(words) > cap else len(text)
+    end = min(end, cap * CHARS_PER_TOKEN)
+    return (text, False) if end >= len(text.rstrip()) else (text[:end].rstrip(), True)
+
+
+def declined(reply: str) -> str:
+    """The failure reason for a `reply` that is no description: a refusal (REFUSED) or words saying the VLM saw no
+    image (NO_IMAGE), each short; "" for a description."""
+    if len(reply) >= 400:
+        return ""
+    if NO_IMAGE.search(reply):
+        return f"the VLM says it sees no image (does it receive images?): {reply.strip()[:200]}"
+    if REFUSED.match(reply):  # a refusal in words had become the image's description
+        return f"the VLM refused to describe it: {reply.strip()[:200]}"
+    return ""
 
 
 def _keys(task: BatchTask, ctx: Context) -> dict[str, str]:
@@ -59,6 +96,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     descriptions: dict[str, dict[str, Any]] = {}
     failures: dict[str, dict[str, str]] = {}
     paths, conversations = [], []
+    looks: dict[str, str] = {}
     sha = {i["path"]: i["sha256"] for i in task["items"]}
     shown = prompt_text(rendered) + "\n[image]"
     for item in task["items"]:
@@ -73,6 +111,9 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[item["path"]] = failure("describe", exc)
             continue
         uri = data_uri_of(img, item["path"])
+        # what the picture looks like, in 64 grey pixels: copies of one picture (another format, a re-save) are not
+        # "different images" to the watch of one same description (nodes/watch.py seen)
+        looks[item["path"]] = img.convert("L").resize((8, 8)).tobytes().hex()
         if ctx.thumbnails is not None and _sharp_enough(settings.image_max_side):
             # the report's thumbnail from this decode (the report would decode the file again)
             ctx.thumbnails.add(item["sha256"], thumbnail_jpeg(img))
@@ -82,6 +123,9 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         replies = call_each(ctx, ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
     ctx.watch.record("Step 1 (describe)", "VLM", ctx.vlm_id, [r for r in replies if isinstance(r, BaseException)],
                      sum(isinstance(r, str) and bool(r) for r in replies))
+    ctx.watch.seen("Step 1 (describe)", ctx.vlm_id, [(looks[path], r, bool(NO_IMAGE.search(r)) and len(r) < 400)
+                                                      for path, r in zip(paths, replies, strict=True)
+                                                      if isinstance(r, str) and r])
     fresh = []
     for path, reply in zip(paths, replies, strict=True):
         seconds = timer.seconds / len(paths)
@@ -91,11 +135,12 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
             failures[path] = failure("describe", reply)
         elif not reply:
             failures[path] = {"step": "describe", "reason": "the VLM returned an empty description"}
-        elif REFUSED.match(reply) and len(reply) < 400:  # a refusal in words had become the image's description
-            failures[path] = {"step": "describe", "reason": f"the VLM refused to describe it: {reply.strip()[:200]}"}
+        elif reason := declined(reply):
+            failures[path] = {"step": "describe", "reason": reason}
         else:
-            descriptions[path] = {"text": reply, "seconds": seconds,
-                                  "prompt_hash": prompt_hash(rendered), "calls": 1, "key": keys[path]}
+            reply, cut = bounded(reply, settings.description_max_tokens)
+            descriptions[path] = {"text": reply, "seconds": seconds, "prompt_hash": prompt_hash(rendered), "calls": 1,
+                                  "key": keys[path], **({"cut": settings.description_max_tokens} if cut else {})}
             fresh.append((keys[path], reply, {"vlm": ctx.vlm_id, "sha256": sha[path],
                                                 "prompt_hash": prompt_hash(rendered)}))
     if ctx.descriptions is not None:

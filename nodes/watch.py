@@ -10,6 +10,7 @@ import threading
 
 from ictc.core.errors import SystematicFailureError
 from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
+from ictc.models.bodies import HTML_PAGE
 from ictc.models.html_page import looks_like_html
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
@@ -27,6 +28,9 @@ FIRST_FEW = 3  # identical failures, with no success before them, that stop a st
 LATER_STREAK = 8  # identical failures in a row, after successes, that stop a step (a server gone mid-run):
 # more than FIRST_FEW because one blip must not stop a long run, few enough that a dead server is noticed
 # within one round of calls in flight rather than after every image has been tried and retried
+SAME_FEW = 4  # different images given one same description, as the step's first answers, that stop Step 1
+BLIND_FIX = ("give --vlm a vision model, or start the server with the model's vision projector (llama.cpp: --mmproj "
+             "FILE; Ollama: a model with vision, e.g. qwen2.5vl or llava), and check that no proxy drops image parts")
 
 _NO_IMAGES = re.compile(r"image input is not supported|does not support (image|vision|multimodal)|"
                         r"missing data required for image input|"  # Ollama, a model without its projector
@@ -145,6 +149,9 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
     if "ICTC_REASONING_ROOM" in message:  # models/pushback.py: the reasoning took the room as well
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
+    if found_in(exc) == HTML_PAGE:  # models/bodies.py: a sign-in page or proxy answered, not the model server
+        return (f"{how}: {message}", "open --base-url in a browser: give --base-url the model server's own address "
+                "(past the sign-in or proxy), or sign the calls in as that proxy asks (its API key or token)")
     if found_in(exc) == "server_cap" or SERVER_CAP in message:  # models/answers.py: cut far below the cap asked
         return (_cut_by_server(role, message, found_fields(exc)), SERVER_CAP_FIX)
     if _DATA_POLICY.search(message):
@@ -206,6 +213,7 @@ class FailureWatch:
         self._streak: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self.stopped: SystematicFailureError | None = None  # once set, no model call of the run starts
+        self._first: dict[str, list[tuple[str, str, bool]]] = {}  # step -> its first answers (image, words, blind)
 
     def check(self) -> None:
         """Raises the step's SystematicFailureError again once a step stopped (calls already waiting for
@@ -233,3 +241,36 @@ class FailureWatch:
             cause, fix = diagnose((spent or counted)[-1], role, model, how)
             self.stopped = SystematicFailureError(step, cause, fix)
             self.check()
+
+    def done_before(self, done: dict[str, int]) -> None:
+        """Counts, per step name, the images an earlier pass finished (`done`) as successes: a resume that retries
+        only a finished run's failed images must not stop on their failing again as if nothing had ever succeeded
+        (it had said "the first 3 model calls all failed the same way ... fix the server", exit 3, where the
+        images' own failure, said as "failed again", exit 4, was due)."""
+        with self._lock:
+            for step, n in done.items():
+                self._ok[step] = self._ok.get(step, 0) + n
+
+    def seen(self, step: str, model: str, answers: list[tuple[str, str, bool]]) -> None:
+        """Adds Step 1's answers of one batch, each (what the image looks like: copies look alike, its text, True when
+        it says it sees no image); raises SystematicFailureError when the VLM `model` does not seem to receive the
+        images: the step's first FIRST_FEW answers all say it sees none, or its first SAME_FEW answers for different
+        looking images are one same text. Why: a
+        text-only model behind the endpoint answered "I don't see any image attached" (or one invented description)
+        for every image; the run ended with exit 0, every image in one cluster, the cause unsaid."""
+        with self._lock:
+            first = self._first.setdefault(step, [])
+            for image, text, blind in answers:
+                if len(first) < SAME_FEW and image not in {i for i, _, _ in first}:
+                    first.append((image, " ".join(text.split()), blind))
+            window = list(first)
+        blind = len(window) >= FIRST_FEW and all(b for _, _, b in window[:FIRST_FEW])
+        same = len(window) >= SAME_FEW and len({t.lower() for _, t, _ in window}) == 1
+        if not (blind or same):
+            return
+        said = clipped(window[0][1], 120)
+        how = (f"its first {FIRST_FEW} answers say it sees no image ('{said}')" if blind else
+               f"it gave one same description for {SAME_FEW} different images ('{said}')")
+        cause = f"the VLM '{model}' does not seem to receive the images (a model without vision, or no projector): {how}"
+        self.stopped = SystematicFailureError(step, cause, BLIND_FIX)
+        self.check()

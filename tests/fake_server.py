@@ -56,6 +56,7 @@ class FakeOpenAIServer:
         self.models, self.reject_modes, self.fault, self.latency = models, set(reject_modes), fault, latency
         self.think, self.cap_field, self.ramble, self.refuse = think, cap_field, ramble, dict(refuse or {})
         self.context_chars, self.no_images, self.strict_models = context_chars, no_images, strict_models
+        self.raw_bodies: dict[str, tuple[str, bytes]] = {}  # fault name -> a 200's (content type, body) as sent
         self.listing: tuple[str, ...] | None = None  # what /models lists when not `models` (an empty listing)
         self.capacity, self.in_flight, self.peak, self.busy = capacity, 0, 0, 0
         self.requests: list[dict[str, Any]] = []
@@ -134,6 +135,13 @@ class FakeOpenAIServer:
                     data = b'{"choices": [ this is not json'
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif fault in server.raw_bodies:  # a body byte for byte: (content type, bytes), status 200
+                    kind, data = server.raw_bodies[fault]
+                    self.send_response(200)
+                    self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

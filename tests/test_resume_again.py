@@ -49,3 +49,28 @@ def test_the_traces_of_a_resume_that_changed_nothing_claim_no_version(tmp_path):
     assert image_traces(tmp_path / "run", blue)["describe"]["version"] == 2  # the retry's answer, headed as above
     resume_run(tmp_path / "run", context=fake_context())  # the server answers now: version 2, counting them
     assert version_titles(tmp_path / "run", trace_overview(tmp_path / "run")[0]) == {1: "v1", 2: "v2"}
+
+
+def test_a_resume_whose_three_failed_images_fail_again_the_same_way_says_so_and_exits_4(tmp_path, capsys, monkeypatch):
+    """kinds6 k21: Ollama's 500 "unable to make llava embedding from image" for the 3 red images: the run finished
+    with them failed (exit 4); the resume, retrying only them, stopped "the first 3 model calls all failed the same
+    way ... fix the server" (exit 3) where README promises "failed again", exit 4."""
+    from ictc.core.images import data_uri_to_image
+
+    from fake_server import FakeOpenAIServer
+    from fakes import colour_of
+
+    def red(body, n):
+        uri = next((p["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list)
+                    for p in m["content"] if p.get("type") == "image_url"), None)
+        return "500" if uri and colour_of(data_uri_to_image(uri)) == "red" else None
+
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "1")
+    paths, _ = make_images(tmp_path / "images", {"blue": 2, "green": 3, "red": 3})
+    args = ["--backend", "openai", "--vlm", "vision-model", "--llm", "text-model"]
+    with FakeOpenAIServer(fault=red) as server:
+        assert main(["run", str(tmp_path / "images"), "-c", "colour", "-k", "2", "--out", str(tmp_path / "run"),
+                     "--base-url", server.url, "--concurrency", "8", *args]) == 4
+        capsys.readouterr()
+        assert main(["resume", str(tmp_path / "run")]) == 4
+    assert "nothing changed: 3 image(s) failed again" in capsys.readouterr().out

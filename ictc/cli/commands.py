@@ -203,7 +203,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         progress(event)
 
     try:
-        result = resume_run(args.run_dir, on_event=listen, context=context)
+        result = resume_run(args.run_dir, on_event=listen, context=context, images=args.images)
     finally:
         progress.close()
     if not events and not result.pause:  # a finished run: said first (only its results had been printed again)

@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="continue an interrupted run")
     resume.add_argument("run_dir")
     resume.add_argument("--env-file", default=".env")
+    resume.add_argument("--images", metavar="FOLDER", help="the run's image folder, moved or renamed since it started "
+                        "(its images matched by their paths inside it, checked by content)")
     # a run stopped because a model name or an endpoint was wrong goes on with the right one (kept in run.json)
     moved = resume.add_argument_group("models that replace the run's own (kept for its later refinements)")
     backend_flag(moved)

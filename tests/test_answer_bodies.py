@@ -1,0 +1,144 @@
+"""A sixth break-it round's answer bodies and shapes (issue 17, kinds6 k08, k12, k26a, k27, k28, k34): a 2xx body that
+is empty, a JSON value that is no object, an HTML sign-in page or in a declared charset other than UTF-8, and answers
+in the chunk shape, with choices out of order or with a JSON object as content, each from the loopback fake server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ictc.cli import main
+from ictc.models.answers import normalize_answer
+from ictc.models.bodies import as_utf8, declared_charset
+
+from fake_server import FakeOpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def quick_client(monkeypatch):
+    monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "5")
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "2")
+
+
+@pytest.fixture
+def folder(colour_images):
+    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
+
+
+def run(server: FakeOpenAIServer, images: Path, out: Path) -> int:
+    return main(["run", str(images), "-c", "colour", "-k", "3", "--out", str(out), "--backend", "openai",
+                 "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model", "--concurrency", "1"])
+
+
+def results(out: Path) -> dict[str, Any]:
+    return json.loads((out / "results.json").read_text())  # type: ignore[no-any-return]
+
+
+def vlm_calls(server: FakeOpenAIServer) -> int:
+    return sum(r["body"]["model"] == "vision-model" for r in server.requests)
+
+
+@pytest.mark.parametrize(("kind", "data"), [
+    ("application/json", b""),  # a buffering proxy's glitch (k27)
+    ("application/json", b"null"),  # k34
+    ("application/json", b"[]"),
+    ("application/json", b'"ok"'),
+])
+def test_an_empty_or_non_object_200_body_is_retried_as_a_server_fault(kind, data, folder, tmp_path):
+    """k27 had failed images "JSONDecodeError: Expecting value", not retried; k34 had crashed the run (exit 2,
+    AttributeError 'NoneType' object has no attribute 'get')."""
+    with FakeOpenAIServer(fault=lambda body, n: "odd" if n in (1, 4) else None) as server:
+        server.raw_bodies["odd"] = (kind, data)
+        assert run(server, folder, tmp_path / "run") == 0
+        assert vlm_calls(server) == 8 + 2  # each glitch retried once
+    assert results(tmp_path / "run")["summary"]["failed"] == 0
+
+
+def test_an_empty_body_on_every_attempt_fails_the_image_saying_so(folder, tmp_path):
+    with FakeOpenAIServer(fault=lambda body, n: "odd" if n <= 3 else None) as server:
+        server.raw_bodies["odd"] = ("application/json", b"")
+        assert run(server, folder, tmp_path / "run") == 4
+    failed = [r for r in results(tmp_path / "run")["images"] if r["status"] == "failed"]
+    assert len(failed) == 1 and "an empty body" in failed[0]["reason"]
+    assert "JSONDecodeError" not in failed[0]["reason"]
+
+
+def test_an_html_sign_in_page_stops_the_run_naming_the_page(folder, tmp_path, capsys):
+    """k08: "Expecting value: line 1 column 1 (char 0). To fix: fix the server"; the HTML page was never named."""
+    page = ("<!DOCTYPE html><html><head><title>Sign in – Okta</title></head><body><h1>Sign in</h1>"
+            "<form></form></body></html>").encode()
+    with FakeOpenAIServer(fault=lambda body, n: "page") as server:
+        server.raw_bodies["page"] = ("text/html; charset=utf-8", page)
+        assert run(server, folder, tmp_path / "run") == 3
+        assert vlm_calls(server) == 3  # not retried: the same page would come again
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "an HTML page 'Sign in – Okta' instead of JSON" in err and "login or proxy" in err
+    assert "Expecting value" not in err and "HTTP 400" not in err and "--base-url the model server" in err
+
+
+def test_a_body_in_a_declared_latin_1_charset_is_read_in_it(folder, tmp_path):
+    """k26a: descriptions had been stored with U+FFFD for each accented letter."""
+    said = "A plain square filled with red. Très net, café crème."
+    answer = {"id": "x", "object": "chat.completion", "model": "vision-model",
+              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": said}}]}
+    with FakeOpenAIServer(fault=lambda body, n: "latin" if n == 1 else None) as server:
+        server.raw_bodies["latin"] = ("application/json; charset=ISO-8859-1",
+                                      json.dumps(answer, ensure_ascii=False).encode("latin-1"))
+        run(server, folder, tmp_path / "run")
+    assert said in [r["description"] for r in results(tmp_path / "run")["images"]]
+
+
+def test_declared_charsets():
+    assert declared_charset("application/json; charset=ISO-8859-1") == "iso8859-1"
+    assert declared_charset("application/json; charset=utf-8") == declared_charset("application/json") == ""
+    assert declared_charset("application/json; charset=nonsense") == ""
+    assert as_utf8("café".encode("cp1252"), "text/json;charset=windows-1252") == "café".encode()
+
+
+def _answer(*choices: dict[str, Any]) -> dict[str, Any]:
+    return {"choices": list(choices)}
+
+
+def test_the_chunk_shape_is_read_as_the_message():
+    """k12a: a non-streamed answer in `choices[0].delta` had been read as an empty description."""
+    answer = _answer({"index": 0, "delta": {"role": "assistant", "content": "A red square."}, "finish_reason": "stop"})
+    normalize_answer(answer)
+    assert answer["choices"][0]["message"]["content"] == "A red square."
+
+
+def test_the_choice_of_index_0_is_read_first():
+    """k28: choices listed [index 1, index 0] had every image read from choice 1."""
+    answer = _answer({"index": 1, "message": {"content": "unclear"}}, {"index": 0, "message": {"content": "red"}})
+    normalize_answer(answer)
+    assert answer["choices"][0]["message"]["content"] == "red"
+    unindexed = _answer({"message": {"content": "first"}}, {"message": {"content": "second"}})
+    normalize_answer(unindexed)
+    assert unindexed["choices"][0]["message"]["content"] == "first"
+
+
+def test_a_json_object_content_is_the_json_answer():
+    """k12b: {"cluster_names": [...]} as content had been read as "" (names from the fallback, silently)."""
+    answer = _answer({"index": 0, "message": {"content": {"cluster_names": ["Red", "Green"]}}})
+    normalize_answer(answer)
+    assert json.loads(answer["choices"][0]["message"]["content"]) == {"cluster_names": ["Red", "Green"]}
+    part = _answer({"index": 0, "message": {"content": {"type": "text", "text": "red"}}})
+    normalize_answer(part)
+    assert part["choices"][0]["message"]["content"] == "red"
+
+
+def test_choices_out_of_order_cluster_right_end_to_end(folder, tmp_path):
+    class Reordered(FakeOpenAIServer):
+        def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            status, reply = super().answer(body)
+            if status == 200:
+                reply["choices"] = [{"index": 1, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": "unclear"}}, *reply["choices"]]
+            return status, reply
+
+    with Reordered() as server:
+        assert run(server, folder, tmp_path / "run") == 0
+    clusters = {r["cluster"].lower() for r in results(tmp_path / "run")["images"]}
+    assert clusters == {"red", "green", "blue"}

@@ -1,0 +1,102 @@
+"""A sixth break-it round's VLM answers that are no description (issue 17, kinds6 k25, k35): a text-only model behind
+the endpoint that says it sees no image, or gives one invented description for every image (Step 1 stops early
+naming the cause), and a server that ignores the token cap and the stop (ictc cuts the descriptions and says so)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ictc.cli import main
+from ictc.nodes.describe import NO_IMAGE, bounded, declined
+
+from fake_server import FakeOpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def quick_client(monkeypatch):
+    monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "5")
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "1")
+
+
+@pytest.fixture
+def folder(colour_images):
+    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
+
+
+def run(server: FakeOpenAIServer, images: Path, out: Path) -> int:
+    return main(["run", str(images), "-c", "colour", "-k", "3", "--out", str(out), "--backend", "openai",
+                 "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model", "--concurrency", "1"])
+
+
+def results(out: Path) -> dict[str, Any]:
+    return json.loads((out / "results.json").read_text())  # type: ignore[no-any-return]
+
+
+class SaidServer(FakeOpenAIServer):
+    """Every image call answered with `said` (a text-only model that never got the image)."""
+
+    def __init__(self, said: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.said = said
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        status, reply = super().answer(body)
+        if status == 200 and "image_url" in json.dumps(body["messages"]):
+            reply["choices"][0]["message"]["content"] = self.said
+        return status, reply
+
+
+@pytest.mark.parametrize("said", [
+    "I don't see any image attached to your message. Could you please upload the image you would like me to describe?",
+    "The image shows a serene mountain lake at sunset, surrounded by pine trees.",
+], ids=["says_no_image", "one_invented_description"])
+def test_a_vlm_that_receives_no_image_stops_step_1_early_naming_the_cause(said, folder, tmp_path, capsys):
+    """k25: exit 0, every image in "Unclear"; the cause (the VLM does not see the images) unsaid."""
+    with SaidServer(said) as server:
+        assert run(server, folder, tmp_path / "run") == 3
+        assert sum(r["body"]["model"] == "vision-model" for r in server.requests) <= 4  # not every image paid for
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Step 1" in err and "does not seem to receive the images" in err and "--vlm a vision model" in err
+
+
+@pytest.mark.parametrize("reply", [
+    "I don't see any image attached to your message.",
+    "I'm unable to view images. Could you describe it in words?",
+    "I cannot see the image you are referring to.",
+    "No image was provided in your message, so I can't describe it.",
+    "As a text-based AI, I am not able to look at pictures.",
+    "It seems there is no image attached. Please upload the image again.",
+])
+def test_words_saying_no_image_was_seen_are_recognised(reply):
+    assert NO_IMAGE.search(reply) and "sees no image" in declined(reply)
+
+
+@pytest.mark.parametrize("description", [
+    "A plain square filled with red. The picture is 40 pixels wide.",
+    "A man holds an image of a dog; you can see the picture on the wall behind him.",
+])
+def test_descriptions_are_not_taken_for_no_image(description):
+    assert declined(description) == ""
+
+
+def test_bounded_cuts_at_the_cap_in_words_and_characters():
+    assert bounded("one two three", 3) == ("one two three", False)
+    assert bounded("one two three four five", 3) == ("one two three", True)
+    assert bounded("字" * 100, 4) == ("字" * 32, True)
+
+
+def test_a_server_that_ignores_the_cap_has_descriptions_cut_and_said(folder, tmp_path, monkeypatch, capsys):
+    """k35: descriptions stored at 12,012 words for a 160-token cap, exit 0, no warning."""
+    monkeypatch.setenv("ICTC_DESCRIPTION_MAX_TOKENS", "40")
+    with FakeOpenAIServer(cap_field=None, ramble=400) as server:
+        assert run(server, folder, tmp_path / "run") == 0
+    found = results(tmp_path / "run")
+    assert max(len(r["description"].split()) for r in found["images"]) == 40
+    said = [w for w in found["warnings"] if "ignored the answer cap" in w]
+    assert said == ["the VLM server ignored the answer cap: 8 descriptions ran past the 40-token cap and were cut by "
+                    "ictc (the server, or a proxy in front of it, drops max_tokens and stop)"]
+    assert "ignored the answer cap" in capsys.readouterr().out
