@@ -120,7 +120,7 @@ def test_one_image_says_it_cannot_run_and_1_group_is_refused_in_words():
     chat = Conversation()
     chat.answer("group these by colour, 3 groups", [], 0)
     said = chat.answer("1 group", [], 1).text
-    assert "(K must be 2 or more, not 1)" in said and "It cannot run yet: only 1 image is chosen" in said, said
+    assert "K must be 2 or more, not 1" in said and "It cannot run yet: only 1 image is chosen" in said, said
     assert "Say **go** to run it" not in said
 
 

@@ -165,8 +165,9 @@ class Conversation:
         if intent.kind == "unclear":  # the reading so far is said again: a question had left it out of view
             missing = self.request.missing()
             if not missing:
-                return Reply(f"{_sentence(intent.problem)}. My reading stays: {self.request.reading()}; say **go** to "
-                             "run it, or correct me.")
+                then = ("; say **go** to run it, or correct me." if image_count >= 2 else  # no "go" it would refuse
+                        f". {cannot_run(image_count)}")
+                return Reply(f"{_sentence(intent.problem)}. My reading stays: {self.request.reading()}{then}")
             so_far = f" My reading so far: {self.request.reading()}." if len(missing) < 2 else ""
             return Reply(f"{_sentence(intent.problem)}.{so_far} {SETUP_HELP}")
         if intent.kind == "cancel":
