@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ictc.cli import main
 from ictc.models.answers import normalize_answer
 from ictc.models.bodies import as_utf8, declared_charset
 
+from endpoint_cli import results_of, run_on
 from fake_server import FakeOpenAIServer
 
 
@@ -26,15 +26,6 @@ def quick_client(monkeypatch):
 @pytest.fixture
 def folder(colour_images):
     return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
-
-
-def run(server: FakeOpenAIServer, images: Path, out: Path) -> int:
-    return main(["run", str(images), "-c", "colour", "-k", "3", "--out", str(out), "--backend", "openai",
-                 "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model", "--concurrency", "1"])
-
-
-def results(out: Path) -> dict[str, Any]:
-    return json.loads((out / "results.json").read_text())  # type: ignore[no-any-return]
 
 
 def vlm_calls(server: FakeOpenAIServer) -> int:
@@ -52,16 +43,16 @@ def test_an_empty_or_non_object_200_body_is_retried_as_a_server_fault(kind, data
     AttributeError 'NoneType' object has no attribute 'get')."""
     with FakeOpenAIServer(fault=lambda body, n: "odd" if n in (1, 4) else None) as server:
         server.raw_bodies["odd"] = (kind, data)
-        assert run(server, folder, tmp_path / "run") == 0
+        assert run_on(server, folder, tmp_path / "run") == 0
         assert vlm_calls(server) == 8 + 2  # each glitch retried once
-    assert results(tmp_path / "run")["summary"]["failed"] == 0
+    assert results_of(tmp_path / "run")["summary"]["failed"] == 0
 
 
 def test_an_empty_body_on_every_attempt_fails_the_image_saying_so(folder, tmp_path):
     with FakeOpenAIServer(fault=lambda body, n: "odd" if n <= 3 else None) as server:
         server.raw_bodies["odd"] = ("application/json", b"")
-        assert run(server, folder, tmp_path / "run") == 4
-    failed = [r for r in results(tmp_path / "run")["images"] if r["status"] == "failed"]
+        assert run_on(server, folder, tmp_path / "run") == 4
+    failed = [r for r in results_of(tmp_path / "run")["images"] if r["status"] == "failed"]
     assert len(failed) == 1 and "an empty body" in failed[0]["reason"]
     assert "JSONDecodeError" not in failed[0]["reason"]
 
@@ -72,7 +63,7 @@ def test_an_html_sign_in_page_stops_the_run_naming_the_page(folder, tmp_path, ca
             "<form></form></body></html>").encode()
     with FakeOpenAIServer(fault=lambda body, n: "page") as server:
         server.raw_bodies["page"] = ("text/html; charset=utf-8", page)
-        assert run(server, folder, tmp_path / "run") == 3
+        assert run_on(server, folder, tmp_path / "run") == 3
         assert vlm_calls(server) == 3  # not retried: the same page would come again
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "an HTML page 'Sign in – Okta' instead of JSON" in err and "login or proxy" in err
@@ -87,8 +78,8 @@ def test_a_body_in_a_declared_latin_1_charset_is_read_in_it(folder, tmp_path):
     with FakeOpenAIServer(fault=lambda body, n: "latin" if n == 1 else None) as server:
         server.raw_bodies["latin"] = ("application/json; charset=ISO-8859-1",
                                       json.dumps(answer, ensure_ascii=False).encode("latin-1"))
-        run(server, folder, tmp_path / "run")
-    assert said in [r["description"] for r in results(tmp_path / "run")["images"]]
+        run_on(server, folder, tmp_path / "run")
+    assert said in [r["description"] for r in results_of(tmp_path / "run")["images"]]
 
 
 def test_declared_charsets():
@@ -139,6 +130,6 @@ def test_choices_out_of_order_cluster_right_end_to_end(folder, tmp_path):
             return status, reply
 
     with Reordered() as server:
-        assert run(server, folder, tmp_path / "run") == 0
-    clusters = {r["cluster"].lower() for r in results(tmp_path / "run")["images"]}
+        assert run_on(server, folder, tmp_path / "run") == 0
+    clusters = {r["cluster"].lower() for r in results_of(tmp_path / "run")["images"]}
     assert clusters == {"red", "green", "blue"}

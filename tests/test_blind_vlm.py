@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ictc.cli import main
 from ictc.nodes.describe import NO_IMAGE, bounded, declined
 
+from endpoint_cli import results_of, run_on
 from fake_server import FakeOpenAIServer
 
 
@@ -25,15 +25,6 @@ def quick_client(monkeypatch):
 @pytest.fixture
 def folder(colour_images):
     return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
-
-
-def run(server: FakeOpenAIServer, images: Path, out: Path) -> int:
-    return main(["run", str(images), "-c", "colour", "-k", "3", "--out", str(out), "--backend", "openai",
-                 "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model", "--concurrency", "1"])
-
-
-def results(out: Path) -> dict[str, Any]:
-    return json.loads((out / "results.json").read_text())  # type: ignore[no-any-return]
 
 
 class SaidServer(FakeOpenAIServer):
@@ -57,7 +48,7 @@ class SaidServer(FakeOpenAIServer):
 def test_a_vlm_that_receives_no_image_stops_step_1_early_naming_the_cause(said, folder, tmp_path, capsys):
     """k25: exit 0, every image in "Unclear"; the cause (the VLM does not see the images) unsaid."""
     with SaidServer(said) as server:
-        assert run(server, folder, tmp_path / "run") == 3
+        assert run_on(server, folder, tmp_path / "run") == 3
         assert sum(r["body"]["model"] == "vision-model" for r in server.requests) <= 4  # not every image paid for
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "Step 1" in err and "does not seem to receive the images" in err and "--vlm a vision model" in err
@@ -93,8 +84,8 @@ def test_a_server_that_ignores_the_cap_has_descriptions_cut_and_said(folder, tmp
     """k35: descriptions stored at 12,012 words for a 160-token cap, exit 0, no warning."""
     monkeypatch.setenv("ICTC_DESCRIPTION_MAX_TOKENS", "40")
     with FakeOpenAIServer(cap_field=None, ramble=400) as server:
-        assert run(server, folder, tmp_path / "run") == 0
-    found = results(tmp_path / "run")
+        assert run_on(server, folder, tmp_path / "run") == 0
+    found = results_of(tmp_path / "run")
     assert max(len(r["description"].split()) for r in found["images"]) == 40
     said = [w for w in found["warnings"] if "ignored the answer cap" in w]
     assert said == ["the VLM server ignored the answer cap: 8 descriptions ran past the 40-token cap and were cut by "

@@ -18,6 +18,7 @@ from ictc.core.samples import export_samples
 from ictc.models.reasoning import strip_reasoning
 from ictc.nodes.name_clusters import name_clusters
 
+from endpoint_cli import results_of, run_on
 from fake_server import FakeOpenAIServer
 from fakes import FakeVLM, fake_context
 
@@ -31,16 +32,6 @@ def quick_client(monkeypatch):
 @pytest.fixture
 def folder(colour_images):
     return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
-
-
-def _run(server: FakeOpenAIServer, images: Path, out: Path, k: int = 3, vlm: str = "vision-model",
-         llm: str = "text-model", *extra: str) -> int:
-    return main(["run", str(images), "-c", "colour", "-k", str(k), "--out", str(out), "--backend", "openai",
-                 "--base-url", server.url, "--vlm", vlm, "--llm", llm, "--concurrency", "1", *extra])
-
-
-def _results(out: Path) -> dict:
-    return json.loads((out / "results.json").read_text())
 
 
 def _bodies(server: FakeOpenAIServer, marker: str) -> list[dict]:
@@ -79,10 +70,10 @@ def test_reasoning_blocks_never_reach_an_output_and_a_perfect_model_scores_acc_1
     vlm = OracleVLM()
     vlm.known = known
     with FakeOpenAIServer(vlm=vlm, think=think, cap_field=cap_field) as server:
-        code = _run(server, folder, tmp_path / "run", k, "vision-model", "text-model",
+        code = run_on(server, folder, tmp_path / "run", k, "vision-model", "text-model",
                     "--labels", str(folder / "labels.csv"))
     assert code == 0
-    results = _results(tmp_path / "run")
+    results = results_of(tmp_path / "run")
     assert results["metrics"]["acc"] == 1.0 and results["summary"]["clustered"] == 20
     texts = [r[f] for r in results["images"] for f in ("description", "raw_label", "cluster")]
     assert not any("think" in t.lower() for t in texts + results["cluster_names"])
@@ -108,8 +99,8 @@ def test_a_refused_parameter_is_dropped_remembered_and_the_call_sent_again(folde
     think = "always" if param == "chat_template_kwargs" else None  # that one is only sent to reasoning models
     with FakeOpenAIServer(models=("o4-mini",), refuse={param: message}, think=think,
                           cap_field="max_completion_tokens") as server:
-        assert _run(server, folder, tmp_path / "run", 3, "o4-mini", "o4-mini") == 0
-    results = _results(tmp_path / "run")
+        assert run_on(server, folder, tmp_path / "run", 3, "o4-mini", "o4-mini") == 0
+    results = results_of(tmp_path / "run")
     assert results["summary"] == {"images": 8, "clustered": 8, "failed": 0, "unfinished": 0, "skipped": 0}  # labels.csv is the folder's labels, not skipped
     refused = [r for r in server.requests if param in r["body"]]
     assert len(refused) == 1  # one refusal per server and model; never sent again
@@ -123,8 +114,8 @@ def test_a_refused_parameter_is_dropped_remembered_and_the_call_sent_again(folde
 def test_every_server_kind_honours_the_caps(folder, tmp_path, cap_field, monkeypatch):
     monkeypatch.setenv("ICTC_DESCRIPTION_MAX_TOKENS", "40")
     with FakeOpenAIServer(cap_field=cap_field, ramble=400) as server:
-        assert _run(server, folder, tmp_path / "run") == 0
-    descriptions = [r["description"] for r in _results(tmp_path / "run")["images"]]
+        assert run_on(server, folder, tmp_path / "run") == 0
+    descriptions = [r["description"] for r in results_of(tmp_path / "run")["images"]]
     assert max(len(d.split()) for d in descriptions) == 40  # cut at the cap (the model would say ~3,200 words)
     assert all(b[cap_field] for b in (r["body"] for r in server.requests))
 
@@ -136,8 +127,8 @@ def test_a_context_length_400_fails_that_image_and_keeps_the_output_mode(folder,
         return "context" if "sort images" in text and "filled with blue" in text else None
 
     with FakeOpenAIServer(fault=too_long) as server:
-        assert _run(server, folder, tmp_path / "run") == 4  # finished, with failures
-    results = _results(tmp_path / "run")
+        assert run_on(server, folder, tmp_path / "run") == 4  # finished, with failures
+    results = results_of(tmp_path / "run")
     failed = [r for r in results["images"] if r["status"] == "failed"]
     assert len(failed) == 2 and all("maximum context length" in r["reason"] for r in failed)
     assert all("blue" in r["image"] for r in failed)
@@ -149,7 +140,7 @@ def test_a_context_length_400_fails_that_image_and_keeps_the_output_mode(folder,
 
 def test_only_an_answer_about_the_response_format_changes_the_mode(folder, tmp_path):
     with FakeOpenAIServer(reject_modes=("json_schema",)) as server:
-        assert _run(server, folder, tmp_path / "run") == 0
+        assert run_on(server, folder, tmp_path / "run") == 0
     assign = [(b.get("response_format") or {}).get("type") for b in _bodies(server, "sort images")]
     assert assign.count("json_schema") == 0 and assign.count("json_object") == 8  # 2b already switched it
 
@@ -157,7 +148,7 @@ def test_only_an_answer_about_the_response_format_changes_the_mode(folder, tmp_p
 # Case 5: a systematic failure stops early
 def test_a_server_without_image_support_stops_after_a_few_images_with_cause_and_fix(folder, tmp_path, capsys):
     with FakeOpenAIServer(no_images=True) as server:
-        code = _run(server, folder, tmp_path / "run")
+        code = run_on(server, folder, tmp_path / "run")
     err = capsys.readouterr().err.strip().splitlines()[-1]  # the lines before it are progress bars
     assert code == 3 and err.startswith("ictc: stopped at Step 1 (describe)")
     assert "takes no images" in err and "--mmproj" in err and f"ictc resume {tmp_path / 'run'}" in err
@@ -173,7 +164,7 @@ def test_a_refused_key_at_step_3_stops_and_keeps_steps_1_and_2(folder, tmp_path,
 
     out = tmp_path / "run"
     with FakeOpenAIServer(fault=bad_key) as server:
-        assert _run(server, folder, out) == 3
+        assert run_on(server, folder, out) == 3
     err = capsys.readouterr().err
     assert "refused the API key" in err and "OPENAI_API_KEY" in err
     assert len(_bodies(server, "sort images")) == 3
@@ -182,7 +173,7 @@ def test_a_refused_key_at_step_3_stops_and_keeps_steps_1_and_2(folder, tmp_path,
         data["settings"]["base_url"] = healthy.url
         (out / "run.json").write_text(json.dumps(data))
         assert main(["resume", str(out)]) == 0
-    assert _results(out)["summary"]["clustered"] == 8
+    assert results_of(out)["summary"]["clustered"] == 8
     assert len(_bodies(healthy, "sort images")) == 8 and not _bodies(healthy, "short labels")
     assert not [r for r in healthy.requests if r["body"]["model"] == "vision-model"]
 
@@ -199,20 +190,20 @@ def test_step_2b_never_runs_on_zero_labels():
 # Case 6: model names
 def test_ollama_names_without_their_tag_are_accepted(folder, tmp_path):
     with FakeOpenAIServer(models=("llava:latest", "qwen2.5:latest"), strict_models=True) as server:
-        assert _run(server, folder, tmp_path / "run", 3, "llava", "qwen2.5") == 0
+        assert run_on(server, folder, tmp_path / "run", 3, "llava", "qwen2.5") == 0
     assert not [r for r in server.requests if r["body"].get("max_tokens") == 1]  # listed: no probe needed
 
 
 def test_a_server_that_lists_one_alias_and_answers_any_name_is_accepted_after_a_probe(folder, tmp_path):
     with FakeOpenAIServer(models=("real-llm",)) as server:  # llama.cpp
-        assert _run(server, folder, tmp_path / "run", 3, "my-vlm", "my-llm") == 0
+        assert run_on(server, folder, tmp_path / "run", 3, "my-vlm", "my-llm") == 0
     probes = [r["body"]["model"] for r in server.requests if r["body"].get("max_tokens") == 1]
     assert probes == ["my-vlm", "my-llm"]
 
 
 def test_a_refused_name_comes_with_the_closest_listed_ids(folder, tmp_path, capsys):
     with FakeOpenAIServer(models=("llava:latest", "qwen2.5:latest", "mistral:7b"), strict_models=True) as server:
-        code = _run(server, folder, tmp_path / "run", 3, "llava", "qwen2")
+        code = run_on(server, folder, tmp_path / "run", 3, "llava", "qwen2")
     err = capsys.readouterr().err
     assert code == 3 and "'qwen2'" in err and "closest it lists: qwen2.5:latest" in err
 
@@ -311,10 +302,10 @@ def test_a_run_stopped_for_a_wrong_model_goes_on_with_the_right_one_at_resume(ci
     folder, _, _ = cifar
     run = tmp_path / "run"
     with TextOnlyModel() as server:
-        assert _run(server, folder, run, 3, "text-model", "text-model") == 3
+        assert run_on(server, folder, run, 3, "text-model", "text-model") == 3
         assert f"continue with: ictc resume {run} --vlm NAME" in capsys.readouterr().err
         assert main(["resume", str(run), "--vlm", "vision-model"]) == 0
-    results = _results(run)
+    results = results_of(run)
     assert results["summary"]["clustered"] == 20 and results["models"]["vlm"] == "vision-model"
     assert json.loads((run / "run.json").read_text())["settings"]["vlm"] == "vision-model"  # for later refinements
 
@@ -327,7 +318,7 @@ def test_a_run_stopped_for_a_wrong_model_goes_on_with_the_right_one_at_resume(ci
 def test_a_name_the_server_does_not_serve_is_refused_before_any_call(folder, tmp_path, capsys, listing, asked, said):
     with FakeOpenAIServer(models=listing or ("vision-model", "text-model"), strict_models=True) as server:
         server.listing = listing  # () lists nothing, yet answers vision-model and text-model
-        code = _run(server, folder, tmp_path / "run", 3, "vision-model" if asked == "text-modl" else asked,
+        code = run_on(server, folder, tmp_path / "run", 3, "vision-model" if asked == "text-modl" else asked,
                     asked if asked == "text-modl" else "text-model")
     err = capsys.readouterr().err
     assert code == 3 and said in err and not (tmp_path / "run" / "run.json").exists()
@@ -339,7 +330,7 @@ def test_a_name_the_server_does_not_serve_is_refused_before_any_call(folder, tmp
 
 def test_a_model_name_pasted_with_spaces_is_the_name(folder, tmp_path):
     with FakeOpenAIServer(strict_models=True) as server:
-        assert _run(server, folder, tmp_path / "run", 3, " vision-model ", "text-model ") == 0
+        assert run_on(server, folder, tmp_path / "run", 3, " vision-model ", "text-model ") == 0
 
 
 def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar, tmp_path, capsys, monkeypatch):
@@ -351,7 +342,7 @@ def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar,
     run = tmp_path / "run"
     monkeypatch.setattr(fake_server, "REASONING", "<think>\n" + "Let me look at the colour again. " * 430 + "\n</think>\n\n")
     with FakeOpenAIServer(think="always", cap_field="max_tokens") as server:
-        assert _run(server, folder, run, 3, "vision-model", "text-model", "--concurrency", "1") == 3
+        assert run_on(server, folder, run, 3, "vision-model", "text-model", "--concurrency", "1") == 3
         err = capsys.readouterr().err
         assert "reasons longer than its token cap allows" in err and f"ictc resume {run} --set ICTC_REASONING_ROOM=N" in err
         assert main(["resume", str(run), "--set", "ICTC_REASONING_ROOM=8192"]) == 0
@@ -360,7 +351,7 @@ def test_reasoning_longer_than_its_room_is_said_and_the_resume_gives_more(cifar,
         # a finished run: the value is kept for its next refinement, and said so (a newcomer heard nothing)
         assert main(["resume", str(run), "--set", "ICTC_REASONING_ROOM=9000"]) == 0
         assert f"{run} had finished: nothing was left to do; reasoning_room kept for its next refinement" in capsys.readouterr().out
-    assert _results(run)["summary"]["clustered"] == 20
+    assert results_of(run)["summary"]["clustered"] == 20
     assert json.loads((run / "run.json").read_text())["settings"]["reasoning_room"] == 9000
 
 
