@@ -24,6 +24,12 @@ def colour_images(tmp_path):
     return make_images(tmp_path / "images", {"red": 3, "green": 3, "blue": 2})
 
 
+@pytest.fixture
+def folder(colour_images):
+    """The folder of `colour_images` (8 images: 3 red, 3 green, 2 blue), as `ictc run` is given it."""
+    return Path(colour_images[0][0]).parent
+
+
 @pytest.fixture(scope="session")
 def tiny_llm_dir(tmp_path_factory):
     from tiny_models import build_tiny_llm

@@ -5,7 +5,6 @@ in the chunk shape, with choices out of order or with a JSON object as content, 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +21,6 @@ def quick_client(monkeypatch):
     monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "5")
     monkeypatch.setenv("ICTC_MAX_RETRIES", "2")
 
-
-@pytest.fixture
-def folder(colour_images):
-    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
 
 
 def vlm_calls(server: FakeOpenAIServer) -> int:

@@ -5,7 +5,6 @@ naming the cause), and a server that ignores the token cap and the stop (ictc cu
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +20,6 @@ def quick_client(monkeypatch):
     monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "5")
     monkeypatch.setenv("ICTC_MAX_RETRIES", "1")
 
-
-@pytest.fixture
-def folder(colour_images):
-    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
 
 
 class SaidServer(FakeOpenAIServer):

@@ -33,10 +33,6 @@ def _results(out: Path) -> dict:
     return json.loads((out / "results.json").read_text())
 
 
-@pytest.fixture
-def folder(colour_images):
-    return Path(colour_images[0][0]).parent  # 8 images
-
 
 @pytest.mark.parametrize(("fault", "reason", "patience"), [
     ("500", "OpenAIAPIError: Error code: 500", None),

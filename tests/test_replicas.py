@@ -22,10 +22,6 @@ def quick_client(monkeypatch):
     monkeypatch.setenv("ICTC_MAX_RETRIES", "1")
 
 
-@pytest.fixture
-def folder(colour_images):
-    return Path(colour_images[0][0]).parent  # 8 images
-
 
 def _run(folder: Path, out: Path, *url_flags: str, concurrency: int = 4) -> int:
     return main(["run", str(folder), "-c", "colour", "-k", "2", "--out", str(out), "--backend", "openai",

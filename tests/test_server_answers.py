@@ -27,10 +27,6 @@ def quick_client(monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture
-def folder(colour_images):
-    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
-
 
 class ShapedServer(FakeOpenAIServer):
     """The fake server with a real server's habits: `hook(body)` may answer instead ((status, body) or None), and

@@ -4,7 +4,6 @@ servers (Ollama, vLLM, llama.cpp, OpenAI's reasoning models), each reproduced by
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,10 +27,6 @@ def quick_client(monkeypatch):
     monkeypatch.setenv("ICTC_REQUEST_TIMEOUT", "5")
     monkeypatch.setenv("ICTC_MAX_RETRIES", "2")
 
-
-@pytest.fixture
-def folder(colour_images):
-    return Path(colour_images[0][0]).parent  # 8 images: 3 red, 3 green, 2 blue
 
 
 def _bodies(server: FakeOpenAIServer, marker: str) -> list[dict]:
