@@ -33,6 +33,19 @@ def stopped_first_run(colour_images, k: int, **settings):
     stop_after(app, ctx, 2)
     return app, ctx
 
+
+def stopped_change(colour_images):
+    """A session whose finished run on the 8 colour images had its criterion change ("shade") stopped after two more
+    descriptions: (app, ctx)."""
+    from test_ui_app import slow_run
+
+    app, ctx = slow_run(colour_images)
+    wait_for_job(app)
+    say(app, "group by shade instead")
+    say(app, "go")
+    stop_after(app, ctx, len(ctx.vlm.calls) + 2)
+    return app, ctx
+
 def test_a_continue_that_makes_two_versions_says_the_calls_of_each(colour_images):
     """A new K taken on a stopped first run, then Continue: the outcome said "describe 0, label 0, ..." after Step 1
     had just finished: version 2's calls alone (and the images placed by label of both versions added up)."""
@@ -132,13 +145,7 @@ def test_the_folder_box_shows_the_folder_of_a_run_opened_from_recent_runs(finish
 def test_a_change_previewed_while_another_waits_half_done_is_told_to_wait_at_once(colour_images):
     """With a criterion change stopped half-way, "3 groups" was previewed with "Say **go** to apply", and the go
     then answered "That waits": the preview had promised what could not be done."""
-    from test_ui_app import slow_run
-
-    app, ctx = slow_run(colour_images)
-    wait_for_job(app)
-    say(app, "group by shade instead")
-    say(app, "go")
-    stop_after(app, ctx, len(ctx.vlm.calls) + 2)
+    app, ctx = stopped_change(colour_images)
     said = say(app, "2 groups")
     assert said.startswith("That waits: the change stopped half-way (") and "Say **go**" not in said, said
     session = app.session_state["ictc_session"]

@@ -18,6 +18,7 @@ from test_ui_app import (  # noqa: F401 (workspace: a fixture)
     wait_for_job,
     workspace,
 )
+from test_ui_chat_lows2 import stopped_change
 from test_ui_chat_lows3 import gated_finished_run
 
 from ictc.ui import follow
@@ -126,11 +127,7 @@ def test_one_image_says_it_cannot_run_and_1_group_is_refused_in_words():
 
 def test_a_change_said_while_another_waits_half_done_is_kept_and_read_after_continue(colour_images):
     """ "rename 1 to First" said while a stopped change waited was dropped with "...then say it again"."""
-    app, ctx = slow_run(colour_images)
-    wait_for_job(app)
-    say(app, "group by shade instead")
-    say(app, "go")
-    stop_after(app, ctx, len(ctx.vlm.calls) + 2)
+    app, ctx = stopped_change(colour_images)
     said = say(app, "rename 1 to First")
     assert said.startswith("That waits: the change stopped half-way (") and "say it again" not in said, said
     assert "I will read “rename 1 to First” then" in said, said
