@@ -8,6 +8,7 @@ import csv
 import posixpath
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ DELIMITERS = (",", ";", "\t", "|")
 # header names accepted for each column, compared case-folded and stripped
 # (spaces and hyphens read as "_": "Image Name" is image_name)
 IMAGE_COLUMNS = ("image", "file", "filename", "file_name", "path", "image_path", "img", "image_name", "image_id",
-                 "image_file", "filepath", "file_path", "id", "name")
+                 "image_file", "filepath", "file_path", "id", "name", "image_url", "url", "image_uri", "uri", "file_url")
 LABEL_COLUMNS = ("label", "class", "category", "class_name", "labels", "class_label", "category_name", "target", "tag",
                  "choice", "choices")  # the last two: Label Studio's CSV export of a Choices control
 
@@ -278,7 +279,12 @@ def _stem_parts(path: str) -> tuple[str, ...]:
     return (*parts[:-1], posixpath.splitext(parts[-1])[0]) if parts else parts
 
 
+URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)  # https://, s3://, gs://: a bucket export's image column
+
+
 def _parts(path: str, fold: bool = False) -> tuple[str, ...]:
+    if URL.match(path):  # its path alone, unquoted: the host and a signed URL's query name no file
+        path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
     text = posixpath.normpath(unicodedata.normalize("NFC", path.replace("\\", "/")))
     parts = tuple(p for p in text.split("/") if p not in ("", "."))
     return tuple(p.casefold() for p in parts) if fold else parts

@@ -55,7 +55,10 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
                                      "upper-header-dot-slash", "cp1252-spreadsheet",
                                      # a break-it helper's: Excel's "sep=;" line, ids without the extension,
                                      # headers as data sets name them
-                                     "excel-sep-line", "ids-without-extension", "spaced-header"])
+                                     "excel-sep-line", "ids-without-extension", "spaced-header",
+                                     # a sixth break-it round's (k38): a column of the images' URLs, as a cloud
+                                     # bucket's export writes it, some signed with a query string
+                                     "url-column"])
 def test_labels_as_people_write_them_score_every_image(finished_run, class_folders, tmp_path, variant):
     rows = _rows(class_folders)
     lines = {
@@ -68,6 +71,8 @@ def test_labels_as_people_write_them_score_every_image(finished_run, class_folde
         "excel-sep-line": ["sep=;", "image;label", *(f"{p};{c}" for p, c in rows)],
         "ids-without-extension": ["id,labels", *(f"{p[:-4]},{c}" for p, c in rows)],
         "spaced-header": ["Image Name,Class Label", *(f"{p},{c}" for p, c in rows)],
+        "url-column": ["image_url,label", *(f"https://storage.example.com/shapes/{p}{'?X-Goog-Signature=ab12' * (i % 2)},{c}"
+                                            for i, (p, c) in enumerate(rows))],
     }[variant]
     text = "\r\n".join(lines) + "\r\n"
     encoding = {"bom-comma-relative": "utf-8-sig", "tab-utf16": "utf-16", "cp1252-spreadsheet": "cp1252"}.get(variant, "utf-8")
