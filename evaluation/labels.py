@@ -202,7 +202,7 @@ def match_labels(paths: list[str], labels: dict[str, str]) -> MatchedLabels:
     fit) are matched, when that fit is unique both ways: no other row (with another label) fits the
     image as well, and no other image fits the row as well. So a bare name used in two class folders
     matches neither image. Components are compared in Unicode NFC; a second pass, for what is still
-    unmatched, ignores case (paths typed on Windows or macOS); a third, for rows without an extension, drops
+    unmatched, ignores case (paths typed on Windows or macOS) and spaces around a name (a cell trimmed); a third, for rows without an extension, drops
     the image's (ids such as "0001" for 0001.png); a last one, for rows still unmatched, compares names without
     their extensions on both sides (a file listing 'red_0.jpg' for a run of red_0.png, converted since) and
     reads Label Studio's upload names ('/data/upload/1/0000000a-red_0.png' is red_0.png); these last two are
@@ -287,7 +287,8 @@ def _parts(path: str, fold: bool = False) -> tuple[str, ...]:
         path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
     text = posixpath.normpath(unicodedata.normalize("NFC", path.replace("\\", "/")))
     parts = tuple(p for p in text.split("/") if p not in ("", "."))
-    return tuple(p.casefold() for p in parts) if fold else parts
+    # folded: case and the spaces around a name set aside (a spreadsheet trims " blue lead.png" in its cell)
+    return tuple(p.strip().casefold() for p in parts) if fold else parts
 
 
 def _suffix_index(items: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:

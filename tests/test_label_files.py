@@ -279,3 +279,14 @@ def test_a_header_with_an_image_column_and_one_other_takes_that_one_and_says_so(
     for text in ("id,filename\n1,a.png\n", "filename,colour,size\na.png,red,3\n"):  # no single label column: refused
         with pytest.raises(UsageError, match="needs a header row"):
             read_labels(_write(tmp_path / "l.csv", text))
+
+
+def test_a_file_name_with_spaces_around_it_matches_its_trimmed_cell():
+    """A sixth break-it round's k16: ' blue lead.png' in the folder, its labels cell read trimmed ('blue lead.png'):
+    scored 9 of 10, the one image said not named in the labels file."""
+    from ictc.evaluation.labels import match_labels
+
+    images = ["/data/shapes/ blue lead.png", "/data/shapes/red.png"]
+    matched = match_labels(images, {"blue lead.png": "blue", "red.png": "red"})
+    assert dict(matched) == {"/data/shapes/ blue lead.png": "blue", "/data/shapes/red.png": "red"}
+    assert matched.unused == []
