@@ -34,6 +34,7 @@ class LabelRows(dict[str, str]):
         self.conflicting = conflicting
         self.recased: list[str] = []  # "red as Red": each spelling read as the class first spelt otherwise
         self.unmarked = unmarked or []
+        self.blank: list[str] = []  # the images of rows whose label cell is empty, left out
         self.encoding = ""  # the encoding assumed for a file that is not Unicode, in words ("Windows-1252")
         self.label_column = ""  # the header of a label column taken for want of a known name ("colour"), else ""
 
@@ -71,10 +72,12 @@ def read_labels(path: str | Path) -> LabelRows:
         raise UsageError(f"labels file {path} needs a header row with an image column ({', '.join(IMAGE_COLUMNS[:5])}, "
                          f"...) and a label column ({', '.join(LABEL_COLUMNS[:4])}, ...), or one 0/1 column per class, "
                          f"separated by , ; or tab (its first line: {first!r})")
+    blank: list[str] = []
     if one_hot is not None:
         pairs, unmarked = one_hot
     elif found is not None:
         pairs, unmarked = _pairs(lines[header + 1:], *found[:3]), []
+        blank = [image for image, label in _pairs(lines[header + 1:], *found[:3], keep_blank=True) if not label]
     labels: dict[str, str] = {}
     conflicting: set[str] = set()
     for image, label in pairs:
@@ -87,6 +90,7 @@ def read_labels(path: str | Path) -> LabelRows:
     # one class spelt in two cases ("Red", "red") is one class: the first spelling stands (6 classes had been scored)
     spelt = {label.casefold(): label for label in reversed(list(rows.values()))}
     rows.encoding, rows.label_column = encoding, found[3] if found is not None else ""
+    rows.blank = blank
     rows.recased = sorted({f"{label} as {spelt[label.casefold()]}" for label in rows.values()
                            if spelt[label.casefold()] != label})
     rows.update({image: spelt[label.casefold()] for image, label in rows.items()})
@@ -100,10 +104,14 @@ def read_labels(path: str | Path) -> LabelRows:
     return rows
 
 
-def _pairs(lines: list[str], delimiter: str, image_col: int, label_col: int) -> list[tuple[str, str]]:
-    """(image, label) of each row of `lines` (those after the header) that has both."""
-    return [(row[image_col].strip(), row[label_col].strip()) for row in csv.reader(lines, delimiter=delimiter)
-            if len(row) > max(image_col, label_col) and row[image_col].strip() and row[label_col].strip()]
+def _pairs(lines: list[str], delimiter: str, image_col: int, label_col: int,
+           keep_blank: bool = False) -> list[tuple[str, str]]:
+    """(image, label) of each row of `lines` (those after the header) that has both; with `keep_blank`, also those
+    that name an image and leave the label cell empty (label "")."""
+    return [(row[image_col].strip(), row[label_col].strip() if len(row) > label_col else "")
+            for row in csv.reader(lines, delimiter=delimiter)
+            if len(row) > image_col and row[image_col].strip()
+            and (len(row) > label_col and row[label_col].strip() or keep_blank)]
 
 
 def read_one_hot(lines: list[str], declared: str | None = None) -> tuple[list[tuple[str, str]], list[str]] | None:

@@ -171,6 +171,9 @@ def _metrics(run_dir: Path, rows: list[dict[str, Any]], labels_path: str, names:
              # a one-hot file's rows that mark no class or several: no label to read
              f"{len(given.unmarked)} row(s) mark no class or several with 1 and were left out, e.g. {given.unmarked[0]!r}"
              if given.unmarked else "",
+             # rows naming an image with an empty label cell: said as such, not only as images "not named"
+             f"{len(given.blank)} row(s) leave the label cell empty and were left out, e.g. {given.blank[0]!r}"
+             if given.blank else "",
              # a guessed encoding said, so that a garbled class name is explained (red_ŽÑ, a Mac file read as cp1252)
              f"the labels file is not UTF-8 and was read as {given.encoding}: if a class name looks garbled, save "
              "it as CSV UTF-8" if given.encoding else "",

@@ -290,3 +290,13 @@ def test_a_file_name_with_spaces_around_it_matches_its_trimmed_cell():
     matched = match_labels(images, {"blue lead.png": "blue", "red.png": "red"})
     assert dict(matched) == {"/data/shapes/ blue lead.png": "blue", "/data/shapes/red.png": "red"}
     assert matched.unused == []
+
+
+def test_rows_with_an_empty_label_cell_are_said_as_such(finished_run, class_folders, tmp_path):
+    """A sixth break-it round's k18h: three rows with an empty label cell were said only as images "not named in
+    the labels file"."""
+    rows = _rows(class_folders)
+    text = "image,label\n" + "".join(f"{p},{'' if i < 3 else c}\n" for i, (p, c) in enumerate(rows))
+    scores = evaluate_run(finished_run, str(_write(tmp_path / "labels.csv", text, "utf-8")))
+    assert (scores.n, scores.images) == (17, 20)
+    assert f"3 row(s) leave the label cell empty and were left out, e.g. {rows[0][0]!r}" in scores.warning
