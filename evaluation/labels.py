@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import csv
 import posixpath
 import re
@@ -13,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ictc.core.errors import UsageError
+from ictc.evaluation.table_text import decode_table
 
 DELIMITERS = (",", ";", "\t", "|")
 # header names accepted for each column, compared case-folded and stripped
@@ -58,7 +57,7 @@ def read_labels(path: str | Path) -> LabelRows:
         raise UsageError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
     if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a workbook had been refused by quoting its bytes
         raise UsageError(f"labels file {path} is a spreadsheet workbook (.xlsx, .xls, .ods), not text: save it as CSV")
-    text, encoding = _decode(raw)
+    text, encoding = decode_table(raw)
     lines = text.splitlines()
     header = next((i for i, line in enumerate(lines) if line.strip()), None)
     declared = None
@@ -140,20 +139,6 @@ def read_one_hot(lines: list[str], declared: str | None = None) -> tuple[list[tu
                 unmarked.append(row[image].strip())
         return pairs, unmarked
     return None
-
-
-def _decode(raw: bytes) -> tuple[str, str]:
-    """(text, the encoding assumed in words) of a labels file; the words are "" for Unicode (a UTF-16 BOM, UTF-8),
-    which is sure: any other is a guess, said so that a garbled class name is explained."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16"), ""
-    with contextlib.suppress(UnicodeDecodeError):
-        return raw.decode("utf-8-sig"), ""
-    if b"\r" in raw and b"\n" not in raw:  # classic Mac line ends: Excel for Mac's "CSV (Macintosh)", Mac Roman
-        return raw.decode("mac_roman"), "Mac Roman (its lines end in CR alone, as Excel for Mac's 'CSV (Macintosh)')"
-    with contextlib.suppress(UnicodeDecodeError):
-        return raw.decode("cp1252"), "Windows-1252"
-    return raw.decode("latin-1"), "Latin-1"  # every byte is a character: nothing is refused for its encoding
 
 
 def _columns(line: str, declared: str | None = None) -> tuple[str, int, int, str] | None:
