@@ -98,6 +98,18 @@ def test_why_this_k_is_answered_from_the_proposal_of_k():
     assert answer_question("why 2 groups?", results) == said and k_choice_said({}) == ""
 
 
+def test_why_k_groups_without_a_proposal_says_where_k_came_from_and_changes_nothing():
+    """A second newcomer's "why 4 groups?" was read as asking for 4 groups ("There are already 4 groups. For a fresh
+    grouping into 4 ..."); no K had been proposed: the version that set K and the splits since are the answer."""
+    preview = _run_preview()
+    preview.results["history"] = ["first run", "use K=2", "rename 'red' to 'Red'", "split 'Red' into 2"]
+    chat = Conversation()
+    reply = chat.answer("why 3 groups?", NAMES, 5, preview=preview)
+    assert reply.text == ("There are 3 clusters: no K was proposed from the labels; version 2 set K (use K=2), and "
+                          "since then: split 'Red' into 2. Say e.g. \"3 groups\" to change it."), reply.text
+    assert not reply.apply and not chat.pending
+
+
 def test_a_question_the_llm_reads_as_a_change_is_still_answered_as_a_question():
     import json
 

@@ -34,7 +34,7 @@ from ictc.ui.guides import (
     same_k_said,
 )
 from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
-from ictc.ui.questions import CAN_ANSWER, answer_question, is_question, k_choice_said
+from ictc.ui.questions import CAN_ANSWER, WHY_K, answer_question, is_question, k_choice_said
 from ictc.ui.run_preview import (
     previewer as previewer,  # session.py's import of it, from where it was
 )
@@ -136,7 +136,7 @@ class Conversation:
                 self.request = Request()
                 reply = Reply(f"OK, starting over: nothing is read yet. {SETUP_HELP}")
         elif is_question(text) and (intent.kind in ("request", "unclear")[: 2 if names else 1] and not intent.k
-                                    or intent.source == "llm"):
+                                    or intent.source == "llm" or bool(WHY_K.search(text))):  # "why 4 groups?": no K
             # a question is never a new criterion ("what is the biggest cluster?" had been previewed as one)
             said = answer_question(text, getattr(preview, "results", None)) if names else ""
             reply = Reply((said or f"{_sentence(CAN_ANSWER)}." if names else

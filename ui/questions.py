@@ -41,8 +41,8 @@ def answer_question(text: str, results: dict[str, Any] | None) -> str:
     named = [c for c in clusters if re.search(rf"(?<!\w){re.escape(c['name'])}(?!\w)", text, re.I)]
     if row := _image_asked(text, results.get("images", [])):
         return _image_said(row, named)
-    if WHY_K.search(text) and (said := k_choice_said(results)):
-        return said
+    if WHY_K.search(text):
+        return k_choice_said(results) or k_given_said(results)
     if LAST_CHANGE.search(text):
         history = results.get("history", [])
         earlier = "; ".join(f"v{i} {h}" for i, h in enumerate(history[:-1], 1))
@@ -103,3 +103,16 @@ def k_choice_said(results: dict[str, Any] | None) -> str:
     return (f"K proposed from the labels: {said(best)}{', taken' if choice.get('by') == 'best' else ''}."
             + (f" Other candidates: {'; '.join(others)}; say e.g. \"use {candidates[-1]['k']} groups\" for one." if others else ""))
 
+
+
+def k_given_said(results: dict[str, Any]) -> str:
+    """Why the run has the clusters it has when no K was proposed (results.json "history": one entry per version,
+    "use K=4", "split 'Red' into 2", "merge 'a' and 'b'"): the version that set K, and the splits, merges and
+    removals since. A newcomer's "why 4 groups?" had been read as asking for 4 groups."""
+    history = results.get("history", [])
+    count = sum(1 for c in results.get("clusters", []) if c.get("name"))
+    last = max((i for i, entry in enumerate(history) if entry.startswith("use K=")), default=None)
+    since = [entry for entry in history[(last or 0) + 1:] if entry.startswith(("split ", "merge ", "remove "))]
+    source = f"version {last + 1} set K ({history[last]})" if last is not None else "K is the one the run started with"
+    return (f"There are {count} clusters: no K was proposed from the labels; {source}"
+            + (f", and since then: {'; '.join(since)}" if since else "") + ". Say e.g. \"3 groups\" to change it.")
