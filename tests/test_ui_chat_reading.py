@@ -48,6 +48,9 @@ def test_a_rename_keeps_the_name_as_typed_and_asks_for_a_name_left_out():
     typed = "🌿 Grün <b>bold</b> 'quoted'"
     assert read_intent(f"rename 1 to {typed}", NAMES).action == Rename("Red", typed)
     assert read_intent("rename 1 to 'Calm'", NAMES).action == Rename("Red", "Calm")  # a matched pair goes
+    # a quote escaped inside the pair is the quote (a second newcomer's 'It\'s blue' kept its backslash, showed as
+    # "It's blue" and could not be named again)
+    assert read_intent("rename 1 to 'It\\'s blue'", NAMES).action == Rename("Red", "It's blue")
 
 
 def _run_preview():

@@ -123,7 +123,9 @@ def _name(text: str) -> str:
     inside the name stays ("🌿 Grün 'quoted'" had lost its closing quote)."""
     text = text.strip()
     if len(text) >= 2 and (text[0], text[-1]) in (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’")):
-        return text[1:-1].strip()
+        # a quote escaped inside the pair, as in code ('It\'s blue'), is the quote: kept with its backslash, the name
+        # read "It's blue" in the chat's Markdown and no later message could name it
+        return re.sub(r"\\(['\"])", r"\1", text[1:-1]).strip()
     return text
 
 
