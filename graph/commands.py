@@ -105,7 +105,10 @@ def parse_command(line: str, names: list[str]) -> Action:
             if len(parts) <= 1:
                 return Split(cluster, int(parts[0]) if parts else 2)
         if verb in ("k", "k=") or verb.startswith("k="):
-            return SetK(int(verb[2:] if verb.startswith("k=") and len(verb) > 2 else rest[0]))
+            value = verb[2:] if verb.startswith("k=") and len(verb) > 2 else rest[0]
+            if not re.fullmatch(r"[-+]?\d+", value):  # "k=2.5" had been answered with the whole command list
+                raise UsageError(f"K must be a whole number, not {value!r}")
+            return SetK(int(value))
         if verb in ("c", "criterion") and rest:
             return SetCriterion(" ".join(rest))
         if verb in ("i", "instruction") and rest:
@@ -113,7 +116,7 @@ def parse_command(line: str, names: list[str]) -> Action:
                 return AddInstruction(" ".join(rest[1:]), step_name(rest[0]))
             return AddInstruction(" ".join(rest))
     except (IndexError, ValueError) as exc:
-        if "cluster" in str(exc):
+        if "cluster" in str(exc) or str(exc).startswith("K must"):
             raise
         raise UsageError(f"cannot read {line.strip()!r}. {HELP}") from exc
     raise UsageError(f"cannot read {line.strip()!r}. {HELP}")

@@ -127,3 +127,13 @@ def test_a_question_the_llm_reads_as_a_change_is_still_answered_as_a_question():
     chat = Conversation()
     reply = chat.answer("is Green too small?", NAMES, 5, "colour", llm, preview=_run_preview())
     assert reply.text.startswith("I can answer questions") and not reply.apply and not chat.pending
+
+
+def test_a_k_that_is_no_whole_number_is_said_so_not_answered_with_the_command_list():
+    """A second newcomer's "k=2.5": "Cannot read 'k=2.5'. Enter: accept | rename N NEW NAME | ..."."""
+    from ictc.core.errors import UsageError
+    from ictc.graph.commands import parse_command
+
+    with pytest.raises(UsageError, match=r"^K must be a whole number, not '2.5'$"):
+        parse_command("k=2.5", NAMES)
+    assert read_intent("k=2.5", NAMES).problem == "K must be a whole number, not '2.5'"
