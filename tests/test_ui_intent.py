@@ -694,8 +694,10 @@ def test_the_eighth_newcomer_s_misreadings():
     assert reply.text.count("Do not consider the border") == 1
     chat = Conversation()
     chat.answer("sort them into cat, dog and bird", [], 20)
-    for text in ("too many groups", "what is K?"):
-        assert chat.answer(text, [], 20).text.startswith("I could not tell") and chat.request.criterion == ""
+    assert chat.answer("too many groups", [], 20).text.startswith("I could not tell") and chat.request.criterion == ""
+    # a question before a run: said to wait for the run's clusters (ui/questions.py), never a criterion
+    assert chat.answer("what is K?", [], 20).text.startswith("Questions about the clusters are answered once a run")
+    assert chat.request.criterion == ""
     assert (read_intent("by colour (3)", []).criterion, read_intent("by colour (3)", []).k) == ("colour", 3)
     assert read_intent("rename green to Grass and blue to Sky", ["green", "blue"]).problem == (
         "one rename at a time: rename green to Grass first, then blue to Sky")

@@ -135,7 +135,7 @@ class Conversation:
             else:
                 self.request = Request()
                 reply = Reply(f"OK, starting over: nothing is read yet. {SETUP_HELP}")
-        elif is_question(text) and (intent.kind in ("request", "unclear")[: 2 if names else 1] and not intent.k
+        elif is_question(text) and (intent.kind in ("request", "unclear") and not intent.k
                                     or intent.source == "llm" or bool(WHY_K.search(text))):  # "why 4 groups?": no K
             # a question is never a new criterion ("what is the biggest cluster?" had been previewed as one)
             said = answer_question(text, getattr(preview, "results", None)) if names else ""
