@@ -57,7 +57,8 @@ def _run_preview():
     from ictc.ui.run_preview import RunPreview
 
     rows = [{"image": f"/photos/{name}.png", "cluster": cluster, "route": "logprobs+embedding", "answer": cluster.lower()}
-            for name, cluster in [("solid_yellow", "Red"), ("a", "Red"), ("b", "Green"), ("c", "Blue"), ("d", "Blue")]]
+            for name, cluster in [("solid_yellow", "Red"), ("photo_a", "Red"), ("b", "Green"), ("c", "Blue"), ("d", "Blue")]]
+    rows[1]["answer"] = "green"  # the model said green; the embedding prior moved it to Red
     results = {"criterion": Criterion("colour").to_dict(), "images": rows, "history": ["first run", "rename 'red' to 'Red'"],
                "clusters": [{"name": "Red", "size": 2}, {"name": "Green", "size": 1}, {"name": "Blue", "size": 2}]}
     return RunPreview(None, results, NAMES)
@@ -70,6 +71,8 @@ def _run_preview():
     ("how many groups are there?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
     ("why is solid_yellow in Green?", "solid_yellow.png is in 'Red', not 'Green': Step 3's answer 'red' (route: "
                                       "logprobs+embedding)."),
+    ("why is photo_a in Red?", "photo_a.png is in 'Red': the model's calibrated answer was 'green', and the embedding "
+                               "prior (how near its raw label is to each name) moved it here (route: logprobs+embedding)."),
     ("what did you do?", "The last change made version 2: rename 'red' to 'Red'."),
     ("what is the meaning of life?", "I can answer questions about these clusters"),
 ])

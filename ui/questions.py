@@ -80,6 +80,11 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
     other = next((c["name"] for c in named if c["name"] != cluster), "")
     answer = f"Step 3's answer {row['answer']!r}" if row.get("answer") else "Step 3 put it there"
     route = f" (route: {row['route']})" if row.get("route") else ""
+    if str(row.get("route", "")).endswith("+embedding") and str(row.get("answer", cluster)).casefold() != \
+            cluster.casefold():  # an answer naming another cluster
+        # had read as a contradiction: the prior (README "embedding prior") is what moved it
+        answer = (f"the model's calibrated answer was {row['answer']!r}, and the embedding prior (how near its raw "
+                  "label is to each name) moved it here")
     return (f"{image} is in {cluster!r}{f', not {other!r}' if other else ''}: {answer}{route}. Its description, raw "
             "label and traces are under Details (Clusters tab, its name).")
 
