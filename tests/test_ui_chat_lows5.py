@@ -118,3 +118,29 @@ def test_the_stop_says_the_work_in_flight_that_continue_will_count_as_done():
     assert "(56/60 done; up to 4 more, in flight" in outcome(job, endpoint)
     job.on_event({"step": "name_clusters", "total": 1})  # one call, not many at once: nothing more to say
     assert outcome(job, endpoint).startswith("Stopped during Step 2b · name clusters (0/1 done). Everything")
+
+
+def test_a_message_held_across_a_stop_in_two_tabs_is_answered_once(colour_images):
+    """Tabs A and B; B said "rename Blue to Sea" during A's split, then A said "stop": the tab that reported the
+    stopped split first read the rename and held it again for after Continue ("That waits: ..."), and the other tab,
+    reporting the same split, found it held and read it again: the same reply twice in the chat (three times once)."""
+    first, ctx, llm = gated_finished_run(colour_images)
+    second = open_app(ctx, token=token_of(first))
+    llm.gate = threading.Event()
+    try:
+        say(first, "split Red in two")
+        say(first, "go")
+        assert say(second, "rename Blue to Sea").startswith("A job is running")
+        assert say(first, "stop").startswith("Stopping")
+    finally:
+        llm.gate.set()
+    wait_for_job(first)
+    wait_for_job(second)
+    first.run()
+    second.run()
+    session = second.session_state["ictc_session"]
+    for chat in (read_chat(session.run_dir)[0], first.session_state["ictc_session"].conversation.messages,
+                 session.conversation.messages):
+        said = [m["text"] for m in chat]
+        assert sum(m.startswith("Now “rename Blue to Sea”: That waits:") for m in said) == 1, said
+    assert first.session_state["ictc_session"].held == session.held == "rename Blue to Sea"  # still read after Continue

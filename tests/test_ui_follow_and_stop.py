@@ -21,8 +21,11 @@ from test_ui_app import (  # noqa: F401 (workspace: a fixture)
 from test_ui_chat_lows2 import stopped_change
 from test_ui_chat_lows3 import gated_finished_run
 
+from ictc.core.settings import load_settings
 from ictc.ui import follow
 from ictc.ui.conversation import Conversation
+from ictc.ui.jobs import Job
+from ictc.ui.stopped import stopped_said
 
 
 def _a_change_in_the_first_tab(colour_images) -> tuple[Any, Any, Any]:
@@ -137,3 +140,16 @@ def test_a_change_said_while_another_waits_half_done_is_kept_and_read_after_cont
     assert done.startswith("Done in") and "(rename " in done, done
     assert any(m.startswith("Now “rename 1 to First”: Applying") for m in _chat(app)), _chat(app)
     assert "First" in app.session_state["ictc_session"].names()
+
+
+def test_a_stop_counts_the_images_done_as_the_continue_does_the_failed_ones_apart():
+    """A folder with one unreadable file, stopped during Step 1: the Stop said "22/26 done" counting the broken file,
+    which has no description, and the Continue "21 done before the stop": the failed file is now said apart."""
+    job = Job("criterion change", lambda on_event, stop: None)
+    job.on_event({"step": "describe", "total": 26, "done": 0})
+    job.on_event({"step": "describe", "advance": 2, "failed": 1})  # broken.png and one described
+    job.on_event({"step": "describe", "advance": 20})
+    settings = load_settings({"backend": "openai", "concurrency": 2, "batch_size": 1}, env_file=None)
+    said = stopped_said(job, settings)
+    assert said.startswith("Stopped during Step 1 · describe (21/26 done, 1 failed: **Continue** tries it again; "
+                           "up to 2 more, in flight at the Stop"), said

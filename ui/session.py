@@ -70,6 +70,7 @@ class Session(SessionRuns, SessionTabs):
         self.last_error = ""  # the error the last reported job ended on ("" when it did not fail)
         self.queued: list[Action] = []
         self.held = ""  # a message said during a job, read when the job is done (report_job)
+        self.held_read = ""  # the id of the last job whose end read a held message, in whichever tab (take_held)
         self.audit_wait: dict[str, Any] = {}  # the audit's question waiting for an answer (ui/fairness.py), kept on disk
         self._read: tuple[str, float, dict[str, Any]] | None = None  # results.json as last read, by path and mtime
         self.chat_base: tuple[str, list[dict[str, str]]] = ("", [])  # a run's chat.json as last read or written here
@@ -96,7 +97,8 @@ class Session(SessionRuns, SessionTabs):
                   "run_dir": str(self.run_dir) if self.run_dir else None, "reported": self.reported,
                   "warned": self.warned, "messages": chat.messages, "request": asdict(chat.request),
                   "pending": [action_dict(a) for a in chat.pending], "queued": [action_dict(a) for a in self.queued],
-                  "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched}
+                  "audit_wait": self.audit_wait, "held": self.held, "launched": self.launched,
+                  "held_read": self.held_read}
         if self.run_dir is None:
             chat.messages = record["messages"] = said_once(chat.messages, once)
         if self.run_dir is not None:  # the run keeps its own chat too: opened again later, it shows it (ui/run_chat.py)
@@ -123,6 +125,7 @@ class Session(SessionRuns, SessionTabs):
         session.source_choice = dict(record.get("source_choice") or {})
         session.queued = [parse_action(a) for a in record.get("queued", [])]
         session.warned, session.held = bool(record.get("warned")), str(record.get("held") or "")
+        session.held_read = str(record.get("held_read") or "")
         session.audit_wait = dict(record.get("audit_wait") or {})
         session.run_dir = Path(record["run_dir"]) if record.get("run_dir") else None
         session.conversation = Conversation(Request(**record.get("request", {})),
@@ -293,7 +296,7 @@ class Session(SessionRuns, SessionTabs):
             text += " Continue then applies what was to follow: " + "; ".join(describe_action(a) for a in self.queued) + "."
         detail = "" if job.usage else job.detail  # said once in the run's chat, whichever window on it says it first
         self.save(once={"role": "assistant", "text": text, **({"detail": detail} if detail else {}), "job": job.id})
-        held = self.take_held()  # the tab that reports first reads it (one held per session: ui/session_tabs.py)
+        held = self.take_held(job.id)  # the tab that reports first reads it (one held per session: ui/session_tabs.py)
         if held:  # read now, as if said now (after a Stop too: a newcomer typed just after it): its words stand above
             said = len(self.conversation.messages)
             self.chat(held)  # its save may put another window's messages before it: looked for, not taken at `said`

@@ -15,7 +15,7 @@ from ictc.evaluation.outputs import write_json
 from ictc.nodes.actions import action_dict, describe_action, parse_action
 from ictc.ui.conversation import Conversation, Request
 
-SHARED = ("request", "pending", "held")  # session.json's keys the tabs share
+SHARED = ("request", "pending", "held", "held_read")  # session.json's keys the tabs share
 _locks: dict[str, threading.RLock] = {}
 _locks_lock = threading.Lock()
 
@@ -34,13 +34,15 @@ class SessionTabs:
     folder: Path
     conversation: Conversation
     held: str  # a message said during a job, read when the job is done (Session.report_job)
+    held_read: str  # the id of the last job whose end read a held message (take_held), in whichever tab
     # SHARED as session.json held them when last read or written here, and the file's mtime then
     waiting_base: tuple[int, dict[str, Any]] = (0, {})
 
     def _shared(self) -> dict[str, Any]:
         """This tab's SHARED values, as session.json keeps them."""
         return {"request": asdict(self.conversation.request),
-                "pending": [action_dict(a) for a in self.conversation.pending], "held": self.held}
+                "pending": [action_dict(a) for a in self.conversation.pending], "held": self.held,
+                "held_read": self.held_read}
 
     def _waiting_read(self, record: dict[str, Any]) -> None:
         """Remember `record`'s (session.json's) SHARED values as this tab's last view of them."""
@@ -49,7 +51,8 @@ class SessionTabs:
         except OSError:
             mtime = 0
         self.waiting_base = (mtime, {"request": record.get("request", {}), "pending": record.get("pending", []),
-                                     "held": str(record.get("held") or "")})
+                                     "held": str(record.get("held") or ""),
+                                     "held_read": str(record.get("held_read") or "")})
 
     def adopt_waiting(self) -> str:
         """Take from session.json each SHARED value another tab on this session changed since this one last read or
@@ -67,7 +70,7 @@ class SessionTabs:
             return ""
         ours, base = self._shared(), self.waiting_base[1]
         theirs = {"request": record.get("request", {}), "pending": record.get("pending", []),
-                  "held": str(record.get("held") or "")}
+                  "held": str(record.get("held") or ""), "held_read": str(record.get("held_read") or "")}
         said = ""
         if base:  # a base read from the file (a new session has none: it takes nothing)
             take = [key for key in SHARED if theirs[key] != ours[key] and theirs[key] != base.get(key)
@@ -84,23 +87,31 @@ class SessionTabs:
                     said = f"The other window left a change waiting for go meanwhile: {theirs_said}; say **go** to apply it."
             if "held" in take:
                 self.held = theirs["held"]
+            if "held_read" in take:
+                self.held_read = theirs["held_read"]
         self._waiting_read(record)
         return said
 
-    def take_held(self) -> str:
-        """The message held during the job just ended, taken for this tab to read (session.json's, which every tab on
-        the session writes as it holds one); "" when there is none, or another tab took it first. Cleared here and in
-        the file at once: two tabs reporting one job had both read it (a rename applied twice)."""
+    def take_held(self, job_id: str) -> str:
+        """The message held during the job `job_id` (just ended), taken for this tab to read (session.json's, which
+        every tab on the session writes as it holds one); "" when there is none, or another tab took it first at this
+        job's end. Cleared here and in the file at once: two tabs reporting one job had both read it (a rename applied
+        twice). The file also keeps the job whose end read it: the tab that read it may hold it again (for after
+        Continue, when the job was stopped), and the other tab, reporting the same job, had read it a second time."""
         with saving(self.folder):
             self.adopt_waiting()  # the file's held message, unless this tab holds its own
-            held, self.held = self.held, ""
             path = self.folder / "session.json"
             try:
-                record = json.loads(path.read_text("utf-8")) if held else None
+                record = json.loads(path.read_text("utf-8")) if self.held else None
             except (OSError, ValueError):  # nothing saved (a session that never saved): its own, nothing to clear
                 record = None
+            if self.held_read == job_id or (isinstance(record, dict) and record.get("held_read") == job_id):
+                return ""  # read at this job's end by another tab: what is held now waits for the next job
+            held, self.held = self.held, ""
+            if held:
+                self.held_read = job_id
             if isinstance(record, dict):
-                record["held"] = ""
+                record["held"], record["held_read"] = "", job_id
                 write_json(path, record)
                 self._waiting_read(record)
             return held
