@@ -69,6 +69,8 @@ def _run_preview():
     ("which is the smallest group?", "The smallest cluster is 'Green', with 1 of the 5 clustered images."),
     ("how many images are in each group?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
     ("how many groups are there?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
+    ("what are the clusters called?", "3 clusters, 5 images clustered: 'Red' 2, 'Green' 1, 'Blue' 2."),
+    ("is the red group too big?", "3 clusters, 5 images clustered: 'Red' 2."),
     ("why is solid_yellow in Green?", "solid_yellow.png is in 'Red', not 'Green': Step 3's answer 'red' (route: "
                                       "logprobs+embedding)."),
     ("why is photo_a in Red?", "photo_a.png is in 'Red': the model's calibrated answer was 'green', and the embedding "
@@ -129,7 +131,7 @@ def test_a_question_the_llm_reads_as_a_change_is_still_answered_as_a_question():
     assert read_intent("is Green too small?", NAMES, "colour", llm).kind == "change"  # the LLM's reading
     chat = Conversation()
     reply = chat.answer("is Green too small?", NAMES, 5, "colour", llm, preview=_run_preview())
-    assert reply.text.startswith("I can answer questions") and not reply.apply and not chat.pending
+    assert reply.text.startswith("3 clusters, 5 images clustered: 'Green' 1.") and not reply.apply and not chat.pending
 
 
 def test_a_k_that_is_no_whole_number_is_said_so_not_answered_with_the_command_list():

@@ -18,6 +18,11 @@ SIZES = re.compile(r"\bhow (?:many|big|large)\b.*\b(?:each|every|per|all|the)\s+
                    r"\bhow many (?:groups|clusters|categories)(?: (?:are|is) there| do (?:i|we) have)?\s*\??$|"
                    r"\b(?:cluster|group) sizes?\b|\bsizes? of\b|\bhow many (?:images|photos|pictures|files) (?:are )?(?:in|per)\b",
                    re.I)
+# "what are the clusters called?", "is the red group too big?": the names and sizes (a second newcomer's had got the
+# list of what the chat answers)
+NAMES_ASKED = re.compile(r"\bwhat (?:are|is) (?:the |their )?(?:clusters?|groups?|categories) (?:called|named)\b|"
+                         r"\b(?:cluster|group) names\b|\bnames? of the (?:clusters|groups|categories)\b", re.I)
+SIZE_WORD = re.compile(r"\bhow (?:many|big)\b|\b(?:too )?(?:big|small|large)\b", re.I)
 EXTREME = re.compile(r"\b(biggest|largest|most|smallest|fewest|least)\b", re.I)
 WHY_K = re.compile(r"\bwhy\b.*\b(?:k|\d+ (?:groups|clusters))\b|\bhow (?:was|is|did you (?:choose|pick))\b.*\bk\b", re.I)
 LAST_CHANGE = re.compile(r"\bwhat (?:did you (?:do|change)|have you (?:done|changed)|happened|changed|was (?:the )?last|"
@@ -55,7 +60,7 @@ def answer_question(text: str, results: dict[str, Any] | None) -> str:
         which = "biggest" if big else "smallest"
         return (f"The {which} cluster{' is' if len(tied) == 1 else 's are'} {', '.join(repr(n) for n in tied)}, with "
                 f"{size} of the {clustered} clustered images.")
-    if clusters and (SIZES.search(text) or (named and re.search(r"\bhow (?:many|big)\b", text, re.I))):
+    if clusters and (SIZES.search(text) or NAMES_ASKED.search(text) or (named and SIZE_WORD.search(text))):
         shown = named or clusters
         return (f"{len(clusters)} clusters, {clustered} images clustered: "
                 + ", ".join(f"{c['name']!r} {c['size']}" for c in shown) + ".")
