@@ -22,9 +22,9 @@ from ictc.ui import jobs
 from ictc.ui.run_chat import read_chat
 
 
-def test_a_message_held_in_one_tab_survives_its_reload_and_is_read_once(colour_images):
-    """Tabs A and B on one session; B said "rename Blue to Sea" during A's split (held), then A said "help": A's save
-    wrote its own empty held message over B's, and B reloaded found nothing held: the rename was never read."""
+def rename_held_during_a_split(colour_images):
+    """Tabs A and B on one finished session whose LLM waits at a gate (left shut): A said "split Red in two" and "go",
+    and B's "rename Blue to Sea" was held during it: (A, B, ctx, llm); the caller opens the gate."""
     first, ctx, llm = gated_finished_run(colour_images)
     second = open_app(ctx, token=token_of(first))
     llm.gate = threading.Event()
@@ -32,6 +32,26 @@ def test_a_message_held_in_one_tab_survives_its_reload_and_is_read_once(colour_i
         say(first, "split Red in two")
         say(first, "go")
         assert say(second, "rename Blue to Sea").startswith("A job is running")
+    except BaseException:
+        llm.gate.set()  # the split's job is not left waiting
+        raise
+    return first, second, ctx, llm
+
+
+def said_once(first, second, start: str) -> None:
+    """Asserts that a reply beginning with `start` is in chat.json and in each tab's messages exactly once."""
+    session = second.session_state["ictc_session"]
+    for chat in (read_chat(session.run_dir)[0], first.session_state["ictc_session"].conversation.messages,
+                 session.conversation.messages):
+        said = [m["text"] for m in chat]
+        assert sum(m.startswith(start) for m in said) == 1, said
+
+
+def test_a_message_held_in_one_tab_survives_its_reload_and_is_read_once(colour_images):
+    """Tabs A and B on one session; B said "rename Blue to Sea" during A's split (held), then A said "help": A's save
+    wrote its own empty held message over B's, and B reloaded found nothing held: the rename was never read."""
+    first, second, ctx, llm = rename_held_during_a_split(colour_images)
+    try:
         say(first, "help")  # A saves the session while B's message waits
         second = open_app(ctx, token=token_of(first))  # B reloaded
         assert second.session_state["ictc_session"].held == "rename Blue to Sea"
@@ -44,10 +64,7 @@ def test_a_message_held_in_one_tab_survives_its_reload_and_is_read_once(colour_i
     first.run()
     second.run()
     assert "Sea" in session.names() and "Blue" not in session.names(), session.names()
-    for chat in (read_chat(session.run_dir)[0], first.session_state["ictc_session"].conversation.messages,
-                 session.conversation.messages):
-        said = [m["text"] for m in chat]
-        assert sum(m.startswith("Now “rename Blue to Sea”: Applying") for m in said) == 1, said
+    said_once(first, second, "Now “rename Blue to Sea”: Applying")
     assert session.results()["version"] == 3  # the split, then one rename (not two)
 
 
@@ -124,13 +141,8 @@ def test_a_message_held_across_a_stop_in_two_tabs_is_answered_once(colour_images
     """Tabs A and B; B said "rename Blue to Sea" during A's split, then A said "stop": the tab that reported the
     stopped split first read the rename and held it again for after Continue ("That waits: ..."), and the other tab,
     reporting the same split, found it held and read it again: the same reply twice in the chat (three times once)."""
-    first, ctx, llm = gated_finished_run(colour_images)
-    second = open_app(ctx, token=token_of(first))
-    llm.gate = threading.Event()
+    first, second, ctx, llm = rename_held_during_a_split(colour_images)
     try:
-        say(first, "split Red in two")
-        say(first, "go")
-        assert say(second, "rename Blue to Sea").startswith("A job is running")
         assert say(first, "stop").startswith("Stopping")
     finally:
         llm.gate.set()
@@ -139,8 +151,5 @@ def test_a_message_held_across_a_stop_in_two_tabs_is_answered_once(colour_images
     first.run()
     second.run()
     session = second.session_state["ictc_session"]
-    for chat in (read_chat(session.run_dir)[0], first.session_state["ictc_session"].conversation.messages,
-                 session.conversation.messages):
-        said = [m["text"] for m in chat]
-        assert sum(m.startswith("Now “rename Blue to Sea”: That waits:") for m in said) == 1, said
+    said_once(first, second, "Now “rename Blue to Sea”: That waits:")
     assert first.session_state["ictc_session"].held == session.held == "rename Blue to Sea"  # still read after Continue
