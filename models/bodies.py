@@ -7,26 +7,26 @@ other than UTF-8 read in that charset. They had crashed the run (AttributeError 
 from __future__ import annotations
 
 import codecs
+import email.message
 import json
-import re
 from typing import Any
 
 from ictc.models.event_stream import parsed_answer
 from ictc.models.html_page import looks_like_html, page_line
 from ictc.models.quirks import FOUND, error_response, status_response
 
-_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 HTML_PAGE = "html_page"  # the stand-in's kind (models/quirks.found_in) for an HTML page where JSON was due
 
 
 def declared_charset(content_type: str) -> str:
     """The codec name of the charset `content_type` (a Content-Type header) declares, "" for none, UTF-8 or one
     Python does not know (then UTF-8 is read, as JSON's own rule says)."""
-    match = _CHARSET.search(content_type or "")
-    if match is None:
+    header = email.message.Message()  # the stdlib's reading of a MIME header's parameters (quotes, case)
+    header["Content-Type"] = content_type or ""
+    if not (declared := header.get_content_charset()):
         return ""
     try:
-        name = codecs.lookup(match.group(1)).name
+        name = codecs.lookup(declared).name
     except LookupError:
         return ""
     return "" if name in ("utf-8", "utf-8-sig") else name
