@@ -1,5 +1,5 @@
 """2xx bodies that hold no chat completion object, said as what they are: an empty body (a buffering proxy's
-glitch: retried as a 5xx), a JSON value that is no object (`null`, `[]`, `"ok"`: retried as a 5xx), an HTML page
+glitch: retried as a 5xx), broken JSON (cut off on its way: retried as a 5xx), a JSON value that is no object (`null`, `[]`, `"ok"`: retried as a 5xx), an HTML page
 (a sign-in page or proxy in front of the server: a clear stop naming its title); and a body in a declared charset
 other than UTF-8 read in that charset. They had crashed the run (AttributeError on `null`), failed images as
 "JSONDecodeError: Expecting value" without a retry, or stored descriptions with U+FFFD for each accented letter."""
@@ -48,12 +48,12 @@ def body_answer(response: Any) -> Any:
     """The chat completion of a 2xx `response` (httpx or models/wire.WireResponse) whose body the busy-aware client
     did not read as one: its JSON object (in its declared charset), or the chat completion of an event stream
     (models/event_stream.parsed_answer); else a stand-in error response (httpx) for its request: a 502 retried for an
-    empty body or a JSON value that is no object, a 400 not retried naming an HTML page's title. Raises what
-    parsed_answer raises for any other body (json.JSONDecodeError for broken JSON)."""
+    empty body, broken JSON (or any other text) or a JSON value that is no object, a 400 not retried naming an HTML
+    page's title. Raises parsed_answer's ValueError for an event stream that holds no chat completion."""
     data = as_utf8(response.read(), response.headers.get("content-type", ""))
     try:
         answer = parsed_answer(data)
-    except ValueError:
+    except ValueError as error:
         text = data.decode("utf-8", "replace")
         if not text.strip():
             return _glitch(response, "the server answered with an empty body (no answer: it or a proxy in front of "
@@ -63,12 +63,23 @@ def body_answer(response: Any) -> Any:
             said = (f"the server answered with an HTML page{f' {title!r}' if title else ''} instead of JSON: a login "
                     "or proxy in front of it")
             return error_response(response.request, said, HTML_PAGE)
-        raise
+        # A body cut off by a proxy or a dropped connection is as passing as an empty one, so it is retried too;
+        # a server that always sends it fails the image naming what it sent, not "Expecting value".
+        if not isinstance(error, json.JSONDecodeError):
+            raise  # an event stream that holds no chat completion: parsed_answer's own words say it
+        return _glitch(response, f"the server answered with broken JSON ({_opening(text)}): cut off or not JSON",
+                       "broken_json")
     if isinstance(answer, dict):
         return answer
     shown = json.dumps(answer)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
     return _glitch(response, f"the server answered with the JSON {shown}, not a chat completion object", "no_object")
+
+
+def _opening(text: str) -> str:
+    """The first 40 characters of a body `text`, quoted, with "..." when there is more."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= 40 else flat[:37] + "...")
 
 
 def _glitch(response: Any, said: str, kind: str) -> Any:

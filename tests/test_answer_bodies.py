@@ -52,6 +52,23 @@ def test_an_empty_body_on_every_attempt_fails_the_image_saying_so(folder, tmp_pa
     assert "JSONDecodeError" not in failed[0]["reason"]
 
 
+def test_a_broken_json_body_is_retried(folder, tmp_path):
+    """A body cut off on its way ('{"choices": [ this is not json', 200) had failed its image at once as
+    "JSONDecodeError: Expecting value", with no retry."""
+    with FakeOpenAIServer(fault=lambda body, n: "malformed" if n == 1 else None) as server:
+        assert run_on(server, folder, tmp_path / "run") == 0
+        assert vlm_calls(server) == 8 + 1
+    assert results_of(tmp_path / "run")["summary"]["failed"] == 0
+
+
+def test_a_broken_json_body_on_every_attempt_fails_the_image_naming_what_came(folder, tmp_path):
+    with FakeOpenAIServer(fault=lambda body, n: "malformed" if n <= 3 else None) as server:
+        assert run_on(server, folder, tmp_path / "run") == 4
+    failed = [r for r in results_of(tmp_path / "run")["images"] if r["status"] == "failed"]
+    assert len(failed) == 1 and "broken JSON ('{\"choices\": [ this is not json')" in failed[0]["reason"]
+    assert "JSONDecodeError" not in failed[0]["reason"]
+
+
 def test_an_html_sign_in_page_stops_the_run_naming_the_page(folder, tmp_path, capsys):
     """k08: "Expecting value: line 1 column 1 (char 0). To fix: fix the server"; the HTML page was never named."""
     page = ("<!DOCTYPE html><html><head><title>Sign in – Okta</title></head><body><h1>Sign in</h1>"

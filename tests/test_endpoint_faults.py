@@ -114,15 +114,12 @@ def test_calls_beyond_the_server_capacity_are_held_back_and_none_fails(folder, t
     assert server.busy > 0 and server.peak == 2  # the server did push back, and was never over capacity
 
 
-@pytest.mark.parametrize(("fault", "reason"), [
-    ("malformed", "JSONDecodeError"),
-    ("empty", "the VLM returned an empty description"),
-])
-def test_bad_bodies_are_recorded_as_failures(fault, reason, folder, tmp_path):
-    with FakeOpenAIServer(fault=_first_vlm_requests(fault, 1)) as server:
+def test_an_empty_description_is_recorded_as_a_failure(folder, tmp_path):
+    with FakeOpenAIServer(fault=_first_vlm_requests("empty", 1)) as server:
         assert _run(server, folder, tmp_path / "run") == 4
     failed = [r for r in _results(tmp_path / "run")["images"] if r["status"] == "failed"]
-    assert len(failed) == 1 and reason in failed[0]["reason"] and failed[0]["cluster"] == ""
+    assert len(failed) == 1 and "the VLM returned an empty description" in failed[0]["reason"]
+    assert failed[0]["cluster"] == ""
 
 
 def test_step_3_output_that_ignores_the_schema_is_mapped_never_kept(folder, tmp_path):
