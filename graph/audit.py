@@ -34,7 +34,7 @@ from ictc.graph.versions import load_meta, run_lock
 from ictc.nodes.actions import AddInstruction, preview_action
 from ictc.nodes.common import in_batches
 from ictc.nodes.context import Context
-from ictc.nodes.perceive import perceive, propose_values
+from ictc.nodes.perceive import clean_answer, perceive, propose_values
 from ictc.prompts import step_name
 
 SAMPLE_SIZE = 12  # images whose open answers the value proposal reads
@@ -107,6 +107,15 @@ def check_values(attribute: str, values: list[str] | str) -> list[str]:
     cleaned = list(dict.fromkeys(" ".join(str(v).split()).lower() for v in items if str(v).strip()))
     if UNCLEAR in cleaned:
         raise UsageError(f"leave {UNCLEAR!r} out of the values: it is always allowed")
+    forms: dict[str, str] = {}  # answers are read in clean_answer's form: values alike there cannot be told apart
+    for value in cleaned:
+        form = clean_answer(value)
+        if not form:
+            raise UsageError(f"the value {value!r} has no letter or digit: an answer could never be read as it")
+        if form == UNCLEAR or form in forms:
+            raise UsageError(f"the value {value!r} reads the same as {forms.get(form, UNCLEAR)!r} in an answer "
+                             f"(case and punctuation aside): give values that differ in letters or digits")
+        forms[form] = value
     if len(cleaned) < 2:
         raise UsageError(f"the values {values!r} give fewer than two distinct values")
     return cleaned
