@@ -28,6 +28,7 @@ from ictc.evaluation.report import write_report
 from ictc.evaluation.traces import TRACE_BUFFER, trace_lines
 from ictc.graph.build import chunk_size
 from ictc.graph.refine import refine_run
+from ictc.graph.relocate import check_images_found
 from ictc.graph.runtime import ContextFactory, context_for
 from ictc.graph.session import Events, RunResult, run_state
 from ictc.graph.versions import load_meta, run_lock
@@ -152,6 +153,7 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
     if values is None:
         step = max(1, len(distinct) // max(sample, 1))
         state = _invoke(graph, ctx, distinct[::step][:sample], attribute, [], on_event, traces, version)
+        _check_answered(meta, run_dir, state, attribute)
         proposal = list(state.get("proposal", []))
         chosen = confirm(proposal) if confirm is not None and proposal else None
         if chosen is None:
@@ -159,6 +161,7 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
         values = chosen
     values = check_values(attribute, values)
     state = _invoke(graph, ctx, distinct, attribute, values, on_event, traces, version)
+    _check_answered(meta, run_dir, state, attribute)
     by_sha = {i["sha256"]: state["answers"][i["path"]]["value"] for i in distinct if i["path"] in state["answers"]}
     answers = {r["image"]: by_sha[r["sha256"]] for r in rows if r["sha256"] in by_sha}
     audit = compute_audit(rows, answers, attribute, values, threshold)
@@ -169,6 +172,19 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
         audit["comparison"] = compare(audit["before"], audit)
     _record(run_dir, meta, version, audit, results)
     return AuditResult(run_dir, version, proposal=proposal, audit=audit, failures=state.get("failures", {}))
+
+
+def _check_answered(meta: dict[str, Any], run_dir: Path, state: dict[str, Any], attribute: str) -> None:
+    """Raises UsageError, before anything is written, when every image asked failed (no answer to measure): an
+    audit of images not found from here had said "the model answered unclear for every image" over the last one.
+    Answers stored by an earlier audit need no file, so the files are looked for only then."""
+    failures = state.get("failures", {})
+    if not failures or state.get("answers"):
+        return
+    check_images_found(meta, run_dir, list(failures), f"audit {attribute!r}")
+    reason = next(iter(failures.values()))["reason"]
+    raise UsageError(f"no image could be asked about {attribute!r} ({len(failures)} failed, e.g. {reason}); "
+                     f"nothing was written")
 
 
 def _invoke(graph: Any, ctx: Context, images: list[dict[str, str]], attribute: str, values: list[str],

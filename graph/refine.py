@@ -13,6 +13,7 @@ from ictc.core.errors import UsageError
 from ictc.core.memory import collector_paused
 from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
+from ictc.graph.relocate import check_images_found
 from ictc.graph.runtime import ContextFactory, context_without_models, with_models, with_stores
 from ictc.graph.session import Events, Known, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
@@ -52,6 +53,8 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                 state = dict(snapshot.values)
                 with collector_paused():
                     plan = plan_action(state, parsed)
+                if plan.goto == "start":  # Step 1 reads the files: none found had failed each and stopped the run
+                    check_images_found(meta, run_dir, [item["path"] for item in state["images"]], "redo Step 1")
                 if on_event:
                     on_event({"step": "plan", "redo": plan.redo})
                 direct = not plan.goto  # a rename or a merge: no node to run

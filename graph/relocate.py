@@ -26,6 +26,22 @@ def check_folder(meta: dict[str, Any], run_dir: Path) -> None:
                          f"`ictc resume {run_dir} --images NEWFOLDER`, or put it back (nothing was done)")
 
 
+def check_images_found(meta: dict[str, Any], run_dir: Path, paths: list[str], what: str) -> None:
+    """Raises UsageError, in one line naming an image and the fix, when none of `paths` (the run's image paths, as
+    `ictc run` was given them) is a file from here; `what` is the work refused ("redo Step 1"). The folder gone is
+    said as check_folder says it; else the paths are relative to the folder the run was started from (a refine or
+    an audit from elsewhere had every image fail "No such file" and left the run stopped). Nothing when one of them
+    is found: a few missing files fail alone, named."""
+    if not paths or any(os.path.isfile(path) for path in paths):  # stops at the first found: one stat as a rule
+        return
+    check_folder(meta, run_dir)
+    fix = (f"run ictc from the folder the run was started in, or give the images' place with "
+           f"`ictc resume {run_dir} --images {meta['source'][1]}`" if meta.get("source")
+           else "run ictc from the folder the run was started in, or put the images back")
+    raise UsageError(f"cannot {what}: none of the run's {len(paths)} images is found from here (e.g. {paths[0]}): "
+                     f"{fix} (nothing was done)")
+
+
 def moved_to(meta: dict[str, Any], state: dict[str, Any], folder: str | Path) -> tuple[dict[str, Any], str]:
     """The state update that points the run of `meta` (run.json) and `state` at `folder`, the new place of its
     image folder, and a line saying what was found there. Each image is matched by its path relative to the old

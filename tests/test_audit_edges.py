@@ -5,12 +5,16 @@ with spaces or across lines."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from ictc.core.errors import UsageError
-from ictc.graph.audit import check_values
+from ictc.graph.audit import audit_run, check_values
+from ictc.graph.refine import refine_run
 from ictc.graph.run import start_run
+from ictc.graph.versions import load_meta
+from ictc.nodes.actions import AddInstruction
 from ictc.nodes.perceive import constrain
 from ictc.prompts import make_criterion
 
@@ -40,3 +44,57 @@ def test_values_with_punctuation_are_read_in_the_answer_s_own_form():
         check_values(ATTRIBUTE, "man, ?")
     with pytest.raises(UsageError, match="reads the same as 'unclear'"):
         check_values(ATTRIBUTE, "man, unclear.")
+
+
+def test_an_audit_whose_images_are_not_found_from_here_is_refused_and_the_last_audit_kept(relative_run, tmp_path,
+                                                                                          monkeypatch):
+    ctx = fake_context()
+    audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)
+    written = (relative_run / "audit.json").read_bytes()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # had written "the model answered unclear for every image" over the audit above
+    with pytest.raises(UsageError, match=r"cannot audit 'perceived age': none of the run's 6 images is found from "
+                                         r"here \(e.g. images/.*--images " + str(tmp_path / "images")):
+        audit_run(relative_run, "perceived age", "young,old", context=ctx)
+    assert (relative_run / "audit.json").read_bytes() == written
+    assert "perceived age" not in load_meta(relative_run)["versions"][-1]["audits"]
+    again = audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)  # stored answers need no file
+    assert again.audit is not None and again.audit["baseline"]["counts"]["unclear"] == 0 and not again.failures
+
+
+def test_an_audit_of_a_folder_gone_says_so(relative_run, tmp_path):
+    os.rename(tmp_path / "images", tmp_path / "moved")
+    with pytest.raises(UsageError, match="image folder .* is gone"):
+        audit_run(relative_run, "perceived age", "young,old", context=fake_context())
+
+
+def test_a_step_1_change_whose_images_are_not_found_is_refused_before_any_step(relative_run, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    ctx = fake_context()
+    # had failed every image and stopped the run at Step 2b, where a resume from the right folder did not retry them
+    with pytest.raises(UsageError, match="cannot redo Step 1: none of the run's 6 images is found from here"):
+        refine_run(relative_run, AddInstruction("Be brief.", "describe"), context=ctx)
+    assert not ctx.vlm.calls and "pending_action" not in load_meta(relative_run)
+    assert refine_run(relative_run, AddInstruction("Be brief.", "assign"), context=ctx).version == 2  # no file read
+    monkeypatch.chdir(tmp_path)
+    assert refine_run(relative_run, AddInstruction("Be brief.", "describe"), context=ctx).version == 3
+
+
+def test_images_the_audit_could_not_ask_about_are_said_at_the_terminal(tmp_path, capsys):
+    from ictc.cli import main
+
+    from fake_server import FakeOpenAIServer
+
+    paths = make_marked_images(tmp_path / "images", {("red", "black"): 2, ("green", "white"): 2})
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(tmp_path / "images"), "-c", "colour", "-k", "2", "--out", str(tmp_path / "run"),
+                     "--backend", "openai", "--base-url", server.url, "--vlm", "vision-model", "--llm", "text-model"]) == 0
+        os.remove(paths[0])
+        capsys.readouterr()
+        assert main(["audit", str(tmp_path / "run"), "--attribute", ATTRIBUTE, "--values", "man,woman"]) == 0
+    out = capsys.readouterr().out  # the table counts it as unclear, as if the model had said so
+    assert f"! 1 image(s) could not be asked and count as unclear (e.g. ImageError: {paths[0]}: not a readable" in out

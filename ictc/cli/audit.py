@@ -17,6 +17,14 @@ def _ask(question: str) -> str:
         return "n"
 
 
+def _say_failures(failures: dict[str, dict[str, str]] | None) -> None:
+    """One line for the images the VLM could not be asked about: the table counts them as unclear."""
+    if failures:
+        path, record = next(iter(failures.items()))
+        reason = record["reason"] if path in record["reason"] else f"{path}: {record['reason']}"
+        print(f"! {len(failures)} image(s) could not be asked and count as unclear (e.g. {reason})")
+
+
 def confirm_values(attribute: str, yes: bool) -> Any:
     """A callback for audit_run: shows the proposed values, returns the ones to use (None: stop)."""
     from ictc.graph.audit import check_values
@@ -58,6 +66,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     audit = result.audit
     print(format_table(audit))
+    _say_failures(result.failures)
     print(f"Written: {run_dir / 'audit.json'}, {run_dir / ('audit-' + slug(args.attribute) + '.png')}, "
           f"{run_dir / 'report.html'} (version {result.version})")
     if not args.fix:
@@ -87,5 +96,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     assert after is not None  # values were given, so the audit ran
     print(f"Version {fixed.refined.version}: instruction for {fixed.step}: {text!r}")
     print(format_table(after))
+    _say_failures(fixed.after.failures)
     print(format_comparison(after["comparison"], args.attribute))
     return EXIT_OK
