@@ -218,8 +218,14 @@ def suggest_fix(audit: dict[str, Any], criterion: str) -> dict[str, Any] | None:
 
 
 def _record(run_dir: Path, meta: dict[str, Any], version: int, audit: dict[str, Any], results: dict[str, Any]) -> None:
-    """Write the audit beside the run's current outputs and its version folder; note it in run.json."""
+    """Write the audit beside the run's current outputs and its version folder; note it in run.json. Raises
+    UsageError, writing nothing, when another process made a new version while the audit ran: its figures had
+    gone under the new version in run.json and its report had shown the old clusters in the run folder."""
     with run_lock(run_dir):
+        if (now := load_meta(run_dir)["versions"][-1]["version"]) != version:
+            raise UsageError(f"{run_dir} became version {now} while version {version} was audited (another "
+                             f"process changed it); nothing was written: audit again (the answers are stored, "
+                             f"no model call)")
         folders = [run_dir, run_dir / "versions" / f"v{version}"]
         write_audit(folders, version, audit)
         for folder in folders:

@@ -10,11 +10,12 @@ import os
 import pytest
 
 from ictc.core.errors import UsageError
+from ictc.graph import audit as audit_module
 from ictc.graph.audit import audit_run, check_values
 from ictc.graph.refine import refine_run
 from ictc.graph.run import start_run
 from ictc.graph.versions import load_meta
-from ictc.nodes.actions import AddInstruction
+from ictc.nodes.actions import AddInstruction, Rename
 from ictc.nodes.perceive import constrain
 from ictc.prompts import make_criterion
 
@@ -82,6 +83,23 @@ def test_a_step_1_change_whose_images_are_not_found_is_refused_before_any_step(r
     assert refine_run(relative_run, AddInstruction("Be brief.", "assign"), context=ctx).version == 2  # no file read
     monkeypatch.chdir(tmp_path)
     assert refine_run(relative_run, AddInstruction("Be brief.", "describe"), context=ctx).version == 3
+
+
+def test_an_audit_is_not_written_under_a_version_made_while_it_ran(relative_run, monkeypatch):
+    ctx = fake_context()
+    invoke = audit_module._invoke
+
+    def rename_meanwhile(*args, **kwargs):  # another process renames a cluster while the VLM is asked
+        state = invoke(*args, **kwargs)
+        refine_run(relative_run, Rename("Red", "Crimson"), context=ctx)
+        return state
+
+    monkeypatch.setattr(audit_module, "_invoke", rename_meanwhile)
+    with pytest.raises(UsageError, match="became version 2 while version 1 was audited"):
+        audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)
+    assert "audits" not in load_meta(relative_run)["versions"][-1]  # had held version 1's figures
+    assert "Crimson" in (relative_run / "report.html").read_text()  # had been rewritten with version 1's clusters
+    assert not (relative_run / "audit.json").exists()
 
 
 def test_images_the_audit_could_not_ask_about_are_said_at_the_terminal(tmp_path, capsys):
