@@ -34,7 +34,10 @@ def cluster_by_token(names: list[str], token: str) -> str:
         return numbered
     if token in names:
         return token
-    folded = [name for name in names if name.casefold() == token.casefold()]  # "RED" for "red", as the chat reads it
+    def plain(text: str) -> str:  # "RED" for "red", as the chat reads it; " red " (a name copied with its spaces) too
+        return " ".join(text.casefold().split())
+
+    folded = [name for name in names if plain(name) == plain(token)]
     if len(folded) == 1:
         return folded[0]
     raise no_cluster(token, names)

@@ -12,10 +12,11 @@ import pytest
 from ictc.core.errors import UsageError
 from ictc.graph import audit as audit_module
 from ictc.graph.audit import audit_run, check_values
+from ictc.graph.commands import cluster_by_token
 from ictc.graph.refine import refine_run
 from ictc.graph.run import start_run
 from ictc.graph.versions import load_meta
-from ictc.nodes.actions import AddInstruction, Rename
+from ictc.nodes.actions import AddInstruction, Merge, Rename
 from ictc.nodes.perceive import constrain
 from ictc.prompts import make_criterion
 
@@ -100,6 +101,15 @@ def test_an_audit_is_not_written_under_a_version_made_while_it_ran(relative_run,
     assert "audits" not in load_meta(relative_run)["versions"][-1]  # had held version 1's figures
     assert "Crimson" in (relative_run / "report.html").read_text()  # had been rewritten with version 1's clusters
     assert not (relative_run / "audit.json").exists()
+
+
+def test_a_new_name_is_kept_on_one_line_and_a_name_given_with_spaces_is_found(relative_run):
+    result = refine_run(relative_run, Rename("Red", "  Deep\nred "), context=fake_context())
+    names = [c["name"] for c in result.results["clusters"]]
+    assert "Deep red" in names  # a name across lines had broken Step 3's list of names: its images all moved out
+    assert {r["cluster"] for r in result.rows if r["cluster"] != "Green"} == {"Deep red"}
+    assert cluster_by_token(names, " deep  RED ") == "Deep red"  # a name copied with its spaces, case aside
+    assert Merge(("a", "b"), " Warm\n tones ").into == "Warm tones"
 
 
 def test_images_the_audit_could_not_ask_about_are_said_at_the_terminal(tmp_path, capsys):
