@@ -139,7 +139,7 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
     if not meta.get("versions"):
         raise UsageError(f"{run_dir} has no finished version to audit: finish it first (ictc resume {run_dir})")
     if not 0 < threshold < 1:
-        raise UsageError(f"--threshold must be a share between 0 and 1 (0.10 is 10 points), not {threshold}")
+        raise UsageError(f"--threshold must be a share above 0 and below 1 (0.10 is 10 points), not {threshold}")
     attribute = check_attribute(attribute)
     version = meta["versions"][-1]["version"]
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
