@@ -126,3 +126,10 @@ def test_images_the_audit_could_not_ask_about_are_said_at_the_terminal(tmp_path,
         assert main(["audit", str(tmp_path / "run"), "--attribute", ATTRIBUTE, "--values", "man,woman"]) == 0
     out = capsys.readouterr().out  # the table counts it as unclear, as if the model had said so
     assert f"! 1 image(s) could not be asked and count as unclear (e.g. ImageError: {paths[0]}: not a readable" in out
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 10, -0.1, float("nan")])
+def test_a_threshold_out_of_range_is_said_as_the_range_it_must_be_in(relative_run, threshold):
+    # 0 was refused as "a share between 0 and 1 ... not 0.0"
+    with pytest.raises(UsageError, match=r"must be a share above 0 and below 1 \(0.10 is 10 points\), not "):
+        audit_run(relative_run, ATTRIBUTE, "man,woman", threshold=threshold, context=fake_context())
