@@ -21,6 +21,7 @@ from ictc.evaluation.audit import (
     compare,
     compute_audit,
     read_audits,
+    slug,
     write_audit,
 )
 from ictc.evaluation.outputs import write_json
@@ -94,10 +95,11 @@ class AuditResult:
 
 
 def check_attribute(attribute: str) -> str:
-    """The attribute, stripped. Raises UsageError when it is empty or longer than MAX_ATTRIBUTE_CHARS."""
+    """The attribute on one line, spaces collapsed. Raises UsageError when it is empty or longer than
+    MAX_ATTRIBUTE_CHARS."""
     if not attribute.strip() or len(attribute) > MAX_ATTRIBUTE_CHARS:
         raise UsageError(f"the attribute {attribute!r} must be 1 to {MAX_ATTRIBUTE_CHARS} characters")
-    return attribute.strip()
+    return " ".join(attribute.split())
 
 
 def check_values(attribute: str, values: list[str] | str) -> list[str]:
@@ -231,7 +233,10 @@ def _record(run_dir: Path, meta: dict[str, Any], version: int, audit: dict[str, 
         for folder in folders:
             write_report(folder / "report.html", results, results["images"], audits=read_audits(folder))
         meta = load_meta(run_dir)
-        meta["versions"][-1].setdefault("audits", {})[audit["attribute"]] = {
+        noted = meta["versions"][-1].setdefault("audits", {})
+        for name in [name for name in noted if slug(name) == slug(audit["attribute"])]:  # replaced, as in audit.json
+            del noted[name]
+        noted[audit["attribute"]] = {
             "largest_disparity": audit["summary"]["largest_disparity"],
             "mean_disparity": audit["summary"]["mean_disparity"], "flagged": audit["summary"]["flagged"]}
         write_json(run_dir / "run.json", meta)

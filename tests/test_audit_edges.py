@@ -133,3 +133,14 @@ def test_a_threshold_out_of_range_is_said_as_the_range_it_must_be_in(relative_ru
     # 0 was refused as "a share between 0 and 1 ... not 0.0"
     with pytest.raises(UsageError, match=r"must be a share above 0 and below 1 \(0.10 is 10 points\), not "):
         audit_run(relative_run, ATTRIBUTE, "man,woman", threshold=threshold, context=fake_context())
+
+
+def test_an_attribute_spelt_alike_replaces_the_earlier_audit_and_its_chart(relative_run):
+    ctx = fake_context()
+    audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)
+    result = audit_run(relative_run, "Perceived  Gender", "male,female", context=ctx)
+    assert result.audit is not None and result.audit["attribute"] == "Perceived Gender"
+    for folder in (relative_run, relative_run / "versions" / "v1"):  # one chart file: the report had shown it twice
+        assert list(json.loads((folder / "audit.json").read_text())["attributes"]) == ["Perceived Gender"]
+    assert list(load_meta(relative_run)["versions"][-1]["audits"]) == ["Perceived Gender"]
+    assert (relative_run / "report.html").read_text().count("<h3>") == 1
