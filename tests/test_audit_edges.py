@@ -144,3 +144,12 @@ def test_an_attribute_spelt_alike_replaces_the_earlier_audit_and_its_chart(relat
         assert list(json.loads((folder / "audit.json").read_text())["attributes"]) == ["Perceived Gender"]
     assert list(load_meta(relative_run)["versions"][-1]["audits"]) == ["Perceived Gender"]
     assert (relative_run / "report.html").read_text().count("<h3>") == 1
+
+
+def test_an_instruction_without_fix_is_refused_before_the_audit(relative_run, capsys):
+    from ictc.cli import main
+
+    assert main(["audit", str(relative_run), "--attribute", ATTRIBUTE, "--values", "man,woman",
+                 "--instruction", "Ignore the corner mark."]) == 1
+    assert "--instruction is the fix's instruction: it goes with --fix" in capsys.readouterr().err
+    assert not (relative_run / "audit.json").exists()

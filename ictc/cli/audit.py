@@ -45,6 +45,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Audit the run's current version; with --fix, apply the suggested instruction and audit again."""
     from dotenv import load_dotenv
 
+    from ictc.core.errors import UsageError
     from ictc.core.settings import settings_from_public
     from ictc.evaluation.audit import format_comparison, format_table, slug
     from ictc.graph.audit import audit_run, fix_run
@@ -53,6 +54,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)
+    if args.instruction is not None and not args.fix:  # had been dropped without a word after the audit
+        raise UsageError("--instruction is the fix's instruction: it goes with --fix")
     run_dir = Path(args.run_dir)
     context = build_context(settings_from_public(load_meta(run_dir)["settings"]))  # once for audit and fix
     progress = Progress()
