@@ -153,3 +153,14 @@ def test_an_instruction_without_fix_is_refused_before_the_audit(relative_run, ca
                  "--instruction", "Ignore the corner mark."]) == 1
     assert "--instruction is the fix's instruction: it goes with --fix" in capsys.readouterr().err
     assert not (relative_run / "audit.json").exists()
+
+
+def test_no_values_proposed_is_said_so_not_as_values_declined(relative_run, capsys, monkeypatch):
+    from ictc.cli import main
+
+    from fakes import FakeVLM
+
+    monkeypatch.setattr("ictc.graph.runtime.build_context", lambda settings: fake_context(vlm=FakeVLM(perceives={})))
+    assert main(["audit", str(relative_run), "--attribute", ATTRIBUTE, "--yes"]) == 1  # the model: unclear for all
+    err = capsys.readouterr().err
+    assert "no values could be proposed for 'perceived gender'" in err and 'e.g. --values "a,b"' in err

@@ -65,6 +65,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if result.audit is None:
+        if not result.proposal:  # had said "the proposed values were not accepted" of none shown
+            raise UsageError(f"no values could be proposed for {args.attribute!r}: the model gave no usable answer on "
+                             f"the sample; give them yourself, e.g. --values \"a,b\"")
         print("No audit was run (the proposed values were not accepted).")
         return EXIT_OK
     audit = result.audit
