@@ -135,7 +135,8 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
     stop); without `confirm` only the proposal is returned. threshold: a share gap in 0..1.
     before: the audit of an earlier version, compared cluster by cluster. Writes audit.json and
     audit-<attribute>.png in the run folder and its versions/vN/, and rewrites report.html there.
-    Raises UsageError for a bad attribute, values or threshold, or a run with no finished version."""
+    Raises UsageError for a bad attribute, values or threshold, a run with no finished version, a run another
+    process is changing (or changed while it ran), or one with a change left unfinished."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
     if not meta.get("versions"):
@@ -143,8 +144,12 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
     if not 0 < threshold < 1:
         raise UsageError(f"--threshold must be a share above 0 and below 1 (0.10 is 10 points), not {threshold}")
     attribute = check_attribute(attribute)
-    version = meta["versions"][-1]["version"]
-    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    with run_lock(run_dir):  # a change under way is refused now, not once every image was asked
+        if meta.get("pending_action"):  # results.json may already hold part of it: not the last version's
+            raise UsageError(f"{run_dir} has a change not finished ({meta['pending_action']}): finish it first "
+                             f"(ictc resume {run_dir}) or drop it with an undo, then audit")
+        version = meta["versions"][-1]["version"]
+        results = json.loads((run_dir / "results.json").read_text("utf-8"))
     rows = results["images"]
     distinct = list({r["sha256"]: {"path": r["image"], "sha256": r["sha256"]}
                      for r in rows if r["status"] == "ok"}.values())

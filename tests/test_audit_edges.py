@@ -164,3 +164,17 @@ def test_no_values_proposed_is_said_so_not_as_values_declined(relative_run, caps
     assert main(["audit", str(relative_run), "--attribute", ATTRIBUTE, "--yes"]) == 1  # the model: unclear for all
     err = capsys.readouterr().err
     assert "no values could be proposed for 'perceived gender'" in err and 'e.g. --values "a,b"' in err
+
+
+def test_an_audit_of_a_run_being_changed_or_left_half_changed_is_refused_before_any_call(relative_run):
+    from ictc.evaluation.outputs import write_json
+    from ictc.graph.versions import run_lock
+
+    ctx = fake_context()
+    with run_lock(relative_run), pytest.raises(UsageError, match="is busy"):  # another process refines it
+        audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)  # had asked every image, then been refused
+    meta = load_meta(relative_run)
+    write_json(relative_run / "run.json", {**meta, "pending_action": "split 'Red' into 2"})  # stopped half-way
+    with pytest.raises(UsageError, match="has a change not finished \\(split 'Red' into 2\\): finish it first"):
+        audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)
+    assert not ctx.vlm.calls and not (relative_run / "audit.json").exists()
