@@ -39,7 +39,8 @@ def clean_answer(text: str) -> str:
 def constrain(raw: str, values: list[str]) -> str:
     """The answer as one of `values` or "unclear", by a stated rule: the cleaned answer equal to a value
     (case and punctuation ignored); else the one value that appears in it as a whole word or phrase
-    ("a woman" -> woman; "man" is not found inside "woman"); else unclear (none, or several, appear).
+    ("a woman" -> woman; "man" is not found inside "woman"; one found only inside a longer one found is left out:
+    "a young adult" -> young adult, not adult); else unclear (none, or several, appear).
     With no values (an open question) the cleaned answer itself."""
     answer = clean_answer(raw)
     if not values:
@@ -47,8 +48,16 @@ def constrain(raw: str, values: list[str]) -> str:
     lowered = {clean_answer(v): v for v in values}  # in the answer's form: "65+" had never matched its own answer
     if answer in lowered:
         return lowered[answer]
-    found = [v for low, v in lowered.items() if re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", answer)]
-    return found[0] if len(found) == 1 else UNCLEAR
+    found = [low for low in lowered if _has_phrase(answer, low)]
+    # a value found only inside a longer one found ("adult" in "a young adult", values adult and young adult) is
+    # that one's part, not a second answer: it had read unclear
+    found = [low for low in found if not any(other != low and _has_phrase(other, low) for other in found)]
+    return lowered[found[0]] if len(found) == 1 else UNCLEAR
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    """Whether `phrase` appears in `text` as whole words ("man" is not in "woman", nor in "man-made")."""
+    return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text) is not None
 
 
 def perceive(task: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:

@@ -178,3 +178,9 @@ def test_an_audit_of_a_run_being_changed_or_left_half_changed_is_refused_before_
     with pytest.raises(UsageError, match="has a change not finished \\(split 'Red' into 2\\): finish it first"):
         audit_run(relative_run, ATTRIBUTE, "man,woman", context=ctx)
     assert not ctx.vlm.calls and not (relative_run / "audit.json").exists()
+
+
+def test_a_value_named_only_inside_a_longer_value_counts_as_the_longer():
+    ages = ["child", "young adult", "adult"]
+    assert constrain("A young adult.", ages) == "young adult"  # had read unclear: "adult" was found too
+    assert constrain("an adult", ages) == "adult" and constrain("a child or an adult", ages) == "unclear"
