@@ -32,7 +32,9 @@ class EditVerbs:
 
     def _cluster(self, cluster: str | int) -> str:
         """A cluster given by index into cluster_names_, or by name: exact, else the one name equal to it but for
-        case and spacing, as the CLI and the chat read names ("RED" for "red" had been no cluster here only)."""
+        case and spacing, as the CLI and the chat read names ("RED" for "red" had been no cluster here only).
+        Raises NotFittedError before a fit (an index had raised AttributeError), UsageError for an index out of range."""
+        self._fitted_run()
         if isinstance(cluster, int | np.integer) and not isinstance(cluster, bool):
             if not 0 <= int(cluster) < len(self.cluster_names_):
                 raise UsageError(f"no cluster {cluster}: the indexes are 0 to {len(self.cluster_names_) - 1}")

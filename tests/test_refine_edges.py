@@ -66,3 +66,12 @@ def test_a_folder_of_several_criteria_names_its_runs(finished, tmp_path, capsys)
         assert main(command) == 1  # had said "not a run folder (no run.json)" of the folder the run had named
         assert f"{group} holds one run per criterion (colour, size): give one of them, e.g. {group / 'colour'}" \
             in capsys.readouterr().err
+
+
+def test_an_unfitted_estimator_says_so_for_a_cluster_index_too():
+    from sklearn.exceptions import NotFittedError
+
+    from ictc.api import ICTC
+
+    with pytest.raises(NotFittedError):  # had been AttributeError: no cluster_names_
+        ICTC(criterion="colour").rename_cluster(0, "b")
