@@ -184,3 +184,12 @@ def test_a_value_named_only_inside_a_longer_value_counts_as_the_longer():
     ages = ["child", "young adult", "adult"]
     assert constrain("A young adult.", ages) == "young adult"  # had read unclear: "adult" was found too
     assert constrain("an adult", ages) == "adult" and constrain("a child or an adult", ages) == "unclear"
+
+
+def test_an_unknown_fix_step_is_said_as_refine_says_it(relative_run, capsys):
+    from ictc.cli import main
+
+    with pytest.raises(SystemExit) as stopped:  # argparse's error: the usage, then one line
+        main(["audit", str(relative_run), "--attribute", ATTRIBUTE, "--fix", "--step", "9"])
+    assert stopped.value.code == 1
+    assert "argument --step: unknown step '9': use describe (1)" in capsys.readouterr().err  # "invalid step_name value"
