@@ -21,14 +21,9 @@ from ictc.evaluation.outputs import SUMMARY, read_summary, write_json
 
 
 def load_meta(run_dir: Path) -> dict[str, Any]:
-    """The run's run.json (thread id, saved settings, labels file, versions). Raises UsageError without one, naming
-    the runs inside when `run_dir` is a folder of several criteria (`ictc run -c A -c B` makes one run per criterion)."""
+    """The run's run.json (thread id, saved settings, labels file, versions). Raises UsageError without one."""
     path = run_dir / "run.json"
     if not path.is_file():
-        runs = sorted(p.name for p in run_dir.iterdir() if (p / "run.json").is_file()) if run_dir.is_dir() else []
-        if runs:  # "not a run folder" of the folder `ictc run` had just named as its output
-            raise UsageError(f"{run_dir} holds one run per criterion ({', '.join(runs)}): give one of them, "
-                             f"e.g. {run_dir / runs[0]}")
         raise UsageError(f"{run_dir} is not a run folder (no run.json)")
     return json.loads(path.read_text("utf-8"))
 

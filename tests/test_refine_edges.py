@@ -57,17 +57,6 @@ def test_a_blank_instruction_is_refused_through_refine_run(finished):
         refine_run(finished, AddInstruction("\n", "all"), context=fake_context())
 
 
-def test_a_folder_of_several_criteria_names_its_runs(finished, tmp_path, capsys):
-    group = tmp_path / "group"  # `ictc run -c colour -c size --out group` makes group/colour and group/size
-    for name in ("size", "colour"):
-        (group / name).mkdir(parents=True)
-        (group / name / "run.json").write_bytes((finished / "run.json").read_bytes())
-    for command in (["refine", str(group), "--rename", "1", "X"], ["audit", str(group), "--attribute", "age"]):
-        assert main(command) == 1  # had said "not a run folder (no run.json)" of the folder the run had named
-        assert f"{group} holds one run per criterion (colour, size): give one of them, e.g. {group / 'colour'}" \
-            in capsys.readouterr().err
-
-
 def test_an_unfitted_estimator_says_so_for_a_cluster_index_too():
     from sklearn.exceptions import NotFittedError
 
