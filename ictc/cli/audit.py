@@ -17,14 +17,6 @@ def _ask(question: str) -> str:
         return "n"
 
 
-def _say_failures(failures: dict[str, dict[str, str]] | None) -> None:
-    """One line for the images the VLM could not be asked about: the table counts them as unclear."""
-    if failures:
-        path, record = next(iter(failures.items()))
-        reason = record["reason"] if path in record["reason"] else f"{path}: {record['reason']}"
-        print(f"! {len(failures)} image(s) could not be asked and count as unclear (e.g. {reason})")
-
-
 def confirm_values(attribute: str, yes: bool) -> Any:
     """A callback for audit_run: shows the proposed values, returns the ones to use (None: stop)."""
     from ictc.graph.audit import check_values
@@ -105,3 +97,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _say_failures(fixed.after.failures)
     print(format_comparison(after["comparison"], args.attribute))
     return EXIT_OK
+
+
+def _say_failures(failures: dict[str, dict[str, str]] | None) -> None:
+    """One line for the images the VLM could not be asked about: the table counts them as unclear."""
+    if failures:
+        path, record = next(iter(failures.items()))
+        reason = record["reason"] if path in record["reason"] else f"{path}: {record['reason']}"
+        print(f"! {len(failures)} image(s) could not be asked and count as unclear (e.g. {reason})")
