@@ -193,3 +193,17 @@ def test_an_unknown_fix_step_is_said_as_refine_says_it(relative_run, capsys):
         main(["audit", str(relative_run), "--attribute", ATTRIBUTE, "--fix", "--step", "9"])
     assert stopped.value.code == 1
     assert "argument --step: unknown step '9': use describe (1)" in capsys.readouterr().err  # "invalid step_name value"
+
+
+def test_a_step_1_change_whose_descriptions_are_all_stored_needs_no_file(relative_run, tmp_path, monkeypatch):
+    from ictc.nodes.actions import RemoveInstructions
+
+    ctx = fake_context()
+    refine_run(relative_run, AddInstruction("Be brief.", "describe"), context=ctx)  # from where the run started
+    monkeypatch.chdir(tmp_path / "images")  # elsewhere: no image found from here
+    calls = len(ctx.vlm.calls)
+    # back to the first prompt: every description is in the store, so no file is read and nothing is refused
+    assert refine_run(relative_run, RemoveInstructions("brief"), context=ctx).version == 3
+    assert len(ctx.vlm.calls) == calls
+    with pytest.raises(UsageError, match="cannot redo Step 1"):  # a new prompt would read every file
+        refine_run(relative_run, AddInstruction("Be terse.", "describe"), context=ctx)
