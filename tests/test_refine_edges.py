@@ -64,3 +64,13 @@ def test_an_unfitted_estimator_says_so_for_a_cluster_index_too():
 
     with pytest.raises(NotFittedError):  # had been AttributeError: no cluster_names_
         ICTC(criterion="colour").rename_cluster(0, "b")
+
+
+@pytest.mark.parametrize("line", ["instruction 3", "i all", "instruction 2a"])
+def test_an_instruction_command_with_a_step_and_no_text_is_refused(line):
+    from ictc.graph.commands import parse_command
+
+    # had added the step's name ("3") as an instruction to every step, and every step ran again
+    with pytest.raises(UsageError, match=f"instruction {line.split()[1]} needs its text, e.g. instruction "):
+        parse_command(line, ["Red", "Green"])
+    assert parse_command("instruction 3 Be kind.", ["Red"]) == AddInstruction("Be kind.", "assign")
