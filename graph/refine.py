@@ -56,7 +56,8 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                     plan = plan_action(state, parsed)
                 if plan.goto == "start":  # Step 1 reads the files: none found had failed each and stopped the run
                     check_images_found(meta, run_dir, [item["path"] for item in state["images"]], "redo Step 1",
-                                       lambda: all_stored(session.ctx, plan.update.get("criterion", state["criterion"]), state["images"]))
+                                       lambda: all_stored(session.ctx, dict(plan.update.get("criterion") or state["criterion"]),
+                                                          state["images"]))
                 if on_event:
                     on_event({"step": "plan", "redo": plan.redo})
                 direct = not plan.goto  # a rename or a merge: no node to run
