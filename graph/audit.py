@@ -33,7 +33,7 @@ from ictc.graph.relocate import check_images_found
 from ictc.graph.runtime import ContextFactory, context_for
 from ictc.graph.session import Events, RunResult, run_state
 from ictc.graph.versions import load_meta, run_lock
-from ictc.nodes.actions import AddInstruction, preview_action
+from ictc.nodes.actions import AddInstruction, preview_action, same_text
 from ictc.nodes.common import in_batches
 from ictc.nodes.context import Context
 from ictc.nodes.perceive import clean_answer, perceive, propose_values
@@ -173,7 +173,7 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
     answers = {r["image"]: by_sha[r["sha256"]] for r in rows if r["sha256"] in by_sha}
     audit = compute_audit(rows, answers, attribute, values, threshold)
     audit.update(version=version, criterion=results["criterion"]["text"],
-                 fix=suggest_fix(audit, results["criterion"]["text"]))
+                 fix=suggest_fix(audit, results["criterion"]["text"], results["criterion"].get("instructions")))
     if before is not None:
         audit["before"] = {k: v for k, v in before.items() if k not in ("before", "comparison")}
         audit["comparison"] = compare(audit["before"], audit)
@@ -215,13 +215,22 @@ def _invoke(graph: Any, ctx: Context, images: list[dict[str, str]], attribute: s
     return state
 
 
-def suggest_fix(audit: dict[str, Any], criterion: str) -> dict[str, Any] | None:
-    """The instruction proposed when clusters are flagged (the paper's §4.4 negative prompt), or None."""
+FIX_STEPS = ("assign", "label")  # where the suggested instruction goes: Step 3, then Step 2a once Step 3 has it
+
+
+def suggest_fix(audit: dict[str, Any], criterion: str, instructions: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The instruction proposed when clusters are flagged (the paper's §4.4 negative prompt), at the first of
+    FIX_STEPS that does not have it yet among the run's `instructions` (step -> texts); None when nothing is
+    flagged or every such step has it. Why: after a fix that left a cluster flagged, the same one was suggested
+    for Step 3 again, and applying it (or previewing it, in the app) was refused as already given."""
     flagged = audit["summary"]["flagged"]
-    if not flagged:
+    text = f"Do not consider {audit['attribute']}; focus on the {criterion}."
+    given = instructions or {}
+    step = next((s for s in FIX_STEPS if not any(same_text(text, g) for g in [*given.get(s, ()), *given.get("all", ())])),
+                None)
+    if not flagged or step is None:
         return None
-    return {"instruction": f"Do not consider {audit['attribute']}; focus on the {criterion}.",
-            "clusters": flagged, "step": "assign"}
+    return {"instruction": text, "clusters": flagged, "step": step}
 
 
 def _record(run_dir: Path, meta: dict[str, Any], version: int, audit: dict[str, Any], results: dict[str, Any]) -> None:
@@ -263,18 +272,22 @@ def fix_preview(run_dir: str | Path, instruction: str, step: str = "assign") -> 
     return preview_action(run_state(run_dir), AddInstruction(instruction, step_name(step)))
 
 
-def fix_run(run_dir: str | Path, audit: dict[str, Any], step: str = "assign", instruction: str | None = None,
+def fix_run(run_dir: str | Path, audit: dict[str, Any], step: str | None = None, instruction: str | None = None,
             *, confirm: Callable[[str], bool] | None = None, on_event: Events | None = None,
             context: Context | None = None, context_factory: ContextFactory | None = None) -> FixResult | None:
-    """Apply the audit's suggested instruction (or `instruction`) at `step` through refine_run, then audit
-    the new version with the same attribute, values and threshold, compared with `audit`.
+    """Apply the audit's suggested instruction (or `instruction`) at `step` (None: the suggestion's step, else
+    assign) through refine_run, then audit the new version with the same attribute, values and threshold,
+    compared with `audit`.
 
     confirm(redo) sees what will be redone and returns False to stop (then None is returned).
     Raises UsageError when there is nothing to fix and no instruction was given."""
     text = instruction or (audit.get("fix") or {}).get("instruction")
+    if not text and audit["summary"]["flagged"]:
+        raise UsageError(f"the suggested instruction for {audit['attribute']!r} is already given at Steps 3 and 2a: "
+                         f"give your own instruction for the flagged clusters")
     if not text:
         raise UsageError(f"no cluster is over the threshold for {audit['attribute']!r}: nothing to fix")
-    step = step_name(step)
+    step = step_name(step or (audit.get("fix") or {}).get("step", "assign"))
     redo = fix_preview(run_dir, text, step)
     if confirm is not None and not confirm(redo):
         return None

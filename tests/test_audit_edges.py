@@ -207,3 +207,28 @@ def test_a_step_1_change_whose_descriptions_are_all_stored_needs_no_file(relativ
     assert len(ctx.vlm.calls) == calls
     with pytest.raises(UsageError, match="cannot redo Step 1"):  # a new prompt would read every file
         refine_run(relative_run, AddInstruction("Be terse.", "describe"), context=ctx)
+
+
+def test_a_fix_that_leaves_a_cluster_flagged_suggests_the_next_step_not_the_same_again(tmp_path):
+    from ictc.graph.audit import fix_preview, fix_run
+
+    from fakes import FakeLLM
+
+    # green is 4 "man" to 2 "woman" whatever Step 3 does: flagged after the fix too
+    paths = make_marked_images(tmp_path / "images", {("red", "black"): 4, ("red", "white"): 4,
+                                                     ("green", "black"): 4, ("green", "white"): 2})
+    ctx = fake_context(llm=FakeLLM(pulled_by_mark={"black": "Red"}))
+    start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / "run", context=ctx)
+    first = audit_run(tmp_path / "run", ATTRIBUTE, "man,woman", context=ctx).audit
+    assert first is not None and first["fix"]["step"] == "assign"
+    after = fix_run(tmp_path / "run", first, context=ctx)
+    assert after is not None and after.after.audit is not None
+    again = after.after.audit
+    assert again["summary"]["flagged"] == ["Green"]
+    # had been the same instruction for Step 3 again: applying it, or the app's preview of it, was refused
+    assert again["fix"] == {**first["fix"], "clusters": ["Green"], "step": "label"}
+    assert "Step 2a" in fix_preview(tmp_path / "run", again["fix"]["instruction"], again["fix"]["step"])
+    last = fix_run(tmp_path / "run", again, context=ctx)
+    assert last is not None and last.after.audit is not None and last.after.audit["fix"] is None
+    with pytest.raises(UsageError, match="already given at Steps 3 and 2a: give your own instruction"):
+        fix_run(tmp_path / "run", last.after.audit, context=ctx)

@@ -67,15 +67,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _say_failures(result.failures)
     print(f"Written: {run_dir / 'audit.json'}, {run_dir / ('audit-' + slug(args.attribute) + '.png')}, "
           f"{run_dir / 'report.html'} (version {result.version})")
+    given = bool(audit["summary"]["flagged"]) and not audit["fix"]  # the suggestion is in Steps 3 and 2a already
     if not args.fix:
         if audit["fix"]:
-            print(f"Suggested fix: {audit['fix']['instruction']!r} (run again with --fix)")
+            print(f"Suggested fix: {audit['fix']['instruction']!r} at {audit['fix']['step']} (run again with --fix)")
+        elif given:
+            print("The suggested instruction is already given at assign and label: try your own with --fix --instruction")
         return EXIT_OK
     if not audit["fix"] and not args.instruction:
-        print("No cluster is over the threshold: nothing to fix.")
+        print("The suggested instruction is already given at assign and label: give your own with --instruction."
+              if given else "No cluster is over the threshold: nothing to fix.")
         return EXIT_OK
     text = args.instruction or audit["fix"]["instruction"]
-    print(f"Fix for {', '.join(audit['summary']['flagged']) or 'the clusters'}: add {text!r} to step {args.step}")
+    step = args.step or (audit["fix"] or {}).get("step", "assign")
+    print(f"Fix for {', '.join(audit['summary']['flagged']) or 'the clusters'}: add {text!r} to step {step}")
 
     def confirm(redo: str) -> bool:
         print(f"Will redo: {redo}")
@@ -83,7 +88,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     progress = Progress()
     try:
-        fixed = fix_run(run_dir, audit, args.step, args.instruction, confirm=confirm, context=context,
+        fixed = fix_run(run_dir, audit, step, args.instruction, confirm=confirm, context=context,
                         on_event=lambda event: None if event.get("step") == "plan" else progress(event))  # said above
     finally:
         progress.close()
