@@ -16,7 +16,6 @@ from ictc.prompts import step_name
 from ictc.ui.audit_intent import read_audit_request
 from ictc.ui.intent import CONFIRM
 
-STEP_WORDS = {"assign": "Step 3 (assign)", "label": "Step 2a (label)"}  # where a suggested fix goes (graph/audit.py)
 FIX_WORDS = re.compile(r"^(?:please\s+)?(?:fix it|apply the fix|fix|apply it)(?:\s+(?:at|in|on)\s+(?:step\s+)?(\w+))?$", re.I)
 
 
@@ -139,8 +138,7 @@ def outcome(session: Any, result: Any) -> str | None:
         pending.audit = audit
         redo = fix_preview(session.run_dir, audit["fix"]["instruction"], audit["fix"]["step"])
         lines.append(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: add *{audit['fix']['instruction']}* "
-                     f"to {STEP_WORDS.get(audit['fix']['step'], audit['fix']['step'])}, which redoes {redo}. "
-                     "Say **fix it** (or `fix it at label`) to apply it "
+                     f"to Step 3 (assign), which redoes {redo}. Say **fix it** (or `fix it at label`) to apply it "
                      "and audit again.")
     return "\n\n".join(lines)
 
