@@ -202,9 +202,11 @@ def read_audits(folder: Path) -> dict[str, Any]:
 def write_audit(folders: list[Path], version: int, audit: dict[str, Any]) -> None:
     """Add `audit` (keyed by its attribute) to audit.json in each of `folders` (the version's folder and
     the run folder) and draw its chart there as audit-<attribute>.png, beside the previous version's
-    audit when it has a `before` part."""
+    audit when it has a `before` part. An earlier audit of an attribute spelt alike (the same chart file:
+    "Perceived Gender" for "perceived gender") is replaced: two had shown the same chart in the report."""
     for folder in folders:
         audits = read_audits(folder) if (folder / "audit.json").is_file() and _version_of(folder) == version else {}
+        audits = {name: kept for name, kept in audits.items() if slug(name) != slug(audit["attribute"])}
         audits[audit["attribute"]] = audit
         write_json(folder / "audit.json", {"version": version, "note": NOTE, "attributes": audits})
         panels = [(f"version {audit['before']['version']} (before)", audit["before"])] if audit.get("before") else []

@@ -34,7 +34,10 @@ def cluster_by_token(names: list[str], token: str) -> str:
         return numbered
     if token in names:
         return token
-    folded = [name for name in names if name.casefold() == token.casefold()]  # "RED" for "red", as the chat reads it
+    def plain(text: str) -> str:  # "RED" for "red", as the chat reads it; " red " (a name copied with its spaces) too
+        return " ".join(text.casefold().split())
+
+    folded = [name for name in names if plain(name) == plain(token)]
     if len(folded) == 1:
         return folded[0]
     raise no_cluster(token, names)
@@ -112,11 +115,14 @@ def parse_command(line: str, names: list[str]) -> Action:
         if verb in ("c", "criterion") and rest:
             return SetCriterion(" ".join(rest))
         if verb in ("i", "instruction") and rest:
-            if rest[0].lower() in STEP_ALIASES and len(rest) > 1:
+            if rest[0].lower() in STEP_ALIASES and len(rest) == 1:  # "instruction 3" had added "3" to every step
+                raise UsageError(f"instruction {rest[0]} needs its text, e.g. instruction {rest[0]} Do not consider "
+                                 f"gender.")
+            if rest[0].lower() in STEP_ALIASES:
                 return AddInstruction(" ".join(rest[1:]), step_name(rest[0]))
             return AddInstruction(" ".join(rest))
     except (IndexError, ValueError) as exc:
-        if "cluster" in str(exc) or str(exc).startswith("K must"):
+        if "cluster" in str(exc) or str(exc).startswith(("K must", "instruction ")):
             raise
         raise UsageError(f"cannot read {line.strip()!r}. {HELP}") from exc
     raise UsageError(f"cannot read {line.strip()!r}. {HELP}")

@@ -5,6 +5,7 @@ and `ictc resume RUN --images NEWFOLDER` points the run at the folder's new plac
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,26 @@ def check_folder(meta: dict[str, Any], run_dir: Path) -> None:
     if not os.path.isdir(absolute):
         raise UsageError(f"the run's image folder {absolute} is gone (moved or renamed?): give its new place with "
                          f"`ictc resume {run_dir} --images NEWFOLDER`, or put it back (nothing was done)")
+
+
+def check_images_found(meta: dict[str, Any], run_dir: Path, paths: list[str], what: str,
+                       stored: Callable[[], bool] | None = None) -> None:
+    """Raises UsageError, in one line naming an image and the fix, when none of `paths` (the run's image paths, as
+    `ictc run` was given them) is a file from here; `what` is the work refused ("redo Step 1"). The folder gone is
+    said as check_folder says it; else the paths are relative to the folder the run was started from (a refine or
+    an audit from elsewhere had every image fail "No such file" and left the run stopped). Nothing when one of them
+    is found (a few missing files fail alone, named), or when `stored()` says every answer the work needs is in the
+    store (asked only then: it reads no file)."""
+    if not paths or any(os.path.isfile(path) for path in paths):  # stops at the first found: one stat as a rule
+        return
+    if stored is not None and stored():
+        return
+    check_folder(meta, run_dir)
+    fix = (f"run ictc from the folder the run was started in, or give the images' place with "
+           f"`ictc resume {run_dir} --images {meta['source'][1]}`" if meta.get("source")
+           else "run ictc from the folder the run was started in, or put the images back")
+    raise UsageError(f"cannot {what}: none of the run's {len(paths)} images is found from here (e.g. {paths[0]}): "
+                     f"{fix} (nothing was done)")
 
 
 def moved_to(meta: dict[str, Any], state: dict[str, Any], folder: str | Path) -> tuple[dict[str, Any], str]:

@@ -194,7 +194,7 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         return self.metrics_
 
     def audit(self, attribute: str, values: list[str] | str | None = None, threshold: float = 0.10, *,
-              fix: bool = False, step: str = "assign", instruction: str | None = None) -> dict[str, Any]:
+              fix: bool = False, step: str | None = None, instruction: str | None = None) -> dict[str, Any]:
         """Fairness audit of the fitted result (IC|TC paper §4.4, Fig. 5b): how `attribute` (e.g.
         "perceived gender"), as the VLM perceives it in each image, spreads over the clusters. The values
         are the model's perception, not facts about the people pictured.
@@ -202,7 +202,7 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         values: the answers allowed besides "unclear" (a list or "man,woman"); None proposes them from a
         sample and returns {"proposed_values": [...]} without auditing: call again with the values you
         confirm. threshold: the share gap (0..1) over which a cluster is flagged. fix: apply the suggested
-        instruction (or `instruction`) at `step` as a refinement (the fitted result moves to the new
+        instruction (or `instruction`) at `step` (None: the suggestion's step, Step 3 unless it has it) as a refinement (the fitted result moves to the new
         version), then audit again; the returned audit then holds "before" and "comparison".
         Returns the audit (evaluation/audit.py: per-cluster counts, shares, disparity, flagged; baseline;
         summary), also kept in `audit_`. Raises UsageError for bad values or when there is nothing to fix."""

@@ -31,12 +31,17 @@ class EditVerbs:
         raise NotImplementedError  # ICTC's
 
     def _cluster(self, cluster: str | int) -> str:
-        """A cluster given by name or by index into cluster_names_."""
+        """A cluster given by index into cluster_names_, or by name: exact, else the one name equal to it but for
+        case and spacing, as the CLI and the chat read names ("RED" for "red" had been no cluster here only).
+        Raises NotFittedError before a fit (an index had raised AttributeError), UsageError for an index out of range."""
+        self._fitted_run()
         if isinstance(cluster, int | np.integer) and not isinstance(cluster, bool):
             if not 0 <= int(cluster) < len(self.cluster_names_):
                 raise UsageError(f"no cluster {cluster}: the indexes are 0 to {len(self.cluster_names_) - 1}")
             return self.cluster_names_[int(cluster)]
-        return str(cluster)
+        plain = " ".join(str(cluster).casefold().split())
+        alike = [name for name in self.cluster_names_ if " ".join(name.casefold().split()) == plain]
+        return str(cluster) if str(cluster) in self.cluster_names_ or len(alike) != 1 else alike[0]
 
     def _apply(self, action: Action) -> Self:
         from ictc.graph.refine import refine_run

@@ -25,11 +25,14 @@ class Accept:
 
 @dataclass(frozen=True)
 class Rename:
-    """Rename `cluster` to `to`; the members stay (no model call)."""
+    """Rename `cluster` to `to`; the members stay (no model call). `to` is kept on one line, spaces collapsed."""
 
     cluster: str
     to: str
     action: str = "rename"
+
+    def __post_init__(self) -> None:  # a name across lines broke Step 3's list of names: its images all moved out
+        object.__setattr__(self, "to", " ".join(str(self.to).split()))
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Merge:
     clusters: tuple[str, str]
     into: str = ""  # empty: keep the name of the cluster with more images (the first on a tie)
     action: str = "merge"
+
+    def __post_init__(self) -> None:  # on one line, as Rename's
+        object.__setattr__(self, "into", " ".join(str(self.into).split()))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ store for the same image content, VLM and prompt are reused without a call."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
@@ -73,6 +73,15 @@ def stored_descriptions(task: BatchTask, runtime: Runtime[Context]) -> dict[str,
     ctx = runtime.context
     keys = list(_keys(task, ctx).values())
     return {"stored": ctx.descriptions.get(keys) if ctx.descriptions is not None else {}}
+
+
+def all_stored(ctx: Context, criterion: dict[str, Any], items: list[dict[str, str]]) -> bool:
+    """Whether each of `items` (path, sha256) has its Step-1 description under `criterion` (its dict form) in the
+    store, so that Step 1 would read no image file (one lookup for all)."""
+    if ctx.descriptions is None:
+        return False
+    keys = set(_keys(cast(BatchTask, {"criterion": criterion, "items": items}), ctx).values())
+    return len(ctx.descriptions.get(list(keys))) == len(keys)
 
 
 def _sharp_enough(max_side: int | None) -> bool:

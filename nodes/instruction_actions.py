@@ -14,10 +14,12 @@ def plan_instructions(criterion: Criterion, action: AddInstruction | RemoveInstr
     (in words, "22 images") of which `clusterable` can be clustered ("21 images (1 failed image left out)": the
     failed ones are retried only when Step 1 is redone); no model is called here. Raises UsageError for an unknown step, an instruction the step
     already has (said again after going back to a version that had it, it was in the prompts twice), or one to
-    take out that no instruction mentions."""
+    take out that no instruction mentions, or an empty instruction."""
     match action:
         case AddInstruction(text, step):
             step = step_name(step)
+            if not text.strip():  # a blank one had made a version, and Step 3 asked again, for nothing
+                raise UsageError("the instruction is empty: say what the model should do, e.g. 'Do not consider gender.'")
             for scope in dict.fromkeys((step, ALL_STEPS)):  # one given for every step is in this step's prompt too
                 if any(same_text(text, given) for given in criterion.instructions.get(scope, ())):
                     raise UsageError(f"the instruction {text!r} is already given for "

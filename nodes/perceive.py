@@ -29,7 +29,9 @@ def attribute_prompt(attribute: str, values: list[str]) -> list[tuple[str, str]]
     return render("audit_attribute", Criterion(attribute), attribute=attribute, choices=choices)
 
 
-def _clean(text: str) -> str:
+def clean_answer(text: str) -> str:
+    """The form answers and values are compared in: the first line, lower case, punctuation but "-" dropped,
+    spaces collapsed, at most 40 characters ("65+" -> "65", "A woman." -> "a woman")."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     return " ".join(re.sub(r"[^\w\s-]", " ", first.lower()).split())[:40]
 
@@ -37,16 +39,25 @@ def _clean(text: str) -> str:
 def constrain(raw: str, values: list[str]) -> str:
     """The answer as one of `values` or "unclear", by a stated rule: the cleaned answer equal to a value
     (case and punctuation ignored); else the one value that appears in it as a whole word or phrase
-    ("a woman" -> woman; "man" is not found inside "woman"); else unclear (none, or several, appear).
+    ("a woman" -> woman; "man" is not found inside "woman"; one found only inside a longer one found is left out:
+    "a young adult" -> young adult, not adult); else unclear (none, or several, appear).
     With no values (an open question) the cleaned answer itself."""
-    answer = _clean(raw)
+    answer = clean_answer(raw)
     if not values:
         return answer or UNCLEAR
-    lowered = {v.lower(): v for v in values}
+    lowered = {clean_answer(v): v for v in values}  # in the answer's form: "65+" had never matched its own answer
     if answer in lowered:
         return lowered[answer]
-    found = [v for low, v in lowered.items() if re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", answer)]
-    return found[0] if len(found) == 1 else UNCLEAR
+    found = [low for low in lowered if _has_phrase(answer, low)]
+    # a value found only inside a longer one found ("adult" in "a young adult", values adult and young adult) is
+    # that one's part, not a second answer: it had read unclear
+    found = [low for low in found if not any(other != low and _has_phrase(other, low) for other in found)]
+    return lowered[found[0]] if len(found) == 1 else UNCLEAR
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    """Whether `phrase` appears in `text` as whole words ("man" is not in "woman", nor in "man-made")."""
+    return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text) is not None
 
 
 def perceive(task: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
@@ -66,6 +77,7 @@ def perceive(task: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
     paths, conversations, stored = [], [], 0
     for item in task["items"]:
         if (hit := ctx.cached(keys[item["path"]])) is not None:
+            hit = {"value": constrain(hit["raw"], values), "raw": hit["raw"]}  # read by today's rule, not the stored one
             answers[item["path"]] = hit
             stored += 1
             trace("audit", item["path"], shown, hit["value"], ctx.vlm_id, 0.0, cached=True, raw=hit["raw"])
@@ -128,5 +140,5 @@ def propose_values(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str
 def _usable(values: Any) -> list[str]:
     if not isinstance(values, list):
         return []
-    cleaned = [_clean(str(v)) for v in values]
+    cleaned = [clean_answer(str(v)) for v in values]
     return list(dict.fromkeys(v for v in cleaned if v and v != UNCLEAR))[:MAX_VALUES]

@@ -61,10 +61,11 @@ def test_each_version_keeps_its_own_outputs(finished):
 
 def test_changes_are_found_from_the_earlier_version_s_csv(finished):
     """finish() compares with the previous version's results.csv (graph/versions.py version_clusters), not
-    its results.json; a name with a comma, quotes and a line break survives the CSV."""
+    its results.json; a name with a comma and quotes survives the CSV (a line break is not kept in a new name:
+    nodes/actions.py Rename)."""
     from ictc.graph.versions import diff, version_clusters
 
-    odd = 'Warm, "reddish"\nones'
+    odd = 'Warm, "reddish" ones'
     renamed = refine_run(finished.run_dir, Rename("Red", odd), context=fake_context())
     assert renamed.changes == {"renamed": {"Red": odd}, "merged": {}, "moved": []}
     assert version_clusters(finished.run_dir, 2) == {r["image"]: r["cluster"] for r in renamed.rows}

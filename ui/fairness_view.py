@@ -46,7 +46,8 @@ def panel(session: Any, run_dir: Path, results: dict[str, Any]) -> None:
 
 def _fix(session: Any, run_dir: Path, audit: dict[str, Any]) -> None:
     text = audit["fix"]["instruction"]
-    step = st.selectbox("Step for the instruction", ["assign", "name_clusters", "label", "describe", "all"],
+    steps = ["assign", "name_clusters", "label", "describe", "all"]  # first: the suggested one (not yet given there)
+    step = st.selectbox("Step for the instruction", steps, index=steps.index(audit["fix"].get("step", "assign")),
                         key=f"fix-step-{slug(audit['attribute'])}")
     st.write(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: *{text}* — redoes "
              f"{fairness.fix_preview(run_dir, text, step)}.")

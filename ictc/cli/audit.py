@@ -37,6 +37,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Audit the run's current version; with --fix, apply the suggested instruction and audit again."""
     from dotenv import load_dotenv
 
+    from ictc.core.errors import UsageError
     from ictc.core.settings import settings_from_public
     from ictc.evaluation.audit import format_comparison, format_table, slug
     from ictc.graph.audit import audit_run, fix_run
@@ -45,6 +46,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)
+    if args.instruction is not None and not args.fix:  # had been dropped without a word after the audit
+        raise UsageError("--instruction is the fix's instruction: it goes with --fix")
     run_dir = Path(args.run_dir)
     context = build_context(settings_from_public(load_meta(run_dir)["settings"]))  # once for audit and fix
     progress = Progress()
@@ -54,21 +57,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if result.audit is None:
+        if not result.proposal:  # had said "the proposed values were not accepted" of none shown
+            raise UsageError(f"no values could be proposed for {args.attribute!r}: the model gave no usable answer on "
+                             f"the sample; give them yourself, e.g. --values \"a,b\"")
         print("No audit was run (the proposed values were not accepted).")
         return EXIT_OK
     audit = result.audit
     print(format_table(audit))
+    _say_failures(result.failures)
     print(f"Written: {run_dir / 'audit.json'}, {run_dir / ('audit-' + slug(args.attribute) + '.png')}, "
           f"{run_dir / 'report.html'} (version {result.version})")
+    given = bool(audit["summary"]["flagged"]) and not audit["fix"]  # the suggestion is in Steps 3 and 2a already
     if not args.fix:
         if audit["fix"]:
-            print(f"Suggested fix: {audit['fix']['instruction']!r} (run again with --fix)")
+            print(f"Suggested fix: {audit['fix']['instruction']!r} at {audit['fix']['step']} (run again with --fix)")
+        elif given:
+            print("The suggested instruction is already given at assign and label: try your own with --fix --instruction")
         return EXIT_OK
     if not audit["fix"] and not args.instruction:
-        print("No cluster is over the threshold: nothing to fix.")
+        print("The suggested instruction is already given at assign and label: give your own with --instruction."
+              if given else "No cluster is over the threshold: nothing to fix.")
         return EXIT_OK
     text = args.instruction or audit["fix"]["instruction"]
-    print(f"Fix for {', '.join(audit['summary']['flagged']) or 'the clusters'}: add {text!r} to step {args.step}")
+    step = args.step or (audit["fix"] or {}).get("step", "assign")
+    print(f"Fix for {', '.join(audit['summary']['flagged']) or 'the clusters'}: add {text!r} to step {step}")
 
     def confirm(redo: str) -> bool:
         print(f"Will redo: {redo}")
@@ -76,7 +88,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     progress = Progress()
     try:
-        fixed = fix_run(run_dir, audit, args.step, args.instruction, confirm=confirm, context=context,
+        fixed = fix_run(run_dir, audit, step, args.instruction, confirm=confirm, context=context,
                         on_event=lambda event: None if event.get("step") == "plan" else progress(event))  # said above
     finally:
         progress.close()
@@ -87,5 +99,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
     assert after is not None  # values were given, so the audit ran
     print(f"Version {fixed.refined.version}: instruction for {fixed.step}: {text!r}")
     print(format_table(after))
+    _say_failures(fixed.after.failures)
     print(format_comparison(after["comparison"], args.attribute))
     return EXIT_OK
+
+
+def _say_failures(failures: dict[str, dict[str, str]] | None) -> None:
+    """One line for the images the VLM could not be asked about: the table counts them as unclear."""
+    if failures:
+        path, record = next(iter(failures.items()))
+        reason = record["reason"] if path in record["reason"] else f"{path}: {record['reason']}"
+        print(f"! {len(failures)} image(s) could not be asked and count as unclear (e.g. {reason})")

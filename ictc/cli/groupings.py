@@ -87,7 +87,7 @@ def refine_action(args: argparse.Namespace) -> Any:
     from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetNames
     from ictc.nodes.user_names import parse_names
 
-    if args.names:
+    if args.names is not None:  # --names "" is refused by parse_names, not taken for no flag
         return SetNames(tuple(parse_names(args.names)))
     if args.other:
         return AddOther()

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--values", help='the answers allowed besides "unclear", comma-separated (default: proposed from a sample)')
     audit.add_argument("--threshold", type=float, default=0.10, help="flag a cluster whose disparity is over this share (default 0.10)")
     audit.add_argument("--fix", action="store_true", help="apply the suggested instruction as a refinement, then audit again")
-    audit.add_argument("--step", default="assign", type=step_name, help="the step the fix's instruction goes to (default assign)")
+    audit.add_argument("--step", type=_step, help="the step the fix's instruction goes to (default: the suggested one, "
+                       "assign unless it has the instruction already)")
     audit.add_argument("--instruction", help="the fix's instruction instead of the suggested one")
     audit.add_argument("--yes", action="store_true", help="accept the proposed values and the fix without asking")
     audit.add_argument("--env-file", default=".env")

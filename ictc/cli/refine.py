@@ -45,7 +45,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         if args.undo:
             result = undo_run(args.run_dir)
         else:
-            if args.instruction:
+            if args.instruction is not None:  # "" is refused as empty below, not taken for no flag (a crash)
                 action: Action = AddInstruction(args.instruction, args.step)
             elif args.remove_instructions is not None:
                 action = RemoveInstructions(args.remove_instructions)
@@ -54,7 +54,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
                     raise UsageError(f"--remove takes one cluster at a time: --remove {args.remove[0]} first, "
                                      f"then --remove {args.remove[1]}")
                 action = Remove(_cluster(args.run_dir, args.remove[0]) if args.remove else "")
-            elif args.criterion:
+            elif args.criterion is not None:
                 action = SetCriterion(clean_criterion(args.criterion))  # as the chat cleans it
             elif isinstance(args.k, int):
                 action = SetK(args.k)
