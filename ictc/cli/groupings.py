@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ictc.cli.parser import EXIT_OK
-from ictc.cli.progress import Progress
+from ictc.cli.progress import Progress, typed_line
 from ictc.cli.review import answer_pause
 
 if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --help` stays instant
@@ -56,10 +56,7 @@ def choose_k_at_terminal(result: RunResult, context: Context | None) -> RunResul
 
     while result.pause and result.pause["point"] == "k":
         show_proposal(result.pause)
-        try:
-            line = input("K to use [Enter: the best]> ").strip()
-        except (EOFError, OSError):  # no terminal to ask (a pipe, a test): the best is taken
-            line = ""
+        line = (typed_line("K to use [Enter: the best]> ") or "").strip()  # no terminal to ask: the best is taken
         action: Action = Accept()
         if line:
             if not line.lower().removeprefix("k").strip(" =").isdigit():
