@@ -42,6 +42,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
                          "decodes: .jpg .png .webp .avif .tif and more)")
     if n_clusters == 0 and len(paths) >= 2:
         pass  # K is proposed after Step 2a (nodes/propose_k.py)
+    elif n_clusters == 0:  # "K must be at least 2, not 0" had answered a -k auto on one image
+        raise UsageError(f"-k auto needs at least 2 images to propose K from; {len(paths)} found")
     elif n_clusters < 2:
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):

@@ -53,3 +53,32 @@ def test_a_name_other_with_the_other_flag_is_one_group(folder, tmp_path, capsys)
                      "--out", str(tmp_path / "run"), "--base-url", server.url, *MODELS]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["cluster_names"] == ["red", "green", "other"] and "other" in results
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["-k", "auto"], "-k auto needs at least 2 images to propose K from; 1 found"),  # had said "not 0"
+    (["-k", "3", "-k", "4"], "one -k (a number or 'auto') for the one criterion, not 2"),  # had said "give -k K"
+    (["--names", "red,green,blue", "-k", "2"], "-k 2 and --names (3 categories) disagree"),  # -k had been dropped
+    (["--names", "red,green", "-k", "auto"], "-k auto and --names (2 categories) disagree"),
+])
+def test_k_that_cannot_be_used_is_refused_in_one_line_naming_it(tmp_path, capsys, flags, said):
+    from fakes import make_images
+
+    folder = tmp_path / "images"
+    make_images(folder, {"red": 1} if "auto" in flags and "--names" not in flags else {"red": 2, "green": 2})
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", *flags, "--out", str(tmp_path / "run"),
+                     "--base-url", server.url, *MODELS]) == 1
+    assert said in capsys.readouterr().err
+    assert not server.requests[1:]  # at most the model check: nothing clustered
+    assert not (tmp_path / "run").exists()
+
+
+def test_add_criterion_reads_names_as_run_does(folder, tmp_path, capsys):
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "3", "--out", str(tmp_path / "run"),
+                     "--base-url", server.url, *MODELS]) == 0
+        assert main(["add-criterion", str(tmp_path / "run"), "-c", "hue", "--names", "red,green", "-k", "3"]) == 1
+        assert "-k 3 and --names (2 categories) disagree" in capsys.readouterr().err
+        assert main(["add-criterion", str(tmp_path / "run"), "-c", "hue", "--names", '"red, green", blue']) == 0
+    assert json.loads((tmp_path / "run" / "hue" / "results.json").read_text())["cluster_names"] == ["red, green", "blue"]

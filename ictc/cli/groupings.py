@@ -26,16 +26,32 @@ def run_k(args: argparse.Namespace, index: int = 0) -> int | str:
     if args.names:
         if len(criteria) > 1:
             raise UsageError("--names goes with one criterion; add others with ictc add-criterion")
+        names_given(args.names, ks)
         return 0
     if not ks and not args.criterion and not getattr(args, "preset", None):  # both said at once, not one after the other
         raise UsageError("say what to group the images by and into how many groups: give a criterion (-c mood, or "
                          "--preset) and -k K, -k auto, or --names 'a,b,c'")
-    if len(ks) != len(criteria):
-        raise UsageError(f"give one -k (a number or 'auto') for each of the {len(criteria)} criteria, not {len(ks)}"
-                         if len(criteria) > 1 else "give -k K, -k auto, or --names 'a,b,c'")
+    if len(ks) != len(criteria) and len(criteria) > 1:
+        raise UsageError(f"give one -k (a number or 'auto') for each of the {len(criteria)} criteria, not {len(ks)}")
+    if len(ks) != len(criteria):  # two -k for one criterion had been told to "give -k K"
+        raise UsageError(f"give one -k (a number or 'auto') for the one criterion, not {len(ks)} (several criteria: "
+                         "-c A -k K -c B -k K)" if ks else "give -k K, -k auto, or --names 'a,b,c'")
     if ks[index] == 0:  # 0 is how the graph is told to propose K: from -k it had silently meant auto
         raise UsageError("K must be at least 2, not 0 (-k auto has K proposed after Step 2a)")
     return ks[index]
+
+
+def names_given(names: str, ks: list[int | str]) -> list[str]:
+    """The categories of --names (nodes/user_names.parse_names). Raises UsageError as parse_names does, and when a
+    -k given beside them is not their number (it had been dropped without a word)."""
+    from ictc.core.errors import UsageError
+    from ictc.nodes.user_names import parse_names
+
+    parsed = parse_names(names)
+    if ks and list(ks) != [len(parsed)]:
+        raise UsageError(f"-k {ks[0]} and --names ({len(parsed)} categories) disagree: K is the number of your "
+                         "categories; give one or the other")
+    return parsed
 
 
 def show_proposal(pause: dict[str, Any]) -> None:
@@ -124,13 +140,13 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)
-    k = 0 if args.names else args.k
+    names = names_given(args.names, [args.k] if args.k is not None else []) if args.names else None
+    k = 0 if names else args.k
     if k is None:
         from ictc.core.errors import UsageError
 
         raise UsageError("give -k K, -k auto, or --names 'a,b,c'")
-    request = CriterionRequest(make_criterion(clean_criterion(args.criterion), args.preset), k,
-                               args.names.split(",") if args.names else None, args.other)
+    request = CriterionRequest(make_criterion(clean_criterion(args.criterion), args.preset), k, names, args.other)
     progress = Progress()
     try:
         result = add_criterion(args.run_dir, request, on_event=progress)
