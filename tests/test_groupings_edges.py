@@ -82,3 +82,30 @@ def test_add_criterion_reads_names_as_run_does(folder, tmp_path, capsys):
         assert "-k 3 and --names (2 categories) disagree" in capsys.readouterr().err
         assert main(["add-criterion", str(tmp_path / "run"), "-c", "hue", "--names", '"red, green", blue']) == 0
     assert json.loads((tmp_path / "run" / "hue" / "results.json").read_text())["cluster_names"] == ["red, green", "blue"]
+
+
+def test_a_run_of_several_criteria_stopped_in_the_second_is_resumed_by_its_folder(folder, tmp_path, capsys, monkeypatch):
+    """The stop said "Continue with: ictc resume GROUP", which answered "not a run folder", and the criteria not yet
+    started were recorded nowhere: `-c shade -k auto` was lost."""
+    import ictc.graph.criteria as criteria
+
+    started = criteria._start
+
+    def stop_at_the_second(*args, **kwargs):
+        if (tmp_path / "group" / "colour" / "results.json").is_file():
+            raise KeyboardInterrupt
+        return started(*args, **kwargs)
+
+    group = tmp_path / "group"
+    with FakeOpenAIServer() as server:
+        monkeypatch.setattr(criteria, "_start", stop_at_the_second)
+        assert main(["run", str(folder), "-c", "colour", "-k", "3", "-c", "hue", "-k", "2", "-c", "shade", "-k", "auto",
+                     "--out", str(group), "--base-url", server.url, *MODELS]) == 130
+        assert f"ictc resume {group}" in capsys.readouterr().err and not (group / "hue").exists()
+        monkeypatch.setattr(criteria, "_start", started)
+        assert main(["resume", str(group)]) == 0
+    out = capsys.readouterr().out
+    assert "3 clusters by 'colour'" in out and "2 clusters by 'hue'" in out and "by 'shade'" in out
+    shade = json.loads((group / "shade" / "results.json").read_text())
+    assert shade["k_choice"]["by"] == "best"
+    assert "shade" in (group / "criteria.html").read_text()

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ictc.cli.groupings import choose_k_at_terminal, run_k, run_several
+from ictc.cli.groupings import choose_k_at_terminal, resume_group, run_k, run_several
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
 from ictc.cli.progress import Progress
 from ictc.cli.review import review_at_terminal
@@ -183,6 +183,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
     from ictc.core.settings import setting_values, settings_from_public
+    from ictc.evaluation.crosstab import GROUP_FILE
+    from ictc.graph.criteria import started_runs
     from ictc.graph.run import replace_settings, resume_run
     from ictc.graph.runtime import build_context
     from ictc.graph.versions import load_meta
@@ -190,12 +192,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
     changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
-    saved = load_meta(Path(args.run_dir))["settings"]
+    runs = started_runs(args.run_dir)  # the run, or the started runs of a group of criteria
+    saved = load_meta(runs[0])["settings"]
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
     context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
-        replace_settings(args.run_dir, settings, list(changed))
+        for run in runs:
+            replace_settings(run, settings, list(changed))
+    if (Path(args.run_dir) / GROUP_FILE).is_file():  # several criteria: "ictc resume GROUP" had been refused
+        return resume_group(args.run_dir, context)
     progress, events = Progress(), []
 
     def listen(event: dict[str, Any]) -> None:

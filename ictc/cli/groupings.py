@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ictc.cli.parser import EXIT_OK
+from ictc.cli.parser import EXIT_FAILURES, EXIT_OK
 from ictc.cli.progress import Progress, typed_line
 from ictc.cli.review import answer_pause
 
@@ -128,6 +128,23 @@ def run_several(args: argparse.Namespace, settings: Any, out: Path, print_result
         print_result(result)
     print(f"Several criteria: {out / 'criteria.html'} (cross-tabs); one pair: ictc crosstab {out} A B")
     return EXIT_OK
+
+
+def resume_group(folder: str, context: Context) -> int:
+    """`ictc resume GROUP`: every criterion of a stopped run of several continued, or started (graph/criteria.py
+    resume_criteria), each printed. Exit status 0, or 4 (EXIT_FAILURES) when some images failed."""
+    from ictc.cli.summary import print_result
+    from ictc.graph.criteria import resume_criteria
+
+    progress = Progress()
+    try:
+        results = resume_criteria(folder, on_event=progress, context=context)
+    finally:
+        progress.close()
+    for result in results:
+        print_result(result)
+    print(f"Several criteria: {Path(folder) / 'criteria.html'} (cross-tabs); one pair: ictc crosstab {folder} A B")
+    return EXIT_FAILURES if any(r.failed for r in results) else EXIT_OK
 
 
 def cmd_add_criterion(args: argparse.Namespace) -> int:
