@@ -109,3 +109,32 @@ def test_a_run_of_several_criteria_stopped_in_the_second_is_resumed_by_its_folde
     shade = json.loads((group / "shade" / "results.json").read_text())
     assert shade["k_choice"]["by"] == "best"
     assert "shade" in (group / "criteria.html").read_text()
+
+
+def test_the_tree_follows_a_parent_renamed_or_merged_and_a_later_step_3(tmp_path):
+    """After a parent was renamed the tree kept its old name (issue 21's known gap), and after Step 3 ran again
+    every size in it was 0 while the parents held all 8 images."""
+    from ictc.graph.refine import refine_run
+    from ictc.graph.run import start_run
+    from ictc.nodes.actions import AddInstruction, Coarser, Merge, Rename
+    from ictc.prompts import make_criterion
+
+    from fakes import fake_context, make_images
+
+    paths, _ = make_images(tmp_path / "images", {"red": 2, "yellow": 2, "green": 2, "blue": 2})
+    run = tmp_path / "run"
+    start_run(paths, make_criterion("colour"), 4, fake_context().settings, run, context=fake_context())
+    coarse = refine_run(run, Coarser(3), context=fake_context())
+    first = coarse.results["tree"][0]["name"]
+
+    def tree(result):
+        return {p["name"]: ({c["name"]: c["size"] for c in p["children"]}, p["size"], p.get("direct", 0))
+                for p in result.results["tree"]}
+
+    renamed = tree(refine_run(run, Rename(first, "Warm"), context=fake_context()))
+    assert "Warm" in renamed and first not in renamed and renamed["Warm"] == tree(coarse)[first]
+    merged = refine_run(run, Merge(tuple(n for n in renamed if n != "Warm")[:2], into="Rest"), context=fake_context())
+    assert set(tree(merged)) == {"Warm", "Rest"} and sum(sum(c.values()) for c, _, _ in tree(merged).values()) == 8
+    again = tree(refine_run(run, AddInstruction("look closely", "assign"), context=fake_context()))
+    assert sum(size for _, size, _ in again.values()) == 8  # each parent's images counted, not 0
+    assert all(sum(children.values()) + direct == size for children, size, direct in again.values())

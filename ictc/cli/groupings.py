@@ -92,7 +92,9 @@ def print_groupings(results: dict[str, Any]) -> None:
     if "other" in results:
         print(f"Other (none of the names fits): {results['other']['size']} image(s)")
     for parent in results.get("tree", []):
-        print(f"  {parent['name']} ({parent['size']}): " + ", ".join(f"{c['name']} ({c['size']})" for c in parent["children"]))
+        direct = [f"{parent['direct']} placed by Step 3 since"] if parent.get("direct") else []
+        print(f"  {parent['name']} ({parent['size']}): " + ", ".join([f"{c['name']} ({c['size']})"
+                                                                       for c in parent["children"]] + direct))
 
 
 def refine_action(args: argparse.Namespace) -> Any:
