@@ -138,3 +138,20 @@ def test_the_tree_follows_a_parent_renamed_or_merged_and_a_later_step_3(tmp_path
     again = tree(refine_run(run, AddInstruction("look closely", "assign"), context=fake_context()))
     assert sum(size for _, size, _ in again.values()) == 8  # each parent's images counted, not 0
     assert all(sum(children.values()) + direct == size for children, size, direct in again.values())
+
+
+def test_a_command_for_one_run_given_a_group_of_criteria_names_its_runs(folder, tmp_path, capsys):
+    """`ictc refine GROUP --coarser 2` said "not a run folder", `eval` "finish the run first (ictc resume GROUP)",
+    `export` a bare "No such file or directory"."""
+    group = tmp_path / "group"
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "3", "-c", "hue", "-k", "2", "--out", str(group),
+                     "--base-url", server.url, *MODELS]) == 0
+    capsys.readouterr()
+    for command in (["refine", str(group), "--coarser", "2"], ["eval", str(group), str(folder / "labels.csv")],
+                    ["export", str(group), str(tmp_path / "out")], ["search", str(group), "red"],
+                    ["audit", str(group), "--attribute", "age", "--yes"]):
+        assert main(command) == 1
+        said = capsys.readouterr().err
+        assert f"holds several criteria, one run each: give one of {group / 'colour'}, {group / 'hue'}" in said, said
+    assert not (tmp_path / "out").exists()

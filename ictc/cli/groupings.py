@@ -149,6 +149,19 @@ def resume_group(folder: str, context: Context) -> int:
     return EXIT_FAILURES if any(r.failed for r in results) else EXIT_OK
 
 
+def refuse_group_folder(folder: str) -> None:
+    """For a command that works on one run (refine, audit, export, search, eval): raises UsageError naming the
+    criteria's folders when `folder` holds several criteria and is no run itself ("not a run folder", "no
+    results.json: finish the run first" and a bare file error had been said of a finished group)."""
+    from ictc.core.errors import UsageError
+    from ictc.evaluation.crosstab import GROUP_FILE, read_group
+
+    if (Path(folder) / GROUP_FILE).is_file() and not (Path(folder) / "run.json").is_file():
+        runs = [str(Path(folder) / e["run"]) for e in read_group(folder)["criteria"]]
+        raise UsageError(f"{folder} holds several criteria, one run each: give one of {', '.join(runs)} "
+                         f"(ictc crosstab {folder} A B compares two)")
+
+
 def cmd_add_criterion(args: argparse.Namespace) -> int:
     """`ictc add-criterion RUN -c mood -k 4`: the same images by one more criterion."""
     from dotenv import load_dotenv
