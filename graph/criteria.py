@@ -13,7 +13,7 @@ from ictc.core.errors import UsageError
 from ictc.core.folders import list_images
 from ictc.core.settings import Settings
 from ictc.evaluation.crosstab import GROUP_FILE, read_group, write_group, write_group_report
-from ictc.graph.run import check_request, hash_images, start_run
+from ictc.graph.run import as_k, check_request, hash_images, is_auto, start_run
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult
 from ictc.graph.versions import load_meta
@@ -49,7 +49,7 @@ def request_dict(request: CriterionRequest) -> dict[str, Any]:
 
 def _check(paths: list[str], request: CriterionRequest, labels: str | None) -> None:
     """check_request for one criterion (names or "auto" count as K=2 here; start_run checks the rest)."""
-    k = 2 if request.names or request.n_clusters == "auto" else int(request.n_clusters)
+    k = 2 if request.names or is_auto(request.n_clusters) else as_k(request.n_clusters)
     check_request(paths, request.criterion, k, labels)
 
 

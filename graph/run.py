@@ -84,7 +84,7 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     from ictc.nodes.user_names import parse_names
 
     user_names = parse_names(names) if names is not None else []
-    k = len(user_names) if user_names else (0 if n_clusters == "auto" else _as_k(n_clusters))
+    k = len(user_names) if user_names else (0 if is_auto(n_clusters) else as_k(n_clusters))
     listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
     paths = listing.paths
     # the labels file given is no skipped image (a labels.csv beside the images is not listed: core/folders.scan_images)
@@ -261,7 +261,13 @@ def _pending_change(session: RunSession) -> str | None:
     return pending
 
 
-def _as_k(value: int | str) -> int:
+def is_auto(value: int | str) -> bool:
+    """True for a K of "auto" in any case or spacing, as the CLI's -k reads it (the estimator's "Auto" had been
+    refused as no number)."""
+    return isinstance(value, str) and value.strip().lower() == "auto"
+
+
+def as_k(value: int | str) -> int:
     """K from an int or its text ("auto" is handled by the caller). Raises UsageError for anything else."""
     try:
         return int(value)

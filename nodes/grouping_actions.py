@@ -57,6 +57,9 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             named = [x for x in names if x != OTHER]
             if not n_assigned:
                 raise UsageError("a coarser level needs the clusters' members: finish Step 3 first")
+            if len(named) < 3:  # "between 2 and 1 parents" had been asked of a run of 2 names
+                raise UsageError(f"a coarser level needs 3 names or more to group into 2 or more parents; the run has "
+                                 f"{len(named)} ({', '.join(named)})")
             if n < 2 or n >= len(named):
                 raise UsageError(f"a coarser level needs between 2 and {len(named) - 1} parents for {len(named)} names, not {n}")
             return Plan({"coarsen": {"n": n}}, "coarsen",

@@ -155,3 +155,20 @@ def test_a_command_for_one_run_given_a_group_of_criteria_names_its_runs(folder, 
         said = capsys.readouterr().err
         assert f"holds several criteria, one run each: give one of {group / 'colour'}, {group / 'hue'}" in said, said
     assert not (tmp_path / "out").exists()
+
+
+def test_the_estimator_reads_auto_names_and_a_coarser_level_as_the_cli_does(colour_images, tmp_path):
+    """ICTC(n_clusters="Auto") was refused as no number (the CLI's -k Auto is read); add_criterion split its names
+    at every comma, quotes and all; coarsen on a run of 2 names asked for "between 2 and 1 parents"."""
+    from ictc.api import ICTC
+    from ictc.core.errors import UsageError
+
+    from fakes import fake_context
+
+    paths, _ = colour_images
+    model = ICTC("colour", "Auto", out_dir=tmp_path / "run", context=fake_context()).fit(paths)
+    assert model.k_choice_["chosen"] == 3
+    hue = model.add_criterion("hue", cluster_names='"red, green", blue')
+    assert hue.cluster_names_ == ["red, green", "blue"]
+    with pytest.raises(UsageError, match=r"3 names or more to group into 2 or more parents; the run has 2 \("):
+        hue.coarsen(2)
