@@ -172,3 +172,21 @@ def test_the_estimator_reads_auto_names_and_a_coarser_level_as_the_cli_does(colo
     assert hue.cluster_names_ == ["red, green", "blue"]
     with pytest.raises(UsageError, match=r"3 names or more to group into 2 or more parents; the run has 2 \("):
         hue.coarsen(2)
+
+
+def test_the_calls_of_a_coarser_level_and_of_k_proposed_are_counted_and_said(tmp_path, capsys):
+    """`refine --coarser 2` printed "Model calls: describe 0, ..., assign 0" and "New names from Step 2b" for its one
+    LLM call, and results.json's calls had no room for the coarsen or propose_k call."""
+    from fakes import make_images
+
+    folder = tmp_path / "images"
+    make_images(folder, {"red": 2, "yellow": 2, "green": 2, "blue": 2})
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "auto", "--yes", "--out", str(tmp_path / "run"),
+                     "--base-url", server.url, *MODELS]) == 0
+        results = json.loads((tmp_path / "run" / "results.json").read_text())
+        assert results["calls"]["propose_k"] == {"model_calls": 1, "from_store": 0}
+        capsys.readouterr()
+        assert main(["refine", str(tmp_path / "run"), "--coarser", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "coarsen 1 (0 from store)" in out and "New names from the coarser level: " in out, out
