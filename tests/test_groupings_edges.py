@@ -190,3 +190,16 @@ def test_the_calls_of_a_coarser_level_and_of_k_proposed_are_counted_and_said(tmp
         assert main(["refine", str(tmp_path / "run"), "--coarser", "2"]) == 0
     out = capsys.readouterr().out
     assert "coarsen 1 (0 from store)" in out and "New names from the coarser level: " in out, out
+
+
+def test_k_auto_on_images_of_one_kind_is_not_told_to_ask_for_a_smaller_k(tmp_path):
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+
+    from fakes import fake_context, make_images
+
+    paths, _ = make_images(tmp_path / "images", {"red": 4})
+    ctx = fake_context()
+    result = start_run(paths, make_criterion("colour"), "auto", ctx.settings, tmp_path / "run", context=ctx)
+    said = [w for w in result.results["warnings"] if "distinct kind" in w]
+    assert said and "ask for another criterion if that is not right" in said[0] and "smaller K" not in said[0]
