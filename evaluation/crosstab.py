@@ -132,3 +132,17 @@ def write_group_report(folder: str | Path) -> list[Path]:
                   f"<p><img alt='' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'></p>"]
     write_atomic(folder / GROUP_REPORT, "\n".join(parts) + "\n")
     return written
+
+
+def refresh_group_of(run_dir: Path) -> None:
+    """criteria.html (and the heat maps) of the group of criteria `run_dir` is one of, written again: its parent's
+    group, or its own when it holds itself as "." (a single run given add-criterion). Nothing when it is in none.
+    Called whenever a run's results are written, so a criterion refined or resumed on its own is not shown as it was
+    (criteria.html had kept a coarsened criterion's former clusters)."""
+    run_dir = Path(run_dir).resolve()
+    for folder in (run_dir, run_dir.parent):
+        if (folder / GROUP_FILE).is_file() and any((folder / e["run"]).resolve() == run_dir
+                                                   for e in read_group(folder)["criteria"]):
+            write_group_report(folder)
+            return
+

@@ -12,7 +12,7 @@ from typing import Any
 from ictc.core.errors import UsageError
 from ictc.core.folders import list_images
 from ictc.core.settings import Settings
-from ictc.evaluation.crosstab import GROUP_FILE, read_group, write_group, write_group_report
+from ictc.evaluation.crosstab import GROUP_FILE, read_group, write_group
 from ictc.graph.run import as_k, check_request, hash_images, is_auto, start_run
 from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
 from ictc.graph.session import Events, RunResult
@@ -88,8 +88,8 @@ def run_criteria(images: str | Path | list[str], requests: list[CriterionRequest
     write_group(out, group)
     results = []
     for entry, request in zip(group["criteria"], requests, strict=True):
+        # each run's results rewrite the group's criteria.html as they are written (evaluation/crosstab.py)
         results.append(_start(paths, hashed, request, settings, out / entry["run"], ctx, labels, on_event, k_pick))
-        write_group_report(out)
     return results
 
 
@@ -131,7 +131,6 @@ def resume_criteria(folder: str | Path, on_event: Events | None = None, context:
             hashed = hashed or hash_images(paths)
             results.append(_start(paths, hashed, request, ctx.settings, folder / entry["run"], ctx,
                                   meta.get("labels"), on_event, "best"))
-        write_group_report(folder)
     return results
 
 
@@ -139,8 +138,12 @@ def add_criterion(folder: str | Path, request: CriterionRequest, on_event: Event
                   context: Context | None = None, context_factory: ContextFactory | None = None,
                   k_pick: str = "best") -> RunResult:
     """Cluster the images of a group (or of one finished run, which then becomes a group holding itself as
-    ".") by one more criterion, in `folder`/<slug>, with the first run's settings. Returns its result."""
+    ".") by one more criterion, in `folder`/<slug>, with the first run's settings. Returns its result.
+    A run that is one criterion of a group adds to that group (it had become a group of its own inside it)."""
     folder = Path(folder)
+    if not (folder / GROUP_FILE).is_file() and (folder.parent / GROUP_FILE).is_file() and any(
+            (folder.parent / e["run"]).resolve() == folder.resolve() for e in read_group(folder.parent)["criteria"]):
+        folder = folder.parent
     if (folder / GROUP_FILE).is_file():
         group = read_group(folder)
     elif (folder / "results.json").is_file():
@@ -161,5 +164,4 @@ def add_criterion(folder: str | Path, request: CriterionRequest, on_event: Event
     write_group(folder, group)
     result = _start(paths, hash_images(paths), request, settings or ctx.settings, folder / name, ctx,
                     meta.get("labels"), on_event, k_pick)
-    write_group_report(folder)
-    return result
+    return result  # its results rewrote the group's criteria.html (evaluation/crosstab.py refresh_group_of)

@@ -203,3 +203,16 @@ def test_k_auto_on_images_of_one_kind_is_not_told_to_ask_for_a_smaller_k(tmp_pat
     result = start_run(paths, make_criterion("colour"), "auto", ctx.settings, tmp_path / "run", context=ctx)
     said = [w for w in result.results["warnings"] if "distinct kind" in w]
     assert said and "ask for another criterion if that is not right" in said[0] and "smaller K" not in said[0]
+
+
+def test_a_criterion_refined_on_its_own_is_shown_as_it_is_now_in_the_group_page(folder, tmp_path, capsys):
+    """criteria.html kept a criterion's clusters as they were before `ictc refine GROUP/colour ...`."""
+    group = tmp_path / "group"
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "3", "-c", "hue", "-k", "2", "--out", str(group),
+                     "--base-url", server.url, *MODELS]) == 0
+        assert main(["refine", str(group / "colour"), "--rename", "1", "Verdant"]) == 0
+        # one criterion's run given: the criterion joins its group (hue had become a group inside the group)
+        assert main(["add-criterion", str(group / "hue"), "-c", "shade", "-k", "2"]) == 0
+    page = (group / "criteria.html").read_text()
+    assert "Verdant" in page and page.count("&times;") == 3 and not (group / "hue" / "criteria.json").exists()
