@@ -216,3 +216,17 @@ def test_a_criterion_refined_on_its_own_is_shown_as_it_is_now_in_the_group_page(
         assert main(["add-criterion", str(group / "hue"), "-c", "shade", "-k", "2"]) == 0
     page = (group / "criteria.html").read_text()
     assert "Verdant" in page and page.count("&times;") == 3 and not (group / "hue" / "criteria.json").exists()
+
+
+def test_the_k_candidates_are_no_numbered_menu_and_a_wrong_k_is_said_once(folder, tmp_path, capsys, monkeypatch):
+    """"1. K=3 / 2. K=2" read as a menu: "1" was refused as K=1, and a "2" for the second candidate is K=2 whatever it
+    was; a wrong K's error then stood under the list at every later try."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("11\nthree\n3\n"))
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "auto", "--out", str(tmp_path / "run"),
+                     "--base-url", server.url, *MODELS]) == 0
+    out = capsys.readouterr().out
+    assert "1. K=" not in out and "  - K=3" in out and "a number of clusters" in out
+    assert out.count("not 11") == 1 and "'three' is not a number" in out

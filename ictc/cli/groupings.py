@@ -57,9 +57,10 @@ def names_given(names: str, ks: list[int | str]) -> list[str]:
 def show_proposal(pause: dict[str, Any]) -> None:
     """Print the proposed K candidates, best first, with their reasons."""
     print(f"\nK proposed for {pause['criterion']['text']!r}:")
+    # not numbered: the answer is a K, and a "2" typed for the second of "1. K=5, 2. K=4" had made K=2
     for number, candidate in enumerate(pause["proposal"]["candidates"], 1):
         score = f", silhouette {candidate['silhouette']:.3f}" if candidate.get("silhouette") is not None else ""
-        print(f"  {number}. K={candidate['k']}{score}" + ("  (best)" if number == 1 else ""))
+        print(f"  - K={candidate['k']}{score}" + ("  (best)" if number == 1 else ""))
         for reason in candidate["reasons"] or ["next best silhouette of the label embeddings"]:
             print(f"       {reason}")
     if pause.get("error"):
@@ -72,7 +73,8 @@ def choose_k_at_terminal(result: RunResult, context: Context | None) -> RunResul
 
     while result.pause and result.pause["point"] == "k":
         show_proposal(result.pause)
-        line = (typed_line("K to use [Enter: the best]> ") or "").strip()  # no terminal to ask: the best is taken
+        result.pause["error"] = ""  # said once: a wrong K's error had stood under every later try
+        line = (typed_line("K to use (a number of clusters) [Enter: the best]> ") or "").strip()  # no terminal to ask: the best is taken
         action: Action = Accept()
         if line:
             if not line.lower().removeprefix("k").strip(" =").isdigit():
