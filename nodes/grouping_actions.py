@@ -169,7 +169,7 @@ def names_note(state: dict[str, Any], plan: Plan) -> str:
         return "; Step 2b names the clusters afresh, so earlier renames, merges and removals are not kept"
     if own and plan.update.get("user_names") == []:
         return f"; Step 2b names the clusters afresh, in place of your own categories ({', '.join(own)})"
-    if own and plan.goto in NAMES_AFRESH:
+    if own and plan.goto in NAMES_AFRESH and "user_names" not in plan.update:  # new ones given: they are what Step 3 uses
         return (f"; your own categories stay ({', '.join(own)}; earlier renames, merges and removals are not kept): "
                 "give new ones, or a K, to change them")
     return ""

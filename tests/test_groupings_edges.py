@@ -230,3 +230,20 @@ def test_the_k_candidates_are_no_numbered_menu_and_a_wrong_k_is_said_once(folder
     out = capsys.readouterr().out
     assert "1. K=" not in out and "  - K=3" in out and "a number of clusters" in out
     assert out.count("not 11") == 1 and "'three' is not a number" in out
+
+
+def test_new_categories_for_a_run_with_its_own_are_not_said_to_keep_the_old_ones(colour_images, tmp_path):
+    """`refine --names "warm, cool"` on a run sorted into "red, green" said "your own categories stay (red, green ...):
+    give new ones, or a K, to change them", which was what had just been done."""
+    from ictc.graph.run import start_run
+    from ictc.graph.session import run_state
+    from ictc.nodes.actions import SetNames, preview_action
+    from ictc.prompts import make_criterion
+
+    from fakes import fake_context
+
+    paths, _ = colour_images
+    ctx = fake_context()
+    start_run(paths, make_criterion("colour"), 0, ctx.settings, tmp_path / "run", context=ctx, names="red, green")
+    said = preview_action(run_state(tmp_path / "run"), SetNames(("warm", "cool")))
+    assert "Step 3 into warm, cool" in said and "stay" not in said, said
