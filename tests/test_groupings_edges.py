@@ -247,3 +247,19 @@ def test_new_categories_for_a_run_with_its_own_are_not_said_to_keep_the_old_ones
     start_run(paths, make_criterion("colour"), 0, ctx.settings, tmp_path / "run", context=ctx, names="red, green")
     said = preview_action(run_state(tmp_path / "run"), SetNames(("warm", "cool")))
     assert "Step 3 into warm, cool" in said and "stay" not in said, said
+
+
+@pytest.mark.levers
+def test_none_of_these_on_the_default_route_is_not_overruled_by_the_label_s_likeness_to_a_name(tmp_path):
+    """With the defaults (calibrated choice plus the embedding prior), the two yellow squares the model called none of
+    red, green and blue went to red ("logprobs+embedding"): the prior of the label "yellow" outweighed the stated rule."""
+    from fakes import NoneOfTheseLLM, make_images
+
+    folder = tmp_path / "images"
+    make_images(folder, {"red": 2, "green": 2, "blue": 2, "yellow": 2})
+    with FakeOpenAIServer(llm=NoneOfTheseLLM()) as server:
+        assert main(["run", str(folder), "-c", "colour", "--names", "red,green,blue", "--other",
+                     "--out", str(tmp_path / "run"), "--base-url", server.url, *MODELS]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert {r["image"].rsplit("/", 1)[-1]: r["cluster"] for r in results["images"] if "yellow" in r["image"]} == {
+        "yellow_0.png": "other", "yellow_1.png": "other"}
