@@ -263,3 +263,34 @@ def test_none_of_these_on_the_default_route_is_not_overruled_by_the_label_s_like
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert {r["image"].rsplit("/", 1)[-1]: r["cluster"] for r in results["images"] if "yellow" in r["image"]} == {
         "yellow_0.png": "other", "yellow_1.png": "other"}
+
+
+def test_several_criteria_take_the_instructions_and_refuse_review_and_preset(folder, tmp_path, capsys):
+    """--instruction, --review and --preset beside several -c had been dropped without a word."""
+    several = ["run", str(folder), "-c", "colour", "-k", "3", "-c", "hue", "-k", "2"]
+    for flag, said in ((["--review"], "--review goes with one criterion"), (["--preset", "mood"], "--preset is a criterion")):
+        assert main([*several, *flag, "--out", str(tmp_path / "no"), *MODELS]) == 1
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    with FakeOpenAIServer() as server:
+        assert main([*several, "--instruction", "ignore the size", "--step", "assign", "--out", str(tmp_path / "group"),
+                     "--base-url", server.url, *MODELS]) == 0
+    for name in ("colour", "hue"):
+        criterion = json.loads((tmp_path / "group" / name / "results.json").read_text())["criterion"]
+        assert criterion["instructions"] == {"assign": ["ignore the size"]}
+
+
+def test_a_stop_of_several_criteria_in_their_default_folder_names_it(folder, tmp_path, capsys, monkeypatch):
+    """Without --out, a stop said "Continue with: ictc resume RUN_DIR"."""
+    import ictc.graph.criteria as criteria
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(criteria, "_start", stop)
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "3", "-c", "hue", "-k", "2", "--base-url", server.url,
+                     *MODELS]) == 130
+    said = capsys.readouterr().err
+    assert "RUN_DIR" not in said and "ictc resume runs" in said and "colour-hue" in said, said

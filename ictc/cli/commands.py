@@ -67,8 +67,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.labels, labels_said = labels_of_run(args, len(args.criterion or ()))
     if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
         settings = settings_from_args(args)
-        return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
-                           print_result, labels_said)
+        out = Path(args.out) if args.out else _default_out("+".join(args.criterion))
+        args.out = str(out)  # named by the CLI if the runs stop early: a stop had said "ictc resume RUN_DIR"
+        return run_several(args, settings, out, print_result, labels_said)
     k = run_k(args)
     criterion = make_criterion(clean_criterion(args.criterion[0]) if args.criterion else None, args.preset)
     for text in args.instruction:

@@ -118,10 +118,25 @@ def refine_action(args: argparse.Namespace) -> Any:
 def run_several(args: argparse.Namespace, settings: Any, out: Path, print_result: Any, first: str = "") -> int:
     """`ictc run PHOTOS -c A -k K -c B -k K`: one run per criterion under `out`; with -k auto the best K is taken.
     `first`: a line said once the runs start (the labels file, which scores each criterion)."""
+    from ictc.core.errors import UsageError
     from ictc.graph.criteria import CriterionRequest, run_criteria
-    from ictc.prompts import clean_criterion, make_criterion
+    from ictc.prompts import Criterion, clean_criterion, make_criterion
 
-    requests = [CriterionRequest(make_criterion(clean_criterion(text), None), run_k(args, i), other=args.other)
+    if args.review:  # it had been dropped unsaid, as --preset and --instruction had
+        raise UsageError("--review goes with one criterion: run the criteria without it, then change each one's run "
+                         "with ictc refine (its folder is under --out)")
+    if args.preset:
+        raise UsageError(f"--preset is a criterion of its own: give it as one more -c with its -k, not beside "
+                         f"{len(args.criterion)} -c")
+
+    def instructed(text: str) -> Criterion:
+        """The criterion with every --instruction (at --step): they had been dropped from each of several."""
+        criterion = make_criterion(clean_criterion(text), None)
+        for instruction in args.instruction:
+            criterion = criterion.with_instruction(instruction, args.step)
+        return criterion
+
+    requests = [CriterionRequest(instructed(text), run_k(args, i), other=args.other)
                 for i, text in enumerate(args.criterion)]
     progress = Progress(first)
     try:
