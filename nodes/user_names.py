@@ -24,13 +24,16 @@ def parse_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
     stripped, unquoted, empty ones dropped; a name that is "other" in any case or plural ("Other", "others") is
     the other group's, OTHER (it had stood as a second group beside the "other" of --other).
 
-    Raises UsageError when fewer than 2 remain or two are the same (ignoring case and plurals)."""
+    Raises UsageError when fewer than 2 remain, one has no letter or digit, or two are the same (ignoring case and
+    plurals)."""
     items = next(csv.reader([names], skipinitialspace=True), []) if isinstance(names, str) else list(names)
     given = [n for n in map(_unquoted, map(str, items)) if n]
     if len(given) < 2:
         raise UsageError(f"give at least 2 category names, comma-separated, not {names!r}")
     seen: dict[str, str] = {}
     for name in given:
+        if not normalize_label(name):  # "." or "?" had been a category no answer could name
+            raise UsageError(f"the category name {name!r} has no letter or digit (names: {names!r})")
         if normalize_label(name) in seen:
             raise UsageError(f"the category names {seen[normalize_label(name)]!r} and {name!r} are the same")
         seen[normalize_label(name)] = name

@@ -38,6 +38,15 @@ def test_names_are_read_as_a_csv_line_and_other_in_any_case_is_the_other_group(g
     assert parse_names(given) == names
 
 
+@pytest.mark.parametrize("given", ["red, green, .", "red, ?, green"])
+def test_a_category_name_with_no_letter_or_digit_is_refused(given):
+    from ictc.core.errors import UsageError
+    from ictc.nodes.user_names import parse_names
+
+    with pytest.raises(UsageError, match="has no letter or digit"):
+        parse_names(given)
+
+
 def test_with_other_takes_a_step_2b_name_other_as_that_group():
     from ictc.nodes.user_names import with_other
 
