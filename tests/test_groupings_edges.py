@@ -112,6 +112,8 @@ def test_a_run_of_several_criteria_stopped_in_the_second_is_resumed_by_its_folde
                      "--out", str(group), "--base-url", server.url, *MODELS]) == 130
         assert f"ictc resume {group}" in capsys.readouterr().err and not (group / "hue").exists()
         monkeypatch.setattr(criteria, "_start", started)
+        assert main(["resume", str(group), "--images", str(folder)]) == 1  # one folder for every run: refused
+        assert "--images goes with one run" in capsys.readouterr().err
         assert main(["resume", str(group)]) == 0
     out = capsys.readouterr().out
     assert "3 clusters by 'colour'" in out and "2 clusters by 'hue'" in out and "by 'shade'" in out

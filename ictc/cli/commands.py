@@ -194,6 +194,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
     changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
     runs = started_runs(args.run_dir)  # the run, or the started runs of a group of criteria
+    if (group := (Path(args.run_dir) / GROUP_FILE).is_file()) and args.images:  # refused before anything changes
+        from ictc.core.errors import UsageError
+
+        raise UsageError(f"--images goes with one run: resume each criterion's run under {args.run_dir} with it")
     saved = load_meta(runs[0])["settings"]
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
@@ -201,7 +205,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
         for run in runs:
             replace_settings(run, settings, list(changed))
-    if (Path(args.run_dir) / GROUP_FILE).is_file():  # several criteria: "ictc resume GROUP" had been refused
+    if group:  # several criteria: "ictc resume GROUP" had been refused as no run folder
         return resume_group(args.run_dir, context)
     progress, events = Progress(), []
 
