@@ -150,6 +150,8 @@ def add_criterion(folder: str | Path, request: CriterionRequest, on_event: Event
         results = json.loads((folder / "results.json").read_text("utf-8"))
         group = {"format": 1, "images": [r["image"] for r in results["images"]], "criteria": [
             {"name": slug(results["criterion"]["text"], set()), "criterion": results["criterion"]["text"], "run": "."}]}
+    elif (folder / "run.json").is_file():  # a stopped run: said how to finish it, not "neither ... nor"
+        raise UsageError(f"{folder} is a run that has not finished: finish it first (ictc resume {folder})")
     else:
         raise UsageError(f"{folder} is neither a finished run nor a group of criteria")
     first = folder / group["criteria"][0]["run"]

@@ -305,3 +305,14 @@ def test_a_stop_of_several_criteria_in_their_default_folder_names_it(folder, tmp
                      *MODELS]) == 130
     said = capsys.readouterr().err
     assert "RUN_DIR" not in said and "ictc resume runs" in said and "colour-hue" in said, said
+
+
+def test_a_criterion_added_to_a_stopped_run_says_to_finish_it(tmp_path):
+    from ictc.core.errors import UsageError
+    from ictc.graph.criteria import CriterionRequest, add_criterion
+    from ictc.prompts import make_criterion
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}")  # started, stopped before its first results
+    with pytest.raises(UsageError, match=r"has not finished: finish it first \(ictc resume "):
+        add_criterion(tmp_path / "run", CriterionRequest(make_criterion("hue"), 2))
