@@ -90,14 +90,15 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     # the labels file given is no skipped image (a labels.csv beside the images is not listed: core/folders.scan_images)
     listing.skipped = {f: r for f, r in listing.skipped.items()
                        if labels is None or Path(f).resolve() != Path(labels).resolve()}
-    check_request(paths, criterion, k, labels, entries_said(listing.skipped))
+    # the user's own categories may outnumber the images (some stay empty): checked as K=2, not refused as "K=4"
+    check_request(paths, criterion, 2 if user_names and len(paths) >= 2 else k, labels, entries_said(listing.skipped))
     if (Path(out_dir) / "run.json").is_file():  # a newcomer's second `run --out` had replaced a run of 12 versions
         raise UsageError(f"{out_dir} already holds a run: refine or resume it, or give another run folder "
                          "(nothing in it was changed)")
     items, unreadable = hashed if hashed is not None else hash_images(paths)
     n_clusters = k
     files, contents, _ = clusterable(items, unreadable)  # identical files are one image to cluster
-    if n_clusters > contents:
+    if n_clusters > contents and not user_names:
         raise UsageError(f"K={n_clusters} is more than the {distinct_said(files, contents, 0, 'readable images')}")
     ctx = with_stores(context or make_context(settings, context_factory))  # loads models: fails before any work
     run_dir = Path(out_dir)

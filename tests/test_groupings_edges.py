@@ -316,3 +316,18 @@ def test_a_criterion_added_to_a_stopped_run_says_to_finish_it(tmp_path):
     (tmp_path / "run" / "run.json").write_text("{}")  # started, stopped before its first results
     with pytest.raises(UsageError, match=r"has not finished: finish it first \(ictc resume "):
         add_criterion(tmp_path / "run", CriterionRequest(make_criterion("hue"), 2))
+
+
+def test_own_categories_may_outnumber_the_images(tmp_path):
+    """`--names red,green,blue,yellow` on 3 photos was refused as "K=4 is more than the 3 images found"; a K the user
+    never gave, and sorting into a category list that some photos do not fill is what --names is for."""
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+
+    from fakes import fake_context, make_images
+
+    paths, _ = make_images(tmp_path / "images", {"red": 1, "green": 1, "blue": 1})
+    ctx = fake_context()
+    result = start_run(paths, make_criterion("colour"), 0, ctx.settings, tmp_path / "run", context=ctx,
+                       names="red, green, blue, yellow")
+    assert {c["name"]: c["size"] for c in result.results["clusters"]} == {"red": 1, "green": 1, "blue": 1, "yellow": 0}
