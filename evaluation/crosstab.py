@@ -63,7 +63,11 @@ def criterion_results(folder: str | Path, name: str) -> dict[str, Any]:
 
 
 def crosstab(results_a: dict[str, Any], results_b: dict[str, Any]) -> CrossTab:
-    """Counts of images per pair of clusters of two runs over the same images (matched by path)."""
+    """Counts of images per pair of clusters of two runs over the same images (matched by path).
+    Raises UsageError when the runs share no image (the table had been all zeros, unsaid)."""
+    if not {r["image"] for r in results_a["images"]} & {r["image"] for r in results_b["images"]}:
+        raise UsageError(f"the runs by {results_a['criterion']['text']!r} and {results_b['criterion']['text']!r} share "
+                         "no image: a cross-tab counts the same images by two criteria")
     clusters_b = {r["image"]: r["cluster"] for r in results_b["images"] if r["status"] == "ok"}
     rows, columns = list(results_a["cluster_names"]), list(results_b["cluster_names"])
     counts = [[0] * len(columns) for _ in rows]

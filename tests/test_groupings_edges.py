@@ -331,3 +331,18 @@ def test_own_categories_may_outnumber_the_images(tmp_path):
     result = start_run(paths, make_criterion("colour"), 0, ctx.settings, tmp_path / "run", context=ctx,
                        names="red, green, blue, yellow")
     assert {c["name"]: c["size"] for c in result.results["clusters"]} == {"red": 1, "green": 1, "blue": 1, "yellow": 0}
+
+
+def test_a_cross_tab_of_runs_over_other_images_is_refused_not_all_zeros(tmp_path):
+    """The estimator's crosstab(other) of a run over other images gave a table of zeros, with no word."""
+    from ictc.api import ICTC
+    from ictc.core.errors import UsageError
+
+    from fakes import fake_context, make_images
+
+    first, _ = make_images(tmp_path / "a", {"red": 2, "green": 2})
+    second, _ = make_images(tmp_path / "b", {"red": 2, "blue": 2})
+    a = ICTC("colour", 2, out_dir=tmp_path / "run-a", context=fake_context()).fit(first)
+    b = ICTC("colour", 2, out_dir=tmp_path / "run-b", context=fake_context()).fit(second)
+    with pytest.raises(UsageError, match="share no image"):
+        a.crosstab(b)
