@@ -63,7 +63,11 @@ def criterion_results(folder: str | Path, name: str) -> dict[str, Any]:
 
 
 def crosstab(results_a: dict[str, Any], results_b: dict[str, Any]) -> CrossTab:
-    """Counts of images per pair of clusters of two runs over the same images (matched by path)."""
+    """Counts of images per pair of clusters of two runs over the same images (matched by path).
+    Raises UsageError when the runs share no image (the table had been all zeros, unsaid)."""
+    if not {r["image"] for r in results_a["images"]} & {r["image"] for r in results_b["images"]}:
+        raise UsageError(f"the runs by {results_a['criterion']['text']!r} and {results_b['criterion']['text']!r} share "
+                         "no image: a cross-tab counts the same images by two criteria")
     clusters_b = {r["image"]: r["cluster"] for r in results_b["images"] if r["status"] == "ok"}
     rows, columns = list(results_a["cluster_names"]), list(results_b["cluster_names"])
     counts = [[0] * len(columns) for _ in rows]
@@ -132,3 +136,17 @@ def write_group_report(folder: str | Path) -> list[Path]:
                   f"<p><img alt='' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'></p>"]
     write_atomic(folder / GROUP_REPORT, "\n".join(parts) + "\n")
     return written
+
+
+def refresh_group_of(run_dir: Path) -> None:
+    """criteria.html (and the heat maps) of the group of criteria `run_dir` is one of, written again: its parent's
+    group, or its own when it holds itself as "." (a single run given add-criterion). Nothing when it is in none.
+    Called whenever a run's results are written, so a criterion refined or resumed on its own is not shown as it was
+    (criteria.html had kept a coarsened criterion's former clusters)."""
+    run_dir = Path(run_dir).resolve()
+    for folder in (run_dir, run_dir.parent):
+        if (folder / GROUP_FILE).is_file() and any((folder / e["run"]).resolve() == run_dir
+                                                   for e in read_group(folder)["criteria"]):
+            write_group_report(folder)
+            return
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from typing import Any
 
@@ -9,21 +10,34 @@ from ictc.models.other import OTHER
 
 
 def tree_of(state: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest coarser level as a tree: [{"name", "size", "children": [{"name", "size"}]}] ([] if none).
-    A child's size counts the images whose former cluster (`fine`) it was."""
+    """The latest coarser level as a tree of the clusters as they are now: [{"name", "size", "children": [{"name",
+    "size"}], and "direct" when some of its images came by a later Step 3, with no finer cluster}] ([] if none).
+
+    A child's size counts the images whose former cluster (`fine`) it was. A parent renamed or merged since the
+    coarsening is shown under its name now (its images went with it): the tree had kept the names of the coarsening,
+    and shown every size 0 once Step 3 had run again."""
     levels = state.get("naming", {}).get("levels") or []
     if not levels:
         return []
     fine = {p: a.get("fine", "") for p, a in state.get("assignments", {}).items()}
-    sizes: dict[str, int] = {}
     primary = {r["image"]: r["same_as"] or r["image"] for r in rows}
-    for row in rows:
-        if row["status"] == "ok":
-            child = fine.get(primary[row["image"]], "")
-            sizes[child] = sizes.get(child, 0) + 1
-    tree = [{"name": parent, "size": sum(sizes.get(c, 0) for c in children),
-             "children": [{"name": c, "size": sizes.get(c, 0)} for c in children]}
-            for parent, children in levels[-1]["parents"].items()]
+    sizes: Counter[tuple[str, str]] = Counter((row["cluster"], fine.get(primary[row["image"]], ""))
+                                              for row in rows if row["status"] == "ok")
+    parents: dict[str, list[str]] = levels[-1]["parents"]
+    parent_of = {child: parent for parent, children in parents.items() for child in children}
+    now: dict[str, str] = {}  # a parent at the coarsening -> the cluster its images are in now
+    for cluster, child in sizes:
+        if child in parent_of:
+            now.setdefault(parent_of[child], cluster)
+    tree = []
+    for name in [n for n in state["naming"]["names"] if n != OTHER]:
+        children = [c for parent, kids in parents.items() if now.get(parent, parent) == name for c in kids]
+        children += sorted({c for cluster, c in sizes if cluster == name and c and c not in children})
+        node: dict[str, Any] = {"name": name, "size": sum(n for (cluster, _), n in sizes.items() if cluster == name),
+                                "children": [{"name": c, "size": sizes[(name, c)]} for c in children]}
+        if direct := node["size"] - sum(c["size"] for c in node["children"]):
+            node["direct"] = direct
+        tree.append(node)
     return tree
 
 
@@ -59,7 +73,8 @@ def grouping_sections(results: dict[str, Any]) -> list[str]:
     if results.get("tree"):
         parts.append("<h2>Levels</h2><ul>")
         for parent in results["tree"]:
-            children = ", ".join(f"{escape(c['name'])} ({c['size']})" for c in parent["children"])
+            children = ", ".join([f"{escape(c['name'])} ({c['size']})" for c in parent["children"]]
+                                 + ([f"{parent['direct']} placed by Step 3 since"] if parent.get("direct") else []))
             parts.append(f"<li><b>{escape(parent['name'])}</b> ({parent['size']}): {children}</li>")
         parts.append("</ul>")
     return parts

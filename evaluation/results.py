@@ -110,9 +110,15 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
 
 
 def step_calls(*tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    """The sum of `tallies` ({step: {"model_calls", "from_store"}}, steps missing counted 0), for the four steps."""
+    """The sum of `tallies` ({step: {"model_calls", "from_store"}}, steps missing counted 0), for the four steps,
+    then any other step that called a model or found its answer stored (propose_k of -k auto, coarsen of a coarser
+    level: "Model calls: describe 0, label 0, name_clusters 0, assign 0" had been said of a --coarser's LLM call)."""
+    others = [s for t in tallies for s, c in t.items() if s not in FOUR_STEPS and (c.get("model_calls") or c.get("from_store"))]
     return {step: {key: sum(t.get(step, {}).get(key, 0) for t in tallies) for key in ("model_calls", "from_store")}
-            for step in ("describe", "label", "name_clusters", "assign")}
+            for step in [*FOUR_STEPS, *dict.fromkeys(others)]}
+
+
+FOUR_STEPS = ("describe", "label", "name_clusters", "assign")
 
 
 def clusters_made(naming: dict[str, Any], k: int) -> int:

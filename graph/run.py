@@ -42,6 +42,8 @@ def check_request(paths: list[str], criterion: Criterion, n_clusters: int, label
                          "decodes: .jpg .png .webp .avif .tif and more)")
     if n_clusters == 0 and len(paths) >= 2:
         pass  # K is proposed after Step 2a (nodes/propose_k.py)
+    elif n_clusters == 0:  # "K must be at least 2, not 0" had answered a -k auto on one image
+        raise UsageError(f"-k auto needs at least 2 images to propose K from; {len(paths)} found")
     elif n_clusters < 2:
         raise UsageError(f"K must be at least 2, not {n_clusters}")
     if n_clusters > len(paths):
@@ -82,20 +84,21 @@ def start_run(images: str | Path | list[str], criterion: Criterion, n_clusters: 
     from ictc.nodes.user_names import parse_names
 
     user_names = parse_names(names) if names is not None else []
-    k = len(user_names) if user_names else (0 if n_clusters == "auto" else _as_k(n_clusters))
+    k = len(user_names) if user_names else (0 if is_auto(n_clusters) else as_k(n_clusters))
     listing = scan_images(images if isinstance(images, list | tuple) else Path(images))
     paths = listing.paths
     # the labels file given is no skipped image (a labels.csv beside the images is not listed: core/folders.scan_images)
     listing.skipped = {f: r for f, r in listing.skipped.items()
                        if labels is None or Path(f).resolve() != Path(labels).resolve()}
-    check_request(paths, criterion, k, labels, entries_said(listing.skipped))
+    # the user's own categories may outnumber the images (some stay empty): checked as K=2, not refused as "K=4"
+    check_request(paths, criterion, 2 if user_names and len(paths) >= 2 else k, labels, entries_said(listing.skipped))
     if (Path(out_dir) / "run.json").is_file():  # a newcomer's second `run --out` had replaced a run of 12 versions
         raise UsageError(f"{out_dir} already holds a run: refine or resume it, or give another run folder "
                          "(nothing in it was changed)")
     items, unreadable = hashed if hashed is not None else hash_images(paths)
     n_clusters = k
     files, contents, _ = clusterable(items, unreadable)  # identical files are one image to cluster
-    if n_clusters > contents:
+    if n_clusters > contents and not user_names:
         raise UsageError(f"K={n_clusters} is more than the {distinct_said(files, contents, 0, 'readable images')}")
     ctx = with_stores(context or make_context(settings, context_factory))  # loads models: fails before any work
     run_dir = Path(out_dir)
@@ -259,7 +262,13 @@ def _pending_change(session: RunSession) -> str | None:
     return pending
 
 
-def _as_k(value: int | str) -> int:
+def is_auto(value: int | str) -> bool:
+    """True for a K of "auto" in any case or spacing, as the CLI's -k reads it (the estimator's "Auto" had been
+    refused as no number)."""
+    return isinstance(value, str) and value.strip().lower() == "auto"
+
+
+def as_k(value: int | str) -> int:
     """K from an int or its text ("auto" is handled by the caller). Raises UsageError for anything else."""
     try:
         return int(value)

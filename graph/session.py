@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from langchain_core.runnables import RunnableConfig
 
 from ictc.core.memory import collector_paused, limit_arenas
+from ictc.evaluation.crosstab import refresh_group_of
 from ictc.evaluation.outputs import write_json
 from ictc.evaluation.results import results_of, step_calls, write_result_files
 from ictc.evaluation.traces import TraceWriter, trace_lines
@@ -148,6 +149,7 @@ class RunSession:
                                        calls_before=self.meta.get("calls_unsaved"))
             del state  # the run's per-image records (~2 KB per image) are not held while the files are written
             write_result_files(self.run_dir, results, rows, self.ctx)
+            refresh_group_of(self.run_dir)  # the cross-tabs of the criteria it is one of (evaluation/crosstab.py)
             result = RunResult(self.run_dir, results, rows, pause=pause)
             self.ctx.check_stop()
             self._phase(2, "saving the version and comparing it with the previous one")

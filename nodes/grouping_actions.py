@@ -57,6 +57,9 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
             named = [x for x in names if x != OTHER]
             if not n_assigned:
                 raise UsageError("a coarser level needs the clusters' members: finish Step 3 first")
+            if len(named) < 3:  # "between 2 and 1 parents" had been asked of a run of 2 names
+                raise UsageError(f"a coarser level needs 3 names or more to group into 2 or more parents; the run has "
+                                 f"{len(named)} ({', '.join(named)})")
             if n < 2 or n >= len(named):
                 raise UsageError(f"a coarser level needs between 2 and {len(named) - 1} parents for {len(named)} names, not {n}")
             return Plan({"coarsen": {"n": n}}, "coarsen",
@@ -166,7 +169,7 @@ def names_note(state: dict[str, Any], plan: Plan) -> str:
         return "; Step 2b names the clusters afresh, so earlier renames, merges and removals are not kept"
     if own and plan.update.get("user_names") == []:
         return f"; Step 2b names the clusters afresh, in place of your own categories ({', '.join(own)})"
-    if own and plan.goto in NAMES_AFRESH:
+    if own and plan.goto in NAMES_AFRESH and "user_names" not in plan.update:  # new ones given: they are what Step 3 uses
         return (f"; your own categories stay ({', '.join(own)}; earlier renames, merges and removals are not kept): "
                 "give new ones, or a K, to change them")
     return ""

@@ -103,5 +103,6 @@ def short_of(names: list[str], k: int, failed: int = 0) -> dict[str, Any]:
         return {"kinds": n, "short": f"Step 2b: the labels of the images that got one hold only {kinds}; {failed} "
                                      f"image{'s' if failed != 1 else ''} failed before getting a label (`ictc resume` "
                                      "retries them, and names the clusters again with their labels)"}
-    return {"kinds": n, "short": f"Step 2b: the images' labels hold only {kinds}: ask for a smaller K, or another "
-                                 "criterion, if that is not right"}
+    # a smaller K is no way out of one kind (K is 2 at least: -k auto on look-alike images had been told to ask for one)
+    way = "another criterion" if n < 2 else "a smaller K, or another criterion,"
+    return {"kinds": n, "short": f"Step 2b: the images' labels hold only {kinds}: ask for {way} if that is not right"}

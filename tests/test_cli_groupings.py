@@ -26,7 +26,7 @@ def test_k_auto_asks_at_the_terminal_and_records_the_pick(colour_images, tmp_pat
         code = main(["run", str(folder), "-c", "colour", "-k", "auto", "--out", str(tmp_path / "run"),
                      "--base-url", server.url, *MODELS])
     out = capsys.readouterr().out
-    assert code == 0 and "K proposed for 'colour'" in out and "1. K=3" in out and "(best)" in out
+    assert code == 0 and "K proposed for 'colour'" in out and "- K=3" in out and "(best)" in out
     assert "'two' is not a number" in out and "K=2 (your pick; proposed: K=3, K=2)" in out
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["k_choice"]["chosen"] == 2 and len(results["cluster_names"]) == 2

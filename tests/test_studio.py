@@ -73,3 +73,19 @@ def test_studio_graph_takes_settings_overrides_as_context_asynchronously(colour_
 
     state = asyncio.run(run())
     assert len(state["naming"]["names"]) == 2 and len(state["assignments"]) == 8
+
+
+def test_studio_input_takes_k_auto_and_names_as_text(colour_images, endpoint):
+    """A Studio user's `"n_clusters": "auto"` (as -k auto) ended in "TypeError: '<' not supported between instances
+    of 'int' and 'str'" deep in a node; a K typed as "3" too. A K that is neither is refused in one line."""
+    from ictc.core.errors import UsageError
+
+    graph, _ = load_studio_graph()
+    paths, _ = colour_images
+    state = graph.invoke({**_input(paths, 0), "n_clusters": "auto"})
+    assert state["k_choice"]["chosen"] == 3 and len(state["naming"]["names"]) == 3
+    assert len(graph.invoke({**_input(paths, 0), "n_clusters": "2"})["naming"]["names"]) == 2
+    named = graph.invoke({**_input(paths, 0), "user_names": "red, green, blue"})
+    assert named["naming"]["names"] == ["red", "green", "blue"]
+    with pytest.raises(UsageError, match="K must be a number or 'auto', not 'many'"):
+        graph.invoke({**_input(paths, 0), "n_clusters": "many"})

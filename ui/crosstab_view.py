@@ -31,8 +31,9 @@ def grouping(results: dict[str, Any]) -> None:
     if results.get("tree"):
         st.markdown("**Levels**")
         for parent in results["tree"]:
+            direct = [f"    - {parent['direct']} placed by Step 3 since"] if parent.get("direct") else []
             st.markdown(f"- **{parent['name']}** ({parent['size']})\n" + "\n".join(
-                f"    - {child['name']} ({child['size']})" for child in parent["children"]))
+                [f"    - {child['name']} ({child['size']})" for child in parent["children"]] + direct))
 
 
 def criteria(session: Any, run_dir: Path) -> None:

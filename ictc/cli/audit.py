@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from ictc.cli.parser import EXIT_OK
-from ictc.cli.progress import Progress
+from ictc.cli.progress import Progress, typed_line
 
 
 def _ask(question: str) -> str:
-    try:
-        return input(question).strip()
-    except EOFError:  # no terminal: nothing is confirmed
-        return "n"
+    line = typed_line(question)
+    return "n" if line is None else line.strip()  # no terminal: nothing is confirmed
 
 
 def confirm_values(attribute: str, yes: bool) -> Any:

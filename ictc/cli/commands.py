@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ictc.cli.groupings import choose_k_at_terminal, run_k, run_several
+from ictc.cli.groupings import choose_k_at_terminal, resume_group, run_k, run_several
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
 from ictc.cli.progress import Progress
 from ictc.cli.review import review_at_terminal
@@ -67,8 +67,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.labels, labels_said = labels_of_run(args, len(args.criterion or ()))
     if args.criterion and len(args.criterion) > 1:  # several criteria on the same images (ictc/cli/groupings.py)
         settings = settings_from_args(args)
-        return run_several(args, settings, Path(args.out) if args.out else _default_out("+".join(args.criterion)),
-                           print_result, labels_said)
+        out = Path(args.out) if args.out else _default_out("+".join(args.criterion))
+        args.out = str(out)  # named by the CLI if the runs stop early: a stop had said "ictc resume RUN_DIR"
+        return run_several(args, settings, out, print_result, labels_said)
     k = run_k(args)
     criterion = make_criterion(clean_criterion(args.criterion[0]) if args.criterion else None, args.preset)
     for text in args.instruction:
@@ -183,6 +184,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from dotenv import load_dotenv
 
     from ictc.core.settings import setting_values, settings_from_public
+    from ictc.evaluation.crosstab import GROUP_FILE
+    from ictc.graph.criteria import started_runs
     from ictc.graph.run import replace_settings, resume_run
     from ictc.graph.runtime import build_context
     from ictc.graph.versions import load_meta
@@ -190,12 +193,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
     changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
-    saved = load_meta(Path(args.run_dir))["settings"]
+    runs = started_runs(args.run_dir)  # the run, or the started runs of a group of criteria
+    if (group := (Path(args.run_dir) / GROUP_FILE).is_file()) and args.images:  # refused before anything changes
+        from ictc.core.errors import UsageError
+
+        raise UsageError(f"--images goes with one run: resume each criterion's run under {args.run_dir} with it")
+    saved = load_meta(runs[0])["settings"]
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
     context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
-        replace_settings(args.run_dir, settings, list(changed))
+        for run in runs:
+            replace_settings(run, settings, list(changed))
+    if group:  # several criteria: "ictc resume GROUP" had been refused as no run folder
+        return resume_group(args.run_dir, context)
     progress, events = Progress(), []
 
     def listen(event: dict[str, Any]) -> None:

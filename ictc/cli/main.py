@@ -26,6 +26,7 @@ HANDLERS = {"ui": commands.cmd_ui, "run": commands.cmd_run, "resume": commands.c
             "search": commands.cmd_search, "export": commands.cmd_export, "estimate": commands.cmd_estimate,
             "audit": audit.cmd_audit, "add-criterion": groupings.cmd_add_criterion,
             "crosstab": groupings.cmd_crosstab}
+ONE_RUN_COMMANDS = ("refine", "audit", "export", "search", "eval")  # a group of criteria is refused, naming its runs
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     from ictc.core.errors import ModelUnavailableError, SystematicFailureError, UsageError
 
     try:
+        if args.command in ONE_RUN_COMMANDS:
+            groupings.refuse_group_folder(args.run_dir)
         return handler(args)
     except KeyboardInterrupt:
         print(f"\nictc: interrupted; finished work is kept. Continue with: ictc resume {_run_dir(args)}",

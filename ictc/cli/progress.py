@@ -76,3 +76,15 @@ class Progress:
         for bar in self.bars.values():
             bar.close()
         self.bars.clear()
+
+
+def typed_line(prompt: str) -> str | None:
+    """The line typed after `prompt` at the terminal, or None when nothing can be read: end of input (a pipe, a
+    test) or no standard input at all (`ictc run ... <&-`, a service), where input() raises RuntimeError "lost
+    sys.stdin" and the -k auto pick had ended a run as an internal error."""
+    if sys.stdin is None or sys.stdin.closed:
+        return None
+    try:
+        return input(prompt)
+    except (EOFError, OSError):
+        return None

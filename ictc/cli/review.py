@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ictc.cli.progress import Progress
+from ictc.cli.progress import Progress, typed_line
 
 if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --help` stays instant
     from ictc.graph.session import RunResult
@@ -60,10 +60,7 @@ def review_at_terminal(result: RunResult, context: Context | None) -> RunResult:
         show_pause(result.pause)
         result.pause["error"] = ""  # said once: a later typing error had shown it again under the list (a newcomer)
         print(HELP)
-        try:
-            line = input("> ")
-        except EOFError:
-            line = ""
+        line = typed_line("> ") or ""  # end of input, or no input at all: accepted
         if ASKS_HELP.match(line.strip()):  # "help" had only shown the same line again; "what can I do?" was refused
             print(REVIEW_GUIDE)
             continue
