@@ -127,3 +127,22 @@ def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path
     assert "That cannot be done: the instruction" in say(app, "fix it")  # at assign again: one line, nothing run
     assert "then I audit again" in say(app, "fix it at label")
     assert "Before (version 2) and after (version 3)" in wait(app)
+
+
+def test_a_sample_that_suggests_one_value_asks_for_the_values_not_go(tmp_path):
+    """The sample's answers named only "woman": the chat offered it with "Say go", and go failed with "That did not
+    work: the values ['woman'] give fewer than two distinct values" (a newcomer's)."""
+    images = tmp_path / "images"
+    make_marked_images(images, {("red", "black"): 2, ("green", "white"): 2})
+    ctx = fake_context(llm=FakeLLM(), vlm=FakeVLM(perceives={"black": "woman"}))
+    app = open_app(ctx)
+    use_folder(app, images)
+    say(app, "group these by colour, 2 groups")
+    say(app, "go")
+    wait(app)
+    say(app, "is this biased by gender?")
+    proposal = wait(app)
+    assert "**woman**" in proposal and "Say **go**" not in proposal and "values: woman, " in proposal, proposal
+    assert "did not work" not in say(app, "go")
+    assert "Auditing the clusters by **perceived gender**" in say(app, "values: woman, man")
+    assert "| Red | 2 |" in wait(app)

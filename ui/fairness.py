@@ -128,6 +128,11 @@ def outcome(session: Any, result: Any) -> str | None:
         _keep(session, pending)
         if not pending.proposal:
             return "The model gave no usable answers on the sample: give the values yourself, e.g. 'values: a, b'."
+        if len(pending.proposal) < 2:  # offered with "Say go", go failed: an audit compares two values or more
+            only, pending.proposal = pending.proposal[0], []
+            _keep(session, pending)
+            return (f"On a sample, the model's answers for **{pending.attribute}** name one value only: **{only}** "
+                    f"(plus unclear). An audit compares two or more: give them, e.g. `values: {only}, ...`.")
         return (f"On a sample, the model's answers for **{pending.attribute}** suggest the values: "
                 f"**{', '.join(pending.proposal)}** (plus unclear). Say **go** to audit every image with these, "
                 "or give your own: `values: a, b, c`.")
