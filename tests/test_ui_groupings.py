@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 from test_ui_app import open_app, open_tab, say, use_folder, wait_for_job
 
 from ictc.ui.conversation import Conversation
@@ -59,3 +60,15 @@ def test_a_criterion_said_with_how_many_groups_would_you_suggest_stands(text):
     reply = chat.answer(text, [], 40)
     assert "group by **main colour**; K: **proposed from the labels**" in reply.text, reply.text
     assert chat.answer("go", [], 40).start.run_args()["n_clusters"] == "auto"
+
+
+def test_the_grouping_tab_names_a_candidate_other_than_the_k_taken():
+    """With K=2 taken, the tab said 'Another candidate is one message away, e.g. "use 2 groups"' (the K in force)."""
+    def page():
+        from ictc.ui.crosstab_view import grouping
+
+        grouping({"k_choice": {"chosen": 2, "by": "best", "proposal": {"candidates": [
+            {"k": 2, "silhouette": 0.017, "reasons": ["silhouette"]}, {"k": 3, "reasons": ["label counts"]}]}}})
+
+    app = AppTest.from_function(page).run()
+    assert 'e.g. "use 3 groups"' in _texts(app) and "use 2 groups" not in _texts(app), _texts(app)
