@@ -90,6 +90,20 @@ def test_an_undo_refused_on_the_first_version_keeps_the_change_waiting_for_go(fi
     assert say(app, "undo").endswith("No longer waiting: use K=5.")
 
 
+def test_going_back_to_a_version_the_run_lacks_is_said_at_once_and_keeps_the_change_waiting(finished_app):  # noqa: F811
+    """"go back to version 99" had said "Going back to version 99", started a job and then "That did not work:
+    /…/workspace/ui/<session>/run-1 has no version 99 (it has 1 to 1)", and dropped the change waiting for go."""
+    app, _ = finished_app
+    assert "Say **go** to apply" in say(app, "4 groups")
+    first_run = app.session_state["ictc_session"].job
+    said = say(app, "go back to version 99")
+    assert said == ("There is no version 99: this run has version 1 only (the Versions tab lists them). Still waiting: "
+                    "use K=4; say **go** to apply it."), said
+    assert app.session_state["ictc_session"].job is first_run  # nothing started
+    assert say(app, "go") == "Applying: use K=4."
+    assert wait_for_job(app).startswith("Done in")
+    assert say(app, "go back to version 3").startswith("There is no version 3: this run has versions 1 to 2 ")
+
 def test_a_k_out_of_range_in_the_first_message_keeps_its_criterion(tmp_path):
     """"group by animal type, 10 groups" of 4 images: the reading said "criterion: not given yet" as well as the K
     refused; the criterion was lost with it."""
