@@ -142,3 +142,14 @@ def test_a_k_that_is_no_whole_number_is_said_so_not_answered_with_the_command_li
     with pytest.raises(UsageError, match=r"^K must be a whole number, not '2.5'$"):
         parse_command("k=2.5", NAMES)
     assert read_intent("k=2.5", NAMES).problem == "K must be a whole number, not '2.5'"
+
+
+def test_why_is_an_image_the_run_lacks_in_a_cluster_says_there_is_no_such_image():
+    """A newcomer's "why is nonexistent.png in green?" had the generic "I can answer questions about these clusters"."""
+    from ictc.ui.questions import answer_question
+
+    results = {"clusters": [{"name": "green", "size": 1}], "images": [{"image": "/x/a.png", "cluster": "green"}]}
+    assert answer_question("why is nonexistent.png in green?", results) == (
+        "No image named nonexistent.png in this run (1 image(s); the Clusters tab lists their names).")
+    assert answer_question("why is a.png in green?", results).startswith("a.png is in 'green'")
+    assert answer_question("why is version 1.5 in green?", results) == ""
