@@ -145,3 +145,15 @@ def test_the_same_folder_sent_twice_says_images_ready_once(colour_images):
     say(app, "by colour")  # said again after other talk, it is said again: the reading it gives may have changed
     app.button(key="use-folder").click().run()
     assert messages(app)[-1].startswith("Images ready: 8 from folder ") and "My reading: " in messages(app)[-1]
+
+
+def test_continue_with_nothing_to_continue_says_so_and_is_no_criterion(finished_app):  # noqa: F811
+    """A newcomer's "continue" before any run became the reading "group by continue; K = 5" (the LLM's reading)."""
+    app, ctx = finished_app
+    fresh = open_app(ctx)
+    assert say(fresh, "continue") == ("Nothing to continue: no run has started yet; tell me what to group by and how "
+                                      "many groups (K).")
+    say(fresh, "5 groups")
+    assert say(fresh, "resume") == "Nothing to continue: no run has started yet; tell me what to group by."
+    assert fresh.session_state["ictc_session"].conversation.request.criterion == ""
+    assert say(app, "continue").startswith("Nothing to continue: the run is finished")

@@ -239,6 +239,14 @@ class Session(SessionRuns, SessionTabs):
                                                             self.k_example()))
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
+        if CONTINUE.fullmatch(lowered) and not self.conversation.pending:  # nothing to continue: it had been read as
+            self.conversation.say("user", text)  # the criterion ("My reading: group by continue"), by the LLM
+            missing = " and ".join(self.conversation.request.missing())
+            self.conversation.say("assistant", "Nothing to continue: " + (
+                'the run is finished; say what to change ("help" lists it).' if results else
+                f"no run has started yet; tell me {missing}." if missing else "no run has started yet; say **go** to start it."))
+            self.save()
+            return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
         names = self.names()
         llm_json = self.llm_json()
