@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ictc.core.errors import UsageError
-from ictc.nodes.actions import Rename, SetCriterion, describe_action, preview_action
+from ictc.nodes.actions import AddInstruction, Rename, SetCriterion, describe_action, preview_action
 from ictc.prompts import MAX_CRITERION_CHARS, Criterion, make_criterion
 from ictc.ui.conversation import Conversation
 from ictc.ui.intent import read_intent
@@ -153,3 +153,13 @@ def test_why_is_an_image_the_run_lacks_in_a_cluster_says_there_is_no_such_image(
         "No image named nonexistent.png in this run (1 image(s); the Clusters tab lists their names).")
     assert answer_question("why is a.png in green?", results).startswith("a.png is in 'green'")
     assert answer_question("why is version 1.5 in green?", results) == ""
+
+
+def test_leaving_out_what_the_run_is_grouped_by_is_noted_in_the_preview():
+    """A newcomer's "don't consider colour" on a run grouped by colour was previewed as any instruction."""
+    chat = Conversation()
+    reply = chat.answer("don't consider colour", NAMES, 5, "colour", preview=lambda action: "every step")
+    assert "Note: the run is grouped by **colour**, the very thing this leaves out." in reply.text, reply.text
+    assert chat.pending == [AddInstruction("don't consider colour")]
+    other = Conversation().answer("don't consider gender", NAMES, 5, "colour", preview=lambda action: "every step")
+    assert "Note:" not in other.text

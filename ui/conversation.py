@@ -145,7 +145,7 @@ class Conversation:
             reply = Reply((REFINE_GUIDE if names else SETUP_GUIDE + f"\n\nMy reading so far: {self.request.reading()}.")
                           + waits)
         else:
-            reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
+            reply = self._refine(intent, names, preview, criterion) if names else self._setup(intent, image_count)
         self.say("assistant", reply.text)
         return reply
 
@@ -234,7 +234,7 @@ class Conversation:
                 self.request.instructions.append(text)
         return refused
 
-    def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None) -> Reply:
+    def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None, criterion: str = "") -> Reply:
         if intent.kind == "go":
             if not self.pending:
                 return Reply(f"Nothing is waiting to be applied. {REFINE_HELP}")
@@ -278,6 +278,10 @@ class Conversation:
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
         actions = doable
+        if any(isinstance(a, AddInstruction) and contradicts(a.text, criterion) for a in actions):  # "don't consider
+            # colour" on a run grouped by colour had been previewed as any instruction: the model is left nothing to use
+            note += (f"\n\nNote: the run is grouped by **{criterion}**, the very thing this leaves out. To group by something "
+                     'else, say e.g. "group by the background instead".')
         if any(isinstance(a, ProposeK) for a in actions):  # which K, and why: said now when known, and once done
             note += "\n\n" + (k_choice_said(getattr(preview, "results", None)) or "The K proposed and its reasons are "
                                 "said when it is done.")
