@@ -749,3 +749,9 @@ def test_a_colon_after_by_and_a_k_in_brackets_keep_the_criterion(text, criterion
     """A newcomer's "Group by: mood. K: 4" lost its criterion; "mood (4 groups)" was read as the criterion "mood ( )"."""
     intent = read_intent(text, [])
     assert (intent.kind, intent.criterion, intent.k) == ("request", criterion, k), intent
+
+
+@pytest.mark.parametrize("text", ["and ignore the background", "also ignore the background", "but ignore the background"])
+def test_an_instruction_said_as_an_addition_is_an_instruction(text):
+    """A newcomer's "and ignore the background" after the reading was "I could not tell what to group by"."""
+    assert read_intent(text, []).instructions == ["ignore the background"]

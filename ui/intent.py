@@ -174,8 +174,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
             return inner
         if (phrase := criterion_phrase(rest)) and len(phrase.split()) <= 4:  # "colour but ignore the frame"
             return Intent("request", criterion=phrase, preset=preset_of(phrase), instructions=[unwanted], sure=True)
-    if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
-        return Intent("request", instructions=[message], sure=True)
+    if m := re.match(r"(?:please\s+|and\s+|also\s+|but\s+)*((?:don'?t|do not|ignore|never|avoid|disregard|only)\b.*)", message, re.I):
+        return Intent("request", instructions=[m[1]], sure=True)  # "and ignore the background": an instruction too
     k, rest, zero = 0, lowered, False
     if m := re.match(rf"(?:(?:please\s+)?(?:set|change|make)\s+)?(?:the\s+)?(?:k|number of {GROUP_WORDS})\s+(?:to|=|:)\s*"
                      rf"({NUMBER_WORD})(?:\s+please)?$", lowered):  # "set K to 5"
