@@ -114,7 +114,7 @@ def test_why_k_groups_without_a_proposal_says_where_k_came_from_and_changes_noth
     chat = Conversation()
     reply = chat.answer("why 3 groups?", NAMES, 5, preview=preview)
     assert reply.text == ("There are 3 clusters: no K was proposed from the labels; version 2 set K (use K=2), and "
-                          "since then: split 'Red' into 2. Say e.g. \"3 groups\" to change it."), reply.text
+                          "since then: split 'Red' into 2. Say e.g. \"4 groups\" to change it."), reply.text  # not 3: the K now
     assert not reply.apply and not chat.pending
 
 

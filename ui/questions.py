@@ -135,4 +135,5 @@ def k_given_said(results: dict[str, Any]) -> str:
     since = [entry for entry in history[(last or 0) + 1:] if entry.startswith(("split ", "merge ", "remove "))]
     source = f"version {last + 1} set K ({history[last]})" if last is not None else "K is the one the run started with"
     return (f"There are {count} clusters: no K was proposed from the labels; {source}"
-            + (f", and since then: {'; '.join(since)}" if since else "") + ". Say e.g. \"3 groups\" to change it.")
+            + (f", and since then: {'; '.join(since)}" if since else "") + f". Say e.g. \"{count + 1} groups\" to change "
+            "it.")  # not a fixed "3 groups": with 3 clusters that was the K the run has
