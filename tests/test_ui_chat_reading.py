@@ -163,3 +163,13 @@ def test_leaving_out_what_the_run_is_grouped_by_is_noted_in_the_preview():
     assert chat.pending == [AddInstruction("don't consider colour")]
     other = Conversation().answer("don't consider gender", NAMES, 5, "colour", preview=lambda action: "every step")
     assert "Note:" not in other.text
+
+
+def test_a_question_before_a_run_is_answered_with_the_reading_so_far():
+    """A newcomer's "what is K?" after "group by colour, 3 groups" was told only that questions are answered once a
+    run has made clusters, and how to say a criterion: the K read was not said."""
+    chat = Conversation()
+    chat.answer("group by colour, 3 groups", [], 10)
+    reply = chat.answer("what is K?", [], 10)
+    assert "My reading so far: group by **colour**; K = **3**." in reply.text, reply.text
+    assert "Tell me what to group" in Conversation().answer("what is K?", [], 10).text  # nothing read yet: the guide

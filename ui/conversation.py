@@ -139,8 +139,11 @@ class Conversation:
                                     or intent.source == "llm" or bool(WHY_K.search(text))):  # "why 4 groups?": no K
             # a question is never a new criterion ("what is the biggest cluster?" had been previewed as one)
             said = answer_question(text, getattr(preview, "results", None)) if names else ""
+            # before a run, the reading so far when there is one ("what is K?" after "by colour, 3 groups" had only the guide)
+            read = self.request.criterion or self.request.k or self.request.auto_k or self.request.names
             reply = Reply((said or f"{_sentence(CAN_ANSWER)}." if names else
-                           f"Questions about the clusters are answered once a run has made them. {SETUP_HELP}") + waits)
+                           "Questions about the clusters are answered once a run has made them. "
+                           + (f"My reading so far: {self.request.reading()}." if read else SETUP_HELP)) + waits)
         elif intent.kind == "help":  # the same: nothing changes, the guide of this stage of the chat
             reply = Reply((REFINE_GUIDE if names else SETUP_GUIDE + f"\n\nMy reading so far: {self.request.reading()}.")
                           + waits)
