@@ -157,3 +157,14 @@ def test_continue_with_nothing_to_continue_says_so_and_is_no_criterion(finished_
     assert say(fresh, "resume") == "Nothing to continue: no run has started yet; tell me what to group by."
     assert fresh.session_state["ictc_session"].conversation.request.criterion == ""
     assert say(app, "continue").startswith("Nothing to continue: the run is finished")
+
+
+def test_a_preview_that_shows_every_image_does_not_call_them_the_first_ones(tmp_path):
+    """One image chosen was previewed as "1 image chosen (folder ...); the first ones:"."""
+    from fakes import make_images
+
+    make_images(tmp_path / "one", {"red": 1})
+    app = open_app(fake_context())
+    use_folder(app, tmp_path / "one")
+    said = [m.value for m in app.markdown if "chosen**" in m.value]
+    assert said and said[0].startswith("**1 image chosen**") and said[0].endswith(":") and "first ones" not in said[0]
