@@ -193,7 +193,9 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
                 if old not in renamed and old not in new_size and old.casefold() in recased}
     named = {old: renamed.get(old, old) for old in set(olds)}  # each earlier cluster under its name now
     moved = compress(range(len(after)), map(ne, map(named.__getitem__, olds), clusters))
-    merged = _merges(renamed, old_size)
+    # a merge is of clusters gone whole: one back in another case that lost images to a third is no part of it (a
+    # newcomer read "the images of 'green' and 'blue' are all in 'Green'" where 7 of green's were in 'Red')
+    merged = _merges({old: new for old, new in renamed.items() if pairs[old, new] == old_size[old]}, old_size)
     return {"renamed": {old: new for old, new in renamed.items() if new not in merged}, "merged": merged,
             "moved": [{"image": images[i], "from": olds[i], "to": clusters[i]} for i in moved]}
 

@@ -179,6 +179,24 @@ def test_a_finished_job_whose_end_a_restart_hid_is_not_said_interrupted(finished
     assert said[-1].startswith("`ictc ui` restarted after the last job started, so its end was not seen here")
 
 
+def test_a_message_held_for_a_job_a_restart_hid_is_said_unread_not_read_after_a_later_job(finished_app):  # noqa: F811
+    """A newcomer's "go", held while a fix ran, outlived a restart: the next job (an audit asked much later) ended
+    with "Now “go”: Nothing is waiting to be applied"."""
+    app, ctx = finished_app
+    say(app, "rename 1 to First")
+    session = app.session_state["ictc_session"]
+    session.job.thread.join(60)
+    session.held = "merge 1 and 2"  # said while the rename ran: held for its end, which the restart hides
+    session.save()
+    said = messages(restart_server(app, ctx))
+    assert said[-1].startswith("`ictc ui` restarted after the last job started")
+    assert said[-1].endswith("Your message “merge 1 and 2”, said while it ran, was not read: say it again if it "
+                             "still stands."), said[-1]
+    reloaded = open_app(ctx, token=token_of(app))
+    say(reloaded, "rename 2 to Second")
+    assert "Now “merge 1 and 2”" not in wait_for_job(reloaded)
+    assert not any("Now “merge" in m for m in messages(reloaded))
+
 def test_new_run_after_a_reload_keeps_the_run_s_images(finished_app):  # noqa: F811
     """After a reload session.json no longer lists the images (the run's results do); "New run" cleared the run
     folder before the images were read from it, so the next run had none unless a page had read them first."""

@@ -90,6 +90,20 @@ def test_an_undo_refused_on_the_first_version_keeps_the_change_waiting_for_go(fi
     assert say(app, "undo").endswith("No longer waiting: use K=5.")
 
 
+def test_going_back_to_a_version_the_run_lacks_is_said_at_once_and_keeps_the_change_waiting(finished_app):  # noqa: F811
+    """"go back to version 99" had said "Going back to version 99", started a job and then "That did not work:
+    /…/workspace/ui/<session>/run-1 has no version 99 (it has 1 to 1)", and dropped the change waiting for go."""
+    app, _ = finished_app
+    assert "Say **go** to apply" in say(app, "4 groups")
+    first_run = app.session_state["ictc_session"].job
+    said = say(app, "go back to version 99")
+    assert said == ("There is no version 99: this run has version 1 only (the Versions tab lists them). Still waiting: "
+                    "use K=4; say **go** to apply it."), said
+    assert app.session_state["ictc_session"].job is first_run  # nothing started
+    assert say(app, "go") == "Applying: use K=4."
+    assert wait_for_job(app).startswith("Done in")
+    assert say(app, "go back to version 3").startswith("There is no version 3: this run has versions 1 to 2 ")
+
 def test_a_k_out_of_range_in_the_first_message_keeps_its_criterion(tmp_path):
     """"group by animal type, 10 groups" of 4 images: the reading said "criterion: not given yet" as well as the K
     refused; the criterion was lost with it."""
@@ -131,3 +145,26 @@ def test_the_same_folder_sent_twice_says_images_ready_once(colour_images):
     say(app, "by colour")  # said again after other talk, it is said again: the reading it gives may have changed
     app.button(key="use-folder").click().run()
     assert messages(app)[-1].startswith("Images ready: 8 from folder ") and "My reading: " in messages(app)[-1]
+
+
+def test_continue_with_nothing_to_continue_says_so_and_is_no_criterion(finished_app):  # noqa: F811
+    """A newcomer's "continue" before any run became the reading "group by continue; K = 5" (the LLM's reading)."""
+    app, ctx = finished_app
+    fresh = open_app(ctx)
+    assert say(fresh, "continue") == ("Nothing to continue: no run has started yet; tell me what to group by and how "
+                                      "many groups (K).")
+    say(fresh, "5 groups")
+    assert say(fresh, "resume") == "Nothing to continue: no run has started yet; tell me what to group by."
+    assert fresh.session_state["ictc_session"].conversation.request.criterion == ""
+    assert say(app, "continue").startswith("Nothing to continue: the run is finished")
+
+
+def test_a_preview_that_shows_every_image_does_not_call_them_the_first_ones(tmp_path):
+    """One image chosen was previewed as "1 image chosen (folder ...); the first ones:"."""
+    from fakes import make_images
+
+    make_images(tmp_path / "one", {"red": 1})
+    app = open_app(fake_context())
+    use_folder(app, tmp_path / "one")
+    said = [m.value for m in app.markdown if "chosen**" in m.value]
+    assert said and said[0].startswith("**1 image chosen**") and said[0].endswith(":") and "first ones" not in said[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ictc.core.errors import UsageError
-from ictc.nodes.actions import Rename, SetCriterion, describe_action, preview_action
+from ictc.nodes.actions import AddInstruction, Rename, SetCriterion, describe_action, preview_action
 from ictc.prompts import MAX_CRITERION_CHARS, Criterion, make_criterion
 from ictc.ui.conversation import Conversation
 from ictc.ui.intent import read_intent
@@ -114,7 +114,7 @@ def test_why_k_groups_without_a_proposal_says_where_k_came_from_and_changes_noth
     chat = Conversation()
     reply = chat.answer("why 3 groups?", NAMES, 5, preview=preview)
     assert reply.text == ("There are 3 clusters: no K was proposed from the labels; version 2 set K (use K=2), and "
-                          "since then: split 'Red' into 2. Say e.g. \"3 groups\" to change it."), reply.text
+                          "since then: split 'Red' into 2. Say e.g. \"4 groups\" to change it."), reply.text  # not 3: the K now
     assert not reply.apply and not chat.pending
 
 
@@ -142,3 +142,34 @@ def test_a_k_that_is_no_whole_number_is_said_so_not_answered_with_the_command_li
     with pytest.raises(UsageError, match=r"^K must be a whole number, not '2.5'$"):
         parse_command("k=2.5", NAMES)
     assert read_intent("k=2.5", NAMES).problem == "K must be a whole number, not '2.5'"
+
+
+def test_why_is_an_image_the_run_lacks_in_a_cluster_says_there_is_no_such_image():
+    """A newcomer's "why is nonexistent.png in green?" had the generic "I can answer questions about these clusters"."""
+    from ictc.ui.questions import answer_question
+
+    results = {"clusters": [{"name": "green", "size": 1}], "images": [{"image": "/x/a.png", "cluster": "green"}]}
+    assert answer_question("why is nonexistent.png in green?", results) == (
+        "No image named nonexistent.png in this run (1 image(s); the Clusters tab lists their names).")
+    assert answer_question("why is a.png in green?", results).startswith("a.png is in 'green'")
+    assert answer_question("why is version 1.5 in green?", results) == ""
+
+
+def test_leaving_out_what_the_run_is_grouped_by_is_noted_in_the_preview():
+    """A newcomer's "don't consider colour" on a run grouped by colour was previewed as any instruction."""
+    chat = Conversation()
+    reply = chat.answer("don't consider colour", NAMES, 5, "colour", preview=lambda action: "every step")
+    assert "Note: the run is grouped by **colour**, the very thing this leaves out." in reply.text, reply.text
+    assert chat.pending == [AddInstruction("don't consider colour")]
+    other = Conversation().answer("don't consider gender", NAMES, 5, "colour", preview=lambda action: "every step")
+    assert "Note:" not in other.text
+
+
+def test_a_question_before_a_run_is_answered_with_the_reading_so_far():
+    """A newcomer's "what is K?" after "group by colour, 3 groups" was told only that questions are answered once a
+    run has made clusters, and how to say a criterion: the K read was not said."""
+    chat = Conversation()
+    chat.answer("group by colour, 3 groups", [], 10)
+    reply = chat.answer("what is K?", [], 10)
+    assert "My reading so far: group by **colour**; K = **3**." in reply.text, reply.text
+    assert "Tell me what to group" in Conversation().answer("what is K?", [], 10).text  # nothing read yet: the guide

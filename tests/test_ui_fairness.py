@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from langchain_core.messages import HumanMessage
 from streamlit.testing.v1 import AppTest
 from test_ui_app import open_app, open_tab, say, token_of, use_folder
 from test_ui_app import wait_for_job as wait
@@ -90,3 +91,58 @@ def test_values_given_after_the_sample_proposed_none_start_the_audit(tmp_path):
     # every answer "unclear": nothing measured, not "largest disparity 0.0%" (a newcomer read that as no bias)
     assert "not measurable" in audited and "| Red | 2 |" in audited and "n/a (all unclear)" in audited
     assert "largest disparity" not in audited
+
+
+class StubbornLLM(FakeLLM):
+    """FakeLLM whose Step-3 pull by the mark stays when the prompt says "do not consider" (the fix does not help)."""
+
+    def respond(self, messages, **kwargs):
+        if "sort images" in messages[0].content:
+            asked = messages[1].content.replace("Do not consider", "Mind")
+            messages = [messages[0], HumanMessage(asked), *messages[2:]]
+        return super().respond(messages, **kwargs)
+
+
+def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path):
+    """The audit after the fix flagged the same clusters; its fix (the instruction now in force) was previewed and
+    raised "already given for assign": a newcomer's page said "ictc cannot start" on every reload."""
+    images = tmp_path / "images"
+    make_marked_images(images, {("red", "black"): 3, ("red", "white"): 3, ("green", "black"): 3, ("green", "white"): 3})
+    ctx = fake_context(llm=StubbornLLM(pulled_by_mark={"black": "Red"}))
+    app = open_app(ctx)
+    use_folder(app, images)
+    say(app, "group these by colour, 2 groups")
+    say(app, "go")
+    wait(app)
+    say(app, "audit by gender, values: man, woman")
+    assert "Say **fix it**" in wait(app)
+    say(app, "fix it")
+    fixed = wait(app)
+    assert not app.error, [e.value for e in app.error]
+    assert "Before (version 1) and after (version 2)" in fixed and "already in force at assign" in fixed, fixed
+    assert "fix it at label" in fixed
+    open_tab(app, "Fairness")
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert any("still flagged: *Do not consider perceived gender" in i.value for i in app.info)  # no button to redo it
+    assert "That cannot be done: the instruction" in say(app, "fix it")  # at assign again: one line, nothing run
+    assert "then I audit again" in say(app, "fix it at label")
+    assert "Before (version 2) and after (version 3)" in wait(app)
+
+
+def test_a_sample_that_suggests_one_value_asks_for_the_values_not_go(tmp_path):
+    """The sample's answers named only "woman": the chat offered it with "Say go", and go failed with "That did not
+    work: the values ['woman'] give fewer than two distinct values" (a newcomer's)."""
+    images = tmp_path / "images"
+    make_marked_images(images, {("red", "black"): 2, ("green", "white"): 2})
+    ctx = fake_context(llm=FakeLLM(), vlm=FakeVLM(perceives={"black": "woman"}))
+    app = open_app(ctx)
+    use_folder(app, images)
+    say(app, "group these by colour, 2 groups")
+    say(app, "go")
+    wait(app)
+    say(app, "is this biased by gender?")
+    proposal = wait(app)
+    assert "**woman**" in proposal and "Say **go**" not in proposal and "values: woman, " in proposal, proposal
+    assert "did not work" not in say(app, "go")
+    assert "Auditing the clusters by **perceived gender**" in say(app, "values: woman, man")
+    assert "| Red | 2 |" in wait(app)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from streamlit.testing.v1 import AppTest
 from test_ui_app import open_app, open_tab, say, use_folder, wait_for_job
+
+from ictc.ui.conversation import Conversation
 
 from fakes import fake_context
 
@@ -45,3 +49,26 @@ def test_suggested_k_levels_and_a_second_criterion(colour_images):
     assert app.dataframe and app.selectbox(key="crosstab-rows").value == "colour"
     table = app.dataframe[0].value
     assert int(table.drop(columns=[""]).to_numpy().sum()) == 8
+
+
+@pytest.mark.parametrize("text", ["group by the main colour, how many groups would you suggest?",
+                                  "sort them by main colour and you pick k"])
+def test_a_criterion_said_with_how_many_groups_would_you_suggest_stands(text):
+    """A newcomer's "group by the main colour, how many groups would you suggest?" had the reading "criterion: not
+    given yet" and the question what to group by."""
+    chat = Conversation()
+    reply = chat.answer(text, [], 40)
+    assert "group by **main colour**; K: **proposed from the labels**" in reply.text, reply.text
+    assert chat.answer("go", [], 40).start.run_args()["n_clusters"] == "auto"
+
+
+def test_the_grouping_tab_names_a_candidate_other_than_the_k_taken():
+    """With K=2 taken, the tab said 'Another candidate is one message away, e.g. "use 2 groups"' (the K in force)."""
+    def page():
+        from ictc.ui.crosstab_view import grouping
+
+        grouping({"k_choice": {"chosen": 2, "by": "best", "proposal": {"candidates": [
+            {"k": 2, "silhouette": 0.017, "reasons": ["silhouette"]}, {"k": 3, "reasons": ["label counts"]}]}}})
+
+    app = AppTest.from_function(page).run()
+    assert 'e.g. "use 3 groups"' in _texts(app) and "use 2 groups" not in _texts(app), _texts(app)

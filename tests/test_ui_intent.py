@@ -741,3 +741,17 @@ def test_the_eleventh_newcomer_s_misreadings():
     assert read_intent("I don't want 3 groups", []).problem == 'how many groups instead of 3? Say e.g. "2 groups"'
     assert read_intent("I don't want 3 groups, make it 2", names).k == 2
     assert read_intent("how do I add images to this run?", names).problem.startswith("a run keeps the images")
+
+
+@pytest.mark.parametrize(("text", "criterion", "k"), [("Group by: mood. K: 4", "mood", 4), ("mood (4 groups)", "mood", 4),
+                                                       ("sort by:shape; 3", "shape", 3)])
+def test_a_colon_after_by_and_a_k_in_brackets_keep_the_criterion(text, criterion, k):
+    """A newcomer's "Group by: mood. K: 4" lost its criterion; "mood (4 groups)" was read as the criterion "mood ( )"."""
+    intent = read_intent(text, [])
+    assert (intent.kind, intent.criterion, intent.k) == ("request", criterion, k), intent
+
+
+@pytest.mark.parametrize("text", ["and ignore the background", "also ignore the background", "but ignore the background"])
+def test_an_instruction_said_as_an_addition_is_an_instruction(text):
+    """A newcomer's "and ignore the background" after the reading was "I could not tell what to group by"."""
+    assert read_intent(text, []).instructions == ["ignore the background"]

@@ -102,3 +102,14 @@ def test_renames_that_reuse_names_are_renames_and_no_image_moved():
     assert diff(renamed, back) == {"renamed": {"green": "red", "a/b\\c:d*": "green"}, "merged": {}, "moved": []}
     swapped = _rows({"a.png": "Blue", "b.png": "Red"})  # two names swapped: two renames
     assert diff(_rows({"a.png": "Red", "b.png": "Blue"}), swapped)["moved"] == []
+
+
+def test_a_name_back_in_another_case_that_lost_images_is_no_merge_with_a_cluster_gone_whole_to_it():
+    """A new criterion made "green" (5) "Green" less 2 that went to "Red", and "blue" (2) went whole to "Green": the
+    chat said "the images of 'green' and 'blue' are all in 'Green'" (a merge of both), and 2 of green's were in Red."""
+    before = _rows({**{f"g{i}.png": "green" for i in range(5)}, "b0.png": "blue", "b1.png": "blue"})
+    after = _rows({**{f"g{i}.png": "Green" for i in range(3)}, "g3.png": "Red", "g4.png": "Red",
+                   "b0.png": "Green", "b1.png": "Green"})
+    assert diff(before, after) == {"renamed": {"green": "Green", "blue": "Green"}, "merged": {},
+                                   "moved": [{"image": "g3.png", "from": "green", "to": "Red"},
+                                             {"image": "g4.png", "from": "green", "to": "Red"}]}

@@ -226,7 +226,8 @@ def preview(session: Session) -> None:
         st.caption("No images chosen yet: their preview shows here.")  # the chat beside says how, once
         return
     count = len(session.images)
-    st.markdown(f"**{count} image{'s' if count != 1 else ''} chosen** ({session.images_source}); the first ones:")
+    st.markdown(f"**{count} image{'s' if count != 1 else ''} chosen** ({session.images_source})"
+                + ("; the first ones:" if count > 24 else ":"))  # all of them shown: "the first ones" of 1 image misled
     cells = st.grid("auto", min_column_width=96, key="preview")  # captions wrap (ui/style.css)
     root = images_root(session.images)  # sub/red_0.png beside red_0.png: both had read "red_0.png"
     for path in session.images[:24]:

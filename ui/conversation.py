@@ -139,13 +139,16 @@ class Conversation:
                                     or intent.source == "llm" or bool(WHY_K.search(text))):  # "why 4 groups?": no K
             # a question is never a new criterion ("what is the biggest cluster?" had been previewed as one)
             said = answer_question(text, getattr(preview, "results", None)) if names else ""
+            # before a run, the reading so far when there is one ("what is K?" after "by colour, 3 groups" had only the guide)
+            read = self.request.criterion or self.request.k or self.request.auto_k or self.request.names
             reply = Reply((said or f"{_sentence(CAN_ANSWER)}." if names else
-                           f"Questions about the clusters are answered once a run has made them. {SETUP_HELP}") + waits)
+                           "Questions about the clusters are answered once a run has made them. "
+                           + (f"My reading so far: {self.request.reading()}." if read else SETUP_HELP)) + waits)
         elif intent.kind == "help":  # the same: nothing changes, the guide of this stage of the chat
             reply = Reply((REFINE_GUIDE if names else SETUP_GUIDE + f"\n\nMy reading so far: {self.request.reading()}.")
                           + waits)
         else:
-            reply = self._refine(intent, names, preview) if names else self._setup(intent, image_count)
+            reply = self._refine(intent, names, preview, criterion) if names else self._setup(intent, image_count)
         self.say("assistant", reply.text)
         return reply
 
@@ -234,7 +237,7 @@ class Conversation:
                 self.request.instructions.append(text)
         return refused
 
-    def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None) -> Reply:
+    def _refine(self, intent: Intent, names: list[str], preview: Callable[[Action], str] | None, criterion: str = "") -> Reply:
         if intent.kind == "go":
             if not self.pending:
                 return Reply(f"Nothing is waiting to be applied. {REFINE_HELP}")
@@ -278,6 +281,10 @@ class Conversation:
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said
             note += "\n\nNo longer waiting: " + "; ".join(describe_action(a) for a in dropped) + "."
         actions = doable
+        if any(isinstance(a, AddInstruction) and contradicts(a.text, criterion) for a in actions):  # "don't consider
+            # colour" on a run grouped by colour had been previewed as any instruction: the model is left nothing to use
+            note += (f"\n\nNote: the run is grouped by **{criterion}**, the very thing this leaves out. To group by something "
+                     'else, say e.g. "group by the background instead".')
         if any(isinstance(a, ProposeK) for a in actions):  # which K, and why: said now when known, and once done
             note += "\n\n" + (k_choice_said(getattr(preview, "results", None)) or "The K proposed and its reasons are "
                                 "said when it is done.")

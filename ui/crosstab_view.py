@@ -21,8 +21,10 @@ def grouping(results: dict[str, Any]) -> None:
     """How K was chosen (the candidates and their reasons), the "other" group's size, the levels tree."""
     choice = results.get("k_choice")
     if choice and "chosen" in choice:
-        st.markdown(f"**K = {choice['chosen']}** ({'the best proposed' if choice['by'] == 'best' else 'your pick'}). "
-                    'Another candidate is one message away, e.g. "use 2 groups".')
+        others = [c["k"] for c in choice["proposal"]["candidates"] if c["k"] != choice["chosen"]]
+        another = f' Another candidate is one message away, e.g. "use {others[0]} groups".' if others else ""
+        st.markdown(f"**K = {choice['chosen']}** ({'the best proposed' if choice['by'] == 'best' else 'your pick'})."
+                    + another)  # not a fixed "use 2 groups": that was the K in force when 2 was taken
         for candidate in choice["proposal"]["candidates"]:
             score = f", silhouette {candidate['silhouette']:.3f}" if candidate.get("silhouette") is not None else ""
             st.markdown(f"- K={candidate['k']}{score}: " + ("; ".join(candidate["reasons"]) or "next best silhouette"))

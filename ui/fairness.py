@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ictc.core.errors import UsageError
 from ictc.evaluation.audit import NOTE
 from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
 from ictc.prompts import step_name
@@ -127,6 +128,11 @@ def outcome(session: Any, result: Any) -> str | None:
         _keep(session, pending)
         if not pending.proposal:
             return "The model gave no usable answers on the sample: give the values yourself, e.g. 'values: a, b'."
+        if len(pending.proposal) < 2:  # offered with "Say go", go failed: an audit compares two values or more
+            only, pending.proposal = pending.proposal[0], []
+            _keep(session, pending)
+            return (f"On a sample, the model's answers for **{pending.attribute}** name one value only: **{only}** "
+                    f"(plus unclear). An audit compares two or more: give them, e.g. `values: {only}, ...`.")
         return (f"On a sample, the model's answers for **{pending.attribute}** suggest the values: "
                 f"**{', '.join(pending.proposal)}** (plus unclear). Say **go** to audit every image with these, "
                 "or give your own: `values: a, b, c`.")
@@ -136,11 +142,26 @@ def outcome(session: Any, result: Any) -> str | None:
         lines.append(comparison_markdown(audit))
     if audit.get("fix"):
         pending.audit = audit
-        redo = fix_preview(session.run_dir, audit["fix"]["instruction"], audit["fix"]["step"])
-        lines.append(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: add *{audit['fix']['instruction']}* "
-                     f"to Step 3 (assign), which redoes {redo}. Say **fix it** (or `fix it at label`) to apply it "
-                     "and audit again.")
+        text, step = audit["fix"]["instruction"], audit["fix"]["step"]
+        redo = fix_redo(session.run_dir, text, step)
+        if redo.startswith("redoes"):
+            lines.append(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: add *{text}* to Step 3 (assign), "
+                         f"which {redo}. Say **fix it** (or `fix it at label`) to apply it and audit again.")
+        else:  # the fix already applied and still flagged: said, not previewed (it raised out of the page)
+            lines.append(f"{', '.join(audit['fix']['clusters'])} still flagged, and the suggested fix {redo}. Say "
+                         "`fix it at label` (or `fix it at describe`) to add it at an earlier step, which redoes more.")
     return "\n\n".join(lines)
+
+
+def fix_redo(run_dir: Any, text: str, step: str) -> str:
+    """What adding the instruction `text` at `step` would redo, in words ("redoes only Step 3, on 12 images"), or
+    why it cannot be added there ("*...* is already in force at assign", an instruction the step has). Nothing runs."""
+    try:
+        return f"redoes {fix_preview(run_dir, text, step)}"
+    except UsageError as exc:
+        if "already given" not in str(exc):
+            raise
+        return f"*{text}* is already in force at {step_name(step)}"
 
 
 def _pct(value: float | None) -> str:

@@ -49,8 +49,11 @@ def _fix(session: Any, run_dir: Path, audit: dict[str, Any]) -> None:
     steps = ["assign", "name_clusters", "label", "describe", "all"]  # first: the suggested one (not yet given there)
     step = st.selectbox("Step for the instruction", steps, index=steps.index(audit["fix"].get("step", "assign")),
                         key=f"fix-step-{slug(audit['attribute'])}")
-    st.write(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: *{text}* — redoes "
-             f"{fairness.fix_preview(run_dir, text, step)}.")
+    redo = fairness.fix_redo(run_dir, text, step)
+    if not redo.startswith("redoes"):  # in force at that step already (a fix applied and still flagged)
+        st.info(f"{', '.join(audit['fix']['clusters'])} still flagged: {redo}. Choose an earlier step above.")
+        return
+    st.write(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: *{text}* — {redo}.")
     if st.button("Apply the fix and audit again", key=f"fix-{slug(audit['attribute'])}", disabled=session.busy):
         fairness.start_fix(session, audit, step)
         st.rerun()

@@ -9,7 +9,7 @@ from ictc.core.errors import UsageError
 from ictc.models.other import OTHER
 from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetNames
 from ictc.nodes.user_names import parse_names
-from ictc.ui.intent import NUMBERS, Intent
+from ictc.ui.intent import NUMBERS, Intent, preset_of, read_by_rules
 
 SUGGEST_K = re.compile(r"\bhow many (?:groups|clusters|categories)\b.*\b(?:suggest|recommend|propose|best|should)\b|"
                        r"\b(?:suggest|propose|recommend|choose|pick)\b.*\b(?:how many|the number of|k)\b|"
@@ -37,8 +37,16 @@ def read_grouping(text: str, names: list[str]) -> Intent | None:
     """The intent for one of issue 21's phrasings; None when the message is none of them.
     `names`: the current clusters ([] before a run): the same words set up a run or change one."""
     message = " ".join(text.strip().split())
-    if SUGGEST_K.search(message):
-        return Intent("change", action=ProposeK()) if names else Intent("request", auto_k=True)
+    if suggest := SUGGEST_K.search(message):
+        if names:
+            return Intent("change", action=ProposeK())
+        # "group by the main colour, how many groups would you suggest?": the criterion beside it stands (a newcomer's
+        # was dropped, and the chat asked what to group by)
+        said = re.sub(r"[\s,;?.!]*(?:\b(?:and|but|so)\b)?[\s,;?.!]*$", "",
+                      f"{message[:suggest.start()]} {message[suggest.end():]}", flags=re.I)
+        beside = read_by_rules(said, []) if said else None
+        criterion = beside.criterion if beside is not None and beside.kind == "request" else ""
+        return Intent("request", criterion=criterion, preset=preset_of(criterion), auto_k=True)
     if rest := REST_IN_OTHER.search(message):
         # "sort them into cat, dog and bird, put the rest in other": the categories before it stand too (a
         # newcomer's were dropped, and the chat's own help suggests saying both)

@@ -174,8 +174,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
             return inner
         if (phrase := criterion_phrase(rest)) and len(phrase.split()) <= 4:  # "colour but ignore the frame"
             return Intent("request", criterion=phrase, preset=preset_of(phrase), instructions=[unwanted], sure=True)
-    if re.match(r"(?:please\s+)?(?:don'?t|do not|ignore|never|avoid|disregard|only)\b", lowered):
-        return Intent("request", instructions=[message], sure=True)
+    if m := re.match(r"(?:please\s+|and\s+|also\s+|but\s+)*((?:don'?t|do not|ignore|never|avoid|disregard|only)\b.*)", message, re.I):
+        return Intent("request", instructions=[m[1]], sure=True)  # "and ignore the background": an instruction too
     k, rest, zero = 0, lowered, False
     if m := re.match(rf"(?:(?:please\s+)?(?:set|change|make)\s+)?(?:the\s+)?(?:k|number of {GROUP_WORDS})\s+(?:to|=|:)\s*"
                      rf"({NUMBER_WORD})(?:\s+please)?$", lowered):  # "set K to 5"
@@ -194,7 +194,7 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     if m := re.search(r"\bcriterion\s*[:=]\s*([^,;]+)", message, re.I):  # "criterion: colour", "k=3, criterion=colour"
         criterion, strong = clean_criterion(m[1]), True
     elif m := re.search(r"\b(?:(focus on|(?:group|cluster|sort|organi[sz]e|split|divide)(?:ed)?(?:\s+\w+){0,3}\s+by|"
-                      r"according to|based on|^what about|^how about|^what'?s|^what is)|by)\s+(.+)", message, re.I):
+                      r"according to|based on|^what about|^how about|^what'?s|^what is)|by)(?:\s*:\s*|\s+)(.+)", message, re.I):
         criterion = re.split(rf",|;|\.\s|\?|\s*\(|\s+[—–-]+\s+|\s+instead\b|\s+but\b|\s+and\s+(?:use|make|give|want|into|in|with)\b|"
                              rf"\s+(?:into|in|with|using|and)\s+{NUMBER_WORD}\b|\s+{NUMBER_WORD}\s+{GROUP_WORDS}",
                              m[2], flags=re.I)[0]
@@ -255,6 +255,7 @@ def criterion_phrase(text: str) -> str:
 def _criterion_beside_k(rest: str) -> str:
     """The criterion in what is left of a message once its K is taken out, when that is one phrase typed
     before or after the K ("the season, 3 groups", "4 groups: shape of the object"); "" otherwise."""
+    rest = re.sub(r"\(\s*\)", " ", rest)  # "mood (4 groups)": the brackets the K was in ("mood ( )" had been the criterion)
     rest = " ".join(re.sub(r"\s+(?:in|into|with|using)\s*$|^\s*(?:in|into|with)\s+", " ", rest.strip(" ,;:-")).split())
     rest = re.sub(r"^(?:(?:please\s+)?(?:group|cluster|sort|split|divide)\s+(?:these|them|the\s+\w+)(?:\s+\w+)?)$",
                   "", rest, flags=re.I)

@@ -46,6 +46,9 @@ def answer_question(text: str, results: dict[str, Any] | None) -> str:
     named = [c for c in clusters if re.search(rf"(?<!\w){re.escape(c['name'])}(?!\w)", text, re.I)]
     if row := _image_asked(text, results.get("images", [])):
         return _image_said(row, named)
+    if missing := _file_named(text):  # had the generic "I can answer questions about ...", as if not understood
+        return (f"No image named {missing} in this run ({len(results.get('images', []))} image(s); the Clusters tab "
+                "lists their names).")
     if WHY_K.search(text):
         return k_choice_said(results) or k_given_said(results)
     if LAST_CHANGE.search(text):
@@ -75,6 +78,13 @@ def _image_asked(text: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None
         if path.name.casefold() in words or (len(path.stem) > 2 and path.stem.casefold() in words):
             return row
     return None
+
+
+def _file_named(text: str) -> str:
+    """The first word of `text` that is an image file's name ("nonexistent.png": a suffix Pillow decodes), or ""."""
+    from ictc.core.images import image_suffixes
+
+    return next((w for w in re.findall(r"[\w\-][\w.\-]*\.\w+", text) if PurePath(w).suffix.lower() in image_suffixes()), "")
 
 
 def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
@@ -125,4 +135,5 @@ def k_given_said(results: dict[str, Any]) -> str:
     since = [entry for entry in history[(last or 0) + 1:] if entry.startswith(("split ", "merge ", "remove "))]
     source = f"version {last + 1} set K ({history[last]})" if last is not None else "K is the one the run started with"
     return (f"There are {count} clusters: no K was proposed from the labels; {source}"
-            + (f", and since then: {'; '.join(since)}" if since else "") + ". Say e.g. \"3 groups\" to change it.")
+            + (f", and since then: {'; '.join(since)}" if since else "") + f". Say e.g. \"{count + 1} groups\" to change "
+            "it.")  # not a fixed "3 groups": with 3 clusters that was the K the run has

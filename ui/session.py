@@ -239,6 +239,14 @@ class Session(SessionRuns, SessionTabs):
                                                             self.k_example()))
             self.save()
             return Reply(self.conversation.messages[-1]["text"])
+        if CONTINUE.fullmatch(lowered) and not self.conversation.pending:  # nothing to continue: it had been read as
+            self.conversation.say("user", text)  # the criterion ("My reading: group by continue"), by the LLM
+            missing = " and ".join(self.conversation.request.missing())
+            self.conversation.say("assistant", "Nothing to continue: " + (
+                'the run is finished; say what to change ("help" lists it).' if results else
+                f"no run has started yet; tell me {missing}." if missing else "no run has started yet; say **go** to start it."))
+            self.save()
+            return Reply(self.conversation.messages[-1]["text"])
         criterion = results["criterion"]["text"] if results else self.conversation.request.criterion
         names = self.names()
         llm_json = self.llm_json()
@@ -266,13 +274,17 @@ class Session(SessionRuns, SessionTabs):
             self.apply(reply.apply)
         elif reply.back_to is not None:
             from ictc.graph.refine import can_undo
+            from ictc.graph.versions import load_meta
 
-            if reply.back_to or self.run_dir is None or can_undo(self.run_dir):
+            made = len(load_meta(self.run_dir).get("versions", [])) if self.run_dir is not None else 0
+            if self.run_dir is None or (0 < reply.back_to <= made) or (not reply.back_to and can_undo(self.run_dir)):
                 self.back_to(reply.back_to)
             else:  # said at once, not "Going back to ..." and then a failure (a newcomer); nothing is done, so what
                 self.conversation.pending = waiting  # waited for go still waits (it had been dropped unsaid)
                 still = ("; ".join(describe_action(a) for a in waiting) if waiting else "")
-                reply = Reply("Nothing to undo: this is the first version's state."
+                has = f"versions 1 to {made}" if made > 1 else "version 1 only" if made else "no version yet"
+                reply = Reply((f"There is no version {reply.back_to}: this run has {has} (the Versions tab lists them)."
+                               if reply.back_to else "Nothing to undo: this is the first version's state.")
                               + (f" Still waiting: {still}; say **go** to apply it." if still else ""))
                 self.conversation.messages[-1]["text"] = reply.text
         self.save()

@@ -38,6 +38,7 @@ class SessionJobs:
     conversation: Conversation
     reported: str  # id of the last job whose outcome was said in the chat
     launched: str  # id of the last job started (kept in session.json): one a restart lost was never reported
+    held: str  # a message said during a job, read when the job is done (Session.report_job)
     starting: Request | None = None  # the reading the last first run was started with (reading_kept)
     chat_base: tuple[str, list[dict[str, str]]]  # the run folder and its chat.json as last read or written (Session.save)
 
@@ -214,19 +215,23 @@ class SessionJobs:
         if self.job is not None or not self.launched or self.launched == self.reported:
             return
         self.reported = self.launched
+        # a message held for that job's end is said unread: it had been read after a later, unrelated job (a newcomer's)
+        held, self.held = self.held, ""
+        unread = f" Your message “{held}”, said while it ran, was not read: say it again if it still stands." if held else ""
         change, results = self.change_left(), self.results()
         if change and results is not None:  # a change cut short: "This run was interrupted" had read as the whole run's
             self.conversation.say("assistant", f"The change ({change}) was interrupted before it finished (`ictc ui` "
                                   f"stopped while it ran); the run's version {results['version']} stands as it was. "
-                                  "Press **Continue** (or say continue) to finish the change, or say **undo** to drop it.")
+                                  "Press **Continue** (or say continue) to finish the change, or say **undo** to drop it."
+                                  + unread)
             self.save()
             return
-        self.conversation.say("assistant", "This run was interrupted before it finished (`ictc ui` stopped while it "
+        self.conversation.say("assistant", ("This run was interrupted before it finished (`ictc ui` stopped while it "
                               "ran): press **Continue** (or say continue) to finish it; what is done is kept."
                               if self.unfinished() else
                               "`ictc ui` restarted after the last job started, so its end was not seen here: the "
                               "results on the right are what it left (the Versions tab lists them); if a change is "
-                              "missing, say it again.")
+                              "missing, say it again.") + unread)
         self.save()
 
     def change_left(self) -> str:
