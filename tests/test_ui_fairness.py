@@ -119,13 +119,13 @@ def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path
     say(app, "fix it")
     fixed = wait(app)
     assert not app.error, [e.value for e in app.error]
-    assert "Before (version 1) and after (version 2)" in fixed and "already in force at assign" in fixed, fixed
-    assert "fix it at label" in fixed
+    assert "Before (version 1) and after (version 2)" in fixed, fixed
+    # the next suggestion is the same instruction at Step 2a (graph/audit.suggest_fix), said as such
+    assert "to Step 2a (label), which redoes" in fixed and "fix it at describe" in fixed, fixed
     open_tab(app, "Fairness")
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert any("still flagged: *Do not consider perceived gender" in i.value for i in app.info)  # no button to redo it
-    assert "That cannot be done: the instruction" in say(app, "fix it")  # at assign again: one line, nothing run
-    assert "then I audit again" in say(app, "fix it at label")
+    assert "That cannot be done: the instruction" in say(app, "fix it at assign")  # in force there: one line, no run
+    assert "then I audit again" in say(app, "fix it")
     assert "Before (version 2) and after (version 3)" in wait(app)
 
 

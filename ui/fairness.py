@@ -144,13 +144,19 @@ def outcome(session: Any, result: Any) -> str | None:
         pending.audit = audit
         text, step = audit["fix"]["instruction"], audit["fix"]["step"]
         redo = fix_redo(session.run_dir, text, step)
-        if redo.startswith("redoes"):
-            lines.append(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: add *{text}* to Step 3 (assign), "
-                         f"which {redo}. Say **fix it** (or `fix it at label`) to apply it and audit again.")
+        earlier = EARLIER_STEP.get(step_name(step), "describe")
+        if redo.startswith("redoes"):  # at Step 2a when a fix at Step 3 left the cluster flagged (graph/audit.py)
+            lines.append(f"Suggested fix for {', '.join(audit['fix']['clusters'])}: add *{text}* to "
+                         f"{STEP_WORDS[step_name(step)]}, which {redo}. Say **fix it** (or `fix it at {earlier}`) "
+                         "to apply it and audit again.")
         else:  # the fix already applied and still flagged: said, not previewed (it raised out of the page)
             lines.append(f"{', '.join(audit['fix']['clusters'])} still flagged, and the suggested fix {redo}. Say "
-                         "`fix it at label` (or `fix it at describe`) to add it at an earlier step, which redoes more.")
+                         f"`fix it at {earlier}` to add it at an earlier step, which redoes more.")
     return "\n\n".join(lines)
+
+
+STEP_WORDS = {"describe": "Step 1 (describe)", "label": "Step 2a (label)", "assign": "Step 3 (assign)"}
+EARLIER_STEP = {"assign": "label", "label": "describe"}  # where a fix goes next, redoing more
 
 
 def fix_redo(run_dir: Any, text: str, step: str) -> str:
