@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ictc.cli import main
 from ictc.core.settings import Settings, load_settings
 from ictc.models.factory import load_models
+from ictc.models.pushback import InFlightGate
+from ictc.models.replicas import DOWN_AFTER, ReplicaClient, Server
+from ictc.models.wire import http_package
 
 from fake_server import FakeOpenAIServer
 
@@ -100,3 +104,31 @@ def test_a_run_resumes_against_replicas_when_saved_with_one_url(folder, tmp_path
         data["settings"]["base_url"] = f"{c.url},{d.url}"  # edited by hand as a comma list
         (out / "run.json").write_text(json.dumps(data))
         assert main(["resume", str(out)]) == 0
+
+
+def test_a_replica_that_answers_500_to_everything_fails_no_image(folder, tmp_path, monkeypatch):
+    # vLLM whose engine died answers 500 to every call (a proxy before a dead replica, 502): it looks idle, so
+    # the calls and their retries had gone back to it and half the images failed. No retry here: every call
+    # b answers must be taken by a at once
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "0")
+    with FakeOpenAIServer() as a, FakeOpenAIServer(fault=lambda body, n: "500") as b:
+        assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", b.url, concurrency=1) == 0
+    assert _summary(tmp_path / "run")["failed"] == 0
+    assert 1 <= len(b.requests) <= DOWN_AFTER  # tried, then passed over after DOWN_AFTER failures in a row
+
+
+@pytest.mark.parametrize("fault", ["timeout", "500"])
+def test_a_hung_or_failing_replica_hands_each_call_to_another_and_is_passed_over(fault):
+    asked, http = {"a": 0, "b": 0}, http_package()  # the httpx package the client is made of
+
+    def answer(request: Any) -> Any:
+        asked[request.url.host] += 1
+        if request.url.host == "b" and fault == "timeout":  # a replica that accepts calls and never answers
+            raise http.ReadTimeout("timed out", request=request)
+        return http.Response(500 if request.url.host == "b" else 200, json={"ok": request.url.host})
+
+    servers = [Server("http://a/v1", InFlightGate(4)), Server("http://b/v1", InFlightGate(4))]
+    client = ReplicaClient(servers, patience=0, transport=http.MockTransport(answer))
+    answers = [client.send(client.build_request("POST", "http://a/v1/chat/completions", json={})) for _ in range(8)]
+    assert [r.status_code for r in answers] == [200] * 8
+    assert asked["b"] == DOWN_AFTER and asked["a"] == 8  # b: tried until marked down, each of its calls sent to a
