@@ -132,3 +132,15 @@ def test_a_hung_or_failing_replica_hands_each_call_to_another_and_is_passed_over
     answers = [client.send(client.build_request("POST", "http://a/v1/chat/completions", json={})) for _ in range(8)]
     assert [r.status_code for r in answers] == [200] * 8
     assert asked["b"] == DOWN_AFTER and asked["a"] == 8  # b: tried until marked down, each of its calls sent to a
+
+
+def test_resume_base_url_replaces_the_run_s_per_role_urls_and_takes_a_concurrency(folder, tmp_path):
+    out = tmp_path / "run"
+    with FakeOpenAIServer() as a:
+        assert _run(folder, out, "--vlm-base-url", a.url, "--llm-base-url", a.url) == 0
+    with FakeOpenAIServer() as c:  # the models moved: --base-url is "the endpoint for both models"
+        assert main(["resume", str(out), "--base-url", c.url]) == 0  # had still gone to a's URLs: "cannot reach"
+        assert main(["resume", str(out), "--concurrency", "3"]) == 0  # more replicas want more calls in flight
+    saved = json.loads((out / "run.json").read_text())["settings"]
+    assert (saved["base_url"], saved["vlm_base_url"], saved["llm_base_url"]) == ([c.url], [], [])
+    assert saved["concurrency"] == 3

@@ -170,12 +170,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-RESUME_MODEL_FLAGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
+RESUME_MODEL_FLAGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url", "concurrency")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """`ictc resume`: continue an interrupted run with the models saved in its run.json (API key from the
-    environment or --env-file), or with those --backend / --vlm / --llm / --base-url / --set give (then saved in run.json),
+    environment or --env-file), or with those --backend / --vlm / --llm / --base-url / --concurrency / --set give (then
+    saved in run.json; --base-url alone replaces the per-role URLs too),
     then continue its review at the terminal if it waits at one.
 
     Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
@@ -191,6 +192,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
     changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
     saved = load_meta(Path(args.run_dir))["settings"]
+    if args.base_url:  # the URL for both models: the run's own per-role URLs had still won, the new one unused
+        changed.update({k: [] for k in ("vlm_base_url", "llm_base_url") if saved.get(k) and not getattr(args, k)})
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
     context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes

@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     moved.add_argument("--base-url", action="append", help="endpoint URL for both models (repeatable: replicas)")
     moved.add_argument("--vlm-base-url", action="append", help="endpoint for the VLM only")
     moved.add_argument("--llm-base-url", action="append", help="endpoint for the LLM only")
+    moved.add_argument("--concurrency", type=int, help="model calls in flight at once (e.g. for more replicas)")
     moved.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="another value for a setting of .env.example (e.g. ICTC_REASONING_ROOM=8192)")
 
