@@ -8,8 +8,10 @@ nodes/watch.py); 4 the run finished but some images failed; 130 interrupted (fin
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -65,6 +67,15 @@ def _run_dir(args: argparse.Namespace) -> str:
     return str(getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR")
 
 
+def _disk_full(args: argparse.Namespace, said: str) -> int:
+    """Say that the disk filled up (`said`: the system's words) where the run writes, and the way on; returns
+    EXIT_USAGE. The error names no file ("No space left on device" had been all a user saw)."""
+    resume = f", then continue with: ictc resume {_run_dir(args)}" if args.command in ("run", "resume") else ""
+    print(f"ictc: error: {said}: the disk of the run folder {_run_dir(args)} (or of the workspace, ICTC_WORKSPACE) "
+          f"is full; finished work is kept: free some space{resume}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `ictc` with `argv` (default: the process arguments); returns the exit status (see the module)."""
     args = build_parser().parse_args(argv)
@@ -93,8 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ictc: {exc}", file=sys.stderr)
         return EXIT_MODEL
     except OSError as exc:  # a file the user named or owns that cannot be read or written
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return _disk_full(args, exc.strerror or str(exc))
         print(f"ictc: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.OperationalError as exc:  # the checkpoints or the step cache: "database or disk is full"
+        if "full" in str(exc):
+            return _disk_full(args, str(exc))
+        return _report_bug(args, exc)
     except Exception as exc:
         from ictc.nodes.context import recoverable_errors
         from ictc.nodes.watch import said_of
