@@ -44,6 +44,8 @@ def test_urls_come_as_repeated_flags_a_comma_list_or_an_environment_list(monkeyp
     assert Settings(base_url=args.base_url).base_url == ["http://a/v1", "http://b/v1", "http://c/v1"]
     monkeypatch.setenv("ICTC_LLM_BASE_URL", " http://a/v1 , http://b/v1,,http://a/v1")
     assert load_settings(env_file=None).llm_base_url == ["http://a/v1", "http://b/v1"]  # blanks, repeats dropped
+    # one server written twice is one replica (one busy gate), not two
+    assert Settings(base_url=["http://a:8000/v1", "http://a:8000/v1/", "HTTP://A:8000/v1"]).base_url == ["http://a:8000/v1"]
     assert Settings(base_url="http://old-run/v1").base_url == ["http://old-run/v1"]  # a run saved with one URL
 
 
