@@ -132,9 +132,12 @@ class ReplicaClient(BusyAwareClient):
         return True
 
     def _mark_down(self, server: Server, why: str) -> None:
-        """Pass `server` over for DOWN_SECONDS, saying `why` in the log (called holding the lock)."""
-        server.down_until = time.monotonic() + DOWN_SECONDS
-        log.warning("replica %s %s; passed over for %.0f s", server.url, why, DOWN_SECONDS)
+        """Pass `server` over for DOWN_SECONDS, saying `why` in the log when it was live (the calls still in flight
+        to it fail too: one line, not one each); called holding the lock."""
+        now = time.monotonic()
+        if server.down_until <= now:
+            log.warning("replica %s %s; passed over for %.0f s", server.url, why, DOWN_SECONDS)
+        server.down_until = now + DOWN_SECONDS
 
     def _elsewhere(self, gate: InFlightGate, tried: set[int]) -> bool:
         """True if a live replica other than `gate` and those in `tried` can take the request; `gate` joins `tried`."""
