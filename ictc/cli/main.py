@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import re
 import signal
 import sqlite3
@@ -30,9 +31,21 @@ HANDLERS = {"ui": commands.cmd_ui, "run": commands.cmd_run, "resume": commands.c
             "crosstab": groupings.cmd_crosstab}
 
 
+_ARGS: list[argparse.Namespace] = []  # the command being run, for what a signal handler says
+
+
 def _terminate(signum: int, frame: Any) -> None:
     from ictc.nodes.context import STOP
 
+    calling = bool(_ARGS) and _ARGS[-1].command in ("run", "resume", "refine")  # commands that call models
+    if STOP.is_set() and calling:  # asked again: a hung server holds the calls in flight up to ICTC_REQUEST_TIMEOUT
+        # (120 s) in silence, and a second Ctrl-C had only printed tracebacks. Stopped as kill -9 stops it:
+        # checkpoints and stores keep every finished image, output files are written whole or not at all
+        os.write(2, f"\nictc: stopped at once; the calls that were in flight are made again by: ictc resume "
+                    f"{_run_dir(_ARGS[-1])}\n".encode())  # os.write: print here may re-enter a write of stderr
+        os._exit(130)
+    if calling and not STOP.is_set():
+        os.write(2, b"\nictc: stopping once the model calls in flight finish (Ctrl-C again stops at once)\n")
     STOP.set()  # no new model call starts; calls in flight finish and are stored
     raise KeyboardInterrupt
 
@@ -80,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run `ictc` with `argv` (default: the process arguments); returns the exit status (see the module)."""
     args = build_parser().parse_args(argv)
     handler = HANDLERS[args.command]
+    _ARGS[:] = [args]
     if threading.current_thread() is threading.main_thread():
         for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
             signal.signal(stop_signal, _terminate)
