@@ -146,3 +146,11 @@ def test_resume_base_url_replaces_the_run_s_per_role_urls_and_takes_a_concurrenc
     saved = json.loads((out / "run.json").read_text())["settings"]
     assert (saved["base_url"], saved["vlm_base_url"], saved["llm_base_url"]) == ([c.url], [], [])
     assert saved["concurrency"] == 3
+
+
+def test_an_empty_base_url_is_refused_not_taken_for_api_openai_com(folder, tmp_path, capsys):
+    # `--base-url "$URL"` with URL unset: the default (api.openai.com, with the key in the environment) had been used
+    with pytest.raises(SystemExit) as stop:
+        _run(folder, tmp_path / "run", "--base-url", "")
+    assert stop.value.code == 1 and "--base-url: '' holds no URL" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
