@@ -154,3 +154,10 @@ def test_an_empty_base_url_is_refused_not_taken_for_api_openai_com(folder, tmp_p
         _run(folder, tmp_path / "run", "--base-url", "")
     assert stop.value.code == 1 and "--base-url: '' holds no URL" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_replica_down_at_start_is_named_with_the_way_on_without_it(folder, tmp_path, capsys):
+    with FakeOpenAIServer() as a:
+        assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", "http://127.0.0.1:9/v1") == 3
+    err = capsys.readouterr().err  # had said only "check --base-url / OPENAI_BASE_URL and that the server is running"
+    assert "cannot reach http://127.0.0.1:9/v1" in err and f"leave that replica out: --base-url {a.url} " in err
