@@ -113,11 +113,10 @@ class ReplicaClient(BusyAwareClient):
     def _failed_over(self, gate: InFlightGate, outcome: str, status: int, tried: set[int]) -> bool:
         """A 5xx answer (`outcome` "error") of the replica behind `gate` is counted (DOWN_AFTER) and the request
         goes to another live replica not among `tried`, if any (True); any other answer clears the count."""
-        if outcome != "error":
-            with self._lock:
-                for server in self.servers:
-                    if server.gate is gate:
-                        server.failures = 0
+        if outcome != "error":  # every answer passes here: no lock (a reset lost to a race only delays a marking)
+            for server in self.servers:
+                if server.gate is gate and server.failures:
+                    server.failures = 0
             return False
         return self._failed(gate, f"HTTP {status}") and self._elsewhere(gate, tried)
 
