@@ -143,6 +143,7 @@ def test_resume_base_url_replaces_the_run_s_per_role_urls_and_takes_a_concurrenc
     with FakeOpenAIServer() as c:  # the models moved: --base-url is "the endpoint for both models"
         assert main(["resume", str(out), "--base-url", c.url]) == 0  # had still gone to a's URLs: "cannot reach"
         assert main(["resume", str(out), "--concurrency", "3"]) == 0  # more replicas want more calls in flight
+        assert main(["resume", str(out), "--concurrency", "0"]) == 1  # refused, not passed over
     saved = json.loads((out / "run.json").read_text())["settings"]
     assert (saved["base_url"], saved["vlm_base_url"], saved["llm_base_url"]) == ([c.url], [], [])
     assert saved["concurrency"] == 3

@@ -190,7 +190,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
-    changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
+    # flags not given are None (an empty --vlm is none either); --concurrency 0 is given, and refused by the check
+    changed = {**setting_values(args.set),
+               **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None)) or v == 0}}
     saved = load_meta(Path(args.run_dir))["settings"]
     if args.base_url:  # the URL for both models: the run's own per-role URLs had still won, the new one unused
         changed.update({k: [] for k in ("vlm_base_url", "llm_base_url") if saved.get(k) and not getattr(args, k)})
