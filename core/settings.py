@@ -30,10 +30,15 @@ def _urls(doc: str, env: str | None = None) -> Any:
 
 def url_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """Endpoint URLs from a comma list ("http://a/v1,http://b/v1"), a list of such strings, or None:
-    stripped, empty parts and repeats dropped, order kept. Raises nothing."""
+    stripped, empty parts and repeats dropped, order kept. A repeat is the same server however written
+    (`http://a/v1/` and `HTTP://A/v1`): it had become a second replica with its own busy gate. Raises nothing."""
     parts = [value] if isinstance(value, str) else list(value or [])
     urls = [url.strip() for part in parts for url in str(part).split(",")]
-    return list(dict.fromkeys(url for url in urls if url))
+    kept: dict[tuple[str, ...], str] = {}
+    for url in filter(None, urls):
+        split = urlsplit(url)
+        kept.setdefault((split.scheme.lower(), split.netloc.lower(), split.path.rstrip("/"), split.query), url)
+    return list(kept.values())
 
 
 @dataclass

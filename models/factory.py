@@ -121,13 +121,14 @@ def _request(url: str, api_key: str, timeout: float, body: dict[str, Any] | None
 _NAME_INVALID = re.compile(r"model\b.{0,80}\binvalid", re.IGNORECASE | re.DOTALL)
 
 
-def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
+def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float, unreached: str = "") -> None:
     """Fail fast with one clear line when the server is down or does not serve the model.
 
     The /models listing is advice, not a veto: a listed name (also `llava` for `llava:latest`) is taken;
     else (an empty or missing listing too) one probe of one token is sent, and a server that answers it is taken (llama.cpp lists one alias
     and answers any name); only a probe refused as an unknown model (404, or an error naming the model)
-    refuses, naming the closest listed ids. Raises ModelUnavailableError."""
+    refuses, naming the closest listed ids. `unreached`: the way out when nothing answers (one of several replicas).
+    Raises ModelUnavailableError."""
     listing_status = 0
     try:
         listing_status, data = _request(at(base_url, "/models"), api_key, timeout)
@@ -136,7 +137,7 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}{proxy_said(base_url)}", "openai",
-                                    fix=_certificate_fix(reason)) from exc
+                                    fix=_certificate_fix(reason) or unreached) from exc
     except ValueError:
         listing = {}
     data_list = listing.get("data", []) if isinstance(listing, dict) else []
@@ -209,10 +210,14 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
         urls = role_urls or settings.base_url or [OPENAI_DEFAULT_URL]  # several: replicas (models/replicas.py)
         if OPENAI_DEFAULT_URL in urls and not settings.api_key:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
+        flag = f"--{role}-base-url" if role_urls else "--base-url"
         for base_url in urls:
             if (socks := socks_problem(base_url)) is not None:  # the HTTP client could not even be built
                 raise ModelUnavailableError(role, model_id, socks[0], "openai", fix=socks[1])
-            _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10))
+            others = ",".join(u for u in urls if u != base_url)  # one replica of several down: the way on without it
+            unreached = (f"start it, or leave that replica out: {flag} {others} (a run already started: ictc resume "
+                         f"RUN {flag} ...)") if others else ""
+            _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10), unreached)
         # what a server refuses is learned once for both roles and all its replicas (models/quirks.py)
         learned = quirks.setdefault(urls[0], ServerQuirks(urls[0], settings.reasoning_room))
         query = split_query(urls[0])[1]  # on every request, after the path (the openai client's default_query)

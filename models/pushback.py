@@ -231,10 +231,13 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                 outcome = ("busy" if status == 429 or unavailable == "busy" else "ok" if status < 500 else "error")
             except Exception as exc:
                 gate.leave(sent_at, outcome)
-                if self._unreachable(gate, exc):
+                if self._unreachable(gate, exc, tried):
                     continue  # another route takes it now
                 raise
             gate.leave(sent_at, outcome)
+            if self._failed_over(gate, outcome, status, tried):
+                response.close()
+                continue  # a replica that failed it (a 5xx): another takes it now, no retry spent
             if status == 429 and (is_quota_error(response) or too_large(response.read())):
                 # a spent quota, a request over the limit itself: no wait helps, nor the client's retries
                 response.headers["x-should-retry"] = "false"
@@ -310,8 +313,14 @@ class BusyAwareClient(openai.DefaultHttpxClient):
         """The gate to pass and the request to send; `busy` holds id()s of gates that just answered 429."""
         return self.gate, request
 
-    def _unreachable(self, gate: InFlightGate, exc: Exception) -> bool:
-        """`exc` was raised sending through `gate`: True if the request should be sent again at once."""
+    def _unreachable(self, gate: InFlightGate, exc: Exception, tried: set[int]) -> bool:
+        """`exc` was raised sending through `gate`: True if the request should be sent again at once (to a route
+        not among `tried`, which then holds `gate`)."""
+        return False
+
+    def _failed_over(self, gate: InFlightGate, outcome: str, status: int, tried: set[int]) -> bool:
+        """`gate`'s server answered `status` (`outcome` "ok", "busy" or "error"): True if the request should be
+        sent again at once to another route (as `_unreachable`)."""
         return False
 
     def _has_room_elsewhere(self, busy: set[int]) -> bool:

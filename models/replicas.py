@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 http = http_package()  # the httpx package the openai SDK sends with (models/wire.py)
 DOWN_SECONDS = 5.0  # a replica that refused a connection is passed over this long, then tried again
 # Transport errors after which the same request is sent to another replica at once: the server is gone
-# or dropped the connection. A read timeout is not among them (the server may still be working).
+# or dropped the connection.
 UNREACHABLE = (http.ConnectError, http.ConnectTimeout, http.RemoteProtocolError, http.ReadError, http.WriteError)
+# A timeout or a 5xx answer (vLLM whose engine died answers 500 to everything; a proxy in front of a dead replica
+# 502) sends the request to another replica at once too, so a replica that hangs or fails fails no image (the
+# client's retries had gone back to it: it looks idle). Such failures in a row mark it down as a refusal does.
+TIMEOUTS = (http.ReadTimeout, http.WriteTimeout)
+DOWN_AFTER = 3
 
 
 @dataclass
@@ -32,6 +37,7 @@ class Server:
     url: str
     gate: InFlightGate
     down_until: float = field(default=0.0)
+    failures: int = field(default=0)  # timeouts and 5xx answers in a row, since its last other answer
 
     def load(self) -> float:
         """Calls in flight as a share of what its gate lets through now (0 = idle)."""
@@ -92,18 +98,51 @@ class ReplicaClient(BusyAwareClient):
             return request
         return readdressed(request, server.url.rstrip("/") + url[len(self._prefix):])
 
-    def _unreachable(self, gate: InFlightGate, exc: Exception) -> bool:
-        """Mark the replica behind `gate` down after a connection failure; True if another is live."""
-        if not isinstance(exc, UNREACHABLE) or len(self.servers) < 2:
+    def _unreachable(self, gate: InFlightGate, exc: Exception, tried: set[int]) -> bool:
+        """Mark the replica behind `gate` down after a connection failure: True if another is live. A timeout is
+        counted (DOWN_AFTER): True if a live replica not among `tried` can take it (`gate` then joins `tried`)."""
+        if isinstance(exc, UNREACHABLE):
+            with self._lock:
+                for server in self.servers:
+                    if server.gate is gate:
+                        self._mark_down(server, f"unreachable ({type(exc).__name__})")
+                now = time.monotonic()
+                return any(s.down_until <= now for s in self.servers)
+        return isinstance(exc, TIMEOUTS) and self._failed(gate, type(exc).__name__) and self._elsewhere(gate, tried)
+
+    def _failed_over(self, gate: InFlightGate, outcome: str, status: int, tried: set[int]) -> bool:
+        """A 5xx answer (`outcome` "error") of the replica behind `gate` is counted (DOWN_AFTER) and the request
+        goes to another live replica not among `tried`, if any (True); any other answer clears the count."""
+        if outcome != "error":  # every answer passes here: no lock (a reset lost to a race only delays a marking)
+            for server in self.servers:
+                if server.gate is gate and server.failures:
+                    server.failures = 0
             return False
+        return self._failed(gate, f"HTTP {status}") and self._elsewhere(gate, tried)
+
+    def _failed(self, gate: InFlightGate, what: str) -> bool:
+        """Count a failure (`what`) of the replica behind `gate`, marked down at DOWN_AFTER in a row. Returns True."""
         with self._lock:
             for server in self.servers:
                 if server.gate is gate:
-                    server.down_until = time.monotonic() + DOWN_SECONDS
-                    log.warning("replica %s unreachable (%s); passed over for %.0f s",
-                                server.url, type(exc).__name__, DOWN_SECONDS)
-            now = time.monotonic()
-            return any(s.down_until <= now for s in self.servers)
+                    server.failures += 1
+                    if server.failures >= DOWN_AFTER:
+                        self._mark_down(server, f"failed {server.failures} calls in a row (the last: {what})")
+        return True
+
+    def _mark_down(self, server: Server, why: str) -> None:
+        """Pass `server` over for DOWN_SECONDS, saying `why` in the log when it was live (the calls still in flight
+        to it fail too: one line, not one each); called holding the lock."""
+        now = time.monotonic()
+        if server.down_until <= now:
+            log.warning("replica %s %s; passed over for %.0f s", server.url, why, DOWN_SECONDS)
+        server.down_until = now + DOWN_SECONDS
+
+    def _elsewhere(self, gate: InFlightGate, tried: set[int]) -> bool:
+        """True if a live replica other than `gate` and those in `tried` can take the request; `gate` joins `tried`."""
+        tried.add(id(gate))
+        with self._lock:
+            return any(id(s.gate) not in tried for s in self._live())
 
     def _has_room_elsewhere(self, busy: set[int]) -> bool:
         """True if a live replica whose gate is not in `busy` has a free slot now."""

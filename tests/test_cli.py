@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -191,3 +193,18 @@ def test_the_labels_found_beside_the_images_are_said_after_the_request_is_checke
     assert main(["run", folder, "-k", "3", "--out", str(_a_run_folder(tmp_path)), *flags]) == 1
     captured = capsys.readouterr()
     assert "already holds a run" in captured.err and "Labels" not in captured.out
+
+
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
+                                   sqlite3.OperationalError("database or disk is full")])
+def test_a_full_disk_is_said_with_the_run_folder_and_the_way_on(colour_images, tmp_path, capsys, monkeypatch, error):
+    from ictc.cli.main import HANDLERS
+
+    def fill_up(args):  # what the traces, run.json or the checkpoints raise on a full disk: no file named
+        raise error
+
+    monkeypatch.setitem(HANDLERS, "run", fill_up)
+    out = tmp_path / "run"
+    assert main(["run", str(tmp_path / "images"), "-c", "colour", "-k", "2", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "full" in err and f"ictc resume {out}" in err and "internal error" not in err  # had been the words alone

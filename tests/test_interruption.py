@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -100,3 +101,28 @@ def test_interrupted_then_resumed_equals_uninterrupted(how, step, marker, photos
     if step == "step 3":
         assert len(assigned_after) <= 12 - 4 + CONCURRENCY
         assert not [b for b in bodies[first:] if b["model"] == "vision-model"]  # Step 1 was finished: not redone
+
+
+def test_a_second_ctrl_c_stops_at_once_while_calls_hang_on_the_server(photos, tmp_path):
+    # a hung server holds the calls in flight up to ICTC_REQUEST_TIMEOUT: the first Ctrl-C waits for them (said at
+    # once), the second stops there and then, as kill -9 does (it had waited the timeout out, printing tracebacks)
+    out, release = tmp_path / "run", threading.Event()
+    with FakeOpenAIServer(fault=lambda body, n: release.wait(HANG) and None) as server:
+        err = (tmp_path / "err.txt").open("w+")
+        process = subprocess.Popen([sys.executable, "-m", "ictc.cli", *_run_args(photos, out, server.url)],
+                                   env={**_env(tmp_path / "ws"), "ICTC_REQUEST_TIMEOUT": "600"},
+                                   stdout=subprocess.DEVNULL, stderr=err, text=True)
+        try:
+            _wait_for(server, "vision-model", 1, process)  # a call is stuck in the server
+            process.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + HANG
+            while "stopping once" not in Path(err.name).read_text() and time.monotonic() < deadline:
+                time.sleep(0.02)  # the first Ctrl-C is taken (two at once may reach the process as one)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(HANG) == 130
+        finally:
+            release.set()
+            process.kill()
+    said = Path(err.name).read_text()
+    assert f"stopped at once; the calls that were in flight are made again by: ictc resume {out}" in said
+    assert "Traceback" not in said

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ictc.cli import main
 from ictc.core.settings import Settings, load_settings
 from ictc.models.factory import load_models
+from ictc.models.pushback import InFlightGate
+from ictc.models.replicas import DOWN_AFTER, ReplicaClient, Server
+from ictc.models.wire import http_package
 
 from fake_server import FakeOpenAIServer
 
@@ -40,6 +44,8 @@ def test_urls_come_as_repeated_flags_a_comma_list_or_an_environment_list(monkeyp
     assert Settings(base_url=args.base_url).base_url == ["http://a/v1", "http://b/v1", "http://c/v1"]
     monkeypatch.setenv("ICTC_LLM_BASE_URL", " http://a/v1 , http://b/v1,,http://a/v1")
     assert load_settings(env_file=None).llm_base_url == ["http://a/v1", "http://b/v1"]  # blanks, repeats dropped
+    # one server written twice is one replica (one busy gate), not two
+    assert Settings(base_url=["http://a:8000/v1", "http://a:8000/v1/", "HTTP://A:8000/v1"]).base_url == ["http://a:8000/v1"]
     assert Settings(base_url="http://old-run/v1").base_url == ["http://old-run/v1"]  # a run saved with one URL
 
 
@@ -100,3 +106,59 @@ def test_a_run_resumes_against_replicas_when_saved_with_one_url(folder, tmp_path
         data["settings"]["base_url"] = f"{c.url},{d.url}"  # edited by hand as a comma list
         (out / "run.json").write_text(json.dumps(data))
         assert main(["resume", str(out)]) == 0
+
+
+def test_a_replica_that_answers_500_to_everything_fails_no_image(folder, tmp_path, monkeypatch):
+    # vLLM whose engine died answers 500 to every call (a proxy before a dead replica, 502): it looks idle, so
+    # the calls and their retries had gone back to it and half the images failed. No retry here: every call
+    # b answers must be taken by a at once
+    monkeypatch.setenv("ICTC_MAX_RETRIES", "0")
+    with FakeOpenAIServer() as a, FakeOpenAIServer(fault=lambda body, n: "500") as b:
+        assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", b.url, concurrency=1) == 0
+    assert _summary(tmp_path / "run")["failed"] == 0
+    assert 1 <= len(b.requests) <= DOWN_AFTER  # tried, then passed over after DOWN_AFTER failures in a row
+
+
+@pytest.mark.parametrize("fault", ["timeout", "500"])
+def test_a_hung_or_failing_replica_hands_each_call_to_another_and_is_passed_over(fault):
+    asked, http = {"a": 0, "b": 0}, http_package()  # the httpx package the client is made of
+
+    def answer(request: Any) -> Any:
+        asked[request.url.host] += 1
+        if request.url.host == "b" and fault == "timeout":  # a replica that accepts calls and never answers
+            raise http.ReadTimeout("timed out", request=request)
+        return http.Response(500 if request.url.host == "b" else 200, json={"ok": request.url.host})
+
+    servers = [Server("http://a/v1", InFlightGate(4)), Server("http://b/v1", InFlightGate(4))]
+    client = ReplicaClient(servers, patience=0, transport=http.MockTransport(answer))
+    answers = [client.send(client.build_request("POST", "http://a/v1/chat/completions", json={})) for _ in range(8)]
+    assert [r.status_code for r in answers] == [200] * 8
+    assert asked["b"] == DOWN_AFTER and asked["a"] == 8  # b: tried until marked down, each of its calls sent to a
+
+
+def test_resume_base_url_replaces_the_run_s_per_role_urls_and_takes_a_concurrency(folder, tmp_path):
+    out = tmp_path / "run"
+    with FakeOpenAIServer() as a:
+        assert _run(folder, out, "--vlm-base-url", a.url, "--llm-base-url", a.url) == 0
+    with FakeOpenAIServer() as c:  # the models moved: --base-url is "the endpoint for both models"
+        assert main(["resume", str(out), "--base-url", c.url]) == 0  # had still gone to a's URLs: "cannot reach"
+        assert main(["resume", str(out), "--concurrency", "3"]) == 0  # more replicas want more calls in flight
+        assert main(["resume", str(out), "--concurrency", "0"]) == 1  # refused, not passed over
+    saved = json.loads((out / "run.json").read_text())["settings"]
+    assert (saved["base_url"], saved["vlm_base_url"], saved["llm_base_url"]) == ([c.url], [], [])
+    assert saved["concurrency"] == 3
+
+
+def test_an_empty_base_url_is_refused_not_taken_for_api_openai_com(folder, tmp_path, capsys):
+    # `--base-url "$URL"` with URL unset: the default (api.openai.com, with the key in the environment) had been used
+    with pytest.raises(SystemExit) as stop:
+        _run(folder, tmp_path / "run", "--base-url", "")
+    assert stop.value.code == 1 and "--base-url: '' holds no URL" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_replica_down_at_start_is_named_with_the_way_on_without_it(folder, tmp_path, capsys):
+    with FakeOpenAIServer() as a:
+        assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", "http://127.0.0.1:9/v1") == 3
+    err = capsys.readouterr().err  # had said only "check --base-url / OPENAI_BASE_URL and that the server is running"
+    assert "cannot reach http://127.0.0.1:9/v1" in err and f"leave that replica out: --base-url {a.url} " in err

@@ -171,12 +171,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-RESUME_MODEL_FLAGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url")
+RESUME_MODEL_FLAGS = ("backend", "vlm", "llm", "base_url", "vlm_base_url", "llm_base_url", "concurrency")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """`ictc resume`: continue an interrupted run with the models saved in its run.json (API key from the
-    environment or --env-file), or with those --backend / --vlm / --llm / --base-url / --set give (then saved in run.json),
+    environment or --env-file), or with those --backend / --vlm / --llm / --base-url / --concurrency / --set give (then
+    saved in run.json; --base-url alone replaces the per-role URLs too),
     then continue its review at the terminal if it waits at one.
 
     Exit status: 0, or 4 (EXIT_FAILURES) when some images failed.
@@ -192,13 +193,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     if Path(args.env_file).is_file():
         load_dotenv(args.env_file)  # secrets (API key) come back from the environment, never from the run folder
-    changed = {**setting_values(args.set), **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None))}}
+    # flags not given are None (an empty --vlm is none either); --concurrency 0 is given, and refused by the check
+    changed = {**setting_values(args.set),
+               **{k: v for k in RESUME_MODEL_FLAGS if (v := getattr(args, k, None)) or v == 0}}
     runs = started_runs(args.run_dir)  # the run, or the started runs of a group of criteria
     if (group := (Path(args.run_dir) / GROUP_FILE).is_file()) and args.images:  # refused before anything changes
         from ictc.core.errors import UsageError
 
         raise UsageError(f"--images goes with one run: resume each criterion's run under {args.run_dir} with it")
     saved = load_meta(runs[0])["settings"]
+    if args.base_url:  # the URL for both models: the run's own per-role URLs had still won, the new one unused
+        changed.update({k: [] for k in ("vlm_base_url", "llm_base_url") if saved.get(k) and not getattr(args, k)})
     settings = settings_from_public({**saved, **changed})
     # loaded once: the same models serve the resume and, if the run waits for review, the review
     context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes

@@ -8,8 +8,11 @@ nodes/watch.py); 4 the run finished but some images failed; 130 interrupted (fin
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -29,9 +32,21 @@ HANDLERS = {"ui": commands.cmd_ui, "run": commands.cmd_run, "resume": commands.c
 ONE_RUN_COMMANDS = ("refine", "audit", "export", "search", "eval")  # a group of criteria is refused, naming its runs
 
 
+_ARGS: list[argparse.Namespace] = []  # the command being run, for what a signal handler says
+
+
 def _terminate(signum: int, frame: Any) -> None:
     from ictc.nodes.context import STOP
 
+    calling = bool(_ARGS) and _ARGS[-1].command in ("run", "resume", "refine")  # commands that call models
+    if STOP.is_set() and calling:  # asked again: a hung server holds the calls in flight up to ICTC_REQUEST_TIMEOUT
+        # (120 s) in silence, and a second Ctrl-C had only printed tracebacks. Stopped as kill -9 stops it:
+        # checkpoints and stores keep every finished image, output files are written whole or not at all
+        os.write(2, f"\nictc: stopped at once; the calls that were in flight are made again by: ictc resume "
+                    f"{_run_dir(_ARGS[-1])}\n".encode())  # os.write: print here may re-enter a write of stderr
+        os._exit(130)
+    if calling and not STOP.is_set():
+        os.write(2, b"\nictc: stopping once the model calls in flight finish (Ctrl-C again stops at once)\n")
     STOP.set()  # no new model call starts; calls in flight finish and are stored
     raise KeyboardInterrupt
 
@@ -66,10 +81,20 @@ def _run_dir(args: argparse.Namespace) -> str:
     return str(getattr(args, "run_dir", None) or getattr(args, "out", None) or "RUN_DIR")
 
 
+def _disk_full(args: argparse.Namespace, said: str) -> int:
+    """Say that the disk filled up (`said`: the system's words) where the run writes, and the way on; returns
+    EXIT_USAGE. The error names no file ("No space left on device" had been all a user saw)."""
+    resume = f", then continue with: ictc resume {_run_dir(args)}" if args.command in ("run", "resume") else ""
+    print(f"ictc: error: {said}: the disk of the run folder {_run_dir(args)} (or of the workspace, ICTC_WORKSPACE) "
+          f"is full; finished work is kept: free some space{resume}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `ictc` with `argv` (default: the process arguments); returns the exit status (see the module)."""
     args = build_parser().parse_args(argv)
     handler = HANDLERS[args.command]
+    _ARGS[:] = [args]
     if threading.current_thread() is threading.main_thread():
         for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop cleanly: finished work is kept
             signal.signal(stop_signal, _terminate)
@@ -96,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ictc: {exc}", file=sys.stderr)
         return EXIT_MODEL
     except OSError as exc:  # a file the user named or owns that cannot be read or written
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return _disk_full(args, exc.strerror or str(exc))
         print(f"ictc: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
+    except sqlite3.OperationalError as exc:  # the checkpoints or the step cache: "database or disk is full"
+        if "full" in str(exc):
+            return _disk_full(args, str(exc))
+        return _report_bug(args, exc)
     except Exception as exc:
         from ictc.nodes.context import recoverable_errors
         from ictc.nodes.watch import said_of

@@ -42,6 +42,14 @@ def k_value(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"K must be a number or 'auto', not {text!r}") from None
 
 
+def url_value(text: str) -> str:
+    """An endpoint flag's value (one URL or a comma list). Raises ArgumentTypeError when it holds no URL: `--base-url
+    "$URL"` with the variable unset had gone to api.openai.com (the default) with the key in the environment."""
+    if not text.replace(",", "").strip():
+        raise argparse.ArgumentTypeError(f"{text!r} holds no URL: give the server's base URL (an unset shell variable?)")
+    return text
+
+
 def backend_flag(group: argparse._ActionsContainer) -> None:
     """Add --backend to `group` (a parser or an argument group): `ictc run`'s and `ictc resume`'s are one flag,
     checked alike, so the ways out core/errors.py says ("--backend local ...") work in both."""
@@ -52,10 +60,10 @@ def backend_options(parser: argparse.ArgumentParser) -> None:
     """Add the model and backend flags (they override ICTC_* variables and .env) to `parser`."""
     group = parser.add_argument_group("models (flags override ICTC_* variables and .env)")
     backend_flag(group)
-    group.add_argument("--base-url", action="append", help="endpoint URL for both models (else OPENAI_BASE_URL); "
+    group.add_argument("--base-url", action="append", type=url_value, help="endpoint URL for both models (else OPENAI_BASE_URL); "
                        "repeat it or give a comma list for replicas of one server")
-    group.add_argument("--vlm-base-url", action="append", help="endpoint for the VLM only (repeatable: replicas)")
-    group.add_argument("--llm-base-url", action="append", help="endpoint for the LLM only (repeatable: replicas)")
+    group.add_argument("--vlm-base-url", action="append", type=url_value, help="endpoint for the VLM only (repeatable: replicas)")
+    group.add_argument("--llm-base-url", action="append", type=url_value, help="endpoint for the LLM only (repeatable: replicas)")
     group.add_argument("--vlm", help="VLM: hub id or local folder (local), model name (openai)")
     group.add_argument("--llm", help="LLM: hub id or local folder (local), model name (openai)")
     group.add_argument("--concurrency", type=int, help="model calls in flight at once")
@@ -167,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     backend_flag(moved)
     moved.add_argument("--vlm", help="VLM: model name (openai) or hub id / local folder (local)")
     moved.add_argument("--llm", help="LLM: model name (openai) or hub id / local folder (local)")
-    moved.add_argument("--base-url", action="append", help="endpoint URL for both models (repeatable: replicas)")
-    moved.add_argument("--vlm-base-url", action="append", help="endpoint for the VLM only")
-    moved.add_argument("--llm-base-url", action="append", help="endpoint for the LLM only")
+    moved.add_argument("--base-url", action="append", type=url_value, help="endpoint URL for both models (repeatable: replicas)")
+    moved.add_argument("--vlm-base-url", action="append", type=url_value, help="endpoint for the VLM only")
+    moved.add_argument("--llm-base-url", action="append", type=url_value, help="endpoint for the LLM only")
+    moved.add_argument("--concurrency", type=int, help="model calls in flight at once (e.g. for more replicas)")
     moved.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="another value for a setting of .env.example (e.g. ICTC_REASONING_ROOM=8192)")
 
