@@ -75,16 +75,9 @@ def test_chat_audit_proposal_fix_and_fairness_tab(tmp_path):
 def test_values_given_after_the_sample_proposed_none_start_the_audit(tmp_path):
     """The chat says "give the values yourself, e.g. 'values: a, b'" when the sample gave none; a newcomer who did
     so got "I could not tell what to group by"."""
-    images = tmp_path / "images"
-    make_marked_images(images, {("red", "black"): 2, ("green", "black"): 2})
     ctx = fake_context(llm=FakeLLM(), vlm=FakeVLM(perceives={}))  # every answer "Unclear": nothing to propose
-    app = open_app(ctx)
-    use_folder(app, images)
-    say(app, "group these by colour, 2 groups")
-    say(app, "go")
-    wait(app)
-    say(app, "is this biased by gender?")
-    assert "give the values yourself" in wait(app)
+    app, proposal = _asked_about_gender(ctx, tmp_path, {("red", "black"): 2, ("green", "black"): 2})
+    assert "give the values yourself" in proposal
     app = open_app(ctx, token=token_of(app))  # a reload in between: the question still waits (a newcomer lost it)
     assert "Auditing the clusters by **perceived gender**" in say(app, "values: man, woman")
     audited = wait(app)
@@ -132,17 +125,22 @@ def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path
 def test_a_sample_that_suggests_one_value_asks_for_the_values_not_go(tmp_path):
     """The sample's answers named only "woman": the chat offered it with "Say go", and go failed with "That did not
     work: the values ['woman'] give fewer than two distinct values" (a newcomer's)."""
-    images = tmp_path / "images"
-    make_marked_images(images, {("red", "black"): 2, ("green", "white"): 2})
     ctx = fake_context(llm=FakeLLM(), vlm=FakeVLM(perceives={"black": "woman"}))
+    app, proposal = _asked_about_gender(ctx, tmp_path, {("red", "black"): 2, ("green", "white"): 2})
+    assert "**woman**" in proposal and "Say **go**" not in proposal and "values: woman, " in proposal, proposal
+    assert "did not work" not in say(app, "go")
+    assert "Auditing the clusters by **perceived gender**" in say(app, "values: woman, man")
+    assert "| Red | 2 |" in wait(app)
+
+
+def _asked_about_gender(ctx, tmp_path: Path, marked: dict[tuple[str, str], int]) -> tuple[AppTest, str]:
+    """The app after a 2-cluster run by colour on `marked` images and "is this biased by gender?", and its answer."""
+    images = tmp_path / "images"
+    make_marked_images(images, marked)
     app = open_app(ctx)
     use_folder(app, images)
     say(app, "group these by colour, 2 groups")
     say(app, "go")
     wait(app)
     say(app, "is this biased by gender?")
-    proposal = wait(app)
-    assert "**woman**" in proposal and "Say **go**" not in proposal and "values: woman, " in proposal, proposal
-    assert "did not work" not in say(app, "go")
-    assert "Auditing the clusters by **perceived gender**" in say(app, "values: woman, man")
-    assert "| Red | 2 |" in wait(app)
+    return app, wait(app)
