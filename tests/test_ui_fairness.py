@@ -25,6 +25,8 @@ APP = str(Path(__file__).parent.parent / "ui" / "app.py")
     ("are the clusters skewed by perceived age?", "perceived age", []),
     ("check for gender bias", "perceived gender", []),
     ("audit by gender, values: man, woman", "perceived gender", ["man", "woman"]),
+    # the question mark before the values had stayed in the attribute: "Do not consider perceived gender?; ..."
+    ("is this biased by gender? values: man, woman", "perceived gender", ["man", "woman"]),
 ])
 def test_audit_requests_are_read(text, attribute, values):
     request = read_audit_request(text)
