@@ -66,3 +66,4 @@ def test_a_cluster_still_flagged_after_the_fix_gets_the_next_suggestion_at_the_t
     after = out.split("before and after the fix")[1]
     assert "Suggested fix: 'Do not consider perceived gender; focus on the colour.' at label (run again with --fix)" \
         in after, out
+    assert "focus on the colour.</i> at step label</p>" in (run / "report.html").read_text("utf-8")
