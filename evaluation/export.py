@@ -47,7 +47,12 @@ def cluster_files(run_dir: Path) -> tuple[dict[str, str], list[tuple[Path, str]]
     """The export's layout from the run's results.json: ({cluster name: folder name}, [(image file,
     "folder/file name")]) for every clustered image of a cluster in `cluster_names` (failed images and other
     clusters are left out). File names are made safe and unique within their folder, in the rows' order.
-    Raises OSError if results.json cannot be read."""
+    Raises UsageError naming `run_dir` when it holds no results.json (not a run folder, or a run stopped before its
+    results: `ictc export` had said "No such file or directory: .../results.json"); OSError if it cannot be read."""
+    if not (run_dir / "results.json").is_file():
+        raise UsageError(f"{run_dir} has no results yet (its run stopped before them): `ictc resume {run_dir}` "
+                         "finishes it" if (run_dir / "run.json").is_file() else
+                         f"{run_dir} is not a run folder (no run.json)")
     results = read_json(run_dir / "results.json")
     taken: set[str] = set()
     folders = {name: safe_folder_name(name, taken) for name in results["cluster_names"]}

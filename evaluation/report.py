@@ -234,7 +234,9 @@ def audit_section(audits: dict[str, Any], folder: Path) -> str:
         parts.append(f"<p>Largest disparity {100 * summary['largest_disparity']:.1f}%, mean "
                      f"{100 * summary['mean_disparity']:.1f}%; flagged: {escape(', '.join(summary['flagged']) or 'none')}.</p>")
         if audit.get("fix"):
-            parts.append(f"<p>Suggested fix: <i>{escape(audit['fix']['instruction'])}</i></p>")
+            # at its step: after a fix at assign, the next one is at label, which the report had not said
+            parts.append(f"<p>Suggested fix: <i>{escape(audit['fix']['instruction'])}</i> at step "
+                         f"{escape(audit['fix']['step'])}</p>")
         if audit.get("comparison"):
             parts.append(f"<h4>Before (version {audit['before']['version']}) and after</h4><table><tr><th>cluster</th>"
                          "<th>disparity before</th><th>after</th></tr>")

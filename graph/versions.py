@@ -103,12 +103,15 @@ USER_NAMING = ("rename", "merge", "undo", "restore")  # history entries whose ne
 def names_source(change: str) -> str:
     """Who gave the names after `change` (a results.json "history" entry, e.g. "criterion: mood"): "" for the
     user's rename, merge, undo or restore (a diff's renamed clusters are then renames), else what named the clusters
-    afresh, "the new criterion", "the coarser level" or "Step 2b", so that a re-naming is not reported as a rename (newcomers read
+    afresh, "the new criterion", "the coarser level", "your categories" (--names) or "Step 2b", so that a re-naming
+    is not reported as a rename (newcomers read
     "Renamed: First -> green" after a new criterion as something they had done)."""
     if change.startswith(USER_NAMING):
         return ""
     if change.startswith("group the names into"):  # nodes/actions.py describe_action of Coarser: no Step 2b ran
         return "the coarser level"
+    if change.startswith("sort into"):  # SetNames: the user's own categories, no Step 2b ran (had said "Step 2b")
+        return "your categories"
     return "the new criterion" if change.startswith("criterion") else "Step 2b"
 
 

@@ -86,3 +86,21 @@ def test_a_server_that_ignores_the_cap_has_descriptions_cut_and_said(folder, tmp
     assert said == ["the VLM server ignored the answer cap: 8 descriptions ran past the 40-token cap and were cut by "
                     "ictc (the server, or a proxy in front of it, drops max_tokens and stop)"]
     assert "ignored the answer cap" in capsys.readouterr().out
+
+
+def test_the_chat_says_why_step_1_stopped_not_an_unexpected_error():
+    """The chat app's headline for this stop was "Step 1 · describe stopped: The run stopped on an unexpected error."
+    (its text is too long for the headline), the cause only under Details."""
+    from ictc.core.errors import SystematicFailureError
+    from ictc.nodes.watch import BLIND_FIX
+    from ictc.ui.outcomes import explain
+
+    from fakes import fake_context
+
+    cause = ("the VLM 'vision-model' does not seem to receive the images (a model without vision, or no projector): "
+             "it gave one same description for 4 different images ('A plain square: please connect the dots.')")
+    said = explain(str(SystematicFailureError("Step 1 (describe)", cause, BLIND_FIX)), fake_context().settings,
+                   "describe")
+    assert said.startswith("Step 1 · describe stopped: "), said
+    assert "does not seem to receive the images" in said and "--vlm a vision model" in said, said
+    assert "unexpected" not in said and "could not be reached" not in said, said

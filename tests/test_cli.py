@@ -208,3 +208,22 @@ def test_a_full_disk_is_said_with_the_run_folder_and_the_way_on(colour_images, t
     assert main(["run", str(tmp_path / "images"), "-c", "colour", "-k", "2", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert "full" in err and f"ictc resume {out}" in err and "internal error" not in err  # had been the words alone
+
+
+def test_a_resume_of_a_run_stopped_while_writing_its_results_says_they_are_written_now(folder, tmp_path, capsys):
+    """Ctrl-C during "Finishing" (every step done, no results.json yet): the resume said "had finished: nothing was
+    left to do", then wrote the results that had been missing."""
+    from fake_server import FakeOpenAIServer
+
+    run = tmp_path / "run"
+    flags = ["--backend", "openai", "--vlm", "vision-model", "--llm", "text-model"]
+    with FakeOpenAIServer() as server:
+        assert main(["run", str(folder), "-c", "colour", "-k", "3", "--out", str(run), "--base-url", server.url,
+                     *flags]) == 0
+        for name in ("results.json", "results-summary.json", "report.html"):  # as the stop left the folder
+            (run / name).unlink()
+        capsys.readouterr()
+        assert main(["resume", str(run)]) == 0  # the run's own settings: the same server
+    out = capsys.readouterr().out
+    assert out.startswith(f"{run}: every step had finished before the stop; its results are written now"), out
+    assert "had finished: nothing was left" not in out and (run / "results.json").is_file()

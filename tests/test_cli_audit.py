@@ -49,3 +49,21 @@ def test_audit_refuses_bad_values_in_one_line(tmp_path, capsys, colour_images):
         capsys.readouterr()
         assert main(["audit", str(tmp_path / "run"), "--attribute", "perceived age", "--values", "old"]) == 1
     assert "fewer than two distinct values" in capsys.readouterr().err
+
+
+def test_a_cluster_still_flagged_after_the_fix_gets_the_next_suggestion_at_the_terminal(tmp_path, capsys):
+    """After `--fix` left a cluster over the threshold the terminal said nothing more, while audit.json, the report
+    and the chat suggested the instruction at label (Step 2a) next."""
+    # the colours hold different shares of the marks the fake VLM reads as a gender: Step 3 cannot even them out
+    make_marked_images(tmp_path / "images", {("red", "black"): 3, ("red", "white"): 1, ("green", "white"): 3})
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, tmp_path / "images", run) == 0
+        capsys.readouterr()
+        assert main(["audit", str(run), "--attribute", "perceived gender", "--values", "man,woman", "--fix",
+                     "--yes"]) == 0
+        out = capsys.readouterr().out
+    after = out.split("before and after the fix")[1]
+    assert "Suggested fix: 'Do not consider perceived gender; focus on the colour.' at label (run again with --fix)" \
+        in after, out
+    assert "focus on the colour.</i> at step label</p>" in (run / "report.html").read_text("utf-8")

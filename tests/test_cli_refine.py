@@ -314,3 +314,18 @@ def test_names_that_hold_and_or_arrows_are_quoted_and_a_long_list_of_moves_says_
     out = _changes_printed("instruction: mind the shade", {"renamed": {}, "merged": {}, "moved": moves}, capsys)
     assert "25 image(s) moved" in out and "  0.png: 'Red' -> 'Green'" in out and "  1.png: 'Red' -> -" in out
     assert out.rstrip().endswith("  ... and 5 more") and "19.png" in out and "20.png" not in out
+
+
+def test_a_split_that_found_one_group_is_said_so_at_the_terminal(folder, tmp_path, capsys):
+    """`refine --split` of a cluster whose images share one label made a version with "0 image(s) moved" and no word
+    of why; the chat said "found only one group"."""
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, folder, run) == 0
+        red = next(n for n in json.loads((run / "results.json").read_text())["cluster_names"] if n.lower() == "red")
+        capsys.readouterr()
+        assert main(["refine", str(run), "--split", red, "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"Split {red} found only one group: its 3 images stay in {red}" in out, out
+    # the split's own Step 2b fell back: said of the split, not of "the names above" (the run's clusters)
+    assert f"! Step 2b, splitting {red!r}: the LLM gave no usable 2 names" in out and "the names above" not in out, out

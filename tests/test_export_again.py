@@ -100,3 +100,14 @@ def test_a_re_export_says_removed_only_the_folders_it_removed(run, tmp_path, cap
     assert main(["export", str(run), str(out)]) == 0
     said = [line for line in capsys.readouterr().out.splitlines() if "earlier export" in line]
     assert said == [f"The earlier export's folders: removed {first[gone[0]].name}"], said
+
+
+def test_a_folder_that_is_no_run_or_a_run_without_results_is_said_so_in_one_line(run, tmp_path, capsys):
+    """`ictc export` of a mistyped run folder said "No such file or directory: .../results.json", and so did the
+    export of a run stopped before its results, where resume is the way on."""
+    assert main(["export", str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 1
+    assert f"{tmp_path / 'nowhere'} is not a run folder (no run.json)" in capsys.readouterr().err
+    (run / "results.json").unlink()
+    assert main(["export", str(run), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"has no results yet (its run stopped before them): `ictc resume {run}`" in err, err

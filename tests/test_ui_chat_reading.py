@@ -118,6 +118,22 @@ def test_why_k_groups_without_a_proposal_says_where_k_came_from_and_changes_noth
     assert not reply.apply and not chat.pending
 
 
+def test_why_k_groups_after_the_user_set_k_since_the_proposal_says_the_users_k():
+    """After "how many groups would you suggest?" (K=2 taken) and "sort them into red, green and blue", "why 3
+    groups?" answered "K proposed from the labels: K=3 (...)", a candidate the proposal had not taken."""
+    from ictc.ui.questions import answer_question
+
+    results = {"k_choice": {"chosen": 3, "by": "user", "proposal": {"candidates": [
+        {"k": 2, "silhouette": 0.41, "reasons": ["best silhouette"]}, {"k": 3, "silhouette": 0.2, "reasons": []}]}},
+        "clusters": [{"name": "red", "size": 4}, {"name": "green", "size": 11}, {"name": "blue", "size": 5}],
+        "history": ["first run", "propose K", "sort into 'red', 'green', 'blue', 'other'", "remove the empty clusters"]}
+    assert answer_question("why 3 groups?", results) == (
+        "There are 3 clusters: K was proposed from the labels before, then version 3 set K (sort into 'red', 'green', "
+        "'blue', 'other'), and since then: remove the empty clusters. Say e.g. \"4 groups\" to change it.")
+    results["history"] = results["history"][:2]  # the proposal's K still stands: its reasons are the answer
+    assert answer_question("why 3 groups?", results).startswith("K proposed from the labels: K=3")
+
+
 def test_a_question_the_llm_reads_as_a_change_is_still_answered_as_a_question():
     import json
 

@@ -25,6 +25,8 @@ APP = str(Path(__file__).parent.parent / "ui" / "app.py")
     ("are the clusters skewed by perceived age?", "perceived age", []),
     ("check for gender bias", "perceived gender", []),
     ("audit by gender, values: man, woman", "perceived gender", ["man", "woman"]),
+    # the question mark before the values had stayed in the attribute: "Do not consider perceived gender?; ..."
+    ("is this biased by gender? values: man, woman", "perceived gender", ["man", "woman"]),
 ])
 def test_audit_requests_are_read(text, attribute, values):
     request = read_audit_request(text)
@@ -120,6 +122,24 @@ def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path
     assert "That cannot be done: the instruction" in say(app, "fix it at assign")  # in force there: one line, no run
     assert "then I audit again" in say(app, "fix it")
     assert "Before (version 2) and after (version 3)" in wait(app)
+
+
+def test_fix_it_after_a_reload_applies_the_fix_the_chat_offered(tmp_path):
+    """The chat offered "Say **fix it**"; after a reload of the page "fix it" was answered "I could not tell what to
+    group by or what to change" (the audit it applies to was kept in memory only)."""
+    images = tmp_path / "images"
+    make_marked_images(images, {("red", "black"): 3, ("red", "white"): 3, ("green", "black"): 3, ("green", "white"): 3})
+    ctx = fake_context(llm=FakeLLM(pulled_by_mark={"black": "Red"}))
+    app = open_app(ctx)
+    use_folder(app, images)
+    say(app, "group these by colour, 2 groups")
+    say(app, "go")
+    wait(app)
+    say(app, "audit by gender, values: man, woman")
+    assert "Say **fix it**" in wait(app)
+    reloaded = open_app(ctx, token=token_of(app))
+    assert "then I audit again" in say(reloaded, "fix it")
+    assert "Before (version 1) and after (version 2)" in wait(reloaded)
 
 
 def test_a_sample_that_suggests_one_value_asks_for_the_values_not_go(tmp_path):

@@ -113,3 +113,16 @@ def test_a_name_back_in_another_case_that_lost_images_is_no_merge_with_a_cluster
     assert diff(before, after) == {"renamed": {"green": "Green", "blue": "Green"}, "merged": {},
                                    "moved": [{"image": "g3.png", "from": "green", "to": "Red"},
                                              {"image": "g4.png", "from": "green", "to": "Red"}]}
+
+
+def test_names_from_the_users_categories_are_said_as_theirs_not_step_2bs():
+    """After "sort them into red, green and blue" the chat said "New names from Step 2b: red, green, blue", and no
+    Step 2b had run: the names were the user's."""
+    from ictc.graph.versions import names_source
+    from ictc.ui.outcomes import renamed_said
+
+    change = "sort into 'red', 'green', 'blue'"
+    assert names_source(change) == "your categories"
+    results = {"history": ["first run", change], "cluster_names": ["red", "green", "blue"]}
+    said = renamed_said({"Green": "green"}, results, moved=[])
+    assert said.startswith("New names from your categories: red, green, blue ("), said

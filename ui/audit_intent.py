@@ -28,7 +28,7 @@ def read_audit_request(text: str) -> AuditRequest | None:
     values: list[str] = []
     if m := re.search(r"[,;(]?\s*\bvalues?\s*:?\s*(.+?)\)?$", message, re.I):
         values = [v.strip() for v in re.split(r",|/|\bor\b", m[1]) if v.strip()]
-        message = message[:m.start()].strip()
+        message = message[:m.start()].rstrip("?.!,;: ")  # "biased by gender? values: ..." asks of "gender"
     if not _AUDIT_TRIGGER.search(message) or not (topic := _AUDIT_TOPIC.search(message)):
         return None
     attribute = (topic[1] or topic[2]).lower()

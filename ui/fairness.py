@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.audit import NOTE
+from ictc.evaluation.audit import NOTE, read_audits
 from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
 from ictc.prompts import step_name
 from ictc.ui.audit_intent import read_audit_request
@@ -38,7 +38,11 @@ def handle(session: Any, text: str) -> bool:
     pending = _pending_of(session)
     words = " ".join(text.strip().split()).rstrip(".!")
     request = read_audit_request(words)
-    fix = FIX_WORDS.match(words) if pending.audit is not None else None
+    fix = FIX_WORDS.match(words)
+    # a reload keeps no audit in memory: the one on disk, when the message names the fix ("apply it" is also a go)
+    if fix is not None and pending.audit is None and "fix" in words.lower():
+        pending.audit = _audit_on_disk(session, pending.attribute)
+    fix = fix if pending.audit is not None else None
     # "values: a, b" also when the sample gave no values to propose: the chat itself asks for them then
     confirmed = ((bool(pending.proposal) and words.lower() in CONFIRM)
                  or (bool(pending.attribute) and re.match(r"values?\s*:", words.lower()) is not None))
@@ -84,9 +88,21 @@ def _pending_of(session: Any) -> Pending:
 
 def _keep(session: Any, pending: Pending) -> None:
     """What a reload needs of `pending` (the attribute asked about, the values proposed), into the session's
-    record (session.json). The audit a "fix it" applies to is not kept: after a reload, ask for the audit again."""
+    record (session.json). The audit a "fix it" applies to is not kept: after a reload it is read from audit.json."""
     if hasattr(session, "audit_wait"):
         session.audit_wait = {"attribute": pending.attribute, "proposal": list(pending.proposal)}
+
+
+def _audit_on_disk(session: Any, attribute: str) -> dict[str, Any] | None:
+    """The current version's audit of `attribute` ("": the latest audited) with a suggested fix, from the run's
+    audit.json; None when there is none. What "fix it" applies to after a reload: the chat had answered "I could not
+    tell what to group by" to the fix it had just offered."""
+    results = session.results()
+    if results is None:
+        return None
+    fixable = [audit for name, audit in read_audits(session.run_dir).items()
+               if audit.get("fix") and audit.get("version") == results["version"] and name == (attribute or name)]
+    return fixable[-1] if fixable else None
 
 
 def start_audit(session: Any, attribute: str, values: list[str] | None, threshold: float = 0.10) -> None:

@@ -47,6 +47,10 @@ def model_warning(settings: Settings) -> str:
 # What an error's text says went wrong -> (what, what to do), first match wins. The texts come from
 # ModelUnavailableError and nodes/watch.diagnose (our words) or from the OpenAI client and httpx (raw).
 TROUBLES = [
+    # first: the model's own words quoted in it may hold any other pattern ("connect", "not found")
+    (r"does not seem to receive the images", "it does not seem to receive the images (a model without vision, or no "
+     "vision projector)", "give --vlm a vision model, or start the server with the model's vision projector "
+     "(llama.cpp: --mmproj FILE), then start `ictc ui` again"),
     (r"api key|\b401\b|unauthori[sz]ed|authentication", "the server refused the API key",
      "set OPENAI_API_KEY (environment or .env) to a key it accepts, then start `ictc ui` again"),
     (r"does not serve|\b404\b|not found|does not exist|model_not_found", "the server does not serve this model",

@@ -49,8 +49,8 @@ def answer_question(text: str, results: dict[str, Any] | None) -> str:
     if missing := _file_named(text):  # had the generic "I can answer questions about ...", as if not understood
         return (f"No image named {missing} in this run ({len(results.get('images', []))} image(s); the Clusters tab "
                 "lists their names).")
-    if WHY_K.search(text):
-        return k_choice_said(results) or k_given_said(results)
+    if WHY_K.search(text):  # the proposal, unless the user set K since (it had been said as the reason for their K)
+        return (k_choice_said(results) if not _k_set_since_proposed(results) else "") or k_given_said(results)
     if LAST_CHANGE.search(text):
         history = results.get("history", [])
         earlier = "; ".join(f"v{i} {h}" for i, h in enumerate(history[:-1], 1))
@@ -124,16 +124,27 @@ def k_choice_said(results: dict[str, Any] | None) -> str:
             + (f" Other candidates: {'; '.join(others)}; say e.g. \"use {candidates[-1]['k']} groups\" for one." if others else ""))
 
 
+K_SET = ("use K=", "sort into")  # results.json "history" entries that set K: a K or the user's own categories
+
+
+def _k_set_since_proposed(results: dict[str, Any]) -> bool:
+    """Whether a version after the last "propose K" (else after the first run) set K itself (K_SET)."""
+    history = results.get("history", [])
+    proposed = max((i for i, entry in enumerate(history) if entry == "propose K"), default=0)
+    return any(entry.startswith(K_SET) for entry in history[proposed + 1:])
+
 
 def k_given_said(results: dict[str, Any]) -> str:
-    """Why the run has the clusters it has when no K was proposed (results.json "history": one entry per version,
+    """Why the run has the clusters it has when no K was proposed or the user set K since (results.json "history": one
+    entry per version,
     "use K=4", "split 'Red' into 2", "merge 'a' and 'b'"): the version that set K, and the splits, merges and
     removals since. A newcomer's "why 4 groups?" had been read as asking for 4 groups."""
     history = results.get("history", [])
     count = sum(1 for c in results.get("clusters", []) if c.get("name"))
-    last = max((i for i, entry in enumerate(history) if entry.startswith("use K=")), default=None)
+    last = max((i for i, entry in enumerate(history) if entry.startswith(K_SET)), default=None)
     since = [entry for entry in history[(last or 0) + 1:] if entry.startswith(("split ", "merge ", "remove "))]
     source = f"version {last + 1} set K ({history[last]})" if last is not None else "K is the one the run started with"
-    return (f"There are {count} clusters: no K was proposed from the labels; {source}"
+    proposed = "K was proposed from the labels before, then" if results.get("k_choice") else "no K was proposed from the labels;"
+    return (f"There are {count} clusters: {proposed} {source}"
             + (f", and since then: {'; '.join(since)}" if since else "") + f". Say e.g. \"{count + 1} groups\" to change "
             "it.")  # not a fixed "3 groups": with 3 clusters that was the K the run has

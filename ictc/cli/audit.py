@@ -67,10 +67,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
           f"{run_dir / 'report.html'} (version {result.version})")
     given = bool(audit["summary"]["flagged"]) and not audit["fix"]  # the suggestion is in Steps 3 and 2a already
     if not args.fix:
-        if audit["fix"]:
-            print(f"Suggested fix: {audit['fix']['instruction']!r} at {audit['fix']['step']} (run again with --fix)")
-        elif given:
-            print("The suggested instruction is already given at assign and label: try your own with --fix --instruction")
+        _say_suggestion(audit)
         return EXIT_OK
     if not audit["fix"] and not args.instruction:
         print("The suggested instruction is already given at assign and label: give your own with --instruction."
@@ -99,7 +96,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
     print(format_table(after))
     _say_failures(fixed.after.failures)
     print(format_comparison(after["comparison"], args.attribute))
+    _say_suggestion(after)  # still flagged: the next step's suggestion had been in audit.json and the chat only
     return EXIT_OK
+
+
+def _say_suggestion(audit: dict[str, Any]) -> None:
+    """The fix suggested for `audit` (one audit of audit.json's "attributes"), or that its instruction is given at
+    every step it is suggested for; nothing when no cluster is flagged."""
+    if audit["fix"]:
+        print(f"Suggested fix: {audit['fix']['instruction']!r} at {audit['fix']['step']} (run again with --fix)")
+    elif audit["summary"]["flagged"]:
+        print("The suggested instruction is already given at assign and label: try your own with --fix --instruction")
 
 
 def _say_failures(failures: dict[str, dict[str, str]] | None) -> None:

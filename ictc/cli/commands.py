@@ -213,6 +213,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if group:  # several criteria: "ictc resume GROUP" had been refused as no run folder
         return resume_group(args.run_dir, context)
     progress, events = Progress(), []
+    written = (Path(args.run_dir) / "results.json").is_file()  # none: stopped after the steps, before writing them
 
     def listen(event: dict[str, Any]) -> None:
         events.append(event)
@@ -223,7 +224,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if not events and not result.pause:  # a finished run: said first (only its results had been printed again)
-        print(f"{args.run_dir} had finished: nothing was left to do"  # --set's values wait for its next refinement
+        print((f"{args.run_dir} had finished: nothing was left to do" if written else  # Ctrl-C while "Finishing"
+               f"{args.run_dir}: every step had finished before the stop; its results are written now")
               + (f"; {', '.join(changed)} kept for its next refinement (ictc refine)" if changed else ""))
     result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
     if result.pause:  # the run waits at a review point: continue the review here

@@ -106,6 +106,12 @@ def _print_changes(result: Any) -> None:
     print(f"Version {result.version}: {change}")
     print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
                                       for step, c in calls.items()))
+    split = result.results.get("naming", {}).get("split") or {}
+    if change.startswith("split") and split:  # a split that found one group had said only "0 image(s) moved"
+        from ictc.ui.split_outcome import split_said
+
+        sizes = {c["name"]: c["size"] for c in result.results["clusters"]}
+        print(split_said(split, sizes).replace("**", ""))
     changes = result.changes or {"renamed": {}, "merged": {}, "moved": []}
     source = names_source(change)
     # several clusters under one new name: one line, not their images moved; names quoted (a name may hold "and")

@@ -29,8 +29,12 @@ def print_result(result: Any) -> None:
         problem = (naming.get("problems") or ["no usable answer"])[-1]
         # the names Step 2b asked for: K, or fewer when the labels hold fewer kinds (a merge since lowered K)
         asked = naming.get("asked_names", naming.get("asked_k", results["n_clusters"]))
-        print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
-              "the names above are its best try, completed by the most frequent raw labels.")
+        if split := naming.get("split"):  # its names are the parts of one cluster: "the names above" were not them
+            print(f"! Step 2b, splitting {split['cluster']!r}: the LLM gave no usable {asked} names ({problem}); "
+                  f"the parts ({', '.join(split['parts'])}) are its best try, completed by the most frequent raw labels.")
+        else:
+            print(f"! Step 2b: the LLM gave no usable {asked} names ({problem}); "
+                  "the names above are its best try, completed by the most frequent raw labels.")
     for warning in results.get("warnings", []):
         print(f"! {warning}")
     if any(not cluster["size"] for cluster in results["clusters"]):  # the way out, where the problem is said
