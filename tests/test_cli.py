@@ -30,6 +30,13 @@ def test_help_is_fast_and_imports_nothing_heavy():
     assert time.perf_counter() - started < 5  # generous for a noisy machine; typically ~0.1 s
 
 
+@pytest.mark.parametrize("module", ["ictc", "ictc.cli"])
+def test_python_dash_m_runs_the_command(module):
+    """`python -m ictc` had said "'ictc' is a package and cannot be directly executed" (a newcomer's first try)."""
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("usage: ictc "), (done.stdout, done.stderr)
+
+
 def test_samples_are_real_labelled_photos(tmp_path, capsys):
     assert main(["samples", str(tmp_path / "s")]) == 0
     lines = (tmp_path / "s" / "cifar10" / "labels.csv").read_text().splitlines()
