@@ -101,16 +101,9 @@ class StubbornLLM(FakeLLM):
 def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path):
     """The audit after the fix flagged the same clusters; its fix (the instruction now in force) was previewed and
     raised "already given for assign": a newcomer's page said "ictc cannot start" on every reload."""
-    images = tmp_path / "images"
-    make_marked_images(images, {("red", "black"): 3, ("red", "white"): 3, ("green", "black"): 3, ("green", "white"): 3})
     ctx = fake_context(llm=StubbornLLM(pulled_by_mark={"black": "Red"}))
-    app = open_app(ctx)
-    use_folder(app, images)
-    say(app, "group these by colour, 2 groups")
-    say(app, "go")
-    wait(app)
-    say(app, "audit by gender, values: man, woman")
-    assert "Say **fix it**" in wait(app)
+    app, audited = _asked_about_gender(ctx, tmp_path, MARKED, "audit by gender, values: man, woman")
+    assert "Say **fix it**" in audited
     say(app, "fix it")
     fixed = wait(app)
     assert not app.error, [e.value for e in app.error]
@@ -127,16 +120,9 @@ def test_an_audit_still_flagged_after_its_fix_is_said_not_a_broken_page(tmp_path
 def test_fix_it_after_a_reload_applies_the_fix_the_chat_offered(tmp_path):
     """The chat offered "Say **fix it**"; after a reload of the page "fix it" was answered "I could not tell what to
     group by or what to change" (the audit it applies to was kept in memory only)."""
-    images = tmp_path / "images"
-    make_marked_images(images, {("red", "black"): 3, ("red", "white"): 3, ("green", "black"): 3, ("green", "white"): 3})
     ctx = fake_context(llm=FakeLLM(pulled_by_mark={"black": "Red"}))
-    app = open_app(ctx)
-    use_folder(app, images)
-    say(app, "group these by colour, 2 groups")
-    say(app, "go")
-    wait(app)
-    say(app, "audit by gender, values: man, woman")
-    assert "Say **fix it**" in wait(app)
+    app, audited = _asked_about_gender(ctx, tmp_path, MARKED, "audit by gender, values: man, woman")
+    assert "Say **fix it**" in audited
     reloaded = open_app(ctx, token=token_of(app))
     assert "then I audit again" in say(reloaded, "fix it")
     assert "Before (version 1) and after (version 2)" in wait(reloaded)
@@ -153,8 +139,12 @@ def test_a_sample_that_suggests_one_value_asks_for_the_values_not_go(tmp_path):
     assert "| Red | 2 |" in wait(app)
 
 
-def _asked_about_gender(ctx, tmp_path: Path, marked: dict[tuple[str, str], int]) -> tuple[AppTest, str]:
-    """The app after a 2-cluster run by colour on `marked` images and "is this biased by gender?", and its answer."""
+MARKED = {("red", "black"): 3, ("red", "white"): 3, ("green", "black"): 3, ("green", "white"): 3}
+
+
+def _asked_about_gender(ctx, tmp_path: Path, marked: dict[tuple[str, str], int],
+                        question: str = "is this biased by gender?") -> tuple[AppTest, str]:
+    """The app after a 2-cluster run by colour on `marked` images and `question`, and its answer."""
     images = tmp_path / "images"
     make_marked_images(images, marked)
     app = open_app(ctx)
@@ -162,5 +152,5 @@ def _asked_about_gender(ctx, tmp_path: Path, marked: dict[tuple[str, str], int])
     say(app, "group these by colour, 2 groups")
     say(app, "go")
     wait(app)
-    say(app, "is this biased by gender?")
+    say(app, question)
     return app, wait(app)
