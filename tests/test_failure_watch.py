@@ -16,6 +16,7 @@ from ictc.nodes.watch import FIRST_FEW, LATER_STREAK, FailureWatch
 
 from fake_server import FakeOpenAIServer
 from fakes import make_images
+from sdk_errors import sdk_error
 
 
 def _refused() -> openai.APIConnectionError:
@@ -251,13 +252,13 @@ def test_a_proxy_s_html_page_is_said_as_its_title_not_its_markup():
     request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
     response = httpx2.Response(502, request=request, text=NGINX_502, headers={"content-type": "text/html"})
     # the error the openai SDK raises for such an answer (models/direct_chat.py raises it the same way)
-    error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(response)
+    error = sdk_error(response)
     assert failure("describe", error)["reason"] == "InternalServerError: Error code: 502 - 502 Bad Gateway"
     assert diagnose(error, "VLM", "vision-model")[0].endswith("the same way (HTTP 502 Bad Gateway)")
     # the page names no setting: the way out had said "fix the server or the settings named there"
     assert diagnose(error, "VLM", "vision-model")[1] == "fix the server (its log says why it answered so)"
     named = httpx2.Response(400, request=request, json={"error": {"message": "unknown parameter 'top_k'"}})
-    error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(named)
+    error = sdk_error(named)
     assert diagnose(error, "VLM", "vision-model")[1] == "fix the server or the settings named there"
 
 
@@ -293,8 +294,7 @@ def test_an_endpoint_failure_outside_the_steps_says_the_server_s_words_cut_at_a_
 
     request = httpx2.Request("POST", "http://127.0.0.1:8123/v1/chat/completions")
     words = "the server cut the answer " + "and so on " * 40 + "LM Studio"
-    error = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:8123/v1")._make_status_error_from_response(
-        error_response(request, words, "server_cap"))
+    error = sdk_error(error_response(request, words, "server_cap"))
 
     def fails(args):
         raise error

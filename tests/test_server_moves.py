@@ -21,6 +21,8 @@ from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.waits import ASKED_WAIT
 from ictc.nodes.watch import diagnose
 
+from sdk_errors import sdk_error
+
 Answer = Callable[[str, str], tuple[int, dict[str, str], bytes]]
 
 
@@ -148,10 +150,10 @@ CLOUDFLARE_ACCESS = ("<!DOCTYPE html><html><head><title>Access denied | llm.exam
 def test_a_403_page_of_an_access_gate_is_said_as_the_gate_not_the_api_key():
     request = httpx2.Request("POST", "https://llm.example.com/v1/chat/completions")
     response = httpx2.Response(403, request=request, text=CLOUDFLARE_ACCESS, headers={"content-type": "text/html"})
-    error = openai.OpenAI(api_key="x", base_url="https://llm.example.com/v1")._make_status_error_from_response(response)
+    error = sdk_error(response)
     cause, fix = diagnose(error, "VLM", "vision-model")
     assert "blocked in front of it" in cause and "used Cloudflare to restrict access" in cause
     assert "OPENAI_API_KEY" not in fix and "the API key was not the problem" in fix
     json_403 = httpx2.Response(403, request=request, json={"error": {"message": "Invalid API key"}})
-    error = openai.OpenAI(api_key="x", base_url="https://llm.example.com/v1")._make_status_error_from_response(json_403)
+    error = sdk_error(json_403)
     assert "OPENAI_API_KEY" in diagnose(error, "VLM", "vision-model")[1]  # the API's own 403 still names the key
