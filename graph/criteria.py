@@ -30,6 +30,17 @@ class CriterionRequest:
     names: list[str] | None = field(default=None)
     other: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        """The request as kept in the group file, so a criterion not yet started when a run stopped can be started
+        by resume_criteria: {"criterion": Criterion dict, "n_clusters", "names", "other"}."""
+        return {"criterion": self.criterion.to_dict(), "n_clusters": self.n_clusters, "names": self.names,
+                "other": self.other}
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> CriterionRequest:
+        """The request `to_dict` kept."""
+        return cls(Criterion.from_dict(spec["criterion"]), spec["n_clusters"], spec["names"], spec["other"])
+
 
 def slug(text: str, taken: set[str]) -> str:
     """A folder name for a criterion: lower-case letters and digits joined by '-', made unique among `taken`."""
@@ -38,13 +49,6 @@ def slug(text: str, taken: set[str]) -> str:
     while name in taken:
         name, number = f"{base}-{number}", number + 1
     return name
-
-
-def request_dict(request: CriterionRequest) -> dict[str, Any]:
-    """`request` as kept in the group file, so a criterion not yet started when a run stopped can be started by
-    resume_criteria: {"criterion": Criterion dict, "n_clusters", "names", "other"}."""
-    return {"criterion": request.criterion.to_dict(), "n_clusters": request.n_clusters, "names": request.names,
-            "other": request.other}
 
 
 def _check(paths: list[str], request: CriterionRequest, labels: str | None) -> None:
@@ -82,7 +86,7 @@ def run_criteria(images: str | Path | list[str], requests: list[CriterionRequest
     for request in requests:
         name = slug(request.criterion.text, {e["name"] for e in group["criteria"]})
         group["criteria"].append({"name": name, "criterion": request.criterion.text, "run": name,
-                                  "request": request_dict(request)})
+                                  "request": request.to_dict()})
     out.mkdir(parents=True, exist_ok=True)
     # every criterion recorded before the first runs: a stop had lost those not yet started (resume_criteria)
     write_group(out, group)
@@ -125,9 +129,7 @@ def resume_criteria(folder: str | Path, on_event: Events | None = None, context:
         if (folder / entry["run"] / "run.json").is_file():
             results.append(resume_run(folder / entry["run"], on_event=on_event, context=ctx))
         elif entry.get("request"):
-            spec = entry["request"]
-            request = CriterionRequest(Criterion.from_dict(spec["criterion"]), spec["n_clusters"], spec["names"],
-                                       spec["other"])
+            request = CriterionRequest.from_dict(entry["request"])
             hashed = hashed or hash_images(paths)
             results.append(_start(paths, hashed, request, ctx.settings, folder / entry["run"], ctx,
                                   meta.get("labels"), on_event, "best"))
@@ -162,7 +164,7 @@ def add_criterion(folder: str | Path, request: CriterionRequest, on_event: Event
     _check(paths, request, meta.get("labels"))
     name = slug(request.criterion.text, {e["name"] for e in group["criteria"]})
     group["criteria"].append({"name": name, "criterion": request.criterion.text, "run": name,
-                              "request": request_dict(request)})
+                              "request": request.to_dict()})
     write_group(folder, group)
     result = _start(paths, hash_images(paths), request, settings or ctx.settings, folder / name, ctx,
                     meta.get("labels"), on_event, k_pick)
