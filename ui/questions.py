@@ -136,9 +136,8 @@ def _k_set_since_proposed(results: dict[str, Any]) -> bool:
 
 def k_given_said(results: dict[str, Any]) -> str:
     """Why the run has the clusters it has when no K was proposed or the user set K since (results.json "history": one
-    entry per version,
-    "use K=4", "split 'Red' into 2", "merge 'a' and 'b'"): the version that set K, and the splits, merges and
-    removals since. A newcomer's "why 4 groups?" had been read as asking for 4 groups."""
+    entry per version, "use K=4", "split 'Red' into 2", "merge 'a' and 'b'"): the version that set K, and the splits,
+    merges and removals since. A newcomer's "why 4 groups?" had been read as asking for 4 groups."""
     history = results.get("history", [])
     count = sum(1 for c in results.get("clusters", []) if c.get("name"))
     last = max((i for i, entry in enumerate(history) if entry.startswith(K_SET)), default=None)
