@@ -14,6 +14,7 @@ from ictc.models.proxies import client_proxy_options
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
 from ictc.models.redirects import readdressed
+from ictc.models.replica_errors import FAILED
 from ictc.models.wire import http_package
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,6 @@ UNREACHABLE = (http.ConnectError, http.ConnectTimeout, http.RemoteProtocolError,
 # client's retries had gone back to it: it looks idle). Such failures in a row mark it down as a refusal does.
 TIMEOUTS = (http.ReadTimeout, http.WriteTimeout)
 DOWN_AFTER = 3
-
-
 @dataclass
 class Server:
     """One server process (one URL): its busy gate and, after a failed connection, when to try it again."""
@@ -100,15 +99,30 @@ class ReplicaClient(BusyAwareClient):
 
     def _unreachable(self, gate: InFlightGate, exc: Exception, tried: set[int]) -> bool:
         """Mark the replica behind `gate` down after a connection failure: True if another is live. A timeout is
-        counted (DOWN_AFTER): True if a live replica not among `tried` can take it (`gate` then joins `tried`)."""
+        counted (DOWN_AFTER): True if a live replica not among `tried` can take it (`gate` then joins `tried`).
+        False: `exc` goes on, carrying the URLs of the replicas that failed (`replicas_failed`)."""
         if isinstance(exc, UNREACHABLE):
             with self._lock:
                 for server in self.servers:
                     if server.gate is gate:
                         self._mark_down(server, f"unreachable ({type(exc).__name__})")
                 now = time.monotonic()
-                return any(s.down_until <= now for s in self.servers)
-        return isinstance(exc, TIMEOUTS) and self._failed(gate, type(exc).__name__) and self._elsewhere(gate, tried)
+                elsewhere = any(s.down_until <= now for s in self.servers)
+        elif isinstance(exc, TIMEOUTS):
+            elsewhere = self._failed(gate, type(exc).__name__) and self._elsewhere(gate, tried)
+        else:
+            return False
+        if not elsewhere:  # every replica failed: the error goes on, saying which (the stop names them)
+            self._say_failed(exc, gate, tried)
+        return elsewhere
+
+    def _say_failed(self, exc: Exception, gate: InFlightGate, tried: set[int]) -> None:
+        """Set on `exc`, which no replica could take, the URLs of the replicas that failed (`replicas_failed`): the one
+        behind `gate`, those among `tried` and those passed over as down."""
+        now = time.monotonic()
+        with self._lock:
+            failed = [s.url for s in self.servers if s.gate is gate or id(s.gate) in tried or s.down_until > now]
+        setattr(exc, FAILED, failed)
 
     def _failed_over(self, gate: InFlightGate, outcome: str, status: int, tried: set[int]) -> bool:
         """A 5xx answer (`outcome` "error") of the replica behind `gate` is counted (DOWN_AFTER) and the request

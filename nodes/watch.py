@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+from urllib.parse import urlsplit
 
 from ictc.core.errors import SystematicFailureError
 from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
@@ -22,6 +23,7 @@ from ictc.models.quirks import (
     found_in,
     unknown_model_fix,
 )
+from ictc.models.replica_errors import replicas_failed
 from ictc.models.waits import asked_wait, duration
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
@@ -96,6 +98,20 @@ def _server_of(exc: BaseException) -> str | None:
     return f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}"
 
 
+def _servers_said(exc: BaseException) -> str:
+    """" at <server>" for the server of the request that failed, " at A and B" for the replicas that had all failed
+    (models/replicas.py replicas_failed: each one, as scheme://host:port unless that would make two one); "" when
+    the error names none. Why: with every replica down the stop had named only the one tried last."""
+    failed = replicas_failed(exc)
+    if not failed:
+        server = _server_of(exc)
+        return f" at {server}" if server else ""
+    short = [f"{u.scheme}://{u.hostname}{f':{u.port}' if u.port else ''}" for u in map(urlsplit, failed)]
+    named = short if len(set(short)) == len(set(failed)) else failed
+    named = list(dict.fromkeys(named))
+    return f"s at {', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else f" at {named[0]}"
+
+
 def _html_page(exc: BaseException) -> bool:
     """True when the error answer behind `exc` is an HTML page (a proxy's or an access gate's, not the API's JSON)."""
     response = getattr(exc, "response", None)
@@ -136,9 +152,9 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
     flag = f"--{role.lower()}"
     how = how or f"the first {FIRST_FEW} model calls all failed"  # calls: answers from the store count as done
     if _unreachable(exc):
-        server = _server_of(exc)
-        return (f"{how}: the {role} server{f' at {server}' if server else ''} could not be reached ({said})",
-                "start the server or correct --base-url")
+        servers = _servers_said(exc)
+        return (f"{how}: the {role} server{servers} could not be reached ({said})",
+                f"start the server{'s' if servers.startswith('s') else ''} or correct --base-url")
     if (asked := asked_wait(exc)) is not None:  # models/waits.py: a 429 asking more than the patience
         return (f"the {role} server is rate-limiting calls: it asked to wait {duration(asked)} (HTTP 429, Retry-After), "
                 f"longer than ICTC_BUSY_PATIENCE allows ({said})",
