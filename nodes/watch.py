@@ -143,6 +143,13 @@ def _is_spent(exc: BaseException) -> bool:
     return status == 402 or (status == 429 and bool(SPENT.search(message.encode())))
 
 
+def _account_refused(exc: BaseException) -> bool:
+    """True when the server refused the account, not the image: a spent quota or no credit (`_is_spent`), a refused
+    API key (401), or a 403 naming the key or the model's access. Every later call fails the same way."""
+    status, message = _status_and_message(exc)
+    return _is_spent(exc) or status == 401 or (status == 403 and bool(_BAD_KEY.search(message) or _NO_ACCESS.search(message)))
+
+
 def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: bool = False) -> tuple[str, str]:
     """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name;
     how: what was seen, e.g. "the first 3 model calls all failed" (default: that); single: True for the one call
@@ -216,8 +223,8 @@ def _cut_by_server(role: str, message: str, fields: dict[str, int]) -> str:
 
 
 class FailureWatch:
-    """Per step: outcomes so far; raises SystematicFailureError at once for a spent quota or no credit (402),
-    when the first FIRST_FEW model-call
+    """Per step: outcomes so far; raises SystematicFailureError at once for a refusal of the account (a spent quota,
+    no credit, a refused key: `_account_refused`), when the first FIRST_FEW model-call
     failures are identical and nothing succeeded, or when LATER_STREAK identical failures come in a row
     with no success between them (outcomes in the order their batches are recorded; a batch with any
     success ends a streak). Failures about one request (its length, its image: models/quirks.PER_REQUEST)
@@ -249,9 +256,10 @@ class FailureWatch:
             streak = self._streak[step] = [] if successes else self._streak.get(step, []) + signatures
             first = self._ok[step] == 0 and len(seen) >= FIRST_FEW and len(set(seen[:FIRST_FEW])) == 1
             later = len(streak) >= LATER_STREAK and len(set(streak[-LATER_STREAK:])) == 1
-        # a spent quota or no credit is the account's, not the image's: every call after it fails too (a daily
-        # free quota had been tried on 3 more images, each waited out, before the run stopped)
-        spent = [e for e in counted if _is_spent(e)]
+        # a spent quota, no credit or a refused key is the account's, not the image's: every call after it fails too
+        # (a daily free quota had been tried on 3 more images, each waited out, before the run stopped; a key that
+        # expired mid-Step 2a had failed the step's other images one by one, and Step 2b ran on the labels made)
+        spent = [e for e in counted if _account_refused(e)]
         if (first or later or spent) and counted:
             how = "" if first else f"the last {LATER_STREAK} calls all failed"
             cause, fix = diagnose((spent or counted)[-1], role, model, how)
