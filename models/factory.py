@@ -17,6 +17,7 @@ from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
 from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
 from ictc.models.embed import TextEmbedder, make_embedder
+from ictc.models.html_page import HTML_PAGE_FIX, html_page_said, looks_like_html
 from ictc.models.proxies import client_proxy_options, proxy_said, socks_problem
 from ictc.models.quirks import UNKNOWN_MODEL, error_of, unknown_model_fix
 from ictc.models.structured import JsonCaller
@@ -155,6 +156,9 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         raise ModelUnavailableError(role, model, f"{base_url} answers 404 Not Found at /models and /chat/completions: "
                                     "it serves no OpenAI-compatible API at that path", "openai",
                                     fix=_path_fix(base_url, api_key, timeout))
+    if looks_like_html(page := data.decode("utf-8", "replace")):  # a sign-in page or proxy, not the API: said here as a
+        # step's first calls say it (models/bodies.py); the run had started and stopped at its first three calls
+        raise ModelUnavailableError(role, model, f"{base_url}: {html_page_said(page)}", "openai", fix=HTML_PAGE_FIX)
     if status == 404 or (status >= 400 and (UNKNOWN_MODEL.search(message) or _NAME_INVALID.search(message))):
         near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
                 "it lists no models" if listed_ok else "it gives no /models listing")

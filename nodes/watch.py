@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ictc.core.errors import SystematicFailureError
 from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
 from ictc.models.bodies import HTML_PAGE
-from ictc.models.html_page import looks_like_html
+from ictc.models.html_page import HTML_PAGE_FIX, looks_like_html
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
     PER_REQUEST,
@@ -173,8 +173,7 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
     if found_in(exc) == HTML_PAGE:  # models/bodies.py: a sign-in page or proxy answered, not the model server
-        return (f"{how}: {message}", "open --base-url in a browser: give --base-url the model server's own address "
-                "(past the sign-in or proxy), or sign the calls in as that proxy asks (its API key or token)")
+        return (f"{how}: {message}", HTML_PAGE_FIX)
     if found_in(exc) == "server_cap" or SERVER_CAP in message:  # models/answers.py: cut far below the cap asked
         return (_cut_by_server(role, message, found_fields(exc)), SERVER_CAP_FIX)
     if _DATA_POLICY.search(message):
