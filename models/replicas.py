@@ -13,7 +13,7 @@ from typing import Any
 from ictc.models.proxies import client_proxy_options
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
-from ictc.models.redirects import readdressed
+from ictc.models.redirects import Moves, readdressed
 from ictc.models.replica_errors import FAILED
 from ictc.models.wire import http_package
 
@@ -45,11 +45,13 @@ class Server:
 
 class ServerRegistry:
     """One Server per URL for a whole run, so that the VLM and the LLM served by the same process share
-    its gate. `ceiling`: the most calls in flight to one server (settings.concurrency)."""
+    its gate, and the address moves one client learns (`moves`). `ceiling`: the most calls in flight to one server
+    (settings.concurrency)."""
 
     def __init__(self, ceiling: int):
         self.ceiling = ceiling
         self._servers: dict[str, Server] = {}
+        self.moves = Moves()  # the redirects learned (models/redirects.py), for every client of these servers
 
     def get(self, urls: list[str]) -> list[Server]:
         """The Server of each URL in `urls` (made on first use), in the same order."""
@@ -68,8 +70,9 @@ class ReplicaClient(BusyAwareClient):
     replica down the error passes to the openai client's own retries. A 429 is sent on at once to a
     replica that has room, and waited out (pushback.py) only when every replica is busy."""
 
-    def __init__(self, servers: list[Server], patience: float, quirks: ServerQuirks | None = None, **kwargs: Any):
-        super().__init__(servers[0].gate, patience, quirks, base_url=servers[0].url, **kwargs)
+    def __init__(self, servers: list[Server], patience: float, quirks: ServerQuirks | None = None,
+                 moves: Moves | None = None, **kwargs: Any):
+        super().__init__(servers[0].gate, patience, quirks, moves, base_url=servers[0].url, **kwargs)
         self.servers = servers
         self._prefix = servers[0].url.rstrip("/")
         self._turn = itertools.count()
@@ -172,5 +175,6 @@ def replica_client(registry: ServerRegistry, urls: list[str], patience: float, t
     servers = registry.get(urls)
     proxies = client_proxy_options(urls)  # a SOCKS proxy set for other hosts must not stop the client's making
     if len(servers) == 1:
-        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout, **proxies)
-    return ReplicaClient(servers, patience, quirks, timeout=timeout, **proxies)
+        return BusyAwareClient(servers[0].gate, patience, quirks, registry.moves, base_url=servers[0].url, timeout=timeout,
+                               **proxies)
+    return ReplicaClient(servers, patience, quirks, registry.moves, timeout=timeout, **proxies)
