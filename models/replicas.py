@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ictc.models.proxies import client_proxy_options
 from ictc.models.pushback import BusyAwareClient, InFlightGate
@@ -52,13 +53,41 @@ class ServerRegistry:
         self.ceiling = ceiling
         self._servers: dict[str, Server] = {}
         self.moves = Moves()  # the redirects learned (models/redirects.py), for every client of these servers
+        self._said: set[str] = set()  # the loopback twins said (once for both roles)
 
     def get(self, urls: list[str]) -> list[Server]:
-        """The Server of each URL in `urls` (made on first use), in the same order."""
+        """The Server of each URL in `urls` (made on first use), in the same order. Replicas that name this machine's
+        same port in two ways (localhost, 127.0.0.1) are said once, in one line (`loopback_twins`): they stay two
+        replicas, each with its own gate (they may be two servers: localhost may be ::1)."""
+        if (said := loopback_twins(urls, self.ceiling)) and said not in self._said:
+            self._said.add(said)
+            log.warning("%s", said)
         for url in urls:
             if url not in self._servers:
                 self._servers[url] = Server(url, InFlightGate(self.ceiling))
         return [self._servers[url] for url in urls]
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 (names of this machine, not a bind)
+
+
+def loopback_twins(urls: list[str], ceiling: int) -> str:
+    """One line for replicas among `urls` that name this machine's same port and path in different ways
+    (http://localhost:8000/v1 and http://127.0.0.1:8000/v1), "" when there are none: each URL is a replica with a gate
+    of `ceiling` calls, so one server named twice gets twice that many. Why: two names of one server had doubled
+    the calls in flight to it, unsaid."""
+    groups: dict[tuple[str, int | None, str], list[str]] = {}
+    for url in urls:
+        split = urlsplit(url)
+        if (split.hostname or "").lower() in LOOPBACK:
+            port = split.port or {"http": 80, "https": 443}.get(split.scheme.lower())
+            groups.setdefault((split.scheme.lower(), port, split.path.rstrip("/")), []).append(url)
+    twins = next((g for g in groups.values() if len(g) > 1), [])
+    if not twins:
+        return ""
+    return (f"--base-url {' and '.join(twins)} name the same port of this machine: they are taken as {len(twins)} "
+            f"replicas with {ceiling} calls in flight each; if they are one server, give one of them (it gets "
+            f"{ceiling * len(twins)} calls at once otherwise)")
 
 
 class ReplicaClient(BusyAwareClient):

@@ -198,3 +198,19 @@ def test_every_replica_down_mid_run_is_named_in_the_stop():
         cause, fix = diagnose(exc, "LLM", "text-model")
     assert "the LLM servers at http://a:8000 and http://b:8000 could not be reached" in cause, cause
     assert fix == "start the servers or correct --base-url"
+
+
+def test_one_machine_port_named_two_ways_is_said_once_at_start(caplog):
+    # localhost and 127.0.0.1 had been two replicas with a gate each, unsaid: one server got twice the calls in flight
+    from ictc.models.replicas import ServerRegistry, loopback_twins
+
+    registry = ServerRegistry(4)
+    urls = ["http://localhost:8000/v1", "http://127.0.0.1:8000/v1/", "http://127.0.0.1:8001/v1"]
+    for _ in ("vlm", "llm"):  # both roles on the same replicas: said once
+        assert len(registry.get(urls)) == 3  # still replicas each (localhost may be ::1: another server)
+    said = [r.getMessage() for r in caplog.records if "same port of this machine" in r.getMessage()]
+    assert said == ["--base-url http://localhost:8000/v1 and http://127.0.0.1:8000/v1/ name the same port of this "
+                    "machine: they are taken as 2 replicas with 4 calls in flight each; if they are one server, give "
+                    "one of them (it gets 8 calls at once otherwise)"]
+    assert loopback_twins(["http://localhost:8000/v1", "http://127.0.0.1:8001/v1", "http://10.0.0.5:8000/v1"], 4) == ""
+    assert loopback_twins(["http://localhost/v1", "http://127.0.0.1:80/v1"], 2)  # the scheme's own port
