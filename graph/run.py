@@ -26,7 +26,7 @@ from ictc.graph.runtime import (
     with_stores,
 )
 from ictc.graph.session import Events, RunResult, RunSession, open_run
-from ictc.graph.versions import change_unrecorded, load_meta, run_lock
+from ictc.graph.versions import change_unrecorded, load_meta, run_lock, version_summary
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
 from ictc.nodes.kept_edits import not_kept_said
@@ -185,7 +185,9 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         if is_complete(state) and not state.get("failures") and images is None:
             # finished: outputs rewritten only; or stopped (or killed) while its outputs were written, before
             # its version was recorded: recorded now, under the change's name (run.json) or as the first run
-            return session.finish(_pending_change(session) or (None if meta.get("versions") else "first run"))
+            action = _pending_change(session) or (None if meta.get("versions") else "first run")
+            # outputs rewritten only: they still count the version's calls (they had said 0 for every step)
+            return session.finish(action, calls_before=_version_calls(session) if action is None else None)
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
         # the images are checked before any step: a folder moved since had each image left fail alone
@@ -223,6 +225,14 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else
             _version_label(meta, "resumed" if moved is None else "resumed from the images' new place"))
         return session.finish("; ".join([label, *notes]), notes=notes)
+
+
+def _version_calls(session: RunSession) -> dict[str, dict[str, int]] | None:
+    """The model calls per step of the run's last version (its results summary), None when they cannot be read."""
+    try:
+        return dict(version_summary(session.run_dir, session.meta["versions"][-1]["version"])["calls"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
 
 
 def outcome(state: dict[str, Any]) -> tuple[Any, ...]:

@@ -125,7 +125,7 @@ class RunSession:
             on_event(chunk)
 
     def finish(self, action: str | None, known: Known | None = None, restored_from: int | None = None,
-               notes: list[str] | None = None) -> RunResult:
+               notes: list[str] | None = None, calls_before: dict[str, dict[str, int]] | None = None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
         Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
         per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
@@ -133,6 +133,8 @@ class RunSession:
         its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
         are not replayed again. `restored_from`: the version an undo or a restore brought back (add_version).
         `notes`: lines this pass must say, among the version's warnings (evaluation/results.py results_of).
+        `calls_before`: the calls the results count besides this pass's, when not run.json's "calls_unsaved" (the
+        outputs of a finished version rewritten: that version's calls).
         Returns the RunResult, with `changes` against the previous version when
         there is one. A Stop (the context's stop event) is honoured between the phases: StopRequested is
         raised and run.json keeps the pending change, which `ictc resume` (Continue) finishes as its version."""
@@ -150,7 +152,7 @@ class RunSession:
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
             results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version,
                                        consume=known is None, notes=notes,  # a caller's state is left as it is
-                                       calls_before=self.meta.get("calls_unsaved"))
+                                       calls_before=self.meta.get("calls_unsaved") if calls_before is None else calls_before)
             del state  # the run's per-image records (~2 KB per image) are not held while the files are written
             write_result_files(self.run_dir, results, rows, self.ctx)
             refresh_group_of(self.run_dir)  # the cross-tabs of the criteria it is one of (evaluation/crosstab.py)
