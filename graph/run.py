@@ -18,9 +18,15 @@ from ictc.evaluation.labels import check_labels_name_images
 from ictc.evaluation.outputs import write_json
 from ictc.graph.build import step_progress
 from ictc.graph.relocate import check_folder, moved_to
-from ictc.graph.runtime import ContextFactory, context_for, make_context, with_stores
+from ictc.graph.runtime import (
+    ContextFactory,
+    context_without_models,
+    make_context,
+    with_models,
+    with_stores,
+)
 from ictc.graph.session import Events, RunResult, RunSession, open_run
-from ictc.graph.versions import change_unrecorded, load_meta, run_lock
+from ictc.graph.versions import change_unrecorded, load_meta, run_lock, version_summary
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
 from ictc.nodes.kept_edits import not_kept_said
@@ -156,15 +162,19 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
     `answer` is an Action or its dict form (nodes/actions.py); `images`: the new place of the run's image folder,
     moved or renamed since (graph/relocate.py moved_to). Returns the RunResult of this pass.
     Raises UsageError when `run_dir` is not a run folder, is busy, or gets an answer while not paused; when work is
-    left and the run's image folder is gone (graph/relocate.py check_folder), before any step."""
+    left and the run's image folder is gone (graph/relocate.py check_folder), before any step. Without `context`, the
+    models are loaded or reached only when a step must run (ModelUnavailableError then, before it)."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
-    ctx = context_for(meta, context, context_factory)
+    # models are loaded (or their servers reached) only when a step must run: a finished run, whose resume only
+    # rewrites its outputs, had needed its servers up ("cannot reach ..." for a run with nothing left to do)
+    ctx = with_stores(context) if context else context_without_models(meta)
     with open_run(run_dir, meta, ctx) as session:
         waiting = session.pause()
         if answer is not None:
             if waiting is None:
                 raise UsageError(f"{run_dir} is not waiting at a review point; use ictc refine")
+            session.ctx = with_models(session.ctx, context_factory)
             session.drive(Command(resume=action_dict(parse_action(answer))), on_event)
             return session.finish(_version_label(meta, describe_action(parse_action(answer))))
         if waiting is not None:
@@ -175,13 +185,16 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         if is_complete(state) and not state.get("failures") and images is None:
             # finished: outputs rewritten only; or stopped (or killed) while its outputs were written, before
             # its version was recorded: recorded now, under the change's name (run.json) or as the first run
-            return session.finish(_pending_change(session) or (None if meta.get("versions") else "first run"))
+            action = _pending_change(session) or (None if meta.get("versions") else "first run")
+            # outputs rewritten only: they still count the version's calls (they had said 0 for every step)
+            return session.finish(action, calls_before=_version_calls(session) if action is None else None)
         # finished with failures, or stopped early by a systematic failure (nodes/watch.py): retry the failed
         # images once the rest is done, keep everything else
         # the images are checked before any step: a folder moved since had each image left fail alone
         moved, notes_moved = moved_to(session.meta, state, images) if images is not None else (None, "")
         if moved is None:
             check_folder(session.meta, run_dir)
+        session.ctx = with_models(session.ctx, context_factory)  # a step runs: its models are needed from here
         retry = moved is None and (is_complete(state) or bool(state.get("failures")))
         # a finished run with failures and no change pending: a retry that changes nothing makes no version
         settled = outcome(state) if is_complete(state) and not meta.get("pending_action") and moved is None else None
@@ -212,6 +225,14 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
             f"resume: retried {files_of(state['images'], state['failures'])[0]} failed image(s)" if retry else
             _version_label(meta, "resumed" if moved is None else "resumed from the images' new place"))
         return session.finish("; ".join([label, *notes]), notes=notes)
+
+
+def _version_calls(session: RunSession) -> dict[str, dict[str, int]] | None:
+    """The model calls per step of the run's last version (its results summary), None when they cannot be read."""
+    try:
+        return dict(version_summary(session.run_dir, session.meta["versions"][-1]["version"])["calls"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
 
 
 def outcome(state: dict[str, Any]) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from ictc.evaluation.results import results_of, step_calls, write_result_files
 from ictc.evaluation.traces import TraceWriter, trace_lines
 from ictc.graph.build import build_graph
 from ictc.graph.checkpointer import RunSaver, run_saver
+from ictc.graph.pass_calls import COUNTED, PassCalls, adopt_killed
 from ictc.graph.versions import (
     add_version,
     clusters_before,
@@ -71,6 +72,7 @@ class RunSession:
         self.run_dir, self.meta, self.ctx = run_dir, meta, ctx
         limit_arenas()
         self.calls: dict[str, dict[str, int]] = {}
+        self.tally = PassCalls(run_dir)  # self.calls on disk as they grow: a killed pass's count in the next version
         self.versioned = False  # this session recorded a version (its calls are in it); else keep_calls saves them
         self.on_event: Events | None = None  # the last drive's listener; finish() tells it its phases
         self.saver: RunSaver = run_saver(connection)
@@ -91,7 +93,7 @@ class RunSession:
     def drive(self, graph_input: Any, on_event: Events | None) -> None:
         """Stream the graph from `graph_input` (a RunInput, a Command, or None to continue) until it ends or
         pauses. Traces are appended to traces.jsonl.zst (evaluation/traces.py TraceWriter); call counts go to
-        `self.calls`; every other custom event (progress) goes to `on_event`. Exceptions from nodes propagate
+        `self.calls`, saved as they grow (graph/pass_calls.py); every other custom event (progress) goes to `on_event`. Exceptions from nodes propagate
         (the checkpoint keeps finished work)."""
         # LangGraph's default (async) checkpointing is enough: every finished model call is already on
         # disk in the description journal or the step cache, so a kill -9 loses only calls in flight
@@ -104,6 +106,7 @@ class RunSession:
             for mode, chunk in parts:
                 if mode != "custom":  # a task finished (its writes go to the next checkpoint): its traces to disk
                     traces.flush()
+                    self.tally.settle(self.calls)
                     continue
                 if "trace" in chunk or "traces" in chunk:  # one answer, or a batch's answers with its progress
                     traces.write(trace_lines(chunk, version))
@@ -117,11 +120,12 @@ class RunSession:
             tally = self.calls.setdefault(chunk["step"], {"model_calls": 0, "from_store": 0})
             tally["model_calls"] += chunk["calls"]
             tally["from_store"] += chunk.get("stored", 0)
+            self.tally.grew(self.calls)
         if on_event:
             on_event(chunk)
 
     def finish(self, action: str | None, known: Known | None = None, restored_from: int | None = None,
-               notes: list[str] | None = None) -> RunResult:
+               notes: list[str] | None = None, calls_before: dict[str, dict[str, int]] | None = None) -> RunResult:
         """Write the outputs; a completed pass (not paused, not interrupted) becomes a new version.
         Its three phases are told to the drive's listener as step "finish" events (total 3, then one advance
         per phase, with "phase" in words) so a page can say what the last seconds of a pass are spent on.
@@ -129,6 +133,8 @@ class RunSession:
         its checkpoint id when the caller has them (graph/refine.py after a rename), so that the run's writes
         are not replayed again. `restored_from`: the version an undo or a restore brought back (add_version).
         `notes`: lines this pass must say, among the version's warnings (evaluation/results.py results_of).
+        `calls_before`: the calls the results count besides this pass's, when not run.json's "calls_unsaved" (the
+        outputs of a finished version rewritten: that version's calls).
         Returns the RunResult, with `changes` against the previous version when
         there is one. A Stop (the context's stop event) is honoured between the phases: StopRequested is
         raised and run.json keeps the pending change, which `ictc resume` (Continue) finishes as its version."""
@@ -146,7 +152,7 @@ class RunSession:
             self._phase(1, "writing results.csv/json, the HTML report and the metrics")
             results, rows = results_of(self.run_dir, self.meta, state, self.ctx, self.calls, new_version,
                                        consume=known is None, notes=notes,  # a caller's state is left as it is
-                                       calls_before=self.meta.get("calls_unsaved"))
+                                       calls_before=self.meta.get("calls_unsaved") if calls_before is None else calls_before)
             del state  # the run's per-image records (~2 KB per image) are not held while the files are written
             write_result_files(self.run_dir, results, rows, self.ctx)
             refresh_group_of(self.run_dir)  # the cross-tabs of the criteria it is one of (evaluation/crosstab.py)
@@ -156,6 +162,7 @@ class RunSession:
             if new_version is not None:
                 previous = list(self.meta.get("versions", []))  # before this version is added
                 unsaved = self.meta.pop("calls_unsaved", None)  # counted in this version's calls: run.json drops them
+                self.meta[COUNTED] = self.tally.id  # and this pass's, whose file may outlive a kill (graph/pass_calls.py)
                 try:
                     result.version = add_version(self.run_dir, self.meta, new_version, checkpoint, restored_from)
                 except BaseException:
@@ -175,12 +182,14 @@ class RunSession:
         """Add this session's model calls to run.json's "calls_unsaved" when it recorded no version (stopped,
         failed, or paused for review), so that the version a resume or Continue records counts them
         (evaluation/results.py results_of): a stopped run's results had said 0 describe calls where 40 were made
-        before the stop. Calls in flight at a kill -9 are not counted."""
-        if self.versioned or not any(any(tally.values()) for tally in self.calls.values()):
-            return
-        on_disk = load_meta(self.run_dir)  # only this key changes: this pass may have taken others out of self.meta
-        on_disk["calls_unsaved"] = self.meta["calls_unsaved"] = step_calls(on_disk.get("calls_unsaved", {}), self.calls)
-        write_json(self.run_dir / "run.json", on_disk)
+        before the stop. Then remove the pass's tally file (graph/pass_calls.py): run.json counts it. A pass
+        killed before this leaves the file, which the next pass adds (`open_run`); calls in flight are not counted."""
+        if not self.versioned and any(any(tally.values()) for tally in self.calls.values()):
+            on_disk = load_meta(self.run_dir)  # only these keys change: this pass may have taken others out of self.meta
+            on_disk["calls_unsaved"] = self.meta["calls_unsaved"] = step_calls(on_disk.get("calls_unsaved", {}), self.calls)
+            on_disk[COUNTED] = self.meta[COUNTED] = self.tally.id
+            write_json(self.run_dir / "run.json", on_disk)
+        self.tally.drop()
 
     def _phase(self, done: int, words: str) -> None:
         if self.on_event:
@@ -194,9 +203,10 @@ def _pause_of(snapshot: Any) -> dict[str, Any] | None:
 
 @contextmanager
 def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunSession]:
-    """Yield a RunSession on `run_dir` (meta: its run.json) holding the folder's lock and a connection to
-    checkpoints.sqlite, both released on exit. Raises UsageError when another process holds the folder."""
+    """Yield a RunSession on `run_dir` (meta: its run.json, given "calls_unsaved" of a killed pass if one is left)
+    holding the folder's lock and a connection to checkpoints.sqlite, both released on exit. Raises UsageError when another process holds the folder."""
     with run_lock(run_dir):
+        adopt_killed(run_dir, meta)  # the calls of a pass killed before it could count them (graph/pass_calls.py)
         connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
         # SqliteSaver switches the file to WAL; with synchronous=NORMAL a commit survives a killed process
         # without an fsync per task's writes (which held every other task behind the saver's lock)

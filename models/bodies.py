@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from ictc.models.event_stream import parsed_answer
-from ictc.models.html_page import looks_like_html, page_line
+from ictc.models.html_page import html_page_said, looks_like_html
 from ictc.models.quirks import FOUND, error_response, status_response
 
 HTML_PAGE = "html_page"  # the stand-in's kind (models/quirks.found_in) for an HTML page where JSON was due
@@ -59,10 +59,7 @@ def body_answer(response: Any) -> Any:
             return _glitch(response, "the server answered with an empty body (no answer: it or a proxy in front of "
                                      "it dropped it)", "empty_body")
         if looks_like_html(text):
-            title = page_line(text)
-            said = (f"the server answered with an HTML page{f' {title!r}' if title else ''} instead of JSON: a login "
-                    "or proxy in front of it")
-            return error_response(response.request, said, HTML_PAGE)
+            return error_response(response.request, html_page_said(text), HTML_PAGE)
         # A body cut off by a proxy or a dropped connection is as passing as an empty one, so it is retried too;
         # a server that always sends it fails the image naming what it sent, not "Expecting value".
         if not isinstance(error, json.JSONDecodeError):

@@ -17,6 +17,7 @@ from ictc.core.settings import Settings
 from ictc.models.availability import local_model_problem
 from ictc.models.choose import Chooser, LikelihoodChooser, PromptedChooser
 from ictc.models.embed import TextEmbedder, make_embedder
+from ictc.models.html_page import HTML_PAGE_FIX, html_page_said, looks_like_html
 from ictc.models.proxies import client_proxy_options, proxy_said, socks_problem
 from ictc.models.quirks import UNKNOWN_MODEL, error_of, unknown_model_fix
 from ictc.models.structured import JsonCaller
@@ -121,14 +122,13 @@ def _request(url: str, api_key: str, timeout: float, body: dict[str, Any] | None
 _NAME_INVALID = re.compile(r"model\b.{0,80}\binvalid", re.IGNORECASE | re.DOTALL)
 
 
-def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float, unreached: str = "") -> None:
+def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout: float) -> None:
     """Fail fast with one clear line when the server is down or does not serve the model.
 
     The /models listing is advice, not a veto: a listed name (also `llava` for `llava:latest`) is taken;
     else (an empty or missing listing too) one probe of one token is sent, and a server that answers it is taken (llama.cpp lists one alias
     and answers any name); only a probe refused as an unknown model (404, or an error naming the model)
-    refuses, naming the closest listed ids. `unreached`: the way out when nothing answers (one of several replicas).
-    Raises ModelUnavailableError."""
+    refuses, naming the closest listed ids. Raises ModelUnavailableError: _Unreached when nothing answers."""
     listing_status = 0
     try:
         listing_status, data = _request(at(base_url, "/models"), api_key, timeout)
@@ -136,8 +136,7 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         listing = json.loads(data or b"{}") if listed_ok else {}
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ModelUnavailableError(role, model, f"cannot reach {base_url}: {reason}{proxy_said(base_url)}", "openai",
-                                    fix=_certificate_fix(reason) or unreached) from exc
+        raise _Unreached(role, model, base_url, f"{reason}{proxy_said(base_url)}", _certificate_fix(reason)) from exc
     except ValueError:
         listing = {}
     data_list = listing.get("data", []) if isinstance(listing, dict) else []
@@ -157,12 +156,53 @@ def _check_endpoint(role: str, model: str, base_url: str, api_key: str, timeout:
         raise ModelUnavailableError(role, model, f"{base_url} answers 404 Not Found at /models and /chat/completions: "
                                     "it serves no OpenAI-compatible API at that path", "openai",
                                     fix=_path_fix(base_url, api_key, timeout))
+    if looks_like_html(page := data.decode("utf-8", "replace")):  # a sign-in page or proxy, not the API: said here as a
+        # step's first calls say it (models/bodies.py); the run had started and stopped at its first three calls
+        raise ModelUnavailableError(role, model, f"{base_url}: {html_page_said(page)}", "openai", fix=HTML_PAGE_FIX)
     if status == 404 or (status >= 400 and (UNKNOWN_MODEL.search(message) or _NAME_INVALID.search(message))):
         near = (f"the closest it lists: {', '.join(closest(model, served))}" if served else
                 "it lists no models" if listed_ok else "it gives no /models listing")
         # it answered, so its address is right: a newcomer had been told to check --base-url and that it runs
         raise ModelUnavailableError(role, model, f"{base_url} does not serve it; {near}", "openai",
                                     fix=unknown_model_fix(f"--{role}", model, message))
+
+
+def _check_replicas(role: str, model: str, urls: list[str], flag: str, settings: Settings) -> None:
+    """`_check_endpoint` for each of a role's `urls` (replicas; `flag`: the option that gave them); those that cannot
+    be reached are named together in one line, with the way on without them when some answer (the first one down
+    had been named alone, and the replicas left in "leave that replica out" were down too). Raises
+    ModelUnavailableError."""
+    down: list[_Unreached] = []
+    for base_url in urls:
+        if (socks := socks_problem(base_url)) is not None:  # the HTTP client could not even be built
+            raise ModelUnavailableError(role, model, socks[0], "openai", fix=socks[1])
+        try:
+            _check_endpoint(role, model, base_url, settings.api_key, min(settings.request_timeout, 10))
+        except _Unreached as exc:
+            if len(urls) == 1:
+                raise
+            down.append(exc)
+    if not down:
+        return
+    live = [u for u in urls if u not in {d.url for d in down}]
+    said = "; ".join(f"{d.url}: {d.why}" for d in down)
+    fix = next((d.fix for d in down if d.fix), "")  # a certificate not trusted: the same for every replica
+    if live:  # the way on without them
+        them = "it" if len(down) == 1 else "them"
+        fix = (f"start {them}, or leave {'that replica' if len(down) == 1 else 'those replicas'} out: {flag} "
+               f"{','.join(live)} (a run already started: ictc resume RUN {flag} ...)")
+    which = "" if live else f"any of its {len(urls)} replicas: "
+    raise ModelUnavailableError(role, model, f"cannot reach {which}{said}", "openai",
+                                fix=fix or f"start the servers, or correct {flag}")
+
+
+class _Unreached(ModelUnavailableError):
+    """A server that cannot be reached at all (`_check_endpoint`): its `url`, `why` (the system's words and any proxy
+    it went through) and the `fix` known from them ("" when none)."""
+
+    def __init__(self, role: str, model: str, url: str, why: str, fix: str):
+        super().__init__(role, model, f"cannot reach {url}: {why}", "openai", fix=fix)
+        self.url, self.why, self.fix = url, why, fix
 
 
 def _path_fix(base_url: str, api_key: str, timeout: float) -> str:
@@ -210,14 +250,7 @@ def _endpoint_models(settings: Settings, embedder: TextEmbedder) -> Models:
         urls = role_urls or settings.base_url or [OPENAI_DEFAULT_URL]  # several: replicas (models/replicas.py)
         if OPENAI_DEFAULT_URL in urls and not settings.api_key:
             raise ModelUnavailableError(role, model_id, "OPENAI_API_KEY is not set", "openai")
-        flag = f"--{role}-base-url" if role_urls else "--base-url"
-        for base_url in urls:
-            if (socks := socks_problem(base_url)) is not None:  # the HTTP client could not even be built
-                raise ModelUnavailableError(role, model_id, socks[0], "openai", fix=socks[1])
-            others = ",".join(u for u in urls if u != base_url)  # one replica of several down: the way on without it
-            unreached = (f"start it, or leave that replica out: {flag} {others} (a run already started: ictc resume "
-                         f"RUN {flag} ...)") if others else ""
-            _check_endpoint(role, model_id, base_url, settings.api_key, min(settings.request_timeout, 10), unreached)
+        _check_replicas(role, model_id, urls, f"--{role}-base-url" if role_urls else "--base-url", settings)
         # what a server refuses is learned once for both roles and all its replicas (models/quirks.py)
         learned = quirks.setdefault(urls[0], ServerQuirks(urls[0], settings.reasoning_room))
         query = split_query(urls[0])[1]  # on every request, after the path (the openai client's default_query)

@@ -55,3 +55,17 @@ def page_line(text: str) -> str:
     except Exception:  # noqa: BLE001 (html.parser is lenient; whatever it read before a fault is kept)
         pass
     return words.title or words.heading or words.text
+
+
+# the way out of an HTML page where the API's JSON was due, said by a step's stop (nodes/watch.py) and by the check
+# at start (models/factory.py) alike
+HTML_PAGE_FIX = ("open --base-url in a browser: give --base-url the model server's own address (past the sign-in or "
+                 "proxy), or sign the calls in as that proxy asks (its API key or token)")
+
+
+def html_page_said(text: str) -> str:
+    """What an HTML page (`text`) answered where JSON was due says, in one line: "the server answered with an HTML
+    page '<its title>' instead of JSON: a login or proxy in front of it"."""
+    title = page_line(text)
+    return f"the server answered with an HTML page{f' {title!r}' if title else ''} instead of JSON: a login or proxy in front of it"
+

@@ -104,11 +104,12 @@ class BusyAwareClient(openai.DefaultHttpxClient):
     """The openai SDK's HTTP client (its defaults: connection limits, redirects, proxies from the
     environment) with the gate and the waiting above around every request, and, given `quirks`, each chat
     request adapted to its server and model (models/quirks.py): a refused parameter dropped and the call
-    sent again, reasoning stripped from the answer, a reasoning model given room."""
+    sent again, reasoning stripped from the answer, a reasoning model given room. `moves`: the redirects learned
+    (models/redirects.py), one for the clients of one ServerRegistry (the VLM's and the LLM's had each paid one)."""
 
     ADAPTATIONS = 6  # at most this many parameters dropped for one call
 
-    def __init__(self, gate: InFlightGate, patience: float, quirks: ServerQuirks | None = None, **kwargs: Any):
+    def __init__(self, gate: InFlightGate, patience: float, quirks: ServerQuirks | None = None, moves: Moves | None = None, **kwargs: Any):
         kwargs.setdefault("verify", shared_ssl_context())
         super().__init__(**kwargs)
         self.gate, self.patience, self.quirks = gate, patience, quirks
@@ -120,7 +121,7 @@ class BusyAwareClient(openai.DefaultHttpxClient):
                       if isinstance(verify, ssl.SSLContext) and can_share_context() and not kwargs.get("cert")
                       else None)
         self._wire_ok: dict[str, bool] = {}  # url -> sent by the wire path
-        self.moves = Moves()  # redirects learned (models/redirects.py)
+        self.moves = moves if moves is not None else Moves()
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Sends the httpx `request` through the gate (`_send_waiting`); a chat request, given quirks, is

@@ -38,7 +38,8 @@ def is_redirect(response: Any) -> bool:
 
 
 class Moves:
-    """The address moves one client learned: old URL prefix -> new URL prefix (thread-safe)."""
+    """The address moves learned by the clients of one set of servers (models/replicas.py ServerRegistry: the VLM's
+    and the LLM's clients share it): old URL prefix -> new URL prefix (thread-safe)."""
 
     def __init__(self) -> None:
         self._moves: dict[str, str] = {}

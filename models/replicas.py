@@ -9,11 +9,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ictc.models.proxies import client_proxy_options
 from ictc.models.pushback import BusyAwareClient, InFlightGate
 from ictc.models.quirks import ServerQuirks
-from ictc.models.redirects import readdressed
+from ictc.models.redirects import Moves, readdressed
+from ictc.models.replica_errors import FAILED
 from ictc.models.wire import http_package
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,6 @@ UNREACHABLE = (http.ConnectError, http.ConnectTimeout, http.RemoteProtocolError,
 # client's retries had gone back to it: it looks idle). Such failures in a row mark it down as a refusal does.
 TIMEOUTS = (http.ReadTimeout, http.WriteTimeout)
 DOWN_AFTER = 3
-
-
 @dataclass
 class Server:
     """One server process (one URL): its busy gate and, after a failed connection, when to try it again."""
@@ -46,18 +46,48 @@ class Server:
 
 class ServerRegistry:
     """One Server per URL for a whole run, so that the VLM and the LLM served by the same process share
-    its gate. `ceiling`: the most calls in flight to one server (settings.concurrency)."""
+    its gate, and the address moves one client learns (`moves`). `ceiling`: the most calls in flight to one server
+    (settings.concurrency)."""
 
     def __init__(self, ceiling: int):
         self.ceiling = ceiling
         self._servers: dict[str, Server] = {}
+        self.moves = Moves()  # the redirects learned (models/redirects.py), for every client of these servers
+        self._said: set[str] = set()  # the loopback twins said (once for both roles)
 
     def get(self, urls: list[str]) -> list[Server]:
-        """The Server of each URL in `urls` (made on first use), in the same order."""
+        """The Server of each URL in `urls` (made on first use), in the same order. Replicas that name this machine's
+        same port in two ways (localhost, 127.0.0.1) are said once, in one line (`loopback_twins`): they stay two
+        replicas, each with its own gate (they may be two servers: localhost may be ::1)."""
+        if (said := loopback_twins(urls, self.ceiling)) and said not in self._said:
+            self._said.add(said)
+            log.warning("%s", said)
         for url in urls:
             if url not in self._servers:
                 self._servers[url] = Server(url, InFlightGate(self.ceiling))
         return [self._servers[url] for url in urls]
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 (names of this machine, not a bind)
+
+
+def loopback_twins(urls: list[str], ceiling: int) -> str:
+    """One line for replicas among `urls` that name this machine's same port and path in different ways
+    (http://localhost:8000/v1 and http://127.0.0.1:8000/v1), "" when there are none: each URL is a replica with a gate
+    of `ceiling` calls, so one server named twice gets twice that many. Why: two names of one server had doubled
+    the calls in flight to it, unsaid."""
+    groups: dict[tuple[str, int | None, str], list[str]] = {}
+    for url in urls:
+        split = urlsplit(url)
+        if (split.hostname or "").lower() in LOOPBACK:
+            port = split.port or {"http": 80, "https": 443}.get(split.scheme.lower())
+            groups.setdefault((split.scheme.lower(), port, split.path.rstrip("/")), []).append(url)
+    twins = next((g for g in groups.values() if len(g) > 1), [])
+    if not twins:
+        return ""
+    return (f"--base-url {' and '.join(twins)} name the same port of this machine: they are taken as {len(twins)} "
+            f"replicas with {ceiling} calls in flight each; if they are one server, give one of them (it gets "
+            f"{ceiling * len(twins)} calls at once otherwise)")
 
 
 class ReplicaClient(BusyAwareClient):
@@ -69,8 +99,9 @@ class ReplicaClient(BusyAwareClient):
     replica down the error passes to the openai client's own retries. A 429 is sent on at once to a
     replica that has room, and waited out (pushback.py) only when every replica is busy."""
 
-    def __init__(self, servers: list[Server], patience: float, quirks: ServerQuirks | None = None, **kwargs: Any):
-        super().__init__(servers[0].gate, patience, quirks, base_url=servers[0].url, **kwargs)
+    def __init__(self, servers: list[Server], patience: float, quirks: ServerQuirks | None = None,
+                 moves: Moves | None = None, **kwargs: Any):
+        super().__init__(servers[0].gate, patience, quirks, moves, base_url=servers[0].url, **kwargs)
         self.servers = servers
         self._prefix = servers[0].url.rstrip("/")
         self._turn = itertools.count()
@@ -100,15 +131,30 @@ class ReplicaClient(BusyAwareClient):
 
     def _unreachable(self, gate: InFlightGate, exc: Exception, tried: set[int]) -> bool:
         """Mark the replica behind `gate` down after a connection failure: True if another is live. A timeout is
-        counted (DOWN_AFTER): True if a live replica not among `tried` can take it (`gate` then joins `tried`)."""
+        counted (DOWN_AFTER): True if a live replica not among `tried` can take it (`gate` then joins `tried`).
+        False: `exc` goes on, carrying the URLs of the replicas that failed (`replicas_failed`)."""
         if isinstance(exc, UNREACHABLE):
             with self._lock:
                 for server in self.servers:
                     if server.gate is gate:
                         self._mark_down(server, f"unreachable ({type(exc).__name__})")
                 now = time.monotonic()
-                return any(s.down_until <= now for s in self.servers)
-        return isinstance(exc, TIMEOUTS) and self._failed(gate, type(exc).__name__) and self._elsewhere(gate, tried)
+                elsewhere = any(s.down_until <= now for s in self.servers)
+        elif isinstance(exc, TIMEOUTS):
+            elsewhere = self._failed(gate, type(exc).__name__) and self._elsewhere(gate, tried)
+        else:
+            return False
+        if not elsewhere:  # every replica failed: the error goes on, saying which (the stop names them)
+            self._say_failed(exc, gate, tried)
+        return elsewhere
+
+    def _say_failed(self, exc: Exception, gate: InFlightGate, tried: set[int]) -> None:
+        """Set on `exc`, which no replica could take, the URLs of the replicas that failed (`replicas_failed`): the one
+        behind `gate`, those among `tried` and those passed over as down."""
+        now = time.monotonic()
+        with self._lock:
+            failed = [s.url for s in self.servers if s.gate is gate or id(s.gate) in tried or s.down_until > now]
+        setattr(exc, FAILED, failed)
 
     def _failed_over(self, gate: InFlightGate, outcome: str, status: int, tried: set[int]) -> bool:
         """A 5xx answer (`outcome` "error") of the replica behind `gate` is counted (DOWN_AFTER) and the request
@@ -158,5 +204,6 @@ def replica_client(registry: ServerRegistry, urls: list[str], patience: float, t
     servers = registry.get(urls)
     proxies = client_proxy_options(urls)  # a SOCKS proxy set for other hosts must not stop the client's making
     if len(servers) == 1:
-        return BusyAwareClient(servers[0].gate, patience, quirks, base_url=servers[0].url, timeout=timeout, **proxies)
-    return ReplicaClient(servers, patience, quirks, timeout=timeout, **proxies)
+        return BusyAwareClient(servers[0].gate, patience, quirks, registry.moves, base_url=servers[0].url, timeout=timeout,
+                               **proxies)
+    return ReplicaClient(servers, patience, quirks, registry.moves, timeout=timeout, **proxies)

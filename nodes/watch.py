@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 import threading
+from urllib.parse import urlsplit
 
 from ictc.core.errors import SystematicFailureError
 from ictc.models.answers import SERVER_CAP, SERVER_CAP_FIX
 from ictc.models.bodies import HTML_PAGE
-from ictc.models.html_page import looks_like_html
+from ictc.models.html_page import HTML_PAGE_FIX, looks_like_html
 from ictc.models.quirks import (
     CONTEXT_LENGTH,
     PER_REQUEST,
@@ -22,6 +23,7 @@ from ictc.models.quirks import (
     found_in,
     unknown_model_fix,
 )
+from ictc.models.replica_errors import replicas_failed
 from ictc.models.waits import asked_wait, duration
 
 FIRST_FEW = 3  # identical failures, with no success before them, that stop a step
@@ -96,6 +98,20 @@ def _server_of(exc: BaseException) -> str | None:
     return f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}"
 
 
+def _servers_said(exc: BaseException) -> str:
+    """" at <server>" for the server of the request that failed, " at A and B" for the replicas that had all failed
+    (models/replicas.py replicas_failed: each one, as scheme://host:port unless that would make two one); "" when
+    the error names none. Why: with every replica down the stop had named only the one tried last."""
+    failed = replicas_failed(exc)
+    if not failed:
+        server = _server_of(exc)
+        return f" at {server}" if server else ""
+    short = [f"{u.scheme}://{u.hostname}{f':{u.port}' if u.port else ''}" for u in map(urlsplit, failed)]
+    named = short if len(set(short)) == len(set(failed)) else failed
+    named = list(dict.fromkeys(named))
+    return f"s at {', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else f" at {named[0]}"
+
+
 def _html_page(exc: BaseException) -> bool:
     """True when the error answer behind `exc` is an HTML page (a proxy's or an access gate's, not the API's JSON)."""
     response = getattr(exc, "response", None)
@@ -127,6 +143,13 @@ def _is_spent(exc: BaseException) -> bool:
     return status == 402 or (status == 429 and bool(SPENT.search(message.encode())))
 
 
+def _account_refused(exc: BaseException) -> bool:
+    """True when the server refused the account, not the image: a spent quota or no credit (`_is_spent`), a refused
+    API key (401), or a 403 naming the key or the model's access. Every later call fails the same way."""
+    status, message = _status_and_message(exc)
+    return _is_spent(exc) or status == 401 or (status == 403 and bool(_BAD_KEY.search(message) or _NO_ACCESS.search(message)))
+
+
 def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: bool = False) -> tuple[str, str]:
     """(cause, fix) in words for a failure seen on every image tried. role: "VLM" or "LLM"; model: its name;
     how: what was seen, e.g. "the first 3 model calls all failed" (default: that); single: True for the one call
@@ -136,9 +159,9 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
     flag = f"--{role.lower()}"
     how = how or f"the first {FIRST_FEW} model calls all failed"  # calls: answers from the store count as done
     if _unreachable(exc):
-        server = _server_of(exc)
-        return (f"{how}: the {role} server{f' at {server}' if server else ''} could not be reached ({said})",
-                "start the server or correct --base-url")
+        servers = _servers_said(exc)
+        return (f"{how}: the {role} server{servers} could not be reached ({said})",
+                f"start the server{'s' if servers.startswith('s') else ''} or correct --base-url")
     if (asked := asked_wait(exc)) is not None:  # models/waits.py: a 429 asking more than the patience
         return (f"the {role} server is rate-limiting calls: it asked to wait {duration(asked)} (HTTP 429, Retry-After), "
                 f"longer than ICTC_BUSY_PATIENCE allows ({said})",
@@ -150,8 +173,7 @@ def diagnose(exc: BaseException, role: str, model: str, how: str = "", single: b
         return (f"the {role} '{model}' reasons longer than its token cap allows ({said})",
                 "raise ICTC_REASONING_ROOM, or switch the model's thinking off on the server")
     if found_in(exc) == HTML_PAGE:  # models/bodies.py: a sign-in page or proxy answered, not the model server
-        return (f"{how}: {message}", "open --base-url in a browser: give --base-url the model server's own address "
-                "(past the sign-in or proxy), or sign the calls in as that proxy asks (its API key or token)")
+        return (f"{how}: {message}", HTML_PAGE_FIX)
     if found_in(exc) == "server_cap" or SERVER_CAP in message:  # models/answers.py: cut far below the cap asked
         return (_cut_by_server(role, message, found_fields(exc)), SERVER_CAP_FIX)
     if _DATA_POLICY.search(message):
@@ -200,8 +222,8 @@ def _cut_by_server(role: str, message: str, fields: dict[str, int]) -> str:
 
 
 class FailureWatch:
-    """Per step: outcomes so far; raises SystematicFailureError at once for a spent quota or no credit (402),
-    when the first FIRST_FEW model-call
+    """Per step: outcomes so far; raises SystematicFailureError at once for a refusal of the account (a spent quota,
+    no credit, a refused key: `_account_refused`), when the first FIRST_FEW model-call
     failures are identical and nothing succeeded, or when LATER_STREAK identical failures come in a row
     with no success between them (outcomes in the order their batches are recorded; a batch with any
     success ends a streak). Failures about one request (its length, its image: models/quirks.PER_REQUEST)
@@ -233,9 +255,10 @@ class FailureWatch:
             streak = self._streak[step] = [] if successes else self._streak.get(step, []) + signatures
             first = self._ok[step] == 0 and len(seen) >= FIRST_FEW and len(set(seen[:FIRST_FEW])) == 1
             later = len(streak) >= LATER_STREAK and len(set(streak[-LATER_STREAK:])) == 1
-        # a spent quota or no credit is the account's, not the image's: every call after it fails too (a daily
-        # free quota had been tried on 3 more images, each waited out, before the run stopped)
-        spent = [e for e in counted if _is_spent(e)]
+        # a spent quota, no credit or a refused key is the account's, not the image's: every call after it fails too
+        # (a daily free quota had been tried on 3 more images, each waited out, before the run stopped; a key that
+        # expired mid-Step 2a had failed the step's other images one by one, and Step 2b ran on the labels made)
+        spent = [e for e in counted if _account_refused(e)]
         if (first or later or spent) and counted:
             how = "" if first else f"the last {LATER_STREAK} calls all failed"
             cause, fix = diagnose((spent or counted)[-1], role, model, how)

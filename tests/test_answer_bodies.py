@@ -82,6 +82,50 @@ def test_an_html_sign_in_page_stops_the_run_naming_the_page(folder, tmp_path, ca
     assert "Expecting value" not in err and "HTTP 400" not in err and "--base-url the model server" in err
 
 
+def test_an_html_sign_in_page_at_the_models_probe_is_said_there_in_the_same_line(folder, tmp_path, capsys):
+    """The check at start took a sign-in page on /models and the probe as an answer: the run started, and its first
+    three calls stopped it. Said at the check now, as the steps say it, before any work."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ictc.cli import main
+
+    page = ("<!DOCTYPE html><html><head><title>Sign in – Okta</title></head><body><h1>Sign in</h1>"
+            "<form></form></body></html>").encode()
+    asked: list[str] = []
+
+    class SignIn(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _page(self) -> None:
+            asked.append(f"{self.command} {self.path}")
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        do_GET = do_POST = _page
+
+    gate = ThreadingHTTPServer(("127.0.0.1", 0), SignIn)
+    threading.Thread(target=gate.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{gate.server_address[1]}/v1"
+    try:
+        code = main(["run", str(folder), "-c", "colour", "-k", "3", "--out", str(tmp_path / "run"), "--backend", "openai",
+                     "--base-url", url, "--vlm", "vision-model", "--llm", "text-model"])
+    finally:
+        gate.shutdown()
+        gate.server_close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and len(err) == 1, err
+    assert f"is not available ({url}: the server answered with an HTML page 'Sign in – Okta' instead of JSON: a login " \
+           "or proxy in front of it)" in err[0] and "--base-url the model server's own address" in err[0]
+    assert asked == ["GET /v1/models", "POST /v1/chat/completions"]  # the probe, then no step's call
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
 def test_a_body_in_a_declared_latin_1_charset_is_read_in_it(folder, tmp_path):
     """k26a: descriptions had been stored with U+FFFD for each accented letter."""
     said = "A plain square filled with red. Très net, café crème."

@@ -188,8 +188,10 @@ def test_a_rename_merge_or_undo_needs_no_model_server_and_a_step_3_instruction_n
     assert main(["refine", str(run), "--instruction", "Mind the shade.", "--step", "3"]) == 3
     assert server.url.split("//")[1] in capsys.readouterr().err
     assert len(json.loads((run / "run.json").read_text())["versions"]) == 5  # nothing lost
-    # the ways out say --backend, which resume takes like run (it had been patched to "--set ICTC_BACKEND=")
-    assert main(["resume", str(run)]) == 3
+    # a resume with nothing to do needs no server (the instruction above changed nothing); one given models checks
+    # them, and the ways out say --backend, which resume takes like run (it had been patched to "--set ICTC_BACKEND=")
+    assert main(["resume", str(run)]) == 0 and "nothing was left to do" in capsys.readouterr().out
+    assert main(["resume", str(run), "--vlm", "vision-model"]) == 3
     assert "use local models (--backend local --vlm /path/to/model)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:  # checked as run checks it
         main(["resume", str(run), "--backend", "locale"])

@@ -304,3 +304,30 @@ def test_an_endpoint_failure_outside_the_steps_says_the_server_s_words_cut_at_a_
     err = capsys.readouterr().err
     assert "Error code" not in err and "HTTP 400" not in err and "the model endpoint failed (the server cut" in err
     assert "on...); finished work is kept" in err
+
+
+def test_a_key_refused_mid_step_stops_the_step_and_the_resume_runs_step_2b_once(tmp_path, capsys, monkeypatch):
+    # "k32": a key that expired during Step 2a failed the step's other images one by one (fewer than a streak), Step
+    # 2b then ran on the 2 labels made, and after the resume again on all 8: 20 calls where 15 would do
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-42")
+    make_images(tmp_path / "images", {"red": 3, "green": 3, "blue": 2})
+    expired = []
+
+    def expires_after_two_labels(body, number):
+        if body["model"] == "text-model" and "short labels" in json.dumps(body["messages"]):
+            expired.append(number)
+        return "401" if len(expired) > 2 else None
+
+    flags = ["--backend", "openai", "--vlm", "vision-model", "--llm", "text-model", "--concurrency", "1"]
+    with FakeOpenAIServer(fault=expires_after_two_labels) as server:
+        assert main(["run", str(tmp_path / "images"), "-c", "colour", "-k", "3", "--out", str(tmp_path / "run"),
+                     "--base-url", server.url, *flags]) == 3
+        said = capsys.readouterr().err
+        assert "stopped at Step 2a (label): the server refused the API key (HTTP 401" in said, said
+        first = [json.dumps(r["body"]["messages"]) for r in server.requests if r["body"]["model"] == "text-model"]
+        assert len(first) == 3 and all("short labels" in m for m in first)  # 2 labels, the refused call; no Step 2b
+        server.fault, before = None, len(server.requests)  # a new key
+        assert main(["resume", str(tmp_path / "run")]) == 0
+        after = [json.dumps(r["body"]["messages"])[:60] for r in server.requests[before:]]
+    assert after[:6] == [first[0][:60]] * 6, after  # the 6 labels left, then Step 2b (once: it had not run) and Step 3
+    assert not any("short labels" in m for m in after[6:])

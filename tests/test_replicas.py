@@ -162,3 +162,55 @@ def test_a_replica_down_at_start_is_named_with_the_way_on_without_it(folder, tmp
         assert _run(folder, tmp_path / "run", "--base-url", a.url, "--base-url", "http://127.0.0.1:9/v1") == 3
     err = capsys.readouterr().err  # had said only "check --base-url / OPENAI_BASE_URL and that the server is running"
     assert "cannot reach http://127.0.0.1:9/v1" in err and f"leave that replica out: --base-url {a.url} " in err
+
+
+def test_every_replica_down_at_start_is_named_with_no_way_on_through_another(folder, tmp_path, capsys):
+    assert _run(folder, tmp_path / "run", "--base-url", "http://127.0.0.1:9/v1", "--base-url", "http://127.0.0.1:19/v1") == 3
+    err = capsys.readouterr().err  # had named :9 alone and said "leave that replica out: --base-url ...:19", down too
+    assert "cannot reach any of its 2 replicas: http://127.0.0.1:9/v1: " in err and "; http://127.0.0.1:19/v1: " in err
+    assert "leave that replica out" not in err and len(err.strip().splitlines()) == 1
+    with FakeOpenAIServer() as a:
+        assert _run(folder, tmp_path / "run", "--base-url", "http://127.0.0.1:9/v1", "--base-url", a.url,
+                    "--base-url", "http://127.0.0.1:19/v1") == 3
+    err = capsys.readouterr().err  # two of three down: both named, the way on is the one that answers
+    assert "http://127.0.0.1:9/v1: " in err and "http://127.0.0.1:19/v1: " in err
+    assert f"leave those replicas out: --base-url {a.url} " in err
+
+
+def test_every_replica_down_mid_run_is_named_in_the_stop():
+    # with every replica down the stop had named only the replica tried last ("the LLM server at http://b")
+    import openai
+
+    from ictc.nodes.watch import diagnose
+
+    http = http_package()
+
+    def refuse(request: Any) -> Any:
+        raise http.ConnectError("Connection refused", request=request)
+
+    servers = [Server("http://a:8000/v1", InFlightGate(4)), Server("http://b:8000/v1", InFlightGate(4))]
+    client = ReplicaClient(servers, patience=0, transport=http.MockTransport(refuse))
+    with pytest.raises(http.ConnectError) as refused:
+        client.send(client.build_request("POST", "http://a:8000/v1/chat/completions", json={}))
+    try:  # as the openai client wraps it (models/direct_chat.py)
+        raise openai.APIConnectionError(request=refused.value.request) from refused.value
+    except openai.APIConnectionError as exc:
+        cause, fix = diagnose(exc, "LLM", "text-model")
+    assert "the LLM servers at http://a:8000 and http://b:8000 could not be reached" in cause, cause
+    assert fix == "start the servers or correct --base-url"
+
+
+def test_one_machine_port_named_two_ways_is_said_once_at_start(caplog):
+    # localhost and 127.0.0.1 had been two replicas with a gate each, unsaid: one server got twice the calls in flight
+    from ictc.models.replicas import ServerRegistry, loopback_twins
+
+    registry = ServerRegistry(4)
+    urls = ["http://localhost:8000/v1", "http://127.0.0.1:8000/v1/", "http://127.0.0.1:8001/v1"]
+    for _ in ("vlm", "llm"):  # both roles on the same replicas: said once
+        assert len(registry.get(urls)) == 3  # still replicas each (localhost may be ::1: another server)
+    said = [r.getMessage() for r in caplog.records if "same port of this machine" in r.getMessage()]
+    assert said == ["--base-url http://localhost:8000/v1 and http://127.0.0.1:8000/v1/ name the same port of this "
+                    "machine: they are taken as 2 replicas with 4 calls in flight each; if they are one server, give "
+                    "one of them (it gets 8 calls at once otherwise)"]
+    assert loopback_twins(["http://localhost:8000/v1", "http://127.0.0.1:8001/v1", "http://10.0.0.5:8000/v1"], 4) == ""
+    assert loopback_twins(["http://localhost/v1", "http://127.0.0.1:80/v1"], 2)  # the scheme's own port

@@ -74,3 +74,39 @@ def test_a_resume_whose_three_failed_images_fail_again_the_same_way_says_so_and_
         capsys.readouterr()
         assert main(["resume", str(tmp_path / "run")]) == 4
     assert "nothing changed: 3 image(s) failed again" in capsys.readouterr().out
+
+
+def test_a_resume_with_nothing_left_to_do_reaches_no_model(tmp_path, capsys, monkeypatch):
+    # a finished run's resume only rewrites its outputs: it had needed its servers up ("cannot reach ...", exit 3)
+    from ictc.core.errors import ModelUnavailableError
+
+    paths, _ = make_images(tmp_path / "images", {"blue": 2, "green": 3, "red": 3})
+    ctx = fake_context(vlm=CutsOneBlue())
+    assert start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run2", context=ctx).failed == 1
+    start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=fake_context())
+    reached: list[str] = []
+
+    def unreachable(settings):
+        reached.append("models")
+        raise ModelUnavailableError("vlm", "vision-model", "cannot reach http://127.0.0.1:9/v1", "openai")
+
+    monkeypatch.setattr("ictc.graph.runtime.build_context", unreachable)
+    capsys.readouterr()
+    assert main(["resume", str(tmp_path / "run")]) == 0
+    assert f"{tmp_path / 'run'} had finished: nothing was left to do" in capsys.readouterr().out
+    assert resume_run(tmp_path / "run", context_factory=unreachable).version is None and not reached
+    # a run with work left (a failed image to retry) reaches its models before its first step, as before
+    assert main(["resume", str(tmp_path / "run2")]) == 3 and reached == ["models"]
+
+
+def test_a_resume_with_nothing_left_to_do_keeps_the_version_s_calls_in_its_results(tmp_path):
+    # the outputs rewritten by such a resume had said 0 model calls for every step
+    paths, _ = make_images(tmp_path / "images", {"blue": 2, "green": 3, "red": 3})
+    ctx = fake_context()
+    start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    made = json.loads((tmp_path / "run" / "versions" / "v1" / "results.json").read_text())["calls"]
+    assert made["describe"]["model_calls"] == 8
+    again = resume_run(tmp_path / "run", context=fake_context())
+    written = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert again.version is None and written["calls"] == made == again.results["calls"]
+    assert not any(any(c.values()) for c in written["calls_this_pass"].values())

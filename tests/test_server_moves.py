@@ -157,3 +157,19 @@ def test_a_403_page_of_an_access_gate_is_said_as_the_gate_not_the_api_key():
     json_403 = httpx2.Response(403, request=request, json={"error": {"message": "Invalid API key"}})
     error = sdk_error(json_403)
     assert "OPENAI_API_KEY" in diagnose(error, "VLM", "vision-model")[1]  # the API's own 403 still names the key
+
+
+def test_a_move_learned_by_one_role_s_client_serves_the_other_on_the_same_server(shaped):
+    # the VLM's and the LLM's clients on one base URL had each paid a redirected call to learn the same move
+    from ictc.models.replicas import ServerRegistry, replica_client
+
+    root, seen = shaped(_moved_under_api(308))
+    servers = ServerRegistry(2)  # one per set of models (models/factory.py), as the busy gates
+    vlm, llm = (replica_client(servers, [root + "/v1"], 0, 5) for _ in range(2))
+    try:
+        assert vlm.post("/chat/completions", json=BODY).status_code == 200
+        assert llm.post("/chat/completions", json=BODY).status_code == 200
+    finally:
+        vlm.close()
+        llm.close()
+    assert [path for _, path, _ in seen] == ["/v1/chat/completions", "/api/v1/chat/completions", "/api/v1/chat/completions"]

@@ -162,7 +162,7 @@ def test_a_refused_key_at_step_3_stops_and_keeps_steps_1_and_2(folder, tmp_path,
         assert run_on(server, folder, out) == 3
     err = capsys.readouterr().err
     assert "refused the API key" in err and "OPENAI_API_KEY" in err
-    assert len(_bodies(server, "sort images")) == 3
+    assert len(_bodies(server, "sort images")) == 1  # a refused key is the account's: no second image is tried
     data = json.loads((out / "run.json").read_text())
     with FakeOpenAIServer() as healthy:  # the key fixed: resume pays only for Step 3
         data["settings"]["base_url"] = healthy.url

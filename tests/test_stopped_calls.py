@@ -9,7 +9,10 @@ import threading
 
 import pytest
 
+from ictc.evaluation.outputs import write_json
+from ictc.graph.pass_calls import PASS_FILE, adopt_killed
 from ictc.graph.run import resume_run, start_run
+from ictc.graph.session import RunSession
 from ictc.nodes.actions import Accept
 from ictc.nodes.context import StopRequested
 from ictc.prompts import make_criterion
@@ -50,3 +53,47 @@ def test_calls_before_a_review_pause_count_in_the_version_the_answer_makes(colou
     while done.pause is not None:  # the review after Step 3
         done = resume_run(tmp_path / "run", context=fake_context(), answer=Accept())
     assert done.results["calls"]["describe"]["model_calls"] == 8 and done.results["calls_this_pass"]["describe"]["model_calls"] == 0
+
+
+class Killed(BaseException):
+    """A kill -9 as the pass sees it: nothing after it runs (RunSession.keep_calls is patched out with it)."""
+
+
+def test_a_killed_pass_counts_in_the_version_its_resume_records(colour_images, tmp_path, monkeypatch):
+    # run.json's "calls_unsaved" was written only on a clean stop: after kill -9 a resume's results said 0 describe
+    # calls where every image had been described by the killed pass (graph/pass_calls.py keeps the tally as it goes)
+    paths, _ = colour_images
+    ctx = fake_context()
+
+    def kill_in_step_3(event):
+        if event.get("step") == "assign" and event.get("calls"):  # Steps 1, 2a and 2b done, Step 3 calling
+            raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunSession, "keep_calls", lambda self: None)
+        with pytest.raises(Killed):
+            start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", on_event=kill_in_step_3,
+                      context=ctx)
+    assert "calls_unsaved" not in json.loads((tmp_path / "run" / "run.json").read_text())  # the kill left no word there
+    done = resume_run(tmp_path / "run", context=fake_context())
+    calls = done.results["calls"]
+    assert calls["describe"]["model_calls"] == len(ctx.vlm.calls) == 8 and calls["label"]["model_calls"] >= 8, calls
+    assert calls["name_clusters"]["model_calls"] >= 1 and done.results["calls_this_pass"]["describe"]["model_calls"] == 0
+    assert not (tmp_path / "run" / PASS_FILE).exists()
+
+
+def test_a_killed_pass_already_counted_is_not_counted_again(tmp_path):
+    # a process that died after run.json took a pass's tally and before the tally's file was removed
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tally = {"describe": {"model_calls": 5, "from_store": 0}}
+    (run_dir / PASS_FILE).write_text(json.dumps({"pass": "p1", "calls": tally}))
+    write_json(run_dir / "run.json", {"thread_id": "t"})
+    meta: dict = {"thread_id": "t"}
+    adopt_killed(run_dir, meta)
+    assert meta["calls_unsaved"]["describe"]["model_calls"] == 5 and not (run_dir / PASS_FILE).exists()
+    (run_dir / PASS_FILE).write_text(json.dumps({"pass": "p1", "calls": tally}))  # the same pass's file again
+    adopt_killed(run_dir, meta)
+    on_disk = json.loads((run_dir / "run.json").read_text())
+    assert on_disk["calls_unsaved"]["describe"]["model_calls"] == 5 == meta["calls_unsaved"]["describe"]["model_calls"]
+    assert not (run_dir / PASS_FILE).exists()

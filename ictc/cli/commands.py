@@ -7,13 +7,17 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ictc.cli.groupings import choose_k_at_terminal, resume_group, run_k, run_several
 from ictc.cli.parser import EXIT_FAILURES, EXIT_OK, SETTING_FLAGS
 from ictc.cli.progress import Progress
 from ictc.cli.review import review_at_terminal
 from ictc.cli.summary import print_result, print_scores
+
+if TYPE_CHECKING:
+    from ictc.core.settings import Settings
+    from ictc.nodes.context import Context
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -205,13 +209,22 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.base_url:  # the URL for both models: the run's own per-role URLs had still won, the new one unused
         changed.update({k: [] for k in ("vlm_base_url", "llm_base_url") if saved.get(k) and not getattr(args, k)})
     settings = settings_from_public({**saved, **changed})
-    # loaded once: the same models serve the resume and, if the run waits for review, the review
-    context = build_context(settings)  # a bad value or a model that cannot be had: refused before run.json changes
+    # loaded once: the same models serve the resume and, if the run waits for review, the review. Values given (or
+    # a group of criteria) are checked before run.json changes; else the models are loaded or reached only when a
+    # step must run: a finished run's resume had needed its servers up to say there was nothing left to do
+    context = build_context(settings) if changed or group else None
+    loaded: list[Context] = [context] if context is not None else []
+
+    def models_once(_: Settings) -> Context:
+        if not loaded:
+            loaded.append(build_context(settings))
+        return loaded[0]
+
     if changed:  # "give --llm a name the server lists" (a stop's fix) is done here, and kept for later refinements
         for run in runs:
             replace_settings(run, settings, list(changed))
     if group:  # several criteria: "ictc resume GROUP" had been refused as no run folder
-        return resume_group(args.run_dir, context)
+        return resume_group(args.run_dir, models_once(settings))
     progress, events = Progress(), []
     written = (Path(args.run_dir) / "results.json").is_file()  # none: stopped after the steps, before writing them
 
@@ -220,16 +233,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
         progress(event)
 
     try:
-        result = resume_run(args.run_dir, on_event=listen, context=context, images=args.images)
+        result = resume_run(args.run_dir, on_event=listen, context=context, context_factory=models_once,
+                            images=args.images)
     finally:
         progress.close()
     if not events and not result.pause:  # a finished run: said first (only its results had been printed again)
         print((f"{args.run_dir} had finished: nothing was left to do" if written else  # Ctrl-C while "Finishing"
                f"{args.run_dir}: every step had finished before the stop; its results are written now")
               + (f"; {', '.join(changed)} kept for its next refinement (ictc refine)" if changed else ""))
-    result = choose_k_at_terminal(result, context)  # the run waits for its K (-k auto): ask for it here
-    if result.pause:  # the run waits at a review point: continue the review here
-        result = review_at_terminal(result, context)
+    if result.pause:  # the run waits for its K (-k auto) or at a review point: asked here, with the models
+        result = choose_k_at_terminal(result, models_once(settings))
+    if result.pause:
+        result = review_at_terminal(result, models_once(settings))
     print_result(result)
     print_files_not_in_run(result)
     return EXIT_FAILURES if result.failed else EXIT_OK
