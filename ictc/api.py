@@ -158,8 +158,10 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         self.descriptions_ = [r["description"] for r in rows]
         self.raw_labels_ = [r["raw_label"] for r in rows]
         self.metrics_ = result.results.get("metrics")
-        self.version_ = result.version
-        self.changes_ = result.changes
+        if result.version is None and hasattr(self, "version_"):  # an edit that changed nothing made no version
+            self.changes_: dict[str, Any] | None = {"renamed": {}, "merged": {}, "moved": []}
+        else:
+            self.version_, self.changes_ = result.version, result.changes
         self._store_groupings(result.results)
         self._store_groupings(result.results)
 

@@ -12,8 +12,8 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
     parts, dropped = split["parts"], split.get("dropped", [])
     if len(parts) == 1 and dropped:  # split_done (nodes/name_split.py) gave the one group the cluster's name back
         return (f"Split **{split['cluster']}** found only one group: its {sizes.get(parts[0], 0)} images stay in "
-                f"{parts[0]} ({', '.join(dropped)} got none, so the clusters are as they were). Try **undo** and "
-                "another change (an instruction, or more groups).")
+                f"{parts[0]} ({', '.join(dropped)} got none), so the clusters are as they were and no new version was "
+                "made. Try another change (an instruction, or more groups).")
     empty = [p for p in parts if not sizes.get(p)]
     if filled := [p for p in parts if sizes.get(p)] if len(empty) == len(parts) - 1 else []:  # runs made before split_done
         return (f"Split **{split['cluster']}** found only one group: its {sizes[filled[0]]} images are all in "
