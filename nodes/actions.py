@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ictc.core.errors import UsageError
+from ictc.core.errors import UsageError, whole_number
 from ictc.nodes.kept_edits import with_renamed
 from ictc.nodes.merged_names import with_rename
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, shortened, step_name
@@ -55,6 +55,9 @@ class Split:
     n: int = 2
     action: str = "split"
 
+    def __post_init__(self) -> None:  # split_cluster(0, 2.7) had split into 2
+        object.__setattr__(self, "n", whole_number(self.n, "the number of parts of a split"))
+
 
 @dataclass(frozen=True)
 class SetK:
@@ -62,6 +65,9 @@ class SetK:
 
     k: int
     action: str = "set_k"
+
+    def __post_init__(self) -> None:  # set_n_clusters(2.7) had made 2 clusters
+        object.__setattr__(self, "k", whole_number(self.k, "K"))
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ class Coarser:
 
     n: int = 2
     action: str = "coarser"
+
+    def __post_init__(self) -> None:  # coarsen(2.5) had made 2 parents
+        object.__setattr__(self, "n", whole_number(self.n, "the number of broader groups"))
 
 
 @dataclass(frozen=True)
