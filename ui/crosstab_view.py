@@ -15,6 +15,7 @@ from ictc.evaluation.crosstab import (
     heat_map_png,
     read_group,
 )
+from ictc.evaluation.groupings import tree_lines
 
 
 def grouping(results: dict[str, Any]) -> None:
@@ -32,10 +33,8 @@ def grouping(results: dict[str, Any]) -> None:
         st.markdown(f"**other** (none of the names fits): {results['other']['size']} image(s)")
     if results.get("tree"):
         st.markdown("**Levels**")
-        for parent in results["tree"]:
-            direct = [f"    - {parent['direct']} placed by Step 3 since"] if parent.get("direct") else []
-            st.markdown(f"- **{parent['name']}** ({parent['size']})\n" + "\n".join(
-                [f"    - {child['name']} ({child['size']})" for child in parent["children"]] + direct))
+        st.markdown("\n".join(f"{'    ' * depth}- **{name}** ({size}): {', '.join(said)}"
+                               for depth, name, size, said in tree_lines(results["tree"])))  # every level
 
 
 def criteria(session: Any, run_dir: Path) -> None:

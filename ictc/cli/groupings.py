@@ -93,10 +93,10 @@ def print_groupings(results: dict[str, Any]) -> None:
         print(f"K={choice['chosen']} ({'best proposed' if choice['by'] == 'best' else 'your pick'}; proposed: {shown})")
     if "other" in results:
         print(f"Other (none of the names fits): {results['other']['size']} image(s)")
-    for parent in results.get("tree", []):
-        direct = [f"{parent['direct']} placed by Step 3 since"] if parent.get("direct") else []
-        print(f"  {parent['name']} ({parent['size']}): " + ", ".join([f"{c['name']} ({c['size']})"
-                                                                       for c in parent["children"]] + direct))
+    from ictc.evaluation.groupings import tree_lines
+
+    for depth, name, size, said in tree_lines(results.get("tree", [])):  # every level, the finer ones indented
+        print(f"  {'  ' * depth}{name} ({size}): {', '.join(said)}")
 
 
 def refine_action(args: argparse.Namespace) -> Any:
