@@ -54,6 +54,9 @@ def criteria(session: Any, run_dir: Path) -> None:
     left, right = st.columns(2)
     first = left.selectbox("Rows", names, index=0, key="crosstab-rows")
     second = right.selectbox("Columns", names, index=1, key="crosstab-columns")
+    if first == second:  # a criterion against itself is no cross-tab (two_criteria refuses it at the terminal)
+        st.caption("Choose two different criteria to compare them.")
+        return
     tab = crosstab(criterion_results(run_dir, first), criterion_results(run_dir, second))
     st.dataframe({"": tab.rows, **{c: [row[j] for row in tab.counts] for j, c in enumerate(tab.columns)}},
                  hide_index=True)

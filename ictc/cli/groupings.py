@@ -208,10 +208,10 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
 
 def cmd_crosstab(args: argparse.Namespace) -> int:
     """`ictc crosstab GROUP A B`: the counts table, and the heat map written beside the group."""
-    from ictc.evaluation.crosstab import criterion_results, crosstab, heat_map_png
+    from ictc.evaluation.crosstab import crosstab, heat_map_png, two_criteria
     from ictc.evaluation.outputs import write_atomic
 
-    tab = crosstab(criterion_results(args.run_dir, args.first), criterion_results(args.run_dir, args.second))
+    tab = crosstab(*two_criteria(args.run_dir, args.first, args.second))
     width = max([len(r) for r in tab.rows] + [len(tab.row_criterion)])
     print(f"{tab.row_criterion:<{width}}  " + "  ".join(f"{c:>{max(len(c), 4)}}" for c in tab.columns))
     for name, counts in zip(tab.rows, tab.counts, strict=True):
