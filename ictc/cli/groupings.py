@@ -92,7 +92,8 @@ def print_groupings(results: dict[str, Any]) -> None:
         shown = ", ".join(f"K={c['k']}" for c in choice["proposal"]["candidates"])
         print(f"K={choice['chosen']} ({'best proposed' if choice['by'] == 'best' else 'your pick'}; proposed: {shown})")
     if "other" in results:
-        print(f"Other (none of the names fits): {results['other']['size']} image(s)")
+        size = results["other"]["size"]
+        print(f"Other (none of the names fits): {size} image(s)" + ("; every image fit one of the names" if not size else ""))
     from ictc.evaluation.groupings import tree_lines
 
     for depth, name, size, said in tree_lines(results.get("tree", [])):  # every level, the finer ones indented
