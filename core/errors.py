@@ -3,12 +3,32 @@ exception is a bug, reported as such with its traceback kept (ictc/cli/main.py).
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import Any
+
 
 class UsageError(ValueError):
     """Something the user gave (a file, a folder, a value, a command) that cannot be used.
 
     The message is one line naming the file or value and, where it helps, what to give instead. A
     ValueError subclass, so callers that catch ValueError for bad parameters (scikit-learn's habit) still do."""
+
+
+def whole_number(value: Any, what: str) -> int:
+    """`value` as an int when it is a whole number: an int (numpy's too), a float equal to one (3.0), or its text
+    ("3", " -1 "). `what` names it in the message ("the number of parts").
+
+    Raises UsageError naming the value otherwise: a fraction (split_cluster(0, 2.7) had split into 2), a bool (True
+    had been 1), None or any other type."""
+    if isinstance(value, bool) or value is None:
+        raise UsageError(f"{what} must be a whole number, not {value!r}")
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real) and float(value).is_integer():
+        return int(float(value))
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    raise UsageError(f"{what} must be a whole number, not {value!r}")
 
 
 class ModelUnavailableError(RuntimeError):

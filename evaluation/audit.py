@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,16 @@ def disparity(shares: dict[str, float]) -> float:
 
 
 def compute_audit(rows: list[dict[str, Any]], answers: dict[str, str], attribute: str, values: list[str],
-                  threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+                  threshold: float = DEFAULT_THRESHOLD, names: list[str] | None = None) -> dict[str, Any]:
     """The audit of one run version.
 
     rows: results.json "images" (image, cluster, status); answers: image path -> one of `values` or
     "unclear" (images without an answer count as unclear); threshold: a share gap (0..1) above which a
-    cluster is flagged. Returns a dict with, per cluster, n, counts (values and "unclear"), shares among
-    the answered images, disparity, flagged and the largest deviation from the baseline; the baseline
-    (whole clustered set) the same way; summary: largest and mean disparity over clusters with an answer.
-    Shares leave "unclear" out so an image the model could not read does not count for any value."""
+    cluster is flagged; names: the version's clusters (results.json "cluster_names"), listed in their order, an
+    empty one too ("empty": True, n 0; it had been left out of the table). Returns a dict with, per cluster, n, counts
+    (values and "unclear"), shares among the answered images, disparity, flagged and the largest deviation from the
+    baseline; the baseline (whole clustered set) the same way; summary: largest and mean disparity over clusters
+    with an answer. Shares leave "unclear" out so an image the model could not read does not count for any value."""
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
     clustered = [r for r in rows if r.get("status") == "ok" and r.get("cluster")]
@@ -58,12 +60,12 @@ def compute_audit(rows: list[dict[str, Any]], answers: dict[str, str], attribute
     base_counts = tally(clustered)
     base_answered, base_shares = _shares(base_counts, values)
     clusters = []
-    for name in dict.fromkeys(r["cluster"] for r in clustered):
+    for name in dict.fromkeys([*(names or []), *(r["cluster"] for r in clustered)]):
         members = [r for r in clustered if r["cluster"] == name]
         counts = tally(members)
         answered, shares = _shares(counts, values)
         gap = disparity(shares) if answered else 0.0
-        clusters.append({"cluster": name, "n": len(members), "answered": answered, "counts": counts,
+        clusters.append({"cluster": name, "n": len(members), "empty": not members, "answered": answered, "counts": counts,
                          "shares": shares, "disparity": round(gap, 4), "flagged": bool(answered) and gap > threshold,
                          "deviation_from_baseline": round(max(abs(shares[v] - base_shares[v]) for v in values), 4)
                          if answered and values else 0.0})
@@ -86,7 +88,9 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any
     for name in dict.fromkeys([*old, *new]):
         a, b = old.get(name), new.get(name)
         rows.append({"cluster": name, "n_before": a["n"] if a else None, "n_after": b["n"] if b else None,
-                     "before": a["disparity"] if a else None, "after": b["disparity"] if b else None,
+                     # an empty cluster has no disparity: said "empty", not "-" as a cluster absent there
+                     "before": a["disparity"] if a and a["n"] else None, "after": b["disparity"] if b and b["n"] else None,
+                     "empty_before": a is not None and not a["n"], "empty_after": b is not None and not b["n"],
                      "flagged_before": bool(a and a["flagged"]), "flagged_after": bool(b and b["flagged"])})
     rows.append({"cluster": "(largest)", "n_before": None, "n_after": None,
                  "before": before["summary"]["largest_disparity"], "after": after["summary"]["largest_disparity"],
@@ -101,12 +105,21 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+EMPTY = "empty (no image)"  # an empty cluster's disparity, where a measured one would stand
+
+
+def side_said(row: dict[str, Any], side: str, pct: Callable[[float | None], str] = _pct) -> str:
+    """A compare() row's disparity `side` ("before" or "after") in words: `pct` of it, "empty" for a cluster that
+    had no image then (an audit fix that emptied a cluster had shown only "-"), `pct(None)` where it was no cluster."""
+    return "empty" if row.get(f"empty_{side}") else pct(row[side])
+
+
 def format_table(audit: dict[str, Any]) -> str:
     """The audit as a plain-text table for the terminal (shares in %, flagged clusters marked with *)."""
     values = audit["values"]
     head = ["cluster", "n", *values, UNCLEAR, "disparity", ""]
-    lines = [[c["cluster"], str(c["n"]), *(_pct(c["shares"][v]) for v in values), str(c["counts"][UNCLEAR]),
-              _pct(c["disparity"]) if c["answered"] else "n/a (all unclear)",
+    lines = [[c["cluster"], str(c["n"]), *(_pct(None if not c["n"] else c["shares"][v]) for v in values),
+              str(c["counts"][UNCLEAR]), EMPTY if not c["n"] else _pct(c["disparity"]) if c["answered"] else "n/a (all unclear)",
               "* over " + _pct(audit["threshold"]) if c["flagged"] else ""]
              for c in audit["clusters"]]
     base = audit["baseline"]
@@ -127,8 +140,8 @@ def format_comparison(rows: list[dict[str, Any]], attribute: str) -> str:
     head = ["cluster", "n before", "n after", "disparity before", "after", "change"]
     body = [[r["cluster"], "" if r["n_before"] is None else str(r["n_before"]),
              "" if r["n_after"] is None else str(r["n_after"]),
-             _pct(r["before"]) + (" *" if r["flagged_before"] else ""),
-             _pct(r["after"]) + (" *" if r["flagged_after"] else ""),
+             side_said(r, "before") + (" *" if r["flagged_before"] else ""),
+             side_said(r, "after") + (" *" if r["flagged_after"] else ""),
              "" if r["before"] is None or r["after"] is None else f"{100 * (r['after'] - r['before']):+.1f} pts"]
             for r in rows]
     return "\n".join([f"Disparity by {attribute!r} (as the model perceives it) before and after the fix (* over the threshold)",
@@ -170,7 +183,8 @@ def plot_audit(audits: list[tuple[str, dict[str, Any]]], out: Path) -> None:
         for value in values:
             ax.axhline(audit["baseline"]["shares"][value], color="grey", linestyle="--", linewidth=0.8)
         ax.set_xticks(range(len(clusters)),
-                      [f"{c['cluster']}\n(n={c['n']}, gap {100 * c['disparity']:.0f}%)" for c in clusters],
+                      [f"{c['cluster']}\n(n={c['n']}, " + (f"gap {100 * c['disparity']:.0f}%)" if c["n"] else "empty)")
+                       for c in clusters],
                       fontsize=8, rotation=20, ha="right")
         ax.set_ylim(0, 1.3)
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])

@@ -8,6 +8,7 @@ import warnings
 from collections import Counter
 from typing import Any
 
+from ictc.models.other import OTHER
 from ictc.nodes.assign import NO_CALL_ROUTES
 from ictc.nodes.label_counts import normalize_label
 
@@ -43,7 +44,7 @@ def degenerate_warnings(rows: list[dict[str, Any]], names: list[str], groups: li
     route, status) clustered into `names`, given Step 2b's label groups (lists of normalized labels; may be
     empty) and, when Step 2b named the clusters from categories, `categories` (normalized label -> category).
 
-    Rules: (1) a name with no image is an empty cluster; (2) a cluster holding more than half of the
+    Rules: (1) a name with no image is an empty cluster (but "other", OTHER); (2) a cluster holding more than half of the
     clustered images whose images' labels mostly differ: the most common kind of label among them (the
     label's category on a run named from categories, else its Step-2b group, else the label itself) covers
     less than half of them. Rule 2 is why issue 18's "plant" cluster of clothes, food and vehicles is caught
@@ -51,7 +52,9 @@ def degenerate_warnings(rows: list[dict[str, Any]], names: list[str], groups: li
     blames Step 3's lean only when some of the cluster's images were placed by a Step-3 model call."""
     ok = [r for r in rows if r.get("status") == "ok" and r.get("cluster")]
     sizes = Counter(r["cluster"] for r in ok)
-    warnings = [f"cluster '{name}' is empty: no image was assigned to it" for name in names if not sizes[name]]
+    # an empty "other" group is expected (every image fit one of the names): said as such with its size, not warned
+    warnings = [f"cluster '{name}' is empty: no image was assigned to it" for name in names
+                if not sizes[name] and name != OTHER]
     group_of = {label: i for i, group in enumerate(groups) for label in group}
 
     def kind(raw: str) -> Any:

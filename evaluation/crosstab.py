@@ -48,18 +48,39 @@ def write_group(folder: Path, group: dict[str, Any]) -> None:
     write_json(folder / GROUP_FILE, group)
 
 
+def criterion_entry(folder: str | Path, name: str) -> dict[str, Any]:
+    """The group's entry (criteria.json) for `name`: the run whose folder name it is, else the one whose criterion
+    text it is. Raises UsageError naming the criteria when there is none, or when the text is that of several runs
+    and no folder is so named (the first had been taken, unsaid)."""
+    group = read_group(folder)
+    found = [e for e in group["criteria"] if e["name"] == name] or [e for e in group["criteria"] if e["criterion"] == name]
+    if len(found) > 1:
+        raise UsageError(f"{name!r} is the criterion of {len(found)} runs in {folder} "
+                         f"({', '.join(e['name'] for e in found)}): give one by its folder name")
+    if not found:
+        raise UsageError(f"no criterion {name!r} in {folder}; there are: {', '.join(e['name'] for e in group['criteria'])}")
+    return found[0]
+
+
 def criterion_results(folder: str | Path, name: str) -> dict[str, Any]:
-    """results.json of the group's criterion `name` (its slug or its criterion text).
+    """results.json of the group's criterion `name` (its folder name or its criterion text, criterion_entry).
 
     Raises UsageError naming the criteria when there is no such one, or when its run has no results yet."""
-    group = read_group(folder)
-    for entry in group["criteria"]:
-        if name in (entry["name"], entry["criterion"]):
-            path = Path(folder) / entry["run"] / "results.json"
-            if not path.is_file():
-                raise UsageError(f"the run of {name!r} ({path.parent}) has no results.json yet")
-            return json.loads(path.read_text("utf-8"))
-    raise UsageError(f"no criterion {name!r} in {folder}; there are: {', '.join(e['name'] for e in group['criteria'])}")
+    path = Path(folder) / criterion_entry(folder, name)["run"] / "results.json"
+    if not path.is_file():
+        raise UsageError(f"the run of {name!r} ({path.parent}) has no results.json yet")
+    return json.loads(path.read_text("utf-8"))
+
+
+def two_criteria(folder: str | Path, first: str, second: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """results.json of two criteria of the group for a cross-tab. Raises UsageError when both name the same run
+    (`crosstab GROUP colour colour` had tabulated a criterion against itself as if two), or as criterion_results."""
+    a, b = criterion_entry(folder, first), criterion_entry(folder, second)
+    if a["run"] == b["run"]:
+        others = [e["name"] for e in read_group(folder)["criteria"] if e["run"] != a["run"]]
+        raise UsageError(f"{first!r} and {second!r} are the same run ({a['name']}): a cross-tab needs two different "
+                         f"criteria" + (f"; the others are: {', '.join(others)}" if others else ""))
+    return criterion_results(folder, a["name"]), criterion_results(folder, b["name"])
 
 
 def crosstab(results_a: dict[str, Any], results_b: dict[str, Any]) -> CrossTab:

@@ -7,38 +7,55 @@ from html import escape
 from typing import Any
 
 from ictc.models.other import OTHER
+from ictc.nodes.formers import formers
 
 
 def tree_of(state: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest coarser level as a tree of the clusters as they are now: [{"name", "size", "children": [{"name",
-    "size"}], and "direct" when some of its images came by a later Step 3, with no finer cluster}] ([] if none).
+    """The coarser levels as a tree of the clusters as they are now: [{"name", "size", "children": [{"name", "size",
+    and "children" when it was itself a parent at an earlier level, down to the finest}], and "direct" when some of
+    its images came by a later Step 3, with no finer cluster}] ([] if none). After two coarsenings the tree had shown
+    only the last two levels.
 
-    A child's size counts the images whose former cluster (`fine`) it was. A parent renamed or merged since the
-    coarsening is shown under its name now (its images went with it): the tree had kept the names of the coarsening,
-    and shown every size 0 once Step 3 had run again."""
+    A child's size counts the images that were in it (each image's "formers", nodes/coarsen.py). A parent renamed or
+    merged since the coarsening is shown under its name now (its images went with it): the tree had kept the names
+    of the coarsening, and shown every size 0 once Step 3 had run again."""
     levels = state.get("naming", {}).get("levels") or []
     if not levels:
         return []
-    fine = {p: a.get("fine", "") for p, a in state.get("assignments", {}).items()}
+    chain = {p: formers(a) for p, a in state.get("assignments", {}).items()}
     primary = {r["image"]: r["same_as"] or r["image"] for r in rows}
-    sizes: Counter[tuple[str, str]] = Counter((row["cluster"], fine.get(primary[row["image"]], ""))
-                                              for row in rows if row["status"] == "ok")
+    counted: Counter[tuple[str, ...]] = Counter()  # each path (cluster now, its former clusters...) and its prefixes
+    for row in rows:
+        if row["status"] == "ok":
+            path = (row["cluster"], *chain.get(primary[row["image"]], []))
+            counted.update(path[:depth] for depth in range(1, len(path) + 1))
     parents: dict[str, list[str]] = levels[-1]["parents"]
     parent_of = {child: parent for parent, children in parents.items() for child in children}
     now: dict[str, str] = {}  # a parent at the coarsening -> the cluster its images are in now
-    for cluster, child in sizes:
-        if child in parent_of:
-            now.setdefault(parent_of[child], cluster)
+    for path in counted:
+        if len(path) == 2 and path[1] in parent_of:
+            now.setdefault(parent_of[path[1]], path[0])
     tree = []
     for name in [n for n in state["naming"]["names"] if n != OTHER]:
         children = [c for parent, kids in parents.items() if now.get(parent, parent) == name for c in kids]
-        children += sorted({c for cluster, c in sizes if cluster == name and c and c not in children})
-        node: dict[str, Any] = {"name": name, "size": sum(n for (cluster, _), n in sizes.items() if cluster == name),
-                                "children": [{"name": c, "size": sizes[(name, c)]} for c in children]}
+        node = _node((name,), children, levels[:-1], counted)
+        node.setdefault("children", [])
         if direct := node["size"] - sum(c["size"] for c in node["children"]):
             node["direct"] = direct
         tree.append(node)
     return tree
+
+
+def _node(path: tuple[str, ...], kids: list[str], levels: list[dict[str, Any]], counted: Counter[tuple[str, ...]]) -> dict[str, Any]:
+    """The tree node at `path` (a cluster now, then its former clusters down to this one): its size and its
+    children, `kids` (the level that made it a parent named them) and any other former cluster its images were in,
+    each with theirs from the finer `levels` (levels[-1]: the one just below; `counted`: images per path)."""
+    kids = kids + sorted({p[len(path)] for p in counted if len(p) == len(path) + 1 and p[:len(path)] == path} - set(kids))
+    node: dict[str, Any] = {"name": path[-1], "size": counted[path]}
+    if kids:
+        below = levels[-1]["parents"] if levels else {}
+        node["children"] = [_node((*path, kid), list(below.get(kid, [])), levels[:-1], counted) for kid in kids]
+    return node
 
 
 def grouping_results(state: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -72,9 +89,22 @@ def grouping_sections(results: dict[str, Any]) -> list[str]:
         parts.append(f"<p>Other group (none of the names fits): <b>{results['other']['size']}</b> images</p>")
     if results.get("tree"):
         parts.append("<h2>Levels</h2><ul>")
-        for parent in results["tree"]:
-            children = ", ".join([f"{escape(c['name'])} ({c['size']})" for c in parent["children"]]
-                                 + ([f"{parent['direct']} placed by Step 3 since"] if parent.get("direct") else []))
-            parts.append(f"<li><b>{escape(parent['name'])}</b> ({parent['size']}): {children}</li>")
+        parts += [f"<li>{'&nbsp;' * 4 * depth}<b>{escape(name)}</b> ({size}): {', '.join(map(escape, said))}</li>"
+                  for depth, name, size, said in tree_lines(results["tree"])]
         parts.append("</ul>")
     return parts
+
+
+def tree_lines(tree: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, str, int, list[str]]]:
+    """The tree (tree_of) as lines, one per node with children, each followed by its children's lines: (depth, name,
+    size, ["child (size)", ..., "N placed by Step 3 since"]); a parent with no child of its own is a line too."""
+    lines: list[tuple[int, str, int, list[str]]] = []
+    for node in tree:
+        if "children" not in node and depth:
+            continue
+        kids = node.get("children", [])
+        said = [f"{c['name']} ({c['size']})" for c in kids] + (
+            [f"{node['direct']} placed by Step 3 since"] if node.get("direct") else [])
+        lines.append((depth, node["name"], node["size"], said))
+        lines += tree_lines(kids, depth + 1)
+    return lines

@@ -212,7 +212,7 @@ def _failed(rows: list[dict[str, Any]]) -> list[str]:
 def audit_section(audits: dict[str, Any], folder: Path) -> str:
     """The report's fairness section: per audited attribute its chart (audit-<attribute>.png in `folder`,
     embedded), a table of shares and disparity per cluster, and the before/after table after a fix."""
-    from ictc.evaluation.audit import NOTE, slug
+    from ictc.evaluation.audit import EMPTY, NOTE, side_said, slug
 
     parts = ["<h2>Fairness audit</h2>", f"<p class=meta>{escape(NOTE)}</p>"]
     for attribute, audit in audits.items():
@@ -225,10 +225,10 @@ def audit_section(audits: dict[str, Any], folder: Path) -> str:
         head = "".join(f"<th>{escape(v)}</th>" for v in values)
         parts.append(f"<table><tr><th>cluster</th><th>n</th>{head}<th>unclear</th><th>disparity</th></tr>")
         for c in [*audit["clusters"], {**audit["baseline"], "cluster": "(whole set)", "flagged": False}]:
-            shares = "".join(f"<td>{100 * c['shares'][v]:.1f}%</td>" for v in values)
+            shares = "".join(f"<td>{_pct(c['shares'][v] if c['n'] else None)}</td>" for v in values)
             mark = ' style="color:#d62728;font-weight:bold"' if c["flagged"] else ""
             parts.append(f"<tr><td>{escape(c['cluster'])}</td><td>{c['n']}</td>{shares}<td>{c['counts']['unclear']}</td>"
-                         f"<td{mark}>{100 * c['disparity']:.1f}%</td></tr>")
+                         f"<td{mark}>{_pct(c['disparity']) if c['n'] else EMPTY}</td></tr>")
         parts.append("</table>")
         summary = audit["summary"]
         parts.append(f"<p>Largest disparity {100 * summary['largest_disparity']:.1f}%, mean "
@@ -240,8 +240,8 @@ def audit_section(audits: dict[str, Any], folder: Path) -> str:
         if audit.get("comparison"):
             parts.append(f"<h4>Before (version {audit['before']['version']}) and after</h4><table><tr><th>cluster</th>"
                          "<th>disparity before</th><th>after</th></tr>")
-            parts.extend(f"<tr><td>{escape(r['cluster'])}</td><td>{_pct(r['before'])}</td><td>{_pct(r['after'])}</td></tr>"
-                         for r in audit["comparison"])
+            parts.extend(f"<tr><td>{escape(r['cluster'])}</td><td>{side_said(r, 'before')}</td>"
+                         f"<td>{side_said(r, 'after')}</td></tr>" for r in audit["comparison"])
             parts.append("</table>")
     return "\n".join(parts)
 

@@ -171,7 +171,7 @@ def audit_run(run_dir: str | Path, attribute: str, values: list[str] | str | Non
     _check_answered(meta, run_dir, state, attribute)
     by_sha = {i["sha256"]: state["answers"][i["path"]]["value"] for i in distinct if i["path"] in state["answers"]}
     answers = {r["image"]: by_sha[r["sha256"]] for r in rows if r["sha256"] in by_sha}
-    audit = compute_audit(rows, answers, attribute, values, threshold)
+    audit = compute_audit(rows, answers, attribute, values, threshold, results.get("cluster_names"))
     audit.update(version=version, criterion=results["criterion"]["text"],
                  fix=suggest_fix(audit, results["criterion"]["text"], results["criterion"].get("instructions")))
     if before is not None:

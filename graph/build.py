@@ -166,8 +166,11 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     # of a later split may be called like a name merged away)
     asked = step3_names(state["naming"], names)
     merged = {s: t for s, t in state["naming"].get("merged", {}).items() if t in names}
+    # a split's parts are asked as Step 2b named them and go to the clusters they are (nodes/name_split.part_names)
+    split_asked = (state["naming"].get("split") or {}).get("asked", {})
+    parts = {s: t for s, t in split_asked.items() if s != t}
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
-                "merged": {} if img["path"] in scope else merged,
+                "merged": (parts if scope[img["path"]] == list(split_asked) else {}) if img["path"] in scope else merged,
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
                 "raw_label": (raw := level_label(labels.get(img["path"], {}), level, categories)),
                 "specific_label": (specific := prior_label(img["path"])),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ictc.core.errors import UsageError
+from ictc.core.errors import UsageError, whole_number
 from ictc.nodes.actions import (
     Accept,
     Action,
@@ -106,7 +106,7 @@ def parse_command(line: str, names: list[str]) -> Action:
         if verb in ("s", "split") and rest:
             cluster, parts = take_cluster(names, rest)
             if len(parts) <= 1:
-                return Split(cluster, int(parts[0]) if parts else 2)
+                return Split(cluster, whole_number(parts[0], "the number of parts of a split") if parts else 2)
         if verb in ("k", "k=") or verb.startswith("k="):
             value = verb[2:] if verb.startswith("k=") and len(verb) > 2 else rest[0]
             if not re.fullmatch(r"[-+]?\d+", value):  # "k=2.5" had been answered with the whole command list
@@ -122,7 +122,7 @@ def parse_command(line: str, names: list[str]) -> Action:
                 return AddInstruction(" ".join(rest[1:]), step_name(rest[0]))
             return AddInstruction(" ".join(rest))
     except (IndexError, ValueError) as exc:
-        if "cluster" in str(exc) or str(exc).startswith(("K must", "instruction ")):
+        if "cluster" in str(exc) or "must be a whole number" in str(exc) or str(exc).startswith(("K must", "instruction ")):
             raise
         raise UsageError(f"cannot read {line.strip()!r}. {HELP}") from exc
     raise UsageError(f"cannot read {line.strip()!r}. {HELP}")

@@ -14,10 +14,18 @@ from ictc.core.memory import collector_paused
 from ictc.core.settings import settings_from_public
 from ictc.evaluation.outputs import write_json
 from ictc.graph.relocate import check_images_found
+from ictc.graph.run import outcome
 from ictc.graph.runtime import ContextFactory, context_without_models, with_models, with_stores
 from ictc.graph.session import Events, Known, RunResult, RunSession, open_run
 from ictc.graph.versions import load_meta
-from ictc.nodes.actions import Action, action_dict, describe_action, parse_action, plan_action
+from ictc.nodes.actions import (
+    Action,
+    Split,
+    action_dict,
+    describe_action,
+    parse_action,
+    plan_action,
+)
 from ictc.nodes.context import Context
 from ictc.nodes.describe import all_stored
 from ictc.nodes.state import RESET, RunState, merge, merged_fields
@@ -33,6 +41,7 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
     ctx = with_stores(context) if context else context_without_models(meta)
     with open_run(run_dir, meta, ctx) as session:
         known: Known | None = None
+        unchanged: tuple[Any, ...] | None = None
         graph_input: Command[Any]
         with session.saver.reusing_history():  # the state is read once: a rename is written from it
             with collector_paused():  # the state's many objects make no cycles (core/memory.py)
@@ -54,6 +63,8 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
                 state = dict(snapshot.values)
                 with collector_paused():
                     plan = plan_action(state, parsed)
+                # a split may find one group: the clusters are then as they were, and no version is made of that
+                unchanged = outcome(state) if isinstance(parsed, Split) else None
                 if plan.goto == "start":  # Step 1 reads the files: none found had failed each and stopped the run
                     check_images_found(meta, run_dir, [item["path"] for item in state["images"]], "redo Step 1",
                                        lambda: all_stored(session.ctx, dict(plan.update.get("criterion") or state["criterion"]),
@@ -82,6 +93,12 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
         else:
             session.on_event = on_event  # finish() tells it its phases, as after a drive
         meta.pop("pending_action", None)  # run.json keeps it until finish() records the version
+        if unchanged is not None and outcome(session.state()) == unchanged:
+            # a version the same as the one before had been recorded (warned of before go, then "undo" to drop it)
+            write_json(run_dir / "run.json", meta)
+            same = session.finish(None)
+            session.calls.clear()  # they are in the results just written, not the next version's (keep_calls)
+            return same
         return session.finish(describe_action(parsed), known)
 
 

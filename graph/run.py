@@ -10,7 +10,7 @@ from typing import Any
 
 from langgraph.types import Command
 
-from ictc.core.errors import UsageError
+from ictc.core.errors import UsageError, whole_number
 from ictc.core.folders import entries_said, scan_images
 from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
@@ -291,10 +291,10 @@ def is_auto(value: int | str) -> bool:
 
 def as_k(value: int | str) -> int:
     """K from an int or its text ("auto" is handled by the caller). Raises UsageError for anything else."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"K must be a number or 'auto', not {value!r}") from None
+    try:  # a fraction or a bool had been taken as its int: ICTC(n_clusters=2.7) made 2 clusters
+        return whole_number(value, "K")
+    except UsageError:
+        raise UsageError(f"K must be a whole number or 'auto', not {value!r}") from None
 
 
 def is_complete(state: dict[str, Any]) -> bool:

@@ -97,7 +97,8 @@ def clusters_before(rows: list[dict[str, Any]], moved_from: dict[str, str]) -> d
     return before
 
 
-USER_NAMING = ("rename", "merge", "undo", "restore")  # history entries whose new names are the user's own doing
+# history entries whose new names are the user's own doing ("put the rest in 'other'": its "Other" made that group)
+USER_NAMING = ("rename", "merge", "undo", "restore", "put the rest in")
 
 
 def names_source(change: str) -> str:

@@ -158,8 +158,10 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         self.descriptions_ = [r["description"] for r in rows]
         self.raw_labels_ = [r["raw_label"] for r in rows]
         self.metrics_ = result.results.get("metrics")
-        self.version_ = result.version
-        self.changes_ = result.changes
+        if result.version is None and hasattr(self, "version_"):  # an edit that changed nothing made no version
+            self.changes_: dict[str, Any] | None = {"renamed": {}, "merged": {}, "moved": []}
+        else:
+            self.version_, self.changes_ = result.version, result.changes
         self._store_groupings(result.results)
         self._store_groupings(result.results)
 
@@ -251,10 +253,13 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         evaluation.crosstab.CrossTab (rows, columns, counts; to_dict()); heat_map_png(tab) draws it."""
         import json
 
-        from ictc.evaluation.crosstab import criterion_results, crosstab
+        from ictc.evaluation.crosstab import criterion_entry, criterion_results, crosstab
 
-        if isinstance(other, ICTC):
-            other_results = json.loads((Path(other.run_dir_) / "results.json").read_text("utf-8"))
-        else:
-            other_results = criterion_results(getattr(self, "group_dir_", self._fitted_run()), other)
+        group = getattr(self, "group_dir_", self._fitted_run())
+        other_run = Path(other.run_dir_) if isinstance(other, ICTC) else Path(group) / criterion_entry(group, other)["run"]
+        if other_run.resolve() == self._fitted_run().resolve():  # a criterion against itself is no cross-tab
+            name = other if isinstance(other, str) else other_run.name
+            raise UsageError(f"{name!r} is this estimator's own run ({other_run}): a cross-tab needs another criterion")
+        other_results = json.loads((other_run / "results.json").read_text("utf-8")) if isinstance(other, ICTC) \
+            else criterion_results(group, other)
         return crosstab(self.results_, other_results)

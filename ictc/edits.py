@@ -35,7 +35,9 @@ class EditVerbs:
         case and spacing, as the CLI and the chat read names ("RED" for "red" had been no cluster here only).
         Raises NotFittedError before a fit (an index had raised AttributeError), UsageError for an index out of range."""
         self._fitted_run()
-        if isinstance(cluster, int | np.integer) and not isinstance(cluster, bool):
+        if isinstance(cluster, bool | float | np.floating):  # True had been read as the name 'True', 1.0 as '1.0'
+            raise UsageError(f"a cluster is given by its index (a whole number) or its name, not {cluster!r}")
+        if isinstance(cluster, int | np.integer):
             if not 0 <= int(cluster) < len(self.cluster_names_):
                 raise UsageError(f"no cluster {cluster}: the indexes are 0 to {len(self.cluster_names_) - 1}")
             return self.cluster_names_[int(cluster)]
@@ -69,7 +71,7 @@ class EditVerbs:
         its images only. Returns self. Raises UsageError when n < 2 or n exceeds the cluster's size."""
         from ictc.nodes.actions import Split
 
-        return self._apply(Split(self._cluster(cluster), int(n)))
+        return self._apply(Split(self._cluster(cluster), n))
 
     def remove_cluster(self, cluster: str | int = "") -> Self:
         """Take `cluster` out ("": every empty cluster); its images go to Step 3 again, each choosing among the
@@ -84,7 +86,7 @@ class EditVerbs:
         Returns self. Raises UsageError when K is below 2 or above the number of images."""
         from ictc.nodes.actions import SetK
 
-        return self._apply(SetK(int(n_clusters)))
+        return self._apply(SetK(n_clusters))
 
     def add_instruction(self, text: str, step: str = "all") -> Self:
         """Add an instruction ("Do not consider gender.") to the prompts of `step` (describe, label,
@@ -142,7 +144,7 @@ class EditVerbs:
         no image is described, labelled or assigned again. The tree is in `tree_`."""
         from ictc.nodes.actions import Coarser
 
-        return self._apply(Coarser(int(n)))
+        return self._apply(Coarser(n))
 
     def suggest_k(self) -> Self:
         """Let K be proposed from the labels and take the best candidate (Steps 2b and 3 redone);

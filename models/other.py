@@ -25,3 +25,18 @@ def begins_none(token: str) -> bool:
     than "other" itself ("None", "Neither", "unknown"): a calibrated choice counts it for OTHER, as the
     enum choice maps the whole answer. Two letters at least: "n" alone would begin them all."""
     return len(token) >= 2 and any(answer.startswith(token) for answer in NONE_ANSWERS if answer != OTHER)
+
+
+def is_other_name(name: str) -> bool:
+    """Whether `name` reads as the other group's, case, punctuation and a plural aside ("Other", "others.")."""
+    return " ".join(re.sub(r"[^\w\s]", " ", name.lower()).split()) in (OTHER, f"{OTHER}s")
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two cluster names are one to a user: case, spacing and a final full stop aside (as nodes/actions.py
+    same_text reads typed texts), and "Others" beside the other group ("other"): a rename to "Others" had made a
+    second other group, and `--other` after a rename to "Other" two."""
+    def plain(text: str) -> str:
+        return " ".join(text.casefold().replace("don't", "do not").replace("doesn't", "does not").split()).rstrip(".")
+
+    return plain(a) == plain(b) or (OTHER in (a, b) and is_other_name(a) and is_other_name(b))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ictc.core.errors import UsageError
+from ictc.core.errors import UsageError, whole_number
+from ictc.models.other import same_name
 from ictc.nodes.kept_edits import with_renamed
 from ictc.nodes.merged_names import with_rename
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, shortened, step_name
@@ -55,6 +56,9 @@ class Split:
     n: int = 2
     action: str = "split"
 
+    def __post_init__(self) -> None:  # split_cluster(0, 2.7) had split into 2
+        object.__setattr__(self, "n", whole_number(self.n, "the number of parts of a split"))
+
 
 @dataclass(frozen=True)
 class SetK:
@@ -62,6 +66,9 @@ class SetK:
 
     k: int
     action: str = "set_k"
+
+    def __post_init__(self) -> None:  # set_n_clusters(2.7) had made 2 clusters
+        object.__setattr__(self, "k", whole_number(self.k, "K"))
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,9 @@ class Coarser:
 
     n: int = 2
     action: str = "coarser"
+
+    def __post_init__(self) -> None:  # coarsen(2.5) had made 2 parents
+        object.__setattr__(self, "n", whole_number(self.n, "the number of broader groups"))
 
 
 @dataclass(frozen=True)
@@ -258,7 +268,6 @@ def plan_action(state: dict[str, Any], action: Action) -> Plan:
     when it changes nothing (Accept, the criterion the run has, an instruction it already has)."""
     plan = _plan(state, action)
     from ictc.nodes.grouping_actions import names_note  # in its own module, as the grouping plans
-
     plan.redo += names_note(state, plan)
     return plan
 
@@ -275,10 +284,10 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             check_name(state, cluster)
             if to == cluster:  # a new version for nothing (a newcomer's "--rename blue blue")
                 raise UsageError(f"{cluster!r} is already called that: nothing to change")
-            # "Blue" beside "blue" could be told apart by no one typing a name (case aside)
             if not to.strip():
                 raise UsageError("cannot rename to an empty name")
-            if taken := next((n for n in names if n != cluster and same_text(to, n)), None):  # named: which one
+            # "Blue" beside "blue", "Others" beside the group "other": no one typing a name could tell them apart
+            if taken := next((n for n in names if n != cluster and same_name(to, n)), None):  # named: which one
                 raise UsageError(f"cannot rename to {to!r}: cluster {names.index(taken) + 1} is called {taken!r}")
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**with_rename(state["naming"], cluster, to), "names": [to if n == cluster else n for n in names]}

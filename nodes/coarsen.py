@@ -12,6 +12,7 @@ from ictc.models.other import OTHER
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
+from ictc.nodes.formers import formers
 from ictc.nodes.kept_edits import with_edit
 from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.state import RunState
@@ -113,7 +114,9 @@ def coarsen(state: RunState, runtime: Runtime[Context]) -> Command[Literal["revi
     sizes = {name: sum(a["cluster"] == name for a in assignments.values()) for name in names}
     answer = group_names(runtime.context, Criterion.from_dict(state["criterion"]), sizes, n)
     parent_of = {child: parent for parent, children in answer["parents"].items() for child in children}
-    moved = {p: {**a, "cluster": parent_of[a["cluster"]], "fine": a["cluster"]}
+    # "formers": every cluster it was in, the latest first, so that the tree after a second coarsening shows every
+    # level (it had shown only the last two: `fine` is the level just below)
+    moved = {p: {**a, "cluster": parent_of[a["cluster"]], "fine": a["cluster"], "formers": [a["cluster"], *formers(a)]}
              for p, a in assignments.items() if a["cluster"] in parent_of}
     parents = list(answer["parents"]) + ([OTHER] if OTHER in state["naming"]["names"] else [])
     level = {"parents": answer["parents"], "source": answer["source"], "from": names}

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.models.other import OTHER
+from ictc.models.other import OTHER, is_other_name, same_name
 from ictc.nodes.actions import (
     NAMES_AFRESH,
     Action,
@@ -21,9 +21,8 @@ from ictc.nodes.actions import (
     Split,
     assigned,
     check_name,
-    same_text,
 )
-from ictc.nodes.kept_edits import with_edit
+from ictc.nodes.kept_edits import RENAMED, with_edit
 from ictc.nodes.merged_names import with_merge
 from ictc.nodes.state import RESET, files_of, images_said, twins_said
 from ictc.nodes.user_names import parse_names
@@ -50,9 +49,18 @@ def plan_grouping(state: dict[str, Any], action: Action) -> Plan:
         case AddOther():
             if OTHER in names:
                 raise UsageError("the run already has an 'other' group")
-            return Plan({"other": True, "naming": {**state["naming"], "names": [*names, OTHER]}, "scope": {},
-                         "assignments": {RESET: True}}, "assign_dispatch",
-                        f"Step 3 on {images}, which may now answer 'other'")
+            # a cluster the user named "Other" is that group, its images in it, as among --names: it had stood beside
+            # a second, empty "other", and Step 3 had sent its images elsewhere
+            own = next((n for n in names if is_other_name(n)), None)
+            kept = [OTHER if n == own else n for n in names] if own else [*names, OTHER]
+            renamed = {s: t for s, t in state["naming"].get(RENAMED, {}).items() if t != own}
+            stay = {p: {**a, "cluster": OTHER} for p, a in state.get("assignments", {}).items() if own and a["cluster"] == own}
+            files = files_of(state["images"], [p for p in state.get("assignments", {}) if p not in stay])[0]
+            return Plan({"other": True, "naming": {**state["naming"], "names": kept, RENAMED: renamed}, "scope": {},
+                         "n_clusters": len(kept) - 1, "assignments": {RESET: True, **stay}}, "assign_dispatch",
+                        f"Step 3 on {images}, which may now answer 'other'" if not own else
+                        f"Step 3 on the {files} images outside {own!r}, which may now answer 'other' ({own!r} becomes "
+                        "that group, its images in it)")
         case Coarser(n):
             named = [x for x in names if x != OTHER]
             if not n_assigned:
@@ -88,7 +96,7 @@ def _plan_merge(state: dict[str, Any], clusters: tuple[str, str], into: str) -> 
     # in images (files): a cluster of 3 identical files is bigger than one of 2 images
     sizes = {name: files_of(state["images"], assigned(state, name))[0] for name in (first, second)}
     target = into.strip() or (second if sizes[second] > sizes[first] else first)
-    if taken := next((n for n in names if n not in (first, second) and same_text(target, n)), None):
+    if taken := next((n for n in names if n not in (first, second) and same_name(target, n)), None):
         raise UsageError(f"cannot merge into {target!r}: cluster {names.index(taken) + 1} is called {taken!r}")
     moved = {p: {**a, "cluster": target} for p, a in state.get("assignments", {}).items() if a["cluster"] in (first, second)}
     # the merged cluster keeps the place of the one whose name it keeps (the first's for a new name)

@@ -16,17 +16,19 @@ from ictc.nodes.state import RESET, RunState
 from ictc.prompts import Criterion
 
 
-def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> list[str]:
+def split_parts(cluster: str, proposed: list[str], names: list[str], n: int, was: tuple[str, ...] = ()) -> list[str]:
     """Exactly `n` distinct names for the parts of `cluster`: the proposed ones that no other cluster
     already has, nor "other" (the split cluster's own name may be kept by one part, spelt as it was, so that
-    part's images do not count as moved), then "<cluster> 1", "<cluster> 2"... for any part still missing, so a
-    split always yields the parts asked for."""
+    part's images do not count as moved; so may a name in `was`, the Step-2b names the user renamed to `cluster`,
+    spelt as Step 2b gave it), then "<cluster> 1", "<cluster> 2"... for any part still missing, so a
+    split always yields the parts asked for. These are the names Step 3 is asked (part_names: the clusters)."""
     # "other" is the other group's name (models/other.py): a part called so was read as that group
     taken = {normalize_label(x) for x in names if x != cluster} | {normalize_label(OTHER)}
+    spelt = {normalize_label(x): x for x in (*was, cluster)}
     parts: list[str] = []
     for name in proposed:
         if len(parts) < n and name.strip() and normalize_label(name) not in taken:
-            parts.append(cluster if normalize_label(name) == normalize_label(cluster) else name.strip())
+            parts.append(spelt.get(normalize_label(name), name.strip()))
             taken.add(normalize_label(name))
     number = 1
     while len(parts) < n:
@@ -36,6 +38,19 @@ def split_parts(cluster: str, proposed: list[str], names: list[str], n: int) -> 
             parts.append(candidate)
             taken.add(normalize_label(candidate))
     return parts
+
+
+def part_names(cluster: str, asked: list[str], was: tuple[str, ...], users: bool) -> list[str]:
+    """The clusters the parts `asked` (split_parts) become: the part Step 2b named as the cluster was named (`cluster`,
+    or one of `was`, the Step-2b names the user renamed to it) keeps the cluster's name, the user's, so its images
+    do not move; when none is and the name is the user's (`users`: renamed, or one of the user's categories), each
+    part is named under it, "Bob's reds: crimson", so the user's name is not lost. A split of the user's
+    "Bob's reds" had made 'red' and 'yellow' and listed all its images moved."""
+    own = {normalize_label(x) for x in (*was, cluster)}
+    keeper = next((a for a in asked if normalize_label(a) in own), None)
+    if keeper is None and users:
+        return [a if a.startswith(cluster) else f"{cluster}: {a}" for a in asked]
+    return [cluster if a == keeper else a for a in asked]
 
 
 def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["assign_dispatch"]]:
@@ -51,20 +66,28 @@ def name_split(state: RunState, runtime: Runtime[Context]) -> Command[Literal["a
     raw = [labels[p]["raw"] for p in members if p in labels]
     raw = [x for x in raw if x not in echoed] or raw  # as in name_clusters: an echo of the prompt names no part
     proposal = propose_names(runtime.context, Criterion.from_dict(state["criterion"]), raw, n)
-    parts = split_parts(cluster, proposal["names"], names, n)
+    was = tuple(source for source, name in state["naming"].get(RENAMED, {}).items() if name == cluster)
+    users = bool(was) or cluster in state.get("user_names", [])  # the user's name: renamed, or one of --names
+    asked = split_parts(cluster, proposal["names"], names, n, was)
+    parts = part_names(cluster, asked, was, users)
     at = names.index(cluster)  # the parts take the split cluster's place: the other clusters keep their numbers
     new_names = names[:at] + parts + names[at + 1:]
     unaffected = {p: a for p, a in state["assignments"].items() if a["cluster"] != cluster}
     # the version's own Step 2b record: the first naming's fallback or fewer kinds had been said of the split
     own: dict[str, Any] = {key: proposal[key] for key in ("source", "problems", "asked_names") if key in proposal}
     earlier: dict[str, Any] = {key: v for key, v in state["naming"].items() if key not in ("short", "kinds", "asked_names")}
+    # names merged into the cluster before Step 3 no longer stand for it: its parts are what it holds now
+    earlier["merged"] = {s: t for s, t in earlier.get("merged", {}).items() if t != cluster}
     naming: dict[str, Any] = with_edit({**earlier, **own, "names": new_names,
                                         "split": {"cluster": cluster, "proposed": proposal["names"], "parts": parts,
+                                                  # Step 3 asks the parts as Step 2b named them: the user's "Bob's
+                                                  # reds" would tell the model less than "red"
+                                                  "asked": dict(zip(asked, parts, strict=True)),
                                                   # the user's edits before it, for a split that finds one group
                                                   "kept": {k: state["naming"].get(k) for k in (EDITS, RENAMED)}}},
                                        "splits")
     return Command(update={"naming": naming, "n_clusters": len(new_names), "split": {},
-                           "assignments": {RESET: True, **unaffected}, "scope": {p: parts for p in members}},
+                           "assignments": {RESET: True, **unaffected}, "scope": {p: asked for p in members}},
                    goto="assign_dispatch")
 
 
@@ -74,7 +97,8 @@ def empty_parts(state: RunState) -> list[str]:
     every part empty)."""
     split, scope = state["naming"].get("split") or {}, state.get("scope") or {}
     parts = [p for p in split.get("parts", []) if p in state["naming"]["names"]]
-    if not parts or next(iter(scope.values()), None) != split["parts"]:  # a removal's scope is the names left
+    asked = list(split.get("asked") or split.get("parts", []))
+    if not parts or next(iter(scope.values()), None) != asked:  # a removal's scope is the names left
         return []
     taken = {a["cluster"] for a in state.get("assignments", {}).values()}
     empty = [p for p in parts if p not in taken]

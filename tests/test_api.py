@@ -112,3 +112,20 @@ def test_an_unfitted_model_says_so():
 
     with pytest.raises(NotFittedError):
         ICTC(criterion="colour").rename_cluster("a", "b")
+
+
+@pytest.mark.parametrize("bad", [2.7, True, "2.5", None])
+def test_a_count_or_an_index_that_is_no_whole_number_is_refused_naming_it(colour_images, tmp_path, bad):
+    """split_cluster(0, 2.7) had split into 2, set_n_clusters(True) asked for K=1, rename_cluster(True, ...) looked
+    for a cluster named 'True': each is refused in one line naming the value, and nothing is changed."""
+    paths, _ = colour_images
+    model = ICTC(criterion="colour", n_clusters=3, out_dir=tmp_path / "run", context=fake_context()).fit(paths)
+    for edit in (lambda: model.split_cluster(0, bad), lambda: model.set_n_clusters(bad), lambda: model.coarsen(bad)):
+        with pytest.raises(UsageError, match=f"must be a whole number.*not {bad!r}$"):
+            edit()
+    if not isinstance(bad, str | None):
+        with pytest.raises(UsageError, match=f"by its index .* or its name, not {bad!r}$"):
+            model.rename_cluster(bad, "x")
+    with pytest.raises(UsageError, match=f"K must be a whole number or 'auto', not {bad!r}$"):
+        ICTC(criterion="colour", n_clusters=bad, out_dir=tmp_path / "other", context=fake_context()).fit(paths)
+    assert model.version_ == 1 and model.set_n_clusters(2.0).version_ == 2  # 2.0 is a whole number

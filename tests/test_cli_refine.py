@@ -329,5 +329,7 @@ def test_a_split_that_found_one_group_is_said_so_at_the_terminal(folder, tmp_pat
         assert main(["refine", str(run), "--split", red, "2"]) == 0
     out = capsys.readouterr().out
     assert f"Split {red} found only one group: its 3 images stay in {red}" in out, out
+    assert "no new version was made" in out and "Version 2" not in out, out
+    assert len(json.loads((run / "run.json").read_text())["versions"]) == 1
     # the split's own Step 2b fell back: said of the split, not of "the names above" (the run's clusters)
     assert f"! Step 2b, splitting {red!r}: the LLM gave no usable 2 names" in out and "the names above" not in out, out

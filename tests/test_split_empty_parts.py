@@ -10,7 +10,8 @@ from test_refine import SplitLLM, finished  # noqa: F401 (finished: a fixture)
 
 from ictc.graph.refine import refine_run
 from ictc.graph.session import run_state
-from ictc.nodes.actions import Remove, Split
+from ictc.graph.versions import load_meta
+from ictc.nodes.actions import Remove, Rename, Split
 
 from fakes import fake_context
 
@@ -34,7 +35,11 @@ def test_a_split_that_found_one_group_leaves_the_clusters_as_they_were(finished)
     assert result.results["cluster_names"] == finished.results["cluster_names"] == ["Green", "Red", "Blue"]
     assert {row["image"]: row["cluster"] for row in result.results["images"]} == before
     assert result.results["naming"]["split"]["parts"] == ["Red"] and result.results["naming"]["split"]["dropped"]
-    assert not result.changes.get("moved"), result.changes
+    # no version the same as the one before (it had been recorded, warned of before go, for the user to undo)
+    assert result.version is None and [v["version"] for v in load_meta(finished.run_dir)["versions"]] == [1]
+    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    assert renamed.version == 2 and renamed.changes == {"renamed": {"Red": "Warm"}, "merged": {}, "moved": []}
+    assert renamed.results["calls"]["name_clusters"] == {"model_calls": 0, "from_store": 0}  # the split's are its own
 
 
 def test_a_removal_after_a_split_leaves_its_parts_alone(finished):  # noqa: F811

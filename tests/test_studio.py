@@ -87,5 +87,5 @@ def test_studio_input_takes_k_auto_and_names_as_text(colour_images, endpoint):
     assert len(graph.invoke({**_input(paths, 0), "n_clusters": "2"})["naming"]["names"]) == 2
     named = graph.invoke({**_input(paths, 0), "user_names": "red, green, blue"})
     assert named["naming"]["names"] == ["red", "green", "blue"]
-    with pytest.raises(UsageError, match="K must be a number or 'auto', not 'many'"):
+    with pytest.raises(UsageError, match="K must be a whole number or 'auto', not 'many'"):
         graph.invoke({**_input(paths, 0), "n_clusters": "many"})

@@ -164,7 +164,7 @@ def test_a_split_that_found_one_group_says_so_and_no_new_names(finished_app):  #
     say(app, "split Warm in two")
     say(app, "go")
     done = wait_for_job(app)
-    assert ("\nSplit **Warm** found only one group: its 3 images stay in Warm (Warm 1 got none, so the clusters are as "
-            "they were). Try **undo** and another change (an instruction, or more groups).") in done, done
+    assert ("\nSplit **Warm** found only one group: its 3 images stay in Warm (Warm 1 got none), so the clusters are as "
+            "they were and no new version was made. Try another change (an instruction, or more groups).") in done, done
     assert "New names" not in done and "(0)" not in done, done
     assert app.session_state["ictc_session"].names() == ["Green", "Warm", "Blue"]

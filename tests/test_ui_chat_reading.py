@@ -158,6 +158,9 @@ def test_a_k_that_is_no_whole_number_is_said_so_not_answered_with_the_command_li
     with pytest.raises(UsageError, match=r"^K must be a whole number, not '2.5'$"):
         parse_command("k=2.5", NAMES)
     assert read_intent("k=2.5", NAMES).problem == "K must be a whole number, not '2.5'"
+    # the same of a split's parts at the review pause ("split 1 2.7" had read as "cannot read" and the command list)
+    with pytest.raises(UsageError, match=r"^the number of parts of a split must be a whole number, not '2.7'$"):
+        parse_command("split 1 2.7", NAMES)
 
 
 def test_why_is_an_image_the_run_lacks_in_a_cluster_says_there_is_no_such_image():

@@ -15,6 +15,7 @@ from ictc.evaluation.crosstab import (
     heat_map_png,
     read_group,
 )
+from ictc.evaluation.groupings import tree_lines
 
 
 def grouping(results: dict[str, Any]) -> None:
@@ -32,10 +33,8 @@ def grouping(results: dict[str, Any]) -> None:
         st.markdown(f"**other** (none of the names fits): {results['other']['size']} image(s)")
     if results.get("tree"):
         st.markdown("**Levels**")
-        for parent in results["tree"]:
-            direct = [f"    - {parent['direct']} placed by Step 3 since"] if parent.get("direct") else []
-            st.markdown(f"- **{parent['name']}** ({parent['size']})\n" + "\n".join(
-                [f"    - {child['name']} ({child['size']})" for child in parent["children"]] + direct))
+        st.markdown("\n".join(f"{'    ' * depth}- **{name}** ({size}): {', '.join(said)}"
+                               for depth, name, size, said in tree_lines(results["tree"])))  # every level
 
 
 def criteria(session: Any, run_dir: Path) -> None:
@@ -55,6 +54,9 @@ def criteria(session: Any, run_dir: Path) -> None:
     left, right = st.columns(2)
     first = left.selectbox("Rows", names, index=0, key="crosstab-rows")
     second = right.selectbox("Columns", names, index=1, key="crosstab-columns")
+    if first == second:  # a criterion against itself is no cross-tab (two_criteria refuses it at the terminal)
+        st.caption("Choose two different criteria to compare them.")
+        return
     tab = crosstab(criterion_results(run_dir, first), criterion_results(run_dir, second))
     st.dataframe({"": tab.rows, **{c: [row[j] for row in tab.counts] for j, c in enumerate(tab.columns)}},
                  hide_index=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.audit import NOTE, read_audits
+from ictc.evaluation.audit import EMPTY, NOTE, read_audits, side_said
 from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
 from ictc.prompts import step_name
 from ictc.ui.audit_intent import read_audit_request
@@ -198,8 +198,9 @@ def audit_markdown(audit: dict[str, Any]) -> str:
     values = audit["values"]
     rows = [f"| cluster | n | {' | '.join(values)} | unclear | disparity |", "|---|---|" + "---|" * (len(values) + 2)]
     for c in [*audit["clusters"], {**audit["baseline"], "cluster": "whole set", "flagged": False}]:
-        gap = f"**{_pct(c['disparity'])}** ⚑" if c["flagged"] else _pct(c["disparity"]) if c["answered"] else UNMEASURED
-        rows.append(f"| {c['cluster']} | {c['n']} | {' | '.join(_pct(c['shares'][v]) for v in values)} | "
+        gap = f"**{_pct(c['disparity'])}** ⚑" if c["flagged"] else EMPTY if not c["n"] \
+            else _pct(c["disparity"]) if c["answered"] else UNMEASURED
+        rows.append(f"| {c['cluster']} | {c['n']} | {' | '.join(_pct(c['shares'][v] if c['n'] else None) for v in values)} | "
                     f"{c['counts']['unclear']} | {gap} |")
     summary = audit["summary"]
     if not audit["baseline"]["answered"]:  # a 0.0% here would read as "no bias" where nothing was measured
@@ -216,5 +217,5 @@ def comparison_markdown(audit: dict[str, Any]) -> str:
     """The before/after disparity per cluster as a markdown table."""
     rows = [f"Before (version {audit['before']['version']}) and after (version {audit['version']}):", "",
             "| cluster | disparity before | after |", "|---|---|---|"]
-    rows += [f"| {r['cluster']} | {_pct(r['before'])} | {_pct(r['after'])} |" for r in audit["comparison"]]
+    rows += [f"| {r['cluster']} | {side_said(r, 'before', _pct)} | {side_said(r, 'after', _pct)} |" for r in audit["comparison"]]
     return "\n".join(rows)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
+from ictc.models.other import OTHER
 from ictc.ui.jobs import STEP_TITLES, Job
 from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
     fewer_kinds_said,
@@ -136,7 +137,8 @@ def warnings(results: dict[str, Any]) -> list[str]:
             else:
                 found.append(f"**{name}** holds {share} of the clustered images. Try \"split {name} in two\", or "
                              f"\"more groups\".")
-    empty = [c["name"] for c in clusters if c["size"] == 0]
+    # an empty "other" group is expected (every image fit one of the names): said with its size, not warned
+    empty = [c["name"] for c in clusters if c["size"] == 0 and not (c["name"] == OTHER and "other" in results)]
     if len(empty) == 1:
         found.append(f"**{empty[0]}** has no image: no image chose it in Step 3. Try \"drop the empty groups\" (no "
                      f"model call), \"fewer groups\", or \"rename '{empty[0]}' as ...\" to a name that fits the images.")

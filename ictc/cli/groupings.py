@@ -92,11 +92,12 @@ def print_groupings(results: dict[str, Any]) -> None:
         shown = ", ".join(f"K={c['k']}" for c in choice["proposal"]["candidates"])
         print(f"K={choice['chosen']} ({'best proposed' if choice['by'] == 'best' else 'your pick'}; proposed: {shown})")
     if "other" in results:
-        print(f"Other (none of the names fits): {results['other']['size']} image(s)")
-    for parent in results.get("tree", []):
-        direct = [f"{parent['direct']} placed by Step 3 since"] if parent.get("direct") else []
-        print(f"  {parent['name']} ({parent['size']}): " + ", ".join([f"{c['name']} ({c['size']})"
-                                                                       for c in parent["children"]] + direct))
+        size = results["other"]["size"]
+        print(f"Other (none of the names fits): {size} image(s)" + ("; every image fit one of the names" if not size else ""))
+    from ictc.evaluation.groupings import tree_lines
+
+    for depth, name, size, said in tree_lines(results.get("tree", [])):  # every level, the finer ones indented
+        print(f"  {'  ' * depth}{name} ({size}): {', '.join(said)}")
 
 
 def refine_action(args: argparse.Namespace) -> Any:
@@ -208,10 +209,10 @@ def cmd_add_criterion(args: argparse.Namespace) -> int:
 
 def cmd_crosstab(args: argparse.Namespace) -> int:
     """`ictc crosstab GROUP A B`: the counts table, and the heat map written beside the group."""
-    from ictc.evaluation.crosstab import criterion_results, crosstab, heat_map_png
+    from ictc.evaluation.crosstab import crosstab, heat_map_png, two_criteria
     from ictc.evaluation.outputs import write_atomic
 
-    tab = crosstab(criterion_results(args.run_dir, args.first), criterion_results(args.run_dir, args.second))
+    tab = crosstab(*two_criteria(args.run_dir, args.first, args.second))
     width = max([len(r) for r in tab.rows] + [len(tab.row_criterion)])
     print(f"{tab.row_criterion:<{width}}  " + "  ".join(f"{c:>{max(len(c), 4)}}" for c in tab.columns))
     for name, counts in zip(tab.rows, tab.counts, strict=True):

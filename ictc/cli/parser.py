@@ -39,7 +39,7 @@ def k_value(text: str) -> int | str:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"K must be a number or 'auto', not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"K must be a whole number or 'auto', not {text!r}") from None
 
 
 def url_value(text: str) -> str:

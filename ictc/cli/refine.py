@@ -103,10 +103,15 @@ def _print_changes(result: Any) -> None:
 
     calls = result.results["calls"]
     change = result.results["history"][-1] if result.results["history"] else ""
+    split = result.results.get("naming", {}).get("split") or {}
+    if result.version is None:  # a split that found one group: the clusters as they were, no version (graph/refine.py)
+        from ictc.ui.split_outcome import split_said
+
+        print(split_said(split, {c["name"]: c["size"] for c in result.results["clusters"]}).replace("**", ""))
+        return
     print(f"Version {result.version}: {change}")
     print("Model calls: " + ", ".join(f"{step} {c['model_calls']} ({c['from_store']} from store)"
                                       for step, c in calls.items()))
-    split = result.results.get("naming", {}).get("split") or {}
     if change.startswith("split") and split:  # a split that found one group had said only "0 image(s) moved"
         from ictc.ui.split_outcome import split_said
 

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from ictc.cli.groupings import print_groupings
+from ictc.models.other import OTHER
 
 SHOWN = 20  # lines of a long list printed in a summary; the full list is in results.json
 
@@ -37,7 +38,8 @@ def print_result(result: Any) -> None:
                   "the names above are its best try, completed by the most frequent raw labels.")
     for warning in results.get("warnings", []):
         print(f"! {warning}")
-    if any(not cluster["size"] for cluster in results["clusters"]):  # the way out, where the problem is said
+    if any(not cluster["size"] and cluster["name"] != OTHER for cluster in results["clusters"]):  # the way out, where
+        # the problem is said (an empty "other" is none: every image fit one of the names)
         print(f"  (`ictc refine {result.run_dir} --remove` takes the empty clusters out, with no model call)")
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
