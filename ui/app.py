@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.models.other import OTHER
 from ictc.prompts import shortened
 from ictc.ui import crosstab_view, follow, jobs, panels, sidebar, views
 from ictc.ui.outcomes import image_name, images_root, instructions_in_force, model_warning
+from ictc.ui.page_guard import BadSettings, guarded
 from ictc.ui.session import Session, new_token
 
 if TYPE_CHECKING:
@@ -33,9 +33,16 @@ STYLE = "<style>" + (Path(__file__).parent / "style.css").read_text("utf-8") + "
 
 def ui_settings() -> Settings:
     """The settings `ictc ui` was started with: its flags (ICTC_UI_OVERRIDES, JSON) over the env file
-    ICTC_UI_ENV_FILE (default .env). Raises UsageError for a bad value, ValueError for bad override JSON."""
-    overrides = json.loads(os.environ.get("ICTC_UI_OVERRIDES", "{}"))  # set by `ictc ui` from its flags
-    return load_settings(overrides, env_file=os.environ.get("ICTC_UI_ENV_FILE", ".env"))
+    ICTC_UI_ENV_FILE (default .env). Raises BadSettings for a bad value or bad override JSON: the one error the page
+    blames on the settings (ui/page_guard.py)."""
+    try:
+        overrides = json.loads(os.environ.get("ICTC_UI_OVERRIDES", "{}"))  # set by `ictc ui` from its flags
+    except ValueError as exc:
+        raise BadSettings(f"ICTC_UI_OVERRIDES is not JSON ({exc})") from exc
+    try:
+        return load_settings(overrides, env_file=os.environ.get("ICTC_UI_ENV_FILE", ".env"))
+    except ValueError as exc:  # UsageError: its line names the setting and its value
+        raise BadSettings(str(exc)) from exc
 
 
 @st.cache_resource(show_spinner="Loading the models (once per server)...")
@@ -257,7 +264,7 @@ def main() -> None:
     st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide",
                        initial_sidebar_state="collapsed" if session.images else "auto")
     st.markdown(STYLE, unsafe_allow_html=True)
-    with st.sidebar:
+    with st.sidebar, guarded("the sidebar"):  # a part that fails is said there; the chat beside still works
         sidebar.draw(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
@@ -286,7 +293,7 @@ def main() -> None:
                                                   "but runs cannot start until a model is configured.")
     with pane:
         chat_pane(session)
-    with right:
+    with right, guarded("the results"):
         if session.job is not None or session.results() is not None or session.unfinished():
             with st.container(key="statusline"):
                 status_line(session)
@@ -296,6 +303,7 @@ def main() -> None:
 
 
 try:
-    main()
-except UsageError as exc:  # a bad setting in .env or the environment: one line, not a traceback (a newcomer's)
+    with guarded("the page"):  # any other error: what failed, in one line (ui/page_guard.py), not blamed on .env
+        main()
+except BadSettings as exc:  # a bad setting in .env or the environment: one line, not a traceback (a newcomer's)
     st.error(f"ictc cannot start: {exc}. Fix it in .env or the environment, then reload the page.")
