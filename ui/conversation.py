@@ -33,7 +33,8 @@ from ictc.ui.guides import (
     k_change_said,
     same_k_said,
 )
-from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
+from ictc.ui.intent import Intent, as_actions, read_intent
+from ictc.ui.intent_rules import criterion_phrase
 from ictc.ui.questions import CAN_ANSWER, WHY_K, answer_question, is_question, k_choice_said
 from ictc.ui.run_preview import (
     previewer as previewer,  # session.py's import of it, from where it was

@@ -20,7 +20,7 @@ from ictc.nodes.actions import Action, action_dict, describe_action, parse_actio
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request, previewer
 from ictc.ui.guides import JOB_HELP, REFINE_GUIDE
-from ictc.ui.intent import HELP, read_by_rules
+from ictc.ui.intent_rules import HELP, read_by_rules
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import (
     UNFINISHED_HELP,
