@@ -11,6 +11,7 @@ from typing import Any
 
 from ictc.graph.commands import parse_command
 from ictc.nodes.actions import Action, AddInstruction, SetCriterion, SetK
+from ictc.ui.k_range import one_k_of_range
 from ictc.ui.wording import without_courtesy
 
 COMMAND_VERBS = {"rename", "merge", "split", "k", "criterion", "instruction"}
@@ -65,10 +66,18 @@ def read_command(text: str, names: list[str]) -> Intent | None:
 
 def read_intent(text: str, names: list[str], criterion: str = "", llm_json: Any = None) -> Intent:
     """Commands first (exact), then the rules when they are sure (they read the whole message), then the
-    LLM, then the rules' best guess. Never raises for what a user types."""
+    LLM, then the rules' best guess. Never raises for what a user types. A range for K ("2-3 groups") is read as
+    its larger end, and the reading says so in `problem` (ui/k_range.py): it had been K = 3 without a word."""
     if not text.strip():
         return Intent("unclear", problem="the message is empty")
-    text = without_courtesy(text)
+    text, k_range = one_k_of_range(without_courtesy(text))
+    intent = _read(text, names, criterion, llm_json)
+    if k_range and (intent.k or isinstance(intent.action, SetK)) and not intent.problem:
+        intent.problem = k_range
+    return intent
+
+
+def _read(text: str, names: list[str], criterion: str, llm_json: Any) -> Intent:
     from ictc.ui.grouping_intent import read_grouping  # imports this module's Intent
     from ictc.ui.k_said import k_checked as _k_checked  # reads into this module's Intent
 
