@@ -279,7 +279,8 @@ def main() -> None:
         prompt = st.chat_input("e.g. group by the mood, 4 groups", key="chat")  # one line, even beside the sidebar
     if prompt and prompt.strip():  # an all-spaces message is no message
         with jobs.chat_lock(session.id), st.spinner("Reading your message..."):
-            follow.answer(session, prompt, st.session_state.get("ictc_shown"))  # the version this page showed
+            if not sidebar.uploads_first(session, prompt):  # files uploaded but not in use: pointed at first
+                follow.answer(session, prompt, st.session_state.get("ictc_shown"))  # the version this page showed
     if not session.conversation.messages:
         # after New run the images stay chosen and shown: "Choose images on the left" had asked for them again
         chosen = (f"{len(session.images)} images are chosen (shown on the right); tell me" if session.images
