@@ -104,6 +104,8 @@ def status_line(session: Session) -> None:
             # the full run that last drew the page was cut short before its Continue (a Stop clicked again preempts
             # it): this run alone would say "press Continue" with no button (a newcomer's, until a tab was clicked)
             st.rerun()
+        if job is not None and job.running and follow.news(session):
+            st.rerun()  # another tab's words on the run (those that started this job, one held): the chat shows them
         if job is not None and job.running:
             # a box of our own, not st.status: that one shows "complete" (a tick) after every redraw of the fragment
             with st.container(border=True, key="working"):

@@ -19,8 +19,9 @@ WATCH_SECONDS = 1.5  # how often an idle page on a run looks for another tab's j
 
 
 def news(session: Session) -> bool:
-    """True when the page of `session` (idle, on a run) is behind the run: another tab started a job on it (running or
-    ended since) that this page has not taken, or wrote messages to its chat.json this page does not show."""
+    """True when the page of `session` (on a run: idle, or following a job) is behind the run: another tab started a
+    job on it (running or ended since) that this page has not taken, or wrote messages to its chat.json this page does
+    not show."""
     if session.run_dir is None:
         return False
     job = jobs.job_for(str(session.run_dir))
@@ -35,14 +36,15 @@ def catch_up(session: Session) -> None:
     """Before a redraw or a message: the job another tab started on the run becomes this session's (running: its
     progress and Stop show here; ended: report_job says its outcome here, once in the run's chat), and the messages
     another tab wrote to the run's chat.json since this page last read or wrote it are taken in, before this page's
-    own unsaved ones (run_chat.merged_chat)."""
+    own unsaved ones (run_chat.merged_chat), while a job runs too (app.status_line redraws the page for them)."""
     session.follow_run_job()
     run_dir = session.run_dir
-    if run_dir is None or session.busy:
+    if run_dir is None:
         return
     job = jobs.job_for(str(run_dir))
-    if job is not None and job is not session.job and job.id != session.reported:  # ended before this page saw it
-        session.job = job
+    if not session.busy and job is not None and job is not session.job and job.id != session.reported:
+        session.job = job  # ended before this page saw it
+    # during a job too: the other tab's words that started it (and any said since) had shown only once it ended
     if session.chat_base[0] == str(run_dir):
         theirs = read_chat(run_dir)[0]
         if theirs and theirs != session.chat_base[1]:
