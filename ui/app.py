@@ -60,9 +60,9 @@ def current_session() -> Session:
     ?session= token (after a reload), else a new one whose token is put in the address."""
     token = st.query_params.get("session", "")
     held = st.session_state.get("ictc_session")
-    if held is not None and held.id == token:
-        return held
-    settings = ui_settings()
+    if held is not None and held.id == token and not follow.run_started_elsewhere(held):
+        return held  # else another tab on the session started its first run: loaded again, with that run's job
+    settings = held.settings if held is not None and held.id == token else ui_settings()
     factory = st.session_state.get("context_factory") or (
         lambda s: shared_context(s, json.dumps(s.public_dict(), sort_keys=True)))
     session = Session.load(settings, factory, token) if token else Session(settings, factory, token=new_token())
