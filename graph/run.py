@@ -29,8 +29,10 @@ from ictc.graph.session import Events, RunResult, RunSession, open_run
 from ictc.graph.versions import change_unrecorded, load_meta, run_lock, version_summary
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.nodes.context import Context
+from ictc.nodes.describe import earlier_answers
 from ictc.nodes.kept_edits import not_kept_said
 from ictc.nodes.state import RESET, clusterable, distinct_said, files_of, primaries
+from ictc.nodes.watch import SAME_FEW
 from ictc.prompts import Criterion, criterion_too_long
 
 
@@ -198,6 +200,8 @@ def resume_run(run_dir: str | Path, on_event: Events | None = None, context: Con
         retry = moved is None and (is_complete(state) or bool(state.get("failures")))
         # a finished run with failures and no change pending: a retry that changes nothing makes no version
         settled = outcome(state) if is_complete(state) and not meta.get("pending_action") and moved is None else None
+        # the Step-1 answers this VLM gave before count as the step's first ones (a blind VLM is judged on them too)
+        session.ctx.watch.seen_before("Step 1 (describe)", earlier_answers(state, session.ctx, SAME_FEW))
         if is_complete(state):  # only its failed images are retried: the rest succeeded (nodes/watch.py done_before)
             session.ctx.watch.done_before({"Step 1 (describe)": len(state.get("descriptions", {})),
                                            "Step 2a (label)": len(state.get("labels", {})),

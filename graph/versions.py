@@ -169,7 +169,8 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
     cluster pairs: a cluster is renamed when all of its images, and only they, went to one other name (one that another
     cluster had before too: names swapped or reused); or when all
     of its images went to one name that did not exist before, with others or not; several such clusters under one
-    new name are merged ({new: [old, ...]}), not renamed, and none of their images moved. The per-row work runs in
+    new name are merged ({new: [old, ...]}), not renamed, and none of their images moved; or when its name is gone and
+    most of its images went to a new name that holds mostly them (the others moved). The per-row work runs in
     map, zip and Counter, without a Python frame per row (a version of 250,000 images is compared after every
     rename)."""
     images, clusters = list(map(itemgetter("image"), after)), list(map(itemgetter("cluster"), after))
@@ -195,6 +196,12 @@ def diff_from(cluster_before: dict[str, str], after: list[dict[str, Any]]) -> di
     recased = {new.casefold(): new for new in new_size if new not in old_size}
     renamed |= {old: recased[old.casefold()] for old in old_size
                 if old not in renamed and old not in new_size and old.casefold() in recased}
+    # a cluster whose name is gone, most of whose images went to one name new to this version that holds mostly them,
+    # is that cluster renamed though some members changed: going back from 'Warm' (red and blue merged, then renamed)
+    # to 'Red' and 'Blue' had listed all 5 images as moved and the name change not at all
+    taken = set(renamed.values())
+    renamed |= {old: new for (old, new), count in pairs.items() if old and new and old not in renamed and new not in taken
+                and old not in new_size and new not in old_size and 2 * count > old_size[old] and 2 * count > new_size[new]}
     named = {old: renamed.get(old, old) for old in set(olds)}  # each earlier cluster under its name now
     moved = compress(range(len(after)), map(ne, map(named.__getitem__, olds), clusters))
     # a merge is of clusters gone whole: one back in another case that lost images to a third is no part of it (a

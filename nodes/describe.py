@@ -67,6 +67,37 @@ def _keys(task: BatchTask, ctx: Context) -> dict[str, str]:
     return {i["path"]: step_key("describe", ctx.vlm_id, rendered, image=i["sha256"], **limits) for i in task["items"]}
 
 
+def says_no_image(text: str) -> bool:
+    """Whether a Step-1 answer says the VLM sees no image (a short refusal, not a description mentioning one)."""
+    return bool(NO_IMAGE.search(text)) and len(text) < 400
+
+
+EARLIER_TRIED = 64  # the earlier descriptions looked at for the same VLM's (nodes/watch.py seen_before)
+
+
+def earlier_answers(state: dict[str, Any], ctx: Context, wanted: int) -> list[tuple[str, str, bool]]:
+    """Up to `wanted` of Step 1's answers already in the run's `state` (an earlier pass's) that the VLM of `ctx` gave
+    with this prompt and these limits (their store key is the one it would make: a VLM swapped since is not vouched
+    for by its predecessor's answers), in the images' order, each as FailureWatch.seen takes them: (the image's
+    content, its text, whether it says it sees no image)."""
+    descriptions = state.get("descriptions") or {}
+    if not descriptions:
+        return []
+    rendered = render("describe", Criterion.from_dict(state["criterion"]))
+    limits = {"image_max_side": ctx.settings.image_max_side, "max_tokens": ctx.settings.description_max_tokens}
+    found: list[tuple[str, str, bool]] = []
+    tried = 0
+    for item in state["images"]:
+        made = descriptions.get(item["path"])
+        if made and made.get("key") == step_key("describe", ctx.vlm_id, rendered, image=item["sha256"], **limits):
+            text = made["text"]
+            found.append((f"sha256:{item['sha256']}", text, says_no_image(text)))
+        tried += bool(made)
+        if len(found) >= wanted or tried >= EARLIER_TRIED:  # not every key of 250,000 images: those of another VLM
+            break
+    return found
+
+
 def stored_descriptions(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
     """{"stored": key -> text} of the task's images already described in the store: one lookup for a
     whole chunk (nodes/common.py in_batches), where one per image cost ~0.6 ms of CPU each in Chroma."""
@@ -132,7 +163,7 @@ def describe(task: BatchTask, runtime: Runtime[Context]) -> dict[str, Any]:
         replies = call_each(ctx, ctx.vlm, conversations, max_tokens=settings.description_max_tokens) if paths else []
     ctx.watch.record("Step 1 (describe)", "VLM", ctx.vlm_id, [r for r in replies if isinstance(r, BaseException)],
                      sum(isinstance(r, str) and bool(r) for r in replies))
-    ctx.watch.seen("Step 1 (describe)", ctx.vlm_id, [(looks[path], r, bool(NO_IMAGE.search(r)) and len(r) < 400)
+    ctx.watch.seen("Step 1 (describe)", ctx.vlm_id, [(looks[path], r, says_no_image(r))
                                                       for path, r in zip(paths, replies, strict=True)
                                                       if isinstance(r, str) and r])
     fresh = []

@@ -274,6 +274,21 @@ class FailureWatch:
             for step, n in done.items():
                 self._ok[step] = self._ok.get(step, 0) + n
 
+    def seen_before(self, step: str, answers: list[tuple[str, str, bool]]) -> None:
+        """Counts Step 1's answers an earlier pass of the run got from the same VLM (as `seen` takes them; the image
+        by its content) as the step's first answers, so that a Continue is judged on the run's answers, not only on
+        its own: its first four answers alike (the remaining images of one kind) had stopped it as "does not seem to
+        receive the images" though the earlier pass's answers differed. Raises nothing: `seen` judges."""
+        with self._lock:
+            self._add_first(step, answers)
+
+    def _add_first(self, step: str, answers: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+        first = self._first.setdefault(step, [])
+        for image, text, blind in answers:
+            if len(first) < SAME_FEW and image not in {i for i, _, _ in first}:
+                first.append((image, " ".join(text.split()), blind))
+        return list(first)
+
     def seen(self, step: str, model: str, answers: list[tuple[str, str, bool]]) -> None:
         """Adds Step 1's answers of one batch, each (what the image looks like: copies look alike, its text, True when
         it says it sees no image); raises SystematicFailureError when the VLM `model` does not seem to receive the
@@ -282,11 +297,7 @@ class FailureWatch:
         text-only model behind the endpoint answered "I don't see any image attached" (or one invented description)
         for every image; the run ended with exit 0, every image in one cluster, the cause unsaid."""
         with self._lock:
-            first = self._first.setdefault(step, [])
-            for image, text, blind in answers:
-                if len(first) < SAME_FEW and image not in {i for i, _, _ in first}:
-                    first.append((image, " ".join(text.split()), blind))
-            window = list(first)
+            window = self._add_first(step, answers)
         blind = len(window) >= FIRST_FEW and all(b for _, _, b in window[:FIRST_FEW])
         same = len(window) >= SAME_FEW and len({t.lower() for _, t, _ in window}) == 1
         if not (blind or same):

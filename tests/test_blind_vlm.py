@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
+from ictc.core.errors import SystematicFailureError
+from ictc.graph.run import resume_run, start_run
 from ictc.nodes.describe import NO_IMAGE, bounded, declined
+from ictc.prompts import make_criterion
 
 from endpoint_cli import results_of, run_on
 from fake_server import FakeOpenAIServer
+from fakes import FakeVLM, fake_context, make_images
 
 
 @pytest.fixture(autouse=True)
@@ -104,3 +108,46 @@ def test_the_chat_says_why_step_1_stopped_not_an_unexpected_error():
     assert said.startswith("Step 1 · describe stopped: "), said
     assert "does not seem to receive the images" in said and "--vlm a vision model" in said, said
     assert "unexpected" not in said and "could not be reached" not in said, said
+
+
+class FailsGreen(FakeVLM):
+    """A server that cannot take the green images (a per-image failure, which the watch does not count)."""
+
+    def respond(self, messages, **kwargs):
+        answer = super().respond(messages, **kwargs)
+        if "filled with green" in answer:
+            raise TimeoutError("the image exceeds the context length")
+        return answer
+
+
+class Terse(FakeVLM):
+    """The same VLM, answering green images in one short line: different green pictures, one same text."""
+
+    def respond(self, messages, **kwargs):
+        answer = super().respond(messages, **kwargs)
+        return "A plain square filled with green." if "filled with green" in answer else answer
+
+
+def test_a_continue_counts_the_earlier_passes_answers_before_calling_the_vlm_blind(tmp_path):
+    """The first pass described the red images, each in its own words; Continue retried the 5 green ones, which the
+    VLM answered alike: the watch had read only this pass's first four answers and stopped Step 1 ("does not seem to
+    receive the images"), though the run's own answers showed it sees them. A VLM that says the same of every image
+    from the start is still stopped (test above)."""
+    paths, _ = make_images(tmp_path / "images", {"red": 4, "green": 5})
+    first = start_run(paths, make_criterion("colour"), 2, fake_context().settings, tmp_path / "run",
+                      context=fake_context(vlm=FailsGreen()))
+    assert first.failed == 5
+    again = resume_run(tmp_path / "run", context=fake_context(vlm=Terse()))
+    assert again.failed == 0 and again.version == 2
+
+
+def test_a_continue_with_another_vlm_does_not_count_the_earlier_ones_answers(tmp_path):
+    """The earlier answers count only when the same VLM gave them (their store key names it): a model swapped for a
+    blind one between the passes is still stopped."""
+    paths, _ = make_images(tmp_path / "images", {"red": 4, "green": 5})
+    start_run(paths, make_criterion("colour"), 2, fake_context().settings, tmp_path / "run",
+              context=fake_context(vlm=FailsGreen()))
+    swapped = fake_context(vlm=Terse())
+    swapped.vlm_id = "another-vlm"
+    with pytest.raises(SystematicFailureError, match="does not seem to receive the images"):
+        resume_run(tmp_path / "run", context=swapped)

@@ -126,3 +126,19 @@ def test_names_from_the_users_categories_are_said_as_theirs_not_step_2bs():
     results = {"history": ["first run", change], "cluster_names": ["red", "green", "blue"]}
     said = renamed_said({"Green": "green"}, results, moved=[])
     assert said.startswith("New names from your categories: red, green, blue ("), said
+
+
+def test_a_renamed_cluster_that_lost_or_gained_images_is_a_rename_and_only_those_moved():
+    """Going back from 'Warm' (red and blue merged, then renamed) to 'Red' and 'Blue': 'Warm' → 'Red' is a name
+    change, the 2 blue images moved; every one of the 5 had been listed as moved, the rename unsaid. The same the
+    other way (a renamed cluster that gained an image), and a name kept by nobody's majority is no rename."""
+    merged = {"r1": "Warm", "r2": "Warm", "r3": "Warm", "b1": "Warm", "b2": "Warm", "g1": "Green"}
+    back = {"r1": "Red", "r2": "Red", "r3": "Red", "b1": "Blue", "b2": "Blue", "g1": "Green"}
+    assert diff(_rows(merged), _rows(back)) == {"renamed": {"Warm": "Red"}, "merged": {}, "moved": [
+        {"image": "b1", "from": "Warm", "to": "Blue"}, {"image": "b2", "from": "Warm", "to": "Blue"}]}
+    gained = {"r1": "Red", "r2": "Red", "b1": "Blue", "b2": "Blue"}
+    renamed = {"r1": "Warm", "r2": "Warm", "b1": "Warm", "b2": "Blue"}
+    assert diff(_rows(gained), _rows(renamed)) == {"renamed": {"Red": "Warm"}, "merged": {}, "moved": [
+        {"image": "b1", "from": "Blue", "to": "Warm"}]}
+    halves = {"a": "Mixed", "b": "Mixed", "c": "Mixed", "d": "Mixed"}  # no majority: split in two, not renamed
+    assert diff(_rows(halves), _rows({"a": "Red", "b": "Red", "c": "Blue", "d": "Blue"}))["renamed"] == {}

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ictc.core.errors import UsageError
 from ictc.core.settings import Settings, load_settings
 from ictc.models.other import OTHER
 from ictc.prompts import shortened
 from ictc.ui import crosstab_view, follow, jobs, panels, sidebar, views
 from ictc.ui.outcomes import image_name, images_root, instructions_in_force, model_warning
+from ictc.ui.page_guard import BadSettings, guarded
 from ictc.ui.session import Session, new_token
 
 if TYPE_CHECKING:
@@ -33,9 +33,16 @@ STYLE = "<style>" + (Path(__file__).parent / "style.css").read_text("utf-8") + "
 
 def ui_settings() -> Settings:
     """The settings `ictc ui` was started with: its flags (ICTC_UI_OVERRIDES, JSON) over the env file
-    ICTC_UI_ENV_FILE (default .env). Raises UsageError for a bad value, ValueError for bad override JSON."""
-    overrides = json.loads(os.environ.get("ICTC_UI_OVERRIDES", "{}"))  # set by `ictc ui` from its flags
-    return load_settings(overrides, env_file=os.environ.get("ICTC_UI_ENV_FILE", ".env"))
+    ICTC_UI_ENV_FILE (default .env). Raises BadSettings for a bad value or bad override JSON: the one error the page
+    blames on the settings (ui/page_guard.py)."""
+    try:
+        overrides = json.loads(os.environ.get("ICTC_UI_OVERRIDES", "{}"))  # set by `ictc ui` from its flags
+    except ValueError as exc:
+        raise BadSettings(f"ICTC_UI_OVERRIDES is not JSON ({exc})") from exc
+    try:
+        return load_settings(overrides, env_file=os.environ.get("ICTC_UI_ENV_FILE", ".env"))
+    except ValueError as exc:  # UsageError: its line names the setting and its value
+        raise BadSettings(str(exc)) from exc
 
 
 @st.cache_resource(show_spinner="Loading the models (once per server)...")
@@ -53,9 +60,9 @@ def current_session() -> Session:
     ?session= token (after a reload), else a new one whose token is put in the address."""
     token = st.query_params.get("session", "")
     held = st.session_state.get("ictc_session")
-    if held is not None and held.id == token:
-        return held
-    settings = ui_settings()
+    if held is not None and held.id == token and not follow.run_started_elsewhere(held):
+        return held  # else another tab on the session started its first run: loaded again, with that run's job
+    settings = held.settings if held is not None and held.id == token else ui_settings()
     factory = st.session_state.get("context_factory") or (
         lambda s: shared_context(s, json.dumps(s.public_dict(), sort_keys=True)))
     session = Session.load(settings, factory, token) if token else Session(settings, factory, token=new_token())
@@ -97,6 +104,8 @@ def status_line(session: Session) -> None:
             # the full run that last drew the page was cut short before its Continue (a Stop clicked again preempts
             # it): this run alone would say "press Continue" with no button (a newcomer's, until a tab was clicked)
             st.rerun()
+        if job is not None and job.running and follow.news(session):
+            st.rerun()  # another tab's words on the run (those that started this job, one held): the chat shows them
         if job is not None and job.running:
             # a box of our own, not st.status: that one shows "complete" (a tick) after every redraw of the fragment
             with st.container(border=True, key="working"):
@@ -257,7 +266,7 @@ def main() -> None:
     st.set_page_config(page_title="ictc: image clustering by criterion", layout="wide",
                        initial_sidebar_state="collapsed" if session.images else "auto")
     st.markdown(STYLE, unsafe_allow_html=True)
-    with st.sidebar:
+    with st.sidebar, guarded("the sidebar"):  # a part that fails is said there; the chat beside still works
         sidebar.draw(session)
     st.title("ictc")
     st.caption("Group images by a criterion in plain words, then refine the clusters by chatting.")
@@ -272,7 +281,8 @@ def main() -> None:
         prompt = st.chat_input("e.g. group by the mood, 4 groups", key="chat")  # one line, even beside the sidebar
     if prompt and prompt.strip():  # an all-spaces message is no message
         with jobs.chat_lock(session.id), st.spinner("Reading your message..."):
-            follow.answer(session, prompt, st.session_state.get("ictc_shown"))  # the version this page showed
+            if not sidebar.uploads_first(session, prompt):  # files uploaded but not in use: pointed at first
+                follow.answer(session, prompt, st.session_state.get("ictc_shown"))  # the version this page showed
     if not session.conversation.messages:
         # after New run the images stay chosen and shown: "Choose images on the left" had asked for them again
         chosen = (f"{len(session.images)} images are chosen (shown on the right); tell me" if session.images
@@ -286,7 +296,7 @@ def main() -> None:
                                                   "but runs cannot start until a model is configured.")
     with pane:
         chat_pane(session)
-    with right:
+    with right, guarded("the results"):
         if session.job is not None or session.results() is not None or session.unfinished():
             with st.container(key="statusline"):
                 status_line(session)
@@ -296,6 +306,7 @@ def main() -> None:
 
 
 try:
-    main()
-except UsageError as exc:  # a bad setting in .env or the environment: one line, not a traceback (a newcomer's)
+    with guarded("the page"):  # any other error: what failed, in one line (ui/page_guard.py), not blamed on .env
+        main()
+except BadSettings as exc:  # a bad setting in .env or the environment: one line, not a traceback (a newcomer's)
     st.error(f"ictc cannot start: {exc}. Fix it in .env or the environment, then reload the page.")

@@ -10,7 +10,8 @@ from typing import Any
 from ictc.core.errors import UsageError
 from ictc.models.other import OTHER
 from ictc.nodes.actions import Merge, Remove, Rename, Split
-from ictc.ui.intent import GROUP_WORDS, MERGE_VERBS, NUMBER_WORD, Intent, cluster_named, number
+from ictc.ui.chat_words import GROUP_WORDS, MERGE_VERBS, NUMBER_WORD, cluster_named, number
+from ictc.ui.intent import Intent
 
 REMOVE_VERBS = r"(?:remove|drop|delete|get rid of|discard|throw away|take out|lose)"
 REMOVE_EMPTY = re.compile(rf"(?:please\s+)?{REMOVE_VERBS}\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?empty(?:\s+ones|\s+{GROUP_WORDS})?$",

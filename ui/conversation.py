@@ -33,7 +33,8 @@ from ictc.ui.guides import (
     k_change_said,
     same_k_said,
 )
-from ictc.ui.intent import Intent, as_actions, criterion_phrase, read_intent
+from ictc.ui.intent import Intent, as_actions, read_intent
+from ictc.ui.intent_rules import criterion_phrase
 from ictc.ui.questions import CAN_ANSWER, WHY_K, answer_question, is_question, k_choice_said
 from ictc.ui.run_preview import (
     previewer as previewer,  # session.py's import of it, from where it was
@@ -276,6 +277,8 @@ class Conversation:
                      if self.pending else "")
             return Reply(f"{'' if refused[0].startswith('There') else 'I read: '}{'; '.join(refused)}.{still}")
         note = "\n\nLeft out: " + "; ".join(refused) + "." if refused else ""
+        if intent.problem:  # what the reading took or refused beside the change ("2-3 groups": K = 3 taken, said)
+            note += f"\n\n{_sentence(intent.problem)}."
         if changed := next((k_change_said(len(names) - (OTHER in names), a.k) for a in doable if isinstance(a, SetK)), ""):
             note += f"\n\n{changed}"  # the K it replaces, said ("other" is no group of the K)
         if dropped := [a for a in self.pending if a not in doable]:  # a new change replaces what waited: said

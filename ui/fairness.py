@@ -15,7 +15,7 @@ from ictc.evaluation.audit import EMPTY, NOTE, read_audits, side_said
 from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
 from ictc.prompts import step_name
 from ictc.ui.audit_intent import read_audit_request
-from ictc.ui.intent import CONFIRM
+from ictc.ui.chat_words import CONFIRM
 
 FIX_WORDS = re.compile(r"^(?:please\s+)?(?:fix it|apply the fix|fix|apply it)(?:\s+(?:at|in|on)\s+(?:step\s+)?(\w+))?$", re.I)
 

@@ -9,7 +9,9 @@ from ictc.core.errors import UsageError
 from ictc.models.other import OTHER
 from ictc.nodes.actions import AddOther, Coarser, ProposeK, SetNames
 from ictc.nodes.user_names import parse_names
-from ictc.ui.intent import NUMBERS, Intent, preset_of, read_by_rules
+from ictc.ui.chat_words import NUMBERS, preset_of
+from ictc.ui.intent import Intent
+from ictc.ui.intent_rules import read_by_rules
 
 SUGGEST_K = re.compile(r"\bhow many (?:groups|clusters|categories)\b.*\b(?:suggest|recommend|propose|best|should)\b|"
                        r"\b(?:suggest|propose|recommend|choose|pick)\b.*\b(?:how many|the number of|k)\b|"

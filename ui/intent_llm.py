@@ -8,7 +8,9 @@ from typing import Any
 from ictc.models.structured import parse_json_object
 from ictc.nodes.actions import Merge, Remove, Rename, Split
 from ictc.prompts import Criterion, render
-from ictc.ui.intent import Intent, clean_criterion, cluster_named, preset_of
+from ictc.ui.chat_words import cluster_named, preset_of
+from ictc.ui.intent import Intent
+from ictc.ui.wording import clean_criterion
 
 INTENT_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from ictc.nodes.actions import SetK
-from ictc.ui.intent import GROUP_WORDS, Intent
+from ictc.ui.chat_words import GROUP_WORDS
+from ictc.ui.intent import Intent
 
 NEGATIVE_K = re.compile(rf"(?:^|[\s,;:(])-\s*(\d+)\s*{GROUP_WORDS}\b|\bk\s*[=:]?\s*-\s*(\d+)", re.I)
 

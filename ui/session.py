@@ -13,13 +13,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ictc.core.errors import UsageError
 from ictc.core.settings import Settings
 from ictc.evaluation.outputs import read_json, write_json
 from ictc.nodes.actions import Action, action_dict, describe_action, parse_action
 from ictc.ui import jobs
 from ictc.ui.conversation import Conversation, Reply, Request, previewer
 from ictc.ui.guides import JOB_HELP, REFINE_GUIDE
-from ictc.ui.intent import HELP, read_by_rules
+from ictc.ui.intent_rules import HELP, read_by_rules
 from ictc.ui.jobs import Job
 from ictc.ui.outcomes import (
     UNFINISHED_HELP,
@@ -163,7 +164,8 @@ class Session(SessionRuns, SessionTabs):
         return self.job is not None and self.job.running
 
     def results(self) -> dict[str, Any] | None:
-        """The current run's results.json (read again only when the file changed), or None before any."""
+        """The current run's results.json (read again only when the file changed), or None before any. Raises
+        UsageError naming the file when it is not JSON (cut short: a full disk), said by the page in one line."""
         if self.run_dir is None:
             return None
         path = self.run_dir / "results.json"
@@ -172,7 +174,10 @@ class Session(SessionRuns, SessionTabs):
         except OSError:
             return None
         if self._read is None or self._read[:2] != (str(path), mtime):
-            self._read = (str(path), mtime, read_json(path))  # orjson: ~4x the stdlib's speed on 170 MB
+            try:
+                self._read = (str(path), mtime, read_json(path))  # orjson: ~4x the stdlib's speed on 170 MB
+            except ValueError as exc:
+                raise UsageError(f"{path} cannot be read ({exc})") from exc
         return self._read[2]
 
     def names(self) -> list[str]:

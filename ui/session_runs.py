@@ -28,13 +28,18 @@ class SessionRuns(SessionJobs):
         """The images of the next run: those chosen, or the current run's, read from its results (or, before
         any, its checkpoint) when first needed after a reload, since session.json does not repeat them."""
         if self._images is None:
-            self._images = []
-            if self.run_dir is not None and (results := self.results()) is not None:
-                self._images = [row["image"] for row in results["images"]]
+            images: list[str] = []
+            try:
+                results = self.results() if self.run_dir is not None else None
+            except ValueError:  # results.json unreadable (said where the results are shown): the checkpoint lists them
+                results = None
+            if results is not None:
+                images = [row["image"] for row in results["images"]]
             elif self.run_dir is not None and (self.run_dir / "run.json").is_file():
                 from ictc.graph.session import run_state
 
-                self._images = [item["path"] for item in run_state(self.run_dir).get("images", [])]
+                images = [item["path"] for item in run_state(self.run_dir).get("images", [])]
+            self._images = images  # set once read: a failure above leaves it to be read again, not empty for good
         return self._images
 
     @images.setter

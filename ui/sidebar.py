@@ -13,8 +13,11 @@ from ictc.core.errors import UsageError
 from ictc.evaluation.outputs import read_summary
 from ictc.prompts import shortened
 from ictc.ui import jobs, sources
+from ictc.ui.chat_words import CONFIRM
 from ictc.ui.run_chat import reading_said
 from ictc.ui.session import Session
+
+USE_UPLOADS = "Use the uploaded files"
 
 
 def draw(session: Session) -> None:
@@ -44,8 +47,9 @@ def draw(session: Session) -> None:
             files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
                                      type=[s.lstrip(".") for s in sorted(sources.image_suffixes())])
             st.caption(f"Up to {sources.MAX_UPLOAD_FILES} files, {sources.MAX_UPLOAD_FILE_MB} MB each.")
-            if st.button("Use the uploaded files", key="use-uploads", disabled=session.busy or not files):
+            if st.button(USE_UPLOADS, key="use-uploads", disabled=session.busy or not files):
                 chosen = sources.from_uploads([(f.name, f.getvalue()) for f in files or []], session.folder / "uploads")
+                st.session_state["uploads-used"] = {f.file_id for f in files or []}  # uploads_first: these are in use
                 _use(session, chosen, {"source": kind})
     except ValueError as exc:
         st.error(str(exc))
@@ -68,6 +72,32 @@ def draw(session: Session) -> None:
                  help="start over in the chat; the current run stays on disk (Recent runs)"):
         session.new_run()
         st.rerun()
+
+
+def unused_uploads() -> int:
+    """How many files sit in the Upload box without "Use the uploaded files" pressed since they were added."""
+    used = st.session_state.get("uploads-used", set())
+    return sum(f.file_id not in used for f in st.session_state.get("uploads") or [])
+
+
+def uploads_first(session: Session, text: str) -> bool:
+    """Answers a "go" before a run while files sit in the Upload box unused (a newcomer uploaded, said go, and was told
+    to choose images, or saw the run start on the images chosen before): the chat points at the button, once for those
+    files; a second "go" runs as asked. Returns whether it answered (`text` is then in the chat, with its reply)."""
+    count, said = unused_uploads(), st.session_state.get("uploads-pointed")
+    lowered = " ".join(text.strip().lower().rstrip(".!").split())
+    if not count or session.busy or session.run_dir is not None or lowered not in CONFIRM or said == count:
+        return False
+    st.session_state["uploads-pointed"] = count
+    files = f"{count} file{'s' if count != 1 else ''}"
+    images = len(session.images)
+    then = (f", or say **go** again to run on the {images} images chosen now ({session.images_source})" if images
+            else ", then say **go**")
+    session.conversation.say("user", text)
+    session.conversation.say("assistant", f"The {files} uploaded {'are' if count != 1 else 'is'} not in use yet: press "
+                                          f"**{USE_UPLOADS}** in the sidebar (under Images) to use {'them' if count != 1 else 'it'}{then}.")
+    session.save()
+    return True
 
 
 def _use(session: Session, chosen: sources.Chosen, choice: dict[str, str]) -> None:
