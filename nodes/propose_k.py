@@ -123,9 +123,11 @@ def propose(ctx: Context, criterion: Criterion, raw_labels: list[str], n_images:
     silhouettes = silhouette_by_k(kept, high, ctx.embedder.embed)
     best_silhouette = max(silhouettes, key=lambda k: (silhouettes[k], -k)) if silhouettes else None
     by_llm, llm_reason, _ = llm_k(ctx, criterion, counts, high)
+    # the candidate's own "silhouette" carries the figure, shown beside its reasons: a reason that gave it again had
+    # the CLI, the chat and the report say "K=5, silhouette 0.412 ... best silhouette ..., 0.412 at K=5"
     reasons = {"label counts": distribution_reason, "LLM": llm_reason,
-               "silhouette": (f"best silhouette of the label embeddings, {silhouettes[best_silhouette]:.3f} at K="
-                              f"{best_silhouette} (K=2..{max(silhouettes)})") if best_silhouette else "too few labels"}
+               "silhouette": (f"the best of the label embeddings over K=2..{max(silhouettes)}" if best_silhouette
+                              else "too few labels")}
     candidates = rank_candidates({"label counts": by_distribution, "silhouette": best_silhouette, "LLM": by_llm},
                                  silhouettes, reasons)
     return {"candidates": candidates, "high": high, "signals": {

@@ -43,6 +43,24 @@ def test_candidates_ranked_by_votes_then_silhouette():
     assert [c["k"] for c in alone] == [2, 3]  # a second candidate from the next best silhouette
 
 
+def test_a_candidate_s_silhouette_is_said_once(colour_images, tmp_path, capsys):
+    # the candidate's figure stood beside a reason that gave it again ("K=3, silhouette 0.412 (best) / silhouette:
+    # best silhouette of the label embeddings, 0.412 at K=3")
+    from ictc.cli.groupings import show_proposal
+    from ictc.ui.questions import k_choice_said
+
+    paths, _ = colour_images
+    ctx = fake_context()
+    result = start_run(paths, make_criterion("colour"), "auto", ctx.settings, tmp_path / "run", context=ctx)
+    choice = result.results["k_choice"]
+    best = next(c for c in choice["proposal"]["candidates"] if "silhouette" in c["votes"])
+    figure = f"{best['silhouette']:.3f}"
+    show_proposal({"criterion": {"text": "colour"}, "proposal": choice["proposal"]})
+    assert capsys.readouterr().out.count(figure) == 1
+    assert k_choice_said(result.results).count(f"{best['silhouette']:.2f}") == 1
+    assert "the best of the label embeddings over K=2.." in " ".join(best["reasons"])
+
+
 def test_k_auto_takes_the_best_and_records_the_proposal(colour_images, tmp_path):
     paths, _ = colour_images
     ctx = fake_context()
