@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 OTHER = "other"
 # Answers that say no category fits, after lower-casing and dropping punctuation.
@@ -40,3 +41,11 @@ def same_name(a: str, b: str) -> bool:
         return " ".join(text.casefold().replace("don't", "do not").replace("doesn't", "does not").split()).rstrip(".")
 
     return plain(a) == plain(b) or (OTHER in (a, b) and is_other_name(a) and is_other_name(b))
+
+
+def group_fields(names: list[str], had_other: bool) -> dict[str, Any]:
+    """The run state's "other" and "n_clusters" for the cluster `names` an edit leaves (`had_other`: the run had the
+    other group before it): the group stays only while "other" is among the names, and K counts the named clusters.
+    A rename of the group ("other" to "Misc") or a merge of it had left the run flagged as having one: a later Step
+    2b put "other" back beside the user's name, K one short."""
+    return {"other": had_other and OTHER in names, "n_clusters": sum(n != OTHER for n in names)}

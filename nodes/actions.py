@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ictc.core.errors import UsageError, whole_number
-from ictc.models.other import same_name
+from ictc.models.other import OTHER, group_fields, same_name
 from ictc.nodes.kept_edits import with_renamed
 from ictc.nodes.merged_names import with_rename
 from ictc.prompts import ALL_STEPS, Criterion, make_criterion, shortened, step_name
@@ -292,7 +292,10 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**with_rename(state["naming"], cluster, to), "names": [to if n == cluster else n for n in names]}
             naming = with_renamed(naming, cluster, to)  # so that a resume's Step 2b can name it so again
-            return Plan({"naming": naming, "assignments": moved}, "", "nothing (a rename calls no model)")
+            update: dict[str, Any] = {"naming": naming, "assignments": moved}
+            if cluster == OTHER:  # the other group, renamed: a named cluster from now on
+                update |= group_fields(naming["names"], bool(state.get("other")))
+            return Plan(update, "", "nothing (a rename calls no model)")
         case SetK(k):
             given = state.get("assignments", {})
             empty = given and set(state.get("naming", {}).get("names", [])) - {a["cluster"] for a in given.values()}

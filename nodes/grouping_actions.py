@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.models.other import OTHER, is_other_name, same_name
+from ictc.models.other import OTHER, group_fields, is_other_name, same_name
 from ictc.nodes.actions import (
     NAMES_AFRESH,
     Action,
@@ -104,8 +104,8 @@ def _plan_merge(state: dict[str, Any], clusters: tuple[str, str], into: str) -> 
     kept = [target if n == stays else n for n in names if n != goes]
     # before Step 3 (the names pause) Step 3 still asks with the names merged, then sends them to the target
     naming = with_merge(state["naming"], (first, second), target) if not state.get("assignments") else state["naming"]
-    return Plan({"naming": with_edit({**naming, "names": kept}, "merges"), "n_clusters": len(kept), "assignments": moved},
-                "", "nothing (a merge calls no model)")
+    return Plan({"naming": with_edit({**naming, "names": kept}, "merges"), "assignments": moved,
+                 **group_fields(kept, bool(state.get("other")))}, "", "nothing (a merge calls no model)")
 
 
 def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
@@ -127,8 +127,7 @@ def _plan_remove(state: dict[str, Any], cluster: str) -> Plan:
         raise UsageError(f"removing {', '.join(repr(n) for n in gone)} would leave {len(kept)} cluster; a clustering needs 2")
     members = [p for p, a in assignments.items() if a["cluster"] in gone]
     update: dict[str, Any] = {"naming": with_edit({**state["naming"], "names": kept}, "removals"),
-                              "n_clusters": len([n for n in kept if n != OTHER]),
-                              "other": bool(state.get("other")) and OTHER in kept}
+                              **group_fields(kept, bool(state.get("other")))}
     if state.get("user_names"):  # the user's own names, less the removed: what a later Step 3 assigns to
         update["user_names"] = [n for n in state["user_names"] if n in kept]
     if not members:
