@@ -88,9 +88,13 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any
     for name in dict.fromkeys([*old, *new]):
         a, b = old.get(name), new.get(name)
         rows.append({"cluster": name, "n_before": a["n"] if a else None, "n_after": b["n"] if b else None,
-                     # an empty cluster has no disparity: said "empty", not "-" as a cluster absent there
-                     "before": a["disparity"] if a and a["n"] else None, "after": b["disparity"] if b and b["n"] else None,
+                     # an empty cluster has no disparity: said "empty", not "-" as a cluster absent there; nor has one
+                     # whose every image is "unclear" (said "n/a (all unclear)"; it had shown 0.0%, as a fair cluster)
+                     "before": a["disparity"] if a and a["answered"] else None,
+                     "after": b["disparity"] if b and b["answered"] else None,
                      "empty_before": a is not None and not a["n"], "empty_after": b is not None and not b["n"],
+                     "unmeasured_before": bool(a and a["n"] and not a["answered"]),
+                     "unmeasured_after": bool(b and b["n"] and not b["answered"]),
                      "flagged_before": bool(a and a["flagged"]), "flagged_after": bool(b and b["flagged"])})
     rows.append({"cluster": "(largest)", "n_before": None, "n_after": None,
                  "before": before["summary"]["largest_disparity"], "after": after["summary"]["largest_disparity"],
@@ -106,12 +110,14 @@ def _pct(value: float | None) -> str:
 
 
 EMPTY = "empty (no image)"  # an empty cluster's disparity, where a measured one would stand
+UNMEASURED = "n/a (all unclear)"  # a cluster none of whose images got a value: no share, no disparity
 
 
 def side_said(row: dict[str, Any], side: str, pct: Callable[[float | None], str] = _pct) -> str:
     """A compare() row's disparity `side` ("before" or "after") in words: `pct` of it, "empty" for a cluster that
-    had no image then (an audit fix that emptied a cluster had shown only "-"), `pct(None)` where it was no cluster."""
-    return "empty" if row.get(f"empty_{side}") else pct(row[side])
+    had no image then (an audit fix that emptied a cluster had shown only "-"), UNMEASURED for one whose images were
+    all "unclear" (it had shown 0.0%), `pct(None)` where it was no cluster."""
+    return "empty" if row.get(f"empty_{side}") else UNMEASURED if row.get(f"unmeasured_{side}") else pct(row[side])
 
 
 def format_table(audit: dict[str, Any]) -> str:
@@ -119,7 +125,7 @@ def format_table(audit: dict[str, Any]) -> str:
     values = audit["values"]
     head = ["cluster", "n", *values, UNCLEAR, "disparity", ""]
     lines = [[c["cluster"], str(c["n"]), *(_pct(None if not c["n"] else c["shares"][v]) for v in values),
-              str(c["counts"][UNCLEAR]), EMPTY if not c["n"] else _pct(c["disparity"]) if c["answered"] else "n/a (all unclear)",
+              str(c["counts"][UNCLEAR]), EMPTY if not c["n"] else _pct(c["disparity"]) if c["answered"] else UNMEASURED,
               "* over " + _pct(audit["threshold"]) if c["flagged"] else ""]
              for c in audit["clusters"]]
     base = audit["baseline"]

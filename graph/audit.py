@@ -120,7 +120,8 @@ def check_values(attribute: str, values: list[str] | str) -> list[str]:
                              f"(case and punctuation aside): give values that differ in letters or digits")
         forms[form] = value
     if len(cleaned) < 2:
-        raise UsageError(f"the values {values!r} give fewer than two distinct values")
+        raise UsageError(f"the values {', '.join(cleaned)!r} give fewer than two distinct values" if cleaned
+                         else "no value was given: an audit compares two or more")
     return cleaned
 
 

@@ -93,11 +93,18 @@ def refine_run(run_dir: str | Path, action: dict[str, Any] | Action, on_event: E
         else:
             session.on_event = on_event  # finish() tells it its phases, as after a drive
         meta.pop("pending_action", None)  # run.json keeps it until finish() records the version
-        if unchanged is not None and outcome(session.state()) == unchanged:
+        if unchanged is not None and outcome(after := session.state()) == unchanged:
             # a version the same as the one before had been recorded (warned of before go, then "undo" to drop it)
+            naming = after.get("naming", {})
+            del after
             write_json(run_dir / "run.json", meta)
+            # the split's state (its Step 2b fallback, Step 3's routes) had stayed the latest: the next change's
+            # version carried its record and warning ("! Step 2b, splitting 'calm' ...") and the routes it changed
+            _write_back(session, meta["versions"][-1]["checkpoint_id"])
             same = session.finish(None)
             session.calls.clear()  # they are in the results just written, not the next version's (keep_calls)
+            # what the split found (its parts, its Step 2b's fallback), for the caller to say: the CLI, the chat
+            same.results = {**same.results, "naming": naming}
             return same
         return session.finish(describe_action(parsed), known)
 
@@ -189,20 +196,26 @@ def restore_run(run_dir: str | Path, number: int, context: Context | None = None
     return _back_to(run_dir, versions[number - 1], f"restore: back to version {number}", context)
 
 
+def _write_back(session: RunSession, checkpoint_id: str) -> None:
+    """The state saved at `checkpoint_id` (a version's) written back as the run's current state."""
+    with collector_paused():  # the state's many objects make no cycles (core/memory.py)
+        old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": checkpoint_id}}
+        old = _values_at(session.graph, old_config)
+        restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
+        session.graph.update_state(session.config, restore, as_node="review_clusters")
+
+
 def _back_to(run_dir: Path, target: dict[str, Any], action: str, context: Context | None) -> RunResult:
     """The state saved with version `target` written back as the current state, finished as a new version."""
     meta = load_meta(run_dir)
     ctx = with_stores(context) if context else context_without_models(meta)  # no node runs: no model needed
     with open_run(run_dir, meta, ctx) as session, collector_paused():
-        old_config: RunnableConfig = {"configurable": {**session.config.get("configurable", {}), "checkpoint_id": target["checkpoint_id"]}}
-        old = _values_at(session.graph, old_config)
-        restore = {k: ({RESET: True, **v} if k in merged_fields() else v) for k, v in old.items()}
         session.ctx.check_stop()  # a Stop before the state is written back: nothing has changed
         meta["pending_action"] = action  # a stop or a crash before the version is recorded: resume records it
         meta.pop("calls_unsaved", None)  # a dropped change's calls are no part of the version brought back
         # (one before update_state leaves the last version's checkpoint latest: resume drops it, graph/run.py)
         write_json(run_dir / "run.json", meta)
-        session.graph.update_state(session.config, restore, as_node="review_clusters")
+        _write_back(session, target["checkpoint_id"])
         meta.pop("pending_action")
         return session.finish(action, restored_from=target["version"])
 

@@ -42,3 +42,20 @@ def test_a_cluster_a_fix_emptied_is_said_empty_after_not_absent():
     assert line.split()[:4] == ["Green", "2", "0", "0.0%"] and line.split()[4] == "empty", line
     assert "| Green | 0.0% | empty |" in comparison_markdown({"before": {"version": 1}, "version": 2,
                                                              "comparison": compare(before, after)})
+
+
+def test_a_cluster_whose_images_are_all_unclear_is_said_unmeasured_before_and_after():
+    """Red's images all 'unclear': its disparity is none (the table said "n/a (all unclear)"), but the before/after
+    table said 0.0% on both sides, as a fair cluster, beside a mean that left it out."""
+    rows = [{"image": f"{i}.png", "cluster": "Red" if i < 3 else "Green", "status": "ok"} for i in range(6)]
+    answers = {f"{i}.png": "unclear" if i < 3 else "man" if i % 2 else "woman" for i in range(6)}
+    before = compute_audit(rows, answers, "perceived gender", ["man", "woman"], names=["Red", "Green"])
+    after = compute_audit(rows, {**answers, "0.png": "man"}, "perceived gender", ["man", "woman"], names=["Red", "Green"])
+    red = next(r for r in compare(before, after) if r["cluster"] == "Red")
+    assert red["before"] is None and red["unmeasured_before"] and red["after"] == 1.0, red
+    line = next(x for x in format_comparison(compare(before, after), "perceived gender").splitlines()
+                if x.startswith("Red"))
+    assert line.split()[:6] == ["Red", "3", "3", "n/a", "(all", "unclear)"] and "100.0%" in line, line
+    assert "pts" not in line, line  # no change from a disparity that was not measured
+    assert "| Red | n/a (all unclear) | 100.0% |" in comparison_markdown({"before": {"version": 1}, "version": 2,
+                                                                        "comparison": compare(before, after)})

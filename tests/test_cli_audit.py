@@ -67,3 +67,19 @@ def test_a_cluster_still_flagged_after_the_fix_gets_the_next_suggestion_at_the_t
     assert "Suggested fix: 'Do not consider perceived gender; focus on the colour.' at label (run again with --fix)" \
         in after, out
     assert "focus on the colour.</i> at step label</p>" in (run / "report.html").read_text("utf-8")
+
+
+def test_a_proposal_of_one_value_is_said_so_with_the_way_on(tmp_path, capsys, monkeypatch):
+    """The model's sample named one value only: accepting it (Enter, or --yes) ended on "the values ['woman'] give
+    fewer than two distinct values", a Python list of values the user never gave; the chat says one value only."""
+    make_marked_images(tmp_path / "images", {("red", "white"): 3, ("green", "white"): 3})
+    run = tmp_path / "run"
+    with FakeOpenAIServer() as server:
+        assert _run(server, tmp_path / "images", run) == 0
+        for given in (["--yes"], []):
+            capsys.readouterr()
+            monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # Enter: accept
+            assert main(["audit", str(run), "--attribute", "perceived gender", *given]) == 1
+            err = capsys.readouterr().err
+            assert "the model's answers on a sample name one value only: 'woman'" in err, err
+            assert "--values \"woman,...\"" in err and "['" not in err, err

@@ -4,6 +4,7 @@ CLI and the Python API, which all apply a split through graph/refine.py."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from test_refine import SplitLLM, finished  # noqa: F401 (finished: a fixture)
@@ -65,3 +66,20 @@ def test_a_split_that_found_one_group_keeps_the_edits_as_they_were(tmp_path):
     assert split.results["naming"]["split"]["parts"] == ["Grass"]
     result = resume_run(tmp_path / "run", context=fake_context())
     assert "Grass" in result.results["cluster_names"] and "notices" not in result.results, result.results.get("notices")
+
+
+def test_a_split_that_found_one_group_leaves_the_run_state_as_the_version_had_it(finished):  # noqa: F811
+    """The split made no version, but its state (Step 2b's fallback for the split, Step 3's routes for the cluster's
+    images) stayed the run's latest: the next change's version carried the split's record and its warning ("! Step 2b,
+    splitting 'calm': the LLM gave no usable 2 names" under a removal), and the images' routes it had changed."""
+    before = run_state(finished.run_dir)
+    split = refine_run(finished.run_dir, Split("Red", 2), context=fake_context())
+    assert split.version is None and split.results["naming"]["split"]["parts"] == ["Red"]  # still said to the caller
+    after = run_state(finished.run_dir)
+    assert after["naming"] == before["naming"] and after["assignments"] == before["assignments"]
+    on_disk = json.loads((finished.run_dir / "results.json").read_text("utf-8"))
+    assert "split" not in on_disk["naming"] and on_disk["routes"] == finished.results["routes"], on_disk["naming"]
+    renamed = refine_run(finished.run_dir, Rename("Red", "Warm"), context=fake_context())
+    assert "split" not in renamed.results["naming"], renamed.results["naming"]
+    assert not any("splitting" in w for w in renamed.results.get("warnings", [])), renamed.results["warnings"]
+    assert renamed.results["routes"] == finished.results["routes"]

@@ -864,3 +864,20 @@ def test_the_progress_bars_are_in_the_pipeline_s_order_whatever_step_reports_fir
         job.on_event({"step": step, "total": 4, "done": 2})
     assert [title for title, _ in job.progress()] == ["Step 1 · describe", "Step 2a · label", "Step 2b · name clusters",
                                                       "Step 3 · assign", "Finishing"]
+
+
+def test_uploads_that_cannot_be_decoded_are_refused_at_upload(tmp_path):
+    """A truncated JPEG (its header whole) and an empty file: the truncated one was taken ("Images ready: 6") and failed
+    at Step 1, the chat then saying "replace them in the folder first", a folder an uploader does not have."""
+    from PIL import Image
+
+    from ictc.ui import sources
+
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 40).convert("RGB").save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+    chosen = sources.from_uploads([("whole.jpg", jpeg), ("cut.jpg", jpeg[:len(jpeg) // 2]), ("empty.png", b"")],
+                                  tmp_path / "up")
+    assert [Path(p).name for p in chosen.paths] == ["whole.jpg"]
+    assert chosen.problems[0].startswith("cut.jpg: not an image (image file is truncated"), chosen.problems
+    assert chosen.problems[1] == "empty.png: empty file (0 bytes)", chosen.problems

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ictc.core.errors import UsageError
-from ictc.evaluation.audit import EMPTY, NOTE, read_audits, side_said
+from ictc.evaluation.audit import EMPTY, NOTE, UNMEASURED, read_audits, side_said
 from ictc.graph.audit import AuditResult, FixResult, audit_run, check_values, fix_preview, fix_run
 from ictc.prompts import step_name
 from ictc.ui.audit_intent import read_audit_request
@@ -188,9 +188,6 @@ def fix_redo(run_dir: Any, text: str, step: str) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
-
-
-UNMEASURED = "n/a (all unclear)"  # a cluster none of whose images got a value: no share, no disparity
 
 
 def audit_markdown(audit: dict[str, Any]) -> str:

@@ -67,7 +67,7 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
         elif size_mb > MAX_UPLOAD_FILE_MB:
             problems.append(f"{name}: {size_mb:.1f} MB; the limit is {MAX_UPLOAD_FILE_MB} MB per file")
         elif (problem := unreadable(data)) is not None:
-            problems.append(f"{name}: not an image ({problem})")
+            problems.append(f"{name}: {problem if not data else f'not an image ({problem})'}")
         elif total + size_mb > MAX_UPLOAD_TOTAL_MB:
             problems.append(f"{name}: not added, the uploads would pass {MAX_UPLOAD_TOTAL_MB} MB in all")
         else:
@@ -79,14 +79,25 @@ def from_uploads(files: list[tuple[str, bytes]], folder: Path) -> Chosen:
     return Chosen(paths, f"{len(files)} uploaded file(s)", None, problems)
 
 
+DECODED_PIXELS = 25_000_000  # an upload declaring more is checked by its header alone (its decode is Step 1's)
+
+
 def unreadable(data: bytes) -> str | None:
-    """Why `data` is not an image Pillow can open (header and structure checked, pixels not decoded),
-    or None when it is one."""
+    """Why `data` is not an image Pillow can decode, or None when it is one: its header and structure checked, then
+    its pixels decoded (a JPEG at 1/8 scale) unless it declares over DECODED_PIXELS. A truncated file whose header is
+    whole had been taken, then failed at Step 1 with the chat saying to replace it "in the folder", one an uploader
+    does not have."""
     from PIL import Image
 
+    if not data:
+        return "empty file (0 bytes)"
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
+        with Image.open(io.BytesIO(data)) as image:  # verify() leaves the image unusable: opened again to decode
+            if image.width * image.height <= DECODED_PIXELS:
+                image.draft("RGB", (image.width // 8 or 1, image.height // 8 or 1))  # JPEG only: decodes at 1/8
+                image.load()
     except Exception as exc:  # noqa: BLE001 (Pillow raises many kinds for a bad file; the reason is shown)
         said = re.sub(r"\s*<_?io\.\w+ object at 0x[0-9a-f]+>", "", str(exc).split("\n")[0])  # not for users
         return said[:80] or type(exc).__name__

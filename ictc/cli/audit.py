@@ -20,6 +20,11 @@ def confirm_values(attribute: str, yes: bool) -> Any:
     from ictc.graph.audit import check_values
 
     def confirm(proposal: list[str]) -> list[str] | None:
+        if len(proposal) < 2:  # accepted, it had ended on "the values ['woman'] give fewer than two distinct values"
+            from ictc.core.errors import UsageError
+
+            raise UsageError(f"the model's answers on a sample name one value only: {proposal[0]!r} (plus unclear); an "
+                             f"audit compares two or more: give them, e.g. --values \"{proposal[0]},...\"")
         print(f"Proposed values for {attribute!r} (what the model perceives, plus 'unclear'): {', '.join(proposal)}")
         if yes:
             return proposal
