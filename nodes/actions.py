@@ -73,8 +73,7 @@ class SetK:
 
 @dataclass(frozen=True)
 class SetCriterion:
-    """Replace the criterion text (or use `preset`, a presets.json name), keeping the instructions:
-    every step again."""
+    """Replace the criterion text (or use `preset`, a presets.json name), keeping the instructions: every step again."""
 
     criterion: str
     preset: str | None = None
@@ -292,10 +291,8 @@ def _plan(state: dict[str, Any], action: Action) -> Plan:
             moved = {p: {**a, "cluster": to} for p, a in state.get("assignments", {}).items() if a["cluster"] == cluster}
             naming = {**with_rename(state["naming"], cluster, to), "names": [to if n == cluster else n for n in names]}
             naming = with_renamed(naming, cluster, to)  # so that a resume's Step 2b can name it so again
-            update: dict[str, Any] = {"naming": naming, "assignments": moved}
-            if cluster == OTHER:  # the other group, renamed: a named cluster from now on
-                update |= group_fields(naming["names"], bool(state.get("other")))
-            return Plan(update, "", "nothing (a rename calls no model)")
+            gone = group_fields(naming["names"], bool(state.get("other"))) if cluster == OTHER else {}  # now a cluster
+            return Plan({"naming": naming, "assignments": moved, **gone}, "", "nothing (a rename calls no model)")
         case SetK(k):
             given = state.get("assignments", {})
             empty = given and set(state.get("naming", {}).get("names", [])) - {a["cluster"] for a in given.values()}
