@@ -218,7 +218,11 @@ def open_run(run_dir: Path, meta: dict[str, Any], ctx: Context) -> Iterator[RunS
             try:
                 session.keep_calls()  # a pass that made no version: its calls count in the next one
             finally:
-                connection.close()
+                # a pass stopped by an exception (Ctrl-C, a kill as the tests make one) may leave LangGraph's checkpoint
+                # writes running on its threads: closed under the saver's lock (every use of the connection holds it),
+                # the connection is never closed in the middle of one (that crashed the process in sqlite3)
+                with session.saver.lock:
+                    connection.close()
 
 
 def run_state(run_dir: str | Path) -> dict[str, Any]:

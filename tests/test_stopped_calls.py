@@ -5,14 +5,17 @@ describe and 40 label calls made before the stop."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 
 import pytest
 
 from ictc.evaluation.outputs import write_json
 from ictc.graph.pass_calls import PASS_FILE, adopt_killed
 from ictc.graph.run import resume_run, start_run
-from ictc.graph.session import RunSession
+from ictc.graph.session import RunSession, open_run
+from ictc.graph.versions import load_meta
 from ictc.nodes.actions import Accept
 from ictc.nodes.context import StopRequested
 from ictc.prompts import make_criterion
@@ -97,3 +100,30 @@ def test_a_killed_pass_already_counted_is_not_counted_again(tmp_path):
     on_disk = json.loads((run_dir / "run.json").read_text())
     assert on_disk["calls_unsaved"]["describe"]["model_calls"] == 5 == meta["calls_unsaved"]["describe"]["model_calls"]
     assert not (run_dir / PASS_FILE).exists()
+
+
+def test_the_run_s_database_is_not_closed_under_a_checkpoint_write_still_running(colour_images, tmp_path):
+    # a pass stopped by an exception leaves LangGraph's checkpoint writes running on other threads: the connection
+    # had been closed under one of them (a segfault in sqlite3 in CI); it is closed once the write is done
+    paths, _ = colour_images
+    ctx = fake_context()
+    start_run(paths, make_criterion("colour"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    run_dir = tmp_path / "run"
+    writing, outcome = threading.Event(), []
+
+    def late_write(saver):
+        with saver.cursor() as cursor:  # holds the saver's lock, as LangGraph's put_writes does
+            writing.set()
+            time.sleep(0.3)  # the pass's main thread leaves meanwhile
+            try:
+                outcome.append(cursor.execute("SELECT count(*) FROM checkpoints").fetchone()[0])
+            except sqlite3.ProgrammingError as exc:  # "Cannot operate on a closed database"
+                outcome.append(exc)
+
+    with pytest.raises(Killed), open_run(run_dir, load_meta(run_dir), ctx) as session:
+        writer = threading.Thread(target=late_write, args=(session.saver,))
+        writer.start()
+        writing.wait(5)
+        raise Killed
+    writer.join(5)
+    assert outcome and isinstance(outcome[0], int), outcome
