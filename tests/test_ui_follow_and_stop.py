@@ -99,8 +99,9 @@ def test_stop_typed_during_a_job_stops_it(colour_images):
     """ "stop" typed while a run worked was held, and read after the run as a criterion ("I could not tell what to
     group by...")."""
     app, ctx = slow_run(colour_images)
-    said = say(app, "stop")
-    assert said.startswith("Stopping first run: what is done is kept"), said
+    say(app, "stop")
+    # the reply, then (the Stop taking effect at once under load) the job's outcome may already follow it
+    assert any(m.startswith("Stopping first run: what is done is kept") for m in messages(app)), messages(app)
     done = wait_for_job(app)
     assert done.startswith("Stopped during "), done
     assert not any("could not tell" in m for m in messages(app))
