@@ -163,7 +163,6 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
         else:
             self.version_, self.changes_ = result.version, result.changes
         self._store_groupings(result.results)
-        self._store_groupings(result.results)
 
     def _fitted_run(self) -> Path:
         if not hasattr(self, "run_dir_"):
@@ -223,8 +222,8 @@ class ICTC(EditVerbs, ClusterMixin, BaseEstimator):
 
     # issue 21: K proposed, the user's names, "other", levels, several criteria -------------------------------
     def _store_groupings(self, results: dict[str, Any]) -> None:
-        """`k_choice_` (the K proposal and choice, None when K was given), `tree_` (the latest coarser level,
-        [] when none), `other_size_` (images in "other", None without that group)."""
+        """`k_choice_` (the K proposal and choice, None when K was given), `tree_` (the coarser levels down to
+        the first clusters, [] when none), `other_size_` (images in "other", None without that group)."""
         self.k_choice_ = results.get("k_choice")
         self.tree_ = results.get("tree", [])
         self.other_size_ = results["other"]["size"] if "other" in results else None

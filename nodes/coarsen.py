@@ -115,8 +115,8 @@ def coarsen(state: RunState, runtime: Runtime[Context]) -> Command[Literal["revi
     answer = group_names(runtime.context, Criterion.from_dict(state["criterion"]), sizes, n)
     parent_of = {child: parent for parent, children in answer["parents"].items() for child in children}
     # "formers": every cluster it was in, the latest first, so that the tree after a second coarsening shows every
-    # level (it had shown only the last two: `fine` is the level just below)
-    moved = {p: {**a, "cluster": parent_of[a["cluster"]], "fine": a["cluster"], "formers": [a["cluster"], *formers(a)]}
+    # level (it had shown only the last two from "fine", the level just below, which runs made before keep)
+    moved = {p: {**a, "cluster": parent_of[a["cluster"]], "formers": [a["cluster"], *formers(a)]}
              for p, a in assignments.items() if a["cluster"] in parent_of}
     parents = list(answer["parents"]) + ([OTHER] if OTHER in state["naming"]["names"] else [])
     level = {"parents": answer["parents"], "source": answer["source"], "from": names}
