@@ -32,7 +32,8 @@ from bench.common import save
 LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_label": "off", "endpoint_choice": "enum",
               "check_clusters": "off", "name_groups": "off", "assign_by_group": "off", "label_levels": "off",
               "embedding_prior": "off", "choice_orders": 1, "category_reask": "off", "category_look": "off",
-              "echo_check": "off", "category_fold": "off", "category_join": "off"}
+              "echo_check": "off", "category_fold": "off", "category_join": "off",
+              "label_kinds": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
@@ -51,7 +52,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no echo check": {"echo_check": "off"},
     "after, category fold": {"category_fold": "on"},  # off by default
     "after, no category join": {"category_join": "off"},  # the fifth pass's defaults
-    "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off", "category_join": "off"},  # the fourth pass's final defaults
+    "after, no label kinds": {"label_kinds": "off"},  # the defaults before the thirteenth pass
+    "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off", "category_join": "off",
+              "label_kinds": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
     "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults

@@ -22,7 +22,8 @@ from ictc.store.thumbnails import ThumbnailCache
 
 QUALITY_LEVERS = ("group_labels", "names_from_labels", "names_cover", "assign_by_label", "endpoint_choice",
                   "check_clusters", "name_groups", "assign_by_group", "label_levels", "embedding_prior",
-                  "choice_orders", "category_hops", "category_reask", "category_look", "echo_check", "category_fold", "category_join")
+                  "choice_orders", "category_hops", "category_reask", "category_look", "echo_check", "category_fold", "category_join",
+                  "label_kinds")
 
 
 def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:

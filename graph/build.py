@@ -37,6 +37,7 @@ from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.describe import describe, stored_descriptions
 from ictc.nodes.label import echoes_prompt, label, label_template
 from ictc.nodes.label_counts import normalize_label
+from ictc.nodes.label_kinds import with_kind
 from ictc.nodes.label_levels import CATEGORY, LABEL, level_label
 from ictc.nodes.merged_names import step3_names
 from ictc.nodes.name_clusters import name_clusters
@@ -161,6 +162,11 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     categories = state["naming"].get("label_categories")
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
     joined = state["naming"].get("joined", {})  # label -> the category it joined after a look (category_join)
+    kinds = state["naming"].get("label_kinds", {})  # label -> the label of the run it joined as a kind (label_kinds)
+
+    def kind_of(label: str) -> str:
+        return kinds.get(normalize_label(label), normalize_label(label))
+
     prior_label = _prior_label(state, runtime)
     # names merged before Step 3: asked as they were, sent to the merged cluster while it is still there (a part
     # of a later split may be called like a name merged away)
@@ -172,11 +178,13 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
                 "merged": (parts if scope[img["path"]] == list(split_asked) else {}) if img["path"] in scope else merged,
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
-                "raw_label": (raw := level_label(labels.get(img["path"], {}), level, categories)),
+                "raw_label": (raw := level_label(with_kind(labels.get(img["path"], {}), kinds), level, categories)),
+                "kind": normalize_label(labels.get(img["path"], {}).get("raw", "")) in kinds,
                 "specific_label": (specific := prior_label(img["path"])),
                 # a look chose among the K names, not among a split's parts
-                "looked": "" if img["path"] in scope else looked.get(normalize_label(specific), ""),
-                "joined": level == CATEGORY and img["path"] not in scope and normalize_label(specific) in joined,
+                # looks and joins were made for the label after its kind join (label_kinds)
+                "looked": "" if img["path"] in scope else looked.get(kind_of(specific), ""),
+                "joined": level == CATEGORY and img["path"] not in scope and kind_of(specific) in joined,
                 "label_share": shares.get(normalize_label(raw), 0.0),
                 "group_name": state["naming"].get("label_names", {}).get(normalize_label(raw), "")}
                for img in _window(state, runtime, _pending(state, "assignments", "labels"))]

@@ -6,7 +6,8 @@ An image whose raw label (Step 2a) is exactly one of the names goes there withou
 setting assign_by_label): Step 2b's names came from those labels, so the mapping is already known. Likewise
 an image whose label's group name agrees with the name nearest its label (route `group`, assign_by_group), and
 an image whose one-image label Step 2b's look placed under a name (route `look`, category_look); route `join`
-for the label route of an image whose category its label joined after a look (category_join).
+for the label route of an image whose category its label joined after a look (category_join), `kind` for one whose
+label joined another label of the run as its kind by WordNet (label_kinds).
 A calibrated choice may be asked with the names in several rotated orders and their gains averaged (route
 `logprobs+orders`, setting choice_orders) and is weighed with the embedding prior of the image's label (route
 `...+embedding` where that changes it, setting embedding_prior; models/calibrated.py)."""
@@ -67,19 +68,22 @@ def group_decides(item: dict[str, Any], names: list[str], embedder: TextEmbedder
     return group_name if nearest == group_name else None
 
 
-NO_CALL_ROUTES = frozenset({"label", "look", "join", "group"})  # the routes decided_without_model gives
+NO_CALL_ROUTES = frozenset({"label", "kind", "look", "join", "group"})  # the routes decided_without_model gives
 
 
 def decided_without_model(item: dict[str, Any], names: list[str], ctx: Context) -> tuple[str, str, str, str] | None:
     """(cluster, route, what was read, source) for an image Step 3 places without a model call, or None: its
     raw label is one of `names` (route `label`, setting assign_by_label; route `join` when that label is the
-    category its specific label joined after a look, category_join), Step 2b's look placed its label under
+    category its specific label joined after a look, category_join; route `kind` when its label joined its kind,
+    label_kinds), Step 2b's look placed its label under
     one of them (route `look`, category_look), or its label's group name agrees with the embedding (route
     `group`, assign_by_group), tried in that order. The caller asks only when Step 3 carries no instruction."""
     settings = ctx.settings
     if settings.assign_by_label == "on" and (name := label_decides(item, names)) is not None:
         if item.get("joined"):  # its category came from Step 2b's look at its description (category_join)
             return name, "join", f"joined: {item['raw_label']}", "(category joined after a look: no model)"
+        if item.get("kind"):  # its label joined another label of the run as its kind (label_kinds)
+            return name, "kind", f"kind: {item['raw_label']}", "(label joined its kind by WordNet: no model)"
         return name, "label", f"label: {item['raw_label']}", "(raw label: no model)"
     if item.get("looked") in names:
         return item["looked"], "look", f"looked: {item['specific_label']}", "(Step 2b's look at a description: no model)"

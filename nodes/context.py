@@ -17,6 +17,7 @@ from ictc.models.choose import Chooser
 from ictc.models.embed import TextEmbedder
 from ictc.models.stop_check import STOP_CHECK
 from ictc.models.structured import JsonCaller
+from ictc.models.wordnet import Taxonomy, WordNetNouns
 from ictc.nodes.watch import FailureWatch
 
 
@@ -56,7 +57,7 @@ class Context:
 
     vlm_id, llm_id: the model names as traced and as part of every cache key; llm_json: the LLM for answers
     that must fit a JSON schema (Step 2b); chooser: Step 3's way of picking one name; embedder: for label
-    grouping and answer mapping; slots: a semaphore of `settings.concurrency` model calls in flight; pool:
+    grouping and answer mapping; taxonomy: WordNet's nouns (label_kinds); slots: a semaphore of `settings.concurrency` model calls in flight; pool:
     the `settings.concurrency` threads that run a step's batches (nodes/common.py in_batches), shared by
     all of the step's tasks, so a thread takes the next batch as soon as its call returns."""
 
@@ -71,6 +72,7 @@ class Context:
     descriptions: Any = None  # store.descriptions.DescriptionStore: Step-1 reuse (None: no reuse)
     cache: Any = None  # store.step_cache.StepCache: Steps 2a, 2b, 3 reuse (None: no reuse)
     thumbnails: Any = None  # store.thumbnails.ThumbnailCache: Step 1 adds each image's (None: the report makes them)
+    taxonomy: Taxonomy = field(default_factory=WordNetNouns)  # WordNet's nouns for label_kinds (read on first use)
     stop: threading.Event | None = None  # one run's own stop request (the UI's stop button), beside STOP
     slots: threading.BoundedSemaphore = field(init=False, repr=False)
     watch: FailureWatch = field(init=False, repr=False)  # stops a step that fails the same way for every image

@@ -37,6 +37,7 @@ from ictc.nodes.label_counts import (
     short_of,
     trim_counts,
 )
+from ictc.nodes.label_kinds import kind_joins, kinds_as_categories, labels_near_k, with_kind
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.read_names import parse_names
@@ -125,6 +126,13 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     if settings.echo_check == "on":  # a label that repeats the prompt says nothing: it names no cluster
         texts = [state.get("descriptions", {}).get(p, {}).get("text", "") for p in paths]
         records, echoed = without_echoes(records, texts, criterion, label_template(settings.label_levels))
+    kinds: dict[str, str] = {}
+    unchecked: dict[str, str] = {}
+    own_counts = count_labels([r.get("raw", "") for r in records])
+    by_kinds = settings.label_kinds == "on" and labels_near_k(own_counts, k)
+    if by_kinds:  # a label WordNet lists as a kind of another label of the run joins it
+        kinds = kind_joins(own_counts, k, ctx.taxonomy)
+        records = [with_kind(r, kinds) for r in records]
     categories: dict[str, str] = {}
     folded: dict[str, str] = {}
     joined: dict[str, str] = {}
@@ -140,6 +148,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             descriptions_by_label = label_descriptions(state)
         categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,
                                                    descriptions_by_label if settings.category_reask == "on" else None)
+        if kinds:  # a label others joined as their kind is at the run's level: its own category
+            categories, unchecked = kinds_as_categories(categories, set(kinds.values()))
         if settings.category_join == "on":  # a category only one label has: that label may join another's
             candidate, joined, looks = join_categories(ctx, criterion, categories, once, descriptions_by_label)
             spent += looks
@@ -178,6 +188,10 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         naming = {**naming, "folded": folded}
     if joined:
         naming = {**naming, "joined": joined}
+    if kinds:
+        naming = {**naming, "label_kinds": kinds}
+    if unchecked:
+        naming = {**naming, "categories_dropped": unchecked}
     return with_stale_cleared(state, with_other({**naming, "label_level": level}, bool(state.get("other"))))
 
 

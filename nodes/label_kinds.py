@@ -1,0 +1,104 @@
+"""WordNet's noun hierarchy put to Step 2b (setting label_kinds): a label that is a kind of another label of the
+run joins it ("pony" joins "horse", "bullfrog" joins "frog", when both are labels of the run) before the labels
+are counted; and a category the LLM gave a label is kept only when WordNet agrees it is one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ictc.models.wordnet import Taxonomy
+from ictc.nodes.label_counts import normalize_label
+
+MAX_LABELS_PER_CLUSTER = 3  # more distinct labels than this many per cluster asked for: no joins (kind_joins)
+
+
+def labels_near_k(counts: Mapping[str, int], k: int) -> bool:
+    """Whether WordNet's kinds apply to a run whose normalized Step-2a labels are `counts` (label -> images) for
+    `k` clusters: the distinct labels are at most MAX_LABELS_PER_CLUSTER times `k`. Labels near K in number are
+    kinds at about the clusters' level (15-18 labels for the 8 classes of the CIFAR photos), where a label's kind
+    is a better name than the category a small LLM gives it; many more (46-48 for the 6 coarse kinds of the emoji
+    captions) say the clusters are categories above them, which the category step gives, and there a joined label
+    takes its kind's category ("tennis ball" -> ball -> "ball" where its own was "sports") and WordNet puts a
+    racquet under equipment, not sport: emoji-60-s1 fell from 0.95 to 0.75 (README "Quality with small models",
+    thirteenth pass)."""
+    return len(counts) <= MAX_LABELS_PER_CLUSTER * k
+
+
+def kind_joins(counts: Mapping[str, int], k: int, taxonomy: Taxonomy) -> dict[str, str]:
+    """Which labels join another label of the run as its kind.
+
+    `counts`: normalized Step-2a label -> images carrying it; `k`: the clusters asked for.
+    A label's meaning is its most frequent noun sense in `taxonomy` (the first-sense rule of word-sense
+    disambiguation: WordNet lists senses by their frequency in its tagged corpus); a label that is no noun of it
+    joins nothing and nothing joins it. A label joins the label of the run whose sense is its nearest hypernym
+    (fewest hops); labels of one sense (synonyms: "toad" is a lemma of WordNet's frog) join the one most images
+    carry. A kind takes all its sub-kinds at once, the most specific kinds first, and only while at least `k`
+    distinct labels remain: "animal" beside cat, dog and horse on a K = 8 set of CIFAR photos would leave fewer
+    than 8, so it takes none of them; beside goat, cow and ant on a K = 6 set of coarse kinds it takes all.
+    Chains follow: when "horse" joins "animal", "pony", which had joined "horse", goes to "animal" too.
+
+    Returns {label: the label it joins} (both normalized, as in `counts`); {} when nothing joins.
+    Why: a 0.5B LLM gives the specific word (pony, lorry, bullfrog) where the description says it, and asked for
+    its category answers inconsistently (horse -> animal, bullfrog -> dog); README "Quality with small models",
+    thirteenth pass."""
+    senses = {label: sense for label in counts if (sense := taxonomy.sense(label))}
+    above = {label: taxonomy.ancestors(sense) for label, sense in senses.items()}
+    # the target a label would join: the run label whose sense is its nearest hypernym (or its own sense)
+    nearest: dict[str, str] = {}
+    for label, hops in above.items():
+        found = []
+        for other, sense in senses.items():
+            if other == label or sense not in hops:
+                continue
+            if hops[sense] == 0 and _rank(other, counts, taxonomy.head(sense)) < _rank(label, counts, taxonomy.head(sense)):
+                continue  # synonyms join the one most images carry, else the sense's head word
+            found.append((hops[sense], -counts[other], other))
+        if found:
+            nearest[label] = min(found)[2]
+    into: dict[str, str] = {}  # label -> the label it has joined so far (chains resolved by _final)
+    # the most specific kinds first: a target's depth is its fewest hops to the hierarchy's root, approximated by
+    # how many senses lie above it
+    targets = sorted(set(nearest.values()), key=lambda t: (-len(above[t]), t))
+    for target in targets:
+        subs = [label for label, t in nearest.items() if t == target and _final(into, label) != _final(into, target)]
+        trial = {**into, **{label: target for label in subs}}
+        if subs and len({_final(trial, label) for label in counts}) >= k:
+            into = trial
+    return {label: _final(into, label) for label in into}
+
+
+def _rank(label: str, counts: Mapping[str, int], head: str) -> tuple[int, bool, str]:
+    """How strongly `label` stands for its sense among synonyms: images carrying it, being the sense's `head`
+    word, then alphabetical (so that one of two synonyms is always the higher)."""
+    return counts[label], label == head, label
+
+
+def _final(into: Mapping[str, str], label: str) -> str:
+    """`label` followed through `into` (label -> the label it joined) to the label it ends with."""
+    seen = {label}
+    while label in into and into[label] not in seen:
+        label = into[label]
+        seen.add(label)
+    return label
+
+
+def with_kind(record: dict[str, Any], kinds: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of Step-2a `record` whose raw label is the label it joined by `kinds` (normalized label -> the label
+    it joins, kind_joins), its own label kept as "specific"; `record` itself when its label joins nothing."""
+    joined = kinds.get(normalize_label(record.get("raw", "")))
+    return {**record, "raw": joined, "specific": record.get("raw", "")} if joined else record
+
+
+def kinds_as_categories(categories: Mapping[str, str], kinds: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The category step's answers (nodes/label_categories.py) with each label of `kinds` (the labels other labels
+    joined, kind_joins' values) as its own category: labels joined it as their kind, so it is at the run's level
+    already, and a category above it would take its sub-kinds up with it.
+
+    `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category
+    it had}, for the labels whose category changed). Why: Qwen 0.5B put dog, frog and horse, each joined by its
+    sub-kinds (pug; bullfrog, toad; pony), under "animal" beside cat under "cat", and the four classes shared one
+    cluster (README "Quality with small models", thirteenth pass)."""
+    changed = {label: category for label, category in categories.items()
+               if label in kinds and normalize_label(category) != label}
+    return {**categories, **{label: label for label in changed}}, changed
