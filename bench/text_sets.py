@@ -163,8 +163,56 @@ CIFAR_DESCRIPTIONS_E = [
     "An old wooden sailing ship with a dark hull and tall masts sits low in the harbor water. On the distant shore, a horse pulls a small cart along the quay. The sky is hazy white, and the water in front is dark and still.",
     "Perched on leaf litter, a yellowish-olive frog with dark markings sits in profile. Far back through a gap in the undergrowth, a young deer can be made out. The ground is a tangle of brown, dry leaves and twigs in dim light.",
 ]
+# A sixth and a seventh time (thirteenth pass), by two more helpers that saw no other descriptions, written after
+# label_kinds was built and measured as held out (no lever was changed after they were written).
+CIFAR_DESCRIPTIONS_F = [
+    "A grey tabby cat is curled up on someone's lap, licking its paw with its head tucked down. A tiny toy airplane lies on the denim fabric just beside its tail. The background is a warm orange wall in a cozy indoor room.",
+    "A sleek white motor yacht with a navy hull and a red stripe along the waterline cruises across the frame. Off to one side, a seagull glides low over the water. Behind it stretches a pale, washed-out sky above a hazy harbor.",
+    "A white sport cruiser with tinted cabin windows sits moored at a marina berth. On the quay in the background, a small pickup truck is parked near the dock. Rows of sailboat masts rise against a soft dusk sky.",
+    "A Concorde supersonic airliner with its distinctive drooped nose is pictured in profile on the cover of a book. Near the bottom corner of the cover, a small sailboat is printed as part of the design. The backdrop is a pale grey-white sky beneath red title lettering.",
+    "A brown common frog with a mottled back crouches among the stems. A little sparrow perches on a bent blade of grass a short distance away. The scene is a dense thicket of tall green grass and leaves.",
+    "A warty reddish-brown toad squats low on the ground, its front legs splayed. Far off at the edge of the frame, a deer can be seen grazing. The surroundings are dry, rusty-red earth and sandy soil.",
+    "A white compact hatchback is shown with both of its front doors swung open. A small model airplane hangs from the ceiling above it. The car stands in a studio with a bright red backdrop and a dark floor.",
+    "A bright green tree frog clings to the edge of a window ledge. Behind the glass, a cat watches it with curiosity. The background is a white window frame with a dim interior beyond.",
+    "A silver-grey kitten with white markings lounges on a soft cream blanket, looking up sleepily. A small plastic toy horse sits on the blanket next to it. The setting is a pale, softly lit bedroom.",
+    "A dark blue four-by-four SUV with a chrome grille is parked facing the camera. In a paddock off to the side, a horse stands by the fence. The scene is a bright, wintry roadside with pale sky and bare shrubs.",
+    "A grey twin-tailed fighter jet banks sharply through the air with its wings swept back. Far in the distance, a single bird is flying. The background is a clear, hazy blue sky.",
+    "A white box delivery lorry with an orange logo on its side is parked on the street. A small dog trots along the pavement in front of it. Behind it stands a large red-brick Victorian building.",
+    "A brown-and-white Jack Russell terrier is being petted by a person's hand. A tabby cat sits watching from the shadows nearby. The background is a patch of lawn with dark green shrubbery.",
+    "A white Arabian horse trots gracefully, its tail held high. A small dog runs along at its heels. The background is a dark, shadowy stable yard.",
+    "A blue heavy-duty semi truck hauling a tall box trailer is stopped on a gravel lot. A small hatchback car is parked beside its cab. In the background, a flat yellow field stretches under an overcast sky.",
+    "A white fishing trawler plows through choppy water, leaving a foamy wake behind it. High above, a small seaplane passes overhead. The scene is a deep green sea whipped into waves.",
+    "A floppy-eared brown-and-white spaniel puppy is cradled in someone's arms. A tiny green frog figurine rests on the person's sleeve nearby. The background is dark clothing and a dim indoor room.",
+    "A chestnut horse wearing a leather halter is shown in a close-up of its head and neck. Behind it, a horse trailer truck is parked at the edge of the arena. The setting is a pale, sandy riding ground on a bright day.",
+    "An old wooden sailing vessel crowded with passengers on deck floats on calm water. A small airplane is visible high in the sky above its masts. The background is a hazy harbor with a distant shoreline.",
+    "A yellow-green spotted frog sits hunched on the forest floor. Among the trees farther back, a young deer peers out. The scene is dim woodland covered in brown leaf litter.",
+]
+
+CIFAR_DESCRIPTIONS_G = [
+    "A grey tabby with striped fur and a pale muzzle peers sideways at the camera, ears pricked. On a shelf behind it sits a little toy airplane with red wings. The backdrop is a soft blue wall under cool indoor light.",
+    "A large white passenger ferry with a dark hull cuts across calm water toward the viewer. Far off by the shoreline, a delivery truck crawls along a coastal road. Hazy grey sky and misty hills fill the background.",
+    "Moored among other boats is a sleek white motor yacht, its cabin windows tinted dark. A seagull perches on a wooden piling close to its stern. Masts and rigging crowd the deep blue evening sky over the marina.",
+    "Across the top of a printed poster, a long-nosed jetliner streaks through a pale sky. Down in one corner, a small vintage roadster is drawn beside the title lettering. The page is cream-coloured with bold dark text spread across it.",
+    "Squatting among leafy green stems, a plump brown frog shows off its speckled, damp skin. In the blurred distance a dog sniffs along the edge of the garden bed. Dense foliage and dappled daylight surround the scene.",
+    "A warty reddish-brown toad sits hunched on bare earth, golden eyes half closed. A little way behind it, a toy pickup truck lies half-buried in the dirt. Warm, low sunlight gives the whole patch of soil a rusty glow.",
+    "Displayed on a turntable, a compact white hatchback shows off its glossy roof and black sporty wheels. A scale model of a sailing ship sits in a glass case near the edge of the stand. Dramatic spotlights cut through the darkness of the exhibition hall.",
+    "Clinging to a broad leaf, a bright green tree frog spreads its sticky toe pads wide. Behind the potted plant, a tabby kitten watches from the windowsill. Everything else melts into a blur of grey stone and muted daylight.",
+    "A pale cream-and-grey kitten with wide, round eyes stares straight into the lens. Next to it on the table stands a small ceramic horse figurine. Soft window light washes the room in pastel greens and whites.",
+    "Parked on a gravel track is a black Jeep-style off-roader with chunky tyres and a bar of roof spotlights. A deer watches warily from the tree line behind it. Thick green bushes and overcast daylight frame the shot.",
+    "A grey fighter jet banks hard, its twin tail fins and swept wings sharply outlined. Far below, a tiny cargo ship leaves a thin wake across the sea. The sky around it is a flat, bright haze of pale blue.",
+    "A white refuse lorry with a blue stripe idles at the kerb, its boxy compactor body towering behind the cab. Trotting along the pavement near its front wheel is a small terrier. Red-brick terraced houses and a washed-out sky line the street.",
+    "Stretched out on a couch cushion, a white-and-tan Jack Russell terrier turns its head to one side. Curled up in the far corner of the couch is a small grey cat. Warm lamplight falls across the cluttered living room.",
+    "A grey-white Arabian stands in profile, its mane falling over a proudly arched neck. A black dog sits quietly by the fence post to its left. The shadowy paddock behind fades into deep green darkness.",
+    "This blue Volvo dump truck, with its tall steel tipper body, is parked on a construction lot. Beside its rear wheels sits a small red hatchback. Bright midday sun and a clear sky light up the whole yard.",
+    "Seen from above, a green-hulled fishing trawler ploughs through choppy turquoise water, leaving a frothy wake. A light seaplane circles high over its bow. The surrounding sea glitters under strong sunshine.",
+    "A brown-and-white beagle puppy gazes upward with soulful dark eyes, one floppy ear folded back. By its paw, a little green frog squats on the floor tile. The background is a plain, softly lit grey wall.",
+    "Wearing a leather bridle, a chestnut horse turns its head toward the camera with ears pricked forward. Past its shoulder, a silver sedan is parked by the stable gate. Leafy trees and cloudy daylight blur softly behind.",
+    "An old wooden junk with a patched hull and tall bare masts rides at anchor. A pelican drifts on the water just off its bow. The pale, overcast harbour sky leaves the whole scene washed out and grey.",
+    "Crouched low in the grass, a mottled olive-green bullfrog puffs its throat slightly. Far across the meadow, a young deer grazes at the edge of the woods. Earthy browns and soft morning light fill the frame.",
+]
+
 CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C, "d": CIFAR_DESCRIPTIONS_D,
-                  "e": CIFAR_DESCRIPTIONS_E}
+                  "e": CIFAR_DESCRIPTIONS_E, "f": CIFAR_DESCRIPTIONS_F, "g": CIFAR_DESCRIPTIONS_G}
 
 
 def pixel_key(image: Any) -> str:
@@ -328,7 +376,7 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
 
 def cifar_set(variant: str = "") -> TextSet:
     """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b" to
-    "e" are "cifar10-20-rich-b" to "-e", on copies of the photos with one pixel changed (a different one per
+    "g" are "cifar10-20-rich-b" to "-g", on copies of the photos with one pixel changed (a different one per
     variant), in a temp folder, so the stand-in VLM, which finds a description by pixels, tells the sets apart."""
     import numpy as np
     from PIL import Image
@@ -354,7 +402,7 @@ def cifar_set(variant: str = "") -> TextSet:
 
 
 def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich, -b, -c, -d and -e, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    """The bench's sets: cifar10-20-rich, -b to -g, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
     per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
     named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
@@ -366,4 +414,4 @@ def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
             *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
-    return [cifar_set(), *(cifar_set(variant) for variant in "bcde"), *sets]
+    return [cifar_set(), *(cifar_set(variant) for variant in "bcdefg"), *sets]
