@@ -8,7 +8,7 @@ true classes, Step-3 accuracy given the true class names; end to end ACC / NMI /
     python -m bench.text_quality --base-url http://127.0.0.1:8123/v1 --model-name qwen05b
     python -m bench.text_quality --base-url ... --configs before after   # fewer runs
     python -m bench.text_quality --base-url ... --seed 1 --per-class 10 --sets emoji-60-s1 wordnet-59-s1
-        # other words of the same kinds (sets: cifar10-20-rich, cifar10-20-rich-b to -g, emoji-N,
+        # other words of the same kinds (sets: cifar10-20-rich, cifar10-20-rich-b to -h, emoji-N,
         # emoji-articled-N ("A goat.", the issue's held-out form), wordnet-N, wordnet-common-N; with a seed
         # other than 0 the drawn sets' names end in -s<seed>)
 

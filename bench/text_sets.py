@@ -211,8 +211,34 @@ CIFAR_DESCRIPTIONS_G = [
     "Crouched low in the grass, a mottled olive-green bullfrog puffs its throat slightly. Far across the meadow, a young deer grazes at the edge of the woods. Earthy browns and soft morning light fill the frame.",
 ]
 
+# An eighth time, by a third helper, written and measured after the thirteenth pass's second rule (categories too
+# general yield) was built: held out.
+CIFAR_DESCRIPTIONS_H = [
+    "A gray tabby kitten is curled up on someone's lap, peering out with wide, watchful eyes. Off to one side, a little toy pickup truck rests on the fold of the blanket. The background is a warm orange wall above rumpled blue denim.",
+    "A sleek white passenger ferry with a blue and red striped hull sits moored at the pier. A seagull is perched on a railing near its bow. The setting is a pale, overcast sky over a gray concrete quay.",
+    "A white motor yacht with a dark windshield is tied up alongside the dock. A small brown dog stands on the planks beside it, looking toward the water. Behind it, a forest of sailboat masts fills a busy marina under a hazy sky.",
+    "A supersonic jetliner with a long pointed nose and swept delta wings is pictured on the cover of a book. A tiny drawing of a sailboat appears down in one corner of the page. The backdrop is a pale printed cover with bold red lettering across the top.",
+    "A mottled brown toad sits still among the blades of tall grass. A small wren is perched on a stalk just above it. The scene is a lush tangle of green leaves and stems.",
+    "A plump reddish-brown frog crouches low on the ground with its legs tucked beneath it. A tiny toy car lies tipped over in the dirt nearby. The surroundings are a patch of rusty red soil and dry debris.",
+    "A white hatchback with its doors swung wide open is parked with its interior on display. A small model airplane hangs from the ceiling above it. The backdrop is a glossy bright red wall, like a showroom or exhibition stand.",
+    "A bright green tree frog clings to a smooth gray branch. Far behind it, a young deer is faintly visible through the blurry greenery. The background is a soft wash of muted greens and grays.",
+    "A silver tabby cat lounges on its side, gazing up toward the camera. A little horse figurine stands on the shelf behind it. The setting is a cozy room with pale green cushions and soft light.",
+    "A dark blue sport utility vehicle with chunky tires is shown from the front. A small dog sits in the snow a few steps away from its bumper. The setting is a bright, wintry landscape washed out in white and pale lavender.",
+    "A gray-white fighter jet banks sharply across the frame with its wings swept back. A lone bird glides near the lower edge of the picture. The background is a clear, even blue sky.",
+    "A white box lorry with a red-trimmed cab is parked on a city street. A compact sedan is pulled up at the curb behind it. Red brick buildings with ornate rooftops line the background.",
+    "A brown and white puppy stands on a lap, its floppy ears hanging down. A tabby kitten peeks out from behind a cushion in the corner. The setting is a casual indoor scene with dark leafy patterns in the background.",
+    "A white stallion prances with one foreleg raised and its mane flowing. A small dog trots along the edge of the arena nearby. The background is dark and shadowy, making the pale horse stand out.",
+    "A big blue dump truck with a tall steel bed is parked in a lot. A brown pony grazes in a small paddock across the road. The setting is an overcast day with a yellow building off to the left.",
+    "A small fishing boat plows through choppy water, throwing up white spray. A tiny jet is visible high in the sky above the waves. The scene is a churning, deep green sea.",
+    "A fluffy puppy with chestnut ears and a white face is cradled in someone's arms. A tabby cat lounges on a chair in the background. The setting is an indoor room with dark clothing and dim lighting.",
+    "A chestnut horse wearing a leather bridle is shown in a close-up of its head. A small car is parked on the road far behind it. The background is a pale sky with a line of soft, hazy trees.",
+    "A crowded wooden boat packed with people floats low in the water. A delivery truck waits on the distant shoreline. The backdrop is a hazy white sky over calm, dark water.",
+    "A yellow-green frog with dark spots sits hunched on a bed of dry leaves. A little sparrow hops along the ground a short distance away. The surroundings are a shadowy forest floor in earthy browns.",
+]
+
 CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C, "d": CIFAR_DESCRIPTIONS_D,
-                  "e": CIFAR_DESCRIPTIONS_E, "f": CIFAR_DESCRIPTIONS_F, "g": CIFAR_DESCRIPTIONS_G}
+                  "e": CIFAR_DESCRIPTIONS_E, "f": CIFAR_DESCRIPTIONS_F, "g": CIFAR_DESCRIPTIONS_G,
+                  "h": CIFAR_DESCRIPTIONS_H}
 
 
 def pixel_key(image: Any) -> str:
@@ -376,7 +402,7 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
 
 def cifar_set(variant: str = "") -> TextSet:
     """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b" to
-    "g" are "cifar10-20-rich-b" to "-g", on copies of the photos with one pixel changed (a different one per
+    "h" are "cifar10-20-rich-b" to "-h", on copies of the photos with one pixel changed (a different one per
     variant), in a temp folder, so the stand-in VLM, which finds a description by pixels, tells the sets apart."""
     import numpy as np
     from PIL import Image
@@ -402,7 +428,7 @@ def cifar_set(variant: str = "") -> TextSet:
 
 
 def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
-    """The bench's sets: cifar10-20-rich, -b to -g, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
+    """The bench's sets: cifar10-20-rich, -b to -h, emoji-(6 x per_class), emoji-articled-(6 x per_class) and, when WordNet is installed, wordnet-(6 x
     per_class) and wordnet-common-(6 x per_class); the emoji and WordNet words drawn with `seed` (another seed gives other words of the same kinds,
     named with an "-s<seed>" suffix)."""
     folder = Path(tempfile.gettempdir())
@@ -414,4 +440,4 @@ def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
             *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
-    return [cifar_set(), *(cifar_set(variant) for variant in "bcdefg"), *sets]
+    return [cifar_set(), *(cifar_set(variant) for variant in "bcdefgh"), *sets]

@@ -102,3 +102,26 @@ def kinds_as_categories(categories: Mapping[str, str], kinds: set[str]) -> tuple
     changed = {label: category for label, category in categories.items()
                if label in kinds and normalize_label(category) != label}
     return {**categories, **{label: label for label in changed}}, changed
+
+
+MIN_BELOW = 2  # a category above this many other categories of the run is too general for it (general_categories_yield)
+
+
+def general_categories_yield(categories: Mapping[str, str], taxonomy: Taxonomy) -> tuple[dict[str, str], dict[str, str]]:
+    """The category step's answers with each category that `taxonomy` puts above at least MIN_BELOW other
+    categories of the run (first senses) replaced, for the labels that have it, by the label itself: categories
+    at two levels at once ("animal" for horse and bird beside "cat" and "frog"; "vehicle" for car and truck beside
+    "boat" and "plane") split the run unevenly, and the finer level is the one the other labels stand at.
+
+    `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category it
+    had}, for the labels whose category changed). A category one other category is under stays (aircraft beside
+    plane: a near-synonym, not a level). Why: on a CIFAR description written after label_kinds was built
+    (cifar10-20-rich-f), Qwen 0.5B's categories made clusters "animal" (bird, dog, horse) and "vehicle" (car, truck)
+    beside cat, frog, boat and plane (README "Quality with small models", thirteenth pass)."""
+    senses = {c: s for c in {normalize_label(c) for c in categories.values()} - {""} if (s := taxonomy.sense(c))}
+    above = {c: taxonomy.ancestors(s) for c, s in senses.items()}
+    general = {c for c, s in senses.items()
+               if sum(1 for d, t in senses.items() if d != c and t != s and s in above[d]) >= MIN_BELOW}
+    changed = {label: category for label, category in categories.items()
+               if normalize_label(category) in general and normalize_label(category) != label}
+    return {**categories, **{label: label for label in changed}}, changed

@@ -37,7 +37,13 @@ from ictc.nodes.label_counts import (
     short_of,
     trim_counts,
 )
-from ictc.nodes.label_kinds import kind_joins, kinds_as_categories, labels_near_k, with_kind
+from ictc.nodes.label_kinds import (
+    general_categories_yield,
+    kind_joins,
+    kinds_as_categories,
+    labels_near_k,
+    with_kind,
+)
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.read_names import parse_names
@@ -148,8 +154,10 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             descriptions_by_label = label_descriptions(state)
         categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,
                                                    descriptions_by_label if settings.category_reask == "on" else None)
-        if kinds:  # a label others joined as their kind is at the run's level: its own category
+        if by_kinds:  # a label others joined as their kind, or under a category too general, is its own category
             categories, unchecked = kinds_as_categories(categories, set(kinds.values()))
+            categories, yielded = general_categories_yield(categories, ctx.taxonomy)
+            unchecked = {**unchecked, **yielded}
         if settings.category_join == "on":  # a category only one label has: that label may join another's
             candidate, joined, looks = join_categories(ctx, criterion, categories, once, descriptions_by_label)
             spent += looks

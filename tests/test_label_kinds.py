@@ -9,6 +9,7 @@ from ictc.graph.run import start_run
 from ictc.models.wordnet import WordNetNouns
 from ictc.nodes.label_kinds import (
     MAX_LABELS_PER_CLUSTER,
+    general_categories_yield,
     kind_joins,
     kinds_as_categories,
     labels_near_k,
@@ -68,6 +69,18 @@ def test_a_joined_record_keeps_its_own_label_and_a_kind_is_its_own_category():
     assert with_kind({"raw": "cat"}, {"pony": "horse"}) == {"raw": "cat"}
     categories, changed = kinds_as_categories({"horse": "animal", "cat": "cat", "dog": "Dog"}, {"horse", "dog"})
     assert categories == {"horse": "horse", "cat": "cat", "dog": "Dog"} and changed == {"horse": "animal"}
+
+
+def test_a_category_above_two_others_of_the_run_yields_to_the_labels_own_word():
+    # Qwen 0.5B's categories on cifar10-20-rich-f: two levels at once
+    categories = {"bird": "animal", "dog": "animal", "horse": "animal", "cat": "cat", "kitten": "cat", "frog": "frog",
+                  "car": "vehicle", "truck": "vehicle", "boat": "boat", "airplane": "plane", "fisherman": "water"}
+    fine, changed = general_categories_yield(categories, WORDNET)
+    assert changed == {"bird": "animal", "dog": "animal", "horse": "animal", "car": "vehicle", "truck": "vehicle"}
+    assert fine["horse"] == "horse" and fine["kitten"] == "cat" and fine["fisherman"] == "water"
+    # one category under it is no level: aircraft beside plane stays, and a run at one level is left alone
+    assert general_categories_yield({"jet": "aircraft", "airliner": "plane", "cat": "cat"}, WORDNET)[1] == {}
+    assert general_categories_yield({"red": "warm", "green": "cool", "blue": "cool"}, WORDNET)[1] == {}
 
 
 class KindsLLM(FakeLLM):
