@@ -178,8 +178,11 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
                 "merged": (parts if scope[img["path"]] == list(split_asked) else {}) if img["path"] in scope else merged,
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
-                "raw_label": (raw := level_label(with_kind(labels.get(img["path"], {}), kinds), level, categories)),
-                "kind": normalize_label(labels.get(img["path"], {}).get("raw", "")) in kinds,
+                # a split's parts were named from its images' own labels (name_split): no kind joins there, or a
+                # joined sub-kind (pony, in horse) would go back to its kind and its part stay empty
+                "raw_label": (raw := level_label(labels.get(img["path"], {}) if img["path"] in scope
+                                                 else with_kind(labels.get(img["path"], {}), kinds), level, categories)),
+                "kind": img["path"] not in scope and normalize_label(labels.get(img["path"], {}).get("raw", "")) in kinds,
                 "specific_label": (specific := prior_label(img["path"])),
                 # a look chose among the K names, not among a split's parts
                 # looks and joins were made for the label after its kind join (label_kinds)
