@@ -1,6 +1,6 @@
 """WordNet's noun hierarchy put to Step 2b (setting label_kinds): a label that is a kind of another label of the
 run joins it ("pony" joins "horse", "bullfrog" joins "frog", when both are labels of the run) before the labels
-are counted; and a category the LLM gave a label is kept only when WordNet agrees it is one."""
+are counted; and a label others joined is its own category, not the one the LLM gave it (kinds_as_categories)."""
 
 from __future__ import annotations
 
