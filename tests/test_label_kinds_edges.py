@@ -8,7 +8,9 @@ from test_label_kinds import KindsLLM
 
 from ictc.graph.refine import refine_run
 from ictc.graph.run import start_run
+from ictc.models.wordnet import WordNetNouns
 from ictc.nodes.actions import Split
+from ictc.nodes.label_kinds import kind_joins
 from ictc.prompts import make_criterion
 
 from fakes import fake_context, make_images
@@ -41,3 +43,14 @@ def test_a_split_of_a_cluster_its_sub_kinds_joined_puts_them_in_their_own_part(j
     clusters = _clusters(result)
     assert {clusters["yellow_0.png"], clusters["yellow_1.png"]} == {"pony"}
     assert {clusters["red_0.png"], clusters["red_1.png"]} == {"horse"}
+
+
+def test_a_regular_plural_the_labels_singular_rule_leaves_is_read_by_wordnet_s_rules():
+    wordnet = WordNetNouns()
+    # normalize_label leaves "women" and "policemen" as they are: they had been no noun, and joined nothing
+    assert wordnet.sense("women") == wordnet.sense("woman") is not None
+    assert wordnet.sense("Policemen") == wordnet.sense("policeman") is not None
+    assert wordnet.sense("buses") == wordnet.sense("bus") and wordnet.sense("horses") == wordnet.sense("horse")
+    assert wordnet.sense("men") != wordnet.sense("man")  # a lemma of its own first (WordNet's "work force")
+    assert wordnet.sense("xyzzies") is None and wordnet.sense("s") is not None  # "s" a lemma: no rule empties it
+    assert kind_joins({"woman": 2, "women": 1, "man": 2, "child": 1}, 3, wordnet) == {"women": "woman"}
