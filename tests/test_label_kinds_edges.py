@@ -54,3 +54,12 @@ def test_a_regular_plural_the_labels_singular_rule_leaves_is_read_by_wordnet_s_r
     assert wordnet.sense("men") != wordnet.sense("man")  # a lemma of its own first (WordNet's "work force")
     assert wordnet.sense("xyzzies") is None and wordnet.sense("s") is not None  # "s" a lemma: no rule empties it
     assert kind_joins({"woman": 2, "women": 1, "man": 2, "child": 1}, 3, wordnet) == {"women": "woman"}
+
+
+def test_the_image_view_explains_every_route_that_makes_no_call():
+    from ictc.nodes.assign import NO_CALL_ROUTES
+    from ictc.ui.views import ROUTES
+
+    # "kind" (and label, join, look, group) had shown as the bare word: "... -> horse by kind"
+    assert ROUTES.keys() >= NO_CALL_ROUTES and "WordNet" in ROUTES["kind"]
+    assert {"logprobs", "logprobs+embedding", "logprobs+orders", "other"} <= ROUTES.keys()
