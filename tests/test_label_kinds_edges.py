@@ -63,3 +63,16 @@ def test_the_image_view_explains_every_route_that_makes_no_call():
     # "kind" (and label, join, look, group) had shown as the bare word: "... -> horse by kind"
     assert ROUTES.keys() >= NO_CALL_ROUTES and "WordNet" in ROUTES["kind"]
     assert {"logprobs", "logprobs+embedding", "logprobs+orders", "other"} <= ROUTES.keys()
+
+
+def test_a_big_cluster_its_labels_joined_as_their_kind_is_not_warned_of_as_mixed(tmp_path):
+    # dog and cat join "animal" (K = 2): its 7 of 10 images carry dog, cat and animal, which had read as
+    # "labels that differ" ("the most common kind of label covers only 3") though WordNet had made them one
+    paths, _ = make_images(tmp_path / "img", {"red": 1, "yellow": 3, "green": 3, "blue": 3})
+    words = {"red": "animal", "yellow": "dog", "green": "cat", "blue": "car"}
+    ctx = fake_context(llm=KindsLLM(words=words), llm_id="fake-kinds-animal")
+    results = start_run(paths, make_criterion("animal or vehicle"), 2, ctx.settings, tmp_path / "run",
+                        context=ctx).results
+    assert results["naming"]["label_kinds"] == {"dog": "animal", "cat": "animal"}
+    assert results["clusters"] == [{"name": "animal", "size": 7}, {"name": "car", "size": 3}]
+    assert results["warnings"] == []
