@@ -76,3 +76,11 @@ def test_a_big_cluster_its_labels_joined_as_their_kind_is_not_warned_of_as_mixed
     assert results["naming"]["label_kinds"] == {"dog": "animal", "cat": "animal"}
     assert results["clusters"] == [{"name": "animal", "size": 7}, {"name": "car", "size": 3}]
     assert results["warnings"] == []
+
+
+def test_why_an_image_is_in_the_cluster_its_label_joined_says_so_not_step_3_s_answer(joined):
+    from ictc.ui.questions import answer_question
+
+    said = answer_question("why is yellow_0.png in horse?", joined.results)
+    assert said.startswith("yellow_0.png is in 'horse': its label 'pony' is a kind of 'horse' by WordNet, so it went "
+                           "there with no model call (route: kind).")  # had read "Step 3's answer 'horse'"
