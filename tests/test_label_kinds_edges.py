@@ -3,6 +3,8 @@ kinds, odd labels, and the reader of a run's results."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_label_kinds import KindsLLM
 
@@ -13,7 +15,7 @@ from ictc.nodes.actions import Split
 from ictc.nodes.label_kinds import kind_joins
 from ictc.prompts import make_criterion
 
-from fakes import fake_context, make_images
+from fakes import _find, _text, fake_context, make_images
 
 pytestmark = pytest.mark.levers  # the defaults, levers on
 
@@ -84,3 +86,27 @@ def test_why_an_image_is_in_the_cluster_its_label_joined_says_so_not_step_3_s_an
     said = answer_question("why is yellow_0.png in horse?", joined.results)
     assert said.startswith("yellow_0.png is in 'horse': its label 'pony' is a kind of 'horse' by WordNet, so it went "
                            "there with no model call (route: kind).")  # had read "Step 3's answer 'horse'"
+
+
+class KindsJsonLLM(KindsLLM):
+    """Two-level labels (label_levels=json): each colour's word of `words` and its category of `kinds_of`."""
+
+    kinds_of: dict[str, str] = {}
+
+    def respond(self, messages, **kwargs):
+        last = _text(messages[-1])
+        if "short labels" in _text(messages[0]) and "Give two answers" in last:
+            word = self.words[_find(r"filled with (\w+)", last)]
+            return json.dumps({"label": word, "category": self.kinds_of[word]})
+        return super().respond(messages, **kwargs)
+
+
+def test_an_image_its_own_category_placed_is_not_said_to_be_placed_by_its_kind(tmp_path):
+    # label_levels=json, named from the model's own categories: pony's image goes to "animal" by its own category,
+    # which its join to horse changes nothing of; it had been recorded as route "kind"
+    paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
+    llm = KindsJsonLLM(words=WORDS, kinds_of={"horse": "animal", "pony": "animal", "car": "vehicle", "ship": "vehicle"})
+    ctx = fake_context(llm=llm, llm_id="fake-kinds-json", label_levels="json")
+    results = start_run(paths, make_criterion("animal or vehicle"), 2, ctx.settings, tmp_path / "run", context=ctx).results
+    assert results["naming"]["label_kinds"] == {"pony": "horse"} and results["naming"]["label_level"] == "category"
+    assert results["cluster_names"] == ["vehicle", "animal"] and results["routes"] == {"label": 10}
