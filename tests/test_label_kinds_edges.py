@@ -11,11 +11,11 @@ from test_label_kinds import KindsLLM
 from ictc.graph.refine import refine_run
 from ictc.graph.run import start_run
 from ictc.models.wordnet import WordNetNouns
-from ictc.nodes.actions import Split
+from ictc.nodes.actions import AddInstruction, Split
 from ictc.nodes.label_kinds import kind_joins
 from ictc.prompts import make_criterion
 
-from fakes import _find, _text, fake_context, make_images
+from fakes import _find, _text, fake_context, make_images, step_calls
 
 pytestmark = pytest.mark.levers  # the defaults, levers on
 
@@ -110,3 +110,13 @@ def test_an_image_its_own_category_placed_is_not_said_to_be_placed_by_its_kind(t
     results = start_run(paths, make_criterion("animal or vehicle"), 2, ctx.settings, tmp_path / "run", context=ctx).results
     assert results["naming"]["label_kinds"] == {"pony": "horse"} and results["naming"]["label_level"] == "category"
     assert results["cluster_names"] == ["vehicle", "animal"] and results["routes"] == {"label": 10}
+
+
+def test_an_instruction_for_step_2b_reaches_the_llm_past_the_kinds_and_the_counts(joined):
+    # "keep ponies apart from horses" for Step 2b: pony still joined horse and the counts named the clusters with no
+    # call, so the instruction was read by nothing and version 2 was version 1 again
+    llm = KindsLLM(words=WORDS)
+    result = refine_run(joined.run_dir, AddInstruction("Keep ponies apart from horses.", "name_clusters"),
+                        context=fake_context(llm=llm, llm_id="fake-kinds"))
+    assert "label_kinds" not in result.results["naming"] and "kind" not in result.results["routes"]
+    assert step_calls(llm, "Keep ponies apart from horses.") >= 1 and result.results["calls"]["name_clusters"]["model_calls"]
