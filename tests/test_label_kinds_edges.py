@@ -120,3 +120,15 @@ def test_an_instruction_for_step_2b_reaches_the_llm_past_the_kinds_and_the_count
                         context=fake_context(llm=llm, llm_id="fake-kinds"))
     assert "label_kinds" not in result.results["naming"] and "kind" not in result.results["routes"]
     assert step_calls(llm, "Keep ponies apart from horses.") >= 1 and result.results["calls"]["name_clusters"]["model_calls"]
+
+
+def test_the_names_pause_says_which_labels_joined_their_kind(tmp_path, capsys):
+    from ictc.cli.review import show_pause
+
+    paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
+    ctx = fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds")
+    paused = start_run(paths, make_criterion("animal or vehicle"), 3, ctx.settings, tmp_path / "run", context=ctx,
+                       review=True).pause
+    assert paused and paused["point"] == "names" and paused["label_kinds"] == {"pony": "horse"}
+    show_pause(paused)  # "labels: horse (4), ..." had not said that two of the four were labelled "pony"
+    assert "  joined as their kind (WordNet): pony -> horse\n" in capsys.readouterr().out
