@@ -6,8 +6,8 @@ the first K distinct names of the best try; if fewer, add the most frequent labe
 name; still fewer (fewer distinct labels than K): fewer clusters, said (naming "short"), none invented (a padded
 "other" had been read by Step 3 as the none-of-these group, "other 2" named nothing).
 
-No call at all when the counts already answer (setting names_from_labels) and Step 2b carries no instruction of the
-user's, which only the LLM reads: see `names_from_counts`."""
+No call at all when the counts already answer (setting names_from_labels) and the user gave Step 2b no instruction
+of its own, which only the LLM reads: see `names_from_counts`."""
 
 from __future__ import annotations
 
@@ -130,8 +130,9 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     kinds: dict[str, str] = {}
     unchecked: dict[str, str] = {}
     own_counts = count_labels([r.get("raw", "") for r in records])
-    # an instruction for Step 2b ("keep ponies apart from horses") is for the LLM: no shortcut past it, as Step 3's
-    told = bool(criterion.instructions_for("name_clusters"))
+    # an instruction for Step 2b itself ("keep ponies apart from horses") only the LLM reads: no shortcut past it. One
+    # for every step ("don't consider colour") has made Step 2a's labels already, which the counts and kinds read
+    told = bool(criterion.instructions.get("name_clusters"))
     by_kinds = settings.label_kinds == "on" and not told and labels_near_k(own_counts, k)
     if by_kinds:  # a label WordNet lists as a kind of another label of the run joins it
         kinds = kind_joins(own_counts, k, ctx.taxonomy)
@@ -250,7 +251,7 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     # small model's one label for every image had made one cluster); only a fallback short of K makes fewer clusters
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     cover = settings.names_cover if cover is None else cover
-    told = criterion.instructions_for("name_clusters")  # the user's instruction for Step 2b: the LLM reads it
+    told = criterion.instructions.get("name_clusters")  # the user's instruction for Step 2b: the LLM reads it
     from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" and not told else None
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],

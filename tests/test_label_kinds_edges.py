@@ -113,8 +113,12 @@ def test_an_image_its_own_category_placed_is_not_said_to_be_placed_by_its_kind(t
 
 
 def test_an_instruction_for_step_2b_reaches_the_llm_past_the_kinds_and_the_counts(joined):
+    # one for every step has made Step 2a's labels already, which the kinds and counts read as before
+    every = refine_run(joined.run_dir, AddInstruction("Do not consider the colour."),
+                       context=fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds"))
+    assert every.results["naming"]["label_kinds"] == {"pony": "horse"}
     # "keep ponies apart from horses" for Step 2b: pony still joined horse and the counts named the clusters with no
-    # call, so the instruction was read by nothing and version 2 was version 1 again
+    # call, so the instruction was read by nothing and the version was the one before again
     llm = KindsLLM(words=WORDS)
     result = refine_run(joined.run_dir, AddInstruction("Keep ponies apart from horses.", "name_clusters"),
                         context=fake_context(llm=llm, llm_id="fake-kinds"))
