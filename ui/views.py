@@ -31,10 +31,11 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
           "mapped-string": "mapped to a name by the string rule",
           "mapped-embedding": "mapped to the nearest name by embedding",
           # the routes that make no call (nodes/assign.NO_CALL_ROUTES) and the calibrated ones (README "Step-3 routes")
-          "label": "its raw label, or its category, is the name (no model call)", "kind": "its label joined this one as its kind by "
-          "WordNet (no model call)", "join": "the category its label joined after a look (no model call)",
-          "look": "Step 2b's look at its description (no model call)",
-          "group": "its label's group name, also the name nearest it (no model call)",
+          "label": "its raw label, or its category, being the name: no model call",
+          "kind": "its label's kind by WordNet (pony -> horse): no model call",
+          "join": "the category its label joined after a look: no model call",
+          "look": "Step 2b's look at its description: no model call",
+          "group": "its label's group name, also the name nearest it: no model call",
           "logprobs": "calibrated token log-probabilities of each name",
           "logprobs+embedding": "calibrated log-probabilities, changed by the embedding prior",
           "logprobs+orders": "calibrated log-probabilities over rotated orders of the names",
