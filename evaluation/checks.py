@@ -39,10 +39,12 @@ def stranded_warnings(rows: list[dict[str, Any]], names: list[str]) -> list[str]
 
 
 def degenerate_warnings(rows: list[dict[str, Any]], names: list[str], groups: list[list[str]],
-                        categories: dict[str, str] | None = None) -> list[str]:
+                        categories: dict[str, str] | None = None, joins: dict[str, str] | None = None) -> list[str]:
     """Warnings, each one sentence naming the cluster, for `rows` (results.json images: cluster, raw_label,
     route, status) clustered into `names`, given Step 2b's label groups (lists of normalized labels; may be
-    empty) and, when Step 2b named the clusters from categories, `categories` (normalized label -> category).
+    empty) and, when Step 2b named the clusters from categories, `categories` (normalized label -> category);
+    `joins`: the labels that joined another label of the run as their kind (naming.label_kinds, label -> the label
+    it joined), read as that label: groups and categories are of the labels after those joins.
 
     Rules: (1) a name with no image is an empty cluster (but "other", OTHER); (2) a cluster holding more than half of the
     clustered images whose images' labels mostly differ: the most common kind of label among them (the
@@ -58,7 +60,8 @@ def degenerate_warnings(rows: list[dict[str, Any]], names: list[str], groups: li
     group_of = {label: i for i, group in enumerate(groups) for label in group}
 
     def kind(raw: str) -> Any:
-        label = normalize_label(raw)
+        # pony, bullfrog, toad: labels that joined their kind (horse, frog) are that kind, not labels that differ
+        label = (joins or {}).get(normalize_label(raw), normalize_label(raw))
         if categories and categories.get(label):
             return normalize_label(categories[label])
         return group_of.get(label, label)

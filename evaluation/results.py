@@ -83,7 +83,8 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         # the quality levers of issue 18 as set for this run (README "Quality with small models")
         "levers": {name: getattr(ctx.settings, name) for name in QUALITY_LEVERS},
         "warnings": list(notes or []) + stranded_warnings(rows, names) + (degenerate_warnings(rows, names, naming.get("groups", []),
-                                         naming.get("label_categories") if naming.get("label_level") == "category" else None)
+                                         naming.get("label_categories") if naming.get("label_level") == "category" else None,
+                                         naming.get("label_kinds"))
                      if ctx.settings.check_clusters == "on" else [])
         # fewer kinds than K (nodes/label_counts.short_of), said while the names are still Step 2b's number of them
         + ([f"the VLM server ignored the answer cap: {len(cut)} description{'s' if len(cut) != 1 else ''} ran past "

@@ -167,6 +167,13 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     def kind_of(label: str) -> str:
         return kinds.get(normalize_label(label), normalize_label(label))
 
+    def at_level(path: str) -> tuple[str, str]:
+        """The image's label at `level` after its kind join, and without it: route kind only where they differ
+        (not for a label_levels=json category of its own). A split's parts were named from its images' own labels
+        (name_split): no join there, or a sub-kind (pony, in horse) would go back to its kind, its part empty."""
+        own = level_label(labels.get(path, {}), level, categories)
+        return (own if path in scope else level_label(with_kind(labels.get(path, {}), kinds), level, categories)), own
+
     prior_label = _prior_label(state, runtime)
     # names merged before Step 3: asked as they were, sent to the merged cluster while it is still there (a part
     # of a later split may be called like a name merged away)
@@ -178,8 +185,7 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
                 "merged": (parts if scope[img["path"]] == list(split_asked) else {}) if img["path"] in scope else merged,
                 # the level Step 2b named from (nodes/label_levels.py); the specific label for the embedding prior
-                "raw_label": (raw := level_label(with_kind(labels.get(img["path"], {}), kinds), level, categories)),
-                "kind": normalize_label(labels.get(img["path"], {}).get("raw", "")) in kinds,
+                "raw_label": (raw := (leveled := at_level(img["path"]))[0]), "kind": raw != leveled[1],
                 "specific_label": (specific := prior_label(img["path"])),
                 # a look chose among the K names, not among a split's parts
                 # looks and joins were made for the label after its kind join (label_kinds)

@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 TABLE = Path(__file__).resolve().parent / "data" / "wordnet-3.0-nouns.tsv.xz"
+# WordNet's morphy rules for nouns (morph.c): a regular plural's suffix -> its base form's ending. noun.exc lists only
+# the irregular ones, so "women" and "policemen" ("men" -> "man"), which the labels' own singular rule
+# (nodes/label_counts.normalize_label) leaves as they are, had been no noun
+DETACHMENTS = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
+               ("ies", "y"))
 
 
 class Taxonomy(Protocol):
@@ -49,7 +54,8 @@ class WordNetNouns:
 
     def sense(self, lemma: str) -> str | None:
         """The id of the first (most frequent) noun sense of `lemma` (words spaced or joined by "_", any case;
-        an irregular plural is read as its base form, "geese" as goose), None when WordNet has no such noun."""
+        a plural is read as its base form: "geese" as goose by WordNet's list of irregular plurals, "women" as woman by
+        its rules for the regular ones), None when WordNet has no such noun."""
         data = _load(self._table)
         key = "_".join(lemma.lower().split())
         if not key or "\n" in key or "\t" in key:
@@ -57,6 +63,11 @@ class WordNetNouns:
         found = _value(data.lemmas, key)
         if found is None and (base := _value(data.plurals, key)) is not None:
             found = _value(data.lemmas, base)
+        for suffix, ending in () if found is not None else DETACHMENTS:  # a regular plural, as WordNet's morphy
+            if key.endswith(suffix) and len(key) > len(suffix):
+                found = _value(data.lemmas, key[:-len(suffix)] + ending)
+                if found is not None:
+                    break
         return found
 
     def head(self, sense: str) -> str:

@@ -1,6 +1,7 @@
 """WordNet's noun hierarchy put to Step 2b (setting label_kinds): a label that is a kind of another label of the
 run joins it ("pony" joins "horse", "bullfrog" joins "frog", when both are labels of the run) before the labels
-are counted; and a category the LLM gave a label is kept only when WordNet agrees it is one."""
+are counted; in the category step, a label others joined is its own category (kinds_as_categories), and a category
+above two or more others of the run yields to the label's own word (general_categories_yield)."""
 
 from __future__ import annotations
 
@@ -125,3 +126,13 @@ def general_categories_yield(categories: Mapping[str, str], taxonomy: Taxonomy) 
     changed = {label: category for label, category in categories.items()
                if normalize_label(category) in general and normalize_label(category) != label}
     return {**categories, **{label: label for label in changed}}, changed
+
+
+def categories_at_kinds_level(categories: Mapping[str, str], kinds: Mapping[str, str],
+                              taxonomy: Taxonomy) -> tuple[dict[str, str], dict[str, str]]:
+    """The category step's answers (`categories`: normalized label -> the LLM's category) after kind_joins' `kinds`
+    (label -> the label it joined): kinds_as_categories, then general_categories_yield. Returns (the categories,
+    {label: the category the LLM had given it} for every label whose category changed)."""
+    own, changed = kinds_as_categories(categories, set(kinds.values()))
+    level, yielded = general_categories_yield(own, taxonomy)
+    return level, {**changed, **{label: categories[label] for label in yielded}}

@@ -6,7 +6,8 @@ the first K distinct names of the best try; if fewer, add the most frequent labe
 name; still fewer (fewer distinct labels than K): fewer clusters, said (naming "short"), none invented (a padded
 "other" had been read by Step 3 as the none-of-these group, "other 2" named nothing).
 
-No call at all when the counts already answer (setting names_from_labels): see `names_from_counts`."""
+No call at all when the counts already answer (setting names_from_labels) and the user gave Step 2b no instruction
+of its own, which only the LLM reads: see `names_from_counts`."""
 
 from __future__ import annotations
 
@@ -37,13 +38,7 @@ from ictc.nodes.label_counts import (
     short_of,
     trim_counts,
 )
-from ictc.nodes.label_kinds import (
-    general_categories_yield,
-    kind_joins,
-    kinds_as_categories,
-    labels_near_k,
-    with_kind,
-)
+from ictc.nodes.label_kinds import categories_at_kinds_level, kind_joins, labels_near_k, with_kind
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.read_names import parse_names
@@ -135,7 +130,10 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     kinds: dict[str, str] = {}
     unchecked: dict[str, str] = {}
     own_counts = count_labels([r.get("raw", "") for r in records])
-    by_kinds = settings.label_kinds == "on" and labels_near_k(own_counts, k)
+    # an instruction for Step 2b itself ("keep ponies apart from horses") only the LLM reads: no shortcut past it. One
+    # for every step ("don't consider colour") has made Step 2a's labels already, which the counts and kinds read
+    told = bool(criterion.instructions.get("name_clusters"))
+    by_kinds = settings.label_kinds == "on" and not told and labels_near_k(own_counts, k)
     if by_kinds:  # a label WordNet lists as a kind of another label of the run joins it
         kinds = kind_joins(own_counts, k, ctx.taxonomy)
         records = [with_kind(r, kinds) for r in records]
@@ -146,7 +144,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     spent = hops = 0
     label_counts = count_labels([r.get("raw", "") for r in records])
     once = {label for label, n in label_counts.items() if n == 1}  # labels of one image: a look may decide them
-    answered = settings.names_from_labels == "on" and names_from_counts(label_counts, k, settings.names_cover) is not None
+    answered = (settings.names_from_labels == "on" and not told
+                and names_from_counts(label_counts, k, settings.names_cover) is not None)
     if settings.label_levels == "on" and needs_categories(records, k) and not answered:
         # the plain labels stay; each distinct label gets its category by one short call (and may climb). Not
         # when the labels' counts already answer Step 2b (names_from_counts): their categories would go unused
@@ -155,9 +154,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
         categories, spent, hops = climb_categories(ctx, criterion, records, k, settings.category_hops,
                                                    descriptions_by_label if settings.category_reask == "on" else None)
         if by_kinds:  # a label others joined as their kind, or under a category too general, is its own category
-            categories, unchecked = kinds_as_categories(categories, set(kinds.values()))
-            categories, yielded = general_categories_yield(categories, ctx.taxonomy)
-            unchecked = {**unchecked, **yielded}
+            categories, unchecked = categories_at_kinds_level(categories, kinds, ctx.taxonomy)
         if settings.category_join == "on":  # a category only one label has: that label may join another's
             candidate, joined, looks = join_categories(ctx, criterion, categories, once, descriptions_by_label)
             spent += looks
@@ -190,16 +187,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
               **short_of(naming["names"], k, failed)}
     if categories:  # kept for Step 3 (graph/build.py fan_out_assign) and for the reader of results.json
         naming = {**naming, "label_categories": categories, "category_hops": hops, "calls": naming["calls"] + spent}
-    if echoed:
-        naming = {**naming, "echoed": echoed}
-    if folded:
-        naming = {**naming, "folded": folded}
-    if joined:
-        naming = {**naming, "joined": joined}
-    if kinds:
-        naming = {**naming, "label_kinds": kinds}
-    if unchecked:
-        naming = {**naming, "categories_dropped": unchecked}
+    extras = {"echoed": echoed, "folded": folded, "joined": joined, "label_kinds": kinds, "categories_dropped": unchecked}
+    naming = {**naming, **{key: value for key, value in extras.items() if value}}  # each only when it happened
     return with_stale_cleared(state, with_other({**naming, "label_level": level}, bool(state.get("other"))))
 
 
@@ -254,7 +243,8 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     # small model's one label for every image had made one cluster); only a fallback short of K makes fewer clusters
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     cover = settings.names_cover if cover is None else cover
-    from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" else None
+    told = criterion.instructions.get("name_clusters")  # the user's instruction for Step 2b: the LLM reads it
+    from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" and not told else None
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
                   "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": "",

@@ -39,7 +39,8 @@ def pause_payload(state: RunState, point: str) -> dict[str, Any]:
     return {"point": point, "criterion": state["criterion"], "k": state["n_clusters"],
             "made": made, "asked_names": naming.get("asked_names", state["n_clusters"]), "clusters": clusters,
             "label_counts": naming.get("kept", {}), "error": state.get("review_error", ""), "fallback": fallback,
-            "short": naming.get("short", "")}  # fewer kinds than K (nodes/label_counts.short_of)
+            "short": naming.get("short", ""),  # fewer kinds than K (nodes/label_counts.short_of)
+            "label_kinds": naming.get("label_kinds", {})}  # labels that joined another as its kind (label_kinds)
 
 
 def _review(state: RunState, runtime: Runtime[Context], point: str, proceed: str) -> Command:

@@ -48,3 +48,14 @@ def test_an_endpoint_run_works_without_the_local_and_ui_extras(colour_images, tm
                                                  "PYTHONPATH": str(ROOT)}, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "results.json").read_text())["metrics"]["acc"] == 1.0
+
+
+def test_every_package_of_ictc_is_in_the_wheel():
+    # setuptools takes the packages listed, no others: ictc.cli, the `ictc` command's own (project.scripts), had
+    # been left out of the wheel, so an installed `ictc` failed with "No module named 'ictc.cli'"
+    import os
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(Path(folder).relative_to(ROOT).parts) for folder, _, files in os.walk(ROOT / "ictc", followlinks=True)
+             if "__init__.py" in files and "__pycache__" not in folder}
+    assert found == listed

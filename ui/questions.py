@@ -95,6 +95,10 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
     other = next((c["name"] for c in named if c["name"] != cluster), "")
     answer = f"Step 3's answer {row['answer']!r}" if row.get("answer") else "Step 3 put it there"
     route = f" (route: {row['route']})" if row.get("route") else ""
+    if row.get("route") == "kind" and row.get("raw_label"):  # no model answered: its label joined its kind (label_kinds)
+        # had read "Step 3's answer 'horse'" for an image labelled "pony"
+        answer = (f"its label {row['raw_label']!r} is a kind of {row.get('answer') or cluster!r} by WordNet, so it went "
+                  "there with no model call")
     if str(row.get("route", "")).endswith("+embedding") and str(row.get("answer", cluster)).casefold() != \
             cluster.casefold():  # an answer naming another cluster
         # had read as a contradiction: the prior (README "embedding prior") is what moved it

@@ -29,7 +29,17 @@ LOPSIDED_SHARE = 0.5  # one cluster holding more than this share of the images (
 ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema": "JSON-schema enum",
           "json": "JSON answer", "text": "plain answer, exact name", "retry": "an exact name after a re-ask",
           "mapped-string": "mapped to a name by the string rule",
-          "mapped-embedding": "mapped to the nearest name by embedding"}
+          "mapped-embedding": "mapped to the nearest name by embedding",
+          # the routes that make no call (nodes/assign.NO_CALL_ROUTES) and the calibrated ones (README "Step-3 routes")
+          "label": "its raw label, or its category, being the name: no model call",
+          "kind": "its label's kind by WordNet (pony -> horse): no model call",
+          "join": "the category its label joined after a look: no model call",
+          "look": "Step 2b's look at its description: no model call",
+          "group": "its label's group name, also the name nearest it: no model call",
+          "logprobs": "calibrated token log-probabilities of each name",
+          "logprobs+embedding": "calibrated log-probabilities, changed by the embedding prior",
+          "logprobs+orders": "calibrated log-probabilities over rotated orders of the names",
+          "other": "an answer saying no name fits (the other group)"}
 
 
 @st.cache_data(max_entries=20000, show_spinner=False)

@@ -26,6 +26,9 @@ def show_pause(pause: dict[str, Any]) -> None:
             print(f"       e.g. {example[:110]}")
     if pause["point"] == "names" and pause["label_counts"]:
         print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
+    if pause["point"] == "names" and (kinds := pause.get("label_kinds")):  # their images are counted in their kind's
+        # had been unsaid: "horse (4)" where 2 of the 4 were labelled "pony", which a split of horse takes apart again
+        print("  joined as their kind (WordNet): " + ", ".join(f"{label} -> {kind}" for label, kind in list(kinds.items())[:15]))
     if pause["point"] == "names" and pause.get("fallback") and not pause.get("short"):  # fewer kinds: said below
         print(f"  ! the LLM gave no usable {pause.get('asked_names', asked)} names ({pause['fallback']}): these are its "
               "best try, completed "
