@@ -200,6 +200,7 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
     values: dict[str, Any] = {}
     for f in fields(Settings):
         name = env_name(f)
+        _refuse_prefixed(f, name, file_values, env_file)
         raw = os.environ.get(name, file_values.get(name))
         if raw not in (None, ""):
             values[f.name] = _coerce(f, str(raw))
@@ -209,6 +210,20 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
     settings = Settings(**values)
     settings.validate()
     return settings
+
+
+def _refuse_prefixed(f: Any, name: str, file_values: dict[str, Any], env_file: str | Path | None) -> None:
+    """Raise UsageError when the setting `f`, read from `name` (OPENAI_BASE_URL, OPENAI_API_KEY), is given as
+    ICTC_<FIELD> in the environment or in `file_values` (the .env file `env_file`): every other setting is spelt that
+    way, and a newcomer's ICTC_BASE_URL had been ignored without a word, the run going to api.openai.com and failing
+    on a missing key. The value is never shown (it may be the key)."""
+    prefixed = f"ICTC_{f.name.upper()}"
+    if prefixed == name:
+        return
+    where = "the environment" if os.environ.get(prefixed) else f"{env_file}" if file_values.get(prefixed) else ""
+    if where:
+        raise UsageError(f"{prefixed} (in {where}) is not read: this setting's variable is {name}"
+                         + (" (or --base-url)" if f.name == "base_url" else ""))
 
 
 def setting_values(pairs: list[str]) -> dict[str, Any]:

@@ -62,6 +62,22 @@ def test_a_base_url_with_an_endpoint_path_pasted_on_is_refused_naming_the_base(g
     assert load_settings({"base_url": "http://h:8000/v1/"}, env_file=None).base_url == ["http://h:8000/v1/"]
 
 
+def test_the_endpoint_and_key_spelt_like_the_other_settings_are_refused_naming_their_variable(tmp_path, monkeypatch):
+    # a newcomer's ICTC_BASE_URL (every other setting is ICTC_...) had been ignored without a word: the run went to
+    # api.openai.com and stopped on "OPENAI_API_KEY is not set"
+    monkeypatch.setenv("ICTC_BASE_URL", "http://127.0.0.1:8000/v1")
+    with pytest.raises(ValueError, match=r"^ICTC_BASE_URL \(in the environment\) is not read: this setting's "
+                                         r"variable is OPENAI_BASE_URL \(or --base-url\)$"):
+        load_settings({"backend": "openai"}, env_file=None)
+    monkeypatch.delenv("ICTC_BASE_URL")
+    env = tmp_path / ".env"
+    env.write_text("ICTC_API_KEY=sk-secret\n")
+    with pytest.raises(ValueError, match=r"^ICTC_API_KEY \(in .*\.env\) is not read: this setting's variable is "
+                                         r"OPENAI_API_KEY$") as refused:
+        load_settings(env_file=env)
+    assert "sk-secret" not in str(refused.value)
+
+
 def test_a_misspelt_resume_setting_suggests_only_a_near_name():
     from ictc.core.settings import setting_values
 
