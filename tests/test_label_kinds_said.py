@@ -1,0 +1,36 @@
+"""How a run whose labels joined their kind by WordNet (label_kinds, route "kind") is said: the CLI's summary, the
+image view's Step-3 line and the chat's model calls (a sixth newcomer's run: crimson and scarlet joined red)."""
+
+from __future__ import annotations
+
+import pytest
+from test_label_kinds import KindsLLM
+
+from ictc.graph.run import start_run
+from ictc.prompts import make_criterion
+
+from fakes import fake_context, make_images
+
+pytestmark = pytest.mark.levers  # the defaults, levers on
+
+WORDS = {"red": "horse", "yellow": "pony", "green": "car", "blue": "ship"}  # pony joins horse
+
+
+@pytest.fixture
+def joined(tmp_path):
+    """A K = 3 run where the two pony images came to "horse" by the kind route, every other image by its label."""
+    paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
+    ctx = fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds")
+    result = start_run(paths, make_criterion("animal or vehicle"), 3, ctx.settings, tmp_path / "run", context=ctx)
+    assert result.results["naming"]["label_kinds"] == {"pony": "horse"}
+    assert result.results["routes"] == {"kind": 2, "label": 8}
+    return result
+
+
+def test_the_cli_summary_names_the_labels_that_joined_their_kind(joined, capsys):
+    from ictc.cli.summary import print_result
+
+    print_result(joined)
+    out = capsys.readouterr().out
+    # "Step-3 answers: kind 2, label 8" had been all: which labels joined which was said nowhere but results.json
+    assert "Step-3 answers: kind 2, label 8\nLabels joined as their kind (WordNet): pony -> horse\n" in out, out
