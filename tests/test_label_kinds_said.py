@@ -34,3 +34,16 @@ def test_the_cli_summary_names_the_labels_that_joined_their_kind(joined, capsys)
     out = capsys.readouterr().out
     # "Step-3 answers: kind 2, label 8" had been all: which labels joined which was said nowhere but results.json
     assert "Step-3 answers: kind 2, label 8\nLabels joined as their kind (WordNet): pony -> horse\n" in out, out
+
+
+def test_the_image_view_says_no_step_3_answer_for_an_image_its_label_s_kind_placed(joined):
+    from ictc.ui.views import route_said
+
+    rows = {row["image"].rsplit("/", 1)[1]: row for row in joined.results["images"]}
+    said = route_said(rows["yellow_0.png"])
+    # had read "Step 3 answer: 'horse' → horse by its label's kind by WordNet (pony -> horse)" whatever the labels
+    assert said == "**Step 3:** → horse: its label 'pony' is a kind of 'horse' by WordNet: no model call", said
+    assert route_said(rows["green_0.png"]) == ("**Step 3:** → car by its raw label, or its category, being the "
+                                               "name: no model call")
+    assert route_said({**rows["green_0.png"], "route": "schema", "answer": "Car"}) == \
+        "**Step 3 answer:** 'Car' → car by JSON-schema enum"

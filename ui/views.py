@@ -15,6 +15,7 @@ import streamlit as st
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.models.other import OTHER
+from ictc.nodes.assign import NO_CALL_ROUTES
 from ictc.ui.jobs import STEP_TITLES, Job
 from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
     fewer_kinds_said,
@@ -279,13 +280,26 @@ def details(run_dir: Path, rows: list[dict[str, Any]], order: list[int], index: 
         st.markdown(f"**Cluster:** {row['cluster'] or '(none)'}")
         st.markdown(f"**Raw label (Step 2a):** {row['raw_label'] or '(none)'}")
         if row["route"]:
-            st.markdown(f"**Step 3 answer:** {row['answer']!r} → {row['cluster']} by "
-                        f"{ROUTES.get(row['route'], row['route'])}")
+            st.markdown(route_said(row))
         st.markdown("**Description (Step 1):**")
         st.write(row["description"] or row["reason"] or "(none)")
     traced = image_traces(run_dir, row["same_as"] or row["image"])  # this image's lines only, streamed
     for step, record in traced.items():
         trace_box(step, record)
+
+
+def route_said(row: dict[str, Any]) -> str:
+    """How Step 3 placed the image of `row` (a results.json image record: route, answer, cluster, raw_label), as
+    the Details view says it (markdown). A route with no call says no answer: a crimson image in "red" by WordNet
+    had read "Step 3 answer: 'red' → red by its label's kind by WordNet (pony -> horse)", an answer no model gave
+    and a join of other words; it says the image's own one ("'crimson' is a kind of 'red'")."""
+    route = row["route"]
+    if route == "kind" and row.get("raw_label"):
+        return (f"**Step 3:** → {row['cluster']}: its label {row['raw_label']!r} is a kind of "
+                f"{row.get('answer') or row['cluster']!r} by WordNet: no model call")
+    if route in NO_CALL_ROUTES:
+        return f"**Step 3:** → {row['cluster']} by {ROUTES.get(route, route)}"
+    return f"**Step 3 answer:** {row['answer']!r} → {row['cluster']} by {ROUTES.get(route, route)}"
 
 
 def trace_box(step: str, record: dict[str, Any]) -> None:
