@@ -47,3 +47,11 @@ def test_the_image_view_says_no_step_3_answer_for_an_image_its_label_s_kind_plac
                                                "name: no model call")
     assert route_said({**rows["green_0.png"], "route": "schema", "answer": "Car"}) == \
         "**Step 3 answer:** 'Car' → car by JSON-schema enum"
+
+
+def test_the_chat_s_model_calls_say_the_kind_placed_images_too(joined):
+    from ictc.ui.outcomes import calls_said
+
+    said = calls_said(joined.results, {"assign": 10})
+    # "10 image(s) placed by their label" had been said of the two pony images in "horse" too
+    assert "assign 0 (10 image(s) placed by their label or its kind (WordNet): no model call)" in said, said

@@ -190,7 +190,9 @@ def calls_said(results: dict[str, Any], ran: dict[str, int], before: dict[str, i
         elif step == "name_clusters" and results.get("naming", {}).get("source") == "labels":
             notes.append("the names are Step 2a's labels: no model call")
         elif step == "assign" and ran[step]:
-            notes.append(f"{ran[step]} image(s) placed by their label: no model call")
+            # "by their label" alone had been said of images their label's kind placed (route kind, label_kinds)
+            kind = " or its kind (WordNet)" if results.get("routes", {}).get("kind") else ""
+            notes.append(f"{ran[step]} image(s) placed by their label{kind}: no model call")
         said.append(f"{step} {c['model_calls']}" + (f" ({'; '.join(notes)})" if notes else ""))
     return ", ".join(said)
 
