@@ -26,6 +26,7 @@ img{width:96px;height:96px;object-fit:cover;border-radius:4px;display:block}
 .meta{color:#666}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"""
 
 
+KINDS_SHOWN = 20  # labels joined as their kind named on the first page (all in results.json, naming.label_kinds)
 PAGE_SIZE = 1000  # thumbnails per page: a page stays a few MB whatever the size of the set
 
 
@@ -176,6 +177,10 @@ def _levers(results: dict[str, Any]) -> list[str]:
     levers = results.get("levers") or {}
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
+    if kinds := (results.get("naming") or {}).get("label_kinds"):  # route "kind" had been the bare word
+        joins = ", ".join(f"{escape(label)} → {escape(kind)}" for label, kind in list(kinds.items())[:KINDS_SHOWN])
+        parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {joins}"
+                     f"{' ...' if len(kinds) > KINDS_SHOWN else ''}</p>")
     if not levers:
         return parts
     known = {f.name: f for f in fields(Settings)}

@@ -55,3 +55,9 @@ def test_the_chat_s_model_calls_say_the_kind_placed_images_too(joined):
     said = calls_said(joined.results, {"assign": 10})
     # "10 image(s) placed by their label" had been said of the two pony images in "horse" too
     assert "assign 0 (10 image(s) placed by their label or its kind (WordNet): no model call)" in said, said
+
+
+def test_the_report_names_the_labels_that_joined_their_kind(joined):
+    report = (joined.run_dir / "report.html").read_text()
+    # its figures' "(kind)" and "Step 3 routes: kind 2" had been all it said of them
+    assert "<p class=meta>Labels joined as their kind (WordNet): pony → horse</p>" in report
