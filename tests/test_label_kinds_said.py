@@ -61,3 +61,12 @@ def test_the_report_names_the_labels_that_joined_their_kind(joined):
     report = (joined.run_dir / "report.html").read_text()
     # its figures' "(kind)" and "Step 3 routes: kind 2" had been all it said of them
     assert "<p class=meta>Labels joined as their kind (WordNet): pony → horse</p>" in report
+
+
+def test_why_an_image_is_where_its_own_label_placed_it_says_no_model_was_asked(joined):
+    from ictc.ui.questions import answer_question
+
+    said = answer_question("why is green_0.png in horse?", joined.results)
+    # had read "Step 3's answer 'car' (route: label)": an answer no model gave
+    assert said.startswith("green_0.png is in 'car', not 'horse': it went there by its raw label, or its category, "
+                           "being the name, with no model call (route: label)."), said

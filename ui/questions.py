@@ -9,6 +9,8 @@ import re
 from pathlib import PurePath
 from typing import Any
 
+from ictc.nodes.assign import NO_CALL_ROUTES
+
 QUESTION = re.compile(r"^(?:what(?:'s|\s+(?:is|are|was|were|did|does|do|have|has|happened))|which|why|how\s+(?:many|much|"
                       r"big|large|small|come|did|was|were|is|are)|where|who|is|are|did|was|were|does|do you)\b", re.I)
 NOT_A_QUESTION = re.compile(r"^(?:what|how) about\b|\b(?:suggest|recommend|propose)\b|\bbiased\b|\baudit\b", re.I)
@@ -99,6 +101,12 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
         # had read "Step 3's answer 'horse'" for an image labelled "pony"
         answer = (f"its label {row['raw_label']!r} is a kind of {row.get('answer') or cluster!r} by WordNet, so it went "
                   "there with no model call")
+    elif row.get("route") in NO_CALL_ROUTES:  # label, join, look, group: no model answered either
+        # the image view's words (views draws with streamlit: imported when asked)
+        from ictc.ui.views import ROUTES
+
+        # had read "Step 3's answer 'blue' (route: label)" for an image its label placed, no model asked
+        answer = f"it went there by {ROUTES[row['route']].removesuffix(': no model call')}, with no model call"
     if str(row.get("route", "")).endswith("+embedding") and str(row.get("answer", cluster)).casefold() != \
             cluster.casefold():  # an answer naming another cluster
         # had read as a contradiction: the prior (README "embedding prior") is what moved it
