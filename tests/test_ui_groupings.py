@@ -72,3 +72,14 @@ def test_the_grouping_tab_names_a_candidate_other_than_the_k_taken():
 
     app = AppTest.from_function(page).run()
     assert 'e.g. "use 3 groups"' in _texts(app) and "use 2 groups" not in _texts(app), _texts(app)
+
+
+def test_the_grouping_tab_names_the_labels_that_joined_their_kind():
+    """crimson and scarlet had joined red by WordNet (route kind) with no word of it anywhere on the page."""
+    def page():
+        from ictc.ui.crosstab_view import grouping
+
+        grouping({"naming": {"label_kinds": {"crimson": "red", "scarlet": "red"}}})
+
+    app = AppTest.from_function(page).run()
+    assert "crimson → red, scarlet → red" in _texts(app), _texts(app)

@@ -19,7 +19,8 @@ from ictc.evaluation.groupings import tree_lines
 
 
 def grouping(results: dict[str, Any]) -> None:
-    """How K was chosen (the candidates and their reasons), the "other" group's size, the levels tree."""
+    """How K was chosen (the candidates and their reasons), the "other" group's size, the labels that joined their kind
+    by WordNet (naming.label_kinds), the levels tree."""
     choice = results.get("k_choice")
     if choice and "chosen" in choice:
         others = [c["k"] for c in choice["proposal"]["candidates"] if c["k"] != choice["chosen"]]
@@ -31,6 +32,9 @@ def grouping(results: dict[str, Any]) -> None:
             st.markdown(f"- K={candidate['k']}{score}: " + ("; ".join(candidate["reasons"]) or "next best silhouette"))
     if "other" in results:
         st.markdown(f"**other** (none of the names fits): {results['other']['size']} image(s)")
+    if kinds := (results.get("naming") or {}).get("label_kinds"):  # said only in results.json and route "kind"
+        st.markdown("**Labels joined as their kind** (WordNet; their images went to its cluster with no model call): "
+                    + ", ".join(f"{label} → {kind}" for label, kind in kinds.items()))
     if results.get("tree"):
         st.markdown("**Levels**")
         st.markdown("\n".join(f"{'    ' * depth}- **{name}** ({size}): {', '.join(said)}"
@@ -77,7 +81,8 @@ def _add(session: Any, run_dir: Path, text: str, k: str) -> None:
 
 
 def grouping_tab(session: Any, results: dict[str, Any], run_dir: Path) -> None:
-    """The "Grouping" tab (ui/app.py TABS): how K was chosen, the "other" group, the levels tree."""
+    """The "Grouping" tab (ui/app.py TABS): how K was chosen, the "other" group, the labels joined as their kind,
+    the levels tree."""
     if not (results.get("k_choice") or "other" in results or results.get("tree")):
         st.caption('K was given. Say "how many groups would you suggest?", "put the rest in other" or '
                    '"group them into 2 broader groups".')
