@@ -71,3 +71,14 @@ def test_a_split_of_one_of_the_user_s_categories_names_its_parts_under_it(colour
     refine_run(tmp_path / "run", Split("Green", 2), context=fake_context())  # one group found: Step 2b's record now
     result = refine_run(tmp_path / "run", Split("Red", 2), context=fake_context(llm=SplitLLM()))
     assert result.results["cluster_names"] == ["Red: Light red", "Red: Dark red", "Green", "Blue"]
+
+
+def test_a_split_of_a_cluster_renamed_to_its_plural_says_no_part_got_a_numbered_name(finished):  # noqa: F811
+    # "red" renamed "Reds", then split: the part Step 2b called red keeps "Reds" (the same label, plural), and the
+    # outcome had said "the part(s) Reds got numbered names", which no part had
+    refine_run(finished.run_dir, Rename("Red", "Reds"), context=fake_context())
+    ctx = fake_context(llm=RedCrimsonLLM(), assign_by_label="off")
+    result = refine_run(finished.run_dir, Split("Reds", 2), context=ctx)
+    assert _sizes(result) == {"Green": 3, "Reds": 2, "Crimson": 1, "Blue": 2}
+    said = split_said(result.results["naming"]["split"], _sizes(result))
+    assert said.startswith("Split **Reds** into 2: Reds (2), Crimson (1).") and "numbered names" not in said, said

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ictc.nodes.label_counts import normalize_label
+
 
 def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
     """A split's outcome from results.json naming.split: the parts with their sizes, the names Step 2b
@@ -20,10 +22,12 @@ def split_said(split: dict[str, Any], sizes: dict[str, int]) -> str:
                 f"{filled[0]}, and {', '.join(empty)} got none. Say \"drop the empty groups\" (no model call) to remove "
                 f"{'it' if len(empty) == 1 else 'them'}, or **undo**.")
     text = f"Split **{split['cluster']}** into {len(parts)}: " + ", ".join(f"{p} ({sizes.get(p, 0)})" for p in parts) + "."
-    proposed = {name.strip().lower() for name in split.get("proposed", [])}  # a part may keep the cluster's spelling
+    # a part may keep the cluster's spelling: compared as labels are (case, plural), as split_parts keeps it ("Red"
+    # proposed for the user's "Reds" had been said to have got a numbered name, which no part had)
+    proposed = {normalize_label(name) for name in split.get("proposed", [])}
     # the name Step 3 was asked for each part: Step 2b's, where the part is the user's name (nodes/name_split.py)
     step2b = {part: name for name, part in split.get("asked", {}).items()}
-    replaced = [p for p in parts if step2b.get(p, p).lower() not in proposed]
+    replaced = [p for p in parts if normalize_label(step2b.get(p, p)) not in proposed]
     if under := [p for p in parts if step2b.get(p, p) != p]:  # the user's name for the cluster, kept
         text += (f" The part Step 2b called {step2b[under[0]]} keeps your name {under[0]}." if under == [split["cluster"]]
                  else f" Step 2b's names ({', '.join(step2b[p] for p in under)}) are put under your name "
