@@ -177,7 +177,8 @@ def _levers(results: dict[str, Any]) -> list[str]:
     levers = results.get("levers") or {}
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
-    if kinds := (results.get("naming") or {}).get("label_kinds"):  # route "kind" had been the bare word
+    # route "kind" had been the bare word; not said once no image is placed by it (a split took the joins apart)
+    if (kinds := (results.get("naming") or {}).get("label_kinds")) and (results.get("routes") or {}).get("kind"):
         joins = ", ".join(f"{escape(label)} → {escape(kind)}" for label, kind in list(kinds.items())[:KINDS_SHOWN])
         parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {joins}"
                      f"{' ...' if len(kinds) > KINDS_SHOWN else ''}</p>")

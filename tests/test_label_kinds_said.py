@@ -70,3 +70,18 @@ def test_why_an_image_is_where_its_own_label_placed_it_says_no_model_was_asked(j
     # had read "Step 3's answer 'car' (route: label)": an answer no model gave
     assert said.startswith("green_0.png is in 'car', not 'horse': it went there by its raw label, or its category, "
                            "being the name, with no model call (route: label)."), said
+
+
+def test_the_joins_are_not_said_once_a_split_took_them_apart(joined, capsys):
+    from ictc.cli.summary import print_result
+    from ictc.graph.refine import refine_run
+    from ictc.nodes.actions import Split
+
+    # a split of horse asks without the joins (its parts horse and pony): no image is placed by a join any more, and
+    # "pony -> horse" beside a "pony" cluster read as a contradiction
+    result = refine_run(joined.run_dir, Split("horse", 2), context=fake_context(llm=KindsLLM(words=WORDS),
+                                                                                 llm_id="fake-kinds"))
+    assert "kind" not in result.results["routes"] and result.results["naming"]["label_kinds"] == {"pony": "horse"}
+    print_result(result)
+    assert "Labels joined as their kind" not in capsys.readouterr().out
+    assert "Labels joined as their kind" not in (result.run_dir / "report.html").read_text()

@@ -79,7 +79,14 @@ def test_the_grouping_tab_names_the_labels_that_joined_their_kind():
     def page():
         from ictc.ui.crosstab_view import grouping
 
-        grouping({"naming": {"label_kinds": {"crimson": "red", "scarlet": "red"}}})
+        grouping({"naming": {"label_kinds": {"crimson": "red", "scarlet": "red"}}, "routes": {"kind": 3, "label": 11}})
 
     app = AppTest.from_function(page).run()
     assert "crimson → red, scarlet → red" in _texts(app), _texts(app)
+
+    def split_apart():  # a split of red made Crimson and asked without the joins: no image is placed by them now
+        from ictc.ui.crosstab_view import grouping
+
+        grouping({"naming": {"label_kinds": {"crimson": "red", "scarlet": "red"}}, "routes": {"label": 13, "logprobs": 1}})
+
+    assert "crimson → red" not in _texts(AppTest.from_function(split_apart).run())

@@ -32,7 +32,8 @@ def grouping(results: dict[str, Any]) -> None:
             st.markdown(f"- K={candidate['k']}{score}: " + ("; ".join(candidate["reasons"]) or "next best silhouette"))
     if "other" in results:
         st.markdown(f"**other** (none of the names fits): {results['other']['size']} image(s)")
-    if kinds := (results.get("naming") or {}).get("label_kinds"):  # said only in results.json and route "kind"
+    # said only in results.json and route "kind"; not once no image is placed by it (a split took the joins apart)
+    if (kinds := (results.get("naming") or {}).get("label_kinds")) and (results.get("routes") or {}).get("kind"):
         st.markdown("**Labels joined as their kind** (WordNet; their images went to its cluster with no model call): "
                     + ", ".join(f"{label} → {kind}" for label, kind in kinds.items()))
     if results.get("tree"):

@@ -43,7 +43,8 @@ def print_result(result: Any) -> None:
         print(f"  (`ictc refine {result.run_dir} --remove` takes the empty clusters out, with no model call)")
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
-    if kinds := naming.get("label_kinds"):  # route "kind" had been said with no word on which labels joined which
+    # route "kind" had been said with no word on which labels joined which; not after a split took the joins apart
+    if (kinds := naming.get("label_kinds")) and results.get("routes", {}).get("kind"):
         shown = ", ".join(f"{label} -> {kind}" for label, kind in list(kinds.items())[:SHOWN])
         print(f"Labels joined as their kind (WordNet): {shown}{' ...' if len(kinds) > SHOWN else ''}")
     print_groupings(results)  # K proposed, "other", levels
