@@ -200,10 +200,11 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
     values: dict[str, Any] = {}
     for f in fields(Settings):
         name = env_name(f)
-        _refuse_prefixed(f, name, file_values, env_file)
         raw = os.environ.get(name, file_values.get(name))
         if raw not in (None, ""):
             values[f.name] = _coerce(f, str(raw))
+        elif (overrides or {}).get(f.name) is None:  # given nowhere else: a misspelling of it would be the cause
+            _refuse_prefixed(f, name, file_values, env_file)
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
@@ -213,9 +214,9 @@ def load_settings(overrides: dict[str, Any] | None = None, env_file: str | Path 
 
 
 def _refuse_prefixed(f: Any, name: str, file_values: dict[str, Any], env_file: str | Path | None) -> None:
-    """Raise UsageError when the setting `f`, read from `name` (OPENAI_BASE_URL, OPENAI_API_KEY), is given as
-    ICTC_<FIELD> in the environment or in `file_values` (the .env file `env_file`): every other setting is spelt that
-    way, and a newcomer's ICTC_BASE_URL had been ignored without a word, the run going to api.openai.com and failing
+    """Raise UsageError when the setting `f`, read from `name` (OPENAI_BASE_URL, OPENAI_API_KEY) and given neither so
+    nor by a flag, is given as ICTC_<FIELD> in the environment or in `file_values` (the .env file `env_file`): every
+    other setting is spelt that way, and a newcomer's ICTC_BASE_URL had been ignored without a word, the run going to api.openai.com and failing
     on a missing key. The value is never shown (it may be the key)."""
     prefixed = f"ICTC_{f.name.upper()}"
     if prefixed == name:

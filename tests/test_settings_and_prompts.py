@@ -69,6 +69,11 @@ def test_the_endpoint_and_key_spelt_like_the_other_settings_are_refused_naming_t
     with pytest.raises(ValueError, match=r"^ICTC_BASE_URL \(in the environment\) is not read: this setting's "
                                          r"variable is OPENAI_BASE_URL \(or --base-url\)$"):
         load_settings({"backend": "openai"}, env_file=None)
+    # given as it is read, by a flag or OPENAI_BASE_URL, the other spelling changes nothing: not refused
+    assert load_settings({"base_url": "http://h/v1"}, env_file=None).base_url == ["http://h/v1"]
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://h/v1")
+    assert load_settings(env_file=None).base_url == ["http://h/v1"]
+    monkeypatch.delenv("OPENAI_BASE_URL")
     monkeypatch.delenv("ICTC_BASE_URL")
     env = tmp_path / ".env"
     env.write_text("ICTC_API_KEY=sk-secret\n")
