@@ -60,10 +60,11 @@ def test_a_regular_plural_the_labels_singular_rule_leaves_is_read_by_wordnet_s_r
 
 def test_the_image_view_explains_every_route_that_makes_no_call():
     from ictc.nodes.assign import NO_CALL_ROUTES
-    from ictc.ui.views import ROUTES
+    from ictc.ui.views import NO_CALL, ROUTES
 
     # "kind" (and label, join, look, group) had shown as the bare word: "... -> horse by kind"
     assert ROUTES.keys() >= NO_CALL_ROUTES and "WordNet" in ROUTES["kind"]
+    assert NO_CALL == NO_CALL_ROUTES  # the view's own reading of them (importing nodes.assign loads LangGraph)
     assert {"logprobs", "logprobs+embedding", "logprobs+orders", "other"} <= ROUTES.keys()
 
 

@@ -9,8 +9,6 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from ictc.nodes.assign import NO_CALL_ROUTES
-
 QUESTION = re.compile(r"^(?:what(?:'s|\s+(?:is|are|was|were|did|does|do|have|has|happened))|which|why|how\s+(?:many|much|"
                       r"big|large|small|come|did|was|were|is|are)|where|who|is|are|did|was|were|does|do you)\b", re.I)
 NOT_A_QUESTION = re.compile(r"^(?:what|how) about\b|\b(?:suggest|recommend|propose)\b|\bbiased\b|\baudit\b", re.I)
@@ -101,9 +99,8 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
         # had read "Step 3's answer 'horse'" for an image labelled "pony"
         answer = (f"its label {row['raw_label']!r} is a kind of {row.get('answer') or cluster!r} by WordNet, so it went "
                   "there with no model call")
-    elif row.get("route") in NO_CALL_ROUTES:  # label, join, look, group: no model answered either
-        # the image view's words (views draws with streamlit: imported when asked)
-        from ictc.ui.views import ROUTES
+    elif row.get("route") in _no_call_routes():  # label, join, look, group: no model answered either
+        from ictc.ui.views import ROUTES  # the image view's words
 
         # had read "Step 3's answer 'blue' (route: label)" for an image its label placed, no model asked
         answer = f"it went there by {ROUTES[row['route']].removesuffix(': no model call')}, with no model call"
@@ -114,6 +111,13 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
                   "label is to each name) moved it here")
     return (f"{image} is in {cluster!r}{f', not {other!r}' if other else ''}: {answer}{route}. Its description, raw "
             "label and traces are under Details (Clusters tab, its name).")
+
+
+def _no_call_routes() -> frozenset[str]:
+    """The Step-3 routes that make no model call (ui/views.NO_CALL; views draws with streamlit: imported when asked)."""
+    from ictc.ui.views import NO_CALL
+
+    return NO_CALL
 
 
 def k_choice_said(results: dict[str, Any] | None) -> str:

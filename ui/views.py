@@ -15,7 +15,6 @@ import streamlit as st
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.models.other import OTHER
-from ictc.nodes.assign import NO_CALL_ROUTES
 from ictc.ui.jobs import STEP_TITLES, Job
 from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
     fewer_kinds_said,
@@ -41,6 +40,8 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
           "logprobs+embedding": "calibrated log-probabilities, changed by the embedding prior",
           "logprobs+orders": "calibrated log-probabilities over rotated orders of the names",
           "other": "an answer saying no name fits (the other group)"}
+# nodes/assign.NO_CALL_ROUTES, read from the words above: importing it loads LangGraph, which the first page does not
+NO_CALL = frozenset(route for route, said in ROUTES.items() if said.endswith(": no model call"))
 
 
 @st.cache_data(max_entries=20000, show_spinner=False)
@@ -297,7 +298,7 @@ def route_said(row: dict[str, Any]) -> str:
     if route == "kind" and row.get("raw_label"):
         return (f"**Step 3:** → {row['cluster']}: its label {row['raw_label']!r} is a kind of "
                 f"{row.get('answer') or row['cluster']!r} by WordNet: no model call")
-    if route in NO_CALL_ROUTES:
+    if route in NO_CALL:
         return f"**Step 3:** → {row['cluster']} by {ROUTES.get(route, route)}"
     return f"**Step 3 answer:** {row['answer']!r} → {row['cluster']} by {ROUTES.get(route, route)}"
 
