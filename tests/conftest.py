@@ -30,6 +30,18 @@ def folder(colour_images):
     return Path(colour_images[0][0]).parent
 
 
+@pytest.fixture
+def joined(tmp_path):
+    """A K = 3 run (fakes.kinds_run) where the two pony images came to "horse" by the kind route (label_kinds),
+    every other image by its label."""
+    from fakes import kinds_run
+
+    result = kinds_run(tmp_path)
+    assert result.results["naming"]["label_kinds"] == {"pony": "horse"}
+    assert result.results["routes"] == {"kind": 2, "label": 8}
+    return result
+
+
 @pytest.fixture(scope="session")
 def tiny_llm_dir(tmp_path_factory):
     from tiny_models import build_tiny_llm

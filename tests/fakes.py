@@ -217,6 +217,33 @@ class FakeLLM(CountingChatModel):
         raise AssertionError(f"unexpected prompt: {system[:80]}")
 
 
+class KindsLLM(FakeLLM):
+    """Step 2a labels each colour with a word of `words`; the rest as FakeLLM (tests of label_kinds)."""
+
+    words: dict[str, str] = {}
+
+    def respond(self, messages: list[BaseMessage], **kwargs: Any) -> str:
+        last = _text(messages[-1])
+        if "short labels" in _text(messages[0]) and "filled with" in last and "got the label" not in last:
+            return self.words[_find(r"filled with (\w+)", last)] + "\n"
+        return super().respond(messages, **kwargs)
+
+
+PONY_WORDS = {"red": "horse", "yellow": "pony", "green": "car", "blue": "ship"}  # pony joins horse (WordNet)
+
+
+def kinds_run(folder: Path) -> Any:
+    """A K = 3 run in `folder` of 2 red, 2 yellow, 3 green and 3 blue images labelled by PONY_WORDS (llm_id
+    "fake-kinds"): the two pony images come to "horse" by the kind route, every other image by its label.
+    Returns start_run's result."""
+    from ictc.graph.run import start_run
+    from ictc.prompts import make_criterion
+
+    paths, _ = make_images(folder / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
+    ctx = fake_context(llm=KindsLLM(words=PONY_WORDS), llm_id="fake-kinds")
+    return start_run(paths, make_criterion("animal or vehicle"), 3, ctx.settings, folder / "run", context=ctx)
+
+
 class NoneOfTheseLLM(FakeLLM):
     """Step 3 answers "None of these." when no name is a colour of the image (as a model may; issue 21's "other" group)."""
 

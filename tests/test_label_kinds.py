@@ -17,7 +17,7 @@ from ictc.nodes.label_kinds import (
 )
 from ictc.prompts import make_criterion
 
-from fakes import FakeLLM, _find, _text, fake_context, make_images, step_calls
+from fakes import KindsLLM, fake_context, make_images, step_calls
 
 pytestmark = pytest.mark.levers  # the defaults, levers on
 
@@ -81,18 +81,6 @@ def test_a_category_above_two_others_of_the_run_yields_to_the_labels_own_word():
     # one category under it is no level: aircraft beside plane stays, and a run at one level is left alone
     assert general_categories_yield({"jet": "aircraft", "airliner": "plane", "cat": "cat"}, WORDNET)[1] == {}
     assert general_categories_yield({"red": "warm", "green": "cool", "blue": "cool"}, WORDNET)[1] == {}
-
-
-class KindsLLM(FakeLLM):
-    """Step 2a labels each colour with a word of `words`; the rest as FakeLLM."""
-
-    words: dict[str, str] = {}
-
-    def respond(self, messages, **kwargs):
-        last = _text(messages[-1])
-        if "short labels" in _text(messages[0]) and "filled with" in last and "got the label" not in last:
-            return self.words[_find(r"filled with (\w+)", last)] + "\n"
-        return super().respond(messages, **kwargs)
 
 
 def test_a_run_joins_pony_to_horse_and_places_its_images_by_the_kind_without_a_call(tmp_path):

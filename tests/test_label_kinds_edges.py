@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_label_kinds import KindsLLM
 
 from ictc.graph.refine import refine_run
 from ictc.graph.run import start_run
@@ -15,22 +14,17 @@ from ictc.nodes.actions import AddInstruction, Split
 from ictc.nodes.label_kinds import kind_joins
 from ictc.prompts import make_criterion
 
-from fakes import _find, _text, fake_context, make_images, step_calls
+from fakes import (
+    PONY_WORDS,
+    KindsLLM,
+    _find,
+    _text,
+    fake_context,
+    make_images,
+    step_calls,
+)
 
 pytestmark = pytest.mark.levers  # the defaults, levers on
-
-WORDS = {"red": "horse", "yellow": "pony", "green": "car", "blue": "ship"}  # pony joins horse
-
-
-@pytest.fixture
-def joined(tmp_path):
-    """A K = 3 run where the two pony images came to "horse" by the kind route."""
-    paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
-    ctx = fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds")
-    result = start_run(paths, make_criterion("animal or vehicle"), 3, ctx.settings, tmp_path / "run", context=ctx)
-    assert result.results["naming"]["label_kinds"] == {"pony": "horse"} and result.results["routes"]["kind"] == 2
-    return result
-
 
 def _clusters(result) -> dict[str, str]:
     return {row["image"].rsplit("/", 1)[1]: row["cluster"] for row in result.results["images"]}
@@ -39,7 +33,7 @@ def _clusters(result) -> dict[str, str]:
 def test_a_split_of_a_cluster_its_sub_kinds_joined_puts_them_in_their_own_part(joined):
     # the split's parts are named from the images' own labels (horse, pony); the pony images had gone back to
     # "horse" by their kind, the "pony" part stayed empty and the split found one group
-    result = refine_run(joined.run_dir, Split("horse", 2), context=fake_context(llm=KindsLLM(words=WORDS),
+    result = refine_run(joined.run_dir, Split("horse", 2), context=fake_context(llm=KindsLLM(words=PONY_WORDS),
                                                                                  llm_id="fake-kinds"))
     assert result.version == 2 and result.results["cluster_names"] == ["horse", "pony", "car", "ship"]
     clusters = _clusters(result)
@@ -106,7 +100,7 @@ def test_an_image_its_own_category_placed_is_not_said_to_be_placed_by_its_kind(t
     # label_levels=json, named from the model's own categories: pony's image goes to "animal" by its own category,
     # which its join to horse changes nothing of; it had been recorded as route "kind"
     paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
-    llm = KindsJsonLLM(words=WORDS, kinds_of={"horse": "animal", "pony": "animal", "car": "vehicle", "ship": "vehicle"})
+    llm = KindsJsonLLM(words=PONY_WORDS, kinds_of={"horse": "animal", "pony": "animal", "car": "vehicle", "ship": "vehicle"})
     ctx = fake_context(llm=llm, llm_id="fake-kinds-json", label_levels="json")
     results = start_run(paths, make_criterion("animal or vehicle"), 2, ctx.settings, tmp_path / "run", context=ctx).results
     assert results["naming"]["label_kinds"] == {"pony": "horse"} and results["naming"]["label_level"] == "category"
@@ -116,11 +110,11 @@ def test_an_image_its_own_category_placed_is_not_said_to_be_placed_by_its_kind(t
 def test_an_instruction_for_step_2b_reaches_the_llm_past_the_kinds_and_the_counts(joined):
     # one for every step has made Step 2a's labels already, which the kinds and counts read as before
     every = refine_run(joined.run_dir, AddInstruction("Do not consider the colour."),
-                       context=fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds"))
+                       context=fake_context(llm=KindsLLM(words=PONY_WORDS), llm_id="fake-kinds"))
     assert every.results["naming"]["label_kinds"] == {"pony": "horse"}
     # "keep ponies apart from horses" for Step 2b: pony still joined horse and the counts named the clusters with no
     # call, so the instruction was read by nothing and the version was the one before again
-    llm = KindsLLM(words=WORDS)
+    llm = KindsLLM(words=PONY_WORDS)
     result = refine_run(joined.run_dir, AddInstruction("Keep ponies apart from horses.", "name_clusters"),
                         context=fake_context(llm=llm, llm_id="fake-kinds"))
     assert "label_kinds" not in result.results["naming"] and "kind" not in result.results["routes"]
@@ -131,7 +125,7 @@ def test_the_names_pause_says_which_labels_joined_their_kind(tmp_path, capsys):
     from ictc.cli.review import show_pause
 
     paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
-    ctx = fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds")
+    ctx = fake_context(llm=KindsLLM(words=PONY_WORDS), llm_id="fake-kinds")
     paused = start_run(paths, make_criterion("animal or vehicle"), 3, ctx.settings, tmp_path / "run", context=ctx,
                        review=True).pause
     assert paused and paused["point"] == "names" and paused["label_kinds"] == {"pony": "horse"}

@@ -4,28 +4,10 @@ image view's Step-3 line and the chat's model calls (a sixth newcomer's run: cri
 from __future__ import annotations
 
 import pytest
-from test_label_kinds import KindsLLM
 
-from ictc.graph.run import start_run
-from ictc.prompts import make_criterion
-
-from fakes import fake_context, make_images
+from fakes import PONY_WORDS, KindsLLM, fake_context
 
 pytestmark = pytest.mark.levers  # the defaults, levers on
-
-WORDS = {"red": "horse", "yellow": "pony", "green": "car", "blue": "ship"}  # pony joins horse
-
-
-@pytest.fixture
-def joined(tmp_path):
-    """A K = 3 run where the two pony images came to "horse" by the kind route, every other image by its label."""
-    paths, _ = make_images(tmp_path / "img", {"red": 2, "yellow": 2, "green": 3, "blue": 3})
-    ctx = fake_context(llm=KindsLLM(words=WORDS), llm_id="fake-kinds")
-    result = start_run(paths, make_criterion("animal or vehicle"), 3, ctx.settings, tmp_path / "run", context=ctx)
-    assert result.results["naming"]["label_kinds"] == {"pony": "horse"}
-    assert result.results["routes"] == {"kind": 2, "label": 8}
-    return result
-
 
 def test_the_cli_summary_names_the_labels_that_joined_their_kind(joined, capsys):
     from ictc.cli.summary import print_result
@@ -79,7 +61,7 @@ def test_the_joins_are_not_said_once_a_split_took_them_apart(joined, capsys):
 
     # a split of horse asks without the joins (its parts horse and pony): no image is placed by a join any more, and
     # "pony -> horse" beside a "pony" cluster read as a contradiction
-    result = refine_run(joined.run_dir, Split("horse", 2), context=fake_context(llm=KindsLLM(words=WORDS),
+    result = refine_run(joined.run_dir, Split("horse", 2), context=fake_context(llm=KindsLLM(words=PONY_WORDS),
                                                                                  llm_id="fake-kinds"))
     assert "kind" not in result.results["routes"] and result.results["naming"]["label_kinds"] == {"pony": "horse"}
     print_result(result)
