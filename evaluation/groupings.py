@@ -108,3 +108,16 @@ def tree_lines(tree: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, st
         lines.append((depth, node["name"], node["size"], said))
         lines += tree_lines(kids, depth + 1)
     return lines
+
+
+def kinds_said(results: dict[str, Any], arrow: str = "->", limit: int | None = None) -> str:
+    """The labels that joined their kind by WordNet (results.json naming.label_kinds, label_kinds) as one line,
+    "pony -> horse, toad -> frog" (`arrow` between them; the first `limit`, then " ..."), or "" when none did or no
+    image is placed by them any more (no route "kind": a split took the joins apart, and naming them beside a
+    separate pony cluster had read as a contradiction). The CLI summary, report.html and the Grouping tab say it."""
+    kinds = (results.get("naming") or {}).get("label_kinds") or {}
+    if not kinds or not (results.get("routes") or {}).get("kind"):
+        return ""
+    pairs = list(kinds.items())
+    shown = ", ".join(f"{label} {arrow} {kind}" for label, kind in pairs[:limit])
+    return shown + (" ..." if limit is not None and len(pairs) > limit else "")

@@ -16,7 +16,7 @@ import orjson
 
 from ictc.core.images import MAX_PIXELS
 from ictc.core.settings import Settings, env_name
-from ictc.evaluation.groupings import grouping_sections
+from ictc.evaluation.groupings import grouping_sections, kinds_said
 from ictc.evaluation.outputs import write_atomic
 from ictc.store.thumbnails import SIDE, ThumbnailCache, make_thumbnail
 
@@ -177,11 +177,8 @@ def _levers(results: dict[str, Any]) -> list[str]:
     levers = results.get("levers") or {}
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
-    # route "kind" had been the bare word; not said once no image is placed by it (a split took the joins apart)
-    if (kinds := (results.get("naming") or {}).get("label_kinds")) and (results.get("routes") or {}).get("kind"):
-        joins = ", ".join(f"{escape(label)} → {escape(kind)}" for label, kind in list(kinds.items())[:KINDS_SHOWN])
-        parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {joins}"
-                     f"{' ...' if len(kinds) > KINDS_SHOWN else ''}</p>")
+    if kinds := kinds_said(results, "→", KINDS_SHOWN):  # route "kind" had been the bare word
+        parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {escape(kinds)}</p>")
     if not levers:
         return parts
     known = {f.name: f for f in fields(Settings)}

@@ -15,7 +15,7 @@ from ictc.evaluation.crosstab import (
     heat_map_png,
     read_group,
 )
-from ictc.evaluation.groupings import tree_lines
+from ictc.evaluation.groupings import kinds_said, tree_lines
 
 
 def grouping(results: dict[str, Any]) -> None:
@@ -32,10 +32,9 @@ def grouping(results: dict[str, Any]) -> None:
             st.markdown(f"- K={candidate['k']}{score}: " + ("; ".join(candidate["reasons"]) or "next best silhouette"))
     if "other" in results:
         st.markdown(f"**other** (none of the names fits): {results['other']['size']} image(s)")
-    # said only in results.json and route "kind"; not once no image is placed by it (a split took the joins apart)
-    if (kinds := (results.get("naming") or {}).get("label_kinds")) and (results.get("routes") or {}).get("kind"):
+    if kinds := kinds_said(results, "→"):  # had been said only in results.json and route "kind"
         st.markdown("**Labels joined as their kind** (WordNet; their images went to its cluster with no model call): "
-                    + ", ".join(f"{label} → {kind}" for label, kind in kinds.items()))
+                    + kinds)
     if results.get("tree"):
         st.markdown("**Levels**")
         st.markdown("\n".join(f"{'    ' * depth}- **{name}** ({size}): {', '.join(said)}"

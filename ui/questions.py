@@ -89,6 +89,11 @@ def _file_named(text: str) -> str:
 
 def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
     """Where the image of `row` is and how Step 3 put it there; `named`: the clusters the question names."""
+    from ictc.ui.views import (  # the image view's words (views draws with streamlit: imported when asked)
+        NO_CALL,
+        ROUTES,
+    )
+
     image, cluster = PurePath(str(row["image"])).name, row.get("cluster") or ""
     if not cluster:
         return f"{image} is in no cluster ({row.get('status') or 'not clustered'}); its Details say why."
@@ -99,9 +104,7 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
         # had read "Step 3's answer 'horse'" for an image labelled "pony"
         answer = (f"its label {row['raw_label']!r} is a kind of {row.get('answer') or cluster!r} by WordNet, so it went "
                   "there with no model call")
-    elif row.get("route") in _no_call_routes():  # label, join, look, group: no model answered either
-        from ictc.ui.views import ROUTES  # the image view's words
-
+    elif row.get("route") in NO_CALL:  # label, join, look, group: no model answered either
         # had read "Step 3's answer 'blue' (route: label)" for an image its label placed, no model asked
         answer = f"it went there by {ROUTES[row['route']].removesuffix(': no model call')}, with no model call"
     if str(row.get("route", "")).endswith("+embedding") and str(row.get("answer", cluster)).casefold() != \
@@ -111,13 +114,6 @@ def _image_said(row: dict[str, Any], named: list[dict[str, Any]]) -> str:
                   "label is to each name) moved it here")
     return (f"{image} is in {cluster!r}{f', not {other!r}' if other else ''}: {answer}{route}. Its description, raw "
             "label and traces are under Details (Clusters tab, its name).")
-
-
-def _no_call_routes() -> frozenset[str]:
-    """The Step-3 routes that make no model call (ui/views.NO_CALL; views draws with streamlit: imported when asked)."""
-    from ictc.ui.views import NO_CALL
-
-    return NO_CALL
 
 
 def k_choice_said(results: dict[str, Any] | None) -> str:

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from ictc.cli.groupings import print_groupings
+from ictc.evaluation.groupings import kinds_said
 from ictc.models.other import OTHER
 
 SHOWN = 20  # lines of a long list printed in a summary; the full list is in results.json
@@ -43,10 +44,8 @@ def print_result(result: Any) -> None:
         print(f"  (`ictc refine {result.run_dir} --remove` takes the empty clusters out, with no model call)")
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
-    # route "kind" had been said with no word on which labels joined which; not after a split took the joins apart
-    if (kinds := naming.get("label_kinds")) and results.get("routes", {}).get("kind"):
-        shown = ", ".join(f"{label} -> {kind}" for label, kind in list(kinds.items())[:SHOWN])
-        print(f"Labels joined as their kind (WordNet): {shown}{' ...' if len(kinds) > SHOWN else ''}")
+    if kinds := kinds_said(results, limit=SHOWN):  # route "kind" had been said with no word on which labels joined which
+        print(f"Labels joined as their kind (WordNet): {kinds}")
     print_groupings(results)  # K proposed, "other", levels
     if "metrics" in results:
         print_scores(results["metrics"])
