@@ -128,11 +128,48 @@ def general_categories_yield(categories: Mapping[str, str], taxonomy: Taxonomy) 
     return {**categories, **{label: label for label in changed}}, changed
 
 
-def categories_at_kinds_level(categories: Mapping[str, str], kinds: Mapping[str, str],
-                              taxonomy: Taxonomy) -> tuple[dict[str, str], dict[str, str]]:
+def categories_at_kinds_level(categories: Mapping[str, str], kinds: Mapping[str, str], taxonomy: Taxonomy,
+                              by_kind: bool = True) -> tuple[dict[str, str], dict[str, str]]:
     """The category step's answers (`categories`: normalized label -> the LLM's category) after kind_joins' `kinds`
-    (label -> the label it joined): kinds_as_categories, then general_categories_yield. Returns (the categories,
-    {label: the category the LLM had given it} for every label whose category changed)."""
+    (label -> the label it joined): kinds_as_categories, then categories_by_kind when `by_kind` (setting
+    category_kinds), then general_categories_yield (last, so that a label moved under a category too general for
+    the run yields to its own word). Returns (the categories, {label: the category the LLM had given it} for every
+    label whose category changed)."""
     own, changed = kinds_as_categories(categories, set(kinds.values()))
-    level, yielded = general_categories_yield(own, taxonomy)
-    return level, {**changed, **{label: categories[label] for label in yielded}}
+    nearer, moved = categories_by_kind(own, taxonomy) if by_kind else (own, {})
+    level, yielded = general_categories_yield(nearer, taxonomy)
+    return level, {**changed, **{label: categories[label] for label in {**moved, **yielded}}}
+
+
+def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tuple[dict[str, str], dict[str, str]]:
+    """The category step's answers with each label whose category `taxonomy` puts neither at nor above it given,
+    instead, the nearest category of the run that it does put at or above it (first senses; a label of several
+    words that is no noun of it is read by its last word, English's head of a compound: "passenger ferry" as a
+    ferry), and only a category nearer the label than where the label and the LLM's category meet in the hierarchy
+    (boat stays a sailboat's category beside "vehicle": WordNet's sailboat is a vessel, as is its boat). A label
+    no category of the run is above keeps the LLM's answer.
+
+    `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category
+    it had}, for the labels whose category changed). Why: Qwen 0.5B put "passenger ferry" under "car" on four of
+    eight descriptions of the CIFAR photos, "lorry" under "car" beside "truck", "trawler" under "truck" beside
+    "boat": each a kind of another category of its run by WordNet (README "Quality with small models", fourteenth
+    pass)."""
+    senses = {c: s for c in {normalize_label(c) for c in categories.values()} - {""} if (s := taxonomy.sense(c))}
+    changed: dict[str, str] = {}
+    moved: dict[str, str] = {}
+    for label, category in categories.items():
+        sense = taxonomy.sense(label) or (taxonomy.sense(label.split()[-1]) if " " in label.strip() else None)
+        if sense is None:
+            continue
+        hops = taxonomy.ancestors(sense)
+        given = senses.get(normalize_label(category))
+        if given in hops:
+            continue  # the LLM's category is the label's kind or above it: kept
+        # how near the label and the LLM's category meet (sailboat and boat: both vessels, 2 hops up): only a
+        # category nearer than that is a better kind (not "vehicle" for a sailboat)
+        shared = taxonomy.ancestors(given) if given else {}
+        meet = min((n for s, n in hops.items() if s in shared), default=len(hops) + 1)
+        above = sorted((hops[s], c) for c, s in senses.items() if s in hops and hops[s] < meet)
+        if above:
+            changed[label], moved[label] = category, above[0][1]
+    return {**categories, **moved}, changed

@@ -1,0 +1,62 @@
+"""A label whose category WordNet puts neither at nor above it goes under the nearest category of the run that
+WordNet does put above it (category_kinds, issue 18's fourteenth pass): the rule and its limits, and a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from ictc.graph.run import start_run
+from ictc.models.wordnet import WordNetNouns
+from ictc.nodes.label_kinds import categories_at_kinds_level, categories_by_kind
+from ictc.prompts import make_criterion
+
+from fakes import KindsLLM, fake_context, make_images
+
+pytestmark = pytest.mark.levers  # the defaults, levers on
+
+WORDNET = WordNetNouns()
+
+
+def test_a_label_goes_under_the_category_of_the_run_wordnet_puts_above_it():
+    # Qwen 0.5B's categories on cifar10-20-rich-g (three of its labels)
+    categories = {"passenger ferry": "car", "motor yacht": "boat", "hatchback": "car", "cat": "cat"}
+    moved, changed = categories_by_kind(categories, WORDNET)
+    # "passenger ferry" is no WordNet noun: read as a ferry, which WordNet puts under boat
+    assert moved == {**categories, "passenger ferry": "boat"} and changed == {"passenger ferry": "car"}
+
+
+def test_a_category_is_kept_where_it_is_above_the_label_or_meets_it_nearer_than_the_others():
+    # boat is not above sailboat in WordNet (both are vessels); "vehicle" is above it but farther than that
+    assert categories_by_kind({"sailboat": "boat", "truck": "vehicle", "car": "car"}, WORDNET)[1] == {}
+    # a label already under a category WordNet puts above it keeps it, however general
+    assert categories_by_kind({"horse": "animal", "pony": "horse", "cat": "cat"}, WORDNET)[1] == {}
+    # labels or categories that are no noun, and groupings that are not "a kind of", are left alone
+    assert categories_by_kind({"crimson": "warm", "navy": "cool", "red": "warm"}, WORDNET)[1] == {}
+    assert categories_by_kind({"zorblax": "car", "car": "car", "boat": "boat"}, WORDNET)[1] == {}
+
+
+def test_a_label_moved_under_a_category_too_general_for_the_run_yields_to_its_own_word():
+    # "tanker" (the LLM said "water") is a vehicle by WordNet, but "vehicle" is above car, boat and aircraft here
+    categories = {"tanker": "water", "truck": "vehicle", "car": "car", "boat": "boat", "aircraft": "aircraft"}
+    level, changed = categories_at_kinds_level(categories, {}, WORDNET)
+    assert level["tanker"] == "tanker" and level["truck"] == "truck" and changed["tanker"] == "water"
+    assert categories_at_kinds_level(categories, {}, WORDNET, by_kind=False)[0]["tanker"] == "water"
+
+
+def test_a_run_puts_the_passenger_ferry_with_the_boats_and_can_be_turned_off(tmp_path):
+    paths, _ = make_images(tmp_path / "img", {"red": 3, "yellow": 2, "green": 3, "blue": 2})
+    truth = {"red": "car", "yellow": "ship", "green": "ship", "blue": "ship"}
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,label\n" + "".join(f"{p},{truth[p.rsplit('/', 1)[1].split('_')[0]]}\n" for p in paths))
+    words = {"red": "car", "yellow": "passenger ferry", "green": "boat", "blue": "sailboat"}
+    results = {}
+    for mode in ("on", "off"):
+        # the category step: passenger ferry -> car (Qwen 0.5B's answer), sailboat -> boat
+        llm = KindsLLM(words=words, coarse={"sailboat": "boat"}, category_answers={"passenger ferry": "car"})
+        ctx = fake_context(llm=llm, llm_id="fake-category-kinds", category_kinds=mode)
+        results[mode] = start_run(paths, make_criterion("kind of vehicle"), 2, ctx.settings, tmp_path / mode,
+                                  labels=str(labels), context=ctx).results
+    on, off = results["on"], results["off"]
+    assert on["naming"]["label_categories"]["passenger ferry"] == "boat"
+    assert on["naming"]["categories_dropped"] == {"passenger ferry": "car"} and on["metrics"]["acc"] == 1.0
+    assert off["naming"]["label_categories"]["passenger ferry"] == "car" and off["metrics"]["acc"] == 0.8
