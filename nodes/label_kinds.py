@@ -12,6 +12,7 @@ from ictc.models.wordnet import Taxonomy
 from ictc.nodes.label_counts import normalize_label
 
 MAX_LABELS_PER_CLUSTER = 3  # more distinct labels than this many per cluster asked for: no joins (kind_joins)
+MAX_KIND_SHARE = 2.0  # a kind may carry at most this many times an even cluster's share of the images (kind_joins)
 
 
 def labels_near_k(counts: Mapping[str, int], k: int) -> bool:
@@ -37,7 +38,11 @@ def kind_joins(counts: Mapping[str, int], k: int, taxonomy: Taxonomy) -> dict[st
     carry. A kind takes all its sub-kinds at once, the most specific kinds first, and only while at least `k`
     distinct labels remain: "animal" beside cat, dog and horse on a K = 8 set of CIFAR photos would leave fewer
     than 8, so it takes none of them; beside goat, cow and ant on a K = 6 set of coarse kinds it takes all.
-    Chains follow: when "horse" joins "animal", "pony", which had joined "horse", goes to "animal" too.
+    Chains follow: when "horse" joins "animal", "pony", which had joined "horse", goes to "animal" too. A kind
+    takes its sub-kinds only while it carries at most MAX_KIND_SHARE times an even cluster's share of the images
+    (n / k): a word far above the others ("vehicle", Step 2a's label for one lorry among 20 CIFAR photos) would
+    take every kind under it (jetliner, hatchback, dump truck, boat: 7 of 20 images for K = 8), which is the
+    category step's work, not a specific word finding its kind.
 
     Returns {label: the label it joins} (both normalized, as in `counts`); {} when nothing joins.
     Why: a 0.5B LLM gives the specific word (pony, lorry, bullfrog) where the description says it, and asked for
@@ -61,10 +66,12 @@ def kind_joins(counts: Mapping[str, int], k: int, taxonomy: Taxonomy) -> dict[st
     # the most specific kinds first: a target's depth is its fewest hops to the hierarchy's root, approximated by
     # how many senses lie above it
     targets = sorted(set(nearest.values()), key=lambda t: (-len(above[t]), t))
+    most = MAX_KIND_SHARE * sum(counts.values()) / k
     for target in targets:
         subs = [label for label, t in nearest.items() if t == target and _final(into, label) != _final(into, target)]
         trial = {**into, **{label: target for label in subs}}
-        if subs and len({_final(trial, label) for label in counts}) >= k:
+        carried = sum(n for label, n in counts.items() if _final(trial, label) == _final(trial, target))
+        if subs and len({_final(trial, label) for label in counts}) >= k and carried <= most:
             into = trial
     return {label: _final(into, label) for label in into}
 
@@ -128,17 +135,39 @@ def general_categories_yield(categories: Mapping[str, str], taxonomy: Taxonomy) 
     return {**categories, **{label: label for label in changed}}, changed
 
 
+def category_joins(categories: Mapping[str, str], counts: Mapping[str, int], k: int,
+                   taxonomy: Taxonomy) -> tuple[dict[str, str], dict[str, str]]:
+    """The category step's answers with each category that is a kind of another category of the run joined to it,
+    as kind_joins joins labels (the categories counted by the images their labels carry, `counts`: normalized
+    label -> images; `k` clusters): "jet" joins "plane" (WordNet: a jet is an airplane, whose lemmas are airplane,
+    aeroplane and plane), and the two images count as one category.
+
+    `categories`: normalized label -> its category. Returns (the categories, {label: the category it had}, for the
+    labels whose category changed). Why: Qwen 0.5B gave "jet" and "plane" as two categories of one image each on
+    cifar10-20-rich-c; ties of one image were broken by the alphabet, and "bird" took the last name (README
+    "Quality with small models", fourteenth pass)."""
+    per_category: dict[str, int] = {}
+    for label, category in categories.items():
+        if (word := normalize_label(category)):
+            per_category[word] = per_category.get(word, 0) + counts.get(label, 0)
+    into = kind_joins(per_category, k, taxonomy)
+    moved = {label: into[word] for label, category in categories.items() if (word := normalize_label(category)) in into}
+    return {**categories, **moved}, {label: categories[label] for label in moved}
+
+
 def categories_at_kinds_level(categories: Mapping[str, str], kinds: Mapping[str, str], taxonomy: Taxonomy,
-                              by_kind: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+                              by_kind: bool = True, counts: Mapping[str, int] | None = None,
+                              k: int = 0) -> tuple[dict[str, str], dict[str, str]]:
     """The category step's answers (`categories`: normalized label -> the LLM's category) after kind_joins' `kinds`
-    (label -> the label it joined): kinds_as_categories, then categories_by_kind when `by_kind` (setting
-    category_kinds), then general_categories_yield (last, so that a label moved under a category too general for
-    the run yields to its own word). Returns (the categories, {label: the category the LLM had given it} for every
-    label whose category changed)."""
+    (label -> the label it joined): kinds_as_categories; when `by_kind` (setting category_kinds) categories_by_kind
+    and, given the labels' image `counts` and `k`, category_joins; then general_categories_yield (last, so that a
+    label moved under a category too general for the run yields to its own word). Returns (the categories,
+    {label: the category the LLM had given it} for every label whose category changed)."""
     own, changed = kinds_as_categories(categories, set(kinds.values()))
     nearer, moved = categories_by_kind(own, taxonomy) if by_kind else (own, {})
-    level, yielded = general_categories_yield(nearer, taxonomy)
-    return level, {**changed, **{label: categories[label] for label in {**moved, **yielded}}}
+    joined, rejoined = category_joins(nearer, counts, k, taxonomy) if by_kind and counts and k else (nearer, {})
+    level, yielded = general_categories_yield(joined, taxonomy)
+    return level, {**changed, **{label: categories[label] for label in {**moved, **rejoined, **yielded}}}
 
 
 def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tuple[dict[str, str], dict[str, str]]:

@@ -155,7 +155,7 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
                                                    descriptions_by_label if settings.category_reask == "on" else None)
         if by_kinds:  # a label others joined as their kind, or under a category too general, is its own category
             categories, unchecked = categories_at_kinds_level(categories, kinds, ctx.taxonomy,
-                                                                 settings.category_kinds == "on")
+                                                                 settings.category_kinds == "on", label_counts, k)
         if settings.category_join == "on":  # a category only one label has: that label may join another's
             candidate, joined, looks = join_categories(ctx, criterion, categories, once, descriptions_by_label)
             spent += looks

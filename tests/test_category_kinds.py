@@ -7,7 +7,7 @@ import pytest
 
 from ictc.graph.run import start_run
 from ictc.models.wordnet import WordNetNouns
-from ictc.nodes.label_kinds import categories_at_kinds_level, categories_by_kind
+from ictc.nodes.label_kinds import categories_at_kinds_level, categories_by_kind, category_joins
 from ictc.prompts import make_criterion
 
 from fakes import KindsLLM, fake_context, make_images
@@ -41,6 +41,20 @@ def test_a_label_moved_under_a_category_too_general_for_the_run_yields_to_its_ow
     level, changed = categories_at_kinds_level(categories, {}, WORDNET)
     assert level["tanker"] == "tanker" and level["truck"] == "truck" and changed["tanker"] == "water"
     assert categories_at_kinds_level(categories, {}, WORDNET, by_kind=False)[0]["tanker"] == "water"
+
+
+def test_a_category_that_is_a_kind_of_another_category_of_the_run_joins_it():
+    # Qwen 0.5B's categories on cifar10-20-rich-c with a worked example in Step 2a (part): jet and plane, one image each
+    categories = {"jet": "jet", "propeller airplane": "plane", "hatchback": "car", "red sedan": "car", "cat": "cat",
+                  "puppy": "dog", "bird": "bird", "cargo ship": "ship", "sailboat": "boat"}
+    counts = dict.fromkeys(categories, 1)
+    joined, changed = category_joins(categories, counts, 6, WORDNET)
+    assert changed == {"jet": "jet"} and joined["jet"] == "plane"  # WordNet's airplane has the lemma plane
+    # only while K categories remain: for K = 8 of these 8 categories, none joins
+    assert category_joins(categories, counts, 8, WORDNET)[1] == {}
+    # and as a step of categories_at_kinds_level, with the counts and K, only when category_kinds is on
+    assert categories_at_kinds_level(categories, {}, WORDNET, True, counts, 6)[0]["jet"] == "plane"
+    assert categories_at_kinds_level(categories, {}, WORDNET, False, counts, 6)[0]["jet"] == "jet"
 
 
 def test_a_run_puts_the_passenger_ferry_with_the_boats_and_can_be_turned_off(tmp_path):

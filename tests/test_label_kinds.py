@@ -49,8 +49,20 @@ def test_a_kind_takes_all_its_sub_kinds_only_while_k_labels_remain_and_chains_fo
     counts = {"animal": 1, "cat": 2, "dog": 2, "horse": 2, "pony": 1, "frog": 2, "car": 2, "truck": 2, "ship": 2}
     fine = kind_joins(counts, 8, WORDNET)  # animal taking its kinds would leave 5 labels for K = 8: it takes none
     assert fine == {"pony": "horse"}
-    coarse = kind_joins(counts, 4, WORDNET)  # for K = 4 it takes them all, and pony follows horse
+    # for K = 4 it would take them all, but 10 of 16 images is more than twice an even cluster's share (4): none
+    assert kind_joins(counts, 4, WORDNET) == {"pony": "horse"}
+    counts = {**counts, "car": 5, "truck": 5, "ship": 5}  # 10 of 25: within twice an even share (12.5)
+    coarse = kind_joins(counts, 4, WORDNET)  # it takes them all, and pony follows horse
     assert {label for label, kind in coarse.items() if kind == "animal"} == {"cat", "dog", "horse", "pony", "frog"}
+
+
+def test_a_general_word_among_specific_ones_does_not_take_every_kind_under_it():
+    # Step 2a's labels of cifar10-20-rich-h (Qwen 0.5B with a worked example): one truck labelled "vehicle"
+    counts = {"kitten": 1, "passenger ferry": 1, "motor yacht": 1, "jetliner": 1, "toad": 1, "frog": 3, "hatchback": 1,
+              "vehicle": 1, "fighter jet": 1, "lorry": 1, "puppy": 2, "horse": 2, "dump truck": 1, "boat": 2, "cat": 1}
+    joins = kind_joins(counts, 8, WORDNET)
+    # vehicle would carry 7 of 20 images, more than twice an even share (5): it takes none of them
+    assert "vehicle" not in joins.values() and joins["toad"] == "frog"
 
 
 def test_synonyms_join_the_one_more_images_carry_else_the_head_word():
