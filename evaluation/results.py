@@ -17,20 +17,22 @@ from ictc.evaluation.outputs import image_rows, read_json, write_csv, write_json
 from ictc.evaluation.report import write_report
 from ictc.models.other import OTHER
 from ictc.nodes.context import Context
+from ictc.nodes.label import label_prompt
 from ictc.prompts import Criterion, prompt_hash, render
 from ictc.store.thumbnails import ThumbnailCache
 
 QUALITY_LEVERS = ("group_labels", "names_from_labels", "names_cover", "assign_by_label", "endpoint_choice",
                   "check_clusters", "name_groups", "assign_by_group", "label_levels", "embedding_prior",
                   "choice_orders", "category_hops", "category_reask", "category_look", "echo_check", "category_fold", "category_join",
-                  "label_kinds")
+                  "label_kinds", "category_kinds", "label_example")
 
 
-def template_hashes(criterion: Criterion, k: int) -> dict[str, str]:
-    """Hash of each step's prompt with its per-image slots left as placeholders."""
+def template_hashes(criterion: Criterion, k: int, label_example: bool = False) -> dict[str, str]:
+    """Hash of each step's prompt with its per-image slots left as placeholders (Step 2a's with its worked example
+    when `label_example`, setting label_example)."""
     return {
         "describe": prompt_hash(render("describe", criterion)),
-        "label": prompt_hash(render("label", criterion, description="{description}")),
+        "label": prompt_hash(label_prompt("label", criterion, "{description}", label_example)),
         "name_clusters": prompt_hash(render("name_clusters", criterion, label_counts="{counts}", groups="", k=k)),
         "assign": prompt_hash(render("assign", criterion, names="{names}", description="{description}")),
     }
@@ -75,7 +77,7 @@ def results_of(run_dir: Path, meta: dict[str, Any], state: dict[str, Any], ctx: 
         "criterion": criterion.to_dict(), "n_clusters": clusters_made(naming, state["n_clusters"]),
         "asked_k": naming.get("asked_k", state["n_clusters"]), "settings": meta["settings"],
         "models": {"backend": ctx.settings.backend, "vlm": ctx.vlm_id, "llm": ctx.llm_id, "embedder": ctx.embedder.name},
-        "prompt_hashes": template_hashes(criterion, state["n_clusters"]),
+        "prompt_hashes": template_hashes(criterion, state["n_clusters"], ctx.settings.label_example == "on"),
         "cluster_names": names,
         "clusters": [{"name": n, "size": sizes[n]} for n in names],
         "naming": {k: v for k, v in naming.items() if k != "names"},

@@ -1,0 +1,43 @@
+"""Step 2a's worked example (setting label_example, issue 18's fourteenth pass): where it goes in the prompt, and
+that a run records it and asks with it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ictc.graph.run import start_run
+from ictc.nodes.label import label_prompt
+from ictc.prompts import make_criterion
+
+from fakes import FakeLLM, fake_context, make_images
+
+pytestmark = pytest.mark.levers  # the defaults, levers on
+
+
+def test_the_example_is_a_user_turn_and_its_answer_before_the_question():
+    criterion = make_criterion("kind of object")
+    plain = label_prompt("label", criterion, "A cat on a mat.", example=False)
+    shown = label_prompt("label", criterion, "A cat on a mat.", example=True)
+    assert [role for role, _ in plain] == ["system", "user"]
+    assert [role for role, _ in shown] == ["system", "user", "assistant", "user"]
+    assert shown[0] == plain[0] and shown[-1] == plain[-1]  # the question itself is unchanged
+    assert "Criterion: activity" in shown[1][1] and "small dog" in shown[1][1] and shown[2][1] == "laughing"
+    # the JSON template of label_levels=json has its own form: no example
+    assert label_prompt("label_levels", criterion, "d", example=True) == label_prompt("label_levels", criterion, "d", False)
+
+
+def test_a_run_asks_with_the_example_and_records_it(tmp_path):
+    paths, _ = make_images(tmp_path / "img", {"red": 2, "green": 2})
+    seen = {}
+    for mode in ("on", "off"):
+        llm = FakeLLM()
+        ctx = fake_context(llm=llm, llm_id=f"fake-example-{mode}", label_example=mode)
+        results = start_run(paths, make_criterion("colour"), 2, ctx.settings, tmp_path / mode, context=ctx).results
+        asked = [c["prompt"] for c in llm.calls if "short labels" in c["prompt"] and "filled with" in c["prompt"]]
+        seen[mode] = (results, asked)
+    on, off = seen["on"], seen["off"]
+    assert on[0]["levers"]["label_example"] == "on" and off[0]["levers"]["label_example"] == "off"
+    assert on[0]["prompt_hashes"]["label"] != off[0]["prompt_hashes"]["label"]
+    assert on[1] and all("Criterion: activity" in p and "\nlaughing\n" in p for p in on[1])
+    assert off[1] and not any("Criterion: activity" in p for p in off[1])
+    assert sorted(on[0]["cluster_names"]) == sorted(off[0]["cluster_names"]) == ["green", "red"]
