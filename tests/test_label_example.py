@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ictc.graph.run import start_run
-from ictc.nodes.label import label_prompt
+from ictc.nodes.label import label_prompt, several_sentences
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context, make_images
@@ -26,8 +26,16 @@ def test_the_example_is_a_user_turn_and_its_answer_before_the_question():
     assert label_prompt("label_levels", criterion, "d", example=True) == label_prompt("label_levels", criterion, "d", False)
 
 
+def test_the_example_is_for_descriptions_of_several_sentences_only():
+    # the caption kind of issue 18 ("A goat.") names one thing: no example there (it cost 3-5 images of 48-60)
+    assert not several_sentences("A goat.") and not several_sentences("Tennis racquet and ball.")
+    assert not several_sentences("  A pair of pants.  ") and not several_sentences("v2.0 of a 3.5 inch drive")
+    assert several_sentences("A grey tabby peers at the camera. On a shelf sits a toy airplane.")
+    assert several_sentences("A frog! Is it wet? Yes")
+
+
 def test_a_run_asks_with_the_example_and_records_it(tmp_path):
-    paths, _ = make_images(tmp_path / "img", {"red": 2, "green": 2})
+    paths, _ = make_images(tmp_path / "img", {"red": 2, "green": 2})  # the fake VLM's descriptions: two sentences
     seen = {}
     for mode in ("on", "off"):
         llm = FakeLLM()
