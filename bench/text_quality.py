@@ -55,6 +55,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, no label kinds": {"label_kinds": "off"},  # the defaults before the thirteenth pass
     "after, no category kinds": {"category_kinds": "off"},  # the defaults before the fourteenth pass
     "after, label example": {"label_example": "on"},  # Step 2a with its worked example
+    "after, no name ties by kind": {"name_ties_by_kind": "off"},  # ties for the last names by the alphabet
     "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off", "category_join": "off",
               "label_kinds": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders

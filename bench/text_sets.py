@@ -236,9 +236,57 @@ CIFAR_DESCRIPTIONS_H = [
     "A yellow-green frog with dark spots sits hunched on a bed of dry leaves. A little sparrow hops along the ground a short distance away. The surroundings are a shadowy forest floor in earthy browns.",
 ]
 
+# An eighth and a ninth time (fourteenth pass), by one more helper that saw no other description, written after
+# category_kinds, the kinds' share bound and label_example were built, and measured as held out.
+CIFAR_DESCRIPTIONS_I = [
+    "A grey tabby cat lies curled on a rumpled blue blanket, its head turned toward the camera. A tiny toy airplane sits on a shelf in the upper corner. The wall behind is a warm mustard yellow under soft indoor light.",
+    "Here is a large white passenger ferry with a navy hull and a red stripe along its bow. A single seagull glides far overhead, barely a speck in the sky. The background is a pale, overcast sky that washes the scene in flat grey light.",
+    "Moored in a crowded marina, a sleek white motor yacht fills most of the frame. A small delivery truck is parked on the quay in the far left corner. Masts of other boats rise against a dusky evening sky with fading pinkish light.",
+    "A dark model of a supersonic jet, resembling the Concorde, is shown in side profile beneath a red-lettered banner. A miniature toy car rests at the bottom edge of the display stand. The backdrop is a plain white board lit by even exhibition lighting.",
+    "Sitting among tall blades of grass, a mottled brown toad faces the camera. In the blurred background a small sparrow perches on a stalk. Bright green leaves surround it in soft daylight.",
+    "This close-up shows a chunky orange-brown toad squatting low on the ground. A little plastic toy truck lies half buried in the bottom corner. The soil is reddish and dusty under warm, direct sunlight.",
+    "A white compact hatchback is parked at an angle with its doors flung open. On the back wall hangs a small framed picture of a sailing ship. The setting is a car showroom with a bright red backdrop and strong studio lights.",
+    "Clinging to a wooden ledge, a bright green tree frog shows its smooth back and long legs. A tiny ceramic cat figurine sits out of focus on the windowsill behind it. Muted brown and grey tones fill the background in dim indoor light.",
+    "A silver-grey cat peers up at the camera, its face and chest filling the frame. A small toy bird dangles from a string in the top corner. The background is a pale, washed-out room lit by diffuse window light.",
+    "A dark blue SUV is seen head-on, its chrome grille catching the light. Far behind, a deer stands at the edge of a snowy treeline. The scene is white and wintry under a bright overcast sky.",
+    "Banking sharply, a white fighter jet shows its swept wings and tail fins against the sky. A lone bird flaps in the lower corner far below. Clear steel-blue sky fills the frame with crisp midday light.",
+    "A white box truck with an orange logo on its side is parked on a city street. A small terrier waits on the pavement near the front wheel. Red brick buildings line the background under flat, cloudy daylight.",
+    "Standing on a lawn, a white dog with tan patches looks off to the left. A tabby cat sits on a garden wall far in the background. Green grass and a shady hedge surround it in mottled afternoon light.",
+    "A white horse stands in profile, its mane and long legs stark against the shadows. A small black dog is just visible lying in the dark near its hooves. Dense dark trees form the background in dim, low light.",
+    "Parked in a yard, a blue cab-over lorry shows its big chrome grille and high cab. A little red hatchback is parked behind it in the distance. A yellow building and a grey sky sit behind it in overcast daylight.",
+    "A white speedboat cuts across the water, leaving a foamy wake behind. A small plane passes high overhead in the top corner. The sea is a deep emerald green shimmering under bright sunshine.",
+    "A brown-and-white spaniel puppy gazes at the camera with soft, droopy ears. A sleeping kitten is curled up in the dark corner behind it. The background is a deep shadowy blue with gentle indoor light.",
+    "Shown in close-up, a chestnut horse wears a blue patterned halter across its face. A small sheepdog leans against the fence rail in the distance. Leafy trees and a pale sky fill the background in soft daylight.",
+    "An old wooden sailing ship with tall masts lies anchored in a harbour. A tiny airplane is visible high in the sky above the rigging. The water is calm and dark beneath a bright, hazy white sky.",
+    "A yellow-green frog with a speckled back sits hunched among dead leaves. A small wren hops in the shadowy top corner of the frame. Brown leaf litter and moss cover the ground in dappled forest light.",
+]
+
+CIFAR_DESCRIPTIONS_J = [
+    "Stretched out on a blue cloth, a striped grey kitty raises one paw lazily. A little ceramic frog ornament sits on a side table in the corner. Behind it the ochre wall glows in warm lamplight.",
+    "The picture shows a blue and white cruise ship cruising past, its red waterline visible near the bow. A jet airliner is a faint dot in the distant sky. Hazy grey-white weather gives the scene a cool, diffuse light.",
+    "A white cabin cruiser sits in its berth, its windshield and rails glinting. On the neighbouring dock a small brown dog stands watching. A forest of sailboat masts stands against a pastel sunset sky.",
+    "On display is a slender delta-wing airliner with a drooping nose, pictured from the side. A little sparrow perches on the top edge of the sign above it. The setting is a bright museum wall with a white placard and even lighting.",
+    "A speckled brown frog hides in a clump of lush grass, eyes alert. Far off at the edge of the meadow a deer grazes, tiny and blurred. Green foliage glows in gentle morning light.",
+    "Low to the ground, a plump tawny toad rests with its legs tucked under it. A small toy horse lies tipped over at the edge of the frame. Red clay earth fills the scene under harsh sunlight.",
+    "Doors wide open, a small white hatchback car is displayed on a glossy floor. A poster of a galloping horse hangs in a far corner of the room. The space is lit by vivid red walls and bright spotlights.",
+    "Perched on a branch near a window, a lime-green frog stretches out its body. A model sailboat sits on a shelf in the blurry background. The room is in soft brownish shade with diffuse light.",
+    "Close to the lens, a pale grey shorthair cat tilts its head curiously. A framed painting of a deer hangs small on the wall behind it. The room is bright and creamy with soft daylight.",
+    "Facing the viewer, a navy four-by-four sits on a snow-covered road. A pickup truck is a small shape far down the road behind it. Snowy white surroundings reflect a cold, pale light.",
+    "Seen from below, a pale grey military jet climbs with its wings spread. A tiny ship is visible on the sea far beneath it in the corner. The sky is an even, cloudless blue in strong sunlight.",
+    "Parked at the kerb, a white delivery lorry with a square cargo box faces forward. A silver sedan is parked a little way behind it. Old brick townhouses form the backdrop under dull grey skies.",
+    "A tan and white terrier-type dog stands side-on on the grass, tail relaxed. A small robin hops on the lawn in the background. Garden greenery and dappled shade surround the scene on a sunny afternoon.",
+    "Against dark woods, a grey-white mare stands tall with her head raised. Far in the background a horse trailer truck is parked by the gate. The trees are deep black-green under dim evening light.",
+    "A big blue truck with a flat cab and bulky front bumper fills the frame. A pigeon perches on the roof of the yellow building behind it. Cloudy skies give the scene a flat, even light.",
+    "Racing over green water, a small motor launch sends white spray to either side. A gull wheels in the top corner of the frame. The water is a bright jade colour in glaring sun.",
+    "With big brown eyes and floppy ears, a white-and-chestnut puppy looks straight out. A toy car lies on the floor in the background corner. Dark navy fabric behind it is lit by soft indoor light.",
+    "A bay horse fills the frame, its bridle and noseband clearly visible. A grey cat sits on a fence post far behind its ear. The background is a sunny paddock with blurred trees and sky.",
+    "With several tall masts, a traditional wooden ship floats at a harbour wall. A small car is parked on the quayside at the far right. A bright, hazy sky reflects off calm dark water.",
+    "Among dry leaves sits a greenish-yellow frog, its throat puffed and eyes bulging. A little toy deer is tucked into the leaves in the far corner. The forest floor is brown and mossy under shadowy light.",
+]
+
 CIFAR_VARIANTS = {"": CIFAR_DESCRIPTIONS, "b": CIFAR_DESCRIPTIONS_B, "c": CIFAR_DESCRIPTIONS_C, "d": CIFAR_DESCRIPTIONS_D,
                   "e": CIFAR_DESCRIPTIONS_E, "f": CIFAR_DESCRIPTIONS_F, "g": CIFAR_DESCRIPTIONS_G,
-                  "h": CIFAR_DESCRIPTIONS_H}
+                  "h": CIFAR_DESCRIPTIONS_H, "i": CIFAR_DESCRIPTIONS_I, "j": CIFAR_DESCRIPTIONS_J}
 
 
 def pixel_key(image: Any) -> str:
@@ -402,7 +450,7 @@ def wordnet_set(folder: Path, per_class: int = 8, seed: int = 0, common: bool = 
 
 def cifar_set(variant: str = "") -> TextSet:
     """The 20 CIFAR-10 samples with the descriptions of CIFAR_VARIANTS[`variant`]: "" is "cifar10-20-rich"; "b" to
-    "h" are "cifar10-20-rich-b" to "-h", on copies of the photos with one pixel changed (a different one per
+    "j" are "cifar10-20-rich-b" to "-j", on copies of the photos with one pixel changed (a different one per
     variant), in a temp folder, so the stand-in VLM, which finds a description by pixels, tells the sets apart."""
     import numpy as np
     from PIL import Image
@@ -440,4 +488,4 @@ def all_sets(per_class: int = 8, seed: int = 0) -> list[TextSet]:
             *(w for w in wordnet if w)]
     for drawn in sets:
         drawn.name += suffix
-    return [cifar_set(), *(cifar_set(variant) for variant in "bcdefgh"), *sets]
+    return [cifar_set(), *(cifar_set(variant) for variant in "bcdefghij"), *sets]

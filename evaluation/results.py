@@ -24,7 +24,7 @@ from ictc.store.thumbnails import ThumbnailCache
 QUALITY_LEVERS = ("group_labels", "names_from_labels", "names_cover", "assign_by_label", "endpoint_choice",
                   "check_clusters", "name_groups", "assign_by_group", "label_levels", "embedding_prior",
                   "choice_orders", "category_hops", "category_reask", "category_look", "echo_check", "category_fold", "category_join",
-                  "label_kinds", "category_kinds", "label_example")
+                  "label_kinds", "category_kinds", "label_example", "name_ties_by_kind")
 
 
 def template_hashes(criterion: Criterion, k: int, label_example: bool = False) -> dict[str, str]:

@@ -5,6 +5,7 @@ above two or more others of the run yields to the label's own word (general_cate
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -187,7 +188,7 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
     changed: dict[str, str] = {}
     moved: dict[str, str] = {}
     for label, category in categories.items():
-        sense = taxonomy.sense(label) or (taxonomy.sense(label.split()[-1]) if " " in label.strip() else None)
+        sense = sense_or_head(label, taxonomy)
         if sense is None:
             continue
         hops = taxonomy.ancestors(sense)
@@ -202,3 +203,40 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
         if above:
             changed[label], moved[label] = category, above[0][1]
     return {**categories, **moved}, changed
+
+
+def sense_or_head(label: str, taxonomy: Taxonomy) -> str | None:
+    """The first sense of `label` in `taxonomy`, or for a label of several words that is no noun of it, that of its
+    last word (English's head of a compound: "passenger ferry" is a ferry); None when neither is a noun."""
+    return taxonomy.sense(label) or (taxonomy.sense(label.split()[-1]) if " " in label.strip() else None)
+
+
+def names_by_kind(ordered: list[tuple[str, int]], k: int, taxonomy: Taxonomy) -> list[str]:
+    """The `k` names from `ordered` (normalized label or category -> images, most images first, ties in the
+    alphabet's order; at least `k` of them) where ties at the k-th place are broken by kind: one at a time, the
+    tied word whose sense (sense_or_head) shares the most specific hypernym with a name already chosen (specificity:
+    how many senses lie above it, as kind_joins orders kinds), so that the last names are of the kinds the others
+    are; the alphabet among equals, and for words that are no noun.
+
+    The likeness is Wu and Palmer's (1994): the depth of the two senses' most specific common hypernym. Why: on
+    the CIFAR photos a category of one image had to be chosen among four or five of one image each ("boat, box,
+    dog, fisherman, truck" for the last two of K = 8), and the alphabet took "box" over "dog" and "cargo" over
+    "truck" (README "Quality with small models", fourteenth pass)."""
+    edge = ordered[k - 1][1]
+    chosen = [word for word, n in ordered if n > edge]
+    tied = [word for word, n in ordered if n == edge]
+    senses = {word: sense_or_head(word, taxonomy) for word in chosen + tied}
+    above = functools.cache(taxonomy.ancestors)
+
+    def likeness(word: str) -> int:
+        mine = senses[word]
+        if mine is None:
+            return -1
+        return max((len(above(common)) for name in chosen if (theirs := senses[name]) is not None
+                    for common in above(mine).keys() & above(theirs).keys()), default=-1)
+
+    while len(chosen) < k:
+        best = max(tied, key=lambda word: (likeness(word), -tied.index(word)))
+        chosen.append(best)
+        tied.remove(best)
+    return chosen

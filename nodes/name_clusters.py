@@ -16,6 +16,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ictc.core.errors import SystematicFailureError
+from ictc.models.wordnet import Taxonomy
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.kept_edits import carried_over
@@ -38,7 +39,13 @@ from ictc.nodes.label_counts import (
     short_of,
     trim_counts,
 )
-from ictc.nodes.label_kinds import categories_at_kinds_level, kind_joins, labels_near_k, with_kind
+from ictc.nodes.label_kinds import (
+    categories_at_kinds_level,
+    kind_joins,
+    labels_near_k,
+    names_by_kind,
+    with_kind,
+)
 from ictc.nodes.label_levels import CATEGORY, choose_level, level_label
 from ictc.nodes.name_groups import name_groups
 from ictc.nodes.read_names import parse_names
@@ -78,20 +85,22 @@ def fallback_names(best: list[str], counts: dict[str, int], k: int) -> list[str]
     return names
 
 
-def names_from_counts(counts: dict[str, int], k: int, cover: float) -> list[str] | None:
+def names_from_counts(counts: dict[str, int], k: int, cover: float,
+                      taxonomy: Taxonomy | None = None) -> list[str] | None:
     """The K most frequent normalized labels as the names, when the counts already answer Step 2b: there
     are exactly K distinct labels, or more and the K most frequent cover at least `cover` (0-1) of the
     images. None otherwise (fewer than K labels, or the labels spread wider: the LLM must merge them).
 
     Why: a small LLM asked to turn K right labels into K names answered three names three times (issue 18);
-    the labels are already the answer, so asking can only lose. Ties in count go alphabetically."""
+    the labels are already the answer, so asking can only lose. Ties in count go alphabetically, or with a
+    `taxonomy` (setting name_ties_by_kind) by kind: label_kinds.names_by_kind."""
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     total = sum(counts.values())
     if len(ordered) < k or not total:
         return None
     top = ordered[:k]
     if len(ordered) == k or sum(c for _, c in top) / total >= cover:
-        return [label for label, _ in top]
+        return names_by_kind(ordered, k, taxonomy) if taxonomy is not None else [label for label, _ in top]
     return None
 
 
@@ -175,7 +184,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
             f"({files_of(state['images'], state.get('failures', {}))[0]} failed{': ' + reasons[0] if reasons else ''})",
             "fix what made the earlier steps fail (the reason above)")
     # categories are general words already: the K most frequent are the names (nodes/label_levels.py)
-    naming = propose_names(ctx, criterion, raw, k, cover=0.0 if level == CATEGORY else None)
+    naming = propose_names(ctx, criterion, raw, k, cover=0.0 if level == CATEGORY else None,
+                           by_kind=by_kinds and settings.name_ties_by_kind == "on")
     if categories and level == CATEGORY and settings.category_look == "on":
         # a label of one image whose category is no name: a look at that image's description may place it
         looked, looks = look_for_names(ctx, criterion, {x: c for x, c in categories.items() if x in once},
@@ -231,9 +241,9 @@ def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: C
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,
-                  cover: float | None = None) -> dict[str, Any]:
+                  cover: float | None = None, by_kind: bool = False) -> dict[str, Any]:
     """Step 2b over any list of raw labels (all images, or one cluster's when it is split). `cover`: the
-    share names_from_counts needs (None: the names_cover setting; 0 for categories, see name_clusters).
+    share names_from_counts needs (None: the names_cover setting; 0 for categories); `by_kind`: ties by kind.
 
     Returns the naming: names (exactly k), counts, kept and dropped labels, groups, attempts, source ("model"
     or "fallback"), problems of the failed tries, mode, prompt_hash, seconds, calls. A cached answer is reused.
@@ -245,7 +255,8 @@ def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: 
     kept, dropped = trim_counts(counts, k, settings.min_label_count, settings.label_token_budget)
     cover = settings.names_cover if cover is None else cover
     told = criterion.instructions.get("name_clusters")  # the user's instruction for Step 2b: the LLM reads it
-    from_counts = names_from_counts(counts, k, cover) if settings.names_from_labels == "on" and not told else None
+    from_counts = (names_from_counts(counts, k, cover, ctx.taxonomy if by_kind else None)
+                   if settings.names_from_labels == "on" and not told else None)
     if from_counts is not None:
         naming = {"names": from_counts, "counts": dict(counts), "kept": kept, "dropped": dropped, "groups": [],
                   "attempts": 0, "source": "labels", "problems": [], "mode": "", "prompt_hash": "",

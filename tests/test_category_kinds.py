@@ -7,7 +7,13 @@ import pytest
 
 from ictc.graph.run import start_run
 from ictc.models.wordnet import WordNetNouns
-from ictc.nodes.label_kinds import categories_at_kinds_level, categories_by_kind, category_joins
+from ictc.nodes.label_kinds import (
+    categories_at_kinds_level,
+    categories_by_kind,
+    category_joins,
+    names_by_kind,
+)
+from ictc.nodes.name_clusters import names_from_counts
 from ictc.prompts import make_criterion
 
 from fakes import KindsLLM, fake_context, make_images
@@ -74,3 +80,19 @@ def test_a_run_puts_the_passenger_ferry_with_the_boats_and_can_be_turned_off(tmp
     assert on["naming"]["label_categories"]["passenger ferry"] == "boat"
     assert on["naming"]["categories_dropped"] == {"passenger ferry": "car"} and on["metrics"]["acc"] == 1.0
     assert off["naming"]["label_categories"]["passenger ferry"] == "car" and off["metrics"]["acc"] == 0.8
+
+
+def test_ties_for_the_last_names_go_to_the_word_of_the_kinds_already_chosen():
+    # the category counts of cifar10-20-rich-f (Qwen 0.5B, Step 2a with its example): five of one image for two names
+    counts = {"frog": 4, "cat": 3, "airplane": 2, "car": 2, "horse": 2, "ship": 2,
+              "boat": 1, "box": 1, "dog": 1, "fisherman": 1, "truck": 1}
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    by_kind = names_by_kind(ordered, 8, WORDNET)
+    assert by_kind[:6] == ["frog", "cat", "airplane", "car", "horse", "ship"]  # more images: chosen first
+    # dog shares "carnivore" with cat, truck "motor vehicle" with car; the alphabet had taken boat and box
+    assert sorted(by_kind[6:]) == ["dog", "truck"]
+    assert names_from_counts(counts, 8, 0.0)[6:] == ["boat", "box"]
+    assert names_from_counts(counts, 8, 0.0, WORDNET) == by_kind
+    # words that are no noun come last among equals, and then by the alphabet
+    assert names_by_kind([("cat", 2), ("dog", 1), ("qwop", 1), ("zorblax", 1)], 4, WORDNET) == ["cat", "dog", "qwop", "zorblax"]
+    assert names_by_kind([("cat", 2), ("qwop", 1), ("zorblax", 1), ("dog", 1)], 2, WORDNET) == ["cat", "dog"]
