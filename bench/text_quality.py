@@ -33,7 +33,7 @@ LEVERS_OFF = {"group_labels": "off", "names_from_labels": "off", "assign_by_labe
               "check_clusters": "off", "name_groups": "off", "assign_by_group": "off", "label_levels": "off",
               "embedding_prior": "off", "choice_orders": 1, "category_reask": "off", "category_look": "off",
               "echo_check": "off", "category_fold": "off", "category_join": "off",
-              "label_kinds": "off"}
+              "label_kinds": "off", "label_example": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": LEVERS_OFF,  # main before issue 18 (grouping was for local models only)
     "after": {},  # the defaults
@@ -53,14 +53,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "after, category fold": {"category_fold": "on"},  # off by default
     "after, no category join": {"category_join": "off"},  # the fifth pass's defaults
     "after, no label kinds": {"label_kinds": "off"},  # the defaults before the thirteenth pass
-    "after, no category kinds": {"category_kinds": "off"},  # the defaults before the fourteenth pass
-    "after, label example": {"label_example": "on"},  # Step 2a with its worked example
+    "pass 13": {"category_kinds": "off", "name_ties_by_kind": "off", "label_example": "off"},  # the thirteenth's
+    "after, no category kinds": {"category_kinds": "off"},  # category kinds and category joins off
+    "after, no label example": {"label_example": "off"},  # Step 2a without its worked example
     "after, no name ties by kind": {"name_ties_by_kind": "off"},  # ties for the last names by the alphabet
     "pass 4": {"category_look": "off", "echo_check": "off", "category_fold": "off", "category_join": "off",
-              "label_kinds": "off"},  # the fourth pass's final defaults
+              "label_kinds": "off", "label_example": "off"},  # the fourth pass's final defaults
     "after, 2 orders": {"choice_orders": 2},  # Step 3 asked with the names in two rotated orders
     "after, 3 orders": {"choice_orders": 3},
-    "pass 2": {"embedding_prior": "off", "label_levels": "off"},  # the second pass's defaults
+    "pass 2": {"embedding_prior": "off", "label_levels": "off", "label_example": "off"},  # the second pass's
     "after, true names": {},  # the defaults with the true class names given as the user's names (no Step 2b)
 }
 TRUE_NAMES = "after, true names"  # Step 2b's share of the error: what the defaults reach when its names are right

@@ -177,7 +177,8 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
     words that is no noun of it is read by its last word, English's head of a compound: "passenger ferry" as a
     ferry), and only a category nearer the label than where the label and the LLM's category meet in the hierarchy
     (boat stays a sailboat's category beside "vehicle": WordNet's sailboat is a vessel, as is its boat). A label
-    no category of the run is above keeps the LLM's answer.
+    no category of the run is above keeps the LLM's answer, and so does one whose category is no noun of
+    `taxonomy`: a grouping WordNet does not know ("warm" for red, in colour temperature) is not WordNet's to undo.
 
     `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category
     it had}, for the labels whose category changed). Why: Qwen 0.5B put "passenger ferry" under "car" on four of
@@ -193,11 +194,11 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
             continue
         hops = taxonomy.ancestors(sense)
         given = senses.get(normalize_label(category))
-        if given in hops:
-            continue  # the LLM's category is the label's kind or above it: kept
+        if given is None or given in hops:
+            continue  # the LLM's category is the label's kind or above it, or WordNet cannot say ("warm"): kept
         # how near the label and the LLM's category meet (sailboat and boat: both vessels, 2 hops up): only a
         # category nearer than that is a better kind (not "vehicle" for a sailboat)
-        shared = taxonomy.ancestors(given) if given else {}
+        shared = taxonomy.ancestors(given)
         meet = min((n for s, n in hops.items() if s in shared), default=len(hops) + 1)
         above = sorted((hops[s], c) for c, s in senses.items() if s in hops and hops[s] < meet)
         if above:
