@@ -170,7 +170,7 @@ class FakeLLM(CountingChatModel):
                     return f"{self.category_answers[label]}\n"
                 return f"{label if self.parrot_categories else self.coarse.get(label, label)}\n"
             if "too long" in last:
-                return _find(r"\b(red|green|blue|yellow)\b", _text(messages[1]))
+                return _find(r"\b(red|green|blue|yellow)\b", _text(messages[-3]))  # the question asked
             colour = _find(r"filled with (\w+)", last)
             if "Give two answers" in last:  # two-level labels (label_levels): the `coarse` word is the category
                 return json.dumps({"label": colour, "category": self.coarse.get(colour, colour)})
