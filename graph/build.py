@@ -209,7 +209,8 @@ def _prior_label(state: RunState, runtime: Runtime[Context]) -> Callable[[str], 
 
     def prior_label(path: str) -> str:
         own = labels.get(path, {}).get("raw", "")
-        echo = own in echoed and echoes_prompt(own, descriptions.get(path, {}).get("text", ""), criterion, template)
+        echo = own in echoed and echoes_prompt(own, descriptions.get(path, {}).get("text", ""), criterion, template,
+                                               runtime.context.settings.label_example == "on")
         return "" if echo else own
 
     return prior_label

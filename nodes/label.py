@@ -15,6 +15,7 @@ from ictc.models.stray_text import without_invisible
 from ictc.models.structured import parse_json_object
 from ictc.nodes.common import Timer, call_each, failure, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context
+from ictc.nodes.label_counts import normalize_label
 from ictc.nodes.label_levels import ask_levels
 from ictc.nodes.state import BatchTask
 from ictc.prompts import Criterion, render
@@ -114,24 +115,55 @@ def label_prompt(template: str, criterion: Criterion, description: str, example:
     return rendered[:1] + render("label_example", criterion, step="label") + rendered[1:]
 
 
-def echoes_prompt(label: str, description: str, criterion: Criterion, template: str = "label") -> bool:
+def echoes_prompt(label: str, description: str, criterion: Criterion, template: str = "label",
+                  example: bool = False) -> bool:
     """Whether a Step-2a `label` repeats the instructions instead of reading the image: two or more words found,
     in order, in Step 2a's prompt `template` (system and question with the criterion, outside the description)
     and not in `description`. One word is never an echo (a count "three" may be an answer), nor a part of the
     criterion that is not the whole of it: "outdoor scene" for the criterion "indoor scene or outdoor scene" is
-    one of the values the user named. The whole criterion ("kind of thing") is an echo.
+    one of the values the user named. The whole criterion ("kind of thing") is an echo. With `example` (setting
+    label_example), the worked example's answer ("laughing") is an echo too for a description it was shown with
+    (several_sentences) that does not say it.
 
     Why: Qwen 0.5B answered "no sentence" (the system prompt's "no sentence, no explanation") for captions it
     did not know ("A ketch.", "A wig.", "A third base."); counted as a label, that phrase took one of the K
     names (via its category "noun"), and a true class had none (README "Quality with small models")."""
     words = _words(label)
+    if example and several_sentences(description) and words == _example_answer() and not _within(words, description):
+        return True  # the worked example's answer, parroted (SmolLM2-135M: "laughing" for 12 of 20 CIFAR photos)
     if len(words) < 2:
         return False
     phrase = " " + " ".join(words) + " "
     named = " " + " ".join(_words(criterion.text)) + " "
     if phrase in named and phrase != named:
         return False
-    return phrase in _instruction_text(template, criterion.text) and phrase not in " " + " ".join(_words(description)) + " "
+    return phrase in _instruction_text(template, criterion.text) and not _within(words, description)
+
+
+def _within(words: list[str], text: str) -> bool:
+    """Whether `words` occur in `text` in order, next to each other (both read by _words)."""
+    return " " + " ".join(words) + " " in " " + " ".join(_words(text)) + " "
+
+
+@cache
+def _example_answer() -> list[str]:
+    """The words of the answer of Step 2a's worked example (prompts/label_example.txt's assistant turn)."""
+    return _words(" ".join(text for role, text in render("label_example", Criterion("x"), step="label")
+                           if role == "assistant"))
+
+
+def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: Criterion, template: str,
+                   example: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """Step-2a `records` but those whose label repeats Step 2a's prompt `template` (nodes/label.echoes_prompt,
+    read against each image's description in `texts`, in the same order), and the distinct echoed labels,
+    sorted. When no record with a non-empty label is left, all are kept (names must come from something;
+    Step 2b then works as before) and none is reported."""
+    echoes = [echoes_prompt(r.get("raw", ""), text, criterion, template, example)
+              for r, text in zip(records, texts, strict=True)]
+    kept = [r for r, echo in zip(records, echoes, strict=True) if not echo]
+    if not any(normalize_label(r.get("raw", "")) for r in kept):
+        return records, []
+    return kept, sorted({r.get("raw", "") for r, echo in zip(records, echoes, strict=True) if echo})
 
 
 def word_count(label: str) -> int:

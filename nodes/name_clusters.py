@@ -20,7 +20,7 @@ from ictc.models.wordnet import Taxonomy
 from ictc.nodes.common import Timer, prompt_text, report, to_messages, trace
 from ictc.nodes.context import Context, recoverable_errors
 from ictc.nodes.kept_edits import carried_over
-from ictc.nodes.label import echoes_prompt, label_template
+from ictc.nodes.label import label_template, without_echoes
 from ictc.nodes.label_categories import (
     better_level,
     climb_categories,
@@ -135,7 +135,8 @@ def name_clusters(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     echoed: list[str] = []
     if settings.echo_check == "on":  # a label that repeats the prompt says nothing: it names no cluster
         texts = [state.get("descriptions", {}).get(p, {}).get("text", "") for p in paths]
-        records, echoed = without_echoes(records, texts, criterion, label_template(settings.label_levels))
+        records, echoed = without_echoes(records, texts, criterion, label_template(settings.label_levels),
+                                         settings.label_example == "on")
     kinds: dict[str, str] = {}
     unchecked: dict[str, str] = {}
     own_counts = count_labels([r.get("raw", "") for r in records])
@@ -225,19 +226,6 @@ def with_stale_cleared(state: RunState, naming: dict[str, Any], source: str = "S
     if lost:  # the user's renames and splits had gone unsaid (graph/run.py resume_run says them)
         report("name_clusters", edits_not_kept=lost, source=source, names=naming["names"])
     return {"naming": naming, "assignments": {RESET: True}, "scope": {}}
-
-
-def without_echoes(records: list[dict[str, Any]], texts: list[str], criterion: Criterion,
-                   template: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Step-2a `records` but those whose label repeats Step 2a's prompt `template` (nodes/label.echoes_prompt,
-    read against each image's description in `texts`, in the same order), and the distinct echoed labels,
-    sorted. When no record with a non-empty label is left, all are kept (names must come from something;
-    Step 2b then works as before) and none is reported."""
-    echoes = [echoes_prompt(r.get("raw", ""), text, criterion, template) for r, text in zip(records, texts, strict=True)]
-    kept = [r for r, echo in zip(records, echoes, strict=True) if not echo]
-    if not any(normalize_label(r.get("raw", "")) for r in kept):
-        return records, []
-    return kept, sorted({r.get("raw", "") for r, echo in zip(records, echoes, strict=True) if echo})
 
 
 def propose_names(ctx: Context, criterion: Criterion, raw_labels: list[str], k: int,

@@ -247,7 +247,7 @@ def test_folding_keeps_a_category_level_and_takes_one_step():
 
 
 def test_echoes_are_dropped_only_while_a_real_label_is_left():
-    from ictc.nodes.name_clusters import without_echoes
+    from ictc.nodes.label import without_echoes
 
     kind = make_criterion("kind of thing")
     records = [{"raw": "no sentence"}, {"raw": "goat"}, {"raw": "no sentence"}]

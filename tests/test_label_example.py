@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ictc.graph.run import start_run
-from ictc.nodes.label import label_prompt, several_sentences
+from ictc.nodes.label import echoes_prompt, label_prompt, several_sentences, without_echoes
 from ictc.prompts import make_criterion
 
 from fakes import FakeLLM, fake_context, make_images
@@ -49,3 +49,15 @@ def test_a_run_asks_with_the_example_and_records_it(tmp_path):
     assert on[1] and all("Criterion: activity" in p and "\nlaughing\n" in p for p in on[1])
     assert off[1] and not any("Criterion: activity" in p for p in off[1])
     assert sorted(on[0]["cluster_names"]) == sorted(off[0]["cluster_names"]) == ["green", "red"]
+
+
+def test_the_examples_answer_parroted_is_an_echo_unless_the_description_says_it():
+    # SmolLM2-135M labelled 12 of the 20 CIFAR photos "laughing", the example's answer
+    kind = make_criterion("object")
+    cat = "A grey tabby sits on a mat. A toy plane is on the shelf."
+    assert echoes_prompt("Laughing", cat, kind, "label", example=True)
+    assert not echoes_prompt("laughing", cat, kind, "label", example=False)  # no example: no such echo
+    assert not echoes_prompt("laughing", "A boy is laughing at a clown. The tent is red.", kind, "label", example=True)
+    assert not echoes_prompt("laughing", "A laughing boy.", kind, "label", example=True)  # one sentence: not shown
+    records = [{"raw": "laughing"}, {"raw": "cat"}]
+    assert without_echoes(records, [cat, cat], kind, "label", example=True) == ([{"raw": "cat"}], ["laughing"])
