@@ -1,7 +1,10 @@
 """WordNet's noun hierarchy put to Step 2b (setting label_kinds): a label that is a kind of another label of the
 run joins it ("pony" joins "horse", "bullfrog" joins "frog", when both are labels of the run) before the labels
 are counted; in the category step, a label others joined is its own category (kinds_as_categories), and a category
-above two or more others of the run yields to the label's own word (general_categories_yield)."""
+above two or more others of the run yields to the label's own word (general_categories_yield). With setting
+category_kinds, a category WordNet contradicts gives way to the run's category above the label (categories_by_kind)
+and categories join their kinds (category_joins); with name_ties_by_kind, ties for the last names go by likeness
+to the names chosen (names_by_kind)."""
 
 from __future__ import annotations
 
@@ -182,9 +185,9 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
 
     `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category
     it had}, for the labels whose category changed). Why: Qwen 0.5B put "passenger ferry" under "car" on four of
-    eight descriptions of the CIFAR photos, "lorry" under "car" beside "truck", "trawler" under "truck" beside
-    "boat": each a kind of another category of its run by WordNet (README "Quality with small models", fourteenth
-    pass)."""
+    eight descriptions of the CIFAR photos and "cabin cruiser" under "car" on a fifth, beside "boat", which WordNet
+    puts above both (not "lorry" under "car" beside "truck": WordNet's first lorry is a horse-drawn wagon; README
+    "Quality with small models", fourteenth pass)."""
     senses = {c: s for c in {normalize_label(c) for c in categories.values()} - {""} if (s := taxonomy.sense(c))}
     changed: dict[str, str] = {}
     moved: dict[str, str] = {}
@@ -223,6 +226,8 @@ def names_by_kind(ordered: list[tuple[str, int]], k: int, taxonomy: Taxonomy) ->
     the CIFAR photos a category of one image had to be chosen among four or five of one image each ("boat, box,
     dog, fisherman, truck" for the last two of K = 8), and the alphabet took "box" over "dog" and "cargo" over
     "truck" (README "Quality with small models", fourteenth pass)."""
+    if k < 1:
+        return []
     edge = ordered[k - 1][1]
     chosen = [word for word, n in ordered if n > edge]
     tied = [word for word, n in ordered if n == edge]

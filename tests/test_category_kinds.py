@@ -96,6 +96,7 @@ def test_ties_for_the_last_names_go_to_the_word_of_the_kinds_already_chosen():
     # words that are no noun come last among equals, and then by the alphabet
     assert names_by_kind([("cat", 2), ("dog", 1), ("qwop", 1), ("zorblax", 1)], 4, WORDNET) == ["cat", "dog", "qwop", "zorblax"]
     assert names_by_kind([("cat", 2), ("qwop", 1), ("zorblax", 1), ("dog", 1)], 2, WORDNET) == ["cat", "dog"]
+    assert names_by_kind([("cat", 2)], 0, WORDNET) == []
 
 
 def test_a_category_wordnet_does_not_know_is_kept():
