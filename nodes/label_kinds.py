@@ -178,7 +178,11 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
     ferry), and only a category nearer the label than where the label and the LLM's category meet in the hierarchy
     (boat stays a sailboat's category beside "vehicle": WordNet's sailboat is a vessel, as is its boat). A label
     no category of the run is above keeps the LLM's answer, and so does one whose category is no noun of
-    `taxonomy`: a grouping WordNet does not know ("warm" for red, in colour temperature) is not WordNet's to undo.
+    `taxonomy`: a grouping WordNet does not know ("warm" for red, in colour temperature) is not WordNet's to undo,
+    nor one it puts in another branch than the label, the two meeting at its root alone ("red" for "red car", "two"
+    for "two cats", "joy" for "happy child"): the LLM grouped by a colour, a count or a mood, which WordNet's kinds
+    of the label's head noun know nothing of (one image labelled "car" under "vehicle" had taken every "red car",
+    "blue car" and "red truck" of a colour run to "vehicle").
 
     `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category
     it had}, for the labels whose category changed). Why: Qwen 0.5B put "passenger ferry" under "car" on four of
@@ -199,6 +203,8 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
         # how near the label and the LLM's category meet (sailboat and boat: both vessels, 2 hops up): only a
         # category nearer than that is a better kind (not "vehicle" for a sailboat)
         shared = taxonomy.ancestors(given)
+        if all(len(taxonomy.ancestors(s)) == 1 for s in hops if s in shared):
+            continue  # they meet at WordNet's root alone: the LLM grouped by another dimension ("red" for "red car")
         meet = min((n for s, n in hops.items() if s in shared), default=len(hops) + 1)
         above = sorted((hops[s], c) for c, s in senses.items() if s in hops and hops[s] < meet)
         if above:

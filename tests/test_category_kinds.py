@@ -101,3 +101,15 @@ def test_ties_for_the_last_names_go_to_the_word_of_the_kinds_already_chosen():
 def test_a_category_wordnet_does_not_know_is_kept():
     # colour temperature: "warm" is no WordNet noun; red, a category of the run (yellow's), must not take red back
     assert categories_by_kind({"red": "warm", "yellow": "red", "green": "cool", "blue": "cool"}, WORDNET)[1] == {}
+
+
+def test_a_category_of_another_dimension_than_the_label_s_kind_is_kept():
+    # a colour run: one image labelled "car" (its category "vehicle") had taken every "red car" and "blue car" from
+    # its colour to "vehicle", WordNet reading each by its head noun; red and car meet at WordNet's root alone
+    colours = {"red car": "red", "blue car": "blue", "red truck": "red", "car": "vehicle", "blue": "blue"}
+    assert categories_by_kind(colours, WORDNET) == (colours, {})
+    # a count and a mood alike
+    assert categories_by_kind({"two cats": "two", "three cats": "three", "one cat": "cat"}, WORDNET)[1] == {}
+    assert categories_by_kind({"happy child": "joy", "sad child": "sadness", "child": "person"}, WORDNET)[1] == {}
+    # a category in the label's branch still gives way ("water" and a ferry are both physical entities)
+    assert categories_by_kind({"ferry": "water", "boat": "boat"}, WORDNET)[0]["ferry"] == "boat"
