@@ -34,6 +34,18 @@ def test_the_example_is_for_descriptions_of_several_sentences_only():
     assert several_sentences("A frog! Is it wet? Yes")
 
 
+def test_an_abbreviation_or_an_initial_ends_no_sentence():
+    # one-line captions, each had been read as two sentences and given the example
+    for caption in ("Mr. Smith walks his dog.", "A 3.5 in. floppy disk.", "A cat, e.g. a tabby.", "A U.S. Army truck.",
+                    "J. R. R. Tolkien's book.", "Dr. Who's blue box"):
+        assert not several_sentences(caption), caption
+    # a sentence ending inside quotes or brackets, and Chinese full stops, end sentences (both had read as one)
+    assert several_sentences('A sign reads "STOP." A cat sits below it.')
+    assert several_sentences("A cat sits (on a mat.) A dog sleeps.")
+    assert several_sentences("一只猫坐在垫子上。架子上有一架玩具飞机。")
+    assert several_sentences("Mr. Smith walks his dog. It rains.")
+
+
 def test_a_run_asks_with_the_example_and_records_it(tmp_path):
     paths, _ = make_images(tmp_path / "img", {"red": 2, "green": 2})  # the fake VLM's descriptions: two sentences
     seen = {}
