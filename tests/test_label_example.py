@@ -61,3 +61,22 @@ def test_a_run_asks_with_the_example_and_records_it(tmp_path):
     assert on[1] and all("Criterion: activity" in p and "\nlaughing\n" in p for p in on[1])
     assert off[1] and not any("Criterion: activity" in p for p in off[1])
     assert sorted(on[0]["cluster_names"]) == sorted(off[0]["cluster_names"]) == ["green", "red"]
+
+
+def test_the_estimate_counts_the_example_s_tokens(tmp_path):
+    from ictc.cli.estimate import estimate
+    from ictc.core.settings import load_settings
+
+    make_images(tmp_path / "img", {"red": 2, "green": 1})
+    criterion = make_criterion("colour")
+
+    def input_tokens(**settings: str) -> int:
+        chosen = load_settings({"backend": "openai", "workspace": str(tmp_path / "ws"), **settings}, env_file=None)
+        return estimate(tmp_path / "img", criterion, 2, chosen).input_tokens
+
+    example = label_prompt("label", criterion, "d", True)[1:3]  # the example's user turn and its answer
+    extra = sum(-(-len(text) // 4) for _, text in example)
+    # the example goes before every label question of a description at its cap: it had not been counted
+    assert input_tokens(label_example="on") - input_tokens(label_example="off") == 3 * extra > 0
+    # label_levels=json asks with its own template, which has no example
+    assert input_tokens(label_example="on", label_levels="json") == input_tokens(label_example="off", label_levels="json")
