@@ -80,6 +80,10 @@ def test_a_run_puts_the_passenger_ferry_with_the_boats_and_can_be_turned_off(tmp
     assert on["naming"]["label_categories"]["passenger ferry"] == "boat"
     assert on["naming"]["categories_dropped"] == {"passenger ferry": "car"} and on["metrics"]["acc"] == 1.0
     assert off["naming"]["label_categories"]["passenger ferry"] == "car" and off["metrics"]["acc"] == 0.8
+    # said where the user reads (report.html; the Grouping tab reads the same line): it had been in results.json alone
+    report = (tmp_path / "on" / "report.html").read_text()
+    assert "Categories changed from the LLM's (WordNet's kinds): passenger ferry: car → boat" in report
+    assert "Categories changed" not in (tmp_path / "off" / "report.html").read_text()
 
 
 def test_ties_for_the_last_names_go_to_the_word_of_the_kinds_already_chosen():
