@@ -117,3 +117,25 @@ def test_a_category_of_another_dimension_than_the_label_s_kind_is_kept():
     assert categories_by_kind({"happy child": "joy", "sad child": "sadness", "child": "person"}, WORDNET)[1] == {}
     # a category in the label's branch still gives way ("water" and a ferry are both physical entities)
     assert categories_by_kind({"ferry": "water", "boat": "boat"}, WORDNET)[0]["ferry"] == "boat"
+
+
+def test_a_split_of_a_cluster_named_from_categories_parts_it_by_the_images_own_labels(tmp_path):
+    from ictc.graph.refine import refine_run
+    from ictc.nodes.actions import Split
+
+    paths, _ = make_images(tmp_path / "img", {"red": 3, "yellow": 2, "green": 3, "blue": 2})
+    words = {"red": "car", "yellow": "passenger ferry", "green": "boat", "blue": "sailboat"}
+
+    def context():
+        llm = KindsLLM(words=words, coarse={"sailboat": "boat"}, category_answers={"passenger ferry": "car"})
+        return fake_context(llm=llm, llm_id="fake-category-split")
+
+    run = start_run(paths, make_criterion("kind of vehicle"), 2, context().settings, tmp_path / "run", context=context())
+    assert run.results["naming"]["label_categories"]["passenger ferry"] == "boat"  # moved there by WordNet
+    # the parts are named from the images' own labels (boat, passenger ferry); every image of "boat" had carried the
+    # category "boat" into Step 3, gone to the part of that name, and the split had found one group
+    split = refine_run(run.run_dir, Split("boat", 2), context=context())
+    assert split.version == 2 and len(split.results["cluster_names"]) == 3
+    clusters = {row["image"].rsplit("/", 1)[1]: row["cluster"] for row in split.results["images"]}
+    assert clusters["yellow_0.png"] == clusters["yellow_1.png"] != clusters["green_0.png"]
+    assert {clusters["yellow_0.png"], clusters["green_0.png"]} == set(split.results["naming"]["split"]["parts"])
