@@ -223,7 +223,9 @@ def names_by_kind(ordered: list[tuple[str, int]], k: int, taxonomy: Taxonomy) ->
     alphabet's order; at least `k` of them) where ties at the k-th place are broken by kind: one at a time, the
     tied word whose sense (sense_or_head) shares the most specific hypernym with a name already chosen (specificity:
     how many senses lie above it, as kind_joins orders kinds), so that the last names are of the kinds the others
-    are; the alphabet among equals, and for words that are no noun.
+    are; the alphabet among equals, and for words that are no noun. A tied word that is a kind of a name already
+    chosen (or its synonym) comes last: "crimson" beside "red" would be a cluster inside red's (kind_joins leaves it
+    apart when red carries more than MAX_KIND_SHARE allows), and "green" had lost the last name to it.
 
     The likeness is Wu and Palmer's (1994): the depth of the two senses' most specific common hypernym. Why: on
     the CIFAR photos a category of one image had to be chosen among four or five of one image each ("boat, box,
@@ -239,6 +241,8 @@ def names_by_kind(ordered: list[tuple[str, int]], k: int, taxonomy: Taxonomy) ->
         mine = senses[word]
         if mine is None:
             return -1
+        if any(senses[name] in above(mine) for name in chosen):
+            return -2  # a kind of a name already chosen (crimson beside red) would name a cluster inside its cluster
         return max((len(above(common)) for name in chosen if (theirs := senses[name]) is not None
                     for common in above(mine).keys() & above(theirs).keys()), default=-1)
 

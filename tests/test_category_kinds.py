@@ -139,3 +139,12 @@ def test_a_split_of_a_cluster_named_from_categories_parts_it_by_the_images_own_l
     clusters = {row["image"].rsplit("/", 1)[1]: row["cluster"] for row in split.results["images"]}
     assert clusters["yellow_0.png"] == clusters["yellow_1.png"] != clusters["green_0.png"]
     assert {clusters["yellow_0.png"], clusters["green_0.png"]} == set(split.results["naming"]["split"]["parts"])
+
+
+def test_a_tied_word_that_is_a_kind_of_a_chosen_name_comes_last():
+    # red carries more than twice an even share, so crimson is left apart from it (kind_joins' share bound); it had
+    # then taken a last name by its likeness to red, a cluster inside red's, and green had none
+    counts = {"red": 6, "blue": 1, "crimson": 1, "green": 1}
+    assert names_from_counts(counts, 3, 0.0, WORDNET) == ["red", "blue", "green"]
+    # still chosen when nothing else is left
+    assert names_by_kind([("red", 6), ("crimson", 1)], 2, WORDNET) == ["red", "crimson"]
