@@ -121,3 +121,18 @@ def kinds_said(results: dict[str, Any], arrow: str = "->", limit: int | None = N
     pairs = list(kinds.items())
     shown = ", ".join(f"{label} {arrow} {kind}" for label, kind in pairs[:limit])
     return shown + (" ..." if limit is not None and len(pairs) > limit else "")
+
+
+def categories_said(results: dict[str, Any], arrow: str = "->", limit: int | None = None) -> str:
+    """The labels whose category ictc changed from the LLM's answer (results.json naming.categories_dropped: WordNet's
+    kinds, category_kinds, or a label joined as a kind being its own category) as one line, "passenger ferry: car
+    -> boat" (`arrow` between the LLM's category and the one used; the first `limit`, then " ..."), or "" when none
+    changed or the clusters were not named from the categories (naming.label_level "label"). Why: a ferry in "boat"
+    that the LLM had put under "car" was said nowhere but results.json. report.html and the Grouping tab say it."""
+    naming = results.get("naming") or {}
+    dropped, used = naming.get("categories_dropped") or {}, naming.get("label_categories") or {}
+    if naming.get("label_level") != "category" or not dropped:
+        return ""
+    pairs = [(label, was, used[label]) for label, was in dropped.items() if label in used]
+    shown = ", ".join(f"{label}: {was} {arrow} {now}" for label, was, now in pairs[:limit])
+    return shown + (" ..." if limit is not None and len(pairs) > limit else "")

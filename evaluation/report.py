@@ -16,7 +16,7 @@ import orjson
 
 from ictc.core.images import MAX_PIXELS
 from ictc.core.settings import Settings, env_name
-from ictc.evaluation.groupings import grouping_sections, kinds_said
+from ictc.evaluation.groupings import categories_said, grouping_sections, kinds_said
 from ictc.evaluation.outputs import write_atomic
 from ictc.store.thumbnails import SIDE, ThumbnailCache, make_thumbnail
 
@@ -179,6 +179,8 @@ def _levers(results: dict[str, Any]) -> list[str]:
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
     if kinds := kinds_said(results, "→", KINDS_SHOWN):  # route "kind" had been the bare word
         parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {escape(kinds)}</p>")
+    if moved := categories_said(results, "→", KINDS_SHOWN):  # naming.categories_dropped, said nowhere else
+        parts.append(f"<p class=meta>Categories changed from the LLM's (WordNet's kinds): {escape(moved)}</p>")
     if not levers:
         return parts
     known = {f.name: f for f in fields(Settings)}

@@ -163,6 +163,8 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     looked = state["naming"].get("looked", {})  # label -> name from a look at its description (category_look)
     joined = state["naming"].get("joined", {})  # label -> the category it joined after a look (category_join)
     kinds = state["naming"].get("label_kinds", {})  # label -> the label of the run it joined as a kind (label_kinds)
+    # a split's parts are asked as Step 2b named them and go to the clusters they are (nodes/name_split.part_names)
+    split_asked = (state["naming"].get("split") or {}).get("asked", {})
 
     def kind_of(label: str) -> str:
         return kinds.get(normalize_label(label), normalize_label(label))
@@ -170,8 +172,11 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     def at_level(path: str) -> tuple[str, str]:
         """The image's label at `level` after its kind join, and without it: route kind only where they differ
         (not for a label_levels=json category of its own). A split's parts were named from its images' own labels
-        (name_split): no join there, or a sub-kind (pony, in horse) would go back to its kind, its part empty."""
-        own = level_label(labels.get(path, {}), level, categories)
+        (name_split): no join there, or a sub-kind (pony, in horse) would go back to its kind, its part empty; and no
+        category either (label_levels): each image of a "boat" cluster named from its categories carried "boat", went
+        to the part of that name by its label, and the split found one group."""
+        in_split = path in scope and scope[path] == list(split_asked)  # not a removal's scope: the names left
+        own = level_label(labels.get(path, {}), LABEL if in_split else level, categories)
         return (own if path in scope else level_label(with_kind(labels.get(path, {}), kinds), level, categories)), own
 
     prior_label = _prior_label(state, runtime)
@@ -179,8 +184,6 @@ def fan_out_assign(state: RunState, runtime: Runtime[Context]) -> list[Send] | s
     # of a later split may be called like a name merged away)
     asked = step3_names(state["naming"], names)
     merged = {s: t for s, t in state["naming"].get("merged", {}).items() if t in names}
-    # a split's parts are asked as Step 2b named them and go to the clusters they are (nodes/name_split.part_names)
-    split_asked = (state["naming"].get("split") or {}).get("asked", {})
     parts = {s: t for s, t in split_asked.items() if s != t}
     pending = [{**img, "description": descriptions[img["path"]]["text"], "names": scope.get(img["path"], asked),
                 "merged": (parts if scope[img["path"]] == list(split_asked) else {}) if img["path"] in scope else merged,

@@ -91,20 +91,44 @@ def label_template(label_levels: str) -> str:
     return "label_levels" if label_levels == "json" else "label"
 
 
+# a full stop after these is no end of sentence ("Mr. Smith", "a 3.5 in. drive", "St. Paul's"); nor after a word with a
+# full stop inside ("e.g.", "U.S.") or a single letter (an initial: "J. R. R. Tolkien")
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "mt", "ft", "vs", "etc", "approx",
+                            "no", "in", "lb", "lbs", "oz", "cm", "mm", "km", "fig", "inc", "ltd", "co", "ave"})
+_CLOSING = "\"'”’)]»"  # closing quotes and brackets after an end of sentence: 'reads "STOP." A cat ...'
+_WIDE_END = re.compile(r"[。！？]")  # ends of sentence of Chinese and Japanese, no space after them
+
+
+def _ends_sentence(token: str, last: bool) -> bool:
+    """Whether a whitespace-separated `token` of a description ends a sentence (`last`: the description's last)."""
+    bare = token.rstrip(_CLOSING)
+    if not bare.endswith((".", "!", "?")):
+        return False
+    word = bare.rstrip(".!?")
+    if last or bare[-1] != "." or bare.endswith(".."):
+        return True
+    return not ("." in word or len(word) == 1 or word.lower() in _ABBREVIATIONS)
+
+
 def several_sentences(description: str) -> bool:
-    """Whether `description` has two or more sentences (ends of sentence: ".", "!" or "?" before a space or the
-    end). Step 2a's worked example (label_example) is for these only: a one-line caption ("A goat.", "Tennis
-    racquet and ball.") names what it is about, and with the example Qwen 0.5B labelled such captions worse
+    """Whether `description` has two or more sentences (ends of sentence: ".", "!" or "?", with any closing quote or
+    bracket, before a space or the end; not the full stop of an abbreviation, "Mr. Smith walks his dog.", "A 3.5 in.
+    floppy disk.", "e.g.", or of an initial; "。", "！" and "？" anywhere). Step 2a's worked example (label_example)
+    is for these only: a one-line caption ("A goat.", "Tennis racquet and ball.") names what it is about, and with
+    the example Qwen 0.5B labelled such captions worse
     ("thing" for "Hibiscus.", "apple" for "Pineapple."): on four draws of emoji captions 0.938 / 0.938 / 0.950 /
     0.983 fell to 0.875 / 0.896 / 0.900 / 0.900 (README "Quality with small models", fourteenth pass)."""
-    return len(re.findall(r"[.!?](?=\s|$)", description.strip())) >= 2
+    tokens = description.split()
+    ends = sum(_ends_sentence(token, i == len(tokens) - 1) for i, token in enumerate(tokens))
+    return ends + len(_WIDE_END.findall(description)) >= 2
 
 
 def label_prompt(template: str, criterion: Criterion, description: str, example: bool) -> list[tuple[str, str]]:
     """Step 2a's prompt (template `template`, label_template) for one image `description`, as (role, text) pairs;
-    with `example` (setting label_example, for a description of several sentences) and the plain template, the worked example of prompts/label_example.txt
-    (another criterion, "activity", about a description that also mentions a smaller thing, and its answer) is a
-    user turn and its answer before the question. Raises KeyError as render does.
+    with `example` (setting label_example, for a description of several sentences) and the plain template, the
+    worked example of prompts/label_example.txt (another criterion, "activity", about a description that also
+    mentions a smaller thing, and its answer) is a user turn and its answer before the question. Raises KeyError
+    as render does.
 
     Why: Qwen 0.5B labelled the smaller object a description mentions ("a toy airplane on a shelf" for a cat)
     for up to 8 of 20 CIFAR photos; with the example the labels' purity rose to 1.00 on seven of eight

@@ -181,7 +181,11 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
     ferry), and only a category nearer the label than where the label and the LLM's category meet in the hierarchy
     (boat stays a sailboat's category beside "vehicle": WordNet's sailboat is a vessel, as is its boat). A label
     no category of the run is above keeps the LLM's answer, and so does one whose category is no noun of
-    `taxonomy`: a grouping WordNet does not know ("warm" for red, in colour temperature) is not WordNet's to undo.
+    `taxonomy`: a grouping WordNet does not know ("warm" for red, in colour temperature) is not WordNet's to undo,
+    nor one it puts in another branch than the label, the two meeting at its root alone ("red" for "red car", "two"
+    for "two cats", "joy" for "happy child"): the LLM grouped by a colour, a count or a mood, which WordNet's kinds
+    of the label's head noun know nothing of (one image labelled "car" under "vehicle" had taken every "red car",
+    "blue car" and "red truck" of a colour run to "vehicle").
 
     `categories`: normalized label -> the category the LLM gave it. Returns (the categories, {label: the category
     it had}, for the labels whose category changed). Why: Qwen 0.5B put "passenger ferry" under "car" on four of
@@ -202,6 +206,8 @@ def categories_by_kind(categories: Mapping[str, str], taxonomy: Taxonomy) -> tup
         # how near the label and the LLM's category meet (sailboat and boat: both vessels, 2 hops up): only a
         # category nearer than that is a better kind (not "vehicle" for a sailboat)
         shared = taxonomy.ancestors(given)
+        if all(len(taxonomy.ancestors(s)) == 1 for s in hops if s in shared):
+            continue  # they meet at WordNet's root alone: the LLM grouped by another dimension ("red" for "red car")
         meet = min((n for s, n in hops.items() if s in shared), default=len(hops) + 1)
         above = sorted((hops[s], c) for c, s in senses.items() if s in hops and hops[s] < meet)
         if above:
@@ -220,7 +226,9 @@ def names_by_kind(ordered: list[tuple[str, int]], k: int, taxonomy: Taxonomy) ->
     alphabet's order; at least `k` of them) where ties at the k-th place are broken by kind: one at a time, the
     tied word whose sense (sense_or_head) shares the most specific hypernym with a name already chosen (specificity:
     how many senses lie above it, as kind_joins orders kinds), so that the last names are of the kinds the others
-    are; the alphabet among equals, and for words that are no noun.
+    are; the alphabet among equals, and for words that are no noun. A tied word that is a kind of a name already
+    chosen (or its synonym) comes last: "crimson" beside "red" would be a cluster inside red's (kind_joins leaves it
+    apart when red carries more than MAX_KIND_SHARE allows), and "green" had lost the last name to it.
 
     The likeness is Wu and Palmer's (1994): the depth of the two senses' most specific common hypernym. Why: on
     the CIFAR photos a category of one image had to be chosen among four or five of one image each ("boat, box,
@@ -238,6 +246,8 @@ def names_by_kind(ordered: list[tuple[str, int]], k: int, taxonomy: Taxonomy) ->
         mine = senses[word]
         if mine is None:
             return -1
+        if any(senses[name] in above(mine) for name in chosen):
+            return -2  # a kind of a name already chosen (crimson beside red) would name a cluster inside its cluster
         return max((len(above(common)) for name in chosen if (theirs := senses[name]) is not None
                     for common in above(mine).keys() & above(theirs).keys()), default=-1)
 

@@ -80,6 +80,10 @@ def test_a_run_puts_the_passenger_ferry_with_the_boats_and_can_be_turned_off(tmp
     assert on["naming"]["label_categories"]["passenger ferry"] == "boat"
     assert on["naming"]["categories_dropped"] == {"passenger ferry": "car"} and on["metrics"]["acc"] == 1.0
     assert off["naming"]["label_categories"]["passenger ferry"] == "car" and off["metrics"]["acc"] == 0.8
+    # said where the user reads (report.html; the Grouping tab reads the same line): it had been in results.json alone
+    report = (tmp_path / "on" / "report.html").read_text()
+    assert "Categories changed from the LLM's (WordNet's kinds): passenger ferry: car → boat" in report
+    assert "Categories changed" not in (tmp_path / "off" / "report.html").read_text()
 
 
 def test_ties_for_the_last_names_go_to_the_word_of_the_kinds_already_chosen():
@@ -102,3 +106,46 @@ def test_ties_for_the_last_names_go_to_the_word_of_the_kinds_already_chosen():
 def test_a_category_wordnet_does_not_know_is_kept():
     # colour temperature: "warm" is no WordNet noun; red, a category of the run (yellow's), must not take red back
     assert categories_by_kind({"red": "warm", "yellow": "red", "green": "cool", "blue": "cool"}, WORDNET)[1] == {}
+
+
+def test_a_category_of_another_dimension_than_the_label_s_kind_is_kept():
+    # a colour run: one image labelled "car" (its category "vehicle") had taken every "red car" and "blue car" from
+    # its colour to "vehicle", WordNet reading each by its head noun; red and car meet at WordNet's root alone
+    colours = {"red car": "red", "blue car": "blue", "red truck": "red", "car": "vehicle", "blue": "blue"}
+    assert categories_by_kind(colours, WORDNET) == (colours, {})
+    # a count and a mood alike
+    assert categories_by_kind({"two cats": "two", "three cats": "three", "one cat": "cat"}, WORDNET)[1] == {}
+    assert categories_by_kind({"happy child": "joy", "sad child": "sadness", "child": "person"}, WORDNET)[1] == {}
+    # a category in the label's branch still gives way ("water" and a ferry are both physical entities)
+    assert categories_by_kind({"ferry": "water", "boat": "boat"}, WORDNET)[0]["ferry"] == "boat"
+
+
+def test_a_split_of_a_cluster_named_from_categories_parts_it_by_the_images_own_labels(tmp_path):
+    from ictc.graph.refine import refine_run
+    from ictc.nodes.actions import Split
+
+    paths, _ = make_images(tmp_path / "img", {"red": 3, "yellow": 2, "green": 3, "blue": 2})
+    words = {"red": "car", "yellow": "passenger ferry", "green": "boat", "blue": "sailboat"}
+
+    def context():
+        llm = KindsLLM(words=words, coarse={"sailboat": "boat"}, category_answers={"passenger ferry": "car"})
+        return fake_context(llm=llm, llm_id="fake-category-split")
+
+    run = start_run(paths, make_criterion("kind of vehicle"), 2, context().settings, tmp_path / "run", context=context())
+    assert run.results["naming"]["label_categories"]["passenger ferry"] == "boat"  # moved there by WordNet
+    # the parts are named from the images' own labels (boat, passenger ferry); every image of "boat" had carried the
+    # category "boat" into Step 3, gone to the part of that name, and the split had found one group
+    split = refine_run(run.run_dir, Split("boat", 2), context=context())
+    assert split.version == 2 and len(split.results["cluster_names"]) == 3
+    clusters = {row["image"].rsplit("/", 1)[1]: row["cluster"] for row in split.results["images"]}
+    assert clusters["yellow_0.png"] == clusters["yellow_1.png"] != clusters["green_0.png"]
+    assert {clusters["yellow_0.png"], clusters["green_0.png"]} == set(split.results["naming"]["split"]["parts"])
+
+
+def test_a_tied_word_that_is_a_kind_of_a_chosen_name_comes_last():
+    # red carries more than twice an even share, so crimson is left apart from it (kind_joins' share bound); it had
+    # then taken a last name by its likeness to red, a cluster inside red's, and green had none
+    counts = {"red": 6, "blue": 1, "crimson": 1, "green": 1}
+    assert names_from_counts(counts, 3, 0.0, WORDNET) == ["red", "blue", "green"]
+    # still chosen when nothing else is left
+    assert names_by_kind([("red", 6), ("crimson", 1)], 2, WORDNET) == ["red", "crimson"]

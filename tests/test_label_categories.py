@@ -285,15 +285,18 @@ def test_a_look_places_no_image_among_a_split_s_parts(tmp_path):
     from ictc.nodes.actions import Split
 
     class PartsLLM(FakeLLM):
-        """Proposes the parts "cool" and "teal" for a split; Step 3 answers "teal" for every image."""
+        """Proposes the parts "cool" and "teal" for a split; Step 3 answers "teal" for the blue image, "cool" for the
+        others (a split's images are asked by their own labels, green and blue, which neither part is named)."""
 
         def respond(self, messages, **kwargs):
             if "organise labels" in messages[0].content:
                 return '{"names": ["cool", "teal"]}'
+            if "sort images" in messages[0].content:
+                return "teal" if "filled with blue" in messages[1].content else "cool"
             return super().respond(messages, **kwargs)
 
     paths, labels = make_coarse_images(tmp_path / "img", {"red": 2, "yellow": 1, "green": 2, "blue": 1})
-    llm = PartsLLM(coarse=WARM_COOL, category_answers={"blue": "sky"}, assign_answer="teal")
+    llm = PartsLLM(coarse=WARM_COOL, category_answers={"blue": "sky"})
     result = coarse_run(tmp_path / "run", paths, labels, llm, "fake-look-split", category_join="off")
     assert result.results["naming"]["looked"] == {"blue": "cool"}
     # names_from_labels off: the parts are asked of the model rather than taken from the two labels

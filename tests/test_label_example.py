@@ -34,6 +34,18 @@ def test_the_example_is_for_descriptions_of_several_sentences_only():
     assert several_sentences("A frog! Is it wet? Yes")
 
 
+def test_an_abbreviation_or_an_initial_ends_no_sentence():
+    # one-line captions, each had been read as two sentences and given the example
+    for caption in ("Mr. Smith walks his dog.", "A 3.5 in. floppy disk.", "A cat, e.g. a tabby.", "A U.S. Army truck.",
+                    "J. R. R. Tolkien's book.", "Dr. Who's blue box"):
+        assert not several_sentences(caption), caption
+    # a sentence ending inside quotes or brackets, and Chinese full stops, end sentences (both had read as one)
+    assert several_sentences('A sign reads "STOP." A cat sits below it.')
+    assert several_sentences("A cat sits (on a mat.) A dog sleeps.")
+    assert several_sentences("一只猫坐在垫子上。架子上有一架玩具飞机。")
+    assert several_sentences("Mr. Smith walks his dog. It rains.")
+
+
 def test_a_run_asks_with_the_example_and_records_it(tmp_path):
     paths, _ = make_images(tmp_path / "img", {"red": 2, "green": 2})  # the fake VLM's descriptions: two sentences
     seen = {}
@@ -61,3 +73,22 @@ def test_the_examples_answer_parroted_is_an_echo_unless_the_description_says_it(
     assert not echoes_prompt("laughing", "A laughing boy.", kind, "label", example=True)  # one sentence: not shown
     records = [{"raw": "laughing"}, {"raw": "cat"}]
     assert without_echoes(records, [cat, cat], kind, "label", example=True) == ([{"raw": "cat"}], ["laughing"])
+
+
+def test_the_estimate_counts_the_example_s_tokens(tmp_path):
+    from ictc.cli.estimate import estimate
+    from ictc.core.settings import load_settings
+
+    make_images(tmp_path / "img", {"red": 2, "green": 1})
+    criterion = make_criterion("colour")
+
+    def input_tokens(**settings: str) -> int:
+        chosen = load_settings({"backend": "openai", "workspace": str(tmp_path / "ws"), **settings}, env_file=None)
+        return estimate(tmp_path / "img", criterion, 2, chosen).input_tokens
+
+    example = label_prompt("label", criterion, "d", True)[1:3]  # the example's user turn and its answer
+    extra = sum(-(-len(text) // 4) for _, text in example)
+    # the example goes before every label question of a description at its cap: it had not been counted
+    assert input_tokens(label_example="on") - input_tokens(label_example="off") == 3 * extra > 0
+    # label_levels=json asks with its own template, which has no example
+    assert input_tokens(label_example="on", label_levels="json") == input_tokens(label_example="off", label_levels="json")

@@ -90,3 +90,13 @@ def test_the_grouping_tab_names_the_labels_that_joined_their_kind():
         grouping({"naming": {"label_kinds": {"crimson": "red", "scarlet": "red"}}, "routes": {"label": 13, "logprobs": 1}})
 
     assert "crimson → red" not in _texts(AppTest.from_function(split_apart).run())
+
+
+def test_the_grouping_tab_names_the_categories_changed_from_the_llm_s():
+    def page():
+        from ictc.ui.crosstab_view import grouping
+
+        grouping({"naming": {"label_level": "category", "categories_dropped": {"passenger ferry": "car"},
+                             "label_categories": {"passenger ferry": "boat", "car": "car"}}})
+
+    assert "passenger ferry: car → boat" in _texts(AppTest.from_function(page).run())

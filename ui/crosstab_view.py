@@ -15,12 +15,12 @@ from ictc.evaluation.crosstab import (
     heat_map_png,
     read_group,
 )
-from ictc.evaluation.groupings import kinds_said, tree_lines
+from ictc.evaluation.groupings import categories_said, kinds_said, tree_lines
 
 
 def grouping(results: dict[str, Any]) -> None:
     """How K was chosen (the candidates and their reasons), the "other" group's size, the labels that joined their kind
-    by WordNet (naming.label_kinds), the levels tree."""
+    by WordNet (naming.label_kinds), the categories changed from the LLM's (naming.categories_dropped), the levels tree."""
     choice = results.get("k_choice")
     if choice and "chosen" in choice:
         others = [c["k"] for c in choice["proposal"]["candidates"] if c["k"] != choice["chosen"]]
@@ -35,6 +35,8 @@ def grouping(results: dict[str, Any]) -> None:
     if kinds := kinds_said(results, "→"):  # had been said only in results.json and route "kind"
         st.markdown("**Labels joined as their kind** (WordNet; their images went to its cluster with no model call): "
                     + kinds)
+    if moved := categories_said(results, "→"):  # naming.categories_dropped had been said only in results.json
+        st.markdown("**Categories changed from the LLM's** (WordNet's kinds; label: the LLM's → the one used): " + moved)
     if results.get("tree"):
         st.markdown("**Levels**")
         st.markdown("\n".join(f"{'    ' * depth}- **{name}** ({size}): {', '.join(said)}"
