@@ -15,6 +15,7 @@ import streamlit as st
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.models.other import OTHER
+from ictc.nodes.label import shows_example
 from ictc.ui.jobs import STEP_TITLES, Job
 from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
     fewer_kinds_said,
@@ -41,6 +42,10 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
           "logprobs+orders": "calibrated log-probabilities over rotated orders of the names",
           "other": "an answer saying no name fits (the other group)"}
 # nodes/assign.NO_CALL_ROUTES, read from the words above: importing it loads LangGraph, which the first page does not
+# Step 2a's worked example (setting label_example) opens the prompt with another criterion and another image
+EXAMPLE_SAID = ("The first question and its answer (\"activity\", a child laughing) are a worked example, the same for "
+                "every image and not one of your images: they show the model the kind of answer wanted. This image's "
+                "question is the last one (ICTC_LABEL_EXAMPLE=off leaves the example out).")
 NO_CALL = frozenset(route for route, said in ROUTES.items() if said.endswith(": no model call"))
 
 
@@ -310,6 +315,8 @@ def trace_box(step: str, record: dict[str, Any]) -> None:
     version = record.get("version_title") or f"v{record['version']}"  # evaluation/traces.py version_titles
     with st.expander(f"{STEP_TITLES.get(step, step)} · {record['model']} · {source} · {version}"):
         st.markdown("Prompt sent:")
+        if step == "label" and shows_example(record["prompt"]):
+            st.caption(EXAMPLE_SAID)
         st.code(record["prompt"], language=None, wrap_lines=True)
         st.markdown("Output:")
         output = record["output"]
