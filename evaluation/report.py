@@ -18,6 +18,7 @@ from ictc.core.images import MAX_PIXELS
 from ictc.core.settings import Settings, env_name
 from ictc.evaluation.groupings import grouping_sections, kinds_said
 from ictc.evaluation.outputs import write_atomic
+from ictc.prompts import instructions_in_force
 from ictc.store.thumbnails import SIDE, ThumbnailCache, make_thumbnail
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}
@@ -148,6 +149,11 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
              f"<h1>{len(names)} cluster{'s' if len(names) != 1 else ''} by {escape(results['criterion']['text'])}</h1>",
              f"<p class=meta>{len(rows)} images; VLM {escape(results['models']['vlm'])}, "
              f"LLM {escape(results['models']['llm'])}</p>"]
+    # a refined run's report had said neither which version it shows nor the instructions in force
+    version, given = int(results.get("version") or 1), instructions_in_force(results["criterion"])
+    said = [f"Version {version}"] * (version > 1) + [f"Instructions in force: {'; '.join(given)}"] * bool(given)
+    if said:
+        parts.append(f"<p>{escape('. '.join(said))}</p>")
     metrics = results.get("metrics")
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
