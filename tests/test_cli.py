@@ -234,3 +234,16 @@ def test_a_resume_of_a_run_stopped_while_writing_its_results_says_they_are_writt
     out = capsys.readouterr().out
     assert out.startswith(f"{run}: every step had finished before the stop; its results are written now"), out
     assert "had finished: nothing was left" not in out and (run / "results.json").is_file()
+
+
+def test_set_on_a_command_other_than_resume_says_where_the_setting_goes(tmp_path, capsys):
+    """A newcomer tried the README's `--set ICTC_...=...` on `ictc run`: argparse's "unrecognized arguments" named
+    no way on."""
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(tmp_path), "-c", "colour", "-k", "2", "--set", "ICTC_LABEL_EXAMPLE=off"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 1 and last.startswith("ictc: error: unrecognized arguments: --set ICTC_LABEL_EXAMPLE=off")
+    assert "for a new run give the setting in the environment or .env: ICTC_LABEL_EXAMPLE=off ictc run" in last
+    with pytest.raises(SystemExit):
+        main(["run", str(tmp_path), "-c", "colour", "--settings", "x"])  # another unknown flag: argparse's words alone
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "ictc: error: unrecognized arguments: --settings x"
