@@ -10,6 +10,8 @@ from pathlib import Path
 from ictc.core.folders import list_images
 from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
+from ictc.nodes.label import label_prompt as step_2a_prompt
+from ictc.nodes.label import label_template
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -61,7 +63,9 @@ def estimate(images: str | Path, criterion: Criterion, k: int, settings: Setting
         stored = len(DescriptionStore(folder, make_embedder(settings.embedder)).get(keys))
     n, todo = len(digests), len(digests) - stored
     description = "x" * 4 * settings.description_max_tokens  # a description as long as it may be
-    label_prompt = _tokens(render("label", criterion, description=description))
+    # as Step 2a asks: its template, and the worked example before a description of several sentences (one at its cap)
+    label_prompt = _tokens(step_2a_prompt(label_template(settings.label_levels), criterion, description,
+                                          settings.label_example == "on"))
     names_prompt = _tokens(render("name_clusters", criterion, label_counts="x" * 4 * settings.label_token_budget,
                                   groups="", k=k))
     assign_prompt = _tokens(render("assign", criterion, names="x" * 20 * k, description=description))
