@@ -16,7 +16,7 @@ import orjson
 
 from ictc.core.images import MAX_PIXELS
 from ictc.core.settings import Settings, env_name
-from ictc.evaluation.groupings import grouping_sections, kinds_said
+from ictc.evaluation.groupings import KINDS_BY, grouping_sections, kinds_said
 from ictc.evaluation.outputs import write_atomic
 from ictc.prompts import instructions_in_force
 from ictc.store.thumbnails import SIDE, ThumbnailCache, make_thumbnail
@@ -184,7 +184,7 @@ def _levers(results: dict[str, Any]) -> list[str]:
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
     if kinds := kinds_said(results, "→", KINDS_SHOWN):  # route "kind" had been the bare word
-        parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {escape(kinds)}</p>")
+        parts.append(f"<p class=meta>Labels joined as their kind ({KINDS_BY}): {escape(kinds)}</p>")
     if not levers:
         return parts
     known = {f.name: f for f in fields(Settings)}
