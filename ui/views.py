@@ -15,7 +15,6 @@ import streamlit as st
 from ictc.core.images import MAX_PIXELS, file_path, load_rgb
 from ictc.evaluation.traces import image_traces
 from ictc.models.other import OTHER
-from ictc.nodes.label import shows_example
 from ictc.ui.jobs import STEP_TITLES, Job
 from ictc.ui.outcomes import (  # the chat's names: with their sub-folder
     fewer_kinds_said,
@@ -45,7 +44,7 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
 # Step 2a's worked example (setting label_example) opens the prompt with another criterion and another image
 EXAMPLE_SAID = ("The first question and its answer (\"activity\", a child laughing) are a worked example, the same for "
                 "every image and not one of your images: they show the model the kind of answer wanted. This image's "
-                "question is the last one (ICTC_LABEL_EXAMPLE=off leaves the example out).")
+                "question is the last one (the setting ICTC_LABEL_EXAMPLE=off, in .env, leaves the example out).")
 NO_CALL = frozenset(route for route, said in ROUTES.items() if said.endswith(": no model call"))
 
 
@@ -310,6 +309,8 @@ def route_said(row: dict[str, Any]) -> str:
 
 def trace_box(step: str, record: dict[str, Any]) -> None:
     """One model answer: the filled prompt, the output, the model, and whether it was called or reused."""
+    from ictc.nodes.label import shows_example  # imports LangGraph: not on the landing page
+
     source = ("reused from the store (same prompt answered before)" if record["cached"]
               else f"{record['seconds']:.2f} s")
     version = record.get("version_title") or f"v{record['version']}"  # evaluation/traces.py version_titles
