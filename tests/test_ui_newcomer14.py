@@ -59,3 +59,22 @@ def test_step_2a_trace_says_the_worked_example_is_not_one_of_the_users_images(mo
 
 def test_step_2a_trace_without_the_example_says_nothing_of_it(monkeypatch: Any):
     assert not any("worked example" in line for line in _drawn(monkeypatch, example=False))
+
+
+def test_a_setting_named_in_the_chat_is_told_where_settings_are_set():
+    """Having read "ICTC_LABEL_EXAMPLE=off leaves the example out" in a trace, a newcomer typed it in the chat: it
+    was "I could not tell what to group by or what to change", and "don't use WordNet" would have become an
+    instruction to every step, redoing them all."""
+    from ictc.ui.conversation import Conversation
+    from ictc.ui.intent import read_intent
+
+    names = ["Green", "Red"]
+    for text in ("set ICTC_LABEL_EXAMPLE=off", "ICTC_LABEL_KINDS=off", "don't use WordNet", "turn off the worked example",
+                 "which settings were used?"):
+        intent = read_intent(text, names)
+        assert intent.kind == "unclear" and intent.problem.startswith("settings are not changed in the chat"), text
+        assert intent.action is None, text
+    said = Conversation().answer("set ICTC_LABEL_EXAMPLE=off", names, 10).text
+    assert ".env or the environment where `ictc ui` starts" in said and "results.json" in said, said
+    # a criterion that says "setting" is still one
+    assert read_intent("group by the setting of the photo, 3 groups", []).criterion == "setting of the photo"
