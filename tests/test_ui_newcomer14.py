@@ -78,3 +78,14 @@ def test_a_setting_named_in_the_chat_is_told_where_settings_are_set():
     assert ".env or the environment where `ictc ui` starts" in said and "results.json" in said, said
     # a criterion that says "setting" is still one
     assert read_intent("group by the setting of the photo, 3 groups", []).criterion == "setting of the photo"
+
+
+def test_the_grouping_tab_says_what_wordnet_is_beside_the_labels_joined_as_their_kind(monkeypatch: Any):
+    """The Grouping tab had "(WordNet; ...)" alone, as the CLI and report.html had: a newcomer asked what it was."""
+    from ictc.ui import crosstab_view
+
+    page = _Page()
+    monkeypatch.setattr(crosstab_view, "st", page)
+    crosstab_view.grouping({"naming": {"label_kinds": {"pony": "horse"}}, "routes": {"kind": 2}})
+    said = [line for line in page.lines if "pony → horse" in line]
+    assert len(said) == 1 and "an English dictionary of which word is a kind of which" in said[0], page.lines
