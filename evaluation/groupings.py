@@ -110,6 +110,10 @@ def tree_lines(tree: list[dict[str, Any]], depth: int = 0) -> list[tuple[int, st
     return lines
 
 
+# what "(WordNet)" beside the joined labels had left a newcomer asking: what it is, and whether a model was called
+KINDS_BY = "by WordNet, an English dictionary of which word is a kind of which, shipped with ictc: no model call"
+
+
 def kinds_said(results: dict[str, Any], arrow: str = "->", limit: int | None = None) -> str:
     """The labels that joined their kind by WordNet (results.json naming.label_kinds, label_kinds) as one line,
     "pony -> horse, toad -> frog" (`arrow` between them; the first `limit`, then " ..."), or "" when none did or no

@@ -16,8 +16,9 @@ import orjson
 
 from ictc.core.images import MAX_PIXELS
 from ictc.core.settings import Settings, env_name
-from ictc.evaluation.groupings import categories_said, grouping_sections, kinds_said
+from ictc.evaluation.groupings import KINDS_BY, categories_said, grouping_sections, kinds_said
 from ictc.evaluation.outputs import write_atomic
+from ictc.prompts import instructions_in_force
 from ictc.store.thumbnails import SIDE, ThumbnailCache, make_thumbnail
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:1.6em}
@@ -148,6 +149,11 @@ def _head(path: Path, results: dict[str, Any], rows: list[dict[str, Any]], names
              f"<h1>{len(names)} cluster{'s' if len(names) != 1 else ''} by {escape(results['criterion']['text'])}</h1>",
              f"<p class=meta>{len(rows)} images; VLM {escape(results['models']['vlm'])}, "
              f"LLM {escape(results['models']['llm'])}</p>"]
+    # a refined run's report had said neither which version it shows nor the instructions in force
+    version, given = int(results.get("version") or 1), instructions_in_force(results["criterion"])
+    said = [f"Version {version}"] * (version > 1) + [f"Instructions in force: {'; '.join(given)}"] * bool(given)
+    if said:
+        parts.append(f"<p>{escape('. '.join(said))}</p>")
     metrics = results.get("metrics")
     if metrics:
         parts.append(f"<p>ACC {metrics['acc']:.3f} &middot; NMI {metrics['nmi']:.3f} &middot; ARI {metrics['ari']:.3f}"
@@ -178,7 +184,7 @@ def _levers(results: dict[str, Any]) -> list[str]:
     routes = ", ".join(f"{escape(route)} {n}" for route, n in sorted((results.get("routes") or {}).items()))
     parts = [f"<p class=meta>Step 3 routes: {routes}</p>"] if routes else []
     if kinds := kinds_said(results, "→", KINDS_SHOWN):  # route "kind" had been the bare word
-        parts.append(f"<p class=meta>Labels joined as their kind (WordNet): {escape(kinds)}</p>")
+        parts.append(f"<p class=meta>Labels joined as their kind ({KINDS_BY}): {escape(kinds)}</p>")
     if moved := categories_said(results, "→", KINDS_SHOWN):  # naming.categories_dropped, said nowhere else
         parts.append(f"<p class=meta>Categories changed from the LLM's (WordNet's kinds): {escape(moved)}</p>")
     if not levers:

@@ -169,6 +169,13 @@ def _within(words: list[str], text: str) -> bool:
     return " " + " ".join(words) + " " in " " + " ".join(_words(text)) + " "
 
 
+def shows_example(prompt: str) -> bool:
+    """Whether `prompt`, a Step-2a prompt as traced (nodes/common.prompt_text), holds the worked example of
+    prompts/label_example.txt. Why: the trace of a run about "kind of object" opens on a question about "activity"
+    and a child laughing, which read as another run's prompt until the Traces tab said what it is."""
+    return prompt_text(render("label_example", Criterion("x"), step="label")) in prompt
+
+
 @cache
 def _example_answer() -> list[str]:
     """The words of the answer of Step 2a's worked example (prompts/label_example.txt's assistant turn)."""

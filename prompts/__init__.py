@@ -103,6 +103,13 @@ def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
+def instructions_in_force(criterion: dict) -> list[str]:
+    """The run's instructions as `"text" (step)` in the order given ("all steps" for those of every step), from
+    results.json's criterion {"instructions": {step: [text, ...]}}: the chat and report.html say them alike."""
+    return [f"“{text}” ({'all steps' if step == ALL_STEPS else step})"
+            for step, texts in (criterion.get("instructions") or {}).items() for text in texts]
+
+
 def make_criterion(text: str | None, preset: str | None = None) -> Criterion:
     """A criterion from free text, a preset name, or both (text wins, preset adds its hints). Text that is a
     preset's name selects that preset. Raises UsageError for an unknown preset, an empty criterion or one over

@@ -234,3 +234,34 @@ def test_a_resume_of_a_run_stopped_while_writing_its_results_says_they_are_writt
     out = capsys.readouterr().out
     assert out.startswith(f"{run}: every step had finished before the stop; its results are written now"), out
     assert "had finished: nothing was left" not in out and (run / "results.json").is_file()
+
+
+def test_set_on_a_command_other_than_resume_says_where_the_setting_goes(tmp_path, capsys):
+    """A newcomer tried the README's `--set ICTC_...=...` on `ictc run`: argparse's "unrecognized arguments" named
+    no way on."""
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(tmp_path), "-c", "colour", "-k", "2", "--set", "ICTC_LABEL_EXAMPLE=off"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 1 and last.startswith("ictc: error: unrecognized arguments: --set ICTC_LABEL_EXAMPLE=off")
+    assert "for a new run give the setting in the environment or .env: ICTC_LABEL_EXAMPLE=off ictc run" in last
+    with pytest.raises(SystemExit):
+        main(["run", str(tmp_path), "-c", "colour", "--settings", "x"])  # another unknown flag: argparse's words alone
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "ictc: error: unrecognized arguments: --settings x"
+
+
+def test_estimate_counts_step_2a_s_worked_example_when_it_is_on(colour_images, tmp_path):
+    """ICTC_LABEL_EXAMPLE (on) puts a worked example before each Step-2a question of a description of several
+    sentences, as one at its cap is; the estimate's tokens had left it out."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ictc.cli.estimate import _tokens, estimate
+    from ictc.core.settings import load_settings
+    from ictc.prompts import Criterion, render
+
+    folder = Path(colour_images[0][0]).parent
+    settings = replace(load_settings({}), workspace=str(tmp_path / "ws"))
+    on = estimate(folder, Criterion("colour"), 3, replace(settings, label_example="on"))
+    off = estimate(folder, Criterion("colour"), 3, replace(settings, label_example="off"))
+    example = _tokens(render("label_example", Criterion("colour"), step="label"))
+    assert on.input_tokens - off.input_tokens == on.unique * example > 0

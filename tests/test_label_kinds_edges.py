@@ -130,4 +130,5 @@ def test_the_names_pause_says_which_labels_joined_their_kind(tmp_path, capsys):
                        review=True).pause
     assert paused and paused["point"] == "names" and paused["label_kinds"] == {"pony": "horse"}
     show_pause(paused)  # "labels: horse (4), ..." had not said that two of the four were labelled "pony"
-    assert "  joined as their kind (WordNet): pony -> horse\n" in capsys.readouterr().out
+    assert ("  joined as their kind (by WordNet, an English dictionary of which word is a kind of which, shipped with ictc: "
+             "no model call): pony -> horse\n") in capsys.readouterr().out

@@ -15,7 +15,8 @@ def test_the_cli_summary_names_the_labels_that_joined_their_kind(joined, capsys)
     print_result(joined)
     out = capsys.readouterr().out
     # "Step-3 answers: kind 2, label 8" had been all: which labels joined which was said nowhere but results.json
-    assert "Step-3 answers: kind 2, label 8\nLabels joined as their kind (WordNet): pony -> horse\n" in out, out
+    assert ("Step-3 answers: kind 2, label 8\nLabels joined as their kind (by WordNet, an English dictionary of which word is a kind of which, "
+             "shipped with ictc: no model call): pony -> horse\n") in out, out
 
 
 def test_the_image_view_says_no_step_3_answer_for_an_image_its_label_s_kind_placed(joined):
@@ -42,7 +43,8 @@ def test_the_chat_s_model_calls_say_the_kind_placed_images_too(joined):
 def test_the_report_names_the_labels_that_joined_their_kind(joined):
     report = (joined.run_dir / "report.html").read_text()
     # its figures' "(kind)" and "Step 3 routes: kind 2" had been all it said of them
-    assert "<p class=meta>Labels joined as their kind (WordNet): pony → horse</p>" in report
+    assert ("<p class=meta>Labels joined as their kind (by WordNet, an English dictionary of which word is a kind of which, "
+             "shipped with ictc: no model call): pony → horse</p>") in report
 
 
 def test_why_an_image_is_where_its_own_label_placed_it_says_no_model_was_asked(joined):

@@ -96,3 +96,17 @@ def test_report_thumbnails_decode_no_image_past_the_run_s_pixel_limit(rows, tmp_
     report.write_report(tmp_path / "run" / "report.html", results, rows, cache)
     page = (tmp_path / "run" / "report.html").read_text()
     assert page.count("data:image/jpeg;base64,") == 6 and page.count("(unreadable)") == 2  # red_2, green_2: 42 x 30
+
+
+def test_the_report_of_a_refined_run_names_its_version_and_the_instructions_in_force(rows, tmp_path):
+    """A newcomer's `ictc refine --instruction "Do not consider colour." --step 3` rewrote report.html headed
+    "4 clusters by object" alone: nothing said which version it was or that an instruction was in force."""
+    path = tmp_path / "run" / "report.html"
+    results = {**_results(rows), "version": 2, "criterion": {
+        "text": "colour", "instructions": {"assign": ["Do not consider colour."], "all": ["Ignore the border."]}}}
+    report.write_report(path, results, rows)
+    page = path.read_text()
+    assert "Version 2" in page and "“Do not consider colour.” (assign)" in page, page[:2000]
+    assert "“Ignore the border.” (all steps)" in page
+    report.write_report(path, _results(rows), rows)  # a first run: no instruction, no version said
+    assert "Instructions in force" not in path.read_text()

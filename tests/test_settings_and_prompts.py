@@ -126,3 +126,15 @@ def test_instructions_go_to_the_chosen_step_or_all():
                                                    groups="", k=2)[-1][1] for step in STEPS)
     with pytest.raises(ValueError, match="unknown step"):
         criterion.with_instruction("x", "step9")
+
+
+def test_the_wordnet_settings_read_plainly_to_someone_who_never_heard_of_wordnet():
+    """A newcomer's reading of .env.example: ICTC_LABEL_KINDS named "WordNet's nouns" without saying what WordNet is,
+    its bound was "twice an even cluster's share", and ICTC_NAME_TIES_BY_KIND spoke of "senses" and "hypernyms"."""
+    docs = {f.name: f.metadata["doc"] for f in fields(Settings)}
+    assert "a dictionary of English nouns" in docs["label_kinds"] and "nothing is downloaded" in docs["label_kinds"]
+    assert "2 x images / K" in docs["label_kinds"]
+    assert "'activity'" in docs["label_example"] and "traces" in docs["label_example"]  # what a user sees of it
+    for name in ("label_kinds", "name_ties_by_kind", "category_kinds", "label_example"):
+        for jargon in ("hypernym", "sense", "even cluster's share", "no WordNet noun"):
+            assert jargon not in docs[name], (name, jargon)

@@ -18,9 +18,9 @@ import streamlit as st
 
 from ictc.core.settings import Settings, load_settings
 from ictc.models.other import OTHER
-from ictc.prompts import shortened
+from ictc.prompts import instructions_in_force, shortened
 from ictc.ui import crosstab_view, follow, jobs, panels, sidebar, views
-from ictc.ui.outcomes import image_name, images_root, instructions_in_force, model_warning
+from ictc.ui.outcomes import image_name, images_root, model_warning
 from ictc.ui.page_guard import BadSettings, guarded
 from ictc.ui.session import Session, new_token
 

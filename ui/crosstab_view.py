@@ -15,7 +15,7 @@ from ictc.evaluation.crosstab import (
     heat_map_png,
     read_group,
 )
-from ictc.evaluation.groupings import categories_said, kinds_said, tree_lines
+from ictc.evaluation.groupings import KINDS_BY, categories_said, kinds_said, tree_lines
 
 
 def grouping(results: dict[str, Any]) -> None:
@@ -33,8 +33,7 @@ def grouping(results: dict[str, Any]) -> None:
     if "other" in results:
         st.markdown(f"**other** (none of the names fits): {results['other']['size']} image(s)")
     if kinds := kinds_said(results, "→"):  # had been said only in results.json and route "kind"
-        st.markdown("**Labels joined as their kind** (WordNet; their images went to its cluster with no model call): "
-                    + kinds)
+        st.markdown(f"**Labels joined as their kind** ({KINDS_BY}; their images went to its cluster): {kinds}")
     if moved := categories_said(results, "→"):  # naming.categories_dropped had been said only in results.json
         st.markdown("**Categories changed from the LLM's** (WordNet's kinds; label: the LLM's → the one used): " + moved)
     if results.get("tree"):

@@ -15,6 +15,13 @@ from ictc.ui.wording import clean_criterion, courtesy_only
 
 ADD_IMAGES = ("a run keeps the images it started with: choose all the images you want on the left (sidebar), and a "
               "new run starts on them; this one stays under Recent runs")
+# a setting named in the chat (a trace says "ICTC_LABEL_EXAMPLE=off leaves the example out"): where settings are set,
+# not "I could not tell ...", and "don't use WordNet" no instruction to every step. Not "setting" alone: a criterion
+SETTINGS = re.compile(r"\bictc_[a-z0-9_]+\b|\blevers?\b|\bworked example\b|\bwordnet\b|"
+                      r"\b(?:what|which|change|show|edit)\s+(?:the\s+)?settings\b")
+SETTINGS_SAID = ("settings are not changed in the chat: set them (.env.example lists them all) in .env or the environment "
+                 "where `ictc ui` starts, then restart it; those a run used are in its results.json (Export tab), under "
+                 "settings and levers")
 # a reply that is only a number, maybe with a word of assent around it: "6", "ok 6", "let's say 6 groups"
 # a correction counts too: "actually make it 6", "make it 4 instead", "no, 3" (newcomers found them unread)
 BARE_NUMBER = re.compile(rf"^(?:(?:ok(?:ay)?|yes|yeah|sure|hmm|maybe|so|then|let'?s (?:say|do|use|try|go with)|make it|"
@@ -61,6 +68,8 @@ def read_by_rules(text: str, names: list[str]) -> Intent:
     # before help: "how do I add images to this run?" had the general guide (an eleventh newcomer's)
     if re.search(r"\badd\b.{0,30}\b(?:images?|photos?|pictures?|files?|folder)\b", lowered):  # a tenth newcomer's
         return Intent("unclear", problem=ADD_IMAGES, sure=True)
+    if SETTINGS.search(lowered):
+        return Intent("unclear", problem=SETTINGS_SAID, sure=True)
     if HELP.match(lowered):  # a newcomer's first "help" had been read as nothing ("I could not tell ...")
         return Intent("help", sure=True)
     if START_OVER.match(lowered):  # before a run: the reading cleared (a newcomer's "start over" became the criterion)

@@ -17,7 +17,7 @@ from ictc.graph.versions import (
     went_to_said,
 )
 from ictc.nodes.actions import Action, describe_action
-from ictc.prompts import ALL_STEPS
+from ictc.prompts import instructions_in_force
 from ictc.ui.jobs import STEP_TITLES
 from ictc.ui.questions import k_choice_said
 from ictc.ui.split_outcome import split_said
@@ -219,13 +219,6 @@ def renamed_said(renamed: dict[str, str], results: dict[str, Any], merged: dict[
     return (f"New names from {source}: {', '.join(results['cluster_names'])} (" + "; ".join(
         [f"the images of {olds} are all in {new!r}" for new, olds in joined.items()]
         + [went_to_said(old, new, moved) for old, new in renamed.items()]) + ").")
-
-
-def instructions_in_force(criterion: dict) -> list[str]:
-    """The run's instructions as `"text" (step)` in the order given ("all steps" for those of every step), from
-    results.json's criterion {"instructions": {step: [text, ...]}}."""
-    return [f"“{text}” ({'all steps' if step == ALL_STEPS else step})"
-            for step, texts in (criterion.get("instructions") or {}).items() for text in texts]
 
 
 def went_back_said(results: dict[str, Any]) -> str:

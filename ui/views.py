@@ -41,6 +41,10 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
           "logprobs+orders": "calibrated log-probabilities over rotated orders of the names",
           "other": "an answer saying no name fits (the other group)"}
 # nodes/assign.NO_CALL_ROUTES, read from the words above: importing it loads LangGraph, which the first page does not
+# Step 2a's worked example (setting label_example) opens the prompt with another criterion and another image
+EXAMPLE_SAID = ("The first question and its answer (\"activity\", a child laughing) are a worked example, the same for "
+                "every image and not one of your images: they show the model the kind of answer wanted. This image's "
+                "question is the last one (the setting ICTC_LABEL_EXAMPLE=off, in .env, leaves the example out).")
 NO_CALL = frozenset(route for route, said in ROUTES.items() if said.endswith(": no model call"))
 
 
@@ -305,11 +309,15 @@ def route_said(row: dict[str, Any]) -> str:
 
 def trace_box(step: str, record: dict[str, Any]) -> None:
     """One model answer: the filled prompt, the output, the model, and whether it was called or reused."""
+    from ictc.nodes.label import shows_example  # imports LangGraph: not on the landing page
+
     source = ("reused from the store (same prompt answered before)" if record["cached"]
               else f"{record['seconds']:.2f} s")
     version = record.get("version_title") or f"v{record['version']}"  # evaluation/traces.py version_titles
     with st.expander(f"{STEP_TITLES.get(step, step)} · {record['model']} · {source} · {version}"):
         st.markdown("Prompt sent:")
+        if step == "label" and shows_example(record["prompt"]):
+            st.caption(EXAMPLE_SAID)
         st.code(record["prompt"], language=None, wrap_lines=True)
         st.markdown("Output:")
         output = record["output"]

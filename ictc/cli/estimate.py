@@ -10,6 +10,8 @@ from pathlib import Path
 from ictc.core.folders import list_images
 from ictc.core.images import hash_or_reason
 from ictc.core.settings import Settings
+from ictc.nodes.label import label_prompt as step_2a_prompt
+from ictc.nodes.label import label_template
 from ictc.prompts import Criterion, render
 from ictc.store.keys import step_key
 
@@ -61,13 +63,9 @@ def estimate(images: str | Path, criterion: Criterion, k: int, settings: Setting
         stored = len(DescriptionStore(folder, make_embedder(settings.embedder)).get(keys))
     n, todo = len(digests), len(digests) - stored
     description = "x" * 4 * settings.description_max_tokens  # a description as long as it may be
-    # Step 2a's template (label_levels=json has its own) and, for a description of several sentences as one at its cap
-    # is, the worked example before the question (setting label_example, nodes/label.label_prompt)
-    json_levels = settings.label_levels == "json"
-    label_prompt = _tokens(render("label_levels" if json_levels else "label", criterion, step="label",
-                                  description=description))
-    if settings.label_example == "on" and not json_levels:
-        label_prompt += _tokens(render("label_example", criterion, step="label"))
+    # as Step 2a asks: its template, and the worked example before a description of several sentences (one at its cap)
+    label_prompt = _tokens(step_2a_prompt(label_template(settings.label_levels), criterion, description,
+                                          settings.label_example == "on"))
     names_prompt = _tokens(render("name_clusters", criterion, label_counts="x" * 4 * settings.label_token_budget,
                                   groups="", k=k))
     assign_prompt = _tokens(render("assign", criterion, names="x" * 20 * k, description=description))

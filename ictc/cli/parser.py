@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import NoReturn
 
@@ -27,7 +28,13 @@ class UsageParser(argparse.ArgumentParser):
     """argparse with ictc's exit status for usage errors (1; status 2 is kept for bugs)."""
 
     def error(self, message: str) -> NoReturn:
-        """Print the usage and `message` in one line each, then exit with status 1."""
+        """Print the usage and `message` in one line each, then exit with status 1. A `--set` given to a command
+        other than resume says where a setting goes instead (the README's `ictc resume RUN --set ...` had been
+        tried on `ictc run`, and argparse's "unrecognized arguments" said no way on)."""
+        if message.startswith("unrecognized arguments") and (given := re.search(r"--set(?:=|\s+)(\S+)", message)):
+            setting = given[1] if "=" in given[1] else "NAME=VALUE"
+            message += (f" (--set is for ictc resume RUN, kept for the run's later refinements; for a new run give the "
+                        f"setting in the environment or .env: {setting} ictc run ...)")
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 

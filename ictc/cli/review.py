@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ictc.cli.progress import Progress, typed_line
+from ictc.evaluation.groupings import KINDS_BY
 
 if TYPE_CHECKING:  # the graph is imported only when a command runs, so `ictc --help` stays instant
     from ictc.graph.session import RunResult
@@ -28,7 +29,7 @@ def show_pause(pause: dict[str, Any]) -> None:
         print("  labels: " + ", ".join(f"{k} ({v})" for k, v in list(pause["label_counts"].items())[:15]))
     if pause["point"] == "names" and (kinds := pause.get("label_kinds")):  # their images are counted in their kind's
         # had been unsaid: "horse (4)" where 2 of the 4 were labelled "pony", which a split of horse takes apart again
-        print("  joined as their kind (WordNet): " + ", ".join(f"{label} -> {kind}" for label, kind in list(kinds.items())[:15]))
+        print(f"  joined as their kind ({KINDS_BY}): " + ", ".join(f"{label} -> {kind}" for label, kind in list(kinds.items())[:15]))
     if pause["point"] == "names" and pause.get("fallback") and not pause.get("short"):  # fewer kinds: said below
         print(f"  ! the LLM gave no usable {pause.get('asked_names', asked)} names ({pause['fallback']}): these are its "
               "best try, completed "

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from ictc.cli.groupings import print_groupings
-from ictc.evaluation.groupings import kinds_said
+from ictc.evaluation.groupings import KINDS_BY, kinds_said
 from ictc.models.other import OTHER
 
 SHOWN = 20  # lines of a long list printed in a summary; the full list is in results.json
@@ -45,7 +45,7 @@ def print_result(result: Any) -> None:
     if results.get("routes"):
         print("Step-3 answers: " + ", ".join(f"{k} {v}" for k, v in sorted(results["routes"].items())))
     if kinds := kinds_said(results, limit=SHOWN):  # route "kind" had been said with no word on which labels joined which
-        print(f"Labels joined as their kind (WordNet): {kinds}")
+        print(f"Labels joined as their kind ({KINDS_BY}): {kinds}")
     print_groupings(results)  # K proposed, "other", levels
     if "metrics" in results:
         print_scores(results["metrics"])
