@@ -122,9 +122,7 @@ def kinds_said(results: dict[str, Any], arrow: str = "->", limit: int | None = N
     kinds = (results.get("naming") or {}).get("label_kinds") or {}
     if not kinds or not (results.get("routes") or {}).get("kind"):
         return ""
-    pairs = list(kinds.items())
-    shown = ", ".join(f"{label} {arrow} {kind}" for label, kind in pairs[:limit])
-    return shown + (" ..." if limit is not None and len(pairs) > limit else "")
+    return _one_line([f"{label} {arrow} {kind}" for label, kind in kinds.items()], limit)
 
 
 def categories_said(results: dict[str, Any], arrow: str = "->", limit: int | None = None) -> str:
@@ -137,6 +135,9 @@ def categories_said(results: dict[str, Any], arrow: str = "->", limit: int | Non
     dropped, used = naming.get("categories_dropped") or {}, naming.get("label_categories") or {}
     if naming.get("label_level") != "category" or not dropped:
         return ""
-    pairs = [(label, was, used[label]) for label, was in dropped.items() if label in used]
-    shown = ", ".join(f"{label}: {was} {arrow} {now}" for label, was, now in pairs[:limit])
-    return shown + (" ..." if limit is not None and len(pairs) > limit else "")
+    return _one_line([f"{label}: {was} {arrow} {used[label]}" for label, was in dropped.items() if label in used], limit)
+
+
+def _one_line(pairs: list[str], limit: int | None) -> str:
+    """`pairs` joined by commas, the first `limit` of them (all for None), then " ..." when some were left out."""
+    return ", ".join(pairs[:limit]) + (" ..." if limit is not None and len(pairs) > limit else "")

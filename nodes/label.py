@@ -115,9 +115,9 @@ def several_sentences(description: str) -> bool:
     bracket, before a space or the end; not the full stop of an abbreviation, "Mr. Smith walks his dog.", "A 3.5 in.
     floppy disk.", "e.g.", or of an initial; "。", "！" and "？" anywhere). Step 2a's worked example (label_example)
     is for these only: a one-line caption ("A goat.", "Tennis racquet and ball.") names what it is about, and with
-    the example Qwen 0.5B labelled such captions worse
-    ("thing" for "Hibiscus.", "apple" for "Pineapple."): on four draws of emoji captions 0.938 / 0.938 / 0.950 /
-    0.983 fell to 0.875 / 0.896 / 0.900 / 0.900 (README "Quality with small models", fourteenth pass)."""
+    the example Qwen 0.5B labelled such captions worse ("thing" for "Hibiscus.", "apple" for "Pineapple."): on four
+    draws of emoji captions 0.938 / 0.938 / 0.950 / 0.983 fell to 0.875 / 0.896 / 0.900 / 0.900 (README "Quality
+    with small models", fourteenth pass)."""
     tokens = description.split()
     ends = sum(_ends_sentence(token, i == len(tokens) - 1) for i, token in enumerate(tokens))
     return ends + len(_WIDE_END.findall(description)) >= 2

@@ -248,20 +248,3 @@ def test_set_on_a_command_other_than_resume_says_where_the_setting_goes(tmp_path
         main(["run", str(tmp_path), "-c", "colour", "--settings", "x"])  # another unknown flag: argparse's words alone
     assert capsys.readouterr().err.strip().splitlines()[-1] == "ictc: error: unrecognized arguments: --settings x"
 
-
-def test_estimate_counts_step_2a_s_worked_example_when_it_is_on(colour_images, tmp_path):
-    """ICTC_LABEL_EXAMPLE (on) puts a worked example before each Step-2a question of a description of several
-    sentences, as one at its cap is; the estimate's tokens had left it out."""
-    from dataclasses import replace
-    from pathlib import Path
-
-    from ictc.cli.estimate import _tokens, estimate
-    from ictc.core.settings import load_settings
-    from ictc.prompts import Criterion, render
-
-    folder = Path(colour_images[0][0]).parent
-    settings = replace(load_settings({}), workspace=str(tmp_path / "ws"))
-    on = estimate(folder, Criterion("colour"), 3, replace(settings, label_example="on"))
-    off = estimate(folder, Criterion("colour"), 3, replace(settings, label_example="off"))
-    example = _tokens(render("label_example", Criterion("colour"), step="label"))
-    assert on.input_tokens - off.input_tokens == on.unique * example > 0

@@ -40,11 +40,11 @@ ROUTES = {"choice": "constrained choice (log-likelihood of each name)", "schema"
           "logprobs+embedding": "calibrated log-probabilities, changed by the embedding prior",
           "logprobs+orders": "calibrated log-probabilities over rotated orders of the names",
           "other": "an answer saying no name fits (the other group)"}
-# nodes/assign.NO_CALL_ROUTES, read from the words above: importing it loads LangGraph, which the first page does not
 # Step 2a's worked example (setting label_example) opens the prompt with another criterion and another image
 EXAMPLE_SAID = ("The first question and its answer (\"activity\", a child laughing) are a worked example, the same for "
                 "every image and not one of your images: they show the model the kind of answer wanted. This image's "
                 "question is the last one (the setting ICTC_LABEL_EXAMPLE=off, in .env, leaves the example out).")
+# nodes/assign.NO_CALL_ROUTES, read from the words above: importing it loads LangGraph, which the first page does not
 NO_CALL = frozenset(route for route, said in ROUTES.items() if said.endswith(": no model call"))
 
 
